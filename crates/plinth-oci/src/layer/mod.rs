@@ -1,0 +1,5 @@
+//! Layers: deterministic tar writing, safe unpacking, compression.
+
+mod compression;
+
+pub use compression::Compression;

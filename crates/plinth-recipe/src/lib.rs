@@ -1,0 +1,1 @@
+//! The declaration API of plinth: the immutable Container builder, Dockerfile views and reader

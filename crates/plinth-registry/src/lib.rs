@@ -1,0 +1,1 @@
+//! Distribution API client for plinth: auth, pull, the push path, tag listing

@@ -1,0 +1,1 @@
+//! The daemonless sandbox of plinth: namespaces, overlayfs, chroot, exec; the only unsafe code
