@@ -22,6 +22,7 @@ pub mod config;
 pub mod descriptor;
 pub mod digest;
 pub mod error;
+pub mod image;
 pub mod layer;
 pub mod manifest;
 pub mod media_type;

@@ -3,9 +3,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
-use tempfile::NamedTempFile;
-
-use super::Store;
+use super::{Store, StoreLock};
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 
@@ -14,15 +12,20 @@ use crate::error::{Error, Result};
 #[derive(Debug)]
 pub struct BlobWriter {
     store: Store,
-    file: BufWriter<NamedTempFile>,
+    file: BufWriter<tempfile::NamedTempFile>,
     hasher: Hasher,
+    // Held until commit or drop, so gc never runs while this blob is in flight.
+    _lock: StoreLock,
 }
 
 impl BlobWriter {
     pub(super) fn new(store: Store) -> Result<Self> {
+        let lock = store.lock_shared()?;
         let tmp_dir = store.root().join("tmp");
-        let file = NamedTempFile::new_in(&tmp_dir).map_err(|e| Error::io("create temp file in", &tmp_dir, e))?;
-        Ok(Self { store, file: BufWriter::with_capacity(256 * 1024, file), hasher: Hasher::new() })
+        let file = tempfile::Builder::new()
+            .prefix(".blob-")
+            .tempfile_in(&tmp_dir).map_err(|e| Error::io("create temp file in", &tmp_dir, e))?;
+        Ok(Self { store, file: BufWriter::with_capacity(256 * 1024, file), hasher: Hasher::new(), _lock: lock })
     }
 
     /// Bytes written so far.

@@ -4,22 +4,55 @@
 //!
 //! ```text
 //! blobs/sha256/<hex>   verified content, written by temp file + rename
+//! refs/<name>          named roots (image names, build ids, cache keys) → descriptor, JSON
 //! tmp/                 in-flight writes (same file system, so rename is atomic)
+//! lock                 flock: writers share it, gc takes it alone
 //! ```
 //!
 //! Two processes may write the same blob at once: both verify, both rename, and the second rename
-//! replaces identical bytes, which readers never observe as partial.
+//! replaces identical bytes, which readers never observe as partial. A crash leaves at most a temp
+//! file behind, which [`Store::gc`] removes. Blobs are verified when written; [`Store::reader`]
+//! verifies again while streaming when [`Store::with_verify_on_read`] is on (the default).
+//!
+//! ```
+//! # let dir = tempfile::tempdir().unwrap();
+//! use plinth_oci::store::{GcOptions, Store};
+//! use plinth_oci::{Descriptor, MediaType};
+//! let store = Store::open(dir.path()).unwrap();
+//! let guard = store.lock_shared().unwrap(); // keep gc away until the ref is set
+//! let digest = store.write_blob(b"hello").unwrap();
+//! store.set_ref("example", &Descriptor::new(MediaType::OciLayer, digest.clone(), 5)).unwrap();
+//! drop(guard);
+//! let report = store.gc(&GcOptions::immediate()).unwrap();
+//! assert_eq!(report.blobs_kept, 1);
+//! assert!(store.has_blob(&digest));
+//! ```
 
 mod blob_writer;
+mod gc;
+mod lock;
+mod reader;
+mod refs;
 
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 pub use blob_writer::BlobWriter;
+pub use gc::{GcOptions, GcReport};
+pub use lock::StoreLock;
+pub use reader::BlobReader;
+pub use refs::{MAX_REF_NAME, StoreRef};
 
+use crate::canonical::to_canonical_with_digest;
+use crate::config::ImageConfig;
+use crate::descriptor::Descriptor;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::image::{BlobSource, walk};
+use crate::manifest::{ImageIndex, ImageManifest, MAX_MANIFEST_BYTES, ManifestDocument};
+use crate::media_type::MediaType;
 
 /// The environment variable that overrides the store root.
 pub const PLINTH_HOME_ENV: &str = "PLINTH_HOME";
@@ -28,16 +61,17 @@ pub const PLINTH_HOME_ENV: &str = "PLINTH_HOME";
 #[derive(Clone, Debug)]
 pub struct Store {
     root: PathBuf,
+    verify_on_read: bool,
 }
 
 impl Store {
     /// Opens (creating if needed) a store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        for dir in [root.join("blobs/sha256"), root.join("tmp")] {
+        for dir in [root.join("blobs/sha256"), root.join("tmp"), root.join("refs")] {
             fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
         }
-        Ok(Self { root })
+        Ok(Self { root, verify_on_read: true })
     }
 
     /// Opens the default store: `$PLINTH_HOME`, else `<cache dir>/plinth`.
@@ -45,9 +79,26 @@ impl Store {
         Self::open(default_root())
     }
 
+    /// The same store with verification in [`Store::reader`] turned on or off.
+    pub fn with_verify_on_read(mut self, verify: bool) -> Self {
+        self.verify_on_read = verify;
+        self
+    }
+
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Takes the shared store lock. Hold it across writing blobs and setting the ref that keeps
+    /// them, so a concurrent [`Store::gc`] cannot remove them in between. Blob writers and
+    /// [`Store::set_ref`] also take it for their own duration.
+    pub fn lock_shared(&self) -> Result<StoreLock> {
+        lock::lock_shared(&self.root.join("lock"))
+    }
+
+    fn lock_exclusive(&self, timeout: Duration) -> Result<StoreLock> {
+        lock::lock_exclusive(&self.root.join("lock"), timeout)
     }
 
     /// Where a blob lives (whether or not it is present).
@@ -70,13 +121,19 @@ impl Store {
         }
     }
 
-    /// Opens a blob for streaming reads. The content is trusted as verified on write.
+    /// Opens a blob for streaming reads without verification (see [`Store::reader`]).
     pub fn open_blob(&self, digest: &Digest) -> Result<File> {
         let path = self.blob_path(digest);
         File::open(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::BlobNotFound(digest.clone()),
             _ => Error::io("open", path, e),
         })
+    }
+
+    /// Opens a blob for streaming reads that fail at the end if the content does not match its
+    /// digest (unless verification was turned off with [`Store::with_verify_on_read`]).
+    pub fn reader(&self, digest: &Digest) -> Result<BlobReader> {
+        Ok(BlobReader::new(self.open_blob(digest)?, digest.clone(), self.verify_on_read))
     }
 
     /// Reads a whole (small) blob and verifies it against its digest.
@@ -92,10 +149,34 @@ impl Store {
         Ok(bytes)
     }
 
+    /// Hashes a stored blob; a corrupt one is removed (so it can be fetched again) and reported
+    /// as [`Error::DigestMismatch`].
+    pub fn verify_blob(&self, digest: &Digest) -> Result<()> {
+        let mut reader = self.open_blob(digest)?;
+        let mut hasher = crate::digest::Hasher::new();
+        let mut buf = vec![0; 256 * 1024];
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| Error::io("read", self.blob_path(digest), e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let actual = hasher.finish();
+        if &actual != digest {
+            let path = self.blob_path(digest);
+            tracing::warn!(%digest, %actual, "removing corrupt blob from the store");
+            fs::remove_file(&path).map_err(|e| Error::io("remove corrupt blob", path, e))?;
+            return Err(Error::DigestMismatch { expected: digest.clone(), actual });
+        }
+        Ok(())
+    }
+
     /// Writes a whole blob and returns its digest.
     pub fn write_blob(&self, bytes: &[u8]) -> Result<Digest> {
         let digest = Digest::of(bytes);
         if self.has_blob(&digest) {
+            self.freshen(&digest);
             return Ok(digest);
         }
         let mut w = self.blob_writer()?;
@@ -104,9 +185,76 @@ impl Store {
         Ok(digest)
     }
 
+    /// Marks an existing blob as just written, so that [`GcOptions::grace`] protects it again.
+    pub(crate) fn freshen(&self, digest: &Digest) {
+        let path = self.blob_path(digest);
+        if let Err(e) = File::options().write(true).open(&path).and_then(|f| f.set_modified(SystemTime::now())) {
+            tracing::debug!(path = %path.display(), error = %e, "could not freshen blob mtime");
+        }
+    }
+
     /// A streaming writer; [`BlobWriter::commit`] verifies and moves the blob into place.
     pub fn blob_writer(&self) -> Result<BlobWriter> {
         BlobWriter::new(self.clone())
+    }
+
+    /// Stores a document as canonical JSON and returns its descriptor.
+    pub fn write_json<T: serde::Serialize + ?Sized>(&self, media_type: MediaType, value: &T) -> Result<Descriptor> {
+        let (bytes, digest) = to_canonical_with_digest(value)?;
+        self.write_blob(&bytes)?;
+        Ok(Descriptor::new(media_type, digest, bytes.len() as u64))
+    }
+
+    /// Stores an image manifest; the descriptor carries the manifest's media type.
+    pub fn write_manifest(&self, manifest: &ImageManifest) -> Result<Descriptor> {
+        self.write_json(manifest.media_type(), manifest)
+    }
+
+    /// Stores an index; the descriptor carries the index's media type.
+    pub fn write_index(&self, index: &ImageIndex) -> Result<Descriptor> {
+        self.write_json(index.media_type(), index)
+    }
+
+    /// Stores an image config with the given (config) media type.
+    pub fn write_config(&self, media_type: MediaType, config: &ImageConfig) -> Result<Descriptor> {
+        self.write_json(media_type, config)
+    }
+
+    /// A descriptor for a stored blob: size from disk, media type from the content when it is a
+    /// manifest or index, else `application/octet-stream`.
+    pub fn descriptor_of(&self, digest: &Digest) -> Result<Descriptor> {
+        let size = self.blob_size(digest)?;
+        let mut media_type = MediaType::Other("application/octet-stream".to_owned());
+        if size as usize <= MAX_MANIFEST_BYTES {
+            let bytes = self.read_blob(digest)?;
+            if let Ok(doc) = ManifestDocument::parse(&bytes, None) {
+                media_type = doc.media_type();
+            }
+        }
+        Ok(Descriptor::new(media_type, digest.clone(), size))
+    }
+
+    /// Every descriptor reachable from `root` (see [`crate::image::walk`]): children first, root
+    /// last, each digest once. Push and export iterate this.
+    pub fn walk(&self, root: &Descriptor) -> Result<Vec<Descriptor>> {
+        walk(self, root)
+    }
+
+    /// Reads and parses a stored manifest or index.
+    pub fn read_document(&self, descriptor: &Descriptor) -> Result<ManifestDocument> {
+        crate::image::read_document(self, descriptor)
+    }
+}
+
+impl BlobSource for Store {
+    type Reader = BlobReader;
+
+    fn open_content(&self, digest: &Digest) -> Result<BlobReader> {
+        self.reader(digest)
+    }
+
+    fn has_content(&self, digest: &Digest) -> bool {
+        self.has_blob(digest)
     }
 }
 
