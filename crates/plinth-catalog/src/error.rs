@@ -1,0 +1,117 @@
+//! The error type of `plinth-catalog`.
+
+use std::path::PathBuf;
+
+use crate::version::Version;
+
+/// Everything that can go wrong while reading, reconciling or writing the version catalog.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A version string is not strict SemVer 2.0.0 usable as a Docker tag.
+    #[error("invalid version `{input}`: {reason}")]
+    InvalidVersion {
+        /// The input, cut to 100 characters.
+        input: String,
+        /// Why it was rejected, with a hint.
+        reason: String,
+    },
+    /// A bump kind label is not one of the eight known labels.
+    #[error(
+        "unknown version bump `{input}`: expected one of prerelease, finalize, patch, patch-prerelease, minor, \
+         minor-prerelease, major, major-prerelease"
+    )]
+    UnknownBumpKind {
+        /// The input, cut to 100 characters.
+        input: String,
+    },
+    /// The changelog file exists but could not be read.
+    #[error("failed to read changelog `{path}`")]
+    ReadChangelog {
+        /// The changelog file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The changelog file is not a JSON array of entry objects.
+    #[error(
+        "changelog `{path}` is not a JSON array of {{\"version\", \"changelog_entry\", \"dockerfile_example\"}} objects; \
+         fix the file by hand or restore it from git"
+    )]
+    ParseChangelog {
+        /// The changelog file.
+        path: PathBuf,
+        /// The JSON error (with line and column).
+        #[source]
+        source: serde_json::Error,
+    },
+    /// One changelog entry has a version that is not strict SemVer.
+    #[error("changelog `{path}`, entry {index} (counting from 0): invalid version `{version}`: {reason}")]
+    InvalidChangelogEntry {
+        /// The changelog file.
+        path: PathBuf,
+        /// Position of the entry in the file's array.
+        index: usize,
+        /// The version string found in the entry.
+        version: String,
+        /// Why the version was rejected.
+        reason: String,
+    },
+    /// The changelog could not be written (temp file, fsync or rename).
+    #[error("failed to write changelog `{path}`")]
+    WriteChangelog {
+        /// The changelog file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The lock guarding the changelog could not be taken.
+    #[error("failed to lock `{path}` to update the changelog")]
+    LockChangelog {
+        /// The lock file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A published image address does not have the `registry/repository:tag@sha256:hex` shape.
+    #[error("invalid published image address `{input}`: {reason}")]
+    InvalidAddress {
+        /// The input, cut to 300 characters.
+        input: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// Listing the published tags of a repository failed.
+    #[error("failed to list the published tags of `{repository}`")]
+    ListTags {
+        /// The repository (`registry/repository`).
+        repository: String,
+        /// The error of the tag source.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+    /// A new version would collide with a version that is already released or published.
+    #[error("version {version} already exists (in the changelog or as a published tag); pick another bump")]
+    VersionExists {
+        /// The colliding version.
+        version: Version,
+    },
+    /// A new version would not be above the latest existing version.
+    #[error("version {version} is not above the latest version {latest}; pick another bump")]
+    VersionNotAbove {
+        /// The proposed version.
+        version: Version,
+        /// The latest existing version.
+        latest: Version,
+    },
+}
+
+/// `Result` with the catalog's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn cut(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}

@@ -1,0 +1,41 @@
+//! The version catalog of plinth: which versions of a base image exist, and where from.
+//!
+//! - [`Version`] and [`BumpKind`]: strict SemVer 2.0.0 (no `v`, no build metadata, since Docker
+//!   tags cannot hold `+`), ordered by precedence, with the eight release bumps of the original
+//!   tool (python-semver 3 semantics, pre-release token `rc`).
+//! - [`Changelog`]: the changelog JSON checked into git (`generated/changelogs/<repo>.json`),
+//!   read in both historical forms, written atomically under a lock.
+//! - [`Registry`]: the union of the changelog and the published tags of a repository, fed by a
+//!   [`TagSource`] (the registry client), with the selectors `latest`, `latest_published` and
+//!   `latest_stable_published`.
+//!
+//! Nothing here touches the network or a build sandbox; rendering docs from a [`Registry`] is
+//! the job of `plinth-render`.
+//!
+//! ```
+//! use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Registry, Version};
+//! use plinth_oci::{Digest, Reference};
+//!
+//! let repo: Reference = "airbyte/python-connector-base".parse().unwrap();
+//! let changelog = Changelog::new([ChangelogEntry::new("3.0.0".parse().unwrap(), "Create airbyte user", "FROM …")]);
+//! let tags = vec![("3.0.0".to_owned(), Digest::of(b"index")), ("latest".to_owned(), Digest::of(b"index"))];
+//! let registry = Registry::new(&repo, changelog, tags);
+//!
+//! let stable = registry.latest_stable_published().unwrap();
+//! assert!(stable.published_image().unwrap().address().starts_with("docker.io/airbyte/python-connector-base:3.0.0@sha256:"));
+//! assert_eq!(registry.ignored_tags()[0].tag(), "latest");
+//! assert_eq!(registry.next_version(BumpKind::PatchPrerelease).unwrap(), "3.0.1-rc.1".parse::<Version>().unwrap());
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod changelog;
+pub mod error;
+mod pyjson;
+pub mod registry;
+pub mod version;
+
+pub use changelog::{CHANGELOG_DIR, Changelog, ChangelogEntry, changelog_file_name, changelog_path};
+pub use error::{Error, Result};
+pub use registry::{IgnoredTag, PublishedImage, Registry, RegistryEntry, TagSource, VersionStatus};
+pub use version::{BumpKind, PRERELEASE_TOKEN, Version};

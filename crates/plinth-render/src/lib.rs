@@ -1,0 +1,2 @@
+//! Pure renderers over the plinth catalog.
+#![deny(missing_docs)]
