@@ -1,0 +1,49 @@
+//! `plinth gc`: remove blobs that no image in the local store refers to.
+
+use clap::Args;
+use plinth_oci::Store;
+use plinth_oci::store::GcOptions;
+
+use crate::ExitStatus;
+use crate::printer::Printer;
+
+/// Arguments of `plinth gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Show what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also remove unreferenced blobs written in the last ten minutes (they may belong to a
+    /// command still running in another process).
+    #[arg(long)]
+    pub now: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `plinth gc`.
+pub fn run(args: GcArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
+    let store = Store::open_default()?;
+    let mut options = if args.now { GcOptions::immediate() } else { GcOptions::default() };
+    options.dry_run = args.dry_run;
+    let report = store.gc(&options)?;
+    if args.json {
+        printer.result(serde_json::to_string_pretty(&serde_json::json!({
+            "dry_run": args.dry_run,
+            "blobs_kept": report.blobs_kept,
+            "blobs_removed": report.blobs_removed,
+            "blobs_in_grace": report.blobs_in_grace,
+            "temp_files_removed": report.temp_files_removed,
+            "bytes_freed": report.bytes_freed,
+            "removed": report.removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }))?);
+    } else {
+        let verb = if args.dry_run { "would remove" } else { "removed" };
+        printer.result(format!(
+            "{verb} {} blobs and {} temp files ({} bytes); kept {} referenced and {} recent blobs",
+            report.blobs_removed, report.temp_files_removed, report.bytes_freed, report.blobs_kept, report.blobs_in_grace
+        ));
+    }
+    Ok(ExitStatus::Success)
+}

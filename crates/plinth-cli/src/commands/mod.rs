@@ -1,0 +1,32 @@
+//! One module per command; each holds its args and a short `run` over the libraries.
+
+pub mod gc;
+
+use crate::ExitStatus;
+use crate::cli::{Cli, Command};
+use crate::printer::Printer;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitStatus> {
+    match cli.command {
+        Command::Gc(args) => gc::run(args, printer),
+    }
+}
+
+/// A hint that tells the user how to fix a known kind of error.
+pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    for cause in err.chain() {
+        if let Some(oci) = cause.downcast_ref::<plinth_oci::Error>() {
+            match oci {
+                plinth_oci::Error::InvalidReference { .. } => {
+                    return Some("write references as `[registry/]repository[:tag][@sha256:digest]`, e.g. `python:3.10` or `127.0.0.1:5000/team/base:1.0.0`".into());
+                }
+                plinth_oci::Error::BlobNotFound(_) => {
+                    return Some("the local store is missing content; pull or build the image again".into());
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
