@@ -133,7 +133,7 @@ impl Store {
     /// Opens a blob for streaming reads that fail at the end if the content does not match its
     /// digest (unless verification was turned off with [`Store::with_verify_on_read`]).
     pub fn reader(&self, digest: &Digest) -> Result<BlobReader> {
-        Ok(BlobReader::new(self.open_blob(digest)?, digest.clone(), self.verify_on_read))
+        Ok(BlobReader::new(self.open_blob(digest)?, self.blob_path(digest), digest.clone(), self.verify_on_read))
     }
 
     /// Reads a whole (small) blob and verifies it against its digest.

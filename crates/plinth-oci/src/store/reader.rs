@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
+use std::path::PathBuf;
 
 use crate::digest::{Digest, Hasher};
 
@@ -14,11 +15,12 @@ pub struct BlobReader {
     inner: BufReader<File>,
     expected: Digest,
     hasher: Option<Hasher>,
+    path: PathBuf,
 }
 
 impl BlobReader {
-    pub(super) fn new(file: File, expected: Digest, verify: bool) -> Self {
-        Self { inner: BufReader::with_capacity(256 * 1024, file), expected, hasher: verify.then(Hasher::new) }
+    pub(crate) fn new(file: File, path: PathBuf, expected: Digest, verify: bool) -> Self {
+        Self { inner: BufReader::with_capacity(256 * 1024, file), expected, hasher: verify.then(Hasher::new), path }
     }
 
     /// The digest this reader serves.
@@ -42,8 +44,9 @@ impl Read for BlobReader {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
-                        "blob `{}` in the local store is corrupt (its content hashes to `{actual}`); run `plinth gc` and fetch or build it again",
-                        self.expected
+                        "blob `{}` at `{}` is corrupt: its content hashes to `{actual}`; remove it and fetch or build it again",
+                        self.expected,
+                        self.path.display()
                     ),
                 ));
             }
