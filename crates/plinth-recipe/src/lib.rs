@@ -1,1 +1,59 @@
-//! The declaration API of plinth: the immutable Container builder, Dockerfile views and reader
+//! The declaration API of plinth: recipes as plain data.
+//!
+//! - [`Container`]: an immutable chain of typed [`Op`]s (`from`, `exec`, `env`, `label`, `user`,
+//!   `workdir`, `entrypoint`, default args, files, directories, cache mounts). Each `with_*`
+//!   returns a new container. Nothing here touches a sandbox or the network.
+//! - [`Container::steps`]: every operation with the [`ContainerState`] it runs in (workdir, user,
+//!   env, active cache mounts), which is what the engine needs to execute it.
+//! - [`Op::op_key`]: the canonical JSON of an operation, the stable part of a step's cache key.
+//! - Views: [`Container::dockerfile_example`] (the original tool's documentation text, byte for
+//!   byte) and [`Container::buildable_dockerfile`] (a Dockerfile BuildKit builds into the same image).
+//! - [`parse_dockerfile`]: reads the common Dockerfile subset back into a [`Container`].
+//!
+//! The platform is not part of a container: a recipe function takes it as a parameter and the
+//! engine builds for it.
+//!
+//! ```
+//! use plinth_recipe::{BuildableOptions, Container};
+//!
+//! let c = Container::from_address("docker.io/amazoncorretto:21-al2023").unwrap()
+//!     .with_exec(["sh", "-c", "set -o xtrace && yum clean all"])
+//!     .with_env("AIRBYTE_SPEC_CMD", "/airbyte/javabase.sh --spec")
+//!     .with_workdir("/airbyte");
+//! assert_eq!(
+//!     c.dockerfile_example(),
+//!     "FROM docker.io/amazoncorretto:21-al2023\n\
+//!      RUN sh -c set -o xtrace && yum clean all\n\
+//!      ENV AIRBYTE_SPEC_CMD=/airbyte/javabase.sh --spec"
+//! );
+//! let built = c.buildable_dockerfile(&BuildableOptions::new()).unwrap();
+//! assert_eq!(
+//!     built.text,
+//!     "FROM docker.io/amazoncorretto:21-al2023\n\
+//!      RUN [\"sh\",\"-c\",\"set -o xtrace && yum clean all\"]\n\
+//!      ENV AIRBYTE_SPEC_CMD=\"/airbyte/javabase.sh --spec\"\n\
+//!      WORKDIR /airbyte\n"
+//! );
+//! let back = plinth_recipe::parse_dockerfile(&built.text, ".").unwrap();
+//! assert_eq!(back, c);
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod buildable;
+mod container;
+pub mod error;
+pub mod example;
+pub mod op;
+pub mod reader;
+pub mod source;
+pub mod state;
+mod words;
+
+pub use buildable::{BuildContext, BuildableDockerfile, BuildableOptions, ContextEntry, ContextSource, NamedImage};
+pub use container::Container;
+pub use error::{Error, Problem, Result};
+pub use op::{DirectorySource, ExecOptions, FileOptions, FileSource, Network, Op};
+pub use reader::{ReaderOptions, parse_dockerfile, parse_dockerfile_with};
+pub use source::{ImageSource, SourceKind};
+pub use state::{CacheMount, ContainerState, Step, Steps};

@@ -1,0 +1,363 @@
+//! The immutable [`Container`] builder.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::op::{DirectorySource, ExecOptions, FileOptions, FileSource, Op};
+use crate::source::ImageSource;
+use crate::state::{ContainerState, Steps};
+
+/// An immutable chain of operations. Every `with_*` method returns a new container and leaves
+/// `self` untouched, so a partial recipe can be shared by several variants.
+///
+/// A container without a [`from`](Container::from) starts from an empty filesystem (scratch).
+/// The platform is not part of the container: recipes take it as a parameter and the engine
+/// builds for it.
+///
+/// ```
+/// use plinth_recipe::{Container, FileOptions, FileSource};
+///
+/// let base = Container::from_address("docker.io/python:3.10.14-slim-bookworm").unwrap()
+///     .with_exec(["ln", "-snf", "/usr/share/zoneinfo/Etc/UTC", "/etc/localtime"])
+///     .with_env("PIP_CACHE_DIR", "/custom_cache/pip");
+/// let app = base.with_workdir("/airbyte")
+///     .with_file_opts("base.sh", FileSource::url("https://example.invalid/base.sh"), FileOptions::new().owner("airbyte"));
+/// assert_eq!(base.ops().len(), 3);
+/// assert_eq!(app.ops().len(), 5);
+/// assert_eq!(base.dockerfile_example(), "FROM docker.io/python:3.10.14-slim-bookworm\n\
+///     RUN ln -snf /usr/share/zoneinfo/Etc/UTC /etc/localtime\nENV PIP_CACHE_DIR=/custom_cache/pip");
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Container {
+    ops: Arc<[Op]>,
+}
+
+impl Container {
+    /// An empty container (scratch).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A container from a list of operations.
+    pub fn from_ops(ops: impl IntoIterator<Item = Op>) -> Self {
+        Self { ops: ops.into_iter().collect() }
+    }
+
+    /// `Container::new().from(source)`.
+    pub fn from_image(source: impl Into<ImageSource>) -> Self {
+        Self::new().from(source)
+    }
+
+    /// Parses `address` as an [`ImageSource`] and starts a container from it.
+    pub fn from_address(address: &str) -> Result<Self> {
+        Ok(Self::from_image(ImageSource::parse(address)?))
+    }
+
+    /// The operations, in order.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Whether the container has no operations.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The operations with the state each one runs in.
+    pub fn steps(&self) -> Steps<'_> {
+        Steps::new(&self.ops)
+    }
+
+    /// The state after the last operation.
+    pub fn final_state(&self) -> ContainerState {
+        let mut state = ContainerState::new();
+        for op in self.ops.iter() {
+            state.apply(op);
+        }
+        state
+    }
+
+    /// A new container with `op` appended.
+    pub fn with_op(&self, op: Op) -> Self {
+        let mut ops = Vec::with_capacity(self.ops.len() + 1);
+        ops.extend(self.ops.iter().cloned());
+        ops.push(op);
+        Self { ops: ops.into() }
+    }
+
+    /// Replaces the filesystem and config with those of an image.
+    pub fn from(&self, source: impl Into<ImageSource>) -> Self {
+        self.with_op(Op::From { source: source.into() })
+    }
+
+    /// Runs a command (no shell).
+    pub fn with_exec<I, S>(&self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_exec_opts(argv, ExecOptions::default())
+    }
+
+    /// Runs a command with options.
+    pub fn with_exec_opts<I, S>(&self, argv: I, options: ExecOptions) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_op(Op::Exec { argv: argv.into_iter().map(Into::into).collect(), network: options.network })
+    }
+
+    /// Sets an env var (literal value).
+    pub fn with_env(&self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.with_op(Op::Env { name: name.into(), value: value.into() })
+    }
+
+    /// Sets a label.
+    pub fn with_label(&self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.with_op(Op::Label { name: name.into(), value: value.into() })
+    }
+
+    /// Sets the user.
+    pub fn with_user(&self, user: impl Into<String>) -> Self {
+        self.with_op(Op::User { user: user.into() })
+    }
+
+    /// Sets the workdir.
+    pub fn with_workdir(&self, path: impl Into<String>) -> Self {
+        self.with_op(Op::Workdir { path: path.into() })
+    }
+
+    /// Sets the entrypoint and clears the default arguments.
+    pub fn with_entrypoint<I, S>(&self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_op(Op::Entrypoint { argv: argv.into_iter().map(Into::into).collect() })
+    }
+
+    /// Sets the default arguments (CMD).
+    pub fn with_default_args<I, S>(&self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_op(Op::DefaultArgs { argv: argv.into_iter().map(Into::into).collect() })
+    }
+
+    /// Writes a file (owned by root, default mode).
+    pub fn with_file(&self, path: impl Into<String>, source: FileSource) -> Self {
+        self.with_file_opts(path, source, FileOptions::default())
+    }
+
+    /// Writes a file with an owner and/or mode.
+    pub fn with_file_opts(&self, path: impl Into<String>, source: FileSource, options: FileOptions) -> Self {
+        self.with_op(Op::File { path: path.into(), source, owner: options.owner, mode: options.mode })
+    }
+
+    /// Merges a directory tree.
+    pub fn with_directory(&self, path: impl Into<String>, source: DirectorySource) -> Self {
+        self.with_directory_opts(path, source, FileOptions::default())
+    }
+
+    /// Merges a directory tree with an owner and/or mode for every entry.
+    pub fn with_directory_opts(&self, path: impl Into<String>, source: DirectorySource, options: FileOptions) -> Self {
+        self.with_op(Op::Directory { path: path.into(), source, owner: options.owner, mode: options.mode })
+    }
+
+    /// Mounts a cache volume for all later execs (owned by root).
+    pub fn with_mounted_cache(&self, path: impl Into<String>, volume: impl Into<String>) -> Self {
+        self.with_op(Op::MountedCache { path: path.into(), volume: volume.into(), owner: None })
+    }
+
+    /// Mounts a cache volume owned by `owner` for all later execs.
+    pub fn with_mounted_cache_owned(
+        &self,
+        path: impl Into<String>,
+        volume: impl Into<String>,
+        owner: impl Into<String>,
+    ) -> Self {
+        self.with_op(Op::MountedCache { path: path.into(), volume: volume.into(), owner: Some(owner.into()) })
+    }
+
+    /// Stops mounting the cache at `path` for later execs.
+    pub fn without_mounted_cache(&self, path: impl Into<String>) -> Self {
+        self.with_op(Op::UnmountCache { path: path.into() })
+    }
+
+    /// Checks the rules of the operation model and lists every violation.
+    pub fn validate(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        validate_into(self, "", &mut problems);
+        if problems.is_empty() { Ok(()) } else { Err(Error::InvalidRecipe { problems }) }
+    }
+
+    /// The documentation view of the original tool (see [`crate::example`]).
+    pub fn dockerfile_example(&self) -> String {
+        crate::example::render_example(self)
+    }
+}
+
+impl fmt::Debug for Container {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.ops.iter()).finish()
+    }
+}
+
+fn validate_into(container: &Container, prefix: &str, problems: &mut Vec<String>) {
+    for step in container.steps() {
+        let mut bad = |msg: String| problems.push(format!("{prefix}step {} ({}): {msg}", step.index, step.op.kind_name()));
+        for text in strings_of(step.op) {
+            if text.contains('\0') {
+                bad(format!("`{}` contains a NUL byte, which no image field can hold", text.escape_debug()));
+            }
+        }
+        match step.op {
+            Op::From { .. } => {}
+            Op::Exec { argv, .. } => {
+                if argv.first().is_none_or(String::is_empty) {
+                    bad("the command is empty: give at least the program to run".into());
+                }
+            }
+            Op::Env { name, .. } => {
+                if name.is_empty() || name.contains('=') || name.chars().any(char::is_whitespace) {
+                    bad(format!("`{}` is not an env var name: it must be non-empty, without `=` or whitespace", name.escape_debug()));
+                }
+            }
+            Op::Label { name, .. } => {
+                if name.is_empty() || name.contains('=') {
+                    bad(format!("`{}` is not a label key: it must be non-empty, without `=`", name.escape_debug()));
+                }
+            }
+            Op::User { user } => check_owner(user, "user", &mut bad),
+            Op::Workdir { path } => {
+                if path.is_empty() {
+                    bad("the workdir is empty".into());
+                }
+            }
+            Op::Entrypoint { .. } | Op::DefaultArgs { .. } => {}
+            Op::File { path, source, owner, mode } => {
+                if path.is_empty() || path.ends_with('/') {
+                    bad(format!("`{path}` is not a file path: give the file's full path, not a directory"));
+                }
+                if let FileSource::Url { url, .. } = source
+                    && !(url.starts_with("https://") || url.starts_with("http://"))
+                {
+                    bad(format!("`{url}` is not an http:// or https:// URL"));
+                }
+                check_mode_owner(*mode, owner.as_deref(), &mut bad);
+            }
+            Op::Directory { path, source, owner, mode } => {
+                if path.is_empty() {
+                    bad("the destination directory is empty: use `/` for the root".into());
+                }
+                if let DirectorySource::Container { container, path: src } = source {
+                    if !src.starts_with('/') {
+                        bad(format!("the helper container path `{src}` must be absolute"));
+                    }
+                    validate_into(container, &format!("{prefix}helper container of step {}: ", step.index), problems);
+                }
+                let mut bad = |msg: String| problems.push(format!("{prefix}step {} (directory): {msg}", step.index));
+                check_mode_owner(*mode, owner.as_deref(), &mut bad);
+            }
+            Op::MountedCache { path, volume, owner } => {
+                if !path.starts_with('/') {
+                    bad(format!("the cache mount point `{path}` must be absolute"));
+                }
+                if volume.is_empty() || volume.chars().any(|c| c.is_whitespace() || c == ',' || c == '"') {
+                    bad(format!("`{volume}` is not a volume name: non-empty, without whitespace, `,` or `\"`"));
+                }
+                if let Some(o) = owner {
+                    check_owner(o, "owner", &mut bad);
+                }
+            }
+            Op::UnmountCache { path } => {
+                let target = crate::state::normalize_path(path);
+                if !step.state.caches().iter().any(|c| c.path == target) {
+                    bad(format!("no cache is mounted at `{path}`"));
+                }
+            }
+        }
+    }
+}
+
+fn check_mode_owner(mode: Option<u32>, owner: Option<&str>, bad: &mut impl FnMut(String)) {
+    if let Some(m) = mode
+        && m > 0o7777
+    {
+        bad(format!("mode {m:o} has bits beyond 0o7777"));
+    }
+    if let Some(o) = owner {
+        check_owner(o, "owner", bad);
+    }
+}
+
+fn check_owner(spec: &str, what: &str, bad: &mut impl FnMut(String)) {
+    let ok = !spec.is_empty()
+        && spec.split(':').count() <= 2
+        && spec.split(':').all(|p| !p.is_empty())
+        && !spec.chars().any(|c| c.is_whitespace() || c == ',' || c == '"' || c == '\'' || c == '$' || c == '\\');
+    if !ok {
+        bad(format!("`{}` is not a {what} spec: write `name`, `uid`, `name:group` or `uid:gid`", spec.escape_debug()));
+    }
+}
+
+fn strings_of(op: &Op) -> Vec<&str> {
+    match op {
+        Op::From { .. } => vec![],
+        Op::Exec { argv, .. } | Op::Entrypoint { argv } | Op::DefaultArgs { argv } => argv.iter().map(String::as_str).collect(),
+        Op::Env { name, value } | Op::Label { name, value } => vec![name, value],
+        Op::User { user } => vec![user],
+        Op::Workdir { path } | Op::UnmountCache { path } => vec![path],
+        Op::File { path, source, owner, .. } => {
+            let mut v = vec![path.as_str()];
+            v.extend(owner.as_deref());
+            if let FileSource::Url { url, .. } = source {
+                v.push(url);
+            }
+            v
+        }
+        Op::Directory { path, owner, .. } => std::iter::once(path.as_str()).chain(owner.as_deref()).collect(),
+        Op::MountedCache { path, volume, owner } => [path.as_str(), volume].into_iter().chain(owner.as_deref()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_methods_leave_the_original_untouched() {
+        let a = Container::new().with_env("A", "1");
+        let b = a.with_env("B", "2");
+        assert_eq!(a.ops().len(), 1);
+        assert_eq!(b.ops().len(), 2);
+        let json = serde_json::to_string(&b).unwrap();
+        assert_eq!(json, r#"{"ops":[{"op":"env","name":"A","value":"1"},{"op":"env","name":"B","value":"2"}]}"#);
+        assert_eq!(serde_json::from_str::<Container>(&json).unwrap(), b);
+    }
+
+    #[test]
+    fn validate_lists_every_problem() {
+        let helper = Container::new().with_exec(Vec::<String>::new());
+        let c = Container::new()
+            .with_exec([""])
+            .with_env("A B", "x")
+            .with_mounted_cache("rel", "v v")
+            .without_mounted_cache("/nothing")
+            .with_file("/dir/", FileSource::url("ftp://x"))
+            .with_file_opts("/f", FileSource::Bytes(vec![]), FileOptions::new().owner("a b").mode(0o10000))
+            .with_directory("/d", DirectorySource::container(&helper, "rel"))
+            .with_user("a\0");
+        let err = c.validate().unwrap_err();
+        let Error::InvalidRecipe { problems } = &err else { panic!("{err}") };
+        assert_eq!(problems.len(), 12, "{err}");
+        assert!(problems.iter().any(|p| p.starts_with("helper container of step 6: step 0 (exec)")), "{err}");
+        assert!(Container::from_address("busybox").unwrap().with_exec(["true"]).validate().is_ok());
+    }
+}

@@ -1,0 +1,68 @@
+//! The error type of `plinth-recipe`.
+
+use std::fmt;
+
+/// Everything that can go wrong while declaring, rendering or reading a recipe.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An image source string (`docker.io/x:1`, `oci:DIR[:TAG]`, `docker-archive:FILE`) did not parse.
+    #[error("invalid image source `{input}`: {reason}")]
+    InvalidSource {
+        /// The input, cut to 200 characters.
+        input: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// The registry reference inside an image source did not parse.
+    #[error("invalid image source `{input}`")]
+    InvalidReference {
+        /// The input, cut to 200 characters.
+        input: String,
+        /// The parse error.
+        #[source]
+        source: plinth_oci::Error,
+    },
+    /// The recipe breaks a rule of the operation model (an empty argv, a relative cache path, …).
+    #[error("invalid recipe:\n{}", bullet_list(.problems))]
+    InvalidRecipe {
+        /// One line per problem, naming the step.
+        problems: Vec<String>,
+    },
+    /// The recipe is valid but cannot be written as a Dockerfile that builds the same image.
+    #[error("cannot write step {step} as a Dockerfile: {reason}")]
+    Unrepresentable {
+        /// The 0-based index of the operation in its container.
+        step: usize,
+        /// What cannot be written and how to fix it.
+        reason: String,
+    },
+    /// The Dockerfile reader found problems; all of them are listed.
+    #[error("the Dockerfile cannot be read ({} problem{}):\n{}", .problems.len(), if .problems.len() == 1 { "" } else { "s" }, bullet_list(.problems))]
+    Dockerfile {
+        /// Every problem found, in line order.
+        problems: Vec<Problem>,
+    },
+}
+
+/// `pub type Result<T>` for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One problem in a Dockerfile, with the line its instruction starts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line number of the instruction (or directive).
+    pub line: usize,
+    /// What is wrong and, where possible, how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+fn bullet_list<T: fmt::Display>(items: &[T]) -> String {
+    items.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+}

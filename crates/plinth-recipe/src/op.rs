@@ -1,0 +1,349 @@
+//! The typed operations a [`Container`](crate::Container) is made of.
+//!
+//! Operations are plain data: they serialise to JSON, compare with `==` and hash. Their
+//! [`op_key`](Op::op_key) is the canonical JSON of the operation; the engine chains it with the
+//! parent step's key, the platform and the digests of the operation's inputs (host file contents,
+//! downloaded bytes, a helper container's result), which the declaration alone cannot know.
+//!
+//! Paths inside the image are strings. A relative `path` of a file or directory operation is kept
+//! relative here and resolves against the workdir current at that step at build time (see
+//! [`ContainerState::resolve_path`](crate::ContainerState::resolve_path)), which is also what
+//! Docker does with a relative `COPY`/`ADD` destination.
+
+use std::path::PathBuf;
+
+use plinth_oci::Digest;
+use serde::{Deserialize, Serialize};
+
+use crate::Container;
+use crate::source::ImageSource;
+
+/// One step of a recipe.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Op {
+    /// Replace the root filesystem and image config with those of an image. Everything the
+    /// container held before (files, env, user, workdir, cache mounts) is discarded.
+    From {
+        /// The image, as written in the recipe.
+        source: ImageSource,
+    },
+    /// Run `argv` directly (no shell) as the current user, in the current workdir, with the
+    /// current env and the active cache mounts. Filesystem changes are kept.
+    Exec {
+        /// The program and its arguments; never empty.
+        argv: Vec<String>,
+        /// Whether the command may reach the network.
+        #[serde(default, skip_serializing_if = "Network::is_enabled")]
+        network: Network,
+    },
+    /// Set an image environment variable (the value is literal: no `$VAR` expansion).
+    Env {
+        /// The name; no `=`, whitespace or NUL.
+        name: String,
+        /// The value.
+        value: String,
+    },
+    /// Set an image label.
+    Label {
+        /// The key.
+        name: String,
+        /// The value.
+        value: String,
+    },
+    /// Set the image user (`name`, `uid`, `name:group` or `uid:gid`), used by later execs too.
+    User {
+        /// The user spec.
+        user: String,
+    },
+    /// Set the image workdir; a relative path resolves against the previous workdir.
+    Workdir {
+        /// The directory.
+        path: String,
+    },
+    /// Set the entrypoint and clear the default arguments (CMD), as the original builder did.
+    Entrypoint {
+        /// The entrypoint argv (may be empty to clear it).
+        argv: Vec<String>,
+    },
+    /// Set the default arguments (CMD).
+    DefaultArgs {
+        /// The arguments (may be empty).
+        argv: Vec<String>,
+    },
+    /// Write one file. Parent directories are created (owned by root).
+    File {
+        /// Destination; relative paths resolve against the current workdir.
+        path: String,
+        /// Where the bytes come from.
+        source: FileSource,
+        /// Owner spec (`user[:group]`); root when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        /// Permission bits; when absent, `0o644` for host files and bytes, `0o600` for URLs
+        /// (the mode Docker `ADD` and the original builder gave downloads).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
+    },
+    /// Merge a directory tree into `path` (created if missing). A container source follows
+    /// Docker's `COPY --from` rule: if its path names a file rather than a directory, the file is
+    /// copied to `path`, or into it when `path` ends with `/`.
+    Directory {
+        /// Destination; relative paths resolve against the current workdir.
+        path: String,
+        /// Where the tree comes from.
+        source: DirectorySource,
+        /// Owner spec for every copied entry; kept from the source when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        /// Permission bits for every copied entry; kept from the source when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
+    },
+    /// Mount a persistent cache volume at `path` for every later exec (build time only: its
+    /// contents never reach the image).
+    MountedCache {
+        /// Absolute mount point.
+        path: String,
+        /// The volume name; mounts with the same name share contents.
+        volume: String,
+        /// Owner spec of the cache directory; root when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+    },
+    /// Stop mounting the cache at `path` for later execs.
+    UnmountCache {
+        /// The mount point given to [`Op::MountedCache`].
+        path: String,
+    },
+}
+
+/// Network access of an exec.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    /// The build's network (the default).
+    #[default]
+    Enabled,
+    /// No network: only loopback.
+    Disabled,
+}
+
+impl Network {
+    /// Whether this is the default.
+    pub fn is_enabled(&self) -> bool {
+        *self == Network::Enabled
+    }
+}
+
+/// Options of [`Container::with_exec_opts`](crate::Container::with_exec_opts).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecOptions {
+    /// Network access.
+    pub network: Network,
+}
+
+impl ExecOptions {
+    /// Options for an exec without network.
+    pub fn without_network() -> Self {
+        Self { network: Network::Disabled }
+    }
+}
+
+/// Owner and mode of a file or directory operation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileOptions {
+    /// Owner spec (`user[:group]`).
+    pub owner: Option<String>,
+    /// Permission bits.
+    pub mode: Option<u32>,
+}
+
+impl FileOptions {
+    /// No owner, no mode.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the owner spec.
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
+    /// Sets the permission bits.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+}
+
+/// Where a file's bytes come from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum FileSource {
+    /// A download. With a checksum the engine verifies (and may cache by) it; without one the
+    /// input is unpinned and the build is not reproducible.
+    Url {
+        /// `http://` or `https://` URL.
+        url: String,
+        /// Expected sha256 of the body.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<Digest>,
+    },
+    /// A file on the build host, read at build time (relative paths resolve against the
+    /// directory the build runs in).
+    HostFile(#[serde(with = "host_path")] PathBuf),
+    /// Literal contents.
+    Bytes(#[serde(with = "base64_bytes")] Vec<u8>),
+}
+
+impl FileSource {
+    /// A download without a checksum.
+    pub fn url(url: impl Into<String>) -> Self {
+        Self::Url { url: url.into(), sha256: None }
+    }
+
+    /// A download pinned by the sha256 of its body.
+    pub fn pinned_url(url: impl Into<String>, sha256: Digest) -> Self {
+        Self::Url { url: url.into(), sha256: Some(sha256) }
+    }
+}
+
+/// Where a directory tree comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum DirectorySource {
+    /// A path in another container, built first (on the same platform) and never published.
+    Container {
+        /// The helper container.
+        container: Box<Container>,
+        /// Absolute path in the helper container.
+        path: String,
+    },
+    /// A directory on the build host.
+    Host(#[serde(with = "host_path")] PathBuf),
+}
+
+impl DirectorySource {
+    /// `path` of a helper container.
+    pub fn container(container: &Container, path: impl Into<String>) -> Self {
+        Self::Container { container: Box::new(container.clone()), path: path.into() }
+    }
+}
+
+impl Op {
+    /// The canonical JSON of this operation: the stable part of its cache key.
+    pub fn op_key(&self) -> Vec<u8> {
+        // Every field is a string, integer, bool, sequence or a struct of those (paths that are not
+        // UTF-8 go through `host_path` as byte arrays), so encoding cannot fail.
+        plinth_oci::canonical::to_canonical_vec(self).expect("operations always encode as JSON")
+    }
+
+    /// The digest of [`op_key`](Self::op_key).
+    pub fn op_digest(&self) -> Digest {
+        Digest::of(&self.op_key())
+    }
+
+    /// A short lowercase name of the operation kind (`exec`, `env`, …), for logs and errors.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Op::From { .. } => "from",
+            Op::Exec { .. } => "exec",
+            Op::Env { .. } => "env",
+            Op::Label { .. } => "label",
+            Op::User { .. } => "user",
+            Op::Workdir { .. } => "workdir",
+            Op::Entrypoint { .. } => "entrypoint",
+            Op::DefaultArgs { .. } => "default_args",
+            Op::File { .. } => "file",
+            Op::Directory { .. } => "directory",
+            Op::MountedCache { .. } => "mounted_cache",
+            Op::UnmountCache { .. } => "unmount_cache",
+        }
+    }
+}
+
+/// Host paths as JSON strings, or as byte arrays when they are not UTF-8.
+mod host_path {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Text(String),
+        Raw(Vec<u8>),
+    }
+
+    pub fn serialize<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+        match path.to_str() {
+            Some(text) => s.serialize_str(text),
+            None => path.as_os_str().as_bytes().serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        Ok(match Repr::deserialize(d)? {
+            Repr::Text(t) => PathBuf::from(t),
+            Repr::Raw(b) => PathBuf::from(OsString::from_vec(b)),
+        })
+    }
+}
+
+/// Literal bytes as standard base64.
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        STANDARD.decode(text.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+
+    #[test]
+    fn op_key_is_canonical_and_minimal() {
+        let op = Op::Exec { argv: vec!["ln".into(), "-snf".into()], network: Network::Enabled };
+        assert_eq!(String::from_utf8(op.op_key()).unwrap(), r#"{"argv":["ln","-snf"],"op":"exec"}"#);
+        let op = Op::Exec { argv: vec!["true".into()], network: Network::Disabled };
+        assert_eq!(String::from_utf8(op.op_key()).unwrap(), r#"{"argv":["true"],"network":"disabled","op":"exec"}"#);
+        let op = Op::File { path: "a".into(), source: FileSource::Bytes(b"hi".to_vec()), owner: None, mode: Some(0o755) };
+        assert_eq!(String::from_utf8(op.op_key()).unwrap(), r#"{"mode":493,"op":"file","path":"a","source":{"bytes":"aGk="}}"#);
+    }
+
+    #[test]
+    fn ops_round_trip_through_json_including_odd_paths() {
+        let odd = PathBuf::from(OsStr::from_bytes(b"/tmp/\xff"));
+        let ops = [
+            Op::File { path: "x".into(), source: FileSource::HostFile(odd.clone()), owner: Some("a:b".into()), mode: None },
+            Op::Directory { path: "/d".into(), source: DirectorySource::Host(odd), owner: None, mode: Some(0o700) },
+            Op::File {
+                path: "/f".into(),
+                source: FileSource::pinned_url("https://x/y", Digest::of(b"y")),
+                owner: None,
+                mode: None,
+            },
+            Op::MountedCache { path: "/c".into(), volume: "v".into(), owner: Some("airbyte".into()) },
+        ];
+        for op in ops {
+            let back: Op = serde_json::from_slice(&op.op_key()).unwrap();
+            assert_eq!(back, op);
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! `COPY` and `ADD`.
+
+use std::path::{Component, Path};
+
+use plinth_oci::Digest;
+
+use super::{Flags, Reader, check_heredoc, json_array};
+use crate::Container;
+use crate::op::{DirectorySource, FileSource, Op};
+use crate::source::ImageSource;
+
+const ARCHIVE_SUFFIXES: [&str; 9] = [".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".tar.lz4"];
+
+impl Reader<'_> {
+    pub(super) fn copy_or_add(&mut self, keyword: &str, flags: Flags, rest: &str) -> Result<(), String> {
+        let is_add = keyword == "ADD";
+        let (mut from, mut owner, mut mode, mut checksum) = (None, None, None, None);
+        for (name, value) in flags {
+            let value = match value {
+                Some(v) => self.expand(&v)?,
+                None if name == "link" => continue,
+                None => return Err(format!("the {keyword} flag `--{name}` needs a value")),
+            };
+            match name.as_str() {
+                "from" if !is_add => from = Some(value),
+                "chown" => owner = Some(value),
+                "chmod" => {
+                    mode = Some(
+                        u32::from_str_radix(&value, 8)
+                            .ok()
+                            .filter(|m| *m <= 0o7777)
+                            .ok_or_else(|| format!("`--chmod={value}` is not an octal mode like 755"))?,
+                    )
+                }
+                "checksum" if is_add => {
+                    checksum = Some(value.parse::<Digest>().map_err(|e| format!("`--checksum`: {e}"))?);
+                }
+                "link" => {}
+                other => return Err(format!("the {keyword} flag `--{other}` is not supported")),
+            }
+        }
+        check_heredoc(rest)?;
+        let raw = match json_array(rest)? {
+            Some(list) => list,
+            None => rest.split_whitespace().map(str::to_owned).collect(),
+        };
+        let mut args = Vec::with_capacity(raw.len());
+        for a in &raw {
+            args.push(self.expand(a)?);
+        }
+        let Some((dest, sources)) = args.split_last() else {
+            return Err(format!("{keyword} needs at least one source and a destination"));
+        };
+        if sources.is_empty() {
+            return Err(format!("{keyword} needs at least one source and a destination"));
+        }
+        if sources.len() > 1 && !dest.ends_with('/') {
+            return Err(format!("with several sources, the {keyword} destination `{dest}` must end with `/`"));
+        }
+        let helper = match &from {
+            Some(name) => Some(self.helper(name)?),
+            None => None,
+        };
+        let mut ops = Vec::new();
+        for src in sources {
+            if let Some(helper) = &helper {
+                let path = if src.starts_with('/') { src.clone() } else { format!("/{src}") };
+                ops.push(Op::Directory {
+                    path: dest.clone(),
+                    source: DirectorySource::Container { container: Box::new(helper.clone()), path },
+                    owner: owner.clone(),
+                    mode,
+                });
+            } else if is_add && (src.starts_with("https://") || src.starts_with("http://")) {
+                if src.ends_with(".git") || src.contains(".git#") {
+                    return Err(format!("ADD of the git repository `{src}` is not supported"));
+                }
+                let path = if dest.ends_with('/') {
+                    let name = url_file_name(src).ok_or_else(|| {
+                        format!("cannot tell a file name from `{src}`: give the destination as a file path, not a directory")
+                    })?;
+                    format!("{dest}{name}")
+                } else {
+                    dest.clone()
+                };
+                let source = FileSource::Url { url: src.clone(), sha256: checksum.clone() };
+                ops.push(Op::File { path, source, owner: owner.clone(), mode });
+            } else {
+                if checksum.is_some() {
+                    return Err("`ADD --checksum` applies to URLs only".into());
+                }
+                if src.contains(['*', '?', '[']) {
+                    return Err(format!("wildcards in {keyword} sources (`{src}`) are not supported: list the files"));
+                }
+                if is_add && ARCHIVE_SUFFIXES.iter().any(|s| src.ends_with(s)) {
+                    return Err(format!("ADD of the local archive `{src}` would unpack it, which is not supported: unpack it with RUN"));
+                }
+                ops.push(self.context_op(keyword, src, dest, owner.clone(), mode)?);
+            }
+        }
+        for op in ops {
+            self.push(op);
+        }
+        Ok(())
+    }
+
+    /// The container `--from` names: an earlier stage, or an image.
+    fn helper(&self, name: &str) -> Result<Container, String> {
+        if let Some(stage) = self.find_stage(name) {
+            return Ok(stage.container.clone());
+        }
+        if name.parse::<usize>().is_ok() {
+            return Err(format!("`--from={name}` names a stage that does not exist yet"));
+        }
+        let source = ImageSource::parse(name).map_err(|e| format!("`--from={name}` is neither an earlier stage nor an image: {e}"))?;
+        Ok(Container::from_image(source))
+    }
+
+    fn context_op(&self, keyword: &str, src: &str, dest: &str, owner: Option<String>, mode: Option<u32>) -> Result<Op, String> {
+        let relative = Path::new(src.trim_start_matches('/'));
+        let mut depth: i32 = 0;
+        for c in relative.components() {
+            match c {
+                Component::ParentDir => depth -= 1,
+                Component::Normal(_) => depth += 1,
+                _ => {}
+            }
+            if depth < 0 {
+                return Err(format!("the {keyword} source `{src}` is outside the build context"));
+            }
+        }
+        let host = self.options.context_dir.join(relative);
+        let meta = std::fs::metadata(&host).map_err(|e| {
+            format!("the {keyword} source `{src}` is not in the build context `{}`: {e}", self.options.context_dir.display())
+        })?;
+        if meta.is_dir() {
+            return Ok(Op::Directory { path: dest.to_owned(), source: DirectorySource::Host(host), owner, mode });
+        }
+        let path = if dest.ends_with('/') {
+            let name = relative.file_name().and_then(|n| n.to_str()).ok_or_else(|| format!("`{src}` has no file name"))?;
+            format!("{dest}{name}")
+        } else {
+            dest.to_owned()
+        };
+        Ok(Op::File { path, source: FileSource::HostFile(host), owner, mode })
+    }
+}
+
+fn url_file_name(url: &str) -> Option<&str> {
+    let after_scheme = url.split_once("://")?.1;
+    let path = after_scheme.split(['?', '#']).next()?;
+    let (_, path) = path.split_once('/')?;
+    path.rsplit('/').next().filter(|n| !n.is_empty())
+}
