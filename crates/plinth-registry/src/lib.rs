@@ -1,1 +1,61 @@
-//! Distribution API client for plinth: auth, pull, the push path, tag listing
+//! The distribution API client of plinth: authentication, pulls into the local store, the push
+//! path, and tag listing.
+//!
+//! - [`Client`] (built with [`Client::builder`]) talks to registries for one local
+//!   [`Store`](plinth_oci::Store): HTTPS by default, plain HTTP for loopback and listed insecure
+//!   registries, Docker Hub mirrors tried first for reads, a bounded number of blob jobs.
+//! - Authentication: anonymous, Basic, or Bearer tokens from the registry's token service,
+//!   cached per (registry, scope set). Credentials come from [`Credentials`]: explicit ones,
+//!   `DOCKER_HUB_USERNAME`/`DOCKER_HUB_PASSWORD`, then Docker's `config.json` and its helpers.
+//!   Secrets are [`Secret`]s and URLs in errors are [`RedactedUrl`]s: no error or log line
+//!   carries a credential.
+//! - [`Client::pull_image`] stores raw manifests unchanged and streams verified blobs into the
+//!   store; [`Client::push_image`] HEADs, mounts, uploads in parallel with retries, pushes
+//!   children before the index and the tag last, then reads the tag back ([`PushReport`]).
+//! - [`Client::list_tags`] follows pagination, resolves digests with `HEAD`, splits semver tags
+//!   from the rest, and caches the result on disk for a TTL.
+//! - Progress goes to a [`Reporter`]; the CLI draws it.
+//!
+//! ```no_run
+//! # async fn demo() -> plinth_registry::Result<()> {
+//! use std::sync::Arc;
+//! use plinth_oci::{Reference, Store};
+//! use plinth_registry::{Client, NoReporter, TagListOptions};
+//!
+//! let client = Client::builder(Store::open_default()?).build()?;
+//! let source: Reference = "127.0.0.1:5000/team/base:1.0.0".parse()?;
+//! let digest = client.pull_image(&source, &[], Arc::new(NoReporter)).await?;
+//! let target: Reference = "127.0.0.1:5000/team/copy:1.0.0".parse()?;
+//! let report = client.push_image(&digest, &target, Arc::new(NoReporter)).await?;
+//! assert_eq!(report.blobs_uploaded, 0); // mounted from team/base instead
+//! let tags = client.list_tags(&target, &TagListOptions::default()).await?;
+//! # let _ = tags; Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod auth;
+mod blobs;
+pub mod challenge;
+mod client;
+pub mod credentials;
+pub mod error;
+mod manifests;
+mod pull;
+mod push;
+pub mod reporter;
+pub mod retry;
+pub mod secret;
+pub mod sources;
+mod tags;
+mod transport;
+
+pub use client::{Client, ClientBuilder, DEFAULT_BLOB_JOBS, DEFAULT_TAG_JOBS, DEFAULT_USER_AGENT, RateLimit};
+pub use credentials::{Credential, Credentials};
+pub use error::{Error, HttpError, Result};
+pub use manifests::{DOCKER_CONTENT_DIGEST, FetchedManifest, ManifestInfo};
+pub use push::PushReport;
+pub use reporter::{BlobOutcome, NoReporter, Reporter};
+pub use retry::RetryPolicy;
+pub use secret::{RedactedUrl, Secret};
+pub use tags::{SemverTag, TagEntry, TagListOptions, TagListing};

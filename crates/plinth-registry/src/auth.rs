@@ -1,0 +1,295 @@
+//! Registry authentication: the `/v2/` probe, Basic, and the Bearer token flow with a token
+//! cache per (registry, scope set).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use serde::Deserialize;
+use url::Url;
+
+use crate::challenge::{Challenge, Scheme, parse_challenges};
+use crate::client::{Client, Endpoint};
+use crate::credentials::Credential;
+use crate::error::{Error, Result};
+use crate::secret::{RedactedUrl, Secret, scrub};
+
+/// Tokens are dropped this long before they expire, so a request never carries a stale one.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
+/// The lifetime assumed when the token service does not say (the spec's default).
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+
+/// The `pull` scope of a repository.
+pub(crate) fn pull_scope(repository: &str) -> String {
+    format!("repository:{repository}:pull")
+}
+
+/// The `pull,push` scope of a repository.
+pub(crate) fn push_scope(repository: &str) -> String {
+    format!("repository:{repository}:pull,push")
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) enum AuthMode {
+    /// Not probed yet.
+    #[default]
+    Unknown,
+    /// The registry wants no credentials.
+    Anonymous,
+    /// HTTP Basic on every request.
+    Basic,
+    /// Tokens from a token service.
+    Bearer { realm: Url, service: Option<String> },
+}
+
+struct Token {
+    value: Secret,
+    expires: Instant,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token").field("value", &self.value).finish_non_exhaustive()
+    }
+}
+
+/// What one registry needs for authentication.
+#[derive(Debug, Default)]
+pub(crate) struct RegistryAuth {
+    mode: AuthMode,
+    credential: Option<Credential>,
+    tokens: BTreeMap<String, Token>,
+}
+
+fn scope_key(scopes: &[String]) -> String {
+    let mut s: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    s.sort_unstable();
+    s.dedup();
+    s.join(" ")
+}
+
+#[derive(Deserialize)]
+struct TokenReply {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+impl Client {
+    fn auth_state(&self, endpoint: &Endpoint) -> Arc<tokio::sync::Mutex<RegistryAuth>> {
+        let mut map = self.inner.auth.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(endpoint.base.to_string()).or_default().clone()
+    }
+
+    /// The `Authorization` header for a request needing `scopes`, probing the registry first
+    /// if its auth mode is not known yet.
+    pub(crate) async fn authorization(&self, endpoint: &Endpoint, scopes: &[String]) -> Result<Option<HeaderValue>> {
+        let state = self.auth_state(endpoint);
+        let mut state = state.lock().await;
+        if matches!(state.mode, AuthMode::Unknown) {
+            state.mode = self.probe(endpoint).await?;
+        }
+        match state.mode.clone() {
+            AuthMode::Unknown | AuthMode::Anonymous => Ok(None),
+            AuthMode::Basic => match self.credential(endpoint, &mut state).await? {
+                Credential::Basic { username, password } => Ok(Some(basic_header(&username, &password))),
+                Credential::Anonymous => Ok(None),
+                Credential::IdentityToken(_) => Err(Error::Auth {
+                    registry: endpoint.registry.clone(),
+                    reason: "the registry wants a username and password, but only an identity token is configured; log in again with a password".into(),
+                }),
+            },
+            AuthMode::Bearer { realm, service } => {
+                let key = scope_key(scopes);
+                let now = Instant::now();
+                if let Some(t) = state.tokens.get(&key)
+                    && t.expires > now
+                {
+                    return Ok(Some(bearer_header(&t.value)));
+                }
+                let credential = self.credential(endpoint, &mut state).await?;
+                let token = self.fetch_token(endpoint, &realm, service.as_deref(), scopes, &credential).await?;
+                let header = bearer_header(&token.value);
+                state.tokens.insert(key, token);
+                Ok(Some(header))
+            }
+        }
+    }
+
+    /// Handles a `401`: learns the auth mode from the challenge, drops the stale token and
+    /// widens `scopes` when the registry says they were insufficient. Returns whether a retry
+    /// can help.
+    pub(crate) async fn on_unauthorized(&self, endpoint: &Endpoint, scopes: &mut Vec<String>, header: Option<&str>) -> Result<bool> {
+        let challenges = header.map(parse_challenges).unwrap_or_default();
+        let state = self.auth_state(endpoint);
+        let mut state = state.lock().await;
+        let Some(mode) = mode_from_challenges(&challenges, endpoint)? else { return Ok(false) };
+        let was_known = !matches!(state.mode, AuthMode::Unknown | AuthMode::Anonymous);
+        state.mode = mode;
+        state.tokens.remove(&scope_key(scopes));
+        if let Some(bearer) = challenges.iter().find(|c| c.scheme == Scheme::Bearer) {
+            for s in bearer.scopes() {
+                if !scopes.contains(&s) {
+                    scopes.push(s);
+                }
+            }
+            return Ok(true);
+        }
+        // Basic: retrying only helps if credentials were not sent the first time.
+        Ok(!was_known && !matches!(self.credential(endpoint, &mut state).await?, Credential::Anonymous))
+    }
+
+    async fn credential(&self, endpoint: &Endpoint, state: &mut RegistryAuth) -> Result<Credential> {
+        if let Some(c) = &state.credential {
+            return Ok(c.clone());
+        }
+        let c = self.inner.credentials.resolve(&endpoint.registry).await?;
+        state.credential = Some(c.clone());
+        Ok(c)
+    }
+
+    /// `GET /v2/` without credentials: 200 means anonymous, 401 carries the challenge.
+    async fn probe(&self, endpoint: &Endpoint) -> Result<AuthMode> {
+        let url = endpoint.base.join("v2/").map_err(|e| Error::Config(e.to_string()))?;
+        let mut attempt = 0;
+        let resp = loop {
+            attempt += 1;
+            self.inner.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(url = %RedactedUrl::from(&url), "probing registry");
+            match self.inner.http.get(url.clone()).send().await {
+                Ok(r) if attempt < self.inner.retry.max_attempts && is_retryable_status(r.status().as_u16()) => {
+                    tokio::time::sleep(self.inner.retry.backoff(attempt, None)).await;
+                }
+                Ok(r) => break r,
+                Err(e) => {
+                    let err = Error::Transport { method: "GET".into(), url: url.clone().into(), source: e };
+                    if attempt < self.inner.retry.max_attempts && err.is_retryable() {
+                        tokio::time::sleep(self.inner.retry.backoff(attempt, None)).await;
+                        continue;
+                    }
+                    return Err(err);
+                }
+            }
+        };
+        match resp.status().as_u16() {
+            200..=299 => Ok(AuthMode::Anonymous),
+            401 => {
+                let header = resp.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("");
+                Ok(mode_from_challenges(&parse_challenges(header), endpoint)?.unwrap_or(AuthMode::Anonymous))
+            }
+            // Some registries hide /v2/ behind 404 or 403 yet serve repositories; authenticate lazily.
+            _ => Ok(AuthMode::Anonymous),
+        }
+    }
+
+    async fn fetch_token(&self, endpoint: &Endpoint, realm: &Url, service: Option<&str>, scopes: &[String], credential: &Credential) -> Result<Token> {
+        let mut url = realm.clone();
+        let mut secrets: Vec<&Secret> = Vec::new();
+        let request = match credential {
+            Credential::IdentityToken(refresh) => {
+                secrets.push(refresh);
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.append_pair("grant_type", "refresh_token").append_pair("client_id", "plinth").append_pair("refresh_token", refresh.expose());
+                if let Some(s) = service {
+                    form.append_pair("service", s);
+                }
+                if !scopes.is_empty() {
+                    form.append_pair("scope", &scopes.join(" "));
+                }
+                self.inner.http.post(url.clone()).header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(form.finish())
+            }
+            other => {
+                {
+                    let mut q = url.query_pairs_mut();
+                    if let Some(s) = service {
+                        q.append_pair("service", s);
+                    }
+                    for s in scopes {
+                        q.append_pair("scope", s);
+                    }
+                }
+                let rb = self.inner.http.get(url.clone());
+                match other {
+                    Credential::Basic { username, password } => {
+                        secrets.push(password);
+                        rb.header(AUTHORIZATION, basic_header(username, password))
+                    }
+                    _ => rb,
+                }
+            }
+        };
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(realm = %RedactedUrl::from(realm), scopes = %scopes.join(" "), "fetching registry token");
+        let shown: RedactedUrl = url.clone().into();
+        let resp = request.send().await.map_err(|e| Error::Transport { method: "GET".into(), url: shown.clone(), source: e })?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| Error::Transport { method: "GET".into(), url: shown.clone(), source: e })?;
+        if status == 401 || status == 403 {
+            let hint = match credential {
+                Credential::Anonymous => "the registry requires a login: pass credentials or run `docker login`",
+                _ => "the credentials were rejected: check the username and password or token",
+            };
+            return Err(Error::Auth { registry: endpoint.registry.clone(), reason: format!("token service `{shown}` answered HTTP {status}; {hint}") });
+        }
+        if !(200..300).contains(&status) {
+            let body: String = String::from_utf8_lossy(&bytes).chars().take(crate::error::MAX_ERROR_BODY).collect();
+            return Err(Error::Auth {
+                registry: endpoint.registry.clone(),
+                reason: format!("token service `{shown}` answered HTTP {status}: {}", scrub(&body, &secrets)),
+            });
+        }
+        let reply: TokenReply = serde_json::from_slice(&bytes)
+            .map_err(|_| Error::Protocol { url: shown.clone(), reason: "the token service did not return JSON with a `token`".into() })?;
+        let value = reply.token.or(reply.access_token).filter(|t| !t.is_empty()).ok_or_else(|| Error::Protocol {
+            url: shown.clone(),
+            reason: "the token service reply has neither `token` nor `access_token`".into(),
+        })?;
+        let lifetime = reply.expires_in.map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+        let expires = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN);
+        Ok(Token { value: Secret::new(value), expires })
+    }
+}
+
+fn mode_from_challenges(challenges: &[Challenge], endpoint: &Endpoint) -> Result<Option<AuthMode>> {
+    if let Some(b) = challenges.iter().find(|c| c.scheme == Scheme::Bearer) {
+        let realm = b.realm().ok_or_else(|| Error::Auth {
+            registry: endpoint.registry.clone(),
+            reason: "the registry's Bearer challenge has no `realm`".into(),
+        })?;
+        let realm = endpoint.base.join(realm).map_err(|_| Error::Auth {
+            registry: endpoint.registry.clone(),
+            reason: "the registry's Bearer challenge has an invalid `realm` URL".into(),
+        })?;
+        if !matches!(realm.scheme(), "http" | "https") {
+            return Err(Error::Auth { registry: endpoint.registry.clone(), reason: "the token realm is not an http(s) URL".into() });
+        }
+        return Ok(Some(AuthMode::Bearer { realm, service: b.param("service").map(str::to_owned) }));
+    }
+    if challenges.iter().any(|c| c.scheme == Scheme::Basic) {
+        return Ok(Some(AuthMode::Basic));
+    }
+    Ok(None)
+}
+
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 499 | 500 | 502 | 503 | 504 | 522)
+}
+
+fn basic_header(username: &str, password: &Secret) -> HeaderValue {
+    let raw = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose()));
+    let mut v = HeaderValue::from_str(&format!("Basic {raw}")).unwrap_or_else(|_| HeaderValue::from_static("Basic"));
+    v.set_sensitive(true);
+    v
+}
+
+fn bearer_header(token: &Secret) -> HeaderValue {
+    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose())).unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+    v.set_sensitive(true);
+    v
+}

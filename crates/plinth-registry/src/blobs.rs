@@ -1,0 +1,188 @@
+//! Blob transfers: streaming downloads into the store, and uploads (mount, `POST` + `PATCH` +
+//! `PUT`, or one monolithic `PUT`) streamed from the store, restarted cleanly on failure.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt as _;
+use plinth_oci::{Digest, Reference};
+use reqwest::Method;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use tokio_util::io::ReaderStream;
+use url::Url;
+
+use crate::auth::{pull_scope, push_scope};
+use crate::client::{Client, Endpoint};
+use crate::error::{Error, Result};
+use crate::reporter::{BlobOutcome, Reporter};
+use crate::secret::RedactedUrl;
+use crate::transport::{Body, Request, check};
+
+/// Read size when streaming a blob from disk.
+const CHUNK: usize = 256 * 1024;
+
+impl Client {
+    /// Downloads a blob into the store (streamed, verified against `digest`), unless the store
+    /// has it already. Returns its size.
+    pub async fn get_blob(&self, reference: &Reference, digest: &Digest, reporter: &dyn Reporter) -> Result<u64> {
+        let store = self.store();
+        if store.has_blob(digest) {
+            reporter.on_blob_done(digest, BlobOutcome::AlreadyLocal);
+            return Ok(store.blob_size(digest)?);
+        }
+        let endpoints = self.read_endpoints(reference.registry())?;
+        let mut last_err = None;
+        for endpoint in &endpoints {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match self.download_blob(endpoint, reference.repository(), digest, reporter).await {
+                    Ok(n) => {
+                        reporter.on_blob_done(digest, BlobOutcome::Downloaded);
+                        return Ok(n);
+                    }
+                    Err(e) if attempt < self.inner.retry.max_attempts && e.is_retryable() => {
+                        let wait = self.inner.retry.backoff(attempt, None);
+                        tracing::warn!(digest = %digest, ?wait, "blob download failed, restarting: {e}");
+                        tokio::time::sleep(wait).await;
+                    }
+                    Err(e) => {
+                        last_err = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last_err.unwrap_or_else(|| Error::Config("no endpoint to read from".into())))
+    }
+
+    async fn download_blob(&self, endpoint: &Endpoint, repository: &str, digest: &Digest, reporter: &dyn Reporter) -> Result<u64> {
+        let url = endpoint.url(repository, &format!("blobs/{digest}"))?;
+        let resp = self.send(Request::new(Method::GET, url, endpoint, vec![pull_scope(repository)])).await?;
+        let resp = check(resp, "GET", &[200]).await?;
+        let shown: RedactedUrl = resp.url().into();
+        reporter.on_blob_start(digest, resp.content_length().unwrap_or(0));
+        let mut writer = self.store().blob_writer()?;
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|source| Error::Transport { method: "GET".into(), url: shown.clone(), source })?;
+            std::io::Write::write_all(&mut writer, &chunk).map_err(|e| Error::io("write", self.store().root().join("tmp"), e))?;
+            reporter.on_blob_progress(digest, chunk.len() as u64);
+        }
+        let (_, size) = writer.commit(Some(digest)).map_err(|e| match e {
+            plinth_oci::Error::DigestMismatch { expected, actual } => Error::DigestMismatch { url: shown.clone(), expected, actual },
+            other => other.into(),
+        })?;
+        Ok(size)
+    }
+
+    /// Pushes one blob from the store: `HEAD`, then a mount from `mount_from` (a repository on
+    /// the same registry) if given, else a fresh upload. Returns what happened.
+    pub(crate) async fn push_blob(
+        &self,
+        endpoint: &Endpoint,
+        repository: &str,
+        digest: &Digest,
+        mount_from: Option<&str>,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<BlobOutcome> {
+        let size = self.store().blob_size(digest).map_err(|_| Error::MissingContent { digest: digest.clone() })?;
+        let scopes = match mount_from {
+            Some(src) => vec![push_scope(repository), pull_scope(src)],
+            None => vec![push_scope(repository)],
+        };
+        if self.blob_exists_at(endpoint, repository, digest, scopes.clone()).await? {
+            reporter.on_blob_done(digest, BlobOutcome::Skipped);
+            return Ok(BlobOutcome::Skipped);
+        }
+        let mut resume_at = None;
+        if let Some(src) = mount_from {
+            match self.mount_blob(endpoint, repository, digest, src, scopes.clone()).await {
+                Ok(None) => {
+                    reporter.on_blob_done(digest, BlobOutcome::Mounted);
+                    return Ok(BlobOutcome::Mounted);
+                }
+                Ok(Some(location)) => resume_at = Some(location),
+                Err(e) => tracing::info!(digest = %digest, from = src, "mount failed, uploading instead: {e}"),
+            }
+        }
+        let policy = &self.inner.retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let location = match resume_at.take() {
+                Some(l) => l,
+                None => self.start_upload(endpoint, repository, &scopes).await?,
+            };
+            reporter.on_blob_start(digest, size);
+            match self.send_blob(endpoint, location, digest, size, &scopes, reporter.clone()).await {
+                Ok(()) => {
+                    reporter.on_blob_done(digest, BlobOutcome::Uploaded);
+                    return Ok(BlobOutcome::Uploaded);
+                }
+                Err(e) if attempt < policy.max_attempts && e.is_retryable() => {
+                    let wait = policy.backoff(attempt, None);
+                    tracing::warn!(digest = %digest, attempt, ?wait, "blob upload failed, restarting it: {e}");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// `POST ?mount=&from=`: `None` when mounted (201), else the upload location to continue (202).
+    async fn mount_blob(&self, endpoint: &Endpoint, repository: &str, digest: &Digest, from: &str, scopes: Vec<String>) -> Result<Option<Url>> {
+        let mut url = endpoint.url(repository, "blobs/uploads/")?;
+        url.query_pairs_mut().append_pair("mount", &digest.to_string()).append_pair("from", from);
+        let req = Request::new(Method::POST, url.clone(), endpoint, scopes).header(CONTENT_LENGTH, "0");
+        let resp = check(self.send(req).await?, "POST", &[201, 202]).await?;
+        if resp.status().as_u16() == 201 {
+            return Ok(None);
+        }
+        tracing::debug!(digest = %digest, from, "registry did not mount; continuing the upload it opened");
+        Ok(Some(self.upload_location(endpoint, &url, &resp)?))
+    }
+
+    async fn start_upload(&self, endpoint: &Endpoint, repository: &str, scopes: &[String]) -> Result<Url> {
+        let url = endpoint.url(repository, "blobs/uploads/")?;
+        let req = Request::new(Method::POST, url.clone(), endpoint, scopes.to_vec()).header(CONTENT_LENGTH, "0");
+        let resp = check(self.send(req).await?, "POST", &[202]).await?;
+        self.upload_location(endpoint, &url, &resp)
+    }
+
+    /// Sends the bytes to an open upload and commits it with `PUT ?digest=`.
+    async fn send_blob(&self, endpoint: &Endpoint, location: Url, digest: &Digest, size: u64, scopes: &[String], reporter: Arc<dyn Reporter>) -> Result<()> {
+        let monolithic = size <= self.inner.monolithic_limit;
+        let (finish_at, put_body) = if monolithic {
+            (location, Some(self.file_body(digest, reporter).await?))
+        } else {
+            let req = Request::new(Method::PATCH, location.clone(), endpoint, scopes.to_vec())
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .header(CONTENT_LENGTH, &size.to_string())
+                .body(Body::Stream(self.file_body(digest, reporter).await?));
+            let resp = check(self.send(req).await?, "PATCH", &[202, 204]).await?;
+            (self.upload_location(endpoint, &location, &resp)?, None)
+        };
+        let mut put_url = finish_at;
+        put_url.query_pairs_mut().append_pair("digest", &digest.to_string());
+        let req = Request::new(Method::PUT, put_url, endpoint, scopes.to_vec()).header(CONTENT_TYPE, "application/octet-stream");
+        let req = match put_body {
+            Some(body) => req.header(CONTENT_LENGTH, &size.to_string()).body(Body::Stream(body)),
+            None => req.header(CONTENT_LENGTH, "0"),
+        };
+        check(self.send(req).await?, "PUT", &[201, 204]).await?;
+        Ok(())
+    }
+
+    /// A streamed request body reading the blob from the store, reporting progress.
+    async fn file_body(&self, digest: &Digest, reporter: Arc<dyn Reporter>) -> Result<reqwest::Body> {
+        let path = self.store().blob_path(digest);
+        let file = tokio::fs::File::open(&path).await.map_err(|e| Error::io("open", &path, e))?;
+        let d = digest.clone();
+        let stream = ReaderStream::with_capacity(file, CHUNK).inspect(move |chunk| {
+            if let Ok(c) = chunk {
+                reporter.on_blob_progress(&d, c.len() as u64);
+            }
+        });
+        Ok(reqwest::Body::wrap_stream(stream))
+    }
+}

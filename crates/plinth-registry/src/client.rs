@@ -1,0 +1,245 @@
+//! The [`Client`] and its settings: per-registry scheme, mirrors, credentials, concurrency.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use plinth_oci::Store;
+use plinth_oci::reference::{DOCKER_HUB, DOCKER_HUB_API_HOST, is_loopback_host};
+use url::Url;
+
+use crate::auth::RegistryAuth;
+use crate::credentials::Credentials;
+use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
+
+/// The user agent sent when none is configured.
+pub const DEFAULT_USER_AGENT: &str = concat!("plinth/", env!("CARGO_PKG_VERSION"));
+/// Blob transfers running at once by default (ggcr's default).
+pub const DEFAULT_BLOB_JOBS: usize = 4;
+/// Manifest `HEAD`s running at once when resolving tag digests.
+pub const DEFAULT_TAG_JOBS: usize = 16;
+/// Blobs up to this size are uploaded with one `PUT` instead of `PATCH` + `PUT`.
+pub const DEFAULT_MONOLITHIC_LIMIT: u64 = 1024 * 1024;
+
+/// The last rate-limit figures a registry reported (`ratelimit-limit`, `ratelimit-remaining`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// The registry that reported it.
+    pub registry: String,
+    /// `ratelimit-limit`, verbatim (`100;w=21600`).
+    pub limit: Option<String>,
+    /// `ratelimit-remaining`, verbatim.
+    pub remaining: String,
+}
+
+impl RateLimit {
+    /// The remaining count, without the window suffix.
+    pub fn remaining_count(&self) -> Option<u64> {
+        self.remaining.split(';').next()?.trim().parse().ok()
+    }
+}
+
+/// Builds a [`Client`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    store: Store,
+    credentials: Credentials,
+    user_agent: String,
+    insecure: BTreeSet<String>,
+    docker_hub_mirrors: Vec<String>,
+    blob_jobs: usize,
+    tag_jobs: usize,
+    retry: RetryPolicy,
+    monolithic_limit: u64,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+}
+
+impl ClientBuilder {
+    /// Credentials to use (default: [`Credentials::from_env`]).
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn with_user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+
+    /// Speaks plain HTTP to this registry (`host[:port]`). Loopback registries always use HTTP.
+    pub fn with_insecure_registry(mut self, registry: impl Into<String>) -> Self {
+        self.insecure.insert(registry.into().to_ascii_lowercase());
+        self
+    }
+
+    /// Tries this mirror (`host[:port]`) before Docker Hub for reads; falls back on any error.
+    pub fn with_docker_hub_mirror(mut self, mirror: impl Into<String>) -> Self {
+        self.docker_hub_mirrors.push(mirror.into());
+        self
+    }
+
+    /// Blob transfers running at once (default 4).
+    pub fn with_blob_jobs(mut self, jobs: usize) -> Self {
+        self.blob_jobs = jobs.max(1);
+        self
+    }
+
+    /// Manifest `HEAD`s running at once while listing tags (default 16).
+    pub fn with_tag_jobs(mut self, jobs: usize) -> Self {
+        self.tag_jobs = jobs.max(1);
+        self
+    }
+
+    /// The retry policy (tests shorten the backoff).
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Blobs up to this size go up in a single `PUT`.
+    pub fn with_monolithic_limit(mut self, bytes: u64) -> Self {
+        self.monolithic_limit = bytes;
+        self
+    }
+
+    /// Connect timeout, and the longest a read may stall.
+    pub fn with_timeouts(mut self, connect: Duration, read: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.read_timeout = read;
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client> {
+        let http = reqwest::Client::builder()
+            .user_agent(self.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.read_timeout)
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                store: self.store,
+                credentials: self.credentials,
+                insecure: self.insecure,
+                docker_hub_mirrors: self.docker_hub_mirrors,
+                blob_jobs: self.blob_jobs,
+                tag_jobs: self.tag_jobs,
+                retry: self.retry,
+                monolithic_limit: self.monolithic_limit,
+                auth: Mutex::new(BTreeMap::new()),
+                requests: AtomicU64::new(0),
+                rate_limit: Mutex::new(None),
+            }),
+        })
+    }
+}
+
+/// A registry client bound to a local [`Store`]. Cheap to clone; clones share token caches and
+/// the request counter.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) store: Store,
+    pub(crate) credentials: Credentials,
+    pub(crate) insecure: BTreeSet<String>,
+    pub(crate) docker_hub_mirrors: Vec<String>,
+    pub(crate) blob_jobs: usize,
+    pub(crate) tag_jobs: usize,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) monolithic_limit: u64,
+    pub(crate) auth: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<RegistryAuth>>>>,
+    pub(crate) requests: AtomicU64,
+    pub(crate) rate_limit: Mutex<Option<RateLimit>>,
+}
+
+impl Client {
+    /// A builder for a client over `store`.
+    pub fn builder(store: Store) -> ClientBuilder {
+        ClientBuilder {
+            store,
+            credentials: Credentials::from_env(),
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            insecure: BTreeSet::new(),
+            docker_hub_mirrors: Vec::new(),
+            blob_jobs: DEFAULT_BLOB_JOBS,
+            tag_jobs: DEFAULT_TAG_JOBS,
+            retry: RetryPolicy::default(),
+            monolithic_limit: DEFAULT_MONOLITHIC_LIMIT,
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// The local store this client pulls into and pushes from.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// How many HTTP requests this client (and its clones) sent, token requests included.
+    pub fn request_count(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// The last rate-limit figures any registry reported, if one did.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.inner.rate_limit.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// The endpoint that serves `registry` (a normalised registry name).
+    pub(crate) fn endpoint(&self, registry: &str) -> Result<Endpoint> {
+        let host = if registry == DOCKER_HUB { DOCKER_HUB_API_HOST } else { registry };
+        let plain = is_loopback_host(registry) || self.inner.insecure.contains(&registry.to_ascii_lowercase());
+        Endpoint::new(registry, host, plain)
+    }
+
+    /// Endpoints to try for reads: Docker Hub mirrors first, then the registry itself.
+    pub(crate) fn read_endpoints(&self, registry: &str) -> Result<Vec<Endpoint>> {
+        let mut out = Vec::new();
+        if registry == DOCKER_HUB {
+            for m in &self.inner.docker_hub_mirrors {
+                let plain = is_loopback_host(m) || self.inner.insecure.contains(&m.to_ascii_lowercase());
+                out.push(Endpoint::new(m, m, plain)?);
+            }
+        }
+        out.push(self.endpoint(registry)?);
+        Ok(out)
+    }
+}
+
+/// Where requests for one registry go.
+#[derive(Clone, Debug)]
+pub(crate) struct Endpoint {
+    /// The name credentials and tokens are keyed by.
+    pub(crate) registry: String,
+    /// `scheme://host[:port]/`.
+    pub(crate) base: Url,
+}
+
+impl Endpoint {
+    fn new(registry: &str, host: &str, plain_http: bool) -> Result<Self> {
+        let scheme = if plain_http { "http" } else { "https" };
+        let base = Url::parse(&format!("{scheme}://{host}/"))
+            .map_err(|e| Error::Config(format!("`{host}` is not a valid registry host: {e}")))?;
+        Ok(Self { registry: registry.to_owned(), base })
+    }
+
+    /// `<base>/v2/<repository>/<rest>`.
+    pub(crate) fn url(&self, repository: &str, rest: &str) -> Result<Url> {
+        self.base
+            .join(&format!("v2/{repository}/{rest}"))
+            .map_err(|e| Error::Config(format!("cannot build a URL for `{repository}`: {e}")))
+    }
+}

@@ -1,0 +1,237 @@
+//! The error type of `plinth-registry`. Nothing in here ever formats a credential: URLs are
+//! [`RedactedUrl`]s, bodies are cut and scrubbed, and only allow-listed headers are kept.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use plinth_oci::Digest;
+
+use crate::secret::RedactedUrl;
+
+/// The largest part of an error response body kept in an error.
+pub const MAX_ERROR_BODY: usize = 300;
+
+/// Response headers worth showing in an error (nothing that can carry a credential).
+pub(crate) const SHOWN_HEADERS: &[&str] = &[
+    "content-type",
+    "docker-distribution-api-version",
+    "docker-content-digest",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "www-authenticate",
+    "x-request-id",
+];
+
+/// An HTTP request that ended with an unexpected status.
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    /// The request method.
+    pub method: String,
+    /// The request URL, redacted.
+    pub url: RedactedUrl,
+    /// The response status.
+    pub status: u16,
+    /// The registry error code (`NAME_UNKNOWN`, `BLOB_UNKNOWN`, …), when the body had one.
+    pub code: Option<String>,
+    /// The allow-listed response headers.
+    pub headers: Vec<(String, String)>,
+    /// The start of the response body (at most [`MAX_ERROR_BODY`] bytes, scrubbed).
+    pub body: String,
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} `{}` returned HTTP {}", self.method, self.url, self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " ({code})")?;
+        }
+        for (k, v) in &self.headers {
+            write!(f, "; {k}: {v}")?;
+        }
+        if !self.body.is_empty() {
+            write!(f, "; body: {}", self.body)?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong talking to a registry.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The registry answered with an unexpected HTTP status.
+    #[error("{0}")]
+    Http(Box<HttpError>),
+
+    /// The request could not be sent or the response not read (connection, TLS, timeout).
+    #[error("{method} `{url}` failed")]
+    Transport {
+        /// The request method.
+        method: String,
+        /// The request URL, redacted.
+        url: RedactedUrl,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The registry refused the credentials, or the token service failed.
+    #[error("authentication to `{registry}` failed: {reason}")]
+    Auth {
+        /// The registry.
+        registry: String,
+        /// What went wrong and how to fix it.
+        reason: String,
+    },
+
+    /// A credential helper or the docker config file could not give credentials.
+    #[error("failed to read credentials for `{registry}`: {reason}")]
+    Credentials {
+        /// The registry.
+        registry: String,
+        /// What went wrong and how to fix it.
+        reason: String,
+    },
+
+    /// The registry answered with something that breaks the distribution protocol.
+    #[error("unexpected response from `{url}`: {reason}")]
+    Protocol {
+        /// The request URL, redacted.
+        url: RedactedUrl,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// A redirect or upload location pointed somewhere plinth refuses to go.
+    #[error("refusing to follow `{url}`: {reason}")]
+    RedirectRefused {
+        /// The target, redacted.
+        url: RedactedUrl,
+        /// Why.
+        reason: String,
+    },
+
+    /// Content did not match its digest.
+    #[error("content from `{url}` does not match its digest: expected `{expected}`, got `{actual}`")]
+    DigestMismatch {
+        /// Where it came from, redacted.
+        url: RedactedUrl,
+        /// The digest asked for.
+        expected: Digest,
+        /// The digest of what arrived.
+        actual: Digest,
+    },
+
+    /// A manifest was larger than registries allow.
+    #[error("manifest at `{url}` is larger than {limit} bytes; refusing to read it")]
+    ManifestTooLarge {
+        /// Where, redacted.
+        url: RedactedUrl,
+        /// The limit.
+        limit: usize,
+    },
+
+    /// An index has no manifest for a wanted platform.
+    #[error("`{reference}` has no image for platform `{platform}`; it offers: {offered}")]
+    PlatformNotFound {
+        /// The image.
+        reference: String,
+        /// The wanted platform.
+        platform: String,
+        /// What the index has.
+        offered: String,
+    },
+
+    /// After a push, the tag does not point at the pushed digest.
+    #[error("after pushing, `{reference}` resolves to `{actual}` instead of the pushed `{expected}`; another push may have raced this one")]
+    VerifyFailed {
+        /// The tag.
+        reference: String,
+        /// The pushed digest.
+        expected: Digest,
+        /// What the registry reports.
+        actual: String,
+    },
+
+    /// A blob push failed.
+    #[error("failed to push blob `{digest}` to `{repository}`")]
+    PushBlob {
+        /// The blob.
+        digest: Digest,
+        /// The target repository.
+        repository: String,
+        /// The cause.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// Pushing content that is not in the local store.
+    #[error("`{digest}` is not in the local store; build or pull the image first")]
+    MissingContent {
+        /// The missing content.
+        digest: Digest,
+    },
+
+    /// Content plinth does not handle.
+    #[error("{0}")]
+    Unsupported(String),
+
+    /// A client setting is invalid.
+    #[error("invalid registry client setting: {0}")]
+    Config(String),
+
+    /// A local file operation failed.
+    #[error("failed to {action} `{}`", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An error from the OCI core (store, manifest parsing).
+    #[error(transparent)]
+    Oci(#[from] plinth_oci::Error),
+}
+
+impl Error {
+    /// The HTTP status, when the error is an HTTP one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Http(h) => Some(h.status),
+            Self::PushBlob { source, .. } => source.status(),
+            _ => None,
+        }
+    }
+
+    /// The registry error code (`NAME_UNKNOWN`, …), when there is one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Http(h) => h.code.as_deref(),
+            Self::PushBlob { source, .. } => source.code(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { action, path: path.into(), source }
+    }
+
+    /// Whether retrying the same request may succeed (ggcr's retry set plus timeouts).
+    pub(crate) fn is_retryable(&self) -> bool {
+        match self {
+            Self::Http(h) => crate::auth::is_retryable_status(h.status),
+            Self::Transport { source, .. } => {
+                source.is_timeout() || source.is_connect() || source.is_request() || source.is_body() || source.is_decode()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The result type of `plinth-registry`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
