@@ -44,6 +44,7 @@ pub mod buildable;
 mod container;
 pub mod error;
 pub mod example;
+mod normalize;
 pub mod op;
 pub mod reader;
 pub mod source;

@@ -39,10 +39,12 @@ impl Reader<'_> {
                 other => return Err(format!("the {keyword} flag `--{other}` is not supported")),
             }
         }
-        check_heredoc(rest)?;
         let raw = match json_array(rest)? {
             Some(list) => list,
-            None => rest.split_whitespace().map(str::to_owned).collect(),
+            None => {
+                check_heredoc(rest)?;
+                rest.split_whitespace().map(str::to_owned).collect()
+            }
         };
         let mut args = Vec::with_capacity(raw.len());
         for a in &raw {

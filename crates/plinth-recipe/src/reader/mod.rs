@@ -98,6 +98,8 @@ pub(super) struct Stage {
     pub args: BTreeMap<String, Option<String>>,
     /// Whether CMD was set in this stage (Docker keeps it across a later ENTRYPOINT).
     pub cmd_set: bool,
+    /// Whether the last op is a CMD the reader re-emitted after an ENTRYPOINT.
+    pub reemitted_cmd: bool,
 }
 
 pub(super) struct Reader<'a> {
@@ -169,6 +171,7 @@ impl Reader<'_> {
         if let Op::Env { name, value } = &op {
             stage.env.insert(name.clone(), value.clone());
         }
+        stage.reemitted_cmd = false;
         stage.container = stage.container.with_op(op);
     }
 
@@ -222,7 +225,7 @@ impl Reader<'_> {
         let expanded = self.expand(image);
         self.stages = saved;
         let image = expanded?;
-        let mut stage = Stage { name, container: Container::new(), env: BTreeMap::new(), args: BTreeMap::new(), cmd_set: false };
+        let mut stage = Stage { name, container: Container::new(), env: BTreeMap::new(), args: BTreeMap::new(), cmd_set: false, reemitted_cmd: false };
         if let Some(base) = self.find_stage(&image) {
             stage.container = base.container.clone();
             stage.env = base.env.clone();
@@ -304,9 +307,18 @@ impl Reader<'_> {
             self.push(Op::Entrypoint { argv });
             if let Some(cmd) = cmd.filter(|c| !c.is_empty()) {
                 self.push(Op::DefaultArgs { argv: cmd });
+                self.stage().reemitted_cmd = true;
             }
         } else {
+            let stage = self.stage();
+            if stage.reemitted_cmd {
+                // The CMD kept across the ENTRYPOINT is replaced right away: drop the copy.
+                let ops = stage.container.ops();
+                stage.container = Container::from_ops(ops[..ops.len() - 1].iter().cloned());
+                stage.reemitted_cmd = false;
+            }
             self.stage().cmd_set = true;
+            let state = self.stage().container.final_state();
             let redundant = argv.is_empty()
                 && state.default_args() == Some(&[])
                 && matches!(self.stage().container.ops().last(), Some(Op::Entrypoint { .. }));
@@ -334,7 +346,9 @@ impl Reader<'_> {
         if rest.is_empty() {
             return Err("RUN needs a command".into());
         }
-        check_heredoc(rest)?;
+        if json_array(rest)?.is_none() {
+            check_heredoc(rest)?;
+        }
         let argv = command_argv(rest)?;
         if argv.is_empty() {
             return Err("`RUN []` has no command".into());
