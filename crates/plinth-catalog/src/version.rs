@@ -311,7 +311,7 @@ mod tests {
         assert!(v("3.0.0-rc.2") < v("3.0.0-rc.10"));
         assert!(v("1.2.3") < v("1.10.0"));
         assert!(v("1.0.0-alpha") < v("1.0.0-alpha.1"));
-        let mut all = vec![v("2.0.0"), v("3.0.0-rc.1"), v("1.0.0"), v("3.0.0"), v("3.0.0-rc.10"), v("3.0.0-rc.2")];
+        let mut all = [v("2.0.0"), v("3.0.0-rc.1"), v("1.0.0"), v("3.0.0"), v("3.0.0-rc.10"), v("3.0.0-rc.2")];
         all.sort();
         let shown: Vec<String> = all.iter().map(ToString::to_string).collect();
         assert_eq!(shown, ["1.0.0", "2.0.0", "3.0.0-rc.1", "3.0.0-rc.2", "3.0.0-rc.10", "3.0.0"]);

@@ -1,0 +1,194 @@
+//! The catalog README, rendered from the registries of every family.
+//!
+//! The template keeps the control structure and whitespace of the original `README.md.j2` (rendered
+//! by Jinja2 with default settings; minijinja's defaults match them): three blank lines around the
+//! Dockerfile examples, two before each `` ### `repository` `` heading, one between it and its
+//! table, two after each table, and rows of the exact shape
+//! `|  {version} | {✅|❌}| {address} | {changelog} |`, where a missing address or changelog renders
+//! as an empty cell and the changelog text is inserted raw. The example block of a family shows
+//! the *highest* entry's Dockerfile example, so an empty fence when that entry has no changelog.
+//! The header row has no trailing space (the final template's). The prose is adapted to plinth.
+//!
+//! Missing values are passed as `none`, not left out: in minijinja (as in Jinja2) an attribute of
+//! `none` is undefined and prints empty, while an attribute of an undefined value is an error.
+
+use minijinja::value::{Serde, Value};
+use minijinja::{AutoEscape, Environment};
+use plinth_catalog::{Registry, RegistryEntry};
+use serde::Serialize;
+
+use crate::error::Result;
+
+const TEMPLATE_NAME: &str = "README.md.j2";
+const TEMPLATE: &str = include_str!("templates/README.md.j2");
+
+/// A link to the code declaring a family, listed under the README's introduction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Declaration {
+    label: String,
+    url: String,
+}
+
+impl Declaration {
+    /// `- [label](url)`.
+    pub fn new(label: impl Into<String>, url: impl Into<String>) -> Self {
+        Self { label: label.into(), url: url.into() }
+    }
+}
+
+/// One release of the catalog project itself, for the README's `## CHANGELOG` section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PackageRelease {
+    version: String,
+    changes: Vec<String>,
+}
+
+impl PackageRelease {
+    /// A release and its list of changes (each rendered as a `- ` bullet).
+    pub fn new(version: impl Into<String>, changes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self { version: version.into(), changes: changes.into_iter().map(Into::into).collect() }
+    }
+}
+
+/// The catalog README: the families' registries, in family order, plus the surrounding text.
+#[derive(Clone, Debug)]
+pub struct Readme<'a> {
+    registries: &'a [Registry],
+    title: String,
+    owner: String,
+    declarations: Vec<Declaration>,
+    package_changelog: Vec<PackageRelease>,
+}
+
+impl<'a> Readme<'a> {
+    /// A README over `registries` (family order), titled `airbyte-connectors-base-images`.
+    pub fn new(registries: &'a [Registry]) -> Self {
+        Self {
+            registries,
+            title: "airbyte-connectors-base-images".to_owned(),
+            owner: "Airbyte".to_owned(),
+            declarations: Vec::new(),
+            package_changelog: Vec::new(),
+        }
+    }
+
+    /// The `# title` line.
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = title.into();
+        self
+    }
+
+    /// Whose connectors use the images (`Airbyte` by default).
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = owner.into();
+        self
+    }
+
+    /// Adds a link to a family's declaration under the introduction.
+    pub fn with_declaration(mut self, declaration: Declaration) -> Self {
+        self.declarations.push(declaration);
+        self
+    }
+
+    /// The `## CHANGELOG` section, newest release first; omitted when empty.
+    pub fn with_package_changelog(mut self, releases: impl IntoIterator<Item = PackageRelease>) -> Self {
+        self.package_changelog = releases.into_iter().collect();
+        self
+    }
+
+    /// Renders the README. The text ends with exactly one newline.
+    pub fn render(&self) -> Result<String> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.add_template(TEMPLATE_NAME, TEMPLATE)?;
+        let registries: Vec<RegistryView> = self.registries.iter().map(RegistryView::from).collect();
+        let ctx = ReadmeContext {
+            title: &self.title,
+            owner: &self.owner,
+            declarations: &self.declarations,
+            registries,
+            package_changelog: &self.package_changelog,
+        };
+        let mut out = env.get_template(TEMPLATE_NAME)?.render(Value::from(Serde(&ctx)))?;
+        out.truncate(out.trim_end_matches('\n').len());
+        out.push('\n');
+        Ok(out)
+    }
+}
+
+/// Renders the README of `registries` with the default title and no package changelog.
+pub fn render_readme(registries: &[Registry]) -> Result<String> {
+    Readme::new(registries).render()
+}
+
+/// The whole template context.
+#[derive(Serialize)]
+struct ReadmeContext<'c> {
+    title: &'c str,
+    owner: &'c str,
+    declarations: &'c [Declaration],
+    registries: Vec<RegistryView>,
+    package_changelog: &'c [PackageRelease],
+}
+
+/// The template's view of a registry, shaped like the original's objects (`None` kept as `none`).
+#[derive(Serialize)]
+struct RegistryView {
+    repository: String,
+    entries: Vec<EntryView>,
+}
+
+#[derive(Serialize)]
+struct EntryView {
+    version: String,
+    published: bool,
+    published_docker_image: Option<ImageView>,
+    changelog_entry: Option<ChangelogView>,
+}
+
+#[derive(Serialize)]
+struct ImageView {
+    address: String,
+}
+
+#[derive(Serialize)]
+struct ChangelogView {
+    changelog_entry: String,
+    dockerfile_example: String,
+}
+
+impl From<&Registry> for RegistryView {
+    fn from(r: &Registry) -> Self {
+        Self { repository: r.display_repository(), entries: r.entries().iter().map(EntryView::from).collect() }
+    }
+}
+
+impl From<&RegistryEntry> for EntryView {
+    fn from(e: &RegistryEntry) -> Self {
+        Self {
+            version: e.version().to_string(),
+            published: e.is_published(),
+            published_docker_image: e.published_image().map(|p| ImageView { address: p.address() }),
+            changelog_entry: e.changelog_entry().map(|c| ChangelogView {
+                changelog_entry: c.changelog_entry().to_owned(),
+                dockerfile_example: c.dockerfile_example().to_owned(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use minijinja::Environment;
+
+    /// The premise of passing `none` for missing values: an attribute of `none` prints empty (as in
+    /// Jinja2), while an attribute of an undefined value is an error in minijinja's default mode.
+    #[test]
+    fn attribute_of_none_is_empty_but_attribute_of_undefined_fails() {
+        let env = Environment::new();
+        let ctx = minijinja::context! { image => minijinja::Value::from(()) };
+        assert_eq!(env.render_str("[{{ image.address }}]", &ctx).unwrap(), "[]");
+        let err = env.render_str("[{{ missing.address }}]", &ctx).unwrap_err();
+        assert_eq!(err.kind(), minijinja::ErrorKind::UndefinedError);
+    }
+}

@@ -1,0 +1,5 @@
+//! README and registry JSON rendered from a fixture rebuilt from the original README's tables.
+
+mod fixture;
+mod readme;
+mod registry_json;
