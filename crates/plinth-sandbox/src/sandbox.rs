@@ -1,0 +1,211 @@
+//! [`Sandbox`]: prepares the host side of a run, then hands over to [`process`](crate::process).
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::process::output::{OutputSink, RunOutcome};
+use crate::process::plan::{Action, PlanInput, build_plan};
+use crate::process::spawn::{Pipes, spawn_and_supervise};
+use crate::scaffold::{MountPointKind, build_scaffold, mount_point_kind};
+use crate::spec::{MountKind, NetworkMode, Rootfs, RunSpec, relative_target};
+use crate::user::{ResolvedUser, resolve_user};
+use crate::{caps, privilege, rootfs_read};
+
+/// Runs commands in isolated rootfs views. Cheap to create; holds only a state directory where
+/// each run keeps its private mount point, scaffold layer and generated `/etc` files (removed
+/// when the run ends).
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    state_dir: PathBuf,
+}
+
+impl Sandbox {
+    /// A sandbox keeping per-run state under `state_dir` (created if missing). It should be on a
+    /// local filesystem; it never holds anything the command writes.
+    pub fn new(state_dir: impl Into<PathBuf>) -> Result<Self> {
+        let state_dir = state_dir.into();
+        fs::create_dir_all(&state_dir).map_err(|e| Error::io("create the sandbox state directory", &state_dir, e))?;
+        Ok(Sandbox { state_dir })
+    }
+
+    /// Run `spec` to completion, streaming its output to `sink`.
+    ///
+    /// Returns `Ok` whenever the command started, whatever its exit status; `Err` when the spec
+    /// is invalid, the user cannot be resolved, the sandbox could not be set up or the command
+    /// could not be executed. Blocking: call it from `spawn_blocking` in async code.
+    pub fn run(&self, spec: &RunSpec, sink: &mut dyn OutputSink) -> Result<RunOutcome> {
+        spec.validate()?;
+        privilege::check_privileges()?;
+        let span = tracing::debug_span!("sandbox_run", argv = ?spec.argv, network = ?spec.network);
+        let _enter = span.enter();
+
+        let user = self::resolve_spec_user(spec)?;
+        let run_dir = tempfile::Builder::new()
+            .prefix("run-")
+            .tempdir_in(&self.state_dir)
+            .map_err(|e| Error::io("create a run directory in", &self.state_dir, e))?;
+        let root_mount = run_dir.path().join("root");
+        let resolv_conf = run_dir.path().join("resolv.conf");
+        let hosts = run_dir.path().join("hosts");
+        fs::create_dir(&root_mount).map_err(|e| Error::io("create", &root_mount, e))?;
+        write_etc_files(spec, &resolv_conf, &hosts)?;
+        prepare_mount_sources(spec)?;
+        let scaffold = match &spec.rootfs {
+            Rootfs::Overlay(_) => {
+                let dir = run_dir.path().join("scaffold");
+                fs::create_dir(&dir).map_err(|e| Error::io("create", &dir, e))?;
+                build_scaffold(&dir, spec)?;
+                Some(dir)
+            }
+            Rootfs::Directory(dir) => {
+                create_dir_mount_points(dir, spec)?;
+                None
+            }
+        };
+
+        let pipes = Pipes::new()?;
+        let steps = build_plan(&PlanInput {
+            spec,
+            root_mount: &root_mount,
+            scaffold: scaffold.as_deref(),
+            resolv_conf: &resolv_conf,
+            hosts: &hosts,
+            user: &user,
+            stdio: pipes.child_stdio(),
+            last_cap: caps::last_cap(),
+        })?;
+        let finished = spawn_and_supervise(
+            &steps,
+            spec.network == NetworkMode::None,
+            pipes,
+            spec.timeout,
+            spec.tail_bytes,
+            sink,
+        )?;
+        if let Some(failure) = finished.setup_failure {
+            return Err(match steps.get(failure.step).map(|s| &s.action) {
+                Some(Action::Exec(exec)) => Error::Exec {
+                    program: spec.argv[0].clone(),
+                    searched: exec
+                        .candidates
+                        .iter()
+                        .map(|c| c.to_string_lossy().into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    source: failure.errno,
+                },
+                step => Error::Setup {
+                    step: step.map_or_else(|| "unknown step".to_owned(), |_| steps[failure.step].what.clone()),
+                    source: failure.errno,
+                },
+            });
+        }
+        tracing::debug!(status = %finished.status, duration = ?finished.duration, "sandbox run finished");
+        Ok(RunOutcome {
+            status: finished.status,
+            stdout_tail: finished.stdout_tail,
+            stderr_tail: finished.stderr_tail,
+            timed_out: finished.timed_out,
+            duration: finished.duration,
+        })
+    }
+}
+
+fn read_text(spec: &RunSpec, path: &str) -> Result<String> {
+    let bytes = rootfs_read::read_rootfs_file(&spec.rootfs, path)?.unwrap_or_default();
+    String::from_utf8(bytes)
+        .map_err(|_| Error::RootfsFile { path: path.into(), reason: "not valid UTF-8".into() })
+}
+
+fn resolve_spec_user(spec: &RunSpec) -> Result<ResolvedUser> {
+    let passwd = read_text(spec, "/etc/passwd")?;
+    let group = read_text(spec, "/etc/group")?;
+    resolve_user(&spec.user, &spec.extra_groups, &passwd, &group)
+}
+
+fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, contents).map_err(|e| Error::io("write", &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::io("rename into place", path, e))
+}
+
+/// `/etc/resolv.conf` and `/etc/hosts` for the sandbox: bind-mounted over the rootfs's own, so
+/// they never end up in the upper directory.
+fn write_etc_files(spec: &RunSpec, resolv_conf: &Path, hosts: &Path) -> Result<()> {
+    let host_resolv = match spec.network {
+        NetworkMode::Host => fs::read("/etc/resolv.conf").unwrap_or_default(),
+        NetworkMode::None => Vec::new(),
+    };
+    write_atomically(resolv_conf, &host_resolv)?;
+    let hosts_text = format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
+        spec.hostname
+    );
+    write_atomically(hosts, hosts_text.as_bytes())
+}
+
+/// Bind sources must exist; cache directories are created and given their owner on first use.
+fn prepare_mount_sources(spec: &RunSpec) -> Result<()> {
+    for m in spec.mounts() {
+        match m.kind() {
+            MountKind::Bind => {
+                if !m.source().exists() {
+                    return Err(Error::InvalidSpec(format!(
+                        "bind mount source `{}` does not exist on the host",
+                        m.source().display()
+                    )));
+                }
+            }
+            MountKind::Cache { uid, gid } => {
+                if !m.source().exists() {
+                    fs::create_dir_all(m.source()).map_err(|e| Error::io("create the cache directory", m.source(), e))?;
+                    nix::unistd::chown(
+                        m.source(),
+                        Some(nix::unistd::Uid::from_raw(*uid)),
+                        Some(nix::unistd::Gid::from_raw(*gid)),
+                    )
+                    .map_err(|e| Error::io("chown the cache directory", m.source(), e.into()))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// For a plain directory rootfs, create missing mount points in place. Walks component by
+/// component without following symlinks; stops at a symlink (the child resolves it inside the
+/// root and reports a missing target).
+fn create_dir_mount_points(root: &Path, spec: &RunSpec) -> Result<()> {
+    let mut wanted: Vec<(PathBuf, MountPointKind)> = crate::scaffold::SYSTEM_MOUNT_POINTS
+        .iter()
+        .map(|mp| (PathBuf::from(mp.path), mp.kind))
+        .collect();
+    for m in spec.mounts() {
+        wanted.push((relative_target(m.target())?, mount_point_kind(m.source())));
+    }
+    let root_dev = fs::metadata(root).map_err(|e| Error::io("inspect the rootfs", root, e))?.dev();
+    'targets: for (rel, kind) in wanted {
+        let components: Vec<Component<'_>> = rel.components().collect();
+        let mut current = root.to_path_buf();
+        for (i, c) in components.iter().enumerate() {
+            current.push(c);
+            let last = i + 1 == components.len();
+            match fs::symlink_metadata(&current) {
+                Ok(m) if m.file_type().is_symlink() || m.dev() != root_dev => continue 'targets,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let made = if last && kind == MountPointKind::File {
+                        fs::OpenOptions::new().write(true).create_new(true).open(&current).map(drop)
+                    } else {
+                        fs::create_dir(&current)
+                    };
+                    made.map_err(|e| Error::io("create the mount point", &current, e))?;
+                }
+                Err(e) => return Err(Error::io("inspect", &current, e)),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! Resolving a [`UserSpec`] against the rootfs's `/etc/passwd` and `/etc/group`, with the
+//! semantics of `docker run --user` (runc's `GetExecUser`).
+
+use crate::error::{Error, Result};
+use crate::spec::{IdOrName, UserSpec};
+
+/// Numeric identity the command runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedUser {
+    /// The uid.
+    pub uid: u32,
+    /// The primary gid.
+    pub gid: u32,
+    /// Supplementary groups (never empty: at least the primary gid).
+    pub groups: Vec<u32>,
+    /// The home directory, for `HOME` when the spec does not set it.
+    pub home: String,
+}
+
+struct PasswdEntry<'a> {
+    name: &'a str,
+    uid: u32,
+    gid: u32,
+    home: &'a str,
+}
+
+struct GroupEntry<'a> {
+    name: &'a str,
+    gid: u32,
+    members: Vec<&'a str>,
+}
+
+fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
+    text.lines().filter_map(|line| {
+        if line.starts_with('#') {
+            return None;
+        }
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 7 {
+            return None;
+        }
+        Some(PasswdEntry { name: f[0], uid: f[2].parse().ok()?, gid: f[3].parse().ok()?, home: f[5] })
+    })
+}
+
+fn group_entries(text: &str) -> impl Iterator<Item = GroupEntry<'_>> {
+    text.lines().filter_map(|line| {
+        if line.starts_with('#') {
+            return None;
+        }
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 4 {
+            return None;
+        }
+        Some(GroupEntry {
+            name: f[0],
+            gid: f[2].parse().ok()?,
+            members: f[3].split(',').map(str::trim).filter(|m| !m.is_empty()).collect(),
+        })
+    })
+}
+
+fn lookup_group(group_text: &str, group: &IdOrName) -> Result<u32> {
+    match group {
+        IdOrName::Id(gid) => Ok(*gid),
+        IdOrName::Name(name) => group_entries(group_text)
+            .find(|g| g.name == name)
+            .map(|g| g.gid)
+            .ok_or_else(|| Error::GroupNotFound { group: name.clone() }),
+    }
+}
+
+/// Resolve `spec` plus `extra_groups` against the text of `/etc/passwd` and `/etc/group`
+/// (empty when the rootfs has none).
+pub fn resolve_user(
+    spec: &UserSpec,
+    extra_groups: &[IdOrName],
+    passwd_text: &str,
+    group_text: &str,
+) -> Result<ResolvedUser> {
+    let entry = match spec.user() {
+        IdOrName::Id(uid) => passwd_entries(passwd_text).find(|e| e.uid == *uid),
+        IdOrName::Name(name) => Some(
+            passwd_entries(passwd_text)
+                .find(|e| e.name == name)
+                .ok_or_else(|| Error::UserNotFound { user: name.clone() })?,
+        ),
+    };
+    let uid = match (spec.user(), &entry) {
+        (_, Some(e)) => e.uid,
+        (IdOrName::Id(uid), None) => *uid,
+        (IdOrName::Name(_), None) => unreachable!("a name without entry returned early"),
+    };
+    let mut gid = entry.as_ref().map_or(0, |e| e.gid);
+    let mut groups = Vec::new();
+    match spec.group() {
+        Some(group) => {
+            gid = lookup_group(group_text, group)?;
+        }
+        None => {
+            if let Some(e) = &entry {
+                groups.extend(
+                    group_entries(group_text).filter(|g| g.members.contains(&e.name)).map(|g| g.gid),
+                );
+            }
+        }
+    }
+    for group in extra_groups {
+        groups.push(lookup_group(group_text, group)?);
+    }
+    if !groups.contains(&gid) {
+        groups.insert(0, gid);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    groups.retain(|g| seen.insert(*g));
+    let home = entry.as_ref().map_or("/", |e| if e.home.is_empty() { "/" } else { e.home }).to_owned();
+    Ok(ResolvedUser { uid, gid, groups, home })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\nairbyte:x:1000:1000::/home/airbyte:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\nwheel:x:10:root,airbyte\nairbyte:x:1000:\ndocker:x:999:airbyte\n";
+
+    fn spec(s: &str) -> UserSpec {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn by_name_gets_gid_home_and_member_groups() {
+        let u = resolve_user(&spec("airbyte"), &[], PASSWD, GROUP).unwrap();
+        assert_eq!(u, ResolvedUser { uid: 1000, gid: 1000, groups: vec![1000, 10, 999], home: "/home/airbyte".into() });
+    }
+
+    #[test]
+    fn numeric_uid_without_entry_defaults_to_gid_0_and_slash() {
+        let u = resolve_user(&spec("4242"), &[], PASSWD, GROUP).unwrap();
+        assert_eq!(u, ResolvedUser { uid: 4242, gid: 0, groups: vec![0], home: "/".into() });
+    }
+
+    #[test]
+    fn numeric_uid_with_entry_uses_it() {
+        let u = resolve_user(&spec("0"), &[], PASSWD, GROUP).unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/root"));
+        assert_eq!(u.groups, vec![0, 10]);
+    }
+
+    #[test]
+    fn explicit_group_replaces_memberships() {
+        let u = resolve_user(&spec("airbyte:wheel"), &[], PASSWD, GROUP).unwrap();
+        assert_eq!((u.uid, u.gid), (1000, 10));
+        assert_eq!(u.groups, vec![10]);
+        let u = resolve_user(&spec("1000:77"), &[IdOrName::Name("docker".into())], PASSWD, GROUP).unwrap();
+        assert_eq!(u.groups, vec![77, 999]);
+    }
+
+    #[test]
+    fn missing_names_are_errors() {
+        assert!(matches!(
+            resolve_user(&spec("nobody"), &[], PASSWD, GROUP),
+            Err(Error::UserNotFound { user }) if user == "nobody"
+        ));
+        assert!(matches!(
+            resolve_user(&spec("airbyte:nogroup"), &[], PASSWD, GROUP),
+            Err(Error::GroupNotFound { group }) if group == "nogroup"
+        ));
+        assert!(resolve_user(&spec("root"), &[], "", "").is_err());
+    }
+}
