@@ -299,3 +299,13 @@ pub fn tree_listing(root: &Path) -> BTreeMap<String, String> {
 pub fn path_bytes(p: &Path) -> Vec<u8> {
     p.as_os_str().as_bytes().to_vec()
 }
+
+/// Every path under `root` in walk order (parents before children).
+pub fn all_paths(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(root, root, &mut |_, path, _| {
+        out.push(path.to_path_buf());
+        true
+    });
+    out
+}
