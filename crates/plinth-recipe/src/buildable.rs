@@ -37,7 +37,10 @@ pub struct BuildableOptions {
 
 impl Default for BuildableOptions {
     fn default() -> Self {
-        Self { owner_ids: BTreeMap::new(), syntax_header: true }
+        Self {
+            owner_ids: BTreeMap::new(),
+            syntax_header: true,
+        }
     }
 }
 
@@ -112,7 +115,13 @@ impl Container {
     /// Renders the buildable Dockerfile view (see [`crate::buildable`]).
     pub fn buildable_dockerfile(&self, options: &BuildableOptions) -> Result<BuildableDockerfile> {
         self.validate()?;
-        let mut w = Writer { options, stages: Vec::new(), blocks: Vec::new(), context: BuildContext::default(), needs_syntax: false };
+        let mut w = Writer {
+            options,
+            stages: Vec::new(),
+            blocks: Vec::new(),
+            context: BuildContext::default(),
+            needs_syntax: false,
+        };
         w.render_stage(self, None)?;
         let mut text = String::new();
         if w.needs_syntax && options.syntax_header {
@@ -121,7 +130,10 @@ impl Container {
         }
         text.push_str(&w.blocks.join("\n\n"));
         text.push('\n');
-        Ok(BuildableDockerfile { text, context: w.context })
+        Ok(BuildableDockerfile {
+            text,
+            context: w.context,
+        })
     }
 }
 
@@ -146,29 +158,50 @@ impl Writer<'_> {
 
     fn add_entry(&mut self, prefix: &str, source: ContextSource) -> String {
         let path = format!("{prefix}-{}", self.context.entries.len());
-        self.context.entries.push(ContextEntry { path: path.clone(), source });
+        self.context.entries.push(ContextEntry {
+            path: path.clone(),
+            source,
+        });
         path
     }
 
     fn render_stage(&mut self, container: &Container, name: Option<&str>) -> Result<()> {
         // A `from` discards everything before it, so only the ops after the last one matter.
-        let start = container.ops().iter().rposition(|op| matches!(op, Op::From { .. })).unwrap_or(0);
+        let start = container
+            .ops()
+            .iter()
+            .rposition(|op| matches!(op, Op::From { .. }))
+            .unwrap_or(0);
         for op in &container.ops()[start..] {
-            if let Op::Directory { source: DirectorySource::Container { container: helper, .. }, .. } = op {
+            if let Op::Directory {
+                source:
+                    DirectorySource::Container {
+                        container: helper, ..
+                    },
+                ..
+            } = op
+            {
                 self.stage_name(helper)?;
             }
         }
         let suffix = name.map(|n| format!(" AS {n}")).unwrap_or_default();
         let mut lines = Vec::new();
         match container.ops().get(start) {
-            Some(Op::From { source }) => lines.push(format!("FROM {}{suffix}", self.image_name(source))),
+            Some(Op::From { source }) => {
+                lines.push(format!("FROM {}{suffix}", self.image_name(source)))
+            }
             _ => lines.push(format!("FROM scratch{suffix}")),
         }
         for step in container.steps().skip(start) {
             let i = step.index;
             let unrepresentable = |reason: String| Error::Unrepresentable { step: i, reason };
             let w = |s: &str, what: &str| {
-                word(s).ok_or_else(|| unrepresentable(format!("the {what} `{}` holds a line break", s.escape_debug())))
+                word(s).ok_or_else(|| {
+                    unrepresentable(format!(
+                        "the {what} `{}` holds a line break",
+                        s.escape_debug()
+                    ))
+                })
             };
             match step.op {
                 Op::From { .. } | Op::MountedCache { .. } | Op::UnmountCache { .. } => {}
@@ -185,11 +218,15 @@ impl Writer<'_> {
                     lines.push(format!("RUN {flags}{}", json(argv)));
                 }
                 Op::Env { name, value } => {
-                    let value = quote_double(value).ok_or_else(|| unrepresentable(format!("the value of env var `{name}` holds a line break")))?;
+                    let value = quote_double(value).ok_or_else(|| {
+                        unrepresentable(format!("the value of env var `{name}` holds a line break"))
+                    })?;
                     lines.push(format!("ENV {}={value}", w(name, "env var name")?));
                 }
                 Op::Label { name, value } => {
-                    let value = quote_double(value).ok_or_else(|| unrepresentable(format!("the value of label `{name}` holds a line break")))?;
+                    let value = quote_double(value).ok_or_else(|| {
+                        unrepresentable(format!("the value of label `{name}` holds a line break"))
+                    })?;
                     lines.push(format!("LABEL {}={value}", w(name, "label key")?));
                 }
                 Op::User { user } => lines.push(format!("USER {}", w(user, "user")?)),
@@ -199,7 +236,12 @@ impl Writer<'_> {
                     lines.push("CMD []".to_owned());
                 }
                 Op::DefaultArgs { argv } => lines.push(format!("CMD {}", json(argv))),
-                Op::File { path, source, owner, mode } => {
+                Op::File {
+                    path,
+                    source,
+                    owner,
+                    mode,
+                } => {
                     let mut flags = Vec::new();
                     let (keyword, src) = match source {
                         FileSource::Url { url, sha256 } => {
@@ -212,20 +254,36 @@ impl Writer<'_> {
                             }
                             ("ADD", url.clone())
                         }
-                        FileSource::HostFile(p) => ("COPY", self.add_entry("file", ContextSource::HostFile(p.clone()))),
-                        FileSource::Bytes(b) => ("COPY", self.add_entry("file", ContextSource::Bytes(b.clone()))),
+                        FileSource::HostFile(p) => (
+                            "COPY",
+                            self.add_entry("file", ContextSource::HostFile(p.clone())),
+                        ),
+                        FileSource::Bytes(b) => (
+                            "COPY",
+                            self.add_entry("file", ContextSource::Bytes(b.clone())),
+                        ),
                     };
                     self.owner_mode_flags(owner.as_deref(), *mode, &mut flags);
                     lines.push(copy_line(keyword, &flags, &[&src, path]).map_err(unrepresentable)?);
                 }
-                Op::Directory { path, source, owner, mode } => {
+                Op::Directory {
+                    path,
+                    source,
+                    owner,
+                    mode,
+                } => {
                     let mut flags = Vec::new();
                     let src = match source {
-                        DirectorySource::Container { container: helper, path: src } => {
+                        DirectorySource::Container {
+                            container: helper,
+                            path: src,
+                        } => {
                             flags.push(format!("--from={}", self.stage_name(helper)?));
                             src.clone()
                         }
-                        DirectorySource::Host(p) => self.add_entry("dir", ContextSource::HostDir(p.clone())),
+                        DirectorySource::Host(p) => {
+                            self.add_entry("dir", ContextSource::HostDir(p.clone()))
+                        }
                     };
                     self.owner_mode_flags(owner.as_deref(), *mode, &mut flags);
                     lines.push(copy_line("COPY", &flags, &[&src, path]).map_err(unrepresentable)?);
@@ -238,19 +296,31 @@ impl Writer<'_> {
 
     fn image_name(&mut self, source: &ImageSource) -> String {
         match source.kind() {
-            SourceKind::Registry(_) => source.address().strip_prefix("docker://").unwrap_or(source.address()).to_owned(),
+            SourceKind::Registry(_) => source
+                .address()
+                .strip_prefix("docker://")
+                .unwrap_or(source.address())
+                .to_owned(),
             SourceKind::OciLayout { .. } | SourceKind::DockerArchive { .. } => {
                 if let Some(n) = self.context.images.iter().find(|n| &n.source == source) {
                     return n.name.clone();
                 }
                 let name = format!("plinth-image-{}", self.context.images.len());
-                self.context.images.push(NamedImage { name: name.clone(), source: source.clone() });
+                self.context.images.push(NamedImage {
+                    name: name.clone(),
+                    source: source.clone(),
+                });
                 name
             }
         }
     }
 
-    fn owner_mode_flags(&mut self, owner: Option<&str>, mode: Option<u32>, flags: &mut Vec<String>) {
+    fn owner_mode_flags(
+        &mut self,
+        owner: Option<&str>,
+        mode: Option<u32>,
+        flags: &mut Vec<String>,
+    ) {
         if let Some(o) = owner {
             flags.push(format!("--chown={o}"));
         }
@@ -269,7 +339,10 @@ impl Writer<'_> {
                 ));
             }
         }
-        let mut flag = format!("--mount=type=cache,target={},id={}", cache.path, cache.volume);
+        let mut flag = format!(
+            "--mount=type=cache,target={},id={}",
+            cache.path, cache.volume
+        );
         if let Some(owner) = &cache.owner {
             let (uid, gid) = self.owner_ids(owner)?;
             flag.push_str(&format!(",uid={uid},gid={gid}"));
@@ -278,12 +351,27 @@ impl Writer<'_> {
     }
 
     fn owner_ids(&self, owner: &str) -> std::result::Result<(u32, u32), String> {
-        let (user, group) = owner.split_once(':').map_or((owner, None), |(u, g)| (u, Some(g)));
+        let (user, group) = owner
+            .split_once(':')
+            .map_or((owner, None), |(u, g)| (u, Some(g)));
         let known = |name: &str| self.options.owner_ids.get(name).copied();
-        let uid = user.parse::<u32>().ok().or_else(|| known(owner).or_else(|| known(user)).map(|ids| ids.0));
+        let uid = user
+            .parse::<u32>()
+            .ok()
+            .or_else(|| known(owner).or_else(|| known(user)).map(|ids| ids.0));
         let gid = match group {
-            None => uid.and_then(|u| if user.parse::<u32>().is_ok() { Some(u) } else { known(owner).or_else(|| known(user)).map(|ids| ids.1) }),
-            Some(g) => g.parse::<u32>().ok().or_else(|| known(owner).map(|ids| ids.1)).or_else(|| known(g).map(|ids| ids.1)),
+            None => uid.and_then(|u| {
+                if user.parse::<u32>().is_ok() {
+                    Some(u)
+                } else {
+                    known(owner).or_else(|| known(user)).map(|ids| ids.1)
+                }
+            }),
+            Some(g) => g
+                .parse::<u32>()
+                .ok()
+                .or_else(|| known(owner).map(|ids| ids.1))
+                .or_else(|| known(g).map(|ids| ids.1)),
         };
         match (uid, gid) {
             (Some(u), Some(g)) => Ok((u, g)),
@@ -302,10 +390,16 @@ fn json(argv: &[String]) -> String {
 
 /// `COPY`/`ADD` with bare words when possible, else the JSON form (each element still goes
 /// through the word lexer, so it is quoted for it first).
-fn copy_line(keyword: &str, flags: &[String], args: &[&str]) -> std::result::Result<String, String> {
+fn copy_line(
+    keyword: &str,
+    flags: &[String],
+    args: &[&str],
+) -> std::result::Result<String, String> {
     let mut words = Vec::with_capacity(args.len());
     for a in args {
-        words.push(word(a).ok_or_else(|| format!("the path `{}` holds a line break", a.escape_debug()))?);
+        words.push(
+            word(a).ok_or_else(|| format!("the path `{}` holds a line break", a.escape_debug()))?,
+        );
     }
     let mut line = keyword.to_owned();
     for f in flags {

@@ -44,7 +44,9 @@ impl Container {
 
     /// A container from a list of operations.
     pub fn from_ops(ops: impl IntoIterator<Item = Op>) -> Self {
-        Self { ops: ops.into_iter().collect() }
+        Self {
+            ops: ops.into_iter().collect(),
+        }
     }
 
     /// `Container::new().from(source)`.
@@ -91,7 +93,9 @@ impl Container {
 
     /// Replaces the filesystem and config with those of an image.
     pub fn from(&self, source: impl Into<ImageSource>) -> Self {
-        self.with_op(Op::From { source: source.into() })
+        self.with_op(Op::From {
+            source: source.into(),
+        })
     }
 
     /// Runs a command (no shell).
@@ -109,17 +113,26 @@ impl Container {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.with_op(Op::Exec { argv: argv.into_iter().map(Into::into).collect(), network: options.network })
+        self.with_op(Op::Exec {
+            argv: argv.into_iter().map(Into::into).collect(),
+            network: options.network,
+        })
     }
 
     /// Sets an env var (literal value).
     pub fn with_env(&self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.with_op(Op::Env { name: name.into(), value: value.into() })
+        self.with_op(Op::Env {
+            name: name.into(),
+            value: value.into(),
+        })
     }
 
     /// Sets a label.
     pub fn with_label(&self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.with_op(Op::Label { name: name.into(), value: value.into() })
+        self.with_op(Op::Label {
+            name: name.into(),
+            value: value.into(),
+        })
     }
 
     /// Sets the user.
@@ -138,7 +151,9 @@ impl Container {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.with_op(Op::Entrypoint { argv: argv.into_iter().map(Into::into).collect() })
+        self.with_op(Op::Entrypoint {
+            argv: argv.into_iter().map(Into::into).collect(),
+        })
     }
 
     /// Sets the default arguments (CMD).
@@ -147,7 +162,9 @@ impl Container {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.with_op(Op::DefaultArgs { argv: argv.into_iter().map(Into::into).collect() })
+        self.with_op(Op::DefaultArgs {
+            argv: argv.into_iter().map(Into::into).collect(),
+        })
     }
 
     /// Writes a file (owned by root, default mode).
@@ -156,8 +173,18 @@ impl Container {
     }
 
     /// Writes a file with an owner and/or mode.
-    pub fn with_file_opts(&self, path: impl Into<String>, source: FileSource, options: FileOptions) -> Self {
-        self.with_op(Op::File { path: path.into(), source, owner: options.owner, mode: options.mode })
+    pub fn with_file_opts(
+        &self,
+        path: impl Into<String>,
+        source: FileSource,
+        options: FileOptions,
+    ) -> Self {
+        self.with_op(Op::File {
+            path: path.into(),
+            source,
+            owner: options.owner,
+            mode: options.mode,
+        })
     }
 
     /// Merges a directory tree.
@@ -166,13 +193,27 @@ impl Container {
     }
 
     /// Merges a directory tree with an owner and/or mode for every entry.
-    pub fn with_directory_opts(&self, path: impl Into<String>, source: DirectorySource, options: FileOptions) -> Self {
-        self.with_op(Op::Directory { path: path.into(), source, owner: options.owner, mode: options.mode })
+    pub fn with_directory_opts(
+        &self,
+        path: impl Into<String>,
+        source: DirectorySource,
+        options: FileOptions,
+    ) -> Self {
+        self.with_op(Op::Directory {
+            path: path.into(),
+            source,
+            owner: options.owner,
+            mode: options.mode,
+        })
     }
 
     /// Mounts a cache volume for all later execs (owned by root).
     pub fn with_mounted_cache(&self, path: impl Into<String>, volume: impl Into<String>) -> Self {
-        self.with_op(Op::MountedCache { path: path.into(), volume: volume.into(), owner: None })
+        self.with_op(Op::MountedCache {
+            path: path.into(),
+            volume: volume.into(),
+            owner: None,
+        })
     }
 
     /// Mounts a cache volume owned by `owner` for all later execs.
@@ -182,7 +223,11 @@ impl Container {
         volume: impl Into<String>,
         owner: impl Into<String>,
     ) -> Self {
-        self.with_op(Op::MountedCache { path: path.into(), volume: volume.into(), owner: Some(owner.into()) })
+        self.with_op(Op::MountedCache {
+            path: path.into(),
+            volume: volume.into(),
+            owner: Some(owner.into()),
+        })
     }
 
     /// Stops mounting the cache at `path` for later execs.
@@ -194,7 +239,11 @@ impl Container {
     pub fn validate(&self) -> Result<()> {
         let mut problems = Vec::new();
         validate_into(self, "", &mut problems);
-        if problems.is_empty() { Ok(()) } else { Err(Error::InvalidRecipe { problems }) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidRecipe { problems })
+        }
     }
 
     /// The documentation view of the original tool (see [`crate::example`]).
@@ -211,10 +260,19 @@ impl fmt::Debug for Container {
 
 fn validate_into(container: &Container, prefix: &str, problems: &mut Vec<String>) {
     for step in container.steps() {
-        let mut bad = |msg: String| problems.push(format!("{prefix}step {} ({}): {msg}", step.index, step.op.kind_name()));
+        let mut bad = |msg: String| {
+            problems.push(format!(
+                "{prefix}step {} ({}): {msg}",
+                step.index,
+                step.op.kind_name()
+            ))
+        };
         for text in strings_of(step.op) {
             if text.contains('\0') {
-                bad(format!("`{}` contains a NUL byte, which no image field can hold", text.escape_debug()));
+                bad(format!(
+                    "`{}` contains a NUL byte, which no image field can hold",
+                    text.escape_debug()
+                ));
             }
         }
         match step.op {
@@ -226,12 +284,18 @@ fn validate_into(container: &Container, prefix: &str, problems: &mut Vec<String>
             }
             Op::Env { name, .. } => {
                 if name.is_empty() || name.contains('=') || name.chars().any(char::is_whitespace) {
-                    bad(format!("`{}` is not an env var name: it must be non-empty, without `=` or whitespace", name.escape_debug()));
+                    bad(format!(
+                        "`{}` is not an env var name: it must be non-empty, without `=` or whitespace",
+                        name.escape_debug()
+                    ));
                 }
             }
             Op::Label { name, .. } => {
                 if name.is_empty() || name.contains('=') {
-                    bad(format!("`{}` is not a label key: it must be non-empty, without `=`", name.escape_debug()));
+                    bad(format!(
+                        "`{}` is not a label key: it must be non-empty, without `=`",
+                        name.escape_debug()
+                    ));
                 }
             }
             Op::User { user } => check_owner(user, "user", &mut bad),
@@ -241,9 +305,16 @@ fn validate_into(container: &Container, prefix: &str, problems: &mut Vec<String>
                 }
             }
             Op::Entrypoint { .. } | Op::DefaultArgs { .. } => {}
-            Op::File { path, source, owner, mode } => {
+            Op::File {
+                path,
+                source,
+                owner,
+                mode,
+            } => {
                 if path.is_empty() || path.ends_with('/') {
-                    bad(format!("`{path}` is not a file path: give the file's full path, not a directory"));
+                    bad(format!(
+                        "`{path}` is not a file path: give the file's full path, not a directory"
+                    ));
                 }
                 if let FileSource::Url { url, .. } = source
                     && !(url.starts_with("https://") || url.starts_with("http://"))
@@ -252,25 +323,52 @@ fn validate_into(container: &Container, prefix: &str, problems: &mut Vec<String>
                 }
                 check_mode_owner(*mode, owner.as_deref(), &mut bad);
             }
-            Op::Directory { path, source, owner, mode } => {
+            Op::Directory {
+                path,
+                source,
+                owner,
+                mode,
+            } => {
                 if path.is_empty() {
                     bad("the destination directory is empty: use `/` for the root".into());
                 }
-                if let DirectorySource::Container { container, path: src } = source {
+                if let DirectorySource::Container {
+                    container,
+                    path: src,
+                } = source
+                {
                     if !src.starts_with('/') {
-                        bad(format!("the helper container path `{src}` must be absolute"));
+                        bad(format!(
+                            "the helper container path `{src}` must be absolute"
+                        ));
                     }
-                    validate_into(container, &format!("{prefix}helper container of step {}: ", step.index), problems);
+                    validate_into(
+                        container,
+                        &format!("{prefix}helper container of step {}: ", step.index),
+                        problems,
+                    );
                 }
-                let mut bad = |msg: String| problems.push(format!("{prefix}step {} (directory): {msg}", step.index));
+                let mut bad = |msg: String| {
+                    problems.push(format!("{prefix}step {} (directory): {msg}", step.index))
+                };
                 check_mode_owner(*mode, owner.as_deref(), &mut bad);
             }
-            Op::MountedCache { path, volume, owner } => {
+            Op::MountedCache {
+                path,
+                volume,
+                owner,
+            } => {
                 if !path.starts_with('/') {
                     bad(format!("the cache mount point `{path}` must be absolute"));
                 }
-                if volume.is_empty() || volume.chars().any(|c| c.is_whitespace() || c == ',' || c == '"') {
-                    bad(format!("`{volume}` is not a volume name: non-empty, without whitespace, `,` or `\"`"));
+                if volume.is_empty()
+                    || volume
+                        .chars()
+                        .any(|c| c.is_whitespace() || c == ',' || c == '"')
+                {
+                    bad(format!(
+                        "`{volume}` is not a volume name: non-empty, without whitespace, `,` or `\"`"
+                    ));
                 }
                 if let Some(o) = owner {
                     check_owner(o, "owner", &mut bad);
@@ -301,20 +399,32 @@ fn check_owner(spec: &str, what: &str, bad: &mut impl FnMut(String)) {
     let ok = !spec.is_empty()
         && spec.split(':').count() <= 2
         && spec.split(':').all(|p| !p.is_empty())
-        && !spec.chars().any(|c| c.is_whitespace() || c == ',' || c == '"' || c == '\'' || c == '$' || c == '\\');
+        && !spec.chars().any(|c| {
+            c.is_whitespace() || c == ',' || c == '"' || c == '\'' || c == '$' || c == '\\'
+        });
     if !ok {
-        bad(format!("`{}` is not a {what} spec: write `name`, `uid`, `name:group` or `uid:gid`", spec.escape_debug()));
+        bad(format!(
+            "`{}` is not a {what} spec: write `name`, `uid`, `name:group` or `uid:gid`",
+            spec.escape_debug()
+        ));
     }
 }
 
 fn strings_of(op: &Op) -> Vec<&str> {
     match op {
         Op::From { .. } => vec![],
-        Op::Exec { argv, .. } | Op::Entrypoint { argv } | Op::DefaultArgs { argv } => argv.iter().map(String::as_str).collect(),
+        Op::Exec { argv, .. } | Op::Entrypoint { argv } | Op::DefaultArgs { argv } => {
+            argv.iter().map(String::as_str).collect()
+        }
         Op::Env { name, value } | Op::Label { name, value } => vec![name, value],
         Op::User { user } => vec![user],
         Op::Workdir { path } | Op::UnmountCache { path } => vec![path],
-        Op::File { path, source, owner, .. } => {
+        Op::File {
+            path,
+            source,
+            owner,
+            ..
+        } => {
             let mut v = vec![path.as_str()];
             v.extend(owner.as_deref());
             if let FileSource::Url { url, .. } = source {
@@ -322,8 +432,17 @@ fn strings_of(op: &Op) -> Vec<&str> {
             }
             v
         }
-        Op::Directory { path, owner, .. } => std::iter::once(path.as_str()).chain(owner.as_deref()).collect(),
-        Op::MountedCache { path, volume, owner } => [path.as_str(), volume].into_iter().chain(owner.as_deref()).collect(),
+        Op::Directory { path, owner, .. } => std::iter::once(path.as_str())
+            .chain(owner.as_deref())
+            .collect(),
+        Op::MountedCache {
+            path,
+            volume,
+            owner,
+        } => [path.as_str(), volume]
+            .into_iter()
+            .chain(owner.as_deref())
+            .collect(),
     }
 }
 
@@ -338,7 +457,10 @@ mod tests {
         assert_eq!(a.ops().len(), 1);
         assert_eq!(b.ops().len(), 2);
         let json = serde_json::to_string(&b).unwrap();
-        assert_eq!(json, r#"{"ops":[{"op":"env","name":"A","value":"1"},{"op":"env","name":"B","value":"2"}]}"#);
+        assert_eq!(
+            json,
+            r#"{"ops":[{"op":"env","name":"A","value":"1"},{"op":"env","name":"B","value":"2"}]}"#
+        );
         assert_eq!(serde_json::from_str::<Container>(&json).unwrap(), b);
     }
 
@@ -351,13 +473,30 @@ mod tests {
             .with_mounted_cache("rel", "v v")
             .without_mounted_cache("/nothing")
             .with_file("/dir/", FileSource::url("ftp://x"))
-            .with_file_opts("/f", FileSource::Bytes(vec![]), FileOptions::new().owner("a b").mode(0o10000))
+            .with_file_opts(
+                "/f",
+                FileSource::Bytes(vec![]),
+                FileOptions::new().owner("a b").mode(0o10000),
+            )
             .with_directory("/d", DirectorySource::container(&helper, "rel"))
             .with_user("a\0");
         let err = c.validate().unwrap_err();
-        let Error::InvalidRecipe { problems } = &err else { panic!("{err}") };
+        let Error::InvalidRecipe { problems } = &err else {
+            panic!("{err}")
+        };
         assert_eq!(problems.len(), 12, "{err}");
-        assert!(problems.iter().any(|p| p.starts_with("helper container of step 6: step 0 (exec)")), "{err}");
-        assert!(Container::from_address("busybox").unwrap().with_exec(["true"]).validate().is_ok());
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("helper container of step 6: step 0 (exec)")),
+            "{err}"
+        );
+        assert!(
+            Container::from_address("busybox")
+                .unwrap()
+                .with_exec(["true"])
+                .validate()
+                .is_ok()
+        );
     }
 }

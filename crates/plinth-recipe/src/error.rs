@@ -64,5 +64,9 @@ impl fmt::Display for Problem {
 }
 
 fn bullet_list<T: fmt::Display>(items: &[T]) -> String {
-    items.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    items
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -51,7 +51,9 @@ pub mod source;
 pub mod state;
 mod words;
 
-pub use buildable::{BuildContext, BuildableDockerfile, BuildableOptions, ContextEntry, ContextSource, NamedImage};
+pub use buildable::{
+    BuildContext, BuildableDockerfile, BuildableOptions, ContextEntry, ContextSource, NamedImage,
+};
 pub use container::Container;
 pub use error::{Error, Problem, Result};
 pub use op::{DirectorySource, ExecOptions, FileOptions, FileSource, Network, Op};

@@ -17,7 +17,11 @@ impl Container {
     /// sources are registry images, URLs or helper containers and whose cache owners are written
     /// as `uid:gid` (context files come back as host paths, names as ids).
     pub fn normalized(&self) -> Container {
-        let start = self.ops().iter().rposition(|op| matches!(op, Op::From { .. })).unwrap_or(0);
+        let start = self
+            .ops()
+            .iter()
+            .rposition(|op| matches!(op, Op::From { .. }))
+            .unwrap_or(0);
         let mut out: Vec<Op> = Vec::with_capacity(self.ops().len());
         let mut emitted: Vec<CacheMount> = Vec::new();
         for step in self.steps().skip(start) {
@@ -27,7 +31,9 @@ impl Container {
                     let wanted = step.state.caches();
                     for cache in &emitted {
                         if !wanted.iter().any(|w| w.path == cache.path) {
-                            out.push(Op::UnmountCache { path: cache.path.clone() });
+                            out.push(Op::UnmountCache {
+                                path: cache.path.clone(),
+                            });
                         }
                     }
                     for cache in wanted {
@@ -42,7 +48,8 @@ impl Container {
                     emitted = wanted.to_vec();
                     out.push(step.op.clone());
                 }
-                Op::DefaultArgs { argv } if argv.is_empty() && matches!(out.last(), Some(Op::Entrypoint { .. })) => {}
+                Op::DefaultArgs { argv }
+                    if argv.is_empty() && matches!(out.last(), Some(Op::Entrypoint { .. })) => {}
                 op => out.push(op.clone()),
             }
         }

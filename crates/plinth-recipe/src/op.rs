@@ -146,7 +146,9 @@ pub struct ExecOptions {
 impl ExecOptions {
     /// Options for an exec without network.
     pub fn without_network() -> Self {
-        Self { network: Network::Disabled }
+        Self {
+            network: Network::Disabled,
+        }
     }
 }
 
@@ -201,12 +203,18 @@ pub enum FileSource {
 impl FileSource {
     /// A download without a checksum.
     pub fn url(url: impl Into<String>) -> Self {
-        Self::Url { url: url.into(), sha256: None }
+        Self::Url {
+            url: url.into(),
+            sha256: None,
+        }
     }
 
     /// A download pinned by the sha256 of its body.
     pub fn pinned_url(url: impl Into<String>, sha256: Digest) -> Self {
-        Self::Url { url: url.into(), sha256: Some(sha256) }
+        Self::Url {
+            url: url.into(),
+            sha256: Some(sha256),
+        }
     }
 }
 
@@ -228,7 +236,10 @@ pub enum DirectorySource {
 impl DirectorySource {
     /// `path` of a helper container.
     pub fn container(container: &Container, path: impl Into<String>) -> Self {
-        Self::Container { container: Box::new(container.clone()), path: path.into() }
+        Self::Container {
+            container: Box::new(container.clone()),
+            path: path.into(),
+        }
     }
 }
 
@@ -306,7 +317,9 @@ mod base64_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        STANDARD.decode(text.as_bytes()).map_err(serde::de::Error::custom)
+        STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -319,27 +332,61 @@ mod tests {
 
     #[test]
     fn op_key_is_canonical_and_minimal() {
-        let op = Op::Exec { argv: vec!["ln".into(), "-snf".into()], network: Network::Enabled };
-        assert_eq!(String::from_utf8(op.op_key()).unwrap(), r#"{"argv":["ln","-snf"],"op":"exec"}"#);
-        let op = Op::Exec { argv: vec!["true".into()], network: Network::Disabled };
-        assert_eq!(String::from_utf8(op.op_key()).unwrap(), r#"{"argv":["true"],"network":"disabled","op":"exec"}"#);
-        let op = Op::File { path: "a".into(), source: FileSource::Bytes(b"hi".to_vec()), owner: None, mode: Some(0o755) };
-        assert_eq!(String::from_utf8(op.op_key()).unwrap(), r#"{"mode":493,"op":"file","path":"a","source":{"bytes":"aGk="}}"#);
+        let op = Op::Exec {
+            argv: vec!["ln".into(), "-snf".into()],
+            network: Network::Enabled,
+        };
+        assert_eq!(
+            String::from_utf8(op.op_key()).unwrap(),
+            r#"{"argv":["ln","-snf"],"op":"exec"}"#
+        );
+        let op = Op::Exec {
+            argv: vec!["true".into()],
+            network: Network::Disabled,
+        };
+        assert_eq!(
+            String::from_utf8(op.op_key()).unwrap(),
+            r#"{"argv":["true"],"network":"disabled","op":"exec"}"#
+        );
+        let op = Op::File {
+            path: "a".into(),
+            source: FileSource::Bytes(b"hi".to_vec()),
+            owner: None,
+            mode: Some(0o755),
+        };
+        assert_eq!(
+            String::from_utf8(op.op_key()).unwrap(),
+            r#"{"mode":493,"op":"file","path":"a","source":{"bytes":"aGk="}}"#
+        );
     }
 
     #[test]
     fn ops_round_trip_through_json_including_odd_paths() {
         let odd = PathBuf::from(OsStr::from_bytes(b"/tmp/\xff"));
         let ops = [
-            Op::File { path: "x".into(), source: FileSource::HostFile(odd.clone()), owner: Some("a:b".into()), mode: None },
-            Op::Directory { path: "/d".into(), source: DirectorySource::Host(odd), owner: None, mode: Some(0o700) },
+            Op::File {
+                path: "x".into(),
+                source: FileSource::HostFile(odd.clone()),
+                owner: Some("a:b".into()),
+                mode: None,
+            },
+            Op::Directory {
+                path: "/d".into(),
+                source: DirectorySource::Host(odd),
+                owner: None,
+                mode: Some(0o700),
+            },
             Op::File {
                 path: "/f".into(),
                 source: FileSource::pinned_url("https://x/y", Digest::of(b"y")),
                 owner: None,
                 mode: None,
             },
-            Op::MountedCache { path: "/c".into(), volume: "v".into(), owner: Some("airbyte".into()) },
+            Op::MountedCache {
+                path: "/c".into(),
+                volume: "v".into(),
+                owner: Some("airbyte".into()),
+            },
         ];
         for op in ops {
             let back: Op = serde_json::from_slice(&op.op_key()).unwrap();

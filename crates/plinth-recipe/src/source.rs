@@ -44,7 +44,10 @@ pub enum SourceKind {
 impl ImageSource {
     /// Parses `docker.io/x:1@sha256:…` (or `docker://…`), `oci:DIR[:TAG]` or `docker-archive:FILE`.
     pub fn parse(input: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::InvalidSource { input: input.chars().take(200).collect(), reason: reason.to_owned() };
+        let bad = |reason: &str| Error::InvalidSource {
+            input: input.chars().take(200).collect(),
+            reason: reason.to_owned(),
+        };
         let kind = if let Some(rest) = input.strip_prefix("oci:") {
             // Like containers-image: the directory ends at the first `:`.
             let (dir, tag) = match rest.split_once(':') {
@@ -52,26 +55,42 @@ impl ImageSource {
                 None => (rest, None),
             };
             if dir.is_empty() {
-                return Err(bad("the OCI layout directory is missing: write `oci:DIR` or `oci:DIR:TAG`"));
+                return Err(bad(
+                    "the OCI layout directory is missing: write `oci:DIR` or `oci:DIR:TAG`",
+                ));
             }
             if tag.is_some_and(str::is_empty) {
-                return Err(bad("the tag after the directory is empty: drop the `:` or name a tag"));
+                return Err(bad(
+                    "the tag after the directory is empty: drop the `:` or name a tag",
+                ));
             }
-            SourceKind::OciLayout { dir: PathBuf::from(dir), tag: tag.map(str::to_owned) }
+            SourceKind::OciLayout {
+                dir: PathBuf::from(dir),
+                tag: tag.map(str::to_owned),
+            }
         } else if let Some(file) = input.strip_prefix("docker-archive:") {
             if file.is_empty() {
-                return Err(bad("the archive path is missing: write `docker-archive:FILE`"));
+                return Err(bad(
+                    "the archive path is missing: write `docker-archive:FILE`",
+                ));
             }
-            SourceKind::DockerArchive { file: PathBuf::from(file) }
+            SourceKind::DockerArchive {
+                file: PathBuf::from(file),
+            }
         } else {
             let text = input.strip_prefix("docker://").unwrap_or(input);
-            let reference = text.parse::<Reference>().map_err(|source| Error::InvalidReference {
-                input: input.chars().take(200).collect(),
-                source,
-            })?;
+            let reference =
+                text.parse::<Reference>()
+                    .map_err(|source| Error::InvalidReference {
+                        input: input.chars().take(200).collect(),
+                        source,
+                    })?;
             SourceKind::Registry(reference)
         };
-        Ok(Self { address: input.to_owned(), kind })
+        Ok(Self {
+            address: input.to_owned(),
+            kind,
+        })
     }
 
     /// The source exactly as written in the recipe.
@@ -104,7 +123,10 @@ impl ImageSource {
 
 impl From<Reference> for ImageSource {
     fn from(reference: Reference) -> Self {
-        Self { address: reference.to_string(), kind: SourceKind::Registry(reference) }
+        Self {
+            address: reference.to_string(),
+            kind: SourceKind::Registry(reference),
+        }
     }
 }
 
@@ -150,15 +172,30 @@ mod tests {
         let s = ImageSource::parse("docker.io/python:3.10.14-slim-bookworm").unwrap();
         assert_eq!(s.address(), "docker.io/python:3.10.14-slim-bookworm");
         assert_eq!(s.reference().unwrap().repository(), "library/python");
-        assert_eq!(serde_json::to_string(&s).unwrap(), "\"docker.io/python:3.10.14-slim-bookworm\"");
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            "\"docker.io/python:3.10.14-slim-bookworm\""
+        );
     }
 
     #[test]
     fn local_sources() {
         let s = ImageSource::parse("oci:/tmp/layout:1.0").unwrap();
-        assert_eq!(s.kind(), &SourceKind::OciLayout { dir: "/tmp/layout".into(), tag: Some("1.0".into()) });
+        assert_eq!(
+            s.kind(),
+            &SourceKind::OciLayout {
+                dir: "/tmp/layout".into(),
+                tag: Some("1.0".into())
+            }
+        );
         let s = ImageSource::parse("oci:layout").unwrap();
-        assert_eq!(s.kind(), &SourceKind::OciLayout { dir: "layout".into(), tag: None });
+        assert_eq!(
+            s.kind(),
+            &SourceKind::OciLayout {
+                dir: "layout".into(),
+                tag: None
+            }
+        );
         let s = ImageSource::parse("docker-archive:/x/y.tar").unwrap();
         assert_eq!(s.local_path(), Some(Path::new("/x/y.tar")));
         for bad in ["oci:", "oci:dir:", "docker-archive:", "Python", ""] {

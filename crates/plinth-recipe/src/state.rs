@@ -83,7 +83,10 @@ impl ContainerState {
 
     /// The recipe's value of an env var.
     pub fn env_var(&self, name: &str) -> Option<&str> {
-        self.env.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.env
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Labels the recipe set, in first-set order.
@@ -110,7 +113,10 @@ impl ContainerState {
     pub fn apply(&mut self, op: &Op) {
         match op {
             Op::From { source } => {
-                *self = Self { base: Some(source.clone()), ..Self::default() };
+                *self = Self {
+                    base: Some(source.clone()),
+                    ..Self::default()
+                };
             }
             Op::Exec { .. } | Op::File { .. } | Op::Directory { .. } => {}
             Op::Env { name, value } => set_pair(&mut self.env, name, value),
@@ -129,10 +135,18 @@ impl ContainerState {
                 self.default_args = Some(Vec::new());
             }
             Op::DefaultArgs { argv } => self.default_args = Some(argv.clone()),
-            Op::MountedCache { path, volume, owner } => {
+            Op::MountedCache {
+                path,
+                volume,
+                owner,
+            } => {
                 let path = normalize_path(path);
                 self.caches.retain(|c| c.path != path);
-                self.caches.push(CacheMount { path, volume: volume.clone(), owner: owner.clone() });
+                self.caches.push(CacheMount {
+                    path,
+                    volume: volume.clone(),
+                    owner: owner.clone(),
+                });
             }
             Op::UnmountCache { path } => {
                 let path = normalize_path(path);
@@ -171,7 +185,11 @@ pub struct Steps<'a> {
 
 impl<'a> Steps<'a> {
     pub(crate) fn new(ops: &'a [Op]) -> Self {
-        Self { ops: ops.iter(), index: 0, state: ContainerState::new() }
+        Self {
+            ops: ops.iter(),
+            index: 0,
+            state: ContainerState::new(),
+        }
     }
 }
 
@@ -180,7 +198,11 @@ impl<'a> Iterator for Steps<'a> {
 
     fn next(&mut self) -> Option<Step<'a>> {
         let op = self.ops.next()?;
-        let step = Step { index: self.index, op, state: self.state.clone() };
+        let step = Step {
+            index: self.index,
+            op,
+            state: self.state.clone(),
+        };
         self.state.apply(op);
         self.index += 1;
         Some(step)
@@ -199,7 +221,11 @@ pub fn normalize_path(path: &str) -> String {
 /// Joins `path` onto the absolute `base` unless `path` is absolute, then normalises.
 pub fn join_path(base: &str, path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
-    let full = if path.starts_with('/') { path.to_owned() } else { format!("{base}/{path}") };
+    let full = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("{base}/{path}")
+    };
     for part in full.split('/') {
         match part {
             "" | "." => {}
@@ -214,7 +240,11 @@ pub fn join_path(base: &str, path: &str) -> String {
 
 /// Joins two relative paths without resolving past the (unknown) base.
 fn join_relative(prev: &str, path: &str) -> String {
-    if prev.is_empty() { path.to_owned() } else { format!("{}/{path}", prev.trim_end_matches('/')) }
+    if prev.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{}/{path}", prev.trim_end_matches('/'))
+    }
 }
 
 #[cfg(test)]
@@ -229,29 +259,67 @@ mod tests {
         s.apply(&Op::Workdir { path: "sub".into() });
         assert_eq!(s.workdir(), Some("sub"));
         assert_eq!(s.resolve_path("x", Some("/app")), "/app/sub/x");
-        s.apply(&Op::Workdir { path: "/airbyte/".into() });
-        assert_eq!(s.resolve_path("base.sh", Some("/ignored")), "/airbyte/base.sh");
+        s.apply(&Op::Workdir {
+            path: "/airbyte/".into(),
+        });
+        assert_eq!(
+            s.resolve_path("base.sh", Some("/ignored")),
+            "/airbyte/base.sh"
+        );
         assert_eq!(s.resolve_path("../etc//x/./", None), "/etc/x/");
         assert_eq!(s.resolve_path("/", None), "/");
-        s.apply(&Op::Workdir { path: "../opt".into() });
+        s.apply(&Op::Workdir {
+            path: "../opt".into(),
+        });
         assert_eq!(s.workdir(), Some("/opt"));
     }
 
     #[test]
     fn from_resets_and_entrypoint_clears_cmd() {
         let mut s = ContainerState::new();
-        s.apply(&Op::Env { name: "A".into(), value: "1".into() });
-        s.apply(&Op::Env { name: "B".into(), value: "2".into() });
-        s.apply(&Op::Env { name: "A".into(), value: "3".into() });
-        assert_eq!(s.env(), &[("A".to_owned(), "3".to_owned()), ("B".to_owned(), "2".to_owned())]);
-        s.apply(&Op::DefaultArgs { argv: vec!["x".into()] });
-        s.apply(&Op::Entrypoint { argv: vec!["/e".into()] });
+        s.apply(&Op::Env {
+            name: "A".into(),
+            value: "1".into(),
+        });
+        s.apply(&Op::Env {
+            name: "B".into(),
+            value: "2".into(),
+        });
+        s.apply(&Op::Env {
+            name: "A".into(),
+            value: "3".into(),
+        });
+        assert_eq!(
+            s.env(),
+            &[
+                ("A".to_owned(), "3".to_owned()),
+                ("B".to_owned(), "2".to_owned())
+            ]
+        );
+        s.apply(&Op::DefaultArgs {
+            argv: vec!["x".into()],
+        });
+        s.apply(&Op::Entrypoint {
+            argv: vec!["/e".into()],
+        });
         assert_eq!(s.default_args(), Some(&[][..]));
-        s.apply(&Op::MountedCache { path: "/c/".into(), volume: "v".into(), owner: None });
+        s.apply(&Op::MountedCache {
+            path: "/c/".into(),
+            volume: "v".into(),
+            owner: None,
+        });
         assert_eq!(s.caches()[0].path, "/c");
         s.apply(&Op::UnmountCache { path: "/c".into() });
         assert!(s.caches().is_empty());
-        s.apply(&Op::From { source: "busybox".parse().unwrap() });
-        assert_eq!(s, ContainerState { base: Some("busybox".parse().unwrap()), ..ContainerState::default() });
+        s.apply(&Op::From {
+            source: "busybox".parse().unwrap(),
+        });
+        assert_eq!(
+            s,
+            ContainerState {
+                base: Some("busybox".parse().unwrap()),
+                ..ContainerState::default()
+            }
+        );
     }
 }

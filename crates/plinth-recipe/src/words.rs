@@ -3,7 +3,10 @@
 
 /// Characters that may stand bare in any Dockerfile word position.
 pub(crate) fn is_plain(s: &str) -> bool {
-    !s.is_empty() && !s.starts_with('-') && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:+@,=~%^".contains(c))
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:+@,=~%^".contains(c))
 }
 
 /// `s` in double quotes, escaped for the word lexer with `\`; `None` if it holds a line break,
@@ -26,7 +29,11 @@ pub(crate) fn quote_double(s: &str) -> Option<String> {
 
 /// `s` bare when that is safe, else double-quoted.
 pub(crate) fn word(s: &str) -> Option<String> {
-    if is_plain(s) { Some(s.to_owned()) } else { quote_double(s) }
+    if is_plain(s) {
+        Some(s.to_owned())
+    } else {
+        quote_double(s)
+    }
 }
 
 /// Splits an instruction's arguments into raw words the way BuildKit's `parseWords` does:
@@ -105,8 +112,17 @@ pub(crate) enum Var {
 /// Processes one word: removes quotes, applies escapes and expands `$NAME`, `${NAME}`,
 /// `${NAME:-word}`, `${NAME-word}`, `${NAME:+word}`, `${NAME+word}`, `${NAME:?word}`,
 /// `${NAME?word}`. `lookup` returns `None` for a name it does not know (it records it).
-pub(crate) fn expand(word: &str, escape: char, lookup: &mut dyn FnMut(&str) -> Option<Var>) -> Result<String, String> {
-    let mut lexer = Lexer { chars: word.chars().collect(), pos: 0, escape, lookup };
+pub(crate) fn expand(
+    word: &str,
+    escape: char,
+    lookup: &mut dyn FnMut(&str) -> Option<Var>,
+) -> Result<String, String> {
+    let mut lexer = Lexer {
+        chars: word.chars().collect(),
+        pos: 0,
+        escape,
+        lookup,
+    };
     lexer.process_until(None)
 }
 
@@ -133,7 +149,9 @@ impl Lexer<'_> {
         loop {
             let Some(c) = self.peek() else {
                 return match stop {
-                    Some(s) => Err(format!("unexpected end of the word while looking for a matching `{s}`")),
+                    Some(s) => Err(format!(
+                        "unexpected end of the word while looking for a matching `{s}`"
+                    )),
                     None => Ok(out),
                 };
             };
@@ -165,7 +183,11 @@ impl Lexer<'_> {
         let mut out = String::new();
         loop {
             match self.next() {
-                None => return Err("unexpected end of the word while looking for a matching `'`".into()),
+                None => {
+                    return Err(
+                        "unexpected end of the word while looking for a matching `'`".into(),
+                    );
+                }
                 Some('\'') => return Ok(out),
                 Some(c) => out.push(c),
             }
@@ -177,7 +199,11 @@ impl Lexer<'_> {
         let mut out = String::new();
         loop {
             match self.peek() {
-                None => return Err("unexpected end of the word while looking for a matching `\"`".into()),
+                None => {
+                    return Err(
+                        "unexpected end of the word while looking for a matching `\"`".into(),
+                    );
+                }
                 Some('"') => {
                     self.pos += 1;
                     return Ok(out);
@@ -248,7 +274,9 @@ impl Lexer<'_> {
             Some(_) => {}
         }
         let name = self.name();
-        let Some(c) = self.next() else { return Err("syntax error: missing `}`".into()) };
+        let Some(c) = self.next() else {
+            return Err("syntax error: missing `}`".into());
+        };
         let (null_is_unset, modifier) = match c {
             '}' => return Ok(self.value(&name).unwrap_or_default()),
             ':' => (true, self.next().ok_or("syntax error: missing `}`")?),
@@ -267,9 +295,20 @@ impl Lexer<'_> {
             Some(v) => null_is_unset && v.is_empty(),
         };
         match modifier {
-            '-' => Ok(if unset { word } else { value.unwrap_or_default() }),
+            '-' => Ok(if unset {
+                word
+            } else {
+                value.unwrap_or_default()
+            }),
             '+' => Ok(if unset { String::new() } else { word }),
-            _ if unset => Err(format!("{name}: {}", if word.is_empty() { "is not allowed to be unset or empty" } else { &word })),
+            _ if unset => Err(format!(
+                "{name}: {}",
+                if word.is_empty() {
+                    "is not allowed to be unset or empty"
+                } else {
+                    &word
+                }
+            )),
             _ => Ok(value.unwrap_or_default()),
         }
     }
@@ -292,7 +331,10 @@ mod tests {
     fn expansion_and_quotes() {
         assert_eq!(ex("$A-${A}x").unwrap(), "1-1x");
         assert_eq!(ex("${U:-d}${E:-e}${E-f}${A:+p}${U+q}").unwrap(), "dep");
-        assert_eq!(ex(r#""a \"b\" \$A \x" 'c $A' d\ e"#).unwrap(), r#"a "b" $A \x c $A d e"#);
+        assert_eq!(
+            ex(r#""a \"b\" \$A \x" 'c $A' d\ e"#).unwrap(),
+            r#"a "b" $A \x c $A d e"#
+        );
         assert_eq!(ex("cost: $").unwrap(), "cost: $");
         assert!(ex("${U:?must be set}").unwrap_err().contains("must be set"));
         assert!(ex("${A/x/y}").is_err());
@@ -302,7 +344,16 @@ mod tests {
 
     #[test]
     fn quoting_round_trips_through_expand() {
-        for s in ["plain", "a b", "$HOME", "back\\slash\\", "q\"uo'te", "tab\tx", "", "${x}"] {
+        for s in [
+            "plain",
+            "a b",
+            "$HOME",
+            "back\\slash\\",
+            "q\"uo'te",
+            "tab\tx",
+            "",
+            "${x}",
+        ] {
             let w = word(s).unwrap();
             assert_eq!(ex(&w).unwrap(), s, "{w}");
             assert_eq!(split_words(&format!("K={w}"), '\\'), vec![format!("K={w}")]);
@@ -312,7 +363,10 @@ mod tests {
 
     #[test]
     fn words_split_like_buildkit() {
-        assert_eq!(split_words(r#"a=1  b="x y" c='p q'\ r d\"e"#, '\\'), vec!["a=1", r#"b="x y""#, r#"c='p q'\ r"#, r#"d\"e"#]);
+        assert_eq!(
+            split_words(r#"a=1  b="x y" c='p q'\ r d\"e"#, '\\'),
+            vec!["a=1", r#"b="x y""#, r#"c='p q'\ r"#, r#"d\"e"#]
+        );
         assert_eq!(split_words(r#"x="""#, '\\'), vec![r#"x="""#]);
     }
 }

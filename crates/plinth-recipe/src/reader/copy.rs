@@ -9,10 +9,17 @@ use crate::Container;
 use crate::op::{DirectorySource, FileSource, Op};
 use crate::source::ImageSource;
 
-const ARCHIVE_SUFFIXES: [&str; 9] = [".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".tar.lz4"];
+const ARCHIVE_SUFFIXES: [&str; 9] = [
+    ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".tar.lz4",
+];
 
 impl Reader<'_> {
-    pub(super) fn copy_or_add(&mut self, keyword: &str, flags: Flags, rest: &str) -> Result<(), String> {
+    pub(super) fn copy_or_add(
+        &mut self,
+        keyword: &str,
+        flags: Flags,
+        rest: &str,
+    ) -> Result<(), String> {
         let is_add = keyword == "ADD";
         let (mut from, mut owner, mut mode, mut checksum) = (None, None, None, None);
         for (name, value) in flags {
@@ -29,11 +36,17 @@ impl Reader<'_> {
                         u32::from_str_radix(&value, 8)
                             .ok()
                             .filter(|m| *m <= 0o7777)
-                            .ok_or_else(|| format!("`--chmod={value}` is not an octal mode like 755"))?,
+                            .ok_or_else(|| {
+                                format!("`--chmod={value}` is not an octal mode like 755")
+                            })?,
                     )
                 }
                 "checksum" if is_add => {
-                    checksum = Some(value.parse::<Digest>().map_err(|e| format!("`--checksum`: {e}"))?);
+                    checksum = Some(
+                        value
+                            .parse::<Digest>()
+                            .map_err(|e| format!("`--checksum`: {e}"))?,
+                    );
                 }
                 "link" => {}
                 other => return Err(format!("the {keyword} flag `--{other}` is not supported")),
@@ -51,13 +64,19 @@ impl Reader<'_> {
             args.push(self.expand(a)?);
         }
         let Some((dest, sources)) = args.split_last() else {
-            return Err(format!("{keyword} needs at least one source and a destination"));
+            return Err(format!(
+                "{keyword} needs at least one source and a destination"
+            ));
         };
         if sources.is_empty() {
-            return Err(format!("{keyword} needs at least one source and a destination"));
+            return Err(format!(
+                "{keyword} needs at least one source and a destination"
+            ));
         }
         if sources.len() > 1 && !dest.ends_with('/') {
-            return Err(format!("with several sources, the {keyword} destination `{dest}` must end with `/`"));
+            return Err(format!(
+                "with several sources, the {keyword} destination `{dest}` must end with `/`"
+            ));
         }
         let helper = match &from {
             Some(name) => Some(self.helper(name)?),
@@ -66,16 +85,25 @@ impl Reader<'_> {
         let mut ops = Vec::new();
         for src in sources {
             if let Some(helper) = &helper {
-                let path = if src.starts_with('/') { src.clone() } else { format!("/{src}") };
+                let path = if src.starts_with('/') {
+                    src.clone()
+                } else {
+                    format!("/{src}")
+                };
                 ops.push(Op::Directory {
                     path: dest.clone(),
-                    source: DirectorySource::Container { container: Box::new(helper.clone()), path },
+                    source: DirectorySource::Container {
+                        container: Box::new(helper.clone()),
+                        path,
+                    },
                     owner: owner.clone(),
                     mode,
                 });
             } else if is_add && (src.starts_with("https://") || src.starts_with("http://")) {
                 if src.ends_with(".git") || src.contains(".git#") {
-                    return Err(format!("ADD of the git repository `{src}` is not supported"));
+                    return Err(format!(
+                        "ADD of the git repository `{src}` is not supported"
+                    ));
                 }
                 let path = if dest.ends_with('/') {
                     let name = url_file_name(src).ok_or_else(|| {
@@ -85,17 +113,29 @@ impl Reader<'_> {
                 } else {
                     dest.clone()
                 };
-                let source = FileSource::Url { url: src.clone(), sha256: checksum.clone() };
-                ops.push(Op::File { path, source, owner: owner.clone(), mode });
+                let source = FileSource::Url {
+                    url: src.clone(),
+                    sha256: checksum.clone(),
+                };
+                ops.push(Op::File {
+                    path,
+                    source,
+                    owner: owner.clone(),
+                    mode,
+                });
             } else {
                 if checksum.is_some() {
                     return Err("`ADD --checksum` applies to URLs only".into());
                 }
                 if src.contains(['*', '?', '[']) {
-                    return Err(format!("wildcards in {keyword} sources (`{src}`) are not supported: list the files"));
+                    return Err(format!(
+                        "wildcards in {keyword} sources (`{src}`) are not supported: list the files"
+                    ));
                 }
                 if is_add && ARCHIVE_SUFFIXES.iter().any(|s| src.ends_with(s)) {
-                    return Err(format!("ADD of the local archive `{src}` would unpack it, which is not supported: unpack it with RUN"));
+                    return Err(format!(
+                        "ADD of the local archive `{src}` would unpack it, which is not supported: unpack it with RUN"
+                    ));
                 }
                 ops.push(self.context_op(keyword, src, dest, owner.clone(), mode)?);
             }
@@ -112,13 +152,24 @@ impl Reader<'_> {
             return Ok(stage.container.clone());
         }
         if name.parse::<usize>().is_ok() {
-            return Err(format!("`--from={name}` names a stage that does not exist yet"));
+            return Err(format!(
+                "`--from={name}` names a stage that does not exist yet"
+            ));
         }
-        let source = ImageSource::parse(name).map_err(|e| format!("`--from={name}` is neither an earlier stage nor an image: {e}"))?;
+        let source = ImageSource::parse(name).map_err(|e| {
+            format!("`--from={name}` is neither an earlier stage nor an image: {e}")
+        })?;
         Ok(Container::from_image(source))
     }
 
-    fn context_op(&self, keyword: &str, src: &str, dest: &str, owner: Option<String>, mode: Option<u32>) -> Result<Op, String> {
+    fn context_op(
+        &self,
+        keyword: &str,
+        src: &str,
+        dest: &str,
+        owner: Option<String>,
+        mode: Option<u32>,
+    ) -> Result<Op, String> {
         let relative = Path::new(src.trim_start_matches('/'));
         let mut depth: i32 = 0;
         for c in relative.components() {
@@ -128,23 +179,41 @@ impl Reader<'_> {
                 _ => {}
             }
             if depth < 0 {
-                return Err(format!("the {keyword} source `{src}` is outside the build context"));
+                return Err(format!(
+                    "the {keyword} source `{src}` is outside the build context"
+                ));
             }
         }
         let host = self.options.context_dir.join(relative);
         let meta = std::fs::metadata(&host).map_err(|e| {
-            format!("the {keyword} source `{src}` is not in the build context `{}`: {e}", self.options.context_dir.display())
+            format!(
+                "the {keyword} source `{src}` is not in the build context `{}`: {e}",
+                self.options.context_dir.display()
+            )
         })?;
         if meta.is_dir() {
-            return Ok(Op::Directory { path: dest.to_owned(), source: DirectorySource::Host(host), owner, mode });
+            return Ok(Op::Directory {
+                path: dest.to_owned(),
+                source: DirectorySource::Host(host),
+                owner,
+                mode,
+            });
         }
         let path = if dest.ends_with('/') {
-            let name = relative.file_name().and_then(|n| n.to_str()).ok_or_else(|| format!("`{src}` has no file name"))?;
+            let name = relative
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| format!("`{src}` has no file name"))?;
             format!("{dest}{name}")
         } else {
             dest.to_owned()
         };
-        Ok(Op::File { path, source: FileSource::HostFile(host), owner, mode })
+        Ok(Op::File {
+            path,
+            source: FileSource::HostFile(host),
+            owner,
+            mode,
+        })
     }
 }
 

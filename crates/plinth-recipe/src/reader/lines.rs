@@ -23,16 +23,24 @@ pub(crate) struct Logical {
 
 /// Splits `text` into directives and logical lines, recording bad directives in `problems`.
 pub(crate) fn split_lines(text: &str, problems: &mut Vec<Problem>) -> (Directives, Vec<Logical>) {
-    let mut directives = Directives { escape: '\\', syntax: None };
+    let mut directives = Directives {
+        escape: '\\',
+        syntax: None,
+    };
     let mut seen = Vec::new();
     let mut physical = text.split('\n').enumerate().peekable();
     // Directives: leading `# name=value` lines; anything else (even a blank line) ends them.
     while let Some((i, raw)) = physical.peek().copied() {
-        let Some((name, value)) = parse_directive(raw) else { break };
+        let Some((name, value)) = parse_directive(raw) else {
+            break;
+        };
         physical.next();
         let line = i + 1;
         if seen.contains(&name) {
-            problems.push(Problem { line, message: format!("the `{name}` parser directive is given twice") });
+            problems.push(Problem {
+                line,
+                message: format!("the `{name}` parser directive is given twice"),
+            });
             continue;
         }
         seen.push(name.clone());
@@ -61,7 +69,12 @@ pub(crate) fn split_lines(text: &str, problems: &mut Vec<Problem>) -> (Directive
         let piece = if current.is_none() { left } else { raw };
         let (piece, continues) = strip_continuation(piece, directives.escape);
         match &mut current {
-            None => current = Some(Logical { line: i + 1, text: piece.to_owned() }),
+            None => {
+                current = Some(Logical {
+                    line: i + 1,
+                    text: piece.to_owned(),
+                })
+            }
             Some(c) => c.text.push_str(piece),
         }
         if !continues && let Some(c) = current.take() {
@@ -76,7 +89,10 @@ fn parse_directive(raw: &str) -> Option<(String, String)> {
     let rest = raw.trim().strip_prefix('#')?;
     let (name, value) = rest.split_once('=')?;
     let name = name.trim();
-    if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphabetic()) || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if name.is_empty()
+        || !name.starts_with(|c: char| c.is_ascii_alphabetic())
+        || !name.chars().all(|c| c.is_ascii_alphanumeric())
+    {
         return None;
     }
     let name = name.to_ascii_lowercase();
@@ -101,13 +117,28 @@ mod tests {
         let mut problems = Vec::new();
         let (d, lines) = split_lines(text, &mut problems);
         assert!(problems.is_empty());
-        assert_eq!(d, Directives { escape: '`', syntax: Some("docker/dockerfile:1".into()) });
+        assert_eq!(
+            d,
+            Directives {
+                escape: '`',
+                syntax: Some("docker/dockerfile:1".into())
+            }
+        );
         assert_eq!(
             lines,
             vec![
-                Logical { line: 4, text: "FROM x".into() },
-                Logical { line: 5, text: "RUN a     && b".into() },
-                Logical { line: 9, text: "ENV A=1 ".into() },
+                Logical {
+                    line: 4,
+                    text: "FROM x".into()
+                },
+                Logical {
+                    line: 5,
+                    text: "RUN a     && b".into()
+                },
+                Logical {
+                    line: 9,
+                    text: "ENV A=1 ".into()
+                },
             ]
         );
     }

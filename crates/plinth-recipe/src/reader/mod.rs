@@ -42,7 +42,10 @@ pub struct ReaderOptions {
 impl ReaderOptions {
     /// Options with a context directory and no build args.
     pub fn new(context_dir: impl Into<PathBuf>) -> Self {
-        Self { context_dir: context_dir.into(), build_args: BTreeMap::new() }
+        Self {
+            context_dir: context_dir.into(),
+            build_args: BTreeMap::new(),
+        }
     }
 
     /// Adds a build arg.
@@ -61,18 +64,32 @@ pub fn parse_dockerfile(text: &str, context_dir: impl AsRef<Path>) -> Result<Con
 pub fn parse_dockerfile_with(text: &str, options: &ReaderOptions) -> Result<Container> {
     let mut problems = Vec::new();
     let (directives, lines) = lines::split_lines(text, &mut problems);
-    let mut reader = Reader { options, escape: directives.escape, global_args: BTreeMap::new(), stages: Vec::new(), problems };
+    let mut reader = Reader {
+        options,
+        escape: directives.escape,
+        global_args: BTreeMap::new(),
+        stages: Vec::new(),
+        problems,
+    };
     for line in &lines {
         if let Err(message) = reader.instruction(&line.text) {
-            reader.problems.push(Problem { line: line.line, message });
+            reader.problems.push(Problem {
+                line: line.line,
+                message,
+            });
         }
     }
     if reader.stages.is_empty() && reader.problems.is_empty() {
-        reader.problems.push(Problem { line: 1, message: "the Dockerfile has no FROM instruction".into() });
+        reader.problems.push(Problem {
+            line: 1,
+            message: "the Dockerfile has no FROM instruction".into(),
+        });
     }
     if !reader.problems.is_empty() {
         reader.problems.sort_by_key(|p| p.line);
-        return Err(Error::Dockerfile { problems: reader.problems });
+        return Err(Error::Dockerfile {
+            problems: reader.problems,
+        });
     }
     Ok(reader.stages.pop().map(|s| s.container).unwrap_or_default())
 }
@@ -123,18 +140,26 @@ impl Reader<'_> {
                 no_flags(&keyword, &flags)?;
                 return self.arg(rest);
             }
-            "EXPOSE" | "VOLUME" | "HEALTHCHECK" | "ONBUILD" | "SHELL" | "STOPSIGNAL" | "MAINTAINER" => {
+            "EXPOSE" | "VOLUME" | "HEALTHCHECK" | "ONBUILD" | "SHELL" | "STOPSIGNAL"
+            | "MAINTAINER" => {
                 return Err(format!(
                     "`{keyword}` is not supported: plinth recipes hold filesystem, env, labels, user, workdir, \
                      entrypoint and CMD only; remove the instruction{}",
-                    if keyword == "MAINTAINER" { " (or use `LABEL maintainer=…`)" } else { "" }
+                    if keyword == "MAINTAINER" {
+                        " (or use `LABEL maintainer=…`)"
+                    } else {
+                        ""
+                    }
                 ));
             }
-            "RUN" | "ENV" | "LABEL" | "USER" | "WORKDIR" | "ENTRYPOINT" | "CMD" | "COPY" | "ADD" => {}
+            "RUN" | "ENV" | "LABEL" | "USER" | "WORKDIR" | "ENTRYPOINT" | "CMD" | "COPY"
+            | "ADD" => {}
             _ => return Err(format!("unknown instruction `{keyword}`")),
         }
         if self.stages.is_empty() {
-            return Err(format!("`{keyword}` comes before the first FROM; only ARG may"));
+            return Err(format!(
+                "`{keyword}` comes before the first FROM; only ARG may"
+            ));
         }
         match keyword.as_str() {
             "RUN" => self.run(flags, rest),
@@ -148,7 +173,11 @@ impl Reader<'_> {
                     return Err(format!("`{keyword}` needs an argument"));
                 }
                 let value = self.expand(rest)?;
-                self.push(if keyword == "USER" { Op::User { user: value } } else { Op::Workdir { path: value } });
+                self.push(if keyword == "USER" {
+                    Op::User { user: value }
+                } else {
+                    Op::Workdir { path: value }
+                });
                 Ok(())
             }
             "ENTRYPOINT" | "CMD" => {
@@ -183,9 +212,14 @@ impl Reader<'_> {
             let mut lookup = |name: &str| -> Option<Var> {
                 let found = match stage {
                     Some(s) => s.env.get(name).map(|v| Var::Set(v.clone())).or_else(|| {
-                        s.args.get(name).map(|v| v.clone().map_or(Var::Unset, Var::Set))
+                        s.args
+                            .get(name)
+                            .map(|v| v.clone().map_or(Var::Unset, Var::Set))
                     }),
-                    None => self.global_args.get(name).map(|v| v.clone().map_or(Var::Unset, Var::Set)),
+                    None => self
+                        .global_args
+                        .get(name)
+                        .map(|v| v.clone().map_or(Var::Unset, Var::Set)),
                 };
                 if found.is_none() && !unknown.iter().any(|u| u == name) {
                     unknown.push(name.to_owned());
@@ -217,7 +251,9 @@ impl Reader<'_> {
         let words: Vec<&str> = rest.split_whitespace().collect();
         let (image, name) = match words.as_slice() {
             [image] => (*image, None),
-            [image, as_kw, name] if as_kw.eq_ignore_ascii_case("as") => (*image, Some(name.to_ascii_lowercase())),
+            [image, as_kw, name] if as_kw.eq_ignore_ascii_case("as") => {
+                (*image, Some(name.to_ascii_lowercase()))
+            }
             _ => return Err("FROM takes `image` or `image AS name`".into()),
         };
         // FROM sees the global args only.
@@ -225,12 +261,20 @@ impl Reader<'_> {
         let expanded = self.expand(image);
         self.stages = saved;
         let image = expanded?;
-        let mut stage = Stage { name, container: Container::new(), env: BTreeMap::new(), args: BTreeMap::new(), cmd_set: false, reemitted_cmd: false };
+        let mut stage = Stage {
+            name,
+            container: Container::new(),
+            env: BTreeMap::new(),
+            args: BTreeMap::new(),
+            cmd_set: false,
+            reemitted_cmd: false,
+        };
         if let Some(base) = self.find_stage(&image) {
             stage.container = base.container.clone();
             stage.env = base.env.clone();
         } else if image != "scratch" {
-            let source = ImageSource::parse(&image).map_err(|e| format!("{e}{}", source_chain(&e)))?;
+            let source =
+                ImageSource::parse(&image).map_err(|e| format!("{e}{}", source_chain(&e)))?;
             stage.container = Container::from_image(source);
         }
         self.stages.push(stage);
@@ -239,7 +283,11 @@ impl Reader<'_> {
 
     pub(super) fn find_stage(&self, name: &str) -> Option<&Stage> {
         let lower = name.to_ascii_lowercase();
-        if let Some(s) = self.stages.iter().find(|s| s.name.as_deref() == Some(lower.as_str())) {
+        if let Some(s) = self
+            .stages
+            .iter()
+            .find(|s| s.name.as_deref() == Some(lower.as_str()))
+        {
             return Some(s);
         }
         name.parse::<usize>().ok().and_then(|i| self.stages.get(i))
@@ -263,7 +311,9 @@ impl Reader<'_> {
                 self.global_args.insert(name, given.or(value));
             } else {
                 let inherited = self.global_args.get(&name).cloned().flatten();
-                self.stage().args.insert(name, given.or(value).or(inherited));
+                self.stage()
+                    .args
+                    .insert(name, given.or(value).or(inherited));
             }
         }
         Ok(())
@@ -278,7 +328,9 @@ impl Reader<'_> {
         if !words[0].contains('=') {
             // Old form: `ENV name value…`, the rest of the line is the value.
             let Some((name, value)) = rest.split_once(char::is_whitespace) else {
-                return Err(format!("{keyword} `{rest}` has no value: write `{keyword} {rest}=value`"));
+                return Err(format!(
+                    "{keyword} `{rest}` has no value: write `{keyword} {rest}=value`"
+                ));
             };
             pairs.push((name.to_owned(), value.trim_start().to_owned()));
         } else {
@@ -295,7 +347,11 @@ impl Reader<'_> {
             if name.is_empty() {
                 return Err(format!("{keyword} has an empty name"));
             }
-            self.push(if keyword == "ENV" { Op::Env { name, value } } else { Op::Label { name, value } });
+            self.push(if keyword == "ENV" {
+                Op::Env { name, value }
+            } else {
+                Op::Label { name, value }
+            });
         }
         Ok(())
     }
@@ -303,7 +359,11 @@ impl Reader<'_> {
     fn command(&mut self, keyword: &str, argv: Vec<String>) {
         let state = self.stage().container.final_state();
         if keyword == "ENTRYPOINT" {
-            let cmd = if self.stage().cmd_set { state.default_args().map(<[String]>::to_vec) } else { None };
+            let cmd = if self.stage().cmd_set {
+                state.default_args().map(<[String]>::to_vec)
+            } else {
+                None
+            };
             self.push(Op::Entrypoint { argv });
             if let Some(cmd) = cmd.filter(|c| !c.is_empty()) {
                 self.push(Op::DefaultArgs { argv: cmd });
@@ -321,7 +381,10 @@ impl Reader<'_> {
             let state = self.stage().container.final_state();
             let redundant = argv.is_empty()
                 && state.default_args() == Some(&[])
-                && matches!(self.stage().container.ops().last(), Some(Op::Entrypoint { .. }));
+                && matches!(
+                    self.stage().container.ops().last(),
+                    Some(Op::Entrypoint { .. })
+                );
             if !redundant {
                 self.push(Op::DefaultArgs { argv });
             }
@@ -338,7 +401,11 @@ impl Reader<'_> {
                 "network" => match value.as_str() {
                     "none" => network = Network::Disabled,
                     "default" => network = Network::Enabled,
-                    other => return Err(format!("`RUN --network={other}` is not supported: use `none` or `default`")),
+                    other => {
+                        return Err(format!(
+                            "`RUN --network={other}` is not supported: use `none` or `default`"
+                        ));
+                    }
                 },
                 other => return Err(format!("the RUN flag `--{other}` is not supported")),
             }
@@ -357,12 +424,18 @@ impl Reader<'_> {
         let active = self.stage().container.final_state().caches().to_vec();
         for cache in &active {
             if !mounts.iter().any(|m: &CacheMount| m.path == cache.path) {
-                self.push(Op::UnmountCache { path: cache.path.clone() });
+                self.push(Op::UnmountCache {
+                    path: cache.path.clone(),
+                });
             }
         }
         for m in mounts {
             if !active.contains(&m) {
-                self.push(Op::MountedCache { path: m.path, volume: m.volume, owner: m.owner });
+                self.push(Op::MountedCache {
+                    path: m.path,
+                    volume: m.volume,
+                    owner: m.owner,
+                });
             }
         }
         self.push(Op::Exec { argv, network });
@@ -371,7 +444,9 @@ impl Reader<'_> {
 }
 
 fn source_chain(e: &Error) -> String {
-    std::error::Error::source(e).map(|s| format!(": {s}")).unwrap_or_default()
+    std::error::Error::source(e)
+        .map(|s| format!(": {s}"))
+        .unwrap_or_default()
 }
 
 fn no_flags(keyword: &str, flags: &Flags) -> std::result::Result<(), String> {
@@ -408,7 +483,9 @@ pub(super) fn json_array(rest: &str) -> std::result::Result<Option<Vec<String>>,
             .into_iter()
             .map(|v| match v {
                 serde_json::Value::String(s) => Ok(s),
-                other => Err(format!("the JSON array holds `{other}`; it must hold strings only")),
+                other => Err(format!(
+                    "the JSON array holds `{other}`; it must hold strings only"
+                )),
             })
             .collect::<std::result::Result<Vec<_>, _>>()
             .map(Some),
@@ -426,7 +503,8 @@ pub(super) fn check_heredoc(rest: &str) -> std::result::Result<(), String> {
     let mut s = rest;
     while let Some(i) = s.find("<<") {
         let after = s[i + 2..].trim_start_matches('-');
-        if after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '"' || c == '\'') {
+        if after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '"' || c == '\'')
+        {
             return Err("heredocs (`<<EOF`) are not supported: write the commands in one RUN joined with `&&`, or COPY a file".into());
         }
         s = &s[i + 2..];
@@ -443,20 +521,44 @@ fn parse_cache_mount(spec: &str) -> std::result::Result<CacheMount, String> {
             "type" => kind = value,
             "target" | "dst" | "destination" => target = Some(value),
             "id" => id = Some(value),
-            "uid" => uid = Some(value.parse::<u32>().map_err(|_| format!("`uid={value}` is not a number"))?),
-            "gid" => gid = Some(value.parse::<u32>().map_err(|_| format!("`gid={value}` is not a number"))?),
+            "uid" => {
+                uid = Some(
+                    value
+                        .parse::<u32>()
+                        .map_err(|_| format!("`uid={value}` is not a number"))?,
+                )
+            }
+            "gid" => {
+                gid = Some(
+                    value
+                        .parse::<u32>()
+                        .map_err(|_| format!("`gid={value}` is not a number"))?,
+                )
+            }
             "sharing" if value == "shared" => {}
-            other => return Err(format!("the mount option `{other}` is not supported (plinth cache mounts are shared, keyed by id)")),
+            other => {
+                return Err(format!(
+                    "the mount option `{other}` is not supported (plinth cache mounts are shared, keyed by id)"
+                ));
+            }
         }
     }
     if kind != "cache" {
-        return Err(format!("`RUN --mount=type={kind}` is not supported: only cache mounts are"));
+        return Err(format!(
+            "`RUN --mount=type={kind}` is not supported: only cache mounts are"
+        ));
     }
-    let target = target.filter(|t| t.starts_with('/')).ok_or("a cache mount needs an absolute `target=`")?;
+    let target = target
+        .filter(|t| t.starts_with('/'))
+        .ok_or("a cache mount needs an absolute `target=`")?;
     let owner = match (uid, gid) {
         (None, None) => None,
         (u, g) => Some(format!("{}:{}", u.unwrap_or(0), g.unwrap_or(0))),
     };
     let path = normalize_path(target);
-    Ok(CacheMount { volume: id.filter(|i| !i.is_empty()).unwrap_or(target).to_owned(), path, owner })
+    Ok(CacheMount {
+        volume: id.filter(|i| !i.is_empty()).unwrap_or(target).to_owned(),
+        path,
+        owner,
+    })
 }

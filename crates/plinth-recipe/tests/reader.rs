@@ -1,0 +1,316 @@
+//! The Dockerfile reader on hand-written Dockerfiles.
+
+use std::path::Path;
+
+use plinth_recipe::{
+    BuildableOptions, Container, ContextSource, DirectorySource, Error, ExecOptions, FileOptions,
+    FileSource, Op, ReaderOptions, parse_dockerfile, parse_dockerfile_with,
+};
+
+fn problems(text: &str) -> Vec<(usize, String)> {
+    match parse_dockerfile(text, "/nonexistent") {
+        Err(Error::Dockerfile { problems }) => {
+            problems.into_iter().map(|p| (p.line, p.message)).collect()
+        }
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
+#[test]
+fn shell_and_exec_forms_env_label_args_and_stages() {
+    let text = r#"# syntax=docker/dockerfile:1
+ARG BASE=busybox
+ARG TAG
+FROM ${BASE}:${TAG:-1.36} AS build
+ARG TAG
+ARG DIR=/opt/${TAG:-x}
+RUN echo "hi" \
+    && touch /made
+ENV A=1 B="two words" C=$A\$A
+ENV OLD form value
+LABEL org.example.k="v 1" other=${A}
+WORKDIR $DIR/sub
+USER 1000:1000
+RUN --mount=type=cache,target=/root/.cache,id=pip,uid=0,gid=0 --network=none ["pip", "install", "x"]
+RUN true
+
+FROM build
+CMD ["x"]
+ENTRYPOINT /bin/e
+COPY --from=build --chown=app:app --chmod=750 /made /usr/
+ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 https://example.invalid/f/a.zip /tmp/
+"#;
+    let c = parse_dockerfile_with(
+        text,
+        &ReaderOptions::new("/nonexistent").with_build_arg("TAG", "1.35"),
+    )
+    .unwrap();
+    let build = Container::from_address("busybox:1.35")
+        .unwrap()
+        .with_exec(["/bin/sh", "-c", "echo \"hi\"     && touch /made"])
+        .with_env("A", "1")
+        .with_env("B", "two words")
+        .with_env("C", "1$A")
+        .with_env("OLD", "form value")
+        .with_label("org.example.k", "v 1")
+        .with_label("other", "1")
+        .with_workdir("/opt/1.35/sub")
+        .with_user("1000:1000")
+        .with_mounted_cache_owned("/root/.cache", "pip", "0:0")
+        .with_exec_opts(["pip", "install", "x"], ExecOptions::without_network())
+        .without_mounted_cache("/root/.cache")
+        .with_exec(["/bin/sh", "-c", "true"]);
+    let expected = build
+        .with_default_args(["x"])
+        .with_entrypoint(["/bin/sh", "-c", "/bin/e"])
+        .with_default_args(["x"])
+        .with_directory_opts(
+            "/usr/",
+            DirectorySource::container(&build, "/made"),
+            FileOptions::new().owner("app:app").mode(0o750),
+        )
+        .with_file(
+            "/tmp/a.zip",
+            FileSource::pinned_url(
+                "https://example.invalid/f/a.zip",
+                "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+                    .parse()
+                    .unwrap(),
+            ),
+        );
+    assert_eq!(c, expected);
+}
+
+#[test]
+fn backtick_escape_and_scratch() {
+    let text = "# escape=`\nFROM scratch\nENV P=C:\\dir `\n  Q=`$x\n";
+    let c = parse_dockerfile(text, "/nonexistent").unwrap();
+    assert_eq!(
+        c,
+        Container::new()
+            .with_env("P", "C:\\dir")
+            .with_env("Q", "$x")
+    );
+}
+
+#[test]
+fn every_unsupported_instruction_is_listed_with_its_line() {
+    let text = "RUN early\nFROM --platform=$BUILDPLATFORM x\nFROM x\nEXPOSE 80\nVOLUME /data\nRUN --mount=type=secret,id=a true\n\
+                HEALTHCHECK NONE\nRUN cat <<EOF\nWORKDIR $HOME\nCOPY *.txt /\nFOO bar\nRUN [\"a\", 1]\nCOPY missing /x\n";
+    let found = problems(text);
+    let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
+    assert_eq!(
+        lines,
+        vec![1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+        "{found:#?}"
+    );
+    let all = found
+        .iter()
+        .map(|(_, m)| m.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for needle in [
+        "before the first FROM",
+        "--platform",
+        "`EXPOSE` is not supported",
+        "type=secret",
+        "heredocs",
+        "`$HOME`",
+        "wildcards",
+        "unknown instruction `FOO`",
+        "strings only",
+        "not in the build context",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?} in\n{all}");
+    }
+    let err = parse_dockerfile(text, "/nonexistent")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("the Dockerfile cannot be read (12 problems):\n  - line 1: "),
+        "{err}"
+    );
+    assert_eq!(
+        problems("# just a comment\n"),
+        vec![(1, "the Dockerfile has no FROM instruction".to_owned())]
+    );
+    assert!(
+        problems("FROM x\nRUN echo $TARGETARCH\nWORKDIR /$TARGETARCH")
+            .iter()
+            .any(|(l, m)| *l == 3 && m.contains("platform build arg"))
+    );
+}
+
+#[test]
+fn context_files_and_directories() {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("a.sh"), "echo").unwrap();
+    std::fs::create_dir(ctx.path().join("tree")).unwrap();
+    let c = parse_dockerfile(
+        "FROM x\nCOPY a.sh tree /app/\nCOPY [\"a.sh\", \"/b c\"]\nADD a.sh rel\n",
+        ctx.path(),
+    )
+    .unwrap();
+    let host = |p: &str| ctx.path().join(p);
+    let expected = Container::from_address("x")
+        .unwrap()
+        .with_file("/app/a.sh", FileSource::HostFile(host("a.sh")))
+        .with_directory("/app/", DirectorySource::Host(host("tree")))
+        .with_file("/b c", FileSource::HostFile(host("a.sh")))
+        .with_file("rel", FileSource::HostFile(host("a.sh")));
+    assert_eq!(c, expected);
+    let found = problems("FROM x\nCOPY ../up /x\nADD y.tar.gz /\nCOPY a b /notdir\n");
+    assert_eq!(found.len(), 3, "{found:?}");
+}
+
+/// Bytes, host files and host directories travel through the build context: materialise it the
+/// way the BuildKit backend does and read the Dockerfile back.
+#[test]
+fn buildable_context_round_trip() {
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("script.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::create_dir(host.path().join("dir")).unwrap();
+    std::fs::write(host.path().join("dir/inner"), "x").unwrap();
+    let helper = Container::from_address("busybox:1")
+        .unwrap()
+        .with_exec(["mkdir", "/out"]);
+    let recipe = Container::from_address("docker.io/debian:bookworm")
+        .unwrap()
+        .with_workdir("/srv")
+        .with_file_opts(
+            "conf/app.ini",
+            FileSource::Bytes(b"[a]\nb = 1\n".to_vec()),
+            FileOptions::new().mode(0o640),
+        )
+        .with_file_opts(
+            "/usr/local/bin/script",
+            FileSource::HostFile(host.path().join("script.sh")),
+            FileOptions::new().owner("1000").mode(0o755),
+        )
+        .with_directory(
+            "/data with space/",
+            DirectorySource::Host(host.path().join("dir")),
+        )
+        .with_directory("/out-copy", DirectorySource::container(&helper, "/out"))
+        .with_directory("/again", DirectorySource::container(&helper, "/out"))
+        .with_default_args(["serve"])
+        .with_entrypoint(["/usr/local/bin/script"])
+        .with_label("description", "say \"hi\" for $5 \\o/");
+    let built = recipe
+        .buildable_dockerfile(&BuildableOptions::new())
+        .unwrap();
+    insta::assert_snapshot!("context_recipe_buildable", built.text);
+    assert_eq!(
+        built.text.matches("AS stage0").count(),
+        1,
+        "the helper is rendered once"
+    );
+
+    let ctx = tempfile::tempdir().unwrap();
+    for entry in &built.context.entries {
+        let dest = ctx.path().join(&entry.path);
+        match &entry.source {
+            ContextSource::Bytes(b) => std::fs::write(&dest, b).unwrap(),
+            ContextSource::HostFile(p) => {
+                std::fs::copy(p, &dest).unwrap();
+            }
+            ContextSource::HostDir(p) => copy_dir(p, &dest),
+        }
+    }
+    let back = parse_dockerfile(&built.text, ctx.path()).unwrap();
+    // Map context paths back to the recipe's sources.
+    let original = |p: &Path| {
+        let rel = p.strip_prefix(ctx.path()).unwrap().to_str().unwrap();
+        built
+            .context
+            .entries
+            .iter()
+            .find(|e| e.path == rel)
+            .unwrap()
+            .source
+            .clone()
+    };
+    let mapped = Container::from_ops(back.ops().iter().cloned().map(|op| match op {
+        Op::File {
+            path,
+            source: FileSource::HostFile(p),
+            owner,
+            mode,
+        } => {
+            let source = match original(&p) {
+                ContextSource::Bytes(b) => FileSource::Bytes(b),
+                ContextSource::HostFile(h) => FileSource::HostFile(h),
+                ContextSource::HostDir(_) => panic!("a file came back from a directory"),
+            };
+            Op::File {
+                path,
+                source,
+                owner,
+                mode,
+            }
+        }
+        Op::Directory {
+            path,
+            source: DirectorySource::Host(p),
+            owner,
+            mode,
+        } => {
+            let ContextSource::HostDir(h) = original(&p) else {
+                panic!("a directory came back from a file")
+            };
+            Op::Directory {
+                path,
+                source: DirectorySource::Host(h),
+                owner,
+                mode,
+            }
+        }
+        other => other,
+    }));
+    assert_eq!(mapped, recipe.normalized());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn local_root_images_become_named_contexts() {
+    let c = Container::from_address("oci:/layouts/base:1.0")
+        .unwrap()
+        .with_exec(["true"]);
+    let built = c.buildable_dockerfile(&BuildableOptions::new()).unwrap();
+    assert_eq!(built.text, "FROM plinth-image-0\nRUN [\"true\"]\n");
+    assert_eq!(built.context.images.len(), 1);
+    assert_eq!(
+        built.context.images[0].source.address(),
+        "oci:/layouts/base:1.0"
+    );
+}
+
+#[test]
+fn unrepresentable_values_are_errors() {
+    let err = Container::from_address("x")
+        .unwrap()
+        .with_env("A", "line\nbreak")
+        .buildable_dockerfile(&BuildableOptions::new())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Unrepresentable { step: 1, .. }),
+        "{err}"
+    );
+    let err = Container::new()
+        .with_exec(Vec::<String>::new())
+        .buildable_dockerfile(&BuildableOptions::new())
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRecipe { .. }), "{err}");
+}
