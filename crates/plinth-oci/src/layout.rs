@@ -64,6 +64,13 @@ pub fn split_location(location: &str) -> (PathBuf, Option<String>) {
     }
 }
 
+/// `rw-r--r--` (before the umask): layouts and archives are handed to other tools and users,
+/// unlike temp files, which default to owner-only.
+pub(crate) fn shareable_file_mode() -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    fs::Permissions::from_mode(0o644)
+}
+
 /// An OCI image layout directory.
 #[derive(Clone, Debug)]
 pub struct OciLayout {
@@ -205,7 +212,7 @@ impl OciLayout {
         let mut index = self.index()?;
         index.manifests.retain(|d| match tag {
             Some(tag) => d.annotations.get(REF_NAME_ANNOTATION).is_none_or(|t| t != tag),
-            None => !(d.digest == entry.digest && !d.annotations.contains_key(REF_NAME_ANNOTATION)),
+            None => d.digest != entry.digest || d.annotations.contains_key(REF_NAME_ANNOTATION),
         });
         index.manifests.push(entry.clone());
         self.write_index(&index)?;
@@ -221,7 +228,7 @@ impl OciLayout {
             return Ok(());
         }
         let dir = dest.parent().unwrap_or(&self.dir).to_owned();
-        let tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir).map_err(|e| Error::io("create temp file in", &dir, e))?;
+        let tmp = tempfile::Builder::new().prefix(".tmp-").permissions(shareable_file_mode()).tempfile_in(&dir).map_err(|e| Error::io("create temp file in", &dir, e))?;
         let mut reader = store.reader(&descriptor.digest)?;
         let mut hashing = DigestWriter::new(io::BufWriter::new(tmp));
         io::copy(&mut reader, &mut hashing).map_err(|e| Error::io("copy blob to", &dest, e))?;
@@ -245,7 +252,7 @@ impl OciLayout {
 
     fn write_file_atomic(&self, name: &str, bytes: &[u8]) -> Result<()> {
         let dest = self.dir.join(name);
-        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&self.dir).map_err(|e| Error::io("create temp file in", &self.dir, e))?;
+        let mut tmp = tempfile::Builder::new().prefix(".tmp-").permissions(shareable_file_mode()).tempfile_in(&self.dir).map_err(|e| Error::io("create temp file in", &self.dir, e))?;
         tmp.write_all(bytes).map_err(|e| Error::io("write", tmp.path().to_owned(), e))?;
         tmp.as_file().sync_all().map_err(|e| Error::io("sync", tmp.path().to_owned(), e))?;
         tmp.persist(&dest).map_err(|e| Error::io("rename into", &dest, e.error))?;

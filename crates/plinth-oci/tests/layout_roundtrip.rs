@@ -45,7 +45,7 @@ fn export_adds_images_without_losing_others_and_skopeo_reads_them() {
     let copied = OciLayout::open(&copy).unwrap();
     let imported = copied.import_to_store(&fresh, Some("copied")).unwrap();
     assert_eq!(imported.digest, two.digest);
-    assert!(imported.annotations.get(REF_NAME_ANNOTATION).is_none());
+    assert!(!imported.annotations.contains_key(REF_NAME_ANNOTATION));
     assert_eq!(fresh.walk(&imported).unwrap().len(), store.walk(&two).unwrap().len());
     let arm = copied.import_to_store(&fresh, Some("arm")).unwrap();
     let arm_manifest = store.walk(&two).unwrap().into_iter().find(|d| d.platform.as_ref().is_some_and(|p| p.architecture == "arm64")).unwrap();

@@ -10,6 +10,7 @@ use crate::descriptor::Descriptor;
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::image::resolve_manifest;
+use crate::layout::shareable_file_mode;
 use crate::layer::Compression;
 use crate::platform::Platform;
 use crate::reference::Reference;
@@ -50,7 +51,7 @@ impl ExportImage {
 /// What goes into the tar under one name.
 enum Source {
     Bytes(Vec<u8>),
-    Layer(LayerPlan),
+    Layer(Box<LayerPlan>),
 }
 
 struct LayerPlan {
@@ -138,7 +139,7 @@ fn plan_archive(store: &Store, images: &[ExportImage]) -> Result<BTreeMap<String
                     Error::Layer(format!("layer `{}` has media type `{}`, which is not a layer plinth can decompress", blob.digest, blob.media_type))
                 })?;
                 let size = measure_layer(store, blob, compression, diff_id)?;
-                files.insert(name.clone(), Source::Layer(LayerPlan { blob: blob.clone(), compression, diff_id: diff_id.clone(), size }));
+                files.insert(name.clone(), Source::Layer(Box::new(LayerPlan { blob: blob.clone(), compression, diff_id: diff_id.clone(), size })));
             }
             layers.push(name);
         }
@@ -205,7 +206,7 @@ pub fn write_docker_archive_file(store: &Store, images: &[ExportImage], path: &P
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(|e| Error::io("create temp file in", dir, e))?;
+    let tmp = tempfile::Builder::new().prefix(".tmp-").permissions(shareable_file_mode()).tempfile_in(dir).map_err(|e| Error::io("create temp file in", dir, e))?;
     let buffered = write_docker_archive(store, images, io::BufWriter::with_capacity(256 * 1024, tmp))?;
     let tmp = buffered.into_inner().map_err(|e| Error::io("write", path, e.into_error()))?;
     tmp.as_file().sync_all().map_err(|e| Error::io("sync", path, e))?;
