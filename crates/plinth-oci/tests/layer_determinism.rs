@@ -10,8 +10,8 @@ use std::path::Path;
 
 use layer_support::{all_paths, require_root};
 use plinth_oci::layer::{
-    Compression, LayerEntry, LayerInfo, UnpackOptions, WriteOptions, parse_source_date_epoch, unpack_layer,
-    write_dir_layer, write_entries_layer,
+    Compression, LayerEntry, LayerInfo, UnpackOptions, WriteOptions, parse_source_date_epoch,
+    unpack_layer, write_dir_layer, write_entries_layer,
 };
 use rustix::fs::{AtFlags, CWD, Timespec, Timestamps};
 
@@ -27,7 +27,12 @@ fn snapshot(name: &str, value: &str) {
 fn describe(infos: &[LayerInfo]) -> String {
     let mut out = String::new();
     for i in infos {
-        writeln!(out, "{}: diff_id={} digest={} size={}", i.compression, i.diff_id, i.digest, i.size).unwrap();
+        writeln!(
+            out,
+            "{}: diff_id={} digest={} size={}",
+            i.compression, i.diff_id, i.digest, i.size
+        )
+        .unwrap();
     }
     out
 }
@@ -37,15 +42,24 @@ fn entries() -> Vec<LayerEntry> {
         LayerEntry::dir("usr").with_mtime(5),
         LayerEntry::dir("usr/local").with_mtime(5),
         LayerEntry::dir("usr/local/bin").with_mtime(5),
-        LayerEntry::file("usr/local/bin/hello", b"#!/bin/sh\necho hello\n".to_vec()).with_mode(0o755).with_mtime(7),
+        LayerEntry::file("usr/local/bin/hello", b"#!/bin/sh\necho hello\n".to_vec())
+            .with_mode(0o755)
+            .with_mtime(7),
         LayerEntry::symlink("usr/local/bin/hi", "hello"),
         LayerEntry::hardlink("usr/local/bin/hello2", "usr/local/bin/hello"),
         LayerEntry::dir("home").with_mtime(3),
-        LayerEntry::dir("home/app").with_owner(1000, 1000).with_mode(0o750),
+        LayerEntry::dir("home/app")
+            .with_owner(1000, 1000)
+            .with_mode(0o750),
         LayerEntry::file("home/app/.profile", b"export PATH\n".to_vec()).with_owner(1000, 1000),
         LayerEntry::file("usr/local/bin/ping", b"ping".to_vec())
             .with_mode(0o4755)
-            .with_xattr("security.capability", vec![1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            .with_xattr(
+                "security.capability",
+                vec![
+                    1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                ],
+            ),
         LayerEntry::whiteout("etc/removed.conf"),
         LayerEntry::opaque("var/cache"),
         LayerEntry::file(format!("opt/{}", "long-name-".repeat(20)), b"long".to_vec()),
@@ -56,7 +70,9 @@ fn write_all(entries: &[LayerEntry], epoch: Option<u64>) -> Vec<LayerInfo> {
     COMPRESSIONS
         .iter()
         .map(|&c| {
-            let opts = WriteOptions::new().with_compression(c).with_source_date_epoch(epoch);
+            let opts = WriteOptions::new()
+                .with_compression(c)
+                .with_source_date_epoch(epoch);
             let (blob, info) = write_entries_layer(entries, Vec::new(), &opts).unwrap();
             assert_eq!(blob.len() as u64, info.size);
             info
@@ -70,13 +86,19 @@ fn in_memory_entries_are_order_independent() {
     let mut reversed = entries();
     reversed.reverse();
     assert_eq!(write_all(&reversed, Some(EPOCH)), forward);
-    assert!(forward.iter().all(|i| i.diff_id == forward[0].diff_id), "one tar for every compression");
+    assert!(
+        forward.iter().all(|i| i.diff_id == forward[0].diff_id),
+        "one tar for every compression"
+    );
     snapshot("in_memory_entries", &describe(&forward));
 }
 
 #[test]
 fn duplicate_in_memory_paths_are_refused() {
-    let dup = vec![LayerEntry::file("a", b"1".to_vec()), LayerEntry::file("a", b"2".to_vec())];
+    let dup = vec![
+        LayerEntry::file("a", b"1".to_vec()),
+        LayerEntry::file("a", b"2".to_vec()),
+    ];
     let err = write_entries_layer(&dup, Vec::new(), &WriteOptions::new()).unwrap_err();
     assert!(err.to_string().contains("appears twice"), "{err}");
 }
@@ -84,16 +106,24 @@ fn duplicate_in_memory_paths_are_refused() {
 #[test]
 fn hostile_in_memory_paths_are_refused() {
     for path in ["../x", "/abs", "a/../b", "a//b", ""] {
-        let err = write_entries_layer(&[LayerEntry::file(path, b"x".to_vec())], Vec::new(), &WriteOptions::new())
-            .unwrap_err();
-        assert!(matches!(err, plinth_oci::Error::UnsafeEntry { .. }), "{path}: {err}");
+        let err = write_entries_layer(
+            &[LayerEntry::file(path, b"x".to_vec())],
+            Vec::new(),
+            &WriteOptions::new(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, plinth_oci::Error::UnsafeEntry { .. }),
+            "{path}: {err}"
+        );
     }
 }
 
 /// Creates the same tree in one of two orders, with mtimes after [`EPOCH`] that depend on
 /// `seed`.
 fn make_tree(root: &Path, reverse: bool, seed: i64) {
-    let mut steps: Vec<Box<dyn Fn(&Path)>> = vec![
+    type Step = Box<dyn Fn(&Path)>;
+    let mut steps: Vec<Step> = vec![
         Box::new(|r| fs::create_dir_all(r.join("b/nested")).unwrap()),
         Box::new(|r| fs::create_dir_all(r.join("a")).unwrap()),
         Box::new(|r| fs::create_dir_all(r.join("a-sibling")).unwrap()),
@@ -105,8 +135,13 @@ fn make_tree(root: &Path, reverse: bool, seed: i64) {
     for step in &steps {
         step(root);
     }
-    let mut files: Vec<(&str, &[u8])> =
-        vec![("a/1", b"one"), ("a/2", b"two"), ("b/nested/3", b"three"), ("z/4", b"four"), ("a-sibling/5", b"five")];
+    let mut files: Vec<(&str, &[u8])> = vec![
+        ("a/1", b"one"),
+        ("a/2", b"two"),
+        ("b/nested/3", b"three"),
+        ("z/4", b"four"),
+        ("a-sibling/5", b"five"),
+    ];
     if reverse {
         files.reverse();
     }
@@ -120,9 +155,20 @@ fn make_tree(root: &Path, reverse: bool, seed: i64) {
         if path.is_dir() {
             fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
         }
-        let t = Timespec { tv_sec: EPOCH as i64 + 1000 + seed * 17 + i as i64, tv_nsec: seed * 1000 };
-        rustix::fs::utimensat(CWD, path, &Timestamps { last_access: t, last_modification: t }, AtFlags::SYMLINK_NOFOLLOW)
-            .unwrap();
+        let t = Timespec {
+            tv_sec: EPOCH as i64 + 1000 + seed * 17 + i as i64,
+            tv_nsec: seed * 1000,
+        };
+        rustix::fs::utimensat(
+            CWD,
+            path,
+            &Timestamps {
+                last_access: t,
+                last_modification: t,
+            },
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .unwrap();
     }
 }
 
@@ -130,7 +176,9 @@ fn write_tree(root: &Path, epoch: Option<u64>) -> Vec<LayerInfo> {
     COMPRESSIONS
         .iter()
         .map(|&c| {
-            let opts = WriteOptions::new().with_compression(c).with_source_date_epoch(epoch);
+            let opts = WriteOptions::new()
+                .with_compression(c)
+                .with_source_date_epoch(epoch);
             write_dir_layer(root, Vec::new(), &opts).unwrap().1
         })
         .collect()
@@ -151,7 +199,10 @@ fn trees_built_in_different_orders_and_times_have_one_digest() {
     snapshot("dir_tree", &describe(&a));
 
     // Without the clamp the differing mtimes show, so the test above can fail.
-    assert_ne!(write_tree(first.path(), None)[0].diff_id, write_tree(second.path(), None)[0].diff_id);
+    assert_ne!(
+        write_tree(first.path(), None)[0].diff_id,
+        write_tree(second.path(), None)[0].diff_id
+    );
 }
 
 #[test]
@@ -160,13 +211,29 @@ fn the_clamp_only_lowers_mtimes() {
     fs::write(src.path().join("old"), b"old").unwrap();
     fs::write(src.path().join("new"), b"new").unwrap();
     let set = |name: &str, secs: i64| {
-        let t = Timespec { tv_sec: secs, tv_nsec: 0 };
-        rustix::fs::utimensat(CWD, &src.path().join(name), &Timestamps { last_access: t, last_modification: t }, AtFlags::empty())
-            .unwrap();
+        let t = Timespec {
+            tv_sec: secs,
+            tv_nsec: 0,
+        };
+        rustix::fs::utimensat(
+            CWD,
+            src.path().join(name),
+            &Timestamps {
+                last_access: t,
+                last_modification: t,
+            },
+            AtFlags::empty(),
+        )
+        .unwrap();
     };
     set("old", 1_000_000);
     set("new", EPOCH as i64 + 50_000);
-    let (blob, _) = write_dir_layer(src.path(), Vec::new(), &WriteOptions::new().with_source_date_epoch(Some(EPOCH))).unwrap();
+    let (blob, _) = write_dir_layer(
+        src.path(),
+        Vec::new(),
+        &WriteOptions::new().with_source_date_epoch(Some(EPOCH)),
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
     unpack_layer(&blob[..], out.path(), &UnpackOptions::new()).unwrap();
     let mtime = |name: &str| {

@@ -6,12 +6,16 @@ mod layer_support;
 use std::fs;
 
 use layer_support::{Hdr, RawTar, Sentinel};
-use plinth_oci::layer::{Compression, LayerEntry, UnpackOptions, WriteOptions, unpack_layer, write_entries_layer};
+use plinth_oci::layer::{
+    Compression, LayerEntry, UnpackOptions, WriteOptions, unpack_layer, write_entries_layer,
+};
 use proptest::prelude::*;
 
 fn options() -> UnpackOptions {
     // A small entry limit keeps hostile sizes from filling the disk during the run.
-    UnpackOptions::new().with_max_entry_size(1 << 20).with_preserve_ownership(false)
+    UnpackOptions::new()
+        .with_max_entry_size(1 << 20)
+        .with_preserve_ownership(false)
 }
 
 /// Unpacks `bytes` (any outcome is fine) and checks the sentinel.
@@ -70,8 +74,20 @@ struct RandomEntry {
 }
 
 fn random_entry() -> impl Strategy<Value = RandomEntry> {
-    (path(), path(), typeflag(), proptest::collection::vec(any::<u8>(), 0..700), proptest::option::of(0u64..5000))
-        .prop_map(|(name, link, typeflag, data, declared)| RandomEntry { name, link, typeflag, data, declared })
+    (
+        path(),
+        path(),
+        typeflag(),
+        proptest::collection::vec(any::<u8>(), 0..700),
+        proptest::option::of(0u64..5000),
+    )
+        .prop_map(|(name, link, typeflag, data, declared)| RandomEntry {
+            name,
+            link,
+            typeflag,
+            data,
+            declared,
+        })
 }
 
 fn build(entries: &[RandomEntry]) -> Vec<u8> {

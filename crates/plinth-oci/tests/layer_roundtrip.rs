@@ -19,7 +19,9 @@ use plinth_oci::layer::{
 use rustix::fs::{AtFlags, CWD, FileType, Mode, Timespec, Timestamps, XattrFlags};
 
 /// `security.capability` granting cap_net_raw (VFS_CAP_REVISION_2, effective).
-const CAP_NET_RAW: [u8; 20] = [1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+const CAP_NET_RAW: [u8; 20] = [
+    1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
 
 fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
@@ -31,7 +33,14 @@ fn chown(path: &Path, uid: u32, gid: u32) {
 
 /// A tree with every kind of entry and metadata a layer carries. Needs root.
 fn build_tree(root: &Path) {
-    for (dir, mode) in [("bin", 0o755), ("etc", 0o755), ("tmp", 0o1777), ("srv", 0o2775), ("dev", 0o755), ("run", 0o755)] {
+    for (dir, mode) in [
+        ("bin", 0o755),
+        ("etc", 0o755),
+        ("tmp", 0o1777),
+        ("srv", 0o2775),
+        ("dev", 0o755),
+        ("run", 0o755),
+    ] {
         fs::create_dir(root.join(dir)).unwrap();
         set_mode(&root.join(dir), mode);
     }
@@ -50,8 +59,20 @@ fn build_tree(root: &Path) {
     symlink("t".repeat(180), root.join("etc/long-target")).unwrap();
     fs::write(root.join("bin/ping"), b"ping").unwrap();
     set_mode(&root.join("bin/ping"), 0o755);
-    rustix::fs::setxattr(root.join("bin/ping"), "security.capability", &CAP_NET_RAW, XattrFlags::empty()).unwrap();
-    rustix::fs::setxattr(root.join("etc/hostname"), "user.test", b"kept", XattrFlags::empty()).unwrap();
+    rustix::fs::setxattr(
+        root.join("bin/ping"),
+        "security.capability",
+        &CAP_NET_RAW,
+        XattrFlags::empty(),
+    )
+    .unwrap();
+    rustix::fs::setxattr(
+        root.join("etc/hostname"),
+        "user.test",
+        b"kept",
+        XattrFlags::empty(),
+    )
+    .unwrap();
     // Pseudo-random content bigger than any buffer in the pipeline.
     let mut x: u32 = 12345;
     let big: Vec<u8> = (0..3 * 1024 * 1024 + 17)
@@ -65,13 +86,25 @@ fn build_tree(root: &Path) {
     let deep = root.join("srv").join("d".repeat(120)).join("e".repeat(120));
     fs::create_dir_all(&deep).unwrap();
     fs::write(deep.join("f".repeat(100)), b"deep").unwrap();
-    fs::write(root.join(OsStr::from_bytes(b"etc/caf\xe9")), b"latin-1 name").unwrap();
+    fs::write(
+        root.join(OsStr::from_bytes(b"etc/caf\xe9")),
+        b"latin-1 name",
+    )
+    .unwrap();
     for (name, ft, dev) in [
-        ("dev/null", FileType::CharacterDevice, rustix::fs::makedev(1, 3)),
-        ("dev/loop0", FileType::BlockDevice, rustix::fs::makedev(7, 0)),
+        (
+            "dev/null",
+            FileType::CharacterDevice,
+            rustix::fs::makedev(1, 3),
+        ),
+        (
+            "dev/loop0",
+            FileType::BlockDevice,
+            rustix::fs::makedev(7, 0),
+        ),
         ("run/fifo", FileType::Fifo, 0),
     ] {
-        rustix::fs::mknodat(CWD, &root.join(name), ft, Mode::from_raw_mode(0o620), dev).unwrap();
+        rustix::fs::mknodat(CWD, root.join(name), ft, Mode::from_raw_mode(0o620), dev).unwrap();
         set_mode(&root.join(name), 0o620);
     }
     set_times(root, 1_600_000_000);
@@ -80,11 +113,17 @@ fn build_tree(root: &Path) {
 /// Gives every entry its own mtime (files first, then directories deepest first).
 fn set_times(root: &Path, base: i64) {
     for (i, path) in all_paths(root).iter().rev().enumerate() {
-        let t = Timespec { tv_sec: base + i as i64 * 7, tv_nsec: 0 };
+        let t = Timespec {
+            tv_sec: base + i as i64 * 7,
+            tv_nsec: 0,
+        };
         rustix::fs::utimensat(
             CWD,
             path,
-            &Timestamps { last_access: t, last_modification: t },
+            &Timestamps {
+                last_access: t,
+                last_modification: t,
+            },
             AtFlags::SYMLINK_NOFOLLOW,
         )
         .unwrap();
@@ -116,16 +155,26 @@ fn every_compression_round_trips_with_the_same_diff_id() {
         assert_eq!(info.compression, compression);
         let out = tempfile::tempdir().unwrap();
         let summary = unpack_layer(&blob[..], out.path(), &unpack_options()).unwrap();
-        assert_eq!(summary.compression, compression, "detected from the magic bytes");
+        assert_eq!(
+            summary.compression, compression,
+            "detected from the magic bytes"
+        );
         assert_eq!(summary.diff_id, info.diff_id);
-        assert_eq!(tree_listing(out.path()), expected, "{compression}: unpacked tree differs");
+        assert_eq!(
+            tree_listing(out.path()),
+            expected,
+            "{compression}: unpacked tree differs"
+        );
 
         // Writing the unpacked tree again gives the same bytes: nothing was lost or added.
         let (_, again) = write_dir_layer(out.path(), Vec::new(), &options(compression)).unwrap();
         assert_eq!(again, info, "{compression}: rewrite differs");
         diff_ids.push(info.diff_id);
     }
-    assert!(diff_ids.windows(2).all(|w| w[0] == w[1]), "the tar does not depend on the compression");
+    assert!(
+        diff_ids.windows(2).all(|w| w[0] == w[1]),
+        "the tar does not depend on the compression"
+    );
 }
 
 #[test]
@@ -148,7 +197,9 @@ fn layers_stream_into_the_store() {
 }
 
 fn run(cmd: &mut Command) -> String {
-    let output = cmd.output().unwrap_or_else(|e| panic!("failed to run {cmd:?}: {e}"));
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("failed to run {cmd:?}: {e}"));
     assert!(
         output.status.success(),
         "{cmd:?} failed: {}\n{}",
@@ -160,7 +211,8 @@ fn run(cmd: &mut Command) -> String {
 
 fn write_file_layer(src: &Path, compression: Compression, dir: &Path) -> std::path::PathBuf {
     let path = dir.join(format!("layer.{compression}"));
-    let (file, _) = write_dir_layer(src, File::create(&path).unwrap(), &options(compression)).unwrap();
+    let (file, _) =
+        write_dir_layer(src, File::create(&path).unwrap(), &options(compression)).unwrap();
     file.sync_all().unwrap();
     path
 }
@@ -175,7 +227,10 @@ fn gnu_tar_lists_and_extracts_our_layers() {
     let work = tempfile::tempdir().unwrap();
     let plain = write_file_layer(src.path(), Compression::None, work.path());
 
-    let listing = run(Command::new("tar").arg("--numeric-owner").arg("-tvf").arg(&plain));
+    let listing = run(Command::new("tar")
+        .arg("--numeric-owner")
+        .arg("-tvf")
+        .arg(&plain));
     for expected in [
         "-rwsr-xr-x 0/0",
         "bin/sh -> tool",
@@ -188,9 +243,15 @@ fn gnu_tar_lists_and_extracts_our_layers() {
         "prw--w----",
         &"e".repeat(120),
     ] {
-        assert!(listing.contains(expected), "`tar -tv` output lacks `{expected}`:\n{listing}");
+        assert!(
+            listing.contains(expected),
+            "`tar -tv` output lacks `{expected}`:\n{listing}"
+        );
     }
-    assert!(!listing.contains("./"), "entries have no `./` prefix:\n{listing}");
+    assert!(
+        !listing.contains("./"),
+        "entries have no `./` prefix:\n{listing}"
+    );
 
     let out = tempfile::tempdir().unwrap();
     run(Command::new("tar")
@@ -198,14 +259,21 @@ fn gnu_tar_lists_and_extracts_our_layers() {
         .arg(&plain)
         .arg("-C")
         .arg(out.path()));
-    assert_eq!(tree_listing(out.path()), tree_listing(src.path()), "GNU tar extracted a different tree");
+    assert_eq!(
+        tree_listing(out.path()),
+        tree_listing(src.path()),
+        "GNU tar extracted a different tree"
+    );
 
     // The compressed blobs are valid gzip and zstd streams of the same tar.
     let gz = write_file_layer(src.path(), Compression::Gzip, work.path());
     let zst = write_file_layer(src.path(), Compression::Zstd, work.path());
     let names = run(Command::new("tar").arg("-tf").arg(&plain));
     assert_eq!(run(Command::new("tar").arg("-tzf").arg(&gz)), names);
-    assert_eq!(run(Command::new("tar").arg("--zstd").arg("-tf").arg(&zst)), names);
+    assert_eq!(
+        run(Command::new("tar").arg("--zstd").arg("-tf").arg(&zst)),
+        names
+    );
 }
 
 #[test]
@@ -219,10 +287,17 @@ fn busybox_tar_lists_and_extracts_our_layers() {
     let gz = write_file_layer(src.path(), Compression::Gzip, work.path());
     let listing = run(Command::new("busybox").args(["tar", "-tvzf"]).arg(&gz));
     assert!(listing.contains("bin/sh -> tool"), "{listing}");
-    assert!(listing.contains(&"f".repeat(100)), "PAX long names are read:\n{listing}");
+    assert!(
+        listing.contains(&"f".repeat(100)),
+        "PAX long names are read:\n{listing}"
+    );
 
     let out = tempfile::tempdir().unwrap();
-    run(Command::new("busybox").args(["tar", "-xzf"]).arg(&gz).arg("-C").arg(out.path()));
+    run(Command::new("busybox")
+        .args(["tar", "-xzf"])
+        .arg(&gz)
+        .arg("-C")
+        .arg(out.path()));
     // busybox keeps no xattrs, sets no directory or symlink mtimes and ignores PAX uid/gid
     // records (srv/big.bin's owner); everything else must match.
     let strip = |m: std::collections::BTreeMap<String, String>| {
@@ -239,7 +314,10 @@ fn busybox_tar_lists_and_extracts_our_layers() {
             })
             .collect::<std::collections::BTreeMap<_, _>>()
     };
-    assert_eq!(strip(tree_listing(out.path())), strip(tree_listing(src.path())));
+    assert_eq!(
+        strip(tree_listing(out.path())),
+        strip(tree_listing(src.path()))
+    );
 }
 
 #[test]
@@ -264,7 +342,11 @@ fn we_unpack_what_gnu_tar_writes() {
         let out = tempfile::tempdir().unwrap();
         unpack_layer(File::open(&archive).unwrap(), out.path(), &unpack_options())
             .unwrap_or_else(|e| panic!("{format}: {e}"));
-        assert_eq!(tree_listing(out.path()), tree_listing(src.path()), "{format} archive unpacked differently");
+        assert_eq!(
+            tree_listing(out.path()),
+            tree_listing(src.path()),
+            "{format} archive unpacked differently"
+        );
     }
 }
 
@@ -277,7 +359,19 @@ fn unpacking_without_ownership_keeps_modes_and_contents() {
     let (blob, _) = write_dir_layer(src.path(), Vec::new(), &WriteOptions::new()).unwrap();
     let out = tempfile::tempdir().unwrap();
     // Directory modes are applied last, so a read-only directory still receives its files.
-    unpack_layer(&blob[..], out.path(), &UnpackOptions::new().with_preserve_ownership(false)).unwrap();
+    unpack_layer(
+        &blob[..],
+        out.path(),
+        &UnpackOptions::new().with_preserve_ownership(false),
+    )
+    .unwrap();
     assert_eq!(fs::read(out.path().join("ro/file")).unwrap(), b"x");
-    assert_eq!(fs::metadata(out.path().join("ro")).unwrap().permissions().mode() & 0o7777, 0o555);
+    assert_eq!(
+        fs::metadata(out.path().join("ro"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o555
+    );
 }

@@ -11,13 +11,15 @@ use std::process::Command;
 
 use layer_support::{require_root, tree_listing};
 use plinth_oci::layer::{
-    Compression, LayerEntry, UnpackOptions, WhiteoutMode, WriteOptions, unpack_layer, write_entries_layer,
-    write_upper_layer,
+    Compression, LayerEntry, UnpackOptions, WhiteoutMode, WriteOptions, unpack_layer,
+    write_entries_layer, write_upper_layer,
 };
 use rustix::fs::{CWD, FileType, Mode, XattrFlags};
 
 fn layer(entries: &[LayerEntry]) -> Vec<u8> {
-    write_entries_layer(entries, Vec::new(), &WriteOptions::new()).unwrap().0
+    write_entries_layer(entries, Vec::new(), &WriteOptions::new())
+        .unwrap()
+        .0
 }
 
 fn lower() -> Vec<u8> {
@@ -72,7 +74,17 @@ fn whiteouts_never_hide_entries_of_their_own_layer() {
     // d/z and d/sub/w came from the lower layer and are hidden; d/sub/mine is this layer's.
     assert_eq!(
         names(target.path()),
-        ["a", "a/x", "a/x2", "a/y", "d", "d/sub", "d/sub/mine", "gone", "gone/inner"]
+        [
+            "a",
+            "a/x",
+            "a/x2",
+            "a/y",
+            "d",
+            "d/sub",
+            "d/sub/mine",
+            "gone",
+            "gone/inner"
+        ]
     );
 }
 
@@ -82,15 +94,29 @@ fn overlay_mode_writes_overlayfs_whiteouts() {
         return;
     }
     let target = tempfile::tempdir().unwrap();
-    let upper = layer(&[LayerEntry::whiteout("a/x"), LayerEntry::dir("d"), LayerEntry::opaque("d")]);
+    let upper = layer(&[
+        LayerEntry::whiteout("a/x"),
+        LayerEntry::dir("d"),
+        LayerEntry::opaque("d"),
+    ]);
     let opts = UnpackOptions::new().with_whiteouts(WhiteoutMode::Overlay);
     unpack_layer(&upper[..], target.path(), &opts).unwrap();
     let meta = fs::symlink_metadata(target.path().join("a/x")).unwrap();
-    assert!(meta.file_type().is_char_device() && meta.rdev() == 0, "a 0/0 character device");
+    assert!(
+        meta.file_type().is_char_device() && meta.rdev() == 0,
+        "a 0/0 character device"
+    );
     let mut buf = [0u8; 8];
-    let n = rustix::fs::getxattr(target.path().join("d"), "trusted.overlay.opaque", &mut buf[..]).unwrap();
+    let n = rustix::fs::getxattr(
+        target.path().join("d"),
+        "trusted.overlay.opaque",
+        &mut buf[..],
+    )
+    .unwrap();
     assert_eq!(&buf[..n], b"y");
-    assert!(!target.path().join("a/.wh.x").exists() && !target.path().join("d/.wh..wh..opq").exists());
+    assert!(
+        !target.path().join("a/.wh.x").exists() && !target.path().join("d/.wh..wh..opq").exists()
+    );
 }
 
 fn tar_names(blob: &[u8]) -> Vec<String> {
@@ -98,8 +124,16 @@ fn tar_names(blob: &[u8]) -> Vec<String> {
     let path = dir.path().join("layer.tar.gz");
     fs::write(&path, blob).unwrap();
     let out = Command::new("tar").arg("-tzf").arg(&path).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
@@ -110,24 +144,69 @@ fn upper_dir_whiteouts_become_layer_whiteouts() {
     let upper = tempfile::tempdir().unwrap();
     let u = upper.path();
     fs::create_dir_all(u.join("etc")).unwrap();
-    rustix::fs::mknodat(CWD, &u.join("etc/removed"), FileType::CharacterDevice, Mode::empty(), 0).unwrap();
+    rustix::fs::mknodat(
+        CWD,
+        u.join("etc/removed"),
+        FileType::CharacterDevice,
+        Mode::empty(),
+        0,
+    )
+    .unwrap();
     fs::create_dir(u.join("var")).unwrap();
-    rustix::fs::setxattr(u.join("var"), "trusted.overlay.opaque", b"y", XattrFlags::empty()).unwrap();
+    rustix::fs::setxattr(
+        u.join("var"),
+        "trusted.overlay.opaque",
+        b"y",
+        XattrFlags::empty(),
+    )
+    .unwrap();
     fs::write(u.join("var/fresh"), b"fresh").unwrap();
     fs::create_dir(u.join("home")).unwrap();
-    rustix::fs::setxattr(u.join("home"), "user.overlay.opaque", b"y", XattrFlags::empty()).unwrap();
+    rustix::fs::setxattr(
+        u.join("home"),
+        "user.overlay.opaque",
+        b"y",
+        XattrFlags::empty(),
+    )
+    .unwrap();
     // A real device that is not 0/0 stays a device.
-    rustix::fs::mknodat(CWD, &u.join("etc/null"), FileType::CharacterDevice, Mode::from_raw_mode(0o666), rustix::fs::makedev(1, 3))
-        .unwrap();
+    rustix::fs::mknodat(
+        CWD,
+        u.join("etc/null"),
+        FileType::CharacterDevice,
+        Mode::from_raw_mode(0o666),
+        rustix::fs::makedev(1, 3),
+    )
+    .unwrap();
 
     let (blob, _) = write_upper_layer(u, Vec::new(), &WriteOptions::new()).unwrap();
     assert_eq!(
         tar_names(&blob),
-        ["etc/", "etc/.wh.removed", "etc/null", "home/", "home/.wh..wh..opq", "var/", "var/.wh..wh..opq", "var/fresh"]
+        [
+            "etc/",
+            "etc/.wh.removed",
+            "etc/null",
+            "home/",
+            "home/.wh..wh..opq",
+            "var/",
+            "var/.wh..wh..opq",
+            "var/fresh"
+        ]
     );
     // The same tree read as a plain directory keeps the device and has no markers.
-    let (plain, _) = plinth_oci::layer::write_dir_layer(u, Vec::new(), &WriteOptions::new()).unwrap();
-    assert_eq!(tar_names(&plain), ["etc/", "etc/null", "etc/removed", "home/", "var/", "var/fresh"]);
+    let (plain, _) =
+        plinth_oci::layer::write_dir_layer(u, Vec::new(), &WriteOptions::new()).unwrap();
+    assert_eq!(
+        tar_names(&plain),
+        [
+            "etc/",
+            "etc/null",
+            "etc/removed",
+            "home/",
+            "var/",
+            "var/fresh"
+        ]
+    );
 }
 
 #[test]
@@ -162,18 +241,27 @@ fn a_real_overlayfs_upper_dir_reproduces_the_merged_view() {
     assert!(status.success(), "overlay script failed: {status}");
 
     for compression in [Compression::Gzip, Compression::Zstd] {
-        let opts = WriteOptions::new().with_compression(compression).with_source_date_epoch(None);
+        let opts = WriteOptions::new()
+            .with_compression(compression)
+            .with_source_date_epoch(None);
         let (blob, info) = write_upper_layer(&w.join("upper"), Vec::new(), &opts).unwrap();
         if compression == Compression::Gzip {
             let names = tar_names(&blob);
             for marker in ["a/.wh.x", "d/.wh..wh..opq", ".wh.gone", "added"] {
-                assert!(names.iter().any(|n| n == marker), "`{marker}` missing from {names:?}");
+                assert!(
+                    names.iter().any(|n| n == marker),
+                    "`{marker}` missing from {names:?}"
+                );
             }
         }
         let result = tempfile::tempdir().unwrap();
         unpack_layer(&lower()[..], result.path(), &UnpackOptions::new()).unwrap();
         let summary = unpack_layer(&blob[..], result.path(), &UnpackOptions::new()).unwrap();
         assert_eq!(summary.diff_id, info.diff_id);
-        assert_eq!(tree_listing(result.path()), tree_listing(&w.join("expected")), "{compression}");
+        assert_eq!(
+            tree_listing(result.path()),
+            tree_listing(&w.join("expected")),
+            "{compression}"
+        );
     }
 }

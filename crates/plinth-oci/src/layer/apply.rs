@@ -32,18 +32,29 @@ pub(crate) fn split_path(raw: &[u8], what: &str) -> Result<Vec<Vec<u8>>, String>
         return Err(format!("the {what} contains a NUL byte"));
     }
     if raw[0] == b'/' {
-        return Err(format!("the {what} is absolute; layer entries must be relative to the root"));
+        return Err(format!(
+            "the {what} is absolute; layer entries must be relative to the root"
+        ));
     }
     if raw.len() > MAX_PATH {
-        return Err(format!("the {what} is {} bytes long, over the {MAX_PATH}-byte limit", raw.len()));
+        return Err(format!(
+            "the {what} is {} bytes long, over the {MAX_PATH}-byte limit",
+            raw.len()
+        ));
     }
     let mut comps = Vec::new();
     for comp in raw.split(|&b| b == b'/') {
         match comp {
             b"" | b"." => {}
-            b".." => return Err(format!("the {what} has a `..` component, which could escape the target")),
+            b".." => {
+                return Err(format!(
+                    "the {what} has a `..` component, which could escape the target"
+                ));
+            }
             _ if comp.len() > MAX_COMPONENT => {
-                return Err(format!("the {what} has a component over {MAX_COMPONENT} bytes"));
+                return Err(format!(
+                    "the {what} has a component over {MAX_COMPONENT} bytes"
+                ));
             }
             _ => comps.push(comp.to_vec()),
         }
@@ -74,15 +85,28 @@ pub(crate) struct Applier<'a> {
 
 impl<'a> Applier<'a> {
     pub fn new(root: Root, options: &'a UnpackOptions) -> Self {
-        Self { root, options, created: BTreeSet::new(), dirs: Vec::new(), entries: 0, whiteouts: 0 }
+        Self {
+            root,
+            options,
+            created: BTreeSet::new(),
+            dirs: Vec::new(),
+            entries: 0,
+            whiteouts: 0,
+        }
     }
 
     pub fn apply(&mut self, entry: &RawEntry, data: &mut dyn Read) -> Result<()> {
         let shown = entry.display_path();
-        let unsafe_entry = |reason: String| Error::UnsafeEntry { entry: shown.clone(), reason };
+        let unsafe_entry = |reason: String| Error::UnsafeEntry {
+            entry: shown.clone(),
+            reason,
+        };
         let comps = split_path(&entry.path, "path").map_err(unsafe_entry)?;
         let t = entry.typeflag;
-        if !matches!(t, b'0' | b'\0' | b'7' | b'1' | b'2' | b'3' | b'4' | b'5' | b'6') {
+        if !matches!(
+            t,
+            b'0' | b'\0' | b'7' | b'1' | b'2' | b'3' | b'4' | b'5' | b'6'
+        ) {
             return Err(unsafe_entry(format!(
                 "entry type `{}` (header at byte {}) is not supported in a layer",
                 (t as char).escape_default(),
@@ -94,7 +118,9 @@ impl<'a> Applier<'a> {
                 tracing::debug!("skipping the root directory entry");
                 return Ok(());
             }
-            return Err(unsafe_entry("the entry would replace the target root itself".into()));
+            return Err(unsafe_entry(
+                "the entry would replace the target root itself".into(),
+            ));
         };
         self.entries += 1;
         if name.starts_with(WHITEOUT_PREFIX.as_bytes()) {
@@ -107,11 +133,18 @@ impl<'a> Applier<'a> {
         }
         let parent = self.open_parent(parent_comps, true, &shown)?;
         let joined = join(&comps);
-        let path_on_disk = self.root.path().join(std::ffi::OsStr::new(&*String::from_utf8_lossy(&joined)));
+        let path_on_disk = self
+            .root
+            .path()
+            .join(std::ffi::OsStr::new(&*String::from_utf8_lossy(&joined)));
         let sys = |action: &'static str, e: Errno| Error::io(action, &path_on_disk, e.into());
 
         // Hardlink targets are resolved before the destination is cleared.
-        let link_source = if t == b'1' { Some(self.hardlink_source(entry, &comps, &shown)?) } else { None };
+        let link_source = if t == b'1' {
+            Some(self.hardlink_source(entry, &comps, &shown)?)
+        } else {
+            None
+        };
 
         if let Some(st) = safe_fs::lstat_at(&parent, name).map_err(|e| sys("inspect", e))? {
             let keep = t == b'5' && safe_fs::file_type(&st) == FileType::Directory;
@@ -126,56 +159,113 @@ impl<'a> Applier<'a> {
                     Ok(()) | Err(Errno::EXIST) => {}
                     Err(e) => return Err(sys("create directory", e)),
                 }
-                let dir = safe_fs::open_subdir(&parent, name).map_err(|e| sys("open directory", e))?;
+                let dir =
+                    safe_fs::open_subdir(&parent, name).map_err(|e| sys("open directory", e))?;
                 self.chown_fd(&dir, entry, &path_on_disk)?;
-                self.set_xattrs(&dir, entry).map_err(|e| sys("set extended attributes of", e))?;
-                self.dirs.push(PendingDir { comps: comps.clone(), mode: entry.mode, mtime: entry.mtime });
+                self.set_xattrs(&dir, entry)
+                    .map_err(|e| sys("set extended attributes of", e))?;
+                self.dirs.push(PendingDir {
+                    comps: comps.clone(),
+                    mode: entry.mode,
+                    mtime: entry.mtime,
+                });
             }
             b'0' | b'\0' | b'7' => {
-                let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                let fd = rustix::fs::openat(&parent, name.as_slice(), flags, Mode::from_raw_mode(0o600))
-                    .map_err(|e| sys("create", e))?;
+                let flags = OFlags::WRONLY
+                    | OFlags::CREATE
+                    | OFlags::EXCL
+                    | OFlags::NOFOLLOW
+                    | OFlags::CLOEXEC;
+                let fd =
+                    rustix::fs::openat(&parent, name.as_slice(), flags, Mode::from_raw_mode(0o600))
+                        .map_err(|e| sys("create", e))?;
                 let mut file = File::from(fd);
                 let written = copy_data(data, &mut file).map_err(|e| match e.kind() {
                     io::ErrorKind::UnexpectedEof => unsafe_entry(e.to_string()),
-                    _ => Error::io("write", self.root.path().join(&*String::from_utf8_lossy(&joined)), e),
+                    _ => Error::io(
+                        "write",
+                        self.root.path().join(&*String::from_utf8_lossy(&joined)),
+                        e,
+                    ),
                 })?;
                 if written != entry.size {
-                    return Err(unsafe_entry(format!("{written} data bytes read, {} declared", entry.size)));
+                    return Err(unsafe_entry(format!(
+                        "{written} data bytes read, {} declared",
+                        entry.size
+                    )));
                 }
                 let fd = OwnedFd::from(file);
                 self.chown_fd(&fd, entry, &path_on_disk)?;
-                rustix::fs::fchmod(&fd, Mode::from_raw_mode(entry.mode)).map_err(|e| sys("change the mode of", e))?;
-                self.set_xattrs(&fd, entry).map_err(|e| sys("set extended attributes of", e))?;
-                rustix::fs::futimens(&fd, &times(entry.mtime)).map_err(|e| sys("set the mtime of", e))?;
+                rustix::fs::fchmod(&fd, Mode::from_raw_mode(entry.mode))
+                    .map_err(|e| sys("change the mode of", e))?;
+                self.set_xattrs(&fd, entry)
+                    .map_err(|e| sys("set extended attributes of", e))?;
+                rustix::fs::futimens(&fd, &times(entry.mtime))
+                    .map_err(|e| sys("set the mtime of", e))?;
             }
             b'1' => {
                 let (src_parent, src_name) = link_source.expect("resolved above for hardlinks");
-                rustix::fs::linkat(&src_parent, src_name.as_slice(), &parent, name.as_slice(), AtFlags::empty())
-                    .map_err(|e| sys("create hard link", e))?;
+                rustix::fs::linkat(
+                    &src_parent,
+                    src_name.as_slice(),
+                    &parent,
+                    name.as_slice(),
+                    AtFlags::empty(),
+                )
+                .map_err(|e| sys("create hard link", e))?;
             }
             b'2' => {
                 if entry.link.is_empty() || entry.link.contains(&0) || entry.link.len() > MAX_PATH {
-                    return Err(unsafe_entry("the symlink target is empty, has a NUL byte or is too long".into()));
+                    return Err(unsafe_entry(
+                        "the symlink target is empty, has a NUL byte or is too long".into(),
+                    ));
                 }
-                rustix::fs::symlinkat(entry.link.as_slice(), &parent, name.as_slice()).map_err(|e| sys("create symlink", e))?;
+                rustix::fs::symlinkat(entry.link.as_slice(), &parent, name.as_slice())
+                    .map_err(|e| sys("create symlink", e))?;
                 self.chown_at(&parent, name, entry, &path_on_disk)?;
-                rustix::fs::utimensat(&parent, name.as_slice(), &times(entry.mtime), AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(|e| sys("set the mtime of", e))?;
+                rustix::fs::utimensat(
+                    &parent,
+                    name.as_slice(),
+                    &times(entry.mtime),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )
+                .map_err(|e| sys("set the mtime of", e))?;
             }
             _ => {
                 let (ft, dev) = match t {
-                    b'3' => (FileType::CharacterDevice, rustix::fs::makedev(entry.dev_major, entry.dev_minor)),
-                    b'4' => (FileType::BlockDevice, rustix::fs::makedev(entry.dev_major, entry.dev_minor)),
+                    b'3' => (
+                        FileType::CharacterDevice,
+                        rustix::fs::makedev(entry.dev_major, entry.dev_minor),
+                    ),
+                    b'4' => (
+                        FileType::BlockDevice,
+                        rustix::fs::makedev(entry.dev_major, entry.dev_minor),
+                    ),
                     _ => (FileType::Fifo, 0),
                 };
-                rustix::fs::mknodat(&parent, name.as_slice(), ft, Mode::from_raw_mode(0o600), dev)
-                    .map_err(|e| sys("create device node", e))?;
+                rustix::fs::mknodat(
+                    &parent,
+                    name.as_slice(),
+                    ft,
+                    Mode::from_raw_mode(0o600),
+                    dev,
+                )
+                .map_err(|e| sys("create device node", e))?;
                 self.chown_at(&parent, name, entry, &path_on_disk)?;
-                rustix::fs::chmodat(&parent, name.as_slice(), Mode::from_raw_mode(entry.mode), AtFlags::empty())
-                    .map_err(|e| sys("change the mode of", e))?;
-                rustix::fs::utimensat(&parent, name.as_slice(), &times(entry.mtime), AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(|e| sys("set the mtime of", e))?;
+                rustix::fs::chmodat(
+                    &parent,
+                    name.as_slice(),
+                    Mode::from_raw_mode(entry.mode),
+                    AtFlags::empty(),
+                )
+                .map_err(|e| sys("change the mode of", e))?;
+                rustix::fs::utimensat(
+                    &parent,
+                    name.as_slice(),
+                    &times(entry.mtime),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )
+                .map_err(|e| sys("set the mtime of", e))?;
             }
         }
         self.created.insert(joined);
@@ -189,9 +279,14 @@ impl<'a> Applier<'a> {
             let Ok(fd) = self.root.open_dir(&d.comps, false, &mut |_| {}) else {
                 continue; // removed again by a later entry
             };
-            let path = self.root.path().join(&*String::from_utf8_lossy(&join(&d.comps)));
-            rustix::fs::fchmod(&fd, Mode::from_raw_mode(d.mode)).map_err(|e| Error::io("change the mode of", &path, e.into()))?;
-            rustix::fs::futimens(&fd, &times(d.mtime)).map_err(|e| Error::io("set the mtime of", &path, e.into()))?;
+            let path = self
+                .root
+                .path()
+                .join(&*String::from_utf8_lossy(&join(&d.comps)));
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(d.mode))
+                .map_err(|e| Error::io("change the mode of", &path, e.into()))?;
+            rustix::fs::futimens(&fd, &times(d.mtime))
+                .map_err(|e| Error::io("set the mtime of", &path, e.into()))?;
         }
         Ok(())
     }
@@ -201,67 +296,109 @@ impl<'a> Applier<'a> {
         let mut on_create = |depth: usize| {
             created.insert(join(&comps[..=depth]));
         };
-        self.root.open_dir(comps, create, &mut on_create).map_err(|e| self.walk_error(e, comps, shown))
+        self.root
+            .open_dir(comps, create, &mut on_create)
+            .map_err(|e| self.walk_error(e, comps, shown))
     }
 
     fn walk_error(&self, e: WalkError, comps: &[Vec<u8>], shown: &str) -> Error {
         let prefix = |depth: usize| display_bytes(&join(&comps[..=depth]));
         let reason = match e {
             WalkError::Symlink(d) => {
-                format!("its parent `{}` is a symbolic link; layer entries are never written through symlinks", prefix(d))
+                format!(
+                    "its parent `{}` is a symbolic link; layer entries are never written through symlinks",
+                    prefix(d)
+                )
             }
             WalkError::NotDir(d) => format!("its parent `{}` is not a directory", prefix(d)),
             WalkError::Missing(d) => format!("its parent `{}` does not exist", prefix(d)),
             WalkError::Sys(d, errno) => {
-                return Error::io("open directory", self.root.path().join(prefix(d)), errno.into());
+                return Error::io(
+                    "open directory",
+                    self.root.path().join(prefix(d)),
+                    errno.into(),
+                );
             }
         };
-        Error::UnsafeEntry { entry: shown.to_owned(), reason }
+        Error::UnsafeEntry {
+            entry: shown.to_owned(),
+            reason,
+        }
     }
 
     /// Resolves a hardlink's target to (parent dir, name), checking it exists inside the root.
-    fn hardlink_source(&mut self, entry: &RawEntry, comps: &[Vec<u8>], shown: &str) -> Result<(OwnedFd, Vec<u8>)> {
-        let unsafe_entry = |reason: String| Error::UnsafeEntry { entry: shown.to_owned(), reason };
+    fn hardlink_source(
+        &mut self,
+        entry: &RawEntry,
+        comps: &[Vec<u8>],
+        shown: &str,
+    ) -> Result<(OwnedFd, Vec<u8>)> {
+        let unsafe_entry = |reason: String| Error::UnsafeEntry {
+            entry: shown.to_owned(),
+            reason,
+        };
         let target = split_path(&entry.link, "hardlink target").map_err(unsafe_entry)?;
         let target_shown = display_bytes(&entry.link);
         let Some((name, parent)) = target.split_last() else {
-            return Err(unsafe_entry("the hardlink target is the root directory".into()));
+            return Err(unsafe_entry(
+                "the hardlink target is the root directory".into(),
+            ));
         };
         if target == comps {
             return Err(unsafe_entry("the hardlink points to itself".into()));
         }
-        let fd = self.open_parent(parent, false, shown).map_err(|e| match e {
-            Error::UnsafeEntry { reason, .. } => unsafe_entry(format!("hardlink target `{target_shown}`: {reason}")),
-            other => other,
-        })?;
+        let fd = self
+            .open_parent(parent, false, shown)
+            .map_err(|e| match e {
+                Error::UnsafeEntry { reason, .. } => {
+                    unsafe_entry(format!("hardlink target `{target_shown}`: {reason}"))
+                }
+                other => other,
+            })?;
         match safe_fs::lstat_at(&fd, name) {
-            Ok(Some(st)) if safe_fs::file_type(&st) == FileType::Directory => {
-                Err(unsafe_entry(format!("the hardlink target `{target_shown}` is a directory")))
-            }
+            Ok(Some(st)) if safe_fs::file_type(&st) == FileType::Directory => Err(unsafe_entry(
+                format!("the hardlink target `{target_shown}` is a directory"),
+            )),
             Ok(Some(_)) => Ok((fd, name.clone())),
             Ok(None) => Err(unsafe_entry(format!(
                 "the hardlink target `{target_shown}` does not exist; a link must point to an earlier entry or a lower layer's file"
             ))),
-            Err(e) => Err(Error::io("inspect", self.root.path().join(&target_shown), e.into())),
+            Err(e) => Err(Error::io(
+                "inspect",
+                self.root.path().join(&target_shown),
+                e.into(),
+            )),
         }
     }
 
     fn whiteout(&mut self, parent_comps: &[Vec<u8>], name: &[u8], shown: &str) -> Result<()> {
         self.whiteouts += 1;
         let overlay = self.options.whiteouts() == WhiteoutMode::Overlay;
-        let dir_path = self.root.path().join(&*String::from_utf8_lossy(&join(parent_comps)));
+        let dir_path = self
+            .root
+            .path()
+            .join(&*String::from_utf8_lossy(&join(parent_comps)));
         if name == OPAQUE_WHITEOUT.as_bytes() {
             let dir = match self.open_parent(parent_comps, overlay, shown) {
                 Ok(fd) => fd,
-                Err(Error::UnsafeEntry { reason, .. }) if reason.ends_with("does not exist") => return Ok(()),
+                Err(Error::UnsafeEntry { reason, .. }) if reason.ends_with("does not exist") => {
+                    return Ok(());
+                }
                 Err(e) => return Err(e),
             };
             if overlay {
-                return rustix::fs::fsetxattr(&dir, "trusted.overlay.opaque", b"y", XattrFlags::empty())
-                    .map_err(|e| Error::io("mark opaque", dir_path, e.into()));
+                return rustix::fs::fsetxattr(
+                    &dir,
+                    "trusted.overlay.opaque",
+                    b"y",
+                    XattrFlags::empty(),
+                )
+                .map_err(|e| Error::io("mark opaque", dir_path, e.into()));
             }
             let base = join(parent_comps);
-            return self.clear_opaque(&dir, &base).map_err(|e| Error::io("clear opaque directory", dir_path, e.into()));
+            return self
+                .clear_opaque(&dir, &base)
+                .map_err(|e| Error::io("clear opaque directory", dir_path, e.into()));
         }
         if name.starts_with(b".wh..wh.") {
             tracing::debug!(entry = shown, "ignoring aufs metadata entry");
@@ -282,14 +419,23 @@ impl<'a> Applier<'a> {
         }
         let dir = match self.open_parent(parent_comps, overlay, shown) {
             Ok(fd) => fd,
-            Err(Error::UnsafeEntry { reason, .. }) if reason.ends_with("does not exist") => return Ok(()),
+            Err(Error::UnsafeEntry { reason, .. }) if reason.ends_with("does not exist") => {
+                return Ok(());
+            }
             Err(e) => return Err(e),
         };
         let victim_path = dir_path.join(&*String::from_utf8_lossy(victim));
-        safe_fs::remove_all_at(&dir, victim).map_err(|e| Error::io("delete whited-out", &victim_path, e.into()))?;
+        safe_fs::remove_all_at(&dir, victim)
+            .map_err(|e| Error::io("delete whited-out", &victim_path, e.into()))?;
         if overlay {
-            rustix::fs::mknodat(&dir, victim, FileType::CharacterDevice, Mode::empty(), rustix::fs::makedev(0, 0))
-                .map_err(|e| Error::io("create overlay whiteout", &victim_path, e.into()))?;
+            rustix::fs::mknodat(
+                &dir,
+                victim,
+                FileType::CharacterDevice,
+                Mode::empty(),
+                rustix::fs::makedev(0, 0),
+            )
+            .map_err(|e| Error::io("create overlay whiteout", &victim_path, e.into()))?;
         }
         Ok(())
     }
@@ -297,7 +443,11 @@ impl<'a> Applier<'a> {
     /// Removes what earlier layers put under `dir`, keeping what this layer created.
     fn clear_opaque(&self, dir: &OwnedFd, base: &[u8]) -> Result<(), Errno> {
         for name in safe_fs::list_dir(dir)? {
-            let path = if base.is_empty() { name.clone() } else { [base, b"/", &name].concat() };
+            let path = if base.is_empty() {
+                name.clone()
+            } else {
+                [base, b"/", &name].concat()
+            };
             if !self.created.contains(&path) {
                 safe_fs::remove_all_at(dir, &name)?;
             } else if let Some(st) = safe_fs::lstat_at(dir, &name)?
@@ -313,7 +463,8 @@ impl<'a> Applier<'a> {
     fn chown_fd(&self, fd: &OwnedFd, entry: &RawEntry, path: &Path) -> Result<()> {
         if self.options.preserve_ownership() {
             let (uid, gid) = ids(entry)?;
-            rustix::fs::fchown(fd, Some(uid), Some(gid)).map_err(|e| Error::io("change the owner of", path, e.into()))?;
+            rustix::fs::fchown(fd, Some(uid), Some(gid))
+                .map_err(|e| Error::io("change the owner of", path, e.into()))?;
         }
         Ok(())
     }
@@ -321,8 +472,14 @@ impl<'a> Applier<'a> {
     fn chown_at(&self, parent: &OwnedFd, name: &[u8], entry: &RawEntry, path: &Path) -> Result<()> {
         if self.options.preserve_ownership() {
             let (uid, gid) = ids(entry)?;
-            rustix::fs::chownat(parent, name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)
-                .map_err(|e| Error::io("change the owner of", path, e.into()))?;
+            rustix::fs::chownat(
+                parent,
+                name,
+                Some(uid),
+                Some(gid),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| Error::io("change the owner of", path, e.into()))?;
         }
         Ok(())
     }
@@ -350,14 +507,23 @@ fn ids(entry: &RawEntry) -> Result<(rustix::fs::Uid, rustix::fs::Gid)> {
         (Some(u), Some(g)) => Ok((rustix::fs::Uid::from_raw(u), rustix::fs::Gid::from_raw(g))),
         _ => Err(Error::UnsafeEntry {
             entry: entry.display_path(),
-            reason: format!("owner {}:{} is out of the 32-bit id range", entry.uid, entry.gid),
+            reason: format!(
+                "owner {}:{} is out of the 32-bit id range",
+                entry.uid, entry.gid
+            ),
         }),
     }
 }
 
 fn times(mtime: i64) -> Timestamps {
-    let t = Timespec { tv_sec: mtime.max(0), tv_nsec: 0 };
-    Timestamps { last_access: t, last_modification: t }
+    let t = Timespec {
+        tv_sec: mtime.max(0),
+        tv_nsec: 0,
+    };
+    Timestamps {
+        last_access: t,
+        last_modification: t,
+    }
 }
 
 fn copy_data(data: &mut dyn Read, file: &mut File) -> io::Result<u64> {
@@ -381,12 +547,23 @@ mod tests {
 
     #[test]
     fn paths_are_split_and_hostile_ones_refused() {
-        assert_eq!(split_path(b"./a//b/./c/", "path").unwrap(), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(
+            split_path(b"./a//b/./c/", "path").unwrap(),
+            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
+        );
         assert!(split_path(b"./", "path").unwrap().is_empty());
         assert!(split_path(b"a/../b", "path").unwrap_err().contains("`..`"));
-        assert!(split_path(b"/etc/passwd", "path").unwrap_err().contains("absolute"));
+        assert!(
+            split_path(b"/etc/passwd", "path")
+                .unwrap_err()
+                .contains("absolute")
+        );
         assert!(split_path(b"a\0b", "path").unwrap_err().contains("NUL"));
         assert!(split_path(b"", "path").unwrap_err().contains("empty"));
-        assert!(split_path(&[b'a'; 300], "path").unwrap_err().contains("component"));
+        assert!(
+            split_path(&[b'a'; 300], "path")
+                .unwrap_err()
+                .contains("component")
+        );
     }
 }

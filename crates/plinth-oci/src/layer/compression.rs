@@ -35,7 +35,9 @@ impl FromStr for Compression {
             "none" | "uncompressed" => Ok(Self::None),
             "gzip" => Ok(Self::Gzip),
             "zstd" => Ok(Self::Zstd),
-            other => Err(Error::Layer(format!("unknown compression `{other}`: use gzip, zstd or none"))),
+            other => Err(Error::Layer(format!(
+                "unknown compression `{other}`: use gzip, zstd or none"
+            ))),
         }
     }
 }

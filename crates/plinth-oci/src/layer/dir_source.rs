@@ -17,8 +17,12 @@ use crate::error::{Error, Result};
 /// `userxattr` mount option).
 const OPAQUE_XATTRS: [&str; 2] = ["trusted.overlay.opaque", "user.overlay.opaque"];
 /// Overlay features whose upper-dir files cannot be turned into a layer by reading them alone.
-const UNSUPPORTED_OVERLAY_XATTRS: [&str; 4] =
-    ["trusted.overlay.redirect", "trusted.overlay.metacopy", "user.overlay.redirect", "user.overlay.metacopy"];
+const UNSUPPORTED_OVERLAY_XATTRS: [&str; 4] = [
+    "trusted.overlay.redirect",
+    "trusted.overlay.metacopy",
+    "user.overlay.redirect",
+    "user.overlay.metacopy",
+];
 
 /// How the tree on disk is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +55,12 @@ enum FoundKind {
 }
 
 /// Writes the tree under `root` (the root itself is not an entry) into `out`.
-pub(crate) fn write_tree<W: Write>(root: &Path, mode: TreeMode, out: W, options: &WriteOptions) -> Result<(W, LayerInfo)> {
+pub(crate) fn write_tree<W: Write>(
+    root: &Path,
+    mode: TreeMode,
+    out: W,
+    options: &WriteOptions,
+) -> Result<(W, LayerInfo)> {
     let mut found = Vec::new();
     collect(root, &[], mode, &mut found)?;
     found.sort_by(|a, b| a.key.cmp(&b.key));
@@ -63,12 +72,20 @@ pub(crate) fn write_tree<W: Write>(root: &Path, mode: TreeMode, out: W, options:
         let meta = entry_meta(&f.meta);
         match f.what {
             FoundKind::Whiteout => {
-                let header = writer.header_for(f.tar_path.clone(), TarKind::Regular, &meta.with_mode(0o600), 0, b"", (0, 0));
+                let header = writer.header_for(
+                    f.tar_path.clone(),
+                    TarKind::Regular,
+                    &meta.with_mode(0o600),
+                    0,
+                    b"",
+                    (0, 0),
+                );
                 writer.append_raw(&header, &mut std::io::empty())?;
             }
             FoundKind::OpaqueMarker => {
                 let meta = meta.with_mode(f.meta.mode() & 0o777);
-                let header = writer.header_for(f.tar_path.clone(), TarKind::Regular, &meta, 0, b"", (0, 0));
+                let header =
+                    writer.header_for(f.tar_path.clone(), TarKind::Regular, &meta, 0, b"", (0, 0));
                 writer.append_raw(&header, &mut std::io::empty())?;
             }
             FoundKind::Normal => write_found(&mut writer, f, meta, options, &mut first_paths)?,
@@ -88,7 +105,14 @@ fn write_found<W: Write>(
     if !ft.is_dir() && f.meta.nlink() > 1 {
         let id = (f.meta.dev(), f.meta.ino());
         if let Some(first) = first_paths.get(&id) {
-            let header = writer.header_for(f.tar_path.clone(), TarKind::Hardlink, &meta, 0, first, (0, 0));
+            let header = writer.header_for(
+                f.tar_path.clone(),
+                TarKind::Hardlink,
+                &meta,
+                0,
+                first,
+                (0, 0),
+            );
             return writer.append_raw(&header, &mut std::io::empty());
         }
         first_paths.insert(id, f.tar_path.clone());
@@ -102,7 +126,11 @@ fn write_found<W: Write>(
         (TarKind::Directory, Vec::new(), (0, 0))
     } else if ft.is_symlink() {
         let target = fs::read_link(&f.disk).map_err(|e| Error::io("read symlink", &f.disk, e))?;
-        (TarKind::Symlink, target.as_os_str().as_bytes().to_vec(), (0, 0))
+        (
+            TarKind::Symlink,
+            target.as_os_str().as_bytes().to_vec(),
+            (0, 0),
+        )
     } else if ft.is_char_device() {
         (TarKind::CharDevice, Vec::new(), dev)
     } else if ft.is_block_device() {
@@ -116,8 +144,18 @@ fn write_found<W: Write>(
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&f.disk)
             .map_err(|e| Error::io("open", &f.disk, e))?;
-        let header = writer.header_for(f.tar_path.clone(), TarKind::Regular, &meta, f.meta.len(), b"", (0, 0));
-        return writer.append_raw(&header, &mut std::io::BufReader::with_capacity(256 * 1024, file));
+        let header = writer.header_for(
+            f.tar_path.clone(),
+            TarKind::Regular,
+            &meta,
+            f.meta.len(),
+            b"",
+            (0, 0),
+        );
+        return writer.append_raw(
+            &header,
+            &mut std::io::BufReader::with_capacity(256 * 1024, file),
+        );
     };
     let header = writer.header_for(f.tar_path.clone(), kind, &meta, 0, &link, dev);
     writer.append_raw(&header, &mut std::io::empty())
@@ -131,7 +169,11 @@ fn entry_meta(m: &Metadata) -> EntryMeta {
 
 /// Walks `rel` under `root` depth-first, never following symlinks.
 fn collect(root: &Path, rel: &[u8], mode: TreeMode, found: &mut Vec<Found>) -> Result<()> {
-    let dir = if rel.is_empty() { root.to_path_buf() } else { root.join(OsStr::from_bytes(rel)) };
+    let dir = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(OsStr::from_bytes(rel))
+    };
     let entries = fs::read_dir(&dir).map_err(|e| Error::io("read directory", &dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("read directory", &dir, e))?;
@@ -156,7 +198,13 @@ fn collect(root: &Path, rel: &[u8], mode: TreeMode, found: &mut Vec<Found>) -> R
                 let mut wh = tar_path[..dir_len].to_vec();
                 wh.extend_from_slice(WHITEOUT_PREFIX.as_bytes());
                 wh.extend_from_slice(name);
-                found.push(Found { key: wh.clone(), tar_path: wh, disk, meta, what: FoundKind::Whiteout });
+                found.push(Found {
+                    key: wh.clone(),
+                    tar_path: wh,
+                    disk,
+                    meta,
+                    what: FoundKind::Whiteout,
+                });
                 continue;
             }
             if ft.is_dir() && is_opaque(&disk)? {
@@ -164,11 +212,23 @@ fn collect(root: &Path, rel: &[u8], mode: TreeMode, found: &mut Vec<Found>) -> R
                 marker.push(b'/');
                 let key = marker.clone();
                 marker.extend_from_slice(OPAQUE_WHITEOUT.as_bytes());
-                found.push(Found { key, tar_path: marker, disk: disk.clone(), meta: meta.clone(), what: FoundKind::OpaqueMarker });
+                found.push(Found {
+                    key,
+                    tar_path: marker,
+                    disk: disk.clone(),
+                    meta: meta.clone(),
+                    what: FoundKind::OpaqueMarker,
+                });
             }
         }
         let is_dir = ft.is_dir();
-        found.push(Found { key: tar_path.clone(), tar_path: tar_path.clone(), disk, meta, what: FoundKind::Normal });
+        found.push(Found {
+            key: tar_path.clone(),
+            tar_path: tar_path.clone(),
+            disk,
+            meta,
+            what: FoundKind::Normal,
+        });
         if is_dir {
             collect(root, &tar_path, mode, found)?;
         }
@@ -213,7 +273,9 @@ fn read_xattrs(path: &Path, allow: &[String]) -> Result<Vec<(String, Vec<u8>)>> 
         Err(e) => return Err(Error::io("list extended attributes of", path, e.into())),
     };
     for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        let Ok(name) = std::str::from_utf8(name) else { continue };
+        let Ok(name) = std::str::from_utf8(name) else {
+            continue;
+        };
         if allow.iter().any(|a| a == name)
             && let Some(value) = get_xattr(path, name)?
         {

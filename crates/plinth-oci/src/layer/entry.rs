@@ -51,7 +51,13 @@ pub struct EntryMeta {
 impl EntryMeta {
     /// Owned by 0:0 with `mode`, mtime 0 (the epoch), no xattrs.
     pub fn with_mode_only(mode: u32) -> Self {
-        Self { uid: 0, gid: 0, mode: mode & 0o7777, mtime: 0, xattrs: BTreeMap::new() }
+        Self {
+            uid: 0,
+            gid: 0,
+            mode: mode & 0o7777,
+            mtime: 0,
+            xattrs: BTreeMap::new(),
+        }
     }
 
     /// Sets the numeric owner.
@@ -134,7 +140,11 @@ impl LayerEntry {
             LayerEntryKind::Symlink(_) => 0o777,
             _ => 0o644,
         };
-        Self { path: path.into(), kind, meta: EntryMeta::with_mode_only(mode) }
+        Self {
+            path: path.into(),
+            kind,
+            meta: EntryMeta::with_mode_only(mode),
+        }
     }
 
     /// A regular file with `contents`.
@@ -161,14 +171,22 @@ impl LayerEntry {
     pub fn whiteout(path: &str) -> Self {
         let path = path.trim_end_matches('/');
         let (dir, name) = path.rsplit_once('/').map_or(("", path), |(d, n)| (d, n));
-        let marker = if dir.is_empty() { format!("{WHITEOUT_PREFIX}{name}") } else { format!("{dir}/{WHITEOUT_PREFIX}{name}") };
+        let marker = if dir.is_empty() {
+            format!("{WHITEOUT_PREFIX}{name}")
+        } else {
+            format!("{dir}/{WHITEOUT_PREFIX}{name}")
+        };
         Self::file(marker, Vec::new()).with_mode(0o600)
     }
 
     /// The marker that makes directory `dir` opaque (`<dir>/.wh..wh..opq`).
     pub fn opaque(dir: &str) -> Self {
         let dir = dir.trim_end_matches('/');
-        let marker = if dir.is_empty() { OPAQUE_WHITEOUT.to_owned() } else { format!("{dir}/{OPAQUE_WHITEOUT}") };
+        let marker = if dir.is_empty() {
+            OPAQUE_WHITEOUT.to_owned()
+        } else {
+            format!("{dir}/{OPAQUE_WHITEOUT}")
+        };
         Self::file(marker, Vec::new()).with_mode(0o600)
     }
 
@@ -226,13 +244,18 @@ impl LayerEntry {
 /// Checks that `path` is a clean relative layer path and returns it without a trailing slash.
 /// `what` names the field in errors (`path`, `hardlink target`).
 pub(crate) fn check_relative_path<'a>(entry: &str, path: &'a str, what: &str) -> Result<&'a str> {
-    let bad = |reason: String| Error::UnsafeEntry { entry: entry.to_owned(), reason };
+    let bad = |reason: String| Error::UnsafeEntry {
+        entry: entry.to_owned(),
+        reason,
+    };
     let trimmed = path.trim_end_matches('/');
     if trimmed.is_empty() {
         return Err(bad(format!("the {what} is empty")));
     }
     if trimmed.starts_with('/') {
-        return Err(bad(format!("the {what} `{path}` is absolute; layer paths are relative to the root")));
+        return Err(bad(format!(
+            "the {what} `{path}` is absolute; layer paths are relative to the root"
+        )));
     }
     if trimmed.contains('\0') {
         return Err(bad(format!("the {what} contains a NUL byte")));

@@ -57,7 +57,9 @@ use std::path::Path;
 
 pub use compression::Compression;
 pub use entry::{EntryMeta, LayerEntry, LayerEntryKind, OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
-pub use unpack::{DEFAULT_MAX_ENTRY_SIZE, UnpackOptions, UnpackSummary, WhiteoutMode, unpack_layer};
+pub use unpack::{
+    DEFAULT_MAX_ENTRY_SIZE, UnpackOptions, UnpackSummary, WhiteoutMode, unpack_layer,
+};
 pub use writer::{GZIP_LEVEL, LayerInfo, LayerWriter, WriteOptions, ZSTD_LEVEL};
 
 use crate::error::{Error, Result};
@@ -78,7 +80,11 @@ pub fn parse_source_date_epoch(value: &str) -> Result<u64> {
 
 /// Writes the tree under `root` (not the root itself) as a layer into `out`. Symlinks are
 /// stored, never followed; sockets are skipped with a warning.
-pub fn write_dir_layer<W: Write>(root: &Path, out: W, options: &WriteOptions) -> Result<(W, LayerInfo)> {
+pub fn write_dir_layer<W: Write>(
+    root: &Path,
+    out: W,
+    options: &WriteOptions,
+) -> Result<(W, LayerInfo)> {
     dir_source::write_tree(root, dir_source::TreeMode::Plain, out, options)
 }
 
@@ -87,16 +93,28 @@ pub fn write_dir_layer<W: Write>(root: &Path, out: W, options: &WriteOptions) ->
 /// `user.overlay.opaque=y` is written followed by its `.wh..wh..opq` entry. The overlay must
 /// have been mounted without `metacopy` and `redirect_dir` (files carrying those xattrs are an
 /// error).
-pub fn write_upper_layer<W: Write>(upper: &Path, out: W, options: &WriteOptions) -> Result<(W, LayerInfo)> {
+pub fn write_upper_layer<W: Write>(
+    upper: &Path,
+    out: W,
+    options: &WriteOptions,
+) -> Result<(W, LayerInfo)> {
     dir_source::write_tree(upper, dir_source::TreeMode::OverlayUpper, out, options)
 }
 
 /// Writes in-memory entries as a layer into `out`, sorted bytewise by path (the order given
 /// does not matter). Duplicate paths are an error. Parent directories are not invented: add
 /// them as entries when the layer must create them with specific metadata.
-pub fn write_entries_layer<W: Write>(entries: &[LayerEntry], out: W, options: &WriteOptions) -> Result<(W, LayerInfo)> {
+pub fn write_entries_layer<W: Write>(
+    entries: &[LayerEntry],
+    out: W,
+    options: &WriteOptions,
+) -> Result<(W, LayerInfo)> {
     let mut sorted: Vec<&LayerEntry> = entries.iter().collect();
-    sorted.sort_by(|a, b| a.path().trim_end_matches('/').cmp(b.path().trim_end_matches('/')));
+    sorted.sort_by(|a, b| {
+        a.path()
+            .trim_end_matches('/')
+            .cmp(b.path().trim_end_matches('/'))
+    });
     for pair in sorted.windows(2) {
         if pair[0].path().trim_end_matches('/') == pair[1].path().trim_end_matches('/') {
             return Err(Error::UnsafeEntry {
@@ -123,7 +141,11 @@ pub fn store_upper_layer(store: &Store, upper: &Path, options: &WriteOptions) ->
 }
 
 /// [`write_entries_layer`] into the store; the blob is verified and committed.
-pub fn store_entries_layer(store: &Store, entries: &[LayerEntry], options: &WriteOptions) -> Result<LayerInfo> {
+pub fn store_entries_layer(
+    store: &Store,
+    entries: &[LayerEntry],
+    options: &WriteOptions,
+) -> Result<LayerInfo> {
     commit(write_entries_layer(entries, store.blob_writer()?, options)?)
 }
 

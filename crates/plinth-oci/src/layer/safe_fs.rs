@@ -42,8 +42,16 @@ impl Root {
     /// Opens the root directory itself (which may be reached through symlinks: it is the
     /// caller's choice, not the layer's).
     pub fn open(path: &Path) -> Result<Self, Errno> {
-        let fd = rustix::fs::openat(CWD, path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(Self { fd, path: path.to_path_buf() })
+        let fd = rustix::fs::openat(
+            CWD,
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Self {
+            fd,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The root's path, for messages.
@@ -64,12 +72,14 @@ impl Root {
             current = match open_child_dir(&current, comp) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) if create => {
-                    match rustix::fs::mkdirat(&current, comp.as_slice(), Mode::from_raw_mode(0o755)) {
+                    match rustix::fs::mkdirat(&current, comp.as_slice(), Mode::from_raw_mode(0o755))
+                    {
                         Ok(()) => on_create(depth),
                         Err(Errno::EXIST) => {}
                         Err(e) => return Err(WalkError::Sys(depth, e)),
                     }
-                    open_child_dir(&current, comp).map_err(|e| classify(&current, comp, depth, e))?
+                    open_child_dir(&current, comp)
+                        .map_err(|e| classify(&current, comp, depth, e))?
                 }
                 Err(e) => return Err(classify(&current, comp, depth, e)),
             };
@@ -86,7 +96,9 @@ fn classify(parent: &OwnedFd, name: &[u8], depth: usize, e: Errno) -> WalkError 
     match e {
         Errno::NOENT => WalkError::Missing(depth),
         Errno::LOOP | Errno::NOTDIR => match lstat_at(parent, name) {
-            Ok(Some(st)) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => WalkError::Symlink(depth),
+            Ok(Some(st)) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+                WalkError::Symlink(depth)
+            }
             Ok(Some(_)) => WalkError::NotDir(depth),
             Ok(None) => WalkError::Missing(depth),
             Err(e) => WalkError::Sys(depth, e),
@@ -112,7 +124,9 @@ pub(crate) fn file_type(st: &rustix::fs::Stat) -> FileType {
 /// Removes `name` in `dir` and, for a directory, everything under it, without following
 /// symlinks.
 pub(crate) fn remove_all_at(dir: &OwnedFd, name: &[u8]) -> Result<(), Errno> {
-    let Some(st) = lstat_at(dir, name)? else { return Ok(()) };
+    let Some(st) = lstat_at(dir, name)? else {
+        return Ok(());
+    };
     if file_type(&st) == FileType::Directory {
         let child = open_child_dir(dir, name)?;
         clear_dir(&child, &mut |_| false)?;

@@ -49,7 +49,11 @@ impl RawEntry {
 /// Lossy UTF-8, cut to 200 characters, for error messages.
 pub(crate) fn display_bytes(bytes: &[u8]) -> String {
     let s = String::from_utf8_lossy(bytes);
-    if s.chars().count() > 200 { format!("{}…", s.chars().take(200).collect::<String>()) } else { s.into_owned() }
+    if s.chars().count() > 200 {
+        format!("{}…", s.chars().take(200).collect::<String>())
+    } else {
+        s.into_owned()
+    }
 }
 
 /// Overrides collected from extension headers for the next entry.
@@ -76,7 +80,14 @@ pub(crate) struct TarReader<R> {
 
 impl<R: Read> TarReader<R> {
     pub fn new(inner: R, max_entry_size: u64) -> Self {
-        Self { inner, offset: 0, data_left: 0, pad_left: 0, finished: false, max_entry_size }
+        Self {
+            inner,
+            offset: 0,
+            data_left: 0,
+            pad_left: 0,
+            finished: false,
+            max_entry_size,
+        }
     }
 
     /// Gives the underlying reader back (to drain what follows the end-of-archive marker).
@@ -105,14 +116,20 @@ impl<R: Read> TarReader<R> {
             let start = *first_offset.get_or_insert(offset);
             let Some(block) = self.read_block()? else {
                 if extensions > 0 {
-                    return Err(corrupt(offset, "the archive ends right after an extension header"));
+                    return Err(corrupt(
+                        offset,
+                        "the archive ends right after an extension header",
+                    ));
                 }
                 self.finished = true;
                 return Ok(None);
             };
             if block.iter().all(|&b| b == 0) {
                 if extensions > 0 {
-                    return Err(corrupt(offset, "an end-of-archive block follows an extension header"));
+                    return Err(corrupt(
+                        offset,
+                        "an end-of-archive block follows an extension header",
+                    ));
                 }
                 self.finished = true;
                 return Ok(None);
@@ -123,13 +140,23 @@ impl<R: Read> TarReader<R> {
                 b'x' | b'g' | b'L' | b'K' => {
                     extensions += 1;
                     if extensions > MAX_EXTENSION_HEADERS {
-                        return Err(corrupt(offset, "too many extension headers before one entry"));
+                        return Err(corrupt(
+                            offset,
+                            "too many extension headers before one entry",
+                        ));
                     }
-                    let limit = if matches!(typeflag, b'L' | b'K') { MAX_GNU_LONG_SIZE } else { MAX_PAX_SIZE };
+                    let limit = if matches!(typeflag, b'L' | b'K') {
+                        MAX_GNU_LONG_SIZE
+                    } else {
+                        MAX_PAX_SIZE
+                    };
                     if header.size > limit {
                         return Err(corrupt(
                             offset,
-                            &format!("extension header of {} bytes exceeds the {limit}-byte limit", header.size),
+                            &format!(
+                                "extension header of {} bytes exceeds the {limit}-byte limit",
+                                header.size
+                            ),
                         ));
                     }
                     let data = self.read_exact_data(header.size, offset)?;
@@ -178,7 +205,10 @@ impl<R: Read> TarReader<R> {
         if entry.size > self.max_entry_size {
             return Err(Error::UnsafeEntry {
                 entry: entry.display_path(),
-                reason: format!("entry size {} exceeds the limit of {} bytes", entry.size, self.max_entry_size),
+                reason: format!(
+                    "entry size {} exceeds the limit of {} bytes",
+                    entry.size, self.max_entry_size
+                ),
             });
         }
         Ok(())
@@ -200,26 +230,35 @@ impl<R: Read> TarReader<R> {
         match filled {
             0 => Ok(None),
             BLOCK => Ok(Some(block)),
-            _ => Err(corrupt(self.offset - filled as u64, "the archive ends inside a header block")),
+            _ => Err(corrupt(
+                self.offset - filled as u64,
+                "the archive ends inside a header block",
+            )),
         }
     }
 
     fn read_exact_data(&mut self, size: u64, header_offset: u64) -> Result<Vec<u8>> {
         // `size` is bounded by the caller, so this allocation is too.
         let mut data = vec![0u8; size as usize];
-        self.inner.read_exact(&mut data).map_err(|e| eof_or_read(e, header_offset))?;
+        self.inner
+            .read_exact(&mut data)
+            .map_err(|e| eof_or_read(e, header_offset))?;
         self.offset += size;
         self.skip(padding_for(size) as u64, "<extension header>")?;
         Ok(data)
     }
 
     fn skip(&mut self, n: u64, what: &str) -> Result<()> {
-        let copied = io::copy(&mut (&mut self.inner).take(n), &mut io::sink()).map_err(read_error)?;
+        let copied =
+            io::copy(&mut (&mut self.inner).take(n), &mut io::sink()).map_err(read_error)?;
         self.offset += copied;
         if copied < n {
             return Err(Error::UnsafeEntry {
                 entry: what.to_owned(),
-                reason: format!("the archive ends {} bytes before the entry's data does", n - copied),
+                reason: format!(
+                    "the archive ends {} bytes before the entry's data does",
+                    n - copied
+                ),
             });
         }
         Ok(())
@@ -232,10 +271,15 @@ impl<R: Read> Read for TarReader<R> {
         if self.data_left == 0 || buf.is_empty() {
             return Ok(0);
         }
-        let max = buf.len().min(usize::try_from(self.data_left).unwrap_or(usize::MAX));
+        let max = buf
+            .len()
+            .min(usize::try_from(self.data_left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..max])?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the archive ends inside an entry's data"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the archive ends inside an entry's data",
+            ));
         }
         self.data_left -= n as u64;
         self.offset += n as u64;
@@ -256,7 +300,10 @@ fn eof_or_read(e: io::Error, offset: u64) -> Error {
 }
 
 fn corrupt(offset: u64, reason: &str) -> Error {
-    Error::UnsafeEntry { entry: format!("<header at byte {offset}>"), reason: reason.to_owned() }
+    Error::UnsafeEntry {
+        entry: format!("<header at byte {offset}>"),
+        reason: reason.to_owned(),
+    }
 }
 
 fn trim_nuls(mut v: Vec<u8>) -> Vec<u8> {
@@ -285,11 +332,9 @@ impl Header {
             entry: display_bytes(&trim_nuls(b[0..100].to_vec())).replace('\0', "\\0"),
             reason: format!("the name field of the header at byte {offset} has bytes after a NUL"),
         })?;
-        let bad = |field: &str| {
-            Error::UnsafeEntry {
-                entry: display_bytes(name),
-                reason: format!("invalid {field} field in the header at byte {offset}"),
-            }
+        let bad = |field: &str| Error::UnsafeEntry {
+            entry: display_bytes(name),
+            reason: format!("invalid {field} field in the header at byte {offset}"),
         };
         let stored = parse_number(&b[148..156]).ok_or_else(|| bad("checksum"))?;
         let mut unsigned: u64 = 0;
@@ -302,10 +347,14 @@ impl Header {
         if stored != unsigned && i64::try_from(stored).ok() != Some(signed) {
             return Err(Error::UnsafeEntry {
                 entry: display_bytes(name),
-                reason: format!("header checksum mismatch at byte {offset}: the archive is corrupt"),
+                reason: format!(
+                    "header checksum mismatch at byte {offset}: the archive is corrupt"
+                ),
             });
         }
-        let link = c_field(&b[157..257]).ok_or_else(|| bad("link name (bytes after a NUL)"))?.to_vec();
+        let link = c_field(&b[157..257])
+            .ok_or_else(|| bad("link name (bytes after a NUL)"))?
+            .to_vec();
         let mut path = name.to_vec();
         // Only POSIX ustar has a prefix field; old GNU headers keep other data there.
         if &b[257..263] == b"ustar\0" {
@@ -314,9 +363,13 @@ impl Header {
                 path = [prefix, b"/", name].concat();
             }
         }
-        let num = |range: std::ops::Range<usize>, field: &str| parse_number(&b[range]).ok_or_else(|| bad(field));
+        let num = |range: std::ops::Range<usize>, field: &str| {
+            parse_number(&b[range]).ok_or_else(|| bad(field))
+        };
         let mode = num(100..108, "mode")?;
-        let dev = |range, field| -> Result<u32> { u32::try_from(num(range, field)?).map_err(|_| bad(field)) };
+        let dev = |range, field| -> Result<u32> {
+            u32::try_from(num(range, field)?).map_err(|_| bad(field))
+        };
         Ok(Self {
             mode: (mode & 0o7777) as u32,
             uid: num(108..116, "uid")?,
@@ -374,7 +427,10 @@ fn parse_number(field: &[u8]) -> Option<u64> {
     let trimmed: &[u8] = {
         let start = field.iter().position(|&b| b != b' ').unwrap_or(field.len());
         let rest = &field[start..];
-        let end = rest.iter().position(|&b| b == 0 || b == b' ').unwrap_or(rest.len());
+        let end = rest
+            .iter()
+            .position(|&b| b == 0 || b == b' ')
+            .unwrap_or(rest.len());
         if rest[end..].iter().any(|&b| b != 0 && b != b' ') {
             return None;
         }
@@ -398,12 +454,18 @@ fn parse_pax(mut data: &[u8], pending: &mut Pending, offset: u64) -> Result<()> 
         if data.iter().all(|&b| b == 0) {
             break;
         }
-        let space = data.iter().position(|&b| b == b' ').ok_or_else(|| bad("record without a length"))?;
-        let len_text = std::str::from_utf8(&data[..space]).map_err(|_| bad("non-numeric record length"))?;
+        let space = data
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or_else(|| bad("record without a length"))?;
+        let len_text =
+            std::str::from_utf8(&data[..space]).map_err(|_| bad("non-numeric record length"))?;
         if len_text.is_empty() || !len_text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("non-numeric record length"));
         }
-        let len: usize = len_text.parse().map_err(|_| bad("record length out of range"))?;
+        let len: usize = len_text
+            .parse()
+            .map_err(|_| bad("record length out of range"))?;
         if len <= space + 1 || len > data.len() {
             return Err(bad("record length does not match the data"));
         }
@@ -412,7 +474,10 @@ fn parse_pax(mut data: &[u8], pending: &mut Pending, offset: u64) -> Result<()> 
         let Some((&b'\n', body)) = record.split_last() else {
             return Err(bad("record does not end with a newline"));
         };
-        let eq = body.iter().position(|&b| b == b'=').ok_or_else(|| bad("record without `=`"))?;
+        let eq = body
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or_else(|| bad("record without `=`"))?;
         let (key, value) = (&body[..eq], &body[eq + 1..]);
         apply_pax_record(key, value, pending).map_err(|reason| bad(&reason))?;
     }
@@ -435,9 +500,16 @@ fn apply_pax_record(key: &[u8], value: &[u8], p: &mut Pending) -> Result<(), Str
         b"size" => p.size = if set { Some(number("size")?) } else { None },
         b"uid" => p.uid = if set { Some(number("uid")?) } else { None },
         b"gid" => p.gid = if set { Some(number("gid")?) } else { None },
-        b"mtime" => p.mtime = if set { Some(parse_pax_time(value)?) } else { None },
+        b"mtime" => {
+            p.mtime = if set {
+                Some(parse_pax_time(value)?)
+            } else {
+                None
+            }
+        }
         _ if key.starts_with(b"SCHILY.xattr.") => {
-            p.xattrs.insert(key[b"SCHILY.xattr.".len()..].to_vec(), value.to_vec());
+            p.xattrs
+                .insert(key[b"SCHILY.xattr.".len()..].to_vec(), value.to_vec());
         }
         _ if key.starts_with(b"GNU.sparse.") => return Err("sparse files are not supported".into()),
         _ => {} // atime, ctime, uname, gname, comment, hdrcharset, vendor keys: not needed.
@@ -453,7 +525,9 @@ fn parse_pax_time(value: &[u8]) -> Result<i64, String> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("invalid mtime `{text}`"));
     }
-    whole.parse().map_err(|_| format!("mtime `{text}` out of range"))
+    whole
+        .parse()
+        .map_err(|_| format!("mtime `{text}` out of range"))
 }
 
 #[cfg(test)]
@@ -469,7 +543,12 @@ mod tests {
         assert_eq!(parse_number(&[0xff; 12]), None);
         assert_eq!(parse_number(b"0009\0\0\0\0"), None);
         assert_eq!(parse_number(b"12 34\0\0\0"), None);
-        assert_eq!(parse_number(&[0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(
+            parse_number(&[
+                0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+            ]),
+            None
+        );
     }
 
     #[test]

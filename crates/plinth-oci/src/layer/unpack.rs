@@ -147,8 +147,13 @@ pub struct UnpackSummary {
 /// An entry replaces whatever is at its path, except that a directory over a directory merges.
 /// On error the target may hold the entries applied so far: unpack into a fresh directory and
 /// discard it on failure. Nothing outside `target` is modified in any case.
-pub fn unpack_layer<R: Read>(blob: R, target: &Path, options: &UnpackOptions) -> Result<UnpackSummary> {
-    let root = Root::open(target).map_err(|e| Error::io("open the target directory", target, e.into()))?;
+pub fn unpack_layer<R: Read>(
+    blob: R,
+    target: &Path,
+    options: &UnpackOptions,
+) -> Result<UnpackSummary> {
+    let root =
+        Root::open(target).map_err(|e| Error::io("open the target directory", target, e.into()))?;
     let (compression, blob) = detect_compression(blob, options.compression())?;
     let decoded: Box<dyn Read + '_> = match compression {
         Compression::None => Box::new(blob),
@@ -161,7 +166,13 @@ pub fn unpack_layer<R: Read>(blob: R, target: &Path, options: &UnpackOptions) ->
     let span = tracing::debug_span!("unpack_layer", target = %target.display(), %compression);
     let _guard = span.enter();
 
-    let mut tar = TarReader::new(HashingReader { inner: decoded, hasher: Hasher::new() }, options.max_entry_size());
+    let mut tar = TarReader::new(
+        HashingReader {
+            inner: decoded,
+            hasher: Hasher::new(),
+        },
+        options.max_entry_size(),
+    );
     let mut applier = Applier::new(root, options);
     while let Some(entry) = tar.next_entry()? {
         applier.apply(&entry, &mut tar)?;
@@ -170,16 +181,26 @@ pub fn unpack_layer<R: Read>(blob: R, target: &Path, options: &UnpackOptions) ->
     applier.finish()?;
     // Read to the end so the diff_id covers the whole stream and gzip checks its trailer.
     let mut rest = tar.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(|e| Error::Layer(format!("failed to read the layer stream: {e}")))?;
+    io::copy(&mut rest, &mut io::sink())
+        .map_err(|e| Error::Layer(format!("failed to read the layer stream: {e}")))?;
     let tar_size = rest.hasher.len();
     let diff_id = rest.hasher.finish();
     tracing::debug!(%diff_id, entries, whiteouts, "layer unpacked");
-    Ok(UnpackSummary { diff_id, compression, entries, whiteouts, tar_size })
+    Ok(UnpackSummary {
+        diff_id,
+        compression,
+        entries,
+        whiteouts,
+        tar_size,
+    })
 }
 
 /// Reads the first bytes to tell gzip (`1f 8b`), zstd (`28 b5 2f fd`) and plain tar apart,
 /// unless `forced` says which it is.
-fn detect_compression<R: Read>(mut blob: R, forced: Option<Compression>) -> Result<(Compression, impl Read)> {
+fn detect_compression<R: Read>(
+    mut blob: R,
+    forced: Option<Compression>,
+) -> Result<(Compression, impl Read)> {
     let mut magic = [0u8; 4];
     let mut filled = 0;
     while filled < magic.len() {
@@ -187,7 +208,11 @@ fn detect_compression<R: Read>(mut blob: R, forced: Option<Compression>) -> Resu
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Layer(format!("failed to read the layer stream: {e}"))),
+            Err(e) => {
+                return Err(Error::Layer(format!(
+                    "failed to read the layer stream: {e}"
+                )));
+            }
         }
     }
     let detected = if magic[..filled].starts_with(&[0x1f, 0x8b]) {
@@ -198,7 +223,10 @@ fn detect_compression<R: Read>(mut blob: R, forced: Option<Compression>) -> Resu
         Compression::None
     };
     let compression = forced.unwrap_or(detected);
-    Ok((compression, Cursor::new(magic[..filled].to_vec()).chain(blob)))
+    Ok((
+        compression,
+        Cursor::new(magic[..filled].to_vec()).chain(blob),
+    ))
 }
 
 struct HashingReader<R> {

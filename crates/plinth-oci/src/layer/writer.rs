@@ -40,7 +40,11 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        Self { compression: Compression::Gzip, source_date_epoch: None, xattr_allow_list: vec!["security.capability".into()] }
+        Self {
+            compression: Compression::Gzip,
+            source_date_epoch: None,
+            xattr_allow_list: vec!["security.capability".into()],
+        }
     }
 }
 
@@ -172,7 +176,8 @@ impl<W: Write> std::fmt::Debug for LayerWriter<W> {
 impl<W: Write> LayerWriter<W> {
     /// Starts a layer that streams into `out`.
     pub fn new(out: W, options: &WriteOptions) -> Result<Self> {
-        let encoder = Encoder::new(DigestWriter::new(out), options.compression).map_err(write_error)?;
+        let encoder =
+            Encoder::new(DigestWriter::new(out), options.compression).map_err(write_error)?;
         Ok(Self {
             sink: DigestWriter::new(encoder),
             compression: options.compression,
@@ -196,14 +201,28 @@ impl<W: Write> LayerWriter<W> {
                 }
                 (TarKind::Symlink, target.as_str(), 0, (0, 0))
             }
-            LayerEntryKind::Hardlink(target) => {
-                (TarKind::Hardlink, check_relative_path(path, target, "hardlink target")?, 0, (0, 0))
+            LayerEntryKind::Hardlink(target) => (
+                TarKind::Hardlink,
+                check_relative_path(path, target, "hardlink target")?,
+                0,
+                (0, 0),
+            ),
+            LayerEntryKind::CharDevice { major, minor } => {
+                (TarKind::CharDevice, "", 0, (*major, *minor))
             }
-            LayerEntryKind::CharDevice { major, minor } => (TarKind::CharDevice, "", 0, (*major, *minor)),
-            LayerEntryKind::BlockDevice { major, minor } => (TarKind::BlockDevice, "", 0, (*major, *minor)),
+            LayerEntryKind::BlockDevice { major, minor } => {
+                (TarKind::BlockDevice, "", 0, (*major, *minor))
+            }
             LayerEntryKind::Fifo => (TarKind::Fifo, "", 0, (0, 0)),
         };
-        let header = self.header_for(path.as_bytes().to_vec(), kind, entry.meta(), size, link.as_bytes(), dev);
+        let header = self.header_for(
+            path.as_bytes().to_vec(),
+            kind,
+            entry.meta(),
+            size,
+            link.as_bytes(),
+            dev,
+        );
         match entry.kind() {
             LayerEntryKind::File(data) => self.append_raw(&header, &mut &data[..]),
             _ => self.append_raw(&header, &mut io::empty()),
@@ -212,9 +231,22 @@ impl<W: Write> LayerWriter<W> {
 
     /// Appends a regular file whose `size` bytes are streamed from `contents`. Fails if
     /// `contents` ends early; reads no more than `size` bytes.
-    pub fn append_file(&mut self, path: &str, meta: &EntryMeta, size: u64, contents: impl Read) -> Result<()> {
+    pub fn append_file(
+        &mut self,
+        path: &str,
+        meta: &EntryMeta,
+        size: u64,
+        contents: impl Read,
+    ) -> Result<()> {
         let path = check_relative_path(path, path, "path")?;
-        let header = self.header_for(path.as_bytes().to_vec(), TarKind::Regular, meta, size, b"", (0, 0));
+        let header = self.header_for(
+            path.as_bytes().to_vec(),
+            TarKind::Regular,
+            meta,
+            size,
+            b"",
+            (0, 0),
+        );
         self.append_raw(&header, &mut contents.take(size))
     }
 
@@ -244,7 +276,8 @@ impl<W: Write> LayerWriter<W> {
 
     /// Applies the `SOURCE_DATE_EPOCH` clamp.
     pub(crate) fn clamp(&self, mtime: u64) -> u64 {
-        self.source_date_epoch.map_or(mtime, |epoch| mtime.min(epoch))
+        self.source_date_epoch
+            .map_or(mtime, |epoch| mtime.min(epoch))
     }
 
     /// Writes a header and exactly `header.size` data bytes from `data`.
@@ -252,11 +285,12 @@ impl<W: Write> LayerWriter<W> {
         self.header.clear();
         encode_header(header, &mut self.header);
         self.sink.write_all(&self.header).map_err(write_error)?;
-        let copied = io::copy(&mut data.take(header.size), &mut self.sink).map_err(|e| Error::Io {
-            action: "read the contents of",
-            path: String::from_utf8_lossy(&header.path).into_owned().into(),
-            source: e,
-        })?;
+        let copied =
+            io::copy(&mut data.take(header.size), &mut self.sink).map_err(|e| Error::Io {
+                action: "read the contents of",
+                path: String::from_utf8_lossy(&header.path).into_owned().into(),
+                source: e,
+            })?;
         if copied != header.size {
             return Err(Error::Layer(format!(
                 "`{}` has {copied} bytes but {} were expected: it changed while the layer was written",
@@ -274,11 +308,21 @@ impl<W: Write> LayerWriter<W> {
     /// layer's digests. Call [`BlobWriter::commit`](crate::store::BlobWriter::commit) with
     /// `Some(&info.digest)` afterwards when writing into the store.
     pub fn finish(mut self) -> Result<(W, LayerInfo)> {
-        self.sink.write_all(&[0u8; 2 * BLOCK]).map_err(write_error)?;
+        self.sink
+            .write_all(&[0u8; 2 * BLOCK])
+            .map_err(write_error)?;
         let (encoder, diff_id, _) = self.sink.finish();
         let blob = encoder.finish().map_err(write_error)?;
         let (out, digest, size) = blob.finish();
-        Ok((out, LayerInfo { diff_id, digest, size, compression: self.compression }))
+        Ok((
+            out,
+            LayerInfo {
+                diff_id,
+                digest,
+                size,
+                compression: self.compression,
+            },
+        ))
     }
 }
 

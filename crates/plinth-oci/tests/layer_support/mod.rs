@@ -92,7 +92,10 @@ impl Hdr {
         put(&mut b, 345, 155, &self.prefix);
         b[148..156].fill(b' ');
         let sum: u64 = b.iter().map(|&x| u64::from(x)).sum();
-        let ck = self.checksum.clone().unwrap_or_else(|| format!("{sum:06o}\0 ").into_bytes());
+        let ck = self
+            .checksum
+            .clone()
+            .unwrap_or_else(|| format!("{sum:06o}\0 ").into_bytes());
         put(&mut b, 148, 8, &ck);
         b
     }
@@ -201,7 +204,11 @@ impl Sentinel {
         fs::write(dir.path().join("outer/inner/sibling"), b"sibling").unwrap();
         fs::create_dir(dir.path().join("outer/keep")).unwrap();
         fs::write(dir.path().join("outer/keep/file"), b"kept").unwrap();
-        let mut s = Self { dir, target, before: BTreeMap::new() };
+        let mut s = Self {
+            dir,
+            target,
+            before: BTreeMap::new(),
+        };
         s.before = s.listing();
         s
     }
@@ -227,16 +234,26 @@ impl Sentinel {
     /// Panics if anything outside the target changed.
     pub fn assert_untouched(&self) {
         let after = self.listing();
-        assert_eq!(self.before, after, "something outside the unpack target changed");
+        assert_eq!(
+            self.before, after,
+            "something outside the unpack target changed"
+        );
     }
 }
 
 fn walk(root: &Path, dir: &Path, f: &mut dyn FnMut(&str, &Path, &fs::Metadata) -> bool) {
-    let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         let meta = fs::symlink_metadata(&path).unwrap();
-        let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let descend = f(&rel, &path, &meta);
         if descend && meta.is_dir() {
             walk(root, &path, f);
@@ -251,17 +268,38 @@ fn describe(path: &Path, m: &fs::Metadata, with_times: bool) -> String {
     } else if ft.is_symlink() {
         format!("symlink->{}", fs::read_link(path).unwrap().display())
     } else if ft.is_char_device() {
-        format!("char {}:{}", rustix::fs::major(m.rdev()), rustix::fs::minor(m.rdev()))
+        format!(
+            "char {}:{}",
+            rustix::fs::major(m.rdev()),
+            rustix::fs::minor(m.rdev())
+        )
     } else if ft.is_block_device() {
-        format!("block {}:{}", rustix::fs::major(m.rdev()), rustix::fs::minor(m.rdev()))
+        format!(
+            "block {}:{}",
+            rustix::fs::major(m.rdev()),
+            rustix::fs::minor(m.rdev())
+        )
     } else if ft.is_fifo() {
         "fifo".to_owned()
     } else {
-        format!("file sha256:{}", hex::encode(Sha256::digest(fs::read(path).unwrap())))
+        format!(
+            "file sha256:{}",
+            hex::encode(Sha256::digest(fs::read(path).unwrap()))
+        )
     };
-    let mut s = format!("{kind} mode={:o} owner={}:{}", m.mode() & 0o7777, m.uid(), m.gid());
+    let mut s = format!(
+        "{kind} mode={:o} owner={}:{}",
+        m.mode() & 0o7777,
+        m.uid(),
+        m.gid()
+    );
     if with_times {
-        s.push_str(&format!(" nlink={} mtime={}.{}", m.nlink(), m.mtime(), m.mtime_nsec()));
+        s.push_str(&format!(
+            " nlink={} mtime={}.{}",
+            m.nlink(),
+            m.mtime(),
+            m.mtime_nsec()
+        ));
     } else if !ft.is_dir() {
         s.push_str(&format!(" mtime={}", m.mtime()));
     }
@@ -286,7 +324,9 @@ pub fn tree_listing(root: &Path) -> BTreeMap<String, String> {
         if meta.is_dir() {
             d.push_str(&format!(" mtime={}", meta.mtime()));
         } else if meta.nlink() > 1 {
-            let first = inodes.entry((meta.dev(), meta.ino())).or_insert_with(|| rel.to_owned());
+            let first = inodes
+                .entry((meta.dev(), meta.ino()))
+                .or_insert_with(|| rel.to_owned());
             d.push_str(&format!(" linkgroup={first}"));
         }
         out.insert(rel.to_owned(), d);
