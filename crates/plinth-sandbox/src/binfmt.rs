@@ -57,7 +57,11 @@ fn handler(arch: &str) -> Result<&'static Handler> {
         Error::Binfmt(format!(
             "running `{arch}` images on `{}` is not supported (supported: {})",
             host_arch(),
-            HANDLERS.iter().map(|h| h.oci_arch).collect::<Vec<_>>().join(", ")
+            HANDLERS
+                .iter()
+                .map(|h| h.oci_arch)
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     })
 }
@@ -71,7 +75,11 @@ pub(crate) struct Entry {
 }
 
 pub(crate) fn parse_entry(text: &str) -> Entry {
-    let mut entry = Entry { enabled: false, interpreter: String::new(), flags: String::new() };
+    let mut entry = Entry {
+        enabled: false,
+        interpreter: String::new(),
+        flags: String::new(),
+    };
     for line in text.lines() {
         match line.split_once(' ') {
             Some(("interpreter", v)) => entry.interpreter = v.trim().to_owned(),
@@ -122,7 +130,9 @@ pub fn check(arch: &str) -> Result<()> {
             how_to_enable(handler.qemu)
         )));
     }
-    if std::fs::read_to_string(Path::new(BINFMT_DIR).join("status")).is_ok_and(|s| s.trim() == "disabled") {
+    if std::fs::read_to_string(Path::new(BINFMT_DIR).join("status"))
+        .is_ok_and(|s| s.trim() == "disabled")
+    {
         return Err(Error::Binfmt(format!(
             "binfmt_misc is disabled on this machine; enable it with `echo 1 > {BINFMT_DIR}/status`"
         )));
@@ -167,8 +177,10 @@ pub fn ensure(arch: &str) -> Result<()> {
     let entry = Path::new(BINFMT_DIR).join(format!("qemu-{}", handler.qemu));
     let interpreter = format!("/usr/bin/qemu-{}-static", handler.qemu);
     if !entry.exists() && Path::new(&interpreter).exists() && nix::unistd::geteuid().is_root() {
-        let registration =
-            format!(":qemu-{}:M::{}:{}:{interpreter}:F", handler.qemu, handler.magic, handler.mask);
+        let registration = format!(
+            ":qemu-{}:M::{}:{}:{interpreter}:F",
+            handler.qemu, handler.magic, handler.mask
+        );
         let register = Path::new(BINFMT_DIR).join("register");
         std::fs::write(&register, registration.as_bytes()).map_err(|e| {
             Error::Binfmt(format!(
@@ -188,10 +200,16 @@ mod tests {
 
     #[test]
     fn parses_kernel_entries() {
-        let e = parse_entry("enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\noffset 0\nmagic 7f45\nmask ffff\n");
+        let e = parse_entry(
+            "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\noffset 0\nmagic 7f45\nmask ffff\n",
+        );
         assert_eq!(
             e,
-            Entry { enabled: true, interpreter: "/usr/libexec/qemu-binfmt/aarch64-binfmt-P".into(), flags: "PF".into() }
+            Entry {
+                enabled: true,
+                interpreter: "/usr/libexec/qemu-binfmt/aarch64-binfmt-P".into(),
+                flags: "PF".into()
+            }
         );
         assert!(!parse_entry("disabled\ninterpreter /x\nflags: \n").enabled);
     }

@@ -76,7 +76,11 @@ mod tests {
     #[test]
     fn dangerous_capabilities_are_not_kept() {
         for dropped in [2u32, 12, 16, 17, 19, 21, 22, 25, 27] {
-            assert_eq!(DEFAULT_KEEP & (1 << dropped), 0, "capability {dropped} must be dropped");
+            assert_eq!(
+                DEFAULT_KEEP & (1 << dropped),
+                0,
+                "capability {dropped} must be dropped"
+            );
         }
         assert_ne!(DEFAULT_KEEP & (1 << CAP_SETUID), 0);
     }

@@ -56,7 +56,7 @@ pub use rootfs_read::read_rootfs_file;
 pub use sandbox::Sandbox;
 pub use scaffold::{MountPointKind, SYSTEM_MOUNT_POINTS};
 pub use spec::{
-    DEFAULT_HOSTNAME, DEFAULT_PATH, DEFAULT_TAIL_BYTES, IdOrName, MountKind, MountSpec, NetworkMode,
-    OverlayRootfs, Rootfs, RunSpec, UserSpec,
+    DEFAULT_HOSTNAME, DEFAULT_PATH, DEFAULT_TAIL_BYTES, IdOrName, MountKind, MountSpec,
+    NetworkMode, OverlayRootfs, Rootfs, RunSpec, UserSpec,
 };
 pub use user::{ResolvedUser, resolve_user};

@@ -9,7 +9,10 @@ pub fn check_privileges() -> Result<()> {
     if euid == 0 {
         return Ok(());
     }
-    Err(Error::NotRoot { euid, userns: describe_user_namespaces() })
+    Err(Error::NotRoot {
+        euid,
+        userns: describe_user_namespaces(),
+    })
 }
 
 fn read_number(path: &str) -> Option<i64> {

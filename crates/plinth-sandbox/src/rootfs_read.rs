@@ -37,13 +37,20 @@ fn lookup_in_layer(layer: &Path, rel: &Path, display: &str) -> Result<Lookup> {
     let mut opaque_above = false;
     for (i, c) in components.iter().enumerate() {
         let Component::Normal(name) = c else {
-            return Err(Error::RootfsFile { path: display.into(), reason: "path is not normalized".into() });
+            return Err(Error::RootfsFile {
+                path: display.into(),
+                reason: "path is not normalized".into(),
+            });
         };
         current.push(name);
         let meta = match std::fs::symlink_metadata(&current) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(if opaque_above { Lookup::AbsentOpaque } else { Lookup::Absent });
+                return Ok(if opaque_above {
+                    Lookup::AbsentOpaque
+                } else {
+                    Lookup::Absent
+                });
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(Lookup::Hidden),
             Err(e) => return Err(Error::io("inspect", &current, e)),
@@ -56,7 +63,9 @@ fn lookup_in_layer(layer: &Path, rel: &Path, display: &str) -> Result<Lookup> {
                 path: display.into(),
                 reason: format!(
                     "`{}` is a symlink in layer `{}`; plinth does not follow symlinks when reading users and groups",
-                    Path::new("/").join(components[..=i].iter().collect::<std::path::PathBuf>()).display(),
+                    Path::new("/")
+                        .join(components[..=i].iter().collect::<std::path::PathBuf>())
+                        .display(),
                     layer.display()
                 ),
             });
@@ -64,7 +73,10 @@ fn lookup_in_layer(layer: &Path, rel: &Path, display: &str) -> Result<Lookup> {
         let last = i + 1 == components.len();
         if last {
             if !meta.is_file() {
-                return Err(Error::RootfsFile { path: display.into(), reason: "not a regular file".into() });
+                return Err(Error::RootfsFile {
+                    path: display.into(),
+                    reason: "not a regular file".into(),
+                });
             }
             let file = std::fs::OpenOptions::new()
                 .read(true)
@@ -135,8 +147,14 @@ mod tests {
             t.path().join("u"),
             t.path().join("w"),
         ));
-        assert_eq!(read_rootfs_file(&rootfs, "/etc/passwd").unwrap().unwrap(), b"top");
-        assert_eq!(read_rootfs_file(&rootfs, "/etc/group").unwrap().unwrap(), b"g");
+        assert_eq!(
+            read_rootfs_file(&rootfs, "/etc/passwd").unwrap().unwrap(),
+            b"top"
+        );
+        assert_eq!(
+            read_rootfs_file(&rootfs, "/etc/group").unwrap().unwrap(),
+            b"g"
+        );
         assert_eq!(read_rootfs_file(&rootfs, "/etc/shadow").unwrap(), None);
     }
 
@@ -145,7 +163,8 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         write(&t.path().join("secret"), "host secret");
         std::fs::create_dir_all(t.path().join("root/etc")).unwrap();
-        std::os::unix::fs::symlink(t.path().join("secret"), t.path().join("root/etc/passwd")).unwrap();
+        std::os::unix::fs::symlink(t.path().join("secret"), t.path().join("root/etc/passwd"))
+            .unwrap();
         let rootfs = Rootfs::Directory(t.path().join("root"));
         let err = read_rootfs_file(&rootfs, "/etc/passwd").unwrap_err();
         assert!(err.to_string().contains("symlink"), "{err}");

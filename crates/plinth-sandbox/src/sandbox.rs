@@ -26,7 +26,8 @@ impl Sandbox {
     /// local filesystem; it never holds anything the command writes.
     pub fn new(state_dir: impl Into<PathBuf>) -> Result<Self> {
         let state_dir = state_dir.into();
-        fs::create_dir_all(&state_dir).map_err(|e| Error::io("create the sandbox state directory", &state_dir, e))?;
+        fs::create_dir_all(&state_dir)
+            .map_err(|e| Error::io("create the sandbox state directory", &state_dir, e))?;
         Ok(Sandbox { state_dir })
     }
 
@@ -97,7 +98,10 @@ impl Sandbox {
                     source: failure.errno,
                 },
                 step => Error::Setup {
-                    step: step.map_or_else(|| "unknown step".to_owned(), |_| steps[failure.step].what.clone()),
+                    step: step.map_or_else(
+                        || "unknown step".to_owned(),
+                        |_| steps[failure.step].what.clone(),
+                    ),
                     source: failure.errno,
                 },
             });
@@ -115,8 +119,10 @@ impl Sandbox {
 
 fn read_text(spec: &RunSpec, path: &str) -> Result<String> {
     let bytes = rootfs_read::read_rootfs_file(&spec.rootfs, path)?.unwrap_or_default();
-    String::from_utf8(bytes)
-        .map_err(|_| Error::RootfsFile { path: path.into(), reason: "not valid UTF-8".into() })
+    String::from_utf8(bytes).map_err(|_| Error::RootfsFile {
+        path: path.into(),
+        reason: "not valid UTF-8".into(),
+    })
 }
 
 fn resolve_spec_user(spec: &RunSpec) -> Result<ResolvedUser> {
@@ -160,7 +166,8 @@ fn prepare_mount_sources(spec: &RunSpec) -> Result<()> {
             }
             MountKind::Cache { uid, gid } => {
                 if !m.source().exists() {
-                    fs::create_dir_all(m.source()).map_err(|e| Error::io("create the cache directory", m.source(), e))?;
+                    fs::create_dir_all(m.source())
+                        .map_err(|e| Error::io("create the cache directory", m.source(), e))?;
                     nix::unistd::chown(
                         m.source(),
                         Some(nix::unistd::Uid::from_raw(*uid)),
@@ -185,7 +192,9 @@ fn create_dir_mount_points(root: &Path, spec: &RunSpec) -> Result<()> {
     for m in spec.mounts() {
         wanted.push((relative_target(m.target())?, mount_point_kind(m.source())));
     }
-    let root_dev = fs::metadata(root).map_err(|e| Error::io("inspect the rootfs", root, e))?.dev();
+    let root_dev = fs::metadata(root)
+        .map_err(|e| Error::io("inspect the rootfs", root, e))?
+        .dev();
     'targets: for (rel, kind) in wanted {
         let components: Vec<Component<'_>> = rel.components().collect();
         let mut current = root.to_path_buf();
@@ -197,7 +206,11 @@ fn create_dir_mount_points(root: &Path, spec: &RunSpec) -> Result<()> {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let made = if last && kind == MountPointKind::File {
-                        fs::OpenOptions::new().write(true).create_new(true).open(&current).map(drop)
+                        fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&current)
+                            .map(drop)
                     } else {
                         fs::create_dir(&current)
                     };

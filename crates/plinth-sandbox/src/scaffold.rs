@@ -33,11 +33,26 @@ pub struct SystemMountPoint {
 
 /// The mount points every run uses, whatever its spec.
 pub const SYSTEM_MOUNT_POINTS: &[SystemMountPoint] = &[
-    SystemMountPoint { path: "proc", kind: MountPointKind::Dir },
-    SystemMountPoint { path: "dev", kind: MountPointKind::Dir },
-    SystemMountPoint { path: "sys", kind: MountPointKind::Dir },
-    SystemMountPoint { path: "etc/resolv.conf", kind: MountPointKind::File },
-    SystemMountPoint { path: "etc/hosts", kind: MountPointKind::File },
+    SystemMountPoint {
+        path: "proc",
+        kind: MountPointKind::Dir,
+    },
+    SystemMountPoint {
+        path: "dev",
+        kind: MountPointKind::Dir,
+    },
+    SystemMountPoint {
+        path: "sys",
+        kind: MountPointKind::Dir,
+    },
+    SystemMountPoint {
+        path: "etc/resolv.conf",
+        kind: MountPointKind::File,
+    },
+    SystemMountPoint {
+        path: "etc/hosts",
+        kind: MountPointKind::File,
+    },
 ];
 
 /// The kind of mount point a user mount needs: a file for a file source, else a directory.
@@ -51,15 +66,16 @@ pub(crate) fn mount_point_kind(source: &Path) -> MountPointKind {
 fn create_mount_point(root: &Path, rel: &Path, kind: MountPointKind) -> Result<()> {
     let path = root.join(rel);
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::io("create scaffold directory", parent, e))?;
+        fs::create_dir_all(parent)
+            .map_err(|e| Error::io("create scaffold directory", parent, e))?;
     }
     match kind {
         MountPointKind::Dir => {
             fs::create_dir_all(&path).map_err(|e| Error::io("create scaffold directory", &path, e))
         }
-        MountPointKind::File => {
-            fs::File::create(&path).map(drop).map_err(|e| Error::io("create scaffold file", &path, e))
-        }
+        MountPointKind::File => fs::File::create(&path)
+            .map(drop)
+            .map_err(|e| Error::io("create scaffold file", &path, e)),
     }
 }
 
@@ -87,7 +103,12 @@ mod tests {
         fs::write(&file_src, "x").unwrap();
         let spec = RunSpec::new(Rootfs::Directory("/unused".into()), ["true"])
             .with_mount(MountSpec::bind(&file_src, "/opt/file.txt"))
-            .with_mount(MountSpec::cache(t.path().join("cache"), "/root/.cache/pip", 0, 0));
+            .with_mount(MountSpec::cache(
+                t.path().join("cache"),
+                "/root/.cache/pip",
+                0,
+                0,
+            ));
         let dir = t.path().join("scaffold");
         fs::create_dir(&dir).unwrap();
         build_scaffold(&dir, &spec).unwrap();

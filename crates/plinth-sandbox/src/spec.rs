@@ -104,7 +104,10 @@ impl IdOrName {
 impl UserSpec {
     /// The root user.
     pub fn root() -> Self {
-        UserSpec { user: IdOrName::Id(0), group: None }
+        UserSpec {
+            user: IdOrName::Id(0),
+            group: None,
+        }
     }
 
     /// The user part.
@@ -131,7 +134,10 @@ impl FromStr for UserSpec {
                 "user `{s}` is not of the form `user`, `uid`, `user:group` or `uid:gid`"
             )));
         }
-        Ok(UserSpec { user: IdOrName::parse(user), group: group.map(IdOrName::parse) })
+        Ok(UserSpec {
+            user: IdOrName::parse(user),
+            group: group.map(IdOrName::parse),
+        })
     }
 }
 
@@ -162,12 +168,22 @@ pub struct MountSpec {
 impl MountSpec {
     /// Bind-mount host `source` (file or directory) at `target`, read-write.
     pub fn bind(source: impl Into<PathBuf>, target: impl Into<PathBuf>) -> Self {
-        MountSpec { source: source.into(), target: target.into(), readonly: false, kind: MountKind::Bind }
+        MountSpec {
+            source: source.into(),
+            target: target.into(),
+            readonly: false,
+            kind: MountKind::Bind,
+        }
     }
 
     /// A cache directory at host `source` (created with owner `uid:gid` on first use), mounted
     /// read-write at `target`.
-    pub fn cache(source: impl Into<PathBuf>, target: impl Into<PathBuf>, uid: u32, gid: u32) -> Self {
+    pub fn cache(
+        source: impl Into<PathBuf>,
+        target: impl Into<PathBuf>,
+        uid: u32,
+        gid: u32,
+    ) -> Self {
         MountSpec {
             source: source.into(),
             target: target.into(),
@@ -327,8 +343,10 @@ impl RunSpec {
     /// directory instead. Either way a layer writer must leave exactly these paths (the entries
     /// themselves, not their parents) out of the diff.
     pub fn scaffold_paths(&self) -> Vec<PathBuf> {
-        let mut paths: Vec<PathBuf> =
-            crate::scaffold::SYSTEM_MOUNT_POINTS.iter().map(|p| PathBuf::from(p.path)).collect();
+        let mut paths: Vec<PathBuf> = crate::scaffold::SYSTEM_MOUNT_POINTS
+            .iter()
+            .map(|p| PathBuf::from(p.path))
+            .collect();
         for m in &self.mounts {
             if let Ok(rel) = relative_target(&m.target) {
                 paths.push(rel);
@@ -372,7 +390,9 @@ impl RunSpec {
         if let Rootfs::Overlay(o) = &self.rootfs
             && o.lower.is_empty()
         {
-            return Err(Error::InvalidSpec("an overlay rootfs needs at least one lower directory".into()));
+            return Err(Error::InvalidSpec(
+                "an overlay rootfs needs at least one lower directory".into(),
+            ));
         }
         Ok(())
     }
@@ -425,7 +445,10 @@ mod tests {
 
     #[test]
     fn mount_targets_must_be_absolute_and_clean() {
-        assert_eq!(relative_target(Path::new("/root/.cache")).unwrap(), PathBuf::from("root/.cache"));
+        assert_eq!(
+            relative_target(Path::new("/root/.cache")).unwrap(),
+            PathBuf::from("root/.cache")
+        );
         assert!(relative_target(Path::new("root")).is_err());
         assert!(relative_target(Path::new("/")).is_err());
         assert!(relative_target(Path::new("/a/../../etc")).is_err());
@@ -437,6 +460,9 @@ mod tests {
             .with_env("A", "1")
             .with_env("B", "2")
             .with_env("A", "3");
-        assert_eq!(spec.env(), &[("A".into(), "3".into()), ("B".into(), "2".into())]);
+        assert_eq!(
+            spec.env(),
+            &[("A".into(), "3".into()), ("B".into(), "2".into())]
+        );
     }
 }

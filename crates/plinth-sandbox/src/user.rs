@@ -39,7 +39,12 @@ fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
         if f.len() < 7 {
             return None;
         }
-        Some(PasswdEntry { name: f[0], uid: f[2].parse().ok()?, gid: f[3].parse().ok()?, home: f[5] })
+        Some(PasswdEntry {
+            name: f[0],
+            uid: f[2].parse().ok()?,
+            gid: f[3].parse().ok()?,
+            home: f[5],
+        })
     })
 }
 
@@ -55,7 +60,11 @@ fn group_entries(text: &str) -> impl Iterator<Item = GroupEntry<'_>> {
         Some(GroupEntry {
             name: f[0],
             gid: f[2].parse().ok()?,
-            members: f[3].split(',').map(str::trim).filter(|m| !m.is_empty()).collect(),
+            members: f[3]
+                .split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .collect(),
         })
     })
 }
@@ -66,7 +75,9 @@ fn lookup_group(group_text: &str, group: &IdOrName) -> Result<u32> {
         IdOrName::Name(name) => group_entries(group_text)
             .find(|g| g.name == name)
             .map(|g| g.gid)
-            .ok_or_else(|| Error::GroupNotFound { group: name.clone() }),
+            .ok_or_else(|| Error::GroupNotFound {
+                group: name.clone(),
+            }),
     }
 }
 
@@ -100,7 +111,9 @@ pub fn resolve_user(
         None => {
             if let Some(e) = &entry {
                 groups.extend(
-                    group_entries(group_text).filter(|g| g.members.contains(&e.name)).map(|g| g.gid),
+                    group_entries(group_text)
+                        .filter(|g| g.members.contains(&e.name))
+                        .map(|g| g.gid),
                 );
             }
         }
@@ -113,8 +126,16 @@ pub fn resolve_user(
     }
     let mut seen = std::collections::BTreeSet::new();
     groups.retain(|g| seen.insert(*g));
-    let home = entry.as_ref().map_or("/", |e| if e.home.is_empty() { "/" } else { e.home }).to_owned();
-    Ok(ResolvedUser { uid, gid, groups, home })
+    let home = entry
+        .as_ref()
+        .map_or("/", |e| if e.home.is_empty() { "/" } else { e.home })
+        .to_owned();
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        groups,
+        home,
+    })
 }
 
 #[cfg(test)]
@@ -122,7 +143,8 @@ mod tests {
     use super::*;
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\nairbyte:x:1000:1000::/home/airbyte:/bin/sh\n";
-    const GROUP: &str = "root:x:0:\nwheel:x:10:root,airbyte\nairbyte:x:1000:\ndocker:x:999:airbyte\n";
+    const GROUP: &str =
+        "root:x:0:\nwheel:x:10:root,airbyte\nairbyte:x:1000:\ndocker:x:999:airbyte\n";
 
     fn spec(s: &str) -> UserSpec {
         s.parse().unwrap()
@@ -131,13 +153,29 @@ mod tests {
     #[test]
     fn by_name_gets_gid_home_and_member_groups() {
         let u = resolve_user(&spec("airbyte"), &[], PASSWD, GROUP).unwrap();
-        assert_eq!(u, ResolvedUser { uid: 1000, gid: 1000, groups: vec![1000, 10, 999], home: "/home/airbyte".into() });
+        assert_eq!(
+            u,
+            ResolvedUser {
+                uid: 1000,
+                gid: 1000,
+                groups: vec![1000, 10, 999],
+                home: "/home/airbyte".into()
+            }
+        );
     }
 
     #[test]
     fn numeric_uid_without_entry_defaults_to_gid_0_and_slash() {
         let u = resolve_user(&spec("4242"), &[], PASSWD, GROUP).unwrap();
-        assert_eq!(u, ResolvedUser { uid: 4242, gid: 0, groups: vec![0], home: "/".into() });
+        assert_eq!(
+            u,
+            ResolvedUser {
+                uid: 4242,
+                gid: 0,
+                groups: vec![0],
+                home: "/".into()
+            }
+        );
     }
 
     #[test]
@@ -152,7 +190,13 @@ mod tests {
         let u = resolve_user(&spec("airbyte:wheel"), &[], PASSWD, GROUP).unwrap();
         assert_eq!((u.uid, u.gid), (1000, 10));
         assert_eq!(u.groups, vec![10]);
-        let u = resolve_user(&spec("1000:77"), &[IdOrName::Name("docker".into())], PASSWD, GROUP).unwrap();
+        let u = resolve_user(
+            &spec("1000:77"),
+            &[IdOrName::Name("docker".into())],
+            PASSWD,
+            GROUP,
+        )
+        .unwrap();
         assert_eq!(u.groups, vec![77, 999]);
     }
 

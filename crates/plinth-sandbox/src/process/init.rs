@@ -41,12 +41,32 @@ pub(crate) fn execute<S: Syscalls>(sys: &S, steps: &[Step]) -> Failure {
     for (index, step) in steps.iter().enumerate() {
         let fail = |errno| Failure { step: index, errno };
         let result = match &step.action {
-            Action::PrepareProcess { stdin, stdout, stderr } => sys.prepare_process(*stdin, *stdout, *stderr),
-            Action::MakeMountsPrivate => sys.mount(None, c"/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None),
+            Action::PrepareProcess {
+                stdin,
+                stdout,
+                stderr,
+            } => sys.prepare_process(*stdin, *stdout, *stderr),
+            Action::MakeMountsPrivate => sys.mount(
+                None,
+                c"/",
+                None,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None,
+            ),
             Action::HostChdir(dir) => sys.chdir(dir),
-            Action::MountRoot { source, fstype, flags, data, target } => {
-                sys.mount(Some(source), target, fstype.as_deref(), *flags, data.as_deref())
-            }
+            Action::MountRoot {
+                source,
+                fstype,
+                flags,
+                data,
+                target,
+            } => sys.mount(
+                Some(source),
+                target,
+                fstype.as_deref(),
+                *flags,
+                data.as_deref(),
+            ),
             Action::OpenRoot(path) => sys.open_dir(path).map(|fd| root = Some(fd)),
             Action::Mount(m) => match root {
                 Some(root) => mount_in_root(sys, root, m),
@@ -65,9 +85,10 @@ pub(crate) fn execute<S: Syscalls>(sys: &S, steps: &[Step]) -> Failure {
                 pivot_root(sys, path)
             }
             Action::DropCapabilities { keep, last_cap } => sys.drop_capabilities(*keep, *last_cap),
-            Action::SetIds { uid, gid, groups } => {
-                sys.setgroups(groups).and_then(|()| sys.setresgid(*gid)).and_then(|()| sys.setresuid(*uid))
-            }
+            Action::SetIds { uid, gid, groups } => sys
+                .setgroups(groups)
+                .and_then(|()| sys.setresgid(*gid))
+                .and_then(|()| sys.setresuid(*uid)),
             Action::Chdir(dir) => sys.chdir(dir),
             Action::Exec(exec) => {
                 sys.umask(0o022);
@@ -88,7 +109,10 @@ pub(crate) fn execute<S: Syscalls>(sys: &S, steps: &[Step]) -> Failure {
             return fail(errno);
         }
     }
-    Failure { step: steps.len(), errno: Errno::UnknownErrno }
+    Failure {
+        step: steps.len(),
+        errno: Errno::UnknownErrno,
+    }
 }
 
 fn mount_in_root<S: Syscalls>(sys: &S, root: i32, m: &RootMount) -> SysResult {
@@ -104,8 +128,18 @@ fn mount_in_root<S: Syscalls>(sys: &S, root: i32, m: &RootMount) -> SysResult {
         Err(e) => return Err(e),
     };
     let target = FdPath::new(fd);
-    let source = if m.self_bind { Some(target.as_cstr()) } else { m.source.as_deref() };
-    let result = sys.mount(source, target.as_cstr(), m.fstype.as_deref(), m.flags, m.data.as_deref());
+    let source = if m.self_bind {
+        Some(target.as_cstr())
+    } else {
+        m.source.as_deref()
+    };
+    let result = sys.mount(
+        source,
+        target.as_cstr(),
+        m.fstype.as_deref(),
+        m.flags,
+        m.data.as_deref(),
+    );
     sys.close(fd);
     result
 }

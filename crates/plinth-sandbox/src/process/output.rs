@@ -90,7 +90,10 @@ pub(crate) struct Tail {
 
 impl Tail {
     pub(crate) fn new(limit: usize) -> Self {
-        Tail { limit, bytes: VecDeque::new() }
+        Tail {
+            limit,
+            bytes: VecDeque::new(),
+        }
     }
 
     pub(crate) fn push(&mut self, chunk: &[u8]) {

@@ -53,9 +53,23 @@ impl ExecPlan {
     fn new(candidates: Vec<CString>, argv: Vec<CString>, envp: Vec<CString>) -> Self {
         // The pointers point into the CStrings' heap buffers, which do not move when the
         // vectors holding them are moved into this struct.
-        let argv_ptrs = argv.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
-        let envp_ptrs = envp.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
-        ExecPlan { candidates, _argv: argv, _envp: envp, argv_ptrs, envp_ptrs }
+        let argv_ptrs = argv
+            .iter()
+            .map(|a| a.as_ptr())
+            .chain([std::ptr::null()])
+            .collect();
+        let envp_ptrs = envp
+            .iter()
+            .map(|a| a.as_ptr())
+            .chain([std::ptr::null()])
+            .collect();
+        ExecPlan {
+            candidates,
+            _argv: argv,
+            _envp: envp,
+            argv_ptrs,
+            envp_ptrs,
+        }
     }
 }
 
@@ -63,13 +77,23 @@ impl ExecPlan {
 #[derive(Debug)]
 pub(crate) enum Action {
     /// fds, signals, session, umask.
-    PrepareProcess { stdin: RawFd, stdout: RawFd, stderr: RawFd },
+    PrepareProcess {
+        stdin: RawFd,
+        stdout: RawFd,
+        stderr: RawFd,
+    },
     /// `mount --make-rprivate /`: nothing we mount propagates to the host.
     MakeMountsPrivate,
     /// chdir on the host side (so long overlay paths can be given relative).
     HostChdir(CString),
     /// Mount the rootfs (overlay or bind) at the private mount point.
-    MountRoot { source: CString, fstype: Option<CString>, flags: MsFlags, data: Option<CString>, target: CString },
+    MountRoot {
+        source: CString,
+        fstype: Option<CString>,
+        flags: MsFlags,
+        data: Option<CString>,
+        target: CString,
+    },
     /// Open the mounted root; later targets resolve inside it.
     OpenRoot(CString),
     /// A mount inside the root.
@@ -85,7 +109,11 @@ pub(crate) enum Action {
     /// Reduce the capability sets to `keep`.
     DropCapabilities { keep: u64, last_cap: u32 },
     /// `setgroups`, `setresgid`, `setresuid`, in that order.
-    SetIds { uid: u32, gid: u32, groups: Vec<u32> },
+    SetIds {
+        uid: u32,
+        gid: u32,
+        groups: Vec<u32>,
+    },
     /// chdir to the working directory inside the root.
     Chdir(CString),
     /// `execve` the command.
@@ -118,7 +146,10 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
 }
 
 fn cpath(path: &Path) -> Result<CString> {
-    cstring(path.as_os_str().as_bytes(), &format!("path `{}`", path.display()))
+    cstring(
+        path.as_os_str().as_bytes(),
+        &format!("path `{}`", path.display()),
+    )
 }
 
 fn root_mount(
@@ -130,7 +161,10 @@ fn root_mount(
     data: Option<&str>,
 ) -> Result<RootMount> {
     let path = Path::new(target);
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path.file_name().map_or(&b"."[..], |n| n.as_bytes());
     Ok(RootMount {
         target: cstring(target.as_bytes(), "mount target")?,
@@ -140,9 +174,13 @@ fn root_mount(
         optional: false,
         self_bind: false,
         source: source.map(|s| cstring(s, "mount source")).transpose()?,
-        fstype: fstype.map(|s| cstring(s.as_bytes(), "fstype")).transpose()?,
+        fstype: fstype
+            .map(|s| cstring(s.as_bytes(), "fstype"))
+            .transpose()?,
         flags,
-        data: data.map(|s| cstring(s.as_bytes(), "mount data")).transpose()?,
+        data: data
+            .map(|s| cstring(s.as_bytes(), "mount data"))
+            .transpose()?,
     })
 }
 
@@ -158,7 +196,11 @@ fn check_overlay_path(path: &Path) -> Result<()> {
 }
 
 /// The overlay options, and a directory to chdir to first when they are too long otherwise.
-fn overlay_options(lower: &[&Path], upper: &Path, work: &Path) -> Result<(Option<PathBuf>, String)> {
+fn overlay_options(
+    lower: &[&Path],
+    upper: &Path,
+    work: &Path,
+) -> Result<(Option<PathBuf>, String)> {
     let render = |base: Option<&Path>| {
         let rel = |p: &Path| match base {
             Some(b) => p.strip_prefix(b).unwrap_or(p).display().to_string(),
@@ -182,7 +224,12 @@ fn overlay_options(lower: &[&Path], upper: &Path, work: &Path) -> Result<(Option
         return Ok((None, options));
     }
     let mut base = upper.parent().map(Path::to_path_buf).unwrap_or_default();
-    while !lower.iter().copied().chain([work]).all(|p| p.starts_with(&base)) {
+    while !lower
+        .iter()
+        .copied()
+        .chain([work])
+        .all(|p| p.starts_with(&base))
+    {
         if !base.pop() {
             break;
         }
@@ -210,8 +257,15 @@ fn env_and_candidates(spec: &RunSpec, user: &ResolvedUser) -> (Vec<(String, Stri
     let candidates = if program.contains('/') {
         vec![program.clone()]
     } else {
-        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or(DEFAULT_PATH);
-        path.split(':').filter(|d| !d.is_empty()).map(|d| format!("{}/{program}", d.trim_end_matches('/'))).collect()
+        let path = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or(DEFAULT_PATH);
+        path.split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| format!("{}/{program}", d.trim_end_matches('/')))
+            .collect()
     };
     (env, candidates)
 }
@@ -220,7 +274,10 @@ struct Steps(Vec<Step>);
 
 impl Steps {
     fn push(&mut self, action: Action, what: impl Into<String>) {
-        self.0.push(Step { action, what: what.into() });
+        self.0.push(Step {
+            action,
+            what: what.into(),
+        });
     }
 
     fn mount(&mut self, m: RootMount, what: impl Into<String>) {
@@ -233,7 +290,14 @@ pub(crate) fn build_plan(input: &PlanInput<'_>) -> Result<Vec<Step>> {
     let spec = input.spec;
     let mut steps = Steps(Vec::new());
     let [stdin, stdout, stderr] = input.stdio;
-    steps.push(Action::PrepareProcess { stdin, stdout, stderr }, "prepare the child process");
+    steps.push(
+        Action::PrepareProcess {
+            stdin,
+            stdout,
+            stderr,
+        },
+        "prepare the child process",
+    );
     steps.push(Action::MakeMountsPrivate, "make all mounts private");
 
     let root = cpath(input.root_mount)?;
@@ -244,7 +308,10 @@ pub(crate) fn build_plan(input: &PlanInput<'_>) -> Result<Vec<Step>> {
             lower.extend(input.scaffold);
             let (base, data) = overlay_options(&lower, o.upper(), o.work())?;
             if let Some(base) = base {
-                steps.push(Action::HostChdir(cpath(&base)?), format!("change to directory `{}`", base.display()));
+                steps.push(
+                    Action::HostChdir(cpath(&base)?),
+                    format!("change to directory `{}`", base.display()),
+                );
             }
             steps.push(
                 Action::MountRoot {
@@ -254,7 +321,10 @@ pub(crate) fn build_plan(input: &PlanInput<'_>) -> Result<Vec<Step>> {
                     data: Some(cstring(data.as_bytes(), "overlay options")?),
                     target: root.clone(),
                 },
-                format!("mount the overlay at `{root_display}` (upper `{}`)", o.upper().display()),
+                format!(
+                    "mount the overlay at `{root_display}` (upper `{}`)",
+                    o.upper().display()
+                ),
             );
         }
         Rootfs::Directory(dir) => steps.push(
@@ -265,34 +335,75 @@ pub(crate) fn build_plan(input: &PlanInput<'_>) -> Result<Vec<Step>> {
                 data: None,
                 target: root.clone(),
             },
-            format!("bind-mount the rootfs `{}` at `{root_display}`", dir.display()),
+            format!(
+                "bind-mount the rootfs `{}` at `{root_display}`",
+                dir.display()
+            ),
         ),
     }
-    steps.push(Action::OpenRoot(root.clone()), format!("open the root `{root_display}`"));
+    steps.push(
+        Action::OpenRoot(root.clone()),
+        format!("open the root `{root_display}`"),
+    );
     push_system_mounts(&mut steps, input)?;
     push_user_mounts(&mut steps, spec)?;
 
-    steps.push(Action::SetHostname(cstring(spec.hostname.as_bytes(), "hostname")?), format!("set the hostname to `{}`", spec.hostname));
+    steps.push(
+        Action::SetHostname(cstring(spec.hostname.as_bytes(), "hostname")?),
+        format!("set the hostname to `{}`", spec.hostname),
+    );
     if spec.network == NetworkMode::None {
         steps.push(Action::LoopbackUp, "bring the loopback interface up");
     }
-    steps.push(Action::PivotRoot(root), format!("pivot_root into `{root_display}`"));
-    steps.push(Action::DropCapabilities { keep: caps::DEFAULT_KEEP, last_cap: input.last_cap }, "drop capabilities");
+    steps.push(
+        Action::PivotRoot(root),
+        format!("pivot_root into `{root_display}`"),
+    );
+    steps.push(
+        Action::DropCapabilities {
+            keep: caps::DEFAULT_KEEP,
+            last_cap: input.last_cap,
+        },
+        "drop capabilities",
+    );
     let user = input.user;
     steps.push(
-        Action::SetIds { uid: user.uid, gid: user.gid, groups: user.groups.clone() },
-        format!("switch to uid {} gid {} groups {:?}", user.uid, user.gid, user.groups),
+        Action::SetIds {
+            uid: user.uid,
+            gid: user.gid,
+            groups: user.groups.clone(),
+        },
+        format!(
+            "switch to uid {} gid {} groups {:?}",
+            user.uid, user.gid, user.groups
+        ),
     );
     steps.push(
         Action::Chdir(cpath(&spec.cwd)?),
-        format!("change to the working directory `{}` (it must exist in the rootfs)", spec.cwd.display()),
+        format!(
+            "change to the working directory `{}` (it must exist in the rootfs)",
+            spec.cwd.display()
+        ),
     );
 
     let (env, candidates) = env_and_candidates(spec, user);
-    let candidates = candidates.iter().map(|c| cstring(c.as_bytes(), "command path")).collect::<Result<_>>()?;
-    let argv = spec.argv.iter().map(|a| cstring(a.as_bytes(), "argument")).collect::<Result<_>>()?;
-    let envp = env.iter().map(|(k, v)| cstring(format!("{k}={v}").as_bytes(), "environment")).collect::<Result<_>>()?;
-    steps.push(Action::Exec(ExecPlan::new(candidates, argv, envp)), format!("execute `{}`", spec.argv[0]));
+    let candidates = candidates
+        .iter()
+        .map(|c| cstring(c.as_bytes(), "command path"))
+        .collect::<Result<_>>()?;
+    let argv = spec
+        .argv
+        .iter()
+        .map(|a| cstring(a.as_bytes(), "argument"))
+        .collect::<Result<_>>()?;
+    let envp = env
+        .iter()
+        .map(|(k, v)| cstring(format!("{k}={v}").as_bytes(), "environment"))
+        .collect::<Result<_>>()?;
+    steps.push(
+        Action::Exec(ExecPlan::new(candidates, argv, envp)),
+        format!("execute `{}`", spec.argv[0]),
+    );
     Ok(steps.0)
 }
 
@@ -301,10 +412,26 @@ fn push_system_mounts(steps: &mut Steps, input: &PlanInput<'_>) -> Result<()> {
     let dir = Some(MountPointKind::Dir);
     let file = Some(MountPointKind::File);
 
-    steps.mount(root_mount("proc", dir, Some(b"proc"), Some("proc"), hardened, None)?, "mount /proc");
+    steps.mount(
+        root_mount("proc", dir, Some(b"proc"), Some("proc"), hardened, None)?,
+        "mount /proc",
+    );
     // Read-only views of the /proc entries that reach the host kernel (runc's defaults).
-    for entry in ["proc/sys", "proc/sysrq-trigger", "proc/irq", "proc/bus", "proc/fs"] {
-        let mut bind = root_mount(entry, None, None, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+    for entry in [
+        "proc/sys",
+        "proc/sysrq-trigger",
+        "proc/irq",
+        "proc/bus",
+        "proc/fs",
+    ] {
+        let mut bind = root_mount(
+            entry,
+            None,
+            None,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
         bind.self_bind = true;
         bind.optional = true;
         steps.mount(bind, format!("bind /{entry} onto itself"));
@@ -313,30 +440,94 @@ fn push_system_mounts(steps: &mut Steps, input: &PlanInput<'_>) -> Result<()> {
         ro.optional = true;
         steps.mount(ro, format!("remount /{entry} read-only"));
     }
-    for entry in ["proc/kcore", "proc/keys", "proc/timer_list", "proc/latency_stats", "proc/sched_debug"] {
-        let mut mask = root_mount(entry, None, Some(b"/dev/null"), None, MsFlags::MS_BIND, None)?;
+    for entry in [
+        "proc/kcore",
+        "proc/keys",
+        "proc/timer_list",
+        "proc/latency_stats",
+        "proc/sched_debug",
+    ] {
+        let mut mask = root_mount(
+            entry,
+            None,
+            Some(b"/dev/null"),
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )?;
         mask.optional = true;
         steps.mount(mask, format!("mask /{entry}"));
     }
     for entry in ["proc/acpi", "proc/scsi"] {
-        let mut mask = root_mount(entry, None, Some(b"tmpfs"), Some("tmpfs"), MsFlags::MS_RDONLY | hardened, Some("size=0"))?;
+        let mut mask = root_mount(
+            entry,
+            None,
+            Some(b"tmpfs"),
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY | hardened,
+            Some("size=0"),
+        )?;
         mask.optional = true;
         steps.mount(mask, format!("mask /{entry}"));
     }
     steps.mount(
-        root_mount("dev", dir, Some(b"tmpfs"), Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME, Some("mode=755,size=65536k"))?,
+        root_mount(
+            "dev",
+            dir,
+            Some(b"tmpfs"),
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+            Some("mode=755,size=65536k"),
+        )?,
         "mount a tmpfs on /dev",
     );
     steps.push(Action::PopulateDev, "create device nodes in /dev");
     steps.mount(
-        root_mount("dev/pts", None, Some(b"devpts"), Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620"))?,
+        root_mount(
+            "dev/pts",
+            None,
+            Some(b"devpts"),
+            Some("devpts"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            Some("newinstance,ptmxmode=0666,mode=0620"),
+        )?,
         "mount /dev/pts",
     );
-    steps.mount(root_mount("dev/shm", None, Some(b"shm"), Some("tmpfs"), hardened, Some("mode=1777,size=65536k"))?, "mount /dev/shm");
-    steps.mount(root_mount("sys", dir, Some(b"sysfs"), Some("sysfs"), hardened | MsFlags::MS_RDONLY, None)?, "mount /sys read-only");
-    for (target, source) in [("etc/resolv.conf", input.resolv_conf), ("etc/hosts", input.hosts)] {
+    steps.mount(
+        root_mount(
+            "dev/shm",
+            None,
+            Some(b"shm"),
+            Some("tmpfs"),
+            hardened,
+            Some("mode=1777,size=65536k"),
+        )?,
+        "mount /dev/shm",
+    );
+    steps.mount(
+        root_mount(
+            "sys",
+            dir,
+            Some(b"sysfs"),
+            Some("sysfs"),
+            hardened | MsFlags::MS_RDONLY,
+            None,
+        )?,
+        "mount /sys read-only",
+    );
+    for (target, source) in [
+        ("etc/resolv.conf", input.resolv_conf),
+        ("etc/hosts", input.hosts),
+    ] {
         steps.mount(
-            root_mount(target, file, Some(source.as_os_str().as_bytes()), None, MsFlags::MS_BIND, None)?,
+            root_mount(
+                target,
+                file,
+                Some(source.as_os_str().as_bytes()),
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )?,
             format!("bind-mount `{}` on /{target}", source.display()),
         );
     }
@@ -346,9 +537,12 @@ fn push_system_mounts(steps: &mut Steps, input: &PlanInput<'_>) -> Result<()> {
 fn push_user_mounts(steps: &mut Steps, spec: &RunSpec) -> Result<()> {
     for m in spec.mounts() {
         let rel = relative_target(m.target())?;
-        let rel_str = rel
-            .to_str()
-            .ok_or_else(|| Error::InvalidSpec(format!("mount target `{}` is not UTF-8", m.target().display())))?;
+        let rel_str = rel.to_str().ok_or_else(|| {
+            Error::InvalidSpec(format!(
+                "mount target `{}` is not UTF-8",
+                m.target().display()
+            ))
+        })?;
         let label = match m.kind() {
             MountKind::Bind => "bind",
             MountKind::Cache { .. } => "cache",
@@ -356,12 +550,30 @@ fn push_user_mounts(steps: &mut Steps, spec: &RunSpec) -> Result<()> {
         let source = m.source().as_os_str().as_bytes();
         let kind = Some(mount_point_kind(m.source()));
         steps.mount(
-            root_mount(rel_str, kind, Some(source), None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?,
-            format!("{label}-mount `{}` on `{}`", m.source().display(), m.target().display()),
+            root_mount(
+                rel_str,
+                kind,
+                Some(source),
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )?,
+            format!(
+                "{label}-mount `{}` on `{}`",
+                m.source().display(),
+                m.target().display()
+            ),
         );
         if m.readonly() {
-            let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-            steps.mount(root_mount(rel_str, None, None, None, flags, None)?, format!("remount `{}` read-only", m.target().display()));
+            let flags = MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV;
+            steps.mount(
+                root_mount(rel_str, None, None, None, flags, None)?,
+                format!("remount `{}` read-only", m.target().display()),
+            );
         }
     }
     Ok(())

@@ -4,7 +4,12 @@ use super::*;
 use crate::spec::{MountSpec, OverlayRootfs, UserSpec};
 
 fn user() -> ResolvedUser {
-    ResolvedUser { uid: 1000, gid: 1000, groups: vec![1000, 10], home: "/home/app".into() }
+    ResolvedUser {
+        uid: 1000,
+        gid: 1000,
+        groups: vec![1000, 10],
+        home: "/home/app".into(),
+    }
 }
 
 fn plan_for(spec: &RunSpec) -> Vec<Step> {
@@ -24,19 +29,31 @@ fn plan_for(spec: &RunSpec) -> Vec<Step> {
 
 fn overlay_spec() -> RunSpec {
     RunSpec::new(
-        Rootfs::Overlay(OverlayRootfs::new(["/l/top", "/l/bottom"], "/s/upper", "/s/work")),
+        Rootfs::Overlay(OverlayRootfs::new(
+            ["/l/top", "/l/bottom"],
+            "/s/upper",
+            "/s/work",
+        )),
         ["echo", "hi"],
     )
 }
 
 fn position(steps: &[Step], pred: impl Fn(&Action) -> bool) -> usize {
-    steps.iter().position(|s| pred(&s.action)).expect("step present")
+    steps
+        .iter()
+        .position(|s| pred(&s.action))
+        .expect("step present")
 }
 
 #[test]
 fn overlay_puts_the_scaffold_lowest_and_disables_redirects() {
     let steps = plan_for(&overlay_spec());
-    let Action::MountRoot { data: Some(data), target, .. } = &steps[2].action else {
+    let Action::MountRoot {
+        data: Some(data),
+        target,
+        ..
+    } = &steps[2].action
+    else {
         panic!("third step mounts the root: {:?}", steps[2])
     };
     assert_eq!(
@@ -52,12 +69,28 @@ fn order_is_private_root_mounts_pivot_caps_ids_chdir_exec() {
         .with_network(NetworkMode::None)
         .with_mount(MountSpec::cache("/cache/pip", "/root/.cache/pip", 0, 0).with_readonly(true));
     let steps = plan_for(&spec);
-    assert!(matches!(steps[0].action, Action::PrepareProcess { stdin: 3, stdout: 4, stderr: 5 }));
+    assert!(matches!(
+        steps[0].action,
+        Action::PrepareProcess {
+            stdin: 3,
+            stdout: 4,
+            stderr: 5
+        }
+    ));
     assert!(matches!(steps[1].action, Action::MakeMountsPrivate));
     let open_root = position(&steps, |a| matches!(a, Action::OpenRoot(_)));
-    let proc_mount = position(&steps, |a| matches!(a, Action::Mount(m) if m.target.to_str() == Ok("proc") && m.fstype.is_some()));
-    let cache = position(&steps, |a| matches!(a, Action::Mount(m) if m.target.to_str() == Ok("root/.cache/pip") && m.source.is_some()));
-    let cache_ro = position(&steps, |a| matches!(a, Action::Mount(m) if m.target.to_str() == Ok("root/.cache/pip") && m.flags.contains(MsFlags::MS_RDONLY)));
+    let proc_mount = position(
+        &steps,
+        |a| matches!(a, Action::Mount(m) if m.target.to_str() == Ok("proc") && m.fstype.is_some()),
+    );
+    let cache = position(
+        &steps,
+        |a| matches!(a, Action::Mount(m) if m.target.to_str() == Ok("root/.cache/pip") && m.source.is_some()),
+    );
+    let cache_ro = position(
+        &steps,
+        |a| matches!(a, Action::Mount(m) if m.target.to_str() == Ok("root/.cache/pip") && m.flags.contains(MsFlags::MS_RDONLY)),
+    );
     let lo = position(&steps, |a| matches!(a, Action::LoopbackUp));
     let pivot = position(&steps, |a| matches!(a, Action::PivotRoot(_)));
     let caps = position(&steps, |a| matches!(a, Action::DropCapabilities { .. }));
@@ -94,10 +127,18 @@ fn proc_entries_reaching_the_kernel_are_read_only() {
 
 #[test]
 fn exec_looks_argv0_up_in_path_and_sets_home() {
-    let spec = overlay_spec().with_env("PATH", "/opt/bin:/bin").with_user(UserSpec::root());
+    let spec = overlay_spec()
+        .with_env("PATH", "/opt/bin:/bin")
+        .with_user(UserSpec::root());
     let steps = plan_for(&spec);
-    let Action::Exec(exec) = &steps.last().unwrap().action else { panic!() };
-    let candidates: Vec<_> = exec.candidates.iter().map(|c| c.to_str().unwrap()).collect();
+    let Action::Exec(exec) = &steps.last().unwrap().action else {
+        panic!()
+    };
+    let candidates: Vec<_> = exec
+        .candidates
+        .iter()
+        .map(|c| c.to_str().unwrap())
+        .collect();
     assert_eq!(candidates, ["/opt/bin/echo", "/bin/echo"]);
     assert_eq!(exec.argv_ptrs.len(), 3);
     assert!(exec.argv_ptrs[2].is_null());
@@ -107,17 +148,31 @@ fn exec_looks_argv0_up_in_path_and_sets_home() {
     assert!(env.contains(&("PATH".into(), DEFAULT_PATH.into())));
     assert!(env.contains(&("HOME".into(), "/x".into())));
     assert_eq!(candidates[0], "/usr/local/sbin/echo");
-    let (_, candidates) = env_and_candidates(&RunSpec::new(Rootfs::Directory("/r".into()), ["./run.sh"]), &user());
+    let (_, candidates) = env_and_candidates(
+        &RunSpec::new(Rootfs::Directory("/r".into()), ["./run.sh"]),
+        &user(),
+    );
     assert_eq!(candidates, ["./run.sh"]);
 }
 
 #[test]
 fn long_overlay_options_switch_to_relative_paths() {
-    let lowers: Vec<PathBuf> = (0..200).map(|i| PathBuf::from(format!("/var/lib/plinth/layers/sha256-{i:064}"))).collect();
+    let lowers: Vec<PathBuf> = (0..200)
+        .map(|i| PathBuf::from(format!("/var/lib/plinth/layers/sha256-{i:064}")))
+        .collect();
     let lower_refs: Vec<&Path> = lowers.iter().map(PathBuf::as_path).collect();
-    let err = overlay_options(&lower_refs, Path::new("/var/lib/plinth/steps/u"), Path::new("/var/lib/plinth/steps/w"));
+    let err = overlay_options(
+        &lower_refs,
+        Path::new("/var/lib/plinth/steps/u"),
+        Path::new("/var/lib/plinth/steps/w"),
+    );
     assert!(err.is_err(), "200 long layers cannot fit even relative");
-    let (base, data) = overlay_options(&lower_refs[..45], Path::new("/var/lib/plinth/steps/u"), Path::new("/var/lib/plinth/steps/w")).unwrap();
+    let (base, data) = overlay_options(
+        &lower_refs[..45],
+        Path::new("/var/lib/plinth/steps/u"),
+        Path::new("/var/lib/plinth/steps/w"),
+    )
+    .unwrap();
     assert_eq!(base.as_deref(), Some(Path::new("/var/lib/plinth")));
     assert!(data.starts_with("lowerdir=layers/sha256-"));
     assert!(data.contains(",upperdir=steps/u,workdir=steps/w,"));
@@ -125,7 +180,10 @@ fn long_overlay_options_switch_to_relative_paths() {
 
 #[test]
 fn overlay_paths_with_separators_are_refused() {
-    let spec = RunSpec::new(Rootfs::Overlay(OverlayRootfs::new(["/l/a:b"], "/u", "/w")), ["true"]);
+    let spec = RunSpec::new(
+        Rootfs::Overlay(OverlayRootfs::new(["/l/a:b"], "/u", "/w")),
+        ["true"],
+    );
     let err = build_plan(&PlanInput {
         spec: &spec,
         root_mount: Path::new("/r"),

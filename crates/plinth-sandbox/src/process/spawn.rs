@@ -45,15 +45,29 @@ pub(crate) struct Pipes {
 
 impl Pipes {
     pub(crate) fn new() -> Result<Self> {
-        let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("create a pipe", e));
-        let stdin = nix::fcntl::open(c"/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-            .map_err(|e| Error::sys("open /dev/null", e))?;
-        Ok(Pipes { stdout: pipe()?, stderr: pipe()?, status: pipe()?, stdin })
+        let pipe =
+            || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("create a pipe", e));
+        let stdin = nix::fcntl::open(
+            c"/dev/null",
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::sys("open /dev/null", e))?;
+        Ok(Pipes {
+            stdout: pipe()?,
+            stderr: pipe()?,
+            status: pipe()?,
+            stdin,
+        })
     }
 
     /// The fds the child puts on 0, 1 and 2.
     pub(crate) fn child_stdio(&self) -> [i32; 3] {
-        [self.stdin.as_raw_fd(), self.stdout.1.as_raw_fd(), self.stderr.1.as_raw_fd()]
+        [
+            self.stdin.as_raw_fd(),
+            self.stdout.1.as_raw_fd(),
+            self.stderr.1.as_raw_fd(),
+        ]
     }
 }
 
@@ -117,16 +131,35 @@ pub(crate) fn spawn_and_supervise(
     // SAFETY: the child runs on `stack` (large enough for the setup code, which does not
     // recurse) in a copy of this address space, touches only the plan built above and makes
     // async-signal-safe system calls until it execs or calls _exit, as `init` documents.
-    let pid = unsafe { nix::sched::clone(child, &mut stack, flags, Some(libc::SIGCHLD)) }
-        .map_err(|e| Error::sys("clone the sandbox process (are namespaces enabled in this kernel?)", e))?;
+    let pid = unsafe { nix::sched::clone(child, &mut stack, flags, Some(libc::SIGCHLD)) }.map_err(
+        |e| {
+            Error::sys(
+                "clone the sandbox process (are namespaces enabled in this kernel?)",
+                e,
+            )
+        },
+    )?;
     let mut guard = ChildGuard { pid, reaped: false };
-    let Pipes { stdout, stderr, status, stdin } = pipes;
+    let Pipes {
+        stdout,
+        stderr,
+        status,
+        stdin,
+    } = pipes;
     drop((stdout.1, stderr.1, status.1, stdin));
     tracing::debug!(pid = pid.as_raw(), "sandbox process started");
 
-    let pidfd = pidfd_open(pid).map_err(|e| Error::sys("open a pidfd for the sandbox process (Linux 5.3 or later is needed)", e))?;
-    let mut streams: [Option<File>; 3] =
-        [Some(File::from(stdout.0)), Some(File::from(stderr.0)), Some(File::from(status.0))];
+    let pidfd = pidfd_open(pid).map_err(|e| {
+        Error::sys(
+            "open a pidfd for the sandbox process (Linux 5.3 or later is needed)",
+            e,
+        )
+    })?;
+    let mut streams: [Option<File>; 3] = [
+        Some(File::from(stdout.0)),
+        Some(File::from(stderr.0)),
+        Some(File::from(status.0)),
+    ];
     let mut tails = [Tail::new(tail_bytes), Tail::new(tail_bytes)];
     let mut record = Vec::with_capacity(8);
     let mut exit: Option<ExitStatus> = None;
@@ -149,14 +182,21 @@ pub(crate) fn spawn_and_supervise(
         }
         let wait = match deadline {
             Some(d) if !timed_out => {
-                let ms = d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128);
+                let ms = d
+                    .saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .min(i32::MAX as u128);
                 PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
             }
             _ => PollTimeout::NONE,
         };
         match nix::poll::poll(&mut fds, wait) {
             Ok(0) => {
-                tracing::warn!(pid = pid.as_raw(), ?timeout, "sandbox timed out; killing it");
+                tracing::warn!(
+                    pid = pid.as_raw(),
+                    ?timeout,
+                    "sandbox timed out; killing it"
+                );
                 let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
                 timed_out = true;
                 continue;
@@ -178,7 +218,9 @@ pub(crate) fn spawn_and_supervise(
                 guard.reaped = true;
                 continue;
             }
-            let Some(file) = streams[i].as_mut() else { continue };
+            let Some(file) = streams[i].as_mut() else {
+                continue;
+            };
             let n = match file.read(&mut buf) {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -190,7 +232,11 @@ pub(crate) fn spawn_and_supervise(
             }
             match i {
                 0 | 1 => {
-                    let stream = if i == 0 { OutputStream::Stdout } else { OutputStream::Stderr };
+                    let stream = if i == 0 {
+                        OutputStream::Stdout
+                    } else {
+                        OutputStream::Stderr
+                    };
                     tails[i].push(&buf[..n]);
                     sink.on_output(stream, &buf[..n]);
                 }
@@ -200,7 +246,9 @@ pub(crate) fn spawn_and_supervise(
     }
     let setup_failure = (record.len() == 8).then(|| Failure {
         step: u32::from_le_bytes(record[..4].try_into().unwrap_or_default()) as usize,
-        errno: Errno::from_raw(i32::from_le_bytes(record[4..].try_into().unwrap_or_default())),
+        errno: Errno::from_raw(i32::from_le_bytes(
+            record[4..].try_into().unwrap_or_default(),
+        )),
     });
     let [stdout_tail, stderr_tail] = tails.map(Tail::into_vec);
     Ok(Finished {
@@ -217,7 +265,9 @@ fn reap(pid: Pid) -> Result<ExitStatus> {
     loop {
         match nix::sys::wait::waitpid(pid, None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(ExitStatus::Exited(code)),
-            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(ExitStatus::Signaled(signal as i32)),
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                return Ok(ExitStatus::Signaled(signal as i32));
+            }
             Ok(_) | Err(Errno::EINTR) => continue,
             Err(e) => return Err(Error::sys("wait for the sandbox process", e)),
         }

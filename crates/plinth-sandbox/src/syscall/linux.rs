@@ -67,7 +67,14 @@ impl Syscalls for Linux {
     fn prepare_process(&self, stdin: RawFd, stdout: RawFd, stderr: RawFd) -> SysResult {
         // SAFETY: close_range only changes fd flags; an old kernel without it returns ENOSYS,
         // which is acceptable because every fd this library opens is O_CLOEXEC already.
-        let _ = unsafe { libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
+        let _ = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_CLOEXEC,
+            )
+        };
         for (from, to) in [(stdin, 0), (stdout, 1), (stderr, 2)] {
             // SAFETY: dup2 on fds owned by this process; the result is checked.
             Errno::result(unsafe { libc::dup2(from, to) })?;
@@ -78,11 +85,15 @@ impl Syscalls for Linux {
             None,
         )?;
         for signal in nix::sys::signal::Signal::iterator() {
-            if matches!(signal, nix::sys::signal::Signal::SIGKILL | nix::sys::signal::Signal::SIGSTOP) {
+            if matches!(
+                signal,
+                nix::sys::signal::Signal::SIGKILL | nix::sys::signal::Signal::SIGSTOP
+            ) {
                 continue;
             }
             // SAFETY: installing SIG_DFL runs no handler code; sigaction is async-signal-safe.
-            let _ = unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl) };
+            let _ =
+                unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl) };
         }
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
         nix::unistd::setsid()?;
@@ -106,22 +117,43 @@ impl Syscalls for Linux {
     }
 
     fn open_dir(&self, path: &CStr) -> SysResult<RawFd> {
-        nix::fcntl::open(path, OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-            .map(IntoRawFd::into_raw_fd)
+        nix::fcntl::open(
+            path,
+            OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(IntoRawFd::into_raw_fd)
     }
 
     fn open_in_root(&self, root: RawFd, rel: &CStr) -> SysResult<RawFd> {
-        nix::fcntl::openat2(borrow(root), rel, open_how_in_root(OFlag::O_PATH)).map(IntoRawFd::into_raw_fd)
+        nix::fcntl::openat2(borrow(root), rel, open_how_in_root(OFlag::O_PATH))
+            .map(IntoRawFd::into_raw_fd)
     }
 
-    fn create_in_root(&self, root: RawFd, parent: &CStr, name: &CStr, kind: MountPointKind) -> SysResult {
-        let dir = nix::fcntl::openat2(borrow(root), parent, open_how_in_root(OFlag::O_PATH | OFlag::O_DIRECTORY))?;
+    fn create_in_root(
+        &self,
+        root: RawFd,
+        parent: &CStr,
+        name: &CStr,
+        kind: MountPointKind,
+    ) -> SysResult {
+        let dir = nix::fcntl::openat2(
+            borrow(root),
+            parent,
+            open_how_in_root(OFlag::O_PATH | OFlag::O_DIRECTORY),
+        )?;
         match kind {
-            MountPointKind::Dir => nix::sys::stat::mkdirat(&dir, name, Mode::from_bits_truncate(0o755)),
+            MountPointKind::Dir => {
+                nix::sys::stat::mkdirat(&dir, name, Mode::from_bits_truncate(0o755))
+            }
             MountPointKind::File => nix::fcntl::openat(
                 &dir,
                 name,
-                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_WRONLY
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
                 Mode::from_bits_truncate(0o644),
             )
             .map(drop),
@@ -174,7 +206,11 @@ impl Syscalls for Linux {
             nix::sys::socket::SockFlag::SOCK_CLOEXEC,
             None,
         )?;
-        let mut req = IfreqFlags { name: [0; 16], flags: 0, _pad: [0; 22] };
+        let mut req = IfreqFlags {
+            name: [0; 16],
+            flags: 0,
+            _pad: [0; 22],
+        };
         req.name[..2].copy_from_slice(b"lo");
         // SAFETY: SIOCGIFFLAGS reads the interface name and writes the flags of a struct ifreq;
         // `req` has the layout and size of one and outlives the call.
@@ -189,14 +225,31 @@ impl Syscalls for Linux {
         for cap in 0..=last_cap.min(63) {
             if keep & (1 << cap) == 0 {
                 // SAFETY: PR_CAPBSET_DROP takes a capability number and no pointers.
-                Errno::result(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) })?;
+                Errno::result(unsafe {
+                    libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0)
+                })?;
             }
         }
         // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes no pointers; EINVAL on kernels without ambient
         // capabilities is ignored because they have no ambient set to clear.
-        let _ = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
-        let mut header = CapHeader { version: CAPABILITY_VERSION_3, pid: 0 };
-        let mut data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
+        let _ = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+        };
+        let mut header = CapHeader {
+            version: CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let mut data = [CapData {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        }; 2];
         // SAFETY: capget with a version 3 header writes exactly two CapData entries.
         Errno::result(unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) })?;
         for (i, d) in data.iter_mut().enumerate() {

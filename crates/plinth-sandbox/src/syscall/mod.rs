@@ -43,7 +43,13 @@ pub(crate) trait Syscalls {
     /// symlinks and `..` are resolved as if `root` were `/`, so they can't leave it.
     fn open_in_root(&self, root: RawFd, rel: &CStr) -> SysResult<RawFd>;
     /// Create the mount point `name` of `kind` in the directory `parent` (resolved in `root`).
-    fn create_in_root(&self, root: RawFd, parent: &CStr, name: &CStr, kind: MountPointKind) -> SysResult;
+    fn create_in_root(
+        &self,
+        root: RawFd,
+        parent: &CStr,
+        name: &CStr,
+        kind: MountPointKind,
+    ) -> SysResult;
     /// `mknodat(dir, name, S_IFCHR | 0666, makedev(major, minor))`.
     fn mknod_char(&self, dir: RawFd, name: &CStr, major: u32, minor: u32) -> SysResult;
     /// `symlinkat(target, dir, name)`.
@@ -120,6 +126,9 @@ mod tests {
     fn fd_path_formats_without_allocating() {
         assert_eq!(FdPath::new(0).as_cstr(), c"/proc/self/fd/0");
         assert_eq!(FdPath::new(7).as_cstr(), c"/proc/self/fd/7");
-        assert_eq!(FdPath::new(1234567890).as_cstr(), c"/proc/self/fd/1234567890");
+        assert_eq!(
+            FdPath::new(1234567890).as_cstr(),
+            c"/proc/self/fd/1234567890"
+        );
     }
 }

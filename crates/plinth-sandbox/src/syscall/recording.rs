@@ -58,7 +58,13 @@ impl Syscalls for Recording {
     ) -> SysResult {
         let flags = format!("{flags:?}");
         let flags = flags.trim_start_matches("MsFlags(").trim_end_matches(')');
-        self.log(format!("mount {} {} {} {flags} {}", opt(source), s(target), opt(fstype), opt(data)));
+        self.log(format!(
+            "mount {} {} {} {flags} {}",
+            opt(source),
+            s(target),
+            opt(fstype),
+            opt(data)
+        ));
         Ok(())
     }
     fn umount_detach(&self, target: &CStr) -> SysResult {
@@ -80,9 +86,21 @@ impl Syscalls for Recording {
         self.log(format!("open_in_root {root} {} = {fd}", s(rel)));
         Ok(fd)
     }
-    fn create_in_root(&self, root: RawFd, parent: &CStr, name: &CStr, kind: MountPointKind) -> SysResult {
-        self.log(format!("create_in_root {root} {} {} {kind:?}", s(parent), s(name)));
-        self.created.borrow_mut().push(format!("{}/{}", s(parent), s(name)));
+    fn create_in_root(
+        &self,
+        root: RawFd,
+        parent: &CStr,
+        name: &CStr,
+        kind: MountPointKind,
+    ) -> SysResult {
+        self.log(format!(
+            "create_in_root {root} {} {} {kind:?}",
+            s(parent),
+            s(name)
+        ));
+        self.created
+            .borrow_mut()
+            .push(format!("{}/{}", s(parent), s(name)));
         Ok(())
     }
     fn mknod_char(&self, dir: RawFd, name: &CStr, major: u32, minor: u32) -> SysResult {
@@ -139,7 +157,12 @@ impl Syscalls for Recording {
     fn umask(&self, mode: u32) {
         self.log(format!("umask {mode:o}"));
     }
-    fn execve(&self, path: &CStr, _argv: *const *const c_char, _envp: *const *const c_char) -> Errno {
+    fn execve(
+        &self,
+        path: &CStr,
+        _argv: *const *const c_char,
+        _envp: *const *const c_char,
+    ) -> Errno {
         self.log(format!("execve {}", s(path)));
         Errno::ENOENT
     }

@@ -1,0 +1,157 @@
+//! Escape resistance: the command sees only its rootfs and declared mounts.
+
+use plinth_sandbox::{NetworkMode, RunSpec, caps};
+
+use crate::common::{Fixture, require_root};
+
+#[test]
+fn the_command_is_pid_1_of_its_own_pid_namespace() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new();
+    let out = f.ok(&f.sh("echo $$; ls /proc | grep -c '^[0-9]'"));
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("1"));
+    let pids: u32 = lines.next().unwrap().parse().unwrap();
+    assert!(
+        pids <= 3,
+        "only the shell and its children are visible, got {pids}"
+    );
+}
+
+#[test]
+fn network_none_has_only_loopback_and_it_is_up() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new();
+    let out = f.ok(&f
+        .sh("ls /sys/class/net; grep -c : /proc/net/dev; cat /sys/class/net/lo/flags")
+        .with_network(NetworkMode::None));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "lo");
+    assert_eq!(lines[1], "1", "only lo in /proc/net/dev");
+    let flags = u32::from_str_radix(lines[2].trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "IFF_UP");
+}
+
+#[test]
+fn host_network_is_shared_by_default() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new();
+    let inside = f.ok(&f.sh("ls /sys/class/net"));
+    let mut host: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    host.sort();
+    let mut inside: Vec<String> = inside.lines().map(String::from).collect();
+    inside.sort();
+    assert_eq!(inside, host);
+}
+
+#[test]
+fn host_files_are_out_of_reach() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new();
+    let secret = f.path("host-secret");
+    std::fs::write(&secret, "TOP-SECRET\n").unwrap();
+    let secret = secret.display().to_string();
+    // A symlink in the image pointing at an absolute host path resolves inside the rootfs.
+    std::os::unix::fs::symlink(&secret, f.path("lower/etc/evil-link")).unwrap();
+    let script = format!(
+        "cat {secret}; cat /proc/1/root{secret}; cat /../../..{secret}; cat /etc/evil-link; \
+         echo pwned > /etc/evil-link; cd /../../../ && ls -a | grep -c state; \
+         ls /proc/1/root/ | grep -c lower; true"
+    );
+    let (outcome, out, err) = f.run(&f.sh(&script));
+    assert!(outcome.status.success());
+    assert!(
+        !out.contains("TOP-SECRET") && !err.contains("TOP-SECRET"),
+        "stdout {out:?} stderr {err:?}"
+    );
+    assert_eq!(out, "0\n0\n");
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        "TOP-SECRET\n",
+        "host file untouched"
+    );
+    assert!(err.contains("No such file or directory"), "{err}");
+}
+
+#[test]
+fn mknod_mount_and_kernel_knobs_are_denied() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new();
+    let attempts = [
+        "mknod /tmp/sda b 8 0",
+        "mknod /tmp/null c 1 3",
+        "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m",
+        "mkdir -p /tmp/p && mount -t proc proc /tmp/p",
+        "umount /proc",
+        "umount -l /etc/resolv.conf",
+        "echo 1 > /proc/sys/kernel/sysrq",
+        "echo h > /proc/sysrq-trigger",
+        "mount -o remount,rw /sys",
+        "hostname evil",
+    ];
+    for attempt in attempts {
+        let (outcome, out, err) = f.run(&f.sh(attempt));
+        assert!(
+            !outcome.status.success(),
+            "`{attempt}` must fail: {out} {err}"
+        );
+    }
+    assert!(!f.path("upper/tmp/sda").exists() && !f.path("upper/tmp/null").exists());
+}
+
+#[test]
+fn capabilities_are_reduced_and_dropped_for_users() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new();
+    let caps_of = |spec: &RunSpec| -> Vec<(String, u64)> {
+        f.ok(spec)
+            .lines()
+            .filter_map(|l| l.split_once(":\t"))
+            .map(|(k, v)| (k.to_owned(), u64::from_str_radix(v.trim(), 16).unwrap()))
+            .collect()
+    };
+    let root = caps_of(&f.sh("grep ^Cap /proc/self/status"));
+    for (name, value) in &root {
+        match name.as_str() {
+            "CapInh" | "CapAmb" => assert_eq!(*value, 0, "{name}"),
+            _ => assert_eq!(*value, caps::DEFAULT_KEEP, "{name}"),
+        }
+    }
+    let user = caps_of(
+        &f.sh("grep ^Cap /proc/self/status")
+            .with_user("airbyte".parse().unwrap()),
+    );
+    for (name, value) in &user {
+        match name.as_str() {
+            "CapBnd" => assert_eq!(*value, caps::DEFAULT_KEEP),
+            _ => assert_eq!(*value, 0, "{name} of a non-root user"),
+        }
+    }
+}
+
+#[test]
+fn the_test_process_mount_table_is_untouched() {
+    if !require_root() {
+        return;
+    }
+    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let f = Fixture::new();
+    f.ok(&f.sh("true"));
+    let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert_eq!(before, after);
+}
