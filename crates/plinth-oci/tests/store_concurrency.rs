@@ -80,6 +80,13 @@ fn child_process_entry() {
     let store = Store::open(root.join("store")).unwrap();
     match role.as_str() {
         "gc" => run_gc(&store, root),
+        "crash" => {
+            // Die mid-write, holding the shared lock and a half-written temp file.
+            let mut w = store.blob_writer().unwrap();
+            w.write_all(&shared_content()[..300_000]).unwrap();
+            w.flush().unwrap();
+            std::process::abort();
+        }
         writer => run_writer(&store, writer),
     }
 }
@@ -130,4 +137,27 @@ fn writers_and_gc_race_without_corruption() {
     assert_eq!(check_all(&store), reachable);
     assert_eq!(std::fs::read_dir(store.root().join("blobs/sha256")).unwrap().count(), reachable.len());
     assert_eq!(std::fs::read_dir(store.root().join("tmp")).unwrap().count(), 0);
+}
+
+#[test]
+fn a_writer_killed_mid_blob_leaves_only_collectable_debris() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let store = Store::open(root.join("store")).unwrap();
+    let status = spawn("crash", root).wait().unwrap();
+    assert!(!status.success(), "the crashing child was expected to abort");
+    let leftovers: Vec<_> = std::fs::read_dir(store.root().join("tmp")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(leftovers.len(), 1, "the half-written temp file stays until gc: {leftovers:?}");
+    assert!(!store.has_blob(&Digest::of(&shared_content())));
+    // The dead process's lock is gone with it, so gc does not wait; young debris is kept by
+    // default and removed once old enough (here: immediately).
+    let quick = GcOptions { lock_timeout: Duration::from_secs(5), ..GcOptions::default() };
+    assert_eq!(store.gc(&quick).unwrap().temp_files_removed, 0);
+    let report = store.gc(&GcOptions { lock_timeout: Duration::from_secs(5), ..GcOptions::immediate() }).unwrap();
+    assert_eq!(report.temp_files_removed, 1);
+    assert!(report.bytes_freed >= 300_000);
+    assert_eq!(std::fs::read_dir(store.root().join("tmp")).unwrap().count(), 0);
+    // And the store works as before.
+    let d = write_streaming(&store, &shared_content());
+    store.verify_blob(&d.digest).unwrap();
 }
