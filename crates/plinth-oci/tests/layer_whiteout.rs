@@ -265,3 +265,16 @@ fn a_real_overlayfs_upper_dir_reproduces_the_merged_view() {
         );
     }
 }
+
+#[test]
+fn upper_dirs_with_metacopy_files_are_refused() {
+    if !require_root() {
+        return;
+    }
+    let upper = tempfile::tempdir().unwrap();
+    fs::write(upper.path().join("partial"), b"").unwrap();
+    rustix::fs::setxattr(upper.path().join("partial"), "trusted.overlay.metacopy", b"", XattrFlags::empty()).unwrap();
+    let err = write_upper_layer(upper.path(), Vec::new(), &WriteOptions::new()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("partial") && msg.contains("metacopy=off"), "{msg}");
+}

@@ -8,6 +8,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use rustix::io::Errno;
+
 use super::entry::{EntryMeta, OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
 use super::tar_format::TarKind;
 use super::writer::{LayerInfo, LayerWriter, WriteOptions};
@@ -23,6 +25,9 @@ const UNSUPPORTED_OVERLAY_XATTRS: [&str; 4] = [
     "user.overlay.redirect",
     "user.overlay.metacopy",
 ];
+
+/// The largest xattr list or value read (the kernel's limit is 64 KiB).
+const MAX_XATTR_BUFFER: usize = 1 << 17;
 
 /// How the tree on disk is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,7 +167,7 @@ fn write_found<W: Write>(
 }
 
 fn entry_meta(m: &Metadata) -> EntryMeta {
-    EntryMeta::with_mode_only(m.mode() & 0o7777)
+    EntryMeta::new(m.mode() & 0o7777)
         .with_owner(u64::from(m.uid()), u64::from(m.gid()))
         .with_mtime(u64::try_from(m.mtime()).unwrap_or(0))
 }
@@ -193,7 +198,8 @@ fn collect(root: &Path, rel: &[u8], mode: TreeMode, found: &mut Vec<Found>) -> R
             continue;
         }
         if mode == TreeMode::OverlayUpper {
-            check_overlay_features(&disk)?;
+            let xattrs = xattr_names(&disk)?;
+            check_overlay_features(&disk, &xattrs)?;
             if ft.is_char_device() && meta.rdev() == 0 {
                 let mut wh = tar_path[..dir_len].to_vec();
                 wh.extend_from_slice(WHITEOUT_PREFIX.as_bytes());
@@ -207,7 +213,7 @@ fn collect(root: &Path, rel: &[u8], mode: TreeMode, found: &mut Vec<Found>) -> R
                 });
                 continue;
             }
-            if ft.is_dir() && is_opaque(&disk)? {
+            if ft.is_dir() && is_opaque(&disk, &xattrs)? {
                 let mut marker = tar_path.clone();
                 marker.push(b'/');
                 let key = marker.clone();
@@ -236,64 +242,77 @@ fn collect(root: &Path, rel: &[u8], mode: TreeMode, found: &mut Vec<Found>) -> R
     Ok(())
 }
 
-fn is_opaque(path: &Path) -> Result<bool> {
+fn is_opaque(path: &Path, names: &[String]) -> Result<bool> {
     for name in OPAQUE_XATTRS {
-        if let Some(v) = get_xattr(path, name)?
-            && v == b"y"
-        {
+        if names.iter().any(|n| n == name) && get_xattr(path, name)?.as_deref() == Some(b"y") {
             return Ok(true);
         }
     }
     Ok(false)
 }
 
-fn check_overlay_features(path: &Path) -> Result<()> {
-    for name in UNSUPPORTED_OVERLAY_XATTRS {
-        if get_xattr(path, name)?.is_some() {
-            return Err(Error::Layer(format!(
-                "`{}` carries the overlayfs xattr `{name}`: mount the overlay with `redirect_dir=off,metacopy=off` \
-                 so its upper directory holds complete files",
-                path.display()
-            )));
-        }
+fn check_overlay_features(path: &Path, names: &[String]) -> Result<()> {
+    if let Some(name) = names
+        .iter()
+        .find(|n| UNSUPPORTED_OVERLAY_XATTRS.contains(&n.as_str()))
+    {
+        return Err(Error::Layer(format!(
+            "`{}` carries the overlayfs xattr `{name}`: mount the overlay with \
+             `redirect_dir=off,metacopy=off` so its upper directory holds complete files",
+            path.display()
+        )));
     }
     Ok(())
 }
 
-/// Reads the allowed xattrs of `path` (not following symlinks).
+/// Reads the allowed xattrs of `path` (not following symlinks), sorted by name.
 fn read_xattrs(path: &Path, allow: &[String]) -> Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     if allow.is_empty() {
         return Ok(out);
     }
-    let mut names = vec![0u8; 64 * 1024];
-    let n = match rustix::fs::llistxattr(path, &mut names[..]) {
-        Ok(n) => n,
-        Err(rustix::io::Errno::NOTSUP) => return Ok(out),
-        Err(e) => return Err(Error::io("list extended attributes of", path, e.into())),
-    };
-    for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        let Ok(name) = std::str::from_utf8(name) else {
-            continue;
-        };
-        if allow.iter().any(|a| a == name)
-            && let Some(value) = get_xattr(path, name)?
+    for name in xattr_names(path)? {
+        if allow.contains(&name)
+            && let Some(value) = get_xattr(path, &name)?
         {
-            out.push((name.to_owned(), value));
+            out.push((name, value));
         }
     }
     out.sort();
     Ok(out)
 }
 
-fn get_xattr(path: &Path, name: &str) -> Result<Option<Vec<u8>>> {
-    let mut buf = vec![0u8; 64 * 1024];
-    match rustix::fs::lgetxattr(path, name, &mut buf[..]) {
-        Ok(n) => {
-            buf.truncate(n);
-            Ok(Some(buf))
+/// The xattr names of `path` (not following symlinks); empty where xattrs are unsupported.
+fn xattr_names(path: &Path) -> Result<Vec<String>> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        match rustix::fs::llistxattr(path, &mut buf[..]) {
+            Ok(n) => {
+                return Ok(buf[..n]
+                    .split(|&b| b == 0)
+                    .filter(|n| !n.is_empty())
+                    .filter_map(|n| std::str::from_utf8(n).ok())
+                    .map(str::to_owned)
+                    .collect());
+            }
+            Err(Errno::RANGE) if buf.len() < MAX_XATTR_BUFFER => buf.resize(buf.len() * 8, 0),
+            Err(Errno::NOTSUP) => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("list extended attributes of", path, e.into())),
         }
-        Err(rustix::io::Errno::NODATA | rustix::io::Errno::NOTSUP) => Ok(None),
-        Err(e) => Err(Error::io("read extended attribute of", path, e.into())),
+    }
+}
+
+fn get_xattr(path: &Path, name: &str) -> Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; 256];
+    loop {
+        match rustix::fs::lgetxattr(path, name, &mut buf[..]) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(Some(buf));
+            }
+            Err(Errno::RANGE) if buf.len() < MAX_XATTR_BUFFER => buf.resize(buf.len() * 8, 0),
+            Err(Errno::NODATA | Errno::NOTSUP) => return Ok(None),
+            Err(e) => return Err(Error::io("read extended attribute of", path, e.into())),
+        }
     }
 }

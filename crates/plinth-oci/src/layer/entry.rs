@@ -50,7 +50,7 @@ pub struct EntryMeta {
 
 impl EntryMeta {
     /// Owned by 0:0 with `mode`, mtime 0 (the epoch), no xattrs.
-    pub fn with_mode_only(mode: u32) -> Self {
+    pub fn new(mode: u32) -> Self {
         Self {
             uid: 0,
             gid: 0,
@@ -143,7 +143,7 @@ impl LayerEntry {
         Self {
             path: path.into(),
             kind,
-            meta: EntryMeta::with_mode_only(mode),
+            meta: EntryMeta::new(mode),
         }
     }
 
