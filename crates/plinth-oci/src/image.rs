@@ -35,21 +35,33 @@ pub trait BlobSource {
             .read_to_end(&mut bytes)
             .map_err(|e| Error::io("read blob", digest.to_string(), e))?;
         if bytes.len() > limit {
-            return Err(Error::InvalidManifest(format!("blob `{digest}` is over the {limit}-byte limit for documents")));
+            return Err(Error::InvalidManifest(format!(
+                "blob `{digest}` is over the {limit}-byte limit for documents"
+            )));
         }
         let actual = Digest::of(&bytes);
         if &actual != digest {
-            return Err(Error::DigestMismatch { expected: digest.clone(), actual });
+            return Err(Error::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+            });
         }
         Ok(bytes)
     }
 }
 
 /// Reads and parses the manifest or index a descriptor points at, checking digest and size.
-pub fn read_document<S: BlobSource + ?Sized>(source: &S, descriptor: &Descriptor) -> Result<ManifestDocument> {
+pub fn read_document<S: BlobSource + ?Sized>(
+    source: &S,
+    descriptor: &Descriptor,
+) -> Result<ManifestDocument> {
     let bytes = source.read_content(&descriptor.digest, MAX_MANIFEST_BYTES)?;
     if bytes.len() as u64 != descriptor.size {
-        return Err(Error::SizeMismatch { digest: descriptor.digest.clone(), expected: descriptor.size, actual: bytes.len() as u64 });
+        return Err(Error::SizeMismatch {
+            digest: descriptor.digest.clone(),
+            expected: descriptor.size,
+            actual: bytes.len() as u64,
+        });
     }
     ManifestDocument::parse(&bytes, Some(&descriptor.media_type))
 }
@@ -67,7 +79,10 @@ pub fn walk<S: BlobSource + ?Sized>(source: &S, root: &Descriptor) -> Result<Vec
 
 /// Like [`walk`], but manifests that are missing are skipped instead of failing: what garbage
 /// collection needs, since an index pulled for one platform lacks the others' manifests.
-pub(crate) fn walk_present<S: BlobSource + ?Sized>(source: &S, root: &Descriptor) -> Result<Vec<Descriptor>> {
+pub(crate) fn walk_present<S: BlobSource + ?Sized>(
+    source: &S,
+    root: &Descriptor,
+) -> Result<Vec<Descriptor>> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     walk_into(source, root, true, 0, &mut seen, &mut out)?;
@@ -87,7 +102,10 @@ fn walk_into<S: BlobSource + ?Sized>(
     }
     if node.media_type.is_manifest_or_index() {
         if depth > MAX_NESTING {
-            return Err(Error::InvalidManifest(format!("indexes nest deeper than {MAX_NESTING} levels at `{}`", node.digest)));
+            return Err(Error::InvalidManifest(format!(
+                "indexes nest deeper than {MAX_NESTING} levels at `{}`",
+                node.digest
+            )));
         }
         if skip_missing && !source.has_content(&node.digest) {
             return Ok(());
@@ -113,7 +131,11 @@ fn walk_into<S: BlobSource + ?Sized>(
 
 /// Resolves `root` to one image manifest: the root itself, or the index entry for `platform`
 /// (the host platform when `None`; an index with a single platform needs no choice).
-pub fn resolve_manifest<S: BlobSource + ?Sized>(source: &S, root: &Descriptor, platform: Option<&Platform>) -> Result<(Descriptor, ImageManifest)> {
+pub fn resolve_manifest<S: BlobSource + ?Sized>(
+    source: &S,
+    root: &Descriptor,
+    platform: Option<&Platform>,
+) -> Result<(Descriptor, ImageManifest)> {
     let mut current = root.clone();
     for _ in 0..MAX_NESTING {
         match read_document(source, &current)? {
@@ -128,14 +150,26 @@ pub fn resolve_manifest<S: BlobSource + ?Sized>(source: &S, root: &Descriptor, p
                         .iter()
                         .find(|d| d.platform.as_ref().is_some_and(|p| p.os != "unknown"))
                         .cloned()
-                        .ok_or_else(|| Error::InvalidManifest(format!("index `{}` has no usable manifest", current.digest)))?,
-                    None if index.manifests.len() == 1 && index.manifests[0].platform.is_none() => index.manifests[0].clone(),
+                        .ok_or_else(|| {
+                            Error::InvalidManifest(format!(
+                                "index `{}` has no usable manifest",
+                                current.digest
+                            ))
+                        })?,
+                    None if index.manifests.len() == 1 && index.manifests[0].platform.is_none() => {
+                        index.manifests[0].clone()
+                    }
                     None => {
-                        let offered: Vec<String> = platforms.iter().map(ToString::to_string).collect();
+                        let offered: Vec<String> =
+                            platforms.iter().map(ToString::to_string).collect();
                         return Err(Error::InvalidManifest(format!(
                             "index `{}` has no manifest for platform `{wanted}` (it offers: {}); choose one of those platforms",
                             current.digest,
-                            if offered.is_empty() { "none".to_owned() } else { offered.join(", ") }
+                            if offered.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                offered.join(", ")
+                            }
                         )));
                     }
                 };
@@ -143,5 +177,8 @@ pub fn resolve_manifest<S: BlobSource + ?Sized>(source: &S, root: &Descriptor, p
             }
         }
     }
-    Err(Error::InvalidManifest(format!("indexes nest deeper than {MAX_NESTING} levels under `{}`", root.digest)))
+    Err(Error::InvalidManifest(format!(
+        "indexes nest deeper than {MAX_NESTING} levels under `{}`",
+        root.digest
+    )))
 }

@@ -83,10 +83,12 @@ impl OciLayout {
         let layout = Self { dir: dir.into() };
         let marker_path = layout.dir.join("oci-layout");
         let bytes = fs::read(&marker_path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => layout.invalid("there is no `oci-layout` file; is this an OCI image layout directory?"),
+            io::ErrorKind::NotFound => layout
+                .invalid("there is no `oci-layout` file; is this an OCI image layout directory?"),
             _ => Error::io("read", &marker_path, e),
         })?;
-        let marker: LayoutMarker = serde_json::from_slice(&bytes).map_err(|e| layout.invalid(&format!("`oci-layout` is not valid JSON: {e}")))?;
+        let marker: LayoutMarker = serde_json::from_slice(&bytes)
+            .map_err(|e| layout.invalid(&format!("`oci-layout` is not valid JSON: {e}")))?;
         if marker.image_layout_version != IMAGE_LAYOUT_VERSION {
             return Err(layout.invalid(&format!(
                 "unsupported imageLayoutVersion `{}` (plinth reads {IMAGE_LAYOUT_VERSION})",
@@ -103,7 +105,9 @@ impl OciLayout {
         let blobs = layout.dir.join("blobs").join("sha256");
         fs::create_dir_all(&blobs).map_err(|e| Error::io("create directory", &blobs, e))?;
         if !layout.dir.join("oci-layout").exists() {
-            let marker = to_canonical_vec(&LayoutMarker { image_layout_version: IMAGE_LAYOUT_VERSION.to_owned() })?;
+            let marker = to_canonical_vec(&LayoutMarker {
+                image_layout_version: IMAGE_LAYOUT_VERSION.to_owned(),
+            })?;
             layout.write_file_atomic("oci-layout", &marker)?;
         }
         if !layout.dir.join("index.json").exists() {
@@ -118,12 +122,19 @@ impl OciLayout {
     }
 
     fn invalid(&self, reason: &str) -> Error {
-        Error::InvalidArchive { kind: KIND, path: self.dir.clone(), reason: reason.to_owned() }
+        Error::InvalidArchive {
+            kind: KIND,
+            path: self.dir.clone(),
+            reason: reason.to_owned(),
+        }
     }
 
     /// Where a blob lives in the layout.
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
-        self.dir.join("blobs").join(digest.algorithm()).join(digest.hex())
+        self.dir
+            .join("blobs")
+            .join(digest.algorithm())
+            .join(digest.hex())
     }
 
     /// The top-level `index.json`.
@@ -133,7 +144,8 @@ impl OciLayout {
         if bytes.len() > MAX_MANIFEST_BYTES {
             return Err(self.invalid("`index.json` is over the 4 MiB limit"));
         }
-        serde_json::from_slice(&bytes).map_err(|e| self.invalid(&format!("`index.json` is not a valid image index: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| self.invalid(&format!("`index.json` is not a valid image index: {e}")))
     }
 
     /// Tagged images: `(tag, descriptor)` in `index.json` order.
@@ -142,7 +154,12 @@ impl OciLayout {
             .index()?
             .manifests
             .into_iter()
-            .filter_map(|d| d.annotations.get(REF_NAME_ANNOTATION).cloned().map(|t| (t, d)))
+            .filter_map(|d| {
+                d.annotations
+                    .get(REF_NAME_ANNOTATION)
+                    .cloned()
+                    .map(|t| (t, d))
+            })
             .collect())
     }
 
@@ -153,16 +170,34 @@ impl OciLayout {
             Some(tag) => index
                 .manifests
                 .iter()
-                .find(|d| d.annotations.get(REF_NAME_ANNOTATION).is_some_and(|t| t == tag))
+                .find(|d| {
+                    d.annotations
+                        .get(REF_NAME_ANNOTATION)
+                        .is_some_and(|t| t == tag)
+                })
                 .cloned()
                 .ok_or_else(|| {
-                    let tags: Vec<&str> = index.manifests.iter().filter_map(|d| d.annotations.get(REF_NAME_ANNOTATION).map(String::as_str)).collect();
-                    self.invalid(&format!("no image tagged `{tag}` (tags here: {})", if tags.is_empty() { "none".to_owned() } else { tags.join(", ") }))
+                    let tags: Vec<&str> = index
+                        .manifests
+                        .iter()
+                        .filter_map(|d| d.annotations.get(REF_NAME_ANNOTATION).map(String::as_str))
+                        .collect();
+                    self.invalid(&format!(
+                        "no image tagged `{tag}` (tags here: {})",
+                        if tags.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            tags.join(", ")
+                        }
+                    ))
                 }),
             None => match index.manifests.as_slice() {
                 [only] => Ok(only.clone()),
                 [] => Err(self.invalid("the layout holds no image")),
-                many => Err(self.invalid(&format!("the layout holds {} images; name one with `DIR:TAG`", many.len()))),
+                many => Err(self.invalid(&format!(
+                    "the layout holds {} images; name one with `DIR:TAG`",
+                    many.len()
+                ))),
             },
         }
     }
@@ -182,9 +217,14 @@ impl OciLayout {
             }
             let mut reader = self.open_content(&descriptor.digest)?;
             let mut writer = store.blob_writer()?;
-            io::copy(&mut reader, &mut writer).map_err(|e| Error::io("copy blob from", self.blob_path(&descriptor.digest), e))?;
+            io::copy(&mut reader, &mut writer)
+                .map_err(|e| Error::io("copy blob from", self.blob_path(&descriptor.digest), e))?;
             if writer.len() != descriptor.size {
-                return Err(Error::SizeMismatch { digest: descriptor.digest.clone(), expected: descriptor.size, actual: writer.len() });
+                return Err(Error::SizeMismatch {
+                    digest: descriptor.digest.clone(),
+                    expected: descriptor.size,
+                    actual: writer.len(),
+                });
             }
             writer.commit(Some(&descriptor.digest))?;
         }
@@ -195,7 +235,12 @@ impl OciLayout {
     /// Copies `root` and everything it references from the store into the layout, then adds it to
     /// `index.json` (tagged `tag`, replacing the entry that had that tag; other images stay).
     /// Returns the descriptor written to `index.json`.
-    pub fn export_from_store(&self, store: &Store, root: &Descriptor, tag: Option<&str>) -> Result<Descriptor> {
+    pub fn export_from_store(
+        &self,
+        store: &Store,
+        root: &Descriptor,
+        tag: Option<&str>,
+    ) -> Result<Descriptor> {
         if let Some(tag) = tag
             && (tag.is_empty() || tag.chars().any(char::is_control))
         {
@@ -207,11 +252,16 @@ impl OciLayout {
         let mut entry = root.clone();
         entry.annotations.remove(REF_NAME_ANNOTATION);
         if let Some(tag) = tag {
-            entry.annotations.insert(REF_NAME_ANNOTATION.to_owned(), tag.to_owned());
+            entry
+                .annotations
+                .insert(REF_NAME_ANNOTATION.to_owned(), tag.to_owned());
         }
         let mut index = self.index()?;
         index.manifests.retain(|d| match tag {
-            Some(tag) => d.annotations.get(REF_NAME_ANNOTATION).is_none_or(|t| t != tag),
+            Some(tag) => d
+                .annotations
+                .get(REF_NAME_ANNOTATION)
+                .is_none_or(|t| t != tag),
             None => d.digest != entry.digest || d.annotations.contains_key(REF_NAME_ANNOTATION),
         });
         index.manifests.push(entry.clone());
@@ -228,20 +278,36 @@ impl OciLayout {
             return Ok(());
         }
         let dir = dest.parent().unwrap_or(&self.dir).to_owned();
-        let tmp = tempfile::Builder::new().prefix(".tmp-").permissions(shareable_file_mode()).tempfile_in(&dir).map_err(|e| Error::io("create temp file in", &dir, e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .permissions(shareable_file_mode())
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io("create temp file in", &dir, e))?;
         let mut reader = store.reader(&descriptor.digest)?;
         let mut hashing = DigestWriter::new(io::BufWriter::new(tmp));
         io::copy(&mut reader, &mut hashing).map_err(|e| Error::io("copy blob to", &dest, e))?;
         let (buffered, actual, len) = hashing.finish();
-        let tmp = buffered.into_inner().map_err(|e| Error::io("write", &dest, e.into_error()))?;
+        let tmp = buffered
+            .into_inner()
+            .map_err(|e| Error::io("write", &dest, e.into_error()))?;
         if actual != descriptor.digest {
-            return Err(Error::DigestMismatch { expected: descriptor.digest.clone(), actual });
+            return Err(Error::DigestMismatch {
+                expected: descriptor.digest.clone(),
+                actual,
+            });
         }
         if len != descriptor.size {
-            return Err(Error::SizeMismatch { digest: descriptor.digest.clone(), expected: descriptor.size, actual: len });
+            return Err(Error::SizeMismatch {
+                digest: descriptor.digest.clone(),
+                expected: descriptor.size,
+                actual: len,
+            });
         }
-        tmp.as_file().sync_all().map_err(|e| Error::io("sync", tmp.path().to_owned(), e))?;
-        tmp.persist(&dest).map_err(|e| Error::io("rename into", &dest, e.error))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io("sync", tmp.path().to_owned(), e))?;
+        tmp.persist(&dest)
+            .map_err(|e| Error::io("rename into", &dest, e.error))?;
         Ok(())
     }
 
@@ -252,10 +318,18 @@ impl OciLayout {
 
     fn write_file_atomic(&self, name: &str, bytes: &[u8]) -> Result<()> {
         let dest = self.dir.join(name);
-        let mut tmp = tempfile::Builder::new().prefix(".tmp-").permissions(shareable_file_mode()).tempfile_in(&self.dir).map_err(|e| Error::io("create temp file in", &self.dir, e))?;
-        tmp.write_all(bytes).map_err(|e| Error::io("write", tmp.path().to_owned(), e))?;
-        tmp.as_file().sync_all().map_err(|e| Error::io("sync", tmp.path().to_owned(), e))?;
-        tmp.persist(&dest).map_err(|e| Error::io("rename into", &dest, e.error))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .permissions(shareable_file_mode())
+            .tempfile_in(&self.dir)
+            .map_err(|e| Error::io("create temp file in", &self.dir, e))?;
+        tmp.write_all(bytes)
+            .map_err(|e| Error::io("write", tmp.path().to_owned(), e))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io("sync", tmp.path().to_owned(), e))?;
+        tmp.persist(&dest)
+            .map_err(|e| Error::io("rename into", &dest, e.error))?;
         Ok(())
     }
 }
@@ -267,7 +341,9 @@ impl BlobSource for OciLayout {
     fn open_content(&self, digest: &Digest) -> Result<BlobReader> {
         let path = self.blob_path(digest);
         let file = File::open(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => self.invalid(&format!("blob `{digest}` is referenced but missing")),
+            io::ErrorKind::NotFound => {
+                self.invalid(&format!("blob `{digest}` is referenced but missing"))
+            }
             _ => Error::io("open", &path, e),
         })?;
         Ok(BlobReader::new(file, path, digest.clone(), true))
@@ -284,7 +360,10 @@ mod tests {
 
     #[test]
     fn splits_locations_like_skopeo() {
-        assert_eq!(split_location("out/dir:v1"), (PathBuf::from("out/dir"), Some("v1".to_owned())));
+        assert_eq!(
+            split_location("out/dir:v1"),
+            (PathBuf::from("out/dir"), Some("v1".to_owned()))
+        );
         assert_eq!(split_location("out/dir"), (PathBuf::from("out/dir"), None));
         assert_eq!(split_location("out:"), (PathBuf::from("out"), None));
     }

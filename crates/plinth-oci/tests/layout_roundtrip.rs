@@ -21,24 +21,58 @@ fn export_adds_images_without_losing_others_and_skopeo_reads_them() {
     // Reopening with `create` keeps what is there.
     let layout = OciLayout::create(&layout_dir).unwrap();
     layout.export_from_store(&store, &two, Some("two")).unwrap();
-    layout.export_from_store(&store, &three, Some("one")).unwrap(); // moves the tag
-    let tags: Vec<(String, String)> = layout.tags().unwrap().into_iter().map(|(t, d)| (t, d.digest.to_string())).collect();
-    assert_eq!(tags, [("two".to_owned(), two.digest.to_string()), ("one".to_owned(), three.digest.to_string())]);
-    let on_disk: serde_json::Value = serde_json::from_slice(&std::fs::read(layout_dir.join("oci-layout")).unwrap()).unwrap();
+    layout
+        .export_from_store(&store, &three, Some("one"))
+        .unwrap(); // moves the tag
+    let tags: Vec<(String, String)> = layout
+        .tags()
+        .unwrap()
+        .into_iter()
+        .map(|(t, d)| (t, d.digest.to_string()))
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            ("two".to_owned(), two.digest.to_string()),
+            ("one".to_owned(), three.digest.to_string())
+        ]
+    );
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout_dir.join("oci-layout")).unwrap()).unwrap();
     assert_eq!(on_disk["imageLayoutVersion"], "1.0.0");
     // No temp files are left in the layout.
-    assert!(std::fs::read_dir(&layout_dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with(".tmp")));
+    assert!(
+        std::fs::read_dir(&layout_dir).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".tmp"))
+    );
 
-    let inspect = run(skopeo(dir.path()).arg("inspect").arg(format!("oci:{}:one", layout_dir.display())));
+    let inspect = run(skopeo(dir.path())
+        .arg("inspect")
+        .arg(format!("oci:{}:one", layout_dir.display())));
     let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
     assert_eq!(inspect["Digest"], three.digest.to_string());
     assert_eq!(inspect["Layers"].as_array().unwrap().len(), 2);
-    let raw = run(skopeo(dir.path()).args(["inspect", "--raw"]).arg(format!("oci:{}:two", layout_dir.display())));
-    assert_eq!(plinth_oci::Digest::of(raw.as_bytes()), two.digest, "skopeo must see our index byte for byte");
+    let raw = run(skopeo(dir.path())
+        .args(["inspect", "--raw"])
+        .arg(format!("oci:{}:two", layout_dir.display())));
+    assert_eq!(
+        plinth_oci::Digest::of(raw.as_bytes()),
+        two.digest,
+        "skopeo must see our index byte for byte"
+    );
     // skopeo can copy every platform out of the index we wrote, verifying every blob.
     let copy = dir.path().join("copy");
-    run(skopeo(dir.path()).args(["copy", "--all"]).arg(format!("oci:{}:two", layout_dir.display())).arg(format!("oci:{}:copied", copy.display())));
-    run(skopeo(dir.path()).args(["copy", "--override-arch", "arm64"]).arg(format!("oci:{}:two", layout_dir.display())).arg(format!("oci:{}:arm", copy.display())));
+    run(skopeo(dir.path())
+        .args(["copy", "--all"])
+        .arg(format!("oci:{}:two", layout_dir.display()))
+        .arg(format!("oci:{}:copied", copy.display())));
+    run(skopeo(dir.path())
+        .args(["copy", "--override-arch", "arm64"])
+        .arg(format!("oci:{}:two", layout_dir.display()))
+        .arg(format!("oci:{}:arm", copy.display())));
 
     // Back into a fresh store through plinth: same digests, blobs verified.
     let fresh = Store::open(dir.path().join("fresh")).unwrap();
@@ -46,9 +80,21 @@ fn export_adds_images_without_losing_others_and_skopeo_reads_them() {
     let imported = copied.import_to_store(&fresh, Some("copied")).unwrap();
     assert_eq!(imported.digest, two.digest);
     assert!(!imported.annotations.contains_key(REF_NAME_ANNOTATION));
-    assert_eq!(fresh.walk(&imported).unwrap().len(), store.walk(&two).unwrap().len());
+    assert_eq!(
+        fresh.walk(&imported).unwrap().len(),
+        store.walk(&two).unwrap().len()
+    );
     let arm = copied.import_to_store(&fresh, Some("arm")).unwrap();
-    let arm_manifest = store.walk(&two).unwrap().into_iter().find(|d| d.platform.as_ref().is_some_and(|p| p.architecture == "arm64")).unwrap();
+    let arm_manifest = store
+        .walk(&two)
+        .unwrap()
+        .into_iter()
+        .find(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| p.architecture == "arm64")
+        })
+        .unwrap();
     assert_eq!(arm.digest, arm_manifest.digest);
 }
 
@@ -58,10 +104,15 @@ fn reading_checks_digests_and_names_the_problem() {
     let store = Store::open(dir.path().join("store")).unwrap();
     let image = store_image(&store, &Platform::linux_amd64(), "x\n", false);
     let layout = OciLayout::create(dir.path().join("layout")).unwrap();
-    layout.export_from_store(&store, &image, Some("latest")).unwrap();
+    layout
+        .export_from_store(&store, &image, Some("latest"))
+        .unwrap();
 
     let err = layout.find(Some("nope")).unwrap_err().to_string();
-    assert!(err.contains("no image tagged `nope`") && err.contains("latest"), "{err}");
+    assert!(
+        err.contains("no image tagged `nope`") && err.contains("latest"),
+        "{err}"
+    );
     assert_eq!(layout.find(None).unwrap().digest, image.digest);
     let err = OciLayout::open(dir.path()).unwrap_err().to_string();
     assert!(err.contains("no `oci-layout` file"), "{err}");
@@ -76,9 +127,20 @@ fn reading_checks_digests_and_names_the_problem() {
     std::fs::write(&path, bytes).unwrap();
     let fresh = Store::open(dir.path().join("fresh")).unwrap();
     let err = layout.import_to_store(&fresh, Some("latest")).unwrap_err();
-    assert!(matches!(err, Error::Io { .. } | Error::DigestMismatch { .. }), "{err:?}");
-    let chain = format!("{err}: {}", std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default());
-    assert!(chain.contains("corrupt") || chain.contains("does not match"), "{chain}");
+    assert!(
+        matches!(err, Error::Io { .. } | Error::DigestMismatch { .. }),
+        "{err:?}"
+    );
+    let chain = format!(
+        "{err}: {}",
+        std::error::Error::source(&err)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    );
+    assert!(
+        chain.contains("corrupt") || chain.contains("does not match"),
+        "{chain}"
+    );
     assert!(!fresh.has_blob(&layer.digest));
     assert_eq!(count_files(&fresh.root().join("tmp")), 0);
 }

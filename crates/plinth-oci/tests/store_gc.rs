@@ -25,7 +25,11 @@ fn digest_mismatch_is_rejected_and_leaves_nothing_behind() {
     assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
     assert!(!store.has_blob(&wrong));
     assert!(!store.has_blob(&Digest::of(b"some content")));
-    assert_eq!(count_files(&store.root().join("tmp")), 0, "temp file left behind");
+    assert_eq!(
+        count_files(&store.root().join("tmp")),
+        0,
+        "temp file left behind"
+    );
     assert_eq!(count_files(&store.root().join("blobs/sha256")), 0);
 }
 
@@ -34,13 +38,31 @@ fn refs_round_trip_and_replace_atomically() {
     let (_dir, store) = store();
     let a = Descriptor::new(MediaType::OciLayer, store.write_blob(b"a").unwrap(), 1);
     let b = Descriptor::new(MediaType::OciLayer, store.write_blob(b"b").unwrap(), 1);
-    assert_eq!(store.get_ref("docker.io/library/busybox:latest").unwrap(), None);
-    store.set_ref("docker.io/library/busybox:latest", &a).unwrap();
+    assert_eq!(
+        store.get_ref("docker.io/library/busybox:latest").unwrap(),
+        None
+    );
+    store
+        .set_ref("docker.io/library/busybox:latest", &a)
+        .unwrap();
     store.set_ref("build/01HZX", &b).unwrap();
-    assert_eq!(store.get_ref("docker.io/library/busybox:latest").unwrap(), Some(a.clone()));
-    store.set_ref("docker.io/library/busybox:latest", &b).unwrap();
-    assert_eq!(store.get_ref("docker.io/library/busybox:latest").unwrap(), Some(b.clone()));
-    let names: Vec<String> = store.list_refs().unwrap().into_iter().map(|r| r.name).collect();
+    assert_eq!(
+        store.get_ref("docker.io/library/busybox:latest").unwrap(),
+        Some(a.clone())
+    );
+    store
+        .set_ref("docker.io/library/busybox:latest", &b)
+        .unwrap();
+    assert_eq!(
+        store.get_ref("docker.io/library/busybox:latest").unwrap(),
+        Some(b.clone())
+    );
+    let names: Vec<String> = store
+        .list_refs()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names, ["build/01HZX", "docker.io/library/busybox:latest"]);
     assert!(store.delete_ref("build/01HZX").unwrap());
     assert!(!store.delete_ref("build/01HZX").unwrap());
@@ -59,8 +81,13 @@ fn walk_lists_children_before_parents_each_once() {
     // 2 manifests, 2 configs, 3 distinct layers (busybox layer shared), 1 index.
     assert_eq!(all.len(), 8, "{all:#?}");
     let pos = |d: &Digest| all.iter().position(|x| &x.digest == d).unwrap();
-    for m in all.iter().filter(|d| d.media_type == MediaType::OciManifest) {
-        let plinth_oci::ManifestDocument::Image(manifest) = store.read_document(m).unwrap() else { panic!() };
+    for m in all
+        .iter()
+        .filter(|d| d.media_type == MediaType::OciManifest)
+    {
+        let plinth_oci::ManifestDocument::Image(manifest) = store.read_document(m).unwrap() else {
+            panic!()
+        };
         for child in std::iter::once(&manifest.config).chain(&manifest.layers) {
             assert!(pos(&child.digest) < pos(&m.digest));
         }
@@ -74,14 +101,30 @@ fn walk_lists_children_before_parents_each_once() {
 fn gc_keeps_what_refs_reach_and_removes_the_rest() {
     let (_dir, store) = store();
     let kept = store_index(&store, &[Platform::linux_amd64(), Platform::linux_arm64()]);
-    store.set_ref("docker.io/library/busybox:latest", &kept).unwrap();
-    let dropped = store_image(&store, &Platform::linux_amd64(), "only in the dropped image\n", true);
+    store
+        .set_ref("docker.io/library/busybox:latest", &kept)
+        .unwrap();
+    let dropped = store_image(
+        &store,
+        &Platform::linux_amd64(),
+        "only in the dropped image\n",
+        true,
+    );
     let loose = store.write_blob(b"referenced by nothing").unwrap();
     std::fs::write(store.root().join("tmp/.blob-crashed"), b"half a blob").unwrap();
     let reachable = store.walk(&kept).unwrap();
-    let dropped_only: Vec<Digest> =
-        store.walk(&dropped).unwrap().into_iter().map(|d| d.digest).filter(|d| !reachable.iter().any(|r| &r.digest == d)).collect();
-    assert_eq!(dropped_only.len(), 3, "manifest, config and the motd layer are unique to the dropped image");
+    let dropped_only: Vec<Digest> = store
+        .walk(&dropped)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.digest)
+        .filter(|d| !reachable.iter().any(|r| &r.digest == d))
+        .collect();
+    assert_eq!(
+        dropped_only.len(),
+        3,
+        "manifest, config and the motd layer are unique to the dropped image"
+    );
 
     // Young garbage survives the default grace period.
     let report = store.gc(&GcOptions::default()).unwrap();
@@ -89,17 +132,31 @@ fn gc_keeps_what_refs_reach_and_removes_the_rest() {
     assert_eq!(report.blobs_in_grace, 4);
     assert!(store.has_blob(&loose));
 
-    let dry = store.gc(&GcOptions { dry_run: true, ..GcOptions::immediate() }).unwrap();
+    let dry = store
+        .gc(&GcOptions {
+            dry_run: true,
+            ..GcOptions::immediate()
+        })
+        .unwrap();
     assert_eq!(dry.blobs_removed, 4);
     assert!(store.has_blob(&loose));
 
-    let expected_bytes: u64 = dropped_only.iter().chain([&loose]).map(|d| store.blob_size(d).unwrap()).sum::<u64>() + "half a blob".len() as u64;
+    let expected_bytes: u64 = dropped_only
+        .iter()
+        .chain([&loose])
+        .map(|d| store.blob_size(d).unwrap())
+        .sum::<u64>()
+        + "half a blob".len() as u64;
     let report = store.gc(&GcOptions::immediate()).unwrap();
     assert_eq!(report.blobs_kept, reachable.len() as u64);
     assert_eq!(report.blobs_removed, 4);
     assert_eq!(report.temp_files_removed, 1);
     assert_eq!(report.bytes_freed, expected_bytes);
-    let mut expected_removed: Vec<Digest> = dropped_only.iter().cloned().chain([loose.clone()]).collect();
+    let mut expected_removed: Vec<Digest> = dropped_only
+        .iter()
+        .cloned()
+        .chain([loose.clone()])
+        .collect();
     expected_removed.sort();
     assert_eq!(report.removed, expected_removed);
     for d in &reachable {
@@ -109,7 +166,9 @@ fn gc_keeps_what_refs_reach_and_removes_the_rest() {
     assert_eq!(count_files(&store.root().join("tmp")), 0);
 
     // Dropping the ref frees everything.
-    store.delete_ref("docker.io/library/busybox:latest").unwrap();
+    store
+        .delete_ref("docker.io/library/busybox:latest")
+        .unwrap();
     let report = store.gc(&GcOptions::immediate()).unwrap();
     assert_eq!(report.blobs_removed, reachable.len() as u64);
     assert_eq!(count_files(&store.root().join("blobs/sha256")), 0);
@@ -124,7 +183,10 @@ fn gc_refuses_to_sweep_when_a_ref_points_at_a_corrupt_manifest() {
     std::fs::write(store.blob_path(&image.digest), b"{\"schemaVersion\":2}").unwrap();
     let err = store.gc(&GcOptions::immediate()).unwrap_err().to_string();
     assert!(err.contains("`img`"), "{err}");
-    assert!(store.has_blob(&loose), "nothing may be removed when marking failed");
+    assert!(
+        store.has_blob(&loose),
+        "nothing may be removed when marking failed"
+    );
 }
 
 #[test]
@@ -136,17 +198,36 @@ fn corrupt_blobs_fail_verified_reads_and_are_dropped_by_verify() {
     std::fs::write(store.blob_path(&digest), &bytes).unwrap();
 
     let mut sink = Vec::new();
-    let err = store.reader(&digest).unwrap().read_to_end(&mut sink).unwrap_err();
+    let err = store
+        .reader(&digest)
+        .unwrap()
+        .read_to_end(&mut sink)
+        .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     assert!(err.to_string().contains("corrupt"), "{err}");
     // With verification off the bytes come through as they are.
     let mut sink = Vec::new();
-    store.clone().with_verify_on_read(false).reader(&digest).unwrap().read_to_end(&mut sink).unwrap();
+    store
+        .clone()
+        .with_verify_on_read(false)
+        .reader(&digest)
+        .unwrap()
+        .read_to_end(&mut sink)
+        .unwrap();
     assert_eq!(sink, bytes);
 
-    assert!(matches!(store.read_blob(&digest), Err(Error::DigestMismatch { .. })));
-    assert!(matches!(store.verify_blob(&digest), Err(Error::DigestMismatch { .. })));
-    assert!(!store.has_blob(&digest), "verify removes the corrupt copy so it can be fetched again");
+    assert!(matches!(
+        store.read_blob(&digest),
+        Err(Error::DigestMismatch { .. })
+    ));
+    assert!(matches!(
+        store.verify_blob(&digest),
+        Err(Error::DigestMismatch { .. })
+    ));
+    assert!(
+        !store.has_blob(&digest),
+        "verify removes the corrupt copy so it can be fetched again"
+    );
     store.write_blob(&vec![7u8; 300_000]).unwrap();
     store.verify_blob(&digest).unwrap();
 }
@@ -155,10 +236,18 @@ fn corrupt_blobs_fail_verified_reads_and_are_dropped_by_verify() {
 fn gc_waits_for_writers_and_times_out_with_a_clear_message() {
     let (_dir, store) = store();
     let guard = store.lock_shared().unwrap();
-    let err = store.gc(&GcOptions { lock_timeout: Duration::from_millis(200), ..GcOptions::immediate() }).unwrap_err();
+    let err = store
+        .gc(&GcOptions {
+            lock_timeout: Duration::from_millis(200),
+            ..GcOptions::immediate()
+        })
+        .unwrap_err();
     assert!(err.to_string().contains("exclusive lock"), "{err}");
     let chain = std::error::Error::source(&err).unwrap().to_string();
-    assert!(chain.contains("in use by another plinth operation"), "{chain}");
+    assert!(
+        chain.contains("in use by another plinth operation"),
+        "{chain}"
+    );
     drop(guard);
     store.gc(&GcOptions::immediate()).unwrap();
 }

@@ -49,5 +49,8 @@ struct ArchiveManifestEntry {
 /// Deterministic gzip: fixed level, no mtime, OS byte 255 (as Go and Docker write it), the same
 /// settings the layer writer uses.
 fn gzip_encoder<W: std::io::Write>(out: W) -> flate2::write::GzEncoder<W> {
-    flate2::GzBuilder::new().mtime(0).operating_system(255).write(out, flate2::Compression::new(6))
+    flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(out, flate2::Compression::new(6))
 }

@@ -61,7 +61,11 @@ fn normalize(path: &str) -> Option<String> {
 
 impl Archive {
     fn invalid(&self, reason: impl Into<String>) -> Error {
-        Error::InvalidArchive { kind: KIND, path: self.path.clone(), reason: reason.into() }
+        Error::InvalidArchive {
+            kind: KIND,
+            path: self.path.clone(),
+            reason: reason.into(),
+        }
     }
 
     /// Lists every entry with where its data starts, without reading any data.
@@ -69,16 +73,28 @@ impl Archive {
         let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
         let mut archive = tar::Archive::new(file);
         let mut nodes = BTreeMap::new();
-        let list_err = |e: io::Error| Error::InvalidArchive { kind: KIND, path: path.to_owned(), reason: format!("not a readable tar: {e}") };
+        let list_err = |e: io::Error| Error::InvalidArchive {
+            kind: KIND,
+            path: path.to_owned(),
+            reason: format!("not a readable tar: {e}"),
+        };
         for entry in archive.entries_with_seek().map_err(list_err)? {
             let entry = entry.map_err(list_err)?;
             let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let Some(name) = normalize(&name) else { continue };
+            let Some(name) = normalize(&name) else {
+                continue;
+            };
             let kind = entry.header().entry_type();
             let node = if kind.is_file() || kind.is_contiguous() {
-                Node::File { offset: entry.raw_file_position(), size: entry.size() }
+                Node::File {
+                    offset: entry.raw_file_position(),
+                    size: entry.size(),
+                }
             } else if kind.is_symlink() || kind.is_hard_link() {
-                let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
                 let resolved = if kind.is_hard_link() || target.starts_with('/') {
                     normalize(&target)
                 } else {
@@ -96,54 +112,88 @@ impl Archive {
             };
             nodes.insert(name, node);
         }
-        Ok(Self { path: path.to_owned(), nodes })
+        Ok(Self {
+            path: path.to_owned(),
+            nodes,
+        })
     }
 
     /// Opens the data of `name`, following links; returns the reader and its size.
     fn open(&self, name: &str) -> Result<(io::Take<File>, u64)> {
-        let mut current = normalize(name).ok_or_else(|| self.invalid(format!("`{name}` points outside the archive")))?;
+        let mut current = normalize(name)
+            .ok_or_else(|| self.invalid(format!("`{name}` points outside the archive")))?;
         for _ in 0..MAX_LINK_HOPS {
             match self.nodes.get(&current) {
                 Some(Node::File { offset, size }) => {
-                    let mut file = File::open(&self.path).map_err(|e| Error::io("open", &self.path, e))?;
-                    file.seek(SeekFrom::Start(*offset)).map_err(|e| Error::io("seek in", &self.path, e))?;
+                    let mut file =
+                        File::open(&self.path).map_err(|e| Error::io("open", &self.path, e))?;
+                    file.seek(SeekFrom::Start(*offset))
+                        .map_err(|e| Error::io("seek in", &self.path, e))?;
                     return Ok((file.take(*size), *size));
                 }
                 Some(Node::Link(target)) => current = target.clone(),
-                Some(Node::Other(what)) => return Err(self.invalid(format!("`{current}` is {what}"))),
-                None => return Err(self.invalid(format!("`{name}` is listed in {MANIFEST_JSON} but missing from the archive"))),
+                Some(Node::Other(what)) => {
+                    return Err(self.invalid(format!("`{current}` is {what}")));
+                }
+                None => {
+                    return Err(self.invalid(format!(
+                        "`{name}` is listed in {MANIFEST_JSON} but missing from the archive"
+                    )));
+                }
             }
         }
-        Err(self.invalid(format!("`{name}` is behind more than {MAX_LINK_HOPS} links")))
+        Err(self.invalid(format!(
+            "`{name}` is behind more than {MAX_LINK_HOPS} links"
+        )))
     }
 
     fn read_small(&self, name: &str, limit: u64) -> Result<Vec<u8>> {
         let (reader, size) = self.open(name)?;
         if size > limit {
-            return Err(self.invalid(format!("`{name}` is {size} bytes, over the {limit}-byte limit")));
+            return Err(self.invalid(format!(
+                "`{name}` is {size} bytes, over the {limit}-byte limit"
+            )));
         }
         let mut bytes = Vec::with_capacity(size as usize);
-        reader.take(limit).read_to_end(&mut bytes).map_err(|e| Error::io("read", &self.path, e))?;
+        reader
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("read", &self.path, e))?;
         Ok(bytes)
     }
 
     /// Streams one layer into the store as deterministic gzip; checks its diff_id.
-    fn import_layer(&self, store: &Store, name: &str, expected_diff_id: &Digest) -> Result<Descriptor> {
+    fn import_layer(
+        &self,
+        store: &Store,
+        name: &str,
+        expected_diff_id: &Digest,
+    ) -> Result<Descriptor> {
         let (reader, _) = self.open(name)?;
         let mut buffered = BufReader::with_capacity(256 * 1024, reader);
-        let magic = buffered.fill_buf().map_err(|e| Error::io("read", &self.path, e))?;
+        let magic = buffered
+            .fill_buf()
+            .map_err(|e| Error::io("read", &self.path, e))?;
         let uncompressed: Box<dyn Read + '_> = if magic.starts_with(&[0x1f, 0x8b]) {
             Box::new(flate2::read::MultiGzDecoder::new(buffered))
         } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| Error::io("start zstd decoder for", &self.path, e))?)
+            Box::new(
+                zstd::stream::read::Decoder::with_buffer(buffered)
+                    .map_err(|e| Error::io("start zstd decoder for", &self.path, e))?,
+            )
         } else {
             Box::new(buffered)
         };
-        let mut hashing = HashingReader { inner: uncompressed, hasher: Hasher::new() };
+        let mut hashing = HashingReader {
+            inner: uncompressed,
+            hasher: Hasher::new(),
+        };
         let mut writer = store.blob_writer()?;
         let mut gz = gzip_encoder(&mut writer);
-        io::copy(&mut hashing, &mut gz).map_err(|e| self.invalid(format!("cannot read layer `{name}`: {e}")))?;
-        gz.finish().map_err(|e| Error::io("compress layer into", store.root().join("tmp"), e))?;
+        io::copy(&mut hashing, &mut gz)
+            .map_err(|e| self.invalid(format!("cannot read layer `{name}`: {e}")))?;
+        gz.finish()
+            .map_err(|e| Error::io("compress layer into", store.root().join("tmp"), e))?;
         let diff_id = hashing.hasher.finish();
         if &diff_id != expected_diff_id {
             return Err(self.invalid(format!("layer `{name}` has diff_id `{diff_id}`, but the image config says `{expected_diff_id}`")));
@@ -164,8 +214,8 @@ pub fn read_docker_archive(store: &Store, path: &Path) -> Result<Vec<ImportedIma
         }
         other => other,
     })?;
-    let entries: Vec<ArchiveManifestEntry> =
-        serde_json::from_slice(&manifest_bytes).map_err(|e| archive.invalid(format!("`{MANIFEST_JSON}` is not valid: {e}")))?;
+    let entries: Vec<ArchiveManifestEntry> = serde_json::from_slice(&manifest_bytes)
+        .map_err(|e| archive.invalid(format!("`{MANIFEST_JSON}` is not valid: {e}")))?;
     if entries.is_empty() {
         return Err(archive.invalid(format!("`{MANIFEST_JSON}` lists no image")));
     }
@@ -184,7 +234,11 @@ pub fn read_docker_archive(store: &Store, path: &Path) -> Result<Vec<ImportedIma
             )));
         }
         let config_digest = store.write_blob(&config_bytes)?;
-        let config_desc = Descriptor::new(MediaType::OciConfig, config_digest, config_bytes.len() as u64);
+        let config_desc = Descriptor::new(
+            MediaType::OciConfig,
+            config_digest,
+            config_bytes.len() as u64,
+        );
         let mut layers = Vec::new();
         for (name, diff_id) in entry.layers.iter().zip(&config.rootfs.diff_ids) {
             let key = format!("{name}\0{diff_id}");
@@ -199,9 +253,15 @@ pub fn read_docker_archive(store: &Store, path: &Path) -> Result<Vec<ImportedIma
             layers.push(layer);
         }
         let manifest = ImageManifest::new(MediaType::OciManifest, config_desc.clone(), layers);
-        let manifest_desc = store.write_manifest(&manifest)?.with_platform(config.platform());
+        let manifest_desc = store
+            .write_manifest(&manifest)?
+            .with_platform(config.platform());
         tracing::debug!(path = %path.display(), manifest = %manifest_desc.digest, "imported image from docker-archive");
-        imported.push(ImportedImage { manifest: manifest_desc, config: config_desc, repo_tags: entry.repo_tags.unwrap_or_default() });
+        imported.push(ImportedImage {
+            manifest: manifest_desc,
+            config: config_desc,
+            repo_tags: entry.repo_tags.unwrap_or_default(),
+        });
     }
     Ok(imported)
 }
@@ -214,6 +274,9 @@ mod tests {
     fn normalizes_paths_and_refuses_escapes() {
         assert_eq!(normalize("./a/b/../c.tar").as_deref(), Some("a/c.tar"));
         assert_eq!(normalize("abc/../../x"), None);
-        assert_eq!(normalize("/manifest.json").as_deref(), Some("manifest.json"));
+        assert_eq!(
+            normalize("/manifest.json").as_deref(),
+            Some("manifest.json")
+        );
     }
 }

@@ -10,8 +10,8 @@ use crate::descriptor::Descriptor;
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::image::resolve_manifest;
-use crate::layout::shareable_file_mode;
 use crate::layer::Compression;
+use crate::layout::shareable_file_mode;
 use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::store::Store;
@@ -30,7 +30,11 @@ pub struct ExportImage {
 impl ExportImage {
     /// An untagged image for the host platform.
     pub fn new(root: Descriptor) -> Self {
-        Self { root, platform: None, repo_tags: Vec::new() }
+        Self {
+            root,
+            platform: None,
+            repo_tags: Vec::new(),
+        }
     }
 
     /// Chooses the platform taken from an index.
@@ -76,22 +80,38 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// Opens a stored layer and undoes its compression, streaming.
-fn open_uncompressed(store: &Store, blob: &Descriptor, compression: Compression) -> Result<Box<dyn Read>> {
+fn open_uncompressed(
+    store: &Store,
+    blob: &Descriptor,
+    compression: Compression,
+) -> Result<Box<dyn Read>> {
     let reader = store.reader(&blob.digest)?;
     Ok(match compression {
         Compression::None => Box::new(reader),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(reader))),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(reader).map_err(|e| Error::io("start zstd decoder for", blob.digest.to_string(), e))?),
+        Compression::Zstd => Box::new(
+            zstd::stream::read::Decoder::new(reader)
+                .map_err(|e| Error::io("start zstd decoder for", blob.digest.to_string(), e))?,
+        ),
     })
 }
 
 /// The uncompressed size of a layer, checking that it hashes to `diff_id`.
-fn measure_layer(store: &Store, blob: &Descriptor, compression: Compression, diff_id: &Digest) -> Result<u64> {
+fn measure_layer(
+    store: &Store,
+    blob: &Descriptor,
+    compression: Compression,
+    diff_id: &Digest,
+) -> Result<u64> {
     if compression == Compression::None && &blob.digest == diff_id {
         return store.blob_size(&blob.digest);
     }
-    let mut reader = HashingReader { inner: open_uncompressed(store, blob, compression)?, hasher: Hasher::new() };
-    io::copy(&mut reader, &mut io::sink()).map_err(|e| Error::io("decompress layer", blob.digest.to_string(), e))?;
+    let mut reader = HashingReader {
+        inner: open_uncompressed(store, blob, compression)?,
+        hasher: Hasher::new(),
+    };
+    io::copy(&mut reader, &mut io::sink())
+        .map_err(|e| Error::io("decompress layer", blob.digest.to_string(), e))?;
     let size = reader.hasher.len();
     let actual = reader.hasher.finish();
     if &actual != diff_id {
@@ -108,7 +128,8 @@ fn repo_tag(reference: &Reference) -> Result<String> {
         return Err(Error::InvalidReference {
             input: reference.to_string(),
             part: "tag".to_owned(),
-            reason: "a docker-archive names images by `name:tag`: give a tag and no digest".to_owned(),
+            reason: "a docker-archive names images by `name:tag`: give a tag and no digest"
+                .to_owned(),
         });
     }
     Ok(reference.familiar())
@@ -139,14 +160,30 @@ fn plan_archive(store: &Store, images: &[ExportImage]) -> Result<BTreeMap<String
                     Error::Layer(format!("layer `{}` has media type `{}`, which is not a layer plinth can decompress", blob.digest, blob.media_type))
                 })?;
                 let size = measure_layer(store, blob, compression, diff_id)?;
-                files.insert(name.clone(), Source::Layer(Box::new(LayerPlan { blob: blob.clone(), compression, diff_id: diff_id.clone(), size })));
+                files.insert(
+                    name.clone(),
+                    Source::Layer(Box::new(LayerPlan {
+                        blob: blob.clone(),
+                        compression,
+                        diff_id: diff_id.clone(),
+                        size,
+                    })),
+                );
             }
             layers.push(name);
         }
         let config_name = format!("{}.json", image_manifest.config.digest.hex());
         files.insert(config_name.clone(), Source::Bytes(config_bytes));
-        let repo_tags = image.repo_tags.iter().map(repo_tag).collect::<Result<Vec<_>>>()?;
-        manifest.push(ArchiveManifestEntry { config: config_name, repo_tags: Some(repo_tags), layers });
+        let repo_tags = image
+            .repo_tags
+            .iter()
+            .map(repo_tag)
+            .collect::<Result<Vec<_>>>()?;
+        manifest.push(ArchiveManifestEntry {
+            config: config_name,
+            repo_tags: Some(repo_tags),
+            layers,
+        });
     }
     let manifest_bytes = serde_json::to_vec(&manifest).map_err(Error::EncodeJson)?;
     files.insert(MANIFEST_JSON.to_owned(), Source::Bytes(manifest_bytes));
@@ -172,7 +209,9 @@ fn file_header(name: &str, size: u64) -> io::Result<tar::Header> {
 /// copy it), so nothing is buffered in memory or on disk.
 pub fn write_docker_archive<W: Write>(store: &Store, images: &[ExportImage], out: W) -> Result<W> {
     if images.is_empty() {
-        return Err(Error::InvalidManifest("no image given to write into the docker-archive".to_owned()));
+        return Err(Error::InvalidManifest(
+            "no image given to write into the docker-archive".to_owned(),
+        ));
     }
     let files = plan_archive(store, images)?;
     let mut builder = tar::Builder::new(out);
@@ -180,24 +219,37 @@ pub fn write_docker_archive<W: Write>(store: &Store, images: &[ExportImage], out
     for (name, source) in &files {
         match source {
             Source::Bytes(bytes) => {
-                let header = file_header(name, bytes.len() as u64).map_err(|e| write_err(name, e))?;
-                builder.append(&header, bytes.as_slice()).map_err(|e| write_err(name, e))?;
+                let header =
+                    file_header(name, bytes.len() as u64).map_err(|e| write_err(name, e))?;
+                builder
+                    .append(&header, bytes.as_slice())
+                    .map_err(|e| write_err(name, e))?;
             }
             Source::Layer(plan) => {
                 let header = file_header(name, plan.size).map_err(|e| write_err(name, e))?;
                 let inner = open_uncompressed(store, &plan.blob, plan.compression)?.take(plan.size);
-                let mut reader = HashingReader { inner, hasher: Hasher::new() };
-                builder.append(&header, &mut reader).map_err(|e| write_err(name, e))?;
+                let mut reader = HashingReader {
+                    inner,
+                    hasher: Hasher::new(),
+                };
+                builder
+                    .append(&header, &mut reader)
+                    .map_err(|e| write_err(name, e))?;
                 let len = reader.hasher.len();
                 let actual = reader.hasher.finish();
                 if len != plan.size || actual != plan.diff_id {
-                    return Err(Error::Layer(format!("layer `{}` changed while it was being written (now {len} bytes, `{actual}`)", plan.blob.digest)));
+                    return Err(Error::Layer(format!(
+                        "layer `{}` changed while it was being written (now {len} bytes, `{actual}`)",
+                        plan.blob.digest
+                    )));
                 }
             }
         }
         tracing::trace!(name, "wrote docker-archive entry");
     }
-    builder.into_inner().map_err(|e| Error::io("finish", "docker-archive", e))
+    builder
+        .into_inner()
+        .map_err(|e| Error::io("finish", "docker-archive", e))
 }
 
 /// Writes a docker-archive to `path` atomically (temp file in the same directory, then rename).
@@ -206,11 +258,21 @@ pub fn write_docker_archive_file(store: &Store, images: &[ExportImage], path: &P
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let tmp = tempfile::Builder::new().prefix(".tmp-").permissions(shareable_file_mode()).tempfile_in(dir).map_err(|e| Error::io("create temp file in", dir, e))?;
-    let buffered = write_docker_archive(store, images, io::BufWriter::with_capacity(256 * 1024, tmp))?;
-    let tmp = buffered.into_inner().map_err(|e| Error::io("write", path, e.into_error()))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io("sync", path, e))?;
-    tmp.persist(path).map_err(|e| Error::io("rename into", path, e.error))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(shareable_file_mode())
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create temp file in", dir, e))?;
+    let buffered =
+        write_docker_archive(store, images, io::BufWriter::with_capacity(256 * 1024, tmp))?;
+    let tmp = buffered
+        .into_inner()
+        .map_err(|e| Error::io("write", path, e.into_error()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io("sync", path, e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("rename into", path, e.error))?;
     tracing::debug!(path = %path.display(), images = images.len(), "wrote docker-archive");
     Ok(())
 }

@@ -24,8 +24,14 @@ impl BlobWriter {
         let tmp_dir = store.root().join("tmp");
         let file = tempfile::Builder::new()
             .prefix(".blob-")
-            .tempfile_in(&tmp_dir).map_err(|e| Error::io("create temp file in", &tmp_dir, e))?;
-        Ok(Self { store, file: BufWriter::with_capacity(256 * 1024, file), hasher: Hasher::new(), _lock: lock })
+            .tempfile_in(&tmp_dir)
+            .map_err(|e| Error::io("create temp file in", &tmp_dir, e))?;
+        Ok(Self {
+            store,
+            file: BufWriter::with_capacity(256 * 1024, file),
+            hasher: Hasher::new(),
+            _lock: lock,
+        })
     }
 
     /// Bytes written so far.
@@ -46,12 +52,21 @@ impl BlobWriter {
         if let Some(expected) = expected
             && expected != &digest
         {
-            return Err(Error::DigestMismatch { expected: expected.clone(), actual: digest });
+            return Err(Error::DigestMismatch {
+                expected: expected.clone(),
+                actual: digest,
+            });
         }
-        let tmp = self.file.into_inner().map_err(|e| Error::io("flush", "temp blob", e.into_error()))?;
-        tmp.as_file().sync_all().map_err(|e| Error::io("sync", tmp.path(), e))?;
+        let tmp = self
+            .file
+            .into_inner()
+            .map_err(|e| Error::io("flush", "temp blob", e.into_error()))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io("sync", tmp.path(), e))?;
         let dest = self.store.blob_path(&digest);
-        tmp.persist(&dest).map_err(|e| Error::io("rename into", &dest, e.error))?;
+        tmp.persist(&dest)
+            .map_err(|e| Error::io("rename into", &dest, e.error))?;
         Ok((digest, len))
     }
 

@@ -26,14 +26,23 @@ pub struct GcOptions {
 
 impl Default for GcOptions {
     fn default() -> Self {
-        Self { grace: Duration::from_secs(600), temp_max_age: Duration::from_secs(3600), lock_timeout: Duration::from_secs(60), dry_run: false }
+        Self {
+            grace: Duration::from_secs(600),
+            temp_max_age: Duration::from_secs(3600),
+            lock_timeout: Duration::from_secs(60),
+            dry_run: false,
+        }
     }
 }
 
 impl GcOptions {
     /// Removes everything unreferenced now, whatever its age (tests, `plinth gc --now`).
     pub fn immediate() -> Self {
-        Self { grace: Duration::ZERO, temp_max_age: Duration::ZERO, ..Self::default() }
+        Self {
+            grace: Duration::ZERO,
+            temp_max_age: Duration::ZERO,
+            ..Self::default()
+        }
     }
 }
 
@@ -122,7 +131,9 @@ impl Store {
             for entry in entries {
                 let entry = entry.map_err(|e| Error::io("list", &tmp_dir, e))?;
                 let path = entry.path();
-                let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+                let Ok(meta) = fs::symlink_metadata(&path) else {
+                    continue;
+                };
                 if older_than(&path, &meta, options.temp_max_age, now) {
                     if !options.dry_run {
                         remove_path(&path, &meta)?;
@@ -146,7 +157,11 @@ impl Store {
 }
 
 fn remove_path(path: &Path, meta: &fs::Metadata) -> Result<()> {
-    let res = if meta.is_dir() { fs::remove_dir_all(path) } else { fs::remove_file(path) };
+    let res = if meta.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
     match res {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

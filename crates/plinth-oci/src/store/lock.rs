@@ -40,8 +40,12 @@ fn open_lock_file(path: &Path) -> Result<File> {
 /// Takes a shared lock, waiting for a running garbage collection to finish.
 pub(super) fn lock_shared(path: &Path) -> Result<StoreLock> {
     let file = open_lock_file(path)?;
-    file.lock_shared().map_err(|e| Error::io("take shared lock on", path, e))?;
-    Ok(StoreLock { _file: file, exclusive: false })
+    file.lock_shared()
+        .map_err(|e| Error::io("take shared lock on", path, e))?;
+    Ok(StoreLock {
+        _file: file,
+        exclusive: false,
+    })
 }
 
 /// Takes the exclusive lock, polling until `timeout` passes.
@@ -54,7 +58,12 @@ pub(super) fn lock_exclusive(path: &Path, timeout: Duration) -> Result<StoreLock
     let mut pause = Duration::from_millis(5);
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(StoreLock { _file: file, exclusive: true }),
+            Ok(()) => {
+                return Ok(StoreLock {
+                    _file: file,
+                    exclusive: true,
+                });
+            }
             Err(std::fs::TryLockError::WouldBlock) => {
                 if start.elapsed() >= timeout {
                     let busy = std::io::Error::new(
@@ -69,7 +78,9 @@ pub(super) fn lock_exclusive(path: &Path, timeout: Duration) -> Result<StoreLock
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(200));
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("take exclusive lock on", path, e)),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io("take exclusive lock on", path, e));
+            }
         }
     }
 }

@@ -68,10 +68,17 @@ impl Store {
     /// Opens (creating if needed) a store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        for dir in [root.join("blobs/sha256"), root.join("tmp"), root.join("refs")] {
+        for dir in [
+            root.join("blobs/sha256"),
+            root.join("tmp"),
+            root.join("refs"),
+        ] {
             fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
         }
-        Ok(Self { root, verify_on_read: true })
+        Ok(Self {
+            root,
+            verify_on_read: true,
+        })
     }
 
     /// Opens the default store: `$PLINTH_HOME`, else `<cache dir>/plinth`.
@@ -103,7 +110,10 @@ impl Store {
 
     /// Where a blob lives (whether or not it is present).
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
-        self.root.join("blobs").join(digest.algorithm()).join(digest.hex())
+        self.root
+            .join("blobs")
+            .join(digest.algorithm())
+            .join(digest.hex())
     }
 
     /// Whether a blob is present.
@@ -116,7 +126,9 @@ impl Store {
         let path = self.blob_path(digest);
         match fs::metadata(&path) {
             Ok(m) => Ok(m.len()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::BlobNotFound(digest.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::BlobNotFound(digest.clone()))
+            }
             Err(e) => Err(Error::io("stat", path, e)),
         }
     }
@@ -133,7 +145,12 @@ impl Store {
     /// Opens a blob for streaming reads that fail at the end if the content does not match its
     /// digest (unless verification was turned off with [`Store::with_verify_on_read`]).
     pub fn reader(&self, digest: &Digest) -> Result<BlobReader> {
-        Ok(BlobReader::new(self.open_blob(digest)?, self.blob_path(digest), digest.clone(), self.verify_on_read))
+        Ok(BlobReader::new(
+            self.open_blob(digest)?,
+            self.blob_path(digest),
+            digest.clone(),
+            self.verify_on_read,
+        ))
     }
 
     /// Reads a whole (small) blob and verifies it against its digest.
@@ -144,7 +161,10 @@ impl Store {
             .map_err(|e| Error::io("read", self.blob_path(digest), e))?;
         let actual = Digest::of(&bytes);
         if &actual != digest {
-            return Err(Error::DigestMismatch { expected: digest.clone(), actual });
+            return Err(Error::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+            });
         }
         Ok(bytes)
     }
@@ -156,7 +176,9 @@ impl Store {
         let mut hasher = crate::digest::Hasher::new();
         let mut buf = vec![0; 256 * 1024];
         loop {
-            let n = reader.read(&mut buf).map_err(|e| Error::io("read", self.blob_path(digest), e))?;
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| Error::io("read", self.blob_path(digest), e))?;
             if n == 0 {
                 break;
             }
@@ -167,7 +189,10 @@ impl Store {
             let path = self.blob_path(digest);
             tracing::warn!(%digest, %actual, "removing corrupt blob from the store");
             fs::remove_file(&path).map_err(|e| Error::io("remove corrupt blob", path, e))?;
-            return Err(Error::DigestMismatch { expected: digest.clone(), actual });
+            return Err(Error::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+            });
         }
         Ok(())
     }
@@ -180,7 +205,8 @@ impl Store {
             return Ok(digest);
         }
         let mut w = self.blob_writer()?;
-        std::io::Write::write_all(&mut w, bytes).map_err(|e| Error::io("write", self.root.join("tmp"), e))?;
+        std::io::Write::write_all(&mut w, bytes)
+            .map_err(|e| Error::io("write", self.root.join("tmp"), e))?;
         w.commit(Some(&digest))?;
         Ok(digest)
     }
@@ -188,7 +214,11 @@ impl Store {
     /// Marks an existing blob as just written, so that [`GcOptions::grace`] protects it again.
     pub(crate) fn freshen(&self, digest: &Digest) {
         let path = self.blob_path(digest);
-        if let Err(e) = File::options().write(true).open(&path).and_then(|f| f.set_modified(SystemTime::now())) {
+        if let Err(e) = File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(SystemTime::now()))
+        {
             tracing::debug!(path = %path.display(), error = %e, "could not freshen blob mtime");
         }
     }
@@ -199,7 +229,11 @@ impl Store {
     }
 
     /// Stores a document as canonical JSON and returns its descriptor.
-    pub fn write_json<T: serde::Serialize + ?Sized>(&self, media_type: MediaType, value: &T) -> Result<Descriptor> {
+    pub fn write_json<T: serde::Serialize + ?Sized>(
+        &self,
+        media_type: MediaType,
+        value: &T,
+    ) -> Result<Descriptor> {
         let (bytes, digest) = to_canonical_with_digest(value)?;
         self.write_blob(&bytes)?;
         Ok(Descriptor::new(media_type, digest, bytes.len() as u64))
@@ -263,5 +297,7 @@ pub fn default_root() -> PathBuf {
     if let Some(home) = std::env::var_os(PLINTH_HOME_ENV).filter(|v| !v.is_empty()) {
         return PathBuf::from(home);
     }
-    dirs::cache_dir().map(|d| d.join("plinth")).unwrap_or_else(|| PathBuf::from(".plinth"))
+    dirs::cache_dir()
+        .map(|d| d.join("plinth"))
+        .unwrap_or_else(|| PathBuf::from(".plinth"))
 }

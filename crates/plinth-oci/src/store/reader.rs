@@ -20,7 +20,12 @@ pub struct BlobReader {
 
 impl BlobReader {
     pub(crate) fn new(file: File, path: PathBuf, expected: Digest, verify: bool) -> Self {
-        Self { inner: BufReader::with_capacity(256 * 1024, file), expected, hasher: verify.then(Hasher::new), path }
+        Self {
+            inner: BufReader::with_capacity(256 * 1024, file),
+            expected,
+            hasher: verify.then(Hasher::new),
+            path,
+        }
     }
 
     /// The digest this reader serves.

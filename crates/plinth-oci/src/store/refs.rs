@@ -32,7 +32,11 @@ pub struct StoreRef {
 }
 
 fn invalid_name(name: &str, reason: &str) -> Error {
-    Error::InvalidReference { input: name.chars().take(100).collect(), part: "ref name".to_owned(), reason: reason.to_owned() }
+    Error::InvalidReference {
+        input: name.chars().take(100).collect(),
+        part: "ref name".to_owned(),
+        reason: reason.to_owned(),
+    }
 }
 
 fn validate_name(name: &str) -> Result<()> {
@@ -43,7 +47,10 @@ fn validate_name(name: &str) -> Result<()> {
         return Err(invalid_name(name, "a ref name is at most 1024 bytes"));
     }
     if name.chars().any(char::is_control) {
-        return Err(invalid_name(name, "a ref name must not contain control characters"));
+        return Err(invalid_name(
+            name,
+            "a ref name must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -76,7 +83,10 @@ impl Store {
     pub fn set_ref(&self, name: &str, descriptor: &Descriptor) -> Result<()> {
         validate_name(name)?;
         let _guard = self.lock_shared()?;
-        let record = StoreRef { name: name.to_owned(), descriptor: descriptor.clone() };
+        let record = StoreRef {
+            name: name.to_owned(),
+            descriptor: descriptor.clone(),
+        };
         let bytes = to_canonical_vec(&record)?;
         let dir = self.refs_dir();
         fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
@@ -86,9 +96,13 @@ impl Store {
             .prefix(".ref-")
             .tempfile_in(&tmp_dir)
             .map_err(|e| Error::io("create temp file in", &tmp_dir, e))?;
-        tmp.write_all(&bytes).map_err(|e| Error::io("write", tmp.path().to_owned(), e))?;
-        tmp.as_file().sync_all().map_err(|e| Error::io("sync", tmp.path().to_owned(), e))?;
-        tmp.persist(&dest).map_err(|e| Error::io("rename into", &dest, e.error))?;
+        tmp.write_all(&bytes)
+            .map_err(|e| Error::io("write", tmp.path().to_owned(), e))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io("sync", tmp.path().to_owned(), e))?;
+        tmp.persist(&dest)
+            .map_err(|e| Error::io("rename into", &dest, e.error))?;
         tracing::debug!(name, digest = %descriptor.digest, "set ref");
         Ok(())
     }
@@ -99,8 +113,12 @@ impl Store {
         let path = self.refs_dir().join(file_name(name));
         match fs::read(&path) {
             Ok(bytes) => {
-                let record: StoreRef = serde_json::from_slice(&bytes)
-                    .map_err(|e| Error::InvalidManifest(format!("ref file `{}` is corrupt ({e}); delete it and set the ref again", path.display())))?;
+                let record: StoreRef = serde_json::from_slice(&bytes).map_err(|e| {
+                    Error::InvalidManifest(format!(
+                        "ref file `{}` is corrupt ({e}); delete it and set the ref again",
+                        path.display()
+                    ))
+                })?;
                 Ok(Some(record.descriptor))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -139,7 +157,9 @@ impl Store {
             };
             match serde_json::from_slice::<StoreRef>(&bytes) {
                 Ok(r) => refs.push(r),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "skipping corrupt ref file"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "skipping corrupt ref file")
+                }
             }
         }
         refs.sort_by(|a, b| a.name.cmp(&b.name));
@@ -153,7 +173,10 @@ mod tests {
 
     #[test]
     fn file_names_are_safe_and_distinct() {
-        assert_eq!(file_name("docker.io/library/busybox:latest"), "docker.io%2Flibrary%2Fbusybox%3Alatest");
+        assert_eq!(
+            file_name("docker.io/library/busybox:latest"),
+            "docker.io%2Flibrary%2Fbusybox%3Alatest"
+        );
         assert_eq!(file_name(".."), "%2E.");
         assert_ne!(file_name("a/b"), file_name("a%2Fb"));
         let long = "x/".repeat(200);
