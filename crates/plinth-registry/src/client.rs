@@ -229,7 +229,7 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    fn new(registry: &str, host: &str, plain_http: bool) -> Result<Self> {
+    pub(crate) fn new(registry: &str, host: &str, plain_http: bool) -> Result<Self> {
         let scheme = if plain_http { "http" } else { "https" };
         let base = Url::parse(&format!("{scheme}://{host}/"))
             .map_err(|e| Error::Config(format!("`{host}` is not a valid registry host: {e}")))?;

@@ -250,4 +250,20 @@ mod tests {
             assert!(!is_private_host(p), "{p}");
         }
     }
+
+    #[test]
+    fn ssrf_guard_on_locations() {
+        let public = Endpoint::new("ghcr.io", "ghcr.io", false).unwrap();
+        let private = Endpoint::new("127.0.0.1:5000", "127.0.0.1:5000", true).unwrap();
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(check_redirect(&public, &u("https://pkg-containers.githubusercontent.com/blob?sig=x")).is_ok());
+        for bad in ["http://169.254.169.254/latest/meta-data", "http://10.0.0.1/x", "http://localhost:8080/", "file:///etc/passwd"] {
+            let e = check_redirect(&public, &u(bad)).unwrap_err().to_string();
+            assert!(e.contains("refusing"), "{bad}: {e}");
+        }
+        let e = check_redirect(&public, &u("http://10.0.0.1/x?X-Amz-Signature=secret")).unwrap_err().to_string();
+        assert!(!e.contains("secret"), "{e}");
+        // A private registry may send the client to other private hosts (a local mirror, a proxy).
+        assert!(check_redirect(&private, &u("http://10.0.0.1/x")).is_ok());
+    }
 }

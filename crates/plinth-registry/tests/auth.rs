@@ -1,0 +1,127 @@
+//! Authentication against a real registry, with every log line captured: no credential may
+//! appear in any error or log output. A binary of its own, because it installs the global
+//! `tracing` subscriber.
+
+#![allow(missing_docs)]
+
+use std::sync::{Arc, Mutex};
+
+use plinth_oci::Reference;
+use plinth_registry::{Client, Credential, Credentials, Error, NoReporter, Secret};
+
+#[path = "registry/images.rs"]
+#[allow(dead_code)]
+mod images;
+#[path = "registry/local_registry.rs"]
+#[allow(dead_code)]
+mod local_registry;
+
+use images::build_image;
+use local_registry::{Auth, LocalRegistry};
+
+fn new_store() -> (tempfile::TempDir, plinth_oci::Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = plinth_oci::Store::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn fast_retry() -> plinth_registry::RetryPolicy {
+    plinth_registry::RetryPolicy { initial_backoff: std::time::Duration::from_millis(20), ..Default::default() }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str("\ncaused by: ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Installs (once) a global subscriber that records every event at every level.
+fn captured_logs() -> Captured {
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(logs.clone()).with_ansi(false).finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    })
+    .clone()
+}
+
+const USER: &str = "pusher";
+const PASSWORD: &str = "Pa55-word-never-shown";
+
+/// Collects everything `tracing` writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+fn basic_client(store: &plinth_oci::Store, registry: &str, password: &str) -> Client {
+    let creds = Credentials::anonymous().with_explicit(registry, Credential::Basic { username: USER.into(), password: Secret::new(password) });
+    Client::builder(store.clone()).with_credentials(creds).with_retry_policy(fast_retry()).build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_and_no_secret_in_errors_or_logs() {
+    let logs = captured_logs();
+
+    let registry = LocalRegistry::start(Auth::Basic { user: USER.into(), password: PASSWORD.into() });
+    let (_d, store) = new_store();
+    let image = build_image(&store, "basic");
+    let target: Reference = format!("{}/plinth/basic:1.0.0", registry.host()).parse().unwrap();
+
+    // Anonymous: refused with a hint, not a crash.
+    let anon = Client::builder(store.clone()).with_credentials(Credentials::anonymous()).with_retry_policy(fast_retry()).build().unwrap();
+    let err = anon.push_image(&image.index, &target, Arc::new(NoReporter)).await.unwrap_err();
+    let text = chain(&err);
+    assert!(text.contains("401"), "{text}");
+    assert!(matches!(err, Error::PushBlob { .. } | Error::Auth { .. } | Error::Http(_)), "{text}");
+
+    // Wrong password: refused; the wrong password is not printed either.
+    let wrong = basic_client(&store, &registry.host(), "wrong-Pa55-also-secret");
+    let err = wrong.push_image(&image.index, &target, Arc::new(NoReporter)).await.unwrap_err();
+    let text = chain(&err);
+    assert!(text.contains("401"), "{text}");
+    assert!(!text.contains("wrong-Pa55-also-secret"), "{text}");
+    assert!(!format!("{err:?}").contains("wrong-Pa55-also-secret"));
+
+    // Right password: the push works and reads back.
+    let good = basic_client(&store, &registry.host(), PASSWORD);
+    let report = good.push_image(&image.index, &target, Arc::new(NoReporter)).await.unwrap_or_else(|e| panic!("{}", chain(&e)));
+    assert_eq!(report.blobs_uploaded, 4);
+    let tags = good.list_tags(&target, &plinth_registry::TagListOptions { ttl: std::time::Duration::ZERO, ..Default::default() }).await.unwrap();
+    assert_eq!(tags.semver.len(), 1);
+
+    // An error after authentication (a missing manifest) carries no credential either.
+    let err = good.get_manifest(&target.with_tag("absent").unwrap()).await.unwrap_err();
+    let text = format!("{} {err:?}", chain(&err));
+    assert!(text.contains("404") && text.contains("MANIFEST_UNKNOWN"), "{text}");
+
+    let mut all = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    all.push_str(&text);
+    assert!(all.contains("registry request"), "the log capture works: {all}");
+    use base64::Engine as _;
+    for secret in [PASSWORD.to_owned(), base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))] {
+        assert!(!all.contains(&secret), "a credential leaked into logs or errors");
+    }
+}
