@@ -48,11 +48,12 @@ pub(crate) enum AuthMode {
 struct Token {
     value: Secret,
     expires: Instant,
+    scopes: Vec<String>,
 }
 
 impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token").field("value", &self.value).finish_non_exhaustive()
+        f.debug_struct("Token").field("value", &self.value).field("scopes", &self.scopes).finish_non_exhaustive()
     }
 }
 
@@ -108,9 +109,11 @@ impl Client {
             AuthMode::Bearer { realm, service } => {
                 let key = scope_key(scopes);
                 let now = Instant::now();
-                if let Some(t) = state.tokens.get(&key)
-                    && t.expires > now
-                {
+                state.tokens.retain(|_, t| t.expires > now);
+                // An exact match, else any token whose scopes cover these (a push token serves
+                // the pull-scoped HEADs of the same push).
+                let found = state.tokens.get(&key).or_else(|| state.tokens.values().find(|t| scopes_cover(&t.scopes, scopes)));
+                if let Some(t) = found {
                     return Ok(Some(bearer_header(&t.value)));
                 }
                 let credential = self.credential(endpoint, &mut state).await?;
@@ -252,7 +255,7 @@ impl Client {
         })?;
         let lifetime = reply.expires_in.map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
         let expires = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN);
-        Ok(Token { value: Secret::new(value), expires })
+        Ok(Token { value: Secret::new(value), expires, scopes: scopes.to_vec() })
     }
 }
 
@@ -277,6 +280,16 @@ fn mode_from_challenges(challenges: &[Challenge], endpoint: &Endpoint) -> Result
     Ok(None)
 }
 
+/// Whether the scopes `have` grant everything in `want` (`repository:x:pull,push` covers
+/// `repository:x:pull`).
+fn scopes_cover(have: &[String], want: &[String]) -> bool {
+    let split = |s: &str| s.rsplit_once(':').map(|(res, actions)| (res.to_owned(), actions.split(',').map(str::to_owned).collect::<Vec<_>>()));
+    want.iter().all(|w| {
+        let Some((res, actions)) = split(w) else { return have.contains(w) };
+        have.iter().filter_map(|h| split(h)).any(|(hres, hact)| hres == res && actions.iter().all(|a| hact.contains(a)))
+    })
+}
+
 pub(crate) fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 499 | 500 | 502 | 503 | 504 | 522)
 }
@@ -292,4 +305,25 @@ fn bearer_header(token: &Secret) -> HeaderValue {
     let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose())).unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
     v.set_sensitive(true);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_cover() {
+        let have = vec![push_scope("a/b"), pull_scope("c")];
+        assert!(scopes_cover(&have, &[pull_scope("a/b")]));
+        assert!(scopes_cover(&have, &[push_scope("a/b"), pull_scope("c")]));
+        assert!(!scopes_cover(&have, &[push_scope("c")]));
+        assert!(!scopes_cover(&have, &[pull_scope("a/bc")]));
+        assert!(!scopes_cover(&[], &[pull_scope("x")]));
+        assert!(scopes_cover(&have, &[]));
+    }
+
+    #[test]
+    fn scope_keys_ignore_order_and_duplicates() {
+        assert_eq!(scope_key(&["b".into(), "a".into(), "b".into()]), scope_key(&["a".into(), "b".into()]));
+    }
 }

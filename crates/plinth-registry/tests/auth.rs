@@ -12,6 +12,11 @@ use plinth_registry::{Client, Credential, Credentials, Error, NoReporter, Secret
 #[path = "registry/images.rs"]
 #[allow(dead_code)]
 mod images;
+#[path = "registry/mini_http.rs"]
+#[allow(dead_code)]
+mod mini_http;
+#[path = "registry/token_server.rs"]
+mod token_server;
 #[path = "registry/local_registry.rs"]
 #[allow(dead_code)]
 mod local_registry;
@@ -124,4 +129,52 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
     for secret in [PASSWORD.to_owned(), base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))] {
         assert!(!all.contains(&secret), "a credential leaked into logs or errors");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
+    let logs = captured_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = token_server::TokenServer::start(dir.path(), USER, PASSWORD).await;
+    let registry = LocalRegistry::start(Auth::Token {
+        realm: tokens.realm(),
+        service: token_server::SERVICE.into(),
+        issuer: token_server::ISSUER.into(),
+        cert: tokens.cert.clone(),
+    });
+    let (_d, store) = new_store();
+    let image = build_image(&store, "bearer");
+    let target: Reference = format!("{}/plinth/bearer:1.0.0", registry.host()).parse().unwrap();
+
+    // Anonymous: the token service refuses, and the error says how to fix it.
+    let anon = Client::builder(store.clone()).with_credentials(Credentials::anonymous()).with_retry_policy(fast_retry()).build().unwrap();
+    let err = anon.push_image(&image.index, &target, Arc::new(NoReporter)).await.unwrap_err();
+    let text = chain(&err);
+    assert!(text.contains("authentication") && text.contains("login"), "{text}");
+
+    let token_requests = || tokens.server.count(|r| r.target.starts_with("/token"));
+    let before = token_requests();
+    let c = basic_client(&store, &registry.host(), PASSWORD);
+    let report = c.push_image(&image.index, &target, Arc::new(NoReporter)).await.unwrap_or_else(|e| panic!("{}\n{}", chain(&e), registry.log()));
+    assert_eq!(report.blobs_uploaded, 4);
+    // One token for the push scope, reused by every request of the push.
+    assert_eq!(token_requests() - before, 1, "tokens are cached per scope set");
+
+    // A second repository: mounting needs one token with both repositories in scope.
+    let other: Reference = format!("{}/plinth/bearer-copy:1.0.0", registry.host()).parse().unwrap();
+    let mounted = c.push_image(&image.index, &other, Arc::new(NoReporter)).await.unwrap();
+    assert_eq!((mounted.blobs_mounted, mounted.blobs_uploaded), (4, 0), "{mounted:?}");
+    let both = tokens.server.requests.lock().unwrap().iter().any(|r| r.target.contains("bearer-copy") && r.target.contains("repository%3Aplinth%2Fbearer%3Apull"));
+    assert!(both, "the mount token covers the source repository");
+
+    // Pull back with the same client: tokens for pull scopes.
+    let (_d2, store2) = new_store();
+    let c2 = basic_client(&store2, &registry.host(), PASSWORD);
+    assert_eq!(c2.pull_image(&other, &[], Arc::new(NoReporter)).await.unwrap(), image.index);
+
+    let all = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap() + &text;
+    for t in tokens.issued.lock().unwrap().iter() {
+        assert!(!all.contains(t.as_str()), "a token leaked into the logs");
+    }
+    assert!(!all.contains(PASSWORD));
 }

@@ -10,6 +10,14 @@ use tokio::net::TcpListener;
 pub struct MiniRequest {
     pub method: String,
     pub target: String,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+}
+
+impl MiniRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
 }
 
 pub struct MiniResponse {
@@ -60,8 +68,14 @@ impl MiniServer {
                         }
                     }
                     let head = String::from_utf8_lossy(&buf).into_owned();
-                    let mut parts = head.lines().next().unwrap_or("").split(' ');
-                    let req = MiniRequest { method: parts.next().unwrap_or("").to_owned(), target: parts.next().unwrap_or("").to_owned() };
+                    let mut lines = head.split("\r\n");
+                    let mut parts = lines.next().unwrap_or("").split(' ');
+                    let (method, target) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+                    let headers = lines
+                        .take_while(|l| !l.is_empty())
+                        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())))
+                        .collect();
+                    let req = MiniRequest { method, target, headers };
                     log.lock().unwrap().push(req.clone());
                     let resp = handler(&req);
                     let mut out = format!("HTTP/1.1 {} X\r\nConnection: close\r\nContent-Length: {}\r\n", resp.status, resp.body.len());
