@@ -1,1 +1,57 @@
-//! Test support for plinth: a real registry process on loopback and a fault-injecting proxy
+//! Test support for plinth (a dev-dependency only).
+//!
+//! - [`LocalRegistry`]: a real `docker-registry` process on `127.0.0.1:PORT` with its own temp
+//!   storage, optionally behind Basic auth; one per test binary ([`LocalRegistry::shared`]) or a
+//!   fresh one per test ([`LocalRegistry::start`]).
+//! - [`FaultProxy`]: a streaming HTTP/1.1 reverse proxy in front of a registry that counts the
+//!   distribution API calls it sees and injects faults (429 with `Retry-After`, 5xx, connection
+//!   resets mid-body, latency, dropped responses) by [`proxy::Rule`]s.
+//! - [`busybox_rootfs`]: a minimal root file system from the static busybox.
+//! - [`TestContext`]: a temp `PLINTH_HOME`, the `plinth` binary, and filters for insta snapshots
+//!   ([`plinth_snapshot!`]).
+//! - [`require_external!`]: tests needing root, docker or binfmt run everywhere unless
+//!   `PLINTH_TEST_ALLOW_SKIP=1` is set; CI never sets it.
+//!
+//! ```no_run
+//! use plinth_test::{FaultProxy, LocalRegistry, proxy::{Fault, RequestKind, Rule}};
+//!
+//! let registry = LocalRegistry::shared();
+//! let proxy = FaultProxy::start(registry);
+//! proxy.add_rule(Rule::on_kind(RequestKind::PutManifest, Fault::status(503)).times(1));
+//! // push an image to `proxy.image("it/works:1")`, then check what happened:
+//! assert_eq!(proxy.count(RequestKind::PutManifest), 2);
+//! ```
+#![deny(missing_docs)]
+
+mod context;
+mod error;
+mod external;
+pub mod proxy;
+mod registry;
+mod rootfs;
+
+pub use insta;
+
+pub use crate::context::{PLINTH_BIN_ENV, PLINTH_HOME_ENV, TestContext, format_output};
+pub use crate::error::{Error, Result};
+pub use crate::external::{
+    ALLOW_SKIP_ENV, DOCKER_ENV, External, current_uid, find_in_path, require_external,
+};
+pub use crate::proxy::FaultProxy;
+pub use crate::registry::{
+    BasicAuth, LocalRegistry, LocalRegistryBuilder, REGISTRY_BINARY, free_port,
+};
+pub use crate::rootfs::{
+    BUSYBOX_APPLETS, BUSYBOX_PATH, GROUP, PASSWD, busybox_rootfs, busybox_rootfs_tempdir,
+};
+
+/// Formats an error with its causes, one per line, for panic messages.
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!("\ncaused by: {cause}"));
+        source = cause.source();
+    }
+    text
+}
