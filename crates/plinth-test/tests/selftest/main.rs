@@ -1,5 +1,6 @@
 //! Self-tests of the fixtures against the real registry process.
 
 mod client;
+mod docker;
 mod proxy;
 mod registry;
