@@ -107,6 +107,80 @@ pub enum Error {
         /// The latest existing version.
         latest: Version,
     },
+    /// No family of the catalog has this repository.
+    #[error("unknown base image repository `{repository}`: known repositories are {known}")]
+    UnknownFamily {
+        /// The repository asked for.
+        repository: String,
+        /// The catalog's repositories, comma-separated.
+        known: String,
+    },
+    /// The family does not declare this version.
+    #[error("{repository} has no version {version}: declare it in the family before building or checking it")]
+    UnknownVersion {
+        /// The family's repository.
+        repository: String,
+        /// The version asked for.
+        version: Version,
+    },
+    /// The version is known (published), but how it was built is not.
+    #[error("cannot build {repository} {version}: its recipe is not known ({reason})")]
+    RecipeUnknown {
+        /// The family's repository.
+        repository: String,
+        /// The version asked for.
+        version: Version,
+        /// Why, in plain words.
+        reason: String,
+    },
+    /// The version is known, but which sanity checks it was released with is not.
+    #[error("no sanity checks are declared for {repository} {version} ({reason}); declare them in the family")]
+    ChecksUnknown {
+        /// The family's repository.
+        repository: String,
+        /// The version asked for.
+        version: Version,
+        /// Why, in plain words.
+        reason: String,
+    },
+    /// A recipe function failed.
+    #[error("the recipe of {repository} {version} for {platform} is invalid")]
+    Recipe {
+        /// The family's repository.
+        repository: String,
+        /// The version.
+        version: Version,
+        /// The platform it was asked for.
+        platform: String,
+        /// The recipe error.
+        #[source]
+        source: plinth_recipe::Error,
+    },
+    /// A family's version table breaks a rule (order, duplicates, check changes).
+    #[error("invalid family `{repository}`: {reason}")]
+    InvalidFamily {
+        /// The family's repository.
+        repository: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A container-structure-test file is not valid YAML of the expected shape.
+    #[error("failed to parse container-structure-test file `{origin}`")]
+    ParseCst {
+        /// Where the text came from (a path or a name).
+        origin: String,
+        /// The YAML error, with line and column.
+        #[source]
+        source: Box<serde_saphyr::Error>,
+    },
+    /// A container-structure-test file parsed but is not usable; every problem is listed.
+    #[error("invalid container-structure-test file `{origin}`:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    InvalidCst {
+        /// Where the text came from (a path or a name).
+        origin: String,
+        /// One line per problem.
+        problems: Vec<String>,
+    },
 }
 
 /// `Result` with the catalog's [`Error`].

@@ -9,6 +9,13 @@
 //!   [`TagSource`] (the registry client), with the selectors `latest`, `latest_published` and
 //!   `latest_stable_published`.
 //!
+//! - [`Family`] and [`Catalog`] (module [`family`]): image families as code, every version with
+//!   its recipe, its inherited sanity checks and its recorded facts; [`airbyte::catalog`] is the
+//!   built-in Airbyte catalog (python, then java).
+//! - [`checks`]: the sanity checks with the original's commands, pass rules and messages, run
+//!   through a [`checks::CommandRunner`] the engine implements; reports as a table, JSON or JUnit.
+//! - [`cst`]: container-structure-test YAML files turned into the same checks.
+//!
 //! Nothing here touches the network or a build sandbox; rendering docs from a [`Registry`] is
 //! the job of `plinth-render`.
 //!
@@ -29,13 +36,18 @@
 
 #![deny(missing_docs)]
 
+pub mod airbyte;
 pub mod changelog;
+pub mod checks;
+pub mod cst;
 pub mod error;
+pub mod family;
 mod pyjson;
 pub mod registry;
 pub mod version;
 
 pub use changelog::{CHANGELOG_DIR, Changelog, ChangelogEntry, changelog_file_name, changelog_path};
 pub use error::{Error, Result};
+pub use family::{Catalog, Family, TableFamily, VersionDecl};
 pub use registry::{IgnoredTag, PublishedImage, Registry, RegistryEntry, TagSource, VersionStatus};
 pub use version::{BumpKind, PRERELEASE_TOKEN, Version};

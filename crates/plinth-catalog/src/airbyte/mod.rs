@@ -1,0 +1,81 @@
+//! The built-in Airbyte catalog: `airbyte/python-connector-base` and `airbyte/java-connector-base`
+//! with every known version, its recipe (argv exact), its checks and its recorded facts.
+//!
+//! Provenance follows the reference: **code** (read in the code of the time), **example** (rebuilt
+//! from the recorded Dockerfile example), **inferred**, **partial** and **not recovered**. Versions
+//! that were published without a recorded recipe (python 1.2.0-rc.1 and 3.0.2, java 1.0.0-rc.3)
+//! are declared without recipe, so building them fails with a plain message; java 2.0.0-rc.1 keeps
+//! only the steps its example shows, so its example renders but it cannot be built.
+//!
+//! ```
+//! use plinth_catalog::airbyte;
+//! use plinth_catalog::family::Family;
+//!
+//! let catalog = airbyte::catalog();
+//! assert_eq!(catalog.repositories(), ["airbyte/python-connector-base", "airbyte/java-connector-base"]);
+//! let python = catalog.get("airbyte/python-connector-base").unwrap();
+//! let err = python.recipe(&"3.0.2".parse().unwrap(), &plinth_oci::Platform::linux_amd64()).unwrap_err();
+//! assert!(err.to_string().starts_with("cannot build airbyte/python-connector-base 3.0.2: its recipe is not known"));
+//! ```
+
+pub mod checks;
+mod java;
+pub mod nltk;
+mod python;
+pub mod roots;
+pub mod steps;
+
+use std::sync::Arc;
+
+use plinth_oci::Digest;
+use plinth_recipe::ImageSource;
+
+use crate::family::{Catalog, ChecksDecl, Provenance, RecipeDecl, VersionDecl};
+
+pub use java::java_family;
+pub use python::python_family;
+
+/// The python family's repository.
+pub const PYTHON_REPOSITORY: &str = "airbyte/python-connector-base";
+/// The java family's repository.
+pub const JAVA_REPOSITORY: &str = "airbyte/java-connector-base";
+/// Declared upstream only to list its tags for manifest-only connectors: no recipe, no changelog.
+pub const SOURCE_DECLARATIVE_MANIFEST_REPOSITORY: &str = "airbyte/source-declarative-manifest";
+
+/// The catalog: python, then java (the order of the original's prompts and README).
+pub fn catalog() -> Catalog {
+    Catalog::new()
+        .with_family(Arc::new(python_family()))
+        .and_then(|c| c.with_family(Arc::new(java_family())))
+        .expect("the two Airbyte repositories differ")
+}
+
+fn parse_version(version: &str) -> crate::Version {
+    version.parse().expect("the Airbyte tables hold valid versions")
+}
+
+fn version_decl(version: &str, digest: &str, root: Option<&'static str>) -> VersionDecl {
+    let digest: Digest = format!("sha256:{digest}").parse().expect("the Airbyte tables hold valid digests");
+    let decl = VersionDecl::new(parse_version(version)).with_published_digest(digest);
+    match root {
+        Some(root) => decl.with_root_image(ImageSource::parse(root).expect("the Airbyte root addresses are valid")),
+        None => decl,
+    }
+}
+
+/// A version with a known recipe: `from root`, then `steps`.
+fn row(version: &str, digest: &str, root: &'static str, steps: &'static [steps::Step]) -> VersionDecl {
+    version_decl(version, digest, Some(root)).with_recipe(move |_platform| steps::recipe(root, steps))
+}
+
+/// A tag published without changelog entry or recorded recipe.
+fn published_only(version: &str, digest: &str) -> VersionDecl {
+    version_decl(version, digest, None)
+        .with_recipe_decl(RecipeDecl::Unknown {
+            reason: "it was published without a changelog entry and its recipe was not recovered; \
+                     pull the published image by digest instead"
+                .to_owned(),
+        })
+        .with_checks(ChecksDecl::Unknown { reason: "it was published without recorded checks".to_owned() })
+        .with_provenance(Provenance::NotRecovered)
+}

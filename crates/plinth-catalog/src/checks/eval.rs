@@ -1,0 +1,321 @@
+//! Evaluation of checks through a [`CommandRunner`].
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::kind::{Check, CheckKind};
+use super::{CheckOutcome, CheckStatus, CommandOutput, CommandRecord, CommandRunner, CommandSpec};
+
+/// How a check ended when it did not pass.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    /// The image does not satisfy the check; the message says why.
+    Fail(String),
+    /// The check could not be evaluated.
+    Error(String),
+}
+
+/// The commands of one check evaluation, recorded as they run.
+pub(crate) struct Session<'a> {
+    runner: &'a dyn CommandRunner,
+    pub(crate) records: Vec<CommandRecord>,
+}
+
+impl<'a> Session<'a> {
+    pub(crate) fn new(runner: &'a dyn CommandRunner) -> Self {
+        Self { runner, records: Vec::new() }
+    }
+
+    pub(crate) fn runner(&self) -> &'a dyn CommandRunner {
+        self.runner
+    }
+
+    /// Runs a command; a runner failure becomes [`Verdict::Error`].
+    pub(crate) fn run(&mut self, spec: CommandSpec) -> Result<CommandOutput, Verdict> {
+        match self.runner.run(&spec) {
+            Ok(output) => {
+                self.records.push(CommandRecord { command: spec, output: Some(output.clone()), error: None });
+                Ok(output)
+            }
+            Err(error) => {
+                let text = error_chain(error.as_ref());
+                let message = format!("could not run `{}`{}: {text}", spec.display(), as_user(&spec));
+                self.records.push(CommandRecord { command: spec, output: None, error: Some(text) });
+                Err(Verdict::Error(message))
+            }
+        }
+    }
+
+    /// Runs a command that must exit 0; a non-zero exit fails the check with the exec error.
+    pub(crate) fn exec(&mut self, spec: CommandSpec) -> Result<CommandOutput, Verdict> {
+        let description = (spec.display(), as_user(&spec));
+        let output = self.run(spec)?;
+        if output.success() {
+            Ok(output)
+        } else {
+            Err(Verdict::Fail(exec_failure(&description.0, &description.1, &output)))
+        }
+    }
+
+    /// Runs a command whose non-zero exit fails the check with `message`.
+    pub(crate) fn exec_or(&mut self, spec: CommandSpec, message: impl FnOnce() -> String) -> Result<CommandOutput, Verdict> {
+        let output = self.run(spec)?;
+        if output.success() { Ok(output) } else { Err(Verdict::Fail(message())) }
+    }
+}
+
+fn as_user(spec: &CommandSpec) -> String {
+    spec.user.as_ref().map(|u| format!(" as user {u}")).unwrap_or_default()
+}
+
+/// The text of an exec that exited non-zero, in place of the original's wrapped `ExecError`.
+fn exec_failure(argv: &str, user: &str, output: &CommandOutput) -> String {
+    let stderr = output.stderr.trim();
+    let mut text = format!("command `{argv}`{user} failed with exit code {}", output.exit_code);
+    if !stderr.is_empty() {
+        let cut: String = stderr.chars().take(500).collect();
+        text.push_str(": ");
+        text.push_str(&cut);
+    }
+    text
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Python's `str.splitlines` for the line breaks commands print (`\n`, `\r\n`, `\r`).
+pub(crate) fn split_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                lines.push(&text[start..i]);
+                start = i + 1;
+            }
+            b'\r' => {
+                lines.push(&text[start..i]);
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < bytes.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
+static SOCAT_VERSION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"version (\d+\.\d+\.\d+\.\d+)").expect("the socat pattern is valid"));
+
+impl Check {
+    /// Runs the check through `runner` and says whether it passed.
+    ///
+    /// [`CommandRunner::start_check`] is called first with the check's id. Group checks
+    /// (`python_env_vars`, `cdk_system_dependencies`) evaluate every member, in order, and take
+    /// the status and message of the first member that did not pass.
+    pub fn evaluate(&self, runner: &dyn CommandRunner) -> CheckOutcome {
+        if let Err(error) = runner.start_check(self.id()) {
+            return CheckOutcome {
+                id: self.id().to_owned(),
+                status: CheckStatus::Error,
+                message: Some(format!("could not prepare a container for the check: {}", error_chain(error.as_ref()))),
+                commands: Vec::new(),
+                children: Vec::new(),
+            };
+        }
+        self.evaluate_in(runner)
+    }
+
+    fn evaluate_in(&self, runner: &dyn CommandRunner) -> CheckOutcome {
+        let members = self.members();
+        if !members.is_empty() {
+            let children: Vec<CheckOutcome> = members.iter().map(|m| m.evaluate_in(runner)).collect();
+            let first_bad = children.iter().find(|c| !c.passed());
+            return CheckOutcome {
+                id: self.id().to_owned(),
+                status: first_bad.map_or(CheckStatus::Passed, |c| c.status),
+                message: first_bad.and_then(|c| c.message.clone()),
+                commands: Vec::new(),
+                children,
+            };
+        }
+        let mut session = Session::new(runner);
+        let result = evaluate_kind(self.kind(), &mut session);
+        let (status, message) = match result {
+            Ok(()) => (CheckStatus::Passed, None),
+            Err(Verdict::Fail(m)) => (CheckStatus::Failed, Some(m)),
+            Err(Verdict::Error(m)) => (CheckStatus::Error, Some(m)),
+        };
+        CheckOutcome { id: self.id().to_owned(), status, message, commands: session.records, children: Vec::new() }
+    }
+}
+
+fn fail<T>(message: String) -> Result<T, Verdict> {
+    Err(Verdict::Fail(message))
+}
+
+fn evaluate_kind(kind: &CheckKind, s: &mut Session<'_>) -> Result<(), Verdict> {
+    match kind {
+        CheckKind::TimezoneIsUtc => {
+            let out = s.exec(CommandSpec::new(["date"]))?;
+            if !out.stdout.contains("UTC") {
+                return fail(format!("unexpected timezone: {}", out.stdout));
+            }
+        }
+        CheckKind::CommandAvailable { command, option } => {
+            let out = s.exec(CommandSpec::new([command.as_str(), option.as_str()]))?;
+            if out.stdout.is_empty() {
+                return fail(format!("unexpected {command} version: {}", out.stdout));
+            }
+        }
+        CheckKind::SocatVersion { version } => {
+            let out = s.exec(CommandSpec::new(["socat", "-V"]))?;
+            let Some(line) = split_lines(&out.stdout).into_iter().find(|l| l.starts_with("socat version")) else {
+                return fail(format!("Could not parse the socat version from the output: {}", out.stdout));
+            };
+            let Some(found) = SOCAT_VERSION.captures(line).map(|c| c[1].to_owned()) else {
+                return fail(format!("Could not find the socat version in the version output: {line}"));
+            };
+            if &found != version {
+                return fail(format!("unexpected socat version: {found}"));
+            }
+        }
+        CheckKind::EnvVar { name, value } => {
+            let out = s.exec(CommandSpec::new(["printenv"]))?;
+            // Later definitions win, as in the original's dict comprehension; a line without `=`
+            // (the continuation of a multi-line value) defines nothing.
+            let found = split_lines(&out.stdout)
+                .into_iter()
+                .filter_map(|l| l.split_once('='))
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v)
+                .last();
+            match (found, value) {
+                (None, _) => return fail(format!("the {name} environment variable is not defined.")),
+                (Some(actual), Some(expected)) if actual != expected => {
+                    return fail(format!(
+                        "the {name} environment variable is defined but has an unexpected value: {actual}."
+                    ));
+                }
+                _ => {}
+            }
+        }
+        CheckKind::UserExists { user, uid, gid } => {
+            let who = s.exec_or(CommandSpec::new(["whoami"]).as_user(user), || {
+                format!("The user {user} does not exist in the container.")
+            })?;
+            if who.stdout.trim() != user {
+                return fail(format!("The user {user} does not exist in the container."));
+            }
+            check_ids(s, user, *uid, *gid)?;
+        }
+        CheckKind::UserCanReadDir { user, dir } => {
+            let file = format!("{dir}/foo.txt");
+            let message = || format!("{dir} is not readable by {user}.");
+            s.exec_or(CommandSpec::new(["touch", file.as_str()]), message)?;
+            s.exec_or(CommandSpec::new(["cat", file.as_str()]).as_user(user), message)?;
+        }
+        CheckKind::UserCanWriteDir { user, dir } => {
+            let file = format!("{dir}/foo.txt");
+            s.exec_or(CommandSpec::new(["touch", file.as_str()]).as_user(user), || {
+                format!("{dir} is not writable by the {user}.")
+            })?;
+        }
+        CheckKind::FileExists { path } => {
+            s.exec_or(CommandSpec::new(["test", "-f", path.as_str()]), || format!("{path} does not exist."))?;
+        }
+        CheckKind::UserUidGid { user, uid, gid } => check_ids(s, user, *uid, *gid)?,
+        CheckKind::PythonVersion { version } => {
+            let out = s.exec(CommandSpec::new(["python", "--version"]))?;
+            if out.stdout != format!("Python {version}\n") {
+                return fail(format!("unexpected python version: {}", out.stdout));
+            }
+        }
+        CheckKind::PipVersion { version } => {
+            let out = s.exec(CommandSpec::new(["pip", "--version"]))?;
+            if !out.stdout.starts_with(&format!("pip {version}")) {
+                return fail(format!("unexpected pip version: {}", out.stdout));
+            }
+        }
+        CheckKind::PoetryVersion { version } => {
+            let out = s.exec(CommandSpec::new(["poetry", "--version"]))?;
+            if !out.stdout.starts_with(&format!("Poetry (version {version}")) {
+                return fail(format!("unexpected poetry version: {}", out.stdout));
+            }
+        }
+        CheckKind::TesseractVersion { version } => {
+            let out = s.exec(CommandSpec::new(["tesseract", "--version"]))?;
+            if !out.stdout.starts_with(&format!("tesseract {version}")) {
+                return fail(format!("unexpected tesseract version: {}", out.stdout));
+            }
+        }
+        CheckKind::PopplerVersion { version } => {
+            let out = s.exec(CommandSpec::new(["pdftotext", "-v"]))?;
+            if !out.stderr.contains(&format!("pdftotext version {version}")) {
+                return fail(format!("unexpected poppler version: {}", out.stderr));
+            }
+        }
+        CheckKind::NltkData => {
+            // The install needs network access from the check container.
+            s.exec(CommandSpec::new(["pip", "install", "nltk==3.8.1"]))?;
+            s.exec(CommandSpec::new([
+                "python",
+                "-c",
+                "import nltk;nltk.data.find(\"taggers/averaged_perceptron_tagger\");nltk.data.find(\"tokenizers/punkt\")",
+            ]))?;
+        }
+        CheckKind::PythonEnvVars | CheckKind::CdkSystemDependencies => {
+            // `evaluate_in` expands groups before reaching here.
+            return Err(Verdict::Error("a group check has no command of its own".to_owned()));
+        }
+        CheckKind::CstCommand(test) => crate::cst::evaluate_command(test, s)?,
+        CheckKind::CstFileExistence(test) => crate::cst::evaluate_file_existence(test, s)?,
+        CheckKind::CstFileContent(test) => crate::cst::evaluate_file_content(test, s)?,
+        CheckKind::CstMetadata(test) => crate::cst::evaluate_metadata(test, s.runner().image_config())?,
+    }
+    Ok(())
+}
+
+fn check_ids(s: &mut Session<'_>, user: &str, uid: u32, gid: u32) -> Result<(), Verdict> {
+    let out = s.exec(CommandSpec::new(["id", "-u"]).as_user(user))?;
+    let id = out.stdout.trim();
+    if id.parse::<u32>().ok() != Some(uid) {
+        return fail(format!("Unexpected user id: {id}"));
+    }
+    let out = s.exec(CommandSpec::new(["id", "-g"]).as_user(user))?;
+    let id = out.stdout.trim();
+    if id.parse::<u32>().ok() != Some(gid) {
+        return fail(format!("Unexpected group id: {id}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_lines;
+
+    #[test]
+    fn split_lines_matches_python() {
+        assert_eq!(split_lines("a\nb\r\nc\rd"), ["a", "b", "c", "d"]);
+        assert_eq!(split_lines("a\n"), ["a"]);
+        assert_eq!(split_lines("a\n\nb"), ["a", "", "b"]);
+        assert!(split_lines("").is_empty());
+    }
+}

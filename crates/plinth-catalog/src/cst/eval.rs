@@ -1,0 +1,317 @@
+//! Evaluation of container-structure-test tests.
+
+use plinth_oci::ImageConfig;
+use plinth_oci::config::split_env;
+use regex::Regex;
+
+use super::{CommandTest, FileContentTest, FileExistenceTest, MetadataPair, MetadataTest};
+use crate::checks::CommandSpec;
+use crate::checks::eval::{Session, Verdict};
+
+fn matches(pattern: &str, text: &str) -> Result<bool, Verdict> {
+    // Patterns were validated when the file was parsed; a check built by hand may still hold a bad one.
+    Regex::new(pattern)
+        .map(|re| re.is_match(text))
+        .map_err(|e| Verdict::Error(format!("`{pattern}` is not a valid regex: {e}")))
+}
+
+fn verdict(errors: Vec<String>) -> Result<(), Verdict> {
+    if errors.is_empty() { Ok(()) } else { Err(Verdict::Fail(errors.join("\n"))) }
+}
+
+pub(crate) fn evaluate_command(test: &CommandTest, s: &mut Session<'_>) -> Result<(), Verdict> {
+    let with_env = |argv: &[String]| {
+        let mut spec = CommandSpec::new(argv.iter().cloned());
+        spec.env = test.env_vars.iter().map(|e| (e.key.clone(), e.value.clone())).collect();
+        spec
+    };
+    for argv in &test.setup {
+        let out = s.run(with_env(argv))?;
+        if !out.success() {
+            return Err(Verdict::Error(format!(
+                "setup command `{}` failed with exit code {}: {}",
+                argv.join(" "),
+                out.exit_code,
+                out.stderr.trim()
+            )));
+        }
+    }
+    let mut argv = vec![test.command.clone()];
+    argv.extend(test.args.iter().cloned());
+    let out = s.run(with_env(&argv))?;
+    let mut errors = Vec::new();
+    if out.exit_code != test.exit_code {
+        errors.push(format!(
+            "Test '{}' exited with incorrect error code. Expected: {}, Actual: {}",
+            test.name, test.exit_code, out.exit_code
+        ));
+    }
+    for p in &test.expected_output {
+        if !matches(p, &out.stdout)? {
+            errors.push(format!("Expected string '{p}' not found in output '{}'", out.stdout));
+        }
+    }
+    for p in &test.excluded_output {
+        if matches(p, &out.stdout)? {
+            errors.push(format!("Excluded string '{p}' found in output '{}'", out.stdout));
+        }
+    }
+    for p in &test.expected_error {
+        if !matches(p, &out.stderr)? {
+            errors.push(format!("Expected string '{p}' not found in error '{}'", out.stderr));
+        }
+    }
+    for p in &test.excluded_error {
+        if matches(p, &out.stderr)? {
+            errors.push(format!("Excluded string '{p}' found in error '{}'", out.stderr));
+        }
+    }
+    for argv in &test.teardown {
+        let out = s.run(with_env(argv))?;
+        if !out.success() {
+            errors.push(format!(
+                "teardown command `{}` failed with exit code {}: {}",
+                argv.join(" "),
+                out.exit_code,
+                out.stderr.trim()
+            ));
+        }
+    }
+    verdict(errors)
+}
+
+pub(crate) fn evaluate_file_existence(test: &FileExistenceTest, s: &mut Session<'_>) -> Result<(), Verdict> {
+    let path = test.path.as_str();
+    let exists = s.run(CommandSpec::new(["test", "-e", path]))?;
+    // `test` exits 1 for "no"; anything else means it could not answer (missing binary: 126/127).
+    let exists = match exists.exit_code {
+        0 => true,
+        1 => false,
+        code => {
+            return Err(Verdict::Error(format!(
+                "`test -e {path}` exited with {code}; the image needs a `test` command (coreutils or busybox)"
+            )));
+        }
+    };
+    match (exists, test.should_exist) {
+        (false, true) => return Err(Verdict::Fail(format!("File {path} should exist but does not"))),
+        (true, false) => return Err(Verdict::Fail(format!("File {path} should not exist but does"))),
+        (false, false) => return Ok(()),
+        (true, true) => {}
+    }
+    if test.permissions.is_none() && test.uid.is_none() && test.gid.is_none() && test.is_executable_by.is_none() {
+        return Ok(());
+    }
+    let out = s.run(CommandSpec::new(["stat", "-c", "%f %u %g", path]))?;
+    let fields: Vec<&str> = out.stdout.split_whitespace().collect();
+    let parsed = match (out.exit_code, fields.as_slice()) {
+        (0, [mode, uid, gid]) => u32::from_str_radix(mode, 16).ok().zip(uid.parse::<u32>().ok()).zip(gid.parse::<u32>().ok()),
+        _ => None,
+    };
+    let Some(((raw_mode, uid), gid)) = parsed else {
+        return Err(Verdict::Error(format!(
+            "`stat -c '%f %u %g' {path}` gave exit code {} and output `{}`; the image needs a `stat` command (coreutils or busybox)",
+            out.exit_code,
+            out.stdout.trim()
+        )));
+    };
+    let mut errors = Vec::new();
+    if let Some(expected) = &test.permissions {
+        let actual = go_file_mode(raw_mode);
+        if &actual != expected {
+            errors.push(format!("{path} has incorrect permissions. Expected: {expected}, Actual: {actual}"));
+        }
+    }
+    if let Some(expected) = test.uid
+        && expected != uid
+    {
+        errors.push(format!("{path} has incorrect user ownership. Expected: {expected}, Actual: {uid}"));
+    }
+    if let Some(expected) = test.gid
+        && expected != gid
+    {
+        errors.push(format!("{path} has incorrect group ownership. Expected: {expected}, Actual: {gid}"));
+    }
+    if let Some(by) = &test.is_executable_by {
+        let bits = match by.as_str() {
+            "owner" => 0o100,
+            "group" => 0o010,
+            "other" => 0o001,
+            _ => 0o111,
+        };
+        if raw_mode & bits == 0 {
+            errors.push(format!("{path} has incorrect executable bit. Expected to be executable by: {by}"));
+        }
+    }
+    verdict(errors)
+}
+
+pub(crate) fn evaluate_file_content(test: &FileContentTest, s: &mut Session<'_>) -> Result<(), Verdict> {
+    let out = s.run(CommandSpec::new(["cat", test.path.as_str()]))?;
+    if !out.success() {
+        return Err(Verdict::Fail(format!("Failed to open {}. Error: {}", test.path, out.stderr.trim())));
+    }
+    let mut errors = Vec::new();
+    for p in &test.expected_contents {
+        if !matches(p, &out.stdout)? {
+            errors.push(format!("Expected string '{p}' not found in file content"));
+        }
+    }
+    for p in &test.excluded_contents {
+        if matches(p, &out.stdout)? {
+            errors.push(format!("Excluded string '{p}' found in file content"));
+        }
+    }
+    verdict(errors)
+}
+
+fn port_key(port: &str) -> String {
+    if port.contains('/') { port.to_owned() } else { format!("{port}/tcp") }
+}
+
+pub(crate) fn evaluate_metadata(test: &MetadataTest, config: Option<&ImageConfig>) -> Result<(), Verdict> {
+    let Some(config) = config else {
+        return Err(Verdict::Error(
+            "a metadata test needs the image config, and the check runner provided none".to_owned(),
+        ));
+    };
+    let runtime = config.config.clone().unwrap_or_default();
+    let mut errors = Vec::new();
+    let env: Vec<(String, String)> = runtime.env.iter().flatten().map(|kv| split_env(kv)).collect();
+    let compare = |what: &str, pair: &MetadataPair, actual: Option<&str>, errors: &mut Vec<String>| -> Result<(), Verdict> {
+        match actual {
+            None => errors.push(format!("{what} {} not found in image metadata", pair.key)),
+            Some(actual) => {
+                let ok = if pair.is_regex { matches(&pair.value, actual)? } else { actual == pair.value };
+                if !ok {
+                    errors.push(format!(
+                        "{what} {} value {actual} does not match expected value: {}",
+                        pair.key, pair.value
+                    ));
+                }
+            }
+        }
+        Ok(())
+    };
+    for pair in &test.env_vars {
+        let actual = env.iter().rev().find(|(k, _)| *k == pair.key).map(|(_, v)| v.as_str());
+        compare("env var", pair, actual, &mut errors)?;
+    }
+    for pair in &test.labels {
+        let actual = runtime.labels.as_ref().and_then(|l| l.get(&pair.key)).map(String::as_str);
+        compare("label", pair, actual, &mut errors)?;
+    }
+    let list = |l: &Option<Vec<String>>| l.clone().unwrap_or_default();
+    if let Some(expected) = &test.entrypoint
+        && *expected != list(&runtime.entrypoint)
+    {
+        errors.push(format!("Image entrypoint {:?} does not match expected entrypoint: {expected:?}", list(&runtime.entrypoint)));
+    }
+    if let Some(expected) = &test.cmd
+        && *expected != list(&runtime.cmd)
+    {
+        errors.push(format!("Image cmd {:?} does not match expected cmd: {expected:?}", list(&runtime.cmd)));
+    }
+    if let Some(expected) = &test.workdir {
+        let actual = runtime.working_dir.clone().unwrap_or_default();
+        if actual != *expected {
+            errors.push(format!("Image workdir {actual} does not match config workdir: {expected}"));
+        }
+    }
+    if let Some(expected) = &test.user {
+        let actual = runtime.user.clone().unwrap_or_default();
+        if actual != *expected {
+            errors.push(format!("Image user {actual} does not match config user: {expected}"));
+        }
+    }
+    let ports: Vec<String> = runtime.exposed_ports.iter().flatten().map(|(k, _)| port_key(k)).collect();
+    for port in &test.exposed_ports {
+        if !ports.contains(&port_key(port)) {
+            errors.push(format!("Port {port} not found in config"));
+        }
+    }
+    for port in &test.unexposed_ports {
+        if ports.contains(&port_key(port)) {
+            errors.push(format!("Port {port} should not be exposed"));
+        }
+    }
+    let volumes: Vec<&String> = runtime.volumes.iter().flatten().map(|(k, _)| k).collect();
+    for volume in &test.volumes {
+        if !volumes.contains(&volume) {
+            errors.push(format!("Volume {volume} not found in config"));
+        }
+    }
+    for volume in &test.unmounted_volumes {
+        if volumes.contains(&volume) {
+            errors.push(format!("Volume {volume} should not be declared"));
+        }
+    }
+    verdict(errors)
+}
+
+/// Go's `os.FileMode.String()` for a raw Unix `st_mode` (as `stat -c %f` prints it in hex):
+/// the type and special letters of `dalTLDpSugct?` that apply, or `-`, then `rwxrwxrwx`.
+///
+/// ```
+/// use plinth_catalog::cst::go_file_mode;
+/// assert_eq!(go_file_mode(0o100644), "-rw-r--r--");
+/// assert_eq!(go_file_mode(0o041777), "dtrwxrwxrwx");
+/// assert_eq!(go_file_mode(0o104755), "urwxr-xr-x");
+/// ```
+pub fn go_file_mode(raw: u32) -> String {
+    let mut letters = String::new();
+    let kind = raw & 0o170000;
+    // In Go's order: d a l T L D p S u g c t ?; plinth never sees a, l, T (Plan 9 only).
+    if kind == 0o040000 {
+        letters.push('d');
+    }
+    if kind == 0o120000 {
+        letters.push('L');
+    }
+    if kind == 0o060000 || kind == 0o020000 {
+        letters.push('D');
+    }
+    if kind == 0o010000 {
+        letters.push('p');
+    }
+    if kind == 0o140000 {
+        letters.push('S');
+    }
+    if raw & 0o4000 != 0 {
+        letters.push('u');
+    }
+    if raw & 0o2000 != 0 {
+        letters.push('g');
+    }
+    if kind == 0o020000 {
+        letters.push('c');
+    }
+    if raw & 0o1000 != 0 {
+        letters.push('t');
+    }
+    if letters.is_empty() {
+        letters.push('-');
+    }
+    for (i, c) in "rwxrwxrwx".chars().enumerate() {
+        letters.push(if raw & (1 << (8 - i)) != 0 { c } else { '-' });
+    }
+    letters
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_file_mode;
+
+    #[test]
+    fn go_file_modes() {
+        assert_eq!(go_file_mode(0o100755), "-rwxr-xr-x");
+        assert_eq!(go_file_mode(0o040755), "drwxr-xr-x");
+        assert_eq!(go_file_mode(0o120777), "Lrwxrwxrwx");
+        assert_eq!(go_file_mode(0o020666), "Dcrw-rw-rw-");
+        assert_eq!(go_file_mode(0o060660), "Drw-rw----");
+        assert_eq!(go_file_mode(0o010644), "prw-r--r--");
+        assert_eq!(go_file_mode(0o140755), "Srwxr-xr-x");
+        assert_eq!(go_file_mode(0o102755), "grwxr-xr-x");
+        assert_eq!(go_file_mode(0o100000), "----------");
+    }
+}
