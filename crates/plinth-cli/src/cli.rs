@@ -48,6 +48,12 @@ impl GlobalArgs {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show an image's manifest or index and config.
+    Inspect(commands::inspect::InspectArgs),
+    /// List a repository's tags with their digests, semver-sorted.
+    Ls(commands::ls::LsArgs),
+    /// Copy an image between registries, OCI layouts and docker-archive files.
+    Copy(commands::copy::CopyArgs),
     /// Remove blobs no image in the local store refers to.
     Gc(commands::gc::GcArgs),
 }

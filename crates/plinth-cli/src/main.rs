@@ -3,8 +3,12 @@
 mod cli;
 mod commands;
 mod env;
+mod location;
 mod logging;
 mod printer;
+mod progress;
+mod settings;
+mod transfer;
 
 use std::process::ExitCode;
 

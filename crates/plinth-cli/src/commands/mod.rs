@@ -1,6 +1,9 @@
 //! One module per command; each holds its args and a short `run` over the libraries.
 
+pub mod copy;
 pub mod gc;
+pub mod inspect;
+pub mod ls;
 
 use crate::ExitStatus;
 use crate::cli::{Cli, Command};
@@ -9,6 +12,9 @@ use crate::printer::Printer;
 /// Runs the parsed command line.
 pub fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitStatus> {
     match cli.command {
+        Command::Inspect(args) => inspect::run(args, &cli.global, printer),
+        Command::Ls(args) => ls::run(args, &cli.global, printer),
+        Command::Copy(args) => copy::run(args, &cli.global, printer),
         Command::Gc(args) => gc::run(args, printer),
     }
 }
