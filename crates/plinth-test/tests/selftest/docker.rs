@@ -25,7 +25,7 @@ fn busybox_rootfs_imports_runs_pushes_and_pulls() {
     let rootfs = busybox_rootfs_tempdir().unwrap();
     let image = registry.image(&format!("selftest/busybox:{}", registry.port()));
 
-    let tar = Command::new("tar")
+    let mut tar = Command::new("tar")
         .arg("-C")
         .arg(rootfs.path())
         .args(["-c", "."])
@@ -34,9 +34,10 @@ fn busybox_rootfs_imports_runs_pushes_and_pulls() {
         .unwrap();
     let import = Command::new("docker")
         .args(["import", "-", &image])
-        .stdin(tar.stdout.unwrap())
+        .stdin(tar.stdout.take().unwrap())
         .output()
         .unwrap();
+    assert!(tar.wait().unwrap().success(), "tar of the rootfs failed");
     assert!(
         import.status.success(),
         "docker import: {}",
