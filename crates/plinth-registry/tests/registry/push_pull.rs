@@ -117,3 +117,29 @@ async fn pushing_content_missing_from_the_store_fails_clearly() {
     assert!(matches!(err, Error::MissingContent { .. }), "{err}");
     assert!(err.to_string().contains(&image.blobs[2].to_string()), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_hub_reads_go_to_the_mirror_first() {
+    let registry = LocalRegistry::shared();
+    let (_d, store) = new_store();
+    let image = build_image(&store, "mirror");
+    let c = client(&store);
+    // The mirror holds `library/mirrored`, as a pull-through cache would.
+    let on_mirror: Reference = format!("{}/library/mirrored:1.0.0", registry.host()).parse().unwrap();
+    c.push_image(&image.index, &on_mirror, Arc::new(NoReporter)).await.unwrap();
+
+    // Docker Hub itself is unreachable here: the pull can only succeed through the mirror.
+    let (_d2, store2) = new_store();
+    let mirrored = plinth_registry::Client::builder(store2.clone())
+        .with_credentials(plinth_registry::Credentials::anonymous())
+        .with_docker_hub_mirror(registry.host())
+        .with_retry_policy(crate::fast_retry())
+        .build()
+        .unwrap();
+    let hub: Reference = "mirrored:1.0.0".parse().unwrap();
+    assert_eq!(hub.registry(), "docker.io");
+    let digest = mirrored.pull_image(&hub, &[Platform::linux_amd64()], Arc::new(NoReporter)).await.unwrap();
+    assert_eq!(digest, image.index);
+    assert!(store2.has_blob(&image.blobs[1]));
+    assert_eq!(mirrored.head_manifest(&hub).await.unwrap().map(|i| i.digest), Some(image.index.clone()));
+}

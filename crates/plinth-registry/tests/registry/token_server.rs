@@ -29,7 +29,7 @@ fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn query_values<'a>(target: &'a str, key: &str) -> Vec<String> {
+fn query_values(target: &str, key: &str) -> Vec<String> {
     let query = target.split_once('?').map_or("", |(_, q)| q);
     url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == key).map(|(_, v)| v.into_owned()).collect()
 }
