@@ -53,7 +53,10 @@ struct Token {
 
 impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token").field("value", &self.value).field("scopes", &self.scopes).finish_non_exhaustive()
+        f.debug_struct("Token")
+            .field("value", &self.value)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,13 +87,21 @@ struct TokenReply {
 
 impl Client {
     fn auth_state(&self, endpoint: &Endpoint) -> Arc<tokio::sync::Mutex<RegistryAuth>> {
-        let mut map = self.inner.auth.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .inner
+            .auth
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(endpoint.base.to_string()).or_default().clone()
     }
 
     /// The `Authorization` header for a request needing `scopes`, probing the registry first
     /// if its auth mode is not known yet.
-    pub(crate) async fn authorization(&self, endpoint: &Endpoint, scopes: &[String]) -> Result<Option<HeaderValue>> {
+    pub(crate) async fn authorization(
+        &self,
+        endpoint: &Endpoint,
+        scopes: &[String],
+    ) -> Result<Option<HeaderValue>> {
         let state = self.auth_state(endpoint);
         let mut state = state.lock().await;
         if matches!(state.mode, AuthMode::Unknown) {
@@ -128,11 +139,18 @@ impl Client {
     /// Handles a `401`: learns the auth mode from the challenge, drops the stale token and
     /// widens `scopes` when the registry says they were insufficient. Returns whether a retry
     /// can help.
-    pub(crate) async fn on_unauthorized(&self, endpoint: &Endpoint, scopes: &mut Vec<String>, header: Option<&str>) -> Result<bool> {
+    pub(crate) async fn on_unauthorized(
+        &self,
+        endpoint: &Endpoint,
+        scopes: &mut Vec<String>,
+        header: Option<&str>,
+    ) -> Result<bool> {
         let challenges = header.map(parse_challenges).unwrap_or_default();
         let state = self.auth_state(endpoint);
         let mut state = state.lock().await;
-        let Some(mode) = mode_from_challenges(&challenges, endpoint)? else { return Ok(false) };
+        let Some(mode) = mode_from_challenges(&challenges, endpoint)? else {
+            return Ok(false);
+        };
         let was_known = !matches!(state.mode, AuthMode::Unknown | AuthMode::Anonymous);
         state.mode = mode;
         state.tokens.remove(&scope_key(scopes));
@@ -145,10 +163,18 @@ impl Client {
             return Ok(true);
         }
         // Basic: retrying only helps if credentials were not sent the first time.
-        Ok(!was_known && !matches!(self.credential(endpoint, &mut state).await?, Credential::Anonymous))
+        Ok(!was_known
+            && !matches!(
+                self.credential(endpoint, &mut state).await?,
+                Credential::Anonymous
+            ))
     }
 
-    async fn credential(&self, endpoint: &Endpoint, state: &mut RegistryAuth) -> Result<Credential> {
+    async fn credential(
+        &self,
+        endpoint: &Endpoint,
+        state: &mut RegistryAuth,
+    ) -> Result<Credential> {
         if let Some(c) = &state.credential {
             return Ok(c.clone());
         }
@@ -159,19 +185,29 @@ impl Client {
 
     /// `GET /v2/` without credentials: 200 means anonymous, 401 carries the challenge.
     async fn probe(&self, endpoint: &Endpoint) -> Result<AuthMode> {
-        let url = endpoint.base.join("v2/").map_err(|e| Error::Config(e.to_string()))?;
+        let url = endpoint
+            .base
+            .join("v2/")
+            .map_err(|e| Error::Config(e.to_string()))?;
         let mut attempt = 0;
         let resp = loop {
             attempt += 1;
             self.inner.requests.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(url = %RedactedUrl::from(&url), "probing registry");
             match self.inner.http.get(url.clone()).send().await {
-                Ok(r) if attempt < self.inner.retry.max_attempts && is_retryable_status(r.status().as_u16()) => {
+                Ok(r)
+                    if attempt < self.inner.retry.max_attempts
+                        && is_retryable_status(r.status().as_u16()) =>
+                {
                     tokio::time::sleep(self.inner.retry.backoff(attempt, None)).await;
                 }
                 Ok(r) => break r,
                 Err(e) => {
-                    let err = Error::Transport { method: "GET".into(), url: url.clone().into(), source: e };
+                    let err = Error::Transport {
+                        method: "GET".into(),
+                        url: url.clone().into(),
+                        source: e,
+                    };
                     if attempt < self.inner.retry.max_attempts && err.is_retryable() {
                         tokio::time::sleep(self.inner.retry.backoff(attempt, None)).await;
                         continue;
@@ -183,29 +219,47 @@ impl Client {
         match resp.status().as_u16() {
             200..=299 => Ok(AuthMode::Anonymous),
             401 => {
-                let header = resp.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("");
-                Ok(mode_from_challenges(&parse_challenges(header), endpoint)?.unwrap_or(AuthMode::Anonymous))
+                let header = resp
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                Ok(mode_from_challenges(&parse_challenges(header), endpoint)?
+                    .unwrap_or(AuthMode::Anonymous))
             }
             // Some registries hide /v2/ behind 404 or 403 yet serve repositories; authenticate lazily.
             _ => Ok(AuthMode::Anonymous),
         }
     }
 
-    async fn fetch_token(&self, endpoint: &Endpoint, realm: &Url, service: Option<&str>, scopes: &[String], credential: &Credential) -> Result<Token> {
+    async fn fetch_token(
+        &self,
+        endpoint: &Endpoint,
+        realm: &Url,
+        service: Option<&str>,
+        scopes: &[String],
+        credential: &Credential,
+    ) -> Result<Token> {
         let mut url = realm.clone();
         let mut secrets: Vec<&Secret> = Vec::new();
         let request = match credential {
             Credential::IdentityToken(refresh) => {
                 secrets.push(refresh);
                 let mut form = url::form_urlencoded::Serializer::new(String::new());
-                form.append_pair("grant_type", "refresh_token").append_pair("client_id", "plinth").append_pair("refresh_token", refresh.expose());
+                form.append_pair("grant_type", "refresh_token")
+                    .append_pair("client_id", "plinth")
+                    .append_pair("refresh_token", refresh.expose());
                 if let Some(s) = service {
                     form.append_pair("service", s);
                 }
                 if !scopes.is_empty() {
                     form.append_pair("scope", &scopes.join(" "));
                 }
-                self.inner.http.post(url.clone()).header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(form.finish())
+                self.inner
+                    .http
+                    .post(url.clone())
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(form.finish())
             }
             other => {
                 {
@@ -230,32 +284,63 @@ impl Client {
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(realm = %RedactedUrl::from(realm), scopes = %scopes.join(" "), "fetching registry token");
         let shown: RedactedUrl = url.clone().into();
-        let resp = request.send().await.map_err(|e| Error::Transport { method: "GET".into(), url: shown.clone(), source: e })?;
+        let resp = request.send().await.map_err(|e| Error::Transport {
+            method: "GET".into(),
+            url: shown.clone(),
+            source: e,
+        })?;
         let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| Error::Transport { method: "GET".into(), url: shown.clone(), source: e })?;
+        let bytes = resp.bytes().await.map_err(|e| Error::Transport {
+            method: "GET".into(),
+            url: shown.clone(),
+            source: e,
+        })?;
         if status == 401 || status == 403 {
             let hint = match credential {
-                Credential::Anonymous => "the registry requires a login: pass credentials or run `docker login`",
+                Credential::Anonymous => {
+                    "the registry requires a login: pass credentials or run `docker login`"
+                }
                 _ => "the credentials were rejected: check the username and password or token",
             };
-            return Err(Error::Auth { registry: endpoint.registry.clone(), reason: format!("token service `{shown}` answered HTTP {status}; {hint}") });
-        }
-        if !(200..300).contains(&status) {
-            let body: String = String::from_utf8_lossy(&bytes).chars().take(crate::error::MAX_ERROR_BODY).collect();
             return Err(Error::Auth {
                 registry: endpoint.registry.clone(),
-                reason: format!("token service `{shown}` answered HTTP {status}: {}", scrub(&body, &secrets)),
+                reason: format!("token service `{shown}` answered HTTP {status}; {hint}"),
             });
         }
-        let reply: TokenReply = serde_json::from_slice(&bytes)
-            .map_err(|_| Error::Protocol { url: shown.clone(), reason: "the token service did not return JSON with a `token`".into() })?;
-        let value = reply.token.or(reply.access_token).filter(|t| !t.is_empty()).ok_or_else(|| Error::Protocol {
+        if !(200..300).contains(&status) {
+            let body: String = String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(crate::error::MAX_ERROR_BODY)
+                .collect();
+            return Err(Error::Auth {
+                registry: endpoint.registry.clone(),
+                reason: format!(
+                    "token service `{shown}` answered HTTP {status}: {}",
+                    scrub(&body, &secrets)
+                ),
+            });
+        }
+        let reply: TokenReply = serde_json::from_slice(&bytes).map_err(|_| Error::Protocol {
             url: shown.clone(),
-            reason: "the token service reply has neither `token` nor `access_token`".into(),
+            reason: "the token service did not return JSON with a `token`".into(),
         })?;
-        let lifetime = reply.expires_in.map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+        let value = reply
+            .token
+            .or(reply.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Error::Protocol {
+                url: shown.clone(),
+                reason: "the token service reply has neither `token` nor `access_token`".into(),
+            })?;
+        let lifetime = reply
+            .expires_in
+            .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
         let expires = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN);
-        Ok(Token { value: Secret::new(value), expires, scopes: scopes.to_vec() })
+        Ok(Token {
+            value: Secret::new(value),
+            expires,
+            scopes: scopes.to_vec(),
+        })
     }
 }
 
@@ -270,9 +355,15 @@ fn mode_from_challenges(challenges: &[Challenge], endpoint: &Endpoint) -> Result
             reason: "the registry's Bearer challenge has an invalid `realm` URL".into(),
         })?;
         if !matches!(realm.scheme(), "http" | "https") {
-            return Err(Error::Auth { registry: endpoint.registry.clone(), reason: "the token realm is not an http(s) URL".into() });
+            return Err(Error::Auth {
+                registry: endpoint.registry.clone(),
+                reason: "the token realm is not an http(s) URL".into(),
+            });
         }
-        return Ok(Some(AuthMode::Bearer { realm, service: b.param("service").map(str::to_owned) }));
+        return Ok(Some(AuthMode::Bearer {
+            realm,
+            service: b.param("service").map(str::to_owned),
+        }));
     }
     if challenges.iter().any(|c| c.scheme == Scheme::Basic) {
         return Ok(Some(AuthMode::Basic));
@@ -283,10 +374,21 @@ fn mode_from_challenges(challenges: &[Challenge], endpoint: &Endpoint) -> Result
 /// Whether the scopes `have` grant everything in `want` (`repository:x:pull,push` covers
 /// `repository:x:pull`).
 fn scopes_cover(have: &[String], want: &[String]) -> bool {
-    let split = |s: &str| s.rsplit_once(':').map(|(res, actions)| (res.to_owned(), actions.split(',').map(str::to_owned).collect::<Vec<_>>()));
+    let split = |s: &str| {
+        s.rsplit_once(':').map(|(res, actions)| {
+            (
+                res.to_owned(),
+                actions.split(',').map(str::to_owned).collect::<Vec<_>>(),
+            )
+        })
+    };
     want.iter().all(|w| {
-        let Some((res, actions)) = split(w) else { return have.contains(w) };
-        have.iter().filter_map(|h| split(h)).any(|(hres, hact)| hres == res && actions.iter().all(|a| hact.contains(a)))
+        let Some((res, actions)) = split(w) else {
+            return have.contains(w);
+        };
+        have.iter()
+            .filter_map(|h| split(h))
+            .any(|(hres, hact)| hres == res && actions.iter().all(|a| hact.contains(a)))
     })
 }
 
@@ -295,14 +397,17 @@ pub(crate) fn is_retryable_status(status: u16) -> bool {
 }
 
 fn basic_header(username: &str, password: &Secret) -> HeaderValue {
-    let raw = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose()));
-    let mut v = HeaderValue::from_str(&format!("Basic {raw}")).unwrap_or_else(|_| HeaderValue::from_static("Basic"));
+    let raw = base64::engine::general_purpose::STANDARD
+        .encode(format!("{username}:{}", password.expose()));
+    let mut v = HeaderValue::from_str(&format!("Basic {raw}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
     v.set_sensitive(true);
     v
 }
 
 fn bearer_header(token: &Secret) -> HeaderValue {
-    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose())).unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
     v.set_sensitive(true);
     v
 }
@@ -324,6 +429,9 @@ mod tests {
 
     #[test]
     fn scope_keys_ignore_order_and_duplicates() {
-        assert_eq!(scope_key(&["b".into(), "a".into(), "b".into()]), scope_key(&["a".into(), "b".into()]));
+        assert_eq!(
+            scope_key(&["b".into(), "a".into(), "b".into()]),
+            scope_key(&["a".into(), "b".into()])
+        );
     }
 }

@@ -23,7 +23,12 @@ const CHUNK: usize = 256 * 1024;
 impl Client {
     /// Downloads a blob into the store (streamed, verified against `digest`), unless the store
     /// has it already. Returns its size.
-    pub async fn get_blob(&self, reference: &Reference, digest: &Digest, reporter: &dyn Reporter) -> Result<u64> {
+    pub async fn get_blob(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        reporter: &dyn Reporter,
+    ) -> Result<u64> {
         let store = self.store();
         if store.has_blob(digest) {
             reporter.on_blob_done(digest, BlobOutcome::AlreadyLocal);
@@ -35,7 +40,10 @@ impl Client {
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                match self.download_blob(endpoint, reference.repository(), digest, reporter).await {
+                match self
+                    .download_blob(endpoint, reference.repository(), digest, reporter)
+                    .await
+                {
                     Ok(n) => {
                         reporter.on_blob_done(digest, BlobOutcome::Downloaded);
                         return Ok(n);
@@ -55,21 +63,43 @@ impl Client {
         Err(last_err.unwrap_or_else(|| Error::Config("no endpoint to read from".into())))
     }
 
-    async fn download_blob(&self, endpoint: &Endpoint, repository: &str, digest: &Digest, reporter: &dyn Reporter) -> Result<u64> {
+    async fn download_blob(
+        &self,
+        endpoint: &Endpoint,
+        repository: &str,
+        digest: &Digest,
+        reporter: &dyn Reporter,
+    ) -> Result<u64> {
         let url = endpoint.url(repository, &format!("blobs/{digest}"))?;
-        let resp = self.send(Request::new(Method::GET, url, endpoint, vec![pull_scope(repository)])).await?;
+        let resp = self
+            .send(Request::new(
+                Method::GET,
+                url,
+                endpoint,
+                vec![pull_scope(repository)],
+            ))
+            .await?;
         let resp = check(resp, "GET", &[200]).await?;
         let shown: RedactedUrl = resp.url().into();
         reporter.on_blob_start(digest, resp.content_length().unwrap_or(0));
         let mut writer = self.store().blob_writer()?;
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|source| Error::Transport { method: "GET".into(), url: shown.clone(), source })?;
-            std::io::Write::write_all(&mut writer, &chunk).map_err(|e| Error::io("write", self.store().root().join("tmp"), e))?;
+            let chunk = chunk.map_err(|source| Error::Transport {
+                method: "GET".into(),
+                url: shown.clone(),
+                source,
+            })?;
+            std::io::Write::write_all(&mut writer, &chunk)
+                .map_err(|e| Error::io("write", self.store().root().join("tmp"), e))?;
             reporter.on_blob_progress(digest, chunk.len() as u64);
         }
         let (_, size) = writer.commit(Some(digest)).map_err(|e| match e {
-            plinth_oci::Error::DigestMismatch { expected, actual } => Error::DigestMismatch { url: shown.clone(), expected, actual },
+            plinth_oci::Error::DigestMismatch { expected, actual } => Error::DigestMismatch {
+                url: shown.clone(),
+                expected,
+                actual,
+            },
             other => other.into(),
         })?;
         Ok(size)
@@ -85,24 +115,37 @@ impl Client {
         mount_from: Option<&str>,
         reporter: Arc<dyn Reporter>,
     ) -> Result<BlobOutcome> {
-        let size = self.store().blob_size(digest).map_err(|_| Error::MissingContent { digest: digest.clone() })?;
+        let size = self
+            .store()
+            .blob_size(digest)
+            .map_err(|_| Error::MissingContent {
+                digest: digest.clone(),
+            })?;
         let scopes = match mount_from {
             Some(src) => vec![push_scope(repository), pull_scope(src)],
             None => vec![push_scope(repository)],
         };
-        if self.blob_exists_at(endpoint, repository, digest, scopes.clone()).await? {
+        if self
+            .blob_exists_at(endpoint, repository, digest, scopes.clone())
+            .await?
+        {
             reporter.on_blob_done(digest, BlobOutcome::Skipped);
             return Ok(BlobOutcome::Skipped);
         }
         let mut resume_at = None;
         if let Some(src) = mount_from {
-            match self.mount_blob(endpoint, repository, digest, src, scopes.clone()).await {
+            match self
+                .mount_blob(endpoint, repository, digest, src, scopes.clone())
+                .await
+            {
                 Ok(None) => {
                     reporter.on_blob_done(digest, BlobOutcome::Mounted);
                     return Ok(BlobOutcome::Mounted);
                 }
                 Ok(Some(location)) => resume_at = Some(location),
-                Err(e) => tracing::info!(digest = %digest, from = src, "mount failed, uploading instead: {e}"),
+                Err(e) => {
+                    tracing::info!(digest = %digest, from = src, "mount failed, uploading instead: {e}")
+                }
             }
         }
         let policy = &self.inner.retry;
@@ -114,7 +157,10 @@ impl Client {
                 None => self.start_upload(endpoint, repository, &scopes).await?,
             };
             reporter.on_blob_start(digest, size);
-            match self.send_blob(endpoint, location, digest, size, &scopes, reporter.clone()).await {
+            match self
+                .send_blob(endpoint, location, digest, size, &scopes, reporter.clone())
+                .await
+            {
                 Ok(()) => {
                     reporter.on_blob_done(digest, BlobOutcome::Uploaded);
                     return Ok(BlobOutcome::Uploaded);
@@ -130,10 +176,20 @@ impl Client {
     }
 
     /// `POST ?mount=&from=`: `None` when mounted (201), else the upload location to continue (202).
-    async fn mount_blob(&self, endpoint: &Endpoint, repository: &str, digest: &Digest, from: &str, scopes: Vec<String>) -> Result<Option<Url>> {
+    async fn mount_blob(
+        &self,
+        endpoint: &Endpoint,
+        repository: &str,
+        digest: &Digest,
+        from: &str,
+        scopes: Vec<String>,
+    ) -> Result<Option<Url>> {
         let mut url = endpoint.url(repository, "blobs/uploads/")?;
-        url.query_pairs_mut().append_pair("mount", &digest.to_string()).append_pair("from", from);
-        let req = Request::new(Method::POST, url.clone(), endpoint, scopes).header(CONTENT_LENGTH, "0");
+        url.query_pairs_mut()
+            .append_pair("mount", &digest.to_string())
+            .append_pair("from", from);
+        let req =
+            Request::new(Method::POST, url.clone(), endpoint, scopes).header(CONTENT_LENGTH, "0");
         let resp = check(self.send(req).await?, "POST", &[201, 202]).await?;
         if resp.status().as_u16() == 201 {
             return Ok(None);
@@ -142,15 +198,29 @@ impl Client {
         Ok(Some(self.upload_location(endpoint, &url, &resp)?))
     }
 
-    async fn start_upload(&self, endpoint: &Endpoint, repository: &str, scopes: &[String]) -> Result<Url> {
+    async fn start_upload(
+        &self,
+        endpoint: &Endpoint,
+        repository: &str,
+        scopes: &[String],
+    ) -> Result<Url> {
         let url = endpoint.url(repository, "blobs/uploads/")?;
-        let req = Request::new(Method::POST, url.clone(), endpoint, scopes.to_vec()).header(CONTENT_LENGTH, "0");
+        let req = Request::new(Method::POST, url.clone(), endpoint, scopes.to_vec())
+            .header(CONTENT_LENGTH, "0");
         let resp = check(self.send(req).await?, "POST", &[202]).await?;
         self.upload_location(endpoint, &url, &resp)
     }
 
     /// Sends the bytes to an open upload and commits it with `PUT ?digest=`.
-    async fn send_blob(&self, endpoint: &Endpoint, location: Url, digest: &Digest, size: u64, scopes: &[String], reporter: Arc<dyn Reporter>) -> Result<()> {
+    async fn send_blob(
+        &self,
+        endpoint: &Endpoint,
+        location: Url,
+        digest: &Digest,
+        size: u64,
+        scopes: &[String],
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<()> {
         let monolithic = size <= self.inner.monolithic_limit;
         let (finish_at, put_body) = if monolithic {
             (location, Some(self.file_body(digest, reporter).await?))
@@ -163,10 +233,15 @@ impl Client {
             (self.upload_location(endpoint, &location, &resp)?, None)
         };
         let mut put_url = finish_at;
-        put_url.query_pairs_mut().append_pair("digest", &digest.to_string());
-        let req = Request::new(Method::PUT, put_url, endpoint, scopes.to_vec()).header(CONTENT_TYPE, "application/octet-stream");
+        put_url
+            .query_pairs_mut()
+            .append_pair("digest", &digest.to_string());
+        let req = Request::new(Method::PUT, put_url, endpoint, scopes.to_vec())
+            .header(CONTENT_TYPE, "application/octet-stream");
         let req = match put_body {
-            Some(body) => req.header(CONTENT_LENGTH, &size.to_string()).body(Body::Stream(body)),
+            Some(body) => req
+                .header(CONTENT_LENGTH, &size.to_string())
+                .body(Body::Stream(body)),
             None => req.header(CONTENT_LENGTH, "0"),
         };
         check(self.send(req).await?, "PUT", &[201, 204]).await?;
@@ -174,9 +249,15 @@ impl Client {
     }
 
     /// A streamed request body reading the blob from the store, reporting progress.
-    async fn file_body(&self, digest: &Digest, reporter: Arc<dyn Reporter>) -> Result<reqwest::Body> {
+    async fn file_body(
+        &self,
+        digest: &Digest,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<reqwest::Body> {
         let path = self.store().blob_path(digest);
-        let file = tokio::fs::File::open(&path).await.map_err(|e| Error::io("open", &path, e))?;
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| Error::io("open", &path, e))?;
         let d = digest.clone();
         let stream = ReaderStream::with_capacity(file, CHUNK).inspect(move |chunk| {
             if let Ok(c) = chunk {

@@ -42,7 +42,14 @@ impl Challenge {
 
     /// The scopes named in `scope` (space separated).
     pub fn scopes(&self) -> Vec<String> {
-        self.param("scope").map(|s| s.split(' ').filter(|x| !x.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+        self.param("scope")
+            .map(|s| {
+                s.split(' ')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Whether the registry says the token lacks a scope.
@@ -53,7 +60,10 @@ impl Challenge {
 
 /// Parses a `WWW-Authenticate` value into its challenges. Malformed parts are skipped.
 pub fn parse_challenges(input: &str) -> Vec<Challenge> {
-    let mut p = Parser { s: input.as_bytes(), i: 0 };
+    let mut p = Parser {
+        s: input.as_bytes(),
+        i: 0,
+    };
     let mut out: Vec<Challenge> = Vec::new();
     loop {
         p.skip_ws_and_commas();
@@ -65,7 +75,10 @@ pub fn parse_challenges(input: &str) -> Vec<Challenge> {
             p.i += 1;
             continue;
         };
-        let mut challenge = Challenge { scheme: scheme_of(&scheme), params: BTreeMap::new() };
+        let mut challenge = Challenge {
+            scheme: scheme_of(&scheme),
+            params: BTreeMap::new(),
+        };
         // Parameters: `key=value` separated by commas, until a token not followed by `=`.
         loop {
             p.skip_ws_and_commas();
@@ -79,8 +92,15 @@ pub fn parse_challenges(input: &str) -> Vec<Challenge> {
             }
             p.i += 1;
             p.skip_ws();
-            let value = if p.peek() == Some(b'"') { p.quoted() } else { p.token().unwrap_or_default() };
-            challenge.params.entry(key.to_ascii_lowercase()).or_insert(value);
+            let value = if p.peek() == Some(b'"') {
+                p.quoted()
+            } else {
+                p.token().unwrap_or_default()
+            };
+            challenge
+                .params
+                .entry(key.to_ascii_lowercase())
+                .or_insert(value);
         }
         out.push(challenge);
     }
@@ -161,7 +181,9 @@ mod tests {
 
     #[test]
     fn docker_hub_bearer() {
-        let c = parse_challenges(r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a/b:pull,push",error="insufficient_scope""#);
+        let c = parse_challenges(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a/b:pull,push",error="insufficient_scope""#,
+        );
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].scheme, Scheme::Bearer);
         assert_eq!(c[0].realm(), Some("https://auth.docker.io/token"));
@@ -171,7 +193,9 @@ mod tests {
 
     #[test]
     fn several_challenges_and_odd_spacing() {
-        let c = parse_challenges(r#"Basic realm="Registry Realm" , BEARER  realm = "https://x/t" , service=reg, scope="a b""#);
+        let c = parse_challenges(
+            r#"Basic realm="Registry Realm" , BEARER  realm = "https://x/t" , service=reg, scope="a b""#,
+        );
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].scheme, Scheme::Basic);
         assert_eq!(c[0].realm(), Some("Registry Realm"));

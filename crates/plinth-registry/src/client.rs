@@ -200,8 +200,13 @@ impl Client {
 
     /// The endpoint that serves `registry` (a normalised registry name).
     pub(crate) fn endpoint(&self, registry: &str) -> Result<Endpoint> {
-        let host = if registry == DOCKER_HUB { DOCKER_HUB_API_HOST } else { registry };
-        let plain = is_loopback_host(registry) || self.inner.insecure.contains(&registry.to_ascii_lowercase());
+        let host = if registry == DOCKER_HUB {
+            DOCKER_HUB_API_HOST
+        } else {
+            registry
+        };
+        let plain = is_loopback_host(registry)
+            || self.inner.insecure.contains(&registry.to_ascii_lowercase());
         Endpoint::new(registry, host, plain)
     }
 
@@ -210,7 +215,8 @@ impl Client {
         let mut out = Vec::new();
         if registry == DOCKER_HUB {
             for m in &self.inner.docker_hub_mirrors {
-                let plain = is_loopback_host(m) || self.inner.insecure.contains(&m.to_ascii_lowercase());
+                let plain =
+                    is_loopback_host(m) || self.inner.insecure.contains(&m.to_ascii_lowercase());
                 out.push(Endpoint::new(m, m, plain)?);
             }
         }
@@ -233,7 +239,10 @@ impl Endpoint {
         let scheme = if plain_http { "http" } else { "https" };
         let base = Url::parse(&format!("{scheme}://{host}/"))
             .map_err(|e| Error::Config(format!("`{host}` is not a valid registry host: {e}")))?;
-        Ok(Self { registry: registry.to_owned(), base })
+        Ok(Self {
+            registry: registry.to_owned(),
+            base,
+        })
     }
 
     /// `<base>/v2/<repository>/<rest>`.

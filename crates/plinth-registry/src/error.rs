@@ -42,7 +42,11 @@ pub struct HttpError {
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} `{}` returned HTTP {}", self.method, self.url, self.status)?;
+        write!(
+            f,
+            "{} `{}` returned HTTP {}",
+            self.method, self.url, self.status
+        )?;
         if let Some(code) = &self.code {
             write!(f, " ({code})")?;
         }
@@ -113,7 +117,9 @@ pub enum Error {
     },
 
     /// Content did not match its digest.
-    #[error("content from `{url}` does not match its digest: expected `{expected}`, got `{actual}`")]
+    #[error(
+        "content from `{url}` does not match its digest: expected `{expected}`, got `{actual}`"
+    )]
     DigestMismatch {
         /// Where it came from, redacted.
         url: RedactedUrl,
@@ -144,7 +150,9 @@ pub enum Error {
     },
 
     /// After a push, the tag does not point at the pushed digest.
-    #[error("after pushing, `{reference}` resolves to `{actual}` instead of the pushed `{expected}`; another push may have raced this one")]
+    #[error(
+        "after pushing, `{reference}` resolves to `{actual}` instead of the pushed `{expected}`; another push may have raced this one"
+    )]
     VerifyFailed {
         /// The tag.
         reference: String,
@@ -217,8 +225,16 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { action, path: path.into(), source }
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 
     /// Whether retrying the same request may succeed (ggcr's retry set plus timeouts).
@@ -226,7 +242,11 @@ impl Error {
         match self {
             Self::Http(h) => crate::auth::is_retryable_status(h.status),
             Self::Transport { source, .. } => {
-                source.is_timeout() || source.is_connect() || source.is_request() || source.is_body() || source.is_decode()
+                source.is_timeout()
+                    || source.is_connect()
+                    || source.is_request()
+                    || source.is_body()
+                    || source.is_decode()
             }
             _ => false,
         }

@@ -50,7 +50,9 @@ pub mod sources;
 mod tags;
 mod transport;
 
-pub use client::{Client, ClientBuilder, DEFAULT_BLOB_JOBS, DEFAULT_TAG_JOBS, DEFAULT_USER_AGENT, RateLimit};
+pub use client::{
+    Client, ClientBuilder, DEFAULT_BLOB_JOBS, DEFAULT_TAG_JOBS, DEFAULT_USER_AGENT, RateLimit,
+};
 pub use credentials::{Credential, Credentials};
 pub use error::{Error, HttpError, Result};
 pub use manifests::{DOCKER_CONTENT_DIGEST, FetchedManifest, ManifestInfo};

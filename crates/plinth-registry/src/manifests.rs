@@ -41,12 +41,21 @@ pub struct FetchedManifest {
 impl FetchedManifest {
     /// Parses the bytes.
     pub fn document(&self) -> Result<ManifestDocument> {
-        Ok(ManifestDocument::parse(&self.bytes, Some(&self.media_type))?)
+        Ok(ManifestDocument::parse(
+            &self.bytes,
+            Some(&self.media_type),
+        )?)
     }
 }
 
 fn digest_header(headers: &HeaderMap) -> Option<Digest> {
-    headers.get(DOCKER_CONTENT_DIGEST)?.to_str().ok()?.trim().parse().ok()
+    headers
+        .get(DOCKER_CONTENT_DIGEST)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 impl Client {
@@ -70,9 +79,22 @@ impl Client {
     }
 
     /// `HEAD`s a manifest at one endpoint (no mirror fallback).
-    pub(crate) async fn head_manifest_at(&self, endpoint: &Endpoint, reference: &Reference) -> Result<Option<ManifestInfo>> {
-        let url = endpoint.url(reference.repository(), &format!("manifests/{}", reference.object()))?;
-        let req = Request::new(Method::HEAD, url, endpoint, vec![pull_scope(reference.repository())]).header(ACCEPT, MediaType::MANIFEST_ACCEPT);
+    pub(crate) async fn head_manifest_at(
+        &self,
+        endpoint: &Endpoint,
+        reference: &Reference,
+    ) -> Result<Option<ManifestInfo>> {
+        let url = endpoint.url(
+            reference.repository(),
+            &format!("manifests/{}", reference.object()),
+        )?;
+        let req = Request::new(
+            Method::HEAD,
+            url,
+            endpoint,
+            vec![pull_scope(reference.repository())],
+        )
+        .header(ACCEPT, MediaType::MANIFEST_ACCEPT);
         let resp = self.send(req).await?;
         if resp.status().as_u16() == 404 {
             return Ok(None);
@@ -86,9 +108,22 @@ impl Client {
                 reason: "the manifest HEAD has no `Docker-Content-Digest` header".into(),
             })?,
         };
-        let media_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map_or(MediaType::OciManifest, MediaType::parse);
-        let size = resp.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-        Ok(Some(ManifestInfo { digest, media_type, size }))
+        let media_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map_or(MediaType::OciManifest, MediaType::parse);
+        let size = resp
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(Some(ManifestInfo {
+            digest,
+            media_type,
+            size,
+        }))
     }
 
     /// `GET`s a manifest or index by tag or digest, reading at most 4 MiB and verifying the
@@ -98,9 +133,17 @@ impl Client {
         let last = endpoints.len() - 1;
         let mut last_err = None;
         for (i, endpoint) in endpoints.iter().enumerate() {
-            let url = endpoint.url(reference.repository(), &format!("manifests/{}", reference.object()))?;
-            let req = Request::new(Method::GET, url, endpoint, vec![pull_scope(reference.repository())])
-                .header(ACCEPT, MediaType::MANIFEST_ACCEPT);
+            let url = endpoint.url(
+                reference.repository(),
+                &format!("manifests/{}", reference.object()),
+            )?;
+            let req = Request::new(
+                Method::GET,
+                url,
+                endpoint,
+                vec![pull_scope(reference.repository())],
+            )
+            .header(ACCEPT, MediaType::MANIFEST_ACCEPT);
             match self.fetch_manifest(req, reference).await {
                 Ok(m) => return Ok(m),
                 Err(e) if i < last => {
@@ -113,20 +156,41 @@ impl Client {
         Err(last_err.unwrap_or_else(|| Error::Config("no endpoint to read from".into())))
     }
 
-    async fn fetch_manifest(&self, req: Request<'_>, reference: &Reference) -> Result<FetchedManifest> {
+    async fn fetch_manifest(
+        &self,
+        req: Request<'_>,
+        reference: &Reference,
+    ) -> Result<FetchedManifest> {
         let resp = check(self.send(req).await?, "GET", &[200]).await?;
         let url: RedactedUrl = resp.url().into();
-        if resp.content_length().is_some_and(|n| n > MAX_MANIFEST_BYTES as u64) {
-            return Err(Error::ManifestTooLarge { url, limit: MAX_MANIFEST_BYTES });
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_MANIFEST_BYTES as u64)
+        {
+            return Err(Error::ManifestTooLarge {
+                url,
+                limit: MAX_MANIFEST_BYTES,
+            });
         }
         let header_digest = digest_header(resp.headers());
-        let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(MediaType::parse);
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(MediaType::parse);
         let mut bytes = Vec::new();
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|source| Error::Transport { method: "GET".into(), url: url.clone(), source })?;
+            let chunk = chunk.map_err(|source| Error::Transport {
+                method: "GET".into(),
+                url: url.clone(),
+                source,
+            })?;
             if bytes.len() + chunk.len() > MAX_MANIFEST_BYTES {
-                return Err(Error::ManifestTooLarge { url, limit: MAX_MANIFEST_BYTES });
+                return Err(Error::ManifestTooLarge {
+                    url,
+                    limit: MAX_MANIFEST_BYTES,
+                });
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -135,30 +199,55 @@ impl Client {
         if let Some(expected) = expected
             && expected != &digest
         {
-            return Err(Error::DigestMismatch { url, expected: expected.clone(), actual: digest });
+            return Err(Error::DigestMismatch {
+                url,
+                expected: expected.clone(),
+                actual: digest,
+            });
         }
         let media_type = match content_type.filter(MediaType::is_manifest_or_index) {
             Some(m) => m,
             None => ManifestDocument::parse(&bytes, None)?.media_type(),
         };
-        Ok(FetchedManifest { bytes: Bytes::from(bytes), digest, media_type })
+        Ok(FetchedManifest {
+            bytes: Bytes::from(bytes),
+            digest,
+            media_type,
+        })
     }
 
     /// `PUT`s a manifest under the reference's tag (or digest). Returns the digest of `bytes`
     /// after checking the registry agrees.
-    pub async fn put_manifest(&self, reference: &Reference, bytes: Bytes, media_type: &MediaType) -> Result<Digest> {
+    pub async fn put_manifest(
+        &self,
+        reference: &Reference,
+        bytes: Bytes,
+        media_type: &MediaType,
+    ) -> Result<Digest> {
         let endpoint = self.endpoint(reference.registry())?;
         let digest = Digest::of(&bytes);
-        let url = endpoint.url(reference.repository(), &format!("manifests/{}", reference.object()))?;
-        let req = Request::new(Method::PUT, url, &endpoint, vec![push_scope(reference.repository())])
-            .header(CONTENT_TYPE, media_type.as_str())
-            .body(Body::Bytes(bytes));
+        let url = endpoint.url(
+            reference.repository(),
+            &format!("manifests/{}", reference.object()),
+        )?;
+        let req = Request::new(
+            Method::PUT,
+            url,
+            &endpoint,
+            vec![push_scope(reference.repository())],
+        )
+        .header(CONTENT_TYPE, media_type.as_str())
+        .body(Body::Bytes(bytes));
         let resp = self.send(req).await?;
         let resp = check(resp, "PUT", &[200, 201, 202]).await?;
         if let Some(d) = digest_header(resp.headers())
             && d != digest
         {
-            return Err(Error::DigestMismatch { url: resp.url().into(), expected: digest, actual: d });
+            return Err(Error::DigestMismatch {
+                url: resp.url().into(),
+                expected: digest,
+                actual: d,
+            });
         }
         Ok(digest)
     }
@@ -166,12 +255,26 @@ impl Client {
     /// Whether the repository of `reference` has the blob.
     pub async fn blob_exists(&self, reference: &Reference, digest: &Digest) -> Result<bool> {
         let endpoint = self.endpoint(reference.registry())?;
-        self.blob_exists_at(&endpoint, reference.repository(), digest, vec![pull_scope(reference.repository())]).await
+        self.blob_exists_at(
+            &endpoint,
+            reference.repository(),
+            digest,
+            vec![pull_scope(reference.repository())],
+        )
+        .await
     }
 
-    pub(crate) async fn blob_exists_at(&self, endpoint: &Endpoint, repository: &str, digest: &Digest, scopes: Vec<String>) -> Result<bool> {
+    pub(crate) async fn blob_exists_at(
+        &self,
+        endpoint: &Endpoint,
+        repository: &str,
+        digest: &Digest,
+        scopes: Vec<String>,
+    ) -> Result<bool> {
         let url = endpoint.url(repository, &format!("blobs/{digest}"))?;
-        let resp = self.send(Request::new(Method::HEAD, url, endpoint, scopes)).await?;
+        let resp = self
+            .send(Request::new(Method::HEAD, url, endpoint, scopes))
+            .await?;
         match resp.status().as_u16() {
             200 => Ok(true),
             404 => Ok(false),

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::TryStreamExt as _;
-use tracing::Instrument as _;
 use plinth_oci::{Descriptor, Digest, ImageManifest, ManifestDocument, Platform, Reference};
+use tracing::Instrument as _;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -17,12 +17,24 @@ impl Client {
     /// Pulls `reference` into the store and returns the digest of its root (the index when the
     /// image is multi-platform). With an index, only the manifests for `platforms` are pulled
     /// (all of them when `platforms` is empty); the index itself is stored unchanged.
-    pub async fn pull_image(&self, reference: &Reference, platforms: &[Platform], reporter: Arc<dyn Reporter>) -> Result<Digest> {
+    pub async fn pull_image(
+        &self,
+        reference: &Reference,
+        platforms: &[Platform],
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<Digest> {
         let span = tracing::info_span!("pull", image = %reference);
-        self.pull_image_inner(reference, platforms, reporter).instrument(span).await
+        self.pull_image_inner(reference, platforms, reporter)
+            .instrument(span)
+            .await
     }
 
-    async fn pull_image_inner(&self, reference: &Reference, platforms: &[Platform], reporter: Arc<dyn Reporter>) -> Result<Digest> {
+    async fn pull_image_inner(
+        &self,
+        reference: &Reference,
+        platforms: &[Platform],
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<Digest> {
         let root = self.get_manifest(reference).await?;
         let stored = self.store().write_blob(&root.bytes)?;
         debug_assert_eq!(stored, root.digest);
@@ -32,21 +44,36 @@ impl Client {
             ManifestDocument::Image(m) => images.push(m),
             ManifestDocument::Index(index) => {
                 let wanted: Vec<Descriptor> = if platforms.is_empty() {
-                    index.manifests.iter().filter(|d| d.media_type.is_manifest()).cloned().collect()
+                    index
+                        .manifests
+                        .iter()
+                        .filter(|d| d.media_type.is_manifest())
+                        .cloned()
+                        .collect()
                 } else {
                     let mut out = Vec::new();
                     for p in platforms {
-                        let d = index.find_platform(p).ok_or_else(|| Error::PlatformNotFound {
-                            reference: reference.to_string(),
-                            platform: p.to_string(),
-                            offered: index.platforms().iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
-                        })?;
+                        let d = index
+                            .find_platform(p)
+                            .ok_or_else(|| Error::PlatformNotFound {
+                                reference: reference.to_string(),
+                                platform: p.to_string(),
+                                offered: index
+                                    .platforms()
+                                    .iter()
+                                    .map(ToString::to_string)
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                            })?;
                         out.push(d.clone());
                     }
                     out
                 };
                 for child in wanted {
-                    images.push(self.pull_child_manifest(reference, &child.digest, reporter.as_ref()).await?);
+                    images.push(
+                        self.pull_child_manifest(reference, &child.digest, reporter.as_ref())
+                            .await?,
+                    );
                 }
             }
         }
@@ -59,7 +86,12 @@ impl Client {
                 let reporter = reporter.clone();
                 async move {
                     self.get_blob(reference, &digest, reporter.as_ref()).await?;
-                    record_blob_source(self.store(), &digest, reference.registry(), reference.repository());
+                    record_blob_source(
+                        self.store(),
+                        &digest,
+                        reference.registry(),
+                        reference.repository(),
+                    );
                     Ok(())
                 }
             })
@@ -67,11 +99,18 @@ impl Client {
         Ok(root.digest)
     }
 
-    async fn pull_child_manifest(&self, reference: &Reference, digest: &Digest, reporter: &dyn Reporter) -> Result<ImageManifest> {
+    async fn pull_child_manifest(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        reporter: &dyn Reporter,
+    ) -> Result<ImageManifest> {
         let bytes = if self.store().has_blob(digest) {
             bytes::Bytes::from(self.store().read_blob(digest)?)
         } else {
-            let fetched = self.get_manifest(&reference.with_digest(digest.clone())).await?;
+            let fetched = self
+                .get_manifest(&reference.with_digest(digest.clone()))
+                .await?;
             self.store().write_blob(&fetched.bytes)?;
             fetched.bytes
         };
@@ -93,4 +132,3 @@ pub(crate) fn manifest_blobs(m: &ImageManifest, out: &mut BTreeMap<Digest, u64>)
         out.insert(l.digest.clone(), l.size);
     }
 }
-

@@ -45,12 +45,24 @@ struct ManifestToPush {
 impl Client {
     /// Pushes the image whose root manifest or index `root` is in the store to `target`
     /// (tagged, or by digest when `target` has no tag), and verifies the result.
-    pub async fn push_image(&self, root: &Digest, target: &Reference, reporter: Arc<dyn Reporter>) -> Result<PushReport> {
+    pub async fn push_image(
+        &self,
+        root: &Digest,
+        target: &Reference,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<PushReport> {
         let span = tracing::info_span!("push", image = %target, digest = %root);
-        self.push_image_inner(root, target, reporter).instrument(span).await
+        self.push_image_inner(root, target, reporter)
+            .instrument(span)
+            .await
     }
 
-    async fn push_image_inner(&self, root: &Digest, target: &Reference, reporter: Arc<dyn Reporter>) -> Result<PushReport> {
+    async fn push_image_inner(
+        &self,
+        root: &Digest,
+        target: &Reference,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<PushReport> {
         let store = self.store();
         let root_bytes = self.read_manifest_from_store(root)?;
         let root_doc = ManifestDocument::parse(&root_bytes, None)?;
@@ -64,16 +76,25 @@ impl Client {
                     match ManifestDocument::parse(&bytes, Some(&child.media_type))? {
                         ManifestDocument::Image(m) => manifest_blobs(&m, &mut blobs),
                         ManifestDocument::Index(_) => {
-                            return Err(Error::Unsupported(format!("`{}` is an index inside an index, which plinth does not push", child.digest)));
+                            return Err(Error::Unsupported(format!(
+                                "`{}` is an index inside an index, which plinth does not push",
+                                child.digest
+                            )));
                         }
                     }
-                    children.push(ManifestToPush { digest: child.digest.clone(), bytes: Bytes::from(bytes), media_type: child.media_type.clone() });
+                    children.push(ManifestToPush {
+                        digest: child.digest.clone(),
+                        bytes: Bytes::from(bytes),
+                        media_type: child.media_type.clone(),
+                    });
                 }
             }
         }
         for digest in blobs.keys() {
             if !store.has_blob(digest) {
-                return Err(Error::MissingContent { digest: digest.clone() });
+                return Err(Error::MissingContent {
+                    digest: digest.clone(),
+                });
             }
         }
 
@@ -92,7 +113,11 @@ impl Client {
                     let outcome = self
                         .push_blob(endpoint, repository, &digest, from.as_deref(), reporter)
                         .await
-                        .map_err(|e| Error::PushBlob { digest: digest.clone(), repository: target.name(), source: Box::new(e) })?;
+                        .map_err(|e| Error::PushBlob {
+                            digest: digest.clone(),
+                            repository: target.name(),
+                            source: Box::new(e),
+                        })?;
                     record_blob_source(store, &digest, target.registry(), repository);
                     Ok::<_, Error>((outcome, size))
                 }
@@ -114,11 +139,19 @@ impl Client {
         // Children first, by digest, so nobody resolving the tag sees a partial image.
         for child in children {
             let by_digest = target.repository_only().with_digest(child.digest.clone());
-            if self.head_manifest_at(&endpoint, &by_digest).await?.is_some_and(|i| i.digest == child.digest) {
+            if self
+                .head_manifest_at(&endpoint, &by_digest)
+                .await?
+                .is_some_and(|i| i.digest == child.digest)
+            {
                 continue;
             }
-            self.put_manifest(&by_digest, child.bytes, &child.media_type).await?;
-            reporter.on_manifest(&child.digest, &format!("{}@{}", target.name(), child.digest));
+            self.put_manifest(&by_digest, child.bytes, &child.media_type)
+                .await?;
+            reporter.on_manifest(
+                &child.digest,
+                &format!("{}@{}", target.name(), child.digest),
+            );
             report.manifests_pushed += 1;
         }
 
@@ -127,9 +160,11 @@ impl Client {
             Some(_) => Reference::new(target.registry(), repository, target.tag(), None)?,
             None => target.repository_only().with_digest(root.clone()),
         };
-        let already = target.tag().is_none() && self.head_manifest_at(&endpoint, &root_ref).await?.is_some();
+        let already =
+            target.tag().is_none() && self.head_manifest_at(&endpoint, &root_ref).await?.is_some();
         if !already {
-            self.put_manifest(&root_ref, Bytes::from(root_bytes), &root_doc.media_type()).await?;
+            self.put_manifest(&root_ref, Bytes::from(root_bytes), &root_doc.media_type())
+                .await?;
             reporter.on_manifest(root, &root_ref.to_string());
             report.manifests_pushed += 1;
         }
@@ -142,12 +177,19 @@ impl Client {
                 return Err(Error::VerifyFailed {
                     reference: root_ref.to_string(),
                     expected: root.clone(),
-                    actual: other.map_or_else(|| "nothing (404)".to_owned(), |i| i.digest.to_string()),
+                    actual: other
+                        .map_or_else(|| "nothing (404)".to_owned(), |i| i.digest.to_string()),
                 });
             }
         }
         report.digest = Some(root.clone());
-        tracing::info!(uploaded = report.blobs_uploaded, skipped = report.blobs_skipped, mounted = report.blobs_mounted, bytes = report.bytes_uploaded, "pushed");
+        tracing::info!(
+            uploaded = report.blobs_uploaded,
+            skipped = report.blobs_skipped,
+            mounted = report.blobs_mounted,
+            bytes = report.bytes_uploaded,
+            "pushed"
+        );
         Ok(report)
     }
 

@@ -20,14 +20,23 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 4, initial_backoff: Duration::from_secs(1), factor: 3, jitter: 0.1, max_retry_after: Duration::from_secs(60) }
+        Self {
+            max_attempts: 4,
+            initial_backoff: Duration::from_secs(1),
+            factor: 3,
+            jitter: 0.1,
+            max_retry_after: Duration::from_secs(60),
+        }
     }
 }
 
 impl RetryPolicy {
     /// A policy that never retries.
     pub fn none() -> Self {
-        Self { max_attempts: 1, ..Self::default() }
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
     }
 
     /// The wait before retry number `retry` (1 = the first retry), unless the server said otherwise.
@@ -35,7 +44,9 @@ impl RetryPolicy {
         if let Some(ra) = retry_after {
             return ra.min(self.max_retry_after);
         }
-        let base = self.initial_backoff.saturating_mul(self.factor.saturating_pow(retry.saturating_sub(1)));
+        let base = self
+            .initial_backoff
+            .saturating_mul(self.factor.saturating_pow(retry.saturating_sub(1)));
         let jitter = base.mul_f64(self.jitter.clamp(0.0, 1.0) * rand::random::<f64>());
         base + jitter
     }
@@ -60,7 +71,10 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
@@ -68,11 +82,17 @@ mod tests {
 
     #[test]
     fn backoff_grows_by_factor_and_caps_retry_after() {
-        let p = RetryPolicy { jitter: 0.0, ..RetryPolicy::default() };
+        let p = RetryPolicy {
+            jitter: 0.0,
+            ..RetryPolicy::default()
+        };
         assert_eq!(p.backoff(1, None), Duration::from_secs(1));
         assert_eq!(p.backoff(2, None), Duration::from_secs(3));
         assert_eq!(p.backoff(3, None), Duration::from_secs(9));
-        assert_eq!(p.backoff(1, Some(Duration::from_secs(3600))), Duration::from_secs(60));
+        assert_eq!(
+            p.backoff(1, Some(Duration::from_secs(3600))),
+            Duration::from_secs(60)
+        );
         let j = RetryPolicy::default().backoff(1, None);
         assert!(j >= Duration::from_secs(1) && j <= Duration::from_millis(1100));
     }

@@ -109,7 +109,14 @@ pub fn redact_url(url: &Url) -> String {
             .query_pairs()
             .map(|(k, v)| {
                 let keep = SAFE_QUERY_KEYS.contains(&k.as_ref());
-                (k.into_owned(), if keep { v.into_owned() } else { "redacted".to_owned() })
+                (
+                    k.into_owned(),
+                    if keep {
+                        v.into_owned()
+                    } else {
+                        "redacted".to_owned()
+                    },
+                )
             })
             .collect();
         u.query_pairs_mut().clear().extend_pairs(pairs);
@@ -143,13 +150,22 @@ mod tests {
     fn urls_lose_userinfo_and_signed_query_values() {
         let u = Url::parse("https://bob:pw@h.example/v2/x/blobs/uploads/abc?_state=zzz&digest=sha256:1&X-Amz-Signature=sig#frag").unwrap();
         let shown = redact_url(&u);
-        assert!(!shown.contains("pw") && !shown.contains("bob") && !shown.contains("sig") && !shown.contains("zzz"), "{shown}");
+        assert!(
+            !shown.contains("pw")
+                && !shown.contains("bob")
+                && !shown.contains("sig")
+                && !shown.contains("zzz"),
+            "{shown}"
+        );
         assert!(shown.contains("digest=sha256%3A1"), "{shown}");
     }
 
     #[test]
     fn scrub_replaces_echoed_secrets() {
         let s = Secret::new("topsecret");
-        assert_eq!(scrub("bad password topsecret!", &[&s]), "bad password <redacted>!");
+        assert_eq!(
+            scrub("bad password topsecret!", &[&s]),
+            "bad password <redacted>!"
+        );
     }
 }

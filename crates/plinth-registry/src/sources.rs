@@ -13,21 +13,33 @@ use plinth_oci::{Digest, Store};
 pub const MAX_SOURCES: usize = 8;
 
 fn path(store: &Store, digest: &Digest) -> PathBuf {
-    store.root().join("cache").join("blob-sources").join(format!("{}.json", digest.hex()))
+    store
+        .root()
+        .join("cache")
+        .join("blob-sources")
+        .join(format!("{}.json", digest.hex()))
 }
 
 /// The repositories known to hold `digest`, as `(registry, repository)`, newest first.
 pub fn blob_sources(store: &Store, digest: &Digest) -> Vec<(String, String)> {
-    let Ok(bytes) = std::fs::read(path(store, digest)) else { return Vec::new() };
+    let Ok(bytes) = std::fs::read(path(store, digest)) else {
+        return Vec::new();
+    };
     let names: Vec<String> = serde_json::from_slice(&bytes).unwrap_or_default();
-    names.into_iter().filter_map(|n| n.split_once('/').map(|(r, p)| (r.to_owned(), p.to_owned()))).collect()
+    names
+        .into_iter()
+        .filter_map(|n| n.split_once('/').map(|(r, p)| (r.to_owned(), p.to_owned())))
+        .collect()
 }
 
 /// Records that `registry/repository` holds `digest`. Failures are logged, never fatal.
 pub fn record_blob_source(store: &Store, digest: &Digest, registry: &str, repository: &str) {
     let name = format!("{registry}/{repository}");
     let p = path(store, digest);
-    let mut names: Vec<String> = std::fs::read(&p).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let mut names: Vec<String> = std::fs::read(&p)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
     if names.first() == Some(&name) {
         return;
     }
@@ -41,7 +53,9 @@ pub fn record_blob_source(store: &Store, digest: &Digest, registry: &str, reposi
 
 /// Writes `bytes` to `path` through a temp file in the same directory and a rename.
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().ok_or_else(|| std::io::Error::other("path has no parent"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("path has no parent"))?;
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut tmp, bytes)?;

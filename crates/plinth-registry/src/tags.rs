@@ -38,7 +38,12 @@ pub struct TagListOptions {
 
 impl Default for TagListOptions {
     fn default() -> Self {
-        Self { page_size: Some(1000), ttl: Duration::from_secs(300), refresh: false, with_digests: true }
+        Self {
+            page_size: Some(1000),
+            ttl: Duration::from_secs(300),
+            refresh: false,
+            with_digests: true,
+        }
     }
 }
 
@@ -81,12 +86,19 @@ pub struct TagListing {
 impl TagListing {
     /// Every tag, semver ones first.
     pub fn all(&self) -> impl Iterator<Item = &TagEntry> {
-        self.semver.iter().map(|s| &s.entry).chain(self.other.iter())
+        self.semver
+            .iter()
+            .map(|s| &s.entry)
+            .chain(self.other.iter())
     }
 
     /// The highest semver tag (pre-releases included only if nothing else exists).
     pub fn latest(&self) -> Option<&SemverTag> {
-        self.semver.iter().rev().find(|s| s.version.pre.is_empty()).or_else(|| self.semver.last())
+        self.semver
+            .iter()
+            .rev()
+            .find(|s| s.version.pre.is_empty())
+            .or_else(|| self.semver.last())
     }
 }
 
@@ -106,14 +118,22 @@ struct TagsPage {
 impl Client {
     /// Lists the tags of `repository`'s repository (its tag and digest are ignored). A missing
     /// repository gives an empty listing.
-    pub async fn list_tags(&self, repository: &Reference, options: &TagListOptions) -> Result<TagListing> {
+    pub async fn list_tags(
+        &self,
+        repository: &Reference,
+        options: &TagListOptions,
+    ) -> Result<TagListing> {
         let cache = self.tag_cache_path(repository);
-        if !options.ttl.is_zero() && !options.refresh
+        if !options.ttl.is_zero()
+            && !options.refresh
             && let Some(c) = read_cache(&cache)
             && (c.with_digests || !options.with_digests)
         {
             let fetched_at = UNIX_EPOCH + Duration::from_secs(c.fetched_at);
-            if SystemTime::now().duration_since(fetched_at).is_ok_and(|age| age < options.ttl) {
+            if SystemTime::now()
+                .duration_since(fetched_at)
+                .is_ok_and(|age| age < options.ttl)
+            {
                 tracing::debug!(repository = %repository.name(), "tag listing from cache");
                 return Ok(build_listing(repository, c.tags, fetched_at, true, None));
             }
@@ -135,21 +155,42 @@ impl Client {
                 .try_collect()
                 .await?
         } else {
-            names.into_iter().map(|tag| TagEntry { tag, digest: None }).collect()
+            names
+                .into_iter()
+                .map(|tag| TagEntry { tag, digest: None })
+                .collect()
         };
         if !options.ttl.is_zero() {
-            let secs = fetched_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            let file = CacheFile { fetched_at: secs, with_digests: options.with_digests, tags: entries.clone() };
-            if let Err(e) = serde_json::to_vec(&file).map_err(std::io::Error::other).and_then(|b| write_atomic(&cache, &b)) {
+            let secs = fetched_at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let file = CacheFile {
+                fetched_at: secs,
+                with_digests: options.with_digests,
+                tags: entries.clone(),
+            };
+            if let Err(e) = serde_json::to_vec(&file)
+                .map_err(std::io::Error::other)
+                .and_then(|b| write_atomic(&cache, &b))
+            {
                 tracing::warn!(path = %cache.display(), "cannot write the tag cache: {e}");
             }
         }
-        let rate_limit = self.rate_limit().filter(|r| r.registry == repository.registry());
-        Ok(build_listing(repository, entries, fetched_at, false, rate_limit))
+        let rate_limit = self
+            .rate_limit()
+            .filter(|r| r.registry == repository.registry());
+        Ok(build_listing(
+            repository, entries, fetched_at, false, rate_limit,
+        ))
     }
 
     fn tag_cache_path(&self, repository: &Reference) -> PathBuf {
-        let mut p = self.store().root().join("cache").join("tags").join(repository.registry().replace(':', "_"));
+        let mut p = self
+            .store()
+            .root()
+            .join("cache")
+            .join("tags")
+            .join(repository.registry().replace(':', "_"));
         for part in repository.repository().split('/') {
             p.push(part);
         }
@@ -157,7 +198,11 @@ impl Client {
         p
     }
 
-    async fn fetch_tag_names(&self, repository: &Reference, page_size: Option<usize>) -> Result<Vec<String>> {
+    async fn fetch_tag_names(
+        &self,
+        repository: &Reference,
+        page_size: Option<usize>,
+    ) -> Result<Vec<String>> {
         let endpoint = self.endpoint(repository.registry())?;
         let mut url = endpoint.url(repository.repository(), "tags/list")?;
         if let Some(n) = page_size {
@@ -165,7 +210,12 @@ impl Client {
         }
         let mut names = Vec::new();
         for _ in 0..MAX_PAGES {
-            let req = Request::new(Method::GET, url.clone(), &endpoint, vec![pull_scope(repository.repository())]);
+            let req = Request::new(
+                Method::GET,
+                url.clone(),
+                &endpoint,
+                vec![pull_scope(repository.repository())],
+            );
             let resp = self.send(req).await?;
             if resp.status().as_u16() == 404 {
                 let err = http_error(resp, "GET").await;
@@ -176,22 +226,38 @@ impl Client {
                 return Err(err);
             }
             let resp = check(resp, "GET", &[200]).await?;
-            let next = resp.headers().get(LINK).and_then(|v| v.to_str().ok()).and_then(next_link);
+            let next = resp
+                .headers()
+                .get(LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
             let shown = RedactedUrl::from(&url);
-            let body = resp.bytes().await.map_err(|source| Error::Transport { method: "GET".into(), url: shown.clone(), source })?;
-            let page: TagsPage = serde_json::from_slice(&body)
-                .map_err(|e| Error::Protocol { url: shown.clone(), reason: format!("the tag list is not valid JSON: {e}") })?;
+            let body = resp.bytes().await.map_err(|source| Error::Transport {
+                method: "GET".into(),
+                url: shown.clone(),
+                source,
+            })?;
+            let page: TagsPage = serde_json::from_slice(&body).map_err(|e| Error::Protocol {
+                url: shown.clone(),
+                reason: format!("the tag list is not valid JSON: {e}"),
+            })?;
             names.extend(page.tags.unwrap_or_default());
             match next {
                 Some(link) => {
-                    let target: Url = url.join(&link).map_err(|_| Error::Protocol { url: shown, reason: "invalid `Link` header".into() })?;
+                    let target: Url = url.join(&link).map_err(|_| Error::Protocol {
+                        url: shown,
+                        reason: "invalid `Link` header".into(),
+                    })?;
                     check_redirect(&endpoint, &target)?;
                     url = target;
                 }
                 None => return Ok(names),
             }
         }
-        Err(Error::Protocol { url: url.into(), reason: format!("the tag list has more than {MAX_PAGES} pages") })
+        Err(Error::Protocol {
+            url: url.into(),
+            reason: format!("the tag list has more than {MAX_PAGES} pages"),
+        })
     }
 }
 
@@ -199,7 +265,13 @@ fn read_cache(path: &std::path::Path) -> Option<CacheFile> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-fn build_listing(repository: &Reference, entries: Vec<TagEntry>, fetched_at: SystemTime, from_cache: bool, rate_limit: Option<RateLimit>) -> TagListing {
+fn build_listing(
+    repository: &Reference,
+    entries: Vec<TagEntry>,
+    fetched_at: SystemTime,
+    from_cache: bool,
+    rate_limit: Option<RateLimit>,
+) -> TagListing {
     let mut semver = Vec::new();
     let mut other = Vec::new();
     for e in entries {
@@ -208,16 +280,29 @@ fn build_listing(repository: &Reference, entries: Vec<TagEntry>, fetched_at: Sys
             Err(_) => other.push(e),
         }
     }
-    semver.sort_by(|a, b| a.version.cmp_precedence(&b.version).then_with(|| a.entry.tag.cmp(&b.entry.tag)));
+    semver.sort_by(|a, b| {
+        a.version
+            .cmp_precedence(&b.version)
+            .then_with(|| a.entry.tag.cmp(&b.entry.tag))
+    });
     other.sort_by(|a, b| a.tag.cmp(&b.tag));
-    TagListing { repository: repository.name(), semver, other, fetched_at, from_cache, rate_limit }
+    TagListing {
+        repository: repository.name(),
+        semver,
+        other,
+        fetched_at,
+        from_cache,
+        rate_limit,
+    }
 }
 
 /// The target of the `rel="next"` link in a `Link` header.
 pub(crate) fn next_link(header: &str) -> Option<String> {
     for part in header.split(',') {
         let part = part.trim();
-        let (Some(start), Some(end)) = (part.find('<'), part.find('>')) else { continue };
+        let (Some(start), Some(end)) = (part.find('<'), part.find('>')) else {
+            continue;
+        };
         if end <= start {
             continue;
         }
@@ -239,8 +324,14 @@ mod tests {
 
     #[test]
     fn link_headers() {
-        assert_eq!(next_link(r#"</v2/a/tags/list?n=2&last=b>; rel="next""#).as_deref(), Some("/v2/a/tags/list?n=2&last=b"));
-        assert_eq!(next_link(r#"<https://x/prev>; rel="prev", <https://x/n>; rel=next"#).as_deref(), Some("https://x/n"));
+        assert_eq!(
+            next_link(r#"</v2/a/tags/list?n=2&last=b>; rel="next""#).as_deref(),
+            Some("/v2/a/tags/list?n=2&last=b")
+        );
+        assert_eq!(
+            next_link(r#"<https://x/prev>; rel="prev", <https://x/n>; rel=next"#).as_deref(),
+            Some("https://x/n")
+        );
         assert_eq!(next_link("garbage>< ; rel=next"), None);
         assert_eq!(next_link(""), None);
     }
@@ -248,11 +339,30 @@ mod tests {
     #[test]
     fn semver_apart_and_ordered() {
         let r: Reference = "127.0.0.1:1/a".parse().unwrap();
-        let e = |t: &str| TagEntry { tag: t.into(), digest: None };
-        let l = build_listing(&r, vec![e("1.10.0"), e("latest"), e("1.2.0"), e("1.2.0-rc.1"), e("v1"), e("2.0.0-dev")], SystemTime::now(), false, None);
+        let e = |t: &str| TagEntry {
+            tag: t.into(),
+            digest: None,
+        };
+        let l = build_listing(
+            &r,
+            vec![
+                e("1.10.0"),
+                e("latest"),
+                e("1.2.0"),
+                e("1.2.0-rc.1"),
+                e("v1"),
+                e("2.0.0-dev"),
+            ],
+            SystemTime::now(),
+            false,
+            None,
+        );
         let order: Vec<&str> = l.semver.iter().map(|s| s.entry.tag.as_str()).collect();
         assert_eq!(order, ["1.2.0-rc.1", "1.2.0", "1.10.0", "2.0.0-dev"]);
-        assert_eq!(l.other.iter().map(|t| t.tag.as_str()).collect::<Vec<_>>(), ["latest", "v1"]);
+        assert_eq!(
+            l.other.iter().map(|t| t.tag.as_str()).collect::<Vec<_>>(),
+            ["latest", "v1"]
+        );
         assert_eq!(l.latest().unwrap().entry.tag, "1.10.0");
     }
 }

@@ -41,8 +41,20 @@ pub(crate) struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    pub(crate) fn new(method: Method, url: Url, endpoint: &'a Endpoint, scopes: Vec<String>) -> Self {
-        Self { method, url, endpoint, scopes, headers: HeaderMap::new(), body: Body::Empty }
+    pub(crate) fn new(
+        method: Method,
+        url: Url,
+        endpoint: &'a Endpoint,
+        scopes: Vec<String>,
+    ) -> Self {
+        Self {
+            method,
+            url,
+            endpoint,
+            scopes,
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+        }
     }
 
     pub(crate) fn header(mut self, name: reqwest::header::HeaderName, value: &str) -> Self {
@@ -63,7 +75,14 @@ impl Client {
     /// once on `401`, and following `GET`/`HEAD` redirects. Returns the final response whatever
     /// its status; use [`check`] to turn unexpected statuses into errors.
     pub(crate) async fn send(&self, req: Request<'_>) -> Result<Response> {
-        let Request { method, mut url, endpoint, mut scopes, headers, body } = req;
+        let Request {
+            method,
+            mut url,
+            endpoint,
+            mut scopes,
+            headers,
+            body,
+        } = req;
         let (fixed, mut stream) = match body {
             Body::Empty => (None, None),
             Body::Bytes(b) => (Some(b), None),
@@ -77,8 +96,16 @@ impl Client {
         let mut on_registry = true;
         loop {
             attempt += 1;
-            let auth = if on_registry { self.authorization(endpoint, &scopes).await? } else { None };
-            let mut rb = self.inner.http.request(method.clone(), url.clone()).headers(headers.clone());
+            let auth = if on_registry {
+                self.authorization(endpoint, &scopes).await?
+            } else {
+                None
+            };
+            let mut rb = self
+                .inner
+                .http
+                .request(method.clone(), url.clone())
+                .headers(headers.clone());
             if let Some(a) = auth {
                 rb = rb.header(AUTHORIZATION, a);
             }
@@ -93,7 +120,11 @@ impl Client {
             let resp = match rb.send().await {
                 Ok(r) => r,
                 Err(source) => {
-                    let err = Error::Transport { method: method.to_string(), url: shown, source };
+                    let err = Error::Transport {
+                        method: method.to_string(),
+                        url: shown,
+                        source,
+                    };
                     if resendable && attempt < policy.max_attempts && err.is_retryable() {
                         let wait = policy.backoff(attempt, None);
                         tracing::warn!(method = %method, url = %RedactedUrl::from(&url), ?wait, "request failed, retrying: {err}");
@@ -107,8 +138,16 @@ impl Client {
             let status = resp.status().as_u16();
             if status == 401 && on_registry && !auth_retried {
                 auth_retried = true;
-                let challenge = resp.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-                if self.on_unauthorized(endpoint, &mut scopes, challenge.as_deref()).await? && resendable {
+                let challenge = resp
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                if self
+                    .on_unauthorized(endpoint, &mut scopes, challenge.as_deref())
+                    .await?
+                    && resendable
+                {
                     attempt -= 1;
                     continue;
                 }
@@ -120,9 +159,15 @@ impl Client {
             {
                 redirects += 1;
                 if redirects > MAX_REDIRECTS {
-                    return Err(Error::Protocol { url: shown, reason: format!("more than {MAX_REDIRECTS} redirects") });
+                    return Err(Error::Protocol {
+                        url: shown,
+                        reason: format!("more than {MAX_REDIRECTS} redirects"),
+                    });
                 }
-                let target = url.join(loc).map_err(|_| Error::Protocol { url: shown.clone(), reason: "invalid `Location` header".into() })?;
+                let target = url.join(loc).map_err(|_| Error::Protocol {
+                    url: shown.clone(),
+                    reason: "invalid `Location` header".into(),
+                })?;
                 check_redirect(endpoint, &target)?;
                 // Credentials for the registry never go to another host (blob storage, CDNs).
                 on_registry = same_origin(&target, &endpoint.base);
@@ -131,7 +176,11 @@ impl Client {
                 continue;
             }
             if resendable && attempt < policy.max_attempts && is_retryable_status(status) {
-                let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| parse_retry_after(v, SystemTime::now()));
+                let retry_after = resp
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
                 let wait = policy.backoff(attempt, retry_after);
                 tracing::warn!(method = %method, url = %shown, status, ?wait, "registry answered with a transient error, retrying");
                 tokio::time::sleep(wait).await;
@@ -142,9 +191,18 @@ impl Client {
     }
 
     fn record_rate_limit(&self, endpoint: &Endpoint, resp: &Response) {
-        let get = |k: &str| resp.headers().get(k).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let get = |k: &str| {
+            resp.headers()
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
         if let Some(remaining) = get("ratelimit-remaining") {
-            let rl = RateLimit { registry: endpoint.registry.clone(), limit: get("ratelimit-limit"), remaining };
+            let rl = RateLimit {
+                registry: endpoint.registry.clone(),
+                limit: get("ratelimit-limit"),
+                remaining,
+            };
             tracing::debug!(registry = %rl.registry, remaining = %rl.remaining, "rate limit");
             if let Ok(mut g) = self.inner.rate_limit.lock() {
                 *g = Some(rl);
@@ -153,14 +211,28 @@ impl Client {
     }
 
     /// The `Location` of an upload response, resolved against the request URL and checked.
-    pub(crate) fn upload_location(&self, endpoint: &Endpoint, current: &Url, resp: &Response) -> Result<Url> {
+    pub(crate) fn upload_location(
+        &self,
+        endpoint: &Endpoint,
+        current: &Url,
+        resp: &Response,
+    ) -> Result<Url> {
         let shown = RedactedUrl::from(current);
         let loc = resp
             .headers()
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Error::Protocol { url: shown.clone(), reason: format!("HTTP {} without a `Location` header", resp.status().as_u16()) })?;
-        let target = current.join(loc).map_err(|_| Error::Protocol { url: shown, reason: "invalid `Location` header".into() })?;
+            .ok_or_else(|| Error::Protocol {
+                url: shown.clone(),
+                reason: format!(
+                    "HTTP {} without a `Location` header",
+                    resp.status().as_u16()
+                ),
+            })?;
+        let target = current.join(loc).map_err(|_| Error::Protocol {
+            url: shown,
+            reason: "invalid `Location` header".into(),
+        })?;
         check_redirect(endpoint, &target)?;
         Ok(target)
     }
@@ -180,7 +252,12 @@ pub(crate) async fn http_error(resp: Response, method: &str) -> Error {
     let url = RedactedUrl::from(resp.url());
     let headers: Vec<(String, String)> = SHOWN_HEADERS
         .iter()
-        .filter_map(|k| resp.headers().get(*k).and_then(|v| v.to_str().ok()).map(|v| ((*k).to_owned(), v.chars().take(200).collect())))
+        .filter_map(|k| {
+            resp.headers()
+                .get(*k)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| ((*k).to_owned(), v.chars().take(200).collect()))
+        })
         .collect();
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
@@ -192,28 +269,52 @@ pub(crate) async fn http_error(resp: Response, method: &str) -> Error {
     }
     let code = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|v| v.get("errors")?.get(0)?.get("code")?.as_str().map(str::to_owned));
+        .and_then(|v| {
+            v.get("errors")?
+                .get(0)?
+                .get("code")?
+                .as_str()
+                .map(str::to_owned)
+        });
     let text = String::from_utf8_lossy(&body);
     let mut cut: String = text.trim().chars().take(MAX_ERROR_BODY).collect();
     if text.trim().chars().count() > MAX_ERROR_BODY {
         cut.push('…');
     }
-    Error::Http(Box::new(HttpError { method: method.to_owned(), url, status, code, headers, body: cut }))
+    Error::Http(Box::new(HttpError {
+        method: method.to_owned(),
+        url,
+        status,
+        code,
+        headers,
+        body: cut,
+    }))
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// The SSRF guard: a registry on a public host may not send the client to a private address.
 pub(crate) fn check_redirect(endpoint: &Endpoint, target: &Url) -> Result<()> {
-    let refuse = |reason: &str| Err(Error::RedirectRefused { url: target.into(), reason: reason.to_owned() });
+    let refuse = |reason: &str| {
+        Err(Error::RedirectRefused {
+            url: target.into(),
+            reason: reason.to_owned(),
+        })
+    };
     if !matches!(target.scheme(), "http" | "https") {
         return refuse("only http and https locations are followed");
     }
-    let Some(host) = target.host_str() else { return refuse("the location has no host") };
+    let Some(host) = target.host_str() else {
+        return refuse("the location has no host");
+    };
     if is_private_host(host) && !endpoint.base.host_str().is_some_and(is_private_host) {
-        return refuse("the registry is public but the location points at a private or loopback address");
+        return refuse(
+            "the registry is public but the location points at a private or loopback address",
+        );
     }
     Ok(())
 }
@@ -225,13 +326,25 @@ pub(crate) fn is_private_host(host: &str) -> bool {
         return true;
     }
     match h.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified() || ip.octets()[0] == 0,
+        Ok(IpAddr::V4(ip)) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.octets()[0] == 0
+        }
         Ok(IpAddr::V6(ip)) => {
             if let Some(v4) = ip.to_ipv4_mapped() {
-                return v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified();
+                return v4.is_loopback()
+                    || v4.is_private()
+                    || v4.is_link_local()
+                    || v4.is_unspecified();
             }
             let seg = ip.segments()[0];
-            ip.is_loopback() || ip.is_unspecified() || (seg & 0xfe00) == 0xfc00 || (seg & 0xffc0) == 0xfe80
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (seg & 0xfe00) == 0xfc00
+                || (seg & 0xffc0) == 0xfe80
         }
         Err(_) => false,
     }
@@ -243,10 +356,27 @@ mod tests {
 
     #[test]
     fn private_hosts() {
-        for p in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.169.254", "localhost", "[::1]", "[fd00::1]", "[fe80::1]", "0.0.0.0", "[::ffff:10.0.0.1]"] {
+        for p in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.4",
+            "169.254.169.254",
+            "localhost",
+            "[::1]",
+            "[fd00::1]",
+            "[fe80::1]",
+            "0.0.0.0",
+            "[::ffff:10.0.0.1]",
+        ] {
             assert!(is_private_host(p), "{p}");
         }
-        for p in ["8.8.8.8", "registry-1.docker.io", "[2001:db8::1]", "172.32.0.1"] {
+        for p in [
+            "8.8.8.8",
+            "registry-1.docker.io",
+            "[2001:db8::1]",
+            "172.32.0.1",
+        ] {
             assert!(!is_private_host(p), "{p}");
         }
     }
@@ -256,12 +386,25 @@ mod tests {
         let public = Endpoint::new("ghcr.io", "ghcr.io", false).unwrap();
         let private = Endpoint::new("127.0.0.1:5000", "127.0.0.1:5000", true).unwrap();
         let u = |s: &str| Url::parse(s).unwrap();
-        assert!(check_redirect(&public, &u("https://pkg-containers.githubusercontent.com/blob?sig=x")).is_ok());
-        for bad in ["http://169.254.169.254/latest/meta-data", "http://10.0.0.1/x", "http://localhost:8080/", "file:///etc/passwd"] {
+        assert!(
+            check_redirect(
+                &public,
+                &u("https://pkg-containers.githubusercontent.com/blob?sig=x")
+            )
+            .is_ok()
+        );
+        for bad in [
+            "http://169.254.169.254/latest/meta-data",
+            "http://10.0.0.1/x",
+            "http://localhost:8080/",
+            "file:///etc/passwd",
+        ] {
             let e = check_redirect(&public, &u(bad)).unwrap_err().to_string();
             assert!(e.contains("refusing"), "{bad}: {e}");
         }
-        let e = check_redirect(&public, &u("http://10.0.0.1/x?X-Amz-Signature=secret")).unwrap_err().to_string();
+        let e = check_redirect(&public, &u("http://10.0.0.1/x?X-Amz-Signature=secret"))
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("secret"), "{e}");
         // A private registry may send the client to other private hosts (a local mirror, a proxy).
         assert!(check_redirect(&private, &u("http://10.0.0.1/x")).is_ok());

@@ -12,14 +12,14 @@ use plinth_registry::{Client, Credential, Credentials, Error, NoReporter, Secret
 #[path = "registry/images.rs"]
 #[allow(dead_code)]
 mod images;
+#[path = "registry/local_registry.rs"]
+#[allow(dead_code)]
+mod local_registry;
 #[path = "registry/mini_http.rs"]
 #[allow(dead_code)]
 mod mini_http;
 #[path = "registry/token_server.rs"]
 mod token_server;
-#[path = "registry/local_registry.rs"]
-#[allow(dead_code)]
-mod local_registry;
 
 use images::build_image;
 use local_registry::{Auth, LocalRegistry};
@@ -31,7 +31,10 @@ fn new_store() -> (tempfile::TempDir, plinth_oci::Store) {
 }
 
 fn fast_retry() -> plinth_registry::RetryPolicy {
-    plinth_registry::RetryPolicy { initial_backoff: std::time::Duration::from_millis(20), ..Default::default() }
+    plinth_registry::RetryPolicy {
+        initial_backoff: std::time::Duration::from_millis(20),
+        ..Default::default()
+    }
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -50,7 +53,11 @@ fn captured_logs() -> Captured {
     static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
     LOGS.get_or_init(|| {
         let logs = Captured::default();
-        let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(logs.clone()).with_ansi(false).finish();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
         tracing::subscriber::set_global_default(subscriber).unwrap();
         logs
     })
@@ -82,29 +89,60 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 }
 
 fn basic_client(store: &plinth_oci::Store, registry: &str, password: &str) -> Client {
-    let creds = Credentials::anonymous().with_explicit(registry, Credential::Basic { username: USER.into(), password: Secret::new(password) });
-    Client::builder(store.clone()).with_credentials(creds).with_retry_policy(fast_retry()).build().unwrap()
+    let creds = Credentials::anonymous().with_explicit(
+        registry,
+        Credential::Basic {
+            username: USER.into(),
+            password: Secret::new(password),
+        },
+    );
+    Client::builder(store.clone())
+        .with_credentials(creds)
+        .with_retry_policy(fast_retry())
+        .build()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_auth_and_no_secret_in_errors_or_logs() {
     let logs = captured_logs();
 
-    let registry = LocalRegistry::start(Auth::Basic { user: USER.into(), password: PASSWORD.into() });
+    let registry = LocalRegistry::start(Auth::Basic {
+        user: USER.into(),
+        password: PASSWORD.into(),
+    });
     let (_d, store) = new_store();
     let image = build_image(&store, "basic");
-    let target: Reference = format!("{}/plinth/basic:1.0.0", registry.host()).parse().unwrap();
+    let target: Reference = format!("{}/plinth/basic:1.0.0", registry.host())
+        .parse()
+        .unwrap();
 
     // Anonymous: refused with a hint, not a crash.
-    let anon = Client::builder(store.clone()).with_credentials(Credentials::anonymous()).with_retry_policy(fast_retry()).build().unwrap();
-    let err = anon.push_image(&image.index, &target, Arc::new(NoReporter)).await.unwrap_err();
+    let anon = Client::builder(store.clone())
+        .with_credentials(Credentials::anonymous())
+        .with_retry_policy(fast_retry())
+        .build()
+        .unwrap();
+    let err = anon
+        .push_image(&image.index, &target, Arc::new(NoReporter))
+        .await
+        .unwrap_err();
     let text = chain(&err);
     assert!(text.contains("401"), "{text}");
-    assert!(matches!(err, Error::PushBlob { .. } | Error::Auth { .. } | Error::Http(_)), "{text}");
+    assert!(
+        matches!(
+            err,
+            Error::PushBlob { .. } | Error::Auth { .. } | Error::Http(_)
+        ),
+        "{text}"
+    );
 
     // Wrong password: refused; the wrong password is not printed either.
     let wrong = basic_client(&store, &registry.host(), "wrong-Pa55-also-secret");
-    let err = wrong.push_image(&image.index, &target, Arc::new(NoReporter)).await.unwrap_err();
+    let err = wrong
+        .push_image(&image.index, &target, Arc::new(NoReporter))
+        .await
+        .unwrap_err();
     let text = chain(&err);
     assert!(text.contains("401"), "{text}");
     assert!(!text.contains("wrong-Pa55-also-secret"), "{text}");
@@ -112,22 +150,49 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
 
     // Right password: the push works and reads back.
     let good = basic_client(&store, &registry.host(), PASSWORD);
-    let report = good.push_image(&image.index, &target, Arc::new(NoReporter)).await.unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let report = good
+        .push_image(&image.index, &target, Arc::new(NoReporter))
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert_eq!(report.blobs_uploaded, 4);
-    let tags = good.list_tags(&target, &plinth_registry::TagListOptions { ttl: std::time::Duration::ZERO, ..Default::default() }).await.unwrap();
+    let tags = good
+        .list_tags(
+            &target,
+            &plinth_registry::TagListOptions {
+                ttl: std::time::Duration::ZERO,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(tags.semver.len(), 1);
 
     // An error after authentication (a missing manifest) carries no credential either.
-    let err = good.get_manifest(&target.with_tag("absent").unwrap()).await.unwrap_err();
+    let err = good
+        .get_manifest(&target.with_tag("absent").unwrap())
+        .await
+        .unwrap_err();
     let text = format!("{} {err:?}", chain(&err));
-    assert!(text.contains("404") && text.contains("MANIFEST_UNKNOWN"), "{text}");
+    assert!(
+        text.contains("404") && text.contains("MANIFEST_UNKNOWN"),
+        "{text}"
+    );
 
     let mut all = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     all.push_str(&text);
-    assert!(all.contains("registry request"), "the log capture works: {all}");
+    assert!(
+        all.contains("registry request"),
+        "the log capture works: {all}"
+    );
     use base64::Engine as _;
-    for secret in [PASSWORD.to_owned(), base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))] {
-        assert!(!all.contains(&secret), "a credential leaked into logs or errors");
+    for secret in [
+        PASSWORD.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}")),
+    ] {
+        assert!(
+            !all.contains(&secret),
+            "a credential leaked into logs or errors"
+        );
     }
 }
 
@@ -144,33 +209,68 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
     });
     let (_d, store) = new_store();
     let image = build_image(&store, "bearer");
-    let target: Reference = format!("{}/plinth/bearer:1.0.0", registry.host()).parse().unwrap();
+    let target: Reference = format!("{}/plinth/bearer:1.0.0", registry.host())
+        .parse()
+        .unwrap();
 
     // Anonymous: the token service refuses, and the error says how to fix it.
-    let anon = Client::builder(store.clone()).with_credentials(Credentials::anonymous()).with_retry_policy(fast_retry()).build().unwrap();
-    let err = anon.push_image(&image.index, &target, Arc::new(NoReporter)).await.unwrap_err();
+    let anon = Client::builder(store.clone())
+        .with_credentials(Credentials::anonymous())
+        .with_retry_policy(fast_retry())
+        .build()
+        .unwrap();
+    let err = anon
+        .push_image(&image.index, &target, Arc::new(NoReporter))
+        .await
+        .unwrap_err();
     let text = chain(&err);
-    assert!(text.contains("authentication") && text.contains("login"), "{text}");
+    assert!(
+        text.contains("authentication") && text.contains("login"),
+        "{text}"
+    );
 
     let token_requests = || tokens.server.count(|r| r.target.starts_with("/token"));
     let before = token_requests();
     let c = basic_client(&store, &registry.host(), PASSWORD);
-    let report = c.push_image(&image.index, &target, Arc::new(NoReporter)).await.unwrap_or_else(|e| panic!("{}\n{}", chain(&e), registry.log()));
+    let report = c
+        .push_image(&image.index, &target, Arc::new(NoReporter))
+        .await
+        .unwrap_or_else(|e| panic!("{}\n{}", chain(&e), registry.log()));
     assert_eq!(report.blobs_uploaded, 4);
     // One token for the push scope, reused by every request of the push.
-    assert_eq!(token_requests() - before, 1, "tokens are cached per scope set");
+    assert_eq!(
+        token_requests() - before,
+        1,
+        "tokens are cached per scope set"
+    );
 
     // A second repository: mounting needs one token with both repositories in scope.
-    let other: Reference = format!("{}/plinth/bearer-copy:1.0.0", registry.host()).parse().unwrap();
-    let mounted = c.push_image(&image.index, &other, Arc::new(NoReporter)).await.unwrap();
-    assert_eq!((mounted.blobs_mounted, mounted.blobs_uploaded), (4, 0), "{mounted:?}");
-    let both = tokens.server.requests.lock().unwrap().iter().any(|r| r.target.contains("bearer-copy") && r.target.contains("repository%3Aplinth%2Fbearer%3Apull"));
+    let other: Reference = format!("{}/plinth/bearer-copy:1.0.0", registry.host())
+        .parse()
+        .unwrap();
+    let mounted = c
+        .push_image(&image.index, &other, Arc::new(NoReporter))
+        .await
+        .unwrap();
+    assert_eq!(
+        (mounted.blobs_mounted, mounted.blobs_uploaded),
+        (4, 0),
+        "{mounted:?}"
+    );
+    let both = tokens.server.requests.lock().unwrap().iter().any(|r| {
+        r.target.contains("bearer-copy") && r.target.contains("repository%3Aplinth%2Fbearer%3Apull")
+    });
     assert!(both, "the mount token covers the source repository");
 
     // Pull back with the same client: tokens for pull scopes.
     let (_d2, store2) = new_store();
     let c2 = basic_client(&store2, &registry.host(), PASSWORD);
-    assert_eq!(c2.pull_image(&other, &[], Arc::new(NoReporter)).await.unwrap(), image.index);
+    assert_eq!(
+        c2.pull_image(&other, &[], Arc::new(NoReporter))
+            .await
+            .unwrap(),
+        image.index
+    );
 
     let all = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap() + &text;
     for t in tokens.issued.lock().unwrap().iter() {

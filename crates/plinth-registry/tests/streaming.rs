@@ -19,12 +19,20 @@ use plinth_registry::{Client, Credentials, NoReporter};
 fn peak_rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_layer_push_and_pull_stream() {
-    let mib: u64 = std::env::var("PLINTH_STREAM_TEST_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(96);
+    let mib: u64 = std::env::var("PLINTH_STREAM_TEST_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(96);
     let size = mib * 1024 * 1024;
     let registry = local_registry::LocalRegistry::start(local_registry::Auth::None);
     let dir = tempfile::tempdir().unwrap();
@@ -46,7 +54,11 @@ async fn large_layer_push_and_pull_stream() {
     drop(chunk);
     let (layer, layer_size) = w.commit(None).unwrap();
     assert_eq!(layer_size, size);
-    let config = store.write_blob(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#).unwrap();
+    let config = store
+        .write_blob(
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+        )
+        .unwrap();
     let config_size = store.blob_size(&config).unwrap();
     let manifest = ImageManifest::new(
         MediaType::OciManifest,
@@ -57,23 +69,44 @@ async fn large_layer_push_and_pull_stream() {
     store.write_blob(&bytes).unwrap();
 
     let baseline = peak_rss();
-    let client = Client::builder(store.clone()).with_credentials(Credentials::anonymous()).build().unwrap();
+    let client = Client::builder(store.clone())
+        .with_credentials(Credentials::anonymous())
+        .build()
+        .unwrap();
     let target: Reference = format!("{}/plinth/big:1", registry.host()).parse().unwrap();
-    let report = client.push_image(&root, &target, Arc::new(NoReporter)).await.unwrap();
+    let report = client
+        .push_image(&root, &target, Arc::new(NoReporter))
+        .await
+        .unwrap();
     assert_eq!(report.bytes_uploaded, size + config_size);
 
     let dir2 = tempfile::tempdir().unwrap();
     let store2 = Store::open(dir2.path()).unwrap();
-    let client2 = Client::builder(store2.clone()).with_credentials(Credentials::anonymous()).build().unwrap();
-    assert_eq!(client2.pull_image(&target, &[], Arc::new(NoReporter)).await.unwrap(), root);
+    let client2 = Client::builder(store2.clone())
+        .with_credentials(Credentials::anonymous())
+        .build()
+        .unwrap();
+    assert_eq!(
+        client2
+            .pull_image(&target, &[], Arc::new(NoReporter))
+            .await
+            .unwrap(),
+        root
+    );
     assert_eq!(store2.blob_size(&layer).unwrap(), size);
 
     let growth = peak_rss().saturating_sub(baseline);
     report_growth(growth, mib);
-    assert!(growth < 64 * 1024 * 1024, "peak RSS grew by {growth} bytes: a blob is being buffered");
+    assert!(
+        growth < 64 * 1024 * 1024,
+        "peak RSS grew by {growth} bytes: a blob is being buffered"
+    );
 }
 
 #[allow(clippy::print_stderr)] // the figure is the point of the test
 fn report_growth(growth: u64, mib: u64) {
-    eprintln!("peak RSS grew by {} MiB for a {mib} MiB layer", growth / (1024 * 1024));
+    eprintln!(
+        "peak RSS grew by {} MiB for a {mib} MiB layer",
+        growth / (1024 * 1024)
+    );
 }

@@ -46,7 +46,11 @@ fn write_json(store: &Store, v: &serde_json::Value) -> (Digest, u64) {
     (store.write_blob(&bytes).unwrap(), bytes.len() as u64)
 }
 
-pub fn platform_manifest(store: &Store, platform: &Platform, layer: (Digest, u64, Digest)) -> (Digest, u64, Vec<Digest>) {
+pub fn platform_manifest(
+    store: &Store,
+    platform: &Platform,
+    layer: (Digest, u64, Digest),
+) -> (Digest, u64, Vec<Digest>) {
     let (layer_digest, layer_size, diff_id) = layer;
     let config = serde_json::json!({
         "architecture": platform.architecture,
@@ -58,28 +62,59 @@ pub fn platform_manifest(store: &Store, platform: &Platform, layer: (Digest, u64
     let manifest = ImageManifest::new(
         MediaType::OciManifest,
         Descriptor::new(MediaType::OciConfig, config_digest.clone(), config_size),
-        vec![Descriptor::new(MediaType::OciLayerGzip, layer_digest.clone(), layer_size)],
+        vec![Descriptor::new(
+            MediaType::OciLayerGzip,
+            layer_digest.clone(),
+            layer_size,
+        )],
     );
     let (bytes, digest) = manifest.to_canonical().unwrap();
     store.write_blob(&bytes).unwrap();
-    (digest, bytes.len() as u64, vec![config_digest, layer_digest])
+    (
+        digest,
+        bytes.len() as u64,
+        vec![config_digest, layer_digest],
+    )
 }
 
 /// A two-platform image; `seed` makes its digests unique.
 pub fn build_image(store: &Store, seed: &str) -> TestImage {
     let busybox = std::fs::read("/bin/busybox").expect("busybox-static must be installed");
-    let amd64 = write_layer(store, &[("bin/busybox", 0o755, busybox), ("etc/seed", 0o644, seed.as_bytes().to_vec())]);
-    let arm64 = write_layer(store, &[("etc/arch", 0o644, b"arm64\n".to_vec()), ("etc/seed", 0o644, seed.as_bytes().to_vec())]);
+    let amd64 = write_layer(
+        store,
+        &[
+            ("bin/busybox", 0o755, busybox),
+            ("etc/seed", 0o644, seed.as_bytes().to_vec()),
+        ],
+    );
+    let arm64 = write_layer(
+        store,
+        &[
+            ("etc/arch", 0o644, b"arm64\n".to_vec()),
+            ("etc/seed", 0o644, seed.as_bytes().to_vec()),
+        ],
+    );
     let mut descriptors = Vec::new();
     let mut manifests = Vec::new();
     let mut blobs = Vec::new();
-    for (platform, layer) in [(Platform::linux_amd64(), amd64), (Platform::linux_arm64(), arm64)] {
+    for (platform, layer) in [
+        (Platform::linux_amd64(), amd64),
+        (Platform::linux_arm64(), arm64),
+    ] {
         let (digest, size, b) = platform_manifest(store, &platform, layer);
-        descriptors.push(Descriptor::new(MediaType::OciManifest, digest.clone(), size).with_platform(platform));
+        descriptors.push(
+            Descriptor::new(MediaType::OciManifest, digest.clone(), size).with_platform(platform),
+        );
         manifests.push(digest);
         blobs.extend(b);
     }
-    let (bytes, index) = ImageIndex::new(MediaType::OciIndex, descriptors).to_canonical().unwrap();
+    let (bytes, index) = ImageIndex::new(MediaType::OciIndex, descriptors)
+        .to_canonical()
+        .unwrap();
     store.write_blob(&bytes).unwrap();
-    TestImage { index, manifests, blobs }
+    TestImage {
+        index,
+        manifests,
+        blobs,
+    }
 }

@@ -13,9 +13,17 @@ use std::time::{Duration, Instant};
 pub enum Auth {
     None,
     /// htpasswd (bcrypt) with one user.
-    Basic { user: String, password: String },
+    Basic {
+        user: String,
+        password: String,
+    },
     /// Token auth: realm URL, service, issuer, and the PEM certificate that signs tokens.
-    Token { realm: String, service: String, issuer: String, cert: PathBuf },
+    Token {
+        realm: String,
+        service: String,
+        issuer: String,
+        cert: PathBuf,
+    },
 }
 
 pub struct LocalRegistry {
@@ -25,7 +33,11 @@ pub struct LocalRegistry {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl LocalRegistry {
@@ -45,9 +57,17 @@ impl LocalRegistry {
             Auth::Basic { user, password } => {
                 let htpasswd = dir.path().join("htpasswd");
                 std::fs::write(&htpasswd, format!("{user}:{}\n", bcrypt(password))).unwrap();
-                format!("auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n", htpasswd.display())
+                format!(
+                    "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
+                    htpasswd.display()
+                )
             }
-            Auth::Token { realm, service, issuer, cert } => format!(
+            Auth::Token {
+                realm,
+                service,
+                issuer,
+                cert,
+            } => format!(
                 "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
                 cert.display()
             ),
@@ -115,7 +135,9 @@ impl Drop for LocalRegistry {
 /// A bcrypt hash for htpasswd (distribution accepts bcrypt only), via `htpasswd` when
 /// installed, else Python's `crypt` (libxcrypt supports `$2b$`).
 fn bcrypt(password: &str) -> String {
-    if let Ok(out) = Command::new("htpasswd").args(["-nbB", "-C", "4", "u", password]).output()
+    if let Ok(out) = Command::new("htpasswd")
+        .args(["-nbB", "-C", "4", "u", password])
+        .output()
         && out.status.success()
     {
         let line = String::from_utf8(out.stdout).unwrap();
@@ -125,6 +147,10 @@ fn bcrypt(password: &str) -> String {
         .args(["-W", "ignore", "-c", "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))", password])
         .output()
         .expect("need `htpasswd` (apache2-utils) or python3 to make a bcrypt hash");
-    assert!(out.status.success(), "python3 crypt failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python3 crypt failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }

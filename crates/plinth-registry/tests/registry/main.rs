@@ -23,11 +23,18 @@ pub fn new_store() -> (tempfile::TempDir, Store) {
 }
 
 pub fn fast_retry() -> RetryPolicy {
-    RetryPolicy { initial_backoff: Duration::from_millis(20), ..RetryPolicy::default() }
+    RetryPolicy {
+        initial_backoff: Duration::from_millis(20),
+        ..RetryPolicy::default()
+    }
 }
 
 pub fn client(store: &Store) -> Client {
-    Client::builder(store.clone()).with_credentials(Credentials::anonymous()).with_retry_policy(fast_retry()).build().unwrap()
+    Client::builder(store.clone())
+        .with_credentials(Credentials::anonymous())
+        .with_retry_policy(fast_retry())
+        .build()
+        .unwrap()
 }
 
 /// Counts what a transfer reported.
@@ -40,7 +47,12 @@ pub struct CountingReporter {
 
 impl CountingReporter {
     pub fn count(&self, outcome: BlobOutcome) -> usize {
-        self.outcomes.lock().unwrap().get(&format!("{outcome:?}")).copied().unwrap_or(0)
+        self.outcomes
+            .lock()
+            .unwrap()
+            .get(&format!("{outcome:?}"))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -50,7 +62,12 @@ impl Reporter for CountingReporter {
     }
 
     fn on_blob_done(&self, _: &Digest, outcome: BlobOutcome) {
-        *self.outcomes.lock().unwrap().entry(format!("{outcome:?}")).or_default() += 1;
+        *self
+            .outcomes
+            .lock()
+            .unwrap()
+            .entry(format!("{outcome:?}"))
+            .or_default() += 1;
     }
 
     fn on_manifest(&self, _: &Digest, target: &str) {

@@ -18,7 +18,10 @@ pub struct MiniRequest {
 impl MiniRequest {
     #[allow(dead_code)] // used by the token server only
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -30,7 +33,11 @@ pub struct MiniResponse {
 
 impl MiniResponse {
     pub fn new(status: u16) -> Self {
-        Self { status, headers: Vec::new(), body: Vec::new() }
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     pub fn header(mut self, k: &str, v: &str) -> Self {
@@ -50,7 +57,9 @@ pub struct MiniServer {
 }
 
 impl MiniServer {
-    pub async fn start(handler: impl Fn(&MiniRequest) -> MiniResponse + Send + Sync + 'static) -> Self {
+    pub async fn start(
+        handler: impl Fn(&MiniRequest) -> MiniResponse + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -72,15 +81,29 @@ impl MiniServer {
                     let head = String::from_utf8_lossy(&buf).into_owned();
                     let mut lines = head.split("\r\n");
                     let mut parts = lines.next().unwrap_or("").split(' ');
-                    let (method, target) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+                    let (method, target) = (
+                        parts.next().unwrap_or("").to_owned(),
+                        parts.next().unwrap_or("").to_owned(),
+                    );
                     let headers = lines
                         .take_while(|l| !l.is_empty())
-                        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())))
+                        .filter_map(|l| {
+                            l.split_once(':')
+                                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                        })
                         .collect();
-                    let req = MiniRequest { method, target, headers };
+                    let req = MiniRequest {
+                        method,
+                        target,
+                        headers,
+                    };
                     log.lock().unwrap().push(req.clone());
                     let resp = handler(&req);
-                    let mut out = format!("HTTP/1.1 {} X\r\nConnection: close\r\nContent-Length: {}\r\n", resp.status, resp.body.len());
+                    let mut out = format!(
+                        "HTTP/1.1 {} X\r\nConnection: close\r\nContent-Length: {}\r\n",
+                        resp.status,
+                        resp.body.len()
+                    );
                     for (k, v) in &resp.headers {
                         out.push_str(&format!("{k}: {v}\r\n"));
                     }
@@ -101,6 +124,11 @@ impl MiniServer {
     }
 
     pub fn count(&self, f: impl Fn(&MiniRequest) -> bool) -> usize {
-        self.requests.lock().unwrap().iter().filter(|r| f(r)).count()
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| f(r))
+            .count()
     }
 }

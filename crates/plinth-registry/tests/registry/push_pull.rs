@@ -9,8 +9,20 @@ use crate::local_registry::LocalRegistry;
 use crate::{CountingReporter, chain, client, new_store};
 
 fn skopeo_raw(image: &str) -> Vec<u8> {
-    let out = Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{image}")]).output().expect("skopeo must be installed");
-    assert!(out.status.success(), "skopeo failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ])
+        .output()
+        .expect("skopeo must be installed");
+    assert!(
+        out.status.success(),
+        "skopeo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -20,18 +32,39 @@ async fn push_skip_mount_pull_round_trip() {
     let (_d, store) = new_store();
     let image = build_image(&store, "round-trip");
     let c = client(&store);
-    let blob_bytes: u64 = image.blobs.iter().map(|d| store.blob_size(d).unwrap()).sum();
+    let blob_bytes: u64 = image
+        .blobs
+        .iter()
+        .map(|d| store.blob_size(d).unwrap())
+        .sum();
 
     // First push: everything goes up, children before the index.
-    let target: Reference = format!("{}/plinth/push-a:1.0.0", registry.host()).parse().unwrap();
+    let target: Reference = format!("{}/plinth/push-a:1.0.0", registry.host())
+        .parse()
+        .unwrap();
     let reporter = Arc::new(CountingReporter::default());
-    let report = c.push_image(&image.index, &target, reporter.clone()).await.unwrap_or_else(|e| panic!("{}", chain(&e)));
-    assert_eq!((report.blobs_uploaded, report.blobs_skipped, report.blobs_mounted), (4, 0, 0), "{report:?}");
+    let report = c
+        .push_image(&image.index, &target, reporter.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    assert_eq!(
+        (
+            report.blobs_uploaded,
+            report.blobs_skipped,
+            report.blobs_mounted
+        ),
+        (4, 0, 0),
+        "{report:?}"
+    );
     assert_eq!(report.bytes_uploaded, blob_bytes);
     assert_eq!(report.manifests_pushed, 3);
     assert_eq!(report.digest.as_ref(), Some(&image.index));
     assert_eq!(reporter.count(BlobOutcome::Uploaded), 4);
-    assert_eq!(*reporter.bytes.lock().unwrap(), blob_bytes, "progress adds up to the blob sizes");
+    assert_eq!(
+        *reporter.bytes.lock().unwrap(),
+        blob_bytes,
+        "progress adds up to the blob sizes"
+    );
     let order = reporter.manifests.lock().unwrap().clone();
     assert_eq!(order.len(), 3);
     assert!(order[2].ends_with(":1.0.0"), "the tag goes last: {order:?}");
@@ -44,24 +77,57 @@ async fn push_skip_mount_pull_round_trip() {
     // Second push of the same image: nothing is uploaded.
     let before = c.request_count();
     let reporter = Arc::new(CountingReporter::default());
-    let again = c.push_image(&image.index, &target, reporter.clone()).await.unwrap();
-    assert_eq!((again.blobs_uploaded, again.blobs_skipped, again.bytes_uploaded), (0, 4, 0), "{again:?}");
+    let again = c
+        .push_image(&image.index, &target, reporter.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.blobs_uploaded,
+            again.blobs_skipped,
+            again.bytes_uploaded
+        ),
+        (0, 4, 0),
+        "{again:?}"
+    );
     assert_eq!(reporter.count(BlobOutcome::Uploaded), 0);
-    assert_eq!(again.manifests_pushed, 1, "children exist; only the tag is written");
+    assert_eq!(
+        again.manifests_pushed, 1,
+        "children exist; only the tag is written"
+    );
     // 4 blob HEADs + 2 child HEADs + 1 tag PUT + 1 read-back HEAD.
     assert_eq!(c.request_count() - before, 8);
 
     // Another repository on the same registry: blobs are mounted, not uploaded.
-    let other: Reference = format!("{}/plinth/push-b:1.0.0", registry.host()).parse().unwrap();
-    let mounted = c.push_image(&image.index, &other, Arc::new(NoReporter)).await.unwrap();
-    assert_eq!((mounted.blobs_uploaded, mounted.blobs_mounted, mounted.bytes_uploaded), (0, 4, 0), "{mounted:?}");
+    let other: Reference = format!("{}/plinth/push-b:1.0.0", registry.host())
+        .parse()
+        .unwrap();
+    let mounted = c
+        .push_image(&image.index, &other, Arc::new(NoReporter))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            mounted.blobs_uploaded,
+            mounted.blobs_mounted,
+            mounted.bytes_uploaded
+        ),
+        (0, 4, 0),
+        "{mounted:?}"
+    );
 
     // Pull back into a fresh store: same digests, same bytes.
     let (_d2, store2) = new_store();
     let c2 = client(&store2);
-    let pulled = c2.pull_image(&other, &[], Arc::new(NoReporter)).await.unwrap();
+    let pulled = c2
+        .pull_image(&other, &[], Arc::new(NoReporter))
+        .await
+        .unwrap();
     assert_eq!(pulled, image.index);
-    assert_eq!(store2.read_blob(&pulled).unwrap(), store.read_blob(&image.index).unwrap());
+    assert_eq!(
+        store2.read_blob(&pulled).unwrap(),
+        store.read_blob(&image.index).unwrap()
+    );
     for d in image.blobs.iter().chain(&image.manifests) {
         assert!(store2.has_blob(d), "{d} missing after pull");
         assert_eq!(store2.blob_size(d).unwrap(), store.blob_size(d).unwrap());
@@ -80,30 +146,59 @@ async fn pull_one_platform_and_manifest_endpoints() {
     let (_d, store) = new_store();
     let image = build_image(&store, "platforms");
     let c = client(&store);
-    let target: Reference = format!("{}/plinth/platforms:2.0.0", registry.host()).parse().unwrap();
-    c.push_image(&image.index, &target, Arc::new(NoReporter)).await.unwrap();
+    let target: Reference = format!("{}/plinth/platforms:2.0.0", registry.host())
+        .parse()
+        .unwrap();
+    c.push_image(&image.index, &target, Arc::new(NoReporter))
+        .await
+        .unwrap();
 
     let head = c.head_manifest(&target).await.unwrap().expect("tag exists");
     assert_eq!(head.digest, image.index);
     assert_eq!(head.media_type, MediaType::OciIndex);
     assert_eq!(head.size, store.blob_size(&image.index).unwrap());
-    assert!(c.head_manifest(&target.with_tag("nope").unwrap()).await.unwrap().is_none());
-    let fetched = c.get_manifest(&target.with_digest(image.manifests[1].clone())).await.unwrap();
+    assert!(
+        c.head_manifest(&target.with_tag("nope").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let fetched = c
+        .get_manifest(&target.with_digest(image.manifests[1].clone()))
+        .await
+        .unwrap();
     assert_eq!(fetched.digest, image.manifests[1]);
     assert!(c.blob_exists(&target, &image.blobs[0]).await.unwrap());
-    assert!(!c.blob_exists(&target, &Digest::of(b"absent")).await.unwrap());
+    assert!(
+        !c.blob_exists(&target, &Digest::of(b"absent"))
+            .await
+            .unwrap()
+    );
 
     // Only arm64: the amd64 manifest and layers stay away.
     let (_d2, store2) = new_store();
     let c2 = client(&store2);
-    let root = c2.pull_image(&target, &[Platform::linux_arm64()], Arc::new(NoReporter)).await.unwrap();
+    let root = c2
+        .pull_image(&target, &[Platform::linux_arm64()], Arc::new(NoReporter))
+        .await
+        .unwrap();
     assert_eq!(root, image.index);
     assert!(store2.has_blob(&image.manifests[1]) && !store2.has_blob(&image.manifests[0]));
     assert!(store2.has_blob(&image.blobs[3]) && !store2.has_blob(&image.blobs[1]));
 
-    let err = c2.pull_image(&target, &["linux/s390x".parse().unwrap()], Arc::new(NoReporter)).await.unwrap_err();
+    let err = c2
+        .pull_image(
+            &target,
+            &["linux/s390x".parse().unwrap()],
+            Arc::new(NoReporter),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::PlatformNotFound { .. }), "{err}");
-    assert!(err.to_string().contains("linux/amd64") && err.to_string().contains("linux/s390x"), "{err}");
+    assert!(
+        err.to_string().contains("linux/amd64") && err.to_string().contains("linux/s390x"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,10 +207,18 @@ async fn pushing_content_missing_from_the_store_fails_clearly() {
     let (_d, store) = new_store();
     let image = build_image(&store, "missing");
     std::fs::remove_file(store.blob_path(&image.blobs[2])).unwrap();
-    let target: Reference = format!("{}/plinth/missing:1", registry.host()).parse().unwrap();
-    let err = client(&store).push_image(&image.index, &target, Arc::new(NoReporter)).await.unwrap_err();
+    let target: Reference = format!("{}/plinth/missing:1", registry.host())
+        .parse()
+        .unwrap();
+    let err = client(&store)
+        .push_image(&image.index, &target, Arc::new(NoReporter))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::MissingContent { .. }), "{err}");
-    assert!(err.to_string().contains(&image.blobs[2].to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&image.blobs[2].to_string()),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,8 +228,12 @@ async fn docker_hub_reads_go_to_the_mirror_first() {
     let image = build_image(&store, "mirror");
     let c = client(&store);
     // The mirror holds `library/mirrored`, as a pull-through cache would.
-    let on_mirror: Reference = format!("{}/library/mirrored:1.0.0", registry.host()).parse().unwrap();
-    c.push_image(&image.index, &on_mirror, Arc::new(NoReporter)).await.unwrap();
+    let on_mirror: Reference = format!("{}/library/mirrored:1.0.0", registry.host())
+        .parse()
+        .unwrap();
+    c.push_image(&image.index, &on_mirror, Arc::new(NoReporter))
+        .await
+        .unwrap();
 
     // Docker Hub itself is unreachable here: the pull can only succeed through the mirror.
     let (_d2, store2) = new_store();
@@ -138,8 +245,18 @@ async fn docker_hub_reads_go_to_the_mirror_first() {
         .unwrap();
     let hub: Reference = "mirrored:1.0.0".parse().unwrap();
     assert_eq!(hub.registry(), "docker.io");
-    let digest = mirrored.pull_image(&hub, &[Platform::linux_amd64()], Arc::new(NoReporter)).await.unwrap();
+    let digest = mirrored
+        .pull_image(&hub, &[Platform::linux_amd64()], Arc::new(NoReporter))
+        .await
+        .unwrap();
     assert_eq!(digest, image.index);
     assert!(store2.has_blob(&image.blobs[1]));
-    assert_eq!(mirrored.head_manifest(&hub).await.unwrap().map(|i| i.digest), Some(image.index.clone()));
+    assert_eq!(
+        mirrored
+            .head_manifest(&hub)
+            .await
+            .unwrap()
+            .map(|i| i.digest),
+        Some(image.index.clone())
+    );
 }

@@ -21,8 +21,15 @@ pub struct TokenServer {
 }
 
 fn openssl(args: &[&str]) {
-    let out = Command::new("openssl").args(args).output().expect("openssl must be installed");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl must be installed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn b64url(bytes: &[u8]) -> String {
@@ -31,14 +38,22 @@ fn b64url(bytes: &[u8]) -> String {
 
 fn query_values(target: &str, key: &str) -> Vec<String> {
     let query = target.split_once('?').map_or("", |(_, q)| q);
-    url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == key).map(|(_, v)| v.into_owned()).collect()
+    url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .collect()
 }
 
 fn sign(key: &Path, data: &str) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     std::fs::write(&input, data).unwrap();
-    let out = Command::new("openssl").args(["dgst", "-sha256", "-sign"]).arg(key).arg(&input).output().unwrap();
+    let out = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .arg(&input)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     out.stdout
 }
@@ -50,10 +65,35 @@ impl TokenServer {
         let key = dir.join("token.key");
         let cert = dir.join("token.crt");
         let der = dir.join("token.der");
-        openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=plinth-test-token", "-keyout", key.to_str().unwrap(), "-out", cert.to_str().unwrap()]);
-        openssl(&["x509", "-in", cert.to_str().unwrap(), "-outform", "DER", "-out", der.to_str().unwrap()]);
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=plinth-test-token",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ]);
+        openssl(&[
+            "x509",
+            "-in",
+            cert.to_str().unwrap(),
+            "-outform",
+            "DER",
+            "-out",
+            der.to_str().unwrap(),
+        ]);
         let x5c = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&der).unwrap());
-        let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
         let issued = Arc::new(Mutex::new(Vec::new()));
         let log = issued.clone();
         let server = MiniServer::start(move |req| {
@@ -86,7 +126,11 @@ impl TokenServer {
             MiniResponse::new(200).json(serde_json::json!({"token": token, "expires_in": 300}))
         })
         .await;
-        Self { server, cert, issued }
+        Self {
+            server,
+            cert,
+            issued,
+        }
     }
 
     pub fn realm(&self) -> String {
