@@ -49,8 +49,10 @@ use crate::checks::Check;
 use crate::checks::CheckKind;
 use crate::error::{Error, Result};
 
-pub(crate) use eval::{evaluate_command, evaluate_file_content, evaluate_file_existence, evaluate_metadata};
 pub use eval::go_file_mode;
+pub(crate) use eval::{
+    evaluate_command, evaluate_file_content, evaluate_file_existence, evaluate_metadata,
+};
 
 /// The only schema version read.
 pub const SCHEMA_VERSION: &str = "2.0.0";
@@ -218,13 +220,18 @@ pub struct MetadataTest {
 impl CstFile {
     /// Parses and validates a file's text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
-        let file: CstFile = serde_saphyr::from_str(text)
-            .map_err(|source| Error::ParseCst { origin: origin.to_owned(), source: Box::new(source) })?;
+        let file: CstFile = serde_saphyr::from_str(text).map_err(|source| Error::ParseCst {
+            origin: origin.to_owned(),
+            source: Box::new(source),
+        })?;
         let problems = file.problems();
         if problems.is_empty() {
             Ok(file)
         } else {
-            Err(Error::InvalidCst { origin: origin.to_owned(), problems })
+            Err(Error::InvalidCst {
+                origin: origin.to_owned(),
+                problems,
+            })
         }
     }
 
@@ -248,7 +255,10 @@ impl CstFile {
             let mut env = self.global_env_vars.clone();
             env.append(&mut test.env_vars);
             test.env_vars = env;
-            checks.push(Check::new(format!("cst:command:{}", test.name), CheckKind::CstCommand(test)));
+            checks.push(Check::new(
+                format!("cst:command:{}", test.name),
+                CheckKind::CstCommand(test),
+            ));
         }
         for test in &self.file_existence_tests {
             checks.push(Check::new(
@@ -263,7 +273,10 @@ impl CstFile {
             ));
         }
         if let Some(test) = &self.metadata_test {
-            checks.push(Check::new("cst:metadata", CheckKind::CstMetadata(test.clone())));
+            checks.push(Check::new(
+                "cst:metadata",
+                CheckKind::CstMetadata(test.clone()),
+            ));
         }
         checks
     }
@@ -295,10 +308,19 @@ impl CstFile {
             if t.command.is_empty() {
                 problems.push(format!("{place}: `command` is empty"));
             }
-            if t.setup.iter().chain(&t.teardown).any(|c| c.first().is_none_or(String::is_empty)) {
+            if t.setup
+                .iter()
+                .chain(&t.teardown)
+                .any(|c| c.first().is_none_or(String::is_empty))
+            {
                 problems.push(format!("{place}: a setup or teardown command is empty"));
             }
-            for list in [&t.expected_output, &t.expected_error, &t.excluded_output, &t.excluded_error] {
+            for list in [
+                &t.expected_output,
+                &t.expected_error,
+                &t.excluded_output,
+                &t.excluded_error,
+            ] {
                 regexes(&place, list, &mut problems);
             }
         }
@@ -307,7 +329,9 @@ impl CstFile {
             if t.name.is_empty() {
                 problems.push(format!("fileExistenceTests[{i}]: `name` is empty"));
             } else if !names.insert(("file_existence", t.name.clone())) {
-                problems.push(format!("{place}: the name is used by another file existence test"));
+                problems.push(format!(
+                    "{place}: the name is used by another file existence test"
+                ));
             }
             if t.path.is_empty() {
                 problems.push(format!("{place}: `path` is empty"));
@@ -315,7 +339,9 @@ impl CstFile {
             if let Some(by) = &t.is_executable_by
                 && !["owner", "group", "other", "any"].contains(&by.as_str())
             {
-                problems.push(format!("{place}: isExecutableBy is `{by}`; use owner, group, other or any"));
+                problems.push(format!(
+                    "{place}: isExecutableBy is `{by}`; use owner, group, other or any"
+                ));
             }
             if !t.should_exist && (t.permissions.is_some() || t.uid.is_some() || t.gid.is_some()) {
                 problems.push(format!(
@@ -328,7 +354,9 @@ impl CstFile {
             if t.name.is_empty() {
                 problems.push(format!("fileContentTests[{i}]: `name` is empty"));
             } else if !names.insert(("file_content", t.name.clone())) {
-                problems.push(format!("{place}: the name is used by another file content test"));
+                problems.push(format!(
+                    "{place}: the name is used by another file content test"
+                ));
             }
             if t.path.is_empty() {
                 problems.push(format!("{place}: `path` is empty"));
@@ -338,7 +366,11 @@ impl CstFile {
         }
         if let Some(m) = &self.metadata_test {
             for pair in m.env_vars.iter().chain(&m.labels).filter(|p| p.is_regex) {
-                regexes("metadataTest", std::slice::from_ref(&pair.value), &mut problems);
+                regexes(
+                    "metadataTest",
+                    std::slice::from_ref(&pair.value),
+                    &mut problems,
+                );
             }
         }
         problems

@@ -154,7 +154,7 @@ pub enum Error {
         platform: String,
         /// The recipe error.
         #[source]
-        source: plinth_recipe::Error,
+        source: Box<plinth_recipe::Error>,
     },
     /// A family's version table breaks a rule (order, duplicates, check changes).
     #[error("invalid family `{repository}`: {reason}")]

@@ -71,8 +71,12 @@ impl fmt::Debug for RecipeDecl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RecipeDecl::Known(_) => f.write_str("Known"),
-            RecipeDecl::Partial { missing, .. } => f.debug_struct("Partial").field("missing", missing).finish(),
-            RecipeDecl::Unknown { reason } => f.debug_struct("Unknown").field("reason", reason).finish(),
+            RecipeDecl::Partial { missing, .. } => {
+                f.debug_struct("Partial").field("missing", missing).finish()
+            }
+            RecipeDecl::Unknown { reason } => {
+                f.debug_struct("Unknown").field("reason", reason).finish()
+            }
         }
     }
 }
@@ -153,7 +157,9 @@ impl VersionDecl {
     pub fn new(version: Version) -> Self {
         Self {
             version,
-            recipe: RecipeDecl::Unknown { reason: "no recipe is declared".to_owned() },
+            recipe: RecipeDecl::Unknown {
+                reason: "no recipe is declared".to_owned(),
+            },
             checks: ChecksDecl::Inherit(Vec::new()),
             root_image: None,
             published_digest: None,
@@ -164,7 +170,10 @@ impl VersionDecl {
     }
 
     /// Sets the recipe.
-    pub fn with_recipe(mut self, recipe: impl Fn(&Platform) -> plinth_recipe::Result<Container> + Send + Sync + 'static) -> Self {
+    pub fn with_recipe(
+        mut self,
+        recipe: impl Fn(&Platform) -> plinth_recipe::Result<Container> + Send + Sync + 'static,
+    ) -> Self {
         self.recipe = RecipeDecl::Known(Arc::new(recipe));
         self
     }
@@ -272,10 +281,13 @@ pub trait Family: Send + Sync {
 
     /// The declaration of `version`.
     fn declaration(&self, version: &Version) -> Result<&VersionDecl> {
-        self.versions().iter().find(|d| d.version() == version).ok_or_else(|| Error::UnknownVersion {
-            repository: self.repository().to_owned(),
-            version: version.clone(),
-        })
+        self.versions()
+            .iter()
+            .find(|d| d.version() == version)
+            .ok_or_else(|| Error::UnknownVersion {
+                repository: self.repository().to_owned(),
+                version: version.clone(),
+            })
     }
 
     /// The newest declared version.
@@ -326,7 +338,9 @@ pub trait Family: Send + Sync {
 
     /// The root image of `version`, as written in its recipe.
     fn root_image(&self, version: &Version) -> Option<ImageSource> {
-        self.declaration(version).ok().and_then(|d| d.root_image().cloned())
+        self.declaration(version)
+            .ok()
+            .and_then(|d| d.root_image().cloned())
     }
 
     /// The changelog the declarations imply: one entry per version with changelog text, with its
@@ -335,7 +349,11 @@ pub trait Family: Send + Sync {
         let mut entries = Vec::new();
         for decl in self.versions() {
             if let Some(text) = decl.changelog() {
-                entries.push(ChangelogEntry::new(decl.version().clone(), text, self.dockerfile_example(decl.version())?));
+                entries.push(ChangelogEntry::new(
+                    decl.version().clone(),
+                    text,
+                    self.dockerfile_example(decl.version())?,
+                ));
             }
         }
         Ok(Changelog::new(entries))
@@ -346,23 +364,42 @@ impl fmt::Debug for dyn Family + '_ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Family")
             .field("repository", &self.repository())
-            .field("versions", &self.versions().iter().map(|d| d.version().to_string()).collect::<Vec<_>>())
+            .field(
+                "versions",
+                &self
+                    .versions()
+                    .iter()
+                    .map(|d| d.version().to_string())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
 
-fn call_recipe(repository: &str, decl: &VersionDecl, f: &RecipeFn, platform: &Platform) -> Result<Container> {
+fn call_recipe(
+    repository: &str,
+    decl: &VersionDecl,
+    f: &RecipeFn,
+    platform: &Platform,
+) -> Result<Container> {
     f(platform).map_err(|source| Error::Recipe {
         repository: repository.to_owned(),
         version: decl.version().clone(),
         platform: platform.to_string(),
-        source,
+        source: Box::new(source),
     })
 }
 
 /// The check list of `version` after inheritance over `versions` (oldest first).
-pub fn resolve_checks(repository: &str, versions: &[VersionDecl], version: &Version) -> Result<Vec<Check>> {
-    let invalid = |reason: String| Error::InvalidFamily { repository: repository.to_owned(), reason };
+pub fn resolve_checks(
+    repository: &str,
+    versions: &[VersionDecl],
+    version: &Version,
+) -> Result<Vec<Check>> {
+    let invalid = |reason: String| Error::InvalidFamily {
+        repository: repository.to_owned(),
+        reason,
+    };
     let mut current: Vec<Check> = Vec::new();
     for decl in versions {
         let is_target = decl.version() == version;
@@ -379,19 +416,31 @@ pub fn resolve_checks(repository: &str, versions: &[VersionDecl], version: &Vers
             ChecksDecl::Replace(list) => current = list.clone(),
             ChecksDecl::Inherit(changes) => {
                 for change in changes {
-                    apply_change(&mut current, change)
-                        .map_err(|reason| invalid(format!("version {}: {reason}", decl.version())))?;
+                    apply_change(&mut current, change).map_err(|reason| {
+                        invalid(format!("version {}: {reason}", decl.version()))
+                    })?;
                 }
             }
         }
-        if let Some(dup) = current.iter().enumerate().find_map(|(i, c)| current[..i].iter().find(|o| o.id() == c.id())) {
-            return Err(invalid(format!("version {}: two checks have the id `{}`", decl.version(), dup.id())));
+        if let Some(dup) = current
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| current[..i].iter().find(|o| o.id() == c.id()))
+        {
+            return Err(invalid(format!(
+                "version {}: two checks have the id `{}`",
+                decl.version(),
+                dup.id()
+            )));
         }
         if is_target {
             return Ok(current);
         }
     }
-    Err(Error::UnknownVersion { repository: repository.to_owned(), version: version.clone() })
+    Err(Error::UnknownVersion {
+        repository: repository.to_owned(),
+        version: version.clone(),
+    })
 }
 
 fn apply_change(list: &mut Vec<Check>, change: &CheckChange) -> std::result::Result<(), String> {
@@ -403,14 +452,22 @@ fn apply_change(list: &mut Vec<Check>, change: &CheckChange) -> std::result::Res
         },
         CheckChange::InsertBefore { before, check } => {
             if position(list, check.id()).is_some() {
-                return Err(format!("cannot insert `{}`: a check with that id is inherited; use Set to replace it", check.id()));
+                return Err(format!(
+                    "cannot insert `{}`: a check with that id is inherited; use Set to replace it",
+                    check.id()
+                ));
             }
-            let i = position(list, before)
-                .ok_or_else(|| format!("cannot insert `{}` before `{before}`: no inherited check has that id", check.id()))?;
+            let i = position(list, before).ok_or_else(|| {
+                format!(
+                    "cannot insert `{}` before `{before}`: no inherited check has that id",
+                    check.id()
+                )
+            })?;
             list.insert(i, check.clone());
         }
         CheckChange::Drop(id) => {
-            let i = position(list, id).ok_or_else(|| format!("cannot drop `{id}`: no inherited check has that id"))?;
+            let i = position(list, id)
+                .ok_or_else(|| format!("cannot drop `{id}`: no inherited check has that id"))?;
             list.remove(i);
         }
     }
@@ -430,7 +487,10 @@ impl TableFamily {
     /// precedence and their check declarations must resolve (every one is checked here).
     pub fn new(repository: impl Into<String>, versions: Vec<VersionDecl>) -> Result<Self> {
         let repository = repository.into();
-        let invalid = |reason: String| Error::InvalidFamily { repository: repository.clone(), reason };
+        let invalid = |reason: String| Error::InvalidFamily {
+            repository: repository.clone(),
+            reason,
+        };
         if repository.is_empty() {
             return Err(invalid("the repository is empty".to_owned()));
         }
@@ -449,7 +509,11 @@ impl TableFamily {
                 Err(e) => return Err(e),
             }
         }
-        Ok(Self { repository, platforms: vec![Platform::linux_amd64(), Platform::linux_arm64()], versions })
+        Ok(Self {
+            repository,
+            platforms: vec![Platform::linux_amd64(), Platform::linux_arm64()],
+            versions,
+        })
     }
 
     /// The same family built for other platforms.
@@ -516,7 +580,10 @@ impl Catalog {
     /// The family of `repository` (a leading `docker.io/` is ignored).
     pub fn find(&self, repository: &str) -> Option<&dyn Family> {
         let wanted = repository.strip_prefix("docker.io/").unwrap_or(repository);
-        self.families.iter().find(|f| f.repository() == wanted).map(|f| f.as_ref())
+        self.families
+            .iter()
+            .find(|f| f.repository() == wanted)
+            .map(|f| f.as_ref())
     }
 
     /// Like [`find`](Self::find), with an error listing the known repositories.

@@ -15,7 +15,12 @@ fn v(s: &str) -> Version {
 }
 
 fn ids(family: &dyn Family, version: &str) -> Vec<String> {
-    family.checks(&v(version)).unwrap().iter().map(|c| c.id().to_owned()).collect()
+    family
+        .checks(&v(version))
+        .unwrap()
+        .iter()
+        .map(|c| c.id().to_owned())
+        .collect()
 }
 
 #[test]
@@ -31,7 +36,11 @@ fn every_version_check_list_snapshot() {
                         let mut params = params.as_object().unwrap().clone();
                         params.remove("id");
                         params.remove("kind");
-                        text.push_str(&format!("  {} {}\n", c.id(), serde_json::Value::Object(params)));
+                        text.push_str(&format!(
+                            "  {} {}\n",
+                            c.id(),
+                            serde_json::Value::Object(params)
+                        ));
                     }
                 }
                 Err(e) => text.push_str(&format!("  error: {e}\n")),
@@ -45,13 +54,24 @@ fn every_version_check_list_snapshot() {
 fn inheritance_replaces_in_place_inserts_and_drops() {
     let python = airbyte::python_family();
     let py = |ver: &str| python.checks(&v(ver)).unwrap();
-    let param = |checks: &[Check], id: &str| match checks.iter().find(|c| c.id() == id).map(Check::kind) {
-        Some(CheckKind::PythonVersion { version } | CheckKind::PipVersion { version } | CheckKind::PoetryVersion { version }) => {
-            version.clone()
-        }
-        other => panic!("{id}: {other:?}"),
-    };
-    assert_eq!(ids(&python, "1.0.0"), ["timezone_is_utc", "command_available:bash", "python_version", "pip_version"]);
+    let param =
+        |checks: &[Check], id: &str| match checks.iter().find(|c| c.id() == id).map(Check::kind) {
+            Some(
+                CheckKind::PythonVersion { version }
+                | CheckKind::PipVersion { version }
+                | CheckKind::PoetryVersion { version },
+            ) => version.clone(),
+            other => panic!("{id}: {other:?}"),
+        };
+    assert_eq!(
+        ids(&python, "1.0.0"),
+        [
+            "timezone_is_utc",
+            "command_available:bash",
+            "python_version",
+            "pip_version"
+        ]
+    );
     assert_eq!(param(&py("1.0.0"), "python_version"), "3.9.18");
     assert_eq!(param(&py("1.2.1"), "python_version"), "3.9.19");
     assert_eq!(param(&py("1.2.1"), "pip_version"), "24.0");
@@ -86,7 +106,10 @@ fn inheritance_replaces_in_place_inserts_and_drops() {
     assert_eq!(tmp.len(), 15);
     // 4.0.0 is "as 3.0.0" with new versions: the unmerged /tmp check is dropped explicitly.
     let four = py("4.0.0");
-    assert_eq!(four.iter().map(Check::id).collect::<Vec<_>>(), ids(&python, "3.0.0"));
+    assert_eq!(
+        four.iter().map(Check::id).collect::<Vec<_>>(),
+        ids(&python, "3.0.0")
+    );
     assert_eq!(param(&four, "python_version"), "3.11.11");
     assert_eq!(param(&four, "poetry_version"), "1.8.4");
     assert_eq!(param(&four, "pip_version"), "24.0");
@@ -108,14 +131,20 @@ fn inheritance_replaces_in_place_inserts_and_drops() {
     }
     assert_eq!(rc1[0], Check::user_can_read_dir("root", "/airbyte"));
     assert_eq!(rc1.len(), 2 + 3 + 6 + 2);
-    assert!(matches!(java.checks(&v("2.0.0-rc.1")), Err(Error::ChecksUnknown { .. })));
+    assert!(matches!(
+        java.checks(&v("2.0.0-rc.1")),
+        Err(Error::ChecksUnknown { .. })
+    ));
     let two = java.checks(&v("2.0.1")).unwrap();
     assert_eq!(two, java.checks(&v("2.0.0-rc.2")).unwrap());
     assert_eq!(two[0], Check::user_can_write_dir("airbyte", "/airbyte"));
     assert_eq!(two[1], Check::user_can_read_dir("airbyte", "/airbyte"));
     assert_eq!(two[14], Check::user_uid_gid("airbyte", 1000, 1000));
     assert_eq!(two.len(), 14 + 1 + 11);
-    assert_eq!(two.last(), Some(&Check::command_available_with("openssl", "version")));
+    assert_eq!(
+        two.last(),
+        Some(&Check::command_available_with("openssl", "version"))
+    );
 }
 
 fn healthy_python_3_0_0() -> Canned {
@@ -139,7 +168,11 @@ fn healthy_python_3_0_0() -> Canned {
         .on(&["tesseract", "--version"], ok("tesseract 5.3.0\n leptonica-1.82.0\n"))
         .on(&["pdftotext", "-v"], out(0, "", "pdftotext version 22.12.0\n"));
     for dir in ["/airbyte", "/usr/share/nltk_data", "/custom_cache"] {
-        r = r.on(&["touch", &format!("{dir}/foo.txt")], ok("")).on_as("airbyte", &["cat", &format!("{dir}/foo.txt")], ok(""));
+        r = r.on(&["touch", &format!("{dir}/foo.txt")], ok("")).on_as(
+            "airbyte",
+            &["cat", &format!("{dir}/foo.txt")],
+            ok(""),
+        );
     }
     r
 }
@@ -149,21 +182,39 @@ fn python_3_0_0_list_passes_on_a_healthy_image_and_runs_the_original_commands() 
     let python = airbyte::python_family();
     let checks = python.checks(&v("3.0.0")).unwrap();
     let runner = healthy_python_3_0_0();
-    let report = run_checks("airbyte/python-connector-base:3.0.0", &Platform::linux_amd64(), &checks, &runner);
+    let report = run_checks(
+        "airbyte/python-connector-base:3.0.0",
+        &Platform::linux_amd64(),
+        &checks,
+        &runner,
+    );
     assert!(report.passed(), "{}", report.render_table());
     insta::assert_snapshot!("python_3_0_0_commands", runner.call_lines().join("\n"));
     assert_eq!(runner.starts.borrow().len(), checks.len());
 
     // The same image fails 4.0.0's list on exactly its two changed versions.
     let four = python.checks(&v("4.0.0")).unwrap();
-    let report = run_checks("x", &Platform::linux_amd64(), &four, &healthy_python_3_0_0());
-    let failed: Vec<(&str, &str)> =
-        report.problems().map(|o| (o.id.as_str(), o.message.as_deref().unwrap())).collect();
+    let report = run_checks(
+        "x",
+        &Platform::linux_amd64(),
+        &four,
+        &healthy_python_3_0_0(),
+    );
+    let failed: Vec<(&str, &str)> = report
+        .problems()
+        .map(|o| (o.id.as_str(), o.message.as_deref().unwrap()))
+        .collect();
     assert_eq!(
         failed,
         [
-            ("python_version", "unexpected python version: Python 3.10.14\n"),
-            ("poetry_version", "unexpected poetry version: Poetry (version 1.6.1)\n"),
+            (
+                "python_version",
+                "unexpected python version: Python 3.10.14\n"
+            ),
+            (
+                "poetry_version",
+                "unexpected poetry version: Poetry (version 1.6.1)\n"
+            ),
         ]
     );
 }
@@ -183,15 +234,27 @@ fn java_2_0_1_list_passes_on_a_healthy_image() {
                 AIRBYTE_DISCOVER_CMD=/airbyte/javabase.sh --discover\nAIRBYTE_READ_CMD=/airbyte/javabase.sh --read\n\
                 AIRBYTE_WRITE_CMD=/airbyte/javabase.sh --write\nAIRBYTE_ENTRYPOINT=/airbyte/base.sh\n"),
         );
-    for file in ["/airbyte/dd-java-agent.jar", "/airbyte/base.sh", "/airbyte/javabase.sh"] {
+    for file in [
+        "/airbyte/dd-java-agent.jar",
+        "/airbyte/base.sh",
+        "/airbyte/javabase.sh",
+    ] {
         runner = runner.on(&["test", "-f", file], ok(""));
     }
     for dir in airbyte::checks::JAVA_AIRBYTE_DIRS {
         let file = format!("{dir}/foo.txt");
         // The image user is airbyte, so the read check's `touch` runs without an explicit user.
-        runner = runner.on_as("airbyte", &["touch", &file], ok("")).on(&["touch", &file], ok("")).on_as("airbyte", &["cat", &file], ok(""));
+        runner = runner
+            .on_as("airbyte", &["touch", &file], ok(""))
+            .on(&["touch", &file], ok(""))
+            .on_as("airbyte", &["cat", &file], ok(""));
     }
-    let report = run_checks("airbyte/java-connector-base:2.0.1", &Platform::linux_arm64(), &checks, &runner);
+    let report = run_checks(
+        "airbyte/java-connector-base:2.0.1",
+        &Platform::linux_arm64(),
+        &checks,
+        &runner,
+    );
     assert!(report.passed(), "{}", report.render_table());
     assert_eq!(report.outcomes.len(), 26);
 }

@@ -45,7 +45,10 @@ pub fn python_2_0_0() -> ChecksDecl {
 
 /// python 3.0.0-rc.1 and 3.0.0 (code): the user checks, between pip and poetry.
 pub fn python_3_0_0() -> ChecksDecl {
-    let before = |check: Check| CheckChange::InsertBefore { before: "poetry_version".to_owned(), check };
+    let before = |check: Check| CheckChange::InsertBefore {
+        before: "poetry_version".to_owned(),
+        check,
+    };
     ChecksDecl::Inherit(vec![
         before(Check::user_exists("airbyte", 1000, 1000)),
         before(Check::user_can_read_dir("airbyte", "/airbyte")),
@@ -81,7 +84,10 @@ fn java_common() -> Vec<Check> {
         Check::file_exists("/airbyte/javabase.sh"),
     ];
     for cmd in ["spec", "check", "discover", "read", "write"] {
-        checks.push(Check::env_var(&format!("AIRBYTE_{}_CMD", cmd.to_uppercase()), &format!("/airbyte/javabase.sh --{cmd}")));
+        checks.push(Check::env_var(
+            &format!("AIRBYTE_{}_CMD", cmd.to_uppercase()),
+            &format!("/airbyte/javabase.sh --{cmd}"),
+        ));
     }
     checks.push(Check::env_var("AIRBYTE_ENTRYPOINT", "/airbyte/base.sh"));
     checks.push(Check::command_available("tar"));
@@ -91,14 +97,24 @@ fn java_common() -> Vec<Check> {
 
 /// java 1.0.0-rc.1 … 1.0.0 (code; the image user is root).
 pub fn java_1_0_0_rc_1() -> ChecksDecl {
-    let mut checks = vec![Check::user_can_read_dir("root", "/airbyte"), Check::user_can_write_dir("root", "/airbyte")];
+    let mut checks = vec![
+        Check::user_can_read_dir("root", "/airbyte"),
+        Check::user_can_write_dir("root", "/airbyte"),
+    ];
     checks.extend(java_common());
     ChecksDecl::Replace(checks)
 }
 
 /// The directories airbyte must write and read from java 2.0.0-rc.2 on.
-pub const JAVA_AIRBYTE_DIRS: [&str; 7] =
-    ["/airbyte", "/custom_cache", "/tmp", "/secrets", "/config", "/usr/share/pki/ca-trust-source", "/etc/pki/ca-trust"];
+pub const JAVA_AIRBYTE_DIRS: [&str; 7] = [
+    "/airbyte",
+    "/custom_cache",
+    "/tmp",
+    "/secrets",
+    "/config",
+    "/usr/share/pki/ca-trust-source",
+    "/etc/pki/ca-trust",
+];
 
 /// java 2.0.0-rc.2, 2.0.0, 2.0.1 (code): write then read each directory as airbyte, the ids,
 /// then the common checks.

@@ -17,7 +17,8 @@ const STEPS_2_0_0: &[Step] = &[Nonroot, Wd, FilesOwned, Env6, Ep, User];
 
 /// The java family.
 pub fn java_family() -> TableFamily {
-    let root_note = "The image user is root (the class declared user `root` with a TODO to switch to airbyte).";
+    let root_note =
+        "The image user is root (the class declared user `root` with a TODO to switch to airbyte).";
     let versions = vec![
         row("1.0.0-rc.1", "886a7ce7eccfe3c8fb303511d0e46b83b7edb4f28e3705818c090185ba511fe7", CORRETTO_A,
             &[YumUpd, YumInst, Wd, FilesMaster, Env6])

@@ -51,21 +51,33 @@ pub fn catalog() -> Catalog {
 }
 
 fn parse_version(version: &str) -> crate::Version {
-    version.parse().expect("the Airbyte tables hold valid versions")
+    version
+        .parse()
+        .expect("the Airbyte tables hold valid versions")
 }
 
 fn version_decl(version: &str, digest: &str, root: Option<&'static str>) -> VersionDecl {
-    let digest: Digest = format!("sha256:{digest}").parse().expect("the Airbyte tables hold valid digests");
+    let digest: Digest = format!("sha256:{digest}")
+        .parse()
+        .expect("the Airbyte tables hold valid digests");
     let decl = VersionDecl::new(parse_version(version)).with_published_digest(digest);
     match root {
-        Some(root) => decl.with_root_image(ImageSource::parse(root).expect("the Airbyte root addresses are valid")),
+        Some(root) => decl.with_root_image(
+            ImageSource::parse(root).expect("the Airbyte root addresses are valid"),
+        ),
         None => decl,
     }
 }
 
 /// A version with a known recipe: `from root`, then `steps`.
-fn row(version: &str, digest: &str, root: &'static str, steps: &'static [steps::Step]) -> VersionDecl {
-    version_decl(version, digest, Some(root)).with_recipe(move |_platform| steps::recipe(root, steps))
+fn row(
+    version: &str,
+    digest: &str,
+    root: &'static str,
+    steps: &'static [steps::Step],
+) -> VersionDecl {
+    version_decl(version, digest, Some(root))
+        .with_recipe(move |_platform| steps::recipe(root, steps))
 }
 
 /// A tag published without changelog entry or recorded recipe.
@@ -76,6 +88,8 @@ fn published_only(version: &str, digest: &str) -> VersionDecl {
                      pull the published image by digest instead"
                 .to_owned(),
         })
-        .with_checks(ChecksDecl::Unknown { reason: "it was published without recorded checks".to_owned() })
+        .with_checks(ChecksDecl::Unknown {
+            reason: "it was published without recorded checks".to_owned(),
+        })
         .with_provenance(Provenance::NotRecovered)
 }

@@ -9,15 +9,15 @@ pub const NLTK_DATA_DIR: &str = "/usr/share/nltk_data";
 /// engine's native platform; plinth builds it for the platform of the image that uses it).
 pub const NLTK_BUILDER_IMAGE: &str = "bash:latest";
 /// The punkt tokenizer data, pinned to an `nltk_data` commit (no checksum upstream).
-pub const PUNKT_URL: &str =
-    "https://github.com/nltk/nltk_data/raw/5db857e6f7df11eabb5e5665836db9ec8df07e28/packages/tokenizers/punkt.zip";
+pub const PUNKT_URL: &str = "https://github.com/nltk/nltk_data/raw/5db857e6f7df11eabb5e5665836db9ec8df07e28/packages/tokenizers/punkt.zip";
 /// The averaged perceptron tagger data, pinned to the same commit.
 pub const TAGGER_URL: &str = "https://github.com/nltk/nltk_data/raw/5db857e6f7df11eabb5e5665836db9ec8df07e28/packages/taggers/averaged_perceptron_tagger.zip";
 
 /// `from bash:latest`, then for `tokenizers` (punkt) and `taggers` (tagger): download to
 /// `/tmp/data.zip`, `mkdir -p`, `unzip -o`, `rm`.
 pub fn nltk_builder() -> Container {
-    let source = ImageSource::parse(NLTK_BUILDER_IMAGE).expect("`bash:latest` is a valid image reference");
+    let source =
+        ImageSource::parse(NLTK_BUILDER_IMAGE).expect("`bash:latest` is a valid image reference");
     let mut c = Container::from_image(source);
     for (sub, url) in [("tokenizers", PUNKT_URL), ("taggers", TAGGER_URL)] {
         let dir = format!("{NLTK_DATA_DIR}/{sub}");

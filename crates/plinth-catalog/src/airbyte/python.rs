@@ -8,12 +8,28 @@ use super::steps::Step::{self, *};
 use super::{PYTHON_REPOSITORY, published_only, row};
 
 /// 2.0.0 and 1.2.3 (from their roots).
-const STEPS_2_0_0: &[Step] = &[CacheRoot, Tz, Pip24, PoetryEnv, Poetry161, Upgrade, Socat, Ocr, NltkMkdir, NltkDir];
+const STEPS_2_0_0: &[Step] = &[
+    CacheRoot, Tz, Pip24, PoetryEnv, Poetry161, Upgrade, Socat, Ocr, NltkMkdir, NltkDir,
+];
 /// 1.2.1 and 1.2.2 (from their roots).
-const STEPS_1_2_2: &[Step] = &[CacheRoot, Tz, Pip24, PoetryEnv, Poetry161, SocatOld, Ocr, NltkMkdir, NltkDir];
+const STEPS_1_2_2: &[Step] = &[
+    CacheRoot, Tz, Pip24, PoetryEnv, Poetry161, SocatOld, Ocr, NltkMkdir, NltkDir,
+];
 /// 3.0.0-rc.1 and 3.0.0.
-const STEPS_3_0_0: &[Step] =
-    &[Tz, Userbase, CacheCustom, PipEnv, Pip24, PoetryEnv, Poetry161, Upgrade, Socat, Ocr, NltkMkdir755, NltkDir];
+const STEPS_3_0_0: &[Step] = &[
+    Tz,
+    Userbase,
+    CacheCustom,
+    PipEnv,
+    Pip24,
+    PoetryEnv,
+    Poetry161,
+    Upgrade,
+    Socat,
+    Ocr,
+    NltkMkdir755,
+    NltkDir,
+];
 
 /// The python family.
 pub fn python_family() -> TableFamily {
@@ -90,4 +106,3 @@ pub fn python_family() -> TableFamily {
     ];
     TableFamily::new(PYTHON_REPOSITORY, versions).expect("the python family table is valid")
 }
-

@@ -8,10 +8,10 @@ use plinth_recipe::{Container, DirectorySource, FileOptions, FileSource};
 use super::nltk;
 
 /// `base.sh` and `javabase.sh` on the unpinned `master` branch (rc.1 and rc.2 code).
-pub const SCRIPTS_MASTER: &str = "https://raw.githubusercontent.com/airbytehq/airbyte/master/airbyte-integrations/bases";
+pub const SCRIPTS_MASTER: &str =
+    "https://raw.githubusercontent.com/airbytehq/airbyte/master/airbyte-integrations/bases";
 /// `base.sh` and `javabase.sh` pinned to a commit (rc.4 code onward).
-pub const SCRIPTS_PINNED: &str =
-    "https://raw.githubusercontent.com/airbytehq/airbyte/6d8a3a2bc4f4ca79f10164447a90fdce5c9ad6f9/airbyte-integrations/bases";
+pub const SCRIPTS_PINNED: &str = "https://raw.githubusercontent.com/airbytehq/airbyte/6d8a3a2bc4f4ca79f10164447a90fdce5c9ad6f9/airbyte-integrations/bases";
 /// The Datadog Java agent; never pinned upstream, so Java builds are not reproducible.
 pub const DATADOG_AGENT: &str = "https://dtdg.co/latest-java-tracer";
 
@@ -52,8 +52,16 @@ pub const NONROOT_ITEMS: &[&str] = &[
 /// The Java helper: always exactly three arguments,
 /// `["sh", "-c", "set -o xtrace && " + " && ".join(items)]`.
 pub fn sh_dash_c<S: AsRef<str>>(items: &[S]) -> [String; 3] {
-    let joined = items.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" && ");
-    ["sh".to_owned(), "-c".to_owned(), format!("set -o xtrace && {joined}")]
+    let joined = items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(" && ");
+    [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("set -o xtrace && {joined}"),
+    ]
 }
 
 /// One named step of the dictionary.
@@ -136,9 +144,21 @@ fn java_files(c: Container, scripts: &str, owner: Option<&str>) -> Container {
         None => FileOptions::new(),
     };
     // Relative paths: they land in the workdir, `/airbyte`.
-    c.with_file_opts("dd-java-agent.jar", FileSource::url(DATADOG_AGENT), options())
-        .with_file_opts("base.sh", FileSource::url(format!("{scripts}/base/base.sh")), options())
-        .with_file_opts("javabase.sh", FileSource::url(format!("{scripts}/base-java/javabase.sh")), options())
+    c.with_file_opts(
+        "dd-java-agent.jar",
+        FileSource::url(DATADOG_AGENT),
+        options(),
+    )
+    .with_file_opts(
+        "base.sh",
+        FileSource::url(format!("{scripts}/base/base.sh")),
+        options(),
+    )
+    .with_file_opts(
+        "javabase.sh",
+        FileSource::url(format!("{scripts}/base-java/javabase.sh")),
+        options(),
+    )
 }
 
 impl Step {
@@ -204,5 +224,7 @@ impl Step {
 
 /// `from root`, then `steps` in order.
 pub fn recipe(root: &str, steps: &[Step]) -> plinth_recipe::Result<Container> {
-    Ok(steps.iter().fold(Container::from_address(root)?, |c, step| step.apply(c)))
+    Ok(steps
+        .iter()
+        .fold(Container::from_address(root)?, |c, step| step.apply(c)))
 }

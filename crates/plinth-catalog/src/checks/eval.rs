@@ -24,7 +24,10 @@ pub(crate) struct Session<'a> {
 
 impl<'a> Session<'a> {
     pub(crate) fn new(runner: &'a dyn CommandRunner) -> Self {
-        Self { runner, records: Vec::new() }
+        Self {
+            runner,
+            records: Vec::new(),
+        }
     }
 
     pub(crate) fn runner(&self) -> &'a dyn CommandRunner {
@@ -35,13 +38,25 @@ impl<'a> Session<'a> {
     pub(crate) fn run(&mut self, spec: CommandSpec) -> Result<CommandOutput, Verdict> {
         match self.runner.run(&spec) {
             Ok(output) => {
-                self.records.push(CommandRecord { command: spec, output: Some(output.clone()), error: None });
+                self.records.push(CommandRecord {
+                    command: spec,
+                    output: Some(output.clone()),
+                    error: None,
+                });
                 Ok(output)
             }
             Err(error) => {
                 let text = error_chain(error.as_ref());
-                let message = format!("could not run `{}`{}: {text}", spec.display(), as_user(&spec));
-                self.records.push(CommandRecord { command: spec, output: None, error: Some(text) });
+                let message = format!(
+                    "could not run `{}`{}: {text}",
+                    spec.display(),
+                    as_user(&spec)
+                );
+                self.records.push(CommandRecord {
+                    command: spec,
+                    output: None,
+                    error: Some(text),
+                });
                 Err(Verdict::Error(message))
             }
         }
@@ -54,25 +69,43 @@ impl<'a> Session<'a> {
         if output.success() {
             Ok(output)
         } else {
-            Err(Verdict::Fail(exec_failure(&description.0, &description.1, &output)))
+            Err(Verdict::Fail(exec_failure(
+                &description.0,
+                &description.1,
+                &output,
+            )))
         }
     }
 
     /// Runs a command whose non-zero exit fails the check with `message`.
-    pub(crate) fn exec_or(&mut self, spec: CommandSpec, message: impl FnOnce() -> String) -> Result<CommandOutput, Verdict> {
+    pub(crate) fn exec_or(
+        &mut self,
+        spec: CommandSpec,
+        message: impl FnOnce() -> String,
+    ) -> Result<CommandOutput, Verdict> {
         let output = self.run(spec)?;
-        if output.success() { Ok(output) } else { Err(Verdict::Fail(message())) }
+        if output.success() {
+            Ok(output)
+        } else {
+            Err(Verdict::Fail(message()))
+        }
     }
 }
 
 fn as_user(spec: &CommandSpec) -> String {
-    spec.user.as_ref().map(|u| format!(" as user {u}")).unwrap_or_default()
+    spec.user
+        .as_ref()
+        .map(|u| format!(" as user {u}"))
+        .unwrap_or_default()
 }
 
 /// The text of an exec that exited non-zero, in place of the original's wrapped `ExecError`.
 fn exec_failure(argv: &str, user: &str, output: &CommandOutput) -> String {
     let stderr = output.stderr.trim();
-    let mut text = format!("command `{argv}`{user} failed with exit code {}", output.exit_code);
+    let mut text = format!(
+        "command `{argv}`{user} failed with exit code {}",
+        output.exit_code
+    );
     if !stderr.is_empty() {
         let cut: String = stderr.chars().take(500).collect();
         text.push_str(": ");
@@ -121,8 +154,9 @@ pub(crate) fn split_lines(text: &str) -> Vec<&str> {
     lines
 }
 
-static SOCAT_VERSION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"version (\d+\.\d+\.\d+\.\d+)").expect("the socat pattern is valid"));
+static SOCAT_VERSION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"version (\d+\.\d+\.\d+\.\d+)").expect("the socat pattern is valid")
+});
 
 impl Check {
     /// Runs the check through `runner` and says whether it passed.
@@ -135,7 +169,10 @@ impl Check {
             return CheckOutcome {
                 id: self.id().to_owned(),
                 status: CheckStatus::Error,
-                message: Some(format!("could not prepare a container for the check: {}", error_chain(error.as_ref()))),
+                message: Some(format!(
+                    "could not prepare a container for the check: {}",
+                    error_chain(error.as_ref())
+                )),
                 commands: Vec::new(),
                 children: Vec::new(),
             };
@@ -146,7 +183,8 @@ impl Check {
     fn evaluate_in(&self, runner: &dyn CommandRunner) -> CheckOutcome {
         let members = self.members();
         if !members.is_empty() {
-            let children: Vec<CheckOutcome> = members.iter().map(|m| m.evaluate_in(runner)).collect();
+            let children: Vec<CheckOutcome> =
+                members.iter().map(|m| m.evaluate_in(runner)).collect();
             let first_bad = children.iter().find(|c| !c.passed());
             return CheckOutcome {
                 id: self.id().to_owned(),
@@ -163,7 +201,13 @@ impl Check {
             Err(Verdict::Fail(m)) => (CheckStatus::Failed, Some(m)),
             Err(Verdict::Error(m)) => (CheckStatus::Error, Some(m)),
         };
-        CheckOutcome { id: self.id().to_owned(), status, message, commands: session.records, children: Vec::new() }
+        CheckOutcome {
+            id: self.id().to_owned(),
+            status,
+            message,
+            commands: session.records,
+            children: Vec::new(),
+        }
     }
 }
 
@@ -187,11 +231,19 @@ fn evaluate_kind(kind: &CheckKind, s: &mut Session<'_>) -> Result<(), Verdict> {
         }
         CheckKind::SocatVersion { version } => {
             let out = s.exec(CommandSpec::new(["socat", "-V"]))?;
-            let Some(line) = split_lines(&out.stdout).into_iter().find(|l| l.starts_with("socat version")) else {
-                return fail(format!("Could not parse the socat version from the output: {}", out.stdout));
+            let Some(line) = split_lines(&out.stdout)
+                .into_iter()
+                .find(|l| l.starts_with("socat version"))
+            else {
+                return fail(format!(
+                    "Could not parse the socat version from the output: {}",
+                    out.stdout
+                ));
             };
             let Some(found) = SOCAT_VERSION.captures(line).map(|c| c[1].to_owned()) else {
-                return fail(format!("Could not find the socat version in the version output: {line}"));
+                return fail(format!(
+                    "Could not find the socat version in the version output: {line}"
+                ));
             };
             if &found != version {
                 return fail(format!("unexpected socat version: {found}"));
@@ -206,9 +258,11 @@ fn evaluate_kind(kind: &CheckKind, s: &mut Session<'_>) -> Result<(), Verdict> {
                 .filter_map(|l| l.split_once('='))
                 .filter(|(k, _)| k == name)
                 .map(|(_, v)| v)
-                .last();
+                .next_back();
             match (found, value) {
-                (None, _) => return fail(format!("the {name} environment variable is not defined.")),
+                (None, _) => {
+                    return fail(format!("the {name} environment variable is not defined."));
+                }
                 (Some(actual), Some(expected)) if actual != expected => {
                     return fail(format!(
                         "the {name} environment variable is defined but has an unexpected value: {actual}."
@@ -230,16 +284,22 @@ fn evaluate_kind(kind: &CheckKind, s: &mut Session<'_>) -> Result<(), Verdict> {
             let file = format!("{dir}/foo.txt");
             let message = || format!("{dir} is not readable by {user}.");
             s.exec_or(CommandSpec::new(["touch", file.as_str()]), message)?;
-            s.exec_or(CommandSpec::new(["cat", file.as_str()]).as_user(user), message)?;
+            s.exec_or(
+                CommandSpec::new(["cat", file.as_str()]).as_user(user),
+                message,
+            )?;
         }
         CheckKind::UserCanWriteDir { user, dir } => {
             let file = format!("{dir}/foo.txt");
-            s.exec_or(CommandSpec::new(["touch", file.as_str()]).as_user(user), || {
-                format!("{dir} is not writable by the {user}.")
-            })?;
+            s.exec_or(
+                CommandSpec::new(["touch", file.as_str()]).as_user(user),
+                || format!("{dir} is not writable by the {user}."),
+            )?;
         }
         CheckKind::FileExists { path } => {
-            s.exec_or(CommandSpec::new(["test", "-f", path.as_str()]), || format!("{path} does not exist."))?;
+            s.exec_or(CommandSpec::new(["test", "-f", path.as_str()]), || {
+                format!("{path} does not exist.")
+            })?;
         }
         CheckKind::UserUidGid { user, uid, gid } => check_ids(s, user, *uid, *gid)?,
         CheckKind::PythonVersion { version } => {
@@ -256,7 +316,10 @@ fn evaluate_kind(kind: &CheckKind, s: &mut Session<'_>) -> Result<(), Verdict> {
         }
         CheckKind::PoetryVersion { version } => {
             let out = s.exec(CommandSpec::new(["poetry", "--version"]))?;
-            if !out.stdout.starts_with(&format!("Poetry (version {version}")) {
+            if !out
+                .stdout
+                .starts_with(&format!("Poetry (version {version}"))
+            {
                 return fail(format!("unexpected poetry version: {}", out.stdout));
             }
         }
@@ -283,12 +346,16 @@ fn evaluate_kind(kind: &CheckKind, s: &mut Session<'_>) -> Result<(), Verdict> {
         }
         CheckKind::PythonEnvVars | CheckKind::CdkSystemDependencies => {
             // `evaluate_in` expands groups before reaching here.
-            return Err(Verdict::Error("a group check has no command of its own".to_owned()));
+            return Err(Verdict::Error(
+                "a group check has no command of its own".to_owned(),
+            ));
         }
         CheckKind::CstCommand(test) => crate::cst::evaluate_command(test, s)?,
         CheckKind::CstFileExistence(test) => crate::cst::evaluate_file_existence(test, s)?,
         CheckKind::CstFileContent(test) => crate::cst::evaluate_file_content(test, s)?,
-        CheckKind::CstMetadata(test) => crate::cst::evaluate_metadata(test, s.runner().image_config())?,
+        CheckKind::CstMetadata(test) => {
+            crate::cst::evaluate_metadata(test, s.runner().image_config())?
+        }
     }
     Ok(())
 }

@@ -133,7 +133,10 @@ pub enum CheckKind {
 impl Check {
     /// A check with an explicit id.
     pub fn new(id: impl Into<String>, kind: CheckKind) -> Self {
-        Self { id: id.into(), kind }
+        Self {
+            id: id.into(),
+            kind,
+        }
     }
 
     /// The same check under another id.
@@ -166,38 +169,65 @@ impl Check {
     pub fn command_available_with(command: &str, option: &str) -> Self {
         Self::new(
             format!("command_available:{command}"),
-            CheckKind::CommandAvailable { command: command.to_owned(), option: option.to_owned() },
+            CheckKind::CommandAvailable {
+                command: command.to_owned(),
+                option: option.to_owned(),
+            },
         )
     }
 
     /// `socat_version`.
     pub fn socat_version(version: &str) -> Self {
-        Self::new("socat_version", CheckKind::SocatVersion { version: version.to_owned() })
+        Self::new(
+            "socat_version",
+            CheckKind::SocatVersion {
+                version: version.to_owned(),
+            },
+        )
     }
 
     /// `env_var:{name}`, defined with any value.
     pub fn env_var_defined(name: &str) -> Self {
-        Self::new(format!("env_var:{name}"), CheckKind::EnvVar { name: name.to_owned(), value: None })
+        Self::new(
+            format!("env_var:{name}"),
+            CheckKind::EnvVar {
+                name: name.to_owned(),
+                value: None,
+            },
+        )
     }
 
     /// `env_var:{name}`, defined with exactly `value`.
     pub fn env_var(name: &str, value: &str) -> Self {
         Self::new(
             format!("env_var:{name}"),
-            CheckKind::EnvVar { name: name.to_owned(), value: Some(value.to_owned()) },
+            CheckKind::EnvVar {
+                name: name.to_owned(),
+                value: Some(value.to_owned()),
+            },
         )
     }
 
     /// `user_exists:{user}`.
     pub fn user_exists(user: &str, uid: u32, gid: u32) -> Self {
-        Self::new(format!("user_exists:{user}"), CheckKind::UserExists { user: user.to_owned(), uid, gid })
+        Self::new(
+            format!("user_exists:{user}"),
+            CheckKind::UserExists {
+                user: user.to_owned(),
+                uid,
+                gid,
+            },
+        )
     }
 
     /// `user_can_read_dir:{user}:{dir}`.
     pub fn user_can_read_dir(user: &str, dir: &str) -> Self {
         Self::new(
             format!("user_can_read_dir:{user}:{dir}"),
-            CheckKind::UserCanReadDir { user: user.to_owned(), dir: dir.to_owned() },
+            CheckKind::UserCanReadDir {
+                user: user.to_owned(),
+                dir: dir.to_owned(),
+            },
         )
     }
 
@@ -205,43 +235,83 @@ impl Check {
     pub fn user_can_write_dir(user: &str, dir: &str) -> Self {
         Self::new(
             format!("user_can_write_dir:{user}:{dir}"),
-            CheckKind::UserCanWriteDir { user: user.to_owned(), dir: dir.to_owned() },
+            CheckKind::UserCanWriteDir {
+                user: user.to_owned(),
+                dir: dir.to_owned(),
+            },
         )
     }
 
     /// `file_exists:{path}`.
     pub fn file_exists(path: &str) -> Self {
-        Self::new(format!("file_exists:{path}"), CheckKind::FileExists { path: path.to_owned() })
+        Self::new(
+            format!("file_exists:{path}"),
+            CheckKind::FileExists {
+                path: path.to_owned(),
+            },
+        )
     }
 
     /// `user_uid_gid:{user}`.
     pub fn user_uid_gid(user: &str, uid: u32, gid: u32) -> Self {
-        Self::new(format!("user_uid_gid:{user}"), CheckKind::UserUidGid { user: user.to_owned(), uid, gid })
+        Self::new(
+            format!("user_uid_gid:{user}"),
+            CheckKind::UserUidGid {
+                user: user.to_owned(),
+                uid,
+                gid,
+            },
+        )
     }
 
     /// `python_version`.
     pub fn python_version(version: &str) -> Self {
-        Self::new("python_version", CheckKind::PythonVersion { version: version.to_owned() })
+        Self::new(
+            "python_version",
+            CheckKind::PythonVersion {
+                version: version.to_owned(),
+            },
+        )
     }
 
     /// `pip_version`.
     pub fn pip_version(version: &str) -> Self {
-        Self::new("pip_version", CheckKind::PipVersion { version: version.to_owned() })
+        Self::new(
+            "pip_version",
+            CheckKind::PipVersion {
+                version: version.to_owned(),
+            },
+        )
     }
 
     /// `poetry_version`.
     pub fn poetry_version(version: &str) -> Self {
-        Self::new("poetry_version", CheckKind::PoetryVersion { version: version.to_owned() })
+        Self::new(
+            "poetry_version",
+            CheckKind::PoetryVersion {
+                version: version.to_owned(),
+            },
+        )
     }
 
     /// `tesseract_version`.
     pub fn tesseract_version(version: &str) -> Self {
-        Self::new("tesseract_version", CheckKind::TesseractVersion { version: version.to_owned() })
+        Self::new(
+            "tesseract_version",
+            CheckKind::TesseractVersion {
+                version: version.to_owned(),
+            },
+        )
     }
 
     /// `poppler_version`.
     pub fn poppler_version(version: &str) -> Self {
-        Self::new("poppler_version", CheckKind::PopplerVersion { version: version.to_owned() })
+        Self::new(
+            "poppler_version",
+            CheckKind::PopplerVersion {
+                version: version.to_owned(),
+            },
+        )
     }
 
     /// `python_env_vars`.
@@ -262,9 +332,16 @@ impl Check {
     /// The members of a group check, in order (empty for other kinds).
     pub fn members(&self) -> Vec<Check> {
         match &self.kind {
-            CheckKind::PythonEnvVars => PYTHON_ENV_VARS.iter().map(|n| Check::env_var_defined(n)).collect(),
+            CheckKind::PythonEnvVars => PYTHON_ENV_VARS
+                .iter()
+                .map(|n| Check::env_var_defined(n))
+                .collect(),
             CheckKind::CdkSystemDependencies => {
-                vec![Check::nltk_data(), Check::tesseract_version("5.3.0"), Check::poppler_version("22.12.0")]
+                vec![
+                    Check::nltk_data(),
+                    Check::tesseract_version("5.3.0"),
+                    Check::poppler_version("22.12.0"),
+                ]
             }
             _ => Vec::new(),
         }

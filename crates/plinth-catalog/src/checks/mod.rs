@@ -59,7 +59,11 @@ impl CommandSpec {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self { argv: argv.into_iter().map(Into::into).collect(), user: None, env: Vec::new() }
+        Self {
+            argv: argv.into_iter().map(Into::into).collect(),
+            user: None,
+            env: Vec::new(),
+        }
     }
 
     /// The same command run as `user`.
@@ -94,7 +98,11 @@ pub struct CommandOutput {
 impl CommandOutput {
     /// An output from its parts.
     pub fn new(exit_code: i32, stdout: impl Into<String>, stderr: impl Into<String>) -> Self {
-        Self { exit_code, stdout: stdout.into(), stderr: stderr.into() }
+        Self {
+            exit_code,
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        }
     }
 
     /// Whether the command exited with 0.

@@ -20,18 +20,28 @@ pub struct CheckReport {
 }
 
 /// Evaluates `checks` in order through `runner` (every check runs, also after a failure).
-pub fn run_checks(subject: impl Into<String>, platform: &Platform, checks: &[Check], runner: &dyn CommandRunner) -> CheckReport {
+pub fn run_checks(
+    subject: impl Into<String>,
+    platform: &Platform,
+    checks: &[Check],
+    runner: &dyn CommandRunner,
+) -> CheckReport {
     let subject = subject.into();
     let outcomes = checks
         .iter()
         .map(|check| {
-            let _span = tracing::debug_span!("check", id = check.id(), platform = %platform).entered();
+            let _span =
+                tracing::debug_span!("check", id = check.id(), platform = %platform).entered();
             let outcome = check.evaluate(runner);
             tracing::debug!(status = outcome.status.as_str(), "check done");
             outcome
         })
         .collect();
-    CheckReport { subject, platform: platform.clone(), outcomes }
+    CheckReport {
+        subject,
+        platform: platform.clone(),
+        outcomes,
+    }
 }
 
 impl CheckReport {
@@ -58,7 +68,11 @@ impl CheckReport {
         for outcome in &self.outcomes {
             push_rows(&mut rows, outcome, 0);
         }
-        let width = rows.iter().map(|(id, _, _)| id.chars().count()).max().unwrap_or(0);
+        let width = rows
+            .iter()
+            .map(|(id, _, _)| id.chars().count())
+            .max()
+            .unwrap_or(0);
         let mut out = format!("{} ({})\n", self.subject, self.platform);
         for (id, status, message) in rows {
             let label = match status {
@@ -72,7 +86,7 @@ impl CheckReport {
         }
         let _ = writeln!(
             out,
-            "{} passed, {} failed, {} errors",
+            "{} passed, {} failed, {} errored",
             self.count(CheckStatus::Passed),
             self.count(CheckStatus::Failed),
             self.count(CheckStatus::Error)
@@ -87,8 +101,19 @@ impl CheckReport {
 }
 
 fn push_rows(rows: &mut Vec<(String, CheckStatus, String)>, outcome: &CheckOutcome, depth: usize) {
-    let first_line = outcome.message.as_deref().unwrap_or("").lines().next().unwrap_or("").to_owned();
-    rows.push((format!("{}{}", "  ".repeat(depth), outcome.id), outcome.status, first_line));
+    let first_line = outcome
+        .message
+        .as_deref()
+        .unwrap_or("")
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    rows.push((
+        format!("{}{}", "  ".repeat(depth), outcome.id),
+        outcome.status,
+        first_line,
+    ));
     for child in &outcome.children {
         push_rows(rows, child, depth + 1);
     }
@@ -219,6 +244,9 @@ mod tests {
         assert_eq!(escape_xml("a<b>&\"'", true), "a&lt;b&gt;&amp;&quot;&apos;");
         assert_eq!(escape_xml("x\ny\tz\r", true), "x&#10;y&#9;z&#13;");
         assert_eq!(escape_xml("x\ny\tz\r", false), "x\ny\tz&#13;");
-        assert_eq!(escape_xml("\u{0}\u{1b}[0m\u{ffff}é", false), "\u{fffd}\u{fffd}[0m\u{fffd}é");
+        assert_eq!(
+            escape_xml("\u{0}\u{1b}[0m\u{ffff}é", false),
+            "\u{fffd}\u{fffd}[0m\u{fffd}é"
+        );
     }
 }

@@ -16,13 +16,21 @@ fn matches(pattern: &str, text: &str) -> Result<bool, Verdict> {
 }
 
 fn verdict(errors: Vec<String>) -> Result<(), Verdict> {
-    if errors.is_empty() { Ok(()) } else { Err(Verdict::Fail(errors.join("\n"))) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Verdict::Fail(errors.join("\n")))
+    }
 }
 
 pub(crate) fn evaluate_command(test: &CommandTest, s: &mut Session<'_>) -> Result<(), Verdict> {
     let with_env = |argv: &[String]| {
         let mut spec = CommandSpec::new(argv.iter().cloned());
-        spec.env = test.env_vars.iter().map(|e| (e.key.clone(), e.value.clone())).collect();
+        spec.env = test
+            .env_vars
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect();
         spec
     };
     for argv in &test.setup {
@@ -48,22 +56,34 @@ pub(crate) fn evaluate_command(test: &CommandTest, s: &mut Session<'_>) -> Resul
     }
     for p in &test.expected_output {
         if !matches(p, &out.stdout)? {
-            errors.push(format!("Expected string '{p}' not found in output '{}'", out.stdout));
+            errors.push(format!(
+                "Expected string '{p}' not found in output '{}'",
+                out.stdout
+            ));
         }
     }
     for p in &test.excluded_output {
         if matches(p, &out.stdout)? {
-            errors.push(format!("Excluded string '{p}' found in output '{}'", out.stdout));
+            errors.push(format!(
+                "Excluded string '{p}' found in output '{}'",
+                out.stdout
+            ));
         }
     }
     for p in &test.expected_error {
         if !matches(p, &out.stderr)? {
-            errors.push(format!("Expected string '{p}' not found in error '{}'", out.stderr));
+            errors.push(format!(
+                "Expected string '{p}' not found in error '{}'",
+                out.stderr
+            ));
         }
     }
     for p in &test.excluded_error {
         if matches(p, &out.stderr)? {
-            errors.push(format!("Excluded string '{p}' found in error '{}'", out.stderr));
+            errors.push(format!(
+                "Excluded string '{p}' found in error '{}'",
+                out.stderr
+            ));
         }
     }
     for argv in &test.teardown {
@@ -80,7 +100,10 @@ pub(crate) fn evaluate_command(test: &CommandTest, s: &mut Session<'_>) -> Resul
     verdict(errors)
 }
 
-pub(crate) fn evaluate_file_existence(test: &FileExistenceTest, s: &mut Session<'_>) -> Result<(), Verdict> {
+pub(crate) fn evaluate_file_existence(
+    test: &FileExistenceTest,
+    s: &mut Session<'_>,
+) -> Result<(), Verdict> {
     let path = test.path.as_str();
     let exists = s.run(CommandSpec::new(["test", "-e", path]))?;
     // `test` exits 1 for "no"; anything else means it could not answer (missing binary: 126/127).
@@ -94,18 +117,33 @@ pub(crate) fn evaluate_file_existence(test: &FileExistenceTest, s: &mut Session<
         }
     };
     match (exists, test.should_exist) {
-        (false, true) => return Err(Verdict::Fail(format!("File {path} should exist but does not"))),
-        (true, false) => return Err(Verdict::Fail(format!("File {path} should not exist but does"))),
+        (false, true) => {
+            return Err(Verdict::Fail(format!(
+                "File {path} should exist but does not"
+            )));
+        }
+        (true, false) => {
+            return Err(Verdict::Fail(format!(
+                "File {path} should not exist but does"
+            )));
+        }
         (false, false) => return Ok(()),
         (true, true) => {}
     }
-    if test.permissions.is_none() && test.uid.is_none() && test.gid.is_none() && test.is_executable_by.is_none() {
+    if test.permissions.is_none()
+        && test.uid.is_none()
+        && test.gid.is_none()
+        && test.is_executable_by.is_none()
+    {
         return Ok(());
     }
     let out = s.run(CommandSpec::new(["stat", "-c", "%f %u %g", path]))?;
     let fields: Vec<&str> = out.stdout.split_whitespace().collect();
     let parsed = match (out.exit_code, fields.as_slice()) {
-        (0, [mode, uid, gid]) => u32::from_str_radix(mode, 16).ok().zip(uid.parse::<u32>().ok()).zip(gid.parse::<u32>().ok()),
+        (0, [mode, uid, gid]) => u32::from_str_radix(mode, 16)
+            .ok()
+            .zip(uid.parse::<u32>().ok())
+            .zip(gid.parse::<u32>().ok()),
         _ => None,
     };
     let Some(((raw_mode, uid), gid)) = parsed else {
@@ -119,18 +157,24 @@ pub(crate) fn evaluate_file_existence(test: &FileExistenceTest, s: &mut Session<
     if let Some(expected) = &test.permissions {
         let actual = go_file_mode(raw_mode);
         if &actual != expected {
-            errors.push(format!("{path} has incorrect permissions. Expected: {expected}, Actual: {actual}"));
+            errors.push(format!(
+                "{path} has incorrect permissions. Expected: {expected}, Actual: {actual}"
+            ));
         }
     }
     if let Some(expected) = test.uid
         && expected != uid
     {
-        errors.push(format!("{path} has incorrect user ownership. Expected: {expected}, Actual: {uid}"));
+        errors.push(format!(
+            "{path} has incorrect user ownership. Expected: {expected}, Actual: {uid}"
+        ));
     }
     if let Some(expected) = test.gid
         && expected != gid
     {
-        errors.push(format!("{path} has incorrect group ownership. Expected: {expected}, Actual: {gid}"));
+        errors.push(format!(
+            "{path} has incorrect group ownership. Expected: {expected}, Actual: {gid}"
+        ));
     }
     if let Some(by) = &test.is_executable_by {
         let bits = match by.as_str() {
@@ -140,16 +184,25 @@ pub(crate) fn evaluate_file_existence(test: &FileExistenceTest, s: &mut Session<
             _ => 0o111,
         };
         if raw_mode & bits == 0 {
-            errors.push(format!("{path} has incorrect executable bit. Expected to be executable by: {by}"));
+            errors.push(format!(
+                "{path} has incorrect executable bit. Expected to be executable by: {by}"
+            ));
         }
     }
     verdict(errors)
 }
 
-pub(crate) fn evaluate_file_content(test: &FileContentTest, s: &mut Session<'_>) -> Result<(), Verdict> {
+pub(crate) fn evaluate_file_content(
+    test: &FileContentTest,
+    s: &mut Session<'_>,
+) -> Result<(), Verdict> {
     let out = s.run(CommandSpec::new(["cat", test.path.as_str()]))?;
     if !out.success() {
-        return Err(Verdict::Fail(format!("Failed to open {}. Error: {}", test.path, out.stderr.trim())));
+        return Err(Verdict::Fail(format!(
+            "Failed to open {}. Error: {}",
+            test.path,
+            out.stderr.trim()
+        )));
     }
     let mut errors = Vec::new();
     for p in &test.expected_contents {
@@ -166,10 +219,17 @@ pub(crate) fn evaluate_file_content(test: &FileContentTest, s: &mut Session<'_>)
 }
 
 fn port_key(port: &str) -> String {
-    if port.contains('/') { port.to_owned() } else { format!("{port}/tcp") }
+    if port.contains('/') {
+        port.to_owned()
+    } else {
+        format!("{port}/tcp")
+    }
 }
 
-pub(crate) fn evaluate_metadata(test: &MetadataTest, config: Option<&ImageConfig>) -> Result<(), Verdict> {
+pub(crate) fn evaluate_metadata(
+    test: &MetadataTest,
+    config: Option<&ImageConfig>,
+) -> Result<(), Verdict> {
     let Some(config) = config else {
         return Err(Verdict::Error(
             "a metadata test needs the image config, and the check runner provided none".to_owned(),
@@ -177,12 +237,25 @@ pub(crate) fn evaluate_metadata(test: &MetadataTest, config: Option<&ImageConfig
     };
     let runtime = config.config.clone().unwrap_or_default();
     let mut errors = Vec::new();
-    let env: Vec<(String, String)> = runtime.env.iter().flatten().map(|kv| split_env(kv)).collect();
-    let compare = |what: &str, pair: &MetadataPair, actual: Option<&str>, errors: &mut Vec<String>| -> Result<(), Verdict> {
+    let env: Vec<(String, String)> = runtime
+        .env
+        .iter()
+        .flatten()
+        .map(|kv| split_env(kv))
+        .collect();
+    let compare = |what: &str,
+                   pair: &MetadataPair,
+                   actual: Option<&str>,
+                   errors: &mut Vec<String>|
+     -> Result<(), Verdict> {
         match actual {
             None => errors.push(format!("{what} {} not found in image metadata", pair.key)),
             Some(actual) => {
-                let ok = if pair.is_regex { matches(&pair.value, actual)? } else { actual == pair.value };
+                let ok = if pair.is_regex {
+                    matches(&pair.value, actual)?
+                } else {
+                    actual == pair.value
+                };
                 if !ok {
                     errors.push(format!(
                         "{what} {} value {actual} does not match expected value: {}",
@@ -194,37 +267,60 @@ pub(crate) fn evaluate_metadata(test: &MetadataTest, config: Option<&ImageConfig
         Ok(())
     };
     for pair in &test.env_vars {
-        let actual = env.iter().rev().find(|(k, _)| *k == pair.key).map(|(_, v)| v.as_str());
+        let actual = env
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == pair.key)
+            .map(|(_, v)| v.as_str());
         compare("env var", pair, actual, &mut errors)?;
     }
     for pair in &test.labels {
-        let actual = runtime.labels.as_ref().and_then(|l| l.get(&pair.key)).map(String::as_str);
+        let actual = runtime
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(&pair.key))
+            .map(String::as_str);
         compare("label", pair, actual, &mut errors)?;
     }
     let list = |l: &Option<Vec<String>>| l.clone().unwrap_or_default();
     if let Some(expected) = &test.entrypoint
         && *expected != list(&runtime.entrypoint)
     {
-        errors.push(format!("Image entrypoint {:?} does not match expected entrypoint: {expected:?}", list(&runtime.entrypoint)));
+        errors.push(format!(
+            "Image entrypoint {:?} does not match expected entrypoint: {expected:?}",
+            list(&runtime.entrypoint)
+        ));
     }
     if let Some(expected) = &test.cmd
         && *expected != list(&runtime.cmd)
     {
-        errors.push(format!("Image cmd {:?} does not match expected cmd: {expected:?}", list(&runtime.cmd)));
+        errors.push(format!(
+            "Image cmd {:?} does not match expected cmd: {expected:?}",
+            list(&runtime.cmd)
+        ));
     }
     if let Some(expected) = &test.workdir {
         let actual = runtime.working_dir.clone().unwrap_or_default();
         if actual != *expected {
-            errors.push(format!("Image workdir {actual} does not match config workdir: {expected}"));
+            errors.push(format!(
+                "Image workdir {actual} does not match config workdir: {expected}"
+            ));
         }
     }
     if let Some(expected) = &test.user {
         let actual = runtime.user.clone().unwrap_or_default();
         if actual != *expected {
-            errors.push(format!("Image user {actual} does not match config user: {expected}"));
+            errors.push(format!(
+                "Image user {actual} does not match config user: {expected}"
+            ));
         }
     }
-    let ports: Vec<String> = runtime.exposed_ports.iter().flatten().map(|(k, _)| port_key(k)).collect();
+    let ports: Vec<String> = runtime
+        .exposed_ports
+        .iter()
+        .flatten()
+        .map(|(k, _)| port_key(k))
+        .collect();
     for port in &test.exposed_ports {
         if !ports.contains(&port_key(port)) {
             errors.push(format!("Port {port} not found in config"));

@@ -58,7 +58,12 @@ impl Canned {
         self
     }
 
-    fn answer(mut self, argv: &[&str], user: Option<&str>, result: Result<CommandOutput, String>) -> Self {
+    fn answer(
+        mut self,
+        argv: &[&str],
+        user: Option<&str>,
+        result: Result<CommandOutput, String>,
+    ) -> Self {
         self.answers.push(Answer {
             argv: argv.iter().map(|s| s.to_string()).collect(),
             user: user.map(str::to_owned),
@@ -87,7 +92,13 @@ impl CommandRunner for Canned {
             .answers
             .iter()
             .find(|a| a.argv == command.argv && a.user == command.user)
-            .ok_or_else(|| format!("no recorded answer for `{}` as {:?}", command.argv.join(" "), command.user))?;
+            .ok_or_else(|| {
+                format!(
+                    "no recorded answer for `{}` as {:?}",
+                    command.argv.join(" "),
+                    command.user
+                )
+            })?;
         answer.result.clone().map_err(Into::into)
     }
 
