@@ -1,0 +1,174 @@
+//! [`Engine`] and its configuration.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use plinth_oci::layer::{Compression, WriteOptions};
+use plinth_oci::{MediaTypeFlavor, Store};
+use plinth_registry::Client;
+use plinth_sandbox::{NetworkMode, Sandbox};
+
+use crate::cache::StepCache;
+use crate::error::Result;
+use crate::fetch::{Fetcher, UrlMirror};
+use crate::snapshot::Snapshots;
+
+/// How an [`Engine`] builds. Start from [`EngineConfig::new`] and use the `with_*` methods.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    store: Store,
+    registry: Option<Client>,
+    sandbox_dir: Option<PathBuf>,
+    url_mirrors: Vec<UrlMirror>,
+    network: NetworkMode,
+    compression: Compression,
+    source_date_epoch: Option<u64>,
+    media_types: MediaTypeFlavor,
+}
+
+impl EngineConfig {
+    /// Builds into `store` with a default registry client, the host network for execs, gzip
+    /// layers, OCI media types and no `SOURCE_DATE_EPOCH`.
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            registry: None,
+            sandbox_dir: None,
+            url_mirrors: Vec::new(),
+            network: NetworkMode::Host,
+            compression: Compression::Gzip,
+            source_date_epoch: None,
+            media_types: MediaTypeFlavor::Oci,
+        }
+    }
+
+    /// The registry client used to pull `from` images (its store should be the same store);
+    /// registry mirrors, insecure registries and credentials come with it.
+    pub fn with_registry(mut self, client: Client) -> Self {
+        self.registry = Some(client);
+        self
+    }
+
+    /// Where the sandbox keeps per-run state (default `<store>/sandbox`). It must be on the same
+    /// filesystem as the store and under the same short root, so long overlay option strings
+    /// can be given relative to it.
+    pub fn with_sandbox_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.sandbox_dir = Some(dir.into());
+        self
+    }
+
+    /// Adds a URL mirror (`--url-mirror PREFIX=URL-or-dir`).
+    pub fn with_url_mirror(mut self, mirror: UrlMirror) -> Self {
+        self.url_mirrors.push(mirror);
+        self
+    }
+
+    /// The network of execs that do not disable it (default: the host's).
+    pub fn with_network(mut self, network: NetworkMode) -> Self {
+        self.network = network;
+        self
+    }
+
+    /// The compression of new layers (default gzip).
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// `SOURCE_DATE_EPOCH`: clamps layer mtimes and sets every `created` of new history
+    /// entries and of the config, so deterministic steps give the same digests.
+    pub fn with_source_date_epoch(mut self, epoch: Option<u64>) -> Self {
+        self.source_date_epoch = epoch;
+        self
+    }
+
+    /// OCI (default) or Docker schema 2 media types for manifests, configs and layers.
+    pub fn with_media_types(mut self, flavor: MediaTypeFlavor) -> Self {
+        self.media_types = flavor;
+        self
+    }
+}
+
+/// The embedded build engine: builds [`Container`](plinth_recipe::Container)s into the store,
+/// runs commands in images, exports them. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) client: Client,
+    pub(crate) sandbox: Sandbox,
+    pub(crate) snapshots: Snapshots,
+    pub(crate) cache: StepCache,
+    pub(crate) fetcher: Fetcher,
+    pub(crate) network: NetworkMode,
+    pub(crate) compression: Compression,
+    pub(crate) source_date_epoch: Option<u64>,
+    pub(crate) media_types: MediaTypeFlavor,
+}
+
+impl Engine {
+    /// An engine over `config.store`. Creates the engine's directories in the store; does not
+    /// need root until something runs.
+    pub fn new(config: EngineConfig) -> Result<Self> {
+        let store = config.store;
+        let client = match config.registry {
+            Some(c) => c,
+            None => Client::builder(store.clone()).build().map_err(|e| {
+                crate::Error::Image(format!("cannot create the registry client: {e}"))
+            })?,
+        };
+        let sandbox_dir = config
+            .sandbox_dir
+            .unwrap_or_else(|| store.root().join("sandbox"));
+        let sandbox = Sandbox::new(&sandbox_dir).map_err(|source| crate::Error::Sandbox {
+            what: "the sandbox setup".into(),
+            source: Box::new(source),
+        })?;
+        let inner = Inner {
+            snapshots: Snapshots::new(&store)?,
+            cache: StepCache::new(&store),
+            fetcher: Fetcher::new(&store, config.url_mirrors),
+            store,
+            client,
+            sandbox,
+            network: config.network,
+            compression: config.compression,
+            source_date_epoch: config.source_date_epoch,
+            media_types: config.media_types,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The store the engine builds into.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The registry client (for pushing results).
+    pub fn registry(&self) -> &Client {
+        &self.inner.client
+    }
+}
+
+impl Inner {
+    /// How new layers are written.
+    pub(crate) fn write_options(&self) -> WriteOptions {
+        WriteOptions::new()
+            .with_compression(self.compression)
+            .with_source_date_epoch(self.source_date_epoch)
+    }
+
+    /// The `created` time of a new history entry.
+    pub(crate) fn created_now(&self) -> String {
+        crate::time::rfc3339(
+            self.source_date_epoch
+                .unwrap_or_else(crate::time::now_epoch),
+        )
+    }
+}

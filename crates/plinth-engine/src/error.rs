@@ -1,0 +1,187 @@
+//! The one error type of the engine crate.
+
+use std::path::PathBuf;
+
+use plinth_oci::Digest;
+
+/// Everything that can stop a build, an export or a run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The recipe breaks the rules of the operation model.
+    #[error("the recipe is invalid")]
+    Recipe(#[source] plinth_recipe::Error),
+
+    /// A store, layer, layout or archive operation failed.
+    #[error(transparent)]
+    Oci(Box<plinth_oci::Error>),
+
+    /// Talking to a registry failed.
+    #[error("failed to pull `{image}` for {platform}")]
+    Pull {
+        /// The image reference.
+        image: String,
+        /// The platform wanted.
+        platform: String,
+        /// The cause.
+        #[source]
+        source: Box<plinth_registry::Error>,
+    },
+
+    /// Pushing a built image failed.
+    #[error("failed to push to `{target}`")]
+    Push {
+        /// The target reference.
+        target: String,
+        /// The cause.
+        #[source]
+        source: Box<plinth_registry::Error>,
+    },
+
+    /// The sandbox could not run a step (setup failure, not the command's exit code).
+    #[error("failed to run {what} in the sandbox")]
+    Sandbox {
+        /// The step or command, for example ``step 3 `RUN ["true"]` ``.
+        what: String,
+        /// The cause.
+        #[source]
+        source: Box<plinth_sandbox::Error>,
+    },
+
+    /// A step's command exited with a non-zero status.
+    #[error(
+        "step {index} ({platform}) failed: `{argv}` exited with {status}\n--- last lines of output ---\n{tail}"
+    )]
+    StepFailed {
+        /// 0-based index of the step in the recipe.
+        index: usize,
+        /// The platform being built.
+        platform: String,
+        /// The command, as JSON.
+        argv: String,
+        /// The exit status, as text (`exit code 2`, `killed by signal 9`).
+        status: String,
+        /// The exit code (`128 + signal` when killed).
+        exit_code: i32,
+        /// The last lines of the combined output.
+        tail: String,
+    },
+
+    /// arm64 (or another foreign platform) cannot run on this machine.
+    #[error("cannot build for {platform} on this machine")]
+    Platform {
+        /// The platform.
+        platform: String,
+        /// Why, with how to fix it.
+        #[source]
+        source: Box<plinth_sandbox::Error>,
+    },
+
+    /// A downloaded file did not match its pinned checksum.
+    #[error(
+        "the content of `{url}` does not match its pinned checksum: expected `{expected}`, got `{actual}`; update the recipe's sha256 if the new file is trusted"
+    )]
+    UrlChecksum {
+        /// The URL, as in the recipe.
+        url: String,
+        /// The pinned digest.
+        expected: Digest,
+        /// The digest of what was downloaded.
+        actual: Digest,
+    },
+
+    /// A URL could not be fetched.
+    #[error("failed to fetch `{url}`: {reason}")]
+    Fetch {
+        /// The URL (or the mirror location it was rewritten to).
+        url: String,
+        /// What went wrong (status line, or the transport error).
+        reason: String,
+    },
+
+    /// A URL mirror specification did not parse.
+    #[error("invalid URL mirror `{spec}`: expected `PREFIX=URL` or `PREFIX=/local/dir`")]
+    InvalidMirror {
+        /// The text given.
+        spec: String,
+    },
+
+    /// A file, directory or user named by the recipe could not be used.
+    #[error("step {index}: {reason}")]
+    Step {
+        /// 0-based index of the step.
+        index: usize,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+
+    /// An owner or user could not be resolved in the image.
+    #[error("step {index}: cannot resolve owner `{owner}` in the image")]
+    Owner {
+        /// 0-based index of the step.
+        index: usize,
+        /// The owner spec.
+        owner: String,
+        /// The cause.
+        #[source]
+        source: Box<plinth_sandbox::Error>,
+    },
+
+    /// A host-side file operation failed.
+    #[error("failed to {action} `{path}`")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A cache or build record in the store is not what the engine wrote.
+    #[error(
+        "corrupt engine record `{name}`: {reason}; delete it with `plinth gc` or remove the ref"
+    )]
+    CorruptRecord {
+        /// The ref or blob.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The image to export or run is not in the store or not usable.
+    #[error("{0}")]
+    Image(String),
+}
+
+impl From<plinth_oci::Error> for Error {
+    fn from(e: plinth_oci::Error) -> Self {
+        Error::Oci(Box::new(e))
+    }
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The exit code of the failed step, when the error is a failing step.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            Error::StepFailed { exit_code, .. } => Some(*exit_code),
+            _ => None,
+        }
+    }
+}

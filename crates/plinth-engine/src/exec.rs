@@ -1,0 +1,230 @@
+//! Running an exec step: overlay of the current snapshots, sandboxed command, upper dir → layer.
+//!
+//! The step sees the image's env, user and workdir (created in the step's layer when the image
+//! lacks it, as `docker build` does) and the active cache mounts from `<store>/caches/<volume>`.
+//! Its upper directory, minus the sandbox's mount points, becomes the layer (gzip by default,
+//! mtimes clamped to `SOURCE_DATE_EPOCH`) and then, renamed, the snapshot of that layer.
+//!
+//! A step that changed nothing adds no layer: its history entry is marked `empty_layer`
+//! (Docker would add an empty layer; skipping it keeps images smaller and digests the same).
+
+use std::collections::VecDeque;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use plinth_oci::layer::store_upper_layer;
+use plinth_oci::{Descriptor, Digest};
+use plinth_recipe::{CacheMount, Network};
+use plinth_sandbox::{
+    MountSpec, NetworkMode, OutputSink, OutputStream, OverlayRootfs, Rootfs, RunSpec, UserSpec,
+};
+
+use crate::build::StepContext;
+use crate::error::{Error, Result};
+use crate::files::{missing_dirs, resolve_owner};
+use crate::snapshot::remove_tree;
+use crate::state::ImageState;
+
+/// Lines of output kept for the error of a failing step.
+const TAIL_LINES: usize = 30;
+
+/// Forwards output lines to the reporter and keeps the last lines.
+pub(crate) struct LineSink<'a> {
+    ctx: &'a StepContext<'a>,
+    partial: [Vec<u8>; 2],
+    tail: VecDeque<String>,
+}
+
+impl<'a> LineSink<'a> {
+    pub(crate) fn new(ctx: &'a StepContext<'a>) -> Self {
+        Self {
+            ctx,
+            partial: [Vec::new(), Vec::new()],
+            tail: VecDeque::new(),
+        }
+    }
+
+    fn emit(&mut self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches('\r');
+        self.ctx
+            .reporter
+            .on_step_output(self.ctx.platform, self.ctx.index, text);
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(text.to_owned());
+    }
+
+    /// Flushes partial lines and returns the kept tail.
+    pub(crate) fn finish(mut self) -> String {
+        for i in 0..2 {
+            let rest = std::mem::take(&mut self.partial[i]);
+            if !rest.is_empty() {
+                self.emit(&rest);
+            }
+        }
+        self.tail.into_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl OutputSink for LineSink<'_> {
+    fn on_output(&mut self, stream: OutputStream, chunk: &[u8]) {
+        let i = match stream {
+            OutputStream::Stdout => 0,
+            OutputStream::Stderr => 1,
+        };
+        self.partial[i].extend_from_slice(chunk);
+        while let Some(pos) = self.partial[i].iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial[i].drain(..=pos).collect();
+            self.emit(&line[..line.len() - 1]);
+        }
+    }
+}
+
+/// The cache directory of a volume: the name percent-encoded to one safe path component.
+pub(crate) fn cache_dir(store_root: &Path, volume: &str) -> PathBuf {
+    let mut name = String::new();
+    for b in volume.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && !name.is_empty()) {
+            name.push(b as char);
+        } else {
+            name.push_str(&format!("%{b:02X}"));
+        }
+    }
+    store_root.join("caches").join(name)
+}
+
+/// The sandbox user of an image config (`root` when unset).
+pub(crate) fn config_user(user: Option<&str>) -> Result<UserSpec, plinth_sandbox::Error> {
+    match user.filter(|u| !u.is_empty()) {
+        Some(u) => u.parse(),
+        None => Ok(UserSpec::root()),
+    }
+}
+
+/// Runs `argv` on top of `state`; returns the layer it produced, if it changed anything.
+pub(crate) fn run_exec(
+    ctx: &StepContext<'_>,
+    state: &ImageState,
+    argv: &[String],
+    network: Network,
+    caches: &[CacheMount],
+) -> Result<Option<(Descriptor, Digest)>> {
+    let engine = ctx.engine;
+    let lowers = engine.snapshots.lowers(&state.layers)?;
+    let read_dirs = engine.snapshots.read_dirs(&state.layers)?;
+    let step_dir = engine.snapshots.step_dir()?;
+    let upper = step_dir.path().join("u");
+    let work = step_dir.path().join("w");
+    for d in [&upper, &work] {
+        fs::create_dir(d).map_err(|e| Error::io("create", d, e))?;
+    }
+
+    let runtime = state.config.config.clone().unwrap_or_default();
+    let workdir = runtime
+        .working_dir
+        .clone()
+        .filter(|w| !w.is_empty())
+        .map(|w| plinth_recipe::state::normalize_path(&w))
+        .unwrap_or_else(|| "/".to_owned());
+    // Create a missing workdir in this step's layer, owned by root, as `docker build` does.
+    if let Ok(missing) = missing_dirs(&read_dirs, &workdir, ctx.index) {
+        for rel in missing {
+            let dir = upper.join(&rel);
+            fs::create_dir(&dir).map_err(|e| Error::io("create the workdir", &dir, e))?;
+        }
+    }
+
+    let user = config_user(runtime.user.as_deref()).map_err(|source| Error::Owner {
+        index: ctx.index,
+        owner: runtime.user.clone().unwrap_or_default(),
+        source: Box::new(source),
+    })?;
+    let network = match network {
+        Network::Disabled => NetworkMode::None,
+        Network::Enabled => engine.network,
+    };
+    let mut spec = RunSpec::new(
+        Rootfs::Overlay(OverlayRootfs::new(lowers, &upper, &work)),
+        argv.iter().cloned(),
+    )
+    .with_cwd(&workdir)
+    .with_user(user)
+    .with_network(network);
+    for (name, value) in state.config.env() {
+        spec = spec.with_env(name, value);
+    }
+    for cache in caches {
+        let (uid, gid) = match &cache.owner {
+            Some(owner) => resolve_owner(&read_dirs, owner, ctx.index)?,
+            None => (0, 0),
+        };
+        spec = spec.with_mount(MountSpec::cache(
+            cache_dir(engine.store.root(), &cache.volume),
+            &cache.path,
+            uid,
+            gid,
+        ));
+    }
+
+    let mut sink = LineSink::new(ctx);
+    let outcome = engine.sandbox.run(&spec, &mut sink);
+    let tail = sink.finish();
+    let outcome = outcome.map_err(|source| Error::Sandbox {
+        what: format!("step {} `{}`", ctx.index, ctx.description),
+        source: Box::new(source),
+    })?;
+    if !outcome.status.success() {
+        return Err(Error::StepFailed {
+            index: ctx.index,
+            platform: ctx.platform.to_string(),
+            argv: serde_json::to_string(argv).unwrap_or_default(),
+            status: if outcome.timed_out {
+                format!("{} (timed out)", outcome.status)
+            } else {
+                outcome.status.to_string()
+            },
+            exit_code: outcome.status.code(),
+            tail,
+        });
+    }
+    remove_mount_points(&upper, &spec.scaffold_paths());
+    remove_tree(&work);
+    let empty = fs::read_dir(&upper)
+        .map_err(|e| Error::io("list", &upper, e))?
+        .next()
+        .is_none();
+    if empty {
+        return Ok(None);
+    }
+    let info = store_upper_layer(&engine.store, &upper, &engine.write_options())?;
+    let descriptor = Descriptor::new(
+        engine.media_types.layer(info.compression),
+        info.digest.clone(),
+        info.size,
+    );
+    engine.snapshots.install(upper, &info.diff_id)?;
+    Ok(Some((descriptor, info.diff_id)))
+}
+
+/// Removes mount points the sandbox had to create in the upper directory (when the image hides
+/// its scaffold); they are never part of the step's changes. Only empty ones are removed.
+fn remove_mount_points(upper: &Path, paths: &[PathBuf]) {
+    for rel in paths {
+        let path = upper.join(rel);
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let removed = if meta.is_dir() {
+            fs::remove_dir(&path)
+        } else if meta.is_file() && meta.len() == 0 {
+            fs::remove_file(&path)
+        } else {
+            continue;
+        };
+        if let Err(e) = removed {
+            tracing::debug!(path = %path.display(), error = %e, "mount point kept in the layer");
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! File and directory steps: layers written from entry lists, never through a sandbox.
+//!
+//! - Owners (`user[:group]`) resolve against the image's own `/etc/passwd` and `/etc/group`,
+//!   read from the snapshots without following symlinks; a user without a group gets the user's
+//!   primary group (runc's rule).
+//! - Missing parent directories are created root-owned `0755`; existing ones are left out of the
+//!   layer so they keep the image's owner and mode.
+//! - A host directory is copied with root as owner (like `COPY` from a build context) and its
+//!   modes and mtimes; a helper container's tree keeps owners, modes and mtimes; `owner`/`mode`
+//!   of the operation override them for every copied entry.
+//! - Destination parents that are symlinks are refused (the engine does not resolve symlinks on
+//!   the host side); write to the resolved path instead.
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use plinth_oci::layer::{EntryMeta, LayerEntry, LayerWriter};
+use plinth_oci::{Descriptor, Digest};
+use plinth_sandbox::{OverlayRootfs, Rootfs, UserSpec, read_rootfs_file, resolve_user};
+
+use crate::build::StepContext;
+use crate::error::{Error, Result};
+use crate::merged::{self, Lookup};
+
+/// What a copied entry is.
+#[derive(Clone, Debug)]
+pub(crate) enum ItemKind {
+    Dir,
+    File(PathBuf),
+    Bytes(Vec<u8>),
+    Symlink(String),
+}
+
+/// One entry to write, relative to the destination.
+#[derive(Clone, Debug)]
+pub(crate) struct CopyItem {
+    /// Path relative to the copied root (`""` for the root itself).
+    pub(crate) rel: String,
+    pub(crate) kind: ItemKind,
+    pub(crate) uid: u64,
+    pub(crate) gid: u64,
+    pub(crate) mode: u32,
+    pub(crate) mtime: u64,
+}
+
+fn step_error(index: usize, reason: String) -> Error {
+    Error::Step { index, reason }
+}
+
+/// `(uid, gid)` of an owner spec in the image made of `dirs` (top first).
+pub(crate) fn resolve_owner(dirs: &[PathBuf], owner: &str, index: usize) -> Result<(u32, u32)> {
+    let wrap = |source| Error::Owner {
+        index,
+        owner: owner.to_owned(),
+        source: Box::new(source),
+    };
+    let spec: UserSpec = owner.parse().map_err(wrap)?;
+    let rootfs = Rootfs::Overlay(OverlayRootfs::new(
+        dirs.to_vec(),
+        "/nonexistent",
+        "/nonexistent",
+    ));
+    let read = |path: &str| -> Result<String> {
+        if dirs.is_empty() {
+            return Ok(String::new());
+        }
+        let bytes = read_rootfs_file(&rootfs, path)
+            .map_err(wrap)?
+            .unwrap_or_default();
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let resolved =
+        resolve_user(&spec, &[], &read("/etc/passwd")?, &read("/etc/group")?).map_err(wrap)?;
+    Ok((resolved.uid, resolved.gid))
+}
+
+/// The components of the absolute directory `dir` that are missing in the image, as relative
+/// paths (outermost first). Fails when a component is a symlink or not a directory.
+pub(crate) fn missing_dirs(dirs: &[PathBuf], dir: &str, index: usize) -> Result<Vec<String>> {
+    let components: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
+    let mut out = Vec::new();
+    for i in 0..components.len() {
+        let rel = components[..=i].join("/");
+        if !out.is_empty() {
+            out.push(rel);
+            continue;
+        }
+        match merged::lookup(dirs, &format!("/{rel}"))? {
+            Lookup::Missing => out.push(rel),
+            Lookup::Found(e) if e.is_dir() => {}
+            Lookup::Found(e) if e.meta.file_type().is_symlink() => {
+                return Err(step_error(
+                    index,
+                    format!(
+                        "`/{rel}` is a symlink in the image; write to the path it points to instead"
+                    ),
+                ));
+            }
+            Lookup::Found(_) => {
+                return Err(step_error(
+                    index,
+                    format!("`/{rel}` exists in the image and is not a directory"),
+                ));
+            }
+            Lookup::Blocked(p) => {
+                return Err(step_error(
+                    index,
+                    format!(
+                        "`{p}` is a symlink or a file in the image; write to the resolved path instead"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `items` under the absolute path `dest` as a layer, creating missing parents (and
+/// `dest` itself when `create_dest` and it is missing, owned by `dest_owner`).
+pub(crate) fn write_items_layer(
+    ctx: &StepContext<'_>,
+    dirs: &[PathBuf],
+    dest: &str,
+    items: &[CopyItem],
+    dest_owner: (u64, u64),
+) -> Result<(Descriptor, Digest)> {
+    let engine = ctx.engine;
+    let dest = dest.trim_end_matches('/');
+    let parent = match dest.rsplit_once('/') {
+        Some((p, _)) => p,
+        None => "",
+    };
+    let now = crate::time::now_epoch();
+    let mut entries: Vec<(String, Option<&CopyItem>, EntryMeta)> = Vec::new();
+    for rel in missing_dirs(dirs, parent, ctx.index)? {
+        entries.push((rel, None, EntryMeta::new(0o755).with_mtime(now)));
+    }
+    let dest_rel = dest.trim_start_matches('/').to_owned();
+    for item in items {
+        let path = match (item.rel.as_str(), dest_rel.as_str()) {
+            ("", d) => d.to_owned(),
+            (r, "") => r.to_owned(),
+            (r, d) => format!("{d}/{r}"),
+        };
+        if path.is_empty() {
+            continue; // `/` itself is never written
+        }
+        if item.rel.is_empty() && matches!(item.kind, ItemKind::Dir) {
+            // The destination directory: only created when missing, so an existing one keeps
+            // the image's owner and mode.
+            match merged::lookup(dirs, dest)? {
+                Lookup::Found(e) if e.is_dir() => continue,
+                _ => {
+                    entries.push((
+                        path,
+                        None,
+                        EntryMeta::new(0o755)
+                            .with_owner(dest_owner.0, dest_owner.1)
+                            .with_mtime(now),
+                    ));
+                    continue;
+                }
+            }
+        }
+        let meta = EntryMeta::new(item.mode)
+            .with_owner(item.uid, item.gid)
+            .with_mtime(item.mtime);
+        entries.push((path, Some(item), meta));
+    }
+    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    entries.dedup_by(|a, b| a.0 == b.0);
+
+    let mut writer = LayerWriter::new(engine.store.blob_writer()?, &engine.write_options())?;
+    for (path, item, meta) in &entries {
+        match item.map(|i| &i.kind) {
+            None | Some(ItemKind::Dir) => {
+                writer.append_entry(&LayerEntry::dir(path.as_str()).with_meta(meta.clone()))?
+            }
+            Some(ItemKind::Bytes(bytes)) => writer.append_entry(
+                &LayerEntry::file(path.as_str(), bytes.clone()).with_meta(meta.clone()),
+            )?,
+            Some(ItemKind::Symlink(target)) => writer.append_entry(
+                &LayerEntry::symlink(path.as_str(), target.as_str()).with_meta(meta.clone()),
+            )?,
+            Some(ItemKind::File(source)) => {
+                let file = File::open(source).map_err(|e| Error::io("open", source, e))?;
+                let size = file
+                    .metadata()
+                    .map_err(|e| Error::io("inspect", source, e))?
+                    .len();
+                writer.append_file(path, meta, size, file)?;
+            }
+        }
+    }
+    let (blob, info) = writer.finish()?;
+    blob.commit(Some(&info.digest))?;
+    let descriptor = Descriptor::new(
+        engine.media_types.layer(info.compression),
+        info.digest.clone(),
+        info.size,
+    );
+    Ok((descriptor, info.diff_id))
+}
+
+/// The tree of a host directory (or a single host file): root owner, host modes and mtimes.
+/// Symlinks are copied as symlinks, never followed; sockets and devices are skipped.
+pub(crate) fn host_tree(root: &Path) -> Result<Vec<CopyItem>> {
+    let meta = fs::symlink_metadata(root).map_err(|e| Error::io("inspect", root, e))?;
+    let mut out = Vec::new();
+    host_item(root, "", &meta, &mut out)?;
+    Ok(out)
+}
+
+fn host_item(path: &Path, rel: &str, meta: &fs::Metadata, out: &mut Vec<CopyItem>) -> Result<()> {
+    let kind = if meta.is_dir() {
+        ItemKind::Dir
+    } else if meta.is_file() {
+        ItemKind::File(path.to_path_buf())
+    } else if meta.file_type().is_symlink() {
+        let target = fs::read_link(path).map_err(|e| Error::io("read link", path, e))?;
+        ItemKind::Symlink(target.to_string_lossy().into_owned())
+    } else {
+        tracing::warn!(path = %path.display(), "skipping a special file");
+        return Ok(());
+    };
+    out.push(CopyItem {
+        rel: rel.to_owned(),
+        kind: kind.clone(),
+        uid: 0,
+        gid: 0,
+        mode: meta.mode() & 0o7777,
+        mtime: meta.mtime().max(0) as u64,
+    });
+    if matches!(kind, ItemKind::Dir) {
+        let mut children: Vec<_> = fs::read_dir(path)
+            .map_err(|e| Error::io("list", path, e))?
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| Error::io("list", path, e))?;
+        children.sort_by_key(|c| c.file_name());
+        for child in children {
+            let name = child.file_name().to_string_lossy().into_owned();
+            let child_rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let child_meta = fs::symlink_metadata(child.path())
+                .map_err(|e| Error::io("inspect", child.path(), e))?;
+            host_item(&child.path(), &child_rel, &child_meta, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The tree at `path` in the merged image `dirs` (top first), keeping owners, modes and mtimes.
+pub(crate) fn image_tree(dirs: &[PathBuf], path: &str, index: usize) -> Result<Vec<CopyItem>> {
+    let root = match merged::lookup(dirs, path)? {
+        Lookup::Found(e) => e,
+        Lookup::Missing | Lookup::Blocked(_) => {
+            return Err(step_error(
+                index,
+                format!("`{path}` does not exist in the helper container"),
+            ));
+        }
+    };
+    let item = |rel: String, e: &merged::MergedEntry| -> Result<Option<CopyItem>> {
+        let kind = if e.is_dir() {
+            ItemKind::Dir
+        } else if e.meta.is_file() {
+            ItemKind::File(e.host_path.clone())
+        } else if e.meta.file_type().is_symlink() {
+            let target = fs::read_link(&e.host_path)
+                .map_err(|err| Error::io("read link", &e.host_path, err))?;
+            ItemKind::Symlink(target.to_string_lossy().into_owned())
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(CopyItem {
+            rel,
+            kind,
+            uid: u64::from(e.meta.uid()),
+            gid: u64::from(e.meta.gid()),
+            mode: e.meta.mode() & 0o7777,
+            mtime: e.meta.mtime().max(0) as u64,
+        }))
+    };
+    let mut out: Vec<CopyItem> = item(String::new(), &root)?.into_iter().collect();
+    if root.is_dir() {
+        for (rel, e) in merged::walk(&root)? {
+            out.extend(item(rel, &e)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Applies the `owner`/`mode` of the operation to every item.
+pub(crate) fn override_meta(items: &mut [CopyItem], owner: Option<(u32, u32)>, mode: Option<u32>) {
+    for item in items {
+        if let Some((uid, gid)) = owner {
+            item.uid = u64::from(uid);
+            item.gid = u64::from(gid);
+        }
+        if let Some(mode) = mode
+            && !matches!(item.kind, ItemKind::Symlink(_))
+        {
+            item.mode = mode;
+        }
+    }
+}
+
+/// A digest of a tree's content and metadata, mtimes excluded: the cache input of a host copy.
+pub(crate) fn tree_digest(items: &[CopyItem]) -> Result<Digest> {
+    let mut hasher = plinth_oci::digest::Hasher::new();
+    for item in items {
+        let (kind, extra) = match &item.kind {
+            ItemKind::Dir => ("d", String::new()),
+            ItemKind::Symlink(t) => ("l", t.clone()),
+            ItemKind::File(p) => ("f", file_digest(p)?.to_string()),
+            ItemKind::Bytes(b) => ("f", Digest::of(b).to_string()),
+        };
+        hasher.update(
+            format!(
+                "{}\0{kind}\0{:o}\0{}:{}\0{extra}\n",
+                item.rel, item.mode, item.uid, item.gid
+            )
+            .as_bytes(),
+        );
+    }
+    Ok(hasher.finish())
+}
+
+/// The sha256 of a host file.
+pub(crate) fn file_digest(path: &Path) -> Result<Digest> {
+    let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut hasher = plinth_oci::digest::Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| Error::io("read", path, e))?;
+        if n == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buf[..n]);
+    }
+}

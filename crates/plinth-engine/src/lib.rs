@@ -1,0 +1,74 @@
+//! The embedded build engine of plinth: recipes ([`Container`](plinth_recipe::Container)s)
+//! built daemonless into the local [`Store`](plinth_oci::Store), on amd64 and arm64.
+//!
+//! The pipeline of one platform, one module per stage:
+//!
+//! - `resolve`: the `from` image (registry, OCI layout, docker-archive) down to one manifest,
+//!   config and layers in the store. A digest-pinned image already in the store is used offline.
+//! - `snapshot`: layers unpacked once into `<store>/snapshots/<diff_id>` and stacked with
+//!   overlayfs (short links under `<store>/l` keep long stacks under mount(2)'s size limit).
+//! - `cache`: step keys (parent key, operation, input digests, platform, engine cache version),
+//!   entries as store refs `cache/steps/<key>` that keep their layers alive, and the per-build
+//!   records that [`StepReport::explanation`] compares against.
+//! - `fetch`: URL inputs keyed by content, pinned ones verified, [`UrlMirror`]s for offline
+//!   builds.
+//! - `exec`: a step's command in the [`plinth_sandbox`], its upper directory becoming the layer
+//!   and the next snapshot without unpacking.
+//! - `files`: file and directory steps written as layers from entry lists, owners resolved in
+//!   the image's own `/etc/passwd`.
+//! - `build`/`steps`: [`Engine::build`] runs platforms on threads and reports each step to a
+//!   [`Reporter`]; config operations only change the config and history (`empty_layer`).
+//! - `run`: [`Engine::run`] and [`RunSession`]: commands in a built image, in a throwaway upper.
+//! - `export`: OCI layout directories and docker-archive files.
+//!
+//! Helper containers of [`DirectorySource::Container`](plinth_recipe::DirectorySource) are built
+//! by the same engine for the platform being built (under qemu for arm64), as the recipe model
+//! documents: what they produce may be platform-specific. They share the cache.
+//!
+//! ```no_run
+//! use plinth_engine::{BuildOptions, Engine, EngineConfig};
+//! use plinth_oci::{Platform, Store};
+//! use plinth_recipe::Container;
+//!
+//! let engine = Engine::new(EngineConfig::new(Store::open_default()?).with_source_date_epoch(Some(0)))?;
+//! let recipe = Container::from_address("oci:/tmp/busybox-layout")?
+//!     .with_exec(["sh", "-c", "echo hi > /greeting"])
+//!     .with_env("GREETING", "/greeting");
+//! let result = engine.build(&recipe, &BuildOptions::new([Platform::linux_amd64()]))?;
+//! println!("{} ({} steps ran)", result.root.digest, result.steps_run());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Building needs root (namespaces, overlayfs, mknod for whiteouts).
+
+#![deny(missing_docs)]
+
+mod blocking;
+mod build;
+mod cache;
+mod engine;
+mod error;
+mod exec;
+mod export;
+mod fetch;
+mod files;
+mod merged;
+mod report;
+mod resolve;
+mod run;
+mod snapshot;
+mod state;
+mod steps;
+mod time;
+
+pub use build::{BuildOptions, BuildResult, PlatformBuild};
+pub use cache::{BUILD_RECORD_MEDIA_TYPE, ENGINE_CACHE_VERSION, STEP_RECORD_MEDIA_TYPE};
+pub use engine::{Engine, EngineConfig};
+pub use error::{Error, Result};
+pub use fetch::{MirrorTarget, UrlMirror};
+pub use report::{CacheStatus, NoReporter, Reporter, StepReport};
+pub use run::{RunOptions, RunOutput, RunSession};
+
+pub use plinth_oci;
+pub use plinth_recipe;
+pub use plinth_sandbox::{DiscardOutput, MountSpec, NetworkMode, OutputSink, OutputStream};

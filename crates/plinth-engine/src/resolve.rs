@@ -1,0 +1,175 @@
+//! Resolving a `from` image for a platform: registry, OCI layout directory or docker-archive,
+//! into the store, down to one manifest, its config and its layers.
+//!
+//! A digest-pinned registry image whose manifest, config and layers are already in the store is
+//! used without contacting the registry (offline builds). A tag is looked up on every build;
+//! if the registry cannot be reached and an earlier build resolved the same address, that image
+//! is used with a warning. Every resolved root is kept by the store ref `sources/<address>`.
+
+use std::sync::Arc;
+
+use plinth_oci::docker_archive::read_docker_archive;
+use plinth_oci::image::resolve_manifest;
+use plinth_oci::layout::OciLayout;
+use plinth_oci::{Descriptor, Digest, ImageConfig, ImageManifest, Platform, Reference, Store};
+use plinth_recipe::{ImageSource, SourceKind};
+use plinth_registry::{Client, NoReporter};
+
+use crate::error::{Error, Result};
+
+/// A root image resolved for one platform.
+#[derive(Clone, Debug)]
+pub(crate) struct ResolvedRoot {
+    /// The platform manifest.
+    pub(crate) manifest: Descriptor,
+    /// Its config.
+    pub(crate) config: ImageConfig,
+    /// Its layers with their diff_ids, bottom first.
+    pub(crate) layers: Vec<(Descriptor, Digest)>,
+    /// Whether anything was downloaded or imported.
+    pub(crate) fetched: bool,
+}
+
+fn source_ref(address: &str) -> String {
+    format!("sources/{address}")
+}
+
+/// Resolves `source` for `platform` into `store`.
+pub(crate) fn resolve_root(
+    store: &Store,
+    client: &Client,
+    source: &ImageSource,
+    platform: &Platform,
+) -> Result<ResolvedRoot> {
+    let span = tracing::info_span!("resolve_root", source = %source, %platform);
+    let _g = span.enter();
+    let _lock = store.lock_shared()?;
+    let (root, fetched) =
+        match source.kind() {
+            SourceKind::Registry(reference) => {
+                resolve_registry(store, client, source, reference, platform)?
+            }
+            SourceKind::OciLayout { dir, tag } => {
+                let layout = OciLayout::open(dir.clone())?;
+                let root = layout.import_to_store(store, tag.as_deref())?;
+                let fetched = !seen_before(store, source, &root)?;
+                (root, fetched)
+            }
+            SourceKind::DockerArchive { file } => {
+                let images = read_docker_archive(store, file)?;
+                let chosen = match images.as_slice() {
+                [only] => only.manifest.clone(),
+                many => many
+                    .iter()
+                    .find(|i| i.manifest.platform.as_ref().is_some_and(|p| platform.matches(p)))
+                    .map(|i| i.manifest.clone())
+                    .ok_or_else(|| {
+                        Error::Image(format!(
+                            "the docker-archive `{}` holds {} images and none is for {platform}",
+                            file.display(),
+                            many.len()
+                        ))
+                    })?,
+            };
+                let fetched = !seen_before(store, source, &chosen)?;
+                (chosen, fetched)
+            }
+        };
+    store.set_ref(&source_ref(source.address()), &root)?;
+    let (manifest_desc, manifest) = resolve_manifest(store, &root, Some(platform))?;
+    let resolved = read_image(store, manifest_desc, &manifest, fetched)?;
+    if resolved.config.architecture != platform.architecture || resolved.config.os != platform.os {
+        return Err(Error::Image(format!(
+            "`{source}` is an image for {}/{}, not for {platform}; use a multi-platform image or one built for {platform}",
+            resolved.config.os, resolved.config.architecture
+        )));
+    }
+    Ok(resolved)
+}
+
+/// Whether an earlier build resolved `source` to the same root (a local source read again).
+fn seen_before(store: &Store, source: &ImageSource, root: &Descriptor) -> Result<bool> {
+    Ok(store
+        .get_ref(&source_ref(source.address()))?
+        .is_some_and(|old| old.digest == root.digest))
+}
+
+/// Reads the config of a stored manifest and pairs its layers with their diff_ids.
+pub(crate) fn read_image(
+    store: &Store,
+    manifest_desc: Descriptor,
+    manifest: &ImageManifest,
+    fetched: bool,
+) -> Result<ResolvedRoot> {
+    let config = ImageConfig::parse(&store.read_blob(&manifest.config.digest)?)?;
+    if config.rootfs.diff_ids.len() != manifest.layers.len() {
+        return Err(Error::Image(format!(
+            "image `{}` has {} layers but its config lists {} diff_ids; the image is corrupt",
+            manifest_desc.digest,
+            manifest.layers.len(),
+            config.rootfs.diff_ids.len()
+        )));
+    }
+    let layers = manifest
+        .layers
+        .iter()
+        .cloned()
+        .zip(config.rootfs.diff_ids.iter().cloned())
+        .collect();
+    Ok(ResolvedRoot {
+        manifest: manifest_desc,
+        config,
+        layers,
+        fetched,
+    })
+}
+
+/// Whether the store holds `root`'s manifest for `platform` with its config and layers.
+fn complete_in_store(store: &Store, root: &Descriptor, platform: &Platform) -> bool {
+    match resolve_manifest(store, root, Some(platform)) {
+        Ok((_, m)) => std::iter::once(&m.config)
+            .chain(&m.layers)
+            .all(|d| store.has_blob(&d.digest)),
+        Err(_) => false,
+    }
+}
+
+fn resolve_registry(
+    store: &Store,
+    client: &Client,
+    source: &ImageSource,
+    reference: &Reference,
+    platform: &Platform,
+) -> Result<(Descriptor, bool)> {
+    if let Some(digest) = reference.digest()
+        && store.has_blob(digest)
+    {
+        let root = store.descriptor_of(digest)?;
+        if complete_in_store(store, &root, platform) {
+            tracing::debug!(%digest, "pinned root image already in the store");
+            return Ok((root, false));
+        }
+    }
+    let pulled = crate::blocking::block_on(client.pull_image(
+        reference,
+        std::slice::from_ref(platform),
+        Arc::new(NoReporter),
+    ));
+    let err = match pulled {
+        Some(Ok(digest)) => return Ok((store.descriptor_of(&digest)?, true)),
+        Some(Err(e)) => e,
+        None => plinth_registry::Error::Config("the registry client's runtime failed".into()),
+    };
+    if reference.digest().is_none()
+        && let Some(root) = store.get_ref(&source_ref(source.address()))?
+        && complete_in_store(store, &root, platform)
+    {
+        tracing::warn!(image = %reference, error = %err, digest = %root.digest, "cannot reach the registry; using the image an earlier build resolved");
+        return Ok((root, false));
+    }
+    Err(Error::Pull {
+        image: reference.to_string(),
+        platform: platform.to_string(),
+        source: Box::new(err),
+    })
+}

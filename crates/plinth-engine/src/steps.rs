@@ -1,0 +1,535 @@
+//! The steps of one platform: inputs → key → cache hit or execution → config and history.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use plinth_oci::{Descriptor, Digest, History, ImageConfig, ImageManifest, Platform};
+use plinth_recipe::state::{join_path, normalize_path};
+use plinth_recipe::{Container, DirectorySource, FileSource, Op, Step};
+
+use crate::build::{PlatformBuild, StepContext};
+use crate::cache::{BuildRecord, StepRecord, StepTrace, explain, root_key, step_key};
+use crate::engine::Inner;
+use crate::error::{Error, Result};
+use crate::files::{
+    CopyItem, ItemKind, file_digest, host_tree, image_tree, override_meta, resolve_owner,
+    tree_digest, write_items_layer,
+};
+use crate::report::{CacheStatus, NoReporter, Reporter, StepReport};
+use crate::state::ImageState;
+
+/// What a step needs besides its operation, found before its key is computed.
+enum Prepared {
+    Nothing,
+    /// Items to write under a destination, with the owner of a created destination directory.
+    Items {
+        dest: String,
+        items: Vec<CopyItem>,
+        dest_owner: (u64, u64),
+    },
+}
+
+/// A one-line description of an operation; also its history `created_by`.
+pub(crate) fn describe(op: &Op) -> String {
+    let json = |v: &[String]| serde_json::to_string(v).unwrap_or_default();
+    let flags = |owner: &Option<String>, mode: &Option<u32>| {
+        let mut s = String::new();
+        if let Some(o) = owner {
+            s.push_str(&format!("--chown={o} "));
+        }
+        if let Some(m) = mode {
+            s.push_str(&format!("--chmod={m:o} "));
+        }
+        s
+    };
+    match op {
+        Op::From { source } => format!("FROM {source}"),
+        Op::Exec { argv, network } => match network {
+            plinth_recipe::Network::Enabled => format!("RUN {}", json(argv)),
+            plinth_recipe::Network::Disabled => format!("RUN --network=none {}", json(argv)),
+        },
+        Op::Env { name, value } => format!("ENV {name}={value}"),
+        Op::Label { name, value } => format!("LABEL {name}={value}"),
+        Op::User { user } => format!("USER {user}"),
+        Op::Workdir { path } => format!("WORKDIR {path}"),
+        Op::Entrypoint { argv } => format!("ENTRYPOINT {}", json(argv)),
+        Op::DefaultArgs { argv } => format!("CMD {}", json(argv)),
+        Op::File {
+            path,
+            source,
+            owner,
+            mode,
+        } => {
+            let from = match source {
+                FileSource::Url { url, .. } => url.clone(),
+                FileSource::HostFile(p) => format!("host:{}", p.display()),
+                FileSource::Bytes(b) => format!("bytes:{}", &Digest::of(b).hex()[..12]),
+            };
+            let verb = if matches!(source, FileSource::Url { .. }) {
+                "ADD"
+            } else {
+                "COPY"
+            };
+            format!("{verb} {}{from} {path}", flags(owner, mode))
+        }
+        Op::Directory {
+            path,
+            source,
+            owner,
+            mode,
+        } => match source {
+            DirectorySource::Container { path: from, .. } => {
+                format!("COPY {}--from=helper {from} {path}", flags(owner, mode))
+            }
+            DirectorySource::Host(dir) => {
+                format!("COPY {}host:{} {path}", flags(owner, mode), dir.display())
+            }
+        },
+        Op::MountedCache { path, volume, .. } => format!("MOUNT cache {volume} at {path}"),
+        Op::UnmountCache { path } => format!("UNMOUNT cache at {path}"),
+    }
+}
+
+/// Applies a config operation to the image config.
+fn apply_config(config: &mut ImageConfig, op: &Op) {
+    match op {
+        Op::Env { name, value } => config.set_env(name, value),
+        Op::Label { name, value } => {
+            config
+                .runtime_mut()
+                .labels
+                .get_or_insert_with(BTreeMap::new)
+                .insert(name.clone(), value.clone());
+        }
+        Op::User { user } => config.runtime_mut().user = Some(user.clone()),
+        Op::Workdir { path } => {
+            let runtime = config.runtime_mut();
+            let current = runtime
+                .working_dir
+                .clone()
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "/".to_owned());
+            runtime.working_dir = Some(join_path(&normalize_path(&current), path));
+        }
+        Op::Entrypoint { argv } => {
+            let runtime = config.runtime_mut();
+            runtime.entrypoint = Some(argv.clone());
+            runtime.cmd = None;
+        }
+        Op::DefaultArgs { argv } => config.runtime_mut().cmd = Some(argv.clone()),
+        _ => {}
+    }
+}
+
+struct PlatformBuilder<'a> {
+    engine: &'a Inner,
+    platform: &'a Platform,
+    no_cache: bool,
+    recipe_id: &'a str,
+    reporter: &'a dyn Reporter,
+    previous: Option<BuildRecord>,
+    state: ImageState,
+    traces: Vec<StepTrace>,
+    reports: Vec<StepReport>,
+    url_inputs: BTreeMap<String, Digest>,
+}
+
+/// Builds `container` for one platform.
+pub(crate) fn build_platform(
+    engine: &Inner,
+    container: &Container,
+    platform: &Platform,
+    no_cache: bool,
+    recipe_id: &str,
+    reporter: &dyn Reporter,
+) -> Result<PlatformBuild> {
+    let mut builder = PlatformBuilder {
+        engine,
+        platform,
+        no_cache,
+        recipe_id,
+        reporter,
+        previous: engine.cache.last_build(recipe_id, platform),
+        state: ImageState::scratch(platform),
+        traces: Vec::new(),
+        reports: Vec::new(),
+        url_inputs: BTreeMap::new(),
+    };
+    for step in container.steps() {
+        builder.run_step(&step)?;
+    }
+    builder.finish()
+}
+
+impl PlatformBuilder<'_> {
+    fn run_step(&mut self, step: &Step<'_>) -> Result<()> {
+        let description = describe(step.op);
+        self.reporter
+            .on_step_start(self.platform, step.index, &description);
+        let started = Instant::now();
+        let parent = self.state.key.clone();
+        let mut inputs = BTreeMap::new();
+        let (status, explanation, layer) = match step.op {
+            Op::From { source } => {
+                let root = crate::resolve::resolve_root(
+                    &self.engine.store,
+                    &self.engine.client,
+                    source,
+                    self.platform,
+                )?;
+                let digest = root.manifest.digest.clone();
+                inputs.insert("root".to_owned(), digest.to_string());
+                let before = self
+                    .previous
+                    .as_ref()
+                    .and_then(|p| p.steps.get(step.index))
+                    .and_then(|s| s.inputs.get("root"));
+                let explanation = match before {
+                    Some(old) if *old != digest.to_string() => {
+                        format!("the root image changed from `{old}` to `{digest}`")
+                    }
+                    _ if root.fetched => format!("root image `{digest}` fetched"),
+                    _ => format!("root image `{digest}` already in the store"),
+                };
+                self.state = ImageState {
+                    config: root.config,
+                    layers: root.layers,
+                    key: root_key(Some(&digest), self.platform),
+                };
+                let status = if root.fetched {
+                    CacheStatus::Miss
+                } else {
+                    CacheStatus::Hit
+                };
+                (status, explanation, None)
+            }
+            Op::MountedCache { .. } | Op::UnmountCache { .. } => (
+                CacheStatus::Hit,
+                "build-time cache mount: nothing to build".to_owned(),
+                None,
+            ),
+            op => {
+                let ctx = StepContext {
+                    engine: self.engine,
+                    platform: self.platform,
+                    index: step.index,
+                    description: &description,
+                    reporter: self.reporter,
+                };
+                let prepared = self.prepare(&ctx, step, &mut inputs)?;
+                let key = step_key(&parent, op, &inputs, self.platform);
+                let trace = StepTrace {
+                    description: description.clone(),
+                    op_digest: op.op_digest(),
+                    parent: Some(parent.clone()),
+                    inputs: inputs.clone(),
+                    key: key.clone(),
+                };
+                let cached = if self.no_cache {
+                    None
+                } else {
+                    self.engine.cache.lookup(&key)?
+                };
+                let status = if cached.is_some() {
+                    CacheStatus::Hit
+                } else {
+                    CacheStatus::Miss
+                };
+                let explanation = explain(
+                    self.previous.as_ref(),
+                    step.index,
+                    &trace,
+                    cached.is_some(),
+                    self.no_cache,
+                );
+                let (record, layer) = match cached {
+                    Some((record, layer)) => (record.clone(), layer.zip(record.diff_id)),
+                    None => {
+                        let layer = self.execute(&ctx, step, prepared)?;
+                        let record = StepRecord {
+                            created: self.engine.created_now(),
+                            created_by: description.clone(),
+                            diff_id: layer.as_ref().map(|(_, d)| d.clone()),
+                        };
+                        self.engine
+                            .cache
+                            .insert(&key, &record, layer.as_ref().map(|(d, _)| d))?;
+                        (record, layer)
+                    }
+                };
+                apply_config(&mut self.state.config, op);
+                let created = match self.engine.source_date_epoch {
+                    Some(epoch) => crate::time::rfc3339(epoch),
+                    None => record.created.clone(),
+                };
+                self.state.push(
+                    History {
+                        created: Some(created),
+                        created_by: Some(record.created_by.clone()),
+                        empty_layer: layer.is_none(),
+                        ..History::default()
+                    },
+                    layer.clone(),
+                );
+                self.state.key = key;
+                (status, explanation, layer.map(|(d, _)| d))
+            }
+        };
+        let key = self.state.key.clone();
+        self.traces.push(StepTrace {
+            description: description.clone(),
+            op_digest: step.op.op_digest(),
+            parent: (!matches!(step.op, Op::From { .. })).then_some(parent),
+            inputs,
+            key: key.clone(),
+        });
+        let report = StepReport {
+            index: step.index,
+            description,
+            status,
+            duration: started.elapsed(),
+            key,
+            explanation,
+            layer,
+        };
+        tracing::debug!(index = report.index, status = ?report.status, "{}", report.explanation);
+        self.reporter.on_step_done(self.platform, &report);
+        self.reports.push(report);
+        Ok(())
+    }
+
+    /// Finds the inputs of a step (downloads, host files, helper images) for its key.
+    fn prepare(
+        &mut self,
+        ctx: &StepContext<'_>,
+        step: &Step<'_>,
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<Prepared> {
+        let workdir = self
+            .state
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".to_owned());
+        let resolve = |path: &str| -> String {
+            let trailing = path.len() > 1 && path.ends_with('/');
+            let mut out = join_path(&normalize_path(&workdir), path);
+            if trailing && out != "/" {
+                out.push('/');
+            }
+            out
+        };
+        let now = self
+            .engine
+            .source_date_epoch
+            .unwrap_or_else(crate::time::now_epoch);
+        match step.op {
+            Op::Exec { .. } => {
+                let caches = step.state.caches();
+                if !caches.is_empty() {
+                    let list: Vec<String> = caches
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "{}={}:{}",
+                                c.path,
+                                c.volume,
+                                c.owner.as_deref().unwrap_or("")
+                            )
+                        })
+                        .collect();
+                    inputs.insert("caches".to_owned(), list.join(","));
+                }
+                Ok(Prepared::Nothing)
+            }
+            Op::File {
+                path,
+                source,
+                owner,
+                mode,
+            } => {
+                let (kind, name, default_mode) = match source {
+                    FileSource::Url { url, sha256 } => {
+                        let digest = self.engine.fetcher.fetch(url, sha256.as_ref())?;
+                        inputs.insert("url".to_owned(), digest.to_string());
+                        self.url_inputs.insert(url.clone(), digest.clone());
+                        let name = url
+                            .split(['?', '#'])
+                            .next()
+                            .and_then(|u| u.rsplit('/').next())
+                            .map(str::to_owned);
+                        (
+                            ItemKind::File(self.engine.store.blob_path(&digest)),
+                            name,
+                            0o600,
+                        )
+                    }
+                    FileSource::HostFile(p) => {
+                        let digest = file_digest(p)?;
+                        inputs.insert("host_file".to_owned(), digest.to_string());
+                        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                        (ItemKind::File(p.clone()), name, 0o644)
+                    }
+                    FileSource::Bytes(b) => (ItemKind::Bytes(b.clone()), None, 0o644),
+                };
+                let mut dest = resolve(path);
+                if dest.ends_with('/') {
+                    let name = name.filter(|n| !n.is_empty()).ok_or_else(|| Error::Step {
+                        index: step.index,
+                        reason: format!("`{path}` names a directory and the file source has no name; give the full file path"),
+                    })?;
+                    dest.push_str(&name);
+                }
+                let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+                let (uid, gid) = match owner {
+                    Some(o) => resolve_owner(&dirs, o, step.index)?,
+                    None => (0, 0),
+                };
+                let item = CopyItem {
+                    rel: String::new(),
+                    kind,
+                    uid: u64::from(uid),
+                    gid: u64::from(gid),
+                    mode: mode.unwrap_or(default_mode),
+                    mtime: now,
+                };
+                Ok(Prepared::Items {
+                    dest,
+                    items: vec![item],
+                    dest_owner: (0, 0),
+                })
+            }
+            Op::Directory {
+                path,
+                source,
+                owner,
+                mode,
+            } => {
+                let mut items = match source {
+                    DirectorySource::Host(dir) => {
+                        let items = host_tree(dir)?;
+                        inputs.insert("host_dir".to_owned(), tree_digest(&items)?.to_string());
+                        items
+                    }
+                    DirectorySource::Container {
+                        container,
+                        path: from,
+                    } => {
+                        let helper = build_platform(
+                            self.engine,
+                            container,
+                            self.platform,
+                            self.no_cache,
+                            &format!("{}/helper-{}", self.recipe_id, step.index),
+                            &NoReporter,
+                        )?;
+                        inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
+                        let dirs = self.engine.snapshots.read_dirs(&helper.layers)?;
+                        image_tree(&dirs, &normalize_path(from), step.index)?
+                    }
+                };
+                let mut dest = resolve(path);
+                if let Some(first) = items.first()
+                    && !matches!(first.kind, ItemKind::Dir)
+                    && dest.ends_with('/')
+                {
+                    let name = match source {
+                        DirectorySource::Container { path: from, .. } => normalize_path(from)
+                            .rsplit('/')
+                            .next()
+                            .unwrap_or("")
+                            .to_owned(),
+                        DirectorySource::Host(dir) => dir
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    };
+                    dest.push_str(&name);
+                }
+                let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+                let resolved = match owner {
+                    Some(o) => Some(resolve_owner(&dirs, o, step.index)?),
+                    None => None,
+                };
+                override_meta(&mut items, resolved, *mode);
+                let dest_owner = resolved.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g)));
+                let _ = ctx;
+                Ok(Prepared::Items {
+                    dest,
+                    items,
+                    dest_owner,
+                })
+            }
+            _ => Ok(Prepared::Nothing),
+        }
+    }
+
+    /// Runs a step that missed the cache; returns its layer, if it made one.
+    fn execute(
+        &self,
+        ctx: &StepContext<'_>,
+        step: &Step<'_>,
+        prepared: Prepared,
+    ) -> Result<Option<(Descriptor, Digest)>> {
+        match (step.op, prepared) {
+            (Op::Exec { argv, network }, _) => {
+                crate::exec::run_exec(ctx, &self.state, argv, *network, step.state.caches())
+            }
+            (
+                _,
+                Prepared::Items {
+                    dest,
+                    items,
+                    dest_owner,
+                },
+            ) => {
+                let dirs: Vec<PathBuf> = self.engine.snapshots.read_dirs(&self.state.layers)?;
+                Ok(Some(write_items_layer(
+                    ctx, &dirs, &dest, &items, dest_owner,
+                )?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn finish(self) -> Result<PlatformBuild> {
+        let engine = self.engine;
+        let flavor = engine.media_types;
+        let config = self.state.config;
+        let config_descriptor = engine.store.write_config(flavor.config(), &config)?;
+        let layers: Vec<Descriptor> = self
+            .state
+            .layers
+            .iter()
+            .map(|(d, _)| {
+                let mut d = d.clone();
+                if let Some(c) = d.media_type.layer_compression() {
+                    d.media_type = flavor.layer(c);
+                }
+                d
+            })
+            .collect();
+        let manifest = ImageManifest::new(flavor.manifest(), config_descriptor.clone(), layers);
+        let manifest = engine
+            .store
+            .write_manifest(&manifest)?
+            .with_platform(self.platform.clone());
+        engine.cache.save_build(
+            self.recipe_id,
+            self.platform,
+            &BuildRecord { steps: self.traces },
+        )?;
+        Ok(PlatformBuild {
+            platform: self.platform.clone(),
+            manifest,
+            config_descriptor,
+            config,
+            steps: self.reports,
+            url_inputs: self.url_inputs,
+            layers: self.state.layers,
+        })
+    }
+}
