@@ -10,7 +10,8 @@ use crate::cli::{Cli, Command};
 use crate::printer::Printer;
 
 /// Runs the parsed command line.
-pub fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitStatus> {
+pub fn run(cli: Cli, printer: Printer, catalog: &plinth_catalog::Catalog) -> anyhow::Result<ExitStatus> {
+    let _ = catalog;
     match cli.command {
         Command::Inspect(args) => inspect::run(args, &cli.global, printer),
         Command::Ls(args) => ls::run(args, &cli.global, printer),

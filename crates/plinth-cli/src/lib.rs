@@ -1,0 +1,86 @@
+//! The `plinth` command line as a library: a thin layer of argument parsing and drawing over the
+//! library crates.
+//!
+//! The `plinth` binary calls [`main_with`] with the built-in Airbyte catalog. A team that declares
+//! its own families in its own crate gets the whole CLI by calling [`main_with`] with its catalog:
+//!
+//! ```no_run
+//! use plinth_catalog::Catalog;
+//! fn main() -> std::process::ExitCode {
+//!     let catalog = Catalog::new(); // add your families with `with_family`
+//!     plinth_cli::main_with(catalog)
+//! }
+//! ```
+
+pub mod cli;
+mod commands;
+pub mod env;
+mod location;
+mod logging;
+pub mod printer;
+mod progress;
+mod settings;
+mod transfer;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use plinth_catalog::Catalog;
+
+use crate::cli::Cli;
+use crate::printer::Printer;
+
+/// How a command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything worked.
+    Success,
+    /// The command ran and reports a negative result (a failed check, a refused release).
+    Failure,
+    /// The command could not run (bad input, unreachable registry, …).
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        match status {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::Error => ExitCode::from(2),
+        }
+    }
+}
+
+/// Parses the process arguments and runs the command against `catalog`'s families.
+pub fn main_with(catalog: Catalog) -> ExitCode {
+    let cli = Cli::parse();
+    let verbosity = cli.global.verbosity();
+    logging::init(verbosity);
+    let printer = Printer::new(verbosity);
+    match commands::run(cli, printer, &catalog) {
+        Ok(status) => status.into(),
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            print_error(&err);
+            ExitStatus::Error.into()
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+#[allow(clippy::print_stderr)]
+fn print_error(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if let Some(hint) = commands::hint_for(err) {
+        eprintln!("hint: {hint}");
+    }
+}
