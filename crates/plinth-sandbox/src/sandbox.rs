@@ -9,7 +9,7 @@ use crate::process::output::{OutputSink, RunOutcome};
 use crate::process::plan::{Action, PlanInput, build_plan};
 use crate::process::spawn::{Pipes, spawn_and_supervise};
 use crate::scaffold::{MountPointKind, build_scaffold, mount_point_kind};
-use crate::spec::{MountKind, NetworkMode, Rootfs, RunSpec, relative_target};
+use crate::spec::{MountKind, NetworkMode, OverlayRootfs, Rootfs, RunSpec, relative_target};
 use crate::user::{ResolvedUser, resolve_user};
 use crate::{caps, privilege, rootfs_read};
 
@@ -53,8 +53,11 @@ impl Sandbox {
         fs::create_dir(&root_mount).map_err(|e| Error::io("create", &root_mount, e))?;
         write_etc_files(spec, &resolv_conf, &hosts)?;
         prepare_mount_sources(spec)?;
+        let mut work_lock = None;
         let scaffold = match &spec.rootfs {
-            Rootfs::Overlay(_) => {
+            Rootfs::Overlay(overlay) => {
+                check_overlay_dirs(overlay)?;
+                work_lock = Some(lock_work_dir(overlay.work())?);
                 let dir = run_dir.path().join("scaffold");
                 fs::create_dir(&dir).map_err(|e| Error::io("create", &dir, e))?;
                 build_scaffold(&dir, spec)?;
@@ -85,6 +88,7 @@ impl Sandbox {
             spec.tail_bytes,
             sink,
         )?;
+        drop(work_lock);
         if let Some(failure) = finished.setup_failure {
             return Err(match steps.get(failure.step).map(|s| &s.action) {
                 Some(Action::Exec(exec)) => Error::Exec {
@@ -179,6 +183,52 @@ fn prepare_mount_sources(spec: &RunSpec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Lower layers must exist; upper and work are created when missing and must share a filesystem.
+fn check_overlay_dirs(overlay: &OverlayRootfs) -> Result<()> {
+    for lower in overlay.lower() {
+        if !lower.is_dir() {
+            return Err(Error::InvalidSpec(format!(
+                "overlay lower directory `{}` does not exist",
+                lower.display()
+            )));
+        }
+    }
+    let mut devices = Vec::new();
+    for dir in [overlay.upper(), overlay.work()] {
+        fs::create_dir_all(dir).map_err(|e| Error::io("create the overlay directory", dir, e))?;
+        devices.push(
+            fs::metadata(dir)
+                .map_err(|e| Error::io("inspect", dir, e))?
+                .dev(),
+        );
+    }
+    if devices[0] != devices[1] {
+        return Err(Error::InvalidSpec(format!(
+            "overlay upper `{}` and work `{}` must be on the same filesystem",
+            overlay.upper().display(),
+            overlay.work().display()
+        )));
+    }
+    Ok(())
+}
+
+/// Two overlays must never share an upper/work pair; hold an exclusive lock on the work dir
+/// (works across processes) for the whole run.
+fn lock_work_dir(work: &Path) -> Result<nix::fcntl::Flock<fs::File>> {
+    let dir =
+        fs::File::open(work).map_err(|e| Error::io("open the overlay work directory", work, e))?;
+    nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        if errno == nix::errno::Errno::EWOULDBLOCK {
+            Error::InvalidSpec(format!(
+                "overlay work directory `{}` is in use by another sandbox run; give each concurrent run its own upper and work directories",
+                work.display()
+            ))
+        } else {
+            Error::io("lock the overlay work directory", work, errno.into())
+        }
+    })
 }
 
 /// For a plain directory rootfs, create missing mount points in place. Walks component by

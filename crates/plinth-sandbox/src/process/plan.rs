@@ -322,7 +322,7 @@ pub(crate) fn build_plan(input: &PlanInput<'_>) -> Result<Vec<Step>> {
                     target: root.clone(),
                 },
                 format!(
-                    "mount the overlay at `{root_display}` (upper `{}`)",
+                    "mount the overlay at `{root_display}` (upper `{}`; upper and work must not be on overlayfs, and the kernel log has details)",
                     o.upper().display()
                 ),
             );

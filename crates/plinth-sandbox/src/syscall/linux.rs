@@ -10,7 +10,6 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{Mode, SFlag};
-use nix::unistd::{Gid, Uid};
 
 use super::{SysResult, Syscalls};
 use crate::scaffold::MountPointKind;
@@ -263,19 +262,24 @@ impl Syscalls for Linux {
         Ok(())
     }
 
+    // The id changes below are raw system calls on purpose. glibc's setgroups/setresgid/
+    // setresuid apply POSIX per-process semantics by signalling every thread it knows of and
+    // waiting for them; in a cloned child those threads don't exist, and it can wait forever.
+    // The child is single-threaded, so the per-thread system call is exactly what is needed.
     fn setgroups(&self, groups: &[u32]) -> SysResult {
-        // SAFETY: gid_t is u32 on Linux; the pointer and length describe `groups`.
-        Errno::result(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) }).map(drop)
+        // SAFETY: raw setgroups(2) reads `groups.len()` gid_t (u32 on Linux) from `groups`.
+        Errno::result(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })
+            .map(drop)
     }
 
     fn setresgid(&self, gid: u32) -> SysResult {
-        let gid = Gid::from_raw(gid);
-        nix::unistd::setresgid(gid, gid, gid)
+        // SAFETY: raw setresgid(2) takes three integers.
+        Errno::result(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map(drop)
     }
 
     fn setresuid(&self, uid: u32) -> SysResult {
-        let uid = Uid::from_raw(uid);
-        nix::unistd::setresuid(uid, uid, uid)
+        // SAFETY: raw setresuid(2) takes three integers.
+        Errno::result(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(drop)
     }
 
     fn umask(&self, mode: u32) {

@@ -177,3 +177,41 @@ fn errors_say_what_is_wrong() {
         .unwrap_err();
     assert!(err.to_string().contains("argv"), "{err}");
 }
+
+/// Regression: glibc's setresuid signals every thread it knows of and waits for them, which in
+/// a cloned child of a multi-threaded process could wait forever. Many threads running
+/// non-root sandboxes at once must all finish.
+#[test]
+fn concurrent_non_root_runs_from_many_threads_finish() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new();
+    std::thread::scope(|scope| {
+        for thread in 0..6 {
+            let f = &f;
+            scope.spawn(move || {
+                let (upper, work) = (
+                    f.path(&format!("upper-{thread}")),
+                    f.path(&format!("work-{thread}")),
+                );
+                let rootfs = plinth_sandbox::Rootfs::Overlay(plinth_sandbox::OverlayRootfs::new(
+                    [f.path("lower")],
+                    upper,
+                    work,
+                ));
+                for _ in 0..5 {
+                    let spec = RunSpec::new(rootfs.clone(), ["id", "-u"])
+                        .with_user("airbyte".parse().unwrap())
+                        .with_timeout(Duration::from_secs(20));
+                    let outcome = f
+                        .sandbox
+                        .run(&spec, &mut plinth_sandbox::DiscardOutput)
+                        .unwrap();
+                    assert!(!outcome.timed_out, "a sandbox hung before exec");
+                    assert_eq!(outcome.stdout_tail, b"1000\n");
+                }
+            });
+        }
+    });
+}

@@ -169,3 +169,51 @@ fn a_plain_directory_rootfs_is_used_in_place() {
         );
     }
 }
+
+#[test]
+fn missing_lower_layers_are_reported_before_cloning() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new();
+    let rootfs = Rootfs::Overlay(OverlayRootfs::new(
+        [f.path("nope")],
+        f.path("upper"),
+        f.path("work"),
+    ));
+    let err = f
+        .sandbox
+        .run(
+            &RunSpec::new(rootfs, ["true"]),
+            &mut plinth_sandbox::DiscardOutput,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "invalid sandbox spec: overlay lower directory `{}` does not exist",
+            f.path("nope").display()
+        )
+    );
+}
+
+#[test]
+fn concurrent_runs_on_one_upper_are_refused() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new();
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(|| f.run(&f.sh("sleep 1")));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let err = f
+            .sandbox
+            .run(&f.sh("true"), &mut plinth_sandbox::DiscardOutput)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("is in use by another sandbox run"),
+            "{err}"
+        );
+        assert!(slow.join().unwrap().0.status.success());
+    });
+}
