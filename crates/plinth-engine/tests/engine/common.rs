@@ -1,0 +1,280 @@
+//! Fixtures: root images made here from busybox-static (and Debian minbase), an engine over a
+//! temp store, a recording reporter, a tiny HTTP server and helpers to read built images back.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use plinth_engine::{BuildResult, Engine, EngineConfig, Reporter, StepReport};
+use plinth_oci::image::resolve_manifest;
+use plinth_oci::layer::{UnpackOptions, WriteOptions, store_dir_layer, unpack_layer};
+use plinth_oci::layout::OciLayout;
+use plinth_oci::{Descriptor, ImageConfig, ImageIndex, ImageManifest, MediaType, Platform, Store};
+use plinth_test::{External, require_external};
+
+/// Root is needed for every build; returns false when skipping is allowed and we are not root.
+pub fn require_root() -> bool {
+    plinth_test::require_external(External::Root)
+}
+
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str("\ncaused by: ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+/// A temp dir holding a store, and an engine over it.
+pub struct TestEngine {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub engine: Engine,
+}
+
+impl TestEngine {
+    pub fn new(epoch: Option<u64>) -> Self {
+        Self::with(|c| c.with_source_date_epoch(epoch))
+    }
+
+    pub fn with(configure: impl FnOnce(EngineConfig) -> EngineConfig) -> Self {
+        let dir = tempfile::Builder::new().prefix("pe-").tempdir().unwrap();
+        let store = Store::open(dir.path().join("s")).unwrap();
+        let engine = Engine::new(configure(EngineConfig::new(store.clone()))).unwrap();
+        Self { dir, store, engine }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// The merged file system of a built platform image, unpacked into `<dir>/<name>`.
+    pub fn unpack(&self, result: &BuildResult, platform: &Platform, name: &str) -> PathBuf {
+        unpack_image(&self.store, &result.root, platform, &self.path(name))
+    }
+}
+
+pub fn unpack_image(store: &Store, root: &Descriptor, platform: &Platform, out: &Path) -> PathBuf {
+    let (_, manifest) = resolve_manifest(store, root, Some(platform)).unwrap();
+    std::fs::create_dir_all(out).unwrap();
+    for layer in &manifest.layers {
+        unpack_layer(
+            store.reader(&layer.digest).unwrap(),
+            out,
+            &UnpackOptions::new(),
+        )
+        .unwrap();
+    }
+    out.to_path_buf()
+}
+
+pub fn config_of(store: &Store, root: &Descriptor, platform: &Platform) -> ImageConfig {
+    let (_, manifest) = resolve_manifest(store, root, Some(platform)).unwrap();
+    ImageConfig::parse(&store.read_blob(&manifest.config.digest).unwrap()).unwrap()
+}
+
+/// Fills `dir` with a busybox rootfs made from `busybox` (static), with airbyte (1000).
+pub fn busybox_rootfs(dir: &Path, busybox: &Path) {
+    plinth_test::busybox_rootfs(dir).unwrap();
+    std::fs::copy(busybox, dir.join("bin/busybox")).unwrap();
+    for applet in ["pwd", "mount", "readlink", "chown", "seq"] {
+        let _ = symlink("busybox", dir.join("bin").join(applet));
+    }
+    std::fs::write(dir.join("etc/motd"), "welcome\n").unwrap();
+    nix_chown(&dir.join("home/airbyte"), 1000, 1000);
+}
+
+fn nix_chown(path: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
+}
+
+/// Writes single-layer images of `rootfs` dirs (one per platform) into an OCI layout at `out`,
+/// tagged `latest` (an index when several platforms are given).
+pub fn write_layout(rootfs: &[(Platform, PathBuf)], out: &Path) {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let mut manifests = Vec::new();
+    for (platform, dir) in rootfs {
+        let info = store_dir_layer(
+            &store,
+            dir,
+            &WriteOptions::new().with_source_date_epoch(Some(0)),
+        )
+        .unwrap();
+        let mut config = ImageConfig::for_platform(platform);
+        config.rootfs.diff_ids.push(info.diff_id.clone());
+        config.set_env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        );
+        config.runtime_mut().cmd = Some(vec!["sh".into()]);
+        let config = store.write_config(MediaType::OciConfig, &config).unwrap();
+        let layer = Descriptor::new(MediaType::OciLayerGzip, info.digest, info.size);
+        let manifest = ImageManifest::new(MediaType::OciManifest, config, vec![layer]);
+        manifests.push(
+            store
+                .write_manifest(&manifest)
+                .unwrap()
+                .with_platform(platform.clone()),
+        );
+    }
+    let root = if manifests.len() == 1 {
+        manifests.pop().unwrap()
+    } else {
+        store
+            .write_index(&ImageIndex::new(MediaType::OciIndex, manifests))
+            .unwrap()
+    };
+    OciLayout::create(out)
+        .unwrap()
+        .export_from_store(&store, &root, Some("latest"))
+        .unwrap();
+}
+
+/// The amd64 busybox root image, made once per test binary: `oci:DIR:latest`.
+pub fn busybox_layout() -> String {
+    static LAYOUT: OnceLock<(tempfile::TempDir, String)> = OnceLock::new();
+    LAYOUT
+        .get_or_init(|| {
+            let dir = tempfile::Builder::new().prefix("pe-bb-").tempdir().unwrap();
+            let rootfs = dir.path().join("rootfs");
+            busybox_rootfs(&rootfs, Path::new("/bin/busybox"));
+            write_layout(
+                &[(Platform::linux_amd64(), rootfs)],
+                &dir.path().join("layout"),
+            );
+            let address = format!("oci:{}:latest", dir.path().join("layout").display());
+            (dir, address)
+        })
+        .1
+        .clone()
+}
+
+/// Path of Debian's static arm64 busybox, fetched once by the sandbox's test script.
+pub fn arm64_busybox() -> PathBuf {
+    if let Some(p) = std::env::var_os("PLINTH_TEST_ARM64_BUSYBOX") {
+        return p.into();
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../target"));
+    let out = target.join("plinth-test-data/busybox-arm64");
+    if !out.exists() {
+        let status = std::process::Command::new(
+            manifest.join("../plinth-sandbox/tests/data/fetch-arm64-busybox.sh"),
+        )
+        .arg(&out)
+        .status()
+        .unwrap();
+        assert!(status.success(), "fetching the arm64 busybox failed");
+    }
+    out
+}
+
+/// Records every reporter event as a line.
+#[derive(Default)]
+pub struct Recorder {
+    pub events: Mutex<Vec<String>>,
+    pub done: Mutex<Vec<StepReport>>,
+}
+
+impl Reporter for Recorder {
+    fn on_step_start(&self, platform: &Platform, index: usize, description: &str) {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("{platform} start {index} {description}"));
+    }
+    fn on_step_output(&self, platform: &Platform, index: usize, line: &str) {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("{platform} output {index} {line}"));
+    }
+    fn on_step_done(&self, _platform: &Platform, report: &StepReport) {
+        self.done.lock().unwrap().push(report.clone());
+    }
+}
+
+impl Recorder {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+}
+
+/// A tiny HTTP/1.1 server on loopback serving `files` (path → body); counts requests.
+pub struct FileServer {
+    pub port: u16,
+    pub hits: Arc<Mutex<BTreeMap<String, usize>>>,
+    pub files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+}
+
+impl FileServer {
+    pub fn start(files: BTreeMap<String, Vec<u8>>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(Mutex::new(BTreeMap::new()));
+        let files = Arc::new(Mutex::new(files));
+        let (h, f) = (hits.clone(), files.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                *h.lock().unwrap().entry(path.clone()).or_default() += 1;
+                let body = f.lock().unwrap().get(&path).cloned();
+                let response = match body {
+                    Some(b) => {
+                        let mut r = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            b.len()
+                        )
+                        .into_bytes();
+                        r.extend(b);
+                        r
+                    }
+                    None => {
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_vec()
+                    }
+                };
+                let _ = stream.write_all(&response);
+            }
+        });
+        Self { port, hits, files }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// Fails the test with the whole error chain.
+pub fn ok<T>(result: plinth_engine::Result<T>) -> T {
+    result.unwrap_or_else(|e| panic!("{}", error_chain(&e)))
+}
+
+#[allow(dead_code)]
+pub fn require_docker() -> bool {
+    if std::env::var("PLINTH_TEST_DOCKER").is_ok_and(|v| v == "1") {
+        return require_external(External::Docker);
+    }
+    false
+}

@@ -1,0 +1,8 @@
+//! Real builds with the embedded engine (root, overlayfs, the sandbox), grouped by area.
+
+mod arm64;
+mod build;
+mod common;
+mod debian;
+mod escape;
+mod export;
