@@ -49,7 +49,7 @@ impl Client {
                         return Ok(n);
                     }
                     Err(e) if attempt < self.inner.retry.max_attempts && e.is_retryable() => {
-                        let wait = self.inner.retry.backoff(attempt, None);
+                        let wait = self.inner.retry.backoff(attempt, e.retry_after());
                         tracing::warn!(digest = %digest, ?wait, "blob download failed, restarting: {e}");
                         tokio::time::sleep(wait).await;
                     }
@@ -72,12 +72,11 @@ impl Client {
     ) -> Result<u64> {
         let url = endpoint.url(repository, &format!("blobs/{digest}"))?;
         let resp = self
-            .send(Request::new(
-                Method::GET,
-                url,
-                endpoint,
-                vec![pull_scope(repository)],
-            ))
+            .send(
+                Request::new(Method::GET, url, endpoint, vec![pull_scope(repository)])
+                    // `get_blob` restarts the whole download, mid-body failures included.
+                    .single_attempt(),
+            )
             .await?;
         let resp = check(resp, "GET", &[200]).await?;
         let shown: RedactedUrl = resp.url().into();
@@ -150,6 +149,7 @@ impl Client {
         }
         let policy = &self.inner.retry;
         let mut attempt = 0;
+        let mut reauthorized = false;
         loop {
             attempt += 1;
             let location = match resume_at.take() {
@@ -157,7 +157,7 @@ impl Client {
                 None => self.start_upload(endpoint, repository, &scopes).await?,
             };
             reporter.on_blob_start(digest, size);
-            match self
+            let err = match self
                 .send_blob(endpoint, location, digest, size, &scopes, reporter.clone())
                 .await
             {
@@ -165,12 +165,34 @@ impl Client {
                     reporter.on_blob_done(digest, BlobOutcome::Uploaded);
                     return Ok(BlobOutcome::Uploaded);
                 }
-                Err(e) if attempt < policy.max_attempts && e.is_retryable() => {
-                    let wait = policy.backoff(attempt, None);
-                    tracing::warn!(digest = %digest, attempt, ?wait, "blob upload failed, restarting it: {e}");
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) => return Err(e),
+                Err(e) => e,
+            };
+            // A streamed body cannot be resent by `send`, so a token that expired mid-push
+            // shows up here as a 401; `send` has dropped it, so one more go gets a fresh one.
+            let unauthorized = err.status() == Some(401) && !reauthorized;
+            if unauthorized {
+                reauthorized = true;
+                attempt -= 1;
+            } else if attempt >= policy.max_attempts || !err.is_retryable() {
+                return Err(err);
+            }
+            let wait = if unauthorized {
+                std::time::Duration::ZERO
+            } else {
+                policy.backoff(attempt, err.retry_after())
+            };
+            tracing::warn!(digest = %digest, attempt, ?wait, "blob upload failed, restarting it in a new upload session: {err}");
+            tokio::time::sleep(wait).await;
+            // The failed attempt may have landed: the registry can commit a blob and the answer
+            // still get lost on the way back. Never send the bytes twice for nothing.
+            if self
+                .blob_exists_at(endpoint, repository, digest, scopes.clone())
+                .await
+                .unwrap_or(false)
+            {
+                tracing::info!(digest = %digest, "the failed upload had completed after all");
+                reporter.on_blob_done(digest, BlobOutcome::Uploaded);
+                return Ok(BlobOutcome::Uploaded);
             }
         }
     }
@@ -236,8 +258,10 @@ impl Client {
         put_url
             .query_pairs_mut()
             .append_pair("digest", &digest.to_string());
+        // `push_blob` restarts the whole upload in a new session on any transient failure.
         let req = Request::new(Method::PUT, put_url, endpoint, scopes.to_vec())
-            .header(CONTENT_TYPE, "application/octet-stream");
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .single_attempt();
         let req = match put_body {
             Some(body) => req
                 .header(CONTENT_LENGTH, &size.to_string())

@@ -174,6 +174,31 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A manifest or index push failed.
+    #[error("failed to push manifest `{digest}` to `{reference}`")]
+    PushManifest {
+        /// The manifest.
+        digest: Digest,
+        /// Where it was going (`host/repo:tag` or `host/repo@digest`).
+        reference: String,
+        /// The cause.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// The tag already points at another image and the push was told not to move it.
+    #[error(
+        "`{tag}` already points at `{existing}`, not at the pushed `{new}`; refusing to move a published tag (push a new version instead)"
+    )]
+    TagExists {
+        /// The tag (`host/repo:tag`).
+        tag: String,
+        /// The digest it points at in the registry.
+        existing: Digest,
+        /// The digest that was to be pushed.
+        new: Digest,
+    },
+
     /// Pushing content that is not in the local store.
     #[error("`{digest}` is not in the local store; build or pull the image first")]
     MissingContent {
@@ -211,7 +236,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Http(h) => Some(h.status),
-            Self::PushBlob { source, .. } => source.status(),
+            Self::PushBlob { source, .. } | Self::PushManifest { source, .. } => source.status(),
             _ => None,
         }
     }
@@ -220,7 +245,25 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Http(h) => h.code.as_deref(),
-            Self::PushBlob { source, .. } => source.code(),
+            Self::PushBlob { source, .. } | Self::PushManifest { source, .. } => source.code(),
+            _ => None,
+        }
+    }
+
+    /// How long the registry asked to wait before trying again (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Http(h) => {
+                h.headers
+                    .iter()
+                    .find(|(k, _)| k == "retry-after")
+                    .and_then(|(_, v)| {
+                        crate::retry::parse_retry_after(v, std::time::SystemTime::now())
+                    })
+            }
+            Self::PushBlob { source, .. } | Self::PushManifest { source, .. } => {
+                source.retry_after()
+            }
             _ => None,
         }
     }

@@ -56,7 +56,7 @@ pub use client::{
 pub use credentials::{Credential, Credentials};
 pub use error::{Error, HttpError, Result};
 pub use manifests::{DOCKER_CONTENT_DIGEST, FetchedManifest, ManifestInfo};
-pub use push::PushReport;
+pub use push::{ExistingTag, PushOptions, PushReport};
 pub use reporter::{BlobOutcome, NoReporter, Reporter};
 pub use retry::RetryPolicy;
 pub use secret::{RedactedUrl, Secret};

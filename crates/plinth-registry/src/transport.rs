@@ -38,6 +38,9 @@ pub(crate) struct Request<'a> {
     pub(crate) scopes: Vec<String>,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Body,
+    /// Transient failures are returned, not retried: the caller retries at a higher level
+    /// (a whole blob upload or download), and retrying here too would multiply the attempts.
+    pub(crate) single_attempt: bool,
 }
 
 impl<'a> Request<'a> {
@@ -54,7 +57,14 @@ impl<'a> Request<'a> {
             scopes,
             headers: HeaderMap::new(),
             body: Body::Empty,
+            single_attempt: false,
         }
+    }
+
+    /// Leaves transient failures to the caller (see [`Request::single_attempt`]).
+    pub(crate) fn single_attempt(mut self) -> Self {
+        self.single_attempt = true;
+        self
     }
 
     pub(crate) fn header(mut self, name: reqwest::header::HeaderName, value: &str) -> Self {
@@ -82,6 +92,7 @@ impl Client {
             mut scopes,
             headers,
             body,
+            single_attempt,
         } = req;
         let (fixed, mut stream) = match body {
             Body::Empty => (None, None),
@@ -89,6 +100,8 @@ impl Client {
             Body::Stream(s) => (None, Some(s)),
         };
         let resendable = stream.is_none();
+        // Whether transient failures are retried here; a `401` is answered either way.
+        let retry_transient = resendable && !single_attempt;
         let policy = &self.inner.retry;
         let mut attempt: u32 = 0;
         let mut auth_retried = false;
@@ -125,7 +138,7 @@ impl Client {
                         url: shown,
                         source,
                     };
-                    if resendable && attempt < policy.max_attempts && err.is_retryable() {
+                    if retry_transient && attempt < policy.max_attempts && err.is_retryable() {
                         let wait = policy.backoff(attempt, None);
                         tracing::warn!(method = %method, url = %RedactedUrl::from(&url), ?wait, "request failed, retrying: {err}");
                         tokio::time::sleep(wait).await;
@@ -175,7 +188,7 @@ impl Client {
                 attempt -= 1;
                 continue;
             }
-            if resendable && attempt < policy.max_attempts && is_retryable_status(status) {
+            if retry_transient && attempt < policy.max_attempts && is_retryable_status(status) {
                 let retry_after = resp
                     .headers()
                     .get(RETRY_AFTER)

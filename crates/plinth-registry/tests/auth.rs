@@ -6,28 +6,29 @@
 
 use std::sync::{Arc, Mutex};
 
-use plinth_oci::Reference;
+use plinth_oci::{Reference, Store};
 use plinth_registry::{Client, Credential, Credentials, Error, NoReporter, Secret};
-
-#[path = "registry/images.rs"]
-#[allow(dead_code)]
-mod images;
-#[path = "registry/local_registry.rs"]
-#[allow(dead_code)]
-mod local_registry;
-#[path = "registry/mini_http.rs"]
-#[allow(dead_code)]
-mod mini_http;
-#[path = "registry/token_server.rs"]
-mod token_server;
-
-use images::build_image;
-use local_registry::{Auth, LocalRegistry};
+use plinth_test::LocalRegistry;
+use plinth_test::images::BusyboxImage;
+use plinth_test::proxy::{Fault, RequestKind, Rule};
 
 fn new_store() -> (tempfile::TempDir, plinth_oci::Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = plinth_oci::Store::open(dir.path()).unwrap();
     (dir, store)
+}
+
+/// A two-platform busybox image (4 blobs) in `store`, built once per test binary.
+fn image(store: &Store) -> BusyboxImage {
+    static TEMPLATE: std::sync::OnceLock<(tempfile::TempDir, Store, BusyboxImage)> =
+        std::sync::OnceLock::new();
+    let (_, template, image) = TEMPLATE.get_or_init(|| {
+        let (dir, store) = new_store();
+        let image = BusyboxImage::builder().with_seed("auth").build(&store);
+        (dir, store, image)
+    });
+    image.copy_into(template, store).unwrap();
+    image.clone()
 }
 
 fn fast_retry() -> plinth_registry::RetryPolicy {
@@ -107,12 +108,11 @@ fn basic_client(store: &plinth_oci::Store, registry: &str, password: &str) -> Cl
 async fn basic_auth_and_no_secret_in_errors_or_logs() {
     let logs = captured_logs();
 
-    let registry = LocalRegistry::start(Auth::Basic {
-        user: USER.into(),
-        password: PASSWORD.into(),
-    });
+    let registry = LocalRegistry::builder()
+        .with_basic_auth(USER, PASSWORD)
+        .start();
     let (_d, store) = new_store();
-    let image = build_image(&store, "basic");
+    let image = image(&store);
     let target: Reference = format!("{}/plinth/basic:1.0.0", registry.host())
         .parse()
         .unwrap();
@@ -124,7 +124,7 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
         .build()
         .unwrap();
     let err = anon
-        .push_image(&image.index, &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoReporter))
         .await
         .unwrap_err();
     let text = chain(&err);
@@ -140,7 +140,7 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
     // Wrong password: refused; the wrong password is not printed either.
     let wrong = basic_client(&store, &registry.host(), "wrong-Pa55-also-secret");
     let err = wrong
-        .push_image(&image.index, &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoReporter))
         .await
         .unwrap_err();
     let text = chain(&err);
@@ -151,7 +151,7 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
     // Right password: the push works and reads back.
     let good = basic_client(&store, &registry.host(), PASSWORD);
     let report = good
-        .push_image(&image.index, &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoReporter))
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert_eq!(report.blobs_uploaded, 4);
@@ -199,16 +199,12 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
     let logs = captured_logs();
-    let dir = tempfile::tempdir().unwrap();
-    let tokens = token_server::TokenServer::start(dir.path(), USER, PASSWORD).await;
-    let registry = LocalRegistry::start(Auth::Token {
-        realm: tokens.realm(),
-        service: token_server::SERVICE.into(),
-        issuer: token_server::ISSUER.into(),
-        cert: tokens.cert.clone(),
-    });
+    let registry = LocalRegistry::builder()
+        .with_token_auth(USER, PASSWORD)
+        .start();
+    let tokens = registry.token_server().unwrap();
     let (_d, store) = new_store();
-    let image = build_image(&store, "bearer");
+    let image = image(&store);
     let target: Reference = format!("{}/plinth/bearer:1.0.0", registry.host())
         .parse()
         .unwrap();
@@ -220,7 +216,7 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
         .build()
         .unwrap();
     let err = anon
-        .push_image(&image.index, &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoReporter))
         .await
         .unwrap_err();
     let text = chain(&err);
@@ -229,11 +225,11 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
         "{text}"
     );
 
-    let token_requests = || tokens.server.count(|r| r.target.starts_with("/token"));
+    let token_requests = || tokens.request_count();
     let before = token_requests();
     let c = basic_client(&store, &registry.host(), PASSWORD);
     let report = c
-        .push_image(&image.index, &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoReporter))
         .await
         .unwrap_or_else(|e| panic!("{}\n{}", chain(&e), registry.log()));
     assert_eq!(report.blobs_uploaded, 4);
@@ -249,7 +245,7 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
         .parse()
         .unwrap();
     let mounted = c
-        .push_image(&image.index, &other, Arc::new(NoReporter))
+        .push_image(image.digest(), &other, Arc::new(NoReporter))
         .await
         .unwrap();
     assert_eq!(
@@ -257,8 +253,14 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
         (4, 0),
         "{mounted:?}"
     );
-    let both = tokens.server.requests.lock().unwrap().iter().any(|r| {
-        r.target.contains("bearer-copy") && r.target.contains("repository%3Aplinth%2Fbearer%3Apull")
+    let both = tokens.requests().iter().any(|r| {
+        r.granted
+            && r.scopes
+                .iter()
+                .any(|s| s == "repository:plinth/bearer-copy:pull,push")
+            && r.scopes
+                .iter()
+                .any(|s| s == "repository:plinth/bearer:pull")
     });
     assert!(both, "the mount token covers the source repository");
 
@@ -269,12 +271,110 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
         c2.pull_image(&other, &[], Arc::new(NoReporter))
             .await
             .unwrap(),
-        image.index
+        image.digest().clone()
     );
 
     let all = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap() + &text;
-    for t in tokens.issued.lock().unwrap().iter() {
+    assert!(!tokens.issued_tokens().is_empty());
+    for t in tokens.issued_tokens().iter() {
         assert!(!all.contains(t.as_str()), "a token leaked into the logs");
     }
     assert!(!all.contains(PASSWORD));
+}
+
+/// Everything logged so far plus `extra`, checked for every form of the test credentials.
+fn assert_no_credentials(logs: &Captured, extra: &str, tokens: &[String]) {
+    use base64::Engine as _;
+    let mut all = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    all.push_str(extra);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    for secret in [PASSWORD, basic.as_str()]
+        .into_iter()
+        .chain(tokens.iter().map(String::as_str))
+    {
+        assert!(
+            !all.contains(secret),
+            "a credential leaked into logs or errors"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_pushes_with_basic_auth_leak_no_credentials() {
+    let logs = captured_logs();
+    let registry = LocalRegistry::builder()
+        .with_basic_auth(USER, PASSWORD)
+        .start();
+    let proxy = plinth_test::FaultProxy::start(&registry);
+    let (_d, store) = new_store();
+    let image = image(&store);
+    let c = basic_client(&store, &proxy.host(), PASSWORD);
+
+    // Throttled HEADs, a reset upload, and one layer that never goes up.
+    proxy.add_rule(Rule::on_kind(RequestKind::HeadBlob, Fault::too_many_requests(0)).times(2));
+    proxy.add_rule(Rule::on_kind(
+        RequestKind::PatchUpload,
+        Fault::ResetRequestAfter(4096),
+    ));
+    let layer = image.platforms[0].layers[0].digest.clone();
+    proxy.add_rule(Rule::on("PUT", layer.hex(), Fault::status(500)).always());
+    let target: Reference = proxy.image("plinth/failing:1.0.0").parse().unwrap();
+    let err = c
+        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .await
+        .expect_err("the layer never goes up");
+    let blob_text = format!("{}\n{err:?}", chain(&err));
+    assert!(
+        matches!(&err, Error::PushBlob { digest, .. } if digest == &layer),
+        "{blob_text}"
+    );
+    assert!(blob_text.contains("500"), "{blob_text}");
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .all(|r| r.kind == RequestKind::Ping || r.authorized),
+        "every request carried the credentials, so they were there to leak"
+    );
+
+    // The tag never goes up either.
+    proxy.clear_rules();
+    proxy.add_rule(Rule::on_kind(RequestKind::PutManifest, Fault::status(503)).always());
+    let err = c
+        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .await
+        .expect_err("no manifest goes up");
+    let manifest_text = format!("{}\n{err:?}", chain(&err));
+    assert!(matches!(err, Error::PushManifest { .. }), "{manifest_text}");
+
+    let all = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        all.contains("blob upload failed, restarting"),
+        "the failure paths were logged"
+    );
+    assert_no_credentials(&logs, &format!("{blob_text}\n{manifest_text}"), &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_pushes_with_tokens_leak_no_credentials() {
+    let logs = captured_logs();
+    let registry = LocalRegistry::builder()
+        .with_token_auth(USER, PASSWORD)
+        .start();
+    let proxy = plinth_test::FaultProxy::start(&registry);
+    let (_d, store) = new_store();
+    let image = image(&store);
+    let c = basic_client(&store, &proxy.host(), PASSWORD);
+    proxy.add_rule(Rule::on_kind(RequestKind::PutManifest, Fault::status(500)).always());
+    proxy.add_rule(Rule::on_kind(RequestKind::StartUpload, Fault::status(502)).times(1));
+    let target: Reference = proxy.image("plinth/failing-bearer:1.0.0").parse().unwrap();
+    let err = c
+        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .await
+        .expect_err("no manifest goes up");
+    let text = format!("{}\n{err:?}", chain(&err));
+    assert!(matches!(err, Error::PushManifest { .. }), "{text}");
+    let tokens = registry.token_server().unwrap().issued_tokens();
+    assert!(!tokens.is_empty(), "the push used Bearer tokens");
+    assert_no_credentials(&logs, &text, &tokens);
 }

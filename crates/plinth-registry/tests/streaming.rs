@@ -5,10 +5,6 @@
 
 #![allow(missing_docs)]
 
-#[path = "registry/local_registry.rs"]
-#[allow(dead_code)]
-mod local_registry;
-
 use std::io::Write as _;
 use std::sync::Arc;
 
@@ -34,7 +30,7 @@ async fn large_layer_push_and_pull_stream() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(96);
     let size = mib * 1024 * 1024;
-    let registry = local_registry::LocalRegistry::start(local_registry::Auth::None);
+    let registry = plinth_test::LocalRegistry::start();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
 

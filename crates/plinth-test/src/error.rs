@@ -48,6 +48,9 @@ pub enum Error {
     /// A fixture precondition does not hold (a missing tool, a wrong binary).
     #[error("{0}")]
     Environment(String),
+    /// Writing a test image into a store failed.
+    #[error("failed to write a test image into the store")]
+    Oci(#[from] plinth_oci::Error),
 }
 
 /// The result type of this crate.

@@ -1,12 +1,13 @@
 //! Test support for plinth (a dev-dependency only).
 //!
 //! - [`LocalRegistry`]: a real `docker-registry` process on `127.0.0.1:PORT` with its own temp
-//!   storage, optionally behind Basic auth; one per test binary ([`LocalRegistry::shared`]) or a
+//!   storage, optionally behind Basic auth or Bearer tokens from a [`TokenServer`]; one per test binary ([`LocalRegistry::shared`]) or a
 //!   fresh one per test ([`LocalRegistry::start`]).
 //! - [`FaultProxy`]: a streaming HTTP/1.1 reverse proxy in front of a registry that counts the
 //!   distribution API calls it sees and injects faults (429 with `Retry-After`, 5xx, connection
 //!   resets mid-body, latency, dropped responses) by [`proxy::Rule`]s.
-//! - [`busybox_rootfs`]: a minimal root file system from the static busybox.
+//! - [`busybox_rootfs`]: a minimal root file system from the static busybox, and
+//!   [`images::busybox_index`]: a two-platform busybox image written into a store.
 //! - [`TestContext`]: a temp `PLINTH_HOME`, the `plinth` binary, and filters for insta snapshots
 //!   ([`plinth_snapshot!`]).
 //! - [`require_external!`]: tests needing root, docker or binfmt run everywhere unless
@@ -26,9 +27,11 @@
 mod context;
 mod error;
 mod external;
+pub mod images;
 pub mod proxy;
 mod registry;
 mod rootfs;
+mod token;
 
 pub use insta;
 
@@ -43,6 +46,9 @@ pub use crate::registry::{
 };
 pub use crate::rootfs::{
     BUSYBOX_APPLETS, BUSYBOX_PATH, GROUP, PASSWD, busybox_rootfs, busybox_rootfs_tempdir,
+};
+pub use crate::token::{
+    TOKEN_ISSUER, TOKEN_LIFETIME_SECS, TOKEN_SERVICE, TokenRequest, TokenServer,
 };
 
 /// Formats an error with its causes, one per line, for panic messages.

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result, io_error};
+use crate::token::{TOKEN_ISSUER, TOKEN_SERVICE, TokenServer};
 
 /// The registry binary Debian's `docker-registry` package installs.
 pub const REGISTRY_BINARY: &str = "docker-registry";
@@ -55,6 +56,8 @@ impl Default for BasicAuth {
 #[derive(Debug, Clone, Default)]
 pub struct LocalRegistryBuilder {
     auth: Option<BasicAuth>,
+    /// Bearer tokens from a [`TokenServer`] instead of Basic auth on every request.
+    token: bool,
 }
 
 impl LocalRegistryBuilder {
@@ -77,20 +80,46 @@ impl LocalRegistryBuilder {
         self
     }
 
+    /// Requires Bearer tokens (distribution's `auth: token:` mode), issued by a [`TokenServer`]
+    /// started with the registry to the one user with these credentials. This is the flow of
+    /// Docker Hub and most hosted registries: `401` with a `Bearer realm=…` challenge, a token
+    /// request with Basic credentials and scopes, then `Authorization: Bearer …`.
+    pub fn with_token_auth(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self = self.with_basic_auth(username, password);
+        self.token = true;
+        self
+    }
+
+    /// [`with_token_auth`](Self::with_token_auth) with [`BasicAuth::default`] credentials.
+    pub fn with_default_token_auth(mut self) -> Self {
+        self.auth = Some(BasicAuth::default());
+        self.token = true;
+        self
+    }
+
     /// Starts the registry, or says why it could not.
     pub fn try_start(self) -> Result<LocalRegistry> {
         let dir = tempfile::Builder::new()
             .prefix("plinth-registry-")
             .tempdir()
             .map_err(io_error("create temp directory", std::env::temp_dir()))?;
+        let token_server = match (&self.auth, self.token) {
+            (Some(auth), true) => Some(TokenServer::start(dir.path(), auth)?),
+            _ => None,
+        };
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
-            match start_in(dir.path(), self.auth.as_ref()) {
+            match start_in(dir.path(), self.auth.as_ref(), token_server.as_ref()) {
                 Ok(running) => {
                     return Ok(LocalRegistry {
                         running,
                         dir: Some(dir),
                         auth: self.auth,
+                        token_server,
                     });
                 }
                 Err(StartError::PortTaken(err)) => last_error = Some(err),
@@ -118,6 +147,7 @@ pub struct LocalRegistry {
     /// `None` for the shared instance, whose directory the guard process removes.
     dir: Option<tempfile::TempDir>,
     auth: Option<BasicAuth>,
+    token_server: Option<TokenServer>,
 }
 
 #[derive(Debug)]
@@ -189,9 +219,15 @@ impl LocalRegistry {
         format!("{}/{repo_and_tag}", self.host())
     }
 
-    /// The credentials when it was started with Basic auth.
+    /// The credentials when it was started with Basic auth, or with token auth (then they are
+    /// what the token service accepts).
     pub fn auth(&self) -> Option<&BasicAuth> {
         self.auth.as_ref()
+    }
+
+    /// The token service, when it was started with token auth.
+    pub fn token_server(&self) -> Option<&TokenServer> {
+        self.token_server.as_ref()
     }
 
     /// The directory holding the registry's blobs and repositories.
@@ -264,7 +300,11 @@ enum StartError {
     Other(Error),
 }
 
-fn start_in(root: &Path, auth: Option<&BasicAuth>) -> Result<Running, StartError> {
+fn start_in(
+    root: &Path,
+    auth: Option<&BasicAuth>,
+    token: Option<&TokenServer>,
+) -> Result<Running, StartError> {
     if crate::external::find_in_path(REGISTRY_BINARY).is_none() {
         return Err(StartError::Other(Error::Environment(format!(
             "`{REGISTRY_BINARY}` is not on PATH; install it with `apt-get install -y docker-registry`"
@@ -276,16 +316,18 @@ fn start_in(root: &Path, auth: Option<&BasicAuth>) -> Result<Running, StartError
     std::fs::create_dir_all(&storage)
         .map_err(|e| StartError::Other(io_error("create directory", &storage)(e)))?;
     let htpasswd = root.join("htpasswd");
+    // With a token service the registry checks tokens, never passwords.
+    let auth = if token.is_some() { None } else { auth };
     if let Some(auth) = auth {
         let line = htpasswd_line(auth).map_err(StartError::Other)?;
         write_file(&htpasswd, &line).map_err(StartError::Other)?;
     }
     let config = root.join("config.yml");
-    write_file(
-        &config,
-        &config_yaml(port, &storage, auth.map(|_| htpasswd.as_path())),
-    )
-    .map_err(StartError::Other)?;
+    let mut config_text = config_yaml(port, &storage, auth.map(|_| htpasswd.as_path()));
+    if let Some(token) = token {
+        config_text.push_str(&token_auth_yaml(token));
+    }
+    write_file(&config, &config_text).map_err(StartError::Other)?;
     let log_path = root.join("registry.log");
     let log = std::fs::File::create(&log_path)
         .map_err(|e| StartError::Other(io_error("create", &log_path)(e)))?;
@@ -419,6 +461,15 @@ fn htpasswd_line(auth: &BasicAuth) -> Result<String> {
 
 fn yaml_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', "''"))
+}
+
+/// The top-level `auth:` section for token mode (appended to [`config_yaml`] without auth).
+fn token_auth_yaml(token: &TokenServer) -> String {
+    format!(
+        "auth:\n  token:\n    realm: {}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
+        token.realm(),
+        yaml_quote(token.cert_path()),
+    )
 }
 
 fn config_yaml(port: u16, storage: &Path, htpasswd: Option<&Path>) -> String {

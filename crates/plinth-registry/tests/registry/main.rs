@@ -1,20 +1,21 @@
-//! Integration tests of the registry client against a real `docker-registry` process.
+//! Integration tests of the registry client against a real `docker-registry` process (from
+//! `plinth-test`), with a fault-injecting proxy in front of it where the test is about failures.
 #![allow(missing_docs)]
 
-mod images;
-#[allow(dead_code)]
-mod local_registry;
+mod faults;
 mod mini_http;
 mod protocol;
 mod push_pull;
+mod tag_guard;
 mod tags;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use plinth_oci::{Digest, Store};
 use plinth_registry::{BlobOutcome, Client, Credentials, Reporter, RetryPolicy};
+use plinth_test::images::BusyboxImage;
 
 pub fn new_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -22,19 +23,62 @@ pub fn new_store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// The default attempts, but short waits: for tests where waiting is not the point.
 pub fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         initial_backoff: Duration::from_millis(20),
+        factor: 2,
         ..RetryPolicy::default()
     }
 }
 
 pub fn client(store: &Store) -> Client {
+    client_for(store).build().unwrap()
+}
+
+pub fn client_for(store: &Store) -> plinth_registry::ClientBuilder {
     Client::builder(store.clone())
         .with_credentials(Credentials::anonymous())
         .with_retry_policy(fast_retry())
-        .build()
+}
+
+/// Where the images are built once per test binary (building compresses a few MiB).
+fn template_store() -> Store {
+    Store::open(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plinth-registry-images"))
         .unwrap()
+}
+
+fn template(big: bool) -> &'static BusyboxImage {
+    static SMALL: OnceLock<BusyboxImage> = OnceLock::new();
+    static BIG: OnceLock<BusyboxImage> = OnceLock::new();
+    let (cell, builder) = if big {
+        (
+            &BIG,
+            BusyboxImage::builder()
+                .with_seed("registry-faults")
+                .with_big_layer(BIG_LAYER),
+        )
+    } else {
+        (&SMALL, BusyboxImage::builder().with_seed("registry"))
+    };
+    cell.get_or_init(|| builder.build(&template_store()))
+}
+
+/// The size of the big layer's file: large enough for resets to hit the middle of its body.
+pub const BIG_LAYER: u64 = 4 << 20;
+
+/// The two-platform busybox image (4 blobs), copied into `store`.
+pub fn small_image(store: &Store) -> BusyboxImage {
+    let image = template(false).clone();
+    image.copy_into(&template_store(), store).unwrap();
+    image
+}
+
+/// The two-platform busybox image plus a 4 MiB layer shared by both platforms (5 blobs).
+pub fn big_image(store: &Store) -> BusyboxImage {
+    let image = template(true).clone();
+    image.copy_into(&template_store(), store).unwrap();
+    image
 }
 
 /// Counts what a transfer reported.

@@ -1,5 +1,7 @@
-//! A tiny HTTP/1.1 server for protocol corners the real registry cannot show (distribution 2.8
-//! ignores `n=` on tag lists, and never answers 429): one request per connection.
+//! A tiny scripted HTTP/1.1 server for protocol corners the real registry cannot show:
+//! distribution 2.8 ignores `n=` on tag lists, so it never paginates, and a `FaultProxy` in front
+//! of it cannot invent `Link` headers. One request per connection. Faults against the real
+//! registry (429, 5xx, resets, latency) live in `faults.rs`.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,12 +13,12 @@ pub struct MiniRequest {
     pub method: String,
     pub target: String,
     /// Header names lowercased.
-    #[allow(dead_code)] // read by the token server only
+    #[allow(dead_code)] // kept for scripted handlers that look at headers
     pub headers: Vec<(String, String)>,
 }
 
 impl MiniRequest {
-    #[allow(dead_code)] // used by the token server only
+    #[allow(dead_code)] // kept for scripted handlers that look at headers
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use plinth_oci::{Digest, MediaType, Platform, Reference};
 use plinth_registry::{BlobOutcome, Error, NoReporter};
 
-use crate::images::build_image;
-use crate::local_registry::LocalRegistry;
-use crate::{CountingReporter, chain, client, new_store};
+use plinth_test::LocalRegistry;
+
+use crate::{CountingReporter, chain, client, new_store, small_image};
 
 fn skopeo_raw(image: &str) -> Vec<u8> {
     let out = Command::new("skopeo")
@@ -30,13 +30,9 @@ fn skopeo_raw(image: &str) -> Vec<u8> {
 async fn push_skip_mount_pull_round_trip() {
     let registry = LocalRegistry::shared();
     let (_d, store) = new_store();
-    let image = build_image(&store, "round-trip");
+    let image = small_image(&store);
     let c = client(&store);
-    let blob_bytes: u64 = image
-        .blobs
-        .iter()
-        .map(|d| store.blob_size(d).unwrap())
-        .sum();
+    let blob_bytes = image.blob_bytes();
 
     // First push: everything goes up, children before the index.
     let target: Reference = format!("{}/plinth/push-a:1.0.0", registry.host())
@@ -44,7 +40,7 @@ async fn push_skip_mount_pull_round_trip() {
         .unwrap();
     let reporter = Arc::new(CountingReporter::default());
     let report = c
-        .push_image(&image.index, &target, reporter.clone())
+        .push_image(image.digest(), &target, reporter.clone())
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert_eq!(
@@ -58,7 +54,7 @@ async fn push_skip_mount_pull_round_trip() {
     );
     assert_eq!(report.bytes_uploaded, blob_bytes);
     assert_eq!(report.manifests_pushed, 3);
-    assert_eq!(report.digest.as_ref(), Some(&image.index));
+    assert_eq!(report.digest.as_ref(), Some(image.digest()));
     assert_eq!(reporter.count(BlobOutcome::Uploaded), 4);
     assert_eq!(
         *reporter.bytes.lock().unwrap(),
@@ -71,14 +67,14 @@ async fn push_skip_mount_pull_round_trip() {
 
     // skopeo (another client) sees exactly the pushed index.
     let raw = skopeo_raw(&format!("{}/plinth/push-a:1.0.0", registry.host()));
-    assert_eq!(Digest::of(&raw), image.index);
-    assert_eq!(raw, store.read_blob(&image.index).unwrap());
+    assert_eq!(&Digest::of(&raw), image.digest());
+    assert_eq!(raw, store.read_blob(image.digest()).unwrap());
 
     // Second push of the same image: nothing is uploaded.
     let before = c.request_count();
     let reporter = Arc::new(CountingReporter::default());
     let again = c
-        .push_image(&image.index, &target, reporter.clone())
+        .push_image(image.digest(), &target, reporter.clone())
         .await
         .unwrap();
     assert_eq!(
@@ -103,7 +99,7 @@ async fn push_skip_mount_pull_round_trip() {
         .parse()
         .unwrap();
     let mounted = c
-        .push_image(&image.index, &other, Arc::new(NoReporter))
+        .push_image(image.digest(), &other, Arc::new(NoReporter))
         .await
         .unwrap();
     assert_eq!(
@@ -123,14 +119,19 @@ async fn push_skip_mount_pull_round_trip() {
         .pull_image(&other, &[], Arc::new(NoReporter))
         .await
         .unwrap();
-    assert_eq!(pulled, image.index);
+    assert_eq!(&pulled, image.digest());
     assert_eq!(
         store2.read_blob(&pulled).unwrap(),
-        store.read_blob(&image.index).unwrap()
+        store.read_blob(image.digest()).unwrap()
     );
-    for d in image.blobs.iter().chain(&image.manifests) {
-        assert!(store2.has_blob(d), "{d} missing after pull");
-        assert_eq!(store2.blob_size(d).unwrap(), store.blob_size(d).unwrap());
+    for d in image
+        .blobs()
+        .iter()
+        .map(|b| b.digest.clone())
+        .chain(image.manifests())
+    {
+        assert!(store2.has_blob(&d), "{d} missing after pull");
+        assert_eq!(store2.blob_size(&d).unwrap(), store.blob_size(&d).unwrap());
     }
 
     // Pulling again downloads nothing.
@@ -144,19 +145,19 @@ async fn push_skip_mount_pull_round_trip() {
 async fn pull_one_platform_and_manifest_endpoints() {
     let registry = LocalRegistry::shared();
     let (_d, store) = new_store();
-    let image = build_image(&store, "platforms");
+    let image = small_image(&store);
     let c = client(&store);
     let target: Reference = format!("{}/plinth/platforms:2.0.0", registry.host())
         .parse()
         .unwrap();
-    c.push_image(&image.index, &target, Arc::new(NoReporter))
+    c.push_image(image.digest(), &target, Arc::new(NoReporter))
         .await
         .unwrap();
 
     let head = c.head_manifest(&target).await.unwrap().expect("tag exists");
-    assert_eq!(head.digest, image.index);
+    assert_eq!(&head.digest, image.digest());
     assert_eq!(head.media_type, MediaType::OciIndex);
-    assert_eq!(head.size, store.blob_size(&image.index).unwrap());
+    assert_eq!(head.size, image.index.size);
     assert!(
         c.head_manifest(&target.with_tag("nope").unwrap())
             .await
@@ -164,11 +165,15 @@ async fn pull_one_platform_and_manifest_endpoints() {
             .is_none()
     );
     let fetched = c
-        .get_manifest(&target.with_digest(image.manifests[1].clone()))
+        .get_manifest(&target.with_digest(image.manifests()[1].clone()))
         .await
         .unwrap();
-    assert_eq!(fetched.digest, image.manifests[1]);
-    assert!(c.blob_exists(&target, &image.blobs[0]).await.unwrap());
+    assert_eq!(fetched.digest, image.manifests()[1]);
+    assert!(
+        c.blob_exists(&target, &image.platforms[0].config.digest)
+            .await
+            .unwrap()
+    );
     assert!(
         !c.blob_exists(&target, &Digest::of(b"absent"))
             .await
@@ -182,9 +187,10 @@ async fn pull_one_platform_and_manifest_endpoints() {
         .pull_image(&target, &[Platform::linux_arm64()], Arc::new(NoReporter))
         .await
         .unwrap();
-    assert_eq!(root, image.index);
-    assert!(store2.has_blob(&image.manifests[1]) && !store2.has_blob(&image.manifests[0]));
-    assert!(store2.has_blob(&image.blobs[3]) && !store2.has_blob(&image.blobs[1]));
+    assert_eq!(&root, image.digest());
+    let (amd64, arm64) = (&image.platforms[0], &image.platforms[1]);
+    assert!(store2.has_blob(&arm64.manifest.digest) && !store2.has_blob(&amd64.manifest.digest));
+    assert!(store2.has_blob(&arm64.layers[0].digest) && !store2.has_blob(&amd64.layers[0].digest));
 
     let err = c2
         .pull_image(
@@ -205,33 +211,31 @@ async fn pull_one_platform_and_manifest_endpoints() {
 async fn pushing_content_missing_from_the_store_fails_clearly() {
     let registry = LocalRegistry::shared();
     let (_d, store) = new_store();
-    let image = build_image(&store, "missing");
-    std::fs::remove_file(store.blob_path(&image.blobs[2])).unwrap();
+    let image = small_image(&store);
+    let removed = image.platforms[1].layers[0].digest.clone();
+    std::fs::remove_file(store.blob_path(&removed)).unwrap();
     let target: Reference = format!("{}/plinth/missing:1", registry.host())
         .parse()
         .unwrap();
     let err = client(&store)
-        .push_image(&image.index, &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoReporter))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::MissingContent { .. }), "{err}");
-    assert!(
-        err.to_string().contains(&image.blobs[2].to_string()),
-        "{err}"
-    );
+    assert!(err.to_string().contains(&removed.to_string()), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_hub_reads_go_to_the_mirror_first() {
     let registry = LocalRegistry::shared();
     let (_d, store) = new_store();
-    let image = build_image(&store, "mirror");
+    let image = small_image(&store);
     let c = client(&store);
     // The mirror holds `library/mirrored`, as a pull-through cache would.
     let on_mirror: Reference = format!("{}/library/mirrored:1.0.0", registry.host())
         .parse()
         .unwrap();
-    c.push_image(&image.index, &on_mirror, Arc::new(NoReporter))
+    c.push_image(image.digest(), &on_mirror, Arc::new(NoReporter))
         .await
         .unwrap();
 
@@ -249,14 +253,14 @@ async fn docker_hub_reads_go_to_the_mirror_first() {
         .pull_image(&hub, &[Platform::linux_amd64()], Arc::new(NoReporter))
         .await
         .unwrap();
-    assert_eq!(digest, image.index);
-    assert!(store2.has_blob(&image.blobs[1]));
+    assert_eq!(&digest, image.digest());
+    assert!(store2.has_blob(&image.platforms[0].layers[0].digest));
     assert_eq!(
         mirrored
             .head_manifest(&hub)
             .await
             .unwrap()
             .map(|i| i.digest),
-        Some(image.index.clone())
+        Some(image.digest().clone())
     );
 }

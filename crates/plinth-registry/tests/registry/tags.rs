@@ -5,25 +5,25 @@ use bytes::Bytes;
 use plinth_oci::{MediaType, Reference};
 use plinth_registry::{NoReporter, TagListOptions};
 
-use crate::images::build_image;
-use crate::local_registry::LocalRegistry;
-use crate::{client, new_store};
+use plinth_test::LocalRegistry;
+
+use crate::{client, new_store, small_image};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paginated_listing_with_digests_and_cache() {
     let registry = LocalRegistry::shared();
     let (_d, store) = new_store();
-    let image = build_image(&store, "tags");
+    let image = small_image(&store);
     let c = client(&store);
     let repo: Reference = format!("{}/plinth/tags", registry.host()).parse().unwrap();
     c.push_image(
-        &image.index,
+        image.digest(),
         &repo.with_tag("1.0.0").unwrap(),
         Arc::new(NoReporter),
     )
     .await
     .unwrap();
-    let bytes = Bytes::from(store.read_blob(&image.index).unwrap());
+    let bytes = Bytes::from(store.read_blob(image.digest()).unwrap());
     for tag in ["1.10.0", "1.2.0", "2.0.0-rc.1", "latest", "dev"] {
         c.put_manifest(
             &repo.with_tag(tag).unwrap(),
@@ -58,7 +58,7 @@ async fn paginated_listing_with_digests_and_cache() {
     assert!(
         listing
             .all()
-            .all(|t| t.digest.as_ref() == Some(&image.index))
+            .all(|t| t.digest.as_ref() == Some(image.digest()))
     );
     assert_eq!(listing.latest().unwrap().entry.tag, "1.10.0");
 
