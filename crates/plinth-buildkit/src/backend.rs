@@ -1,0 +1,532 @@
+//! [`BuildkitBackend`]: per platform, prepare → render → context → `docker build` → `docker save`
+//! → store; then one index over the platforms, as the embedded engine makes.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use plinth_engine::{BuildOptions, CacheStatus};
+use plinth_oci::{Descriptor, Digest, ImageConfig, ImageIndex, MediaType, Platform, Store};
+use plinth_recipe::{BuildableOptions, Container};
+
+use crate::builder::{Builder, BuilderAssignment};
+use crate::docker::{DockerCli, run_docker, run_with_timeout, tail};
+use crate::error::{Error, Result};
+use crate::prepare::{Downloader, Preparer};
+use crate::progress::ProgressReader;
+
+/// How long a builder may take to answer `docker info` (ssh connections included).
+const INFO_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long moving an image out of a daemon or into a registry may take.
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// How a [`BuildkitBackend`] builds. Start from [`BuildkitConfig::new`].
+#[derive(Clone, Debug)]
+pub struct BuildkitConfig {
+    store: Store,
+    docker: Option<DockerCli>,
+    default_builder: Builder,
+    builders: Vec<BuilderAssignment>,
+    buildable: BuildableOptions,
+    cache_from: Vec<String>,
+    cache_to: Option<String>,
+    work_dir: Option<PathBuf>,
+}
+
+impl BuildkitConfig {
+    /// Builds into `store` on the local daemon, with the detected docker client.
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            docker: None,
+            default_builder: Builder::Local,
+            builders: Vec::new(),
+            buildable: BuildableOptions::new(),
+            cache_from: Vec::new(),
+            cache_to: None,
+            work_dir: None,
+        }
+    }
+
+    /// Uses this docker client instead of probing for one.
+    pub fn with_docker(mut self, docker: DockerCli) -> Self {
+        self.docker = Some(docker);
+        self
+    }
+
+    /// The builder of platforms without an assignment (default: [`Builder::Local`]).
+    pub fn with_default_builder(mut self, builder: Builder) -> Self {
+        self.default_builder = builder;
+        self
+    }
+
+    /// Builds `assignment.platform` on `assignment.builder` (`--builder linux/arm64=ssh://arm`).
+    /// A later assignment of the same platform wins.
+    pub fn with_builder(mut self, assignment: BuilderAssignment) -> Self {
+        self.builders.push(assignment);
+        self
+    }
+
+    /// Numeric ids for a cache-mount owner name (`RUN --mount` needs numbers).
+    pub fn with_owner_ids(mut self, owner: impl Into<String>, uid: u32, gid: u32) -> Self {
+        self.buildable = self.buildable.with_owner_ids(owner, uid, gid);
+        self
+    }
+
+    /// Imports BuildKit's cache from a registry image before building (`--cache-from`). Each
+    /// platform uses `REF` with `-<arch>` appended to its tag (tag `buildcache` when none).
+    pub fn with_cache_from(mut self, reference: impl Into<String>) -> Self {
+        self.cache_from.push(reference.into());
+        self
+    }
+
+    /// Pushes each platform's result with its inline cache to a registry image (per-platform
+    /// tags as in [`with_cache_from`](Self::with_cache_from)), for other builders to import.
+    pub fn with_cache_to(mut self, reference: impl Into<String>) -> Self {
+        self.cache_to = Some(reference.into());
+        self
+    }
+
+    /// Where build contexts are written (default: the system temp dir).
+    pub fn with_work_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.work_dir = Some(dir.into());
+        self
+    }
+}
+
+/// What a builder said about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuilderInfo {
+    /// The builder.
+    pub builder: Builder,
+    /// The daemon version (`20.10.24`).
+    pub server_version: String,
+    /// The daemon's native platform; others run under emulation there.
+    pub native_platform: String,
+}
+
+impl BuilderInfo {
+    /// Whether the daemon's built-in Dockerfile frontend knows `RUN --network` (Docker 23+).
+    pub fn supports_network_flag(&self) -> bool {
+        self.server_version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok())
+            .is_some_and(|m| m >= 23)
+    }
+}
+
+/// The image one builder made for one platform, now in the store.
+#[derive(Clone, Debug)]
+pub struct BuildkitPlatformBuild {
+    /// The platform asked for.
+    pub platform: Platform,
+    /// Where it was built.
+    pub builder: Builder,
+    /// The manifest in the store (its descriptor carries the image's platform).
+    pub manifest: Descriptor,
+    /// The config descriptor.
+    pub config_descriptor: Descriptor,
+    /// The config (as BuildKit wrote it, byte for byte in the store).
+    pub config: ImageConfig,
+    /// Cache status of each recipe step BuildKit reported (config-only steps have none).
+    pub steps: BTreeMap<usize, CacheStatus>,
+    /// The content digest each URL input had in this build.
+    pub url_inputs: BTreeMap<String, Digest>,
+    /// The generated Dockerfile.
+    pub dockerfile: String,
+    /// What was weakened to fit the builder (e.g. `RUN --network=none` dropped).
+    pub warnings: Vec<String>,
+}
+
+impl BuildkitPlatformBuild {
+    /// How many steps ran (not cached).
+    pub fn steps_run(&self) -> usize {
+        self.steps.values().filter(|s| **s == CacheStatus::Miss).count()
+    }
+}
+
+/// What [`BuildkitBackend::build`] made: the same shape as `plinth_engine::BuildResult`.
+#[derive(Clone, Debug)]
+pub struct BuildkitResult {
+    /// The image: the index when several platforms were built, else the manifest.
+    pub root: Descriptor,
+    /// The index, when several platforms were built.
+    pub index: Option<Descriptor>,
+    /// Per platform, in the order asked for.
+    pub platforms: Vec<BuildkitPlatformBuild>,
+}
+
+impl BuildkitResult {
+    /// How many steps ran on all platforms.
+    pub fn steps_run(&self) -> usize {
+        self.platforms.iter().map(BuildkitPlatformBuild::steps_run).sum()
+    }
+
+    /// The build of one platform.
+    pub fn platform(&self, platform: &Platform) -> Option<&BuildkitPlatformBuild> {
+        self.platforms
+            .iter()
+            .find(|p| p.platform == *platform || platform.matches(&p.platform))
+    }
+}
+
+/// Builds recipes with BuildKit, through the Docker Engine of each platform's builder.
+#[derive(Clone, Debug)]
+pub struct BuildkitBackend {
+    config: BuildkitConfig,
+    docker: DockerCli,
+    downloads: std::sync::Arc<Downloader>,
+}
+
+impl BuildkitBackend {
+    /// A backend over `config`; finds the docker client unless one was given.
+    pub fn new(config: BuildkitConfig) -> Result<Self> {
+        let docker = match &config.docker {
+            Some(d) => d.clone(),
+            None => DockerCli::detect()?,
+        };
+        let downloads = std::sync::Arc::new(Downloader {
+            store: config.store.clone(),
+        });
+        Ok(Self {
+            config,
+            docker,
+            downloads,
+        })
+    }
+
+    /// The store results land in.
+    pub fn store(&self) -> &Store {
+        &self.config.store
+    }
+
+    /// The docker client in use.
+    pub fn docker(&self) -> &DockerCli {
+        &self.docker
+    }
+
+    /// The builder of `platform`.
+    pub fn builder_for(&self, platform: &Platform) -> &Builder {
+        self.config
+            .builders
+            .iter()
+            .rev()
+            .find(|a| a.platform == *platform || platform.matches(&a.platform))
+            .map_or(&self.config.default_builder, |a| &a.builder)
+    }
+
+    /// Asks the builder of `platform` who it is; an unreachable builder is an error naming it.
+    pub fn check_builder(&self, platform: &Platform) -> Result<BuilderInfo> {
+        let builder = self.builder_for(platform);
+        let mut cmd = self.docker.command(builder);
+        cmd.args([
+            "info",
+            "--format",
+            "{{.ServerVersion}} {{.OSType}}/{{.Architecture}}",
+        ]);
+        let unreachable = |detail: String| Error::BuilderUnreachable {
+            builder: builder.to_string(),
+            platform: platform.to_string(),
+            check: builder.check_command(),
+            detail,
+        };
+        let out = run_with_timeout(&mut cmd, INFO_TIMEOUT).map_err(|e| unreachable(e.to_string()))?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if !out.status.success() || text.is_empty() || text.starts_with(' ') {
+            return Err(unreachable(tail(&out.stderr, 3)));
+        }
+        let (server_version, native) = text.split_once(' ').unwrap_or((&text, ""));
+        let native_platform = match native.split_once('/') {
+            Some((os, arch)) => format!("{os}/{}", docker_arch(arch)),
+            None => native.to_owned(),
+        };
+        Ok(BuilderInfo {
+            builder: builder.clone(),
+            server_version: server_version.to_owned(),
+            native_platform,
+        })
+    }
+
+    /// Builds `container` for every platform of `options` (concurrently, each on its builder),
+    /// imports the results into the store and points `builds/<recipe id>/image` and
+    /// [`BuildOptions::tag`] at the result.
+    pub fn build(&self, container: &Container, options: &BuildOptions) -> Result<BuildkitResult> {
+        container.validate().map_err(Error::Recipe)?;
+        if options.platforms.is_empty() {
+            return Err(Error::Step {
+                index: 0,
+                reason: "no platform to build for".into(),
+            });
+        }
+        let store = &self.config.store;
+        let _lock = store.lock_shared()?;
+        let results: Vec<Result<BuildkitPlatformBuild>> = std::thread::scope(|s| {
+            let handles: Vec<_> = options
+                .platforms
+                .iter()
+                .map(|platform| {
+                    s.spawn(move || {
+                        let span = tracing::info_span!("buildkit", %platform);
+                        let _g = span.enter();
+                        self.build_platform(container, platform, options)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::Step {
+                            index: 0,
+                            reason: "a platform build thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        });
+        let platforms = results.into_iter().collect::<Result<Vec<_>>>()?;
+        let (root, index) = if platforms.len() > 1 {
+            let index = ImageIndex::new(
+                MediaType::OciIndex,
+                platforms.iter().map(|p| p.manifest.clone()).collect(),
+            );
+            let d = store.write_index(&index)?;
+            (d.clone(), Some(d))
+        } else {
+            (platforms[0].manifest.clone(), None)
+        };
+        let recipe_id = options.recipe_id.clone().unwrap_or_else(|| default_recipe_id(container));
+        store.set_ref(&format!("builds/{recipe_id}/image"), &root)?;
+        if let Some(tag) = &options.tag {
+            store.set_ref(tag, &root)?;
+        }
+        Ok(BuildkitResult {
+            root,
+            index,
+            platforms,
+        })
+    }
+
+    fn build_platform(
+        &self,
+        container: &Container,
+        platform: &Platform,
+        options: &BuildOptions,
+    ) -> Result<BuildkitPlatformBuild> {
+        let builder = self.builder_for(platform).clone();
+        let info = self.check_builder(platform)?;
+        tracing::info!(%builder, version = %info.server_version, native = %info.native_platform, "builder");
+        let work = match &self.config.work_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
+                tempfile::Builder::new().prefix("plinth-bk-").tempdir_in(dir)
+            }
+            None => tempfile::Builder::new().prefix("plinth-bk-").tempdir(),
+        }
+        .map_err(Error::io("create a temp dir in", std::env::temp_dir()))?;
+        let prepared = Preparer {
+            downloads: &self.downloads,
+            download_dir: &work.path().join("downloads"),
+            keep_network_none: info.supports_network_flag(),
+        }
+        .prepare(container)?;
+        for w in &prepared.warnings {
+            tracing::warn!(%platform, "{w}");
+        }
+        let rendered = prepared
+            .container
+            .buildable_dockerfile(&self.config.buildable.clone().without_syntax_header())
+            .map_err(Error::Recipe)?;
+        let context = work.path().join("context");
+        std::fs::create_dir(&context).map_err(Error::io("create", &context))?;
+        crate::context::materialise(&context, &rendered)?;
+
+        let tag = format!(
+            "plinth-buildkit/{}:{}-{}",
+            &Digest::of(rendered.text.as_bytes()).hex()[..16],
+            platform_slug(platform),
+            unique_suffix()
+        );
+        let mut cmd = self.docker.command(&builder);
+        cmd.args(self.docker.build_words())
+            .args(["--progress=plain", "--platform", &platform.to_string(), "-t", &tag])
+            .arg("-f")
+            .arg(context.join(crate::context::DOCKERFILE));
+        if options.no_cache {
+            cmd.arg("--no-cache");
+        }
+        for from in &self.config.cache_from {
+            cmd.args(["--cache-from", &platform_cache_ref(from, platform)]);
+        }
+        if self.config.cache_to.is_some() {
+            cmd.args(["--build-arg", "BUILDKIT_INLINE_CACHE=1"]);
+        }
+        cmd.arg(&context);
+        let mut reader = ProgressReader::new(
+            platform,
+            builder.to_string(),
+            &prepared.container,
+            &rendered.text,
+            options.reporter.as_ref(),
+        );
+        tracing::debug!(command = %crate::docker::describe(&cmd), "build");
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(Error::io("run", self.docker.program()))?;
+        if let Some(stderr) = child.stderr.take() {
+            for line in BufReader::new(stderr).lines() {
+                let line = line.map_err(Error::io("read the output of", self.docker.program()))?;
+                tracing::trace!(%platform, "{line}");
+                reader.feed(&line);
+            }
+        }
+        let status = child.wait().map_err(Error::io("wait for", self.docker.program()))?;
+        if !status.success() {
+            return Err(Error::BuildFailed(Box::new(reader.failure())));
+        }
+        let steps = reader.statuses().clone();
+
+        let result = self.import(&builder, &tag, work.path(), platform);
+        if let (Ok(_), Some(cache_to)) = (&result, &self.config.cache_to) {
+            self.push_cache(&builder, &tag, &platform_cache_ref(cache_to, platform))?;
+        }
+        let mut rmi = self.docker.command(&builder);
+        rmi.args(["rmi", "--no-prune", &tag]);
+        if let Err(e) = run_docker(&mut rmi, INFO_TIMEOUT) {
+            tracing::warn!(%builder, %tag, "cannot remove the temporary image tag: {e}");
+        }
+        let (manifest, config_descriptor, config) = result?;
+        Ok(BuildkitPlatformBuild {
+            platform: platform.clone(),
+            builder,
+            manifest,
+            config_descriptor,
+            config,
+            steps,
+            url_inputs: prepared.url_inputs,
+            dockerfile: rendered.text,
+            warnings: prepared.warnings,
+        })
+    }
+
+    /// `docker save` of the result, read into the store.
+    fn import(
+        &self,
+        builder: &Builder,
+        tag: &str,
+        work: &std::path::Path,
+        platform: &Platform,
+    ) -> Result<(Descriptor, Descriptor, ImageConfig)> {
+        let archive = work.join("image.tar");
+        let mut save = self.docker.command(builder);
+        save.args(["save", "-o"]).arg(&archive).arg(tag);
+        run_docker(&mut save, TRANSFER_TIMEOUT)?;
+        let mut images = plinth_oci::docker_archive::read_docker_archive(&self.config.store, &archive)?;
+        let image = images.pop().ok_or_else(|| Error::Docker {
+            command: format!("docker save {tag}"),
+            status: "exit status: 0".into(),
+            detail: "the archive holds no image".into(),
+        })?;
+        let config = ImageConfig::parse(&self.config.store.read_blob(&image.config.digest)?)?;
+        if config.os != platform.os || config.architecture != platform.architecture {
+            return Err(Error::WrongPlatform {
+                builder: builder.to_string(),
+                platform: platform.to_string(),
+                got: config.platform().to_string(),
+            });
+        }
+        Ok((image.manifest, image.config, config))
+    }
+
+    fn push_cache(&self, builder: &Builder, tag: &str, target: &str) -> Result<()> {
+        let mut tag_cmd = self.docker.command(builder);
+        tag_cmd.args(["tag", tag, target]);
+        run_docker(&mut tag_cmd, INFO_TIMEOUT)?;
+        let mut push = self.docker.command(builder);
+        push.args(["push", target]);
+        let pushed = run_docker(&mut push, TRANSFER_TIMEOUT);
+        let mut untag = self.docker.command(builder);
+        untag.args(["rmi", "--no-prune", target]);
+        let _ = run_docker(&mut untag, INFO_TIMEOUT);
+        pushed.map(|_| ())
+    }
+}
+
+/// Docker's `info` names amd64 `x86_64` and arm64 `aarch64`.
+fn docker_arch(arch: &str) -> &str {
+    match arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn platform_slug(platform: &Platform) -> String {
+    match &platform.variant {
+        Some(v) => format!("{}-{v}", platform.architecture),
+        None => platform.architecture.clone(),
+    }
+}
+
+fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// `host/repo[:tag]` → `host/repo:<tag or buildcache>-<arch>`.
+pub(crate) fn platform_cache_ref(reference: &str, platform: &Platform) -> String {
+    let slash = reference.rfind('/').map_or(0, |i| i + 1);
+    let (repo, tag) = match reference[slash..].rfind(':') {
+        Some(colon) => (&reference[..slash + colon], &reference[slash + colon + 1..]),
+        None => (reference, "buildcache"),
+    };
+    format!("{repo}:{tag}-{}", platform_slug(platform))
+}
+
+fn default_recipe_id(container: &Container) -> String {
+    container
+        .ops()
+        .iter()
+        .find_map(|op| match op {
+            plinth_recipe::Op::From { source } => Some(format!("from/{}", source.address())),
+            _ => None,
+        })
+        .unwrap_or_else(|| "scratch".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_refs_get_a_platform_suffix() {
+        let arm = Platform::linux_arm64();
+        assert_eq!(
+            platform_cache_ref("127.0.0.1:5000/cache/python", &arm),
+            "127.0.0.1:5000/cache/python:buildcache-arm64"
+        );
+        assert_eq!(
+            platform_cache_ref("reg.example:443/cache/python:v1", &Platform::linux_amd64()),
+            "reg.example:443/cache/python:v1-amd64"
+        );
+    }
+
+    #[test]
+    fn builders_are_assigned_per_platform() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = BuildkitConfig::new(Store::open(dir.path()).unwrap())
+            .with_docker(DockerCli::new("docker", crate::BuildMode::Classic))
+            .with_builder("linux/arm64=ssh://arm".parse().unwrap());
+        let backend = BuildkitBackend::new(config).unwrap();
+        assert_eq!(backend.builder_for(&Platform::linux_arm64()), &Builder::Host("ssh://arm".into()));
+        assert_eq!(backend.builder_for(&Platform::linux_amd64()), &Builder::Local);
+    }
+}

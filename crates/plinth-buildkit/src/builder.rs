@@ -1,0 +1,150 @@
+//! Where a platform builds: the local daemon, a daemon address, or a docker context.
+
+use std::fmt;
+use std::str::FromStr;
+
+use plinth_oci::Platform;
+
+use crate::error::{Error, Result};
+
+/// A Docker Engine (with its built-in BuildKit) that builds one or more platforms.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Builder {
+    /// The daemon the docker client talks to by default (`DOCKER_HOST`, `DOCKER_CONTEXT` or the
+    /// current context). Foreign platforms run there under binfmt/qemu.
+    Local,
+    /// A daemon address passed as `docker -H`: `ssh://user@host`, `tcp://host:2376`,
+    /// `unix:///var/run/docker.sock`.
+    Host(String),
+    /// A docker context name (`docker context ls`), passed as `docker --context`.
+    Context(String),
+}
+
+const SCHEMES: &[&str] = &["ssh", "tcp", "unix", "fd"];
+
+impl Builder {
+    /// The global docker client arguments selecting this builder.
+    pub(crate) fn client_args(&self) -> Vec<String> {
+        match self {
+            Self::Local => Vec::new(),
+            Self::Host(h) => vec!["-H".to_owned(), h.clone()],
+            Self::Context(c) => vec!["--context".to_owned(), c.clone()],
+        }
+    }
+
+    /// The command that shows whether the builder answers (for error hints).
+    pub fn check_command(&self) -> String {
+        let mut words = vec!["docker".to_owned()];
+        words.extend(self.client_args());
+        words.push("info".to_owned());
+        words.join(" ")
+    }
+}
+
+impl fmt::Display for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local => f.write_str("local"),
+            Self::Host(h) => f.write_str(h),
+            Self::Context(c) => f.write_str(c),
+        }
+    }
+}
+
+impl FromStr for Builder {
+    type Err = Error;
+
+    /// `local`, a daemon URL (`ssh://`, `tcp://`, `unix://`, `fd://`) or a context name.
+    fn from_str(input: &str) -> Result<Self> {
+        let invalid = |reason: &str| Error::InvalidBuilder {
+            input: input.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if input == "local" {
+            return Ok(Self::Local);
+        }
+        if let Some((scheme, rest)) = input.split_once("://") {
+            if !SCHEMES.contains(&scheme) {
+                return Err(invalid(
+                    "a builder address starts with ssh://, tcp://, unix:// or fd://",
+                ));
+            }
+            if rest.is_empty() && scheme != "fd" {
+                return Err(invalid("the address has no host or path after the scheme"));
+            }
+            if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(invalid("the address must not contain whitespace"));
+            }
+            return Ok(Self::Host(input.to_owned()));
+        }
+        let valid_context = input
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            && input
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c));
+        if valid_context {
+            Ok(Self::Context(input.to_owned()))
+        } else {
+            Err(invalid(
+                "expected `local`, a daemon address (ssh://host, tcp://host:port, unix:///path) \
+                 or a docker context name (letters, digits and `_.+-`)",
+            ))
+        }
+    }
+}
+
+/// `--builder PLATFORM=BUILDER`: the builder of one platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuilderAssignment {
+    /// The platform (`linux/arm64`).
+    pub platform: Platform,
+    /// Its builder.
+    pub builder: Builder,
+}
+
+impl FromStr for BuilderAssignment {
+    type Err = Error;
+
+    fn from_str(input: &str) -> Result<Self> {
+        let (platform, builder) = input.split_once('=').ok_or_else(|| Error::InvalidBuilder {
+            input: input.to_owned(),
+            reason: "expected PLATFORM=BUILDER, e.g. `linux/arm64=ssh://arm-host`".to_owned(),
+        })?;
+        let platform = platform.parse().map_err(|e: plinth_oci::Error| Error::InvalidBuilder {
+            input: input.to_owned(),
+            reason: format!("the platform is not valid: {e}"),
+        })?;
+        Ok(Self {
+            platform,
+            builder: builder.parse()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builders_parse() {
+        assert_eq!("local".parse::<Builder>().unwrap(), Builder::Local);
+        assert_eq!(
+            "ssh://me@arm-host".parse::<Builder>().unwrap(),
+            Builder::Host("ssh://me@arm-host".into())
+        );
+        assert_eq!(
+            "arm-box".parse::<Builder>().unwrap(),
+            Builder::Context("arm-box".into())
+        );
+        for bad in ["http://x", "tcp://", "-H", "a b", ""] {
+            assert!(bad.parse::<Builder>().is_err(), "{bad}");
+        }
+        let a: BuilderAssignment = "linux/arm64=tcp://10.0.0.5:2375".parse().unwrap();
+        assert_eq!(a.platform, Platform::linux_arm64());
+        assert_eq!(a.builder.check_command(), "docker -H tcp://10.0.0.5:2375 info");
+        assert!("linux/arm64".parse::<BuilderAssignment>().is_err());
+        assert!("nope=local".parse::<BuilderAssignment>().is_err());
+    }
+}

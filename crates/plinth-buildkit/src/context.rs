@@ -1,0 +1,113 @@
+//! The build context directory: the Dockerfile and every [`ContextEntry`] of the renderer.
+//!
+//! Files are written `0644` (their mode in the image comes from `COPY --chmod`, see
+//! `prepare`); host directories are copied with their modes and symlinks (owners become root,
+//! as with any `COPY` from a context). Nothing is read from outside the listed entries, so a
+//! `.dockerignore` is not needed.
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+
+use plinth_recipe::{BuildableDockerfile, ContextSource};
+
+use crate::error::{Error, Result};
+
+/// The Dockerfile's name in the context.
+pub(crate) const DOCKERFILE: &str = "Dockerfile";
+
+/// Writes `dockerfile` and its entries into the empty directory `dir`.
+pub(crate) fn materialise(dir: &Path, dockerfile: &BuildableDockerfile) -> Result<()> {
+    let path = dir.join(DOCKERFILE);
+    fs::write(&path, &dockerfile.text).map_err(Error::io("write", &path))?;
+    for entry in &dockerfile.context.entries {
+        let dest = dir.join(&entry.path);
+        match &entry.source {
+            ContextSource::Bytes(bytes) => {
+                fs::write(&dest, bytes).map_err(Error::io("write", &dest))?;
+                set_mode(&dest, 0o644)?;
+            }
+            ContextSource::HostFile(src) => {
+                fs::copy(src, &dest).map_err(Error::io("copy a host file to", &dest))?;
+                set_mode(&dest, 0o644)?;
+            }
+            ContextSource::HostDir(src) => copy_tree(src, &dest)?,
+        }
+    }
+    Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(Error::io("set the mode of", path))
+}
+
+/// Copies the tree at `src` to `dest` (which must not exist): files, directories and symlinks
+/// with their permission bits. Other file types are refused.
+fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(src).map_err(Error::io("read", src))?;
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        let target = fs::read_link(src).map_err(Error::io("read the link", src))?;
+        symlink(&target, dest).map_err(Error::io("create the link", dest))?;
+    } else if kind.is_dir() {
+        fs::create_dir(dest).map_err(Error::io("create", dest))?;
+        let mut children: Vec<_> = fs::read_dir(src)
+            .map_err(Error::io("list", src))?
+            .collect::<std::io::Result<_>>()
+            .map_err(Error::io("list", src))?;
+        children.sort_by_key(|e| e.file_name());
+        for child in children {
+            copy_tree(&child.path(), &dest.join(child.file_name()))?;
+        }
+        set_mode(dest, meta.permissions().mode() & 0o7777)?;
+    } else if kind.is_file() {
+        fs::copy(src, dest).map_err(Error::io("copy a host file to", dest))?;
+        set_mode(dest, meta.permissions().mode() & 0o7777)?;
+    } else {
+        return Err(Error::Io {
+            action: "copy (not a file, directory or symlink)",
+            path: src.to_owned(),
+            source: std::io::Error::from(std::io::ErrorKind::Unsupported),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plinth_recipe::{BuildContext, ContextEntry};
+
+    #[test]
+    fn entries_are_written_with_modes_and_links() {
+        let src = tempfile::tempdir().unwrap();
+        fs::create_dir(src.path().join("sub")).unwrap();
+        fs::write(src.path().join("sub/run.sh"), "#!/bin/sh\n").unwrap();
+        set_mode(&src.path().join("sub/run.sh"), 0o750).unwrap();
+        symlink("sub/run.sh", src.path().join("link")).unwrap();
+        let host_file = src.path().join("f");
+        fs::write(&host_file, "host").unwrap();
+        set_mode(&host_file, 0o600).unwrap();
+
+        let out = tempfile::tempdir().unwrap();
+        let dockerfile = BuildableDockerfile {
+            text: "FROM scratch\n".into(),
+            context: BuildContext {
+                entries: vec![
+                    ContextEntry { path: "file-0".into(), source: ContextSource::Bytes(b"b".to_vec()) },
+                    ContextEntry { path: "file-1".into(), source: ContextSource::HostFile(host_file) },
+                    ContextEntry { path: "dir-2".into(), source: ContextSource::HostDir(src.path().to_owned()) },
+                ],
+                images: Vec::new(),
+            },
+        };
+        materialise(out.path(), &dockerfile).unwrap();
+        let mode = |p: &str| fs::symlink_metadata(out.path().join(p)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(fs::read_to_string(out.path().join(DOCKERFILE)).unwrap(), "FROM scratch\n");
+        assert_eq!(mode("file-0"), 0o644);
+        assert_eq!(mode("file-1"), 0o644);
+        assert_eq!(mode("dir-2/sub/run.sh"), 0o750);
+        assert_eq!(fs::read_link(out.path().join("dir-2/link")).unwrap(), Path::new("sub/run.sh"));
+    }
+}

@@ -1,0 +1,72 @@
+//! The BuildKit executor of plinth: the same recipes the embedded engine builds, built by
+//! BuildKit inside Docker Engines, with the results brought back into plinth's
+//! [`Store`](plinth_oci::Store) so plinth publishes one index with its own push path.
+//!
+//! Per platform, [`BuildkitBackend::build`]:
+//!
+//! 1. picks the platform's [`Builder`] (`--builder linux/arm64=ssh://arm-host`, a docker
+//!    context, or the local daemon, where foreign platforms run under binfmt/qemu) and checks
+//!    that it answers;
+//! 2. rewrites the recipe (`prepare`): URL inputs are downloaded here, verified against their
+//!    pins and `COPY`'d from the context, so builders need neither the `docker/dockerfile`
+//!    frontend image nor the download hosts; file modes and `dir/` destinations are made
+//!    explicit so both engines give the same files;
+//! 3. renders the buildable Dockerfile (without a `# syntax=` line: the daemon's built-in
+//!    frontend is used) and materialises the context;
+//! 4. runs `docker build --platform …` with BuildKit ([`DockerCli`]), reading the plain
+//!    progress for step reports and, on failure, the failing step with its output
+//!    ([`BuildFailure`]);
+//! 5. `docker save`s the image and imports it into the store.
+//!
+//! The result has the shape of the embedded engine's `BuildResult`; the build options are the
+//! engine's [`BuildOptions`](plinth_engine::BuildOptions), and progress goes to the engine's
+//! [`Reporter`](plinth_engine::Reporter), so the CLI draws both engines alike.
+//!
+//! ```no_run
+//! use plinth_buildkit::{BuildkitBackend, BuildkitConfig};
+//! use plinth_engine::BuildOptions;
+//! use plinth_oci::{Platform, Store};
+//! use plinth_recipe::Container;
+//!
+//! let backend = BuildkitBackend::new(
+//!     BuildkitConfig::new(Store::open_default()?)
+//!         .with_builder("linux/arm64=ssh://builder@arm-host".parse()?)
+//!         .with_cache_from("registry.example/cache/python")
+//!         .with_cache_to("registry.example/cache/python"),
+//! )?;
+//! let recipe = Container::from_address("registry.example/base/python:3.11")?
+//!     .with_exec(["sh", "-c", "pip install --no-cache-dir poetry"]);
+//! let result = backend.build(
+//!     &recipe,
+//!     &BuildOptions::new([Platform::linux_amd64(), Platform::linux_arm64()]),
+//! )?;
+//! println!("{}", result.root.digest);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Limits: roots must come from a registry every builder can reach; `SOURCE_DATE_EPOCH` is not
+//! applied (digests differ between runs where timestamps do); daemons before Docker 23 have no
+//! `RUN --network=none`, which is then dropped with a warning; remote cache is BuildKit's
+//! inline cache (the final stage's layers, not cache mounts or helper stages).
+
+#![deny(missing_docs)]
+
+mod backend;
+mod builder;
+mod context;
+mod docker;
+mod error;
+mod prepare;
+mod progress;
+
+pub use backend::{
+    BuilderInfo, BuildkitBackend, BuildkitConfig, BuildkitPlatformBuild, BuildkitResult,
+};
+pub use builder::{Builder, BuilderAssignment};
+pub use docker::{BuildMode, DOCKER_CLIENT_ENV, DockerCli};
+pub use error::{Error, Result};
+pub use progress::{BuildFailure, OUTPUT_TAIL_LINES};
+
+pub use plinth_engine;
+pub use plinth_oci;
+pub use plinth_recipe;

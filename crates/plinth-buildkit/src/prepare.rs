@@ -1,0 +1,286 @@
+//! Rewrites a recipe into what BuildKit can build without external frontends or network
+//! fetches, with the embedded engine's meaning kept:
+//!
+//! - URL inputs are downloaded here (pinned ones verified, and reused from the store offline)
+//!   and become host files `COPY`'d from the context, so no `ADD --checksum` (which needs the
+//!   `docker/dockerfile:1.6` frontend image) and no download inside the builder;
+//! - every file gets its explicit mode (`0600` for downloads, `0644` for host files and bytes),
+//!   since `COPY` would keep the mode of the context file instead;
+//! - a file destination ending in `/` gets the source's name appended (the engine's rule), since
+//!   `COPY` would use the context entry's name;
+//! - `RUN --network=none` is dropped for builders whose built-in frontend lacks it, with a warning;
+//! - roots from OCI layouts and docker-archives are refused: builders only pull from registries.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use plinth_oci::{Descriptor, Digest, MediaType, Store};
+use plinth_recipe::{Container, DirectorySource, FileSource, Network, Op, SourceKind};
+
+use crate::error::{Error, Result};
+
+/// The default mode of a downloaded file (Docker `ADD`'s and the engine's).
+pub(crate) const URL_FILE_MODE: u32 = 0o600;
+/// The default mode of host files and literal bytes.
+pub(crate) const FILE_MODE: u32 = 0o644;
+
+/// A recipe ready for the buildable renderer.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) container: Container,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) url_inputs: BTreeMap<String, Digest>,
+}
+
+pub(crate) struct Preparer<'a> {
+    pub(crate) downloads: &'a Downloader,
+    /// Where downloads are linked for the context (under the build's work dir).
+    pub(crate) download_dir: &'a Path,
+    pub(crate) keep_network_none: bool,
+}
+
+impl Preparer<'_> {
+    pub(crate) fn prepare(&self, container: &Container) -> Result<Prepared> {
+        let mut out = Prepared {
+            container: Container::new(),
+            warnings: Vec::new(),
+            url_inputs: BTreeMap::new(),
+        };
+        out.container = self.rewrite(container, &mut out)?;
+        Ok(out)
+    }
+
+    fn rewrite(&self, container: &Container, out: &mut Prepared) -> Result<Container> {
+        let mut ops = Vec::with_capacity(container.ops().len());
+        for (index, op) in container.ops().iter().enumerate() {
+            let op = match op {
+                Op::From { source } => match source.kind() {
+                    SourceKind::Registry(_) => op.clone(),
+                    SourceKind::OciLayout { .. } | SourceKind::DockerArchive { .. } => {
+                        return Err(Error::Step {
+                            index,
+                            reason: format!(
+                                "the root image `{}` is a local file, and BuildKit builders pull only from registries: \
+                                 push it to a registry every builder can reach (`plinth copy {} docker://HOST/REPO:TAG`) \
+                                 and use that address",
+                                source.address(),
+                                source.address()
+                            ),
+                        });
+                    }
+                },
+                Op::Exec { argv, network } if *network == Network::Disabled && !self.keep_network_none => {
+                    out.warnings.push(format!(
+                        "step {index}: this builder's Dockerfile frontend has no `RUN --network=none`, \
+                         so `{}` runs with the network",
+                        argv.join(" ")
+                    ));
+                    Op::Exec {
+                        argv: argv.clone(),
+                        network: Network::Enabled,
+                    }
+                }
+                Op::File {
+                    path,
+                    source,
+                    owner,
+                    mode,
+                } => {
+                    let (source, name, default_mode) = match source {
+                        FileSource::Url { url, sha256 } => {
+                            let digest = self.downloads.fetch(url, sha256.as_ref())?;
+                            out.url_inputs.insert(url.clone(), digest.clone());
+                            let name = url_file_name(url);
+                            let file = self.link_download(&digest, name.as_deref())?;
+                            (FileSource::HostFile(file), name, URL_FILE_MODE)
+                        }
+                        FileSource::HostFile(p) => (
+                            source.clone(),
+                            p.file_name().map(|n| n.to_string_lossy().into_owned()),
+                            FILE_MODE,
+                        ),
+                        FileSource::Bytes(_) => (source.clone(), None, FILE_MODE),
+                    };
+                    let mut path = path.clone();
+                    if path.ends_with('/') {
+                        let name = name.filter(|n| !n.is_empty()).ok_or_else(|| Error::Step {
+                            index,
+                            reason: format!(
+                                "`{path}` names a directory and the file source has no name; give the full file path"
+                            ),
+                        })?;
+                        path.push_str(&name);
+                    }
+                    Op::File {
+                        path,
+                        source,
+                        owner: owner.clone(),
+                        mode: Some(mode.unwrap_or(default_mode)),
+                    }
+                }
+                Op::Directory {
+                    path,
+                    source: DirectorySource::Container { container, path: from },
+                    owner,
+                    mode,
+                } => Op::Directory {
+                    path: path.clone(),
+                    source: DirectorySource::Container {
+                        container: Box::new(self.rewrite(container, out)?),
+                        path: from.clone(),
+                    },
+                    owner: owner.clone(),
+                    mode: *mode,
+                },
+                other => other.clone(),
+            };
+            ops.push(op);
+        }
+        Ok(Container::from_ops(ops))
+    }
+
+    /// A copy of the downloaded blob named like the URL, for the context.
+    fn link_download(&self, digest: &Digest, name: Option<&str>) -> Result<PathBuf> {
+        let dir = self.download_dir.join(digest.hex());
+        let file = dir.join(name.filter(|n| !n.is_empty()).unwrap_or("download"));
+        if !file.exists() {
+            std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+            let blob = self.downloads.store.blob_path(digest);
+            std::fs::copy(&blob, &file).map_err(Error::io("copy a download to", &file))?;
+        }
+        Ok(file)
+    }
+}
+
+/// The last path segment of a URL, without query or fragment.
+fn url_file_name(url: &str) -> Option<String> {
+    url.split(['?', '#'])
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .map(str::to_owned)
+}
+
+/// URL inputs, downloaded into the store. A pinned URL already in the store is not fetched again.
+#[derive(Debug)]
+pub(crate) struct Downloader {
+    pub(crate) store: Store,
+}
+
+impl Downloader {
+    pub(crate) fn fetch(&self, url: &str, pin: Option<&Digest>) -> Result<Digest> {
+        if let Some(pin) = pin
+            && self.store.has_blob(pin)
+        {
+            tracing::debug!(url, digest = %pin, "pinned download already in the store");
+            return Ok(pin.clone());
+        }
+        let fail = |reason: String| Error::Download {
+            url: url.to_owned(),
+            reason,
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(fail("only http:// and https:// URLs can be downloaded".into()));
+        }
+        let span = tracing::info_span!("download", url);
+        let _g = span.enter();
+        let client = reqwest::blocking::Client::builder()
+            .user_agent(concat!("plinth/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| fail(format!("cannot create an HTTP client: {}", error_text(&e))))?;
+        let mut response = client
+            .get(url)
+            .send()
+            .map_err(|e| fail(error_text(&e)))?;
+        if !response.status().is_success() {
+            return Err(fail(format!("the server answered {}", response.status())));
+        }
+        let mut writer = self.store.blob_writer()?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = std::io::Read::read(&mut response, &mut buf).map_err(|e| fail(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            writer
+                .write_all(&buf[..n])
+                .map_err(Error::io("write into the store", self.store.root()))?;
+        }
+        let (digest, size) = match writer.commit(pin) {
+            Ok(done) => done,
+            Err(plinth_oci::Error::DigestMismatch { expected, actual }) => {
+                return Err(Error::UrlChecksum {
+                    url: url.to_owned(),
+                    expected,
+                    actual,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // A ref keeps the download from gc, so pinned builds work offline later.
+        self.store.set_ref(
+            &format!("buildkit/urls/{}", Digest::of(url.as_bytes()).hex()),
+            &Descriptor::new(
+                MediaType::Other("application/octet-stream".into()),
+                digest.clone(),
+                size,
+            ),
+        )?;
+        Ok(digest)
+    }
+}
+
+fn error_text(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_of_urls() {
+        assert_eq!(url_file_name("https://h/a/b.sh?x=1#f").as_deref(), Some("b.sh"));
+        assert_eq!(url_file_name("https://h/a/").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn files_get_modes_and_names_and_network_is_dropped_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s")).unwrap();
+        let downloads = Downloader { store };
+        let preparer = Preparer {
+            downloads: &downloads,
+            download_dir: &dir.path().join("dl"),
+            keep_network_none: false,
+        };
+        let host = dir.path().join("hello.txt");
+        std::fs::write(&host, "hi").unwrap();
+        let c = Container::from_address("127.0.0.1:5000/bb:1")
+            .unwrap()
+            .with_file("/etc/", FileSource::HostFile(host.clone()))
+            .with_file("/b", FileSource::Bytes(b"x".to_vec()))
+            .with_exec_opts(["true"], plinth_recipe::ExecOptions::without_network());
+        let p = preparer.prepare(&c).unwrap();
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        let ops = p.container.ops();
+        assert!(matches!(&ops[1], Op::File { path, mode: Some(0o644), .. } if path == "/etc/hello.txt"));
+        assert!(matches!(&ops[2], Op::File { mode: Some(0o644), .. }));
+        assert!(matches!(&ops[3], Op::Exec { network: Network::Enabled, .. }));
+
+        let bad = Container::from_address("127.0.0.1:5000/bb:1")
+            .unwrap()
+            .with_file("/etc/", FileSource::Bytes(b"x".to_vec()));
+        assert!(matches!(preparer.prepare(&bad), Err(Error::Step { index: 1, .. })));
+        let local = Container::from_address("oci:/nowhere:latest").unwrap();
+        let err = preparer.prepare(&local).unwrap_err().to_string();
+        assert!(err.contains("push it to a registry"), "{err}");
+    }
+}

@@ -1,0 +1,1 @@
+//! BuildKit integration tests.
