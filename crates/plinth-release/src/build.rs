@@ -1,0 +1,99 @@
+//! Building one version of a family: its recipe for every platform, once, into one image.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use plinth_catalog::{Family, Version};
+use plinth_engine::{BuildOptions, Engine};
+use plinth_oci::{Descriptor, Digest, ImageIndex, MediaType, Platform};
+
+use crate::error::{Error, Result};
+
+/// A version built for every platform of its family.
+#[derive(Clone, Debug)]
+pub struct BuiltVersion {
+    /// The family's repository.
+    pub repository: String,
+    /// The version.
+    pub version: Version,
+    /// The image: an index over the platforms (a single manifest for a one-platform family).
+    pub root: Descriptor,
+    /// The manifest digest of each platform.
+    pub platform_digests: BTreeMap<Platform, Digest>,
+    /// The content digest each URL input had in this build (all platforms).
+    pub url_inputs: BTreeMap<String, Digest>,
+    /// The root image, as the recipe writes it.
+    pub root_image: Option<String>,
+}
+
+/// The store ref that keeps a built version alive (gc roots).
+pub fn build_ref(repository: &str, version: &Version) -> String {
+    format!("releases/{repository}/{version}")
+}
+
+/// Builds `version` of `family` for every platform of the family. When the recipe is the same
+/// for every platform (the usual case) the engine builds them concurrently into one index;
+/// otherwise each platform is built on its own and the index is assembled here.
+pub fn build_version(
+    engine: &Engine,
+    family: &dyn Family,
+    version: &Version,
+    reporter: Arc<dyn plinth_engine::Reporter>,
+) -> Result<BuiltVersion> {
+    let repository = family.repository().to_owned();
+    let build_err = |source: plinth_engine::Error| Error::Build {
+        repository: repository.clone(),
+        version: version.clone(),
+        source: Box::new(source),
+    };
+    let platforms = family.platforms();
+    let recipes = platforms
+        .iter()
+        .map(|p| family.recipe(version, p))
+        .collect::<plinth_catalog::Result<Vec<_>>>()?;
+    let recipe_id = format!("{repository}:{version}");
+    let tag = build_ref(&repository, version);
+    let mut platform_digests = BTreeMap::new();
+    let mut url_inputs = BTreeMap::new();
+    let root = if recipes.windows(2).all(|w| w[0] == w[1]) {
+        let options = BuildOptions::new(platforms.clone())
+            .with_recipe_id(recipe_id)
+            .with_tag(tag)
+            .with_reporter(reporter);
+        let result = engine.build(&recipes[0], &options).map_err(build_err)?;
+        for p in &result.platforms {
+            platform_digests.insert(p.platform.clone(), p.manifest.digest.clone());
+            url_inputs.extend(p.url_inputs.clone());
+        }
+        result.root
+    } else {
+        let mut manifests = Vec::new();
+        for (platform, recipe) in platforms.iter().zip(&recipes) {
+            let options = BuildOptions::new([platform.clone()])
+                .with_recipe_id(format!("{recipe_id}/{platform}"))
+                .with_reporter(reporter.clone());
+            let result = engine.build(recipe, &options).map_err(build_err)?;
+            let p = &result.platforms[0];
+            platform_digests.insert(p.platform.clone(), p.manifest.digest.clone());
+            url_inputs.extend(p.url_inputs.clone());
+            manifests.push(p.manifest.clone().with_platform(p.platform.clone()));
+        }
+        let root = if manifests.len() == 1 {
+            manifests.remove(0)
+        } else {
+            let media_type = match manifests[0].media_type {
+                MediaType::DockerManifest => MediaType::DockerManifestList,
+                _ => MediaType::OciIndex,
+            };
+            engine
+                .store()
+                .write_index(&ImageIndex::new(media_type, manifests))
+                .map_err(|e| build_err(e.into()))?
+        };
+        engine.tag_in_store(&tag, &root).map_err(build_err)?;
+        root
+    };
+    let root_image = family.root_image(version).map(|s| s.address().to_owned());
+    tracing::info!(repository, %version, digest = %root.digest, "built");
+    Ok(BuiltVersion { repository, version: version.clone(), root, platform_digests, url_inputs, root_image })
+}

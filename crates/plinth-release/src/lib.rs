@@ -1,0 +1,61 @@
+//! The release operations of plinth: each command of the release workflow is a thin CLI
+//! wrapper around one method here (cargo's "ops").
+//!
+//! ```text
+//! cli ──► plinth-release ──► plinth-catalog (families, versions, changelog, checks)
+//!                       ├──► plinth-engine  (build every platform once, run checks)
+//!                       ├──► plinth-registry (list tags with a TTL cache, HEAD, push)
+//!                       └──► plinth-render  (catalog README, registry JSON)
+//! ```
+//!
+//! - [`Releaser`]: the state of one command: the catalog, the registry client, the
+//!   [`Target`] registry/namespace, the catalog directory, the tag listings (each family is
+//!   listed once per command and reused for the docs), and a [`ReleaseReporter`].
+//! - [`Releaser::release_choices`] / [`Releaser::release`]: `generate-release` (see
+//!   [`release`] for which recipe a release builds).
+//! - [`Releaser::publish`]: `publish REPOSITORY VERSION`, with immutable tags.
+//! - [`Releaser::write_docs`] / [`Releaser::check_docs`]: `generate-docs [--check]`.
+//! - [`Releaser::latest`] and [`Releaser::upgrade_consumer`]: what consumers pin.
+//! - [`check_image`] with [`SessionRunner`]: sanity checks in built images on every platform.
+//! - [`ReleaseRecords`]: per-version digests and URL-input digests at release time.
+//! - [`FamilyLock`]: one release per family at a time.
+//!
+//! Files below the catalog directory:
+//!
+//! | path | what |
+//! |---|---|
+//! | `generated/changelogs/<repo>.json` | the changelog (the original's format) |
+//! | `generated/inputs/<repo>.json` | release records ([`record`]) |
+//! | `generated/registry.json` | the machine-readable registry |
+//! | `README.md` | the catalog README |
+//! | `generated/.locks/<repo>.lock` | the family lock |
+//!
+//! Building needs root (the engine's sandbox).
+
+#![deny(missing_docs)]
+
+pub mod build;
+pub mod consumers;
+pub mod docs;
+pub mod error;
+pub mod lock;
+pub mod publish;
+pub mod record;
+pub mod release;
+pub mod releaser;
+pub mod runner;
+pub mod tags;
+pub mod target;
+
+pub use build::{BuiltVersion, build_version};
+pub use consumers::ConsumerUpdate;
+pub use docs::{Docs, README_FILE, REGISTRY_JSON_FILE};
+pub use error::{Error, Result};
+pub use lock::FamilyLock;
+pub use publish::PublishOutcome;
+pub use record::{ReleaseRecords, VersionRecord};
+pub use release::{BumpChoice, ReleaseChoices, ReleaseOutcome, ReleaseRequest};
+pub use releaser::{LogReporter, ReleaseReporter, ReleaseSettings, Releaser};
+pub use runner::{SessionRunner, check_image, require_passed};
+pub use tags::ClientTagSource;
+pub use target::Target;

@@ -1,0 +1,255 @@
+//! [`Releaser`]: the state one release command works with (catalog, registry client, target,
+//! catalog directory, tag listings) and the [`ReleaseReporter`] it speaks through.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use plinth_catalog::checks::CheckReport;
+use plinth_catalog::{Catalog, Changelog, Family, PublishedImage, Registry, TagSource, changelog_path};
+use plinth_oci::{Digest, Reference};
+use plinth_registry::{Client, TagListOptions};
+
+use crate::error::{Error, Result};
+use crate::record::ReleaseRecords;
+use crate::tags::ClientTagSource;
+use crate::target::Target;
+
+/// What the release operations tell the user. The CLI prints it; libraries never do.
+pub trait ReleaseReporter: Send + Sync {
+    /// A progress message (the original tool's texts: `Sanity checks passed.`, …).
+    fn status(&self, message: &str);
+    /// A warning (an unpinned input changed, a tag was ignored, …).
+    fn warning(&self, message: &str);
+    /// The check reports of one image, one per platform.
+    fn check_reports(&self, reports: &[CheckReport]) {
+        let _ = reports;
+    }
+    /// Where build progress goes.
+    fn build_reporter(&self) -> Arc<dyn plinth_engine::Reporter> {
+        Arc::new(plinth_engine::NoReporter)
+    }
+    /// Where push progress goes.
+    fn push_reporter(&self) -> Arc<dyn plinth_registry::Reporter> {
+        Arc::new(plinth_registry::NoReporter)
+    }
+}
+
+/// A reporter that only logs (for library users and tests).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogReporter;
+
+impl ReleaseReporter for LogReporter {
+    fn status(&self, message: &str) {
+        tracing::info!("{message}");
+    }
+
+    fn warning(&self, message: &str) {
+        tracing::warn!("{message}");
+    }
+}
+
+/// Where a release command reads and writes, and where it publishes.
+#[derive(Clone, Debug)]
+pub struct ReleaseSettings {
+    /// The catalog directory: `generated/changelogs/`, `generated/inputs/`,
+    /// `generated/registry.json` and the catalog `README.md` live below it.
+    pub catalog_dir: PathBuf,
+    /// The registry (and namespace) families are published to.
+    pub target: Target,
+    /// How tags are listed (TTL cache, refresh).
+    pub tag_options: TagListOptions,
+}
+
+impl ReleaseSettings {
+    /// Settings for `catalog_dir`, publishing to Docker Hub, with the default listing cache.
+    pub fn new(catalog_dir: impl Into<PathBuf>) -> Self {
+        Self { catalog_dir: catalog_dir.into(), target: Target::default(), tag_options: TagListOptions::default() }
+    }
+
+    /// Publishes to `target`.
+    pub fn with_target(mut self, target: Target) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Lists tags with `options`.
+    pub fn with_tag_options(mut self, options: TagListOptions) -> Self {
+        self.tag_options = options;
+        self
+    }
+}
+
+/// The state of one release command. Each family's tags are listed at most once per
+/// `Releaser` (and the listing is cached on disk for the TTL); what this command publishes is
+/// added to the listing, so the docs generated at the end need no second listing.
+pub struct Releaser {
+    pub(crate) catalog: Catalog,
+    pub(crate) client: Client,
+    pub(crate) settings: ReleaseSettings,
+    pub(crate) runtime: tokio::runtime::Runtime,
+    pub(crate) reporter: Arc<dyn ReleaseReporter>,
+    tags: Mutex<BTreeMap<String, Vec<(String, Digest)>>>,
+}
+
+impl std::fmt::Debug for Releaser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Releaser")
+            .field("catalog", &self.catalog)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Releaser {
+    /// A releaser over `catalog`, talking to registries with `client` (its credentials and
+    /// mirrors are used for listing and pushing alike).
+    pub fn new(
+        catalog: Catalog,
+        client: Client,
+        settings: ReleaseSettings,
+        reporter: Arc<dyn ReleaseReporter>,
+    ) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(Error::Runtime)?;
+        Ok(Self { catalog, client, settings, runtime, reporter, tags: Mutex::new(BTreeMap::new()) })
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ReleaseSettings {
+        &self.settings
+    }
+
+    /// The catalog directory.
+    pub fn catalog_dir(&self) -> &Path {
+        &self.settings.catalog_dir
+    }
+
+    /// The registry client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The family of `repository`.
+    pub fn family(&self, repository: &str) -> Result<&dyn Family> {
+        Ok(self.catalog.get(repository)?)
+    }
+
+    /// Where `repository` is published (no tag).
+    pub fn published_repository(&self, repository: &str) -> Result<Reference> {
+        self.settings.target.reference(repository)
+    }
+
+    /// The changelog file of `repository`.
+    pub fn changelog_path(&self, repository: &str) -> PathBuf {
+        changelog_path(&self.settings.catalog_dir, repository)
+    }
+
+    /// The tags of `repository` in the target registry (listed once per releaser).
+    pub fn tags(&self, repository: &str) -> Result<Vec<(String, Digest)>> {
+        if let Some(tags) = self.tags.lock().ok().and_then(|t| t.get(repository).cloned()) {
+            return Ok(tags);
+        }
+        let reference = self.published_repository(repository)?;
+        let source =
+            ClientTagSource::new(self.client.clone(), self.settings.tag_options.clone(), self.runtime.handle().clone());
+        let tags = source.list(&reference)?;
+        if let Ok(mut cache) = self.tags.lock() {
+            cache.insert(repository.to_owned(), tags.clone());
+        }
+        Ok(tags)
+    }
+
+    /// Forgets the listing of `repository` and lists it again, bypassing the disk cache (used
+    /// under the family lock, where a stale listing could let two releases pick one version).
+    pub fn refresh_tags(&self, repository: &str) -> Result<Vec<(String, Digest)>> {
+        if let Ok(mut cache) = self.tags.lock() {
+            cache.remove(repository);
+        }
+        let reference = self.published_repository(repository)?;
+        let mut options = self.settings.tag_options.clone();
+        options.refresh = true;
+        let source = ClientTagSource::new(self.client.clone(), options, self.runtime.handle().clone());
+        let tags = source.list(&reference)?;
+        if let Ok(mut cache) = self.tags.lock() {
+            cache.insert(repository.to_owned(), tags.clone());
+        }
+        Ok(tags)
+    }
+
+    /// Records a tag this command pushed, so later registries include it without listing again.
+    pub(crate) fn note_pushed(&self, repository: &str, tag: &str, digest: &Digest) {
+        if let Ok(mut cache) = self.tags.lock() {
+            let tags = cache.entry(repository.to_owned()).or_default();
+            tags.retain(|(t, _)| t != tag);
+            tags.push((tag.to_owned(), digest.clone()));
+        }
+    }
+
+    /// The registry of `repository`: its changelog united with its published tags, each
+    /// entry enriched with its root image (from the family) and its per-platform digests (from
+    /// the release record, when the record's digest is the published one).
+    pub fn registry(&self, repository: &str) -> Result<Registry> {
+        let family = self.family(repository)?;
+        let changelog = Changelog::load(&self.changelog_path(repository))?;
+        let tags = self.tags(repository)?;
+        let reference = self.published_repository(repository)?;
+        let mut registry = Registry::new(&reference, changelog, tags);
+        let records = ReleaseRecords::load(self.catalog_dir(), repository)?;
+        let versions: Vec<_> = registry.entries().iter().map(|e| e.version().clone()).collect();
+        for version in versions {
+            let root = family
+                .root_image(&version)
+                .and_then(|s| s.reference().cloned())
+                .or_else(|| {
+                    records.get(&version).and_then(|r| r.root_image.as_deref()).and_then(|a| a.parse().ok())
+                });
+            let Some(entry) = registry.entry_mut(&version) else { continue };
+            if let Some(root) = root {
+                entry.set_root_image(root);
+            }
+            let published = entry.published_image().map(|p| p.digest().clone());
+            if let (Some(record), Some(published)) = (records.get(&version), published)
+                && record.index_digest == published
+            {
+                entry.set_platform_digests(record.platforms());
+            }
+        }
+        for ignored in registry.ignored_tags() {
+            tracing::debug!(tag = ignored.tag(), note = ignored.note(), "ignored tag");
+        }
+        Ok(registry)
+    }
+
+    /// The address consumers should pin: the latest published version of `repository`, or the
+    /// latest stable (not pre-release) published one. Works for any repository of the target
+    /// registry; a family's repository is mapped through the target.
+    pub fn latest(&self, repository: &str, stable: bool) -> Result<PublishedImage> {
+        let registry = match self.catalog.find(repository) {
+            Some(f) => self.registry(f.repository())?,
+            None => {
+                let reference = self.published_repository(repository)?;
+                let source = ClientTagSource::new(
+                    self.client.clone(),
+                    self.settings.tag_options.clone(),
+                    self.runtime.handle().clone(),
+                );
+                Registry::new(&reference, Changelog::default(), source.list(&reference)?)
+            }
+        };
+        let entry = if stable { registry.latest_stable_published() } else { registry.latest_published() };
+        entry.and_then(|e| e.published_image().cloned()).ok_or_else(|| Error::NothingPublished {
+            repository: repository.to_owned(),
+            what: if stable { "stable published" } else { "published" },
+            registry: registry.repository().registry().to_owned(),
+        })
+    }
+}
