@@ -12,6 +12,11 @@
 //! - [`Client::pull_image`] stores raw manifests unchanged and streams verified blobs into the
 //!   store; [`Client::push_image`] HEADs, mounts, uploads in parallel with retries, pushes
 //!   children before the index and the tag last, then reads the tag back ([`PushReport`]).
+//!   A failed push never leaves the tag pointing at a partial image. Transient failures are
+//!   retried once per level: whole blob uploads restart in a new session (after a `HEAD`, in
+//!   case the lost attempt landed), waiting as long as `Retry-After` asks.
+//!   [`Client::push_image_with`] with [`PushOptions::if_tag_absent_or_same`] refuses to move a
+//!   tag that points at another digest ([`Error::TagExists`]), the guard for published versions.
 //! - [`Client::list_tags`] follows pagination, resolves digests with `HEAD`, splits semver tags
 //!   from the rest, and caches the result on disk for a TTL.
 //! - Progress goes to a [`Reporter`]; the CLI draws it.

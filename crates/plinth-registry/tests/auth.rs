@@ -378,3 +378,56 @@ async fn failing_pushes_with_tokens_leak_no_credentials() {
     assert!(!tokens.is_empty(), "the push used Bearer tokens");
     assert_no_credentials(&logs, &text, &tokens);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_refused_mid_upload_restarts_the_upload_once() {
+    let registry = LocalRegistry::builder()
+        .with_token_auth(USER, PASSWORD)
+        .start();
+    let proxy = plinth_test::FaultProxy::start(&registry);
+    let (_d, store) = new_store();
+    let image = image(&store);
+    // One blob at a time, so the counts are exact.
+    let client = |store: &Store| {
+        let creds = Credentials::anonymous().with_explicit(
+            &proxy.host(),
+            Credential::Basic {
+                username: USER.into(),
+                password: Secret::new(PASSWORD),
+            },
+        );
+        Client::builder(store.clone())
+            .with_credentials(creds)
+            .with_retry_policy(fast_retry())
+            .with_blob_jobs(1)
+            .build()
+            .unwrap()
+    };
+    let c = client(&store);
+
+    // A streamed upload cannot be resent by the request loop: the registry refusing the token
+    // once (revoked, expired early) restarts the upload with a fresh token instead of failing.
+    let once = proxy.add_rule(Rule::on_kind(RequestKind::PutBlob, Fault::status(401)));
+    let target: Reference = proxy.image("plinth/refused-once:1.0.0").parse().unwrap();
+    c.push_image(image.digest(), &target, Arc::new(NoReporter))
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    assert_eq!(proxy.fired(once), 1);
+    let blobs = image.blobs().len();
+    assert_eq!(proxy.count(RequestKind::StartUpload), blobs + 1);
+
+    // Refused every time: one restart, then a clear 401, not a loop.
+    proxy.clear_rules();
+    proxy.clear_requests();
+    proxy.add_rule(Rule::on_kind(RequestKind::PutBlob, Fault::status(401)).always());
+    let target: Reference = proxy.image("plinth/refused-always:1.0.0").parse().unwrap();
+    // A fresh store, so that nothing can be mounted from the first repository.
+    let (_d2, store2) = new_store();
+    let image = self::image(&store2);
+    let err = client(&store2)
+        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .await
+        .expect_err("the registry never accepts the upload");
+    assert_eq!(err.status(), Some(401), "{}", chain(&err));
+    assert_eq!(proxy.count(RequestKind::PutBlob), 2, "{:?}", proxy.counts());
+}

@@ -479,3 +479,39 @@ async fn persistent_tag_failure_leaves_no_tag_and_keeps_an_old_one() {
         .unwrap();
     assert_eq!(&now.digest, old.digest());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_a_finished_upload_sends_nothing_twice() {
+    let s = Setup::new();
+    let big = s.big_layer();
+    // The registry commits the big layer, but its answer never reaches the client.
+    let lost = s.proxy.add_rule(Rule::new(
+        RequestMatcher::method_path("PUT", big.hex()),
+        Fault::DropResponse,
+    ));
+    let target = s.via_proxy("faults/lost-answer:1.0.0");
+    push_ok(&s.client(), &s.image, &target, &s.proxy).await;
+    assert_eq!(s.proxy.fired(lost), 1);
+    let n = s.blob_count();
+    // A HEAD after the failure finds the blob: no second session, no second 4 MiB.
+    assert_eq!(
+        s.proxy.count(RequestKind::StartUpload),
+        n,
+        "{:?}",
+        s.proxy.counts()
+    );
+    assert_eq!(s.proxy.count(RequestKind::HeadBlob), n + 1);
+    let sent: u64 = s
+        .proxy
+        .requests()
+        .iter()
+        .filter(|r| r.kind == RequestKind::PatchUpload)
+        .map(|r| r.request_body_bytes)
+        .sum();
+    assert!(
+        sent < 2 * BIG_LAYER,
+        "the big layer went up once: {sent} bytes"
+    );
+    s.pull_back_directly(&s.direct("faults/lost-answer:1.0.0"))
+        .await;
+}
