@@ -217,7 +217,7 @@ impl PlatformBuilder<'_> {
                     description: &description,
                     reporter: self.reporter,
                 };
-                let prepared = self.prepare(&ctx, step, &mut inputs)?;
+                let prepared = self.prepare(step, &mut inputs)?;
                 let key = step_key(&parent, op, &inputs, self.platform);
                 let trace = StepTrace {
                     description: description.clone(),
@@ -302,7 +302,6 @@ impl PlatformBuilder<'_> {
     /// Finds the inputs of a step (downloads, host files, helper images) for its key.
     fn prepare(
         &mut self,
-        ctx: &StepContext<'_>,
         step: &Step<'_>,
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
@@ -456,7 +455,6 @@ impl PlatformBuilder<'_> {
                 };
                 override_meta(&mut items, resolved, *mode);
                 let dest_owner = resolved.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g)));
-                let _ = ctx;
                 Ok(Prepared::Items {
                     dest,
                     items,

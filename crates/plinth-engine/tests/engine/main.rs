@@ -6,3 +6,4 @@ mod common;
 mod debian;
 mod escape;
 mod export;
+mod overhead;
