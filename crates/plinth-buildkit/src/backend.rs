@@ -110,11 +110,21 @@ pub struct BuilderInfo {
 impl BuilderInfo {
     /// Whether the daemon's built-in Dockerfile frontend knows `RUN --network` (Docker 23+).
     pub fn supports_network_flag(&self) -> bool {
+        self.major_version().is_some_and(|m| m >= 23)
+    }
+
+    /// Whether the daemon's BuildKit removes the mount points it created for `RUN --mount`
+    /// (Docker 23+). Older ones leave an empty root-owned directory at each cache mount path
+    /// that was missing from the image; the embedded engine does not.
+    pub fn removes_mount_stubs(&self) -> bool {
+        self.major_version().is_some_and(|m| m >= 23)
+    }
+
+    fn major_version(&self) -> Option<u32> {
         self.server_version
             .split('.')
             .next()
-            .and_then(|m| m.parse::<u32>().ok())
-            .is_some_and(|m| m >= 23)
+            .and_then(|m| m.parse().ok())
     }
 }
 
@@ -144,7 +154,10 @@ pub struct BuildkitPlatformBuild {
 impl BuildkitPlatformBuild {
     /// How many steps ran (not cached).
     pub fn steps_run(&self) -> usize {
-        self.steps.values().filter(|s| **s == CacheStatus::Miss).count()
+        self.steps
+            .values()
+            .filter(|s| **s == CacheStatus::Miss)
+            .count()
     }
 }
 
@@ -162,7 +175,10 @@ pub struct BuildkitResult {
 impl BuildkitResult {
     /// How many steps ran on all platforms.
     pub fn steps_run(&self) -> usize {
-        self.platforms.iter().map(BuildkitPlatformBuild::steps_run).sum()
+        self.platforms
+            .iter()
+            .map(BuildkitPlatformBuild::steps_run)
+            .sum()
     }
 
     /// The build of one platform.
@@ -233,7 +249,8 @@ impl BuildkitBackend {
             check: builder.check_command(),
             detail,
         };
-        let out = run_with_timeout(&mut cmd, INFO_TIMEOUT).map_err(|e| unreachable(e.to_string()))?;
+        let out =
+            run_with_timeout(&mut cmd, INFO_TIMEOUT).map_err(|e| unreachable(e.to_string()))?;
         let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         if !out.status.success() || text.is_empty() || text.starts_with(' ') {
             return Err(unreachable(tail(&out.stderr, 3)));
@@ -263,6 +280,8 @@ impl BuildkitBackend {
         }
         let store = &self.config.store;
         let _lock = store.lock_shared()?;
+        let fetched = crate::prepare::fetch_urls(container, &self.downloads)?;
+        let fetched = &fetched;
         let results: Vec<Result<BuildkitPlatformBuild>> = std::thread::scope(|s| {
             let handles: Vec<_> = options
                 .platforms
@@ -271,7 +290,7 @@ impl BuildkitBackend {
                     s.spawn(move || {
                         let span = tracing::info_span!("buildkit", %platform);
                         let _g = span.enter();
-                        self.build_platform(container, platform, options)
+                        self.build_platform(container, platform, options, fetched)
                     })
                 })
                 .collect();
@@ -298,7 +317,10 @@ impl BuildkitBackend {
         } else {
             (platforms[0].manifest.clone(), None)
         };
-        let recipe_id = options.recipe_id.clone().unwrap_or_else(|| default_recipe_id(container));
+        let recipe_id = options
+            .recipe_id
+            .clone()
+            .unwrap_or_else(|| default_recipe_id(container));
         store.set_ref(&format!("builds/{recipe_id}/image"), &root)?;
         if let Some(tag) = &options.tag {
             store.set_ref(tag, &root)?;
@@ -315,6 +337,7 @@ impl BuildkitBackend {
         container: &Container,
         platform: &Platform,
         options: &BuildOptions,
+        fetched: &BTreeMap<String, Digest>,
     ) -> Result<BuildkitPlatformBuild> {
         let builder = self.builder_for(platform).clone();
         let info = self.check_builder(platform)?;
@@ -322,13 +345,16 @@ impl BuildkitBackend {
         let work = match &self.config.work_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
-                tempfile::Builder::new().prefix("plinth-bk-").tempdir_in(dir)
+                tempfile::Builder::new()
+                    .prefix("plinth-bk-")
+                    .tempdir_in(dir)
             }
             None => tempfile::Builder::new().prefix("plinth-bk-").tempdir(),
         }
         .map_err(Error::io("create a temp dir in", std::env::temp_dir()))?;
         let prepared = Preparer {
             downloads: &self.downloads,
+            fetched,
             download_dir: &work.path().join("downloads"),
             keep_network_none: info.supports_network_flag(),
         }
@@ -352,7 +378,13 @@ impl BuildkitBackend {
         );
         let mut cmd = self.docker.command(&builder);
         cmd.args(self.docker.build_words())
-            .args(["--progress=plain", "--platform", &platform.to_string(), "-t", &tag])
+            .args([
+                "--progress=plain",
+                "--platform",
+                &platform.to_string(),
+                "-t",
+                &tag,
+            ])
             .arg("-f")
             .arg(context.join(crate::context::DOCKERFILE));
         if options.no_cache {
@@ -385,7 +417,9 @@ impl BuildkitBackend {
                 reader.feed(&line);
             }
         }
-        let status = child.wait().map_err(Error::io("wait for", self.docker.program()))?;
+        let status = child
+            .wait()
+            .map_err(Error::io("wait for", self.docker.program()))?;
         if !status.success() {
             return Err(Error::BuildFailed(Box::new(reader.failure())));
         }
@@ -426,7 +460,8 @@ impl BuildkitBackend {
         let mut save = self.docker.command(builder);
         save.args(["save", "-o"]).arg(&archive).arg(tag);
         run_docker(&mut save, TRANSFER_TIMEOUT)?;
-        let mut images = plinth_oci::docker_archive::read_docker_archive(&self.config.store, &archive)?;
+        let mut images =
+            plinth_oci::docker_archive::read_docker_archive(&self.config.store, &archive)?;
         let image = images.pop().ok_or_else(|| Error::Docker {
             command: format!("docker save {tag}"),
             status: "exit status: 0".into(),
@@ -526,7 +561,13 @@ mod tests {
             .with_docker(DockerCli::new("docker", crate::BuildMode::Classic))
             .with_builder("linux/arm64=ssh://arm".parse().unwrap());
         let backend = BuildkitBackend::new(config).unwrap();
-        assert_eq!(backend.builder_for(&Platform::linux_arm64()), &Builder::Host("ssh://arm".into()));
-        assert_eq!(backend.builder_for(&Platform::linux_amd64()), &Builder::Local);
+        assert_eq!(
+            backend.builder_for(&Platform::linux_arm64()),
+            &Builder::Host("ssh://arm".into())
+        );
+        assert_eq!(
+            backend.builder_for(&Platform::linux_amd64()),
+            &Builder::Local
+        );
     }
 }

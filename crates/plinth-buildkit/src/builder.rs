@@ -112,10 +112,12 @@ impl FromStr for BuilderAssignment {
             input: input.to_owned(),
             reason: "expected PLATFORM=BUILDER, e.g. `linux/arm64=ssh://arm-host`".to_owned(),
         })?;
-        let platform = platform.parse().map_err(|e: plinth_oci::Error| Error::InvalidBuilder {
-            input: input.to_owned(),
-            reason: format!("the platform is not valid: {e}"),
-        })?;
+        let platform = platform
+            .parse()
+            .map_err(|e: plinth_oci::Error| Error::InvalidBuilder {
+                input: input.to_owned(),
+                reason: format!("the platform is not valid: {e}"),
+            })?;
         Ok(Self {
             platform,
             builder: builder.parse()?,
@@ -143,7 +145,10 @@ mod tests {
         }
         let a: BuilderAssignment = "linux/arm64=tcp://10.0.0.5:2375".parse().unwrap();
         assert_eq!(a.platform, Platform::linux_arm64());
-        assert_eq!(a.builder.check_command(), "docker -H tcp://10.0.0.5:2375 info");
+        assert_eq!(
+            a.builder.check_command(),
+            "docker -H tcp://10.0.0.5:2375 info"
+        );
         assert!("linux/arm64".parse::<BuilderAssignment>().is_err());
         assert!("nope=local".parse::<BuilderAssignment>().is_err());
     }

@@ -95,19 +95,40 @@ mod tests {
             text: "FROM scratch\n".into(),
             context: BuildContext {
                 entries: vec![
-                    ContextEntry { path: "file-0".into(), source: ContextSource::Bytes(b"b".to_vec()) },
-                    ContextEntry { path: "file-1".into(), source: ContextSource::HostFile(host_file) },
-                    ContextEntry { path: "dir-2".into(), source: ContextSource::HostDir(src.path().to_owned()) },
+                    ContextEntry {
+                        path: "file-0".into(),
+                        source: ContextSource::Bytes(b"b".to_vec()),
+                    },
+                    ContextEntry {
+                        path: "file-1".into(),
+                        source: ContextSource::HostFile(host_file),
+                    },
+                    ContextEntry {
+                        path: "dir-2".into(),
+                        source: ContextSource::HostDir(src.path().to_owned()),
+                    },
                 ],
                 images: Vec::new(),
             },
         };
         materialise(out.path(), &dockerfile).unwrap();
-        let mode = |p: &str| fs::symlink_metadata(out.path().join(p)).unwrap().permissions().mode() & 0o7777;
-        assert_eq!(fs::read_to_string(out.path().join(DOCKERFILE)).unwrap(), "FROM scratch\n");
+        let mode = |p: &str| {
+            fs::symlink_metadata(out.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(
+            fs::read_to_string(out.path().join(DOCKERFILE)).unwrap(),
+            "FROM scratch\n"
+        );
         assert_eq!(mode("file-0"), 0o644);
         assert_eq!(mode("file-1"), 0o644);
         assert_eq!(mode("dir-2/sub/run.sh"), 0o750);
-        assert_eq!(fs::read_link(out.path().join("dir-2/link")).unwrap(), Path::new("sub/run.sh"));
+        assert_eq!(
+            fs::read_link(out.path().join("dir-2/link")).unwrap(),
+            Path::new("sub/run.sh")
+        );
     }
 }

@@ -33,8 +33,44 @@ pub(crate) struct Prepared {
     pub(crate) url_inputs: BTreeMap<String, Digest>,
 }
 
+/// Downloads every URL input of `container` (helpers included) once, for all platforms.
+pub(crate) fn fetch_urls(
+    container: &Container,
+    downloads: &Downloader,
+) -> Result<BTreeMap<String, Digest>> {
+    let mut fetched = BTreeMap::new();
+    fetch_into(container, downloads, &mut fetched)?;
+    Ok(fetched)
+}
+
+fn fetch_into(
+    container: &Container,
+    downloads: &Downloader,
+    fetched: &mut BTreeMap<String, Digest>,
+) -> Result<()> {
+    for op in container.ops() {
+        match op {
+            Op::File {
+                source: FileSource::Url { url, sha256 },
+                ..
+            } if !fetched.contains_key(url) => {
+                let digest = downloads.fetch(url, sha256.as_ref())?;
+                fetched.insert(url.clone(), digest);
+            }
+            Op::Directory {
+                source: DirectorySource::Container { container, .. },
+                ..
+            } => fetch_into(container, downloads, fetched)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 pub(crate) struct Preparer<'a> {
     pub(crate) downloads: &'a Downloader,
+    /// URL inputs already downloaded ([`fetch_urls`]); others are fetched on the way.
+    pub(crate) fetched: &'a BTreeMap<String, Digest>,
     /// Where downloads are linked for the context (under the build's work dir).
     pub(crate) download_dir: &'a Path,
     pub(crate) keep_network_none: bool,
@@ -70,7 +106,9 @@ impl Preparer<'_> {
                         });
                     }
                 },
-                Op::Exec { argv, network } if *network == Network::Disabled && !self.keep_network_none => {
+                Op::Exec { argv, network }
+                    if *network == Network::Disabled && !self.keep_network_none =>
+                {
                     out.warnings.push(format!(
                         "step {index}: this builder's Dockerfile frontend has no `RUN --network=none`, \
                          so `{}` runs with the network",
@@ -89,7 +127,10 @@ impl Preparer<'_> {
                 } => {
                     let (source, name, default_mode) = match source {
                         FileSource::Url { url, sha256 } => {
-                            let digest = self.downloads.fetch(url, sha256.as_ref())?;
+                            let digest = match self.fetched.get(url) {
+                                Some(d) => d.clone(),
+                                None => self.downloads.fetch(url, sha256.as_ref())?,
+                            };
                             out.url_inputs.insert(url.clone(), digest.clone());
                             let name = url_file_name(url);
                             let file = self.link_download(&digest, name.as_deref())?;
@@ -121,7 +162,11 @@ impl Preparer<'_> {
                 }
                 Op::Directory {
                     path,
-                    source: DirectorySource::Container { container, path: from },
+                    source:
+                        DirectorySource::Container {
+                            container,
+                            path: from,
+                        },
                     owner,
                     mode,
                 } => Op::Directory {
@@ -180,7 +225,9 @@ impl Downloader {
             reason,
         };
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(fail("only http:// and https:// URLs can be downloaded".into()));
+            return Err(fail(
+                "only http:// and https:// URLs can be downloaded".into(),
+            ));
         }
         let span = tracing::info_span!("download", url);
         let _g = span.enter();
@@ -188,17 +235,15 @@ impl Downloader {
             .user_agent(concat!("plinth/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| fail(format!("cannot create an HTTP client: {}", error_text(&e))))?;
-        let mut response = client
-            .get(url)
-            .send()
-            .map_err(|e| fail(error_text(&e)))?;
+        let mut response = client.get(url).send().map_err(|e| fail(error_text(&e)))?;
         if !response.status().is_success() {
             return Err(fail(format!("the server answered {}", response.status())));
         }
         let mut writer = self.store.blob_writer()?;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
-            let n = std::io::Read::read(&mut response, &mut buf).map_err(|e| fail(e.to_string()))?;
+            let n =
+                std::io::Read::read(&mut response, &mut buf).map_err(|e| fail(e.to_string()))?;
             if n == 0 {
                 break;
             }
@@ -247,7 +292,10 @@ mod tests {
 
     #[test]
     fn file_names_of_urls() {
-        assert_eq!(url_file_name("https://h/a/b.sh?x=1#f").as_deref(), Some("b.sh"));
+        assert_eq!(
+            url_file_name("https://h/a/b.sh?x=1#f").as_deref(),
+            Some("b.sh")
+        );
         assert_eq!(url_file_name("https://h/a/").as_deref(), Some(""));
     }
 
@@ -258,6 +306,7 @@ mod tests {
         let downloads = Downloader { store };
         let preparer = Preparer {
             downloads: &downloads,
+            fetched: &BTreeMap::new(),
             download_dir: &dir.path().join("dl"),
             keep_network_none: false,
         };
@@ -271,14 +320,31 @@ mod tests {
         let p = preparer.prepare(&c).unwrap();
         assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
         let ops = p.container.ops();
-        assert!(matches!(&ops[1], Op::File { path, mode: Some(0o644), .. } if path == "/etc/hello.txt"));
-        assert!(matches!(&ops[2], Op::File { mode: Some(0o644), .. }));
-        assert!(matches!(&ops[3], Op::Exec { network: Network::Enabled, .. }));
+        assert!(
+            matches!(&ops[1], Op::File { path, mode: Some(0o644), .. } if path == "/etc/hello.txt")
+        );
+        assert!(matches!(
+            &ops[2],
+            Op::File {
+                mode: Some(0o644),
+                ..
+            }
+        ));
+        assert!(matches!(
+            &ops[3],
+            Op::Exec {
+                network: Network::Enabled,
+                ..
+            }
+        ));
 
         let bad = Container::from_address("127.0.0.1:5000/bb:1")
             .unwrap()
             .with_file("/etc/", FileSource::Bytes(b"x".to_vec()));
-        assert!(matches!(preparer.prepare(&bad), Err(Error::Step { index: 1, .. })));
+        assert!(matches!(
+            preparer.prepare(&bad),
+            Err(Error::Step { index: 1, .. })
+        ));
         let local = Container::from_address("oci:/nowhere:latest").unwrap();
         let err = preparer.prepare(&local).unwrap_err().to_string();
         assert!(err.contains("push it to a registry"), "{err}");

@@ -49,7 +49,9 @@ impl fmt::Display for BuildFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let on = format!("on {} (builder `{}`)", self.platform, self.builder);
         match (&self.instruction, self.step) {
-            (Some(instruction), Some(step)) => write!(f, "BuildKit failed step {step} {on}: {instruction}")?,
+            (Some(instruction), Some(step)) => {
+                write!(f, "BuildKit failed step {step} {on}: {instruction}")?
+            }
             (Some(instruction), None) => write!(f, "BuildKit failed {on} at: {instruction}")?,
             (None, _) => write!(f, "BuildKit failed the build {on}")?,
         }
@@ -77,7 +79,10 @@ pub(crate) struct StepMap {
 impl StepMap {
     pub(crate) fn new(container: &Container, dockerfile: &str) -> Self {
         let ops = container.ops();
-        let start = ops.iter().rposition(|op| matches!(op, Op::From { .. })).unwrap_or(0);
+        let start = ops
+            .iter()
+            .rposition(|op| matches!(op, Op::From { .. }))
+            .unwrap_or(0);
         let mut vertex_ops = vec![start];
         for (i, op) in ops.iter().enumerate().skip(start + 1) {
             if matches!(
@@ -87,9 +92,15 @@ impl StepMap {
                 vertex_ops.push(i);
             }
         }
-        let stages = dockerfile.lines().filter(|l| l.starts_with("FROM ")).count();
+        let stages = dockerfile
+            .lines()
+            .filter(|l| l.starts_with("FROM "))
+            .count();
         let final_stage = (stages > 1).then(|| format!("stage-{}", stages - 1));
-        Self { final_stage, vertex_ops }
+        Self {
+            final_stage,
+            vertex_ops,
+        }
     }
 
     fn step(&self, stage: Option<&str>, k: usize, m: usize) -> Option<usize> {
@@ -177,7 +188,10 @@ impl<'a> ProgressReader<'a> {
                 Some(n) => {
                     let k = n[2].parse().unwrap_or(0);
                     let m = n[3].parse().unwrap_or(0);
-                    (Some(n[4].to_owned()), self.map.step(n.get(1).map(|s| s.as_str()), k, m))
+                    (
+                        Some(n[4].to_owned()),
+                        self.map.step(n.get(1).map(|s| s.as_str()), k, m),
+                    )
                 }
                 None => (None, None),
             };
@@ -205,35 +219,44 @@ impl<'a> ProgressReader<'a> {
             v.output.drain(..excess);
         } else if rest == "CACHED" {
             v.cached = true;
-        } else if let Some(msg) = rest.strip_prefix("ERROR:").or_else(|| rest.strip_prefix("ERROR ")) {
+        } else if let Some(msg) = rest
+            .strip_prefix("ERROR:")
+            .or_else(|| rest.strip_prefix("ERROR "))
+        {
             v.error = Some(msg.trim().to_owned());
-        } else if rest.starts_with("DONE") || rest == "CACHED" {
-            // Handled when the build ends, so a re-printed vertex is reported once.
         }
-        if rest == "CACHED" || rest.starts_with("DONE") {
-            if let Some(i) = v.step
-                && !self.statuses.contains_key(&i)
-            {
-                let status = if v.cached { CacheStatus::Hit } else { CacheStatus::Miss };
-                self.statuses.insert(i, status);
-                let op = &self.container.ops()[i];
-                self.reporter.on_step_done(
-                    self.platform,
-                    &StepReport {
-                        index: i,
-                        description: v.instruction.clone().unwrap_or_default(),
-                        status,
-                        duration: if v.cached { Duration::ZERO } else { v.started.elapsed() },
-                        key: op.op_digest(),
-                        explanation: if v.cached {
-                            "BuildKit found the step in its cache".to_owned()
-                        } else {
-                            "BuildKit ran the step".to_owned()
-                        },
-                        layer: None,
+        // A vertex may be printed again later; it is reported once.
+        if (rest == "CACHED" || rest.starts_with("DONE"))
+            && let Some(i) = v.step
+            && !self.statuses.contains_key(&i)
+        {
+            let status = if v.cached {
+                CacheStatus::Hit
+            } else {
+                CacheStatus::Miss
+            };
+            self.statuses.insert(i, status);
+            let op = &self.container.ops()[i];
+            self.reporter.on_step_done(
+                self.platform,
+                &StepReport {
+                    index: i,
+                    description: v.instruction.clone().unwrap_or_default(),
+                    status,
+                    duration: if v.cached {
+                        Duration::ZERO
+                    } else {
+                        v.started.elapsed()
                     },
-                );
-            }
+                    key: op.op_digest(),
+                    explanation: if v.cached {
+                        "BuildKit found the step in its cache".to_owned()
+                    } else {
+                        "BuildKit ran the step".to_owned()
+                    },
+                    layer: None,
+                },
+            );
         }
     }
 
@@ -244,16 +267,20 @@ impl<'a> ProgressReader<'a> {
 
     /// The failure, from the failing vertex if there is one, else from the client's last words.
     pub(crate) fn failure(&self) -> BuildFailure {
-        let failed = self.vertices.values().find(|v| v.error.is_some() && v.instruction.is_some())
+        let failed = self
+            .vertices
+            .values()
+            .find(|v| v.error.is_some() && v.instruction.is_some())
             .or_else(|| self.vertices.values().find(|v| v.error.is_some()));
         match failed {
             Some(v) => BuildFailure {
                 platform: self.platform.to_string(),
                 builder: self.builder.clone(),
                 step: v.step,
-                line: v.instruction.as_deref().and_then(|i| {
-                    self.dockerfile.lines().position(|l| l == i).map(|n| n + 1)
-                }),
+                line: v
+                    .instruction
+                    .as_deref()
+                    .and_then(|i| self.dockerfile.lines().position(|l| l == i).map(|n| n + 1)),
                 instruction: v.instruction.clone(),
                 message: v.error.clone().unwrap_or_default(),
                 output: v.output.clone(),
@@ -331,11 +358,15 @@ executor failed running [sh -c echo line-one; exit 3]: exit code: 3
 
     #[test]
     fn helper_stages_do_not_map_to_recipe_steps() {
-        let helper = Container::from_address("127.0.0.1:5000/bb:1").unwrap().with_exec(["true"]);
-        let c = Container::from_address("127.0.0.1:5000/bb:1").unwrap().with_directory(
-            "/out",
-            plinth_recipe::DirectorySource::container(&helper, "/x"),
-        );
+        let helper = Container::from_address("127.0.0.1:5000/bb:1")
+            .unwrap()
+            .with_exec(["true"]);
+        let c = Container::from_address("127.0.0.1:5000/bb:1")
+            .unwrap()
+            .with_directory(
+                "/out",
+                plinth_recipe::DirectorySource::container(&helper, "/x"),
+            );
         let dockerfile = "FROM a AS stage0\nRUN [\"true\"]\n\nFROM a\nCOPY --from=stage0 /x /out\n";
         let map = StepMap::new(&c, dockerfile);
         assert_eq!(map.step(Some("stage0"), 2, 2), None);
@@ -350,7 +381,10 @@ executor failed running [sh -c echo line-one; exit 3]: exit code: 3
         let mut r = ProgressReader::new(&platform, "tcp://h:1".into(), &c, "FROM x\n", &NoReporter);
         r.feed("failed to solve with frontend dockerfile.v0: failed to create LLB definition: not found");
         let text = r.failure().to_string();
-        assert!(text.starts_with("BuildKit failed the build on linux/arm64 (builder `tcp://h:1`)"), "{text}");
+        assert!(
+            text.starts_with("BuildKit failed the build on linux/arm64 (builder `tcp://h:1`)"),
+            "{text}"
+        );
         assert!(text.contains("not found"), "{text}");
     }
 }

@@ -1,1 +1,6 @@
-//! BuildKit integration tests.
+//! BuildKit integration tests: a real dockerd with its built-in BuildKit, a real loopback
+//! registry, arm64 through binfmt/qemu, and the embedded engine as the reference.
+
+mod common;
+mod compare;
+mod errors;

@@ -1,0 +1,303 @@
+//! Fixtures: a two-platform busybox root image (real arm64 busybox) in the loopback registry,
+//! a tiny HTTP server for URL inputs, and flattened file systems of built images.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use plinth_oci::image::resolve_manifest;
+use plinth_oci::layer::{WriteOptions, store_dir_layer};
+use plinth_oci::layout::OciLayout;
+use plinth_oci::{
+    Descriptor, Digest, ImageConfig, ImageIndex, ImageManifest, MediaType, Platform, Store,
+};
+use plinth_test::{External, LocalRegistry, require_external};
+
+/// Docker (mandatory in CI), root (for the embedded engine and chown) and binfmt for arm64.
+pub fn require_all() -> bool {
+    require_external(External::Docker)
+        && require_external(External::Root)
+        && require_external(External::BinfmtArm64)
+        && require_external(External::Tool("skopeo"))
+}
+
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str("\ncaused by: ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+pub fn ok<T, E: std::error::Error>(result: Result<T, E>) -> T {
+    result.unwrap_or_else(|e| panic!("{}", error_chain(&e)))
+}
+
+/// Path of Debian's static arm64 busybox, fetched once by the sandbox's test script.
+pub fn arm64_busybox() -> PathBuf {
+    if let Some(p) = std::env::var_os("PLINTH_TEST_ARM64_BUSYBOX") {
+        return p.into();
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../target"));
+    let out = target.join("plinth-test-data/busybox-arm64");
+    if !out.exists() {
+        let status = std::process::Command::new(
+            manifest.join("../plinth-sandbox/tests/data/fetch-arm64-busybox.sh"),
+        )
+        .arg(&out)
+        .status()
+        .unwrap();
+        assert!(status.success(), "fetching the arm64 busybox failed");
+    }
+    out
+}
+
+fn busybox_rootfs(dir: &Path, busybox: &Path) {
+    plinth_test::busybox_rootfs(dir).unwrap();
+    std::fs::copy(busybox, dir.join("bin/busybox")).unwrap();
+    for applet in ["readlink", "seq", "chown", "tr"] {
+        symlink("busybox", dir.join("bin").join(applet)).unwrap();
+    }
+    std::os::unix::fs::chown(dir.join("home/airbyte"), Some(1000), Some(1000)).unwrap();
+}
+
+/// The busybox root (amd64 and arm64, each with its own busybox) pushed once per test binary
+/// to the shared loopback registry; returns its address.
+pub fn busybox_root() -> String {
+    static ROOT: OnceLock<String> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let registry = LocalRegistry::shared();
+        let dir = tempfile::Builder::new()
+            .prefix("pbk-root-")
+            .tempdir()
+            .unwrap();
+        let store = Store::open(dir.path().join("s")).unwrap();
+        let mut manifests = Vec::new();
+        for (platform, busybox) in [
+            (Platform::linux_amd64(), PathBuf::from("/bin/busybox")),
+            (Platform::linux_arm64(), arm64_busybox()),
+        ] {
+            let rootfs = dir.path().join(&platform.architecture);
+            busybox_rootfs(&rootfs, &busybox);
+            let info = store_dir_layer(
+                &store,
+                &rootfs,
+                &WriteOptions::new().with_source_date_epoch(Some(0)),
+            )
+            .unwrap();
+            let mut config = ImageConfig::for_platform(&platform);
+            config.rootfs.diff_ids.push(info.diff_id.clone());
+            config.set_env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            );
+            config.runtime_mut().cmd = Some(vec!["sh".into()]);
+            let config = store.write_config(MediaType::OciConfig, &config).unwrap();
+            let layer = Descriptor::new(MediaType::OciLayerGzip, info.digest, info.size);
+            let manifest = ImageManifest::new(MediaType::OciManifest, config, vec![layer]);
+            manifests.push(
+                store
+                    .write_manifest(&manifest)
+                    .unwrap()
+                    .with_platform(platform),
+            );
+        }
+        let index = store
+            .write_index(&ImageIndex::new(MediaType::OciIndex, manifests))
+            .unwrap();
+        let layout = dir.path().join("layout");
+        OciLayout::create(&layout)
+            .unwrap()
+            .export_from_store(&store, &index, Some("latest"))
+            .unwrap();
+        let address = registry.image("buildkit/busybox:1");
+        let out = std::process::Command::new("skopeo")
+            .args(["copy", "--all", "--dest-tls-verify=false", "--quiet"])
+            .arg(format!("oci:{}:latest", layout.display()))
+            .arg(format!("docker://{address}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo copy failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        address
+    })
+    .clone()
+}
+
+/// A tiny HTTP/1.1 server on loopback serving `files` (path → body); counts requests.
+pub struct FileServer {
+    pub port: u16,
+    pub hits: Arc<Mutex<BTreeMap<String, usize>>>,
+}
+
+impl FileServer {
+    pub fn start(files: BTreeMap<String, Vec<u8>>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(Mutex::new(BTreeMap::new()));
+        let h = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                *h.lock().unwrap().entry(path.clone()).or_default() += 1;
+                let response = match files.get(&path) {
+                    Some(b) => {
+                        let mut r = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            b.len()
+                        )
+                        .into_bytes();
+                        r.extend(b);
+                        r
+                    }
+                    None => {
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_vec()
+                    }
+                };
+                let _ = stream.write_all(&response);
+            }
+        });
+        Self { port, hits }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// One path of a flattened image file system (mtimes left out on purpose).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FsEntry {
+    pub kind: char,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// Symlink target, or the sha256 of a file's contents.
+    pub content: String,
+}
+
+/// The merged file system of one platform of `root`: path → entry, whiteouts applied.
+pub fn flatten(store: &Store, root: &Descriptor, platform: &Platform) -> BTreeMap<String, FsEntry> {
+    let (_, manifest) = resolve_manifest(store, root, Some(platform)).unwrap();
+    let mut fs: BTreeMap<String, FsEntry> = BTreeMap::new();
+    for layer in &manifest.layers {
+        let gz = flate2::read::GzDecoder::new(store.reader(&layer.digest).unwrap());
+        let mut archive = tar::Archive::new(gz);
+        let mut layer_paths: Vec<(String, FsEntry)> = Vec::new();
+        let mut removed: Vec<String> = Vec::new();
+        let mut opaque: Vec<String> = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .trim_start_matches("./")
+                .to_owned();
+            if path.is_empty() || path == "." {
+                continue;
+            }
+            let (parent, name) = match path.rsplit_once('/') {
+                Some((p, n)) => (format!("{p}/"), n.to_owned()),
+                None => (String::new(), path.clone()),
+            };
+            if name == ".wh..wh..opq" {
+                opaque.push(parent);
+                continue;
+            }
+            if let Some(gone) = name.strip_prefix(".wh.") {
+                removed.push(format!("{parent}{gone}"));
+                continue;
+            }
+            let header = entry.header().clone();
+            let kind = header.entry_type();
+            let (k, content) = if kind.is_dir() {
+                ('d', String::new())
+            } else if kind.is_symlink() {
+                (
+                    'l',
+                    header
+                        .link_name()
+                        .unwrap()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                )
+            } else if kind.is_hard_link() {
+                let target = header
+                    .link_name()
+                    .unwrap()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                let target_entry = layer_paths
+                    .iter()
+                    .rev()
+                    .find(|(p, _)| *p == target)
+                    .map(|(_, e)| e.clone())
+                    .or_else(|| fs.get(&target).cloned())
+                    .expect("hard link target");
+                ('f', target_entry.content)
+            } else {
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes).unwrap();
+                ('f', Digest::of(&bytes).to_string())
+            };
+            layer_paths.push((
+                path,
+                FsEntry {
+                    kind: k,
+                    mode: header.mode().unwrap() & 0o7777,
+                    uid: header.uid().unwrap(),
+                    gid: header.gid().unwrap(),
+                    content,
+                },
+            ));
+        }
+        for dir in opaque {
+            fs.retain(|p, _| !p.starts_with(&dir));
+        }
+        for gone in removed {
+            fs.retain(|p, _| *p != gone && !p.starts_with(&format!("{gone}/")));
+        }
+        for (path, entry) in layer_paths {
+            if entry.kind != 'd' {
+                fs.retain(|p, _| !p.starts_with(&format!("{path}/")));
+            }
+            fs.insert(path, entry);
+        }
+    }
+    fs
+}
+
+/// The config of one platform of `root`.
+pub fn config_of(store: &Store, root: &Descriptor, platform: &Platform) -> ImageConfig {
+    let (_, manifest) = resolve_manifest(store, root, Some(platform)).unwrap();
+    ImageConfig::parse(&store.read_blob(&manifest.config.digest).unwrap()).unwrap()
+}
