@@ -32,6 +32,18 @@ pub struct GlobalArgs {
     /// A mirror to try before docker.io for pulls (`host[:port]`), repeatable.
     #[arg(long = "registry-mirror", value_name = "HOST[:PORT]", global = true)]
     pub registry_mirrors: Vec<String>,
+    /// The registry release commands publish to and list tags from (default docker.io).
+    #[arg(long, value_name = "HOST[:PORT]", global = true)]
+    pub registry: Option<String>,
+    /// Publish families under this namespace instead of their own (`team` → `<registry>/team/<name>`).
+    #[arg(long, value_name = "NAMESPACE", global = true)]
+    pub namespace: Option<String>,
+    /// Serve URL inputs under PREFIX from another base URL or a local directory; repeatable.
+    #[arg(long = "url-mirror", value_name = "PREFIX=URL-OR-DIR", global = true)]
+    pub url_mirrors: Vec<String>,
+    /// The catalog directory (generated/changelogs, the catalog README); default: the nearest directory holding generated/changelogs, else ./catalog.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub catalog_dir: Option<std::path::PathBuf>,
 }
 
 impl GlobalArgs {
@@ -56,4 +68,14 @@ pub enum Command {
     Copy(commands::copy::CopyArgs),
     /// Remove blobs no image in the local store refers to.
     Gc(commands::gc::GcArgs),
+    /// Cut a new version of a base image family: build, check every platform, publish, record.
+    GenerateRelease(commands::generate_release::GenerateReleaseArgs),
+    /// Publish a specific version of a base image to our remote registry.
+    Publish(commands::publish::PublishArgs),
+    /// Write the catalog README.md and generated/registry.json (or check them with --check).
+    GenerateDocs(commands::generate_docs::GenerateDocsArgs),
+    /// Print the address@digest consumers should pin.
+    Latest(commands::latest::LatestArgs),
+    /// Pin connectors' metadata.yaml baseImage to the latest stable published version.
+    UpgradeConsumers(commands::upgrade_consumers::UpgradeConsumersArgs),
 }

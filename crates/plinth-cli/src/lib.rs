@@ -19,6 +19,7 @@ mod location;
 mod logging;
 pub mod printer;
 mod progress;
+mod prompt;
 mod settings;
 mod transfer;
 

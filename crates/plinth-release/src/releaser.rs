@@ -90,6 +90,7 @@ pub struct Releaser {
     pub(crate) runtime: tokio::runtime::Runtime,
     pub(crate) reporter: Arc<dyn ReleaseReporter>,
     tags: Mutex<BTreeMap<String, Vec<(String, Digest)>>>,
+    pushed: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Releaser {
@@ -115,7 +116,7 @@ impl Releaser {
             .enable_all()
             .build()
             .map_err(Error::Runtime)?;
-        Ok(Self { catalog, client, settings, runtime, reporter, tags: Mutex::new(BTreeMap::new()) })
+        Ok(Self { catalog, client, settings, runtime, reporter, tags: Mutex::new(BTreeMap::new()), pushed: Mutex::default() })
     }
 
     /// The catalog.
@@ -155,6 +156,11 @@ impl Releaser {
 
     /// The tags of `repository` in the target registry (listed once per releaser).
     pub fn tags(&self, repository: &str) -> Result<Vec<(String, Digest)>> {
+        // After a push, list once more so the on-disk listing cache holds the new tag too
+        // (the next command would otherwise read the listing from before the push).
+        if self.pushed.lock().is_ok_and(|mut p| p.remove(repository)) {
+            return self.refresh_tags(repository);
+        }
         if let Some(tags) = self.tags.lock().ok().and_then(|t| t.get(repository).cloned()) {
             return Ok(tags);
         }
@@ -191,6 +197,9 @@ impl Releaser {
             let tags = cache.entry(repository.to_owned()).or_default();
             tags.retain(|(t, _)| t != tag);
             tags.push((tag.to_owned(), digest.clone()));
+        }
+        if let Ok(mut pushed) = self.pushed.lock() {
+            pushed.insert(repository.to_owned());
         }
     }
 

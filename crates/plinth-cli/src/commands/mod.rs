@@ -2,8 +2,13 @@
 
 pub mod copy;
 pub mod gc;
+pub mod generate_docs;
+pub mod generate_release;
 pub mod inspect;
+pub mod latest;
 pub mod ls;
+pub mod publish;
+pub mod upgrade_consumers;
 
 use crate::ExitStatus;
 use crate::cli::{Cli, Command};
@@ -11,12 +16,16 @@ use crate::printer::Printer;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli, printer: Printer, catalog: &plinth_catalog::Catalog) -> anyhow::Result<ExitStatus> {
-    let _ = catalog;
     match cli.command {
         Command::Inspect(args) => inspect::run(args, &cli.global, printer),
         Command::Ls(args) => ls::run(args, &cli.global, printer),
         Command::Copy(args) => copy::run(args, &cli.global, printer),
         Command::Gc(args) => gc::run(args, printer),
+        Command::GenerateRelease(args) => generate_release::run(args, &cli.global, printer, catalog),
+        Command::Publish(args) => publish::run(args, &cli.global, printer, catalog),
+        Command::GenerateDocs(args) => generate_docs::run(args, &cli.global, printer, catalog),
+        Command::Latest(args) => latest::run(args, &cli.global, printer, catalog),
+        Command::UpgradeConsumers(args) => upgrade_consumers::run(args, &cli.global, printer, catalog),
     }
 }
 

@@ -1,0 +1,61 @@
+//! `plinth publish REPOSITORY VERSION`: build that version's recipe, check every platform, push.
+
+use clap::Args;
+use plinth_catalog::{Catalog, Version};
+
+use crate::ExitStatus;
+use crate::cli::GlobalArgs;
+use crate::commands::generate_release::{ListingArgs, open_engine, open_releaser, refusal_or_error, say};
+use crate::printer::Printer;
+use crate::prompt;
+
+/// Publish a specific version of a base image to our remote registry.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The base image repository name
+    pub repository: String,
+    /// The version to publish
+    #[arg(id = "release_version", value_name = "VERSION")]
+    pub version: String,
+    /// Overwrite the tag even when it points at another digest (published tags are immutable otherwise).
+    #[arg(long)]
+    pub force: bool,
+    /// Tag listing options.
+    #[command(flatten)]
+    pub listing: ListingArgs,
+}
+
+/// Runs `plinth publish`.
+pub fn run(args: PublishArgs, global: &GlobalArgs, printer: Printer, catalog: &Catalog) -> anyhow::Result<ExitStatus> {
+    // Checked before credentials, as the original did.
+    if catalog.find(&args.repository).is_none() {
+        say(&format!("Unknown base image name: {}", args.repository));
+        return Ok(ExitStatus::Failure);
+    }
+    let version: Version = args.version.parse().map_err(anyhow::Error::new)?;
+    let releaser = open_releaser(global, catalog, &args.listing, printer, true)?;
+    let engine = open_engine(global, &releaser)?;
+    let interactive = prompt::interactive();
+    let confirm = |existing: &plinth_oci::Digest| {
+        if !interactive {
+            return false;
+        }
+        say(&format!("The published tag points at {existing}, not at this build."));
+        let yes = prompt::confirm(
+            "This version has already been published to our remote registry. Would you like to overwrite it?",
+            false,
+        )
+        .unwrap_or(false);
+        if !yes {
+            say("Not overwriting the already existing image.");
+        }
+        yes
+    };
+    match releaser.publish(&engine, &args.repository, &version, args.force, &confirm) {
+        Ok(outcome) => {
+            printer.result(outcome.address());
+            Ok(ExitStatus::Success)
+        }
+        Err(e) => refusal_or_error(e, printer),
+    }
+}

@@ -1,0 +1,50 @@
+//! `plinth upgrade-consumers PATHS…`: pin connectors' `metadata.yaml` to the latest stable
+//! published base image of their family, changing only that value's text.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use plinth_catalog::Catalog;
+
+use crate::ExitStatus;
+use crate::cli::GlobalArgs;
+use crate::commands::generate_release::{ListingArgs, open_releaser};
+use crate::printer::Printer;
+
+/// Arguments of `plinth upgrade-consumers`.
+#[derive(Debug, Args)]
+pub struct UpgradeConsumersArgs {
+    /// `metadata.yaml` files, or connector directories holding one.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Print the diffs without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Tag listing options.
+    #[command(flatten)]
+    pub listing: ListingArgs,
+}
+
+/// Runs `plinth upgrade-consumers`.
+pub fn run(args: UpgradeConsumersArgs, global: &GlobalArgs, printer: Printer, catalog: &Catalog) -> anyhow::Result<ExitStatus> {
+    let releaser = open_releaser(global, catalog, &args.listing, printer, false)?;
+    let mut failed = false;
+    for path in &args.paths {
+        match releaser.upgrade_consumer(path, args.dry_run) {
+            Ok(update) if update.diff.is_empty() => {
+                printer.status(format!("{}: already pins {}", update.path.display(), update.address));
+            }
+            Ok(update) => {
+                printer.result(update.diff.trim_end());
+                if !args.dry_run {
+                    printer.status(format!("{}: now pins {}", update.path.display(), update.address));
+                }
+            }
+            Err(e) => {
+                failed = true;
+                printer.warn(format!("{e}"));
+            }
+        }
+    }
+    Ok(if failed { ExitStatus::Failure } else { ExitStatus::Success })
+}

@@ -1,0 +1,12 @@
+//! The release workflow end to end: the example family (`examples/my-family`) on busybox roots
+//! in the loopback registry, built and checked on amd64 and arm64 by the embedded engine.
+//! Needs root (builds) and binfmt for arm64.
+
+mod concurrent;
+mod e2e;
+mod fixture;
+mod interactive;
+
+fn require_root() -> bool {
+    plinth_test::require_external(plinth_test::External::Root)
+}
