@@ -32,3 +32,25 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()
         .context("failed to start the async runtime")
 }
+
+/// The build engine over the local store, with the registry client (for `from` images) and the
+/// `--url-mirror`s. `SOURCE_DATE_EPOCH` clamps timestamps when set.
+pub fn engine(global: &GlobalArgs, store: Store) -> anyhow::Result<plinth_engine::Engine> {
+    let client = registry_client(global, store.clone())?;
+    let mut config = plinth_engine::EngineConfig::new(store).with_registry(client).with_source_date_epoch(source_date_epoch()?);
+    for mirror in &global.url_mirrors {
+        let mirror: plinth_engine::UrlMirror = mirror.parse().with_context(|| format!("invalid `--url-mirror {mirror}`"))?;
+        config = config.with_url_mirror(mirror);
+    }
+    Ok(plinth_engine::Engine::new(config)?)
+}
+
+/// `SOURCE_DATE_EPOCH`, when set and not empty.
+pub fn source_date_epoch() -> anyhow::Result<Option<u64>> {
+    match std::env::var(crate::env::SOURCE_DATE_EPOCH) {
+        Ok(value) if !value.is_empty() => Ok(Some(
+            plinth_oci::layer::parse_source_date_epoch(&value).with_context(|| format!("invalid SOURCE_DATE_EPOCH `{value}`"))?,
+        )),
+        _ => Ok(None),
+    }
+}

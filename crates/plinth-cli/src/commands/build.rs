@@ -1,0 +1,98 @@
+//! `plinth build`: build a catalog version or a Dockerfile with the embedded engine.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use plinth_catalog::Catalog;
+use plinth_engine::BuildOptions;
+use plinth_oci::Platform;
+
+use crate::ExitStatus;
+use crate::build_progress::BuildProgress;
+use crate::cli::GlobalArgs;
+use crate::location::Location;
+use crate::printer::Printer;
+use crate::progress::TransferProgress;
+use crate::recipe_arg::RecipeArgs;
+use crate::settings::{engine, open_store, runtime};
+use crate::transfer::{Delivered, deliver};
+
+/// Arguments of `plinth build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// What to build.
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+    /// Platforms, comma-separated (default: the family's, or the host's for a Dockerfile).
+    #[arg(long, value_delimiter = ',', value_name = "OS/ARCH")]
+    pub platform: Vec<Platform>,
+    /// Name the result in the local store (for `plinth run`), and the push target with `--push`.
+    #[arg(long, short = 't', value_name = "REF")]
+    pub tag: Option<String>,
+    /// Push the result to `--tag` (one multi-platform index).
+    #[arg(long, requires = "tag")]
+    pub push: bool,
+    /// Also write the result to `oci:DIR[:TAG]` or `docker-archive:FILE` (one platform).
+    #[arg(long, short = 'o', value_name = "LOCATION")]
+    pub output: Option<Location>,
+    /// Run every step, ignoring the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Print, per step, whether it came from the cache and what changed.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// Runs `plinth build`.
+pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Catalog) -> anyhow::Result<ExitStatus> {
+    let recipe = args.recipe.resolve(catalog)?;
+    let platforms = if args.platform.is_empty() { recipe.default_platforms() } else { args.platform.clone() };
+    if let Some(Location::Registry(_)) = &args.output {
+        bail!("`--output` writes files; to publish, use `--tag REF --push`");
+    }
+    // Recipes are functions of the platform; they must agree apart from platform-specific steps,
+    // so each platform builds its own container.
+    let containers: Vec<_> = platforms.iter().map(|p| recipe.container(p).map(|c| (p.clone(), c))).collect::<anyhow::Result<_>>()?;
+    let store = open_store()?;
+    let engine = engine(global, store.clone())?;
+    let progress = Arc::new(BuildProgress::new(printer, args.explain));
+    let options = BuildOptions::new(platforms.clone())
+        .with_no_cache(args.no_cache)
+        .with_recipe_id(recipe.id.clone())
+        .with_reporter(progress.clone());
+    let options = match &args.tag {
+        Some(tag) => options.with_tag(tag.clone()),
+        None => options,
+    };
+    let first = &containers[0].1;
+    if containers.iter().any(|(_, c)| c != first) {
+        bail!("{} declares a different recipe per platform; build one platform at a time with `--platform`", recipe.id);
+    }
+    let result = engine.build(first, &options)?;
+    drop(progress);
+    printer.status(format!("built {} for {} ({} steps ran)", recipe.id, list(&platforms), result.steps_run()));
+    let client = engine.registry().clone();
+    if args.push {
+        let tag = args.tag.as_deref().unwrap_or_default();
+        let target: Location = tag.parse().with_context(|| format!("`--tag {tag}` is not a registry reference"))?;
+        let reporter = Arc::new(TransferProgress::new(printer));
+        if let Delivered::Pushed(report) = runtime()?.block_on(deliver(&client, &result.root, &target, None, reporter))? {
+            printer.status(format!(
+                "pushed {target}: {} blobs uploaded, {} mounted, {} already present",
+                report.blobs_uploaded, report.blobs_mounted, report.blobs_skipped
+            ));
+        }
+    }
+    if let Some(output) = &args.output {
+        let reporter = Arc::new(TransferProgress::new(printer));
+        runtime()?.block_on(deliver(&client, &result.root, output, platforms.first(), reporter))?;
+        printer.status(format!("wrote {output}"));
+    }
+    printer.result(result.root.digest.to_string());
+    Ok(ExitStatus::Success)
+}
+
+fn list(platforms: &[Platform]) -> String {
+    platforms.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,97 @@
+//! Where a command's recipe comes from: a catalog version (`REPO:VERSION`) or a Dockerfile.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use plinth_catalog::Catalog;
+use plinth_catalog::version::Version;
+use plinth_oci::Platform;
+use plinth_recipe::{Container, ReaderOptions, parse_dockerfile_with};
+
+/// The recipe arguments `build` and `dockerfile` share.
+#[derive(Debug, Args)]
+pub struct RecipeArgs {
+    /// A catalog version, `REPOSITORY:VERSION` (e.g. `airbyte/python-connector-base:3.0.0`).
+    #[arg(value_name = "REPOSITORY:VERSION", conflicts_with = "file")]
+    pub catalog_version: Option<String>,
+    /// Read the recipe from a Dockerfile (the common subset) instead.
+    #[arg(short = 'f', long = "file", value_name = "DOCKERFILE")]
+    pub file: Option<PathBuf>,
+    /// The build context of a Dockerfile (default: the Dockerfile's directory).
+    #[arg(long, value_name = "DIR", requires = "file")]
+    pub context: Option<PathBuf>,
+    /// A Dockerfile `ARG` value, `NAME=VALUE`; repeatable.
+    #[arg(long = "build-arg", value_name = "NAME=VALUE", requires = "file")]
+    pub build_args: Vec<String>,
+}
+
+/// A resolved recipe: a function of the platform, plus a stable id for cache explanations.
+pub struct Recipe<'a> {
+    /// `repo:version` or the Dockerfile path.
+    pub id: String,
+    source: Source<'a>,
+}
+
+enum Source<'a> {
+    Dockerfile(Container),
+    Catalog { family: &'a dyn plinth_catalog::Family, version: Version },
+}
+
+impl RecipeArgs {
+    /// Resolves the arguments against `catalog`.
+    pub fn resolve<'a>(&self, catalog: &'a Catalog) -> anyhow::Result<Recipe<'a>> {
+        if let Some(file) = &self.file {
+            return read_dockerfile(file, self.context.as_deref(), &self.build_args);
+        }
+        let Some(spec) = &self.catalog_version else {
+            bail!("say what to build: `REPOSITORY:VERSION` from the catalog, or `-f Dockerfile`");
+        };
+        let (repository, version) = spec
+            .rsplit_once(':')
+            .with_context(|| format!("`{spec}` is not `REPOSITORY:VERSION` (e.g. `airbyte/python-connector-base:3.0.0`)"))?;
+        let family = catalog.get(repository)?;
+        let version: Version = version.parse()?;
+        family.declaration(&version)?;
+        Ok(Recipe { id: format!("{}:{version}", family.repository()), source: Source::Catalog { family, version } })
+    }
+}
+
+impl Recipe<'_> {
+    /// The container for `platform`.
+    pub fn container(&self, platform: &Platform) -> anyhow::Result<Container> {
+        match &self.source {
+            Source::Dockerfile(container) => Ok(container.clone()),
+            Source::Catalog { family, version } => Ok(family.recipe(version, platform)?),
+        }
+    }
+
+    /// The platforms to build when none are asked for: the family's, or the host's.
+    pub fn default_platforms(&self) -> Vec<Platform> {
+        match &self.source {
+            Source::Dockerfile(_) => vec![Platform::host()],
+            Source::Catalog { family, .. } => family.platforms(),
+        }
+    }
+
+    /// The original's "Dockerfile example" text.
+    pub fn dockerfile_example(&self) -> anyhow::Result<String> {
+        match &self.source {
+            Source::Dockerfile(container) => Ok(container.dockerfile_example()),
+            Source::Catalog { family, version } => Ok(family.dockerfile_example(version)?),
+        }
+    }
+}
+
+fn read_dockerfile<'a>(file: &Path, context: Option<&Path>, build_args: &[String]) -> anyhow::Result<Recipe<'a>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("failed to read `{}`", file.display()))?;
+    let context = context.map(Path::to_path_buf).unwrap_or_else(|| file.parent().map(Path::to_path_buf).unwrap_or_default());
+    let context = if context.as_os_str().is_empty() { PathBuf::from(".") } else { context };
+    let mut options = ReaderOptions::new(&context);
+    for arg in build_args {
+        let (name, value) = arg.split_once('=').with_context(|| format!("`--build-arg {arg}`: write it as NAME=VALUE"))?;
+        options = options.with_build_arg(name, value);
+    }
+    let container = parse_dockerfile_with(&text, &options).with_context(|| format!("failed to read `{}`", file.display()))?;
+    Ok(Recipe { id: file.display().to_string(), source: Source::Dockerfile(container) })
+}
