@@ -60,13 +60,22 @@ pub fn text_non_empty(message: &str) -> anyhow::Result<String> {
 
 /// Asks a yes/no question.
 pub fn confirm(message: &str, default: bool) -> anyhow::Result<bool> {
-    Confirm::new(message).with_default(default).prompt().map_err(interrupted)
+    Confirm::new(message)
+        .with_default(default)
+        .prompt()
+        .map_err(interrupted)
 }
 
 /// Asks for a user name and a hidden password.
 pub fn credentials(registry: &str) -> anyhow::Result<(String, String)> {
-    let label = if registry == "docker.io" { "Dockerhub".to_owned() } else { registry.to_owned() };
-    let user = Text::new(&format!("{label} username: ")).prompt().map_err(interrupted)?;
+    let label = if registry == "docker.io" {
+        "Dockerhub".to_owned()
+    } else {
+        registry.to_owned()
+    };
+    let user = Text::new(&format!("{label} username: "))
+        .prompt()
+        .map_err(interrupted)?;
     let password = Password::new(&format!("{label} Password: "))
         .without_confirmation()
         .prompt()

@@ -95,5 +95,12 @@ pub fn build_version(
     };
     let root_image = family.root_image(version).map(|s| s.address().to_owned());
     tracing::info!(repository, %version, digest = %root.digest, "built");
-    Ok(BuiltVersion { repository, version: version.clone(), root, platform_digests, url_inputs, root_image })
+    Ok(BuiltVersion {
+        repository,
+        version: version.clone(),
+        root,
+        platform_digests,
+        url_inputs,
+        root_image,
+    })
 }

@@ -58,7 +58,10 @@ fn key_of(content: &str) -> Option<(&str, &str)> {
         (&content[..end], &content[end..])
     };
     let rest = rest.strip_prefix(':')?;
-    if !(rest.is_empty() || rest.starts_with([' ', '\t'])) || key.is_empty() || key.contains(['#', '{', '[']) {
+    if !(rest.is_empty() || rest.starts_with([' ', '\t']))
+        || key.is_empty()
+        || key.contains(['#', '{', '['])
+    {
         return None;
     }
     Some((key.trim_end(), rest))
@@ -76,12 +79,22 @@ fn parse_scalar(rest: &str, offset: usize) -> std::result::Result<Option<ScalarS
         let mut chars = body.char_indices();
         while let Some((i, c)) = chars.next() {
             match c {
-                '"' => return Ok(Some(ScalarSpan { value, span: start..start + i + 2, style: ScalarStyle::DoubleQuoted })),
+                '"' => {
+                    return Ok(Some(ScalarSpan {
+                        value,
+                        span: start..start + i + 2,
+                        style: ScalarStyle::DoubleQuoted,
+                    }));
+                }
                 '\\' => match chars.next() {
                     Some((_, '"')) => value.push('"'),
                     Some((_, '\\')) => value.push('\\'),
                     Some((_, '/')) => value.push('/'),
-                    Some((_, other)) => return Err(format!("the escape `\\{other}` in the value is not supported")),
+                    Some((_, other)) => {
+                        return Err(format!(
+                            "the escape `\\{other}` in the value is not supported"
+                        ));
+                    }
                     None => break,
                 },
                 c => value.push(c),
@@ -100,7 +113,11 @@ fn parse_scalar(rest: &str, offset: usize) -> std::result::Result<Option<ScalarS
                     i += 2;
                     continue;
                 }
-                return Ok(Some(ScalarSpan { value, span: start..start + i + 2, style: ScalarStyle::SingleQuoted }));
+                return Ok(Some(ScalarSpan {
+                    value,
+                    span: start..start + i + 2,
+                    style: ScalarStyle::SingleQuoted,
+                }));
             }
             let c = body[i..].chars().next().unwrap_or_default();
             value.push(c);
@@ -111,9 +128,16 @@ fn parse_scalar(rest: &str, offset: usize) -> std::result::Result<Option<ScalarS
     if text.starts_with(['|', '>', '&', '*', '!', '{', '[']) {
         return Err("the value is not a plain or quoted scalar on the key's line".into());
     }
-    let end = text.find(" #").or_else(|| text.find("\t#")).unwrap_or(text.len());
+    let end = text
+        .find(" #")
+        .or_else(|| text.find("\t#"))
+        .unwrap_or(text.len());
     let value = text[..end].trim_end();
-    Ok(Some(ScalarSpan { value: value.to_owned(), span: start..start + value.len(), style: ScalarStyle::Plain }))
+    Ok(Some(ScalarSpan {
+        value: value.to_owned(),
+        span: start..start + value.len(),
+        style: ScalarStyle::Plain,
+    }))
 }
 
 /// Finds the scalar at `path` in block-style YAML text.
@@ -145,7 +169,9 @@ pub fn find_scalar(text: &str, path: &[&str]) -> std::result::Result<Option<Scal
             indent += 2 + (rest.len() - rest.trim_start_matches(' ').len());
             content = rest.trim_start_matches(' ');
         }
-        let Some((key, rest)) = key_of(content) else { continue };
+        let Some((key, rest)) = key_of(content) else {
+            continue;
+        };
         while stack.last().is_some_and(|(i, _)| *i >= indent) {
             stack.pop();
         }
@@ -166,7 +192,9 @@ fn quote(value: &str, style: ScalarStyle) -> String {
     match style {
         ScalarStyle::Plain => value.to_owned(),
         ScalarStyle::SingleQuoted => format!("'{}'", value.replace('\'', "''")),
-        ScalarStyle::DoubleQuoted => format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")),
+        ScalarStyle::DoubleQuoted => {
+            format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+        }
     }
 }
 
@@ -202,17 +230,24 @@ pub fn set_base_image(text: &str, address: &str) -> std::result::Result<Option<S
 
 /// The family repository a connector's `metadata.yaml` takes its base image from.
 pub fn connector_repository(text: &str, known: &[&str]) -> std::result::Result<String, String> {
-    let language = find_scalar(text, &["data", "language"]).ok().flatten().map(|s| s.value);
+    let language = find_scalar(text, &["data", "language"])
+        .ok()
+        .flatten()
+        .map(|s| s.value);
     match language.as_deref() {
         Some("python" | "low-code") => return Ok(PYTHON_REPOSITORY.to_owned()),
         Some("manifest-only") => return Ok(SOURCE_DECLARATIVE_MANIFEST_REPOSITORY.to_owned()),
         _ => {}
     }
-    let current = find_scalar(text, &BASE_IMAGE_PATH)?.ok_or("it has no `data.connectorBuildOptions.baseImage` value")?;
+    let current = find_scalar(text, &BASE_IMAGE_PATH)?
+        .ok_or("it has no `data.connectorBuildOptions.baseImage` value")?;
     let without_digest = current.value.split('@').next().unwrap_or_default();
-    let reference: Reference = without_digest
-        .parse()
-        .map_err(|e| format!("its base image `{}` is not an image address: {e}", current.value))?;
+    let reference: Reference = without_digest.parse().map_err(|e| {
+        format!(
+            "its base image `{}` is not an image address: {e}",
+            current.value
+        )
+    })?;
     let name = reference.repository();
     let short = name.rsplit('/').next().unwrap_or(name);
     Ok(known
@@ -240,19 +275,36 @@ impl Releaser {
     /// the latest stable published version of its family; with `dry_run` only the diff is
     /// computed.
     pub fn upgrade_consumer(&self, path: &Path, dry_run: bool) -> Result<ConsumerUpdate> {
-        let path = if path.is_dir() { path.join("metadata.yaml") } else { path.to_path_buf() };
-        let bad = |reason: String| Error::Metadata { path: path.clone(), reason };
+        let path = if path.is_dir() {
+            path.join("metadata.yaml")
+        } else {
+            path.to_path_buf()
+        };
+        let bad = |reason: String| Error::Metadata {
+            path: path.clone(),
+            reason,
+        };
         let text = std::fs::read_to_string(&path).map_err(Error::io("read", &path))?;
         let repository = connector_repository(&text, &self.catalog.repositories()).map_err(bad)?;
         let address = self.latest(&repository, true)?.address();
         let Some(new) = set_base_image(&text, &address).map_err(bad)? else {
-            return Ok(ConsumerUpdate { path, repository, address, diff: String::new() });
+            return Ok(ConsumerUpdate {
+                path,
+                repository,
+                address,
+                diff: String::new(),
+            });
         };
         let diff = unified_diff(&path, &text, &new);
         if !dry_run {
             write_atomic(&path, new.as_bytes())?;
         }
-        Ok(ConsumerUpdate { path, repository, address, diff })
+        Ok(ConsumerUpdate {
+            path,
+            repository,
+            address,
+            diff,
+        })
     }
 }
 

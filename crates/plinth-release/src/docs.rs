@@ -31,14 +31,21 @@ pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(2)
-        .header(&format!("{} (on disk)", path.display()), &format!("{} (generated)", path.display()))
+        .header(
+            &format!("{} (on disk)", path.display()),
+            &format!("{} (generated)", path.display()),
+        )
         .to_string()
 }
 
 impl Releaser {
     /// The registries of every family, in catalog order.
     pub fn registries(&self) -> Result<Vec<Registry>> {
-        self.catalog.families().iter().map(|f| self.registry(f.repository())).collect()
+        self.catalog
+            .families()
+            .iter()
+            .map(|f| self.registry(f.repository()))
+            .collect()
     }
 
     /// Renders the docs without writing them.
@@ -47,7 +54,12 @@ impl Releaser {
         let readme = plinth_render::render_readme(&registries)?;
         let json = plinth_render::render_registry_json(&registries)?;
         let dir = self.catalog_dir();
-        Ok(Docs { files: vec![(dir.join(README_FILE), readme), (dir.join(REGISTRY_JSON_FILE), json)] })
+        Ok(Docs {
+            files: vec![
+                (dir.join(README_FILE), readme),
+                (dir.join(REGISTRY_JSON_FILE), json),
+            ],
+        })
     }
 
     /// Writes the docs (atomically; unchanged files are left alone).
@@ -75,7 +87,10 @@ impl Releaser {
                 Err(e) => return Err(Error::io("read", path)(e)),
             };
             if &old != text {
-                return Err(Error::Stale { path: path.clone(), diff: unified_diff(path, &old, text) });
+                return Err(Error::Stale {
+                    path: path.clone(),
+                    diff: unified_diff(path, &old, text),
+                });
             }
         }
         Ok(docs)

@@ -30,7 +30,10 @@ impl FamilyLock {
             .map_err(Error::io("open", &path))?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file, path }),
-            Err(TryLockError::WouldBlock) => Err(Error::Busy { repository: repository.to_owned(), path }),
+            Err(TryLockError::WouldBlock) => Err(Error::Busy {
+                repository: repository.to_owned(),
+                path,
+            }),
             Err(TryLockError::Error(e)) => Err(Error::io("lock", &path)(e)),
         }
     }
@@ -51,7 +54,11 @@ mod tests {
         let held = FamilyLock::try_acquire(dir.path(), "team/base").unwrap();
         let err = FamilyLock::try_acquire(dir.path(), "team/base").unwrap_err();
         assert!(matches!(err, Error::Busy { .. }), "{err}");
-        assert!(err.to_string().starts_with("another release of team/base is in progress"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("another release of team/base is in progress"),
+            "{err}"
+        );
         FamilyLock::try_acquire(dir.path(), "team/other").unwrap();
         drop(held);
         FamilyLock::try_acquire(dir.path(), "team/base").unwrap();

@@ -54,33 +54,62 @@ impl Releaser {
         confirm: &dyn Fn(&Digest) -> bool,
     ) -> Result<PublishOutcome> {
         let tag = built.version.to_string();
-        let target = self.published_repository(&built.repository)?.with_tag(&tag).map_err(|e| {
-            Error::Catalog(plinth_catalog::Error::InvalidAddress { input: tag.clone(), reason: e.to_string() })
-        })?;
+        let target = self
+            .published_repository(&built.repository)?
+            .with_tag(&tag)
+            .map_err(|e| {
+                Error::Catalog(plinth_catalog::Error::InvalidAddress {
+                    input: tag.clone(),
+                    reason: e.to_string(),
+                })
+            })?;
         let registry_err = |action: &'static str| {
             let target = target.to_string();
-            move |source: plinth_registry::Error| Error::Registry { action, target, source: Box::new(source) }
+            move |source: plinth_registry::Error| Error::Registry {
+                action,
+                target,
+                source: Box::new(source),
+            }
         };
         let digest = built.root.digest.clone();
         let address = format!("{}@{digest}", target);
-        let existing = self.runtime.block_on(self.client.head_manifest(&target)).map_err(registry_err("read the tag"))?;
+        let existing = self
+            .runtime
+            .block_on(self.client.head_manifest(&target))
+            .map_err(registry_err("read the tag"))?;
         let mut overwrite = force;
         if let Some(existing) = existing.map(|i| i.digest) {
             if existing == digest {
-                self.reporter.status(&format!("{address} is already published with the same digest; nothing to push."));
+                self.reporter.status(&format!(
+                    "{address} is already published with the same digest; nothing to push."
+                ));
                 self.note_pushed(&built.repository, &tag, &digest);
                 return Ok(PublishOutcome::Unchanged(address));
             }
             if !force && !confirm(&existing) {
-                return Err(Error::PublishedDiffers { address: target.to_string(), published: existing, built: digest });
+                return Err(Error::PublishedDiffers {
+                    address: target.to_string(),
+                    published: existing,
+                    built: digest,
+                });
             }
             overwrite = true;
-            self.reporter.warning(&format!("overwriting {target} (was {existing})"));
+            self.reporter
+                .warning(&format!("overwriting {target} (was {existing})"));
         }
-        let options = if overwrite { PushOptions::new() } else { PushOptions::new().if_tag_absent_or_same() };
+        let options = if overwrite {
+            PushOptions::new()
+        } else {
+            PushOptions::new().if_tag_absent_or_same()
+        };
         let report = self
             .runtime
-            .block_on(engine.registry().push_image_with(&digest, &target, &options, self.reporter.push_reporter()))
+            .block_on(engine.registry().push_image_with(
+                &digest,
+                &target,
+                &options,
+                self.reporter.push_reporter(),
+            ))
             .map_err(registry_err("push to"))?;
         if let Some(pushed) = &report.digest
             && pushed != &digest
@@ -97,10 +126,13 @@ impl Releaser {
         }
         self.note_pushed(&built.repository, &tag, &digest);
         if report.unchanged {
-            self.reporter.status(&format!("{address} is already published with the same digest; nothing to push."));
+            self.reporter.status(&format!(
+                "{address} is already published with the same digest; nothing to push."
+            ));
             return Ok(PublishOutcome::Unchanged(address));
         }
-        self.reporter.status(&format!("Published {address} successfully."));
+        self.reporter
+            .status(&format!("Published {address} successfully."));
         Ok(PublishOutcome::Pushed(address))
     }
 
@@ -120,8 +152,14 @@ impl Releaser {
         let repository = family.repository().to_owned();
         let _lock = FamilyLock::try_acquire(self.catalog_dir(), &repository)?;
         let registry = self.registry(&repository)?;
-        if registry.entry(version).and_then(|e| e.changelog_entry()).is_none() {
-            return Err(Error::NoChangelogEntry { version: version.clone() });
+        if registry
+            .entry(version)
+            .and_then(|e| e.changelog_entry())
+            .is_none()
+        {
+            return Err(Error::NoChangelogEntry {
+                version: version.clone(),
+            });
         }
         let built = self.build_and_check(engine, family, version)?;
         let outcome = self.push_checked(engine, &built, force, confirm)?;

@@ -39,7 +39,9 @@ pub const RECORD_DIR: &str = "generated/inputs";
 
 /// The record file of `repository` below `catalog_dir`.
 pub fn record_path(catalog_dir: &Path, repository: &str) -> PathBuf {
-    catalog_dir.join(RECORD_DIR).join(changelog_file_name(repository))
+    catalog_dir
+        .join(RECORD_DIR)
+        .join(changelog_file_name(repository))
 }
 
 /// What one released version was built from and into.
@@ -66,7 +68,11 @@ impl VersionRecord {
     pub fn of(built: &BuiltVersion) -> Self {
         Self {
             index_digest: built.root.digest.clone(),
-            platform_digests: built.platform_digests.iter().map(|(p, d)| (p.to_string(), d.clone())).collect(),
+            platform_digests: built
+                .platform_digests
+                .iter()
+                .map(|(p, d)| (p.to_string(), d.clone()))
+                .collect(),
             root_image: built.root_image.clone(),
             url_inputs: built.url_inputs.clone(),
             version: built.version.clone(),
@@ -75,7 +81,10 @@ impl VersionRecord {
 
     /// The platform digests with parsed platforms (entries that do not parse are skipped).
     pub fn platforms(&self) -> BTreeMap<Platform, Digest> {
-        self.platform_digests.iter().filter_map(|(p, d)| Some((p.parse().ok()?, d.clone()))).collect()
+        self.platform_digests
+            .iter()
+            .filter_map(|(p, d)| Some((p.parse().ok()?, d.clone())))
+            .collect()
     }
 
     /// The URL inputs whose content differs in `built`: `(url, recorded, now)`.
@@ -107,11 +116,15 @@ impl ReleaseRecords {
     pub fn load(catalog_dir: &Path, repository: &str) -> Result<Self> {
         let path = record_path(catalog_dir, repository);
         match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| Error::InvalidRecord { path: path.clone(), reason: e.to_string() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok(Self { repository: repository.to_owned(), schema_version: 1, versions: Vec::new() })
-            }
+            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::InvalidRecord {
+                path: path.clone(),
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self {
+                repository: repository.to_owned(),
+                schema_version: 1,
+                versions: Vec::new(),
+            }),
             Err(e) => Err(Error::io("read", &path)(e)),
         }
     }
@@ -149,12 +162,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(Error::io("create a temp file in", &dir))?;
-    tmp.write_all(bytes).map_err(Error::io("write", tmp.path()))?;
+    tmp.write_all(bytes)
+        .map_err(Error::io("write", tmp.path()))?;
     // Keep the mode of the file being replaced (temp files start as 0600).
     let mode = std::fs::metadata(path).map(|m| m.permissions()).ok();
     let mode = mode.unwrap_or_else(|| std::os::unix::fs::PermissionsExt::from_mode(0o644));
     std::fs::set_permissions(tmp.path(), mode).map_err(Error::io("set the mode of", tmp.path()))?;
-    tmp.as_file().sync_all().map_err(Error::io("sync", tmp.path()))?;
-    tmp.persist(path).map_err(|e| Error::io("replace", path)(e.error))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(Error::io("sync", tmp.path()))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("replace", path)(e.error))?;
     Ok(())
 }

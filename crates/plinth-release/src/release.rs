@@ -81,7 +81,9 @@ fn next_declared(family: &dyn Family, registry: &Registry) -> Option<Version> {
         .versions()
         .iter()
         .rev()
-        .find(|d| registry.entry(d.version()).is_none() && matches!(d.recipe(), RecipeDecl::Known(_)))
+        .find(|d| {
+            registry.entry(d.version()).is_none() && matches!(d.recipe(), RecipeDecl::Known(_))
+        })
         .map(|d| d.version().clone())
 }
 
@@ -94,7 +96,8 @@ fn resolve_version(family: &dyn Family, registry: &Registry, bump: BumpKind) -> 
             repository: family.repository().to_owned(),
             bump: bump.to_string(),
             version,
-            declared: next_declared(family, registry).map_or_else(|| "none".to_owned(), |v| v.to_string()),
+            declared: next_declared(family, registry)
+                .map_or_else(|| "none".to_owned(), |v| v.to_string()),
         }),
     }
 }
@@ -121,7 +124,9 @@ impl Releaser {
             .map(|kind| BumpChoice {
                 kind,
                 version: resolve_version(family, &registry, kind).map_err(|e| match e {
-                    Error::Catalog(plinth_catalog::Error::VersionExists { .. }) => "already exists".to_owned(),
+                    Error::Catalog(plinth_catalog::Error::VersionExists { .. }) => {
+                        "already exists".to_owned()
+                    }
                     Error::Catalog(plinth_catalog::Error::VersionNotAbove { version, .. }) => {
                         format!("{version} is not above the latest")
                     }
@@ -140,7 +145,12 @@ impl Releaser {
 
     /// Builds `version` once for every platform, checks it on every platform and warns about
     /// URL inputs that changed since the version was recorded. Nothing is written on failure.
-    pub fn build_and_check(&self, engine: &Engine, family: &dyn Family, version: &Version) -> Result<BuiltVersion> {
+    pub fn build_and_check(
+        &self,
+        engine: &Engine,
+        family: &dyn Family,
+        version: &Version,
+    ) -> Result<BuiltVersion> {
         let checks = family.checks(version)?;
         let built = build_version(engine, family, version, self.reporter.build_reporter())?;
         let records = ReleaseRecords::load(self.catalog_dir(), family.repository())?;
@@ -179,7 +189,8 @@ impl Releaser {
         let registry = self.registry(&repository)?;
         refuse_unpublished_latest(&registry, &repository)?;
         let version = resolve_version(family, &registry, request.bump)?;
-        self.reporter.status(&format!("Releasing {repository} {version}."));
+        self.reporter
+            .status(&format!("Releasing {repository} {version}."));
         let built = self.build_and_check(engine, family, &version)?;
         let example = family.dockerfile_example(&version)?;
         let published = if request.publish {
@@ -194,16 +205,23 @@ impl Releaser {
         let entry = ChangelogEntry::new(version.clone(), request.changelog.clone(), example);
         Changelog::update(&self.changelog_path(&repository), |changelog| {
             if changelog.get(&version).is_some() {
-                return Err(plinth_catalog::Error::VersionExists { version: version.clone() });
+                return Err(plinth_catalog::Error::VersionExists {
+                    version: version.clone(),
+                });
             }
             changelog.insert(entry);
             Ok(())
         })?;
-        self.reporter.status(&format!("Added {version} to the registry."));
+        self.reporter
+            .status(&format!("Added {version} to the registry."));
         let mut records = ReleaseRecords::load(self.catalog_dir(), &repository)?;
         records.upsert(VersionRecord::of(&built));
         records.write(self.catalog_dir())?;
         self.write_docs()?;
-        Ok(ReleaseOutcome { version, digest: built.root.digest.clone(), published })
+        Ok(ReleaseOutcome {
+            version,
+            digest: built.root.digest.clone(),
+            published,
+        })
     }
 }

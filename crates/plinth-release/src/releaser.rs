@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use plinth_catalog::checks::CheckReport;
-use plinth_catalog::{Catalog, Changelog, Family, PublishedImage, Registry, TagSource, changelog_path};
+use plinth_catalog::{
+    Catalog, Changelog, Family, PublishedImage, Registry, TagSource, changelog_path,
+};
 use plinth_oci::{Digest, Reference};
 use plinth_registry::{Client, TagListOptions};
 
@@ -64,7 +66,11 @@ pub struct ReleaseSettings {
 impl ReleaseSettings {
     /// Settings for `catalog_dir`, publishing to Docker Hub, with the default listing cache.
     pub fn new(catalog_dir: impl Into<PathBuf>) -> Self {
-        Self { catalog_dir: catalog_dir.into(), target: Target::default(), tag_options: TagListOptions::default() }
+        Self {
+            catalog_dir: catalog_dir.into(),
+            target: Target::default(),
+            tag_options: TagListOptions::default(),
+        }
     }
 
     /// Publishes to `target`.
@@ -116,7 +122,15 @@ impl Releaser {
             .enable_all()
             .build()
             .map_err(Error::Runtime)?;
-        Ok(Self { catalog, client, settings, runtime, reporter, tags: Mutex::new(BTreeMap::new()), pushed: Mutex::default() })
+        Ok(Self {
+            catalog,
+            client,
+            settings,
+            runtime,
+            reporter,
+            tags: Mutex::new(BTreeMap::new()),
+            pushed: Mutex::default(),
+        })
     }
 
     /// The catalog.
@@ -161,12 +175,20 @@ impl Releaser {
         if self.pushed.lock().is_ok_and(|mut p| p.remove(repository)) {
             return self.refresh_tags(repository);
         }
-        if let Some(tags) = self.tags.lock().ok().and_then(|t| t.get(repository).cloned()) {
+        if let Some(tags) = self
+            .tags
+            .lock()
+            .ok()
+            .and_then(|t| t.get(repository).cloned())
+        {
             return Ok(tags);
         }
         let reference = self.published_repository(repository)?;
-        let source =
-            ClientTagSource::new(self.client.clone(), self.settings.tag_options.clone(), self.runtime.handle().clone());
+        let source = ClientTagSource::new(
+            self.client.clone(),
+            self.settings.tag_options.clone(),
+            self.runtime.handle().clone(),
+        );
         let tags = source.list(&reference)?;
         if let Ok(mut cache) = self.tags.lock() {
             cache.insert(repository.to_owned(), tags.clone());
@@ -183,7 +205,8 @@ impl Releaser {
         let reference = self.published_repository(repository)?;
         let mut options = self.settings.tag_options.clone();
         options.refresh = true;
-        let source = ClientTagSource::new(self.client.clone(), options, self.runtime.handle().clone());
+        let source =
+            ClientTagSource::new(self.client.clone(), options, self.runtime.handle().clone());
         let tags = source.list(&reference)?;
         if let Ok(mut cache) = self.tags.lock() {
             cache.insert(repository.to_owned(), tags.clone());
@@ -213,15 +236,24 @@ impl Releaser {
         let reference = self.published_repository(repository)?;
         let mut registry = Registry::new(&reference, changelog, tags);
         let records = ReleaseRecords::load(self.catalog_dir(), repository)?;
-        let versions: Vec<_> = registry.entries().iter().map(|e| e.version().clone()).collect();
+        let versions: Vec<_> = registry
+            .entries()
+            .iter()
+            .map(|e| e.version().clone())
+            .collect();
         for version in versions {
             let root = family
                 .root_image(&version)
                 .and_then(|s| s.reference().cloned())
                 .or_else(|| {
-                    records.get(&version).and_then(|r| r.root_image.as_deref()).and_then(|a| a.parse().ok())
+                    records
+                        .get(&version)
+                        .and_then(|r| r.root_image.as_deref())
+                        .and_then(|a| a.parse().ok())
                 });
-            let Some(entry) = registry.entry_mut(&version) else { continue };
+            let Some(entry) = registry.entry_mut(&version) else {
+                continue;
+            };
             if let Some(root) = root {
                 entry.set_root_image(root);
             }
@@ -254,11 +286,21 @@ impl Releaser {
                 Registry::new(&reference, Changelog::default(), source.list(&reference)?)
             }
         };
-        let entry = if stable { registry.latest_stable_published() } else { registry.latest_published() };
-        entry.and_then(|e| e.published_image().cloned()).ok_or_else(|| Error::NothingPublished {
-            repository: repository.to_owned(),
-            what: if stable { "stable published" } else { "published" },
-            registry: registry.repository().registry().to_owned(),
-        })
+        let entry = if stable {
+            registry.latest_stable_published()
+        } else {
+            registry.latest_published()
+        };
+        entry
+            .and_then(|e| e.published_image().cloned())
+            .ok_or_else(|| Error::NothingPublished {
+                repository: repository.to_owned(),
+                what: if stable {
+                    "stable published"
+                } else {
+                    "published"
+                },
+                registry: registry.repository().registry().to_owned(),
+            })
     }
 }

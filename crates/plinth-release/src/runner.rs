@@ -24,24 +24,41 @@ impl SessionRunner {
     /// A runner over `session`.
     pub fn new(session: RunSession) -> Self {
         let config = session.config().clone();
-        Self { session: Mutex::new(session), config }
+        Self {
+            session: Mutex::new(session),
+            config,
+        }
     }
 
     /// Opens `image` (an index or manifest in the engine's store) for `platform`.
-    pub fn open(engine: &Engine, image: &Descriptor, platform: &Platform) -> plinth_engine::Result<Self> {
+    pub fn open(
+        engine: &Engine,
+        image: &Descriptor,
+        platform: &Platform,
+    ) -> plinth_engine::Result<Self> {
         Ok(Self::new(engine.open_image(image, platform)?))
     }
 }
 
 impl CommandRunner for SessionRunner {
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, RunnerError> {
-        let session = self.session.lock().map_err(|_| "the run session is poisoned")?;
+        let session = self
+            .session
+            .lock()
+            .map_err(|_| "the run session is poisoned")?;
         let output = session.run_command(&command.argv, command.user.as_deref(), &command.env)?;
-        Ok(CommandOutput::new(output.exit_code, output.stdout_text(), output.stderr_text()))
+        Ok(CommandOutput::new(
+            output.exit_code,
+            output.stdout_text(),
+            output.stderr_text(),
+        ))
     }
 
     fn start_check(&self, _check_id: &str) -> Result<(), RunnerError> {
-        let mut session = self.session.lock().map_err(|_| "the run session is poisoned")?;
+        let mut session = self
+            .session
+            .lock()
+            .map_err(|_| "the run session is poisoned")?;
         Ok(session.reset()?)
     }
 
@@ -63,11 +80,12 @@ pub fn check_image(
     let mut reports = Vec::with_capacity(platforms.len());
     for platform in platforms {
         let _span = tracing::info_span!("checks", subject, %platform).entered();
-        let runner = SessionRunner::open(engine, image, platform).map_err(|source| Error::CheckSetup {
-            subject: subject.to_owned(),
-            platform: platform.to_string(),
-            source: Box::new(source),
-        })?;
+        let runner =
+            SessionRunner::open(engine, image, platform).map_err(|source| Error::CheckSetup {
+                subject: subject.to_owned(),
+                platform: platform.to_string(),
+                source: Box::new(source),
+            })?;
         reports.push(run_checks(subject, platform, checks, &runner));
     }
     Ok(reports)
@@ -79,7 +97,14 @@ pub fn require_passed(reports: &[CheckReport]) -> Result<()> {
         .iter()
         .flat_map(|r| {
             r.problems().map(move |o| {
-                let message = o.message.as_deref().unwrap_or("").lines().next().unwrap_or("").to_owned();
+                let message = o
+                    .message
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
                 format!("{} {} ({}): {message}", r.platform, o.id, o.status.as_str())
             })
         })
@@ -87,6 +112,8 @@ pub fn require_passed(reports: &[CheckReport]) -> Result<()> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error::ChecksFailed { summary: problems.join("; ") })
+        Err(Error::ChecksFailed {
+            summary: problems.join("; "),
+        })
     }
 }

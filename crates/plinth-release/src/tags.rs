@@ -16,7 +16,11 @@ pub struct ClientTagSource {
 impl ClientTagSource {
     /// A source over `client` with listing `options`, running requests on `runtime`.
     pub fn new(client: Client, options: TagListOptions, runtime: tokio::runtime::Handle) -> Self {
-        Self { client, options, runtime }
+        Self {
+            client,
+            options,
+            runtime,
+        }
     }
 }
 
@@ -25,12 +29,18 @@ impl TagSource for ClientTagSource {
         let listing = self
             .runtime
             .block_on(self.client.list_tags(repository, &self.options))
-            .map_err(|e| plinth_catalog::Error::ListTags { repository: repository.name(), source: Box::new(e) })?;
+            .map_err(|e| plinth_catalog::Error::ListTags {
+                repository: repository.name(),
+                source: Box::new(e),
+            })?;
         if listing.from_cache {
             tracing::debug!(repository = %repository.name(), "tags from the listing cache");
         }
         // Tags whose digest could not be resolved are left out: without a digest there is no
         // address to pin.
-        Ok(listing.all().filter_map(|e| Some((e.tag.clone(), e.digest.clone()?))).collect())
+        Ok(listing
+            .all()
+            .filter_map(|e| Some((e.tag.clone(), e.digest.clone()?)))
+            .collect())
     }
 }

@@ -27,7 +27,10 @@ impl Default for Target {
 impl Target {
     /// `docker.io`, repositories unchanged.
     pub fn docker_hub() -> Self {
-        Self { registry: DOCKER_HUB.to_owned(), namespace: None }
+        Self {
+            registry: DOCKER_HUB.to_owned(),
+            namespace: None,
+        }
     }
 
     /// `registry` (`host[:port]`), with `namespace` replacing each repository's namespace.
@@ -37,7 +40,12 @@ impl Target {
             "index.docker.io" | "registry-1.docker.io" | "" => DOCKER_HUB.to_owned(),
             other => other.to_owned(),
         };
-        Self { registry, namespace: namespace.filter(|n| !n.is_empty()).map(|n| n.trim_matches('/').to_owned()) }
+        Self {
+            registry,
+            namespace: namespace
+                .filter(|n| !n.is_empty())
+                .map(|n| n.trim_matches('/').to_owned()),
+        }
     }
 
     /// The registry host.
@@ -63,14 +71,19 @@ impl Target {
     pub fn reference(&self, repository: &str) -> Result<Reference> {
         let text = format!("{}/{}", self.registry, self.repository_path(repository));
         text.parse::<Reference>().map_err(|e| {
-            plinth_catalog::Error::InvalidAddress { input: text.clone(), reason: e.to_string() }.into()
+            plinth_catalog::Error::InvalidAddress {
+                input: text.clone(),
+                reason: e.to_string(),
+            }
+            .into()
         })
     }
 
     /// The family whose published repository is `reference`'s, if any (the reverse of
     /// [`reference`](Self::reference)).
     pub fn matches(&self, repository: &str, reference: &Reference) -> bool {
-        self.reference(repository).is_ok_and(|r| r.name() == reference.name())
+        self.reference(repository)
+            .is_ok_and(|r| r.name() == reference.name())
     }
 }
 
@@ -80,18 +93,32 @@ mod tests {
 
     #[test]
     fn default_is_docker_hub_with_the_repository_unchanged() {
-        let r = Target::default().reference("airbyte/python-connector-base").unwrap();
+        let r = Target::default()
+            .reference("airbyte/python-connector-base")
+            .unwrap();
         assert_eq!(r.name(), "docker.io/airbyte/python-connector-base");
     }
 
     #[test]
     fn registry_and_namespace_rewrite_the_repository() {
         let t = Target::new("127.0.0.1:5000", Some("team".into()));
-        assert_eq!(t.reference("airbyte/python-connector-base").unwrap().name(), "127.0.0.1:5000/team/python-connector-base");
+        assert_eq!(
+            t.reference("airbyte/python-connector-base").unwrap().name(),
+            "127.0.0.1:5000/team/python-connector-base"
+        );
         let t = Target::new("127.0.0.1:5000", None);
-        assert_eq!(t.reference("airbyte/python-connector-base").unwrap().name(), "127.0.0.1:5000/airbyte/python-connector-base");
+        assert_eq!(
+            t.reference("airbyte/python-connector-base").unwrap().name(),
+            "127.0.0.1:5000/airbyte/python-connector-base"
+        );
         let t = Target::new("index.docker.io", Some("me/sub".into()));
-        assert_eq!(t.reference("airbyte/java-connector-base").unwrap().name(), "docker.io/me/sub/java-connector-base");
-        assert!(t.matches("airbyte/java-connector-base", &"me/sub/java-connector-base:1.0.0".parse().unwrap()));
+        assert_eq!(
+            t.reference("airbyte/java-connector-base").unwrap().name(),
+            "docker.io/me/sub/java-connector-base"
+        );
+        assert!(t.matches(
+            "airbyte/java-connector-base",
+            &"me/sub/java-connector-base:1.0.0".parse().unwrap()
+        ));
     }
 }

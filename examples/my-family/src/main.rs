@@ -27,13 +27,20 @@ pub const ROOT_IMAGE_ENV: &str = "MY_FAMILY_ROOT_IMAGE";
 pub const DEFAULT_ROOT_IMAGE: &str = "docker.io/library/busybox:1.36.1";
 
 fn root_image() -> String {
-    std::env::var(ROOT_IMAGE_ENV).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| DEFAULT_ROOT_IMAGE.to_owned())
+    std::env::var(ROOT_IMAGE_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEFAULT_ROOT_IMAGE.to_owned())
 }
 
 /// A version's recipe: the root, a release file and an environment variable naming the version.
 fn recipe(root: &str, version: &'static str) -> plinth_recipe::Result<Container> {
     Ok(Container::from_address(root)?
-        .with_exec(["sh", "-c", &format!("echo {version} > /etc/my-family-release")])
+        .with_exec([
+            "sh",
+            "-c",
+            &format!("echo {version} > /etc/my-family-release"),
+        ])
         .with_env("MY_FAMILY_VERSION", version))
 }
 
@@ -60,13 +67,18 @@ pub fn family() -> TableFamily {
                 CheckChange::Set(Check::file_exists("/etc/my-family-release")),
                 CheckChange::Set(Check::env_var("MY_FAMILY_VERSION", "1.0.0")),
             ]),
-            version(&root, "1.1.0").with_check_changes([CheckChange::Set(Check::env_var("MY_FAMILY_VERSION", "1.1.0"))]),
+            version(&root, "1.1.0").with_check_changes([CheckChange::Set(Check::env_var(
+                "MY_FAMILY_VERSION",
+                "1.1.0",
+            ))]),
         ],
     )
     .expect("the example family is valid")
 }
 
 fn main() -> ExitCode {
-    let catalog = Catalog::new().with_family(Arc::new(family())).expect("one family");
+    let catalog = Catalog::new()
+        .with_family(Arc::new(family()))
+        .expect("one family");
     plinth_cli::main_with(catalog)
 }

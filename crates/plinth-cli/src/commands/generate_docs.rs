@@ -20,7 +20,12 @@ pub struct GenerateDocsArgs {
 }
 
 /// Runs `plinth generate-docs`.
-pub fn run(args: GenerateDocsArgs, global: &GlobalArgs, printer: Printer, catalog: &Catalog) -> anyhow::Result<ExitStatus> {
+pub fn run(
+    args: GenerateDocsArgs,
+    global: &GlobalArgs,
+    printer: Printer,
+    catalog: &Catalog,
+) -> anyhow::Result<ExitStatus> {
     let releaser = open_releaser(global, catalog, &args.listing, printer, false)?;
     if args.check {
         return match releaser.check_docs() {

@@ -79,7 +79,9 @@ impl ReleaseReporter for CliReporter {
     }
 
     fn build_reporter(&self) -> Arc<dyn BuildReporter> {
-        Arc::new(StepLines { printer: self.printer })
+        Arc::new(StepLines {
+            printer: self.printer,
+        })
     }
 
     fn push_reporter(&self) -> Arc<dyn plinth_registry::Reporter> {
@@ -98,7 +100,11 @@ impl BuildReporter for StepLines {
             plinth_engine::CacheStatus::Hit => "cached",
             plinth_engine::CacheStatus::Miss => "built",
         };
-        self.printer.status(format!("[{platform}] step {}: {} ({status})", report.index + 1, report.description));
+        self.printer.status(format!(
+            "[{platform}] step {}: {} ({status})",
+            report.index + 1,
+            report.description
+        ));
         if self.printer.verbosity() == Verbosity::Verbose {
             self.printer.status(format!("    {}", report.explanation));
         }
@@ -120,7 +126,13 @@ pub(crate) fn catalog_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
 
 /// The target registry of the release commands.
 pub(crate) fn target(global: &GlobalArgs) -> Target {
-    Target::new(global.registry.clone().unwrap_or_else(|| "docker.io".to_owned()), global.namespace.clone())
+    Target::new(
+        global
+            .registry
+            .clone()
+            .unwrap_or_else(|| "docker.io".to_owned()),
+        global.namespace.clone(),
+    )
 }
 
 /// A registry client with the usual credential sources; on a terminal, when the target
@@ -138,8 +150,12 @@ fn release_client(global: &GlobalArgs, printer: Printer, ask: bool) -> anyhow::R
     if ask && prompt::interactive() {
         let configured = crate::settings::runtime()?
             .block_on(credentials.resolve(target.registry()))
-            .with_context(|| format!("failed to read the credentials for `{}`", target.registry()))?;
-        if configured == Credential::Anonymous && !plinth_oci::reference::is_loopback_host(target.registry()) {
+            .with_context(|| {
+                format!("failed to read the credentials for `{}`", target.registry())
+            })?;
+        if configured == Credential::Anonymous
+            && !plinth_oci::reference::is_loopback_host(target.registry())
+        {
             printer.status("Please enter your docker credentials.");
             printer.status(format!(
                 "You can set them as environment variables to avoid being prompted again: {}, {}",
@@ -147,8 +163,13 @@ fn release_client(global: &GlobalArgs, printer: Printer, ask: bool) -> anyhow::R
                 crate::env::DOCKER_HUB_PASSWORD
             ));
             let (username, password) = prompt::credentials(target.registry())?;
-            credentials = credentials
-                .with_explicit(target.registry(), Credential::Basic { username, password: Secret::new(password) });
+            credentials = credentials.with_explicit(
+                target.registry(),
+                Credential::Basic {
+                    username,
+                    password: Secret::new(password),
+                },
+            );
         }
     }
     let mut builder = Client::builder(store).with_credentials(credentials);
@@ -175,8 +196,15 @@ pub(crate) fn open_releaser(
         refresh: listing.refresh,
         ..TagListOptions::default()
     };
-    let settings = ReleaseSettings::new(catalog_dir(global)?).with_target(target(global)).with_tag_options(options);
-    Ok(Releaser::new(catalog.clone(), client, settings, Arc::new(CliReporter { printer }))?)
+    let settings = ReleaseSettings::new(catalog_dir(global)?)
+        .with_target(target(global))
+        .with_tag_options(options);
+    Ok(Releaser::new(
+        catalog.clone(),
+        client,
+        settings,
+        Arc::new(CliReporter { printer }),
+    )?)
 }
 
 /// The build engine over the releaser's client (same store, credentials and mirrors), with the
@@ -185,19 +213,31 @@ pub(crate) fn open_releaser(
 pub(crate) fn open_engine(global: &GlobalArgs, releaser: &Releaser) -> anyhow::Result<Engine> {
     let client = releaser.client().clone();
     let epoch = match std::env::var(crate::env::SOURCE_DATE_EPOCH) {
-        Ok(v) if !v.is_empty() => v.parse::<u64>().with_context(|| format!("{} must be a number of seconds", crate::env::SOURCE_DATE_EPOCH))?,
+        Ok(v) if !v.is_empty() => v.parse::<u64>().with_context(|| {
+            format!(
+                "{} must be a number of seconds",
+                crate::env::SOURCE_DATE_EPOCH
+            )
+        })?,
         _ => 0,
     };
-    let mut config = EngineConfig::new(client.store().clone()).with_registry(client).with_source_date_epoch(Some(epoch));
+    let mut config = EngineConfig::new(client.store().clone())
+        .with_registry(client)
+        .with_source_date_epoch(Some(epoch));
     for spec in &global.url_mirrors {
-        let mirror: UrlMirror = spec.parse().with_context(|| format!("invalid --url-mirror `{spec}`"))?;
+        let mirror: UrlMirror = spec
+            .parse()
+            .with_context(|| format!("invalid --url-mirror `{spec}`"))?;
         config = config.with_url_mirror(mirror);
     }
     Engine::new(config).context("failed to start the build engine")
 }
 
 /// Prints a refusal the original reported with exit code 1; other errors go up.
-pub(crate) fn refusal_or_error(err: plinth_release::Error, printer: Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) fn refusal_or_error(
+    err: plinth_release::Error,
+    printer: Printer,
+) -> anyhow::Result<ExitStatus> {
     if err.is_refusal() {
         let _ = printer;
         say(&err.to_string());
@@ -217,16 +257,38 @@ pub(crate) fn say(line: &str) {
 }
 
 /// Runs `plinth generate-release`.
-pub fn run(args: GenerateReleaseArgs, global: &GlobalArgs, printer: Printer, catalog: &Catalog) -> anyhow::Result<ExitStatus> {
+pub fn run(
+    args: GenerateReleaseArgs,
+    global: &GlobalArgs,
+    printer: Printer,
+    catalog: &Catalog,
+) -> anyhow::Result<ExitStatus> {
     let interactive = prompt::interactive();
     let repository = match &args.family {
-        Some(f) => catalog.get(f).map_err(anyhow::Error::new)?.repository().to_owned(),
+        Some(f) => catalog
+            .get(f)
+            .map_err(anyhow::Error::new)?
+            .repository()
+            .to_owned(),
         None if interactive => {
-            let repos: Vec<String> = catalog.repositories().into_iter().map(str::to_owned).collect();
-            let i = prompt::select("Which base image would you like to release a new version for?", repos.clone(), 0)?;
+            let repos: Vec<String> = catalog
+                .repositories()
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            let i = prompt::select(
+                "Which base image would you like to release a new version for?",
+                repos.clone(),
+                0,
+            )?;
             repos[i].clone()
         }
-        None => return Err(prompt::missing("the family to release", "--family REPOSITORY")),
+        None => {
+            return Err(prompt::missing(
+                "the family to release",
+                "--family REPOSITORY",
+            ));
+        }
     };
     // Decide on publishing before anything is built, so credentials are asked at most once.
     let will_ask_publish = !args.publish && !args.no_publish && !args.yes;
@@ -239,18 +301,34 @@ pub fn run(args: GenerateReleaseArgs, global: &GlobalArgs, printer: Printer, cat
         Some(b) => b,
         None if interactive => loop {
             // The original's text had a stray `)` here; it is dropped on purpose.
-            let message = format!("Which kind of new version would you like to cut? (latest version is {})", choices.latest);
-            let start = choices.choices.iter().position(|c| c.version.is_ok()).unwrap_or(0);
-            let i = prompt::select(&message, choices.choices.iter().map(|c| c.label()).collect(), start)?;
+            let message = format!(
+                "Which kind of new version would you like to cut? (latest version is {})",
+                choices.latest
+            );
+            let start = choices
+                .choices
+                .iter()
+                .position(|c| c.version.is_ok())
+                .unwrap_or(0);
+            let i = prompt::select(
+                &message,
+                choices.choices.iter().map(|c| c.label()).collect(),
+                start,
+            )?;
             match &choices.choices[i].version {
                 Ok(_) => break choices.choices[i].kind,
-                Err(why) => printer.warn(format!("cannot release with `{}`: {why}", choices.choices[i].kind)),
+                Err(why) => printer.warn(format!(
+                    "cannot release with `{}`: {why}",
+                    choices.choices[i].kind
+                )),
             }
         },
         None => return Err(prompt::missing("the kind of version to cut", "--bump KIND")),
     };
     let changelog = match args.changelog {
-        Some(text) if text.trim().is_empty() => anyhow::bail!("the changelog entry is empty; describe the change in --changelog"),
+        Some(text) if text.trim().is_empty() => {
+            anyhow::bail!("the changelog entry is empty; describe the change in --changelog")
+        }
         Some(text) => text,
         None if interactive => prompt::text_non_empty("What should the changelog entry be?")?,
         None => return Err(prompt::missing("the changelog entry", "--changelog TEXT")),
@@ -260,15 +338,30 @@ pub fn run(args: GenerateReleaseArgs, global: &GlobalArgs, printer: Printer, cat
     } else if args.no_publish {
         false
     } else if interactive && will_ask_publish {
-        prompt::confirm("Would you like to publish it to our remote registry now?", false)?
+        prompt::confirm(
+            "Would you like to publish it to our remote registry now?",
+            false,
+        )?
     } else {
-        return Err(prompt::missing("whether to publish", "--publish or --no-publish"));
+        return Err(prompt::missing(
+            "whether to publish",
+            "--publish or --no-publish",
+        ));
     };
     let engine = open_engine(global, &releaser)?;
-    let request = ReleaseRequest { repository, bump, changelog, publish };
+    let request = ReleaseRequest {
+        repository,
+        bump,
+        changelog,
+        publish,
+    };
     match releaser.release(&engine, &request) {
         Ok(outcome) => {
-            printer.result(outcome.published.unwrap_or_else(|| format!("{} {}", request.repository, outcome.version)));
+            printer.result(
+                outcome
+                    .published
+                    .unwrap_or_else(|| format!("{} {}", request.repository, outcome.version)),
+            );
             Ok(ExitStatus::Success)
         }
         Err(e) => refusal_or_error(e, printer),

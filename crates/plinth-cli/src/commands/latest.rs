@@ -22,7 +22,12 @@ pub struct LatestArgs {
 }
 
 /// Runs `plinth latest`.
-pub fn run(args: LatestArgs, global: &GlobalArgs, printer: Printer, catalog: &Catalog) -> anyhow::Result<ExitStatus> {
+pub fn run(
+    args: LatestArgs,
+    global: &GlobalArgs,
+    printer: Printer,
+    catalog: &Catalog,
+) -> anyhow::Result<ExitStatus> {
     let releaser = open_releaser(global, catalog, &args.listing, printer, false)?;
     match releaser.latest(&args.repository, args.stable) {
         Ok(image) => {

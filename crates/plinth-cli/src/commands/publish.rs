@@ -5,7 +5,9 @@ use plinth_catalog::{Catalog, Version};
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
-use crate::commands::generate_release::{ListingArgs, open_engine, open_releaser, refusal_or_error, say};
+use crate::commands::generate_release::{
+    ListingArgs, open_engine, open_releaser, refusal_or_error, say,
+};
 use crate::printer::Printer;
 use crate::prompt;
 
@@ -26,7 +28,12 @@ pub struct PublishArgs {
 }
 
 /// Runs `plinth publish`.
-pub fn run(args: PublishArgs, global: &GlobalArgs, printer: Printer, catalog: &Catalog) -> anyhow::Result<ExitStatus> {
+pub fn run(
+    args: PublishArgs,
+    global: &GlobalArgs,
+    printer: Printer,
+    catalog: &Catalog,
+) -> anyhow::Result<ExitStatus> {
     // Checked before credentials, as the original did.
     if catalog.find(&args.repository).is_none() {
         say(&format!("Unknown base image name: {}", args.repository));
@@ -40,7 +47,9 @@ pub fn run(args: PublishArgs, global: &GlobalArgs, printer: Printer, catalog: &C
         if !interactive {
             return false;
         }
-        say(&format!("The published tag points at {existing}, not at this build."));
+        say(&format!(
+            "The published tag points at {existing}, not at this build."
+        ));
         let yes = prompt::confirm(
             "This version has already been published to our remote registry. Would you like to overwrite it?",
             false,

@@ -26,18 +26,31 @@ pub struct UpgradeConsumersArgs {
 }
 
 /// Runs `plinth upgrade-consumers`.
-pub fn run(args: UpgradeConsumersArgs, global: &GlobalArgs, printer: Printer, catalog: &Catalog) -> anyhow::Result<ExitStatus> {
+pub fn run(
+    args: UpgradeConsumersArgs,
+    global: &GlobalArgs,
+    printer: Printer,
+    catalog: &Catalog,
+) -> anyhow::Result<ExitStatus> {
     let releaser = open_releaser(global, catalog, &args.listing, printer, false)?;
     let mut failed = false;
     for path in &args.paths {
         match releaser.upgrade_consumer(path, args.dry_run) {
             Ok(update) if update.diff.is_empty() => {
-                printer.status(format!("{}: already pins {}", update.path.display(), update.address));
+                printer.status(format!(
+                    "{}: already pins {}",
+                    update.path.display(),
+                    update.address
+                ));
             }
             Ok(update) => {
                 printer.result(update.diff.trim_end());
                 if !args.dry_run {
-                    printer.status(format!("{}: now pins {}", update.path.display(), update.address));
+                    printer.status(format!(
+                        "{}: now pins {}",
+                        update.path.display(),
+                        update.address
+                    ));
                 }
             }
             Err(e) => {
@@ -46,5 +59,9 @@ pub fn run(args: UpgradeConsumersArgs, global: &GlobalArgs, printer: Printer, ca
             }
         }
     }
-    Ok(if failed { ExitStatus::Failure } else { ExitStatus::Success })
+    Ok(if failed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
 }

@@ -12,24 +12,74 @@ fn release_publish_docs_and_refusals() {
     let c = Catalog::new("e2e");
 
     // Without a terminal, a missing answer is an error naming its flag, not a hang.
-    let out = c.run(c.cmd(&["generate-release", "--family", REPOSITORY, "--changelog", "x", "--publish"]).stdin(std::process::Stdio::null()));
+    let out = c.run(
+        c.cmd(&[
+            "generate-release",
+            "--family",
+            REPOSITORY,
+            "--changelog",
+            "x",
+            "--publish",
+        ])
+        .stdin(std::process::Stdio::null()),
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("pass `--bump KIND`"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pass `--bump KIND`"),
+        "{}",
+        text(&out)
+    );
 
     // A bump that gives an undeclared version is refused before anything is built.
-    let out = c.run(&mut c.cmd(&["generate-release", "--family", REPOSITORY, "--bump", "minor", "--changelog", "x", "--no-publish"]));
+    let out = c.run(&mut c.cmd(&[
+        "generate-release",
+        "--family",
+        REPOSITORY,
+        "--bump",
+        "minor",
+        "--changelog",
+        "x",
+        "--no-publish",
+    ]));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not declare 0.1.0"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not declare 0.1.0"),
+        "{}",
+        text(&out)
+    );
     assert!(!c.changelog().exists());
 
     // The release.
-    let out = c.run(&mut c.cmd(&["generate-release", "--family", REPOSITORY, "--bump", "major", "--changelog", "First release", "--publish"]));
+    let out = c.run(&mut c.cmd(&[
+        "generate-release",
+        "--family",
+        REPOSITORY,
+        "--bump",
+        "major",
+        "--changelog",
+        "First release",
+        "--publish",
+    ]));
     assert!(out.status.success(), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for expected in ["(linux/amd64)", "(linux/arm64)", "Sanity checks passed.", "Added 1.0.0 to the registry.", "Generated docs successfully."] {
-        assert!(stderr.contains(expected), "missing `{expected}`:\n{}", text(&out));
+    for expected in [
+        "(linux/amd64)",
+        "(linux/arm64)",
+        "Sanity checks passed.",
+        "Added 1.0.0 to the registry.",
+        "Generated docs successfully.",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing `{expected}`:\n{}",
+            text(&out)
+        );
     }
-    assert!(stderr.matches("5 passed, 0 failed, 0 errored").count() == 2, "{}", text(&out));
+    assert!(
+        stderr.matches("5 passed, 0 failed, 0 errored").count() == 2,
+        "{}",
+        text(&out)
+    );
     let tag = format!("{}:1.0.0", c.published());
     let digest = skopeo_digest(&tag).expect("the tag was pushed");
     let address = format!("{tag}@{digest}");
@@ -42,30 +92,51 @@ fn release_publish_docs_and_refusals() {
         .output()
         .unwrap();
     let index: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
-    let archs: Vec<&str> = index["manifests"].as_array().unwrap().iter().map(|m| m["platform"]["architecture"].as_str().unwrap()).collect();
+    let archs: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect();
     assert_eq!(archs, ["amd64", "arm64"]);
 
     // Changelog, README row, registry JSON, release record.
-    let changelog: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(c.changelog()).unwrap()).unwrap();
+    let changelog: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.changelog()).unwrap()).unwrap();
     assert_eq!(changelog[0]["version"], "1.0.0");
     assert_eq!(changelog[0]["changelog_entry"], "First release");
     let example = changelog[0]["dockerfile_example"].as_str().unwrap();
-    assert!(example.starts_with("FROM docker.io/library/busybox:good@sha256:"), "{example}");
-    assert!(example.contains("RUN sh -c echo 1.0.0 > /etc/my-family-release") || example.contains("echo 1.0.0"), "{example}");
+    assert!(
+        example.starts_with("FROM docker.io/library/busybox:good@sha256:"),
+        "{example}"
+    );
+    assert!(
+        example.contains("RUN sh -c echo 1.0.0 > /etc/my-family-release")
+            || example.contains("echo 1.0.0"),
+        "{example}"
+    );
     let readme = std::fs::read_to_string(c.catalog_dir().join("README.md")).unwrap();
     let row = format!("|  1.0.0 | ✅| {address} | First release |");
     assert!(readme.contains(&row), "no `{row}` in:\n{readme}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(c.catalog_dir().join("generated/registry.json")).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(c.catalog_dir().join("generated/registry.json")).unwrap(),
+    )
+    .unwrap();
     let v = &json["families"][0]["versions"][0];
     assert_eq!(v["index_digest"], digest.as_str());
-    let platform_digests = v["platform_digests"].as_object().expect("platform digests are recorded");
+    let platform_digests = v["platform_digests"]
+        .as_object()
+        .expect("platform digests are recorded");
     assert_eq!(platform_digests.len(), 2);
     for m in index["manifests"].as_array().unwrap() {
         let key = format!("linux/{}", m["platform"]["architecture"].as_str().unwrap());
         assert_eq!(platform_digests[&key], m["digest"]);
     }
-    assert!(c.catalog_dir().join("generated/inputs/example_busybox_base.json").is_file());
+    assert!(
+        c.catalog_dir()
+            .join("generated/inputs/example_busybox_base.json")
+            .is_file()
+    );
 
     // The docs are up to date, from a new process (its listing must include the pushed tag).
     let out = c.run(&mut c.cmd(&["generate-docs", "--check"]));
@@ -75,38 +146,82 @@ fn release_publish_docs_and_refusals() {
     let changelog_before = std::fs::read(c.changelog()).unwrap();
     let out = c.run(&mut c.cmd(&["publish", REPOSITORY, "1.0.0"]));
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already published with the same digest"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already published with the same digest"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(skopeo_digest(&tag).unwrap(), digest);
 
     // Other bytes under a published tag are refused (another root image gives another digest).
     let other_root = push_root(c.registry, Root::GoodAgain);
-    let out = c.run(c.cmd(&["publish", REPOSITORY, "1.0.0"]).env("MY_FAMILY_ROOT_IMAGE", &other_root));
+    let out = c.run(
+        c.cmd(&["publish", REPOSITORY, "1.0.0"])
+            .env("MY_FAMILY_ROOT_IMAGE", &other_root),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is already published with digest"), "{}", text(&out));
-    assert_eq!(skopeo_digest(&tag).unwrap(), digest, "the published tag did not move");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is already published with digest"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        skopeo_digest(&tag).unwrap(),
+        digest,
+        "the published tag did not move"
+    );
 
     // No publish without a changelog entry.
     let out = c.run(&mut c.cmd(&["publish", REPOSITORY, "1.1.0"]));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("No entry found for version 1.1.0 in the registry."), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("No entry found for version 1.1.0 in the registry."),
+        "{}",
+        text(&out)
+    );
     let out = c.run(&mut c.cmd(&["publish", "nope/nothing", "1.0.0"]));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Unknown base image name: nope/nothing"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Unknown base image name: nope/nothing"),
+        "{}",
+        text(&out)
+    );
 
     // A failing check aborts with nothing written: no changelog entry, no tag, same docs.
     let readme_before = std::fs::read(c.catalog_dir().join("README.md")).unwrap();
     let broken = push_root(c.registry, Root::NoAirbyteUser);
     let out = c.run(
-        c.cmd(&["generate-release", "--family", REPOSITORY, "--bump", "minor", "--changelog", "Broken", "--publish"])
-            .env("MY_FAMILY_ROOT_IMAGE", &broken),
+        c.cmd(&[
+            "generate-release",
+            "--family",
+            REPOSITORY,
+            "--bump",
+            "minor",
+            "--changelog",
+            "Broken",
+            "--publish",
+        ])
+        .env("MY_FAMILY_ROOT_IMAGE", &broken),
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("Sanity checks failed: linux/amd64 user_exists:airbyte"), "{}", text(&out));
-    assert!(stderr.contains("linux/arm64 user_exists:airbyte"), "checks ran on arm64 too:\n{}", text(&out));
+    assert!(
+        stderr.contains("Sanity checks failed: linux/amd64 user_exists:airbyte"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr.contains("linux/arm64 user_exists:airbyte"),
+        "checks ran on arm64 too:\n{}",
+        text(&out)
+    );
     assert!(stderr.trim_end().ends_with("Aborting."), "{}", text(&out));
     assert_eq!(std::fs::read(c.changelog()).unwrap(), changelog_before);
-    assert_eq!(std::fs::read(c.catalog_dir().join("README.md")).unwrap(), readme_before);
+    assert_eq!(
+        std::fs::read(c.catalog_dir().join("README.md")).unwrap(),
+        readme_before
+    );
     assert_eq!(skopeo_digest(&format!("{}:1.1.0", c.published())), None);
 
     // What consumers pin, and a connector's metadata.yaml pointed at it byte for byte.
@@ -122,10 +237,22 @@ fn release_publish_docs_and_refusals() {
     std::fs::write(&metadata, &before).unwrap();
     let out = c.run(c.cmd(&["upgrade-consumers", "--dry-run"]).arg(&metadata));
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("+    baseImage: \"{address}\" # pinned")), "{}", text(&out));
-    assert_eq!(std::fs::read_to_string(&metadata).unwrap(), before, "--dry-run writes nothing");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("+    baseImage: \"{address}\" # pinned")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&metadata).unwrap(),
+        before,
+        "--dry-run writes nothing"
+    );
     let out = c.run(c.cmd(&["upgrade-consumers"]).arg(&metadata));
     assert!(out.status.success(), "{}", text(&out));
-    let expected = before.replace(&format!("{}:0.9.0@sha256:{}", c.published(), "0".repeat(64)), &address);
+    let expected = before.replace(
+        &format!("{}:0.9.0@sha256:{}", c.published(), "0".repeat(64)),
+        &address,
+    );
     assert_eq!(std::fs::read_to_string(&metadata).unwrap(), expected);
 }

@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 use std::sync::{Arc, OnceLock};
 
 use plinth_oci::layer::{WriteOptions, store_dir_layer};
-use plinth_oci::{Descriptor, ImageConfig, ImageIndex, ImageManifest, MediaType, Platform, Reference, Store};
+use plinth_oci::{
+    Descriptor, ImageConfig, ImageIndex, ImageManifest, MediaType, Platform, Reference, Store,
+};
 use plinth_registry::{Client, NoReporter};
 use plinth_test::{LocalRegistry, TestContext};
 
@@ -22,11 +24,23 @@ pub fn my_family_bin() -> PathBuf {
         // target/<profile>/deps/<test> → target/<profile>
         let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
         let target_dir = profile_dir.parent().unwrap().to_path_buf();
-        let profile = profile_dir.file_name().unwrap().to_string_lossy().into_owned();
+        let profile = profile_dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "-q", "-p", "plinth-example-family", "--bin", "my-family", "--target-dir"])
-            .arg(&target_dir)
-            .current_dir(manifest);
+        cmd.args([
+            "build",
+            "-q",
+            "-p",
+            "plinth-example-family",
+            "--bin",
+            "my-family",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .current_dir(manifest);
         if profile == "release" {
             cmd.arg("--release");
         }
@@ -48,10 +62,11 @@ pub fn arm64_busybox() -> PathBuf {
         .unwrap_or_else(|| manifest.join("../../target"));
     let out = target.join("plinth-test-data/busybox-arm64");
     if !out.exists() {
-        let status = Command::new(manifest.join("../plinth-sandbox/tests/data/fetch-arm64-busybox.sh"))
-            .arg(&out)
-            .status()
-            .unwrap();
+        let status =
+            Command::new(manifest.join("../plinth-sandbox/tests/data/fetch-arm64-busybox.sh"))
+                .arg(&out)
+                .status()
+                .unwrap();
         assert!(status.success(), "fetching the arm64 busybox failed");
     }
     out
@@ -86,7 +101,11 @@ fn root_index(store: &Store, root: Root) -> Descriptor {
         let printenv = dir.join("bin/printenv");
         std::fs::remove_file(&printenv).ok();
         std::fs::write(&printenv, "#!/bin/sh\nexec env\n").unwrap();
-        std::fs::set_permissions(&printenv, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            &printenv,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         match root {
             Root::Good => {}
             Root::GoodAgain => std::fs::write(dir.join("etc/marker"), "again\n").unwrap(),
@@ -102,10 +121,18 @@ fn root_index(store: &Store, root: Root) -> Descriptor {
         config.set_env("PATH", "/bin:/usr/bin");
         let config = store.write_config(MediaType::OciConfig, &config).unwrap();
         let layer = Descriptor::new(MediaType::OciLayerGzip, info.digest, info.size);
-        let manifest = store.write_manifest(&ImageManifest::new(MediaType::OciManifest, config, vec![layer])).unwrap();
+        let manifest = store
+            .write_manifest(&ImageManifest::new(
+                MediaType::OciManifest,
+                config,
+                vec![layer],
+            ))
+            .unwrap();
         manifests.push(manifest.with_platform(platform));
     }
-    store.write_index(&ImageIndex::new(MediaType::OciIndex, manifests)).unwrap()
+    store
+        .write_index(&ImageIndex::new(MediaType::OciIndex, manifests))
+        .unwrap()
 }
 
 /// Pushes the root variant to `<registry>/library/busybox:<tag>` and returns the address the
@@ -121,7 +148,10 @@ pub fn push_root(registry: &LocalRegistry, root: Root) -> String {
     let store = Store::open(dir.path().join("store")).unwrap();
     let index = root_index(&store, root);
     let tag = format!("{root:?}").to_lowercase();
-    let target: Reference = registry.image(&format!("library/busybox:{tag}")).parse().unwrap();
+    let target: Reference = registry
+        .image(&format!("library/busybox:{tag}"))
+        .parse()
+        .unwrap();
     let client = Client::builder(store).build().unwrap();
     tokio::runtime::Runtime::new()
         .unwrap()
@@ -143,10 +173,17 @@ pub struct Catalog {
 impl Catalog {
     pub fn new(namespace: &str) -> Self {
         let registry = LocalRegistry::shared();
-        let ctx = TestContext::new().with_bin(my_family_bin()).with_registry_filter(registry);
+        let ctx = TestContext::new()
+            .with_bin(my_family_bin())
+            .with_registry_filter(registry);
         let namespace = format!("{namespace}-{}", std::process::id());
         let root = push_root(registry, Root::Good);
-        Self { ctx, registry, namespace, root }
+        Self {
+            ctx,
+            registry,
+            namespace,
+            root,
+        }
     }
 
     pub fn catalog_dir(&self) -> PathBuf {
@@ -154,7 +191,8 @@ impl Catalog {
     }
 
     pub fn changelog(&self) -> PathBuf {
-        self.catalog_dir().join("generated/changelogs/example_busybox_base.json")
+        self.catalog_dir()
+            .join("generated/changelogs/example_busybox_base.json")
     }
 
     /// The published repository in the loopback registry.
@@ -167,7 +205,12 @@ impl Catalog {
         let mut cmd = self.ctx.plinth();
         cmd.env("MY_FAMILY_ROOT_IMAGE", &self.root)
             .env("PLINTH_NO_PROMPT", "1")
-            .args(["--registry", &self.registry.host(), "--namespace", &self.namespace])
+            .args([
+                "--registry",
+                &self.registry.host(),
+                "--namespace",
+                &self.namespace,
+            ])
             .args(["--registry-mirror", &self.registry.host(), "--catalog-dir"])
             .arg(self.catalog_dir())
             .args(args);
@@ -175,7 +218,8 @@ impl Catalog {
     }
 
     pub fn run(&self, cmd: &mut Command) -> Output {
-        cmd.output().unwrap_or_else(|e| panic!("failed to run {cmd:?}: {e}"))
+        cmd.output()
+            .unwrap_or_else(|e| panic!("failed to run {cmd:?}: {e}"))
     }
 }
 
@@ -204,6 +248,10 @@ pub fn skopeo_digest(image: &str) -> Option<String> {
         .arg(format!("docker://{image}"))
         .output()
         .expect("skopeo runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }

@@ -78,10 +78,17 @@ fn generate_release_through_a_pseudo_terminal() {
     cmd.env_remove("PLINTH_NO_PROMPT").env("TERM", "xterm");
     let out = c.run(&mut cmd);
     assert!(out.status.success(), "{}", text(&out));
-    let changelog: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(c.changelog()).unwrap()).unwrap();
-    assert_eq!(changelog[0]["version"], "1.0.0", "major was picked after moving down and up");
+    let changelog: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.changelog()).unwrap()).unwrap();
+    assert_eq!(
+        changelog[0]["version"], "1.0.0",
+        "major was picked after moving down and up"
+    );
     assert_eq!(changelog[0]["changelog_entry"], "Interactive release");
     let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(screen.contains("major → 1.0.0"), "the bump labels show the resulting version:\n{screen}");
+    assert!(
+        screen.contains("major → 1.0.0"),
+        "the bump labels show the resulting version:\n{screen}"
+    );
     assert!(screen.contains("Skipping publication."), "{screen}");
 }
