@@ -23,6 +23,14 @@ pub enum Error {
         #[source]
         source: plinth_oci::Error,
     },
+    /// An image substitution (`FROM=TO`, the `--substitute-image` flag) did not parse.
+    #[error("invalid image substitution `{input}`: {reason}")]
+    InvalidSubstitution {
+        /// The input, cut to 200 characters.
+        input: String,
+        /// Why it is invalid and how to write it.
+        reason: String,
+    },
     /// The recipe breaks a rule of the operation model (an empty argv, a relative cache path, …).
     #[error("invalid recipe:\n{}", bullet_list(.problems))]
     InvalidRecipe {

@@ -9,6 +9,8 @@
 //! - Views: [`Container::dockerfile_example`] (the original tool's documentation text, byte for
 //!   byte) and [`Container::buildable_dockerfile`] (a Dockerfile BuildKit builds into the same image).
 //! - [`parse_dockerfile`]: reads the common Dockerfile subset back into a [`Container`].
+//! - [`Container::with_substituted_images`]: stand-in root images for offline builds and tests
+//!   ([`ImageSubstitutions`], recorded in the result).
 //!
 //! The platform is not part of a container: a recipe function takes it as a parameter and the
 //! engine builds for it.
@@ -49,6 +51,7 @@ pub mod op;
 pub mod reader;
 pub mod source;
 pub mod state;
+pub mod substitute;
 mod words;
 
 pub use buildable::{
@@ -60,3 +63,6 @@ pub use op::{DirectorySource, ExecOptions, FileOptions, FileSource, Network, Op}
 pub use reader::{ReaderOptions, parse_dockerfile, parse_dockerfile_with};
 pub use source::{ImageSource, SourceKind};
 pub use state::{CacheMount, ContainerState, Step, Steps};
+pub use substitute::{
+    AppliedSubstitution, ImageSubstitution, ImageSubstitutions, SUBSTITUTION_LABEL, Substituted,
+};
