@@ -68,6 +68,14 @@ pub enum Command {
     Copy(commands::copy::CopyArgs),
     /// Remove blobs no image in the local store refers to.
     Gc(commands::gc::GcArgs),
+    /// Build a catalog version or a Dockerfile with the embedded, daemonless engine.
+    Build(commands::build::BuildArgs),
+    /// Run sanity checks in an image on every platform (a catalog version's, container-structure-test files).
+    Check(commands::check::CheckCommandArgs),
+    /// Print a recipe's Dockerfile view (the original's example format, or a buildable one).
+    Dockerfile(commands::dockerfile::DockerfileArgs),
+    /// Run a command in an image, in the sandbox; changes are thrown away.
+    Run(commands::run::RunArgs),
     /// Cut a new version of a base image family: build, check every platform, publish, record.
     GenerateRelease(commands::generate_release::GenerateReleaseArgs),
     /// Publish a specific version of a base image to our remote registry.
@@ -78,4 +86,14 @@ pub enum Command {
     Latest(commands::latest::LatestArgs),
     /// Pin connectors' metadata.yaml baseImage to the latest stable published version.
     UpgradeConsumers(commands::upgrade_consumers::UpgradeConsumersArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

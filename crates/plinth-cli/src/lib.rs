@@ -12,6 +12,8 @@
 //! }
 //! ```
 
+mod build_progress;
+mod checks_arg;
 pub mod cli;
 mod commands;
 pub mod env;
@@ -19,6 +21,7 @@ mod location;
 mod logging;
 pub mod printer;
 mod progress;
+mod recipe_arg;
 mod prompt;
 mod settings;
 mod transfer;
@@ -41,6 +44,8 @@ pub enum ExitStatus {
     Failure,
     /// The command could not run (bad input, unreachable registry, …).
     Error,
+    /// The exit code of a command run in a container (`plinth run`).
+    Code(i32),
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -49,6 +54,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => ExitCode::SUCCESS,
             ExitStatus::Failure => ExitCode::from(1),
             ExitStatus::Error => ExitCode::from(2),
+            ExitStatus::Code(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         }
     }
 }

@@ -12,7 +12,8 @@ use plinth_recipe::{Container, ReaderOptions, parse_dockerfile_with};
 /// The recipe arguments `build` and `dockerfile` share.
 #[derive(Debug, Args)]
 pub struct RecipeArgs {
-    /// A catalog version, `REPOSITORY:VERSION` (e.g. `airbyte/python-connector-base:3.0.0`).
+    /// A catalog version, `REPOSITORY:VERSION` (e.g. `airbyte/python-connector-base:3.0.0`), or a
+    /// repository alone for its newest version with a known recipe.
     #[arg(value_name = "REPOSITORY:VERSION", conflicts_with = "file")]
     pub catalog_version: Option<String>,
     /// Read the recipe from a Dockerfile (the common subset) instead.
@@ -47,17 +48,39 @@ impl RecipeArgs {
         let Some(spec) = &self.catalog_version else {
             bail!("say what to build: `REPOSITORY:VERSION` from the catalog, or `-f Dockerfile`");
         };
-        let (repository, version) = spec
-            .rsplit_once(':')
-            .with_context(|| format!("`{spec}` is not `REPOSITORY:VERSION` (e.g. `airbyte/python-connector-base:3.0.0`)"))?;
-        let family = catalog.get(repository)?;
-        let version: Version = version.parse()?;
-        family.declaration(&version)?;
+        let (family, version) = match spec.rsplit_once(':') {
+            Some((repository, version)) if !version.contains('/') => {
+                let family = catalog.get(repository)?;
+                let version: Version = version.parse()?;
+                family.declaration(&version)?;
+                (family, version)
+            }
+            _ => {
+                let family = catalog.get(spec)?;
+                let version = newest_buildable(family)
+                    .with_context(|| format!("{spec} declares no version with a known recipe"))?;
+                (family, version)
+            }
+        };
         Ok(Recipe { id: format!("{}:{version}", family.repository()), source: Source::Catalog { family, version } })
     }
 }
 
+/// The newest declared version whose recipe can be built.
+fn newest_buildable(family: &dyn plinth_catalog::Family) -> Option<Version> {
+    let host = Platform::linux_amd64();
+    family.versions().iter().rev().map(|d| d.version().clone()).find(|v| family.recipe(v, &host).is_ok())
+}
+
 impl Recipe<'_> {
+    /// The catalog family and version, when the recipe comes from the catalog.
+    pub fn catalog_version(&self) -> Option<(&dyn plinth_catalog::Family, &Version)> {
+        match &self.source {
+            Source::Catalog { family, version } => Some((*family, version)),
+            Source::Dockerfile(_) => None,
+        }
+    }
+
     /// The container for `platform`.
     pub fn container(&self, platform: &Platform) -> anyhow::Result<Container> {
         match &self.source {

@@ -36,13 +36,18 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// The build engine over the local store, with the registry client (for `from` images) and the
 /// `--url-mirror`s. `SOURCE_DATE_EPOCH` clamps timestamps when set.
 pub fn engine(global: &GlobalArgs, store: Store) -> anyhow::Result<plinth_engine::Engine> {
-    let client = registry_client(global, store.clone())?;
-    let mut config = plinth_engine::EngineConfig::new(store).with_registry(client).with_source_date_epoch(source_date_epoch()?);
+    engine_with_client(global, registry_client(global, store)?, None)
+}
+
+/// The build engine over `client`'s store. `SOURCE_DATE_EPOCH` wins over `default_epoch`.
+pub fn engine_with_client(global: &GlobalArgs, client: Client, default_epoch: Option<u64>) -> anyhow::Result<plinth_engine::Engine> {
+    let epoch = source_date_epoch()?.or(default_epoch);
+    let mut config = plinth_engine::EngineConfig::new(client.store().clone()).with_registry(client).with_source_date_epoch(epoch);
     for mirror in &global.url_mirrors {
         let mirror: plinth_engine::UrlMirror = mirror.parse().with_context(|| format!("invalid `--url-mirror {mirror}`"))?;
         config = config.with_url_mirror(mirror);
     }
-    Ok(plinth_engine::Engine::new(config)?)
+    plinth_engine::Engine::new(config).context("failed to start the build engine")
 }
 
 /// `SOURCE_DATE_EPOCH`, when set and not empty.

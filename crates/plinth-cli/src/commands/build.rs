@@ -10,6 +10,7 @@ use plinth_oci::Platform;
 
 use crate::ExitStatus;
 use crate::build_progress::BuildProgress;
+use crate::checks_arg::CheckArgs;
 use crate::cli::GlobalArgs;
 use crate::location::Location;
 use crate::printer::Printer;
@@ -42,6 +43,13 @@ pub struct BuildArgs {
     /// Print, per step, whether it came from the cache and what changed.
     #[arg(long)]
     pub explain: bool,
+    /// Run the version's sanity checks (and `--cst` files) on every platform before anything is
+    /// pushed or written; a failure stops the command with exit code 1.
+    #[arg(long)]
+    pub check: bool,
+    /// Check options.
+    #[command(flatten)]
+    pub checks: CheckArgs,
 }
 
 /// Runs `plinth build`.
@@ -72,6 +80,14 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Cat
     let result = engine.build(first, &options)?;
     drop(progress);
     printer.status(format!("built {} for {} ({} steps ran)", recipe.id, list(&platforms), result.steps_run()));
+    if args.check || !args.checks.cst_files.is_empty() {
+        let checks = args.checks.checks(&recipe)?;
+        if !args.checks.run(&engine, &recipe.id, &result.root, &platforms, &checks, printer)? {
+            printer.status(format!("sanity checks failed for {}: nothing was pushed or written", recipe.id));
+            return Ok(ExitStatus::Failure);
+        }
+        printer.status(format!("sanity checks passed on {}", list(&platforms)));
+    }
     let client = engine.registry().clone();
     if args.push {
         let tag = args.tag.as_deref().unwrap_or_default();

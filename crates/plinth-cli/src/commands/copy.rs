@@ -36,6 +36,10 @@ pub fn run(args: CopyArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Res
     let delivered = runtime()?.block_on(async {
         // Holding the shared lock keeps a concurrent `plinth gc` away from blobs between fetch and delivery.
         let _lock = store.lock_shared()?;
+        // The destination registry's auth probe runs while the source is read.
+        if let Location::Registry(reference) = &args.destination {
+            client.warm_up(reference.registry());
+        }
         let mut root = fetch(&client, &args.source, &platforms, progress.clone()).await?;
         if let Some(platform) = &args.platform {
             root = resolve_manifest(&store, &root, Some(platform))?.0;

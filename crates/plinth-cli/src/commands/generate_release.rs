@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::checks::CheckReport;
 use plinth_catalog::{BumpKind, Catalog};
-use plinth_engine::{Engine, EngineConfig, Reporter as BuildReporter, StepReport, UrlMirror};
+use plinth_engine::{Engine, Reporter as BuildReporter, StepReport};
 use plinth_oci::Platform;
 use plinth_registry::{Client, Credential, Credentials, Secret, TagListOptions};
 use plinth_release::{ReleaseReporter, ReleaseRequest, ReleaseSettings, Releaser, Target};
@@ -211,26 +211,7 @@ pub(crate) fn open_releaser(
 /// `--url-mirror`s. Layer times are clamped to `SOURCE_DATE_EPOCH` (0 by default) so a rebuild
 /// of a version gives the digest it was published with.
 pub(crate) fn open_engine(global: &GlobalArgs, releaser: &Releaser) -> anyhow::Result<Engine> {
-    let client = releaser.client().clone();
-    let epoch = match std::env::var(crate::env::SOURCE_DATE_EPOCH) {
-        Ok(v) if !v.is_empty() => v.parse::<u64>().with_context(|| {
-            format!(
-                "{} must be a number of seconds",
-                crate::env::SOURCE_DATE_EPOCH
-            )
-        })?,
-        _ => 0,
-    };
-    let mut config = EngineConfig::new(client.store().clone())
-        .with_registry(client)
-        .with_source_date_epoch(Some(epoch));
-    for spec in &global.url_mirrors {
-        let mirror: UrlMirror = spec
-            .parse()
-            .with_context(|| format!("invalid --url-mirror `{spec}`"))?;
-        config = config.with_url_mirror(mirror);
-    }
-    Engine::new(config).context("failed to start the build engine")
+    crate::settings::engine_with_client(global, releaser.client().clone(), Some(0))
 }
 
 /// Prints a refusal the original reported with exit code 1; other errors go up.

@@ -1,6 +1,9 @@
 //! One module per command; each holds its args and a short `run` over the libraries.
 
+pub mod build;
+pub mod check;
 pub mod copy;
+pub mod dockerfile;
 pub mod gc;
 pub mod generate_docs;
 pub mod generate_release;
@@ -8,6 +11,7 @@ pub mod inspect;
 pub mod latest;
 pub mod ls;
 pub mod publish;
+pub mod run;
 pub mod upgrade_consumers;
 
 use crate::ExitStatus;
@@ -21,6 +25,10 @@ pub fn run(cli: Cli, printer: Printer, catalog: &plinth_catalog::Catalog) -> any
         Command::Ls(args) => ls::run(args, &cli.global, printer),
         Command::Copy(args) => copy::run(args, &cli.global, printer),
         Command::Gc(args) => gc::run(args, printer),
+        Command::Build(args) => build::run(args, &cli.global, printer, catalog),
+        Command::Check(args) => check::run(args, &cli.global, printer, catalog),
+        Command::Dockerfile(args) => dockerfile::run(args, printer, catalog),
+        Command::Run(args) => run::run(args, &cli.global, printer),
         Command::GenerateRelease(args) => generate_release::run(args, &cli.global, printer, catalog),
         Command::Publish(args) => publish::run(args, &cli.global, printer, catalog),
         Command::GenerateDocs(args) => generate_docs::run(args, &cli.global, printer, catalog),

@@ -122,3 +122,50 @@ fn dockerfile_views_of_a_dockerfile_and_of_the_catalog() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("recipe is not known"));
 }
+
+#[test]
+fn build_check_runs_container_structure_tests_before_writing_anything() {
+    if !require_external(External::Root) {
+        return;
+    }
+    let ctx = TestContext::new();
+    let root = busybox_layout(ctx.temp_dir());
+    let dockerfile = ctx.temp_dir().join("Dockerfile");
+    std::fs::write(&dockerfile, format!("FROM {root}\nRUN echo hello > /greeting\nENV GREETING=/greeting\n")).unwrap();
+    let cst = |name: &str, expected: &str| {
+        let path = ctx.temp_dir().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "schemaVersion: 2.0.0\n\
+                 commandTests:\n  - name: greeting\n    command: cat\n    args: [\"/greeting\"]\n    expectedOutput: [\"{expected}\"]\n\
+                 fileExistenceTests:\n  - name: busybox\n    path: /bin/busybox\n    shouldExist: true\n\
+                 metadataTest:\n  envVars:\n    - key: GREETING\n      value: /greeting\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let good = cst("good.yaml", "hello");
+    let bad = cst("bad.yaml", "bonjour");
+    let junit = ctx.temp_dir().join("report.xml");
+    let out_dir = ctx.temp_dir().join("out");
+    let build = |cst: &Path| {
+        let mut cmd = ctx.plinth();
+        cmd.args(["build", "-f", dockerfile.to_str().unwrap(), "--platform", "linux/amd64", "--check"])
+            .args(["--cst", cst.to_str().unwrap(), "--junit", junit.to_str().unwrap()])
+            .args(["--output", &format!("oci:{}:v1", out_dir.display())]);
+        output(&ctx, &mut cmd)
+    };
+    let failed = build(&bad);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(!out_dir.exists(), "a failed check writes nothing");
+    let report = std::fs::read_to_string(&junit).unwrap();
+    assert!(report.contains("failures=\"1\""), "{report}");
+
+    let passed = build(&good);
+    assert!(passed.status.success());
+    assert!(out_dir.join("index.json").is_file());
+    let report = std::fs::read_to_string(&junit).unwrap();
+    assert!(report.contains("failures=\"0\""), "{report}");
+}
