@@ -6,6 +6,7 @@ use std::sync::Arc;
 use plinth_catalog::{Family, Version};
 use plinth_engine::{BuildOptions, Engine};
 use plinth_oci::{Descriptor, Digest, ImageIndex, MediaType, Platform};
+use plinth_recipe::{AppliedSubstitution, ImageSubstitutions};
 
 use crate::error::{Error, Result};
 
@@ -24,6 +25,9 @@ pub struct BuiltVersion {
     pub url_inputs: BTreeMap<String, Digest>,
     /// The root image, as the recipe writes it.
     pub root_image: Option<String>,
+    /// The images replaced by stand-ins in this build (empty for a real build). A build with
+    /// substitutions is never published outside a loopback registry.
+    pub substitutions: Vec<AppliedSubstitution>,
 }
 
 /// The store ref that keeps a built version alive (gc roots).
@@ -40,6 +44,25 @@ pub fn build_version(
     version: &Version,
     reporter: Arc<dyn plinth_engine::Reporter>,
 ) -> Result<BuiltVersion> {
+    build_version_with(
+        engine,
+        family,
+        version,
+        reporter,
+        &ImageSubstitutions::new(),
+    )
+}
+
+/// [`build_version`] with the recipe's images replaced per `substitutions` (stand-in roots for
+/// offline builds; see [`plinth_recipe::substitute`]). What was replaced is in
+/// [`BuiltVersion::substitutions`].
+pub fn build_version_with(
+    engine: &Engine,
+    family: &dyn Family,
+    version: &Version,
+    reporter: Arc<dyn plinth_engine::Reporter>,
+    substitutions: &ImageSubstitutions,
+) -> Result<BuiltVersion> {
     let repository = family.repository().to_owned();
     let build_err = |source: plinth_engine::Error| Error::Build {
         repository: repository.clone(),
@@ -51,6 +74,19 @@ pub fn build_version(
         .iter()
         .map(|p| family.recipe(version, p))
         .collect::<plinth_catalog::Result<Vec<_>>>()?;
+    let mut applied = Vec::new();
+    let recipes: Vec<_> = recipes
+        .into_iter()
+        .map(|r| {
+            let (container, subs) = r.with_substituted_images(substitutions).into_parts();
+            for sub in subs {
+                if !applied.contains(&sub) {
+                    applied.push(sub);
+                }
+            }
+            container
+        })
+        .collect();
     let recipe_id = format!("{repository}:{version}");
     let tag = build_ref(&repository, version);
     let mut platform_digests = BTreeMap::new();
@@ -102,5 +138,6 @@ pub fn build_version(
         platform_digests,
         url_inputs,
         root_image,
+        substitutions: applied,
     })
 }

@@ -49,6 +49,22 @@ pub enum Error {
         source: Box<plinth_registry::Error>,
     },
 
+    /// A build with stand-in images (`--substitute-image`) was to be published to a registry
+    /// that is not on this machine.
+    #[error(
+        "refusing to publish {repository} to `{registry}`: this build replaces images with stand-ins \
+         ({substitutions}), so it is not the real image; publish stand-in builds only to a loopback \
+         registry (`--registry 127.0.0.1:PORT`), or drop `--substitute-image` to build the real one"
+    )]
+    SubstitutedPublish {
+        /// The family.
+        repository: String,
+        /// The target registry.
+        registry: String,
+        /// The substitution rules, `FROM=TO`, comma-separated.
+        substitutions: String,
+    },
+
     /// The published tag points at another image and `--force` was not given.
     #[error(
         "{address} is already published with digest `{published}`, but this build gives `{built}`; \
@@ -206,6 +222,7 @@ impl Error {
                 | Error::Catalog(plinth_catalog::Error::VersionNotAbove { .. })
                 | Error::Catalog(plinth_catalog::Error::UnknownFamily { .. })
                 | Error::NotDeclared { .. }
+                | Error::SubstitutedPublish { .. }
         )
     }
 }

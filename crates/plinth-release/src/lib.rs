@@ -47,7 +47,7 @@ pub mod runner;
 pub mod tags;
 pub mod target;
 
-pub use build::{BuiltVersion, build_version};
+pub use build::{BuiltVersion, build_version, build_version_with};
 pub use consumers::ConsumerUpdate;
 pub use docs::{Docs, README_FILE, REGISTRY_JSON_FILE};
 pub use error::{Error, Result};

@@ -53,6 +53,10 @@ impl Releaser {
         force: bool,
         confirm: &dyn Fn(&Digest) -> bool,
     ) -> Result<PublishOutcome> {
+        // Last line of defence: the commands refuse before building already.
+        if !built.substitutions.is_empty() {
+            self.refuse_substituted_publish(&built.repository)?;
+        }
         let tag = built.version.to_string();
         let target = self
             .published_repository(&built.repository)?
@@ -150,6 +154,7 @@ impl Releaser {
     ) -> Result<PublishOutcome> {
         let family = self.family(repository)?;
         let repository = family.repository().to_owned();
+        self.refuse_substituted_publish(&repository)?;
         let _lock = FamilyLock::try_acquire(self.catalog_dir(), &repository)?;
         let registry = self.registry(&repository)?;
         if registry

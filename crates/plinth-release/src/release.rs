@@ -13,7 +13,7 @@ use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Family, Registry, Vers
 use plinth_engine::Engine;
 use plinth_oci::Digest;
 
-use crate::build::{BuiltVersion, build_version};
+use crate::build::{BuiltVersion, build_version_with};
 use crate::error::{Error, Result};
 use crate::lock::FamilyLock;
 use crate::record::{ReleaseRecords, VersionRecord};
@@ -152,7 +152,31 @@ impl Releaser {
         version: &Version,
     ) -> Result<BuiltVersion> {
         let checks = family.checks(version)?;
-        let built = build_version(engine, family, version, self.reporter.build_reporter())?;
+        let substitutions = &self.settings.image_substitutions;
+        if !substitutions.is_empty() {
+            self.reporter.warning(&format!(
+                "building {} {version} from stand-in images ({}): the result is not the real image \
+                 and is only publishable to a loopback registry",
+                family.repository(),
+                substitutions
+                    .rules()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let built = build_version_with(
+            engine,
+            family,
+            version,
+            self.reporter.build_reporter(),
+            substitutions,
+        )?;
+        for applied in &built.substitutions {
+            self.reporter
+                .warning(&format!("substituted image: {applied}"));
+        }
         let records = ReleaseRecords::load(self.catalog_dir(), family.repository())?;
         if let Some(record) = records.get(version) {
             for (url, old, new) in record.changed_inputs(&built) {
@@ -189,6 +213,9 @@ impl Releaser {
         let registry = self.registry(&repository)?;
         refuse_unpublished_latest(&registry, &repository)?;
         let version = resolve_version(family, &registry, request.bump)?;
+        if request.publish {
+            self.refuse_substituted_publish(&repository)?;
+        }
         self.reporter
             .status(&format!("Releasing {repository} {version}."));
         let built = self.build_and_check(engine, family, &version)?;

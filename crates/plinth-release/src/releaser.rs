@@ -10,6 +10,7 @@ use plinth_catalog::{
     Catalog, Changelog, Family, PublishedImage, Registry, TagSource, changelog_path,
 };
 use plinth_oci::{Digest, Reference};
+use plinth_recipe::ImageSubstitutions;
 use plinth_registry::{Client, TagListOptions};
 
 use crate::error::{Error, Result};
@@ -61,6 +62,9 @@ pub struct ReleaseSettings {
     pub target: Target,
     /// How tags are listed (TTL cache, refresh).
     pub tag_options: TagListOptions,
+    /// Stand-in images to build from instead of the recipes' own (`--substitute-image`). With
+    /// any rule, nothing is published outside a loopback registry.
+    pub image_substitutions: ImageSubstitutions,
 }
 
 impl ReleaseSettings {
@@ -70,7 +74,15 @@ impl ReleaseSettings {
             catalog_dir: catalog_dir.into(),
             target: Target::default(),
             tag_options: TagListOptions::default(),
+            image_substitutions: ImageSubstitutions::new(),
         }
+    }
+
+    /// Builds from stand-in images (see [`plinth_recipe::substitute`]); such builds are only
+    /// ever published to a loopback registry.
+    pub fn with_image_substitutions(mut self, substitutions: ImageSubstitutions) -> Self {
+        self.image_substitutions = substitutions;
+        self
     }
 
     /// Publishes to `target`.
@@ -156,6 +168,26 @@ impl Releaser {
     /// The family of `repository`.
     pub fn family(&self, repository: &str) -> Result<&dyn Family> {
         Ok(self.catalog.get(repository)?)
+    }
+
+    /// Refuses (with [`Error::SubstitutedPublish`]) to publish `repository` when images are
+    /// substituted and the target registry is not a loopback one.
+    pub fn refuse_substituted_publish(&self, repository: &str) -> Result<()> {
+        let subs = &self.settings.image_substitutions;
+        let registry = self.settings.target.registry();
+        if subs.is_empty() || plinth_oci::reference::is_loopback_host(registry) {
+            return Ok(());
+        }
+        Err(Error::SubstitutedPublish {
+            repository: repository.to_owned(),
+            registry: registry.to_owned(),
+            substitutions: subs
+                .rules()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
     }
 
     /// Where `repository` is published (no tag).
@@ -302,5 +334,50 @@ impl Releaser {
                 },
                 registry: registry.repository().registry().to_owned(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn releaser(registry: &str, substitutions: &[&str]) -> (tempfile::TempDir, Releaser) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = plinth_oci::Store::open(dir.path().join("store")).unwrap();
+        let client = Client::builder(store).build().unwrap();
+        let settings = ReleaseSettings::new(dir.path().join("catalog"))
+            .with_target(Target::new(registry, None))
+            .with_image_substitutions(ImageSubstitutions::parse_all(substitutions).unwrap());
+        let releaser = Releaser::new(
+            plinth_catalog::airbyte::catalog(),
+            client,
+            settings,
+            Arc::new(LogReporter),
+        )
+        .unwrap();
+        (dir, releaser)
+    }
+
+    #[test]
+    fn stand_in_builds_are_publishable_only_to_loopback_registries() {
+        let repo = "airbyte/python-connector-base";
+        let (_d, r) = releaser("docker.io", &["python=127.0.0.1:5000/standin/python:3.11"]);
+        let err = r.refuse_substituted_publish(repo).unwrap_err();
+        assert!(err.is_refusal());
+        assert_eq!(
+            err.to_string(),
+            "refusing to publish airbyte/python-connector-base to `docker.io`: this build replaces \
+             images with stand-ins (python=127.0.0.1:5000/standin/python:3.11), so it is not the \
+             real image; publish stand-in builds only to a loopback registry (`--registry \
+             127.0.0.1:PORT`), or drop `--substitute-image` to build the real one"
+        );
+        let (_d, r) = releaser("registry.example.com:5000", &["bash=oci:/x"]);
+        assert!(r.refuse_substituted_publish(repo).is_err());
+        for loopback in ["127.0.0.1:5000", "localhost:5000"] {
+            let (_d, r) = releaser(loopback, &["python=oci:/x"]);
+            assert!(r.refuse_substituted_publish(repo).is_ok(), "{loopback}");
+        }
+        let (_d, r) = releaser("docker.io", &[]);
+        assert!(r.refuse_substituted_publish(repo).is_ok(), "a real build");
     }
 }
