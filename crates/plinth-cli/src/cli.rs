@@ -41,6 +41,9 @@ pub struct GlobalArgs {
     /// Serve URL inputs under PREFIX from another base URL or a local directory; repeatable.
     #[arg(long = "url-mirror", value_name = "PREFIX=URL-OR-DIR", global = true)]
     pub url_mirrors: Vec<String>,
+    /// Build from image TO wherever a recipe starts from FROM (`repo`, `repo:tag` or a full address; TO any image source); repeatable. Such stand-in builds are only publishable to a loopback registry.
+    #[arg(long = "substitute-image", value_name = "FROM=TO", global = true)]
+    pub substitute_images: Vec<String>,
     /// The catalog directory (generated/changelogs, the catalog README); default: the nearest directory holding generated/changelogs, else ./catalog.
     #[arg(long, value_name = "DIR", global = true)]
     pub catalog_dir: Option<std::path::PathBuf>,

@@ -7,7 +7,11 @@ use clap::Args;
 use plinth_catalog::Catalog;
 use plinth_catalog::version::Version;
 use plinth_oci::Platform;
-use plinth_recipe::{Container, ReaderOptions, parse_dockerfile_with};
+use plinth_recipe::{AppliedSubstitution, Container, ImageSubstitutions, ReaderOptions, parse_dockerfile_with};
+
+use crate::cli::GlobalArgs;
+use crate::location::Location;
+use crate::printer::Printer;
 
 /// The recipe arguments `build` and `dockerfile` share.
 #[derive(Debug, Args)]
@@ -32,6 +36,7 @@ pub struct Recipe<'a> {
     /// `repo:version` or the Dockerfile path.
     pub id: String,
     source: Source<'a>,
+    substitutions: ImageSubstitutions,
 }
 
 enum Source<'a> {
@@ -62,7 +67,11 @@ impl RecipeArgs {
                 (family, version)
             }
         };
-        Ok(Recipe { id: format!("{}:{version}", family.repository()), source: Source::Catalog { family, version } })
+        Ok(Recipe {
+            id: format!("{}:{version}", family.repository()),
+            source: Source::Catalog { family, version },
+            substitutions: ImageSubstitutions::new(),
+        })
     }
 }
 
@@ -81,12 +90,24 @@ impl Recipe<'_> {
         }
     }
 
-    /// The container for `platform`.
+    /// Builds from stand-in images (`--substitute-image`) instead of the recipe's own.
+    pub fn with_image_substitutions(mut self, substitutions: ImageSubstitutions) -> Self {
+        self.substitutions = substitutions;
+        self
+    }
+
+    /// The container for `platform`, with the image substitutions applied.
     pub fn container(&self, platform: &Platform) -> anyhow::Result<Container> {
-        match &self.source {
-            Source::Dockerfile(container) => Ok(container.clone()),
-            Source::Catalog { family, version } => Ok(family.recipe(version, platform)?),
-        }
+        Ok(self.container_with_substitutions(platform)?.0)
+    }
+
+    /// The container for `platform` and the images the substitutions replaced in it.
+    pub fn container_with_substitutions(&self, platform: &Platform) -> anyhow::Result<(Container, Vec<AppliedSubstitution>)> {
+        let container = match &self.source {
+            Source::Dockerfile(container) => container.clone(),
+            Source::Catalog { family, version } => family.recipe(version, platform)?,
+        };
+        Ok(container.with_substituted_images(&self.substitutions).into_parts())
     }
 
     /// The platforms to build when none are asked for: the family's, or the host's.
@@ -116,5 +137,39 @@ fn read_dockerfile<'a>(file: &Path, context: Option<&Path>, build_args: &[String
         options = options.with_build_arg(name, value);
     }
     let container = parse_dockerfile_with(&text, &options).with_context(|| format!("failed to read `{}`", file.display()))?;
-    Ok(Recipe { id: file.display().to_string(), source: Source::Dockerfile(container) })
+    Ok(Recipe { id: file.display().to_string(), source: Source::Dockerfile(container), substitutions: ImageSubstitutions::new() })
+}
+
+/// The `--substitute-image` rules.
+pub fn image_substitutions(global: &GlobalArgs) -> anyhow::Result<ImageSubstitutions> {
+    ImageSubstitutions::parse_all(&global.substitute_images)
+        .context("invalid `--substitute-image`; write FROM=TO, e.g. `python=127.0.0.1:5000/standin/python:3.11`")
+}
+
+/// Warns, at build start, about every image replaced by a stand-in.
+pub fn warn_substitutions(printer: Printer, id: &str, applied: &[AppliedSubstitution]) {
+    if applied.is_empty() {
+        return;
+    }
+    printer.warn(format!(
+        "building {id} from stand-in images: the result is not the real image and is only publishable to a loopback registry"
+    ));
+    for a in applied {
+        printer.warn(format!("substituted image: {a}"));
+    }
+}
+
+/// Refuses to push a stand-in build anywhere but a loopback registry.
+pub fn refuse_stand_in_push(id: &str, applied: &[AppliedSubstitution], target: &Location) -> anyhow::Result<()> {
+    if let Location::Registry(reference) = target
+        && !applied.is_empty()
+        && !reference.is_loopback()
+    {
+        bail!(
+            "refusing to push {id} to `{reference}`: this build replaces images with stand-ins ({}), so it is not the real image; \
+             push stand-in builds only to a loopback registry (127.0.0.1, localhost), or drop `--substitute-image` to build the real one",
+            applied.iter().map(|a| format!("{} => {}", a.original, a.replacement)).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(())
 }

@@ -15,7 +15,7 @@ use crate::cli::GlobalArgs;
 use crate::location::Location;
 use crate::printer::Printer;
 use crate::progress::TransferProgress;
-use crate::recipe_arg::RecipeArgs;
+use crate::recipe_arg::{RecipeArgs, image_substitutions, refuse_stand_in_push, warn_substitutions};
 use crate::settings::{engine, open_store, runtime};
 use crate::transfer::{Delivered, deliver};
 
@@ -54,14 +54,32 @@ pub struct BuildArgs {
 
 /// Runs `plinth build`.
 pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Catalog) -> anyhow::Result<ExitStatus> {
-    let recipe = args.recipe.resolve(catalog)?;
+    let recipe = args.recipe.resolve(catalog)?.with_image_substitutions(image_substitutions(global)?);
     let platforms = if args.platform.is_empty() { recipe.default_platforms() } else { args.platform.clone() };
     if let Some(Location::Registry(_)) = &args.output {
         bail!("`--output` writes files; to publish, use `--tag REF --push`");
     }
     // Recipes are functions of the platform; they must agree apart from platform-specific steps,
     // so each platform builds its own container.
-    let containers: Vec<_> = platforms.iter().map(|p| recipe.container(p).map(|c| (p.clone(), c))).collect::<anyhow::Result<_>>()?;
+    let mut substituted = Vec::new();
+    let containers: Vec<_> = platforms
+        .iter()
+        .map(|p| {
+            let (c, applied) = recipe.container_with_substitutions(p)?;
+            for a in applied {
+                if !substituted.contains(&a) {
+                    substituted.push(a);
+                }
+            }
+            Ok((p.clone(), c))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if args.push {
+        let tag = args.tag.as_deref().unwrap_or_default();
+        let target: Location = tag.parse().with_context(|| format!("`--tag {tag}` is not a registry reference"))?;
+        refuse_stand_in_push(&recipe.id, &substituted, &target)?;
+    }
+    warn_substitutions(printer, &recipe.id, &substituted);
     let store = open_store()?;
     let engine = engine(global, store.clone())?;
     let progress = Arc::new(BuildProgress::new(printer, args.explain));

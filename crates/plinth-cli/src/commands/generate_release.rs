@@ -198,7 +198,8 @@ pub(crate) fn open_releaser(
     };
     let settings = ReleaseSettings::new(catalog_dir(global)?)
         .with_target(target(global))
-        .with_tag_options(options);
+        .with_tag_options(options)
+        .with_image_substitutions(crate::recipe_arg::image_substitutions(global)?);
     Ok(Releaser::new(
         catalog.clone(),
         client,
