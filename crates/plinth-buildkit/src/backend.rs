@@ -456,6 +456,31 @@ impl BuildkitBackend {
         work: &std::path::Path,
         platform: &Platform,
     ) -> Result<(Descriptor, Descriptor, ImageConfig)> {
+        // The image id is the config digest, which the import keeps byte for byte: an image
+        // imported before (a warm build) is found by it without `docker save`.
+        let mut inspect = self.docker.command(builder);
+        inspect.args(["image", "inspect", "--format", "{{.Id}}", tag]);
+        let id = String::from_utf8_lossy(&run_docker(&mut inspect, INFO_TIMEOUT)?.stdout)
+            .trim()
+            .to_owned();
+        let known_ref = id
+            .parse::<Digest>()
+            .ok()
+            .map(|d| format!("buildkit/images/{}", d.hex()));
+        if let Some(name) = &known_ref
+            && let Some(manifest) = self.config.store.get_ref(name)?
+            && let Ok(plinth_oci::ManifestDocument::Image(doc)) =
+                self.config.store.read_document(&manifest)
+            && self
+                .config
+                .store
+                .walk(&manifest)
+                .is_ok_and(|all| all.iter().all(|d| self.config.store.has_blob(&d.digest)))
+        {
+            let config = ImageConfig::parse(&self.config.store.read_blob(&doc.config.digest)?)?;
+            tracing::debug!(%tag, %manifest.digest, "already imported");
+            return Ok((manifest, doc.config.clone(), config));
+        }
         let archive = work.join("image.tar");
         let mut save = self.docker.command(builder);
         save.args(["save", "-o"]).arg(&archive).arg(tag);
@@ -474,6 +499,9 @@ impl BuildkitBackend {
                 platform: platform.to_string(),
                 got: config.platform().to_string(),
             });
+        }
+        if let Some(name) = &known_ref {
+            self.config.store.set_ref(name, &image.manifest)?;
         }
         Ok((image.manifest, image.config, config))
     }
