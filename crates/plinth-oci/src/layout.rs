@@ -10,6 +10,11 @@
 //! blob; [`OciLayout::export_from_store`] copies an image out and adds it to `index.json`, keeping
 //! the other images already there. Every file is written to a temp file and renamed into place.
 //!
+//! On one file system both directions hard-link blobs instead of copying them
+//! ([`Store::import_file`], [`Store::link_blob_to`]): the layout and the store then share the
+//! blob's inode, which is read-only (`0444`). Blobs are immutable, as in every OCI tool: to
+//! change an image, write new blobs; never edit a file under `blobs/` in place.
+//!
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();
 //! # let store = plinth_oci::Store::open(dir.path().join("store")).unwrap();
@@ -34,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::to_canonical_vec;
 use crate::descriptor::Descriptor;
-use crate::digest::{Digest, DigestWriter};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::image::{BlobSource, walk};
 use crate::manifest::{ImageIndex, MAX_MANIFEST_BYTES};
@@ -211,22 +216,14 @@ impl OciLayout {
         root.annotations.remove(REF_NAME_ANNOTATION);
         let _guard = store.lock_shared()?;
         for descriptor in walk(self, &root)? {
-            if store.has_blob(&descriptor.digest) {
-                store.freshen(&descriptor.digest);
-                continue;
+            let path = self.blob_path(&descriptor.digest);
+            if !store.has_blob(&descriptor.digest) && !path.exists() {
+                return Err(self.invalid(&format!(
+                    "blob `{}` is referenced but missing",
+                    descriptor.digest
+                )));
             }
-            let mut reader = self.open_content(&descriptor.digest)?;
-            let mut writer = store.blob_writer()?;
-            io::copy(&mut reader, &mut writer)
-                .map_err(|e| Error::io("copy blob from", self.blob_path(&descriptor.digest), e))?;
-            if writer.len() != descriptor.size {
-                return Err(Error::SizeMismatch {
-                    digest: descriptor.digest.clone(),
-                    expected: descriptor.size,
-                    actual: writer.len(),
-                });
-            }
-            writer.commit(Some(&descriptor.digest))?;
+            store.import_file(&path, &descriptor.digest, descriptor.size)?;
         }
         tracing::debug!(dir = %self.dir.display(), digest = %root.digest, "imported image from OCI layout");
         Ok(root)
@@ -277,37 +274,7 @@ impl OciLayout {
         {
             return Ok(());
         }
-        let dir = dest.parent().unwrap_or(&self.dir).to_owned();
-        let tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .permissions(shareable_file_mode())
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io("create temp file in", &dir, e))?;
-        let mut reader = store.reader(&descriptor.digest)?;
-        let mut hashing = DigestWriter::new(io::BufWriter::new(tmp));
-        io::copy(&mut reader, &mut hashing).map_err(|e| Error::io("copy blob to", &dest, e))?;
-        let (buffered, actual, len) = hashing.finish();
-        let tmp = buffered
-            .into_inner()
-            .map_err(|e| Error::io("write", &dest, e.into_error()))?;
-        if actual != descriptor.digest {
-            return Err(Error::DigestMismatch {
-                expected: descriptor.digest.clone(),
-                actual,
-            });
-        }
-        if len != descriptor.size {
-            return Err(Error::SizeMismatch {
-                digest: descriptor.digest.clone(),
-                expected: descriptor.size,
-                actual: len,
-            });
-        }
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| Error::io("sync", tmp.path().to_owned(), e))?;
-        tmp.persist(&dest)
-            .map_err(|e| Error::io("rename into", &dest, e.error))?;
+        store.link_blob_to(&descriptor.digest, &dest, shareable_file_mode())?;
         Ok(())
     }
 

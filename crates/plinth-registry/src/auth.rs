@@ -105,7 +105,7 @@ impl Client {
         let state = self.auth_state(endpoint);
         let mut state = state.lock().await;
         if matches!(state.mode, AuthMode::Unknown) {
-            state.mode = self.probe(endpoint).await?;
+            state.mode = self.probe(endpoint, self.inner.retry.max_attempts).await?;
         }
         match state.mode.clone() {
             AuthMode::Unknown | AuthMode::Anonymous => Ok(None),
@@ -183,8 +183,36 @@ impl Client {
         Ok(c)
     }
 
+    /// Starts the `/v2/` probe of `registry` in the background (on the current tokio runtime;
+    /// nothing happens outside one), so that it runs while the caller does local work, e.g.
+    /// reading an image into the store before pushing it. The first request to the registry
+    /// then finds the auth mode known and a connection open. A failed warm-up is forgotten:
+    /// the first real request probes again and reports the error.
+    pub fn warm_up(&self, registry: &str) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Ok(endpoint) = self.endpoint(registry) else {
+            return;
+        };
+        let client = self.clone();
+        handle.spawn(async move {
+            let state = client.auth_state(&endpoint);
+            let mut state = state.lock().await;
+            if matches!(state.mode, AuthMode::Unknown) {
+                // One attempt: the request that needs the answer retries on its own.
+                match client.probe(&endpoint, 1).await {
+                    Ok(mode) => state.mode = mode,
+                    Err(e) => {
+                        tracing::debug!(registry = %endpoint.registry, "warm-up probe failed: {e}")
+                    }
+                }
+            }
+        });
+    }
+
     /// `GET /v2/` without credentials: 200 means anonymous, 401 carries the challenge.
-    async fn probe(&self, endpoint: &Endpoint) -> Result<AuthMode> {
+    async fn probe(&self, endpoint: &Endpoint, attempts: u32) -> Result<AuthMode> {
         let url = endpoint
             .base
             .join("v2/")
@@ -195,10 +223,7 @@ impl Client {
             self.inner.requests.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(url = %RedactedUrl::from(&url), "probing registry");
             match self.inner.http.get(url.clone()).send().await {
-                Ok(r)
-                    if attempt < self.inner.retry.max_attempts
-                        && is_retryable_status(r.status().as_u16()) =>
-                {
+                Ok(r) if attempt < attempts && is_retryable_status(r.status().as_u16()) => {
                     tokio::time::sleep(self.inner.retry.backoff(attempt, None)).await;
                 }
                 Ok(r) => break r,
@@ -208,7 +233,7 @@ impl Client {
                         url: url.clone().into(),
                         source: e,
                     };
-                    if attempt < self.inner.retry.max_attempts && err.is_retryable() {
+                    if attempt < attempts && err.is_retryable() {
                         tokio::time::sleep(self.inner.retry.backoff(attempt, None)).await;
                         continue;
                     }

@@ -104,9 +104,19 @@ impl Client {
         Ok(size)
     }
 
-    /// Pushes one blob from the store: `HEAD`, then a mount from `mount_from` (a repository on
-    /// the same registry) if given, else a fresh upload. Returns what happened.
-    pub(crate) async fn push_blob(
+    /// The scopes a push of `digest` to `repository` needs: push on the repository, plus pull on
+    /// the repository it may be mounted from.
+    pub(crate) fn blob_push_scopes(repository: &str, mount_from: Option<&str>) -> Vec<String> {
+        match mount_from {
+            Some(src) => vec![push_scope(repository), pull_scope(src)],
+            None => vec![push_scope(repository)],
+        }
+    }
+
+    /// Sends one blob the registry does not have (its `HEAD` said 404): a mount from
+    /// `mount_from` (a repository on the same registry) if given, else a fresh upload streamed
+    /// from the store, restarted in a new session on transient failures. Returns what happened.
+    pub(crate) async fn upload_missing_blob(
         &self,
         endpoint: &Endpoint,
         repository: &str,
@@ -120,17 +130,7 @@ impl Client {
             .map_err(|_| Error::MissingContent {
                 digest: digest.clone(),
             })?;
-        let scopes = match mount_from {
-            Some(src) => vec![push_scope(repository), pull_scope(src)],
-            None => vec![push_scope(repository)],
-        };
-        if self
-            .blob_exists_at(endpoint, repository, digest, scopes.clone())
-            .await?
-        {
-            reporter.on_blob_done(digest, BlobOutcome::Skipped);
-            return Ok(BlobOutcome::Skipped);
-        }
+        let scopes = Self::blob_push_scopes(repository, mount_from);
         let mut resume_at = None;
         if let Some(src) = mount_from {
             match self

@@ -84,17 +84,28 @@ impl Client {
         endpoint: &Endpoint,
         reference: &Reference,
     ) -> Result<Option<ManifestInfo>> {
+        self.head_manifest_scoped(
+            endpoint,
+            reference,
+            vec![pull_scope(reference.repository())],
+        )
+        .await
+    }
+
+    /// [`Client::head_manifest_at`] asking for a token with `scopes` (a push asks with its push
+    /// scope, so that one token serves every request of the push).
+    pub(crate) async fn head_manifest_scoped(
+        &self,
+        endpoint: &Endpoint,
+        reference: &Reference,
+        scopes: Vec<String>,
+    ) -> Result<Option<ManifestInfo>> {
         let url = endpoint.url(
             reference.repository(),
             &format!("manifests/{}", reference.object()),
         )?;
-        let req = Request::new(
-            Method::HEAD,
-            url,
-            endpoint,
-            vec![pull_scope(reference.repository())],
-        )
-        .header(ACCEPT, MediaType::MANIFEST_ACCEPT);
+        let req = Request::new(Method::HEAD, url, endpoint, scopes)
+            .header(ACCEPT, MediaType::MANIFEST_ACCEPT);
         let resp = self.send(req).await?;
         if resp.status().as_u16() == 404 {
             return Ok(None);

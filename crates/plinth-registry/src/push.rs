@@ -1,8 +1,13 @@
 //! The push path (modelled on go-containerregistry's `remote.Write`, and stricter):
-//! every blob is `HEAD`ed first, mounted from a known repository on the same registry when
-//! possible, else streamed from the store; uploads run in parallel (bounded) and restart cleanly
-//! on transient failures; platform manifests go up by digest before the index, the tag is
-//! written last, and the tag is read back to check it points at what was pushed.
+//!
+//! 1. the tag, every platform manifest and every blob are `HEAD`ed, all at once (reads only);
+//!    when the tag already points at the image and nothing is missing, the push ends there
+//!    ([`PushReport::unchanged`]): re-publishing an unchanged image costs one round trip;
+//! 2. missing blobs are mounted from a known repository on the same registry when possible,
+//!    else streamed from the store; uploads run in parallel (bounded) and restart cleanly on
+//!    transient failures;
+//! 3. missing platform manifests go up by digest, after every blob;
+//! 4. the tag is written last, and read back to check it points at what was pushed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,7 +17,8 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use plinth_oci::{Digest, ManifestDocument, MediaType, Reference};
 use tracing::Instrument as _;
 
-use crate::client::{Client, Endpoint};
+use crate::auth::push_scope;
+use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::pull::manifest_blobs;
 use crate::reporter::{BlobOutcome, Reporter};
@@ -33,8 +39,8 @@ pub struct PushReport {
     pub manifests_pushed: usize,
     /// The digest the target now points at.
     pub digest: Option<Digest>,
-    /// The tag already pointed at the pushed digest, so nothing was sent (only with
-    /// [`PushOptions::if_tag_absent_or_same`]).
+    /// The tag (or digest) already pointed at the pushed image and the registry had every
+    /// manifest and blob, so nothing was written.
     pub unchanged: bool,
 }
 
@@ -62,8 +68,8 @@ impl PushOptions {
         Self::default()
     }
 
-    /// Never moves a tag: the tag is `HEAD`ed before anything is sent, and again right before
-    /// it is written. Pointing at another digest fails with [`Error::TagExists`]; pointing at
+    /// Never moves a tag: the tag is `HEAD`ed before anything is written (together with the
+    /// blobs and manifests), and again right before it is written. Pointing at another digest fails with [`Error::TagExists`]; pointing at
     /// the pushed digest makes the push a no-op ([`PushReport::unchanged`]). This is the guard
     /// for published versions. Another client writing the tag between the last check and the
     /// `PUT` still wins; the registry protocol has no compare-and-swap.
@@ -81,6 +87,16 @@ impl PushOptions {
     pub fn existing_tag(&self) -> ExistingTag {
         self.existing_tag
     }
+}
+
+/// One blob of the image, after its `HEAD`.
+struct BlobState {
+    digest: Digest,
+    size: u64,
+    /// A repository on the same registry known to hold it.
+    mount_from: Option<String>,
+    /// The target repository has it already.
+    present: bool,
 }
 
 /// A manifest to push: its bytes and media type.
@@ -122,26 +138,24 @@ impl Client {
             .await
     }
 
-    /// With [`ExistingTag::RefuseDifferent`]: whether the tag already points at `root` (a
-    /// no-op push), or an error when it points elsewhere.
-    async fn tag_already_points_at(
-        &self,
-        endpoint: &Endpoint,
+    /// With [`ExistingTag::RefuseDifferent`]: whether the tag already points at `root`, or an
+    /// error when it points elsewhere (`found` is what a `HEAD` of the tag said).
+    fn check_tag_guard(
         tag_ref: &Reference,
         root: &Digest,
         options: &PushOptions,
-    ) -> Result<bool> {
+        found: Option<&Digest>,
+    ) -> Result<()> {
         if options.existing_tag != ExistingTag::RefuseDifferent || tag_ref.tag().is_none() {
-            return Ok(false);
+            return Ok(());
         }
-        match self.head_manifest_at(endpoint, tag_ref).await? {
-            None => Ok(false),
-            Some(info) if &info.digest == root => Ok(true),
-            Some(info) => Err(Error::TagExists {
+        match found {
+            Some(existing) if existing != root => Err(Error::TagExists {
                 tag: tag_ref.to_string(),
-                existing: info.digest,
+                existing: existing.clone(),
                 new: root.clone(),
             }),
+            _ => Ok(()),
         }
     }
 
@@ -195,34 +209,100 @@ impl Client {
             Some(_) => Reference::new(target.registry(), repository, target.tag(), None)?,
             None => target.repository_only().with_digest(root.clone()),
         };
-        if self
-            .tag_already_points_at(&endpoint, &root_ref, root, options)
-            .await?
-        {
-            tracing::info!("the tag already points at this image; nothing to push");
-            report.digest = Some(root.clone());
-            report.unchanged = true;
-            return Ok(report);
-        }
-        let outcomes: Vec<(BlobOutcome, u64)> = futures_util::stream::iter(blobs)
+        let guarded =
+            options.existing_tag == ExistingTag::RefuseDifferent && target.tag().is_some();
+        // One token with the push scope serves every request below (blobs that may be mounted
+        // add the source repository to theirs).
+        let push_scopes = vec![push_scope(repository)];
+
+        // 1. Look at everything at once: the tag, every platform manifest and every blob. Only
+        // reads: nothing is written before the guard has seen the tag.
+        let tag_probe = self.head_manifest_scoped(&endpoint, &root_ref, push_scopes.clone());
+        let child_probes = futures_util::future::try_join_all(children.iter().map(|child| {
+            let by_digest = target.repository_only().with_digest(child.digest.clone());
+            let scopes = push_scopes.clone();
+            let endpoint = &endpoint;
+            async move {
+                let info = self
+                    .head_manifest_scoped(endpoint, &by_digest, scopes)
+                    .await?;
+                Ok::<_, Error>(info.is_some_and(|i| i.digest == child.digest))
+            }
+        }));
+        let blob_probes = futures_util::stream::iter(blobs)
             .map(|(digest, size)| {
-                let reporter = reporter.clone();
                 let endpoint = &endpoint;
                 async move {
-                    let from = blob_sources(store, &digest)
+                    let mount_from = blob_sources(store, &digest)
                         .into_iter()
                         .find(|(reg, repo)| reg == target.registry() && repo != repository)
                         .map(|(_, repo)| repo);
-                    let outcome = self
-                        .push_blob(endpoint, repository, &digest, from.as_deref(), reporter)
+                    let scopes = Self::blob_push_scopes(repository, mount_from.as_deref());
+                    let present = self
+                        .blob_exists_at(endpoint, repository, &digest, scopes)
                         .await
                         .map_err(|e| Error::PushBlob {
                             digest: digest.clone(),
                             repository: target.name(),
                             source: Box::new(e),
                         })?;
-                    record_blob_source(store, &digest, target.registry(), repository);
-                    Ok::<_, Error>((outcome, size))
+                    Ok::<_, Error>(BlobState {
+                        digest,
+                        size,
+                        mount_from,
+                        present,
+                    })
+                }
+            })
+            .buffer_unordered(self.inner.tag_jobs.max(self.inner.blob_jobs))
+            .try_collect::<Vec<_>>();
+        let (tag_info, children_present, blob_states) =
+            tokio::try_join!(tag_probe, child_probes, blob_probes)?;
+        let tag_digest = tag_info.map(|i| i.digest);
+        Self::check_tag_guard(&root_ref, root, options, tag_digest.as_ref())?;
+
+        let (present, missing): (Vec<_>, Vec<_>) = blob_states.into_iter().partition(|b| b.present);
+        for blob in &present {
+            reporter.on_blob_done(&blob.digest, BlobOutcome::Skipped);
+            record_blob_source(store, &blob.digest, target.registry(), repository);
+        }
+        report.blobs_skipped = present.len();
+        let missing_children: Vec<ManifestToPush> = children
+            .into_iter()
+            .zip(children_present)
+            .filter_map(|(child, present)| (!present).then_some(child))
+            .collect();
+        if tag_digest.as_ref() == Some(root) && missing.is_empty() && missing_children.is_empty() {
+            // Everything is there and the tag already points at the image: a re-publish of
+            // an unchanged image writes nothing, and the HEAD of the tag was the read-back.
+            tracing::info!("the tag already points at this image; nothing to push");
+            report.digest = Some(root.clone());
+            report.unchanged = true;
+            return Ok(report);
+        }
+
+        // 2. Blobs the registry lacks: mounted or uploaded, a bounded number at once.
+        let outcomes: Vec<(BlobOutcome, u64)> = futures_util::stream::iter(missing)
+            .map(|blob| {
+                let reporter = reporter.clone();
+                let endpoint = &endpoint;
+                async move {
+                    let outcome = self
+                        .upload_missing_blob(
+                            endpoint,
+                            repository,
+                            &blob.digest,
+                            blob.mount_from.as_deref(),
+                            reporter,
+                        )
+                        .await
+                        .map_err(|e| Error::PushBlob {
+                            digest: blob.digest.clone(),
+                            repository: target.name(),
+                            source: Box::new(e),
+                        })?;
+                    record_blob_source(store, &blob.digest, target.registry(), repository);
+                    Ok::<_, Error>((outcome, blob.size))
                 }
             })
             .buffer_unordered(self.inner.blob_jobs)
@@ -239,38 +319,40 @@ impl Client {
             }
         }
 
-        // Children first, by digest, so nobody resolving the tag sees a partial image.
-        for child in children {
-            let by_digest = target.repository_only().with_digest(child.digest.clone());
-            if self
-                .head_manifest_at(&endpoint, &by_digest)
-                .await?
-                .is_some_and(|i| i.digest == child.digest)
-            {
-                continue;
+        // 3. Children, by digest, once every blob is in: nobody resolving the tag sees a
+        // partial image. They do not depend on each other, so they go up together.
+        futures_util::future::try_join_all(missing_children.into_iter().map(|child| {
+            let reporter = reporter.clone();
+            async move {
+                let by_digest = target.repository_only().with_digest(child.digest.clone());
+                self.put_manifest(&by_digest, child.bytes, &child.media_type)
+                    .await
+                    .map_err(|e| Error::PushManifest {
+                        digest: child.digest.clone(),
+                        reference: by_digest.to_string(),
+                        source: Box::new(e),
+                    })?;
+                reporter.on_manifest(
+                    &child.digest,
+                    &format!("{}@{}", target.name(), child.digest),
+                );
+                Ok::<_, Error>(())
             }
-            self.put_manifest(&by_digest, child.bytes, &child.media_type)
-                .await
-                .map_err(|e| Error::PushManifest {
-                    digest: child.digest.clone(),
-                    reference: by_digest.to_string(),
-                    source: Box::new(e),
-                })?;
-            reporter.on_manifest(
-                &child.digest,
-                &format!("{}@{}", target.name(), child.digest),
-            );
-            report.manifests_pushed += 1;
-        }
+        }))
+        .await
+        .map(|done| report.manifests_pushed += done.len())?;
 
-        // The root, under its tag, last. A guarded push looks at the tag once more, to narrow
+        // 4. The root, under its tag, last. A guarded push looks at the tag once more, to narrow
         // the window in which another publisher could have written it meanwhile.
-        let already = match target.tag() {
-            None => self.head_manifest_at(&endpoint, &root_ref).await?.is_some(),
-            Some(_) => {
-                self.tag_already_points_at(&endpoint, &root_ref, root, options)
-                    .await?
-            }
+        let already = if guarded {
+            let now = self
+                .head_manifest_scoped(&endpoint, &root_ref, push_scopes.clone())
+                .await?
+                .map(|i| i.digest);
+            Self::check_tag_guard(&root_ref, root, options, now.as_ref())?;
+            now.as_ref() == Some(root)
+        } else {
+            tag_digest.as_ref() == Some(root)
         };
         if !already {
             self.put_manifest(&root_ref, Bytes::from(root_bytes), &root_doc.media_type())
@@ -284,8 +366,10 @@ impl Client {
             report.manifests_pushed += 1;
         }
 
-        // Read back: the tag must now resolve to what was pushed.
-        let info = self.head_manifest_at(&endpoint, &root_ref).await?;
+        // 5. Read back: the tag must now resolve to what was pushed.
+        let info = self
+            .head_manifest_scoped(&endpoint, &root_ref, push_scopes)
+            .await?;
         match info {
             Some(i) if &i.digest == root => {}
             other => {

@@ -62,6 +62,9 @@ impl BlobWriter {
             .into_inner()
             .map_err(|e| Error::io("flush", "temp blob", e.into_error()))?;
         tmp.as_file()
+            .set_permissions(super::import::blob_file_mode())
+            .map_err(|e| Error::io("make read-only", tmp.path(), e))?;
+        tmp.as_file()
             .sync_all()
             .map_err(|e| Error::io("sync", tmp.path(), e))?;
         let dest = self.store.blob_path(&digest);

@@ -3,7 +3,7 @@
 //! Layout under the root (default `$PLINTH_HOME`, else the user's cache dir + `plinth`):
 //!
 //! ```text
-//! blobs/sha256/<hex>   verified content, written by temp file + rename
+//! blobs/sha256/<hex>   verified content, written by temp file + rename, read-only (0444)
 //! refs/<name>          named roots (image names, build ids, cache keys) → descriptor, JSON
 //! tmp/                 in-flight writes (same file system, so rename is atomic)
 //! lock                 flock: writers share it, gc takes it alone
@@ -13,6 +13,11 @@
 //! replaces identical bytes, which readers never observe as partial. A crash leaves at most a temp
 //! file behind, which [`Store::gc`] removes. Blobs are verified when written; [`Store::reader`]
 //! verifies again while streaming when [`Store::with_verify_on_read`] is on (the default).
+//!
+//! Blobs are immutable: nothing writes into a stored blob, and every blob file is read-only
+//! (`0444`) so that an accidental in-place write fails. [`Store::import_file`] and
+//! [`Store::link_blob_to`] hard-link between the store and OCI layouts on the same file system,
+//! so a store blob and a layout blob may share an inode (see the `import` module).
 //!
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();
@@ -30,6 +35,7 @@
 
 mod blob_writer;
 mod gc;
+mod import;
 mod lock;
 mod reader;
 mod refs;
@@ -41,6 +47,7 @@ use std::time::{Duration, SystemTime};
 
 pub use blob_writer::BlobWriter;
 pub use gc::{GcOptions, GcReport};
+pub use import::Transferred;
 pub use lock::StoreLock;
 pub use reader::BlobReader;
 pub use refs::{MAX_REF_NAME, StoreRef};
@@ -212,13 +219,10 @@ impl Store {
     }
 
     /// Marks an existing blob as just written, so that [`GcOptions::grace`] protects it again.
+    /// Blobs are read-only; setting the time of one needs ownership, not write access.
     pub(crate) fn freshen(&self, digest: &Digest) {
         let path = self.blob_path(digest);
-        if let Err(e) = File::options()
-            .write(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(SystemTime::now()))
-        {
+        if let Err(e) = File::open(&path).and_then(|f| f.set_modified(SystemTime::now())) {
             tracing::debug!(path = %path.display(), error = %e, "could not freshen blob mtime");
         }
     }
