@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
+use plinth_buildkit::{BuilderAssignment, BuildkitBackend, BuildkitConfig};
 use plinth_catalog::Catalog;
 use plinth_engine::BuildOptions;
 use plinth_oci::Platform;
@@ -50,6 +51,29 @@ pub struct BuildArgs {
     /// Check options.
     #[command(flatten)]
     pub checks: CheckArgs,
+    /// Which engine builds: the embedded, daemonless one, or BuildKit (through a Docker Engine).
+    #[arg(long, value_enum, default_value_t)]
+    pub engine: EngineKind,
+    /// BuildKit: build PLATFORM on this builder (`local`, `ssh://host`, `tcp://host:port`,
+    /// `unix:///path` or a docker context name); repeatable.
+    #[arg(long = "builder", value_name = "PLATFORM=BUILDER")]
+    pub builders: Vec<BuilderAssignment>,
+    /// BuildKit: import the build cache from this registry reference.
+    #[arg(long, value_name = "REF")]
+    pub cache_from: Option<String>,
+    /// BuildKit: export the build cache to this registry reference.
+    #[arg(long, value_name = "REF")]
+    pub cache_to: Option<String>,
+}
+
+/// The build engines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// The embedded engine: namespaces, overlayfs and a step cache; no daemon.
+    #[default]
+    Embedded,
+    /// BuildKit, driven through the docker CLI (`DOCKER_BUILDKIT=1 docker build` or buildx).
+    Buildkit,
 }
 
 /// Runs `plinth build`.
@@ -95,12 +119,31 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Cat
     if containers.iter().any(|(_, c)| c != first) {
         bail!("{} declares a different recipe per platform; build one platform at a time with `--platform`", recipe.id);
     }
-    let result = engine.build(first, &options)?;
+    let root = match args.engine {
+        EngineKind::Embedded => engine.build(first, &options)?.root,
+        EngineKind::Buildkit => {
+            let mut config = BuildkitConfig::new(store.clone());
+            for assignment in &args.builders {
+                config = config.with_builder(assignment.clone());
+            }
+            if let Some(r) = &args.cache_from {
+                config = config.with_cache_from(r.clone());
+            }
+            if let Some(r) = &args.cache_to {
+                config = config.with_cache_to(r.clone());
+            }
+            let result = BuildkitBackend::new(config)?.build(first, &options)?;
+            for warning in result.platforms.iter().flat_map(|p| &p.warnings) {
+                printer.warn(warning);
+            }
+            result.root
+        }
+    };
     drop(progress);
-    printer.status(format!("built {} for {} ({} steps ran)", recipe.id, list(&platforms), result.steps_run()));
+    printer.status(format!("built {} for {}", recipe.id, list(&platforms)));
     if args.check || !args.checks.cst_files.is_empty() {
         let checks = args.checks.checks(&recipe)?;
-        if !args.checks.run(&engine, &recipe.id, &result.root, &platforms, &checks, printer)? {
+        if !args.checks.run(&engine, &recipe.id, &root, &platforms, &checks, printer)? {
             printer.status(format!("sanity checks failed for {}: nothing was pushed or written", recipe.id));
             return Ok(ExitStatus::Failure);
         }
@@ -111,7 +154,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Cat
         let tag = args.tag.as_deref().unwrap_or_default();
         let target: Location = tag.parse().with_context(|| format!("`--tag {tag}` is not a registry reference"))?;
         let reporter = Arc::new(TransferProgress::new(printer));
-        if let Delivered::Pushed(report) = runtime()?.block_on(deliver(&client, &result.root, &target, None, reporter))? {
+        if let Delivered::Pushed(report) = runtime()?.block_on(deliver(&client, &root, &target, None, reporter))? {
             printer.status(format!(
                 "pushed {target}: {} blobs uploaded, {} mounted, {} already present",
                 report.blobs_uploaded, report.blobs_mounted, report.blobs_skipped
@@ -120,10 +163,10 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Cat
     }
     if let Some(output) = &args.output {
         let reporter = Arc::new(TransferProgress::new(printer));
-        runtime()?.block_on(deliver(&client, &result.root, output, platforms.first(), reporter))?;
+        runtime()?.block_on(deliver(&client, &root, output, platforms.first(), reporter))?;
         printer.status(format!("wrote {output}"));
     }
-    printer.result(result.root.digest.to_string());
+    printer.result(root.digest.to_string());
     Ok(ExitStatus::Success)
 }
 

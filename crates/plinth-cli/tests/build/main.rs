@@ -169,3 +169,24 @@ fn build_check_runs_container_structure_tests_before_writing_anything() {
     let report = std::fs::read_to_string(&junit).unwrap();
     assert!(report.contains("failures=\"0\""), "{report}");
 }
+
+#[test]
+fn buildkit_engine_builds_the_same_dockerfile_and_plinth_runs_the_result() {
+    if !require_external(External::Docker) || !require_external(External::Root) {
+        return;
+    }
+    let ctx = TestContext::new();
+    let registry = plinth_test::LocalRegistry::start();
+    let layout = busybox_layout(ctx.temp_dir());
+    let root = registry.image("cli/busybox:1");
+    stdout_ok(&ctx, ctx.plinth().args(["copy", &layout, &root]));
+    let dockerfile = ctx.temp_dir().join("Dockerfile");
+    std::fs::write(&dockerfile, format!("FROM {root}\nRUN echo built by buildkit > /greeting\nUSER airbyte\n")).unwrap();
+    let built = output(
+        &ctx,
+        ctx.plinth().args(["build", "-f", dockerfile.to_str().unwrap(), "--engine", "buildkit", "--platform", "linux/amd64", "--tag", "cli/bk"]),
+    );
+    assert!(built.status.success());
+    let run = output(&ctx, ctx.plinth().args(["run", "cli/bk", "--platform", "linux/amd64", "--", "sh", "-c", "cat /greeting; id -u"]));
+    assert_eq!(String::from_utf8(run.stdout).unwrap(), "built by buildkit\n1000\n");
+}
