@@ -234,11 +234,13 @@ impl Engine {
         } else {
             (platforms[0].manifest.clone(), None)
         };
-        inner
-            .store
-            .set_ref(&format!("builds/{recipe_id}/image"), &root)?;
+        crate::cache::set_ref_if_changed(
+            &inner.store,
+            &format!("builds/{recipe_id}/image"),
+            &root,
+        )?;
         if let Some(tag) = &options.tag {
-            inner.store.set_ref(tag, &root)?;
+            crate::cache::set_ref_if_changed(&inner.store, tag, &root)?;
         }
         Ok(BuildResult {
             root,

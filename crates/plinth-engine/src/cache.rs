@@ -6,12 +6,23 @@
 //! (host file contents, downloaded bytes, a helper image, the active cache mounts) and the
 //! platform. The chain starts at a root key made from the resolved root manifest digest.
 //!
-//! A cache entry is the store ref `cache/steps/<key hex>` pointing at a tiny OCI manifest whose
-//! config is a [`StepRecord`] blob and whose layers are the step's layer (none for config
-//! steps). Because it is a manifest, [`Store::gc`](plinth_oci::Store::gc) keeps the layer as long
-//! as the entry exists.
+//! A cache entry is a small JSON file `<store>/stepcache/<key hex>` holding the [`StepRecord`]
+//! and the step's layer descriptor (none for config steps). Entries are written by temp file +
+//! rename without `fsync`: they are a cache, and an entry that is missing, torn by a crash or
+//! names a layer blob the store no longer has is a miss, never an error. This keeps a step from
+//! paying for three synced writes (record, manifest, ref) on top of its layer blob.
+//!
+//! What keeps layers alive for [`Store::gc`](plinth_oci::Store::gc) is the build record: the
+//! ref `builds/<recipe id>/<platform>/steps` points at a tiny OCI manifest whose config is the
+//! [`BuildRecord`] and whose layers are every layer of the image the build reached (a failed
+//! build records the layers of the steps that succeeded under `.../partial`). Entries of older
+//! builds whose layers gc removed become misses; `Engine::gc` deletes them and their snapshots.
 
 use std::collections::BTreeMap;
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use plinth_oci::{Descriptor, Digest, ImageManifest, ManifestDocument, MediaType, Platform, Store};
 use plinth_recipe::Op;
@@ -22,7 +33,7 @@ use crate::error::{Error, Result};
 /// Bumped whenever the way steps are executed changes what they produce.
 pub const ENGINE_CACHE_VERSION: u32 = 1;
 
-/// Media type of a [`StepRecord`] blob.
+/// Media type of the step record blobs of earlier versions (entries are files now, see above).
 pub const STEP_RECORD_MEDIA_TYPE: &str = "application/vnd.plinth.step.v1+json";
 /// Media type of a build record blob.
 pub const BUILD_RECORD_MEDIA_TYPE: &str = "application/vnd.plinth.build.v1+json";
@@ -102,96 +113,170 @@ pub(crate) struct BuildRecord {
     pub(crate) steps: Vec<StepTrace>,
 }
 
+/// A cache entry as stored in its file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct CacheEntry {
+    pub(crate) record: StepRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) layer: Option<Descriptor>,
+}
+
 /// The step cache of one store.
 #[derive(Clone, Debug)]
 pub(crate) struct StepCache {
     store: Store,
+    dir: PathBuf,
 }
 
-fn step_ref(key: &Digest) -> String {
-    format!("cache/steps/{}", key.hex())
+/// The directory of the cache entries of a store.
+pub(crate) fn entries_dir(store_root: &Path) -> PathBuf {
+    store_root.join("stepcache")
 }
 
 fn build_ref(recipe_id: &str, platform: &Platform) -> String {
     format!("builds/{recipe_id}/{platform}/steps")
 }
 
+fn partial_ref(recipe_id: &str, platform: &Platform) -> String {
+    format!("builds/{recipe_id}/{platform}/partial")
+}
+
+/// Points `name` at `descriptor` unless it already points there: an unchanged ref costs no
+/// synced write (a fully cached rebuild rewrites nothing).
+pub(crate) fn set_ref_if_changed(store: &Store, name: &str, descriptor: &Descriptor) -> Result<()> {
+    if let Ok(Some(old)) = store.get_ref(name)
+        && old == *descriptor
+    {
+        return Ok(());
+    }
+    store.set_ref(name, descriptor)?;
+    Ok(())
+}
+
 impl StepCache {
-    pub(crate) fn new(store: &Store) -> Self {
-        Self {
+    pub(crate) fn new(store: &Store) -> Result<Self> {
+        let dir = entries_dir(store.root());
+        fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+        Ok(Self {
             store: store.clone(),
-        }
+            dir,
+        })
     }
 
-    /// The entry for `key`, when it exists and its layer blob is still present.
+    fn entry_path(&self, key: &Digest) -> PathBuf {
+        self.dir.join(key.hex())
+    }
+
+    /// The entry for `key`, when it exists, reads back whole and its layer blob is present.
     pub(crate) fn lookup(&self, key: &Digest) -> Result<Option<(StepRecord, Option<Descriptor>)>> {
-        let name = step_ref(key);
-        let Some(root) = self.store.get_ref(&name)? else {
+        let path = self.entry_path(key);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("read the cache entry", &path, e)),
+        };
+        let entry: CacheEntry = match serde_json::from_slice(&bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::debug!(%key, error = %e, "unreadable cache entry (torn by a crash?): a miss");
+                return Ok(None);
+            }
+        };
+        if entry.layer.is_some() != entry.record.diff_id.is_some() {
+            tracing::debug!(%key, "cache entry whose layer and diff_id disagree: a miss");
             return Ok(None);
-        };
-        let corrupt = |reason: String| Error::CorruptRecord {
-            name: name.clone(),
-            reason,
-        };
-        let ManifestDocument::Image(manifest) = self.store.read_document(&root)? else {
-            return Err(corrupt("it points at an index".into()));
-        };
-        let bytes = self.store.read_blob(&manifest.config.digest)?;
-        let record: StepRecord =
-            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        let layer = manifest.layers.first().cloned();
-        if let Some(layer) = &layer
+        }
+        if let Some(layer) = &entry.layer
             && !self.store.has_blob(&layer.digest)
         {
             tracing::debug!(%key, layer = %layer.digest, "cache entry without its layer: a miss");
             return Ok(None);
         }
-        if layer.is_some() != record.diff_id.is_some() {
-            return Err(corrupt("the layer and the diff_id disagree".into()));
-        }
-        Ok(Some((record, layer)))
+        Ok(Some((entry.record, entry.layer)))
     }
 
-    /// Stores the entry for `key` (hold the store's shared lock since the layer was written).
+    /// Stores the entry for `key` (hold the store's shared lock since the layer was written,
+    /// until the build record that keeps the layer is saved).
     pub(crate) fn insert(
         &self,
         key: &Digest,
         record: &StepRecord,
         layer: Option<&Descriptor>,
     ) -> Result<()> {
-        let config = self
-            .store
-            .write_json(MediaType::Other(STEP_RECORD_MEDIA_TYPE.to_owned()), record)?;
-        let manifest = ImageManifest::new(
-            MediaType::OciManifest,
-            config,
-            layer.into_iter().cloned().collect(),
-        );
-        let descriptor = self.store.write_manifest(&manifest)?;
-        self.store.set_ref(&step_ref(key), &descriptor)?;
+        let entry = CacheEntry {
+            record: record.clone(),
+            layer: layer.cloned(),
+        };
+        let bytes = serde_json::to_vec(&entry).map_err(|e| Error::Image(e.to_string()))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".entry-")
+            .tempfile_in(&self.dir)
+            .map_err(|e| Error::io("create a temp file in", &self.dir, e))?;
+        tmp.write_all(&bytes)
+            .map_err(|e| Error::io("write", tmp.path().to_owned(), e))?;
+        let dest = self.entry_path(key);
+        tmp.persist(&dest)
+            .map_err(|e| Error::io("rename into place", &dest, e.error))?;
         Ok(())
     }
 
     /// The record of the last build of `recipe_id` on `platform`.
     pub(crate) fn last_build(&self, recipe_id: &str, platform: &Platform) -> Option<BuildRecord> {
         let descriptor = self.store.get_ref(&build_ref(recipe_id, platform)).ok()??;
-        let bytes = self.store.read_blob(&descriptor.digest).ok()?;
+        let digest = match self.store.read_document(&descriptor) {
+            Ok(ManifestDocument::Image(manifest)) => manifest.config.digest,
+            // Records written before they became manifests: the ref names the record itself.
+            _ => descriptor.digest,
+        };
+        let bytes = self.store.read_blob(&digest).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
-    /// Replaces the record of the last build of `recipe_id` on `platform`.
+    /// Replaces the record of the last build of `recipe_id` on `platform`; the record's manifest
+    /// keeps `layers` (the image the build reached) alive.
     pub(crate) fn save_build(
         &self,
         recipe_id: &str,
         platform: &Platform,
         record: &BuildRecord,
+        layers: &[Descriptor],
     ) -> Result<()> {
-        let descriptor = self
+        let descriptor = self.record_manifest(record, layers)?;
+        set_ref_if_changed(&self.store, &build_ref(recipe_id, platform), &descriptor)?;
+        if self
+            .store
+            .get_ref(&partial_ref(recipe_id, platform))
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            self.store.delete_ref(&partial_ref(recipe_id, platform))?;
+        }
+        Ok(())
+    }
+
+    /// After a failed build: keeps the layers of the steps that succeeded (their cache entries
+    /// stay hits after a gc), without replacing the last complete build's record.
+    pub(crate) fn save_partial(
+        &self,
+        recipe_id: &str,
+        platform: &Platform,
+        record: &BuildRecord,
+        layers: &[Descriptor],
+    ) -> Result<()> {
+        if layers.is_empty() {
+            return Ok(());
+        }
+        let descriptor = self.record_manifest(record, layers)?;
+        set_ref_if_changed(&self.store, &partial_ref(recipe_id, platform), &descriptor)
+    }
+
+    fn record_manifest(&self, record: &BuildRecord, layers: &[Descriptor]) -> Result<Descriptor> {
+        let config = self
             .store
             .write_json(MediaType::Other(BUILD_RECORD_MEDIA_TYPE.to_owned()), record)?;
-        self.store
-            .set_ref(&build_ref(recipe_id, platform), &descriptor)?;
-        Ok(())
+        let manifest = ImageManifest::new(MediaType::OciManifest, config, layers.to_vec());
+        Ok(self.store.write_manifest(&manifest)?)
     }
 }
 

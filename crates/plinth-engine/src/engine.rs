@@ -130,7 +130,7 @@ impl Engine {
         })?;
         let inner = Inner {
             snapshots: Snapshots::new(&store)?,
-            cache: StepCache::new(&store),
+            cache: StepCache::new(&store)?,
             fetcher: Fetcher::new(&store, config.url_mirrors),
             store,
             client,

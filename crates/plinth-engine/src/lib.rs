@@ -8,8 +8,10 @@
 //! - `snapshot`: layers unpacked once into `<store>/snapshots/<diff_id>` and stacked with
 //!   overlayfs (short links under `<store>/l` keep long stacks under mount(2)'s size limit).
 //! - `cache`: step keys (parent key, operation, input digests, platform, engine cache version),
-//!   entries as store refs `cache/steps/<key>` that keep their layers alive, and the per-build
-//!   records that [`StepReport::explanation`] compares against.
+//!   entries as small unsynced files `<store>/stepcache/<key>` (a torn or stale entry is a miss),
+//!   and the per-build records that [`StepReport::explanation`] compares against; the record's
+//!   manifest keeps the build's layers alive for gc.
+//! - `gc`: [`Engine::gc`], the store's gc plus snapshots, links, step dirs and stale entries.
 //! - `fetch`: URL inputs keyed by content, pinned ones verified, [`UrlMirror`]s for offline
 //!   builds.
 //! - `exec`: a step's command in the [`plinth_sandbox`], its upper directory becoming the layer
@@ -46,12 +48,14 @@
 mod blocking;
 mod build;
 mod cache;
+mod decode;
 mod engine;
 mod error;
 mod exec;
 mod export;
 mod fetch;
 mod files;
+mod gc;
 mod merged;
 mod report;
 mod resolve;
@@ -66,6 +70,7 @@ pub use cache::{BUILD_RECORD_MEDIA_TYPE, ENGINE_CACHE_VERSION, STEP_RECORD_MEDIA
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
 pub use fetch::{MirrorTarget, UrlMirror};
+pub use gc::EngineGcReport;
 pub use report::{CacheStatus, NoReporter, Reporter, StepReport};
 pub use run::{RunOptions, RunOutput, RunSession};
 

@@ -47,7 +47,10 @@ pub(crate) fn resolve_root(
     let (root, fetched) =
         match source.kind() {
             SourceKind::Registry(reference) => {
-                resolve_registry(store, client, source, reference, platform)?
+                let (root, pulled) = resolve_registry(store, client, source, reference, platform)?;
+                // A tag that still names the image an earlier build pulled fetched nothing new.
+                let fetched = pulled && !seen_before(store, source, &root)?;
+                (root, fetched)
             }
             SourceKind::OciLayout { dir, tag } => {
                 let layout = OciLayout::open(dir.clone())?;
@@ -75,7 +78,7 @@ pub(crate) fn resolve_root(
                 (chosen, fetched)
             }
         };
-    store.set_ref(&source_ref(source.address()), &root)?;
+    crate::cache::set_ref_if_changed(store, &source_ref(source.address()), &root)?;
     let (manifest_desc, manifest) = resolve_manifest(store, &root, Some(platform))?;
     let resolved = read_image(store, manifest_desc, &manifest, fetched)?;
     if resolved.config.architecture != platform.architecture || resolved.config.os != platform.os {

@@ -75,6 +75,8 @@ pub struct RunSession {
     config: ImageConfig,
     layers: Vec<(Descriptor, Digest)>,
     dir: tempfile::TempDir,
+    /// Keeps `Engine::gc` away from the snapshots this session stacks.
+    _lock: plinth_oci::store::StoreLock,
 }
 
 struct Capture<'a> {
@@ -120,6 +122,7 @@ impl Engine {
         layers: Vec<(Descriptor, Digest)>,
         platform: &Platform,
     ) -> Result<RunSession> {
+        let lock = self.inner.store.lock_shared()?;
         let dir = self.inner.snapshots.step_dir()?;
         let upper = dir.path().join("u");
         fs::create_dir(&upper).map_err(|e| Error::io("create", &upper, e))?;
@@ -129,6 +132,7 @@ impl Engine {
             config,
             layers,
             dir,
+            _lock: lock,
         })
     }
 

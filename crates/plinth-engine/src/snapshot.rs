@@ -18,9 +18,10 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use plinth_oci::layer::{UnpackOptions, WhiteoutMode, unpack_layer};
+use plinth_oci::layer::{Compression, UnpackOptions, WhiteoutMode, unpack_layer};
 use plinth_oci::{Descriptor, Digest, Store};
 
+use crate::decode::ThreadedDecoder;
 use crate::error::{Error, Result};
 
 /// Length of the short link names under `<store>/l`.
@@ -104,10 +105,33 @@ impl Snapshots {
             .map_err(|e| Error::io("create a temp directory in", &self.dir, e))?;
         let options = UnpackOptions::new()
             .with_whiteouts(WhiteoutMode::Overlay)
-            .with_allow_devices(true)
-            .with_compression(layer.media_type.layer_compression());
+            .with_allow_devices(true);
         let reader = self.store.reader(&layer.digest)?;
-        let summary = unpack_layer(reader, tmp.path(), &options)?;
+        let summary = match layer.media_type.layer_compression() {
+            Some(compression @ (Compression::Gzip | Compression::Zstd)) => {
+                // Decompress on a second thread while this one creates the files.
+                let decoder = ThreadedDecoder::spawn(reader, compression).map_err(|e| {
+                    Error::io(
+                        "start decompressing",
+                        self.store.blob_path(&layer.digest),
+                        e,
+                    )
+                })?;
+                let options = options.with_compression(Some(Compression::None));
+                let mut decoder = decoder;
+                let unpacked = unpack_layer(&mut decoder, tmp.path(), &options);
+                decoder.finish().map_err(|e| {
+                    Error::Image(format!(
+                        "layer `{}` could not be decompressed ({compression}): {e}",
+                        layer.digest
+                    ))
+                })?;
+                unpacked?
+            }
+            compression => {
+                unpack_layer(reader, tmp.path(), &options.with_compression(compression))?
+            }
+        };
         if &summary.diff_id != diff_id {
             return Err(Error::Image(format!(
                 "layer `{}` unpacks to diff_id `{}` but the image config says `{diff_id}`; the image is corrupt",

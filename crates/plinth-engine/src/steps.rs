@@ -157,7 +157,10 @@ pub(crate) fn build_platform(
         url_inputs: BTreeMap::new(),
     };
     for step in container.steps() {
-        builder.run_step(&step)?;
+        if let Err(e) = builder.run_step(&step) {
+            builder.keep_partial();
+            return Err(e);
+        }
     }
     builder.finish()
 }
@@ -493,6 +496,21 @@ impl PlatformBuilder<'_> {
         }
     }
 
+    /// After a failure: keeps the layers made so far referenced (best effort).
+    fn keep_partial(&self) {
+        let layers: Vec<Descriptor> = self.state.layers.iter().map(|(d, _)| d.clone()).collect();
+        let record = BuildRecord {
+            steps: self.traces.clone(),
+        };
+        if let Err(e) =
+            self.engine
+                .cache
+                .save_partial(self.recipe_id, self.platform, &record, &layers)
+        {
+            tracing::warn!(error = %e, "could not record the layers of a failed build");
+        }
+    }
+
     fn finish(self) -> Result<PlatformBuild> {
         let engine = self.engine;
         let flavor = engine.media_types;
@@ -515,10 +533,12 @@ impl PlatformBuilder<'_> {
             .store
             .write_manifest(&manifest)?
             .with_platform(self.platform.clone());
+        let kept: Vec<Descriptor> = self.state.layers.iter().map(|(d, _)| d.clone()).collect();
         engine.cache.save_build(
             self.recipe_id,
             self.platform,
             &BuildRecord { steps: self.traces },
+            &kept,
         )?;
         Ok(PlatformBuild {
             platform: self.platform.clone(),

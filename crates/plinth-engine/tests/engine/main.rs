@@ -6,4 +6,5 @@ mod common;
 mod debian;
 mod escape;
 mod export;
+mod gc;
 mod overhead;
