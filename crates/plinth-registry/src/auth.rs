@@ -222,7 +222,7 @@ impl Client {
             attempt += 1;
             self.inner.requests.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(url = %RedactedUrl::from(&url), "probing registry");
-            match self.inner.http.get(url.clone()).send().await {
+            match self.inner.http.for_url(&url)?.get(url.clone()).send().await {
                 Ok(r) if attempt < attempts && is_retryable_status(r.status().as_u16()) => {
                     tokio::time::sleep(self.inner.retry.backoff(attempt, None)).await;
                 }
@@ -282,6 +282,7 @@ impl Client {
                 }
                 self.inner
                     .http
+                    .for_url(&url)?
                     .post(url.clone())
                     .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .body(form.finish())
@@ -296,7 +297,7 @@ impl Client {
                         q.append_pair("scope", s);
                     }
                 }
-                let rb = self.inner.http.get(url.clone());
+                let rb = self.inner.http.for_url(&url)?.get(url.clone());
                 match other {
                     Credential::Basic { username, password } => {
                         secrets.push(password);

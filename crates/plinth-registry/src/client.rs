@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use plinth_oci::Store;
@@ -116,13 +116,11 @@ impl ClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<Client> {
-        let http = reqwest::Client::builder()
-            .user_agent(self.user_agent.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(self.connect_timeout)
-            .read_timeout(self.read_timeout)
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let http = HttpClients::new(HttpSettings {
+            user_agent: self.user_agent.clone(),
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+        })?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -151,7 +149,7 @@ pub struct Client {
 
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub(crate) http: reqwest::Client,
+    pub(crate) http: HttpClients,
     pub(crate) store: Store,
     pub(crate) credentials: Credentials,
     pub(crate) insecure: BTreeSet<String>,
@@ -222,6 +220,62 @@ impl Client {
         }
         out.push(self.endpoint(registry)?);
         Ok(out)
+    }
+}
+
+/// What every HTTP client of a [`Client`] is built with.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpSettings {
+    user_agent: String,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+}
+
+impl HttpSettings {
+    fn builder(&self) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .user_agent(self.user_agent.clone())
+            // Redirects are followed by `send`, which applies the SSRF guard to each hop.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.read_timeout)
+    }
+}
+
+/// One HTTP client per URL scheme. Loading the system's root certificates takes longer than a
+/// whole re-push to a loopback registry, so plain-HTTP URLs go through a client without any
+/// (it never speaks TLS), and the TLS client is built on the first `https` URL.
+#[derive(Debug)]
+pub(crate) struct HttpClients {
+    settings: HttpSettings,
+    plain: reqwest::Client,
+    tls: OnceLock<std::result::Result<reqwest::Client, String>>,
+}
+
+impl HttpClients {
+    fn new(settings: HttpSettings) -> Result<Self> {
+        let plain = settings
+            .builder()
+            .tls_certs_only(Vec::new())
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            settings,
+            plain,
+            tls: OnceLock::new(),
+        })
+    }
+
+    /// The client for `url`: the plain one for `http`, the TLS one (built now if needed) for
+    /// anything else.
+    pub(crate) fn for_url(&self, url: &Url) -> Result<&reqwest::Client> {
+        if url.scheme() == "http" {
+            return Ok(&self.plain);
+        }
+        self.tls
+            .get_or_init(|| self.settings.builder().build().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| Error::Config(format!("cannot build the HTTPS client: {e}")))
     }
 }
 

@@ -117,6 +117,7 @@ impl Client {
             let mut rb = self
                 .inner
                 .http
+                .for_url(&url)?
                 .request(method.clone(), url.clone())
                 .headers(headers.clone());
             if let Some(a) = auth {
