@@ -34,6 +34,7 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +53,8 @@ pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 pub const IMAGE_LAYOUT_VERSION: &str = "1.0.0";
 
 const KIND: &str = "OCI layout";
+/// The most blobs hashed at once while importing a layout.
+const IMPORT_THREADS: usize = 4;
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -215,16 +218,46 @@ impl OciLayout {
         let mut root = self.find(tag)?;
         root.annotations.remove(REF_NAME_ANNOTATION);
         let _guard = store.lock_shared()?;
-        for descriptor in walk(self, &root)? {
-            let path = self.blob_path(&descriptor.digest);
-            if !store.has_blob(&descriptor.digest) && !path.exists() {
+        let descriptors = walk(self, &root)?;
+        for descriptor in &descriptors {
+            if !store.has_blob(&descriptor.digest) && !self.has_content(&descriptor.digest) {
                 return Err(self.invalid(&format!(
                     "blob `{}` is referenced but missing",
                     descriptor.digest
                 )));
             }
-            store.import_file(&path, &descriptor.digest, descriptor.size)?;
         }
+        // Hashing is the cost of an import (linking is free): spread the blobs over the cores.
+        let next = AtomicUsize::new(0);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, IMPORT_THREADS)
+            .min(descriptors.len().max(1));
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(d) = descriptors.get(i) else {
+                                return Ok(());
+                            };
+                            if let Err(e) =
+                                store.import_file(&self.blob_path(&d.digest), &d.digest, d.size)
+                            {
+                                // Stop the other workers early: the import failed anyway.
+                                next.store(descriptors.len(), Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect::<Result<Vec<()>>>()
+        })?;
         tracing::debug!(dir = %self.dir.display(), digest = %root.digest, "imported image from OCI layout");
         Ok(root)
     }
