@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use plinth_catalog::{Family, Version};
-use plinth_engine::{BuildOptions, Engine};
+use plinth_engine::BuildOptions;
 use plinth_oci::{Descriptor, Digest, ImageIndex, MediaType, Platform};
 use plinth_recipe::{AppliedSubstitution, ImageSubstitutions};
 
+use crate::builder::{BuildError, ImageBuilder};
 use crate::error::{Error, Result};
 
 /// A version built for every platform of its family.
@@ -28,6 +29,10 @@ pub struct BuiltVersion {
     /// The images replaced by stand-ins in this build (empty for a real build). A build with
     /// substitutions is never published outside a loopback registry.
     pub substitutions: Vec<AppliedSubstitution>,
+    /// Which [`ImageBuilder`] built it (`embedded`, `buildkit`).
+    pub builder: &'static str,
+    /// What the builder warned about, `[platform] message`.
+    pub warnings: Vec<String>,
 }
 
 /// The store ref that keeps a built version alive (gc roots).
@@ -35,17 +40,18 @@ pub fn build_ref(repository: &str, version: &Version) -> String {
     format!("releases/{repository}/{version}")
 }
 
-/// Builds `version` of `family` for every platform of the family. When the recipe is the same
-/// for every platform (the usual case) the engine builds them concurrently into one index;
+/// Builds `version` of `family` for every platform of the family with `builder` (the embedded
+/// [`plinth_engine::Engine`] or a [`plinth_buildkit::BuildkitBackend`]). When the recipe is the
+/// same for every platform (the usual case) the builder builds them concurrently into one index;
 /// otherwise each platform is built on its own and the index is assembled here.
 pub fn build_version(
-    engine: &Engine,
+    builder: &dyn ImageBuilder,
     family: &dyn Family,
     version: &Version,
     reporter: Arc<dyn plinth_engine::Reporter>,
 ) -> Result<BuiltVersion> {
     build_version_with(
-        engine,
+        builder,
         family,
         version,
         reporter,
@@ -57,14 +63,14 @@ pub fn build_version(
 /// offline builds; see [`plinth_recipe::substitute`]). What was replaced is in
 /// [`BuiltVersion::substitutions`].
 pub fn build_version_with(
-    engine: &Engine,
+    builder: &dyn ImageBuilder,
     family: &dyn Family,
     version: &Version,
     reporter: Arc<dyn plinth_engine::Reporter>,
     substitutions: &ImageSubstitutions,
 ) -> Result<BuiltVersion> {
     let repository = family.repository().to_owned();
-    let build_err = |source: plinth_engine::Error| Error::Build {
+    let build_err = |source: BuildError| Error::Build {
         repository: repository.clone(),
         version: version.clone(),
         source: Box::new(source),
@@ -91,16 +97,19 @@ pub fn build_version_with(
     let tag = build_ref(&repository, version);
     let mut platform_digests = BTreeMap::new();
     let mut url_inputs = BTreeMap::new();
+    let mut warnings = Vec::new();
+    let mut note = |p: &crate::builder::BuiltPlatform| {
+        platform_digests.insert(p.platform.clone(), p.manifest.digest.clone());
+        url_inputs.extend(p.url_inputs.clone());
+        warnings.extend(p.warnings.iter().map(|w| format!("[{}] {w}", p.platform)));
+    };
     let root = if recipes.windows(2).all(|w| w[0] == w[1]) {
         let options = BuildOptions::new(platforms.clone())
             .with_recipe_id(recipe_id)
             .with_tag(tag)
             .with_reporter(reporter);
-        let result = engine.build(&recipes[0], &options).map_err(build_err)?;
-        for p in &result.platforms {
-            platform_digests.insert(p.platform.clone(), p.manifest.digest.clone());
-            url_inputs.extend(p.url_inputs.clone());
-        }
+        let result = builder.build(&recipes[0], &options).map_err(build_err)?;
+        result.platforms.iter().for_each(&mut note);
         result.root
     } else {
         let mut manifests = Vec::new();
@@ -108,10 +117,9 @@ pub fn build_version_with(
             let options = BuildOptions::new([platform.clone()])
                 .with_recipe_id(format!("{recipe_id}/{platform}"))
                 .with_reporter(reporter.clone());
-            let result = engine.build(recipe, &options).map_err(build_err)?;
+            let result = builder.build(recipe, &options).map_err(build_err)?;
             let p = &result.platforms[0];
-            platform_digests.insert(p.platform.clone(), p.manifest.digest.clone());
-            url_inputs.extend(p.url_inputs.clone());
+            note(p);
             manifests.push(p.manifest.clone().with_platform(p.platform.clone()));
         }
         let root = if manifests.len() == 1 {
@@ -121,16 +129,19 @@ pub fn build_version_with(
                 MediaType::DockerManifest => MediaType::DockerManifestList,
                 _ => MediaType::OciIndex,
             };
-            engine
+            builder
                 .store()
                 .write_index(&ImageIndex::new(media_type, manifests))
                 .map_err(|e| build_err(e.into()))?
         };
-        engine.tag_in_store(&tag, &root).map_err(build_err)?;
+        builder
+            .store()
+            .set_ref(&tag, &root)
+            .map_err(|e| build_err(e.into()))?;
         root
     };
     let root_image = family.root_image(version).map(|s| s.address().to_owned());
-    tracing::info!(repository, %version, digest = %root.digest, "built");
+    tracing::info!(repository, %version, builder = builder.name(), digest = %root.digest, "built");
     Ok(BuiltVersion {
         repository,
         version: version.clone(),
@@ -139,5 +150,7 @@ pub fn build_version_with(
         url_inputs,
         root_image,
         substitutions: applied,
+        builder: builder.name(),
+        warnings,
     })
 }

@@ -20,9 +20,23 @@ pub enum Error {
         repository: String,
         /// The version.
         version: Version,
-        /// The engine error.
+        /// The builder's error.
         #[source]
-        source: Box<plinth_engine::Error>,
+        source: Box<crate::builder::BuildError>,
+    },
+
+    /// The image builder writes into another store than the engine that checks and pushes.
+    #[error(
+        "the {builder} builder writes into the store `{store}`, but checks and pushes read the \
+         store `{engine_store}`; open both over the same store"
+    )]
+    BuilderStore {
+        /// The builder's name.
+        builder: &'static str,
+        /// The builder's store.
+        store: PathBuf,
+        /// The engine's store.
+        engine_store: PathBuf,
     },
 
     /// The sandbox could not open the image to run checks in.

@@ -4,6 +4,7 @@
 //! ```text
 //! cli ──► plinth-release ──► plinth-catalog (families, versions, changelog, checks)
 //!                       ├──► plinth-engine  (build every platform once, run checks)
+//!                       ├──► plinth-buildkit (or build with BuildKit)
 //!                       ├──► plinth-registry (list tags with a TTL cache, HEAD, push)
 //!                       └──► plinth-render  (catalog README, registry JSON)
 //! ```
@@ -17,6 +18,9 @@
 //! - [`Releaser::write_docs`] / [`Releaser::check_docs`]: `generate-docs [--check]`.
 //! - [`Releaser::latest`] and [`Releaser::upgrade_consumer`]: what consumers pin.
 //! - [`check_image`] with [`SessionRunner`]: sanity checks in built images on every platform.
+//! - [`ImageBuilder`]: what builds a version: the embedded [`plinth_engine::Engine`] (default)
+//!   or BuildKit ([`plinth_buildkit::BuildkitBackend`], [`Releaser::with_image_builder`]); checks
+//!   and pushes always use the engine's store and client.
 //! - [`ReleaseRecords`]: per-version digests and URL-input digests at release time.
 //! - [`FamilyLock`]: one release per family at a time.
 //!
@@ -35,6 +39,7 @@
 #![deny(missing_docs)]
 
 pub mod build;
+pub mod builder;
 pub mod consumers;
 pub mod docs;
 pub mod error;
@@ -48,6 +53,7 @@ pub mod tags;
 pub mod target;
 
 pub use build::{BuiltVersion, build_version, build_version_with};
+pub use builder::{BuildError, BuiltImage, BuiltPlatform, ImageBuilder};
 pub use consumers::ConsumerUpdate;
 pub use docs::{Docs, README_FILE, REGISTRY_JSON_FILE};
 pub use error::{Error, Result};

@@ -166,13 +166,17 @@ impl Releaser {
                     .join(", ")
             ));
         }
+        let builder = self.image_builder(engine)?;
         let built = build_version_with(
-            engine,
+            builder,
             family,
             version,
             self.reporter.build_reporter(),
             substitutions,
         )?;
+        for warning in &built.warnings {
+            self.reporter.warning(warning);
+        }
         for applied in &built.substitutions {
             self.reporter
                 .warning(&format!("substituted image: {applied}"));

@@ -13,6 +13,7 @@ use plinth_oci::{Digest, Reference};
 use plinth_recipe::ImageSubstitutions;
 use plinth_registry::{Client, TagListOptions};
 
+use crate::builder::ImageBuilder;
 use crate::error::{Error, Result};
 use crate::record::ReleaseRecords;
 use crate::tags::ClientTagSource;
@@ -107,6 +108,7 @@ pub struct Releaser {
     pub(crate) settings: ReleaseSettings,
     pub(crate) runtime: tokio::runtime::Runtime,
     pub(crate) reporter: Arc<dyn ReleaseReporter>,
+    builder: Option<Arc<dyn ImageBuilder>>,
     tags: Mutex<BTreeMap<String, Vec<(String, Digest)>>>,
     pushed: Mutex<std::collections::BTreeSet<String>>,
 }
@@ -116,6 +118,7 @@ impl std::fmt::Debug for Releaser {
         f.debug_struct("Releaser")
             .field("catalog", &self.catalog)
             .field("settings", &self.settings)
+            .field("builder", &self.builder.as_ref().map(|b| b.name()))
             .finish_non_exhaustive()
     }
 }
@@ -140,9 +143,37 @@ impl Releaser {
             settings,
             runtime,
             reporter,
+            builder: None,
             tags: Mutex::new(BTreeMap::new()),
             pushed: Mutex::default(),
         })
+    }
+
+    /// Builds versions with `builder` (e.g. a [`plinth_buildkit::BuildkitBackend`]) instead of
+    /// the engine the operations are given. Checks and pushes still go through that engine, so
+    /// `builder` must write into the engine's store (a build refuses otherwise).
+    pub fn with_image_builder(mut self, builder: Arc<dyn ImageBuilder>) -> Self {
+        self.builder = Some(builder);
+        self
+    }
+
+    /// What builds versions: the [`with_image_builder`](Self::with_image_builder) one, else
+    /// `engine`. Fails when that builder writes into another store than `engine`'s.
+    pub fn image_builder<'a>(
+        &'a self,
+        engine: &'a plinth_engine::Engine,
+    ) -> Result<&'a dyn ImageBuilder> {
+        let Some(builder) = self.builder.as_deref() else {
+            return Ok(engine);
+        };
+        if builder.store().root() != engine.store().root() {
+            return Err(Error::BuilderStore {
+                builder: builder.name(),
+                store: builder.store().root().to_path_buf(),
+                engine_store: engine.store().root().to_path_buf(),
+            });
+        }
+        Ok(builder)
     }
 
     /// The catalog.
@@ -379,5 +410,28 @@ mod tests {
         }
         let (_d, r) = releaser("docker.io", &[]);
         assert!(r.refuse_substituted_publish(repo).is_ok(), "a real build");
+    }
+
+    #[test]
+    fn an_image_builder_must_write_into_the_engine_store() {
+        let (dir, r) = releaser("127.0.0.1:5000", &[]);
+        let engine_at = |name: &str| {
+            let store = plinth_oci::Store::open(dir.path().join(name)).unwrap();
+            plinth_engine::Engine::new(plinth_engine::EngineConfig::new(store)).unwrap()
+        };
+        let engine = engine_at("store");
+        assert_eq!(r.image_builder(&engine).unwrap().name(), "embedded");
+        let r = r.with_image_builder(Arc::new(engine_at("other")));
+        let err = r
+            .image_builder(&engine)
+            .err()
+            .expect("another store is refused");
+        assert!(
+            err.to_string()
+                .starts_with("the embedded builder writes into the store `"),
+            "{err}"
+        );
+        let r = r.with_image_builder(Arc::new(engine_at("store")));
+        assert!(r.image_builder(&engine).is_ok());
     }
 }
