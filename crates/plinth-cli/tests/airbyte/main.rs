@@ -1,0 +1,324 @@
+//! The Airbyte python recipe built for real on a machine without Docker Hub or GitHub: the
+//! digest-pinned python root replaced by a Debian stand-in (`--substitute-image`), `bash:latest`
+//! served by a registry mirror, the nltk data by a URL mirror (`catalog/standins/make` makes all
+//! three). apt runs against Debian's archive and pip against PyPI, for real.
+//!
+//! Findings this test pins down:
+//! - `poppler-utils=22.12.0-2+b1` (every 2.x–4.0.0 recipe) no longer installs from Debian, and
+//!   neither does upstream's later fix `22.12.0-2+deb12u1` (PR #62909): the build stops at the OCR
+//!   step with apt's message.
+//! - With the pin moved to the current bookworm security update (`22.12.0-2+deb12u*`), 3.0.0 builds
+//!   and passes every sanity check but `python_version`: the stand-in's python is Debian's 3.11.2,
+//!   not 3.10.14.
+//! - The java recipes cannot run without Amazon Linux's yum repositories: with a Debian stand-in
+//!   root the build stops at its first step (`yum: not found`).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use plinth_engine::{BuildOptions, Engine, EngineConfig, UrlMirror};
+use plinth_oci::{Platform, Store};
+use plinth_recipe::{Container, ImageSubstitutions, Op};
+use plinth_registry::Client;
+use plinth_test::{External, LocalRegistry, TestContext, format_output, require_external};
+
+const PYTHON: &str = "airbyte/python-connector-base";
+const JAVA: &str = "airbyte/java-connector-base";
+const OLD_PIN: &str = "poppler-utils=22.12.0-2+b1";
+
+fn output(ctx: &TestContext, cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn");
+    eprintln!("{}", ctx.filter(&format_output(&out)));
+    out
+}
+
+/// Runs `catalog/standins/make` and returns the global flags it wrote.
+fn make_standins(ctx: &TestContext, registry: &LocalRegistry) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalog/standins/make");
+    let out_dir = ctx.temp_dir().join("standins");
+    let out = output(
+        ctx,
+        ctx.command("bash")
+            .arg(&script)
+            .args(["--registry", &registry.host(), "--out"])
+            .arg(&out_dir)
+            .env("PLINTH_BIN", ctx.bin()),
+    );
+    assert!(out.status.success(), "catalog/standins/make failed");
+    std::fs::read_to_string(out_dir.join("flags"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn flag<'a>(flags: &'a [String], name: &str) -> Vec<&'a str> {
+    flags
+        .iter()
+        .filter_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+        .collect()
+}
+
+/// An engine over the test's `PLINTH_HOME` configured from the same flags the CLI gets.
+fn engine_from_flags(ctx: &TestContext, flags: &[String]) -> (Engine, ImageSubstitutions) {
+    let store = Store::open(ctx.plinth_home()).unwrap();
+    let mut client = Client::builder(store.clone());
+    for mirror in flag(flags, "--registry-mirror") {
+        client = client.with_docker_hub_mirror(mirror);
+    }
+    let mut config = EngineConfig::new(store)
+        .with_registry(client.build().unwrap())
+        .with_source_date_epoch(Some(0));
+    for mirror in flag(flags, "--url-mirror") {
+        config = config.with_url_mirror(mirror.parse::<UrlMirror>().unwrap());
+    }
+    let subs = ImageSubstitutions::parse_all(flag(flags, "--substitute-image")).unwrap();
+    (Engine::new(config).unwrap(), subs)
+}
+
+/// `recipe` with the `sh -c` argv holding `OLD_PIN` changed to `pin` (exactly one such step).
+fn with_poppler_pin(recipe: &Container, pin: &str) -> Container {
+    let mut hits = 0;
+    let ops = recipe.ops().iter().map(|op| match op {
+        Op::Exec { argv, network } if argv.iter().any(|a| a.contains(OLD_PIN)) => {
+            hits += 1;
+            Op::Exec {
+                argv: argv.iter().map(|a| a.replace(OLD_PIN, pin)).collect(),
+                network: *network,
+            }
+        }
+        other => other.clone(),
+    });
+    let c = Container::from_ops(ops.collect::<Vec<_>>());
+    assert_eq!(hits, 1, "the recipe pins poppler-utils in exactly one step");
+    c
+}
+
+fn build_copy(
+    engine: &Engine,
+    recipe: &Container,
+    subs: &ImageSubstitutions,
+    tag: Option<&str>,
+) -> plinth_engine::Result<plinth_engine::BuildResult> {
+    let substituted = recipe.with_substituted_images(subs);
+    let locations: Vec<_> = substituted
+        .applied()
+        .iter()
+        .map(|a| a.location.as_str())
+        .collect();
+    assert_eq!(
+        locations,
+        ["step 0"],
+        "only the python root is substituted; bash:latest comes from the registry mirror"
+    );
+    let options =
+        BuildOptions::new([Platform::linux_amd64()]).with_recipe_id("airbyte stand-in copy");
+    let options = match tag {
+        Some(t) => options.with_tag(t),
+        None => options,
+    };
+    engine.build(substituted.container(), &options)
+}
+
+/// `(id, status, first line of message)` of every check in `plinth check --json-report` output.
+fn check_rows(stdout: &str) -> Vec<(String, String, String)> {
+    let mut rows = Vec::new();
+    for report in serde_json::Deserializer::from_str(stdout).into_iter::<serde_json::Value>() {
+        let report = report.expect("a JSON report");
+        for outcome in report["outcomes"].as_array().expect("outcomes") {
+            let message = outcome["message"]
+                .as_str()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            rows.push((
+                outcome["id"].as_str().unwrap().to_owned(),
+                outcome["status"].as_str().unwrap().to_owned(),
+                message,
+            ));
+        }
+    }
+    rows
+}
+
+#[test]
+fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
+    require_external!(
+        External::Root,
+        External::Tool("mmdebstrap"),
+        External::Tool("python3"),
+        External::Tool("docker-registry")
+    );
+    let registry = LocalRegistry::start();
+    let ctx = TestContext::new().with_registry_filter(&registry);
+    let flags = make_standins(&ctx, &registry);
+    let standin_python = format!("{}/standin/python:bookworm", registry.host());
+    assert_eq!(
+        flag(&flags, "--substitute-image"),
+        [format!("python={standin_python}")]
+    );
+
+    // 1. The real 3.0.0 recipe through the CLI: every step up to OCR runs (apt, PyPI), then the
+    //    long-gone poppler pin stops it with apt's own message, naming the step.
+    let out = output(
+        &ctx,
+        ctx.plinth().args(&flags).args([
+            "build",
+            &format!("{PYTHON}:3.0.0"),
+            "--platform",
+            "linux/amd64",
+        ]),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!(
+        "warning: substituted image: docker.io/python:3.10.14-slim-bookworm@sha256:2407c61b1a18067393fecd8a22cf6fceede893b6aaca817bf9fbfe65e33614a3 => {standin_python} (step 0)"
+    )), "{stderr}");
+    assert!(
+        stderr.contains("RUN [\"pip\",\"install\",\"poetry==1.6.1\"] DONE"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("RUN [\"sh\",\"-c\",\"apt-get install -y socat=1.7.4.4-2\"] DONE"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(
+        "error: step 15 (linux/amd64) failed: `[\"sh\",\"-c\",\"apt-get update && apt-get install -y tesseract-ocr=5.3.0-2 poppler-utils=22.12.0-2+b1\"]` exited with exit code 100"
+    ), "{stderr}");
+    assert!(
+        stderr.contains("E: Version '22.12.0-2+b1' for 'poppler-utils' was not found"),
+        "{stderr}"
+    );
+
+    // 2. Upstream's fix (PR #62909) pinned 22.12.0-2+deb12u1; that version is gone from Debian too.
+    let catalog = plinth_catalog::airbyte::catalog();
+    let python = catalog.get(PYTHON).unwrap();
+    let recipe = python
+        .recipe(&"3.0.0".parse().unwrap(), &Platform::linux_amd64())
+        .unwrap();
+    let (engine, subs) = engine_from_flags(&ctx, &flags);
+    let err = build_copy(
+        &engine,
+        &with_poppler_pin(&recipe, "poppler-utils=22.12.0-2+deb12u1"),
+        &subs,
+        None,
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            plinth_engine::Error::StepFailed {
+                index: 15,
+                exit_code: 100,
+                ..
+            }
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("E: Version '22.12.0-2+deb12u1' for 'poppler-utils' was not found"),
+        "{text}"
+    );
+
+    // 3. Pinned to the current bookworm security update of the same upstream version, the rest of
+    //    the recipe runs: OCR, the NLTK helper from the mirrored `bash:latest` with the mirrored
+    //    zips, the directory merge. The earlier steps come from the cache of the CLI build.
+    let tag = "standin/python-connector-base:3.0.0-poppler-deb12u";
+    let built = build_copy(
+        &engine,
+        &with_poppler_pin(&recipe, "poppler-utils=22.12.0-2+deb12u*"),
+        &subs,
+        Some(tag),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("the pin-moved copy: {} steps ran", built.steps_run());
+    // The nltk data in the image is the mirrored stand-in, unzipped by the mirrored busybox.
+    let out = output(
+        &ctx,
+        ctx.plinth().args(["run", tag, "--platform", "linux/amd64", "--", "cat"]).args([
+            "/usr/share/nltk_data/tokenizers/punkt/README",
+            "/usr/share/nltk_data/taggers/averaged_perceptron_tagger/averaged_perceptron_tagger.pickle",
+        ]),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "stand-in made by catalog/standins/make: not the real data\n".repeat(2)
+    );
+
+    // 4. The version's sanity checks, through plinth: all pass but the python version.
+    let out = output(
+        &ctx,
+        ctx.plinth().args([
+            "check",
+            &format!("{PYTHON}:3.0.0"),
+            "--image",
+            tag,
+            "--platform",
+            "linux/amd64",
+            "--json-report",
+        ]),
+    );
+    assert_eq!(out.status.code(), Some(1), "one check fails");
+    let rows = check_rows(&String::from_utf8_lossy(&out.stdout));
+    let failed: Vec<_> = rows
+        .iter()
+        .filter(|(_, status, _)| status != "passed")
+        .collect();
+    assert_eq!(
+        failed,
+        [&(
+            "python_version".to_owned(),
+            "failed".to_owned(),
+            "unexpected python version: Python 3.11.2".to_owned()
+        )],
+        "{rows:#?}"
+    );
+    let ids: Vec<_> = rows.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "timezone_is_utc",
+            "command_available:bash",
+            "python_version",
+            "pip_version",
+            "user_exists:airbyte",
+            "user_can_read_dir:airbyte:/airbyte",
+            "user_can_read_dir:airbyte:/usr/share/nltk_data",
+            "user_can_read_dir:airbyte:/custom_cache",
+            "user_can_write_dir:airbyte:/airbyte",
+            "poetry_version",
+            "python_env_vars",
+            "command_available:socat",
+            "socat_version",
+            "cdk_system_dependencies",
+        ],
+        "3.0.0's checks, in order (cdk_system_dependencies: pip install nltk==3.8.1 from PyPI, the nltk data, tesseract 5.3.0, poppler 22.12.0)"
+    );
+
+    // 5. Java: no stand-in for Amazon Linux's yum exists offline; with a Debian root the build
+    //    stops at its first step with a clear error, before any of its URL inputs is fetched.
+    let out = output(
+        &ctx,
+        ctx.plinth()
+            .args(&flags)
+            .arg(format!(
+                "--substitute-image=amazoncorretto={standin_python}"
+            ))
+            .args([
+                "build",
+                &format!("{JAVA}:2.0.1"),
+                "--platform",
+                "linux/amd64",
+            ]),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: step 1 (linux/amd64) failed: `[\"sh\",\"-c\",\"set -o xtrace && yum install -y shadow-utils"), "{stderr}");
+    assert!(
+        stderr.contains("yum: not found") && stderr.contains("exit code 127"),
+        "{stderr}"
+    );
+}
