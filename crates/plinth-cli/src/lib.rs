@@ -16,6 +16,7 @@ mod build_progress;
 mod checks_arg;
 pub mod cli;
 mod commands;
+mod engine_arg;
 pub mod env;
 mod location;
 mod logging;

@@ -1,10 +1,9 @@
-//! `plinth build`: build a catalog version or a Dockerfile with the embedded engine.
+//! `plinth build`: build a catalog version or a Dockerfile with the embedded engine or BuildKit.
 
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use clap::{Args, ValueEnum};
-use plinth_buildkit::{BuilderAssignment, BuildkitBackend, BuildkitConfig};
+use clap::Args;
 use plinth_catalog::Catalog;
 use plinth_engine::BuildOptions;
 use plinth_oci::Platform;
@@ -13,6 +12,7 @@ use crate::ExitStatus;
 use crate::build_progress::BuildProgress;
 use crate::checks_arg::CheckArgs;
 use crate::cli::GlobalArgs;
+use crate::engine_arg::EngineArgs;
 use crate::location::Location;
 use crate::printer::Printer;
 use crate::progress::TransferProgress;
@@ -51,29 +51,9 @@ pub struct BuildArgs {
     /// Check options.
     #[command(flatten)]
     pub checks: CheckArgs,
-    /// Which engine builds: the embedded, daemonless one, or BuildKit (through a Docker Engine).
-    #[arg(long, value_enum, default_value_t)]
-    pub engine: EngineKind,
-    /// BuildKit: build PLATFORM on this builder (`local`, `ssh://host`, `tcp://host:port`,
-    /// `unix:///path` or a docker context name); repeatable.
-    #[arg(long = "builder", value_name = "PLATFORM=BUILDER")]
-    pub builders: Vec<BuilderAssignment>,
-    /// BuildKit: import the build cache from this registry reference.
-    #[arg(long, value_name = "REF")]
-    pub cache_from: Option<String>,
-    /// BuildKit: export the build cache to this registry reference.
-    #[arg(long, value_name = "REF")]
-    pub cache_to: Option<String>,
-}
-
-/// The build engines.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum EngineKind {
-    /// The embedded engine: namespaces, overlayfs and a step cache; no daemon.
-    #[default]
-    Embedded,
-    /// BuildKit, driven through the docker CLI (`DOCKER_BUILDKIT=1 docker build` or buildx).
-    Buildkit,
+    /// Engine options.
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 /// Runs `plinth build`.
@@ -119,20 +99,10 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Cat
     if containers.iter().any(|(_, c)| c != first) {
         bail!("{} declares a different recipe per platform; build one platform at a time with `--platform`", recipe.id);
     }
-    let root = match args.engine {
-        EngineKind::Embedded => engine.build(first, &options)?.root,
-        EngineKind::Buildkit => {
-            let mut config = BuildkitConfig::new(store.clone());
-            for assignment in &args.builders {
-                config = config.with_builder(assignment.clone());
-            }
-            if let Some(r) = &args.cache_from {
-                config = config.with_cache_from(r.clone());
-            }
-            if let Some(r) = &args.cache_to {
-                config = config.with_cache_to(r.clone());
-            }
-            let result = BuildkitBackend::new(config)?.build(first, &options)?;
+    let root = match args.engine.buildkit(store.clone())? {
+        None => engine.build(first, &options)?.root,
+        Some(backend) => {
+            let result = backend.build(first, &options)?;
             for warning in result.platforms.iter().flat_map(|p| &p.warnings) {
                 printer.warn(warning);
             }

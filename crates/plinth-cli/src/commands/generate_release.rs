@@ -16,6 +16,7 @@ use plinth_release::{ReleaseReporter, ReleaseRequest, ReleaseSettings, Releaser,
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
+use crate::engine_arg::EngineArgs;
 use crate::printer::{Printer, Verbosity};
 use crate::progress::TransferProgress;
 use crate::prompt;
@@ -45,6 +46,9 @@ pub struct GenerateReleaseArgs {
     /// Tag listing options.
     #[command(flatten)]
     pub listing: ListingArgs,
+    /// Engine options.
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 /// How the release commands list a registry's tags.
@@ -215,6 +219,19 @@ pub(crate) fn open_engine(global: &GlobalArgs, releaser: &Releaser) -> anyhow::R
     crate::settings::engine_with_client(global, releaser.client().clone(), Some(0))
 }
 
+/// The releaser building with `--engine`: BuildKit writes into the engine's store, where the
+/// engine checks and pushes the result; the embedded engine needs nothing more.
+pub(crate) fn with_engine_args(
+    releaser: Releaser,
+    engine: &Engine,
+    args: &EngineArgs,
+) -> anyhow::Result<Releaser> {
+    Ok(match args.buildkit(engine.store().clone())? {
+        Some(backend) => releaser.with_image_builder(Arc::new(backend)),
+        None => releaser,
+    })
+}
+
 /// Prints a refusal the original reported with exit code 1; other errors go up.
 pub(crate) fn refusal_or_error(
     err: plinth_release::Error,
@@ -331,6 +348,7 @@ pub fn run(
         ));
     };
     let engine = open_engine(global, &releaser)?;
+    let releaser = with_engine_args(releaser, &engine, &args.engine)?;
     let request = ReleaseRequest {
         repository,
         bump,

@@ -6,8 +6,9 @@ use plinth_catalog::{Catalog, Version};
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
 use crate::commands::generate_release::{
-    ListingArgs, open_engine, open_releaser, refusal_or_error, say,
+    ListingArgs, open_engine, open_releaser, refusal_or_error, say, with_engine_args,
 };
+use crate::engine_arg::EngineArgs;
 use crate::printer::Printer;
 use crate::prompt;
 
@@ -25,6 +26,9 @@ pub struct PublishArgs {
     /// Tag listing options.
     #[command(flatten)]
     pub listing: ListingArgs,
+    /// Engine options.
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 /// Runs `plinth publish`.
@@ -42,6 +46,7 @@ pub fn run(
     let version: Version = args.version.parse().map_err(anyhow::Error::new)?;
     let releaser = open_releaser(global, catalog, &args.listing, printer, true)?;
     let engine = open_engine(global, &releaser)?;
+    let releaser = with_engine_args(releaser, &engine, &args.engine)?;
     let interactive = prompt::interactive();
     let confirm = |existing: &plinth_oci::Digest| {
         if !interactive {

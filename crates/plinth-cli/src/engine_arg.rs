@@ -1,0 +1,104 @@
+//! Which engine builds: `--engine embedded|buildkit` and the BuildKit options, shared by
+//! `build`, `generate-release` and `publish`.
+
+use anyhow::bail;
+use clap::{Args, ValueEnum};
+use plinth_buildkit::{BuilderAssignment, BuildkitBackend, BuildkitConfig};
+use plinth_oci::Store;
+
+/// The engine options of the commands that build.
+#[derive(Clone, Debug, Default, Args)]
+pub struct EngineArgs {
+    /// Which engine builds: the embedded, daemonless one, or BuildKit (through a Docker Engine).
+    /// With BuildKit, root images are pulled by the builder itself (`--registry-mirror` does not
+    /// apply to it); sanity checks, pushes and digests work the same with both.
+    #[arg(long, value_enum, default_value_t)]
+    pub engine: EngineKind,
+    /// BuildKit: build PLATFORM on this builder (`local`, `ssh://host`, `tcp://host:port`,
+    /// `unix:///path` or a docker context name); repeatable.
+    #[arg(long = "builder", value_name = "PLATFORM=BUILDER")]
+    pub builders: Vec<BuilderAssignment>,
+    /// BuildKit: import the build cache from this registry reference.
+    #[arg(long, value_name = "REF")]
+    pub cache_from: Option<String>,
+    /// BuildKit: export the build cache to this registry reference.
+    #[arg(long, value_name = "REF")]
+    pub cache_to: Option<String>,
+}
+
+/// The build engines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// The embedded engine: namespaces, overlayfs and a step cache; no daemon.
+    #[default]
+    Embedded,
+    /// BuildKit, driven through the docker CLI (`DOCKER_BUILDKIT=1 docker build` or buildx).
+    Buildkit,
+}
+
+impl EngineArgs {
+    /// The BuildKit backend over `store` with `--builder`, `--cache-from` and `--cache-to`, or
+    /// `None` for the embedded engine (which refuses the BuildKit-only options rather than
+    /// ignoring them).
+    pub fn buildkit(&self, store: Store) -> anyhow::Result<Option<BuildkitBackend>> {
+        if self.engine == EngineKind::Embedded {
+            let given: Vec<&str> = [
+                (!self.builders.is_empty()).then_some("--builder"),
+                self.cache_from.is_some().then_some("--cache-from"),
+                self.cache_to.is_some().then_some("--cache-to"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !given.is_empty() {
+                bail!(
+                    "{} only apply to BuildKit builds; add `--engine buildkit` or drop them",
+                    given.join(", ")
+                );
+            }
+            return Ok(None);
+        }
+        let mut config = BuildkitConfig::new(store);
+        for assignment in &self.builders {
+            config = config.with_builder(assignment.clone());
+        }
+        if let Some(r) = &self.cache_from {
+            config = config.with_cache_from(r.clone());
+        }
+        if let Some(r) = &self.cache_to {
+            config = config.with_cache_to(r.clone());
+        }
+        Ok(Some(BuildkitBackend::new(config)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        engine: EngineArgs,
+    }
+
+    #[test]
+    fn embedded_is_the_default_and_refuses_buildkit_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let cmd = Cmd::try_parse_from(["x"]).unwrap();
+        assert_eq!(cmd.engine.engine, EngineKind::Embedded);
+        assert!(cmd.engine.buildkit(store.clone()).unwrap().is_none());
+        let cmd = Cmd::try_parse_from(["x", "--builder", "linux/arm64=ssh://arm", "--cache-to", "r/c"]).unwrap();
+        let err = cmd.engine.buildkit(store).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--builder, --cache-to only apply to BuildKit builds; add `--engine buildkit` or drop them"
+        );
+        let cmd = Cmd::try_parse_from(["x", "--engine", "buildkit", "--builder", "linux/arm64=ssh://arm"]).unwrap();
+        assert_eq!(cmd.engine.engine, EngineKind::Buildkit);
+        assert_eq!(cmd.engine.builders.len(), 1);
+    }
+}
