@@ -99,18 +99,21 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Cat
     if containers.iter().any(|(_, c)| c != first) {
         bail!("{} declares a different recipe per platform; build one platform at a time with `--platform`", recipe.id);
     }
-    let root = match args.engine.buildkit(store.clone())? {
-        None => engine.build(first, &options)?.root,
+    let (root, steps_run) = match args.engine.buildkit(store.clone())? {
+        None => {
+            let result = engine.build(first, &options)?;
+            (result.root.clone(), result.steps_run())
+        }
         Some(backend) => {
             let result = backend.build(first, &options)?;
             for warning in result.platforms.iter().flat_map(|p| &p.warnings) {
                 printer.warn(warning);
             }
-            result.root
+            (result.root.clone(), result.steps_run())
         }
     };
     drop(progress);
-    printer.status(format!("built {} for {}", recipe.id, list(&platforms)));
+    printer.status(format!("built {} for {} ({steps_run} steps ran)", recipe.id, list(&platforms)));
     if args.check || !args.checks.cst_files.is_empty() {
         let checks = args.checks.checks(&recipe)?;
         if !args.checks.run(&engine, &recipe.id, &root, &platforms, &checks, printer)? {
