@@ -1,7 +1,8 @@
 //! The release workflow end to end: the example family (`examples/my-family`) on busybox roots
 //! in the loopback registry, built and checked on amd64 and arm64 by the embedded engine.
-//! Needs root (builds) and binfmt for arm64.
+//! Needs root (builds) and binfmt for arm64; the BuildKit case needs a running dockerd.
 
+mod buildkit;
 mod concurrent;
 mod e2e;
 mod fixture;
