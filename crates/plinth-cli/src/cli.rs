@@ -71,7 +71,7 @@ pub enum Command {
     Copy(commands::copy::CopyArgs),
     /// Remove blobs no image in the local store refers to.
     Gc(commands::gc::GcArgs),
-    /// Build a catalog version or a Dockerfile with the embedded, daemonless engine.
+    /// Build a catalog version or a Dockerfile (embedded daemonless engine, or BuildKit with --engine buildkit).
     Build(commands::build::BuildArgs),
     /// Run sanity checks in an image on every platform (a catalog version's, container-structure-test files).
     Check(commands::check::CheckCommandArgs),
