@@ -1,11 +1,12 @@
 //! `plinth gc`: remove blobs that no image in the local store refers to.
 
 use clap::Args;
-use plinth_oci::Store;
 use plinth_oci::store::GcOptions;
 
 use crate::ExitStatus;
+use crate::cli::GlobalArgs;
 use crate::printer::Printer;
+use crate::settings::{engine, open_store};
 
 /// Arguments of `plinth gc`.
 #[derive(Debug, Args)]
@@ -23,11 +24,13 @@ pub struct GcArgs {
 }
 
 /// Runs `plinth gc`.
-pub fn run(args: GcArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
-    let store = Store::open_default()?;
+pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
+    // The engine's gc covers the store's blobs and its own snapshots, links and cache entries.
+    let engine = engine(global, open_store()?)?;
     let mut options = if args.now { GcOptions::immediate() } else { GcOptions::default() };
     options.dry_run = args.dry_run;
-    let report = store.gc(&options)?;
+    let engine_report = engine.gc(&options)?;
+    let report = &engine_report.store;
     if args.json {
         printer.result(serde_json::to_string_pretty(&serde_json::json!({
             "dry_run": args.dry_run,
@@ -37,12 +40,23 @@ pub fn run(args: GcArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
             "temp_files_removed": report.temp_files_removed,
             "bytes_freed": report.bytes_freed,
             "removed": report.removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "snapshots_kept": engine_report.snapshots_kept,
+            "snapshots_removed": engine_report.snapshots_removed.len(),
+            "cache_entries_removed": engine_report.cache_entries_removed,
+            "engine_bytes_freed": engine_report.bytes_freed,
         }))?);
     } else {
         let verb = if args.dry_run { "would remove" } else { "removed" };
         printer.result(format!(
             "{verb} {} blobs and {} temp files ({} bytes); kept {} referenced and {} recent blobs",
             report.blobs_removed, report.temp_files_removed, report.bytes_freed, report.blobs_kept, report.blobs_in_grace
+        ));
+        printer.result(format!(
+            "{verb} {} snapshots and {} stale cache entries ({} bytes); kept {} snapshots in use",
+            engine_report.snapshots_removed.len(),
+            engine_report.cache_entries_removed,
+            engine_report.bytes_freed,
+            engine_report.snapshots_kept
         ));
     }
     Ok(ExitStatus::Success)

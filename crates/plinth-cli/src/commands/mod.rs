@@ -24,7 +24,7 @@ pub fn run(cli: Cli, printer: Printer, catalog: &plinth_catalog::Catalog) -> any
         Command::Inspect(args) => inspect::run(args, &cli.global, printer),
         Command::Ls(args) => ls::run(args, &cli.global, printer),
         Command::Copy(args) => copy::run(args, &cli.global, printer),
-        Command::Gc(args) => gc::run(args, printer),
+        Command::Gc(args) => gc::run(args, &cli.global, printer),
         Command::Build(args) => build::run(args, &cli.global, printer, catalog),
         Command::Check(args) => check::run(args, &cli.global, printer, catalog),
         Command::Dockerfile(args) => dockerfile::run(args, printer, catalog),

@@ -82,6 +82,12 @@ fn build_run_and_rebuild_from_cache() {
     assert!(run(&["sh", "-c", "echo x > /tmp/scratch"]).status.success());
     assert_eq!(run(&["test", "-e", "/tmp/scratch"]).status.code(), Some(1));
 
+    // gc removes nothing a named image still needs: the image runs afterwards.
+    let gc: serde_json::Value = serde_json::from_str(&stdout_ok(&ctx, ctx.plinth().args(["gc", "--now", "--json"]))).unwrap();
+    assert!(gc["blobs_kept"].as_u64().unwrap() >= 3, "{gc}");
+    assert!(gc["snapshots_kept"].as_u64().unwrap() >= 2, "{gc}");
+    assert_eq!(String::from_utf8(run(&["cat", "/greeting"]).stdout).unwrap(), "hello\n");
+
     if require_external(External::Tool("skopeo")) {
         let inspected = stdout_ok(&ctx, ctx.command("skopeo").args(["inspect", &format!("oci:{}:v1", out_dir.display())]));
         assert!(inspected.contains("GREETING=/greeting"), "{inspected}");
