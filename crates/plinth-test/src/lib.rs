@@ -7,7 +7,8 @@
 //!   distribution API calls it sees and injects faults (429 with `Retry-After`, 5xx, connection
 //!   resets mid-body, latency, dropped responses) by [`proxy::Rule`]s.
 //! - [`busybox_rootfs`]: a minimal root file system from the static busybox, and
-//!   [`images::busybox_index`]: a two-platform busybox image written into a store.
+//!   [`images::busybox_index`]: a two-platform busybox image written into a store;
+//!   [`arm64_busybox`]: Debian's static arm64 busybox, fetched once.
 //! - [`TestContext`]: a temp `PLINTH_HOME`, the `plinth` binary, and filters for insta snapshots
 //!   ([`plinth_snapshot!`]).
 //! - [`require_external!`]: tests needing root, docker or binfmt run everywhere unless
@@ -24,6 +25,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod arm64;
 mod context;
 mod error;
 mod external;
@@ -35,6 +37,7 @@ mod token;
 
 pub use insta;
 
+pub use crate::arm64::{ARM64_BUSYBOX_ENV, arm64_busybox, try_arm64_busybox};
 pub use crate::context::{PLINTH_BIN_ENV, PLINTH_HOME_ENV, TestContext, format_output};
 pub use crate::error::{Error, Result};
 pub use crate::external::{

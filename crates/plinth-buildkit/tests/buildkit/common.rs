@@ -39,27 +39,7 @@ pub fn ok<T, E: std::error::Error>(result: Result<T, E>) -> T {
     result.unwrap_or_else(|e| panic!("{}", error_chain(&e)))
 }
 
-/// Path of Debian's static arm64 busybox, fetched once by the sandbox's test script.
-pub fn arm64_busybox() -> PathBuf {
-    if let Some(p) = std::env::var_os("PLINTH_TEST_ARM64_BUSYBOX") {
-        return p.into();
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../../target"));
-    let out = target.join("plinth-test-data/busybox-arm64");
-    if !out.exists() {
-        let status = std::process::Command::new(
-            manifest.join("../plinth-sandbox/tests/data/fetch-arm64-busybox.sh"),
-        )
-        .arg(&out)
-        .status()
-        .unwrap();
-        assert!(status.success(), "fetching the arm64 busybox failed");
-    }
-    out
-}
+pub use plinth_test::arm64_busybox;
 
 fn busybox_rootfs(dir: &Path, busybox: &Path) {
     plinth_test::busybox_rootfs(dir).unwrap();

@@ -51,26 +51,7 @@ pub fn my_family_bin() -> PathBuf {
     .clone()
 }
 
-/// The static arm64 busybox (fetched once with the sandbox tests' script).
-pub fn arm64_busybox() -> PathBuf {
-    if let Some(p) = std::env::var_os("PLINTH_TEST_ARM64_BUSYBOX") {
-        return p.into();
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../../target"));
-    let out = target.join("plinth-test-data/busybox-arm64");
-    if !out.exists() {
-        let status =
-            Command::new(manifest.join("../plinth-sandbox/tests/data/fetch-arm64-busybox.sh"))
-                .arg(&out)
-                .status()
-                .unwrap();
-        assert!(status.success(), "fetching the arm64 busybox failed");
-    }
-    out
-}
+pub use plinth_test::arm64_busybox;
 
 /// A root image variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

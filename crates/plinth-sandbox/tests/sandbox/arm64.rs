@@ -1,36 +1,9 @@
 //! arm64 binaries on an amd64 host through qemu-user-static and binfmt_misc (F flag).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use plinth_sandbox::{OverlayRootfs, Rootfs, RunSpec, Sandbox, binfmt};
+use plinth_test::arm64_busybox;
 
 use crate::common::{busybox_rootfs, require_root};
-
-/// Path of the arm64 busybox: `PLINTH_TEST_ARM64_BUSYBOX`, else fetched (once) by
-/// `tests/data/fetch-arm64-busybox.sh` into the target directory.
-fn arm64_busybox() -> PathBuf {
-    if let Some(p) = std::env::var_os("PLINTH_TEST_ARM64_BUSYBOX") {
-        return p.into();
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../../target"));
-    let out = target.join("plinth-test-data/busybox-arm64");
-    if !out.exists() {
-        let status = Command::new(manifest.join("tests/data/fetch-arm64-busybox.sh"))
-            .arg(&out)
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "fetching the arm64 busybox failed; run tests/data/fetch-arm64-busybox.sh {}",
-            out.display()
-        );
-    }
-    out
-}
 
 #[test]
 fn arm64_busybox_runs_under_qemu() {

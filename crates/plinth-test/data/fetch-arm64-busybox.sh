@@ -1,5 +1,5 @@
 #!/bin/sh
-# Fetch Debian's static busybox for arm64, for the sandbox's arm64-on-amd64 test.
+# Fetch Debian's static busybox for arm64, for the arm64-on-amd64 tests (plinth_test::arm64_busybox).
 #
 # Usage: fetch-arm64-busybox.sh OUTPUT_FILE
 # Needs root and a Debian mirror: adds the arm64 architecture to dpkg (idempotent), refreshes
