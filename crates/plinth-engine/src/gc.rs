@@ -10,7 +10,9 @@
 //! - links under `l/` whose snapshot is gone, and interrupted unpacks (`snapshots/.unpack-*`);
 //! - step directories left by interrupted builds (every build holds the shared lock, so under
 //!   the exclusive one none is running);
-//! - cache entries whose layer blob is gone (they could only ever miss).
+//! - cache entries whose layer blob is gone (they could only ever miss), and the
+//!   `cache/steps/<key>` refs earlier versions used as entries (before the store's gc, so the
+//!   blobs only they kept are collected).
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -25,6 +27,9 @@ use crate::cache::{CacheEntry, entries_dir};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 
+/// The ref prefix of cache entries written by earlier versions.
+const LEGACY_ENTRY_REFS: &str = "cache/steps/";
+
 /// What [`Engine::gc`] removed (or would remove, in a dry run).
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
@@ -35,7 +40,8 @@ pub struct EngineGcReport {
     pub snapshots_kept: u64,
     /// Snapshots removed, their diff_ids sorted.
     pub snapshots_removed: Vec<Digest>,
-    /// Cache entries removed because their layer blob is gone.
+    /// Cache entries removed because their layer blob is gone (and refs of entries in the
+    /// format of earlier versions).
     pub cache_entries_removed: u64,
     /// Dangling links, interrupted unpacks and leftover step directories removed.
     pub temp_dirs_removed: u64,
@@ -50,6 +56,17 @@ impl Engine {
     /// [`GcOptions::dry_run`] and [`GcOptions::lock_timeout`].
     pub fn gc(&self, options: &GcOptions) -> Result<EngineGcReport> {
         let store = &self.inner.store;
+        // Cache entries used to be refs `cache/steps/<key>`; nothing reads them any more, and
+        // they would keep their blobs forever.
+        let mut legacy_refs = 0;
+        for r in store.list_refs()? {
+            if r.name.starts_with(LEGACY_ENTRY_REFS) {
+                legacy_refs += 1;
+                if !options.dry_run {
+                    store.delete_ref(&r.name)?;
+                }
+            }
+        }
         let mut report = EngineGcReport {
             store: store.gc(options)?,
             ..EngineGcReport::default()
@@ -63,6 +80,7 @@ impl Engine {
         };
         let present = |d: &Digest| store.has_blob(d) && !removed.contains(d);
 
+        report.cache_entries_removed += legacy_refs;
         let mut live = live_diff_ids(store, &present)?;
         let entries = entries_dir(store.root());
         for (path, entry) in list_entries(&entries)? {

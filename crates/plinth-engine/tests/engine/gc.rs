@@ -46,9 +46,14 @@ fn gc_removes_snapshots_and_entries_of_unreferenced_layers_only() {
     // Leftovers of an interrupted build.
     std::fs::create_dir_all(t.store.root().join("steps/sLEFTOVER/u")).unwrap();
 
-    // Nothing unreferenced yet: a gc keeps every snapshot.
+    // An entry ref in the format of earlier versions.
+    t.store.set_ref("cache/steps/0123abcd", &gone.root).unwrap();
+
+    // Nothing unreferenced yet: a gc keeps every snapshot, and drops the old-format entry.
     let report = t.engine.gc(&GcOptions::immediate()).unwrap();
     assert!(report.snapshots_removed.is_empty(), "{report:?}");
+    assert_eq!(report.cache_entries_removed, 1, "{report:?}");
+    assert!(t.store.get_ref("cache/steps/0123abcd").unwrap().is_none());
     assert_eq!(report.temp_dirs_removed, 1, "{report:?}");
     assert!(dir_names(&t.store.root().join("steps")).is_empty());
 
