@@ -28,7 +28,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -226,15 +226,7 @@ impl Changelog {
             return Ok(());
         }
         let err = |source| Error::WriteChangelog { path: path.to_owned(), source };
-        let dir = parent_dir(path);
-        let mut tmp = tempfile::Builder::new().prefix(".changelog-").suffix(".tmp").tempfile_in(dir).map_err(err)?;
-        tmp.write_all(text.as_bytes()).map_err(err)?;
-        tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(path).map_err(|e| err(e.error))?;
-        // Make the rename itself durable; not every platform can open a directory, so best effort.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        plinth_oci::fs::write_atomic(path, text.as_bytes()).map_err(err)?;
         tracing::debug!(path = %path.display(), entries = self.len(), "wrote changelog");
         Ok(())
     }

@@ -23,6 +23,7 @@ pub mod descriptor;
 pub mod digest;
 pub mod docker_archive;
 pub mod error;
+pub mod fs;
 pub mod image;
 pub mod layer;
 pub mod layout;

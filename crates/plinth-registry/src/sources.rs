@@ -51,16 +51,13 @@ pub fn record_blob_source(store: &Store, digest: &Digest, registry: &str, reposi
     }
 }
 
-/// Writes `bytes` to `path` through a temp file in the same directory and a rename.
+/// Writes `bytes` to `path` atomically ([`plinth_oci::fs::write_atomic`]), creating its directory.
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| std::io::Error::other("path has no parent"))?;
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    plinth_oci::fs::write_atomic(path, bytes)
 }
 
 #[cfg(test)]
