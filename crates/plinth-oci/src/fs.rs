@@ -7,7 +7,9 @@ use std::path::Path;
 /// renamed over `path`, then (best effort) the directory fsynced so the rename is durable.
 ///
 /// Readers see either the old contents or the new, never a partial file. The directory must
-/// exist; the temp file is removed when any step fails.
+/// exist; the temp file is removed when any step fails. The file keeps the permissions of the
+/// file it replaces, or gets `rw-r--r--` when new (temp files start owner-only, and these are
+/// files other tools and users read: changelogs, READMEs, caches).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -21,6 +23,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     };
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     tmp.write_all(bytes)?;
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    tmp.as_file().set_permissions(mode)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     // Not every platform can open a directory, so this is best effort.
@@ -39,7 +45,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.json");
         write_atomic(&path, b"one").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640, "the mode of the replaced file is kept");
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()

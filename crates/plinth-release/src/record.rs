@@ -24,7 +24,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use plinth_catalog::{Version, changelog_file_name};
@@ -150,28 +149,12 @@ impl ReleaseRecords {
     }
 }
 
-/// Writes `bytes` to `path` through a temp file in the same directory and a rename.
+/// Writes `bytes` to `path` atomically ([`plinth_oci::fs::write_atomic`]), creating its directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".plinth-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(Error::io("create a temp file in", &dir))?;
-    tmp.write_all(bytes)
-        .map_err(Error::io("write", tmp.path()))?;
-    // Keep the mode of the file being replaced (temp files start as 0600).
-    let mode = std::fs::metadata(path).map(|m| m.permissions()).ok();
-    let mode = mode.unwrap_or_else(|| std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    std::fs::set_permissions(tmp.path(), mode).map_err(Error::io("set the mode of", tmp.path()))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(Error::io("sync", tmp.path()))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("replace", path)(e.error))?;
-    Ok(())
+    plinth_oci::fs::write_atomic(path, bytes).map_err(Error::io("replace", path))
 }
