@@ -50,7 +50,8 @@ pub enum Error {
 
     /// A step's command exited with a non-zero status.
     #[error(
-        "step {index} ({platform}) failed: `{argv}` exited with {status}\n--- last lines of output ---\n{tail}"
+        "step #{step} ({platform}) failed: `{argv}` exited with {status}\n--- last lines of output ---\n{tail}",
+        step = .index + 1
     )]
     StepFailed {
         /// 0-based index of the step in the recipe.
@@ -107,7 +108,8 @@ pub enum Error {
     },
 
     /// A file, directory or user named by the recipe could not be used.
-    #[error("step {index}: {reason}")]
+    // Steps are numbered from 1 in messages, as the progress display shows them.
+    #[error("step #{step}: {reason}", step = .index + 1)]
     Step {
         /// 0-based index of the step.
         index: usize,
@@ -116,7 +118,7 @@ pub enum Error {
     },
 
     /// An owner or user could not be resolved in the image.
-    #[error("step {index}: cannot resolve owner `{owner}` in the image")]
+    #[error("step #{step}: cannot resolve owner `{owner}` in the image", step = .index + 1)]
     Owner {
         /// 0-based index of the step.
         index: usize,

@@ -185,7 +185,7 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
         "{stderr}"
     );
     assert!(stderr.contains(
-        "error: step 15 (linux/amd64) failed: `[\"sh\",\"-c\",\"apt-get update && apt-get install -y tesseract-ocr=5.3.0-2 poppler-utils=22.12.0-2+b1\"]` exited with exit code 100"
+        "error: step #16 (linux/amd64) failed: `[\"sh\",\"-c\",\"apt-get update && apt-get install -y tesseract-ocr=5.3.0-2 poppler-utils=22.12.0-2+b1\"]` exited with exit code 100"
     ), "{stderr}");
     assert!(
         stderr.contains("E: Version '22.12.0-2+b1' for 'poppler-utils' was not found"),
@@ -316,7 +316,7 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
     );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("error: step 1 (linux/amd64) failed: `[\"sh\",\"-c\",\"set -o xtrace && yum install -y shadow-utils"), "{stderr}");
+    assert!(stderr.contains("error: step #2 (linux/amd64) failed: `[\"sh\",\"-c\",\"set -o xtrace && yum install -y shadow-utils"), "{stderr}");
     assert!(
         stderr.contains("yum: not found") && stderr.contains("exit code 127"),
         "{stderr}"

@@ -311,7 +311,7 @@ fn a_failing_step_reports_exit_code_and_output_tail() {
     assert_eq!(err.exit_code(), Some(3), "{err}");
     let text = err.to_string();
     assert!(
-        text.contains("step 1") && text.contains("exit code 3"),
+        text.contains("step #2") && text.contains("exit code 3"),
         "{text}"
     );
     assert!(text.contains("oops") && text.contains("line50"), "{text}");
