@@ -29,6 +29,7 @@ mod arm64;
 mod context;
 mod error;
 mod external;
+mod file_server;
 pub mod images;
 pub mod proxy;
 mod registry;
@@ -43,6 +44,7 @@ pub use crate::error::{Error, Result};
 pub use crate::external::{
     ALLOW_SKIP_ENV, DOCKER_ENV, External, current_uid, find_in_path, require_external,
 };
+pub use crate::file_server::FileServer;
 pub use crate::proxy::FaultProxy;
 pub use crate::registry::{
     BasicAuth, LocalRegistry, LocalRegistryBuilder, REGISTRY_BINARY, free_port,

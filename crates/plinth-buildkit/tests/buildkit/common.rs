@@ -2,11 +2,10 @@
 //! a tiny HTTP server for URL inputs, and flattened file systems of built images.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::Read;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use plinth_oci::image::resolve_manifest;
 use plinth_oci::layer::{WriteOptions, store_dir_layer};
@@ -116,59 +115,7 @@ pub fn busybox_root() -> String {
     .clone()
 }
 
-/// A tiny HTTP/1.1 server on loopback serving `files` (path → body); counts requests.
-pub struct FileServer {
-    pub port: u16,
-    pub hits: Arc<Mutex<BTreeMap<String, usize>>>,
-}
-
-impl FileServer {
-    pub fn start(files: BTreeMap<String, Vec<u8>>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let hits = Arc::new(Mutex::new(BTreeMap::new()));
-        let h = hits.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request = String::new();
-                if reader.read_line(&mut request).is_err() {
-                    continue;
-                }
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                }
-                let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                *h.lock().unwrap().entry(path.clone()).or_default() += 1;
-                let response = match files.get(&path) {
-                    Some(b) => {
-                        let mut r = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            b.len()
-                        )
-                        .into_bytes();
-                        r.extend(b);
-                        r
-                    }
-                    None => {
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_vec()
-                    }
-                };
-                let _ = stream.write_all(&response);
-            }
-        });
-        Self { port, hits }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
+pub use plinth_test::FileServer;
 
 /// One path of a flattened image file system (mtimes left out on purpose).
 #[derive(Clone, Debug, PartialEq, Eq)]
