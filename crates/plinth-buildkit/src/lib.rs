@@ -58,10 +58,10 @@ mod docker;
 mod error;
 mod prepare;
 mod progress;
+mod result;
 
-pub use backend::{
-    BuilderInfo, BuildkitBackend, BuildkitConfig, BuildkitPlatformBuild, BuildkitResult,
-};
+pub use backend::{BuilderInfo, BuildkitBackend, BuildkitConfig};
+pub use result::{BuildkitPlatformBuild, BuildkitResult};
 pub use builder::{Builder, BuilderAssignment};
 pub use docker::{BuildMode, DOCKER_CLIENT_ENV, DockerCli};
 pub use error::{Error, Result};
