@@ -614,3 +614,17 @@ fn devices_are_allowed_when_asked() {
     );
     s.assert_untouched();
 }
+
+#[test]
+fn ancestor_of_the_last_parent_replaced_by_symlink_then_written_through() {
+    // The unpacker keeps the last parent directory open; replacing an ancestor must drop it.
+    let s = Sentinel::new();
+    let tar = RawTar::new()
+        .dir("a")
+        .dir("a/b")
+        .file("a/b/ok", b"fine")
+        .symlink("a", path_bytes(&s.root().join("outer")))
+        .file("a/b/secret", b"pwned")
+        .finish();
+    reject_in(&s, &tar, &UnpackOptions::new(), "a/b/secret", "`a` is a symbolic link");
+}

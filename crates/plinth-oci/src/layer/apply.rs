@@ -79,6 +79,11 @@ pub(crate) struct Applier<'a> {
     options: &'a UnpackOptions,
     created: BTreeSet<Vec<u8>>,
     dirs: Vec<PendingDir>,
+    /// The last parent directory opened, by its components. Layers list a directory's entries
+    /// together, so this saves walking the path again (one `openat` per component) for each of
+    /// them. It is dropped before any entry that could remove or replace it or one of its
+    /// ancestors, so it never stands for anything but the directory now at that path.
+    last_parent: Option<(Vec<Vec<u8>>, OwnedFd)>,
     pub entries: u64,
     pub whiteouts: u64,
 }
@@ -90,6 +95,7 @@ impl<'a> Applier<'a> {
             options,
             created: BTreeSet::new(),
             dirs: Vec::new(),
+            last_parent: None,
             entries: 0,
             whiteouts: 0,
         }
@@ -123,6 +129,10 @@ impl<'a> Applier<'a> {
             ));
         };
         self.entries += 1;
+        // Everything at or below the entry's path may be removed or replaced (a whiteout or an
+        // opaque marker affects its parent's children): forget a cached parent inside it.
+        let affected = if name.starts_with(WHITEOUT_PREFIX.as_bytes()) { parent_comps } else { &comps[..] };
+        self.forget_cached_parent_under(affected);
         if name.starts_with(WHITEOUT_PREFIX.as_bytes()) {
             return self.whiteout(parent_comps, name, &shown);
         }
@@ -146,6 +156,8 @@ impl<'a> Applier<'a> {
             None
         };
 
+        // Resolving a hardlink's source may have cached a directory below the entry's path.
+        self.forget_cached_parent_under(&comps);
         if let Some(st) = safe_fs::lstat_at(&parent, name).map_err(|e| sys("inspect", e))? {
             let keep = t == b'5' && safe_fs::file_type(&st) == FileType::Directory;
             if !keep {
@@ -291,14 +303,30 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
+    fn forget_cached_parent_under(&mut self, path: &[Vec<u8>]) {
+        if self.last_parent.as_ref().is_some_and(|(cached, _)| cached.starts_with(path)) {
+            self.last_parent = None;
+        }
+    }
+
     fn open_parent(&mut self, comps: &[Vec<u8>], create: bool, shown: &str) -> Result<OwnedFd> {
+        if let Some((cached, fd)) = &self.last_parent
+            && cached.as_slice() == comps
+        {
+            let path = self.root.path().join(&*String::from_utf8_lossy(&join(comps)));
+            return rustix::io::dup(fd).map_err(|e| Error::io("duplicate the descriptor of", path, e.into()));
+        }
         let created = &mut self.created;
         let mut on_create = |depth: usize| {
             created.insert(join(&comps[..=depth]));
         };
-        self.root
+        let fd = self
+            .root
             .open_dir(comps, create, &mut on_create)
-            .map_err(|e| self.walk_error(e, comps, shown))
+            .map_err(|e| self.walk_error(e, comps, shown))?;
+        let keep = rustix::io::dup(&fd).map_err(|e| Error::io("duplicate the descriptor of", self.root.path(), e.into()))?;
+        self.last_parent = Some((comps.to_vec(), keep));
+        Ok(fd)
     }
 
     fn walk_error(&self, e: WalkError, comps: &[Vec<u8>], shown: &str) -> Error {
