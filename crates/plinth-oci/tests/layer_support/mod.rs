@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 
+use plinth_oci::Error;
+use plinth_oci::layer::{UnpackOptions, unpack_layer};
 use sha2::{Digest as _, Sha256};
 
 /// Fails unless running as root, or skips when `PLINTH_TEST_ALLOW_SKIP_ROOT=1` says so.
@@ -348,4 +350,45 @@ pub fn all_paths(root: &Path) -> Vec<PathBuf> {
         true
     });
     out
+}
+
+// --- rejection checks shared by the hostile-tar suites ---
+
+/// Unpacks `tar` into a fresh sentinel target (after `setup`) and checks the rejection.
+pub fn reject_in(s: &Sentinel, tar: &[u8], options: &UnpackOptions, entry: &str, reason: &str) {
+    let err = unpack_layer(tar, &s.target, options).expect_err("a hostile layer must be refused");
+    match &err {
+        Error::UnsafeEntry {
+            entry: e,
+            reason: r,
+        } => {
+            assert!(
+                e.contains(entry),
+                "error names entry `{e}`, expected `{entry}` (reason: {r})"
+            );
+            assert!(
+                r.contains(reason),
+                "reason `{r}` does not mention `{reason}` (entry `{e}`)"
+            );
+        }
+        other => panic!("expected an unsafe-entry error for `{entry}`, got: {other}"),
+    }
+    assert!(
+        err.to_string().contains(entry),
+        "the message shows the entry: {err}"
+    );
+    s.assert_untouched();
+}
+
+pub fn reject(tar: Vec<u8>, entry: &str, reason: &str) {
+    let s = Sentinel::new();
+    reject_in(&s, &tar, &UnpackOptions::new(), entry, reason);
+}
+
+/// Like [`reject`], with a symlink `lower` in the target pointing at the sentinel root, as an
+/// earlier layer could have left it.
+pub fn reject_with_lower_symlink(tar: Vec<u8>, entry: &str, reason: &str) {
+    let s = Sentinel::new();
+    symlink(s.root(), s.target.join("lower")).unwrap();
+    reject_in(&s, &tar, &UnpackOptions::new(), entry, reason);
 }
