@@ -38,8 +38,15 @@ mod tests {
 
     #[test]
     fn keys_are_sorted_at_every_level_without_whitespace() {
-        let v = Unsorted { zeta: 1, alpha: [("b", 2), ("a", 1)].into_iter().collect(), mid: vec![3, 2] };
-        assert_eq!(String::from_utf8(to_canonical_vec(&v).unwrap()).unwrap(), r#"{"alpha":{"a":1,"b":2},"mid":[3,2],"zeta":1}"#);
+        let v = Unsorted {
+            zeta: 1,
+            alpha: [("b", 2), ("a", 1)].into_iter().collect(),
+            mid: vec![3, 2],
+        };
+        assert_eq!(
+            String::from_utf8(to_canonical_vec(&v).unwrap()).unwrap(),
+            r#"{"alpha":{"a":1,"b":2},"mid":[3,2],"zeta":1}"#
+        );
     }
 
     #[test]

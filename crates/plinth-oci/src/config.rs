@@ -92,7 +92,10 @@ pub struct RootFs {
 
 impl Default for RootFs {
     fn default() -> Self {
-        Self { kind: "layers".to_owned(), diff_ids: Vec::new() }
+        Self {
+            kind: "layers".to_owned(),
+            diff_ids: Vec::new(),
+        }
     }
 }
 
@@ -130,7 +133,10 @@ impl ImageConfig {
     /// Parses a config blob.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         if bytes.len() > MAX_CONFIG_BYTES {
-            return Err(Error::InvalidConfig(format!("config is {} bytes, over the {MAX_CONFIG_BYTES}-byte limit", bytes.len())));
+            return Err(Error::InvalidConfig(format!(
+                "config is {} bytes, over the {MAX_CONFIG_BYTES}-byte limit",
+                bytes.len()
+            )));
         }
         serde_json::from_slice(bytes).map_err(|e| Error::InvalidConfig(e.to_string()))
     }
@@ -190,9 +196,15 @@ mod tests {
         cfg.set_env("PATH", "/usr/bin");
         cfg.set_env("Z", "1");
         let out = String::from_utf8(cfg.to_canonical().unwrap().0).unwrap();
-        assert!(out.contains(r#""Env":["PATH=/usr/bin","A=b=c","Z=1"]"#), "{out}");
+        assert!(
+            out.contains(r#""Env":["PATH=/usr/bin","A=b=c","Z=1"]"#),
+            "{out}"
+        );
         assert!(out.contains(r#""Healthcheck":{"Test":["NONE"]}"#), "{out}");
-        assert!(out.contains(r#""container_config":{"Hostname":"x"}"#), "{out}");
+        assert!(
+            out.contains(r#""container_config":{"Hostname":"x"}"#),
+            "{out}"
+        );
     }
 
     proptest::proptest! {

@@ -21,12 +21,16 @@ pub struct Digest {
 impl Digest {
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
-        Self { hex: hex::encode(Sha256::digest(bytes)) }
+        Self {
+            hex: hex::encode(Sha256::digest(bytes)),
+        }
     }
 
     /// Builds a digest from raw sha256 output.
     pub fn from_sha256(raw: [u8; 32]) -> Self {
-        Self { hex: hex::encode(raw) }
+        Self {
+            hex: hex::encode(raw),
+        }
     }
 
     /// The algorithm, always `sha256`.
@@ -56,18 +60,28 @@ impl FromStr for Digest {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::InvalidDigest { input: truncate(s), reason: reason.to_owned() };
-        let (algorithm, hex) = s.split_once(':').ok_or_else(|| bad("expected `sha256:<hex>`"))?;
+        let bad = |reason: &str| Error::InvalidDigest {
+            input: truncate(s),
+            reason: reason.to_owned(),
+        };
+        let (algorithm, hex) = s
+            .split_once(':')
+            .ok_or_else(|| bad("expected `sha256:<hex>`"))?;
         if algorithm != "sha256" {
             return Err(bad("only the sha256 algorithm is supported"));
         }
         if hex.len() != 64 {
             return Err(bad("a sha256 digest has exactly 64 hex characters"));
         }
-        if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(bad("the hex part must be lowercase 0-9a-f"));
         }
-        Ok(Self { hex: hex.to_owned() })
+        Ok(Self {
+            hex: hex.to_owned(),
+        })
     }
 }
 
@@ -99,7 +113,11 @@ pub struct DigestWriter<W> {
 impl<W> DigestWriter<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> Self {
-        Self { inner, hasher: Sha256::new(), len: 0 }
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            len: 0,
+        }
     }
 
     /// Bytes written so far.
@@ -114,7 +132,11 @@ impl<W> DigestWriter<W> {
 
     /// Returns the inner writer, the digest and the length of what went through.
     pub fn finish(self) -> (W, Digest, u64) {
-        (self.inner, Digest::from_sha256(self.hasher.finalize().into()), self.len)
+        (
+            self.inner,
+            Digest::from_sha256(self.hasher.finalize().into()),
+            self.len,
+        )
     }
 }
 
@@ -180,7 +202,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_digests_with_reason() {
-        for bad in ["", "sha256", "md5:abc", "sha256:ABC", "sha256:zz", &format!("sha256:{}", "A".repeat(64))] {
+        for bad in [
+            "",
+            "sha256",
+            "md5:abc",
+            "sha256:ABC",
+            "sha256:zz",
+            &format!("sha256:{}", "A".repeat(64)),
+        ] {
             let err = bad.parse::<Digest>().unwrap_err().to_string();
             assert!(err.contains("invalid digest"), "{err}");
         }

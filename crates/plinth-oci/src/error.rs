@@ -101,7 +101,11 @@ pub enum Error {
 impl Error {
     /// An I/O error with the path and action it happened on.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { action, path: path.into(), source }
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 }
 

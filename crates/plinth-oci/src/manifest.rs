@@ -74,7 +74,15 @@ pub enum ManifestDocument {
 impl ImageManifest {
     /// A manifest of the given media type.
     pub fn new(media_type: MediaType, config: Descriptor, layers: Vec<Descriptor>) -> Self {
-        Self { schema_version: 2, media_type: Some(media_type), artifact_type: None, config, layers, subject: None, annotations: BTreeMap::new() }
+        Self {
+            schema_version: 2,
+            media_type: Some(media_type),
+            artifact_type: None,
+            config,
+            layers,
+            subject: None,
+            annotations: BTreeMap::new(),
+        }
     }
 
     /// Canonical bytes and digest.
@@ -91,7 +99,14 @@ impl ImageManifest {
 impl ImageIndex {
     /// An index of the given media type.
     pub fn new(media_type: MediaType, manifests: Vec<Descriptor>) -> Self {
-        Self { schema_version: 2, media_type: Some(media_type), artifact_type: None, manifests, subject: None, annotations: BTreeMap::new() }
+        Self {
+            schema_version: 2,
+            media_type: Some(media_type),
+            artifact_type: None,
+            manifests,
+            subject: None,
+            annotations: BTreeMap::new(),
+        }
     }
 
     /// Canonical bytes and digest.
@@ -106,7 +121,9 @@ impl ImageIndex {
 
     /// The manifest for `platform`, if the index has one.
     pub fn find_platform(&self, platform: &Platform) -> Option<&Descriptor> {
-        self.manifests.iter().find(|d| d.platform.as_ref().is_some_and(|p| platform.matches(p)))
+        self.manifests
+            .iter()
+            .find(|d| d.platform.as_ref().is_some_and(|p| platform.matches(p)))
     }
 
     /// The platforms this index offers (attestation manifests, `unknown/unknown`, are left out).
@@ -123,7 +140,10 @@ impl ManifestDocument {
     /// Parses raw bytes, using the `Content-Type` (if known) and the document's own `mediaType`.
     pub fn parse(bytes: &[u8], content_type: Option<&MediaType>) -> Result<Self> {
         if bytes.len() > MAX_MANIFEST_BYTES {
-            return Err(Error::InvalidManifest(format!("manifest is {} bytes, over the {MAX_MANIFEST_BYTES}-byte limit", bytes.len())));
+            return Err(Error::InvalidManifest(format!(
+                "manifest is {} bytes, over the {MAX_MANIFEST_BYTES}-byte limit",
+                bytes.len()
+            )));
         }
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -133,7 +153,8 @@ impl ManifestDocument {
             manifests: Option<serde::de::IgnoredAny>,
             config: Option<serde::de::IgnoredAny>,
         }
-        let probe: Probe = serde_json::from_slice(bytes).map_err(|e| Error::InvalidManifest(format!("not a JSON manifest: {e}")))?;
+        let probe: Probe = serde_json::from_slice(bytes)
+            .map_err(|e| Error::InvalidManifest(format!("not a JSON manifest: {e}")))?;
         match probe.schema_version {
             Some(2) => {}
             Some(1) => return Err(Error::InvalidManifest("Docker schema 1 manifests are deprecated and not supported; re-push the image with a current client".into())),
@@ -147,10 +168,12 @@ impl ManifestDocument {
             _ => probe.manifests.is_some() && probe.config.is_none(),
         };
         if is_index {
-            let index: ImageIndex = serde_json::from_slice(bytes).map_err(|e| Error::InvalidManifest(format!("invalid index: {e}")))?;
+            let index: ImageIndex = serde_json::from_slice(bytes)
+                .map_err(|e| Error::InvalidManifest(format!("invalid index: {e}")))?;
             Ok(Self::Index(index))
         } else {
-            let manifest: ImageManifest = serde_json::from_slice(bytes).map_err(|e| Error::InvalidManifest(format!("invalid image manifest: {e}")))?;
+            let manifest: ImageManifest = serde_json::from_slice(bytes)
+                .map_err(|e| Error::InvalidManifest(format!("invalid image manifest: {e}")))?;
             Ok(Self::Image(manifest))
         }
     }
@@ -179,7 +202,11 @@ mod tests {
 
     #[test]
     fn reads_docker_manifest_list() {
-        let ManifestDocument::Index(index) = ManifestDocument::parse(DOCKER_LIST.as_bytes(), None).unwrap() else { panic!("not an index") };
+        let ManifestDocument::Index(index) =
+            ManifestDocument::parse(DOCKER_LIST.as_bytes(), None).unwrap()
+        else {
+            panic!("not an index")
+        };
         assert_eq!(index.media_type(), MediaType::DockerManifestList);
         assert!(index.find_platform(&Platform::linux_arm64()).is_some());
         assert_eq!(index.platforms().len(), 2);
@@ -187,7 +214,9 @@ mod tests {
 
     #[test]
     fn rejects_schema1_and_garbage_clearly() {
-        let e = ManifestDocument::parse(br#"{"schemaVersion":1}"#, None).unwrap_err().to_string();
+        let e = ManifestDocument::parse(br#"{"schemaVersion":1}"#, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("schema 1"), "{e}");
         assert!(ManifestDocument::parse(b"[]", None).is_err());
         assert!(ManifestDocument::parse(b"", None).is_err());

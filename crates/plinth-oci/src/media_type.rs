@@ -47,7 +47,9 @@ impl MediaType {
             Self::DockerManifest => "application/vnd.docker.distribution.manifest.v2+json",
             Self::DockerConfig => "application/vnd.docker.container.image.v1+json",
             Self::DockerLayerGzip => "application/vnd.docker.image.rootfs.diff.tar.gzip",
-            Self::DockerForeignLayerGzip => "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+            Self::DockerForeignLayerGzip => {
+                "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+            }
             Self::Other(s) => s,
         }
     }
@@ -67,7 +69,9 @@ impl MediaType {
             "application/vnd.docker.distribution.manifest.v2+json" => Self::DockerManifest,
             "application/vnd.docker.container.image.v1+json" => Self::DockerConfig,
             "application/vnd.docker.image.rootfs.diff.tar.gzip" => Self::DockerLayerGzip,
-            "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => Self::DockerForeignLayerGzip,
+            "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => {
+                Self::DockerForeignLayerGzip
+            }
             other => Self::Other(other.to_owned()),
         }
     }
@@ -92,10 +96,14 @@ impl MediaType {
         use crate::layer::Compression;
         match self {
             Self::OciLayer => Some(Compression::None),
-            Self::OciLayerGzip | Self::DockerLayerGzip | Self::DockerForeignLayerGzip => Some(Compression::Gzip),
+            Self::OciLayerGzip | Self::DockerLayerGzip | Self::DockerForeignLayerGzip => {
+                Some(Compression::Gzip)
+            }
             Self::OciLayerZstd => Some(Compression::Zstd),
             Self::Other(s) if s.ends_with(".tar") => Some(Compression::None),
-            Self::Other(s) if s.ends_with("+gzip") || s.ends_with(".tar.gzip") => Some(Compression::Gzip),
+            Self::Other(s) if s.ends_with("+gzip") || s.ends_with(".tar.gzip") => {
+                Some(Compression::Gzip)
+            }
             Self::Other(s) if s.ends_with("+zstd") => Some(Compression::Zstd),
             _ => None,
         }

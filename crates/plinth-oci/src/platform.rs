@@ -15,7 +15,11 @@ pub struct Platform {
     /// REQUIRED: the operating system, in Go's `GOOS` values (`linux`).
     pub os: String,
     /// OPTIONAL: the OS version (Windows only).
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     /// OPTIONAL: required OS features (Windows only).
     #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
@@ -106,14 +110,22 @@ impl FromStr for Platform {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::InvalidPlatform { input: s.chars().take(100).collect(), reason: reason.to_owned() };
+        let bad = |reason: &str| Error::InvalidPlatform {
+            input: s.chars().take(100).collect(),
+            reason: reason.to_owned(),
+        };
         let parts: Vec<&str> = s.split('/').collect();
         if parts.iter().any(|p| p.is_empty()) {
             return Err(bad("expected `os/arch[/variant]`, e.g. `linux/amd64`"));
         }
-        let valid = |p: &str| p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+        let valid = |p: &str| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+        };
         if !parts.iter().all(|p| valid(p)) {
-            return Err(bad("os, arch and variant may only hold letters, digits, `_`, `.` and `-`"));
+            return Err(bad(
+                "os, arch and variant may only hold letters, digits, `_`, `.` and `-`",
+            ));
         }
         match parts.as_slice() {
             [os, arch] => Ok(Self::new(os, &normalize_arch(arch), None)),

@@ -29,7 +29,12 @@ pub struct Reference {
 
 impl Reference {
     /// A reference from already-validated parts (validated again here).
-    pub fn new(registry: &str, repository: &str, tag: Option<&str>, digest: Option<Digest>) -> Result<Self> {
+    pub fn new(
+        registry: &str,
+        repository: &str,
+        tag: Option<&str>,
+        digest: Option<Digest>,
+    ) -> Result<Self> {
         let mut s = format!("{registry}/{repository}");
         if let Some(t) = tag {
             s.push(':');
@@ -76,12 +81,19 @@ impl Reference {
 
     /// The same reference pinned to a digest (the tag is kept for display).
     pub fn with_digest(&self, digest: Digest) -> Self {
-        Self { digest: Some(digest), ..self.clone() }
+        Self {
+            digest: Some(digest),
+            ..self.clone()
+        }
     }
 
     /// The same repository, with neither tag nor digest.
     pub fn repository_only(&self) -> Self {
-        Self { tag: None, digest: None, ..self.clone() }
+        Self {
+            tag: None,
+            digest: None,
+            ..self.clone()
+        }
     }
 
     /// `registry/repository` without tag or digest.
@@ -91,7 +103,11 @@ impl Reference {
 
     /// The host to connect to (`registry-1.docker.io` for Docker Hub).
     pub fn api_host(&self) -> &str {
-        if self.registry == DOCKER_HUB { DOCKER_HUB_API_HOST } else { &self.registry }
+        if self.registry == DOCKER_HUB {
+            DOCKER_HUB_API_HOST
+        } else {
+            &self.registry
+        }
     }
 
     /// Whether the registry is on the loopback interface, where docker speaks plain HTTP by default.
@@ -102,7 +118,10 @@ impl Reference {
     /// The short form Docker prints (`python:3.10` for `docker.io/library/python:3.10`).
     pub fn familiar(&self) -> String {
         let name = if self.registry == DOCKER_HUB {
-            self.repository.strip_prefix("library/").unwrap_or(&self.repository).to_owned()
+            self.repository
+                .strip_prefix("library/")
+                .unwrap_or(&self.repository)
+                .to_owned()
         } else {
             self.name()
         };
@@ -124,12 +143,19 @@ pub fn is_loopback_host(registry: &str) -> bool {
     let host = if let Some(rest) = registry.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {
-        registry.rsplit_once(':').map_or(registry, |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { registry })
+        registry.rsplit_once(':').map_or(registry, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                registry
+            }
+        })
     };
     if host == "localhost" {
         return true;
     }
-    host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl fmt::Display for Reference {
@@ -202,9 +228,17 @@ impl FromStr for Reference {
             repository.to_owned()
         };
         if repository.len() > 255 {
-            return Err(bad(&repository, "the repository name is longer than 255 characters"));
+            return Err(bad(
+                &repository,
+                "the repository name is longer than 255 characters",
+            ));
         }
-        Ok(Self { registry, repository, tag: tag.map(str::to_owned), digest })
+        Ok(Self {
+            registry,
+            repository,
+            tag: tag.map(str::to_owned),
+            digest,
+        })
     }
 }
 
@@ -212,7 +246,12 @@ impl FromStr for Reference {
 /// registry only if it contains `.` or `:` or is `localhost`.
 fn split_registry(name: &str) -> (Option<&str>, &str) {
     match name.split_once('/') {
-        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" || first.starts_with('[') => {
+        Some((first, rest))
+            if first.contains('.')
+                || first.contains(':')
+                || first == "localhost"
+                || first.starts_with('[') =>
+        {
             (Some(first), rest)
         }
         _ => (None, name),
@@ -221,13 +260,17 @@ fn split_registry(name: &str) -> (Option<&str>, &str) {
 
 fn normalize_registry(r: &str) -> String {
     match r {
-        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => DOCKER_HUB.to_owned(),
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+            DOCKER_HUB.to_owned()
+        }
         other => other.to_ascii_lowercase(),
     }
 }
 
 fn validate_registry(r: &str) -> std::result::Result<(), &'static str> {
-    let ok = r.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b));
+    let ok = r
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b));
     if !ok || r.starts_with('-') || r.starts_with('.') || r.ends_with('.') || r.ends_with(':') {
         return Err("a registry is a host name or address with an optional `:port`");
     }
@@ -244,7 +287,9 @@ fn validate_tag(t: &str) -> std::result::Result<(), &'static str> {
         return Err("a tag is at most 128 characters");
     }
     if !word(bytes[0]) || !bytes.iter().all(|&b| word(b) || b == b'.' || b == b'-') {
-        return Err("a tag starts with a letter, digit or `_` and holds only letters, digits, `_`, `.` and `-`");
+        return Err(
+            "a tag starts with a letter, digit or `_` and holds only letters, digits, `_`, `.` and `-`",
+        );
     }
     Ok(())
 }
@@ -302,11 +347,20 @@ mod tests {
 
     #[test]
     fn docker_hub_normalisation() {
-        assert_eq!(r("python:3.10").to_string(), "docker.io/library/python:3.10");
+        assert_eq!(
+            r("python:3.10").to_string(),
+            "docker.io/library/python:3.10"
+        );
         assert_eq!(r("python").object(), "latest");
-        assert_eq!(r("index.docker.io/airbyte/x:1").to_string(), "docker.io/airbyte/x:1");
+        assert_eq!(
+            r("index.docker.io/airbyte/x:1").to_string(),
+            "docker.io/airbyte/x:1"
+        );
         assert_eq!(r("docker.io/python").repository(), "library/python");
-        assert_eq!(r("airbyte/python-connector-base:1.0.0").registry(), "docker.io");
+        assert_eq!(
+            r("airbyte/python-connector-base:1.0.0").registry(),
+            "docker.io"
+        );
         assert_eq!(r("docker.io/python").api_host(), "registry-1.docker.io");
         assert_eq!(r("docker.io/library/python:3.10").familiar(), "python:3.10");
     }
@@ -314,17 +368,25 @@ mod tests {
     #[test]
     fn tag_and_digest_together() {
         let d = "sha256:1a0845ff2b30eafa793c6eee4e8f4283c2e52e1bbd44eed6cb9e9abd5d34d844";
-        let x = r(&format!("docker.io/airbyte/python-connector-base:3.0.0@{d}"));
+        let x = r(&format!(
+            "docker.io/airbyte/python-connector-base:3.0.0@{d}"
+        ));
         assert_eq!(x.tag(), Some("3.0.0"));
         assert_eq!(x.digest().unwrap().to_string(), d);
         assert_eq!(x.object(), d);
-        assert_eq!(x.to_string(), format!("docker.io/airbyte/python-connector-base:3.0.0@{d}"));
+        assert_eq!(
+            x.to_string(),
+            format!("docker.io/airbyte/python-connector-base:3.0.0@{d}")
+        );
     }
 
     #[test]
     fn ports_and_loopback() {
         let x = r("127.0.0.1:5000/team/base:1.2.3");
-        assert_eq!((x.registry(), x.repository(), x.tag()), ("127.0.0.1:5000", "team/base", Some("1.2.3")));
+        assert_eq!(
+            (x.registry(), x.repository(), x.tag()),
+            ("127.0.0.1:5000", "team/base", Some("1.2.3"))
+        );
         assert!(x.is_loopback());
         assert!(r("localhost/foo").is_loopback());
         assert!(r("localhost:5000/foo").is_loopback());

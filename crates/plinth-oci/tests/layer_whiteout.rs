@@ -273,8 +273,17 @@ fn upper_dirs_with_metacopy_files_are_refused() {
     }
     let upper = tempfile::tempdir().unwrap();
     fs::write(upper.path().join("partial"), b"").unwrap();
-    rustix::fs::setxattr(upper.path().join("partial"), "trusted.overlay.metacopy", b"", XattrFlags::empty()).unwrap();
+    rustix::fs::setxattr(
+        upper.path().join("partial"),
+        "trusted.overlay.metacopy",
+        b"",
+        XattrFlags::empty(),
+    )
+    .unwrap();
     let err = write_upper_layer(upper.path(), Vec::new(), &WriteOptions::new()).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("partial") && msg.contains("metacopy=off"), "{msg}");
+    assert!(
+        msg.contains("partial") && msg.contains("metacopy=off"),
+        "{msg}"
+    );
 }

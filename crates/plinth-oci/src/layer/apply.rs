@@ -131,7 +131,11 @@ impl<'a> Applier<'a> {
         self.entries += 1;
         // Everything at or below the entry's path may be removed or replaced (a whiteout or an
         // opaque marker affects its parent's children): forget a cached parent inside it.
-        let affected = if name.starts_with(WHITEOUT_PREFIX.as_bytes()) { parent_comps } else { &comps[..] };
+        let affected = if name.starts_with(WHITEOUT_PREFIX.as_bytes()) {
+            parent_comps
+        } else {
+            &comps[..]
+        };
         self.forget_cached_parent_under(affected);
         if name.starts_with(WHITEOUT_PREFIX.as_bytes()) {
             return self.whiteout(parent_comps, name, &shown);
@@ -304,7 +308,11 @@ impl<'a> Applier<'a> {
     }
 
     fn forget_cached_parent_under(&mut self, path: &[Vec<u8>]) {
-        if self.last_parent.as_ref().is_some_and(|(cached, _)| cached.starts_with(path)) {
+        if self
+            .last_parent
+            .as_ref()
+            .is_some_and(|(cached, _)| cached.starts_with(path))
+        {
             self.last_parent = None;
         }
     }
@@ -313,8 +321,12 @@ impl<'a> Applier<'a> {
         if let Some((cached, fd)) = &self.last_parent
             && cached.as_slice() == comps
         {
-            let path = self.root.path().join(&*String::from_utf8_lossy(&join(comps)));
-            return rustix::io::dup(fd).map_err(|e| Error::io("duplicate the descriptor of", path, e.into()));
+            let path = self
+                .root
+                .path()
+                .join(&*String::from_utf8_lossy(&join(comps)));
+            return rustix::io::dup(fd)
+                .map_err(|e| Error::io("duplicate the descriptor of", path, e.into()));
         }
         let created = &mut self.created;
         let mut on_create = |depth: usize| {
@@ -324,7 +336,8 @@ impl<'a> Applier<'a> {
             .root
             .open_dir(comps, create, &mut on_create)
             .map_err(|e| self.walk_error(e, comps, shown))?;
-        let keep = rustix::io::dup(&fd).map_err(|e| Error::io("duplicate the descriptor of", self.root.path(), e.into()))?;
+        let keep = rustix::io::dup(&fd)
+            .map_err(|e| Error::io("duplicate the descriptor of", self.root.path(), e.into()))?;
         self.last_parent = Some((comps.to_vec(), keep));
         Ok(fd)
     }
