@@ -53,7 +53,7 @@ pub enum Error {
     Recipe(#[source] plinth_recipe::Error),
 
     /// A recipe step cannot be prepared for BuildKit.
-    #[error("step {index} cannot be built with BuildKit: {reason}")]
+    #[error("step #{n} cannot be built with BuildKit: {reason}", n = .index + 1)]
     Step {
         /// 0-based index of the operation.
         index: usize,

@@ -61,11 +61,11 @@ mod progress;
 mod result;
 
 pub use backend::{BuilderInfo, BuildkitBackend, BuildkitConfig};
-pub use result::{BuildkitPlatformBuild, BuildkitResult};
 pub use builder::{Builder, BuilderAssignment};
 pub use docker::{BuildMode, DOCKER_CLIENT_ENV, DockerCli};
 pub use error::{Error, Result};
 pub use progress::{BuildFailure, OUTPUT_TAIL_LINES};
+pub use result::{BuildkitPlatformBuild, BuildkitResult};
 
 pub use plinth_engine;
 pub use plinth_oci;

@@ -110,8 +110,9 @@ impl Preparer<'_> {
                     if *network == Network::Disabled && !self.keep_network_none =>
                 {
                     out.warnings.push(format!(
-                        "step {index}: this builder's Dockerfile frontend has no `RUN --network=none`, \
+                        "step #{}: this builder's Dockerfile frontend has no `RUN --network=none`, \
                          so `{}` runs with the network",
+                        index + 1,
                         argv.join(" ")
                     ));
                     Op::Exec {

@@ -50,7 +50,7 @@ impl fmt::Display for BuildFailure {
         let on = format!("on {} (builder `{}`)", self.platform, self.builder);
         match (&self.instruction, self.step) {
             (Some(instruction), Some(step)) => {
-                write!(f, "BuildKit failed step {step} {on}: {instruction}")?
+                write!(f, "BuildKit failed step #{} {on}: {instruction}", step + 1)?
             }
             (Some(instruction), None) => write!(f, "BuildKit failed {on} at: {instruction}")?,
             (None, _) => write!(f, "BuildKit failed the build {on}")?,
@@ -350,7 +350,7 @@ executor failed running [sh -c echo line-one; exit 3]: exit code: 3
         assert_eq!(f.output, ["line-one", "to-stderr"]);
         assert_eq!(
             f.to_string(),
-            "BuildKit failed step 3 on linux/amd64 (builder `local`): RUN [\"sh\",\"-c\",\"echo line-one; exit 3\"] \
+            "BuildKit failed step #4 on linux/amd64 (builder `local`): RUN [\"sh\",\"-c\",\"echo line-one; exit 3\"] \
              (generated Dockerfile line 4)\n  error: executor failed running [sh -c echo line-one; exit 3]: exit code: 3\n  \
              output (last 2 lines):\n    line-one\n    to-stderr"
         );

@@ -47,7 +47,8 @@ pub fn changelog_file_name(repository: &str) -> String {
 
 /// The path of a repository's changelog under the catalog root `root`.
 pub fn changelog_path(root: &Path, repository: &str) -> PathBuf {
-    root.join(CHANGELOG_DIR).join(changelog_file_name(repository))
+    root.join(CHANGELOG_DIR)
+        .join(changelog_file_name(repository))
 }
 
 /// One released version: its changelog text and its rendered Dockerfile example.
@@ -61,8 +62,16 @@ pub struct ChangelogEntry {
 
 impl ChangelogEntry {
     /// A new entry. The text is kept verbatim (leading spaces included).
-    pub fn new(version: Version, changelog_entry: impl Into<String>, dockerfile_example: impl Into<String>) -> Self {
-        Self { version, changelog_entry: changelog_entry.into(), dockerfile_example: dockerfile_example.into() }
+    pub fn new(
+        version: Version,
+        changelog_entry: impl Into<String>,
+        dockerfile_example: impl Into<String>,
+    ) -> Self {
+        Self {
+            version,
+            changelog_entry: changelog_entry.into(),
+            dockerfile_example: dockerfile_example.into(),
+        }
     }
 
     /// The version.
@@ -107,26 +116,41 @@ pub struct Changelog {
 impl Changelog {
     /// A changelog from entries in any order; for a duplicated version the last one wins.
     pub fn new(entries: impl IntoIterator<Item = ChangelogEntry>) -> Self {
-        let by_version: BTreeMap<Version, ChangelogEntry> = entries.into_iter().map(|e| (e.version.clone(), e)).collect();
-        Self { entries: by_version.into_values().rev().collect() }
+        let by_version: BTreeMap<Version, ChangelogEntry> = entries
+            .into_iter()
+            .map(|e| (e.version.clone(), e))
+            .collect();
+        Self {
+            entries: by_version.into_values().rev().collect(),
+        }
     }
 
     /// Parses the JSON text of a changelog (compact or pretty form); `origin` names it in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
         let raw: Vec<RawEntry> =
-            serde_json::from_str(text).map_err(|source| Error::ParseChangelog { path: origin.to_owned(), source })?;
+            serde_json::from_str(text).map_err(|source| Error::ParseChangelog {
+                path: origin.to_owned(),
+                source,
+            })?;
         let mut entries = Vec::with_capacity(raw.len());
         for (index, r) in raw.into_iter().enumerate() {
-            let version = r.version.parse::<Version>().map_err(|e| Error::InvalidChangelogEntry {
-                path: origin.to_owned(),
-                index,
-                version: r.version.chars().take(100).collect(),
-                reason: match e {
-                    Error::InvalidVersion { reason, .. } => reason,
-                    other => other.to_string(),
-                },
-            })?;
-            entries.push(ChangelogEntry { version, changelog_entry: r.changelog_entry, dockerfile_example: r.dockerfile_example });
+            let version =
+                r.version
+                    .parse::<Version>()
+                    .map_err(|e| Error::InvalidChangelogEntry {
+                        path: origin.to_owned(),
+                        index,
+                        version: r.version.chars().take(100).collect(),
+                        reason: match e {
+                            Error::InvalidVersion { reason, .. } => reason,
+                            other => other.to_string(),
+                        },
+                    })?;
+            entries.push(ChangelogEntry {
+                version,
+                changelog_entry: r.changelog_entry,
+                dockerfile_example: r.dockerfile_example,
+            });
         }
         let count = entries.len();
         let changelog = Self::new(entries);
@@ -141,7 +165,10 @@ impl Changelog {
         match fs::read_to_string(path) {
             Ok(text) => Self::parse(&text, path),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(Error::ReadChangelog { path: path.to_owned(), source }),
+            Err(source) => Err(Error::ReadChangelog {
+                path: path.to_owned(),
+                source,
+            }),
         }
     }
 
@@ -172,7 +199,10 @@ impl Changelog {
 
     /// Adds an entry at its sorted place, replacing (and returning) an entry of the same version.
     pub fn insert(&mut self, entry: ChangelogEntry) -> Option<ChangelogEntry> {
-        match self.entries.binary_search_by(|e| entry.version.cmp(&e.version)) {
+        match self
+            .entries
+            .binary_search_by(|e| entry.version.cmp(&e.version))
+        {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i], entry)),
             Err(i) => {
                 self.entries.insert(i, entry);
@@ -225,7 +255,10 @@ impl Changelog {
         if fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
             return Ok(());
         }
-        let err = |source| Error::WriteChangelog { path: path.to_owned(), source };
+        let err = |source| Error::WriteChangelog {
+            path: path.to_owned(),
+            source,
+        };
         plinth_oci::fs::write_atomic(path, text.as_bytes()).map_err(err)?;
         tracing::debug!(path = %path.display(), entries = self.len(), "wrote changelog");
         Ok(())
@@ -233,7 +266,9 @@ impl Changelog {
 }
 
 fn borrow_rows<'a>(rows: &'a [Vec<(&'static str, String)>]) -> Vec<Vec<(&'a str, &'a str)>> {
-    rows.iter().map(|r| r.iter().map(|(k, v)| (*k, v.as_str())).collect()).collect()
+    rows.iter()
+        .map(|r| r.iter().map(|(k, v)| (*k, v.as_str())).collect())
+        .collect()
 }
 
 fn parent_dir(path: &Path) -> &Path {
@@ -251,11 +286,22 @@ struct ChangelogLock {
 impl ChangelogLock {
     fn acquire(changelog: &Path) -> Result<Self> {
         let dir = parent_dir(changelog);
-        let name = changelog.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = changelog
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let lock_path = dir.join(format!(".{name}.lock"));
-        let err = |source| Error::LockChangelog { path: lock_path.clone(), source };
+        let err = |source| Error::LockChangelog {
+            path: lock_path.clone(),
+            source,
+        };
         fs::create_dir_all(dir).map_err(err)?;
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(err)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(err)?;
         file.lock().map_err(err)?;
         Ok(Self { _file: file })
     }
@@ -271,7 +317,10 @@ mod tests {
 
     #[test]
     fn file_name_replaces_dashes_and_slashes() {
-        assert_eq!(changelog_file_name("airbyte/python-connector-base"), "airbyte_python_connector_base.json");
+        assert_eq!(
+            changelog_file_name("airbyte/python-connector-base"),
+            "airbyte_python_connector_base.json"
+        );
         assert_eq!(changelog_file_name("example-repo"), "example_repo.json");
         assert_eq!(
             changelog_path(Path::new("cat"), "airbyte/java-connector-base"),
@@ -281,38 +330,82 @@ mod tests {
 
     #[test]
     fn entries_are_sorted_descending_and_the_last_duplicate_wins() {
-        let c = Changelog::new([entry("1.0.0", "a"), entry("3.0.0-rc.1", "b"), entry("1.0.0", "c"), entry("3.0.0", "d")]);
-        let got: Vec<(String, &str)> = c.entries().iter().map(|e| (e.version().to_string(), e.changelog_entry())).collect();
-        assert_eq!(got, [("3.0.0".into(), "d"), ("3.0.0-rc.1".into(), "b"), ("1.0.0".into(), "c")]);
+        let c = Changelog::new([
+            entry("1.0.0", "a"),
+            entry("3.0.0-rc.1", "b"),
+            entry("1.0.0", "c"),
+            entry("3.0.0", "d"),
+        ]);
+        let got: Vec<(String, &str)> = c
+            .entries()
+            .iter()
+            .map(|e| (e.version().to_string(), e.changelog_entry()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("3.0.0".into(), "d"),
+                ("3.0.0-rc.1".into(), "b"),
+                ("1.0.0".into(), "c")
+            ]
+        );
     }
 
     #[test]
     fn insert_keeps_order_and_replaces() {
         let mut c = Changelog::new([entry("1.0.0", "a"), entry("3.0.0", "c")]);
         assert!(c.insert(entry("2.0.0", "b")).is_none());
-        assert_eq!(c.insert(entry("3.0.0", "C")).unwrap().changelog_entry(), "c");
-        let got: Vec<String> = c.entries().iter().map(|e| e.version().to_string()).collect();
+        assert_eq!(
+            c.insert(entry("3.0.0", "C")).unwrap().changelog_entry(),
+            "c"
+        );
+        let got: Vec<String> = c
+            .entries()
+            .iter()
+            .map(|e| e.version().to_string())
+            .collect();
         assert_eq!(got, ["3.0.0", "2.0.0", "1.0.0"]);
-        assert_eq!(c.get(&"3.0.0".parse().unwrap()).unwrap().changelog_entry(), "C");
-        assert_eq!(c.remove(&"2.0.0".parse().unwrap()).unwrap().changelog_entry(), "b");
+        assert_eq!(
+            c.get(&"3.0.0".parse().unwrap()).unwrap().changelog_entry(),
+            "C"
+        );
+        assert_eq!(
+            c.remove(&"2.0.0".parse().unwrap())
+                .unwrap()
+                .changelog_entry(),
+            "b"
+        );
     }
 
     #[test]
     fn invalid_version_names_file_and_entry() {
         let text = r#"[{"version": "1.0.0", "changelog_entry": "a", "dockerfile_example": "x"},
                        {"version": "v2.0.0", "changelog_entry": "b", "dockerfile_example": "y"}]"#;
-        let err = Changelog::parse(text, Path::new("gen/x.json")).unwrap_err().to_string();
-        assert!(err.contains("`gen/x.json`") && err.contains("entry 1") && err.contains("`v2.0.0`"), "{err}");
+        let err = Changelog::parse(text, Path::new("gen/x.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`gen/x.json`") && err.contains("entry 1") && err.contains("`v2.0.0`"),
+            "{err}"
+        );
         assert!(err.contains("remove the `v` prefix"), "{err}");
     }
 
     #[test]
     fn unknown_or_missing_keys_are_load_errors() {
         let extra = r#"[{"version": "1.0.0", "changelog_entry": "a", "dockerfile_example": "x", "digest": "y"}]"#;
-        assert!(matches!(Changelog::parse(extra, Path::new("f")), Err(Error::ParseChangelog { .. })));
+        assert!(matches!(
+            Changelog::parse(extra, Path::new("f")),
+            Err(Error::ParseChangelog { .. })
+        ));
         let missing = r#"[{"version": "1.0.0", "changelog_entry": "a"}]"#;
         let err = Changelog::parse(missing, Path::new("f")).unwrap_err();
-        assert!(std::error::Error::source(&err).unwrap().to_string().contains("dockerfile_example"));
+        assert!(
+            std::error::Error::source(&err)
+                .unwrap()
+                .to_string()
+                .contains("dockerfile_example")
+        );
     }
 
     #[test]

@@ -47,7 +47,9 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// One changelog entry has a version that is not strict SemVer.
-    #[error("changelog `{path}`, entry {index} (counting from 0): invalid version `{version}`: {reason}")]
+    #[error(
+        "changelog `{path}`, entry {index} (counting from 0): invalid version `{version}`: {reason}"
+    )]
     InvalidChangelogEntry {
         /// The changelog file.
         path: PathBuf,
@@ -94,7 +96,9 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// A new version would collide with a version that is already released or published.
-    #[error("version {version} already exists (in the changelog or as a published tag); pick another bump")]
+    #[error(
+        "version {version} already exists (in the changelog or as a published tag); pick another bump"
+    )]
     VersionExists {
         /// The colliding version.
         version: Version,
@@ -116,7 +120,9 @@ pub enum Error {
         known: String,
     },
     /// The family does not declare this version.
-    #[error("{repository} has no version {version}: declare it in the family before building or checking it")]
+    #[error(
+        "{repository} has no version {version}: declare it in the family before building or checking it"
+    )]
     UnknownVersion {
         /// The family's repository.
         repository: String,
@@ -134,7 +140,9 @@ pub enum Error {
         reason: String,
     },
     /// The version is known, but which sanity checks it was released with is not.
-    #[error("no sanity checks are declared for {repository} {version} ({reason}); declare them in the family")]
+    #[error(
+        "no sanity checks are declared for {repository} {version} ({reason}); declare them in the family"
+    )]
     ChecksUnknown {
         /// The family's repository.
         repository: String,

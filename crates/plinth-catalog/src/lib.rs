@@ -46,7 +46,9 @@ mod pyjson;
 pub mod registry;
 pub mod version;
 
-pub use changelog::{CHANGELOG_DIR, Changelog, ChangelogEntry, changelog_file_name, changelog_path};
+pub use changelog::{
+    CHANGELOG_DIR, Changelog, ChangelogEntry, changelog_file_name, changelog_path,
+};
 pub use error::{Error, Result};
 pub use family::{Catalog, Family, TableFamily, VersionDecl};
 pub use registry::{IgnoredTag, PublishedImage, Registry, RegistryEntry, TagSource, VersionStatus};

@@ -96,7 +96,10 @@ mod tests {
     fn escapes_like_python_ensure_ascii() {
         assert_eq!(lit("a/b"), r#""a/b""#);
         assert_eq!(lit("q\"b\\"), r#""q\"b\\""#);
-        assert_eq!(lit("\n\r\t\u{8}\u{c}\u{1}\u{7f}"), r#""\n\r\t\b\f\u0001\u007f""#);
+        assert_eq!(
+            lit("\n\r\t\u{8}\u{c}\u{1}\u{7f}"),
+            r#""\n\r\t\b\f\u0001\u007f""#
+        );
         assert_eq!(lit("café"), r#""caf\u00e9""#);
         assert_eq!(lit("🐍"), r#""\ud83d\udc0d""#);
     }

@@ -84,13 +84,24 @@ impl PublishedImage {
 
     /// The address consumers pin: `docker.io/airbyte/python-connector-base:3.0.0@sha256:…`.
     pub fn address(&self) -> String {
-        format!("{}/{}:{}@{}", self.registry, self.repository, self.tag, self.digest)
+        format!(
+            "{}/{}:{}@{}",
+            self.registry, self.repository, self.tag, self.digest
+        )
     }
 
     /// The address as a parsed reference.
     pub fn reference(&self) -> Result<Reference> {
-        Reference::new(&self.registry, &self.repository, Some(&self.tag), Some(self.digest.clone()))
-            .map_err(|e| Error::InvalidAddress { input: cut(&self.address(), 300), reason: e.to_string() })
+        Reference::new(
+            &self.registry,
+            &self.repository,
+            Some(&self.tag),
+            Some(self.digest.clone()),
+        )
+        .map_err(|e| Error::InvalidAddress {
+            input: cut(&self.address(), 300),
+            reason: e.to_string(),
+        })
     }
 }
 
@@ -112,20 +123,28 @@ impl FromStr for PublishedImage {
     /// Parses `registry/repository:tag@sha256:hex` the way the original did (first `/` separates
     /// the registry; the rest splits into repository, tag and digest), with validation.
     fn from_str(input: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::InvalidAddress { input: cut(input, 300), reason: reason.to_owned() };
+        let bad = |reason: &str| Error::InvalidAddress {
+            input: cut(input, 300),
+            reason: reason.to_owned(),
+        };
         let shape = "expected `registry/repository:tag@sha256:<hex>`, e.g. `docker.io/airbyte/python-connector-base:3.0.0@sha256:…`";
         let (registry, rest) = input.split_once('/').ok_or_else(|| bad(shape))?;
         if !(registry.contains('.') || registry.contains(':') || registry == "localhost") {
-            return Err(bad("the address must start with the registry host (`docker.io/` for Docker Hub)"));
+            return Err(bad(
+                "the address must start with the registry host (`docker.io/` for Docker Hub)",
+            ));
         }
         let (name, digest) = rest.split_once('@').ok_or_else(|| bad(shape))?;
         let (repository, tag) = name.rsplit_once(':').ok_or_else(|| bad(shape))?;
         if repository.is_empty() || tag.is_empty() {
             return Err(bad(shape));
         }
-        let digest: Digest = digest.parse().map_err(|e: plinth_oci::Error| bad(&e.to_string()))?;
+        let digest: Digest = digest
+            .parse()
+            .map_err(|e: plinth_oci::Error| bad(&e.to_string()))?;
         // Validate the name and tag with the reference grammar; keep the spelling as given.
-        Reference::new(registry, repository, Some(tag), Some(digest.clone())).map_err(|e| bad(&e.to_string()))?;
+        Reference::new(registry, repository, Some(tag), Some(digest.clone()))
+            .map_err(|e| bad(&e.to_string()))?;
         Ok(Self {
             registry: registry.to_owned(),
             repository: repository.to_owned(),
@@ -257,7 +276,11 @@ pub struct Registry {
 
 impl Registry {
     /// Reconciles `changelog` with the `tags` listed for `repository`.
-    pub fn new(repository: &Reference, changelog: Changelog, tags: impl IntoIterator<Item = (String, Digest)>) -> Self {
+    pub fn new(
+        repository: &Reference,
+        changelog: Changelog,
+        tags: impl IntoIterator<Item = (String, Digest)>,
+    ) -> Self {
         let repository = repository.repository_only();
         let mut by_version: BTreeMap<Version, RegistryEntry> = BTreeMap::new();
         let mut ignored_tags = Vec::new();
@@ -267,12 +290,19 @@ impl Registry {
                     let published = PublishedImage::new(&repository, tag, digest);
                     by_version.insert(
                         version.clone(),
-                        RegistryEntry { version, published: Some(published), changelog: None, root_image: None },
+                        RegistryEntry {
+                            version,
+                            published: Some(published),
+                            changelog: None,
+                            root_image: None,
+                        },
                     );
                 }
                 Err(e) => {
                     let note = match e {
-                        Error::InvalidVersion { reason, .. } => format!("not a release tag: {reason}"),
+                        Error::InvalidVersion { reason, .. } => {
+                            format!("not a release tag: {reason}")
+                        }
                         other => other.to_string(),
                     };
                     ignored_tags.push(IgnoredTag { tag, digest, note });
@@ -284,19 +314,29 @@ impl Registry {
         }
         ignored_tags.sort_by(|a, b| a.tag.cmp(&b.tag));
         for entry in changelog.entries() {
-            let slot = by_version.entry(entry.version().clone()).or_insert_with(|| RegistryEntry {
-                version: entry.version().clone(),
-                published: None,
-                changelog: None,
-                root_image: None,
-            });
+            let slot = by_version
+                .entry(entry.version().clone())
+                .or_insert_with(|| RegistryEntry {
+                    version: entry.version().clone(),
+                    published: None,
+                    changelog: None,
+                    root_image: None,
+                });
             slot.changelog = Some(entry.clone());
         }
-        Self { repository, entries: by_version.into_values().rev().collect(), ignored_tags }
+        Self {
+            repository,
+            entries: by_version.into_values().rev().collect(),
+            ignored_tags,
+        }
     }
 
     /// Loads the changelog at `changelog_path` and the tags of `repository` from `source`.
-    pub fn load(repository: &Reference, changelog_path: &Path, source: &dyn TagSource) -> Result<Self> {
+    pub fn load(
+        repository: &Reference,
+        changelog_path: &Path,
+        source: &dyn TagSource,
+    ) -> Result<Self> {
         let changelog = Changelog::load(changelog_path)?;
         let tags = source.list(&repository.repository_only())?;
         Ok(Self::new(repository, changelog, tags))
@@ -347,7 +387,9 @@ impl Registry {
     /// The highest published release that is not a pre-release (original
     /// `latest_not_pre_released_published_entry`): what consumers pin.
     pub fn latest_stable_published(&self) -> Option<&RegistryEntry> {
-        self.entries.iter().find(|e| e.is_published() && !e.version.is_prerelease())
+        self.entries
+            .iter()
+            .find(|e| e.is_published() && !e.version.is_prerelease())
     }
 
     /// The version new releases bump from: the highest version, or `0.0.0` when there is none.
@@ -358,12 +400,17 @@ impl Registry {
     /// Refuses a new version that already exists or is not above the latest version.
     pub fn check_new_version(&self, version: &Version) -> Result<()> {
         if self.entry(version).is_some() {
-            return Err(Error::VersionExists { version: version.clone() });
+            return Err(Error::VersionExists {
+                version: version.clone(),
+            });
         }
         if let Some(latest) = self.latest()
             && version <= &latest.version
         {
-            return Err(Error::VersionNotAbove { version: version.clone(), latest: latest.version.clone() });
+            return Err(Error::VersionNotAbove {
+                version: version.clone(),
+                latest: latest.version.clone(),
+            });
         }
         Ok(())
     }
@@ -374,7 +421,10 @@ impl Registry {
     pub fn next_version(&self, kind: BumpKind) -> Result<Version> {
         let next = kind.next(&self.latest_version());
         if self.latest().is_none() && next == Version::ZERO {
-            return Err(Error::VersionNotAbove { version: next, latest: Version::ZERO });
+            return Err(Error::VersionNotAbove {
+                version: next,
+                latest: Version::ZERO,
+            });
         }
         self.check_new_version(&next)?;
         Ok(next)
@@ -400,54 +450,136 @@ mod tests {
     #[test]
     fn selectors_on_the_original_fixture() {
         // Published 1.0.0, 2.0.0, 3.0.0-rc.1; 3.0.0 only in the changelog.
-        let changelog = Changelog::new([entry("1.0.0"), entry("2.0.0"), entry("3.0.0-rc.1"), entry("3.0.0")]);
-        let tags = [("1.0.0", 1), ("2.0.0", 2), ("3.0.0-rc.1", 3)].map(|(t, n)| (t.to_owned(), digest(n)));
+        let changelog = Changelog::new([
+            entry("1.0.0"),
+            entry("2.0.0"),
+            entry("3.0.0-rc.1"),
+            entry("3.0.0"),
+        ]);
+        let tags =
+            [("1.0.0", 1), ("2.0.0", 2), ("3.0.0-rc.1", 3)].map(|(t, n)| (t.to_owned(), digest(n)));
         let r = Registry::new(&repo(), changelog, tags);
         assert_eq!(r.latest().unwrap().version().to_string(), "3.0.0");
-        assert_eq!(r.latest_published().unwrap().version().to_string(), "3.0.0-rc.1");
+        assert_eq!(
+            r.latest_published().unwrap().version().to_string(),
+            "3.0.0-rc.1"
+        );
         // The original never ran this assertion (its test lacked the `test_` prefix).
-        assert_eq!(r.latest_stable_published().unwrap().version().to_string(), "2.0.0");
+        assert_eq!(
+            r.latest_stable_published().unwrap().version().to_string(),
+            "2.0.0"
+        );
         let statuses: Vec<VersionStatus> = r.entries().iter().map(RegistryEntry::status).collect();
-        assert_eq!(statuses, [VersionStatus::ChangelogOnly, VersionStatus::Both, VersionStatus::Both, VersionStatus::Both]);
+        assert_eq!(
+            statuses,
+            [
+                VersionStatus::ChangelogOnly,
+                VersionStatus::Both,
+                VersionStatus::Both,
+                VersionStatus::Both
+            ]
+        );
     }
 
     #[test]
     fn union_keeps_published_only_versions_and_sets_apart_other_tags() {
         let changelog = Changelog::new([entry("1.0.0")]);
-        let tags = [("latest", 9), ("1.2.0-rc.1", 2), ("1.0.0", 1), ("v1.0.0", 4), ("dev-abc", 5), ("1.0", 6)]
-            .map(|(t, n)| (t.to_owned(), digest(n)));
+        let tags = [
+            ("latest", 9),
+            ("1.2.0-rc.1", 2),
+            ("1.0.0", 1),
+            ("v1.0.0", 4),
+            ("dev-abc", 5),
+            ("1.0", 6),
+        ]
+        .map(|(t, n)| (t.to_owned(), digest(n)));
         let r = Registry::new(&repo(), changelog, tags);
-        let versions: Vec<(String, VersionStatus)> =
-            r.entries().iter().map(|e| (e.version().to_string(), e.status())).collect();
-        assert_eq!(versions, [("1.2.0-rc.1".into(), VersionStatus::PublishedOnly), ("1.0.0".into(), VersionStatus::Both)]);
+        let versions: Vec<(String, VersionStatus)> = r
+            .entries()
+            .iter()
+            .map(|e| (e.version().to_string(), e.status()))
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                ("1.2.0-rc.1".into(), VersionStatus::PublishedOnly),
+                ("1.0.0".into(), VersionStatus::Both)
+            ]
+        );
         let ignored: Vec<&str> = r.ignored_tags().iter().map(IgnoredTag::tag).collect();
         assert_eq!(ignored, ["1.0", "dev-abc", "latest", "v1.0.0"]);
-        assert!(r.ignored_tags()[3].note().contains("remove the `v` prefix"), "{}", r.ignored_tags()[3].note());
+        assert!(
+            r.ignored_tags()[3].note().contains("remove the `v` prefix"),
+            "{}",
+            r.ignored_tags()[3].note()
+        );
         assert_eq!(r.ignored_tags()[2].digest(), &digest(9));
-        assert!(r.latest_stable_published().unwrap().version() == &"1.0.0".parse::<Version>().unwrap());
-        let pub_1 = r.entry(&"1.0.0".parse().unwrap()).unwrap().published_image().unwrap();
-        assert_eq!(pub_1.address(), format!("docker.io/airbyte/python-connector-base:1.0.0@{}", digest(1)));
+        assert!(
+            r.latest_stable_published().unwrap().version() == &"1.0.0".parse::<Version>().unwrap()
+        );
+        let pub_1 = r
+            .entry(&"1.0.0".parse().unwrap())
+            .unwrap()
+            .published_image()
+            .unwrap();
+        assert_eq!(
+            pub_1.address(),
+            format!(
+                "docker.io/airbyte/python-connector-base:1.0.0@{}",
+                digest(1)
+            )
+        );
     }
 
     #[test]
     fn empty_registry_has_no_selection() {
         let r = Registry::new(&repo(), Changelog::default(), []);
-        assert!(r.latest().is_none() && r.latest_published().is_none() && r.latest_stable_published().is_none());
+        assert!(
+            r.latest().is_none()
+                && r.latest_published().is_none()
+                && r.latest_stable_published().is_none()
+        );
         assert_eq!(r.latest_version(), Version::ZERO);
-        assert_eq!(r.next_version(BumpKind::Major).unwrap().to_string(), "1.0.0");
-        assert_eq!(r.next_version(BumpKind::Prerelease).unwrap().to_string(), "0.0.0-rc.1");
-        assert!(matches!(r.next_version(BumpKind::Finalize), Err(Error::VersionNotAbove { .. })));
+        assert_eq!(
+            r.next_version(BumpKind::Major).unwrap().to_string(),
+            "1.0.0"
+        );
+        assert_eq!(
+            r.next_version(BumpKind::Prerelease).unwrap().to_string(),
+            "0.0.0-rc.1"
+        );
+        assert!(matches!(
+            r.next_version(BumpKind::Finalize),
+            Err(Error::VersionNotAbove { .. })
+        ));
     }
 
     #[test]
     fn next_version_refuses_existing_and_lower_versions() {
         let tags = [("3.0.0", 1), ("3.0.0-rc.1", 2)].map(|(t, n)| (t.to_owned(), digest(n)));
         let r = Registry::new(&repo(), Changelog::default(), tags);
-        assert!(matches!(r.next_version(BumpKind::Prerelease), Err(Error::VersionExists { .. })));
-        assert!(matches!(r.next_version(BumpKind::Finalize), Err(Error::VersionExists { .. })));
-        assert_eq!(r.next_version(BumpKind::PatchPrerelease).unwrap().to_string(), "3.0.1-rc.1");
-        let err = r.check_new_version(&"2.9.0".parse().unwrap()).unwrap_err().to_string();
-        assert_eq!(err, "version 2.9.0 is not above the latest version 3.0.0; pick another bump");
+        assert!(matches!(
+            r.next_version(BumpKind::Prerelease),
+            Err(Error::VersionExists { .. })
+        ));
+        assert!(matches!(
+            r.next_version(BumpKind::Finalize),
+            Err(Error::VersionExists { .. })
+        ));
+        assert_eq!(
+            r.next_version(BumpKind::PatchPrerelease)
+                .unwrap()
+                .to_string(),
+            "3.0.1-rc.1"
+        );
+        let err = r
+            .check_new_version(&"2.9.0".parse().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "version 2.9.0 is not above the latest version 3.0.0; pick another bump"
+        );
     }
 
     #[test]
@@ -463,8 +595,13 @@ mod tests {
         assert_eq!(p.to_string(), text);
         assert_eq!(p.reference().unwrap().to_string(), text);
 
-        let local: PublishedImage = format!("127.0.0.1:5000/team/base:1.0.0-rc.1@sha256:{hex}").parse().unwrap();
-        assert_eq!((local.registry(), local.repository(), local.tag()), ("127.0.0.1:5000", "team/base", "1.0.0-rc.1"));
+        let local: PublishedImage = format!("127.0.0.1:5000/team/base:1.0.0-rc.1@sha256:{hex}")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (local.registry(), local.repository(), local.tag()),
+            ("127.0.0.1:5000", "team/base", "1.0.0-rc.1")
+        );
 
         for bad in [
             format!("airbyte/python-connector-base:3.0.0@sha256:{hex}"),
@@ -482,14 +619,21 @@ mod tests {
 
     impl TagSource for FailingSource {
         fn list(&self, repository: &Reference) -> Result<Vec<(String, Digest)>> {
-            Err(Error::ListTags { repository: repository.name(), source: "connection refused".into() })
+            Err(Error::ListTags {
+                repository: repository.name(),
+                source: "connection refused".into(),
+            })
         }
     }
 
     #[test]
     fn tag_source_errors_propagate_with_the_repository() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Registry::load(&repo(), &dir.path().join("none.json"), &FailingSource).unwrap_err();
-        assert_eq!(err.to_string(), "failed to list the published tags of `docker.io/airbyte/python-connector-base`");
+        let err =
+            Registry::load(&repo(), &dir.path().join("none.json"), &FailingSource).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "failed to list the published tags of `docker.io/airbyte/python-connector-base`"
+        );
     }
 }

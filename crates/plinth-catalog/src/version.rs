@@ -89,12 +89,17 @@ impl Version {
     /// last run of digits in the pre-release string is incremented (`rc.1` → `rc.2`,
     /// `rc.9` → `rc.10`); a pre-release without digits (`-rc`) comes back unchanged.
     pub fn bump_prerelease(&self) -> Self {
-        let current = if self.is_prerelease() { self.prerelease().to_owned() } else { format!("{PRERELEASE_TOKEN}.0") };
+        let current = if self.is_prerelease() {
+            self.prerelease().to_owned()
+        } else {
+            format!("{PRERELEASE_TOKEN}.0")
+        };
         let next = increment_last_number(&current);
         // Replacing a run of digits by a larger number keeps every identifier valid: a numeric
         // identifier (no leading zero, by parsing) stays numeric without leading zero, and an
         // alphanumeric one keeps its non-digit characters. The proptest below exercises this.
-        let pre = semver::Prerelease::new(&next).expect("incrementing a valid pre-release keeps it valid");
+        let pre = semver::Prerelease::new(&next)
+            .expect("incrementing a valid pre-release keeps it valid");
         let mut v = semver::Version::new(self.major(), self.minor(), self.patch());
         v.pre = pre;
         Self(v)
@@ -110,7 +115,10 @@ fn increment_last_number(s: &str) -> String {
     let Some(end) = bytes.iter().rposition(u8::is_ascii_digit).map(|i| i + 1) else {
         return s.to_owned();
     };
-    let start = bytes[..end].iter().rposition(|b| !b.is_ascii_digit()).map_or(0, |i| i + 1);
+    let start = bytes[..end]
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |i| i + 1);
     let next = increment_decimal(&s[start..end]);
     let keep = end.saturating_sub(next.len()).max(start);
     format!("{}{}{}", &s[..keep], next, &s[end..])
@@ -167,9 +175,15 @@ impl FromStr for Version {
     type Err = Error;
 
     fn from_str(input: &str) -> Result<Self> {
-        let bad = |reason: String| Error::InvalidVersion { input: cut(input, 100), reason };
+        let bad = |reason: String| Error::InvalidVersion {
+            input: cut(input, 100),
+            reason,
+        };
         if input.starts_with(['v', 'V']) {
-            return Err(bad(format!("remove the `v` prefix: versions are plain SemVer like `{}`", &input[1..])));
+            return Err(bad(format!(
+                "remove the `v` prefix: versions are plain SemVer like `{}`",
+                &input[1..]
+            )));
         }
         let v = semver::Version::parse(input).map_err(|e| {
             bad(format!("{e}; expected strict SemVer 2.0.0 `MAJOR.MINOR.PATCH[-PRERELEASE]`, e.g. `3.0.0` or `3.0.1-rc.1`"))
@@ -278,7 +292,12 @@ impl FromStr for BumpKind {
     type Err = Error;
 
     fn from_str(input: &str) -> Result<Self> {
-        Self::ALL.into_iter().find(|k| k.label() == input).ok_or_else(|| Error::UnknownBumpKind { input: cut(input, 100) })
+        Self::ALL
+            .into_iter()
+            .find(|k| k.label() == input)
+            .ok_or_else(|| Error::UnknownBumpKind {
+                input: cut(input, 100),
+            })
     }
 }
 
@@ -294,13 +313,28 @@ mod tests {
 
     #[test]
     fn strict_parsing_rejects_prefix_short_forms_and_build_metadata() {
-        for bad in ["v1.0.0", "V1.0.0", "1.0", "1", "01.0.0", "1.0.0-rc.01", " 1.0.0", "1.0.0 ", "", "1.0.0-", "latest"] {
+        for bad in [
+            "v1.0.0",
+            "V1.0.0",
+            "1.0",
+            "1",
+            "01.0.0",
+            "1.0.0-rc.01",
+            " 1.0.0",
+            "1.0.0 ",
+            "",
+            "1.0.0-",
+            "latest",
+        ] {
             assert!(bad.parse::<Version>().is_err(), "{bad:?} must be rejected");
         }
         let err = "1.0.0+build.5".parse::<Version>().unwrap_err().to_string();
         assert!(err.contains("Docker tags cannot contain `+`"), "{err}");
         let err = "v1.0.0".parse::<Version>().unwrap_err().to_string();
-        assert!(err.contains("remove the `v` prefix") && err.contains("`1.0.0`"), "{err}");
+        assert!(
+            err.contains("remove the `v` prefix") && err.contains("`1.0.0`"),
+            "{err}"
+        );
         assert_eq!(v("3.0.1-rc.1").to_string(), "3.0.1-rc.1");
         assert_eq!(v("1.0.0-rc").prerelease(), "rc");
     }
@@ -311,10 +345,27 @@ mod tests {
         assert!(v("3.0.0-rc.2") < v("3.0.0-rc.10"));
         assert!(v("1.2.3") < v("1.10.0"));
         assert!(v("1.0.0-alpha") < v("1.0.0-alpha.1"));
-        let mut all = [v("2.0.0"), v("3.0.0-rc.1"), v("1.0.0"), v("3.0.0"), v("3.0.0-rc.10"), v("3.0.0-rc.2")];
+        let mut all = [
+            v("2.0.0"),
+            v("3.0.0-rc.1"),
+            v("1.0.0"),
+            v("3.0.0"),
+            v("3.0.0-rc.10"),
+            v("3.0.0-rc.2"),
+        ];
         all.sort();
         let shown: Vec<String> = all.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["1.0.0", "2.0.0", "3.0.0-rc.1", "3.0.0-rc.2", "3.0.0-rc.10", "3.0.0"]);
+        assert_eq!(
+            shown,
+            [
+                "1.0.0",
+                "2.0.0",
+                "3.0.0-rc.1",
+                "3.0.0-rc.2",
+                "3.0.0-rc.10",
+                "3.0.0"
+            ]
+        );
     }
 
     #[test]
@@ -324,11 +375,20 @@ mod tests {
             ("prerelease", ["3.0.0-rc.1", "3.0.1-rc.2", "0.0.0-rc.1"]),
             ("finalize", ["3.0.0", "3.0.1", "0.0.0"]),
             ("patch", ["3.0.1", "3.0.2", "0.0.1"]),
-            ("patch-prerelease", ["3.0.1-rc.1", "3.0.2-rc.1", "0.0.1-rc.1"]),
+            (
+                "patch-prerelease",
+                ["3.0.1-rc.1", "3.0.2-rc.1", "0.0.1-rc.1"],
+            ),
             ("minor", ["3.1.0", "3.1.0", "0.1.0"]),
-            ("minor-prerelease", ["3.1.0-rc.1", "3.1.0-rc.1", "0.1.0-rc.1"]),
+            (
+                "minor-prerelease",
+                ["3.1.0-rc.1", "3.1.0-rc.1", "0.1.0-rc.1"],
+            ),
             ("major", ["4.0.0", "4.0.0", "1.0.0"]),
-            ("major-prerelease", ["4.0.0-rc.1", "4.0.0-rc.1", "1.0.0-rc.1"]),
+            (
+                "major-prerelease",
+                ["4.0.0-rc.1", "4.0.0-rc.1", "1.0.0-rc.1"],
+            ),
         ];
         let starts = [v("3.0.0"), v("3.0.1-rc.1"), Version::ZERO];
         for (label, expected) in table {
@@ -345,28 +405,51 @@ mod tests {
     #[test]
     fn prerelease_bump_edge_cases() {
         assert_eq!(v("1.0.0-rc.9").bump_prerelease().to_string(), "1.0.0-rc.10");
-        assert_eq!(v("1.0.0-rc.99").bump_prerelease().to_string(), "1.0.0-rc.100");
+        assert_eq!(
+            v("1.0.0-rc.99").bump_prerelease().to_string(),
+            "1.0.0-rc.100"
+        );
         assert_eq!(v("1.0.0-rc").bump_prerelease().to_string(), "1.0.0-rc");
         assert_eq!(v("1.0.0-rc1").bump_prerelease().to_string(), "1.0.0-rc2");
         // python-semver keeps the width of a zero-padded run when the number fits.
-        assert_eq!(v("1.0.0-rc009").bump_prerelease().to_string(), "1.0.0-rc010");
+        assert_eq!(
+            v("1.0.0-rc009").bump_prerelease().to_string(),
+            "1.0.0-rc010"
+        );
         assert_eq!(v("1.0.0-rc09").bump_prerelease().to_string(), "1.0.0-rc10");
         // The *last* run of digits anywhere, as the python regex finds it.
-        assert_eq!(v("1.0.0-alpha.1.beta").bump_prerelease().to_string(), "1.0.0-alpha.2.beta");
-        assert_eq!(v("1.0.0-rc.18446744073709551615").bump_prerelease().to_string(), "1.0.0-rc.18446744073709551616");
+        assert_eq!(
+            v("1.0.0-alpha.1.beta").bump_prerelease().to_string(),
+            "1.0.0-alpha.2.beta"
+        );
+        assert_eq!(
+            v("1.0.0-rc.18446744073709551615")
+                .bump_prerelease()
+                .to_string(),
+            "1.0.0-rc.18446744073709551616"
+        );
     }
 
     #[test]
     fn unknown_bump_label_lists_the_valid_ones() {
         let err = "pre".parse::<BumpKind>().unwrap_err().to_string();
-        assert!(err.contains("`pre`") && err.contains("major-prerelease"), "{err}");
+        assert!(
+            err.contains("`pre`") && err.contains("major-prerelease"),
+            "{err}"
+        );
     }
 
     #[test]
     fn serde_goes_through_the_strict_parser() {
-        assert_eq!(serde_json::to_string(&v("1.2.3-rc.1")).unwrap(), "\"1.2.3-rc.1\"");
+        assert_eq!(
+            serde_json::to_string(&v("1.2.3-rc.1")).unwrap(),
+            "\"1.2.3-rc.1\""
+        );
         assert!(serde_json::from_str::<Version>("\"v1.2.3\"").is_err());
-        assert_eq!(serde_json::from_str::<Version>("\"1.2.3\"").unwrap(), v("1.2.3"));
+        assert_eq!(
+            serde_json::from_str::<Version>("\"1.2.3\"").unwrap(),
+            v("1.2.3")
+        );
     }
 
     proptest! {

@@ -21,8 +21,15 @@ pub struct BuildProgress {
 impl BuildProgress {
     /// Spinners when the printer allows bars; `explain` prints why each step hit or missed.
     pub fn new(printer: Printer, explain: bool) -> Self {
-        let bars = printer.progress_bars().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Self { printer, explain, bars, spinners: Mutex::new(BTreeMap::new()) }
+        let bars = printer
+            .progress_bars()
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Self {
+            printer,
+            explain,
+            bars,
+            spinners: Mutex::new(BTreeMap::new()),
+        }
     }
 
     fn line(&self, text: String) {
@@ -38,10 +45,15 @@ impl BuildProgress {
 impl Reporter for BuildProgress {
     fn on_step_start(&self, platform: &Platform, index: usize, description: &str) {
         let Some(bars) = &self.bars else { return };
-        let Ok(mut spinners) = self.spinners.lock() else { return };
+        let Ok(mut spinners) = self.spinners.lock() else {
+            return;
+        };
         let spinner = spinners.entry(platform.to_string()).or_insert_with(|| {
             let bar = bars.add(ProgressBar::new_spinner());
-            bar.set_style(ProgressStyle::with_template("{spinner} [{prefix}] {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{prefix}] {msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             bar.set_prefix(platform.to_string());
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
@@ -61,7 +73,11 @@ impl Reporter for BuildProgress {
             CacheStatus::Hit => "CACHED".to_owned(),
             CacheStatus::Miss => format!("DONE {:.1}s", report.duration.as_secs_f64()),
         };
-        self.line(format!("[{platform}] #{} {} {status}", report.index + 1, report.description));
+        self.line(format!(
+            "[{platform}] #{} {} {status}",
+            report.index + 1,
+            report.description
+        ));
         if self.explain {
             self.line(format!("[{platform}]    {}", report.explanation));
         }

@@ -34,14 +34,23 @@ impl CheckArgs {
             None => Vec::new(),
         };
         for file in &self.cst_files {
-            let cst = CstFile::load(file).with_context(|| format!("failed to read `{}`", file.display()))?;
+            let cst = CstFile::load(file)
+                .with_context(|| format!("failed to read `{}`", file.display()))?;
             checks.extend(cst.checks());
         }
         Ok(checks)
     }
 
     /// Runs `checks` on every platform of `image` and prints the reports; `Ok(true)` when all passed.
-    pub fn run(&self, engine: &Engine, subject: &str, image: &Descriptor, platforms: &[Platform], checks: &[Check], printer: Printer) -> anyhow::Result<bool> {
+    pub fn run(
+        &self,
+        engine: &Engine,
+        subject: &str,
+        image: &Descriptor,
+        platforms: &[Platform],
+        checks: &[Check],
+        printer: Printer,
+    ) -> anyhow::Result<bool> {
         let reports = plinth_release::check_image(engine, subject, image, platforms, checks)?;
         self.print(&reports, printer)?;
         Ok(reports.iter().all(CheckReport::passed))

@@ -1,10 +1,14 @@
 //! Which engine builds: `--engine embedded|buildkit` and the BuildKit options, shared by
 //! `build`, `generate-release` and `publish`.
 
+use std::sync::Arc;
+
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 use plinth_buildkit::{BuilderAssignment, BuildkitBackend, BuildkitConfig};
+use plinth_engine::Engine;
 use plinth_oci::Store;
+use plinth_release::ImageBuilder;
 
 /// The engine options of the commands that build.
 #[derive(Clone, Debug, Default, Args)]
@@ -37,6 +41,14 @@ pub enum EngineKind {
 }
 
 impl EngineArgs {
+    /// What builds: BuildKit writing into `engine`'s store, or `engine` itself.
+    pub fn image_builder(&self, engine: &Engine) -> anyhow::Result<Arc<dyn ImageBuilder>> {
+        Ok(match self.buildkit(engine.store().clone())? {
+            Some(backend) => Arc::new(backend),
+            None => Arc::new(engine.clone()),
+        })
+    }
+
     /// The BuildKit backend over `store` with `--builder`, `--cache-from` and `--cache-to`, or
     /// `None` for the embedded engine (which refuses the BuildKit-only options rather than
     /// ignoring them).
@@ -91,13 +103,27 @@ mod tests {
         let cmd = Cmd::try_parse_from(["x"]).unwrap();
         assert_eq!(cmd.engine.engine, EngineKind::Embedded);
         assert!(cmd.engine.buildkit(store.clone()).unwrap().is_none());
-        let cmd = Cmd::try_parse_from(["x", "--builder", "linux/arm64=ssh://arm", "--cache-to", "r/c"]).unwrap();
+        let cmd = Cmd::try_parse_from([
+            "x",
+            "--builder",
+            "linux/arm64=ssh://arm",
+            "--cache-to",
+            "r/c",
+        ])
+        .unwrap();
         let err = cmd.engine.buildkit(store).unwrap_err();
         assert_eq!(
             err.to_string(),
             "--builder, --cache-to only apply to BuildKit builds; add `--engine buildkit` or drop them"
         );
-        let cmd = Cmd::try_parse_from(["x", "--engine", "buildkit", "--builder", "linux/arm64=ssh://arm"]).unwrap();
+        let cmd = Cmd::try_parse_from([
+            "x",
+            "--engine",
+            "buildkit",
+            "--builder",
+            "linux/arm64=ssh://arm",
+        ])
+        .unwrap();
         assert_eq!(cmd.engine.engine, EngineKind::Buildkit);
         assert_eq!(cmd.engine.builders.len(), 1);
     }

@@ -22,8 +22,8 @@ mod location;
 mod logging;
 pub mod printer;
 mod progress;
-mod recipe_arg;
 mod prompt;
+mod recipe_arg;
 mod settings;
 mod transfer;
 

@@ -40,15 +40,22 @@ impl FromStr for Location {
         }
         if let Some(rest) = s.strip_prefix("docker-archive:") {
             if rest.is_empty() {
-                bail!("invalid location `{s}`: `docker-archive:` needs a file, as in `docker-archive:image.tar`");
+                bail!(
+                    "invalid location `{s}`: `docker-archive:` needs a file, as in `docker-archive:image.tar`"
+                );
             }
             // skopeo allows `docker-archive:FILE:REF`; plinth takes the path whole.
             return Ok(Self::DockerArchive(PathBuf::from(rest)));
         }
         if let Some((transport, _)) = s.split_once(':')
-            && matches!(transport, "oci-archive" | "dir" | "containers-storage" | "docker-daemon")
+            && matches!(
+                transport,
+                "oci-archive" | "dir" | "containers-storage" | "docker-daemon"
+            )
         {
-            bail!("the `{transport}:` transport is not supported: use `docker://`, `oci:` or `docker-archive:`");
+            bail!(
+                "the `{transport}:` transport is not supported: use `docker://`, `oci:` or `docker-archive:`"
+            );
         }
         Ok(Self::Registry(s.parse()?))
     }
@@ -58,7 +65,10 @@ impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Registry(r) => write!(f, "docker://{r}"),
-            Self::OciLayout { dir, tag: Some(tag) } => write!(f, "oci:{}:{tag}", dir.display()),
+            Self::OciLayout {
+                dir,
+                tag: Some(tag),
+            } => write!(f, "oci:{}:{tag}", dir.display()),
             Self::OciLayout { dir, tag: None } => write!(f, "oci:{}", dir.display()),
             Self::DockerArchive(path) => write!(f, "docker-archive:{}", path.display()),
         }
@@ -75,13 +85,28 @@ mod tests {
             "docker://127.0.0.1:5000/a/b:1".parse::<Location>().unwrap(),
             Location::Registry("127.0.0.1:5000/a/b:1".parse().unwrap())
         );
-        assert_eq!("busybox".parse::<Location>().unwrap(), Location::Registry("busybox".parse().unwrap()));
+        assert_eq!(
+            "busybox".parse::<Location>().unwrap(),
+            Location::Registry("busybox".parse().unwrap())
+        );
         assert_eq!(
             "oci:out:1.0".parse::<Location>().unwrap(),
-            Location::OciLayout { dir: "out".into(), tag: Some("1.0".into()) }
+            Location::OciLayout {
+                dir: "out".into(),
+                tag: Some("1.0".into())
+            }
         );
-        assert_eq!("docker-archive:x.tar".parse::<Location>().unwrap(), Location::DockerArchive("x.tar".into()));
+        assert_eq!(
+            "docker-archive:x.tar".parse::<Location>().unwrap(),
+            Location::DockerArchive("x.tar".into())
+        );
         assert!("oci:".parse::<Location>().is_err());
-        assert!("dir:/tmp".parse::<Location>().unwrap_err().to_string().contains("not supported"));
+        assert!(
+            "dir:/tmp"
+                .parse::<Location>()
+                .unwrap_err()
+                .to_string()
+                .contains("not supported")
+        );
     }
 }

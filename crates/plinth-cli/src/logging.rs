@@ -11,7 +11,8 @@ pub fn init(verbosity: Verbosity) {
         Verbosity::Normal => "warn",
         Verbosity::Verbose => "info,plinth=debug",
     };
-    let filter = EnvFilter::try_from_env(crate::env::RUST_LOG).unwrap_or_else(|_| EnvFilter::new(default));
+    let filter =
+        EnvFilter::try_from_env(crate::env::RUST_LOG).unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

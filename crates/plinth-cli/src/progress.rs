@@ -19,13 +19,21 @@ pub struct TransferProgress {
 impl TransferProgress {
     /// Bars when the printer allows them, plain lines otherwise.
     pub fn new(printer: Printer) -> Self {
-        let bars = printer.progress_bars().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Self { printer, bars, active: Mutex::new(BTreeMap::new()) }
+        let bars = printer
+            .progress_bars()
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Self {
+            printer,
+            bars,
+            active: Mutex::new(BTreeMap::new()),
+        }
     }
 
     fn style() -> ProgressStyle {
-        ProgressStyle::with_template("{prefix:>19} {bar:30} {bytes:>10}/{total_bytes:10} {bytes_per_sec}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
+        ProgressStyle::with_template(
+            "{prefix:>19} {bar:30} {bytes:>10}/{total_bytes:10} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
     }
 }
 
@@ -36,7 +44,11 @@ fn short(digest: &Digest) -> String {
 impl Reporter for TransferProgress {
     fn on_blob_start(&self, digest: &Digest, size: u64) {
         let Some(bars) = &self.bars else { return };
-        let bar = bars.add(ProgressBar::new(size).with_style(Self::style()).with_prefix(short(digest)));
+        let bar = bars.add(
+            ProgressBar::new(size)
+                .with_style(Self::style())
+                .with_prefix(short(digest)),
+        );
         if let Ok(mut active) = self.active.lock() {
             active.insert(digest.clone(), bar);
         }

@@ -7,7 +7,9 @@ use clap::Args;
 use plinth_catalog::Catalog;
 use plinth_catalog::version::Version;
 use plinth_oci::Platform;
-use plinth_recipe::{AppliedSubstitution, Container, ImageSubstitutions, ReaderOptions, parse_dockerfile_with};
+use plinth_recipe::{
+    AppliedSubstitution, Container, ImageSubstitutions, ReaderOptions, parse_dockerfile_with,
+};
 
 use crate::cli::GlobalArgs;
 use crate::location::Location;
@@ -41,7 +43,10 @@ pub struct Recipe<'a> {
 
 enum Source<'a> {
     Dockerfile(Container),
-    Catalog { family: &'a dyn plinth_catalog::Family, version: Version },
+    Catalog {
+        family: &'a dyn plinth_catalog::Family,
+        version: Version,
+    },
 }
 
 impl RecipeArgs {
@@ -78,7 +83,12 @@ impl RecipeArgs {
 /// The newest declared version whose recipe can be built.
 fn newest_buildable(family: &dyn plinth_catalog::Family) -> Option<Version> {
     let host = Platform::linux_amd64();
-    family.versions().iter().rev().map(|d| d.version().clone()).find(|v| family.recipe(v, &host).is_ok())
+    family
+        .versions()
+        .iter()
+        .rev()
+        .map(|d| d.version().clone())
+        .find(|v| family.recipe(v, &host).is_ok())
 }
 
 impl Recipe<'_> {
@@ -102,12 +112,17 @@ impl Recipe<'_> {
     }
 
     /// The container for `platform` and the images the substitutions replaced in it.
-    pub fn container_with_substitutions(&self, platform: &Platform) -> anyhow::Result<(Container, Vec<AppliedSubstitution>)> {
+    pub fn container_with_substitutions(
+        &self,
+        platform: &Platform,
+    ) -> anyhow::Result<(Container, Vec<AppliedSubstitution>)> {
         let container = match &self.source {
             Source::Dockerfile(container) => container.clone(),
             Source::Catalog { family, version } => family.recipe(version, platform)?,
         };
-        Ok(container.with_substituted_images(&self.substitutions).into_parts())
+        Ok(container
+            .with_substituted_images(&self.substitutions)
+            .into_parts())
     }
 
     /// The platforms to build when none are asked for: the family's, or the host's.
@@ -127,17 +142,35 @@ impl Recipe<'_> {
     }
 }
 
-fn read_dockerfile<'a>(file: &Path, context: Option<&Path>, build_args: &[String]) -> anyhow::Result<Recipe<'a>> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("failed to read `{}`", file.display()))?;
-    let context = context.map(Path::to_path_buf).unwrap_or_else(|| file.parent().map(Path::to_path_buf).unwrap_or_default());
-    let context = if context.as_os_str().is_empty() { PathBuf::from(".") } else { context };
+fn read_dockerfile<'a>(
+    file: &Path,
+    context: Option<&Path>,
+    build_args: &[String],
+) -> anyhow::Result<Recipe<'a>> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("failed to read `{}`", file.display()))?;
+    let context = context
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| file.parent().map(Path::to_path_buf).unwrap_or_default());
+    let context = if context.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        context
+    };
     let mut options = ReaderOptions::new(&context);
     for arg in build_args {
-        let (name, value) = arg.split_once('=').with_context(|| format!("`--build-arg {arg}`: write it as NAME=VALUE"))?;
+        let (name, value) = arg
+            .split_once('=')
+            .with_context(|| format!("`--build-arg {arg}`: write it as NAME=VALUE"))?;
         options = options.with_build_arg(name, value);
     }
-    let container = parse_dockerfile_with(&text, &options).with_context(|| format!("failed to read `{}`", file.display()))?;
-    Ok(Recipe { id: file.display().to_string(), source: Source::Dockerfile(container), substitutions: ImageSubstitutions::new() })
+    let container = parse_dockerfile_with(&text, &options)
+        .with_context(|| format!("failed to read `{}`", file.display()))?;
+    Ok(Recipe {
+        id: file.display().to_string(),
+        source: Source::Dockerfile(container),
+        substitutions: ImageSubstitutions::new(),
+    })
 }
 
 /// The `--substitute-image` rules.
@@ -160,7 +193,11 @@ pub fn warn_substitutions(printer: Printer, id: &str, applied: &[AppliedSubstitu
 }
 
 /// Refuses to push a stand-in build anywhere but a loopback registry.
-pub fn refuse_stand_in_push(id: &str, applied: &[AppliedSubstitution], target: &Location) -> anyhow::Result<()> {
+pub fn refuse_stand_in_push(
+    id: &str,
+    applied: &[AppliedSubstitution],
+    target: &Location,
+) -> anyhow::Result<()> {
     if let Location::Registry(reference) = target
         && !applied.is_empty()
         && !reference.is_loopback()
@@ -168,7 +205,11 @@ pub fn refuse_stand_in_push(id: &str, applied: &[AppliedSubstitution], target: &
         bail!(
             "refusing to push {id} to `{reference}`: this build replaces images with stand-ins ({}), so it is not the real image; \
              push stand-in builds only to a loopback registry (127.0.0.1, localhost), or drop `--substitute-image` to build the real one",
-            applied.iter().map(|a| format!("{} => {}", a.original, a.replacement)).collect::<Vec<_>>().join(", ")
+            applied
+                .iter()
+                .map(|a| format!("{} => {}", a.original, a.replacement))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(())

@@ -9,7 +9,8 @@ use crate::cli::GlobalArgs;
 /// Opens the local store (`PLINTH_HOME` or the user cache dir).
 pub fn open_store() -> anyhow::Result<Store> {
     let root = plinth_oci::store::default_root();
-    Store::open(&root).with_context(|| format!("failed to open the local store at `{}`", root.display()))
+    Store::open(&root)
+        .with_context(|| format!("failed to open the local store at `{}`", root.display()))
 }
 
 /// A registry client for the local store, configured from the global flags and the usual
@@ -40,11 +41,19 @@ pub fn engine(global: &GlobalArgs, store: Store) -> anyhow::Result<plinth_engine
 }
 
 /// The build engine over `client`'s store. `SOURCE_DATE_EPOCH` wins over `default_epoch`.
-pub fn engine_with_client(global: &GlobalArgs, client: Client, default_epoch: Option<u64>) -> anyhow::Result<plinth_engine::Engine> {
+pub fn engine_with_client(
+    global: &GlobalArgs,
+    client: Client,
+    default_epoch: Option<u64>,
+) -> anyhow::Result<plinth_engine::Engine> {
     let epoch = source_date_epoch()?.or(default_epoch);
-    let mut config = plinth_engine::EngineConfig::new(client.store().clone()).with_registry(client).with_source_date_epoch(epoch);
+    let mut config = plinth_engine::EngineConfig::new(client.store().clone())
+        .with_registry(client)
+        .with_source_date_epoch(epoch);
     for mirror in &global.url_mirrors {
-        let mirror: plinth_engine::UrlMirror = mirror.parse().with_context(|| format!("invalid `--url-mirror {mirror}`"))?;
+        let mirror: plinth_engine::UrlMirror = mirror
+            .parse()
+            .with_context(|| format!("invalid `--url-mirror {mirror}`"))?;
         config = config.with_url_mirror(mirror);
     }
     plinth_engine::Engine::new(config).context("failed to start the build engine")
@@ -54,7 +63,8 @@ pub fn engine_with_client(global: &GlobalArgs, client: Client, default_epoch: Op
 pub fn source_date_epoch() -> anyhow::Result<Option<u64>> {
     match std::env::var(crate::env::SOURCE_DATE_EPOCH) {
         Ok(value) if !value.is_empty() => Ok(Some(
-            plinth_oci::layer::parse_source_date_epoch(&value).with_context(|| format!("invalid SOURCE_DATE_EPOCH `{value}`"))?,
+            plinth_oci::layer::parse_source_date_epoch(&value)
+                .with_context(|| format!("invalid SOURCE_DATE_EPOCH `{value}`"))?,
         )),
         _ => Ok(None),
     }

@@ -13,7 +13,12 @@ use crate::location::Location;
 
 /// Brings the image at `location` into the store and returns its root descriptor (an index
 /// when the source has several platforms). `platforms` limits what a registry pull fetches.
-pub async fn fetch(client: &Client, location: &Location, platforms: &[Platform], reporter: Arc<dyn Reporter>) -> anyhow::Result<Descriptor> {
+pub async fn fetch(
+    client: &Client,
+    location: &Location,
+    platforms: &[Platform],
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<Descriptor> {
     let store = client.store();
     match location {
         Location::Registry(reference) => {
@@ -24,15 +29,20 @@ pub async fn fetch(client: &Client, location: &Location, platforms: &[Platform],
             Ok(store.descriptor_of(&digest)?)
         }
         Location::OciLayout { dir, tag } => {
-            let layout = OciLayout::open(dir).with_context(|| format!("failed to open the OCI layout `{}`", dir.display()))?;
+            let layout = OciLayout::open(dir)
+                .with_context(|| format!("failed to open the OCI layout `{}`", dir.display()))?;
             Ok(layout.import_to_store(store, tag.as_deref())?)
         }
         Location::DockerArchive(path) => {
-            let mut images = read_docker_archive(store, path).with_context(|| format!("failed to read `{}`", path.display()))?;
+            let mut images = read_docker_archive(store, path)
+                .with_context(|| format!("failed to read `{}`", path.display()))?;
             match images.len() {
                 1 => Ok(images.remove(0).manifest),
                 0 => bail!("`{}` holds no image", path.display()),
-                n => bail!("`{}` holds {n} images; plinth reads archives with one image", path.display()),
+                n => bail!(
+                    "`{}` holds {n} images; plinth reads archives with one image",
+                    path.display()
+                ),
             }
         }
     }
@@ -65,15 +75,21 @@ pub async fn deliver(
             Ok(Delivered::Pushed(report))
         }
         Location::OciLayout { dir, tag } => {
-            let layout = OciLayout::create(dir).with_context(|| format!("failed to create the OCI layout `{}`", dir.display()))?;
-            Ok(Delivered::Written(layout.export_from_store(store, root, tag.as_deref())?))
+            let layout = OciLayout::create(dir)
+                .with_context(|| format!("failed to create the OCI layout `{}`", dir.display()))?;
+            Ok(Delivered::Written(layout.export_from_store(
+                store,
+                root,
+                tag.as_deref(),
+            )?))
         }
         Location::DockerArchive(path) => {
             let mut image = ExportImage::new(root.clone());
             if let Some(p) = platform {
                 image = image.with_platform(p.clone());
             }
-            write_docker_archive_file(store, &[image], path).with_context(|| format!("failed to write `{}`", path.display()))?;
+            write_docker_archive_file(store, &[image], path)
+                .with_context(|| format!("failed to write `{}`", path.display()))?;
             Ok(Delivered::Written(root.clone()))
         }
     }

@@ -172,7 +172,7 @@ pub(crate) fn run_exec(
     let outcome = engine.sandbox.run(&spec, &mut sink);
     let tail = sink.finish();
     let outcome = outcome.map_err(|source| Error::Sandbox {
-        what: format!("step {} `{}`", ctx.index, ctx.description),
+        what: format!("step #{} `{}`", ctx.index + 1, ctx.description),
         source: Box::new(source),
     })?;
     if !outcome.status.success() {

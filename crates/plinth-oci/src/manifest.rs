@@ -64,6 +64,10 @@ pub struct ImageIndex {
 
 /// Either document a manifest endpoint may return.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a handful live at a time, one per fetched manifest; boxing would only cost matches"
+)]
 pub enum ManifestDocument {
     /// A single-platform manifest.
     Image(ImageManifest),

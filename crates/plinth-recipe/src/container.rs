@@ -262,8 +262,8 @@ fn validate_into(container: &Container, prefix: &str, problems: &mut Vec<String>
     for step in container.steps() {
         let mut bad = |msg: String| {
             problems.push(format!(
-                "{prefix}step {} ({}): {msg}",
-                step.index,
+                "{prefix}step #{} ({}): {msg}",
+                step.index + 1,
                 step.op.kind_name()
             ))
         };
@@ -344,12 +344,15 @@ fn validate_into(container: &Container, prefix: &str, problems: &mut Vec<String>
                     }
                     validate_into(
                         container,
-                        &format!("{prefix}helper container of step {}: ", step.index),
+                        &format!("{prefix}helper container of step #{}: ", step.index + 1),
                         problems,
                     );
                 }
                 let mut bad = |msg: String| {
-                    problems.push(format!("{prefix}step {} (directory): {msg}", step.index))
+                    problems.push(format!(
+                        "{prefix}step #{} (directory): {msg}",
+                        step.index + 1
+                    ))
                 };
                 check_mode_owner(*mode, owner.as_deref(), &mut bad);
             }
@@ -488,7 +491,7 @@ mod tests {
         assert!(
             problems
                 .iter()
-                .any(|p| p.starts_with("helper container of step 6: step 0 (exec)")),
+                .any(|p| p.starts_with("helper container of step #7: step #1 (exec)")),
             "{err}"
         );
         assert!(

@@ -38,7 +38,7 @@ pub enum Error {
         problems: Vec<String>,
     },
     /// The recipe is valid but cannot be written as a Dockerfile that builds the same image.
-    #[error("cannot write step {step} as a Dockerfile: {reason}")]
+    #[error("cannot write step #{n} as a Dockerfile: {reason}", n = .step + 1)]
     Unrepresentable {
         /// The 0-based index of the operation in its container.
         step: usize,

@@ -300,7 +300,7 @@ fn substitute_into(
             Op::From { source } => match substitutions.replacement_for(source) {
                 Some(replacement) => {
                     applied.push(AppliedSubstitution {
-                        location: format!("{prefix}step {index}"),
+                        location: format!("{prefix}step #{}", index + 1),
                         original: source.clone(),
                         replacement: replacement.clone(),
                     });
@@ -323,7 +323,7 @@ fn substitute_into(
                 let helper = substitute_into(
                     container,
                     substitutions,
-                    &format!("{prefix}helper container of step {index}: "),
+                    &format!("{prefix}helper container of step #{}: ", index + 1),
                     applied,
                 );
                 Op::Directory {
@@ -425,7 +425,10 @@ mod tests {
         .unwrap();
         let out = recipe.with_substituted_images(&subs);
         let locations: Vec<_> = out.applied().iter().map(|a| a.location.as_str()).collect();
-        assert_eq!(locations, ["step 0", "helper container of step 2: step 0"]);
+        assert_eq!(
+            locations,
+            ["step #1", "helper container of step #3: step #1"]
+        );
         assert_eq!(out.applied()[0].original.address(), PINNED);
         let ops = out.container().ops();
         assert_eq!(ops.len(), 4, "the label is appended");

@@ -35,6 +35,8 @@ pub struct BuiltPlatform {
     pub manifest: Descriptor,
     /// The content digest each URL input had in this build.
     pub url_inputs: BTreeMap<String, Digest>,
+    /// How many steps ran (not taken from a cache).
+    pub steps_run: usize,
     /// What the builder warned about (a BuildKit builder dropping `--network=none`, …).
     pub warnings: Vec<String>,
 }
@@ -46,6 +48,13 @@ pub struct BuiltImage {
     pub root: Descriptor,
     /// Per platform, in the order asked for.
     pub platforms: Vec<BuiltPlatform>,
+}
+
+impl BuiltImage {
+    /// How many steps ran on all platforms.
+    pub fn steps_run(&self) -> usize {
+        self.platforms.iter().map(|p| p.steps_run).sum()
+    }
 }
 
 /// Builds a recipe for the platforms of [`BuildOptions`] into [`store`](Self::store), points
@@ -84,6 +93,7 @@ impl ImageBuilder for Engine {
                 .platforms
                 .into_iter()
                 .map(|p| BuiltPlatform {
+                    steps_run: p.steps_run(),
                     platform: p.platform,
                     manifest: p.manifest,
                     url_inputs: p.url_inputs,
@@ -115,6 +125,7 @@ impl ImageBuilder for BuildkitBackend {
                 .platforms
                 .into_iter()
                 .map(|p| BuiltPlatform {
+                    steps_run: p.steps_run(),
                     platform: p.platform,
                     manifest: p.manifest,
                     url_inputs: p.url_inputs,

@@ -32,7 +32,10 @@ pub struct Declaration {
 impl Declaration {
     /// `- [label](url)`.
     pub fn new(label: impl Into<String>, url: impl Into<String>) -> Self {
-        Self { label: label.into(), url: url.into() }
+        Self {
+            label: label.into(),
+            url: url.into(),
+        }
     }
 }
 
@@ -45,8 +48,14 @@ pub struct PackageRelease {
 
 impl PackageRelease {
     /// A release and its list of changes (each rendered as a `- ` bullet).
-    pub fn new(version: impl Into<String>, changes: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Self { version: version.into(), changes: changes.into_iter().map(Into::into).collect() }
+    pub fn new(
+        version: impl Into<String>,
+        changes: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            version: version.into(),
+            changes: changes.into_iter().map(Into::into).collect(),
+        }
     }
 }
 
@@ -91,7 +100,10 @@ impl<'a> Readme<'a> {
     }
 
     /// The `## CHANGELOG` section, newest release first; omitted when empty.
-    pub fn with_package_changelog(mut self, releases: impl IntoIterator<Item = PackageRelease>) -> Self {
+    pub fn with_package_changelog(
+        mut self,
+        releases: impl IntoIterator<Item = PackageRelease>,
+    ) -> Self {
         self.package_changelog = releases.into_iter().collect();
         self
     }
@@ -101,7 +113,8 @@ impl<'a> Readme<'a> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.add_template(TEMPLATE_NAME, TEMPLATE)?;
-        let registries: Vec<RegistryView> = self.registries.iter().map(RegistryView::from).collect();
+        let registries: Vec<RegistryView> =
+            self.registries.iter().map(RegistryView::from).collect();
         let ctx = ReadmeContext {
             title: &self.title,
             owner: &self.owner,
@@ -109,7 +122,9 @@ impl<'a> Readme<'a> {
             registries,
             package_changelog: &self.package_changelog,
         };
-        let mut out = env.get_template(TEMPLATE_NAME)?.render(Value::from(Serde(&ctx)))?;
+        let mut out = env
+            .get_template(TEMPLATE_NAME)?
+            .render(Value::from(Serde(&ctx)))?;
         out.truncate(out.trim_end_matches('\n').len());
         out.push('\n');
         Ok(out)
@@ -159,7 +174,10 @@ struct ChangelogView {
 
 impl From<&Registry> for RegistryView {
     fn from(r: &Registry) -> Self {
-        Self { repository: r.display_repository(), entries: r.entries().iter().map(EntryView::from).collect() }
+        Self {
+            repository: r.display_repository(),
+            entries: r.entries().iter().map(EntryView::from).collect(),
+        }
     }
 }
 
@@ -168,7 +186,9 @@ impl From<&RegistryEntry> for EntryView {
         Self {
             version: e.version().to_string(),
             published: e.is_published(),
-            published_docker_image: e.published_image().map(|p| ImageView { address: p.address() }),
+            published_docker_image: e.published_image().map(|p| ImageView {
+                address: p.address(),
+            }),
             changelog_entry: e.changelog_entry().map(|c| ChangelogView {
                 changelog_entry: c.changelog_entry().to_owned(),
                 dockerfile_example: c.dockerfile_example().to_owned(),

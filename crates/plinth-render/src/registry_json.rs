@@ -105,7 +105,11 @@ impl From<&Registry> for FamilyJson {
 
 impl From<&IgnoredTag> for IgnoredTagJson {
     fn from(t: &IgnoredTag) -> Self {
-        Self { digest: t.digest().to_string(), note: t.note().to_owned(), tag: t.tag().to_owned() }
+        Self {
+            digest: t.digest().to_string(),
+            note: t.note().to_owned(),
+            tag: t.tag().to_owned(),
+        }
     }
 }
 
@@ -118,9 +122,14 @@ impl From<&RegistryEntry> for VersionJson {
             changelog: changelog.map(|c| c.changelog_entry().to_owned()),
             dockerfile_example: changelog.map(|c| c.dockerfile_example().to_owned()),
             index_digest: published.map(|p| p.digest().to_string()),
-            platform_digests: published.filter(|p| !p.platform_digests().is_empty()).map(|p| {
-                p.platform_digests().iter().map(|(platform, digest)| (platform.to_string(), digest.to_string())).collect()
-            }),
+            platform_digests: published
+                .filter(|p| !p.platform_digests().is_empty())
+                .map(|p| {
+                    p.platform_digests()
+                        .iter()
+                        .map(|(platform, digest)| (platform.to_string(), digest.to_string()))
+                        .collect()
+                }),
             published: e.is_published(),
             root_image: e.root_image().map(ToString::to_string),
             status: e.status().as_str(),

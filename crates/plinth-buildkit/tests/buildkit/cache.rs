@@ -39,5 +39,9 @@ fn cache_to_pushes_a_per_platform_cache_image_that_cache_from_reads() {
     // On one daemon the local cache would hit anyway; this checks the daemon accepts the
     // import and the result is cached (step 0, `FROM`, is re-resolved and may count as run).
     let steps = &built.platforms[0].steps;
-    assert_eq!(steps.get(&1), Some(&plinth_engine::CacheStatus::Hit), "{steps:?}");
+    assert_eq!(
+        steps.get(&1),
+        Some(&plinth_engine::CacheStatus::Hit),
+        "{steps:?}"
+    );
 }

@@ -36,7 +36,7 @@ fn a_failing_run_shows_its_step_line_and_output() {
     assert_eq!(output, ["first-line", "to-stderr"], "{err}");
     assert!(failure.message.contains("exit code: 3"), "{err}");
     let text = err.to_string();
-    assert!(text.starts_with("BuildKit failed step 3 on linux/amd64 (builder `local`): RUN [\"sh\",\"-c\",\"echo first-line;"), "{text}");
+    assert!(text.starts_with("BuildKit failed step #4 on linux/amd64 (builder `local`): RUN [\"sh\",\"-c\",\"echo first-line;"), "{text}");
     assert!(!text.contains("sha256:"), "no raw progress dump: {text}");
 }
 

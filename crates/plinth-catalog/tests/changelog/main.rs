@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use plinth_catalog::{Changelog, ChangelogEntry, Version, changelog_path};
 
@@ -14,14 +14,21 @@ fn entry(v: &str, text: &str, example: &str) -> ChangelogEntry {
 
 /// Runs `json.dumps(json.loads(stdin), **kwargs)` in python3 and returns its exact output.
 fn python_dumps(input_json: &str, kwargs: &str) -> String {
-    let script = format!("import json,sys; print(json.dumps(json.loads(sys.stdin.read()){kwargs}), end=\"\")");
+    let script = format!(
+        "import json,sys; print(json.dumps(json.loads(sys.stdin.read()){kwargs}), end=\"\")"
+    );
     let mut child = Command::new("python3")
         .args(["-c", &script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 must be installed to check byte parity with the original writer");
-    child.stdin.take().unwrap().write_all(input_json.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input_json.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "python3 failed");
     String::from_utf8(out.stdout).unwrap()
@@ -43,8 +50,16 @@ fn golden_compact_form_of_the_original_writer() {
 fn tricky() -> Changelog {
     Changelog::new([
         entry("1.0.0", "first version", "Dockerfile example"),
-        entry("1.1.0", "Café ‘quoted’ — 中文 ß", "FROM docker.io/python:3.9@sha256:00\nRUN echo \"a\\b\"\tc"),
-        entry("2.0.0-rc.1", "astral 🐍 𝄞 and a/slash", "ENV X=\u{7f}\u{1}\u{8}\u{c}\r"),
+        entry(
+            "1.1.0",
+            "Café ‘quoted’ — 中文 ß",
+            "FROM docker.io/python:3.9@sha256:00\nRUN echo \"a\\b\"\tc",
+        ),
+        entry(
+            "2.0.0-rc.1",
+            "astral 🐍 𝄞 and a/slash",
+            "ENV X=\u{7f}\u{1}\u{8}\u{c}\r",
+        ),
         entry("2.0.0", " Make the java base image non root", ""),
     ])
 }
@@ -54,7 +69,10 @@ fn compact_writer_matches_python_json_dumps_on_non_ascii_and_astral_text() {
     let c = tricky();
     let ours = c.to_compact_json();
     assert_eq!(ours, python_dumps(&raw_json(&c), ""));
-    assert!(ours.contains(r"\ud83d\udc0d") && ours.contains(r"Caf\u00e9") && ours.contains("a/slash"), "{ours}");
+    assert!(
+        ours.contains(r"\ud83d\udc0d") && ours.contains(r"Caf\u00e9") && ours.contains("a/slash"),
+        "{ours}"
+    );
     assert!(ours.is_ascii() && !ours.ends_with('\n'));
 }
 
@@ -63,8 +81,14 @@ fn pretty_writer_matches_python_json_dumps_indent_2_plus_newline() {
     let c = tricky();
     let ours = c.to_pretty_json();
     assert_eq!(ours, python_dumps(&raw_json(&c), ", indent=2") + "\n");
-    assert!(ours.starts_with("[\n  {\n    \"version\": \"2.0.0\",\n    \"changelog_entry\": \" Make"), "{ours}");
-    assert_eq!(Changelog::default().to_pretty_json(), python_dumps("[]", ", indent=2") + "\n");
+    assert!(
+        ours.starts_with("[\n  {\n    \"version\": \"2.0.0\",\n    \"changelog_entry\": \" Make"),
+        "{ours}"
+    );
+    assert_eq!(
+        Changelog::default().to_pretty_json(),
+        python_dumps("[]", ", indent=2") + "\n"
+    );
 }
 
 #[test]
@@ -73,18 +97,29 @@ fn both_forms_read_to_the_same_changelog() {
     let origin = Path::new("mem.json");
     let from_compact = Changelog::parse(&c.to_compact_json(), origin).unwrap();
     let from_pretty = Changelog::parse(&c.to_pretty_json(), origin).unwrap();
-    let from_raw_unicode = Changelog::parse(&serde_json::to_string_pretty(c.entries()).unwrap(), origin).unwrap();
+    let from_raw_unicode =
+        Changelog::parse(&serde_json::to_string_pretty(c.entries()).unwrap(), origin).unwrap();
     assert_eq!(from_compact, c);
     assert_eq!(from_pretty, c);
     assert_eq!(from_raw_unicode, c);
-    assert_eq!(from_compact.get(&"2.0.0-rc.1".parse().unwrap()).unwrap().changelog_entry(), "astral 🐍 𝄞 and a/slash");
+    assert_eq!(
+        from_compact
+            .get(&"2.0.0-rc.1".parse().unwrap())
+            .unwrap()
+            .changelog_entry(),
+        "astral 🐍 𝄞 and a/slash"
+    );
 }
 
 #[test]
 fn unsorted_file_with_duplicates_loads_sorted_and_last_wins() {
     let text = r#"[{"version": "1.0.0", "changelog_entry": "old", "dockerfile_example": ""}, {"version": "3.0.0-rc.1", "changelog_entry": "rc", "dockerfile_example": ""}, {"version": "1.0.0", "changelog_entry": "new", "dockerfile_example": ""}]"#;
     let c = Changelog::parse(text, Path::new("x.json")).unwrap();
-    let got: Vec<(String, &str)> = c.entries().iter().map(|e| (e.version().to_string(), e.changelog_entry())).collect();
+    let got: Vec<(String, &str)> = c
+        .entries()
+        .iter()
+        .map(|e| (e.version().to_string(), e.changelog_entry()))
+        .collect();
     assert_eq!(got, [("3.0.0-rc.1".into(), "rc"), ("1.0.0".into(), "new")]);
 }
 
@@ -93,13 +128,24 @@ fn write_is_the_pretty_form_and_reload_is_identical() {
     let dir = tempfile::tempdir().unwrap();
     let path = changelog_path(dir.path(), "airbyte/python-connector-base");
     tricky().write(&path).unwrap();
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), tricky().to_pretty_json());
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        tricky().to_pretty_json()
+    );
     assert_eq!(Changelog::load(&path).unwrap(), tricky());
     // Only the changelog and its lock file are left behind, no temp files.
-    let mut names: Vec<String> =
-        std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
-    assert_eq!(names, [".airbyte_python_connector_base.json.lock", "airbyte_python_connector_base.json"]);
+    assert_eq!(
+        names,
+        [
+            ".airbyte_python_connector_base.json.lock",
+            "airbyte_python_connector_base.json"
+        ]
+    );
 }
 
 #[test]
@@ -110,7 +156,9 @@ fn failed_update_writes_nothing() {
     let before = std::fs::read(&path).unwrap();
     let r: plinth_catalog::Result<()> = Changelog::update(&path, |c| {
         c.insert(entry("9.0.0", "x", "y"));
-        Err(plinth_catalog::Error::VersionExists { version: Version::ZERO })
+        Err(plinth_catalog::Error::VersionExists {
+            version: Version::ZERO,
+        })
     });
     assert!(r.is_err());
     assert_eq!(std::fs::read(&path).unwrap(), before);
@@ -121,7 +169,11 @@ const PER_WRITER: u64 = 15;
 fn append_versions(path: &Path, major: u64) {
     for patch in 0..PER_WRITER {
         Changelog::update(path, |c| {
-            c.insert(entry(&format!("{major}.0.{patch}"), &format!("writer {major}"), "FROM scratch\nRUN true"));
+            c.insert(entry(
+                &format!("{major}.0.{patch}"),
+                &format!("writer {major}"),
+                "FROM scratch\nRUN true",
+            ));
             Ok(())
         })
         .unwrap();
@@ -130,10 +182,17 @@ fn append_versions(path: &Path, major: u64) {
 
 fn assert_all_versions(path: &Path, majors: &[u64]) {
     let c = Changelog::load(path).unwrap();
-    assert_eq!(c.len() as u64, PER_WRITER * majors.len() as u64, "an update was lost");
+    assert_eq!(
+        c.len() as u64,
+        PER_WRITER * majors.len() as u64,
+        "an update was lost"
+    );
     for &major in majors {
         for patch in 0..PER_WRITER {
-            assert!(c.get(&Version::new(major, 0, patch)).is_some(), "{major}.0.{patch} missing");
+            assert!(
+                c.get(&Version::new(major, 0, patch)).is_some(),
+                "{major}.0.{patch} missing"
+            );
         }
     }
 }
@@ -178,7 +237,10 @@ const CHILD_MAJOR_ENV: &str = "PLINTH_CATALOG_TEST_CHANGELOG_MAJOR";
 /// run directly.
 #[test]
 fn child_appender() {
-    let (Ok(path), Ok(major)) = (std::env::var(CHILD_PATH_ENV), std::env::var(CHILD_MAJOR_ENV)) else {
+    let (Ok(path), Ok(major)) = (
+        std::env::var(CHILD_PATH_ENV),
+        std::env::var(CHILD_MAJOR_ENV),
+    ) else {
         return;
     };
     append_versions(Path::new(&path), major.parse().unwrap());

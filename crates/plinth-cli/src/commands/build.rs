@@ -16,7 +16,9 @@ use crate::engine_arg::EngineArgs;
 use crate::location::Location;
 use crate::printer::Printer;
 use crate::progress::TransferProgress;
-use crate::recipe_arg::{RecipeArgs, image_substitutions, refuse_stand_in_push, warn_substitutions};
+use crate::recipe_arg::{
+    RecipeArgs, image_substitutions, refuse_stand_in_push, warn_substitutions,
+};
 use crate::settings::{engine, open_store, runtime};
 use crate::transfer::{Delivered, deliver};
 
@@ -57,9 +59,21 @@ pub struct BuildArgs {
 }
 
 /// Runs `plinth build`.
-pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Catalog) -> anyhow::Result<ExitStatus> {
-    let recipe = args.recipe.resolve(catalog)?.with_image_substitutions(image_substitutions(global)?);
-    let platforms = if args.platform.is_empty() { recipe.default_platforms() } else { args.platform.clone() };
+pub fn run(
+    args: BuildArgs,
+    global: &GlobalArgs,
+    printer: Printer,
+    catalog: &Catalog,
+) -> anyhow::Result<ExitStatus> {
+    let recipe = args
+        .recipe
+        .resolve(catalog)?
+        .with_image_substitutions(image_substitutions(global)?);
+    let platforms = if args.platform.is_empty() {
+        recipe.default_platforms()
+    } else {
+        args.platform.clone()
+    };
     if let Some(Location::Registry(_)) = &args.output {
         bail!("`--output` writes files; to publish, use `--tag REF --push`");
     }
@@ -80,12 +94,14 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Cat
         .collect::<anyhow::Result<_>>()?;
     if args.push {
         let tag = args.tag.as_deref().unwrap_or_default();
-        let target: Location = tag.parse().with_context(|| format!("`--tag {tag}` is not a registry reference"))?;
+        let target: Location = tag
+            .parse()
+            .with_context(|| format!("`--tag {tag}` is not a registry reference"))?;
         refuse_stand_in_push(&recipe.id, &substituted, &target)?;
     }
     warn_substitutions(printer, &recipe.id, &substituted);
     let store = open_store()?;
-    let engine = engine(global, store.clone())?;
+    let engine = engine(global, store)?;
     let progress = Arc::new(BuildProgress::new(printer, args.explain));
     let options = BuildOptions::new(platforms.clone())
         .with_no_cache(args.no_cache)
@@ -97,27 +113,32 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Cat
     };
     let first = &containers[0].1;
     if containers.iter().any(|(_, c)| c != first) {
-        bail!("{} declares a different recipe per platform; build one platform at a time with `--platform`", recipe.id);
+        bail!(
+            "{} declares a different recipe per platform; build one platform at a time with `--platform`",
+            recipe.id
+        );
     }
-    let (root, steps_run) = match args.engine.buildkit(store.clone())? {
-        None => {
-            let result = engine.build(first, &options)?;
-            (result.root.clone(), result.steps_run())
-        }
-        Some(backend) => {
-            let result = backend.build(first, &options)?;
-            for warning in result.platforms.iter().flat_map(|p| &p.warnings) {
-                printer.warn(warning);
-            }
-            (result.root.clone(), result.steps_run())
-        }
-    };
+    let built = args.engine.image_builder(&engine)?.build(first, &options)?;
+    for warning in built.platforms.iter().flat_map(|p| &p.warnings) {
+        printer.warn(warning);
+    }
+    let (root, steps_run) = (built.root.clone(), built.steps_run());
     drop(progress);
-    printer.status(format!("built {} for {} ({steps_run} steps ran)", recipe.id, list(&platforms)));
+    printer.status(format!(
+        "built {} for {} ({steps_run} steps ran)",
+        recipe.id,
+        list(&platforms)
+    ));
     if args.check || !args.checks.cst_files.is_empty() {
         let checks = args.checks.checks(&recipe)?;
-        if !args.checks.run(&engine, &recipe.id, &root, &platforms, &checks, printer)? {
-            printer.status(format!("sanity checks failed for {}: nothing was pushed or written", recipe.id));
+        if !args
+            .checks
+            .run(&engine, &recipe.id, &root, &platforms, &checks, printer)?
+        {
+            printer.status(format!(
+                "sanity checks failed for {}: nothing was pushed or written",
+                recipe.id
+            ));
             return Ok(ExitStatus::Failure);
         }
         printer.status(format!("sanity checks passed on {}", list(&platforms)));
@@ -125,9 +146,13 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Cat
     let client = engine.registry().clone();
     if args.push {
         let tag = args.tag.as_deref().unwrap_or_default();
-        let target: Location = tag.parse().with_context(|| format!("`--tag {tag}` is not a registry reference"))?;
+        let target: Location = tag
+            .parse()
+            .with_context(|| format!("`--tag {tag}` is not a registry reference"))?;
         let reporter = Arc::new(TransferProgress::new(printer));
-        if let Delivered::Pushed(report) = runtime()?.block_on(deliver(&client, &root, &target, None, reporter))? {
+        if let Delivered::Pushed(report) =
+            runtime()?.block_on(deliver(&client, &root, &target, None, reporter))?
+        {
             printer.status(format!(
                 "pushed {target}: {} blobs uploaded, {} mounted, {} already present",
                 report.blobs_uploaded, report.blobs_mounted, report.blobs_skipped
@@ -144,5 +169,9 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, printer: Printer, catalog: &Cat
 }
 
 fn list(platforms: &[Platform]) -> String {
-    platforms.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    platforms
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

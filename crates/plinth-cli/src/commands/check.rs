@@ -10,9 +10,9 @@ use plinth_registry::NoReporter;
 use crate::ExitStatus;
 use crate::checks_arg::CheckArgs;
 use crate::cli::GlobalArgs;
+use crate::location::Location;
 use crate::printer::Printer;
 use crate::recipe_arg::RecipeArgs;
-use crate::location::Location;
 use crate::settings::{engine, open_store, runtime};
 use crate::transfer::fetch;
 
@@ -36,16 +36,32 @@ pub struct CheckCommandArgs {
 }
 
 /// Runs `plinth check`.
-pub fn run(args: CheckCommandArgs, global: &GlobalArgs, printer: Printer, catalog: &Catalog) -> anyhow::Result<ExitStatus> {
+pub fn run(
+    args: CheckCommandArgs,
+    global: &GlobalArgs,
+    printer: Printer,
+    catalog: &Catalog,
+) -> anyhow::Result<ExitStatus> {
     let recipe = args.recipe.resolve(catalog)?;
-    let platforms = if args.platform.is_empty() { recipe.default_platforms() } else { args.platform.clone() };
+    let platforms = if args.platform.is_empty() {
+        recipe.default_platforms()
+    } else {
+        args.platform.clone()
+    };
     let store = open_store()?;
     let engine = engine(global, store.clone())?;
-    let name = args.image.clone().unwrap_or_else(|| format!("builds/{}/image", recipe.id));
+    let name = args
+        .image
+        .clone()
+        .unwrap_or_else(|| format!("builds/{}/image", recipe.id));
     let image = match store.get_ref(&name)? {
         Some(image) => image,
         None if args.image.is_none() => {
-            anyhow::bail!("{} has not been built here yet: run `plinth build {}` first, or name an image with --image", recipe.id, recipe.id)
+            anyhow::bail!(
+                "{} has not been built here yet: run `plinth build {}` first, or name an image with --image",
+                recipe.id,
+                recipe.id
+            )
         }
         None => {
             let location: Location = name.parse()?;
@@ -55,8 +71,17 @@ pub fn run(args: CheckCommandArgs, global: &GlobalArgs, printer: Printer, catalo
     };
     let checks = args.checks.checks(&recipe)?;
     if checks.is_empty() {
-        anyhow::bail!("no checks to run: {} declares none; add container-structure-test files with --cst", recipe.id);
+        anyhow::bail!(
+            "no checks to run: {} declares none; add container-structure-test files with --cst",
+            recipe.id
+        );
     }
-    let passed = args.checks.run(&engine, &recipe.id, &image, &platforms, &checks, printer)?;
-    Ok(if passed { ExitStatus::Success } else { ExitStatus::Failure })
+    let passed = args
+        .checks
+        .run(&engine, &recipe.id, &image, &platforms, &checks, printer)?;
+    Ok(if passed {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
 }

@@ -44,11 +44,22 @@ pub fn run(args: CopyArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Res
         if let Some(platform) = &args.platform {
             root = resolve_manifest(&store, &root, Some(platform))?.0;
         }
-        deliver(&client, &root, &args.destination, args.platform.as_ref(), progress).await
+        deliver(
+            &client,
+            &root,
+            &args.destination,
+            args.platform.as_ref(),
+            progress,
+        )
+        .await
     })?;
     match delivered {
         Delivered::Pushed(report) => {
-            let digest = report.digest.as_ref().map(ToString::to_string).unwrap_or_default();
+            let digest = report
+                .digest
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             printer.status(format!(
                 "copied {} to {}: {} blobs uploaded ({} bytes), {} mounted, {} already present, {} manifests written",
                 args.source,

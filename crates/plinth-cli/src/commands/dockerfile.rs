@@ -37,7 +37,11 @@ pub struct DockerfileArgs {
 }
 
 /// Runs `plinth dockerfile`.
-pub fn run(args: DockerfileArgs, printer: Printer, catalog: &Catalog) -> anyhow::Result<ExitStatus> {
+pub fn run(
+    args: DockerfileArgs,
+    printer: Printer,
+    catalog: &Catalog,
+) -> anyhow::Result<ExitStatus> {
     let recipe = args.recipe.resolve(catalog)?;
     match args.format {
         DockerfileFormat::Example => printer.result(recipe.dockerfile_example()?),
@@ -49,11 +53,15 @@ pub fn run(args: DockerfileArgs, printer: Printer, catalog: &Catalog) -> anyhow:
                     Some((name, uid.parse().ok()?, gid.parse().ok()?))
                 });
                 let Some((name, uid, gid)) = parsed else {
-                    anyhow::bail!("`--owner-ids {spec}`: write it as NAME=UID:GID, e.g. airbyte=1000:1000");
+                    anyhow::bail!(
+                        "`--owner-ids {spec}`: write it as NAME=UID:GID, e.g. airbyte=1000:1000"
+                    );
                 };
                 options = options.with_owner_ids(name, uid, gid);
             }
-            let dockerfile = recipe.container(&args.platform)?.buildable_dockerfile(&options)?;
+            let dockerfile = recipe
+                .container(&args.platform)?
+                .buildable_dockerfile(&options)?;
             printer.result(dockerfile.text.trim_end_matches('\n'));
             for entry in &dockerfile.context.entries {
                 printer.status(format!("note: the build context needs `{}`", entry.path));

@@ -27,7 +27,11 @@ pub struct GcArgs {
 pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     // The engine's gc covers the store's blobs and its own snapshots, links and cache entries.
     let engine = engine(global, open_store()?)?;
-    let mut options = if args.now { GcOptions::immediate() } else { GcOptions::default() };
+    let mut options = if args.now {
+        GcOptions::immediate()
+    } else {
+        GcOptions::default()
+    };
     options.dry_run = args.dry_run;
     let engine_report = engine.gc(&options)?;
     let report = &engine_report.store;
@@ -46,10 +50,18 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
             "engine_bytes_freed": engine_report.bytes_freed,
         }))?);
     } else {
-        let verb = if args.dry_run { "would remove" } else { "removed" };
+        let verb = if args.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
         printer.result(format!(
             "{verb} {} blobs and {} temp files ({} bytes); kept {} referenced and {} recent blobs",
-            report.blobs_removed, report.temp_files_removed, report.bytes_freed, report.blobs_kept, report.blobs_in_grace
+            report.blobs_removed,
+            report.temp_files_removed,
+            report.bytes_freed,
+            report.blobs_kept,
+            report.blobs_in_grace
         ));
         printer.result(format!(
             "{verb} {} snapshots and {} stale cache entries ({} bytes); kept {} snapshots in use",

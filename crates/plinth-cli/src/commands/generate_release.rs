@@ -105,7 +105,7 @@ impl BuildReporter for StepLines {
             plinth_engine::CacheStatus::Miss => "built",
         };
         self.printer.status(format!(
-            "[{platform}] step {}: {} ({status})",
+            "[{platform}] step #{}: {} ({status})",
             report.index + 1,
             report.description
         ));
@@ -220,16 +220,13 @@ pub(crate) fn open_engine(global: &GlobalArgs, releaser: &Releaser) -> anyhow::R
 }
 
 /// The releaser building with `--engine`: BuildKit writes into the engine's store, where the
-/// engine checks and pushes the result; the embedded engine needs nothing more.
+/// engine checks and pushes the result.
 pub(crate) fn with_engine_args(
     releaser: Releaser,
     engine: &Engine,
     args: &EngineArgs,
 ) -> anyhow::Result<Releaser> {
-    Ok(match args.buildkit(engine.store().clone())? {
-        Some(backend) => releaser.with_image_builder(Arc::new(backend)),
-        None => releaser,
-    })
+    Ok(releaser.with_image_builder(args.image_builder(engine)?))
 }
 
 /// Prints a refusal the original reported with exit code 1; other errors go up.

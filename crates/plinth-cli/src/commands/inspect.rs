@@ -55,7 +55,11 @@ pub fn run(args: InspectArgs, global: &GlobalArgs, printer: Printer) -> anyhow::
     Ok(ExitStatus::Success)
 }
 
-async fn inspect(client: &Client, image: &Location, platform: Option<&Platform>) -> anyhow::Result<Inspected> {
+async fn inspect(
+    client: &Client,
+    image: &Location,
+    platform: Option<&Platform>,
+) -> anyhow::Result<Inspected> {
     let store = client.store();
     // Registries answer the manifest (and config) alone; local formats are read through the store.
     let (mut digest, mut raw) = match image {
@@ -72,7 +76,10 @@ async fn inspect(client: &Client, image: &Location, platform: Option<&Platform>)
     if let (ManifestDocument::Index(index), Some(wanted)) = (&document, platform) {
         let Some(child) = index.find_platform(wanted).cloned() else {
             let offered: Vec<String> = index.platforms().iter().map(ToString::to_string).collect();
-            anyhow::bail!("{image} has no image for {wanted}; it offers {}", offered.join(", "));
+            anyhow::bail!(
+                "{image} has no image for {wanted}; it offers {}",
+                offered.join(", ")
+            );
         };
         raw = child_bytes(client, image, &child).await?;
         digest = child.digest;
@@ -82,17 +89,34 @@ async fn inspect(client: &Client, image: &Location, platform: Option<&Platform>)
         ManifestDocument::Image(manifest) => Some(read_config(client, image, manifest).await?),
         ManifestDocument::Index(_) => None,
     };
-    Ok(Inspected { digest, document, raw, config })
+    Ok(Inspected {
+        digest,
+        document,
+        raw,
+        config,
+    })
 }
 
-async fn child_bytes(client: &Client, image: &Location, child: &Descriptor) -> anyhow::Result<Vec<u8>> {
+async fn child_bytes(
+    client: &Client,
+    image: &Location,
+    child: &Descriptor,
+) -> anyhow::Result<Vec<u8>> {
     match image {
-        Location::Registry(reference) => Ok(client.get_manifest(&reference.with_digest(child.digest.clone())).await?.bytes.to_vec()),
+        Location::Registry(reference) => Ok(client
+            .get_manifest(&reference.with_digest(child.digest.clone()))
+            .await?
+            .bytes
+            .to_vec()),
         _ => Ok(client.store().read_blob(&child.digest)?),
     }
 }
 
-async fn read_config(client: &Client, image: &Location, manifest: &ImageManifest) -> anyhow::Result<ImageConfig> {
+async fn read_config(
+    client: &Client,
+    image: &Location,
+    manifest: &ImageManifest,
+) -> anyhow::Result<ImageConfig> {
     let digest = &manifest.config.digest;
     if let Location::Registry(reference) = image
         && !client.store().has_blob(digest)
@@ -110,27 +134,59 @@ fn print_human(printer: &Printer, image: &Location, inspected: &Inspected) {
         ManifestDocument::Index(index) => {
             printer.result("Platforms:");
             for m in &index.manifests {
-                let platform = m.platform.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into());
+                let platform = m
+                    .platform
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "-".into());
                 printer.result(format!("  {platform:<16} {} ({} bytes)", m.digest, m.size));
             }
         }
         ManifestDocument::Image(manifest) => {
             let total: u64 = manifest.layers.iter().map(|l| l.size).sum();
-            printer.result(format!("Layers:     {} ({total} bytes)", manifest.layers.len()));
+            printer.result(format!(
+                "Layers:     {} ({total} bytes)",
+                manifest.layers.len()
+            ));
             for layer in &manifest.layers {
-                printer.result(format!("  {} {:>12} {}", layer.digest, layer.size, layer.media_type));
+                printer.result(format!(
+                    "  {} {:>12} {}",
+                    layer.digest, layer.size, layer.media_type
+                ));
             }
         }
     }
-    let Some(config) = &inspected.config else { return };
+    let Some(config) = &inspected.config else {
+        return;
+    };
     printer.result(format!("Platform:   {}", config.platform()));
     if let Some(created) = &config.created {
         printer.result(format!("Created:    {created}"));
     }
-    let Some(runtime) = &config.config else { return };
-    let list = |v: &Option<Vec<String>>| v.as_ref().map(|v| format!("{v:?}")).unwrap_or_else(|| "-".into());
-    printer.result(format!("User:       {}", runtime.user.as_deref().filter(|u| !u.is_empty()).unwrap_or("-")));
-    printer.result(format!("WorkingDir: {}", runtime.working_dir.as_deref().filter(|w| !w.is_empty()).unwrap_or("-")));
+    let Some(runtime) = &config.config else {
+        return;
+    };
+    let list = |v: &Option<Vec<String>>| {
+        v.as_ref()
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_else(|| "-".into())
+    };
+    printer.result(format!(
+        "User:       {}",
+        runtime
+            .user
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .unwrap_or("-")
+    ));
+    printer.result(format!(
+        "WorkingDir: {}",
+        runtime
+            .working_dir
+            .as_deref()
+            .filter(|w| !w.is_empty())
+            .unwrap_or("-")
+    ));
     printer.result(format!("Entrypoint: {}", list(&runtime.entrypoint)));
     printer.result(format!("Cmd:        {}", list(&runtime.cmd)));
     printer.result("Env:");

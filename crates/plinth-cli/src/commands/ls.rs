@@ -46,8 +46,17 @@ pub fn run(args: LsArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
         .with_context(|| format!("failed to list the tags of `{}`", args.repository.name()))?;
     let digest = |d: &Option<plinth_oci::Digest>| d.as_ref().map(ToString::to_string);
     if args.json {
-        let semver: Vec<_> = listing.semver.iter().rev().map(|t| json!({"tag": t.entry.tag, "digest": digest(&t.entry.digest)})).collect();
-        let other: Vec<_> = listing.other.iter().map(|t| json!({"tag": t.tag, "digest": digest(&t.digest)})).collect();
+        let semver: Vec<_> = listing
+            .semver
+            .iter()
+            .rev()
+            .map(|t| json!({"tag": t.entry.tag, "digest": digest(&t.entry.digest)}))
+            .collect();
+        let other: Vec<_> = listing
+            .other
+            .iter()
+            .map(|t| json!({"tag": t.tag, "digest": digest(&t.digest)}))
+            .collect();
         printer.result(serde_json::to_string_pretty(&json!({
             "repository": listing.repository,
             "from_cache": listing.from_cache,
@@ -61,16 +70,30 @@ pub fn run(args: LsArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
     }
     // Highest version first: what a release manager looks for.
     for tag in listing.semver.iter().rev() {
-        printer.result(format!("{:<24} {}", tag.entry.tag, digest(&tag.entry.digest).unwrap_or_default()));
+        printer.result(format!(
+            "{:<24} {}",
+            tag.entry.tag,
+            digest(&tag.entry.digest).unwrap_or_default()
+        ));
     }
     if !listing.other.is_empty() {
-        printer.status(format!("{} tags that are not semantic versions:", listing.other.len()));
+        printer.status(format!(
+            "{} tags that are not semantic versions:",
+            listing.other.len()
+        ));
         for tag in &listing.other {
-            printer.result(format!("{:<24} {}", tag.tag, digest(&tag.digest).unwrap_or_default()));
+            printer.result(format!(
+                "{:<24} {}",
+                tag.tag,
+                digest(&tag.digest).unwrap_or_default()
+            ));
         }
     }
     if listing.from_cache {
-        printer.status(format!("(cached listing; --refresh or --cache-ttl 0 to ask {} again)", args.repository.registry()));
+        printer.status(format!(
+            "(cached listing; --refresh or --cache-ttl 0 to ask {} again)",
+            args.repository.registry()
+        ));
     }
     Ok(ExitStatus::Success)
 }

@@ -19,7 +19,11 @@ use crate::cli::{Cli, Command};
 use crate::printer::Printer;
 
 /// Runs the parsed command line.
-pub fn run(cli: Cli, printer: Printer, catalog: &plinth_catalog::Catalog) -> anyhow::Result<ExitStatus> {
+pub fn run(
+    cli: Cli,
+    printer: Printer,
+    catalog: &plinth_catalog::Catalog,
+) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args, &cli.global, printer),
         Command::Ls(args) => ls::run(args, &cli.global, printer),
@@ -29,11 +33,15 @@ pub fn run(cli: Cli, printer: Printer, catalog: &plinth_catalog::Catalog) -> any
         Command::Check(args) => check::run(args, &cli.global, printer, catalog),
         Command::Dockerfile(args) => dockerfile::run(args, printer, catalog),
         Command::Run(args) => run::run(args, &cli.global, printer),
-        Command::GenerateRelease(args) => generate_release::run(args, &cli.global, printer, catalog),
+        Command::GenerateRelease(args) => {
+            generate_release::run(args, &cli.global, printer, catalog)
+        }
         Command::Publish(args) => publish::run(args, &cli.global, printer, catalog),
         Command::GenerateDocs(args) => generate_docs::run(args, &cli.global, printer, catalog),
         Command::Latest(args) => latest::run(args, &cli.global, printer, catalog),
-        Command::UpgradeConsumers(args) => upgrade_consumers::run(args, &cli.global, printer, catalog),
+        Command::UpgradeConsumers(args) => {
+            upgrade_consumers::run(args, &cli.global, printer, catalog)
+        }
     }
 }
 
@@ -46,7 +54,9 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
                     return Some("write references as `[registry/]repository[:tag][@sha256:digest]`, e.g. `python:3.10` or `127.0.0.1:5000/team/base:1.0.0`".into());
                 }
                 plinth_oci::Error::BlobNotFound(_) => {
-                    return Some("the local store is missing content; pull or build the image again".into());
+                    return Some(
+                        "the local store is missing content; pull or build the image again".into(),
+                    );
                 }
                 _ => {}
             }

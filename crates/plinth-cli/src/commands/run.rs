@@ -45,20 +45,33 @@ pub fn run(args: RunArgs, global: &GlobalArgs, _printer: Printer) -> anyhow::Res
     let mut session = match store.get_ref(&args.image)? {
         Some(root) => engine.open_image(&root, &args.platform)?,
         None => {
-            let source = ImageSource::parse(&args.image).with_context(|| format!("`{}` is neither a built image nor an image reference", args.image))?;
+            let source = ImageSource::parse(&args.image).with_context(|| {
+                format!(
+                    "`{}` is neither a built image nor an image reference",
+                    args.image
+                )
+            })?;
             engine.open_source(&source, &args.platform)?
         }
     };
     let env = args
         .env
         .iter()
-        .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).with_context(|| format!("`--env {kv}`: write it as NAME=VALUE")))
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .with_context(|| format!("`--env {kv}`: write it as NAME=VALUE"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let options = RunOptions {
         user: args.user.clone(),
         env,
         workdir: args.workdir.clone(),
-        network: if args.no_network { NetworkMode::None } else { NetworkMode::Host },
+        network: if args.no_network {
+            NetworkMode::None
+        } else {
+            NetworkMode::Host
+        },
         ..RunOptions::default()
     };
     let mut sink = |stream: OutputStream, chunk: &[u8]| {

@@ -12,10 +12,14 @@ fn busybox_layout(dir: &Path) -> String {
     let store = Store::open(dir.join("fixture-store")).unwrap();
     let index = busybox_index(&store);
     let layout = dir.join("root-layout");
-    OciLayout::create(&layout).unwrap().export_from_store(&store, &index, Some("v1")).unwrap();
+    OciLayout::create(&layout)
+        .unwrap()
+        .export_from_store(&store, &index, Some("v1"))
+        .unwrap();
     format!("oci:{}:v1", layout.display())
 }
 
+#[allow(clippy::print_stderr, reason = "the command's output explains a failing assertion")]
 fn output(ctx: &TestContext, cmd: &mut Command) -> Output {
     let out = cmd.output().expect("spawn");
     eprintln!("{}", ctx.filter(&format_output(&out)));
@@ -50,46 +54,93 @@ fn build_run_and_rebuild_from_cache() {
     let out_dir = ctx.temp_dir().join("out");
     let build = || {
         let mut cmd = ctx.plinth();
-        cmd.args(["build", "-f", dockerfile.to_str().unwrap(), "--platform", "linux/amd64", "--tag", "test/greeting", "--explain"])
-            .args(["--output", &format!("oci:{}:v1", out_dir.display())]);
+        cmd.args([
+            "build",
+            "-f",
+            dockerfile.to_str().unwrap(),
+            "--platform",
+            "linux/amd64",
+            "--tag",
+            "test/greeting",
+            "--explain",
+        ])
+        .args(["--output", &format!("oci:{}:v1", out_dir.display())]);
         cmd
     };
     let first = output(&ctx, &mut build());
     assert!(first.status.success());
     let digest = String::from_utf8(first.stdout).unwrap();
-    assert!(String::from_utf8_lossy(&first.stderr).contains("5 steps ran"), "every step ran the first time");
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains("5 steps ran"),
+        "every step ran the first time"
+    );
 
     // Unchanged recipe: nothing runs, same digest, every step says why it is cached.
     let second = output(&ctx, &mut build());
     assert!(second.status.success());
     assert_eq!(String::from_utf8(second.stdout).unwrap(), digest);
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(stderr.contains("0 steps ran") && stderr.contains("CACHED"), "{stderr}");
+    assert!(
+        stderr.contains("0 steps ran") && stderr.contains("CACHED"),
+        "{stderr}"
+    );
 
     // The image runs in the sandbox as the recipe says: user, workdir, env, files, deletions.
     let run = |args: &[&str]| {
         let mut cmd = ctx.plinth();
-        cmd.args(["run", "test/greeting", "--platform", "linux/amd64", "--"]).args(args);
+        cmd.args(["run", "test/greeting", "--platform", "linux/amd64", "--"])
+            .args(args);
         output(&ctx, &mut cmd)
     };
-    assert_eq!(String::from_utf8(run(&["cat", "/greeting"]).stdout).unwrap(), "hello\n");
-    assert_eq!(String::from_utf8(run(&["id", "-u"]).stdout).unwrap(), "1000\n");
-    assert_eq!(String::from_utf8(run(&["sh", "-c", "pwd"]).stdout).unwrap(), "/home/airbyte\n");
-    assert_eq!(String::from_utf8(run(&["sh", "-c", "echo $GREETING"]).stdout).unwrap(), "/greeting\n");
-    assert_eq!(run(&["test", "-e", "/bin/vi"]).status.code(), Some(1), "the deleted file is gone");
-    assert_eq!(run(&["sh", "-c", "exit 7"]).status.code(), Some(7), "the command's exit code is plinth's");
+    assert_eq!(
+        String::from_utf8(run(&["cat", "/greeting"]).stdout).unwrap(),
+        "hello\n"
+    );
+    assert_eq!(
+        String::from_utf8(run(&["id", "-u"]).stdout).unwrap(),
+        "1000\n"
+    );
+    assert_eq!(
+        String::from_utf8(run(&["sh", "-c", "pwd"]).stdout).unwrap(),
+        "/home/airbyte\n"
+    );
+    assert_eq!(
+        String::from_utf8(run(&["sh", "-c", "echo $GREETING"]).stdout).unwrap(),
+        "/greeting\n"
+    );
+    assert_eq!(
+        run(&["test", "-e", "/bin/vi"]).status.code(),
+        Some(1),
+        "the deleted file is gone"
+    );
+    assert_eq!(
+        run(&["sh", "-c", "exit 7"]).status.code(),
+        Some(7),
+        "the command's exit code is plinth's"
+    );
     // Changes made by `run` are thrown away.
     assert!(run(&["sh", "-c", "echo x > /tmp/scratch"]).status.success());
     assert_eq!(run(&["test", "-e", "/tmp/scratch"]).status.code(), Some(1));
 
     // gc removes nothing a named image still needs: the image runs afterwards.
-    let gc: serde_json::Value = serde_json::from_str(&stdout_ok(&ctx, ctx.plinth().args(["gc", "--now", "--json"]))).unwrap();
+    let gc: serde_json::Value = serde_json::from_str(&stdout_ok(
+        &ctx,
+        ctx.plinth().args(["gc", "--now", "--json"]),
+    ))
+    .unwrap();
     assert!(gc["blobs_kept"].as_u64().unwrap() >= 3, "{gc}");
     assert!(gc["snapshots_kept"].as_u64().unwrap() >= 2, "{gc}");
-    assert_eq!(String::from_utf8(run(&["cat", "/greeting"]).stdout).unwrap(), "hello\n");
+    assert_eq!(
+        String::from_utf8(run(&["cat", "/greeting"]).stdout).unwrap(),
+        "hello\n"
+    );
 
     if require_external(External::Tool("skopeo")) {
-        let inspected = stdout_ok(&ctx, ctx.command("skopeo").args(["inspect", &format!("oci:{}:v1", out_dir.display())]));
+        let inspected = stdout_ok(
+            &ctx,
+            ctx.command("skopeo")
+                .args(["inspect", &format!("oci:{}:v1", out_dir.display())]),
+        );
         assert!(inspected.contains("GREETING=/greeting"), "{inspected}");
     }
 }
@@ -102,29 +153,82 @@ fn failing_step_reports_its_exit_code_and_output() {
     let ctx = TestContext::new();
     let root = busybox_layout(ctx.temp_dir());
     let dockerfile = ctx.temp_dir().join("Dockerfile");
-    std::fs::write(&dockerfile, format!("FROM {root}\nRUN echo about to fail && exit 3\n")).unwrap();
-    let out = output(&ctx, ctx.plinth().args(["build", "-f", dockerfile.to_str().unwrap(), "--platform", "linux/amd64"]));
+    std::fs::write(
+        &dockerfile,
+        format!("FROM {root}\nRUN echo about to fail && exit 3\n"),
+    )
+    .unwrap();
+    let out = output(
+        &ctx,
+        ctx.plinth().args([
+            "build",
+            "-f",
+            dockerfile.to_str().unwrap(),
+            "--platform",
+            "linux/amd64",
+        ]),
+    );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("about to fail") && stderr.contains('3'), "{stderr}");
+    assert!(
+        stderr.contains("about to fail") && stderr.contains('3'),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn dockerfile_views_of_a_dockerfile_and_of_the_catalog() {
     let ctx = TestContext::new();
     let dockerfile = ctx.temp_dir().join("Dockerfile");
-    std::fs::write(&dockerfile, "FROM busybox:1.36\nRUN sh -c 'echo a && echo b'\nUSER nobody\n").unwrap();
-    let example = stdout_ok(&ctx, ctx.plinth().args(["dockerfile", "-f", dockerfile.to_str().unwrap()]));
-    assert_eq!(example, "FROM busybox:1.36\nRUN /bin/sh -c sh -c 'echo a && echo b'\n");
-    let buildable = stdout_ok(&ctx, ctx.plinth().args(["dockerfile", "-f", dockerfile.to_str().unwrap(), "--format", "buildable"]));
-    assert!(buildable.contains(r#"RUN ["/bin/sh","-c","sh -c 'echo a && echo b'"]"#), "{buildable}");
+    std::fs::write(
+        &dockerfile,
+        "FROM busybox:1.36\nRUN sh -c 'echo a && echo b'\nUSER nobody\n",
+    )
+    .unwrap();
+    let example = stdout_ok(
+        &ctx,
+        ctx.plinth()
+            .args(["dockerfile", "-f", dockerfile.to_str().unwrap()]),
+    );
+    assert_eq!(
+        example,
+        "FROM busybox:1.36\nRUN /bin/sh -c sh -c 'echo a && echo b'\n"
+    );
+    let buildable = stdout_ok(
+        &ctx,
+        ctx.plinth().args([
+            "dockerfile",
+            "-f",
+            dockerfile.to_str().unwrap(),
+            "--format",
+            "buildable",
+        ]),
+    );
+    assert!(
+        buildable.contains(r#"RUN ["/bin/sh","-c","sh -c 'echo a && echo b'"]"#),
+        "{buildable}"
+    );
     assert!(buildable.contains("USER nobody"), "{buildable}");
 
-    let java = stdout_ok(&ctx, ctx.plinth().args(["dockerfile", "airbyte/java-connector-base:2.0.1"]));
-    assert!(java.starts_with("FROM docker.io/amazoncorretto:21-al2023@sha256:c90f38f8"), "{java}");
-    assert!(java.ends_with("ENV AIRBYTE_ENTRYPOINT=/airbyte/base.sh\n"), "{java}");
+    let java = stdout_ok(
+        &ctx,
+        ctx.plinth()
+            .args(["dockerfile", "airbyte/java-connector-base:2.0.1"]),
+    );
+    assert!(
+        java.starts_with("FROM docker.io/amazoncorretto:21-al2023@sha256:c90f38f8"),
+        "{java}"
+    );
+    assert!(
+        java.ends_with("ENV AIRBYTE_ENTRYPOINT=/airbyte/base.sh\n"),
+        "{java}"
+    );
 
-    let unknown = output(&ctx, ctx.plinth().args(["dockerfile", "airbyte/python-connector-base:3.0.2"]));
+    let unknown = output(
+        &ctx,
+        ctx.plinth()
+            .args(["dockerfile", "airbyte/python-connector-base:3.0.2"]),
+    );
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("recipe is not known"));
 }
@@ -137,7 +241,11 @@ fn build_check_runs_container_structure_tests_before_writing_anything() {
     let ctx = TestContext::new();
     let root = busybox_layout(ctx.temp_dir());
     let dockerfile = ctx.temp_dir().join("Dockerfile");
-    std::fs::write(&dockerfile, format!("FROM {root}\nRUN echo hello > /greeting\nENV GREETING=/greeting\n")).unwrap();
+    std::fs::write(
+        &dockerfile,
+        format!("FROM {root}\nRUN echo hello > /greeting\nENV GREETING=/greeting\n"),
+    )
+    .unwrap();
     let cst = |name: &str, expected: &str| {
         let path = ctx.temp_dir().join(name);
         std::fs::write(
@@ -158,9 +266,21 @@ fn build_check_runs_container_structure_tests_before_writing_anything() {
     let out_dir = ctx.temp_dir().join("out");
     let build = |cst: &Path| {
         let mut cmd = ctx.plinth();
-        cmd.args(["build", "-f", dockerfile.to_str().unwrap(), "--platform", "linux/amd64", "--check"])
-            .args(["--cst", cst.to_str().unwrap(), "--junit", junit.to_str().unwrap()])
-            .args(["--output", &format!("oci:{}:v1", out_dir.display())]);
+        cmd.args([
+            "build",
+            "-f",
+            dockerfile.to_str().unwrap(),
+            "--platform",
+            "linux/amd64",
+            "--check",
+        ])
+        .args([
+            "--cst",
+            cst.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ])
+        .args(["--output", &format!("oci:{}:v1", out_dir.display())]);
         output(&ctx, &mut cmd)
     };
     let failed = build(&bad);
@@ -187,12 +307,41 @@ fn buildkit_engine_builds_the_same_dockerfile_and_plinth_runs_the_result() {
     let root = registry.image("cli/busybox:1");
     stdout_ok(&ctx, ctx.plinth().args(["copy", &layout, &root]));
     let dockerfile = ctx.temp_dir().join("Dockerfile");
-    std::fs::write(&dockerfile, format!("FROM {root}\nRUN echo built by buildkit > /greeting\nUSER airbyte\n")).unwrap();
+    std::fs::write(
+        &dockerfile,
+        format!("FROM {root}\nRUN echo built by buildkit > /greeting\nUSER airbyte\n"),
+    )
+    .unwrap();
     let built = output(
         &ctx,
-        ctx.plinth().args(["build", "-f", dockerfile.to_str().unwrap(), "--engine", "buildkit", "--platform", "linux/amd64", "--tag", "cli/bk"]),
+        ctx.plinth().args([
+            "build",
+            "-f",
+            dockerfile.to_str().unwrap(),
+            "--engine",
+            "buildkit",
+            "--platform",
+            "linux/amd64",
+            "--tag",
+            "cli/bk",
+        ]),
     );
     assert!(built.status.success());
-    let run = output(&ctx, ctx.plinth().args(["run", "cli/bk", "--platform", "linux/amd64", "--", "sh", "-c", "cat /greeting; id -u"]));
-    assert_eq!(String::from_utf8(run.stdout).unwrap(), "built by buildkit\n1000\n");
+    let run = output(
+        &ctx,
+        ctx.plinth().args([
+            "run",
+            "cli/bk",
+            "--platform",
+            "linux/amd64",
+            "--",
+            "sh",
+            "-c",
+            "cat /greeting; id -u",
+        ]),
+    );
+    assert_eq!(
+        String::from_utf8(run.stdout).unwrap(),
+        "built by buildkit\n1000\n"
+    );
 }

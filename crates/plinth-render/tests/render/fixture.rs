@@ -8,7 +8,10 @@ use plinth_catalog::{Registry, Result, TagSource, changelog_path};
 use plinth_oci::{Digest, Reference};
 
 /// Family order of the original README: python, then java.
-pub const FAMILIES: [&str; 2] = ["airbyte/python-connector-base", "airbyte/java-connector-base"];
+pub const FAMILIES: [&str; 2] = [
+    "airbyte/python-connector-base",
+    "airbyte/java-connector-base",
+];
 
 pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -23,7 +26,11 @@ struct RecordedTags(BTreeMap<String, Vec<(String, Digest)>>);
 
 impl TagSource for RecordedTags {
     fn list(&self, repository: &Reference) -> Result<Vec<(String, Digest)>> {
-        Ok(self.0.get(repository.repository()).cloned().unwrap_or_default())
+        Ok(self
+            .0
+            .get(repository.repository())
+            .cloned()
+            .unwrap_or_default())
     }
 }
 

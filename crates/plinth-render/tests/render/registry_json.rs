@@ -9,7 +9,10 @@ use crate::fixture::registries;
 
 #[test]
 fn registry_json_snapshot() {
-    insta::assert_snapshot!("registry_json_from_seed_tables", render_registry_json(&registries()).unwrap());
+    insta::assert_snapshot!(
+        "registry_json_from_seed_tables",
+        render_registry_json(&registries()).unwrap()
+    );
 }
 
 /// Whether every object's keys are in sorted order, as written in the text.
@@ -33,7 +36,10 @@ fn output_is_canonical_and_stable() {
     assert_eq!(python["ignored_tags"][0]["tag"], "latest");
     assert_eq!(python["versions"].as_array().unwrap().len(), 13);
     let java = &v["families"][1];
-    assert_eq!(java["versions"][3]["changelog"], " Make the java base image non root");
+    assert_eq!(
+        java["versions"][3]["changelog"],
+        " Make the java base image non root"
+    );
     assert_eq!(java["versions"][6]["status"], "published-only");
     assert_eq!(java["versions"][6]["version"], "1.0.0-rc.3");
 }
@@ -60,12 +66,39 @@ fn platform_digests_and_root_image_when_recorded() {
     let family = &v["families"][0];
     assert_eq!(family["latest"], "1.1.0-rc.1");
     assert_eq!(family["latest_published"], "1.0.0");
-    let [rc, one] = family["versions"].as_array().unwrap().as_slice() else { panic!("two versions expected") };
+    let [rc, one] = family["versions"].as_array().unwrap().as_slice() else {
+        panic!("two versions expected")
+    };
     assert_eq!(rc["status"], "changelog-only");
-    assert_eq!((&rc["address"], &rc["index_digest"], &rc["platform_digests"], &rc["published"]), (&Value::Null, &Value::Null, &Value::Null, &Value::Bool(false)));
+    assert_eq!(
+        (
+            &rc["address"],
+            &rc["index_digest"],
+            &rc["platform_digests"],
+            &rc["published"]
+        ),
+        (
+            &Value::Null,
+            &Value::Null,
+            &Value::Null,
+            &Value::Bool(false)
+        )
+    );
     assert_eq!(one["index_digest"], index.to_string());
-    assert_eq!(one["address"], format!("docker.io/example/base:1.0.0@{index}"));
-    assert_eq!(one["platform_digests"]["linux/amd64"], Digest::of(b"amd64").to_string());
-    assert_eq!(one["platform_digests"]["linux/arm64"], Digest::of(b"arm64").to_string());
-    assert_eq!(one["root_image"], "docker.io/library/busybox:1.36@sha256:0000000000000000000000000000000000000000000000000000000000000000");
+    assert_eq!(
+        one["address"],
+        format!("docker.io/example/base:1.0.0@{index}")
+    );
+    assert_eq!(
+        one["platform_digests"]["linux/amd64"],
+        Digest::of(b"amd64").to_string()
+    );
+    assert_eq!(
+        one["platform_digests"]["linux/arm64"],
+        Digest::of(b"arm64").to_string()
+    );
+    assert_eq!(
+        one["root_image"],
+        "docker.io/library/busybox:1.36@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+    );
 }
