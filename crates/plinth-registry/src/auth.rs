@@ -153,7 +153,13 @@ impl Client {
         };
         let was_known = !matches!(state.mode, AuthMode::Unknown | AuthMode::Anonymous);
         state.mode = mode;
-        state.tokens.remove(&scope_key(scopes));
+        // The refused token is the exact one for these scopes or a broader one that covers
+        // them (a push token serving a pull); drop every candidate, or the retry would pick the
+        // same refused token again.
+        let key = scope_key(scopes);
+        state
+            .tokens
+            .retain(|k, t| *k != key && !scopes_cover(&t.scopes, scopes));
         if let Some(bearer) = challenges.iter().find(|c| c.scheme == Scheme::Bearer) {
             for s in bearer.scopes() {
                 if !scopes.contains(&s) {

@@ -431,3 +431,54 @@ async fn a_token_refused_mid_upload_restarts_the_upload_once() {
     assert_eq!(err.status(), Some(401), "{}", chain(&err));
     assert_eq!(proxy.count(RequestKind::PutBlob), 2, "{:?}", proxy.counts());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_broader_token_is_dropped_not_sent_again() {
+    let registry = LocalRegistry::builder()
+        .with_token_auth(USER, PASSWORD)
+        .start();
+    let tokens = registry.token_server().unwrap();
+    let proxy = plinth_test::FaultProxy::start(&registry);
+    let (_d, store) = new_store();
+    let image = image(&store);
+    let creds = Credentials::anonymous().with_explicit(
+        &proxy.host(),
+        Credential::Basic {
+            username: USER.into(),
+            password: Secret::new(PASSWORD),
+        },
+    );
+    let c = Client::builder(store.clone())
+        .with_credentials(creds)
+        .with_retry_policy(fast_retry())
+        .build()
+        .unwrap();
+    let target: Reference = proxy.image("plinth/revoked:1.0.0").parse().unwrap();
+    c.push_image(image.digest(), &target, Arc::new(NoReporter))
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+
+    // The push token (pull,push) serves the pull that follows, until the registry refuses it:
+    // the client must then ask for a new token, not resend the refused one.
+    let before = tokens.request_count();
+    let refused = proxy.add_rule(Rule::on_kind(
+        RequestKind::GetManifest,
+        Fault::StripAuthorization,
+    ));
+    let pulled = c
+        .pull_image(&target, &[], Arc::new(NoReporter))
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    assert_eq!(&pulled, image.digest());
+    assert_eq!(proxy.fired(refused), 1);
+    let new: Vec<_> = tokens.requests().split_off(before);
+    assert_eq!(new.len(), 1, "one new token after the refusal: {new:?}");
+    assert!(new[0].granted, "{new:?}");
+    assert!(
+        new[0]
+            .scopes
+            .iter()
+            .any(|s| s.starts_with("repository:plinth/revoked:") && s.contains("pull")),
+        "{new:?}"
+    );
+}

@@ -134,6 +134,9 @@ pub enum Fault {
     /// Forward the request and let the registry act on it, then close the client's connection
     /// without any answer (the client cannot know whether it worked).
     DropResponse,
+    /// Forward the request without its `Authorization` header: the registry refuses it with its
+    /// own `401` and challenge, as it would a revoked or expired token the client still holds.
+    StripAuthorization,
 }
 
 impl Fault {

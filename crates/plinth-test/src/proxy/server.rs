@@ -159,6 +159,9 @@ pub(crate) async fn handle(
             request_body = request_body.with_cut(*limit, conn.clone())
         }
         Some(Fault::ResetResponseAfter(limit)) => response_cut = Some(*limit),
+        Some(Fault::StripAuthorization) => {
+            parts.headers.remove(header::AUTHORIZATION);
+        }
         Some(Fault::DropResponse) | None => {}
     }
 
