@@ -429,6 +429,8 @@ impl PlatformBuilder<'_> {
                             &NoReporter,
                         )?;
                         inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
+                        // What the helper downloaded went into this image too.
+                        self.url_inputs.extend(helper.url_inputs.clone());
                         let dirs = self.engine.snapshots.read_dirs(&helper.layers)?;
                         image_tree(&dirs, &normalize_path(from), step.index)?
                     }

@@ -22,6 +22,7 @@ struct Inputs {
 fn inputs() -> Inputs {
     let mut files = BTreeMap::new();
     files.insert("/url.txt".to_owned(), b"from the url\n".to_vec());
+    files.insert("/helper.txt".to_owned(), b"fetched by the helper\n".to_vec());
     let server = FileServer::start(files);
     let host_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(host_file.path(), "from the host\n").unwrap();
@@ -38,11 +39,17 @@ fn inputs() -> Inputs {
 
 fn recipe(inputs: &Inputs, first_exec: &str) -> Container {
     let from = busybox_layout();
-    let helper = Container::from_address(&from).unwrap().with_exec([
-        "sh",
-        "-c",
-        "mkdir -p /out/sub && echo nltk > /out/sub/corpus.txt",
-    ]);
+    let helper = Container::from_address(&from)
+        .unwrap()
+        .with_exec([
+            "sh",
+            "-c",
+            "mkdir -p /out/sub && echo nltk > /out/sub/corpus.txt",
+        ])
+        .with_file(
+            "/out/helper.txt",
+            FileSource::url(inputs.server.url("/helper.txt")),
+        );
     Container::from_address(&from)
         .unwrap()
         .with_exec(["sh", "-c", first_exec])
@@ -196,6 +203,12 @@ fn every_operation_builds_and_rebuilds_from_cache() {
         build.url_inputs[&inputs.server.url("/url.txt")],
         Digest::of(b"from the url\n")
     );
+    // A helper container's downloads are inputs of the image too (release records list them).
+    assert_eq!(read("usr/share/data/helper.txt"), "fetched by the helper\n");
+    assert_eq!(
+        build.url_inputs[&inputs.server.url("/helper.txt")],
+        Digest::of(b"fetched by the helper\n")
+    );
     let events = recorder.events.lock().unwrap().join("\n");
     assert!(events.contains("start 1 RUN [\"sh\",\"-c\""), "{events}");
 
@@ -203,6 +216,7 @@ fn every_operation_builds_and_rebuilds_from_cache() {
     let again = ok(t.engine.build(&recipe(&inputs, first_exec), &options));
     assert_eq!(again.steps_run(), 0, "{:#?}", again.platforms[0].steps);
     assert_eq!(again.root, result.root);
+    assert_eq!(again.platforms[0].url_inputs, build.url_inputs);
     assert!(
         again.platforms[0]
             .steps
