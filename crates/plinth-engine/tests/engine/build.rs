@@ -22,7 +22,10 @@ struct Inputs {
 fn inputs() -> Inputs {
     let mut files = BTreeMap::new();
     files.insert("/url.txt".to_owned(), b"from the url\n".to_vec());
-    files.insert("/helper.txt".to_owned(), b"fetched by the helper\n".to_vec());
+    files.insert(
+        "/helper.txt".to_owned(),
+        b"fetched by the helper\n".to_vec(),
+    );
     let server = FileServer::start(files);
     let host_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(host_file.path(), "from the host\n").unwrap();
