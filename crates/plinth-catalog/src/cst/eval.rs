@@ -54,36 +54,22 @@ pub(crate) fn evaluate_command(test: &CommandTest, s: &mut Session<'_>) -> Resul
             test.name, test.exit_code, out.exit_code
         ));
     }
-    for p in &test.expected_output {
-        if !matches(p, &out.stdout)? {
-            errors.push(format!(
-                "Expected string '{p}' not found in output '{}'",
-                out.stdout
-            ));
-        }
-    }
-    for p in &test.excluded_output {
-        if matches(p, &out.stdout)? {
-            errors.push(format!(
-                "Excluded string '{p}' found in output '{}'",
-                out.stdout
-            ));
-        }
-    }
-    for p in &test.expected_error {
-        if !matches(p, &out.stderr)? {
-            errors.push(format!(
-                "Expected string '{p}' not found in error '{}'",
-                out.stderr
-            ));
-        }
-    }
-    for p in &test.excluded_error {
-        if matches(p, &out.stderr)? {
-            errors.push(format!(
-                "Excluded string '{p}' found in error '{}'",
-                out.stderr
-            ));
+    // container-structure-test's wording, which the original's reports carried.
+    let streams = [
+        (&test.expected_output, &out.stdout, "output", true),
+        (&test.excluded_output, &out.stdout, "output", false),
+        (&test.expected_error, &out.stderr, "error", true),
+        (&test.excluded_error, &out.stderr, "error", false),
+    ];
+    for (patterns, text, stream, wanted) in streams {
+        for p in patterns {
+            if matches(p, text)? != wanted {
+                errors.push(if wanted {
+                    format!("Expected string '{p}' not found in {stream} '{text}'")
+                } else {
+                    format!("Excluded string '{p}' found in {stream} '{text}'")
+                });
+            }
         }
     }
     for argv in &test.teardown {
