@@ -89,6 +89,14 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
+fn anonymous_client(store: &Store) -> Client {
+    Client::builder(store.clone())
+        .with_credentials(Credentials::anonymous())
+        .with_retry_policy(fast_retry())
+        .build()
+        .unwrap()
+}
+
 fn basic_client(store: &plinth_oci::Store, registry: &str, password: &str) -> Client {
     let creds = Credentials::anonymous().with_explicit(
         registry,
@@ -118,11 +126,7 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
         .unwrap();
 
     // Anonymous: refused with a hint, not a crash.
-    let anon = Client::builder(store.clone())
-        .with_credentials(Credentials::anonymous())
-        .with_retry_policy(fast_retry())
-        .build()
-        .unwrap();
+    let anon = anonymous_client(&store);
     let err = anon
         .push_image(image.digest(), &target, Arc::new(NoReporter))
         .await
@@ -210,11 +214,7 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
         .unwrap();
 
     // Anonymous: the token service refuses, and the error says how to fix it.
-    let anon = Client::builder(store.clone())
-        .with_credentials(Credentials::anonymous())
-        .with_retry_policy(fast_retry())
-        .build()
-        .unwrap();
+    let anon = anonymous_client(&store);
     let err = anon
         .push_image(image.digest(), &target, Arc::new(NoReporter))
         .await
@@ -441,18 +441,7 @@ async fn a_refused_broader_token_is_dropped_not_sent_again() {
     let proxy = plinth_test::FaultProxy::start(&registry);
     let (_d, store) = new_store();
     let image = image(&store);
-    let creds = Credentials::anonymous().with_explicit(
-        &proxy.host(),
-        Credential::Basic {
-            username: USER.into(),
-            password: Secret::new(PASSWORD),
-        },
-    );
-    let c = Client::builder(store.clone())
-        .with_credentials(creds)
-        .with_retry_policy(fast_retry())
-        .build()
-        .unwrap();
+    let c = basic_client(&store, &proxy.host(), PASSWORD);
     let target: Reference = proxy.image("plinth/revoked:1.0.0").parse().unwrap();
     c.push_image(image.digest(), &target, Arc::new(NoReporter))
         .await
