@@ -7,14 +7,14 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use plinth_engine::BuildOptions;
+use plinth_engine::{BuildOptions, UrlFetcher, UrlMirror};
 use plinth_oci::{Descriptor, Digest, ImageConfig, ImageIndex, MediaType, Platform, Store};
 use plinth_recipe::{BuildableOptions, Container};
 
 use crate::builder::{Builder, BuilderAssignment};
 use crate::docker::{DockerCli, run_docker, run_with_timeout, tail};
 use crate::error::{Error, Result};
-use crate::prepare::{Downloader, Preparer};
+use crate::prepare::Preparer;
 use crate::progress::ProgressReader;
 use crate::result::{BuildkitPlatformBuild, BuildkitResult};
 
@@ -34,6 +34,7 @@ pub struct BuildkitConfig {
     cache_from: Vec<String>,
     cache_to: Option<String>,
     work_dir: Option<PathBuf>,
+    url_mirrors: Vec<UrlMirror>,
 }
 
 impl BuildkitConfig {
@@ -48,6 +49,7 @@ impl BuildkitConfig {
             cache_from: Vec::new(),
             cache_to: None,
             work_dir: None,
+            url_mirrors: Vec::new(),
         }
     }
 
@@ -87,6 +89,14 @@ impl BuildkitConfig {
     /// tags as in [`with_cache_from`](Self::with_cache_from)), for other builders to import.
     pub fn with_cache_to(mut self, reference: impl Into<String>) -> Self {
         self.cache_to = Some(reference.into());
+        self
+    }
+
+    /// Reads URL inputs through these mirrors (`--url-mirror PREFIX=URL|DIR`), as the embedded
+    /// engine does: URLs are fetched on this machine by the engine's
+    /// [`UrlFetcher`](plinth_engine::UrlFetcher), never by the builders. Adds to earlier ones.
+    pub fn with_url_mirrors(mut self, mirrors: impl IntoIterator<Item = UrlMirror>) -> Self {
+        self.url_mirrors.extend(mirrors);
         self
     }
 
@@ -134,7 +144,7 @@ impl BuilderInfo {
 pub struct BuildkitBackend {
     config: BuildkitConfig,
     docker: DockerCli,
-    downloads: std::sync::Arc<Downloader>,
+    fetcher: UrlFetcher,
 }
 
 impl BuildkitBackend {
@@ -144,19 +154,22 @@ impl BuildkitBackend {
             Some(d) => d.clone(),
             None => DockerCli::detect()?,
         };
-        let downloads = std::sync::Arc::new(Downloader {
-            store: config.store.clone(),
-        });
+        let fetcher = UrlFetcher::new(&config.store, config.url_mirrors.clone());
         Ok(Self {
             config,
             docker,
-            downloads,
+            fetcher,
         })
     }
 
     /// The store results land in.
     pub fn store(&self) -> &Store {
         &self.config.store
+    }
+
+    /// The fetcher of URL inputs (the embedded engine's, with the configured mirrors).
+    pub fn url_fetcher(&self) -> &UrlFetcher {
+        &self.fetcher
     }
 
     /// The docker client in use.
@@ -220,7 +233,7 @@ impl BuildkitBackend {
         }
         let store = &self.config.store;
         let _lock = store.lock_shared()?;
-        let fetched = crate::prepare::fetch_urls(container, &self.downloads)?;
+        let fetched = crate::prepare::fetch_urls(container, &self.fetcher)?;
         let fetched = &fetched;
         let results: Vec<Result<BuildkitPlatformBuild>> = std::thread::scope(|s| {
             let handles: Vec<_> = options
@@ -293,7 +306,7 @@ impl BuildkitBackend {
         }
         .map_err(Error::io("create a temp dir in", std::env::temp_dir()))?;
         let prepared = Preparer {
-            downloads: &self.downloads,
+            fetcher: &self.fetcher,
             fetched,
             download_dir: &work.path().join("downloads"),
             keep_network_none: info.supports_network_flag(),

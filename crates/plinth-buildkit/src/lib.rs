@@ -7,10 +7,12 @@
 //! 1. picks the platform's [`Builder`] (`--builder linux/arm64=ssh://arm-host`, a docker
 //!    context, or the local daemon, where foreign platforms run under binfmt/qemu) and checks
 //!    that it answers;
-//! 2. rewrites the recipe (`prepare`): URL inputs are downloaded here, verified against their
-//!    pins and `COPY`'d from the context, so builders need neither the `docker/dockerfile`
-//!    frontend image nor the download hosts; file modes and `dir/` destinations are made
-//!    explicit so both engines give the same files;
+//! 2. rewrites the recipe (`prepare`): URL inputs are fetched here by the embedded engine's
+//!    [`UrlFetcher`](plinth_engine::UrlFetcher) (with the [`UrlMirror`](plinth_engine::UrlMirror)s
+//!    of [`BuildkitConfig::with_url_mirrors`], pins verified, the store ref `urls/…` shared with
+//!    the embedded engine) and `COPY`'d from the context, so builders need neither the
+//!    `docker/dockerfile` frontend image nor the download hosts; file modes and `dir/`
+//!    destinations are made explicit so both engines give the same files;
 //! 3. renders the buildable Dockerfile (without a `# syntax=` line: the daemon's built-in
 //!    frontend is used) and materialises the context;
 //! 4. runs `docker build --platform …` with BuildKit ([`DockerCli`]), reading the plain

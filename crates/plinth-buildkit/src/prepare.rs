@@ -1,9 +1,11 @@
 //! Rewrites a recipe into what BuildKit can build without external frontends or network
 //! fetches, with the embedded engine's meaning kept:
 //!
-//! - URL inputs are downloaded here (pinned ones verified, and reused from the store offline)
-//!   and become host files `COPY`'d from the context, so no `ADD --checksum` (which needs the
-//!   `docker/dockerfile:1.6` frontend image) and no download inside the builder;
+//! - URL inputs are fetched here by the embedded engine's [`UrlFetcher`] (pinned ones verified and
+//!   reused from the store offline, `--url-mirror`s applied, the last copy of an unpinned URL used
+//!   when it cannot be fetched) and become host files `COPY`'d from the context, so no
+//!   `ADD --checksum` (which needs the `docker/dockerfile:1.6` frontend image) and no download
+//!   inside the builder;
 //! - every file gets its explicit mode (`0600` for downloads, `0644` for host files and bytes),
 //!   since `COPY` would keep the mode of the context file instead;
 //! - a file destination ending in `/` gets the source's name appended (the engine's rule), since
@@ -12,10 +14,10 @@
 //! - roots from OCI layouts and docker-archives are refused: builders only pull from registries.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use plinth_oci::{Descriptor, Digest, MediaType, Store};
+use plinth_engine::UrlFetcher;
+use plinth_oci::Digest;
 use plinth_recipe::{Container, DirectorySource, FileSource, Network, Op, SourceKind};
 
 use crate::error::{Error, Result};
@@ -33,19 +35,26 @@ pub(crate) struct Prepared {
     pub(crate) url_inputs: BTreeMap<String, Digest>,
 }
 
-/// Downloads every URL input of `container` (helpers included) once, for all platforms.
+/// Fetches every URL input of `container` (helpers included) once, for all platforms.
 pub(crate) fn fetch_urls(
     container: &Container,
-    downloads: &Downloader,
+    fetcher: &UrlFetcher,
 ) -> Result<BTreeMap<String, Digest>> {
     let mut fetched = BTreeMap::new();
-    fetch_into(container, downloads, &mut fetched)?;
+    fetch_into(container, fetcher, &mut fetched)?;
     Ok(fetched)
+}
+
+/// `url` through the engine's fetcher, its error in this crate's type.
+fn fetch_url(fetcher: &UrlFetcher, url: &str, pin: Option<&Digest>) -> Result<Digest> {
+    fetcher
+        .fetch(url, pin)
+        .map_err(|e| Error::url_input(url, e))
 }
 
 fn fetch_into(
     container: &Container,
-    downloads: &Downloader,
+    fetcher: &UrlFetcher,
     fetched: &mut BTreeMap<String, Digest>,
 ) -> Result<()> {
     for op in container.ops() {
@@ -54,13 +63,13 @@ fn fetch_into(
                 source: FileSource::Url { url, sha256 },
                 ..
             } if !fetched.contains_key(url) => {
-                let digest = downloads.fetch(url, sha256.as_ref())?;
+                let digest = fetch_url(fetcher, url, sha256.as_ref())?;
                 fetched.insert(url.clone(), digest);
             }
             Op::Directory {
                 source: DirectorySource::Container { container, .. },
                 ..
-            } => fetch_into(container, downloads, fetched)?,
+            } => fetch_into(container, fetcher, fetched)?,
             _ => {}
         }
     }
@@ -68,7 +77,7 @@ fn fetch_into(
 }
 
 pub(crate) struct Preparer<'a> {
-    pub(crate) downloads: &'a Downloader,
+    pub(crate) fetcher: &'a UrlFetcher,
     /// URL inputs already downloaded ([`fetch_urls`]); others are fetched on the way.
     pub(crate) fetched: &'a BTreeMap<String, Digest>,
     /// Where downloads are linked for the context (under the build's work dir).
@@ -130,7 +139,7 @@ impl Preparer<'_> {
                         FileSource::Url { url, sha256 } => {
                             let digest = match self.fetched.get(url) {
                                 Some(d) => d.clone(),
-                                None => self.downloads.fetch(url, sha256.as_ref())?,
+                                None => fetch_url(self.fetcher, url, sha256.as_ref())?,
                             };
                             out.url_inputs.insert(url.clone(), digest.clone());
                             let name = url_file_name(url);
@@ -192,7 +201,7 @@ impl Preparer<'_> {
         let file = dir.join(name.filter(|n| !n.is_empty()).unwrap_or("download"));
         if !file.exists() {
             std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
-            let blob = self.downloads.store.blob_path(digest);
+            let blob = self.fetcher.store().blob_path(digest);
             std::fs::copy(&blob, &file).map_err(Error::io("copy a download to", &file))?;
         }
         Ok(file)
@@ -205,86 +214,6 @@ fn url_file_name(url: &str) -> Option<String> {
         .next()
         .and_then(|u| u.rsplit('/').next())
         .map(str::to_owned)
-}
-
-/// URL inputs, downloaded into the store. A pinned URL already in the store is not fetched again.
-#[derive(Debug)]
-pub(crate) struct Downloader {
-    pub(crate) store: Store,
-}
-
-impl Downloader {
-    pub(crate) fn fetch(&self, url: &str, pin: Option<&Digest>) -> Result<Digest> {
-        if let Some(pin) = pin
-            && self.store.has_blob(pin)
-        {
-            tracing::debug!(url, digest = %pin, "pinned download already in the store");
-            return Ok(pin.clone());
-        }
-        let fail = |reason: String| Error::Download {
-            url: url.to_owned(),
-            reason,
-        };
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(fail(
-                "only http:// and https:// URLs can be downloaded".into(),
-            ));
-        }
-        let span = tracing::info_span!("download", url);
-        let _g = span.enter();
-        let client = reqwest::blocking::Client::builder()
-            .user_agent(concat!("plinth/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| fail(format!("cannot create an HTTP client: {}", error_text(&e))))?;
-        let mut response = client.get(url).send().map_err(|e| fail(error_text(&e)))?;
-        if !response.status().is_success() {
-            return Err(fail(format!("the server answered {}", response.status())));
-        }
-        let mut writer = self.store.blob_writer()?;
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n =
-                std::io::Read::read(&mut response, &mut buf).map_err(|e| fail(e.to_string()))?;
-            if n == 0 {
-                break;
-            }
-            writer
-                .write_all(&buf[..n])
-                .map_err(Error::io("write into the store", self.store.root()))?;
-        }
-        let (digest, size) = match writer.commit(pin) {
-            Ok(done) => done,
-            Err(plinth_oci::Error::DigestMismatch { expected, actual }) => {
-                return Err(Error::UrlChecksum {
-                    url: url.to_owned(),
-                    expected,
-                    actual,
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        // A ref keeps the download from gc, so pinned builds work offline later.
-        self.store.set_ref(
-            &format!("buildkit/urls/{}", Digest::of(url.as_bytes()).hex()),
-            &Descriptor::new(
-                MediaType::Other("application/octet-stream".into()),
-                digest.clone(),
-                size,
-            ),
-        )?;
-        Ok(digest)
-    }
-}
-
-fn error_text(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -303,10 +232,10 @@ mod tests {
     #[test]
     fn files_get_modes_and_names_and_network_is_dropped_with_a_warning() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("s")).unwrap();
-        let downloads = Downloader { store };
+        let store = plinth_oci::Store::open(dir.path().join("s")).unwrap();
+        let fetcher = UrlFetcher::new(&store, Vec::new());
         let preparer = Preparer {
-            downloads: &downloads,
+            fetcher: &fetcher,
             fetched: &BTreeMap::new(),
             download_dir: &dir.path().join("dl"),
             keep_network_none: false,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 use plinth_buildkit::{BuilderAssignment, BuildkitBackend, BuildkitConfig};
-use plinth_engine::Engine;
+use plinth_engine::{Engine, UrlMirror};
 use plinth_oci::Store;
 use plinth_release::ImageBuilder;
 
@@ -15,7 +15,8 @@ use plinth_release::ImageBuilder;
 pub struct EngineArgs {
     /// Which engine builds: the embedded, daemonless one, or BuildKit (through a Docker Engine).
     /// With BuildKit, root images are pulled by the builder itself (`--registry-mirror` does not
-    /// apply to it); sanity checks, pushes and digests work the same with both.
+    /// apply to it), while URL inputs are fetched by plinth as with the embedded engine
+    /// (`--url-mirror` applies); sanity checks, pushes and digests work the same with both.
     #[arg(long, value_enum, default_value_t)]
     pub engine: EngineKind,
     /// BuildKit: build PLATFORM on this builder (`local`, `ssh://host`, `tcp://host:port`,
@@ -41,18 +42,27 @@ pub enum EngineKind {
 }
 
 impl EngineArgs {
-    /// What builds: BuildKit writing into `engine`'s store, or `engine` itself.
-    pub fn image_builder(&self, engine: &Engine) -> anyhow::Result<Arc<dyn ImageBuilder>> {
-        Ok(match self.buildkit(engine.store().clone())? {
+    /// What builds: BuildKit writing into `engine`'s store and reading URL inputs through
+    /// `url_mirrors` (the `--url-mirror`s `engine` was given), or `engine` itself.
+    pub fn image_builder(
+        &self,
+        engine: &Engine,
+        url_mirrors: Vec<UrlMirror>,
+    ) -> anyhow::Result<Arc<dyn ImageBuilder>> {
+        Ok(match self.buildkit(engine.store().clone(), url_mirrors)? {
             Some(backend) => Arc::new(backend),
             None => Arc::new(engine.clone()),
         })
     }
 
-    /// The BuildKit backend over `store` with `--builder`, `--cache-from` and `--cache-to`, or
-    /// `None` for the embedded engine (which refuses the BuildKit-only options rather than
-    /// ignoring them).
-    pub fn buildkit(&self, store: Store) -> anyhow::Result<Option<BuildkitBackend>> {
+    /// The BuildKit backend over `store` with `--builder`, `--cache-from`, `--cache-to` and the
+    /// global `--url-mirror`s (`url_mirrors`), or `None` for the embedded engine (which refuses
+    /// the BuildKit-only options rather than ignoring them).
+    pub fn buildkit(
+        &self,
+        store: Store,
+        url_mirrors: Vec<UrlMirror>,
+    ) -> anyhow::Result<Option<BuildkitBackend>> {
         if self.engine == EngineKind::Embedded {
             let given: Vec<&str> = [
                 (!self.builders.is_empty()).then_some("--builder"),
@@ -70,7 +80,7 @@ impl EngineArgs {
             }
             return Ok(None);
         }
-        let mut config = BuildkitConfig::new(store);
+        let mut config = BuildkitConfig::new(store).with_url_mirrors(url_mirrors);
         for assignment in &self.builders {
             config = config.with_builder(assignment.clone());
         }
@@ -102,7 +112,12 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let cmd = Cmd::try_parse_from(["x"]).unwrap();
         assert_eq!(cmd.engine.engine, EngineKind::Embedded);
-        assert!(cmd.engine.buildkit(store.clone()).unwrap().is_none());
+        assert!(
+            cmd.engine
+                .buildkit(store.clone(), Vec::new())
+                .unwrap()
+                .is_none()
+        );
         let cmd = Cmd::try_parse_from([
             "x",
             "--builder",
@@ -111,7 +126,7 @@ mod tests {
             "r/c",
         ])
         .unwrap();
-        let err = cmd.engine.buildkit(store).unwrap_err();
+        let err = cmd.engine.buildkit(store, Vec::new()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "--builder, --cache-to only apply to BuildKit builds; add `--engine buildkit` or drop them"
@@ -126,5 +141,23 @@ mod tests {
         .unwrap();
         assert_eq!(cmd.engine.engine, EngineKind::Buildkit);
         assert_eq!(cmd.engine.builders.len(), 1);
+    }
+
+    #[test]
+    fn buildkit_reads_urls_through_the_url_mirrors() {
+        // Detecting the docker client needs one.
+        if !plinth_test::require_external(plinth_test::External::Docker) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mirrors: Vec<UrlMirror> = vec!["https://dl.example/=/srv/mirror".parse().unwrap()];
+        let cmd = Cmd::try_parse_from(["x", "--engine", "buildkit"]).unwrap();
+        let backend = cmd
+            .engine
+            .buildkit(store, mirrors.clone())
+            .unwrap()
+            .expect("a BuildKit backend");
+        assert_eq!(backend.url_fetcher().mirrors(), mirrors.as_slice());
     }
 }

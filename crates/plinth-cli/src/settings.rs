@@ -50,13 +50,23 @@ pub fn engine_with_client(
     let mut config = plinth_engine::EngineConfig::new(client.store().clone())
         .with_registry(client)
         .with_source_date_epoch(epoch);
-    for mirror in &global.url_mirrors {
-        let mirror: plinth_engine::UrlMirror = mirror
-            .parse()
-            .with_context(|| format!("invalid `--url-mirror {mirror}`"))?;
+    for mirror in url_mirrors(global)? {
         config = config.with_url_mirror(mirror);
     }
     plinth_engine::Engine::new(config).context("failed to start the build engine")
+}
+
+/// The `--url-mirror`s, for the embedded engine and the BuildKit backend alike.
+pub fn url_mirrors(global: &GlobalArgs) -> anyhow::Result<Vec<plinth_engine::UrlMirror>> {
+    global
+        .url_mirrors
+        .iter()
+        .map(|mirror| {
+            mirror
+                .parse()
+                .with_context(|| format!("invalid `--url-mirror {mirror}`"))
+        })
+        .collect()
 }
 
 /// `SOURCE_DATE_EPOCH`, when set and not empty.

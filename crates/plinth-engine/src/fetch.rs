@@ -1,4 +1,5 @@
-//! URL inputs: downloaded into the store, keyed by content.
+//! URL inputs: downloaded into the store, keyed by content, by the one [`UrlFetcher`] both build
+//! engines use (the embedded engine and the BuildKit backend).
 //!
 //! - A pinned URL (`sha256` in the recipe) whose blob is already in the store is not fetched
 //!   again: builds with pinned downloads run offline once cached. A download that does not match
@@ -9,7 +10,8 @@
 //! - [`UrlMirror`]s rewrite a URL prefix to another base URL or to a local directory, so builds
 //!   can run without reaching the original hosts.
 //!
-//! The store ref `urls/<sha256 of the URL>` keeps the last content of each URL.
+//! The store ref `urls/<sha256 of the URL>` keeps the last content of each URL, for every engine
+//! that fetches through a [`UrlFetcher`] over that store.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -108,27 +110,69 @@ fn locate(url: &str, mirrors: &[UrlMirror]) -> Location {
     }
 }
 
-/// Downloads URL inputs into a store.
+/// Fetches URL inputs into a [`Store`]: the one URL fetcher of plinth, used by the embedded engine
+/// for its `File` steps and by the BuildKit backend before it renders a recipe.
+///
+/// [`fetch`](Self::fetch) returns the digest of the URL's content, whose blob is then in the
+/// store:
+///
+/// - a pinned URL whose blob is already in the store is not fetched (offline rebuilds);
+/// - the URL is read through the longest matching [`UrlMirror`] prefix, if any (another base URL
+///   or a local directory), else from the URL itself;
+/// - a download that does not match its pin is [`Error::UrlChecksum`], naming the URL and both
+///   digests; a failed read is [`Error::Fetch`] with the URL and the reason;
+/// - an unpinned URL that cannot be fetched falls back, with a warning, to the copy an earlier
+///   fetch left under the ref `urls/<sha256 of the URL>` (which every successful fetch updates,
+///   keeping the blob from gc).
+///
+/// ```no_run
+/// use plinth_engine::{MirrorTarget, UrlFetcher, UrlMirror};
+/// use plinth_oci::Store;
+///
+/// let store = Store::open_default()?;
+/// let fetcher = UrlFetcher::new(
+///     &store,
+///     vec![UrlMirror::new("https://downloads.example/", MirrorTarget::Dir("/srv/mirror".into()))],
+/// );
+/// // Read from /srv/mirror/tool.sh.
+/// let digest = fetcher.fetch("https://downloads.example/tool.sh", None)?;
+/// println!("{}", store.blob_path(&digest).display());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
-pub(crate) struct Fetcher {
+pub struct UrlFetcher {
     store: Store,
     mirrors: Vec<UrlMirror>,
 }
+
+// The engine's own name for it (`engine.rs`, `steps.rs`).
+pub(crate) use UrlFetcher as Fetcher;
 
 fn url_ref(url: &str) -> String {
     format!("urls/{}", Digest::of(url.as_bytes()).hex())
 }
 
-impl Fetcher {
-    pub(crate) fn new(store: &Store, mirrors: Vec<UrlMirror>) -> Self {
+impl UrlFetcher {
+    /// A fetcher into `store`, reading URLs through `mirrors` (the longest matching prefix wins).
+    pub fn new(store: &Store, mirrors: Vec<UrlMirror>) -> Self {
         Self {
             store: store.clone(),
             mirrors,
         }
     }
 
-    /// The digest of `url`'s content, now in the store.
-    pub(crate) fn fetch(&self, url: &str, pinned: Option<&Digest>) -> Result<Digest> {
+    /// The store fetched blobs land in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The mirrors URLs are read through.
+    pub fn mirrors(&self) -> &[UrlMirror] {
+        &self.mirrors
+    }
+
+    /// The digest of `url`'s content, now in the store; `pinned` is the recipe's `sha256`.
+    pub fn fetch(&self, url: &str, pinned: Option<&Digest>) -> Result<Digest> {
         if let Some(pin) = pinned
             && self.store.has_blob(pin)
         {
@@ -242,6 +286,64 @@ fn error_text(e: reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fetches_through_a_directory_mirror_checks_pins_and_keeps_the_last_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store")).unwrap();
+        let mirror = dir.path().join("mirror");
+        std::fs::create_dir(&mirror).unwrap();
+        std::fs::write(mirror.join("tool.sh"), "v1").unwrap();
+        let url = "https://unreachable.invalid/dl/tool.sh";
+        let fetcher = UrlFetcher::new(
+            &store,
+            vec![UrlMirror::new(
+                "https://unreachable.invalid/dl/",
+                MirrorTarget::Dir(mirror.clone()),
+            )],
+        );
+        assert_eq!(fetcher.fetch(url, None).unwrap(), Digest::of(b"v1"));
+        assert_eq!(store.read_blob(&Digest::of(b"v1")).unwrap(), b"v1");
+        assert_eq!(
+            store.get_ref(&url_ref(url)).unwrap().unwrap().digest,
+            Digest::of(b"v1")
+        );
+
+        std::fs::write(mirror.join("tool.sh"), "v2").unwrap();
+        match fetcher.fetch(url, Some(&Digest::of(b"v3"))) {
+            Err(Error::UrlChecksum {
+                url: u,
+                expected,
+                actual,
+            }) => {
+                assert_eq!(u, url);
+                assert_eq!((expected, actual), (Digest::of(b"v3"), Digest::of(b"v2")));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            store.get_ref(&url_ref(url)).unwrap().unwrap().digest,
+            Digest::of(b"v1"),
+            "a mismatch does not replace the URL's last content"
+        );
+
+        // A pinned blob already in the store is not read again.
+        std::fs::remove_file(mirror.join("tool.sh")).unwrap();
+        assert_eq!(
+            fetcher.fetch(url, Some(&Digest::of(b"v1"))).unwrap(),
+            Digest::of(b"v1")
+        );
+        // An unpinned URL that cannot be read falls back to its last content; a pinned one fails.
+        assert_eq!(fetcher.fetch(url, None).unwrap(), Digest::of(b"v1"));
+        let err = fetcher
+            .fetch(url, Some(&Digest::of(b"v4")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("failed to fetch `{url}`: the mirror file `")),
+            "{err}"
+        );
+    }
 
     #[test]
     fn mirrors_parse_and_rewrite() {

@@ -13,7 +13,7 @@
 //!   manifest keeps the build's layers alive for gc.
 //! - `gc`: [`Engine::gc`], the store's gc plus snapshots, links, step dirs and stale entries.
 //! - `fetch`: URL inputs keyed by content, pinned ones verified, [`UrlMirror`]s for offline
-//!   builds.
+//!   builds; its [`UrlFetcher`] is public, and the BuildKit backend fetches through it too.
 //! - `exec`: a step's command in the [`plinth_sandbox`], its upper directory becoming the layer
 //!   and the next snapshot without unpacking.
 //! - `files`: file and directory steps written as layers from entry lists, owners resolved in
@@ -69,7 +69,7 @@ pub use build::{BuildOptions, BuildResult, PlatformBuild};
 pub use cache::{BUILD_RECORD_MEDIA_TYPE, ENGINE_CACHE_VERSION, STEP_RECORD_MEDIA_TYPE};
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
-pub use fetch::{MirrorTarget, UrlMirror};
+pub use fetch::{MirrorTarget, UrlFetcher, UrlMirror};
 pub use gc::EngineGcReport;
 pub use report::{CacheStatus, NoReporter, Reporter, StepReport};
 pub use run::{RunOptions, RunOutput, RunSession};

@@ -5,3 +5,4 @@ mod cache;
 mod common;
 mod compare;
 mod errors;
+mod mirrors;

@@ -118,7 +118,10 @@ pub fn run(
             recipe.id
         );
     }
-    let built = args.engine.image_builder(&engine)?.build(first, &options)?;
+    let built = args
+        .engine
+        .image_builder(&engine, crate::settings::url_mirrors(global)?)?
+        .build(first, &options)?;
     for warning in built.platforms.iter().flat_map(|p| &p.warnings) {
         printer.warn(warning);
     }

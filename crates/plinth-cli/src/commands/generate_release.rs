@@ -220,13 +220,15 @@ pub(crate) fn open_engine(global: &GlobalArgs, releaser: &Releaser) -> anyhow::R
 }
 
 /// The releaser building with `--engine`: BuildKit writes into the engine's store, where the
-/// engine checks and pushes the result.
+/// engine checks and pushes the result, and reads URL inputs through the same `--url-mirror`s.
 pub(crate) fn with_engine_args(
+    global: &GlobalArgs,
     releaser: Releaser,
     engine: &Engine,
     args: &EngineArgs,
 ) -> anyhow::Result<Releaser> {
-    Ok(releaser.with_image_builder(args.image_builder(engine)?))
+    let url_mirrors = crate::settings::url_mirrors(global)?;
+    Ok(releaser.with_image_builder(args.image_builder(engine, url_mirrors)?))
 }
 
 /// Prints a refusal the original reported with exit code 1; other errors go up.
@@ -345,7 +347,7 @@ pub fn run(
         ));
     };
     let engine = open_engine(global, &releaser)?;
-    let releaser = with_engine_args(releaser, &engine, &args.engine)?;
+    let releaser = with_engine_args(global, releaser, &engine, &args.engine)?;
     let request = ReleaseRequest {
         repository,
         bump,

@@ -46,7 +46,7 @@ pub fn run(
     let version: Version = args.version.parse().map_err(anyhow::Error::new)?;
     let releaser = open_releaser(global, catalog, &args.listing, printer, true)?;
     let engine = open_engine(global, &releaser)?;
-    let releaser = with_engine_args(releaser, &engine, &args.engine)?;
+    let releaser = with_engine_args(global, releaser, &engine, &args.engine)?;
     let interactive = prompt::interactive();
     let confirm = |existing: &plinth_oci::Digest| {
         if !interactive {
