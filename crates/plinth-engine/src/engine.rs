@@ -10,7 +10,7 @@ use plinth_sandbox::{NetworkMode, Sandbox};
 
 use crate::cache::StepCache;
 use crate::error::Result;
-use crate::fetch::{Fetcher, UrlMirror};
+use crate::fetch::{UrlFetcher, UrlMirror};
 use crate::snapshot::Snapshots;
 
 /// How an [`Engine`] builds. Start from [`EngineConfig::new`] and use the `with_*` methods.
@@ -103,7 +103,7 @@ pub(crate) struct Inner {
     pub(crate) sandbox: Sandbox,
     pub(crate) snapshots: Snapshots,
     pub(crate) cache: StepCache,
-    pub(crate) fetcher: Fetcher,
+    pub(crate) fetcher: UrlFetcher,
     pub(crate) network: NetworkMode,
     pub(crate) compression: Compression,
     pub(crate) source_date_epoch: Option<u64>,
@@ -131,7 +131,7 @@ impl Engine {
         let inner = Inner {
             snapshots: Snapshots::new(&store)?,
             cache: StepCache::new(&store)?,
-            fetcher: Fetcher::new(&store, config.url_mirrors),
+            fetcher: UrlFetcher::new(&store, config.url_mirrors),
             store,
             client,
             sandbox,

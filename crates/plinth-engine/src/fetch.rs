@@ -145,9 +145,6 @@ pub struct UrlFetcher {
     mirrors: Vec<UrlMirror>,
 }
 
-// The engine's own name for it (`engine.rs`, `steps.rs`).
-pub(crate) use UrlFetcher as Fetcher;
-
 fn url_ref(url: &str) -> String {
     format!("urls/{}", Digest::of(url.as_bytes()).hex())
 }

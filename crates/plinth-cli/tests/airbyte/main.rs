@@ -26,7 +26,10 @@ const PYTHON: &str = "airbyte/python-connector-base";
 const JAVA: &str = "airbyte/java-connector-base";
 const OLD_PIN: &str = "poppler-utils=22.12.0-2+b1";
 
-#[allow(clippy::print_stderr, reason = "the command's output explains a failing assertion")]
+#[allow(
+    clippy::print_stderr,
+    reason = "the command's output explains a failing assertion"
+)]
 fn output(ctx: &TestContext, cmd: &mut Command) -> Output {
     let out = cmd.output().expect("spawn");
     eprintln!("{}", ctx.filter(&format_output(&out)));

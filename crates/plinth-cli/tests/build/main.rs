@@ -19,7 +19,10 @@ fn busybox_layout(dir: &Path) -> String {
     format!("oci:{}:v1", layout.display())
 }
 
-#[allow(clippy::print_stderr, reason = "the command's output explains a failing assertion")]
+#[allow(
+    clippy::print_stderr,
+    reason = "the command's output explains a failing assertion"
+)]
 fn output(ctx: &TestContext, cmd: &mut Command) -> Output {
     let out = cmd.output().expect("spawn");
     eprintln!("{}", ctx.filter(&format_output(&out)));
