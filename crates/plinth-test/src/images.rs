@@ -20,9 +20,10 @@
 //! ```
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use plinth_oci::layer::{WriteOptions, store_dir_layer};
+use plinth_oci::layout::OciLayout;
 use plinth_oci::{
     Descriptor, Digest, ImageConfig, ImageIndex, ImageManifest, MediaType, Platform, Store,
 };
@@ -222,6 +223,44 @@ impl BusyboxImage {
 /// index descriptor. Panics with the reason if it cannot be built.
 pub fn busybox_index(store: &Store) -> Descriptor {
     BusyboxImage::builder().build(store).index
+}
+
+/// Writes one single-layer image per `(platform, rootfs directory)` into a new OCI layout at
+/// `out`, tagged `latest`: an index when several platforms are given, else the manifest.
+/// Layer times are clamped to 0 and each config has the usual `PATH` and `CMD ["sh"]`, so the
+/// same directories give the same digests. Returns the tagged descriptor.
+pub fn rootfs_layout(rootfs: &[(Platform, PathBuf)], out: &Path) -> Result<Descriptor> {
+    let tmp = tempfile::tempdir().map_err(io_error("create a temp dir for", out))?;
+    let store = Store::open(tmp.path())?;
+    let mut manifests = Vec::new();
+    for (platform, dir) in rootfs {
+        let info = store_dir_layer(
+            &store,
+            dir,
+            &WriteOptions::new().with_source_date_epoch(Some(0)),
+        )?;
+        let mut config = ImageConfig::for_platform(platform);
+        config.rootfs.diff_ids.push(info.diff_id.clone());
+        config.set_env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        );
+        config.runtime_mut().cmd = Some(vec!["sh".into()]);
+        let config = store.write_config(MediaType::OciConfig, &config)?;
+        let layer = Descriptor::new(MediaType::OciLayerGzip, info.digest, info.size);
+        let manifest = ImageManifest::new(MediaType::OciManifest, config, vec![layer]);
+        manifests.push(
+            store
+                .write_manifest(&manifest)?
+                .with_platform(platform.clone()),
+        );
+    }
+    let root = match manifests.len() {
+        1 => manifests.remove(0),
+        _ => store.write_index(&ImageIndex::new(MediaType::OciIndex, manifests))?,
+    };
+    OciLayout::create(out)?.export_from_store(&store, &root, Some("latest"))?;
+    Ok(root)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -8,11 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plinth_oci::image::resolve_manifest;
-use plinth_oci::layer::{WriteOptions, store_dir_layer};
-use plinth_oci::layout::OciLayout;
-use plinth_oci::{
-    Descriptor, Digest, ImageConfig, ImageIndex, ImageManifest, MediaType, Platform, Store,
-};
+use plinth_oci::{Descriptor, Digest, ImageConfig, Platform, Store};
 use plinth_test::{External, LocalRegistry, require_external};
 
 /// Docker (mandatory in CI), root (for the embedded engine and chown) and binfmt for arm64.
@@ -59,45 +55,17 @@ pub fn busybox_root() -> String {
             .prefix("pbk-root-")
             .tempdir()
             .unwrap();
-        let store = Store::open(dir.path().join("s")).unwrap();
-        let mut manifests = Vec::new();
+        let mut rootfs = Vec::new();
         for (platform, busybox) in [
             (Platform::linux_amd64(), PathBuf::from("/bin/busybox")),
             (Platform::linux_arm64(), arm64_busybox()),
         ] {
-            let rootfs = dir.path().join(&platform.architecture);
-            busybox_rootfs(&rootfs, &busybox);
-            let info = store_dir_layer(
-                &store,
-                &rootfs,
-                &WriteOptions::new().with_source_date_epoch(Some(0)),
-            )
-            .unwrap();
-            let mut config = ImageConfig::for_platform(&platform);
-            config.rootfs.diff_ids.push(info.diff_id.clone());
-            config.set_env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            );
-            config.runtime_mut().cmd = Some(vec!["sh".into()]);
-            let config = store.write_config(MediaType::OciConfig, &config).unwrap();
-            let layer = Descriptor::new(MediaType::OciLayerGzip, info.digest, info.size);
-            let manifest = ImageManifest::new(MediaType::OciManifest, config, vec![layer]);
-            manifests.push(
-                store
-                    .write_manifest(&manifest)
-                    .unwrap()
-                    .with_platform(platform),
-            );
+            let dir = dir.path().join(&platform.architecture);
+            busybox_rootfs(&dir, &busybox);
+            rootfs.push((platform, dir));
         }
-        let index = store
-            .write_index(&ImageIndex::new(MediaType::OciIndex, manifests))
-            .unwrap();
         let layout = dir.path().join("layout");
-        OciLayout::create(&layout)
-            .unwrap()
-            .export_from_store(&store, &index, Some("latest"))
-            .unwrap();
+        plinth_test::images::rootfs_layout(&rootfs, &layout).unwrap();
         let address = registry.image("buildkit/busybox:1");
         let out = std::process::Command::new("skopeo")
             .args(["copy", "--all", "--dest-tls-verify=false", "--quiet"])

@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use plinth_engine::{BuildResult, Engine, EngineConfig, Reporter, StepReport};
 use plinth_oci::image::resolve_manifest;
-use plinth_oci::layer::{UnpackOptions, WriteOptions, store_dir_layer, unpack_layer};
-use plinth_oci::layout::OciLayout;
-use plinth_oci::{Descriptor, ImageConfig, ImageIndex, ImageManifest, MediaType, Platform, Store};
+use plinth_oci::layer::{UnpackOptions, unpack_layer};
+use plinth_oci::{Descriptor, ImageConfig, Platform, Store};
 use plinth_test::{External, require_external};
 
 /// Root is needed for every build; returns false when skipping is allowed and we are not root.
@@ -94,44 +93,7 @@ fn nix_chown(path: &Path, uid: u32, gid: u32) {
 /// Writes single-layer images of `rootfs` dirs (one per platform) into an OCI layout at `out`,
 /// tagged `latest` (an index when several platforms are given).
 pub fn write_layout(rootfs: &[(Platform, PathBuf)], out: &Path) {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
-    let mut manifests = Vec::new();
-    for (platform, dir) in rootfs {
-        let info = store_dir_layer(
-            &store,
-            dir,
-            &WriteOptions::new().with_source_date_epoch(Some(0)),
-        )
-        .unwrap();
-        let mut config = ImageConfig::for_platform(platform);
-        config.rootfs.diff_ids.push(info.diff_id.clone());
-        config.set_env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        );
-        config.runtime_mut().cmd = Some(vec!["sh".into()]);
-        let config = store.write_config(MediaType::OciConfig, &config).unwrap();
-        let layer = Descriptor::new(MediaType::OciLayerGzip, info.digest, info.size);
-        let manifest = ImageManifest::new(MediaType::OciManifest, config, vec![layer]);
-        manifests.push(
-            store
-                .write_manifest(&manifest)
-                .unwrap()
-                .with_platform(platform.clone()),
-        );
-    }
-    let root = if manifests.len() == 1 {
-        manifests.pop().unwrap()
-    } else {
-        store
-            .write_index(&ImageIndex::new(MediaType::OciIndex, manifests))
-            .unwrap()
-    };
-    OciLayout::create(out)
-        .unwrap()
-        .export_from_store(&store, &root, Some("latest"))
-        .unwrap();
+    plinth_test::images::rootfs_layout(rootfs, out).unwrap();
 }
 
 /// The amd64 busybox root image, made once per test binary: `oci:DIR:latest`.
