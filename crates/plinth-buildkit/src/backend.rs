@@ -3,20 +3,22 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use plinth_engine::{BuildOptions, UrlFetcher, UrlMirror};
-use plinth_oci::{Descriptor, Digest, ImageConfig, ImageIndex, MediaType, Platform, Store};
-use plinth_recipe::{BuildableOptions, Container};
+use plinth_engine::{BuildOptions, BuildResult, PlatformBuild, UrlFetcher, UrlMirror};
+use plinth_oci::{
+    Descriptor, Digest, ImageConfig, ImageIndex, ImageManifest, ManifestDocument, MediaType,
+    Platform, Store,
+};
+use plinth_recipe::{BuildableDockerfile, BuildableOptions, Container};
 
 use crate::builder::{Builder, BuilderAssignment};
 use crate::docker::{DockerCli, run_docker, run_with_timeout, tail};
 use crate::error::{Error, Result};
-use crate::prepare::Preparer;
+use crate::prepare::{Prepared, Preparer};
 use crate::progress::ProgressReader;
-use crate::result::{BuildkitPlatformBuild, BuildkitResult};
 
 /// How long a builder may take to answer `docker info` (ssh connections included).
 const INFO_TIMEOUT: Duration = Duration::from_secs(60);
@@ -220,10 +222,28 @@ impl BuildkitBackend {
         })
     }
 
+    /// The Dockerfile [`build`](Self::build) hands to the builder of `platform` for
+    /// `container`: the recipe rewritten for that builder (URL inputs fetched here and copied
+    /// from the context, file modes explicit, `RUN --network=none` dropped on daemons without
+    /// it). Like a build, it asks the builder for its version and fetches the URL inputs.
+    pub fn dockerfile(&self, container: &Container, platform: &Platform) -> Result<String> {
+        container.validate().map_err(Error::Recipe)?;
+        let info = self.check_builder(platform)?;
+        let _lock = self.config.store.lock_shared()?;
+        let fetched = crate::prepare::fetch_urls(container, &self.fetcher)?;
+        let work = self.work_dir()?;
+        let (_, rendered) = self.render(container, &info, &fetched, work.path())?;
+        Ok(rendered.text)
+    }
+
     /// Builds `container` for every platform of `options` (concurrently, each on its builder),
     /// imports the results into the store and points `builds/<recipe id>/image` and
-    /// [`BuildOptions::tag`] at the result.
-    pub fn build(&self, container: &Container, options: &BuildOptions) -> Result<BuildkitResult> {
+    /// [`BuildOptions::tag`] at the result. Each platform's
+    /// [`steps`](PlatformBuild::steps) are the steps BuildKit reported (config-only steps have
+    /// none, nor has a `FROM` that BuildKit names after a helper stage sharing it), its [`warnings`](PlatformBuild::warnings) what was weakened for its builder.
+    /// [`builder_for`](Self::builder_for) names the builder of a platform and
+    /// [`dockerfile`](Self::dockerfile) renders what it was given.
+    pub fn build(&self, container: &Container, options: &BuildOptions) -> Result<BuildResult> {
         container.validate().map_err(Error::Recipe)?;
         if options.platforms.is_empty() {
             return Err(Error::Step {
@@ -235,7 +255,7 @@ impl BuildkitBackend {
         let _lock = store.lock_shared()?;
         let fetched = crate::prepare::fetch_urls(container, &self.fetcher)?;
         let fetched = &fetched;
-        let results: Vec<Result<BuildkitPlatformBuild>> = std::thread::scope(|s| {
+        let results: Vec<Result<PlatformBuild>> = std::thread::scope(|s| {
             let handles: Vec<_> = options
                 .platforms
                 .iter()
@@ -278,7 +298,7 @@ impl BuildkitBackend {
         if let Some(tag) = &options.tag {
             store.set_ref(tag, &root)?;
         }
-        Ok(BuildkitResult {
+        Ok(BuildResult {
             root,
             index,
             platforms,
@@ -291,34 +311,16 @@ impl BuildkitBackend {
         platform: &Platform,
         options: &BuildOptions,
         fetched: &BTreeMap<String, Digest>,
-    ) -> Result<BuildkitPlatformBuild> {
+    ) -> Result<PlatformBuild> {
         let builder = self.builder_for(platform).clone();
         let info = self.check_builder(platform)?;
         tracing::info!(%builder, version = %info.server_version, native = %info.native_platform, "builder");
-        let work = match &self.config.work_dir {
-            Some(dir) => {
-                std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
-                tempfile::Builder::new()
-                    .prefix("plinth-bk-")
-                    .tempdir_in(dir)
-            }
-            None => tempfile::Builder::new().prefix("plinth-bk-").tempdir(),
-        }
-        .map_err(Error::io("create a temp dir in", std::env::temp_dir()))?;
-        let prepared = Preparer {
-            fetcher: &self.fetcher,
-            fetched,
-            download_dir: &work.path().join("downloads"),
-            keep_network_none: info.supports_network_flag(),
-        }
-        .prepare(container)?;
+        let work = self.work_dir()?;
+        let (prepared, rendered) = self.render(container, &info, fetched, work.path())?;
         for w in &prepared.warnings {
             tracing::warn!(%platform, "{w}");
         }
-        let rendered = prepared
-            .container
-            .buildable_dockerfile(&self.config.buildable.clone().without_syntax_header())
-            .map_err(Error::Recipe)?;
+        tracing::debug!(%platform, %builder, dockerfile = %rendered.text, "generated Dockerfile");
         let context = work.path().join("context");
         std::fs::create_dir(&context).map_err(Error::io("create", &context))?;
         crate::context::materialise(&context, &rendered)?;
@@ -376,7 +378,7 @@ impl BuildkitBackend {
         if !status.success() {
             return Err(Error::BuildFailed(Box::new(reader.failure())));
         }
-        let steps = reader.statuses().clone();
+        let steps = reader.into_reports();
 
         let result = self.import(&builder, &tag, work.path(), platform);
         if let (Ok(_), Some(cache_to)) = (&result, &self.config.cache_to) {
@@ -387,18 +389,62 @@ impl BuildkitBackend {
         if let Err(e) = run_docker(&mut rmi, INFO_TIMEOUT) {
             tracing::warn!(%builder, %tag, "cannot remove the temporary image tag: {e}");
         }
-        let (manifest, config_descriptor, config) = result?;
-        Ok(BuildkitPlatformBuild {
-            platform: platform.clone(),
-            builder,
-            manifest,
+        let (manifest_descriptor, manifest, config_descriptor, config) = result?;
+        let build = PlatformBuild::new(
+            platform.clone(),
+            manifest_descriptor,
+            &manifest,
             config_descriptor,
             config,
             steps,
-            url_inputs: prepared.url_inputs,
-            dockerfile: rendered.text,
-            warnings: prepared.warnings,
-        })
+            prepared.url_inputs,
+        )
+        .map_err(|source| Error::Import {
+            builder: builder.to_string(),
+            platform: platform.to_string(),
+            source: Box::new(source),
+        })?;
+        Ok(build.with_warnings(prepared.warnings))
+    }
+
+    /// A fresh temp dir for one build's context and downloads, under the configured work dir.
+    fn work_dir(&self) -> Result<tempfile::TempDir> {
+        match &self.config.work_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
+                tempfile::Builder::new()
+                    .prefix("plinth-bk-")
+                    .tempdir_in(dir)
+                    .map_err(Error::io("create a temp dir in", dir))
+            }
+            None => tempfile::Builder::new()
+                .prefix("plinth-bk-")
+                .tempdir()
+                .map_err(Error::io("create a temp dir in", std::env::temp_dir())),
+        }
+    }
+
+    /// `container` rewritten for the builder `info` describes (downloads linked under `work`)
+    /// and rendered as a buildable Dockerfile.
+    fn render(
+        &self,
+        container: &Container,
+        info: &BuilderInfo,
+        fetched: &BTreeMap<String, Digest>,
+        work: &Path,
+    ) -> Result<(Prepared, BuildableDockerfile)> {
+        let prepared = Preparer {
+            fetcher: &self.fetcher,
+            fetched,
+            download_dir: &work.join("downloads"),
+            keep_network_none: info.supports_network_flag(),
+        }
+        .prepare(container)?;
+        let rendered = prepared
+            .container
+            .buildable_dockerfile(&self.config.buildable.clone().without_syntax_header())
+            .map_err(Error::Recipe)?;
+        Ok((prepared, rendered))
     }
 
     /// `docker save` of the result, read into the store.
@@ -408,7 +454,7 @@ impl BuildkitBackend {
         tag: &str,
         work: &std::path::Path,
         platform: &Platform,
-    ) -> Result<(Descriptor, Descriptor, ImageConfig)> {
+    ) -> Result<(Descriptor, ImageManifest, Descriptor, ImageConfig)> {
         // The image id is the config digest, which the import keeps byte for byte: an image
         // imported before (a warm build) is found by it without `docker save`.
         let mut inspect = self.docker.command(builder);
@@ -422,8 +468,7 @@ impl BuildkitBackend {
             .map(|d| format!("buildkit/images/{}", d.hex()));
         if let Some(name) = &known_ref
             && let Some(manifest) = self.config.store.get_ref(name)?
-            && let Ok(plinth_oci::ManifestDocument::Image(doc)) =
-                self.config.store.read_document(&manifest)
+            && let Ok(ManifestDocument::Image(doc)) = self.config.store.read_document(&manifest)
             && self
                 .config
                 .store
@@ -432,7 +477,8 @@ impl BuildkitBackend {
         {
             let config = ImageConfig::parse(&self.config.store.read_blob(&doc.config.digest)?)?;
             tracing::debug!(%tag, %manifest.digest, "already imported");
-            return Ok((manifest, doc.config.clone(), config));
+            let config_descriptor = doc.config.clone();
+            return Ok((manifest, doc, config_descriptor, config));
         }
         let archive = work.join("image.tar");
         let mut save = self.docker.command(builder);
@@ -456,7 +502,14 @@ impl BuildkitBackend {
         if let Some(name) = &known_ref {
             self.config.store.set_ref(name, &image.manifest)?;
         }
-        Ok((image.manifest, image.config, config))
+        let ManifestDocument::Image(doc) = self.config.store.read_document(&image.manifest)? else {
+            return Err(Error::Docker {
+                command: format!("docker save {tag}"),
+                status: "exit status: 0".into(),
+                detail: format!("`{}` is not an image manifest", image.manifest.digest),
+            });
+        };
+        Ok((image.manifest, doc, image.config, config))
     }
 
     fn push_cache(&self, builder: &Builder, tag: &str, target: &str) -> Result<()> {

@@ -124,6 +124,18 @@ pub enum Error {
         got: String,
     },
 
+    /// The image a builder made does not hold together (its layers and diff_ids disagree).
+    #[error("the image the builder `{builder}` made for {platform} cannot be used")]
+    Import {
+        /// The builder.
+        builder: String,
+        /// The platform built.
+        platform: String,
+        /// Why.
+        #[source]
+        source: Box<plinth_engine::Error>,
+    },
+
     /// The store failed (import, index, refs).
     #[error(transparent)]
     Store(#[from] plinth_oci::Error),

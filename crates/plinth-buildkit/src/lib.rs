@@ -20,9 +20,13 @@
 //!    ([`BuildFailure`]);
 //! 5. `docker save`s the image and imports it into the store.
 //!
-//! The result has the shape of the embedded engine's `BuildResult`; the build options are the
-//! engine's [`BuildOptions`](plinth_engine::BuildOptions), and progress goes to the engine's
+//! The result is the embedded engine's [`BuildResult`](plinth_engine::BuildResult) (with a
+//! [`StepReport`](plinth_engine::StepReport) per step BuildKit reported and the builder's
+//! warnings per platform); the build options are the engine's
+//! [`BuildOptions`](plinth_engine::BuildOptions), and progress goes to the engine's
 //! [`Reporter`](plinth_engine::Reporter), so the CLI draws both engines alike.
+//! [`BuildkitBackend::builder_for`] names a platform's builder and
+//! [`BuildkitBackend::dockerfile`] renders the Dockerfile it is given.
 //!
 //! ```no_run
 //! use plinth_buildkit::{BuildkitBackend, BuildkitConfig};
@@ -60,14 +64,12 @@ mod docker;
 mod error;
 mod prepare;
 mod progress;
-mod result;
 
 pub use backend::{BuilderInfo, BuildkitBackend, BuildkitConfig};
 pub use builder::{Builder, BuilderAssignment};
 pub use docker::{BuildMode, DOCKER_CLIENT_ENV, DockerCli};
 pub use error::{Error, Result};
 pub use progress::{BuildFailure, OUTPUT_TAIL_LINES};
-pub use result::{BuildkitPlatformBuild, BuildkitResult};
 
 pub use plinth_engine;
 pub use plinth_oci;

@@ -131,7 +131,8 @@ pub(crate) struct ProgressReader<'a> {
     pub(crate) reporter: &'a dyn Reporter,
     vertices: BTreeMap<u64, Vertex>,
     other: Vec<String>,
-    statuses: BTreeMap<usize, CacheStatus>,
+    /// The report of each recipe step BuildKit finished, by index (each reported once).
+    reports: BTreeMap<usize, StepReport>,
 }
 
 fn line_re() -> &'static Regex {
@@ -166,7 +167,7 @@ impl<'a> ProgressReader<'a> {
             reporter,
             vertices: BTreeMap::new(),
             other: Vec::new(),
-            statuses: BTreeMap::new(),
+            reports: BTreeMap::new(),
         }
     }
 
@@ -228,41 +229,38 @@ impl<'a> ProgressReader<'a> {
         // A vertex may be printed again later; it is reported once.
         if (rest == "CACHED" || rest.starts_with("DONE"))
             && let Some(i) = v.step
-            && !self.statuses.contains_key(&i)
+            && !self.reports.contains_key(&i)
         {
-            let status = if v.cached {
-                CacheStatus::Hit
-            } else {
-                CacheStatus::Miss
-            };
-            self.statuses.insert(i, status);
-            let op = &self.container.ops()[i];
-            self.reporter.on_step_done(
-                self.platform,
-                &StepReport {
-                    index: i,
-                    description: v.instruction.clone().unwrap_or_default(),
-                    status,
-                    duration: if v.cached {
-                        Duration::ZERO
-                    } else {
-                        v.started.elapsed()
-                    },
-                    key: op.op_digest(),
-                    explanation: if v.cached {
-                        "BuildKit found the step in its cache".to_owned()
-                    } else {
-                        "BuildKit ran the step".to_owned()
-                    },
-                    layer: None,
+            let report = StepReport {
+                index: i,
+                description: v.instruction.clone().unwrap_or_default(),
+                status: if v.cached {
+                    CacheStatus::Hit
+                } else {
+                    CacheStatus::Miss
                 },
-            );
+                duration: if v.cached {
+                    Duration::ZERO
+                } else {
+                    v.started.elapsed()
+                },
+                key: self.container.ops()[i].op_digest(),
+                explanation: if v.cached {
+                    "BuildKit found the step in its cache".to_owned()
+                } else {
+                    "BuildKit ran the step".to_owned()
+                },
+                layer: None,
+            };
+            self.reporter.on_step_done(self.platform, &report);
+            self.reports.insert(i, report);
         }
     }
 
-    /// Cache status of every recipe step BuildKit reported.
-    pub(crate) fn statuses(&self) -> &BTreeMap<usize, CacheStatus> {
-        &self.statuses
+    /// The report of every recipe step BuildKit finished, in recipe order (config-only steps
+    /// have none).
+    pub(crate) fn into_reports(self) -> Vec<StepReport> {
+        self.reports.into_values().collect()
     }
 
     /// The failure, from the failing vertex if there is one, else from the client's last words.
@@ -342,8 +340,6 @@ executor failed running [sh -c echo line-one; exit 3]: exit code: 3
         for line in FAILING.lines() {
             r.feed(line);
         }
-        assert_eq!(r.statuses().get(&0), Some(&CacheStatus::Hit));
-        assert_eq!(r.statuses().get(&2), Some(&CacheStatus::Miss));
         let f = r.failure();
         assert_eq!(f.step, Some(3));
         assert_eq!(f.line, Some(4));
@@ -354,6 +350,12 @@ executor failed running [sh -c echo line-one; exit 3]: exit code: 3
              (generated Dockerfile line 4)\n  error: executor failed running [sh -c echo line-one; exit 3]: exit code: 3\n  \
              output (last 2 lines):\n    line-one\n    to-stderr"
         );
+        let statuses: Vec<_> = r
+            .into_reports()
+            .into_iter()
+            .map(|s| (s.index, s.status))
+            .collect();
+        assert_eq!(statuses, [(0, CacheStatus::Hit), (2, CacheStatus::Miss)]);
     }
 
     #[test]

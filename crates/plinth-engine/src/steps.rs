@@ -549,6 +549,7 @@ impl PlatformBuilder<'_> {
             config,
             steps: self.reports,
             url_inputs: self.url_inputs,
+            warnings: Vec::new(),
             layers: self.state.layers,
         })
     }

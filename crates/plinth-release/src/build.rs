@@ -98,7 +98,7 @@ pub fn build_version_with(
     let mut platform_digests = BTreeMap::new();
     let mut url_inputs = BTreeMap::new();
     let mut warnings = Vec::new();
-    let mut note = |p: &crate::builder::BuiltPlatform| {
+    let mut note = |p: &plinth_engine::PlatformBuild| {
         platform_digests.insert(p.platform.clone(), p.manifest.digest.clone());
         url_inputs.extend(p.url_inputs.clone());
         warnings.extend(p.warnings.iter().map(|w| format!("[{}] {w}", p.platform)));

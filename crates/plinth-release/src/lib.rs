@@ -53,7 +53,7 @@ pub mod tags;
 pub mod target;
 
 pub use build::{BuiltVersion, build_version, build_version_with};
-pub use builder::{BuildError, BuiltImage, BuiltPlatform, ImageBuilder};
+pub use builder::{BuildError, ImageBuilder};
 pub use consumers::ConsumerUpdate;
 pub use docs::{Docs, README_FILE, REGISTRY_JSON_FILE};
 pub use error::{Error, Result};
