@@ -121,20 +121,7 @@ impl PlatformBuild {
         mut steps: Vec<StepReport>,
         url_inputs: BTreeMap<String, Digest>,
     ) -> Result<Self> {
-        if config.rootfs.diff_ids.len() != manifest.layers.len() {
-            return Err(Error::Image(format!(
-                "image `{}` has {} layers but its config lists {} diff_ids; the image is corrupt",
-                manifest_descriptor.digest,
-                manifest.layers.len(),
-                config.rootfs.diff_ids.len()
-            )));
-        }
-        let layers = manifest
-            .layers
-            .iter()
-            .cloned()
-            .zip(config.rootfs.diff_ids.iter().cloned())
-            .collect();
+        let layers = pair_layers(&manifest_descriptor, manifest, &config)?;
         steps.sort_by_key(|s| s.index);
         Ok(Self {
             platform,
@@ -186,6 +173,29 @@ impl BuildResult {
             .iter()
             .find(|p| platform.matches(&p.platform) || p.platform == *platform)
     }
+}
+
+/// The layers of `manifest` (at `manifest_descriptor`) with the diff_ids of its `config`,
+/// bottom first; an error when their counts differ.
+pub(crate) fn pair_layers(
+    manifest_descriptor: &Descriptor,
+    manifest: &ImageManifest,
+    config: &ImageConfig,
+) -> Result<Vec<(Descriptor, Digest)>> {
+    if config.rootfs.diff_ids.len() != manifest.layers.len() {
+        return Err(Error::Image(format!(
+            "image `{}` has {} layers but its config lists {} diff_ids; the image is corrupt",
+            manifest_descriptor.digest,
+            manifest.layers.len(),
+            config.rootfs.diff_ids.len()
+        )));
+    }
+    Ok(manifest
+        .layers
+        .iter()
+        .cloned()
+        .zip(config.rootfs.diff_ids.iter().cloned())
+        .collect())
 }
 
 /// What one step runs with.

@@ -105,20 +105,7 @@ pub(crate) fn read_image(
     fetched: bool,
 ) -> Result<ResolvedRoot> {
     let config = ImageConfig::parse(&store.read_blob(&manifest.config.digest)?)?;
-    if config.rootfs.diff_ids.len() != manifest.layers.len() {
-        return Err(Error::Image(format!(
-            "image `{}` has {} layers but its config lists {} diff_ids; the image is corrupt",
-            manifest_desc.digest,
-            manifest.layers.len(),
-            config.rootfs.diff_ids.len()
-        )));
-    }
-    let layers = manifest
-        .layers
-        .iter()
-        .cloned()
-        .zip(config.rootfs.diff_ids.iter().cloned())
-        .collect();
+    let layers = crate::build::pair_layers(&manifest_desc, manifest, &config)?;
     Ok(ResolvedRoot {
         manifest: manifest_desc,
         config,
