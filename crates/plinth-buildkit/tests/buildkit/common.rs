@@ -36,6 +36,13 @@ pub fn ok<T, E: std::error::Error>(result: Result<T, E>) -> T {
 
 pub use plinth_test::arm64_busybox;
 
+/// A backend building on the local daemon into a store at `dir`.
+pub fn local_backend(dir: &Path) -> plinth_buildkit::BuildkitBackend {
+    ok(plinth_buildkit::BuildkitBackend::new(
+        plinth_buildkit::BuildkitConfig::new(Store::open(dir).unwrap()),
+    ))
+}
+
 fn busybox_rootfs(dir: &Path, busybox: &Path) {
     plinth_test::busybox_rootfs(dir).unwrap();
     std::fs::copy(busybox, dir.join("bin/busybox")).unwrap();

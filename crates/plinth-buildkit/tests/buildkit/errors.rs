@@ -14,9 +14,7 @@ fn a_failing_run_shows_its_step_line_and_output() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let backend = ok(BuildkitBackend::new(BuildkitConfig::new(
-        Store::open(dir.path()).unwrap(),
-    )));
+    let backend = crate::common::local_backend(dir.path());
     let recipe = Container::from_address(&busybox_root())
         .unwrap()
         .with_env("A", "1")
@@ -73,9 +71,7 @@ fn a_wrong_pin_is_refused_before_building() {
     }
     let server = crate::common::FileServer::start([("/f".to_owned(), b"real".to_vec())].into());
     let dir = tempfile::tempdir().unwrap();
-    let backend = ok(BuildkitBackend::new(BuildkitConfig::new(
-        Store::open(dir.path()).unwrap(),
-    )));
+    let backend = crate::common::local_backend(dir.path());
     let recipe = Container::from_address("127.0.0.1:5000/never/pulled:1")
         .unwrap()
         .with_file(

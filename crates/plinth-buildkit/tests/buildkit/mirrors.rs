@@ -175,9 +175,7 @@ fn without_the_mirror_the_unreachable_url_fails_naming_it() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let backend = ok(BuildkitBackend::new(BuildkitConfig::new(
-        Store::open(dir.path()).unwrap(),
-    )));
+    let backend = crate::common::local_backend(dir.path());
     let recipe = Container::from_address("127.0.0.1:5000/never/pulled:1")
         .unwrap()
         .with_file(
