@@ -118,6 +118,8 @@ struct Vertex {
     output: Vec<String>,
     started: Instant,
     cached: bool,
+    /// Whether BuildKit unpacked layers for it (a `FROM` that pulled its root).
+    extracted: bool,
     error: Option<String>,
 }
 
@@ -205,6 +207,7 @@ impl<'a> ProgressReader<'a> {
                 output: Vec::new(),
                 started: Instant::now(),
                 cached: false,
+                extracted: false,
                 error: None,
             });
             return;
@@ -220,6 +223,8 @@ impl<'a> ProgressReader<'a> {
             v.output.drain(..excess);
         } else if rest == "CACHED" {
             v.cached = true;
+        } else if rest.starts_with("extracting sha256:") {
+            v.extracted = true;
         } else if let Some(msg) = rest
             .strip_prefix("ERROR:")
             .or_else(|| rest.strip_prefix("ERROR "))
@@ -231,25 +236,31 @@ impl<'a> ProgressReader<'a> {
             && let Some(i) = v.step
             && !self.reports.contains_key(&i)
         {
+            // BuildKit marks a `FROM` done, not cached, whenever it resolved the reference
+            // again; it only did work if it unpacked layers (as the embedded engine counts it).
+            let op = &self.container.ops()[i];
+            let root_at_hand = matches!(op, Op::From { .. }) && !v.extracted && !v.cached;
+            let (status, explanation) = if v.cached {
+                (CacheStatus::Hit, "BuildKit found the step in its cache")
+            } else if root_at_hand {
+                (
+                    CacheStatus::Hit,
+                    "BuildKit already held the root image's layers",
+                )
+            } else {
+                (CacheStatus::Miss, "BuildKit ran the step")
+            };
             let report = StepReport {
                 index: i,
                 description: v.instruction.clone().unwrap_or_default(),
-                status: if v.cached {
-                    CacheStatus::Hit
-                } else {
-                    CacheStatus::Miss
-                },
+                status,
                 duration: if v.cached {
                     Duration::ZERO
                 } else {
                     v.started.elapsed()
                 },
-                key: self.container.ops()[i].op_digest(),
-                explanation: if v.cached {
-                    "BuildKit found the step in its cache".to_owned()
-                } else {
-                    "BuildKit ran the step".to_owned()
-                },
+                key: op.op_digest(),
+                explanation: explanation.to_owned(),
                 layer: None,
             };
             self.reporter.on_step_done(self.platform, &report);
@@ -356,6 +367,50 @@ executor failed running [sh -c echo line-one; exit 3]: exit code: 3
             .map(|s| (s.index, s.status))
             .collect();
         assert_eq!(statuses, [(0, CacheStatus::Hit), (2, CacheStatus::Miss)]);
+    }
+
+    #[test]
+    fn a_from_counts_as_run_only_when_layers_were_unpacked() {
+        let c = Container::from_address("127.0.0.1:5000/bb:1")
+            .unwrap()
+            .with_exec(["true"]);
+        let dockerfile = "FROM 127.0.0.1:5000/bb:1\nRUN [\"true\"]\n";
+        let platform = Platform::linux_amd64();
+        let statuses = |progress: &str| {
+            let mut r = ProgressReader::new(&platform, "local".into(), &c, dockerfile, &NoReporter);
+            for line in progress.lines() {
+                r.feed(line);
+            }
+            r.into_reports()
+                .iter()
+                .map(|s| (s.index, s.status))
+                .collect::<Vec<_>>()
+        };
+        // Resolved again, layers already held (as docker 20.10 prints it).
+        let resolved = "\
+#5 [1/2] FROM 127.0.0.1:5000/bb:1@sha256:929bf32fc789b49f16afd17c9ac68fdd2e87f6c4cf32f14e1b260fbe90dad1fc
+#5 resolve 127.0.0.1:5000/bb:1@sha256:929bf32fc789b49f16afd17c9ac68fdd2e87f6c4cf32f14e1b260fbe90dad1fc done
+#5 sha256:929bf32fc789b49f16afd17c9ac68fdd2e87f6c4cf32f14e1b260fbe90dad1fc 527B / 527B done
+#5 DONE 0.0s
+#4 [2/2] RUN [\"true\"]
+#4 CACHED
+";
+        assert_eq!(
+            statuses(resolved),
+            [(0, CacheStatus::Hit), (1, CacheStatus::Hit)]
+        );
+        let pulled = "\
+#5 [1/2] FROM 127.0.0.1:5000/bb:1@sha256:929bf32fc789b49f16afd17c9ac68fdd2e87f6c4cf32f14e1b260fbe90dad1fc
+#5 sha256:5d98b29c92be53bfa8929a2025d82e47f614af1b081e9b37c9a8c9c2a97826a9 1.05MB / 1.05MB 0.1s done
+#5 extracting sha256:5d98b29c92be53bfa8929a2025d82e47f614af1b081e9b37c9a8c9c2a97826a9 0.1s done
+#5 DONE 0.3s
+#4 [2/2] RUN [\"true\"]
+#4 DONE 0.2s
+";
+        assert_eq!(
+            statuses(pulled),
+            [(0, CacheStatus::Miss), (1, CacheStatus::Miss)]
+        );
     }
 
     #[test]

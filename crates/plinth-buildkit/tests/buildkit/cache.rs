@@ -37,11 +37,13 @@ fn cache_to_pushes_a_per_platform_cache_image_that_cache_from_reads() {
     ));
     let built = ok(reader.build(&recipe, &options));
     // On one daemon the local cache would hit anyway; this checks the daemon accepts the
-    // import and the result is cached (step 0, `FROM`, is re-resolved and may count as run).
+    // import and the result is cached: nothing ran, and the `FROM` that BuildKit resolved
+    // again unpacked nothing.
     let steps = &built.platforms[0].steps;
     assert_eq!(
         steps.iter().find(|s| s.index == 1).map(|s| s.status),
         Some(plinth_engine::CacheStatus::Hit),
         "{steps:#?}"
     );
+    assert_eq!(built.steps_run(), 0, "{steps:#?}");
 }

@@ -127,8 +127,9 @@ pub fn run(
     }
     let (root, steps_run) = (built.root.clone(), built.steps_run());
     drop(progress);
+    let steps = if steps_run == 1 { "step" } else { "steps" };
     printer.status(format!(
-        "built {} for {} ({steps_run} steps ran)",
+        "built {} for {} ({steps_run} {steps} ran)",
         recipe.id,
         list(&platforms)
     ));
