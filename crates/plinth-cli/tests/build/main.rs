@@ -19,6 +19,26 @@ fn busybox_layout(dir: &Path) -> String {
     format!("oci:{}:v1", layout.display())
 }
 
+/// Writes `text` as the test's Dockerfile.
+fn write_dockerfile(ctx: &TestContext, text: &str) -> std::path::PathBuf {
+    let dockerfile = ctx.temp_dir().join("Dockerfile");
+    std::fs::write(&dockerfile, text).unwrap();
+    dockerfile
+}
+
+/// `plinth build -f DOCKERFILE --platform linux/amd64`, to add more arguments to.
+fn build_amd64(ctx: &TestContext, dockerfile: &Path) -> Command {
+    let mut cmd = ctx.plinth();
+    cmd.args([
+        "build",
+        "-f",
+        dockerfile.to_str().unwrap(),
+        "--platform",
+        "linux/amd64",
+    ]);
+    cmd
+}
+
 #[allow(
     clippy::print_stderr,
     reason = "the command's output explains a failing assertion"
@@ -42,32 +62,21 @@ fn build_run_and_rebuild_from_cache() {
     }
     let ctx = TestContext::new();
     let root = busybox_layout(ctx.temp_dir());
-    let dockerfile = ctx.temp_dir().join("Dockerfile");
-    std::fs::write(
-        &dockerfile,
-        format!(
+    let dockerfile = write_dockerfile(
+        &ctx,
+        &format!(
             "FROM {root}\n\
              RUN echo hello > /greeting && rm /etc/group- 2>/dev/null; rm -f /bin/vi\n\
              ENV GREETING=/greeting\n\
              USER airbyte\n\
              WORKDIR /home/airbyte\n"
         ),
-    )
-    .unwrap();
+    );
     let out_dir = ctx.temp_dir().join("out");
     let build = || {
-        let mut cmd = ctx.plinth();
-        cmd.args([
-            "build",
-            "-f",
-            dockerfile.to_str().unwrap(),
-            "--platform",
-            "linux/amd64",
-            "--tag",
-            "test/greeting",
-            "--explain",
-        ])
-        .args(["--output", &format!("oci:{}:v1", out_dir.display())]);
+        let mut cmd = build_amd64(&ctx, &dockerfile);
+        cmd.args(["--tag", "test/greeting", "--explain"])
+            .args(["--output", &format!("oci:{}:v1", out_dir.display())]);
         cmd
     };
     let first = output(&ctx, &mut build());
@@ -155,22 +164,11 @@ fn failing_step_reports_its_exit_code_and_output() {
     }
     let ctx = TestContext::new();
     let root = busybox_layout(ctx.temp_dir());
-    let dockerfile = ctx.temp_dir().join("Dockerfile");
-    std::fs::write(
-        &dockerfile,
-        format!("FROM {root}\nRUN echo about to fail && exit 3\n"),
-    )
-    .unwrap();
-    let out = output(
+    let dockerfile = write_dockerfile(
         &ctx,
-        ctx.plinth().args([
-            "build",
-            "-f",
-            dockerfile.to_str().unwrap(),
-            "--platform",
-            "linux/amd64",
-        ]),
+        &format!("FROM {root}\nRUN echo about to fail && exit 3\n"),
     );
+    let out = output(&ctx, &mut build_amd64(&ctx, &dockerfile));
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -182,12 +180,10 @@ fn failing_step_reports_its_exit_code_and_output() {
 #[test]
 fn dockerfile_views_of_a_dockerfile_and_of_the_catalog() {
     let ctx = TestContext::new();
-    let dockerfile = ctx.temp_dir().join("Dockerfile");
-    std::fs::write(
-        &dockerfile,
+    let dockerfile = write_dockerfile(
+        &ctx,
         "FROM busybox:1.36\nRUN sh -c 'echo a && echo b'\nUSER nobody\n",
-    )
-    .unwrap();
+    );
     let example = stdout_ok(
         &ctx,
         ctx.plinth()
@@ -243,12 +239,10 @@ fn build_check_runs_container_structure_tests_before_writing_anything() {
     }
     let ctx = TestContext::new();
     let root = busybox_layout(ctx.temp_dir());
-    let dockerfile = ctx.temp_dir().join("Dockerfile");
-    std::fs::write(
-        &dockerfile,
-        format!("FROM {root}\nRUN echo hello > /greeting\nENV GREETING=/greeting\n"),
-    )
-    .unwrap();
+    let dockerfile = write_dockerfile(
+        &ctx,
+        &format!("FROM {root}\nRUN echo hello > /greeting\nENV GREETING=/greeting\n"),
+    );
     let cst = |name: &str, expected: &str| {
         let path = ctx.temp_dir().join(name);
         std::fs::write(
@@ -268,22 +262,15 @@ fn build_check_runs_container_structure_tests_before_writing_anything() {
     let junit = ctx.temp_dir().join("report.xml");
     let out_dir = ctx.temp_dir().join("out");
     let build = |cst: &Path| {
-        let mut cmd = ctx.plinth();
-        cmd.args([
-            "build",
-            "-f",
-            dockerfile.to_str().unwrap(),
-            "--platform",
-            "linux/amd64",
-            "--check",
-        ])
-        .args([
-            "--cst",
-            cst.to_str().unwrap(),
-            "--junit",
-            junit.to_str().unwrap(),
-        ])
-        .args(["--output", &format!("oci:{}:v1", out_dir.display())]);
+        let mut cmd = build_amd64(&ctx, &dockerfile);
+        cmd.arg("--check")
+            .args([
+                "--cst",
+                cst.to_str().unwrap(),
+                "--junit",
+                junit.to_str().unwrap(),
+            ])
+            .args(["--output", &format!("oci:{}:v1", out_dir.display())]);
         output(&ctx, &mut cmd)
     };
     let failed = build(&bad);
@@ -309,25 +296,13 @@ fn buildkit_engine_builds_the_same_dockerfile_and_plinth_runs_the_result() {
     let layout = busybox_layout(ctx.temp_dir());
     let root = registry.image("cli/busybox:1");
     stdout_ok(&ctx, ctx.plinth().args(["copy", &layout, &root]));
-    let dockerfile = ctx.temp_dir().join("Dockerfile");
-    std::fs::write(
-        &dockerfile,
-        format!("FROM {root}\nRUN echo built by buildkit > /greeting\nUSER airbyte\n"),
-    )
-    .unwrap();
+    let dockerfile = write_dockerfile(
+        &ctx,
+        &format!("FROM {root}\nRUN echo built by buildkit > /greeting\nUSER airbyte\n"),
+    );
     let built = output(
         &ctx,
-        ctx.plinth().args([
-            "build",
-            "-f",
-            dockerfile.to_str().unwrap(),
-            "--engine",
-            "buildkit",
-            "--platform",
-            "linux/amd64",
-            "--tag",
-            "cli/bk",
-        ]),
+        build_amd64(&ctx, &dockerfile).args(["--engine", "buildkit", "--tag", "cli/bk"]),
     );
     assert!(built.status.success());
     let run = output(
