@@ -6,25 +6,11 @@ use plinth_test::{External, require_external};
 
 use crate::fixture::{Catalog, REPOSITORY, Root, push_root, skopeo_digest, text};
 
-/// The raw manifest or index behind `image`.
-fn raw(image: &str) -> serde_json::Value {
+/// What `skopeo inspect FLAG` says of `image`, as JSON (`--raw`: the manifest or index;
+/// `--config`: the config behind a platform manifest `repo@digest`).
+fn inspect(image: &str, flag: &str) -> serde_json::Value {
     let out = std::process::Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--raw"])
-        .arg(format!("docker://{image}"))
-        .output()
-        .expect("skopeo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The config behind a platform manifest `image` (`repo@digest`).
-fn config(image: &str) -> serde_json::Value {
-    let out = std::process::Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--config"])
+        .args(["inspect", "--tls-verify=false", flag])
         .arg(format!("docker://{image}"))
         .output()
         .expect("skopeo runs");
@@ -90,7 +76,7 @@ fn generate_release_with_buildkit_checks_both_platforms_and_publishes() {
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("{tag}@{digest}")
     );
-    let index = raw(&tag);
+    let index = inspect(&tag, "--raw");
     let manifests = index["manifests"].as_array().unwrap();
     let archs: Vec<&str> = manifests
         .iter()
@@ -100,11 +86,10 @@ fn generate_release_with_buildkit_checks_both_platforms_and_publishes() {
 
     // BuildKit built it (its history comments), with the recipe's environment.
     for m in manifests {
-        let config = config(&format!(
-            "{}@{}",
-            c.published(),
-            m["digest"].as_str().unwrap()
-        ));
+        let config = inspect(
+            &format!("{}@{}", c.published(), m["digest"].as_str().unwrap()),
+            "--config",
+        );
         let history = config["history"].as_array().expect("history");
         assert!(
             history
