@@ -58,7 +58,7 @@ impl EngineArgs {
     /// The BuildKit backend over `store` with `--builder`, `--cache-from`, `--cache-to` and the
     /// global `--url-mirror`s (`url_mirrors`), or `None` for the embedded engine (which refuses
     /// the BuildKit-only options rather than ignoring them).
-    pub fn buildkit(
+    fn buildkit(
         &self,
         store: Store,
         url_mirrors: Vec<UrlMirror>,
