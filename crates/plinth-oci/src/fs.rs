@@ -36,6 +36,44 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Opens `path` for reading only if it is a regular file (symlinks to one are followed). A FIFO
+/// is opened without blocking and refused, so a layout whose `index.json` is a pipe fails at
+/// once instead of waiting forever for a writer; devices and directories are refused too.
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a pipe, device or directory); plinth reads only regular files here",
+        ));
+    }
+    // Back to blocking reads: the non-blocking open was only there to get past a FIFO.
+    rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty()).map_err(std::io::Error::from)?;
+    Ok(file)
+}
+
+/// Reads a regular file of at most `limit` bytes ([`open_regular`]); a longer one is an error
+/// without reading past `limit + 1` bytes.
+pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_regular(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than the {limit}-byte limit"),
+        ));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +101,32 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("f.json")]);
+    }
+
+    #[test]
+    fn fifos_and_directories_are_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("index.json");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let err = read_regular(&fifo, 1024).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(read_regular(dir.path(), 1024).is_err());
+        let big = dir.path().join("big");
+        std::fs::write(&big, [0u8; 10]).unwrap();
+        assert!(
+            read_regular(&big, 9)
+                .unwrap_err()
+                .to_string()
+                .contains("limit")
+        );
+        assert_eq!(read_regular(&big, 10).unwrap().len(), 10);
     }
 
     #[test]

@@ -31,7 +31,7 @@
 //! assert_eq!(layout.import_to_store(&store, Some("v1")).unwrap(), root);
 //! ```
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,6 +42,7 @@ use crate::canonical::to_canonical_vec;
 use crate::descriptor::Descriptor;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::fs::{open_regular, read_regular};
 use crate::image::{BlobSource, walk};
 use crate::manifest::{ImageIndex, MAX_MANIFEST_BYTES};
 use crate::media_type::MediaType;
@@ -90,7 +91,7 @@ impl OciLayout {
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let layout = Self { dir: dir.into() };
         let marker_path = layout.dir.join("oci-layout");
-        let bytes = fs::read(&marker_path).map_err(|e| match e.kind() {
+        let bytes = read_regular(&marker_path, 4096).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => layout
                 .invalid("there is no `oci-layout` file; is this an OCI image layout directory?"),
             _ => Error::io("read", &marker_path, e),
@@ -148,10 +149,10 @@ impl OciLayout {
     /// The top-level `index.json`.
     pub fn index(&self) -> Result<ImageIndex> {
         let path = self.dir.join("index.json");
-        let bytes = fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-        if bytes.len() > MAX_MANIFEST_BYTES {
-            return Err(self.invalid("`index.json` is over the 4 MiB limit"));
-        }
+        let bytes = read_regular(&path, MAX_MANIFEST_BYTES as u64).map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidData => self.invalid("`index.json` is over the 4 MiB limit"),
+            _ => Error::io("read", &path, e),
+        })?;
         serde_json::from_slice(&bytes)
             .map_err(|e| self.invalid(&format!("`index.json` is not a valid image index: {e}")))
     }
@@ -340,7 +341,7 @@ impl BlobSource for OciLayout {
     /// Blobs read from a layout are always verified: the directory may come from anywhere.
     fn open_content(&self, digest: &Digest) -> Result<BlobReader> {
         let path = self.blob_path(digest);
-        let file = File::open(&path).map_err(|e| match e.kind() {
+        let file = open_regular(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => {
                 self.invalid(&format!("blob `{digest}` is referenced but missing"))
             }
@@ -357,6 +358,29 @@ impl BlobSource for OciLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A FIFO `index.json` used to hang forever waiting for a writer.
+    #[test]
+    fn a_fifo_index_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = OciLayout::create(dir.path().join("l")).unwrap();
+        let index = layout.dir().join("index.json");
+        fs::remove_file(&index).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &index,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let err = layout.index().unwrap_err();
+        let text = format!("{err}: {:?}", std::error::Error::source(&err));
+        assert!(
+            text.contains("index.json") && text.contains("not a regular file"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn splits_locations_like_skopeo() {

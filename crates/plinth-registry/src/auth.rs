@@ -15,7 +15,7 @@ use crate::challenge::{Challenge, Scheme, parse_challenges};
 use crate::client::{Client, Endpoint};
 use crate::credentials::Credential;
 use crate::error::{Error, Result};
-use crate::secret::{RedactedUrl, Secret, scrub};
+use crate::secret::{RedactedUrl, Secret, remember_sent, scrub, scrub_credentials};
 
 /// Tokens are dropped this long before they expire, so a request never carries a stale one.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
@@ -234,11 +234,7 @@ impl Client {
                 }
                 Ok(r) => break r,
                 Err(e) => {
-                    let err = Error::Transport {
-                        method: "GET".into(),
-                        url: url.clone().into(),
-                        source: e,
-                    };
+                    let err = Error::transport("GET", &url, e);
                     if attempt < attempts && err.is_retryable() {
                         tokio::time::sleep(self.inner.retry.backoff(attempt, None)).await;
                         continue;
@@ -276,6 +272,7 @@ impl Client {
         let request = match credential {
             Credential::IdentityToken(refresh) => {
                 secrets.push(refresh);
+                remember_sent(refresh);
                 let mut form = url::form_urlencoded::Serializer::new(String::new());
                 form.append_pair("grant_type", "refresh_token")
                     .append_pair("client_id", "plinth")
@@ -316,17 +313,15 @@ impl Client {
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(realm = %RedactedUrl::from(realm), scopes = %scopes.join(" "), "fetching registry token");
         let shown: RedactedUrl = url.clone().into();
-        let resp = request.send().await.map_err(|e| Error::Transport {
-            method: "GET".into(),
-            url: shown.clone(),
-            source: e,
-        })?;
+        let resp = request
+            .send()
+            .await
+            .map_err(|e| Error::transport("GET", &url, e))?;
         let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| Error::Transport {
-            method: "GET".into(),
-            url: shown.clone(),
-            source: e,
-        })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::transport("GET", &url, e))?;
         if status == 401 || status == 403 {
             let hint = match credential {
                 Credential::Anonymous => {
@@ -348,7 +343,7 @@ impl Client {
                 registry: endpoint.registry.clone(),
                 reason: format!(
                     "token service `{shown}` answered HTTP {status}: {}",
-                    scrub(&body, &secrets)
+                    scrub_credentials(&scrub(&body, &secrets))
                 ),
             });
         }
@@ -431,6 +426,8 @@ pub(crate) fn is_retryable_status(status: u16) -> bool {
 fn basic_header(username: &str, password: &Secret) -> HeaderValue {
     let raw = base64::engine::general_purpose::STANDARD
         .encode(format!("{username}:{}", password.expose()));
+    remember_sent(password);
+    remember_sent(&Secret::new(raw.clone()));
     let mut v = HeaderValue::from_str(&format!("Basic {raw}"))
         .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
     v.set_sensitive(true);
@@ -438,6 +435,7 @@ fn basic_header(username: &str, password: &Secret) -> HeaderValue {
 }
 
 fn bearer_header(token: &Secret) -> HeaderValue {
+    remember_sent(token);
     let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
         .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
     v.set_sensitive(true);

@@ -3,16 +3,18 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::StreamExt as _;
-use plinth_oci::{Digest, Reference};
+use plinth_oci::{Descriptor, Digest, Reference};
 use reqwest::Method;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use tokio_util::io::ReaderStream;
 use url::Url;
 
 use crate::auth::{pull_scope, push_scope};
+use crate::client::MinTransferRate;
 use crate::client::{Client, Endpoint};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, error_chain};
 use crate::reporter::{BlobOutcome, Reporter};
 use crate::secret::RedactedUrl;
 use crate::transport::{Body, Request, check};
@@ -21,14 +23,18 @@ use crate::transport::{Body, Request, check};
 const CHUNK: usize = 256 * 1024;
 
 impl Client {
-    /// Downloads a blob into the store (streamed, verified against `digest`), unless the store
-    /// has it already. Returns its size.
+    /// Downloads a blob into the store (streamed, verified against the descriptor's digest and
+    /// size), unless the store has it already. Returns its size.
+    ///
+    /// A body longer than the descriptor's size stops one byte past it, and a digest mismatch
+    /// is not retried: a registry serving the wrong bytes serves them again.
     pub async fn get_blob(
         &self,
         reference: &Reference,
-        digest: &Digest,
+        blob: &Descriptor,
         reporter: &dyn Reporter,
     ) -> Result<u64> {
+        let digest = &blob.digest;
         let store = self.store();
         if store.has_blob(digest) {
             reporter.on_blob_done(digest, BlobOutcome::AlreadyLocal);
@@ -41,7 +47,7 @@ impl Client {
             loop {
                 attempt += 1;
                 match self
-                    .download_blob(endpoint, reference.repository(), digest, reporter)
+                    .download_blob(endpoint, reference.repository(), blob, reporter)
                     .await
                 {
                     Ok(n) => {
@@ -50,7 +56,7 @@ impl Client {
                     }
                     Err(e) if attempt < self.inner.retry.max_attempts && e.is_retryable() => {
                         let wait = self.inner.retry.backoff(attempt, e.retry_after());
-                        tracing::warn!(digest = %digest, ?wait, "blob download failed, restarting: {e}");
+                        tracing::warn!(digest = %digest, ?wait, "blob download failed, restarting: {}", error_chain(&e));
                         tokio::time::sleep(wait).await;
                     }
                     Err(e) => {
@@ -67,28 +73,55 @@ impl Client {
         &self,
         endpoint: &Endpoint,
         repository: &str,
-        digest: &Digest,
+        blob: &Descriptor,
         reporter: &dyn Reporter,
     ) -> Result<u64> {
+        let digest = &blob.digest;
         let url = endpoint.url(repository, &format!("blobs/{digest}"))?;
         let resp = self
             .send(
                 Request::new(Method::GET, url, endpoint, vec![pull_scope(repository)])
+                    .transfer()
                     // `get_blob` restarts the whole download, mid-body failures included.
                     .single_attempt(),
             )
             .await?;
         let resp = check(resp, "GET", &[200]).await?;
         let shown: RedactedUrl = resp.url().into();
-        reporter.on_blob_start(digest, resp.content_length().unwrap_or(0));
+        let too_large = || Error::BlobTooLarge {
+            url: shown.clone(),
+            digest: digest.clone(),
+            size: blob.size,
+        };
+        if resp.content_length().is_some_and(|n| n > blob.size) {
+            return Err(too_large());
+        }
+        reporter.on_blob_start(digest, blob.size);
         let mut writer = self.store().blob_writer()?;
+        let mut floor = RateFloor::new(self.inner.min_rate);
+        let mut received = 0u64;
         let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|source| Error::Transport {
-                method: "GET".into(),
-                url: shown.clone(),
-                source,
-            })?;
+        loop {
+            let next = tokio::time::timeout(floor.time_left(), stream.next()).await;
+            let chunk = match next {
+                Ok(Some(chunk)) => {
+                    chunk.map_err(|source| Error::transport("GET", shown.expose(), source))?
+                }
+                Ok(None) => break,
+                Err(_elapsed) => Bytes::new(),
+            };
+            received += chunk.len() as u64;
+            if received > blob.size {
+                return Err(too_large());
+            }
+            if let Some(slow) = floor.record(chunk.len() as u64) {
+                return Err(Error::TooSlow {
+                    url: shown.clone(),
+                    received: slow,
+                    min_bytes: self.inner.min_rate.bytes,
+                    window_secs: self.inner.min_rate.window.as_secs(),
+                });
+            }
             std::io::Write::write_all(&mut writer, &chunk)
                 .map_err(|e| Error::io("write", self.store().root().join("tmp"), e))?;
             reporter.on_blob_progress(digest, chunk.len() as u64);
@@ -170,6 +203,7 @@ impl Client {
             // A streamed body cannot be resent by `send`, so a token that expired mid-push
             // shows up here as a 401; `send` has dropped it, so one more go gets a fresh one.
             let unauthorized = err.status() == Some(401) && !reauthorized;
+            let why = error_chain(&err);
             if unauthorized {
                 reauthorized = true;
                 attempt -= 1;
@@ -181,7 +215,7 @@ impl Client {
             } else {
                 policy.backoff(attempt, err.retry_after())
             };
-            tracing::warn!(digest = %digest, attempt, ?wait, "blob upload failed, restarting it in a new upload session: {err}");
+            tracing::warn!(digest = %digest, attempt, ?wait, "blob upload failed, restarting it in a new upload session: {why}");
             tokio::time::sleep(wait).await;
             // The failed attempt may have landed: the registry can commit a blob and the answer
             // still get lost on the way back. Never send the bytes twice for nothing.
@@ -289,5 +323,41 @@ impl Client {
             }
         });
         Ok(reqwest::Body::wrap_stream(stream))
+    }
+}
+
+/// Tracks a download against its [`MinTransferRate`]: each window must bring enough bytes.
+struct RateFloor {
+    rate: MinTransferRate,
+    window_start: tokio::time::Instant,
+    in_window: u64,
+}
+
+impl RateFloor {
+    fn new(rate: MinTransferRate) -> Self {
+        Self {
+            rate,
+            window_start: tokio::time::Instant::now(),
+            in_window: 0,
+        }
+    }
+
+    /// How long to wait for the next chunk before the current window must be judged.
+    fn time_left(&self) -> std::time::Duration {
+        (self.window_start + self.rate.window)
+            .saturating_duration_since(tokio::time::Instant::now())
+    }
+
+    /// Counts `n` bytes; when a window has ended, returns its byte count if it fell short.
+    fn record(&mut self, n: u64) -> Option<u64> {
+        self.in_window += n;
+        if self.time_left().is_zero() {
+            let got = std::mem::take(&mut self.in_window);
+            self.window_start = tokio::time::Instant::now();
+            if got < self.rate.bytes {
+                return Some(got);
+            }
+        }
+        None
     }
 }

@@ -23,6 +23,34 @@ pub const DEFAULT_BLOB_JOBS: usize = 4;
 pub const DEFAULT_TAG_JOBS: usize = 16;
 /// Blobs up to this size are uploaded with one `PUT` instead of `PATCH` + `PUT`.
 pub const DEFAULT_MONOLITHIC_LIMIT: u64 = 1024 * 1024;
+/// How long opening a connection may take: a registry that does not answer within it is
+/// reported as unreachable at once instead of after minutes of retries.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest a read may wait for the next bytes.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// The whole of a request for a small document (manifest, token, tag list, `HEAD`), body
+/// included: a registry trickling one byte a second cannot hold a build forever.
+pub const DEFAULT_DOCUMENT_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The slowest blob download accepted: fewer than `bytes` in any `window` aborts it (and it is
+/// retried), so a registry trickling bytes just fast enough to dodge the stall timeout fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MinTransferRate {
+    /// Bytes that must arrive in each window.
+    pub bytes: u64,
+    /// The window.
+    pub window: Duration,
+}
+
+impl Default for MinTransferRate {
+    /// 32 KiB per 30 s (about 1 KiB/s), far below any working link.
+    fn default() -> Self {
+        Self {
+            bytes: 32 * 1024,
+            window: Duration::from_secs(30),
+        }
+    }
+}
 
 /// The last rate-limit figures a registry reported (`ratelimit-limit`, `ratelimit-remaining`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +84,8 @@ pub struct ClientBuilder {
     monolithic_limit: u64,
     connect_timeout: Duration,
     read_timeout: Duration,
+    document_deadline: Duration,
+    min_rate: MinTransferRate,
 }
 
 impl ClientBuilder {
@@ -114,6 +144,18 @@ impl ClientBuilder {
         self
     }
 
+    /// The overall deadline of a request for a small document (manifest, token, tag list, `HEAD`).
+    pub fn with_document_deadline(mut self, deadline: Duration) -> Self {
+        self.document_deadline = deadline;
+        self
+    }
+
+    /// The slowest blob download accepted.
+    pub fn with_min_transfer_rate(mut self, rate: MinTransferRate) -> Self {
+        self.min_rate = rate;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<Client> {
         let http = HttpClients::new(HttpSettings {
@@ -132,6 +174,8 @@ impl ClientBuilder {
                 tag_jobs: self.tag_jobs,
                 retry: self.retry,
                 monolithic_limit: self.monolithic_limit,
+                document_deadline: self.document_deadline,
+                min_rate: self.min_rate,
                 auth: Mutex::new(BTreeMap::new()),
                 requests: AtomicU64::new(0),
                 rate_limit: Mutex::new(None),
@@ -158,6 +202,8 @@ pub(crate) struct Inner {
     pub(crate) tag_jobs: usize,
     pub(crate) retry: RetryPolicy,
     pub(crate) monolithic_limit: u64,
+    pub(crate) document_deadline: Duration,
+    pub(crate) min_rate: MinTransferRate,
     pub(crate) auth: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<RegistryAuth>>>>,
     pub(crate) requests: AtomicU64,
     pub(crate) rate_limit: Mutex<Option<RateLimit>>,
@@ -176,8 +222,10 @@ impl Client {
             tag_jobs: DEFAULT_TAG_JOBS,
             retry: RetryPolicy::default(),
             monolithic_limit: DEFAULT_MONOLITHIC_LIMIT,
-            connect_timeout: Duration::from_secs(30),
-            read_timeout: Duration::from_secs(120),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_STALL_TIMEOUT,
+            document_deadline: DEFAULT_DOCUMENT_DEADLINE,
+            min_rate: MinTransferRate::default(),
         }
     }
 

@@ -80,6 +80,20 @@ pub enum Error {
         source: reqwest::Error,
     },
 
+    /// Nothing answered at the registry's address (connection refused, no route, no DNS name, or
+    /// the connect timeout passed). Not retried: a registry that is not there stays away for
+    /// longer than any backoff, and the way out is a different address.
+    #[error("cannot reach the registry at `{url}`; {hint}")]
+    Unreachable {
+        /// The request URL, redacted.
+        url: RedactedUrl,
+        /// What to do about it.
+        hint: String,
+        /// The cause (refused, DNS, timeout).
+        #[source]
+        source: reqwest::Error,
+    },
+
     /// The registry refused the credentials, or the token service failed.
     #[error("authentication to `{registry}` failed: {reason}")]
     Auth {
@@ -127,6 +141,34 @@ pub enum Error {
         expected: Digest,
         /// The digest of what arrived.
         actual: Digest,
+    },
+
+    /// A blob's body was longer than its descriptor's size: the download stopped there.
+    #[error(
+        "`{url}` sent more than the {size} bytes its descriptor declares for `{digest}`; stopped reading"
+    )]
+    BlobTooLarge {
+        /// Where, redacted.
+        url: RedactedUrl,
+        /// The blob.
+        digest: Digest,
+        /// The declared size.
+        size: u64,
+    },
+
+    /// A blob download was slower than the minimum rate.
+    #[error(
+        "`{url}` sent {received} bytes in {window_secs} s, under the minimum of {min_bytes} bytes per window; the transfer was aborted"
+    )]
+    TooSlow {
+        /// Where, redacted.
+        url: RedactedUrl,
+        /// Bytes received in the last window.
+        received: u64,
+        /// The minimum per window.
+        min_bytes: u64,
+        /// The window, in seconds.
+        window_secs: u64,
     },
 
     /// A manifest was larger than registries allow.
@@ -268,6 +310,25 @@ impl Error {
         }
     }
 
+    /// A request that failed below HTTP. The cause keeps no URL (reqwest's own `Display` would
+    /// print it with its query, which may be signed), and a connection that could not even be
+    /// opened becomes [`Error::Unreachable`].
+    pub(crate) fn transport(method: &str, url: &url::Url, source: reqwest::Error) -> Self {
+        let source = source.without_url();
+        if source.is_connect() {
+            return Self::Unreachable {
+                url: url.into(),
+                hint: unreachable_hint(url),
+                source,
+            };
+        }
+        Self::Transport {
+            method: method.to_owned(),
+            url: url.into(),
+            source,
+        }
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,
@@ -284,15 +345,38 @@ impl Error {
     pub(crate) fn is_retryable(&self) -> bool {
         match self {
             Self::Http(h) => crate::auth::is_retryable_status(h.status),
+            Self::TooSlow { .. } => true,
             Self::Transport { source, .. } => {
-                source.is_timeout()
-                    || source.is_connect()
-                    || source.is_request()
-                    || source.is_body()
-                    || source.is_decode()
+                source.is_timeout() || source.is_request() || source.is_body() || source.is_decode()
             }
             _ => false,
         }
+    }
+}
+
+/// An error and its causes on one line (`error: cause: cause`), for retry warnings: the
+/// message alone often only names the request, and the cause says why it failed.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// How to get past a registry that cannot be reached.
+fn unreachable_hint(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    if host == plinth_oci::reference::DOCKER_HUB_API_HOST || host.ends_with(".docker.io") {
+        "Docker Hub cannot be reached from here: read its images from a mirror with \
+         `--registry-mirror HOST`, replace them with `--substitute-image NAME=REF`, or see \
+         \"Offline\" in the README"
+            .to_owned()
+    } else {
+        "check that the registry is running and that its address is right".to_owned()
     }
 }
 

@@ -60,10 +60,11 @@ mod tags;
 mod transport;
 
 pub use client::{
-    Client, ClientBuilder, DEFAULT_BLOB_JOBS, DEFAULT_TAG_JOBS, DEFAULT_USER_AGENT, RateLimit,
+    Client, ClientBuilder, DEFAULT_BLOB_JOBS, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOCUMENT_DEADLINE,
+    DEFAULT_STALL_TIMEOUT, DEFAULT_TAG_JOBS, DEFAULT_USER_AGENT, MinTransferRate, RateLimit,
 };
 pub use credentials::{Credential, Credentials};
-pub use error::{Error, HttpError, Result};
+pub use error::{Error, HttpError, Result, error_chain};
 pub use manifests::{DOCKER_CONTENT_DIGEST, FetchedManifest, ManifestInfo};
 pub use push::{ExistingTag, PushOptions, PushReport};
 pub use reporter::{BlobOutcome, NoReporter, Reporter};

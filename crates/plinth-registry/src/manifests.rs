@@ -192,11 +192,7 @@ impl Client {
         let mut bytes = Vec::new();
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|source| Error::Transport {
-                method: "GET".into(),
-                url: url.clone(),
-                source,
-            })?;
+            let chunk = chunk.map_err(|source| Error::transport("GET", url.expose(), source))?;
             if bytes.len() + chunk.len() > MAX_MANIFEST_BYTES {
                 return Err(Error::ManifestTooLarge {
                     url,

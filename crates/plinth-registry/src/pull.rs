@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::TryStreamExt as _;
+use plinth_oci::manifest::MAX_MANIFEST_BYTES;
 use plinth_oci::{Descriptor, Digest, ImageManifest, ManifestDocument, Platform, Reference};
 use tracing::Instrument as _;
 
@@ -77,18 +78,28 @@ impl Client {
                 }
             }
         }
-        let mut blobs: BTreeMap<Digest, u64> = BTreeMap::new();
+        let mut blobs: BTreeMap<Digest, Descriptor> = BTreeMap::new();
         for m in &images {
-            manifest_blobs(m, &mut blobs);
+            if m.config.size > MAX_MANIFEST_BYTES as u64 {
+                return Err(Error::Unsupported(format!(
+                    "the config `{}` of `{reference}` declares {} bytes, over the {MAX_MANIFEST_BYTES}-byte limit for configs",
+                    m.config.digest, m.config.size
+                )));
+            }
+            blobs.insert(m.config.digest.clone(), m.config.clone());
+            for l in &m.layers {
+                blobs.insert(l.digest.clone(), l.clone());
+            }
         }
-        futures_util::stream::iter(blobs.into_iter().map(Ok::<_, Error>))
-            .try_for_each_concurrent(self.inner.blob_jobs, |(digest, _size)| {
+        futures_util::stream::iter(blobs.into_values().map(Ok::<_, Error>))
+            .try_for_each_concurrent(self.inner.blob_jobs, |blob| {
                 let reporter = reporter.clone();
                 async move {
-                    self.get_blob(reference, &digest, reporter.as_ref()).await?;
+                    let digest = &blob.digest;
+                    self.get_blob(reference, &blob, reporter.as_ref()).await?;
                     record_blob_source(
                         self.store(),
-                        &digest,
+                        digest,
                         reference.registry(),
                         reference.repository(),
                     );

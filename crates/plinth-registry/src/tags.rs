@@ -232,11 +232,10 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(next_link);
             let shown = RedactedUrl::from(&url);
-            let body = resp.bytes().await.map_err(|source| Error::Transport {
-                method: "GET".into(),
-                url: shown.clone(),
-                source,
-            })?;
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|source| Error::transport("GET", shown.expose(), source))?;
             let page: TagsPage = serde_json::from_slice(&body).map_err(|e| Error::Protocol {
                 url: shown.clone(),
                 reason: format!("the tag list is not valid JSON: {e}"),

@@ -13,9 +13,9 @@ use url::Url;
 
 use crate::auth::is_retryable_status;
 use crate::client::{Client, Endpoint, RateLimit};
-use crate::error::{Error, HttpError, MAX_ERROR_BODY, Result, SHOWN_HEADERS};
+use crate::error::{Error, HttpError, MAX_ERROR_BODY, Result, SHOWN_HEADERS, error_chain};
 use crate::retry::parse_retry_after;
-use crate::secret::RedactedUrl;
+use crate::secret::{RedactedUrl, scrub_credentials};
 
 /// How many redirects a `GET`/`HEAD` may follow.
 const MAX_REDIRECTS: usize = 5;
@@ -41,6 +41,9 @@ pub(crate) struct Request<'a> {
     /// Transient failures are returned, not retried: the caller retries at a higher level
     /// (a whole blob upload or download), and retrying here too would multiply the attempts.
     pub(crate) single_attempt: bool,
+    /// A blob transfer: no overall deadline (its floor is the minimum rate, checked by the
+    /// reader); every other request must finish, body included, within the document deadline.
+    pub(crate) transfer: bool,
 }
 
 impl<'a> Request<'a> {
@@ -58,7 +61,14 @@ impl<'a> Request<'a> {
             headers: HeaderMap::new(),
             body: Body::Empty,
             single_attempt: false,
+            transfer: false,
         }
+    }
+
+    /// Marks a blob download, which has no overall deadline (see [`Request::transfer`]).
+    pub(crate) fn transfer(mut self) -> Self {
+        self.transfer = true;
+        self
     }
 
     /// Leaves transient failures to the caller (see [`Request::single_attempt`]).
@@ -93,6 +103,7 @@ impl Client {
             headers,
             body,
             single_attempt,
+            transfer,
         } = req;
         let (fixed, mut stream) = match body {
             Body::Empty => (None, None),
@@ -100,6 +111,7 @@ impl Client {
             Body::Stream(s) => (None, Some(s)),
         };
         let resendable = stream.is_none();
+        let deadline = (!transfer && resendable).then_some(self.inner.document_deadline);
         // Whether transient failures are retried here; a `401` is answered either way.
         let retry_transient = resendable && !single_attempt;
         let policy = &self.inner.retry;
@@ -123,6 +135,9 @@ impl Client {
             if let Some(a) = auth {
                 rb = rb.header(AUTHORIZATION, a);
             }
+            if let Some(d) = deadline {
+                rb = rb.timeout(d);
+            }
             if let Some(b) = &fixed {
                 rb = rb.body(b.clone());
             } else if let Some(s) = stream.take() {
@@ -134,14 +149,10 @@ impl Client {
             let resp = match rb.send().await {
                 Ok(r) => r,
                 Err(source) => {
-                    let err = Error::Transport {
-                        method: method.to_string(),
-                        url: shown,
-                        source,
-                    };
+                    let err = Error::transport(method.as_str(), &url, source);
                     if retry_transient && attempt < policy.max_attempts && err.is_retryable() {
                         let wait = policy.backoff(attempt, None);
-                        tracing::warn!(method = %method, url = %RedactedUrl::from(&url), ?wait, "request failed, retrying: {err}");
+                        tracing::warn!(method = %method, url = %shown, ?wait, "request failed, retrying: {}", error_chain(&err));
                         tokio::time::sleep(wait).await;
                         continue;
                     }
@@ -270,7 +281,12 @@ pub(crate) async fn http_error(resp: Response, method: &str) -> Error {
             resp.headers()
                 .get(*k)
                 .and_then(|v| v.to_str().ok())
-                .map(|v| ((*k).to_owned(), v.chars().take(200).collect()))
+                .map(|v| {
+                    (
+                        (*k).to_owned(),
+                        scrub_credentials(v).chars().take(200).collect(),
+                    )
+                })
         })
         .collect();
     let mut body = Vec::new();
@@ -290,7 +306,7 @@ pub(crate) async fn http_error(resp: Response, method: &str) -> Error {
                 .as_str()
                 .map(str::to_owned)
         });
-    let text = String::from_utf8_lossy(&body);
+    let text = scrub_credentials(&String::from_utf8_lossy(&body));
     let mut cut: String = text.trim().chars().take(MAX_ERROR_BODY).collect();
     if text.trim().chars().count() > MAX_ERROR_BODY {
         cut.push('…');

@@ -461,3 +461,63 @@ async fn a_refused_broader_token_is_dropped_not_sent_again() {
         "{new:?}"
     );
 }
+
+/// A registry that echoes the request's `Authorization` header and a password in its error
+/// bodies, and sends blob downloads to signed URLs: nothing of either reaches an error or a log
+/// line at any level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echoed_credentials_and_signed_redirects_leak_nothing() {
+    use plinth_test::proxy::{ECHOED_PASSWORD, SIGNED_QUERY};
+    let logs = captured_logs();
+    let registry = LocalRegistry::builder()
+        .with_basic_auth(USER, PASSWORD)
+        .start();
+    let proxy = plinth_test::FaultProxy::start(&registry);
+    let (_d, store) = new_store();
+    let image = image(&store);
+    let c = basic_client(&store, &proxy.host(), PASSWORD);
+    let target: Reference = proxy.image("plinth/echoing:1").parse().unwrap();
+    c.push_image(image.digest(), &target, Arc::new(NoReporter))
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+
+    proxy.add_rule(Rule::on_kind(RequestKind::GetManifest, Fault::EchoCredentials(403)).always());
+    let (_d2, fresh) = new_store();
+    let reader = basic_client(&fresh, &proxy.host(), PASSWORD);
+    let err = reader
+        .pull_image(&target, &[], Arc::new(NoReporter))
+        .await
+        .expect_err("the registry refuses the manifest");
+    let echoed = format!("{}\n{err:?}", chain(&err));
+    assert!(
+        echoed.contains("403") && echoed.contains("DENIED"),
+        "{echoed}"
+    );
+
+    proxy.clear_rules();
+    proxy.add_rule(Rule::on_kind(RequestKind::GetBlob, Fault::RedirectSigned).always());
+    let err = reader
+        .pull_image(&target, &[], Arc::new(NoReporter))
+        .await
+        .expect_err("the signed location does not exist");
+    let redirected = format!("{}\n{err:?}", chain(&err));
+    assert!(redirected.contains("/signed/v2/"), "{redirected}");
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/signed/")),
+        "the redirect was followed, so its URL was there to leak"
+    );
+
+    let markers: Vec<String> = std::iter::once(ECHOED_PASSWORD.to_owned())
+        .chain(
+            SIGNED_QUERY
+                .split('&')
+                .filter_map(|kv| kv.split_once('=').map(|(_, v)| v.to_owned()))
+                .filter(|v| v != "AWS4-HMAC-SHA256"),
+        )
+        .chain(["AKIAPLINTHLEAK".to_owned()])
+        .collect();
+    assert_no_credentials(&logs, &format!("{echoed}\n{redirected}"), &markers);
+}

@@ -121,7 +121,9 @@ async fn read_config(
     if let Location::Registry(reference) = image
         && !client.store().has_blob(digest)
     {
-        client.get_blob(reference, digest, &NoReporter).await?;
+        client
+            .get_blob(reference, &manifest.config, &NoReporter)
+            .await?;
     }
     Ok(ImageConfig::parse(&client.store().read_blob(digest)?)?)
 }

@@ -55,8 +55,18 @@ impl Store {
             self.freshen(digest);
             return Ok(Transferred::AlreadyPresent);
         }
-        let meta = fs::symlink_metadata(path).map_err(|e| Error::io("stat", path, e))?;
-        if meta.is_file() && meta.len() != size {
+        let meta = fs::metadata(path).map_err(|e| Error::io("stat", path, e))?;
+        if !meta.is_file() {
+            return Err(Error::io(
+                "read",
+                path,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a regular file (a pipe, device or directory); blobs must be regular files",
+                ),
+            ));
+        }
+        if meta.len() != size {
             return Err(Error::SizeMismatch {
                 digest: digest.clone(),
                 expected: size,
@@ -64,8 +74,12 @@ impl Store {
             });
         }
         let _lock = self.lock_shared()?;
-        if meta.is_file()
-            && self.current_uid().is_some_and(|uid| uid == meta.uid())
+        // A link shares the source's inode, so it is made only when the source already has the
+        // store's read-only mode: changing the mode of a link would change the source's too
+        // (importing `oci:SRC` must leave SRC as it was), and a writable source could change
+        // the blob under the store. Anything else is copied.
+        if self.current_uid().is_some_and(|uid| uid == meta.uid())
+            && meta.mode() & 0o7777 == blob_file_mode().mode()
             && let Some(linked) = self.link_into_tmp(path)
         {
             let (actual, len) =
@@ -73,15 +87,13 @@ impl Store {
             if &actual != digest || len != size {
                 return Err(mismatch(digest, actual, size, len));
             }
-            fs::set_permissions(&linked, blob_file_mode())
-                .map_err(|e| Error::io("make read-only", linked.to_path_buf(), e))?;
             let dest = self.blob_path(digest);
             linked
                 .persist(&dest)
                 .map_err(|e| Error::io("rename into", &dest, e.error))?;
             return Ok(Transferred::Linked);
         }
-        let mut src = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let mut src = crate::fs::open_regular(path).map_err(|e| Error::io("open", path, e))?;
         let mut writer = self.blob_writer()?;
         let mut buf = vec![0; COPY_BUFFER];
         loop {
@@ -244,6 +256,8 @@ mod tests {
         let path = dir.path().join("blob");
         let content = vec![7u8; 3 * COPY_BUFFER + 11];
         fs::write(&path, &content).unwrap();
+        // Read-only already, as plinth's own layouts (links of store blobs) are.
+        fs::set_permissions(&path, blob_file_mode()).unwrap();
         let digest = Digest::of(&content);
         let size = content.len() as u64;
 
@@ -262,6 +276,45 @@ mod tests {
             Transferred::AlreadyPresent
         );
         assert_eq!(count_tmp(&store), 0);
+    }
+
+    /// Importing `oci:SRC` must not change SRC: a writable file is copied, and keeps its mode.
+    #[test]
+    fn a_writable_source_is_copied_and_keeps_its_mode() {
+        let (dir, store) = setup();
+        let path = dir.path().join("blob");
+        fs::write(&path, b"a layout someone else made").unwrap();
+        fs::set_permissions(&path, Permissions::from_mode(0o640)).unwrap();
+        let digest = Digest::of(b"a layout someone else made");
+        let how = store.import_file(&path, &digest, 26).unwrap();
+        assert_eq!(how, Transferred::Copied);
+        let source = fs::metadata(&path).unwrap();
+        assert_eq!(
+            source.mode() & 0o7777,
+            0o640,
+            "the source's mode is unchanged"
+        );
+        assert_eq!(source.nlink(), 1, "the source is not linked into the store");
+        assert_eq!(
+            store.read_blob(&digest).unwrap(),
+            b"a layout someone else made"
+        );
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let (dir, store) = setup();
+        let path = dir.path().join("blob");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let err = store.import_file(&path, &Digest::of(b"x"), 1).unwrap_err();
+        assert!(format!("{err:?}").contains("not a regular file"), "{err:?}");
     }
 
     #[test]

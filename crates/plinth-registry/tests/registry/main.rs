@@ -3,6 +3,7 @@
 #![allow(missing_docs)]
 
 mod faults;
+mod hostile;
 mod mini_http;
 mod protocol;
 mod push_pull;

@@ -105,3 +105,50 @@ where
         self.inner.size_hint()
     }
 }
+
+/// An endless response body: `chunk` again and again, with a pause of `every` before each one
+/// when given (a registry trickling bytes), as fast as the client reads otherwise (a registry
+/// sending more than the descriptor's size, forever).
+pub(crate) struct EndlessBody {
+    chunk: Bytes,
+    every: Option<Duration>,
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl EndlessBody {
+    pub(crate) fn new(chunk: Bytes, every: Option<Duration>) -> Self {
+        Self {
+            chunk,
+            every,
+            pause: None,
+        }
+    }
+}
+
+impl Body for EndlessBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if let Some(every) = this.every {
+            let pause = this
+                .pause
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(every)));
+            ready!(pause.as_mut().poll(cx));
+            this.pause = None;
+        }
+        Poll::Ready(Some(Ok(Frame::data(this.chunk.clone()))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        false
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}

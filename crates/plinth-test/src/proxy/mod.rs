@@ -25,7 +25,10 @@ use std::sync::{Arc, Mutex};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-pub use self::rules::{Fault, RecordedRequest, RequestKind, RequestMatcher, Rule, RuleId};
+pub use self::rules::{
+    ECHOED_PASSWORD, Fault, RecordedRequest, RequestKind, RequestMatcher, Rule, RuleId,
+    SIGNED_QUERY,
+};
 use self::server::{ActiveRule, Shared, lock};
 use crate::error::{Error, Result, io_error};
 use crate::registry::LocalRegistry;

@@ -137,7 +137,26 @@ pub enum Fault {
     /// Forward the request without its `Authorization` header: the registry refuses it with its
     /// own `401` and challenge, as it would a revoked or expired token the client still holds.
     StripAuthorization,
+    /// Answer `200` without forwarding, with a body that never ends and no `Content-Length`
+    /// (a hostile registry filling the client's disk).
+    EndlessBody,
+    /// Answer `200` without forwarding, sending one byte after each pause, forever (a registry
+    /// too slow to be useful but never quite silent).
+    Trickle(Duration),
+    /// Answer with this status without forwarding, with an error body that echoes the request's
+    /// `Authorization` header, its query and a password, as careless registries do.
+    EchoCredentials(u16),
+    /// Answer `307` sending the client to the same path under `/signed/` with a query signed
+    /// like blob storage's (`X-Amz-Credential`, `X-Amz-Signature`, `token`, `sig`). The proxy
+    /// forwards that path to the registry, which answers 404.
+    RedirectSigned,
 }
+
+/// The query of [`Fault::RedirectSigned`]'s location; each value is a marker tests look for.
+pub const SIGNED_QUERY: &str = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAPLINTHLEAK%2F20261205&X-Amz-Signature=5ec7e75164a7u4e&token=tokenleak123&sig=sigleak456";
+
+/// What [`Fault::EchoCredentials`] puts in its body besides the request's own credentials.
+pub const ECHOED_PASSWORD: &str = "echoed-password-p4ss";
 
 impl Fault {
     /// `429 Too Many Requests` with `Retry-After: <seconds>`.

@@ -11,9 +11,9 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use super::body::{BoxError, TapBody};
+use super::body::{BoxError, EndlessBody, TapBody};
 use super::conn::ConnControl;
-use super::rules::{Fault, RecordedRequest, RequestKind, Rule};
+use super::rules::{ECHOED_PASSWORD, Fault, RecordedRequest, RequestKind, Rule, SIGNED_QUERY};
 
 pub(crate) type ProxyBody = BoxBody<Bytes, BoxError>;
 
@@ -134,7 +134,9 @@ pub(crate) async fn handle(
         });
         log.len() - 1
     };
-    tracing::debug!(%method, %path_and_query, ?kind, ?fault, "fault proxy request");
+    // The path only: queries can be signed, and tests assert that no log line shows one.
+    let logged_path = path_and_query.split('?').next().unwrap_or_default();
+    tracing::debug!(%method, path = %logged_path, ?kind, ?fault, "fault proxy request");
 
     let (mut parts, body) = req.into_parts();
     let mut request_body = TapBody::new(body, request_bytes);
@@ -153,6 +155,37 @@ pub(crate) async fn handle(
             }
             shared.set_status(index, *status);
             return Ok(injected_status(*status, *retry_after, method == "HEAD"));
+        }
+        Some(Fault::EndlessBody) => {
+            shared.set_status(index, 200);
+            let body = EndlessBody::new(Bytes::from(vec![b'x'; 64 * 1024]), None);
+            return Ok(generated(body, response_bytes));
+        }
+        Some(Fault::Trickle(every)) => {
+            shared.set_status(index, 200);
+            let body = EndlessBody::new(Bytes::from_static(b"x"), Some(*every));
+            return Ok(generated(body, response_bytes));
+        }
+        Some(Fault::EchoCredentials(status)) => {
+            shared.set_status(index, *status);
+            let authorization = header_str(&parts.headers, header::AUTHORIZATION)
+                .unwrap_or("")
+                .to_owned();
+            return Ok(echo_credentials(*status, &authorization, &path_and_query));
+        }
+        Some(Fault::RedirectSigned) => {
+            shared.set_status(index, 307);
+            let location = format!(
+                "http://{}/signed{}?{SIGNED_QUERY}",
+                shared.own_host,
+                path_and_query.split('?').next().unwrap_or_default()
+            );
+            let response = Response::builder()
+                .status(StatusCode::TEMPORARY_REDIRECT)
+                .header(header::LOCATION, location)
+                .body(full(Bytes::new()))
+                .unwrap_or_else(|_| Response::new(full(Bytes::new())));
+            return Ok(response);
         }
         Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
         Some(Fault::ResetRequestAfter(limit)) => {
@@ -269,6 +302,32 @@ fn injected_status(status: u16, retry_after: Option<u64>, head: bool) -> Respons
     };
     builder
         .body(full(body))
+        .unwrap_or_else(|_| Response::new(full(Bytes::new())))
+}
+
+fn generated(body: EndlessBody, counter: Arc<AtomicU64>) -> Response<ProxyBody> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(TapBody::new(body, counter).boxed())
+        .unwrap_or_else(|_| Response::new(full(Bytes::new())))
+}
+
+fn echo_credentials(status: u16, authorization: &str, path_and_query: &str) -> Response<ProxyBody> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+    let json = serde_json::json!({
+        "errors": [{
+            "code": "DENIED",
+            "message": format!("request {path_and_query} with Authorization: {authorization} denied"),
+            "detail": { "password": ECHOED_PASSWORD, "signed": format!("https://blobs.example/x?{SIGNED_QUERY}") },
+        }]
+    })
+    .to_string();
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, json.len())
+        .body(full(Bytes::from(json)))
         .unwrap_or_else(|_| Response::new(full(Bytes::new())))
 }
 
