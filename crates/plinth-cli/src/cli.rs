@@ -7,7 +7,14 @@ use crate::printer::Verbosity;
 
 /// plinth: declare, build, check, version and publish container base images.
 #[derive(Debug, Parser)]
-#[command(name = "plinth", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "plinth",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = crate::exit_status::EXIT_CODES_HELP
+)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]

@@ -60,7 +60,9 @@ pub fn run(args: RunArgs, global: &GlobalArgs, _printer: Printer) -> anyhow::Res
         .map(|kv| {
             kv.split_once('=')
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .with_context(|| format!("`--env {kv}`: write it as NAME=VALUE"))
+                .ok_or_else(|| {
+                    crate::exit_status::usage_error(format!("`--env {kv}`: write it as NAME=VALUE"))
+                })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let options = RunOptions {
