@@ -32,7 +32,9 @@ impl FromStr for Location {
         }
         if let Some(rest) = s.strip_prefix("oci:") {
             if rest.is_empty() {
-                return Err(crate::exit_status::usage_error(format!("invalid location `{s}`: `oci:` needs a directory, as in `oci:./out:1.0.0`")));
+                return Err(crate::exit_status::usage_error(format!(
+                    "invalid location `{s}`: `oci:` needs a directory, as in `oci:./out:1.0.0`"
+                )));
             }
             let (dir, tag) = split_location(rest);
             return Ok(Self::OciLayout { dir, tag });

@@ -161,9 +161,9 @@ fn read_dockerfile<'a>(
     };
     let mut options = ReaderOptions::new(&context);
     for arg in build_args {
-        let (name, value) = arg
-            .split_once('=')
-            .ok_or_else(|| crate::exit_status::usage_error(format!("`--build-arg {arg}`: write it as NAME=VALUE")))?;
+        let (name, value) = arg.split_once('=').ok_or_else(|| {
+            crate::exit_status::usage_error(format!("`--build-arg {arg}`: write it as NAME=VALUE"))
+        })?;
         options = options.with_build_arg(name, value);
     }
     let container = parse_dockerfile_with(&text, &options)

@@ -211,7 +211,8 @@ impl Writer<'_> {
                 Op::Exec { argv, network } => {
                     let mut flags = String::new();
                     for cache in step.state.caches() {
-                        flags.push_str(&self.mount_flag(cache, &declared).map_err(unrepresentable)?);
+                        flags
+                            .push_str(&self.mount_flag(cache, &declared).map_err(unrepresentable)?);
                         flags.push(' ');
                     }
                     if *network == Network::Disabled {

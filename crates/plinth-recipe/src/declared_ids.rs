@@ -128,8 +128,8 @@ impl Options {
                 "--home" | "-d" | "--shell" | "-s" | "--gecos" | "-c" | "--base-dir" | "-b"
                 | "--comment" | "--key" | "-K" | "--firstuid" | "--lastuid" | "--firstgid"
                 | "--lastgid" | "--expiredate" | "-e" | "--inactive" | "-f" | "--password"
-                | "-p" | "--groups" | "--conf" | "--add_extra_groups" | "--extrausers"
-                | "-k" | "--skel" | "--root" | "-R" | "--prefix" | "-P" => {
+                | "-p" | "--groups" | "--conf" | "--add_extra_groups" | "--extrausers" | "-k"
+                | "--skel" | "--root" | "-R" | "--prefix" | "-P" => {
                     value();
                 }
                 other if other.starts_with('-') => {}

@@ -159,8 +159,15 @@ fn cache_owner_ids_come_from_the_recipe_adduser() {
     let derived = python_3_0_0()
         .buildable_dockerfile(&BuildableOptions::new())
         .unwrap();
-    assert_eq!(derived, python_3_0_0().buildable_dockerfile(&options()).unwrap());
-    assert!(derived.text.contains(",uid=1000,gid=1000"), "{}", derived.text);
+    assert_eq!(
+        derived,
+        python_3_0_0().buildable_dockerfile(&options()).unwrap()
+    );
+    assert!(
+        derived.text.contains(",uid=1000,gid=1000"),
+        "{}",
+        derived.text
+    );
 }
 
 #[test]
@@ -173,7 +180,10 @@ fn cache_owner_names_the_recipe_does_not_create_need_ids() {
         .buildable_dockerfile(&BuildableOptions::new())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("does not create `app` with explicit ids"), "{err}");
+    assert!(
+        err.contains("does not create `app` with explicit ids"),
+        "{err}"
+    );
     assert!(!err.contains("::") && !err.contains("with_"), "{err}");
     let given = recipe
         .buildable_dockerfile(&BuildableOptions::new().with_owner_ids("app", 7, 8))

@@ -32,12 +32,9 @@ pub fn run(args: CompletionsArgs) -> anyhow::Result<ExitStatus> {
     let name = command.get_name().to_owned();
     let mut script = Vec::new();
     match args.shell {
-        Shell::Bash => clap_complete::generate(
-            clap_complete::Shell::Bash,
-            &mut command,
-            &name,
-            &mut script,
-        ),
+        Shell::Bash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut command, &name, &mut script)
+        }
         Shell::Zsh => {
             clap_complete::generate(clap_complete::Shell::Zsh, &mut command, &name, &mut script)
         }

@@ -22,7 +22,11 @@ pub struct RunArgs {
     pub image: String,
     /// The command and its arguments, replacing the image's CMD and given to its ENTRYPOINT, as
     /// `docker run` does. Everything after IMAGE belongs to the command (`--` is optional).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     pub command: Vec<String>,
     /// Run this program instead of the image's ENTRYPOINT, with CMD… as its arguments (the image's
     /// CMD is dropped, as with `docker run --entrypoint`); `--entrypoint ''` runs CMD… alone.
@@ -133,7 +137,8 @@ mod tests {
     fn config(entrypoint: &[&str], cmd: &[&str]) -> ImageConfig {
         let mut config = ImageConfig::default();
         let runtime = config.config.get_or_insert_with(Default::default);
-        let list = |l: &[&str]| (!l.is_empty()).then(|| l.iter().map(|s| (*s).to_owned()).collect());
+        let list =
+            |l: &[&str]| (!l.is_empty()).then(|| l.iter().map(|s| (*s).to_owned()).collect());
         runtime.entrypoint = list(entrypoint);
         runtime.cmd = list(cmd);
         config
@@ -146,17 +151,32 @@ mod tests {
     #[test]
     fn entrypoint_and_cmd_combine_as_docker_run_does() {
         let image = config(&["/ep.sh", "-x"], &["serve", "--port=80"]);
-        assert_eq!(command_line(&image, None, &[]), strings(&["/ep.sh", "-x", "serve", "--port=80"]));
-        assert_eq!(command_line(&image, None, &strings(&["spec"])), strings(&["/ep.sh", "-x", "spec"]));
-        assert_eq!(command_line(&image, Some("/bin/echo"), &[]), strings(&["/bin/echo"]));
+        assert_eq!(
+            command_line(&image, None, &[]),
+            strings(&["/ep.sh", "-x", "serve", "--port=80"])
+        );
+        assert_eq!(
+            command_line(&image, None, &strings(&["spec"])),
+            strings(&["/ep.sh", "-x", "spec"])
+        );
+        assert_eq!(
+            command_line(&image, Some("/bin/echo"), &[]),
+            strings(&["/bin/echo"])
+        );
         assert_eq!(
             command_line(&image, Some("/bin/echo"), &strings(&["hi"])),
             strings(&["/bin/echo", "hi"])
         );
-        assert_eq!(command_line(&image, Some(""), &strings(&["ls"])), strings(&["ls"]));
+        assert_eq!(
+            command_line(&image, Some(""), &strings(&["ls"])),
+            strings(&["ls"])
+        );
         assert!(command_line(&image, Some(""), &[]).is_empty());
         let cmd_only = config(&[], &["sh"]);
         assert_eq!(command_line(&cmd_only, None, &[]), strings(&["sh"]));
-        assert_eq!(command_line(&cmd_only, None, &strings(&["id", "-u"])), strings(&["id", "-u"]));
+        assert_eq!(
+            command_line(&cmd_only, None, &strings(&["id", "-u"])),
+            strings(&["id", "-u"])
+        );
     }
 }

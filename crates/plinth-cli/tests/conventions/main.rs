@@ -42,20 +42,40 @@ fn usage_errors_exit_2_and_help_documents_the_codes() {
     // Ours: arguments that parse but cannot be done as written.
     let cases: &[(&[&str], &str)] = &[
         (&["build"], "say what to build"),
-        (&["run", "UPPER/Case", "true"], "neither a built image nor an image reference"),
+        (
+            &["run", "UPPER/Case", "true"],
+            "neither a built image nor an image reference",
+        ),
         (&["inspect", "UPPER/Case:x"], "invalid image reference"),
         (&["copy", "oci:", "oci:out"], "`oci:` needs a directory"),
-        (&["dockerfile", "no/such-family:1.0.0"], "unknown base image repository"),
-        (&["dockerfile", "airbyte/python-connector-base:3.0.2"], "recipe is not known"),
         (
-            &["dockerfile", "airbyte/python-connector-base:3.0.0", "--format", "buildable", "--owner-ids", "airbyte"],
+            &["dockerfile", "no/such-family:1.0.0"],
+            "unknown base image repository",
+        ),
+        (
+            &["dockerfile", "airbyte/python-connector-base:3.0.2"],
+            "recipe is not known",
+        ),
+        (
+            &[
+                "dockerfile",
+                "airbyte/python-connector-base:3.0.0",
+                "--format",
+                "buildable",
+                "--owner-ids",
+                "airbyte",
+            ],
             "write it as NAME=UID:GID",
         ),
     ];
     for (args, message) in cases {
         let out = output(&ctx, ctx.plinth().args(*args));
         assert_eq!(out.status.code(), Some(2), "plinth {args:?}");
-        assert!(stderr(&out).contains(message), "plinth {args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(message),
+            "plinth {args:?}: {}",
+            stderr(&out)
+        );
     }
 }
 
@@ -106,7 +126,10 @@ fn completions_for_bash_zsh_and_fish() {
     assert!(zsh.starts_with("#compdef plinth"), "{zsh}");
     assert!(zsh.contains("'--entrypoint=[") && zsh.contains("upgrade-consumers"));
     let fish = script("fish");
-    assert!(fish.contains("complete -c plinth") && fish.contains("-l entrypoint"), "{fish}");
+    assert!(
+        fish.contains("complete -c plinth") && fish.contains("-l entrypoint"),
+        "{fish}"
+    );
     for (shell, text) in [("zsh", &zsh), ("fish", &fish)] {
         if let Some(program) = find_in_path(shell) {
             let file = ctx.temp_dir().join(format!("plinth.{shell}"));
@@ -127,7 +150,12 @@ fn manual_pages_render_with_man() {
     let dir = ctx.temp_dir().join("man1");
     let out = output(&ctx, ctx.plinth().arg("man").arg("--dir").arg(&dir));
     assert!(out.status.success());
-    for name in ["plinth.1", "plinth-run.1", "plinth-check.1", "plinth-completions.1"] {
+    for name in [
+        "plinth.1",
+        "plinth-run.1",
+        "plinth-check.1",
+        "plinth-completions.1",
+    ] {
         assert!(dir.join(name).is_file(), "{name} written");
     }
     assert_eq!(std::fs::read_to_string(dir.join("plinth.1")).unwrap(), page);
@@ -142,7 +170,12 @@ fn manual_pages_render_with_man() {
     );
     assert!(rendered.status.success());
     let text = stdout(&rendered);
-    for needle in ["upgrade-consumers", "completions", "Exit status:", "usage error"] {
+    for needle in [
+        "upgrade-consumers",
+        "completions",
+        "Exit status:",
+        "usage error",
+    ] {
         assert!(text.contains(needle), "{needle} in:\n{text}");
     }
 }
@@ -162,7 +195,9 @@ fn buildable_dockerfile_knows_the_recipe_user_ids() {
     assert!(out.status.success());
     let text = stdout(&out);
     assert!(
-        text.contains("RUN --mount=type=cache,target=/custom_cache/pip,id=pip_cache,uid=1000,gid=1000 "),
+        text.contains(
+            "RUN --mount=type=cache,target=/custom_cache/pip,id=pip_cache,uid=1000,gid=1000 "
+        ),
         "{text}"
     );
     // The ids given on the command line still win.
@@ -220,9 +255,15 @@ fn latest_takes_a_full_repository_address() {
     };
     let full = latest(&format!("{host}/team/demo"), false);
     assert!(full.status.success());
-    assert_eq!(stdout(&full).trim(), format!("{host}/team/demo:1.1.0-rc.1@{digest}"));
+    assert_eq!(
+        stdout(&full).trim(),
+        format!("{host}/team/demo:1.1.0-rc.1@{digest}")
+    );
     let path = latest("team/demo", true);
-    assert_eq!(stdout(&path).trim(), format!("{host}/team/demo:1.0.0@{digest}"));
+    assert_eq!(
+        stdout(&path).trim(),
+        format!("{host}/team/demo:1.0.0@{digest}")
+    );
     let stable_full = latest(&format!("{host}/team/demo"), true);
     assert_eq!(stdout(&stable_full), stdout(&path));
     assert!(!stderr(&full).contains(&format!("{host}/{host}")));
