@@ -171,6 +171,18 @@ pub enum Error {
         window_secs: u64,
     },
 
+    /// The registry has no such tag, manifest or repository (`404`). The raw response is logged
+    /// at debug level (`-v`), not shown here.
+    #[error("{what} not found in `{repository}`")]
+    NotFound {
+        /// `tag `X``, `manifest `sha256:…``, or `repository`.
+        what: String,
+        /// `registry/repository`.
+        repository: String,
+        /// The registry's error code (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, …), when it sent one.
+        code: Option<String>,
+    },
+
     /// A manifest was larger than registries allow.
     #[error("manifest at `{url}` is larger than {limit} bytes; refusing to read it")]
     ManifestTooLarge {
@@ -278,6 +290,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Http(h) => Some(h.status),
+            Self::NotFound { .. } => Some(404),
             Self::PushBlob { source, .. } | Self::PushManifest { source, .. } => source.status(),
             _ => None,
         }
@@ -287,6 +300,7 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Http(h) => h.code.as_deref(),
+            Self::NotFound { code, .. } => code.as_deref(),
             Self::PushBlob { source, .. } | Self::PushManifest { source, .. } => source.code(),
             _ => None,
         }

@@ -48,6 +48,25 @@ impl FetchedManifest {
     }
 }
 
+/// A `404` for a manifest, said the way a person asks: which tag (or digest, or repository) is
+/// missing where. The raw response goes to the debug log.
+async fn not_found(resp: reqwest::Response, reference: &Reference) -> Error {
+    let raw = http_error(resp, "GET").await;
+    tracing::debug!("{raw}");
+    let code = raw.code().map(str::to_owned);
+    let what = match (code.as_deref(), reference.tag(), reference.digest()) {
+        (Some("NAME_UNKNOWN"), _, _) => "repository".to_owned(),
+        (_, _, Some(digest)) => format!("manifest `{digest}`"),
+        (_, Some(tag), None) => format!("tag `{tag}`"),
+        (_, None, None) => format!("`{}`", reference.object()),
+    };
+    Error::NotFound {
+        what,
+        repository: reference.name(),
+        code,
+    }
+}
+
 fn digest_header(headers: &HeaderMap) -> Option<Digest> {
     headers
         .get(DOCKER_CONTENT_DIGEST)?
@@ -172,7 +191,11 @@ impl Client {
         req: Request<'_>,
         reference: &Reference,
     ) -> Result<FetchedManifest> {
-        let resp = check(self.send(req).await?, "GET", &[200]).await?;
+        let resp = self.send(req).await?;
+        if resp.status().as_u16() == 404 {
+            return Err(not_found(resp, reference).await);
+        }
+        let resp = check(resp, "GET", &[200]).await?;
         let url: RedactedUrl = resp.url().into();
         if resp
             .content_length()

@@ -1,13 +1,14 @@
 //! The push path (modelled on go-containerregistry's `remote.Write`, and stricter):
 //!
-//! 1. the tag, every platform manifest and every blob are `HEAD`ed, all at once (reads only);
-//!    when the tag already points at the image and nothing is missing, the push ends there
-//!    ([`PushReport::unchanged`]): re-publishing an unchanged image costs one round trip;
-//! 2. missing blobs are mounted from a known repository on the same registry when possible,
+//! 1. the tag is `HEAD`ed: when it already points at the image, the registry has everything the
+//!    image names and the push ends there ([`PushReport::unchanged`]): re-publishing an
+//!    unchanged image costs one request;
+//! 2. otherwise every platform manifest and every blob are `HEAD`ed, all at once (reads only);
+//! 3. missing blobs are mounted from a known repository on the same registry when possible,
 //!    else streamed from the store; uploads run in parallel (bounded) and restart cleanly on
 //!    transient failures;
-//! 3. missing platform manifests go up by digest, after every blob;
-//! 4. the tag is written last, and read back to check it points at what was pushed.
+//! 4. missing platform manifests go up by digest, after every blob;
+//! 5. the tag is written last, and read back to check it points at what was pushed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use plinth_oci::{Digest, ManifestDocument, MediaType, Reference};
 use tracing::Instrument as _;
 
 use crate::auth::push_scope;
-use crate::client::Client;
+use crate::client::{Client, Endpoint};
 use crate::error::{Error, Result};
 use crate::pull::manifest_blobs;
 use crate::reporter::{BlobOutcome, Reporter};
@@ -99,6 +100,33 @@ struct BlobState {
     present: bool,
 }
 
+/// What a push sends, read from the store before any request.
+struct PushPlan {
+    root_bytes: Vec<u8>,
+    children: Vec<ManifestToPush>,
+    blobs: BTreeMap<Digest, u64>,
+}
+
+/// What every step of one push needs.
+struct PushContext<'a> {
+    endpoint: &'a Endpoint,
+    target: &'a Reference,
+    /// The tag, or the digest when the target has none.
+    root_ref: &'a Reference,
+    push_scopes: Vec<String>,
+    reporter: Arc<dyn Reporter>,
+}
+
+impl PushContext<'_> {
+    fn blob_error(&self, digest: &Digest, source: Error) -> Error {
+        Error::PushBlob {
+            digest: digest.clone(),
+            repository: self.target.name(),
+            source: Box::new(source),
+        }
+    }
+}
+
 /// A manifest to push: its bytes and media type.
 struct ManifestToPush {
     digest: Digest,
@@ -166,13 +194,95 @@ impl Client {
         options: &PushOptions,
         reporter: Arc<dyn Reporter>,
     ) -> Result<PushReport> {
-        let store = self.store();
+        let plan = self.plan_push(root)?;
+        let endpoint = self.endpoint(target.registry())?;
+        // Where the root goes: the tag, or the digest when the target has no tag.
+        let root_ref = match target.tag() {
+            Some(_) => Reference::new(target.registry(), target.repository(), target.tag(), None)?,
+            None => target.repository_only().with_digest(root.clone()),
+        };
+        let push = PushContext {
+            endpoint: &endpoint,
+            target,
+            root_ref: &root_ref,
+            // One token with the push scope serves every request (blobs that may be mounted
+            // add the source repository to theirs).
+            push_scopes: vec![push_scope(target.repository())],
+            reporter,
+        };
+        let mut report = PushReport::default();
+
+        // 1. The tag first, alone: when it already points at the image, the registry has every
+        // manifest and blob it names (registries refuse a manifest whose content is missing),
+        // so a re-publish of an unchanged image ends after this one request.
+        let tag_digest = self
+            .head_manifest_scoped(&endpoint, &root_ref, push.push_scopes.clone())
+            .await?
+            .map(|i| i.digest);
+        Self::check_tag_guard(&root_ref, root, options, tag_digest.as_ref())?;
+        if tag_digest.as_ref() == Some(root) {
+            tracing::info!("the tag already points at this image; nothing to push");
+            for digest in plan.blobs.keys() {
+                push.reporter.on_blob_done(digest, BlobOutcome::Skipped);
+            }
+            report.blobs_skipped = plan.blobs.len();
+            report.digest = Some(root.clone());
+            report.unchanged = true;
+            return Ok(report);
+        }
+
+        // 2. Every platform manifest and blob, all at once (reads only).
+        let (missing_children, blob_states) = tokio::try_join!(
+            self.missing_children(&push, plan.children),
+            self.probe_blobs(&push, plan.blobs)
+        )?;
+        let (present, missing): (Vec<_>, Vec<_>) = blob_states.into_iter().partition(|b| b.present);
+        for blob in &present {
+            push.reporter
+                .on_blob_done(&blob.digest, BlobOutcome::Skipped);
+            record_blob_source(
+                self.store(),
+                &blob.digest,
+                target.registry(),
+                target.repository(),
+            );
+        }
+        report.blobs_skipped = present.len();
+
+        // 3. Blobs the registry lacks, then the children by digest: nobody resolving the tag
+        // sees a partial image.
+        self.upload_blobs(&push, missing, &mut report).await?;
+        report.manifests_pushed += self.put_children(&push, missing_children).await?;
+
+        // 4. The root, under its tag, last, and read back.
+        self.put_root(
+            &push,
+            root,
+            plan.root_bytes,
+            options,
+            tag_digest.as_ref(),
+            &mut report,
+        )
+        .await?;
+        self.verify_pushed(&push, root).await?;
+        report.digest = Some(root.clone());
+        tracing::info!(
+            uploaded = report.blobs_uploaded,
+            skipped = report.blobs_skipped,
+            mounted = report.blobs_mounted,
+            bytes = report.bytes_uploaded,
+            "pushed"
+        );
+        Ok(report)
+    }
+
+    /// Reads the root and its children from the store: the manifests to push and every blob.
+    fn plan_push(&self, root: &Digest) -> Result<PushPlan> {
         let root_bytes = self.read_manifest_from_store(root)?;
-        let root_doc = ManifestDocument::parse(&root_bytes, None)?;
         let mut children = Vec::new();
         let mut blobs = BTreeMap::new();
-        match &root_doc {
-            ManifestDocument::Image(m) => manifest_blobs(m, &mut blobs),
+        match ManifestDocument::parse(&root_bytes, None)? {
+            ManifestDocument::Image(m) => manifest_blobs(&m, &mut blobs),
             ManifestDocument::Index(index) => {
                 for child in &index.manifests {
                     let bytes = self.read_manifest_from_store(&child.digest)?;
@@ -193,117 +303,96 @@ impl Client {
                 }
             }
         }
-        for digest in blobs.keys() {
-            if !store.has_blob(digest) {
-                return Err(Error::MissingContent {
-                    digest: digest.clone(),
-                });
-            }
+        if let Some(digest) = blobs.keys().find(|d| !self.store().has_blob(d)) {
+            return Err(Error::MissingContent {
+                digest: digest.clone(),
+            });
         }
+        Ok(PushPlan {
+            root_bytes,
+            children,
+            blobs,
+        })
+    }
 
-        let endpoint = self.endpoint(target.registry())?;
-        let repository = target.repository();
-        let mut report = PushReport::default();
-        // Where the root goes: the tag, or the digest when the target has no tag.
-        let root_ref = match target.tag() {
-            Some(_) => Reference::new(target.registry(), repository, target.tag(), None)?,
-            None => target.repository_only().with_digest(root.clone()),
-        };
-        let guarded =
-            options.existing_tag == ExistingTag::RefuseDifferent && target.tag().is_some();
-        // One token with the push scope serves every request below (blobs that may be mounted
-        // add the source repository to theirs).
-        let push_scopes = vec![push_scope(repository)];
-
-        // 1. Look at everything at once: the tag, every platform manifest and every blob. Only
-        // reads: nothing is written before the guard has seen the tag.
-        let tag_probe = self.head_manifest_scoped(&endpoint, &root_ref, push_scopes.clone());
-        let child_probes = futures_util::future::try_join_all(children.iter().map(|child| {
-            let by_digest = target.repository_only().with_digest(child.digest.clone());
-            let scopes = push_scopes.clone();
-            let endpoint = &endpoint;
+    /// The platform manifests the repository lacks (each `HEAD`ed by digest, all at once).
+    async fn missing_children(
+        &self,
+        push: &PushContext<'_>,
+        children: Vec<ManifestToPush>,
+    ) -> Result<Vec<ManifestToPush>> {
+        let present = futures_util::future::try_join_all(children.iter().map(|child| {
+            let by_digest = push
+                .target
+                .repository_only()
+                .with_digest(child.digest.clone());
             async move {
                 let info = self
-                    .head_manifest_scoped(endpoint, &by_digest, scopes)
+                    .head_manifest_scoped(push.endpoint, &by_digest, push.push_scopes.clone())
                     .await?;
                 Ok::<_, Error>(info.is_some_and(|i| i.digest == child.digest))
             }
-        }));
-        let blob_probes = futures_util::stream::iter(blobs)
-            .map(|(digest, size)| {
-                let endpoint = &endpoint;
-                async move {
-                    let mount_from = blob_sources(store, &digest)
-                        .into_iter()
-                        .find(|(reg, repo)| reg == target.registry() && repo != repository)
-                        .map(|(_, repo)| repo);
-                    let scopes = Self::blob_push_scopes(repository, mount_from.as_deref());
-                    let present = self
-                        .blob_exists_at(endpoint, repository, &digest, scopes)
-                        .await
-                        .map_err(|e| Error::PushBlob {
-                            digest: digest.clone(),
-                            repository: target.name(),
-                            source: Box::new(e),
-                        })?;
-                    Ok::<_, Error>(BlobState {
-                        digest,
-                        size,
-                        mount_from,
-                        present,
-                    })
-                }
+        }))
+        .await?;
+        Ok(children
+            .into_iter()
+            .zip(present)
+            .filter_map(|(child, present)| (!present).then_some(child))
+            .collect())
+    }
+
+    /// `HEAD`s every blob in the target repository, and finds a repository to mount each from.
+    async fn probe_blobs(
+        &self,
+        push: &PushContext<'_>,
+        blobs: BTreeMap<Digest, u64>,
+    ) -> Result<Vec<BlobState>> {
+        let (registry, repository) = (push.target.registry(), push.target.repository());
+        futures_util::stream::iter(blobs)
+            .map(|(digest, size)| async move {
+                let mount_from = blob_sources(self.store(), &digest)
+                    .into_iter()
+                    .find(|(reg, repo)| reg == registry && repo != repository)
+                    .map(|(_, repo)| repo);
+                let scopes = Self::blob_push_scopes(repository, mount_from.as_deref());
+                let present = self
+                    .blob_exists_at(push.endpoint, repository, &digest, scopes)
+                    .await
+                    .map_err(|e| push.blob_error(&digest, e))?;
+                Ok::<_, Error>(BlobState {
+                    digest,
+                    size,
+                    mount_from,
+                    present,
+                })
             })
             .buffer_unordered(self.inner.tag_jobs.max(self.inner.blob_jobs))
-            .try_collect::<Vec<_>>();
-        let (tag_info, children_present, blob_states) =
-            tokio::try_join!(tag_probe, child_probes, blob_probes)?;
-        let tag_digest = tag_info.map(|i| i.digest);
-        Self::check_tag_guard(&root_ref, root, options, tag_digest.as_ref())?;
+            .try_collect()
+            .await
+    }
 
-        let (present, missing): (Vec<_>, Vec<_>) = blob_states.into_iter().partition(|b| b.present);
-        for blob in &present {
-            reporter.on_blob_done(&blob.digest, BlobOutcome::Skipped);
-            record_blob_source(store, &blob.digest, target.registry(), repository);
-        }
-        report.blobs_skipped = present.len();
-        let missing_children: Vec<ManifestToPush> = children
-            .into_iter()
-            .zip(children_present)
-            .filter_map(|(child, present)| (!present).then_some(child))
-            .collect();
-        if tag_digest.as_ref() == Some(root) && missing.is_empty() && missing_children.is_empty() {
-            // Everything is there and the tag already points at the image: a re-publish of
-            // an unchanged image writes nothing, and the HEAD of the tag was the read-back.
-            tracing::info!("the tag already points at this image; nothing to push");
-            report.digest = Some(root.clone());
-            report.unchanged = true;
-            return Ok(report);
-        }
-
-        // 2. Blobs the registry lacks: mounted or uploaded, a bounded number at once.
+    /// Mounts or uploads the missing blobs, a bounded number at once, counting what happened.
+    async fn upload_blobs(
+        &self,
+        push: &PushContext<'_>,
+        missing: Vec<BlobState>,
+        report: &mut PushReport,
+    ) -> Result<()> {
+        let (registry, repository) = (push.target.registry(), push.target.repository());
         let outcomes: Vec<(BlobOutcome, u64)> = futures_util::stream::iter(missing)
-            .map(|blob| {
-                let reporter = reporter.clone();
-                let endpoint = &endpoint;
-                async move {
-                    let outcome = self
-                        .upload_missing_blob(
-                            endpoint,
-                            repository,
-                            &blob.digest,
-                            blob.mount_from.as_deref(),
-                            reporter,
-                        )
-                        .await
-                        .map_err(|e| Error::PushBlob {
-                            digest: blob.digest.clone(),
-                            repository: target.name(),
-                            source: Box::new(e),
-                        })?;
-                    record_blob_source(store, &blob.digest, target.registry(), repository);
-                    Ok::<_, Error>((outcome, blob.size))
-                }
+            .map(|blob| async move {
+                let outcome = self
+                    .upload_missing_blob(
+                        push.endpoint,
+                        repository,
+                        &blob.digest,
+                        blob.mount_from.as_deref(),
+                        push.reporter.clone(),
+                    )
+                    .await
+                    .map_err(|e| push.blob_error(&blob.digest, e))?;
+                record_blob_source(self.store(), &blob.digest, registry, repository);
+                Ok::<_, Error>((outcome, blob.size))
             })
             .buffer_unordered(self.inner.blob_jobs)
             .try_collect()
@@ -318,13 +407,22 @@ impl Client {
                 _ => report.blobs_skipped += 1,
             }
         }
+        Ok(())
+    }
 
-        // 3. Children, by digest, once every blob is in: nobody resolving the tag sees a
-        // partial image. They do not depend on each other, so they go up together.
-        futures_util::future::try_join_all(missing_children.into_iter().map(|child| {
-            let reporter = reporter.clone();
-            async move {
-                let by_digest = target.repository_only().with_digest(child.digest.clone());
+    /// Puts the missing platform manifests by digest; they do not depend on each other, so they
+    /// go up together. Returns how many went up.
+    async fn put_children(
+        &self,
+        push: &PushContext<'_>,
+        children: Vec<ManifestToPush>,
+    ) -> Result<usize> {
+        let done =
+            futures_util::future::try_join_all(children.into_iter().map(|child| async move {
+                let by_digest = push
+                    .target
+                    .repository_only()
+                    .with_digest(child.digest.clone());
                 self.put_manifest(&by_digest, child.bytes, &child.media_type)
                     .await
                     .map_err(|e| Error::PushManifest {
@@ -332,64 +430,68 @@ impl Client {
                         reference: by_digest.to_string(),
                         source: Box::new(e),
                     })?;
-                reporter.on_manifest(
+                push.reporter.on_manifest(
                     &child.digest,
-                    &format!("{}@{}", target.name(), child.digest),
+                    &format!("{}@{}", push.target.name(), child.digest),
                 );
                 Ok::<_, Error>(())
-            }
-        }))
-        .await
-        .map(|done| report.manifests_pushed += done.len())?;
+            }))
+            .await?;
+        Ok(done.len())
+    }
 
-        // 4. The root, under its tag, last. A guarded push looks at the tag once more, to narrow
-        // the window in which another publisher could have written it meanwhile.
+    /// Puts the root under its tag. A guarded push looks at the tag once more first, to narrow
+    /// the window in which another publisher could have written it meanwhile.
+    async fn put_root(
+        &self,
+        push: &PushContext<'_>,
+        root: &Digest,
+        root_bytes: Vec<u8>,
+        options: &PushOptions,
+        tag_digest: Option<&Digest>,
+        report: &mut PushReport,
+    ) -> Result<()> {
+        let guarded =
+            options.existing_tag == ExistingTag::RefuseDifferent && push.target.tag().is_some();
         let already = if guarded {
             let now = self
-                .head_manifest_scoped(&endpoint, &root_ref, push_scopes.clone())
+                .head_manifest_scoped(push.endpoint, push.root_ref, push.push_scopes.clone())
                 .await?
                 .map(|i| i.digest);
-            Self::check_tag_guard(&root_ref, root, options, now.as_ref())?;
+            Self::check_tag_guard(push.root_ref, root, options, now.as_ref())?;
             now.as_ref() == Some(root)
         } else {
-            tag_digest.as_ref() == Some(root)
+            tag_digest == Some(root)
         };
-        if !already {
-            self.put_manifest(&root_ref, Bytes::from(root_bytes), &root_doc.media_type())
-                .await
-                .map_err(|e| Error::PushManifest {
-                    digest: root.clone(),
-                    reference: root_ref.to_string(),
-                    source: Box::new(e),
-                })?;
-            reporter.on_manifest(root, &root_ref.to_string());
-            report.manifests_pushed += 1;
+        if already {
+            return Ok(());
         }
+        let media_type = ManifestDocument::parse(&root_bytes, None)?.media_type();
+        self.put_manifest(push.root_ref, Bytes::from(root_bytes), &media_type)
+            .await
+            .map_err(|e| Error::PushManifest {
+                digest: root.clone(),
+                reference: push.root_ref.to_string(),
+                source: Box::new(e),
+            })?;
+        push.reporter.on_manifest(root, &push.root_ref.to_string());
+        report.manifests_pushed += 1;
+        Ok(())
+    }
 
-        // 5. Read back: the tag must now resolve to what was pushed.
+    /// Reads the tag back: it must now resolve to what was pushed.
+    async fn verify_pushed(&self, push: &PushContext<'_>, root: &Digest) -> Result<()> {
         let info = self
-            .head_manifest_scoped(&endpoint, &root_ref, push_scopes)
+            .head_manifest_scoped(push.endpoint, push.root_ref, push.push_scopes.clone())
             .await?;
         match info {
-            Some(i) if &i.digest == root => {}
-            other => {
-                return Err(Error::VerifyFailed {
-                    reference: root_ref.to_string(),
-                    expected: root.clone(),
-                    actual: other
-                        .map_or_else(|| "nothing (404)".to_owned(), |i| i.digest.to_string()),
-                });
-            }
+            Some(i) if &i.digest == root => Ok(()),
+            other => Err(Error::VerifyFailed {
+                reference: push.root_ref.to_string(),
+                expected: root.clone(),
+                actual: other.map_or_else(|| "nothing (404)".to_owned(), |i| i.digest.to_string()),
+            }),
         }
-        report.digest = Some(root.clone());
-        tracing::info!(
-            uploaded = report.blobs_uploaded,
-            skipped = report.blobs_skipped,
-            mounted = report.blobs_mounted,
-            bytes = report.bytes_uploaded,
-            "pushed"
-        );
-        Ok(report)
     }
 
     fn read_manifest_from_store(&self, digest: &Digest) -> Result<Vec<u8>> {

@@ -178,11 +178,17 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
         .unwrap_err();
     let text = format!("{} {err:?}", chain(&err));
     assert!(
-        text.contains("404") && text.contains("MANIFEST_UNKNOWN"),
+        text.contains("tag `absent` not found in") && text.contains("MANIFEST_UNKNOWN"),
         "{text}"
     );
+    assert_eq!(err.status(), Some(404));
 
     let all = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    // The raw response is in the debug log (what `-v` shows), not in the error.
+    assert!(
+        all.contains("returned HTTP 404 (MANIFEST_UNKNOWN)"),
+        "{all}"
+    );
     assert!(
         all.contains("registry request"),
         "the log capture works: {all}"

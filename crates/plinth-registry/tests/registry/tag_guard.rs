@@ -85,19 +85,12 @@ async fn guarded_push_refuses_another_digest_and_is_a_no_op_for_the_same() {
         ),
         (0, old.blobs().len(), 0)
     );
-    // One round of HEADs (the tag, the platform manifests, the blobs) and nothing else.
+    // One HEAD of the tag (after the `/v2/` probe) and nothing else: a tag that points at the
+    // image means the registry has everything the image names.
     let counts = proxy.counts();
-    assert!(
-        counts.keys().all(|k| matches!(
-            k,
-            RequestKind::Ping | RequestKind::HeadManifest | RequestKind::HeadBlob
-        )),
-        "only HEADs: {counts:?}"
-    );
     assert_eq!(
-        proxy.count(RequestKind::HeadBlob),
-        old.blobs().len(),
-        "{counts:?}"
+        counts.into_iter().collect::<Vec<_>>(),
+        [(RequestKind::Ping, 1), (RequestKind::HeadManifest, 1)]
     );
 
     // An absent tag: a normal push, checked once before and once right before the tag is written.
