@@ -156,6 +156,19 @@ pub enum Error {
     #[error("{0}")]
     Image(String),
 
+    /// A stored layer did not match its digest: it was removed from the store, and the next
+    /// pull fetches it again.
+    #[error(
+        "layer `{layer}` was corrupt in the local store and has been removed; run the command again to fetch it from its registry"
+    )]
+    CorruptLayer {
+        /// The layer blob.
+        layer: Digest,
+        /// What unpacking it ran into.
+        #[source]
+        source: Box<plinth_oci::Error>,
+    },
+
     /// A layer of an image could not be unpacked (hostile, corrupt or truncated).
     #[error("failed to unpack layer `{layer}`")]
     UnpackLayer {

@@ -120,20 +120,16 @@ impl Snapshots {
                 let options = options.with_compression(Some(Compression::None));
                 let mut decoder = decoder;
                 let unpacked = unpack_layer(&mut decoder, tmp.path(), &options);
-                decoder.finish().map_err(|e| {
-                    Error::Image(format!(
-                        "layer `{}` could not be decompressed ({compression}): {e}",
-                        layer.digest
-                    ))
-                })?;
-                unpacked
+                match (unpacked, decoder.finish()) {
+                    (_, Err(e)) => Err(plinth_oci::Error::Layer(format!(
+                        "the layer could not be decompressed ({compression}): {e}"
+                    ))),
+                    (unpacked, Ok(())) => unpacked,
+                }
             }
             compression => unpack_layer(reader, tmp.path(), &options.with_compression(compression)),
         }
-        .map_err(|e| Error::UnpackLayer {
-            layer: layer.digest.clone(),
-            source: Box::new(e),
-        })?;
+        .map_err(|e| self.unpack_error(layer, e))?;
         if &summary.diff_id != diff_id {
             return Err(Error::Image(format!(
                 "layer `{}` unpacks to diff_id `{}` but the image config says `{diff_id}`; the image is corrupt",
@@ -141,6 +137,23 @@ impl Snapshots {
             )));
         }
         self.install(tmp.keep(), diff_id)
+    }
+
+    /// The error for a layer that failed to unpack. It may be one whose bytes rotted in the
+    /// store (a gzip error is the usual sign): a corrupt blob is removed, so the next pull of the
+    /// image fetches it again from its registry instead of failing the same way forever.
+    fn unpack_error(&self, layer: &Descriptor, source: plinth_oci::Error) -> Error {
+        let source = Box::new(source);
+        match self.store.verify_blob(&layer.digest) {
+            Err(plinth_oci::Error::DigestMismatch { .. }) => Error::CorruptLayer {
+                layer: layer.digest.clone(),
+                source,
+            },
+            _ => Error::UnpackLayer {
+                layer: layer.digest.clone(),
+                source,
+            },
+        }
     }
 
     /// Moves a finished directory (an unpacked layer or a step's upper directory) into place as

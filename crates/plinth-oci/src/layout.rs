@@ -33,6 +33,7 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -306,6 +307,13 @@ impl OciLayout {
         if let Ok(meta) = fs::metadata(&dest)
             && meta.len() == descriptor.size
         {
+            // Already there. When it is the store's own file (an earlier export linked it), a
+            // flipped byte in it is the store's corruption: find it rather than export it.
+            if fs::metadata(store.blob_path(&descriptor.digest))
+                .is_ok_and(|s| s.ino() == meta.ino() && s.dev() == meta.dev())
+            {
+                store.verify_blob(&descriptor.digest)?;
+            }
             return Ok(());
         }
         store.link_blob_to(&descriptor.digest, &dest, shareable_file_mode())?;

@@ -144,3 +144,66 @@ fn reading_checks_digests_and_names_the_problem() {
     assert!(!fresh.has_blob(&layer.digest));
     assert_eq!(count_files(&fresh.root().join("tmp")), 0);
 }
+
+/// Flips one byte of a stored blob in place (the store's files are read-only; the test writes
+/// through a fresh permission, as a disk fault or a careless user would).
+fn flip_a_byte(path: &std::path::Path) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut b = [0u8; 1];
+    f.seek(SeekFrom::Start(20)).unwrap();
+    f.read_exact(&mut b).unwrap();
+    f.seek(SeekFrom::Start(20)).unwrap();
+    f.write_all(&[b[0] ^ 0x01]).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
+}
+
+/// A flipped byte in a stored layer is not exported: neither into a new layout nor into one
+/// that already shares the blob's file with the store. The corrupt blob leaves the store, so
+/// the next pull fetches it again.
+#[test]
+fn a_corrupt_store_blob_is_never_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let image = store_image(&store, &Platform::linux_amd64(), "corrupt\n", false);
+    let plinth_oci::ManifestDocument::Image(manifest) = store.read_document(&image).unwrap() else {
+        panic!("an image manifest");
+    };
+    let layer = manifest.layers[0].digest.clone();
+
+    // Exported once while healthy: the layout links the store's file.
+    let shared = OciLayout::create(dir.path().join("shared")).unwrap();
+    shared.export_from_store(&store, &image, Some("x")).unwrap();
+    flip_a_byte(&store.blob_path(&layer));
+
+    let fresh = OciLayout::create(dir.path().join("fresh")).unwrap();
+    let err = fresh
+        .export_from_store(&store, &image, Some("x"))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::DigestMismatch { expected, .. } if expected == &layer),
+        "{err}"
+    );
+    assert!(!store.has_blob(&layer), "the corrupt blob left the store");
+    assert!(
+        !fresh.blob_path(&layer).exists(),
+        "nothing corrupt was exported"
+    );
+
+    // The same corruption through the layout that shares the file: found, not skipped.
+    let store = Store::open(dir.path().join("store2")).unwrap();
+    let image = store_image(&store, &Platform::linux_amd64(), "corrupt\n", false);
+    let shared = OciLayout::create(dir.path().join("shared2")).unwrap();
+    shared.export_from_store(&store, &image, Some("x")).unwrap();
+    flip_a_byte(&store.blob_path(&layer));
+    let err = shared
+        .export_from_store(&store, &image, Some("y"))
+        .unwrap_err();
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
+}

@@ -18,6 +18,10 @@ pub struct GcArgs {
     /// command still running in another process).
     #[arg(long)]
     pub now: bool,
+    /// Also hash every blob kept and remove the corrupt ones (a flipped byte on disk); the next
+    /// pull or build fetches them again from their registry.
+    #[arg(long)]
+    pub verify: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -33,6 +37,7 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
         GcOptions::default()
     };
     options.dry_run = args.dry_run;
+    options.verify = args.verify;
     let engine_report = engine.gc(&options)?;
     let report = &engine_report.store;
     if args.json {
@@ -44,6 +49,7 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
             "temp_files_removed": report.temp_files_removed,
             "bytes_freed": report.bytes_freed,
             "removed": report.removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "corrupt": report.corrupt.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "snapshots_kept": engine_report.snapshots_kept,
             "snapshots_removed": engine_report.snapshots_removed.len(),
             "cache_entries_removed": engine_report.cache_entries_removed,
@@ -63,6 +69,17 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
             report.blobs_kept,
             report.blobs_in_grace
         ));
+        if args.verify {
+            printer.result(format!(
+                "{verb} {} corrupt blobs{}",
+                report.corrupt.len(),
+                report
+                    .corrupt
+                    .iter()
+                    .map(|d| format!("\n  {d}"))
+                    .collect::<String>()
+            ));
+        }
         printer.result(format!(
             "{verb} {} snapshots and {} stale cache entries ({} bytes); kept {} snapshots in use",
             engine_report.snapshots_removed.len(),

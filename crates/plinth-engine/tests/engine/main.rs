@@ -3,6 +3,7 @@
 mod arm64;
 mod build;
 mod common;
+mod corrupt;
 mod debian;
 mod escape;
 mod export;

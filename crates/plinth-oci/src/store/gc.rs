@@ -22,6 +22,9 @@ pub struct GcOptions {
     pub lock_timeout: Duration,
     /// Report what would be removed without removing it.
     pub dry_run: bool,
+    /// Also hash every kept blob and remove those that do not match their digest (`plinth gc
+    /// --verify`): the images using them fetch them again from their source on the next pull.
+    pub verify: bool,
 }
 
 impl Default for GcOptions {
@@ -31,6 +34,7 @@ impl Default for GcOptions {
             temp_max_age: Duration::from_secs(3600),
             lock_timeout: Duration::from_secs(60),
             dry_run: false,
+            verify: false,
         }
     }
 }
@@ -61,6 +65,9 @@ pub struct GcReport {
     pub bytes_freed: u64,
     /// The digests removed, sorted.
     pub removed: Vec<Digest>,
+    /// Kept blobs whose content did not match their digest, removed (with
+    /// [`GcOptions::verify`]; in a dry run, found only). Sorted.
+    pub corrupt: Vec<Digest>,
 }
 
 fn older_than(path: &Path, meta: &fs::Metadata, age: Duration, now: SystemTime) -> bool {
@@ -103,7 +110,11 @@ impl Store {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             let digest = format!("sha256:{name}").parse::<Digest>().ok();
-            if digest.as_ref().is_some_and(|d| marked.contains(d)) {
+            if let Some(d) = digest.as_ref().filter(|d| marked.contains(*d)) {
+                if options.verify && !self.blob_matches(d, options.dry_run)? {
+                    report.corrupt.push(d.clone());
+                    continue;
+                }
                 report.blobs_kept += 1;
                 continue;
             }
@@ -144,7 +155,9 @@ impl Store {
             }
         }
         report.removed.sort();
+        report.corrupt.sort();
         tracing::info!(
+            corrupt = report.corrupt.len(),
             kept = report.blobs_kept,
             removed = report.blobs_removed,
             temp = report.temp_files_removed,
@@ -153,6 +166,22 @@ impl Store {
             "store garbage collected"
         );
         Ok(report)
+    }
+}
+
+impl Store {
+    /// Whether a blob's content matches its digest; a corrupt one is removed unless `dry_run`.
+    fn blob_matches(&self, digest: &Digest, dry_run: bool) -> Result<bool> {
+        if dry_run {
+            let (actual, _) = super::import::hash_file(&self.blob_path(digest))
+                .map_err(|e| Error::io("read", self.blob_path(digest), e))?;
+            return Ok(&actual == digest);
+        }
+        match self.verify_blob(digest) {
+            Ok(()) => Ok(true),
+            Err(Error::DigestMismatch { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 

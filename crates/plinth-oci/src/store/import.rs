@@ -120,8 +120,10 @@ impl Store {
 
     /// Puts blob `digest` at `dest` (replacing what is there, atomically): a hard link when
     /// `dest` is on the store's file system, else a copy written with `mode`, synced, and
-    /// verified while it is read. The store verified the blob when it was written, so a link
-    /// is not hashed again.
+    /// verified while it is read. A link is verified before it is made: the store verified the
+    /// blob when it was written, but a byte flipped on disk since would otherwise be exported
+    /// (and shared, through the link) without a word; a corrupt blob is removed from the store
+    /// ([`Store::verify_blob`]) and the export fails.
     pub fn link_blob_to(
         &self,
         digest: &Digest,
@@ -129,6 +131,9 @@ impl Store {
         mode: Permissions,
     ) -> Result<Transferred> {
         let src = self.blob_path(digest);
+        if src.exists() {
+            self.verify_blob(digest)?;
+        }
         let dir = dest.parent().unwrap_or(Path::new("."));
         match tempfile::Builder::new()
             .prefix(".tmp-link-")
