@@ -44,6 +44,7 @@
 
 pub mod buildable;
 mod container;
+pub mod debian;
 pub mod error;
 pub mod example;
 mod normalize;
@@ -58,6 +59,7 @@ pub use buildable::{
     BuildContext, BuildableDockerfile, BuildableOptions, ContextEntry, ContextSource, NamedImage,
 };
 pub use container::Container;
+pub use debian::{DEBIAN_ROOT_NAME, DebianRoot};
 pub use error::{Error, Problem, Result};
 pub use op::{DirectorySource, ExecOptions, FileOptions, FileSource, Network, Op};
 pub use reader::{ReaderOptions, parse_dockerfile, parse_dockerfile_with};
