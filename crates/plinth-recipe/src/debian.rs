@@ -261,6 +261,7 @@ fn check_word(word: &str, what: &str, input: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Container;
 
     #[test]
     fn parses_and_prints_back_canonically() {
@@ -308,6 +309,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown variant `tiny`"), "{err}");
+    }
+
+    #[test]
+    fn a_dockerfile_reaches_debian_roots_by_the_reserved_name() {
+        let c = crate::parse_dockerfile(
+            "FROM plinth/debian:bookworm-minbase?include=socat\nRUN [\"socat\", \"-V\"]\n",
+            ".",
+        )
+        .unwrap();
+        let crate::Op::From { source } = &c.ops()[0] else {
+            panic!("{:?}", c.ops())
+        };
+        let root = source.debian().expect("a Debian root");
+        assert_eq!(root.packages(), ["socat"]);
+        assert_eq!(
+            c,
+            Container::from_debian(
+                DebianRoot::new("bookworm")
+                    .unwrap()
+                    .with_packages(["socat"])
+                    .unwrap()
+            )
+            .with_exec(["socat", "-V"])
+        );
     }
 
     #[test]
