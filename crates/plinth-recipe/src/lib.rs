@@ -45,6 +45,7 @@
 pub mod buildable;
 mod container;
 pub mod debian;
+mod declared_ids;
 pub mod error;
 pub mod example;
 mod normalize;

@@ -9,3 +9,4 @@ mod escape;
 mod export;
 mod gc;
 mod overhead;
+mod umoci;
