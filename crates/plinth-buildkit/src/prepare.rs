@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use plinth_engine::UrlFetcher;
+use plinth_executor::UrlFetcher;
 use plinth_oci::Digest;
 use plinth_recipe::{Container, DirectorySource, FileSource, Network, Op, SourceKind};
 
@@ -47,9 +47,7 @@ pub(crate) fn fetch_urls(
 
 /// `url` through the engine's fetcher, its error in this crate's type.
 fn fetch_url(fetcher: &UrlFetcher, url: &str, pin: Option<&Digest>) -> Result<Digest> {
-    fetcher
-        .fetch(url, pin)
-        .map_err(|e| Error::url_input(url, e))
+    fetcher.fetch(url, pin).map_err(Error::from)
 }
 
 fn fetch_into(

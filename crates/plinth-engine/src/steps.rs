@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use plinth_executor::{BuildReporter, CacheStatus, NoReporter, PlatformBuild, StepReport};
 use plinth_oci::{Descriptor, Digest, History, ImageConfig, ImageManifest, Platform};
 use plinth_recipe::state::{join_path, normalize_path};
 use plinth_recipe::{Container, DirectorySource, FileSource, Op, Step};
 
-use crate::build::{PlatformBuild, StepContext};
 use crate::cache::{BuildRecord, StepRecord, StepTrace, explain, root_key, step_key};
 use crate::engine::Inner;
 use crate::error::{Error, Result};
@@ -16,8 +16,8 @@ use crate::files::{
     CopyItem, ItemKind, file_digest, host_tree, image_tree, override_meta, resolve_owner,
     tree_digest, write_items_layer,
 };
-use crate::report::{CacheStatus, NoReporter, Reporter, StepReport};
 use crate::state::ImageState;
+use crate::step_context::StepContext;
 
 /// What a step needs besides its operation, found before its key is computed.
 enum Prepared {
@@ -127,7 +127,7 @@ struct PlatformBuilder<'a> {
     platform: &'a Platform,
     no_cache: bool,
     recipe_id: &'a str,
-    reporter: &'a dyn Reporter,
+    reporter: &'a dyn BuildReporter,
     previous: Option<BuildRecord>,
     state: ImageState,
     traces: Vec<StepTrace>,
@@ -142,7 +142,7 @@ pub(crate) fn build_platform(
     platform: &Platform,
     no_cache: bool,
     recipe_id: &str,
-    reporter: &dyn Reporter,
+    reporter: &dyn BuildReporter,
 ) -> Result<PlatformBuild> {
     let mut builder = PlatformBuilder {
         engine,
@@ -431,7 +431,7 @@ impl PlatformBuilder<'_> {
                         inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
                         // What the helper downloaded went into this image too.
                         self.url_inputs.extend(helper.url_inputs.clone());
-                        let dirs = self.engine.snapshots.read_dirs(&helper.layers)?;
+                        let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
                         image_tree(&dirs, &normalize_path(from), step.index)?
                     }
                 };
@@ -531,7 +531,7 @@ impl PlatformBuilder<'_> {
             })
             .collect();
         let manifest = ImageManifest::new(flavor.manifest(), config_descriptor.clone(), layers);
-        let manifest = engine
+        let manifest_descriptor = engine
             .store
             .write_manifest(&manifest)?
             .with_platform(self.platform.clone());
@@ -542,15 +542,14 @@ impl PlatformBuilder<'_> {
             &BuildRecord { steps: self.traces },
             &kept,
         )?;
-        Ok(PlatformBuild {
-            platform: self.platform.clone(),
-            manifest,
+        Ok(PlatformBuild::new(
+            self.platform.clone(),
+            manifest_descriptor,
+            &manifest,
             config_descriptor,
             config,
-            steps: self.reports,
-            url_inputs: self.url_inputs,
-            warnings: Vec::new(),
-            layers: self.state.layers,
-        })
+            self.reports,
+            self.url_inputs,
+        )?)
     }
 }
