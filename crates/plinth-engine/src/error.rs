@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use plinth_oci::Digest;
+
 /// Everything that can stop a build, an export or a run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
