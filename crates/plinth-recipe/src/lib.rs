@@ -46,6 +46,7 @@
 
 pub mod buildable;
 mod container;
+mod declared_ids;
 pub mod error;
 pub mod example;
 pub mod inputs;

@@ -47,6 +47,8 @@ pub fn run(
     let releaser = open_releaser(global, catalog, &args.listing, printer, true)?;
     let releaser = with_executor(global, releaser, &args.engine)?;
     let interactive = prompt::interactive();
+    // Answering "no" is a choice, not a failure: the original exited 0 there.
+    let declined = std::cell::Cell::new(false);
     let confirm = |existing: &plinth_oci::Digest| {
         if !interactive {
             return false;
@@ -61,12 +63,16 @@ pub fn run(
         .unwrap_or(false);
         if !yes {
             say("Not overwriting the already existing image.");
+            declined.set(true);
         }
         yes
     };
     match releaser.publish(&args.repository, &version, args.force, &confirm) {
         Ok(outcome) => {
             printer.result(outcome.address());
+            Ok(ExitStatus::Success)
+        }
+        Err(plinth_release::Error::PublishedDiffers { .. }) if declined.get() => {
             Ok(ExitStatus::Success)
         }
         Err(e) => refusal_or_error(e, printer),
