@@ -2,7 +2,7 @@
 //! workdir, entrypoint, user and the NLTK builder.
 
 use plinth_catalog::Version;
-use plinth_catalog::airbyte::{self, nltk};
+use plinth_airbyte::{self as airbyte, nltk};
 use plinth_catalog::family::Family;
 use plinth_oci::Platform;
 use plinth_recipe::{DirectorySource, FileSource, Op};
