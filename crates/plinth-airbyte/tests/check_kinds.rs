@@ -289,7 +289,6 @@ fn group_checks_report_every_member() {
     );
 }
 
-
 #[test]
 fn airbyte_kinds_serialize_like_the_generic_ones_and_are_not_read_back() {
     let checks = [
@@ -302,8 +301,14 @@ fn airbyte_kinds_serialize_like_the_generic_ones_and_are_not_read_back() {
         json,
         r#"[{"id":"cdk_system_dependencies","kind":"cdk_system_dependencies"},{"id":"poetry_version","kind":"poetry_version","version":"1.6.1"},{"id":"env_var:A","kind":"env_var","name":"A","value":"b"}]"#
     );
-    assert_eq!(kinds::poetry_version("1.6.1"), kinds::poetry_version("1.6.1"));
-    assert_ne!(kinds::poetry_version("1.6.1"), kinds::poetry_version("1.8.4"));
+    assert_eq!(
+        kinds::poetry_version("1.6.1"),
+        kinds::poetry_version("1.6.1")
+    );
+    assert_ne!(
+        kinds::poetry_version("1.6.1"),
+        kinds::poetry_version("1.8.4")
+    );
     assert_ne!(kinds::poetry_version("1.6.1"), kinds::pip_version("1.6.1"));
     // Only the crate declaring a kind can run it, so JSON never turns back into one.
     assert!(

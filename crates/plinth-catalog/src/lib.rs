@@ -46,11 +46,11 @@ pub mod history;
 mod pyjson;
 pub mod version;
 
+pub use catalog::Catalog;
 pub use changelog::{
     CHANGELOG_DIR, Changelog, ChangelogEntry, changelog_file_name, changelog_path,
 };
 pub use error::{Error, Result};
-pub use catalog::Catalog;
 pub use family::{Family, TableFamily, VersionDecl};
 pub use history::{
     IgnoredTag, PublishedImage, TagSource, VersionEntry, VersionHistory, VersionStatus,

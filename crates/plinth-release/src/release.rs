@@ -9,7 +9,7 @@
 //! bump kind, the version it gives and whether it can be released.
 
 use plinth_catalog::family::RecipeDecl;
-use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Family, VersionHistory, Version};
+use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Family, Version, VersionHistory};
 use plinth_engine::Engine;
 use plinth_oci::Digest;
 
@@ -88,7 +88,11 @@ fn next_declared(family: &dyn Family, registry: &VersionHistory) -> Option<Versi
 }
 
 /// The version `bump` gives, checked against the registry and the family's declarations.
-fn resolve_version(family: &dyn Family, registry: &VersionHistory, bump: BumpKind) -> Result<Version> {
+fn resolve_version(
+    family: &dyn Family,
+    registry: &VersionHistory,
+    bump: BumpKind,
+) -> Result<Version> {
     let version = registry.next_version(bump)?;
     match family.declaration(&version) {
         Ok(decl) if matches!(decl.recipe(), RecipeDecl::Known(_)) => Ok(version),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use plinth_catalog::checks::CheckReport;
 use plinth_catalog::{
-    Catalog, Changelog, Family, PublishedImage, VersionHistory, TagSource, changelog_path,
+    Catalog, Changelog, Family, PublishedImage, TagSource, VersionHistory, changelog_path,
 };
 use plinth_oci::{Digest, Reference};
 use plinth_recipe::ImageSubstitutions;

@@ -14,7 +14,7 @@
 
 use minijinja::value::{Serde, Value};
 use minijinja::{AutoEscape, Environment};
-use plinth_catalog::{VersionHistory, VersionEntry};
+use plinth_catalog::{VersionEntry, VersionHistory};
 use serde::Serialize;
 
 use crate::error::Result;

@@ -40,7 +40,7 @@
 
 use std::collections::BTreeMap;
 
-use plinth_catalog::{IgnoredTag, VersionHistory, VersionEntry};
+use plinth_catalog::{IgnoredTag, VersionEntry, VersionHistory};
 use serde::Serialize;
 
 use crate::error::{Error, Result};

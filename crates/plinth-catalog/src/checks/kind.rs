@@ -259,7 +259,6 @@ impl Check {
         )
     }
 
-
     /// `env_var:{name}`, defined with any value.
     pub fn env_var_defined(name: &str) -> Self {
         Self::new(
@@ -337,14 +336,6 @@ impl Check {
             },
         )
     }
-
-
-
-
-
-
-
-
 
     /// A check of a kind declared by a family crate.
     pub fn custom(id: impl Into<String>, check: impl CustomCheck) -> Self {

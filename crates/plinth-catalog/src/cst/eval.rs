@@ -23,7 +23,10 @@ fn verdict(errors: Vec<String>) -> Result<(), Verdict> {
     }
 }
 
-pub(crate) fn evaluate_command(test: &CommandTest, s: &mut CheckSession<'_>) -> Result<(), Verdict> {
+pub(crate) fn evaluate_command(
+    test: &CommandTest,
+    s: &mut CheckSession<'_>,
+) -> Result<(), Verdict> {
     let with_env = |argv: &[String]| {
         let mut spec = CommandSpec::new(argv.iter().cloned());
         spec.env = test

@@ -192,7 +192,8 @@ impl TagSource for FailingSource {
 #[test]
 fn tag_source_errors_propagate_with_the_repository() {
     let dir = tempfile::tempdir().unwrap();
-    let err = VersionHistory::load(&repo(), &dir.path().join("none.json"), &FailingSource).unwrap_err();
+    let err =
+        VersionHistory::load(&repo(), &dir.path().join("none.json"), &FailingSource).unwrap_err();
     assert_eq!(
         err.to_string(),
         "failed to list the published tags of `docker.io/airbyte/python-connector-base`"

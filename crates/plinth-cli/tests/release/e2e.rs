@@ -123,7 +123,10 @@ fn release_publish_docs_and_refusals() {
         ),
         "{readme}"
     );
-    assert!(!readme.contains("airbyte-connectors-base-images"), "{readme}");
+    assert!(
+        !readme.contains("airbyte-connectors-base-images"),
+        "{readme}"
+    );
     let row = format!("|  1.0.0 | ✅| {address} | First release |");
     assert!(readme.contains(&row), "no `{row}` in:\n{readme}");
     let json: serde_json::Value = serde_json::from_str(

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use plinth_catalog::{VersionHistory, Result, TagSource, changelog_path};
+use plinth_catalog::{Result, TagSource, VersionHistory, changelog_path};
 use plinth_oci::{Digest, Reference};
 
 /// Family order of the original README: python, then java.

@@ -181,7 +181,8 @@ fn no_registries_at_all() {
 #[test]
 fn changelog_text_is_inserted_raw() {
     let changelog = Changelog::new([entry("1.0.0", " <b>raw</b> & `code` |", "RUN echo '<&>'")]);
-    let readme = render_readme(TITLE, OWNER, &[VersionHistory::new(&repo(), changelog, [])]).unwrap();
+    let readme =
+        render_readme(TITLE, OWNER, &[VersionHistory::new(&repo(), changelog, [])]).unwrap();
     assert!(
         readme.contains("|  1.0.0 | ❌|  |  <b>raw</b> & `code` | |"),
         "{readme}"
@@ -193,11 +194,15 @@ fn changelog_text_is_inserted_raw() {
 fn other_registries_show_their_host() {
     let repo: Reference = "127.0.0.1:5000/team/base".parse().unwrap();
     let d = Digest::of(b"y");
-    let readme = render_readme(TITLE, OWNER, &[VersionHistory::new(
-        &repo,
-        Changelog::default(),
-        [("1.0.0".to_owned(), d.clone())],
-    )])
+    let readme = render_readme(
+        TITLE,
+        OWNER,
+        &[VersionHistory::new(
+            &repo,
+            Changelog::default(),
+            [("1.0.0".to_owned(), d.clone())],
+        )],
+    )
     .unwrap();
     assert!(readme.contains("### `127.0.0.1:5000/team/base`\n"));
     assert!(readme.contains(&format!(
