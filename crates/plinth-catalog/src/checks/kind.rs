@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::eval::{CheckSession, Verdict};
@@ -191,14 +192,14 @@ impl Eq for CustomKind {}
 
 impl Serialize for CustomKind {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serde_json::Map::new();
-        map.insert("kind".to_owned(), self.0.kind().into());
-        for (key, value) in self.0.parameters() {
-            if key != "kind" {
-                map.insert(key, value);
-            }
+        // `kind` first, as the derived kinds write it, then the parameters.
+        let parameters = self.0.parameters();
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("kind", self.0.kind())?;
+        for (key, value) in parameters.iter().filter(|(key, _)| *key != "kind") {
+            map.serialize_entry(key, value)?;
         }
-        map.serialize(serializer)
+        map.end()
     }
 }
 
