@@ -36,8 +36,8 @@ pub mod steps;
 
 use std::sync::Arc;
 
-use plinth_catalog::Catalog;
-use plinth_catalog::family::{ChecksDecl, Provenance, RecipeDecl, VersionDecl};
+use plinth_catalog::family::{ChecksDecl, Family, Provenance, RecipeDecl, VersionDecl};
+use plinth_catalog::{Catalog, Changelog};
 use plinth_oci::Digest;
 use plinth_recipe::ImageSource;
 
@@ -55,6 +55,24 @@ pub const SOURCE_DECLARATIVE_MANIFEST_REPOSITORY: &str = "airbyte/source-declara
 pub const CATALOG_TITLE: &str = "airbyte-connectors-base-images";
 /// Whose connectors use the images.
 pub const CATALOG_OWNER: &str = "Airbyte";
+
+/// Versions whose changelog text exists only outside the original's master branch (3.0.1-rc.1's
+/// text is in PR #51578, closed without merging), so the original's changelog JSON has no entry.
+pub const UNMERGED_CHANGELOG_ENTRIES: [(&str, &str); 1] = [(PYTHON_REPOSITORY, "3.0.1-rc.1")];
+
+/// The original's changelog JSON of `family` as its master branch holds it: the declared
+/// changelog without [`UNMERGED_CHANGELOG_ENTRIES`]. The repository's `catalog/` directory
+/// holds these files (`generated/changelogs/`), so `plinth generate-docs` there renders the
+/// original's history.
+pub fn original_changelog(family: &dyn Family) -> plinth_catalog::Result<Changelog> {
+    let mut changelog = family.declared_changelog()?;
+    for (repository, version) in UNMERGED_CHANGELOG_ENTRIES {
+        if repository == family.repository() {
+            changelog.remove(&parse_version(version));
+        }
+    }
+    Ok(changelog)
+}
 
 /// The catalog: python, then java (the order of the original's prompts and README).
 pub fn catalog() -> Catalog {
