@@ -137,6 +137,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// A Debian archive's `InRelease` could not be downloaded.
+    #[error(
+        "cannot reach the Debian archive at `{url}`: {reason}; check the network or give `--apt-mirror`"
+    )]
+    DebianUnreachable {
+        /// The `InRelease` URL.
+        url: String,
+        /// The status line or transport error.
+        reason: String,
+    },
+
     /// A root from Debian's archive could not be made.
     #[error("cannot make the Debian root `{root}` for {platform}: {reason}")]
     Bootstrap {

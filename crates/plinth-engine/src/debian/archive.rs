@@ -259,11 +259,11 @@ pub(crate) fn verify_in_release(
 }
 
 fn download(url: &str) -> Result<Vec<u8>> {
-    let fail = |reason: String| Error::Fetch {
+    let fail = |reason: String| Error::DebianUnreachable {
         url: url.to_owned(),
         reason,
     };
-    crate::blocking::block_on(async {
+    plinth_executor::block_on(async {
         let client = reqwest::Client::builder()
             .user_agent(concat!("plinth/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(15))
