@@ -5,6 +5,7 @@ mod build;
 mod common;
 mod corrupt;
 mod debian;
+mod debian_root;
 mod escape;
 mod export;
 mod gc;
