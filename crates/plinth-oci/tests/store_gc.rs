@@ -277,14 +277,14 @@ fn gc_verify_finds_and_removes_corrupt_blobs_in_use() {
             ..verify.clone()
         })
         .unwrap();
-    assert_eq!(dry.corrupt, [layer.clone()]);
+    assert_eq!(dry.corrupt, std::slice::from_ref(&layer));
     assert!(
         store.blob_path(&layer).exists(),
         "a dry run removes nothing"
     );
 
     let report = store.gc(&verify).unwrap();
-    assert_eq!(report.corrupt, [layer.clone()]);
+    assert_eq!(report.corrupt, std::slice::from_ref(&layer));
     assert!(!store.has_blob(&layer));
     // The manifest, the config and the other layer are healthy and kept.
     assert_eq!(report.blobs_kept, 3, "{report:?}");
