@@ -56,6 +56,7 @@ mod export;
 mod fetch;
 mod files;
 mod gc;
+mod image_files;
 mod merged;
 mod report;
 mod resolve;
@@ -71,6 +72,7 @@ pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
 pub use fetch::{MirrorTarget, UrlFetcher, UrlMirror};
 pub use gc::EngineGcReport;
+pub use image_files::{FileRead, PathInfo};
 pub use report::{CacheStatus, NoReporter, Reporter, StepReport};
 pub use run::{RunOptions, RunOutput, RunSession};
 
