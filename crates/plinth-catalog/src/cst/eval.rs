@@ -6,7 +6,7 @@ use regex::Regex;
 
 use super::expand::{expand, expand_env};
 use super::{CommandTest, FileContentTest, FileExistenceTest, MetadataPair, MetadataTest};
-use crate::checks::eval::{Session, Verdict};
+use crate::checks::{CheckSession, Verdict};
 use crate::checks::{CommandSpec, FileContents, RunnerError};
 
 fn matches(pattern: &str, text: &str) -> Result<bool, Verdict> {
@@ -25,7 +25,7 @@ fn verdict(errors: Vec<String>) -> Result<(), Verdict> {
 }
 
 /// The image's environment, for `$VAR` expansion.
-fn image_env(s: &Session<'_>) -> Vec<(String, String)> {
+fn image_env(s: &CheckSession<'_>) -> Vec<(String, String)> {
     s.runner()
         .image_config()
         .and_then(|c| c.config.as_ref())
@@ -43,7 +43,7 @@ fn lookup<'e>(env: &'e [(String, String)]) -> impl Fn(&str) -> Option<String> + 
     }
 }
 
-pub(crate) fn evaluate_command(test: &CommandTest, s: &mut Session<'_>) -> Result<(), Verdict> {
+pub(crate) fn evaluate_command(test: &CommandTest, s: &mut CheckSession<'_>) -> Result<(), Verdict> {
     // `globalEnvVars` then the test's `envVars`, each expanded against the image's environment
     // and the variables before it; the command and its arguments against all of them.
     let base = image_env(s);
@@ -127,7 +127,7 @@ fn runner_error(what: &str, path: &str, error: &RunnerError) -> Verdict {
 
 pub(crate) fn evaluate_file_existence(
     test: &FileExistenceTest,
-    s: &mut Session<'_>,
+    s: &mut CheckSession<'_>,
 ) -> Result<(), Verdict> {
     // As container-structure-test: the path is expanded with the image's environment and looked
     // up in the image's filesystem (no command runs), a final symlink not followed.
@@ -195,7 +195,7 @@ pub(crate) fn evaluate_file_existence(
 
 pub(crate) fn evaluate_file_content(
     test: &FileContentTest,
-    s: &mut Session<'_>,
+    s: &mut CheckSession<'_>,
 ) -> Result<(), Verdict> {
     let path = test.path.as_str();
     let contents = s
