@@ -43,7 +43,10 @@ fn lookup<'e>(env: &'e [(String, String)]) -> impl Fn(&str) -> Option<String> + 
     }
 }
 
-pub(crate) fn evaluate_command(test: &CommandTest, s: &mut CheckSession<'_>) -> Result<(), Verdict> {
+pub(crate) fn evaluate_command(
+    test: &CommandTest,
+    s: &mut CheckSession<'_>,
+) -> Result<(), Verdict> {
     // `globalEnvVars` then the test's `envVars`, each expanded against the image's environment
     // and the variables before it; the command and its arguments against all of them.
     let base = image_env(s);
