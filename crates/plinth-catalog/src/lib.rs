@@ -43,6 +43,7 @@ pub mod cst;
 pub mod error;
 pub mod family;
 pub mod history;
+pub mod lock_dir;
 mod pyjson;
 pub mod version;
 

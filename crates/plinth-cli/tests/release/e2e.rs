@@ -10,6 +10,22 @@ fn release_publish_docs_and_refusals() {
         return;
     }
     let c = Catalog::new("e2e");
+    // The catalog is a git repository: a release must leave only the files it means to change.
+    let git = |args: &[&str]| {
+        let out = c.run(
+            c.ctx
+                .command("git")
+                .arg("-C")
+                .arg(c.catalog_dir())
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+                .args(args),
+        );
+        assert!(out.status.success(), "git {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    std::fs::create_dir_all(c.catalog_dir()).unwrap();
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "empty catalog"]);
 
     // Without a terminal, a missing answer is an error naming its flag, not a hang.
     let out = c.run(
@@ -84,6 +100,27 @@ fn release_publish_docs_and_refusals() {
     let digest = skopeo_digest(&tag).expect("the tag was pushed");
     let address = format!("{tag}@{digest}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), address);
+
+    // `git status` shows what a release writes and nothing else: no lock file, no temp file.
+    let status = git(&["status", "--porcelain", "--untracked-files=all"]);
+    let mut changed: Vec<&str> = status.lines().map(|l| &l[3..]).collect();
+    changed.sort_unstable();
+    assert_eq!(
+        changed,
+        [
+            "README.md",
+            "generated/changelogs/example_busybox_base.json",
+            "generated/inputs/example_busybox_base.json",
+            "generated/registry.json",
+        ],
+        "{status}"
+    );
+    assert!(
+        c.catalog_dir()
+            .join("generated/.locks/example_busybox_base.lock")
+            .is_file(),
+        "the family lock is there, ignored"
+    );
 
     // The pushed index has both platforms.
     let raw = std::process::Command::new("skopeo")
