@@ -4,6 +4,39 @@
 
 use crate::fixture::{Catalog, REPOSITORY, Root, push_root, skopeo_digest, text};
 
+/// Runs the command on a pseudo-terminal and answers "n" to the overwrite question; exits with
+/// the command's code.
+const ANSWER_NO: &str = r#"
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+seen = b""
+def read(timeout):
+    global seen
+    r, _, _ = select.select([fd], [], [], timeout)
+    if not r:
+        return None
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        data = b""
+    seen += data
+    return data
+end = time.time() + 600
+while b"Would you like to overwrite it?" not in seen:
+    data = read(max(0, end - time.time()))
+    if not data:
+        sys.stdout.buffer.write(seen)
+        sys.exit(3)
+os.write(fd, b"n\r")
+while read(600):
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(seen)
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+
 #[test]
 fn release_publish_docs_and_refusals() {
     if !crate::require_root() {
@@ -218,6 +251,28 @@ fn release_publish_docs_and_refusals() {
         digest,
         "the published tag did not move"
     );
+    // On a terminal, plinth asks; answering "No" is a choice, not a failure: exit 0.
+    let probe = c.cmd(&["publish", REPOSITORY, "1.0.0"]);
+    let mut cmd = c.ctx.command("python3");
+    cmd.arg("-c").arg(ANSWER_NO).arg(probe.get_program());
+    cmd.args(probe.get_args());
+    for (k, v) in probe.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.env_remove("PLINTH_NO_PROMPT")
+        .env("TERM", "xterm")
+        .env("MY_FAMILY_ROOT_IMAGE", &other_root);
+    let out = c.run(&mut cmd);
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        screen.contains("Not overwriting the already existing image."),
+        "{screen}"
+    );
+    assert_eq!(skopeo_digest(&tag).unwrap(), digest, "still not moved");
 
     // No publish without a changelog entry.
     let out = c.run(&mut c.cmd(&["publish", REPOSITORY, "1.1.0"]));
