@@ -7,10 +7,12 @@ use crate::fixture::{Catalog, REPOSITORY, Root, push_root, skopeo_digest, text};
 /// Runs the command on a pseudo-terminal and answers "n" to the overwrite question; exits with
 /// the command's code.
 const ANSWER_NO: &str = r#"
-import os, pty, select, sys, time
+import fcntl, os, pty, select, struct, sys, termios, time
 pid, fd = pty.fork()
 if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
+# Wide enough that the question is not wrapped.
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 240, 0, 0))
 seen = b""
 def read(timeout):
     global seen
@@ -23,8 +25,8 @@ def read(timeout):
         data = b""
     seen += data
     return data
-end = time.time() + 600
-while b"Would you like to overwrite it?" not in seen:
+end = time.time() + 300
+while b"overwrite it?" not in seen:
     data = read(max(0, end - time.time()))
     if not data:
         sys.stdout.buffer.write(seen)
