@@ -42,7 +42,14 @@ pub struct Recipe<'a> {
 }
 
 enum Source<'a> {
-    Dockerfile(Container),
+    /// A Dockerfile, read once per platform (the automatic platform args differ); `host` is the
+    /// read for the host, done first so a bad Dockerfile fails before anything builds.
+    Dockerfile {
+        path: PathBuf,
+        text: String,
+        options: ReaderOptions,
+        host: Container,
+    },
     Catalog {
         family: &'a dyn plinth_catalog::Family,
         version: Version,
@@ -96,7 +103,7 @@ impl Recipe<'_> {
     pub fn catalog_version(&self) -> Option<(&dyn plinth_catalog::Family, &Version)> {
         match &self.source {
             Source::Catalog { family, version } => Some((*family, version)),
-            Source::Dockerfile(_) => None,
+            Source::Dockerfile { .. } => None,
         }
     }
 
@@ -117,7 +124,13 @@ impl Recipe<'_> {
         platform: &Platform,
     ) -> anyhow::Result<(Container, Vec<AppliedSubstitution>)> {
         let container = match &self.source {
-            Source::Dockerfile(container) => container.clone(),
+            Source::Dockerfile {
+                path,
+                text,
+                options,
+                ..
+            } => parse_dockerfile_with(text, &options.clone().with_platform(platform.clone()))
+                .with_context(|| format!("failed to read `{}` for {platform}", path.display()))?,
             Source::Catalog { family, version } => family.recipe(version, platform)?,
         };
         Ok(container
@@ -128,7 +141,7 @@ impl Recipe<'_> {
     /// The platforms to build when none are asked for: the family's, or the host's.
     pub fn default_platforms(&self) -> Vec<Platform> {
         match &self.source {
-            Source::Dockerfile(_) => vec![Platform::host()],
+            Source::Dockerfile { .. } => vec![Platform::host()],
             Source::Catalog { family, .. } => family.platforms(),
         }
     }
@@ -136,7 +149,7 @@ impl Recipe<'_> {
     /// The original's "Dockerfile example" text.
     pub fn dockerfile_example(&self) -> anyhow::Result<String> {
         match &self.source {
-            Source::Dockerfile(container) => Ok(container.dockerfile_example()),
+            Source::Dockerfile { host, .. } => Ok(host.dockerfile_example()),
             Source::Catalog { family, version } => Ok(family.dockerfile_example(version)?),
         }
     }
@@ -157,18 +170,23 @@ fn read_dockerfile<'a>(
     } else {
         context
     };
-    let mut options = ReaderOptions::new(&context);
+    let mut options = ReaderOptions::new(&context).with_dockerfile(file);
     for arg in build_args {
         let (name, value) = arg
             .split_once('=')
             .with_context(|| format!("`--build-arg {arg}`: write it as NAME=VALUE"))?;
         options = options.with_build_arg(name, value);
     }
-    let container = parse_dockerfile_with(&text, &options)
+    let host = parse_dockerfile_with(&text, &options.clone().with_platform(Platform::host()))
         .with_context(|| format!("failed to read `{}`", file.display()))?;
     Ok(Recipe {
         id: file.display().to_string(),
-        source: Source::Dockerfile(container),
+        source: Source::Dockerfile {
+            path: file.to_path_buf(),
+            text,
+            options,
+            host,
+        },
         substitutions: ImageSubstitutions::new(),
     })
 }

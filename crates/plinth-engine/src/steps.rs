@@ -45,10 +45,21 @@ pub(crate) fn describe(op: &Op) -> String {
     };
     match op {
         Op::From { source } => format!("FROM {source}"),
-        Op::Exec { argv, network } => match network {
-            plinth_recipe::Network::Enabled => format!("RUN {}", json(argv)),
-            plinth_recipe::Network::Disabled => format!("RUN --network=none {}", json(argv)),
-        },
+        Op::Exec { argv, network, env } => {
+            // Build args are shown by name only: their values may be tokens.
+            let args: String = env.keys().map(|k| format!("{k} ")).collect();
+            let args = if args.is_empty() {
+                args
+            } else {
+                format!("(build args {}) ", args.trim_end())
+            };
+            match network {
+                plinth_recipe::Network::Enabled => format!("RUN {args}{}", json(argv)),
+                plinth_recipe::Network::Disabled => {
+                    format!("RUN --network=none {args}{}", json(argv))
+                }
+            }
+        }
         Op::Env { name, value } => format!("ENV {name}={value}"),
         Op::Label { name, value } => format!("LABEL {name}={value}"),
         Op::User { user } => format!("USER {user}"),
@@ -478,8 +489,8 @@ impl PlatformBuilder<'_> {
         prepared: Prepared,
     ) -> Result<Option<(Descriptor, Digest)>> {
         match (step.op, prepared) {
-            (Op::Exec { argv, network }, _) => {
-                crate::exec::run_exec(ctx, &self.state, argv, *network, step.state.caches())
+            (Op::Exec { argv, network, env }, _) => {
+                crate::exec::run_exec(ctx, &self.state, argv, *network, env, step.state.caches())
             }
             (
                 _,

@@ -116,6 +116,7 @@ impl Container {
         self.with_op(Op::Exec {
             argv: argv.into_iter().map(Into::into).collect(),
             network: options.network,
+            env: options.env,
         })
     }
 

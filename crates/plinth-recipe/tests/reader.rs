@@ -26,7 +26,8 @@ ARG TAG
 ARG DIR=/opt/${TAG:-x}
 RUN echo "hi" \
     && touch /made
-ENV A=1 B="two words" C=$A\$A
+ENV A=1 B="two words"
+ENV C=$A\$A
 ENV OLD form value
 LABEL org.example.k="v 1" other=${A}
 WORKDIR $DIR/sub
@@ -45,9 +46,16 @@ ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000
         &ReaderOptions::new("/nonexistent").with_build_arg("TAG", "1.35"),
     )
     .unwrap();
+    // ARG values reach RUN's environment, not the image config.
+    let args = ExecOptions::default()
+        .with_build_env("TAG", "1.35")
+        .with_build_env("DIR", "/opt/1.35");
     let build = Container::from_address("busybox:1.35")
         .unwrap()
-        .with_exec(["/bin/sh", "-c", "echo \"hi\"     && touch /made"])
+        .with_exec_opts(
+            ["/bin/sh", "-c", "echo \"hi\"     && touch /made"],
+            args.clone(),
+        )
         .with_env("A", "1")
         .with_env("B", "two words")
         .with_env("C", "1$A")
@@ -57,9 +65,15 @@ ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000
         .with_workdir("/opt/1.35/sub")
         .with_user("1000:1000")
         .with_mounted_cache_owned("/root/.cache", "pip", "0:0")
-        .with_exec_opts(["pip", "install", "x"], ExecOptions::without_network())
+        .with_exec_opts(
+            ["pip", "install", "x"],
+            ExecOptions {
+                env: args.env.clone(),
+                ..ExecOptions::without_network()
+            },
+        )
         .without_mounted_cache("/root/.cache")
-        .with_exec(["/bin/sh", "-c", "true"]);
+        .with_exec_opts(["/bin/sh", "-c", "true"], args);
     let expected = build
         .with_default_args(["x"])
         .with_entrypoint(["/bin/sh", "-c", "/bin/e"])
@@ -96,7 +110,8 @@ fn backtick_escape_and_scratch() {
 #[test]
 fn every_unsupported_instruction_is_listed_with_its_line() {
     let text = "RUN early\nFROM --platform=$BUILDPLATFORM x\nFROM x\nEXPOSE 80\nVOLUME /data\nRUN --mount=type=secret,id=a true\n\
-                HEALTHCHECK NONE\nRUN cat <<EOF\nWORKDIR $HOME\nCOPY *.txt /\nFOO bar\nRUN [\"a\", 1]\nCOPY missing /x\n";
+                HEALTHCHECK NONE\nWORKDIR $HOME\nCOPY *.txt /\nFOO bar\nRUN [\"a\", 1]\nCOPY missing /x\n\
+                RUN cat <<EOF\nFOO body line\nEOF\n";
     let found = problems(text);
     let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
     assert_eq!(

@@ -19,16 +19,19 @@
 
 mod copy;
 mod lines;
+mod vars;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+use plinth_oci::Platform;
 
 use crate::Container;
 use crate::error::{Error, Problem, Result};
 use crate::op::{Network, Op};
 use crate::source::ImageSource;
 use crate::state::{CacheMount, normalize_path};
-use crate::words::{Var, expand, split_words};
+use vars::Vars;
 
 /// Options of [`parse_dockerfile_with`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,6 +40,11 @@ pub struct ReaderOptions {
     pub context_dir: PathBuf,
     /// `--build-arg` values; they apply to declared `ARG`s only.
     pub build_args: BTreeMap<String, String>,
+    /// The platform built for: the values of the automatic `TARGET*` args (`BUILD*` are the
+    /// host's). Without one, a Dockerfile that uses them is refused.
+    pub platform: Option<Platform>,
+    /// The Dockerfile's path, for its own ignore file (`<Dockerfile>.dockerignore`).
+    pub dockerfile: Option<PathBuf>,
 }
 
 impl ReaderOptions {
@@ -45,7 +53,21 @@ impl ReaderOptions {
         Self {
             context_dir: context_dir.into(),
             build_args: BTreeMap::new(),
+            platform: None,
+            dockerfile: None,
         }
+    }
+
+    /// Sets the Dockerfile's path.
+    pub fn with_dockerfile(mut self, path: impl Into<PathBuf>) -> Self {
+        self.dockerfile = Some(path.into());
+        self
+    }
+
+    /// Sets the platform built for.
+    pub fn with_platform(mut self, platform: Platform) -> Self {
+        self.platform = Some(platform);
+        self
     }
 
     /// Adds a build arg.
@@ -68,6 +90,12 @@ pub fn parse_dockerfile_with(text: &str, options: &ReaderOptions) -> Result<Cont
         options,
         escape: directives.escape,
         global_args: BTreeMap::new(),
+        platform_args: options
+            .platform
+            .as_ref()
+            .map(|p| vars::platform_args(p, &Platform::host()))
+            .unwrap_or_default(),
+        used_build_args: BTreeSet::new(),
         stages: Vec::new(),
         problems,
     };
@@ -94,25 +122,11 @@ pub fn parse_dockerfile_with(text: &str, options: &ReaderOptions) -> Result<Cont
     Ok(reader.stages.pop().map(|s| s.container).unwrap_or_default())
 }
 
-/// Platform build args Docker predefines; a recipe takes the platform as a build parameter.
-const PLATFORM_ARGS: [&str; 8] = [
-    "TARGETPLATFORM",
-    "TARGETOS",
-    "TARGETARCH",
-    "TARGETVARIANT",
-    "BUILDPLATFORM",
-    "BUILDOS",
-    "BUILDARCH",
-    "BUILDVARIANT",
-];
-
 pub(super) struct Stage {
     pub name: Option<String>,
     pub container: Container,
-    /// Env set by ENV in this stage or the stage it derives from (for substitution).
-    pub env: BTreeMap<String, String>,
-    /// Args declared in this stage: `None` = declared without a value.
-    pub args: BTreeMap<String, Option<String>>,
+    /// ENV and ARG values in scope (for expansion and RUN's build-time env).
+    pub vars: Vars,
     /// Whether CMD was set in this stage (Docker keeps it across a later ENTRYPOINT).
     pub cmd_set: bool,
     /// Whether the last op is a CMD the reader re-emitted after an ENTRYPOINT.
@@ -122,7 +136,12 @@ pub(super) struct Stage {
 pub(super) struct Reader<'a> {
     pub options: &'a ReaderOptions,
     pub escape: char,
+    /// Args declared before the first FROM: `None` = declared without a value.
     pub global_args: BTreeMap<String, Option<String>>,
+    /// The automatic platform args (empty when the read has no platform).
+    pub platform_args: BTreeMap<String, String>,
+    /// `--build-arg` names some ARG declared.
+    pub used_build_args: BTreeSet<String>,
     pub stages: Vec<Stage>,
     pub problems: Vec<Problem>,
 }
@@ -197,50 +216,9 @@ impl Reader<'_> {
 
     pub(super) fn push(&mut self, op: Op) {
         let stage = self.stage();
-        if let Op::Env { name, value } = &op {
-            stage.env.insert(name.clone(), value.clone());
-        }
+        stage.note_vars(&op);
         stage.reemitted_cmd = false;
         stage.container = stage.container.with_op(op);
-    }
-
-    /// Expands a word with the variables in scope (the stage's, or the global args before FROM).
-    pub(super) fn expand(&self, word: &str) -> std::result::Result<String, String> {
-        let mut unknown = Vec::new();
-        let result = {
-            let stage = self.stages.last();
-            let mut lookup = |name: &str| -> Option<Var> {
-                let found = match stage {
-                    Some(s) => s.env.get(name).map(|v| Var::Set(v.clone())).or_else(|| {
-                        s.args
-                            .get(name)
-                            .map(|v| v.clone().map_or(Var::Unset, Var::Set))
-                    }),
-                    None => self
-                        .global_args
-                        .get(name)
-                        .map(|v| v.clone().map_or(Var::Unset, Var::Set)),
-                };
-                if found.is_none() && !unknown.iter().any(|u| u == name) {
-                    unknown.push(name.to_owned());
-                }
-                found
-            };
-            expand(word, self.escape, &mut lookup)
-        };
-        if let Some(name) = unknown.first() {
-            if PLATFORM_ARGS.contains(&name.as_str()) {
-                return Err(format!(
-                    "`${name}` is a platform build arg; plinth recipes take the platform as a build parameter, \
-                     so the Dockerfile cannot depend on it"
-                ));
-            }
-            return Err(format!(
-                "`${name}` is not set by an ARG or ENV earlier in this stage; plinth reads a Dockerfile without \
-                 the base image's environment, so declare it with ARG or ENV first"
-            ));
-        }
-        result
     }
 
     fn from(&mut self, flags: Flags, rest: &str) -> std::result::Result<(), String> {
@@ -257,25 +235,23 @@ impl Reader<'_> {
             _ => return Err("FROM takes `image` or `image AS name`".into()),
         };
         // FROM sees the global args only.
-        let saved = std::mem::take(&mut self.stages);
-        let expanded = self.expand(image);
-        self.stages = saved;
-        let image = expanded?;
+        let image = self.expand_in(image, None)?;
         let mut stage = Stage {
             name,
             container: Container::new(),
-            env: BTreeMap::new(),
-            args: BTreeMap::new(),
+            vars: Vars::new(false),
             cmd_set: false,
             reemitted_cmd: false,
         };
         if let Some(base) = self.find_stage(&image) {
+            // BuildKit's stage inherits its base stage's run state, ARG values included.
             stage.container = base.container.clone();
-            stage.env = base.env.clone();
+            stage.vars = base.vars.clone();
         } else if image != "scratch" {
             let source =
                 ImageSource::parse(&image).map_err(|e| format!("{e}{}", source_chain(&e)))?;
             stage.container = Container::from_image(source);
+            stage.vars = Vars::new(true);
         }
         self.stages.push(stage);
         Ok(())
@@ -291,69 +267,6 @@ impl Reader<'_> {
             return Some(s);
         }
         name.parse::<usize>().ok().and_then(|i| self.stages.get(i))
-    }
-
-    fn arg(&mut self, rest: &str) -> std::result::Result<(), String> {
-        let words = split_words(rest, self.escape);
-        if words.is_empty() {
-            return Err("ARG needs a name".into());
-        }
-        for w in words {
-            let (name, value) = match w.split_once('=') {
-                Some((n, v)) => (n.to_owned(), Some(self.expand(v)?)),
-                None => (w.clone(), None),
-            };
-            if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                return Err(format!("`{name}` is not an ARG name"));
-            }
-            let given = self.options.build_args.get(&name).cloned();
-            if self.stages.is_empty() {
-                self.global_args.insert(name, given.or(value));
-            } else {
-                let inherited = self.global_args.get(&name).cloned().flatten();
-                self.stage()
-                    .args
-                    .insert(name, given.or(value).or(inherited));
-            }
-        }
-        Ok(())
-    }
-
-    fn name_values(&mut self, keyword: &str, rest: &str) -> std::result::Result<(), String> {
-        let words = split_words(rest, self.escape);
-        if words.is_empty() {
-            return Err(format!("{keyword} needs `name=value`"));
-        }
-        let mut pairs = Vec::new();
-        if !words[0].contains('=') {
-            // Old form: `ENV name value…`, the rest of the line is the value.
-            let Some((name, value)) = rest.split_once(char::is_whitespace) else {
-                return Err(format!(
-                    "{keyword} `{rest}` has no value: write `{keyword} {rest}=value`"
-                ));
-            };
-            pairs.push((name.to_owned(), value.trim_start().to_owned()));
-        } else {
-            for w in words {
-                let Some((name, value)) = w.split_once('=') else {
-                    return Err(format!("`{w}` is not of the form name=value"));
-                };
-                pairs.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        for (name, value) in pairs {
-            let name = self.expand(&name)?;
-            let value = self.expand(&value)?;
-            if name.is_empty() {
-                return Err(format!("{keyword} has an empty name"));
-            }
-            self.push(if keyword == "ENV" {
-                Op::Env { name, value }
-            } else {
-                Op::Label { name, value }
-            });
-        }
-        Ok(())
     }
 
     fn command(&mut self, keyword: &str, argv: Vec<String>) {
@@ -438,7 +351,8 @@ impl Reader<'_> {
                 });
             }
         }
-        self.push(Op::Exec { argv, network });
+        let env = self.stage().vars.build_env();
+        self.push(Op::Exec { argv, network, env });
         Ok(())
     }
 }
