@@ -20,7 +20,10 @@ fn problems(text: &str) -> Vec<(usize, String)> {
     problems_with(text, &ReaderOptions::new("/nonexistent"))
 }
 
-fn execs(c: &Container) -> Vec<(Vec<String>, Vec<(String, String)>)> {
+/// An exec's argv and its build-time env.
+type ExecSummary = (Vec<String>, Vec<(String, String)>);
+
+fn execs(c: &Container) -> Vec<ExecSummary> {
     c.ops()
         .iter()
         .filter_map(|op| match op {
