@@ -102,6 +102,14 @@ pub(crate) fn describe(op: &Op) -> String {
     }
 }
 
+/// Gives a root without `PATH` in its env the default one, as BuildKit does for every stage
+/// (`FROM scratch` included), so both engines write the same config.
+fn set_default_path(config: &mut ImageConfig) {
+    if !config.env().iter().any(|(name, _)| name == "PATH") {
+        config.set_env("PATH", plinth_recipe::reader::DEFAULT_PATH);
+    }
+}
+
 /// Applies a config operation to the image config.
 fn apply_config(config: &mut ImageConfig, op: &Op) {
     match op {
@@ -162,7 +170,13 @@ pub(crate) fn build_platform(
         recipe_id,
         reporter,
         previous: engine.cache.last_build(recipe_id, platform),
-        state: ImageState::scratch(platform),
+        state: {
+            // BuildKit's empty image: the default PATH and `/` as the workdir.
+            let mut state = ImageState::scratch(platform);
+            set_default_path(&mut state.config);
+            state.config.runtime_mut().working_dir = Some("/".to_owned());
+            state
+        },
         traces: Vec::new(),
         reports: Vec::new(),
         url_inputs: BTreeMap::new(),
@@ -206,8 +220,10 @@ impl PlatformBuilder<'_> {
                     _ if root.fetched => format!("root image `{digest}` fetched"),
                     _ => format!("root image `{digest}` already in the store"),
                 };
+                let mut config = root.config;
+                set_default_path(&mut config);
                 self.state = ImageState {
-                    config: root.config,
+                    config,
                     layers: root.layers,
                     key: root_key(Some(&digest), self.platform),
                 };
@@ -389,6 +405,15 @@ impl PlatformBuilder<'_> {
                     FileSource::Bytes(b) => (ItemKind::Bytes(b.clone()), None, 0o644),
                 };
                 let mut dest = resolve(path);
+                let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+                // A destination that is a directory in the image takes the file inside, as
+                // `COPY file /existing-dir` does.
+                if !dest.ends_with('/')
+                    && dest != "/"
+                    && matches!(crate::merged::lookup(&dirs, &dest)?, crate::merged::Lookup::Found(e) if e.is_dir())
+                {
+                    dest.push('/');
+                }
                 if dest.ends_with('/') {
                     let name = name.filter(|n| !n.is_empty()).ok_or_else(|| Error::Step {
                         index: step.index,
@@ -396,7 +421,6 @@ impl PlatformBuilder<'_> {
                     })?;
                     dest.push_str(&name);
                 }
-                let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
                 let (uid, gid) = match owner {
                     Some(o) => resolve_owner(&dirs, o, step.index)?,
                     None => (0, 0),
@@ -412,7 +436,7 @@ impl PlatformBuilder<'_> {
                 Ok(Prepared::Items {
                     dest,
                     items: vec![item],
-                    dest_owner: (0, 0),
+                    dest_owner: (u64::from(uid), u64::from(gid)),
                 })
             }
             Op::Directory {
@@ -477,7 +501,54 @@ impl PlatformBuilder<'_> {
                     dest_owner,
                 })
             }
-            _ => Ok(Prepared::Nothing),
+            Op::Workdir { path } => {
+                // BuildKit makes the workdir (and its missing parents) right away, 0755 and
+                // owned by the image user, so it exists even when no RUN follows.
+                let dir = resolve(path);
+                let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+                let Ok(missing) = crate::files::missing_dirs(&dirs, &dir, step.index) else {
+                    return Ok(Prepared::Nothing);
+                };
+                let Some(first) = missing.first() else {
+                    return Ok(Prepared::Nothing);
+                };
+                let user = self
+                    .state
+                    .config
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.user.clone())
+                    .filter(|u| !u.is_empty());
+                let (uid, gid) = match user {
+                    Some(u) => resolve_owner(&dirs, &u, step.index)?,
+                    None => (0, 0),
+                };
+                let parent = first.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
+                let items = missing
+                    .iter()
+                    .map(|rel| CopyItem {
+                        rel: rel[parent.len()..].trim_start_matches('/').to_owned(),
+                        kind: ItemKind::Dir,
+                        uid: u64::from(uid),
+                        gid: u64::from(gid),
+                        mode: 0o755,
+                        mtime: now,
+                    })
+                    .collect();
+                Ok(Prepared::Items {
+                    dest: format!("/{parent}"),
+                    items,
+                    dest_owner: (u64::from(uid), u64::from(gid)),
+                })
+            }
+            Op::From { .. }
+            | Op::Env { .. }
+            | Op::Label { .. }
+            | Op::User { .. }
+            | Op::Entrypoint { .. }
+            | Op::DefaultArgs { .. }
+            | Op::MountedCache { .. }
+            | Op::UnmountCache { .. } => Ok(Prepared::Nothing),
         }
     }
 

@@ -279,10 +279,21 @@ impl Writer<'_> {
                             }
                             ("ADD", url.clone())
                         }
-                        FileSource::HostFile(p) => (
-                            "COPY",
-                            self.add_entry("file", ContextSource::HostFile(p.clone())),
-                        ),
+                        FileSource::HostFile(p) => {
+                            // Under its own name, so a copy into an existing directory keeps
+                            // it, as the embedded engine does.
+                            let entry = self.add_entry("file", ContextSource::HostFile(p.clone()));
+                            match p.file_name().and_then(|n| n.to_str()) {
+                                Some(name) => {
+                                    let named = format!("{entry}/{name}");
+                                    if let Some(last) = self.context.entries.last_mut() {
+                                        last.path = named.clone();
+                                    }
+                                    ("COPY", named)
+                                }
+                                None => ("COPY", entry),
+                            }
+                        }
                         FileSource::Bytes(b) => (
                             "COPY",
                             self.add_entry("file", ContextSource::Bytes(b.clone())),

@@ -60,7 +60,10 @@ pub use buildable::{
 pub use container::Container;
 pub use error::{Error, Problem, Result};
 pub use op::{DirectorySource, ExecOptions, FileOptions, FileSource, Network, Op};
-pub use reader::{ReaderOptions, parse_dockerfile, parse_dockerfile_with};
+pub use reader::{
+    BaseConfig, DockerfileRead, ReaderOptions, base_images, parse_dockerfile,
+    parse_dockerfile_with, read_dockerfile,
+};
 pub use source::{ImageSource, SourceKind};
 pub use state::{CacheMount, ContainerState, Step, Steps};
 pub use substitute::{

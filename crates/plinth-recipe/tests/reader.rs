@@ -126,7 +126,7 @@ fn every_unsupported_instruction_is_listed_with_its_line() {
         .join("\n");
     for needle in [
         "before the first FROM",
-        "--platform",
+        "BUILDPLATFORM",
         "`EXPOSE` is not supported",
         "type=secret",
         "heredocs",
@@ -167,12 +167,25 @@ fn context_files_and_directories() {
     )
     .unwrap();
     let host = |p: &str| ctx.path().join(p);
+    // A context file keeps its permission bits, explicitly.
+    std::fs::set_permissions(
+        ctx.path().join("a.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o754),
+    )
+    .unwrap();
+    let c = parse_dockerfile(
+        "FROM x\nCOPY a.sh tree /app/\nCOPY [\"a.sh\", \"/b c\"]\nADD a.sh rel\nCOPY a.sh .\n",
+        ctx.path(),
+    )
+    .unwrap();
+    let kept = || FileOptions::new().mode(0o754);
     let expected = Container::from_address("x")
         .unwrap()
-        .with_file("/app/a.sh", FileSource::HostFile(host("a.sh")))
+        .with_file_opts("/app/a.sh", FileSource::HostFile(host("a.sh")), kept())
         .with_directory("/app/", DirectorySource::Host(host("tree")))
-        .with_file("/b c", FileSource::HostFile(host("a.sh")))
-        .with_file("rel", FileSource::HostFile(host("a.sh")));
+        .with_file_opts("/b c", FileSource::HostFile(host("a.sh")), kept())
+        .with_file_opts("rel", FileSource::HostFile(host("a.sh")), kept())
+        .with_file_opts("./a.sh", FileSource::HostFile(host("a.sh")), kept());
     assert_eq!(c, expected);
     let found = problems("FROM x\nCOPY ../up /x\nADD y.tar.gz /\nCOPY a b /notdir\n");
     assert_eq!(found.len(), 3, "{found:?}");
@@ -224,6 +237,7 @@ fn buildable_context_round_trip() {
     let ctx = tempfile::tempdir().unwrap();
     for entry in &built.context.entries {
         let dest = ctx.path().join(&entry.path);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         match &entry.source {
             ContextSource::Bytes(b) => std::fs::write(&dest, b).unwrap(),
             ContextSource::HostFile(p) => {

@@ -1,6 +1,7 @@
 //! `COPY` and `ADD`.
 
 use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path};
 
 use plinth_oci::Digest;
@@ -69,6 +70,14 @@ impl Reader<'_> {
                 "{keyword} needs at least one source and a destination"
             ));
         };
+        // `.` and `..` name directories: the sources go inside, as with a trailing `/`.
+        let dest = if dest == "." || dest == ".." || dest.ends_with("/.") || dest.ends_with("/..") {
+            format!("{dest}/")
+        } else {
+            dest.clone()
+        };
+        let dest = &dest;
+
         if sources.is_empty() {
             return Err(format!(
                 "{keyword} needs at least one source and a destination"
@@ -243,6 +252,9 @@ impl Reader<'_> {
         } else {
             dest.to_owned()
         };
+        // BuildKit keeps a context file's permission bits unless `--chmod` says otherwise;
+        // the recipe holds them explicitly so both engines write the same.
+        let mode = mode.or(Some(meta.permissions().mode() & 0o7777));
         Ok(Op::File {
             path,
             source: FileSource::HostFile(host),

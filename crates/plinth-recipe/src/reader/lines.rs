@@ -125,8 +125,22 @@ fn is_stable_frontend(value: &str) -> bool {
 /// The terminators of the heredocs a `RUN`, `COPY` or `ADD` line opens (`<<EOF`, `<<-EOF`,
 /// `<<"EOF"`), in order; `None` when it opens none.
 pub(crate) fn heredoc_terminators(text: &str) -> Option<Vec<String>> {
-    let keyword = text.split_whitespace().next()?.to_ascii_uppercase();
-    if !matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") {
+    let (keyword, rest) = text.trim_start().split_once(char::is_whitespace)?;
+    if !matches!(
+        keyword.to_ascii_uppercase().as_str(),
+        "RUN" | "COPY" | "ADD"
+    ) {
+        return None;
+    }
+    // The exec (JSON) form has no heredocs.
+    let mut rest = rest.trim_start();
+    while let Some(after) = rest.strip_prefix("--") {
+        rest = after
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, r)| r)
+            .trim_start();
+    }
+    if rest.starts_with('[') && serde_json::from_str::<Vec<String>>(rest.trim_end()).is_ok() {
         return None;
     }
     let mut words = Vec::new();

@@ -31,6 +31,7 @@ use crate::error::{Error, Problem, Result};
 use crate::op::{Network, Op};
 use crate::source::ImageSource;
 use crate::state::{CacheMount, normalize_path};
+pub use vars::DEFAULT_PATH;
 use vars::Vars;
 
 /// Options of [`parse_dockerfile_with`].
@@ -45,6 +46,36 @@ pub struct ReaderOptions {
     pub platform: Option<Platform>,
     /// The Dockerfile's path, for its own ignore file (`<Dockerfile>.dockerignore`).
     pub dockerfile: Option<PathBuf>,
+    /// The configs of the base images, by the name `FROM` gives them (after expansion; see
+    /// [`base_images`]). A stage on an image missing here is read without its env: a variable
+    /// only the image could set is then refused.
+    pub base_configs: BTreeMap<String, BaseConfig>,
+}
+
+/// What the reader needs of a base image's config, as BuildKit uses it while reading.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BaseConfig {
+    /// `Env`, in order.
+    pub env: Vec<(String, String)>,
+    /// `Shell`, when set.
+    pub shell: Option<Vec<String>>,
+    /// `OnBuild` triggers.
+    pub on_build: Vec<String>,
+}
+
+impl BaseConfig {
+    /// The parts of an image config the reader uses.
+    pub fn of_image(config: &plinth_oci::ImageConfig) -> Self {
+        let strings = |name: &str| -> Option<Vec<String>> {
+            let value = config.config.as_ref()?.extra.get(name)?;
+            serde_json::from_value::<Vec<String>>(value.clone()).ok()
+        };
+        Self {
+            env: config.env(),
+            shell: strings("Shell").filter(|s| !s.is_empty()),
+            on_build: strings("OnBuild").unwrap_or_default(),
+        }
+    }
 }
 
 impl ReaderOptions {
@@ -55,7 +86,14 @@ impl ReaderOptions {
             build_args: BTreeMap::new(),
             platform: None,
             dockerfile: None,
+            base_configs: BTreeMap::new(),
         }
+    }
+
+    /// Adds the config of a base image, by its name in `FROM`.
+    pub fn with_base_config(mut self, image: impl Into<String>, config: BaseConfig) -> Self {
+        self.base_configs.insert(image.into(), config);
+        self
     }
 
     /// Sets the Dockerfile's path.
@@ -84,21 +122,73 @@ pub fn parse_dockerfile(text: &str, context_dir: impl AsRef<Path>) -> Result<Con
 
 /// Reads `text` with options.
 pub fn parse_dockerfile_with(text: &str, options: &ReaderOptions) -> Result<Container> {
+    read_dockerfile(text, options).map(|read| read.container)
+}
+
+/// A Dockerfile read into a recipe, with the warnings BuildKit would print.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DockerfileRead {
+    /// The last stage.
+    pub container: Container,
+    /// Warnings (a `--build-arg` no stage declares, …).
+    pub warnings: Vec<String>,
+}
+
+/// Build args every build accepts without an `ARG`: they reach RUN's environment only.
+const PROXY_ARGS: [&str; 10] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The images the stages of `text` start from, as `FROM` names them after expanding the global
+/// args (stage names and `scratch` left out, each once): the keys of
+/// [`ReaderOptions::base_configs`]. Problems are left to [`read_dockerfile`].
+pub fn base_images(text: &str, options: &ReaderOptions) -> Vec<String> {
+    let (directives, lines) = lines::split_lines(text, &mut Vec::new());
+    let mut reader = Reader::new(options, directives.escape, Vec::new());
+    let mut stage_names: Vec<String> = Vec::new();
+    let mut out: Vec<String> = Vec::new();
+    for line in &lines {
+        let (keyword, rest) = line
+            .text
+            .split_once(char::is_whitespace)
+            .unwrap_or((&line.text, ""));
+        let (_, rest) = split_flags(rest.trim());
+        if keyword.eq_ignore_ascii_case("ARG") && stage_names.is_empty() && out.is_empty() {
+            let _ = reader.arg(rest);
+        } else if keyword.eq_ignore_ascii_case("FROM") {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let Some(image) = words.first() else { continue };
+            if let Ok(image) = reader.expand_in(image, None)
+                && image != "scratch"
+                && !stage_names.contains(&image.to_ascii_lowercase())
+                && !out.contains(&image)
+            {
+                out.push(image);
+            }
+            if let [_, as_kw, name] = words.as_slice()
+                && as_kw.eq_ignore_ascii_case("as")
+            {
+                stage_names.push(name.to_ascii_lowercase());
+            }
+        }
+    }
+    out
+}
+
+/// Reads `text` with options, keeping the warnings.
+pub fn read_dockerfile(text: &str, options: &ReaderOptions) -> Result<DockerfileRead> {
     let mut problems = Vec::new();
     let (directives, lines) = lines::split_lines(text, &mut problems);
-    let mut reader = Reader {
-        options,
-        escape: directives.escape,
-        global_args: BTreeMap::new(),
-        platform_args: options
-            .platform
-            .as_ref()
-            .map(|p| vars::platform_args(p, &Platform::host()))
-            .unwrap_or_default(),
-        used_build_args: BTreeSet::new(),
-        stages: Vec::new(),
-        problems,
-    };
+    let mut reader = Reader::new(options, directives.escape, problems);
     for line in &lines {
         if let Err(message) = reader.instruction(&line.text) {
             reader.problems.push(Problem {
@@ -119,7 +209,23 @@ pub fn parse_dockerfile_with(text: &str, options: &ReaderOptions) -> Result<Cont
             problems: reader.problems,
         });
     }
-    Ok(reader.stages.pop().map(|s| s.container).unwrap_or_default())
+    let unused: Vec<&str> = options
+        .build_args
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !reader.used_build_args.contains(*k) && !PROXY_ARGS.contains(k))
+        .collect();
+    let mut warnings = Vec::new();
+    if !unused.is_empty() {
+        warnings.push(format!(
+            "build args no stage declares with ARG were not used: {}",
+            unused.join(", ")
+        ));
+    }
+    Ok(DockerfileRead {
+        container: reader.stages.pop().map(|s| s.container).unwrap_or_default(),
+        warnings,
+    })
 }
 
 pub(super) struct Stage {
@@ -127,6 +233,8 @@ pub(super) struct Stage {
     pub container: Container,
     /// ENV and ARG values in scope (for expansion and RUN's build-time env).
     pub vars: Vars,
+    /// The shell of shell-form instructions, when not `/bin/sh -c` (SHELL, or the base's).
+    pub shell: Option<Vec<String>>,
     /// Whether CMD was set in this stage (Docker keeps it across a later ENTRYPOINT).
     pub cmd_set: bool,
     /// Whether the last op is a CMD the reader re-emitted after an ENTRYPOINT.
@@ -147,6 +255,24 @@ pub(super) struct Reader<'a> {
 }
 
 type Flags = Vec<(String, Option<String>)>;
+
+impl<'a> Reader<'a> {
+    fn new(options: &'a ReaderOptions, escape: char, problems: Vec<Problem>) -> Self {
+        Reader {
+            options,
+            escape,
+            global_args: BTreeMap::new(),
+            platform_args: options
+                .platform
+                .as_ref()
+                .map(|p| vars::platform_args(p, &Platform::host()))
+                .unwrap_or_default(),
+            used_build_args: BTreeSet::new(),
+            stages: Vec::new(),
+            problems,
+        }
+    }
+}
 
 impl Reader<'_> {
     fn instruction(&mut self, text: &str) -> std::result::Result<(), String> {
@@ -201,7 +327,7 @@ impl Reader<'_> {
             }
             "ENTRYPOINT" | "CMD" => {
                 no_flags(&keyword, &flags)?;
-                let argv = command_argv(rest)?;
+                let argv = self.command_argv(rest)?;
                 self.command(&keyword, argv);
                 Ok(())
             }
@@ -222,10 +348,26 @@ impl Reader<'_> {
     }
 
     fn from(&mut self, flags: Flags, rest: &str) -> std::result::Result<(), String> {
-        if flags.iter().any(|(n, _)| n == "platform") {
-            return Err("`FROM --platform` is not supported: the platform is a build parameter of the recipe".into());
+        for (name, value) in &flags {
+            if name != "platform" {
+                return Err(format!("the FROM flag `--{name}` is not supported"));
+            }
+            // A stage for another platform than the one built (a cross-compiling stage) is
+            // not something one recipe per platform can hold; the same platform is a no-op.
+            let wanted = self.expand_in(value.as_deref().unwrap_or(""), None)?;
+            let target = self.platform_args.get("TARGETPLATFORM");
+            let same = match (wanted.parse::<Platform>(), &self.options.platform) {
+                (Ok(w), Some(t)) => w.matches(t) || t.matches(&w),
+                _ => false,
+            };
+            if !same {
+                return Err(format!(
+                    "`FROM --platform={wanted}` builds this stage for another platform than the one built ({}): \
+                     plinth builds every stage for the target platform; drop `--platform` or build for {wanted}",
+                    target.map_or("none given", String::as_str)
+                ));
+            }
         }
-        no_flags("FROM", &flags)?;
         let words: Vec<&str> = rest.split_whitespace().collect();
         let (image, name) = match words.as_slice() {
             [image] => (*image, None),
@@ -239,7 +381,8 @@ impl Reader<'_> {
         let mut stage = Stage {
             name,
             container: Container::new(),
-            vars: Vars::new(false),
+            vars: Vars::scratch(),
+            shell: None,
             cmd_set: false,
             reemitted_cmd: false,
         };
@@ -247,11 +390,25 @@ impl Reader<'_> {
             // BuildKit's stage inherits its base stage's run state, ARG values included.
             stage.container = base.container.clone();
             stage.vars = base.vars.clone();
+            stage.shell = base.shell.clone();
         } else if image != "scratch" {
             let source =
                 ImageSource::parse(&image).map_err(|e| format!("{e}{}", source_chain(&e)))?;
             stage.container = Container::from_image(source);
-            stage.vars = Vars::new(true);
+            match self.options.base_configs.get(&image) {
+                Some(base) => {
+                    if !base.on_build.is_empty() {
+                        return Err(format!(
+                            "the base image `{image}` has ONBUILD triggers ({}), which BuildKit runs here and plinth does not: \
+                             write them out in this stage and build from an image without triggers",
+                            base.on_build.join("; ")
+                        ));
+                    }
+                    stage.vars = Vars::from_base_env(&base.env);
+                    stage.shell = base.shell.clone();
+                }
+                None => stage.vars = Vars::unknown_base(),
+            }
         }
         self.stages.push(stage);
         Ok(())
@@ -329,7 +486,7 @@ impl Reader<'_> {
         if json_array(rest)?.is_none() {
             check_heredoc(rest)?;
         }
-        let argv = command_argv(rest)?;
+        let argv = self.command_argv(rest)?;
         if argv.is_empty() {
             return Err("`RUN []` has no command".into());
         }
@@ -351,7 +508,12 @@ impl Reader<'_> {
                 });
             }
         }
-        let env = self.stage().vars.build_env();
+        let mut env = self.stage().vars.build_env();
+        for name in PROXY_ARGS {
+            if let Some(value) = self.options.build_args.get(name) {
+                env.entry(name.to_owned()).or_insert_with(|| value.clone());
+            }
+        }
         self.push(Op::Exec { argv, network, env });
         Ok(())
     }
@@ -406,11 +568,23 @@ pub(super) fn json_array(rest: &str) -> std::result::Result<Option<Vec<String>>,
     }
 }
 
-fn command_argv(rest: &str) -> std::result::Result<Vec<String>, String> {
-    Ok(match json_array(rest)? {
-        Some(argv) => argv,
-        None => vec!["/bin/sh".into(), "-c".into(), rest.to_owned()],
-    })
+impl Reader<'_> {
+    /// The argv of a RUN, CMD or ENTRYPOINT: the JSON array, or the text under the stage's
+    /// shell (`SHELL`, the base image's, or `/bin/sh -c`).
+    fn command_argv(&mut self, rest: &str) -> std::result::Result<Vec<String>, String> {
+        Ok(match json_array(rest)? {
+            Some(argv) => argv,
+            None => {
+                let mut argv = self
+                    .stage()
+                    .shell
+                    .clone()
+                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                argv.push(rest.to_owned());
+                argv
+            }
+        })
+    }
 }
 
 pub(super) fn check_heredoc(rest: &str) -> std::result::Result<(), String> {

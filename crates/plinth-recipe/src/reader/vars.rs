@@ -14,6 +14,9 @@ use super::{Reader, Stage};
 use crate::op::Op;
 use crate::words::{Var, expand, split_words};
 
+/// The `PATH` BuildKit gives a stage whose base sets none (`system.DefaultPathEnv`).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// Platform build args BuildKit defines for every build; a stage sees them after `ARG NAME`.
 pub(super) const PLATFORM_ARGS: [&str; 8] = [
     "TARGETPLATFORM",
@@ -53,12 +56,29 @@ pub(crate) struct Vars {
 }
 
 impl Vars {
-    /// Variables of a stage built on an image (`from_image`) or on scratch.
-    pub fn new(from_image: bool) -> Self {
+    /// Variables of a stage on an image whose env the reader does not know.
+    pub fn unknown_base() -> Self {
         Self {
-            from_image,
+            from_image: true,
             ..Self::default()
         }
+    }
+
+    /// Variables of a stage on scratch: only `PATH`, which BuildKit sets when a base has none.
+    pub fn scratch() -> Self {
+        Self::from_base_env(&[])
+    }
+
+    /// Variables of a stage on an image with this env (BuildKit adds `PATH` when it is missing).
+    pub fn from_base_env(env: &[(String, String)]) -> Self {
+        let mut vars = Self::default();
+        for (name, value) in env {
+            vars.set_env(name, value);
+        }
+        if !vars.values.contains_key("PATH") {
+            vars.set_env("PATH", DEFAULT_PATH);
+        }
+        vars
     }
 
     fn set_env(&mut self, name: &str, value: &str) {
