@@ -131,7 +131,8 @@ pub(crate) fn run_exec(
         .filter(|w| !w.is_empty())
         .map(|w| plinth_recipe::state::normalize_path(&w))
         .unwrap_or_else(|| "/".to_owned());
-    // Create a missing workdir in this step's layer, owned by root, as `docker build` does.
+    // A workdir step makes its directory; one still missing here (its step came before a
+    // `from`-less recipe's first layer, or a later step removed it) is made root-owned.
     if let Ok(missing) = missing_dirs(&read_dirs, &workdir, ctx.index) {
         if let Some(first) = missing.first() {
             copy_up_parents(&read_dirs, &upper, first)?;

@@ -99,6 +99,7 @@ pub(crate) fn describe(op: &Op) -> String {
         },
         Op::MountedCache { path, volume, .. } => format!("MOUNT cache {volume} at {path}"),
         Op::UnmountCache { path } => format!("UNMOUNT cache at {path}"),
+        Op::Config { setting } => setting.dockerfile_line(),
     }
 }
 
@@ -137,7 +138,13 @@ fn apply_config(config: &mut ImageConfig, op: &Op) {
             runtime.cmd = None;
         }
         Op::DefaultArgs { argv } => config.runtime_mut().cmd = Some(argv.clone()),
-        _ => {}
+        Op::Config { setting } => setting.apply_to(config),
+        Op::From { .. }
+        | Op::Exec { .. }
+        | Op::File { .. }
+        | Op::Directory { .. }
+        | Op::MountedCache { .. }
+        | Op::UnmountCache { .. } => {}
     }
 }
 
@@ -548,7 +555,8 @@ impl PlatformBuilder<'_> {
             | Op::Entrypoint { .. }
             | Op::DefaultArgs { .. }
             | Op::MountedCache { .. }
-            | Op::UnmountCache { .. } => Ok(Prepared::Nothing),
+            | Op::UnmountCache { .. }
+            | Op::Config { .. } => Ok(Prepared::Nothing),
         }
     }
 

@@ -258,6 +258,7 @@ impl Writer<'_> {
                     })?;
                     lines.push(format!("LABEL {}={value}", w(name, "label key")?));
                 }
+                Op::Config { setting } => lines.push(setting.dockerfile_line()),
                 Op::User { user } => lines.push(format!("USER {}", w(user, "user")?)),
                 Op::Workdir { path } => lines.push(format!("WORKDIR {}", w(path, "workdir")?)),
                 Op::Entrypoint { argv } => {

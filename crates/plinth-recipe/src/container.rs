@@ -384,6 +384,11 @@ fn validate_into(container: &Container, prefix: &str, problems: &mut Vec<String>
                     bad(format!("no cache is mounted at `{path}`"));
                 }
             }
+            Op::Config { setting } => {
+                if let Some(problem) = setting.problem() {
+                    bad(problem);
+                }
+            }
         }
     }
 }
@@ -422,6 +427,7 @@ fn strings_of(op: &Op) -> Vec<&str> {
         }
         Op::Env { name, value } | Op::Label { name, value } => vec![name, value],
         Op::User { user } => vec![user],
+        Op::Config { setting } => setting.strings(),
         Op::Workdir { path } | Op::UnmountCache { path } => vec![path],
         Op::File {
             path,

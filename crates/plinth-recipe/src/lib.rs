@@ -50,6 +50,7 @@ pub mod example;
 mod normalize;
 pub mod op;
 pub mod reader;
+pub mod setting;
 pub mod source;
 pub mod state;
 pub mod substitute;
@@ -65,6 +66,7 @@ pub use reader::{
     BaseConfig, DockerfileRead, ReaderOptions, base_images, parse_dockerfile,
     parse_dockerfile_with, read_dockerfile,
 };
+pub use setting::{HealthCheck, ImageSetting};
 pub use source::{ImageSource, SourceKind};
 pub use state::{CacheMount, ContainerState, Step, Steps};
 pub use substitute::{

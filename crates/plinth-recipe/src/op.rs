@@ -17,6 +17,7 @@ use plinth_oci::Digest;
 use serde::{Deserialize, Serialize};
 
 use crate::Container;
+use crate::setting::ImageSetting;
 use crate::source::ImageSource;
 
 /// One step of a recipe.
@@ -120,6 +121,11 @@ pub enum Op {
     UnmountCache {
         /// The mount point given to [`Op::MountedCache`].
         path: String,
+    },
+    /// Set an image setting that changes no files (ports, volumes, health check, …).
+    Config {
+        /// The setting.
+        setting: ImageSetting,
     },
 }
 
@@ -285,6 +291,7 @@ impl Op {
             Op::Directory { .. } => "directory",
             Op::MountedCache { .. } => "mounted_cache",
             Op::UnmountCache { .. } => "unmount_cache",
+            Op::Config { .. } => "config",
         }
     }
 }

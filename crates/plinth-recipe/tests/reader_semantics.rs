@@ -210,3 +210,62 @@ fn build_env_round_trips_and_needs_consistency_in_the_buildable_view() {
         .with_exec(["/b"]);
     assert!(c.buildable_dockerfile(&BuildableOptions::new()).is_err());
 }
+
+#[test]
+fn image_settings_are_read_and_round_trip_through_the_buildable_view() {
+    use plinth_recipe::{HealthCheck, ImageSetting};
+    let text = "FROM scratch\nEXPOSE 80 53/udp\nVOLUME [\"/data\"]\n\
+                HEALTHCHECK --interval=1m30s --retries=2 CMD [\"/check\", \"-q\"]\nSTOPSIGNAL SIGINT\n\
+                ONBUILD RUN make\nSHELL [\"/bin/ash\", \"-c\"]\nRUN echo\nMAINTAINER me\nHEALTHCHECK NONE\n";
+    let c = parse_dockerfile(text, "/nonexistent").unwrap();
+    let settings: Vec<&ImageSetting> = c
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::Config { setting } => Some(setting),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        settings[2],
+        &ImageSetting::Healthcheck {
+            check: HealthCheck {
+                test: vec!["CMD".into(), "/check".into(), "-q".into()],
+                interval: Some(90_000_000_000),
+                retries: Some(2),
+                ..HealthCheck::default()
+            }
+        }
+    );
+    assert_eq!(settings.len(), 8);
+    // SHELL changes the shell of later shell-form instructions.
+    assert_eq!(
+        execs(&c)[0].0,
+        vec!["/bin/ash".to_owned(), "-c".into(), "echo".into()]
+    );
+    let built = c.buildable_dockerfile(&BuildableOptions::new()).unwrap();
+    let back = parse_dockerfile(&built.text, "/nonexistent").unwrap();
+    assert_eq!(back, c.normalized(), "{}", built.text);
+}
+
+#[test]
+fn bad_settings_name_the_line_and_the_form() {
+    let found = problems(
+        "FROM scratch\nEXPOSE 80/xtp\nHEALTHCHECK --timeout=1us CMD x\nONBUILD FROM x\nSHELL /bin/sh -c\nHEALTHCHECK NONE x\nSTOPSIGNAL\n",
+    );
+    let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, vec![2, 3, 4, 5, 6, 7], "{found:?}");
+    for (needle, (_, message)) in [
+        "tcp, udp or sctp",
+        "less than 1ms",
+        "isn't allowed as an ONBUILD trigger",
+        "JSON array",
+        "no arguments",
+        "one signal",
+    ]
+    .iter()
+    .zip(&found)
+    {
+        assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+    }
+}

@@ -297,6 +297,37 @@ pub const CASES: &[Case] = &[
         "scratch_stage_copy",
         "FROM {root} AS a\nRUN echo s > /s\nFROM {root}\nCOPY --from=a /s /s\n",
     ),
+    // --- image settings -------------------------------------------------------------------------
+    same(
+        "expose",
+        "FROM {root}\nEXPOSE 80 53/udp 8000-8001\nENV P=9090\nEXPOSE $P/tcp\n",
+    ),
+    same(
+        "volume_forms",
+        "FROM {root}\nVOLUME [\"/data\", \"/logs\"]\nVOLUME /a /b\n",
+    ),
+    same(
+        "healthcheck_shell_with_options",
+        "FROM {root}\nHEALTHCHECK --interval=30s --timeout=5s --start-period=1m30s --retries=3 CMD wget -q http://localhost/ || exit 1\n",
+    ),
+    same(
+        "healthcheck_exec",
+        "FROM {root}\nHEALTHCHECK CMD [\"true\"]\n",
+    ),
+    same("healthcheck_none", "FROM {root}\nHEALTHCHECK NONE\n"),
+    same("stopsignal", "FROM {root}\nENV S=SIGQUIT\nSTOPSIGNAL $S\n"),
+    same(
+        "onbuild",
+        "FROM {root}\nONBUILD RUN echo hi\nONBUILD COPY . /app\n",
+    ),
+    same(
+        "shell_changes_shell_form",
+        "FROM {root}\nSHELL [\"/bin/sh\", \"-ec\"]\nRUN echo shell > /s\nCMD echo hi\nENTRYPOINT echo e\n",
+    ),
+    same(
+        "maintainer",
+        "FROM {root}\nMAINTAINER Some One <someone@example.com>\n",
+    ),
     // --- refused, with the line and the way out ---------------------------------------------------
     refused(
         "refused_heredoc",

@@ -27,6 +27,9 @@ use crate::cases::{Case, ContextEntry, Expect};
 use crate::common::{FileServer, busybox_root, error_chain, require_all};
 use crate::tree::{Tree, apply_tar, image_of, runtime_config, tree_differences};
 
+/// A built image's file tree and runtime config.
+type Image = (Tree, Value);
+
 /// What every case may use: the root image, a file server, the docker client.
 struct Fixture {
     root: String,
@@ -99,7 +102,7 @@ fn build_with_docker(
     case: &Case,
     dir: &Path,
     context: &Path,
-) -> Result<(Tree, Value), String> {
+) -> Result<Image, String> {
     let tag = format!("plinth-dockerfile-eq/{}:{}", case.name, std::process::id());
     let mut common = vec![
         "-f".to_owned(),
@@ -135,7 +138,7 @@ fn build_with_docker(
             "image".into(),
             "inspect".into(),
             "--format".into(),
-            "{{json .Config}}".into(),
+            "{\"config\":{{json .Config}},\"author\":{{json .Author}}}".into(),
             tag.clone(),
         ],
     );
@@ -143,7 +146,7 @@ fn build_with_docker(
     let config: Value = serde_json::from_str(&inspected?).map_err(|e| e.to_string())?;
     let mut tree = Tree::new();
     apply_tar(&mut tree, std::fs::read(&tar).map_err(|e| e.to_string())?);
-    Ok((tree, runtime_config(&config)))
+    Ok((tree, runtime_config(&config["config"], &config["author"])))
 }
 
 /// Runs one case; returns what went wrong.
@@ -200,7 +203,7 @@ fn run_case(fixture: &Fixture, case: &Case) -> Vec<String> {
         Expect::Files(_) => None,
         Expect::Refused { .. } => unreachable!("handled above"),
     };
-    let engines: Vec<(&str, Result<(Tree, Value), String>)> = vec![
+    let engines: Vec<(&str, Result<Image, String>)> = vec![
         (
             "embedded engine",
             engine

@@ -129,12 +129,12 @@ pub fn image_of(store: &Store, root: &Descriptor, platform: &Platform) -> (Tree,
     }
     let config: Value =
         serde_json::from_slice(&store.read_blob(&manifest.config.digest).unwrap()).unwrap();
-    (tree, runtime_config(&config["config"]))
+    (tree, runtime_config(&config["config"], &config["author"]))
 }
 
 /// The config fields a Dockerfile sets, with empty values (`null`, `[]`, `{}`, `""`) left out:
 /// they mean the same to a runtime, and tools disagree on which one they write.
-pub fn runtime_config(config: &Value) -> Value {
+pub fn runtime_config(config: &Value, author: &Value) -> Value {
     const FIELDS: [&str; 12] = [
         "Env",
         "Cmd",
@@ -162,6 +162,11 @@ pub fn runtime_config(config: &Value) -> Value {
         if !empty {
             out.insert(field.to_owned(), value.clone());
         }
+    }
+    if let Value::String(a) = author
+        && !a.is_empty()
+    {
+        out.insert("Author".to_owned(), author.clone());
     }
     Value::Object(out)
 }

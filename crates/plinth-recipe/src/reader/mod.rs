@@ -19,6 +19,7 @@
 
 mod copy;
 mod lines;
+mod settings;
 mod vars;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -285,20 +286,9 @@ impl Reader<'_> {
                 no_flags(&keyword, &flags)?;
                 return self.arg(rest);
             }
-            "EXPOSE" | "VOLUME" | "HEALTHCHECK" | "ONBUILD" | "SHELL" | "STOPSIGNAL"
-            | "MAINTAINER" => {
-                return Err(format!(
-                    "`{keyword}` is not supported: plinth recipes hold filesystem, env, labels, user, workdir, \
-                     entrypoint and CMD only; remove the instruction{}",
-                    if keyword == "MAINTAINER" {
-                        " (or use `LABEL maintainer=…`)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
             "RUN" | "ENV" | "LABEL" | "USER" | "WORKDIR" | "ENTRYPOINT" | "CMD" | "COPY"
-            | "ADD" => {}
+            | "ADD" | "EXPOSE" | "VOLUME" | "HEALTHCHECK" | "ONBUILD" | "SHELL" | "STOPSIGNAL"
+            | "MAINTAINER" => {}
             _ => return Err(format!("unknown instruction `{keyword}`")),
         }
         if self.stages.is_empty() {
@@ -331,7 +321,8 @@ impl Reader<'_> {
                 self.command(&keyword, argv);
                 Ok(())
             }
-            _ => self.copy_or_add(&keyword, flags, rest),
+            "COPY" | "ADD" => self.copy_or_add(&keyword, flags, rest),
+            _ => self.setting(&keyword, flags, rest, text),
         }
     }
 
