@@ -408,12 +408,23 @@ fn context_links_that_stay_inside_resolve_from_the_context_root() {
         &ctx,
     )
     .unwrap();
+    // Context files keep their permission bits, explicitly.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(ctx.join("sub/file"))
+            .unwrap()
+            .permissions(),
+    ) & 0o7777;
+    let kept = || FileOptions::new().mode(mode);
     let expected = Container::from_address("x")
         .unwrap()
-        .with_file("/x", FileSource::HostFile(ctx.join("sub/file")))
-        .with_file("/d/abs_in", FileSource::HostFile(ctx.join("sub/file")))
+        .with_file_opts("/x", FileSource::HostFile(ctx.join("sub/file")), kept())
+        .with_file_opts(
+            "/d/abs_in",
+            FileSource::HostFile(ctx.join("sub/file")),
+            kept(),
+        )
         .with_directory("/y", DirectorySource::Host(ctx.join("sub")))
-        .with_file("/z", FileSource::HostFile(ctx.join("sub/file")))
+        .with_file_opts("/z", FileSource::HostFile(ctx.join("sub/file")), kept())
         .with_directory("/w", DirectorySource::Host(ctx.join("dir")));
     assert_eq!(c, expected);
 }
