@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use plinth_executor::{BuildReporter, CacheStatus, NoReporter, PlatformBuild, StepReport};
 use plinth_oci::{Descriptor, Digest, History, ImageConfig, ImageManifest, Platform};
 use plinth_recipe::state::{join_path, normalize_path};
-use plinth_recipe::{Container, DirectorySource, FileSource, Op, Step};
+use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Op, Step};
 
-use crate::build::{PlatformBuild, StepContext};
 use crate::cache::{BuildRecord, StepRecord, StepTrace, explain, root_key, step_key};
 use crate::engine::Inner;
 use crate::error::{Error, Result};
@@ -16,8 +16,8 @@ use crate::files::{
     CopyItem, ItemKind, file_digest, host_tree, image_tree, override_meta, resolve_owner,
     tree_digest, write_items_layer,
 };
-use crate::report::{CacheStatus, NoReporter, Reporter, StepReport};
 use crate::state::ImageState;
+use crate::step_context::StepContext;
 
 /// What a step needs besides its operation, found before its key is computed.
 enum Prepared {
@@ -45,10 +45,21 @@ pub(crate) fn describe(op: &Op) -> String {
     };
     match op {
         Op::From { source } => format!("FROM {source}"),
-        Op::Exec { argv, network } => match network {
-            plinth_recipe::Network::Enabled => format!("RUN {}", json(argv)),
-            plinth_recipe::Network::Disabled => format!("RUN --network=none {}", json(argv)),
-        },
+        Op::Exec { argv, network, env } => {
+            // Build args are shown by name only: their values may be tokens.
+            let args: String = env.keys().map(|k| format!("{k} ")).collect();
+            let args = if args.is_empty() {
+                args
+            } else {
+                format!("(build args {}) ", args.trim_end())
+            };
+            match network {
+                plinth_recipe::Network::Enabled => format!("RUN {args}{}", json(argv)),
+                plinth_recipe::Network::Disabled => {
+                    format!("RUN --network=none {args}{}", json(argv))
+                }
+            }
+        }
         Op::Env { name, value } => format!("ENV {name}={value}"),
         Op::Label { name, value } => format!("LABEL {name}={value}"),
         Op::User { user } => format!("USER {user}"),
@@ -88,6 +99,15 @@ pub(crate) fn describe(op: &Op) -> String {
         },
         Op::MountedCache { path, volume, .. } => format!("MOUNT cache {volume} at {path}"),
         Op::UnmountCache { path } => format!("UNMOUNT cache at {path}"),
+        Op::Config { setting } => setting.dockerfile_line(),
+    }
+}
+
+/// Gives a root without `PATH` in its env the default one, as BuildKit does for every stage
+/// (`FROM scratch` included), so both engines write the same config.
+fn set_default_path(config: &mut ImageConfig) {
+    if !config.env().iter().any(|(name, _)| name == "PATH") {
+        config.set_env("PATH", plinth_recipe::reader::DEFAULT_PATH);
     }
 }
 
@@ -118,7 +138,13 @@ fn apply_config(config: &mut ImageConfig, op: &Op) {
             runtime.cmd = None;
         }
         Op::DefaultArgs { argv } => config.runtime_mut().cmd = Some(argv.clone()),
-        _ => {}
+        Op::Config { setting } => setting.apply_to(config),
+        Op::From { .. }
+        | Op::Exec { .. }
+        | Op::File { .. }
+        | Op::Directory { .. }
+        | Op::MountedCache { .. }
+        | Op::UnmountCache { .. } => {}
     }
 }
 
@@ -127,7 +153,7 @@ struct PlatformBuilder<'a> {
     platform: &'a Platform,
     no_cache: bool,
     recipe_id: &'a str,
-    reporter: &'a dyn Reporter,
+    reporter: &'a dyn BuildReporter,
     previous: Option<BuildRecord>,
     state: ImageState,
     traces: Vec<StepTrace>,
@@ -142,7 +168,7 @@ pub(crate) fn build_platform(
     platform: &Platform,
     no_cache: bool,
     recipe_id: &str,
-    reporter: &dyn Reporter,
+    reporter: &dyn BuildReporter,
 ) -> Result<PlatformBuild> {
     let mut builder = PlatformBuilder {
         engine,
@@ -151,7 +177,13 @@ pub(crate) fn build_platform(
         recipe_id,
         reporter,
         previous: engine.cache.last_build(recipe_id, platform),
-        state: ImageState::scratch(platform),
+        state: {
+            // BuildKit's empty image: the default PATH and `/` as the workdir.
+            let mut state = ImageState::scratch(platform);
+            set_default_path(&mut state.config);
+            state.config.runtime_mut().working_dir = Some("/".to_owned());
+            state
+        },
         traces: Vec::new(),
         reports: Vec::new(),
         url_inputs: BTreeMap::new(),
@@ -175,12 +207,7 @@ impl PlatformBuilder<'_> {
         let mut inputs = BTreeMap::new();
         let (status, explanation, layer) = match step.op {
             Op::From { source } => {
-                let root = crate::resolve::resolve_root(
-                    &self.engine.store,
-                    &self.engine.client,
-                    source,
-                    self.platform,
-                )?;
+                let root = crate::resolve::resolve_root(self.engine, source, self.platform)?;
                 let digest = root.manifest.digest.clone();
                 inputs.insert("root".to_owned(), digest.to_string());
                 let before = self
@@ -195,8 +222,10 @@ impl PlatformBuilder<'_> {
                     _ if root.fetched => format!("root image `{digest}` fetched"),
                     _ => format!("root image `{digest}` already in the store"),
                 };
+                let mut config = root.config;
+                set_default_path(&mut config);
                 self.state = ImageState {
-                    config: root.config,
+                    config,
                     layers: root.layers,
                     key: root_key(Some(&digest), self.platform),
                 };
@@ -308,26 +337,6 @@ impl PlatformBuilder<'_> {
         step: &Step<'_>,
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
-        let workdir = self
-            .state
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| c.working_dir.clone())
-            .filter(|w| !w.is_empty())
-            .unwrap_or_else(|| "/".to_owned());
-        let resolve = |path: &str| -> String {
-            let trailing = path.len() > 1 && path.ends_with('/');
-            let mut out = join_path(&normalize_path(&workdir), path);
-            if trailing && out != "/" {
-                out.push('/');
-            }
-            out
-        };
-        let now = self
-            .engine
-            .source_date_epoch
-            .unwrap_or_else(crate::time::now_epoch);
         match step.op {
             Op::Exec { .. } => {
                 let caches = step.state.caches();
@@ -352,122 +361,219 @@ impl PlatformBuilder<'_> {
                 source,
                 owner,
                 mode,
-            } => {
-                let (kind, name, default_mode) = match source {
-                    FileSource::Url { url, sha256 } => {
-                        let digest = self.engine.fetcher.fetch(url, sha256.as_ref())?;
-                        inputs.insert("url".to_owned(), digest.to_string());
-                        self.url_inputs.insert(url.clone(), digest.clone());
-                        let name = url
-                            .split(['?', '#'])
-                            .next()
-                            .and_then(|u| u.rsplit('/').next())
-                            .map(str::to_owned);
-                        (
-                            ItemKind::File(self.engine.store.blob_path(&digest)),
-                            name,
-                            0o600,
-                        )
-                    }
-                    FileSource::HostFile(p) => {
-                        let digest = file_digest(p)?;
-                        inputs.insert("host_file".to_owned(), digest.to_string());
-                        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-                        (ItemKind::File(p.clone()), name, 0o644)
-                    }
-                    FileSource::Bytes(b) => (ItemKind::Bytes(b.clone()), None, 0o644),
-                };
-                let mut dest = resolve(path);
-                if dest.ends_with('/') {
-                    let name = name.filter(|n| !n.is_empty()).ok_or_else(|| Error::Step {
-                        index: step.index,
-                        reason: format!("`{path}` names a directory and the file source has no name; give the full file path"),
-                    })?;
-                    dest.push_str(&name);
-                }
-                let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
-                let (uid, gid) = match owner {
-                    Some(o) => resolve_owner(&dirs, o, step.index)?,
-                    None => (0, 0),
-                };
-                let item = CopyItem {
-                    rel: String::new(),
-                    kind,
-                    uid: u64::from(uid),
-                    gid: u64::from(gid),
-                    mode: mode.unwrap_or(default_mode),
-                    mtime: now,
-                };
-                Ok(Prepared::Items {
-                    dest,
-                    items: vec![item],
-                    dest_owner: (0, 0),
-                })
-            }
+            } => self.prepare_file(step.index, path, source, owner.as_deref(), *mode, inputs),
             Op::Directory {
                 path,
                 source,
                 owner,
                 mode,
-            } => {
-                let mut items = match source {
-                    DirectorySource::Host(dir) => {
-                        let items = host_tree(dir)?;
-                        inputs.insert("host_dir".to_owned(), tree_digest(&items)?.to_string());
-                        items
-                    }
-                    DirectorySource::Container {
-                        container,
-                        path: from,
-                    } => {
-                        let helper = build_platform(
-                            self.engine,
-                            container,
-                            self.platform,
-                            self.no_cache,
-                            &format!("{}/helper-{}", self.recipe_id, step.index),
-                            &NoReporter,
-                        )?;
-                        inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
-                        // What the helper downloaded went into this image too.
-                        self.url_inputs.extend(helper.url_inputs.clone());
-                        let dirs = self.engine.snapshots.read_dirs(&helper.layers)?;
-                        image_tree(&dirs, &normalize_path(from), step.index)?
-                    }
-                };
-                let mut dest = resolve(path);
-                if let Some(first) = items.first()
-                    && !matches!(first.kind, ItemKind::Dir)
-                    && dest.ends_with('/')
-                {
-                    let name = match source {
-                        DirectorySource::Container { path: from, .. } => normalize_path(from)
-                            .rsplit('/')
-                            .next()
-                            .unwrap_or("")
-                            .to_owned(),
-                        DirectorySource::Host(dir) => dir
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                    };
-                    dest.push_str(&name);
-                }
-                let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
-                let resolved = match owner {
-                    Some(o) => Some(resolve_owner(&dirs, o, step.index)?),
-                    None => None,
-                };
-                override_meta(&mut items, resolved, *mode);
-                let dest_owner = resolved.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g)));
-                Ok(Prepared::Items {
-                    dest,
-                    items,
-                    dest_owner,
-                })
-            }
-            _ => Ok(Prepared::Nothing),
+            } => self.prepare_directory(step.index, path, source, owner.as_deref(), *mode, inputs),
+            Op::Workdir { path } => self.prepare_workdir(step.index, path),
+            Op::From { .. }
+            | Op::Env { .. }
+            | Op::Label { .. }
+            | Op::User { .. }
+            | Op::Entrypoint { .. }
+            | Op::DefaultArgs { .. }
+            | Op::MountedCache { .. }
+            | Op::UnmountCache { .. }
+            | Op::Config { .. } => Ok(Prepared::Nothing),
         }
+    }
+
+    /// `path` against the image's working directory, keeping a trailing `/` (it names a
+    /// directory).
+    fn in_workdir(&self, path: &str) -> String {
+        let workdir = self
+            .state
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".to_owned());
+        let trailing = path.len() > 1 && path.ends_with('/');
+        let mut out = join_path(&normalize_path(&workdir), path);
+        if trailing && out != "/" {
+            out.push('/');
+        }
+        out
+    }
+
+    /// The uid and gid of `owner` in the image built so far.
+    fn owner_ids(&self, owner: &str, index: usize) -> Result<(u32, u32)> {
+        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+        resolve_owner(&dirs, owner, index)
+    }
+
+    fn prepare_file(
+        &mut self,
+        index: usize,
+        path: &str,
+        source: &FileSource,
+        owner: Option<&str>,
+        mode: Option<u32>,
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<Prepared> {
+        let kind = match source {
+            FileSource::Url { url, sha256 } => {
+                let digest = self.engine.fetcher.fetch(url, sha256.as_ref())?;
+                inputs.insert("url".to_owned(), digest.to_string());
+                self.url_inputs.insert(url.clone(), digest.clone());
+                ItemKind::File(self.engine.store.blob_path(&digest))
+            }
+            FileSource::HostFile(p) => {
+                let digest = file_digest(p)?;
+                inputs.insert("host_file".to_owned(), digest.to_string());
+                ItemKind::File(p.clone())
+            }
+            FileSource::Bytes(b) => ItemKind::Bytes(b.clone()),
+        };
+        let mut dest = self.in_workdir(path);
+        // A destination that is a directory in the image takes the file inside, as
+        // `COPY file /existing-dir` does.
+        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+        if !dest.ends_with('/')
+            && dest != "/"
+            && matches!(crate::merged::lookup(&dirs, &dest)?, crate::merged::Lookup::Found(e) if e.is_dir())
+        {
+            dest.push('/');
+        }
+        let target = FileTarget::of(&dest, source, mode).map_err(|e| Error::Step {
+            index,
+            reason: e.to_string(),
+        })?;
+        let (uid, gid) = match owner {
+            Some(o) => self.owner_ids(o, index)?,
+            None => (0, 0),
+        };
+        let item = CopyItem {
+            rel: String::new(),
+            kind,
+            uid: u64::from(uid),
+            gid: u64::from(gid),
+            mode: target.mode,
+            mtime: self
+                .engine
+                .source_date_epoch
+                .unwrap_or_else(crate::time::now_epoch),
+        };
+        // Missing parents get the copy's owner, as with BuildKit's `--chown`.
+        Ok(Prepared::Items {
+            dest: target.path,
+            items: vec![item],
+            dest_owner: (u64::from(uid), u64::from(gid)),
+        })
+    }
+
+    /// BuildKit makes the workdir (and its missing parents) right away, 0755 and owned by the
+    /// image user, so it exists even when no RUN follows.
+    fn prepare_workdir(&mut self, index: usize, path: &str) -> Result<Prepared> {
+        let dir = self.in_workdir(path);
+        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+        let Ok(missing) = crate::files::missing_dirs(&dirs, &dir, index) else {
+            return Ok(Prepared::Nothing);
+        };
+        let Some(first) = missing.first() else {
+            return Ok(Prepared::Nothing);
+        };
+        let user = self
+            .state
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.user.clone())
+            .filter(|u| !u.is_empty());
+        let (uid, gid) = match user {
+            Some(u) => resolve_owner(&dirs, &u, index)?,
+            None => (0, 0),
+        };
+        let parent = first.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
+        let mtime = self
+            .engine
+            .source_date_epoch
+            .unwrap_or_else(crate::time::now_epoch);
+        let items = missing
+            .iter()
+            .map(|rel| CopyItem {
+                rel: rel[parent.len()..].trim_start_matches('/').to_owned(),
+                kind: ItemKind::Dir,
+                uid: u64::from(uid),
+                gid: u64::from(gid),
+                mode: 0o755,
+                mtime,
+            })
+            .collect();
+        Ok(Prepared::Items {
+            dest: format!("/{parent}"),
+            items,
+            dest_owner: (u64::from(uid), u64::from(gid)),
+        })
+    }
+
+    fn prepare_directory(
+        &mut self,
+        index: usize,
+        path: &str,
+        source: &DirectorySource,
+        owner: Option<&str>,
+        mode: Option<u32>,
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<Prepared> {
+        let mut items = match source {
+            DirectorySource::Host(dir) => {
+                let items = host_tree(dir)?;
+                inputs.insert("host_dir".to_owned(), tree_digest(&items)?.to_string());
+                items
+            }
+            DirectorySource::Container {
+                container,
+                path: from,
+            } => {
+                let helper = build_platform(
+                    self.engine,
+                    container,
+                    self.platform,
+                    self.no_cache,
+                    &format!("{}/helper-{index}", self.recipe_id),
+                    &NoReporter,
+                )?;
+                inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
+                // What the helper downloaded went into this image too.
+                self.url_inputs.extend(helper.url_inputs.clone());
+                let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
+                image_tree(&dirs, &normalize_path(from), index)?
+            }
+        };
+        let mut dest = self.in_workdir(path);
+        if let Some(first) = items.first()
+            && !matches!(first.kind, ItemKind::Dir)
+            && dest.ends_with('/')
+        {
+            let name = match source {
+                DirectorySource::Container { path: from, .. } => normalize_path(from)
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+                DirectorySource::Host(dir) => dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            };
+            dest.push_str(&name);
+        }
+        let resolved = match owner {
+            Some(o) => Some(self.owner_ids(o, index)?),
+            None => None,
+        };
+        override_meta(&mut items, resolved, mode);
+        let dest_owner = resolved.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g)));
+        Ok(Prepared::Items {
+            dest,
+            items,
+            dest_owner,
+        })
     }
 
     /// Runs a step that missed the cache; returns its layer, if it made one.
@@ -478,8 +584,8 @@ impl PlatformBuilder<'_> {
         prepared: Prepared,
     ) -> Result<Option<(Descriptor, Digest)>> {
         match (step.op, prepared) {
-            (Op::Exec { argv, network }, _) => {
-                crate::exec::run_exec(ctx, &self.state, argv, *network, step.state.caches())
+            (Op::Exec { argv, network, env }, _) => {
+                crate::exec::run_exec(ctx, &self.state, argv, *network, env, step.state.caches())
             }
             (
                 _,
@@ -531,7 +637,7 @@ impl PlatformBuilder<'_> {
             })
             .collect();
         let manifest = ImageManifest::new(flavor.manifest(), config_descriptor.clone(), layers);
-        let manifest = engine
+        let manifest_descriptor = engine
             .store
             .write_manifest(&manifest)?
             .with_platform(self.platform.clone());
@@ -542,15 +648,14 @@ impl PlatformBuilder<'_> {
             &BuildRecord { steps: self.traces },
             &kept,
         )?;
-        Ok(PlatformBuild {
-            platform: self.platform.clone(),
-            manifest,
+        Ok(PlatformBuild::new(
+            self.platform.clone(),
+            manifest_descriptor,
+            &manifest,
             config_descriptor,
             config,
-            steps: self.reports,
-            url_inputs: self.url_inputs,
-            warnings: Vec::new(),
-            layers: self.state.layers,
-        })
+            self.reports,
+            self.url_inputs,
+        )?)
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::debian::DebianRoot;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, ExecOptions, FileOptions, FileSource, Op};
 use crate::source::ImageSource;
@@ -52,6 +53,12 @@ impl Container {
     /// `Container::new().from(source)`.
     pub fn from_image(source: impl Into<ImageSource>) -> Self {
         Self::new().from(source)
+    }
+
+    /// A container whose root is made from Debian's archive (see [`DebianRoot`]):
+    /// `Container::from_debian(DebianRoot::new("bookworm")?.with_packages(["python3"])?)`.
+    pub fn from_debian(root: DebianRoot) -> Self {
+        Self::from_image(root)
     }
 
     /// Parses `address` as an [`ImageSource`] and starts a container from it.
@@ -116,6 +123,7 @@ impl Container {
         self.with_op(Op::Exec {
             argv: argv.into_iter().map(Into::into).collect(),
             network: options.network,
+            env: options.env,
         })
     }
 
@@ -383,6 +391,11 @@ fn validate_into(container: &Container, prefix: &str, problems: &mut Vec<String>
                     bad(format!("no cache is mounted at `{path}`"));
                 }
             }
+            Op::Config { setting } => {
+                if let Some(problem) = setting.problem() {
+                    bad(problem);
+                }
+            }
         }
     }
 }
@@ -421,6 +434,7 @@ fn strings_of(op: &Op) -> Vec<&str> {
         }
         Op::Env { name, value } | Op::Label { name, value } => vec![name, value],
         Op::User { user } => vec![user],
+        Op::Config { setting } => setting.strings(),
         Op::Workdir { path } | Op::UnmountCache { path } => vec![path],
         Op::File {
             path,
