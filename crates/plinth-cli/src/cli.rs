@@ -48,6 +48,9 @@ pub struct GlobalArgs {
     /// Serve URL inputs under PREFIX from another base URL or a local directory; repeatable.
     #[arg(long = "url-mirror", value_name = "PREFIX=URL-OR-DIR", global = true)]
     pub url_mirrors: Vec<String>,
+    /// Debian's archive as this mirror (serving `dists/SUITE/…`, e.g. `http://deb.debian.org/debian`): `plinth outdated` reads the suite's package index there instead of Debian's.
+    #[arg(long = "apt-mirror", value_name = "URL", global = true)]
+    pub apt_mirror: Option<String>,
     /// Build from image TO wherever a recipe starts from FROM (`repo`, `repo:tag` or a full address; TO any image source); repeatable. Such stand-in builds are only publishable to a loopback registry.
     #[arg(long = "substitute-image", value_name = "FROM=TO", global = true)]
     pub substitute_images: Vec<String>,
@@ -92,6 +95,10 @@ pub enum Command {
     Publish(commands::publish::PublishArgs),
     /// Write the catalog README.md and generated/registry.json (or check them with --check).
     GenerateDocs(commands::generate_docs::GenerateDocsArgs),
+    /// List the catalog: every family's versions, declared, buildable, published, with their provenance and notes.
+    Catalog(commands::catalog::CatalogArgs),
+    /// Before any build: root tags that moved, apt pins the root's suite no longer carries, pip pins with newer releases; exit 1 when a pin cannot install.
+    Outdated(commands::outdated::OutdatedArgs),
     /// Print the address@digest consumers should pin.
     Latest(commands::latest::LatestArgs),
     /// Pin connectors' metadata.yaml baseImage to the latest stable published version.

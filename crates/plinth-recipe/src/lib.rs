@@ -49,6 +49,7 @@ pub mod error;
 pub mod example;
 mod normalize;
 pub mod op;
+pub mod pins;
 pub mod reader;
 pub mod source;
 pub mod state;
