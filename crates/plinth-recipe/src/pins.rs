@@ -174,9 +174,10 @@ const APT_OPTIONS_WITH_ARGUMENT: [&str; 5] = ["-o", "-t", "-c", "--option", "--t
 
 fn pins_of_command(words: &[String], step: usize) -> Vec<PackagePin> {
     // Leading `VAR=value` assignments and `env`/`sudo` wrappers do not change the command.
+    let is_assignment = |w: &str| w.contains('=') && !w.starts_with('-');
     let start = words
         .iter()
-        .position(|w| !(w.contains('=') && !w.starts_with('-')) && w != "env" && w != "sudo")
+        .position(|w| !is_assignment(w) && w != "env" && w != "sudo")
         .unwrap_or(words.len());
     let words = &words[start..];
     let program = words
