@@ -122,10 +122,10 @@ fn render_report(report: &OutdatedReport) -> String {
             "apt pins on {} checked against {} ({})\n",
             suite.platform,
             suite.suite,
-            if suite.from == "given" {
-                "--suite"
-            } else {
-                "the root's os-release"
+            match suite.from {
+                "given" => "--suite",
+                "debian-root" => "the Debian root's suite",
+                _ => "the root's os-release",
             }
         ));
     }

@@ -112,7 +112,8 @@ pub struct PlatformSuite {
     pub platform: String,
     /// The Debian suite (`bookworm`).
     pub suite: String,
-    /// `os-release` (read from the root) or `given` (`--suite`).
+    /// `os-release` (read from the root), `debian-root` (a root made from Debian's archive) or
+    /// `given` (`--suite`).
     pub from: &'static str,
 }
 
@@ -194,9 +195,11 @@ pub async fn examine(
         if pins.is_empty() {
             continue;
         }
-        let (suite, from) = match &options.suite {
-            Some(s) => (s.clone(), "given"),
-            None => (root_suite(client, container, platform).await?, "os-release"),
+        let (suite, from) = match (&options.suite, debian_root(container)) {
+            (Some(s), _) => (s.clone(), "given"),
+            // A root made from Debian's archive records its own suite.
+            (None, Some(root)) => (root.suite().to_owned(), "debian-root"),
+            (None, None) => (root_suite(client, container, platform).await?, "os-release"),
         };
         report.suites.push(PlatformSuite {
             platform: platform.to_string(),
@@ -287,6 +290,17 @@ pub fn http_client() -> Result<reqwest::Client> {
         .timeout(std::time::Duration::from_secs(300))
         .build()
         .map_err(Error::HttpClient)
+}
+
+/// The Debian root the recipe's last `from` makes, when it makes one.
+fn debian_root(container: &Container) -> Option<&plinth_recipe::debian::DebianRoot> {
+    container.ops().iter().rev().find_map(|op| match op {
+        plinth_recipe::Op::From { source } => match source.kind() {
+            plinth_recipe::SourceKind::Debian(root) => Some(root),
+            _ => None,
+        },
+        _ => None,
+    })
 }
 
 /// The registry reference the recipe's last `from` names, when it names one.
