@@ -231,3 +231,43 @@ fn outdated_against_debians_archive_and_pypi() {
     assert_eq!(report["pip"][0]["newer"], true);
     assert_eq!(report["pip"][1]["installable"], false);
 }
+
+#[test]
+fn a_debian_root_is_checked_against_its_own_suite() {
+    let ctx = TestContext::new();
+    let dockerfile = write_dockerfile(&ctx, &format!("FROM plinth/debian:bookworm\n{PINS}"));
+    let mirror = FileServer::start(BTreeMap::from([
+        (
+            "/debian/dists/bookworm/main/binary-amd64/Packages.xz".to_owned(),
+            data("Packages.xz"),
+        ),
+        ("/pypi/pip/json".to_owned(), data("pypi-pip.json")),
+    ]));
+    let base = format!("http://127.0.0.1:{}", mirror.port);
+    let out = output(
+        &ctx,
+        ctx.plinth()
+            .args([
+                "--apt-mirror",
+                &format!("{base}/debian"),
+                "outdated",
+                "-f",
+                &dockerfile,
+            ])
+            .args(["--platform", "linux/amd64", "--pypi", &base]),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "apt pins on linux/amd64 checked against bookworm (the Debian root's suite)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("not in bookworm: it carries 22.12.0-2+deb12u2 (bookworm)"),
+        "{text}"
+    );
+    // No registry is asked: the root is made, not pulled.
+    assert!(!text.contains("root "), "{text}");
+}
