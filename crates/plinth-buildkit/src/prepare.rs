@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use plinth_engine::UrlFetcher;
-use plinth_oci::Digest;
-use plinth_recipe::{Container, DirectorySource, FileSource, Network, Op, SourceKind};
+use plinth_oci::{Digest, ImageLocation};
+use plinth_recipe::{Container, DirectorySource, FileSource, Network, Op};
 
 use crate::error::{Error, Result};
 
@@ -100,9 +100,9 @@ impl Preparer<'_> {
         let mut ops = Vec::with_capacity(container.ops().len());
         for (index, op) in container.ops().iter().enumerate() {
             let op = match op {
-                Op::From { source } => match source.kind() {
-                    SourceKind::Registry(_) => op.clone(),
-                    SourceKind::OciLayout { .. } | SourceKind::DockerArchive { .. } => {
+                Op::From { source } => match source.location() {
+                    ImageLocation::Registry(_) => op.clone(),
+                    ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. } => {
                         return Err(Error::Step {
                             index,
                             reason: format!(

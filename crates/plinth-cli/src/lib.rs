@@ -18,14 +18,12 @@ pub mod cli;
 mod commands;
 mod engine_arg;
 pub mod env;
-mod location;
 mod logging;
 pub mod printer;
 mod progress;
 mod prompt;
 mod recipe_arg;
 mod settings;
-mod transfer;
 
 use std::process::ExitCode;
 

@@ -21,7 +21,9 @@
 //! - `build`/`steps`: [`Engine::build`] runs platforms on threads and reports each step to a
 //!   [`Reporter`]; config operations only change the config and history (`empty_layer`).
 //! - `run`: [`Engine::run`] and [`RunSession`]: commands in a built image, in a throwaway upper.
-//! - `export`: OCI layout directories and docker-archive files.
+//!
+//! Writing results out (OCI layouts, docker-archives, registries) is
+//! [`plinth_registry::transfer`]'s job, shared with `plinth copy` and the release flow.
 //!
 //! Helper containers of [`DirectorySource::Container`](plinth_recipe::DirectorySource) are built
 //! by the same engine for the platform being built (under qemu for arm64), as the recipe model
@@ -52,7 +54,6 @@ mod decode;
 mod engine;
 mod error;
 mod exec;
-mod export;
 mod fetch;
 mod files;
 mod gc;

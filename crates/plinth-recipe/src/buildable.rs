@@ -18,10 +18,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use plinth_oci::ImageLocation;
+
 use crate::Container;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, FileSource, Network, Op};
-use crate::source::{ImageSource, SourceKind};
+use crate::source::ImageSource;
 use crate::state::CacheMount;
 use crate::words::{is_plain, quote_double, word};
 
@@ -295,13 +297,13 @@ impl Writer<'_> {
     }
 
     fn image_name(&mut self, source: &ImageSource) -> String {
-        match source.kind() {
-            SourceKind::Registry(_) => source
+        match source.location() {
+            ImageLocation::Registry(_) => source
                 .address()
                 .strip_prefix("docker://")
                 .unwrap_or(source.address())
                 .to_owned(),
-            SourceKind::OciLayout { .. } | SourceKind::DockerArchive { .. } => {
+            ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. } => {
                 if let Some(n) = self.context.images.iter().find(|n| &n.source == source) {
                     return n.name.clone();
                 }

@@ -61,7 +61,7 @@ pub use container::Container;
 pub use error::{Error, Problem, Result};
 pub use op::{DirectorySource, ExecOptions, FileOptions, FileSource, Network, Op};
 pub use reader::{ReaderOptions, parse_dockerfile, parse_dockerfile_with};
-pub use source::{ImageSource, SourceKind};
+pub use source::ImageSource;
 pub use state::{CacheMount, ContainerState, Step, Steps};
 pub use substitute::{
     AppliedSubstitution, ImageSubstitution, ImageSubstitutions, SUBSTITUTION_LABEL, Substituted,

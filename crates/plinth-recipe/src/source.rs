@@ -5,10 +5,10 @@
 //! verbatim (`docker.io/python:…`, not the normalised `docker.io/library/python:…`).
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
-use plinth_oci::Reference;
+use plinth_oci::{ImageLocation, Reference};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
@@ -19,77 +19,24 @@ use crate::error::{Error, Result};
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ImageSource {
     address: String,
-    kind: SourceKind,
-}
-
-/// What an [`ImageSource`] points at.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SourceKind {
-    /// An image in a registry (pinned when the reference has a digest).
-    Registry(Reference),
-    /// An OCI image layout directory (`oci:DIR[:TAG]`; without a tag the layout must hold one image).
-    OciLayout {
-        /// The layout directory.
-        dir: PathBuf,
-        /// The `org.opencontainers.image.ref.name` to pick, if given.
-        tag: Option<String>,
-    },
-    /// A `docker save` tarball (`docker-archive:FILE`).
-    DockerArchive {
-        /// The tarball.
-        file: PathBuf,
-    },
+    location: ImageLocation,
 }
 
 impl ImageSource {
-    /// Parses `docker.io/x:1@sha256:…` (or `docker://…`), `oci:DIR[:TAG]` or `docker-archive:FILE`.
+    /// Parses an image location as skopeo writes it (see [`plinth_oci::location`]):
+    /// `docker.io/x:1@sha256:…` (or `docker://…`), `oci:DIR[:NAME]` or
+    /// `docker-archive:FILE[:REF]`.
     pub fn parse(input: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::InvalidSource {
-            input: input.chars().take(200).collect(),
-            reason: reason.to_owned(),
-        };
-        let kind = if let Some(rest) = input.strip_prefix("oci:") {
-            // Like containers-image: the directory ends at the first `:`.
-            let (dir, tag) = match rest.split_once(':') {
-                Some((d, t)) => (d, Some(t)),
-                None => (rest, None),
-            };
-            if dir.is_empty() {
-                return Err(bad(
-                    "the OCI layout directory is missing: write `oci:DIR` or `oci:DIR:TAG`",
-                ));
-            }
-            if tag.is_some_and(str::is_empty) {
-                return Err(bad(
-                    "the tag after the directory is empty: drop the `:` or name a tag",
-                ));
-            }
-            SourceKind::OciLayout {
-                dir: PathBuf::from(dir),
-                tag: tag.map(str::to_owned),
-            }
-        } else if let Some(file) = input.strip_prefix("docker-archive:") {
-            if file.is_empty() {
-                return Err(bad(
-                    "the archive path is missing: write `docker-archive:FILE`",
-                ));
-            }
-            SourceKind::DockerArchive {
-                file: PathBuf::from(file),
-            }
-        } else {
-            let text = input.strip_prefix("docker://").unwrap_or(input);
-            let reference =
-                text.parse::<Reference>()
-                    .map_err(|source| Error::InvalidReference {
-                        input: input.chars().take(200).collect(),
-                        source,
-                    })?;
-            SourceKind::Registry(reference)
-        };
+        let location =
+            input
+                .parse::<ImageLocation>()
+                .map_err(|source| Error::InvalidReference {
+                    input: input.chars().take(200).collect(),
+                    source,
+                })?;
         Ok(Self {
             address: input.to_owned(),
-            kind,
+            location,
         })
     }
 
@@ -99,25 +46,18 @@ impl ImageSource {
     }
 
     /// What the source points at.
-    pub fn kind(&self) -> &SourceKind {
-        &self.kind
+    pub fn location(&self) -> &ImageLocation {
+        &self.location
     }
 
     /// The registry reference, for registry sources.
     pub fn reference(&self) -> Option<&Reference> {
-        match &self.kind {
-            SourceKind::Registry(r) => Some(r),
-            _ => None,
-        }
+        self.location.reference()
     }
 
     /// The local path, for OCI layout and docker-archive sources.
     pub fn local_path(&self) -> Option<&Path> {
-        match &self.kind {
-            SourceKind::Registry(_) => None,
-            SourceKind::OciLayout { dir, .. } => Some(dir),
-            SourceKind::DockerArchive { file } => Some(file),
-        }
+        self.location.local_path()
     }
 }
 
@@ -125,7 +65,7 @@ impl From<Reference> for ImageSource {
     fn from(reference: Reference) -> Self {
         Self {
             address: reference.to_string(),
-            kind: SourceKind::Registry(reference),
+            location: ImageLocation::Registry(reference),
         }
     }
 }
@@ -182,23 +122,25 @@ mod tests {
     fn local_sources() {
         let s = ImageSource::parse("oci:/tmp/layout:1.0").unwrap();
         assert_eq!(
-            s.kind(),
-            &SourceKind::OciLayout {
+            s.location(),
+            &ImageLocation::OciLayout {
                 dir: "/tmp/layout".into(),
-                tag: Some("1.0".into())
+                name: Some("1.0".into())
             }
         );
-        let s = ImageSource::parse("oci:layout").unwrap();
+        // Written `oci:layout:`, printed back the same way, read as skopeo reads it.
+        let s = ImageSource::parse("oci:layout:").unwrap();
+        assert_eq!(s.address(), "oci:layout:");
         assert_eq!(
-            s.kind(),
-            &SourceKind::OciLayout {
+            s.location(),
+            &ImageLocation::OciLayout {
                 dir: "layout".into(),
-                tag: None
+                name: None
             }
         );
         let s = ImageSource::parse("docker-archive:/x/y.tar").unwrap();
         assert_eq!(s.local_path(), Some(Path::new("/x/y.tar")));
-        for bad in ["oci:", "oci:dir:", "docker-archive:", "Python", ""] {
+        for bad in ["oci:", "docker-archive:", "dir:/x", "Python", ""] {
             assert!(ImageSource::parse(bad).is_err(), "{bad}");
         }
     }

@@ -27,12 +27,12 @@
 use std::fmt;
 use std::str::FromStr;
 
-use plinth_oci::Reference;
+use plinth_oci::{ImageLocation, Reference};
 
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, Op};
-use crate::source::{ImageSource, SourceKind};
+use crate::source::ImageSource;
 
 /// The label a substituted container gets, listing every substitution (`FROM => TO`, one per
 /// line), so a stand-in image says what it is when inspected.
@@ -53,19 +53,19 @@ enum Pattern {
 
 impl Pattern {
     fn matches(&self, source: &ImageSource) -> bool {
-        match (self, source.kind()) {
-            (Pattern::Repository(p), SourceKind::Registry(r)) => p.name() == r.name(),
-            (Pattern::Tag(p), SourceKind::Registry(r)) => {
+        match (self, source.location()) {
+            (Pattern::Repository(p), ImageLocation::Registry(r)) => p.name() == r.name(),
+            (Pattern::Tag(p), ImageLocation::Registry(r)) => {
                 p.name() == r.name() && p.tag() == r.tag()
             }
-            (Pattern::Pinned(p), SourceKind::Registry(r)) => {
+            (Pattern::Pinned(p), ImageLocation::Registry(r)) => {
                 p.name() == r.name()
                     && p.digest() == r.digest()
                     && (p.tag().is_none() || p.tag() == r.tag())
             }
             (
                 Pattern::Local(text),
-                SourceKind::OciLayout { .. } | SourceKind::DockerArchive { .. },
+                ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. },
             ) => text == source.address(),
             _ => false,
         }
@@ -93,11 +93,11 @@ impl ImageSubstitution {
             input: from.chars().take(200).collect(),
             reason: format!("the image to replace does not parse: {e}"),
         })?;
-        let pattern = match source.kind() {
-            SourceKind::Registry(r) if r.digest().is_some() => Pattern::Pinned(r.clone()),
-            SourceKind::Registry(r) if r.tag().is_some() => Pattern::Tag(r.clone()),
-            SourceKind::Registry(r) => Pattern::Repository(r.clone()),
-            SourceKind::OciLayout { .. } | SourceKind::DockerArchive { .. } => {
+        let pattern = match source.location() {
+            ImageLocation::Registry(r) if r.digest().is_some() => Pattern::Pinned(r.clone()),
+            ImageLocation::Registry(r) if r.tag().is_some() => Pattern::Tag(r.clone()),
+            ImageLocation::Registry(r) => Pattern::Repository(r.clone()),
+            ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. } => {
                 Pattern::Local(source.address().to_owned())
             }
         };

@@ -4,7 +4,7 @@
 use plinth_catalog::Version;
 use plinth_engine::Engine;
 use plinth_oci::Digest;
-use plinth_registry::PushOptions;
+use plinth_registry::{PushOptions, push_to_registry};
 
 use crate::build::BuiltVersion;
 use crate::error::{Error, Result};
@@ -108,8 +108,9 @@ impl Releaser {
         };
         let report = self
             .runtime
-            .block_on(engine.registry().push_image_with(
-                &digest,
+            .block_on(push_to_registry(
+                engine.registry(),
+                &built.root,
                 &target,
                 &options,
                 self.reporter.push_reporter(),
