@@ -157,7 +157,7 @@ impl Releaser {
         let repository = family.repository().to_owned();
         self.refuse_substituted_publish(&repository)?;
         let _lock = FamilyLock::try_acquire(self.catalog_dir(), &repository)?;
-        let registry = self.registry(&repository)?;
+        let registry = self.history(&repository)?;
         if registry
             .entry(version)
             .and_then(|e| e.changelog_entry())

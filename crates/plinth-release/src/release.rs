@@ -9,7 +9,7 @@
 //! bump kind, the version it gives and whether it can be released.
 
 use plinth_catalog::family::RecipeDecl;
-use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Family, Registry, Version};
+use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Family, Version, VersionHistory};
 use plinth_engine::Engine;
 use plinth_oci::Digest;
 
@@ -76,7 +76,7 @@ pub struct ReleaseOutcome {
     pub published: Option<String>,
 }
 
-fn next_declared(family: &dyn Family, registry: &Registry) -> Option<Version> {
+fn next_declared(family: &dyn Family, registry: &VersionHistory) -> Option<Version> {
     family
         .versions()
         .iter()
@@ -88,7 +88,11 @@ fn next_declared(family: &dyn Family, registry: &Registry) -> Option<Version> {
 }
 
 /// The version `bump` gives, checked against the registry and the family's declarations.
-fn resolve_version(family: &dyn Family, registry: &Registry, bump: BumpKind) -> Result<Version> {
+fn resolve_version(
+    family: &dyn Family,
+    registry: &VersionHistory,
+    bump: BumpKind,
+) -> Result<Version> {
     let version = registry.next_version(bump)?;
     match family.declaration(&version) {
         Ok(decl) if matches!(decl.recipe(), RecipeDecl::Known(_)) => Ok(version),
@@ -102,7 +106,7 @@ fn resolve_version(family: &dyn Family, registry: &Registry, bump: BumpKind) -> 
     }
 }
 
-fn refuse_unpublished_latest(registry: &Registry, repository: &str) -> Result<()> {
+fn refuse_unpublished_latest(registry: &VersionHistory, repository: &str) -> Result<()> {
     match registry.latest() {
         Some(latest) if !latest.is_published() => Err(Error::LatestUnpublished {
             repository: repository.to_owned(),
@@ -117,7 +121,7 @@ impl Releaser {
     /// version is not published yet.
     pub fn release_choices(&self, repository: &str) -> Result<ReleaseChoices> {
         let family = self.family(repository)?;
-        let registry = self.registry(family.repository())?;
+        let registry = self.history(family.repository())?;
         refuse_unpublished_latest(&registry, family.repository())?;
         let choices = BumpKind::ALL
             .into_iter()
@@ -214,7 +218,7 @@ impl Releaser {
         let _lock = FamilyLock::try_acquire(self.catalog_dir(), &repository)?;
         // Under the lock, with a fresh listing: another release may have finished meanwhile.
         self.refresh_tags(&repository)?;
-        let registry = self.registry(&repository)?;
+        let registry = self.history(&repository)?;
         refuse_unpublished_latest(&registry, &repository)?;
         let version = resolve_version(family, &registry, request.bump)?;
         if request.publish {

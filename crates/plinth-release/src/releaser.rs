@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use plinth_catalog::checks::CheckReport;
 use plinth_catalog::{
-    Catalog, Changelog, Family, PublishedImage, Registry, TagSource, changelog_path,
+    Catalog, Changelog, Family, PublishedImage, TagSource, VersionHistory, changelog_path,
 };
 use plinth_oci::{Digest, Reference};
 use plinth_recipe::ImageSubstitutions;
@@ -292,12 +292,12 @@ impl Releaser {
     /// The registry of `repository`: its changelog united with its published tags, each
     /// entry enriched with its root image (from the family) and its per-platform digests (from
     /// the release record, when the record's digest is the published one).
-    pub fn registry(&self, repository: &str) -> Result<Registry> {
+    pub fn history(&self, repository: &str) -> Result<VersionHistory> {
         let family = self.family(repository)?;
         let changelog = Changelog::load(&self.changelog_path(repository))?;
         let tags = self.tags(repository)?;
         let reference = self.published_repository(repository)?;
-        let mut registry = Registry::new(&reference, changelog, tags);
+        let mut registry = VersionHistory::new(&reference, changelog, tags);
         let records = ReleaseRecords::load(self.catalog_dir(), repository)?;
         let versions: Vec<_> = registry
             .entries()
@@ -338,15 +338,15 @@ impl Releaser {
     /// registry; a family's repository is mapped through the target.
     pub fn latest(&self, repository: &str, stable: bool) -> Result<PublishedImage> {
         let registry = match self.catalog.find(repository) {
-            Some(f) => self.registry(f.repository())?,
+            Some(f) => self.history(f.repository())?,
             None => {
-                let reference = self.published_repository(repository)?;
+                let reference = self.settings.target.repository_address(repository)?;
                 let source = ClientTagSource::new(
                     self.client.clone(),
                     self.settings.tag_options.clone(),
                     self.runtime.handle().clone(),
                 );
-                Registry::new(&reference, Changelog::default(), source.list(&reference)?)
+                VersionHistory::new(&reference, Changelog::default(), source.list(&reference)?)
             }
         };
         let entry = if stable {
@@ -380,7 +380,7 @@ mod tests {
             .with_target(Target::new(registry, None))
             .with_image_substitutions(ImageSubstitutions::parse_all(substitutions).unwrap());
         let releaser = Releaser::new(
-            plinth_catalog::airbyte::catalog(),
+            plinth_airbyte::catalog(),
             client,
             settings,
             Arc::new(LogReporter),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::Catalog;
 use plinth_engine::BuildOptions;
@@ -78,18 +78,20 @@ pub fn run(
         args.platform.clone()
     };
     if let Some(ImageLocation::Registry(_)) = &args.output {
-        bail!("`--output` writes files; to publish, use `--tag REF --push`");
+        return Err(crate::exit_status::usage_error(
+            "`--output` writes files; to publish, use `--tag REF --push`",
+        ));
     }
     if let Some(output @ ImageLocation::DockerArchive { .. }) = &args.output
         && platforms.len() > 1
     {
         // BuildKit's docker exporter refuses a multi-platform result the same way.
-        bail!(
+        return Err(crate::exit_status::usage_error(format!(
             "`--output {output}`: a docker-archive holds one platform and this build makes {} ({}); \
              build one with `--platform`, or write every platform with `--output oci:DIR[:NAME]`",
             platforms.len(),
             list(&platforms)
-        );
+        )));
     }
     let tag = args.tag.as_deref().map(push_target).transpose()?;
     // Recipes are functions of the platform; they must agree apart from platform-specific steps,
@@ -126,10 +128,10 @@ pub fn run(
     };
     let first = &containers[0].1;
     if containers.iter().any(|(_, c)| c != first) {
-        bail!(
+        return Err(crate::exit_status::usage_error(format!(
             "{} declares a different recipe per platform; build one platform at a time with `--platform`",
             recipe.id
-        );
+        )));
     }
     let built = args
         .engine
@@ -198,7 +200,9 @@ pub fn run(
 fn push_target(tag: &str) -> anyhow::Result<Reference> {
     match tag.parse::<ImageLocation>() {
         Ok(ImageLocation::Registry(reference)) => Ok(reference),
-        Ok(_) => bail!("`--tag {tag}` is not a registry reference; write files with `--output`"),
+        Ok(_) => Err(crate::exit_status::usage_error(format!(
+            "`--tag {tag}` is not a registry reference; write files with `--output`"
+        ))),
         Err(e) => {
             Err(anyhow::Error::new(e).context(format!("`--tag {tag}` is not a registry reference")))
         }

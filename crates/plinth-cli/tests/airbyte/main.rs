@@ -175,7 +175,7 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
             "linux/amd64",
         ]),
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1), "a failed build exits 1");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!(
         "warning: substituted image: docker.io/python:3.10.14-slim-bookworm@sha256:2407c61b1a18067393fecd8a22cf6fceede893b6aaca817bf9fbfe65e33614a3 => {standin_python} (step #1)"
@@ -197,7 +197,7 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
     );
 
     // 2. Upstream's fix (PR #62909) pinned 22.12.0-2+deb12u1; that version is gone from Debian too.
-    let catalog = plinth_catalog::airbyte::catalog();
+    let catalog = plinth_airbyte::catalog();
     let python = catalog.get(PYTHON).unwrap();
     let recipe = python
         .recipe(&"3.0.0".parse().unwrap(), &Platform::linux_amd64())
@@ -321,7 +321,7 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
                 "linux/amd64",
             ]),
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1), "a failed build exits 1");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("error: step #2 (linux/amd64) failed: `[\"sh\",\"-c\",\"set -o xtrace && yum install -y shadow-utils"), "{stderr}");
     assert!(
