@@ -186,7 +186,11 @@ pub fn run(
         let options = DeliverOptions::new()
             .with_platform(platforms.first().cloned())
             .replacing_files(args.force)
-            .with_archive_names(tag.iter().cloned().collect());
+            .with_archive_names(
+                tag.iter()
+                    .map(archive_name)
+                    .collect::<anyhow::Result<_>>()?,
+            );
         runtime()?
             .block_on(deliver_image(&client, &root, output, &options, reporter))
             .with_context(|| format!("failed to write {output}"))?;
@@ -206,6 +210,15 @@ fn push_target(tag: &str) -> anyhow::Result<Reference> {
         Err(e) => {
             Err(anyhow::Error::new(e).context(format!("`--tag {tag}` is not a registry reference")))
         }
+    }
+}
+
+/// The name `--tag` gives an image in a docker-archive: `docker load` needs a tag, and a name
+/// alone means `:latest`, as `docker build -t NAME` has it.
+fn archive_name(tag: &Reference) -> anyhow::Result<Reference> {
+    match tag.tag() {
+        Some(_) => Ok(tag.clone()),
+        None => Ok(tag.with_tag("latest")?),
     }
 }
 
