@@ -57,7 +57,7 @@ pub fn engine_with_client(
 }
 
 /// The `--url-mirror`s, for the embedded engine and the BuildKit backend alike.
-pub fn url_mirrors(global: &GlobalArgs) -> anyhow::Result<Vec<plinth_engine::UrlMirror>> {
+pub fn url_mirrors(global: &GlobalArgs) -> anyhow::Result<Vec<plinth_executor::UrlMirror>> {
     global
         .url_mirrors
         .iter()

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use plinth_executor::{UrlFetcher, UrlMirror};
 use plinth_oci::layer::{Compression, WriteOptions};
 use plinth_oci::{MediaTypeFlavor, Store};
 use plinth_registry::Client;
@@ -10,7 +11,6 @@ use plinth_sandbox::{NetworkMode, Sandbox};
 
 use crate::cache::StepCache;
 use crate::error::Result;
-use crate::fetch::{UrlFetcher, UrlMirror};
 use crate::snapshot::Snapshots;
 
 /// How an [`Engine`] builds. Start from [`EngineConfig::new`] and use the `with_*` methods.

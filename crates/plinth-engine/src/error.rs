@@ -68,34 +68,10 @@ pub enum Error {
         source: Box<plinth_sandbox::Error>,
     },
 
-    /// A downloaded file did not match its pinned checksum.
-    #[error(
-        "the content of `{url}` does not match its pinned checksum: expected `{expected}`, got `{actual}`; update the recipe's sha256 if the new file is trusted"
-    )]
-    UrlChecksum {
-        /// The URL, as in the recipe.
-        url: String,
-        /// The pinned digest.
-        expected: Digest,
-        /// The digest of what was downloaded.
-        actual: Digest,
-    },
-
-    /// A URL could not be fetched.
-    #[error("failed to fetch `{url}`: {reason}")]
-    Fetch {
-        /// The URL (or the mirror location it was rewritten to).
-        url: String,
-        /// What went wrong (status line, or the transport error).
-        reason: String,
-    },
-
-    /// A URL mirror specification did not parse.
-    #[error("invalid URL mirror `{spec}`: expected `PREFIX=URL` or `PREFIX=/local/dir`")]
-    InvalidMirror {
-        /// The text given.
-        spec: String,
-    },
+    /// A URL input could not be fetched or did not match its pin, or an image's layers and
+    /// diff_ids disagree.
+    #[error(transparent)]
+    Input(#[from] plinth_executor::Error),
 
     /// A file, directory or user named by the recipe could not be used.
     // Steps are numbered from 1 in messages, as the progress display shows them.

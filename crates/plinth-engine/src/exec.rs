@@ -19,11 +19,11 @@ use plinth_sandbox::{
     MountSpec, NetworkMode, OutputSink, OutputStream, OverlayRootfs, Rootfs, RunSpec, UserSpec,
 };
 
-use crate::build::StepContext;
 use crate::error::{Error, Result};
 use crate::files::{missing_dirs, resolve_owner};
 use crate::snapshot::remove_tree;
 use crate::state::ImageState;
+use crate::step_context::StepContext;
 
 /// Lines of output kept for the error of a failing step.
 const TAIL_LINES: usize = 30;

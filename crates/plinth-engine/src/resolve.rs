@@ -93,7 +93,7 @@ pub(crate) fn read_image(
     fetched: bool,
 ) -> Result<ResolvedRoot> {
     let config = ImageConfig::parse(&store.read_blob(&manifest.config.digest)?)?;
-    let layers = crate::build::pair_layers(&manifest_desc, manifest, &config)?;
+    let layers = plinth_executor::pair_layers(&manifest_desc, manifest, &config)?;
     Ok(ResolvedRoot {
         manifest: manifest_desc,
         config,
@@ -128,7 +128,7 @@ fn resolve_registry(
             return Ok((root, false));
         }
     }
-    let pulled = crate::blocking::block_on(client.pull_image(
+    let pulled = plinth_executor::block_on(client.pull_image(
         reference,
         std::slice::from_ref(platform),
         Arc::new(NoReporter),

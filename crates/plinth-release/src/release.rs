@@ -10,7 +10,6 @@
 
 use plinth_catalog::family::RecipeDecl;
 use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Family, Version, VersionHistory};
-use plinth_engine::Engine;
 use plinth_oci::Digest;
 
 use crate::build::{BuiltVersion, build_version_with};
@@ -149,12 +148,7 @@ impl Releaser {
 
     /// Builds `version` once for every platform, checks it on every platform and warns about
     /// URL inputs that changed since the version was recorded. Nothing is written on failure.
-    pub fn build_and_check(
-        &self,
-        engine: &Engine,
-        family: &dyn Family,
-        version: &Version,
-    ) -> Result<BuiltVersion> {
+    pub fn build_and_check(&self, family: &dyn Family, version: &Version) -> Result<BuiltVersion> {
         let checks = family.checks(version)?;
         let substitutions = &self.settings.image_substitutions;
         if !substitutions.is_empty() {
@@ -170,9 +164,9 @@ impl Releaser {
                     .join(", ")
             ));
         }
-        let builder = self.image_builder(engine)?;
+        let tools = self.build_tools(family.repository())?;
         let built = build_version_with(
-            builder,
+            tools.executor.as_ref(),
             family,
             version,
             self.reporter.build_reporter(),
@@ -195,7 +189,13 @@ impl Releaser {
             }
         }
         let subject = format!("{}:{version}", family.repository());
-        let reports = check_image(engine, &subject, &built.root, &family.platforms(), &checks)?;
+        let reports = check_image(
+            tools.checker.as_ref(),
+            &subject,
+            &built.root,
+            &family.platforms(),
+            &checks,
+        )?;
         self.reporter.check_reports(&reports);
         require_passed(&reports)?;
         self.reporter.status("Sanity checks passed.");
@@ -205,7 +205,7 @@ impl Releaser {
     /// Runs a release (see the module docs): lock the family, re-read the registry, build and
     /// check every platform, record the Dockerfile example, publish if asked, add the changelog
     /// entry, write the release record and regenerate the docs.
-    pub fn release(&self, engine: &Engine, request: &ReleaseRequest) -> Result<ReleaseOutcome> {
+    pub fn release(&self, request: &ReleaseRequest) -> Result<ReleaseOutcome> {
         let family = self.family(&request.repository)?;
         let repository = family.repository().to_owned();
         if request.changelog.trim().is_empty() {
@@ -226,10 +226,10 @@ impl Releaser {
         }
         self.reporter
             .status(&format!("Releasing {repository} {version}."));
-        let built = self.build_and_check(engine, family, &version)?;
+        let built = self.build_and_check(family, &version)?;
         let example = family.dockerfile_example(&version)?;
         let published = if request.publish {
-            let address = self.push_built(engine, &built, false, &|_: &Digest| false)?;
+            let address = self.push_built(&built, false, &|_: &Digest| false)?;
             Some(address)
         } else {
             self.reporter.status(&format!(
