@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use plinth_executor::UrlFetcher;
 use plinth_oci::{Digest, ImageLocation};
-use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Network, Op};
+use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Network, Op, SourceKind};
 
 use crate::error::{Error, Result};
 
@@ -93,9 +93,22 @@ impl Preparer<'_> {
         let mut ops = Vec::with_capacity(container.ops().len());
         for (index, op) in container.ops().iter().enumerate() {
             let op = match op {
-                Op::From { source } => match source.location() {
-                    ImageLocation::Registry(_) => op.clone(),
-                    ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. } => {
+                Op::From { source } => match source.kind() {
+                    SourceKind::Image(ImageLocation::Registry(_)) => op.clone(),
+                    SourceKind::Debian(_) => {
+                        return Err(Error::Step {
+                            index,
+                            reason: format!(
+                                "the root `{}` is made from Debian's archive, which only the embedded engine does: \
+                                 build it with `--engine embedded`, or push a root built that way to a registry \
+                                 every builder can reach and use that address",
+                                source.address()
+                            ),
+                        });
+                    }
+                    SourceKind::Image(
+                        ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. },
+                    ) => {
                         return Err(Error::Step {
                             index,
                             reason: format!(

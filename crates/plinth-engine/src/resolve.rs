@@ -1,5 +1,5 @@
-//! Resolving a `from` image for a platform: registry, OCI layout directory or docker-archive,
-//! into the store, down to one manifest, its config and its layers.
+//! Resolving a `from` image for a platform: registry, OCI layout directory, docker-archive or
+//! Debian's archive (see `debian`), into the store, down to one manifest, its config and its layers.
 //!
 //! A digest-pinned registry image whose manifest, config and layers are already in the store is
 //! used without contacting the registry (offline builds). A tag is looked up on every build;
@@ -12,10 +12,11 @@ use plinth_oci::image::resolve_manifest;
 use plinth_oci::{
     Descriptor, Digest, ImageConfig, ImageLocation, ImageManifest, Platform, Reference, Store,
 };
-use plinth_recipe::ImageSource;
+use plinth_recipe::{ImageSource, SourceKind};
 use plinth_registry::transfer::import_local;
 use plinth_registry::{Client, NoReporter};
 
+use crate::engine::Inner;
 use crate::error::{Error, Result};
 
 /// A root image resolved for one platform.
@@ -35,33 +36,38 @@ fn source_ref(address: &str) -> String {
     format!("sources/{address}")
 }
 
-/// Resolves `source` for `platform` into `store`.
+/// Resolves `source` for `platform` into the engine's store.
 pub(crate) fn resolve_root(
-    store: &Store,
-    client: &Client,
+    engine: &Inner,
     source: &ImageSource,
     platform: &Platform,
 ) -> Result<ResolvedRoot> {
+    let store = &engine.store;
+    let client = &engine.client;
     let span = tracing::info_span!("resolve_root", source = %source, %platform);
     let _g = span.enter();
     let _lock = store.lock_shared()?;
-    let (root, fetched) = match source.location() {
-        ImageLocation::Registry(reference) => {
+    let (root, fetched) = match source.kind() {
+        SourceKind::Image(ImageLocation::Registry(reference)) => {
             let (root, pulled) = resolve_registry(store, client, source, reference, platform)?;
             // A tag that still names the image an earlier build pulled fetched nothing new.
             let fetched = pulled && !seen_before(store, source, &root)?;
             (root, fetched)
         }
-        ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. } => {
-            let root = import_local(store, source.location(), std::slice::from_ref(platform))
-                .map_err(|e| match e {
+        SourceKind::Debian(root) => crate::debian::resolve_debian(engine, root, platform)?,
+        SourceKind::Image(
+            location @ (ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. }),
+        ) => {
+            let root = import_local(store, location, std::slice::from_ref(platform)).map_err(
+                |e| match e {
                     plinth_registry::Error::Oci(e) => Error::from(e),
                     other => Error::Pull {
                         image: source.to_string(),
                         platform: platform.to_string(),
                         source: Box::new(other),
                     },
-                })?;
+                },
+            )?;
             let fetched = !seen_before(store, source, &root)?;
             (root, fetched)
         }
@@ -103,7 +109,7 @@ pub(crate) fn read_image(
 }
 
 /// Whether the store holds `root`'s manifest for `platform` with its config and layers.
-fn complete_in_store(store: &Store, root: &Descriptor, platform: &Platform) -> bool {
+pub(crate) fn complete_in_store(store: &Store, root: &Descriptor, platform: &Platform) -> bool {
     match resolve_manifest(store, root, Some(platform)) {
         Ok((_, m)) => std::iter::once(&m.config)
             .chain(&m.layers)

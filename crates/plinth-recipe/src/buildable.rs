@@ -25,7 +25,7 @@ use crate::Container;
 use crate::declared_ids::DeclaredIds;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, FileSource, Network, Op};
-use crate::source::ImageSource;
+use crate::source::{ImageSource, SourceKind};
 use crate::state::CacheMount;
 use crate::words::{is_plain, quote_double, word};
 
@@ -301,13 +301,16 @@ impl Writer<'_> {
     }
 
     fn image_name(&mut self, source: &ImageSource) -> String {
-        match source.location() {
-            ImageLocation::Registry(_) => source
+        match source.kind() {
+            SourceKind::Image(ImageLocation::Registry(_)) => source
                 .address()
                 .strip_prefix("docker://")
                 .unwrap_or(source.address())
                 .to_owned(),
-            ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. } => {
+            SourceKind::Image(
+                ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. },
+            )
+            | SourceKind::Debian(_) => {
                 if let Some(n) = self.context.images.iter().find(|n| &n.source == source) {
                     return n.name.clone();
                 }

@@ -1,5 +1,7 @@
-//! Where a container's root filesystem comes from: a registry reference, an OCI layout directory
-//! or a docker-archive tarball.
+//! Where a container's root filesystem comes from: an image at a
+//! [`plinth_oci::ImageLocation`] (a registry reference, an OCI layout directory or a
+//! docker-archive tarball, written as skopeo writes them) or Debian's archive ([`DebianRoot`], the
+//! reserved `plinth/debian` name).
 //!
 //! The address is kept exactly as the recipe wrote it, because the Dockerfile views print it back
 //! verbatim (`docker.io/python:…`, not the normalised `docker.io/library/python:…`).
@@ -11,6 +13,7 @@ use std::str::FromStr;
 use plinth_oci::{ImageLocation, Reference};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::debian::{DebianRoot, is_debian_address};
 use crate::error::{Error, Result};
 
 /// A parsed image source with the text it was written as.
@@ -19,24 +22,38 @@ use crate::error::{Error, Result};
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ImageSource {
     address: String,
-    location: ImageLocation,
+    kind: SourceKind,
+}
+
+/// What an [`ImageSource`] points at: an image location (one type for every place plinth reads
+/// or writes images) or a root plinth makes itself.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SourceKind {
+    /// An image in a registry, an OCI layout or a docker-archive.
+    Image(ImageLocation),
+    /// A root bootstrapped from Debian's archive (`plinth/debian:SUITE[-VARIANT][?include=…]`).
+    Debian(DebianRoot),
 }
 
 impl ImageSource {
     /// Parses an image location as skopeo writes it (see [`plinth_oci::location`]):
-    /// `docker.io/x:1@sha256:…` (or `docker://…`), `oci:DIR[:NAME]` or
-    /// `docker-archive:FILE[:REF]`.
+    /// `docker.io/x:1@sha256:…` (or `docker://…`), `oci:DIR[:NAME]`,
+    /// `docker-archive:FILE[:REF]`; or a Debian root (`plinth/debian:bookworm`, see
+    /// [`DebianRoot::parse`]).
     pub fn parse(input: &str) -> Result<Self> {
-        let location =
-            input
-                .parse::<ImageLocation>()
-                .map_err(|source| Error::InvalidReference {
+        let kind = if is_debian_address(input) {
+            SourceKind::Debian(DebianRoot::parse(input)?)
+        } else {
+            SourceKind::Image(input.parse::<ImageLocation>().map_err(|source| {
+                Error::InvalidReference {
                     input: input.chars().take(200).collect(),
                     source,
-                })?;
+                }
+            })?)
+        };
         Ok(Self {
             address: input.to_owned(),
-            location,
+            kind,
         })
     }
 
@@ -46,18 +63,34 @@ impl ImageSource {
     }
 
     /// What the source points at.
-    pub fn location(&self) -> &ImageLocation {
-        &self.location
+    pub fn kind(&self) -> &SourceKind {
+        &self.kind
+    }
+
+    /// The image location, for sources that are images.
+    pub fn location(&self) -> Option<&ImageLocation> {
+        match &self.kind {
+            SourceKind::Image(location) => Some(location),
+            SourceKind::Debian(_) => None,
+        }
     }
 
     /// The registry reference, for registry sources.
     pub fn reference(&self) -> Option<&Reference> {
-        self.location.reference()
+        self.location().and_then(ImageLocation::reference)
+    }
+
+    /// The Debian root, for sources made from Debian's archive.
+    pub fn debian(&self) -> Option<&DebianRoot> {
+        match &self.kind {
+            SourceKind::Debian(root) => Some(root),
+            SourceKind::Image(_) => None,
+        }
     }
 
     /// The local path, for OCI layout and docker-archive sources.
     pub fn local_path(&self) -> Option<&Path> {
-        self.location.local_path()
+        self.location().and_then(ImageLocation::local_path)
     }
 }
 
@@ -65,7 +98,16 @@ impl From<Reference> for ImageSource {
     fn from(reference: Reference) -> Self {
         Self {
             address: reference.to_string(),
-            location: ImageLocation::Registry(reference),
+            kind: SourceKind::Image(ImageLocation::Registry(reference)),
+        }
+    }
+}
+
+impl From<DebianRoot> for ImageSource {
+    fn from(root: DebianRoot) -> Self {
+        Self {
+            address: root.address(),
+            kind: SourceKind::Debian(root),
         }
     }
 }
@@ -123,20 +165,20 @@ mod tests {
         let s = ImageSource::parse("oci:/tmp/layout:1.0").unwrap();
         assert_eq!(
             s.location(),
-            &ImageLocation::OciLayout {
+            Some(&ImageLocation::OciLayout {
                 dir: "/tmp/layout".into(),
                 name: Some("1.0".into())
-            }
+            })
         );
         // Written `oci:layout:`, printed back the same way, read as skopeo reads it.
         let s = ImageSource::parse("oci:layout:").unwrap();
         assert_eq!(s.address(), "oci:layout:");
         assert_eq!(
             s.location(),
-            &ImageLocation::OciLayout {
+            Some(&ImageLocation::OciLayout {
                 dir: "layout".into(),
                 name: None
-            }
+            })
         );
         let s = ImageSource::parse("docker-archive:/x/y.tar").unwrap();
         assert_eq!(s.local_path(), Some(Path::new("/x/y.tar")));

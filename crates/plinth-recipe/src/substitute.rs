@@ -32,7 +32,7 @@ use plinth_oci::{ImageLocation, Reference};
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, Op};
-use crate::source::ImageSource;
+use crate::source::{ImageSource, SourceKind};
 
 /// The label a substituted container gets, listing every substitution (`FROM => TO`, one per
 /// line), so a stand-in image says what it is when inspected.
@@ -53,19 +53,24 @@ enum Pattern {
 
 impl Pattern {
     fn matches(&self, source: &ImageSource) -> bool {
-        match (self, source.location()) {
-            (Pattern::Repository(p), ImageLocation::Registry(r)) => p.name() == r.name(),
-            (Pattern::Tag(p), ImageLocation::Registry(r)) => {
+        match (self, source.kind()) {
+            (Pattern::Repository(p), SourceKind::Image(ImageLocation::Registry(r))) => {
+                p.name() == r.name()
+            }
+            (Pattern::Tag(p), SourceKind::Image(ImageLocation::Registry(r))) => {
                 p.name() == r.name() && p.tag() == r.tag()
             }
-            (Pattern::Pinned(p), ImageLocation::Registry(r)) => {
+            (Pattern::Pinned(p), SourceKind::Image(ImageLocation::Registry(r))) => {
                 p.name() == r.name()
                     && p.digest() == r.digest()
                     && (p.tag().is_none() || p.tag() == r.tag())
             }
             (
                 Pattern::Local(text),
-                ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. },
+                SourceKind::Image(
+                    ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. },
+                )
+                | SourceKind::Debian(_),
             ) => text == source.address(),
             _ => false,
         }
@@ -93,13 +98,18 @@ impl ImageSubstitution {
             input: from.chars().take(200).collect(),
             reason: format!("the image to replace does not parse: {e}"),
         })?;
-        let pattern = match source.location() {
-            ImageLocation::Registry(r) if r.digest().is_some() => Pattern::Pinned(r.clone()),
-            ImageLocation::Registry(r) if r.tag().is_some() => Pattern::Tag(r.clone()),
-            ImageLocation::Registry(r) => Pattern::Repository(r.clone()),
-            ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. } => {
-                Pattern::Local(source.address().to_owned())
+        let pattern = match source.kind() {
+            SourceKind::Image(ImageLocation::Registry(r)) if r.digest().is_some() => {
+                Pattern::Pinned(r.clone())
             }
+            SourceKind::Image(ImageLocation::Registry(r)) if r.tag().is_some() => {
+                Pattern::Tag(r.clone())
+            }
+            SourceKind::Image(ImageLocation::Registry(r)) => Pattern::Repository(r.clone()),
+            SourceKind::Image(
+                ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. },
+            )
+            | SourceKind::Debian(_) => Pattern::Local(source.address().to_owned()),
         };
         Ok(Self {
             text: format!("{from}={to}"),
