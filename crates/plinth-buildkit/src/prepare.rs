@@ -121,7 +121,7 @@ impl Preparer<'_> {
                         });
                     }
                 },
-                Op::Exec { argv, network }
+                Op::Exec { argv, network, env }
                     if *network == Network::Disabled && !self.keep_network_none =>
                 {
                     out.warnings.push(format!(
@@ -133,6 +133,7 @@ impl Preparer<'_> {
                     Op::Exec {
                         argv: argv.clone(),
                         network: Network::Enabled,
+                        env: env.clone(),
                     }
                 }
                 Op::File {
