@@ -77,7 +77,8 @@ pub fn package_pins(container: &Container) -> Vec<PackagePin> {
             | Op::File { .. }
             | Op::Directory { .. }
             | Op::MountedCache { .. }
-            | Op::UnmountCache { .. } => continue,
+            | Op::UnmountCache { .. }
+            | Op::Config { .. } => continue,
         };
         for words in commands_of(argv) {
             pins.extend(pins_of_command(&words, index + 1));
