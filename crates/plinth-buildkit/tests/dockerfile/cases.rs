@@ -279,9 +279,11 @@ pub const CASES: &[Case] = &[
         "copy_wildcard_dir_contents",
         "FROM {root}\nCOPY di[q-s] /w\n",
     ),
+    // `dir/*/*.txt` (a wildcard element that also matches files) breaks the context sender of
+    // Debian's BuildKit (`readdirent …: not a directory`).
     same(
         "copy_wildcard_nested",
-        "FROM {root}\nCOPY dir/*/*.txt /n/\n",
+        "FROM {root}\nCOPY dir/s*/*.txt /n/\n",
     ),
     same("add_plain_file", "FROM {root}\nADD a.txt /added\n"),
     same("add_url", "FROM {root}\nADD {url}/dl/tool.sh /tools/\n"),
