@@ -5,7 +5,7 @@ use plinth_catalog::Catalog;
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
-use crate::commands::generate_release::{ListingArgs, open_releaser, say};
+use crate::commands::generate_release::{ListingArgs, open_releaser};
 use crate::printer::Printer;
 
 /// Arguments of `plinth generate-docs`.
@@ -36,7 +36,7 @@ pub fn run(
                 Ok(ExitStatus::Success)
             }
             Err(e @ plinth_release::Error::Stale { .. }) => {
-                say(&e.to_string());
+                printer.refusal(e.to_string());
                 Ok(ExitStatus::Failure)
             }
             Err(e) => Err(e.into()),

@@ -213,21 +213,14 @@ pub(crate) fn refusal_or_error(
     printer: Printer,
 ) -> anyhow::Result<ExitStatus> {
     if err.is_refusal() {
-        let _ = printer;
-        say(&err.to_string());
+        printer.refusal(err.to_string());
         if matches!(err, plinth_release::Error::ChecksFailed { .. }) {
-            say("Aborting.");
+            printer.refusal("Aborting.");
         }
         Ok(ExitStatus::Failure)
     } else {
         Err(err.into())
     }
-}
-
-/// A line on stderr that `-q` does not hide (refusals are results).
-pub(crate) fn say(line: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Runs `plinth generate-release`.

@@ -35,7 +35,7 @@ pub fn run(
             Ok(ExitStatus::Success)
         }
         Err(e @ plinth_release::Error::NothingPublished { .. }) => {
-            crate::commands::generate_release::say(&e.to_string());
+            printer.refusal(e.to_string());
             Ok(ExitStatus::Failure)
         }
         Err(e) => refusal_or_error(e, printer),
