@@ -156,14 +156,7 @@ fn release_client(global: &GlobalArgs, printer: Printer, ask: bool) -> anyhow::R
             );
         }
     }
-    let mut builder = Client::builder(store).with_credentials(credentials);
-    for registry in &global.insecure_registries {
-        builder = builder.with_insecure_registry(registry.clone());
-    }
-    for mirror in &global.registry_mirrors {
-        builder = builder.with_docker_hub_mirror(mirror.clone());
-    }
-    Ok(builder.build()?)
+    crate::settings::registry_client_with(global, store, credentials)
 }
 
 /// The releaser of a release command. `ask_credentials`: the command may push.
