@@ -5,8 +5,8 @@ use plinth_catalog::Catalog;
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
-use crate::commands::generate_release::{ListingArgs, open_releaser, refusal_or_error};
 use crate::printer::Printer;
+use crate::release_context::{ListingArgs, open_releaser, refusal_or_error};
 
 /// Arguments of `plinth latest`.
 #[derive(Debug, Args)]

@@ -5,12 +5,10 @@ use plinth_catalog::{Catalog, Version};
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
-use crate::commands::generate_release::{
-    ListingArgs, open_releaser, refusal_or_error, with_executor,
-};
 use crate::engine_arg::EngineArgs;
 use crate::printer::Printer;
 use crate::prompt;
+use crate::release_context::{ListingArgs, open_releaser, refusal_or_error, with_executor};
 
 /// Publish a specific version of a base image to our remote registry.
 #[derive(Debug, Args)]
