@@ -169,6 +169,12 @@ pub fn run(
         let reporter = Arc::new(TransferProgress::new(printer));
         runtime()?.block_on(deliver(&client, &root, output, platforms.first(), reporter))?;
         printer.status(format!("wrote {output}"));
+        if let Location::OciLayout { .. } = output {
+            printer.status(format!(
+                "run it with `plinth run {output} -- COMMAND`, or load it into docker with \
+                 `skopeo copy {output} docker-daemon:NAME:TAG`"
+            ));
+        }
     }
     printer.result(root.digest.to_string());
     Ok(ExitStatus::Success)

@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod main_job;
+
 use plinth_oci::Store;
 use plinth_oci::layout::OciLayout;
 use plinth_test::images::busybox_index;
