@@ -3,15 +3,16 @@
 //! and PyPI (no Docker Hub, no GitHub).
 //!
 //! It is this project's family, not Airbyte's: the steps are Airbyte's (timezone, the airbyte
-//! user and cache directories, pip 24.0 and poetry from PyPI, socat, tesseract and poppler),
-//! the root is `plinth/debian:bookworm-minbase` with Debian's python3 instead of the `python`
-//! image, and the apt pins are versions Debian's archive serves today. Three differences, each
-//! on purpose:
+//! user and cache directories, pip 24.0 and poetry from PyPI), the root is
+//! `plinth/debian:bookworm-minbase` with Debian's python3 instead of the `python` image, and
+//! socat, tesseract and poppler come with the root (see [`ROOT_PACKAGES`]). The differences,
+//! each on purpose:
 //!
 //! - **No NLTK data**: Airbyte's recipe downloads it from GitHub; this family leaves it out
 //!   (and the `nltk_data` check with it), so it needs no URL input at all.
-//! - **No `apt-get upgrade`**: the root is made from the archive's current state, so there is
-//!   nothing to upgrade; the step would only make the image depend on the day it was built.
+//! - **No `apt-get upgrade` and no apt step**: the root is made from the archive's current
+//!   state with socat, tesseract and poppler, so there is nothing to upgrade or pin; such steps
+//!   would only make the image depend on the day it was built.
 //! - **`PIP_BREAK_SYSTEM_PACKAGES=1`**: Debian marks its python as externally managed (PEP 668);
 //!   the image is a base for connectors that `pip install` into the system python, as the
 //!   `python` image allows. pip itself goes to `/usr/local`, ahead of Debian's on `PATH`.
@@ -30,21 +31,26 @@ pub const DEBIAN_PYTHON_REPOSITORY: &str = "plinth/python-connector-base";
 pub const DEBIAN_PYTHON_VERSION: &str = "3.11.2";
 
 /// The packages of the root besides minbase: python, pip, `python` as a command (the checks and
-/// connectors call it so), the CA store for pip, the timezone data and `adduser`.
+/// connectors call it so), the CA store for pip, the timezone data, `adduser`, and the system
+/// packages of Airbyte's recipe (socat, tesseract, poppler).
+///
+/// Airbyte installs the last three in a step with `name=version` pins; here the root brings them,
+/// so the archive state the root is made from pins their versions (verified, recorded with every
+/// other package, part of the cache key) and nothing rots: `poppler-utils=22.12.0-2+b1` vanished
+/// from Debian, and bookworm's own `+deb12u2` cannot be pinned once bookworm-security serves
+/// `+deb12u3` (it needs `libpoppler126` of exactly its version). The checks hold the upstream
+/// versions: socat 1.7.4.4, tesseract 5.3.0, poppler 22.12.0.
 pub const ROOT_PACKAGES: &[&str] = &[
     "adduser",
     "ca-certificates",
+    "poppler-utils",
     "python-is-python3",
     "python3",
     "python3-pip",
+    "socat",
+    "tesseract-ocr",
     "tzdata",
 ];
-
-/// The system packages, pinned to versions bookworm serves (socat and tesseract as Airbyte pins
-/// them; poppler's `22.12.0-2+b1` is gone, `+deb12u2` is bookworm's own since 12.x).
-pub const SYSTEM_PACKAGES: &str = "apt-get update && apt-get install -y --no-install-recommends \
-socat=1.7.4.4-2 tesseract-ocr=5.3.0-2 poppler-utils=22.12.0-2+deb12u2 \
-&& apt-get clean && rm -rf /var/lib/apt/lists/*";
 
 /// The Debian root of every version.
 pub fn debian_root() -> DebianRoot {
@@ -53,7 +59,8 @@ pub fn debian_root() -> DebianRoot {
         .expect("the root's suite and package names are valid")
 }
 
-/// The recipe: Airbyte's python 3.0.0 steps (without NLTK and upgrade) with `poetry`.
+/// The recipe: Airbyte's python 3.0.0 steps (without NLTK, the upgrade and the apt installs the
+/// root already made) with `poetry`.
 fn recipe(poetry: Step) -> Container {
     let c = Container::from_debian(debian_root());
     let c = [Step::Tz, Step::Userbase, Step::CacheCustom, Step::PipEnv]
@@ -64,10 +71,9 @@ fn recipe(poetry: Step) -> Container {
         // What the `python` image sets and connectors read.
         .with_env("LANG", "C.UTF-8")
         .with_env("PYTHON_VERSION", DEBIAN_PYTHON_VERSION);
-    let c = [Step::Pip24, Step::PoetryEnv, poetry]
+    [Step::Pip24, Step::PoetryEnv, poetry]
         .into_iter()
-        .fold(c, |c, step| step.apply(c));
-    c.with_exec(["sh", "-c", SYSTEM_PACKAGES])
+        .fold(c, |c, step| step.apply(c))
 }
 
 /// The checks of 1.0.0: Airbyte's python 3.0.0 list without the NLTK data, for Debian's python
@@ -103,11 +109,11 @@ pub fn debian_python_family() -> TableFamily {
             .with_checks(checks_1_0_0())
             .with_changelog(
                 "Initial release: Airbyte's python connector base 3.0.0 recipe on a Debian bookworm \
-                 root from Debian's archive (python 3.11.2, pip 24.0, poetry 1.6.1, socat 1.7.4.4, \
-                 tesseract 5.3.0, poppler 22.12.0), without the NLTK data",
+                 root from Debian's archive with python 3.11.2, socat 1.7.4.4, tesseract 5.3.0 and \
+                 poppler 22.12.0; pip 24.0 and poetry 1.6.1 from PyPI; without the NLTK data",
             )
             .with_provenance(Provenance::Code)
-            .with_note("Ours, not Airbyte's: the steps are Airbyte's python 3.0.0 steps without the NLTK data and the apt upgrade."),
+            .with_note("Ours, not Airbyte's: Airbyte's python 3.0.0 steps without the NLTK data and the apt steps; the root brings socat, tesseract and poppler."),
         VersionDecl::new("1.1.0".parse().expect("a valid version"))
             .with_root_image(debian_root().into())
             .with_recipe(|_platform| Ok(recipe(Step::Poetry184)))
@@ -133,7 +139,7 @@ mod tests {
         let example = recipe.dockerfile_example();
         assert!(
             example.starts_with(
-                "FROM plinth/debian:bookworm-minbase?include=adduser,ca-certificates,python-is-python3,python3,python3-pip,tzdata\n\
+                "FROM plinth/debian:bookworm-minbase?include=adduser,ca-certificates,poppler-utils,python-is-python3,python3,python3-pip,socat,tesseract-ocr,tzdata\n\
                  RUN ln -snf /usr/share/zoneinfo/Etc/UTC /etc/localtime\n"
             ),
             "{example}"

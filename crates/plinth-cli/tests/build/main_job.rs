@@ -87,7 +87,7 @@ fn readme_main_job_builds_checks_writes_and_runs_the_debian_python_base() {
     assert_eq!(config["architecture"], "amd64");
     assert_eq!(
         config["config"]["Labels"]["org.plinth.debian.root"],
-        "plinth/debian:bookworm-minbase?include=adduser,ca-certificates,python-is-python3,python3,python3-pip,tzdata"
+        "plinth/debian:bookworm-minbase?include=adduser,ca-certificates,poppler-utils,python-is-python3,python3,python3-pip,socat,tesseract-ocr,tzdata"
     );
     let run = output(
         &ctx,
