@@ -204,7 +204,7 @@ pub fn run(
             .block_on(deliver_image(&client, &root, output, &options, reporter))
             .with_context(|| format!("failed to write {output}"))?;
         printer.status(format!("wrote {output}"));
-        if let Location::OciLayout { .. } = output {
+        if let ImageLocation::OciLayout { .. } = output {
             printer.status(format!(
                 "run it with `plinth run {output} -- COMMAND`, or load it into docker with \
                  `skopeo copy {output} docker-daemon:NAME:TAG`"
