@@ -7,7 +7,14 @@ use crate::printer::Verbosity;
 
 /// plinth: declare, build, check, version and publish container base images.
 #[derive(Debug, Parser)]
-#[command(name = "plinth", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "plinth",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = crate::exit_status::EXIT_CODES_HELP
+)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
@@ -103,7 +110,7 @@ pub enum Command {
     Check(commands::check::CheckCommandArgs),
     /// Print a recipe's Dockerfile view (the original's example format, or a buildable one).
     Dockerfile(commands::dockerfile::DockerfileArgs),
-    /// Run a command in an image, in the sandbox; changes are thrown away.
+    /// Run an image as `docker run` does (ENTRYPOINT + CMD), in the sandbox; changes are thrown away.
     Run(commands::run::RunArgs),
     /// Cut a new version of a base image family: build, check every platform, publish, record.
     GenerateRelease(commands::generate_release::GenerateReleaseArgs),
@@ -115,6 +122,10 @@ pub enum Command {
     Latest(commands::latest::LatestArgs),
     /// Pin connectors' metadata.yaml baseImage to the latest stable published version.
     UpgradeConsumers(commands::upgrade_consumers::UpgradeConsumersArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(commands::completions::CompletionsArgs),
+    /// Print the manual page, or write one per command with --dir.
+    Man(commands::man::ManArgs),
 }
 
 #[cfg(test)]

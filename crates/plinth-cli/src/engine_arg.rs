@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use anyhow::bail;
 use clap::{Args, ValueEnum};
 use plinth_buildkit::{BuilderAssignment, BuildkitBackend, BuildkitConfig};
 use plinth_engine::{Engine, UrlMirror};
@@ -73,10 +72,10 @@ impl EngineArgs {
             .flatten()
             .collect();
             if !given.is_empty() {
-                bail!(
+                return Err(crate::exit_status::usage_error(format!(
                     "{} only apply to BuildKit builds; add `--engine buildkit` or drop them",
                     given.join(", ")
-                );
+                )));
             }
             return Ok(None);
         }

@@ -18,6 +18,7 @@ pub mod cli;
 mod commands;
 mod engine_arg;
 pub mod env;
+mod exit_status;
 mod location;
 mod logging;
 pub mod printer;
@@ -34,31 +35,8 @@ use clap::Parser;
 use plinth_catalog::Catalog;
 
 use crate::cli::Cli;
+pub use crate::exit_status::ExitStatus;
 use crate::printer::Printer;
-
-/// How a command ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitStatus {
-    /// Everything worked.
-    Success,
-    /// The command ran and reports a negative result (a failed check, a refused release).
-    Failure,
-    /// The command could not run (bad input, unreachable registry, …).
-    Error,
-    /// The exit code of a command run in a container (`plinth run`).
-    Code(i32),
-}
-
-impl From<ExitStatus> for ExitCode {
-    fn from(status: ExitStatus) -> Self {
-        match status {
-            ExitStatus::Success => ExitCode::SUCCESS,
-            ExitStatus::Failure => ExitCode::from(1),
-            ExitStatus::Error => ExitCode::from(2),
-            ExitStatus::Code(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        }
-    }
-}
 
 /// Parses the process arguments and runs the command against `catalog`'s families.
 pub fn main_with(catalog: Catalog) -> ExitCode {
@@ -71,7 +49,7 @@ pub fn main_with(catalog: Catalog) -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             print_error(&err);
-            ExitStatus::Error.into()
+            exit_status::status_of_error(&err).into()
         }
     }
 }

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use anyhow::bail;
 use plinth_oci::Reference;
 use plinth_oci::layout::split_location;
 
@@ -33,16 +32,18 @@ impl FromStr for Location {
         }
         if let Some(rest) = s.strip_prefix("oci:") {
             if rest.is_empty() {
-                bail!("invalid location `{s}`: `oci:` needs a directory, as in `oci:./out:1.0.0`");
+                return Err(crate::exit_status::usage_error(format!(
+                    "invalid location `{s}`: `oci:` needs a directory, as in `oci:./out:1.0.0`"
+                )));
             }
             let (dir, tag) = split_location(rest);
             return Ok(Self::OciLayout { dir, tag });
         }
         if let Some(rest) = s.strip_prefix("docker-archive:") {
             if rest.is_empty() {
-                bail!(
+                return Err(crate::exit_status::usage_error(format!(
                     "invalid location `{s}`: `docker-archive:` needs a file, as in `docker-archive:image.tar`"
-                );
+                )));
             }
             // skopeo allows `docker-archive:FILE:REF`; plinth takes the path whole.
             return Ok(Self::DockerArchive(PathBuf::from(rest)));
@@ -53,9 +54,9 @@ impl FromStr for Location {
                 "oci-archive" | "dir" | "containers-storage" | "docker-daemon"
             )
         {
-            bail!(
+            return Err(crate::exit_status::usage_error(format!(
                 "the `{transport}:` transport is not supported: use `docker://`, `oci:` or `docker-archive:`"
-            );
+            )));
         }
         Ok(Self::Registry(s.parse()?))
     }

@@ -19,7 +19,9 @@ pub fn interactive() -> bool {
 
 /// The error for an answer that is missing while nothing may be asked.
 pub fn missing(what: &str, flag: &str) -> anyhow::Error {
-    anyhow::anyhow!("{what} is required: pass `{flag}` (no question is asked without a terminal)")
+    crate::exit_status::usage_error(format!(
+        "{what} is required: pass `{flag}` (no question is asked without a terminal)"
+    ))
 }
 
 fn interrupted(e: inquire::InquireError) -> anyhow::Error {

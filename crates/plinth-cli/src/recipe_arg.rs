@@ -56,7 +56,9 @@ impl RecipeArgs {
             return read_dockerfile(file, self.context.as_deref(), &self.build_args);
         }
         let Some(spec) = &self.catalog_version else {
-            bail!("say what to build: `REPOSITORY:VERSION` from the catalog, or `-f Dockerfile`");
+            return Err(crate::exit_status::usage_error(
+                "say what to build: `REPOSITORY:VERSION` from the catalog, or `-f Dockerfile`",
+            ));
         };
         let (family, version) = match spec.rsplit_once(':') {
             Some((repository, version)) if !version.contains('/') => {
@@ -159,9 +161,9 @@ fn read_dockerfile<'a>(
     };
     let mut options = ReaderOptions::new(&context);
     for arg in build_args {
-        let (name, value) = arg
-            .split_once('=')
-            .with_context(|| format!("`--build-arg {arg}`: write it as NAME=VALUE"))?;
+        let (name, value) = arg.split_once('=').ok_or_else(|| {
+            crate::exit_status::usage_error(format!("`--build-arg {arg}`: write it as NAME=VALUE"))
+        })?;
         options = options.with_build_arg(name, value);
     }
     let container = parse_dockerfile_with(&text, &options)
@@ -176,7 +178,11 @@ fn read_dockerfile<'a>(
 /// The `--substitute-image` rules.
 pub fn image_substitutions(global: &GlobalArgs) -> anyhow::Result<ImageSubstitutions> {
     ImageSubstitutions::parse_all(&global.substitute_images)
-        .context("invalid `--substitute-image`; write FROM=TO, e.g. `python=127.0.0.1:5000/standin/python:3.11`")
+        .map_err(|e| {
+            crate::exit_status::usage_error(format!(
+                "invalid `--substitute-image`: {e}; write FROM=TO, e.g. `python=127.0.0.1:5000/standin/python:3.11`"
+            ))
+        })
 }
 
 /// Warns, at build start, about every image replaced by a stand-in.

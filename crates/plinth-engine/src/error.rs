@@ -155,6 +155,16 @@ pub enum Error {
     /// The image to export or run is not in the store or not usable.
     #[error("{0}")]
     Image(String),
+
+    /// A layer of an image could not be unpacked (hostile, corrupt or truncated).
+    #[error("failed to unpack layer `{layer}`")]
+    UnpackLayer {
+        /// The layer blob.
+        layer: Digest,
+        /// The cause (it names the entry).
+        #[source]
+        source: Box<plinth_oci::Error>,
+    },
 }
 
 impl From<plinth_oci::Error> for Error {

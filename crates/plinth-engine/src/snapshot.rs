@@ -126,12 +126,14 @@ impl Snapshots {
                         layer.digest
                     ))
                 })?;
-                unpacked?
+                unpacked
             }
-            compression => {
-                unpack_layer(reader, tmp.path(), &options.with_compression(compression))?
-            }
-        };
+            compression => unpack_layer(reader, tmp.path(), &options.with_compression(compression)),
+        }
+        .map_err(|e| Error::UnpackLayer {
+            layer: layer.digest.clone(),
+            source: Box::new(e),
+        })?;
         if &summary.diff_id != diff_id {
             return Err(Error::Image(format!(
                 "layer `{}` unpacks to diff_id `{}` but the image config says `{diff_id}`; the image is corrupt",

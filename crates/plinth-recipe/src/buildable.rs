@@ -3,7 +3,8 @@
 //!
 //! - `RUN` uses the exec form (`RUN ["sh","-c","…"]`), so argv is kept exactly.
 //! - Active cache mounts become `RUN --mount=type=cache,target=…,id=<volume>[,uid=…,gid=…]` on every
-//!   later `RUN`; a cache owner given as a name needs numeric ids from [`BuildableOptions`].
+//!   later `RUN`; a cache owner given as a name needs numeric ids: from [`BuildableOptions`], else
+//!   those the recipe creates the user with (`adduser --uid 1000 --group airbyte`).
 //! - An entrypoint is followed by `CMD []`, because the recipe's entrypoint clears inherited
 //!   default arguments.
 //! - Downloads become `ADD [--checksum=sha256:…] <url> <dest>`; unpinned ones get a comment.
@@ -19,6 +20,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::Container;
+use crate::declared_ids::DeclaredIds;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, FileSource, Network, Op};
 use crate::source::{ImageSource, SourceKind};
@@ -172,6 +174,7 @@ impl Writer<'_> {
             .iter()
             .rposition(|op| matches!(op, Op::From { .. }))
             .unwrap_or(0);
+        let declared = DeclaredIds::from_ops(&container.ops()[start..]);
         for op in &container.ops()[start..] {
             if let Op::Directory {
                 source:
@@ -208,7 +211,8 @@ impl Writer<'_> {
                 Op::Exec { argv, network } => {
                     let mut flags = String::new();
                     for cache in step.state.caches() {
-                        flags.push_str(&self.mount_flag(cache).map_err(unrepresentable)?);
+                        flags
+                            .push_str(&self.mount_flag(cache, &declared).map_err(unrepresentable)?);
                         flags.push(' ');
                     }
                     if *network == Network::Disabled {
@@ -330,7 +334,11 @@ impl Writer<'_> {
         }
     }
 
-    fn mount_flag(&self, cache: &CacheMount) -> std::result::Result<String, String> {
+    fn mount_flag(
+        &self,
+        cache: &CacheMount,
+        declared: &DeclaredIds,
+    ) -> std::result::Result<String, String> {
         for (what, value) in [("mount point", &cache.path), ("volume name", &cache.volume)] {
             if !is_plain(value) || value.contains(',') {
                 return Err(format!(
@@ -344,17 +352,28 @@ impl Writer<'_> {
             cache.path, cache.volume
         );
         if let Some(owner) = &cache.owner {
-            let (uid, gid) = self.owner_ids(owner)?;
+            let (uid, gid) = self.owner_ids(owner, declared)?;
             flag.push_str(&format!(",uid={uid},gid={gid}"));
         }
         Ok(flag)
     }
 
-    fn owner_ids(&self, owner: &str) -> std::result::Result<(u32, u32), String> {
+    /// Ids given in the options win; then those the recipe declares (`adduser --uid …`).
+    fn owner_ids(
+        &self,
+        owner: &str,
+        declared: &DeclaredIds,
+    ) -> std::result::Result<(u32, u32), String> {
         let (user, group) = owner
             .split_once(':')
             .map_or((owner, None), |(u, g)| (u, Some(g)));
-        let known = |name: &str| self.options.owner_ids.get(name).copied();
+        let known = |name: &str| {
+            self.options
+                .owner_ids
+                .get(name)
+                .copied()
+                .or_else(|| declared.user(name))
+        };
         let uid = user
             .parse::<u32>()
             .ok()
@@ -371,13 +390,15 @@ impl Writer<'_> {
                 .parse::<u32>()
                 .ok()
                 .or_else(|| known(owner).map(|ids| ids.1))
-                .or_else(|| known(g).map(|ids| ids.1)),
+                .or_else(|| known(g).map(|ids| ids.1))
+                .or_else(|| declared.group(g)),
         };
         match (uid, gid) {
             (Some(u), Some(g)) => Ok((u, g)),
             _ => Err(format!(
-                "the cache mount owner `{owner}` is a name, but `RUN --mount` needs numeric ids: \
-                 pass `BuildableOptions::with_owner_ids(\"{user}\", uid, gid)` or write the owner as `uid:gid`"
+                "the cache mount owner `{owner}` is a name, but `RUN --mount` needs numeric ids, and the recipe \
+                 does not create `{user}` with explicit ids: create it with them (`adduser --uid UID --group {user}`), \
+                 write the owner as `uid:gid`, or give the view the ids of `{user}`"
             )),
         }
     }

@@ -44,6 +44,7 @@
 
 pub mod buildable;
 mod container;
+mod declared_ids;
 pub mod error;
 pub mod example;
 mod normalize;

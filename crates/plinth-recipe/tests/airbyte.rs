@@ -153,15 +153,42 @@ fn java_buildable_dockerfile() {
 }
 
 #[test]
-fn cache_owner_names_need_ids_for_the_buildable_view() {
-    let err = python_3_0_0()
+fn cache_owner_ids_come_from_the_recipe_adduser() {
+    // python 3.0.0 creates `airbyte` with `adduser --uid 1000 --system --group`: the view needs
+    // no ids from outside and writes the same Dockerfile as with explicit ones.
+    let derived = python_3_0_0()
+        .buildable_dockerfile(&BuildableOptions::new())
+        .unwrap();
+    assert_eq!(
+        derived,
+        python_3_0_0().buildable_dockerfile(&options()).unwrap()
+    );
+    assert!(
+        derived.text.contains(",uid=1000,gid=1000"),
+        "{}",
+        derived.text
+    );
+}
+
+#[test]
+fn cache_owner_names_the_recipe_does_not_create_need_ids() {
+    let recipe = Container::from_address("docker.io/library/debian:bookworm")
+        .unwrap()
+        .with_mounted_cache_owned("/cache", "c", "app")
+        .with_exec(["true"]);
+    let err = recipe
         .buildable_dockerfile(&BuildableOptions::new())
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("with_owner_ids(\"airbyte\", uid, gid)"),
+        err.contains("does not create `app` with explicit ids"),
         "{err}"
     );
+    assert!(!err.contains("::") && !err.contains("with_"), "{err}");
+    let given = recipe
+        .buildable_dockerfile(&BuildableOptions::new().with_owner_ids("app", 7, 8))
+        .unwrap();
+    assert!(given.text.contains("uid=7,gid=8"), "{}", given.text);
 }
 
 /// The buildable views read back into the same recipes (cache owners come back as ids).

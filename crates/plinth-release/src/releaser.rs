@@ -340,7 +340,7 @@ impl Releaser {
         let registry = match self.catalog.find(repository) {
             Some(f) => self.registry(f.repository())?,
             None => {
-                let reference = self.published_repository(repository)?;
+                let reference = self.settings.target.repository_address(repository)?;
                 let source = ClientTagSource::new(
                     self.client.clone(),
                     self.settings.tag_options.clone(),

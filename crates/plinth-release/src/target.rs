@@ -79,6 +79,25 @@ impl Target {
         })
     }
 
+    /// Any repository of the target registry: a full address (`host[:port]/path`, its first
+    /// component naming a registry as docker reads it: with a `.` or `:`, or `localhost`) is
+    /// taken as written; a path is placed like a family's ([`reference`](Self::reference)).
+    pub fn repository_address(&self, repository: &str) -> Result<Reference> {
+        let names_registry = repository.split_once('/').is_some_and(|(first, _)| {
+            first.contains('.') || first.contains(':') || first == "localhost"
+        });
+        if !names_registry {
+            return self.reference(repository);
+        }
+        repository.parse::<Reference>().map_err(|e| {
+            plinth_catalog::Error::InvalidAddress {
+                input: repository.to_owned(),
+                reason: e.to_string(),
+            }
+            .into()
+        })
+    }
+
     /// The family whose published repository is `reference`'s, if any (the reverse of
     /// [`reference`](Self::reference)).
     pub fn matches(&self, repository: &str, reference: &Reference) -> bool {
@@ -97,6 +116,26 @@ mod tests {
             .reference("airbyte/python-connector-base")
             .unwrap();
         assert_eq!(r.name(), "docker.io/airbyte/python-connector-base");
+    }
+
+    #[test]
+    fn a_full_address_is_taken_as_written() {
+        let t = Target::new("127.0.0.1:5000", None);
+        assert_eq!(
+            t.repository_address("127.0.0.1:5000/team/demo")
+                .unwrap()
+                .name(),
+            "127.0.0.1:5000/team/demo"
+        );
+        assert_eq!(
+            t.repository_address("team/demo").unwrap().name(),
+            "127.0.0.1:5000/team/demo"
+        );
+        assert_eq!(
+            t.repository_address("localhost/demo").unwrap().name(),
+            "localhost/demo"
+        );
+        assert!(t.repository_address("127.0.0.1:5000/Bad Name").is_err());
     }
 
     #[test]

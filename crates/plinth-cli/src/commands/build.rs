@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::Catalog;
 use plinth_engine::BuildOptions;
@@ -75,7 +75,9 @@ pub fn run(
         args.platform.clone()
     };
     if let Some(Location::Registry(_)) = &args.output {
-        bail!("`--output` writes files; to publish, use `--tag REF --push`");
+        return Err(crate::exit_status::usage_error(
+            "`--output` writes files; to publish, use `--tag REF --push`",
+        ));
     }
     // Recipes are functions of the platform; they must agree apart from platform-specific steps,
     // so each platform builds its own container.
@@ -113,10 +115,10 @@ pub fn run(
     };
     let first = &containers[0].1;
     if containers.iter().any(|(_, c)| c != first) {
-        bail!(
+        return Err(crate::exit_status::usage_error(format!(
             "{} declares a different recipe per platform; build one platform at a time with `--platform`",
             recipe.id
-        );
+        )));
     }
     let built = args
         .engine

@@ -53,9 +53,9 @@ pub fn run(
                     Some((name, uid.parse().ok()?, gid.parse().ok()?))
                 });
                 let Some((name, uid, gid)) = parsed else {
-                    anyhow::bail!(
+                    return Err(crate::exit_status::usage_error(format!(
                         "`--owner-ids {spec}`: write it as NAME=UID:GID, e.g. airbyte=1000:1000"
-                    );
+                    )));
                 };
                 options = options.with_owner_ids(name, uid, gid);
             }

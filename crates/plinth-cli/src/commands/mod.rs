@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod completions;
 pub mod copy;
 pub mod dockerfile;
 pub mod gc;
@@ -10,6 +11,7 @@ pub mod generate_release;
 pub mod inspect;
 pub mod latest;
 pub mod ls;
+pub mod man;
 pub mod publish;
 pub mod run;
 pub mod upgrade_consumers;
@@ -42,6 +44,8 @@ pub fn run(
         Command::UpgradeConsumers(args) => {
             upgrade_consumers::run(args, &cli.global, printer, catalog)
         }
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args, printer),
     }
 }
 

@@ -48,6 +48,8 @@ pub fn run(
     let engine = open_engine(global, &releaser)?;
     let releaser = with_engine_args(global, releaser, &engine, &args.engine)?;
     let interactive = prompt::interactive();
+    // Answering "no" is a choice, not a failure: the original exited 0 there.
+    let declined = std::cell::Cell::new(false);
     let confirm = |existing: &plinth_oci::Digest| {
         if !interactive {
             return false;
@@ -62,12 +64,16 @@ pub fn run(
         .unwrap_or(false);
         if !yes {
             say("Not overwriting the already existing image.");
+            declined.set(true);
         }
         yes
     };
     match releaser.publish(&engine, &args.repository, &version, args.force, &confirm) {
         Ok(outcome) => {
             printer.result(outcome.address());
+            Ok(ExitStatus::Success)
+        }
+        Err(plinth_release::Error::PublishedDiffers { .. }) if declined.get() => {
             Ok(ExitStatus::Success)
         }
         Err(e) => refusal_or_error(e, printer),

@@ -169,7 +169,7 @@ fn failing_step_reports_its_exit_code_and_output() {
         &format!("FROM {root}\nRUN echo about to fail && exit 3\n"),
     );
     let out = output(&ctx, &mut build_amd64(&ctx, &dockerfile));
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1), "a failed build exits 1");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("about to fail") && stderr.contains('3'),

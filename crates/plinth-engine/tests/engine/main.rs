@@ -8,3 +8,4 @@ mod escape;
 mod export;
 mod gc;
 mod overhead;
+mod umoci;

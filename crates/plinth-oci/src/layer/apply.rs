@@ -9,10 +9,10 @@ use std::path::Path;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, XattrFlags};
 use rustix::io::Errno;
 
-use super::entry::{OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
+use super::entry::WHITEOUT_PREFIX;
 use super::safe_fs::{self, Root, WalkError};
 use super::tar_reader::{RawEntry, display_bytes};
-use super::unpack::{UnpackOptions, WhiteoutMode};
+use super::unpack::UnpackOptions;
 use crate::error::{Error, Result};
 
 /// The longest path accepted (Linux `PATH_MAX`).
@@ -20,21 +20,17 @@ const MAX_PATH: usize = 4096;
 /// The longest single component accepted (Linux `NAME_MAX`).
 const MAX_COMPONENT: usize = 255;
 
-/// Splits an entry path into normal components. `.` and empty components are dropped; `..`,
-/// absolute paths, NUL bytes and oversized names are refused. A leading `/` is NOT stripped:
-/// layer tars written by Docker, BuildKit and plinth use relative paths, and a tar that does not
-/// is treated as hostile rather than guessed at.
+/// Splits an entry path into normal components, as containerd and docker read layer names:
+/// a leading `/` or `./` is relative to the root of the image (umoci's `insert ROOTFS /` writes
+/// `/` and `/etc/x`; debuerreotype writes `./`), and `.` and empty components are dropped. What
+/// is refused is what could escape or cannot be a Linux name: `..` components, NUL bytes and
+/// oversized names. Escapes through symlinks and hardlinks are caught when the entry is applied.
 pub(crate) fn split_path(raw: &[u8], what: &str) -> Result<Vec<Vec<u8>>, String> {
     if raw.is_empty() {
         return Err(format!("the {what} is empty"));
     }
     if raw.contains(&0) {
         return Err(format!("the {what} contains a NUL byte"));
-    }
-    if raw[0] == b'/' {
-        return Err(format!(
-            "the {what} is absolute; layer entries must be relative to the root"
-        ));
     }
     if raw.len() > MAX_PATH {
         return Err(format!(
@@ -120,24 +116,14 @@ impl<'a> Applier<'a> {
             )));
         }
         let Some((name, parent_comps)) = comps.split_last() else {
-            if t == b'5' {
-                tracing::debug!("skipping the root directory entry");
-                return Ok(());
-            }
-            return Err(unsafe_entry(
-                "the entry would replace the target root itself".into(),
-            ));
+            return self.apply_root_entry(entry, &shown);
         };
         self.entries += 1;
         // Everything at or below the entry's path may be removed or replaced (a whiteout or an
         // opaque marker affects its parent's children): forget a cached parent inside it.
-        let affected = if name.starts_with(WHITEOUT_PREFIX.as_bytes()) {
-            parent_comps
-        } else {
-            &comps[..]
-        };
-        self.forget_cached_parent_under(affected);
-        if name.starts_with(WHITEOUT_PREFIX.as_bytes()) {
+        let is_whiteout = name.starts_with(WHITEOUT_PREFIX.as_bytes());
+        self.forget_cached_parent_under(if is_whiteout { parent_comps } else { &comps });
+        if is_whiteout {
             return self.whiteout(parent_comps, name, &shown);
         }
         if matches!(t, b'3' | b'4') && !self.options.allow_devices() {
@@ -145,147 +131,181 @@ impl<'a> Applier<'a> {
                 "device nodes are not permitted; unpack with `allow_devices` if this layer is trusted".into(),
             ));
         }
-        let parent = self.open_parent(parent_comps, true, &shown)?;
-        let joined = join(&comps);
-        let path_on_disk = self
-            .root
-            .path()
-            .join(std::ffi::OsStr::new(&*String::from_utf8_lossy(&joined)));
-        let sys = |action: &'static str, e: Errno| Error::io(action, &path_on_disk, e.into());
-
+        let target = Target {
+            parent: self.open_parent(parent_comps, true, &shown)?,
+            name,
+            path: self
+                .root
+                .path()
+                .join(std::ffi::OsStr::new(&*String::from_utf8_lossy(&join(
+                    &comps,
+                )))),
+            shown: &shown,
+        };
         // Hardlink targets are resolved before the destination is cleared.
         let link_source = if t == b'1' {
             Some(self.hardlink_source(entry, &comps, &shown)?)
         } else {
             None
         };
-
         // Resolving a hardlink's source may have cached a directory below the entry's path.
         self.forget_cached_parent_under(&comps);
-        if let Some(st) = safe_fs::lstat_at(&parent, name).map_err(|e| sys("inspect", e))? {
-            let keep = t == b'5' && safe_fs::file_type(&st) == FileType::Directory;
-            if !keep {
-                safe_fs::remove_all_at(&parent, name).map_err(|e| sys("replace", e))?;
-            }
-        }
-
-        match t {
-            b'5' => {
-                match rustix::fs::mkdirat(&parent, name.as_slice(), Mode::from_raw_mode(0o700)) {
-                    Ok(()) | Err(Errno::EXIST) => {}
-                    Err(e) => return Err(sys("create directory", e)),
-                }
-                let dir =
-                    safe_fs::open_subdir(&parent, name).map_err(|e| sys("open directory", e))?;
-                self.chown_fd(&dir, entry, &path_on_disk)?;
-                self.set_xattrs(&dir, entry)
-                    .map_err(|e| sys("set extended attributes of", e))?;
-                self.dirs.push(PendingDir {
-                    comps: comps.clone(),
-                    mode: entry.mode,
-                    mtime: entry.mtime,
-                });
-            }
-            b'0' | b'\0' | b'7' => {
-                let flags = OFlags::WRONLY
-                    | OFlags::CREATE
-                    | OFlags::EXCL
-                    | OFlags::NOFOLLOW
-                    | OFlags::CLOEXEC;
-                let fd =
-                    rustix::fs::openat(&parent, name.as_slice(), flags, Mode::from_raw_mode(0o600))
-                        .map_err(|e| sys("create", e))?;
-                let mut file = File::from(fd);
-                let written = copy_data(data, &mut file).map_err(|e| match e.kind() {
-                    io::ErrorKind::UnexpectedEof => unsafe_entry(e.to_string()),
-                    _ => Error::io(
-                        "write",
-                        self.root.path().join(&*String::from_utf8_lossy(&joined)),
-                        e,
-                    ),
-                })?;
-                if written != entry.size {
-                    return Err(unsafe_entry(format!(
-                        "{written} data bytes read, {} declared",
-                        entry.size
-                    )));
-                }
-                let fd = OwnedFd::from(file);
-                self.chown_fd(&fd, entry, &path_on_disk)?;
-                rustix::fs::fchmod(&fd, Mode::from_raw_mode(entry.mode))
-                    .map_err(|e| sys("change the mode of", e))?;
-                self.set_xattrs(&fd, entry)
-                    .map_err(|e| sys("set extended attributes of", e))?;
-                rustix::fs::futimens(&fd, &times(entry.mtime))
-                    .map_err(|e| sys("set the mtime of", e))?;
-            }
-            b'1' => {
-                let (src_parent, src_name) = link_source.expect("resolved above for hardlinks");
+        clear_destination(&target, t == b'5')?;
+        match (t, link_source) {
+            (b'5', _) => self.create_dir(&target, entry, &comps)?,
+            (b'0' | b'\0' | b'7', _) => self.create_file(&target, entry, data)?,
+            (b'1', Some((src_parent, src_name))) => {
                 rustix::fs::linkat(
                     &src_parent,
                     src_name.as_slice(),
-                    &parent,
-                    name.as_slice(),
+                    &target.parent,
+                    target.name.as_slice(),
                     AtFlags::empty(),
                 )
-                .map_err(|e| sys("create hard link", e))?;
+                .map_err(|e| target.sys("create hard link", e))?;
             }
-            b'2' => {
-                if entry.link.is_empty() || entry.link.contains(&0) || entry.link.len() > MAX_PATH {
-                    return Err(unsafe_entry(
-                        "the symlink target is empty, has a NUL byte or is too long".into(),
-                    ));
-                }
-                rustix::fs::symlinkat(entry.link.as_slice(), &parent, name.as_slice())
-                    .map_err(|e| sys("create symlink", e))?;
-                self.chown_at(&parent, name, entry, &path_on_disk)?;
-                rustix::fs::utimensat(
-                    &parent,
-                    name.as_slice(),
-                    &times(entry.mtime),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )
-                .map_err(|e| sys("set the mtime of", e))?;
-            }
-            _ => {
-                let (ft, dev) = match t {
-                    b'3' => (
-                        FileType::CharacterDevice,
-                        rustix::fs::makedev(entry.dev_major, entry.dev_minor),
-                    ),
-                    b'4' => (
-                        FileType::BlockDevice,
-                        rustix::fs::makedev(entry.dev_major, entry.dev_minor),
-                    ),
-                    _ => (FileType::Fifo, 0),
-                };
-                rustix::fs::mknodat(
-                    &parent,
-                    name.as_slice(),
-                    ft,
-                    Mode::from_raw_mode(0o600),
-                    dev,
-                )
-                .map_err(|e| sys("create device node", e))?;
-                self.chown_at(&parent, name, entry, &path_on_disk)?;
-                rustix::fs::chmodat(
-                    &parent,
-                    name.as_slice(),
-                    Mode::from_raw_mode(entry.mode),
-                    AtFlags::empty(),
-                )
-                .map_err(|e| sys("change the mode of", e))?;
-                rustix::fs::utimensat(
-                    &parent,
-                    name.as_slice(),
-                    &times(entry.mtime),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )
-                .map_err(|e| sys("set the mtime of", e))?;
-            }
+            (b'2', _) => self.create_symlink(&target, entry)?,
+            _ => self.create_node(&target, entry)?,
         }
-        self.created.insert(joined);
+        self.created.insert(join(&comps));
         Ok(())
+    }
+
+    /// An entry for the root directory itself (`/`, `./`, as umoci and debuerreotype write):
+    /// its mode, owner and mtime apply to the target root, as containerd applies them.
+    fn apply_root_entry(&mut self, entry: &RawEntry, shown: &str) -> Result<()> {
+        if entry.typeflag != b'5' {
+            return Err(Error::UnsafeEntry {
+                entry: shown.to_owned(),
+                reason: "the entry would replace the target root itself".into(),
+            });
+        }
+        let root = self
+            .root
+            .open_dir(&[], false, &mut |_| {})
+            .map_err(|e| self.walk_error(e, &[], shown))?;
+        self.chown_fd(&root, entry, self.root.path())?;
+        self.set_xattrs(&root, entry)
+            .map_err(|e| Error::io("set extended attributes of", self.root.path(), e.into()))?;
+        self.dirs.push(PendingDir {
+            comps: Vec::new(),
+            mode: entry.mode,
+            mtime: entry.mtime,
+        });
+        Ok(())
+    }
+
+    fn create_dir(
+        &mut self,
+        target: &Target<'_>,
+        entry: &RawEntry,
+        comps: &[Vec<u8>],
+    ) -> Result<()> {
+        match rustix::fs::mkdirat(
+            &target.parent,
+            target.name.as_slice(),
+            Mode::from_raw_mode(0o700),
+        ) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(target.sys("create directory", e)),
+        }
+        let dir = safe_fs::open_subdir(&target.parent, target.name)
+            .map_err(|e| target.sys("open directory", e))?;
+        self.chown_fd(&dir, entry, &target.path)?;
+        self.set_xattrs(&dir, entry)
+            .map_err(|e| target.sys("set extended attributes of", e))?;
+        self.dirs.push(PendingDir {
+            comps: comps.to_vec(),
+            mode: entry.mode,
+            mtime: entry.mtime,
+        });
+        Ok(())
+    }
+
+    fn create_file(
+        &self,
+        target: &Target<'_>,
+        entry: &RawEntry,
+        data: &mut dyn Read,
+    ) -> Result<()> {
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(
+            &target.parent,
+            target.name.as_slice(),
+            flags,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| target.sys("create", e))?;
+        let mut file = File::from(fd);
+        let written = copy_data(data, &mut file).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => target.unsafe_entry(e.to_string()),
+            _ => Error::io("write", &target.path, e),
+        })?;
+        if written != entry.size {
+            return Err(target.unsafe_entry(format!(
+                "{written} data bytes read, {} declared",
+                entry.size
+            )));
+        }
+        let fd = OwnedFd::from(file);
+        self.chown_fd(&fd, entry, &target.path)?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(entry.mode))
+            .map_err(|e| target.sys("change the mode of", e))?;
+        self.set_xattrs(&fd, entry)
+            .map_err(|e| target.sys("set extended attributes of", e))?;
+        rustix::fs::futimens(&fd, &times(entry.mtime))
+            .map_err(|e| target.sys("set the mtime of", e))
+    }
+
+    fn create_symlink(&self, target: &Target<'_>, entry: &RawEntry) -> Result<()> {
+        if entry.link.is_empty() || entry.link.contains(&0) || entry.link.len() > MAX_PATH {
+            return Err(target.unsafe_entry(
+                "the symlink target is empty, has a NUL byte or is too long".into(),
+            ));
+        }
+        rustix::fs::symlinkat(
+            entry.link.as_slice(),
+            &target.parent,
+            target.name.as_slice(),
+        )
+        .map_err(|e| target.sys("create symlink", e))?;
+        self.chown_at(&target.parent, target.name, entry, &target.path)?;
+        rustix::fs::utimensat(
+            &target.parent,
+            target.name.as_slice(),
+            &times(entry.mtime),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| target.sys("set the mtime of", e))
+    }
+
+    /// A character or block device (allowed by the options) or a FIFO.
+    fn create_node(&self, target: &Target<'_>, entry: &RawEntry) -> Result<()> {
+        let (ft, dev) = match entry.typeflag {
+            b'3' => (
+                FileType::CharacterDevice,
+                rustix::fs::makedev(entry.dev_major, entry.dev_minor),
+            ),
+            b'4' => (
+                FileType::BlockDevice,
+                rustix::fs::makedev(entry.dev_major, entry.dev_minor),
+            ),
+            _ => (FileType::Fifo, 0),
+        };
+        let (parent, name) = (&target.parent, target.name.as_slice());
+        rustix::fs::mknodat(parent, name, ft, Mode::from_raw_mode(0o600), dev)
+            .map_err(|e| target.sys("create device node", e))?;
+        self.chown_at(parent, target.name, entry, &target.path)?;
+        rustix::fs::chmodat(
+            parent,
+            name,
+            Mode::from_raw_mode(entry.mode),
+            AtFlags::empty(),
+        )
+        .map_err(|e| target.sys("change the mode of", e))?;
+        rustix::fs::utimensat(parent, name, &times(entry.mtime), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| target.sys("set the mtime of", e))
     }
 
     /// Sets directory modes and mtimes, deepest first, once nothing else will change them.
@@ -412,95 +432,6 @@ impl<'a> Applier<'a> {
         }
     }
 
-    fn whiteout(&mut self, parent_comps: &[Vec<u8>], name: &[u8], shown: &str) -> Result<()> {
-        self.whiteouts += 1;
-        let overlay = self.options.whiteouts() == WhiteoutMode::Overlay;
-        let dir_path = self
-            .root
-            .path()
-            .join(&*String::from_utf8_lossy(&join(parent_comps)));
-        if name == OPAQUE_WHITEOUT.as_bytes() {
-            let dir = match self.open_parent(parent_comps, overlay, shown) {
-                Ok(fd) => fd,
-                Err(Error::UnsafeEntry { reason, .. }) if reason.ends_with("does not exist") => {
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            };
-            if overlay {
-                return rustix::fs::fsetxattr(
-                    &dir,
-                    "trusted.overlay.opaque",
-                    b"y",
-                    XattrFlags::empty(),
-                )
-                .map_err(|e| Error::io("mark opaque", dir_path, e.into()));
-            }
-            let base = join(parent_comps);
-            return self
-                .clear_opaque(&dir, &base)
-                .map_err(|e| Error::io("clear opaque directory", dir_path, e.into()));
-        }
-        if name.starts_with(b".wh..wh.") {
-            tracing::debug!(entry = shown, "ignoring aufs metadata entry");
-            return Ok(());
-        }
-        let victim = &name[WHITEOUT_PREFIX.len()..];
-        if victim.is_empty() || victim == b"." || victim == b".." {
-            return Err(Error::UnsafeEntry {
-                entry: shown.to_owned(),
-                reason: "the whiteout does not name a file it could delete".into(),
-            });
-        }
-        let mut victim_comps = parent_comps.to_vec();
-        victim_comps.push(victim.to_vec());
-        if self.created.contains(&join(&victim_comps)) {
-            // Whiteouts only hide what earlier layers put there (OCI image spec).
-            return Ok(());
-        }
-        let dir = match self.open_parent(parent_comps, overlay, shown) {
-            Ok(fd) => fd,
-            Err(Error::UnsafeEntry { reason, .. }) if reason.ends_with("does not exist") => {
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
-        let victim_path = dir_path.join(&*String::from_utf8_lossy(victim));
-        safe_fs::remove_all_at(&dir, victim)
-            .map_err(|e| Error::io("delete whited-out", &victim_path, e.into()))?;
-        if overlay {
-            rustix::fs::mknodat(
-                &dir,
-                victim,
-                FileType::CharacterDevice,
-                Mode::empty(),
-                rustix::fs::makedev(0, 0),
-            )
-            .map_err(|e| Error::io("create overlay whiteout", &victim_path, e.into()))?;
-        }
-        Ok(())
-    }
-
-    /// Removes what earlier layers put under `dir`, keeping what this layer created.
-    fn clear_opaque(&self, dir: &OwnedFd, base: &[u8]) -> Result<(), Errno> {
-        for name in safe_fs::list_dir(dir)? {
-            let path = if base.is_empty() {
-                name.clone()
-            } else {
-                [base, b"/", &name].concat()
-            };
-            if !self.created.contains(&path) {
-                safe_fs::remove_all_at(dir, &name)?;
-            } else if let Some(st) = safe_fs::lstat_at(dir, &name)?
-                && safe_fs::file_type(&st) == FileType::Directory
-            {
-                let child = safe_fs::open_subdir(dir, &name)?;
-                self.clear_opaque(&child, &path)?;
-            }
-        }
-        Ok(())
-    }
-
     fn chown_fd(&self, fd: &OwnedFd, entry: &RawEntry, path: &Path) -> Result<()> {
         if self.options.preserve_ownership() {
             let (uid, gid) = ids(entry)?;
@@ -542,6 +473,44 @@ impl<'a> Applier<'a> {
     }
 }
 
+/// Where one entry goes: its parent directory (opened inside the root) and its name there.
+struct Target<'a> {
+    parent: OwnedFd,
+    name: &'a Vec<u8>,
+    /// The path on disk, for I/O errors.
+    path: std::path::PathBuf,
+    /// The entry's name as the tar spells it, for unsafe-entry errors.
+    shown: &'a str,
+}
+
+impl Target<'_> {
+    fn sys(&self, action: &'static str, e: Errno) -> Error {
+        Error::io(action, &self.path, e.into())
+    }
+
+    fn unsafe_entry(&self, reason: String) -> Error {
+        Error::UnsafeEntry {
+            entry: self.shown.to_owned(),
+            reason,
+        }
+    }
+}
+
+/// Removes whatever is at the entry's path, except a directory that a directory entry only
+/// updates (its contents stay, as docker and containerd keep them).
+fn clear_destination(target: &Target<'_>, is_dir_entry: bool) -> Result<()> {
+    if let Some(st) =
+        safe_fs::lstat_at(&target.parent, target.name).map_err(|e| target.sys("inspect", e))?
+    {
+        let keep = is_dir_entry && safe_fs::file_type(&st) == FileType::Directory;
+        if !keep {
+            safe_fs::remove_all_at(&target.parent, target.name)
+                .map_err(|e| target.sys("replace", e))?;
+        }
+    }
+    Ok(())
+}
+
 fn ids(entry: &RawEntry) -> Result<(rustix::fs::Uid, rustix::fs::Gid)> {
     let fits = |v: u64| u32::try_from(v).ok().filter(|&v| v != u32::MAX);
     match (fits(entry.uid), fits(entry.gid)) {
@@ -581,6 +550,8 @@ fn copy_data(data: &mut dyn Read, file: &mut File) -> io::Result<u64> {
         total += n as u64;
     }
 }
+
+mod whiteout;
 
 #[cfg(test)]
 mod tests;

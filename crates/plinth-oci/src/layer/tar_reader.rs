@@ -101,10 +101,19 @@ impl<R: Read> TarReader<R> {
         if self.finished {
             return Ok(None);
         }
-        let skip = self.data_left + self.pad_left;
-        self.skip(skip, "<previous entry>")?;
+        self.skip(self.data_left, "<previous entry>")?;
         self.data_left = 0;
-        self.pad_left = 0;
+        // umoci (0.4, Debian's) ends its layers right after the last entry's data, without
+        // padding it to a block or writing the end-of-archive blocks; docker and containerd
+        // apply such layers, so a stream that ends inside the last padding is a complete one.
+        let pad = std::mem::take(&mut self.pad_left);
+        let copied =
+            io::copy(&mut (&mut self.inner).take(pad), &mut io::sink()).map_err(read_error)?;
+        self.offset += copied;
+        if copied < pad {
+            self.finished = true;
+            return Ok(None);
+        }
 
         let mut pending = Pending::default();
         let mut gnu_name: Option<Vec<u8>> = None;

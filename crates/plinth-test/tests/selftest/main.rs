@@ -2,5 +2,6 @@
 
 mod client;
 mod docker;
+mod fixtures;
 mod proxy;
 mod registry;
