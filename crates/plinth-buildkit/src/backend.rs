@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use plinth_engine::{BuildOptions, BuildResult, PlatformBuild, UrlFetcher, UrlMirror};
+use plinth_executor::{BuildOptions, BuildResult, Executor, PlatformBuild, UrlFetcher, UrlMirror};
 use plinth_oci::{
     Descriptor, Digest, ImageConfig, ImageIndex, ImageManifest, ManifestDocument, MediaType,
     Platform, Store,
@@ -96,7 +96,7 @@ impl BuildkitConfig {
 
     /// Reads URL inputs through these mirrors (`--url-mirror PREFIX=URL|DIR`), as the embedded
     /// engine does: URLs are fetched on this machine by the engine's
-    /// [`UrlFetcher`](plinth_engine::UrlFetcher), never by the builders. Adds to earlier ones.
+    /// [`UrlFetcher`], never by the builders. Adds to earlier ones.
     pub fn with_url_mirrors(mut self, mirrors: impl IntoIterator<Item = UrlMirror>) -> Self {
         self.url_mirrors.extend(mirrors);
         self
@@ -169,7 +169,7 @@ impl BuildkitBackend {
         &self.config.store
     }
 
-    /// The fetcher of URL inputs (the embedded engine's, with the configured mirrors).
+    /// The fetcher of URL inputs (the one both executors use, with the configured mirrors).
     pub fn url_fetcher(&self) -> &UrlFetcher {
         &self.fetcher
     }
@@ -569,6 +569,24 @@ fn default_recipe_id(container: &Container) -> String {
             _ => None,
         })
         .unwrap_or_else(|| "scratch".to_owned())
+}
+
+impl Executor for BuildkitBackend {
+    fn name(&self) -> &'static str {
+        "buildkit"
+    }
+
+    fn store(&self) -> &Store {
+        BuildkitBackend::store(self)
+    }
+
+    fn build(
+        &self,
+        container: &Container,
+        options: &BuildOptions,
+    ) -> plinth_executor::Result<BuildResult> {
+        BuildkitBackend::build(self, container, options).map_err(plinth_executor::Error::build)
+    }
 }
 
 #[cfg(test)]

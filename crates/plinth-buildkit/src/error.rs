@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use plinth_oci::Digest;
-
 /// A `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -61,39 +59,11 @@ pub enum Error {
         reason: String,
     },
 
-    /// A URL input could not be fetched (the same message as the embedded engine's).
-    #[error("failed to fetch `{url}`: {reason}")]
-    Download {
-        /// The URL (or the mirror URL it was rewritten to).
-        url: String,
-        /// What failed (status line, transport error, unreadable mirror file).
-        reason: String,
-    },
-
-    /// A pinned URL input has other contents than its pin (the same message as the embedded
-    /// engine's).
-    #[error(
-        "the content of `{url}` does not match its pinned checksum: expected `{expected}`, got `{actual}`; \
-         update the recipe's sha256 if the new file is trusted"
-    )]
-    UrlChecksum {
-        /// The URL, as in the recipe.
-        url: String,
-        /// The pin of the recipe.
-        expected: Digest,
-        /// What was downloaded.
-        actual: Digest,
-    },
-
-    /// Fetching a URL input failed otherwise (writing it into the store, reading a mirror).
-    #[error("failed to fetch `{url}`")]
-    UrlInput {
-        /// The URL, as in the recipe.
-        url: String,
-        /// The fetcher's error.
-        #[source]
-        source: Box<plinth_engine::Error>,
-    },
+    /// A URL input could not be fetched or did not match its pin (through the
+    /// [`UrlFetcher`](plinth_executor::UrlFetcher) both executors share, so with the same
+    /// messages).
+    #[error(transparent)]
+    Input(#[from] plinth_executor::Error),
 
     /// BuildKit failed the build.
     #[error("{0}")]
@@ -133,7 +103,7 @@ pub enum Error {
         platform: String,
         /// Why.
         #[source]
-        source: Box<plinth_engine::Error>,
+        source: Box<plinth_executor::Error>,
     },
 
     /// The store failed (import, index, refs).
@@ -154,28 +124,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// The error of fetching `url` through the engine's [`UrlFetcher`](plinth_engine::UrlFetcher),
-    /// with its URL, digests and reason kept.
-    pub(crate) fn url_input(url: &str, error: plinth_engine::Error) -> Self {
-        match error {
-            plinth_engine::Error::Fetch { url, reason } => Self::Download { url, reason },
-            plinth_engine::Error::UrlChecksum {
-                url,
-                expected,
-                actual,
-            } => Self::UrlChecksum {
-                url,
-                expected,
-                actual,
-            },
-            plinth_engine::Error::Oci(e) => Self::Store(*e),
-            other => Self::UrlInput {
-                url: url.to_owned(),
-                source: Box::new(other),
-            },
-        }
-    }
-
     /// An [`Error::Io`] maker for `map_err`.
     pub(crate) fn io(
         action: &'static str,

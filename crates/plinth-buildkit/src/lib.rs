@@ -7,8 +7,8 @@
 //! 1. picks the platform's [`Builder`] (`--builder linux/arm64=ssh://arm-host`, a docker
 //!    context, or the local daemon, where foreign platforms run under binfmt/qemu) and checks
 //!    that it answers;
-//! 2. rewrites the recipe (`prepare`): URL inputs are fetched here by the embedded engine's
-//!    [`UrlFetcher`](plinth_engine::UrlFetcher) (with the [`UrlMirror`](plinth_engine::UrlMirror)s
+//! 2. rewrites the recipe (`prepare`): URL inputs are fetched here by the shared
+//!    [`UrlFetcher`](plinth_executor::UrlFetcher) (with the [`UrlMirror`](plinth_executor::UrlMirror)s
 //!    of [`BuildkitConfig::with_url_mirrors`], pins verified, the store ref `urls/…` shared with
 //!    the embedded engine) and `COPY`'d from the context, so builders need neither the
 //!    `docker/dockerfile` frontend image nor the download hosts; file modes and `dir/`
@@ -20,17 +20,19 @@
 //!    ([`BuildFailure`]);
 //! 5. `docker save`s the image and imports it into the store.
 //!
-//! The result is the embedded engine's [`BuildResult`](plinth_engine::BuildResult) (with a
-//! [`StepReport`](plinth_engine::StepReport) per step BuildKit reported and the builder's
-//! warnings per platform); the build options are the engine's
-//! [`BuildOptions`](plinth_engine::BuildOptions), and progress goes to the engine's
-//! [`Reporter`](plinth_engine::Reporter), so the CLI draws both engines alike.
+//! `BuildkitBackend` is an [`Executor`](plinth_executor::Executor): the result is a
+//! [`BuildResult`](plinth_executor::BuildResult) (with a
+//! [`StepReport`](plinth_executor::StepReport) per step BuildKit reported and the builder's
+//! warnings per platform), the options are [`BuildOptions`](plinth_executor::BuildOptions),
+//! and progress goes to a [`BuildReporter`](plinth_executor::BuildReporter), as with the
+//! embedded engine, so the CLI draws both alike. This crate does not depend on the embedded
+//! engine (nor compile its sandbox).
 //! [`BuildkitBackend::builder_for`] names a platform's builder and
 //! [`BuildkitBackend::dockerfile`] renders the Dockerfile it is given.
 //!
 //! ```no_run
 //! use plinth_buildkit::{BuildkitBackend, BuildkitConfig};
-//! use plinth_engine::BuildOptions;
+//! use plinth_executor::BuildOptions;
 //! use plinth_oci::{Platform, Store};
 //! use plinth_recipe::Container;
 //!
@@ -71,6 +73,6 @@ pub use docker::{BuildMode, DOCKER_CLIENT_ENV, DockerCli};
 pub use error::{Error, Result};
 pub use progress::{BuildFailure, OUTPUT_TAIL_LINES};
 
-pub use plinth_engine;
+pub use plinth_executor;
 pub use plinth_oci;
 pub use plinth_recipe;

@@ -6,26 +6,21 @@
 //!   when it cannot be fetched) and become host files `COPY`'d from the context, so no
 //!   `ADD --checksum` (which needs the `docker/dockerfile:1.6` frontend image) and no download
 //!   inside the builder;
-//! - every file gets its explicit mode (`0600` for downloads, `0644` for host files and bytes),
-//!   since `COPY` would keep the mode of the context file instead;
-//! - a file destination ending in `/` gets the source's name appended (the engine's rule), since
-//!   `COPY` would use the context entry's name;
+//! - every file gets its explicit destination and mode from [`FileTarget`] (the rules the
+//!   embedded engine applies too: a destination ending in `/` gets the source's name, `0600` for
+//!   downloads, `0644` for host files and bytes), since `COPY` would take the context entry's
+//!   name and mode instead;
 //! - `RUN --network=none` is dropped for builders whose built-in frontend lacks it, with a warning;
 //! - roots from OCI layouts and docker-archives are refused: builders only pull from registries.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use plinth_engine::UrlFetcher;
+use plinth_executor::UrlFetcher;
 use plinth_oci::Digest;
-use plinth_recipe::{Container, DirectorySource, FileSource, Network, Op, SourceKind};
+use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Network, Op, SourceKind};
 
 use crate::error::{Error, Result};
-
-/// The default mode of a downloaded file (Docker `ADD`'s and the engine's).
-pub(crate) const URL_FILE_MODE: u32 = 0o600;
-/// The default mode of host files and literal bytes.
-pub(crate) const FILE_MODE: u32 = 0o644;
 
 /// A recipe ready for the buildable renderer.
 #[derive(Debug)]
@@ -47,9 +42,7 @@ pub(crate) fn fetch_urls(
 
 /// `url` through the engine's fetcher, its error in this crate's type.
 fn fetch_url(fetcher: &UrlFetcher, url: &str, pin: Option<&Digest>) -> Result<Digest> {
-    fetcher
-        .fetch(url, pin)
-        .map_err(|e| Error::url_input(url, e))
+    fetcher.fetch(url, pin).map_err(Error::from)
 }
 
 fn fetch_into(
@@ -102,6 +95,17 @@ impl Preparer<'_> {
             let op = match op {
                 Op::From { source } => match source.kind() {
                     SourceKind::Registry(_) => op.clone(),
+                    SourceKind::Debian(_) => {
+                        return Err(Error::Step {
+                            index,
+                            reason: format!(
+                                "the root `{}` is made from Debian's archive, which only the embedded engine does: \
+                                 build it with `--engine embedded`, or push a root built that way to a registry \
+                                 every builder can reach and use that address",
+                                source.address()
+                            ),
+                        });
+                    }
                     SourceKind::OciLayout { .. } | SourceKind::DockerArchive { .. } => {
                         return Err(Error::Step {
                             index,
@@ -135,39 +139,30 @@ impl Preparer<'_> {
                     owner,
                     mode,
                 } => {
-                    let (source, name, default_mode) = match source {
+                    // Name and mode made explicit here: `COPY` would take the context entry's
+                    // name and mode instead.
+                    let target = FileTarget::of(path, source, *mode).map_err(|e| Error::Step {
+                        index,
+                        reason: e.to_string(),
+                    })?;
+                    let source = match source {
                         FileSource::Url { url, sha256 } => {
                             let digest = match self.fetched.get(url) {
                                 Some(d) => d.clone(),
                                 None => fetch_url(self.fetcher, url, sha256.as_ref())?,
                             };
                             out.url_inputs.insert(url.clone(), digest.clone());
-                            let name = url_file_name(url);
-                            let file = self.link_download(&digest, name.as_deref())?;
-                            (FileSource::HostFile(file), name, URL_FILE_MODE)
+                            let file =
+                                self.link_download(&digest, source.file_name().as_deref())?;
+                            FileSource::HostFile(file)
                         }
-                        FileSource::HostFile(p) => (
-                            source.clone(),
-                            p.file_name().map(|n| n.to_string_lossy().into_owned()),
-                            FILE_MODE,
-                        ),
-                        FileSource::Bytes(_) => (source.clone(), None, FILE_MODE),
+                        FileSource::HostFile(_) | FileSource::Bytes(_) => source.clone(),
                     };
-                    let mut path = path.clone();
-                    if path.ends_with('/') {
-                        let name = name.filter(|n| !n.is_empty()).ok_or_else(|| Error::Step {
-                            index,
-                            reason: format!(
-                                "`{path}` names a directory and the file source has no name; give the full file path"
-                            ),
-                        })?;
-                        path.push_str(&name);
-                    }
                     Op::File {
-                        path,
+                        path: target.path,
                         source,
                         owner: owner.clone(),
-                        mode: Some(mode.unwrap_or(default_mode)),
+                        mode: Some(target.mode),
                     }
                 }
                 Op::Directory {
@@ -208,26 +203,9 @@ impl Preparer<'_> {
     }
 }
 
-/// The last path segment of a URL, without query or fragment.
-fn url_file_name(url: &str) -> Option<String> {
-    url.split(['?', '#'])
-        .next()
-        .and_then(|u| u.rsplit('/').next())
-        .map(str::to_owned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn file_names_of_urls() {
-        assert_eq!(
-            url_file_name("https://h/a/b.sh?x=1#f").as_deref(),
-            Some("b.sh")
-        );
-        assert_eq!(url_file_name("https://h/a/").as_deref(), Some(""));
-    }
 
     #[test]
     fn files_get_modes_and_names_and_network_is_dropped_with_a_warning() {

@@ -17,7 +17,7 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use plinth_engine::{CacheStatus, Reporter, StepReport};
+use plinth_executor::{BuildReporter, CacheStatus, StepReport};
 use plinth_oci::Platform;
 use plinth_recipe::{Container, Op};
 use regex::Regex;
@@ -130,7 +130,7 @@ pub(crate) struct ProgressReader<'a> {
     pub(crate) container: &'a Container,
     pub(crate) dockerfile: &'a str,
     pub(crate) map: StepMap,
-    pub(crate) reporter: &'a dyn Reporter,
+    pub(crate) reporter: &'a dyn BuildReporter,
     vertices: BTreeMap<u64, Vertex>,
     other: Vec<String>,
     /// The report of each recipe step BuildKit finished, by index (each reported once).
@@ -158,7 +158,7 @@ impl<'a> ProgressReader<'a> {
         builder: String,
         container: &'a Container,
         dockerfile: &'a str,
-        reporter: &'a dyn Reporter,
+        reporter: &'a dyn BuildReporter,
     ) -> Self {
         Self {
             platform,
@@ -318,7 +318,7 @@ impl<'a> ProgressReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plinth_engine::NoReporter;
+    use plinth_executor::NoReporter;
 
     const FAILING: &str = "\
 #1 [internal] load build definition from Dockerfile

@@ -5,7 +5,7 @@
 //!   tool (python-semver 3 semantics, pre-release token `rc`).
 //! - [`Changelog`]: the changelog JSON checked into git (`generated/changelogs/<repo>.json`),
 //!   read in both historical forms, written atomically under a lock.
-//! - [`Registry`]: the union of the changelog and the published tags of a repository, fed by a
+//! - [`VersionHistory`]: the union of the changelog and the published tags of a repository, fed by a
 //!   [`TagSource`] (the registry client), with the selectors `latest`, `latest_published` and
 //!   `latest_stable_published`.
 //!
@@ -16,17 +16,17 @@
 //!   through a [`checks::CommandRunner`] the engine implements; reports as a table, JSON or JUnit.
 //! - [`cst`]: container-structure-test YAML files turned into the same checks.
 //!
-//! Nothing here touches the network or a build sandbox; rendering docs from a [`Registry`] is
+//! Nothing here touches the network or a build sandbox; rendering docs from a [`VersionHistory`] is
 //! the job of `plinth-render`.
 //!
 //! ```
-//! use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Registry, Version};
+//! use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, VersionHistory, Version};
 //! use plinth_oci::{Digest, Reference};
 //!
 //! let repo: Reference = "airbyte/python-connector-base".parse().unwrap();
 //! let changelog = Changelog::new([ChangelogEntry::new("3.0.0".parse().unwrap(), "Create airbyte user", "FROM …")]);
 //! let tags = vec![("3.0.0".to_owned(), Digest::of(b"index")), ("latest".to_owned(), Digest::of(b"index"))];
-//! let registry = Registry::new(&repo, changelog, tags);
+//! let registry = VersionHistory::new(&repo, changelog, tags);
 //!
 //! let stable = registry.latest_stable_published().unwrap();
 //! assert!(stable.published_image().unwrap().address().starts_with("docker.io/airbyte/python-connector-base:3.0.0@sha256:"));
@@ -36,20 +36,23 @@
 
 #![deny(missing_docs)]
 
-pub mod airbyte;
+pub mod catalog;
 pub mod changelog;
 pub mod checks;
 pub mod cst;
 pub mod error;
 pub mod family;
+pub mod history;
 mod pyjson;
-pub mod registry;
 pub mod version;
 
+pub use catalog::Catalog;
 pub use changelog::{
     CHANGELOG_DIR, Changelog, ChangelogEntry, changelog_file_name, changelog_path,
 };
 pub use error::{Error, Result};
-pub use family::{Catalog, Family, TableFamily, VersionDecl};
-pub use registry::{IgnoredTag, PublishedImage, Registry, RegistryEntry, TagSource, VersionStatus};
+pub use family::{Family, TableFamily, VersionDecl};
+pub use history::{
+    IgnoredTag, PublishedImage, TagSource, VersionEntry, VersionHistory, VersionStatus,
+};
 pub use version::{BumpKind, PRERELEASE_TOKEN, Version};

@@ -5,12 +5,8 @@
 
 mod support;
 
-use plinth_catalog::checks::{Check, CheckOutcome, CheckStatus, CommandOutput};
+use plinth_catalog::checks::{Check, CheckStatus, CommandOutput};
 use support::{Canned, ok, out};
-
-fn data(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
 
 /// Evaluates `check` with `argv` answered by each row's output, and compares the outcome.
 fn table(check: &Check, argv: &[&str], rows: &[(CommandOutput, Option<&str>)]) {
@@ -110,51 +106,6 @@ fn command_available() {
 }
 
 #[test]
-fn socat_version() {
-    let real = data("socat-1.7.4.4-V.txt");
-    let no_line =
-        "socat by Gerhard Rieger and contributors - see www.dest-unreach.org\nfeatures:\n";
-    let three_parts = "socat version 1.8.0 on 01 Jan 2024 00:00:00\n";
-    table(
-        &Check::socat_version("1.7.4.4"),
-        &["socat", "-V"],
-        &[
-            (ok(&real), None),
-            (
-                ok(no_line),
-                Some(&format!(
-                    "Could not parse the socat version from the output: {no_line}"
-                )),
-            ),
-            (
-                ok(three_parts),
-                Some(
-                    "Could not find the socat version in the version output: socat version 1.8.0 on 01 Jan 2024 00:00:00",
-                ),
-            ),
-            // The first `socat version` line decides, even when a later one would match.
-            (
-                ok("socat version 1.7.4.3 on x\nsocat version 1.7.4.4 on y\n"),
-                Some("unexpected socat version: 1.7.4.3"),
-            ),
-            // The line must *start* with `socat version`.
-            (
-                ok(" socat version 1.7.4.4\n"),
-                Some("Could not parse the socat version from the output:  socat version 1.7.4.4\n"),
-            ),
-            // CRLF output is split like Python's splitlines.
-            (ok("socat by x\r\nsocat version 1.7.4.4 on y\r\n"), None),
-        ],
-    );
-    // The apt pin has five parts; the check compares four, so the pin itself never matches.
-    table(
-        &Check::socat_version("1.7.4.4-2"),
-        &["socat", "-V"],
-        &[(ok(&real), Some("unexpected socat version: 1.7.4.4"))],
-    );
-}
-
-#[test]
 fn env_var_splits_at_the_first_equal_sign() {
     let printenv = "PATH=/usr/local/bin:/usr/bin\nHOME=/root\nJAVA_OPTS=-Dkey=value -Dother=1\nMULTI=line one\nline two\nEMPTY=\n";
     table(
@@ -207,102 +158,6 @@ fn env_var_splits_at_the_first_equal_sign() {
         &Check::env_var("A", "2"),
         &["printenv"],
         &[(ok("A=1\nA=2\n"), None)],
-    );
-}
-
-#[test]
-fn version_checks() {
-    table(
-        &Check::python_version("3.10.14"),
-        &["python", "--version"],
-        &[
-            (ok("Python 3.10.14\n"), None),
-            // Equality, trailing newline included.
-            (
-                ok("Python 3.10.14"),
-                Some("unexpected python version: Python 3.10.14"),
-            ),
-            (
-                ok("Python 3.10.140\n"),
-                Some("unexpected python version: Python 3.10.140\n"),
-            ),
-            (
-                ok("Python 3.10.14\r\n"),
-                Some("unexpected python version: Python 3.10.14\r\n"),
-            ),
-            // Python 2 printed its version on stderr: stdout is empty.
-            (
-                out(0, "", "Python 3.10.14\n"),
-                Some("unexpected python version: "),
-            ),
-        ],
-    );
-    let pip = |v: &str| {
-        ok(&format!(
-            "pip {v} from /usr/local/lib/python3.10/site-packages/pip (python 3.10)\n"
-        ))
-    };
-    table(
-        &Check::pip_version("24.0"),
-        &["pip", "--version"],
-        &[
-            (pip("24.0"), None),
-            // Prefix match: 24.0 accepts 24.0.1 (and 24.01), as the original did.
-            (pip("24.0.1"), None),
-            (
-                pip("23.2.1"),
-                Some(
-                    "unexpected pip version: pip 23.2.1 from /usr/local/lib/python3.10/site-packages/pip (python 3.10)\n",
-                ),
-            ),
-        ],
-    );
-    table(
-        &Check::poetry_version("1.6.1"),
-        &["poetry", "--version"],
-        &[
-            (ok("Poetry (version 1.6.1)\n"), None),
-            (
-                ok("Poetry (version 1.8.4)\n"),
-                Some("unexpected poetry version: Poetry (version 1.8.4)\n"),
-            ),
-            (
-                ok("Poetry version 1.6.1\n"),
-                Some("unexpected poetry version: Poetry version 1.6.1\n"),
-            ),
-        ],
-    );
-    let tesseract = "tesseract 5.3.0\n leptonica-1.82.0\n  libgif 5.2.1 : libjpeg 6b (libjpeg-turbo 2.1.2) : libpng 1.6.39 : libtiff 4.5.0 : zlib 1.2.13 : libwebp 1.2.4 : libopenjp2 2.5.0\n Found AVX2\n";
-    table(
-        &Check::tesseract_version("5.3.0"),
-        &["tesseract", "--version"],
-        &[
-            (ok(tesseract), None),
-            (
-                ok("tesseract 4.1.1\n leptonica-1.79.0\n"),
-                Some("unexpected tesseract version: tesseract 4.1.1\n leptonica-1.79.0\n"),
-            ),
-            (
-                out(127, "", "sh: tesseract: not found"),
-                Some(
-                    "command `tesseract --version` failed with exit code 127: sh: tesseract: not found",
-                ),
-            ),
-        ],
-    );
-    let poppler = "pdftotext version 22.12.0\nCopyright 2005-2022 The Poppler Developers - http://poppler.freedesktop.org\nCopyright 1996-2011, 2022 Glyph & Cog, LLC\n";
-    table(
-        &Check::poppler_version("22.12.0"),
-        &["pdftotext", "-v"],
-        &[
-            // pdftotext prints its version on STDERR.
-            (out(0, "", poppler), None),
-            (out(0, poppler, ""), Some("unexpected poppler version: ")),
-            (
-                out(0, "", "pdftotext version 20.09.0\n"),
-                Some("unexpected poppler version: pdftotext version 20.09.0\n"),
-            ),
-        ],
     );
 }
 
@@ -429,108 +284,6 @@ fn directory_access_checks() {
 }
 
 #[test]
-fn nltk_data_installs_nltk_then_finds_both_packages() {
-    let find = "import nltk;nltk.data.find(\"taggers/averaged_perceptron_tagger\");nltk.data.find(\"tokenizers/punkt\")";
-    let runner = Canned::new()
-        .on(
-            &["pip", "install", "nltk==3.8.1"],
-            ok("Successfully installed nltk-3.8.1\n"),
-        )
-        .on(&["python", "-c", find], ok(""));
-    assert!(Check::nltk_data().evaluate(&runner).passed());
-    let runner = Canned::new()
-        .on(&["pip", "install", "nltk==3.8.1"], ok(""))
-        .on(
-            &["python", "-c", find],
-            out(1, "", "LookupError: Resource punkt not found."),
-        );
-    assert_eq!(
-        Check::nltk_data().evaluate(&runner).message.as_deref(),
-        Some(format!("command `python -c {find}` failed with exit code 1: LookupError: Resource punkt not found.").as_str())
-    );
-    let runner = Canned::new().on(
-        &["pip", "install", "nltk==3.8.1"],
-        out(
-            1,
-            "",
-            "ERROR: No matching distribution found for nltk==3.8.1",
-        ),
-    );
-    let outcome = Check::nltk_data().evaluate(&runner);
-    assert_eq!(outcome.status, CheckStatus::Failed);
-    assert_eq!(runner.call_lines(), ["pip install nltk==3.8.1"]);
-}
-
-fn python_env(printenv: &str) -> CheckOutcome {
-    let runner = Canned::new().on(&["printenv"], ok(printenv));
-    let outcome = Check::python_env_vars().evaluate(&runner);
-    assert_eq!(
-        runner.call_lines(),
-        ["printenv"; 5],
-        "printenv runs once per variable"
-    );
-    assert_eq!(
-        runner.starts.borrow().as_slice(),
-        ["python_env_vars"],
-        "a group is one check"
-    );
-    outcome
-}
-
-#[test]
-fn group_checks_report_every_member() {
-    let full = "PYTHON_VERSION=3.10.14\nHOME=/root\nPATH=/usr/local/bin:/usr/bin\nLANG=C.UTF-8\nGPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D\n";
-    let outcome = python_env(full);
-    assert!(outcome.passed());
-    let ids: Vec<&str> = outcome.children.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(
-        ids,
-        [
-            "env_var:PYTHON_VERSION",
-            "env_var:HOME",
-            "env_var:PATH",
-            "env_var:LANG",
-            "env_var:GPG_KEY"
-        ]
-    );
-    let outcome = python_env("HOME=/root\nPATH=/usr/bin\n");
-    assert_eq!(outcome.status, CheckStatus::Failed);
-    assert_eq!(
-        outcome.message.as_deref(),
-        Some("the PYTHON_VERSION environment variable is not defined.")
-    );
-    assert_eq!(outcome.children.iter().filter(|c| !c.passed()).count(), 3);
-
-    let find = "import nltk;nltk.data.find(\"taggers/averaged_perceptron_tagger\");nltk.data.find(\"tokenizers/punkt\")";
-    let runner = Canned::new()
-        .on(&["pip", "install", "nltk==3.8.1"], ok(""))
-        .on(&["python", "-c", find], ok(""))
-        .on(&["tesseract", "--version"], ok("tesseract 5.2.0\n"))
-        .on(
-            &["pdftotext", "-v"],
-            out(0, "", "pdftotext version 22.12.0\n"),
-        );
-    let outcome = Check::cdk_system_dependencies().evaluate(&runner);
-    assert_eq!(outcome.status, CheckStatus::Failed);
-    assert_eq!(
-        outcome.message.as_deref(),
-        Some("unexpected tesseract version: tesseract 5.2.0\n")
-    );
-    assert_eq!(
-        outcome
-            .children
-            .iter()
-            .map(|c| (c.id.as_str(), c.status))
-            .collect::<Vec<_>>(),
-        [
-            ("nltk_data", CheckStatus::Passed),
-            ("tesseract_version", CheckStatus::Failed),
-            ("poppler_version", CheckStatus::Passed)
-        ]
-    );
-}
-
-#[test]
 fn runner_failures_are_errors_not_failures() {
     let runner = Canned::new().broken(&["date"], "the sandbox could not start: permission denied");
     let outcome = Check::timezone_is_utc().evaluate(&runner);
@@ -571,13 +324,13 @@ fn checks_round_trip_through_json() {
     let checks = [
         Check::env_var("A", "b=c"),
         Check::user_exists("airbyte", 1000, 1000),
-        Check::cdk_system_dependencies(),
+        Check::file_exists("/etc/os-release"),
         Check::command_available_with("openssl", "version"),
     ];
     let json = serde_json::to_string(&checks).unwrap();
     assert_eq!(
         json,
-        r#"[{"id":"env_var:A","kind":"env_var","name":"A","value":"b=c"},{"id":"user_exists:airbyte","kind":"user_exists","user":"airbyte","uid":1000,"gid":1000},{"id":"cdk_system_dependencies","kind":"cdk_system_dependencies"},{"id":"command_available:openssl","kind":"command_available","command":"openssl","option":"version"}]"#
+        r#"[{"id":"env_var:A","kind":"env_var","name":"A","value":"b=c"},{"id":"user_exists:airbyte","kind":"user_exists","user":"airbyte","uid":1000,"gid":1000},{"id":"file_exists:/etc/os-release","kind":"file_exists","path":"/etc/os-release"},{"id":"command_available:openssl","kind":"command_available","command":"openssl","option":"version"}]"#
     );
     let back: Vec<Check> = serde_json::from_str(&json).unwrap();
     assert_eq!(back, checks);

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use plinth_catalog::checks::Check;
 use plinth_catalog::family::{
-    Catalog, CheckChange, ChecksDecl, Family, RecipeDecl, TableFamily, VersionDecl,
+    CheckChange, ChecksDecl, Family, RecipeDecl, TableFamily, VersionDecl,
 };
-use plinth_catalog::{Error, Version};
+use plinth_catalog::{Catalog, Error, Version};
 use plinth_oci::Platform;
 use plinth_recipe::Container;
 
@@ -45,9 +45,9 @@ fn table_rules_are_enforced_with_clear_messages() {
     assert_eq!(
         invalid(vec![decl(
             "1.0.0",
-            vec![CheckChange::Drop("python_version".into())]
+            vec![CheckChange::Drop("env_var:PYTHON_VERSION".into())]
         )]),
-        "invalid family `example/base`: version 1.0.0: cannot drop `python_version`: no inherited check has that id"
+        "invalid family `example/base`: version 1.0.0: cannot drop `env_var:PYTHON_VERSION`: no inherited check has that id"
     );
     assert_eq!(
         invalid(vec![decl(
@@ -65,13 +65,13 @@ fn table_rules_are_enforced_with_clear_messages() {
                 "1.0.0",
                 vec![
                     CheckChange::Set(Check::timezone_is_utc()),
-                    CheckChange::Set(Check::python_version("3.9.18"))
+                    CheckChange::Set(Check::env_var("PYTHON_VERSION", "3.9.18"))
                 ]
             ),
             decl(
                 "1.1.0",
                 vec![CheckChange::InsertBefore {
-                    before: "python_version".into(),
+                    before: "env_var:PYTHON_VERSION".into(),
                     check: Check::timezone_is_utc()
                 }]
             ),
@@ -107,7 +107,7 @@ fn inheritance_with_replace_and_unknown() {
                 "1.0.0",
                 vec![
                     CheckChange::Set(Check::timezone_is_utc()),
-                    CheckChange::Set(Check::python_version("3.9.18")),
+                    CheckChange::Set(Check::env_var("PYTHON_VERSION", "3.9.18")),
                 ],
             ),
             VersionDecl::new(v("1.1.0")).with_checks(ChecksDecl::Unknown {
@@ -116,7 +116,7 @@ fn inheritance_with_replace_and_unknown() {
             decl(
                 "1.2.0",
                 vec![
-                    CheckChange::Set(Check::python_version("3.10.14")),
+                    CheckChange::Set(Check::env_var("PYTHON_VERSION", "3.10.14")),
                     CheckChange::Set(Check::command_available("bash")),
                 ],
             ),
@@ -138,13 +138,13 @@ fn inheritance_with_replace_and_unknown() {
         ids("1.2.0"),
         [
             "timezone_is_utc",
-            "python_version",
+            "env_var:PYTHON_VERSION",
             "command_available:bash"
         ]
     );
     assert_eq!(
         family.checks(&v("1.2.0")).unwrap()[1],
-        Check::python_version("3.10.14")
+        Check::env_var("PYTHON_VERSION", "3.10.14")
     );
     assert_eq!(ids("2.0.0"), ["file_exists:/x"]);
     assert!(ids("2.1.0").is_empty());
@@ -253,7 +253,7 @@ fn the_trait_is_object_safe_and_catalogs_keep_order() {
         "FROM docker.io/debian:bookworm-slim\nENV ARCH=amd64"
     );
 
-    let catalog = Catalog::new()
+    let catalog = Catalog::new("test-catalog", "Test")
         .with_family(table.clone())
         .unwrap()
         .with_family(minimal)
@@ -268,5 +268,10 @@ fn the_trait_is_object_safe_and_catalogs_keep_order() {
         err.to_string(),
         "invalid family `acme/table`: the catalog already has a family with this repository"
     );
-    assert_eq!(format!("{catalog:?}"), r#"["acme/table", "acme/minimal"]"#);
+    assert_eq!(catalog.title(), "test-catalog");
+    assert_eq!(catalog.owner(), "Test");
+    assert_eq!(
+        format!("{catalog:?}"),
+        r#"Catalog { title: "test-catalog", families: ["acme/table", "acme/minimal"] }"#
+    );
 }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use plinth_engine::{CacheStatus, Reporter, StepReport};
+use plinth_executor::{BuildReporter, CacheStatus, StepReport};
 use plinth_oci::Platform;
 
 use crate::printer::{Printer, Verbosity};
@@ -42,7 +42,7 @@ impl BuildProgress {
     }
 }
 
-impl Reporter for BuildProgress {
+impl BuildReporter for BuildProgress {
     fn on_step_start(&self, platform: &Platform, index: usize, description: &str) {
         let Some(bars) = &self.bars else { return };
         let Ok(mut spinners) = self.spinners.lock() else {

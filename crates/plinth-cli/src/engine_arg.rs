@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use plinth_buildkit::{BuilderAssignment, BuildkitBackend, BuildkitConfig};
-use plinth_engine::{Engine, UrlMirror};
+use plinth_engine::Engine;
+use plinth_executor::{Executor, UrlMirror};
 use plinth_oci::Store;
-use plinth_release::ImageBuilder;
 
 /// The engine options of the commands that build.
 #[derive(Clone, Debug, Default, Args)]
@@ -43,11 +43,11 @@ pub enum EngineKind {
 impl EngineArgs {
     /// What builds: BuildKit writing into `engine`'s store and reading URL inputs through
     /// `url_mirrors` (the `--url-mirror`s `engine` was given), or `engine` itself.
-    pub fn image_builder(
+    pub fn executor(
         &self,
         engine: &Engine,
         url_mirrors: Vec<UrlMirror>,
-    ) -> anyhow::Result<Arc<dyn ImageBuilder>> {
+    ) -> anyhow::Result<Arc<dyn Executor>> {
         Ok(match self.buildkit(engine.store().clone(), url_mirrors)? {
             Some(backend) => Arc::new(backend),
             None => Arc::new(engine.clone()),

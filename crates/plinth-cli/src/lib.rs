@@ -1,13 +1,13 @@
 //! The `plinth` command line as a library: a thin layer of argument parsing and drawing over the
 //! library crates.
 //!
-//! The `plinth` binary calls [`main_with`] with the built-in Airbyte catalog. A team that declares
+//! The `plinth` binary calls [`main_with`] with the built-in catalog (`plinth-airbyte`). A team that declares
 //! its own families in its own crate gets the whole CLI by calling [`main_with`] with its catalog:
 //!
 //! ```no_run
 //! use plinth_catalog::Catalog;
 //! fn main() -> std::process::ExitCode {
-//!     let catalog = Catalog::new(); // add your families with `with_family`
+//!     let catalog = Catalog::new("team-base-images", "Team"); // add your families with `with_family`
 //!     plinth_cli::main_with(catalog)
 //! }
 //! ```

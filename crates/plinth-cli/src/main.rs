@@ -1,5 +1,5 @@
 //! The `plinth` binary, with the built-in Airbyte catalog.
 
 fn main() -> std::process::ExitCode {
-    plinth_cli::main_with(plinth_catalog::airbyte::catalog())
+    plinth_cli::main_with(plinth_airbyte::catalog())
 }

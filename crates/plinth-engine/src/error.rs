@@ -78,34 +78,10 @@ pub enum Error {
         source: Box<plinth_sandbox::Error>,
     },
 
-    /// A downloaded file did not match its pinned checksum.
-    #[error(
-        "the content of `{url}` does not match its pinned checksum: expected `{expected}`, got `{actual}`; update the recipe's sha256 if the new file is trusted"
-    )]
-    UrlChecksum {
-        /// The URL, as in the recipe.
-        url: String,
-        /// The pinned digest.
-        expected: Digest,
-        /// The digest of what was downloaded.
-        actual: Digest,
-    },
-
-    /// A URL could not be fetched.
-    #[error("failed to fetch `{url}`: {reason}")]
-    Fetch {
-        /// The URL (or the mirror location it was rewritten to).
-        url: String,
-        /// What went wrong (status line, or the transport error).
-        reason: String,
-    },
-
-    /// A URL mirror specification did not parse.
-    #[error("invalid URL mirror `{spec}`: expected `PREFIX=URL` or `PREFIX=/local/dir`")]
-    InvalidMirror {
-        /// The text given.
-        spec: String,
-    },
+    /// A URL input could not be fetched or did not match its pin, or an image's layers and
+    /// diff_ids disagree.
+    #[error(transparent)]
+    Input(#[from] plinth_executor::Error),
 
     /// A file, directory or user named by the recipe could not be used.
     // Steps are numbered from 1 in messages, as the progress display shows them.
@@ -149,6 +125,37 @@ pub enum Error {
         /// The ref or blob.
         name: String,
         /// What is wrong.
+        reason: String,
+    },
+
+    /// A Debian archive's `InRelease` was refused: bad signature, expired, wrong suite.
+    #[error("refusing the Debian archive at `{url}`: {reason}")]
+    DebianArchive {
+        /// The `InRelease` URL.
+        url: String,
+        /// What is wrong, with how to fix it.
+        reason: String,
+    },
+
+    /// A Debian archive's `InRelease` could not be downloaded.
+    #[error(
+        "cannot reach the Debian archive at `{url}`: {reason}; check the network or give `--apt-mirror`"
+    )]
+    DebianUnreachable {
+        /// The `InRelease` URL.
+        url: String,
+        /// The status line or transport error.
+        reason: String,
+    },
+
+    /// A root from Debian's archive could not be made.
+    #[error("cannot make the Debian root `{root}` for {platform}: {reason}")]
+    Bootstrap {
+        /// The root's address.
+        root: String,
+        /// The platform.
+        platform: String,
+        /// What went wrong (mmdebstrap's last lines of output).
         reason: String,
     },
 

@@ -19,11 +19,11 @@ use plinth_sandbox::{
     MountSpec, NetworkMode, OutputSink, OutputStream, OverlayRootfs, Rootfs, RunSpec, UserSpec,
 };
 
-use crate::build::StepContext;
 use crate::error::{Error, Result};
 use crate::files::{missing_dirs, resolve_owner};
 use crate::snapshot::remove_tree;
 use crate::state::ImageState;
+use crate::step_context::StepContext;
 
 /// Lines of output kept for the error of a failing step.
 const TAIL_LINES: usize = 30;
@@ -168,6 +168,7 @@ pub(crate) fn run_exec(
         ));
     }
 
+    let spec = crate::trust::with_host_trust(spec, engine.step_ca_bundle.as_deref());
     let mut sink = LineSink::new(ctx);
     let outcome = engine.sandbox.run(&spec, &mut sink);
     let tail = sink.finish();

@@ -59,7 +59,7 @@ impl Engine {
         reporter: Arc<dyn PushReporter>,
     ) -> Result<PushReport> {
         let client = &self.inner.client;
-        crate::blocking::block_on(client.push_image(&root.digest, target, reporter))
+        plinth_executor::block_on(client.push_image(&root.digest, target, reporter))
             .unwrap_or_else(|| {
                 Err(plinth_registry::Error::Config(
                     "the registry client's runtime failed".into(),

@@ -20,9 +20,9 @@ use plinth_oci::layer::{EntryMeta, LayerEntry, LayerWriter};
 use plinth_oci::{Descriptor, Digest};
 use plinth_sandbox::{OverlayRootfs, Rootfs, UserSpec, read_rootfs_file, resolve_user};
 
-use crate::build::StepContext;
 use crate::error::{Error, Result};
 use crate::merged::{self, Lookup};
+use crate::step_context::StepContext;
 
 /// What a copied entry is.
 #[derive(Clone, Debug)]

@@ -5,6 +5,9 @@
 //!
 //! - `resolve`: the `from` image (registry, OCI layout, docker-archive) down to one manifest,
 //!   config and layers in the store. A digest-pinned image already in the store is used offline.
+//! - `debian`: roots made from Debian's archive (`plinth/debian:SUITE…`): the `InRelease`
+//!   files verified against Debian's keyring pin the archive state, a root already made from
+//!   that state is reused, otherwise `mmdebstrap` makes it and the layer writer stores it.
 //! - `snapshot`: layers unpacked once into `<store>/snapshots/<diff_id>` and stacked with
 //!   overlayfs (short links under `<store>/l` keep long stacks under mount(2)'s size limit).
 //! - `cache`: step keys (parent key, operation, input digests, platform, engine cache version),
@@ -12,14 +15,15 @@
 //!   and the per-build records that [`StepReport::explanation`] compares against; the record's
 //!   manifest keeps the build's layers alive for gc.
 //! - `gc`: [`Engine::gc`], the store's gc plus snapshots, links, step dirs and stale entries.
-//! - `fetch`: URL inputs keyed by content, pinned ones verified, [`UrlMirror`]s for offline
-//!   builds; its [`UrlFetcher`] is public, and the BuildKit backend fetches through it too.
+//! - URL inputs go through the [`UrlFetcher`] of [`plinth_executor`] (keyed by content, pinned
+//!   ones verified, [`UrlMirror`]s for offline builds), which the BuildKit executor uses too.
 //! - `exec`: a step's command in the [`plinth_sandbox`], its upper directory becoming the layer
 //!   and the next snapshot without unpacking.
 //! - `files`: file and directory steps written as layers from entry lists, owners resolved in
 //!   the image's own `/etc/passwd`.
-//! - `build`/`steps`: [`Engine::build`] runs platforms on threads and reports each step to a
-//!   [`Reporter`]; config operations only change the config and history (`empty_layer`).
+//! - `build`/`steps`: [`Engine::build`] (the engine's [`Executor`] implementation) runs
+//!   platforms on threads and reports each step to a [`BuildReporter`]; config operations only
+//!   change the config and history (`empty_layer`). `step_context` is what one step runs with.
 //! - `run`: [`Engine::run`] and [`RunSession`]: commands in a built image, in a throwaway upper.
 //! - `export`: OCI layout directories and docker-archive files.
 //!
@@ -45,35 +49,43 @@
 
 #![deny(missing_docs)]
 
-mod blocking;
 mod build;
 mod cache;
+mod debian;
 mod decode;
 mod engine;
 mod error;
 mod exec;
 mod export;
-mod fetch;
 mod files;
 mod gc;
 mod merged;
-mod report;
+mod platform;
 mod resolve;
 mod run;
 mod snapshot;
 mod state;
+mod step_context;
 mod steps;
 mod time;
+mod trust;
 
-pub use build::{BuildOptions, BuildResult, PlatformBuild};
 pub use cache::{BUILD_RECORD_MEDIA_TYPE, ENGINE_CACHE_VERSION, STEP_RECORD_MEDIA_TYPE};
+pub use debian::{
+    AptSource, DEBIAN_ARCHIVE_KEYRING, DEBIAN_ARCHIVE_LABEL, DEBIAN_ROOT_LABEL,
+    DEBIAN_ROOT_RECORD_MEDIA_TYPE, DEFAULT_DEBIAN_MIRROR, DebianRootRecord, ReleaseState,
+};
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
-pub use fetch::{MirrorTarget, UrlFetcher, UrlMirror};
 pub use gc::EngineGcReport;
-pub use report::{CacheStatus, NoReporter, Reporter, StepReport};
 pub use run::{RunOptions, RunOutput, RunSession};
+pub use trust::STEP_CA_BUNDLE_PATH;
 
+// The executor interface's types, which `Engine::build` speaks.
+pub use plinth_executor::{
+    self, BuildOptions, BuildReporter, BuildResult, CacheStatus, Executor, MirrorTarget,
+    NoReporter, PlatformBuild, StepReport, UrlFetcher, UrlMirror,
+};
 pub use plinth_oci;
 pub use plinth_recipe;
 pub use plinth_sandbox::{DiscardOutput, MountSpec, NetworkMode, OutputSink, OutputStream};

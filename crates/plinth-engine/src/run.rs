@@ -101,7 +101,7 @@ impl OutputSink for Capture<'_> {
 impl Engine {
     /// Opens a session on `image` (an index or a manifest in the store) for `platform`.
     pub fn open_image(&self, image: &Descriptor, platform: &Platform) -> Result<RunSession> {
-        crate::build::check_platform(platform)?;
+        crate::platform::check_platform(platform)?;
         let store = &self.inner.store;
         let (manifest_desc, manifest) = resolve_manifest(store, image, Some(platform))?;
         let root = crate::resolve::read_image(store, manifest_desc, &manifest, false)?;
@@ -110,9 +110,8 @@ impl Engine {
 
     /// Opens a session on an image source (pulled or imported into the store first).
     pub fn open_source(&self, source: &ImageSource, platform: &Platform) -> Result<RunSession> {
-        crate::build::check_platform(platform)?;
-        let root =
-            crate::resolve::resolve_root(&self.inner.store, &self.inner.client, source, platform)?;
+        crate::platform::check_platform(platform)?;
+        let root = crate::resolve::resolve_root(&self.inner, source, platform)?;
         self.session(root.config, root.layers, platform)
     }
 
@@ -225,6 +224,7 @@ impl RunSession {
         for mount in &options.mounts {
             spec = spec.with_mount(mount.clone());
         }
+        let spec = crate::trust::with_host_trust(spec, inner.step_ca_bundle.as_deref());
         let mut capture = Capture {
             inner: sink,
             keep: options.capture,

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use plinth_executor::{BuildReporter, CacheStatus, NoReporter, PlatformBuild, StepReport};
 use plinth_oci::{Descriptor, Digest, History, ImageConfig, ImageManifest, Platform};
 use plinth_recipe::state::{join_path, normalize_path};
-use plinth_recipe::{Container, DirectorySource, FileSource, Op, Step};
+use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Op, Step};
 
-use crate::build::{PlatformBuild, StepContext};
 use crate::cache::{BuildRecord, StepRecord, StepTrace, explain, root_key, step_key};
 use crate::engine::Inner;
 use crate::error::{Error, Result};
@@ -16,8 +16,8 @@ use crate::files::{
     CopyItem, ItemKind, file_digest, host_tree, image_tree, override_meta, resolve_owner,
     tree_digest, write_items_layer,
 };
-use crate::report::{CacheStatus, NoReporter, Reporter, StepReport};
 use crate::state::ImageState;
+use crate::step_context::StepContext;
 
 /// What a step needs besides its operation, found before its key is computed.
 enum Prepared {
@@ -127,7 +127,7 @@ struct PlatformBuilder<'a> {
     platform: &'a Platform,
     no_cache: bool,
     recipe_id: &'a str,
-    reporter: &'a dyn Reporter,
+    reporter: &'a dyn BuildReporter,
     previous: Option<BuildRecord>,
     state: ImageState,
     traces: Vec<StepTrace>,
@@ -142,7 +142,7 @@ pub(crate) fn build_platform(
     platform: &Platform,
     no_cache: bool,
     recipe_id: &str,
-    reporter: &dyn Reporter,
+    reporter: &dyn BuildReporter,
 ) -> Result<PlatformBuild> {
     let mut builder = PlatformBuilder {
         engine,
@@ -175,12 +175,7 @@ impl PlatformBuilder<'_> {
         let mut inputs = BTreeMap::new();
         let (status, explanation, layer) = match step.op {
             Op::From { source } => {
-                let root = crate::resolve::resolve_root(
-                    &self.engine.store,
-                    &self.engine.client,
-                    source,
-                    self.platform,
-                )?;
+                let root = crate::resolve::resolve_root(self.engine, source, self.platform)?;
                 let digest = root.manifest.digest.clone();
                 inputs.insert("root".to_owned(), digest.to_string());
                 let before = self
@@ -308,26 +303,6 @@ impl PlatformBuilder<'_> {
         step: &Step<'_>,
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
-        let workdir = self
-            .state
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| c.working_dir.clone())
-            .filter(|w| !w.is_empty())
-            .unwrap_or_else(|| "/".to_owned());
-        let resolve = |path: &str| -> String {
-            let trailing = path.len() > 1 && path.ends_with('/');
-            let mut out = join_path(&normalize_path(&workdir), path);
-            if trailing && out != "/" {
-                out.push('/');
-            }
-            out
-        };
-        let now = self
-            .engine
-            .source_date_epoch
-            .unwrap_or_else(crate::time::now_epoch);
         match step.op {
             Op::Exec { .. } => {
                 let caches = step.state.caches();
@@ -352,122 +327,163 @@ impl PlatformBuilder<'_> {
                 source,
                 owner,
                 mode,
-            } => {
-                let (kind, name, default_mode) = match source {
-                    FileSource::Url { url, sha256 } => {
-                        let digest = self.engine.fetcher.fetch(url, sha256.as_ref())?;
-                        inputs.insert("url".to_owned(), digest.to_string());
-                        self.url_inputs.insert(url.clone(), digest.clone());
-                        let name = url
-                            .split(['?', '#'])
-                            .next()
-                            .and_then(|u| u.rsplit('/').next())
-                            .map(str::to_owned);
-                        (
-                            ItemKind::File(self.engine.store.blob_path(&digest)),
-                            name,
-                            0o600,
-                        )
-                    }
-                    FileSource::HostFile(p) => {
-                        let digest = file_digest(p)?;
-                        inputs.insert("host_file".to_owned(), digest.to_string());
-                        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-                        (ItemKind::File(p.clone()), name, 0o644)
-                    }
-                    FileSource::Bytes(b) => (ItemKind::Bytes(b.clone()), None, 0o644),
-                };
-                let mut dest = resolve(path);
-                if dest.ends_with('/') {
-                    let name = name.filter(|n| !n.is_empty()).ok_or_else(|| Error::Step {
-                        index: step.index,
-                        reason: format!("`{path}` names a directory and the file source has no name; give the full file path"),
-                    })?;
-                    dest.push_str(&name);
-                }
-                let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
-                let (uid, gid) = match owner {
-                    Some(o) => resolve_owner(&dirs, o, step.index)?,
-                    None => (0, 0),
-                };
-                let item = CopyItem {
-                    rel: String::new(),
-                    kind,
-                    uid: u64::from(uid),
-                    gid: u64::from(gid),
-                    mode: mode.unwrap_or(default_mode),
-                    mtime: now,
-                };
-                Ok(Prepared::Items {
-                    dest,
-                    items: vec![item],
-                    dest_owner: (0, 0),
-                })
-            }
+            } => self.prepare_file(step.index, path, source, owner.as_deref(), *mode, inputs),
             Op::Directory {
                 path,
                 source,
                 owner,
                 mode,
-            } => {
-                let mut items = match source {
-                    DirectorySource::Host(dir) => {
-                        let items = host_tree(dir)?;
-                        inputs.insert("host_dir".to_owned(), tree_digest(&items)?.to_string());
-                        items
-                    }
-                    DirectorySource::Container {
-                        container,
-                        path: from,
-                    } => {
-                        let helper = build_platform(
-                            self.engine,
-                            container,
-                            self.platform,
-                            self.no_cache,
-                            &format!("{}/helper-{}", self.recipe_id, step.index),
-                            &NoReporter,
-                        )?;
-                        inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
-                        // What the helper downloaded went into this image too.
-                        self.url_inputs.extend(helper.url_inputs.clone());
-                        let dirs = self.engine.snapshots.read_dirs(&helper.layers)?;
-                        image_tree(&dirs, &normalize_path(from), step.index)?
-                    }
-                };
-                let mut dest = resolve(path);
-                if let Some(first) = items.first()
-                    && !matches!(first.kind, ItemKind::Dir)
-                    && dest.ends_with('/')
-                {
-                    let name = match source {
-                        DirectorySource::Container { path: from, .. } => normalize_path(from)
-                            .rsplit('/')
-                            .next()
-                            .unwrap_or("")
-                            .to_owned(),
-                        DirectorySource::Host(dir) => dir
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                    };
-                    dest.push_str(&name);
-                }
-                let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
-                let resolved = match owner {
-                    Some(o) => Some(resolve_owner(&dirs, o, step.index)?),
-                    None => None,
-                };
-                override_meta(&mut items, resolved, *mode);
-                let dest_owner = resolved.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g)));
-                Ok(Prepared::Items {
-                    dest,
-                    items,
-                    dest_owner,
-                })
-            }
-            _ => Ok(Prepared::Nothing),
+            } => self.prepare_directory(step.index, path, source, owner.as_deref(), *mode, inputs),
+            Op::From { .. }
+            | Op::Env { .. }
+            | Op::Label { .. }
+            | Op::User { .. }
+            | Op::Workdir { .. }
+            | Op::Entrypoint { .. }
+            | Op::DefaultArgs { .. }
+            | Op::MountedCache { .. }
+            | Op::UnmountCache { .. } => Ok(Prepared::Nothing),
         }
+    }
+
+    /// `path` against the image's working directory, keeping a trailing `/` (it names a
+    /// directory).
+    fn in_workdir(&self, path: &str) -> String {
+        let workdir = self
+            .state
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".to_owned());
+        let trailing = path.len() > 1 && path.ends_with('/');
+        let mut out = join_path(&normalize_path(&workdir), path);
+        if trailing && out != "/" {
+            out.push('/');
+        }
+        out
+    }
+
+    /// The uid and gid of `owner` in the image built so far.
+    fn owner_ids(&self, owner: &str, index: usize) -> Result<(u32, u32)> {
+        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+        resolve_owner(&dirs, owner, index)
+    }
+
+    fn prepare_file(
+        &mut self,
+        index: usize,
+        path: &str,
+        source: &FileSource,
+        owner: Option<&str>,
+        mode: Option<u32>,
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<Prepared> {
+        let kind = match source {
+            FileSource::Url { url, sha256 } => {
+                let digest = self.engine.fetcher.fetch(url, sha256.as_ref())?;
+                inputs.insert("url".to_owned(), digest.to_string());
+                self.url_inputs.insert(url.clone(), digest.clone());
+                ItemKind::File(self.engine.store.blob_path(&digest))
+            }
+            FileSource::HostFile(p) => {
+                let digest = file_digest(p)?;
+                inputs.insert("host_file".to_owned(), digest.to_string());
+                ItemKind::File(p.clone())
+            }
+            FileSource::Bytes(b) => ItemKind::Bytes(b.clone()),
+        };
+        let target =
+            FileTarget::of(&self.in_workdir(path), source, mode).map_err(|e| Error::Step {
+                index,
+                reason: e.to_string(),
+            })?;
+        let (uid, gid) = match owner {
+            Some(o) => self.owner_ids(o, index)?,
+            None => (0, 0),
+        };
+        let item = CopyItem {
+            rel: String::new(),
+            kind,
+            uid: u64::from(uid),
+            gid: u64::from(gid),
+            mode: target.mode,
+            mtime: self
+                .engine
+                .source_date_epoch
+                .unwrap_or_else(crate::time::now_epoch),
+        };
+        Ok(Prepared::Items {
+            dest: target.path,
+            items: vec![item],
+            dest_owner: (0, 0),
+        })
+    }
+
+    fn prepare_directory(
+        &mut self,
+        index: usize,
+        path: &str,
+        source: &DirectorySource,
+        owner: Option<&str>,
+        mode: Option<u32>,
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<Prepared> {
+        let mut items = match source {
+            DirectorySource::Host(dir) => {
+                let items = host_tree(dir)?;
+                inputs.insert("host_dir".to_owned(), tree_digest(&items)?.to_string());
+                items
+            }
+            DirectorySource::Container {
+                container,
+                path: from,
+            } => {
+                let helper = build_platform(
+                    self.engine,
+                    container,
+                    self.platform,
+                    self.no_cache,
+                    &format!("{}/helper-{index}", self.recipe_id),
+                    &NoReporter,
+                )?;
+                inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
+                // What the helper downloaded went into this image too.
+                self.url_inputs.extend(helper.url_inputs.clone());
+                let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
+                image_tree(&dirs, &normalize_path(from), index)?
+            }
+        };
+        let mut dest = self.in_workdir(path);
+        if let Some(first) = items.first()
+            && !matches!(first.kind, ItemKind::Dir)
+            && dest.ends_with('/')
+        {
+            let name = match source {
+                DirectorySource::Container { path: from, .. } => normalize_path(from)
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+                DirectorySource::Host(dir) => dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            };
+            dest.push_str(&name);
+        }
+        let resolved = match owner {
+            Some(o) => Some(self.owner_ids(o, index)?),
+            None => None,
+        };
+        override_meta(&mut items, resolved, mode);
+        let dest_owner = resolved.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g)));
+        Ok(Prepared::Items {
+            dest,
+            items,
+            dest_owner,
+        })
     }
 
     /// Runs a step that missed the cache; returns its layer, if it made one.
@@ -531,7 +547,7 @@ impl PlatformBuilder<'_> {
             })
             .collect();
         let manifest = ImageManifest::new(flavor.manifest(), config_descriptor.clone(), layers);
-        let manifest = engine
+        let manifest_descriptor = engine
             .store
             .write_manifest(&manifest)?
             .with_platform(self.platform.clone());
@@ -542,15 +558,14 @@ impl PlatformBuilder<'_> {
             &BuildRecord { steps: self.traces },
             &kept,
         )?;
-        Ok(PlatformBuild {
-            platform: self.platform.clone(),
-            manifest,
+        Ok(PlatformBuild::new(
+            self.platform.clone(),
+            manifest_descriptor,
+            &manifest,
             config_descriptor,
             config,
-            steps: self.reports,
-            url_inputs: self.url_inputs,
-            warnings: Vec::new(),
-            layers: self.state.layers,
-        })
+            self.reports,
+            self.url_inputs,
+        )?)
     }
 }

@@ -1,6 +1,7 @@
 //! The error type of `plinth-recipe`.
 
 use std::fmt;
+use std::path::PathBuf;
 
 /// Everything that can go wrong while declaring, rendering or reading a recipe.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,33 @@ pub enum Error {
         step: usize,
         /// What cannot be written and how to fix it.
         reason: String,
+    },
+    /// A file destination ends in `/` and the file's source has no name to put there.
+    #[error("`{path}` names a directory and the file source has no name; give the full file path")]
+    NamesDirectory {
+        /// The destination as written.
+        path: String,
+    },
+    /// A host path leads nowhere inside its build context (a symlink pointing out of the
+    /// context lands inside it, as with BuildKit, and finds nothing there).
+    #[error(
+        "`{path}` is not in the build context: it resolves to `{resolved}` inside the context, \
+         which does not exist (symlinks are followed inside the context only)"
+    )]
+    NotInContext {
+        /// The path as given, relative to the context.
+        path: PathBuf,
+        /// Where it led, with the context as `/`.
+        resolved: PathBuf,
+    },
+    /// The build context could not be read.
+    #[error("failed to read `{path}` in the build context")]
+    ContextIo {
+        /// The host path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
     },
     /// The Dockerfile reader found problems; all of them are listed.
     #[error("the Dockerfile cannot be read ({} problem{}):\n{}", .problems.len(), if .problems.len() == 1 { "" } else { "s" }, bullet_list(.problems))]

@@ -9,6 +9,8 @@
 //! - Views: [`Container::dockerfile_example`] (the original tool's documentation text, byte for
 //!   byte) and [`Container::buildable_dockerfile`] (a Dockerfile BuildKit builds into the same image).
 //! - [`parse_dockerfile`]: reads the common Dockerfile subset back into a [`Container`].
+//! - [`inputs`]: the input rules both executors apply alike (file destinations and default
+//!   modes, host paths resolved inside their build context as BuildKit does).
 //! - [`Container::with_substituted_images`]: stand-in root images for offline builds and tests
 //!   ([`ImageSubstitutions`], recorded in the result).
 //!
@@ -44,9 +46,11 @@
 
 pub mod buildable;
 mod container;
+pub mod debian;
 mod declared_ids;
 pub mod error;
 pub mod example;
+pub mod inputs;
 mod normalize;
 pub mod op;
 pub mod reader;
@@ -59,7 +63,9 @@ pub use buildable::{
     BuildContext, BuildableDockerfile, BuildableOptions, ContextEntry, ContextSource, NamedImage,
 };
 pub use container::Container;
+pub use debian::{DEBIAN_ROOT_NAME, DebianRoot};
 pub use error::{Error, Problem, Result};
+pub use inputs::{FileTarget, resolve_in_context};
 pub use op::{DirectorySource, ExecOptions, FileOptions, FileSource, Network, Op};
 pub use reader::{ReaderOptions, parse_dockerfile, parse_dockerfile_with};
 pub use source::{ImageSource, SourceKind};

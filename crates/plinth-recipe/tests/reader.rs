@@ -314,3 +314,80 @@ fn unrepresentable_values_are_errors() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidRecipe { .. }), "{err}");
 }
+
+/// A context with links that leave it and links that stay inside (the security issue's cases).
+/// BuildKit (docker 20.10 on the development machine) gives, for `COPY <src> /x`: `abs_out`,
+/// `rel_out`, `sub/dotdot_in` and `dir_out/outside.txt` fail as not found (at
+/// `/<outside path>`, `/outside.txt`, `/ctx/sub/file` and `/dir_out/outside.txt`); `abs_in`
+/// copies `sub/file` (an absolute link starts at the context root); `dir_in` copies `sub`;
+/// `dir` copies its link `l` as a link. The embedded engine and BuildKit executors are
+/// compared with docker in plinth-buildkit's `context_links` tests.
+pub fn linked_context(root: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::symlink;
+    let ctx = root.join("ctx");
+    std::fs::create_dir_all(ctx.join("sub")).unwrap();
+    std::fs::create_dir_all(ctx.join("dir")).unwrap();
+    std::fs::write(root.join("outside.txt"), "host secret\n").unwrap();
+    std::fs::write(ctx.join("sub/file"), "inside\n").unwrap();
+    std::fs::write(ctx.join("dir/f"), "x\n").unwrap();
+    symlink(root.join("outside.txt"), ctx.join("abs_out")).unwrap();
+    symlink("../outside.txt", ctx.join("rel_out")).unwrap();
+    symlink("/sub/file", ctx.join("abs_in")).unwrap();
+    symlink("../../ctx/sub/file", ctx.join("sub/dotdot_in")).unwrap();
+    symlink(root, ctx.join("dir_out")).unwrap();
+    symlink("sub", ctx.join("dir_in")).unwrap();
+    symlink(root.join("outside.txt"), ctx.join("dir/l")).unwrap();
+    ctx
+}
+
+#[test]
+fn context_links_that_leave_the_context_are_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = linked_context(dir.path());
+    let outside = dir.path().join("outside.txt");
+    for (src, resolved) in [
+        ("abs_out", outside.display().to_string()),
+        ("rel_out", "/outside.txt".to_owned()),
+        ("sub/dotdot_in", "/ctx/sub/file".to_owned()),
+        (
+            "dir_out/outside.txt",
+            format!("{}/outside.txt", dir.path().display()),
+        ),
+    ] {
+        let text = format!("FROM x\nCOPY {src} /x\n");
+        let found = match parse_dockerfile(&text, &ctx) {
+            Err(Error::Dockerfile { problems }) => problems,
+            other => panic!("{src}: the host file was reached: {other:?}"),
+        };
+        assert_eq!(found.len(), 1, "{src}: {found:?}");
+        assert_eq!(found[0].line, 2);
+        let message = &found[0].message;
+        assert!(
+            message.starts_with(&format!(
+                "the COPY source `{src}` is not in the build context `{}`: `{src}` is not in the \
+                 build context: it resolves to `{resolved}` inside the context, which does not exist",
+                ctx.display()
+            )),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn context_links_that_stay_inside_resolve_from_the_context_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = linked_context(dir.path());
+    let c = parse_dockerfile(
+        "FROM x\nCOPY abs_in /x\nCOPY abs_in /d/\nCOPY dir_in /y\nCOPY dir_in/file /z\nCOPY dir /w\n",
+        &ctx,
+    )
+    .unwrap();
+    let expected = Container::from_address("x")
+        .unwrap()
+        .with_file("/x", FileSource::HostFile(ctx.join("sub/file")))
+        .with_file("/d/abs_in", FileSource::HostFile(ctx.join("sub/file")))
+        .with_directory("/y", DirectorySource::Host(ctx.join("sub")))
+        .with_file("/z", FileSource::HostFile(ctx.join("sub/file")))
+        .with_directory("/w", DirectorySource::Host(ctx.join("dir")));
+    assert_eq!(c, expected);
+}

@@ -4,11 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use plinth_catalog::{Family, Version};
-use plinth_engine::BuildOptions;
+use plinth_executor::{BuildOptions, BuildReporter, Executor, PlatformBuild};
 use plinth_oci::{Descriptor, Digest, ImageIndex, MediaType, Platform};
 use plinth_recipe::{AppliedSubstitution, ImageSubstitutions};
 
-use crate::builder::{BuildError, ImageBuilder};
 use crate::error::{Error, Result};
 
 /// A version built for every platform of its family.
@@ -29,9 +28,9 @@ pub struct BuiltVersion {
     /// The images replaced by stand-ins in this build (empty for a real build). A build with
     /// substitutions is never published outside a loopback registry.
     pub substitutions: Vec<AppliedSubstitution>,
-    /// Which [`ImageBuilder`] built it (`embedded`, `buildkit`).
-    pub builder: &'static str,
-    /// What the builder warned about, `[platform] message`.
+    /// Which [`Executor`] built it (`embedded`, `buildkit`).
+    pub executor: &'static str,
+    /// What the executor warned about, `[platform] message`.
     pub warnings: Vec<String>,
 }
 
@@ -40,18 +39,18 @@ pub fn build_ref(repository: &str, version: &Version) -> String {
     format!("releases/{repository}/{version}")
 }
 
-/// Builds `version` of `family` for every platform of the family with `builder` (the embedded
-/// [`plinth_engine::Engine`] or a [`plinth_buildkit::BuildkitBackend`]). When the recipe is the
-/// same for every platform (the usual case) the builder builds them concurrently into one index;
+/// Builds `version` of `family` for every platform of the family with `executor` (the embedded
+/// engine or BuildKit). When the recipe is the
+/// same for every platform (the usual case) the executor builds them concurrently into one index;
 /// otherwise each platform is built on its own and the index is assembled here.
 pub fn build_version(
-    builder: &dyn ImageBuilder,
+    executor: &dyn Executor,
     family: &dyn Family,
     version: &Version,
-    reporter: Arc<dyn plinth_engine::Reporter>,
+    reporter: Arc<dyn BuildReporter>,
 ) -> Result<BuiltVersion> {
     build_version_with(
-        builder,
+        executor,
         family,
         version,
         reporter,
@@ -63,14 +62,14 @@ pub fn build_version(
 /// offline builds; see [`plinth_recipe::substitute`]). What was replaced is in
 /// [`BuiltVersion::substitutions`].
 pub fn build_version_with(
-    builder: &dyn ImageBuilder,
+    executor: &dyn Executor,
     family: &dyn Family,
     version: &Version,
-    reporter: Arc<dyn plinth_engine::Reporter>,
+    reporter: Arc<dyn BuildReporter>,
     substitutions: &ImageSubstitutions,
 ) -> Result<BuiltVersion> {
     let repository = family.repository().to_owned();
-    let build_err = |source: BuildError| Error::Build {
+    let build_err = |source: plinth_executor::Error| Error::Build {
         repository: repository.clone(),
         version: version.clone(),
         source: Box::new(source),
@@ -98,7 +97,7 @@ pub fn build_version_with(
     let mut platform_digests = BTreeMap::new();
     let mut url_inputs = BTreeMap::new();
     let mut warnings = Vec::new();
-    let mut note = |p: &plinth_engine::PlatformBuild| {
+    let mut note = |p: &PlatformBuild| {
         platform_digests.insert(p.platform.clone(), p.manifest.digest.clone());
         url_inputs.extend(p.url_inputs.clone());
         warnings.extend(p.warnings.iter().map(|w| format!("[{}] {w}", p.platform)));
@@ -108,7 +107,7 @@ pub fn build_version_with(
             .with_recipe_id(recipe_id)
             .with_tag(tag)
             .with_reporter(reporter);
-        let result = builder.build(&recipes[0], &options).map_err(build_err)?;
+        let result = executor.build(&recipes[0], &options).map_err(build_err)?;
         result.platforms.iter().for_each(&mut note);
         result.root
     } else {
@@ -117,7 +116,7 @@ pub fn build_version_with(
             let options = BuildOptions::new([platform.clone()])
                 .with_recipe_id(format!("{recipe_id}/{platform}"))
                 .with_reporter(reporter.clone());
-            let result = builder.build(recipe, &options).map_err(build_err)?;
+            let result = executor.build(recipe, &options).map_err(build_err)?;
             let p = &result.platforms[0];
             note(p);
             manifests.push(p.manifest.clone().with_platform(p.platform.clone()));
@@ -129,19 +128,19 @@ pub fn build_version_with(
                 MediaType::DockerManifest => MediaType::DockerManifestList,
                 _ => MediaType::OciIndex,
             };
-            builder
+            executor
                 .store()
                 .write_index(&ImageIndex::new(media_type, manifests))
                 .map_err(|e| build_err(e.into()))?
         };
-        builder
+        executor
             .store()
             .set_ref(&tag, &root)
             .map_err(|e| build_err(e.into()))?;
         root
     };
     let root_image = family.root_image(version).map(|s| s.address().to_owned());
-    tracing::info!(repository, %version, builder = builder.name(), digest = %root.digest, "built");
+    tracing::info!(repository, %version, executor = executor.name(), digest = %root.digest, "built");
     Ok(BuiltVersion {
         repository,
         version: version.clone(),
@@ -150,7 +149,7 @@ pub fn build_version_with(
         url_inputs,
         root_image,
         substitutions: applied,
-        builder: builder.name(),
+        executor: executor.name(),
         warnings,
     })
 }

@@ -13,13 +13,18 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use plinth_catalog::airbyte::{PYTHON_REPOSITORY, SOURCE_DECLARATIVE_MANIFEST_REPOSITORY};
 use plinth_oci::Reference;
 
 use crate::docs::unified_diff;
 use crate::error::{Error, Result};
 use crate::record::write_atomic;
 use crate::releaser::Releaser;
+
+/// The family of python and low-code connectors. `metadata.yaml` is Airbyte's connector format,
+/// so this command speaks Airbyte's repository names.
+const PYTHON_REPOSITORY: &str = "airbyte/python-connector-base";
+/// The repository of manifest-only connectors.
+const SOURCE_DECLARATIVE_MANIFEST_REPOSITORY: &str = "airbyte/source-declarative-manifest";
 
 /// The key path of the base image in a connector's `metadata.yaml`.
 pub const BASE_IMAGE_PATH: [&str; 3] = ["data", "connectorBuildOptions", "baseImage"];

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use plinth_catalog::Registry;
+use plinth_catalog::VersionHistory;
 
 use crate::error::{Error, Result};
 use crate::record::write_atomic;
@@ -39,20 +39,21 @@ pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
 }
 
 impl Releaser {
-    /// The registries of every family, in catalog order.
-    pub fn registries(&self) -> Result<Vec<Registry>> {
+    /// The version histories of every family, in catalog order.
+    pub fn histories(&self) -> Result<Vec<VersionHistory>> {
         self.catalog
             .families()
             .iter()
-            .map(|f| self.registry(f.repository()))
+            .map(|f| self.history(f.repository()))
             .collect()
     }
 
     /// Renders the docs without writing them.
     pub fn render_docs(&self) -> Result<Docs> {
-        let registries = self.registries()?;
-        let readme = plinth_render::render_readme(&registries)?;
-        let json = plinth_render::render_registry_json(&registries)?;
+        let histories = self.histories()?;
+        let readme =
+            plinth_render::render_readme(self.catalog.title(), self.catalog.owner(), &histories)?;
+        let json = plinth_render::render_registry_json(&histories)?;
         let dir = self.catalog_dir();
         Ok(Docs {
             files: vec![

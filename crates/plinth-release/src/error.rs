@@ -20,23 +20,32 @@ pub enum Error {
         repository: String,
         /// The version.
         version: Version,
-        /// The builder's error.
+        /// The executor's error.
         #[source]
-        source: Box<crate::builder::BuildError>,
+        source: Box<plinth_executor::Error>,
     },
 
-    /// The image builder writes into another store than the engine that checks and pushes.
+    /// The executor or the checker works in another store than the registry client pushes from.
     #[error(
-        "the {builder} builder writes into the store `{store}`, but checks and pushes read the \
-         store `{engine_store}`; open both over the same store"
+        "the {what} works in the store `{store}`, but pushes read the store `{client_store}`; \
+         open them over the same store"
     )]
-    BuilderStore {
-        /// The builder's name.
-        builder: &'static str,
-        /// The builder's store.
+    OtherStore {
+        /// What (`embedded executor`, `checker`).
+        what: String,
+        /// Its store.
         store: PathBuf,
-        /// The engine's store.
-        engine_store: PathBuf,
+        /// The registry client's store.
+        client_store: PathBuf,
+    },
+
+    /// A build operation was asked of a releaser that was given no executor.
+    #[error(
+        "this releaser cannot build {repository}: it has no executor (`Releaser::with_executor`)"
+    )]
+    NoExecutor {
+        /// The family that was to be built.
+        repository: String,
     },
 
     /// The sandbox could not open the image to run checks in.
@@ -46,9 +55,9 @@ pub enum Error {
         subject: String,
         /// The platform.
         platform: String,
-        /// The engine error.
+        /// The checker's error.
         #[source]
-        source: Box<plinth_engine::Error>,
+        source: plinth_catalog::checks::RunnerError,
     },
 
     /// A registry operation failed.

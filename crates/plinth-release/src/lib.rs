@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! cli ──► plinth-release ──► plinth-catalog (families, versions, changelog, checks)
-//!                       ├──► plinth-engine  (build every platform once, run checks)
-//!                       ├──► plinth-buildkit (or build with BuildKit)
+//!                       ├──► plinth-executor (build every platform once, with either executor)
+//!                       ├──► plinth-engine  (run checks in the sandbox)
 //!                       ├──► plinth-registry (list tags with a TTL cache, HEAD, push)
 //!                       └──► plinth-render  (catalog README, registry JSON)
 //! ```
@@ -17,10 +17,11 @@
 //! - [`Releaser::publish`]: `publish REPOSITORY VERSION`, with immutable tags.
 //! - [`Releaser::write_docs`] / [`Releaser::check_docs`]: `generate-docs [--check]`.
 //! - [`Releaser::latest`] and [`Releaser::upgrade_consumer`]: what consumers pin.
-//! - [`check_image`] with [`SessionRunner`]: sanity checks in built images on every platform.
-//! - [`ImageBuilder`]: what builds a version: the embedded [`plinth_engine::Engine`] (default)
-//!   or BuildKit ([`plinth_buildkit::BuildkitBackend`], [`Releaser::with_image_builder`]); checks
-//!   and pushes always use the engine's store and client.
+//! - [`check_image`] with an [`ImageChecker`] (the embedded engine, through [`SessionRunner`]):
+//!   sanity checks in built images on every platform.
+//! - [`Releaser::with_executor`]: what builds versions, one [`plinth_executor::Executor`] (the
+//!   embedded engine or BuildKit), and the [`ImageChecker`] that checks them; both work in the
+//!   registry client's store, from which pushes read.
 //! - [`ReleaseRecords`]: per-version digests and URL-input digests at release time.
 //! - [`FamilyLock`]: one release per family at a time.
 //!
@@ -39,7 +40,6 @@
 #![deny(missing_docs)]
 
 pub mod build;
-pub mod builder;
 pub mod consumers;
 pub mod docs;
 pub mod error;
@@ -53,7 +53,6 @@ pub mod tags;
 pub mod target;
 
 pub use build::{BuiltVersion, build_version, build_version_with};
-pub use builder::{BuildError, ImageBuilder};
 pub use consumers::ConsumerUpdate;
 pub use docs::{Docs, README_FILE, REGISTRY_JSON_FILE};
 pub use error::{Error, Result};
@@ -62,6 +61,6 @@ pub use publish::PublishOutcome;
 pub use record::{ReleaseRecords, VersionRecord};
 pub use release::{BumpChoice, ReleaseChoices, ReleaseOutcome, ReleaseRequest};
 pub use releaser::{LogReporter, ReleaseReporter, ReleaseSettings, Releaser};
-pub use runner::{SessionRunner, check_image, require_passed};
+pub use runner::{ImageChecker, SessionRunner, check_image, require_passed};
 pub use tags::ClientTagSource;
 pub use target::Target;

@@ -2,7 +2,6 @@
 //! bytes, and never move a published tag to other bytes without `force`.
 
 use plinth_catalog::Version;
-use plinth_engine::Engine;
 use plinth_oci::Digest;
 use plinth_registry::PushOptions;
 
@@ -36,19 +35,17 @@ impl Releaser {
     /// without `force` or a yes the push is refused. Returns the address with digest.
     pub(crate) fn push_built(
         &self,
-        engine: &Engine,
         built: &BuiltVersion,
         force: bool,
         confirm: &dyn Fn(&Digest) -> bool,
     ) -> Result<String> {
-        match self.push_checked(engine, built, force, confirm)? {
+        match self.push_checked(built, force, confirm)? {
             PublishOutcome::Pushed(a) | PublishOutcome::Unchanged(a) => Ok(a),
         }
     }
 
     fn push_checked(
         &self,
-        engine: &Engine,
         built: &BuiltVersion,
         force: bool,
         confirm: &dyn Fn(&Digest) -> bool,
@@ -108,7 +105,7 @@ impl Releaser {
         };
         let report = self
             .runtime
-            .block_on(engine.registry().push_image_with(
+            .block_on(self.client.push_image_with(
                 &digest,
                 &target,
                 &options,
@@ -146,7 +143,6 @@ impl Releaser {
     /// changelog is not touched.
     pub fn publish(
         &self,
-        engine: &Engine,
         repository: &str,
         version: &Version,
         force: bool,
@@ -156,7 +152,7 @@ impl Releaser {
         let repository = family.repository().to_owned();
         self.refuse_substituted_publish(&repository)?;
         let _lock = FamilyLock::try_acquire(self.catalog_dir(), &repository)?;
-        let registry = self.registry(&repository)?;
+        let registry = self.history(&repository)?;
         if registry
             .entry(version)
             .and_then(|e| e.changelog_entry())
@@ -166,8 +162,8 @@ impl Releaser {
                 version: version.clone(),
             });
         }
-        let built = self.build_and_check(engine, family, version)?;
-        let outcome = self.push_checked(engine, &built, force, confirm)?;
+        let built = self.build_and_check(family, version)?;
+        let outcome = self.push_checked(&built, force, confirm)?;
         let mut records = ReleaseRecords::load(self.catalog_dir(), &repository)?;
         records.upsert(VersionRecord::of(&built));
         records.write(self.catalog_dir())?;

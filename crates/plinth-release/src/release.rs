@@ -9,8 +9,7 @@
 //! bump kind, the version it gives and whether it can be released.
 
 use plinth_catalog::family::RecipeDecl;
-use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Family, Registry, Version};
-use plinth_engine::Engine;
+use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Family, Version, VersionHistory};
 use plinth_oci::Digest;
 
 use crate::build::{BuiltVersion, build_version_with};
@@ -76,7 +75,7 @@ pub struct ReleaseOutcome {
     pub published: Option<String>,
 }
 
-fn next_declared(family: &dyn Family, registry: &Registry) -> Option<Version> {
+fn next_declared(family: &dyn Family, registry: &VersionHistory) -> Option<Version> {
     family
         .versions()
         .iter()
@@ -88,7 +87,11 @@ fn next_declared(family: &dyn Family, registry: &Registry) -> Option<Version> {
 }
 
 /// The version `bump` gives, checked against the registry and the family's declarations.
-fn resolve_version(family: &dyn Family, registry: &Registry, bump: BumpKind) -> Result<Version> {
+fn resolve_version(
+    family: &dyn Family,
+    registry: &VersionHistory,
+    bump: BumpKind,
+) -> Result<Version> {
     let version = registry.next_version(bump)?;
     match family.declaration(&version) {
         Ok(decl) if matches!(decl.recipe(), RecipeDecl::Known(_)) => Ok(version),
@@ -102,7 +105,7 @@ fn resolve_version(family: &dyn Family, registry: &Registry, bump: BumpKind) -> 
     }
 }
 
-fn refuse_unpublished_latest(registry: &Registry, repository: &str) -> Result<()> {
+fn refuse_unpublished_latest(registry: &VersionHistory, repository: &str) -> Result<()> {
     match registry.latest() {
         Some(latest) if !latest.is_published() => Err(Error::LatestUnpublished {
             repository: repository.to_owned(),
@@ -117,7 +120,7 @@ impl Releaser {
     /// version is not published yet.
     pub fn release_choices(&self, repository: &str) -> Result<ReleaseChoices> {
         let family = self.family(repository)?;
-        let registry = self.registry(family.repository())?;
+        let registry = self.history(family.repository())?;
         refuse_unpublished_latest(&registry, family.repository())?;
         let choices = BumpKind::ALL
             .into_iter()
@@ -145,12 +148,7 @@ impl Releaser {
 
     /// Builds `version` once for every platform, checks it on every platform and warns about
     /// URL inputs that changed since the version was recorded. Nothing is written on failure.
-    pub fn build_and_check(
-        &self,
-        engine: &Engine,
-        family: &dyn Family,
-        version: &Version,
-    ) -> Result<BuiltVersion> {
+    pub fn build_and_check(&self, family: &dyn Family, version: &Version) -> Result<BuiltVersion> {
         let checks = family.checks(version)?;
         let substitutions = &self.settings.image_substitutions;
         if !substitutions.is_empty() {
@@ -166,9 +164,9 @@ impl Releaser {
                     .join(", ")
             ));
         }
-        let builder = self.image_builder(engine)?;
+        let tools = self.build_tools(family.repository())?;
         let built = build_version_with(
-            builder,
+            tools.executor.as_ref(),
             family,
             version,
             self.reporter.build_reporter(),
@@ -191,7 +189,13 @@ impl Releaser {
             }
         }
         let subject = format!("{}:{version}", family.repository());
-        let reports = check_image(engine, &subject, &built.root, &family.platforms(), &checks)?;
+        let reports = check_image(
+            tools.checker.as_ref(),
+            &subject,
+            &built.root,
+            &family.platforms(),
+            &checks,
+        )?;
         self.reporter.check_reports(&reports);
         require_passed(&reports)?;
         self.reporter.status("Sanity checks passed.");
@@ -201,7 +205,7 @@ impl Releaser {
     /// Runs a release (see the module docs): lock the family, re-read the registry, build and
     /// check every platform, record the Dockerfile example, publish if asked, add the changelog
     /// entry, write the release record and regenerate the docs.
-    pub fn release(&self, engine: &Engine, request: &ReleaseRequest) -> Result<ReleaseOutcome> {
+    pub fn release(&self, request: &ReleaseRequest) -> Result<ReleaseOutcome> {
         let family = self.family(&request.repository)?;
         let repository = family.repository().to_owned();
         if request.changelog.trim().is_empty() {
@@ -214,7 +218,7 @@ impl Releaser {
         let _lock = FamilyLock::try_acquire(self.catalog_dir(), &repository)?;
         // Under the lock, with a fresh listing: another release may have finished meanwhile.
         self.refresh_tags(&repository)?;
-        let registry = self.registry(&repository)?;
+        let registry = self.history(&repository)?;
         refuse_unpublished_latest(&registry, &repository)?;
         let version = resolve_version(family, &registry, request.bump)?;
         if request.publish {
@@ -222,10 +226,10 @@ impl Releaser {
         }
         self.reporter
             .status(&format!("Releasing {repository} {version}."));
-        let built = self.build_and_check(engine, family, &version)?;
+        let built = self.build_and_check(family, &version)?;
         let example = family.dockerfile_example(&version)?;
         let published = if request.publish {
-            let address = self.push_built(engine, &built, false, &|_: &Digest| false)?;
+            let address = self.push_built(&built, false, &|_: &Digest| false)?;
             Some(address)
         } else {
             self.reporter.status(&format!(

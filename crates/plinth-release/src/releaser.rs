@@ -7,15 +7,16 @@ use std::sync::{Arc, Mutex};
 
 use plinth_catalog::checks::CheckReport;
 use plinth_catalog::{
-    Catalog, Changelog, Family, PublishedImage, Registry, TagSource, changelog_path,
+    Catalog, Changelog, Family, PublishedImage, TagSource, VersionHistory, changelog_path,
 };
+use plinth_executor::Executor;
 use plinth_oci::{Digest, Reference};
 use plinth_recipe::ImageSubstitutions;
 use plinth_registry::{Client, TagListOptions};
 
-use crate::builder::ImageBuilder;
 use crate::error::{Error, Result};
 use crate::record::ReleaseRecords;
+use crate::runner::ImageChecker;
 use crate::tags::ClientTagSource;
 use crate::target::Target;
 
@@ -30,8 +31,8 @@ pub trait ReleaseReporter: Send + Sync {
         let _ = reports;
     }
     /// Where build progress goes.
-    fn build_reporter(&self) -> Arc<dyn plinth_engine::Reporter> {
-        Arc::new(plinth_engine::NoReporter)
+    fn build_reporter(&self) -> Arc<dyn plinth_executor::BuildReporter> {
+        Arc::new(plinth_executor::NoReporter)
     }
     /// Where push progress goes.
     fn push_reporter(&self) -> Arc<dyn plinth_registry::Reporter> {
@@ -99,6 +100,12 @@ impl ReleaseSettings {
     }
 }
 
+/// What a releaser builds and checks with.
+pub(crate) struct BuildTools {
+    pub(crate) executor: Arc<dyn Executor>,
+    pub(crate) checker: Arc<dyn ImageChecker>,
+}
+
 /// The state of one release command. Each family's tags are listed at most once per
 /// `Releaser` (and the listing is cached on disk for the TTL); what this command publishes is
 /// added to the listing, so the docs generated at the end need no second listing.
@@ -108,7 +115,7 @@ pub struct Releaser {
     pub(crate) settings: ReleaseSettings,
     pub(crate) runtime: tokio::runtime::Runtime,
     pub(crate) reporter: Arc<dyn ReleaseReporter>,
-    builder: Option<Arc<dyn ImageBuilder>>,
+    tools: Option<BuildTools>,
     tags: Mutex<BTreeMap<String, Vec<(String, Digest)>>>,
     pushed: Mutex<std::collections::BTreeSet<String>>,
 }
@@ -118,7 +125,7 @@ impl std::fmt::Debug for Releaser {
         f.debug_struct("Releaser")
             .field("catalog", &self.catalog)
             .field("settings", &self.settings)
-            .field("builder", &self.builder.as_ref().map(|b| b.name()))
+            .field("executor", &self.tools.as_ref().map(|t| t.executor.name()))
             .finish_non_exhaustive()
     }
 }
@@ -143,37 +150,44 @@ impl Releaser {
             settings,
             runtime,
             reporter,
-            builder: None,
+            tools: None,
             tags: Mutex::new(BTreeMap::new()),
             pushed: Mutex::default(),
         })
     }
 
-    /// Builds versions with `builder` (e.g. a [`plinth_buildkit::BuildkitBackend`]) instead of
-    /// the engine the operations are given. Checks and pushes still go through that engine, so
-    /// `builder` must write into the engine's store (a build refuses otherwise).
-    pub fn with_image_builder(mut self, builder: Arc<dyn ImageBuilder>) -> Self {
-        self.builder = Some(builder);
-        self
+    /// Builds versions with `executor` (the embedded engine or BuildKit) and checks them with
+    /// `checker`. Both must work in the registry client's store, from which pushes read; this is
+    /// checked here, once.
+    pub fn with_executor(
+        mut self,
+        executor: Arc<dyn Executor>,
+        checker: Arc<dyn ImageChecker>,
+    ) -> Result<Self> {
+        let client_store = self.client.store().root();
+        let what = [
+            (format!("{} executor", executor.name()), executor.store()),
+            ("checker".to_owned(), checker.store()),
+        ];
+        for (what, store) in what {
+            if store.root() != client_store {
+                return Err(Error::OtherStore {
+                    what,
+                    store: store.root().to_path_buf(),
+                    client_store: client_store.to_path_buf(),
+                });
+            }
+        }
+        self.tools = Some(BuildTools { executor, checker });
+        Ok(self)
     }
 
-    /// What builds versions: the [`with_image_builder`](Self::with_image_builder) one, else
-    /// `engine`. Fails when that builder writes into another store than `engine`'s.
-    pub fn image_builder<'a>(
-        &'a self,
-        engine: &'a plinth_engine::Engine,
-    ) -> Result<&'a dyn ImageBuilder> {
-        let Some(builder) = self.builder.as_deref() else {
-            return Ok(engine);
-        };
-        if builder.store().root() != engine.store().root() {
-            return Err(Error::BuilderStore {
-                builder: builder.name(),
-                store: builder.store().root().to_path_buf(),
-                engine_store: engine.store().root().to_path_buf(),
-            });
-        }
-        Ok(builder)
+    /// What builds and checks versions ([`with_executor`](Self::with_executor)); an error
+    /// naming `repository` when there is none.
+    pub(crate) fn build_tools(&self, repository: &str) -> Result<&BuildTools> {
+        self.tools.as_ref().ok_or_else(|| Error::NoExecutor {
+            repository: repository.to_owned(),
+        })
     }
 
     /// The catalog.
@@ -292,12 +306,12 @@ impl Releaser {
     /// The registry of `repository`: its changelog united with its published tags, each
     /// entry enriched with its root image (from the family) and its per-platform digests (from
     /// the release record, when the record's digest is the published one).
-    pub fn registry(&self, repository: &str) -> Result<Registry> {
+    pub fn history(&self, repository: &str) -> Result<VersionHistory> {
         let family = self.family(repository)?;
         let changelog = Changelog::load(&self.changelog_path(repository))?;
         let tags = self.tags(repository)?;
         let reference = self.published_repository(repository)?;
-        let mut registry = Registry::new(&reference, changelog, tags);
+        let mut registry = VersionHistory::new(&reference, changelog, tags);
         let records = ReleaseRecords::load(self.catalog_dir(), repository)?;
         let versions: Vec<_> = registry
             .entries()
@@ -338,7 +352,7 @@ impl Releaser {
     /// registry; a family's repository is mapped through the target.
     pub fn latest(&self, repository: &str, stable: bool) -> Result<PublishedImage> {
         let registry = match self.catalog.find(repository) {
-            Some(f) => self.registry(f.repository())?,
+            Some(f) => self.history(f.repository())?,
             None => {
                 let reference = self.settings.target.repository_address(repository)?;
                 let source = ClientTagSource::new(
@@ -346,7 +360,7 @@ impl Releaser {
                     self.settings.tag_options.clone(),
                     self.runtime.handle().clone(),
                 );
-                Registry::new(&reference, Changelog::default(), source.list(&reference)?)
+                VersionHistory::new(&reference, Changelog::default(), source.list(&reference)?)
             }
         };
         let entry = if stable {
@@ -380,7 +394,7 @@ mod tests {
             .with_target(Target::new(registry, None))
             .with_image_substitutions(ImageSubstitutions::parse_all(substitutions).unwrap());
         let releaser = Releaser::new(
-            plinth_catalog::airbyte::catalog(),
+            plinth_airbyte::catalog(),
             client,
             settings,
             Arc::new(LogReporter),
@@ -413,25 +427,41 @@ mod tests {
     }
 
     #[test]
-    fn an_image_builder_must_write_into_the_engine_store() {
-        let (dir, r) = releaser("127.0.0.1:5000", &[]);
-        let engine_at = |name: &str| {
-            let store = plinth_oci::Store::open(dir.path().join(name)).unwrap();
-            plinth_engine::Engine::new(plinth_engine::EngineConfig::new(store)).unwrap()
+    fn the_executor_and_checker_must_work_in_the_client_store() {
+        let engine_at = |dir: &Path, name: &str| {
+            let store = plinth_oci::Store::open(dir.join(name)).unwrap();
+            Arc::new(plinth_engine::Engine::new(plinth_engine::EngineConfig::new(store)).unwrap())
         };
-        let engine = engine_at("store");
-        assert_eq!(r.image_builder(&engine).unwrap().name(), "embedded");
-        let r = r.with_image_builder(Arc::new(engine_at("other")));
+        let (dir, r) = releaser("127.0.0.1:5000", &[]);
+        let err = r.build_tools("fam").err().expect("no executor yet");
+        assert_eq!(
+            err.to_string(),
+            "this releaser cannot build fam: it has no executor (`Releaser::with_executor`)"
+        );
+        let (same, other) = (
+            engine_at(dir.path(), "store"),
+            engine_at(dir.path(), "other"),
+        );
         let err = r
-            .image_builder(&engine)
-            .err()
-            .expect("another store is refused");
+            .with_executor(other.clone(), same.clone())
+            .expect_err("another store is refused");
         assert!(
             err.to_string()
-                .starts_with("the embedded builder writes into the store `"),
+                .starts_with("the embedded executor works in the store `"),
             "{err}"
         );
-        let r = r.with_image_builder(Arc::new(engine_at("store")));
-        assert!(r.image_builder(&engine).is_ok());
+
+        let (dir, r) = releaser("127.0.0.1:5000", &[]);
+        let (same, other) = (
+            engine_at(dir.path(), "store"),
+            engine_at(dir.path(), "other"),
+        );
+        let err = r.with_executor(same, other).expect_err("refused");
+        assert!(err.to_string().starts_with("the checker works in"), "{err}");
+
+        let (dir, r) = releaser("127.0.0.1:5000", &[]);
+        let same = engine_at(dir.path(), "store");
+        let r = r.with_executor(same.clone(), same).unwrap();
+        assert_eq!(r.build_tools("fam").unwrap().executor.name(), "embedded");
     }
 }

@@ -1,4 +1,5 @@
-//! Sanity checks run in built images: the engine's [`RunSession`] as the catalog's
+//! Sanity checks run in built images: [`ImageChecker`] (what opens a built image to run
+//! commands in; the embedded engine is one), the engine's [`RunSession`] as the catalog's
 //! [`CommandRunner`], and [`check_image`] over every platform.
 
 use std::sync::Mutex;
@@ -7,9 +8,41 @@ use plinth_catalog::checks::{
     Check, CheckReport, CommandOutput, CommandRunner, CommandSpec, RunnerError, run_checks,
 };
 use plinth_engine::{Engine, RunSession};
-use plinth_oci::{Descriptor, ImageConfig, Platform};
+use plinth_oci::{Descriptor, ImageConfig, Platform, Store};
 
 use crate::error::{Error, Result};
+
+/// Opens images of a store to run commands in them: the check runner of the release flow.
+/// Checks always run in the embedded engine's sandbox, whichever [`Executor`] built the image
+/// (BuildKit's results are imported into the same store).
+///
+/// [`Executor`]: plinth_executor::Executor
+pub trait ImageChecker: Send + Sync {
+    /// The store images are opened from.
+    fn store(&self) -> &Store;
+
+    /// A runner over a throwaway container of `image` (an index or manifest in
+    /// [`store`](Self::store)) for `platform`.
+    fn open(
+        &self,
+        image: &Descriptor,
+        platform: &Platform,
+    ) -> Result<Box<dyn CommandRunner>, RunnerError>;
+}
+
+impl ImageChecker for Engine {
+    fn store(&self) -> &Store {
+        Engine::store(self)
+    }
+
+    fn open(
+        &self,
+        image: &Descriptor,
+        platform: &Platform,
+    ) -> Result<Box<dyn CommandRunner>, RunnerError> {
+        Ok(Box::new(SessionRunner::open(self, image, platform)?))
+    }
+}
 
 /// A [`CommandRunner`] over one engine [`RunSession`]: commands run directly in a throwaway
 /// container of the image; [`start_check`](CommandRunner::start_check) resets it to the pristine
@@ -71,7 +104,7 @@ impl CommandRunner for SessionRunner {
 /// host), one report per platform, in order. A check that fails is in its report; an `Err` means
 /// the image could not be opened at all.
 pub fn check_image(
-    engine: &Engine,
+    checker: &dyn ImageChecker,
     subject: &str,
     image: &Descriptor,
     platforms: &[Platform],
@@ -80,13 +113,14 @@ pub fn check_image(
     let mut reports = Vec::with_capacity(platforms.len());
     for platform in platforms {
         let _span = tracing::info_span!("checks", subject, %platform).entered();
-        let runner =
-            SessionRunner::open(engine, image, platform).map_err(|source| Error::CheckSetup {
+        let runner = checker
+            .open(image, platform)
+            .map_err(|source| Error::CheckSetup {
                 subject: subject.to_owned(),
                 platform: platform.to_string(),
-                source: Box::new(source),
+                source,
             })?;
-        reports.push(run_checks(subject, platform, checks, &runner));
+        reports.push(run_checks(subject, platform, checks, runner.as_ref()));
     }
     Ok(reports)
 }

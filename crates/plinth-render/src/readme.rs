@@ -1,4 +1,4 @@
-//! The catalog README, rendered from the registries of every family.
+//! The catalog README, rendered from the version histories of every family.
 //!
 //! The template keeps the control structure and whitespace of the original `README.md.j2` (rendered
 //! by Jinja2 with default settings; minijinja's defaults match them): three blank lines around the
@@ -14,7 +14,7 @@
 
 use minijinja::value::{Serde, Value};
 use minijinja::{AutoEscape, Environment};
-use plinth_catalog::{Registry, RegistryEntry};
+use plinth_catalog::{VersionEntry, VersionHistory};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -59,10 +59,11 @@ impl PackageRelease {
     }
 }
 
-/// The catalog README: the families' registries, in family order, plus the surrounding text.
+/// The catalog README: the families' version histories, in family order, plus the surrounding
+/// text.
 #[derive(Clone, Debug)]
 pub struct Readme<'a> {
-    registries: &'a [Registry],
+    histories: &'a [VersionHistory],
     title: String,
     owner: String,
     declarations: Vec<Declaration>,
@@ -70,27 +71,20 @@ pub struct Readme<'a> {
 }
 
 impl<'a> Readme<'a> {
-    /// A README over `registries` (family order), titled `airbyte-connectors-base-images`.
-    pub fn new(registries: &'a [Registry]) -> Self {
+    /// A README titled `# {title}` for the images `owner`'s connectors use, over `histories`
+    /// (family order). A catalog gives both (`Catalog::title`, `Catalog::owner`).
+    pub fn new(
+        title: impl Into<String>,
+        owner: impl Into<String>,
+        histories: &'a [VersionHistory],
+    ) -> Self {
         Self {
-            registries,
-            title: "airbyte-connectors-base-images".to_owned(),
-            owner: "Airbyte".to_owned(),
+            histories,
+            title: title.into(),
+            owner: owner.into(),
             declarations: Vec::new(),
             package_changelog: Vec::new(),
         }
-    }
-
-    /// The `# title` line.
-    pub fn with_title(mut self, title: impl Into<String>) -> Self {
-        self.title = title.into();
-        self
-    }
-
-    /// Whose connectors use the images (`Airbyte` by default).
-    pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
-        self.owner = owner.into();
-        self
     }
 
     /// Adds a link to a family's declaration under the introduction.
@@ -113,8 +107,7 @@ impl<'a> Readme<'a> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.add_template(TEMPLATE_NAME, TEMPLATE)?;
-        let registries: Vec<RegistryView> =
-            self.registries.iter().map(RegistryView::from).collect();
+        let registries: Vec<HistoryView> = self.histories.iter().map(HistoryView::from).collect();
         let ctx = ReadmeContext {
             title: &self.title,
             owner: &self.owner,
@@ -131,9 +124,9 @@ impl<'a> Readme<'a> {
     }
 }
 
-/// Renders the README of `registries` with the default title and no package changelog.
-pub fn render_readme(registries: &[Registry]) -> Result<String> {
-    Readme::new(registries).render()
+/// Renders the README of `histories` with no declaration links and no package changelog.
+pub fn render_readme(title: &str, owner: &str, histories: &[VersionHistory]) -> Result<String> {
+    Readme::new(title, owner, histories).render()
 }
 
 /// The whole template context.
@@ -142,13 +135,13 @@ struct ReadmeContext<'c> {
     title: &'c str,
     owner: &'c str,
     declarations: &'c [Declaration],
-    registries: Vec<RegistryView>,
+    registries: Vec<HistoryView>,
     package_changelog: &'c [PackageRelease],
 }
 
-/// The template's view of a registry, shaped like the original's objects (`None` kept as `none`).
+/// The template's view of a version history (the original's "registry"), shaped like the original's objects (`None` kept as `none`).
 #[derive(Serialize)]
-struct RegistryView {
+struct HistoryView {
     repository: String,
     entries: Vec<EntryView>,
 }
@@ -172,8 +165,8 @@ struct ChangelogView {
     dockerfile_example: String,
 }
 
-impl From<&Registry> for RegistryView {
-    fn from(r: &Registry) -> Self {
+impl From<&VersionHistory> for HistoryView {
+    fn from(r: &VersionHistory) -> Self {
         Self {
             repository: r.display_repository(),
             entries: r.entries().iter().map(EntryView::from).collect(),
@@ -181,8 +174,8 @@ impl From<&Registry> for RegistryView {
     }
 }
 
-impl From<&RegistryEntry> for EntryView {
-    fn from(e: &RegistryEntry) -> Self {
+impl From<&VersionEntry> for EntryView {
+    fn from(e: &VersionEntry) -> Self {
         Self {
             version: e.version().to_string(),
             published: e.is_published(),

@@ -40,7 +40,7 @@
 
 use std::collections::BTreeMap;
 
-use plinth_catalog::{IgnoredTag, Registry, RegistryEntry};
+use plinth_catalog::{IgnoredTag, VersionEntry, VersionHistory};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -85,12 +85,12 @@ struct VersionJson {
     version: String,
 }
 
-fn version_of(e: Option<&RegistryEntry>) -> Option<String> {
+fn version_of(e: Option<&VersionEntry>) -> Option<String> {
     e.map(|e| e.version().to_string())
 }
 
-impl From<&Registry> for FamilyJson {
-    fn from(r: &Registry) -> Self {
+impl From<&VersionHistory> for FamilyJson {
+    fn from(r: &VersionHistory) -> Self {
         Self {
             ignored_tags: r.ignored_tags().iter().map(IgnoredTagJson::from).collect(),
             latest: version_of(r.latest()),
@@ -113,8 +113,8 @@ impl From<&IgnoredTag> for IgnoredTagJson {
     }
 }
 
-impl From<&RegistryEntry> for VersionJson {
-    fn from(e: &RegistryEntry) -> Self {
+impl From<&VersionEntry> for VersionJson {
+    fn from(e: &VersionEntry) -> Self {
         let published = e.published_image();
         let changelog = e.changelog_entry();
         Self {
@@ -138,10 +138,10 @@ impl From<&RegistryEntry> for VersionJson {
     }
 }
 
-/// Renders the registries of every family (in family order) as the registry JSON.
-pub fn render_registry_json(registries: &[Registry]) -> Result<String> {
+/// Renders the version histories of every family (in family order) as the registry JSON.
+pub fn render_registry_json(histories: &[VersionHistory]) -> Result<String> {
     let doc = RegistryJson {
-        families: registries.iter().map(FamilyJson::from).collect(),
+        families: histories.iter().map(FamilyJson::from).collect(),
         schema_version: REGISTRY_JSON_SCHEMA_VERSION,
     };
     let mut out = serde_json::to_string_pretty(&doc).map_err(Error::Json)?;

@@ -14,10 +14,12 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use plinth_catalog::Catalog;
-use plinth_catalog::checks::Check;
-use plinth_catalog::family::{CheckChange, TableFamily, VersionDecl};
-use plinth_recipe::{Container, ImageSource};
+use plinth::{Catalog, Check, CheckChange, Container, ImageSource, TableFamily, VersionDecl};
+
+/// The title of the catalog's README.
+pub const CATALOG_TITLE: &str = "my-family-base-images";
+/// Whose images they are, as the README says.
+pub const CATALOG_OWNER: &str = "Example";
 
 /// The family's repository.
 pub const REPOSITORY: &str = "example/busybox-base";
@@ -34,7 +36,7 @@ fn root_image() -> String {
 }
 
 /// A version's recipe: the root, a release file and an environment variable naming the version.
-fn recipe(root: &str, version: &'static str) -> plinth_recipe::Result<Container> {
+fn recipe(root: &str, version: &'static str) -> plinth::crates::recipe::Result<Container> {
     Ok(Container::from_address(root)?
         .with_exec([
             "sh",
@@ -77,8 +79,8 @@ pub fn family() -> TableFamily {
 }
 
 fn main() -> ExitCode {
-    let catalog = Catalog::new()
+    let catalog = Catalog::new(CATALOG_TITLE, CATALOG_OWNER)
         .with_family(Arc::new(family()))
         .expect("one family");
-    plinth_cli::main_with(catalog)
+    plinth::main_with(catalog)
 }

@@ -2,7 +2,7 @@
 //! `cache_from` builds import it.
 
 use plinth_buildkit::{BuildkitBackend, BuildkitConfig};
-use plinth_engine::BuildOptions;
+use plinth_executor::BuildOptions;
 use plinth_oci::{Platform, Store};
 use plinth_recipe::Container;
 use plinth_test::LocalRegistry;
@@ -42,7 +42,7 @@ fn cache_to_pushes_a_per_platform_cache_image_that_cache_from_reads() {
     let steps = &built.platforms[0].steps;
     assert_eq!(
         steps.iter().find(|s| s.index == 1).map(|s| s.status),
-        Some(plinth_engine::CacheStatus::Hit),
+        Some(plinth_executor::CacheStatus::Hit),
         "{steps:#?}"
     );
     assert_eq!(built.steps_run(), 0, "{steps:#?}");

@@ -6,7 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use plinth_buildkit::{BuildkitBackend, BuildkitConfig};
-use plinth_engine::{BuildOptions, CacheStatus, Engine, EngineConfig};
+use plinth_engine::{Engine, EngineConfig};
+use plinth_executor::{BuildOptions, CacheStatus};
 use plinth_oci::{Digest, ManifestDocument, Platform, Store};
 use plinth_recipe::{Container, DirectorySource, FileOptions, FileSource, Op};
 
@@ -108,7 +109,7 @@ fn buildkit_and_the_embedded_engine_build_the_same_image_on_amd64_and_arm64() {
         })
         .map(|(i, _)| i)
         .collect();
-    let after_from = |steps: &[plinth_engine::StepReport]| -> Vec<usize> {
+    let after_from = |steps: &[plinth_executor::StepReport]| -> Vec<usize> {
         steps.iter().map(|s| s.index).filter(|i| *i != 0).collect()
     };
     for p in &built.platforms {

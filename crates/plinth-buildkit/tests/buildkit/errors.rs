@@ -1,7 +1,7 @@
 //! Errors: a failing `RUN` names its step and shows its output; an unreachable builder is named.
 
 use plinth_buildkit::{Builder, BuildkitBackend, BuildkitConfig, Error};
-use plinth_engine::BuildOptions;
+use plinth_executor::BuildOptions;
 use plinth_oci::{Platform, Store};
 use plinth_recipe::Container;
 use plinth_test::{External, require_external};
@@ -84,5 +84,11 @@ fn a_wrong_pin_is_refused_before_building() {
     let err = backend
         .build(&recipe, &BuildOptions::new([Platform::linux_amd64()]))
         .unwrap_err();
-    assert!(matches!(err, Error::UrlChecksum { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Input(plinth_executor::Error::UrlChecksum { .. })
+        ),
+        "{err}"
+    );
 }

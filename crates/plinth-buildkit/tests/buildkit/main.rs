@@ -4,5 +4,6 @@
 mod cache;
 mod common;
 mod compare;
+mod context_links;
 mod errors;
 mod mirrors;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use plinth_buildkit::{BuildkitBackend, BuildkitConfig, Error};
-use plinth_engine::{BuildOptions, MirrorTarget, UrlFetcher, UrlMirror};
+use plinth_executor::{BuildOptions, MirrorTarget, UrlFetcher, UrlMirror};
 use plinth_oci::{Digest, Platform, Store};
 use plinth_recipe::{Container, FileSource};
 use plinth_test::{External, require_external};
@@ -144,11 +144,11 @@ fn a_mirrored_url_is_still_checked_against_its_pin() {
     let err = backend
         .build(&recipe, &BuildOptions::new([Platform::linux_amd64()]))
         .unwrap_err();
-    let Error::UrlChecksum {
+    let Error::Input(plinth_executor::Error::UrlChecksum {
         url,
         expected,
         actual,
-    } = &err
+    }) = &err
     else {
         panic!("not a checksum error: {err}")
     };
@@ -185,7 +185,10 @@ fn without_the_mirror_the_unreachable_url_fails_naming_it() {
     let err = backend
         .build(&recipe, &BuildOptions::new([Platform::linux_amd64()]))
         .unwrap_err();
-    assert!(matches!(err, Error::Download { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Input(plinth_executor::Error::Fetch { .. })),
+        "{err}"
+    );
     let text = err.to_string();
     assert!(
         text.starts_with(&format!("failed to fetch `{TOOL_URL}`: ")),

@@ -1,28 +1,24 @@
 //! Evaluation of checks through a [`CommandRunner`].
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use super::kind::{Check, CheckKind};
 use super::{CheckOutcome, CheckStatus, CommandOutput, CommandRecord, CommandRunner, CommandSpec};
 
 /// How a check ended when it did not pass.
-#[derive(Debug)]
-pub(crate) enum Verdict {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
     /// The image does not satisfy the check; the message says why.
     Fail(String),
     /// The check could not be evaluated.
     Error(String),
 }
 
-/// The commands of one check evaluation, recorded as they run.
-pub(crate) struct Session<'a> {
+/// The commands of one check evaluation, recorded as they run (the report lists them).
+pub struct CheckSession<'a> {
     runner: &'a dyn CommandRunner,
-    pub(crate) records: Vec<CommandRecord>,
+    records: Vec<CommandRecord>,
 }
 
-impl<'a> Session<'a> {
+impl<'a> CheckSession<'a> {
     pub(crate) fn new(runner: &'a dyn CommandRunner) -> Self {
         Self {
             runner,
@@ -30,12 +26,13 @@ impl<'a> Session<'a> {
         }
     }
 
-    pub(crate) fn runner(&self) -> &'a dyn CommandRunner {
+    /// The runner the commands go to (for the image config of metadata checks).
+    pub fn runner(&self) -> &'a dyn CommandRunner {
         self.runner
     }
 
     /// Runs a command; a runner failure becomes [`Verdict::Error`].
-    pub(crate) fn run(&mut self, spec: CommandSpec) -> Result<CommandOutput, Verdict> {
+    pub fn run(&mut self, spec: CommandSpec) -> Result<CommandOutput, Verdict> {
         match self.runner.run(&spec) {
             Ok(output) => {
                 self.records.push(CommandRecord {
@@ -63,7 +60,7 @@ impl<'a> Session<'a> {
     }
 
     /// Runs a command that must exit 0; a non-zero exit fails the check with the exec error.
-    pub(crate) fn exec(&mut self, spec: CommandSpec) -> Result<CommandOutput, Verdict> {
+    pub fn exec(&mut self, spec: CommandSpec) -> Result<CommandOutput, Verdict> {
         let description = (spec.display(), as_user(&spec));
         let output = self.run(spec)?;
         if output.success() {
@@ -78,7 +75,7 @@ impl<'a> Session<'a> {
     }
 
     /// Runs a command whose non-zero exit fails the check with `message`.
-    pub(crate) fn exec_or(
+    pub fn exec_or(
         &mut self,
         spec: CommandSpec,
         message: impl FnOnce() -> String,
@@ -125,8 +122,9 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Python's `str.splitlines` for the line breaks commands print (`\n`, `\r\n`, `\r`).
-pub(crate) fn split_lines(text: &str) -> Vec<&str> {
+/// Python's `str.splitlines` for the line breaks commands print (`\n`, `\r\n`, `\r`), as
+/// the original's checks split command output.
+pub fn split_lines(text: &str) -> Vec<&str> {
     let mut lines = Vec::new();
     let bytes = text.as_bytes();
     let mut start = 0;
@@ -154,15 +152,11 @@ pub(crate) fn split_lines(text: &str) -> Vec<&str> {
     lines
 }
 
-static SOCAT_VERSION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"version (\d+\.\d+\.\d+\.\d+)").expect("the socat pattern is valid")
-});
-
 impl Check {
     /// Runs the check through `runner` and says whether it passed.
     ///
-    /// [`CommandRunner::start_check`] is called first with the check's id. Group checks
-    /// (`python_env_vars`, `cdk_system_dependencies`) evaluate every member, in order, and take
+    /// [`CommandRunner::start_check`] is called first with the check's id. Group checks (custom
+    /// kinds with [`members`](super::CustomCheck::members)) evaluate every member, in order, and take
     /// the status and message of the first member that did not pass.
     pub fn evaluate(&self, runner: &dyn CommandRunner) -> CheckOutcome {
         if let Err(error) = runner.start_check(self.id()) {
@@ -194,7 +188,7 @@ impl Check {
                 children,
             };
         }
-        let mut session = Session::new(runner);
+        let mut session = CheckSession::new(runner);
         let result = evaluate_kind(self.kind(), &mut session);
         let (status, message) = match result {
             Ok(()) => (CheckStatus::Passed, None),
@@ -215,7 +209,7 @@ fn fail<T>(message: String) -> Result<T, Verdict> {
     Err(Verdict::Fail(message))
 }
 
-fn evaluate_kind(kind: &CheckKind, s: &mut Session<'_>) -> Result<(), Verdict> {
+fn evaluate_kind(kind: &CheckKind, s: &mut CheckSession<'_>) -> Result<(), Verdict> {
     match kind {
         CheckKind::TimezoneIsUtc => {
             let out = s.exec(CommandSpec::new(["date"]))?;
@@ -227,26 +221,6 @@ fn evaluate_kind(kind: &CheckKind, s: &mut Session<'_>) -> Result<(), Verdict> {
             let out = s.exec(CommandSpec::new([command.as_str(), option.as_str()]))?;
             if out.stdout.is_empty() {
                 return fail(format!("unexpected {command} version: {}", out.stdout));
-            }
-        }
-        CheckKind::SocatVersion { version } => {
-            let out = s.exec(CommandSpec::new(["socat", "-V"]))?;
-            let Some(line) = split_lines(&out.stdout)
-                .into_iter()
-                .find(|l| l.starts_with("socat version"))
-            else {
-                return fail(format!(
-                    "Could not parse the socat version from the output: {}",
-                    out.stdout
-                ));
-            };
-            let Some(found) = SOCAT_VERSION.captures(line).map(|c| c[1].to_owned()) else {
-                return fail(format!(
-                    "Could not find the socat version in the version output: {line}"
-                ));
-            };
-            if &found != version {
-                return fail(format!("unexpected socat version: {found}"));
             }
         }
         CheckKind::EnvVar { name, value } => {
@@ -302,65 +276,19 @@ fn evaluate_kind(kind: &CheckKind, s: &mut Session<'_>) -> Result<(), Verdict> {
             })?;
         }
         CheckKind::UserUidGid { user, uid, gid } => check_ids(s, user, *uid, *gid)?,
-        CheckKind::PythonVersion { version } => {
-            let out = s.exec(CommandSpec::new(["python", "--version"]))?;
-            if out.stdout != format!("Python {version}\n") {
-                return fail(format!("unexpected python version: {}", out.stdout));
-            }
-        }
-        CheckKind::PipVersion { version } => {
-            let out = s.exec(CommandSpec::new(["pip", "--version"]))?;
-            if !out.stdout.starts_with(&format!("pip {version}")) {
-                return fail(format!("unexpected pip version: {}", out.stdout));
-            }
-        }
-        CheckKind::PoetryVersion { version } => {
-            let out = s.exec(CommandSpec::new(["poetry", "--version"]))?;
-            if !out
-                .stdout
-                .starts_with(&format!("Poetry (version {version}"))
-            {
-                return fail(format!("unexpected poetry version: {}", out.stdout));
-            }
-        }
-        CheckKind::TesseractVersion { version } => {
-            let out = s.exec(CommandSpec::new(["tesseract", "--version"]))?;
-            if !out.stdout.starts_with(&format!("tesseract {version}")) {
-                return fail(format!("unexpected tesseract version: {}", out.stdout));
-            }
-        }
-        CheckKind::PopplerVersion { version } => {
-            let out = s.exec(CommandSpec::new(["pdftotext", "-v"]))?;
-            if !out.stderr.contains(&format!("pdftotext version {version}")) {
-                return fail(format!("unexpected poppler version: {}", out.stderr));
-            }
-        }
-        CheckKind::NltkData => {
-            // The install needs network access from the check container.
-            s.exec(CommandSpec::new(["pip", "install", "nltk==3.8.1"]))?;
-            s.exec(CommandSpec::new([
-                "python",
-                "-c",
-                "import nltk;nltk.data.find(\"taggers/averaged_perceptron_tagger\");nltk.data.find(\"tokenizers/punkt\")",
-            ]))?;
-        }
-        CheckKind::PythonEnvVars | CheckKind::CdkSystemDependencies => {
-            // `evaluate_in` expands groups before reaching here.
-            return Err(Verdict::Error(
-                "a group check has no command of its own".to_owned(),
-            ));
-        }
         CheckKind::CstCommand(test) => crate::cst::evaluate_command(test, s)?,
         CheckKind::CstFileExistence(test) => crate::cst::evaluate_file_existence(test, s)?,
         CheckKind::CstFileContent(test) => crate::cst::evaluate_file_content(test, s)?,
         CheckKind::CstMetadata(test) => {
             crate::cst::evaluate_metadata(test, s.runner().image_config())?
         }
+        // A group is expanded by `evaluate_in`; its own `evaluate` is never called.
+        CheckKind::Custom(custom) => custom.check().evaluate(s)?,
     }
     Ok(())
 }
 
-fn check_ids(s: &mut Session<'_>, user: &str, uid: u32, gid: u32) -> Result<(), Verdict> {
+fn check_ids(s: &mut CheckSession<'_>, user: &str, uid: u32, gid: u32) -> Result<(), Verdict> {
     let out = s.exec(CommandSpec::new(["id", "-u"]).as_user(user))?;
     let id = out.stdout.trim();
     if id.parse::<u32>().ok() != Some(uid) {

@@ -1,12 +1,14 @@
-//! The [`Check`] value and its kinds.
+//! The [`Check`] value and its kinds: the generic ones, container-structure-test's, and the
+//! [`CustomCheck`]s family crates declare.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
 
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::eval::{CheckSession, Verdict};
 use crate::cst::{CommandTest, FileContentTest, FileExistenceTest, MetadataTest};
-
-/// The variables `python_env_vars` requires, in the order they are checked. All of them come
-/// from the official `python` root images.
-pub const PYTHON_ENV_VARS: [&str; 5] = ["PYTHON_VERSION", "HOME", "PATH", "LANG", "GPG_KEY"];
 
 /// One sanity check: an id (unique within a version's list; a later version replaces a check by
 /// declaring another one with the same id) and what to check.
@@ -19,10 +21,12 @@ pub struct Check {
 
 /// What a check runs and when it passes.
 ///
-/// The kinds up to [`CdkSystemDependencies`](CheckKind::CdkSystemDependencies) are the original
-/// tool's checks: same commands, same pass rules, same failure messages (`{stdout}` is the whole
-/// standard output, trailing newline included). Where the original raised on a non-zero exit, the
-/// message is ``command `…` failed with exit code N: <stderr>``.
+/// The generic kinds are the original tool's checks that any image family can use: same
+/// commands, same pass rules, same failure messages (`{stdout}` is the whole standard output,
+/// trailing newline included). Where the original raised on a non-zero exit, the message is
+/// ``command `…` failed with exit code N: <stderr>``. Kinds that only make sense for one family
+/// (the Airbyte python checks: `poetry_version`, `nltk_data`, …) live in that family's crate as
+/// [`CustomCheck`]s.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CheckKind {
@@ -35,12 +39,6 @@ pub enum CheckKind {
         command: String,
         /// Its version option (`--version`, `-V`, `version`).
         option: String,
-    },
-    /// `socat -V`; the first line starting with `socat version` must match
-    /// `version (\d+\.\d+\.\d+\.\d+)` with group 1 equal to `version`.
-    SocatVersion {
-        /// Four parts, `1.7.4.4` (the apt pin `1.7.4.4-2` has five).
-        version: String,
     },
     /// `printenv`; the variable must be defined and, if `value` is given, equal to it. Lines are
     /// split at the first `=` (the original split at every `=`, truncating such values).
@@ -88,38 +86,6 @@ pub enum CheckKind {
         /// Expected gid.
         gid: u32,
     },
-    /// `python --version`; stdout must **equal** `Python {version}\n`.
-    PythonVersion {
-        /// `3.10.14`.
-        version: String,
-    },
-    /// `pip --version`; stdout must start with `pip {version}` (so `24.0` accepts `24.0.1`).
-    PipVersion {
-        /// `24.0`.
-        version: String,
-    },
-    /// `poetry --version`; stdout must start with `Poetry (version {version}`.
-    PoetryVersion {
-        /// `1.6.1`.
-        version: String,
-    },
-    /// `tesseract --version`; stdout must start with `tesseract {version}`.
-    TesseractVersion {
-        /// `5.3.0`.
-        version: String,
-    },
-    /// `pdftotext -v`; **stderr** must contain `pdftotext version {version}`.
-    PopplerVersion {
-        /// `22.12.0`.
-        version: String,
-    },
-    /// An [`EnvVar`](CheckKind::EnvVar) check (no value) for each of [`PYTHON_ENV_VARS`].
-    PythonEnvVars,
-    /// `pip install nltk==3.8.1` (needs network), then a python one-liner finding the tagger and
-    /// punkt data.
-    NltkData,
-    /// [`NltkData`](CheckKind::NltkData), then tesseract `5.3.0`, then poppler `22.12.0`.
-    CdkSystemDependencies,
     /// A container-structure-test command test.
     CstCommand(CommandTest),
     /// A container-structure-test file existence test.
@@ -128,6 +94,124 @@ pub enum CheckKind {
     CstFileContent(FileContentTest),
     /// A container-structure-test metadata test (needs [`CommandRunner::image_config`](super::CommandRunner::image_config)).
     CstMetadata(MetadataTest),
+    /// A kind declared by a family crate. It serializes as `{"kind": <its kind>, <its
+    /// parameters>}`, like the kinds above; it cannot be read back from JSON, since only the
+    /// crate that declares it knows how to run it.
+    #[serde(untagged)]
+    Custom(CustomKind),
+}
+
+/// A check kind a family crate declares: its commands and pass rule, in the family's own crate.
+///
+/// `plinth-catalog` runs it like its own kinds: [`evaluate`](Self::evaluate) gets a
+/// [`CheckSession`] that records every command (for reports) and turns runner failures into
+/// errors; a group kind lists its [`members`](Self::members) instead and is evaluated member by
+/// member. Two custom kinds are equal when their [`kind`](Self::kind) and
+/// [`parameters`](Self::parameters) are.
+///
+/// ```
+/// use plinth_catalog::checks::{Check, CheckSession, CommandOutput, CommandRunner, CommandSpec, CustomCheck, RunnerError, Verdict};
+///
+/// /// `uname -m` must print `arch`.
+/// #[derive(Debug)]
+/// struct Machine { arch: String }
+///
+/// impl CustomCheck for Machine {
+///     fn kind(&self) -> &'static str { "machine" }
+///     fn parameters(&self) -> serde_json::Map<String, serde_json::Value> {
+///         serde_json::Map::from_iter([("arch".to_owned(), self.arch.clone().into())])
+///     }
+///     fn evaluate(&self, session: &mut CheckSession<'_>) -> Result<(), Verdict> {
+///         let out = session.exec(CommandSpec::new(["uname", "-m"]))?;
+///         if out.stdout.trim() != self.arch {
+///             return Err(Verdict::Fail(format!("unexpected machine: {}", out.stdout)));
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// struct Arm;
+/// impl CommandRunner for Arm {
+///     fn run(&self, _: &CommandSpec) -> Result<CommandOutput, RunnerError> {
+///         Ok(CommandOutput::new(0, "aarch64\n", ""))
+///     }
+/// }
+///
+/// let check = Check::custom("machine", Machine { arch: "x86_64".to_owned() });
+/// let outcome = check.evaluate(&Arm);
+/// assert_eq!(outcome.message.as_deref(), Some("unexpected machine: aarch64\n"));
+/// assert_eq!(serde_json::to_string(&check).unwrap(), r#"{"id":"machine","kind":"machine","arch":"x86_64"}"#);
+/// ```
+pub trait CustomCheck: fmt::Debug + Send + Sync + 'static {
+    /// The kind's name in JSON and reports, snake_case (`poetry_version`).
+    fn kind(&self) -> &'static str;
+
+    /// The parameters, as they appear in JSON beside `kind` (a `kind` key here is ignored).
+    fn parameters(&self) -> serde_json::Map<String, serde_json::Value>;
+
+    /// Runs the check's commands through `session` and applies the pass rule. Not called for a
+    /// group kind (one with [`members`](Self::members)).
+    fn evaluate(&self, session: &mut CheckSession<'_>) -> Result<(), Verdict>;
+
+    /// The members of a group kind, evaluated in order in place of [`evaluate`](Self::evaluate);
+    /// empty (the default) for a kind with commands of its own.
+    fn members(&self) -> Vec<Check> {
+        Vec::new()
+    }
+}
+
+/// A [`CustomCheck`] held by a [`CheckKind::Custom`] (cheap to clone).
+#[derive(Clone)]
+pub struct CustomKind(Arc<dyn CustomCheck>);
+
+impl CustomKind {
+    /// Wraps a custom check.
+    pub fn new(check: impl CustomCheck) -> Self {
+        Self(Arc::new(check))
+    }
+
+    /// The custom check.
+    pub fn check(&self) -> &dyn CustomCheck {
+        self.0.as_ref()
+    }
+}
+
+impl fmt::Debug for CustomKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl PartialEq for CustomKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.kind() == other.0.kind() && self.0.parameters() == other.0.parameters()
+    }
+}
+
+impl Eq for CustomKind {}
+
+impl Serialize for CustomKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // `kind` first, as the derived kinds write it, then the parameters.
+        let parameters = self.0.parameters();
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("kind", self.0.kind())?;
+        for (key, value) in parameters.iter().filter(|(key, _)| *key != "kind") {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for CustomKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+        Err(serde::de::Error::custom(format!(
+            "unknown check kind `{kind}`: only the generic and container-structure-test kinds can be \
+             read from JSON; a family crate's kinds are declared in its code"
+        )))
+    }
 }
 
 impl Check {
@@ -172,16 +256,6 @@ impl Check {
             CheckKind::CommandAvailable {
                 command: command.to_owned(),
                 option: option.to_owned(),
-            },
-        )
-    }
-
-    /// `socat_version`.
-    pub fn socat_version(version: &str) -> Self {
-        Self::new(
-            "socat_version",
-            CheckKind::SocatVersion {
-                version: version.to_owned(),
             },
         )
     }
@@ -264,86 +338,27 @@ impl Check {
         )
     }
 
-    /// `python_version`.
-    pub fn python_version(version: &str) -> Self {
-        Self::new(
-            "python_version",
-            CheckKind::PythonVersion {
-                version: version.to_owned(),
-            },
-        )
-    }
-
-    /// `pip_version`.
-    pub fn pip_version(version: &str) -> Self {
-        Self::new(
-            "pip_version",
-            CheckKind::PipVersion {
-                version: version.to_owned(),
-            },
-        )
-    }
-
-    /// `poetry_version`.
-    pub fn poetry_version(version: &str) -> Self {
-        Self::new(
-            "poetry_version",
-            CheckKind::PoetryVersion {
-                version: version.to_owned(),
-            },
-        )
-    }
-
-    /// `tesseract_version`.
-    pub fn tesseract_version(version: &str) -> Self {
-        Self::new(
-            "tesseract_version",
-            CheckKind::TesseractVersion {
-                version: version.to_owned(),
-            },
-        )
-    }
-
-    /// `poppler_version`.
-    pub fn poppler_version(version: &str) -> Self {
-        Self::new(
-            "poppler_version",
-            CheckKind::PopplerVersion {
-                version: version.to_owned(),
-            },
-        )
-    }
-
-    /// `python_env_vars`.
-    pub fn python_env_vars() -> Self {
-        Self::new("python_env_vars", CheckKind::PythonEnvVars)
-    }
-
-    /// `nltk_data`.
-    pub fn nltk_data() -> Self {
-        Self::new("nltk_data", CheckKind::NltkData)
-    }
-
-    /// `cdk_system_dependencies`.
-    pub fn cdk_system_dependencies() -> Self {
-        Self::new("cdk_system_dependencies", CheckKind::CdkSystemDependencies)
+    /// A check of a kind declared by a family crate.
+    pub fn custom(id: impl Into<String>, check: impl CustomCheck) -> Self {
+        Self::new(id, CheckKind::Custom(CustomKind::new(check)))
     }
 
     /// The members of a group check, in order (empty for other kinds).
     pub fn members(&self) -> Vec<Check> {
         match &self.kind {
-            CheckKind::PythonEnvVars => PYTHON_ENV_VARS
-                .iter()
-                .map(|n| Check::env_var_defined(n))
-                .collect(),
-            CheckKind::CdkSystemDependencies => {
-                vec![
-                    Check::nltk_data(),
-                    Check::tesseract_version("5.3.0"),
-                    Check::poppler_version("22.12.0"),
-                ]
-            }
-            _ => Vec::new(),
+            CheckKind::Custom(custom) => custom.check().members(),
+            CheckKind::TimezoneIsUtc
+            | CheckKind::CommandAvailable { .. }
+            | CheckKind::EnvVar { .. }
+            | CheckKind::UserExists { .. }
+            | CheckKind::UserCanReadDir { .. }
+            | CheckKind::UserCanWriteDir { .. }
+            | CheckKind::FileExists { .. }
+            | CheckKind::UserUidGid { .. }
+            | CheckKind::CstCommand(_)
+            | CheckKind::CstFileExistence(_)
+            | CheckKind::CstFileContent(_)
+            | CheckKind::CstMetadata(_) => Vec::new(),
         }
     }
 }

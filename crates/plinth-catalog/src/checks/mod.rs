@@ -24,14 +24,15 @@
 //! assert_eq!(outcome.id, "timezone_is_utc");
 //! ```
 
-pub(crate) mod eval;
+mod eval;
 mod kind;
 mod report;
 
 use plinth_oci::ImageConfig;
 use serde::{Deserialize, Serialize};
 
-pub use kind::{Check, CheckKind, PYTHON_ENV_VARS};
+pub use eval::{CheckSession, Verdict, split_lines};
+pub use kind::{Check, CheckKind, CustomCheck, CustomKind};
 pub use report::{CheckReport, render_junit, run_checks};
 
 /// The error a [`CommandRunner`] returns when it could not run a command at all (the sandbox
@@ -202,7 +203,7 @@ pub struct CheckOutcome {
     /// Every command run, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<CommandRecord>,
-    /// The outcomes of the members of a group check (`python_env_vars`, `cdk_system_dependencies`).
+    /// The outcomes of the members of a group check (a custom kind with members).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<CheckOutcome>,
 }

@@ -6,7 +6,7 @@ use regex::Regex;
 
 use super::{CommandTest, FileContentTest, FileExistenceTest, MetadataPair, MetadataTest};
 use crate::checks::CommandSpec;
-use crate::checks::eval::{Session, Verdict};
+use crate::checks::{CheckSession, Verdict};
 
 fn matches(pattern: &str, text: &str) -> Result<bool, Verdict> {
     // Patterns were validated when the file was parsed; a check built by hand may still hold a bad one.
@@ -23,7 +23,10 @@ fn verdict(errors: Vec<String>) -> Result<(), Verdict> {
     }
 }
 
-pub(crate) fn evaluate_command(test: &CommandTest, s: &mut Session<'_>) -> Result<(), Verdict> {
+pub(crate) fn evaluate_command(
+    test: &CommandTest,
+    s: &mut CheckSession<'_>,
+) -> Result<(), Verdict> {
     let with_env = |argv: &[String]| {
         let mut spec = CommandSpec::new(argv.iter().cloned());
         spec.env = test
@@ -88,7 +91,7 @@ pub(crate) fn evaluate_command(test: &CommandTest, s: &mut Session<'_>) -> Resul
 
 pub(crate) fn evaluate_file_existence(
     test: &FileExistenceTest,
-    s: &mut Session<'_>,
+    s: &mut CheckSession<'_>,
 ) -> Result<(), Verdict> {
     let path = test.path.as_str();
     let exists = s.run(CommandSpec::new(["test", "-e", path]))?;
@@ -180,7 +183,7 @@ pub(crate) fn evaluate_file_existence(
 
 pub(crate) fn evaluate_file_content(
     test: &FileContentTest,
-    s: &mut Session<'_>,
+    s: &mut CheckSession<'_>,
 ) -> Result<(), Verdict> {
     let out = s.run(CommandSpec::new(["cat", test.path.as_str()]))?;
     if !out.success() {

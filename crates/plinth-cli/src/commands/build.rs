@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::Catalog;
-use plinth_engine::BuildOptions;
+use plinth_executor::BuildOptions;
 use plinth_oci::Platform;
 
 use crate::ExitStatus;
@@ -122,7 +122,7 @@ pub fn run(
     }
     let built = args
         .engine
-        .image_builder(&engine, crate::settings::url_mirrors(global)?)?
+        .executor(&engine, crate::settings::url_mirrors(global)?)?
         .build(first, &options)?;
     for warning in built.platforms.iter().flat_map(|p| &p.warnings) {
         printer.warn(warning);

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::checks::CheckReport;
 use plinth_catalog::{BumpKind, Catalog};
-use plinth_engine::{Engine, Reporter as BuildReporter, StepReport};
+use plinth_executor::{BuildReporter, CacheStatus, StepReport};
 use plinth_oci::Platform;
 use plinth_registry::{Client, Credential, Credentials, Secret, TagListOptions};
 use plinth_release::{ReleaseReporter, ReleaseRequest, ReleaseSettings, Releaser, Target};
@@ -101,8 +101,8 @@ struct StepLines {
 impl BuildReporter for StepLines {
     fn on_step_done(&self, platform: &Platform, report: &StepReport) {
         let status = match report.status {
-            plinth_engine::CacheStatus::Hit => "cached",
-            plinth_engine::CacheStatus::Miss => "built",
+            CacheStatus::Hit => "cached",
+            CacheStatus::Miss => "built",
         };
         self.printer.status(format!(
             "[{platform}] step #{}: {} ({status})",
@@ -212,23 +212,19 @@ pub(crate) fn open_releaser(
     )?)
 }
 
-/// The build engine over the releaser's client (same store, credentials and mirrors), with the
-/// `--url-mirror`s. Layer times are clamped to `SOURCE_DATE_EPOCH` (0 by default) so a rebuild
-/// of a version gives the digest it was published with.
-pub(crate) fn open_engine(global: &GlobalArgs, releaser: &Releaser) -> anyhow::Result<Engine> {
-    crate::settings::engine_with_client(global, releaser.client().clone(), Some(0))
-}
-
-/// The releaser building with `--engine`: BuildKit writes into the engine's store, where the
-/// engine checks and pushes the result, and reads URL inputs through the same `--url-mirror`s.
-pub(crate) fn with_engine_args(
+/// The releaser building with `--engine` and checking with the embedded engine, both over the
+/// releaser's client (same store, credentials and mirrors) and the `--url-mirror`s. Layer times
+/// are clamped to `SOURCE_DATE_EPOCH` (0 by default) so a rebuild of a version gives the digest
+/// it was published with.
+pub(crate) fn with_executor(
     global: &GlobalArgs,
     releaser: Releaser,
-    engine: &Engine,
     args: &EngineArgs,
 ) -> anyhow::Result<Releaser> {
+    let engine = crate::settings::engine_with_client(global, releaser.client().clone(), Some(0))?;
     let url_mirrors = crate::settings::url_mirrors(global)?;
-    Ok(releaser.with_image_builder(args.image_builder(engine, url_mirrors)?))
+    let executor = args.executor(&engine, url_mirrors)?;
+    Ok(releaser.with_executor(executor, Arc::new(engine))?)
 }
 
 /// Prints a refusal the original reported with exit code 1; other errors go up.
@@ -346,15 +342,14 @@ pub fn run(
             "--publish or --no-publish",
         ));
     };
-    let engine = open_engine(global, &releaser)?;
-    let releaser = with_engine_args(global, releaser, &engine, &args.engine)?;
+    let releaser = with_executor(global, releaser, &args.engine)?;
     let request = ReleaseRequest {
         repository,
         bump,
         changelog,
         publish,
     };
-    match releaser.release(&engine, &request) {
+    match releaser.release(&request) {
         Ok(outcome) => {
             printer.result(
                 outcome

@@ -6,7 +6,7 @@ use plinth_catalog::{Catalog, Version};
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
 use crate::commands::generate_release::{
-    ListingArgs, open_engine, open_releaser, refusal_or_error, say, with_engine_args,
+    ListingArgs, open_releaser, refusal_or_error, say, with_executor,
 };
 use crate::engine_arg::EngineArgs;
 use crate::printer::Printer;
@@ -45,8 +45,7 @@ pub fn run(
     }
     let version: Version = args.version.parse().map_err(anyhow::Error::new)?;
     let releaser = open_releaser(global, catalog, &args.listing, printer, true)?;
-    let engine = open_engine(global, &releaser)?;
-    let releaser = with_engine_args(global, releaser, &engine, &args.engine)?;
+    let releaser = with_executor(global, releaser, &args.engine)?;
     let interactive = prompt::interactive();
     // Answering "no" is a choice, not a failure: the original exited 0 there.
     let declined = std::cell::Cell::new(false);
@@ -68,7 +67,7 @@ pub fn run(
         }
         yes
     };
-    match releaser.publish(&engine, &args.repository, &version, args.force, &confirm) {
+    match releaser.publish(&args.repository, &version, args.force, &confirm) {
         Ok(outcome) => {
             printer.result(outcome.address());
             Ok(ExitStatus::Success)

@@ -197,7 +197,7 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
     );
 
     // 2. Upstream's fix (PR #62909) pinned 22.12.0-2+deb12u1; that version is gone from Debian too.
-    let catalog = plinth_catalog::airbyte::catalog();
+    let catalog = plinth_airbyte::catalog();
     let python = catalog.get(PYTHON).unwrap();
     let recipe = python
         .recipe(&"3.0.0".parse().unwrap(), &Platform::linux_amd64())

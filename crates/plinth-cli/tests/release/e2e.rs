@@ -116,6 +116,17 @@ fn release_publish_docs_and_refusals() {
         "{example}"
     );
     let readme = std::fs::read_to_string(c.catalog_dir().join("README.md")).unwrap();
+    // The example catalog's own title and owner, not the built-in catalog's.
+    assert!(
+        readme.starts_with(
+            "# my-family-base-images\n\nThis repository contains the base images used by Example connectors.\n"
+        ),
+        "{readme}"
+    );
+    assert!(
+        !readme.contains("airbyte-connectors-base-images"),
+        "{readme}"
+    );
     let row = format!("|  1.0.0 | ✅| {address} | First release |");
     assert!(readme.contains(&row), "no `{row}` in:\n{readme}");
     let json: serde_json::Value = serde_json::from_str(

@@ -5,7 +5,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use plinth_engine::{BuildResult, Engine, EngineConfig, Reporter, StepReport};
+use plinth_engine::{BuildReporter, BuildResult, Engine, EngineConfig, StepReport};
 use plinth_oci::image::resolve_manifest;
 use plinth_oci::layer::{UnpackOptions, unpack_layer};
 use plinth_oci::{Descriptor, ImageConfig, Platform, Store};
@@ -124,7 +124,7 @@ pub struct Recorder {
     pub done: Mutex<Vec<StepReport>>,
 }
 
-impl Reporter for Recorder {
+impl BuildReporter for Recorder {
     fn on_step_start(&self, platform: &Platform, index: usize, description: &str) {
         self.events
             .lock()

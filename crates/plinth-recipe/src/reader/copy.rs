@@ -6,6 +6,7 @@ use plinth_oci::Digest;
 
 use super::{Flags, Reader, check_heredoc, json_array};
 use crate::Container;
+use crate::inputs::{resolve_in_context, url_file_name};
 use crate::op::{DirectorySource, FileSource, Op};
 use crate::source::ImageSource;
 
@@ -184,13 +185,17 @@ impl Reader<'_> {
                 ));
             }
         }
-        let host = self.options.context_dir.join(relative);
-        let meta = std::fs::metadata(&host).map_err(|e| {
+        // Symlinks resolve inside the context, as BuildKit resolves them: one that points out
+        // of the context finds nothing rather than the host's file.
+        let not_found = |e: &dyn std::fmt::Display| {
             format!(
                 "the {keyword} source `{src}` is not in the build context `{}`: {e}",
                 self.options.context_dir.display()
             )
-        })?;
+        };
+        let host =
+            resolve_in_context(&self.options.context_dir, relative).map_err(|e| not_found(&e))?;
+        let meta = std::fs::metadata(&host).map_err(|e| not_found(&e))?;
         if meta.is_dir() {
             return Ok(Op::Directory {
                 path: dest.to_owned(),
@@ -215,11 +220,4 @@ impl Reader<'_> {
             mode,
         })
     }
-}
-
-fn url_file_name(url: &str) -> Option<&str> {
-    let after_scheme = url.split_once("://")?.1;
-    let path = after_scheme.split(['?', '#']).next()?;
-    let (_, path) = path.split_once('/')?;
-    path.rsplit('/').next().filter(|n| !n.is_empty())
 }

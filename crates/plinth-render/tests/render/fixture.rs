@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use plinth_catalog::{Registry, Result, TagSource, changelog_path};
+use plinth_catalog::{Result, TagSource, VersionHistory, changelog_path};
 use plinth_oci::{Digest, Reference};
 
 /// Family order of the original README: python, then java.
@@ -34,14 +34,14 @@ impl TagSource for RecordedTags {
     }
 }
 
-pub fn registries() -> Vec<Registry> {
+pub fn registries() -> Vec<VersionHistory> {
     let text = std::fs::read_to_string(data_dir().join("published-tags.json")).unwrap();
     let tags = RecordedTags(serde_json::from_str(&text).unwrap());
     FAMILIES
         .iter()
         .map(|name| {
             let repo: Reference = name.parse().unwrap();
-            Registry::load(&repo, &changelog_path(&data_dir(), name), &tags).unwrap()
+            VersionHistory::load(&repo, &changelog_path(&data_dir(), name), &tags).unwrap()
         })
         .collect()
 }

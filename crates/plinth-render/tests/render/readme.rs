@@ -1,8 +1,12 @@
-use plinth_catalog::{Changelog, ChangelogEntry, Registry};
+use plinth_catalog::{Changelog, ChangelogEntry, VersionHistory};
 use plinth_oci::{Digest, Reference};
 use plinth_render::{Declaration, PackageRelease, Readme, render_readme};
 
 use crate::fixture::{registries, seed_readme};
+
+/// The original's title and owner, as the Airbyte catalog declares them.
+const TITLE: &str = "airbyte-connectors-base-images";
+const OWNER: &str = "Airbyte";
 
 /// The package CHANGELOG of the original README.
 fn seed_package_changelog() -> Vec<PackageRelease> {
@@ -33,7 +37,7 @@ fn seed_package_changelog() -> Vec<PackageRelease> {
 }
 
 fn fixture_readme() -> String {
-    Readme::new(&registries())
+    Readme::new("airbyte-connectors-base-images", "Airbyte", &registries())
         .with_declaration(Declaration::new(
             "Python base image code declaration",
             "https://example.invalid/families/python.rs",
@@ -135,8 +139,8 @@ fn missing_values_render_as_empty_cells() {
         ("1.0.0".to_owned(), d.clone()),
         ("0.9.0".to_owned(), d.clone()),
     ];
-    let registry = Registry::new(&repo(), changelog, tags);
-    let readme = render_readme(&[registry]).unwrap();
+    let registry = VersionHistory::new(&repo(), changelog, tags);
+    let readme = render_readme(TITLE, OWNER, &[registry]).unwrap();
     let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("|  ")).collect();
     assert_eq!(
         rows,
@@ -151,8 +155,8 @@ fn missing_values_render_as_empty_cells() {
 
 #[test]
 fn empty_registry_has_a_table_header_and_no_example() {
-    let registry = Registry::new(&repo(), Changelog::default(), []);
-    let readme = render_readme(&[registry]).unwrap();
+    let registry = VersionHistory::new(&repo(), Changelog::default(), []);
+    let readme = render_readme(TITLE, OWNER, &[registry]).unwrap();
     assert!(!readme.contains("### Example for"));
     assert!(readme.contains(
         "## Base images\n\n\n### `example/base`\n\n| Version | Published | Docker Image Address | Changelog |\n|---------|-----------|--------------|-----------|\n\n\n## How to release"
@@ -167,7 +171,7 @@ fn empty_registry_has_a_table_header_and_no_example() {
 
 #[test]
 fn no_registries_at_all() {
-    let readme = render_readme(&[]).unwrap();
+    let readme = render_readme(TITLE, OWNER, &[]).unwrap();
     assert!(
         readme.contains("documentation purposes.\n\n\n\n## Base images\n\n\n## How to release"),
         "{readme}"
@@ -177,7 +181,8 @@ fn no_registries_at_all() {
 #[test]
 fn changelog_text_is_inserted_raw() {
     let changelog = Changelog::new([entry("1.0.0", " <b>raw</b> & `code` |", "RUN echo '<&>'")]);
-    let readme = render_readme(&[Registry::new(&repo(), changelog, [])]).unwrap();
+    let readme =
+        render_readme(TITLE, OWNER, &[VersionHistory::new(&repo(), changelog, [])]).unwrap();
     assert!(
         readme.contains("|  1.0.0 | ❌|  |  <b>raw</b> & `code` | |"),
         "{readme}"
@@ -189,11 +194,15 @@ fn changelog_text_is_inserted_raw() {
 fn other_registries_show_their_host() {
     let repo: Reference = "127.0.0.1:5000/team/base".parse().unwrap();
     let d = Digest::of(b"y");
-    let readme = render_readme(&[Registry::new(
-        &repo,
-        Changelog::default(),
-        [("1.0.0".to_owned(), d.clone())],
-    )])
+    let readme = render_readme(
+        TITLE,
+        OWNER,
+        &[VersionHistory::new(
+            &repo,
+            Changelog::default(),
+            [("1.0.0".to_owned(), d.clone())],
+        )],
+    )
     .unwrap();
     assert!(readme.contains("### `127.0.0.1:5000/team/base`\n"));
     assert!(readme.contains(&format!(

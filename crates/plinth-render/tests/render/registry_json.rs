@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use plinth_catalog::{Changelog, ChangelogEntry, Registry};
+use plinth_catalog::{Changelog, ChangelogEntry, VersionHistory};
 use plinth_oci::{Digest, Platform, Reference};
 use plinth_render::render_registry_json;
 use serde_json::Value;
@@ -52,7 +52,7 @@ fn platform_digests_and_root_image_when_recorded() {
         ChangelogEntry::new("1.0.0".parse().unwrap(), "first", "FROM root"),
         ChangelogEntry::new("1.1.0-rc.1".parse().unwrap(), "next", "FROM root"),
     ]);
-    let mut registry = Registry::new(&repo, changelog, [("1.0.0".to_owned(), index.clone())]);
+    let mut registry = VersionHistory::new(&repo, changelog, [("1.0.0".to_owned(), index.clone())]);
     let v1 = "1.0.0".parse().unwrap();
     let entry = registry.entry_mut(&v1).unwrap();
     entry.set_root_image("docker.io/library/busybox:1.36@sha256:0000000000000000000000000000000000000000000000000000000000000000".parse().unwrap());

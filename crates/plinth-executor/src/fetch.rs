@@ -85,25 +85,25 @@ impl FromStr for UrlMirror {
 
 /// Where a URL is actually read from.
 #[derive(Debug)]
-enum Location {
+enum Origin {
     Url(String),
     File(PathBuf),
 }
 
-fn locate(url: &str, mirrors: &[UrlMirror]) -> Location {
+fn locate(url: &str, mirrors: &[UrlMirror]) -> Origin {
     let best = mirrors
         .iter()
         .filter(|m| url.starts_with(&m.prefix))
         .max_by_key(|m| m.prefix.len());
     match best {
-        None => Location::Url(url.to_owned()),
+        None => Origin::Url(url.to_owned()),
         Some(m) => {
             let rest = &url[m.prefix.len()..];
             match &m.target {
-                MirrorTarget::Url(base) => Location::Url(format!("{base}{rest}")),
+                MirrorTarget::Url(base) => Origin::Url(format!("{base}{rest}")),
                 MirrorTarget::Dir(dir) => {
                     let rest = rest.split(['?', '#']).next().unwrap_or("");
-                    Location::File(dir.join(rest.trim_start_matches('/')))
+                    Origin::File(dir.join(rest.trim_start_matches('/')))
                 }
             }
         }
@@ -126,7 +126,7 @@ fn locate(url: &str, mirrors: &[UrlMirror]) -> Location {
 ///   keeping the blob from gc).
 ///
 /// ```no_run
-/// use plinth_engine::{MirrorTarget, UrlFetcher, UrlMirror};
+/// use plinth_executor::{MirrorTarget, UrlFetcher, UrlMirror};
 /// use plinth_oci::Store;
 ///
 /// let store = Store::open_default()?;
@@ -180,8 +180,8 @@ impl UrlFetcher {
         let span = tracing::info_span!("fetch_url", url, ?location);
         let _g = span.enter();
         let fetched = match &location {
-            Location::File(path) => self.copy_file(url, path),
-            Location::Url(u) => self.download(u),
+            Origin::File(path) => self.copy_file(url, path),
+            Origin::Url(u) => self.download(u),
         };
         let (digest, size) = match fetched {
             Ok(done) => done,
@@ -353,15 +353,15 @@ mod tests {
         assert!("a=relative".parse::<UrlMirror>().is_err());
         let mirrors = vec![u, m];
         match locate("https://example.com/dl/a/b.sh?x=1", &mirrors) {
-            Location::File(p) => assert_eq!(p, PathBuf::from("/srv/mirror/a/b.sh")),
+            Origin::File(p) => assert_eq!(p, PathBuf::from("/srv/mirror/a/b.sh")),
             other => panic!("{other:?}"),
         }
         match locate("https://example.com/other", &mirrors) {
-            Location::Url(u) => assert_eq!(u, "http://127.0.0.1:8000/x/other"),
+            Origin::Url(u) => assert_eq!(u, "http://127.0.0.1:8000/x/other"),
             other => panic!("{other:?}"),
         }
         assert!(
-            matches!(locate("https://else/x", &mirrors), Location::Url(u) if u == "https://else/x")
+            matches!(locate("https://else/x", &mirrors), Origin::Url(u) if u == "https://else/x")
         );
     }
 }

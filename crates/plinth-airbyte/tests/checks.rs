@@ -3,7 +3,7 @@
 
 mod support;
 
-use plinth_catalog::airbyte;
+use plinth_airbyte as airbyte;
 use plinth_catalog::checks::{Check, CheckKind, run_checks};
 use plinth_catalog::family::Family;
 use plinth_catalog::{Error, Version};
@@ -56,11 +56,10 @@ fn inheritance_replaces_in_place_inserts_and_drops() {
     let py = |ver: &str| python.checks(&v(ver)).unwrap();
     let param =
         |checks: &[Check], id: &str| match checks.iter().find(|c| c.id() == id).map(Check::kind) {
-            Some(
-                CheckKind::PythonVersion { version }
-                | CheckKind::PipVersion { version }
-                | CheckKind::PoetryVersion { version },
-            ) => version.clone(),
+            Some(CheckKind::Custom(custom)) => custom.check().parameters()["version"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
             other => panic!("{id}: {other:?}"),
         };
     assert_eq!(

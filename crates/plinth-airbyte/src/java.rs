@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::family::{ChecksDecl, Provenance, RecipeDecl, TableFamily};
+use plinth_catalog::family::{ChecksDecl, Provenance, RecipeDecl, TableFamily};
 
 use super::checks;
 use super::roots::{CORRETTO_A, CORRETTO_B};

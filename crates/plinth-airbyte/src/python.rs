@@ -1,6 +1,6 @@
 //! `airbyte/python-connector-base`: every known version, oldest first.
 
-use crate::family::{ChecksDecl, Provenance, TableFamily};
+use plinth_catalog::family::{ChecksDecl, Provenance, TableFamily};
 
 use super::checks;
 use super::roots::{PY39_18, PY39_19A, PY39_19B, PY39_19C, PY310A, PY310B, PY311};

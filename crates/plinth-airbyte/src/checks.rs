@@ -1,8 +1,10 @@
 //! The sanity checks of each Airbyte version, with the original's parameters, as inheritance
-//! changes (see [`crate::family`]).
+//! changes (see [`plinth_catalog::family`]).
 
-use crate::checks::Check;
-use crate::family::{CheckChange, ChecksDecl};
+use plinth_catalog::checks::Check;
+use plinth_catalog::family::{CheckChange, ChecksDecl};
+
+use crate::kinds;
 
 fn set(checks: impl IntoIterator<Item = Check>) -> ChecksDecl {
     ChecksDecl::Inherit(checks.into_iter().map(CheckChange::Set).collect())
@@ -13,34 +15,34 @@ pub fn python_1_0_0() -> ChecksDecl {
     set([
         Check::timezone_is_utc(),
         Check::command_available("bash"),
-        Check::python_version("3.9.18"),
-        Check::pip_version("23.2.1"),
+        kinds::python_version("3.9.18"),
+        kinds::pip_version("23.2.1"),
     ])
 }
 
 /// python 1.1.0 (inferred): 1.2.0's list without `cdk_system_dependencies`.
 pub fn python_1_1_0() -> ChecksDecl {
     set([
-        Check::poetry_version("1.6.1"),
-        Check::python_env_vars(),
+        kinds::poetry_version("1.6.1"),
+        kinds::python_env_vars(),
         Check::command_available_with("socat", "-V"),
-        Check::socat_version("1.7.4.4"),
+        kinds::socat_version("1.7.4.4"),
     ])
 }
 
 /// python 1.2.0 (code): adds `cdk_system_dependencies`.
 pub fn python_1_2_0() -> ChecksDecl {
-    set([Check::cdk_system_dependencies()])
+    set([kinds::cdk_system_dependencies()])
 }
 
 /// python 1.2.1 (inferred; 1.2.2 and 1.2.3 inherit it): python 3.9.19, pip 24.0.
 pub fn python_1_2_1() -> ChecksDecl {
-    set([Check::python_version("3.9.19"), Check::pip_version("24.0")])
+    set([kinds::python_version("3.9.19"), kinds::pip_version("24.0")])
 }
 
 /// python 2.0.0 (code): python 3.10.14.
 pub fn python_2_0_0() -> ChecksDecl {
-    set([Check::python_version("3.10.14")])
+    set([kinds::python_version("3.10.14")])
 }
 
 /// python 3.0.0-rc.1 and 3.0.0 (code): the user checks, between pip and poetry.
@@ -71,8 +73,8 @@ pub fn python_3_0_1_rc_1() -> ChecksDecl {
 pub fn python_4_0_0() -> ChecksDecl {
     ChecksDecl::Inherit(vec![
         CheckChange::Drop("user_can_write_dir:airbyte:/tmp".to_owned()),
-        CheckChange::Set(Check::python_version("3.11.11")),
-        CheckChange::Set(Check::poetry_version("1.8.4")),
+        CheckChange::Set(kinds::python_version("3.11.11")),
+        CheckChange::Set(kinds::poetry_version("1.8.4")),
     ])
 }
 

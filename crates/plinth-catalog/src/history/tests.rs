@@ -23,7 +23,7 @@ fn selectors_on_the_original_fixture() {
     ]);
     let tags =
         [("1.0.0", 1), ("2.0.0", 2), ("3.0.0-rc.1", 3)].map(|(t, n)| (t.to_owned(), digest(n)));
-    let r = Registry::new(&repo(), changelog, tags);
+    let r = VersionHistory::new(&repo(), changelog, tags);
     assert_eq!(r.latest().unwrap().version().to_string(), "3.0.0");
     assert_eq!(
         r.latest_published().unwrap().version().to_string(),
@@ -34,7 +34,7 @@ fn selectors_on_the_original_fixture() {
         r.latest_stable_published().unwrap().version().to_string(),
         "2.0.0"
     );
-    let statuses: Vec<VersionStatus> = r.entries().iter().map(RegistryEntry::status).collect();
+    let statuses: Vec<VersionStatus> = r.entries().iter().map(VersionEntry::status).collect();
     assert_eq!(
         statuses,
         [
@@ -58,7 +58,7 @@ fn union_keeps_published_only_versions_and_sets_apart_other_tags() {
         ("1.0", 6),
     ]
     .map(|(t, n)| (t.to_owned(), digest(n)));
-    let r = Registry::new(&repo(), changelog, tags);
+    let r = VersionHistory::new(&repo(), changelog, tags);
     let versions: Vec<(String, VersionStatus)> = r
         .entries()
         .iter()
@@ -96,7 +96,7 @@ fn union_keeps_published_only_versions_and_sets_apart_other_tags() {
 
 #[test]
 fn empty_registry_has_no_selection() {
-    let r = Registry::new(&repo(), Changelog::default(), []);
+    let r = VersionHistory::new(&repo(), Changelog::default(), []);
     assert!(
         r.latest().is_none()
             && r.latest_published().is_none()
@@ -120,7 +120,7 @@ fn empty_registry_has_no_selection() {
 #[test]
 fn next_version_refuses_existing_and_lower_versions() {
     let tags = [("3.0.0", 1), ("3.0.0-rc.1", 2)].map(|(t, n)| (t.to_owned(), digest(n)));
-    let r = Registry::new(&repo(), Changelog::default(), tags);
+    let r = VersionHistory::new(&repo(), Changelog::default(), tags);
     assert!(matches!(
         r.next_version(BumpKind::Prerelease),
         Err(Error::VersionExists { .. })
@@ -192,7 +192,8 @@ impl TagSource for FailingSource {
 #[test]
 fn tag_source_errors_propagate_with_the_repository() {
     let dir = tempfile::tempdir().unwrap();
-    let err = Registry::load(&repo(), &dir.path().join("none.json"), &FailingSource).unwrap_err();
+    let err =
+        VersionHistory::load(&repo(), &dir.path().join("none.json"), &FailingSource).unwrap_err();
     assert_eq!(
         err.to_string(),
         "failed to list the published tags of `docker.io/airbyte/python-connector-base`"

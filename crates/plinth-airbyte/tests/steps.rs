@@ -1,8 +1,8 @@
 //! The Airbyte step dictionary as recipes hold it: argv, order, cache mounts, files, owners,
 //! workdir, entrypoint, user and the NLTK builder.
 
+use plinth_airbyte::{self as airbyte, nltk};
 use plinth_catalog::Version;
-use plinth_catalog::airbyte::{self, nltk};
 use plinth_catalog::family::Family;
 use plinth_oci::Platform;
 use plinth_recipe::{DirectorySource, FileSource, Op};

@@ -1,6 +1,6 @@
 //! The built-in Airbyte catalog: every version's recipe, example and recorded facts.
 
-use plinth_catalog::airbyte::{self, roots};
+use plinth_airbyte::{self as airbyte, roots};
 use plinth_catalog::family::{Family, Provenance, RecipeDecl};
 use plinth_catalog::{Error, Version};
 use plinth_oci::Platform;

@@ -1,7 +1,8 @@
-//! The registry model: a repository's changelog reconciled with its published tags.
+//! A repository's version history: its changelog reconciled with its published tags (the
+//! original tool called this its registry model).
 //!
 //! A version exists when it has a changelog entry, a published SemVer tag, or both. Each
-//! [`RegistryEntry`] carries the optional [`PublishedImage`] (tag → index digest, observed in the
+//! [`VersionEntry`] carries the optional [`PublishedImage`] (tag → index digest, observed in the
 //! registry, never derived from a recipe) and the optional [`ChangelogEntry`]. Tags that are not
 //! strict SemVer (`latest`, `dev-…`) are kept apart as [`IgnoredTag`]s instead of failing the load.
 //!
@@ -185,14 +186,14 @@ impl fmt::Display for VersionStatus {
 
 /// One version of a repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RegistryEntry {
+pub struct VersionEntry {
     version: Version,
     published: Option<PublishedImage>,
     changelog: Option<ChangelogEntry>,
     root_image: Option<Reference>,
 }
 
-impl RegistryEntry {
+impl VersionEntry {
     /// The version.
     pub fn version(&self) -> &Version {
         &self.version
@@ -268,13 +269,13 @@ impl IgnoredTag {
 
 /// A repository's versions: the union of its changelog and its published SemVer tags.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Registry {
+pub struct VersionHistory {
     repository: Reference,
-    entries: Vec<RegistryEntry>,
+    entries: Vec<VersionEntry>,
     ignored_tags: Vec<IgnoredTag>,
 }
 
-impl Registry {
+impl VersionHistory {
     /// Reconciles `changelog` with the `tags` listed for `repository`.
     pub fn new(
         repository: &Reference,
@@ -282,7 +283,7 @@ impl Registry {
         tags: impl IntoIterator<Item = (String, Digest)>,
     ) -> Self {
         let repository = repository.repository_only();
-        let mut by_version: BTreeMap<Version, RegistryEntry> = BTreeMap::new();
+        let mut by_version: BTreeMap<Version, VersionEntry> = BTreeMap::new();
         let mut ignored_tags = Vec::new();
         for (tag, digest) in tags {
             match tag.parse::<Version>() {
@@ -290,7 +291,7 @@ impl Registry {
                     let published = PublishedImage::new(&repository, tag, digest);
                     by_version.insert(
                         version.clone(),
-                        RegistryEntry {
+                        VersionEntry {
                             version,
                             published: Some(published),
                             changelog: None,
@@ -316,7 +317,7 @@ impl Registry {
         for entry in changelog.entries() {
             let slot = by_version
                 .entry(entry.version().clone())
-                .or_insert_with(|| RegistryEntry {
+                .or_insert_with(|| VersionEntry {
                     version: entry.version().clone(),
                     published: None,
                     changelog: None,
@@ -354,17 +355,17 @@ impl Registry {
     }
 
     /// All versions, highest first.
-    pub fn entries(&self) -> &[RegistryEntry] {
+    pub fn entries(&self) -> &[VersionEntry] {
         &self.entries
     }
 
     /// The entry of `version`.
-    pub fn entry(&self, version: &Version) -> Option<&RegistryEntry> {
+    pub fn entry(&self, version: &Version) -> Option<&VersionEntry> {
         self.entries.iter().find(|e| &e.version == version)
     }
 
     /// The entry of `version`, to record root images or platform digests.
-    pub fn entry_mut(&mut self, version: &Version) -> Option<&mut RegistryEntry> {
+    pub fn entry_mut(&mut self, version: &Version) -> Option<&mut VersionEntry> {
         self.entries.iter_mut().find(|e| &e.version == version)
     }
 
@@ -375,18 +376,18 @@ impl Registry {
 
     /// The highest version, pre-releases and unpublished included (original `latest_entry`; what
     /// a new release bumps from).
-    pub fn latest(&self) -> Option<&RegistryEntry> {
+    pub fn latest(&self) -> Option<&VersionEntry> {
         self.entries.first()
     }
 
     /// The highest published version (original `latest_published_entry`).
-    pub fn latest_published(&self) -> Option<&RegistryEntry> {
+    pub fn latest_published(&self) -> Option<&VersionEntry> {
         self.entries.iter().find(|e| e.is_published())
     }
 
     /// The highest published release that is not a pre-release (original
     /// `latest_not_pre_released_published_entry`): what consumers pin.
-    pub fn latest_stable_published(&self) -> Option<&RegistryEntry> {
+    pub fn latest_stable_published(&self) -> Option<&VersionEntry> {
         self.entries
             .iter()
             .find(|e| e.is_published() && !e.version.is_prerelease())

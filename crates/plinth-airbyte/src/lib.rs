@@ -1,6 +1,12 @@
 //! The built-in Airbyte catalog: `airbyte/python-connector-base` and `airbyte/java-connector-base`
 //! with every known version, its recipe (argv exact), its checks and its recorded facts.
 //!
+//! This crate is a family crate like `examples/my-family`: it declares [`plinth_catalog::TableFamily`]s over
+//! `plinth-catalog` and `plinth-recipe`, and adds its own check kinds ([`kinds`], built on
+//! [`plinth_catalog::checks::CustomCheck`]). The `plinth` binary serves [`catalog`] as its
+//! built-in catalog; because that binary is `plinth-cli`'s, this crate depends on the floors
+//! below the CLI instead of the `plinth` facade (which re-exports the CLI).
+//!
 //! Provenance follows the reference: **code** (read in the code of the time), **example** (rebuilt
 //! from the recorded Dockerfile example), **inferred**, **partial** and **not recovered**. Versions
 //! that were published without a recorded recipe (python 1.2.0-rc.1 and 3.0.2, java 1.0.0-rc.3)
@@ -8,18 +14,21 @@
 //! only the steps its example shows, so its example renders but it cannot be built.
 //!
 //! ```
-//! use plinth_catalog::airbyte;
 //! use plinth_catalog::family::Family;
 //!
-//! let catalog = airbyte::catalog();
+//! let catalog = plinth_airbyte::catalog();
+//! assert_eq!(catalog.title(), "airbyte-connectors-base-images");
 //! assert_eq!(catalog.repositories(), ["airbyte/python-connector-base", "airbyte/java-connector-base"]);
 //! let python = catalog.get("airbyte/python-connector-base").unwrap();
 //! let err = python.recipe(&"3.0.2".parse().unwrap(), &plinth_oci::Platform::linux_amd64()).unwrap_err();
 //! assert!(err.to_string().starts_with("cannot build airbyte/python-connector-base 3.0.2: its recipe is not known"));
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod checks;
 mod java;
+pub mod kinds;
 pub mod nltk;
 mod python;
 pub mod roots;
@@ -27,10 +36,10 @@ pub mod steps;
 
 use std::sync::Arc;
 
+use plinth_catalog::family::{ChecksDecl, Family, Provenance, RecipeDecl, VersionDecl};
+use plinth_catalog::{Catalog, Changelog};
 use plinth_oci::Digest;
 use plinth_recipe::ImageSource;
-
-use crate::family::{Catalog, ChecksDecl, Provenance, RecipeDecl, VersionDecl};
 
 pub use java::java_family;
 pub use python::python_family;
@@ -42,15 +51,38 @@ pub const JAVA_REPOSITORY: &str = "airbyte/java-connector-base";
 /// Declared upstream only to list its tags for manifest-only connectors: no recipe, no changelog.
 pub const SOURCE_DECLARATIVE_MANIFEST_REPOSITORY: &str = "airbyte/source-declarative-manifest";
 
+/// The title of the catalog's README, the original repository's name.
+pub const CATALOG_TITLE: &str = "airbyte-connectors-base-images";
+/// Whose connectors use the images.
+pub const CATALOG_OWNER: &str = "Airbyte";
+
+/// Versions whose changelog text exists only outside the original's master branch (3.0.1-rc.1's
+/// text is in PR #51578, closed without merging), so the original's changelog JSON has no entry.
+pub const UNMERGED_CHANGELOG_ENTRIES: [(&str, &str); 1] = [(PYTHON_REPOSITORY, "3.0.1-rc.1")];
+
+/// The original's changelog JSON of `family` as its master branch holds it: the declared
+/// changelog without [`UNMERGED_CHANGELOG_ENTRIES`]. The repository's `catalog/` directory
+/// holds these files (`generated/changelogs/`), so `plinth generate-docs` there renders the
+/// original's history.
+pub fn original_changelog(family: &dyn Family) -> plinth_catalog::Result<Changelog> {
+    let mut changelog = family.declared_changelog()?;
+    for (repository, version) in UNMERGED_CHANGELOG_ENTRIES {
+        if repository == family.repository() {
+            changelog.remove(&parse_version(version));
+        }
+    }
+    Ok(changelog)
+}
+
 /// The catalog: python, then java (the order of the original's prompts and README).
 pub fn catalog() -> Catalog {
-    Catalog::new()
+    Catalog::new(CATALOG_TITLE, CATALOG_OWNER)
         .with_family(Arc::new(python_family()))
         .and_then(|c| c.with_family(Arc::new(java_family())))
         .expect("the two Airbyte repositories differ")
 }
 
-fn parse_version(version: &str) -> crate::Version {
+fn parse_version(version: &str) -> plinth_catalog::Version {
     version
         .parse()
         .expect("the Airbyte tables hold valid versions")

@@ -5,6 +5,7 @@ mod support;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use plinth_airbyte::kinds;
 use plinth_catalog::checks::{Check, CheckReport, CheckStatus, render_junit, run_checks};
 use plinth_oci::Platform;
 use support::{Canned, ok, out};
@@ -24,10 +25,10 @@ fn report(platform: Platform) -> CheckReport {
         .broken(&["socat", "-V"], "the sandbox failed: <mount> & co");
     let checks = [
         Check::timezone_is_utc(),
-        Check::python_version("3.10.14"),
-        Check::python_env_vars(),
+        kinds::python_version("3.10.14"),
+        kinds::python_env_vars(),
         Check::file_exists("/airbyte/base.sh"),
-        Check::socat_version("1.7.4.4"),
+        kinds::socat_version("1.7.4.4"),
     ];
     run_checks(
         "airbyte/python-connector-base:3.0.0",

@@ -1,4 +1,5 @@
-//! Progress events and per-step reports. Libraries report, the CLI draws.
+//! Build progress ([`BuildReporter`]) and per-step reports ([`StepReport`]). Libraries report,
+//! the CLI draws.
 
 use std::time::Duration;
 
@@ -36,9 +37,9 @@ pub struct StepReport {
     pub layer: Option<Descriptor>,
 }
 
-/// Receives build progress. Every method has an empty default; implementations are called from
+/// Receives build progress from an executor. Every method has an empty default; implementations are called from
 /// the platform build threads, possibly at once, and must not block for long.
-pub trait Reporter: Send + Sync {
+pub trait BuildReporter: Send + Sync {
     /// A step starts.
     fn on_step_start(&self, platform: &Platform, index: usize, description: &str) {
         let _ = (platform, index, description);
@@ -59,7 +60,7 @@ pub trait Reporter: Send + Sync {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoReporter;
 
-impl Reporter for NoReporter {}
+impl BuildReporter for NoReporter {}
 
 mod duration_ms {
     use std::time::Duration;

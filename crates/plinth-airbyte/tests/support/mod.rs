@@ -1,0 +1,116 @@
+//! A runner answering recorded command outputs, for evaluating checks without a container. The
+//! real runs happen in the engine's integration tests; these tests pin the pass rules and messages.
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+
+use plinth_catalog::checks::{CommandOutput, CommandRunner, CommandSpec, RunnerError};
+use plinth_oci::ImageConfig;
+
+/// One recorded answer: the command (argv and user) and what it gave.
+struct Answer {
+    argv: Vec<String>,
+    user: Option<String>,
+    result: Result<CommandOutput, String>,
+}
+
+/// Answers commands from a table; an unexpected command is a runner error naming it.
+#[derive(Default)]
+pub struct Canned {
+    answers: Vec<Answer>,
+    pub calls: RefCell<Vec<CommandSpec>>,
+    pub starts: RefCell<Vec<String>>,
+    pub fail_start: Option<String>,
+    pub config: Option<ImageConfig>,
+}
+
+pub fn out(code: i32, stdout: &str, stderr: &str) -> CommandOutput {
+    CommandOutput::new(code, stdout, stderr)
+}
+
+pub fn ok(stdout: &str) -> CommandOutput {
+    CommandOutput::new(0, stdout, "")
+}
+
+impl Canned {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Answers `argv` run as the image's user.
+    pub fn on(self, argv: &[&str], output: CommandOutput) -> Self {
+        self.answer(argv, None, Ok(output))
+    }
+
+    /// Answers `argv` run as `user`.
+    pub fn on_as(self, user: &str, argv: &[&str], output: CommandOutput) -> Self {
+        self.answer(argv, Some(user), Ok(output))
+    }
+
+    /// Fails to run `argv` (a runner error).
+    pub fn broken(self, argv: &[&str], error: &str) -> Self {
+        self.answer(argv, None, Err(error.to_owned()))
+    }
+
+    pub fn with_config(mut self, config: ImageConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    fn answer(
+        mut self,
+        argv: &[&str],
+        user: Option<&str>,
+        result: Result<CommandOutput, String>,
+    ) -> Self {
+        self.answers.push(Answer {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            user: user.map(str::to_owned),
+            result,
+        });
+        self
+    }
+
+    /// The argv of every call, joined, with `@user` when one was given.
+    pub fn call_lines(&self) -> Vec<String> {
+        self.calls
+            .borrow()
+            .iter()
+            .map(|c| match &c.user {
+                Some(u) => format!("{}@{u}", c.argv.join(" ")),
+                None => c.argv.join(" "),
+            })
+            .collect()
+    }
+}
+
+impl CommandRunner for Canned {
+    fn run(&self, command: &CommandSpec) -> Result<CommandOutput, RunnerError> {
+        self.calls.borrow_mut().push(command.clone());
+        let answer = self
+            .answers
+            .iter()
+            .find(|a| a.argv == command.argv && a.user == command.user)
+            .ok_or_else(|| {
+                format!(
+                    "no recorded answer for `{}` as {:?}",
+                    command.argv.join(" "),
+                    command.user
+                )
+            })?;
+        answer.result.clone().map_err(Into::into)
+    }
+
+    fn start_check(&self, check_id: &str) -> Result<(), RunnerError> {
+        self.starts.borrow_mut().push(check_id.to_owned());
+        match &self.fail_start {
+            Some(e) => Err(e.clone().into()),
+            None => Ok(()),
+        }
+    }
+
+    fn image_config(&self) -> Option<&ImageConfig> {
+        self.config.as_ref()
+    }
+}

@@ -1,0 +1,80 @@
+//! [`BuildOptions`]: what an [`Executor`](crate::Executor) builds and how.
+
+use std::sync::Arc;
+
+use plinth_oci::Platform;
+
+use crate::report::{BuildReporter, NoReporter};
+
+/// What to build and how.
+#[derive(Clone)]
+pub struct BuildOptions {
+    /// The platforms to build (default: the host's). They build concurrently.
+    pub platforms: Vec<Platform>,
+    /// Run every step even when the cache has it.
+    pub no_cache: bool,
+    /// A stable name for the recipe (`python:3.0.0`, a Dockerfile path): the last build under the
+    /// same name is what `explain` texts compare against. Default: derived from the first `from`.
+    pub recipe_id: Option<String>,
+    /// A store ref name to point at the result (for `plinth run`, export and push).
+    pub tag: Option<String>,
+    /// Progress events.
+    pub reporter: Arc<dyn BuildReporter>,
+}
+
+impl std::fmt::Debug for BuildOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildOptions")
+            .field("platforms", &self.platforms)
+            .field("no_cache", &self.no_cache)
+            .field("recipe_id", &self.recipe_id)
+            .field("tag", &self.tag)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            platforms: vec![Platform::host()],
+            no_cache: false,
+            recipe_id: None,
+            tag: None,
+            reporter: Arc::new(NoReporter),
+        }
+    }
+}
+
+impl BuildOptions {
+    /// Builds for `platforms`, with the cache, without a reporter.
+    pub fn new(platforms: impl IntoIterator<Item = Platform>) -> Self {
+        Self {
+            platforms: platforms.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`BuildOptions::no_cache`].
+    pub fn with_no_cache(mut self, no_cache: bool) -> Self {
+        self.no_cache = no_cache;
+        self
+    }
+
+    /// Sets [`BuildOptions::recipe_id`].
+    pub fn with_recipe_id(mut self, id: impl Into<String>) -> Self {
+        self.recipe_id = Some(id.into());
+        self
+    }
+
+    /// Sets [`BuildOptions::tag`].
+    pub fn with_tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
+    }
+
+    /// Sets [`BuildOptions::reporter`].
+    pub fn with_reporter(mut self, reporter: Arc<dyn BuildReporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+}
