@@ -8,8 +8,9 @@
 //! A step that changed nothing adds no layer: its history entry is marked `empty_layer`
 //! (Docker would add an empty layer; skipping it keeps images smaller and digests the same).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use plinth_oci::layer::store_upper_layer;
@@ -21,6 +22,7 @@ use plinth_sandbox::{
 
 use crate::error::{Error, Result};
 use crate::files::{missing_dirs, resolve_owner};
+use crate::merged::{self, Lookup};
 use crate::snapshot::remove_tree;
 use crate::state::ImageState;
 use crate::step_context::StepContext;
@@ -109,6 +111,7 @@ pub(crate) fn run_exec(
     state: &ImageState,
     argv: &[String],
     network: Network,
+    build_env: &BTreeMap<String, String>,
     caches: &[CacheMount],
 ) -> Result<Option<(Descriptor, Digest)>> {
     let engine = ctx.engine;
@@ -128,8 +131,12 @@ pub(crate) fn run_exec(
         .filter(|w| !w.is_empty())
         .map(|w| plinth_recipe::state::normalize_path(&w))
         .unwrap_or_else(|| "/".to_owned());
-    // Create a missing workdir in this step's layer, owned by root, as `docker build` does.
+    // A workdir step makes its directory; one still missing here (its step came before a
+    // `from`-less recipe's first layer, or a later step removed it) is made root-owned.
     if let Ok(missing) = missing_dirs(&read_dirs, &workdir, ctx.index) {
+        if let Some(first) = missing.first() {
+            copy_up_parents(&read_dirs, &upper, first)?;
+        }
         for rel in missing {
             let dir = upper.join(&rel);
             fs::create_dir(&dir).map_err(|e| Error::io("create the workdir", &dir, e))?;
@@ -153,6 +160,12 @@ pub(crate) fn run_exec(
     .with_user(user)
     .with_network(network);
     for (name, value) in state.config.env() {
+        if !build_env.contains_key(&name) {
+            spec = spec.with_env(name, value);
+        }
+    }
+    // Build args come after the image env and win over it, as in BuildKit's run state.
+    for (name, value) in build_env {
         spec = spec.with_env(name, value);
     }
     for cache in caches {
@@ -207,6 +220,33 @@ pub(crate) fn run_exec(
     );
     engine.snapshots.install(upper, &info.diff_id)?;
     Ok(Some((descriptor, info.diff_id)))
+}
+
+/// Creates in `upper` the parents of `rel` that only lower layers hold, with their owner and
+/// mode, so a new directory can be made under a directory an earlier layer made (overlayfs
+/// merges a plain upper directory with the lower one of the same path).
+fn copy_up_parents(lower: &[PathBuf], upper: &Path, rel: &str) -> Result<()> {
+    let mut so_far = String::new();
+    let parents: Vec<&str> = rel.split('/').collect();
+    for component in &parents[..parents.len().saturating_sub(1)] {
+        if !so_far.is_empty() {
+            so_far.push('/');
+        }
+        so_far.push_str(component);
+        let dir = upper.join(&so_far);
+        if fs::symlink_metadata(&dir).is_ok() {
+            continue;
+        }
+        let Lookup::Found(entry) = merged::lookup(lower, &format!("/{so_far}"))? else {
+            continue;
+        };
+        fs::create_dir(&dir).map_err(|e| Error::io("create the workdir", &dir, e))?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(entry.meta.mode() & 0o7777))
+            .map_err(|e| Error::io("set the mode of", &dir, e))?;
+        std::os::unix::fs::lchown(&dir, Some(entry.meta.uid()), Some(entry.meta.gid()))
+            .map_err(|e| Error::io("set the owner of", &dir, e))?;
+    }
+    Ok(())
 }
 
 /// Removes mount points the sandbox had to create in the upper directory (when the image hides

@@ -45,10 +45,21 @@ pub(crate) fn describe(op: &Op) -> String {
     };
     match op {
         Op::From { source } => format!("FROM {source}"),
-        Op::Exec { argv, network } => match network {
-            plinth_recipe::Network::Enabled => format!("RUN {}", json(argv)),
-            plinth_recipe::Network::Disabled => format!("RUN --network=none {}", json(argv)),
-        },
+        Op::Exec { argv, network, env } => {
+            // Build args are shown by name only: their values may be tokens.
+            let args: String = env.keys().map(|k| format!("{k} ")).collect();
+            let args = if args.is_empty() {
+                args
+            } else {
+                format!("(build args {}) ", args.trim_end())
+            };
+            match network {
+                plinth_recipe::Network::Enabled => format!("RUN {args}{}", json(argv)),
+                plinth_recipe::Network::Disabled => {
+                    format!("RUN --network=none {args}{}", json(argv))
+                }
+            }
+        }
         Op::Env { name, value } => format!("ENV {name}={value}"),
         Op::Label { name, value } => format!("LABEL {name}={value}"),
         Op::User { user } => format!("USER {user}"),
@@ -88,6 +99,15 @@ pub(crate) fn describe(op: &Op) -> String {
         },
         Op::MountedCache { path, volume, .. } => format!("MOUNT cache {volume} at {path}"),
         Op::UnmountCache { path } => format!("UNMOUNT cache at {path}"),
+        Op::Config { setting } => setting.dockerfile_line(),
+    }
+}
+
+/// Gives a root without `PATH` in its env the default one, as BuildKit does for every stage
+/// (`FROM scratch` included), so both engines write the same config.
+fn set_default_path(config: &mut ImageConfig) {
+    if !config.env().iter().any(|(name, _)| name == "PATH") {
+        config.set_env("PATH", plinth_recipe::reader::DEFAULT_PATH);
     }
 }
 
@@ -118,7 +138,13 @@ fn apply_config(config: &mut ImageConfig, op: &Op) {
             runtime.cmd = None;
         }
         Op::DefaultArgs { argv } => config.runtime_mut().cmd = Some(argv.clone()),
-        _ => {}
+        Op::Config { setting } => setting.apply_to(config),
+        Op::From { .. }
+        | Op::Exec { .. }
+        | Op::File { .. }
+        | Op::Directory { .. }
+        | Op::MountedCache { .. }
+        | Op::UnmountCache { .. } => {}
     }
 }
 
@@ -151,7 +177,13 @@ pub(crate) fn build_platform(
         recipe_id,
         reporter,
         previous: engine.cache.last_build(recipe_id, platform),
-        state: ImageState::scratch(platform),
+        state: {
+            // BuildKit's empty image: the default PATH and `/` as the workdir.
+            let mut state = ImageState::scratch(platform);
+            set_default_path(&mut state.config);
+            state.config.runtime_mut().working_dir = Some("/".to_owned());
+            state
+        },
         traces: Vec::new(),
         reports: Vec::new(),
         url_inputs: BTreeMap::new(),
@@ -190,8 +222,10 @@ impl PlatformBuilder<'_> {
                     _ if root.fetched => format!("root image `{digest}` fetched"),
                     _ => format!("root image `{digest}` already in the store"),
                 };
+                let mut config = root.config;
+                set_default_path(&mut config);
                 self.state = ImageState {
-                    config: root.config,
+                    config,
                     layers: root.layers,
                     key: root_key(Some(&digest), self.platform),
                 };
@@ -334,15 +368,16 @@ impl PlatformBuilder<'_> {
                 owner,
                 mode,
             } => self.prepare_directory(step.index, path, source, owner.as_deref(), *mode, inputs),
+            Op::Workdir { path } => self.prepare_workdir(step.index, path),
             Op::From { .. }
             | Op::Env { .. }
             | Op::Label { .. }
             | Op::User { .. }
-            | Op::Workdir { .. }
             | Op::Entrypoint { .. }
             | Op::DefaultArgs { .. }
             | Op::MountedCache { .. }
-            | Op::UnmountCache { .. } => Ok(Prepared::Nothing),
+            | Op::UnmountCache { .. }
+            | Op::Config { .. } => Ok(Prepared::Nothing),
         }
     }
 
@@ -394,11 +429,20 @@ impl PlatformBuilder<'_> {
             }
             FileSource::Bytes(b) => ItemKind::Bytes(b.clone()),
         };
-        let target =
-            FileTarget::of(&self.in_workdir(path), source, mode).map_err(|e| Error::Step {
-                index,
-                reason: e.to_string(),
-            })?;
+        let mut dest = self.in_workdir(path);
+        // A destination that is a directory in the image takes the file inside, as
+        // `COPY file /existing-dir` does.
+        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+        if !dest.ends_with('/')
+            && dest != "/"
+            && matches!(crate::merged::lookup(&dirs, &dest)?, crate::merged::Lookup::Found(e) if e.is_dir())
+        {
+            dest.push('/');
+        }
+        let target = FileTarget::of(&dest, source, mode).map_err(|e| Error::Step {
+            index,
+            reason: e.to_string(),
+        })?;
         let (uid, gid) = match owner {
             Some(o) => self.owner_ids(o, index)?,
             None => (0, 0),
@@ -414,10 +458,56 @@ impl PlatformBuilder<'_> {
                 .source_date_epoch
                 .unwrap_or_else(crate::time::now_epoch),
         };
+        // Missing parents get the copy's owner, as with BuildKit's `--chown`.
         Ok(Prepared::Items {
             dest: target.path,
             items: vec![item],
-            dest_owner: (0, 0),
+            dest_owner: (u64::from(uid), u64::from(gid)),
+        })
+    }
+
+    /// BuildKit makes the workdir (and its missing parents) right away, 0755 and owned by the
+    /// image user, so it exists even when no RUN follows.
+    fn prepare_workdir(&mut self, index: usize, path: &str) -> Result<Prepared> {
+        let dir = self.in_workdir(path);
+        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+        let Ok(missing) = crate::files::missing_dirs(&dirs, &dir, index) else {
+            return Ok(Prepared::Nothing);
+        };
+        let Some(first) = missing.first() else {
+            return Ok(Prepared::Nothing);
+        };
+        let user = self
+            .state
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.user.clone())
+            .filter(|u| !u.is_empty());
+        let (uid, gid) = match user {
+            Some(u) => resolve_owner(&dirs, &u, index)?,
+            None => (0, 0),
+        };
+        let parent = first.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
+        let mtime = self
+            .engine
+            .source_date_epoch
+            .unwrap_or_else(crate::time::now_epoch);
+        let items = missing
+            .iter()
+            .map(|rel| CopyItem {
+                rel: rel[parent.len()..].trim_start_matches('/').to_owned(),
+                kind: ItemKind::Dir,
+                uid: u64::from(uid),
+                gid: u64::from(gid),
+                mode: 0o755,
+                mtime,
+            })
+            .collect();
+        Ok(Prepared::Items {
+            dest: format!("/{parent}"),
+            items,
+            dest_owner: (u64::from(uid), u64::from(gid)),
         })
     }
 
@@ -494,8 +584,8 @@ impl PlatformBuilder<'_> {
         prepared: Prepared,
     ) -> Result<Option<(Descriptor, Digest)>> {
         match (step.op, prepared) {
-            (Op::Exec { argv, network }, _) => {
-                crate::exec::run_exec(ctx, &self.state, argv, *network, step.state.caches())
+            (Op::Exec { argv, network, env }, _) => {
+                crate::exec::run_exec(ctx, &self.state, argv, *network, env, step.state.caches())
             }
             (
                 _,
