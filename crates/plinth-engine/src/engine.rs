@@ -217,8 +217,7 @@ impl Engine {
         source: &plinth_recipe::ImageSource,
         platform: &plinth_oci::Platform,
     ) -> Result<plinth_oci::ImageConfig> {
-        let root =
-            crate::resolve::resolve_root(&self.inner.store, &self.inner.client, source, platform)?;
+        let root = crate::resolve::resolve_root(&self.inner, source, platform)?;
         Ok(root.config)
     }
 }
