@@ -53,6 +53,7 @@ pub mod example;
 pub mod inputs;
 mod normalize;
 pub mod op;
+pub mod pins;
 pub mod reader;
 pub mod setting;
 pub mod source;

@@ -44,6 +44,7 @@ pub mod consumers;
 pub mod docs;
 pub mod error;
 pub mod lock;
+pub mod outdated;
 pub mod publish;
 pub mod record;
 pub mod release;
