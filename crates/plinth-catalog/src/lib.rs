@@ -46,6 +46,7 @@ pub mod error;
 pub mod family;
 pub mod history;
 pub mod listing;
+pub mod lock_dir;
 mod pyjson;
 pub mod version;
 

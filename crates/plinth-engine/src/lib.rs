@@ -59,6 +59,7 @@ mod exec;
 mod export;
 mod files;
 mod gc;
+mod image_files;
 mod merged;
 mod platform;
 mod resolve;
@@ -78,6 +79,7 @@ pub use debian::{
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
 pub use gc::EngineGcReport;
+pub use image_files::{FileRead, PathInfo};
 pub use run::{RunOptions, RunOutput, RunSession};
 pub use trust::STEP_CA_BUNDLE_PATH;
 

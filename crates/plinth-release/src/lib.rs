@@ -33,7 +33,8 @@
 //! | `generated/inputs/<repo>.json` | release records ([`record`]) |
 //! | `generated/registry.json` | the machine-readable registry |
 //! | `README.md` | the catalog README |
-//! | `generated/.locks/<repo>.lock` | the family lock |
+//! | `generated/.locks/<repo>.lock` | the family lock (`.locks/` ignores itself for git) |
+//! | `generated/changelogs/.locks/<repo>.json.lock` | the changelog write lock (the same) |
 //!
 //! Building needs root (the engine's sandbox).
 
