@@ -9,12 +9,12 @@ use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::checks::CheckReport;
 use plinth_catalog::{BumpKind, Catalog};
-use plinth_executor::{BuildReporter, CacheStatus, StepReport};
-use plinth_oci::Platform;
+use plinth_executor::BuildReporter;
 use plinth_registry::{Client, Credential, Credentials, Secret, TagListOptions};
 use plinth_release::{ReleaseReporter, ReleaseRequest, ReleaseSettings, Releaser, Target};
 
 use crate::ExitStatus;
+use crate::build_progress::BuildProgress;
 use crate::cli::GlobalArgs;
 use crate::engine_arg::EngineArgs;
 use crate::printer::{Printer, Verbosity};
@@ -83,35 +83,15 @@ impl ReleaseReporter for CliReporter {
     }
 
     fn build_reporter(&self) -> Arc<dyn BuildReporter> {
-        Arc::new(StepLines {
-            printer: self.printer,
-        })
+        // The same renderer as `plinth build`; `-v` also shows why each step hit or missed.
+        Arc::new(BuildProgress::new(
+            self.printer,
+            self.printer.verbosity() == Verbosity::Verbose,
+        ))
     }
 
     fn push_reporter(&self) -> Arc<dyn plinth_registry::Reporter> {
         Arc::new(TransferProgress::new(self.printer))
-    }
-}
-
-/// Build steps as plain lines (`-v` also shows why each step hit or missed).
-struct StepLines {
-    printer: Printer,
-}
-
-impl BuildReporter for StepLines {
-    fn on_step_done(&self, platform: &Platform, report: &StepReport) {
-        let status = match report.status {
-            CacheStatus::Hit => "cached",
-            CacheStatus::Miss => "built",
-        };
-        self.printer.status(format!(
-            "[{platform}] step #{}: {} ({status})",
-            report.index + 1,
-            report.description
-        ));
-        if self.printer.verbosity() == Verbosity::Verbose {
-            self.printer.status(format!("    {}", report.explanation));
-        }
     }
 }
 
