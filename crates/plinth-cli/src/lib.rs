@@ -24,6 +24,7 @@ pub mod printer;
 mod progress;
 mod prompt;
 mod recipe_arg;
+mod release_context;
 mod settings;
 
 use std::process::ExitCode;

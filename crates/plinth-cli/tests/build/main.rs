@@ -329,3 +329,5 @@ fn buildkit_engine_builds_the_same_dockerfile_and_plinth_runs_the_result() {
         "built by buildkit\n1000\n"
     );
 }
+
+mod security;
