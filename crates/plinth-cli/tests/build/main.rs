@@ -5,6 +5,8 @@ mod outputs;
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod main_job;
+
 use plinth_oci::Store;
 use plinth_oci::layout::OciLayout;
 use plinth_test::images::busybox_index;
@@ -327,3 +329,5 @@ fn buildkit_engine_builds_the_same_dockerfile_and_plinth_runs_the_result() {
         "built by buildkit\n1000\n"
     );
 }
+
+mod security;
