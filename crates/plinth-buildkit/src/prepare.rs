@@ -95,6 +95,17 @@ impl Preparer<'_> {
             let op = match op {
                 Op::From { source } => match source.kind() {
                     SourceKind::Registry(_) => op.clone(),
+                    SourceKind::Debian(_) => {
+                        return Err(Error::Step {
+                            index,
+                            reason: format!(
+                                "the root `{}` is made from Debian's archive, which only the embedded engine does: \
+                                 build it with `--engine embedded`, or push a root built that way to a registry \
+                                 every builder can reach and use that address",
+                                source.address()
+                            ),
+                        });
+                    }
                     SourceKind::OciLayout { .. } | SourceKind::DockerArchive { .. } => {
                         return Err(Error::Step {
                             index,

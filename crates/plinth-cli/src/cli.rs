@@ -48,6 +48,12 @@ pub struct GlobalArgs {
     /// Serve URL inputs under PREFIX from another base URL or a local directory; repeatable.
     #[arg(long = "url-mirror", value_name = "PREFIX=URL-OR-DIR", global = true)]
     pub url_mirrors: Vec<String>,
+    /// Make Debian roots (`plinth/debian:SUITE…`) from this archive (serving `dists/SUITE/InRelease`, e.g. `http://deb.debian.org/debian`) instead of the machine's apt sources. Its signatures are still checked against Debian's keyring.
+    #[arg(long = "apt-mirror", value_name = "URL", global = true)]
+    pub apt_mirror: Option<String>,
+    /// Build steps and runs trust the CA certificates in FILE (e.g. the host's `/etc/ssl/certs/ca-certificates.crt` behind a TLS-intercepting proxy); mounted for the step only, images do not change. Also `PLINTH_STEP_CA_BUNDLE`.
+    #[arg(long = "step-ca-bundle", value_name = "FILE", global = true)]
+    pub step_ca_bundle: Option<std::path::PathBuf>,
     /// Build from image TO wherever a recipe starts from FROM (`repo`, `repo:tag` or a full address; TO any image source); repeatable. Such stand-in builds are only publishable to a loopback registry.
     #[arg(long = "substitute-image", value_name = "FROM=TO", global = true)]
     pub substitute_images: Vec<String>,

@@ -10,5 +10,7 @@ pub const DOCKER_HUB_USERNAME: &str = "DOCKER_HUB_USERNAME";
 pub const DOCKER_HUB_PASSWORD: &str = "DOCKER_HUB_PASSWORD";
 /// Clamps layer mtimes, as reproducible-builds.org defines it.
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+/// A CA bundle build steps and runs trust (`--step-ca-bundle`), for TLS-intercepting proxies.
+pub const PLINTH_STEP_CA_BUNDLE: &str = "PLINTH_STEP_CA_BUNDLE";
 /// Standard log filter override.
 pub const RUST_LOG: &str = "RUST_LOG";

@@ -51,6 +51,28 @@ pub fn engine_with_client(
     for mirror in url_mirrors(global)? {
         config = config.with_url_mirror(mirror);
     }
+    if let Some(url) = &global.apt_mirror {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            anyhow::bail!(
+                "invalid `--apt-mirror {url}`: give the archive's http:// or https:// URL, the directory holding `dists/` (e.g. `http://deb.debian.org/debian`)"
+            );
+        }
+        config = config.with_apt_mirror(url.as_str());
+    }
+    let bundle = global.step_ca_bundle.clone().or_else(|| {
+        std::env::var_os(crate::env::PLINTH_STEP_CA_BUNDLE)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    });
+    if let Some(bundle) = bundle {
+        if !bundle.is_file() {
+            anyhow::bail!(
+                "the step CA bundle `{}` is not a file; give a PEM bundle such as /etc/ssl/certs/ca-certificates.crt",
+                bundle.display()
+            );
+        }
+        config = config.with_step_ca_bundle(bundle);
+    }
     plinth_engine::Engine::new(config).context("failed to start the build engine")
 }
 

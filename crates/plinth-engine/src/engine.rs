@@ -9,7 +9,11 @@ use plinth_oci::{MediaTypeFlavor, Store};
 use plinth_registry::Client;
 use plinth_sandbox::{NetworkMode, Sandbox};
 
+use plinth_oci::Platform;
+use plinth_recipe::DebianRoot;
+
 use crate::cache::StepCache;
+use crate::debian::{DebianRootRecord, DebianSettings};
 use crate::error::Result;
 use crate::snapshot::Snapshots;
 
@@ -24,6 +28,8 @@ pub struct EngineConfig {
     compression: Compression,
     source_date_epoch: Option<u64>,
     media_types: MediaTypeFlavor,
+    debian: DebianSettings,
+    step_ca_bundle: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -39,6 +45,8 @@ impl EngineConfig {
             compression: Compression::Gzip,
             source_date_epoch: None,
             media_types: MediaTypeFlavor::Oci,
+            debian: DebianSettings::default(),
+            step_ca_bundle: None,
         }
     }
 
@@ -82,6 +90,37 @@ impl EngineConfig {
         self
     }
 
+    /// Debian roots come from this archive (`--apt-mirror URL`, serving `dists/SUITE/InRelease`)
+    /// instead of the machine's apt sources.
+    pub fn with_apt_mirror(mut self, url: impl Into<String>) -> Self {
+        self.debian.mirror = Some(url.into());
+        self
+    }
+
+    /// The keyring Debian archives are verified against (default
+    /// `/usr/share/keyrings/debian-archive-keyring.gpg`).
+    pub fn with_debian_keyring(mut self, keyring: impl Into<PathBuf>) -> Self {
+        self.debian.keyring = keyring.into();
+        self
+    }
+
+    /// The apt configuration directory whose `sources.list` and `sources.list.d` name the
+    /// archive when no mirror is given (default `/etc/apt`).
+    pub fn with_apt_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.debian.apt_dir = dir.into();
+        self
+    }
+
+    /// Build steps and runs trust the CA certificates in `bundle` (a host file, e.g.
+    /// `/etc/ssl/certs/ca-certificates.crt` behind a TLS-intercepting proxy): it is mounted
+    /// read-only at [`STEP_CA_BUNDLE_PATH`](crate::STEP_CA_BUNDLE_PATH) and `SSL_CERT_FILE`,
+    /// `PIP_CERT`, `REQUESTS_CA_BUNDLE` and `CURL_CA_BUNDLE` name it, for the step only: images
+    /// are the same with or without it.
+    pub fn with_step_ca_bundle(mut self, bundle: impl Into<PathBuf>) -> Self {
+        self.step_ca_bundle = Some(bundle.into());
+        self
+    }
+
     /// OCI (default) or Docker schema 2 media types for manifests, configs and layers.
     pub fn with_media_types(mut self, flavor: MediaTypeFlavor) -> Self {
         self.media_types = flavor;
@@ -108,6 +147,8 @@ pub(crate) struct Inner {
     pub(crate) compression: Compression,
     pub(crate) source_date_epoch: Option<u64>,
     pub(crate) media_types: MediaTypeFlavor,
+    pub(crate) debian: DebianSettings,
+    pub(crate) step_ca_bundle: Option<PathBuf>,
 }
 
 impl Engine {
@@ -139,6 +180,8 @@ impl Engine {
             compression: config.compression,
             source_date_epoch: config.source_date_epoch,
             media_types: config.media_types,
+            debian: config.debian,
+            step_ca_bundle: config.step_ca_bundle,
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -148,6 +191,16 @@ impl Engine {
     /// The store the engine builds into.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// What the last root made or used for `root` on `platform` came from: the archive's
+    /// `InRelease` hashes and dates and every package version.
+    pub fn debian_root_record(
+        &self,
+        root: &DebianRoot,
+        platform: &Platform,
+    ) -> Result<Option<DebianRootRecord>> {
+        crate::debian::read_latest(&self.inner.store, root, platform)
     }
 
     /// The registry client (for pushing results).

@@ -128,6 +128,37 @@ pub enum Error {
         reason: String,
     },
 
+    /// A Debian archive's `InRelease` was refused: bad signature, expired, wrong suite.
+    #[error("refusing the Debian archive at `{url}`: {reason}")]
+    DebianArchive {
+        /// The `InRelease` URL.
+        url: String,
+        /// What is wrong, with how to fix it.
+        reason: String,
+    },
+
+    /// A Debian archive's `InRelease` could not be downloaded.
+    #[error(
+        "cannot reach the Debian archive at `{url}`: {reason}; check the network or give `--apt-mirror`"
+    )]
+    DebianUnreachable {
+        /// The `InRelease` URL.
+        url: String,
+        /// The status line or transport error.
+        reason: String,
+    },
+
+    /// A root from Debian's archive could not be made.
+    #[error("cannot make the Debian root `{root}` for {platform}: {reason}")]
+    Bootstrap {
+        /// The root's address.
+        root: String,
+        /// The platform.
+        platform: String,
+        /// What went wrong (mmdebstrap's last lines of output).
+        reason: String,
+    },
+
     /// The image to export or run is not in the store or not usable.
     #[error("{0}")]
     Image(String),

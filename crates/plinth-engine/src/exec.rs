@@ -168,6 +168,7 @@ pub(crate) fn run_exec(
         ));
     }
 
+    let spec = crate::trust::with_host_trust(spec, engine.step_ca_bundle.as_deref());
     let mut sink = LineSink::new(ctx);
     let outcome = engine.sandbox.run(&spec, &mut sink);
     let tail = sink.finish();

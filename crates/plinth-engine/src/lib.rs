@@ -5,6 +5,9 @@
 //!
 //! - `resolve`: the `from` image (registry, OCI layout, docker-archive) down to one manifest,
 //!   config and layers in the store. A digest-pinned image already in the store is used offline.
+//! - `debian`: roots made from Debian's archive (`plinth/debian:SUITE…`): the `InRelease`
+//!   files verified against Debian's keyring pin the archive state, a root already made from
+//!   that state is reused, otherwise `mmdebstrap` makes it and the layer writer stores it.
 //! - `snapshot`: layers unpacked once into `<store>/snapshots/<diff_id>` and stacked with
 //!   overlayfs (short links under `<store>/l` keep long stacks under mount(2)'s size limit).
 //! - `cache`: step keys (parent key, operation, input digests, platform, engine cache version),
@@ -48,6 +51,7 @@
 
 mod build;
 mod cache;
+mod debian;
 mod decode;
 mod engine;
 mod error;
@@ -64,12 +68,18 @@ mod state;
 mod step_context;
 mod steps;
 mod time;
+mod trust;
 
 pub use cache::{BUILD_RECORD_MEDIA_TYPE, ENGINE_CACHE_VERSION, STEP_RECORD_MEDIA_TYPE};
+pub use debian::{
+    AptSource, DEBIAN_ARCHIVE_KEYRING, DEBIAN_ARCHIVE_LABEL, DEBIAN_ROOT_LABEL,
+    DEBIAN_ROOT_RECORD_MEDIA_TYPE, DEFAULT_DEBIAN_MIRROR, DebianRootRecord, ReleaseState,
+};
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
 pub use gc::EngineGcReport;
 pub use run::{RunOptions, RunOutput, RunSession};
+pub use trust::STEP_CA_BUNDLE_PATH;
 
 // The executor interface's types, which `Engine::build` speaks.
 pub use plinth_executor::{

@@ -1,5 +1,5 @@
-//! Resolving a `from` image for a platform: registry, OCI layout directory or docker-archive,
-//! into the store, down to one manifest, its config and its layers.
+//! Resolving a `from` image for a platform: registry, OCI layout directory, docker-archive or
+//! Debian's archive (see `debian`), into the store, down to one manifest, its config and its layers.
 //!
 //! A digest-pinned registry image whose manifest, config and layers are already in the store is
 //! used without contacting the registry (offline builds). A tag is looked up on every build;
@@ -15,6 +15,7 @@ use plinth_oci::{Descriptor, Digest, ImageConfig, ImageManifest, Platform, Refer
 use plinth_recipe::{ImageSource, SourceKind};
 use plinth_registry::{Client, NoReporter};
 
+use crate::engine::Inner;
 use crate::error::{Error, Result};
 
 /// A root image resolved for one platform.
@@ -34,13 +35,14 @@ fn source_ref(address: &str) -> String {
     format!("sources/{address}")
 }
 
-/// Resolves `source` for `platform` into `store`.
+/// Resolves `source` for `platform` into the engine's store.
 pub(crate) fn resolve_root(
-    store: &Store,
-    client: &Client,
+    engine: &Inner,
     source: &ImageSource,
     platform: &Platform,
 ) -> Result<ResolvedRoot> {
+    let store = &engine.store;
+    let client = &engine.client;
     let span = tracing::info_span!("resolve_root", source = %source, %platform);
     let _g = span.enter();
     let _lock = store.lock_shared()?;
@@ -52,6 +54,7 @@ pub(crate) fn resolve_root(
                 let fetched = pulled && !seen_before(store, source, &root)?;
                 (root, fetched)
             }
+            SourceKind::Debian(root) => crate::debian::resolve_debian(engine, root, platform)?,
             SourceKind::OciLayout { dir, tag } => {
                 let layout = OciLayout::open(dir.clone())?;
                 let root = layout.import_to_store(store, tag.as_deref())?;
@@ -115,7 +118,7 @@ pub(crate) fn read_image(
 }
 
 /// Whether the store holds `root`'s manifest for `platform` with its config and layers.
-fn complete_in_store(store: &Store, root: &Descriptor, platform: &Platform) -> bool {
+pub(crate) fn complete_in_store(store: &Store, root: &Descriptor, platform: &Platform) -> bool {
     match resolve_manifest(store, root, Some(platform)) {
         Ok((_, m)) => std::iter::once(&m.config)
             .chain(&m.layers)

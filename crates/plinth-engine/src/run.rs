@@ -111,8 +111,7 @@ impl Engine {
     /// Opens a session on an image source (pulled or imported into the store first).
     pub fn open_source(&self, source: &ImageSource, platform: &Platform) -> Result<RunSession> {
         crate::platform::check_platform(platform)?;
-        let root =
-            crate::resolve::resolve_root(&self.inner.store, &self.inner.client, source, platform)?;
+        let root = crate::resolve::resolve_root(&self.inner, source, platform)?;
         self.session(root.config, root.layers, platform)
     }
 
@@ -225,6 +224,7 @@ impl RunSession {
         for mount in &options.mounts {
             spec = spec.with_mount(mount.clone());
         }
+        let spec = crate::trust::with_host_trust(spec, inner.step_ca_bundle.as_deref());
         let mut capture = Capture {
             inner: sink,
             keep: options.capture,

@@ -175,12 +175,7 @@ impl PlatformBuilder<'_> {
         let mut inputs = BTreeMap::new();
         let (status, explanation, layer) = match step.op {
             Op::From { source } => {
-                let root = crate::resolve::resolve_root(
-                    &self.engine.store,
-                    &self.engine.client,
-                    source,
-                    self.platform,
-                )?;
+                let root = crate::resolve::resolve_root(self.engine, source, self.platform)?;
                 let digest = root.manifest.digest.clone();
                 inputs.insert("root".to_owned(), digest.to_string());
                 let before = self

@@ -305,7 +305,9 @@ impl Writer<'_> {
                 .strip_prefix("docker://")
                 .unwrap_or(source.address())
                 .to_owned(),
-            SourceKind::OciLayout { .. } | SourceKind::DockerArchive { .. } => {
+            SourceKind::OciLayout { .. }
+            | SourceKind::DockerArchive { .. }
+            | SourceKind::Debian(_) => {
                 if let Some(n) = self.context.images.iter().find(|n| &n.source == source) {
                     return n.name.clone();
                 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::debian::DebianRoot;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, ExecOptions, FileOptions, FileSource, Op};
 use crate::source::ImageSource;
@@ -52,6 +53,12 @@ impl Container {
     /// `Container::new().from(source)`.
     pub fn from_image(source: impl Into<ImageSource>) -> Self {
         Self::new().from(source)
+    }
+
+    /// A container whose root is made from Debian's archive (see [`DebianRoot`]):
+    /// `Container::from_debian(DebianRoot::new("bookworm")?.with_packages(["python3"])?)`.
+    pub fn from_debian(root: DebianRoot) -> Self {
+        Self::from_image(root)
     }
 
     /// Parses `address` as an [`ImageSource`] and starts a container from it.

@@ -46,6 +46,7 @@
 
 pub mod buildable;
 mod container;
+pub mod debian;
 mod declared_ids;
 pub mod error;
 pub mod example;
@@ -62,6 +63,7 @@ pub use buildable::{
     BuildContext, BuildableDockerfile, BuildableOptions, ContextEntry, ContextSource, NamedImage,
 };
 pub use container::Container;
+pub use debian::{DEBIAN_ROOT_NAME, DebianRoot};
 pub use error::{Error, Problem, Result};
 pub use inputs::{FileTarget, resolve_in_context};
 pub use op::{DirectorySource, ExecOptions, FileOptions, FileSource, Network, Op};

@@ -1,5 +1,5 @@
-//! Where a container's root filesystem comes from: a registry reference, an OCI layout directory
-//! or a docker-archive tarball.
+//! Where a container's root filesystem comes from: a registry reference, an OCI layout directory,
+//! a docker-archive tarball or Debian's archive ([`DebianRoot`], the reserved `plinth/debian` name).
 //!
 //! The address is kept exactly as the recipe wrote it, because the Dockerfile views print it back
 //! verbatim (`docker.io/python:…`, not the normalised `docker.io/library/python:…`).
@@ -11,6 +11,7 @@ use std::str::FromStr;
 use plinth_oci::Reference;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::debian::{DebianRoot, is_debian_address};
 use crate::error::{Error, Result};
 
 /// A parsed image source with the text it was written as.
@@ -39,16 +40,21 @@ pub enum SourceKind {
         /// The tarball.
         file: PathBuf,
     },
+    /// A root bootstrapped from Debian's archive (`plinth/debian:SUITE[-VARIANT][?include=…]`).
+    Debian(DebianRoot),
 }
 
 impl ImageSource {
-    /// Parses `docker.io/x:1@sha256:…` (or `docker://…`), `oci:DIR[:TAG]` or `docker-archive:FILE`.
+    /// Parses `docker.io/x:1@sha256:…` (or `docker://…`), `oci:DIR[:TAG]`, `docker-archive:FILE`
+    /// or a Debian root (`plinth/debian:bookworm`, see [`DebianRoot::parse`]).
     pub fn parse(input: &str) -> Result<Self> {
         let bad = |reason: &str| Error::InvalidSource {
             input: input.chars().take(200).collect(),
             reason: reason.to_owned(),
         };
-        let kind = if let Some(rest) = input.strip_prefix("oci:") {
+        let kind = if is_debian_address(input) {
+            SourceKind::Debian(DebianRoot::parse(input)?)
+        } else if let Some(rest) = input.strip_prefix("oci:") {
             // Like containers-image: the directory ends at the first `:`.
             let (dir, tag) = match rest.split_once(':') {
                 Some((d, t)) => (d, Some(t)),
@@ -111,10 +117,18 @@ impl ImageSource {
         }
     }
 
+    /// The Debian root, for sources made from Debian's archive.
+    pub fn debian(&self) -> Option<&DebianRoot> {
+        match &self.kind {
+            SourceKind::Debian(root) => Some(root),
+            _ => None,
+        }
+    }
+
     /// The local path, for OCI layout and docker-archive sources.
     pub fn local_path(&self) -> Option<&Path> {
         match &self.kind {
-            SourceKind::Registry(_) => None,
+            SourceKind::Registry(_) | SourceKind::Debian(_) => None,
             SourceKind::OciLayout { dir, .. } => Some(dir),
             SourceKind::DockerArchive { file } => Some(file),
         }
@@ -126,6 +140,15 @@ impl From<Reference> for ImageSource {
         Self {
             address: reference.to_string(),
             kind: SourceKind::Registry(reference),
+        }
+    }
+}
+
+impl From<DebianRoot> for ImageSource {
+    fn from(root: DebianRoot) -> Self {
+        Self {
+            address: root.address(),
+            kind: SourceKind::Debian(root),
         }
     }
 }

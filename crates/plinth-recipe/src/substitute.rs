@@ -65,7 +65,9 @@ impl Pattern {
             }
             (
                 Pattern::Local(text),
-                SourceKind::OciLayout { .. } | SourceKind::DockerArchive { .. },
+                SourceKind::OciLayout { .. }
+                | SourceKind::DockerArchive { .. }
+                | SourceKind::Debian(_),
             ) => text == source.address(),
             _ => false,
         }
@@ -97,9 +99,9 @@ impl ImageSubstitution {
             SourceKind::Registry(r) if r.digest().is_some() => Pattern::Pinned(r.clone()),
             SourceKind::Registry(r) if r.tag().is_some() => Pattern::Tag(r.clone()),
             SourceKind::Registry(r) => Pattern::Repository(r.clone()),
-            SourceKind::OciLayout { .. } | SourceKind::DockerArchive { .. } => {
-                Pattern::Local(source.address().to_owned())
-            }
+            SourceKind::OciLayout { .. }
+            | SourceKind::DockerArchive { .. }
+            | SourceKind::Debian(_) => Pattern::Local(source.address().to_owned()),
         };
         Ok(Self {
             text: format!("{from}={to}"),

@@ -4,6 +4,7 @@ mod arm64;
 mod build;
 mod common;
 mod debian;
+mod debian_root;
 mod escape;
 mod export;
 mod gc;
