@@ -331,27 +331,7 @@ impl BuildkitBackend {
             platform_slug(platform),
             unique_suffix()
         );
-        let mut cmd = self.docker.command(&builder);
-        cmd.args(self.docker.build_words())
-            .args([
-                "--progress=plain",
-                "--platform",
-                &platform.to_string(),
-                "-t",
-                &tag,
-            ])
-            .arg("-f")
-            .arg(context.join(crate::context::DOCKERFILE));
-        if options.no_cache {
-            cmd.arg("--no-cache");
-        }
-        for from in &self.config.cache_from {
-            cmd.args(["--cache-from", &platform_cache_ref(from, platform)]);
-        }
-        if self.config.cache_to.is_some() {
-            cmd.args(["--build-arg", "BUILDKIT_INLINE_CACHE=1"]);
-        }
-        cmd.arg(&context);
+        let mut cmd = self.build_command(&builder, platform, options.no_cache, &tag, &context);
         let mut reader = ProgressReader::new(
             platform,
             builder.to_string(),
@@ -405,6 +385,40 @@ impl BuildkitBackend {
             source: Box::new(source),
         })?;
         Ok(build.with_warnings(prepared.warnings))
+    }
+
+    /// `docker build` of the materialised `context` for `platform` on `builder`, tagged `tag`,
+    /// with plain progress and the configured cache import and export.
+    fn build_command(
+        &self,
+        builder: &DockerHost,
+        platform: &Platform,
+        no_cache: bool,
+        tag: &str,
+        context: &Path,
+    ) -> std::process::Command {
+        let mut cmd = self.docker.command(builder);
+        cmd.args(self.docker.build_words())
+            .args([
+                "--progress=plain",
+                "--platform",
+                &platform.to_string(),
+                "-t",
+                tag,
+            ])
+            .arg("-f")
+            .arg(context.join(crate::context::DOCKERFILE));
+        if no_cache {
+            cmd.arg("--no-cache");
+        }
+        for from in &self.config.cache_from {
+            cmd.args(["--cache-from", &platform_cache_ref(from, platform)]);
+        }
+        if self.config.cache_to.is_some() {
+            cmd.args(["--build-arg", "BUILDKIT_INLINE_CACHE=1"]);
+        }
+        cmd.arg(context);
+        cmd
     }
 
     /// A fresh temp dir for one build's context and downloads, under the configured work dir.

@@ -112,8 +112,6 @@ pub(crate) fn run_exec(
     caches: &[CacheMount],
 ) -> Result<Option<(Descriptor, Digest)>> {
     let engine = ctx.engine;
-    let lowers = engine.snapshots.lowers(&state.layers)?;
-    let read_dirs = engine.snapshots.read_dirs(&state.layers)?;
     let step_dir = engine.snapshots.step_dir()?;
     let upper = step_dir.path().join("u");
     let work = step_dir.path().join("w");
@@ -121,53 +119,7 @@ pub(crate) fn run_exec(
         fs::create_dir(d).map_err(|e| Error::io("create", d, e))?;
     }
 
-    let runtime = state.config.config.clone().unwrap_or_default();
-    let workdir = runtime
-        .working_dir
-        .clone()
-        .filter(|w| !w.is_empty())
-        .map(|w| plinth_recipe::state::normalize_path(&w))
-        .unwrap_or_else(|| "/".to_owned());
-    // Create a missing workdir in this step's layer, owned by root, as `docker build` does.
-    if let Ok(missing) = missing_dirs(&read_dirs, &workdir, ctx.index) {
-        for rel in missing {
-            let dir = upper.join(&rel);
-            fs::create_dir(&dir).map_err(|e| Error::io("create the workdir", &dir, e))?;
-        }
-    }
-
-    let user = config_user(runtime.user.as_deref()).map_err(|source| Error::Owner {
-        index: ctx.index,
-        owner: runtime.user.clone().unwrap_or_default(),
-        source: Box::new(source),
-    })?;
-    let network = match network {
-        Network::Disabled => NetworkMode::None,
-        Network::Enabled => engine.network,
-    };
-    let mut spec = RunSpec::new(
-        Rootfs::Overlay(OverlayRootfs::new(lowers, &upper, &work)),
-        argv.iter().cloned(),
-    )
-    .with_cwd(&workdir)
-    .with_user(user)
-    .with_network(network);
-    for (name, value) in state.config.env() {
-        spec = spec.with_env(name, value);
-    }
-    for cache in caches {
-        let (uid, gid) = match &cache.owner {
-            Some(owner) => resolve_owner(&read_dirs, owner, ctx.index)?,
-            None => (0, 0),
-        };
-        spec = spec.with_mount(MountSpec::cache(
-            cache_dir(engine.store.root(), &cache.volume),
-            &cache.path,
-            uid,
-            gid,
-        ));
-    }
-
+    let spec = exec_spec(ctx, state, argv, network, caches, &upper, &work)?;
     let spec = crate::trust::with_host_trust(spec, engine.step_ca_bundle.as_deref());
     let mut sink = LineSink::new(ctx);
     let outcome = engine.sandbox.run(&spec, &mut sink);
@@ -207,6 +159,71 @@ pub(crate) fn run_exec(
     );
     engine.snapshots.install(upper, &info.diff_id)?;
     Ok(Some((descriptor, info.diff_id)))
+}
+
+/// The sandbox run of an exec step: the overlay over the image's layers, the command in the
+/// image's workdir (created in the step's layer when missing) as the image's user, with its
+/// environment, network and cache mounts.
+fn exec_spec(
+    ctx: &StepContext<'_>,
+    state: &ImageState,
+    argv: &[String],
+    network: Network,
+    caches: &[CacheMount],
+    upper: &Path,
+    work: &Path,
+) -> Result<RunSpec> {
+    let engine = ctx.engine;
+    let lowers = engine.snapshots.lowers(&state.layers)?;
+    let read_dirs = &engine.snapshots.read_dirs(&state.layers)?;
+    let runtime = state.config.config.clone().unwrap_or_default();
+    let workdir = runtime
+        .working_dir
+        .clone()
+        .filter(|w| !w.is_empty())
+        .map(|w| plinth_recipe::state::normalize_path(&w))
+        .unwrap_or_else(|| "/".to_owned());
+    // Create a missing workdir in this step's layer, owned by root, as `docker build` does.
+    if let Ok(missing) = missing_dirs(read_dirs, &workdir, ctx.index) {
+        for rel in missing {
+            let dir = upper.join(&rel);
+            fs::create_dir(&dir).map_err(|e| Error::io("create the workdir", &dir, e))?;
+        }
+    }
+
+    let user = config_user(runtime.user.as_deref()).map_err(|source| Error::Owner {
+        index: ctx.index,
+        owner: runtime.user.clone().unwrap_or_default(),
+        source: Box::new(source),
+    })?;
+    let network = match network {
+        Network::Disabled => NetworkMode::None,
+        Network::Enabled => engine.network,
+    };
+    let mut spec = RunSpec::new(
+        Rootfs::Overlay(OverlayRootfs::new(lowers, upper, work)),
+        argv.iter().cloned(),
+    )
+    .with_cwd(&workdir)
+    .with_user(user)
+    .with_network(network);
+    for (name, value) in state.config.env() {
+        spec = spec.with_env(name, value);
+    }
+    for cache in caches {
+        let (uid, gid) = match &cache.owner {
+            Some(owner) => resolve_owner(read_dirs, owner, ctx.index)?,
+            None => (0, 0),
+        };
+        spec = spec.with_mount(MountSpec::cache(
+            cache_dir(engine.store.root(), &cache.volume),
+            &cache.path,
+            uid,
+            gid,
+        ));
+    }
+
+    Ok(spec)
 }
 
 /// Removes mount points the sandbox had to create in the upper directory (when the image hides

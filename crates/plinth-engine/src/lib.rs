@@ -53,6 +53,7 @@ mod build;
 mod cache;
 mod debian;
 mod decode;
+mod describe;
 mod engine;
 mod error;
 mod exec;

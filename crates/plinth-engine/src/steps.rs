@@ -7,9 +7,10 @@ use std::time::Instant;
 use plinth_executor::{BuildReporter, CacheStatus, NoReporter, PlatformBuild, StepReport};
 use plinth_oci::{Descriptor, Digest, History, ImageConfig, ImageManifest, Platform};
 use plinth_recipe::state::{join_path, normalize_path};
-use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Op, Step};
+use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, ImageSource, Op, Step};
 
 use crate::cache::{BuildRecord, StepRecord, StepTrace, explain, root_key, step_key};
+use crate::describe::describe;
 use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::files::{
@@ -28,67 +29,6 @@ enum Prepared {
         items: Vec<CopyItem>,
         dest_owner: (u64, u64),
     },
-}
-
-/// A one-line description of an operation; also its history `created_by`.
-pub(crate) fn describe(op: &Op) -> String {
-    let json = |v: &[String]| serde_json::to_string(v).unwrap_or_default();
-    let flags = |owner: &Option<String>, mode: &Option<u32>| {
-        let mut s = String::new();
-        if let Some(o) = owner {
-            s.push_str(&format!("--chown={o} "));
-        }
-        if let Some(m) = mode {
-            s.push_str(&format!("--chmod={m:o} "));
-        }
-        s
-    };
-    match op {
-        Op::From { source } => format!("FROM {source}"),
-        Op::Exec { argv, network } => match network {
-            plinth_recipe::Network::Enabled => format!("RUN {}", json(argv)),
-            plinth_recipe::Network::Disabled => format!("RUN --network=none {}", json(argv)),
-        },
-        Op::Env { name, value } => format!("ENV {name}={value}"),
-        Op::Label { name, value } => format!("LABEL {name}={value}"),
-        Op::User { user } => format!("USER {user}"),
-        Op::Workdir { path } => format!("WORKDIR {path}"),
-        Op::Entrypoint { argv } => format!("ENTRYPOINT {}", json(argv)),
-        Op::DefaultArgs { argv } => format!("CMD {}", json(argv)),
-        Op::File {
-            path,
-            source,
-            owner,
-            mode,
-        } => {
-            let from = match source {
-                FileSource::Url { url, .. } => url.clone(),
-                FileSource::HostFile(p) => format!("host:{}", p.display()),
-                FileSource::Bytes(b) => format!("bytes:{}", &Digest::of(b).hex()[..12]),
-            };
-            let verb = if matches!(source, FileSource::Url { .. }) {
-                "ADD"
-            } else {
-                "COPY"
-            };
-            format!("{verb} {}{from} {path}", flags(owner, mode))
-        }
-        Op::Directory {
-            path,
-            source,
-            owner,
-            mode,
-        } => match source {
-            DirectorySource::Container { path: from, .. } => {
-                format!("COPY {}--from=helper {from} {path}", flags(owner, mode))
-            }
-            DirectorySource::Host(dir) => {
-                format!("COPY {}host:{} {path}", flags(owner, mode), dir.display())
-            }
-        },
-        Op::MountedCache { path, volume, .. } => format!("MOUNT cache {volume} at {path}"),
-        Op::UnmountCache { path } => format!("UNMOUNT cache at {path}"),
-    }
 }
 
 /// Applies a config operation to the image config.
@@ -118,8 +58,21 @@ fn apply_config(config: &mut ImageConfig, op: &Op) {
             runtime.cmd = None;
         }
         Op::DefaultArgs { argv } => config.runtime_mut().cmd = Some(argv.clone()),
-        _ => {}
+        // Steps that change files, or nothing in the config.
+        Op::From { .. }
+        | Op::Exec { .. }
+        | Op::File { .. }
+        | Op::Directory { .. }
+        | Op::MountedCache { .. }
+        | Op::UnmountCache { .. } => {}
     }
+}
+
+/// What a step did, for its report.
+struct StepOutcome {
+    status: CacheStatus,
+    explanation: String,
+    layer: Option<Descriptor>,
 }
 
 struct PlatformBuilder<'a> {
@@ -173,106 +126,22 @@ impl PlatformBuilder<'_> {
         let started = Instant::now();
         let parent = self.state.key.clone();
         let mut inputs = BTreeMap::new();
-        let (status, explanation, layer) = match step.op {
-            Op::From { source } => {
-                let root = crate::resolve::resolve_root(self.engine, source, self.platform)?;
-                let digest = root.manifest.digest.clone();
-                inputs.insert("root".to_owned(), digest.to_string());
-                let before = self
-                    .previous
-                    .as_ref()
-                    .and_then(|p| p.steps.get(step.index))
-                    .and_then(|s| s.inputs.get("root"));
-                let explanation = match before {
-                    Some(old) if *old != digest.to_string() => {
-                        format!("the root image changed from `{old}` to `{digest}`")
-                    }
-                    _ if root.fetched => format!("root image `{digest}` fetched"),
-                    _ => format!("root image `{digest}` already in the store"),
-                };
-                self.state = ImageState {
-                    config: root.config,
-                    layers: root.layers,
-                    key: root_key(Some(&digest), self.platform),
-                };
-                let status = if root.fetched {
-                    CacheStatus::Miss
-                } else {
-                    CacheStatus::Hit
-                };
-                (status, explanation, None)
-            }
-            Op::MountedCache { .. } | Op::UnmountCache { .. } => (
-                CacheStatus::Hit,
-                "build-time cache mount: nothing to build".to_owned(),
-                None,
-            ),
-            op => {
-                let ctx = StepContext {
-                    engine: self.engine,
-                    platform: self.platform,
-                    index: step.index,
-                    description: &description,
-                    reporter: self.reporter,
-                };
-                let prepared = self.prepare(step, &mut inputs)?;
-                let key = step_key(&parent, op, &inputs, self.platform);
-                let trace = StepTrace {
-                    description: description.clone(),
-                    op_digest: op.op_digest(),
-                    parent: Some(parent.clone()),
-                    inputs: inputs.clone(),
-                    key: key.clone(),
-                };
-                let cached = if self.no_cache {
-                    None
-                } else {
-                    self.engine.cache.lookup(&key)?
-                };
-                let status = if cached.is_some() {
-                    CacheStatus::Hit
-                } else {
-                    CacheStatus::Miss
-                };
-                let explanation = explain(
-                    self.previous.as_ref(),
-                    step.index,
-                    &trace,
-                    cached.is_some(),
-                    self.no_cache,
-                );
-                let (record, layer) = match cached {
-                    Some((record, layer)) => (record.clone(), layer.zip(record.diff_id)),
-                    None => {
-                        let layer = self.execute(&ctx, step, prepared)?;
-                        let record = StepRecord {
-                            created: self.engine.created_now(),
-                            created_by: description.clone(),
-                            diff_id: layer.as_ref().map(|(_, d)| d.clone()),
-                        };
-                        self.engine
-                            .cache
-                            .insert(&key, &record, layer.as_ref().map(|(d, _)| d))?;
-                        (record, layer)
-                    }
-                };
-                apply_config(&mut self.state.config, op);
-                let created = match self.engine.source_date_epoch {
-                    Some(epoch) => crate::time::rfc3339(epoch),
-                    None => record.created.clone(),
-                };
-                self.state.push(
-                    History {
-                        created: Some(created),
-                        created_by: Some(record.created_by.clone()),
-                        empty_layer: layer.is_none(),
-                        ..History::default()
-                    },
-                    layer.clone(),
-                );
-                self.state.key = key;
-                (status, explanation, layer.map(|(d, _)| d))
-            }
+        let outcome = match step.op {
+            Op::From { source } => self.run_from(step.index, source, &mut inputs)?,
+            Op::MountedCache { .. } | Op::UnmountCache { .. } => StepOutcome {
+                status: CacheStatus::Hit,
+                explanation: "build-time cache mount: nothing to build".to_owned(),
+                layer: None,
+            },
+            Op::Exec { .. }
+            | Op::Env { .. }
+            | Op::Label { .. }
+            | Op::User { .. }
+            | Op::Workdir { .. }
+            | Op::Entrypoint { .. }
+            | Op::DefaultArgs { .. }
+            | Op::File { .. }
+            | Op::Directory { .. } => self.run_cached(step, &description, &parent, &mut inputs)?,
         };
         let key = self.state.key.clone();
         self.traces.push(StepTrace {
@@ -285,16 +154,135 @@ impl PlatformBuilder<'_> {
         let report = StepReport {
             index: step.index,
             description,
-            status,
+            status: outcome.status,
             duration: started.elapsed(),
             key,
-            explanation,
-            layer,
+            explanation: outcome.explanation,
+            layer: outcome.layer,
         };
         tracing::debug!(index = report.index, status = ?report.status, "{}", report.explanation);
         self.reporter.on_step_done(self.platform, &report);
         self.reports.push(report);
         Ok(())
+    }
+
+    /// `FROM`: the root image resolved into the store becomes the state.
+    fn run_from(
+        &mut self,
+        index: usize,
+        source: &ImageSource,
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<StepOutcome> {
+        let root = crate::resolve::resolve_root(self.engine, source, self.platform)?;
+        let digest = root.manifest.digest.clone();
+        inputs.insert("root".to_owned(), digest.to_string());
+        let before = self
+            .previous
+            .as_ref()
+            .and_then(|p| p.steps.get(index))
+            .and_then(|s| s.inputs.get("root"));
+        let explanation = match before {
+            Some(old) if *old != digest.to_string() => {
+                format!("the root image changed from `{old}` to `{digest}`")
+            }
+            _ if root.fetched => format!("root image `{digest}` fetched"),
+            _ => format!("root image `{digest}` already in the store"),
+        };
+        self.state = ImageState {
+            config: root.config,
+            layers: root.layers,
+            key: root_key(Some(&digest), self.platform),
+        };
+        let status = if root.fetched {
+            CacheStatus::Miss
+        } else {
+            CacheStatus::Hit
+        };
+        Ok(StepOutcome {
+            status,
+            explanation,
+            layer: None,
+        })
+    }
+
+    /// A step with a cache key: its inputs, then the cached layer or a run, then the config
+    /// and history.
+    fn run_cached(
+        &mut self,
+        step: &Step<'_>,
+        description: &str,
+        parent: &Digest,
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<StepOutcome> {
+        let op = step.op;
+        let prepared = self.prepare(step, inputs)?;
+        let key = step_key(parent, op, inputs, self.platform);
+        let trace = StepTrace {
+            description: description.to_owned(),
+            op_digest: op.op_digest(),
+            parent: Some(parent.clone()),
+            inputs: inputs.clone(),
+            key: key.clone(),
+        };
+        let cached = if self.no_cache {
+            None
+        } else {
+            self.engine.cache.lookup(&key)?
+        };
+        let status = if cached.is_some() {
+            CacheStatus::Hit
+        } else {
+            CacheStatus::Miss
+        };
+        let explanation = explain(
+            self.previous.as_ref(),
+            step.index,
+            &trace,
+            cached.is_some(),
+            self.no_cache,
+        );
+        let (record, layer) = match cached {
+            Some((record, layer)) => (record.clone(), layer.zip(record.diff_id)),
+            None => {
+                let ctx = StepContext {
+                    engine: self.engine,
+                    platform: self.platform,
+                    index: step.index,
+                    description,
+                    reporter: self.reporter,
+                };
+                let layer = self.execute(&ctx, step, prepared)?;
+                let record = StepRecord {
+                    created: self.engine.created_now(),
+                    created_by: description.to_owned(),
+                    diff_id: layer.as_ref().map(|(_, d)| d.clone()),
+                };
+                self.engine
+                    .cache
+                    .insert(&key, &record, layer.as_ref().map(|(d, _)| d))?;
+                (record, layer)
+            }
+        };
+        apply_config(&mut self.state.config, op);
+        let created = match self.engine.source_date_epoch {
+            Some(epoch) => crate::time::rfc3339(epoch),
+            None => record.created.clone(),
+        };
+        self.state.push(
+            History {
+                created: Some(created),
+                created_by: Some(record.created_by.clone()),
+                empty_layer: layer.is_none(),
+                ..History::default()
+            },
+            layer.clone(),
+        );
+        self.state.key = key;
+        Ok(StepOutcome {
+            status,
+            explanation,
+            layer: layer.map(|(d, _)| d),
+        })
     }
 
     /// Finds the inputs of a step (downloads, host files, helper images) for its key.
