@@ -22,6 +22,9 @@ pub(crate) fn materialise(dir: &Path, dockerfile: &BuildableDockerfile) -> Resul
     fs::write(&path, &dockerfile.text).map_err(Error::io("write", &path))?;
     for entry in &dockerfile.context.entries {
         let dest = dir.join(&entry.path);
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(Error::io("create", parent))?;
+        }
         match &entry.source {
             ContextSource::Bytes(bytes) => {
                 fs::write(&dest, bytes).map_err(Error::io("write", &dest))?;

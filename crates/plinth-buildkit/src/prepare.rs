@@ -119,7 +119,7 @@ impl Preparer<'_> {
                         });
                     }
                 },
-                Op::Exec { argv, network }
+                Op::Exec { argv, network, env }
                     if *network == Network::Disabled && !self.keep_network_none =>
                 {
                     out.warnings.push(format!(
@@ -131,6 +131,7 @@ impl Preparer<'_> {
                     Op::Exec {
                         argv: argv.clone(),
                         network: Network::Enabled,
+                        env: env.clone(),
                     }
                 }
                 Op::File {

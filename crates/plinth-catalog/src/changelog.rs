@@ -278,7 +278,8 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// An exclusive advisory lock on `.<changelog name>.lock`, released on drop.
+/// An exclusive advisory lock on `.locks/<changelog name>.lock` beside the changelog (see
+/// [`lock_dir`](crate::lock_dir)), released on drop.
 struct ChangelogLock {
     _file: File,
 }
@@ -290,12 +291,13 @@ impl ChangelogLock {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let lock_path = dir.join(format!(".{name}.lock"));
+        let locks = dir.join(crate::lock_dir::LOCK_DIR);
+        let lock_path = locks.join(format!("{name}.lock"));
         let err = |source| Error::LockChangelog {
             path: lock_path.clone(),
             source,
         };
-        fs::create_dir_all(dir).map_err(err)?;
+        crate::lock_dir::lock_dir(dir).map_err(err)?;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -6,18 +6,25 @@
 //!
 //! - `commandTests`: `setup` commands, the command, then `teardown`, in one check (so the setup's
 //!   changes are visible); `globalEnvVars` and the test's `envVars` are passed as the command's
-//!   environment (literally: `$VAR` in a value is not expanded). The exit code must equal
+//!   environment, each value `$VAR`-expanded (Go's `os.Expand`, as the original) against the
+//!   image's environment and the variables before it, so `PATH: /env/bin:$PATH` prepends; the
+//!   command and its arguments are expanded against all of them too. (container-structure-test's
+//!   docker driver passes a test's own `envVars` to its main command unexpanded; its host driver
+//!   and its documentation expand them, as plinth does.) The exit code must equal
 //!   `exitCode` (default 0); `expectedOutput`/`excludedOutput` are regexes searched in stdout,
 //!   `expectedError`/`excludedError` in stderr. Every mismatch is reported, with the original
 //!   tool's wording.
-//! - `fileExistenceTests`: `test -e PATH` (so a dangling symlink counts as absent), then, when
-//!   `permissions`, `uid`, `gid` or `isExecutableBy` is asked, `stat -c '%f %u %g' PATH` (no
-//!   symlink following). The permissions are compared in Go's `FileMode` notation, which the
-//!   original uses (`-rw-r--r--`, `drwxr-xr-x`, `Lrwxrwxrwx`, `urwxr-xr-x` for setuid). The
-//!   image must ship `test` and `stat` (coreutils or busybox). As in the original, `shouldExist`
-//!   defaults to `false`.
-//! - `fileContentTests`: `cat PATH`; `expectedContents`/`excludedContents` are regexes. The image
-//!   must ship `cat`.
+//! - `fileExistenceTests`: the path, `$VAR`-expanded with the image's environment (not with
+//!   `globalEnvVars`, which the original's docker driver also applies), is looked up in the
+//!   image's filesystem through [`CommandRunner::stat_file`](crate::checks::CommandRunner::stat_file)
+//!   (no command runs, so images without a shell work): symlinks on the way are followed inside
+//!   the image's root, a final symlink is the entry itself (a dangling link exists, with mode
+//!   `Lrwxrwxrwx`), as `docker cp` reports it to the original. The permissions are compared in
+//!   Go's `FileMode` notation (`-rw-r--r--`, `drwxr-xr-x`, `urwxr-xr-x` for setuid). As in the
+//!   original (since 2018), `shouldExist` defaults to `true`.
+//! - `fileContentTests`: the file is read through
+//!   [`CommandRunner::read_file`](crate::checks::CommandRunner::read_file), symlinks followed;
+//!   `expectedContents`/`excludedContents` are regexes.
 //! - `metadataTest`: compared with the image config the runner exposes
 //!   ([`CommandRunner::image_config`](crate::checks::CommandRunner::image_config)); no command runs.
 //!
@@ -39,6 +46,7 @@
 //! ```
 
 mod eval;
+mod expand;
 
 use std::path::Path;
 
@@ -135,8 +143,8 @@ pub struct FileExistenceTest {
     pub name: String,
     /// The path.
     pub path: String,
-    /// Whether the path must exist (`false` when omitted, as in the original).
-    #[serde(default)]
+    /// Whether the path must exist (`true` when omitted, as in the original).
+    #[serde(default = "should_exist_by_default")]
     pub should_exist: bool,
     /// Go `FileMode` notation (`-rw-r--r--`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,6 +158,10 @@ pub struct FileExistenceTest {
     /// `owner`, `group`, `other` or `any`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_executable_by: Option<String>,
+}
+
+fn should_exist_by_default() -> bool {
+    true
 }
 
 /// A file content test.
@@ -345,7 +357,7 @@ impl CstFile {
             }
             if !t.should_exist && (t.permissions.is_some() || t.uid.is_some() || t.gid.is_some()) {
                 problems.push(format!(
-                    "{place}: permissions, uid or gid are given but shouldExist is false (the default); set shouldExist: true"
+                    "{place}: permissions, uid or gid are given but shouldExist is false; drop them or set shouldExist: true"
                 ));
             }
         }

@@ -15,6 +15,8 @@
 //! - [`checks`]: the sanity checks with the original's commands, pass rules and messages, run
 //!   through a [`checks::CommandRunner`] the engine implements; reports as a table, JSON or JUnit.
 //! - [`cst`]: container-structure-test YAML files turned into the same checks.
+//! - [`listing`]: the catalog version by version (declared, buildable, published, provenance,
+//!   notes), for `plinth catalog`.
 //!
 //! Nothing here touches the network or a build sandbox; rendering docs from a [`VersionHistory`] is
 //! the job of `plinth-render`.
@@ -43,6 +45,8 @@ pub mod cst;
 pub mod error;
 pub mod family;
 pub mod history;
+pub mod listing;
+pub mod lock_dir;
 mod pyjson;
 pub mod version;
 

@@ -26,6 +26,7 @@ fn config() -> ImageConfig {
             "PATH=/usr/local/bin:/usr/bin".into(),
             "PYTHON_VERSION=3.10.14".into(),
             "POETRY_NO_INTERACTION=1".into(),
+            "PYTHON_HOME=/usr/local".into(),
         ]),
         entrypoint: Some(vec!["/airbyte/base.sh".into()]),
         cmd: None,
@@ -51,14 +52,15 @@ fn healthy() -> Canned {
             &["apt-get", "install", "-y", "curl"],
             out(100, "", "E: Could not open lock file /var/lib/dpkg/lock-frontend - open (13: Permission denied)\nE: Unable to acquire the dpkg frontend lock\n"),
         )
-        .on(&["test", "-e", "/airbyte"], ok(""))
-        .on(&["stat", "-c", "%f %u %g", "/airbyte"], ok("41ed 1000 1000\n"))
-        .on(&["test", "-e", "/airbyte/base.sh"], ok(""))
-        .on(&["stat", "-c", "%f %u %g", "/airbyte/base.sh"], ok("81ed 1000 1000\n"))
-        .on(&["test", "-e", "/root/.ssh/id_rsa"], out(1, "", ""))
-        .on(
-            &["cat", "/etc/apt/sources.list.d/debian.sources"],
-            ok("Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n"),
+        .dir("/airbyte", 0o755, 1000, 1000)
+        .file("/airbyte/base.sh", 0o755, 1000, 1000, "#!/bin/sh\n")
+        .file("/usr/local/bin/python3", 0o755, 0, 0, "")
+        .file(
+            "/etc/apt/sources.list.d/debian.sources",
+            0o644,
+            0,
+            0,
+            "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n",
         )
         .with_config(config())
 }
@@ -68,9 +70,10 @@ fn parses_a_real_world_file_into_checks() {
     let f = file();
     assert_eq!(f.global_env_vars.len(), 2);
     assert_eq!(f.command_tests[2].exit_code, 100);
+    assert!(!f.file_existence_tests[2].should_exist);
     assert!(
-        !f.file_existence_tests[2].should_exist,
-        "shouldExist defaults to false, as upstream"
+        f.file_existence_tests[3].should_exist,
+        "shouldExist defaults to true, as upstream"
     );
     let ids: Vec<String> = f.checks().iter().map(|c| c.id().to_owned()).collect();
     assert_eq!(
@@ -82,6 +85,7 @@ fn parses_a_real_world_file_into_checks() {
             "cst:file_existence:airbyte dir",
             "cst:file_existence:base script is executable",
             "cst:file_existence:no ssh keys",
+            "cst:file_existence:python through the image PATH",
             "cst:file_content:Debian sources",
             "cst:metadata",
         ]
@@ -98,14 +102,15 @@ fn a_healthy_image_passes_every_test() {
         &runner,
     );
     assert!(report.passed(), "{}", report.render_table());
-    // Global env first, then the test's own; values are passed literally.
+    // Global env first, then the test's own; values are expanded against the image's
+    // environment and the variables before them.
     let calls = runner.calls.borrow();
     let pip = calls.iter().find(|c| c.argv[0] == "pip").unwrap();
     assert_eq!(
         pip.env,
         [
             ("VIRTUAL_ENV".into(), "/env".into()),
-            ("PATH".into(), "/env/bin:$PATH".into()),
+            ("PATH".into(), "/env/bin:/usr/local/bin:/usr/bin".into()),
             ("PIP_CACHE_DIR".into(), "/custom_cache/pip".into())
         ]
     );
@@ -118,12 +123,17 @@ fn a_healthy_image_passes_every_test() {
             "pip config list",
             "rm -rf /custom_cache/pip",
             "apt-get install -y curl",
-            "test -e /airbyte",
-            "stat -c %f %u %g /airbyte",
-            "test -e /airbyte/base.sh",
-            "stat -c %f %u %g /airbyte/base.sh",
-            "test -e /root/.ssh/id_rsa",
-            "cat /etc/apt/sources.list.d/debian.sources",
+        ]
+    );
+    // File tests read the filesystem; none runs a command.
+    assert_eq!(
+        *runner.file_calls.borrow(),
+        [
+            "stat /airbyte",
+            "stat /airbyte/base.sh",
+            "stat /root/.ssh/id_rsa",
+            "stat /usr/local/bin/python3",
+            "read /etc/apt/sources.list.d/debian.sources",
         ]
     );
 }
@@ -132,17 +142,15 @@ fn a_healthy_image_passes_every_test() {
 fn failures_use_the_upstream_wording_and_list_every_mismatch() {
     let runner = Canned::new()
         .on(&["python", "--version"], out(2, "Python 3.9.18\n", ""))
-        .on(&["test", "-e", "/airbyte"], ok(""))
-        .on(&["stat", "-c", "%f %u %g", "/airbyte"], ok("41c0 0 0\n"))
-        .on(&["test", "-e", "/airbyte/base.sh"], ok(""))
-        .on(
-            &["stat", "-c", "%f %u %g", "/airbyte/base.sh"],
-            ok("81a4 0 0\n"),
-        )
-        .on(&["test", "-e", "/root/.ssh/id_rsa"], ok(""))
-        .on(
-            &["cat", "/etc/apt/sources.list.d/debian.sources"],
-            ok("URIs: http://gce_debian_mirror.example/debian\n"),
+        .dir("/airbyte", 0o700, 0, 0)
+        .file("/airbyte/base.sh", 0o644, 0, 0, "")
+        .file("/root/.ssh/id_rsa", 0o600, 0, 0, "key")
+        .file(
+            "/etc/apt/sources.list.d/debian.sources",
+            0o644,
+            0,
+            0,
+            "URIs: http://gce_debian_mirror.example/debian\n",
         );
     let checks = file().checks();
     let report = run_checks("x", &Platform::linux_amd64(), &checks, &runner);
@@ -169,17 +177,25 @@ fn failures_use_the_upstream_wording_and_list_every_mismatch() {
     );
     assert_eq!(
         message("cst:file_existence:base script is executable"),
-        "/airbyte/base.sh has incorrect executable bit. Expected to be executable by: any"
+        "/airbyte/base.sh has incorrect executable bit. Expected to be executable by any, Actual: -rw-r--r--"
     );
     assert_eq!(
         message("cst:file_existence:no ssh keys"),
         "File /root/.ssh/id_rsa should not exist but does"
     );
+    // Without the image's environment, `$PYTHON_HOME` expands to nothing.
+    assert_eq!(
+        message("cst:file_existence:python through the image PATH"),
+        "File $PYTHON_HOME/bin/python3 should exist but does not"
+    );
+    let content = "URIs: http://gce_debian_mirror.example/debian\n";
     assert_eq!(
         message("cst:file_content:Debian sources"),
-        "Expected string 'URIs: http://deb\\.debian\\.org/debian' not found in file content\n\
-         Expected string 'Suites: bookworm bookworm-updates' not found in file content\n\
-         Excluded string '.*gce_debian_mirror.*' found in file content"
+        format!(
+            "Expected string 'URIs: http://deb\\.debian\\.org/debian' not found in file content string '{content}'\n\
+             Expected string 'Suites: bookworm bookworm-updates' not found in file content string '{content}'\n\
+             Excluded string '.*gce_debian_mirror.*' found in file content string '{content}'"
+        )
     );
     // Without an image config the metadata test cannot be evaluated.
     let metadata = report
@@ -244,6 +260,7 @@ fileExistenceTests:
   - name: x
     path: /x
     isExecutableBy: everyone
+    shouldExist: false
     permissions: "-rw-r--r--"
 "#;
     let err = CstFile::parse(text, "bad.yaml").unwrap_err();

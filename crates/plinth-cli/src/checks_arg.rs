@@ -33,6 +33,13 @@ impl CheckArgs {
             Some((family, version)) => family.checks(version)?,
             None => Vec::new(),
         };
+        checks.extend(self.cst_checks()?);
+        Ok(checks)
+    }
+
+    /// The checks of the container-structure-test files alone.
+    pub fn cst_checks(&self) -> anyhow::Result<Vec<Check>> {
+        let mut checks = Vec::new();
         for file in &self.cst_files {
             let cst = CstFile::load(file)
                 .with_context(|| format!("failed to read `{}`", file.display()))?;
@@ -60,8 +67,11 @@ impl CheckArgs {
         for report in reports {
             if self.json {
                 printer.result(report.to_json());
-            } else {
+            } else if report.passed() {
                 printer.status(report.render_table());
+            } else {
+                // `-q` hides progress, never what failed.
+                printer.always(report.render_table());
             }
         }
         if let Some(path) = &self.junit {

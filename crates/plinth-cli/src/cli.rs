@@ -48,7 +48,7 @@ pub struct GlobalArgs {
     /// Serve URL inputs under PREFIX from another base URL or a local directory; repeatable.
     #[arg(long = "url-mirror", value_name = "PREFIX=URL-OR-DIR", global = true)]
     pub url_mirrors: Vec<String>,
-    /// Make Debian roots (`plinth/debian:SUITE…`) from this archive (serving `dists/SUITE/InRelease`, e.g. `http://deb.debian.org/debian`) instead of the machine's apt sources. Its signatures are still checked against Debian's keyring.
+    /// Make Debian roots (`plinth/debian:SUITE…`) from this archive (serving `dists/SUITE/InRelease`, e.g. `http://deb.debian.org/debian`) instead of the machine's apt sources (its signatures are still checked against Debian's keyring); `plinth outdated` reads the suite's package index there.
     #[arg(long = "apt-mirror", value_name = "URL", global = true)]
     pub apt_mirror: Option<String>,
     /// Build steps and runs trust the CA certificates in FILE (e.g. the host's `/etc/ssl/certs/ca-certificates.crt` behind a TLS-intercepting proxy); mounted for the step only, images do not change. Also `PLINTH_STEP_CA_BUNDLE`.
@@ -98,6 +98,10 @@ pub enum Command {
     Publish(commands::publish::PublishArgs),
     /// Write the catalog README.md and generated/registry.json (or check them with --check).
     GenerateDocs(commands::generate_docs::GenerateDocsArgs),
+    /// List the catalog: every family's versions, declared, buildable, published, with their provenance and notes.
+    Catalog(commands::catalog::CatalogArgs),
+    /// Before any build: root tags that moved, apt pins the root's suite no longer carries, pip pins with newer releases; exit 1 when a pin cannot install.
+    Outdated(commands::outdated::OutdatedArgs),
     /// Print the address@digest consumers should pin.
     Latest(commands::latest::LatestArgs),
     /// Pin connectors' metadata.yaml baseImage to the latest stable published version.

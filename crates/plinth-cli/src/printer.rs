@@ -51,6 +51,11 @@ impl Printer {
         }
     }
 
+    /// A message on stderr shown even under `-q`: what failed and why.
+    pub fn always(&self, line: impl AsRef<str>) {
+        let _ = writeln!(io::stderr().lock(), "{}", line.as_ref());
+    }
+
     /// A warning on stderr (always shown).
     pub fn warn(&self, line: impl AsRef<str>) {
         let _ = writeln!(io::stderr().lock(), "warning: {}", line.as_ref());

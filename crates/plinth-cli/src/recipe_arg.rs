@@ -8,7 +8,8 @@ use plinth_catalog::Catalog;
 use plinth_catalog::version::Version;
 use plinth_oci::Platform;
 use plinth_recipe::{
-    AppliedSubstitution, Container, ImageSubstitutions, ReaderOptions, parse_dockerfile_with,
+    AppliedSubstitution, BaseConfig, Container, DockerfileRead, ImageSource, ImageSubstitutions,
+    ReaderOptions, base_images, read_dockerfile,
 };
 
 use crate::cli::GlobalArgs;
@@ -42,7 +43,12 @@ pub struct Recipe<'a> {
 }
 
 enum Source<'a> {
-    Dockerfile(Container),
+    /// A Dockerfile, read once per platform (the automatic platform args differ).
+    Dockerfile {
+        path: PathBuf,
+        text: String,
+        options: Box<ReaderOptions>,
+    },
     Catalog {
         family: &'a dyn plinth_catalog::Family,
         version: Version,
@@ -53,7 +59,7 @@ impl RecipeArgs {
     /// Resolves the arguments against `catalog`.
     pub fn resolve<'a>(&self, catalog: &'a Catalog) -> anyhow::Result<Recipe<'a>> {
         if let Some(file) = &self.file {
-            return read_dockerfile(file, self.context.as_deref(), &self.build_args);
+            return dockerfile_recipe(file, self.context.as_deref(), &self.build_args);
         }
         let Some(spec) = &self.catalog_version else {
             return Err(crate::exit_status::usage_error(
@@ -98,7 +104,7 @@ impl Recipe<'_> {
     pub fn catalog_version(&self) -> Option<(&dyn plinth_catalog::Family, &Version)> {
         match &self.source {
             Source::Catalog { family, version } => Some((*family, version)),
-            Source::Dockerfile(_) => None,
+            Source::Dockerfile { .. } => None,
         }
     }
 
@@ -113,13 +119,25 @@ impl Recipe<'_> {
         Ok(self.container_with_substitutions(platform)?.0)
     }
 
-    /// The container for `platform` and the images the substitutions replaced in it.
+    /// The container for `platform` and the images the substitutions replaced in it. A
+    /// Dockerfile is read without its base images' configs here (see [`Self::build_recipe`]).
     pub fn container_with_substitutions(
         &self,
         platform: &Platform,
     ) -> anyhow::Result<(Container, Vec<AppliedSubstitution>)> {
         let container = match &self.source {
-            Source::Dockerfile(container) => container.clone(),
+            Source::Dockerfile {
+                path,
+                text,
+                options,
+            } => {
+                read_dockerfile_for(
+                    path,
+                    text,
+                    (**options).clone().with_platform(platform.clone()),
+                )?
+                .container
+            }
             Source::Catalog { family, version } => family.recipe(version, platform)?,
         };
         Ok(container
@@ -127,10 +145,62 @@ impl Recipe<'_> {
             .into_parts())
     }
 
+    /// What `build` builds for `platform`: the container, the images substituted in it and the
+    /// reader's warnings. A Dockerfile's stages are read with their base images' configs, which
+    /// `engine` resolves (after the substitutions), as BuildKit reads them.
+    pub fn build_recipe(
+        &self,
+        platform: &Platform,
+        engine: &plinth_engine::Engine,
+    ) -> anyhow::Result<BuildRecipe> {
+        let Source::Dockerfile {
+            path,
+            text,
+            options,
+        } = &self.source
+        else {
+            let (container, substituted) = self.container_with_substitutions(platform)?;
+            return Ok(BuildRecipe {
+                container,
+                substituted,
+                warnings: Vec::new(),
+            });
+        };
+        let mut options = (**options).clone().with_platform(platform.clone());
+        for image in base_images(text, &options) {
+            // A name that does not parse is left to the reader, which reports it with its line.
+            let Ok(source) = ImageSource::parse(&image) else {
+                continue;
+            };
+            let source = self
+                .substitutions
+                .replacement_for(&source)
+                .cloned()
+                .unwrap_or(source);
+            let config = engine.resolve_config(&source, platform).with_context(|| {
+                format!(
+                    "failed to resolve `{image}`, a base image of `{}`",
+                    path.display()
+                )
+            })?;
+            options = options.with_base_config(image, BaseConfig::of_image(&config));
+        }
+        let read = read_dockerfile_for(path, text, options)?;
+        let (container, substituted) = read
+            .container
+            .with_substituted_images(&self.substitutions)
+            .into_parts();
+        Ok(BuildRecipe {
+            container,
+            substituted,
+            warnings: read.warnings,
+        })
+    }
+
     /// The platforms to build when none are asked for: the family's, or the host's.
     pub fn default_platforms(&self) -> Vec<Platform> {
         match &self.source {
-            Source::Dockerfile(_) => vec![Platform::host()],
+            Source::Dockerfile { .. } => vec![Platform::host()],
             Source::Catalog { family, .. } => family.platforms(),
         }
     }
@@ -138,13 +208,23 @@ impl Recipe<'_> {
     /// The original's "Dockerfile example" text.
     pub fn dockerfile_example(&self) -> anyhow::Result<String> {
         match &self.source {
-            Source::Dockerfile(container) => Ok(container.dockerfile_example()),
+            Source::Dockerfile {
+                path,
+                text,
+                options,
+            } => Ok(read_dockerfile_for(
+                path,
+                text,
+                (**options).clone().with_platform(Platform::host()),
+            )?
+            .container
+            .dockerfile_example()),
             Source::Catalog { family, version } => Ok(family.dockerfile_example(version)?),
         }
     }
 }
 
-fn read_dockerfile<'a>(
+fn dockerfile_recipe<'a>(
     file: &Path,
     context: Option<&Path>,
     build_args: &[String],
@@ -159,19 +239,60 @@ fn read_dockerfile<'a>(
     } else {
         context
     };
-    let mut options = ReaderOptions::new(&context);
+    let mut options = ReaderOptions::new(&context).with_dockerfile(file);
     for arg in build_args {
-        let (name, value) = arg.split_once('=').ok_or_else(|| {
-            crate::exit_status::usage_error(format!("`--build-arg {arg}`: write it as NAME=VALUE"))
-        })?;
-        options = options.with_build_arg(name, value);
+        match arg.split_once('=') {
+            Some((name, value)) => options = options.with_build_arg(name, value),
+            // `--build-arg NAME` takes the value from the environment, as docker does; unset,
+            // it is not given at all.
+            None => {
+                if let Some(value) = std::env::var_os(arg) {
+                    let value = value.into_string().map_err(|_| {
+                        crate::exit_status::usage_error(format!(
+                            "`--build-arg {arg}`: the environment's value is not UTF-8"
+                        ))
+                    })?;
+                    options = options.with_build_arg(arg, value);
+                }
+            }
+        }
     }
-    let container = parse_dockerfile_with(&text, &options)
-        .with_context(|| format!("failed to read `{}`", file.display()))?;
     Ok(Recipe {
         id: file.display().to_string(),
-        source: Source::Dockerfile(container),
+        source: Source::Dockerfile {
+            path: file.to_path_buf(),
+            text,
+            options: Box::new(options),
+        },
         substitutions: ImageSubstitutions::new(),
+    })
+}
+
+/// One platform's build of a [`Recipe`] (see [`Recipe::build_recipe`]).
+pub struct BuildRecipe {
+    /// The container to build.
+    pub container: Container,
+    /// The images substituted in it.
+    pub substituted: Vec<AppliedSubstitution>,
+    /// Warnings of the Dockerfile reader.
+    pub warnings: Vec<String>,
+}
+
+fn read_dockerfile_for(
+    path: &Path,
+    text: &str,
+    options: ReaderOptions,
+) -> anyhow::Result<DockerfileRead> {
+    read_dockerfile(text, &options).with_context(|| {
+        format!(
+            "failed to read `{}`{}",
+            path.display(),
+            options
+                .platform
+                .as_ref()
+                .map(|p| format!(" for {p}"))
+                .unwrap_or_default()
+        )
     })
 }
 

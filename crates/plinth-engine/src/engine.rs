@@ -207,6 +207,17 @@ impl Engine {
     pub fn registry(&self) -> &Client {
         &self.inner.client
     }
+
+    /// The config of `source` for `platform`, resolved (and pulled into the store) as a build
+    /// resolves a root: what the Dockerfile reader needs to evaluate a stage on it.
+    pub fn resolve_config(
+        &self,
+        source: &plinth_recipe::ImageSource,
+        platform: &plinth_oci::Platform,
+    ) -> Result<plinth_oci::ImageConfig> {
+        let root = crate::resolve::resolve_root(&self.inner, source, platform)?;
+        Ok(root.config)
+    }
 }
 
 impl Inner {

@@ -8,8 +8,9 @@
 //! A step that changed nothing adds no layer: its history entry is marked `empty_layer`
 //! (Docker would add an empty layer; skipping it keeps images smaller and digests the same).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use plinth_oci::layer::store_upper_layer;
@@ -21,6 +22,7 @@ use plinth_sandbox::{
 
 use crate::error::{Error, Result};
 use crate::files::{missing_dirs, resolve_owner};
+use crate::merged::{self, Lookup};
 use crate::snapshot::remove_tree;
 use crate::state::ImageState;
 use crate::step_context::StepContext;
@@ -109,9 +111,12 @@ pub(crate) fn run_exec(
     state: &ImageState,
     argv: &[String],
     network: Network,
+    build_env: &BTreeMap<String, String>,
     caches: &[CacheMount],
 ) -> Result<Option<(Descriptor, Digest)>> {
     let engine = ctx.engine;
+    let lowers = engine.snapshots.lowers(&state.layers)?;
+    let read_dirs = engine.snapshots.read_dirs(&state.layers)?;
     let step_dir = engine.snapshots.step_dir()?;
     let upper = step_dir.path().join("u");
     let work = step_dir.path().join("w");
@@ -119,7 +124,63 @@ pub(crate) fn run_exec(
         fs::create_dir(d).map_err(|e| Error::io("create", d, e))?;
     }
 
-    let spec = exec_spec(ctx, state, argv, network, caches, &upper, &work)?;
+    let runtime = state.config.config.clone().unwrap_or_default();
+    let workdir = runtime
+        .working_dir
+        .clone()
+        .filter(|w| !w.is_empty())
+        .map(|w| plinth_recipe::state::normalize_path(&w))
+        .unwrap_or_else(|| "/".to_owned());
+    // A workdir step makes its directory; one still missing here (its step came before a
+    // `from`-less recipe's first layer, or a later step removed it) is made root-owned.
+    if let Ok(missing) = missing_dirs(&read_dirs, &workdir, ctx.index) {
+        if let Some(first) = missing.first() {
+            copy_up_parents(&read_dirs, &upper, first)?;
+        }
+        for rel in missing {
+            let dir = upper.join(&rel);
+            fs::create_dir(&dir).map_err(|e| Error::io("create the workdir", &dir, e))?;
+        }
+    }
+
+    let user = config_user(runtime.user.as_deref()).map_err(|source| Error::Owner {
+        index: ctx.index,
+        owner: runtime.user.clone().unwrap_or_default(),
+        source: Box::new(source),
+    })?;
+    let network = match network {
+        Network::Disabled => NetworkMode::None,
+        Network::Enabled => engine.network,
+    };
+    let mut spec = RunSpec::new(
+        Rootfs::Overlay(OverlayRootfs::new(lowers, &upper, &work)),
+        argv.iter().cloned(),
+    )
+    .with_cwd(&workdir)
+    .with_user(user)
+    .with_network(network);
+    for (name, value) in state.config.env() {
+        if !build_env.contains_key(&name) {
+            spec = spec.with_env(name, value);
+        }
+    }
+    // Build args come after the image env and win over it, as in BuildKit's run state.
+    for (name, value) in build_env {
+        spec = spec.with_env(name, value);
+    }
+    for cache in caches {
+        let (uid, gid) = match &cache.owner {
+            Some(owner) => resolve_owner(&read_dirs, owner, ctx.index)?,
+            None => (0, 0),
+        };
+        spec = spec.with_mount(MountSpec::cache(
+            cache_dir(engine.store.root(), &cache.volume),
+            &cache.path,
+            uid,
+            gid,
+        ));
+    }
+
     let spec = crate::trust::with_host_trust(spec, engine.step_ca_bundle.as_deref());
     let mut sink = LineSink::new(ctx);
     let outcome = engine.sandbox.run(&spec, &mut sink);
@@ -161,69 +222,31 @@ pub(crate) fn run_exec(
     Ok(Some((descriptor, info.diff_id)))
 }
 
-/// The sandbox run of an exec step: the overlay over the image's layers, the command in the
-/// image's workdir (created in the step's layer when missing) as the image's user, with its
-/// environment, network and cache mounts.
-fn exec_spec(
-    ctx: &StepContext<'_>,
-    state: &ImageState,
-    argv: &[String],
-    network: Network,
-    caches: &[CacheMount],
-    upper: &Path,
-    work: &Path,
-) -> Result<RunSpec> {
-    let engine = ctx.engine;
-    let lowers = engine.snapshots.lowers(&state.layers)?;
-    let read_dirs = &engine.snapshots.read_dirs(&state.layers)?;
-    let runtime = state.config.config.clone().unwrap_or_default();
-    let workdir = runtime
-        .working_dir
-        .clone()
-        .filter(|w| !w.is_empty())
-        .map(|w| plinth_recipe::state::normalize_path(&w))
-        .unwrap_or_else(|| "/".to_owned());
-    // Create a missing workdir in this step's layer, owned by root, as `docker build` does.
-    if let Ok(missing) = missing_dirs(read_dirs, &workdir, ctx.index) {
-        for rel in missing {
-            let dir = upper.join(&rel);
-            fs::create_dir(&dir).map_err(|e| Error::io("create the workdir", &dir, e))?;
+/// Creates in `upper` the parents of `rel` that only lower layers hold, with their owner and
+/// mode, so a new directory can be made under a directory an earlier layer made (overlayfs
+/// merges a plain upper directory with the lower one of the same path).
+fn copy_up_parents(lower: &[PathBuf], upper: &Path, rel: &str) -> Result<()> {
+    let mut so_far = String::new();
+    let parents: Vec<&str> = rel.split('/').collect();
+    for component in &parents[..parents.len().saturating_sub(1)] {
+        if !so_far.is_empty() {
+            so_far.push('/');
         }
-    }
-
-    let user = config_user(runtime.user.as_deref()).map_err(|source| Error::Owner {
-        index: ctx.index,
-        owner: runtime.user.clone().unwrap_or_default(),
-        source: Box::new(source),
-    })?;
-    let network = match network {
-        Network::Disabled => NetworkMode::None,
-        Network::Enabled => engine.network,
-    };
-    let mut spec = RunSpec::new(
-        Rootfs::Overlay(OverlayRootfs::new(lowers, upper, work)),
-        argv.iter().cloned(),
-    )
-    .with_cwd(&workdir)
-    .with_user(user)
-    .with_network(network);
-    for (name, value) in state.config.env() {
-        spec = spec.with_env(name, value);
-    }
-    for cache in caches {
-        let (uid, gid) = match &cache.owner {
-            Some(owner) => resolve_owner(read_dirs, owner, ctx.index)?,
-            None => (0, 0),
+        so_far.push_str(component);
+        let dir = upper.join(&so_far);
+        if fs::symlink_metadata(&dir).is_ok() {
+            continue;
+        }
+        let Lookup::Found(entry) = merged::lookup(lower, &format!("/{so_far}"))? else {
+            continue;
         };
-        spec = spec.with_mount(MountSpec::cache(
-            cache_dir(engine.store.root(), &cache.volume),
-            &cache.path,
-            uid,
-            gid,
-        ));
+        fs::create_dir(&dir).map_err(|e| Error::io("create the workdir", &dir, e))?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(entry.meta.mode() & 0o7777))
+            .map_err(|e| Error::io("set the mode of", &dir, e))?;
+        std::os::unix::fs::lchown(&dir, Some(entry.meta.uid()), Some(entry.meta.gid()))
+            .map_err(|e| Error::io("set the owner of", &dir, e))?;
     }
-
-    Ok(spec)
+    Ok(())
 }
 
 /// Removes mount points the sandbox had to create in the upper directory (when the image hides

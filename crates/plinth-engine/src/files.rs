@@ -134,8 +134,31 @@ pub(crate) fn write_items_layer(
     };
     let now = crate::time::now_epoch();
     let mut entries: Vec<(String, Option<&CopyItem>, EntryMeta)> = Vec::new();
-    for rel in missing_dirs(dirs, parent, ctx.index)? {
-        entries.push((rel, None, EntryMeta::new(0o755).with_mtime(now)));
+    let missing = missing_dirs(dirs, parent, ctx.index)?;
+    // The existing parents go into the layer as they are (as BuildKit's diffs carry them), so
+    // the layer's snapshot does not show them with made-up owners to later steps.
+    let components: Vec<&str> = dest.split('/').filter(|c| !c.is_empty()).collect();
+    for i in 0..components.len() {
+        let rel = components[..=i].join("/");
+        match merged::lookup(dirs, &format!("/{rel}"))? {
+            Lookup::Found(e) if e.is_dir() => {
+                let meta = EntryMeta::new(e.meta.mode() & 0o7777)
+                    .with_owner(u64::from(e.meta.uid()), u64::from(e.meta.gid()))
+                    .with_mtime(u64::try_from(e.meta.mtime()).unwrap_or(0));
+                entries.push((rel, None, meta));
+            }
+            _ => break,
+        }
+    }
+    // Missing parents are made with the copy's owner, as BuildKit's `--chown` does.
+    for rel in missing {
+        entries.push((
+            rel,
+            None,
+            EntryMeta::new(0o755)
+                .with_owner(dest_owner.0, dest_owner.1)
+                .with_mtime(now),
+        ));
     }
     let dest_rel = dest.trim_start_matches('/').to_owned();
     for item in items {

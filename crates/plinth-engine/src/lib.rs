@@ -53,13 +53,13 @@ mod build;
 mod cache;
 mod debian;
 mod decode;
-mod describe;
 mod engine;
 mod error;
 mod exec;
 mod export;
 mod files;
 mod gc;
+mod image_files;
 mod merged;
 mod platform;
 mod resolve;
@@ -79,6 +79,7 @@ pub use debian::{
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
 pub use gc::EngineGcReport;
+pub use image_files::{FileRead, PathInfo};
 pub use run::{RunOptions, RunOutput, RunSession};
 pub use trust::STEP_CA_BUNDLE_PATH;
 

@@ -159,8 +159,16 @@ impl RunSession {
         &self.platform
     }
 
-    fn upper(&self) -> PathBuf {
+    pub(crate) fn upper(&self) -> PathBuf {
         self.dir.path().join("u")
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub(crate) fn layers(&self) -> &[(Descriptor, Digest)] {
+        &self.layers
     }
 
     /// Throws away every change made by earlier commands of this session.

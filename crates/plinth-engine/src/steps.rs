@@ -7,10 +7,9 @@ use std::time::Instant;
 use plinth_executor::{BuildReporter, CacheStatus, NoReporter, PlatformBuild, StepReport};
 use plinth_oci::{Descriptor, Digest, History, ImageConfig, ImageManifest, Platform};
 use plinth_recipe::state::{join_path, normalize_path};
-use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, ImageSource, Op, Step};
+use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Op, Step};
 
 use crate::cache::{BuildRecord, StepRecord, StepTrace, explain, root_key, step_key};
-use crate::describe::describe;
 use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::files::{
@@ -29,6 +28,87 @@ enum Prepared {
         items: Vec<CopyItem>,
         dest_owner: (u64, u64),
     },
+}
+
+/// A one-line description of an operation; also its history `created_by`.
+pub(crate) fn describe(op: &Op) -> String {
+    let json = |v: &[String]| serde_json::to_string(v).unwrap_or_default();
+    let flags = |owner: &Option<String>, mode: &Option<u32>| {
+        let mut s = String::new();
+        if let Some(o) = owner {
+            s.push_str(&format!("--chown={o} "));
+        }
+        if let Some(m) = mode {
+            s.push_str(&format!("--chmod={m:o} "));
+        }
+        s
+    };
+    match op {
+        Op::From { source } => format!("FROM {source}"),
+        Op::Exec { argv, network, env } => {
+            // Build args are shown by name only: their values may be tokens.
+            let args: String = env.keys().map(|k| format!("{k} ")).collect();
+            let args = if args.is_empty() {
+                args
+            } else {
+                format!("(build args {}) ", args.trim_end())
+            };
+            match network {
+                plinth_recipe::Network::Enabled => format!("RUN {args}{}", json(argv)),
+                plinth_recipe::Network::Disabled => {
+                    format!("RUN --network=none {args}{}", json(argv))
+                }
+            }
+        }
+        Op::Env { name, value } => format!("ENV {name}={value}"),
+        Op::Label { name, value } => format!("LABEL {name}={value}"),
+        Op::User { user } => format!("USER {user}"),
+        Op::Workdir { path } => format!("WORKDIR {path}"),
+        Op::Entrypoint { argv } => format!("ENTRYPOINT {}", json(argv)),
+        Op::DefaultArgs { argv } => format!("CMD {}", json(argv)),
+        Op::File {
+            path,
+            source,
+            owner,
+            mode,
+        } => {
+            let from = match source {
+                FileSource::Url { url, .. } => url.clone(),
+                FileSource::HostFile(p) => format!("host:{}", p.display()),
+                FileSource::Bytes(b) => format!("bytes:{}", &Digest::of(b).hex()[..12]),
+            };
+            let verb = if matches!(source, FileSource::Url { .. }) {
+                "ADD"
+            } else {
+                "COPY"
+            };
+            format!("{verb} {}{from} {path}", flags(owner, mode))
+        }
+        Op::Directory {
+            path,
+            source,
+            owner,
+            mode,
+        } => match source {
+            DirectorySource::Container { path: from, .. } => {
+                format!("COPY {}--from=helper {from} {path}", flags(owner, mode))
+            }
+            DirectorySource::Host(dir) => {
+                format!("COPY {}host:{} {path}", flags(owner, mode), dir.display())
+            }
+        },
+        Op::MountedCache { path, volume, .. } => format!("MOUNT cache {volume} at {path}"),
+        Op::UnmountCache { path } => format!("UNMOUNT cache at {path}"),
+        Op::Config { setting } => setting.dockerfile_line(),
+    }
+}
+
+/// Gives a root without `PATH` in its env the default one, as BuildKit does for every stage
+/// (`FROM scratch` included), so both engines write the same config.
+fn set_default_path(config: &mut ImageConfig) {
+    if !config.env().iter().any(|(name, _)| name == "PATH") {
+        config.set_env("PATH", plinth_recipe::reader::DEFAULT_PATH);
+    }
 }
 
 /// Applies a config operation to the image config.
@@ -58,7 +138,7 @@ fn apply_config(config: &mut ImageConfig, op: &Op) {
             runtime.cmd = None;
         }
         Op::DefaultArgs { argv } => config.runtime_mut().cmd = Some(argv.clone()),
-        // Steps that change files, or nothing in the config.
+        Op::Config { setting } => setting.apply_to(config),
         Op::From { .. }
         | Op::Exec { .. }
         | Op::File { .. }
@@ -66,13 +146,6 @@ fn apply_config(config: &mut ImageConfig, op: &Op) {
         | Op::MountedCache { .. }
         | Op::UnmountCache { .. } => {}
     }
-}
-
-/// What a step did, for its report.
-struct StepOutcome {
-    status: CacheStatus,
-    explanation: String,
-    layer: Option<Descriptor>,
 }
 
 struct PlatformBuilder<'a> {
@@ -104,7 +177,13 @@ pub(crate) fn build_platform(
         recipe_id,
         reporter,
         previous: engine.cache.last_build(recipe_id, platform),
-        state: ImageState::scratch(platform),
+        state: {
+            // BuildKit's empty image: the default PATH and `/` as the workdir.
+            let mut state = ImageState::scratch(platform);
+            set_default_path(&mut state.config);
+            state.config.runtime_mut().working_dir = Some("/".to_owned());
+            state
+        },
         traces: Vec::new(),
         reports: Vec::new(),
         url_inputs: BTreeMap::new(),
@@ -126,22 +205,108 @@ impl PlatformBuilder<'_> {
         let started = Instant::now();
         let parent = self.state.key.clone();
         let mut inputs = BTreeMap::new();
-        let outcome = match step.op {
-            Op::From { source } => self.run_from(step.index, source, &mut inputs)?,
-            Op::MountedCache { .. } | Op::UnmountCache { .. } => StepOutcome {
-                status: CacheStatus::Hit,
-                explanation: "build-time cache mount: nothing to build".to_owned(),
-                layer: None,
-            },
-            Op::Exec { .. }
-            | Op::Env { .. }
-            | Op::Label { .. }
-            | Op::User { .. }
-            | Op::Workdir { .. }
-            | Op::Entrypoint { .. }
-            | Op::DefaultArgs { .. }
-            | Op::File { .. }
-            | Op::Directory { .. } => self.run_cached(step, &description, &parent, &mut inputs)?,
+        let (status, explanation, layer) = match step.op {
+            Op::From { source } => {
+                let root = crate::resolve::resolve_root(self.engine, source, self.platform)?;
+                let digest = root.manifest.digest.clone();
+                inputs.insert("root".to_owned(), digest.to_string());
+                let before = self
+                    .previous
+                    .as_ref()
+                    .and_then(|p| p.steps.get(step.index))
+                    .and_then(|s| s.inputs.get("root"));
+                let explanation = match before {
+                    Some(old) if *old != digest.to_string() => {
+                        format!("the root image changed from `{old}` to `{digest}`")
+                    }
+                    _ if root.fetched => format!("root image `{digest}` fetched"),
+                    _ => format!("root image `{digest}` already in the store"),
+                };
+                let mut config = root.config;
+                set_default_path(&mut config);
+                self.state = ImageState {
+                    config,
+                    layers: root.layers,
+                    key: root_key(Some(&digest), self.platform),
+                };
+                let status = if root.fetched {
+                    CacheStatus::Miss
+                } else {
+                    CacheStatus::Hit
+                };
+                (status, explanation, None)
+            }
+            Op::MountedCache { .. } | Op::UnmountCache { .. } => (
+                CacheStatus::Hit,
+                "build-time cache mount: nothing to build".to_owned(),
+                None,
+            ),
+            op => {
+                let ctx = StepContext {
+                    engine: self.engine,
+                    platform: self.platform,
+                    index: step.index,
+                    description: &description,
+                    reporter: self.reporter,
+                };
+                let prepared = self.prepare(step, &mut inputs)?;
+                let key = step_key(&parent, op, &inputs, self.platform);
+                let trace = StepTrace {
+                    description: description.clone(),
+                    op_digest: op.op_digest(),
+                    parent: Some(parent.clone()),
+                    inputs: inputs.clone(),
+                    key: key.clone(),
+                };
+                let cached = if self.no_cache {
+                    None
+                } else {
+                    self.engine.cache.lookup(&key)?
+                };
+                let status = if cached.is_some() {
+                    CacheStatus::Hit
+                } else {
+                    CacheStatus::Miss
+                };
+                let explanation = explain(
+                    self.previous.as_ref(),
+                    step.index,
+                    &trace,
+                    cached.is_some(),
+                    self.no_cache,
+                );
+                let (record, layer) = match cached {
+                    Some((record, layer)) => (record.clone(), layer.zip(record.diff_id)),
+                    None => {
+                        let layer = self.execute(&ctx, step, prepared)?;
+                        let record = StepRecord {
+                            created: self.engine.created_now(),
+                            created_by: description.clone(),
+                            diff_id: layer.as_ref().map(|(_, d)| d.clone()),
+                        };
+                        self.engine
+                            .cache
+                            .insert(&key, &record, layer.as_ref().map(|(d, _)| d))?;
+                        (record, layer)
+                    }
+                };
+                apply_config(&mut self.state.config, op);
+                let created = match self.engine.source_date_epoch {
+                    Some(epoch) => crate::time::rfc3339(epoch),
+                    None => record.created.clone(),
+                };
+                self.state.push(
+                    History {
+                        created: Some(created),
+                        created_by: Some(record.created_by.clone()),
+                        empty_layer: layer.is_none(),
+                        ..History::default()
+                    },
+                    layer.clone(),
+                );
+                self.state.key = key;
+                (status, explanation, layer.map(|(d, _)| d))
+            }
         };
         let key = self.state.key.clone();
         self.traces.push(StepTrace {
@@ -154,135 +319,16 @@ impl PlatformBuilder<'_> {
         let report = StepReport {
             index: step.index,
             description,
-            status: outcome.status,
+            status,
             duration: started.elapsed(),
             key,
-            explanation: outcome.explanation,
-            layer: outcome.layer,
+            explanation,
+            layer,
         };
         tracing::debug!(index = report.index, status = ?report.status, "{}", report.explanation);
         self.reporter.on_step_done(self.platform, &report);
         self.reports.push(report);
         Ok(())
-    }
-
-    /// `FROM`: the root image resolved into the store becomes the state.
-    fn run_from(
-        &mut self,
-        index: usize,
-        source: &ImageSource,
-        inputs: &mut BTreeMap<String, String>,
-    ) -> Result<StepOutcome> {
-        let root = crate::resolve::resolve_root(self.engine, source, self.platform)?;
-        let digest = root.manifest.digest.clone();
-        inputs.insert("root".to_owned(), digest.to_string());
-        let before = self
-            .previous
-            .as_ref()
-            .and_then(|p| p.steps.get(index))
-            .and_then(|s| s.inputs.get("root"));
-        let explanation = match before {
-            Some(old) if *old != digest.to_string() => {
-                format!("the root image changed from `{old}` to `{digest}`")
-            }
-            _ if root.fetched => format!("root image `{digest}` fetched"),
-            _ => format!("root image `{digest}` already in the store"),
-        };
-        self.state = ImageState {
-            config: root.config,
-            layers: root.layers,
-            key: root_key(Some(&digest), self.platform),
-        };
-        let status = if root.fetched {
-            CacheStatus::Miss
-        } else {
-            CacheStatus::Hit
-        };
-        Ok(StepOutcome {
-            status,
-            explanation,
-            layer: None,
-        })
-    }
-
-    /// A step with a cache key: its inputs, then the cached layer or a run, then the config
-    /// and history.
-    fn run_cached(
-        &mut self,
-        step: &Step<'_>,
-        description: &str,
-        parent: &Digest,
-        inputs: &mut BTreeMap<String, String>,
-    ) -> Result<StepOutcome> {
-        let op = step.op;
-        let prepared = self.prepare(step, inputs)?;
-        let key = step_key(parent, op, inputs, self.platform);
-        let trace = StepTrace {
-            description: description.to_owned(),
-            op_digest: op.op_digest(),
-            parent: Some(parent.clone()),
-            inputs: inputs.clone(),
-            key: key.clone(),
-        };
-        let cached = if self.no_cache {
-            None
-        } else {
-            self.engine.cache.lookup(&key)?
-        };
-        let status = if cached.is_some() {
-            CacheStatus::Hit
-        } else {
-            CacheStatus::Miss
-        };
-        let explanation = explain(
-            self.previous.as_ref(),
-            step.index,
-            &trace,
-            cached.is_some(),
-            self.no_cache,
-        );
-        let (record, layer) = match cached {
-            Some((record, layer)) => (record.clone(), layer.zip(record.diff_id)),
-            None => {
-                let ctx = StepContext {
-                    engine: self.engine,
-                    platform: self.platform,
-                    index: step.index,
-                    description,
-                    reporter: self.reporter,
-                };
-                let layer = self.execute(&ctx, step, prepared)?;
-                let record = StepRecord {
-                    created: self.engine.created_now(),
-                    created_by: description.to_owned(),
-                    diff_id: layer.as_ref().map(|(_, d)| d.clone()),
-                };
-                self.engine
-                    .cache
-                    .insert(&key, &record, layer.as_ref().map(|(d, _)| d))?;
-                (record, layer)
-            }
-        };
-        apply_config(&mut self.state.config, op);
-        let created = match self.engine.source_date_epoch {
-            Some(epoch) => crate::time::rfc3339(epoch),
-            None => record.created.clone(),
-        };
-        self.state.push(
-            History {
-                created: Some(created),
-                created_by: Some(record.created_by.clone()),
-                empty_layer: layer.is_none(),
-                ..History::default()
-            },
-            layer.clone(),
-        );
-        self.state.key = key;
-        Ok(StepOutcome {
-            status,
-            explanation,
-            layer: layer.map(|(d, _)| d),
-        })
     }
 
     /// Finds the inputs of a step (downloads, host files, helper images) for its key.
@@ -322,15 +368,16 @@ impl PlatformBuilder<'_> {
                 owner,
                 mode,
             } => self.prepare_directory(step.index, path, source, owner.as_deref(), *mode, inputs),
+            Op::Workdir { path } => self.prepare_workdir(step.index, path),
             Op::From { .. }
             | Op::Env { .. }
             | Op::Label { .. }
             | Op::User { .. }
-            | Op::Workdir { .. }
             | Op::Entrypoint { .. }
             | Op::DefaultArgs { .. }
             | Op::MountedCache { .. }
-            | Op::UnmountCache { .. } => Ok(Prepared::Nothing),
+            | Op::UnmountCache { .. }
+            | Op::Config { .. } => Ok(Prepared::Nothing),
         }
     }
 
@@ -382,11 +429,20 @@ impl PlatformBuilder<'_> {
             }
             FileSource::Bytes(b) => ItemKind::Bytes(b.clone()),
         };
-        let target =
-            FileTarget::of(&self.in_workdir(path), source, mode).map_err(|e| Error::Step {
-                index,
-                reason: e.to_string(),
-            })?;
+        let mut dest = self.in_workdir(path);
+        // A destination that is a directory in the image takes the file inside, as
+        // `COPY file /existing-dir` does.
+        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+        if !dest.ends_with('/')
+            && dest != "/"
+            && matches!(crate::merged::lookup(&dirs, &dest)?, crate::merged::Lookup::Found(e) if e.is_dir())
+        {
+            dest.push('/');
+        }
+        let target = FileTarget::of(&dest, source, mode).map_err(|e| Error::Step {
+            index,
+            reason: e.to_string(),
+        })?;
         let (uid, gid) = match owner {
             Some(o) => self.owner_ids(o, index)?,
             None => (0, 0),
@@ -402,10 +458,56 @@ impl PlatformBuilder<'_> {
                 .source_date_epoch
                 .unwrap_or_else(crate::time::now_epoch),
         };
+        // Missing parents get the copy's owner, as with BuildKit's `--chown`.
         Ok(Prepared::Items {
             dest: target.path,
             items: vec![item],
-            dest_owner: (0, 0),
+            dest_owner: (u64::from(uid), u64::from(gid)),
+        })
+    }
+
+    /// BuildKit makes the workdir (and its missing parents) right away, 0755 and owned by the
+    /// image user, so it exists even when no RUN follows.
+    fn prepare_workdir(&mut self, index: usize, path: &str) -> Result<Prepared> {
+        let dir = self.in_workdir(path);
+        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+        let Ok(missing) = crate::files::missing_dirs(&dirs, &dir, index) else {
+            return Ok(Prepared::Nothing);
+        };
+        let Some(first) = missing.first() else {
+            return Ok(Prepared::Nothing);
+        };
+        let user = self
+            .state
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.user.clone())
+            .filter(|u| !u.is_empty());
+        let (uid, gid) = match user {
+            Some(u) => resolve_owner(&dirs, &u, index)?,
+            None => (0, 0),
+        };
+        let parent = first.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
+        let mtime = self
+            .engine
+            .source_date_epoch
+            .unwrap_or_else(crate::time::now_epoch);
+        let items = missing
+            .iter()
+            .map(|rel| CopyItem {
+                rel: rel[parent.len()..].trim_start_matches('/').to_owned(),
+                kind: ItemKind::Dir,
+                uid: u64::from(uid),
+                gid: u64::from(gid),
+                mode: 0o755,
+                mtime,
+            })
+            .collect();
+        Ok(Prepared::Items {
+            dest: format!("/{parent}"),
+            items,
+            dest_owner: (u64::from(uid), u64::from(gid)),
         })
     }
 
@@ -482,8 +584,8 @@ impl PlatformBuilder<'_> {
         prepared: Prepared,
     ) -> Result<Option<(Descriptor, Digest)>> {
         match (step.op, prepared) {
-            (Op::Exec { argv, network }, _) => {
-                crate::exec::run_exec(ctx, &self.state, argv, *network, step.state.caches())
+            (Op::Exec { argv, network, env }, _) => {
+                crate::exec::run_exec(ctx, &self.state, argv, *network, env, step.state.caches())
             }
             (
                 _,

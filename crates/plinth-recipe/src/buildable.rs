@@ -195,6 +195,7 @@ impl Writer<'_> {
             }
             _ => lines.push(format!("FROM scratch{suffix}")),
         }
+        let mut args_in_effect: BTreeMap<String, String> = BTreeMap::new();
         for step in container.steps().skip(start) {
             let i = step.index;
             let unrepresentable = |reason: String| Error::Unrepresentable { step: i, reason };
@@ -208,7 +209,29 @@ impl Writer<'_> {
             };
             match step.op {
                 Op::From { .. } | Op::MountedCache { .. } | Op::UnmountCache { .. } => {}
-                Op::Exec { argv, network } => {
+                Op::Exec { argv, network, env } => {
+                    // Build-time variables are ARGs: they reach this RUN's environment and
+                    // not the image config. An ARG stays in effect for the rest of the stage.
+                    if let Some(stale) = args_in_effect.keys().find(|k| !env.contains_key(*k)) {
+                        return Err(unrepresentable(format!(
+                            "the build-time variable `{stale}` of an earlier exec would still be set for this one; \
+                             give every later exec of the stage the same build-time variables"
+                        )));
+                    }
+                    for (name, value) in env {
+                        if args_in_effect.get(name) != Some(value) {
+                            let quoted = quote_double(value).ok_or_else(|| {
+                                unrepresentable(format!(
+                                    "the value of build-time variable `{name}` holds a line break"
+                                ))
+                            })?;
+                            lines.push(format!(
+                                "ARG {}={quoted}",
+                                w(name, "build-time variable name")?
+                            ));
+                            args_in_effect.insert(name.clone(), value.clone());
+                        }
+                    }
                     let mut flags = String::new();
                     for cache in step.state.caches() {
                         flags
@@ -222,6 +245,8 @@ impl Writer<'_> {
                     lines.push(format!("RUN {flags}{}", json(argv)));
                 }
                 Op::Env { name, value } => {
+                    // ENV wins over an earlier ARG of the same name.
+                    args_in_effect.remove(name);
                     let value = quote_double(value).ok_or_else(|| {
                         unrepresentable(format!("the value of env var `{name}` holds a line break"))
                     })?;
@@ -233,6 +258,7 @@ impl Writer<'_> {
                     })?;
                     lines.push(format!("LABEL {}={value}", w(name, "label key")?));
                 }
+                Op::Config { setting } => lines.push(setting.dockerfile_line()),
                 Op::User { user } => lines.push(format!("USER {}", w(user, "user")?)),
                 Op::Workdir { path } => lines.push(format!("WORKDIR {}", w(path, "workdir")?)),
                 Op::Entrypoint { argv } => {
@@ -258,10 +284,21 @@ impl Writer<'_> {
                             }
                             ("ADD", url.clone())
                         }
-                        FileSource::HostFile(p) => (
-                            "COPY",
-                            self.add_entry("file", ContextSource::HostFile(p.clone())),
-                        ),
+                        FileSource::HostFile(p) => {
+                            // Under its own name, so a copy into an existing directory keeps
+                            // it, as the embedded engine does.
+                            let entry = self.add_entry("file", ContextSource::HostFile(p.clone()));
+                            match p.file_name().and_then(|n| n.to_str()) {
+                                Some(name) => {
+                                    let named = format!("{entry}/{name}");
+                                    if let Some(last) = self.context.entries.last_mut() {
+                                        last.path = named.clone();
+                                    }
+                                    ("COPY", named)
+                                }
+                                None => ("COPY", entry),
+                            }
+                        }
                         FileSource::Bytes(b) => (
                             "COPY",
                             self.add_entry("file", ContextSource::Bytes(b.clone())),

@@ -123,6 +123,7 @@ impl Container {
         self.with_op(Op::Exec {
             argv: argv.into_iter().map(Into::into).collect(),
             network: options.network,
+            env: options.env,
         })
     }
 
@@ -390,6 +391,11 @@ fn validate_into(container: &Container, prefix: &str, problems: &mut Vec<String>
                     bad(format!("no cache is mounted at `{path}`"));
                 }
             }
+            Op::Config { setting } => {
+                if let Some(problem) = setting.problem() {
+                    bad(problem);
+                }
+            }
         }
     }
 }
@@ -428,6 +434,7 @@ fn strings_of(op: &Op) -> Vec<&str> {
         }
         Op::Env { name, value } | Op::Label { name, value } => vec![name, value],
         Op::User { user } => vec![user],
+        Op::Config { setting } => setting.strings(),
         Op::Workdir { path } | Op::UnmountCache { path } => vec![path],
         Op::File {
             path,

@@ -150,6 +150,7 @@ mod tests {
             .map(|argv| Op::Exec {
                 argv: argv.iter().map(|s| (*s).to_owned()).collect(),
                 network: Default::default(),
+                env: Default::default(),
             })
             .collect();
         DeclaredIds::from_ops(&ops)

@@ -27,7 +27,8 @@ pub fn render_example(container: &Container) -> String {
             | Op::File { .. }
             | Op::Directory { .. }
             | Op::MountedCache { .. }
-            | Op::UnmountCache { .. } => {}
+            | Op::UnmountCache { .. }
+            | Op::Config { .. } => {}
         }
     }
     lines.join("\n")

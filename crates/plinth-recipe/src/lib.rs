@@ -53,7 +53,9 @@ pub mod example;
 pub mod inputs;
 mod normalize;
 pub mod op;
+pub mod pins;
 pub mod reader;
+pub mod setting;
 pub mod source;
 pub mod state;
 pub mod substitute;
@@ -67,7 +69,11 @@ pub use debian::{DEBIAN_ROOT_NAME, DebianRoot};
 pub use error::{Error, Problem, Result};
 pub use inputs::{FileTarget, resolve_in_context};
 pub use op::{DirectorySource, ExecOptions, FileOptions, FileSource, Network, Op};
-pub use reader::{ReaderOptions, parse_dockerfile, parse_dockerfile_with};
+pub use reader::{
+    BaseConfig, DockerfileRead, ReaderOptions, base_images, parse_dockerfile,
+    parse_dockerfile_with, read_dockerfile,
+};
+pub use setting::{HealthCheck, ImageSetting};
 pub use source::{ImageSource, SourceKind};
 pub use state::{CacheMount, ContainerState, Step, Steps};
 pub use substitute::{

@@ -10,12 +10,14 @@
 //! [`ContainerState::resolve_path`](crate::ContainerState::resolve_path)), which is also what
 //! Docker does with a relative `COPY`/`ADD` destination.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use plinth_oci::Digest;
 use serde::{Deserialize, Serialize};
 
 use crate::Container;
+use crate::setting::ImageSetting;
 use crate::source::ImageSource;
 
 /// One step of a recipe.
@@ -36,6 +38,10 @@ pub enum Op {
         /// Whether the command may reach the network.
         #[serde(default, skip_serializing_if = "Network::is_enabled")]
         network: Network,
+        /// Build-time variables (a Dockerfile's `ARG` values) set for this exec only, over the
+        /// image env; they never reach the image config. Part of the step's key, as in BuildKit.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        env: BTreeMap<String, String>,
     },
     /// Set an image environment variable (the value is literal: no `$VAR` expansion).
     Env {
@@ -116,6 +122,11 @@ pub enum Op {
         /// The mount point given to [`Op::MountedCache`].
         path: String,
     },
+    /// Set an image setting that changes no files (ports, volumes, health check, …).
+    Config {
+        /// The setting.
+        setting: ImageSetting,
+    },
 }
 
 /// Network access of an exec.
@@ -141,6 +152,8 @@ impl Network {
 pub struct ExecOptions {
     /// Network access.
     pub network: Network,
+    /// Build-time variables for this exec only (see [`Op::Exec`]).
+    pub env: BTreeMap<String, String>,
 }
 
 impl ExecOptions {
@@ -148,7 +161,14 @@ impl ExecOptions {
     pub fn without_network() -> Self {
         Self {
             network: Network::Disabled,
+            env: BTreeMap::new(),
         }
+    }
+
+    /// Adds a build-time variable (not stored in the image config).
+    pub fn with_build_env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(name.into(), value.into());
+        self
     }
 }
 
@@ -271,6 +291,7 @@ impl Op {
             Op::Directory { .. } => "directory",
             Op::MountedCache { .. } => "mounted_cache",
             Op::UnmountCache { .. } => "unmount_cache",
+            Op::Config { .. } => "config",
         }
     }
 }
@@ -335,6 +356,7 @@ mod tests {
         let op = Op::Exec {
             argv: vec!["ln".into(), "-snf".into()],
             network: Network::Enabled,
+            env: BTreeMap::new(),
         };
         assert_eq!(
             String::from_utf8(op.op_key()).unwrap(),
@@ -343,10 +365,11 @@ mod tests {
         let op = Op::Exec {
             argv: vec!["true".into()],
             network: Network::Disabled,
+            env: BTreeMap::from([("V".to_owned(), "2.0".to_owned())]),
         };
         assert_eq!(
             String::from_utf8(op.op_key()).unwrap(),
-            r#"{"argv":["true"],"network":"disabled","op":"exec"}"#
+            r#"{"argv":["true"],"env":{"V":"2.0"},"network":"disabled","op":"exec"}"#
         );
         let op = Op::File {
             path: "a".into(),

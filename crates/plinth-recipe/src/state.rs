@@ -118,7 +118,7 @@ impl ContainerState {
                     ..Self::default()
                 };
             }
-            Op::Exec { .. } | Op::File { .. } | Op::Directory { .. } => {}
+            Op::Exec { .. } | Op::File { .. } | Op::Directory { .. } | Op::Config { .. } => {}
             Op::Env { name, value } => set_pair(&mut self.env, name, value),
             Op::Label { name, value } => set_pair(&mut self.labels, name, value),
             Op::User { user } => self.user = Some(user.clone()),

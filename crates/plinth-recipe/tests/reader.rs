@@ -26,7 +26,8 @@ ARG TAG
 ARG DIR=/opt/${TAG:-x}
 RUN echo "hi" \
     && touch /made
-ENV A=1 B="two words" C=$A\$A
+ENV A=1 B="two words"
+ENV C=$A\$A
 ENV OLD form value
 LABEL org.example.k="v 1" other=${A}
 WORKDIR $DIR/sub
@@ -45,9 +46,16 @@ ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000
         &ReaderOptions::new("/nonexistent").with_build_arg("TAG", "1.35"),
     )
     .unwrap();
+    // ARG values reach RUN's environment, not the image config.
+    let args = ExecOptions::default()
+        .with_build_env("TAG", "1.35")
+        .with_build_env("DIR", "/opt/1.35");
     let build = Container::from_address("busybox:1.35")
         .unwrap()
-        .with_exec(["/bin/sh", "-c", "echo \"hi\"     && touch /made"])
+        .with_exec_opts(
+            ["/bin/sh", "-c", "echo \"hi\"     && touch /made"],
+            args.clone(),
+        )
         .with_env("A", "1")
         .with_env("B", "two words")
         .with_env("C", "1$A")
@@ -57,9 +65,15 @@ ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000
         .with_workdir("/opt/1.35/sub")
         .with_user("1000:1000")
         .with_mounted_cache_owned("/root/.cache", "pip", "0:0")
-        .with_exec_opts(["pip", "install", "x"], ExecOptions::without_network())
+        .with_exec_opts(
+            ["pip", "install", "x"],
+            ExecOptions {
+                env: args.env.clone(),
+                ..ExecOptions::without_network()
+            },
+        )
         .without_mounted_cache("/root/.cache")
-        .with_exec(["/bin/sh", "-c", "true"]);
+        .with_exec_opts(["/bin/sh", "-c", "true"], args);
     let expected = build
         .with_default_args(["x"])
         .with_entrypoint(["/bin/sh", "-c", "/bin/e"])
@@ -95,8 +109,9 @@ fn backtick_escape_and_scratch() {
 
 #[test]
 fn every_unsupported_instruction_is_listed_with_its_line() {
-    let text = "RUN early\nFROM --platform=$BUILDPLATFORM x\nFROM x\nEXPOSE 80\nVOLUME /data\nRUN --mount=type=secret,id=a true\n\
-                HEALTHCHECK NONE\nRUN cat <<EOF\nWORKDIR $HOME\nCOPY *.txt /\nFOO bar\nRUN [\"a\", 1]\nCOPY missing /x\n";
+    let text = "RUN early\nFROM --platform=$BUILDPLATFORM x\nFROM x\nEXPOSE http\nVOLUME\nRUN --mount=type=secret,id=a true\n\
+                HEALTHCHECK --interval=10 CMD true\nWORKDIR $HOME\nCOPY *.txt /\nFOO bar\nRUN [\"a\", 1]\nCOPY missing /x\n\
+                RUN cat <<EOF\nFOO body line\nEOF\n";
     let found = problems(text);
     let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
     assert_eq!(
@@ -111,8 +126,10 @@ fn every_unsupported_instruction_is_listed_with_its_line() {
         .join("\n");
     for needle in [
         "before the first FROM",
-        "--platform",
-        "`EXPOSE` is not supported",
+        "BUILDPLATFORM",
+        "is not a port",
+        "VOLUME needs at least one path",
+        "not a duration",
         "type=secret",
         "heredocs",
         "`$HOME`",
@@ -146,18 +163,26 @@ fn context_files_and_directories() {
     let ctx = tempfile::tempdir().unwrap();
     std::fs::write(ctx.path().join("a.sh"), "echo").unwrap();
     std::fs::create_dir(ctx.path().join("tree")).unwrap();
+    let host = |p: &str| ctx.path().join(p);
+    // A context file keeps its permission bits, explicitly.
+    std::fs::set_permissions(
+        ctx.path().join("a.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o754),
+    )
+    .unwrap();
     let c = parse_dockerfile(
-        "FROM x\nCOPY a.sh tree /app/\nCOPY [\"a.sh\", \"/b c\"]\nADD a.sh rel\n",
+        "FROM x\nCOPY a.sh tree /app/\nCOPY [\"a.sh\", \"/b c\"]\nADD a.sh rel\nCOPY a.sh .\n",
         ctx.path(),
     )
     .unwrap();
-    let host = |p: &str| ctx.path().join(p);
+    let kept = || FileOptions::new().mode(0o754);
     let expected = Container::from_address("x")
         .unwrap()
-        .with_file("/app/a.sh", FileSource::HostFile(host("a.sh")))
+        .with_file_opts("/app/a.sh", FileSource::HostFile(host("a.sh")), kept())
         .with_directory("/app/", DirectorySource::Host(host("tree")))
-        .with_file("/b c", FileSource::HostFile(host("a.sh")))
-        .with_file("rel", FileSource::HostFile(host("a.sh")));
+        .with_file_opts("/b c", FileSource::HostFile(host("a.sh")), kept())
+        .with_file_opts("rel", FileSource::HostFile(host("a.sh")), kept())
+        .with_file_opts("./a.sh", FileSource::HostFile(host("a.sh")), kept());
     assert_eq!(c, expected);
     let found = problems("FROM x\nCOPY ../up /x\nADD y.tar.gz /\nCOPY a b /notdir\n");
     assert_eq!(found.len(), 3, "{found:?}");
@@ -209,6 +234,7 @@ fn buildable_context_round_trip() {
     let ctx = tempfile::tempdir().unwrap();
     for entry in &built.context.entries {
         let dest = ctx.path().join(&entry.path);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         match &entry.source {
             ContextSource::Bytes(b) => std::fs::write(&dest, b).unwrap(),
             ContextSource::HostFile(p) => {
@@ -382,12 +408,23 @@ fn context_links_that_stay_inside_resolve_from_the_context_root() {
         &ctx,
     )
     .unwrap();
+    // Context files keep their permission bits, explicitly.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(ctx.join("sub/file"))
+            .unwrap()
+            .permissions(),
+    ) & 0o7777;
+    let kept = || FileOptions::new().mode(mode);
     let expected = Container::from_address("x")
         .unwrap()
-        .with_file("/x", FileSource::HostFile(ctx.join("sub/file")))
-        .with_file("/d/abs_in", FileSource::HostFile(ctx.join("sub/file")))
+        .with_file_opts("/x", FileSource::HostFile(ctx.join("sub/file")), kept())
+        .with_file_opts(
+            "/d/abs_in",
+            FileSource::HostFile(ctx.join("sub/file")),
+            kept(),
+        )
         .with_directory("/y", DirectorySource::Host(ctx.join("sub")))
-        .with_file("/z", FileSource::HostFile(ctx.join("sub/file")))
+        .with_file_opts("/z", FileSource::HostFile(ctx.join("sub/file")), kept())
         .with_directory("/w", DirectorySource::Host(ctx.join("dir")));
     assert_eq!(c, expected);
 }

@@ -211,6 +211,47 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A package index of Debian's archive could not be read.
+    #[error("cannot read the package index `{url}`: {reason}")]
+    AptIndex {
+        /// The index.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// PyPI could not be asked about a package.
+    #[error("cannot ask `{url}`: {reason}")]
+    Pypi {
+        /// The request.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// The HTTP client for Debian's archive and PyPI could not start.
+    #[error("cannot start an HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+
+    /// A root image could not be read from its registry.
+    #[error("cannot read the root image `{image}`")]
+    RootImage {
+        /// The root.
+        image: String,
+        /// The registry error.
+        #[source]
+        source: Box<plinth_registry::Error>,
+    },
+
+    /// The Debian suite of a root image could not be found.
+    #[error("cannot tell which Debian suite `{image}` runs: {reason}; give it with `--suite`")]
+    RootSuite {
+        /// The root.
+        image: String,
+        /// Why.
+        reason: String,
+    },
+
     /// The async runtime for registry calls could not start.
     #[error("failed to start the async runtime")]
     Runtime(#[source] std::io::Error),

@@ -33,7 +33,8 @@
 //! | `generated/inputs/<repo>.json` | release records ([`record`]) |
 //! | `generated/registry.json` | the machine-readable registry |
 //! | `README.md` | the catalog README |
-//! | `generated/.locks/<repo>.lock` | the family lock |
+//! | `generated/.locks/<repo>.lock` | the family lock (`.locks/` ignores itself for git) |
+//! | `generated/changelogs/.locks/<repo>.json.lock` | the changelog write lock (the same) |
 //!
 //! Building needs root (the engine's sandbox).
 
@@ -45,6 +46,7 @@ pub mod docs;
 pub mod error;
 pub mod generate_release;
 pub mod lock;
+pub mod outdated;
 pub mod publish;
 pub mod record;
 pub mod releaser;

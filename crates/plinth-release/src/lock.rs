@@ -1,4 +1,5 @@
-//! One release at a time per family: an advisory lock file beside the changelog.
+//! One release at a time per family: an advisory lock file in the catalog's ignored
+//! `generated/.locks` directory.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
@@ -19,8 +20,11 @@ impl FamilyLock {
     /// Takes the lock of `repository` below `catalog_dir` without waiting: when another process
     /// holds it, fails with [`Error::Busy`] naming the lock file.
     pub fn try_acquire(catalog_dir: &Path, repository: &str) -> Result<Self> {
-        let dir = catalog_dir.join("generated/.locks");
-        std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+        let generated = catalog_dir.join("generated");
+        let dir = plinth_catalog::lock_dir::lock_dir(&generated).map_err(Error::io(
+            "create",
+            &generated.join(plinth_catalog::lock_dir::LOCK_DIR),
+        ))?;
         let path = dir.join(changelog_file_name(repository).replace(".json", ".lock"));
         let file = OpenOptions::new()
             .create(true)

@@ -5,9 +5,10 @@
 use std::sync::Mutex;
 
 use plinth_catalog::checks::{
-    Check, CheckReport, CommandOutput, CommandRunner, CommandSpec, RunnerError, run_checks,
+    Check, CheckReport, CommandOutput, CommandRunner, CommandSpec, FileContents, FileStat,
+    RunnerError, run_checks,
 };
-use plinth_engine::{Engine, RunSession};
+use plinth_engine::{Engine, FileRead, RunSession};
 use plinth_oci::{Descriptor, ImageConfig, Platform, Store};
 
 use crate::error::{Error, Result};
@@ -97,6 +98,31 @@ impl CommandRunner for SessionRunner {
 
     fn image_config(&self) -> Option<&ImageConfig> {
         Some(&self.config)
+    }
+
+    fn stat_file(&self, path: &str) -> Result<Option<FileStat>, RunnerError> {
+        let session = self
+            .session
+            .lock()
+            .map_err(|_| "the run session is poisoned")?;
+        Ok(session.stat_path(path)?.map(|info| FileStat {
+            mode: info.mode,
+            uid: info.uid,
+            gid: info.gid,
+        }))
+    }
+
+    fn read_file(&self, path: &str) -> Result<FileContents, RunnerError> {
+        let session = self
+            .session
+            .lock()
+            .map_err(|_| "the run session is poisoned")?;
+        Ok(match session.read_path(path)? {
+            FileRead::Contents(bytes) => FileContents::Bytes(bytes),
+            FileRead::Missing => FileContents::Missing,
+            FileRead::Directory => FileContents::Directory,
+            FileRead::Special => FileContents::Special,
+        })
     }
 }
 

@@ -6,7 +6,10 @@
 //! table, two after each table, and rows of the exact shape
 //! `|  {version} | {✅|❌}| {address} | {changelog} |`, where a missing address or changelog renders
 //! as an empty cell and the changelog text is inserted raw. The example block of a family shows
-//! the *highest* entry's Dockerfile example, so an empty fence when that entry has no changelog.
+//! the Dockerfile example of the highest entry **with a changelog entry**: the original template
+//! took the highest entry, so a tag published without changelog (python 3.0.2) left the fence
+//! empty, while Airbyte's published README shows 3.0.0's example there; an empty block documents
+//! nothing, so plinth renders what that README shows.
 //! The header row has no trailing space (the final template's). The prose is adapted to plinth.
 //!
 //! Missing values are passed as `none`, not left out: in minijinja (as in Jinja2) an attribute of
@@ -143,6 +146,8 @@ struct ReadmeContext<'c> {
 #[derive(Serialize)]
 struct HistoryView {
     repository: String,
+    /// The Dockerfile example of the highest entry with a changelog entry.
+    example: Option<String>,
     entries: Vec<EntryView>,
 }
 
@@ -169,6 +174,11 @@ impl From<&VersionHistory> for HistoryView {
     fn from(r: &VersionHistory) -> Self {
         Self {
             repository: r.display_repository(),
+            example: r
+                .entries()
+                .iter()
+                .find_map(|e| e.changelog_entry())
+                .map(|c| c.dockerfile_example().to_owned()),
             entries: r.entries().iter().map(EntryView::from).collect(),
         }
     }

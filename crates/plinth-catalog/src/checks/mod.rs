@@ -112,6 +112,33 @@ impl CommandOutput {
     }
 }
 
+/// An entry of the container's filesystem as `lstat` describes it (a final symlink not followed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStat {
+    /// `st_mode`: the file type bits and the permission bits.
+    pub mode: u32,
+    /// The owner's uid.
+    pub uid: u32,
+    /// The group's gid.
+    pub gid: u32,
+}
+
+/// What reading a file of the container found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileContents {
+    /// The file's bytes (symlinks followed inside the container's root).
+    Bytes(Vec<u8>),
+    /// Nothing at the path.
+    Missing,
+    /// A directory.
+    Directory,
+    /// Something without contents (a device, a pipe, a socket).
+    Special,
+}
+
+/// The error of a runner that cannot read the container's filesystem.
+pub const NO_FILESYSTEM_ACCESS: &str = "this check runner cannot read the image's filesystem";
+
 /// Runs commands in a throw-away container derived from the image under test, for one platform.
 ///
 /// Contract:
@@ -137,6 +164,21 @@ pub trait CommandRunner {
     fn image_config(&self) -> Option<&ImageConfig> {
         None
     }
+
+    /// The entry at `path` in the container's filesystem (with the changes of the check's earlier
+    /// commands), read without running anything in the image; `None` when nothing is there.
+    /// container-structure-test's file checks use this, so they work in images without a shell.
+    /// The default cannot read files and says so.
+    fn stat_file(&self, path: &str) -> Result<Option<FileStat>, RunnerError> {
+        let _ = path;
+        Err(NO_FILESYSTEM_ACCESS.into())
+    }
+
+    /// The contents of the file at `path`, as [`stat_file`](Self::stat_file) reads the filesystem.
+    fn read_file(&self, path: &str) -> Result<FileContents, RunnerError> {
+        let _ = path;
+        Err(NO_FILESYSTEM_ACCESS.into())
+    }
 }
 
 impl<T: CommandRunner + ?Sized> CommandRunner for &T {
@@ -150,6 +192,14 @@ impl<T: CommandRunner + ?Sized> CommandRunner for &T {
 
     fn image_config(&self) -> Option<&ImageConfig> {
         (**self).image_config()
+    }
+
+    fn stat_file(&self, path: &str) -> Result<Option<FileStat>, RunnerError> {
+        (**self).stat_file(path)
+    }
+
+    fn read_file(&self, path: &str) -> Result<FileContents, RunnerError> {
+        (**self).read_file(path)
     }
 }
 

@@ -4,9 +4,10 @@ use plinth_oci::ImageConfig;
 use plinth_oci::config::split_env;
 use regex::Regex;
 
+use super::expand::{expand, expand_env};
 use super::{CommandTest, FileContentTest, FileExistenceTest, MetadataPair, MetadataTest};
-use crate::checks::CommandSpec;
 use crate::checks::{CheckSession, Verdict};
+use crate::checks::{CommandSpec, FileContents, RunnerError};
 
 fn matches(pattern: &str, text: &str) -> Result<bool, Verdict> {
     // Patterns were validated when the file was parsed; a check built by hand may still hold a bad one.
@@ -23,17 +24,41 @@ fn verdict(errors: Vec<String>) -> Result<(), Verdict> {
     }
 }
 
+/// The image's environment, for `$VAR` expansion.
+fn image_env(s: &CheckSession<'_>) -> Vec<(String, String)> {
+    s.runner()
+        .image_config()
+        .and_then(|c| c.config.as_ref())
+        .and_then(|r| r.env.as_ref())
+        .map(|env| env.iter().map(|kv| split_env(kv)).collect())
+        .unwrap_or_default()
+}
+
+fn lookup<'e>(env: &'e [(String, String)]) -> impl Fn(&str) -> Option<String> + 'e {
+    |key| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+}
+
 pub(crate) fn evaluate_command(
     test: &CommandTest,
     s: &mut CheckSession<'_>,
 ) -> Result<(), Verdict> {
+    // `globalEnvVars` then the test's `envVars`, each expanded against the image's environment
+    // and the variables before it; the command and its arguments against all of them.
+    let base = image_env(s);
+    let vars: Vec<(String, String)> = test
+        .env_vars
+        .iter()
+        .map(|e| (e.key.clone(), e.value.clone()))
+        .collect();
+    let vars = expand_env(&base, &vars);
     let with_env = |argv: &[String]| {
         let mut spec = CommandSpec::new(argv.iter().cloned());
-        spec.env = test
-            .env_vars
-            .iter()
-            .map(|e| (e.key.clone(), e.value.clone()))
-            .collect();
+        spec.env = vars.clone();
         spec
     };
     for argv in &test.setup {
@@ -47,8 +72,11 @@ pub(crate) fn evaluate_command(
             )));
         }
     }
-    let mut argv = vec![test.command.clone()];
-    argv.extend(test.args.iter().cloned());
+    let visible: Vec<(String, String)> = base.iter().chain(&vars).cloned().collect();
+    let argv: Vec<String> = std::iter::once(&test.command)
+        .chain(&test.args)
+        .map(|word| expand(word, lookup(&visible)))
+        .collect();
     let out = s.run(with_env(&argv))?;
     let mut errors = Vec::new();
     if out.exit_code != test.exit_code {
@@ -89,80 +117,51 @@ pub(crate) fn evaluate_command(
     verdict(errors)
 }
 
+fn runner_error(what: &str, path: &str, error: &RunnerError) -> Verdict {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Verdict::Error(format!("could not {what} `{path}` in the image: {text}"))
+}
+
 pub(crate) fn evaluate_file_existence(
     test: &FileExistenceTest,
     s: &mut CheckSession<'_>,
 ) -> Result<(), Verdict> {
-    let path = test.path.as_str();
-    let exists = s.run(CommandSpec::new(["test", "-e", path]))?;
-    // `test` exits 1 for "no"; anything else means it could not answer (missing binary: 126/127).
-    let exists = match exists.exit_code {
-        0 => true,
-        1 => false,
-        code => {
-            return Err(Verdict::Error(format!(
-                "`test -e {path}` exited with {code}; the image needs a `test` command (coreutils or busybox)"
-            )));
-        }
-    };
-    match (exists, test.should_exist) {
-        (false, true) => {
+    // As container-structure-test: the path is expanded with the image's environment and looked
+    // up in the image's filesystem (no command runs), a final symlink not followed.
+    let env = image_env(s);
+    let path = expand(&test.path, lookup(&env));
+    let shown = test.path.as_str();
+    let stat = s
+        .runner()
+        .stat_file(&path)
+        .map_err(|e| runner_error("look up", &path, &e))?;
+    let stat = match (stat, test.should_exist) {
+        (None, true) => {
             return Err(Verdict::Fail(format!(
-                "File {path} should exist but does not"
+                "File {shown} should exist but does not"
             )));
         }
-        (true, false) => {
+        (Some(_), false) => {
             return Err(Verdict::Fail(format!(
-                "File {path} should not exist but does"
+                "File {shown} should not exist but does"
             )));
         }
-        (false, false) => return Ok(()),
-        (true, true) => {}
-    }
-    if test.permissions.is_none()
-        && test.uid.is_none()
-        && test.gid.is_none()
-        && test.is_executable_by.is_none()
-    {
-        return Ok(());
-    }
-    let out = s.run(CommandSpec::new(["stat", "-c", "%f %u %g", path]))?;
-    let fields: Vec<&str> = out.stdout.split_whitespace().collect();
-    let parsed = match (out.exit_code, fields.as_slice()) {
-        (0, [mode, uid, gid]) => u32::from_str_radix(mode, 16)
-            .ok()
-            .zip(uid.parse::<u32>().ok())
-            .zip(gid.parse::<u32>().ok()),
-        _ => None,
-    };
-    let Some(((raw_mode, uid), gid)) = parsed else {
-        return Err(Verdict::Error(format!(
-            "`stat -c '%f %u %g' {path}` gave exit code {} and output `{}`; the image needs a `stat` command (coreutils or busybox)",
-            out.exit_code,
-            out.stdout.trim()
-        )));
+        (None, false) => return Ok(()),
+        (Some(stat), true) => stat,
     };
     let mut errors = Vec::new();
-    if let Some(expected) = &test.permissions {
-        let actual = go_file_mode(raw_mode);
-        if &actual != expected {
-            errors.push(format!(
-                "{path} has incorrect permissions. Expected: {expected}, Actual: {actual}"
-            ));
-        }
-    }
-    if let Some(expected) = test.uid
-        && expected != uid
+    let actual = go_file_mode(stat.mode);
+    if let Some(expected) = &test.permissions
+        && &actual != expected
     {
         errors.push(format!(
-            "{path} has incorrect user ownership. Expected: {expected}, Actual: {uid}"
-        ));
-    }
-    if let Some(expected) = test.gid
-        && expected != gid
-    {
-        errors.push(format!(
-            "{path} has incorrect group ownership. Expected: {expected}, Actual: {gid}"
+            "{shown} has incorrect permissions. Expected: {expected}, Actual: {actual}"
         ));
     }
     if let Some(by) = &test.is_executable_by {
@@ -172,11 +171,27 @@ pub(crate) fn evaluate_file_existence(
             "other" => 0o001,
             _ => 0o111,
         };
-        if raw_mode & bits == 0 {
+        if stat.mode & bits == 0 {
             errors.push(format!(
-                "{path} has incorrect executable bit. Expected to be executable by: {by}"
+                "{shown} has incorrect executable bit. Expected to be executable by {by}, Actual: {actual}"
             ));
         }
+    }
+    if let Some(expected) = test.uid
+        && expected != stat.uid
+    {
+        errors.push(format!(
+            "{shown} has incorrect user ownership. Expected: {expected}, Actual: {}",
+            stat.uid
+        ));
+    }
+    if let Some(expected) = test.gid
+        && expected != stat.gid
+    {
+        errors.push(format!(
+            "{shown} has incorrect group ownership. Expected: {expected}, Actual: {}",
+            stat.gid
+        ));
     }
     verdict(errors)
 }
@@ -185,26 +200,42 @@ pub(crate) fn evaluate_file_content(
     test: &FileContentTest,
     s: &mut CheckSession<'_>,
 ) -> Result<(), Verdict> {
-    let out = s.run(CommandSpec::new(["cat", test.path.as_str()]))?;
-    if !out.success() {
-        return Err(Verdict::Fail(format!(
-            "Failed to open {}. Error: {}",
-            test.path,
-            out.stderr.trim()
-        )));
-    }
-    let mut errors = Vec::new();
-    for p in &test.expected_contents {
-        if !matches(p, &out.stdout)? {
-            errors.push(format!("Expected string '{p}' not found in file content"));
+    let path = test.path.as_str();
+    let contents = s
+        .runner()
+        .read_file(path)
+        .map_err(|e| runner_error("read", path, &e))?;
+    let problem = match contents {
+        FileContents::Bytes(bytes) => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let mut errors = Vec::new();
+            for p in &test.expected_contents {
+                if !matches(p, &text)? {
+                    errors.push(format!(
+                        "Expected string '{p}' not found in file content string '{text}'"
+                    ));
+                }
+            }
+            for p in &test.excluded_contents {
+                if matches(p, &text)? {
+                    errors.push(format!(
+                        "Excluded string '{p}' found in file content string '{text}'"
+                    ));
+                }
+            }
+            return verdict(errors);
         }
-    }
-    for p in &test.excluded_contents {
-        if matches(p, &out.stdout)? {
-            errors.push(format!("Excluded string '{p}' found in file content"));
+        FileContents::Missing => format!("File {path} not found in image"),
+        FileContents::Directory => {
+            format!("Cannot read specified path: {path} is a directory, not a file")
         }
-    }
-    verdict(errors)
+        FileContents::Special => {
+            format!("Cannot read specified path: {path} is not a regular file")
+        }
+    };
+    Err(Verdict::Fail(format!(
+        "Failed to open {path}. Error: {problem}"
+    )))
 }
 
 fn port_key(port: &str) -> String {

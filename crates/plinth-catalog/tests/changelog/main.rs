@@ -133,19 +133,20 @@ fn write_is_the_pretty_form_and_reload_is_identical() {
         tricky().to_pretty_json()
     );
     assert_eq!(Changelog::load(&path).unwrap(), tricky());
-    // Only the changelog and its lock file are left behind, no temp files.
+    // Only the changelog and the ignored lock directory are left behind, no temp files.
     let mut names: Vec<String> = std::fs::read_dir(path.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            ".airbyte_python_connector_base.json.lock",
-            "airbyte_python_connector_base.json"
-        ]
+    assert_eq!(names, [".locks", "airbyte_python_connector_base.json"]);
+    let locks = path.parent().unwrap().join(".locks");
+    assert!(
+        locks
+            .join("airbyte_python_connector_base.json.lock")
+            .is_file()
     );
+    assert!(locks.join(".gitignore").is_file());
 }
 
 #[test]

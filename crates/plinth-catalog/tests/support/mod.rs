@@ -5,7 +5,11 @@
 
 use std::cell::RefCell;
 
-use plinth_catalog::checks::{CommandOutput, CommandRunner, CommandSpec, RunnerError};
+use std::collections::BTreeMap;
+
+use plinth_catalog::checks::{
+    CommandOutput, CommandRunner, CommandSpec, FileContents, FileStat, RunnerError,
+};
 use plinth_oci::ImageConfig;
 
 /// One recorded answer: the command (argv and user) and what it gave.
@@ -23,6 +27,10 @@ pub struct Canned {
     pub starts: RefCell<Vec<String>>,
     pub fail_start: Option<String>,
     pub config: Option<ImageConfig>,
+    /// The container's filesystem: entries by path, with the contents of the files.
+    pub files: BTreeMap<String, (FileStat, Option<Vec<u8>>)>,
+    /// Every path looked up or read, in order.
+    pub file_calls: RefCell<Vec<String>>,
 }
 
 pub fn out(code: i32, stdout: &str, stderr: &str) -> CommandOutput {
@@ -51,6 +59,29 @@ impl Canned {
     /// Fails to run `argv` (a runner error).
     pub fn broken(self, argv: &[&str], error: &str) -> Self {
         self.answer(argv, None, Err(error.to_owned()))
+    }
+
+    /// A regular file with `mode` (permission bits), owners and contents.
+    pub fn file(mut self, path: &str, mode: u32, uid: u32, gid: u32, contents: &str) -> Self {
+        let stat = FileStat {
+            mode: 0o100000 | mode,
+            uid,
+            gid,
+        };
+        self.files
+            .insert(path.to_owned(), (stat, Some(contents.as_bytes().to_vec())));
+        self
+    }
+
+    /// A directory with `mode` (permission bits) and owners.
+    pub fn dir(mut self, path: &str, mode: u32, uid: u32, gid: u32) -> Self {
+        let stat = FileStat {
+            mode: 0o040000 | mode,
+            uid,
+            gid,
+        };
+        self.files.insert(path.to_owned(), (stat, None));
+        self
     }
 
     pub fn with_config(mut self, config: ImageConfig) -> Self {
@@ -112,5 +143,19 @@ impl CommandRunner for Canned {
 
     fn image_config(&self) -> Option<&ImageConfig> {
         self.config.as_ref()
+    }
+
+    fn stat_file(&self, path: &str) -> Result<Option<FileStat>, RunnerError> {
+        self.file_calls.borrow_mut().push(format!("stat {path}"));
+        Ok(self.files.get(path).map(|(stat, _)| *stat))
+    }
+
+    fn read_file(&self, path: &str) -> Result<FileContents, RunnerError> {
+        self.file_calls.borrow_mut().push(format!("read {path}"));
+        Ok(match self.files.get(path) {
+            None => FileContents::Missing,
+            Some((_, None)) => FileContents::Directory,
+            Some((_, Some(bytes))) => FileContents::Bytes(bytes.clone()),
+        })
     }
 }

@@ -79,21 +79,32 @@ pub fn run(
             "`--output` writes files; to publish, use `--tag REF --push`",
         ));
     }
+    let store = open_store()?;
+    let engine = engine(global, store)?;
     // Recipes are functions of the platform; they must agree apart from platform-specific steps,
     // so each platform builds its own container.
     let mut substituted = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     let containers: Vec<_> = platforms
         .iter()
         .map(|p| {
-            let (c, applied) = recipe.container_with_substitutions(p)?;
-            for a in applied {
+            let built = recipe.build_recipe(p, &engine)?;
+            for a in built.substituted {
                 if !substituted.contains(&a) {
                     substituted.push(a);
                 }
             }
-            Ok((p.clone(), c))
+            for w in built.warnings {
+                if !warnings.contains(&w) {
+                    warnings.push(w);
+                }
+            }
+            Ok((p.clone(), built.container))
         })
         .collect::<anyhow::Result<_>>()?;
+    for warning in &warnings {
+        printer.warn(warning);
+    }
     if args.push {
         let tag = args.tag.as_deref().unwrap_or_default();
         let target: Location = tag
@@ -102,8 +113,6 @@ pub fn run(
         refuse_stand_in_push(&recipe.id, &substituted, &target)?;
     }
     warn_substitutions(printer, &recipe.id, &substituted);
-    let store = open_store()?;
-    let engine = engine(global, store)?;
     let progress = Arc::new(BuildProgress::new(printer, args.explain));
     let options = BuildOptions::new(platforms.clone())
         .with_no_cache(args.no_cache)

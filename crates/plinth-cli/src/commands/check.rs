@@ -1,4 +1,6 @@
-//! `plinth check IMAGE`: run sanity checks in an existing image on every platform.
+//! `plinth check`: run sanity checks in an image on every platform: a catalog version's own
+//! checks and container-structure-test files, or only the files against any image
+//! (`plinth check --image REF --cst FILE`).
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use plinth_registry::NoReporter;
 use crate::ExitStatus;
 use crate::checks_arg::CheckArgs;
 use crate::cli::GlobalArgs;
+use crate::exit_status::usage_error;
 use crate::location::Location;
 use crate::printer::Printer;
 use crate::recipe_arg::RecipeArgs;
@@ -20,7 +23,7 @@ use crate::transfer::fetch;
 #[derive(Debug, Args)]
 pub struct CheckCommandArgs {
     /// Whose checks to run: a catalog `REPOSITORY:VERSION` (its declared checks), or `-f Dockerfile`
-    /// (only `--cst` files then).
+    /// (only `--cst` files then). Without either, `--image REF --cst FILE` checks any image.
     #[command(flatten)]
     pub recipe: RecipeArgs,
     /// The image to check: a name from `plinth build --tag`, a registry reference, `oci:DIR[:TAG]`
@@ -42,43 +45,73 @@ pub fn run(
     printer: Printer,
     catalog: &Catalog,
 ) -> anyhow::Result<ExitStatus> {
-    let recipe = args.recipe.resolve(catalog)?;
+    let recipe = if args.recipe.catalog_version.is_none() && args.recipe.file.is_none() {
+        None
+    } else {
+        Some(args.recipe.resolve(catalog)?)
+    };
+    let (subject, checks, default_platforms) = match &recipe {
+        Some(recipe) => (
+            recipe.id.clone(),
+            args.checks.checks(recipe)?,
+            recipe.default_platforms(),
+        ),
+        // An existing image and container-structure-test files, as container-structure-test
+        // itself is used.
+        None => {
+            let Some(image) = &args.image else {
+                return Err(usage_error(
+                    "say what to check: `REPOSITORY:VERSION` from the catalog, `-f Dockerfile`, \
+                     or an existing image with `--image REF --cst FILE`",
+                ));
+            };
+            (
+                image.clone(),
+                args.checks.cst_checks()?,
+                vec![Platform::host()],
+            )
+        }
+    };
+    if checks.is_empty() {
+        return Err(usage_error(match &recipe {
+            Some(recipe) => format!(
+                "no checks to run: {} declares none; add container-structure-test files with --cst",
+                recipe.id
+            ),
+            None => "no checks to run: add container-structure-test files with --cst FILE".into(),
+        }));
+    }
     let platforms = if args.platform.is_empty() {
-        recipe.default_platforms()
+        default_platforms
     } else {
         args.platform.clone()
     };
     let store = open_store()?;
     let engine = engine(global, store.clone())?;
-    let name = args
-        .image
-        .clone()
-        .unwrap_or_else(|| format!("builds/{}/image", recipe.id));
+    let name = match (&args.image, &recipe) {
+        (Some(image), _) => image.clone(),
+        (None, Some(recipe)) => format!("builds/{}/image", recipe.id),
+        // Refused above: without a recipe, an image is required.
+        (None, None) => return Err(usage_error("say which image to check with --image REF")),
+    };
     let image = match store.get_ref(&name)? {
         Some(image) => image,
-        None if args.image.is_none() => {
-            anyhow::bail!(
+        None => match (&args.image, &recipe) {
+            (None, Some(recipe)) => anyhow::bail!(
                 "{} has not been built here yet: run `plinth build {}` first, or name an image with --image",
                 recipe.id,
                 recipe.id
-            )
-        }
-        None => {
-            let location: Location = name.parse()?;
-            let client = engine.registry().clone();
-            runtime()?.block_on(fetch(&client, &location, &platforms, Arc::new(NoReporter)))?
-        }
+            ),
+            _ => {
+                let location: Location = name.parse()?;
+                let client = engine.registry().clone();
+                runtime()?.block_on(fetch(&client, &location, &platforms, Arc::new(NoReporter)))?
+            }
+        },
     };
-    let checks = args.checks.checks(&recipe)?;
-    if checks.is_empty() {
-        anyhow::bail!(
-            "no checks to run: {} declares none; add container-structure-test files with --cst",
-            recipe.id
-        );
-    }
     let passed = args
         .checks
-        .run(&engine, &recipe.id, &image, &platforms, &checks, printer)?;
+        .run(&engine, &subject, &image, &platforms, &checks, printer)?;
     Ok(if passed {
         ExitStatus::Success
     } else {

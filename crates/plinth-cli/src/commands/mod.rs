@@ -1,6 +1,7 @@
 //! One module per command; each holds its args and a short `run` over the libraries.
 
 pub mod build;
+pub mod catalog;
 pub mod check;
 pub mod completions;
 pub mod copy;
@@ -12,6 +13,7 @@ pub mod inspect;
 pub mod latest;
 pub mod ls;
 pub mod man;
+pub mod outdated;
 pub mod publish;
 pub mod run;
 pub mod upgrade_consumers;
@@ -40,6 +42,8 @@ pub fn run(
         }
         Command::Publish(args) => publish::run(args, &cli.global, printer, catalog),
         Command::GenerateDocs(args) => generate_docs::run(args, &cli.global, printer, catalog),
+        Command::Catalog(args) => catalog::run(args, &cli.global, printer, catalog),
+        Command::Outdated(args) => outdated::run(args, &cli.global, printer, catalog),
         Command::Latest(args) => latest::run(args, &cli.global, printer, catalog),
         Command::UpgradeConsumers(args) => {
             upgrade_consumers::run(args, &cli.global, printer, catalog)
@@ -52,6 +56,18 @@ pub fn run(
 /// A hint that tells the user how to fix a known kind of error.
 pub fn hint_for(err: &anyhow::Error) -> Option<String> {
     for cause in err.chain() {
+        let pins = plinth_release::outdated::vanished_apt_pins(&cause.to_string());
+        if !pins.is_empty() {
+            return Some(format!(
+                "the archive no longer carries the apt pin{} {}; `plinth outdated` with the same recipe \
+                 arguments lists the versions it carries (declare a new version with one of them)",
+                if pins.len() == 1 { "" } else { "s" },
+                pins.iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         if let Some(oci) = cause.downcast_ref::<plinth_oci::Error>() {
             match oci {
                 plinth_oci::Error::InvalidReference { .. } => {

@@ -84,11 +84,12 @@ fn engine_from_flags(ctx: &TestContext, flags: &[String]) -> (Engine, ImageSubst
 fn with_poppler_pin(recipe: &Container, pin: &str) -> Container {
     let mut hits = 0;
     let ops = recipe.ops().iter().map(|op| match op {
-        Op::Exec { argv, network } if argv.iter().any(|a| a.contains(OLD_PIN)) => {
+        Op::Exec { argv, network, env } if argv.iter().any(|a| a.contains(OLD_PIN)) => {
             hits += 1;
             Op::Exec {
                 argv: argv.iter().map(|a| a.replace(OLD_PIN, pin)).collect(),
                 network: *network,
+                env: env.clone(),
             }
         }
         other => other.clone(),
@@ -194,6 +195,54 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
     assert!(
         stderr.contains("E: Version '22.12.0-2+b1' for 'poppler-utils' was not found"),
         "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "hint: the archive no longer carries the apt pin `poppler-utils=22.12.0-2+b1`; `plinth outdated` with the same recipe arguments"
+        ),
+        "{stderr}"
+    );
+
+    // `plinth outdated` says so before any build: the suite from the (stand-in) root's own
+    // /etc/os-release, the versions from Debian's archive.
+    let out = output(
+        &ctx,
+        ctx.plinth().args(&flags).args([
+            "outdated",
+            &format!("{PYTHON}:3.0.0"),
+            "--platform",
+            "linux/amd64",
+            "--json",
+        ]),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a pin that cannot install exits 1"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["suites"],
+        serde_json::json!([{"platform": "linux/amd64", "suite": "bookworm", "from": "os-release"}])
+    );
+    let poppler = report["apt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "poppler-utils")
+        .expect("the poppler pin");
+    assert_eq!(poppler["installable"], false, "{poppler}");
+    assert_eq!(poppler["step"], 16, "the step the build stopped at");
+    assert!(
+        poppler["available"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["version"]
+                .as_str()
+                .unwrap()
+                .starts_with("22.12.0-2+deb12u")),
+        "{poppler}"
     );
 
     // 2. Upstream's fix (PR #62909) pinned 22.12.0-2+deb12u1; that version is gone from Debian too.

@@ -4,12 +4,63 @@
 
 use crate::fixture::{Catalog, REPOSITORY, Root, push_root, skopeo_digest, text};
 
+/// Runs the command on a pseudo-terminal and answers "n" to the overwrite question; exits with
+/// the command's code.
+const ANSWER_NO: &str = r#"
+import fcntl, os, pty, select, struct, sys, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+# Wide enough that the question is not wrapped.
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 240, 0, 0))
+seen = b""
+def read(timeout):
+    global seen
+    r, _, _ = select.select([fd], [], [], timeout)
+    if not r:
+        return None
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        data = b""
+    seen += data
+    return data
+end = time.time() + 300
+while b"overwrite it?" not in seen:
+    data = read(max(0, end - time.time()))
+    if not data:
+        sys.stdout.buffer.write(seen)
+        sys.exit(3)
+os.write(fd, b"n\r")
+while read(600):
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(seen)
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+
 #[test]
 fn release_publish_docs_and_refusals() {
     if !crate::require_root() {
         return;
     }
     let c = Catalog::new("e2e");
+    // The catalog is a git repository: a release must leave only the files it means to change.
+    let git = |args: &[&str]| {
+        let out = c.run(
+            c.ctx
+                .command("git")
+                .arg("-C")
+                .arg(c.catalog_dir())
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+                .args(args),
+        );
+        assert!(out.status.success(), "git {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    std::fs::create_dir_all(c.catalog_dir()).unwrap();
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "empty catalog"]);
 
     // Without a terminal, a missing answer is an error naming its flag, not a hang.
     let out = c.run(
@@ -84,6 +135,27 @@ fn release_publish_docs_and_refusals() {
     let digest = skopeo_digest(&tag).expect("the tag was pushed");
     let address = format!("{tag}@{digest}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), address);
+
+    // `git status` shows what a release writes and nothing else: no lock file, no temp file.
+    let status = git(&["status", "--porcelain", "--untracked-files=all"]);
+    let mut changed: Vec<&str> = status.lines().map(|l| &l[3..]).collect();
+    changed.sort_unstable();
+    assert_eq!(
+        changed,
+        [
+            "README.md",
+            "generated/changelogs/example_busybox_base.json",
+            "generated/inputs/example_busybox_base.json",
+            "generated/registry.json",
+        ],
+        "{status}"
+    );
+    assert!(
+        c.catalog_dir()
+            .join("generated/.locks/example_busybox_base.lock")
+            .is_file(),
+        "the family lock is there, ignored"
+    );
 
     // The pushed index has both platforms.
     let raw = std::process::Command::new("skopeo")
@@ -181,6 +253,28 @@ fn release_publish_docs_and_refusals() {
         digest,
         "the published tag did not move"
     );
+    // On a terminal, plinth asks; answering "No" is a choice, not a failure: exit 0.
+    let probe = c.cmd(&["publish", REPOSITORY, "1.0.0"]);
+    let mut cmd = c.ctx.command("python3");
+    cmd.arg("-c").arg(ANSWER_NO).arg(probe.get_program());
+    cmd.args(probe.get_args());
+    for (k, v) in probe.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.env_remove("PLINTH_NO_PROMPT")
+        .env("TERM", "xterm")
+        .env("MY_FAMILY_ROOT_IMAGE", &other_root);
+    let out = c.run(&mut cmd);
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        screen.contains("Not overwriting the already existing image."),
+        "{screen}"
+    );
+    assert_eq!(skopeo_digest(&tag).unwrap(), digest, "still not moved");
 
     // No publish without a changelog entry.
     let out = c.run(&mut c.cmd(&["publish", REPOSITORY, "1.1.0"]));

@@ -1,5 +1,7 @@
 //! `COPY` and `ADD`.
 
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path};
 
 use plinth_oci::Digest;
@@ -69,6 +71,14 @@ impl Reader<'_> {
                 "{keyword} needs at least one source and a destination"
             ));
         };
+        // `.` and `..` name directories: the sources go inside, as with a trailing `/`.
+        let dest = if dest == "." || dest == ".." || dest.ends_with("/.") || dest.ends_with("/..") {
+            format!("{dest}/")
+        } else {
+            dest.clone()
+        };
+        let dest = &dest;
+
         if sources.is_empty() {
             return Err(format!(
                 "{keyword} needs at least one source and a destination"
@@ -86,6 +96,11 @@ impl Reader<'_> {
         let mut ops = Vec::new();
         for src in sources {
             if let Some(helper) = &helper {
+                if src.contains(['*', '?', '[']) {
+                    return Err(format!(
+                        "wildcards in {keyword} --from sources (`{src}`) are not supported: list the paths"
+                    ));
+                }
                 let path = if src.starts_with('/') {
                     src.clone()
                 } else {
@@ -138,13 +153,42 @@ impl Reader<'_> {
                         "ADD of the local archive `{src}` would unpack it, which is not supported: unpack it with RUN"
                     ));
                 }
-                ops.push(self.context_op(keyword, src, dest, owner.clone(), mode)?);
+                self.refuse_ignore_file(keyword)?;
+                let op = self.context_op(keyword, src, dest, owner.clone(), mode)?;
+                if is_add
+                    && let Op::File {
+                        source: FileSource::HostFile(host),
+                        ..
+                    } = &op
+                {
+                    refuse_archive(src, host)?;
+                }
+                ops.push(op);
             }
         }
         for op in ops {
             self.push(op);
         }
         Ok(())
+    }
+
+    /// `.dockerignore` changes what the context holds; until the reader applies it, a context
+    /// that has one is refused rather than copied whole.
+    fn refuse_ignore_file(&self, keyword: &str) -> Result<(), String> {
+        let mut candidates = vec![self.options.context_dir.join(".dockerignore")];
+        if let Some(dockerfile) = &self.options.dockerfile {
+            let mut name = dockerfile.as_os_str().to_owned();
+            name.push(".dockerignore");
+            candidates.insert(0, name.into());
+        }
+        match candidates.iter().find(|p| p.exists()) {
+            Some(found) => Err(format!(
+                "{keyword} reads the build context, which has `{}`; plinth does not apply ignore files yet, \
+                 so it would copy what BuildKit leaves out: remove the ignore file or move the ignored files out of the context",
+                found.display()
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The container `--from` names: an earlier stage, or an image.
@@ -220,6 +264,9 @@ impl Reader<'_> {
         } else {
             dest.to_owned()
         };
+        // BuildKit keeps a context file's permission bits unless `--chmod` says otherwise;
+        // the recipe holds them explicitly so both engines write the same.
+        let mode = mode.or(Some(meta.permissions().mode() & 0o7777));
         Ok(Op::File {
             path,
             source: FileSource::HostFile(host),
@@ -227,4 +274,36 @@ impl Reader<'_> {
             mode,
         })
     }
+}
+
+/// BuildKit's ADD unpacks a local file that is a tar archive, plain or compressed, whatever its
+/// name: tell one by its first bytes.
+fn refuse_archive(src: &str, host: &Path) -> Result<(), String> {
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(host)
+        .and_then(|mut f| {
+            let mut n = 0;
+            while n < head.len() {
+                let m = f.read(&mut head[n..])?;
+                if m == 0 {
+                    break;
+                }
+                n += m;
+            }
+            Ok(n)
+        })
+        .map_err(|e| format!("failed to read the ADD source `{src}`: {e}"))?;
+    let head = &head[..n];
+    let compressed = head.starts_with(&[0x1f, 0x8b])
+        || head.starts_with(b"BZh")
+        || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+        || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    let tar = head.len() >= 262 && &head[257..262] == b"ustar";
+    if compressed || tar {
+        return Err(format!(
+            "ADD of `{src}`, an archive (or a compressed file), would unpack it as BuildKit does, which plinth does not do yet: \
+             use COPY to copy it as it is, or unpack it with RUN"
+        ));
+    }
+    Ok(())
 }

@@ -53,14 +53,26 @@ pub(crate) fn split_lines(text: &str, problems: &mut Vec<Problem>) -> (Directive
                     message: format!("invalid escape character `{other}`: the escape directive takes `\\` or `` ` ``"),
                 }),
             },
-            "syntax" => directives.syntax = Some(value),
+            "syntax" => {
+                if !is_stable_frontend(&value) {
+                    problems.push(Problem {
+                        line,
+                        message: format!(
+                            "`# syntax={value}` names a Dockerfile frontend plinth does not implement: \
+                             plinth reads Dockerfiles as BuildKit's stable frontend (`docker/dockerfile:1`) does; \
+                             remove the directive or use `# syntax=docker/dockerfile:1`"
+                        ),
+                    });
+                }
+                directives.syntax = Some(value)
+            }
             _ => {}
         }
     }
 
     let mut out = Vec::new();
     let mut current: Option<Logical> = None;
-    for (i, raw) in physical {
+    while let Some((i, raw)) = physical.next() {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         let left = raw.trim_start();
         if left.starts_with('#') || left.is_empty() {
@@ -78,11 +90,76 @@ pub(crate) fn split_lines(text: &str, problems: &mut Vec<Problem>) -> (Directive
             Some(c) => c.text.push_str(piece),
         }
         if !continues && let Some(c) = current.take() {
+            // A heredoc's body lines belong to its instruction; the reader refuses the
+            // instruction, and the body must not be read as more instructions.
+            if let Some(terminators) = heredoc_terminators(&c.text) {
+                for word in terminators {
+                    for (_, body) in physical.by_ref() {
+                        let body = body.strip_suffix('\r').unwrap_or(body);
+                        if body == word || body.trim_start_matches('\t') == word {
+                            break;
+                        }
+                    }
+                }
+            }
             out.push(c);
         }
     }
     out.extend(current);
     (directives, out)
+}
+
+/// Whether `# syntax=` names BuildKit's stable Dockerfile frontend, version 1 (`docker/dockerfile:1`,
+/// `:1.7`, `:1.7.1`, with or without `docker.io/`, optionally pinned by digest).
+fn is_stable_frontend(value: &str) -> bool {
+    let name = value.split('@').next().unwrap_or("");
+    let name = name.strip_prefix("docker.io/").unwrap_or(name);
+    let Some(version) = name.strip_prefix("docker/dockerfile:") else {
+        return false;
+    };
+    let mut parts = version.split('.');
+    parts.next() == Some("1")
+        && parts.all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The terminators of the heredocs a `RUN`, `COPY` or `ADD` line opens (`<<EOF`, `<<-EOF`,
+/// `<<"EOF"`), in order; `None` when it opens none.
+pub(crate) fn heredoc_terminators(text: &str) -> Option<Vec<String>> {
+    let (keyword, rest) = text.trim_start().split_once(char::is_whitespace)?;
+    if !matches!(
+        keyword.to_ascii_uppercase().as_str(),
+        "RUN" | "COPY" | "ADD"
+    ) {
+        return None;
+    }
+    // The exec (JSON) form has no heredocs.
+    let mut rest = rest.trim_start();
+    while let Some(after) = rest.strip_prefix("--") {
+        rest = after
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, r)| r)
+            .trim_start();
+    }
+    if rest.starts_with('[') && serde_json::from_str::<Vec<String>>(rest.trim_end()).is_ok() {
+        return None;
+    }
+    let mut words = Vec::new();
+    let mut s = text;
+    while let Some(i) = s.find("<<") {
+        let after = &s[i + 2..];
+        let after = after.strip_prefix('-').unwrap_or(after);
+        let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'');
+        let body = quote.map_or(after, |q| &after[q.len_utf8()..]);
+        let word: String = body
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !word.is_empty() && word.starts_with(|c: char| !c.is_ascii_digit()) {
+            words.push(word);
+        }
+        s = &s[i + 2..];
+    }
+    (!words.is_empty()).then_some(words)
 }
 
 fn parse_directive(raw: &str) -> Option<(String, String)> {

@@ -19,16 +19,21 @@
 
 mod copy;
 mod lines;
+mod settings;
+mod vars;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+use plinth_oci::Platform;
 
 use crate::Container;
 use crate::error::{Error, Problem, Result};
 use crate::op::{Network, Op};
 use crate::source::ImageSource;
 use crate::state::{CacheMount, normalize_path};
-use crate::words::{Var, expand, split_words};
+pub use vars::DEFAULT_PATH;
+use vars::Vars;
 
 /// Options of [`parse_dockerfile_with`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,6 +42,41 @@ pub struct ReaderOptions {
     pub context_dir: PathBuf,
     /// `--build-arg` values; they apply to declared `ARG`s only.
     pub build_args: BTreeMap<String, String>,
+    /// The platform built for: the values of the automatic `TARGET*` args (`BUILD*` are the
+    /// host's). Without one, a Dockerfile that uses them is refused.
+    pub platform: Option<Platform>,
+    /// The Dockerfile's path, for its own ignore file (`<Dockerfile>.dockerignore`).
+    pub dockerfile: Option<PathBuf>,
+    /// The configs of the base images, by the name `FROM` gives them (after expansion; see
+    /// [`base_images`]). A stage on an image missing here is read without its env: a variable
+    /// only the image could set is then refused.
+    pub base_configs: BTreeMap<String, BaseConfig>,
+}
+
+/// What the reader needs of a base image's config, as BuildKit uses it while reading.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BaseConfig {
+    /// `Env`, in order.
+    pub env: Vec<(String, String)>,
+    /// `Shell`, when set.
+    pub shell: Option<Vec<String>>,
+    /// `OnBuild` triggers.
+    pub on_build: Vec<String>,
+}
+
+impl BaseConfig {
+    /// The parts of an image config the reader uses.
+    pub fn of_image(config: &plinth_oci::ImageConfig) -> Self {
+        let strings = |name: &str| -> Option<Vec<String>> {
+            let value = config.config.as_ref()?.extra.get(name)?;
+            serde_json::from_value::<Vec<String>>(value.clone()).ok()
+        };
+        Self {
+            env: config.env(),
+            shell: strings("Shell").filter(|s| !s.is_empty()),
+            on_build: strings("OnBuild").unwrap_or_default(),
+        }
+    }
 }
 
 impl ReaderOptions {
@@ -45,7 +85,28 @@ impl ReaderOptions {
         Self {
             context_dir: context_dir.into(),
             build_args: BTreeMap::new(),
+            platform: None,
+            dockerfile: None,
+            base_configs: BTreeMap::new(),
         }
+    }
+
+    /// Adds the config of a base image, by its name in `FROM`.
+    pub fn with_base_config(mut self, image: impl Into<String>, config: BaseConfig) -> Self {
+        self.base_configs.insert(image.into(), config);
+        self
+    }
+
+    /// Sets the Dockerfile's path.
+    pub fn with_dockerfile(mut self, path: impl Into<PathBuf>) -> Self {
+        self.dockerfile = Some(path.into());
+        self
+    }
+
+    /// Sets the platform built for.
+    pub fn with_platform(mut self, platform: Platform) -> Self {
+        self.platform = Some(platform);
+        self
     }
 
     /// Adds a build arg.
@@ -62,15 +123,73 @@ pub fn parse_dockerfile(text: &str, context_dir: impl AsRef<Path>) -> Result<Con
 
 /// Reads `text` with options.
 pub fn parse_dockerfile_with(text: &str, options: &ReaderOptions) -> Result<Container> {
+    read_dockerfile(text, options).map(|read| read.container)
+}
+
+/// A Dockerfile read into a recipe, with the warnings BuildKit would print.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DockerfileRead {
+    /// The last stage.
+    pub container: Container,
+    /// Warnings (a `--build-arg` no stage declares, …).
+    pub warnings: Vec<String>,
+}
+
+/// Build args every build accepts without an `ARG`: they reach RUN's environment only.
+const PROXY_ARGS: [&str; 10] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The images the stages of `text` start from, as `FROM` names them after expanding the global
+/// args (stage names and `scratch` left out, each once): the keys of
+/// [`ReaderOptions::base_configs`]. Problems are left to [`read_dockerfile`].
+pub fn base_images(text: &str, options: &ReaderOptions) -> Vec<String> {
+    let (directives, lines) = lines::split_lines(text, &mut Vec::new());
+    let mut reader = Reader::new(options, directives.escape, Vec::new());
+    let mut stage_names: Vec<String> = Vec::new();
+    let mut out: Vec<String> = Vec::new();
+    for line in &lines {
+        let (keyword, rest) = line
+            .text
+            .split_once(char::is_whitespace)
+            .unwrap_or((&line.text, ""));
+        let (_, rest) = split_flags(rest.trim());
+        if keyword.eq_ignore_ascii_case("ARG") && stage_names.is_empty() && out.is_empty() {
+            let _ = reader.arg(rest);
+        } else if keyword.eq_ignore_ascii_case("FROM") {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let Some(image) = words.first() else { continue };
+            if let Ok(image) = reader.expand_in(image, None)
+                && image != "scratch"
+                && !stage_names.contains(&image.to_ascii_lowercase())
+                && !out.contains(&image)
+            {
+                out.push(image);
+            }
+            if let [_, as_kw, name] = words.as_slice()
+                && as_kw.eq_ignore_ascii_case("as")
+            {
+                stage_names.push(name.to_ascii_lowercase());
+            }
+        }
+    }
+    out
+}
+
+/// Reads `text` with options, keeping the warnings.
+pub fn read_dockerfile(text: &str, options: &ReaderOptions) -> Result<DockerfileRead> {
     let mut problems = Vec::new();
     let (directives, lines) = lines::split_lines(text, &mut problems);
-    let mut reader = Reader {
-        options,
-        escape: directives.escape,
-        global_args: BTreeMap::new(),
-        stages: Vec::new(),
-        problems,
-    };
+    let mut reader = Reader::new(options, directives.escape, problems);
     for line in &lines {
         if let Err(message) = reader.instruction(&line.text) {
             reader.problems.push(Problem {
@@ -91,28 +210,32 @@ pub fn parse_dockerfile_with(text: &str, options: &ReaderOptions) -> Result<Cont
             problems: reader.problems,
         });
     }
-    Ok(reader.stages.pop().map(|s| s.container).unwrap_or_default())
+    let unused: Vec<&str> = options
+        .build_args
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !reader.used_build_args.contains(*k) && !PROXY_ARGS.contains(k))
+        .collect();
+    let mut warnings = Vec::new();
+    if !unused.is_empty() {
+        warnings.push(format!(
+            "build args no stage declares with ARG were not used: {}",
+            unused.join(", ")
+        ));
+    }
+    Ok(DockerfileRead {
+        container: reader.stages.pop().map(|s| s.container).unwrap_or_default(),
+        warnings,
+    })
 }
-
-/// Platform build args Docker predefines; a recipe takes the platform as a build parameter.
-const PLATFORM_ARGS: [&str; 8] = [
-    "TARGETPLATFORM",
-    "TARGETOS",
-    "TARGETARCH",
-    "TARGETVARIANT",
-    "BUILDPLATFORM",
-    "BUILDOS",
-    "BUILDARCH",
-    "BUILDVARIANT",
-];
 
 pub(super) struct Stage {
     pub name: Option<String>,
     pub container: Container,
-    /// Env set by ENV in this stage or the stage it derives from (for substitution).
-    pub env: BTreeMap<String, String>,
-    /// Args declared in this stage: `None` = declared without a value.
-    pub args: BTreeMap<String, Option<String>>,
+    /// ENV and ARG values in scope (for expansion and RUN's build-time env).
+    pub vars: Vars,
+    /// The shell of shell-form instructions, when not `/bin/sh -c` (SHELL, or the base's).
+    pub shell: Option<Vec<String>>,
     /// Whether CMD was set in this stage (Docker keeps it across a later ENTRYPOINT).
     pub cmd_set: bool,
     /// Whether the last op is a CMD the reader re-emitted after an ENTRYPOINT.
@@ -122,12 +245,35 @@ pub(super) struct Stage {
 pub(super) struct Reader<'a> {
     pub options: &'a ReaderOptions,
     pub escape: char,
+    /// Args declared before the first FROM: `None` = declared without a value.
     pub global_args: BTreeMap<String, Option<String>>,
+    /// The automatic platform args (empty when the read has no platform).
+    pub platform_args: BTreeMap<String, String>,
+    /// `--build-arg` names some ARG declared.
+    pub used_build_args: BTreeSet<String>,
     pub stages: Vec<Stage>,
     pub problems: Vec<Problem>,
 }
 
 type Flags = Vec<(String, Option<String>)>;
+
+impl<'a> Reader<'a> {
+    fn new(options: &'a ReaderOptions, escape: char, problems: Vec<Problem>) -> Self {
+        Reader {
+            options,
+            escape,
+            global_args: BTreeMap::new(),
+            platform_args: options
+                .platform
+                .as_ref()
+                .map(|p| vars::platform_args(p, &Platform::host()))
+                .unwrap_or_default(),
+            used_build_args: BTreeSet::new(),
+            stages: Vec::new(),
+            problems,
+        }
+    }
+}
 
 impl Reader<'_> {
     fn instruction(&mut self, text: &str) -> std::result::Result<(), String> {
@@ -140,20 +286,9 @@ impl Reader<'_> {
                 no_flags(&keyword, &flags)?;
                 return self.arg(rest);
             }
-            "EXPOSE" | "VOLUME" | "HEALTHCHECK" | "ONBUILD" | "SHELL" | "STOPSIGNAL"
-            | "MAINTAINER" => {
-                return Err(format!(
-                    "`{keyword}` is not supported: plinth recipes hold filesystem, env, labels, user, workdir, \
-                     entrypoint and CMD only; remove the instruction{}",
-                    if keyword == "MAINTAINER" {
-                        " (or use `LABEL maintainer=…`)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
             "RUN" | "ENV" | "LABEL" | "USER" | "WORKDIR" | "ENTRYPOINT" | "CMD" | "COPY"
-            | "ADD" => {}
+            | "ADD" | "EXPOSE" | "VOLUME" | "HEALTHCHECK" | "ONBUILD" | "SHELL" | "STOPSIGNAL"
+            | "MAINTAINER" => {}
             _ => return Err(format!("unknown instruction `{keyword}`")),
         }
         if self.stages.is_empty() {
@@ -182,11 +317,12 @@ impl Reader<'_> {
             }
             "ENTRYPOINT" | "CMD" => {
                 no_flags(&keyword, &flags)?;
-                let argv = command_argv(rest)?;
+                let argv = self.command_argv(rest)?;
                 self.command(&keyword, argv);
                 Ok(())
             }
-            _ => self.copy_or_add(&keyword, flags, rest),
+            "COPY" | "ADD" => self.copy_or_add(&keyword, flags, rest),
+            _ => self.setting(&keyword, flags, rest, text),
         }
     }
 
@@ -197,57 +333,32 @@ impl Reader<'_> {
 
     pub(super) fn push(&mut self, op: Op) {
         let stage = self.stage();
-        if let Op::Env { name, value } = &op {
-            stage.env.insert(name.clone(), value.clone());
-        }
+        stage.note_vars(&op);
         stage.reemitted_cmd = false;
         stage.container = stage.container.with_op(op);
     }
 
-    /// Expands a word with the variables in scope (the stage's, or the global args before FROM).
-    pub(super) fn expand(&self, word: &str) -> std::result::Result<String, String> {
-        let mut unknown = Vec::new();
-        let result = {
-            let stage = self.stages.last();
-            let mut lookup = |name: &str| -> Option<Var> {
-                let found = match stage {
-                    Some(s) => s.env.get(name).map(|v| Var::Set(v.clone())).or_else(|| {
-                        s.args
-                            .get(name)
-                            .map(|v| v.clone().map_or(Var::Unset, Var::Set))
-                    }),
-                    None => self
-                        .global_args
-                        .get(name)
-                        .map(|v| v.clone().map_or(Var::Unset, Var::Set)),
-                };
-                if found.is_none() && !unknown.iter().any(|u| u == name) {
-                    unknown.push(name.to_owned());
-                }
-                found
+    fn from(&mut self, flags: Flags, rest: &str) -> std::result::Result<(), String> {
+        for (name, value) in &flags {
+            if name != "platform" {
+                return Err(format!("the FROM flag `--{name}` is not supported"));
+            }
+            // A stage for another platform than the one built (a cross-compiling stage) is
+            // not something one recipe per platform can hold; the same platform is a no-op.
+            let wanted = self.expand_in(value.as_deref().unwrap_or(""), None)?;
+            let target = self.platform_args.get("TARGETPLATFORM");
+            let same = match (wanted.parse::<Platform>(), &self.options.platform) {
+                (Ok(w), Some(t)) => w.matches(t) || t.matches(&w),
+                _ => false,
             };
-            expand(word, self.escape, &mut lookup)
-        };
-        if let Some(name) = unknown.first() {
-            if PLATFORM_ARGS.contains(&name.as_str()) {
+            if !same {
                 return Err(format!(
-                    "`${name}` is a platform build arg; plinth recipes take the platform as a build parameter, \
-                     so the Dockerfile cannot depend on it"
+                    "`FROM --platform={wanted}` builds this stage for another platform than the one built ({}): \
+                     plinth builds every stage for the target platform; drop `--platform` or build for {wanted}",
+                    target.map_or("none given", String::as_str)
                 ));
             }
-            return Err(format!(
-                "`${name}` is not set by an ARG or ENV earlier in this stage; plinth reads a Dockerfile without \
-                 the base image's environment, so declare it with ARG or ENV first"
-            ));
         }
-        result
-    }
-
-    fn from(&mut self, flags: Flags, rest: &str) -> std::result::Result<(), String> {
-        if flags.iter().any(|(n, _)| n == "platform") {
-            return Err("`FROM --platform` is not supported: the platform is a build parameter of the recipe".into());
-        }
-        no_flags("FROM", &flags)?;
         let words: Vec<&str> = rest.split_whitespace().collect();
         let (image, name) = match words.as_slice() {
             [image] => (*image, None),
@@ -257,25 +368,38 @@ impl Reader<'_> {
             _ => return Err("FROM takes `image` or `image AS name`".into()),
         };
         // FROM sees the global args only.
-        let saved = std::mem::take(&mut self.stages);
-        let expanded = self.expand(image);
-        self.stages = saved;
-        let image = expanded?;
+        let image = self.expand_in(image, None)?;
         let mut stage = Stage {
             name,
             container: Container::new(),
-            env: BTreeMap::new(),
-            args: BTreeMap::new(),
+            vars: Vars::scratch(),
+            shell: None,
             cmd_set: false,
             reemitted_cmd: false,
         };
         if let Some(base) = self.find_stage(&image) {
+            // BuildKit's stage inherits its base stage's run state, ARG values included.
             stage.container = base.container.clone();
-            stage.env = base.env.clone();
+            stage.vars = base.vars.clone();
+            stage.shell = base.shell.clone();
         } else if image != "scratch" {
             let source =
                 ImageSource::parse(&image).map_err(|e| format!("{e}{}", source_chain(&e)))?;
             stage.container = Container::from_image(source);
+            match self.options.base_configs.get(&image) {
+                Some(base) => {
+                    if !base.on_build.is_empty() {
+                        return Err(format!(
+                            "the base image `{image}` has ONBUILD triggers ({}), which BuildKit runs here and plinth does not: \
+                             write them out in this stage and build from an image without triggers",
+                            base.on_build.join("; ")
+                        ));
+                    }
+                    stage.vars = Vars::from_base_env(&base.env);
+                    stage.shell = base.shell.clone();
+                }
+                None => stage.vars = Vars::unknown_base(),
+            }
         }
         self.stages.push(stage);
         Ok(())
@@ -291,69 +415,6 @@ impl Reader<'_> {
             return Some(s);
         }
         name.parse::<usize>().ok().and_then(|i| self.stages.get(i))
-    }
-
-    fn arg(&mut self, rest: &str) -> std::result::Result<(), String> {
-        let words = split_words(rest, self.escape);
-        if words.is_empty() {
-            return Err("ARG needs a name".into());
-        }
-        for w in words {
-            let (name, value) = match w.split_once('=') {
-                Some((n, v)) => (n.to_owned(), Some(self.expand(v)?)),
-                None => (w.clone(), None),
-            };
-            if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                return Err(format!("`{name}` is not an ARG name"));
-            }
-            let given = self.options.build_args.get(&name).cloned();
-            if self.stages.is_empty() {
-                self.global_args.insert(name, given.or(value));
-            } else {
-                let inherited = self.global_args.get(&name).cloned().flatten();
-                self.stage()
-                    .args
-                    .insert(name, given.or(value).or(inherited));
-            }
-        }
-        Ok(())
-    }
-
-    fn name_values(&mut self, keyword: &str, rest: &str) -> std::result::Result<(), String> {
-        let words = split_words(rest, self.escape);
-        if words.is_empty() {
-            return Err(format!("{keyword} needs `name=value`"));
-        }
-        let mut pairs = Vec::new();
-        if !words[0].contains('=') {
-            // Old form: `ENV name value…`, the rest of the line is the value.
-            let Some((name, value)) = rest.split_once(char::is_whitespace) else {
-                return Err(format!(
-                    "{keyword} `{rest}` has no value: write `{keyword} {rest}=value`"
-                ));
-            };
-            pairs.push((name.to_owned(), value.trim_start().to_owned()));
-        } else {
-            for w in words {
-                let Some((name, value)) = w.split_once('=') else {
-                    return Err(format!("`{w}` is not of the form name=value"));
-                };
-                pairs.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        for (name, value) in pairs {
-            let name = self.expand(&name)?;
-            let value = self.expand(&value)?;
-            if name.is_empty() {
-                return Err(format!("{keyword} has an empty name"));
-            }
-            self.push(if keyword == "ENV" {
-                Op::Env { name, value }
-            } else {
-                Op::Label { name, value }
-            });
-        }
-        Ok(())
     }
 
     fn command(&mut self, keyword: &str, argv: Vec<String>) {
@@ -416,7 +477,7 @@ impl Reader<'_> {
         if json_array(rest)?.is_none() {
             check_heredoc(rest)?;
         }
-        let argv = command_argv(rest)?;
+        let argv = self.command_argv(rest)?;
         if argv.is_empty() {
             return Err("`RUN []` has no command".into());
         }
@@ -438,7 +499,13 @@ impl Reader<'_> {
                 });
             }
         }
-        self.push(Op::Exec { argv, network });
+        let mut env = self.stage().vars.build_env();
+        for name in PROXY_ARGS {
+            if let Some(value) = self.options.build_args.get(name) {
+                env.entry(name.to_owned()).or_insert_with(|| value.clone());
+            }
+        }
+        self.push(Op::Exec { argv, network, env });
         Ok(())
     }
 }
@@ -492,11 +559,23 @@ pub(super) fn json_array(rest: &str) -> std::result::Result<Option<Vec<String>>,
     }
 }
 
-fn command_argv(rest: &str) -> std::result::Result<Vec<String>, String> {
-    Ok(match json_array(rest)? {
-        Some(argv) => argv,
-        None => vec!["/bin/sh".into(), "-c".into(), rest.to_owned()],
-    })
+impl Reader<'_> {
+    /// The argv of a RUN, CMD or ENTRYPOINT: the JSON array, or the text under the stage's
+    /// shell (`SHELL`, the base image's, or `/bin/sh -c`).
+    fn command_argv(&mut self, rest: &str) -> std::result::Result<Vec<String>, String> {
+        Ok(match json_array(rest)? {
+            Some(argv) => argv,
+            None => {
+                let mut argv = self
+                    .stage()
+                    .shell
+                    .clone()
+                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                argv.push(rest.to_owned());
+                argv
+            }
+        })
+    }
 }
 
 pub(super) fn check_heredoc(rest: &str) -> std::result::Result<(), String> {

@@ -109,15 +109,15 @@ fn blank_lines_follow_the_original_template() {
 }
 
 #[test]
-fn example_comes_from_the_highest_entry_even_without_changelog() {
-    // Python's highest version, 3.0.2, is published only: the fence is empty (unlike the seed
-    // README, which shows 3.0.0's example).
+fn example_comes_from_the_highest_entry_with_a_changelog() {
+    // Python's highest version, 3.0.2, is published only; the example is 3.0.0's, as in the seed
+    // README (the original template left the fence empty).
     let readme = fixture_readme();
     assert!(
-        readme.contains("### Example for `airbyte/python-connector-base`:\n```dockerfile\n\n```\n"),
+        readme.contains("### Example for `airbyte/python-connector-base`:\n```dockerfile\nFROM docker.io/python:3.10.14-slim-bookworm@sha256:2407c61b1a18067393fecd8a22cf6fceede893b6aaca817bf9fbfe65e33614a3\n"),
         "{readme}"
     );
-    assert!(!readme.contains("RUN pip install poetry==1.6.1"));
+    assert!(readme.contains("RUN pip install poetry==1.6.1\n"));
 }
 
 fn repo() -> Reference {

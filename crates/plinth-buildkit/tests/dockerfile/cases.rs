@@ -1,0 +1,385 @@
+//! The cases: a Dockerfile (`{root}` is the busybox root image, `{url}` a local file server),
+//! its context and build args, and what plinth must do with it.
+
+/// One file of a build context.
+pub enum ContextEntry {
+    /// Text with a mode.
+    File(&'static str, u32),
+    /// Raw bytes, mode 0644.
+    Bytes(&'static [u8]),
+    /// A directory with a mode.
+    Dir(u32),
+    /// A symlink to the target.
+    Link(&'static str),
+}
+
+/// What plinth must do.
+pub enum Expect {
+    /// Build the same tree and config as docker's BuildKit, on both engines.
+    Same,
+    /// What the BuildKit in Debian's docker cannot build the way BuildKit's current frontend
+    /// does (newer syntax or semantics): both engines must write these files (path, contents).
+    Files(&'static [(&'static str, &'static str)]),
+    /// Refuse before building, naming the line and saying what to do (`needle`).
+    Refused { line: usize, needle: &'static str },
+}
+
+pub struct Case {
+    pub name: &'static str,
+    pub dockerfile: &'static str,
+    pub context: &'static [(&'static str, ContextEntry)],
+    pub build_args: &'static [(&'static str, &'static str)],
+    pub expect: Expect,
+}
+
+use ContextEntry::{Bytes, Dir, File, Link};
+use Expect::{Files, Refused, Same};
+
+const TEXT: &[(&str, ContextEntry)] = &[
+    ("a.txt", File("alpha\n", 0o644)),
+    ("b.txt", File("bravo\n", 0o600)),
+    ("run.sh", File("#!/bin/sh\necho run\n", 0o755)),
+    ("dir", Dir(0o755)),
+    ("dir/one.txt", File("one\n", 0o644)),
+    ("dir/sub", Dir(0o750)),
+    ("dir/sub/two.txt", File("two\n", 0o640)),
+    ("dir/link", Link("one.txt")),
+];
+
+const fn same(name: &'static str, dockerfile: &'static str) -> Case {
+    Case {
+        name,
+        dockerfile,
+        context: TEXT,
+        build_args: &[],
+        expect: Same,
+    }
+}
+
+const fn refused(
+    name: &'static str,
+    dockerfile: &'static str,
+    line: usize,
+    needle: &'static str,
+) -> Case {
+    Case {
+        name,
+        dockerfile,
+        context: TEXT,
+        build_args: &[],
+        expect: Refused { line, needle },
+    }
+}
+
+pub const CASES: &[Case] = &[
+    // --- RUN, shell and exec forms, continuations, comments, case --------------------------
+    same(
+        "run_shell",
+        "FROM {root}\nRUN echo hi > /hi && mkdir -p /a/b\n",
+    ),
+    same(
+        "run_exec",
+        "FROM {root}\nRUN [\"sh\", \"-c\", \"echo exec > /x\"]\n",
+    ),
+    same(
+        "run_continuation",
+        "FROM {root}\nRUN echo one > /c \\\n# a comment inside\n\n    && echo two >> /c\n",
+    ),
+    same(
+        "escape_directive",
+        "# escape=`\nFROM {root}\nRUN echo a `\n  > /e\nENV W=C:\\dir\n",
+    ),
+    same(
+        "lowercase_instructions",
+        "from {root}\nrun echo lower > /l\nenv A=1\n",
+    ),
+    same(
+        "run_deletes",
+        "FROM {root}\nRUN rm /etc/group && rm -r /var/tmp\n",
+    ),
+    // Ids only: the sandbox also gives a user its primary group as a supplementary group,
+    // which runc does not (`id` prints `groups=`); the sandbox's to change.
+    same(
+        "run_as_user",
+        "FROM {root}\nUSER airbyte\nRUN id -u > /home/airbyte/id && id -g >> /home/airbyte/id\n",
+    ),
+    same(
+        "run_numeric_user",
+        "FROM {root}\nUSER 1000:1000\nRUN touch /tmp/mine\n",
+    ),
+    // --- ENV, LABEL and expansion ------------------------------------------------------------
+    same(
+        "env_forms",
+        "FROM {root}\nENV A=1 B=\"two words\" C='single $A' D=a\\ b\nENV OLD some value here\n",
+    ),
+    same(
+        "env_uses_value_from_before",
+        "FROM {root}\nENV A=hi\nENV A=bye B=$A C=${A}x\n",
+    ),
+    same(
+        "env_modifiers",
+        "FROM {root}\nENV S=set E=\nENV A=${S:-d} B=${E:-d} C=${S:+alt} D=${E:+alt}\n",
+    ),
+    // `${V-w}` and `${V+w}` came with a newer frontend than Debian's BuildKit has.
+    Case {
+        name: "env_modifiers_without_colon",
+        dockerfile: "FROM {root}\nENV S=set E=\nARG U\nRUN echo \"[${E-dash}][${U-dash}][${S+plus}][${U+plus}]\" > /m\n",
+        context: TEXT,
+        build_args: &[],
+        expect: Files(&[("m", "[][dash][plus][]\n")]),
+    },
+    same(
+        "env_escapes_and_quotes",
+        "FROM {root}\nENV A=\"a \\\"q\\\" \\$x\" B='it''s' C=\"$A\"x\n",
+    ),
+    same(
+        "env_extends_base_path",
+        "FROM {root}\nENV PATH=/opt/bin:$PATH\n",
+    ),
+    same(
+        "arg_unset_in_image_stage",
+        "FROM {root}\nARG U\nENV X=[${U:-d}] Y=[$U]\n",
+    ),
+    same("scratch_gets_default_path", "FROM scratch\nCOPY a.txt /\n"),
+    same(
+        "env_reaches_run",
+        "FROM {root}\nENV GREETING=hello\nRUN echo $GREETING > /g\n",
+    ),
+    same(
+        "label_forms",
+        "FROM {root}\nENV V=x\nLABEL a=1 \"b c\"=\"d e\" l=$V\nLABEL multi=\"one \\\n  two\"\n",
+    ),
+    // --- ARG -----------------------------------------------------------------------------------
+    same(
+        "arg_reaches_run",
+        "FROM {root}\nARG V=2.0\nRUN echo $V > /v\n",
+    ),
+    Case {
+        name: "build_arg",
+        dockerfile: "FROM {root}\nARG W\nARG D=default\nRUN echo $W $D > /w\n",
+        context: TEXT,
+        build_args: &[("W", "given"), ("D", "over")],
+        expect: Same,
+    },
+    same(
+        "arg_global_in_from_and_redeclared",
+        "ARG BASE={root}\nARG G=global\nFROM ${BASE}\nARG G\nRUN echo \"[$G]\" > /g\n",
+    ),
+    same(
+        "arg_global_not_redeclared_is_unset",
+        "ARG G=global\nFROM {root}\nRUN echo \"[$G]\" > /g\n",
+    ),
+    same(
+        "env_wins_over_earlier_arg",
+        "FROM {root}\nARG V=arg\nENV V=env\nRUN echo $V > /v\n",
+    ),
+    same(
+        "later_arg_wins_over_env_for_run",
+        "FROM {root}\nENV V=env\nARG V=arg\nRUN echo $V > /v\n",
+    ),
+    // Debian's BuildKit expands every word of an ARG before setting any; BuildKit's current
+    // frontend sets them one by one, as plinth does.
+    Case {
+        name: "arg_sequential",
+        dockerfile: "FROM {root}\nARG A=1 B=$A\nRUN echo $A$B > /ab\n",
+        context: TEXT,
+        build_args: &[],
+        expect: Files(&[("ab", "11\n")]),
+    },
+    same(
+        "arg_in_paths",
+        "FROM {root}\nARG DIR=/opt/app\nWORKDIR $DIR\nCOPY a.txt ${DIR}/\nUSER ${U:-airbyte}\n",
+    ),
+    same(
+        "arg_inherited_by_child_stage",
+        "FROM {root} AS base\nARG V=1\nFROM base\nRUN echo $V > /v\n",
+    ),
+    same(
+        "target_platform_args",
+        "FROM {root}\nARG TARGETARCH\nARG TARGETPLATFORM TARGETOS\nRUN echo $TARGETARCH $TARGETPLATFORM $TARGETOS > /p\n",
+    ),
+    same(
+        "platform_arg_in_env",
+        "FROM {root}\nARG TARGETARCH\nENV ARCH=$TARGETARCH\n",
+    ),
+    // --- USER, WORKDIR ---------------------------------------------------------------------------
+    same("workdir_created", "FROM {root}\nWORKDIR /a/b/c\n"),
+    same(
+        "workdir_relative",
+        "FROM {root}\nWORKDIR /a\nWORKDIR b\nRUN pwd > /pwd\n",
+    ),
+    same(
+        "workdir_under_earlier_layer_as_user",
+        "FROM {root}\nRUN mkdir -p /home/app && chown 1000:1000 /home/app\nUSER airbyte\nWORKDIR /home/app/work\nRUN pwd > /home/app/work/pwd\n",
+    ),
+    same("workdir_from_env", "FROM {root}\nENV D=/data\nWORKDIR $D\n"),
+    same("user_by_name", "FROM {root}\nUSER airbyte\n"),
+    // --- CMD, ENTRYPOINT -------------------------------------------------------------------------
+    same("cmd_shell", "FROM {root}\nCMD echo hi\n"),
+    same("cmd_exec", "FROM {root}\nCMD [\"a\", \"b\"]\n"),
+    same("cmd_bad_json_is_shell", "FROM {root}\nCMD [not json]\n"),
+    same(
+        "entrypoint_resets_inherited_cmd",
+        "FROM {root}\nENTRYPOINT [\"/bin/echo\"]\n",
+    ),
+    same(
+        "entrypoint_then_cmd",
+        "FROM {root}\nENTRYPOINT [\"/bin/echo\"]\nCMD [\"hi\"]\n",
+    ),
+    same(
+        "cmd_then_entrypoint_keeps_cmd",
+        "FROM {root}\nCMD [\"hi\"]\nENTRYPOINT [\"/bin/echo\"]\n",
+    ),
+    same("entrypoint_shell", "FROM {root}\nENTRYPOINT echo hi\n"),
+    // --- COPY and ADD from the context ------------------------------------------------------------
+    same("copy_file", "FROM {root}\nCOPY a.txt /a.txt\n"),
+    same("copy_file_into_dir", "FROM {root}\nCOPY a.txt /dest/\n"),
+    same(
+        "copy_keeps_modes",
+        "FROM {root}\nCOPY run.sh b.txt /bin2/\n",
+    ),
+    same("copy_dir_contents", "FROM {root}\nCOPY dir /dest\n"),
+    same("copy_dir_trailing_slash", "FROM {root}\nCOPY dir/ /dest/\n"),
+    same("copy_several", "FROM {root}\nCOPY a.txt dir /multi/\n"),
+    same(
+        "copy_relative_dest",
+        "FROM {root}\nWORKDIR /app\nCOPY a.txt .\nCOPY b.txt sub/\n",
+    ),
+    same(
+        "copy_json_form",
+        "FROM {root}\nCOPY [\"a.txt\", \"/with space/\"]\n",
+    ),
+    same(
+        "copy_chown_ids",
+        "FROM {root}\nCOPY --chown=1000:1000 a.txt dir /o/\n",
+    ),
+    same(
+        "copy_chown_name",
+        "FROM {root}\nCOPY --chown=airbyte a.txt /a\n",
+    ),
+    same(
+        "copy_chown_names",
+        "FROM {root}\nCOPY --chown=airbyte:airbyte dir /d\n",
+    ),
+    same("copy_chmod", "FROM {root}\nCOPY --chmod=640 a.txt /a\n"),
+    same(
+        "copy_as_user_is_root_owned",
+        "FROM {root}\nUSER airbyte\nCOPY a.txt /a\n",
+    ),
+    same(
+        "copy_into_existing_dir_without_slash",
+        "FROM {root}\nRUN mkdir /d\nCOPY a.txt /d\n",
+    ),
+    same(
+        "copy_overwrites",
+        "FROM {root}\nRUN echo old > /a\nCOPY a.txt /a\n",
+    ),
+    same("add_plain_file", "FROM {root}\nADD a.txt /added\n"),
+    same("add_url", "FROM {root}\nADD {url}/dl/tool.sh /tools/\n"),
+    // --- stages ----------------------------------------------------------------------------------
+    same(
+        "copy_from_stage",
+        "FROM {root} AS build\nRUN mkdir -p /out/sub && echo x > /out/f && echo y > /out/sub/g\nFROM {root}\nCOPY --from=build /out /copied\n",
+    ),
+    same(
+        "copy_from_index_file",
+        "FROM {root}\nRUN echo x > /made\nFROM {root}\nCOPY --from=0 /made /m\n",
+    ),
+    same(
+        "copy_from_stage_chown",
+        "FROM {root} AS b\nRUN mkdir /out && echo x > /out/f\nFROM {root}\nCOPY --from=b --chown=1000:1000 /out/f /f\n",
+    ),
+    same(
+        "stage_from_stage",
+        "FROM {root} AS base\nENV X=1\nWORKDIR /w\nFROM base\nRUN echo $X > x\n",
+    ),
+    same(
+        "scratch_stage_copy",
+        "FROM {root} AS a\nRUN echo s > /s\nFROM {root}\nCOPY --from=a /s /s\n",
+    ),
+    // --- image settings -------------------------------------------------------------------------
+    same(
+        "expose",
+        "FROM {root}\nEXPOSE 80 53/udp 8000-8001\nENV P=9090\nEXPOSE $P/tcp\n",
+    ),
+    same(
+        "volume_forms",
+        "FROM {root}\nVOLUME [\"/data\", \"/logs\"]\nVOLUME /a /b\n",
+    ),
+    same(
+        "healthcheck_shell_with_options",
+        "FROM {root}\nHEALTHCHECK --interval=30s --timeout=5s --start-period=1m30s --retries=3 CMD wget -q http://localhost/ || exit 1\n",
+    ),
+    same(
+        "healthcheck_exec",
+        "FROM {root}\nHEALTHCHECK CMD [\"true\"]\n",
+    ),
+    same("healthcheck_none", "FROM {root}\nHEALTHCHECK NONE\n"),
+    same("stopsignal", "FROM {root}\nENV S=SIGQUIT\nSTOPSIGNAL $S\n"),
+    same(
+        "onbuild",
+        "FROM {root}\nONBUILD RUN echo hi\nONBUILD COPY . /app\n",
+    ),
+    same(
+        "shell_changes_shell_form",
+        "FROM {root}\nSHELL [\"/bin/sh\", \"-ec\"]\nRUN echo shell > /s\nCMD echo hi\nENTRYPOINT echo e\n",
+    ),
+    same(
+        "maintainer",
+        "FROM {root}\nMAINTAINER Some One <someone@example.com>\n",
+    ),
+    // --- refused, with the line and the way out ---------------------------------------------------
+    refused(
+        "refused_heredoc",
+        "FROM {root}\nRUN <<EOF\necho hi\nEOF\n",
+        2,
+        "heredocs",
+    ),
+    refused(
+        "refused_wildcard",
+        "FROM {root}\nCOPY *.txt /\n",
+        2,
+        "list the files",
+    ),
+    refused(
+        "refused_local_archive",
+        "FROM {root}\nADD bundle.tar.gz /\n",
+        2,
+        "unpack it with RUN",
+    ),
+    refused(
+        "refused_foreign_frontend",
+        "# syntax=example.com/frontend:1\nFROM {root}\n",
+        1,
+        "docker/dockerfile:1",
+    ),
+    refused(
+        "refused_secret_mount",
+        "FROM {root}\nRUN --mount=type=secret,id=s cat /run/secrets/s\n",
+        2,
+        "type=secret",
+    ),
+    Case {
+        name: "refused_ignore_file",
+        dockerfile: "FROM {root}\nCOPY . /ctx/\n",
+        context: &[
+            (".dockerignore", File("*.log\n", 0o644)),
+            ("a.log", File("log\n", 0o644)),
+        ],
+        build_args: &[],
+        expect: Refused {
+            line: 2,
+            needle: "ignore file",
+        },
+    },
+    Case {
+        name: "refused_archive_by_content",
+        dockerfile: "FROM {root}\nADD blob /x/\n",
+        context: &[("blob", Bytes(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0]))],
+        build_args: &[],
+        expect: Refused {
+            line: 2,
+            needle: "use COPY",
+        },
+    },
+];

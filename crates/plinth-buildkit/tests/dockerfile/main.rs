@@ -1,0 +1,316 @@
+//! The Dockerfile equivalence suite: every case is built by docker's BuildKit on this machine
+//! (from the raw Dockerfile), by plinth's embedded engine and by plinth's BuildKit backend (both
+//! from plinth's reading of it); the file trees and image configs must be the same. Cases
+//! plinth refuses must be refused with the line and the way out.
+
+#[path = "../buildkit/common.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with the buildkit suite; this one uses a few fixtures"
+)]
+mod common;
+
+mod cases;
+mod tree;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use plinth_buildkit::{BuildMode, BuildkitBackend, BuildkitConfig, DockerCli};
+use plinth_engine::{BuildOptions, Engine, EngineConfig};
+use plinth_oci::{Digest, Platform, Store};
+use plinth_recipe::{BaseConfig, ImageSource, ReaderOptions, base_images, parse_dockerfile_with};
+use serde_json::Value;
+
+use crate::cases::{Case, ContextEntry, Expect};
+use crate::common::{FileServer, busybox_root, error_chain, require_all};
+use crate::tree::{Tree, apply_tar, image_of, runtime_config, tree_differences};
+
+/// A built image's file tree and runtime config.
+type Image = (Tree, Value);
+
+/// What every case may use: the root image, a file server, the docker client.
+struct Fixture {
+    root: String,
+    url: String,
+    docker: DockerCli,
+    work: PathBuf,
+}
+
+impl Fixture {
+    fn substitute(&self, text: &str) -> String {
+        text.replace("{root}", &self.root)
+            .replace("{url}", &self.url)
+    }
+}
+
+fn write_context(dir: &Path, entries: &[(&str, ContextEntry)]) {
+    for (path, entry) in entries {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        match entry {
+            ContextEntry::File(contents, mode) => {
+                std::fs::write(&path, contents).unwrap();
+                std::fs::set_permissions(
+                    &path,
+                    std::os::unix::fs::PermissionsExt::from_mode(*mode),
+                )
+                .unwrap();
+            }
+            ContextEntry::Bytes(bytes) => std::fs::write(&path, bytes).unwrap(),
+            ContextEntry::Dir(mode) => {
+                std::fs::create_dir_all(&path).unwrap();
+                std::fs::set_permissions(
+                    &path,
+                    std::os::unix::fs::PermissionsExt::from_mode(*mode),
+                )
+                .unwrap();
+            }
+            ContextEntry::Link(target) => std::os::unix::fs::symlink(target, &path).unwrap(),
+        }
+    }
+}
+
+fn docker(fixture: &Fixture, args: &[String]) -> Result<String, String> {
+    let mut cmd = Command::new(fixture.docker.program());
+    if fixture.docker.mode() == BuildMode::Classic {
+        cmd.env("DOCKER_BUILDKIT", "1");
+    }
+    let out = cmd.args(args).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "docker {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rev()
+                .take(15)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// docker's BuildKit on the raw Dockerfile: the exported tree and the image config.
+fn build_with_docker(
+    fixture: &Fixture,
+    case: &Case,
+    dir: &Path,
+    context: &Path,
+) -> Result<Image, String> {
+    let tag = format!("plinth-dockerfile-eq/{}:{}", case.name, std::process::id());
+    let mut common = vec![
+        "-f".to_owned(),
+        context.join("Dockerfile").display().to_string(),
+        "--platform".to_owned(),
+        "linux/amd64".to_owned(),
+    ];
+    for (k, v) in case.build_args {
+        common.push("--build-arg".to_owned());
+        common.push(format!("{k}={v}"));
+    }
+    let build = |extra: &[&str]| -> Result<String, String> {
+        let mut args: Vec<String> = match fixture.docker.mode() {
+            BuildMode::Classic => vec!["build".into(), "-q".into()],
+            BuildMode::Buildx => vec!["buildx".into(), "build".into(), "-q".into()],
+        };
+        args.extend(common.iter().cloned());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(context.display().to_string());
+        docker(fixture, &args)
+    };
+    let tar = dir.join("docker-fs.tar");
+    let tar_output = format!("type=tar,dest={}", tar.display());
+    build(&["-o", &tar_output])?;
+    let load: &[&str] = match fixture.docker.mode() {
+        BuildMode::Classic => &["-t", &tag],
+        BuildMode::Buildx => &["--load", "-t", &tag],
+    };
+    build(load)?;
+    let inspected = docker(
+        fixture,
+        &[
+            "image".into(),
+            "inspect".into(),
+            "--format".into(),
+            "{\"config\":{{json .Config}},\"author\":{{json .Author}}}".into(),
+            tag.clone(),
+        ],
+    );
+    let _ = docker(fixture, &["rmi".into(), "-f".into(), tag.clone()]);
+    let config: Value = serde_json::from_str(&inspected?).map_err(|e| e.to_string())?;
+    let mut tree = Tree::new();
+    apply_tar(&mut tree, std::fs::read(&tar).map_err(|e| e.to_string())?);
+    Ok((tree, runtime_config(&config["config"], &config["author"])))
+}
+
+/// Runs one case; returns what went wrong.
+fn run_case(fixture: &Fixture, case: &Case) -> Vec<String> {
+    let dir = fixture.work.join(case.name);
+    let context = dir.join("context");
+    std::fs::create_dir_all(&context).unwrap();
+    write_context(&context, case.context);
+    let text = fixture.substitute(case.dockerfile);
+    std::fs::write(context.join("Dockerfile"), &text).unwrap();
+    let platform = Platform::linux_amd64();
+    let mut options = ReaderOptions::new(&context)
+        .with_platform(platform.clone())
+        .with_dockerfile(context.join("Dockerfile"));
+    for (k, v) in case.build_args {
+        options = options.with_build_arg(*k, *v);
+    }
+    // As BuildKit does, the stages are read with their base images' configs.
+    let build_options = BuildOptions::new(vec![platform.clone()]);
+    let engine_store = Store::open(dir.join("engine-store")).unwrap();
+    let engine = Engine::new(EngineConfig::new(engine_store.clone())).unwrap();
+    for image in base_images(&text, &options) {
+        let source: ImageSource = image.parse().unwrap();
+        match engine.resolve_config(&source, &platform) {
+            Ok(config) => options = options.with_base_config(image, BaseConfig::of_image(&config)),
+            Err(e) => return vec![format!("cannot resolve `{image}`: {}", error_chain(&e))],
+        }
+    }
+    let read = parse_dockerfile_with(&text, &options);
+    let container = match (&case.expect, read) {
+        (Expect::Refused { line, needle }, Err(e)) => {
+            let message = e.to_string();
+            let wanted = format!("line {line}: ");
+            return if message.contains(&wanted) && message.contains(needle) {
+                Vec::new()
+            } else {
+                vec![format!(
+                    "refused, but not at line {line} with {needle:?}: {message}"
+                )]
+            };
+        }
+        (Expect::Refused { line, .. }, Ok(_)) => {
+            return vec![format!("plinth read it; it should refuse line {line}")];
+        }
+        (_, Err(e)) => return vec![format!("plinth refused it: {}", error_chain(&e))],
+        (_, Ok(c)) => c,
+    };
+    let mut problems = Vec::new();
+    let reference = match &case.expect {
+        Expect::Same => match build_with_docker(fixture, case, &dir, &context) {
+            Ok(r) => Some(r),
+            Err(e) => return vec![format!("docker's BuildKit failed: {e}")],
+        },
+        Expect::Files(_) => None,
+        Expect::Refused { .. } => unreachable!("handled above"),
+    };
+    let engines: Vec<(&str, Result<Image, String>)> = vec![
+        (
+            "embedded engine",
+            engine
+                .build(&container, &build_options)
+                .map(|built| image_of(&engine_store, &built.root, &platform))
+                .map_err(|e| error_chain(&e)),
+        ),
+        ("BuildKit backend", {
+            let store = Store::open(dir.join("bk-store")).unwrap();
+            BuildkitBackend::new(BuildkitConfig::new(store.clone()))
+                .and_then(|b| b.build(&container, &build_options))
+                .map(|built| image_of(&store, &built.root, &platform))
+                .map_err(|e| error_chain(&e))
+        }),
+    ];
+    let Some((want_tree, want_config)) = reference else {
+        let Expect::Files(files) = &case.expect else {
+            unreachable!("only file cases have no reference build")
+        };
+        for (name, result) in engines {
+            match result {
+                Err(e) => problems.push(format!("{name} failed: {e}")),
+                Ok((tree, _)) => {
+                    for (path, contents) in *files {
+                        let want = Digest::of(contents.as_bytes()).to_string();
+                        match tree.get(*path) {
+                            Some(e) if e.content == want => {}
+                            other => problems.push(format!(
+                                "{name}: /{path} should hold {contents:?}, found {other:?}"
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+        return problems;
+    };
+    for (name, result) in engines {
+        match result {
+            Err(e) => problems.push(format!("{name} failed: {e}")),
+            Ok((tree, config)) => {
+                let diff = tree_differences(&want_tree, &tree);
+                if !diff.is_empty() {
+                    problems.push(format!("{name}: file trees differ:\n{}", diff.join("\n")));
+                }
+                if config != want_config {
+                    problems.push(format!(
+                        "{name}: configs differ:\n  BuildKit {want_config}\n  plinth   {config}"
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn dockerfiles_build_as_buildkit_builds_them() {
+    if !require_all() {
+        return;
+    }
+    let work = tempfile::Builder::new()
+        .prefix("plinth-dockerfile-eq-")
+        .tempdir()
+        .unwrap();
+    let server = FileServer::start(BTreeMap::from([(
+        "/dl/tool.sh".to_owned(),
+        b"#!/bin/sh\necho tool\n".to_vec(),
+    )]));
+    let fixture = Fixture {
+        root: busybox_root(),
+        url: server.url(""),
+        docker: DockerCli::detect().unwrap(),
+        work: work.path().to_path_buf(),
+    };
+    let only = std::env::var("PLINTH_DOCKERFILE_CASE").ok();
+    let cases: Vec<&Case> = cases::CASES
+        .iter()
+        .filter(|c| only.as_deref().is_none_or(|o| c.name.contains(o)))
+        .collect();
+    // Builds are mostly waiting on docker and the sandbox: a few at a time.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(case) = cases.get(i) else { break };
+                    let problems = run_case(&fixture, case);
+                    if !problems.is_empty() {
+                        failures.lock().unwrap().push(format!(
+                            "case `{}`:\n{}",
+                            case.name,
+                            problems.join("\n")
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}

@@ -1,0 +1,271 @@
+//! The reader against BuildKit's semantics: ARG scoping, ENV expansion order, platform args, and
+//! the constructs it refuses rather than build something else.
+
+use plinth_oci::Platform;
+use plinth_recipe::{
+    BuildableOptions, Container, Error, ExecOptions, Op, ReaderOptions, parse_dockerfile,
+    parse_dockerfile_with,
+};
+
+fn problems_with(text: &str, options: &ReaderOptions) -> Vec<(usize, String)> {
+    match parse_dockerfile_with(text, options) {
+        Err(Error::Dockerfile { problems }) => {
+            problems.into_iter().map(|p| (p.line, p.message)).collect()
+        }
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
+fn problems(text: &str) -> Vec<(usize, String)> {
+    problems_with(text, &ReaderOptions::new("/nonexistent"))
+}
+
+/// An exec's argv and its build-time env.
+type ExecSummary = (Vec<String>, Vec<(String, String)>);
+
+fn execs(c: &Container) -> Vec<ExecSummary> {
+    c.ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::Exec { argv, env, .. } => Some((
+                argv.clone(),
+                env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn env_expands_every_word_with_the_values_from_before_the_instruction() {
+    let c = parse_dockerfile(
+        "FROM scratch\nENV A=hi\nENV A=bye B=$A C=${A}x\nLABEL l=$A\n",
+        "/nonexistent",
+    )
+    .unwrap();
+    let state = c.final_state();
+    assert_eq!(
+        state.env(),
+        &kv(&[("A", "bye"), ("B", "hi"), ("C", "hix")])[..]
+    );
+    assert_eq!(state.labels(), &kv(&[("l", "bye")])[..]);
+}
+
+#[test]
+fn arg_values_reach_run_but_not_the_image_config() {
+    let text = "ARG W\nFROM scratch\nARG V=2.0\nARG W\nARG A=1 B=$A\nRUN [\"/x\"]\nENV V=env\nRUN [\"/y\"]\nARG V=again\nRUN [\"/z\"]\n";
+    let options = ReaderOptions::new("/nonexistent").with_build_arg("W", "x");
+    let c = parse_dockerfile_with(text, &options).unwrap();
+    let all = kv(&[("A", "1"), ("B", "1"), ("V", "2.0"), ("W", "x")]);
+    let after_env = kv(&[("A", "1"), ("B", "1"), ("W", "x")]);
+    let again = kv(&[("A", "1"), ("B", "1"), ("V", "again"), ("W", "x")]);
+    assert_eq!(
+        execs(&c),
+        vec![
+            (vec!["/x".to_owned()], all),
+            (vec!["/y".to_owned()], after_env),
+            (vec!["/z".to_owned()], again),
+        ]
+    );
+    // Only ENV is in the image config.
+    assert_eq!(c.final_state().env(), &kv(&[("V", "env")])[..]);
+    // The buildable view writes them as ARGs and reads back the same.
+    let built = c.buildable_dockerfile(&BuildableOptions::new()).unwrap();
+    assert!(built.text.contains("ARG V=\"2.0\"\n"), "{}", built.text);
+    let back = parse_dockerfile(&built.text, "/nonexistent").unwrap();
+    assert_eq!(back, c.normalized());
+}
+
+#[test]
+fn a_stage_inherits_the_args_of_the_stage_it_is_built_on() {
+    let text = "FROM scratch AS a\nARG V=1\nFROM a\nRUN [\"/x\"]\n";
+    let c = parse_dockerfile(text, "/nonexistent").unwrap();
+    assert_eq!(execs(&c)[0].1, kv(&[("V", "1")]));
+}
+
+#[test]
+fn platform_args_come_from_the_platform_read_for() {
+    let text = "FROM busybox:${TARGETARCH}\nARG TARGETARCH\nARG TARGETPLATFORM TARGETVARIANT\nENV A=$TARGETARCH P=$TARGETPLATFORM V=[$TARGETVARIANT]\n";
+    let options =
+        ReaderOptions::new("/nonexistent").with_platform(Platform::new("linux", "arm64", None));
+    let c = parse_dockerfile_with(text, &options).unwrap();
+    assert_eq!(
+        c.ops()[0],
+        Op::From {
+            source: "busybox:arm64".parse().unwrap()
+        }
+    );
+    assert_eq!(
+        c.final_state().env(),
+        &kv(&[("A", "arm64"), ("P", "linux/arm64"), ("V", "[]")])[..]
+    );
+    // Without a platform they are refused, not empty.
+    let found = problems("FROM scratch\nARG TARGETARCH\nRUN echo $TARGETARCH\n");
+    assert_eq!(found[0].0, 2, "{found:?}");
+    assert!(found[0].1.contains("platform"), "{found:?}");
+    // Used in a stage without `ARG`, it is unset in BuildKit too: plinth says so.
+    let options =
+        ReaderOptions::new("/nonexistent").with_platform(Platform::new("linux", "amd64", None));
+    let found = problems_with("FROM busybox\nWORKDIR /$TARGETARCH\n", &options);
+    assert!(found[0].1.contains("ARG TARGETARCH"), "{found:?}");
+}
+
+#[test]
+fn variables_the_base_image_may_set_are_refused_not_emptied() {
+    let found = problems("FROM busybox\nENV PATH=/opt/bin:$PATH\nARG U\nUSER $U\n");
+    assert_eq!(
+        found.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+        vec![2, 4]
+    );
+    assert!(found[0].1.contains("`$PATH`") && found[0].1.contains("ENV PATH=…"));
+    // On scratch nothing is inherited: unset is empty, as in BuildKit.
+    let c = parse_dockerfile("FROM scratch\nARG U\nENV X=[$U]\n", "/nonexistent").unwrap();
+    assert_eq!(c.final_state().env(), &kv(&[("X", "[]")])[..]);
+}
+
+#[test]
+fn foreign_frontends_are_refused_and_stable_ones_accepted() {
+    for ok in [
+        "docker/dockerfile:1",
+        "docker/dockerfile:1.7",
+        "docker.io/docker/dockerfile:1.4.3",
+    ] {
+        parse_dockerfile(&format!("# syntax={ok}\nFROM scratch\n"), "/nonexistent").unwrap();
+    }
+    for bad in [
+        "docker/dockerfile:1-labs",
+        "example.com/frontend:2",
+        "docker/dockerfile:2",
+    ] {
+        let found = problems(&format!("# syntax={bad}\nFROM scratch\n"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 1);
+        assert!(found[0].1.contains(bad) && found[0].1.contains("docker/dockerfile:1"));
+    }
+}
+
+#[test]
+fn a_heredoc_is_one_refusal_and_its_body_is_not_read() {
+    let found = problems(
+        "FROM scratch\nRUN <<EOF\nset -e\nFOO bar\nEOF\nCOPY <<-\"A\" <<B /x\n\tEXPOSE 1\n\tA\nWORKDIR x\nB\nENV OK=1\n",
+    );
+    assert_eq!(
+        found.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+        vec![2, 6],
+        "{found:?}"
+    );
+    assert!(found.iter().all(|(_, m)| m.contains("heredocs")));
+}
+
+#[test]
+fn add_of_an_archive_whatever_its_name_is_refused() {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("bundle.bin"), [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
+    std::fs::write(ctx.path().join("plain.txt"), "just text").unwrap();
+    let found = problems_with(
+        "FROM scratch\nADD plain.txt /\nADD bundle.bin /\nCOPY bundle.bin /\n",
+        &ReaderOptions::new(ctx.path()),
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, 3);
+    assert!(found[0].1.contains("use COPY"), "{found:?}");
+}
+
+#[test]
+fn an_ignore_file_in_the_context_is_refused_until_applied() {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("a.txt"), "a").unwrap();
+    let text = "FROM scratch\nCOPY a.txt /\nADD https://example.invalid/x /x\n";
+    parse_dockerfile(text, ctx.path()).unwrap();
+    std::fs::write(ctx.path().join("Dockerfile.dockerignore"), "*.log").unwrap();
+    let options = ReaderOptions::new(ctx.path()).with_dockerfile(ctx.path().join("Dockerfile"));
+    let found = problems_with(text, &options);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, 2);
+    assert!(found[0].1.contains("Dockerfile.dockerignore"), "{found:?}");
+    std::fs::remove_file(ctx.path().join("Dockerfile.dockerignore")).unwrap();
+    std::fs::write(ctx.path().join(".dockerignore"), "*.log").unwrap();
+    let found = problems_with(text, &ReaderOptions::new(ctx.path()));
+    assert!(found[0].1.contains(".dockerignore"), "{found:?}");
+}
+
+#[test]
+fn wildcards_in_copy_from_are_refused() {
+    let found = problems("FROM scratch AS a\nFROM scratch\nCOPY --from=a /out/*.so /lib/\n");
+    assert_eq!(found[0].0, 3);
+    assert!(found[0].1.contains("wildcards"), "{found:?}");
+}
+
+#[test]
+fn build_env_round_trips_and_needs_consistency_in_the_buildable_view() {
+    let c = Container::new()
+        .with_exec_opts(["/a"], ExecOptions::default().with_build_env("K", "v 1"))
+        .with_exec(["/b"]);
+    assert!(c.buildable_dockerfile(&BuildableOptions::new()).is_err());
+}
+
+#[test]
+fn image_settings_are_read_and_round_trip_through_the_buildable_view() {
+    use plinth_recipe::{HealthCheck, ImageSetting};
+    let text = "FROM scratch\nEXPOSE 80 53/udp\nVOLUME [\"/data\"]\n\
+                HEALTHCHECK --interval=1m30s --retries=2 CMD [\"/check\", \"-q\"]\nSTOPSIGNAL SIGINT\n\
+                ONBUILD RUN make\nSHELL [\"/bin/ash\", \"-c\"]\nRUN echo\nMAINTAINER me\nHEALTHCHECK NONE\n";
+    let c = parse_dockerfile(text, "/nonexistent").unwrap();
+    let settings: Vec<&ImageSetting> = c
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::Config { setting } => Some(setting),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        settings[2],
+        &ImageSetting::Healthcheck {
+            check: HealthCheck {
+                test: vec!["CMD".into(), "/check".into(), "-q".into()],
+                interval: Some(90_000_000_000),
+                retries: Some(2),
+                ..HealthCheck::default()
+            }
+        }
+    );
+    assert_eq!(settings.len(), 8);
+    // SHELL changes the shell of later shell-form instructions.
+    assert_eq!(
+        execs(&c)[0].0,
+        vec!["/bin/ash".to_owned(), "-c".into(), "echo".into()]
+    );
+    let built = c.buildable_dockerfile(&BuildableOptions::new()).unwrap();
+    let back = parse_dockerfile(&built.text, "/nonexistent").unwrap();
+    assert_eq!(back, c.normalized(), "{}", built.text);
+}
+
+#[test]
+fn bad_settings_name_the_line_and_the_form() {
+    let found = problems(
+        "FROM scratch\nEXPOSE 80/xtp\nHEALTHCHECK --timeout=1us CMD x\nONBUILD FROM x\nSHELL /bin/sh -c\nHEALTHCHECK NONE x\nSTOPSIGNAL\n",
+    );
+    let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, vec![2, 3, 4, 5, 6, 7], "{found:?}");
+    for (needle, (_, message)) in [
+        "tcp, udp or sctp",
+        "less than 1ms",
+        "isn't allowed as an ONBUILD trigger",
+        "JSON array",
+        "no arguments",
+        "one signal",
+    ]
+    .iter()
+    .zip(&found)
+    {
+        assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+    }
+}
