@@ -340,7 +340,7 @@ fn a_context_link_to_a_host_file_is_not_found() {
     ----- stdout -----
 
     ----- stderr -----
-    error: failed to read `[TEMP]/Dockerfile`
+    error: failed to read `[TEMP]/Dockerfile` for linux/amd64
       caused by: the Dockerfile cannot be read (1 problem):
       - line 2: the COPY source `shadow` is not in the build context `[TEMP]`: it resolves to `/etc/shadow` inside the context, which does not exist there (symlinks are followed inside the context only)
     ");
