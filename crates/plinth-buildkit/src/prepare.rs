@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use plinth_executor::UrlFetcher;
-use plinth_oci::Digest;
+use plinth_oci::{Digest, ImageLocation};
 use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Network, Op, SourceKind};
 
 use crate::error::{Error, Result};
@@ -94,7 +94,7 @@ impl Preparer<'_> {
         for (index, op) in container.ops().iter().enumerate() {
             let op = match op {
                 Op::From { source } => match source.kind() {
-                    SourceKind::Registry(_) => op.clone(),
+                    SourceKind::Image(ImageLocation::Registry(_)) => op.clone(),
                     SourceKind::Debian(_) => {
                         return Err(Error::Step {
                             index,
@@ -106,7 +106,9 @@ impl Preparer<'_> {
                             ),
                         });
                     }
-                    SourceKind::OciLayout { .. } | SourceKind::DockerArchive { .. } => {
+                    SourceKind::Image(
+                        ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. },
+                    ) => {
                         return Err(Error::Step {
                             index,
                             reason: format!(

@@ -1,4 +1,6 @@
-//! Draws build steps: a spinner per platform on a TTY, plain `[platform] #N …` lines otherwise.
+//! Draws build steps for `plinth build` and the release commands alike: a spinner per running
+//! step on a TTY (cleared when the step ends, so it leaves no ghost line and times only its
+//! step), plain `[platform] #N …` lines otherwise.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -48,17 +50,18 @@ impl BuildReporter for BuildProgress {
         let Ok(mut spinners) = self.spinners.lock() else {
             return;
         };
-        let spinner = spinners.entry(platform.to_string()).or_insert_with(|| {
-            let bar = bars.add(ProgressBar::new_spinner());
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} [{prefix}] {msg} {elapsed}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.set_prefix(platform.to_string());
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
-        spinner.set_message(format!("#{} {description}", index + 1));
+        // One spinner per running step: its timer is the step's, and it is gone once the step is.
+        let bar = bars.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{prefix}] {msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(platform.to_string());
+        bar.set_message(format!("#{} {description}", index + 1));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        if let Some(previous) = spinners.insert(platform.to_string(), bar) {
+            previous.finish_and_clear();
+        }
     }
 
     fn on_step_output(&self, platform: &Platform, index: usize, line: &str) {
@@ -69,6 +72,11 @@ impl BuildReporter for BuildProgress {
     }
 
     fn on_step_done(&self, platform: &Platform, report: &StepReport) {
+        if let Ok(mut spinners) = self.spinners.lock()
+            && let Some(spinner) = spinners.remove(&platform.to_string())
+        {
+            spinner.finish_and_clear();
+        }
         let status = match report.status {
             CacheStatus::Hit => "CACHED".to_owned(),
             CacheStatus::Miss => format!("DONE {:.1}s", report.duration.as_secs_f64()),

@@ -59,7 +59,10 @@ pub fn status_of_error(err: &anyhow::Error) -> ExitStatus {
         cause.is::<UsageError>()
             || matches!(
                 cause.downcast_ref::<plinth_oci::Error>(),
-                Some(plinth_oci::Error::InvalidReference { .. })
+                Some(
+                    plinth_oci::Error::InvalidReference { .. }
+                        | plinth_oci::Error::InvalidLocation { .. }
+                )
             )
             || matches!(
                 cause.downcast_ref::<plinth_catalog::Error>(),

@@ -19,14 +19,13 @@ mod commands;
 mod engine_arg;
 pub mod env;
 mod exit_status;
-mod location;
 mod logging;
 pub mod printer;
 mod progress;
 mod prompt;
 mod recipe_arg;
+mod release_context;
 mod settings;
-mod transfer;
 
 use std::process::ExitCode;
 

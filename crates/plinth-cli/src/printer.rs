@@ -56,6 +56,12 @@ impl Printer {
         let _ = writeln!(io::stderr().lock(), "{}", line.as_ref());
     }
 
+    /// A refusal or a negative outcome on stderr, shown also under `-q`: it is the command's
+    /// result, as the original printed it (`Unknown base image name: …`, `Aborting.`).
+    pub fn refusal(&self, line: impl AsRef<str>) {
+        let _ = writeln!(io::stderr().lock(), "{}", line.as_ref());
+    }
+
     /// A warning on stderr (always shown).
     pub fn warn(&self, line: impl AsRef<str>) {
         let _ = writeln!(io::stderr().lock(), "warning: {}", line.as_ref());

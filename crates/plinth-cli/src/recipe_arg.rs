@@ -6,14 +6,13 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use plinth_catalog::Catalog;
 use plinth_catalog::version::Version;
-use plinth_oci::Platform;
+use plinth_oci::{Platform, Reference};
 use plinth_recipe::{
     AppliedSubstitution, BaseConfig, Container, DockerfileRead, ImageSource, ImageSubstitutions,
     ReaderOptions, base_images, read_dockerfile,
 };
 
 use crate::cli::GlobalArgs;
-use crate::location::Location;
 use crate::printer::Printer;
 
 /// The recipe arguments `build` and `dockerfile` share.
@@ -323,12 +322,9 @@ pub fn warn_substitutions(printer: Printer, id: &str, applied: &[AppliedSubstitu
 pub fn refuse_stand_in_push(
     id: &str,
     applied: &[AppliedSubstitution],
-    target: &Location,
+    reference: &Reference,
 ) -> anyhow::Result<()> {
-    if let Location::Registry(reference) = target
-        && !applied.is_empty()
-        && !reference.is_loopback()
-    {
+    if !applied.is_empty() && !reference.is_loopback() {
         bail!(
             "refusing to push {id} to `{reference}`: this build replaces images with stand-ins ({}), so it is not the real image; \
              push stand-in builds only to a loopback registry (127.0.0.1, localhost), or drop `--substitute-image` to build the real one",

@@ -16,7 +16,17 @@ pub fn open_store() -> anyhow::Result<Store> {
 /// A registry client for the local store, configured from the global flags and the usual
 /// credential sources (the Docker Hub variables, then Docker's `config.json` and its helpers).
 pub fn registry_client(global: &GlobalArgs, store: Store) -> anyhow::Result<Client> {
-    let mut builder = Client::builder(store).with_credentials(Credentials::from_env());
+    registry_client_with(global, store, Credentials::from_env())
+}
+
+/// The one registry-client factory: `credentials` (the release commands may add one asked for
+/// on a terminal) with the global flags' insecure registries and Docker Hub mirrors.
+pub fn registry_client_with(
+    global: &GlobalArgs,
+    store: Store,
+    credentials: Credentials,
+) -> anyhow::Result<Client> {
+    let mut builder = Client::builder(store).with_credentials(credentials);
     for registry in &global.insecure_registries {
         builder = builder.with_insecure_registry(registry.clone());
     }

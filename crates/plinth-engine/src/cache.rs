@@ -30,8 +30,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Bumped whenever the way steps are executed changes what they produce.
-pub const ENGINE_CACHE_VERSION: u32 = 1;
+/// Bumped whenever the way steps are executed changes what they produce (2: a workdir step
+/// makes its directory, copies carry their existing parents and give missing ones the copy's
+/// owner, a file copied onto a directory goes inside it, roots without `PATH` get BuildKit's).
+pub const ENGINE_CACHE_VERSION: u32 = 2;
 
 /// Media type of the step record blobs of earlier versions (entries are files now, see above).
 pub const STEP_RECORD_MEDIA_TYPE: &str = "application/vnd.plinth.step.v1+json";

@@ -28,16 +28,6 @@ pub enum Error {
         source: Box<plinth_registry::Error>,
     },
 
-    /// Pushing a built image failed.
-    #[error("failed to push to `{target}`")]
-    Push {
-        /// The target reference.
-        target: String,
-        /// The cause.
-        #[source]
-        source: Box<plinth_registry::Error>,
-    },
-
     /// The sandbox could not run a step (setup failure, not the command's exit code).
     #[error("failed to run {what} in the sandbox")]
     Sandbox {

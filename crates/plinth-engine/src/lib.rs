@@ -25,7 +25,9 @@
 //!   platforms on threads and reports each step to a [`BuildReporter`]; config operations only
 //!   change the config and history (`empty_layer`). `step_context` is what one step runs with.
 //! - `run`: [`Engine::run`] and [`RunSession`]: commands in a built image, in a throwaway upper.
-//! - `export`: OCI layout directories and docker-archive files.
+//!
+//! Writing results out (OCI layouts, docker-archives, registries) is
+//! [`plinth_registry::transfer`]'s job, shared with `plinth copy` and the release flow.
 //!
 //! Helper containers of [`DirectorySource::Container`](plinth_recipe::DirectorySource) are built
 //! by the same engine for the platform being built (under qemu for arm64), as the recipe model
@@ -56,7 +58,6 @@ mod decode;
 mod engine;
 mod error;
 mod exec;
-mod export;
 mod files;
 mod gc;
 mod image_files;

@@ -8,11 +8,12 @@
 
 use std::sync::Arc;
 
-use plinth_oci::docker_archive::read_docker_archive;
 use plinth_oci::image::resolve_manifest;
-use plinth_oci::layout::OciLayout;
-use plinth_oci::{Descriptor, Digest, ImageConfig, ImageManifest, Platform, Reference, Store};
+use plinth_oci::{
+    Descriptor, Digest, ImageConfig, ImageLocation, ImageManifest, Platform, Reference, Store,
+};
 use plinth_recipe::{ImageSource, SourceKind};
+use plinth_registry::transfer::import_local;
 use plinth_registry::{Client, NoReporter};
 
 use crate::engine::Inner;
@@ -46,41 +47,31 @@ pub(crate) fn resolve_root(
     let span = tracing::info_span!("resolve_root", source = %source, %platform);
     let _g = span.enter();
     let _lock = store.lock_shared()?;
-    let (root, fetched) =
-        match source.kind() {
-            SourceKind::Registry(reference) => {
-                let (root, pulled) = resolve_registry(store, client, source, reference, platform)?;
-                // A tag that still names the image an earlier build pulled fetched nothing new.
-                let fetched = pulled && !seen_before(store, source, &root)?;
-                (root, fetched)
-            }
-            SourceKind::Debian(root) => crate::debian::resolve_debian(engine, root, platform)?,
-            SourceKind::OciLayout { dir, tag } => {
-                let layout = OciLayout::open(dir.clone())?;
-                let root = layout.import_to_store(store, tag.as_deref())?;
-                let fetched = !seen_before(store, source, &root)?;
-                (root, fetched)
-            }
-            SourceKind::DockerArchive { file } => {
-                let images = read_docker_archive(store, file)?;
-                let chosen = match images.as_slice() {
-                [only] => only.manifest.clone(),
-                many => many
-                    .iter()
-                    .find(|i| i.manifest.platform.as_ref().is_some_and(|p| platform.matches(p)))
-                    .map(|i| i.manifest.clone())
-                    .ok_or_else(|| {
-                        Error::Image(format!(
-                            "the docker-archive `{}` holds {} images and none is for {platform}",
-                            file.display(),
-                            many.len()
-                        ))
-                    })?,
-            };
-                let fetched = !seen_before(store, source, &chosen)?;
-                (chosen, fetched)
-            }
-        };
+    let (root, fetched) = match source.kind() {
+        SourceKind::Image(ImageLocation::Registry(reference)) => {
+            let (root, pulled) = resolve_registry(store, client, source, reference, platform)?;
+            // A tag that still names the image an earlier build pulled fetched nothing new.
+            let fetched = pulled && !seen_before(store, source, &root)?;
+            (root, fetched)
+        }
+        SourceKind::Debian(root) => crate::debian::resolve_debian(engine, root, platform)?,
+        SourceKind::Image(
+            location @ (ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. }),
+        ) => {
+            let root = import_local(store, location, std::slice::from_ref(platform)).map_err(
+                |e| match e {
+                    plinth_registry::Error::Oci(e) => Error::from(e),
+                    other => Error::Pull {
+                        image: source.to_string(),
+                        platform: platform.to_string(),
+                        source: Box::new(other),
+                    },
+                },
+            )?;
+            let fetched = !seen_before(store, source, &root)?;
+            (root, fetched)
+        }
+    };
     crate::cache::set_ref_if_changed(store, &source_ref(source.address()), &root)?;
     let (manifest_desc, manifest) = resolve_manifest(store, &root, Some(platform))?;
     let resolved = read_image(store, manifest_desc, &manifest, fetched)?;

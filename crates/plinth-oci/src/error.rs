@@ -26,6 +26,14 @@ pub enum Error {
         /// Why it is wrong.
         reason: String,
     },
+    /// An image location (`docker://REF`, `oci:DIR[:NAME]`, `docker-archive:FILE[:REF]`) did not parse.
+    #[error("invalid image location `{input}`: {reason}")]
+    InvalidLocation {
+        /// The input, cut to 200 characters.
+        input: String,
+        /// What is wrong and how to write it.
+        reason: String,
+    },
     /// A platform string did not parse.
     #[error("invalid platform `{input}`: {reason}")]
     InvalidPlatform {
@@ -86,6 +94,14 @@ pub enum Error {
     /// A layer could not be read or written.
     #[error("layer error: {0}")]
     Layer(String),
+    /// A file was not written because of what is already at its path.
+    #[error("refusing to write `{}`: {reason}", path.display())]
+    RefusedDestination {
+        /// The destination.
+        path: PathBuf,
+        /// What is there and how to go on.
+        reason: String,
+    },
     /// An OCI layout or docker-archive is malformed.
     #[error("invalid {kind} at `{}`: {reason}", path.display())]
     InvalidArchive {

@@ -1,4 +1,4 @@
-//! OCI image layout directories (`oci:DIR[:TAG]` in skopeo's syntax).
+//! OCI image layout directories (`oci:DIR[:NAME]` in skopeo's syntax, see [`crate::location`]).
 //!
 //! ```text
 //! DIR/oci-layout         {"imageLayoutVersion":"1.0.0"}
@@ -60,16 +60,6 @@ const IMPORT_THREADS: usize = 4;
 #[serde(rename_all = "camelCase")]
 struct LayoutMarker {
     image_layout_version: String,
-}
-
-/// Splits skopeo's `DIR[:TAG]` (the part after `oci:`) into the directory and the tag.
-/// As in skopeo, the directory may not contain `:`.
-pub fn split_location(location: &str) -> (PathBuf, Option<String>) {
-    match location.split_once(':') {
-        Some((dir, tag)) if !tag.is_empty() => (PathBuf::from(dir), Some(tag.to_owned())),
-        Some((dir, _)) => (PathBuf::from(dir), None),
-        None => (PathBuf::from(location), None),
-    }
 }
 
 /// `rw-r--r--` (before the umask): layouts and archives are handed to other tools and users,
@@ -203,7 +193,7 @@ impl OciLayout {
                 [only] => Ok(only.clone()),
                 [] => Err(self.invalid("the layout holds no image")),
                 many => Err(self.invalid(&format!(
-                    "the layout holds {} images; name one with `DIR:TAG`",
+                    "the layout holds {} images; name one with `oci:DIR:NAME`",
                     many.len()
                 ))),
             },
@@ -351,20 +341,5 @@ impl BlobSource for OciLayout {
 
     fn has_content(&self, digest: &Digest) -> bool {
         self.blob_path(digest).is_file()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_locations_like_skopeo() {
-        assert_eq!(
-            split_location("out/dir:v1"),
-            (PathBuf::from("out/dir"), Some("v1".to_owned()))
-        );
-        assert_eq!(split_location("out/dir"), (PathBuf::from("out/dir"), None));
-        assert_eq!(split_location("out:"), (PathBuf::from("out"), None));
     }
 }

@@ -9,7 +9,9 @@ use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
-use plinth_oci::docker_archive::{ExportImage, read_docker_archive, write_docker_archive_file};
+use plinth_oci::docker_archive::{
+    ExistingFile, ExportImage, read_docker_archive, write_docker_archive_file,
+};
 use plinth_oci::layout::OciLayout;
 use plinth_oci::store::Store;
 use plinth_oci::{
@@ -67,8 +69,8 @@ fn writes_a_deterministic_archive_that_skopeo_reads() {
     let export = [ExportImage::new(image.clone()).with_repo_tag(busybox_ref())];
     let a = dir.path().join("a.tar");
     let b = dir.path().join("b.tar");
-    write_docker_archive_file(&store, &export, &a).unwrap();
-    write_docker_archive_file(&store, &export, &b).unwrap();
+    write_docker_archive_file(&store, &export, &a, ExistingFile::Refuse).unwrap();
+    write_docker_archive_file(&store, &export, &b, ExistingFile::Refuse).unwrap();
     assert_eq!(
         std::fs::read(&a).unwrap(),
         std::fs::read(&b).unwrap(),
@@ -159,6 +161,7 @@ fn reads_back_its_own_archives_and_skopeos() {
         &store,
         &[ExportImage::new(image.clone()).with_repo_tag(busybox_ref())],
         &ours,
+        ExistingFile::Refuse,
     )
     .unwrap();
 
@@ -182,6 +185,7 @@ fn reads_back_its_own_archives_and_skopeos() {
         &fresh,
         &[ExportImage::new(imported[0].manifest.clone()).with_repo_tag(busybox_ref())],
         &again,
+        ExistingFile::Refuse,
     )
     .unwrap();
     assert_eq!(
@@ -376,6 +380,7 @@ fn exporting_an_index_takes_one_platform() {
         &store,
         &[ExportImage::new(index.clone()).with_platform(Platform::linux_arm64())],
         &arm,
+        ExistingFile::Refuse,
     )
     .unwrap();
     let inspect: serde_json::Value = serde_json::from_str(&run(skopeo(dir.path())
@@ -388,6 +393,7 @@ fn exporting_an_index_takes_one_platform() {
         &store,
         &[ExportImage::new(index.clone()).with_platform("linux/s390x".parse().unwrap())],
         &dir.path().join("x.tar"),
+        ExistingFile::Refuse,
     )
     .unwrap_err()
     .to_string();
@@ -401,6 +407,7 @@ fn exporting_an_index_takes_one_platform() {
         &store,
         &[ExportImage::new(index).with_repo_tag(digest_ref)],
         &dir.path().join("y.tar"),
+        ExistingFile::Refuse,
     )
     .unwrap_err();
     assert!(matches!(err, Error::InvalidReference { .. }), "{err}");
@@ -435,6 +442,7 @@ fn docker_loads_our_archive_and_we_read_docker_save() {
         &store,
         &[ExportImage::new(image).with_repo_tag(name.parse().unwrap())],
         &archive,
+        ExistingFile::Refuse,
     )
     .unwrap();
     run(Command::new("docker").arg("load").arg("-i").arg(&archive));

@@ -19,6 +19,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use plinth_oci::ImageLocation;
+
 use crate::Container;
 use crate::declared_ids::DeclaredIds;
 use crate::error::{Error, Result};
@@ -337,13 +339,14 @@ impl Writer<'_> {
 
     fn image_name(&mut self, source: &ImageSource) -> String {
         match source.kind() {
-            SourceKind::Registry(_) => source
+            SourceKind::Image(ImageLocation::Registry(_)) => source
                 .address()
                 .strip_prefix("docker://")
                 .unwrap_or(source.address())
                 .to_owned(),
-            SourceKind::OciLayout { .. }
-            | SourceKind::DockerArchive { .. }
+            SourceKind::Image(
+                ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. },
+            )
             | SourceKind::Debian(_) => {
                 if let Some(n) = self.context.images.iter().find(|n| &n.source == source) {
                     return n.name.clone();

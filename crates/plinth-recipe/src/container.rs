@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::debian::DebianRoot;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, ExecOptions, FileOptions, FileSource, Op};
+use crate::setting::{HealthCheck, ImageSetting};
 use crate::source::ImageSource;
 use crate::state::{ContainerState, Steps};
 
@@ -141,6 +142,68 @@ impl Container {
             name: name.into(),
             value: value.into(),
         })
+    }
+
+    /// Sets an image setting (ports, volumes, health check, …; see [`ImageSetting`]).
+    pub fn with_setting(&self, setting: ImageSetting) -> Self {
+        self.with_op(Op::Config { setting })
+    }
+
+    /// Exposes ports (`80/tcp`, `53/udp`).
+    pub fn with_exposed_ports<I, S>(&self, ports: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_setting(ImageSetting::Expose {
+            ports: ports.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Declares volumes.
+    pub fn with_volumes<I, S>(&self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_setting(ImageSetting::Volume {
+            paths: paths.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Sets the health check.
+    pub fn with_healthcheck(&self, check: HealthCheck) -> Self {
+        self.with_setting(ImageSetting::Healthcheck { check })
+    }
+
+    /// Sets the stop signal.
+    pub fn with_stop_signal(&self, signal: impl Into<String>) -> Self {
+        self.with_setting(ImageSetting::StopSignal {
+            signal: signal.into(),
+        })
+    }
+
+    /// Adds an ONBUILD trigger.
+    pub fn with_onbuild(&self, trigger: impl Into<String>) -> Self {
+        self.with_setting(ImageSetting::OnBuild {
+            trigger: trigger.into(),
+        })
+    }
+
+    /// Sets the image's shell (the config's `Shell`).
+    pub fn with_shell<I, S>(&self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_setting(ImageSetting::Shell {
+            argv: argv.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Sets the image's author.
+    pub fn with_author(&self, name: impl Into<String>) -> Self {
+        self.with_setting(ImageSetting::Author { name: name.into() })
     }
 
     /// Sets the user.

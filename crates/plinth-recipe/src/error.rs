@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An image source string (`docker.io/x:1`, `oci:DIR[:TAG]`, `docker-archive:FILE`) did not parse.
+    /// A Debian root address (`plinth/debian:SUITE…`) did not parse.
     #[error("invalid image source `{input}`: {reason}")]
     InvalidSource {
         /// The input, cut to 200 characters.
@@ -15,7 +15,7 @@ pub enum Error {
         /// Why it is invalid.
         reason: String,
     },
-    /// The registry reference inside an image source did not parse.
+    /// An image location (`docker.io/x:1`, `oci:DIR[:NAME]`, `docker-archive:FILE[:REF]`) did not parse.
     #[error("invalid image source `{input}`")]
     InvalidReference {
         /// The input, cut to 200 characters.

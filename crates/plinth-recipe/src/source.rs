@@ -1,14 +1,16 @@
-//! Where a container's root filesystem comes from: a registry reference, an OCI layout directory,
-//! a docker-archive tarball or Debian's archive ([`DebianRoot`], the reserved `plinth/debian` name).
+//! Where a container's root filesystem comes from: an image at a
+//! [`plinth_oci::ImageLocation`] (a registry reference, an OCI layout directory or a
+//! docker-archive tarball, written as skopeo writes them) or Debian's archive ([`DebianRoot`], the
+//! reserved `plinth/debian` name).
 //!
 //! The address is kept exactly as the recipe wrote it, because the Dockerfile views print it back
 //! verbatim (`docker.io/python:…`, not the normalised `docker.io/library/python:…`).
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
-use plinth_oci::Reference;
+use plinth_oci::{ImageLocation, Reference};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::debian::{DebianRoot, is_debian_address};
@@ -23,75 +25,31 @@ pub struct ImageSource {
     kind: SourceKind,
 }
 
-/// What an [`ImageSource`] points at.
+/// What an [`ImageSource`] points at: an image location (one type for every place plinth reads
+/// or writes images) or a root plinth makes itself.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SourceKind {
-    /// An image in a registry (pinned when the reference has a digest).
-    Registry(Reference),
-    /// An OCI image layout directory (`oci:DIR[:TAG]`; without a tag the layout must hold one image).
-    OciLayout {
-        /// The layout directory.
-        dir: PathBuf,
-        /// The `org.opencontainers.image.ref.name` to pick, if given.
-        tag: Option<String>,
-    },
-    /// A `docker save` tarball (`docker-archive:FILE`).
-    DockerArchive {
-        /// The tarball.
-        file: PathBuf,
-    },
+    /// An image in a registry, an OCI layout or a docker-archive.
+    Image(ImageLocation),
     /// A root bootstrapped from Debian's archive (`plinth/debian:SUITE[-VARIANT][?include=…]`).
     Debian(DebianRoot),
 }
 
 impl ImageSource {
-    /// Parses `docker.io/x:1@sha256:…` (or `docker://…`), `oci:DIR[:TAG]`, `docker-archive:FILE`
-    /// or a Debian root (`plinth/debian:bookworm`, see [`DebianRoot::parse`]).
+    /// Parses an image location as skopeo writes it (see [`plinth_oci::location`]):
+    /// `docker.io/x:1@sha256:…` (or `docker://…`), `oci:DIR[:NAME]`,
+    /// `docker-archive:FILE[:REF]`; or a Debian root (`plinth/debian:bookworm`, see
+    /// [`DebianRoot::parse`]).
     pub fn parse(input: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::InvalidSource {
-            input: input.chars().take(200).collect(),
-            reason: reason.to_owned(),
-        };
         let kind = if is_debian_address(input) {
             SourceKind::Debian(DebianRoot::parse(input)?)
-        } else if let Some(rest) = input.strip_prefix("oci:") {
-            // Like containers-image: the directory ends at the first `:`.
-            let (dir, tag) = match rest.split_once(':') {
-                Some((d, t)) => (d, Some(t)),
-                None => (rest, None),
-            };
-            if dir.is_empty() {
-                return Err(bad(
-                    "the OCI layout directory is missing: write `oci:DIR` or `oci:DIR:TAG`",
-                ));
-            }
-            if tag.is_some_and(str::is_empty) {
-                return Err(bad(
-                    "the tag after the directory is empty: drop the `:` or name a tag",
-                ));
-            }
-            SourceKind::OciLayout {
-                dir: PathBuf::from(dir),
-                tag: tag.map(str::to_owned),
-            }
-        } else if let Some(file) = input.strip_prefix("docker-archive:") {
-            if file.is_empty() {
-                return Err(bad(
-                    "the archive path is missing: write `docker-archive:FILE`",
-                ));
-            }
-            SourceKind::DockerArchive {
-                file: PathBuf::from(file),
-            }
         } else {
-            let text = input.strip_prefix("docker://").unwrap_or(input);
-            let reference =
-                text.parse::<Reference>()
-                    .map_err(|source| Error::InvalidReference {
-                        input: input.chars().take(200).collect(),
-                        source,
-                    })?;
-            SourceKind::Registry(reference)
+            SourceKind::Image(input.parse::<ImageLocation>().map_err(|source| {
+                Error::InvalidReference {
+                    input: input.chars().take(200).collect(),
+                    source,
+                }
+            })?)
         };
         Ok(Self {
             address: input.to_owned(),
@@ -109,29 +67,30 @@ impl ImageSource {
         &self.kind
     }
 
+    /// The image location, for sources that are images.
+    pub fn location(&self) -> Option<&ImageLocation> {
+        match &self.kind {
+            SourceKind::Image(location) => Some(location),
+            SourceKind::Debian(_) => None,
+        }
+    }
+
     /// The registry reference, for registry sources.
     pub fn reference(&self) -> Option<&Reference> {
-        match &self.kind {
-            SourceKind::Registry(r) => Some(r),
-            _ => None,
-        }
+        self.location().and_then(ImageLocation::reference)
     }
 
     /// The Debian root, for sources made from Debian's archive.
     pub fn debian(&self) -> Option<&DebianRoot> {
         match &self.kind {
             SourceKind::Debian(root) => Some(root),
-            _ => None,
+            SourceKind::Image(_) => None,
         }
     }
 
     /// The local path, for OCI layout and docker-archive sources.
     pub fn local_path(&self) -> Option<&Path> {
-        match &self.kind {
-            SourceKind::Registry(_) | SourceKind::Debian(_) => None,
-            SourceKind::OciLayout { dir, .. } => Some(dir),
-            SourceKind::DockerArchive { file } => Some(file),
-        }
+        self.location().and_then(ImageLocation::local_path)
     }
 }
 
@@ -139,7 +98,7 @@ impl From<Reference> for ImageSource {
     fn from(reference: Reference) -> Self {
         Self {
             address: reference.to_string(),
-            kind: SourceKind::Registry(reference),
+            kind: SourceKind::Image(ImageLocation::Registry(reference)),
         }
     }
 }
@@ -205,23 +164,25 @@ mod tests {
     fn local_sources() {
         let s = ImageSource::parse("oci:/tmp/layout:1.0").unwrap();
         assert_eq!(
-            s.kind(),
-            &SourceKind::OciLayout {
+            s.location(),
+            Some(&ImageLocation::OciLayout {
                 dir: "/tmp/layout".into(),
-                tag: Some("1.0".into())
-            }
+                name: Some("1.0".into())
+            })
         );
-        let s = ImageSource::parse("oci:layout").unwrap();
+        // Written `oci:layout:`, printed back the same way, read as skopeo reads it.
+        let s = ImageSource::parse("oci:layout:").unwrap();
+        assert_eq!(s.address(), "oci:layout:");
         assert_eq!(
-            s.kind(),
-            &SourceKind::OciLayout {
+            s.location(),
+            Some(&ImageLocation::OciLayout {
                 dir: "layout".into(),
-                tag: None
-            }
+                name: None
+            })
         );
         let s = ImageSource::parse("docker-archive:/x/y.tar").unwrap();
         assert_eq!(s.local_path(), Some(Path::new("/x/y.tar")));
-        for bad in ["oci:", "oci:dir:", "docker-archive:", "Python", ""] {
+        for bad in ["oci:", "docker-archive:", "dir:/x", "Python", ""] {
             assert!(ImageSource::parse(bad).is_err(), "{bad}");
         }
     }

@@ -27,7 +27,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use plinth_oci::Reference;
+use plinth_oci::{ImageLocation, Reference};
 
 use crate::container::Container;
 use crate::error::{Error, Result};
@@ -54,19 +54,22 @@ enum Pattern {
 impl Pattern {
     fn matches(&self, source: &ImageSource) -> bool {
         match (self, source.kind()) {
-            (Pattern::Repository(p), SourceKind::Registry(r)) => p.name() == r.name(),
-            (Pattern::Tag(p), SourceKind::Registry(r)) => {
+            (Pattern::Repository(p), SourceKind::Image(ImageLocation::Registry(r))) => {
+                p.name() == r.name()
+            }
+            (Pattern::Tag(p), SourceKind::Image(ImageLocation::Registry(r))) => {
                 p.name() == r.name() && p.tag() == r.tag()
             }
-            (Pattern::Pinned(p), SourceKind::Registry(r)) => {
+            (Pattern::Pinned(p), SourceKind::Image(ImageLocation::Registry(r))) => {
                 p.name() == r.name()
                     && p.digest() == r.digest()
                     && (p.tag().is_none() || p.tag() == r.tag())
             }
             (
                 Pattern::Local(text),
-                SourceKind::OciLayout { .. }
-                | SourceKind::DockerArchive { .. }
+                SourceKind::Image(
+                    ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. },
+                )
                 | SourceKind::Debian(_),
             ) => text == source.address(),
             _ => false,
@@ -96,11 +99,16 @@ impl ImageSubstitution {
             reason: format!("the image to replace does not parse: {e}"),
         })?;
         let pattern = match source.kind() {
-            SourceKind::Registry(r) if r.digest().is_some() => Pattern::Pinned(r.clone()),
-            SourceKind::Registry(r) if r.tag().is_some() => Pattern::Tag(r.clone()),
-            SourceKind::Registry(r) => Pattern::Repository(r.clone()),
-            SourceKind::OciLayout { .. }
-            | SourceKind::DockerArchive { .. }
+            SourceKind::Image(ImageLocation::Registry(r)) if r.digest().is_some() => {
+                Pattern::Pinned(r.clone())
+            }
+            SourceKind::Image(ImageLocation::Registry(r)) if r.tag().is_some() => {
+                Pattern::Tag(r.clone())
+            }
+            SourceKind::Image(ImageLocation::Registry(r)) => Pattern::Repository(r.clone()),
+            SourceKind::Image(
+                ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. },
+            )
             | SourceKind::Debian(_) => Pattern::Local(source.address().to_owned()),
         };
         Ok(Self {

@@ -3,7 +3,7 @@
 
 use plinth_recipe::{
     BuildableOptions, Container, DirectorySource, ExecOptions, FileOptions, FileSource,
-    parse_dockerfile,
+    HealthCheck, parse_dockerfile,
 };
 use proptest::prelude::*;
 
@@ -88,6 +88,7 @@ enum Step {
     FromHelper(String, String, Option<String>),
     Cache(String, String, Option<(u32, u32)>),
     Uncache,
+    Setting(u8, String, u32),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -108,6 +109,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => ("/[a-z]{1,6}", prop_oneof![path(), path().prop_map(|p| format!("{p}/"))], owner()).prop_map(|(s, d, o)| Step::FromHelper(s, d, o)),
         1 => ("/[a-z]{1,3}", "[a-z_]{1,6}", prop::option::of((0u32..5000, 0u32..5000))).prop_map(|(p, v, o)| Step::Cache(p, v, o)),
         1 => Just(Step::Uncache),
+        2 => (0u8..7, "[a-zA-Z0-9/ _.-]{1,10}", 0u32..100_000).prop_map(|(k, t, n)| Step::Setting(k, t, n)),
     ]
 }
 
@@ -157,6 +159,28 @@ fn build(steps: &[Step]) -> Container {
                 Some(cache) => c.without_mounted_cache(cache.path.clone()),
                 None => c,
             },
+            Step::Setting(kind, text, n) => {
+                let word = text.trim().replace(' ', "_");
+                let word = if word.is_empty() {
+                    "x".to_owned()
+                } else {
+                    word
+                };
+                match kind {
+                    0 => c.with_exposed_ports([format!("{}/udp", n % 65536)]),
+                    1 => c.with_volumes([format!("/{word}"), word.clone()]),
+                    2 => c.with_stop_signal(word),
+                    3 => c.with_onbuild(format!("RUN {word}")),
+                    4 => c.with_shell(["/bin/sh".to_owned(), text]),
+                    5 => c.with_author(word),
+                    _ => c.with_healthcheck(HealthCheck {
+                        test: vec!["CMD".into(), text],
+                        interval: (n > 0).then_some(u64::from(n) * 1_000_000),
+                        retries: (n % 7 > 0).then_some(n % 7),
+                        ..HealthCheck::default()
+                    }),
+                }
+            }
         };
     }
     c

@@ -133,7 +133,7 @@ fn every_unsupported_instruction_is_listed_with_its_line() {
         "type=secret",
         "heredocs",
         "`$HOME`",
-        "wildcards",
+        "matches the COPY source",
         "unknown instruction `FOO`",
         "strings only",
         "not in the build context",

@@ -197,6 +197,30 @@ fn an_ignore_file_in_the_context_is_refused_until_applied() {
 }
 
 #[test]
+fn wildcards_expand_against_the_context_in_order() {
+    let ctx = tempfile::tempdir().unwrap();
+    for f in ["b.txt", "a.txt", "c.md"] {
+        std::fs::write(ctx.path().join(f), f).unwrap();
+    }
+    let c = parse_dockerfile("FROM scratch\nCOPY *.txt /w/\n", ctx.path()).unwrap();
+    let paths: Vec<&str> = c
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::File { path, .. } => Some(path.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(paths, ["/w/a.txt", "/w/b.txt"]);
+    let found = problems_with(
+        "FROM scratch\nCOPY *.txt /w\nCOPY [ /x\n",
+        &ReaderOptions::new(ctx.path()),
+    );
+    assert!(found[0].1.contains("must end with `/`"), "{found:?}");
+    assert!(found[1].1.contains("not a valid wildcard"), "{found:?}");
+}
+
+#[test]
 fn wildcards_in_copy_from_are_refused() {
     let found = problems("FROM scratch AS a\nFROM scratch\nCOPY --from=a /out/*.so /lib/\n");
     assert_eq!(found[0].0, 3);

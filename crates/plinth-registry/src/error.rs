@@ -199,6 +199,17 @@ pub enum Error {
         new: Digest,
     },
 
+    /// A push target pinned with a digest names another image than the one pushed.
+    #[error(
+        "refusing to push `{image}` to `{target}`: the target's digest names another image; drop the `@sha256:…` part or push the image it names"
+    )]
+    PinnedTargetDiffers {
+        /// The target as given.
+        target: String,
+        /// The digest of the image that was to be pushed.
+        image: Digest,
+    },
+
     /// Pushing content that is not in the local store.
     #[error("`{digest}` is not in the local store; build or pull the image first")]
     MissingContent {

@@ -23,6 +23,8 @@
 //!   tag that points at another digest ([`Error::TagExists`]), the guard for published versions.
 //! - [`Client::list_tags`] follows pagination, resolves digests with `HEAD`, splits semver tags
 //!   from the rest, and caches the result on disk for a TTL.
+//! - [`transfer`]: whole images between any [`ImageLocation`](plinth_oci::ImageLocation)
+//!   (registry, OCI layout, docker-archive) and the store: [`fetch_image`], [`deliver_image`].
 //! - Progress goes to a [`Reporter`]; the CLI draws it.
 //!
 //! ```no_run
@@ -57,6 +59,7 @@ pub mod retry;
 pub mod secret;
 pub mod sources;
 mod tags;
+pub mod transfer;
 mod transport;
 
 pub use client::{
@@ -70,3 +73,4 @@ pub use reporter::{BlobOutcome, NoReporter, Reporter};
 pub use retry::RetryPolicy;
 pub use secret::{RedactedUrl, Secret};
 pub use tags::{SemverTag, TagEntry, TagListOptions, TagListing};
+pub use transfer::{DeliverOptions, Delivered, deliver_image, fetch_image, push_to_registry};

@@ -3,7 +3,7 @@
 
 use plinth_catalog::Version;
 use plinth_oci::Digest;
-use plinth_registry::PushOptions;
+use plinth_registry::{PushOptions, push_to_registry};
 
 use crate::build_version::BuiltVersion;
 use crate::error::{Error, Result};
@@ -105,8 +105,9 @@ impl Releaser {
         };
         let report = self
             .runtime
-            .block_on(self.client.push_image_with(
-                &digest,
+            .block_on(push_to_registry(
+                &self.client,
+                &built.root,
                 &target,
                 &options,
                 self.reporter.push_reporter(),

@@ -274,6 +274,17 @@ pub const CASES: &[Case] = &[
         "copy_overwrites",
         "FROM {root}\nRUN echo old > /a\nCOPY a.txt /a\n",
     ),
+    same("copy_wildcard", "FROM {root}\nCOPY *.txt r?n.sh /w/\n"),
+    same(
+        "copy_wildcard_dir_contents",
+        "FROM {root}\nCOPY di[q-s] /w\n",
+    ),
+    // `dir/*/*.txt` (a wildcard element that also matches files) breaks the context sender of
+    // Debian's BuildKit (`readdirent …: not a directory`).
+    same(
+        "copy_wildcard_nested",
+        "FROM {root}\nCOPY dir/s*/*.txt /n/\n",
+    ),
     same("add_plain_file", "FROM {root}\nADD a.txt /added\n"),
     same("add_url", "FROM {root}\nADD {url}/dl/tool.sh /tools/\n"),
     // --- stages ----------------------------------------------------------------------------------
@@ -336,10 +347,10 @@ pub const CASES: &[Case] = &[
         "heredocs",
     ),
     refused(
-        "refused_wildcard",
-        "FROM {root}\nCOPY *.txt /\n",
+        "refused_wildcard_without_match",
+        "FROM {root}\nCOPY *.none /x/\n",
         2,
-        "list the files",
+        "matches the COPY source",
     ),
     refused(
         "refused_local_archive",

@@ -6,21 +6,20 @@ use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::Catalog;
 use plinth_executor::BuildOptions;
-use plinth_oci::Platform;
+use plinth_oci::{ImageLocation, Platform, Reference};
+use plinth_registry::{DeliverOptions, Delivered, deliver_image};
 
 use crate::ExitStatus;
 use crate::build_progress::BuildProgress;
 use crate::checks_arg::CheckArgs;
 use crate::cli::GlobalArgs;
 use crate::engine_arg::EngineArgs;
-use crate::location::Location;
 use crate::printer::Printer;
 use crate::progress::TransferProgress;
 use crate::recipe_arg::{
     RecipeArgs, image_substitutions, refuse_stand_in_push, warn_substitutions,
 };
 use crate::settings::{engine, open_store, runtime};
-use crate::transfer::{Delivered, deliver};
 
 /// Arguments of `plinth build`.
 #[derive(Debug, Args)]
@@ -37,9 +36,13 @@ pub struct BuildArgs {
     /// Push the result to `--tag` (one multi-platform index).
     #[arg(long, requires = "tag")]
     pub push: bool,
-    /// Also write the result to `oci:DIR[:TAG]` or `docker-archive:FILE` (one platform).
+    /// Also write the result to `oci:DIR[:NAME]` or `docker-archive:FILE[:REF]` (one platform;
+    /// tagged REF, else `--tag`).
     #[arg(long, short = 'o', value_name = "LOCATION")]
-    pub output: Option<Location>,
+    pub output: Option<ImageLocation>,
+    /// Replace an existing docker-archive file given to `--output`.
+    #[arg(long)]
+    pub force: bool,
     /// Run every step, ignoring the cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -74,11 +77,23 @@ pub fn run(
     } else {
         args.platform.clone()
     };
-    if let Some(Location::Registry(_)) = &args.output {
+    if let Some(ImageLocation::Registry(_)) = &args.output {
         return Err(crate::exit_status::usage_error(
             "`--output` writes files; to publish, use `--tag REF --push`",
         ));
     }
+    if let Some(output @ ImageLocation::DockerArchive { .. }) = &args.output
+        && platforms.len() > 1
+    {
+        // BuildKit's docker exporter refuses a multi-platform result the same way.
+        return Err(crate::exit_status::usage_error(format!(
+            "`--output {output}`: a docker-archive holds one platform and this build makes {} ({}); \
+             build one with `--platform`, or write every platform with `--output oci:DIR[:NAME]`",
+            platforms.len(),
+            list(&platforms)
+        )));
+    }
+    let tag = args.tag.as_deref().map(push_target).transpose()?;
     let store = open_store()?;
     let engine = engine(global, store)?;
     // Recipes are functions of the platform; they must agree apart from platform-specific steps,
@@ -105,12 +120,10 @@ pub fn run(
     for warning in &warnings {
         printer.warn(warning);
     }
-    if args.push {
-        let tag = args.tag.as_deref().unwrap_or_default();
-        let target: Location = tag
-            .parse()
-            .with_context(|| format!("`--tag {tag}` is not a registry reference"))?;
-        refuse_stand_in_push(&recipe.id, &substituted, &target)?;
+    if args.push
+        && let Some(target) = &tag
+    {
+        refuse_stand_in_push(&recipe.id, &substituted, target)?;
     }
     warn_substitutions(printer, &recipe.id, &substituted);
     let progress = Arc::new(BuildProgress::new(printer, args.explain));
@@ -159,15 +172,18 @@ pub fn run(
         printer.status(format!("sanity checks passed on {}", list(&platforms)));
     }
     let client = engine.registry().clone();
-    if args.push {
-        let tag = args.tag.as_deref().unwrap_or_default();
-        let target: Location = tag
-            .parse()
-            .with_context(|| format!("`--tag {tag}` is not a registry reference"))?;
+    if args.push
+        && let Some(target) = &tag
+    {
         let reporter = Arc::new(TransferProgress::new(printer));
-        if let Delivered::Pushed(report) =
-            runtime()?.block_on(deliver(&client, &root, &target, None, reporter))?
-        {
+        let location = ImageLocation::Registry(target.clone());
+        if let Delivered::Pushed(report) = runtime()?.block_on(deliver_image(
+            &client,
+            &root,
+            &location,
+            &DeliverOptions::new(),
+            reporter,
+        ))? {
             printer.status(format!(
                 "pushed {target}: {} blobs uploaded, {} mounted, {} already present",
                 report.blobs_uploaded, report.blobs_mounted, report.blobs_skipped
@@ -176,11 +192,43 @@ pub fn run(
     }
     if let Some(output) = &args.output {
         let reporter = Arc::new(TransferProgress::new(printer));
-        runtime()?.block_on(deliver(&client, &root, output, platforms.first(), reporter))?;
+        let options = DeliverOptions::new()
+            .with_platform(platforms.first().cloned())
+            .replacing_files(args.force)
+            .with_archive_names(
+                tag.iter()
+                    .map(archive_name)
+                    .collect::<anyhow::Result<_>>()?,
+            );
+        runtime()?
+            .block_on(deliver_image(&client, &root, output, &options, reporter))
+            .with_context(|| format!("failed to write {output}"))?;
         printer.status(format!("wrote {output}"));
     }
     printer.result(root.digest.to_string());
     Ok(ExitStatus::Success)
+}
+
+/// `--tag`: a registry reference, written bare or as `docker://REF`.
+fn push_target(tag: &str) -> anyhow::Result<Reference> {
+    match tag.parse::<ImageLocation>() {
+        Ok(ImageLocation::Registry(reference)) => Ok(reference),
+        Ok(_) => Err(crate::exit_status::usage_error(format!(
+            "`--tag {tag}` is not a registry reference; write files with `--output`"
+        ))),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("`--tag {tag}` is not a registry reference")))
+        }
+    }
+}
+
+/// The name `--tag` gives an image in a docker-archive: `docker load` needs a tag, and a name
+/// alone means `:latest`, as `docker build -t NAME` has it.
+fn archive_name(tag: &Reference) -> anyhow::Result<Reference> {
+    match tag.tag() {
+        Some(_) => Ok(tag.clone()),
+        None => Ok(tag.with_tag("latest")?),
+    }
 }
 
 fn list(platforms: &[Platform]) -> String {

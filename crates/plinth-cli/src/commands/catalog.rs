@@ -8,8 +8,8 @@ use plinth_catalog::{Catalog, Changelog, VersionHistory};
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
-use crate::commands::generate_release::{ListingArgs, open_releaser};
 use crate::printer::Printer;
+use crate::release_context::{ListingArgs, open_releaser};
 
 /// Arguments of `plinth catalog`.
 #[derive(Debug, Args)]

@@ -6,18 +6,16 @@ use std::sync::Arc;
 
 use clap::Args;
 use plinth_catalog::Catalog;
-use plinth_oci::Platform;
-use plinth_registry::NoReporter;
+use plinth_oci::{ImageLocation, Platform};
+use plinth_registry::{NoReporter, fetch_image};
 
 use crate::ExitStatus;
 use crate::checks_arg::CheckArgs;
 use crate::cli::GlobalArgs;
 use crate::exit_status::usage_error;
-use crate::location::Location;
 use crate::printer::Printer;
 use crate::recipe_arg::RecipeArgs;
 use crate::settings::{engine, open_store, runtime};
-use crate::transfer::fetch;
 
 /// Arguments of `plinth check`.
 #[derive(Debug, Args)]
@@ -103,9 +101,14 @@ pub fn run(
                 recipe.id
             ),
             _ => {
-                let location: Location = name.parse()?;
+                let location: ImageLocation = name.parse()?;
                 let client = engine.registry().clone();
-                runtime()?.block_on(fetch(&client, &location, &platforms, Arc::new(NoReporter)))?
+                runtime()?.block_on(fetch_image(
+                    &client,
+                    &location,
+                    &platforms,
+                    Arc::new(NoReporter),
+                ))?
             }
         },
     };

@@ -2,29 +2,34 @@
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::Args;
-use plinth_oci::Platform;
 use plinth_oci::image::resolve_manifest;
+use plinth_oci::{ImageLocation, Platform};
+use plinth_registry::{DeliverOptions, Delivered, deliver_image, fetch_image};
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
-use crate::location::Location;
 use crate::printer::Printer;
 use crate::progress::TransferProgress;
 use crate::settings::{open_store, registry_client, runtime};
-use crate::transfer::{Delivered, deliver, fetch};
 
 /// Arguments of `plinth copy`.
 #[derive(Debug, Args)]
 pub struct CopyArgs {
-    /// Source: `docker://REF` (or a bare reference), `oci:DIR[:TAG]` or `docker-archive:FILE`.
-    pub source: Location,
-    /// Destination, in the same forms.
-    pub destination: Location,
+    /// Source, as skopeo writes it: `docker://REF` (or a bare reference), `oci:DIR[:NAME]`,
+    /// `docker-archive:FILE[:REF]` or `docker-archive:FILE:@N`.
+    pub source: ImageLocation,
+    /// Destination, in the same forms: `docker-archive:FILE:REF` writes FILE with the image
+    /// tagged REF.
+    pub destination: ImageLocation,
     /// Copy only this platform's image (a single manifest) instead of the whole index. A
     /// docker-archive destination holds one platform: the host's unless this says otherwise.
     #[arg(long)]
     pub platform: Option<Platform>,
+    /// Replace an existing docker-archive file (never a FIFO, device, directory or symlink).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs `plinth copy`.
@@ -37,21 +42,21 @@ pub fn run(args: CopyArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Res
         // Holding the shared lock keeps a concurrent `plinth gc` away from blobs between fetch and delivery.
         let _lock = store.lock_shared()?;
         // The destination registry's auth probe runs while the source is read.
-        if let Location::Registry(reference) = &args.destination {
+        if let ImageLocation::Registry(reference) = &args.destination {
             client.warm_up(reference.registry());
         }
-        let mut root = fetch(&client, &args.source, &platforms, progress.clone()).await?;
+        let mut root = fetch_image(&client, &args.source, &platforms, progress.clone())
+            .await
+            .with_context(|| format!("failed to read {}", args.source))?;
         if let Some(platform) = &args.platform {
             root = resolve_manifest(&store, &root, Some(platform))?.0;
         }
-        deliver(
-            &client,
-            &root,
-            &args.destination,
-            args.platform.as_ref(),
-            progress,
-        )
-        .await
+        let options = DeliverOptions::new()
+            .with_platform(args.platform.clone())
+            .replacing_files(args.force);
+        deliver_image(&client, &root, &args.destination, &options, progress)
+            .await
+            .with_context(|| format!("failed to write {}", args.destination))
     })?;
     match delivered {
         Delivered::Pushed(report) => {

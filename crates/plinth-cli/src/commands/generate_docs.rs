@@ -5,8 +5,8 @@ use plinth_catalog::Catalog;
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
-use crate::commands::generate_release::{ListingArgs, open_releaser, say};
 use crate::printer::Printer;
+use crate::release_context::{ListingArgs, open_releaser};
 
 /// Arguments of `plinth generate-docs`.
 #[derive(Debug, Args)]
@@ -36,7 +36,7 @@ pub fn run(
                 Ok(ExitStatus::Success)
             }
             Err(e @ plinth_release::Error::Stale { .. }) => {
-                say(&e.to_string());
+                printer.refusal(e.to_string());
                 Ok(ExitStatus::Failure)
             }
             Err(e) => Err(e.into()),

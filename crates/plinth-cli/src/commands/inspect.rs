@@ -3,22 +3,22 @@
 use std::sync::Arc;
 
 use clap::Args;
-use plinth_oci::{Descriptor, Digest, ImageConfig, ImageManifest, ManifestDocument, Platform};
-use plinth_registry::{Client, NoReporter};
+use plinth_oci::{
+    Descriptor, Digest, ImageConfig, ImageLocation, ImageManifest, ManifestDocument, Platform,
+};
+use plinth_registry::{Client, NoReporter, fetch_image};
 use serde_json::{Value, json};
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
-use crate::location::Location;
 use crate::printer::Printer;
 use crate::settings::{open_store, registry_client, runtime};
-use crate::transfer::fetch;
 
 /// Arguments of `plinth inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The image: `docker://REF` (or a bare reference), `oci:DIR[:TAG]` or `docker-archive:FILE`.
-    pub image: Location,
+    /// The image: `docker://REF` (or a bare reference), `oci:DIR[:NAME]` or `docker-archive:FILE[:REF]`.
+    pub image: ImageLocation,
     /// For an index, show this platform's manifest and config (default: the index and its platforms).
     #[arg(long)]
     pub platform: Option<Platform>,
@@ -57,18 +57,18 @@ pub fn run(args: InspectArgs, global: &GlobalArgs, printer: Printer) -> anyhow::
 
 async fn inspect(
     client: &Client,
-    image: &Location,
+    image: &ImageLocation,
     platform: Option<&Platform>,
 ) -> anyhow::Result<Inspected> {
     let store = client.store();
     // Registries answer the manifest (and config) alone; local formats are read through the store.
     let (mut digest, mut raw) = match image {
-        Location::Registry(reference) => {
+        ImageLocation::Registry(reference) => {
             let fetched = client.get_manifest(reference).await?;
             (fetched.digest, fetched.bytes.to_vec())
         }
         other => {
-            let root = fetch(client, other, &[], Arc::new(NoReporter)).await?;
+            let root = fetch_image(client, other, &[], Arc::new(NoReporter)).await?;
             (root.digest.clone(), store.read_blob(&root.digest)?)
         }
     };
@@ -99,11 +99,11 @@ async fn inspect(
 
 async fn child_bytes(
     client: &Client,
-    image: &Location,
+    image: &ImageLocation,
     child: &Descriptor,
 ) -> anyhow::Result<Vec<u8>> {
     match image {
-        Location::Registry(reference) => Ok(client
+        ImageLocation::Registry(reference) => Ok(client
             .get_manifest(&reference.with_digest(child.digest.clone()))
             .await?
             .bytes
@@ -114,11 +114,11 @@ async fn child_bytes(
 
 async fn read_config(
     client: &Client,
-    image: &Location,
+    image: &ImageLocation,
     manifest: &ImageManifest,
 ) -> anyhow::Result<ImageConfig> {
     let digest = &manifest.config.digest;
-    if let Location::Registry(reference) = image
+    if let ImageLocation::Registry(reference) = image
         && !client.store().has_blob(digest)
     {
         client.get_blob(reference, digest, &NoReporter).await?;
@@ -126,7 +126,7 @@ async fn read_config(
     Ok(ImageConfig::parse(&client.store().read_blob(digest)?)?)
 }
 
-fn print_human(printer: &Printer, image: &Location, inspected: &Inspected) {
+fn print_human(printer: &Printer, image: &ImageLocation, inspected: &Inspected) {
     printer.result(format!("Name:       {image}"));
     printer.result(format!("Digest:     {}", inspected.digest));
     printer.result(format!("MediaType:  {}", inspected.document.media_type()));

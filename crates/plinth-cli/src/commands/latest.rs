@@ -5,8 +5,8 @@ use plinth_catalog::Catalog;
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
-use crate::commands::generate_release::{ListingArgs, open_releaser, refusal_or_error};
 use crate::printer::Printer;
+use crate::release_context::{ListingArgs, open_releaser, refusal_or_error};
 
 /// Arguments of `plinth latest`.
 #[derive(Debug, Args)]
@@ -35,7 +35,7 @@ pub fn run(
             Ok(ExitStatus::Success)
         }
         Err(e @ plinth_release::Error::NothingPublished { .. }) => {
-            crate::commands::generate_release::say(&e.to_string());
+            printer.refusal(e.to_string());
             Ok(ExitStatus::Failure)
         }
         Err(e) => refusal_or_error(e, printer),

@@ -5,12 +5,10 @@ use plinth_catalog::{Catalog, Version};
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
-use crate::commands::generate_release::{
-    ListingArgs, open_releaser, refusal_or_error, say, with_executor,
-};
 use crate::engine_arg::EngineArgs;
 use crate::printer::Printer;
 use crate::prompt;
+use crate::release_context::{ListingArgs, open_releaser, refusal_or_error, with_executor};
 
 /// Publish a specific version of a base image to our remote registry.
 #[derive(Debug, Args)]
@@ -40,7 +38,7 @@ pub fn run(
 ) -> anyhow::Result<ExitStatus> {
     // Checked before credentials, as the original did.
     if catalog.find(&args.repository).is_none() {
-        say(&format!("Unknown base image name: {}", args.repository));
+        printer.refusal(format!("Unknown base image name: {}", args.repository));
         return Ok(ExitStatus::Failure);
     }
     let version: Version = args.version.parse().map_err(anyhow::Error::new)?;
@@ -53,7 +51,7 @@ pub fn run(
         if !interactive {
             return false;
         }
-        say(&format!(
+        printer.refusal(format!(
             "The published tag points at {existing}, not at this build."
         ));
         let yes = prompt::confirm(
@@ -62,7 +60,7 @@ pub fn run(
         )
         .unwrap_or(false);
         if !yes {
-            say("Not overwriting the already existing image.");
+            printer.refusal("Not overwriting the already existing image.");
             declined.set(true);
         }
         yes

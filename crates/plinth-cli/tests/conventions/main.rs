@@ -47,7 +47,10 @@ fn usage_errors_exit_2_and_help_documents_the_codes() {
             "neither a built image nor an image reference",
         ),
         (&["inspect", "UPPER/Case:x"], "invalid image reference"),
-        (&["copy", "oci:", "oci:out"], "`oci:` needs a directory"),
+        (
+            &["copy", "oci:", "oci:out"],
+            "the OCI layout directory is missing",
+        ),
         (
             &["dockerfile", "no/such-family:1.0.0"],
             "unknown base image repository",

@@ -1,5 +1,6 @@
 //! `plinth copy`, `inspect` and `ls` against a real `docker-registry`, read back by skopeo and docker.
 
+mod archive;
 mod image;
 
 use std::process::Command;
@@ -11,7 +12,7 @@ use serde_json::Value;
 
 use crate::image::busybox_layout;
 
-fn run_ok(ctx: &TestContext, cmd: &mut Command) -> String {
+pub(crate) fn run_ok(ctx: &TestContext, cmd: &mut Command) -> String {
     let out = cmd.output().expect("spawn");
     assert!(
         out.status.success(),

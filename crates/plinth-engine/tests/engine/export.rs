@@ -4,14 +4,29 @@
 use std::process::Command;
 use std::sync::Arc;
 
-use plinth_engine::{BuildOptions, CacheStatus, DiscardOutput, RunOptions};
+use plinth_engine::{BuildOptions, CacheStatus, DiscardOutput, Engine, RunOptions};
 use plinth_oci::docker_archive::read_docker_archive;
-use plinth_oci::{Platform, Reference};
+use plinth_oci::{Descriptor, ImageLocation, Platform, Reference};
 use plinth_recipe::Container;
-use plinth_registry::NoReporter;
+use plinth_registry::{DeliverOptions, Delivered, NoReporter, deliver_image};
 use plinth_test::{External, LocalRegistry, require_external};
 
 use crate::common::{TestEngine, busybox_layout, ok, require_docker, require_root};
+
+/// Writes a built image out through the transfer module, as `plinth build --output` does.
+fn deliver(engine: &Engine, root: &Descriptor, location: &str) -> Delivered {
+    let location: ImageLocation = location.parse().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(deliver_image(
+            engine.registry(),
+            root,
+            &location,
+            &DeliverOptions::new(),
+            Arc::new(NoReporter),
+        ))
+        .unwrap_or_else(|e| panic!("failed to write {location}: {e}"))
+}
 
 fn recipe() -> Container {
     Container::from_address(&busybox_layout())
@@ -34,8 +49,11 @@ fn oci_layout_and_docker_archive_exports() {
         .build(&recipe(), &BuildOptions::new([amd64.clone()])));
 
     let layout = t.path("layout");
-    ok(t.engine
-        .export_oci_layout(&result.root, &layout, Some("v1")));
+    deliver(
+        &t.engine,
+        &result.root,
+        &format!("oci:{}:v1", layout.display()),
+    );
     let out = Command::new("skopeo")
         .args(["inspect", &format!("oci:{}:v1", layout.display())])
         .output()
@@ -50,9 +68,14 @@ fn oci_layout_and_docker_archive_exports() {
     assert_eq!(inspect["Layers"].as_array().unwrap().len(), 2);
 
     let archive = t.path("image.tar");
-    let tag: Reference = "plinth-test/engine-export:1".parse().unwrap();
-    ok(t.engine
-        .export_docker_archive(&result.root, &amd64, &archive, std::slice::from_ref(&tag)));
+    deliver(
+        &t.engine,
+        &result.root,
+        &format!(
+            "docker-archive:{}:plinth-test/engine-export:1",
+            archive.display()
+        ),
+    );
     let check = plinth_oci::Store::open(t.path("check")).unwrap();
     let images = read_docker_archive(&check, &archive).unwrap();
     assert_eq!(images.len(), 1);
@@ -131,7 +154,7 @@ fn a_digest_pinned_registry_root_is_used_from_the_store() {
         &BuildOptions::new([amd64.clone()]),
     ));
     let target: Reference = registry.image("engine/busybox:1").parse().unwrap();
-    ok(seed.engine.push(&base.root, &target, Arc::new(NoReporter)));
+    deliver(&seed.engine, &base.root, &format!("docker://{target}"));
     let pinned = target.with_digest(base.root.digest.clone());
 
     let t = TestEngine::new(Some(0));

@@ -25,7 +25,7 @@ mod write;
 use serde::{Deserialize, Serialize};
 
 pub use read::{ImportedImage, read_docker_archive};
-pub use write::{ExportImage, write_docker_archive, write_docker_archive_file};
+pub use write::{ExistingFile, ExportImage, write_docker_archive, write_docker_archive_file};
 
 /// The name of the top-level manifest in a docker-archive.
 pub const MANIFEST_JSON: &str = "manifest.json";

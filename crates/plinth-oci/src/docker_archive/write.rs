@@ -252,8 +252,70 @@ pub fn write_docker_archive<W: Write>(store: &Store, images: &[ExportImage], out
         .map_err(|e| Error::io("finish", "docker-archive", e))
 }
 
+/// What writing an archive does when its path exists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExistingFile {
+    /// Refuse when anything is at the path (skopeo refuses to write into an existing archive).
+    #[default]
+    Refuse,
+    /// Replace an existing regular file (atomically, by rename). Anything else at the path (a
+    /// FIFO, a device, a directory, a symlink) is still refused.
+    Replace,
+}
+
+/// Refuses to put an archive where something other than a regular file is, or where a regular
+/// file is unless `existing` is [`ExistingFile::Replace`].
+fn check_destination(path: &Path, existing: ExistingFile) -> Result<()> {
+    let refuse = |reason: String| Error::RefusedDestination {
+        path: path.to_owned(),
+        reason,
+    };
+    // Not following symlinks: the rename would replace the link, so the link is what is there.
+    let metadata = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("inspect", path, e)),
+    };
+    let file_type = metadata.file_type();
+    if !file_type.is_file() {
+        use std::os::unix::fs::FileTypeExt as _;
+        let what = if file_type.is_fifo() {
+            "a FIFO"
+        } else if file_type.is_char_device() || file_type.is_block_device() {
+            "a device"
+        } else if file_type.is_dir() {
+            "a directory"
+        } else if file_type.is_symlink() {
+            "a symbolic link"
+        } else if file_type.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(refuse(format!(
+            "it is {what}; a docker-archive is written only as a new regular file, choose another path"
+        )));
+    }
+    match existing {
+        ExistingFile::Replace => Ok(()),
+        ExistingFile::Refuse => Err(refuse(
+            "the file exists; remove it or choose another path (or replace it with `--force`)"
+                .to_owned(),
+        )),
+    }
+}
+
 /// Writes a docker-archive to `path` atomically (temp file in the same directory, then rename).
-pub fn write_docker_archive_file(store: &Store, images: &[ExportImage], path: &Path) -> Result<()> {
+///
+/// Only a regular file is ever replaced, and only with [`ExistingFile::Replace`]; with
+/// [`ExistingFile::Refuse`] a file created at `path` meanwhile is not replaced either.
+pub fn write_docker_archive_file(
+    store: &Store,
+    images: &[ExportImage],
+    path: &Path,
+    existing: ExistingFile,
+) -> Result<()> {
+    check_destination(path, existing)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -271,8 +333,25 @@ pub fn write_docker_archive_file(store: &Store, images: &[ExportImage], path: &P
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::io("sync", path, e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("rename into", path, e.error))?;
+    match existing {
+        ExistingFile::Replace => {
+            check_destination(path, existing)?;
+            tmp.persist(path)
+                .map_err(|e| Error::io("rename into", path, e.error))?;
+        }
+        ExistingFile::Refuse => {
+            tmp.persist_noclobber(path).map_err(|e| {
+                if e.error.kind() == io::ErrorKind::AlreadyExists {
+                    Error::RefusedDestination {
+                        path: path.to_owned(),
+                        reason: "a file appeared there while the archive was written".to_owned(),
+                    }
+                } else {
+                    Error::io("rename into", path, e.error)
+                }
+            })?;
+        }
+    }
     tracing::debug!(path = %path.display(), images = images.len(), "wrote docker-archive");
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::path::{Component, Path};
 
 use plinth_oci::Digest;
 
-use super::{Flags, Reader, check_heredoc, json_array};
+use super::{Flags, Reader, check_heredoc, glob, json_array};
 use crate::inputs::{resolve_in_context, url_file_name};
 use crate::op::{DirectorySource, FileSource, Op};
 use crate::source::ImageSource;
@@ -84,6 +84,29 @@ impl Reader<'_> {
                 "{keyword} needs at least one source and a destination"
             ));
         }
+        // Wildcards in context sources expand here, in lexical order, as BuildKit expands them.
+        let mut expanded: Vec<String> = Vec::with_capacity(sources.len());
+        for src in sources {
+            let is_url = src.starts_with("https://") || src.starts_with("http://");
+            if from.is_none() && !is_url && glob::has_wildcard(src) {
+                let matches = glob::expand_in_context(&self.options.context_dir, src)?;
+                if matches.is_empty() {
+                    return Err(format!(
+                        "no file in the build context `{}` matches the {keyword} source `{src}`",
+                        self.options.context_dir.display()
+                    ));
+                }
+                if matches.len() > 1 && !dest.ends_with('/') {
+                    return Err(format!(
+                        "`{src}` matches several files, so the {keyword} destination `{dest}` must end with `/`"
+                    ));
+                }
+                expanded.extend(matches);
+            } else {
+                expanded.push(src.clone());
+            }
+        }
+        let sources = &expanded[..];
         if sources.len() > 1 && !dest.ends_with('/') {
             return Err(format!(
                 "with several sources, the {keyword} destination `{dest}` must end with `/`"
@@ -142,11 +165,6 @@ impl Reader<'_> {
             } else {
                 if checksum.is_some() {
                     return Err("`ADD --checksum` applies to URLs only".into());
-                }
-                if src.contains(['*', '?', '[']) {
-                    return Err(format!(
-                        "wildcards in {keyword} sources (`{src}`) are not supported: list the files"
-                    ));
                 }
                 if is_add && ARCHIVE_SUFFIXES.iter().any(|s| src.ends_with(s)) {
                     return Err(format!(

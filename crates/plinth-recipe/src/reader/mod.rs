@@ -18,6 +18,7 @@
 //! back into the same operations.
 
 mod copy;
+mod glob;
 mod lines;
 mod settings;
 mod vars;
