@@ -18,7 +18,10 @@
 //!
 //! let catalog = plinth_airbyte::catalog();
 //! assert_eq!(catalog.title(), "airbyte-connectors-base-images");
-//! assert_eq!(catalog.repositories(), ["airbyte/python-connector-base", "airbyte/java-connector-base"]);
+//! assert_eq!(
+//!     catalog.repositories(),
+//!     ["airbyte/python-connector-base", "airbyte/java-connector-base", "plinth/python-connector-base"]
+//! );
 //! let python = catalog.get("airbyte/python-connector-base").unwrap();
 //! let err = python.recipe(&"3.0.2".parse().unwrap(), &plinth_oci::Platform::linux_amd64()).unwrap_err();
 //! assert!(err.to_string().starts_with("cannot build airbyte/python-connector-base 3.0.2: its recipe is not known"));
@@ -27,6 +30,7 @@
 #![deny(missing_docs)]
 
 pub mod checks;
+pub mod debian_python;
 mod java;
 pub mod kinds;
 pub mod nltk;
@@ -41,6 +45,7 @@ use plinth_catalog::{Catalog, Changelog};
 use plinth_oci::Digest;
 use plinth_recipe::ImageSource;
 
+pub use debian_python::{DEBIAN_PYTHON_REPOSITORY, debian_python_family};
 pub use java::java_family;
 pub use python::python_family;
 
@@ -74,12 +79,14 @@ pub fn original_changelog(family: &dyn Family) -> plinth_catalog::Result<Changel
     Ok(changelog)
 }
 
-/// The catalog: python, then java (the order of the original's prompts and README).
+/// The catalog: python, then java (the order of the original's prompts and README), then this
+/// project's [`plinth/python-connector-base`](debian_python), which builds without Docker Hub.
 pub fn catalog() -> Catalog {
     Catalog::new(CATALOG_TITLE, CATALOG_OWNER)
         .with_family(Arc::new(python_family()))
         .and_then(|c| c.with_family(Arc::new(java_family())))
-        .expect("the two Airbyte repositories differ")
+        .and_then(|c| c.with_family(Arc::new(debian_python_family())))
+        .expect("the three repositories differ")
 }
 
 fn parse_version(version: &str) -> plinth_catalog::Version {

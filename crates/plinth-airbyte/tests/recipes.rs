@@ -107,6 +107,7 @@ fn versions_are_complete_and_ordered() {
             "2.0.1"
         ]
     );
+    assert_eq!(list(airbyte::DEBIAN_PYTHON_REPOSITORY), ["1.0.0", "1.1.0"]);
     for family in catalog.families() {
         assert_eq!(
             family.platforms(),
@@ -124,7 +125,7 @@ fn versions_are_complete_and_ordered() {
     assert_eq!(
         err.to_string(),
         "unknown base image repository `airbyte/pypy-connector-base`: known repositories are \
-         airbyte/python-connector-base, airbyte/java-connector-base"
+         airbyte/python-connector-base, airbyte/java-connector-base, plinth/python-connector-base"
     );
 }
 

@@ -60,6 +60,32 @@ pub struct GlobalArgs {
     /// The catalog directory (generated/changelogs, the catalog README); default: the nearest directory holding generated/changelogs, else ./catalog.
     #[arg(long, value_name = "DIR", global = true)]
     pub catalog_dir: Option<std::path::PathBuf>,
+    /// The network of build steps and `plinth run`: `default` (a network namespace of their own with outbound access; the host's loopback services are out of reach), `host` (the host's network, as `docker build --network=host`) or `none` (loopback only). A step's `--network=none` always wins.
+    #[arg(long, value_enum, default_value_t, global = true)]
+    pub network: NetworkArg,
+}
+
+/// The values of `--network`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetworkArg {
+    /// A network namespace of the step's own, outbound access through slirp4netns.
+    #[default]
+    Default,
+    /// The host's network namespace.
+    Host,
+    /// Only loopback.
+    None,
+}
+
+impl NetworkArg {
+    /// The sandbox's network mode.
+    pub fn mode(self) -> plinth_engine::NetworkMode {
+        match self {
+            NetworkArg::Default => plinth_engine::NetworkMode::Private,
+            NetworkArg::Host => plinth_engine::NetworkMode::Host,
+            NetworkArg::None => plinth_engine::NetworkMode::None,
+        }
+    }
 }
 
 impl GlobalArgs {

@@ -57,6 +57,7 @@ pub fn engine_with_client(
     let epoch = source_date_epoch()?.or(default_epoch);
     let mut config = plinth_engine::EngineConfig::new(client.store().clone())
         .with_registry(client)
+        .with_network(global.network.mode())
         .with_source_date_epoch(epoch);
     for mirror in url_mirrors(global)? {
         config = config.with_url_mirror(mirror);

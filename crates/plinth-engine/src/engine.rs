@@ -33,7 +33,8 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Builds into `store` with a default registry client, the host network for execs, gzip
+    /// Builds into `store` with a default registry client, a network of their own for execs
+    /// ([`NetworkMode::Private`]), gzip
     /// layers, OCI media types and no `SOURCE_DATE_EPOCH`.
     pub fn new(store: Store) -> Self {
         Self {
@@ -41,7 +42,7 @@ impl EngineConfig {
             registry: None,
             sandbox_dir: None,
             url_mirrors: Vec::new(),
-            network: NetworkMode::Host,
+            network: NetworkMode::Private,
             compression: Compression::Gzip,
             source_date_epoch: None,
             media_types: MediaTypeFlavor::Oci,
@@ -71,7 +72,8 @@ impl EngineConfig {
         self
     }
 
-    /// The network of execs that do not disable it (default: the host's).
+    /// The network of execs that do not disable it (default: a network namespace of their own
+    /// with outbound access; [`NetworkMode::Host`] is the explicit opt-in for the host's).
     pub fn with_network(mut self, network: NetworkMode) -> Self {
         self.network = network;
         self

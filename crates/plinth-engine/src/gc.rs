@@ -9,7 +9,8 @@
 //!   names (the layer is gone from the store, so nothing can stack it any more);
 //! - links under `l/` whose snapshot is gone, and interrupted unpacks (`snapshots/.unpack-*`);
 //! - step directories left by interrupted builds (every build holds the shared lock, so under
-//!   the exclusive one none is running);
+//!   the exclusive one none is running), and the sandbox's run directories and cgroups whose
+//!   process is gone (after `kill -9`);
 //! - cache entries whose layer blob is gone (they could only ever miss), and the
 //!   `cache/steps/<key>` refs earlier versions used as entries (before the store's gc, so the
 //!   blobs only they kept are collected).
@@ -143,6 +144,18 @@ impl Engine {
         for (_, path) in list_dir(&store.root().join("steps"))? {
             report.temp_dirs_removed += 1;
             report.bytes_freed += remove(&path, dry)?;
+        }
+        // Run directories of sandboxes whose process was killed (a live one's stay).
+        if !dry {
+            let runs = self
+                .inner
+                .sandbox
+                .remove_stale_runs()
+                .map_err(|source| Error::Sandbox {
+                    what: "garbage collection of run directories".into(),
+                    source: Box::new(source),
+                })?;
+            report.temp_dirs_removed += runs as u64;
         }
         tracing::debug!(
             kept = report.snapshots_kept,

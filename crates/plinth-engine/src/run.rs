@@ -31,7 +31,7 @@ pub struct RunOptions {
     pub env: Vec<(String, String)>,
     /// The working directory; the image's (or `/`) when `None`. Created when missing.
     pub workdir: Option<String>,
-    /// The network (default: the host's).
+    /// The network (default: a network namespace of the run's own with outbound access).
     pub network: NetworkMode,
     /// Bind and cache mounts.
     pub mounts: Vec<MountSpec>,

@@ -33,12 +33,64 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
+    remove_stale_temp_files(dir, STALE_TEMP_AGE);
     Ok(())
+}
+
+/// Temp files older than this are leftovers of a killed writer: a write takes milliseconds.
+pub const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the `.tmp-*` regular files in `dir` last modified more than `older_than` ago, as a
+/// writer killed between creating its temp file and renaming it leaves them (the catalog
+/// directories after `kill -9`). Best effort; returns how many were removed.
+pub fn remove_stale_temp_files(dir: &Path, older_than: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let now = std::time::SystemTime::now();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            continue;
+        }
+        let stale = entry.metadata().is_ok_and(|m| {
+            m.is_file()
+                && m.modified()
+                    .ok()
+                    .and_then(|t| now.duration_since(t).ok())
+                    .is_some_and(|age| age > older_than)
+        });
+        if stale && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_temp_files_of_killed_writers_are_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join(".tmp-killed");
+        let fresh = dir.path().join(".tmp-inflight");
+        let other = dir.path().join("notes.tmp");
+        for f in [&old, &fresh, &other] {
+            std::fs::write(f, "x").unwrap();
+        }
+        let hours_ago = std::time::SystemTime::now() - 2 * STALE_TEMP_AGE;
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(hours_ago)
+            .unwrap();
+        write_atomic(&dir.path().join("f.json"), b"{}").unwrap();
+        assert!(!old.exists(), "a killed writer's temp file goes");
+        assert!(fresh.exists() && other.exists());
+    }
 
     #[test]
     fn replaces_contents_and_leaves_no_temp_file() {

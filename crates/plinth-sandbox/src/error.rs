@@ -69,6 +69,10 @@ pub enum Error {
         source: Errno,
     },
 
+    /// The user-mode network of a run (slirp4netns) is missing or failed to start.
+    #[error("failed to give the run its network: {0}")]
+    NetworkHelper(String),
+
     /// Setting up the sandbox in the child process failed before the command started.
     #[error("failed to set up the sandbox: {step}")]
     Setup {

@@ -39,12 +39,15 @@
 
 pub mod binfmt;
 pub mod caps;
+mod cgroup;
 mod error;
+pub mod network;
 mod privilege;
 mod process;
 mod rootfs_read;
 mod sandbox;
 pub mod scaffold;
+mod seccomp;
 mod spec;
 mod syscall;
 mod user;
@@ -56,7 +59,7 @@ pub use rootfs_read::read_rootfs_file;
 pub use sandbox::Sandbox;
 pub use scaffold::{MountPointKind, SYSTEM_MOUNT_POINTS};
 pub use spec::{
-    DEFAULT_HOSTNAME, DEFAULT_PATH, DEFAULT_TAIL_BYTES, IdOrName, MountKind, MountSpec,
-    NetworkMode, OverlayRootfs, Rootfs, RunSpec, UserSpec,
+    DEFAULT_HOSTNAME, DEFAULT_PATH, DEFAULT_PIDS_LIMIT, DEFAULT_TAIL_BYTES, IdOrName, MountKind,
+    MountSpec, NetworkMode, OverlayRootfs, Rootfs, RunSpec, UserSpec,
 };
 pub use user::{ResolvedUser, resolve_user};

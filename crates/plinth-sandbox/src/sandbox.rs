@@ -3,15 +3,18 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
+use crate::cgroup::{self, PidsCgroup};
 use crate::error::{Error, Result};
+use crate::network::SharedNetwork;
 use crate::process::output::{OutputSink, RunOutcome};
 use crate::process::plan::{Action, PlanInput, build_plan};
-use crate::process::spawn::{Pipes, spawn_and_supervise};
+use crate::process::spawn::{Attach, Pipes, spawn_and_supervise};
 use crate::scaffold::{MountPointKind, build_scaffold, mount_point_kind};
 use crate::spec::{MountKind, NetworkMode, OverlayRootfs, Rootfs, RunSpec, relative_target};
 use crate::user::{ResolvedUser, resolve_user};
-use crate::{caps, privilege, rootfs_read};
+use crate::{caps, network, privilege, rootfs_read, seccomp};
 
 /// Runs commands in isolated rootfs views. Cheap to create; holds only a state directory where
 /// each run keeps its private mount point, scaffold layer and generated `/etc` files (removed
@@ -19,16 +22,73 @@ use crate::{caps, privilege, rootfs_read};
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     state_dir: PathBuf,
+    /// The network namespace and slirp4netns of [`NetworkMode::Private`] runs, started by the
+    /// first one (see [`network`](crate::network)); shared by clones.
+    network: Arc<Mutex<Option<Arc<SharedNetwork>>>>,
 }
 
 impl Sandbox {
     /// A sandbox keeping per-run state under `state_dir` (created if missing). It should be on a
     /// local filesystem; it never holds anything the command writes.
+    ///
+    /// Run directories and cgroups left behind by killed processes are removed here (see
+    /// [`Sandbox::remove_stale_runs`]); a failure to remove them is logged, not returned.
     pub fn new(state_dir: impl Into<PathBuf>) -> Result<Self> {
         let state_dir = state_dir.into();
         fs::create_dir_all(&state_dir)
             .map_err(|e| Error::io("create the sandbox state directory", &state_dir, e))?;
-        Ok(Sandbox { state_dir })
+        let sandbox = Sandbox {
+            state_dir,
+            network: Arc::default(),
+        };
+        if let Err(e) = sandbox.remove_stale_runs() {
+            tracing::debug!(error = %e, "could not remove stale sandbox run directories");
+        }
+        Ok(sandbox)
+    }
+
+    /// The shared network, started (or restarted, if slirp4netns has died) when needed.
+    fn shared_network(&self, log: &Path) -> Result<Arc<SharedNetwork>> {
+        let mut slot = self.network.lock().map_err(|_| {
+            Error::NetworkHelper("a run panicked while starting the network".into())
+        })?;
+        match slot.as_ref() {
+            Some(network) if network.is_alive() => Ok(network.clone()),
+            _ => {
+                let network = Arc::new(SharedNetwork::start(log)?);
+                *slot = Some(network.clone());
+                Ok(network)
+            }
+        }
+    }
+
+    /// Remove the run directories (`run-<pid>-*`) whose process is gone, as after `kill -9`,
+    /// and their cgroups; a live process's runs are never touched. Run directories hold no
+    /// mounts on the host side (every mount is in the run's own mount namespace), so removing
+    /// one is removing files. Returns how many directories were removed.
+    pub fn remove_stale_runs(&self) -> Result<usize> {
+        let entries = match fs::read_dir(&self.state_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io("list", &self.state_dir, e)),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("list", &self.state_dir, e))?;
+            let name = entry.file_name();
+            let Some(creator) = name.to_str().and_then(run_dir_creator) else {
+                continue;
+            };
+            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(creator), None)
+                == Err(nix::errno::Errno::ESRCH)
+            {
+                let path = entry.path();
+                fs::remove_dir_all(&path).map_err(|e| Error::io("remove", &path, e))?;
+                removed += 1;
+            }
+        }
+        cgroup::remove_stale(run_dir_creator);
+        Ok(removed)
     }
 
     /// Run `spec` to completion, streaming its output to `sink`.
@@ -44,7 +104,7 @@ impl Sandbox {
 
         let user = self::resolve_spec_user(spec)?;
         let run_dir = tempfile::Builder::new()
-            .prefix("run-")
+            .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
             .tempdir_in(&self.state_dir)
             .map_err(|e| Error::io("create a run directory in", &self.state_dir, e))?;
         let root_mount = run_dir.path().join("root");
@@ -70,6 +130,11 @@ impl Sandbox {
         };
 
         let pipes = Pipes::new()?;
+        let pids = PidsCgroup::acquire(spec.pids_limit)?;
+        let network = match spec.network {
+            NetworkMode::Private => Some(self.shared_network(&run_dir.path().join("network.log"))?),
+            NetworkMode::Host | NetworkMode::None => None,
+        };
         let steps = build_plan(&PlanInput {
             spec,
             root_mount: &root_mount,
@@ -78,17 +143,23 @@ impl Sandbox {
             hosts: &hosts,
             user: &user,
             stdio: pipes.child_stdio(),
+            go: pipes.child_go(),
+            netns: network.as_ref().map(|n| n.netns()),
+            seccomp: &seccomp::filters()?.programs,
             last_cap: caps::last_cap(),
         })?;
         let finished = spawn_and_supervise(
             &steps,
-            spec.network == NetworkMode::None,
+            Attach {
+                new_network: spec.network == NetworkMode::None,
+                pids,
+            },
             pipes,
             spec.timeout,
             spec.tail_bytes,
             sink,
         )?;
-        drop(work_lock);
+        drop((work_lock, network));
         if let Some(failure) = finished.setup_failure {
             return Err(match steps.get(failure.step).map(|s| &s.action) {
                 Some(Action::Exec(exec)) => Error::Exec {
@@ -121,6 +192,15 @@ impl Sandbox {
     }
 }
 
+/// Run directories are `run-<pid of the creating process>-<random>`.
+const RUN_DIR_PREFIX: &str = "run-";
+
+/// The pid in a run directory's name (`None` for other names).
+fn run_dir_creator(name: &str) -> Option<i32> {
+    let (pid, _) = name.strip_prefix(RUN_DIR_PREFIX)?.split_once('-')?;
+    pid.parse().ok().filter(|pid| *pid > 0)
+}
+
 fn read_text(spec: &RunSpec, path: &str) -> Result<String> {
     let bytes = rootfs_read::read_rootfs_file(&spec.rootfs, path)?.unwrap_or_default();
     String::from_utf8(bytes).map_err(|_| Error::RootfsFile {
@@ -146,6 +226,10 @@ fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
 fn write_etc_files(spec: &RunSpec, resolv_conf: &Path, hosts: &Path) -> Result<()> {
     let host_resolv = match spec.network {
         NetworkMode::Host => fs::read("/etc/resolv.conf").unwrap_or_default(),
+        NetworkMode::Private => {
+            network::resolv_conf(&fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
+                .into_bytes()
+        }
         NetworkMode::None => Vec::new(),
     };
     write_atomically(resolv_conf, &host_resolv)?;

@@ -68,12 +68,35 @@ impl OverlayRootfs {
 /// Which network the command sees.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum NetworkMode {
-    /// Share the host's network namespace (the default, like `docker build`).
+    /// A network namespace of the run's own with outbound access through a user-mode stack
+    /// (`slirp4netns`): the default, like `docker build`'s RUN. The host's loopback services
+    /// are out of reach and `CAP_NET_RAW` only sees the run's own traffic.
     #[default]
+    Private,
+    /// Share the host's network namespace (`--network=host`, an explicit opt-in): the command
+    /// sees the host's interfaces and loopback services. `CAP_NET_RAW` is dropped.
     Host,
     /// A new, empty network namespace with only the loopback interface up.
     None,
 }
+
+impl FromStr for NetworkMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "default" | "private" => Ok(NetworkMode::Private),
+            "host" => Ok(NetworkMode::Host),
+            "none" => Ok(NetworkMode::None),
+            other => Err(Error::InvalidSpec(format!(
+                "network `{other}` is not one of `default`, `host` or `none`"
+            ))),
+        }
+    }
+}
+
+/// The default limit on processes and threads of one run (`pids.max` of its cgroup).
+pub const DEFAULT_PIDS_LIMIT: u32 = 4096;
 
 /// Who the command runs as, as written in a Dockerfile `USER`: `name`, `uid`, `uid:gid`,
 /// `name:group`, `uid:group` or `name:gid`. Names are looked up in the rootfs.
@@ -234,6 +257,7 @@ pub struct RunSpec {
     pub(crate) mounts: Vec<MountSpec>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) tail_bytes: usize,
+    pub(crate) pids_limit: u32,
 }
 
 impl RunSpec {
@@ -248,10 +272,11 @@ impl RunSpec {
             user: UserSpec::root(),
             extra_groups: Vec::new(),
             hostname: DEFAULT_HOSTNAME.to_owned(),
-            network: NetworkMode::Host,
+            network: NetworkMode::Private,
             mounts: Vec::new(),
             timeout: None,
             tail_bytes: DEFAULT_TAIL_BYTES,
+            pids_limit: DEFAULT_PIDS_LIMIT,
         }
     }
 
@@ -308,6 +333,13 @@ impl RunSpec {
         self
     }
 
+    /// Allow at most `limit` processes and threads at a time (default
+    /// [`DEFAULT_PIDS_LIMIT`]); `fork` fails with `EAGAIN` beyond it.
+    pub fn with_pids_limit(mut self, limit: u32) -> Self {
+        self.pids_limit = limit;
+        self
+    }
+
     /// Keep the last `bytes` of stdout and stderr in the outcome.
     pub fn with_tail_bytes(mut self, bytes: usize) -> Self {
         self.tail_bytes = bytes;
@@ -355,7 +387,17 @@ impl RunSpec {
         paths
     }
 
+    /// The network.
+    pub fn network(&self) -> NetworkMode {
+        self.network
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
+        if self.pids_limit == 0 {
+            return Err(Error::InvalidSpec(
+                "the pids limit must allow at least the command itself (1 or more)".into(),
+            ));
+        }
         if self.argv.is_empty() || self.argv[0].is_empty() {
             return Err(Error::InvalidSpec("the command (argv) is empty".into()));
         }

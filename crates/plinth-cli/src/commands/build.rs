@@ -204,6 +204,12 @@ pub fn run(
             .block_on(deliver_image(&client, &root, output, &options, reporter))
             .with_context(|| format!("failed to write {output}"))?;
         printer.status(format!("wrote {output}"));
+        if let ImageLocation::OciLayout { .. } = output {
+            printer.status(format!(
+                "run it with `plinth run {output} -- COMMAND`, or load it into docker with \
+                 `skopeo copy {output} docker-daemon:NAME:TAG`"
+            ));
+        }
     }
     printer.result(root.digest.to_string());
     Ok(ExitStatus::Success)

@@ -44,7 +44,7 @@ pub struct RunArgs {
     /// The working directory (default: the image's).
     #[arg(long, short = 'w')]
     pub workdir: Option<String>,
-    /// No network: only loopback.
+    /// No network: only loopback (the same as `--network none`).
     #[arg(long)]
     pub no_network: bool,
 }
@@ -81,7 +81,7 @@ pub fn run(args: RunArgs, global: &GlobalArgs, _printer: Printer) -> anyhow::Res
         network: if args.no_network {
             NetworkMode::None
         } else {
-            NetworkMode::Host
+            global.network.mode()
         },
         ..RunOptions::default()
     };

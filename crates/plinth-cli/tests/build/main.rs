@@ -5,6 +5,8 @@ mod outputs;
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod main_job;
+
 use plinth_oci::Store;
 use plinth_oci::layout::OciLayout;
 use plinth_test::images::busybox_index;
@@ -347,3 +349,5 @@ fn a_context_link_to_a_host_file_is_not_found() {
       - line 2: the COPY source `shadow` is not in the build context `[TEMP]`: it resolves to `/etc/shadow` inside the context, which does not exist there (symlinks are followed inside the context only)
     ");
 }
+
+mod security;

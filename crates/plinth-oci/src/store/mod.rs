@@ -71,10 +71,34 @@ pub struct Store {
     verify_on_read: bool,
 }
 
+/// Creates the store root if needed and makes it private (`0700`, as docker's `/var/lib/docker`
+/// is): unpacked layers below it keep their setuid bits and file capabilities, which must not
+/// be reachable by other local users. A root owned by someone else is left alone (that user
+/// decides who may enter it).
+fn make_private(root: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
+    }
+    match fs::DirBuilder::new().mode(0o700).create(root) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::io("create directory", root, e)),
+    }
+    let meta = fs::metadata(root).map_err(|e| Error::io("inspect", root, e))?;
+    let ours = meta.uid() == rustix::process::geteuid().as_raw();
+    if ours && meta.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(root, fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io("make the store private (chmod 0700)", root, e))?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed) a store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
+        make_private(&root)?;
         for dir in [
             root.join("blobs/sha256"),
             root.join("tmp"),

@@ -463,6 +463,9 @@ impl Reader<'_> {
                 "network" => match value.as_str() {
                     "none" => network = Network::Disabled,
                     "default" => network = Network::Enabled,
+                    "host" => {
+                        return Err("`RUN --network=host` is not supported per step: give plinth `--network host` to run every step in the host's network (BuildKit asks for the `network.host` entitlement the same way)".into());
+                    }
                     other => {
                         return Err(format!(
                             "`RUN --network={other}` is not supported: use `none` or `default`"

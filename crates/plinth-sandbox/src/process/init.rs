@@ -78,6 +78,12 @@ pub(crate) fn execute<S: Syscalls>(sys: &S, steps: &[Step]) -> Failure {
             },
             Action::SetHostname(name) => sys.sethostname(name),
             Action::LoopbackUp => sys.loopback_up(),
+            Action::JoinNetwork(fd) => sys.join_netns(*fd),
+            Action::AwaitParent(fd) => sys.wait_for_parent(*fd),
+            Action::UnshareCgroupNamespace => sys.unshare_cgroup(),
+            Action::InstallSeccomp(programs) => programs
+                .iter()
+                .try_for_each(|program| sys.install_seccomp(program)),
             Action::PivotRoot(path) => {
                 if let Some(fd) = root.take() {
                     sys.close(fd);

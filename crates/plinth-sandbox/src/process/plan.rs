@@ -104,6 +104,15 @@ pub(crate) enum Action {
     SetHostname(CString),
     /// Bring `lo` up in the new network namespace.
     LoopbackUp,
+    /// Join the sandbox's shared network namespace (before `/sys` is mounted, so that it
+    /// shows that namespace's interfaces).
+    JoinNetwork(RawFd),
+    /// Wait until the parent has put the process into its cgroup.
+    AwaitParent(RawFd),
+    /// A new cgroup namespace, rooted at the cgroup the parent moved the process into.
+    UnshareCgroupNamespace,
+    /// Install the system call filters (while `CAP_SYS_ADMIN` is still held).
+    InstallSeccomp(&'static [seccompiler::BpfProgram]),
     /// `pivot_root` into the root and detach the old one.
     PivotRoot(CString),
     /// Reduce the capability sets to `keep`.
@@ -138,6 +147,11 @@ pub(crate) struct PlanInput<'a> {
     pub(crate) hosts: &'a Path,
     pub(crate) user: &'a ResolvedUser,
     pub(crate) stdio: [RawFd; 3],
+    /// Read end of the pipe the parent writes one byte to when the child may go on.
+    pub(crate) go: RawFd,
+    /// The shared network namespace to join ([`NetworkMode::Private`]).
+    pub(crate) netns: Option<RawFd>,
+    pub(crate) seccomp: &'static [seccompiler::BpfProgram],
     pub(crate) last_cap: u32,
 }
 
@@ -299,6 +313,12 @@ pub(crate) fn build_plan(input: &PlanInput<'_>) -> Result<Vec<Step>> {
         "prepare the child process",
     );
     steps.push(Action::MakeMountsPrivate, "make all mounts private");
+    if let Some(netns) = input.netns {
+        steps.push(
+            Action::JoinNetwork(netns),
+            "join the sandbox's network namespace",
+        );
+    }
 
     let root = cpath(input.root_mount)?;
     let root_display = input.root_mount.display();
@@ -317,7 +337,8 @@ pub(crate) fn build_plan(input: &PlanInput<'_>) -> Result<Vec<Step>> {
                 Action::MountRoot {
                     source: c"overlay".into(),
                     fstype: Some(c"overlay".into()),
-                    flags: MsFlags::empty(),
+                    // Device nodes shipped in layers stay data: opening one fails.
+                    flags: MsFlags::MS_NODEV,
                     data: Some(cstring(data.as_bytes(), "overlay options")?),
                     target: root.clone(),
                 },
@@ -327,19 +348,32 @@ pub(crate) fn build_plan(input: &PlanInput<'_>) -> Result<Vec<Step>> {
                 ),
             );
         }
-        Rootfs::Directory(dir) => steps.push(
-            Action::MountRoot {
-                source: cpath(dir)?,
-                fstype: None,
-                flags: MsFlags::MS_BIND | MsFlags::MS_REC,
-                data: None,
-                target: root.clone(),
-            },
-            format!(
-                "bind-mount the rootfs `{}` at `{root_display}`",
-                dir.display()
-            ),
-        ),
+        Rootfs::Directory(dir) => {
+            steps.push(
+                Action::MountRoot {
+                    source: cpath(dir)?,
+                    fstype: None,
+                    flags: MsFlags::MS_BIND | MsFlags::MS_REC,
+                    data: None,
+                    target: root.clone(),
+                },
+                format!(
+                    "bind-mount the rootfs `{}` at `{root_display}`",
+                    dir.display()
+                ),
+            );
+            // A bind mount takes its flags from a remount.
+            steps.push(
+                Action::MountRoot {
+                    source: cpath(dir)?,
+                    fstype: None,
+                    flags: MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NODEV,
+                    data: None,
+                    target: root.clone(),
+                },
+                format!("remount the rootfs at `{root_display}` nodev"),
+            );
+        }
     }
     steps.push(
         Action::OpenRoot(root.clone()),
@@ -352,16 +386,31 @@ pub(crate) fn build_plan(input: &PlanInput<'_>) -> Result<Vec<Step>> {
         Action::SetHostname(cstring(spec.hostname.as_bytes(), "hostname")?),
         format!("set the hostname to `{}`", spec.hostname),
     );
-    if spec.network == NetworkMode::None {
+    if spec.network != NetworkMode::Host {
         steps.push(Action::LoopbackUp, "bring the loopback interface up");
     }
+    steps.push(Action::AwaitParent(input.go), "wait for the cgroup");
+    steps.push(
+        Action::UnshareCgroupNamespace,
+        "create the cgroup namespace",
+    );
     steps.push(
         Action::PivotRoot(root),
         format!("pivot_root into `{root_display}`"),
     );
     steps.push(
+        Action::InstallSeccomp(input.seccomp),
+        "install the seccomp filter",
+    );
+    // CAP_NET_RAW can sniff and forge traffic of the namespace it is in: fine in a namespace of
+    // the run's own (docker keeps it for that reason), not in the host's.
+    let keep = match spec.network {
+        NetworkMode::Host => caps::DEFAULT_KEEP & !(1 << caps::CAP_NET_RAW),
+        NetworkMode::Private | NetworkMode::None => caps::DEFAULT_KEEP,
+    };
+    steps.push(
         Action::DropCapabilities {
-            keep: caps::DEFAULT_KEEP,
+            keep,
             last_cap: input.last_cap,
         },
         "drop capabilities",

@@ -29,6 +29,7 @@ use nix::unistd::Pid;
 use super::init::{self, Failure};
 use super::output::{ExitStatus, OutputSink, OutputStream, Tail};
 use super::plan::Step;
+use crate::cgroup::PidsCgroup;
 use crate::error::{Error, Result};
 use crate::syscall::linux::{Linux, pidfd_open};
 
@@ -40,6 +41,8 @@ pub(crate) struct Pipes {
     pub(crate) stdout: (OwnedFd, OwnedFd),
     pub(crate) stderr: (OwnedFd, OwnedFd),
     pub(crate) status: (OwnedFd, OwnedFd),
+    /// The parent writes one byte when the child may go on (see [`Attach`]).
+    pub(crate) go: (OwnedFd, OwnedFd),
     pub(crate) stdin: OwnedFd,
 }
 
@@ -57,8 +60,14 @@ impl Pipes {
             stdout: pipe()?,
             stderr: pipe()?,
             status: pipe()?,
+            go: pipe()?,
             stdin,
         })
+    }
+
+    /// The fd the child waits on before `pivot_root`.
+    pub(crate) fn child_go(&self) -> i32 {
+        self.go.0.as_raw_fd()
     }
 
     /// The fds the child puts on 0, 1 and 2.
@@ -96,21 +105,31 @@ pub(crate) struct Finished {
     pub(crate) duration: Duration,
 }
 
+/// What the child gets between `clone` and going on.
+pub(crate) struct Attach {
+    /// A new, empty network namespace ([`NetworkMode::None`](crate::NetworkMode::None)); the
+    /// other modes join the shared one or stay in the host's.
+    pub(crate) new_network: bool,
+    /// The run's cgroup, if the host has a pids controller; released when the child is gone.
+    pub(crate) pids: Option<PidsCgroup>,
+}
+
 /// Clone the child into new namespaces, let it run `steps`, and supervise it to the end.
 pub(crate) fn spawn_and_supervise(
     steps: &[Step],
-    new_net: bool,
+    setup: Attach,
     pipes: Pipes,
     timeout: Option<Duration>,
     tail_bytes: usize,
     sink: &mut dyn OutputSink,
 ) -> Result<Finished> {
+    // No CLONE_NEWCGROUP here: the child unshares it once the parent has moved it into its
+    // cgroup, so that the namespace is rooted there.
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWCGROUP;
-    if new_net {
+        | CloneFlags::CLONE_NEWIPC;
+    if setup.new_network {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     let status_fd = pipes.status.1.as_raw_fd();
@@ -144,10 +163,16 @@ pub(crate) fn spawn_and_supervise(
         stdout,
         stderr,
         status,
+        go,
         stdin,
     } = pipes;
-    drop((stdout.1, stderr.1, status.1, stdin));
+    drop((stdout.1, stderr.1, status.1, go.0, stdin));
     tracing::debug!(pid = pid.as_raw(), "sandbox process started");
+    if let Some(pids) = &setup.pids {
+        pids.add(pid)?;
+    }
+    nix::unistd::write(&go.1, &[1]).map_err(|e| Error::sys("let the sandbox process go on", e))?;
+    drop(go.1);
 
     let pidfd = pidfd_open(pid).map_err(|e| {
         Error::sys(
@@ -244,6 +269,7 @@ pub(crate) fn spawn_and_supervise(
             }
         }
     }
+    drop(setup);
     let setup_failure = (record.len() == 8).then(|| Failure {
         step: u32::from_le_bytes(record[..4].try_into().unwrap_or_default()) as usize,
         errno: Errno::from_raw(i32::from_le_bytes(

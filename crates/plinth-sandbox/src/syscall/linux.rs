@@ -49,6 +49,13 @@ struct CapData {
     inheritable: u32,
 }
 
+/// `struct sock_fprog`.
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: *const seccompiler::sock_filter,
+}
+
 /// Borrow a raw fd owned by the child's setup code.
 fn borrow(fd: RawFd) -> BorrowedFd<'static> {
     // SAFETY: the setup code only passes fds it opened and has not closed yet; the borrow is used
@@ -218,6 +225,46 @@ impl Syscalls for Linux {
         // SAFETY: as above; SIOCSIFFLAGS only reads `req`.
         Errno::result(unsafe { libc::ioctl(socket.as_raw_fd(), SIOCSIFFLAGS as _, &req) })?;
         Ok(())
+    }
+
+    fn join_netns(&self, fd: RawFd) -> SysResult {
+        nix::sched::setns(borrow(fd), nix::sched::CloneFlags::CLONE_NEWNET)
+    }
+
+    fn wait_for_parent(&self, fd: RawFd) -> SysResult {
+        let mut byte = [0u8; 1];
+        loop {
+            match nix::unistd::read(borrow(fd), &mut byte) {
+                Ok(1) => return Ok(()),
+                Ok(_) => return Err(Errno::ECANCELED),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn unshare_cgroup(&self) -> SysResult {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+    }
+
+    fn install_seccomp(&self, program: &[seccompiler::sock_filter]) -> SysResult {
+        let len = u16::try_from(program.len()).map_err(|_| Errno::E2BIG)?;
+        let prog = SockFprog {
+            len,
+            filter: program.as_ptr(),
+        };
+        // SAFETY: `prog` describes `program`, which outlives the call; the kernel copies the
+        // instructions. Without SECCOMP_FILTER_FLAG_* flags and with CAP_SYS_ADMIN still held,
+        // no_new_privs is not needed.
+        Errno::result(unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0 as libc::c_uint,
+                &prog as *const SockFprog,
+            )
+        })
+        .map(drop)
     }
 
     fn drop_capabilities(&self, keep: u64, last_cap: u32) -> SysResult {

@@ -68,6 +68,15 @@ pub(crate) trait Syscalls {
     fn sethostname(&self, name: &CStr) -> SysResult;
     /// Bring the loopback interface of the current network namespace up.
     fn loopback_up(&self) -> SysResult;
+    /// `setns(fd, CLONE_NEWNET)`: join the sandbox's shared network namespace.
+    fn join_netns(&self, fd: RawFd) -> SysResult;
+    /// Block until the parent writes one byte to `fd` (it has attached the cgroup and the
+    /// network); `ECANCELED` if the pipe closes instead.
+    fn wait_for_parent(&self, fd: RawFd) -> SysResult;
+    /// `unshare(CLONE_NEWCGROUP)`: a cgroup namespace rooted at the run's own cgroup.
+    fn unshare_cgroup(&self) -> SysResult;
+    /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, program)`, without `no_new_privs`.
+    fn install_seccomp(&self, program: &[seccompiler::sock_filter]) -> SysResult;
     /// Drop every capability not in `keep` from the bounding, ambient, inheritable, permitted and
     /// effective sets.
     fn drop_capabilities(&self, keep: u64, last_cap: u32) -> SysResult;

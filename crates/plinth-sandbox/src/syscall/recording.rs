@@ -138,6 +138,22 @@ impl Syscalls for Recording {
         self.log("loopback_up".into());
         Ok(())
     }
+    fn join_netns(&self, fd: RawFd) -> SysResult {
+        self.log(format!("join_netns {fd}"));
+        Ok(())
+    }
+    fn wait_for_parent(&self, fd: RawFd) -> SysResult {
+        self.log(format!("wait_for_parent {fd}"));
+        Ok(())
+    }
+    fn unshare_cgroup(&self) -> SysResult {
+        self.log("unshare_cgroup".into());
+        Ok(())
+    }
+    fn install_seccomp(&self, program: &[seccompiler::sock_filter]) -> SysResult {
+        self.log(format!("install_seccomp {}", program.len()));
+        Ok(())
+    }
     fn drop_capabilities(&self, keep: u64, last_cap: u32) -> SysResult {
         self.log(format!("drop_capabilities keep={keep:#x} last={last_cap}"));
         Ok(())

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use plinth_sandbox::{Error, ExitStatus, RunSpec, UserSpec};
+use plinth_sandbox::{Error, ExitStatus, NetworkMode, RunSpec, UserSpec};
 
 use crate::common::{Fixture, error_chain, require_root};
 
@@ -113,14 +113,19 @@ fn hostname_resolv_conf_and_hosts_are_provided() {
         return;
     }
     let f = Fixture::new();
+    let script = "hostname; cat /etc/resolv.conf; grep step-host /etc/hosts";
     let out = f.ok(&f
-        .sh("hostname; cat /etc/resolv.conf; grep step-host /etc/hosts")
-        .with_hostname("step-host"));
+        .sh(script)
+        .with_hostname("step-host")
+        .with_network(NetworkMode::Host));
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     assert_eq!(
         out,
         format!("step-host\n{host_resolv}127.0.1.1\tstep-host\n")
     );
+    // Its own network: the user-mode stack's DNS forwarder.
+    let out = f.ok(&f.sh("head -n 1 /etc/resolv.conf"));
+    assert_eq!(out, "nameserver 10.0.2.3\n");
 }
 
 #[test]

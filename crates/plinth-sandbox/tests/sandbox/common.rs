@@ -151,3 +151,25 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+/// Copy host binary `bin` and the shared libraries `ldd` lists for it into `root`, at the same
+/// paths, so the rootfs can run it (for probes busybox has no applet for).
+pub fn add_host_binary(root: &Path, bin: &str) {
+    let ldd = std::process::Command::new("ldd").arg(bin).output().unwrap();
+    assert!(ldd.status.success(), "ldd {bin}");
+    let mut files = vec![PathBuf::from(bin)];
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        let path = match line.split_once("=>") {
+            Some((_, right)) => right.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(path) = path.filter(|p| p.starts_with('/')) {
+            files.push(PathBuf::from(path));
+        }
+    }
+    for file in files {
+        let dest = root.join(file.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &dest).unwrap();
+    }
+}

@@ -37,12 +37,12 @@ fn network_none_has_only_loopback_and_it_is_up() {
 }
 
 #[test]
-fn host_network_is_shared_by_default() {
+fn host_network_is_shared_on_request() {
     if !require_root() {
         return;
     }
     let f = Fixture::new();
-    let inside = f.ok(&f.sh("ls /sys/class/net"));
+    let inside = f.ok(&f.sh("ls /sys/class/net").with_network(NetworkMode::Host));
     let mut host: Vec<String> = std::fs::read_dir("/sys/class/net")
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -8,3 +8,4 @@ mod basics;
 mod isolation;
 mod layers;
 mod overhead;
+mod security;

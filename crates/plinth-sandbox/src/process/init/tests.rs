@@ -20,6 +20,9 @@ fn steps(spec: &RunSpec) -> Vec<Step> {
             home: "/home/a".into(),
         },
         stdio: [3, 4, 5],
+        go: 6,
+        netns: Some(7),
+        seccomp: &[],
         last_cap: 40,
     })
     .unwrap()
@@ -184,6 +187,18 @@ fn a_failing_step_stops_the_walk() {
         }
         fn loopback_up(&self) -> SysResult {
             self.0.loopback_up()
+        }
+        fn join_netns(&self, fd: i32) -> SysResult {
+            self.0.join_netns(fd)
+        }
+        fn wait_for_parent(&self, fd: i32) -> SysResult {
+            self.0.wait_for_parent(fd)
+        }
+        fn unshare_cgroup(&self) -> SysResult {
+            self.0.unshare_cgroup()
+        }
+        fn install_seccomp(&self, p: &[seccompiler::sock_filter]) -> SysResult {
+            self.0.install_seccomp(p)
         }
         fn drop_capabilities(&self, k: u64, l: u32) -> SysResult {
             self.0.drop_capabilities(k, l)

@@ -22,6 +22,9 @@ fn plan_for(spec: &RunSpec) -> Vec<Step> {
         hosts: Path::new("/state/run/hosts"),
         user: &user(),
         stdio: [3, 4, 5],
+        go: 6,
+        netns: (spec.network() == NetworkMode::Private).then_some(7),
+        seccomp: &[],
         last_cap: 40,
     })
     .unwrap()
@@ -48,13 +51,14 @@ fn position(steps: &[Step], pred: impl Fn(&Action) -> bool) -> usize {
 #[test]
 fn overlay_puts_the_scaffold_lowest_and_disables_redirects() {
     let steps = plan_for(&overlay_spec());
+    assert!(matches!(steps[2].action, Action::JoinNetwork(7)));
     let Action::MountRoot {
         data: Some(data),
         target,
         ..
-    } = &steps[2].action
+    } = &steps[3].action
     else {
-        panic!("third step mounts the root: {:?}", steps[2])
+        panic!("the fourth step mounts the root: {:?}", steps[3])
     };
     assert_eq!(
         data.to_str().unwrap(),
@@ -103,9 +107,45 @@ fn order_is_private_root_mounts_pivot_caps_ids_chdir_exec() {
 }
 
 #[test]
-fn host_network_does_not_touch_loopback() {
-    let steps = plan_for(&overlay_spec());
+fn host_network_does_not_touch_loopback_and_drops_net_raw() {
+    let keep_of = |steps: &[Step]| {
+        steps
+            .iter()
+            .find_map(|s| match s.action {
+                Action::DropCapabilities { keep, .. } => Some(keep),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let steps = plan_for(&overlay_spec().with_network(NetworkMode::Host));
     assert!(!steps.iter().any(|s| matches!(s.action, Action::LoopbackUp)));
+    assert_eq!(keep_of(&steps) & (1 << caps::CAP_NET_RAW), 0);
+    let steps = plan_for(&overlay_spec());
+    assert!(steps.iter().any(|s| matches!(s.action, Action::LoopbackUp)));
+    assert_ne!(keep_of(&steps) & (1 << caps::CAP_NET_RAW), 0);
+}
+
+#[test]
+fn the_child_waits_for_the_parent_then_filters_before_dropping_capabilities() {
+    let steps = plan_for(&overlay_spec());
+    let wait = position(&steps, |a| matches!(a, Action::AwaitParent(6)));
+    let cgroupns = position(&steps, |a| matches!(a, Action::UnshareCgroupNamespace));
+    let pivot = position(&steps, |a| matches!(a, Action::PivotRoot(_)));
+    let seccomp = position(&steps, |a| matches!(a, Action::InstallSeccomp(_)));
+    let caps = position(&steps, |a| matches!(a, Action::DropCapabilities { .. }));
+    assert!(wait < cgroupns && cgroupns < pivot && pivot < seccomp && seccomp < caps);
+    let Action::MountRoot { flags, .. } = &steps
+        .iter()
+        .find(|s| matches!(s.action, Action::MountRoot { .. }))
+        .unwrap()
+        .action
+    else {
+        unreachable!()
+    };
+    assert!(
+        flags.contains(MsFlags::MS_NODEV),
+        "image layers are mounted nodev"
+    );
 }
 
 #[test]
@@ -192,6 +232,9 @@ fn overlay_paths_with_separators_are_refused() {
         hosts: Path::new("/y"),
         user: &user(),
         stdio: [0, 1, 2],
+        go: 6,
+        netns: Some(7),
+        seccomp: &[],
         last_cap: 40,
     })
     .unwrap_err();

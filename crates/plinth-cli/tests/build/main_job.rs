@@ -1,0 +1,104 @@
+//! The README's main job, copied from the README: `plinth/python-connector-base` built on a
+//! fresh store from Debian's archive and PyPI, checked, written to an OCI layout, then run.
+
+use std::path::Path;
+
+use plinth_test::{External, TestContext, require_external};
+
+use crate::output;
+
+/// The `plinth …` arguments of the main job's command line in the README.
+fn readme_main_job_args() -> Vec<String> {
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let text = std::fs::read_to_string(&readme).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("./target/release/plinth build plinth/python-connector-base"))
+        .expect("the README's main job builds plinth/python-connector-base");
+    line.split("./target/release/plinth ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn readme_main_job_builds_checks_writes_and_runs_the_debian_python_base() {
+    require_external!(
+        External::Root,
+        External::Tool("mmdebstrap"),
+        External::Tool("skopeo")
+    );
+    let args = readme_main_job_args();
+    assert_eq!(
+        args,
+        [
+            "build",
+            "plinth/python-connector-base",
+            "--check",
+            "--output",
+            "oci:./out/python-connector-base:latest"
+        ]
+    );
+    let ctx = TestContext::new();
+    let mut cmd = ctx.plinth();
+    // The README's command builds amd64 and arm64; CI builds amd64 only, because arm64 runs
+    // dpkg and pip under qemu (many minutes). Debian roots for arm64 are tested by the engine's
+    // `debian_roots_for_amd64_and_arm64_build_concurrently`.
+    cmd.args(&args).args(["--platform", "linux/amd64"]);
+    // Behind a TLS-intercepting proxy (local CAs on the host) pip needs the host's bundle.
+    let local_cas = std::fs::read_dir("/usr/local/share/ca-certificates")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".crt"));
+    if local_cas {
+        cmd.env(
+            "PLINTH_STEP_CA_BUNDLE",
+            "/etc/ssl/certs/ca-certificates.crt",
+        );
+    }
+    let out = output(&ctx, &mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for expected in [
+        "sanity checks passed on linux/amd64",
+        "wrote oci:./out/python-connector-base:latest",
+        "run it with `plinth run oci:./out/python-connector-base:latest -- COMMAND`",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+
+    // skopeo reads what was written, and the image runs.
+    let layout = ctx.work_dir().join("out/python-connector-base");
+    let inspect = ctx
+        .command("skopeo")
+        .args(["inspect", "--config"])
+        .arg(format!("oci:{}:latest", layout.display()))
+        .output()
+        .unwrap();
+    assert!(
+        inspect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let config: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(config["architecture"], "amd64");
+    assert_eq!(
+        config["config"]["Labels"]["org.plinth.debian.root"],
+        "plinth/debian:bookworm-minbase?include=adduser,ca-certificates,poppler-utils,python-is-python3,python3,python3-pip,socat,tesseract-ocr,tzdata"
+    );
+    let run = output(
+        &ctx,
+        ctx.plinth().args([
+            "run",
+            "oci:./out/python-connector-base:latest",
+            "--",
+            "python",
+            "--version",
+        ]),
+    );
+    assert!(run.status.success());
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "Python 3.11.2\n");
+}
