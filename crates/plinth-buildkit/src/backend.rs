@@ -14,8 +14,8 @@ use plinth_oci::{
 };
 use plinth_recipe::{BuildableDockerfile, BuildableOptions, Container};
 
-use crate::builder::{Builder, BuilderAssignment};
 use crate::docker::{DockerCli, run_docker, run_with_timeout, tail};
+use crate::docker_host::{DockerHost, DockerHostAssignment};
 use crate::error::{Error, Result};
 use crate::prepare::{Prepared, Preparer};
 use crate::progress::ProgressReader;
@@ -30,8 +30,8 @@ const TRANSFER_TIMEOUT: Duration = Duration::from_secs(3600);
 pub struct BuildkitConfig {
     store: Store,
     docker: Option<DockerCli>,
-    default_builder: Builder,
-    builders: Vec<BuilderAssignment>,
+    default_builder: DockerHost,
+    builders: Vec<DockerHostAssignment>,
     buildable: BuildableOptions,
     cache_from: Vec<String>,
     cache_to: Option<String>,
@@ -45,7 +45,7 @@ impl BuildkitConfig {
         Self {
             store,
             docker: None,
-            default_builder: Builder::Local,
+            default_builder: DockerHost::Local,
             builders: Vec::new(),
             buildable: BuildableOptions::new(),
             cache_from: Vec::new(),
@@ -61,15 +61,15 @@ impl BuildkitConfig {
         self
     }
 
-    /// The builder of platforms without an assignment (default: [`Builder::Local`]).
-    pub fn with_default_builder(mut self, builder: Builder) -> Self {
+    /// The builder of platforms without an assignment (default: [`DockerHost::Local`]).
+    pub fn with_default_builder(mut self, builder: DockerHost) -> Self {
         self.default_builder = builder;
         self
     }
 
     /// Builds `assignment.platform` on `assignment.builder` (`--builder linux/arm64=ssh://arm`).
     /// A later assignment of the same platform wins.
-    pub fn with_builder(mut self, assignment: BuilderAssignment) -> Self {
+    pub fn with_builder(mut self, assignment: DockerHostAssignment) -> Self {
         self.builders.push(assignment);
         self
     }
@@ -111,16 +111,16 @@ impl BuildkitConfig {
 
 /// What a builder said about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BuilderInfo {
+pub struct DockerHostInfo {
     /// The builder.
-    pub builder: Builder,
+    pub builder: DockerHost,
     /// The daemon version (`20.10.24`).
     pub server_version: String,
     /// The daemon's native platform; others run under emulation there.
     pub native_platform: String,
 }
 
-impl BuilderInfo {
+impl DockerHostInfo {
     /// Whether the daemon's built-in Dockerfile frontend knows `RUN --network` (Docker 23+).
     pub fn supports_network_flag(&self) -> bool {
         self.major_version().is_some_and(|m| m >= 23)
@@ -180,7 +180,7 @@ impl BuildkitBackend {
     }
 
     /// The builder of `platform`.
-    pub fn builder_for(&self, platform: &Platform) -> &Builder {
+    pub fn builder_for(&self, platform: &Platform) -> &DockerHost {
         self.config
             .builders
             .iter()
@@ -190,7 +190,7 @@ impl BuildkitBackend {
     }
 
     /// Asks the builder of `platform` who it is; an unreachable builder is an error naming it.
-    pub fn check_builder(&self, platform: &Platform) -> Result<BuilderInfo> {
+    pub fn check_builder(&self, platform: &Platform) -> Result<DockerHostInfo> {
         let builder = self.builder_for(platform);
         let mut cmd = self.docker.command(builder);
         cmd.args([
@@ -215,7 +215,7 @@ impl BuildkitBackend {
             Some((os, arch)) => format!("{os}/{}", docker_arch(arch)),
             None => native.to_owned(),
         };
-        Ok(BuilderInfo {
+        Ok(DockerHostInfo {
             builder: builder.clone(),
             server_version: server_version.to_owned(),
             native_platform,
@@ -331,27 +331,7 @@ impl BuildkitBackend {
             platform_slug(platform),
             unique_suffix()
         );
-        let mut cmd = self.docker.command(&builder);
-        cmd.args(self.docker.build_words())
-            .args([
-                "--progress=plain",
-                "--platform",
-                &platform.to_string(),
-                "-t",
-                &tag,
-            ])
-            .arg("-f")
-            .arg(context.join(crate::context::DOCKERFILE));
-        if options.no_cache {
-            cmd.arg("--no-cache");
-        }
-        for from in &self.config.cache_from {
-            cmd.args(["--cache-from", &platform_cache_ref(from, platform)]);
-        }
-        if self.config.cache_to.is_some() {
-            cmd.args(["--build-arg", "BUILDKIT_INLINE_CACHE=1"]);
-        }
-        cmd.arg(&context);
+        let mut cmd = self.build_command(&builder, platform, options.no_cache, &tag, &context);
         let mut reader = ProgressReader::new(
             platform,
             builder.to_string(),
@@ -407,6 +387,40 @@ impl BuildkitBackend {
         Ok(build.with_warnings(prepared.warnings))
     }
 
+    /// `docker build` of the materialised `context` for `platform` on `builder`, tagged `tag`,
+    /// with plain progress and the configured cache import and export.
+    fn build_command(
+        &self,
+        builder: &DockerHost,
+        platform: &Platform,
+        no_cache: bool,
+        tag: &str,
+        context: &Path,
+    ) -> std::process::Command {
+        let mut cmd = self.docker.command(builder);
+        cmd.args(self.docker.build_words())
+            .args([
+                "--progress=plain",
+                "--platform",
+                &platform.to_string(),
+                "-t",
+                tag,
+            ])
+            .arg("-f")
+            .arg(context.join(crate::context::DOCKERFILE));
+        if no_cache {
+            cmd.arg("--no-cache");
+        }
+        for from in &self.config.cache_from {
+            cmd.args(["--cache-from", &platform_cache_ref(from, platform)]);
+        }
+        if self.config.cache_to.is_some() {
+            cmd.args(["--build-arg", "BUILDKIT_INLINE_CACHE=1"]);
+        }
+        cmd.arg(context);
+        cmd
+    }
+
     /// A fresh temp dir for one build's context and downloads, under the configured work dir.
     fn work_dir(&self) -> Result<tempfile::TempDir> {
         match &self.config.work_dir {
@@ -429,7 +443,7 @@ impl BuildkitBackend {
     fn render(
         &self,
         container: &Container,
-        info: &BuilderInfo,
+        info: &DockerHostInfo,
         fetched: &BTreeMap<String, Digest>,
         work: &Path,
     ) -> Result<(Prepared, BuildableDockerfile)> {
@@ -450,7 +464,7 @@ impl BuildkitBackend {
     /// `docker save` of the result, read into the store.
     fn import(
         &self,
-        builder: &Builder,
+        builder: &DockerHost,
         tag: &str,
         work: &std::path::Path,
         platform: &Platform,
@@ -512,7 +526,7 @@ impl BuildkitBackend {
         Ok((image.manifest, doc, image.config, config))
     }
 
-    fn push_cache(&self, builder: &Builder, tag: &str, target: &str) -> Result<()> {
+    fn push_cache(&self, builder: &DockerHost, tag: &str, target: &str) -> Result<()> {
         let mut tag_cmd = self.docker.command(builder);
         tag_cmd.args(["tag", tag, target]);
         run_docker(&mut tag_cmd, INFO_TIMEOUT)?;

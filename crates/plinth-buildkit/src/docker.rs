@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::builder::Builder;
+use crate::docker_host::DockerHost;
 use crate::error::{Error, Result};
 
 /// Environment variable naming the docker client to use (a path or a program on `PATH`).
@@ -89,7 +89,7 @@ impl DockerCli {
     }
 
     /// `docker [builder args]`, with BuildKit switched on and hints off.
-    pub(crate) fn command(&self, builder: &Builder) -> Command {
+    pub(crate) fn command(&self, builder: &DockerHost) -> Command {
         let mut cmd = Command::new(&self.program);
         cmd.env("DOCKER_BUILDKIT", "1")
             .env("DOCKER_CLI_HINTS", "false")

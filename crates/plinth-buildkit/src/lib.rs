@@ -4,7 +4,7 @@
 //!
 //! Per platform, [`BuildkitBackend::build`]:
 //!
-//! 1. picks the platform's [`Builder`] (`--builder linux/arm64=ssh://arm-host`, a docker
+//! 1. picks the platform's [`DockerHost`] (`--builder linux/arm64=ssh://arm-host`, a docker
 //!    context, or the local daemon, where foreign platforms run under binfmt/qemu) and checks
 //!    that it answers;
 //! 2. rewrites the recipe (`prepare`): URL inputs are fetched here by the shared
@@ -60,16 +60,16 @@
 #![deny(missing_docs)]
 
 mod backend;
-mod builder;
 mod context;
 mod docker;
+mod docker_host;
 mod error;
 mod prepare;
 mod progress;
 
-pub use backend::{BuilderInfo, BuildkitBackend, BuildkitConfig};
-pub use builder::{Builder, BuilderAssignment};
+pub use backend::{BuildkitBackend, BuildkitConfig, DockerHostInfo};
 pub use docker::{BuildMode, DOCKER_CLIENT_ENV, DockerCli};
+pub use docker_host::{DockerHost, DockerHostAssignment};
 pub use error::{Error, Result};
 pub use progress::{BuildFailure, OUTPUT_TAIL_LINES};
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use plinth_buildkit::{BuilderAssignment, BuildkitBackend, BuildkitConfig};
+use plinth_buildkit::{BuildkitBackend, BuildkitConfig, DockerHostAssignment};
 use plinth_engine::Engine;
 use plinth_executor::{Executor, UrlMirror};
 use plinth_oci::Store;
@@ -21,7 +21,7 @@ pub struct EngineArgs {
     /// BuildKit: build PLATFORM on this builder (`local`, `ssh://host`, `tcp://host:port`,
     /// `unix:///path` or a docker context name); repeatable.
     #[arg(long = "builder", value_name = "PLATFORM=BUILDER")]
-    pub builders: Vec<BuilderAssignment>,
+    pub builders: Vec<DockerHostAssignment>,
     /// BuildKit: import the build cache from this registry reference.
     #[arg(long, value_name = "REF")]
     pub cache_from: Option<String>,

@@ -36,12 +36,10 @@ pub fn registry_client_with(
     Ok(builder.build()?)
 }
 
-/// A runtime for the async registry client. Commands are short-lived; one runtime per command.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")
+/// The process's one async runtime (shared with the engine, the fetcher and the release flow),
+/// for the async registry client.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Handle> {
+    Ok(plinth_executor::shared_runtime()?)
 }
 
 /// The build engine over the local store, with the registry client (for `from` images) and the

@@ -244,7 +244,7 @@ impl UrlFetcher {
         let mut writer = self.store.blob_writer()?;
         let sink = &mut writer;
         let root = self.store.root();
-        crate::blocking::block_on(async move {
+        crate::runtime::block_on(async move {
             let client = reqwest::Client::builder()
                 .user_agent(concat!("plinth/", env!("CARGO_PKG_VERSION")))
                 .build()

@@ -13,6 +13,8 @@
 //! - [`BuildReporter`] receives `on_step_start` / `on_step_output` / `on_step_done` with a
 //!   [`StepReport`] ([`CacheStatus`] hit or miss, duration, cache key, explanation), so the CLI
 //!   draws both executors alike.
+//! - [`shared_runtime`] and [`block_on`]: the one async runtime of the process, on which the
+//!   synchronous executors, the release flow and the CLI run registry and HTTP futures.
 //! - [`UrlFetcher`]: URL inputs downloaded into the store, keyed by content, pinned ones
 //!   verified, [`UrlMirror`]s for offline builds; both executors fetch through it.
 //!
@@ -34,21 +36,21 @@
 
 #![deny(missing_docs)]
 
-mod blocking;
 mod error;
 mod executor;
 mod fetch;
 mod options;
 mod report;
 mod result;
+mod runtime;
 
-pub use blocking::block_on;
 pub use error::{Error, Result};
 pub use executor::Executor;
 pub use fetch::{MirrorTarget, UrlFetcher, UrlMirror};
 pub use options::BuildOptions;
 pub use report::{BuildReporter, CacheStatus, NoReporter, StepReport};
 pub use result::{BuildResult, PlatformBuild, pair_layers};
+pub use runtime::{block_on, shared_runtime};
 
 pub use plinth_oci;
 pub use plinth_recipe;

@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod canonical;
+pub mod compression;
 pub mod config;
 pub mod descriptor;
 pub mod digest;

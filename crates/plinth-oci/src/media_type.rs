@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::compression::Compression;
+
 /// A media type. Unknown values are kept verbatim so that foreign content round-trips.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MediaType {
@@ -92,8 +94,7 @@ impl MediaType {
     }
 
     /// How a layer of this type is compressed, if it is a layer type plinth can read.
-    pub fn layer_compression(&self) -> Option<crate::layer::Compression> {
-        use crate::layer::Compression;
+    pub fn layer_compression(&self) -> Option<Compression> {
         match self {
             Self::OciLayer => Some(Compression::None),
             Self::OciLayerGzip | Self::DockerLayerGzip | Self::DockerForeignLayerGzip => {
@@ -152,8 +153,7 @@ impl MediaTypeFlavor {
     }
 
     /// The layer type of this flavor for a compression. Docker schema 2 has no zstd type.
-    pub fn layer(self, compression: crate::layer::Compression) -> MediaType {
-        use crate::layer::Compression;
+    pub fn layer(self, compression: Compression) -> MediaType {
         match (self, compression) {
             (Self::Oci, Compression::None) => MediaType::OciLayer,
             (Self::Oci, Compression::Gzip) => MediaType::OciLayerGzip,

@@ -55,8 +55,8 @@ pub enum Error {
     /// A host path leads nowhere inside its build context (a symlink pointing out of the
     /// context lands inside it, as with BuildKit, and finds nothing there).
     #[error(
-        "`{path}` is not in the build context: it resolves to `{resolved}` inside the context, \
-         which does not exist (symlinks are followed inside the context only)"
+        "`{path}` resolves to `{resolved}` inside the build context, which does not exist there \
+         (symlinks are followed inside the context only)"
     )]
     NotInContext {
         /// The path as given, relative to the context.

@@ -390,8 +390,8 @@ fn context_links_that_leave_the_context_are_not_found() {
         let message = &found[0].message;
         assert!(
             message.starts_with(&format!(
-                "the COPY source `{src}` is not in the build context `{}`: `{src}` is not in the \
-                 build context: it resolves to `{resolved}` inside the context, which does not exist",
+                "the COPY source `{src}` is not in the build context `{}`: it resolves to \
+                 `{resolved}` inside the context, which does not exist there",
                 ctx.display()
             )),
             "{message}"

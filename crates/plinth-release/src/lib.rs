@@ -13,7 +13,7 @@
 //!   [`Target`] registry/namespace, the catalog directory, the tag listings (each family is
 //!   listed once per command and reused for the docs), and a [`ReleaseReporter`].
 //! - [`Releaser::release_choices`] / [`Releaser::release`]: `generate-release` (see
-//!   [`release`] for which recipe a release builds).
+//!   [`generate_release`] for which recipe a release builds).
 //! - [`Releaser::publish`]: `publish REPOSITORY VERSION`, with immutable tags.
 //! - [`Releaser::write_docs`] / [`Releaser::check_docs`]: `generate-docs [--check]`.
 //! - [`Releaser::latest`] and [`Releaser::upgrade_consumer`]: what consumers pin.
@@ -40,28 +40,28 @@
 
 #![deny(missing_docs)]
 
-pub mod build;
+pub mod build_version;
 pub mod consumers;
 pub mod docs;
 pub mod error;
+pub mod generate_release;
 pub mod lock;
 pub mod outdated;
 pub mod publish;
 pub mod record;
-pub mod release;
 pub mod releaser;
 pub mod runner;
 pub mod tags;
 pub mod target;
 
-pub use build::{BuiltVersion, build_version, build_version_with};
+pub use build_version::{BuiltVersion, build_version, build_version_with};
 pub use consumers::ConsumerUpdate;
 pub use docs::{Docs, README_FILE, REGISTRY_JSON_FILE};
 pub use error::{Error, Result};
+pub use generate_release::{BumpChoice, ReleaseChoices, ReleaseOutcome, ReleaseRequest};
 pub use lock::FamilyLock;
 pub use publish::PublishOutcome;
 pub use record::{ReleaseRecords, VersionRecord};
-pub use release::{BumpChoice, ReleaseChoices, ReleaseOutcome, ReleaseRequest};
 pub use releaser::{LogReporter, ReleaseReporter, ReleaseSettings, Releaser};
 pub use runner::{ImageChecker, SessionRunner, check_image, require_passed};
 pub use tags::ClientTagSource;

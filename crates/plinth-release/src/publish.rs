@@ -5,7 +5,7 @@ use plinth_catalog::Version;
 use plinth_oci::Digest;
 use plinth_registry::{PushOptions, push_to_registry};
 
-use crate::build::BuiltVersion;
+use crate::build_version::BuiltVersion;
 use crate::error::{Error, Result};
 use crate::lock::FamilyLock;
 use crate::record::{ReleaseRecords, VersionRecord};

@@ -30,7 +30,7 @@ use plinth_catalog::{Version, changelog_file_name};
 use plinth_oci::{Digest, Platform};
 use serde::{Deserialize, Serialize};
 
-use crate::build::BuiltVersion;
+use crate::build_version::BuiltVersion;
 use crate::error::{Error, Result};
 
 /// Where release records live, below the catalog directory.

@@ -113,7 +113,8 @@ pub struct Releaser {
     pub(crate) catalog: Catalog,
     pub(crate) client: Client,
     pub(crate) settings: ReleaseSettings,
-    pub(crate) runtime: tokio::runtime::Runtime,
+    /// The process's shared runtime ([`plinth_executor::shared_runtime`]).
+    pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) reporter: Arc<dyn ReleaseReporter>,
     tools: Option<BuildTools>,
     tags: Mutex<BTreeMap<String, Vec<(String, Digest)>>>,
@@ -139,11 +140,7 @@ impl Releaser {
         settings: ReleaseSettings,
         reporter: Arc<dyn ReleaseReporter>,
     ) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(Error::Runtime)?;
+        let runtime = plinth_executor::shared_runtime().map_err(Error::Runtime)?;
         Ok(Self {
             catalog,
             client,
@@ -264,7 +261,7 @@ impl Releaser {
         let source = ClientTagSource::new(
             self.client.clone(),
             self.settings.tag_options.clone(),
-            self.runtime.handle().clone(),
+            self.runtime.clone(),
         );
         let tags = source.list(&reference)?;
         if let Ok(mut cache) = self.tags.lock() {
@@ -282,8 +279,7 @@ impl Releaser {
         let reference = self.published_repository(repository)?;
         let mut options = self.settings.tag_options.clone();
         options.refresh = true;
-        let source =
-            ClientTagSource::new(self.client.clone(), options, self.runtime.handle().clone());
+        let source = ClientTagSource::new(self.client.clone(), options, self.runtime.clone());
         let tags = source.list(&reference)?;
         if let Ok(mut cache) = self.tags.lock() {
             cache.insert(repository.to_owned(), tags.clone());
@@ -358,7 +354,7 @@ impl Releaser {
                 let source = ClientTagSource::new(
                     self.client.clone(),
                     self.settings.tag_options.clone(),
-                    self.runtime.handle().clone(),
+                    self.runtime.clone(),
                 );
                 VersionHistory::new(&reference, Changelog::default(), source.list(&reference)?)
             }

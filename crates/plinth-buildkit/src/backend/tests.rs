@@ -22,10 +22,10 @@ fn builders_are_assigned_per_platform() {
     let backend = BuildkitBackend::new(config).unwrap();
     assert_eq!(
         backend.builder_for(&Platform::linux_arm64()),
-        &Builder::Host("ssh://arm".into())
+        &DockerHost::Host("ssh://arm".into())
     );
     assert_eq!(
         backend.builder_for(&Platform::linux_amd64()),
-        &Builder::Local
+        &DockerHost::Local
     );
 }

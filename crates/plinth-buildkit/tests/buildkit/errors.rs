@@ -1,6 +1,6 @@
 //! Errors: a failing `RUN` names its step and shows its output; an unreachable builder is named.
 
-use plinth_buildkit::{Builder, BuildkitBackend, BuildkitConfig, Error};
+use plinth_buildkit::{BuildkitBackend, BuildkitConfig, DockerHost, Error};
 use plinth_executor::BuildOptions;
 use plinth_oci::{Platform, Store};
 use plinth_recipe::Container;
@@ -49,7 +49,7 @@ fn an_unreachable_builder_is_named_with_how_to_check_it() {
     let backend = ok(BuildkitBackend::new(config));
     assert_eq!(
         backend.builder_for(&Platform::linux_arm64()),
-        &Builder::Host("tcp://127.0.0.1:1".into())
+        &DockerHost::Host("tcp://127.0.0.1:1".into())
     );
     let recipe = Container::from_address("127.0.0.1:5000/never/pulled:1").unwrap();
     let err = backend

@@ -330,4 +330,24 @@ fn buildkit_engine_builds_the_same_dockerfile_and_plinth_runs_the_result() {
     );
 }
 
+/// A context link to a host file (`ln -s /etc/shadow shadow`) is not followed out of the
+/// context: docker's BuildKit reports `"/etc/shadow": not found`, plinth names the link and
+/// where it led, before anything is built.
+#[test]
+fn a_context_link_to_a_host_file_is_not_found() {
+    let ctx = TestContext::new();
+    std::os::unix::fs::symlink("/etc/shadow", ctx.temp_dir().join("shadow")).unwrap();
+    let dockerfile = write_dockerfile(&ctx, "FROM scratch\nCOPY shadow /x\n");
+    plinth_test::plinth_snapshot!(ctx, &mut build_amd64(&ctx, &dockerfile), @r"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: failed to read `[TEMP]/Dockerfile` for linux/amd64
+      caused by: the Dockerfile cannot be read (1 problem):
+      - line 2: the COPY source `shadow` is not in the build context `[TEMP]`: it resolves to `/etc/shadow` inside the context, which does not exist there (symlinks are followed inside the context only)
+    ");
+}
+
 mod security;

@@ -43,7 +43,6 @@
 //! ```
 
 mod apply;
-mod compression;
 mod dir_source;
 mod entry;
 mod safe_fs;
@@ -55,7 +54,7 @@ mod writer;
 use std::io::Write;
 use std::path::Path;
 
-pub use compression::Compression;
+pub use crate::compression::Compression;
 pub use entry::{EntryMeta, LayerEntry, LayerEntryKind, OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
 pub use unpack::{
     DEFAULT_MAX_ENTRY_SIZE, UnpackOptions, UnpackSummary, WhiteoutMode, unpack_layer,

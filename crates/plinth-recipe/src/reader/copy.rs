@@ -7,10 +7,10 @@ use std::path::{Component, Path};
 use plinth_oci::Digest;
 
 use super::{Flags, Reader, check_heredoc, glob, json_array};
-use crate::Container;
 use crate::inputs::{resolve_in_context, url_file_name};
 use crate::op::{DirectorySource, FileSource, Op};
 use crate::source::ImageSource;
+use crate::{Container, Error};
 
 const ARCHIVE_SUFFIXES: [&str; 9] = [
     ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".tar.lz4",
@@ -256,7 +256,14 @@ impl Reader<'_> {
             )
         };
         let host =
-            resolve_in_context(&self.options.context_dir, relative).map_err(|e| not_found(&e))?;
+            resolve_in_context(&self.options.context_dir, relative).map_err(|e| match e {
+                Error::NotInContext { resolved, .. } => not_found(&format!(
+                    "it resolves to `{}` inside the context, which does not exist there \
+                 (symlinks are followed inside the context only)",
+                    resolved.display()
+                )),
+                other => not_found(&other),
+            })?;
         let meta = std::fs::metadata(&host).map_err(|e| not_found(&e))?;
         if meta.is_dir() {
             return Ok(Op::Directory {

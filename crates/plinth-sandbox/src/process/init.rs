@@ -191,5 +191,4 @@ fn pivot_root<S: Syscalls>(sys: &S, path: &std::ffi::CStr) -> SysResult {
 }
 
 #[cfg(test)]
-#[path = "init_tests.rs"]
 mod tests;

@@ -629,5 +629,4 @@ fn push_user_mounts(steps: &mut Steps, spec: &RunSpec) -> Result<()> {
 }
 
 #[cfg(test)]
-#[path = "plan_tests.rs"]
 mod tests;

@@ -12,7 +12,7 @@ use plinth_catalog::family::RecipeDecl;
 use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Family, Version, VersionHistory};
 use plinth_oci::Digest;
 
-use crate::build::{BuiltVersion, build_version_with};
+use crate::build_version::{BuiltVersion, build_version_with};
 use crate::error::{Error, Result};
 use crate::lock::FamilyLock;
 use crate::record::{ReleaseRecords, VersionRecord};

@@ -1,4 +1,5 @@
-//! Where a platform builds: the local daemon, a daemon address, or a docker context.
+//! [`DockerHost`]: where a platform builds (the `--builder` flag): the local daemon, a daemon
+//! address, or a docker context.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// A Docker Engine (with its built-in BuildKit) that builds one or more platforms.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Builder {
+pub enum DockerHost {
     /// The daemon the docker client talks to by default (`DOCKER_HOST`, `DOCKER_CONTEXT` or the
     /// current context). Foreign platforms run there under binfmt/qemu.
     Local,
@@ -22,7 +23,7 @@ pub enum Builder {
 
 const SCHEMES: &[&str] = &["ssh", "tcp", "unix", "fd"];
 
-impl Builder {
+impl DockerHost {
     /// The global docker client arguments selecting this builder.
     pub(crate) fn client_args(&self) -> Vec<String> {
         match self {
@@ -41,7 +42,7 @@ impl Builder {
     }
 }
 
-impl fmt::Display for Builder {
+impl fmt::Display for DockerHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Local => f.write_str("local"),
@@ -51,7 +52,7 @@ impl fmt::Display for Builder {
     }
 }
 
-impl FromStr for Builder {
+impl FromStr for DockerHost {
     type Err = Error;
 
     /// `local`, a daemon URL (`ssh://`, `tcp://`, `unix://`, `fd://`) or a context name.
@@ -97,14 +98,14 @@ impl FromStr for Builder {
 
 /// `--builder PLATFORM=BUILDER`: the builder of one platform.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BuilderAssignment {
+pub struct DockerHostAssignment {
     /// The platform (`linux/arm64`).
     pub platform: Platform,
     /// Its builder.
-    pub builder: Builder,
+    pub builder: DockerHost,
 }
 
-impl FromStr for BuilderAssignment {
+impl FromStr for DockerHostAssignment {
     type Err = Error;
 
     fn from_str(input: &str) -> Result<Self> {
@@ -131,25 +132,25 @@ mod tests {
 
     #[test]
     fn builders_parse() {
-        assert_eq!("local".parse::<Builder>().unwrap(), Builder::Local);
+        assert_eq!("local".parse::<DockerHost>().unwrap(), DockerHost::Local);
         assert_eq!(
-            "ssh://me@arm-host".parse::<Builder>().unwrap(),
-            Builder::Host("ssh://me@arm-host".into())
+            "ssh://me@arm-host".parse::<DockerHost>().unwrap(),
+            DockerHost::Host("ssh://me@arm-host".into())
         );
         assert_eq!(
-            "arm-box".parse::<Builder>().unwrap(),
-            Builder::Context("arm-box".into())
+            "arm-box".parse::<DockerHost>().unwrap(),
+            DockerHost::Context("arm-box".into())
         );
         for bad in ["http://x", "tcp://", "-H", "a b", ""] {
-            assert!(bad.parse::<Builder>().is_err(), "{bad}");
+            assert!(bad.parse::<DockerHost>().is_err(), "{bad}");
         }
-        let a: BuilderAssignment = "linux/arm64=tcp://10.0.0.5:2375".parse().unwrap();
+        let a: DockerHostAssignment = "linux/arm64=tcp://10.0.0.5:2375".parse().unwrap();
         assert_eq!(a.platform, Platform::linux_arm64());
         assert_eq!(
             a.builder.check_command(),
             "docker -H tcp://10.0.0.5:2375 info"
         );
-        assert!("linux/arm64".parse::<BuilderAssignment>().is_err());
-        assert!("nope=local".parse::<BuilderAssignment>().is_err());
+        assert!("linux/arm64".parse::<DockerHostAssignment>().is_err());
+        assert!("nope=local".parse::<DockerHostAssignment>().is_err());
     }
 }

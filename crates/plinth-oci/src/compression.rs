@@ -1,4 +1,5 @@
-//! Layer compression formats.
+//! Layer compression formats: a leaf module, so media types (`media_type`) and layer writing
+//! and reading (`layer`) both name it without depending on each other.
 
 use std::fmt;
 use std::str::FromStr;
