@@ -12,6 +12,7 @@ use plinth_test::{External, LocalRegistry, TestContext, format_output, require_e
 use serde_json::Value;
 
 const PYTHON: &str = "airbyte/python-connector-base";
+const DEBIAN_PYTHON: &str = "plinth/python-connector-base";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -35,6 +36,7 @@ fn catalog_copy(ctx: &TestContext) -> PathBuf {
     for name in [
         "airbyte_python_connector_base.json",
         "airbyte_java_connector_base.json",
+        "plinth_python_connector_base.json",
     ] {
         std::fs::copy(
             repo_root().join("catalog/generated/changelogs").join(name),
@@ -49,11 +51,15 @@ fn catalog_copy(ctx: &TestContext) -> PathBuf {
 /// keeps a listing it fetched (`<store>/cache/tags/docker.io/…`), fresh, so no request is made:
 /// Docker Hub is not reachable from the machines these tests run on.
 fn cache_docker_hub_tags(ctx: &TestContext) {
-    let tags: Value = serde_json::from_slice(
+    let mut tags: Value = serde_json::from_slice(
         &std::fs::read(repo_root().join("crates/plinth-render/tests/data/published-tags.json"))
             .unwrap(),
     )
     .unwrap();
+    // The built-in Debian-rooted family is declared but never published.
+    tags.as_object_mut()
+        .unwrap()
+        .insert(DEBIAN_PYTHON.to_owned(), Value::Array(Vec::new()));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -81,6 +87,22 @@ fn cache_docker_hub_tags(ctx: &TestContext) {
     }
 }
 
+/// The README without the `###` sections (table and example) of `repository`.
+fn without_family(readme: &str, repository: &str) -> String {
+    let mut kept = String::new();
+    let mut skipping = false;
+    for line in readme.lines() {
+        if line.starts_with('#') {
+            skipping = line.starts_with("### ") && line.contains(&format!("`{repository}`"));
+        }
+        if !skipping {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept
+}
+
 /// The table rows (`|  version | …`) and the example blocks of a README.
 fn rows_and_examples(readme: &str) -> (Vec<&str>, Vec<String>) {
     let rows = readme.lines().filter(|l| l.starts_with("|  ")).collect();
@@ -103,7 +125,13 @@ fn generate_docs_in_the_catalog_directory_renders_the_seed_readme_tables() {
             .args(["--catalog-dir", dir.to_str().unwrap(), "generate-docs"]),
     );
     assert!(out.status.success());
-    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    let rendered = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(
+        rendered.contains(&format!("### `{DEBIAN_PYTHON}`")),
+        "the Debian-rooted family has its own table"
+    );
+    // The seed README knows only Airbyte's two families.
+    let readme = without_family(&rendered, DEBIAN_PYTHON);
     let seed =
         std::fs::read_to_string(repo_root().join("crates/plinth-render/tests/data/seed-README.md"))
             .unwrap();
@@ -176,7 +204,17 @@ fn catalog_lists_declared_buildable_published_with_provenance_and_notes() {
     let listing: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listing["title"], "airbyte-connectors-base-images");
     assert_eq!(listing["owner"], "Airbyte");
-    assert_eq!(listing["families"].as_array().unwrap().len(), 2);
+    let families: Vec<&str> = listing["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["repository"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        families,
+        [PYTHON, "airbyte/java-connector-base", DEBIAN_PYTHON],
+        "the built-in catalog: Airbyte's two families and the Debian-rooted one"
+    );
     let four = version(&listing, PYTHON, "4.0.0");
     assert_eq!(four["declared"], true);
     assert_eq!(four["recipe"], "known");
