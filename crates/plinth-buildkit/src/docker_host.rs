@@ -154,3 +154,35 @@ mod tests {
         assert!("nope=local".parse::<DockerHostAssignment>().is_err());
     }
 }
+
+/// What a builder said about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DockerHostInfo {
+    /// The builder.
+    pub builder: DockerHost,
+    /// The daemon version (`20.10.24`).
+    pub server_version: String,
+    /// The daemon's native platform; others run under emulation there.
+    pub native_platform: String,
+}
+
+impl DockerHostInfo {
+    /// Whether the daemon's built-in Dockerfile frontend knows `RUN --network` (Docker 23+).
+    pub fn supports_network_flag(&self) -> bool {
+        self.major_version().is_some_and(|m| m >= 23)
+    }
+
+    /// Whether the daemon's BuildKit removes the mount points it created for `RUN --mount`
+    /// (Docker 23+). Older ones leave an empty root-owned directory at each cache mount path
+    /// that was missing from the image; the embedded engine does not.
+    pub fn removes_mount_stubs(&self) -> bool {
+        self.major_version().is_some_and(|m| m >= 23)
+    }
+
+    fn major_version(&self) -> Option<u32> {
+        self.server_version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+    }
+}

@@ -67,9 +67,9 @@ mod error;
 mod prepare;
 mod progress;
 
-pub use backend::{BuildkitBackend, BuildkitConfig, DockerHostInfo};
+pub use backend::{BuildkitBackend, BuildkitConfig};
 pub use docker::{BuildMode, DOCKER_CLIENT_ENV, DockerCli};
-pub use docker_host::{DockerHost, DockerHostAssignment};
+pub use docker_host::{DockerHost, DockerHostAssignment, DockerHostInfo};
 pub use error::{Error, Result};
 pub use progress::{BuildFailure, OUTPUT_TAIL_LINES};
 
