@@ -20,6 +20,7 @@
 mod copy;
 mod glob;
 mod lines;
+mod run_flags;
 mod settings;
 mod vars;
 
@@ -32,7 +33,10 @@ use crate::Container;
 use crate::error::{Error, Problem, Result};
 use crate::op::{Network, Op};
 use crate::source::ImageSource;
-use crate::state::{CacheMount, normalize_path};
+
+pub(super) use self::run_flags::check_heredoc;
+use self::run_flags::parse_cache_mount;
+use crate::state::CacheMount;
 pub use vars::DEFAULT_PATH;
 use vars::Vars;
 
@@ -580,68 +584,4 @@ impl Reader<'_> {
             }
         })
     }
-}
-
-pub(super) fn check_heredoc(rest: &str) -> std::result::Result<(), String> {
-    let mut s = rest;
-    while let Some(i) = s.find("<<") {
-        let after = s[i + 2..].trim_start_matches('-');
-        if after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '"' || c == '\'')
-        {
-            return Err("heredocs (`<<EOF`) are not supported: write the commands in one RUN joined with `&&`, or COPY a file".into());
-        }
-        s = &s[i + 2..];
-    }
-    Ok(())
-}
-
-fn parse_cache_mount(spec: &str) -> std::result::Result<CacheMount, String> {
-    let mut kind = "bind";
-    let (mut target, mut id, mut uid, mut gid) = (None, None, None, None);
-    for field in spec.split(',') {
-        let (key, value) = field.split_once('=').unwrap_or((field, ""));
-        match key {
-            "type" => kind = value,
-            "target" | "dst" | "destination" => target = Some(value),
-            "id" => id = Some(value),
-            "uid" => {
-                uid = Some(
-                    value
-                        .parse::<u32>()
-                        .map_err(|_| format!("`uid={value}` is not a number"))?,
-                )
-            }
-            "gid" => {
-                gid = Some(
-                    value
-                        .parse::<u32>()
-                        .map_err(|_| format!("`gid={value}` is not a number"))?,
-                )
-            }
-            "sharing" if value == "shared" => {}
-            other => {
-                return Err(format!(
-                    "the mount option `{other}` is not supported (plinth cache mounts are shared, keyed by id)"
-                ));
-            }
-        }
-    }
-    if kind != "cache" {
-        return Err(format!(
-            "`RUN --mount=type={kind}` is not supported: only cache mounts are"
-        ));
-    }
-    let target = target
-        .filter(|t| t.starts_with('/'))
-        .ok_or("a cache mount needs an absolute `target=`")?;
-    let owner = match (uid, gid) {
-        (None, None) => None,
-        (u, g) => Some(format!("{}:{}", u.unwrap_or(0), g.unwrap_or(0))),
-    };
-    let path = normalize_path(target);
-    Ok(CacheMount {
-        volume: id.filter(|i| !i.is_empty()).unwrap_or(target).to_owned(),
-        path,
-        owner,
-    })
 }
