@@ -160,7 +160,9 @@ fn build(steps: &[Step]) -> Container {
                 None => c,
             },
             Step::Setting(kind, text, n) => {
-                let word = text.trim().replace(' ', "_");
+                // A word that starts with `-` would be read back as an instruction flag, by
+                // BuildKit's parser as by plinth's, so settings are generated without one.
+                let word = text.trim().trim_start_matches('-').replace(' ', "_");
                 let word = if word.is_empty() {
                     "x".to_owned()
                 } else {
