@@ -68,6 +68,7 @@ mod run;
 mod snapshot;
 mod state;
 mod step_context;
+mod step_description;
 mod steps;
 mod time;
 mod trust;

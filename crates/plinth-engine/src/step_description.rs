@@ -1,0 +1,126 @@
+//! What an operation looks like in a step's history (`describe`) and what a config-only
+//! operation does to the image config (`apply_config`).
+
+use std::collections::BTreeMap;
+
+use plinth_oci::{Digest, ImageConfig};
+use plinth_recipe::state::{join_path, normalize_path};
+use plinth_recipe::{DirectorySource, FileSource, Op};
+
+/// A one-line description of an operation; also its history `created_by`.
+pub(crate) fn describe(op: &Op) -> String {
+    let json = |v: &[String]| serde_json::to_string(v).unwrap_or_default();
+    let flags = |owner: &Option<String>, mode: &Option<u32>| {
+        let mut s = String::new();
+        if let Some(o) = owner {
+            s.push_str(&format!("--chown={o} "));
+        }
+        if let Some(m) = mode {
+            s.push_str(&format!("--chmod={m:o} "));
+        }
+        s
+    };
+    match op {
+        Op::From { source } => format!("FROM {source}"),
+        Op::Exec { argv, network, env } => {
+            // Build args are shown by name only: their values may be tokens.
+            let args: String = env.keys().map(|k| format!("{k} ")).collect();
+            let args = if args.is_empty() {
+                args
+            } else {
+                format!("(build args {}) ", args.trim_end())
+            };
+            match network {
+                plinth_recipe::Network::Enabled => format!("RUN {args}{}", json(argv)),
+                plinth_recipe::Network::Disabled => {
+                    format!("RUN --network=none {args}{}", json(argv))
+                }
+            }
+        }
+        Op::Env { name, value } => format!("ENV {name}={value}"),
+        Op::Label { name, value } => format!("LABEL {name}={value}"),
+        Op::User { user } => format!("USER {user}"),
+        Op::Workdir { path } => format!("WORKDIR {path}"),
+        Op::Entrypoint { argv } => format!("ENTRYPOINT {}", json(argv)),
+        Op::DefaultArgs { argv } => format!("CMD {}", json(argv)),
+        Op::File {
+            path,
+            source,
+            owner,
+            mode,
+        } => {
+            let from = match source {
+                FileSource::Url { url, .. } => url.clone(),
+                FileSource::HostFile(p) => format!("host:{}", p.display()),
+                FileSource::Bytes(b) => format!("bytes:{}", &Digest::of(b).hex()[..12]),
+            };
+            let verb = if matches!(source, FileSource::Url { .. }) {
+                "ADD"
+            } else {
+                "COPY"
+            };
+            format!("{verb} {}{from} {path}", flags(owner, mode))
+        }
+        Op::Directory {
+            path,
+            source,
+            owner,
+            mode,
+        } => match source {
+            DirectorySource::Container { path: from, .. } => {
+                format!("COPY {}--from=helper {from} {path}", flags(owner, mode))
+            }
+            DirectorySource::Host(dir) => {
+                format!("COPY {}host:{} {path}", flags(owner, mode), dir.display())
+            }
+        },
+        Op::MountedCache { path, volume, .. } => format!("MOUNT cache {volume} at {path}"),
+        Op::UnmountCache { path } => format!("UNMOUNT cache at {path}"),
+        Op::Config { setting } => setting.dockerfile_line(),
+    }
+}
+
+/// Gives a root without `PATH` in its env the default one, as BuildKit does for every stage
+/// (`FROM scratch` included), so both engines write the same config.
+pub(crate) fn set_default_path(config: &mut ImageConfig) {
+    if !config.env().iter().any(|(name, _)| name == "PATH") {
+        config.set_env("PATH", plinth_recipe::reader::DEFAULT_PATH);
+    }
+}
+
+/// Applies a config operation to the image config.
+pub(crate) fn apply_config(config: &mut ImageConfig, op: &Op) {
+    match op {
+        Op::Env { name, value } => config.set_env(name, value),
+        Op::Label { name, value } => {
+            config
+                .runtime_mut()
+                .labels
+                .get_or_insert_with(BTreeMap::new)
+                .insert(name.clone(), value.clone());
+        }
+        Op::User { user } => config.runtime_mut().user = Some(user.clone()),
+        Op::Workdir { path } => {
+            let runtime = config.runtime_mut();
+            let current = runtime
+                .working_dir
+                .clone()
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "/".to_owned());
+            runtime.working_dir = Some(join_path(&normalize_path(&current), path));
+        }
+        Op::Entrypoint { argv } => {
+            let runtime = config.runtime_mut();
+            runtime.entrypoint = Some(argv.clone());
+            runtime.cmd = None;
+        }
+        Op::DefaultArgs { argv } => config.runtime_mut().cmd = Some(argv.clone()),
+        Op::Config { setting } => setting.apply_to(config),
+        Op::From { .. }
+        | Op::Exec { .. }
+        | Op::File { .. }
+        | Op::Directory { .. }
+        | Op::MountedCache { .. }
+        | Op::UnmountCache { .. } => {}
+    }
+}
