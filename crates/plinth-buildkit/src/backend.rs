@@ -300,6 +300,25 @@ impl BuildkitBackend {
             unique_suffix()
         );
         let mut cmd = self.build_command(&builder, platform, options.no_cache, &tag, &context);
+        // Secrets reach the builder as files of the work dir (0600, removed with it); the
+        // command line names their paths only.
+        let secrets_dir = work.path().join("secrets");
+        for (n, id) in prepared.container.secret_ids().iter().enumerate() {
+            let Some(value) = options.secrets.get(id) else {
+                continue;
+            };
+            std::fs::create_dir_all(&secrets_dir).map_err(Error::io("create", &secrets_dir))?;
+            let file = secrets_dir.join(format!("secret-{n}"));
+            write_secret(&file, value.expose())?;
+            cmd.arg("--secret")
+                .arg(format!("id={id},src={}", file.display()));
+        }
+        if options.allow_host_network
+            && info.supports_network_flag()
+            && self.docker.mode() == crate::docker::BuildMode::Buildx
+        {
+            cmd.args(["--allow", "network.host"]);
+        }
         let mut reader = ProgressReader::new(
             platform,
             builder.to_string(),
@@ -509,6 +528,19 @@ impl BuildkitBackend {
 }
 
 /// Docker's `info` names amd64 `x86_64` and arm64 `aarch64`.
+/// A file only the owner can read, for a secret.
+fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(Error::io("create", path))?;
+    file.write_all(bytes).map_err(Error::io("write", path))
+}
+
 fn docker_arch(arch: &str) -> &str {
     match arch {
         "x86_64" => "amd64",

@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 
 use plinth_executor::UrlFetcher;
 use plinth_oci::{Digest, ImageLocation};
-use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Network, Op, SourceKind};
+use plinth_recipe::{
+    BindSource, Container, DirectorySource, FileSource, FileTarget, Network, Op, RunMount,
+    SourceKind,
+};
 
 use crate::error::{Error, Result};
 
@@ -121,19 +124,38 @@ impl Preparer<'_> {
                         });
                     }
                 },
-                Op::Exec { argv, network, env }
-                    if *network == Network::Disabled && !self.keep_network_none =>
-                {
-                    out.warnings.push(format!(
-                        "step #{}: this builder's Dockerfile frontend has no `RUN --network=none`, \
-                         so `{}` runs with the network",
-                        index + 1,
-                        argv.join(" ")
-                    ));
+                Op::Exec {
+                    argv,
+                    network,
+                    env,
+                    mounts,
+                } => {
+                    let network = match network {
+                        Network::Disabled | Network::Host if !self.keep_network_none => {
+                            let flag = if *network == Network::Host {
+                                "host"
+                            } else {
+                                "none"
+                            };
+                            out.warnings.push(format!(
+                                "step #{}: this builder's Dockerfile frontend has no `RUN --network={flag}`, \
+                                 so `{}` runs with the build's network",
+                                index + 1,
+                                argv.join(" ")
+                            ));
+                            Network::Enabled
+                        }
+                        other => *other,
+                    };
+                    let mut kept = Vec::with_capacity(mounts.len());
+                    for mount in mounts {
+                        kept.push(self.rewrite_mount(index, mount, out)?);
+                    }
                     Op::Exec {
                         argv: argv.clone(),
-                        network: Network::Enabled,
+                        network,
                         env: env.clone(),
+                        mounts: kept,
                     }
                 }
                 Op::File {
@@ -191,6 +213,57 @@ impl Preparer<'_> {
             ops.push(op);
         }
         Ok(Container::from_ops(ops))
+    }
+
+    /// A mount as this builder can take it: a stage's recipe rewritten like the main one.
+    fn rewrite_mount(
+        &self,
+        index: usize,
+        mount: &RunMount,
+        out: &mut Prepared,
+    ) -> Result<RunMount> {
+        match mount {
+            RunMount::Bind {
+                target,
+                source: BindSource::Container { container, path },
+                rw,
+            } => Ok(RunMount::Bind {
+                target: target.clone(),
+                source: BindSource::Container {
+                    container: Box::new(self.rewrite(container, out)?),
+                    path: path.clone(),
+                },
+                rw: *rw,
+            }),
+            // `env=` came with a later Dockerfile frontend than `RUN --network` did.
+            RunMount::Secret(secret) if secret.env.is_some() && !self.keep_network_none => {
+                Err(Error::Step {
+                    index,
+                    reason: format!(
+                        "the secret `{}` is given as an env var (`env=`), which this builder's Dockerfile frontend \
+                         cannot do: mount it as a file (`target=`) and read it there, or build with `--engine embedded`",
+                        secret.id
+                    ),
+                })
+            }
+            // A size only limits the tmpfs: without it the step builds the same files.
+            RunMount::Tmpfs {
+                target,
+                size: Some(_),
+            } if !self.keep_network_none => {
+                out.warnings.push(format!(
+                    "step #{}: this builder's Dockerfile frontend has no tmpfs `size=`, so the tmpfs at `{target}` has the kernel's default size",
+                    index + 1
+                ));
+                Ok(RunMount::Tmpfs {
+                    target: target.clone(),
+                    size: None,
+                })
+            }
+            RunMount::Bind { .. } | RunMount::Tmpfs { .. } | RunMount::Secret(_) => {
+                Ok(mount.clone())
+            }
+        }
     }
 
     /// A copy of the downloaded blob named like the URL, for the context.

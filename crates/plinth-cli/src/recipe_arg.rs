@@ -31,6 +31,10 @@ pub struct RecipeArgs {
     /// A Dockerfile `ARG` value, `NAME=VALUE`; repeatable.
     #[arg(long = "build-arg", value_name = "NAME=VALUE", requires = "file")]
     pub build_args: Vec<String>,
+    /// Build this stage of the Dockerfile (`FROM … AS NAME`) instead of the last; stages it does
+    /// not need are not built.
+    #[arg(long, value_name = "NAME", requires = "file")]
+    pub target: Option<String>,
 }
 
 /// A resolved recipe: a function of the platform, plus a stable id for cache explanations.
@@ -58,7 +62,12 @@ impl RecipeArgs {
     /// Resolves the arguments against `catalog`.
     pub fn resolve<'a>(&self, catalog: &'a Catalog) -> anyhow::Result<Recipe<'a>> {
         if let Some(file) = &self.file {
-            return dockerfile_recipe(file, self.context.as_deref(), &self.build_args);
+            return dockerfile_recipe(
+                file,
+                self.context.as_deref(),
+                &self.build_args,
+                self.target.as_deref(),
+            );
         }
         let Some(spec) = &self.catalog_version else {
             return Err(crate::exit_status::usage_error(
@@ -227,6 +236,7 @@ fn dockerfile_recipe<'a>(
     file: &Path,
     context: Option<&Path>,
     build_args: &[String],
+    target: Option<&str>,
 ) -> anyhow::Result<Recipe<'a>> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("failed to read `{}`", file.display()))?;
@@ -239,6 +249,9 @@ fn dockerfile_recipe<'a>(
         context
     };
     let mut options = ReaderOptions::new(&context).with_dockerfile(file);
+    if let Some(target) = target {
+        options = options.with_target(target);
+    }
     for arg in build_args {
         match arg.split_once('=') {
             Some((name, value)) => options = options.with_build_arg(name, value),

@@ -49,13 +49,15 @@ impl Engine {
                     s.spawn(move || {
                         let span = tracing::info_span!("build", %platform);
                         let _g = span.enter();
+                        let settings = crate::steps::BuildSettings {
+                            no_cache: options.no_cache,
+                            reporter: options.reporter.as_ref(),
+                            secrets: &options.secrets,
+                            allow_host_network: options.allow_host_network
+                                || inner.network == plinth_sandbox::NetworkMode::Host,
+                        };
                         crate::steps::build_platform(
-                            inner,
-                            container,
-                            platform,
-                            options.no_cache,
-                            recipe_id,
-                            options.reporter.as_ref(),
+                            inner, container, platform, settings, recipe_id,
                         )
                     })
                 })

@@ -13,6 +13,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use plinth_executor::BuildSecrets;
 use plinth_oci::layer::store_upper_layer;
 use plinth_oci::{Descriptor, Digest};
 use plinth_recipe::{CacheMount, Network};
@@ -21,11 +22,13 @@ use plinth_sandbox::{
 };
 
 use crate::error::{Error, Result};
+use crate::exec_mounts::{make_parents, materialize, remove_stubs};
 use crate::files::{missing_dirs, resolve_owner};
 use crate::merged::{self, Lookup};
 use crate::snapshot::remove_tree;
 use crate::state::ImageState;
 use crate::step_context::StepContext;
+use crate::steps::PreparedMount;
 
 /// Lines of output kept for the error of a failing step.
 const TAIL_LINES: usize = 30;
@@ -35,6 +38,8 @@ pub(crate) struct LineSink<'a> {
     ctx: &'a StepContext<'a>,
     partial: [Vec<u8>; 2],
     tail: VecDeque<String>,
+    /// Secret values replaced by `****` in every line reported or kept.
+    redact: Vec<String>,
 }
 
 impl<'a> LineSink<'a> {
@@ -43,11 +48,21 @@ impl<'a> LineSink<'a> {
             ctx,
             partial: [Vec::new(), Vec::new()],
             tail: VecDeque::new(),
+            redact: Vec::new(),
         }
     }
 
+    /// Replaces these values in the output (the step's secrets).
+    pub(crate) fn with_redactions(mut self, values: Vec<String>) -> Self {
+        self.redact = values;
+        self
+    }
+
     fn emit(&mut self, line: &[u8]) {
-        let text = String::from_utf8_lossy(line);
+        let mut text = String::from_utf8_lossy(line).into_owned();
+        for value in &self.redact {
+            text = text.replace(value.as_str(), "****");
+        }
         let text = text.trim_end_matches('\r');
         self.ctx
             .reporter
@@ -105,15 +120,32 @@ pub(crate) fn config_user(user: Option<&str>) -> Result<UserSpec, plinth_sandbox
     }
 }
 
-/// Runs `argv` on top of `state`; returns the layer it produced, if it changed anything.
+/// What an exec step runs.
+pub(crate) struct ExecRequest<'a> {
+    pub(crate) argv: &'a [String],
+    pub(crate) network: Network,
+    /// Build args (over the image env).
+    pub(crate) build_env: &'a BTreeMap<String, String>,
+    /// The cache mounts active for it.
+    pub(crate) caches: &'a [CacheMount],
+    /// Its own mounts.
+    pub(crate) mounts: &'a [PreparedMount],
+    pub(crate) secrets: &'a BuildSecrets,
+}
+
+/// Runs the request on top of `state`; returns the layer it produced, if it changed anything.
 pub(crate) fn run_exec(
     ctx: &StepContext<'_>,
     state: &ImageState,
-    argv: &[String],
-    network: Network,
-    build_env: &BTreeMap<String, String>,
-    caches: &[CacheMount],
+    request: &ExecRequest<'_>,
 ) -> Result<Option<(Descriptor, Digest)>> {
+    let ExecRequest {
+        argv,
+        network,
+        build_env,
+        caches,
+        ..
+    } = *request;
     let engine = ctx.engine;
     let lowers = engine.snapshots.lowers(&state.layers)?;
     let read_dirs = engine.snapshots.read_dirs(&state.layers)?;
@@ -151,6 +183,8 @@ pub(crate) fn run_exec(
     let network = match network {
         Network::Disabled => NetworkMode::None,
         Network::Enabled => engine.network,
+        // Allowed or refused when the step was prepared.
+        Network::Host => NetworkMode::Host,
     };
     let mut spec = RunSpec::new(
         Rootfs::Overlay(OverlayRootfs::new(lowers, &upper, &work)),
@@ -181,8 +215,19 @@ pub(crate) fn run_exec(
         ));
     }
 
+    let scratch = engine.snapshots.step_dir()?;
+    let own = materialize(request.mounts, request.secrets, scratch.path(), ctx.index)?;
+    let targets: Vec<&Path> = own.mounts.iter().map(MountSpec::target).collect();
+    let stubs = make_parents(&read_dirs, &upper, &targets)?;
+    for (name, value) in &own.env {
+        spec = spec.with_env(name, value);
+    }
+    for mount in own.mounts {
+        spec = spec.with_mount(mount);
+    }
+
     let spec = crate::trust::with_host_trust(spec, engine.step_ca_bundle.as_deref());
-    let mut sink = LineSink::new(ctx);
+    let mut sink = LineSink::new(ctx).with_redactions(own.redact);
     let outcome = engine.sandbox.run(&spec, &mut sink);
     let tail = sink.finish();
     let outcome = outcome.map_err(|source| Error::Sandbox {
@@ -204,6 +249,8 @@ pub(crate) fn run_exec(
         });
     }
     remove_mount_points(&upper, &spec.scaffold_paths());
+    remove_stubs(&upper, &stubs);
+    drop(scratch);
     remove_tree(&work);
     let empty = fs::read_dir(&upper)
         .map_err(|e| Error::io("list", &upper, e))?

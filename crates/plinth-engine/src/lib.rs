@@ -58,6 +58,7 @@ mod decode;
 mod engine;
 mod error;
 mod exec;
+mod exec_mounts;
 mod files;
 mod gc;
 mod image_files;

@@ -22,20 +22,30 @@ pub(crate) fn describe(op: &Op) -> String {
     };
     match op {
         Op::From { source } => format!("FROM {source}"),
-        Op::Exec { argv, network, env } => {
-            // Build args are shown by name only: their values may be tokens.
+        Op::Exec {
+            argv,
+            network,
+            env,
+            mounts,
+        } => {
+            // Build args are shown by name only: their values may be tokens. Mounts are shown
+            // without their sources (host paths) and never with a secret's value.
             let args: String = env.keys().map(|k| format!("{k} ")).collect();
             let args = if args.is_empty() {
                 args
             } else {
                 format!("(build args {}) ", args.trim_end())
             };
+            let mut flags: String = mounts
+                .iter()
+                .map(|m| format!("--mount={} ", m.dockerfile_flag(None)))
+                .collect();
             match network {
-                plinth_recipe::Network::Enabled => format!("RUN {args}{}", json(argv)),
-                plinth_recipe::Network::Disabled => {
-                    format!("RUN --network=none {args}{}", json(argv))
-                }
+                plinth_recipe::Network::Enabled => {}
+                plinth_recipe::Network::Disabled => flags.push_str("--network=none "),
+                plinth_recipe::Network::Host => flags.push_str("--network=host "),
             }
+            format!("RUN {flags}{args}{}", json(argv))
         }
         Op::Env { name, value } => format!("ENV {name}={value}"),
         Op::Label { name, value } => format!("LABEL {name}={value}"),

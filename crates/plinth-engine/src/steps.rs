@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use plinth_executor::{BuildReporter, CacheStatus, NoReporter, PlatformBuild, StepReport};
+use plinth_executor::{
+    BuildReporter, BuildSecrets, CacheStatus, NoReporter, PlatformBuild, StepReport,
+};
 use plinth_oci::{Descriptor, Digest, History, ImageManifest, Platform};
 use plinth_recipe::state::{join_path, normalize_path};
 use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Op, Step};
@@ -20,9 +22,14 @@ use crate::state::ImageState;
 use crate::step_context::StepContext;
 use crate::step_description::{apply_config, describe, set_default_path};
 
+mod mounts;
+pub(crate) use mounts::PreparedMount;
+
 /// What a step needs besides its operation, found before its key is computed.
 enum Prepared {
     Nothing,
+    /// The mounts of an exec, their contents found.
+    Exec(Vec<PreparedMount>),
     /// Items to write under a destination, with the owner of a created destination directory.
     Items {
         dest: String,
@@ -31,12 +38,20 @@ enum Prepared {
     },
 }
 
+/// How one build runs, the same for every platform and helper container.
+#[derive(Clone, Copy)]
+pub(crate) struct BuildSettings<'a> {
+    pub(crate) no_cache: bool,
+    pub(crate) reporter: &'a dyn BuildReporter,
+    pub(crate) secrets: &'a BuildSecrets,
+    pub(crate) allow_host_network: bool,
+}
+
 struct PlatformBuilder<'a> {
     engine: &'a Inner,
     platform: &'a Platform,
-    no_cache: bool,
+    settings: BuildSettings<'a>,
     recipe_id: &'a str,
-    reporter: &'a dyn BuildReporter,
     previous: Option<BuildRecord>,
     state: ImageState,
     traces: Vec<StepTrace>,
@@ -49,16 +64,14 @@ pub(crate) fn build_platform(
     engine: &Inner,
     container: &Container,
     platform: &Platform,
-    no_cache: bool,
+    settings: BuildSettings<'_>,
     recipe_id: &str,
-    reporter: &dyn BuildReporter,
 ) -> Result<PlatformBuild> {
     let mut builder = PlatformBuilder {
         engine,
         platform,
-        no_cache,
+        settings,
         recipe_id,
-        reporter,
         previous: engine.cache.last_build(recipe_id, platform),
         state: {
             // BuildKit's empty image: the default PATH and `/` as the workdir.
@@ -83,7 +96,8 @@ pub(crate) fn build_platform(
 impl PlatformBuilder<'_> {
     fn run_step(&mut self, step: &Step<'_>) -> Result<()> {
         let description = describe(step.op);
-        self.reporter
+        self.settings
+            .reporter
             .on_step_start(self.platform, step.index, &description);
         let started = Instant::now();
         let parent = self.state.key.clone();
@@ -130,7 +144,7 @@ impl PlatformBuilder<'_> {
                     platform: self.platform,
                     index: step.index,
                     description: &description,
-                    reporter: self.reporter,
+                    reporter: self.settings.reporter,
                 };
                 let prepared = self.prepare(step, &mut inputs)?;
                 let key = step_key(&parent, op, &inputs, self.platform);
@@ -141,7 +155,7 @@ impl PlatformBuilder<'_> {
                     inputs: inputs.clone(),
                     key: key.clone(),
                 };
-                let cached = if self.no_cache {
+                let cached = if self.settings.no_cache {
                     None
                 } else {
                     self.engine.cache.lookup(&key)?
@@ -156,7 +170,7 @@ impl PlatformBuilder<'_> {
                     step.index,
                     &trace,
                     cached.is_some(),
-                    self.no_cache,
+                    self.settings.no_cache,
                 );
                 let (record, layer) = match cached {
                     Some((record, layer)) => (record.clone(), layer.zip(record.diff_id)),
@@ -209,7 +223,7 @@ impl PlatformBuilder<'_> {
             layer,
         };
         tracing::debug!(index = report.index, status = ?report.status, "{}", report.explanation);
-        self.reporter.on_step_done(self.platform, &report);
+        self.settings.reporter.on_step_done(self.platform, &report);
         self.reports.push(report);
         Ok(())
     }
@@ -221,7 +235,10 @@ impl PlatformBuilder<'_> {
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
         match step.op {
-            Op::Exec { .. } => {
+            Op::Exec {
+                network, mounts, ..
+            } => {
+                let prepared = self.prepare_exec(step.index, *network, mounts, inputs)?;
                 let caches = step.state.caches();
                 if !caches.is_empty() {
                     let list: Vec<String> = caches
@@ -237,7 +254,7 @@ impl PlatformBuilder<'_> {
                         .collect();
                     inputs.insert("caches".to_owned(), list.join(","));
                 }
-                Ok(Prepared::Nothing)
+                Ok(prepared)
             }
             Op::File {
                 path,
@@ -413,17 +430,8 @@ impl PlatformBuilder<'_> {
                 container,
                 path: from,
             } => {
-                let helper = build_platform(
-                    self.engine,
-                    container,
-                    self.platform,
-                    self.no_cache,
-                    &format!("{}/helper-{index}", self.recipe_id),
-                    &NoReporter,
-                )?;
+                let helper = self.build_helper(container, &format!("helper-{index}"))?;
                 inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
-                // What the helper downloaded went into this image too.
-                self.url_inputs.extend(helper.url_inputs.clone());
                 let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
                 image_tree(&dirs, &normalize_path(from), index)?
             }
@@ -459,6 +467,25 @@ impl PlatformBuilder<'_> {
         })
     }
 
+    /// Builds a helper container (a stage of `COPY --from` or `RUN --mount=from=`) on this
+    /// platform, quietly.
+    fn build_helper(&mut self, container: &Container, name: &str) -> Result<PlatformBuild> {
+        let settings = BuildSettings {
+            reporter: &NoReporter,
+            ..self.settings
+        };
+        let helper = build_platform(
+            self.engine,
+            container,
+            self.platform,
+            settings,
+            &format!("{}/{name}", self.recipe_id),
+        )?;
+        // What the helper downloaded went into this image too.
+        self.url_inputs.extend(helper.url_inputs.clone());
+        Ok(helper)
+    }
+
     /// Runs a step that missed the cache; returns its layer, if it made one.
     fn execute(
         &self,
@@ -467,8 +494,25 @@ impl PlatformBuilder<'_> {
         prepared: Prepared,
     ) -> Result<Option<(Descriptor, Digest)>> {
         match (step.op, prepared) {
-            (Op::Exec { argv, network, env }, _) => {
-                crate::exec::run_exec(ctx, &self.state, argv, *network, env, step.state.caches())
+            (
+                Op::Exec {
+                    argv, network, env, ..
+                },
+                prepared,
+            ) => {
+                let mounts = match prepared {
+                    Prepared::Exec(mounts) => mounts,
+                    Prepared::Nothing | Prepared::Items { .. } => Vec::new(),
+                };
+                let request = crate::exec::ExecRequest {
+                    argv,
+                    network: *network,
+                    build_env: env,
+                    caches: step.state.caches(),
+                    mounts: &mounts,
+                    secrets: self.settings.secrets,
+                };
+                crate::exec::run_exec(ctx, &self.state, &request)
             }
             (
                 _,

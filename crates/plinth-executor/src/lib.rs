@@ -43,6 +43,7 @@ mod options;
 mod report;
 mod result;
 mod runtime;
+mod secrets;
 
 pub use error::{Error, Result};
 pub use executor::Executor;
@@ -51,6 +52,7 @@ pub use options::BuildOptions;
 pub use report::{BuildReporter, CacheStatus, NoReporter, StepReport};
 pub use result::{BuildResult, PlatformBuild, pair_layers};
 pub use runtime::{block_on, shared_runtime};
+pub use secrets::{BuildSecrets, SecretValue};
 
 pub use plinth_oci;
 pub use plinth_recipe;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use plinth_oci::Platform;
 
 use crate::report::{BuildReporter, NoReporter};
+use crate::secrets::BuildSecrets;
 
 /// What to build and how.
 #[derive(Clone)]
@@ -20,6 +21,11 @@ pub struct BuildOptions {
     pub tag: Option<String>,
     /// Progress events.
     pub reporter: Arc<dyn BuildReporter>,
+    /// Secrets `RUN --mount=type=secret` steps may use (never in a layer, key or log).
+    pub secrets: BuildSecrets,
+    /// Whether steps may ask for the host's network (`RUN --network=host`; BuildKit's
+    /// `network.host` entitlement, docker's `--allow network.host`).
+    pub allow_host_network: bool,
 }
 
 impl std::fmt::Debug for BuildOptions {
@@ -29,6 +35,8 @@ impl std::fmt::Debug for BuildOptions {
             .field("no_cache", &self.no_cache)
             .field("recipe_id", &self.recipe_id)
             .field("tag", &self.tag)
+            .field("secrets", &self.secrets.ids().collect::<Vec<_>>())
+            .field("allow_host_network", &self.allow_host_network)
             .finish_non_exhaustive()
     }
 }
@@ -41,6 +49,8 @@ impl Default for BuildOptions {
             recipe_id: None,
             tag: None,
             reporter: Arc::new(NoReporter),
+            secrets: BuildSecrets::new(),
+            allow_host_network: false,
         }
     }
 }
@@ -69,6 +79,18 @@ impl BuildOptions {
     /// Sets [`BuildOptions::tag`].
     pub fn with_tag(mut self, tag: impl Into<String>) -> Self {
         self.tag = Some(tag.into());
+        self
+    }
+
+    /// Sets [`BuildOptions::secrets`].
+    pub fn with_secrets(mut self, secrets: BuildSecrets) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// Sets [`BuildOptions::allow_host_network`].
+    pub fn with_host_network_allowed(mut self, allowed: bool) -> Self {
+        self.allow_host_network = allowed;
         self
     }
 

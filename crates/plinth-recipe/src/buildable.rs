@@ -25,6 +25,7 @@ use crate::Container;
 use crate::declared_ids::DeclaredIds;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, FileSource, Network, Op};
+use crate::run_mount::{BindSource, RunMount};
 use crate::source::{ImageSource, SourceKind};
 use crate::state::CacheMount;
 use crate::words::{is_plain, quote_double, word};
@@ -188,6 +189,11 @@ impl Writer<'_> {
             {
                 self.stage_name(helper)?;
             }
+            if let Op::Exec { mounts, .. } = op {
+                for (helper, _) in mounts.iter().filter_map(RunMount::helper) {
+                    self.stage_name(helper)?;
+                }
+            }
         }
         let suffix = name.map(|n| format!(" AS {n}")).unwrap_or_default();
         let mut lines = Vec::new();
@@ -211,7 +217,12 @@ impl Writer<'_> {
             };
             match step.op {
                 Op::From { .. } | Op::MountedCache { .. } | Op::UnmountCache { .. } => {}
-                Op::Exec { argv, network, env } => {
+                Op::Exec {
+                    argv,
+                    network,
+                    env,
+                    mounts,
+                } => {
                     // Build-time variables are ARGs: they reach this RUN's environment and
                     // not the image config. An ARG stays in effect for the rest of the stage.
                     if let Some(stale) = args_in_effect.keys().find(|k| !env.contains_key(*k)) {
@@ -240,8 +251,20 @@ impl Writer<'_> {
                             .push_str(&self.mount_flag(cache, &declared).map_err(unrepresentable)?);
                         flags.push(' ');
                     }
-                    if *network == Network::Disabled {
-                        flags.push_str("--network=none ");
+                    for mount in mounts {
+                        let flag = self.run_mount_flag(mount)?;
+                        if !flag.split(',').all(is_plain) {
+                            return Err(unrepresentable(format!(
+                                "the mount `{}` cannot be written in `RUN --mount`: use letters, digits and `/._-:+@=~%^` in its paths and id",
+                                flag.escape_debug()
+                            )));
+                        }
+                        flags.push_str(&format!("--mount={flag} "));
+                    }
+                    match network {
+                        Network::Enabled => {}
+                        Network::Disabled => flags.push_str("--network=none "),
+                        Network::Host => flags.push_str("--network=host "),
                     }
                     self.needs_syntax |= !flags.is_empty();
                     lines.push(format!("RUN {flags}{}", json(argv)));
@@ -359,6 +382,45 @@ impl Writer<'_> {
                 name
             }
         }
+    }
+
+    /// A `RUN --mount` value; a bind mount's source becomes a context entry or a stage.
+    fn run_mount_flag(&mut self, mount: &RunMount) -> Result<String> {
+        let source = match mount {
+            RunMount::Bind {
+                source: BindSource::Host(path),
+                ..
+            } => {
+                if path.is_dir() {
+                    Some((
+                        self.add_entry("dir", ContextSource::HostDir(path.clone())),
+                        None,
+                    ))
+                } else {
+                    let entry = self.add_entry("file", ContextSource::HostFile(path.clone()));
+                    let name = path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or("file")
+                        .to_owned();
+                    let named = format!("{entry}/{name}");
+                    if let Some(last) = self.context.entries.last_mut() {
+                        last.path = named.clone();
+                    }
+                    Some((named, None))
+                }
+            }
+            RunMount::Bind {
+                source: BindSource::Container { container, path },
+                ..
+            } => Some((path.clone(), Some(self.stage_name(container)?))),
+            RunMount::Tmpfs { .. } | RunMount::Secret(_) => None,
+        };
+        Ok(mount.dockerfile_flag(
+            source
+                .as_ref()
+                .map(|(path, from)| (path.as_str(), from.as_deref())),
+        ))
     }
 
     fn owner_mode_flags(

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::debian::DebianRoot;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, ExecOptions, FileOptions, FileSource, Op};
+use crate::run_mount::RunMount;
 use crate::setting::{HealthCheck, ImageSetting};
 use crate::source::ImageSource;
 use crate::state::{ContainerState, Steps};
@@ -125,6 +126,7 @@ impl Container {
             argv: argv.into_iter().map(Into::into).collect(),
             network: options.network,
             env: options.env,
+            mounts: options.mounts,
         })
     }
 
@@ -348,9 +350,17 @@ fn validate_into(container: &Container, prefix: &str, problems: &mut Vec<String>
         }
         match step.op {
             Op::From { .. } => {}
-            Op::Exec { argv, .. } => {
+            Op::Exec { argv, mounts, .. } => {
                 if argv.first().is_none_or(String::is_empty) {
                     bad("the command is empty: give at least the program to run".into());
+                }
+                mounts
+                    .iter()
+                    .flat_map(RunMount::problems)
+                    .for_each(&mut bad);
+                for (container, _) in mounts.iter().filter_map(RunMount::helper) {
+                    let prefix = format!("{prefix}mount of step #{}: ", step.index + 1);
+                    validate_into(container, &prefix, problems);
                 }
             }
             Op::Env { name, .. } => {

@@ -151,6 +151,7 @@ mod tests {
                 argv: argv.iter().map(|s| (*s).to_owned()).collect(),
                 network: Default::default(),
                 env: Default::default(),
+                mounts: Vec::new(),
             })
             .collect();
         DeclaredIds::from_ops(&ops)

@@ -38,6 +38,14 @@ pub enum Error {
         /// One line per problem, naming the step.
         problems: Vec<String>,
     },
+    /// `--target` names no stage of the Dockerfile.
+    #[error("the target stage `{target}` is not in the Dockerfile; its named stages: {stages}")]
+    Target {
+        /// The target as given.
+        target: String,
+        /// The stage names, comma-separated (or how to name one).
+        stages: String,
+    },
     /// The recipe is valid but cannot be written as a Dockerfile that builds the same image.
     #[error("cannot write step #{n} as a Dockerfile: {reason}", n = .step + 1)]
     Unrepresentable {

@@ -55,6 +55,7 @@ mod normalize;
 pub mod op;
 pub mod pins;
 pub mod reader;
+pub mod run_mount;
 pub mod setting;
 pub mod source;
 pub mod state;
@@ -73,6 +74,7 @@ pub use reader::{
     BaseConfig, DockerfileRead, ReaderOptions, base_images, parse_dockerfile,
     parse_dockerfile_with, read_dockerfile,
 };
+pub use run_mount::{BindSource, RunMount, SecretMount};
 pub use setting::{HealthCheck, ImageSetting};
 pub use source::{ImageSource, SourceKind};
 pub use state::{CacheMount, ContainerState, Step, Steps};

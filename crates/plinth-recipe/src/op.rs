@@ -17,6 +17,7 @@ use plinth_oci::Digest;
 use serde::{Deserialize, Serialize};
 
 use crate::Container;
+use crate::run_mount::RunMount;
 use crate::setting::ImageSetting;
 use crate::source::ImageSource;
 
@@ -42,6 +43,9 @@ pub enum Op {
         /// image env; they never reach the image config. Part of the step's key, as in BuildKit.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         env: BTreeMap<String, String>,
+        /// Mounts of this exec only (bind, tmpfs, secret), in the order given.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mounts: Vec<RunMount>,
     },
     /// Set an image environment variable (the value is literal: no `$VAR` expansion).
     Env {
@@ -138,6 +142,8 @@ pub enum Network {
     Enabled,
     /// No network: only loopback.
     Disabled,
+    /// The host's network (BuildKit's `network.host` entitlement: the build must allow it).
+    Host,
 }
 
 impl Network {
@@ -154,6 +160,8 @@ pub struct ExecOptions {
     pub network: Network,
     /// Build-time variables for this exec only (see [`Op::Exec`]).
     pub env: BTreeMap<String, String>,
+    /// Mounts of this exec only (see [`RunMount`]).
+    pub mounts: Vec<RunMount>,
 }
 
 impl ExecOptions {
@@ -161,13 +169,19 @@ impl ExecOptions {
     pub fn without_network() -> Self {
         Self {
             network: Network::Disabled,
-            env: BTreeMap::new(),
+            ..Self::default()
         }
     }
 
     /// Adds a build-time variable (not stored in the image config).
     pub fn with_build_env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.insert(name.into(), value.into());
+        self
+    }
+
+    /// Adds a mount for this exec only.
+    pub fn with_mount(mut self, mount: RunMount) -> Self {
+        self.mounts.push(mount);
         self
     }
 }
@@ -297,7 +311,7 @@ impl Op {
 }
 
 /// Host paths as JSON strings, or as byte arrays when they are not UTF-8.
-mod host_path {
+pub(crate) mod host_path {
     use std::ffi::OsString;
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
     use std::path::{Path, PathBuf};
@@ -357,6 +371,7 @@ mod tests {
             argv: vec!["ln".into(), "-snf".into()],
             network: Network::Enabled,
             env: BTreeMap::new(),
+            mounts: Vec::new(),
         };
         assert_eq!(
             String::from_utf8(op.op_key()).unwrap(),
@@ -366,6 +381,7 @@ mod tests {
             argv: vec!["true".into()],
             network: Network::Disabled,
             env: BTreeMap::from([("V".to_owned(), "2.0".to_owned())]),
+            mounts: Vec::new(),
         };
         assert_eq!(
             String::from_utf8(op.op_key()).unwrap(),

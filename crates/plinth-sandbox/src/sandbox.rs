@@ -264,6 +264,7 @@ fn prepare_mount_sources(spec: &RunSpec) -> Result<()> {
                     .map_err(|e| Error::io("chown the cache directory", m.source(), e.into()))?;
                 }
             }
+            MountKind::Tmpfs { .. } => {}
         }
     }
     Ok(())

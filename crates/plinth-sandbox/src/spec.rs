@@ -176,6 +176,11 @@ pub enum MountKind {
         /// Group applied when the directory is created.
         gid: u32,
     },
+    /// An empty tmpfs (mode 1777, as BuildKit's); the source is unused.
+    Tmpfs {
+        /// Size limit in bytes (the kernel's default when absent).
+        size: Option<u64>,
+    },
 }
 
 /// A host path made visible at an absolute path inside the sandbox. It never shows up in the
@@ -212,6 +217,16 @@ impl MountSpec {
             target: target.into(),
             readonly: false,
             kind: MountKind::Cache { uid, gid },
+        }
+    }
+
+    /// An empty tmpfs at `target`, gone when the command ends.
+    pub fn tmpfs(target: impl Into<PathBuf>, size: Option<u64>) -> Self {
+        MountSpec {
+            source: PathBuf::from("/"),
+            target: target.into(),
+            readonly: false,
+            kind: MountKind::Tmpfs { size },
         }
     }
 

@@ -365,10 +365,10 @@ pub const CASES: &[Case] = &[
         "docker/dockerfile:1",
     ),
     refused(
-        "refused_secret_mount",
-        "FROM {root}\nRUN --mount=type=secret,id=s cat /run/secrets/s\n",
+        "refused_ssh_mount",
+        "FROM {root}\nRUN --mount=type=ssh ssh-add -l\n",
         2,
-        "type=secret",
+        "--mount=type=secret",
     ),
     Case {
         name: "refused_ignore_file",

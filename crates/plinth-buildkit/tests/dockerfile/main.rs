@@ -11,6 +11,7 @@
 mod common;
 
 mod cases;
+mod run_cases;
 mod tree;
 
 use std::collections::BTreeMap;
@@ -19,12 +20,14 @@ use std::process::Command;
 
 use plinth_buildkit::{BuildMode, BuildkitBackend, BuildkitConfig, DockerCli};
 use plinth_engine::{BuildOptions, Engine, EngineConfig};
+use plinth_executor::{BuildSecrets, SecretValue};
 use plinth_oci::{Digest, Platform, Store};
 use plinth_recipe::{BaseConfig, ImageSource, ReaderOptions, base_images, parse_dockerfile_with};
 use serde_json::Value;
 
 use crate::cases::{Case, ContextEntry, Expect};
 use crate::common::{FileServer, busybox_root, error_chain, require_all};
+use crate::run_cases::Extra;
 use crate::tree::{Tree, apply_tar, image_of, runtime_config, tree_differences};
 
 /// A built image's file tree and runtime config.
@@ -36,6 +39,9 @@ struct Fixture {
     url: String,
     docker: DockerCli,
     work: PathBuf,
+    /// Whether the daemon's BuildKit removes the mount points it made (Docker 23+); older
+    /// ones leave them as empty directories, which current BuildKit and plinth do not.
+    removes_mount_stubs: bool,
 }
 
 impl Fixture {
@@ -99,7 +105,7 @@ fn docker(fixture: &Fixture, args: &[String]) -> Result<String, String> {
 /// docker's BuildKit on the raw Dockerfile: the exported tree and the image config.
 fn build_with_docker(
     fixture: &Fixture,
-    case: &Case,
+    (case, extra): (&Case, &Extra),
     dir: &Path,
     context: &Path,
 ) -> Result<Image, String> {
@@ -113,6 +119,16 @@ fn build_with_docker(
     for (k, v) in case.build_args {
         common.push("--build-arg".to_owned());
         common.push(format!("{k}={v}"));
+    }
+    for (id, value) in extra.secrets {
+        let file = dir.join(format!("secret-{id}"));
+        std::fs::write(&file, value).unwrap();
+        common.push("--secret".to_owned());
+        common.push(format!("id={id},src={}", file.display()));
+    }
+    if let Some(target) = extra.target {
+        common.push("--target".to_owned());
+        common.push(target.to_owned());
     }
     let build = |extra: &[&str]| -> Result<String, String> {
         let mut args: Vec<String> = match fixture.docker.mode() {
@@ -149,8 +165,24 @@ fn build_with_docker(
     Ok((tree, runtime_config(&config["config"], &config["author"])))
 }
 
+/// Removes the mount points a BuildKit before Docker 23 leaves (empty root-owned
+/// directories), which current BuildKit and the embedded engine do not leave.
+fn drop_stubs(fixture: &Fixture, extra: &Extra, tree: &mut Tree) {
+    if fixture.removes_mount_stubs {
+        return;
+    }
+    for stub in extra.stubs {
+        let is_stub = tree
+            .get(*stub)
+            .is_some_and(|e| (e.kind, e.mode, e.uid, e.gid) == ('d', 0o755, 0, 0));
+        if is_stub {
+            tree.remove(*stub);
+        }
+    }
+}
+
 /// Runs one case; returns what went wrong.
-fn run_case(fixture: &Fixture, case: &Case) -> Vec<String> {
+fn run_case(fixture: &Fixture, (case, extra): (&Case, &Extra)) -> Vec<String> {
     let dir = fixture.work.join(case.name);
     let context = dir.join("context");
     std::fs::create_dir_all(&context).unwrap();
@@ -164,8 +196,17 @@ fn run_case(fixture: &Fixture, case: &Case) -> Vec<String> {
     for (k, v) in case.build_args {
         options = options.with_build_arg(*k, *v);
     }
+    if let Some(target) = extra.target {
+        options = options.with_target(target);
+    }
     // As BuildKit does, the stages are read with their base images' configs.
-    let build_options = BuildOptions::new(vec![platform.clone()]);
+    let mut secrets = BuildSecrets::new();
+    for (id, value) in extra.secrets {
+        secrets.insert(*id, SecretValue::new(value.as_bytes()));
+    }
+    let build_options = BuildOptions::new(vec![platform.clone()])
+        .with_secrets(secrets)
+        .with_host_network_allowed(true);
     let engine_store = Store::open(dir.join("engine-store")).unwrap();
     let engine = Engine::new(EngineConfig::new(engine_store.clone())).unwrap();
     for image in base_images(&text, &options) {
@@ -196,8 +237,11 @@ fn run_case(fixture: &Fixture, case: &Case) -> Vec<String> {
     };
     let mut problems = Vec::new();
     let reference = match &case.expect {
-        Expect::Same => match build_with_docker(fixture, case, &dir, &context) {
-            Ok(r) => Some(r),
+        Expect::Same => match build_with_docker(fixture, (case, extra), &dir, &context) {
+            Ok((mut tree, config)) => {
+                drop_stubs(fixture, extra, &mut tree);
+                Some((tree, config))
+            }
             Err(e) => return vec![format!("docker's BuildKit failed: {e}")],
         },
         Expect::Files(_) => None,
@@ -215,7 +259,11 @@ fn run_case(fixture: &Fixture, case: &Case) -> Vec<String> {
             let store = Store::open(dir.join("bk-store")).unwrap();
             BuildkitBackend::new(BuildkitConfig::new(store.clone()))
                 .and_then(|b| b.build(&container, &build_options))
-                .map(|built| image_of(&store, &built.root, &platform))
+                .map(|built| {
+                    let (mut tree, config) = image_of(&store, &built.root, &platform);
+                    drop_stubs(fixture, extra, &mut tree);
+                    (tree, config)
+                })
                 .map_err(|e| error_chain(&e))
         }),
     ];
@@ -273,16 +321,29 @@ fn dockerfiles_build_as_buildkit_builds_them() {
         "/dl/tool.sh".to_owned(),
         b"#!/bin/sh\necho tool\n".to_vec(),
     )]));
+    let docker = DockerCli::detect().unwrap();
+    let server_version = Command::new(docker.program())
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .unwrap();
+    let major: u32 = String::from_utf8_lossy(&server_version.stdout)
+        .split('.')
+        .next()
+        .and_then(|m| m.trim().parse().ok())
+        .unwrap_or(0);
     let fixture = Fixture {
         root: busybox_root(),
         url: server.url(""),
-        docker: DockerCli::detect().unwrap(),
+        docker,
         work: work.path().to_path_buf(),
+        removes_mount_stubs: major >= 23,
     };
     let only = std::env::var("PLINTH_DOCKERFILE_CASE").ok();
-    let cases: Vec<&Case> = cases::CASES
+    let cases: Vec<(&Case, &Extra)> = cases::CASES
         .iter()
-        .filter(|c| only.as_deref().is_none_or(|o| c.name.contains(o)))
+        .map(|c| (c, &run_cases::NO_EXTRA))
+        .chain(run_cases::RUN_CASES.iter().map(|(c, e)| (c, e)))
+        .filter(|(c, _)| only.as_deref().is_none_or(|o| c.name.contains(o)))
         .collect();
     // Builds are mostly waiting on docker and the sandbox: a few at a time.
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -292,8 +353,10 @@ fn dockerfiles_build_as_buildkit_builds_them() {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let Some(case) = cases.get(i) else { break };
-                    let problems = run_case(&fixture, case);
+                    let Some(&(case, extra)) = cases.get(i) else {
+                        break;
+                    };
+                    let problems = run_case(&fixture, (case, extra));
                     if !problems.is_empty() {
                         failures.lock().unwrap().push(format!(
                             "case `{}`:\n{}",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::Catalog;
-use plinth_executor::BuildOptions;
+use plinth_executor::{BuildOptions, BuildSecrets};
 use plinth_oci::{ImageLocation, Platform, Reference};
 use plinth_registry::{DeliverOptions, Delivered, deliver_image};
 
@@ -43,6 +43,13 @@ pub struct BuildArgs {
     /// Replace an existing docker-archive file given to `--output`.
     #[arg(long)]
     pub force: bool,
+    /// A secret for `RUN --mount=type=secret` steps, docker's syntax: `id=ID,src=FILE` or
+    /// `id=ID,env=VAR`; repeatable. Never written to the image, the cache keys or the output.
+    #[arg(long = "secret", value_name = "id=ID,src=FILE|env=VAR")]
+    pub secrets: Vec<String>,
+    /// Allow what steps may ask for: `network.host` (`RUN --network=host`).
+    #[arg(long = "allow", value_name = "ENTITLEMENT", value_delimiter = ',')]
+    pub allow: Vec<String>,
     /// Run every step, ignoring the cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -93,6 +100,23 @@ pub fn run(
             list(&platforms)
         )));
     }
+    let mut secrets = BuildSecrets::new();
+    for spec in &args.secrets {
+        secrets
+            .add_flag(spec)
+            .map_err(crate::exit_status::usage_error)?;
+    }
+    let mut allow_host_network = false;
+    for entitlement in &args.allow {
+        match entitlement.as_str() {
+            "network.host" => allow_host_network = true,
+            other => {
+                return Err(crate::exit_status::usage_error(format!(
+                    "`--allow {other}` is not something plinth can allow; the one entitlement is `network.host`"
+                )));
+            }
+        }
+    }
     let tag = args.tag.as_deref().map(push_target).transpose()?;
     let store = open_store()?;
     let engine = engine(global, store)?;
@@ -129,6 +153,8 @@ pub fn run(
     let progress = Arc::new(BuildProgress::new(printer, args.explain));
     let options = BuildOptions::new(platforms.clone())
         .with_no_cache(args.no_cache)
+        .with_secrets(secrets)
+        .with_host_network_allowed(allow_host_network)
         .with_recipe_id(recipe.id.clone())
         .with_reporter(progress.clone());
     let options = match &args.tag {

@@ -84,12 +84,18 @@ fn engine_from_flags(ctx: &TestContext, flags: &[String]) -> (Engine, ImageSubst
 fn with_poppler_pin(recipe: &Container, pin: &str) -> Container {
     let mut hits = 0;
     let ops = recipe.ops().iter().map(|op| match op {
-        Op::Exec { argv, network, env } if argv.iter().any(|a| a.contains(OLD_PIN)) => {
+        Op::Exec {
+            argv,
+            network,
+            env,
+            mounts,
+        } if argv.iter().any(|a| a.contains(OLD_PIN)) => {
             hits += 1;
             Op::Exec {
                 argv: argv.iter().map(|a| a.replace(OLD_PIN, pin)).collect(),
                 network: *network,
                 env: env.clone(),
+                mounts: mounts.clone(),
             }
         }
         other => other.clone(),

@@ -192,7 +192,7 @@ impl Reader<'_> {
 
     /// `.dockerignore` changes what the context holds; until the reader applies it, a context
     /// that has one is refused rather than copied whole.
-    fn refuse_ignore_file(&self, keyword: &str) -> Result<(), String> {
+    pub(super) fn refuse_ignore_file(&self, keyword: &str) -> Result<(), String> {
         let mut candidates = vec![self.options.context_dir.join(".dockerignore")];
         if let Some(dockerfile) = &self.options.dockerfile {
             let mut name = dockerfile.as_os_str().to_owned();
@@ -210,7 +210,7 @@ impl Reader<'_> {
     }
 
     /// The container `--from` names: an earlier stage, or an image.
-    fn helper(&self, name: &str) -> Result<Container, String> {
+    pub(super) fn helper(&self, name: &str) -> Result<Container, String> {
         if let Some(stage) = self.find_stage(name) {
             return Ok(stage.container.clone());
         }

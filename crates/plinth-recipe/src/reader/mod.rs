@@ -34,8 +34,8 @@ use crate::error::{Error, Problem, Result};
 use crate::op::{Network, Op};
 use crate::source::ImageSource;
 
+use self::run_flags::MountFlag;
 pub(super) use self::run_flags::check_heredoc;
-use self::run_flags::parse_cache_mount;
 use crate::state::CacheMount;
 pub use vars::DEFAULT_PATH;
 use vars::Vars;
@@ -56,6 +56,8 @@ pub struct ReaderOptions {
     /// [`base_images`]). A stage on an image missing here is read without its env: a variable
     /// only the image could set is then refused.
     pub base_configs: BTreeMap<String, BaseConfig>,
+    /// The stage to build (`--target`, a stage name); the last stage when absent.
+    pub target: Option<String>,
 }
 
 /// What the reader needs of a base image's config, as BuildKit uses it while reading.
@@ -93,7 +95,14 @@ impl ReaderOptions {
             platform: None,
             dockerfile: None,
             base_configs: BTreeMap::new(),
+            target: None,
         }
+    }
+
+    /// Builds the stage `name` instead of the last one (`--target`).
+    pub fn with_target(mut self, name: impl Into<String>) -> Self {
+        self.target = Some(name.into());
+        self
     }
 
     /// Adds the config of a base image, by its name in `FROM`.
@@ -228,8 +237,36 @@ pub fn read_dockerfile(text: &str, options: &ReaderOptions) -> Result<Dockerfile
             unused.join(", ")
         ));
     }
+    let container = match &options.target {
+        None => reader.stages.pop().map(|s| s.container).unwrap_or_default(),
+        Some(target) => {
+            let wanted = target.to_ascii_lowercase();
+            match reader
+                .stages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(wanted.as_str()))
+            {
+                Some(i) => reader.stages.swap_remove(i).container,
+                None => {
+                    let names: Vec<&str> = reader
+                        .stages
+                        .iter()
+                        .filter_map(|s| s.name.as_deref())
+                        .collect();
+                    return Err(Error::Target {
+                        target: target.clone(),
+                        stages: if names.is_empty() {
+                            "none: name one with `FROM image AS name`".to_owned()
+                        } else {
+                            names.join(", ")
+                        },
+                    });
+                }
+            }
+        }
+    };
     Ok(DockerfileRead {
-        container: reader.stages.pop().map(|s| s.container).unwrap_or_default(),
+        container,
         warnings,
     })
 }
@@ -458,24 +495,29 @@ impl Reader<'_> {
     }
 
     fn run(&mut self, flags: Flags, rest: &str) -> std::result::Result<(), String> {
+        let mut caches = Vec::new();
         let mut mounts = Vec::new();
         let mut network = Network::Enabled;
         for (name, value) in flags {
             let value = value.unwrap_or_default();
             match name.as_str() {
-                "mount" => mounts.push(parse_cache_mount(&value)?),
-                "network" => match value.as_str() {
+                "mount" => match self.mount_flag(&value)? {
+                    MountFlag::Cache(cache) => caches.push(cache),
+                    MountFlag::Run(mount) => mounts.push(mount),
+                },
+                "network" => match self.expand(&value)?.as_str() {
                     "none" => network = Network::Disabled,
                     "default" => network = Network::Enabled,
-                    "host" => {
-                        return Err("`RUN --network=host` is not supported per step: give plinth `--network host` to run every step in the host's network (BuildKit asks for the `network.host` entitlement the same way)".into());
-                    }
+                    "host" => network = Network::Host,
                     other => {
                         return Err(format!(
-                            "`RUN --network={other}` is not supported: use `none` or `default`"
+                            "`RUN --network={other}` is not a network mode: use `default`, `none` or `host`"
                         ));
                     }
                 },
+                "security" => {
+                    return Err("`RUN --security` is not supported: plinth runs every step with docker's default confinement".into());
+                }
                 other => return Err(format!("the RUN flag `--{other}` is not supported")),
             }
         }
@@ -492,13 +534,13 @@ impl Reader<'_> {
         // Our cache mounts persist across execs; sync them to this RUN's set.
         let active = self.stage().container.final_state().caches().to_vec();
         for cache in &active {
-            if !mounts.iter().any(|m: &CacheMount| m.path == cache.path) {
+            if !caches.iter().any(|m: &CacheMount| m.path == cache.path) {
                 self.push(Op::UnmountCache {
                     path: cache.path.clone(),
                 });
             }
         }
-        for m in mounts {
+        for m in caches {
             if !active.contains(&m) {
                 self.push(Op::MountedCache {
                     path: m.path,
@@ -513,7 +555,12 @@ impl Reader<'_> {
                 env.entry(name.to_owned()).or_insert_with(|| value.clone());
             }
         }
-        self.push(Op::Exec { argv, network, env });
+        self.push(Op::Exec {
+            argv,
+            network,
+            env,
+            mounts,
+        });
         Ok(())
     }
 }

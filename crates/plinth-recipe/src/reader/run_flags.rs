@@ -1,6 +1,12 @@
 //! Checks on a RUN (or COPY) line that are about its flags and body rather than its meaning:
-//! heredocs, which are refused, and `--mount=type=cache` options.
+//! heredocs, which are refused, and `RUN --mount` options (BuildKit's
+//! `instructions/commands_runmount.go` and `dockerfile2llb/convert_secrets.go`).
 
+use std::path::Path;
+
+use super::Reader;
+use crate::inputs::resolve_in_context;
+use crate::run_mount::{BindSource, DEFAULT_SECRET_MODE, RunMount, SecretMount};
 use crate::state::{CacheMount, normalize_path};
 
 pub(crate) fn check_heredoc(rest: &str) -> std::result::Result<(), String> {
@@ -16,43 +22,284 @@ pub(crate) fn check_heredoc(rest: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-pub(super) fn parse_cache_mount(spec: &str) -> std::result::Result<CacheMount, String> {
-    let mut kind = "bind";
-    let (mut target, mut id, mut uid, mut gid) = (None, None, None, None);
-    for field in spec.split(',') {
-        let (key, value) = field.split_once('=').unwrap_or((field, ""));
-        match key {
-            "type" => kind = value,
-            "target" | "dst" | "destination" => target = Some(value),
-            "id" => id = Some(value),
-            "uid" => {
-                uid = Some(
-                    value
-                        .parse::<u32>()
-                        .map_err(|_| format!("`uid={value}` is not a number"))?,
-                )
-            }
-            "gid" => {
-                gid = Some(
-                    value
-                        .parse::<u32>()
-                        .map_err(|_| format!("`gid={value}` is not a number"))?,
-                )
-            }
-            "sharing" if value == "shared" => {}
-            other => {
-                return Err(format!(
-                    "the mount option `{other}` is not supported (plinth cache mounts are shared, keyed by id)"
-                ));
+/// One `RUN --mount`: a cache (which the recipe keeps active across execs) or a mount of this
+/// exec only.
+pub(super) enum MountFlag {
+    Cache(CacheMount),
+    Run(RunMount),
+}
+
+/// The `key=value` fields of one `--mount`, as BuildKit reads them (keys case-insensitive,
+/// `ro`/`rw`/`required` also bare).
+#[derive(Default)]
+struct Fields {
+    kind: Option<String>,
+    target: Option<String>,
+    source: Option<String>,
+    from: Option<String>,
+    id: Option<String>,
+    readonly: Option<bool>,
+    required: Option<bool>,
+    sharing: Option<String>,
+    size: Option<String>,
+    mode: Option<String>,
+    uid: Option<String>,
+    gid: Option<String>,
+    env: Option<String>,
+}
+
+fn parse_bool(key: &str, value: Option<&str>) -> Result<bool, String> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("true") | Some("1") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        Some(other) => Err(format!("`{key}={other}` is not true or false")),
+    }
+}
+
+impl Reader<'_> {
+    fn mount_fields(&self, spec: &str) -> Result<Fields, String> {
+        let mut f = Fields::default();
+        for field in spec.split(',').filter(|f| !f.is_empty()) {
+            let (key, value) = match field.split_once('=') {
+                Some((k, v)) => (k.to_ascii_lowercase(), Some(self.expand(v)?)),
+                None => (field.to_ascii_lowercase(), None),
+            };
+            let need = |v: Option<String>| {
+                v.ok_or_else(|| format!("the mount option `{key}` needs a value (`{key}=…`)"))
+            };
+            match key.as_str() {
+                "type" => f.kind = Some(need(value)?),
+                "target" | "dst" | "destination" => f.target = Some(need(value)?),
+                "source" | "src" => f.source = Some(need(value)?),
+                "from" => f.from = Some(need(value)?),
+                "id" => f.id = Some(need(value)?),
+                "readonly" | "ro" => f.readonly = Some(parse_bool(&key, value.as_deref())?),
+                "readwrite" | "rw" => f.readonly = Some(!parse_bool(&key, value.as_deref())?),
+                "required" => f.required = Some(parse_bool(&key, value.as_deref())?),
+                "sharing" => f.sharing = Some(need(value)?),
+                "size" => f.size = Some(need(value)?),
+                "mode" => f.mode = Some(need(value)?),
+                "uid" => f.uid = Some(need(value)?),
+                "gid" => f.gid = Some(need(value)?),
+                "env" => f.env = Some(need(value)?),
+                other => return Err(format!("the mount option `{other}` is not known")),
             }
         }
+        Ok(f)
     }
-    if kind != "cache" {
+
+    /// Reads one `--mount=` value.
+    pub(super) fn mount_flag(&mut self, spec: &str) -> Result<MountFlag, String> {
+        let f = self.mount_fields(spec)?;
+        let kind = f.kind.clone().unwrap_or_else(|| "bind".to_owned());
+        let unsupported = |name: &str, given: bool| {
+            if given {
+                Err(format!(
+                    "the mount option `{name}` does not apply to `type={kind}` mounts"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match kind.as_str() {
+            "cache" => {
+                unsupported("env", f.env.is_some())?;
+                unsupported("size", f.size.is_some())?;
+                parse_cache_mount(&f).map(MountFlag::Cache)
+            }
+            "bind" => {
+                for (name, given) in [
+                    ("id", f.id.is_some()),
+                    ("sharing", f.sharing.is_some()),
+                    ("size", f.size.is_some()),
+                    ("mode", f.mode.is_some()),
+                    ("uid", f.uid.is_some()),
+                    ("gid", f.gid.is_some()),
+                    ("env", f.env.is_some()),
+                    ("required", f.required.is_some()),
+                ] {
+                    unsupported(name, given)?;
+                }
+                let target = self.mount_target(f.target.as_deref(), &kind)?;
+                let source = self.bind_source(f.from.as_deref(), f.source.as_deref())?;
+                Ok(MountFlag::Run(RunMount::Bind {
+                    target,
+                    source,
+                    rw: f.readonly == Some(false),
+                }))
+            }
+            "tmpfs" => {
+                for (name, given) in [
+                    ("source", f.source.is_some()),
+                    ("from", f.from.is_some()),
+                    ("id", f.id.is_some()),
+                    ("env", f.env.is_some()),
+                    ("required", f.required.is_some()),
+                ] {
+                    unsupported(name, given)?;
+                }
+                let target = self.mount_target(f.target.as_deref(), &kind)?;
+                let size = f.size.as_deref().map(parse_size).transpose()?;
+                Ok(MountFlag::Run(RunMount::Tmpfs { target, size }))
+            }
+            "secret" => {
+                unsupported("from", f.from.is_some())?;
+                unsupported("sharing", f.sharing.is_some())?;
+                self.secret_mount(f).map(MountFlag::Run)
+            }
+            "ssh" => Err("`RUN --mount=type=ssh` is not supported: plinth does not forward an SSH agent into builds; \
+                 give the key or token as a secret (`--mount=type=secret,id=…` with `plinth build --secret id=…,src=FILE`) \
+                 or fetch the sources before the build"
+                .into()),
+            other => Err(format!(
+                "`RUN --mount=type={other}` is not a mount type: use bind, cache, tmpfs or secret"
+            )),
+        }
+    }
+
+    /// An absolute mount point; a relative one is under the stage's workdir, as in BuildKit.
+    fn mount_target(&mut self, target: Option<&str>, kind: &str) -> Result<String, String> {
+        let target = target
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| format!("a `type={kind}` mount needs `target=`"))?;
+        if target.starts_with('/') {
+            return Ok(normalize_path(target));
+        }
+        match self.stage().container.final_state().workdir() {
+            Some(dir) if dir.starts_with('/') => Ok(crate::state::join_path(dir, target)),
+            _ => Err(format!(
+                "the mount target `{target}` is relative to the base image's workdir, which the reader does not know: \
+                 write it as an absolute path"
+            )),
+        }
+    }
+
+    fn bind_source(
+        &mut self,
+        from: Option<&str>,
+        source: Option<&str>,
+    ) -> Result<BindSource, String> {
+        let source = source.unwrap_or("");
+        if let Some(from) = from {
+            let container = self.helper(from)?;
+            return Ok(BindSource::Container {
+                container: Box::new(container),
+                path: normalize_path(&format!("/{source}")),
+            });
+        }
+        self.refuse_ignore_file("RUN --mount=type=bind")?;
+        let relative = Path::new(source.trim_start_matches('/'));
+        let host = resolve_in_context(&self.options.context_dir, relative).map_err(|e| {
+            format!(
+                "the bind mount source `{source}` is not in the build context `{}`: {e}",
+                self.options.context_dir.display()
+            )
+        })?;
+        if std::fs::symlink_metadata(&host).is_err() {
+            return Err(format!(
+                "the bind mount source `{source}` is not in the build context `{}`",
+                self.options.context_dir.display()
+            ));
+        }
+        Ok(BindSource::Host(host))
+    }
+
+    fn secret_mount(&mut self, f: Fields) -> Result<RunMount, String> {
+        // `source` is another name for the id; without either, the target's file name is.
+        let id = match (f.source.or(f.id), &f.target) {
+            (Some(id), _) if !id.is_empty() => id,
+            (_, Some(target)) => target.rsplit('/').next().unwrap_or_default().to_owned(),
+            _ => return Err("a secret mount needs `id=` (or `target=`)".into()),
+        };
+        let target = match &f.target {
+            Some(t) => Some(self.mount_target(Some(t), "secret")?),
+            None => None,
+        };
+        let number = |name: &str, value: Option<String>, radix: u32| -> Result<u32, String> {
+            match value {
+                None => Ok(if name == "mode" {
+                    DEFAULT_SECRET_MODE
+                } else {
+                    0
+                }),
+                Some(v) => u32::from_str_radix(&v, radix)
+                    .map_err(|_| format!("the secret mount option `{name}={v}` is not a number")),
+            }
+        };
+        let mode = number("mode", f.mode, 8)?;
+        if mode > 0o7777 {
+            return Err(format!(
+                "the secret mode `{mode:o}` is not a file mode like 0400"
+            ));
+        }
+        Ok(RunMount::Secret(SecretMount {
+            target,
+            env: f.env,
+            required: f.required.unwrap_or(false),
+            mode,
+            uid: number("uid", f.uid, 10)?,
+            gid: number("gid", f.gid, 10)?,
+            ..SecretMount::new(id)
+        }))
+    }
+}
+
+/// A size as BuildKit's `units.RAMInBytes` reads it: bytes, or a number with `k`, `m`, `g`,
+/// `t` (binary multiples, optional `b`/`ib`).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let digits_end = lower
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(digits_end);
+    let unit = unit.trim().trim_end_matches("ib").trim_end_matches('b');
+    let shift = match unit {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return Err(format!("`size={text}` is not a size like 64m or 1g")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`size={text}` is not a size like 64m or 1g"))?;
+    Ok((value * (1u64 << shift) as f64) as u64)
+}
+
+fn parse_cache_mount(f: &Fields) -> Result<CacheMount, String> {
+    let number = |name: &str, value: &Option<String>| -> Result<Option<u32>, String> {
+        value
+            .as_deref()
+            .map(|v| {
+                v.parse::<u32>()
+                    .map_err(|_| format!("`{name}={v}` is not a number"))
+            })
+            .transpose()
+    };
+    let (uid, gid) = (number("uid", &f.uid)?, number("gid", &f.gid)?);
+    for (name, given) in [
+        ("source", f.source.is_some()),
+        ("from", f.from.is_some()),
+        ("mode", f.mode.is_some()),
+        ("required", f.required.is_some()),
+        ("readonly", f.readonly == Some(true)),
+    ] {
+        if given {
+            return Err(format!(
+                "the mount option `{name}` is not supported (plinth cache mounts are shared, keyed by id)"
+            ));
+        }
+    }
+    if f.sharing.as_deref().is_some_and(|s| s != "shared") {
         return Err(format!(
-            "`RUN --mount=type={kind}` is not supported: only cache mounts are"
+            "the mount option `sharing={}` is not supported (plinth cache mounts are shared, keyed by id)",
+            f.sharing.as_deref().unwrap_or_default()
         ));
     }
-    let target = target
+    let target = f
+        .target
+        .as_deref()
         .filter(|t| t.starts_with('/'))
         .ok_or("a cache mount needs an absolute `target=`")?;
     let owner = match (uid, gid) {
@@ -61,8 +308,26 @@ pub(super) fn parse_cache_mount(spec: &str) -> std::result::Result<CacheMount, S
     };
     let path = normalize_path(target);
     Ok(CacheMount {
-        volume: id.filter(|i| !i.is_empty()).unwrap_or(target).to_owned(),
+        volume: f
+            .id
+            .clone()
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| target.to_owned()),
         path,
         owner,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_as_buildkit_reads_them() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("2kb"), Ok(2048));
+        assert!(parse_size("lots").unwrap_err().contains("64m"));
+    }
 }

@@ -535,6 +535,25 @@ fn push_user_mounts(steps: &mut Steps, spec: &RunSpec) -> Result<()> {
         let label = match m.kind() {
             MountKind::Bind => "bind",
             MountKind::Cache { .. } => "cache",
+            MountKind::Tmpfs { size } => {
+                let data = match size {
+                    Some(bytes) => format!("mode=1777,size={bytes}"),
+                    None => "mode=1777".to_owned(),
+                };
+                let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+                steps.mount(
+                    root_mount(
+                        rel_str,
+                        Some(MountPointKind::Dir),
+                        Some(b"tmpfs"),
+                        Some("tmpfs"),
+                        flags,
+                        Some(&data),
+                    )?,
+                    format!("mount a tmpfs on `{}`", m.target().display()),
+                );
+                continue;
+            }
         };
         let source = m.source().as_os_str().as_bytes();
         let kind = Some(mount_point_kind(m.source()));

@@ -1,0 +1,152 @@
+//! Cases of `RUN --mount` (bind, tmpfs, secret) and of stage selection (`--target`), which need
+//! more than a Dockerfile and a context: secrets given to the build, a target stage, and the
+//! mount points Debian's BuildKit leaves behind.
+
+use crate::cases::{Case, ContextEntry, Expect};
+
+/// What a case gives the build besides its Dockerfile, context and build args.
+pub struct Extra {
+    /// `--secret id=…` values.
+    pub secrets: &'static [(&'static str, &'static str)],
+    /// `--target`.
+    pub target: Option<&'static str>,
+    /// Paths Debian's BuildKit (before Docker 23) leaves as empty root-owned directories where it
+    /// made a mount point; current BuildKit removes them, and so does plinth.
+    pub stubs: &'static [&'static str],
+}
+
+pub const NO_EXTRA: Extra = Extra {
+    secrets: &[],
+    target: None,
+    stubs: &[],
+};
+
+const SECRET: &str = "s3cret-v4lue-never-stored";
+
+use ContextEntry::{Dir, File, Link};
+
+const CONTEXT: &[(&str, ContextEntry)] = &[
+    ("a.txt", File("alpha\n", 0o644)),
+    ("dir", Dir(0o755)),
+    ("dir/one.txt", File("one\n", 0o644)),
+    ("dir/sub", Dir(0o750)),
+    ("dir/sub/two.txt", File("two\n", 0o640)),
+    ("dir/link", Link("one.txt")),
+];
+
+const fn same(name: &'static str, dockerfile: &'static str, extra: Extra) -> (Case, Extra) {
+    (
+        Case {
+            name,
+            dockerfile,
+            context: CONTEXT,
+            build_args: &[],
+            expect: Expect::Same,
+        },
+        extra,
+    )
+}
+
+const fn stubs(stubs: &'static [&'static str]) -> Extra {
+    Extra {
+        secrets: &[],
+        target: None,
+        stubs,
+    }
+}
+
+const fn secret(stubs: &'static [&'static str]) -> Extra {
+    Extra {
+        secrets: &[("tok", SECRET)],
+        target: None,
+        stubs,
+    }
+}
+
+const fn target(name: &'static str) -> Extra {
+    Extra {
+        secrets: &[],
+        target: Some(name),
+        stubs: &[],
+    }
+}
+
+pub const RUN_CASES: &[(Case, Extra)] = &[
+    // --- RUN --mount=type=bind -----------------------------------------------------------------
+    same(
+        "mount_bind_context_dir_read_only",
+        "FROM {root}\nRUN --mount=type=bind,source=dir,target=/mnt ls -R /mnt > /seen && cat /mnt/link /mnt/sub/two.txt > /cat \
+         && stat -c '%a %u %g %n' /mnt/sub /mnt/sub/two.txt > /meta && (touch /mnt/new 2>/dev/null && echo rw || echo ro) > /ro\n",
+        stubs(&["mnt"]),
+    ),
+    same(
+        "mount_bind_context_root_by_default",
+        "FROM {root}\nRUN --mount=type=bind,target=/mnt cat /mnt/a.txt /mnt/dir/one.txt > /both\n",
+        stubs(&["mnt"]),
+    ),
+    same(
+        "mount_bind_context_file",
+        "FROM {root}\nRUN --mount=type=bind,source=a.txt,target=/home/airbyte/a.txt cat /home/airbyte/a.txt > /a\n",
+        stubs(&[]),
+    ),
+    same(
+        "mount_bind_rw_changes_are_thrown_away",
+        "FROM {root}\nRUN --mount=type=bind,source=dir,target=/tmp,rw echo new > /tmp/new && rm /tmp/one.txt && ls /tmp > /seen\n",
+        stubs(&[]),
+    ),
+    same(
+        "mount_bind_from_stage",
+        "FROM {root} AS build\nRUN mkdir -p /out/sub && echo x > /out/f && echo y > /out/sub/g && chown -R 1000:1000 /out/sub\n\
+         FROM {root}\nRUN --mount=type=bind,from=build,source=/out,target=/tmp cat /tmp/f /tmp/sub/g > /fg && stat -c '%u %g' /tmp/sub > /owner\n",
+        stubs(&[]),
+    ),
+    same(
+        "mount_bind_from_stage_root_rw",
+        "FROM {root} AS build\nRUN echo x > /made\nFROM {root}\nRUN --mount=type=bind,from=build,target=/mnt,rw cat /mnt/made > /m && rm /mnt/made\n",
+        stubs(&["mnt"]),
+    ),
+    // --- RUN --mount=type=tmpfs ----------------------------------------------------------------
+    same(
+        "mount_tmpfs",
+        "FROM {root}\nRUN --mount=type=tmpfs,target=/tmp echo x > /tmp/x && stat -c '%a %u' /tmp > /mode && ls /tmp > /seen\n",
+        stubs(&[]),
+    ),
+    // --- RUN --mount=type=secret ---------------------------------------------------------------
+    same(
+        "mount_secret_default_target",
+        "FROM {root}\nRUN --mount=type=secret,id=tok cat /run/secrets/tok > /copied && stat -c '%a %u %g' /run/secrets/tok > /meta\n",
+        secret(&["run", "run/secrets"]),
+    ),
+    same(
+        "mount_secret_options",
+        "FROM {root}\nRUN --mount=type=secret,id=tok,target=/home/airbyte/t,mode=0440,uid=1000,gid=1000,required=true \
+         stat -c '%a %u %g' /home/airbyte/t > /meta && wc -c < /home/airbyte/t > /len\n",
+        secret(&[]),
+    ),
+    same(
+        "mount_secret_missing_optional_is_skipped",
+        "FROM {root}\nRUN --mount=type=secret,id=absent (test -e /run/secrets/absent && echo yes || echo no) > /r\n",
+        stubs(&["run", "run/secrets"]),
+    ),
+    same(
+        "mount_secret_id_from_target",
+        "FROM {root}\nRUN --mount=type=secret,target=/tmp/tok wc -c < /tmp/tok > /len\n",
+        secret(&[]),
+    ),
+    // --- stages ----------------------------------------------------------------------------------
+    same(
+        "target_stage",
+        "FROM {root} AS one\nRUN echo one > /one\nFROM {root} AS two\nRUN echo two > /two\nFROM one\nRUN echo last > /last\n",
+        target("two"),
+    ),
+    same(
+        "target_skips_stages_it_does_not_need",
+        "FROM {root} AS broken\nRUN exit 3\nFROM {root} AS base\nRUN echo base > /b\nFROM base AS final\nRUN echo f > /f\nFROM broken\n",
+        target("final"),
+    ),
+    same(
+        "unneeded_stage_is_not_built",
+        "FROM {root} AS broken\nRUN exit 3\nFROM {root} AS used\nRUN echo u > /u\nFROM {root}\nCOPY --from=used /u /u\n",
+        NO_EXTRA,
+    ),
+];
