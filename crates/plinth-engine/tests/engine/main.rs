@@ -10,4 +10,5 @@ mod escape;
 mod export;
 mod gc;
 mod overhead;
+mod run_mounts;
 mod umoci;

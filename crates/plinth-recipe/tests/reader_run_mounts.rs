@@ -1,0 +1,193 @@
+//! `RUN --mount=type=bind|tmpfs|secret`, `RUN --network` and `--target` in the Dockerfile reader.
+
+use plinth_recipe::{
+    BindSource, BuildableOptions, Container, Network, Op, ReaderOptions, RunMount, SecretMount,
+    parse_dockerfile, parse_dockerfile_with, read_dockerfile,
+};
+
+fn exec_of(c: &Container) -> (&Vec<RunMount>, Network) {
+    match c.ops().last().unwrap() {
+        Op::Exec {
+            mounts, network, ..
+        } => (mounts, *network),
+        other => panic!("not an exec: {other:?}"),
+    }
+}
+
+fn problem(text: &str) -> String {
+    parse_dockerfile(text, "/nonexistent")
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn bind_mounts_name_the_context_or_a_stage() {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::create_dir(ctx.path().join("src")).unwrap();
+    std::fs::write(ctx.path().join("src/a"), "a").unwrap();
+    let c = parse_dockerfile(
+        "FROM scratch AS b\nCOPY src /out\nFROM scratch\nWORKDIR /app\n\
+         RUN --mount=type=bind,source=src,target=in --mount=from=b,src=out,dst=/b,rw true\n",
+        ctx.path(),
+    )
+    .unwrap();
+    let stage = parse_dockerfile("FROM scratch\nCOPY src /out\n", ctx.path()).unwrap();
+    let (mounts, network) = exec_of(&c);
+    assert_eq!(network, Network::Enabled);
+    assert_eq!(
+        mounts,
+        &vec![
+            RunMount::Bind {
+                target: "/app/in".into(),
+                source: BindSource::Host(ctx.path().join("src")),
+                rw: false,
+            },
+            RunMount::Bind {
+                target: "/b".into(),
+                source: BindSource::Container {
+                    container: Box::new(stage),
+                    path: "/out".into(),
+                },
+                rw: true,
+            },
+        ]
+    );
+}
+
+#[test]
+fn secrets_and_tmpfs_read_as_buildkit_reads_them() {
+    let c = parse_dockerfile(
+        "FROM scratch\nRUN --mount=type=secret,source=tok,env=T --mount=type=secret,target=/etc/key,mode=0440,uid=5,required \
+         --mount=type=tmpfs,target=/t,size=64m --network=host true\n",
+        "/nonexistent",
+    )
+    .unwrap();
+    let (mounts, network) = exec_of(&c);
+    assert_eq!(network, Network::Host);
+    assert_eq!(
+        mounts,
+        &vec![
+            RunMount::Secret(SecretMount {
+                env: Some("T".into()),
+                ..SecretMount::new("tok")
+            }),
+            RunMount::Secret(SecretMount {
+                target: Some("/etc/key".into()),
+                mode: 0o440,
+                uid: 5,
+                required: true,
+                ..SecretMount::new("key")
+            }),
+            RunMount::Tmpfs {
+                target: "/t".into(),
+                size: Some(64 << 20),
+            },
+        ]
+    );
+    // The secret env var is the only file-less form; a plain id gets /run/secrets/<id>.
+    assert_eq!(mounts[0].target(), None);
+    assert_eq!(
+        RunMount::Secret(SecretMount::new("x")).target().as_deref(),
+        Some("/run/secrets/x")
+    );
+}
+
+#[test]
+fn mount_mistakes_name_the_line_and_the_way_out() {
+    for (text, needle) in [
+        ("FROM scratch\nRUN --mount=type=ssh true\n", "--mount=type=secret"),
+        ("FROM scratch\nRUN --mount=type=bind true\n", "needs `target=`"),
+        ("FROM scratch\nRUN --mount=type=secret true\n", "needs `id=`"),
+        (
+            "FROM scratch\nRUN --mount=type=secret,id=a,from=b true\n",
+            "`from` does not apply",
+        ),
+        (
+            "FROM scratch\nRUN --mount=type=tmpfs,target=/t,size=lots true\n",
+            "size like 64m",
+        ),
+        (
+            "FROM scratch\nRUN --mount=type=bind,target=/t,bogus=1 true\n",
+            "`bogus` is not known",
+        ),
+        (
+            "FROM scratch\nRUN --mount=type=nfs,target=/t true\n",
+            "not a mount type",
+        ),
+        (
+            "FROM scratch\nRUN --mount=type=bind,source=gone,target=/t true\n",
+            "not in the build context",
+        ),
+        ("FROM scratch\nRUN --network=bridge true\n", "`default`, `none` or `host`"),
+        (
+            "FROM x\nRUN --mount=type=bind,target=rel true\n",
+            "write it as an absolute path",
+        ),
+    ] {
+        let err = problem(text);
+        assert!(
+            err.contains("line 2: ") && err.contains(needle),
+            "{text:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn target_picks_a_stage_by_name() {
+    let text = "FROM scratch AS one\nENV A=1\nFROM scratch AS Two\nENV B=2\nFROM one\nENV C=3\n";
+    let options = ReaderOptions::new("/nonexistent").with_target("two");
+    let c = parse_dockerfile_with(text, &options).unwrap();
+    assert_eq!(c, Container::new().with_env("B", "2"));
+    let err = read_dockerfile(text, &ReaderOptions::new("/x").with_target("three"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`three` is not in the Dockerfile") && err.contains("one, two"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_buildable_view_writes_mounts_that_read_back_the_same() {
+    let stage = Container::from_address("registry.example/b:1")
+        .unwrap()
+        .with_exec(["mkdir", "/out"]);
+    let c = Container::from_address("registry.example/a:1")
+        .unwrap()
+        .with_exec_opts(
+            ["sh", "-c", "cat /run/secrets/tok"],
+            plinth_recipe::ExecOptions::default()
+                .with_mount(RunMount::Secret(SecretMount {
+                    required: true,
+                    mode: 0o440,
+                    ..SecretMount::new("tok")
+                }))
+                .with_mount(RunMount::Tmpfs {
+                    target: "/t".into(),
+                    size: None,
+                })
+                .with_mount(RunMount::Bind {
+                    target: "/b".into(),
+                    source: BindSource::Container {
+                        container: Box::new(stage),
+                        path: "/out".into(),
+                    },
+                    rw: true,
+                }),
+        );
+    let built = c.buildable_dockerfile(&BuildableOptions::new()).unwrap();
+    assert!(
+        built.text.contains(
+            "RUN --mount=type=secret,id=tok,required=true,mode=0440 --mount=type=tmpfs,target=/t \
+             --mount=type=bind,from=stage0,source=/out,target=/b,rw [\"sh\",\"-c\",\"cat /run/secrets/tok\"]"
+        ),
+        "{}",
+        built.text
+    );
+    let back = parse_dockerfile(&built.text, "/nonexistent").unwrap();
+    assert_eq!(back, c.normalized());
+    assert_eq!(
+        c.secret_ids().into_iter().collect::<Vec<_>>(),
+        vec!["tok".to_owned()]
+    );
+}
