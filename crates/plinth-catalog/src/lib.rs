@@ -59,8 +59,8 @@ pub use changelog::{
 pub use error::{Error, Result};
 pub use family::{Family, TableFamily, VersionDecl};
 pub use file_family::FileFamily;
-pub use staged::{FamilyKind, StagedVersion};
 pub use history::{
     IgnoredTag, PublishedImage, TagSource, VersionEntry, VersionHistory, VersionStatus,
 };
+pub use staged::{FamilyKind, StagedVersion};
 pub use version::{BumpKind, PRERELEASE_TOKEN, Version};

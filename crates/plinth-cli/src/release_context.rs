@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use plinth_catalog::{Catalog, file_family};
 use plinth_catalog::checks::CheckReport;
+use plinth_catalog::{Catalog, file_family};
 use plinth_executor::BuildReporter;
 use plinth_registry::{Client, Credential, Credentials, Secret, TagListOptions};
 use plinth_release::{ReleaseReporter, ReleaseSettings, Releaser, Target};

@@ -171,7 +171,10 @@ mod tests {
         let err = load("repository = \"team/base\"\nplatforms = [\"amd64\"]\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("key `platforms`: `amd64` is not a platform"), "{err}");
+        assert!(
+            err.contains("key `platforms`: `amd64` is not a platform"),
+            "{err}"
+        );
         let err = load("repository = \"team/base\"\n[root]\npin = \"sha\"\n")
             .unwrap_err()
             .to_string();

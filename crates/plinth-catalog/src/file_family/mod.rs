@@ -181,10 +181,13 @@ impl Family for FileFamily {
     }
 
     fn recipe(&self, version: &Version, platform: &Platform) -> Result<Container> {
-        let files = self.files.get(version).ok_or_else(|| Error::UnknownVersion {
-            repository: self.repository().to_owned(),
-            version: version.clone(),
-        })?;
+        let files = self
+            .files
+            .get(version)
+            .ok_or_else(|| Error::UnknownVersion {
+                repository: self.repository().to_owned(),
+                version: version.clone(),
+            })?;
         files.container(platform).map_err(|e| Error::FamilyFile {
             path: files.dockerfile(),
             message: format!("cannot be read for {platform}: {e}"),

@@ -119,7 +119,9 @@ fn from_line(text: &str, image: &str) -> usize {
     text.lines()
         .position(|line| {
             let line = line.trim_start();
-            line.get(..4).is_some_and(|k| k.eq_ignore_ascii_case("FROM")) && line.contains(image)
+            line.get(..4)
+                .is_some_and(|k| k.eq_ignore_ascii_case("FROM"))
+                && line.contains(image)
         })
         .map_or(1, |i| i + 1)
 }
@@ -162,9 +164,10 @@ fn read_checks(dir: &Path) -> Result<Option<Vec<Check>>> {
         } else {
             return Err(Error::FamilyFile {
                 path,
-                message: "not a check file: `checks/` holds container-structure-test files (`*.yaml`) \
+                message:
+                    "not a check file: `checks/` holds container-structure-test files (`*.yaml`) \
                           and plinth check files (`*.plinth.yaml`) only; move it elsewhere"
-                    .to_owned(),
+                        .to_owned(),
             });
         };
         for check in file_checks {
