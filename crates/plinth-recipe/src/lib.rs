@@ -57,6 +57,7 @@ pub mod pins;
 pub mod reader;
 pub mod run_mount;
 pub mod setting;
+mod shell_pattern;
 pub mod source;
 pub mod state;
 pub mod substitute;
