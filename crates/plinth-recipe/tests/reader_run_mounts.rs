@@ -95,9 +95,18 @@ fn secrets_and_tmpfs_read_as_buildkit_reads_them() {
 #[test]
 fn mount_mistakes_name_the_line_and_the_way_out() {
     for (text, needle) in [
-        ("FROM scratch\nRUN --mount=type=ssh true\n", "--mount=type=secret"),
-        ("FROM scratch\nRUN --mount=type=bind true\n", "needs `target=`"),
-        ("FROM scratch\nRUN --mount=type=secret true\n", "needs `id=`"),
+        (
+            "FROM scratch\nRUN --mount=type=ssh true\n",
+            "--mount=type=secret",
+        ),
+        (
+            "FROM scratch\nRUN --mount=type=bind true\n",
+            "needs `target=`",
+        ),
+        (
+            "FROM scratch\nRUN --mount=type=secret true\n",
+            "needs `id=`",
+        ),
         (
             "FROM scratch\nRUN --mount=type=secret,id=a,from=b true\n",
             "`from` does not apply",
@@ -118,7 +127,10 @@ fn mount_mistakes_name_the_line_and_the_way_out() {
             "FROM scratch\nRUN --mount=type=bind,source=gone,target=/t true\n",
             "not in the build context",
         ),
-        ("FROM scratch\nRUN --network=bridge true\n", "`default`, `none` or `host`"),
+        (
+            "FROM scratch\nRUN --network=bridge true\n",
+            "`default`, `none` or `host`",
+        ),
         (
             "FROM x\nRUN --mount=type=bind,target=rel true\n",
             "write it as an absolute path",

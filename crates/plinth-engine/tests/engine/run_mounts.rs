@@ -94,9 +94,15 @@ fn a_secret_reaches_its_step_and_nothing_else() {
     let tmpfs = std::fs::read_to_string(root.join("tmpfs")).unwrap();
     assert!(tmpfs.contains("size=1024k"), "{tmpfs}");
     // Mount points and the parents made for them are not part of the image.
-    assert!(!root.join("run").exists(), "the secret's mount point stayed");
+    assert!(
+        !root.join("run").exists(),
+        "the secret's mount point stayed"
+    );
     assert!(!root.join("home/airbyte/t").exists());
-    assert!(!root.join("var/tmp/x").exists(), "the tmpfs reached the layer");
+    assert!(
+        !root.join("var/tmp/x").exists(),
+        "the tmpfs reached the layer"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 
     // The value printed by the step is replaced in its output.
@@ -109,7 +115,10 @@ fn a_secret_reaches_its_step_and_nothing_else() {
     let found = files_containing(t.dir.path(), SECRET.as_bytes());
     assert!(found.is_empty(), "the secret is in {found:#?}");
     for report in recorder.done.lock().unwrap().iter() {
-        let text = format!("{} {} {}", report.description, report.explanation, report.key);
+        let text = format!(
+            "{} {} {}",
+            report.description, report.explanation, report.key
+        );
         assert!(!text.contains(SECRET), "{text}");
     }
 }
