@@ -56,7 +56,7 @@ fn ignored_files_are_left_out_and_do_not_invalidate_the_copy() {
             .steps
             .iter()
             .find(|s| s.description.starts_with("COPY"))
-            .map(|s| s.status.clone())
+            .map(|s| s.status)
     };
     assert_eq!(
         copy(&again),
