@@ -34,7 +34,9 @@ pub enum Error {
     },
 
     /// Nothing of the kind is attached to the image.
-    #[error("no {what} is attached to `{image}` (looked {how}); publish it with plinth to attach one")]
+    #[error(
+        "no {what} is attached to `{image}` (looked {how}); publish it with plinth to attach one"
+    )]
     NotAttached {
         /// What was looked for (`provenance`, `check report`).
         what: String,

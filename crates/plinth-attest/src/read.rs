@@ -5,7 +5,9 @@ use plinth_oci::{Descriptor, Digest, ImageManifest, ManifestDocument, Platform, 
 use plinth_registry::{Client, NoReporter, ReferrersDiscovery};
 
 use crate::error::{Error, Result};
-use crate::statement::{AnyStatement, IN_TOTO_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION, parse_statement};
+use crate::statement::{
+    AnyStatement, IN_TOTO_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION, parse_statement,
+};
 
 /// One artifact found attached to a platform manifest.
 #[derive(Clone, Debug)]
@@ -129,8 +131,7 @@ pub async fn find_statements(
 ) -> Result<Vec<(Attached, AnyStatement)>> {
     let wanted = |d: &Descriptor| {
         d.artifact_type.as_deref() == Some(IN_TOTO_MEDIA_TYPE)
-            && d
-                .annotations
+            && d.annotations
                 .get(PREDICATE_TYPE_ANNOTATION)
                 .is_none_or(|t| t == predicate_type)
     };

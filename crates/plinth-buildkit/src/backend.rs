@@ -354,9 +354,7 @@ impl BuildkitBackend {
             platform: platform.to_string(),
             source: Box::new(source),
         })?;
-        Ok(build
-            .with_warnings(prepared.warnings)
-            .with_inputs(inputs))
+        Ok(build.with_warnings(prepared.warnings).with_inputs(inputs))
     }
 
     /// `docker build` of the materialised `context` for `platform` on `builder`, tagged `tag`,

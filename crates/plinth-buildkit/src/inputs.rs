@@ -100,10 +100,8 @@ mod tests {
     #[test]
     fn a_root_takes_its_pin_or_the_digest_buildkit_printed_for_its_name_and_tag() {
         let printed = Digest::of(b"printed");
-        let resolved = BTreeMap::from([(
-            "docker.io/library/busybox:1.36".to_owned(),
-            printed.clone(),
-        )]);
+        let resolved =
+            BTreeMap::from([("docker.io/library/busybox:1.36".to_owned(), printed.clone())]);
         let by_tag: Reference = "busybox:1.36".parse().unwrap();
         assert_eq!(root_digest(&by_tag, &resolved), Some(printed));
         let other_tag: Reference = "busybox:1.37".parse().unwrap();

@@ -7,8 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use plinth_attest::{
-    Attachment, ImageAnnotations, ProvenanceContext, RecipeParameters, annotate_image,
-    attestations,
+    Attachment, ImageAnnotations, ProvenanceContext, RecipeParameters, annotate_image, attestations,
 };
 use plinth_oci::Reference;
 
@@ -73,13 +72,14 @@ pub(crate) fn annotate_built(
         version: Some(built.version.to_string()),
         base_name: built.root_image.clone(),
     };
-    let annotated = annotate_image(store, &built.root, &built.builds, &annotations).map_err(
-        |e| Error::Attest {
-            action: "annotate",
-            target: format!("{}:{}", built.repository, built.version),
-            source: Box::new(e),
-        },
-    )?;
+    let annotated =
+        annotate_image(store, &built.root, &built.builds, &annotations).map_err(|e| {
+            Error::Attest {
+                action: "annotate",
+                target: format!("{}:{}", built.repository, built.version),
+                source: Box::new(e),
+            }
+        })?;
     built.root = annotated.root.clone();
     built.platform_digests = annotated
         .manifests

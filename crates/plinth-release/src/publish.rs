@@ -1,8 +1,8 @@
 //! `publish REPOSITORY VERSION`: build that version's recipe, check it, push exactly the checked
 //! bytes, and never move a published tag to other bytes without `force`.
 
-use plinth_catalog::Version;
 use plinth_attest::push_attachments;
+use plinth_catalog::Version;
 use plinth_oci::{Digest, Reference};
 use plinth_registry::{PushOptions, ReferrersDiscovery, push_to_registry};
 
@@ -149,7 +149,9 @@ impl Releaser {
         if attachments.is_empty() {
             return Ok(());
         }
-        let by_digest = target.repository_only().with_digest(built.root.digest.clone());
+        let by_digest = target
+            .repository_only()
+            .with_digest(built.root.digest.clone());
         self.runtime
             .block_on(push_to_registry(
                 &self.client,

@@ -13,7 +13,8 @@ fn stored_builds(store: &Store) -> (Descriptor, Vec<PlatformBuild>) {
         let mut config = ImageConfig::for_platform(&platform);
         config.created = Some(created.to_owned());
         let config_descriptor = store.write_config(MediaType::OciConfig, &config).unwrap();
-        let manifest = ImageManifest::new(MediaType::OciManifest, config_descriptor.clone(), vec![]);
+        let manifest =
+            ImageManifest::new(MediaType::OciManifest, config_descriptor.clone(), vec![]);
         let descriptor = store
             .write_manifest(&manifest)
             .unwrap()
@@ -63,7 +64,10 @@ fn every_manifest_and_the_index_carry_the_standard_annotations() {
     let ManifestDocument::Index(new_index) = store.read_document(&annotated.root).unwrap() else {
         panic!("an index")
     };
-    assert_eq!(new_index.annotations[SOURCE], "https://git.example.com/catalog");
+    assert_eq!(
+        new_index.annotations[SOURCE],
+        "https://git.example.com/catalog"
+    );
     assert_eq!(new_index.annotations[REVISION], "0123abcd");
     assert_eq!(new_index.annotations[VERSION], "1.2.3");
     assert_eq!(new_index.annotations[BASE_NAME], "example.com/root:1");
@@ -75,11 +79,17 @@ fn every_manifest_and_the_index_carry_the_standard_annotations() {
     assert_eq!(new_index.manifests.len(), 2);
     for (child, build) in new_index.manifests.iter().zip(&builds) {
         assert_eq!(child.platform.as_ref(), Some(&build.platform));
-        assert_eq!(annotated.manifest(&build.platform).unwrap().digest, child.digest);
+        assert_eq!(
+            annotated.manifest(&build.platform).unwrap().digest,
+            child.digest
+        );
         let ManifestDocument::Image(m) = store.read_document(child).unwrap() else {
             panic!("a manifest")
         };
-        assert_eq!(m.config.digest, build.config_descriptor.digest, "same config");
+        assert_eq!(
+            m.config.digest, build.config_descriptor.digest,
+            "same config"
+        );
         assert_eq!(m.annotations[VERSION], "1.2.3");
         assert_eq!(
             m.annotations[CREATED],
@@ -114,5 +124,8 @@ fn a_manifest_the_build_did_not_make_is_refused() {
     let (index, mut builds) = stored_builds(&store);
     builds.pop();
     let err = annotate_image(&store, &index, &builds, &ImageAnnotations::default()).unwrap_err();
-    assert!(err.to_string().contains("is not one this build made"), "{err}");
+    assert!(
+        err.to_string().contains("is not one this build made"),
+        "{err}"
+    );
 }

@@ -39,7 +39,10 @@ pub(crate) fn build(platform: Platform, created: &str) -> PlatformBuild {
         config_descriptor,
         config,
         Vec::new(),
-        BTreeMap::from([("https://example.com/tool.tar.gz".to_owned(), Digest::of(b"tool"))]),
+        BTreeMap::from([(
+            "https://example.com/tool.tar.gz".to_owned(),
+            Digest::of(b"tool"),
+        )]),
     )
     .unwrap()
     .with_inputs([
