@@ -159,14 +159,14 @@ pub(crate) fn open_releaser(
 
 /// The releaser building with `--engine` and checking with the embedded engine, both over the
 /// releaser's client (same store, credentials and mirrors) and the `--url-mirror`s. Layer times
-/// are clamped to `SOURCE_DATE_EPOCH` (0 by default) so a rebuild of a version gives the digest
+/// are clamped to `SOURCE_DATE_EPOCH` (0 by default, as for `plinth build`) so a rebuild of a version gives the digest
 /// it was published with.
 pub(crate) fn with_executor(
     global: &GlobalArgs,
     releaser: Releaser,
     args: &EngineArgs,
 ) -> anyhow::Result<Releaser> {
-    let engine = crate::settings::engine_with_client(global, releaser.client().clone(), Some(0))?;
+    let engine = crate::settings::engine_with_client(global, releaser.client().clone())?;
     let url_mirrors = crate::settings::url_mirrors(global)?;
     let executor = args.executor(&engine, url_mirrors)?;
     Ok(releaser.with_executor(executor, Arc::new(engine))?)
