@@ -166,7 +166,8 @@ pub(crate) fn with_executor(
     releaser: Releaser,
     args: &EngineArgs,
 ) -> anyhow::Result<Releaser> {
-    let engine = crate::settings::engine_with_client(global, releaser.client().clone(), Some(0))?;
+    let engine =
+        crate::settings::engine_with_client(global, releaser.client().clone(), Some(0), false)?;
     let url_mirrors = crate::settings::url_mirrors(global)?;
     let executor = args.executor(&engine, url_mirrors)?;
     Ok(releaser.with_executor(executor, Arc::new(engine))?)

@@ -45,18 +45,21 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Handle> {
 /// The build engine over the local store, with the registry client (for `from` images) and the
 /// `--url-mirror`s. `SOURCE_DATE_EPOCH` clamps timestamps when set.
 pub fn engine(global: &GlobalArgs, store: Store) -> anyhow::Result<plinth_engine::Engine> {
-    engine_with_client(global, registry_client(global, store)?, None)
+    engine_with_client(global, registry_client(global, store)?, None, false)
 }
 
-/// The build engine over `client`'s store. `SOURCE_DATE_EPOCH` wins over `default_epoch`.
+/// The build engine over `client`'s store. `SOURCE_DATE_EPOCH` wins over `default_epoch`;
+/// `always_pull` is `plinth build --pull` (no fallback to earlier resolutions of a tag).
 pub fn engine_with_client(
     global: &GlobalArgs,
     client: Client,
     default_epoch: Option<u64>,
+    always_pull: bool,
 ) -> anyhow::Result<plinth_engine::Engine> {
     let epoch = source_date_epoch()?.or(default_epoch);
     let mut config = plinth_engine::EngineConfig::new(client.store().clone())
         .with_registry(client)
+        .with_always_pull(always_pull)
         .with_network(global.network.mode())
         .with_source_date_epoch(epoch);
     for mirror in url_mirrors(global)? {
