@@ -105,6 +105,12 @@ impl Delivery<'_> {
             BuildOutput::Image(location) => {
                 self.write_image(location)?;
                 self.printer.status(format!("wrote {output}"));
+                if let ImageLocation::OciLayout { .. } = location {
+                    self.printer.status(format!(
+                        "run it with `plinth run {output} -- COMMAND`, or load it into docker with \
+                         `skopeo copy {output} docker-daemon:NAME:TAG`"
+                    ));
+                }
             }
             BuildOutput::OciTar { file, name } => {
                 self.refuse_existing(file)?;
