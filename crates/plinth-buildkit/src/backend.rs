@@ -230,6 +230,9 @@ impl BuildkitBackend {
         }
         let store = &self.config.store;
         let _lock = store.lock_shared()?;
+        options
+            .reporter
+            .on_build_start(&options.platforms, container.steps().count());
         let fetched = crate::prepare::fetch_urls(container, &self.fetcher)?;
         let fetched = &fetched;
         let results: Vec<Result<PlatformBuild>> = std::thread::scope(|s| {

@@ -124,8 +124,9 @@ fn stdin_dockerfiles_and_contexts_and_buildx_outputs() {
     let ctx = TestContext::new();
     let root = busybox_layout(ctx.temp_dir());
     let context = context_with_dockerfile(&ctx, &root);
-    let dockerfile =
-        format!("FROM {root}\nCOPY payload.txt /copied.txt\nRUN echo made > /made && rm /etc/passwd\n");
+    let dockerfile = format!(
+        "FROM {root}\nCOPY payload.txt /copied.txt\nRUN echo made > /made && rm /etc/passwd\n"
+    );
 
     // `-f -`: the Dockerfile from stdin, the context from PATH; outputs in buildx's forms.
     let local = ctx.temp_dir().join("tree");
@@ -160,7 +161,10 @@ fn stdin_dockerfiles_and_contexts_and_buildx_outputs() {
         "made\n"
     );
     assert!(local.join("bin/busybox").is_file());
-    assert!(!local.join("etc/passwd").exists(), "the deletion is applied");
+    assert!(
+        !local.join("etc/passwd").exists(),
+        "the deletion is applied"
+    );
 
     let listed = stdout_ok(&ctx, ctx.command("tar").arg("-tf").arg(&tree_tar));
     assert!(
@@ -283,5 +287,77 @@ fn pull_refuses_an_unreachable_registry_where_a_plain_build_falls_back() {
     assert!(
         String::from_utf8_lossy(&pulled.stderr).contains("pull/busybox:1"),
         "the error names the image"
+    );
+}
+
+/// `--progress plain` prints BuildKit's plain lines with the RUN output streamed; `quiet` only
+/// the digest; `tty` without a terminal is refused as buildx refuses it.
+#[test]
+fn progress_plain_streams_run_output_as_buildkit_does_and_quiet_prints_the_digest() {
+    require_external!(External::Root);
+    let ctx = TestContext::new();
+    let root = busybox_layout(ctx.temp_dir());
+    let dir = ctx.temp_dir().join("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {root}\nENV A=1\nRUN echo first line; echo second line >&2\n"),
+    )
+    .unwrap();
+    let build = |progress: &str| {
+        output(
+            &ctx,
+            ctx.plinth()
+                .args(["build", "--platform", "linux/amd64", "--progress", progress])
+                .arg(&dir),
+        )
+    };
+    let plain = build("plain");
+    assert!(plain.status.success());
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting with `{prefix}`:\n{stderr}"))
+    };
+    let header = at("#3 [3/3] RUN ");
+    let first = at("#3 0.");
+    assert!(lines[first].ends_with(" first line"), "{stderr}");
+    let second = lines
+        .iter()
+        .position(|l| l.starts_with("#3 ") && l.ends_with(" second line"))
+        .expect("stderr of the step is streamed too");
+    let done = at("#3 DONE ");
+    assert!(header < first && first < done && second < done, "{stderr}");
+    assert!(lines[done].ends_with('s'), "{stderr}");
+    assert!(lines.contains(&"#2 [2/3] ENV A=1"), "{stderr}");
+    assert!(
+        lines[at("#1 [1/3] FROM ")..]
+            .iter()
+            .any(|l| l.starts_with("#1 ")),
+        "{stderr}"
+    );
+
+    // Rebuilt: every step is `#N CACHED`, and nothing is streamed.
+    let cached = build("plain");
+    let stderr = String::from_utf8_lossy(&cached.stderr);
+    assert!(stderr.contains("\n#3 CACHED\n"), "{stderr}");
+    assert!(!stderr.lines().any(|l| l.starts_with("#3 0.")), "{stderr}");
+
+    let quiet = build("quiet");
+    assert!(quiet.status.success());
+    assert_eq!(
+        quiet.stdout, plain.stdout,
+        "the digest, as `docker build -q`"
+    );
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+
+    let tty = build("tty");
+    assert_eq!(tty.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&tty.stderr)
+            .contains("`--progress tty` needs stderr to be a terminal"),
     );
 }
