@@ -121,7 +121,7 @@ pub fn run(
     };
     outputs::refuse_multi_platform(&outputs, &platforms)?;
     let store = open_store()?;
-    let engine = engine_with_client(global, registry_client(global, store)?, None, args.pull)?;
+    let engine = engine_with_client(global, registry_client(global, store)?, args.pull)?;
     args.engine.always_pull = args.pull;
     // Recipes are functions of the platform; they must agree apart from platform-specific steps,
     // so each platform builds its own container.

@@ -158,7 +158,7 @@ impl Delivery<'_> {
                     self.root,
                     self.platforms,
                     file,
-                    crate::settings::source_date_epoch()?,
+                    Some(crate::settings::build_epoch()?),
                 )
                 .with_context(|| format!("failed to write {output}"))?;
                 self.printer.status(format!("wrote {output}"));
