@@ -34,6 +34,7 @@ pub mod manifest;
 pub mod media_type;
 pub mod platform;
 pub mod reference;
+pub mod rootfs;
 pub mod store;
 
 pub use artifact::Artifact;
