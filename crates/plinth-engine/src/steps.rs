@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use plinth_executor::{
-    BuildReporter, BuildSecrets, CacheStatus, NoReporter, PlatformBuild, StepReport,
+    BuildInput, BuildReporter, BuildSecrets, CacheStatus, InputKind, NoReporter, PlatformBuild,
+    StepReport,
 };
 use plinth_oci::{Descriptor, Digest, History, ImageManifest, Platform};
 use plinth_recipe::state::{join_path, normalize_path};
@@ -15,8 +16,8 @@ use crate::cache::{BuildRecord, StepRecord, StepTrace, explain, root_key, step_k
 use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::files::{
-    CopyItem, ItemKind, file_digest, host_tree, image_tree, override_meta, resolve_owner,
-    tree_digest, write_items_layer,
+    CopyItem, ItemKind, file_digest, host_tree, host_tree_ignoring, image_tree, override_meta,
+    resolve_owner, tree_digest, write_items_layer,
 };
 use crate::state::ImageState;
 use crate::step_context::StepContext;
@@ -57,6 +58,8 @@ struct PlatformBuilder<'a> {
     traces: Vec<StepTrace>,
     reports: Vec<StepReport>,
     url_inputs: BTreeMap<String, Digest>,
+    /// Roots, host files and directories read (URL inputs are in `url_inputs`).
+    inputs: Vec<BuildInput>,
 }
 
 /// Builds `container` for one platform.
@@ -83,6 +86,7 @@ pub(crate) fn build_platform(
         traces: Vec::new(),
         reports: Vec::new(),
         url_inputs: BTreeMap::new(),
+        inputs: Vec::new(),
     };
     for step in container.steps() {
         if let Err(e) = builder.run_step(&step) {
@@ -107,6 +111,11 @@ impl PlatformBuilder<'_> {
                 let root = crate::resolve::resolve_root(self.engine, source, self.platform)?;
                 let digest = root.manifest.digest.clone();
                 inputs.insert("root".to_owned(), digest.to_string());
+                self.inputs.push(BuildInput::new(
+                    InputKind::RootImage,
+                    source.address(),
+                    digest.clone(),
+                ));
                 let before = self
                     .previous
                     .as_ref()
@@ -325,6 +334,11 @@ impl PlatformBuilder<'_> {
             FileSource::HostFile(p) => {
                 let digest = file_digest(p)?;
                 inputs.insert("host_file".to_owned(), digest.to_string());
+                self.inputs.push(BuildInput::new(
+                    InputKind::HostFile,
+                    p.display().to_string(),
+                    digest.clone(),
+                ));
                 ItemKind::File(p.clone())
             }
             FileSource::Bytes(b) => ItemKind::Bytes(b.clone()),
@@ -423,6 +437,23 @@ impl PlatformBuilder<'_> {
         let mut items = match source {
             DirectorySource::Host(dir) => {
                 let items = host_tree(dir)?;
+                let digest = tree_digest(&items)?;
+                inputs.insert("host_dir".to_owned(), digest.to_string());
+                self.inputs.push(BuildInput::new(
+                    InputKind::HostDirectory,
+                    dir.display().to_string(),
+                    digest,
+                ));
+                items
+            }
+            DirectorySource::HostIgnoring {
+                path: dir,
+                within,
+                ignore,
+            } => {
+                // Only what survives the ignore file is read and hashed: an ignored file's
+                // change leaves the key alone.
+                let items = host_tree_ignoring(dir, within, ignore, index)?;
                 inputs.insert("host_dir".to_owned(), tree_digest(&items)?.to_string());
                 items
             }
@@ -447,7 +478,7 @@ impl PlatformBuilder<'_> {
                     .next()
                     .unwrap_or("")
                     .to_owned(),
-                DirectorySource::Host(dir) => dir
+                DirectorySource::Host(dir) | DirectorySource::HostIgnoring { path: dir, .. } => dir
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
@@ -483,6 +514,7 @@ impl PlatformBuilder<'_> {
         )?;
         // What the helper downloaded went into this image too.
         self.url_inputs.extend(helper.url_inputs.clone());
+        self.inputs.extend(helper.inputs.iter().cloned());
         Ok(helper)
     }
 
@@ -583,6 +615,7 @@ impl PlatformBuilder<'_> {
             config,
             self.reports,
             self.url_inputs,
-        )?)
+        )?
+        .with_inputs(self.inputs))
     }
 }

@@ -152,19 +152,6 @@ fn foreign_frontends_are_refused_and_stable_ones_accepted() {
 }
 
 #[test]
-fn a_heredoc_is_one_refusal_and_its_body_is_not_read() {
-    let found = problems(
-        "FROM scratch\nRUN <<EOF\nset -e\nFOO bar\nEOF\nCOPY <<-\"A\" <<B /x\n\tEXPOSE 1\n\tA\nWORKDIR x\nB\nENV OK=1\n",
-    );
-    assert_eq!(
-        found.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
-        vec![2, 6],
-        "{found:?}"
-    );
-    assert!(found.iter().all(|(_, m)| m.contains("heredocs")));
-}
-
-#[test]
 fn add_of_an_archive_whatever_its_name_is_refused() {
     let ctx = tempfile::tempdir().unwrap();
     std::fs::write(ctx.path().join("bundle.bin"), [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
@@ -176,24 +163,6 @@ fn add_of_an_archive_whatever_its_name_is_refused() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0, 3);
     assert!(found[0].1.contains("use COPY"), "{found:?}");
-}
-
-#[test]
-fn an_ignore_file_in_the_context_is_refused_until_applied() {
-    let ctx = tempfile::tempdir().unwrap();
-    std::fs::write(ctx.path().join("a.txt"), "a").unwrap();
-    let text = "FROM scratch\nCOPY a.txt /\nADD https://example.invalid/x /x\n";
-    parse_dockerfile(text, ctx.path()).unwrap();
-    std::fs::write(ctx.path().join("Dockerfile.dockerignore"), "*.log").unwrap();
-    let options = ReaderOptions::new(ctx.path()).with_dockerfile(ctx.path().join("Dockerfile"));
-    let found = problems_with(text, &options);
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].0, 2);
-    assert!(found[0].1.contains("Dockerfile.dockerignore"), "{found:?}");
-    std::fs::remove_file(ctx.path().join("Dockerfile.dockerignore")).unwrap();
-    std::fs::write(ctx.path().join(".dockerignore"), "*.log").unwrap();
-    let found = problems_with(text, &ReaderOptions::new(ctx.path()));
-    assert!(found[0].1.contains(".dockerignore"), "{found:?}");
 }
 
 #[test]

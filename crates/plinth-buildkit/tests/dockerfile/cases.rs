@@ -56,6 +56,20 @@ const fn same(name: &'static str, dockerfile: &'static str) -> Case {
     }
 }
 
+const fn files(
+    name: &'static str,
+    dockerfile: &'static str,
+    files: &'static [(&'static str, &'static str)],
+) -> Case {
+    Case {
+        name,
+        dockerfile,
+        context: TEXT,
+        build_args: &[],
+        expect: Files(files),
+    }
+}
+
 const fn refused(
     name: &'static str,
     dockerfile: &'static str,
@@ -312,6 +326,83 @@ pub const CASES: &[Case] = &[
     ),
     same("add_plain_file", "FROM {root}\nADD a.txt /added\n"),
     same("add_url", "FROM {root}\nADD {url}/dl/tool.sh /tools/\n"),
+    // --- ignore files ------------------------------------------------------------------------------
+    Case {
+        name: "dockerignore_applies_to_every_context_read",
+        dockerfile: "FROM {root}\nCOPY . /ctx/\nCOPY *.txt /w/\nCOPY dir /d\nCOPY secret /s\n",
+        context: &[
+            (
+                ".dockerignore",
+                File(
+                    "# comment\n*.log\n**/tmp\n/secret\n!secret/keep\nDockerfile\n",
+                    0o644,
+                ),
+            ),
+            ("a.txt", File("alpha\n", 0o644)),
+            ("b.log", File("log\n", 0o644)),
+            ("skip.txt", File("skip\n", 0o644)),
+            ("dir/c.log", File("nested log\n", 0o644)),
+            ("dir/tmp/x", File("tmp\n", 0o644)),
+            ("dir/y", File("y\n", 0o600)),
+            ("secret/token", File("token\n", 0o600)),
+            ("secret/keep", File("keep\n", 0o644)),
+        ],
+        build_args: &[],
+        expect: Same,
+    },
+    Case {
+        name: "dockerignore_of_the_dockerfile_wins",
+        dockerfile: "FROM {root}\nCOPY . /ctx/\n",
+        context: &[
+            (
+                "Dockerfile.dockerignore",
+                File("a.txt\n*.dockerignore\n", 0o644),
+            ),
+            (".dockerignore", File("b.txt\n", 0o644)),
+            ("a.txt", File("alpha\n", 0o644)),
+            ("b.txt", File("bravo\n", 0o644)),
+        ],
+        build_args: &[],
+        expect: Same,
+    },
+    Case {
+        name: "refused_copy_of_an_ignored_file",
+        dockerfile: "FROM {root}\nCOPY .dockerignore /x\nCOPY b.txt /b\n",
+        context: &[
+            (".dockerignore", File("b.txt\n", 0o644)),
+            ("b.txt", File("bravo\n", 0o644)),
+        ],
+        build_args: &[],
+        expect: Refused {
+            line: 3,
+            needle: "add `!b.txt` after it",
+        },
+    },
+    // --- heredocs (Debian's BuildKit predates them: checked against the files written) ----------
+    files(
+        "heredoc_run",
+        "FROM {root}\nRUN <<EOF\necho one > /h1\necho two >> /h1\nEOF\nRUN echo after > /h1b\n",
+        &[("h1", "one\ntwo\n"), ("h1b", "after\n")],
+    ),
+    files(
+        "heredoc_run_shebang",
+        "FROM {root}\nRUN <<EOF\n#!/bin/sh\necho \"$0\" > /h2\nEOF\n",
+        &[("h2", "/dev/pipes/EOF\n")],
+    ),
+    files(
+        "heredoc_run_several_with_tabs",
+        "FROM {root}\nENV W=world\nRUN cat <<-A > /h3 && cat <<'B' >> /h3\n\tone $W\n\tA\ntwo $W\nB\n",
+        &[("h3", "one world\ntwo $W\n")],
+    ),
+    files(
+        "heredoc_copy",
+        "FROM {root}\nARG V=val\nCOPY <<EOF <<'RAW' /c/\nv=$V \"q\"\nEOF\nr=$V\nRAW\nCOPY --chmod=755 <<-S /s.sh\n\t#!/bin/sh\n\techo s\n\tS\nRUN /s.sh > /s.out\n",
+        &[
+            ("c/EOF", "v=val \"q\"\n"),
+            ("c/RAW", "r=$V\n"),
+            ("s.out", "s\n"),
+        ],
+    ),
     // --- stages ----------------------------------------------------------------------------------
     same(
         "copy_from_stage",
@@ -366,10 +457,10 @@ pub const CASES: &[Case] = &[
     ),
     // --- refused, with the line and the way out ---------------------------------------------------
     refused(
-        "refused_heredoc",
-        "FROM {root}\nRUN <<EOF\necho hi\nEOF\n",
+        "refused_unterminated_heredoc",
+        "FROM {root}\nRUN <<EOF\necho hi\n",
         2,
-        "heredocs",
+        "end it with a line holding only `EOF`",
     ),
     refused(
         "refused_wildcard_without_match",
@@ -395,19 +486,6 @@ pub const CASES: &[Case] = &[
         2,
         "--mount=type=secret",
     ),
-    Case {
-        name: "refused_ignore_file",
-        dockerfile: "FROM {root}\nCOPY . /ctx/\n",
-        context: &[
-            (".dockerignore", File("*.log\n", 0o644)),
-            ("a.log", File("log\n", 0o644)),
-        ],
-        build_args: &[],
-        expect: Refused {
-            line: 2,
-            needle: "ignore file",
-        },
-    },
     Case {
         name: "refused_archive_by_content",
         dockerfile: "FROM {root}\nADD blob /x/\n",

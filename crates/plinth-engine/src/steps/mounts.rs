@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use plinth_executor::{BuildInput, InputKind};
 use plinth_recipe::state::normalize_path;
 use plinth_recipe::{BindSource, Network, RunMount, SecretMount};
 
@@ -46,7 +47,25 @@ impl PlatformBuilder<'_> {
             prepared.push(match mount {
                 RunMount::Bind { target, source, rw } => {
                     let items = match source {
-                        BindSource::Host(path) => host_tree(path)?,
+                        BindSource::Host(path) => {
+                            let items = host_tree(path)?;
+                            let kind = if path.is_dir() {
+                                InputKind::HostDirectory
+                            } else {
+                                InputKind::HostFile
+                            };
+                            let digest = if path.is_dir() {
+                                tree_digest(&items)?
+                            } else {
+                                crate::files::file_digest(path)?
+                            };
+                            self.inputs.push(BuildInput::new(
+                                kind,
+                                path.display().to_string(),
+                                digest,
+                            ));
+                            items
+                        }
                         BindSource::Container { container, path } => {
                             let helper = self.build_helper(container, &format!("mount-{index}-{n}"))?;
                             let dirs = self.engine.snapshots.read_dirs(helper.layers())?;

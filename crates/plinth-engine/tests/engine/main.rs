@@ -9,6 +9,7 @@ mod debian_root;
 mod escape;
 mod export;
 mod gc;
+mod ignore;
 mod overhead;
 mod run_mounts;
 mod umoci;

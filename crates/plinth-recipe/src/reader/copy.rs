@@ -6,7 +6,8 @@ use std::path::Path;
 
 use plinth_oci::Digest;
 
-use super::{Flags, Reader, check_heredoc, glob, json_array};
+use super::context_ignore::{ContextIgnore, context_relative};
+use super::{Flags, Reader, glob, json_array};
 use crate::inputs::{resolve_in_context, url_file_name};
 use crate::op::{DirectorySource, FileSource, Op};
 use crate::source::ImageSource;
@@ -57,14 +58,21 @@ impl Reader<'_> {
         }
         let raw = match json_array(rest)? {
             Some(list) => list,
-            None => {
-                check_heredoc(rest)?;
-                rest.split_whitespace().map(str::to_owned).collect()
-            }
+            None => rest.split_whitespace().map(str::to_owned).collect(),
         };
+        // Heredoc sources (`<<EOF`) are files of their own; the rest are paths or URLs.
+        let mut inline: Vec<(String, String)> = Vec::new();
         let mut args = Vec::with_capacity(raw.len());
-        for a in &raw {
-            args.push(self.expand(a)?);
+        for (i, a) in raw.iter().enumerate() {
+            match self.heredoc_source(a)? {
+                Some(_) if i + 1 == raw.len() => {
+                    return Err(format!(
+                        "a heredoc cannot be the {keyword} destination: give a path after the sources"
+                    ));
+                }
+                Some(file) => inline.push(file),
+                None => args.push(self.expand(a)?),
+            }
         }
         let Some((dest, sources)) = args.split_last() else {
             return Err(format!(
@@ -79,12 +87,13 @@ impl Reader<'_> {
         };
         let dest = &dest;
 
-        if sources.is_empty() {
+        if sources.is_empty() && inline.is_empty() {
             return Err(format!(
                 "{keyword} needs at least one source and a destination"
             ));
         }
         // Wildcards in context sources expand here, in lexical order, as BuildKit expands them.
+        let ignore = ContextIgnore::load(self.options)?;
         let mut expanded: Vec<String> = Vec::with_capacity(sources.len());
         for src in sources {
             let is_url = src.starts_with("https://") || src.starts_with("http://");
@@ -98,7 +107,10 @@ impl Reader<'_> {
                 src
             };
             if from.is_none() && !is_url && glob::has_wildcard(src) {
-                let matches = glob::expand_in_context(&self.options.context_dir, src)?;
+                let mut matches = glob::expand_in_context(&self.options.context_dir, src)?;
+                if let Some(ignore) = &ignore {
+                    matches.retain(|m| ignore.visible(&self.options.context_dir, m));
+                }
                 if matches.is_empty() {
                     return Err(format!(
                         "no file in the build context `{}` matches the {keyword} source `{src}`",
@@ -116,7 +128,7 @@ impl Reader<'_> {
             }
         }
         let sources = &expanded[..];
-        if sources.len() > 1 && !dest.ends_with('/') {
+        if sources.len() + inline.len() > 1 && !dest.ends_with('/') {
             return Err(format!(
                 "with several sources, the {keyword} destination `{dest}` must end with `/`"
             ));
@@ -180,8 +192,8 @@ impl Reader<'_> {
                         "ADD of the local archive `{src}` would unpack it, which is not supported: unpack it with RUN"
                     ));
                 }
-                self.refuse_ignore_file(keyword)?;
-                let op = self.context_op(keyword, src, dest, owner.clone(), mode)?;
+                let op =
+                    self.context_op(keyword, src, dest, ignore.as_ref(), (owner.clone(), mode))?;
                 if is_add
                     && let Op::File {
                         source: FileSource::HostFile(host),
@@ -193,29 +205,24 @@ impl Reader<'_> {
                 ops.push(op);
             }
         }
+        // BuildKit copies the heredoc files after the other sources, each made with mode 0644.
+        for (name, data) in inline {
+            let path = if dest.ends_with('/') {
+                format!("{dest}{name}")
+            } else {
+                dest.clone()
+            };
+            ops.push(Op::File {
+                path,
+                source: FileSource::Bytes(data.into_bytes()),
+                owner: owner.clone(),
+                mode: Some(mode.unwrap_or(0o644)),
+            });
+        }
         for op in ops {
             self.push(op);
         }
         Ok(())
-    }
-
-    /// `.dockerignore` changes what the context holds; until the reader applies it, a context
-    /// that has one is refused rather than copied whole.
-    pub(super) fn refuse_ignore_file(&self, keyword: &str) -> Result<(), String> {
-        let mut candidates = vec![self.options.context_dir.join(".dockerignore")];
-        if let Some(dockerfile) = &self.options.dockerfile {
-            let mut name = dockerfile.as_os_str().to_owned();
-            name.push(".dockerignore");
-            candidates.insert(0, name.into());
-        }
-        match candidates.iter().find(|p| p.exists()) {
-            Some(found) => Err(format!(
-                "{keyword} reads the build context, which has `{}`; plinth does not apply ignore files yet, \
-                 so it would copy what BuildKit leaves out: remove the ignore file or move the ignored files out of the context",
-                found.display()
-            )),
-            None => Ok(()),
-        }
     }
 
     /// The container `--from` names: an earlier stage, or an image.
@@ -239,8 +246,8 @@ impl Reader<'_> {
         keyword: &str,
         src: &str,
         dest: &str,
-        owner: Option<String>,
-        mode: Option<u32>,
+        ignore: Option<&ContextIgnore>,
+        (owner, mode): (Option<String>, Option<u32>),
     ) -> Result<Op, String> {
         // `src` is clean (see `clean_context_path`): no `..`, relative to the context root.
         let relative = Path::new(src);
@@ -262,10 +269,31 @@ impl Reader<'_> {
                 other => not_found(&other),
             })?;
         let meta = std::fs::metadata(&host).map_err(|e| not_found(&e))?;
+        let within = context_relative(&self.options.context_dir, &host);
+        if let Some(ignore) = ignore {
+            let context = &self.options.context_dir;
+            for rel in [src, within.as_str()] {
+                if rel != "." && !ignore.visible(context, rel) {
+                    return Err(format!(
+                        "the {keyword} source `{src}` is excluded by the ignore file `{}` (`{rel}`), so BuildKit never receives it: \
+                         remove the pattern that matches it, or add `!{rel}` after it",
+                        ignore.file
+                    ));
+                }
+            }
+        }
         if meta.is_dir() {
+            let source = match ignore {
+                Some(ignore) => DirectorySource::HostIgnoring {
+                    path: host,
+                    within,
+                    ignore: ignore.patterns.clone(),
+                },
+                None => DirectorySource::Host(host),
+            };
             return Ok(Op::Directory {
                 path: dest.to_owned(),
-                source: DirectorySource::Host(host),
+                source,
                 owner,
                 mode,
             });

@@ -1,26 +1,13 @@
-//! Checks on a RUN (or COPY) line that are about its flags and body rather than its meaning:
-//! heredocs, which are refused, and `RUN --mount` options (BuildKit's
-//! `instructions/commands_runmount.go` and `dockerfile2llb/convert_secrets.go`).
+//! `RUN --mount` options, as BuildKit reads them (`instructions/commands_runmount.go` and
+//! `dockerfile2llb/convert_secrets.go`).
 
 use std::path::Path;
 
 use super::Reader;
+use super::context_ignore::{ContextIgnore, context_relative};
 use crate::inputs::resolve_in_context;
 use crate::run_mount::{BindSource, DEFAULT_SECRET_MODE, RunMount, SecretMount};
 use crate::state::{CacheMount, normalize_path};
-
-pub(crate) fn check_heredoc(rest: &str) -> std::result::Result<(), String> {
-    let mut s = rest;
-    while let Some(i) = s.find("<<") {
-        let after = s[i + 2..].trim_start_matches('-');
-        if after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '"' || c == '\'')
-        {
-            return Err("heredocs (`<<EOF`) are not supported: write the commands in one RUN joined with `&&`, or COPY a file".into());
-        }
-        s = &s[i + 2..];
-    }
-    Ok(())
-}
 
 /// One `RUN --mount`: a cache (which the recipe keeps active across execs) or a mount of this
 /// exec only.
@@ -187,7 +174,6 @@ impl Reader<'_> {
                 path: normalize_path(&format!("/{source}")),
             });
         }
-        self.refuse_ignore_file("RUN --mount=type=bind")?;
         let relative = Path::new(source.trim_start_matches('/'));
         let host = resolve_in_context(&self.options.context_dir, relative).map_err(|e| {
             format!(
@@ -200,6 +186,24 @@ impl Reader<'_> {
                 "the bind mount source `{source}` is not in the build context `{}`",
                 self.options.context_dir.display()
             ));
+        }
+        if let Some(ignore) = ContextIgnore::load(self.options)? {
+            let context = &self.options.context_dir;
+            let within = context_relative(context, &host);
+            if host.is_dir() {
+                return Err(format!(
+                    "the bind mount source `{source}` is a directory of a context with the ignore file `{}`, which plinth \
+                     does not apply to bind mounts yet: COPY what the step needs, or move the ignore file away",
+                    ignore.file
+                ));
+            }
+            if !ignore.visible(context, &within) {
+                return Err(format!(
+                    "the bind mount source `{source}` is excluded by the ignore file `{}` (`{within}`), so BuildKit never receives it: \
+                     remove the pattern that matches it, or add `!{within}` after it",
+                    ignore.file
+                ));
+            }
         }
         Ok(BindSource::Host(host))
     }
