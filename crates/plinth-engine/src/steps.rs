@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use plinth_executor::{
-    BuildInput, BuildReporter, BuildSecrets, CacheStatus, InputKind, NoReporter, PlatformBuild,
-    StepReport,
+    BuildInput, BuildReporter, BuildSecrets, CacheStatus, InputKind, PlatformBuild, StepReport,
 };
 use plinth_oci::{Descriptor, Digest, History, ImageManifest, Platform};
 use plinth_recipe::state::{join_path, normalize_path};
@@ -23,7 +22,9 @@ use crate::state::ImageState;
 use crate::step_context::StepContext;
 use crate::step_description::{apply_config, describe, set_default_path};
 
+mod helpers;
 mod mounts;
+mod workdir;
 pub(crate) use mounts::PreparedMount;
 
 /// What a step needs besides its operation, found before its key is computed.
@@ -60,6 +61,8 @@ struct PlatformBuilder<'a> {
     url_inputs: BTreeMap<String, Digest>,
     /// Roots, host files and directories read (URL inputs are in `url_inputs`).
     inputs: Vec<BuildInput>,
+    /// Helper containers built ahead, concurrently, by their name in this build.
+    helpers: BTreeMap<String, PlatformBuild>,
 }
 
 /// Builds `container` for one platform.
@@ -87,7 +90,9 @@ pub(crate) fn build_platform(
         reports: Vec::new(),
         url_inputs: BTreeMap::new(),
         inputs: Vec::new(),
+        helpers: BTreeMap::new(),
     };
+    builder.prebuild_helpers(container)?;
     for step in container.steps() {
         if let Err(e) = builder.run_step(&step) {
             builder.keep_partial();
@@ -380,51 +385,6 @@ impl PlatformBuilder<'_> {
         })
     }
 
-    /// BuildKit makes the workdir (and its missing parents) right away, 0755 and owned by the
-    /// image user, so it exists even when no RUN follows.
-    fn prepare_workdir(&mut self, index: usize, path: &str) -> Result<Prepared> {
-        let dir = self.in_workdir(path);
-        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
-        let Ok(missing) = crate::files::missing_dirs(&dirs, &dir, index) else {
-            return Ok(Prepared::Nothing);
-        };
-        let Some(first) = missing.first() else {
-            return Ok(Prepared::Nothing);
-        };
-        let user = self
-            .state
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| c.user.clone())
-            .filter(|u| !u.is_empty());
-        let (uid, gid) = match user {
-            Some(u) => resolve_owner(&dirs, &u, index)?,
-            None => (0, 0),
-        };
-        let parent = first.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
-        let mtime = self
-            .engine
-            .source_date_epoch
-            .unwrap_or_else(crate::time::now_epoch);
-        let items = missing
-            .iter()
-            .map(|rel| CopyItem {
-                rel: rel[parent.len()..].trim_start_matches('/').to_owned(),
-                kind: ItemKind::Dir,
-                uid: u64::from(uid),
-                gid: u64::from(gid),
-                mode: 0o755,
-                mtime,
-            })
-            .collect();
-        Ok(Prepared::Items {
-            dest: format!("/{parent}"),
-            items,
-            dest_owner: (u64::from(uid), u64::from(gid)),
-        })
-    }
-
     fn prepare_directory(
         &mut self,
         index: usize,
@@ -496,26 +456,6 @@ impl PlatformBuilder<'_> {
             items,
             dest_owner,
         })
-    }
-
-    /// Builds a helper container (a stage of `COPY --from` or `RUN --mount=from=`) on this
-    /// platform, quietly.
-    fn build_helper(&mut self, container: &Container, name: &str) -> Result<PlatformBuild> {
-        let settings = BuildSettings {
-            reporter: &NoReporter,
-            ..self.settings
-        };
-        let helper = build_platform(
-            self.engine,
-            container,
-            self.platform,
-            settings,
-            &format!("{}/{name}", self.recipe_id),
-        )?;
-        // What the helper downloaded went into this image too.
-        self.url_inputs.extend(helper.url_inputs.clone());
-        self.inputs.extend(helper.inputs.iter().cloned());
-        Ok(helper)
     }
 
     /// Runs a step that missed the cache; returns its layer, if it made one.

@@ -26,6 +26,7 @@ use crate::declared_ids::DeclaredIds;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, FileSource, Network, Op};
 use crate::run_mount::{BindSource, RunMount};
+use crate::setting::ImageSetting;
 use crate::source::{ImageSource, SourceKind};
 use crate::state::CacheMount;
 use crate::words::{is_plain, quote_double, word};
@@ -292,6 +293,15 @@ impl Writer<'_> {
                         unrepresentable(format!("the value of label `{name}` holds a line break"))
                     })?;
                     lines.push(format!("LABEL {}={value}", w(name, "label key")?));
+                }
+                Op::Config {
+                    setting: ImageSetting::OnBuildTriggersRan,
+                } => {
+                    return Err(unrepresentable(
+                        "the base's ONBUILD triggers ran here as plinth read them, and BuildKit would run them \
+                         again itself, against the generated build context: build it with `--engine embedded`"
+                            .to_owned(),
+                    ));
                 }
                 Op::Config { setting } => lines.push(setting.dockerfile_line()),
                 Op::User { user } => lines.push(format!("USER {}", w(user, "user")?)),

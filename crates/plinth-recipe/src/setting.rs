@@ -54,6 +54,10 @@ pub enum ImageSetting {
         /// The name.
         name: String,
     },
+    /// The base's `ONBUILD` triggers ran (the steps right before this one): they are dropped
+    /// from the image, as BuildKit drops them. No Dockerfile line writes this: BuildKit runs a
+    /// base's triggers itself, at `FROM`.
+    OnBuildTriggersRan,
 }
 
 /// A health check: `Test` and the optional timings (nanoseconds, as in the image config).
@@ -143,6 +147,9 @@ impl ImageSetting {
             ImageSetting::OnBuild { trigger } => format!("ONBUILD {trigger}"),
             ImageSetting::Shell { argv } => format!("SHELL {}", json_array(argv)),
             ImageSetting::Author { name } => format!("MAINTAINER {name}"),
+            ImageSetting::OnBuildTriggersRan => {
+                "# the base image's ONBUILD triggers ran".to_owned()
+            }
         }
     }
 
@@ -200,6 +207,9 @@ impl ImageSetting {
                     .unwrap_or_default();
                 list.push(trigger.clone());
                 runtime.extra.insert("OnBuild".into(), json!(list));
+            }
+            ImageSetting::OnBuildTriggersRan => {
+                config.runtime_mut().extra.remove("OnBuild");
             }
             ImageSetting::Shell { argv } => {
                 config
@@ -262,6 +272,7 @@ impl ImageSetting {
             ImageSetting::StopSignal { signal: s }
             | ImageSetting::OnBuild { trigger: s }
             | ImageSetting::Author { name: s } => vec![s.as_str()],
+            ImageSetting::OnBuildTriggersRan => Vec::new(),
         }
     }
 }

@@ -203,3 +203,56 @@ fn the_buildable_view_writes_mounts_that_read_back_the_same() {
         vec!["tok".to_owned()]
     );
 }
+
+#[test]
+fn a_base_images_onbuild_triggers_run_right_after_from() {
+    use plinth_recipe::{BaseConfig, ImageSetting};
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("a.txt"), "a").unwrap();
+    let base = |triggers: &[&str]| BaseConfig {
+        on_build: triggers.iter().map(|t| t.to_string()).collect(),
+        ..BaseConfig::default()
+    };
+    let options = ReaderOptions::new(ctx.path()).with_base_config(
+        "registry.example/onbuild:1",
+        base(&["RUN echo trig", "ENV T=1"]),
+    );
+    let c =
+        parse_dockerfile_with("FROM registry.example/onbuild:1\nRUN echo $T\n", &options).unwrap();
+    let ops = c.ops();
+    assert!(
+        matches!(&ops[1], Op::Exec { argv, .. } if argv[2] == "echo trig"),
+        "{ops:?}"
+    );
+    assert_eq!(
+        ops[2],
+        Op::Env {
+            name: "T".into(),
+            value: "1".into()
+        }
+    );
+    assert_eq!(
+        ops[3],
+        Op::Config {
+            setting: ImageSetting::OnBuildTriggersRan
+        }
+    );
+    // The image's buildable view cannot stand for it: BuildKit would run the triggers again.
+    let err = c
+        .buildable_dockerfile(&BuildableOptions::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--engine embedded"), "{err}");
+
+    for (trigger, needle) in [
+        ("FROM other", "FROM isn't allowed as a trigger"),
+        ("COPY missing /x", "the ONBUILD trigger `COPY missing /x`"),
+    ] {
+        let options = ReaderOptions::new(ctx.path())
+            .with_base_config("registry.example/onbuild:1", base(&[trigger]));
+        let err = parse_dockerfile_with("FROM registry.example/onbuild:1\n", &options)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1: ") && err.contains(needle), "{err}");
+    }
+}

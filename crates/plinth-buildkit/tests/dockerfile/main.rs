@@ -290,6 +290,18 @@ fn run_case(fixture: &Fixture, (case, extra): (&Case, &Extra)) -> Vec<String> {
         return problems;
     };
     for (name, result) in engines {
+        if name == "BuildKit backend"
+            && let Some(needle) = extra.backend_refuses
+        {
+            match result {
+                Err(e) if e.contains(needle) => {}
+                other => problems.push(format!(
+                    "the BuildKit backend should refuse with {needle:?}: {:?}",
+                    other.map(|_| "it built")
+                )),
+            }
+            continue;
+        }
         match result {
             Err(e) => problems.push(format!("{name} failed: {e}")),
             Ok((tree, config)) => {

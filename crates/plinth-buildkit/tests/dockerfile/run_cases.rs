@@ -13,12 +13,16 @@ pub struct Extra {
     /// Paths Debian's BuildKit (before Docker 23) leaves as empty root-owned directories where it
     /// made a mount point; current BuildKit removes them, and so does plinth.
     pub stubs: &'static [&'static str],
+    /// What the BuildKit backend must refuse it with, when it cannot build it (the embedded
+    /// engine must still build BuildKit's tree and config).
+    pub backend_refuses: Option<&'static str>,
 }
 
 pub const NO_EXTRA: Extra = Extra {
     secrets: &[],
     target: None,
     stubs: &[],
+    backend_refuses: None,
 };
 
 const SECRET: &str = "s3cret-v4lue-never-stored";
@@ -52,6 +56,7 @@ const fn stubs(stubs: &'static [&'static str]) -> Extra {
         secrets: &[],
         target: None,
         stubs,
+        backend_refuses: None,
     }
 }
 
@@ -60,6 +65,7 @@ const fn secret(stubs: &'static [&'static str]) -> Extra {
         secrets: &[("tok", SECRET)],
         target: None,
         stubs,
+        backend_refuses: None,
     }
 }
 
@@ -68,8 +74,16 @@ const fn target(name: &'static str) -> Extra {
         secrets: &[],
         target: Some(name),
         stubs: &[],
+        backend_refuses: None,
     }
 }
+
+/// BuildKit runs a base's ONBUILD triggers itself, so the backend cannot hand it the steps
+/// plinth read from them.
+const TRIGGERS: Extra = Extra {
+    backend_refuses: Some("--engine embedded"),
+    ..NO_EXTRA
+};
 
 pub const RUN_CASES: &[(Case, Extra)] = &[
     // --- RUN --mount=type=bind -----------------------------------------------------------------
@@ -143,6 +157,13 @@ pub const RUN_CASES: &[(Case, Extra)] = &[
         "target_skips_stages_it_does_not_need",
         "FROM {root} AS broken\nRUN exit 3\nFROM {root} AS base\nRUN echo base > /b\nFROM base AS final\nRUN echo f > /f\nFROM broken\n",
         target("final"),
+    ),
+    // --- ONBUILD triggers of a base ---------------------------------------------------------------
+    same(
+        "onbuild_triggers_run_after_from",
+        "FROM {root} AS base\nONBUILD RUN echo t > /t\nONBUILD ENV T=1\nONBUILD COPY a.txt /from-trigger\nRUN echo b > /b\n\
+         FROM base\nRUN echo \"$T\" > /after\n",
+        TRIGGERS,
     ),
     same(
         "unneeded_stage_is_not_built",

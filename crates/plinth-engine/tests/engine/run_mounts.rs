@@ -195,3 +195,33 @@ fn host_network_and_required_secrets_need_the_build_to_give_them() {
         "{err}"
     );
 }
+
+#[test]
+fn independent_stages_build_at_the_same_time() {
+    if !require_root() {
+        return;
+    }
+    let t = TestEngine::new(None);
+    let context = tempfile::tempdir().unwrap();
+    // Each stage waits for the other's marker in a shared cache volume: built one after the
+    // other, the first would give up after 20 s and fail the build.
+    let wait = |mine: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,target=/c,id=rendezvous touch /c/{mine} && i=0 && \
+             while test $i -lt 200; do test -e /c/{other} && exit 0; sleep 0.1; i=$((i+1)); done; exit 1\n"
+        )
+    };
+    let text = format!(
+        "FROM {{root}} AS a\n{}RUN echo a > /a\nFROM {{root}} AS b\n{}RUN echo b > /b\n\
+         FROM {{root}}\nCOPY --from=a /a /a\nRUN --mount=type=bind,from=b,source=/b,target=/tmp/b cat /tmp/b > /b\n",
+        wait("a", "b"),
+        wait("b", "a")
+    );
+    let recipe = read(&text, context.path());
+    let result = ok(t
+        .engine
+        .build(&recipe, &BuildOptions::new([Platform::linux_amd64()])));
+    let root = t.unpack(&result, &Platform::linux_amd64(), "out");
+    assert_eq!(std::fs::read_to_string(root.join("a")).unwrap(), "a\n");
+    assert_eq!(std::fs::read_to_string(root.join("b")).unwrap(), "b\n");
+}

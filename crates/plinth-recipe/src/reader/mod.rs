@@ -24,6 +24,7 @@ mod heredoc;
 mod lines;
 mod run_flags;
 mod settings;
+mod stages;
 mod vars;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,7 +35,6 @@ use plinth_oci::Platform;
 use crate::Container;
 use crate::error::{Error, Problem, Result};
 use crate::op::{Network, Op};
-use crate::source::ImageSource;
 
 use self::run_flags::MountFlag;
 use crate::state::CacheMount;
@@ -284,6 +284,8 @@ pub(super) struct Stage {
     pub cmd_set: bool,
     /// Whether the last op is a CMD the reader re-emitted after an ENTRYPOINT.
     pub reemitted_cmd: bool,
+    /// The stage's `ONBUILD` triggers, which a stage built on this one runs.
+    pub on_build: Vec<String>,
 }
 
 pub(super) struct Reader<'a> {
@@ -383,85 +385,6 @@ impl Reader<'_> {
         stage.note_vars(&op);
         stage.reemitted_cmd = false;
         stage.container = stage.container.with_op(op);
-    }
-
-    fn from(&mut self, flags: Flags, rest: &str) -> std::result::Result<(), String> {
-        for (name, value) in &flags {
-            if name != "platform" {
-                return Err(format!("the FROM flag `--{name}` is not supported"));
-            }
-            // A stage for another platform than the one built (a cross-compiling stage) is
-            // not something one recipe per platform can hold; the same platform is a no-op.
-            let wanted = self.expand_in(value.as_deref().unwrap_or(""), None)?;
-            let target = self.platform_args.get("TARGETPLATFORM");
-            let same = match (wanted.parse::<Platform>(), &self.options.platform) {
-                (Ok(w), Some(t)) => w.matches(t) || t.matches(&w),
-                _ => false,
-            };
-            if !same {
-                return Err(format!(
-                    "`FROM --platform={wanted}` builds this stage for another platform than the one built ({}): \
-                     plinth builds every stage for the target platform; drop `--platform` or build for {wanted}",
-                    target.map_or("none given", String::as_str)
-                ));
-            }
-        }
-        let words: Vec<&str> = rest.split_whitespace().collect();
-        let (image, name) = match words.as_slice() {
-            [image] => (*image, None),
-            [image, as_kw, name] if as_kw.eq_ignore_ascii_case("as") => {
-                (*image, Some(name.to_ascii_lowercase()))
-            }
-            _ => return Err("FROM takes `image` or `image AS name`".into()),
-        };
-        // FROM sees the global args only.
-        let image = self.expand_in(image, None)?;
-        let mut stage = Stage {
-            name,
-            container: Container::new(),
-            vars: Vars::scratch(),
-            shell: None,
-            cmd_set: false,
-            reemitted_cmd: false,
-        };
-        if let Some(base) = self.find_stage(&image) {
-            // BuildKit's stage inherits its base stage's run state, ARG values included.
-            stage.container = base.container.clone();
-            stage.vars = base.vars.clone();
-            stage.shell = base.shell.clone();
-        } else if image != "scratch" {
-            let source =
-                ImageSource::parse(&image).map_err(|e| format!("{e}{}", source_chain(&e)))?;
-            stage.container = Container::from_image(source);
-            match self.options.base_configs.get(&image) {
-                Some(base) => {
-                    if !base.on_build.is_empty() {
-                        return Err(format!(
-                            "the base image `{image}` has ONBUILD triggers ({}), which BuildKit runs here and plinth does not: \
-                             write them out in this stage and build from an image without triggers",
-                            base.on_build.join("; ")
-                        ));
-                    }
-                    stage.vars = Vars::from_base_env(&base.env);
-                    stage.shell = base.shell.clone();
-                }
-                None => stage.vars = Vars::unknown_base(),
-            }
-        }
-        self.stages.push(stage);
-        Ok(())
-    }
-
-    pub(super) fn find_stage(&self, name: &str) -> Option<&Stage> {
-        let lower = name.to_ascii_lowercase();
-        if let Some(s) = self
-            .stages
-            .iter()
-            .find(|s| s.name.as_deref() == Some(lower.as_str()))
-        {
-            return Some(s);
-        }
-        name.parse::<usize>().ok().and_then(|i| self.stages.get(i))
     }
 
     fn command(&mut self, keyword: &str, argv: Vec<String>) {

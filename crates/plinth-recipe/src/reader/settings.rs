@@ -95,6 +95,7 @@ impl Reader<'_> {
                     }
                     _ => {}
                 }
+                self.stage().on_build.push(trigger.to_owned());
                 ImageSetting::OnBuild {
                     trigger: trigger.to_owned(),
                 }

@@ -1,0 +1,114 @@
+//! Helper containers: the stages a build copies from (`COPY --from`) or mounts
+//! (`RUN --mount=from=`). They do not depend on each other, so they are built concurrently before
+//! the steps run, as BuildKit solves independent stages in parallel; each is built once.
+
+use std::collections::BTreeMap;
+
+use plinth_executor::{NoReporter, PlatformBuild};
+use plinth_recipe::{Container, DirectorySource, Op, RunMount};
+
+use super::{BuildSettings, PlatformBuilder, build_platform};
+use crate::error::{Error, Result};
+
+/// The helper containers of `container`'s steps, by the name [`PlatformBuilder::build_helper`]
+/// gives them.
+fn helpers_of(container: &Container) -> Vec<(String, &Container)> {
+    let mut out = Vec::new();
+    for (index, op) in container.ops().iter().enumerate() {
+        match op {
+            Op::Directory {
+                source: DirectorySource::Container { container, .. },
+                ..
+            } => out.push((format!("helper-{index}"), &**container)),
+            Op::Exec { mounts, .. } => {
+                for (n, mount) in mounts.iter().enumerate() {
+                    if let Some((helper, _)) = RunMount::helper(mount) {
+                        out.push((format!("mount-{index}-{n}"), helper));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+impl PlatformBuilder<'_> {
+    /// Builds every helper of `container` at once when there are several.
+    pub(super) fn prebuild_helpers(&mut self, container: &Container) -> Result<()> {
+        // The same stage used twice is built once.
+        let mut helpers: Vec<(Vec<String>, &Container)> = Vec::new();
+        for (name, helper) in helpers_of(container) {
+            match helpers.iter_mut().find(|(_, c)| *c == helper) {
+                Some((names, _)) => names.push(name),
+                None => helpers.push((vec![name], helper)),
+            }
+        }
+        if helpers.len() < 2 {
+            return Ok(());
+        }
+        let (engine, platform, recipe_id) = (self.engine, self.platform, self.recipe_id);
+        let settings = BuildSettings {
+            reporter: &NoReporter,
+            ..self.settings
+        };
+        let built: Vec<(Vec<String>, Result<PlatformBuild>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = helpers
+                .iter()
+                .map(|(names, helper)| {
+                    let id = format!("{recipe_id}/{}", names[0]);
+                    let handle = scope
+                        .spawn(move || build_platform(engine, helper, platform, settings, &id));
+                    (names.clone(), handle)
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|(names, handle)| {
+                    let result = handle.join().unwrap_or_else(|_| {
+                        Err(Error::Image("a helper build thread panicked".into()))
+                    });
+                    (names, result)
+                })
+                .collect()
+        });
+        let mut ready = BTreeMap::new();
+        for (names, result) in built {
+            let build = result?;
+            for name in names {
+                ready.insert(name, build.clone());
+            }
+        }
+        self.helpers = ready;
+        Ok(())
+    }
+
+    /// Builds a helper container (a stage of `COPY --from` or `RUN --mount=from=`) on this
+    /// platform, quietly, unless it was built ahead.
+    pub(super) fn build_helper(
+        &mut self,
+        container: &Container,
+        name: &str,
+    ) -> Result<PlatformBuild> {
+        let helper = match self.helpers.remove(name) {
+            Some(built) => built,
+            None => {
+                let settings = BuildSettings {
+                    reporter: &NoReporter,
+                    ..self.settings
+                };
+                build_platform(
+                    self.engine,
+                    container,
+                    self.platform,
+                    settings,
+                    &format!("{}/{name}", self.recipe_id),
+                )?
+            }
+        };
+        // What the helper downloaded went into this image too.
+        self.url_inputs.extend(helper.url_inputs.clone());
+        self.inputs.extend(helper.inputs.iter().cloned());
+        Ok(helper)
+    }
+}

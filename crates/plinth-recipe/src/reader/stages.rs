@@ -1,0 +1,120 @@
+//! `FROM`: a stage on an image, scratch or an earlier stage, and the base's `ONBUILD` triggers.
+
+use plinth_oci::Platform;
+
+use super::vars::Vars;
+use super::{Flags, Reader, Stage, source_chain};
+use crate::Container;
+use crate::op::Op;
+use crate::setting::ImageSetting;
+use crate::source::ImageSource;
+
+impl Reader<'_> {
+    pub(super) fn from(&mut self, flags: Flags, rest: &str) -> std::result::Result<(), String> {
+        for (name, value) in &flags {
+            if name != "platform" {
+                return Err(format!("the FROM flag `--{name}` is not supported"));
+            }
+            // A stage for another platform than the one built (a cross-compiling stage) is
+            // not something one recipe per platform can hold; the same platform is a no-op.
+            let wanted = self.expand_in(value.as_deref().unwrap_or(""), None)?;
+            let target = self.platform_args.get("TARGETPLATFORM");
+            let same = match (wanted.parse::<Platform>(), &self.options.platform) {
+                (Ok(w), Some(t)) => w.matches(t) || t.matches(&w),
+                _ => false,
+            };
+            if !same {
+                return Err(format!(
+                    "`FROM --platform={wanted}` builds this stage for another platform than the one built ({}): \
+                     plinth builds every stage for the target platform; drop `--platform` or build for {wanted}",
+                    target.map_or("none given", String::as_str)
+                ));
+            }
+        }
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let (image, name) = match words.as_slice() {
+            [image] => (*image, None),
+            [image, as_kw, name] if as_kw.eq_ignore_ascii_case("as") => {
+                (*image, Some(name.to_ascii_lowercase()))
+            }
+            _ => return Err("FROM takes `image` or `image AS name`".into()),
+        };
+        // FROM sees the global args only.
+        let image = self.expand_in(image, None)?;
+        let mut stage = Stage {
+            name,
+            container: Container::new(),
+            vars: Vars::scratch(),
+            shell: None,
+            cmd_set: false,
+            reemitted_cmd: false,
+            on_build: Vec::new(),
+        };
+        let mut triggers = Vec::new();
+        if let Some(base) = self.find_stage(&image) {
+            // BuildKit's stage inherits its base stage's run state, ARG values included.
+            stage.container = base.container.clone();
+            stage.vars = base.vars.clone();
+            stage.shell = base.shell.clone();
+            triggers = base.on_build.clone();
+        } else if image != "scratch" {
+            let source =
+                ImageSource::parse(&image).map_err(|e| format!("{e}{}", source_chain(&e)))?;
+            stage.container = Container::from_image(source);
+            match self.options.base_configs.get(&image) {
+                Some(base) => {
+                    triggers = base.on_build.clone();
+                    stage.vars = Vars::from_base_env(&base.env);
+                    stage.shell = base.shell.clone();
+                }
+                None => stage.vars = Vars::unknown_base(),
+            }
+        }
+        self.stages.push(stage);
+        self.run_triggers(&image, &triggers)
+    }
+
+    /// Runs a base's `ONBUILD` triggers right after its `FROM`, in order, as BuildKit does,
+    /// then drops them from the image.
+    fn run_triggers(
+        &mut self,
+        image: &str,
+        triggers: &[String],
+    ) -> std::result::Result<(), String> {
+        if triggers.is_empty() {
+            return Ok(());
+        }
+        for trigger in triggers {
+            let keyword = trigger
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
+            if matches!(keyword.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
+                return Err(format!(
+                    "the base `{image}` has the ONBUILD trigger `{trigger}`, and {keyword} isn't allowed as a trigger \
+                     (BuildKit refuses it too): build from an image without it"
+                ));
+            }
+            self.instruction(trigger).map_err(|e| {
+                format!("the ONBUILD trigger `{trigger}` of the base `{image}`: {e}")
+            })?;
+        }
+        self.push(Op::Config {
+            setting: ImageSetting::OnBuildTriggersRan,
+        });
+        Ok(())
+    }
+
+    pub(super) fn find_stage(&self, name: &str) -> Option<&Stage> {
+        let lower = name.to_ascii_lowercase();
+        if let Some(s) = self
+            .stages
+            .iter()
+            .find(|s| s.name.as_deref() == Some(lower.as_str()))
+        {
+            return Some(s);
+        }
+        name.parse::<usize>().ok().and_then(|i| self.stages.get(i))
+    }
+}
