@@ -25,12 +25,6 @@ const REFUSED: &[Refused] = &[
         why: "build steps use the host's resolver configuration; write the entry into /etc/hosts in the RUN step that needs it, or use `--network host`",
     },
     Refused {
-        long: "allow",
-        short: None,
-        takes_value: true,
-        why: "plinth grants no extra entitlements; `--network host` is the global flag, `security.insecure` is never granted",
-    },
-    Refused {
         long: "annotation",
         short: None,
         takes_value: true,
