@@ -63,6 +63,11 @@ impl PlatformRecipes {
         &self.substitutions
     }
 
+    /// Each platform's recipe, in the order added (stand-ins applied).
+    pub fn recipes(&self) -> &[(Platform, Container)] {
+        &self.recipes
+    }
+
     /// The platforms, in the order added.
     pub fn platforms(&self) -> Vec<Platform> {
         self.recipes.iter().map(|(p, _)| p.clone()).collect()
