@@ -57,7 +57,7 @@ fn collect(
                         kind: InputKind::HostDirectory,
                         name: dir.display().to_string(),
                         digest: None,
-                    });
+                    })
                 }
                 DirectorySource::Container { container, .. } => {
                     collect(container, resolved, inputs)?;
