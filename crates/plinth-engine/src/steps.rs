@@ -15,8 +15,8 @@ use crate::cache::{BuildRecord, StepRecord, StepTrace, explain, root_key, step_k
 use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::files::{
-    CopyItem, ItemKind, file_digest, host_tree, image_tree, override_meta, resolve_owner,
-    tree_digest, write_items_layer,
+    CopyItem, ItemKind, file_digest, host_tree, host_tree_ignoring, image_tree, override_meta,
+    resolve_owner, tree_digest, write_items_layer,
 };
 use crate::state::ImageState;
 use crate::step_context::StepContext;
@@ -430,6 +430,23 @@ impl PlatformBuilder<'_> {
                 ));
                 items
             }
+            DirectorySource::HostIgnoring {
+                path: dir,
+                within,
+                ignore,
+            } => {
+                // Only what survives the ignore file is read and hashed: an ignored file's
+                // change leaves the key alone.
+                let items = host_tree_ignoring(dir, within, ignore, index)?;
+                let digest = tree_digest(&items)?;
+                inputs.insert("host_dir".to_owned(), digest.to_string());
+                self.inputs.push(BuildInput::new(
+                    InputKind::HostDirectory,
+                    dir.display().to_string(),
+                    digest,
+                ));
+                items
+            }
             DirectorySource::Container {
                 container,
                 path: from,
@@ -461,7 +478,7 @@ impl PlatformBuilder<'_> {
                     .next()
                     .unwrap_or("")
                     .to_owned(),
-                DirectorySource::Host(dir) => dir
+                DirectorySource::Host(dir) | DirectorySource::HostIgnoring { path: dir, .. } => dir
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
