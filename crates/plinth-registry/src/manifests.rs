@@ -268,8 +268,17 @@ impl Client {
         )
         .header(CONTENT_TYPE, media_type.as_str())
         .body(Body::Bytes(bytes));
-        let resp = self.send(req).await?;
-        let resp = check(resp, "PUT", &[200, 201, 202]).await?;
+        // A cached tag listing would not show this tag: drop it before (so a failed write,
+        // which may still have landed, is not hidden) and after (a listing in between).
+        let tagged = reference.tag().is_some();
+        if tagged {
+            self.forget_tag_listing(reference);
+        }
+        let resp = self.send(req).await;
+        if tagged {
+            self.forget_tag_listing(reference);
+        }
+        let resp = check(resp?, "PUT", &[200, 201, 202]).await?;
         if let Some(d) = digest_header(resp.headers())
             && d != digest
         {

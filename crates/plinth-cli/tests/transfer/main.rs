@@ -2,6 +2,7 @@
 
 mod archive;
 mod image;
+mod ls;
 
 use std::process::Command;
 
