@@ -2,6 +2,7 @@
 
 mod cold_pulls;
 mod outputs;
+mod reproducible;
 
 use std::path::Path;
 use std::process::{Command, Output};
