@@ -107,8 +107,7 @@ pub async fn fetch_image(
 /// Copies the image at `source` to `destination` (`plinth copy`, skopeo's `copy`): fetched
 /// into the client's store, narrowed to `options`' platform when one is set (a single manifest
 /// instead of the whole index), then delivered. The store's shared lock is held throughout, so a
-/// concurrent gc cannot drop blobs between the two; a registry destination's auth probe runs
-/// while the source is read.
+/// concurrent gc cannot drop blobs between the two.
 pub async fn copy_image(
     client: &Client,
     source: &ImageLocation,
@@ -117,9 +116,6 @@ pub async fn copy_image(
     reporter: Arc<dyn Reporter>,
 ) -> Result<Delivered> {
     let _lock = client.store().lock_shared()?;
-    if let ImageLocation::Registry(reference) = destination {
-        client.warm_up(reference.registry());
-    }
     let platforms: Vec<Platform> = options.platform.iter().cloned().collect();
     let side = |action: &'static str, location: &ImageLocation| {
         let location = location.to_string();
