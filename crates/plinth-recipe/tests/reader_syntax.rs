@@ -60,3 +60,47 @@ fn context_sources_that_climb_out_are_clamped_to_the_context_root() {
         "{c:?}"
     );
 }
+
+/// The `ENV` values of a recipe.
+fn envs(ops: &[Op]) -> Vec<(String, String)> {
+    ops.iter()
+        .filter_map(|op| match op {
+            Op::Env { name, value } => Some((name.clone(), value.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn pattern_modifiers_expand_as_buildkits_lexer() {
+    let c = parse_dockerfile(
+        "FROM scratch\nARG F=a.tar.gz\nENV A=${F#*.} B=${F##*.} C=${F%.*} D=${F%%.*} E=${F/a/o} G=${F//a/o} H=${F/#x/y} I=${F:#a}\n",
+        "/nonexistent",
+    )
+    .unwrap();
+    let got: Vec<(String, String)> = envs(c.ops());
+    let want: Vec<(String, String)> = [
+        ("A", "tar.gz"),
+        ("B", "gz"),
+        ("C", "a.tar"),
+        ("D", "a"),
+        ("E", "o.tar.gz"),
+        ("G", "o.tor.gz"),
+        // `#` is not an anchor in BuildKit's `/`: the pattern is `#x`, which is not there.
+        ("H", "a.tar.gz"),
+        ("I", ".tar.gz"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    let found = problems_with(
+        "FROM scratch\nENV A=x\nENV B=${A,,}\nENV C=${A/\\d/x}\n",
+        &ReaderOptions::new("/nonexistent"),
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].0, 3);
+    assert!(found[0].1.contains("not one BuildKit has"), "{found:?}");
+    assert_eq!(found[1].0, 4);
+    assert!(found[1].1.contains("is not an escape"), "{found:?}");
+}

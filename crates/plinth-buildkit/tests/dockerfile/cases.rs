@@ -128,6 +128,26 @@ pub const CASES: &[Case] = &[
         build_args: &[],
         expect: Files(&[("m", "[][dash][plus][]\n")]),
     },
+    // The pattern modifiers came with a newer frontend than Debian's BuildKit has.
+    Case {
+        name: "pattern_modifiers",
+        dockerfile: "FROM {root}\nARG FILE=archive.tar.gz\nARG P=/usr/local/lib\nENV BASE=${FILE%%.*} EXT=${FILE#*.} STEM=${FILE%.*} LAST=${FILE##*.} SLASHED=${P//\\//_} FIRST=${P/l/L} NONE=${FILE#x*}\nRUN echo \"$BASE|$EXT|$STEM|$LAST|$SLASHED|$FIRST|$NONE\" > /m\nWORKDIR /w/${FILE%%.*}\nRUN pwd > /m2\n",
+        context: TEXT,
+        build_args: &[],
+        expect: Files(&[
+            (
+                "m",
+                "archive|tar.gz|archive.tar|gz|_usr_local_lib|/usr/Local/lib|archive.tar.gz\n",
+            ),
+            ("m2", "/w/archive\n"),
+        ]),
+    },
+    refused(
+        "refused_unknown_modifier",
+        "FROM {root}\nENV A=x\nENV B=${A^^}\n",
+        3,
+        "use `-`, `+`, `?`",
+    ),
     same(
         "env_escapes_and_quotes",
         "FROM {root}\nENV A=\"a \\\"q\\\" \\$x\" B='it''s' C=\"$A\"x\n",
