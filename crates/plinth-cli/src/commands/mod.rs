@@ -16,6 +16,7 @@ pub mod man;
 pub mod outdated;
 pub mod publish;
 pub mod run;
+pub mod sbom;
 pub mod upgrade_consumers;
 
 use crate::ExitStatus;
@@ -49,6 +50,7 @@ pub fn run(
     };
     match cli.command {
         Command::Inspect(args) => inspect::run(args, &cli.global, printer),
+        Command::Sbom(args) => sbom::run(args, &cli.global, printer),
         Command::Ls(args) => ls::run(args, &cli.global, printer),
         Command::Copy(args) => copy::run(args, &cli.global, printer),
         Command::Gc(args) => gc::run(args, &cli.global, printer),

@@ -2,6 +2,7 @@
 
 mod outputs;
 mod reproducible;
+mod sbom;
 
 use std::path::Path;
 use std::process::{Command, Output};
