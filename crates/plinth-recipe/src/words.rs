@@ -126,6 +126,24 @@ pub(crate) fn expand(
         pos: 0,
         escape,
         raw_escapes: false,
+        skip_quotes: false,
+        lookup,
+    };
+    lexer.process_until(None)
+}
+
+/// Expands `$NAME` and `${…}` in a heredoc body as BuildKit does for `COPY <<EOF`: quotes are
+/// ordinary characters, `\` escapes the next one.
+pub(crate) fn expand_raw(
+    text: &str,
+    lookup: &mut dyn FnMut(&str) -> Option<Var>,
+) -> Result<String, String> {
+    let mut lexer = Lexer {
+        chars: text.chars().collect(),
+        pos: 0,
+        escape: '\\',
+        raw_escapes: false,
+        skip_quotes: true,
         lookup,
     };
     lexer.process_until(None)
@@ -137,6 +155,8 @@ struct Lexer<'a> {
     escape: char,
     /// Keep escape characters in the output (pattern words, whose escapes the pattern reads).
     raw_escapes: bool,
+    /// Quotes are ordinary characters (heredoc bodies).
+    skip_quotes: bool,
     lookup: &'a mut dyn FnMut(&str) -> Option<Var>,
 }
 
@@ -168,8 +188,8 @@ impl Lexer<'_> {
             }
             match c {
                 '$' => out.push_str(&self.dollar()?),
-                '\'' => out.push_str(&self.single_quote()?),
-                '"' => out.push_str(&self.double_quote()?),
+                '\'' if !self.skip_quotes => out.push_str(&self.single_quote()?),
+                '"' if !self.skip_quotes => out.push_str(&self.double_quote()?),
                 _ => {
                     self.pos += 1;
                     if c == self.escape {
