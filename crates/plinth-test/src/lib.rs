@@ -11,6 +11,8 @@
 //!   [`arm64_busybox`]: Debian's static arm64 busybox, fetched once.
 //! - [`TestContext`]: a temp `PLINTH_HOME`, the `plinth` binary, and filters for insta snapshots
 //!   ([`plinth_snapshot!`]).
+//! - [`checks::Canned`] (feature `checks`): a check runner answering recorded command outputs
+//!   and file entries, and [`checks::assert_check_table`] for a check's pass rules and messages.
 //! - [`require_external!`]: tests needing root, docker or binfmt run everywhere unless
 //!   `PLINTH_TEST_ALLOW_SKIP=1` is set; CI never sets it.
 //!
@@ -26,6 +28,8 @@
 #![deny(missing_docs)]
 
 mod arm64;
+#[cfg(feature = "checks")]
+pub mod checks;
 mod context;
 mod error;
 mod external;
