@@ -21,7 +21,7 @@ use plinth_oci::{ArchiveImage, Descriptor, ImageLocation, Platform, Reference, S
 use crate::Client;
 use crate::error::{Error, Result};
 use crate::push::{PushOptions, PushReport};
-use crate::reporter::Reporter;
+use crate::reporter::TransferReporter;
 
 /// What writing an image to a location did.
 #[derive(Clone, Debug)]
@@ -91,7 +91,7 @@ pub async fn fetch_image(
     client: &Client,
     location: &ImageLocation,
     platforms: &[Platform],
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 ) -> Result<Descriptor> {
     match location {
         ImageLocation::Registry(reference) => {
@@ -212,7 +212,7 @@ pub async fn deliver_image(
     root: &Descriptor,
     location: &ImageLocation,
     options: &DeliverOptions,
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 ) -> Result<Delivered> {
     let store = client.store();
     match location {
@@ -257,7 +257,7 @@ pub async fn push_to_registry(
     root: &Descriptor,
     target: &Reference,
     options: &PushOptions,
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 ) -> Result<PushReport> {
     if let Some(pinned) = target.digest()
         && pinned != &root.digest

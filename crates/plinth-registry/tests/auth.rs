@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use plinth_oci::{Reference, Store};
-use plinth_registry::{Client, Credential, Credentials, Error, NoReporter, Secret};
+use plinth_registry::{Client, Credential, Credentials, Error, NoTransferReporter, Secret};
 use plinth_test::LocalRegistry;
 use plinth_test::images::BusyboxImage;
 use plinth_test::proxy::{Fault, RequestKind, Rule};
@@ -128,7 +128,7 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
     // Anonymous: refused with a hint, not a crash.
     let anon = anonymous_client(&store);
     let err = anon
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap_err();
     let text = chain(&err);
@@ -144,7 +144,7 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
     // Wrong password: refused; the wrong password is not printed either.
     let wrong = basic_client(&store, &registry.host(), "wrong-Pa55-also-secret");
     let err = wrong
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap_err();
     let text = chain(&err);
@@ -155,7 +155,7 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
     // Right password: the push works and reads back.
     let good = basic_client(&store, &registry.host(), PASSWORD);
     let report = good
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert_eq!(report.blobs_uploaded, 4);
@@ -212,7 +212,7 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
     // Anonymous: the token service refuses, and the error says how to fix it.
     let anon = anonymous_client(&store);
     let err = anon
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap_err();
     let text = chain(&err);
@@ -225,7 +225,7 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
     let before = token_requests();
     let c = basic_client(&store, &registry.host(), PASSWORD);
     let report = c
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap_or_else(|e| panic!("{}\n{}", chain(&e), registry.log()));
     assert_eq!(report.blobs_uploaded, 4);
@@ -241,7 +241,7 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
         .parse()
         .unwrap();
     let mounted = c
-        .push_image(image.digest(), &other, Arc::new(NoReporter))
+        .push_image(image.digest(), &other, Arc::new(NoTransferReporter))
         .await
         .unwrap();
     assert_eq!(
@@ -264,7 +264,7 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
     let (_d2, store2) = new_store();
     let c2 = basic_client(&store2, &registry.host(), PASSWORD);
     assert_eq!(
-        c2.pull_image(&other, &[], Arc::new(NoReporter))
+        c2.pull_image(&other, &[], Arc::new(NoTransferReporter))
             .await
             .unwrap(),
         image.digest().clone()
@@ -316,7 +316,7 @@ async fn failing_pushes_with_basic_auth_leak_no_credentials() {
     proxy.add_rule(Rule::on("PUT", layer.hex(), Fault::status(500)).always());
     let target: Reference = proxy.image("plinth/failing:1.0.0").parse().unwrap();
     let err = c
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .expect_err("the layer never goes up");
     let blob_text = format!("{}\n{err:?}", chain(&err));
@@ -337,7 +337,7 @@ async fn failing_pushes_with_basic_auth_leak_no_credentials() {
     proxy.clear_rules();
     proxy.add_rule(Rule::on_kind(RequestKind::PutManifest, Fault::status(503)).always());
     let err = c
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .expect_err("no manifest goes up");
     let manifest_text = format!("{}\n{err:?}", chain(&err));
@@ -365,7 +365,7 @@ async fn failing_pushes_with_tokens_leak_no_credentials() {
     proxy.add_rule(Rule::on_kind(RequestKind::StartUpload, Fault::status(502)).times(1));
     let target: Reference = proxy.image("plinth/failing-bearer:1.0.0").parse().unwrap();
     let err = c
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .expect_err("no manifest goes up");
     let text = format!("{}\n{err:?}", chain(&err));
@@ -405,7 +405,7 @@ async fn a_token_refused_mid_upload_restarts_the_upload_once() {
     // once (revoked, expired early) restarts the upload with a fresh token instead of failing.
     let once = proxy.add_rule(Rule::on_kind(RequestKind::PutBlob, Fault::status(401)));
     let target: Reference = proxy.image("plinth/refused-once:1.0.0").parse().unwrap();
-    c.push_image(image.digest(), &target, Arc::new(NoReporter))
+    c.push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert_eq!(proxy.fired(once), 1);
@@ -421,7 +421,7 @@ async fn a_token_refused_mid_upload_restarts_the_upload_once() {
     let (_d2, store2) = new_store();
     let image = self::image(&store2);
     let err = client(&store2)
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .expect_err("the registry never accepts the upload");
     assert_eq!(err.status(), Some(401), "{}", chain(&err));
@@ -439,7 +439,7 @@ async fn a_refused_broader_token_is_dropped_not_sent_again() {
     let image = image(&store);
     let c = basic_client(&store, &proxy.host(), PASSWORD);
     let target: Reference = proxy.image("plinth/revoked:1.0.0").parse().unwrap();
-    c.push_image(image.digest(), &target, Arc::new(NoReporter))
+    c.push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
 
@@ -451,7 +451,7 @@ async fn a_refused_broader_token_is_dropped_not_sent_again() {
         Fault::StripAuthorization,
     ));
     let pulled = c
-        .pull_image(&target, &[], Arc::new(NoReporter))
+        .pull_image(&target, &[], Arc::new(NoTransferReporter))
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert_eq!(&pulled, image.digest());
@@ -483,7 +483,7 @@ async fn echoed_credentials_and_signed_redirects_leak_nothing() {
     let image = image(&store);
     let c = basic_client(&store, &proxy.host(), PASSWORD);
     let target: Reference = proxy.image("plinth/echoing:1").parse().unwrap();
-    c.push_image(image.digest(), &target, Arc::new(NoReporter))
+    c.push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
 
@@ -491,7 +491,7 @@ async fn echoed_credentials_and_signed_redirects_leak_nothing() {
     let (_d2, fresh) = new_store();
     let reader = basic_client(&fresh, &proxy.host(), PASSWORD);
     let err = reader
-        .pull_image(&target, &[], Arc::new(NoReporter))
+        .pull_image(&target, &[], Arc::new(NoTransferReporter))
         .await
         .expect_err("the registry refuses the manifest");
     let echoed = format!("{}\n{err:?}", chain(&err));
@@ -503,7 +503,7 @@ async fn echoed_credentials_and_signed_redirects_leak_nothing() {
     proxy.clear_rules();
     proxy.add_rule(Rule::on_kind(RequestKind::GetBlob, Fault::RedirectSigned).always());
     let err = reader
-        .pull_image(&target, &[], Arc::new(NoReporter))
+        .pull_image(&target, &[], Arc::new(NoTransferReporter))
         .await
         .expect_err("the signed location does not exist");
     let redirected = format!("{}\n{err:?}", chain(&err));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use plinth_oci::{Descriptor, Reference};
-use plinth_registry::{Client, Error, MinTransferRate, NoReporter};
+use plinth_registry::{Client, Error, MinTransferRate, NoTransferReporter};
 use plinth_test::proxy::{Fault, RequestKind, Rule};
 use plinth_test::{FaultProxy, LocalRegistry};
 
@@ -19,7 +19,7 @@ async fn pushed(repo: &str) -> (FaultProxy, plinth_test::images::BusyboxImage, S
     let image = small_image(&store);
     let target: Reference = registry.image(&format!("{repo}:1")).parse().unwrap();
     client(&store)
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     (FaultProxy::start(registry), image, format!("{repo}:1"))
@@ -40,7 +40,7 @@ async fn an_endless_blob_body_stops_past_the_descriptor_size_without_retries() {
     let reference: Reference = proxy.image(&name).parse().unwrap();
     let err = within(
         Duration::from_secs(60),
-        client(&store).pull_image(&reference, &[], Arc::new(NoReporter)),
+        client(&store).pull_image(&reference, &[], Arc::new(NoTransferReporter)),
     )
     .await
     .expect_err("no blob can come down");
@@ -75,7 +75,7 @@ async fn a_blob_larger_than_its_descriptor_is_refused() {
     };
     let (_d, store) = new_store();
     let err = client(&store)
-        .get_blob(&reference, &lying, &NoReporter)
+        .get_blob(&reference, &lying, &NoTransferReporter)
         .await
         .expect_err("the registry sends one byte more than declared");
     assert!(
@@ -86,7 +86,7 @@ async fn a_blob_larger_than_its_descriptor_is_refused() {
     assert!(!store.has_blob(&layer.digest));
     // With the true size the same blob comes down.
     client(&store)
-        .get_blob(&reference, &layer, &NoReporter)
+        .get_blob(&reference, &layer, &NoTransferReporter)
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert!(store.has_blob(&layer.digest));
@@ -111,7 +111,7 @@ async fn a_trickling_manifest_hits_the_document_deadline() {
     let started = Instant::now();
     let err = within(
         Duration::from_secs(60),
-        c.pull_image(&reference, &[], Arc::new(NoReporter)),
+        c.pull_image(&reference, &[], Arc::new(NoTransferReporter)),
     )
     .await
     .expect_err("the manifest never ends");
@@ -149,7 +149,7 @@ async fn a_trickling_blob_fails_under_the_minimum_rate() {
     let started = Instant::now();
     let err = within(
         Duration::from_secs(60),
-        c.pull_image(&reference, &[], Arc::new(NoReporter)),
+        c.pull_image(&reference, &[], Arc::new(NoTransferReporter)),
     )
     .await
     .expect_err("10 bytes a second is too slow");
@@ -174,7 +174,7 @@ async fn a_closed_port_fails_within_three_seconds_with_the_cause() {
     let err = Client::builder(store.clone())
         .build()
         .unwrap()
-        .pull_image(&reference, &[], Arc::new(NoReporter))
+        .pull_image(&reference, &[], Arc::new(NoTransferReporter))
         .await
         .expect_err("nothing listens there");
     let elapsed = started.elapsed();
@@ -198,7 +198,7 @@ async fn an_unreachable_docker_hub_names_the_way_out() {
     let err = Client::builder(store.clone())
         .build()
         .unwrap()
-        .pull_image(&reference, &[], Arc::new(NoReporter))
+        .pull_image(&reference, &[], Arc::new(NoTransferReporter))
         .await
         .expect_err("Docker Hub is not reachable here");
     assert!(
