@@ -62,6 +62,10 @@ pub fn run(
         apt_mirror: global.apt_mirror.clone(),
         suite: args.suite.clone(),
         pypi: args.pypi.clone(),
+        keyring: global
+            .apt_keyring
+            .clone()
+            .unwrap_or_else(|| plinth_engine::DEBIAN_ARCHIVE_KEYRING.into()),
     };
     let report = runtime()?
         .block_on(outdated::examine(

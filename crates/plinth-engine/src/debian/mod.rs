@@ -17,6 +17,7 @@
 
 mod archive;
 mod bootstrap;
+mod index;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use archive::{AptSource, DEBIAN_ARCHIVE_KEYRING, DEFAULT_DEBIAN_MIRROR, ReleaseState};
 pub use bootstrap::{DEBIAN_ARCHIVE_LABEL, DEBIAN_ROOT_LABEL};
+pub use index::{VerifiedIndex, read_package_index};
 
 use crate::engine::Inner;
 use crate::error::{Error, Result};

@@ -16,6 +16,7 @@ pub mod pypi;
 pub mod root;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use plinth_oci::Platform;
 use plinth_recipe::Container;
@@ -35,6 +36,8 @@ pub struct OutdatedOptions {
     pub suite: Option<String>,
     /// The Python package index (its JSON API).
     pub pypi: String,
+    /// The keyring the archive's `InRelease` files must be signed with.
+    pub keyring: PathBuf,
 }
 
 impl Default for OutdatedOptions {
@@ -43,6 +46,7 @@ impl Default for OutdatedOptions {
             apt_mirror: None,
             suite: None,
             pypi: pypi::PYPI.to_owned(),
+            keyring: PathBuf::from(plinth_engine::DEBIAN_ARCHIVE_KEYRING),
         }
     }
 }
@@ -210,7 +214,7 @@ pub async fn examine(
         let key = (suite.clone(), arch.clone());
         if !indexes.contains_key(&key) {
             let sources = apt::sources_for(&suite, options.apt_mirror.as_deref());
-            let index = apt::read_index(http, &sources, &arch).await?;
+            let index = apt::read_index(client.store(), &options.keyring, &sources, &arch).await?;
             report.indexes.extend(index.read.iter().cloned());
             indexes.insert(key.clone(), index);
         }
@@ -281,8 +285,8 @@ pub fn vanished_apt_pins(output: &str) -> Vec<String> {
         .collect()
 }
 
-/// The HTTP client for the archive and the index (plain HTTP is fine: apt checks the archive's
-/// signatures, and nothing here is installed; this only reads what is offered).
+/// The HTTP client for PyPI's JSON API (nothing here is installed; this only reads what is
+/// offered). The archive's indexes are read and verified by `plinth_engine::read_package_index`.
 pub fn http_client() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("plinth/", env!("CARGO_PKG_VERSION")))
