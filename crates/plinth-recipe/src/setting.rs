@@ -134,7 +134,12 @@ impl ImageSetting {
                 }
                 line
             }
-            ImageSetting::StopSignal { signal } => format!("STOPSIGNAL {signal}"),
+            // STOPSIGNAL expands its word, so quoting keeps `$`, blanks and a leading `--`
+            // (which would read as a flag) literal.
+            ImageSetting::StopSignal { signal } => format!(
+                "STOPSIGNAL {}",
+                word(signal).unwrap_or_else(|| signal.clone())
+            ),
             ImageSetting::OnBuild { trigger } => format!("ONBUILD {trigger}"),
             ImageSetting::Shell { argv } => format!("SHELL {}", json_array(argv)),
             ImageSetting::Author { name } => format!("MAINTAINER {name}"),
@@ -221,6 +226,18 @@ impl ImageSetting {
             }
             ImageSetting::Shell { argv } if argv.is_empty() => {
                 Some("SHELL needs at least the shell's program".into())
+            }
+            ImageSetting::OnBuild { trigger: text } | ImageSetting::Author { name: text }
+                if text.trim_start().starts_with("--") =>
+            {
+                let (what, instruction) = match self {
+                    ImageSetting::OnBuild { .. } => ("ONBUILD trigger", "ONBUILD"),
+                    _ => ("author", "MAINTAINER"),
+                };
+                Some(format!(
+                    "the {what} `{text}` starts with `--`, which a Dockerfile reads as a flag of {instruction} \
+                     (BuildKit too), so no Dockerfile can hold it: start it with something else"
+                ))
             }
             ImageSetting::Healthcheck { check } => match check.test.first().map(String::as_str) {
                 Some("NONE") if check.test.len() == 1 => None,
@@ -315,5 +332,31 @@ mod tests {
         assert_eq!(json["config"]["OnBuild"], json!(["RUN echo hi"]));
         assert_eq!(json["config"]["Shell"], json!(["/bin/sh", "-ec"]));
         assert_eq!(json["author"], "someone <a@b>");
+    }
+
+    #[test]
+    fn values_a_dockerfile_reads_as_flags_are_quoted_or_refused() {
+        let signal = ImageSetting::StopSignal {
+            signal: "--x".into(),
+        };
+        assert_eq!(signal.dockerfile_line(), "STOPSIGNAL \"--x\"");
+        assert_eq!(signal.problem(), None);
+        for setting in [
+            ImageSetting::Author {
+                name: "--someone".into(),
+            },
+            ImageSetting::OnBuild {
+                trigger: "--mount RUN x".into(),
+            },
+        ] {
+            let problem = setting.problem().unwrap();
+            assert!(problem.contains("starts with `--`"), "{problem}");
+            assert!(
+                problem.contains("start it with something else"),
+                "{problem}"
+            );
+        }
+        let single_dash = ImageSetting::Author { name: "-x".into() };
+        assert_eq!(single_dash.problem(), None);
     }
 }

@@ -285,6 +285,11 @@ pub const CASES: &[Case] = &[
         "copy_wildcard_nested",
         "FROM {root}\nCOPY dir/s*/*.txt /n/\n",
     ),
+    // BuildKit cleans a context source under `/`: `..` stops at the context root.
+    same(
+        "copy_parent_is_clamped_to_the_context",
+        "FROM {root}\nCOPY ../a.txt /up/\nCOPY ../../dir/../b.txt /up2\nCOPY ../di[q-s] /updir\n",
+    ),
     same("add_plain_file", "FROM {root}\nADD a.txt /added\n"),
     same("add_url", "FROM {root}\nADD {url}/dl/tool.sh /tools/\n"),
     // --- stages ----------------------------------------------------------------------------------

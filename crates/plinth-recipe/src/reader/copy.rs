@@ -2,7 +2,7 @@
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path};
+use std::path::Path;
 
 use plinth_oci::Digest;
 
@@ -88,6 +88,15 @@ impl Reader<'_> {
         let mut expanded: Vec<String> = Vec::with_capacity(sources.len());
         for src in sources {
             let is_url = src.starts_with("https://") || src.starts_with("http://");
+            // BuildKit cleans a context source as a path under `/`: `..` stops at the
+            // context root (`COPY ../x` reads the context's `x`).
+            let cleaned;
+            let src = if from.is_none() && !is_url {
+                cleaned = clean_context_path(src);
+                &cleaned
+            } else {
+                src
+            };
             if from.is_none() && !is_url && glob::has_wildcard(src) {
                 let matches = glob::expand_in_context(&self.options.context_dir, src)?;
                 if matches.is_empty() {
@@ -233,20 +242,8 @@ impl Reader<'_> {
         owner: Option<String>,
         mode: Option<u32>,
     ) -> Result<Op, String> {
-        let relative = Path::new(src.trim_start_matches('/'));
-        let mut depth: i32 = 0;
-        for c in relative.components() {
-            match c {
-                Component::ParentDir => depth -= 1,
-                Component::Normal(_) => depth += 1,
-                _ => {}
-            }
-            if depth < 0 {
-                return Err(format!(
-                    "the {keyword} source `{src}` is outside the build context"
-                ));
-            }
-        }
+        // `src` is clean (see `clean_context_path`): no `..`, relative to the context root.
+        let relative = Path::new(src);
         // Symlinks resolve inside the context, as BuildKit resolves them: one that points out
         // of the context finds nothing rather than the host's file.
         let not_found = |e: &dyn std::fmt::Display| {
@@ -291,6 +288,27 @@ impl Reader<'_> {
             owner,
             mode,
         })
+    }
+}
+
+/// A context source as BuildKit's file operation cleans it (Go's `filepath.Join("/", src)`),
+/// relative to the context root: `.` and empty elements dropped, `..` removing the element
+/// before it and stopping at the root. The context itself is `.`.
+pub(super) fn clean_context_path(src: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for element in src.split('/') {
+        match element {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            name => parts.push(name),
+        }
+    }
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
     }
 }
 
