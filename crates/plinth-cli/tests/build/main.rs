@@ -5,6 +5,7 @@ mod outputs;
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod killed_bootstrap;
 mod main_job;
 
 use plinth_oci::Store;

@@ -104,7 +104,8 @@ fn mmdebstrap_command(
     rootfs: &Path,
     lists: &Path,
 ) -> Result<Command> {
-    let mut cmd = Command::new("mmdebstrap");
+    // In a namespace of its own, so that a killed bootstrap leaves no mounts behind.
+    let mut cmd = super::work::guarded_command("mmdebstrap");
     cmd.env("SOURCE_DATE_EPOCH", epoch.to_string())
         .arg(format!("--variant={}", root.variant()))
         .arg(format!("--architectures={}", debian_arch(platform)?))
