@@ -239,14 +239,22 @@ fn outdated_names_vanished_pins_and_moved_roots_from_a_saved_archive_index() {
         apt[1]["available"],
         serde_json::json!([{"version": "22.12.0-2+deb12u2", "suite": "bookworm"}])
     );
+    assert_eq!(apt[0]["suggested"], Value::Null, "an installable pin stays");
+    assert_eq!(apt[1]["suggested"], "poppler-utils=22.12.0-2+deb12u2");
     let pip = report["pip"].as_array().unwrap();
     assert_eq!(pip[0]["pin"], "pip==24.0");
     assert_eq!(pip[0]["installable"], true);
     assert_eq!(pip[0]["latest"], "26.3");
     assert_eq!(pip[0]["newer"], true);
+    assert_eq!(pip[0]["suggested"], "pip==26.3");
     assert_eq!(pip[1]["pin"], "plinth-test-no-such-package==1.0");
     assert_eq!(pip[1]["installable"], false);
     assert_eq!(pip[1]["latest"], Value::Null);
+    assert_eq!(
+        pip[1]["suggested"],
+        Value::Null,
+        "PyPI knows no such package"
+    );
     assert_eq!(
         report["indexes"],
         serde_json::json!([format!(
