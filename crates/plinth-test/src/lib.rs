@@ -9,6 +9,8 @@
 //! - [`busybox_rootfs`]: a minimal root file system from the static busybox, and
 //!   [`images::busybox_index`]: a two-platform busybox image written into a store;
 //!   [`arm64_busybox`]: Debian's static arm64 busybox, fetched once.
+//! - [`tree::image_tree`]: an image's merged file tree (type, mode, owner, size, content hash)
+//!   for comparing what two builds made.
 //! - [`TestContext`]: a temp `PLINTH_HOME`, the `plinth` binary, and filters for insta snapshots
 //!   ([`plinth_snapshot!`]).
 //! - [`checks::Canned`] (feature `checks`): a check runner answering recorded command outputs
@@ -39,6 +41,7 @@ pub mod proxy;
 mod registry;
 mod rootfs;
 mod token;
+pub mod tree;
 
 pub use insta;
 
