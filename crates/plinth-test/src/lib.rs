@@ -46,7 +46,9 @@ pub mod tree;
 pub use insta;
 
 pub use crate::arm64::{ARM64_BUSYBOX_ENV, arm64_busybox, try_arm64_busybox};
-pub use crate::context::{PLINTH_BIN_ENV, PLINTH_HOME_ENV, TestContext, format_output};
+pub use crate::context::{
+    PLINTH_BIN_ENV, PLINTH_HOME_ENV, TestContext, format_output, output, stderr_of, stdout_of,
+};
 pub use crate::error::{Error, Result};
 pub use crate::external::{
     ALLOW_SKIP_ENV, DOCKER_ENV, External, current_uid, find_in_path, require_external,

@@ -6,13 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use plinth_oci::layout::OciLayout;
 use plinth_oci::{Digest, Store};
 use plinth_test::images::BusyboxImage;
 use plinth_test::{
-    External, FileServer, LocalRegistry, TestContext, format_output, require_external,
+    External, FileServer, LocalRegistry, TestContext, format_output, output, require_external,
 };
 use serde_json::Value;
 
@@ -26,16 +26,6 @@ fn data(name: &str) -> Vec<u8> {
             .join(name),
     )
     .unwrap()
-}
-
-#[allow(
-    clippy::print_stderr,
-    reason = "the command's output explains a failing assertion"
-)]
-fn output(ctx: &TestContext, cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    eprintln!("{}", ctx.filter(&format_output(&out)));
-    out
 }
 
 /// Pushes a busybox image made with `seed` to `target`; returns its index digest.
