@@ -189,6 +189,26 @@ pub enum Error {
         /// One line per problem.
         problems: Vec<String>,
     },
+    /// A file of a file family (`family.toml`, a Dockerfile, a check file) is wrong; the message
+    /// names the line and the key where the file format has them.
+    #[error("`{path}`: {message}")]
+    FamilyFile {
+        /// The file (or the family directory, for a missing file).
+        path: PathBuf,
+        /// What is wrong, where, and how to fix it.
+        message: String,
+    },
+    /// A file family's version could not be staged or recorded.
+    #[error("failed to {action} `{path}`")]
+    RecordVersion {
+        /// What was being done (`copy`, `rename`, …).
+        action: &'static str,
+        /// The path it was done to.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// `Result` with the catalog's [`Error`].

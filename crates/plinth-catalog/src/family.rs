@@ -41,6 +41,7 @@ use plinth_recipe::{Container, ImageSource};
 use crate::changelog::{Changelog, ChangelogEntry};
 use crate::checks::Check;
 use crate::error::{Error, Result};
+use crate::staged::{FamilyKind, StagedVersion};
 use crate::version::Version;
 
 /// A recipe: the container of one version for one platform.
@@ -124,10 +125,12 @@ pub enum Provenance {
     Partial,
     /// Not recovered: a published tag only.
     NotRecovered,
+    /// The files recorded when the version was released (a file family).
+    Recorded,
 }
 
 impl Provenance {
-    /// `code`, `example`, `inferred`, `partial` or `not recovered`.
+    /// `code`, `example`, `inferred`, `partial`, `not recovered` or `recorded`.
     pub fn as_str(self) -> &'static str {
         match self {
             Provenance::Code => "code",
@@ -135,6 +138,7 @@ impl Provenance {
             Provenance::Inferred => "inferred",
             Provenance::Partial => "partial",
             Provenance::NotRecovered => "not recovered",
+            Provenance::Recorded => "recorded",
         }
     }
 }
@@ -341,6 +345,24 @@ pub trait Family: Send + Sync {
         self.declaration(version)
             .ok()
             .and_then(|d| d.root_image().cloned())
+    }
+
+    /// How the family is declared; [`FamilyKind::Code`] unless overridden.
+    fn kind(&self) -> FamilyKind {
+        FamilyKind::Code
+    }
+
+    /// Whether the family's next version comes from working files rather than a declaration
+    /// (then any bump can be released; see [`Family::stage_version`]).
+    fn has_working_version(&self) -> bool {
+        false
+    }
+
+    /// Stages the working files as `version` for a release (see [`crate::staged`]); `None` for a
+    /// family whose versions are all declared.
+    fn stage_version(&self, version: &Version) -> Result<Option<Box<dyn StagedVersion>>> {
+        let _ = version;
+        Ok(None)
     }
 
     /// The changelog the declarations imply: one entry per version with changelog text, with its

@@ -44,10 +44,12 @@ pub mod checks;
 pub mod cst;
 pub mod error;
 pub mod family;
+pub mod file_family;
 pub mod history;
 pub mod listing;
 pub mod lock_dir;
 mod pyjson;
+pub mod staged;
 pub mod version;
 
 pub use catalog::Catalog;
@@ -56,7 +58,9 @@ pub use changelog::{
 };
 pub use error::{Error, Result};
 pub use family::{Family, TableFamily, VersionDecl};
+pub use file_family::FileFamily;
 pub use history::{
     IgnoredTag, PublishedImage, TagSource, VersionEntry, VersionHistory, VersionStatus,
 };
+pub use staged::{FamilyKind, StagedVersion};
 pub use version::{BumpKind, PRERELEASE_TOKEN, Version};

@@ -33,6 +33,7 @@ use serde::Serialize;
 use crate::catalog::Catalog;
 use crate::family::{Family, RecipeDecl};
 use crate::history::VersionHistory;
+use crate::staged::FamilyKind;
 use crate::version::Version;
 
 /// The whole catalog.
@@ -51,6 +52,8 @@ pub struct CatalogListing {
 pub struct FamilyListing {
     /// The repository (`airbyte/python-connector-base`).
     pub repository: String,
+    /// How it is declared: `code` or `files`.
+    pub kind: FamilyKind,
     /// Where its tags were read (`docker.io/airbyte/python-connector-base`), when they were.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub published_at: Option<String>,
@@ -143,6 +146,7 @@ fn family_listing(family: &dyn Family, history: Option<&VersionHistory>) -> Fami
         .collect();
     FamilyListing {
         repository: family.repository().to_owned(),
+        kind: family.kind(),
         published_at: history.map(|h| h.repository().name().to_owned()),
         platforms: family.platforms().iter().map(ToString::to_string).collect(),
         versions,

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use plinth_catalog::Catalog;
 use plinth_catalog::checks::CheckReport;
+use plinth_catalog::{Catalog, file_family};
 use plinth_executor::BuildReporter;
 use plinth_registry::{Client, Credential, Credentials, Secret, TagListOptions};
 use plinth_release::{ReleaseReporter, ReleaseSettings, Releaser, Target};
@@ -68,7 +68,7 @@ impl ReleaseReporter for CliReporter {
 }
 
 /// The catalog directory: `--catalog-dir`, else the nearest directory at or above the working
-/// directory holding `generated/changelogs`, else `./catalog`.
+/// directory holding `generated/changelogs`, `families/` or `catalog.toml`, else `./catalog`.
 pub(crate) fn catalog_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
     if let Some(dir) = &global.catalog_dir {
         return Ok(dir.clone());
@@ -76,8 +76,24 @@ pub(crate) fn catalog_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
     let cwd = std::env::current_dir().context("failed to read the working directory")?;
     Ok(cwd
         .ancestors()
-        .find(|d| d.join(plinth_catalog::CHANGELOG_DIR).is_dir())
+        .find(|d| {
+            d.join(plinth_catalog::CHANGELOG_DIR).is_dir()
+                || d.join(file_family::FAMILIES_DIR).is_dir()
+                || d.join(file_family::CATALOG_TOML).is_file()
+        })
         .map_or_else(|| cwd.join("catalog"), Path::to_path_buf))
+}
+
+/// The binary's catalog with the file families of the catalog directory
+/// (`families/<name>/family.toml`) and what its `catalog.toml` says.
+pub(crate) fn full_catalog(global: &GlobalArgs, base: &Catalog) -> anyhow::Result<Catalog> {
+    let dir = catalog_dir(global)?;
+    file_family::extend_catalog(base, &dir).with_context(|| {
+        format!(
+            "failed to read the file families of the catalog directory `{}`",
+            dir.display()
+        )
+    })
 }
 
 /// The target registry of the release commands.
@@ -159,14 +175,14 @@ pub(crate) fn open_releaser(
 
 /// The releaser building with `--engine` and checking with the embedded engine, both over the
 /// releaser's client (same store, credentials and mirrors) and the `--url-mirror`s. Layer times
-/// are clamped to `SOURCE_DATE_EPOCH` (0 by default) so a rebuild of a version gives the digest
+/// are clamped to `SOURCE_DATE_EPOCH` (0 by default, as for `plinth build`) so a rebuild of a version gives the digest
 /// it was published with.
 pub(crate) fn with_executor(
     global: &GlobalArgs,
     releaser: Releaser,
     args: &EngineArgs,
 ) -> anyhow::Result<Releaser> {
-    let engine = crate::settings::engine_with_client(global, releaser.client().clone(), Some(0))?;
+    let engine = crate::settings::engine_with_client(global, releaser.client().clone())?;
     let url_mirrors = crate::settings::url_mirrors(global)?;
     let executor = args.executor(&engine, url_mirrors)?;
     Ok(releaser.with_executor(executor, Arc::new(engine))?)

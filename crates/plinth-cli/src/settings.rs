@@ -42,19 +42,25 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Handle> {
     Ok(plinth_executor::shared_runtime()?)
 }
 
+/// The timestamp builds use when `SOURCE_DATE_EPOCH` is not set: 1970-01-01, as apko and ko
+/// use. A digest then depends on the recipe and its inputs only, and `plinth build` gives the
+/// digest `publish` gives for the same recipe. (A date derived from a family's release would
+/// not exist for a Dockerfile, and would change the digest of unchanged content.)
+pub const DEFAULT_SOURCE_DATE_EPOCH: u64 = 0;
+
 /// The build engine over the local store, with the registry client (for `from` images) and the
-/// `--url-mirror`s. `SOURCE_DATE_EPOCH` clamps timestamps when set.
+/// `--url-mirror`s. Timestamps are clamped to `SOURCE_DATE_EPOCH`, else to
+/// [`DEFAULT_SOURCE_DATE_EPOCH`].
 pub fn engine(global: &GlobalArgs, store: Store) -> anyhow::Result<plinth_engine::Engine> {
-    engine_with_client(global, registry_client(global, store)?, None)
+    engine_with_client(global, registry_client(global, store)?)
 }
 
-/// The build engine over `client`'s store. `SOURCE_DATE_EPOCH` wins over `default_epoch`.
+/// The build engine over `client`'s store, with timestamps clamped to [`build_epoch`].
 pub fn engine_with_client(
     global: &GlobalArgs,
     client: Client,
-    default_epoch: Option<u64>,
 ) -> anyhow::Result<plinth_engine::Engine> {
-    let epoch = source_date_epoch()?.or(default_epoch);
+    let epoch = Some(build_epoch()?);
     let mut config = plinth_engine::EngineConfig::new(client.store().clone())
         .with_registry(client)
         .with_network(global.network.mode())
@@ -101,6 +107,12 @@ pub fn url_mirrors(global: &GlobalArgs) -> anyhow::Result<Vec<plinth_executor::U
                 .with_context(|| format!("invalid `--url-mirror {mirror}`"))
         })
         .collect()
+}
+
+/// The reproducible timestamp of builds: `SOURCE_DATE_EPOCH` when set and not empty, else
+/// [`DEFAULT_SOURCE_DATE_EPOCH`].
+pub fn build_epoch() -> anyhow::Result<u64> {
+    Ok(source_date_epoch()?.unwrap_or(DEFAULT_SOURCE_DATE_EPOCH))
 }
 
 /// `SOURCE_DATE_EPOCH`, when set and not empty.

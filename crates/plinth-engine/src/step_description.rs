@@ -51,7 +51,7 @@ pub(crate) fn describe(op: &Op) -> String {
         } => {
             let from = match source {
                 FileSource::Url { url, .. } => url.clone(),
-                FileSource::HostFile(p) => format!("host:{}", p.display()),
+                FileSource::HostFile(p) => format!("host:{}", host_name(p)),
                 FileSource::Bytes(b) => format!("bytes:{}", &Digest::of(b).hex()[..12]),
             };
             let verb = if matches!(source, FileSource::Url { .. }) {
@@ -71,13 +71,21 @@ pub(crate) fn describe(op: &Op) -> String {
                 format!("COPY {}--from=helper {from} {path}", flags(owner, mode))
             }
             DirectorySource::Host(dir) => {
-                format!("COPY {}host:{} {path}", flags(owner, mode), dir.display())
+                format!("COPY {}host:{} {path}", flags(owner, mode), host_name(dir))
             }
         },
         Op::MountedCache { path, volume, .. } => format!("MOUNT cache {volume} at {path}"),
         Op::UnmountCache { path } => format!("UNMOUNT cache at {path}"),
         Op::Config { setting } => setting.dockerfile_line(),
     }
+}
+
+/// A host input as the history names it: its file name only. The directory the build ran in
+/// is no part of the image (two checkouts of one recipe give one digest), and a home
+/// directory's path is nobody's business.
+fn host_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map_or_else(|| ".".to_owned(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Gives a root without `PATH` in its env the default one, as BuildKit does for every stage
@@ -122,5 +130,35 @@ pub(crate) fn apply_config(config: &mut ImageConfig, op: &Op) {
         | Op::Directory { .. }
         | Op::MountedCache { .. }
         | Op::UnmountCache { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_inputs_are_described_without_the_directory_the_build_ran_in() {
+        let file = |dir: &str| Op::File {
+            path: "/srv/app.conf".to_owned(),
+            source: FileSource::HostFile(std::path::PathBuf::from(dir).join("app.conf")),
+            owner: None,
+            mode: Some(0o644),
+        };
+        assert_eq!(
+            describe(&file("/home/someone/checkout")),
+            "COPY --chmod=644 host:app.conf /srv/app.conf"
+        );
+        assert_eq!(
+            describe(&file("/home/someone/checkout")),
+            describe(&file("/tmp/other"))
+        );
+        let dir = Op::Directory {
+            path: "/srv/site".to_owned(),
+            source: DirectorySource::Host("/home/someone/checkout/site".into()),
+            owner: Some("1000".to_owned()),
+            mode: None,
+        };
+        assert_eq!(describe(&dir), "COPY --chown=1000 host:site /srv/site");
     }
 }

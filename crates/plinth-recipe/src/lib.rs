@@ -56,6 +56,7 @@ pub mod op;
 pub mod pins;
 pub mod reader;
 pub mod setting;
+mod shell_pattern;
 pub mod source;
 pub mod state;
 pub mod substitute;

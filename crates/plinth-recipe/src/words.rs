@@ -1,6 +1,8 @@
 //! Dockerfile word handling shared by the writer and the reader: the quoting rules of BuildKit's
 //! word lexer (quotes, the escape character, `$VAR` expansion), written out in both directions.
 
+use crate::shell_pattern;
+
 /// Characters that may stand bare in any Dockerfile word position.
 pub(crate) fn is_plain(s: &str) -> bool {
     !s.is_empty()
@@ -111,7 +113,9 @@ pub(crate) enum Var {
 
 /// Processes one word: removes quotes, applies escapes and expands `$NAME`, `${NAME}`,
 /// `${NAME:-word}`, `${NAME-word}`, `${NAME:+word}`, `${NAME+word}`, `${NAME:?word}`,
-/// `${NAME?word}`. `lookup` returns `None` for a name it does not know (it records it).
+/// `${NAME?word}` and the pattern forms `${NAME#p}`, `${NAME##p}`, `${NAME%p}`, `${NAME%%p}`,
+/// `${NAME/p/r}`, `${NAME//p/r}` (see [`shell_pattern`]); BuildKit's lexer has no others.
+/// `lookup` returns `None` for a name it does not know (it records it).
 pub(crate) fn expand(
     word: &str,
     escape: char,
@@ -121,6 +125,25 @@ pub(crate) fn expand(
         chars: word.chars().collect(),
         pos: 0,
         escape,
+        raw_escapes: false,
+        skip_quotes: false,
+        lookup,
+    };
+    lexer.process_until(None)
+}
+
+/// Expands `$NAME` and `${…}` in a heredoc body as BuildKit does for `COPY <<EOF`: quotes are
+/// ordinary characters, `\` escapes the next one.
+pub(crate) fn expand_raw(
+    text: &str,
+    lookup: &mut dyn FnMut(&str) -> Option<Var>,
+) -> Result<String, String> {
+    let mut lexer = Lexer {
+        chars: text.chars().collect(),
+        pos: 0,
+        escape: '\\',
+        raw_escapes: false,
+        skip_quotes: true,
         lookup,
     };
     lexer.process_until(None)
@@ -130,6 +153,10 @@ struct Lexer<'a> {
     chars: Vec<char>,
     pos: usize,
     escape: char,
+    /// Keep escape characters in the output (pattern words, whose escapes the pattern reads).
+    raw_escapes: bool,
+    /// Quotes are ordinary characters (heredoc bodies).
+    skip_quotes: bool,
     lookup: &'a mut dyn FnMut(&str) -> Option<Var>,
 }
 
@@ -161,11 +188,14 @@ impl Lexer<'_> {
             }
             match c {
                 '$' => out.push_str(&self.dollar()?),
-                '\'' => out.push_str(&self.single_quote()?),
-                '"' => out.push_str(&self.double_quote()?),
+                '\'' if !self.skip_quotes => out.push_str(&self.single_quote()?),
+                '"' if !self.skip_quotes => out.push_str(&self.double_quote()?),
                 _ => {
                     self.pos += 1;
                     if c == self.escape {
+                        if self.raw_escapes {
+                            out.push(c);
+                        }
                         match self.next() {
                             Some(n) => out.push(n),
                             None => return Ok(out),
@@ -212,6 +242,9 @@ impl Lexer<'_> {
                 Some(c) => {
                     self.pos += 1;
                     if c == self.escape {
+                        if self.raw_escapes {
+                            out.push(c);
+                        }
                         match self.peek() {
                             None => continue,
                             Some(n) if n == '"' || n == '$' || n == self.escape => {
@@ -279,16 +312,19 @@ impl Lexer<'_> {
         };
         let (null_is_unset, modifier) = match c {
             '}' => return Ok(self.value(&name).unwrap_or_default()),
+            '/' => return self.replace(&name),
             ':' => (true, self.next().ok_or("syntax error: missing `}`")?),
             other => (false, other),
         };
-        if !matches!(modifier, '-' | '+' | '?') {
+        if !matches!(modifier, '-' | '+' | '?' | '#' | '%') {
             return Err(format!(
-                "the substitution modifier `{}{modifier}` in `${{{name}…}}` is not supported: use `-`, `+` or `?`",
+                "the substitution modifier `{}{modifier}` in `${{{name}…}}` is not one BuildKit has: \
+                 use `-`, `+`, `?` (each also with `:`), `#`, `##`, `%`, `%%`, `/` or `//`",
                 if null_is_unset { ":" } else { "" }
             ));
         }
-        let word = self.process_until(Some('}'))?;
+        // A pattern keeps its escapes: the pattern reads them (`\*` is a literal `*`).
+        let word = self.process_raw(modifier == '#' || modifier == '%', '}')?;
         let value = self.value(&name);
         let unset = match &value {
             None => true,
@@ -301,6 +337,19 @@ impl Lexer<'_> {
                 value.unwrap_or_default()
             }),
             '+' => Ok(if unset { String::new() } else { word }),
+            '#' | '%' => {
+                // `#`/`%` remove the shortest match, `##`/`%%` the longest.
+                let (greedy, pattern) = match word.strip_prefix(modifier) {
+                    Some(rest) => (true, rest),
+                    None => (false, word.as_str()),
+                };
+                let value = value.unwrap_or_default();
+                if modifier == '#' {
+                    shell_pattern::trim_prefix(pattern, &value, greedy)
+                } else {
+                    shell_pattern::trim_suffix(pattern, &value, greedy)
+                }
+            }
             _ if unset => Err(format!(
                 "{name}: {}",
                 if word.is_empty() {
@@ -311,6 +360,28 @@ impl Lexer<'_> {
             )),
             _ => Ok(value.unwrap_or_default()),
         }
+    }
+
+    /// `${NAME/pattern/replacement}` and `${NAME//pattern/replacement}`, after the first `/`.
+    fn replace(&mut self, name: &str) -> Result<String, String> {
+        let all = self.peek() == Some('/');
+        if all {
+            self.pos += 1;
+        }
+        let pattern = self
+            .process_raw(true, '/')
+            .map_err(|_| format!("syntax error: missing `/` in `${{{name}/…}}`"))?;
+        let replacement = self.process_raw(true, '}')?;
+        let value = self.value(name).unwrap_or_default();
+        shell_pattern::replace(&pattern, &replacement, &value, all)
+    }
+
+    /// The text up to `stop`, keeping escape characters when `raw`.
+    fn process_raw(&mut self, raw: bool, stop: char) -> Result<String, String> {
+        let before = std::mem::replace(&mut self.raw_escapes, raw);
+        let result = self.process_until(Some(stop));
+        self.raw_escapes = before;
+        result
     }
 }
 
@@ -337,7 +408,9 @@ mod tests {
         );
         assert_eq!(ex("cost: $").unwrap(), "cost: $");
         assert!(ex("${U:?must be set}").unwrap_err().contains("must be set"));
-        assert!(ex("${A/x/y}").is_err());
+        assert_eq!(ex("${A/1/one}${A//x/y}").unwrap(), "one1");
+        assert!(ex("${A:x}").unwrap_err().contains("not one BuildKit has"));
+        assert!(ex("${A^^}").is_err());
         assert!(ex("\"open").is_err());
         assert!(ex("${").is_err());
     }

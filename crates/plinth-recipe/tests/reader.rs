@@ -111,7 +111,7 @@ fn backtick_escape_and_scratch() {
 fn every_unsupported_instruction_is_listed_with_its_line() {
     let text = "RUN early\nFROM --platform=$BUILDPLATFORM x\nFROM x\nEXPOSE http\nVOLUME\nRUN --mount=type=secret,id=a true\n\
                 HEALTHCHECK --interval=10 CMD true\nWORKDIR $HOME\nCOPY *.txt /\nFOO bar\nRUN [\"a\", 1]\nCOPY missing /x\n\
-                RUN cat <<EOF\nFOO body line\nEOF\n";
+                RUN cat <<EOF\nFOO body line\n";
     let found = problems(text);
     let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
     assert_eq!(
@@ -131,7 +131,7 @@ fn every_unsupported_instruction_is_listed_with_its_line() {
         "VOLUME needs at least one path",
         "not a duration",
         "type=secret",
-        "heredocs",
+        "is never terminated",
         "`$HOME`",
         "matches the COPY source",
         "unknown instruction `FOO`",

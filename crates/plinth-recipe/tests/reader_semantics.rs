@@ -152,19 +152,6 @@ fn foreign_frontends_are_refused_and_stable_ones_accepted() {
 }
 
 #[test]
-fn a_heredoc_is_one_refusal_and_its_body_is_not_read() {
-    let found = problems(
-        "FROM scratch\nRUN <<EOF\nset -e\nFOO bar\nEOF\nCOPY <<-\"A\" <<B /x\n\tEXPOSE 1\n\tA\nWORKDIR x\nB\nENV OK=1\n",
-    );
-    assert_eq!(
-        found.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
-        vec![2, 6],
-        "{found:?}"
-    );
-    assert!(found.iter().all(|(_, m)| m.contains("heredocs")));
-}
-
-#[test]
 fn add_of_an_archive_whatever_its_name_is_refused() {
     let ctx = tempfile::tempdir().unwrap();
     std::fs::write(ctx.path().join("bundle.bin"), [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();

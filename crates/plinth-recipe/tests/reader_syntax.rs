@@ -60,3 +60,142 @@ fn context_sources_that_climb_out_are_clamped_to_the_context_root() {
         "{c:?}"
     );
 }
+
+/// The `ENV` values of a recipe.
+fn envs(ops: &[Op]) -> Vec<(String, String)> {
+    ops.iter()
+        .filter_map(|op| match op {
+            Op::Env { name, value } => Some((name.clone(), value.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn pattern_modifiers_expand_as_buildkits_lexer() {
+    let c = parse_dockerfile(
+        "FROM scratch\nARG F=a.tar.gz\nENV A=${F#*.} B=${F##*.} C=${F%.*} D=${F%%.*} E=${F/a/o} G=${F//a/o} H=${F/#x/y} I=${F:#a}\n",
+        "/nonexistent",
+    )
+    .unwrap();
+    let got: Vec<(String, String)> = envs(c.ops());
+    let want: Vec<(String, String)> = [
+        ("A", "tar.gz"),
+        ("B", "gz"),
+        ("C", "a.tar"),
+        ("D", "a"),
+        ("E", "o.tar.gz"),
+        ("G", "o.tor.gz"),
+        // `#` is not an anchor in BuildKit's `/`: the pattern is `#x`, which is not there.
+        ("H", "a.tar.gz"),
+        ("I", ".tar.gz"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    let found = problems_with(
+        "FROM scratch\nENV A=x\nENV B=${A,,}\nENV C=${A/\\d/x}\n",
+        &ReaderOptions::new("/nonexistent"),
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].0, 3);
+    assert!(found[0].1.contains("not one BuildKit has"), "{found:?}");
+    assert_eq!(found[1].0, 4);
+    assert!(found[1].1.contains("is not an escape"), "{found:?}");
+}
+
+fn sh(command: &str) -> Op {
+    Op::Exec {
+        argv: vec!["/bin/sh".into(), "-c".into(), command.into()],
+        network: plinth_recipe::Network::Enabled,
+        env: Default::default(),
+    }
+}
+
+fn bytes(path: &str, data: &str, mode: u32) -> Op {
+    Op::File {
+        path: path.into(),
+        source: FileSource::Bytes(data.as_bytes().to_vec()),
+        owner: None,
+        mode: Some(mode),
+    }
+}
+
+#[test]
+fn heredocs_run_and_copy_as_buildkit_dispatches_them() {
+    let text = "FROM scratch\nARG V=value\nRUN <<EOF\nset -e\nFOO bar\nEOF\n\
+                COPY <<-\"A\" <<B /x/\n\tEXPOSE $V\n\tA\nWORKDIR x\n\"$V\" \\$V\nB\n\
+                RUN cat <<-X > /y && cat <<'Y' >> /y\n\tone $V\n\tX\ntwo\nY\n\
+                COPY --chmod=600 <<EOF /file\nIN\nEOF\nENV OK=1\n";
+    let c = parse_dockerfile(text, "/nonexistent").unwrap();
+    let ops: Vec<Op> = c
+        .ops()
+        .iter()
+        .map(|op| match op {
+            Op::Exec { argv, network, .. } => Op::Exec {
+                argv: argv.clone(),
+                network: *network,
+                env: Default::default(),
+            },
+            other => other.clone(),
+        })
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            sh("set -e\nFOO bar\n"),
+            // A quoted terminator is not expanded; `<<-` strips the tabs.
+            bytes("/x/A", "EXPOSE $V\n", 0o644),
+            bytes("/x/B", "WORKDIR x\n\"value\" $V\n", 0o644),
+            // Not a lone heredoc: the shell gets the line and the bodies as written.
+            sh("cat <<-X > /y && cat <<'Y' >> /y\n\tone $V\nX\ntwo\nY"),
+            bytes("/file", "IN\n", 0o600),
+            Op::Env {
+                name: "OK".into(),
+                value: "1".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_lone_heredoc_with_a_shebang_runs_as_a_script_file() {
+    let c = parse_dockerfile(
+        "FROM scratch\nRUN <<-EOT\n\t#!/bin/sh\n\techo hi\n\tEOT\n",
+        "/nonexistent",
+    )
+    .unwrap();
+    let Some(Op::Exec { argv, .. }) = c.ops().last() else {
+        panic!("{c:?}")
+    };
+    assert_eq!(argv[4], "#!/bin/sh\necho hi\n");
+    assert_eq!(argv[5], "/dev/pipes/EOT");
+    let found = problems_with(
+        "FROM scratch\nUSER app\nRUN <<EOT\n#!/bin/sh\nEOT\n",
+        &ReaderOptions::new("/nonexistent"),
+    );
+    assert_eq!(found[0].0, 3);
+    assert!(found[0].1.contains("USER root"), "{found:?}");
+}
+
+#[test]
+fn heredoc_problems_name_the_line() {
+    let found = problems_with(
+        "FROM scratch\nCOPY a <<EOF\nbody\nEOF\nONBUILD RUN <<X\nx\nX\nRUN <<NEVER\nbody\n",
+        &ReaderOptions::new("/nonexistent"),
+    );
+    let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, [2, 5, 8], "{found:?}");
+    assert!(
+        found[0].1.contains("cannot be the COPY destination"),
+        "{found:?}"
+    );
+    assert!(found[1].1.contains("ONBUILD with a heredoc"), "{found:?}");
+    assert!(
+        found[2]
+            .1
+            .contains("end it with a line holding only `NEVER`"),
+        "{found:?}"
+    );
+}

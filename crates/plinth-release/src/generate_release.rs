@@ -7,6 +7,12 @@
 //! published. So a release is: declare the next version (recipe + check changes) in code, then
 //! run `generate-release` with the bump that reaches it. [`ReleaseChoices`] shows, for each
 //! bump kind, the version it gives and whether it can be released.
+//!
+//! A file family ([`plinth_catalog::file_family`]) declares only its recorded versions; its
+//! working files are released as whatever version the bump gives: they are staged under
+//! `versions/<X.Y.Z>/`, built and checked from there, and kept only when the release went
+//! through (with the changelog entry, whose `dockerfile_example` is the recorded Dockerfile
+//! itself).
 
 use plinth_catalog::family::RecipeDecl;
 use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Family, Version, VersionHistory};
@@ -95,6 +101,8 @@ fn resolve_version(
     let version = registry.next_version(bump)?;
     match family.declaration(&version) {
         Ok(decl) if matches!(decl.recipe(), RecipeDecl::Known(_)) => Ok(version),
+        // A file family's working files become whichever version the bump gives.
+        Err(_) if family.has_working_version() => Ok(version),
         _ => Err(Error::NotDeclared {
             repository: family.repository().to_owned(),
             bump: bump.to_string(),
@@ -226,6 +234,13 @@ impl Releaser {
         }
         self.reporter
             .status(&format!("Releasing {repository} {version}."));
+        // A file family's working files are staged as the version's record first: built from
+        // where they will stay, kept only if the release goes through.
+        let staged = match family.declaration(&version) {
+            Ok(_) => None,
+            Err(_) => family.stage_version(&version)?,
+        };
+        let family = staged.as_ref().map_or(family, |s| s.family());
         let built = self.build_and_check(family, &version)?;
         let example = family.dockerfile_example(&version)?;
         let published = if request.publish {
@@ -247,6 +262,9 @@ impl Releaser {
             changelog.insert(entry);
             Ok(())
         })?;
+        if let Some(staged) = staged {
+            staged.commit()?;
+        }
         self.reporter
             .status(&format!("Added {version} to the registry."));
         let mut records = ReleaseRecords::load(self.catalog_dir(), &repository)?;

@@ -56,6 +56,20 @@ const fn same(name: &'static str, dockerfile: &'static str) -> Case {
     }
 }
 
+const fn files(
+    name: &'static str,
+    dockerfile: &'static str,
+    files: &'static [(&'static str, &'static str)],
+) -> Case {
+    Case {
+        name,
+        dockerfile,
+        context: TEXT,
+        build_args: &[],
+        expect: Files(files),
+    }
+}
+
 const fn refused(
     name: &'static str,
     dockerfile: &'static str,
@@ -128,6 +142,26 @@ pub const CASES: &[Case] = &[
         build_args: &[],
         expect: Files(&[("m", "[][dash][plus][]\n")]),
     },
+    // The pattern modifiers came with a newer frontend than Debian's BuildKit has.
+    Case {
+        name: "pattern_modifiers",
+        dockerfile: "FROM {root}\nARG FILE=archive.tar.gz\nARG P=/usr/local/lib\nENV BASE=${FILE%%.*} EXT=${FILE#*.} STEM=${FILE%.*} LAST=${FILE##*.} SLASHED=${P//\\//_} FIRST=${P/l/L} NONE=${FILE#x*}\nRUN echo \"$BASE|$EXT|$STEM|$LAST|$SLASHED|$FIRST|$NONE\" > /m\nWORKDIR /w/${FILE%%.*}\nRUN pwd > /m2\n",
+        context: TEXT,
+        build_args: &[],
+        expect: Files(&[
+            (
+                "m",
+                "archive|tar.gz|archive.tar|gz|_usr_local_lib|/usr/Local/lib|archive.tar.gz\n",
+            ),
+            ("m2", "/w/archive\n"),
+        ]),
+    },
+    refused(
+        "refused_unknown_modifier",
+        "FROM {root}\nENV A=x\nENV B=${A^^}\n",
+        3,
+        "use `-`, `+`, `?`",
+    ),
     same(
         "env_escapes_and_quotes",
         "FROM {root}\nENV A=\"a \\\"q\\\" \\$x\" B='it''s' C=\"$A\"x\n",
@@ -292,6 +326,31 @@ pub const CASES: &[Case] = &[
     ),
     same("add_plain_file", "FROM {root}\nADD a.txt /added\n"),
     same("add_url", "FROM {root}\nADD {url}/dl/tool.sh /tools/\n"),
+    // --- heredocs (Debian's BuildKit predates them: checked against the files written) ----------
+    files(
+        "heredoc_run",
+        "FROM {root}\nRUN <<EOF\necho one > /h1\necho two >> /h1\nEOF\nRUN echo after > /h1b\n",
+        &[("h1", "one\ntwo\n"), ("h1b", "after\n")],
+    ),
+    files(
+        "heredoc_run_shebang",
+        "FROM {root}\nRUN <<EOF\n#!/bin/sh\necho \"$0\" > /h2\nEOF\n",
+        &[("h2", "/dev/pipes/EOF\n")],
+    ),
+    files(
+        "heredoc_run_several_with_tabs",
+        "FROM {root}\nENV W=world\nRUN cat <<-A > /h3 && cat <<'B' >> /h3\n\tone $W\n\tA\ntwo $W\nB\n",
+        &[("h3", "one world\ntwo $W\n")],
+    ),
+    files(
+        "heredoc_copy",
+        "FROM {root}\nARG V=val\nCOPY <<EOF <<'RAW' /c/\nv=$V \"q\"\nEOF\nr=$V\nRAW\nCOPY --chmod=755 <<-S /s.sh\n\t#!/bin/sh\n\techo s\n\tS\nRUN /s.sh > /s.out\n",
+        &[
+            ("c/EOF", "v=val \"q\"\n"),
+            ("c/RAW", "r=$V\n"),
+            ("s.out", "s\n"),
+        ],
+    ),
     // --- stages ----------------------------------------------------------------------------------
     same(
         "copy_from_stage",
@@ -346,10 +405,10 @@ pub const CASES: &[Case] = &[
     ),
     // --- refused, with the line and the way out ---------------------------------------------------
     refused(
-        "refused_heredoc",
-        "FROM {root}\nRUN <<EOF\necho hi\nEOF\n",
+        "refused_unterminated_heredoc",
+        "FROM {root}\nRUN <<EOF\necho hi\n",
         2,
-        "heredocs",
+        "end it with a line holding only `EOF`",
     ),
     refused(
         "refused_wildcard_without_match",

@@ -77,8 +77,9 @@ fn render_table(listing: &CatalogListing, offline: bool) -> String {
 
 fn family_block(family: &FamilyListing, offline: bool) -> String {
     let mut out = format!(
-        "{} [{}]{}\n",
+        "{} ({}) [{}]{}\n",
         family.repository,
+        family.kind.as_str(),
         family.platforms.join(", "),
         family
             .published_at

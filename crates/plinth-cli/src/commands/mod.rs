@@ -28,6 +28,25 @@ pub fn run(
     printer: Printer,
     catalog: &plinth_catalog::Catalog,
 ) -> anyhow::Result<ExitStatus> {
+    let uses_catalog = matches!(
+        cli.command,
+        Command::Build(_)
+            | Command::Check(_)
+            | Command::Dockerfile(_)
+            | Command::GenerateRelease(_)
+            | Command::Publish(_)
+            | Command::GenerateDocs(_)
+            | Command::Catalog(_)
+            | Command::Outdated(_)
+            | Command::Latest(_)
+            | Command::UpgradeConsumers(_)
+    );
+    // File families live in the catalog directory, so they join the catalog per command.
+    let catalog = &if uses_catalog {
+        crate::release_context::full_catalog(&cli.global, catalog)?
+    } else {
+        catalog.clone()
+    };
     match cli.command {
         Command::Inspect(args) => inspect::run(args, &cli.global, printer),
         Command::Ls(args) => ls::run(args, &cli.global, printer),

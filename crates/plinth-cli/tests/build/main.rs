@@ -1,6 +1,7 @@
 //! `plinth build`, `run` and `dockerfile` on a busybox root, with the real sandbox.
 
 mod outputs;
+mod reproducible;
 
 use std::path::Path;
 use std::process::Command;

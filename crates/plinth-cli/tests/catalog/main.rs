@@ -251,7 +251,7 @@ fn catalog_lists_declared_buildable_published_with_provenance_and_notes() {
     assert!(out.status.success());
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(
-        table.starts_with("airbyte-connectors-base-images (Airbyte)\n\nairbyte/python-connector-base [linux/amd64, linux/arm64]\n"),
+        table.starts_with("airbyte-connectors-base-images (Airbyte)\n\nairbyte/python-connector-base (code) [linux/amd64, linux/arm64]\n"),
         "{table}"
     );
     assert!(!table.contains("java-connector-base"), "{table}");

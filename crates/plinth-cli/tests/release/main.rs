@@ -1,10 +1,12 @@
-//! The release workflow end to end: the example family (`examples/my-family`) on busybox roots
+//! The release workflow end to end: the example families (`examples/my-family` in code,
+//! `examples/file-family` as files) on busybox roots
 //! in the loopback registry, built and checked on amd64 and arm64 by the embedded engine.
 //! Needs root (builds) and binfmt for arm64; the BuildKit case needs a running dockerd.
 
 mod buildkit;
 mod concurrent;
 mod e2e;
+mod file_family;
 mod fixture;
 mod interactive;
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use plinth_oci::Digest;
 
-use super::{Flags, Reader, check_heredoc, glob, json_array};
+use super::{Flags, Reader, glob, json_array};
 use crate::inputs::{resolve_in_context, url_file_name};
 use crate::op::{DirectorySource, FileSource, Op};
 use crate::source::ImageSource;
@@ -57,14 +57,21 @@ impl Reader<'_> {
         }
         let raw = match json_array(rest)? {
             Some(list) => list,
-            None => {
-                check_heredoc(rest)?;
-                rest.split_whitespace().map(str::to_owned).collect()
-            }
+            None => rest.split_whitespace().map(str::to_owned).collect(),
         };
+        // Heredoc sources (`<<EOF`) are files of their own; the rest are paths or URLs.
+        let mut inline: Vec<(String, String)> = Vec::new();
         let mut args = Vec::with_capacity(raw.len());
-        for a in &raw {
-            args.push(self.expand(a)?);
+        for (i, a) in raw.iter().enumerate() {
+            match self.heredoc_source(a)? {
+                Some(_) if i + 1 == raw.len() => {
+                    return Err(format!(
+                        "a heredoc cannot be the {keyword} destination: give a path after the sources"
+                    ));
+                }
+                Some(file) => inline.push(file),
+                None => args.push(self.expand(a)?),
+            }
         }
         let Some((dest, sources)) = args.split_last() else {
             return Err(format!(
@@ -79,7 +86,7 @@ impl Reader<'_> {
         };
         let dest = &dest;
 
-        if sources.is_empty() {
+        if sources.is_empty() && inline.is_empty() {
             return Err(format!(
                 "{keyword} needs at least one source and a destination"
             ));
@@ -116,7 +123,7 @@ impl Reader<'_> {
             }
         }
         let sources = &expanded[..];
-        if sources.len() > 1 && !dest.ends_with('/') {
+        if sources.len() + inline.len() > 1 && !dest.ends_with('/') {
             return Err(format!(
                 "with several sources, the {keyword} destination `{dest}` must end with `/`"
             ));
@@ -192,6 +199,20 @@ impl Reader<'_> {
                 }
                 ops.push(op);
             }
+        }
+        // BuildKit copies the heredoc files after the other sources, each made with mode 0644.
+        for (name, data) in inline {
+            let path = if dest.ends_with('/') {
+                format!("{dest}{name}")
+            } else {
+                dest.clone()
+            };
+            ops.push(Op::File {
+                path,
+                source: FileSource::Bytes(data.into_bytes()),
+                owner: owner.clone(),
+                mode: Some(mode.unwrap_or(0o644)),
+            });
         }
         for op in ops {
             self.push(op);

@@ -1,6 +1,7 @@
 //! Physical lines → parser directives and logical instructions (comments dropped, continuations
 //! joined), following BuildKit's parser.
 
+use super::heredoc::{Heredoc, heredocs_of_line};
 use crate::error::Problem;
 
 /// The parser directives at the top of a Dockerfile.
@@ -19,6 +20,8 @@ pub(crate) struct Logical {
     pub line: usize,
     /// The instruction text, continuations joined.
     pub text: String,
+    /// The heredocs the instruction opens, with their bodies.
+    pub heredocs: Vec<Heredoc>,
 }
 
 /// Splits `text` into directives and logical lines, recording bad directives in `problems`.
@@ -85,22 +88,39 @@ pub(crate) fn split_lines(text: &str, problems: &mut Vec<Problem>) -> (Directive
                 current = Some(Logical {
                     line: i + 1,
                     text: piece.to_owned(),
+                    heredocs: Vec::new(),
                 })
             }
             Some(c) => c.text.push_str(piece),
         }
-        if !continues && let Some(c) = current.take() {
-            // A heredoc's body lines belong to its instruction; the reader refuses the
-            // instruction, and the body must not be read as more instructions.
-            if let Some(terminators) = heredoc_terminators(&c.text) {
-                for word in terminators {
-                    for (_, body) in physical.by_ref() {
-                        let body = body.strip_suffix('\r').unwrap_or(body);
-                        if body == word || body.trim_start_matches('\t') == word {
-                            break;
-                        }
+        if !continues && let Some(mut c) = current.take() {
+            // A heredoc's body lines belong to its instruction, never read as instructions.
+            for mut heredoc in heredocs_of_line(&c.text) {
+                let mut terminated = false;
+                for (_, body) in physical.by_ref() {
+                    let bare = body.strip_suffix('\r').unwrap_or(body);
+                    let bare = if heredoc.chomp {
+                        bare.trim_start_matches('\t')
+                    } else {
+                        bare
+                    };
+                    if bare == heredoc.name {
+                        terminated = true;
+                        break;
                     }
+                    heredoc.content.push_str(body);
+                    heredoc.content.push('\n');
                 }
+                if !terminated {
+                    problems.push(Problem {
+                        line: c.line,
+                        message: format!(
+                            "the heredoc `<<{}` is never terminated: end it with a line holding only `{}`",
+                            heredoc.name, heredoc.name
+                        ),
+                    });
+                }
+                c.heredocs.push(heredoc);
             }
             out.push(c);
         }
@@ -120,46 +140,6 @@ fn is_stable_frontend(value: &str) -> bool {
     let mut parts = version.split('.');
     parts.next() == Some("1")
         && parts.all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-}
-
-/// The terminators of the heredocs a `RUN`, `COPY` or `ADD` line opens (`<<EOF`, `<<-EOF`,
-/// `<<"EOF"`), in order; `None` when it opens none.
-pub(crate) fn heredoc_terminators(text: &str) -> Option<Vec<String>> {
-    let (keyword, rest) = text.trim_start().split_once(char::is_whitespace)?;
-    if !matches!(
-        keyword.to_ascii_uppercase().as_str(),
-        "RUN" | "COPY" | "ADD"
-    ) {
-        return None;
-    }
-    // The exec (JSON) form has no heredocs.
-    let mut rest = rest.trim_start();
-    while let Some(after) = rest.strip_prefix("--") {
-        rest = after
-            .split_once(char::is_whitespace)
-            .map_or("", |(_, r)| r)
-            .trim_start();
-    }
-    if rest.starts_with('[') && serde_json::from_str::<Vec<String>>(rest.trim_end()).is_ok() {
-        return None;
-    }
-    let mut words = Vec::new();
-    let mut s = text;
-    while let Some(i) = s.find("<<") {
-        let after = &s[i + 2..];
-        let after = after.strip_prefix('-').unwrap_or(after);
-        let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'');
-        let body = quote.map_or(after, |q| &after[q.len_utf8()..]);
-        let word: String = body
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        if !word.is_empty() && word.starts_with(|c: char| !c.is_ascii_digit()) {
-            words.push(word);
-        }
-        s = &s[i + 2..];
-    }
-    (!words.is_empty()).then_some(words)
 }
 
 fn parse_directive(raw: &str) -> Option<(String, String)> {
@@ -206,15 +186,18 @@ mod tests {
             vec![
                 Logical {
                     line: 4,
-                    text: "FROM x".into()
+                    text: "FROM x".into(),
+                    heredocs: vec![],
                 },
                 Logical {
                     line: 5,
-                    text: "RUN a     && b".into()
+                    text: "RUN a     && b".into(),
+                    heredocs: vec![],
                 },
                 Logical {
                     line: 9,
-                    text: "ENV A=1 ".into()
+                    text: "ENV A=1 ".into(),
+                    heredocs: vec![],
                 },
             ]
         );

@@ -1,8 +1,8 @@
 //! Reads the common Dockerfile subset into a [`Container`].
 //!
 //! Supported: parser directives (`# syntax=`, `# escape=`), comments, line continuations,
-//! `FROM [AS name]` (multi-stage, `scratch`), `ARG` (global and per stage, with `${VAR}`/`$VAR`,
-//! `${VAR:-x}`, `${VAR:+x}` substitution where Docker substitutes), `RUN` (shell form becomes
+//! heredocs (`heredoc.rs`), `FROM [AS name]` (multi-stage, `scratch`), `ARG` (global and per
+//! stage, with BuildKit's substitutions where Docker substitutes), `RUN` (shell form becomes
 //! `["/bin/sh","-c",text]`, exec form kept; `--mount=type=cache`, `--network=none`), `ENV` and
 //! `LABEL` (both forms), `USER`, `WORKDIR`, `ENTRYPOINT`/`CMD` (both forms), `COPY`/`ADD`
 //! (context files and directories, `--from`, `--chown`, `--chmod`, URLs with `--checksum`).
@@ -19,6 +19,7 @@
 
 mod copy;
 mod glob;
+mod heredoc;
 mod lines;
 mod run_flags;
 mod settings;
@@ -34,7 +35,6 @@ use crate::error::{Error, Problem, Result};
 use crate::op::{Network, Op};
 use crate::source::ImageSource;
 
-pub(super) use self::run_flags::check_heredoc;
 use self::run_flags::parse_cache_mount;
 use crate::state::CacheMount;
 pub use vars::DEFAULT_PATH;
@@ -196,6 +196,7 @@ pub fn read_dockerfile(text: &str, options: &ReaderOptions) -> Result<Dockerfile
     let (directives, lines) = lines::split_lines(text, &mut problems);
     let mut reader = Reader::new(options, directives.escape, problems);
     for line in &lines {
+        reader.heredocs.clone_from(&line.heredocs);
         if let Err(message) = reader.instruction(&line.text) {
             reader.problems.push(Problem {
                 line: line.line,
@@ -258,6 +259,8 @@ pub(super) struct Reader<'a> {
     pub used_build_args: BTreeSet<String>,
     pub stages: Vec<Stage>,
     pub problems: Vec<Problem>,
+    /// The heredocs of the instruction being read.
+    pub heredocs: Vec<heredoc::Heredoc>,
 }
 
 type Flags = Vec<(String, Option<String>)>;
@@ -276,6 +279,7 @@ impl<'a> Reader<'a> {
             used_build_args: BTreeSet::new(),
             stages: Vec::new(),
             problems,
+            heredocs: Vec::new(),
         }
     }
 }
@@ -482,10 +486,10 @@ impl Reader<'_> {
         if rest.is_empty() {
             return Err("RUN needs a command".into());
         }
-        if json_array(rest)?.is_none() {
-            check_heredoc(rest)?;
-        }
-        let argv = self.command_argv(rest)?;
+        let argv = match self.heredoc_run_argv(rest)? {
+            Some(argv) => argv,
+            None => self.command_argv(rest)?,
+        };
         if argv.is_empty() {
             return Err("`RUN []` has no command".into());
         }

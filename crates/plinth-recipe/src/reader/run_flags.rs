@@ -1,20 +1,6 @@
-//! Checks on a RUN (or COPY) line that are about its flags and body rather than its meaning:
-//! heredocs, which are refused, and `--mount=type=cache` options.
+//! RUN's `--mount=type=cache` options.
 
 use crate::state::{CacheMount, normalize_path};
-
-pub(crate) fn check_heredoc(rest: &str) -> std::result::Result<(), String> {
-    let mut s = rest;
-    while let Some(i) = s.find("<<") {
-        let after = s[i + 2..].trim_start_matches('-');
-        if after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '"' || c == '\'')
-        {
-            return Err("heredocs (`<<EOF`) are not supported: write the commands in one RUN joined with `&&`, or COPY a file".into());
-        }
-        s = &s[i + 2..];
-    }
-    Ok(())
-}
 
 pub(super) fn parse_cache_mount(spec: &str) -> std::result::Result<CacheMount, String> {
     let mut kind = "bind";

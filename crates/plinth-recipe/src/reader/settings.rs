@@ -59,6 +59,12 @@ impl Reader<'_> {
                     signal: self.expand(signal)?,
                 }
             }
+            "ONBUILD" if !self.heredocs.is_empty() => {
+                return Err(
+                    "ONBUILD with a heredoc is not supported: write the trigger without one (a RUN joined with `&&`, or a COPY of a file)"
+                        .into(),
+                );
+            }
             "ONBUILD" => {
                 // The trigger as written: it runs in a later build on this image.
                 let trigger = text
@@ -74,6 +80,12 @@ impl Reader<'_> {
                 match inner.as_str() {
                     "" => {
                         return Err("ONBUILD needs an instruction, e.g. `ONBUILD RUN make`".into());
+                    }
+                    "ONBUILD" if !self.heredocs.is_empty() => {
+                        return Err(
+                    "ONBUILD with a heredoc is not supported: write the trigger without one (a RUN joined with `&&`, or a COPY of a file)"
+                        .into(),
+                );
                     }
                     "ONBUILD" => {
                         return Err("chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into());

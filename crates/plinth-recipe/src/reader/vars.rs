@@ -12,7 +12,7 @@ use plinth_oci::Platform;
 
 use super::{Reader, Stage};
 use crate::op::Op;
-use crate::words::{Var, expand, split_words};
+use crate::words::{Var, expand, expand_raw, split_words};
 
 /// The `PATH` BuildKit gives a stage whose base sets none (`system.DefaultPathEnv`).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -106,8 +106,22 @@ impl Reader<'_> {
         self.expand_in(word, self.stages.last().map(|s| &s.vars))
     }
 
+    /// Expands a heredoc body (quotes kept) with the stage's variables.
+    pub(super) fn expand_raw(&self, text: &str) -> Result<String, String> {
+        self.expand_with(text, self.stages.last().map(|s| &s.vars), true)
+    }
+
     /// Expands a word against `vars`, or against the global args when `vars` is `None`.
     pub(super) fn expand_in(&self, word: &str, vars: Option<&Vars>) -> Result<String, String> {
+        self.expand_with(word, vars, false)
+    }
+
+    fn expand_with(
+        &self,
+        word: &str,
+        vars: Option<&Vars>,
+        heredoc: bool,
+    ) -> Result<String, String> {
         let mut unknown: Option<String> = None;
         let result = {
             let mut lookup = |name: &str| -> Option<Var> {
@@ -133,7 +147,11 @@ impl Reader<'_> {
                 }
                 found
             };
-            expand(word, self.escape, &mut lookup)
+            if heredoc {
+                expand_raw(word, &mut lookup)
+            } else {
+                expand(word, self.escape, &mut lookup)
+            }
         };
         if let Some(name) = unknown {
             if PLATFORM_ARGS.contains(&name.as_str()) {
