@@ -351,7 +351,7 @@ async fn failing_pushes_with_basic_auth_leak_no_credentials() {
     let layer = image.platforms[0].layers[0].digest.clone();
     proxy.add_rule(Rule::on("PUT", layer.hex(), Fault::status(500)).always());
     let target: Reference = proxy.image("plinth/failing:1.0.0").parse().unwrap();
-    let err = push_err(&c, &image, &target, "the layer never goes up").await;
+    let err = push_err(c, image, &target, "the layer never goes up").await;
     let blob_text = format!("{}\n{err:?}", chain(&err));
     assert!(
         matches!(&err, Error::PushBlob { digest, .. } if digest == &layer),
@@ -369,7 +369,7 @@ async fn failing_pushes_with_basic_auth_leak_no_credentials() {
     // The tag never goes up either.
     proxy.clear_rules();
     proxy.add_rule(Rule::on_kind(RequestKind::PutManifest, Fault::status(503)).always());
-    let err = push_err(&c, &image, &target, "no manifest goes up").await;
+    let err = push_err(c, image, &target, "no manifest goes up").await;
     let manifest_text = format!("{}\n{err:?}", chain(&err));
     assert!(matches!(err, Error::PushManifest { .. }), "{manifest_text}");
 
@@ -395,7 +395,7 @@ async fn failing_pushes_with_tokens_leak_no_credentials() {
     proxy.add_rule(Rule::on_kind(RequestKind::PutManifest, Fault::status(500)).always());
     proxy.add_rule(Rule::on_kind(RequestKind::StartUpload, Fault::status(502)).times(1));
     let target: Reference = proxy.image("plinth/failing-bearer:1.0.0").parse().unwrap();
-    let err = push_err(&c, &image, &target, "no manifest goes up").await;
+    let err = push_err(c, image, &target, "no manifest goes up").await;
     let text = format!("{}\n{err:?}", chain(&err));
     assert!(matches!(err, Error::PushManifest { .. }), "{text}");
     let tokens = registry.token_server().unwrap().issued_tokens();
@@ -428,13 +428,13 @@ async fn a_token_refused_mid_upload_restarts_the_upload_once() {
             .build()
             .unwrap()
     };
-    let c = client(&store);
+    let c = client(store);
 
     // A streamed upload cannot be resent by the request loop: the registry refusing the token
     // once (revoked, expired early) restarts the upload with a fresh token instead of failing.
     let once = proxy.add_rule(Rule::on_kind(RequestKind::PutBlob, Fault::status(401)));
     let target: Reference = proxy.image("plinth/refused-once:1.0.0").parse().unwrap();
-    push(&c, &image, &target).await;
+    push(&c, image, &target).await;
     assert_eq!(proxy.fired(once), 1);
     let blobs = image.blobs().len();
     assert_eq!(proxy.count(RequestKind::StartUpload), blobs + 1);
@@ -470,7 +470,7 @@ async fn a_refused_broader_token_is_dropped_not_sent_again() {
     } = &fixture;
     let tokens = registry.token_server().unwrap();
     let target: Reference = proxy.image("plinth/revoked:1.0.0").parse().unwrap();
-    push(&c, &image, &target).await;
+    push(c, image, &target).await;
 
     // The push token (pull,push) serves the pull that follows, until the registry refuses it:
     // the client must then ask for a new token, not resend the refused one.
@@ -512,7 +512,7 @@ async fn echoed_credentials_and_signed_redirects_leak_nothing() {
         ..
     } = &fixture;
     let target: Reference = proxy.image("plinth/echoing:1").parse().unwrap();
-    push(&c, &image, &target).await;
+    push(c, image, &target).await;
 
     proxy.add_rule(Rule::on_kind(RequestKind::GetManifest, Fault::EchoCredentials(403)).always());
     let (_d2, fresh) = new_store();
