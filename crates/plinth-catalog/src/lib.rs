@@ -12,6 +12,9 @@
 //! - [`Family`] and [`Catalog`] (module [`family`]): image families as code, every version with
 //!   its recipe, its inherited sanity checks and its recorded facts; [`airbyte::catalog`] is the
 //!   built-in Airbyte catalog (python, then java).
+//! - [`file_family`]: families without code, a folder of the catalog directory
+//!   (`families/<name>/family.toml`, a Dockerfile, container-structure-test checks, the recorded
+//!   `versions/<X.Y.Z>/`), released through [`Family::stage_version`] ([`staged`]).
 //! - [`checks`]: the sanity checks with the original's commands, pass rules and messages, run
 //!   through a [`checks::CommandRunner`] the engine implements; reports as a table, JSON or JUnit.
 //! - [`cst`]: container-structure-test YAML files turned into the same checks.

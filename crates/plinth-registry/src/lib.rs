@@ -25,6 +25,8 @@
 //!   from the rest, and caches the result on disk for a TTL.
 //! - [`transfer`]: whole images between any [`ImageLocation`](plinth_oci::ImageLocation)
 //!   (registry, OCI layout, docker-archive) and the store: [`fetch_image`], [`deliver_image`].
+//! - [`referrers`]: OCI 1.1 artifacts attached to an image ([`Client::attach`]) and found
+//!   again ([`Client::referrers`]) through the referrers API or the `sha256-<hex>` tag schema.
 //! - Progress goes to a [`TransferReporter`]; the CLI draws it.
 //!
 //! ```no_run
@@ -54,6 +56,7 @@ pub mod error;
 mod manifests;
 mod pull;
 mod push;
+pub mod referrers;
 pub mod reporter;
 pub mod retry;
 pub mod secret;
@@ -70,6 +73,7 @@ pub use credentials::{Credential, Credentials};
 pub use error::{Error, HttpError, Result, error_chain};
 pub use manifests::{DOCKER_CONTENT_DIGEST, FetchedManifest, ManifestInfo};
 pub use push::{ExistingTag, PushOptions, PushReport};
+pub use referrers::{Referrers, ReferrersDiscovery, referrers_tag};
 pub use reporter::{BlobOutcome, NoTransferReporter, TransferReporter};
 pub use retry::RetryPolicy;
 pub use secret::{RedactedUrl, Secret};

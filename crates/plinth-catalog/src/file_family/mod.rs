@@ -296,3 +296,6 @@ pub fn extend_catalog(base: &Catalog, catalog_dir: &Path) -> Result<Catalog> {
     }
     Ok(catalog)
 }
+
+#[cfg(test)]
+mod tests;
