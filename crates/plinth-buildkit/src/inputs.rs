@@ -52,11 +52,13 @@ fn collect(
                 file_digest(path)?,
             )),
             Op::Directory { source, .. } => match source {
-                DirectorySource::Host(dir) => inputs.push(BuildInput {
-                    kind: InputKind::HostDirectory,
-                    name: dir.display().to_string(),
-                    digest: None,
-                }),
+                DirectorySource::Host(dir) | DirectorySource::HostIgnoring { path: dir, .. } => {
+                    inputs.push(BuildInput {
+                        kind: InputKind::HostDirectory,
+                        name: dir.display().to_string(),
+                        digest: None,
+                    })
+                }
                 DirectorySource::Container { container, .. } => {
                     collect(container, resolved, inputs)?;
                 }

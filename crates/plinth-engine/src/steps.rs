@@ -438,7 +438,13 @@ impl PlatformBuilder<'_> {
                 // Only what survives the ignore file is read and hashed: an ignored file's
                 // change leaves the key alone.
                 let items = host_tree_ignoring(dir, within, ignore, index)?;
-                inputs.insert("host_dir".to_owned(), tree_digest(&items)?.to_string());
+                let digest = tree_digest(&items)?;
+                inputs.insert("host_dir".to_owned(), digest.to_string());
+                self.inputs.push(BuildInput::new(
+                    InputKind::HostDirectory,
+                    dir.display().to_string(),
+                    digest,
+                ));
                 items
             }
             DirectorySource::Container {
