@@ -78,4 +78,6 @@ pub use reporter::{BlobOutcome, NoTransferReporter, TransferReporter};
 pub use retry::RetryPolicy;
 pub use secret::{RedactedUrl, Secret};
 pub use tags::{SemverTag, TagEntry, TagListOptions, TagListing};
-pub use transfer::{DeliverOptions, Delivered, deliver_image, fetch_image, push_to_registry};
+pub use transfer::{
+    DeliverOptions, Delivered, copy_image, deliver_image, fetch_image, push_to_registry,
+};

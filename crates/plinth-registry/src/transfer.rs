@@ -104,6 +104,40 @@ pub async fn fetch_image(
     }
 }
 
+/// Copies the image at `source` to `destination` (`plinth copy`, skopeo's `copy`): fetched
+/// into the client's store, narrowed to `options`' platform when one is set (a single manifest
+/// instead of the whole index), then delivered. The store's shared lock is held throughout, so a
+/// concurrent gc cannot drop blobs between the two.
+pub async fn copy_image(
+    client: &Client,
+    source: &ImageLocation,
+    destination: &ImageLocation,
+    options: &DeliverOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<Delivered> {
+    let _lock = client.store().lock_shared()?;
+    let platforms: Vec<Platform> = options.platform.iter().cloned().collect();
+    let side = |action: &'static str, location: &ImageLocation| {
+        let location = location.to_string();
+        move |e: Error| Error::Copy {
+            action,
+            location,
+            source: Box::new(e),
+        }
+    };
+    let mut root = fetch_image(client, source, &platforms, reporter.clone())
+        .await
+        .map_err(side("read", source))?;
+    if let Some(platform) = &options.platform {
+        root = resolve_manifest(client.store(), &root, Some(platform))
+            .map_err(|e| side("read", source)(e.into()))?
+            .0;
+    }
+    deliver_image(client, &root, destination, options, reporter)
+        .await
+        .map_err(side("write", destination))
+}
+
 /// Imports an OCI layout or docker-archive image into `store` (no network, no runtime needed);
 /// see [`fetch_image`]. Hold [`Store::lock_shared`] until a ref keeps the result.
 pub fn import_local(

@@ -361,3 +361,50 @@ fn progress_plain_streams_run_output_as_buildkit_does_and_quiet_prints_the_diges
             .contains("`--progress tty` needs stderr to be a terminal"),
     );
 }
+
+/// A Dockerfile whose recipe differs per platform (`$TARGETARCH` in a RUN) builds each platform
+/// on its own into one index; `type=local` writes one tree per platform, named as BuildKit
+/// names them.
+#[test]
+fn a_recipe_that_differs_per_platform_builds_every_platform_into_one_index() {
+    require_external!(External::Root, External::BinfmtArm64);
+    let ctx = TestContext::new();
+    let root = busybox_layout(ctx.temp_dir());
+    let dir = ctx.temp_dir().join("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {root}\nARG TARGETARCH\nRUN echo $TARGETARCH > /arch\n"),
+    )
+    .unwrap();
+    let trees = ctx.temp_dir().join("trees");
+    let metadata = ctx.temp_dir().join("metadata.json");
+    let digest = stdout_ok(
+        &ctx,
+        ctx.plinth()
+            .args(["build", "--platform", "linux/amd64,linux/arm64"])
+            .args(["--metadata-file", metadata.to_str().unwrap()])
+            .arg("--output")
+            .arg(format!("type=local,dest={}", trees.display()))
+            .arg(&dir),
+    );
+    for arch in ["amd64", "arm64"] {
+        assert_eq!(
+            std::fs::read_to_string(trees.join(format!("linux_{arch}/arch"))).unwrap(),
+            format!("{arch}\n")
+        );
+    }
+    let meta = read_json(&metadata);
+    assert_eq!(meta["containerimage.digest"], digest.trim());
+    assert_eq!(
+        meta["containerimage.descriptor"]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert!(meta.get("containerimage.config.digest").is_none(), "{meta}");
+    let platforms = meta["plinth.platforms"].as_object().unwrap();
+    assert_eq!(platforms.len(), 2, "{meta}");
+    assert_ne!(
+        platforms["linux/amd64"]["containerimage.digest"],
+        platforms["linux/arm64"]["containerimage.digest"]
+    );
+}
