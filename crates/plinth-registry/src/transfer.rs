@@ -113,7 +113,7 @@ pub async fn copy_image(
     source: &ImageLocation,
     destination: &ImageLocation,
     options: &DeliverOptions,
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 ) -> Result<Delivered> {
     let _lock = client.store().lock_shared()?;
     let platforms: Vec<Platform> = options.platform.iter().cloned().collect();
