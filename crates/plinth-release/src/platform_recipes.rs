@@ -98,7 +98,9 @@ impl PlatformRecipes {
             let one = BuildOptions::new([platform.clone()])
                 .with_no_cache(options.no_cache)
                 .with_recipe_id(format!("{recipe_id}/{platform}"))
-                .with_reporter(options.reporter.clone());
+                .with_reporter(options.reporter.clone())
+                .with_secrets(options.secrets.clone())
+                .with_host_network_allowed(options.allow_host_network);
             let mut result = executor.build(recipe, &one)?;
             platforms.append(&mut result.platforms);
         }
