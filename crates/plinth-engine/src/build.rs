@@ -43,6 +43,9 @@ impl Engine {
             .recipe_id
             .clone()
             .unwrap_or_else(|| default_recipe_id(container));
+        if options.no_cache {
+            crate::exec::start_network_ahead_of(inner, container);
+        }
         let results: Vec<Result<PlatformBuild>> = std::thread::scope(|s| {
             let handles: Vec<_> = options
                 .platforms
