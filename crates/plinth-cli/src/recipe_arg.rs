@@ -12,6 +12,8 @@ use plinth_recipe::{
     ReaderOptions, base_images, read_dockerfile,
 };
 
+use plinth_release::PlatformRecipes;
+
 use crate::cli::GlobalArgs;
 use crate::context_arg::{self, Positional};
 use crate::exit_status::usage_error;
@@ -62,6 +64,44 @@ enum Source<'a> {
         family: &'a dyn plinth_catalog::Family,
         version: Version,
     },
+}
+
+impl Recipe<'_> {
+    /// The recipe as a provenance statement's `externalParameters`: the family and version,
+    /// or the Dockerfile's path and digest with the `--build-arg` names. A build arg's value
+    /// may be a secret and an attestation is public, so only its digest is recorded.
+    pub fn provenance_parameters(
+        &self,
+        platform: &Platform,
+        build_args: &[String],
+    ) -> anyhow::Result<plinth_attest::RecipeParameters> {
+        Ok(match &self.source {
+            Source::Catalog { family, version } => {
+                let container = self.container(platform)?;
+                let (_, digest) = plinth_oci::canonical::to_canonical_with_digest(&container)?;
+                plinth_attest::RecipeParameters::Family {
+                    repository: family.repository().to_owned(),
+                    version: version.to_string(),
+                    recipe_digest: digest.to_string(),
+                }
+            }
+            Source::Dockerfile { path, text, .. } => plinth_attest::RecipeParameters::Dockerfile {
+                path: path.display().to_string(),
+                digest: plinth_oci::Digest::of(text.as_bytes()).to_string(),
+                build_args: build_args
+                    .iter()
+                    .map(|arg| match arg.split_once('=') {
+                        Some((name, value)) => (
+                            name.to_owned(),
+                            plinth_oci::Digest::of(value.as_bytes()).to_string(),
+                        ),
+                        None => (arg.clone(), "from the environment".to_owned()),
+                    })
+                    .collect(),
+                target: None,
+            },
+        })
+    }
 }
 
 impl RecipeArgs {
@@ -356,6 +396,27 @@ impl Recipe<'_> {
             substituted,
             warnings: read.warnings,
         })
+    }
+
+    /// What `build` builds: each platform's recipe (see [`Self::build_recipe`]) with its
+    /// stand-ins recorded, and the reader's warnings, each once.
+    pub fn platform_recipes(
+        &self,
+        platforms: &[Platform],
+        engine: &plinth_engine::Engine,
+    ) -> anyhow::Result<(PlatformRecipes, Vec<String>)> {
+        let mut recipes = PlatformRecipes::new();
+        let mut warnings: Vec<String> = Vec::new();
+        for platform in platforms {
+            let built = self.build_recipe(platform, engine)?;
+            for warning in built.warnings {
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+            recipes.push(platform.clone(), built.container, built.substituted);
+        }
+        Ok((recipes, warnings))
     }
 
     /// The platforms to build when none are asked for: the family's, or the host's.
