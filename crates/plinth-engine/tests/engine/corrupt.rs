@@ -106,7 +106,7 @@ fn a_corrupt_layer_from_a_registry_is_fetched_again_in_the_same_build() {
             .push_image(
                 image.digest(),
                 &target,
-                std::sync::Arc::new(plinth_registry::NoReporter),
+                std::sync::Arc::new(plinth_registry::NoTransferReporter),
             ),
     )
     .unwrap()
