@@ -52,7 +52,8 @@ pub enum RecipeParameters {
         path: String,
         /// The digest of its bytes.
         digest: String,
-        /// `--build-arg`s.
+        /// `--build-arg` names, each with the digest of its value (an attestation is public and
+        /// a build arg may be a secret), or `from the environment`.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         build_args: BTreeMap<String, String>,
         /// `--target`, when given.

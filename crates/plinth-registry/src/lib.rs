@@ -13,9 +13,9 @@
 //!   store; [`Client::push_image`] HEADs the tag, the platform manifests and every blob at once
 //!   (an unchanged image ends there: [`PushReport::unchanged`]), then mounts or uploads what is
 //!   missing in parallel with retries, pushes children before the index and the tag last, and
-//!   reads the tag back ([`PushReport`]). [`Client::warm_up`] runs a registry's `/v2/` probe in
-//!   the background while the caller prepares the image; `http` registries never load the
-//!   system's TLS root certificates.
+//!   reads the tag back ([`PushReport`]). There is no `/v2/` probe: the first `401` says what
+//!   a registry wants, so re-publishing an unchanged image to an anonymous registry is one
+//!   request. `http` registries never load the system's TLS root certificates.
 //!   A failed push never leaves the tag pointing at a partial image. Transient failures are
 //!   retried once per level: whole blob uploads restart in a new session (after a `HEAD`, in
 //!   case the lost attempt landed), waiting as long as `Retry-After` asks.
