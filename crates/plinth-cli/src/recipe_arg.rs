@@ -1,6 +1,8 @@
 //! Where a command's recipe comes from: a catalog version (`REPO:VERSION`) or a Dockerfile.
 
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -19,7 +21,8 @@ use crate::printer::Printer;
 #[derive(Debug, Args)]
 pub struct RecipeArgs {
     /// A catalog version, `REPOSITORY:VERSION` (e.g. `airbyte/python-connector-base:3.0.0`), or a
-    /// repository alone for its newest version with a known recipe.
+    /// repository alone for its newest version with a known recipe (for a family kept as files:
+    /// its working files, what the next release would build).
     #[arg(value_name = "REPOSITORY:VERSION", conflicts_with = "file")]
     pub catalog_version: Option<String>,
     /// Read the recipe from a Dockerfile (the common subset) instead.
@@ -37,11 +40,13 @@ pub struct RecipeArgs {
 pub struct Recipe<'a> {
     /// `repo:version` or the Dockerfile path.
     pub id: String,
-    source: Source<'a>,
+    source: Source,
+    /// Recipes are resolved against a catalog and used while it lives.
+    catalog: PhantomData<&'a Catalog>,
     substitutions: ImageSubstitutions,
 }
 
-enum Source<'a> {
+enum Source {
     /// A Dockerfile, read once per platform (the automatic platform args differ).
     Dockerfile {
         path: PathBuf,
@@ -49,7 +54,7 @@ enum Source<'a> {
         options: Box<ReaderOptions>,
     },
     Catalog {
-        family: &'a dyn plinth_catalog::Family,
+        family: Arc<dyn plinth_catalog::Family>,
         version: Version,
     },
 }
@@ -67,24 +72,45 @@ impl RecipeArgs {
         };
         let (family, version) = match spec.rsplit_once(':') {
             Some((repository, version)) if !version.contains('/') => {
-                let family = catalog.get(repository)?;
+                let family = family_of(catalog, repository)?;
                 let version: Version = version.parse()?;
                 family.declaration(&version)?;
                 (family, version)
             }
             _ => {
-                let family = catalog.get(spec)?;
-                let version = newest_buildable(family)
-                    .with_context(|| format!("{spec} declares no version with a known recipe"))?;
-                (family, version)
+                let family = family_of(catalog, spec)?;
+                // A file family alone means its working files: what the next release builds.
+                if let Some(working) = family.working_version()? {
+                    working
+                } else {
+                    let version = newest_buildable(family.as_ref()).with_context(|| {
+                        format!("{spec} declares no version with a known recipe")
+                    })?;
+                    (family, version)
+                }
             }
         };
         Ok(Recipe {
             id: format!("{}:{version}", family.repository()),
             source: Source::Catalog { family, version },
             substitutions: ImageSubstitutions::new(),
+            catalog: PhantomData,
         })
     }
+}
+
+/// The family of `repository`, shared.
+fn family_of(
+    catalog: &Catalog,
+    repository: &str,
+) -> anyhow::Result<Arc<dyn plinth_catalog::Family>> {
+    let wanted = catalog.get(repository)?.repository();
+    Ok(catalog
+        .families()
+        .iter()
+        .find(|f| f.repository() == wanted)
+        .map(Arc::clone)
+        .expect("the catalog found the family by this repository"))
 }
 
 /// The newest declared version whose recipe can be built.
@@ -102,7 +128,7 @@ impl Recipe<'_> {
     /// The catalog family and version, when the recipe comes from the catalog.
     pub fn catalog_version(&self) -> Option<(&dyn plinth_catalog::Family, &Version)> {
         match &self.source {
-            Source::Catalog { family, version } => Some((*family, version)),
+            Source::Catalog { family, version } => Some((family.as_ref(), version)),
             Source::Dockerfile { .. } => None,
         }
     }
@@ -264,6 +290,7 @@ fn dockerfile_recipe<'a>(
             options: Box::new(options),
         },
         substitutions: ImageSubstitutions::new(),
+        catalog: PhantomData,
     })
 }
 
