@@ -37,6 +37,7 @@ pub struct BuildkitConfig {
     cache_to: Option<String>,
     work_dir: Option<PathBuf>,
     url_mirrors: Vec<UrlMirror>,
+    always_pull: bool,
 }
 
 impl BuildkitConfig {
@@ -52,7 +53,15 @@ impl BuildkitConfig {
             cache_to: None,
             work_dir: None,
             url_mirrors: Vec::new(),
+            always_pull: false,
         }
+    }
+
+    /// Passes `--pull` to the builder: root images are looked up in their registry on every
+    /// build, never taken from the builder's image store alone.
+    pub fn with_always_pull(mut self, always: bool) -> Self {
+        self.always_pull = always;
+        self
     }
 
     /// Uses this docker client instead of probing for one.
@@ -221,6 +230,9 @@ impl BuildkitBackend {
         }
         let store = &self.config.store;
         let _lock = store.lock_shared()?;
+        options
+            .reporter
+            .on_build_start(&options.platforms, container.steps().count());
         let fetched = crate::prepare::fetch_urls(container, &self.fetcher)?;
         let fetched = &fetched;
         let results: Vec<Result<PlatformBuild>> = std::thread::scope(|s| {
@@ -378,6 +390,9 @@ impl BuildkitBackend {
             .arg(context.join(crate::context::DOCKERFILE));
         if no_cache {
             cmd.arg("--no-cache");
+        }
+        if self.config.always_pull {
+            cmd.arg("--pull");
         }
         for from in &self.config.cache_from {
             cmd.args(["--cache-from", &platform_cache_ref(from, platform)]);

@@ -69,6 +69,10 @@ pub enum Error {
     #[error("{0}")]
     BuildFailed(Box<crate::progress::BuildFailure>),
 
+    /// `--load` cannot reach a docker daemon (the message says what to do instead).
+    #[error("{0}")]
+    Load(String),
+
     /// A docker command other than the build failed.
     #[error("`{command}` failed ({status}): {detail}")]
     Docker {

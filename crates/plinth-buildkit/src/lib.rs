@@ -64,6 +64,7 @@ mod context;
 mod docker;
 mod docker_host;
 mod error;
+mod load;
 mod prepare;
 mod progress;
 
@@ -71,6 +72,7 @@ pub use backend::{BuildkitBackend, BuildkitConfig};
 pub use docker::{BuildMode, DOCKER_CLIENT_ENV, DockerCli};
 pub use docker_host::{DockerHost, DockerHostAssignment, DockerHostInfo};
 pub use error::{Error, Result};
+pub use load::load_into_docker;
 pub use progress::{BuildFailure, OUTPUT_TAIL_LINES};
 
 pub use plinth_executor;

@@ -33,6 +33,12 @@ pub struct GlobalArgs {
     /// Print only results and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// How build steps and transfers are shown: `auto` (`tty` when stderr is a terminal, else
+    /// `plain`), `plain` (BuildKit's plain lines: `#N [k/n] STEP`, each output line as
+    /// `#N SECONDS LINE`, `#N DONE 0.4s` or `#N CACHED`), `tty` (live spinners and bars; stderr
+    /// must be a terminal) or `quiet` (only the result, as `-q`).
+    #[arg(long, value_enum, default_value_t, global = true)]
+    pub progress: ProgressArg,
     /// Speak plain HTTP (and skip TLS checks) to this registry; repeatable. Loopback registries never need it.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]", global = true)]
     pub insecure_registries: Vec<String>,
@@ -65,6 +71,20 @@ pub struct GlobalArgs {
     pub network: NetworkArg,
 }
 
+/// The values of `--progress`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressArg {
+    /// `tty` on a terminal (unless `-v` or `PLINTH_NO_PROGRESS`), else `plain`.
+    #[default]
+    Auto,
+    /// Plain lines as BuildKit's `--progress=plain`, with each step's output streamed.
+    Plain,
+    /// Spinners and bars redrawn in place.
+    Tty,
+    /// Only results and errors.
+    Quiet,
+}
+
 /// The values of `--network`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum NetworkArg {
@@ -91,7 +111,10 @@ impl NetworkArg {
 impl GlobalArgs {
     /// The verbosity the flags select.
     pub fn verbosity(&self) -> Verbosity {
-        match (self.quiet, self.verbose) {
+        match (
+            self.quiet || self.progress == ProgressArg::Quiet,
+            self.verbose,
+        ) {
             (true, _) => Verbosity::Quiet,
             (false, true) => Verbosity::Verbose,
             (false, false) => Verbosity::Normal,

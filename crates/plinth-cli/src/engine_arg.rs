@@ -28,6 +28,9 @@ pub struct EngineArgs {
     /// BuildKit: export the build cache to this registry reference.
     #[arg(long, value_name = "REF")]
     pub cache_to: Option<String>,
+    /// `plinth build --pull`: BuildKit is given `--pull` too (set by the command, not a flag here).
+    #[arg(skip)]
+    pub always_pull: bool,
 }
 
 /// The build engines.
@@ -79,7 +82,9 @@ impl EngineArgs {
             }
             return Ok(None);
         }
-        let mut config = BuildkitConfig::new(store).with_url_mirrors(url_mirrors);
+        let mut config = BuildkitConfig::new(store)
+            .with_url_mirrors(url_mirrors)
+            .with_always_pull(self.always_pull);
         for assignment in &self.builders {
             config = config.with_builder(assignment.clone());
         }

@@ -16,10 +16,13 @@ mod build_progress;
 mod checks_arg;
 pub mod cli;
 mod commands;
+mod context_arg;
+mod docker_flags;
 mod engine_arg;
 pub mod env;
 mod exit_status;
 mod logging;
+mod output_arg;
 pub mod printer;
 mod progress;
 mod prompt;
@@ -42,7 +45,13 @@ pub fn main_with(catalog: Catalog) -> ExitCode {
     let cli = Cli::parse();
     let verbosity = cli.global.verbosity();
     logging::init(verbosity);
-    let printer = Printer::new(verbosity);
+    let printer = match Printer::with_progress(verbosity, cli.global.progress) {
+        Ok(printer) => printer,
+        Err(message) => {
+            print_error(&exit_status::usage_error(message));
+            return ExitStatus::Usage.into();
+        }
+    };
     match commands::run(cli, printer, &catalog) {
         Ok(status) => status.into(),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,

@@ -2,6 +2,8 @@
 
 use std::io::{self, IsTerminal, Write};
 
+use crate::cli::ProgressArg;
+
 /// How chatty the CLI is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verbosity {
@@ -13,16 +15,54 @@ pub enum Verbosity {
     Verbose,
 }
 
+/// How progress is drawn (`--progress`, resolved).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drawing {
+    /// Spinners and bars redrawn in place on the terminal.
+    Bars,
+    /// Plain lines, BuildKit's plain progress.
+    Plain,
+}
+
 /// Writes results to stdout and messages to stderr.
 #[derive(Clone, Copy, Debug)]
 pub struct Printer {
     verbosity: Verbosity,
+    drawing: Drawing,
 }
 
 impl Printer {
-    /// A printer for the given verbosity.
+    /// A printer for the given verbosity, with `--progress auto`.
     pub fn new(verbosity: Verbosity) -> Self {
-        Self { verbosity }
+        Self::with_progress(verbosity, ProgressArg::Auto).unwrap_or(Self {
+            verbosity,
+            drawing: Drawing::Plain,
+        })
+    }
+
+    /// A printer for the given verbosity and `--progress`: `auto` draws bars when stderr is a
+    /// terminal (not under `-v` or `PLINTH_NO_PROGRESS`); `tty` insists on a terminal, as buildx
+    /// does, and fails with the way out otherwise.
+    pub fn with_progress(verbosity: Verbosity, progress: ProgressArg) -> Result<Self, String> {
+        let terminal = io::stderr().is_terminal();
+        let drawing = match progress {
+            ProgressArg::Tty if !terminal => {
+                return Err(
+                    "`--progress tty` needs stderr to be a terminal; use `--progress plain`".into(),
+                );
+            }
+            ProgressArg::Tty => Drawing::Bars,
+            ProgressArg::Plain | ProgressArg::Quiet => Drawing::Plain,
+            ProgressArg::Auto
+                if terminal
+                    && verbosity == Verbosity::Normal
+                    && std::env::var_os(crate::env::PLINTH_NO_PROGRESS).is_none() =>
+            {
+                Drawing::Bars
+            }
+            ProgressArg::Auto => Drawing::Plain,
+        };
+        Ok(Self { verbosity, drawing })
     }
 
     /// The verbosity.
@@ -30,11 +70,9 @@ impl Printer {
         self.verbosity
     }
 
-    /// Whether progress bars may be drawn: a TTY on stderr, not quiet, not verbose, not disabled.
+    /// Whether progress bars are drawn (`--progress tty`, or `auto` on a terminal).
     pub fn progress_bars(&self) -> bool {
-        self.verbosity == Verbosity::Normal
-            && io::stderr().is_terminal()
-            && std::env::var_os(crate::env::PLINTH_NO_PROGRESS).is_none()
+        self.drawing == Drawing::Bars && self.verbosity != Verbosity::Quiet
     }
 
     /// A result line on stdout (always printed, also under `-q`).

@@ -15,24 +15,32 @@ use plinth_recipe::{
 };
 
 use crate::cli::GlobalArgs;
+use crate::context_arg::{self, Positional};
+use crate::exit_status::usage_error;
 use crate::printer::Printer;
 
-/// The recipe arguments `build` and `dockerfile` share.
+/// The recipe arguments `build`, `check`, `dockerfile` and `outdated` share.
 #[derive(Debug, Args)]
 pub struct RecipeArgs {
-    /// A catalog version, `REPOSITORY:VERSION` (e.g. `airbyte/python-connector-base:3.0.0`), or a
-    /// repository alone for its newest version with a known recipe (for a family kept as files:
-    /// its working files, what the next release would build).
-    #[arg(value_name = "REPOSITORY:VERSION", conflicts_with = "file")]
-    pub catalog_version: Option<String>,
-    /// Read the recipe from a Dockerfile (the common subset) instead.
-    #[arg(short = 'f', long = "file", value_name = "DOCKERFILE")]
+    /// What to build, as `docker build` takes it: a build context directory (`.`), `-` (stdin:
+    /// a Dockerfile with an empty context, or a tar context), or a catalog version
+    /// `REPOSITORY[:VERSION]` (a repository alone: its newest version with a known recipe; for a
+    /// family kept as files, its working files, what the next release would build).
+    /// The rule: `-` is stdin; with `-f` the argument is always the context; otherwise an
+    /// existing directory, or anything starting with `.`, `/` or `~`, is a context, and anything
+    /// else is a catalog version. A context without `-f` is built from its `Dockerfile`.
+    #[arg(value_name = "PATH|-|REPOSITORY[:VERSION]")]
+    pub target: Option<String>,
+    /// The Dockerfile (relative to the current directory, as docker reads it; `-` for stdin).
+    /// Without a context argument the context is the Dockerfile's directory.
+    #[arg(short = 'f', long = "file", value_name = "DOCKERFILE|-")]
     pub file: Option<PathBuf>,
-    /// The build context of a Dockerfile (default: the Dockerfile's directory).
-    #[arg(long, value_name = "DIR", requires = "file")]
+    /// The build context (the positional PATH says the same; kept for older command lines).
+    #[arg(long, value_name = "DIR", requires = "file", hide = true)]
     pub context: Option<PathBuf>,
-    /// A Dockerfile `ARG` value, `NAME=VALUE`; repeatable.
-    #[arg(long = "build-arg", value_name = "NAME=VALUE", requires = "file")]
+    /// A Dockerfile `ARG` value, `NAME=VALUE` (or `NAME`: its value from the environment);
+    /// repeatable.
+    #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
     pub build_args: Vec<String>,
 }
 
@@ -40,63 +48,217 @@ pub struct RecipeArgs {
 pub struct Recipe<'a> {
     /// `repo:version` or the Dockerfile path.
     pub id: String,
-    source: Source,
-    /// Recipes are resolved against a catalog and used while it lives.
-    catalog: PhantomData<&'a Catalog>,
+    source: Source<'a>,
     substitutions: ImageSubstitutions,
 }
 
-enum Source {
+enum Source<'a> {
     /// A Dockerfile, read once per platform (the automatic platform args differ).
     Dockerfile {
         path: PathBuf,
         text: String,
         options: Box<ReaderOptions>,
+        /// The context read from stdin, removed when the recipe is dropped.
+        _temp_context: Option<std::sync::Arc<tempfile::TempDir>>,
     },
     Catalog {
         family: Arc<dyn plinth_catalog::Family>,
         version: Version,
+        /// Resolved against a catalog, used while it lives.
+        _catalog: PhantomData<&'a Catalog>,
     },
 }
 
 impl RecipeArgs {
-    /// Resolves the arguments against `catalog`.
+    /// Resolves the arguments against `catalog` (reading stdin when the context or the
+    /// Dockerfile is `-`).
     pub fn resolve<'a>(&self, catalog: &'a Catalog) -> anyhow::Result<Recipe<'a>> {
-        if let Some(file) = &self.file {
-            return dockerfile_recipe(file, self.context.as_deref(), &self.build_args);
-        }
-        let Some(spec) = &self.catalog_version else {
-            return Err(crate::exit_status::usage_error(
-                "say what to build: `REPOSITORY:VERSION` from the catalog, or `-f Dockerfile`",
-            ));
-        };
-        let (family, version) = match spec.rsplit_once(':') {
-            Some((repository, version)) if !version.contains('/') => {
-                let family = family_of(catalog, repository)?;
-                let version: Version = version.parse()?;
-                family.declaration(&version)?;
-                (family, version)
+        let positional = self
+            .target
+            .as_deref()
+            .map(|arg| context_arg::classify(arg, self.file.is_some()))
+            .transpose()?;
+        let from_stdin = self.file.as_deref() == Some(Path::new("-"));
+        let context = match (&positional, &self.context) {
+            (Some(_), Some(_)) => {
+                return Err(usage_error(
+                    "give the build context once: as the PATH argument (`--context` is its older spelling)",
+                ));
             }
-            _ => {
-                let family = family_of(catalog, spec)?;
-                // A file family alone means its working files: what the next release builds.
-                if let Some(working) = family.working_version()? {
-                    working
-                } else {
-                    let version = newest_buildable(family.as_ref()).with_context(|| {
-                        format!("{spec} declares no version with a known recipe")
-                    })?;
-                    (family, version)
+            (Some(Positional::Context(dir)), None) | (None, Some(dir)) => Some(dir.clone()),
+            _ => None,
+        };
+        match (positional, &self.file) {
+            (Some(Positional::Catalog(spec)), None) => {
+                if !self.build_args.is_empty() {
+                    return Err(usage_error(
+                        "`--build-arg` sets a Dockerfile's ARGs; a catalog version has none",
+                    ));
                 }
+                catalog_recipe(catalog, &spec)
             }
+            (Some(Positional::Catalog(_)), Some(_)) => unreachable!("with -f it is a context"),
+            (Some(Positional::Stdin), Some(_)) if from_stdin => Err(usage_error(
+                "the Dockerfile and the context cannot both come from stdin; give the context as PATH",
+            )),
+            (Some(Positional::Stdin), file) => self.stdin_context_recipe(file.as_deref()),
+            (_, Some(_)) if from_stdin => {
+                let Some(context) = context else {
+                    return Err(usage_error(
+                        "`-f -` reads the Dockerfile from stdin; give the build context as PATH (`plinth build -f - .`)",
+                    ));
+                };
+                let context_arg::StdinInput::Dockerfile(text) = context_arg::read_stdin(true)?
+                else {
+                    unreachable!("read_stdin(true) reads a Dockerfile")
+                };
+                self.dockerfile_recipe(DockerfileText::Stdin(text), &context, None)
+            }
+            (_, Some(file)) => {
+                let context = context.unwrap_or_else(|| parent_dir(file));
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("failed to read `{}`", file.display()))?;
+                self.dockerfile_recipe(DockerfileText::File(file.clone(), text), &context, None)
+            }
+            (Some(Positional::Context(dir)), None) => {
+                let file = dir.join("Dockerfile");
+                let text = std::fs::read_to_string(&file).with_context(|| {
+                    format!(
+                        "failed to read `{}`, the context's Dockerfile; name another with `-f FILE`",
+                        file.display()
+                    )
+                })?;
+                self.dockerfile_recipe(DockerfileText::File(file, text), &dir, None)
+            }
+            (None, None) => Err(usage_error(
+                "say what to build: a context directory (`.`, with its Dockerfile), `-f Dockerfile`, or `REPOSITORY:VERSION` from the catalog",
+            )),
+        }
+    }
+
+    /// `plinth build -` (stdin holds a Dockerfile or a tar context) with `-f FILE` naming the
+    /// Dockerfile inside a tar context.
+    fn stdin_context_recipe<'a>(&self, file: Option<&Path>) -> anyhow::Result<Recipe<'a>> {
+        match context_arg::read_stdin(false)? {
+            context_arg::StdinInput::Dockerfile(text) => {
+                if file.is_some() {
+                    return Err(usage_error(
+                        "stdin holds a Dockerfile, not a tar context, so `-f` has nothing to name; drop `-f`",
+                    ));
+                }
+                // docker builds a Dockerfile from stdin with an empty context.
+                let empty = tempfile::Builder::new()
+                    .prefix("plinth-context-")
+                    .tempdir()
+                    .context("failed to create an empty build context")?;
+                let dir = empty.path().to_path_buf();
+                self.dockerfile_recipe(DockerfileText::Stdin(text), &dir, Some(empty))
+            }
+            context_arg::StdinInput::Context(dir) => {
+                let path = dir.path().to_path_buf();
+                let file = path.join(file.unwrap_or(Path::new("Dockerfile")));
+                let text = std::fs::read_to_string(&file).with_context(|| {
+                    format!(
+                        "the tar context read from stdin has no `{}`; name its Dockerfile with `-f PATH-IN-CONTEXT`",
+                        file.strip_prefix(&path).unwrap_or(&file).display()
+                    )
+                })?;
+                self.dockerfile_recipe(DockerfileText::File(file, text), &path, Some(dir))
+            }
+        }
+    }
+
+    fn dockerfile_recipe<'a>(
+        &self,
+        dockerfile: DockerfileText,
+        context: &Path,
+        temp_context: Option<tempfile::TempDir>,
+    ) -> anyhow::Result<Recipe<'a>> {
+        let mut options = ReaderOptions::new(context);
+        let (path, text) = match dockerfile {
+            DockerfileText::File(path, text) => {
+                options = options.with_dockerfile(&path);
+                (path, text)
+            }
+            DockerfileText::Stdin(text) => (context.join("Dockerfile (stdin)"), text),
         };
+        for arg in &self.build_args {
+            options = with_build_arg(options, arg)?;
+        }
         Ok(Recipe {
-            id: format!("{}:{version}", family.repository()),
-            source: Source::Catalog { family, version },
+            id: path.display().to_string(),
+            source: Source::Dockerfile {
+                path,
+                text,
+                options: Box::new(options),
+                _temp_context: temp_context.map(std::sync::Arc::new),
+            },
             substitutions: ImageSubstitutions::new(),
-            catalog: PhantomData,
         })
     }
+}
+
+/// Where a Dockerfile's text came from.
+enum DockerfileText {
+    File(PathBuf, String),
+    Stdin(String),
+}
+
+fn parent_dir(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Adds one `--build-arg`: `NAME=VALUE`, or `NAME` taking the environment's value as docker
+/// does (unset, it is not given at all).
+fn with_build_arg(options: ReaderOptions, arg: &str) -> anyhow::Result<ReaderOptions> {
+    Ok(match arg.split_once('=') {
+        Some((name, value)) => options.with_build_arg(name, value),
+        None => match std::env::var_os(arg) {
+            Some(value) => {
+                let value = value.into_string().map_err(|_| {
+                    usage_error(format!(
+                        "`--build-arg {arg}`: the environment's value is not UTF-8"
+                    ))
+                })?;
+                options.with_build_arg(arg, value)
+            }
+            None => options,
+        },
+    })
+}
+
+fn catalog_recipe<'a>(catalog: &'a Catalog, spec: &str) -> anyhow::Result<Recipe<'a>> {
+    let (family, version) = match spec.rsplit_once(':') {
+        Some((repository, version)) if !version.contains('/') => {
+            let family = family_of(catalog, repository)?;
+            let version: Version = version.parse()?;
+            family.declaration(&version)?;
+            (family, version)
+        }
+        _ => {
+            let family = family_of(catalog, spec)?;
+            // A file family alone means its working files: what the next release builds.
+            if let Some(working) = family.working_version()? {
+                working
+            } else {
+                let version = newest_buildable(family.as_ref())
+                    .with_context(|| format!("{spec} declares no version with a known recipe"))?;
+                (family, version)
+            }
+        }
+    };
+    Ok(Recipe {
+        id: format!("{}:{version}", family.repository()),
+        source: Source::Catalog {
+            family,
+            version,
+            _catalog: PhantomData,
+        },
+        substitutions: ImageSubstitutions::new(),
+    })
 }
 
 /// The family of `repository`, shared.
@@ -128,7 +290,9 @@ impl Recipe<'_> {
     /// The catalog family and version, when the recipe comes from the catalog.
     pub fn catalog_version(&self) -> Option<(&dyn plinth_catalog::Family, &Version)> {
         match &self.source {
-            Source::Catalog { family, version } => Some((family.as_ref(), version)),
+            Source::Catalog {
+                family, version, ..
+            } => Some((family.as_ref(), version)),
             Source::Dockerfile { .. } => None,
         }
     }
@@ -155,6 +319,7 @@ impl Recipe<'_> {
                 path,
                 text,
                 options,
+                ..
             } => {
                 read_dockerfile_for(
                     path,
@@ -163,7 +328,9 @@ impl Recipe<'_> {
                 )?
                 .container
             }
-            Source::Catalog { family, version } => family.recipe(version, platform)?,
+            Source::Catalog {
+                family, version, ..
+            } => family.recipe(version, platform)?,
         };
         Ok(container
             .with_substituted_images(&self.substitutions)
@@ -182,6 +349,7 @@ impl Recipe<'_> {
             path,
             text,
             options,
+            ..
         } = &self.source
         else {
             let (container, substituted) = self.container_with_substitutions(platform)?;
@@ -237,6 +405,7 @@ impl Recipe<'_> {
                 path,
                 text,
                 options,
+                ..
             } => Ok(read_dockerfile_for(
                 path,
                 text,
@@ -244,54 +413,11 @@ impl Recipe<'_> {
             )?
             .container
             .dockerfile_example()),
-            Source::Catalog { family, version } => Ok(family.dockerfile_example(version)?),
+            Source::Catalog {
+                family, version, ..
+            } => Ok(family.dockerfile_example(version)?),
         }
     }
-}
-
-fn dockerfile_recipe<'a>(
-    file: &Path,
-    context: Option<&Path>,
-    build_args: &[String],
-) -> anyhow::Result<Recipe<'a>> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("failed to read `{}`", file.display()))?;
-    let context = context
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| file.parent().map(Path::to_path_buf).unwrap_or_default());
-    let context = if context.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        context
-    };
-    let mut options = ReaderOptions::new(&context).with_dockerfile(file);
-    for arg in build_args {
-        match arg.split_once('=') {
-            Some((name, value)) => options = options.with_build_arg(name, value),
-            // `--build-arg NAME` takes the value from the environment, as docker does; unset,
-            // it is not given at all.
-            None => {
-                if let Some(value) = std::env::var_os(arg) {
-                    let value = value.into_string().map_err(|_| {
-                        crate::exit_status::usage_error(format!(
-                            "`--build-arg {arg}`: the environment's value is not UTF-8"
-                        ))
-                    })?;
-                    options = options.with_build_arg(arg, value);
-                }
-            }
-        }
-    }
-    Ok(Recipe {
-        id: file.display().to_string(),
-        source: Source::Dockerfile {
-            path: file.to_path_buf(),
-            text,
-            options: Box::new(options),
-        },
-        substitutions: ImageSubstitutions::new(),
-        catalog: PhantomData,
-    })
 }
 
 /// One platform's build of a [`Recipe`] (see [`Recipe::build_recipe`]).

@@ -182,7 +182,7 @@ pub(crate) fn with_executor(
     releaser: Releaser,
     args: &EngineArgs,
 ) -> anyhow::Result<Releaser> {
-    let engine = crate::settings::engine_with_client(global, releaser.client().clone())?;
+    let engine = crate::settings::engine_with_client(global, releaser.client().clone(), false)?;
     let url_mirrors = crate::settings::url_mirrors(global)?;
     let executor = args.executor(&engine, url_mirrors)?;
     Ok(releaser.with_executor(executor, Arc::new(engine))?)

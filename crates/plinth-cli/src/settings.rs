@@ -52,17 +52,20 @@ pub const DEFAULT_SOURCE_DATE_EPOCH: u64 = 0;
 /// `--url-mirror`s. Timestamps are clamped to `SOURCE_DATE_EPOCH`, else to
 /// [`DEFAULT_SOURCE_DATE_EPOCH`].
 pub fn engine(global: &GlobalArgs, store: Store) -> anyhow::Result<plinth_engine::Engine> {
-    engine_with_client(global, registry_client(global, store)?)
+    engine_with_client(global, registry_client(global, store)?, false)
 }
 
-/// The build engine over `client`'s store, with timestamps clamped to [`build_epoch`].
+/// The build engine over `client`'s store, with timestamps clamped to [`build_epoch`];
+/// `always_pull` is `plinth build --pull` (no fallback to earlier resolutions of a tag).
 pub fn engine_with_client(
     global: &GlobalArgs,
     client: Client,
+    always_pull: bool,
 ) -> anyhow::Result<plinth_engine::Engine> {
     let epoch = Some(build_epoch()?);
     let mut config = plinth_engine::EngineConfig::new(client.store().clone())
         .with_registry(client)
+        .with_always_pull(always_pull)
         .with_network(global.network.mode())
         .with_source_date_epoch(epoch);
     for mirror in url_mirrors(global)? {

@@ -36,6 +36,9 @@ impl Engine {
         let inner = &*self.inner;
         // Keep gc away from blobs written before the refs that keep them are set.
         let _lock = inner.store.lock_shared()?;
+        options
+            .reporter
+            .on_build_start(&options.platforms, container.steps().count());
         let recipe_id = options
             .recipe_id
             .clone()

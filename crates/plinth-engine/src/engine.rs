@@ -30,6 +30,7 @@ pub struct EngineConfig {
     media_types: MediaTypeFlavor,
     debian: DebianSettings,
     step_ca_bundle: Option<PathBuf>,
+    always_pull: bool,
 }
 
 impl EngineConfig {
@@ -48,6 +49,7 @@ impl EngineConfig {
             media_types: MediaTypeFlavor::Oci,
             debian: DebianSettings::default(),
             step_ca_bundle: None,
+            always_pull: false,
         }
     }
 
@@ -123,6 +125,14 @@ impl EngineConfig {
         self
     }
 
+    /// `--pull`: a tagged root image is always looked up in its registry, and a registry that
+    /// cannot be reached fails the build instead of falling back to the image an earlier build
+    /// resolved for the same address (the default, for offline builds).
+    pub fn with_always_pull(mut self, always: bool) -> Self {
+        self.always_pull = always;
+        self
+    }
+
     /// OCI (default) or Docker schema 2 media types for manifests, configs and layers.
     pub fn with_media_types(mut self, flavor: MediaTypeFlavor) -> Self {
         self.media_types = flavor;
@@ -151,6 +161,7 @@ pub(crate) struct Inner {
     pub(crate) media_types: MediaTypeFlavor,
     pub(crate) debian: DebianSettings,
     pub(crate) step_ca_bundle: Option<PathBuf>,
+    pub(crate) always_pull: bool,
 }
 
 impl Engine {
@@ -184,6 +195,7 @@ impl Engine {
             media_types: config.media_types,
             debian: config.debian,
             step_ca_bundle: config.step_ca_bundle,
+            always_pull: config.always_pull,
         };
         Ok(Self {
             inner: Arc::new(inner),

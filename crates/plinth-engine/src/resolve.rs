@@ -4,7 +4,7 @@
 //! A digest-pinned registry image whose manifest, config and layers are already in the store is
 //! used without contacting the registry (offline builds). A tag is looked up on every build;
 //! if the registry cannot be reached and an earlier build resolved the same address, that image
-//! is used with a warning. Every resolved root is kept by the store ref `sources/<address>`.
+//! is used with a warning (not with `EngineConfig::with_always_pull`). Every resolved root is kept by the store ref `sources/<address>`.
 
 use std::sync::Arc;
 
@@ -49,7 +49,14 @@ pub(crate) fn resolve_root(
     let _lock = store.lock_shared()?;
     let (root, fetched) = match source.kind() {
         SourceKind::Image(ImageLocation::Registry(reference)) => {
-            let (root, pulled) = resolve_registry(store, client, source, reference, platform)?;
+            let (root, pulled) = resolve_registry(
+                store,
+                client,
+                source,
+                reference,
+                platform,
+                engine.always_pull,
+            )?;
             // A tag that still names the image an earlier build pulled fetched nothing new.
             let fetched = pulled && !seen_before(store, source, &root)?;
             (root, fetched)
@@ -124,6 +131,7 @@ fn resolve_registry(
     source: &ImageSource,
     reference: &Reference,
     platform: &Platform,
+    always_pull: bool,
 ) -> Result<(Descriptor, bool)> {
     if let Some(digest) = reference.digest()
         && store.has_blob(digest)
@@ -145,6 +153,7 @@ fn resolve_registry(
         None => plinth_registry::Error::Config("the registry client's runtime failed".into()),
     };
     if reference.digest().is_none()
+        && !always_pull
         && let Some(root) = store.get_ref(&source_ref(source.address()))?
         && complete_in_store(store, &root, platform)
     {

@@ -40,6 +40,12 @@ pub struct StepReport {
 /// Receives build progress from an executor. Every method has an empty default; implementations are called from
 /// the platform build threads, possibly at once, and must not block for long.
 pub trait BuildReporter: Send + Sync {
+    /// A build of `platforms` starts; each platform runs `steps` steps (one per operation of
+    /// the recipe). Called once per [`Executor::build`](crate::Executor::build), before any step.
+    fn on_build_start(&self, platforms: &[Platform], steps: usize) {
+        let _ = (platforms, steps);
+    }
+
     /// A step starts.
     fn on_step_start(&self, platform: &Platform, index: usize, description: &str) {
         let _ = (platform, index, description);

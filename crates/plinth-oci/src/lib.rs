@@ -33,6 +33,7 @@ pub mod manifest;
 pub mod media_type;
 pub mod platform;
 pub mod reference;
+pub mod rootfs;
 pub mod store;
 
 pub use config::{History, ImageConfig, RootFs, RuntimeConfig};

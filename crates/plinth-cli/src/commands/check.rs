@@ -43,7 +43,7 @@ pub fn run(
     printer: Printer,
     catalog: &Catalog,
 ) -> anyhow::Result<ExitStatus> {
-    let recipe = if args.recipe.catalog_version.is_none() && args.recipe.file.is_none() {
+    let recipe = if args.recipe.target.is_none() && args.recipe.file.is_none() {
         None
     } else {
         Some(args.recipe.resolve(catalog)?)

@@ -351,4 +351,5 @@ fn a_context_link_to_a_host_file_is_not_found() {
     ");
 }
 
+mod docker_shape;
 mod security;

@@ -1,25 +1,28 @@
 //! `plinth build`: build a catalog version or a Dockerfile with the embedded engine or BuildKit.
 
+mod metadata;
+mod outputs;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::Catalog;
 use plinth_executor::BuildOptions;
 use plinth_oci::{ImageLocation, Platform, Reference};
-use plinth_registry::{DeliverOptions, Delivered, deliver_image};
 
 use crate::ExitStatus;
 use crate::build_progress::BuildProgress;
 use crate::checks_arg::CheckArgs;
 use crate::cli::GlobalArgs;
+use crate::docker_flags::DockerOnlyFlags;
 use crate::engine_arg::EngineArgs;
+use crate::output_arg::BuildOutput;
 use crate::printer::Printer;
-use crate::progress::TransferProgress;
 use crate::recipe_arg::{
     RecipeArgs, image_substitutions, refuse_stand_in_push, warn_substitutions,
 };
-use crate::settings::{engine, open_store, runtime};
+use crate::settings::{engine_with_client, open_store, registry_client};
 
 /// Arguments of `plinth build`.
 #[derive(Debug, Args)]
@@ -30,17 +33,45 @@ pub struct BuildArgs {
     /// Platforms, comma-separated (default: the family's, or the host's for a Dockerfile).
     #[arg(long, value_delimiter = ',', value_name = "OS/ARCH")]
     pub platform: Vec<Platform>,
-    /// Name the result in the local store (for `plinth run`), and the push target with `--push`.
+    /// Name the result (repeatable): a store name for `plinth run`, the push targets of
+    /// `--push`, the names in a docker-archive or `--load`ed image (a name alone means `:latest`).
     #[arg(long, short = 't', value_name = "REF")]
-    pub tag: Option<String>,
-    /// Push the result to `--tag` (one multi-platform index).
+    pub tag: Vec<String>,
+    /// Push the result to every `--tag` (one multi-platform index); `--output type=registry`.
     #[arg(long, requires = "tag")]
     pub push: bool,
-    /// Also write the result to `oci:DIR[:NAME]` or `docker-archive:FILE[:REF]` (one platform;
-    /// tagged REF, else `--tag`).
-    #[arg(long, short = 'o', value_name = "LOCATION")]
-    pub output: Option<ImageLocation>,
-    /// Replace an existing docker-archive file given to `--output`.
+    /// Also write the result (repeatable): `type=oci,dest=FILE` (an OCI layout tarball;
+    /// `tar=false` for a directory), `type=docker,dest=FILE` (a docker-archive; without `dest`:
+    /// into the local docker daemon), `type=registry[,name=REF]` (push; default the tags),
+    /// `type=image[,push=true]`, `type=local,dest=DIR` (the merged file tree; one directory per
+    /// platform when several are built), `type=tar,dest=FILE` (that tree as a tarball), `name=REF`
+    /// to name the image; or skopeo's `oci:DIR[:NAME]` / `docker-archive:FILE[:REF]`; a bare
+    /// PATH is `type=local,dest=PATH`, as with buildx.
+    #[arg(long, short = 'o', value_name = "OUTPUT")]
+    pub output: Vec<BuildOutput>,
+    /// Load the result into the local docker daemon (`docker load`), named by `--tag`; one
+    /// platform. Same as `--output type=docker`.
+    #[arg(long)]
+    pub load: bool,
+    /// Set a label in the image config, `KEY=VALUE`; repeatable. Labels are part of the
+    /// config, so they change the image's digest, as with BuildKit.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Write the image ID to FILE as docker does: the config digest (`sha256:…`, what
+    /// `docker images --no-trunc` shows after `--load`) for one platform, the index digest
+    /// for several.
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Write the build's result as JSON to FILE, with buildx's keys
+    /// (`containerimage.digest`, `containerimage.config.digest`, `containerimage.descriptor`,
+    /// `image.name`) and each platform's digests under `plinth.platforms`.
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+    /// Look up every tagged root image in its registry and fail when it cannot be reached,
+    /// instead of using the image an earlier build resolved for the tag.
+    #[arg(long)]
+    pub pull: bool,
+    /// Replace an existing file given to `--output`.
     #[arg(long)]
     pub force: bool,
     /// Run every step, ignoring the cache.
@@ -59,15 +90,26 @@ pub struct BuildArgs {
     /// Engine options.
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// docker's flags that plinth refuses with a reason.
+    #[command(flatten)]
+    pub docker_only: DockerOnlyFlags,
 }
 
 /// Runs `plinth build`.
 pub fn run(
-    args: BuildArgs,
+    mut args: BuildArgs,
     global: &GlobalArgs,
     printer: Printer,
     catalog: &Catalog,
 ) -> anyhow::Result<ExitStatus> {
+    args.docker_only.refuse_any()?;
+    let labels = parse_labels(&args.labels)?;
+    let tags: Vec<Reference> = args
+        .tag
+        .iter()
+        .map(|t| push_target(t))
+        .collect::<anyhow::Result<_>>()?;
+    let outputs = outputs::requested(&args.output, args.push, args.load, &tags)?;
     let recipe = args
         .recipe
         .resolve(catalog)?
@@ -77,25 +119,10 @@ pub fn run(
     } else {
         args.platform.clone()
     };
-    if let Some(ImageLocation::Registry(_)) = &args.output {
-        return Err(crate::exit_status::usage_error(
-            "`--output` writes files; to publish, use `--tag REF --push`",
-        ));
-    }
-    if let Some(output @ ImageLocation::DockerArchive { .. }) = &args.output
-        && platforms.len() > 1
-    {
-        // BuildKit's docker exporter refuses a multi-platform result the same way.
-        return Err(crate::exit_status::usage_error(format!(
-            "`--output {output}`: a docker-archive holds one platform and this build makes {} ({}); \
-             build one with `--platform`, or write every platform with `--output oci:DIR[:NAME]`",
-            platforms.len(),
-            list(&platforms)
-        )));
-    }
-    let tag = args.tag.as_deref().map(push_target).transpose()?;
+    outputs::refuse_multi_platform(&outputs, &platforms)?;
     let store = open_store()?;
-    let engine = engine(global, store)?;
+    let engine = engine_with_client(global, registry_client(global, store)?, args.pull)?;
+    args.engine.always_pull = args.pull;
     // Recipes are functions of the platform; they must agree apart from platform-specific steps,
     // so each platform builds its own container.
     let mut substituted = Vec::new();
@@ -114,16 +141,17 @@ pub fn run(
                     warnings.push(w);
                 }
             }
-            Ok((p.clone(), built.container))
+            let container = labels
+                .iter()
+                .fold(built.container, |c, (k, v)| c.with_label(k, v));
+            Ok((p.clone(), container))
         })
         .collect::<anyhow::Result<_>>()?;
     for warning in &warnings {
         printer.warn(warning);
     }
-    if args.push
-        && let Some(target) = &tag
-    {
-        refuse_stand_in_push(&recipe.id, &substituted, target)?;
+    for target in outputs::push_targets(&outputs, &tags) {
+        refuse_stand_in_push(&recipe.id, &substituted, &target)?;
     }
     warn_substitutions(printer, &recipe.id, &substituted);
     let progress = Arc::new(BuildProgress::new(printer, args.explain));
@@ -131,7 +159,7 @@ pub fn run(
         .with_no_cache(args.no_cache)
         .with_recipe_id(recipe.id.clone())
         .with_reporter(progress.clone());
-    let options = match &args.tag {
+    let options = match args.tag.first() {
         Some(tag) => options.with_tag(tag.clone()),
         None => options,
     };
@@ -148,6 +176,9 @@ pub fn run(
         .build(first, &options)?;
     for warning in built.platforms.iter().flat_map(|p| &p.warnings) {
         printer.warn(warning);
+    }
+    for tag in args.tag.iter().skip(1) {
+        engine.store().set_ref(tag, &built.root)?;
     }
     let (root, steps_run) = (built.root.clone(), built.steps_run());
     drop(progress);
@@ -171,52 +202,43 @@ pub fn run(
         }
         printer.status(format!("sanity checks passed on {}", list(&platforms)));
     }
-    let client = engine.registry().clone();
-    if args.push
-        && let Some(target) = &tag
-    {
-        let reporter = Arc::new(TransferProgress::new(printer));
-        let location = ImageLocation::Registry(target.clone());
-        if let Delivered::Pushed(report) = runtime()?.block_on(deliver_image(
-            &client,
-            &root,
-            &location,
-            &DeliverOptions::new(),
-            reporter,
-        ))? {
-            printer.status(format!(
-                "pushed {target}: {} blobs uploaded, {} mounted, {} already present",
-                report.blobs_uploaded, report.blobs_mounted, report.blobs_skipped
-            ));
-        }
+    let delivery = outputs::Delivery {
+        client: engine.registry(),
+        root: &root,
+        platforms: &platforms,
+        tags: &tags,
+        force: args.force,
+        printer,
+    };
+    for output in &outputs {
+        delivery.deliver(output)?;
     }
-    if let Some(output) = &args.output {
-        let reporter = Arc::new(TransferProgress::new(printer));
-        let options = DeliverOptions::new()
-            .with_platform(platforms.first().cloned())
-            .replacing_files(args.force)
-            .with_archive_names(
-                tag.iter()
-                    .map(archive_name)
-                    .collect::<anyhow::Result<_>>()?,
-            );
-        runtime()?
-            .block_on(deliver_image(&client, &root, output, &options, reporter))
-            .with_context(|| format!("failed to write {output}"))?;
-        printer.status(format!("wrote {output}"));
-        if let ImageLocation::OciLayout { .. } = output {
-            printer.status(format!(
-                "run it with `plinth run {output} -- COMMAND`, or load it into docker with \
-                 `skopeo copy {output} docker-daemon:NAME:TAG`"
-            ));
-        }
+    let image = metadata::BuiltImage::of(&built, &args.tag);
+    if let Some(file) = &args.iidfile {
+        metadata::write_iidfile(file, &image)?;
+    }
+    if let Some(file) = &args.metadata_file {
+        metadata::write_metadata_file(file, &image)?;
     }
     printer.result(root.digest.to_string());
     Ok(ExitStatus::Success)
 }
 
+/// `--label KEY=VALUE`s, in order.
+fn parse_labels(labels: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    labels
+        .iter()
+        .map(|label| match label.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+            _ => Err(crate::exit_status::usage_error(format!(
+                "`--label {label}`: write KEY=VALUE, e.g. `--label org.opencontainers.image.source=https://…`"
+            ))),
+        })
+        .collect()
+}
+
 /// `--tag`: a registry reference, written bare or as `docker://REF`.
-fn push_target(tag: &str) -> anyhow::Result<Reference> {
+pub(crate) fn push_target(tag: &str) -> anyhow::Result<Reference> {
     match tag.parse::<ImageLocation>() {
         Ok(ImageLocation::Registry(reference)) => Ok(reference),
         Ok(_) => Err(crate::exit_status::usage_error(format!(
@@ -228,16 +250,7 @@ fn push_target(tag: &str) -> anyhow::Result<Reference> {
     }
 }
 
-/// The name `--tag` gives an image in a docker-archive: `docker load` needs a tag, and a name
-/// alone means `:latest`, as `docker build -t NAME` has it.
-fn archive_name(tag: &Reference) -> anyhow::Result<Reference> {
-    match tag.tag() {
-        Some(_) => Ok(tag.clone()),
-        None => Ok(tag.with_tag("latest")?),
-    }
-}
-
-fn list(platforms: &[Platform]) -> String {
+pub(crate) fn list(platforms: &[Platform]) -> String {
     platforms
         .iter()
         .map(ToString::to_string)

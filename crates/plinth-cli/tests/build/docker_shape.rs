@@ -1,0 +1,363 @@
+//! `plinth build` as a docker user types it: the context positional, `-f -`, stdin contexts,
+//! `--label`, `--iidfile`, `--metadata-file`, `--load`, buildx's `--output` forms, `--pull`,
+//! and docker's flags plinth refuses. What plinth writes is read back by docker and skopeo.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use plinth_test::{External, TestContext, require_external};
+
+use super::{busybox_layout, output, stdout_ok};
+
+/// A context directory with a Dockerfile on `root` that copies a context file and prints lines.
+fn context_with_dockerfile(ctx: &TestContext, root: &str) -> PathBuf {
+    let dir = ctx.temp_dir().join("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("payload.txt"), "from the context\n").unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {root}\nCOPY payload.txt /payload.txt\nCMD [\"cat\", \"/payload.txt\"]\n"),
+    )
+    .unwrap();
+    dir
+}
+
+fn with_stdin(ctx: &TestContext, cmd: &mut Command, input: &[u8]) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    #[allow(clippy::print_stderr, reason = "explains a failing assertion")]
+    {
+        eprintln!("{}", ctx.filter(&plinth_test::format_output(&out)));
+    }
+    out
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn load_iidfile_metadata_and_label_agree_with_docker() {
+    require_external!(External::Root, External::Docker);
+    let ctx = TestContext::new();
+    let root = busybox_layout(ctx.temp_dir());
+    let context = context_with_dockerfile(&ctx, &root);
+    let name = format!("plinth-test/docker-shape:{}", std::process::id());
+    let iidfile = ctx.temp_dir().join("iid");
+    let metadata = ctx.temp_dir().join("metadata.json");
+    let build = |extra: &[&str]| {
+        let mut cmd = ctx.plinth();
+        cmd.current_dir(&context)
+            .args(["build", "--platform", "linux/amd64", "-t", &name])
+            .args(["--label", "org.example.team=base"])
+            .args(["--iidfile", iidfile.to_str().unwrap()])
+            .args(["--metadata-file", metadata.to_str().unwrap()])
+            .args(extra)
+            .arg(".");
+        cmd
+    };
+
+    // Without a docker client `--load` says what to do instead.
+    let mut no_docker = build(&["--load"]);
+    no_docker.env("PLINTH_DOCKER", ctx.temp_dir().join("no-docker"));
+    let out = output(&ctx, &mut no_docker);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`--load` puts the image into a local docker daemon")
+            && stderr.contains("--output type=docker,dest=FILE"),
+        "{stderr}"
+    );
+
+    let digest = stdout_ok(&ctx, &mut build(&["--load"]));
+    let iid = std::fs::read_to_string(&iidfile).unwrap();
+    let inspect = |format: &str| {
+        stdout_ok(
+            &ctx,
+            ctx.command("docker")
+                .args(["image", "inspect", &name, "--format", format]),
+        )
+    };
+    let docker_id = inspect("{{.Id}}");
+    let label = inspect("{{index .Config.Labels \"org.example.team\"}}");
+    let ran = stdout_ok(&ctx, ctx.command("docker").args(["run", "--rm", &name]));
+    let _ = ctx.command("docker").args(["rmi", "-f", &name]).output();
+    assert!(
+        iid.starts_with("sha256:") && !iid.ends_with('\n'),
+        "{iid:?}"
+    );
+    assert_eq!(docker_id.trim(), iid, "the iidfile holds docker's image ID");
+    assert_eq!(label.trim(), "base");
+    assert_eq!(ran, "from the context\n");
+
+    let meta = read_json(&metadata);
+    assert_eq!(meta["containerimage.digest"], digest.trim());
+    assert_eq!(meta["containerimage.config.digest"], iid.as_str());
+    assert_eq!(meta["containerimage.descriptor"]["digest"], digest.trim());
+    assert_eq!(meta["image.name"], name.as_str());
+    assert_eq!(
+        meta["plinth.platforms"]["linux/amd64"]["containerimage.config.digest"],
+        iid.as_str()
+    );
+
+    // A label is part of the config: another value, another image.
+    let relabelled = stdout_ok(
+        &ctx,
+        ctx.plinth()
+            .current_dir(&context)
+            .args(["build", "--platform", "linux/amd64", "--label"])
+            .args(["org.example.team=other", "."]),
+    );
+    assert_ne!(relabelled, digest);
+}
+
+#[test]
+fn stdin_dockerfiles_and_contexts_and_buildx_outputs() {
+    require_external!(External::Root);
+    let ctx = TestContext::new();
+    let root = busybox_layout(ctx.temp_dir());
+    let context = context_with_dockerfile(&ctx, &root);
+    let dockerfile = format!(
+        "FROM {root}\nCOPY payload.txt /copied.txt\nRUN echo made > /made && rm /etc/passwd\n"
+    );
+
+    // `-f -`: the Dockerfile from stdin, the context from PATH; outputs in buildx's forms.
+    let local = ctx.temp_dir().join("tree");
+    let tree_tar = ctx.temp_dir().join("tree.tar");
+    let oci_tar = ctx.temp_dir().join("oci.tar");
+    let out = with_stdin(
+        &ctx,
+        ctx.plinth()
+            .args([
+                "build",
+                "--platform",
+                "linux/amd64",
+                "-f",
+                "-",
+                "-t",
+                "a/b:1",
+            ])
+            .args(["--output", &format!("type=local,dest={}", local.display())])
+            .args(["--output", &format!("type=tar,dest={}", tree_tar.display())])
+            .args(["--output", &format!("type=oci,dest={}", oci_tar.display())])
+            .arg(&context),
+        dockerfile.as_bytes(),
+    );
+    assert!(out.status.success());
+    let digest = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(local.join("copied.txt")).unwrap(),
+        "from the context\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(local.join("made")).unwrap(),
+        "made\n"
+    );
+    assert!(local.join("bin/busybox").is_file());
+    assert!(
+        !local.join("etc/passwd").exists(),
+        "the deletion is applied"
+    );
+
+    let listed = stdout_ok(&ctx, ctx.command("tar").arg("-tf").arg(&tree_tar));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.trim_start_matches("./") == "copied.txt")
+            && !listed.lines().any(|l| l.ends_with("etc/passwd")),
+        "{listed}"
+    );
+    if require_external(External::Tool("skopeo")) {
+        let inspected: serde_json::Value = serde_json::from_str(&stdout_ok(
+            &ctx,
+            ctx.command("skopeo")
+                .args(["inspect", &format!("oci-archive:{}", oci_tar.display())]),
+        ))
+        .unwrap();
+        assert_eq!(inspected["Digest"], digest.trim());
+    }
+
+    // `plinth build -` with a Dockerfile: an empty context (COPY finds nothing).
+    let out = with_stdin(
+        &ctx,
+        ctx.plinth()
+            .args(["build", "--platform", "linux/amd64", "-"]),
+        format!("FROM {root}\nRUN echo from stdin > /s\n").as_bytes(),
+    );
+    assert!(out.status.success());
+
+    // `plinth build -` with a tar context: the Dockerfile named by `-f` inside it.
+    let tar_bytes = Command::new("tar")
+        .arg("-C")
+        .arg(&context)
+        .args(["-cf", "-", "payload.txt", "Dockerfile"])
+        .output()
+        .unwrap()
+        .stdout;
+    let from_tar = ctx.temp_dir().join("from-tar");
+    let out = with_stdin(
+        &ctx,
+        ctx.plinth()
+            .args(["build", "--platform", "linux/amd64", "-o"])
+            .arg(&from_tar)
+            .arg("-"),
+        &tar_bytes,
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(from_tar.join("payload.txt")).unwrap(),
+        "from the context\n"
+    );
+}
+
+#[test]
+fn docker_flags_plinth_does_not_honour_are_refused_with_a_reason() {
+    let ctx = TestContext::new();
+    let dir = ctx.temp_dir().join("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), "FROM scratch\n").unwrap();
+    let refused = |args: &[&str], expected: &str| {
+        let out = output(&ctx, ctx.plinth().arg("build").args(args).arg(&dir));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    };
+    refused(
+        &["--squash"],
+        "`--squash` is a docker build flag plinth does not support",
+    );
+    refused(&["-m", "1g"], "`--memory` is a docker build flag");
+    refused(&["--add-host", "h:1.2.3.4"], "/etc/hosts");
+    refused(&["--rm=false"], "plinth keeps none");
+    refused(
+        &["--output", "type=cacheonly"],
+        "`cacheonly` is not supported",
+    );
+    refused(&["--label", "novalue"], "write KEY=VALUE");
+    refused(&["--push"], "--tag");
+
+    let missing = output(&ctx, ctx.plinth().args(["build", "./no-such-context"]));
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("is not a directory"));
+    let stdin_twice = output(
+        &ctx,
+        ctx.plinth()
+            .args(["build", "-f", "-", "-"])
+            .stdin(Stdio::null()),
+    );
+    assert_eq!(stdin_twice.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&stdin_twice.stderr).contains("cannot both come from stdin"));
+}
+
+#[test]
+fn pull_refuses_an_unreachable_registry_where_a_plain_build_falls_back() {
+    require_external!(External::Root);
+    let ctx = TestContext::new();
+    let layout = busybox_layout(ctx.temp_dir());
+    let registry = plinth_test::LocalRegistry::start();
+    let image = registry.image("pull/busybox:1");
+    stdout_ok(&ctx, ctx.plinth().args(["copy", &layout, &image]));
+    let dir = ctx.temp_dir().join("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), format!("FROM {image}\nRUN true\n")).unwrap();
+    let build = |pull: bool| {
+        let mut cmd = ctx.plinth();
+        cmd.args(["build", "--platform", "linux/amd64"]);
+        if pull {
+            cmd.arg("--pull");
+        }
+        cmd.arg(&dir);
+        output(&ctx, &mut cmd)
+    };
+    let first = build(true);
+    assert!(first.status.success());
+    drop(registry);
+    let offline = build(false);
+    assert!(offline.status.success(), "an earlier resolution is used");
+    assert_eq!(offline.stdout, first.stdout);
+    let pulled = build(true);
+    assert_eq!(pulled.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&pulled.stderr).contains("pull/busybox:1"),
+        "the error names the image"
+    );
+}
+
+/// `--progress plain` prints BuildKit's plain lines with the RUN output streamed; `quiet` only
+/// the digest; `tty` without a terminal is refused as buildx refuses it.
+#[test]
+fn progress_plain_streams_run_output_as_buildkit_does_and_quiet_prints_the_digest() {
+    require_external!(External::Root);
+    let ctx = TestContext::new();
+    let root = busybox_layout(ctx.temp_dir());
+    let dir = ctx.temp_dir().join("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {root}\nENV A=1\nRUN echo first line; echo second line >&2\n"),
+    )
+    .unwrap();
+    let build = |progress: &str| {
+        output(
+            &ctx,
+            ctx.plinth()
+                .args(["build", "--platform", "linux/amd64", "--progress", progress])
+                .arg(&dir),
+        )
+    };
+    let plain = build("plain");
+    assert!(plain.status.success());
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting with `{prefix}`:\n{stderr}"))
+    };
+    let header = at("#3 [3/3] RUN ");
+    let first = at("#3 0.");
+    assert!(lines[first].ends_with(" first line"), "{stderr}");
+    let second = lines
+        .iter()
+        .position(|l| l.starts_with("#3 ") && l.ends_with(" second line"))
+        .expect("stderr of the step is streamed too");
+    let done = at("#3 DONE ");
+    assert!(header < first && first < done && second < done, "{stderr}");
+    assert!(lines[done].ends_with('s'), "{stderr}");
+    assert!(lines.contains(&"#2 [2/3] ENV A=1"), "{stderr}");
+    assert!(
+        lines[at("#1 [1/3] FROM ")..]
+            .iter()
+            .any(|l| l.starts_with("#1 ")),
+        "{stderr}"
+    );
+
+    // Rebuilt: every step is `#N CACHED`, and nothing is streamed.
+    let cached = build("plain");
+    let stderr = String::from_utf8_lossy(&cached.stderr);
+    assert!(stderr.contains("\n#3 CACHED\n"), "{stderr}");
+    assert!(!stderr.lines().any(|l| l.starts_with("#3 0.")), "{stderr}");
+
+    let quiet = build("quiet");
+    assert!(quiet.status.success());
+    assert_eq!(
+        quiet.stdout, plain.stdout,
+        "the digest, as `docker build -q`"
+    );
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+
+    let tty = build("tty");
+    assert_eq!(tty.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&tty.stderr)
+            .contains("`--progress tty` needs stderr to be a terminal"),
+    );
+}
