@@ -338,6 +338,7 @@ impl BuildkitBackend {
         if !status.success() {
             return Err(Error::BuildFailed(Box::new(reader.failure())));
         }
+        let resolved_roots = reader.resolved_roots();
         let steps = reader.into_reports();
 
         let result = self.import(&builder, &tag, work.path(), platform);
@@ -350,6 +351,7 @@ impl BuildkitBackend {
             tracing::warn!(%builder, %tag, "cannot remove the temporary image tag: {e}");
         }
         let (manifest_descriptor, manifest, config_descriptor, config) = result?;
+        let inputs = crate::inputs::build_inputs(container, &resolved_roots)?;
         let build = PlatformBuild::new(
             platform.clone(),
             manifest_descriptor,
@@ -364,7 +366,7 @@ impl BuildkitBackend {
             platform: platform.to_string(),
             source: Box::new(source),
         })?;
-        Ok(build.with_warnings(prepared.warnings))
+        Ok(build.with_warnings(prepared.warnings).with_inputs(inputs))
     }
 
     /// `docker build` of the materialised `context` for `platform` on `builder`, tagged `tag`,

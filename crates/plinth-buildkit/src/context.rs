@@ -2,13 +2,16 @@
 //!
 //! Files are written `0644` (their mode in the image comes from `COPY --chmod`, see
 //! `prepare`); host directories are copied with their modes and symlinks (owners become root,
-//! as with any `COPY` from a context). Nothing is read from outside the listed entries, so a
-//! `.dockerignore` is not needed.
+//! as with any `COPY` from a context), a Dockerfile context's directory through its ignore
+//! patterns, with the rules the embedded engine applies. Nothing is read from outside the listed
+//! entries, so the generated context needs no `.dockerignore` of its own.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
+use plinth_recipe::ignore::IgnoreRules;
 use plinth_recipe::{BuildableDockerfile, ContextSource};
 
 use crate::error::{Error, Result};
@@ -34,7 +37,30 @@ pub(crate) fn materialise(dir: &Path, dockerfile: &BuildableDockerfile) -> Resul
                 fs::copy(src, &dest).map_err(Error::io("copy a host file to", &dest))?;
                 set_mode(&dest, 0o644)?;
             }
-            ContextSource::HostDir(src) => copy_tree(src, &dest)?,
+            ContextSource::HostDir(src) => copy_tree(src, &dest, &|_| true)?,
+            ContextSource::HostDirIgnoring {
+                path,
+                within,
+                ignore,
+            } => {
+                let rules = IgnoreRules::new(ignore).map_err(|message| Error::Io {
+                    action: "read the ignore patterns of",
+                    path: path.clone(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message),
+                })?;
+                let mut rels = Vec::new();
+                list_tree(path, "", &mut rels)?;
+                let refs: Vec<&str> = rels.iter().map(String::as_str).collect();
+                let keep = rules.kept(within, &refs);
+                let kept: BTreeSet<&str> = refs
+                    .iter()
+                    .zip(keep)
+                    .filter_map(|(r, k)| k.then_some(*r))
+                    .collect();
+                if kept.contains("") {
+                    copy_tree(path, &dest, &|rel| kept.contains(rel))?;
+                }
+            }
         }
     }
     Ok(())
@@ -45,9 +71,40 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
         .map_err(Error::io("set the mode of", path))
 }
 
+/// The paths below `dir` (pre-order, `""` first), as the engine's host tree lists them.
+fn list_tree(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<()> {
+    out.push(rel.to_owned());
+    let meta = fs::symlink_metadata(dir).map_err(Error::io("read", dir))?;
+    if meta.is_dir() {
+        let mut children: Vec<_> = fs::read_dir(dir)
+            .map_err(Error::io("list", dir))?
+            .collect::<std::io::Result<_>>()
+            .map_err(Error::io("list", dir))?;
+        children.sort_by_key(|e| e.file_name());
+        for child in children {
+            let name = child.file_name().to_string_lossy().into_owned();
+            let child_rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            list_tree(&child.path(), &child_rel, out)?;
+        }
+    }
+    Ok(())
+}
+
 /// Copies the tree at `src` to `dest` (which must not exist): files, directories and symlinks
-/// with their permission bits. Other file types are refused.
-fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
+/// with their permission bits, the entries whose path below `src` `keep` accepts. Other file
+/// types are refused.
+fn copy_tree(src: &Path, dest: &Path, keep: &dyn Fn(&str) -> bool) -> Result<()> {
+    copy_entry(src, dest, "", keep)
+}
+
+fn copy_entry(src: &Path, dest: &Path, rel: &str, keep: &dyn Fn(&str) -> bool) -> Result<()> {
+    if !keep(rel) {
+        return Ok(());
+    }
     let meta = fs::symlink_metadata(src).map_err(Error::io("read", src))?;
     let kind = meta.file_type();
     if kind.is_symlink() {
@@ -61,7 +118,18 @@ fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
             .map_err(Error::io("list", src))?;
         children.sort_by_key(|e| e.file_name());
         for child in children {
-            copy_tree(&child.path(), &dest.join(child.file_name()))?;
+            let name = child.file_name().to_string_lossy().into_owned();
+            let child_rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            copy_entry(
+                &child.path(),
+                &dest.join(child.file_name()),
+                &child_rel,
+                keep,
+            )?;
         }
         set_mode(dest, meta.permissions().mode() & 0o7777)?;
     } else if kind.is_file() {

@@ -64,6 +64,7 @@ mod context;
 mod docker;
 mod docker_host;
 mod error;
+mod inputs;
 mod load;
 mod prepare;
 mod progress;

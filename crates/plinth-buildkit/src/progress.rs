@@ -69,6 +69,11 @@ impl fmt::Display for BuildFailure {
     }
 }
 
+/// The image a `FROM IMAGE [AS NAME]` vertex names.
+fn name_from(instruction: &str) -> Option<&str> {
+    instruction.strip_prefix("FROM ")?.split_whitespace().next()
+}
+
 /// Which recipe operation the `k`-th vertex of the final stage is.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct StepMap {
@@ -266,6 +271,19 @@ impl<'a> ProgressReader<'a> {
             self.reporter.on_step_done(self.platform, &report);
             self.reports.insert(i, report);
         }
+    }
+
+    /// The digest BuildKit resolved each root image to, by the address it printed
+    /// (`FROM ADDRESS@sha256:…` vertices).
+    pub(crate) fn resolved_roots(&self) -> BTreeMap<String, plinth_oci::Digest> {
+        self.vertices
+            .values()
+            .filter_map(|v| {
+                let from = name_from(v.instruction.as_deref()?)?;
+                let (address, digest) = from.rsplit_once('@')?;
+                Some((address.to_owned(), digest.parse().ok()?))
+            })
+            .collect()
     }
 
     /// The report of every recipe step BuildKit finished, in recipe order (config-only steps

@@ -151,6 +151,8 @@ pub enum Command {
     Catalog(commands::catalog::CatalogArgs),
     /// Before any build: root tags that moved, apt pins the root's suite no longer carries, pip pins with newer releases; exit 1 when a pin cannot install.
     Outdated(commands::outdated::OutdatedArgs),
+    /// Print the provenance (or, with --check-report, the sanity-check report) attached to a published image.
+    Provenance(commands::provenance::ProvenanceArgs),
     /// Print the address@digest consumers should pin.
     Latest(commands::latest::LatestArgs),
     /// Pin connectors' metadata.yaml baseImage to the latest stable published version.

@@ -69,6 +69,44 @@ enum Source<'a> {
     },
 }
 
+impl Recipe<'_> {
+    /// The recipe as a provenance statement's `externalParameters`: the family and version,
+    /// or the Dockerfile's path and digest with the `--build-arg` names. A build arg's value
+    /// may be a secret and an attestation is public, so only its digest is recorded.
+    pub fn provenance_parameters(
+        &self,
+        platform: &Platform,
+        build_args: &[String],
+    ) -> anyhow::Result<plinth_attest::RecipeParameters> {
+        Ok(match &self.source {
+            Source::Catalog { family, version } => {
+                let container = self.container(platform)?;
+                let (_, digest) = plinth_oci::canonical::to_canonical_with_digest(&container)?;
+                plinth_attest::RecipeParameters::Family {
+                    repository: family.repository().to_owned(),
+                    version: version.to_string(),
+                    recipe_digest: digest.to_string(),
+                }
+            }
+            Source::Dockerfile { path, text, .. } => plinth_attest::RecipeParameters::Dockerfile {
+                path: path.display().to_string(),
+                digest: plinth_oci::Digest::of(text.as_bytes()).to_string(),
+                build_args: build_args
+                    .iter()
+                    .map(|arg| match arg.split_once('=') {
+                        Some((name, value)) => (
+                            name.to_owned(),
+                            plinth_oci::Digest::of(value.as_bytes()).to_string(),
+                        ),
+                        None => (arg.clone(), "from the environment".to_owned()),
+                    })
+                    .collect(),
+                target: None,
+            },
+        })
+    }
+}
+
 impl RecipeArgs {
     /// Resolves the arguments against `catalog` (reading stdin when the context or the
     /// Dockerfile is `-`).

@@ -236,6 +236,26 @@ pub(crate) fn host_tree(root: &Path) -> Result<Vec<CopyItem>> {
     Ok(out)
 }
 
+/// The tree of a build-context directory through its ignore patterns (see
+/// [`plinth_recipe::ignore`]), for step `index`.
+pub(crate) fn host_tree_ignoring(
+    root: &Path,
+    within: &str,
+    patterns: &[String],
+    index: usize,
+) -> Result<Vec<CopyItem>> {
+    let rules = plinth_recipe::ignore::IgnoreRules::new(patterns)
+        .map_err(|message| step_error(index, message))?;
+    let items = host_tree(root)?;
+    let rels: Vec<&str> = items.iter().map(|i| i.rel.as_str()).collect();
+    let keep = rules.kept(within, &rels);
+    Ok(items
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(item, kept)| kept.then_some(item))
+        .collect())
+}
+
 fn host_item(path: &Path, rel: &str, meta: &fs::Metadata, out: &mut Vec<CopyItem>) -> Result<()> {
     let kind = if meta.is_dir() {
         ItemKind::Dir

@@ -70,7 +70,7 @@ pub(crate) fn describe(op: &Op) -> String {
             DirectorySource::Container { path: from, .. } => {
                 format!("COPY {}--from=helper {from} {path}", flags(owner, mode))
             }
-            DirectorySource::Host(dir) => {
+            DirectorySource::Host(dir) | DirectorySource::HostIgnoring { path: dir, .. } => {
                 format!("COPY {}host:{} {path}", flags(owner, mode), host_name(dir))
             }
         },

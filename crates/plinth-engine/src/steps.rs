@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use plinth_executor::{BuildReporter, CacheStatus, NoReporter, PlatformBuild, StepReport};
+use plinth_executor::{
+    BuildInput, BuildReporter, CacheStatus, InputKind, NoReporter, PlatformBuild, StepReport,
+};
 use plinth_oci::{Descriptor, Digest, History, ImageManifest, Platform};
 use plinth_recipe::state::{join_path, normalize_path};
 use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Op, Step};
@@ -13,8 +15,8 @@ use crate::cache::{BuildRecord, StepRecord, StepTrace, explain, root_key, step_k
 use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::files::{
-    CopyItem, ItemKind, file_digest, host_tree, image_tree, override_meta, resolve_owner,
-    tree_digest, write_items_layer,
+    CopyItem, ItemKind, file_digest, host_tree, host_tree_ignoring, image_tree, override_meta,
+    resolve_owner, tree_digest, write_items_layer,
 };
 use crate::state::ImageState;
 use crate::step_context::StepContext;
@@ -42,6 +44,8 @@ struct PlatformBuilder<'a> {
     traces: Vec<StepTrace>,
     reports: Vec<StepReport>,
     url_inputs: BTreeMap<String, Digest>,
+    /// Roots, host files and directories read (URL inputs are in `url_inputs`).
+    inputs: Vec<BuildInput>,
 }
 
 /// Builds `container` for one platform.
@@ -70,6 +74,7 @@ pub(crate) fn build_platform(
         traces: Vec::new(),
         reports: Vec::new(),
         url_inputs: BTreeMap::new(),
+        inputs: Vec::new(),
     };
     for step in container.steps() {
         if let Err(e) = builder.run_step(&step) {
@@ -93,6 +98,11 @@ impl PlatformBuilder<'_> {
                 let root = crate::resolve::resolve_root(self.engine, source, self.platform)?;
                 let digest = root.manifest.digest.clone();
                 inputs.insert("root".to_owned(), digest.to_string());
+                self.inputs.push(BuildInput::new(
+                    InputKind::RootImage,
+                    source.address(),
+                    digest.clone(),
+                ));
                 let before = self
                     .previous
                     .as_ref()
@@ -308,6 +318,11 @@ impl PlatformBuilder<'_> {
             FileSource::HostFile(p) => {
                 let digest = file_digest(p)?;
                 inputs.insert("host_file".to_owned(), digest.to_string());
+                self.inputs.push(BuildInput::new(
+                    InputKind::HostFile,
+                    p.display().to_string(),
+                    digest.clone(),
+                ));
                 ItemKind::File(p.clone())
             }
             FileSource::Bytes(b) => ItemKind::Bytes(b.clone()),
@@ -406,7 +421,30 @@ impl PlatformBuilder<'_> {
         let mut items = match source {
             DirectorySource::Host(dir) => {
                 let items = host_tree(dir)?;
-                inputs.insert("host_dir".to_owned(), tree_digest(&items)?.to_string());
+                let digest = tree_digest(&items)?;
+                inputs.insert("host_dir".to_owned(), digest.to_string());
+                self.inputs.push(BuildInput::new(
+                    InputKind::HostDirectory,
+                    dir.display().to_string(),
+                    digest,
+                ));
+                items
+            }
+            DirectorySource::HostIgnoring {
+                path: dir,
+                within,
+                ignore,
+            } => {
+                // Only what survives the ignore file is read and hashed: an ignored file's
+                // change leaves the key alone.
+                let items = host_tree_ignoring(dir, within, ignore, index)?;
+                let digest = tree_digest(&items)?;
+                inputs.insert("host_dir".to_owned(), digest.to_string());
+                self.inputs.push(BuildInput::new(
+                    InputKind::HostDirectory,
+                    dir.display().to_string(),
+                    digest,
+                ));
                 items
             }
             DirectorySource::Container {
@@ -424,6 +462,7 @@ impl PlatformBuilder<'_> {
                 inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
                 // What the helper downloaded went into this image too.
                 self.url_inputs.extend(helper.url_inputs.clone());
+                self.inputs.extend(helper.inputs.iter().cloned());
                 let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
                 image_tree(&dirs, &normalize_path(from), index)?
             }
@@ -439,7 +478,7 @@ impl PlatformBuilder<'_> {
                     .next()
                     .unwrap_or("")
                     .to_owned(),
-                DirectorySource::Host(dir) => dir
+                DirectorySource::Host(dir) | DirectorySource::HostIgnoring { path: dir, .. } => dir
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
@@ -539,6 +578,7 @@ impl PlatformBuilder<'_> {
             config,
             self.reports,
             self.url_inputs,
-        )?)
+        )?
+        .with_inputs(self.inputs))
     }
 }

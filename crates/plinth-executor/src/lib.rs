@@ -39,6 +39,7 @@
 mod error;
 mod executor;
 mod fetch;
+mod inputs;
 mod options;
 mod report;
 mod result;
@@ -47,6 +48,7 @@ mod runtime;
 pub use error::{Error, Result};
 pub use executor::Executor;
 pub use fetch::{MirrorTarget, UrlFetcher, UrlMirror};
+pub use inputs::{BuildInput, InputKind, normalize_inputs};
 pub use options::BuildOptions;
 pub use report::{BuildReporter, CacheStatus, NoReporter, StepReport};
 pub use result::{BuildResult, PlatformBuild, pair_layers};

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use plinth_oci::{Descriptor, Digest, ImageConfig, ImageManifest, Platform};
 
 use crate::error::{Error, Result};
+use crate::inputs::{BuildInput, InputKind, normalize_inputs};
 use crate::report::{CacheStatus, StepReport};
 
 /// The image built for one platform.
@@ -23,6 +24,9 @@ pub struct PlatformBuild {
     pub steps: Vec<StepReport>,
     /// The content digest each URL input had in this build.
     pub url_inputs: BTreeMap<String, Digest>,
+    /// Every input the build read besides the recipe: root images, URL inputs, host files and
+    /// directories, each with its digest, sorted (see [`PlatformBuild::with_inputs`]).
+    pub inputs: Vec<BuildInput>,
     /// What the builder weakened to build the recipe (BuildKit dropping `RUN --network=none`
     /// on old daemons, …); always empty for the embedded engine.
     pub warnings: Vec<String>,
@@ -53,6 +57,10 @@ impl PlatformBuild {
             config_descriptor,
             config,
             steps,
+            inputs: url_inputs
+                .iter()
+                .map(|(url, digest)| BuildInput::new(InputKind::Url, url, digest.clone()))
+                .collect(),
             url_inputs,
             warnings: Vec::new(),
             layers,
@@ -62,6 +70,13 @@ impl PlatformBuild {
     /// Sets [`PlatformBuild::warnings`].
     pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
         self.warnings = warnings;
+        self
+    }
+
+    /// Adds to [`PlatformBuild::inputs`] (which start with the URL inputs).
+    pub fn with_inputs(mut self, inputs: impl IntoIterator<Item = BuildInput>) -> Self {
+        self.inputs.extend(inputs);
+        normalize_inputs(&mut self.inputs);
         self
     }
 

@@ -17,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+pub mod artifact;
 pub mod canonical;
 pub mod compression;
 pub mod config;
@@ -36,6 +37,7 @@ pub mod reference;
 pub mod rootfs;
 pub mod store;
 
+pub use artifact::Artifact;
 pub use config::{History, ImageConfig, RootFs, RuntimeConfig};
 pub use descriptor::Descriptor;
 pub use digest::Digest;

@@ -104,6 +104,16 @@ pub enum ContextSource {
     HostFile(PathBuf),
     /// A host directory to copy recursively.
     HostDir(PathBuf),
+    /// A build-context directory to copy recursively through its ignore patterns
+    /// ([`crate::ignore::IgnoreRules::kept`]), as [`DirectorySource::HostIgnoring`] holds it.
+    HostDirIgnoring {
+        /// The directory on the host.
+        path: PathBuf,
+        /// Its path in the context the patterns apply to.
+        within: String,
+        /// The patterns.
+        ignore: Vec<String>,
+    },
 }
 
 /// A named build context for a local root image.
@@ -327,6 +337,18 @@ impl Writer<'_> {
                         DirectorySource::Host(p) => {
                             self.add_entry("dir", ContextSource::HostDir(p.clone()))
                         }
+                        DirectorySource::HostIgnoring {
+                            path,
+                            within,
+                            ignore,
+                        } => self.add_entry(
+                            "dir",
+                            ContextSource::HostDirIgnoring {
+                                path: path.clone(),
+                                within: within.clone(),
+                                ignore: ignore.clone(),
+                            },
+                        ),
                     };
                     self.owner_mode_flags(owner.as_deref(), *mode, &mut flags);
                     lines.push(copy_line("COPY", &flags, &[&src, path]).map_err(unrepresentable)?);

@@ -50,6 +50,7 @@ pub mod debian;
 mod declared_ids;
 pub mod error;
 pub mod example;
+pub mod ignore;
 pub mod inputs;
 mod normalize;
 pub mod op;

@@ -251,6 +251,18 @@ pub enum DirectorySource {
     },
     /// A directory on the build host.
     Host(#[serde(with = "host_path")] PathBuf),
+    /// A directory of a Dockerfile's build context, read through the context's ignore file
+    /// (see [`crate::ignore`]): what the patterns exclude is left out, as BuildKit never
+    /// receives it. The patterns are part of the step key; ignored files' contents are not.
+    HostIgnoring {
+        /// The directory on the host.
+        #[serde(with = "host_path")]
+        path: PathBuf,
+        /// Its path relative to the context root, `/`-separated (`""` for the root).
+        within: String,
+        /// The ignore patterns, as [`crate::ignore::read_patterns`] returns them.
+        ignore: Vec<String>,
+    },
 }
 
 impl DirectorySource {

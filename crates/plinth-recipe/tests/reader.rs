@@ -241,6 +241,7 @@ fn buildable_context_round_trip() {
                 std::fs::copy(p, &dest).unwrap();
             }
             ContextSource::HostDir(p) => copy_dir(p, &dest),
+            ContextSource::HostDirIgnoring { .. } => panic!("the recipe has no ignore file"),
         }
     }
     let back = parse_dockerfile(&built.text, ctx.path()).unwrap();
@@ -266,7 +267,9 @@ fn buildable_context_round_trip() {
             let source = match original(&p) {
                 ContextSource::Bytes(b) => FileSource::Bytes(b),
                 ContextSource::HostFile(h) => FileSource::HostFile(h),
-                ContextSource::HostDir(_) => panic!("a file came back from a directory"),
+                ContextSource::HostDir(_) | ContextSource::HostDirIgnoring { .. } => {
+                    panic!("a file came back from a directory")
+                }
             };
             Op::File {
                 path,

@@ -166,24 +166,6 @@ fn add_of_an_archive_whatever_its_name_is_refused() {
 }
 
 #[test]
-fn an_ignore_file_in_the_context_is_refused_until_applied() {
-    let ctx = tempfile::tempdir().unwrap();
-    std::fs::write(ctx.path().join("a.txt"), "a").unwrap();
-    let text = "FROM scratch\nCOPY a.txt /\nADD https://example.invalid/x /x\n";
-    parse_dockerfile(text, ctx.path()).unwrap();
-    std::fs::write(ctx.path().join("Dockerfile.dockerignore"), "*.log").unwrap();
-    let options = ReaderOptions::new(ctx.path()).with_dockerfile(ctx.path().join("Dockerfile"));
-    let found = problems_with(text, &options);
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].0, 2);
-    assert!(found[0].1.contains("Dockerfile.dockerignore"), "{found:?}");
-    std::fs::remove_file(ctx.path().join("Dockerfile.dockerignore")).unwrap();
-    std::fs::write(ctx.path().join(".dockerignore"), "*.log").unwrap();
-    let found = problems_with(text, &ReaderOptions::new(ctx.path()));
-    assert!(found[0].1.contains(".dockerignore"), "{found:?}");
-}
-
-#[test]
 fn wildcards_expand_against_the_context_in_order() {
     let ctx = tempfile::tempdir().unwrap();
     for f in ["b.txt", "a.txt", "c.md"] {

@@ -199,3 +199,85 @@ fn heredoc_problems_name_the_line() {
         "{found:?}"
     );
 }
+
+#[test]
+fn the_ignore_file_decides_what_copy_sees() {
+    let ctx = tempfile::tempdir().unwrap();
+    let ctx = ctx.path();
+    for f in [
+        "a.txt",
+        "b.log",
+        "dir/c.log",
+        "dir/keep.log",
+        "secret/token",
+    ] {
+        let p = ctx.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, f).unwrap();
+    }
+    std::fs::write(
+        ctx.join(".dockerignore"),
+        "# logs\n**/*.log\n!dir/keep.log\n/secret\n",
+    )
+    .unwrap();
+    let options = ReaderOptions::new(ctx).with_dockerfile(ctx.join("Dockerfile"));
+    let c = parse_dockerfile_with("FROM scratch\nCOPY * /w/\nCOPY . /all/\n", &options).unwrap();
+    let patterns: Vec<String> = ["**/*.log", "!dir/keep.log", "secret"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(
+        host_files(c.ops()),
+        [
+            // The ignore file itself is part of the context unless it excludes itself.
+            ("/w/.dockerignore".to_owned(), ctx.join(".dockerignore")),
+            ("/w/a.txt".to_owned(), ctx.join("a.txt"))
+        ],
+        "wildcards match only what is kept"
+    );
+    let dirs: Vec<&plinth_recipe::DirectorySource> = c
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::Directory { source, .. } => Some(source),
+            _ => None,
+        })
+        .collect();
+    // `*` matched `dir` (it holds a kept file) but not `secret`; `.` is the whole context.
+    assert_eq!(
+        dirs,
+        [
+            &plinth_recipe::DirectorySource::HostIgnoring {
+                path: ctx.join("dir"),
+                within: "dir".into(),
+                ignore: patterns.clone()
+            },
+            &plinth_recipe::DirectorySource::HostIgnoring {
+                path: ctx.to_path_buf(),
+                within: String::new(),
+                ignore: patterns
+            },
+        ]
+    );
+    let found = problems_with(
+        "FROM scratch\nCOPY b.log /\nCOPY secret/token /t\nCOPY dir/keep.log /k\n",
+        &options,
+    );
+    assert_eq!(
+        found.iter().map(|f| f.0).collect::<Vec<_>>(),
+        [2, 3],
+        "{found:?}"
+    );
+    assert!(
+        found[0].1.contains("excluded by the ignore file"),
+        "{found:?}"
+    );
+    assert!(
+        found[1].1.contains("add `!secret/token` after it") || found[1].1.contains("add `!secret"),
+        "{found:?}"
+    );
+    // `<Dockerfile>.dockerignore` wins over `.dockerignore`.
+    std::fs::write(ctx.join("Dockerfile.dockerignore"), "a.txt\n").unwrap();
+    let found = problems_with("FROM scratch\nCOPY a.txt /\nCOPY b.log /\n", &options);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].1.contains("Dockerfile.dockerignore"), "{found:?}");
+}

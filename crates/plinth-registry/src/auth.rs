@@ -1,5 +1,10 @@
-//! Registry authentication: the `/v2/` probe, Basic, and the Bearer token flow with a token
-//! cache per (registry, scope set).
+//! Registry authentication: the auth mode learnt from the first `401`'s challenge, Basic, and
+//! the Bearer token flow with a token cache per (registry, scope set).
+//!
+//! There is no `/v2/` probe: the first request goes without credentials, and a registry that
+//! wants some answers it with a `401` whose challenge says which (the request is then sent
+//! again with them). An anonymous registry thus costs no extra request, and one that wants
+//! credentials costs the same as a probe would (one refused request).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::Deserialize;
 use url::Url;
 
@@ -34,11 +39,9 @@ pub(crate) fn push_scope(repository: &str) -> String {
 
 #[derive(Clone, Debug, Default)]
 pub(crate) enum AuthMode {
-    /// Not probed yet.
+    /// Not learnt yet: requests go without credentials until a `401` says what is wanted.
     #[default]
     Unknown,
-    /// The registry wants no credentials.
-    Anonymous,
     /// HTTP Basic on every request.
     Basic,
     /// Tokens from a token service.
@@ -95,8 +98,8 @@ impl Client {
         map.entry(endpoint.base.to_string()).or_default().clone()
     }
 
-    /// The `Authorization` header for a request needing `scopes`, probing the registry first
-    /// if its auth mode is not known yet.
+    /// The `Authorization` header for a request needing `scopes`: none while the registry's
+    /// auth mode is not known (its `401`, handled by [`Client::on_unauthorized`], tells).
     pub(crate) async fn authorization(
         &self,
         endpoint: &Endpoint,
@@ -104,11 +107,8 @@ impl Client {
     ) -> Result<Option<HeaderValue>> {
         let state = self.auth_state(endpoint);
         let mut state = state.lock().await;
-        if matches!(state.mode, AuthMode::Unknown) {
-            state.mode = self.probe(endpoint, self.inner.retry.max_attempts).await?;
-        }
         match state.mode.clone() {
-            AuthMode::Unknown | AuthMode::Anonymous => Ok(None),
+            AuthMode::Unknown => Ok(None),
             AuthMode::Basic => match self.credential(endpoint, &mut state).await? {
                 Credential::Basic { username, password } => Ok(Some(basic_header(&username, &password))),
                 Credential::Anonymous => Ok(None),
@@ -151,7 +151,7 @@ impl Client {
         let Some(mode) = mode_from_challenges(&challenges, endpoint)? else {
             return Ok(false);
         };
-        let was_known = !matches!(state.mode, AuthMode::Unknown | AuthMode::Anonymous);
+        let was_known = !matches!(state.mode, AuthMode::Unknown);
         state.mode = mode;
         // The refused token is the exact one for these scopes or a broader one that covers
         // them (a push token serving a pull); drop every candidate, or the retry would pick the
@@ -187,76 +187,6 @@ impl Client {
         let c = self.inner.credentials.resolve(&endpoint.registry).await?;
         state.credential = Some(c.clone());
         Ok(c)
-    }
-
-    /// Starts the `/v2/` probe of `registry` in the background (on the current tokio runtime;
-    /// nothing happens outside one), so that it runs while the caller does local work, e.g.
-    /// reading an image into the store before pushing it. The first request to the registry
-    /// then finds the auth mode known and a connection open. A failed warm-up is forgotten:
-    /// the first real request probes again and reports the error.
-    pub fn warm_up(&self, registry: &str) {
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let Ok(endpoint) = self.endpoint(registry) else {
-            return;
-        };
-        let client = self.clone();
-        handle.spawn(async move {
-            let state = client.auth_state(&endpoint);
-            let mut state = state.lock().await;
-            if matches!(state.mode, AuthMode::Unknown) {
-                // One attempt: the request that needs the answer retries on its own.
-                match client.probe(&endpoint, 1).await {
-                    Ok(mode) => state.mode = mode,
-                    Err(e) => {
-                        tracing::debug!(registry = %endpoint.registry, "warm-up probe failed: {e}")
-                    }
-                }
-            }
-        });
-    }
-
-    /// `GET /v2/` without credentials: 200 means anonymous, 401 carries the challenge.
-    async fn probe(&self, endpoint: &Endpoint, attempts: u32) -> Result<AuthMode> {
-        let url = endpoint
-            .base
-            .join("v2/")
-            .map_err(|e| Error::Config(e.to_string()))?;
-        let mut attempt = 0;
-        let resp = loop {
-            attempt += 1;
-            self.inner.requests.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(url = %RedactedUrl::from(&url), "probing registry");
-            match self.inner.http.for_url(&url)?.get(url.clone()).send().await {
-                Ok(r) if attempt < attempts && is_retryable_status(r.status().as_u16()) => {
-                    tokio::time::sleep(self.inner.retry.backoff(attempt, None)).await;
-                }
-                Ok(r) => break r,
-                Err(e) => {
-                    let err = Error::transport("GET", &url, e);
-                    if attempt < attempts && err.is_retryable() {
-                        tokio::time::sleep(self.inner.retry.backoff(attempt, None)).await;
-                        continue;
-                    }
-                    return Err(err);
-                }
-            }
-        };
-        match resp.status().as_u16() {
-            200..=299 => Ok(AuthMode::Anonymous),
-            401 => {
-                let header = resp
-                    .headers()
-                    .get(WWW_AUTHENTICATE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                Ok(mode_from_challenges(&parse_challenges(header), endpoint)?
-                    .unwrap_or(AuthMode::Anonymous))
-            }
-            // Some registries hide /v2/ behind 404 or 403 yet serve repositories; authenticate lazily.
-            _ => Ok(AuthMode::Anonymous),
-        }
     }
 
     async fn fetch_token(

@@ -13,9 +13,9 @@
 //!   store; [`Client::push_image`] HEADs the tag, the platform manifests and every blob at once
 //!   (an unchanged image ends there: [`PushReport::unchanged`]), then mounts or uploads what is
 //!   missing in parallel with retries, pushes children before the index and the tag last, and
-//!   reads the tag back ([`PushReport`]). [`Client::warm_up`] runs a registry's `/v2/` probe in
-//!   the background while the caller prepares the image; `http` registries never load the
-//!   system's TLS root certificates.
+//!   reads the tag back ([`PushReport`]). There is no `/v2/` probe: the first `401` says what
+//!   a registry wants, so re-publishing an unchanged image to an anonymous registry is one
+//!   request. `http` registries never load the system's TLS root certificates.
 //!   A failed push never leaves the tag pointing at a partial image. Transient failures are
 //!   retried once per level: whole blob uploads restart in a new session (after a `HEAD`, in
 //!   case the lost attempt landed), waiting as long as `Retry-After` asks.
@@ -25,6 +25,8 @@
 //!   from the rest, and caches the result on disk for a TTL.
 //! - [`transfer`]: whole images between any [`ImageLocation`](plinth_oci::ImageLocation)
 //!   (registry, OCI layout, docker-archive) and the store: [`fetch_image`], [`deliver_image`].
+//! - [`referrers`]: OCI 1.1 artifacts attached to an image ([`Client::attach`]) and found
+//!   again ([`Client::referrers`]) through the referrers API or the `sha256-<hex>` tag schema.
 //! - Progress goes to a [`Reporter`]; the CLI draws it.
 //!
 //! ```no_run
@@ -54,6 +56,7 @@ pub mod error;
 mod manifests;
 mod pull;
 mod push;
+pub mod referrers;
 pub mod reporter;
 pub mod retry;
 pub mod secret;
@@ -70,6 +73,7 @@ pub use credentials::{Credential, Credentials};
 pub use error::{Error, HttpError, Result, error_chain};
 pub use manifests::{DOCKER_CONTENT_DIGEST, FetchedManifest, ManifestInfo};
 pub use push::{ExistingTag, PushOptions, PushReport};
+pub use referrers::{Referrers, ReferrersDiscovery, referrers_tag};
 pub use reporter::{BlobOutcome, NoReporter, Reporter};
 pub use retry::RetryPolicy;
 pub use secret::{RedactedUrl, Secret};

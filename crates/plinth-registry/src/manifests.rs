@@ -9,7 +9,7 @@ use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
 
 use crate::auth::{pull_scope, push_scope};
 use crate::client::{Client, Endpoint};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, error_chain};
 use crate::secret::RedactedUrl;
 use crate::transport::{Body, Request, check, http_error};
 
@@ -88,7 +88,7 @@ impl Client {
             match result {
                 Ok(None) if i < last => continue,
                 Err(e) if i < last => {
-                    tracing::warn!(mirror = %endpoint.base, "mirror failed, falling back: {e}");
+                    tracing::warn!(mirror = %endpoint.base, "mirror failed, falling back: {}", error_chain(&e));
                     continue;
                 }
                 other => return other,
@@ -177,7 +177,7 @@ impl Client {
             match self.fetch_manifest(req, reference).await {
                 Ok(m) => return Ok(m),
                 Err(e) if i < last => {
-                    tracing::warn!(mirror = %endpoint.base, "mirror failed, falling back: {e}");
+                    tracing::warn!(mirror = %endpoint.base, "mirror failed, falling back: {}", error_chain(&e));
                     last_err = Some(e);
                 }
                 Err(e) => return Err(e),
@@ -268,8 +268,17 @@ impl Client {
         )
         .header(CONTENT_TYPE, media_type.as_str())
         .body(Body::Bytes(bytes));
-        let resp = self.send(req).await?;
-        let resp = check(resp, "PUT", &[200, 201, 202]).await?;
+        // A cached tag listing would not show this tag: drop it before (so a failed write,
+        // which may still have landed, is not hidden) and after (a listing in between).
+        let tagged = reference.tag().is_some();
+        if tagged {
+            self.forget_tag_listing(reference);
+        }
+        let resp = self.send(req).await;
+        if tagged {
+            self.forget_tag_listing(reference);
+        }
+        let resp = check(resp?, "PUT", &[200, 201, 202]).await?;
         if let Some(d) = digest_header(resp.headers())
             && d != digest
         {

@@ -1,5 +1,8 @@
-//! Tag listing with `Link` pagination, per-tag digests by `HEAD` (in parallel), and an on-disk
-//! cache per repository with a TTL, so repeated listings within the TTL send no request.
+//! Tag listing with `Link` pagination, per-tag digests by `HEAD` (in parallel; semver tags only
+//! unless the other tags' are asked for), and an on-disk cache per repository with a TTL, so
+//! repeated listings within the TTL send no request. A tag this client writes
+//! ([`Client::put_manifest`]) drops its repository's cached listing, so a listing right after a
+//! push shows it.
 //!
 //! Cache files live at `<store>/cache/tags/<registry>/<repository>.json`.
 
@@ -32,8 +35,11 @@ pub struct TagListOptions {
     pub ttl: Duration,
     /// Ignore the cache and fetch (the result is still written to it).
     pub refresh: bool,
-    /// Resolve each tag's digest with a manifest `HEAD`.
+    /// Resolve each semver tag's digest with a manifest `HEAD`.
     pub with_digests: bool,
+    /// Resolve the digests of the other tags too (`latest`, `dev`, …): one more `HEAD` each,
+    /// which nothing in a release needs, so off by default.
+    pub with_other_digests: bool,
 }
 
 impl Default for TagListOptions {
@@ -43,6 +49,7 @@ impl Default for TagListOptions {
             ttl: Duration::from_secs(300),
             refresh: false,
             with_digests: true,
+            with_other_digests: false,
         }
     }
 }
@@ -106,7 +113,33 @@ impl TagListing {
 struct CacheFile {
     fetched_at: u64,
     with_digests: bool,
+    /// Whether the tags that are not semver have their digests (older caches: no).
+    #[serde(default)]
+    with_other_digests: bool,
     tags: Vec<TagEntry>,
+}
+
+impl CacheFile {
+    /// Whether this listing holds every digest `options` asks for.
+    fn serves(&self, options: &TagListOptions) -> bool {
+        (self.with_digests || !options.with_digests)
+            && (self.with_other_digests || !options.wants_other_digests())
+    }
+}
+
+impl TagListOptions {
+    fn wants_other_digests(&self) -> bool {
+        self.with_digests && self.with_other_digests
+    }
+
+    /// Whether `tag`'s digest is resolved under these options.
+    fn resolves(&self, tag: &str) -> bool {
+        self.with_digests && (self.with_other_digests || is_semver(tag))
+    }
+}
+
+fn is_semver(tag: &str) -> bool {
+    semver::Version::parse(tag).is_ok()
 }
 
 #[derive(Deserialize)]
@@ -127,7 +160,7 @@ impl Client {
         if !options.ttl.is_zero()
             && !options.refresh
             && let Some(c) = read_cache(&cache)
-            && (c.with_digests || !options.with_digests)
+            && c.serves(options)
         {
             let fetched_at = UNIX_EPOCH + Duration::from_secs(c.fetched_at);
             if SystemTime::now()
@@ -140,26 +173,22 @@ impl Client {
         }
         let fetched_at = SystemTime::now();
         let names = self.fetch_tag_names(repository, options.page_size).await?;
-        let entries: Vec<TagEntry> = if options.with_digests {
-            let endpoint = self.endpoint(repository.registry())?;
-            futures_util::stream::iter(names)
-                .map(|tag| {
-                    let endpoint = &endpoint;
-                    async move {
-                        let r = repository.with_tag(&tag)?;
-                        let digest = self.head_manifest_at(endpoint, &r).await?.map(|i| i.digest);
-                        Ok::<_, Error>(TagEntry { tag, digest })
+        let endpoint = self.endpoint(repository.registry())?;
+        let entries: Vec<TagEntry> = futures_util::stream::iter(names)
+            .map(|tag| {
+                let endpoint = &endpoint;
+                async move {
+                    if !options.resolves(&tag) {
+                        return Ok(TagEntry { tag, digest: None });
                     }
-                })
-                .buffer_unordered(self.inner.tag_jobs)
-                .try_collect()
-                .await?
-        } else {
-            names
-                .into_iter()
-                .map(|tag| TagEntry { tag, digest: None })
-                .collect()
-        };
+                    let r = repository.with_tag(&tag)?;
+                    let digest = self.head_manifest_at(endpoint, &r).await?.map(|i| i.digest);
+                    Ok::<_, Error>(TagEntry { tag, digest })
+                }
+            })
+            .buffer_unordered(self.inner.tag_jobs)
+            .try_collect()
+            .await?;
         if !options.ttl.is_zero() {
             let secs = fetched_at
                 .duration_since(UNIX_EPOCH)
@@ -167,6 +196,7 @@ impl Client {
             let file = CacheFile {
                 fetched_at: secs,
                 with_digests: options.with_digests,
+                with_other_digests: options.wants_other_digests(),
                 tags: entries.clone(),
             };
             if let Err(e) = serde_json::to_vec(&file)
@@ -182,6 +212,19 @@ impl Client {
         Ok(build_listing(
             repository, entries, fetched_at, false, rate_limit,
         ))
+    }
+
+    /// Drops the cached listing of `repository`'s repository: called around every tag this
+    /// client writes, so the next listing asks the registry.
+    pub(crate) fn forget_tag_listing(&self, repository: &Reference) {
+        let cache = self.tag_cache_path(repository);
+        match std::fs::remove_file(&cache) {
+            Ok(()) => tracing::debug!(path = %cache.display(), "tag listing cache dropped"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %cache.display(), "cannot drop the stale tag listing cache: {e}")
+            }
+        }
     }
 
     fn tag_cache_path(&self, repository: &Reference) -> PathBuf {

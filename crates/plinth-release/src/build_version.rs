@@ -32,6 +32,20 @@ pub struct BuiltVersion {
     pub executor: &'static str,
     /// What the executor warned about, `[platform] message`.
     pub warnings: Vec<String>,
+    /// Each platform's build: its inputs with their digests, config and steps (the
+    /// provenance is made from these).
+    pub builds: Vec<PlatformBuild>,
+    /// The canonical digest of each platform's recipe (after substitutions).
+    pub recipe_digests: BTreeMap<Platform, Digest>,
+    /// The sanity-check report of each platform, once checked.
+    pub check_reports: Vec<plinth_catalog::checks::CheckReport>,
+    /// The image with the standard annotations, once annotated (then [`BuiltVersion::root`]
+    /// and [`BuiltVersion::platform_digests`] are its digests).
+    pub annotated: Option<plinth_attest::AnnotatedImage>,
+    /// The source repository URL the annotations name.
+    pub source: Option<String>,
+    /// The source revision the annotations name.
+    pub revision: Option<String>,
 }
 
 /// The store ref that keeps a built version alive (gc roots).
@@ -97,11 +111,22 @@ pub fn build_version_with(
     let mut platform_digests = BTreeMap::new();
     let mut url_inputs = BTreeMap::new();
     let mut warnings = Vec::new();
+    let mut builds = Vec::new();
     let mut note = |p: &PlatformBuild| {
         platform_digests.insert(p.platform.clone(), p.manifest.digest.clone());
         url_inputs.extend(p.url_inputs.clone());
         warnings.extend(p.warnings.iter().map(|w| format!("[{}] {w}", p.platform)));
+        builds.push(p.clone());
     };
+    let recipe_digests = platforms
+        .iter()
+        .zip(&recipes)
+        .map(|(p, r)| {
+            let (_, digest) = plinth_oci::canonical::to_canonical_with_digest(r)
+                .map_err(|e| build_err(e.into()))?;
+            Ok((p.clone(), digest))
+        })
+        .collect::<Result<BTreeMap<_, _>>>()?;
     let root = if recipes.windows(2).all(|w| w[0] == w[1]) {
         let options = BuildOptions::new(platforms.clone())
             .with_recipe_id(recipe_id)
@@ -151,5 +176,11 @@ pub fn build_version_with(
         substitutions: applied,
         executor: executor.name(),
         warnings,
+        builds,
+        recipe_digests,
+        check_reports: Vec::new(),
+        annotated: None,
+        source: None,
+        revision: None,
     })
 }

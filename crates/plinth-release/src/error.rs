@@ -72,6 +72,18 @@ pub enum Error {
         source: Box<plinth_registry::Error>,
     },
 
+    /// Making, annotating or attaching the attestations of an image failed.
+    #[error("failed to {action} `{target}`")]
+    Attest {
+        /// What was being done (`annotate`, `attach the attestations of`).
+        action: &'static str,
+        /// The image.
+        target: String,
+        /// The cause.
+        #[source]
+        source: Box<plinth_attest::Error>,
+    },
+
     /// A build with stand-in images (`--substitute-image`) was to be published to a registry
     /// that is not on this machine.
     #[error(

@@ -173,7 +173,7 @@ impl Releaser {
             ));
         }
         let tools = self.build_tools(family.repository())?;
-        let built = build_version_with(
+        let mut built = build_version_with(
             tools.executor.as_ref(),
             family,
             version,
@@ -188,6 +188,12 @@ impl Releaser {
                 .warning(&format!("substituted image: {applied}"));
         }
         let records = ReleaseRecords::load(self.catalog_dir(), family.repository())?;
+        crate::attest::annotate_built(
+            tools.executor.store(),
+            self.catalog_dir(),
+            &mut built,
+            records.get(version),
+        )?;
         if let Some(record) = records.get(version) {
             for (url, old, new) in record.changed_inputs(&built) {
                 self.reporter.warning(&format!(
@@ -207,6 +213,7 @@ impl Releaser {
         self.reporter.check_reports(&reports);
         require_passed(&reports)?;
         self.reporter.status("Sanity checks passed.");
+        built.check_reports = reports;
         Ok(built)
     }
 

@@ -23,6 +23,9 @@
 //!   embedded engine or BuildKit), and the [`ImageChecker`] that checks them; both work in the
 //!   registry client's store, from which pushes read.
 //! - [`ReleaseRecords`]: per-version digests and URL-input digests at release time.
+//! - [`attest`]: the standard annotations on every built version (before its checks, so the
+//!   checked image is the published one) and its attestations (provenance and check report per
+//!   platform), attached after the image and before the version tag.
 //! - [`FamilyLock`]: one release per family at a time.
 //!
 //! Files below the catalog directory:
@@ -40,6 +43,7 @@
 
 #![deny(missing_docs)]
 
+pub mod attest;
 pub mod build_version;
 pub mod consumers;
 pub mod docs;

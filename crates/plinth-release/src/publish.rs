@@ -1,9 +1,12 @@
 //! `publish REPOSITORY VERSION`: build that version's recipe, check it, push exactly the checked
 //! bytes, and never move a published tag to other bytes without `force`.
 
+use plinth_attest::push_attachments;
 use plinth_catalog::Version;
-use plinth_oci::Digest;
-use plinth_registry::{PushOptions, push_to_registry};
+use plinth_oci::{Digest, Reference};
+use plinth_registry::{PushOptions, ReferrersDiscovery, push_to_registry};
+
+use crate::attest::attachments_of;
 
 use crate::build_version::BuiltVersion;
 use crate::error::{Error, Result};
@@ -103,6 +106,7 @@ impl Releaser {
         } else {
             PushOptions::new().if_tag_absent_or_same()
         };
+        self.push_with_attachments(built, &target)?;
         let report = self
             .runtime
             .block_on(push_to_registry(
@@ -136,6 +140,58 @@ impl Releaser {
         self.reporter
             .status(&format!("Published {address} successfully."));
         Ok(PublishOutcome::Pushed(address))
+    }
+
+    /// Pushes the image by digest (no tag yet), then its attestations, whose subjects now
+    /// exist: a version tag is only written once both are in the registry.
+    fn push_with_attachments(&self, built: &BuiltVersion, target: &Reference) -> Result<()> {
+        let attachments = attachments_of(built, target)?;
+        if attachments.is_empty() {
+            return Ok(());
+        }
+        let by_digest = target
+            .repository_only()
+            .with_digest(built.root.digest.clone());
+        self.runtime
+            .block_on(push_to_registry(
+                &self.client,
+                &built.root,
+                &by_digest,
+                &PushOptions::new(),
+                self.reporter.push_reporter(),
+            ))
+            .map_err(|source| Error::Registry {
+                action: "push to",
+                target: by_digest.to_string(),
+                source: Box::new(source),
+            })?;
+        let discovery = self
+            .runtime
+            .block_on(push_attachments(
+                &self.client,
+                target,
+                &attachments,
+                self.reporter.push_reporter(),
+            ))
+            .map_err(|source| Error::Attest {
+                action: "attach the attestations of",
+                target: by_digest.to_string(),
+                source: Box::new(source),
+            })?;
+        let how = match discovery {
+            Some(ReferrersDiscovery::Api) => "found through the referrers API",
+            _ => "listed under each manifest's sha256-<digest> tag",
+        };
+        self.reporter.status(&format!(
+            "Attached {} attestations ({}), {how}.",
+            attachments.len(),
+            attachments
+                .iter()
+                .map(|a| a.what.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        Ok(())
     }
 
     /// Publishes `version` of `repository`: it must have a changelog entry; its own recipe is

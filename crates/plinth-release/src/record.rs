@@ -1,8 +1,9 @@
 //! Release records: what each released version was built from and into, kept beside the
 //! changelog at `generated/inputs/<repository with - and / as _>.json`.
 //!
-//! Per version: the index digest, each platform's manifest digest, the root image, and the
-//! content digest every URL input had when the version was released. A rebuild compares its URL
+//! Per version: the index digest, each platform's manifest digest, the root image, the
+//! content digest every URL input had when the version was released, and the source and
+//! revision its annotations name. A rebuild compares its URL
 //! inputs with the record and warns when an unpinned input changed (the build is then not the
 //! released one); the docs take the per-platform digests from here instead of fetching every
 //! index from the registry.
@@ -17,6 +18,8 @@
 //!       "platform_digests": { "linux/amd64": "sha256:…", "linux/arm64": "sha256:…" },
 //!       "root_image": "docker.io/python:3.11.11-slim-bookworm@sha256:…",
 //!       "url_inputs": { "https://…/punkt.zip": "sha256:…" },
+//!       "source": "https://git.example.com/catalog.git",
+//!       "revision": "0123abcd…",
 //!       "version": "4.0.0"
 //!     }
 //!   ]
@@ -58,6 +61,13 @@ pub struct VersionRecord {
     /// URL → content digest at release time.
     #[serde(default)]
     pub url_inputs: BTreeMap<String, Digest>,
+    /// The source repository the image's annotations name (kept so a re-publish annotates
+    /// alike and reproduces the digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The source revision the image's annotations name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
     /// The version.
     pub version: Version,
 }
@@ -74,6 +84,8 @@ impl VersionRecord {
                 .collect(),
             root_image: built.root_image.clone(),
             url_inputs: built.url_inputs.clone(),
+            source: built.source.clone(),
+            revision: built.revision.clone(),
             version: built.version.clone(),
         }
     }

@@ -326,6 +326,58 @@ pub const CASES: &[Case] = &[
     ),
     same("add_plain_file", "FROM {root}\nADD a.txt /added\n"),
     same("add_url", "FROM {root}\nADD {url}/dl/tool.sh /tools/\n"),
+    // --- ignore files ------------------------------------------------------------------------------
+    Case {
+        name: "dockerignore_applies_to_every_context_read",
+        dockerfile: "FROM {root}\nCOPY . /ctx/\nCOPY *.txt /w/\nCOPY dir /d\nCOPY secret /s\n",
+        context: &[
+            (
+                ".dockerignore",
+                File(
+                    "# comment\n*.log\n**/tmp\n/secret\n!secret/keep\nDockerfile\n",
+                    0o644,
+                ),
+            ),
+            ("a.txt", File("alpha\n", 0o644)),
+            ("b.log", File("log\n", 0o644)),
+            ("skip.txt", File("skip\n", 0o644)),
+            ("dir/c.log", File("nested log\n", 0o644)),
+            ("dir/tmp/x", File("tmp\n", 0o644)),
+            ("dir/y", File("y\n", 0o600)),
+            ("secret/token", File("token\n", 0o600)),
+            ("secret/keep", File("keep\n", 0o644)),
+        ],
+        build_args: &[],
+        expect: Same,
+    },
+    Case {
+        name: "dockerignore_of_the_dockerfile_wins",
+        dockerfile: "FROM {root}\nCOPY . /ctx/\n",
+        context: &[
+            (
+                "Dockerfile.dockerignore",
+                File("a.txt\n*.dockerignore\n", 0o644),
+            ),
+            (".dockerignore", File("b.txt\n", 0o644)),
+            ("a.txt", File("alpha\n", 0o644)),
+            ("b.txt", File("bravo\n", 0o644)),
+        ],
+        build_args: &[],
+        expect: Same,
+    },
+    Case {
+        name: "refused_copy_of_an_ignored_file",
+        dockerfile: "FROM {root}\nCOPY .dockerignore /x\nCOPY b.txt /b\n",
+        context: &[
+            (".dockerignore", File("b.txt\n", 0o644)),
+            ("b.txt", File("bravo\n", 0o644)),
+        ],
+        build_args: &[],
+        expect: Refused {
+            line: 3,
+            needle: "add `!b.txt` after it",
+        },
+    },
     // --- heredocs (Debian's BuildKit predates them: checked against the files written) ----------
     files(
         "heredoc_run",
@@ -434,19 +486,6 @@ pub const CASES: &[Case] = &[
         2,
         "type=secret",
     ),
-    Case {
-        name: "refused_ignore_file",
-        dockerfile: "FROM {root}\nCOPY . /ctx/\n",
-        context: &[
-            (".dockerignore", File("*.log\n", 0o644)),
-            ("a.log", File("log\n", 0o644)),
-        ],
-        build_args: &[],
-        expect: Refused {
-            line: 2,
-            needle: "ignore file",
-        },
-    },
     Case {
         name: "refused_archive_by_content",
         dockerfile: "FROM {root}\nADD blob /x/\n",

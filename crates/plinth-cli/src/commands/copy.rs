@@ -41,10 +41,6 @@ pub fn run(args: CopyArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Res
     let delivered = runtime()?.block_on(async {
         // Holding the shared lock keeps a concurrent `plinth gc` away from blobs between fetch and delivery.
         let _lock = store.lock_shared()?;
-        // The destination registry's auth probe runs while the source is read.
-        if let ImageLocation::Registry(reference) = &args.destination {
-            client.warm_up(reference.registry());
-        }
         let mut root = fetch_image(&client, &args.source, &platforms, progress.clone())
             .await
             .with_context(|| format!("failed to read {}", args.source))?;

@@ -25,8 +25,12 @@ pub struct LsArgs {
     #[arg(long)]
     pub refresh: bool,
     /// List tag names only, without a manifest `HEAD` per tag.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all_digests")]
     pub no_digests: bool,
+    /// Resolve the digests of the tags that are not semantic versions too (`latest`, `dev`):
+    /// one more `HEAD` each. By default only semver tags get their digest.
+    #[arg(long)]
+    pub all_digests: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -39,6 +43,7 @@ pub fn run(args: LsArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
         ttl: Duration::from_secs(args.cache_ttl),
         refresh: args.refresh,
         with_digests: !args.no_digests,
+        with_other_digests: args.all_digests,
         ..TagListOptions::default()
     };
     let listing = runtime()?

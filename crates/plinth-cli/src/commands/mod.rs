@@ -14,6 +14,7 @@ pub mod latest;
 pub mod ls;
 pub mod man;
 pub mod outdated;
+pub mod provenance;
 pub mod publish;
 pub mod run;
 pub mod upgrade_consumers;
@@ -63,6 +64,7 @@ pub fn run(
         Command::GenerateDocs(args) => generate_docs::run(args, &cli.global, printer, catalog),
         Command::Catalog(args) => catalog::run(args, &cli.global, printer, catalog),
         Command::Outdated(args) => outdated::run(args, &cli.global, printer, catalog),
+        Command::Provenance(args) => provenance::run(args, &cli.global, printer),
         Command::Latest(args) => latest::run(args, &cli.global, printer, catalog),
         Command::UpgradeConsumers(args) => {
             upgrade_consumers::run(args, &cli.global, printer, catalog)

@@ -1,6 +1,8 @@
 //! `plinth build`, `run` and `dockerfile` on a busybox root, with the real sandbox.
 
+mod cold_pulls;
 mod outputs;
+mod provenance;
 mod reproducible;
 
 use std::path::Path;

@@ -3,6 +3,7 @@
 //! in the loopback registry, built and checked on amd64 and arm64 by the embedded engine.
 //! Needs root (builds) and binfmt for arm64; the BuildKit case needs a running dockerd.
 
+mod attestations;
 mod buildkit;
 mod concurrent;
 mod e2e;

@@ -9,5 +9,6 @@ mod debian_root;
 mod escape;
 mod export;
 mod gc;
+mod ignore;
 mod overhead;
 mod umoci;

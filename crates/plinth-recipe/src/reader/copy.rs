@@ -6,6 +6,7 @@ use std::path::Path;
 
 use plinth_oci::Digest;
 
+use super::context_ignore::{ContextIgnore, context_relative};
 use super::{Flags, Reader, glob, json_array};
 use crate::inputs::{resolve_in_context, url_file_name};
 use crate::op::{DirectorySource, FileSource, Op};
@@ -92,6 +93,7 @@ impl Reader<'_> {
             ));
         }
         // Wildcards in context sources expand here, in lexical order, as BuildKit expands them.
+        let ignore = ContextIgnore::load(self.options)?;
         let mut expanded: Vec<String> = Vec::with_capacity(sources.len());
         for src in sources {
             let is_url = src.starts_with("https://") || src.starts_with("http://");
@@ -105,7 +107,10 @@ impl Reader<'_> {
                 src
             };
             if from.is_none() && !is_url && glob::has_wildcard(src) {
-                let matches = glob::expand_in_context(&self.options.context_dir, src)?;
+                let mut matches = glob::expand_in_context(&self.options.context_dir, src)?;
+                if let Some(ignore) = &ignore {
+                    matches.retain(|m| ignore.visible(&self.options.context_dir, m));
+                }
                 if matches.is_empty() {
                     return Err(format!(
                         "no file in the build context `{}` matches the {keyword} source `{src}`",
@@ -187,8 +192,8 @@ impl Reader<'_> {
                         "ADD of the local archive `{src}` would unpack it, which is not supported: unpack it with RUN"
                     ));
                 }
-                self.refuse_ignore_file(keyword)?;
-                let op = self.context_op(keyword, src, dest, owner.clone(), mode)?;
+                let op =
+                    self.context_op(keyword, src, dest, ignore.as_ref(), (owner.clone(), mode))?;
                 if is_add
                     && let Op::File {
                         source: FileSource::HostFile(host),
@@ -220,25 +225,6 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// `.dockerignore` changes what the context holds; until the reader applies it, a context
-    /// that has one is refused rather than copied whole.
-    fn refuse_ignore_file(&self, keyword: &str) -> Result<(), String> {
-        let mut candidates = vec![self.options.context_dir.join(".dockerignore")];
-        if let Some(dockerfile) = &self.options.dockerfile {
-            let mut name = dockerfile.as_os_str().to_owned();
-            name.push(".dockerignore");
-            candidates.insert(0, name.into());
-        }
-        match candidates.iter().find(|p| p.exists()) {
-            Some(found) => Err(format!(
-                "{keyword} reads the build context, which has `{}`; plinth does not apply ignore files yet, \
-                 so it would copy what BuildKit leaves out: remove the ignore file or move the ignored files out of the context",
-                found.display()
-            )),
-            None => Ok(()),
-        }
-    }
-
     /// The container `--from` names: an earlier stage, or an image.
     fn helper(&self, name: &str) -> Result<Container, String> {
         if let Some(stage) = self.find_stage(name) {
@@ -260,8 +246,8 @@ impl Reader<'_> {
         keyword: &str,
         src: &str,
         dest: &str,
-        owner: Option<String>,
-        mode: Option<u32>,
+        ignore: Option<&ContextIgnore>,
+        (owner, mode): (Option<String>, Option<u32>),
     ) -> Result<Op, String> {
         // `src` is clean (see `clean_context_path`): no `..`, relative to the context root.
         let relative = Path::new(src);
@@ -283,10 +269,31 @@ impl Reader<'_> {
                 other => not_found(&other),
             })?;
         let meta = std::fs::metadata(&host).map_err(|e| not_found(&e))?;
+        let within = context_relative(&self.options.context_dir, &host);
+        if let Some(ignore) = ignore {
+            let context = &self.options.context_dir;
+            for rel in [src, within.as_str()] {
+                if rel != "." && !ignore.visible(context, rel) {
+                    return Err(format!(
+                        "the {keyword} source `{src}` is excluded by the ignore file `{}` (`{rel}`), so BuildKit never receives it: \
+                         remove the pattern that matches it, or add `!{rel}` after it",
+                        ignore.file
+                    ));
+                }
+            }
+        }
         if meta.is_dir() {
+            let source = match ignore {
+                Some(ignore) => DirectorySource::HostIgnoring {
+                    path: host,
+                    within,
+                    ignore: ignore.patterns.clone(),
+                },
+                None => DirectorySource::Host(host),
+            };
             return Ok(Op::Directory {
                 path: dest.to_owned(),
-                source: DirectorySource::Host(host),
+                source,
                 owner,
                 mode,
             });

@@ -17,6 +17,7 @@
 //! therefore redundant and is dropped, which makes the [buildable view](crate::buildable) read
 //! back into the same operations.
 
+mod context_ignore;
 mod copy;
 mod glob;
 mod heredoc;

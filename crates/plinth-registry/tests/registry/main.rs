@@ -7,6 +7,7 @@ mod hostile;
 mod mini_http;
 mod protocol;
 mod push_pull;
+mod referrers;
 mod tag_guard;
 mod tags;
 

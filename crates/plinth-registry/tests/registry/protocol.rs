@@ -80,6 +80,7 @@ async fn pagination_retry_after_and_rate_limit() {
         ttl: Duration::ZERO,
         refresh: false,
         with_digests: true,
+        with_other_digests: true,
     };
     let start = Instant::now();
     let listing = c.list_tags(&repo, &opts).await.unwrap();

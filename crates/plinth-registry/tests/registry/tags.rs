@@ -39,6 +39,7 @@ async fn paginated_listing_with_digests_and_cache() {
         ttl: Duration::from_secs(600),
         refresh: false,
         with_digests: true,
+        with_other_digests: true,
     };
     let before = c.request_count();
     let listing = c.list_tags(&repo, &opts).await.unwrap();

@@ -170,10 +170,10 @@ pub fn run(
             recipe.id
         )));
     }
-    let built = args
+    let executor = args
         .engine
-        .executor(&engine, crate::settings::url_mirrors(global)?)?
-        .build(first, &options)?;
+        .executor(&engine, crate::settings::url_mirrors(global)?)?;
+    let built = executor.build(first, &options)?;
     for warning in built.platforms.iter().flat_map(|p| &p.warnings) {
         printer.warn(warning);
     }
@@ -202,6 +202,11 @@ pub fn run(
         }
         printer.status(format!("sanity checks passed on {}", list(&platforms)));
     }
+    let attachments = if outputs::push_targets(&outputs, &tags).is_empty() {
+        Vec::new()
+    } else {
+        provenance_of(&recipe, &args, &built, executor.name())?
+    };
     let delivery = outputs::Delivery {
         client: engine.registry(),
         root: &root,
@@ -209,6 +214,7 @@ pub fn run(
         tags: &tags,
         force: args.force,
         printer,
+        attachments,
     };
     for output in &outputs {
         delivery.deliver(output)?;
@@ -222,6 +228,39 @@ pub fn run(
     }
     printer.result(root.digest.to_string());
     Ok(ExitStatus::Success)
+}
+
+/// The provenance statement of each platform of `built`, as attachments.
+fn provenance_of(
+    recipe: &crate::recipe_arg::Recipe<'_>,
+    args: &BuildArgs,
+    built: &plinth_executor::BuildResult,
+    engine: &str,
+) -> anyhow::Result<Vec<plinth_attest::Attachment>> {
+    let image = plinth_attest::AnnotatedImage {
+        root: built.root.clone(),
+        manifests: built
+            .platforms
+            .iter()
+            .map(|p| (p.platform.clone(), p.manifest.clone()))
+            .collect(),
+    };
+    let mut attachments = Vec::new();
+    for build in &built.platforms {
+        let parameters = recipe.provenance_parameters(&build.platform, &args.recipe.build_args)?;
+        let context = plinth_attest::ProvenanceContext {
+            recipe: &parameters,
+            engine,
+            image_name: &recipe.id,
+        };
+        attachments.extend(plinth_attest::attestations(
+            &context,
+            std::slice::from_ref(build),
+            &image,
+            &[],
+        )?);
+    }
+    Ok(attachments)
 }
 
 /// `--label KEY=VALUE`s, in order.

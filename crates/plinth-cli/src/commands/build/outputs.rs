@@ -96,6 +96,8 @@ pub(super) struct Delivery<'a> {
     pub(super) tags: &'a [Reference],
     pub(super) force: bool,
     pub(super) printer: Printer,
+    /// The provenance of each platform, attached before a registry tag is written.
+    pub(super) attachments: Vec<plinth_attest::Attachment>,
 }
 
 impl Delivery<'_> {
@@ -192,6 +194,30 @@ impl Delivery<'_> {
 
     fn push(&self, target: &Reference) -> anyhow::Result<()> {
         let reporter = Arc::new(TransferProgress::new(self.printer));
+        if !self.attachments.is_empty() {
+            // The image by digest, then what is attached to it, then the tag: a tag never
+            // names an image whose attestations are missing.
+            let by_digest = ImageLocation::Registry(
+                target
+                    .repository_only()
+                    .with_digest(self.root.digest.clone()),
+            );
+            runtime()?.block_on(deliver_image(
+                self.client,
+                self.root,
+                &by_digest,
+                &DeliverOptions::new(),
+                reporter.clone(),
+            ))?;
+            runtime()?
+                .block_on(plinth_attest::push_attachments(
+                    self.client,
+                    target,
+                    &self.attachments,
+                    reporter.clone(),
+                ))
+                .with_context(|| format!("failed to attach the provenance of {target}"))?;
+        }
         let location = ImageLocation::Registry(target.clone());
         if let Delivered::Pushed(report) = runtime()?.block_on(deliver_image(
             self.client,

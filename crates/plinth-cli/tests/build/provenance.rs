@@ -1,0 +1,96 @@
+//! `plinth build --tag REF --push`: the provenance of each platform is attached to the pushed
+//! manifest before the tag is written, and `plinth provenance REF` reads it back through the
+//! loopback registry's tag fallback.
+
+use plinth_oci::Digest;
+use plinth_test::{External, LocalRegistry, require_external};
+
+use crate::{busybox_layout, output, stdout_ok};
+
+#[test]
+fn a_pushed_build_carries_its_provenance() {
+    if !require_external(External::Root) {
+        return;
+    }
+    let registry = LocalRegistry::shared();
+    let ctx = plinth_test::TestContext::new().with_registry_filter(registry);
+    let root = busybox_layout(ctx.temp_dir());
+    let context = ctx.temp_dir().join("context");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(context.join("hello.txt"), "hello\n").unwrap();
+    let dockerfile = format!(
+        "FROM {root}\nARG TOKEN\nCOPY hello.txt /hello.txt\nRUN [\"sh\", \"-c\", \"echo built > /built\"]\n"
+    );
+    std::fs::write(context.join("Dockerfile"), &dockerfile).unwrap();
+    let image = registry.image(&format!("provenance/build-{}:1", std::process::id()));
+    let digest = stdout_ok(
+        &ctx,
+        ctx.plinth()
+            .args([
+                "build",
+                "--platform",
+                "linux/amd64",
+                "--push",
+                "--tag",
+                &image,
+            ])
+            .args(["--build-arg", "TOKEN=hunter2"])
+            .arg(&context),
+    );
+    let digest = digest.trim();
+
+    let out = output(&ctx, ctx.plinth().args(["provenance", &image]));
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("hunter2"),
+        "a build arg's value is never attested"
+    );
+    let statements: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let [statement] = statements.as_array().unwrap().as_slice() else {
+        panic!("one platform, one statement: {statements}")
+    };
+    assert_eq!(
+        format!(
+            "sha256:{}",
+            statement["subject"][0]["digest"]["sha256"]
+                .as_str()
+                .unwrap()
+        ),
+        digest,
+        "about the pushed manifest"
+    );
+    let definition = &statement["predicate"]["buildDefinition"];
+    let recipe = &definition["externalParameters"]["recipe"];
+    assert_eq!(recipe["source"], "dockerfile");
+    assert_eq!(
+        recipe["digest"],
+        Digest::of(dockerfile.as_bytes()).to_string()
+    );
+    assert_eq!(
+        recipe["buildArgs"]["TOKEN"],
+        Digest::of(b"hunter2").to_string()
+    );
+    assert_eq!(definition["externalParameters"]["platform"], "linux/amd64");
+    let deps = definition["resolvedDependencies"].as_array().unwrap();
+    let kind = |k: &str| {
+        deps.iter()
+            .find(|d| d["annotations"]["kind"] == k)
+            .unwrap_or_else(|| panic!("no {k} in {deps:?}"))
+    };
+    assert_eq!(kind("root-image")["name"], root.as_str());
+    assert_eq!(
+        kind("root-image")["digest"]["sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    let hello = kind("host-file");
+    assert!(hello["name"].as_str().unwrap().ends_with("hello.txt"));
+    assert_eq!(hello["digest"]["sha256"], Digest::of(b"hello\n").hex());
+    assert_eq!(
+        statement["predicate"]["runDetails"]["builder"]["version"]["engine"],
+        "embedded"
+    );
+}
