@@ -79,7 +79,9 @@ impl Recipe<'_> {
         build_args: &[String],
     ) -> anyhow::Result<plinth_attest::RecipeParameters> {
         Ok(match &self.source {
-            Source::Catalog { family, version } => {
+            Source::Catalog {
+                family, version, ..
+            } => {
                 let container = self.container(platform)?;
                 let (_, digest) = plinth_oci::canonical::to_canonical_with_digest(&container)?;
                 plinth_attest::RecipeParameters::Family {
