@@ -14,6 +14,8 @@ use plinth_recipe::{
     ReaderOptions, base_images, read_dockerfile,
 };
 
+use plinth_release::PlatformRecipes;
+
 use crate::cli::GlobalArgs;
 use crate::context_arg::{self, Positional};
 use crate::exit_status::usage_error;
@@ -428,6 +430,27 @@ impl Recipe<'_> {
             substituted,
             warnings: read.warnings,
         })
+    }
+
+    /// What `build` builds: each platform's recipe (see [`Self::build_recipe`]) with its
+    /// stand-ins recorded, and the reader's warnings, each once.
+    pub fn platform_recipes(
+        &self,
+        platforms: &[Platform],
+        engine: &plinth_engine::Engine,
+    ) -> anyhow::Result<(PlatformRecipes, Vec<String>)> {
+        let mut recipes = PlatformRecipes::new();
+        let mut warnings: Vec<String> = Vec::new();
+        for platform in platforms {
+            let built = self.build_recipe(platform, engine)?;
+            for warning in built.warnings {
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+            recipes.push(platform.clone(), built.container, built.substituted);
+        }
+        Ok((recipes, warnings))
     }
 
     /// The platforms to build when none are asked for: the family's, or the host's.

@@ -68,6 +68,19 @@ pub enum Error {
     #[error("{0}")]
     Http(Box<HttpError>),
 
+    /// One side of a copy ([`copy_image`](crate::transfer::copy_image)) failed: reading the
+    /// source or writing the destination.
+    #[error("failed to {action} {location}")]
+    Copy {
+        /// `read` or `write`.
+        action: &'static str,
+        /// The location, as skopeo writes it.
+        location: String,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// The request could not be sent or the response not read (connection, TLS, timeout).
     #[error("{method} `{url}` failed")]
     Transport {

@@ -19,7 +19,7 @@ use crate::auth::pull_scope;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::push::PushOptions;
-use crate::reporter::Reporter;
+use crate::reporter::TransferReporter;
 use crate::secret::RedactedUrl;
 use crate::transport::{Request, check};
 
@@ -93,7 +93,7 @@ impl Client {
         &self,
         repository: &Reference,
         artifact: &Digest,
-        reporter: std::sync::Arc<dyn Reporter>,
+        reporter: std::sync::Arc<dyn TransferReporter>,
     ) -> Result<ReferrersDiscovery> {
         let bytes = self.store().read_blob(artifact)?;
         let subject = match ManifestDocument::parse(&bytes, None)? {

@@ -21,7 +21,7 @@ use plinth_oci::{ArchiveImage, Descriptor, ImageLocation, Platform, Reference, S
 use crate::Client;
 use crate::error::{Error, Result};
 use crate::push::{PushOptions, PushReport};
-use crate::reporter::Reporter;
+use crate::reporter::TransferReporter;
 
 /// What writing an image to a location did.
 #[derive(Clone, Debug)]
@@ -91,7 +91,7 @@ pub async fn fetch_image(
     client: &Client,
     location: &ImageLocation,
     platforms: &[Platform],
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 ) -> Result<Descriptor> {
     match location {
         ImageLocation::Registry(reference) => {
@@ -102,6 +102,40 @@ pub async fn fetch_image(
             import_local(client.store(), location, platforms)
         }
     }
+}
+
+/// Copies the image at `source` to `destination` (`plinth copy`, skopeo's `copy`): fetched
+/// into the client's store, narrowed to `options`' platform when one is set (a single manifest
+/// instead of the whole index), then delivered. The store's shared lock is held throughout, so a
+/// concurrent gc cannot drop blobs between the two.
+pub async fn copy_image(
+    client: &Client,
+    source: &ImageLocation,
+    destination: &ImageLocation,
+    options: &DeliverOptions,
+    reporter: Arc<dyn TransferReporter>,
+) -> Result<Delivered> {
+    let _lock = client.store().lock_shared()?;
+    let platforms: Vec<Platform> = options.platform.iter().cloned().collect();
+    let side = |action: &'static str, location: &ImageLocation| {
+        let location = location.to_string();
+        move |e: Error| Error::Copy {
+            action,
+            location,
+            source: Box::new(e),
+        }
+    };
+    let mut root = fetch_image(client, source, &platforms, reporter.clone())
+        .await
+        .map_err(side("read", source))?;
+    if let Some(platform) = &options.platform {
+        root = resolve_manifest(client.store(), &root, Some(platform))
+            .map_err(|e| side("read", source)(e.into()))?
+            .0;
+    }
+    deliver_image(client, &root, destination, options, reporter)
+        .await
+        .map_err(side("write", destination))
 }
 
 /// Imports an OCI layout or docker-archive image into `store` (no network, no runtime needed);
@@ -212,7 +246,7 @@ pub async fn deliver_image(
     root: &Descriptor,
     location: &ImageLocation,
     options: &DeliverOptions,
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 ) -> Result<Delivered> {
     let store = client.store();
     match location {
@@ -257,7 +291,7 @@ pub async fn push_to_registry(
     root: &Descriptor,
     target: &Reference,
     options: &PushOptions,
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 ) -> Result<PushReport> {
     if let Some(pinned) = target.digest()
         && pinned != &root.digest

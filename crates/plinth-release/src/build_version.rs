@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use plinth_catalog::{Family, Version};
 use plinth_executor::{BuildOptions, BuildReporter, Executor, PlatformBuild};
-use plinth_oci::{Descriptor, Digest, ImageIndex, MediaType, Platform};
+use plinth_oci::{Descriptor, Digest, Platform};
 use plinth_recipe::{AppliedSubstitution, ImageSubstitutions};
 
 use crate::error::{Error, Result};
@@ -54,9 +54,9 @@ pub fn build_ref(repository: &str, version: &Version) -> String {
 }
 
 /// Builds `version` of `family` for every platform of the family with `executor` (the embedded
-/// engine or BuildKit). When the recipe is the
-/// same for every platform (the usual case) the executor builds them concurrently into one index;
-/// otherwise each platform is built on its own and the index is assembled here.
+/// engine or BuildKit), through [`PlatformRecipes::build`](crate::PlatformRecipes::build): one
+/// concurrent build when the recipe is the same for every platform (the usual case), else one
+/// per platform with the index assembled.
 pub fn build_version(
     executor: &dyn Executor,
     family: &dyn Family,
@@ -88,82 +88,36 @@ pub fn build_version_with(
         version: version.clone(),
         source: Box::new(source),
     };
-    let platforms = family.platforms();
-    let recipes = platforms
-        .iter()
-        .map(|p| family.recipe(version, p))
-        .collect::<plinth_catalog::Result<Vec<_>>>()?;
-    let mut applied = Vec::new();
-    let recipes: Vec<_> = recipes
-        .into_iter()
-        .map(|r| {
-            let (container, subs) = r.with_substituted_images(substitutions).into_parts();
-            for sub in subs {
-                if !applied.contains(&sub) {
-                    applied.push(sub);
-                }
-            }
-            container
-        })
-        .collect();
-    let recipe_id = format!("{repository}:{version}");
-    let tag = build_ref(&repository, version);
+    let mut recipes = crate::PlatformRecipes::new();
+    for platform in family.platforms() {
+        let recipe = family.recipe(version, &platform)?;
+        recipes.push_substituted(platform, recipe, substitutions);
+    }
+    let options = BuildOptions::new(recipes.platforms())
+        .with_recipe_id(format!("{repository}:{version}"))
+        .with_tag(build_ref(&repository, version))
+        .with_reporter(reporter);
+    let result = recipes.build(executor, &options).map_err(build_err)?;
     let mut platform_digests = BTreeMap::new();
     let mut url_inputs = BTreeMap::new();
     let mut warnings = Vec::new();
     let mut builds = Vec::new();
-    let mut note = |p: &PlatformBuild| {
+    for p in &result.platforms {
         platform_digests.insert(p.platform.clone(), p.manifest.digest.clone());
         url_inputs.extend(p.url_inputs.clone());
         warnings.extend(p.warnings.iter().map(|w| format!("[{}] {w}", p.platform)));
         builds.push(p.clone());
-    };
-    let recipe_digests = platforms
+    }
+    let recipe_digests = recipes
+        .recipes()
         .iter()
-        .zip(&recipes)
         .map(|(p, r)| {
             let (_, digest) = plinth_oci::canonical::to_canonical_with_digest(r)
                 .map_err(|e| build_err(e.into()))?;
             Ok((p.clone(), digest))
         })
         .collect::<Result<BTreeMap<_, _>>>()?;
-    let root = if recipes.windows(2).all(|w| w[0] == w[1]) {
-        let options = BuildOptions::new(platforms.clone())
-            .with_recipe_id(recipe_id)
-            .with_tag(tag)
-            .with_reporter(reporter);
-        let result = executor.build(&recipes[0], &options).map_err(build_err)?;
-        result.platforms.iter().for_each(&mut note);
-        result.root
-    } else {
-        let mut manifests = Vec::new();
-        for (platform, recipe) in platforms.iter().zip(&recipes) {
-            let options = BuildOptions::new([platform.clone()])
-                .with_recipe_id(format!("{recipe_id}/{platform}"))
-                .with_reporter(reporter.clone());
-            let result = executor.build(recipe, &options).map_err(build_err)?;
-            let p = &result.platforms[0];
-            note(p);
-            manifests.push(p.manifest.clone().with_platform(p.platform.clone()));
-        }
-        let root = if manifests.len() == 1 {
-            manifests.remove(0)
-        } else {
-            let media_type = match manifests[0].media_type {
-                MediaType::DockerManifest => MediaType::DockerManifestList,
-                _ => MediaType::OciIndex,
-            };
-            executor
-                .store()
-                .write_index(&ImageIndex::new(media_type, manifests))
-                .map_err(|e| build_err(e.into()))?
-        };
-        executor
-            .store()
-            .set_ref(&tag, &root)
-            .map_err(|e| build_err(e.into()))?;
-        root
-    };
+    let root = result.root;
     let root_image = family.root_image(version).map(|s| s.address().to_owned());
     tracing::info!(repository, %version, executor = executor.name(), digest = %root.digest, "built");
     Ok(BuiltVersion {
@@ -173,7 +127,7 @@ pub fn build_version_with(
         platform_digests,
         url_inputs,
         root_image,
-        substitutions: applied,
+        substitutions: recipes.substitutions().to_vec(),
         executor: executor.name(),
         warnings,
         builds,

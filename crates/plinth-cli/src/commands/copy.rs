@@ -2,11 +2,9 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use clap::Args;
-use plinth_oci::image::resolve_manifest;
 use plinth_oci::{ImageLocation, Platform};
-use plinth_registry::{DeliverOptions, Delivered, deliver_image, fetch_image};
+use plinth_registry::{DeliverOptions, Delivered, copy_image};
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
@@ -34,26 +32,18 @@ pub struct CopyArgs {
 
 /// Runs `plinth copy`.
 pub fn run(args: CopyArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
-    let store = open_store()?;
-    let client = registry_client(global, store.clone())?;
+    let client = registry_client(global, open_store()?)?;
+    let options = DeliverOptions::new()
+        .with_platform(args.platform.clone())
+        .replacing_files(args.force);
     let progress = Arc::new(TransferProgress::new(printer));
-    let platforms: Vec<Platform> = args.platform.iter().cloned().collect();
-    let delivered = runtime()?.block_on(async {
-        // Holding the shared lock keeps a concurrent `plinth gc` away from blobs between fetch and delivery.
-        let _lock = store.lock_shared()?;
-        let mut root = fetch_image(&client, &args.source, &platforms, progress.clone())
-            .await
-            .with_context(|| format!("failed to read {}", args.source))?;
-        if let Some(platform) = &args.platform {
-            root = resolve_manifest(&store, &root, Some(platform))?.0;
-        }
-        let options = DeliverOptions::new()
-            .with_platform(args.platform.clone())
-            .replacing_files(args.force);
-        deliver_image(&client, &root, &args.destination, &options, progress)
-            .await
-            .with_context(|| format!("failed to write {}", args.destination))
-    })?;
+    let delivered = runtime()?.block_on(copy_image(
+        &client,
+        &args.source,
+        &args.destination,
+        &options,
+        progress,
+    ))?;
     match delivered {
         Delivered::Pushed(report) => {
             let digest = report

@@ -361,3 +361,141 @@ fn progress_plain_streams_run_output_as_buildkit_does_and_quiet_prints_the_diges
             .contains("`--progress tty` needs stderr to be a terminal"),
     );
 }
+
+/// A Dockerfile whose recipe differs per platform (`$TARGETARCH` in a RUN) builds each platform
+/// on its own into one index; `type=local` writes one tree per platform, named as BuildKit
+/// names them.
+#[test]
+fn a_recipe_that_differs_per_platform_builds_every_platform_into_one_index() {
+    require_external!(External::Root, External::BinfmtArm64);
+    let ctx = TestContext::new();
+    let root = busybox_layout(ctx.temp_dir());
+    let dir = ctx.temp_dir().join("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {root}\nARG TARGETARCH\nRUN echo $TARGETARCH > /arch\n"),
+    )
+    .unwrap();
+    let trees = ctx.temp_dir().join("trees");
+    let metadata = ctx.temp_dir().join("metadata.json");
+    let digest = stdout_ok(
+        &ctx,
+        ctx.plinth()
+            .args(["build", "--platform", "linux/amd64,linux/arm64"])
+            .args(["--metadata-file", metadata.to_str().unwrap()])
+            .arg("--output")
+            .arg(format!("type=local,dest={}", trees.display()))
+            .arg(&dir),
+    );
+    for arch in ["amd64", "arm64"] {
+        assert_eq!(
+            std::fs::read_to_string(trees.join(format!("linux_{arch}/arch"))).unwrap(),
+            format!("{arch}\n")
+        );
+    }
+    let meta = read_json(&metadata);
+    assert_eq!(meta["containerimage.digest"], digest.trim());
+    assert_eq!(
+        meta["containerimage.descriptor"]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert!(meta.get("containerimage.config.digest").is_none(), "{meta}");
+    let platforms = meta["plinth.platforms"].as_object().unwrap();
+    assert_eq!(platforms.len(), 2, "{meta}");
+    assert_ne!(
+        platforms["linux/amd64"]["containerimage.digest"],
+        platforms["linux/arm64"]["containerimage.digest"]
+    );
+}
+
+/// Every regular file, directory and link under `root`, as `path kind size`, sorted.
+fn tree_listing(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            if meta.is_dir() {
+                out.push(format!("{name}/"));
+                walk(root, &path, out);
+            } else if meta.file_type().is_symlink() {
+                out.push(format!(
+                    "{name} -> {}",
+                    std::fs::read_link(&path).unwrap().display()
+                ));
+            } else {
+                out.push(format!("{name} {}", meta.len()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+/// `--output type=local` side by side with BuildKit's local exporter (`docker build -o`) on the
+/// same context: the same tree.
+#[test]
+fn local_output_matches_buildkits_local_exporter() {
+    require_external!(External::Root, External::Docker);
+    let ctx = TestContext::new();
+    let registry = plinth_test::LocalRegistry::start();
+    let image = registry.image("shape/busybox:1");
+    stdout_ok(
+        &ctx,
+        ctx.plinth()
+            .args(["copy", &busybox_layout(ctx.temp_dir()), &image]),
+    );
+    let context = context_with_dockerfile(&ctx, &image);
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!(
+            "FROM {image}\nCOPY payload.txt /payload.txt\nRUN echo made > /made && rm /etc/passwd\n"
+        ),
+    )
+    .unwrap();
+    // The docker client that runs BuildKit builds here (buildx, or an older client's own).
+    let docker = plinth_buildkit::DockerCli::detect().unwrap();
+    let docker_build = || {
+        let mut cmd = ctx.command(docker.program());
+        cmd.env("DOCKER_BUILDKIT", "1");
+        match docker.mode() {
+            plinth_buildkit::BuildMode::Buildx => cmd.args(["buildx", "build"]),
+            plinth_buildkit::BuildMode::Classic => cmd.arg("build"),
+        };
+        cmd.args(["--platform", "linux/amd64"]);
+        cmd
+    };
+    let (ours, theirs) = (ctx.temp_dir().join("ours"), ctx.temp_dir().join("theirs"));
+    let our_iid = ctx.temp_dir().join("our-iid");
+    stdout_ok(
+        &ctx,
+        ctx.plinth()
+            .args(["build", "--platform", "linux/amd64", "-o"])
+            .arg(&ours)
+            .arg("--iidfile")
+            .arg(&our_iid)
+            .arg(&context),
+    );
+    stdout_ok(
+        &ctx,
+        docker_build()
+            .arg("-o")
+            .arg(format!("type=local,dest={}", theirs.display()))
+            .arg(&context),
+    );
+    assert_eq!(tree_listing(&ours), tree_listing(&theirs));
+    assert_eq!(
+        std::fs::read(ours.join("made")).unwrap(),
+        std::fs::read(theirs.join("made")).unwrap()
+    );
+    // docker's ID convention: `sha256:` and 64 hex digits, no newline (the value itself is
+    // compared with `docker image inspect` in `load_iidfile_metadata_and_label_agree_with_docker`).
+    let shape = |text: String| {
+        let hex = text.strip_prefix("sha256:").unwrap_or_default();
+        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    assert!(shape(std::fs::read_to_string(&our_iid).unwrap()));
+}

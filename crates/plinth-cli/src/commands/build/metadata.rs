@@ -83,14 +83,29 @@ struct PlatformDigests<'a> {
     digest: &'a Digest,
 }
 
+/// `--iidfile` and `--metadata-file`, when given.
+pub(super) fn write_files(
+    iidfile: Option<&Path>,
+    metadata_file: Option<&Path>,
+    image: &BuiltImage,
+) -> anyhow::Result<()> {
+    if let Some(file) = iidfile {
+        write_iidfile(file, image)?;
+    }
+    if let Some(file) = metadata_file {
+        write_metadata_file(file, image)?;
+    }
+    Ok(())
+}
+
 /// Writes the image ID to `file`, without a newline, as docker does.
-pub(super) fn write_iidfile(file: &Path, image: &BuiltImage) -> anyhow::Result<()> {
+fn write_iidfile(file: &Path, image: &BuiltImage) -> anyhow::Result<()> {
     write_atomically(file, image.image_id().to_string().as_bytes())
         .with_context(|| format!("failed to write the `--iidfile` `{}`", file.display()))
 }
 
 /// Writes the metadata JSON to `file`.
-pub(super) fn write_metadata_file(file: &Path, image: &BuiltImage) -> anyhow::Result<()> {
+fn write_metadata_file(file: &Path, image: &BuiltImage) -> anyhow::Result<()> {
     let metadata = Metadata {
         config_digest: image.single_config(),
         descriptor: &image.root,

@@ -123,57 +123,29 @@ pub fn run(
     let store = open_store()?;
     let engine = engine_with_client(global, registry_client(global, store)?, args.pull)?;
     args.engine.always_pull = args.pull;
-    // Recipes are functions of the platform; they must agree apart from platform-specific steps,
-    // so each platform builds its own container.
-    let mut substituted = Vec::new();
-    let mut warnings: Vec<String> = Vec::new();
-    let containers: Vec<_> = platforms
-        .iter()
-        .map(|p| {
-            let built = recipe.build_recipe(p, &engine)?;
-            for a in built.substituted {
-                if !substituted.contains(&a) {
-                    substituted.push(a);
-                }
-            }
-            for w in built.warnings {
-                if !warnings.contains(&w) {
-                    warnings.push(w);
-                }
-            }
-            let container = labels
-                .iter()
-                .fold(built.container, |c, (k, v)| c.with_label(k, v));
-            Ok((p.clone(), container))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let (recipes, warnings) = recipe.platform_recipes(&platforms, &engine)?;
+    let recipes = recipes.map(|container| {
+        labels
+            .iter()
+            .fold(container, |c, (key, value)| c.with_label(key, value))
+    });
     for warning in &warnings {
         printer.warn(warning);
     }
     for target in outputs::push_targets(&outputs, &tags) {
-        refuse_stand_in_push(&recipe.id, &substituted, &target)?;
+        refuse_stand_in_push(&recipe.id, recipes.substitutions(), &target)?;
     }
-    warn_substitutions(printer, &recipe.id, &substituted);
+    warn_substitutions(printer, &recipe.id, recipes.substitutions());
     let progress = Arc::new(BuildProgress::new(printer, args.explain));
-    let options = BuildOptions::new(platforms.clone())
+    let mut options = BuildOptions::new(platforms.clone())
         .with_no_cache(args.no_cache)
         .with_recipe_id(recipe.id.clone())
         .with_reporter(progress.clone());
-    let options = match args.tag.first() {
-        Some(tag) => options.with_tag(tag.clone()),
-        None => options,
-    };
-    let first = &containers[0].1;
-    if containers.iter().any(|(_, c)| c != first) {
-        return Err(crate::exit_status::usage_error(format!(
-            "{} declares a different recipe per platform; build one platform at a time with `--platform`",
-            recipe.id
-        )));
-    }
+    options.tag = args.tag.first().cloned();
     let executor = args
         .engine
         .executor(&engine, crate::settings::url_mirrors(global)?)?;
-    let built = executor.build(first, &options)?;
+    let built = recipes.build(executor.as_ref(), &options)?;
     for warning in built.platforms.iter().flat_map(|p| &p.warnings) {
         printer.warn(warning);
     }
@@ -188,19 +160,8 @@ pub fn run(
         recipe.id,
         list(&platforms)
     ));
-    if args.check || !args.checks.cst_files.is_empty() {
-        let checks = args.checks.checks(&recipe)?;
-        if !args
-            .checks
-            .run(&engine, &recipe.id, &root, &platforms, &checks, printer)?
-        {
-            printer.status(format!(
-                "sanity checks failed for {}: nothing was pushed or written",
-                recipe.id
-            ));
-            return Ok(ExitStatus::Failure);
-        }
-        printer.status(format!("sanity checks passed on {}", list(&platforms)));
+    if !passes_checks(&args, &engine, &recipe, &root, &platforms, printer)? {
+        return Ok(ExitStatus::Failure);
     }
     let attachments = if outputs::push_targets(&outputs, &tags).is_empty() {
         Vec::new()
@@ -219,15 +180,40 @@ pub fn run(
     for output in &outputs {
         delivery.deliver(output)?;
     }
-    let image = metadata::BuiltImage::of(&built, &args.tag);
-    if let Some(file) = &args.iidfile {
-        metadata::write_iidfile(file, &image)?;
-    }
-    if let Some(file) = &args.metadata_file {
-        metadata::write_metadata_file(file, &image)?;
-    }
+    metadata::write_files(
+        args.iidfile.as_deref(),
+        args.metadata_file.as_deref(),
+        &metadata::BuiltImage::of(&built, &args.tag),
+    )?;
     printer.result(root.digest.to_string());
     Ok(ExitStatus::Success)
+}
+
+/// `--check` and `--cst`: the checks on every platform before anything is pushed or written.
+fn passes_checks(
+    args: &BuildArgs,
+    engine: &plinth_engine::Engine,
+    recipe: &crate::recipe_arg::Recipe<'_>,
+    root: &plinth_oci::Descriptor,
+    platforms: &[Platform],
+    printer: Printer,
+) -> anyhow::Result<bool> {
+    if !args.check && args.checks.cst_files.is_empty() {
+        return Ok(true);
+    }
+    let checks = args.checks.checks(recipe)?;
+    if !args
+        .checks
+        .run(engine, &recipe.id, root, platforms, &checks, printer)?
+    {
+        printer.status(format!(
+            "sanity checks failed for {}: nothing was pushed or written",
+            recipe.id
+        ));
+        return Ok(false);
+    }
+    printer.status(format!("sanity checks passed on {}", list(platforms)));
+    Ok(true)
 }
 
 /// The provenance statement of each platform of `built`, as attachments.
