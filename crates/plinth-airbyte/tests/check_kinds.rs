@@ -3,47 +3,12 @@
 //! Each table row is (command output → expected status and message), ported from the original
 //! tool's check functions and their tests.
 
-mod support;
-
 use plinth_airbyte::kinds;
-use plinth_catalog::checks::{Check, CheckOutcome, CheckStatus, CommandOutput};
-use support::{Canned, ok, out};
+use plinth_catalog::checks::{Check, CheckOutcome, CheckStatus};
+use plinth_test::checks::{Canned, assert_check_table, ok, out};
 
 fn data(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-/// Evaluates `check` with `argv` answered by each row's output, and compares the outcome.
-fn table(check: &Check, argv: &[&str], rows: &[(CommandOutput, Option<&str>)]) {
-    for (i, (output, expected)) in rows.iter().enumerate() {
-        let runner = Canned::new().on(argv, output.clone());
-        let outcome = check.evaluate(&runner);
-        match expected {
-            None => assert!(outcome.passed(), "row {i} of {}: {outcome:?}", check.id()),
-            Some(message) => {
-                assert_eq!(
-                    outcome.status,
-                    CheckStatus::Failed,
-                    "row {i} of {}",
-                    check.id()
-                );
-                assert_eq!(
-                    outcome.message.as_deref(),
-                    Some(*message),
-                    "row {i} of {}",
-                    check.id()
-                );
-            }
-        }
-        assert_eq!(
-            runner.call_lines(),
-            [argv.join(" ")],
-            "row {i} of {}",
-            check.id()
-        );
-        assert_eq!(outcome.commands.len(), 1);
-        assert_eq!(outcome.commands[0].output.as_ref(), Some(output));
-    }
 }
 
 #[test]
@@ -52,7 +17,7 @@ fn socat_version() {
     let no_line =
         "socat by Gerhard Rieger and contributors - see www.dest-unreach.org\nfeatures:\n";
     let three_parts = "socat version 1.8.0 on 01 Jan 2024 00:00:00\n";
-    table(
+    assert_check_table(
         &kinds::socat_version("1.7.4.4"),
         &["socat", "-V"],
         &[
@@ -84,7 +49,7 @@ fn socat_version() {
         ],
     );
     // The apt pin has five parts; the check compares four, so the pin itself never matches.
-    table(
+    assert_check_table(
         &kinds::socat_version("1.7.4.4-2"),
         &["socat", "-V"],
         &[(ok(&real), Some("unexpected socat version: 1.7.4.4"))],
@@ -93,7 +58,7 @@ fn socat_version() {
 
 #[test]
 fn version_checks() {
-    table(
+    assert_check_table(
         &kinds::python_version("3.10.14"),
         &["python", "--version"],
         &[
@@ -123,7 +88,7 @@ fn version_checks() {
             "pip {v} from /usr/local/lib/python3.10/site-packages/pip (python 3.10)\n"
         ))
     };
-    table(
+    assert_check_table(
         &kinds::pip_version("24.0"),
         &["pip", "--version"],
         &[
@@ -138,7 +103,7 @@ fn version_checks() {
             ),
         ],
     );
-    table(
+    assert_check_table(
         &kinds::poetry_version("1.6.1"),
         &["poetry", "--version"],
         &[
@@ -154,7 +119,7 @@ fn version_checks() {
         ],
     );
     let tesseract = "tesseract 5.3.0\n leptonica-1.82.0\n  libgif 5.2.1 : libjpeg 6b (libjpeg-turbo 2.1.2) : libpng 1.6.39 : libtiff 4.5.0 : zlib 1.2.13 : libwebp 1.2.4 : libopenjp2 2.5.0\n Found AVX2\n";
-    table(
+    assert_check_table(
         &kinds::tesseract_version("5.3.0"),
         &["tesseract", "--version"],
         &[
@@ -172,7 +137,7 @@ fn version_checks() {
         ],
     );
     let poppler = "pdftotext version 22.12.0\nCopyright 2005-2022 The Poppler Developers - http://poppler.freedesktop.org\nCopyright 1996-2011, 2022 Glyph & Cog, LLC\n";
-    table(
+    assert_check_table(
         &kinds::poppler_version("22.12.0"),
         &["pdftotext", "-v"],
         &[

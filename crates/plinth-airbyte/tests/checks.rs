@@ -1,14 +1,12 @@
 //! The sanity checks of every Airbyte version, after inheritance, and a full run of the python
 //! 3.0.0 and java 2.0.1 lists against recorded outputs of healthy images.
 
-mod support;
-
 use plinth_airbyte as airbyte;
 use plinth_catalog::checks::{Check, CheckKind, run_checks};
 use plinth_catalog::family::Family;
 use plinth_catalog::{Error, Version};
 use plinth_oci::Platform;
-use support::{Canned, ok, out};
+use plinth_test::checks::{Canned, ok, out};
 
 fn v(s: &str) -> Version {
     s.parse().unwrap()

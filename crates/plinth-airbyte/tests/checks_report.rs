@@ -1,14 +1,12 @@
 //! Report renderings: table, JSON and JUnit XML (checked with a real XML parser).
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use plinth_airbyte::kinds;
 use plinth_catalog::checks::{Check, CheckReport, CheckStatus, render_junit, run_checks};
 use plinth_oci::Platform;
-use support::{Canned, ok, out};
+use plinth_test::checks::{Canned, ok, out};
 
 fn report(platform: Platform) -> CheckReport {
     let runner = Canned::new()

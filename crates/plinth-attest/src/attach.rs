@@ -6,7 +6,7 @@ use std::sync::Arc;
 use plinth_catalog::checks::CheckReport;
 use plinth_executor::PlatformBuild;
 use plinth_oci::{Artifact, Descriptor, Reference, Store};
-use plinth_registry::{Client, ReferrersDiscovery, Reporter};
+use plinth_registry::{Client, ReferrersDiscovery, TransferReporter};
 
 use crate::annotations::AnnotatedImage;
 use crate::check_report::check_report_statement;
@@ -70,7 +70,7 @@ pub async fn push_attachments(
     client: &Client,
     repository: &Reference,
     attachments: &[Attachment],
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 ) -> Result<Option<ReferrersDiscovery>> {
     let manifests = write_attachments(client.store(), attachments)?;
     let mut discovery = None;

@@ -2,7 +2,7 @@
 //! (through the referrers API or the `sha256-<hex>` tag), each artifact's payload.
 
 use plinth_oci::{Descriptor, Digest, ImageManifest, ManifestDocument, Platform, Reference};
-use plinth_registry::{Client, NoReporter, ReferrersDiscovery};
+use plinth_registry::{Client, NoTransferReporter, ReferrersDiscovery};
 
 use crate::error::{Error, Result};
 use crate::statement::{
@@ -73,7 +73,7 @@ async fn image_platform(
 ) -> Option<Platform> {
     let store = client.store();
     client
-        .get_blob(reference, &manifest.config, &NoReporter)
+        .get_blob(reference, &manifest.config, &NoTransferReporter)
         .await
         .ok()?;
     let config: plinth_oci::ImageConfig =
@@ -107,7 +107,9 @@ pub async fn find_attached(
             let [layer] = manifest.layers.as_slice() else {
                 continue;
             };
-            client.get_blob(reference, layer, &NoReporter).await?;
+            client
+                .get_blob(reference, layer, &NoTransferReporter)
+                .await?;
             found.push(Attached {
                 platform: platform.clone(),
                 subject: subject.clone(),

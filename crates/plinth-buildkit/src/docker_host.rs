@@ -126,35 +126,6 @@ impl FromStr for DockerHostAssignment {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn builders_parse() {
-        assert_eq!("local".parse::<DockerHost>().unwrap(), DockerHost::Local);
-        assert_eq!(
-            "ssh://me@arm-host".parse::<DockerHost>().unwrap(),
-            DockerHost::Host("ssh://me@arm-host".into())
-        );
-        assert_eq!(
-            "arm-box".parse::<DockerHost>().unwrap(),
-            DockerHost::Context("arm-box".into())
-        );
-        for bad in ["http://x", "tcp://", "-H", "a b", ""] {
-            assert!(bad.parse::<DockerHost>().is_err(), "{bad}");
-        }
-        let a: DockerHostAssignment = "linux/arm64=tcp://10.0.0.5:2375".parse().unwrap();
-        assert_eq!(a.platform, Platform::linux_arm64());
-        assert_eq!(
-            a.builder.check_command(),
-            "docker -H tcp://10.0.0.5:2375 info"
-        );
-        assert!("linux/arm64".parse::<DockerHostAssignment>().is_err());
-        assert!("nope=local".parse::<DockerHostAssignment>().is_err());
-    }
-}
-
 /// What a builder said about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DockerHostInfo {
@@ -184,5 +155,34 @@ impl DockerHostInfo {
             .split('.')
             .next()
             .and_then(|m| m.parse().ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builders_parse() {
+        assert_eq!("local".parse::<DockerHost>().unwrap(), DockerHost::Local);
+        assert_eq!(
+            "ssh://me@arm-host".parse::<DockerHost>().unwrap(),
+            DockerHost::Host("ssh://me@arm-host".into())
+        );
+        assert_eq!(
+            "arm-box".parse::<DockerHost>().unwrap(),
+            DockerHost::Context("arm-box".into())
+        );
+        for bad in ["http://x", "tcp://", "-H", "a b", ""] {
+            assert!(bad.parse::<DockerHost>().is_err(), "{bad}");
+        }
+        let a: DockerHostAssignment = "linux/arm64=tcp://10.0.0.5:2375".parse().unwrap();
+        assert_eq!(a.platform, Platform::linux_arm64());
+        assert_eq!(
+            a.builder.check_command(),
+            "docker -H tcp://10.0.0.5:2375 info"
+        );
+        assert!("linux/arm64".parse::<DockerHostAssignment>().is_err());
+        assert!("nope=local".parse::<DockerHostAssignment>().is_err());
     }
 }

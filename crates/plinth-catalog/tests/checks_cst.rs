@@ -1,14 +1,12 @@
 //! container-structure-test files: parsing, validation and evaluation through a runner.
 
-mod support;
-
 use std::collections::BTreeMap;
 
 use plinth_catalog::Error;
 use plinth_catalog::checks::{CheckStatus, run_checks};
 use plinth_catalog::cst::CstFile;
 use plinth_oci::{ImageConfig, Platform, RuntimeConfig};
-use support::{Canned, ok, out};
+use plinth_test::checks::{Canned, ok, out};
 
 fn file() -> CstFile {
     CstFile::load(std::path::Path::new(concat!(

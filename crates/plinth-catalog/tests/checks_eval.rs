@@ -3,47 +3,12 @@
 //! Each table row is (command output → expected status and message), ported from the original
 //! tool's check functions and their tests.
 
-mod support;
-
-use plinth_catalog::checks::{Check, CheckStatus, CommandOutput};
-use support::{Canned, ok, out};
-
-/// Evaluates `check` with `argv` answered by each row's output, and compares the outcome.
-fn table(check: &Check, argv: &[&str], rows: &[(CommandOutput, Option<&str>)]) {
-    for (i, (output, expected)) in rows.iter().enumerate() {
-        let runner = Canned::new().on(argv, output.clone());
-        let outcome = check.evaluate(&runner);
-        match expected {
-            None => assert!(outcome.passed(), "row {i} of {}: {outcome:?}", check.id()),
-            Some(message) => {
-                assert_eq!(
-                    outcome.status,
-                    CheckStatus::Failed,
-                    "row {i} of {}",
-                    check.id()
-                );
-                assert_eq!(
-                    outcome.message.as_deref(),
-                    Some(*message),
-                    "row {i} of {}",
-                    check.id()
-                );
-            }
-        }
-        assert_eq!(
-            runner.call_lines(),
-            [argv.join(" ")],
-            "row {i} of {}",
-            check.id()
-        );
-        assert_eq!(outcome.commands.len(), 1);
-        assert_eq!(outcome.commands[0].output.as_ref(), Some(output));
-    }
-}
+use plinth_catalog::checks::{Check, CheckStatus};
+use plinth_test::checks::{Canned, assert_check_table, ok, out};
 
 #[test]
 fn timezone_is_utc() {
-    table(
+    assert_check_table(
         &Check::timezone_is_utc(),
         &["date"],
         &[
@@ -64,7 +29,7 @@ fn timezone_is_utc() {
 #[test]
 fn command_available() {
     let bash = "GNU bash, version 5.2.15(1)-release (x86_64-pc-linux-gnu)\nCopyright (C) 2022 Free Software Foundation, Inc.\n";
-    table(
+    assert_check_table(
         &Check::command_available("bash"),
         &["bash", "--version"],
         &[
@@ -88,7 +53,7 @@ fn command_available() {
             ),
         ],
     );
-    table(
+    assert_check_table(
         &Check::command_available_with("openssl", "version"),
         &["openssl", "version"],
         &[
@@ -108,27 +73,27 @@ fn command_available() {
 #[test]
 fn env_var_splits_at_the_first_equal_sign() {
     let printenv = "PATH=/usr/local/bin:/usr/bin\nHOME=/root\nJAVA_OPTS=-Dkey=value -Dother=1\nMULTI=line one\nline two\nEMPTY=\n";
-    table(
+    assert_check_table(
         &Check::env_var("JAVA_OPTS", "-Dkey=value -Dother=1"),
         &["printenv"],
         &[(ok(printenv), None)],
     );
-    table(
+    assert_check_table(
         &Check::env_var_defined("HOME"),
         &["printenv"],
         &[(ok(printenv), None)],
     );
-    table(
+    assert_check_table(
         &Check::env_var("EMPTY", ""),
         &["printenv"],
         &[(ok(printenv), None)],
     );
-    table(
+    assert_check_table(
         &Check::env_var("MULTI", "line one"),
         &["printenv"],
         &[(ok(printenv), None)],
     );
-    table(
+    assert_check_table(
         &Check::env_var_defined("GPG_KEY"),
         &["printenv"],
         &[(
@@ -136,7 +101,7 @@ fn env_var_splits_at_the_first_equal_sign() {
             Some("the GPG_KEY environment variable is not defined."),
         )],
     );
-    table(
+    assert_check_table(
         &Check::env_var("HOME", "/home/airbyte"),
         &["printenv"],
         &[(
@@ -145,7 +110,7 @@ fn env_var_splits_at_the_first_equal_sign() {
         )],
     );
     // A continuation line without `=` defines nothing (the original crashed on it).
-    table(
+    assert_check_table(
         &Check::env_var_defined("line two"),
         &["printenv"],
         &[(
@@ -154,7 +119,7 @@ fn env_var_splits_at_the_first_equal_sign() {
         )],
     );
     // The last definition wins, as in the original's dict.
-    table(
+    assert_check_table(
         &Check::env_var("A", "2"),
         &["printenv"],
         &[(ok("A=1\nA=2\n"), None)],
@@ -273,7 +238,7 @@ fn directory_access_checks() {
     );
 
     let file = Check::file_exists("/airbyte/base.sh");
-    table(
+    assert_check_table(
         &file,
         &["test", "-f", "/airbyte/base.sh"],
         &[

@@ -54,9 +54,12 @@ pub struct GlobalArgs {
     /// Serve URL inputs under PREFIX from another base URL or a local directory; repeatable.
     #[arg(long = "url-mirror", value_name = "PREFIX=URL-OR-DIR", global = true)]
     pub url_mirrors: Vec<String>,
-    /// Make Debian roots (`plinth/debian:SUITE…`) from this archive (serving `dists/SUITE/InRelease`, e.g. `http://deb.debian.org/debian`) instead of the machine's apt sources (its signatures are still checked against Debian's keyring); `plinth outdated` reads the suite's package index there.
+    /// Make Debian roots (`plinth/debian:SUITE…`) from this archive (serving `dists/SUITE/InRelease`, e.g. `http://deb.debian.org/debian`) instead of the machine's apt sources (its signatures are still checked against Debian's keyring, or `--apt-keyring`'s); `plinth outdated` reads the suite's package index there.
     #[arg(long = "apt-mirror", value_name = "URL", global = true)]
     pub apt_mirror: Option<String>,
+    /// Check the archive's `InRelease` signatures (Debian roots, `plinth outdated`) against this keyring instead of Debian's (`/usr/share/keyrings/debian-archive-keyring.gpg`), for a mirror signed with its own key.
+    #[arg(long = "apt-keyring", value_name = "FILE", global = true)]
+    pub apt_keyring: Option<std::path::PathBuf>,
     /// Build steps and runs trust the CA certificates in FILE (e.g. the host's `/etc/ssl/certs/ca-certificates.crt` behind a TLS-intercepting proxy); mounted for the step only, images do not change. Also `PLINTH_STEP_CA_BUNDLE`.
     #[arg(long = "step-ca-bundle", value_name = "FILE", global = true)]
     pub step_ca_bundle: Option<std::path::PathBuf>,
@@ -127,6 +130,8 @@ impl GlobalArgs {
 pub enum Command {
     /// Show an image's manifest or index and config.
     Inspect(commands::inspect::InspectArgs),
+    /// Print an image's SBOM (SPDX 2.3 or CycloneDX 1.5 JSON), generated from the package databases in its layers.
+    Sbom(commands::sbom::SbomArgs),
     /// List a repository's tags with their digests, semver-sorted.
     Ls(commands::ls::LsArgs),
     /// Copy an image between registries, OCI layouts and docker-archive files.

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use plinth_oci::Digest;
-use plinth_registry::{BlobOutcome, Reporter};
+use plinth_registry::{BlobOutcome, TransferReporter};
 
 use crate::printer::{Printer, Verbosity};
 
@@ -41,7 +41,7 @@ fn short(digest: &Digest) -> String {
     format!("sha256:{}", &digest.hex()[..12])
 }
 
-impl Reporter for TransferProgress {
+impl TransferReporter for TransferProgress {
     fn on_blob_start(&self, digest: &Digest, size: u64) {
         let Some(bars) = &self.bars else { return };
         let bar = bars.add(

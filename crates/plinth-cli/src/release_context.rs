@@ -62,7 +62,7 @@ impl ReleaseReporter for CliReporter {
         ))
     }
 
-    fn push_reporter(&self) -> Arc<dyn plinth_registry::Reporter> {
+    fn push_reporter(&self) -> Arc<dyn plinth_registry::TransferReporter> {
         Arc::new(TransferProgress::new(self.printer))
     }
 }

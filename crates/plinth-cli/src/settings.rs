@@ -79,6 +79,9 @@ pub fn engine_with_client(
         }
         config = config.with_apt_mirror(url.as_str());
     }
+    if let Some(keyring) = &global.apt_keyring {
+        config = config.with_debian_keyring(keyring);
+    }
     let bundle = global.step_ca_bundle.clone().or_else(|| {
         std::env::var_os(crate::env::PLINTH_STEP_CA_BUNDLE)
             .filter(|v| !v.is_empty())

@@ -118,10 +118,11 @@ pub enum Error {
         reason: String,
     },
 
-    /// A Debian archive's `InRelease` was refused: bad signature, expired, wrong suite.
+    /// A Debian archive's `InRelease` was refused (bad signature, expired, wrong suite), or a
+    /// package index does not match what its `InRelease` lists.
     #[error("refusing the Debian archive at `{url}`: {reason}")]
     DebianArchive {
-        /// The `InRelease` URL.
+        /// The `InRelease` or index URL.
         url: String,
         /// What is wrong, with how to fix it.
         reason: String,

@@ -57,17 +57,7 @@ impl Engine {
     /// [`GcOptions::dry_run`] and [`GcOptions::lock_timeout`].
     pub fn gc(&self, options: &GcOptions) -> Result<EngineGcReport> {
         let store = &self.inner.store;
-        // Cache entries used to be refs `cache/steps/<key>`; nothing reads them any more, and
-        // they would keep their blobs forever.
-        let mut legacy_refs = 0;
-        for r in store.list_refs()? {
-            if r.name.starts_with(LEGACY_ENTRY_REFS) {
-                legacy_refs += 1;
-                if !options.dry_run {
-                    store.delete_ref(&r.name)?;
-                }
-            }
-        }
+        let legacy_refs = remove_legacy_entry_refs(store, options.dry_run)?;
         let mut report = EngineGcReport {
             store: store.gc(options)?,
             ..EngineGcReport::default()
@@ -83,64 +73,9 @@ impl Engine {
 
         report.cache_entries_removed += legacy_refs;
         let mut live = live_diff_ids(store, &present)?;
-        let entries = entries_dir(store.root());
-        for (path, entry) in list_entries(&entries)? {
-            match entry
-                .as_ref()
-                .and_then(|e| e.layer.as_ref().zip(e.record.diff_id.as_ref()))
-            {
-                Some((layer, diff_id)) if present(&layer.digest) => {
-                    live.insert(diff_id.hex().to_owned());
-                }
-                Some(_) => {
-                    report.cache_entries_removed += 1;
-                    report.bytes_freed += remove(&path, dry)?;
-                }
-                // Config-only entries (no layer) are kept; unreadable ones are misses anyway.
-                None if entry.is_none() => {
-                    report.cache_entries_removed += 1;
-                    report.bytes_freed += remove(&path, dry)?;
-                }
-                None => {}
-            }
-        }
-
-        let snapshots = store.root().join("snapshots");
-        for (name, path) in list_dir(&snapshots)? {
-            if name == "empty" {
-                continue;
-            }
-            if name.starts_with(".unpack-") {
-                report.temp_dirs_removed += 1;
-                report.bytes_freed += remove(&path, dry)?;
-                continue;
-            }
-            if live.contains(&name) {
-                report.snapshots_kept += 1;
-                continue;
-            }
-            report.bytes_freed += remove(&path, dry)?;
-            if let Ok(d) = format!("sha256:{name}").parse::<Digest>() {
-                report.snapshots_removed.push(d);
-            }
-        }
-        report.snapshots_removed.sort();
-
-        let links = store.root().join("l");
-        for (name, path) in list_dir(&links)? {
-            let target_live = fs::read_link(&path)
-                .ok()
-                .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .is_some_and(|t| live.contains(&t) && path.exists());
-            if !target_live {
-                tracing::debug!(link = %name, "removing a dangling snapshot link");
-                report.temp_dirs_removed += 1;
-                if !dry {
-                    fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
-                }
-            }
-        }
-
+        sweep_cache_entries(store, &present, &mut live, &mut report, dry)?;
+        sweep_snapshots(store, &live, &mut report, dry)?;
+        sweep_links(store, &live, &mut report, dry)?;
         for (_, path) in list_dir(&store.root().join("steps"))? {
             report.temp_dirs_removed += 1;
             report.bytes_freed += remove(&path, dry)?;
@@ -165,6 +100,108 @@ impl Engine {
         );
         Ok(report)
     }
+}
+
+/// Cache entries used to be refs `cache/steps/<key>`; nothing reads them any more, and they
+/// would keep their blobs forever. Returns how many there were.
+fn remove_legacy_entry_refs(store: &Store, dry: bool) -> Result<u64> {
+    let mut legacy_refs = 0;
+    for r in store.list_refs()? {
+        if r.name.starts_with(LEGACY_ENTRY_REFS) {
+            legacy_refs += 1;
+            if !dry {
+                store.delete_ref(&r.name)?;
+            }
+        }
+    }
+    Ok(legacy_refs)
+}
+
+/// Removes the cache entries whose layer is gone (and unreadable ones); the diff_ids of the
+/// layers the others serve join `live`.
+fn sweep_cache_entries(
+    store: &Store,
+    present: &dyn Fn(&Digest) -> bool,
+    live: &mut BTreeSet<String>,
+    report: &mut EngineGcReport,
+    dry: bool,
+) -> Result<()> {
+    let entries = entries_dir(store.root());
+    for (path, entry) in list_entries(&entries)? {
+        match entry
+            .as_ref()
+            .and_then(|e| e.layer.as_ref().zip(e.record.diff_id.as_ref()))
+        {
+            Some((layer, diff_id)) if present(&layer.digest) => {
+                live.insert(diff_id.hex().to_owned());
+            }
+            Some(_) => {
+                report.cache_entries_removed += 1;
+                report.bytes_freed += remove(&path, dry)?;
+            }
+            // Config-only entries (no layer) are kept; unreadable ones are misses anyway.
+            None if entry.is_none() => {
+                report.cache_entries_removed += 1;
+                report.bytes_freed += remove(&path, dry)?;
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// Removes the snapshots no live layer needs and interrupted unpacks.
+fn sweep_snapshots(
+    store: &Store,
+    live: &BTreeSet<String>,
+    report: &mut EngineGcReport,
+    dry: bool,
+) -> Result<()> {
+    let snapshots = store.root().join("snapshots");
+    for (name, path) in list_dir(&snapshots)? {
+        if name == "empty" {
+            continue;
+        }
+        if name.starts_with(".unpack-") {
+            report.temp_dirs_removed += 1;
+            report.bytes_freed += remove(&path, dry)?;
+            continue;
+        }
+        if live.contains(&name) {
+            report.snapshots_kept += 1;
+            continue;
+        }
+        report.bytes_freed += remove(&path, dry)?;
+        if let Ok(d) = format!("sha256:{name}").parse::<Digest>() {
+            report.snapshots_removed.push(d);
+        }
+    }
+    report.snapshots_removed.sort();
+    Ok(())
+}
+
+/// Removes the short snapshot links whose snapshot is gone or no longer live.
+fn sweep_links(
+    store: &Store,
+    live: &BTreeSet<String>,
+    report: &mut EngineGcReport,
+    dry: bool,
+) -> Result<()> {
+    let links = store.root().join("l");
+    for (name, path) in list_dir(&links)? {
+        let target_live = fs::read_link(&path)
+            .ok()
+            .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .is_some_and(|t| live.contains(&t) && path.exists());
+        if !target_live {
+            tracing::debug!(link = %name, "removing a dangling snapshot link");
+            report.temp_dirs_removed += 1;
+            if !dry {
+                fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The diff_ids (hex) of every image config reachable from a ref whose blobs are present.

@@ -77,6 +77,7 @@ pub use cache::{BUILD_RECORD_MEDIA_TYPE, ENGINE_CACHE_VERSION, STEP_RECORD_MEDIA
 pub use debian::{
     AptSource, DEBIAN_ARCHIVE_KEYRING, DEBIAN_ARCHIVE_LABEL, DEBIAN_ROOT_LABEL,
     DEBIAN_ROOT_RECORD_MEDIA_TYPE, DEFAULT_DEBIAN_MIRROR, DebianRootRecord, ReleaseState,
+    VerifiedIndex, read_package_index,
 };
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};

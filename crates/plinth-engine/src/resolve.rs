@@ -14,7 +14,7 @@ use plinth_oci::{
 };
 use plinth_recipe::{ImageSource, SourceKind};
 use plinth_registry::transfer::import_local;
-use plinth_registry::{Client, NoReporter};
+use plinth_registry::{Client, NoTransferReporter};
 
 use crate::engine::Inner;
 use crate::error::{Error, Result};
@@ -145,7 +145,7 @@ fn resolve_registry(
     let pulled = plinth_executor::block_on(client.pull_image(
         reference,
         std::slice::from_ref(platform),
-        Arc::new(NoReporter),
+        Arc::new(NoTransferReporter),
     ));
     let err = match pulled {
         Some(Ok(digest)) => return Ok((store.descriptor_of(&digest)?, true)),

@@ -15,7 +15,7 @@ use crate::auth::{pull_scope, push_scope};
 use crate::client::MinTransferRate;
 use crate::client::{Client, Endpoint};
 use crate::error::{Error, Result, error_chain};
-use crate::reporter::{BlobOutcome, Reporter};
+use crate::reporter::{BlobOutcome, TransferReporter};
 use crate::secret::RedactedUrl;
 use crate::transport::{Body, Request, check};
 
@@ -32,7 +32,7 @@ impl Client {
         &self,
         reference: &Reference,
         blob: &Descriptor,
-        reporter: &dyn Reporter,
+        reporter: &dyn TransferReporter,
     ) -> Result<u64> {
         let digest = &blob.digest;
         let store = self.store();
@@ -74,7 +74,7 @@ impl Client {
         endpoint: &Endpoint,
         repository: &str,
         blob: &Descriptor,
-        reporter: &dyn Reporter,
+        reporter: &dyn TransferReporter,
     ) -> Result<u64> {
         let digest = &blob.digest;
         let url = endpoint.url(repository, &format!("blobs/{digest}"))?;
@@ -155,7 +155,7 @@ impl Client {
         repository: &str,
         digest: &Digest,
         mount_from: Option<&str>,
-        reporter: Arc<dyn Reporter>,
+        reporter: Arc<dyn TransferReporter>,
     ) -> Result<BlobOutcome> {
         let size = self
             .store()
@@ -275,7 +275,7 @@ impl Client {
         digest: &Digest,
         size: u64,
         scopes: &[String],
-        reporter: Arc<dyn Reporter>,
+        reporter: Arc<dyn TransferReporter>,
     ) -> Result<()> {
         let monolithic = size <= self.inner.monolithic_limit;
         let (finish_at, put_body) = if monolithic {
@@ -310,7 +310,7 @@ impl Client {
     async fn file_body(
         &self,
         digest: &Digest,
-        reporter: Arc<dyn Reporter>,
+        reporter: Arc<dyn TransferReporter>,
     ) -> Result<reqwest::Body> {
         let path = self.store().blob_path(digest);
         let file = tokio::fs::File::open(&path)

@@ -27,19 +27,19 @@
 //!   (registry, OCI layout, docker-archive) and the store: [`fetch_image`], [`deliver_image`].
 //! - [`referrers`]: OCI 1.1 artifacts attached to an image ([`Client::attach`]) and found
 //!   again ([`Client::referrers`]) through the referrers API or the `sha256-<hex>` tag schema.
-//! - Progress goes to a [`Reporter`]; the CLI draws it.
+//! - Progress goes to a [`TransferReporter`]; the CLI draws it.
 //!
 //! ```no_run
 //! # async fn demo() -> plinth_registry::Result<()> {
 //! use std::sync::Arc;
 //! use plinth_oci::{Reference, Store};
-//! use plinth_registry::{Client, NoReporter, TagListOptions};
+//! use plinth_registry::{Client, NoTransferReporter, TagListOptions};
 //!
 //! let client = Client::builder(Store::open_default()?).build()?;
 //! let source: Reference = "127.0.0.1:5000/team/base:1.0.0".parse()?;
-//! let digest = client.pull_image(&source, &[], Arc::new(NoReporter)).await?;
+//! let digest = client.pull_image(&source, &[], Arc::new(NoTransferReporter)).await?;
 //! let target: Reference = "127.0.0.1:5000/team/copy:1.0.0".parse()?;
-//! let report = client.push_image(&digest, &target, Arc::new(NoReporter)).await?;
+//! let report = client.push_image(&digest, &target, Arc::new(NoTransferReporter)).await?;
 //! assert_eq!(report.blobs_uploaded, 0); // mounted from team/base instead
 //! let tags = client.list_tags(&target, &TagListOptions::default()).await?;
 //! # let _ = tags; Ok(()) }
@@ -74,7 +74,7 @@ pub use error::{Error, HttpError, Result, error_chain};
 pub use manifests::{DOCKER_CONTENT_DIGEST, FetchedManifest, ManifestInfo};
 pub use push::{ExistingTag, PushOptions, PushReport};
 pub use referrers::{Referrers, ReferrersDiscovery, referrers_tag};
-pub use reporter::{BlobOutcome, NoReporter, Reporter};
+pub use reporter::{BlobOutcome, NoTransferReporter, TransferReporter};
 pub use retry::RetryPolicy;
 pub use secret::{RedactedUrl, Secret};
 pub use tags::{SemverTag, TagEntry, TagListOptions, TagListing};

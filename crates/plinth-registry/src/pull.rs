@@ -11,7 +11,7 @@ use tracing::Instrument as _;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::reporter::Reporter;
+use crate::reporter::TransferReporter;
 use crate::sources::record_blob_source;
 
 impl Client {
@@ -22,7 +22,7 @@ impl Client {
         &self,
         reference: &Reference,
         platforms: &[Platform],
-        reporter: Arc<dyn Reporter>,
+        reporter: Arc<dyn TransferReporter>,
     ) -> Result<Digest> {
         let span = tracing::info_span!("pull", image = %reference);
         self.pull_image_inner(reference, platforms, reporter)
@@ -34,7 +34,7 @@ impl Client {
         &self,
         reference: &Reference,
         platforms: &[Platform],
-        reporter: Arc<dyn Reporter>,
+        reporter: Arc<dyn TransferReporter>,
     ) -> Result<Digest> {
         let root = self.get_manifest(reference).await?;
         let stored = self.store().write_blob(&root.bytes)?;
@@ -114,7 +114,7 @@ impl Client {
         &self,
         reference: &Reference,
         digest: &Digest,
-        reporter: &dyn Reporter,
+        reporter: &dyn TransferReporter,
     ) -> Result<ImageManifest> {
         let bytes = if self.store().has_blob(digest) {
             bytes::Bytes::from(self.store().read_blob(digest)?)

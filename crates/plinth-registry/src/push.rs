@@ -22,7 +22,7 @@ use crate::auth::push_scope;
 use crate::client::{Client, Endpoint};
 use crate::error::{Error, Result};
 use crate::pull::manifest_blobs;
-use crate::reporter::{BlobOutcome, Reporter};
+use crate::reporter::{BlobOutcome, TransferReporter};
 use crate::sources::{blob_sources, record_blob_source};
 
 /// What a push did.
@@ -114,7 +114,7 @@ struct PushContext<'a> {
     /// The tag, or the digest when the target has none.
     root_ref: &'a Reference,
     push_scopes: Vec<String>,
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 }
 
 impl PushContext<'_> {
@@ -146,7 +146,7 @@ impl Client {
         &self,
         root: &Digest,
         target: &Reference,
-        reporter: Arc<dyn Reporter>,
+        reporter: Arc<dyn TransferReporter>,
     ) -> Result<PushReport> {
         self.push_image_with(root, target, &PushOptions::default(), reporter)
             .await
@@ -158,7 +158,7 @@ impl Client {
         root: &Digest,
         target: &Reference,
         options: &PushOptions,
-        reporter: Arc<dyn Reporter>,
+        reporter: Arc<dyn TransferReporter>,
     ) -> Result<PushReport> {
         let span = tracing::info_span!("push", image = %target, digest = %root);
         self.push_image_inner(root, target, options, reporter)
@@ -192,7 +192,7 @@ impl Client {
         root: &Digest,
         target: &Reference,
         options: &PushOptions,
-        reporter: Arc<dyn Reporter>,
+        reporter: Arc<dyn TransferReporter>,
     ) -> Result<PushReport> {
         let plan = self.plan_push(root)?;
         let endpoint = self.endpoint(target.registry())?;

@@ -17,9 +17,9 @@ pub enum BlobOutcome {
     AlreadyLocal,
 }
 
-/// Receives progress events. Every method has an empty default; implementations must be cheap
+/// Receives the progress of blob and manifest transfers (pulls and pushes). Every method has an empty default; implementations must be cheap
 /// and must not block (they are called from transfer tasks, possibly several at once).
-pub trait Reporter: Send + Sync {
+pub trait TransferReporter: Send + Sync {
     /// A blob transfer starts.
     fn on_blob_start(&self, digest: &Digest, size: u64) {
         let _ = (digest, size);
@@ -43,6 +43,6 @@ pub trait Reporter: Send + Sync {
 
 /// A reporter that ignores everything.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct NoReporter;
+pub struct NoTransferReporter;
 
-impl Reporter for NoReporter {}
+impl TransferReporter for NoTransferReporter {}

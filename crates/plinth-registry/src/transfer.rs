@@ -21,7 +21,7 @@ use plinth_oci::{ArchiveImage, Descriptor, ImageLocation, Platform, Reference, S
 use crate::Client;
 use crate::error::{Error, Result};
 use crate::push::{PushOptions, PushReport};
-use crate::reporter::Reporter;
+use crate::reporter::TransferReporter;
 
 /// What writing an image to a location did.
 #[derive(Clone, Debug)]
@@ -91,7 +91,7 @@ pub async fn fetch_image(
     client: &Client,
     location: &ImageLocation,
     platforms: &[Platform],
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 ) -> Result<Descriptor> {
     match location {
         ImageLocation::Registry(reference) => {
@@ -113,7 +113,7 @@ pub async fn copy_image(
     source: &ImageLocation,
     destination: &ImageLocation,
     options: &DeliverOptions,
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 ) -> Result<Delivered> {
     let _lock = client.store().lock_shared()?;
     let platforms: Vec<Platform> = options.platform.iter().cloned().collect();
@@ -246,7 +246,7 @@ pub async fn deliver_image(
     root: &Descriptor,
     location: &ImageLocation,
     options: &DeliverOptions,
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 ) -> Result<Delivered> {
     let store = client.store();
     match location {
@@ -291,7 +291,7 @@ pub async fn push_to_registry(
     root: &Descriptor,
     target: &Reference,
     options: &PushOptions,
-    reporter: Arc<dyn Reporter>,
+    reporter: Arc<dyn TransferReporter>,
 ) -> Result<PushReport> {
     if let Some(pinned) = target.digest()
         && pinned != &root.digest

@@ -7,10 +7,12 @@
 use std::sync::{Arc, Mutex};
 
 use plinth_oci::{Reference, Store};
-use plinth_registry::{Client, Credential, Credentials, Error, NoReporter, Secret};
-use plinth_test::LocalRegistry;
+use plinth_registry::{
+    Client, Credential, Credentials, Error, NoTransferReporter, PushReport, Secret,
+};
 use plinth_test::images::BusyboxImage;
 use plinth_test::proxy::{Fault, RequestKind, Rule};
+use plinth_test::{FaultProxy, LocalRegistry};
 
 fn new_store() -> (tempfile::TempDir, plinth_oci::Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -112,13 +114,64 @@ fn basic_client(store: &plinth_oci::Store, registry: &str, password: &str) -> Cl
         .unwrap()
 }
 
+/// A registry asking for `USER`/`PASSWORD` with Basic auth, or through a token service.
+fn registry(tokens: bool) -> LocalRegistry {
+    let builder = LocalRegistry::builder();
+    if tokens {
+        builder.with_token_auth(USER, PASSWORD).start()
+    } else {
+        builder.with_basic_auth(USER, PASSWORD).start()
+    }
+}
+
+/// A registry behind a fault proxy, a fresh store holding the image, and a client of the proxy
+/// with the right password.
+struct Proxied {
+    registry: LocalRegistry,
+    proxy: FaultProxy,
+    _dir: tempfile::TempDir,
+    store: Store,
+    image: BusyboxImage,
+    client: Client,
+}
+
+fn proxied(tokens: bool) -> Proxied {
+    let registry = registry(tokens);
+    let proxy = FaultProxy::start(&registry);
+    let (dir, store) = new_store();
+    let image = image(&store);
+    let client = basic_client(&store, &proxy.host(), PASSWORD);
+    Proxied {
+        registry,
+        proxy,
+        _dir: dir,
+        store,
+        image,
+        client,
+    }
+}
+
+/// Pushes `image` to `target`, panicking with the error's causes.
+async fn push(client: &Client, image: &BusyboxImage, target: &Reference) -> PushReport {
+    client
+        .push_image(image.digest(), target, Arc::new(NoTransferReporter))
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)))
+}
+
+/// Pushes `image` to `target`, which must fail (`why` says why it should).
+async fn push_err(client: &Client, image: &BusyboxImage, target: &Reference, why: &str) -> Error {
+    client
+        .push_image(image.digest(), target, Arc::new(NoTransferReporter))
+        .await
+        .expect_err(why)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_auth_and_no_secret_in_errors_or_logs() {
     let logs = captured_logs();
 
-    let registry = LocalRegistry::builder()
-        .with_basic_auth(USER, PASSWORD)
-        .start();
+    let registry = registry(false);
     let (_d, store) = new_store();
     let image = image(&store);
     let target: Reference = format!("{}/plinth/basic:1.0.0", registry.host())
@@ -127,10 +180,7 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
 
     // Anonymous: refused with a hint, not a crash.
     let anon = anonymous_client(&store);
-    let err = anon
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
-        .await
-        .unwrap_err();
+    let err = push_err(&anon, &image, &target, "anonymous pushes are refused").await;
     let text = chain(&err);
     assert!(text.contains("401"), "{text}");
     assert!(
@@ -143,10 +193,7 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
 
     // Wrong password: refused; the wrong password is not printed either.
     let wrong = basic_client(&store, &registry.host(), "wrong-Pa55-also-secret");
-    let err = wrong
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
-        .await
-        .unwrap_err();
+    let err = push_err(&wrong, &image, &target, "a wrong password is refused").await;
     let text = chain(&err);
     assert!(text.contains("401"), "{text}");
     assert!(!text.contains("wrong-Pa55-also-secret"), "{text}");
@@ -154,10 +201,7 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
 
     // Right password: the push works and reads back.
     let good = basic_client(&store, &registry.host(), PASSWORD);
-    let report = good
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
-        .await
-        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let report = push(&good, &image, &target).await;
     assert_eq!(report.blobs_uploaded, 4);
     let tags = good
         .list_tags(
@@ -199,9 +243,7 @@ async fn basic_auth_and_no_secret_in_errors_or_logs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
     let logs = captured_logs();
-    let registry = LocalRegistry::builder()
-        .with_token_auth(USER, PASSWORD)
-        .start();
+    let registry = registry(true);
     let tokens = registry.token_server().unwrap();
     let (_d, store) = new_store();
     let image = image(&store);
@@ -211,10 +253,7 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
 
     // Anonymous: the token service refuses, and the error says how to fix it.
     let anon = anonymous_client(&store);
-    let err = anon
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
-        .await
-        .unwrap_err();
+    let err = push_err(&anon, &image, &target, "the token service refuses").await;
     let text = chain(&err);
     assert!(
         text.contains("authentication") && text.contains("login"),
@@ -225,7 +264,7 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
     let before = token_requests();
     let c = basic_client(&store, &registry.host(), PASSWORD);
     let report = c
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap_or_else(|e| panic!("{}\n{}", chain(&e), registry.log()));
     assert_eq!(report.blobs_uploaded, 4);
@@ -240,10 +279,7 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
     let other: Reference = format!("{}/plinth/bearer-copy:1.0.0", registry.host())
         .parse()
         .unwrap();
-    let mounted = c
-        .push_image(image.digest(), &other, Arc::new(NoReporter))
-        .await
-        .unwrap();
+    let mounted = push(&c, &image, &other).await;
     assert_eq!(
         (mounted.blobs_mounted, mounted.blobs_uploaded),
         (4, 0),
@@ -264,7 +300,7 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
     let (_d2, store2) = new_store();
     let c2 = basic_client(&store2, &registry.host(), PASSWORD);
     assert_eq!(
-        c2.pull_image(&other, &[], Arc::new(NoReporter))
+        c2.pull_image(&other, &[], Arc::new(NoTransferReporter))
             .await
             .unwrap(),
         image.digest().clone()
@@ -298,13 +334,13 @@ fn assert_no_credentials(logs: &Captured, extra: &str, tokens: &[String]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_pushes_with_basic_auth_leak_no_credentials() {
     let logs = captured_logs();
-    let registry = LocalRegistry::builder()
-        .with_basic_auth(USER, PASSWORD)
-        .start();
-    let proxy = plinth_test::FaultProxy::start(&registry);
-    let (_d, store) = new_store();
-    let image = image(&store);
-    let c = basic_client(&store, &proxy.host(), PASSWORD);
+    let fixture = proxied(false);
+    let Proxied {
+        proxy,
+        image,
+        client: c,
+        ..
+    } = &fixture;
 
     // Throttled HEADs, a reset upload, and one layer that never goes up.
     proxy.add_rule(Rule::on_kind(RequestKind::HeadBlob, Fault::too_many_requests(0)).times(2));
@@ -315,10 +351,7 @@ async fn failing_pushes_with_basic_auth_leak_no_credentials() {
     let layer = image.platforms[0].layers[0].digest.clone();
     proxy.add_rule(Rule::on("PUT", layer.hex(), Fault::status(500)).always());
     let target: Reference = proxy.image("plinth/failing:1.0.0").parse().unwrap();
-    let err = c
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
-        .await
-        .expect_err("the layer never goes up");
+    let err = push_err(c, image, &target, "the layer never goes up").await;
     let blob_text = format!("{}\n{err:?}", chain(&err));
     assert!(
         matches!(&err, Error::PushBlob { digest, .. } if digest == &layer),
@@ -337,10 +370,7 @@ async fn failing_pushes_with_basic_auth_leak_no_credentials() {
     // The tag never goes up either.
     proxy.clear_rules();
     proxy.add_rule(Rule::on_kind(RequestKind::PutManifest, Fault::status(503)).always());
-    let err = c
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
-        .await
-        .expect_err("no manifest goes up");
+    let err = push_err(c, image, &target, "no manifest goes up").await;
     let manifest_text = format!("{}\n{err:?}", chain(&err));
     assert!(matches!(err, Error::PushManifest { .. }), "{manifest_text}");
 
@@ -355,20 +385,18 @@ async fn failing_pushes_with_basic_auth_leak_no_credentials() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_pushes_with_tokens_leak_no_credentials() {
     let logs = captured_logs();
-    let registry = LocalRegistry::builder()
-        .with_token_auth(USER, PASSWORD)
-        .start();
-    let proxy = plinth_test::FaultProxy::start(&registry);
-    let (_d, store) = new_store();
-    let image = image(&store);
-    let c = basic_client(&store, &proxy.host(), PASSWORD);
+    let fixture = proxied(true);
+    let Proxied {
+        registry,
+        proxy,
+        image,
+        client: c,
+        ..
+    } = &fixture;
     proxy.add_rule(Rule::on_kind(RequestKind::PutManifest, Fault::status(500)).always());
     proxy.add_rule(Rule::on_kind(RequestKind::StartUpload, Fault::status(502)).times(1));
     let target: Reference = proxy.image("plinth/failing-bearer:1.0.0").parse().unwrap();
-    let err = c
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
-        .await
-        .expect_err("no manifest goes up");
+    let err = push_err(c, image, &target, "no manifest goes up").await;
     let text = format!("{}\n{err:?}", chain(&err));
     assert!(matches!(err, Error::PushManifest { .. }), "{text}");
     let tokens = registry.token_server().unwrap().issued_tokens();
@@ -378,12 +406,13 @@ async fn failing_pushes_with_tokens_leak_no_credentials() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_refused_mid_upload_restarts_the_upload_once() {
-    let registry = LocalRegistry::builder()
-        .with_token_auth(USER, PASSWORD)
-        .start();
-    let proxy = plinth_test::FaultProxy::start(&registry);
-    let (_d, store) = new_store();
-    let image = image(&store);
+    let fixture = proxied(true);
+    let Proxied {
+        proxy,
+        store,
+        image,
+        ..
+    } = &fixture;
     // One blob at a time, so the counts are exact.
     let client = |store: &Store| {
         let creds = Credentials::anonymous().with_explicit(
@@ -400,15 +429,13 @@ async fn a_token_refused_mid_upload_restarts_the_upload_once() {
             .build()
             .unwrap()
     };
-    let c = client(&store);
+    let c = client(store);
 
     // A streamed upload cannot be resent by the request loop: the registry refusing the token
     // once (revoked, expired early) restarts the upload with a fresh token instead of failing.
     let once = proxy.add_rule(Rule::on_kind(RequestKind::PutBlob, Fault::status(401)));
     let target: Reference = proxy.image("plinth/refused-once:1.0.0").parse().unwrap();
-    c.push_image(image.digest(), &target, Arc::new(NoReporter))
-        .await
-        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    push(&c, image, &target).await;
     assert_eq!(proxy.fired(once), 1);
     let blobs = image.blobs().len();
     assert_eq!(proxy.count(RequestKind::StartUpload), blobs + 1);
@@ -421,28 +448,30 @@ async fn a_token_refused_mid_upload_restarts_the_upload_once() {
     // A fresh store, so that nothing can be mounted from the first repository.
     let (_d2, store2) = new_store();
     let image = self::image(&store2);
-    let err = client(&store2)
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
-        .await
-        .expect_err("the registry never accepts the upload");
+    let err = push_err(
+        &client(&store2),
+        &image,
+        &target,
+        "the registry never accepts the upload",
+    )
+    .await;
     assert_eq!(err.status(), Some(401), "{}", chain(&err));
     assert_eq!(proxy.count(RequestKind::PutBlob), 2, "{:?}", proxy.counts());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_broader_token_is_dropped_not_sent_again() {
-    let registry = LocalRegistry::builder()
-        .with_token_auth(USER, PASSWORD)
-        .start();
+    let fixture = proxied(true);
+    let Proxied {
+        registry,
+        proxy,
+        image,
+        client: c,
+        ..
+    } = &fixture;
     let tokens = registry.token_server().unwrap();
-    let proxy = plinth_test::FaultProxy::start(&registry);
-    let (_d, store) = new_store();
-    let image = image(&store);
-    let c = basic_client(&store, &proxy.host(), PASSWORD);
     let target: Reference = proxy.image("plinth/revoked:1.0.0").parse().unwrap();
-    c.push_image(image.digest(), &target, Arc::new(NoReporter))
-        .await
-        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    push(c, image, &target).await;
 
     // The push token (pull,push) serves the pull that follows, until the registry refuses it:
     // the client must then ask for a new token, not resend the refused one.
@@ -452,7 +481,7 @@ async fn a_refused_broader_token_is_dropped_not_sent_again() {
         Fault::StripAuthorization,
     ));
     let pulled = c
-        .pull_image(&target, &[], Arc::new(NoReporter))
+        .pull_image(&target, &[], Arc::new(NoTransferReporter))
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert_eq!(&pulled, image.digest());
@@ -476,23 +505,21 @@ async fn a_refused_broader_token_is_dropped_not_sent_again() {
 async fn echoed_credentials_and_signed_redirects_leak_nothing() {
     use plinth_test::proxy::{ECHOED_PASSWORD, SIGNED_QUERY};
     let logs = captured_logs();
-    let registry = LocalRegistry::builder()
-        .with_basic_auth(USER, PASSWORD)
-        .start();
-    let proxy = plinth_test::FaultProxy::start(&registry);
-    let (_d, store) = new_store();
-    let image = image(&store);
-    let c = basic_client(&store, &proxy.host(), PASSWORD);
+    let fixture = proxied(false);
+    let Proxied {
+        proxy,
+        image,
+        client: c,
+        ..
+    } = &fixture;
     let target: Reference = proxy.image("plinth/echoing:1").parse().unwrap();
-    c.push_image(image.digest(), &target, Arc::new(NoReporter))
-        .await
-        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    push(c, image, &target).await;
 
     proxy.add_rule(Rule::on_kind(RequestKind::GetManifest, Fault::EchoCredentials(403)).always());
     let (_d2, fresh) = new_store();
     let reader = basic_client(&fresh, &proxy.host(), PASSWORD);
     let err = reader
-        .pull_image(&target, &[], Arc::new(NoReporter))
+        .pull_image(&target, &[], Arc::new(NoTransferReporter))
         .await
         .expect_err("the registry refuses the manifest");
     let echoed = format!("{}\n{err:?}", chain(&err));
@@ -504,7 +531,7 @@ async fn echoed_credentials_and_signed_redirects_leak_nothing() {
     proxy.clear_rules();
     proxy.add_rule(Rule::on_kind(RequestKind::GetBlob, Fault::RedirectSigned).always());
     let err = reader
-        .pull_image(&target, &[], Arc::new(NoReporter))
+        .pull_image(&target, &[], Arc::new(NoTransferReporter))
         .await
         .expect_err("the signed location does not exist");
     let redirected = format!("{}\n{err:?}", chain(&err));

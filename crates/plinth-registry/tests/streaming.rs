@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use plinth_oci::{Descriptor, ImageManifest, MediaType, Reference, Store};
-use plinth_registry::{Client, Credentials, NoReporter};
+use plinth_registry::{Client, Credentials, NoTransferReporter};
 
 /// Peak resident set size of this process, in bytes.
 fn peak_rss() -> u64 {
@@ -71,7 +71,7 @@ async fn large_layer_push_and_pull_stream() {
         .unwrap();
     let target: Reference = format!("{}/plinth/big:1", registry.host()).parse().unwrap();
     let report = client
-        .push_image(&root, &target, Arc::new(NoReporter))
+        .push_image(&root, &target, Arc::new(NoTransferReporter))
         .await
         .unwrap();
     assert_eq!(report.bytes_uploaded, size + config_size);
@@ -84,7 +84,7 @@ async fn large_layer_push_and_pull_stream() {
         .unwrap();
     assert_eq!(
         client2
-            .pull_image(&target, &[], Arc::new(NoReporter))
+            .pull_image(&target, &[], Arc::new(NoTransferReporter))
             .await
             .unwrap(),
         root

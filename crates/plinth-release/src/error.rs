@@ -232,6 +232,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// Debian's archive could not be reached, or what it served does not verify.
+    #[error(transparent)]
+    DebianArchive(Box<plinth_engine::Error>),
+
     /// PyPI could not be asked about a package.
     #[error("cannot ask `{url}`: {reason}")]
     Pypi {

@@ -35,8 +35,8 @@ pub trait ReleaseReporter: Send + Sync {
         Arc::new(plinth_executor::NoReporter)
     }
     /// Where push progress goes.
-    fn push_reporter(&self) -> Arc<dyn plinth_registry::Reporter> {
-        Arc::new(plinth_registry::NoReporter)
+    fn push_reporter(&self) -> Arc<dyn plinth_registry::TransferReporter> {
+        Arc::new(plinth_registry::NoTransferReporter)
     }
 }
 

@@ -216,6 +216,31 @@ fn generic_filters() -> [(String, String); GENERIC_FILTERS] {
     ]
 }
 
+/// Runs `cmd` (a [`TestContext::plinth`] command, usually) and shows its exit status and both
+/// streams, filtered, on stderr, which the test harness prints when the test fails; returns
+/// them for the assertions.
+#[allow(
+    clippy::print_stderr,
+    reason = "the command's output explains a failing assertion"
+)]
+pub fn output(ctx: &TestContext, cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("failed to run {cmd:?}: {e}"));
+    eprintln!("{}", ctx.filter(&format_output(&out)));
+    out
+}
+
+/// A command's stdout as text (invalid UTF-8 replaced).
+pub fn stdout_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command's stderr as text (invalid UTF-8 replaced).
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Formats an exit status and both streams the way snapshots show them.
 pub fn format_output(output: &Output) -> String {
     let code = output

@@ -225,6 +225,18 @@ pub fn busybox_index(store: &Store) -> Descriptor {
     BusyboxImage::builder().build(store).index
 }
 
+/// [`busybox_index`] in an OCI layout `DIR/root-layout` tagged `v1` (built in the store
+/// `DIR/fixture-store`), as a root a recipe or a Dockerfile can name: `oci:DIR/root-layout:v1`.
+pub fn busybox_layout(dir: &Path) -> String {
+    let store = Store::open(dir.join("fixture-store")).expect("a fixture store");
+    let index = busybox_index(&store);
+    let layout = dir.join("root-layout");
+    OciLayout::create(&layout)
+        .and_then(|l| l.export_from_store(&store, &index, Some("v1")))
+        .expect("the busybox layout");
+    format!("oci:{}:v1", layout.display())
+}
+
 /// Writes one single-layer image per `(platform, rootfs directory)` into a new OCI layout at
 /// `out`, tagged `latest`: an index when several platforms are given, else the manifest.
 /// Layer times are clamped to 0 and each config has the usual `PATH` and `CMD ["sh"]`, so the

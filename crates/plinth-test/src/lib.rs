@@ -9,8 +9,12 @@
 //! - [`busybox_rootfs`]: a minimal root file system from the static busybox, and
 //!   [`images::busybox_index`]: a two-platform busybox image written into a store;
 //!   [`arm64_busybox`]: Debian's static arm64 busybox, fetched once.
+//! - [`tree::image_tree`]: an image's merged file tree (type, mode, owner, size, content hash)
+//!   for comparing what two builds made.
 //! - [`TestContext`]: a temp `PLINTH_HOME`, the `plinth` binary, and filters for insta snapshots
 //!   ([`plinth_snapshot!`]).
+//! - [`checks::Canned`] (feature `checks`): a check runner answering recorded command outputs
+//!   and file entries, and [`checks::assert_check_table`] for a check's pass rules and messages.
 //! - [`require_external!`]: tests needing root, docker or binfmt run everywhere unless
 //!   `PLINTH_TEST_ALLOW_SKIP=1` is set; CI never sets it.
 //!
@@ -26,6 +30,8 @@
 #![deny(missing_docs)]
 
 mod arm64;
+#[cfg(feature = "checks")]
+pub mod checks;
 mod context;
 mod error;
 mod external;
@@ -35,11 +41,14 @@ pub mod proxy;
 mod registry;
 mod rootfs;
 mod token;
+pub mod tree;
 
 pub use insta;
 
 pub use crate::arm64::{ARM64_BUSYBOX_ENV, arm64_busybox, try_arm64_busybox};
-pub use crate::context::{PLINTH_BIN_ENV, PLINTH_HOME_ENV, TestContext, format_output};
+pub use crate::context::{
+    PLINTH_BIN_ENV, PLINTH_HOME_ENV, TestContext, format_output, output, stderr_of, stdout_of,
+};
 pub use crate::error::{Error, Result};
 pub use crate::external::{
     ALLOW_SKIP_ENV, DOCKER_ENV, External, current_uid, find_in_path, require_external,

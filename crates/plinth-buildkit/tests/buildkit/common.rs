@@ -2,13 +2,12 @@
 //! a tiny HTTP server for URL inputs, and flattened file systems of built images.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plinth_oci::image::resolve_manifest;
-use plinth_oci::{Descriptor, Digest, ImageConfig, Platform, Store};
+use plinth_oci::{Descriptor, ImageConfig, Platform, Store};
 use plinth_test::{External, LocalRegistry, require_external};
 
 /// Docker (mandatory in CI), root (for the embedded engine and chown) and binfmt for arm64.
@@ -92,110 +91,11 @@ pub fn busybox_root() -> String {
 
 pub use plinth_test::FileServer;
 
-/// One path of a flattened image file system (mtimes left out on purpose).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FsEntry {
-    pub kind: char,
-    pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
-    /// Symlink target, or the sha256 of a file's contents.
-    pub content: String,
-}
+pub use plinth_test::tree::Entry as FsEntry;
 
 /// The merged file system of one platform of `root`: path → entry, whiteouts applied.
 pub fn flatten(store: &Store, root: &Descriptor, platform: &Platform) -> BTreeMap<String, FsEntry> {
-    let (_, manifest) = resolve_manifest(store, root, Some(platform)).unwrap();
-    let mut fs: BTreeMap<String, FsEntry> = BTreeMap::new();
-    for layer in &manifest.layers {
-        let gz = flate2::read::GzDecoder::new(store.reader(&layer.digest).unwrap());
-        let mut archive = tar::Archive::new(gz);
-        let mut layer_paths: Vec<(String, FsEntry)> = Vec::new();
-        let mut removed: Vec<String> = Vec::new();
-        let mut opaque: Vec<String> = Vec::new();
-        for entry in archive.entries().unwrap() {
-            let mut entry = entry.unwrap();
-            let path = entry
-                .path()
-                .unwrap()
-                .to_string_lossy()
-                .trim_end_matches('/')
-                .trim_start_matches("./")
-                .to_owned();
-            if path.is_empty() || path == "." {
-                continue;
-            }
-            let (parent, name) = match path.rsplit_once('/') {
-                Some((p, n)) => (format!("{p}/"), n.to_owned()),
-                None => (String::new(), path.clone()),
-            };
-            if name == ".wh..wh..opq" {
-                opaque.push(parent);
-                continue;
-            }
-            if let Some(gone) = name.strip_prefix(".wh.") {
-                removed.push(format!("{parent}{gone}"));
-                continue;
-            }
-            let header = entry.header().clone();
-            let kind = header.entry_type();
-            let (k, content) = if kind.is_dir() {
-                ('d', String::new())
-            } else if kind.is_symlink() {
-                (
-                    'l',
-                    header
-                        .link_name()
-                        .unwrap()
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned(),
-                )
-            } else if kind.is_hard_link() {
-                let target = header
-                    .link_name()
-                    .unwrap()
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                let target_entry = layer_paths
-                    .iter()
-                    .rev()
-                    .find(|(p, _)| *p == target)
-                    .map(|(_, e)| e.clone())
-                    .or_else(|| fs.get(&target).cloned())
-                    .expect("hard link target");
-                ('f', target_entry.content)
-            } else {
-                let mut bytes = Vec::new();
-                entry.read_to_end(&mut bytes).unwrap();
-                ('f', Digest::of(&bytes).to_string())
-            };
-            layer_paths.push((
-                path,
-                FsEntry {
-                    kind: k,
-                    mode: header.mode().unwrap() & 0o7777,
-                    uid: header.uid().unwrap(),
-                    gid: header.gid().unwrap(),
-                    content,
-                },
-            ));
-        }
-        for dir in opaque {
-            fs.retain(|p, _| !p.starts_with(&dir));
-        }
-        for gone in removed {
-            fs.retain(|p, _| *p != gone && !p.starts_with(&format!("{gone}/")));
-        }
-        for (path, entry) in layer_paths {
-            if entry.kind != 'd' {
-                fs.retain(|p, _| !p.starts_with(&format!("{path}/")));
-            }
-            fs.insert(path, entry);
-        }
-    }
-    fs
+    plinth_test::tree::image_tree(store, root, platform)
 }
 
 /// The config of one platform of `root`.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use plinth_catalog::Catalog;
 use plinth_oci::{ImageLocation, Platform};
-use plinth_registry::{NoReporter, fetch_image};
+use plinth_registry::{NoTransferReporter, fetch_image};
 
 use crate::ExitStatus;
 use crate::checks_arg::CheckArgs;
@@ -107,7 +107,7 @@ pub fn run(
                     &client,
                     &location,
                     &platforms,
-                    Arc::new(NoReporter),
+                    Arc::new(NoTransferReporter),
                 ))?
             }
         },

@@ -6,7 +6,7 @@ use clap::Args;
 use plinth_oci::{
     Descriptor, Digest, ImageConfig, ImageLocation, ImageManifest, ManifestDocument, Platform,
 };
-use plinth_registry::{Client, NoReporter, fetch_image};
+use plinth_registry::{Client, NoTransferReporter, fetch_image};
 use serde_json::{Value, json};
 
 use crate::ExitStatus;
@@ -68,7 +68,7 @@ async fn inspect(
             (fetched.digest, fetched.bytes.to_vec())
         }
         other => {
-            let root = fetch_image(client, other, &[], Arc::new(NoReporter)).await?;
+            let root = fetch_image(client, other, &[], Arc::new(NoTransferReporter)).await?;
             (root.digest.clone(), store.read_blob(&root.digest)?)
         }
     };
@@ -122,7 +122,7 @@ async fn read_config(
         && !client.store().has_blob(digest)
     {
         client
-            .get_blob(reference, &manifest.config, &NoReporter)
+            .get_blob(reference, &manifest.config, &NoTransferReporter)
             .await?;
     }
     Ok(ImageConfig::parse(&client.store().read_blob(digest)?)?)

@@ -62,6 +62,10 @@ pub fn run(
         apt_mirror: global.apt_mirror.clone(),
         suite: args.suite.clone(),
         pypi: args.pypi.clone(),
+        keyring: global
+            .apt_keyring
+            .clone()
+            .unwrap_or_else(|| plinth_engine::DEBIAN_ARCHIVE_KEYRING.into()),
     };
     let report = runtime()?
         .block_on(outdated::examine(
@@ -87,36 +91,7 @@ pub fn run(
 /// The report as text: roots, apt pins, pip pins, then a summary line.
 fn render_report(report: &OutdatedReport) -> String {
     let mut out = format!("{}\n", report.subject);
-    for root in &report.roots {
-        if root.moved() {
-            out.push_str(&format!(
-                "root {}: the tag {} moved from {} to {}\n",
-                root.address, root.tag, root.pinned, root.current
-            ));
-            for p in &root.platforms {
-                let show = |d: &Option<plinth_oci::Digest>| {
-                    d.as_ref().map_or("none".to_owned(), ToString::to_string)
-                };
-                out.push_str(&format!(
-                    "  {}: {} -> {}\n",
-                    p.platform,
-                    show(&p.pinned),
-                    show(&p.current)
-                ));
-            }
-        } else {
-            out.push_str(&format!(
-                "root {}: the tag {} still points to the pinned digest\n",
-                root.address, root.tag
-            ));
-        }
-    }
-    for root in &report.roots_not_compared {
-        out.push_str(&format!(
-            "root {}: its tag could not be compared: {}\n",
-            root.address, root.error
-        ));
-    }
+    render_roots(&mut out, report);
     for suite in &report.suites {
         out.push_str(&format!(
             "apt pins on {} checked against {} ({})\n",
@@ -130,55 +105,14 @@ fn render_report(report: &OutdatedReport) -> String {
         ));
     }
     if !report.apt.is_empty() {
-        let rows: Vec<[String; 4]> = report
-            .apt
-            .iter()
-            .map(|p| {
-                let carries = p
-                    .available
-                    .iter()
-                    .map(|a| format!("{} ({})", a.version, a.suite))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                [
-                    p.pin.clone(),
-                    format!("#{}", p.step),
-                    p.platform.clone(),
-                    if p.installable {
-                        "ok".to_owned()
-                    } else if carries.is_empty() {
-                        format!("not in {}: the archive has no such package", p.suite)
-                    } else {
-                        format!("not in {}: it carries {carries}", p.suite)
-                    },
-                ]
-            })
-            .collect();
+        let rows: Vec<[String; 4]> = report.apt.iter().map(apt_row).collect();
         out.push_str(&table(["APT PIN", "STEP", "PLATFORM", "STATUS"], &rows));
     }
     if !report.pip.is_empty() {
-        let rows: Vec<[String; 4]> = report
-            .pip
-            .iter()
-            .map(|p| {
-                let latest = p.latest.clone().unwrap_or_default();
-                [
-                    p.pin.clone(),
-                    format!("#{}", p.step),
-                    latest.clone(),
-                    match (p.installable, p.newer, &p.latest) {
-                        (false, _, None) => "the index has no such package".to_owned(),
-                        (false, _, Some(_)) => "the index serves no such release".to_owned(),
-                        (true, true, _) => format!("ok, newer: {latest}"),
-                        (true, false, _) => "ok".to_owned(),
-                    },
-                ]
-            })
-            .collect();
+        let rows: Vec<[String; 4]> = report.pip.iter().map(pip_row).collect();
         out.push_str(&table(["PIP PIN", "STEP", "LATEST", "STATUS"], &rows));
     }
-    let blocking = report.cannot_install();
-    out.push_str(&match blocking {
+    out.push_str(&match report.cannot_install() {
         0 => format!(
             "every pin installs; {} root tag(s) moved",
             report.moved_roots()
@@ -189,6 +123,74 @@ fn render_report(report: &OutdatedReport) -> String {
         ),
     });
     out
+}
+
+/// One line per compared root (with the digests per platform when its tag moved), then the
+/// roots that could not be compared.
+fn render_roots(out: &mut String, report: &OutdatedReport) {
+    for root in &report.roots {
+        if !root.moved() {
+            out.push_str(&format!(
+                "root {}: the tag {} still points to the pinned digest\n",
+                root.address, root.tag
+            ));
+            continue;
+        }
+        out.push_str(&format!(
+            "root {}: the tag {} moved from {} to {}\n",
+            root.address, root.tag, root.pinned, root.current
+        ));
+        let show = |d: &Option<plinth_oci::Digest>| {
+            d.as_ref().map_or("none".to_owned(), ToString::to_string)
+        };
+        for p in &root.platforms {
+            out.push_str(&format!(
+                "  {}: {} -> {}\n",
+                p.platform,
+                show(&p.pinned),
+                show(&p.current)
+            ));
+        }
+    }
+    for root in &report.roots_not_compared {
+        out.push_str(&format!(
+            "root {}: its tag could not be compared: {}\n",
+            root.address, root.error
+        ));
+    }
+}
+
+fn apt_row(p: &outdated::AptPinStatus) -> [String; 4] {
+    let carries = p
+        .available
+        .iter()
+        .map(|a| format!("{} ({})", a.version, a.suite))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let status = if p.installable {
+        "ok".to_owned()
+    } else if carries.is_empty() {
+        format!("not in {}: the archive has no such package", p.suite)
+    } else {
+        format!("not in {}: it carries {carries}", p.suite)
+    };
+    [
+        p.pin.clone(),
+        format!("#{}", p.step),
+        p.platform.clone(),
+        status,
+    ]
+}
+
+fn pip_row(p: &outdated::PipPinStatus) -> [String; 4] {
+    let latest = p.latest.clone().unwrap_or_default();
+    let status = match (p.installable, p.newer, &p.latest) {
+        (false, _, None) => "the index has no such package".to_owned(),
+        (false, _, Some(_)) => "the index serves no such release".to_owned(),
+        (true, true, _) => format!("ok, newer: {latest}"),
+        (true, false, _) => "ok".to_owned(),
+    };
+    [p.pin.clone(), format!("#{}", p.step), latest, status]
 }
 
 fn table(header: [&str; 4], rows: &[[String; 4]]) -> String {

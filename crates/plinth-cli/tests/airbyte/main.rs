@@ -14,27 +14,16 @@
 //!   root the build stops at its first step (`yum: not found`).
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use plinth_engine::{BuildOptions, Engine, EngineConfig, UrlMirror};
 use plinth_oci::{Platform, Store};
 use plinth_recipe::{Container, ImageSubstitutions, Op};
 use plinth_registry::Client;
-use plinth_test::{External, LocalRegistry, TestContext, format_output, require_external};
+use plinth_test::{External, LocalRegistry, TestContext, output, require_external};
 
 const PYTHON: &str = "airbyte/python-connector-base";
 const JAVA: &str = "airbyte/java-connector-base";
 const OLD_PIN: &str = "poppler-utils=22.12.0-2+b1";
-
-#[allow(
-    clippy::print_stderr,
-    reason = "the command's output explains a failing assertion"
-)]
-fn output(ctx: &TestContext, cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    eprintln!("{}", ctx.filter(&format_output(&out)));
-    out
-}
 
 /// Runs `catalog/standins/make` and returns the global flags it wrote.
 fn make_standins(ctx: &TestContext, registry: &LocalRegistry) -> Vec<String> {

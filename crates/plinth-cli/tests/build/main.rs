@@ -4,27 +4,16 @@ mod cold_pulls;
 mod outputs;
 mod provenance;
 mod reproducible;
+mod sbom;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
+mod killed_bootstrap;
 mod main_job;
 
-use plinth_oci::Store;
-use plinth_oci::layout::OciLayout;
-use plinth_test::images::busybox_index;
-use plinth_test::{External, TestContext, format_output, require_external};
-
-fn busybox_layout(dir: &Path) -> String {
-    let store = Store::open(dir.join("fixture-store")).unwrap();
-    let index = busybox_index(&store);
-    let layout = dir.join("root-layout");
-    OciLayout::create(&layout)
-        .unwrap()
-        .export_from_store(&store, &index, Some("v1"))
-        .unwrap();
-    format!("oci:{}:v1", layout.display())
-}
+use plinth_test::images::busybox_layout;
+use plinth_test::{External, TestContext, output, require_external};
 
 /// Writes `text` as the test's Dockerfile.
 fn write_dockerfile(ctx: &TestContext, text: &str) -> std::path::PathBuf {
@@ -44,16 +33,6 @@ fn build_amd64(ctx: &TestContext, dockerfile: &Path) -> Command {
         "linux/amd64",
     ]);
     cmd
-}
-
-#[allow(
-    clippy::print_stderr,
-    reason = "the command's output explains a failing assertion"
-)]
-fn output(ctx: &TestContext, cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    eprintln!("{}", ctx.filter(&format_output(&out)));
-    out
 }
 
 fn stdout_ok(ctx: &TestContext, cmd: &mut Command) -> String {

@@ -3,12 +3,11 @@
 //! of it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use plinth_oci::Store;
 use plinth_oci::layout::OciLayout;
 use plinth_test::images::BusyboxImage;
-use plinth_test::{External, LocalRegistry, TestContext, format_output, require_external};
+use plinth_test::{External, LocalRegistry, TestContext, output, require_external};
 use serde_json::Value;
 
 const PYTHON: &str = "airbyte/python-connector-base";
@@ -16,16 +15,6 @@ const DEBIAN_PYTHON: &str = "plinth/python-connector-base";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-#[allow(
-    clippy::print_stderr,
-    reason = "the command's output explains a failing assertion"
-)]
-fn output(ctx: &TestContext, cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    eprintln!("{}", ctx.filter(&format_output(&out)));
-    out
 }
 
 /// A copy of the repository's `catalog/` changelogs in the test's own directory.

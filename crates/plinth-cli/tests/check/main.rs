@@ -5,26 +5,12 @@
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use plinth_oci::layer::{WriteOptions, store_dir_layer};
 use plinth_oci::layout::OciLayout;
 use plinth_oci::{Descriptor, ImageConfig, ImageManifest, MediaType, Platform, Store};
-use plinth_test::{External, LocalRegistry, TestContext, format_output, require_external};
-
-#[allow(
-    clippy::print_stderr,
-    reason = "the command's output explains a failing assertion"
-)]
-fn output(ctx: &TestContext, cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    eprintln!("{}", ctx.filter(&format_output(&out)));
-    out
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use plinth_test::{External, LocalRegistry, TestContext, output, require_external, stderr_of};
 
 /// A scratch image (no shell, no coreutils): `/app/hello` (0755, 1000:1000), `/app/config`, an
 /// absolute symlink `/etc/hello.conf` → `/app/config`, a dangling link, and `APP_HOME=/app`.
@@ -143,17 +129,17 @@ fn check_an_existing_image_without_a_shell_from_every_source() {
     std::fs::write(&failing, FAILING).unwrap();
 
     let out = check(&ctx, &image, &passing, false);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("cst:file_content:config through the link"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("cst:file_content:config through the link"));
     // Quiet and passing: nothing to say.
     let out = check(&ctx, &image, &passing, true);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(stderr(&out), "");
+    assert_eq!(stderr_of(&out), "");
 
     // Quiet and failing: exit 1 and every failure with container-structure-test's wording.
     let out = check(&ctx, &image, &failing, true);
     assert_eq!(out.status.code(), Some(1));
-    let text = stderr(&out);
+    let text = stderr_of(&out);
     for message in [
         "File /app/missing should exist but does not",
         "/app/config has incorrect permissions. Expected: -rw-r--r--, Actual: -rw-r-----",
@@ -178,7 +164,7 @@ fn check_an_existing_image_without_a_shell_from_every_source() {
         &passing,
         true,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
 
     let registry = LocalRegistry::start();
     let pushed = registry.image("scratch/app:1.0.0");
@@ -189,7 +175,7 @@ fn check_an_existing_image_without_a_shell_from_every_source() {
     );
     assert!(copied.status.success());
     let out = check(&ctx, &pushed, &passing, true);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let out = check(&ctx, &pushed, &failing, true);
     assert_eq!(out.status.code(), Some(1));
 }
@@ -246,7 +232,7 @@ commandTests:
             .arg("--cst")
             .arg(&cst),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
 }
 
 #[test]
@@ -255,11 +241,11 @@ fn check_without_recipe_or_image_is_a_usage_error() {
     let out = output(&ctx, ctx.plinth().arg("check"));
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("--image REF --cst FILE"),
+        stderr_of(&out).contains("--image REF --cst FILE"),
         "{}",
-        stderr(&out)
+        stderr_of(&out)
     );
     let out = output(&ctx, ctx.plinth().args(["check", "--image", "oci:x"]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("add container-structure-test files with --cst FILE"));
+    assert!(stderr_of(&out).contains("add container-structure-test files with --cst FILE"));
 }

@@ -1,37 +1,17 @@
 //! Process conventions: exit codes, shell completions, the manual page, messages that name no
 //! Rust API, and commands that take what users type (a full repository address).
 
-use std::process::{Command, Output};
-
 use plinth_oci::Store;
 use plinth_oci::layout::OciLayout;
 use plinth_test::images::busybox_index;
-use plinth_test::{LocalRegistry, TestContext, find_in_path, format_output};
-
-#[allow(
-    clippy::print_stderr,
-    reason = "the command's output explains a failing assertion"
-)]
-fn output(ctx: &TestContext, cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    eprintln!("{}", ctx.filter(&format_output(&out)));
-    out
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use plinth_test::{LocalRegistry, TestContext, find_in_path, output, stderr_of, stdout_of};
 
 #[test]
 fn usage_errors_exit_2_and_help_documents_the_codes() {
     let ctx = TestContext::new();
     let help = output(&ctx, ctx.plinth().arg("--help"));
     assert_eq!(help.status.code(), Some(0));
-    let text = stdout(&help);
+    let text = stdout_of(&help);
     assert!(text.contains("Exit status:"), "{text}");
     assert!(text.contains("1  a build, check, publish"), "{text}");
     assert!(text.contains("2  usage error"), "{text}");
@@ -75,9 +55,9 @@ fn usage_errors_exit_2_and_help_documents_the_codes() {
         let out = output(&ctx, ctx.plinth().args(*args));
         assert_eq!(out.status.code(), Some(2), "plinth {args:?}");
         assert!(
-            stderr(&out).contains(message),
+            stderr_of(&out).contains(message),
             "plinth {args:?}: {}",
-            stderr(&out)
+            stderr_of(&out)
         );
     }
 }
@@ -93,7 +73,11 @@ fn a_command_that_fails_exits_1() {
             .args(["inspect", &format!("127.0.0.1:{port}/team/demo:1.0.0")]),
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
+    assert!(
+        stderr_of(&out).starts_with("error: "),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]
@@ -102,7 +86,7 @@ fn completions_for_bash_zsh_and_fish() {
     let script = |shell: &str| {
         let out = output(&ctx, ctx.plinth().args(["completions", shell]));
         assert!(out.status.success(), "completions {shell}");
-        stdout(&out)
+        stdout_of(&out)
     };
     let bash = script("bash");
     // bash loads the script and completes subcommands and flags from it.
@@ -115,7 +99,7 @@ fn completions_for_bash_zsh_and_fish() {
         );
         let out = output(&ctx, ctx.command("bash").args(["-c", &probe]));
         assert!(out.status.success());
-        stdout(&out)
+        stdout_of(&out)
     };
     let commands = complete("plinth co");
     assert!(
@@ -148,7 +132,7 @@ fn manual_pages_render_with_man() {
     let ctx = TestContext::new();
     let out = output(&ctx, ctx.plinth().arg("man"));
     assert!(out.status.success());
-    let page = stdout(&out);
+    let page = stdout_of(&out);
     assert!(page.contains(".TH plinth 1"), "{page}");
     let dir = ctx.temp_dir().join("man1");
     let out = output(&ctx, ctx.plinth().arg("man").arg("--dir").arg(&dir));
@@ -172,7 +156,7 @@ fn manual_pages_render_with_man() {
             .arg(dir.join("plinth.1")),
     );
     assert!(rendered.status.success());
-    let text = stdout(&rendered);
+    let text = stdout_of(&rendered);
     for needle in [
         "upgrade-consumers",
         "completions",
@@ -196,7 +180,7 @@ fn buildable_dockerfile_knows_the_recipe_user_ids() {
         ]),
     );
     assert!(out.status.success());
-    let text = stdout(&out);
+    let text = stdout_of(&out);
     assert!(
         text.contains(
             "RUN --mount=type=cache,target=/custom_cache/pip,id=pip_cache,uid=1000,gid=1000 "
@@ -215,7 +199,7 @@ fn buildable_dockerfile_knows_the_recipe_user_ids() {
             "airbyte=2000:3000",
         ]),
     );
-    assert!(stdout(&out).contains(",uid=2000,gid=3000 "));
+    assert!(stdout_of(&out).contains(",uid=2000,gid=3000 "));
 }
 
 /// Pushes the busybox fixture to `registry` as `team/demo:TAG` for each tag, through `plinth copy`.
@@ -259,23 +243,23 @@ fn latest_takes_a_full_repository_address() {
     let full = latest(&format!("{host}/team/demo"), false);
     assert!(full.status.success());
     assert_eq!(
-        stdout(&full).trim(),
+        stdout_of(&full).trim(),
         format!("{host}/team/demo:1.1.0-rc.1@{digest}")
     );
     let path = latest("team/demo", true);
     assert_eq!(
-        stdout(&path).trim(),
+        stdout_of(&path).trim(),
         format!("{host}/team/demo:1.0.0@{digest}")
     );
     let stable_full = latest(&format!("{host}/team/demo"), true);
-    assert_eq!(stdout(&stable_full), stdout(&path));
-    assert!(!stderr(&full).contains(&format!("{host}/{host}")));
+    assert_eq!(stdout_of(&stable_full), stdout_of(&path));
+    assert!(!stderr_of(&full).contains(&format!("{host}/{host}")));
 }
 
 #[test]
 fn help_texts_name_no_rust_api() {
     let ctx = TestContext::new();
-    let help = stdout(&output(&ctx, ctx.plinth().arg("--help")));
+    let help = stdout_of(&output(&ctx, ctx.plinth().arg("--help")));
     let commands: Vec<&str> = help
         .lines()
         .skip_while(|l| !l.starts_with("Commands:"))
@@ -290,7 +274,7 @@ fn help_texts_name_no_rust_api() {
     for command in std::iter::once("--help").chain(commands) {
         let out = output(&ctx, ctx.plinth().args([command, "--help"]));
         assert!(out.status.success(), "{command} --help");
-        let text = stdout(&out);
+        let text = stdout_of(&out);
         assert!(
             !text.contains("::") && !text.contains("with_"),
             "`plinth {command} --help` names a Rust API:\n{text}"

@@ -9,7 +9,7 @@ use plinth_oci::layer::{WriteOptions, store_dir_layer};
 use plinth_oci::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, MediaType, Platform, Reference, Store,
 };
-use plinth_registry::{Client, NoReporter};
+use plinth_registry::{Client, NoTransferReporter};
 use plinth_test::{LocalRegistry, TestContext};
 
 /// The example family's repository.
@@ -136,7 +136,7 @@ pub fn push_root(registry: &LocalRegistry, root: Root) -> String {
     let client = Client::builder(store).build().unwrap();
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(client.push_image(&index.digest, &target, Arc::new(NoReporter)))
+        .block_on(client.push_image(&index.digest, &target, Arc::new(NoTransferReporter)))
         .unwrap();
     let address = format!("docker.io/library/busybox:{tag}@{}", index.digest);
     pushed.push((root, address.clone()));

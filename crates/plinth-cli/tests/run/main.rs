@@ -1,44 +1,25 @@
 //! `plinth run` against `docker run` of the same image on this machine: ENTRYPOINT + CMD, CMD…
 //! replacing CMD, `--entrypoint`, `-e`, `-u`, `-w` and the exit code give the same results.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
-use plinth_oci::Store;
-use plinth_oci::layout::OciLayout;
-use plinth_test::images::busybox_index;
-use plinth_test::{External, TestContext, format_output, require_external};
-
-#[allow(
-    clippy::print_stderr,
-    reason = "the command's output explains a failing assertion"
-)]
-fn output(ctx: &TestContext, cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    eprintln!("{}", ctx.filter(&format_output(&out)));
-    out
-}
+use plinth_test::images::busybox_layout;
+use plinth_test::{External, TestContext, output, require_external};
 
 /// The test image: busybox with an entrypoint that prints its environment, place and arguments.
 fn build_image(ctx: &TestContext, tag: &str) -> std::path::PathBuf {
     let dir = ctx.temp_dir();
-    let store = Store::open(dir.join("fixture-store")).unwrap();
-    let index = busybox_index(&store);
-    let layout = dir.join("root-layout");
-    OciLayout::create(&layout)
-        .unwrap()
-        .export_from_store(&store, &index, Some("v1"))
-        .unwrap();
+    let root = busybox_layout(dir);
     let dockerfile = dir.join("Dockerfile");
     std::fs::write(
         &dockerfile,
         format!(
-            "FROM oci:{}:v1\n\
+            "FROM {root}\n\
              ENV GREETING=hello\n\
              WORKDIR /srv/app\n\
              USER airbyte\n\
              ENTRYPOINT [\"/bin/sh\", \"-c\", \"echo \\\"$GREETING from $(pwd) as $(id -u):$(id -g):\\\" \\\"$@\\\"\", \"entry\"]\n\
-             CMD [\"default\", \"args\"]\n",
-            layout.display()
+             CMD [\"default\", \"args\"]\n"
         ),
     )
     .unwrap();
@@ -143,20 +124,10 @@ fn an_image_without_entrypoint_or_cmd_needs_a_command() {
     }
     let ctx = TestContext::new();
     let dir = ctx.temp_dir();
-    let store = Store::open(dir.join("fixture-store")).unwrap();
-    let index = busybox_index(&store);
-    let layout = dir.join("layout");
-    OciLayout::create(&layout)
-        .unwrap()
-        .export_from_store(&store, &index, Some("v1"))
-        .unwrap();
+    let root = busybox_layout(dir);
     // The fixture's CMD is `sh`; `CMD []` clears it.
     let dockerfile = dir.join("Dockerfile");
-    std::fs::write(
-        &dockerfile,
-        format!("FROM oci:{}:v1\nCMD []\n", layout.display()),
-    )
-    .unwrap();
+    std::fs::write(&dockerfile, format!("FROM {root}\nCMD []\n")).unwrap();
     let image = "test/run-nothing";
     let built = output(
         &ctx,

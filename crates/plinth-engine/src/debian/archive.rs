@@ -22,6 +22,9 @@ pub const DEBIAN_ARCHIVE_KEYRING: &str = "/usr/share/keyrings/debian-archive-key
 /// The archive used when neither `--apt-mirror` nor the machine's apt sources name the suite.
 pub const DEFAULT_DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
 
+/// How long an `InRelease` download may take (a few hundred KiB).
+const IN_RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// One `deb URI SUITE` line of the bootstrap (the root's components are added to each).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AptSource {
@@ -171,9 +174,55 @@ pub(crate) fn fetch_state(
     keyring: &Path,
     work: &Path,
 ) -> std::result::Result<ReleaseState, StateError> {
-    let url = format!("{}/dists/{}/InRelease", source.uri, source.suite);
-    let bytes = download(&url).map_err(StateError::Unreachable)?;
+    let url = in_release_url(source);
+    let bytes = download(&url, IN_RELEASE_TIMEOUT)
+        .and_then(|body| body.ok_or_else(|| not_found(&url)))
+        .map_err(StateError::Unreachable)?;
     verify_in_release(source, &url, &bytes, keyring, work).map_err(StateError::Refused)
+}
+
+/// The URL of a source's `InRelease`.
+pub(crate) fn in_release_url(source: &AptSource) -> String {
+    format!("{}/dists/{}/InRelease", source.uri, source.suite)
+}
+
+/// Downloads and verifies the `InRelease` of `source`, returning its state and signed text;
+/// `None` when the archive has no such suite (404).
+pub(crate) fn fetch_release(
+    source: &AptSource,
+    keyring: &Path,
+    work: &Path,
+) -> Result<Option<SignedRelease>> {
+    let url = in_release_url(source);
+    let Some(bytes) = download(&url, IN_RELEASE_TIMEOUT)? else {
+        return Ok(None);
+    };
+    verify_signed_release(source, &url, &bytes, keyring, work).map(Some)
+}
+
+/// A verified `InRelease`: its state and the text its signature covers.
+pub(crate) struct SignedRelease {
+    pub(crate) state: ReleaseState,
+    pub(crate) text: String,
+}
+
+impl SignedRelease {
+    /// The sha256 and size the signed text lists for `path` (relative to `dists/SUITE/`).
+    pub(crate) fn sha256_of(&self, path: &str) -> Option<(Digest, u64)> {
+        let section = self.text.split("\nSHA256:\n").nth(1)?;
+        section
+            .lines()
+            .take_while(|l| l.starts_with(' '))
+            .find_map(|line| {
+                let mut words = line.split_whitespace();
+                let (hash, size, name) = (words.next()?, words.next()?, words.next()?);
+                if name != path {
+                    return None;
+                }
+                let digest = format!("sha256:{hash}").parse().ok()?;
+                Some((digest, size.parse().ok()?))
+            })
+    }
 }
 
 /// Checks the signature of an `InRelease` file and reads its signed fields.
@@ -184,6 +233,17 @@ pub(crate) fn verify_in_release(
     keyring: &Path,
     work: &Path,
 ) -> Result<ReleaseState> {
+    verify_signed_release(source, url, bytes, keyring, work).map(|r| r.state)
+}
+
+/// [`verify_in_release`], keeping the signed text.
+fn verify_signed_release(
+    source: &AptSource,
+    url: &str,
+    bytes: &[u8],
+    keyring: &Path,
+    work: &Path,
+) -> Result<SignedRelease> {
     let refused = |reason: String| Error::DebianArchive {
         url: url.to_owned(),
         reason,
@@ -249,16 +309,25 @@ pub(crate) fn verify_in_release(
             source.suite
         )));
     }
-    Ok(ReleaseState {
+    let state = ReleaseState {
         uri: source.uri.clone(),
         suite: source.suite.clone(),
         in_release: Digest::of(bytes),
         date,
         date_epoch,
-    })
+    };
+    Ok(SignedRelease { state, text })
 }
 
-fn download(url: &str) -> Result<Vec<u8>> {
+fn not_found(url: &str) -> Error {
+    Error::DebianUnreachable {
+        url: url.to_owned(),
+        reason: "the server answered 404 Not Found".into(),
+    }
+}
+
+/// The body of `url`; `None` when the server answers 404.
+pub(crate) fn download(url: &str, timeout: std::time::Duration) -> Result<Option<Vec<u8>>> {
     let fail = |reason: String| Error::DebianUnreachable {
         url: url.to_owned(),
         reason,
@@ -267,7 +336,7 @@ fn download(url: &str) -> Result<Vec<u8>> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("plinth/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(15))
-            .timeout(std::time::Duration::from_secs(60))
+            .timeout(timeout)
             .build()
             .map_err(|e| fail(format!("cannot create an HTTP client: {e}")))?;
         let response = client
@@ -275,6 +344,9 @@ fn download(url: &str) -> Result<Vec<u8>> {
             .send()
             .await
             .map_err(|e| fail(e.without_url().to_string()))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if !response.status().is_success() {
             return Err(fail(format!("the server answered {}", response.status())));
         }
@@ -282,7 +354,7 @@ fn download(url: &str) -> Result<Vec<u8>> {
             .bytes()
             .await
             .map_err(|e| fail(e.without_url().to_string()))?;
-        Ok(body.to_vec())
+        Ok(Some(body.to_vec()))
     })
     .unwrap_or_else(|| Err(fail("the HTTP runtime failed or panicked".into())))
 }

@@ -63,67 +63,17 @@ pub(crate) fn bootstrap(
         platform: platform.to_string(),
         reason,
     };
-    let settings = &engine.debian;
     // The newest archive date: the same archive state always gives the same epoch.
     let epoch = checked.iter().map(|s| s.date_epoch).max().unwrap_or(0);
     let rootfs = work.join("rootfs");
     let lists = work.join("lists");
     std::fs::create_dir_all(&lists).map_err(|e| Error::io("create", &lists, e))?;
-    let components = root.components().join(",");
-    let mut cmd = Command::new("mmdebstrap");
-    cmd.env("SOURCE_DATE_EPOCH", epoch.to_string())
-        .arg(format!("--variant={}", root.variant()))
-        .arg(format!("--architectures={}", debian_arch(platform)?))
-        .arg(format!("--components={components}"))
-        .arg(format!("--keyring={}", settings.keyring.display()))
-        .arg(format!(
-            "--customize-hook=cp \"$1\"/var/lib/apt/lists/*_InRelease '{}'/",
-            lists.display()
-        ));
-    if !root.packages().is_empty() {
-        cmd.arg(format!("--include={}", root.packages().join(",")));
-    }
-    cmd.arg(root.suite()).arg(&rootfs);
-    for s in sources {
-        cmd.arg(format!(
-            "deb [signed-by={}] {} {} {}",
-            settings.keyring.display(),
-            s.uri,
-            s.suite,
-            root.components().join(" ")
-        ));
-    }
+    let keyring = &engine.debian.keyring;
+    let cmd = mmdebstrap_command(root, platform, sources, keyring, epoch, &rootfs, &lists)?;
     tracing::info!(root = %root, %platform, epoch, "bootstrapping a Debian root with mmdebstrap");
-    let out = cmd.output().map_err(|e| {
-        fail(format!(
-            "cannot run `mmdebstrap` ({e}); install it with `apt-get install mmdebstrap`"
-        ))
-    })?;
-    if !out.status.success() {
-        let text = String::from_utf8_lossy(&out.stderr);
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
-        return Err(fail(format!(
-            "mmdebstrap exited with {}:\n{tail}",
-            out.status
-        )));
-    }
+    run_mmdebstrap(cmd).map_err(fail)?;
 
-    // The archive may have moved between the check and apt's own download: record what apt used
-    // (verified again, the same way), not what was checked.
-    let mut archive = Vec::new();
-    for s in sources {
-        let name = list_file_name(s);
-        let path = lists.join(&name);
-        let bytes = std::fs::read(&path).map_err(|_| {
-            fail(format!(
-                "apt kept no `{name}`: the bootstrap did not use `{} {}`",
-                s.uri, s.suite
-            ))
-        })?;
-        let url = format!("{}/dists/{}/InRelease", s.uri, s.suite);
-        archive.push(verify_in_release(s, &url, &bytes, &settings.keyring, work)?);
-    }
+    let archive = archive_used(sources, &lists, keyring, work, fail)?;
     if archive != checked {
         // Made from another state than the one checked (and with its epoch): not the root the
         // cache key names. The caller checks again and starts over.
@@ -135,37 +85,107 @@ pub(crate) fn bootstrap(
     // mounts its own), as in Debian's official images.
     empty_dir(&rootfs.join("dev"))?;
     let packages = installed_packages(&rootfs.join("var/lib/dpkg/status"))?;
+    let manifest = store_root_image(engine, root, platform, &rootfs, epoch, &archive)?;
+    Ok(Some(Bootstrapped {
+        manifest,
+        archive,
+        packages,
+    }))
+}
+
+/// The mmdebstrap call making `root` in `rootfs` from `sources`, with apt's `InRelease` files
+/// copied to `lists` for [`archive_used`].
+fn mmdebstrap_command(
+    root: &DebianRoot,
+    platform: &Platform,
+    sources: &[AptSource],
+    keyring: &Path,
+    epoch: u64,
+    rootfs: &Path,
+    lists: &Path,
+) -> Result<Command> {
+    // In a namespace of its own, so that a killed bootstrap leaves no mounts behind.
+    let mut cmd = super::work::guarded_command("mmdebstrap");
+    cmd.env("SOURCE_DATE_EPOCH", epoch.to_string())
+        .arg(format!("--variant={}", root.variant()))
+        .arg(format!("--architectures={}", debian_arch(platform)?))
+        .arg(format!("--components={}", root.components().join(",")))
+        .arg(format!("--keyring={}", keyring.display()))
+        .arg(format!(
+            "--customize-hook=cp \"$1\"/var/lib/apt/lists/*_InRelease '{}'/",
+            lists.display()
+        ));
+    if !root.packages().is_empty() {
+        cmd.arg(format!("--include={}", root.packages().join(",")));
+    }
+    cmd.arg(root.suite()).arg(rootfs);
+    for s in sources {
+        cmd.arg(format!(
+            "deb [signed-by={}] {} {} {}",
+            keyring.display(),
+            s.uri,
+            s.suite,
+            root.components().join(" ")
+        ));
+    }
+    Ok(cmd)
+}
+
+/// Runs mmdebstrap; a failure is the reason with the last lines it wrote.
+fn run_mmdebstrap(mut cmd: Command) -> std::result::Result<(), String> {
+    let out = cmd.output().map_err(|e| {
+        format!("cannot run `mmdebstrap` ({e}); install it with `apt-get install mmdebstrap`")
+    })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+    Err(format!("mmdebstrap exited with {}:\n{tail}", out.status))
+}
+
+/// The archive state apt actually used, from the `InRelease` files the bootstrap kept in
+/// `lists`: the archive may have moved between the check and apt's own download, so what apt
+/// used is verified again, the same way, and recorded instead of what was checked.
+fn archive_used(
+    sources: &[AptSource],
+    lists: &Path,
+    keyring: &Path,
+    work: &Path,
+    fail: impl Fn(String) -> Error,
+) -> Result<Vec<ReleaseState>> {
+    let mut archive = Vec::new();
+    for s in sources {
+        let name = list_file_name(s);
+        let bytes = std::fs::read(lists.join(&name)).map_err(|_| {
+            fail(format!(
+                "apt kept no `{name}`: the bootstrap did not use `{} {}`",
+                s.uri, s.suite
+            ))
+        })?;
+        let url = format!("{}/dists/{}/InRelease", s.uri, s.suite);
+        archive.push(verify_in_release(s, &url, &bytes, keyring, work)?);
+    }
+    Ok(archive)
+}
+
+/// Writes `rootfs` as one layer with an image config like Debian's official images (plus the
+/// root's labels and history) and returns the stored manifest.
+fn store_root_image(
+    engine: &Inner,
+    root: &DebianRoot,
+    platform: &Platform,
+    rootfs: &Path,
+    epoch: u64,
+    archive: &[ReleaseState],
+) -> Result<Descriptor> {
     let options = WriteOptions::new()
         .with_compression(engine.compression)
         .with_source_date_epoch(Some(epoch));
-    let layer = store_dir_layer(&engine.store, &rootfs, &options)?;
-
-    let created = crate::time::rfc3339(epoch);
-    let mut config = ImageConfig::for_platform(platform);
-    config.created = Some(created.clone());
+    let layer = store_dir_layer(&engine.store, rootfs, &options)?;
+    let mut config = root_config(root, platform, epoch, archive);
     config.rootfs.diff_ids.push(layer.diff_id.clone());
-    config.set_env("PATH", DEBIAN_PATH);
-    let runtime = config.runtime_mut();
-    runtime.cmd = Some(vec!["bash".into()]);
-    let labels = runtime.labels.get_or_insert_with(BTreeMap::new);
-    labels.insert(DEBIAN_ROOT_LABEL.into(), root.address());
-    labels.insert(DEBIAN_ARCHIVE_LABEL.into(), archive_label(&archive));
-    config.history.push(History {
-        created: Some(created),
-        created_by: Some(format!(
-            "mmdebstrap --variant={} --components={components}{} {} ({})",
-            root.variant(),
-            if root.packages().is_empty() {
-                String::new()
-            } else {
-                format!(" --include={}", root.packages().join(","))
-            },
-            root.suite(),
-            archive_label(&archive)
-        )),
-        comment: Some("plinth: a root from Debian's archive".into()),
-        ..History::default()
-    });
     let config = engine
         .store
         .write_config(engine.media_types.config(), &config)?;
@@ -175,12 +195,44 @@ pub(crate) fn bootstrap(
         layer.size,
     );
     let manifest = ImageManifest::new(engine.media_types.manifest(), config, vec![layer]);
-    let manifest = engine.store.write_manifest(&manifest)?;
-    Ok(Some(Bootstrapped {
-        manifest,
-        archive,
-        packages,
-    }))
+    Ok(engine.store.write_manifest(&manifest)?)
+}
+
+/// The image config of a root (without its layer's diff_id): Debian's `PATH` and `bash`, the
+/// root and archive labels, and a history line naming the mmdebstrap call.
+fn root_config(
+    root: &DebianRoot,
+    platform: &Platform,
+    epoch: u64,
+    archive: &[ReleaseState],
+) -> ImageConfig {
+    let created = crate::time::rfc3339(epoch);
+    let mut config = ImageConfig::for_platform(platform);
+    config.created = Some(created.clone());
+    config.set_env("PATH", DEBIAN_PATH);
+    let runtime = config.runtime_mut();
+    runtime.cmd = Some(vec!["bash".into()]);
+    let labels = runtime.labels.get_or_insert_with(BTreeMap::new);
+    labels.insert(DEBIAN_ROOT_LABEL.into(), root.address());
+    labels.insert(DEBIAN_ARCHIVE_LABEL.into(), archive_label(archive));
+    let include = if root.packages().is_empty() {
+        String::new()
+    } else {
+        format!(" --include={}", root.packages().join(","))
+    };
+    config.history.push(History {
+        created: Some(created),
+        created_by: Some(format!(
+            "mmdebstrap --variant={} --components={}{include} {} ({})",
+            root.variant(),
+            root.components().join(","),
+            root.suite(),
+            archive_label(archive)
+        )),
+        comment: Some("plinth: a root from Debian's archive".into()),
+        ..History::default()
+    });
+    config
 }
 
 fn empty_dir(dir: &Path) -> Result<()> {

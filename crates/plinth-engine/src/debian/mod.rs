@@ -17,6 +17,8 @@
 
 mod archive;
 mod bootstrap;
+mod index;
+mod work;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub use archive::{AptSource, DEBIAN_ARCHIVE_KEYRING, DEFAULT_DEBIAN_MIRROR, ReleaseState};
 pub use bootstrap::{DEBIAN_ARCHIVE_LABEL, DEBIAN_ROOT_LABEL};
+pub use index::{VerifiedIndex, read_package_index};
 
 use crate::engine::Inner;
 use crate::error::{Error, Result};
@@ -127,11 +130,9 @@ pub(crate) fn resolve_debian(
     let bootstrap_version = bootstrap::mmdebstrap_version()?;
     // Two tries: the archive is republished a few times a day, and a bootstrap that overlapped
     // with one is made again from the new state.
+    work::remove_stale_work(&tmp);
     for _ in 0..2 {
-        let work = tempfile::Builder::new()
-            .prefix("debian-root-")
-            .tempdir_in(&tmp)
-            .map_err(|e| Error::io("create a temp dir in", &tmp, e))?;
+        let work = work::work_dir(&tmp)?;
         let mut checked = Vec::new();
         for source in &sources {
             match archive::fetch_state(source, &settings.keyring, work.path()) {

@@ -8,7 +8,7 @@ use plinth_engine::{BuildOptions, CacheStatus, DiscardOutput, Engine, RunOptions
 use plinth_oci::docker_archive::read_docker_archive;
 use plinth_oci::{Descriptor, ImageLocation, Platform, Reference};
 use plinth_recipe::Container;
-use plinth_registry::{DeliverOptions, Delivered, NoReporter, deliver_image};
+use plinth_registry::{DeliverOptions, Delivered, NoTransferReporter, deliver_image};
 use plinth_test::{External, LocalRegistry, require_external};
 
 use crate::common::{TestEngine, busybox_layout, ok, require_docker, require_root};
@@ -23,7 +23,7 @@ fn deliver(engine: &Engine, root: &Descriptor, location: &str) -> Delivered {
             root,
             &location,
             &DeliverOptions::new(),
-            Arc::new(NoReporter),
+            Arc::new(NoTransferReporter),
         ))
         .unwrap_or_else(|e| panic!("failed to write {location}: {e}"))
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use plinth_oci::{Digest, Reference, Store};
-use plinth_registry::{BlobOutcome, Client, Error, NoReporter, RetryPolicy};
+use plinth_registry::{BlobOutcome, Client, Error, NoTransferReporter, RetryPolicy};
 use plinth_test::images::BusyboxImage;
 use plinth_test::proxy::{Fault, RequestKind, RequestMatcher, Rule};
 use plinth_test::{FaultProxy, LocalRegistry};
@@ -66,7 +66,7 @@ impl Setup {
     async fn pull_back_directly(&self, reference: &Reference) {
         let (_d, fresh) = new_store();
         let root = client(&fresh)
-            .pull_image(reference, &[], Arc::new(NoReporter))
+            .pull_image(reference, &[], Arc::new(NoTransferReporter))
             .await
             .unwrap_or_else(|e| panic!("{}", chain(&e)));
         assert_eq!(&root, self.image.digest());
@@ -290,7 +290,7 @@ async fn reset_in_the_middle_of_a_download_is_retried_and_verified() {
         .push_image(
             s.image.digest(),
             &s.direct("faults/reset-download:1"),
-            Arc::new(NoReporter),
+            Arc::new(NoTransferReporter),
         )
         .await
         .unwrap();
@@ -387,7 +387,7 @@ async fn persistent_blob_failure_fails_clearly_and_tags_nothing() {
     let target = s.via_proxy("faults/persistent-blob:1.0.0");
     let err = s
         .client()
-        .push_image(s.image.digest(), &target, Arc::new(NoReporter))
+        .push_image(s.image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .expect_err("a blob that never goes up fails the push");
     let text = chain(&err);
@@ -431,7 +431,7 @@ async fn persistent_tag_failure_leaves_no_tag_and_keeps_an_old_one() {
     let target = s.via_proxy("faults/persistent-tag:1.0.0");
     let err = s
         .client()
-        .push_image(s.image.digest(), &target, Arc::new(NoReporter))
+        .push_image(s.image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .expect_err("the tag never goes up");
     let text = chain(&err);
@@ -464,12 +464,12 @@ async fn persistent_tag_failure_leaves_no_tag_and_keeps_an_old_one() {
         .push_image(
             old.digest(),
             &s.direct("faults/persistent-tag:1.0.0"),
-            Arc::new(NoReporter),
+            Arc::new(NoTransferReporter),
         )
         .await
         .unwrap();
     s.client()
-        .push_image(s.image.digest(), &target, Arc::new(NoReporter))
+        .push_image(s.image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .expect_err("the tag still cannot be written");
     let now = direct

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use plinth_oci::{Descriptor, Reference};
-use plinth_registry::{Client, Error, MinTransferRate, NoReporter};
+use plinth_registry::{Client, Error, MinTransferRate, NoTransferReporter};
 use plinth_test::proxy::{Fault, RequestKind, Rule};
 use plinth_test::{FaultProxy, LocalRegistry};
 
@@ -19,7 +19,7 @@ async fn pushed(repo: &str) -> (FaultProxy, plinth_test::images::BusyboxImage, S
     let image = small_image(&store);
     let target: Reference = registry.image(&format!("{repo}:1")).parse().unwrap();
     client(&store)
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     (FaultProxy::start(registry), image, format!("{repo}:1"))
@@ -32,18 +32,33 @@ async fn within<T>(limit: Duration, fut: impl std::future::Future<Output = T>) -
         .unwrap_or_else(|_| panic!("still running after {limit:?}"))
 }
 
+/// Pulls `reference` with `client`, which must fail (`why` says why it should) within a minute;
+/// the error and how long it took.
+async fn pull_err(client: &Client, reference: &Reference, why: &str) -> (Error, Duration) {
+    let started = Instant::now();
+    let err = within(
+        Duration::from_secs(60),
+        client.pull_image(reference, &[], Arc::new(NoTransferReporter)),
+    )
+    .await
+    .expect_err(why);
+    (err, started.elapsed())
+}
+
+/// Pulls `reference` into a fresh store with a default client, which must fail.
+async fn pull_with_defaults_err(reference: &str, why: &str) -> (Error, Duration) {
+    let (_d, store) = new_store();
+    let client = Client::builder(store.clone()).build().unwrap();
+    pull_err(&client, &reference.parse().unwrap(), why).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_blob_body_stops_past_the_descriptor_size_without_retries() {
     let (proxy, image, name) = pushed("plinth/hostile-endless").await;
     proxy.add_rule(Rule::on_kind(RequestKind::GetBlob, Fault::EndlessBody).always());
     let (_d, store) = new_store();
     let reference: Reference = proxy.image(&name).parse().unwrap();
-    let err = within(
-        Duration::from_secs(60),
-        client(&store).pull_image(&reference, &[], Arc::new(NoReporter)),
-    )
-    .await
-    .expect_err("no blob can come down");
+    let (err, _) = pull_err(&client(&store), &reference, "no blob can come down").await;
     let text = chain(&err);
     assert!(matches!(err, Error::BlobTooLarge { .. }), "{text}");
     assert!(text.contains("sent more than the"), "{text}");
@@ -75,7 +90,7 @@ async fn a_blob_larger_than_its_descriptor_is_refused() {
     };
     let (_d, store) = new_store();
     let err = client(&store)
-        .get_blob(&reference, &lying, &NoReporter)
+        .get_blob(&reference, &lying, &NoTransferReporter)
         .await
         .expect_err("the registry sends one byte more than declared");
     assert!(
@@ -86,7 +101,7 @@ async fn a_blob_larger_than_its_descriptor_is_refused() {
     assert!(!store.has_blob(&layer.digest));
     // With the true size the same blob comes down.
     client(&store)
-        .get_blob(&reference, &layer, &NoReporter)
+        .get_blob(&reference, &layer, &NoTransferReporter)
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert!(store.has_blob(&layer.digest));
@@ -108,18 +123,8 @@ async fn a_trickling_manifest_hits_the_document_deadline() {
         .build()
         .unwrap();
     let reference: Reference = proxy.image(&name).parse().unwrap();
-    let started = Instant::now();
-    let err = within(
-        Duration::from_secs(60),
-        c.pull_image(&reference, &[], Arc::new(NoReporter)),
-    )
-    .await
-    .expect_err("the manifest never ends");
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "{:?}",
-        started.elapsed()
-    );
+    let (err, elapsed) = pull_err(&c, &reference, "the manifest never ends").await;
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
     let text = chain(&err);
     assert!(
         text.contains("timed out") || text.contains("timeout"),
@@ -146,18 +151,8 @@ async fn a_trickling_blob_fails_under_the_minimum_rate() {
         .build()
         .unwrap();
     let reference: Reference = proxy.image(&name).parse().unwrap();
-    let started = Instant::now();
-    let err = within(
-        Duration::from_secs(60),
-        c.pull_image(&reference, &[], Arc::new(NoReporter)),
-    )
-    .await
-    .expect_err("10 bytes a second is too slow");
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
+    let (err, elapsed) = pull_err(&c, &reference, "10 bytes a second is too slow").await;
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
     assert!(matches!(err, Error::TooSlow { .. }), "{}", chain(&err));
 }
 
@@ -168,16 +163,11 @@ async fn a_closed_port_fails_within_three_seconds_with_the_cause() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let (_d, store) = new_store();
-    let reference: Reference = format!("127.0.0.1:{port}/plinth/absent:1").parse().unwrap();
-    let started = Instant::now();
-    let err = Client::builder(store.clone())
-        .build()
-        .unwrap()
-        .pull_image(&reference, &[], Arc::new(NoReporter))
-        .await
-        .expect_err("nothing listens there");
-    let elapsed = started.elapsed();
+    let (err, elapsed) = pull_with_defaults_err(
+        &format!("127.0.0.1:{port}/plinth/absent:1"),
+        "nothing listens there",
+    )
+    .await;
     assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
     let text = chain(&err);
     assert!(matches!(err, Error::Unreachable { .. }), "{text}");
@@ -192,20 +182,12 @@ async fn a_closed_port_fails_within_three_seconds_with_the_cause() {
 /// Docker Hub is not reachable from the test machines: the error says how to build without it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_docker_hub_names_the_way_out() {
-    let (_d, store) = new_store();
-    let reference: Reference = "docker.io/library/python:3.11-slim".parse().unwrap();
-    let started = Instant::now();
-    let err = Client::builder(store.clone())
-        .build()
-        .unwrap()
-        .pull_image(&reference, &[], Arc::new(NoReporter))
-        .await
-        .expect_err("Docker Hub is not reachable here");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    let (err, elapsed) = pull_with_defaults_err(
+        "docker.io/library/python:3.11-slim",
+        "Docker Hub is not reachable here",
+    )
+    .await;
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     let text = chain(&err);
     assert!(text.contains("--registry-mirror"), "{text}");
     assert!(text.contains("--substitute-image"), "{text}");

@@ -16,7 +16,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use plinth_oci::{Digest, Store};
-use plinth_registry::{BlobOutcome, Client, Credentials, Reporter, RetryPolicy};
+use plinth_registry::{BlobOutcome, Client, Credentials, RetryPolicy, TransferReporter};
 use plinth_test::images::BusyboxImage;
 
 pub fn new_store() -> (tempfile::TempDir, Store) {
@@ -102,7 +102,7 @@ impl CountingReporter {
     }
 }
 
-impl Reporter for CountingReporter {
+impl TransferReporter for CountingReporter {
     fn on_blob_progress(&self, _: &Digest, bytes: u64) {
         *self.bytes.lock().unwrap() += bytes;
     }

@@ -2,7 +2,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use plinth_oci::{Digest, MediaType, Platform, Reference};
-use plinth_registry::{BlobOutcome, Error, NoReporter};
+use plinth_registry::{BlobOutcome, Error, NoTransferReporter};
 
 use plinth_test::LocalRegistry;
 
@@ -100,7 +100,7 @@ async fn push_skip_mount_pull_round_trip() {
         .parse()
         .unwrap();
     let mounted = c
-        .push_image(image.digest(), &other, Arc::new(NoReporter))
+        .push_image(image.digest(), &other, Arc::new(NoTransferReporter))
         .await
         .unwrap();
     assert_eq!(
@@ -117,7 +117,7 @@ async fn push_skip_mount_pull_round_trip() {
     let (_d2, store2) = new_store();
     let c2 = client(&store2);
     let pulled = c2
-        .pull_image(&other, &[], Arc::new(NoReporter))
+        .pull_image(&other, &[], Arc::new(NoTransferReporter))
         .await
         .unwrap();
     assert_eq!(&pulled, image.digest());
@@ -151,7 +151,7 @@ async fn pull_one_platform_and_manifest_endpoints() {
     let target: Reference = format!("{}/plinth/platforms:2.0.0", registry.host())
         .parse()
         .unwrap();
-    c.push_image(image.digest(), &target, Arc::new(NoReporter))
+    c.push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap();
 
@@ -185,7 +185,11 @@ async fn pull_one_platform_and_manifest_endpoints() {
     let (_d2, store2) = new_store();
     let c2 = client(&store2);
     let root = c2
-        .pull_image(&target, &[Platform::linux_arm64()], Arc::new(NoReporter))
+        .pull_image(
+            &target,
+            &[Platform::linux_arm64()],
+            Arc::new(NoTransferReporter),
+        )
         .await
         .unwrap();
     assert_eq!(&root, image.digest());
@@ -197,7 +201,7 @@ async fn pull_one_platform_and_manifest_endpoints() {
         .pull_image(
             &target,
             &["linux/s390x".parse().unwrap()],
-            Arc::new(NoReporter),
+            Arc::new(NoTransferReporter),
         )
         .await
         .unwrap_err();
@@ -219,7 +223,7 @@ async fn pushing_content_missing_from_the_store_fails_clearly() {
         .parse()
         .unwrap();
     let err = client(&store)
-        .push_image(image.digest(), &target, Arc::new(NoReporter))
+        .push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::MissingContent { .. }), "{err}");
@@ -236,7 +240,7 @@ async fn docker_hub_reads_go_to_the_mirror_first() {
     let on_mirror: Reference = format!("{}/library/mirrored:1.0.0", registry.host())
         .parse()
         .unwrap();
-    c.push_image(image.digest(), &on_mirror, Arc::new(NoReporter))
+    c.push_image(image.digest(), &on_mirror, Arc::new(NoTransferReporter))
         .await
         .unwrap();
 
@@ -251,7 +255,11 @@ async fn docker_hub_reads_go_to_the_mirror_first() {
     let hub: Reference = "mirrored:1.0.0".parse().unwrap();
     assert_eq!(hub.registry(), "docker.io");
     let digest = mirrored
-        .pull_image(&hub, &[Platform::linux_amd64()], Arc::new(NoReporter))
+        .pull_image(
+            &hub,
+            &[Platform::linux_amd64()],
+            Arc::new(NoTransferReporter),
+        )
         .await
         .unwrap();
     assert_eq!(&digest, image.digest());

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use plinth_oci::{Artifact, Descriptor, ImageManifest, Reference};
-use plinth_registry::{NoReporter, ReferrersDiscovery, referrers_tag};
+use plinth_registry::{NoTransferReporter, ReferrersDiscovery, referrers_tag};
 use plinth_test::LocalRegistry;
 
 use crate::{client, new_store, small_image};
@@ -26,7 +26,7 @@ async fn attached_artifacts_are_listed_under_the_referrers_tag_and_read_back() {
     let image = small_image(&store);
     let c = client(&store);
     let target: Reference = registry.image("referrers/app:1.0.0").parse().unwrap();
-    c.push_image(image.digest(), &target, Arc::new(NoReporter))
+    c.push_image(image.digest(), &target, Arc::new(NoTransferReporter))
         .await
         .unwrap();
     let subject = store
@@ -46,13 +46,13 @@ async fn attached_artifacts_are_listed_under_the_referrers_tag_and_read_back() {
         .unwrap();
     // Two writers at once: the read-modify-write keeps both entries.
     let (a, b) = tokio::join!(
-        c.attach(&target, &first.digest, Arc::new(NoReporter)),
-        c.attach(&target, &second.digest, Arc::new(NoReporter))
+        c.attach(&target, &first.digest, Arc::new(NoTransferReporter)),
+        c.attach(&target, &second.digest, Arc::new(NoTransferReporter))
     );
     assert_eq!(a.unwrap(), ReferrersDiscovery::TagSchema);
     assert_eq!(b.unwrap(), ReferrersDiscovery::TagSchema);
     // Attaching again changes nothing.
-    c.attach(&target, &first.digest, Arc::new(NoReporter))
+    c.attach(&target, &first.digest, Arc::new(NoTransferReporter))
         .await
         .unwrap();
 
@@ -85,7 +85,7 @@ async fn attached_artifacts_are_listed_under_the_referrers_tag_and_read_back() {
     assert_eq!(manifest.subject.unwrap().digest, subject.digest);
     let layer = &manifest.layers[0];
     reader
-        .get_blob(&target, layer, &NoReporter)
+        .get_blob(&target, layer, &NoTransferReporter)
         .await
         .expect("the payload blob is in the repository");
     assert_eq!(other_store.read_blob(&layer.digest).unwrap(), br#"{"a":1}"#);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use plinth_oci::Reference;
-use plinth_registry::{Error, NoReporter, PushOptions};
+use plinth_registry::{Error, NoTransferReporter, PushOptions};
 use plinth_test::proxy::{Fault, RequestKind, Rule};
 use plinth_test::{FaultProxy, LocalRegistry};
 
@@ -26,14 +26,19 @@ async fn guarded_push_refuses_another_digest_and_is_a_no_op_for_the_same() {
     let direct: Reference = registry.image("guard/app:1.0.0").parse().unwrap();
     let via_proxy: Reference = proxy.image("guard/app:1.0.0").parse().unwrap();
     client(&store_a)
-        .push_image(old.digest(), &direct, Arc::new(NoReporter))
+        .push_image(old.digest(), &direct, Arc::new(NoTransferReporter))
         .await
         .unwrap();
 
     // Another digest under the tag: refused before a single byte is sent.
     let c = client(&store_b);
     let err = c
-        .push_image_with(new.digest(), &via_proxy, &guarded(), Arc::new(NoReporter))
+        .push_image_with(
+            new.digest(),
+            &via_proxy,
+            &guarded(),
+            Arc::new(NoTransferReporter),
+        )
         .await
         .expect_err("the tag holds another image");
     let text = chain(&err);
@@ -71,7 +76,12 @@ async fn guarded_push_refuses_another_digest_and_is_a_no_op_for_the_same() {
     proxy.clear_requests();
     let c_old = client(&store_a);
     let report = c_old
-        .push_image_with(old.digest(), &via_proxy, &guarded(), Arc::new(NoReporter))
+        .push_image_with(
+            old.digest(),
+            &via_proxy,
+            &guarded(),
+            Arc::new(NoTransferReporter),
+        )
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert!(report.unchanged, "{report:?}");
@@ -96,7 +106,12 @@ async fn guarded_push_refuses_another_digest_and_is_a_no_op_for_the_same() {
     proxy.clear_requests();
     let fresh: Reference = proxy.image("guard/app:2.0.0").parse().unwrap();
     let report = c
-        .push_image_with(new.digest(), &fresh, &guarded(), Arc::new(NoReporter))
+        .push_image_with(
+            new.digest(),
+            &fresh,
+            &guarded(),
+            Arc::new(NoTransferReporter),
+        )
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert!(!report.unchanged);
@@ -111,7 +126,7 @@ async fn guarded_push_refuses_another_digest_and_is_a_no_op_for_the_same() {
 
     // Without the guard the client overwrites, as the registry would.
     let report = c
-        .push_image(new.digest(), &via_proxy, Arc::new(NoReporter))
+        .push_image(new.digest(), &via_proxy, Arc::new(NoTransferReporter))
         .await
         .unwrap();
     assert!(!report.unchanged);
@@ -144,13 +159,18 @@ async fn guarded_push_loses_to_a_publisher_that_tagged_meanwhile() {
         let c = client(&store_a);
         async move {
             tokio::time::sleep(Duration::from_millis(200)).await;
-            c.push_image(&digest, &direct, Arc::new(NoReporter))
+            c.push_image(&digest, &direct, Arc::new(NoTransferReporter))
                 .await
                 .unwrap();
         }
     });
     let err = client(&store_b)
-        .push_image_with(ours.digest(), &via_proxy, &guarded(), Arc::new(NoReporter))
+        .push_image_with(
+            ours.digest(),
+            &via_proxy,
+            &guarded(),
+            Arc::new(NoTransferReporter),
+        )
         .await
         .expect_err("the tag was taken while we uploaded");
     other.await.unwrap();

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use plinth_oci::{MediaType, Reference};
-use plinth_registry::{NoReporter, TagListOptions};
+use plinth_registry::{NoTransferReporter, TagListOptions};
 
 use plinth_test::LocalRegistry;
 
@@ -19,7 +19,7 @@ async fn paginated_listing_with_digests_and_cache() {
     c.push_image(
         image.digest(),
         &repo.with_tag("1.0.0").unwrap(),
-        Arc::new(NoReporter),
+        Arc::new(NoTransferReporter),
     )
     .await
     .unwrap();

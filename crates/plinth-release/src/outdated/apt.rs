@@ -1,5 +1,7 @@
 //! Which versions of a package a Debian suite carries, read from the archive's package indexes
-//! (`dists/SUITE/COMPONENT/binary-ARCH/Packages.xz`, or `.gz`), as `apt-get update` reads them.
+//! (`dists/SUITE/COMPONENT/binary-ARCH/Packages.xz`, or `.gz`), as `apt-get update` reads them:
+//! the suite's `InRelease` verified against Debian's keyring, then the index against the hash
+//! it lists; an index already in the store for that release is not downloaded again.
 //!
 //! A Debian image's apt sources name the suite and its companions: `SUITE` and `SUITE-updates`
 //! on `deb.debian.org/debian`, `SUITE-security` on `deb.debian.org/debian-security`. A version
@@ -7,6 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
+use std::path::Path;
+
+use plinth_oci::Store;
 
 use crate::error::{Error, Result};
 
@@ -94,68 +99,69 @@ impl PackageIndex {
     }
 }
 
-/// Reads the package indexes of `sources` for the Debian architecture `arch` (`amd64`, `arm64`).
+/// Reads the package indexes of `sources` for the Debian architecture `arch` (`amd64`, `arm64`),
+/// each verified against the `InRelease` signed with a key of `keyring` and cached in `store`
+/// on that release (`plinth_engine::read_package_index`, the code Debian roots are made with).
 pub async fn read_index(
-    http: &reqwest::Client,
+    store: &Store,
+    keyring: &Path,
     sources: &[AptSource],
     arch: &str,
 ) -> Result<PackageIndex> {
     let mut index = PackageIndex::default();
     for source in sources {
         for component in COMPONENTS {
-            let base = format!(
-                "{}/dists/{}/{component}/binary-{arch}/Packages",
-                source.uri, source.suite
-            );
-            match fetch_packages(http, &base).await? {
-                Some((url, text)) => {
+            let read = {
+                let (store, keyring) = (store.clone(), keyring.to_owned());
+                let archive = plinth_engine::AptSource {
+                    uri: source.uri.clone(),
+                    suite: source.suite.clone(),
+                };
+                let arch = arch.to_owned();
+                // Downloads and gpgv run as blocking code, off the async workers.
+                tokio::task::spawn_blocking(move || {
+                    plinth_engine::read_package_index(&store, &keyring, &archive, component, &arch)
+                })
+                .await
+                .map_err(|e| Error::AptIndex {
+                    url: format!("{}/dists/{}", source.uri, source.suite),
+                    reason: format!("reading the index panicked: {e}"),
+                })?
+            };
+            match read.map_err(|e| Error::DebianArchive(Box::new(e)))? {
+                Some(verified) => {
+                    let text = decode(&verified.url, &verified.bytes)?;
                     index.add_packages(&text, &source.suite);
-                    index.read.push(url);
+                    index.read.push(verified.url);
                 }
                 None if source.required => {
                     return Err(Error::AptIndex {
-                        url: format!("{base}.xz"),
-                        reason: "the archive has no such index (404); is the suite or architecture right, and does the mirror serve `dists/`?".to_owned(),
+                        url: format!("{}/dists/{}/InRelease", source.uri, source.suite),
+                        reason: format!(
+                            "the archive has no such suite, or its release lists no `{component}/binary-{arch}/Packages` index; is the suite or architecture right, and does the mirror serve `dists/`?"
+                        ),
                     });
                 }
-                None => tracing::debug!(%base, "no index; the suite has no such companion"),
+                None => {
+                    tracing::debug!(uri = %source.uri, suite = %source.suite, "no index; the suite has no such companion")
+                }
             }
         }
     }
     Ok(index)
 }
 
-/// `Packages.xz`, else `Packages.gz`, decompressed; `None` when the archive has neither.
-async fn fetch_packages(http: &reqwest::Client, base: &str) -> Result<Option<(String, String)>> {
-    for (suffix, decode) in [
-        ("xz", decode_xz as fn(&[u8]) -> std::io::Result<String>),
-        ("gz", decode_gz),
-    ] {
-        let url = format!("{base}.{suffix}");
-        let err = |reason: String| Error::AptIndex {
-            url: url.clone(),
-            reason,
-        };
-        let response = http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| err(format!("cannot reach the archive: {e}")))?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            continue;
-        }
-        if !response.status().is_success() {
-            return Err(err(format!("the archive answered {}", response.status())));
-        }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| err(format!("the download broke off: {e}")))?;
-        let text = decode(&body).map_err(|e| err(format!("cannot decompress it: {e}")))?;
-        tracing::debug!(%url, bytes = body.len(), "read a package index");
-        return Ok(Some((url, text)));
-    }
-    Ok(None)
+/// The text of a `Packages.xz` or `Packages.gz` served at `url`.
+fn decode(url: &str, bytes: &[u8]) -> Result<String> {
+    let decoded = if url.ends_with(".xz") {
+        decode_xz(bytes)
+    } else {
+        decode_gz(bytes)
+    };
+    decoded.map_err(|e| Error::AptIndex {
+        url: url.to_owned(),
+        reason: format!("cannot decompress it: {e}"),
+    })
 }
 
 fn decode_xz(bytes: &[u8]) -> std::io::Result<String> {

@@ -16,6 +16,7 @@ pub mod pypi;
 pub mod root;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use plinth_oci::Platform;
 use plinth_recipe::Container;
@@ -35,6 +36,8 @@ pub struct OutdatedOptions {
     pub suite: Option<String>,
     /// The Python package index (its JSON API).
     pub pypi: String,
+    /// The keyring the archive's `InRelease` files must be signed with.
+    pub keyring: PathBuf,
 }
 
 impl Default for OutdatedOptions {
@@ -43,6 +46,7 @@ impl Default for OutdatedOptions {
             apt_mirror: None,
             suite: None,
             pypi: pypi::PYPI.to_owned(),
+            keyring: PathBuf::from(plinth_engine::DEBIAN_ARCHIVE_KEYRING),
         }
     }
 }
@@ -66,6 +70,9 @@ pub struct AptPinStatus {
     pub installable: bool,
     /// The versions the suite and its companions carry, newest first.
     pub available: Vec<AvailableVersion>,
+    /// The pin to write instead (`name=newest version carried`) when this one cannot install
+    /// and the archive carries the package at all: what a next version declares.
+    pub suggested: Option<String>,
 }
 
 /// A version the archive carries.
@@ -94,6 +101,9 @@ pub struct PipPinStatus {
     pub latest: Option<String>,
     /// Whether `latest` is newer than the pin.
     pub newer: bool,
+    /// The pin to write instead (`name==latest`) when the index has a newer release or does not
+    /// serve the pinned one: what a next version declares.
+    pub suggested: Option<String>,
 }
 
 /// A pinned root whose tag could not be compared.
@@ -166,26 +176,51 @@ pub async fn examine(
         pip: Vec::new(),
         indexes: Vec::new(),
     };
+    examine_roots(&mut report, client, containers).await;
+    examine_apt(&mut report, client, containers, options).await?;
+    // pip: once per pin (PyPI serves every platform).
+    if let Some((_, container)) = containers.first() {
+        examine_pip(&mut report, http, container, options).await?;
+    }
+    Ok(report)
+}
+
+/// Roots: one tag comparison per distinct pinned root, on every platform.
+async fn examine_roots(
+    report: &mut OutdatedReport,
+    client: &Client,
+    containers: &[(Platform, Container)],
+) {
     let platforms: Vec<Platform> = containers.iter().map(|(p, _)| p.clone()).collect();
-    // Roots: one comparison per distinct pinned root.
     let mut roots_seen = Vec::new();
     for (_, container) in containers {
-        if let Some(root) = root_reference(container)
-            && !roots_seen.contains(&root)
-        {
-            roots_seen.push(root.clone());
-            // A registry that cannot be reached must not hide what the archive and PyPI say.
-            match root::root_tag_status(client, &root, &platforms).await {
-                Ok(Some(status)) => report.roots.push(status),
-                Ok(None) => {}
-                Err(e) => report.roots_not_compared.push(RootNotCompared {
-                    address: root.to_string(),
-                    error: error_chain(&e),
-                }),
-            }
+        let Some(root) = root_reference(container) else {
+            continue;
+        };
+        if roots_seen.contains(&root) {
+            continue;
+        }
+        roots_seen.push(root.clone());
+        // A registry that cannot be reached must not hide what the archive and PyPI say.
+        match root::root_tag_status(client, &root, &platforms).await {
+            Ok(Some(status)) => report.roots.push(status),
+            Ok(None) => {}
+            Err(e) => report.roots_not_compared.push(RootNotCompared {
+                address: root.to_string(),
+                error: error_chain(&e),
+            }),
         }
     }
-    // apt: per platform, against the suite of that platform's root.
+}
+
+/// apt: per platform, against the suite of that platform's root (each suite's index read once
+/// per architecture).
+async fn examine_apt(
+    report: &mut OutdatedReport,
+    client: &Client,
+    containers: &[(Platform, Container)],
+    options: &OutdatedOptions,
+) -> Result<()> {
     let mut indexes: BTreeMap<(String, String), apt::PackageIndex> = BTreeMap::new();
     for (platform, container) in containers {
         let pins: Vec<_> = package_pins(container)
@@ -210,56 +245,81 @@ pub async fn examine(
         let key = (suite.clone(), arch.clone());
         if !indexes.contains_key(&key) {
             let sources = apt::sources_for(&suite, options.apt_mirror.as_deref());
-            let index = apt::read_index(http, &sources, &arch).await?;
+            let index = apt::read_index(client.store(), &options.keyring, &sources, &arch).await?;
             report.indexes.extend(index.read.iter().cloned());
             indexes.insert(key.clone(), index);
         }
         let index = &indexes[&key];
         for pin in pins {
-            report.apt.push(AptPinStatus {
-                pin: pin.to_string(),
-                installable: index.carries(&pin.name, &pin.version),
-                available: index
-                    .versions(&pin.name)
-                    .into_iter()
-                    .map(|(version, suite)| AvailableVersion { version, suite })
-                    .collect(),
-                name: pin.name,
-                version: pin.version,
-                step: pin.step,
-                platform: platform.to_string(),
-                suite: suite.clone(),
-            });
+            report.apt.push(apt_status(pin, index, platform, &suite));
         }
     }
-    // pip: once per pin (PyPI serves every platform).
+    Ok(())
+}
+
+/// What `index` (the suite's and its companions') says of an apt pin.
+fn apt_status(
+    pin: plinth_recipe::pins::PackagePin,
+    index: &apt::PackageIndex,
+    platform: &Platform,
+    suite: &str,
+) -> AptPinStatus {
+    let installable = index.carries(&pin.name, &pin.version);
+    let available: Vec<AvailableVersion> = index
+        .versions(&pin.name)
+        .into_iter()
+        .map(|(version, suite)| AvailableVersion { version, suite })
+        .collect();
+    AptPinStatus {
+        pin: pin.to_string(),
+        installable,
+        suggested: available
+            .first()
+            .filter(|_| !installable)
+            .map(|newest| format!("{}={}", pin.name, newest.version)),
+        available,
+        name: pin.name,
+        version: pin.version,
+        step: pin.step,
+        platform: platform.to_string(),
+        suite: suite.to_owned(),
+    }
+}
+
+/// pip: each pin of `container` against the package index (each package asked once).
+async fn examine_pip(
+    report: &mut OutdatedReport,
+    http: &reqwest::Client,
+    container: &Container,
+    options: &OutdatedOptions,
+) -> Result<()> {
     let mut asked: BTreeMap<(String, String), Option<pypi::PypiPackage>> = BTreeMap::new();
-    if let Some((_, container)) = containers.first() {
-        for pin in package_pins(container)
-            .into_iter()
-            .filter(|p| p.manager == PinManager::Pip)
-        {
-            let key = (pin.name.clone(), pin.version.clone());
-            if !asked.contains_key(&key) {
-                let answer =
-                    pypi::read_package(http, &options.pypi, &pin.name, &pin.version).await?;
-                asked.insert(key.clone(), answer);
-            }
-            let answer = &asked[&key];
-            report.pip.push(PipPinStatus {
-                pin: pin.to_string(),
-                installable: answer.as_ref().is_some_and(|a| a.pinned_installable),
-                latest: answer.as_ref().map(|a| a.latest.clone()),
-                newer: answer
-                    .as_ref()
-                    .is_some_and(|a| pypi::is_newer(&a.latest, &pin.version)),
-                name: pin.name,
-                version: pin.version,
-                step: pin.step,
-            });
+    for pin in package_pins(container)
+        .into_iter()
+        .filter(|p| p.manager == PinManager::Pip)
+    {
+        let key = (pin.name.clone(), pin.version.clone());
+        if !asked.contains_key(&key) {
+            let answer = pypi::read_package(http, &options.pypi, &pin.name, &pin.version).await?;
+            asked.insert(key.clone(), answer);
         }
+        let answer = asked[&key].as_ref();
+        let installable = answer.is_some_and(|a| a.pinned_installable);
+        let newer = answer.is_some_and(|a| pypi::is_newer(&a.latest, &pin.version));
+        report.pip.push(PipPinStatus {
+            pin: pin.to_string(),
+            installable,
+            latest: answer.map(|a| a.latest.clone()),
+            newer,
+            suggested: answer
+                .filter(|a| newer || (!installable && a.latest != pin.version))
+                .map(|a| format!("{}=={}", pin.name, a.latest)),
+            name: pin.name,
+            version: pin.version,
+            step: pin.step,
+        });
     }
-    Ok(report)
+    Ok(())
 }
 
 /// The apt pins a build's output says are gone: apt's `E: Version 'V' for 'N' was not found`,
@@ -281,8 +341,8 @@ pub fn vanished_apt_pins(output: &str) -> Vec<String> {
         .collect()
 }
 
-/// The HTTP client for the archive and the index (plain HTTP is fine: apt checks the archive's
-/// signatures, and nothing here is installed; this only reads what is offered).
+/// The HTTP client for PyPI's JSON API (nothing here is installed; this only reads what is
+/// offered). The archive's indexes are read and verified by `plinth_engine::read_package_index`.
 pub fn http_client() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("plinth/", env!("CARGO_PKG_VERSION")))

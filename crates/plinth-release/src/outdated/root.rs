@@ -6,7 +6,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use plinth_oci::{Digest, ManifestDocument, Platform, Reference};
-use plinth_registry::{Client, NoReporter};
+use plinth_registry::{Client, NoTransferReporter};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -115,7 +115,11 @@ pub async fn os_release(
         source: Box::new(source),
     };
     let top = client
-        .pull_image(root, std::slice::from_ref(platform), Arc::new(NoReporter))
+        .pull_image(
+            root,
+            std::slice::from_ref(platform),
+            Arc::new(NoTransferReporter),
+        )
         .await
         .map_err(err)?;
     let store = client.store();

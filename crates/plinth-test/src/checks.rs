@@ -1,14 +1,13 @@
-//! A runner answering recorded command outputs, for evaluating checks without a container. The
-//! real runs happen in the engine's integration tests; these tests pin the pass rules and messages.
-
-#![allow(dead_code)]
+//! A check runner answering recorded command outputs and file entries, for evaluating checks
+//! without a container (feature `checks`). The real runs happen in the engine's and the CLI's
+//! integration tests; tests on top of this pin the pass rules and messages.
 
 use std::cell::RefCell;
-
 use std::collections::BTreeMap;
 
 use plinth_catalog::checks::{
-    CommandOutput, CommandRunner, CommandSpec, FileContents, FileStat, RunnerError,
+    Check, CheckStatus, CommandOutput, CommandRunner, CommandSpec, FileContents, FileStat,
+    RunnerError,
 };
 use plinth_oci::ImageConfig;
 
@@ -23,9 +22,13 @@ struct Answer {
 #[derive(Default)]
 pub struct Canned {
     answers: Vec<Answer>,
+    /// Every command run, in order.
     pub calls: RefCell<Vec<CommandSpec>>,
+    /// Every check started, in order.
     pub starts: RefCell<Vec<String>>,
+    /// When set, starting a check fails with this message.
     pub fail_start: Option<String>,
+    /// The image config the runner reports.
     pub config: Option<ImageConfig>,
     /// The container's filesystem: entries by path, with the contents of the files.
     pub files: BTreeMap<String, (FileStat, Option<Vec<u8>>)>,
@@ -33,15 +36,18 @@ pub struct Canned {
     pub file_calls: RefCell<Vec<String>>,
 }
 
+/// A command output with an exit code, stdout and stderr.
 pub fn out(code: i32, stdout: &str, stderr: &str) -> CommandOutput {
     CommandOutput::new(code, stdout, stderr)
 }
 
+/// A successful command output with `stdout` and nothing on stderr.
 pub fn ok(stdout: &str) -> CommandOutput {
     CommandOutput::new(0, stdout, "")
 }
 
 impl Canned {
+    /// A runner with no answers, files or config.
     pub fn new() -> Self {
         Self::default()
     }
@@ -84,6 +90,7 @@ impl Canned {
         self
     }
 
+    /// Reports `config` as the image's config.
     pub fn with_config(mut self, config: ImageConfig) -> Self {
         self.config = Some(config);
         self
@@ -157,5 +164,26 @@ impl CommandRunner for Canned {
             Some((_, None)) => FileContents::Directory,
             Some((_, Some(bytes))) => FileContents::Bytes(bytes.clone()),
         })
+    }
+}
+
+/// Evaluates `check` with `argv` answered by each row's output and compares the outcome: `None`
+/// expects a pass, `Some(message)` a failure with exactly that message. Every row must run
+/// `argv` once and record its output.
+pub fn assert_check_table(check: &Check, argv: &[&str], rows: &[(CommandOutput, Option<&str>)]) {
+    for (i, (output, expected)) in rows.iter().enumerate() {
+        let runner = Canned::new().on(argv, output.clone());
+        let outcome = check.evaluate(&runner);
+        let row = format!("row {i} of {}", check.id());
+        match expected {
+            None => assert!(outcome.passed(), "{row}: {outcome:?}"),
+            Some(message) => {
+                assert_eq!(outcome.status, CheckStatus::Failed, "{row}");
+                assert_eq!(outcome.message.as_deref(), Some(*message), "{row}");
+            }
+        }
+        assert_eq!(runner.call_lines(), [argv.join(" ")], "{row}");
+        assert_eq!(outcome.commands.len(), 1, "{row}");
+        assert_eq!(outcome.commands[0].output.as_ref(), Some(output), "{row}");
     }
 }
