@@ -331,6 +331,10 @@ impl BuildkitBackend {
         {
             cmd.args(["--allow", "network.host"]);
         }
+        // BuildKit's own `--label`: the final image only, no history entry.
+        for (name, value) in &options.labels {
+            cmd.arg("--label").arg(format!("{name}={value}"));
+        }
         let mut reader = ProgressReader::new(
             platform,
             builder.to_string(),

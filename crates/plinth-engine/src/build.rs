@@ -43,6 +43,9 @@ impl Engine {
             .recipe_id
             .clone()
             .unwrap_or_else(|| default_recipe_id(container));
+        if options.no_cache {
+            crate::exec::start_network_ahead_of(inner, container);
+        }
         let results: Vec<Result<PlatformBuild>> = std::thread::scope(|s| {
             let handles: Vec<_> = options
                 .platforms
@@ -58,10 +61,24 @@ impl Engine {
                             secrets: &options.secrets,
                             allow_host_network: options.allow_host_network
                                 || inner.network == plinth_sandbox::NetworkMode::Host,
+                            labels: &options.labels,
                         };
-                        crate::steps::build_platform(
-                            inner, container, platform, settings, recipe_id,
-                        )
+                        let build = || {
+                            crate::steps::build_platform(
+                                inner, container, platform, settings, recipe_id,
+                            )
+                        };
+                        match build() {
+                            // The rotten blob is gone from the store by now; a second go
+                            // resolves the root again, which fetches it from the image's
+                            // source (registry, layout or archive), and steps already done
+                            // are cache hits.
+                            Err(Error::CorruptLayer { layer, source }) => {
+                                tracing::warn!(%layer, "a stored layer was corrupt ({source}) and has been removed; fetching it again from its source");
+                                build()
+                            }
+                            other => other,
+                        }
                     })
                 })
                 .collect();

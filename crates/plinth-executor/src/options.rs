@@ -1,5 +1,6 @@
 //! [`BuildOptions`]: what an [`Executor`](crate::Executor) builds and how.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use plinth_oci::Platform;
@@ -19,6 +20,9 @@ pub struct BuildOptions {
     pub recipe_id: Option<String>,
     /// A store ref name to point at the result (for `plinth run`, export and push).
     pub tag: Option<String>,
+    /// Labels set in the result's config (`plinth build --label`), as BuildKit's `--label`
+    /// sets them: in the final image only, with no history entry and no effect on step keys.
+    pub labels: BTreeMap<String, String>,
     /// Progress events.
     pub reporter: Arc<dyn BuildReporter>,
     /// Secrets `RUN --mount=type=secret` steps may use (never in a layer, key or log).
@@ -37,6 +41,7 @@ impl std::fmt::Debug for BuildOptions {
             .field("tag", &self.tag)
             .field("secrets", &self.secrets.ids().collect::<Vec<_>>())
             .field("allow_host_network", &self.allow_host_network)
+            .field("labels", &self.labels)
             .finish_non_exhaustive()
     }
 }
@@ -48,6 +53,7 @@ impl Default for BuildOptions {
             no_cache: false,
             recipe_id: None,
             tag: None,
+            labels: BTreeMap::new(),
             reporter: Arc::new(NoReporter),
             secrets: BuildSecrets::new(),
             allow_host_network: false,
@@ -91,6 +97,12 @@ impl BuildOptions {
     /// Sets [`BuildOptions::allow_host_network`].
     pub fn with_host_network_allowed(mut self, allowed: bool) -> Self {
         self.allow_host_network = allowed;
+        self
+    }
+
+    /// Adds a label to [`BuildOptions::labels`].
+    pub fn with_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(name.into(), value.into());
         self
     }
 

@@ -50,6 +50,7 @@ impl PlatformBuilder<'_> {
         let (engine, platform, recipe_id) = (self.engine, self.platform, self.recipe_id);
         let settings = BuildSettings {
             reporter: &NoReporter,
+            labels: &super::NO_LABELS,
             ..self.settings
         };
         let built: Vec<(Vec<String>, Result<PlatformBuild>)> = std::thread::scope(|scope| {
@@ -95,6 +96,7 @@ impl PlatformBuilder<'_> {
             None => {
                 let settings = BuildSettings {
                     reporter: &NoReporter,
+                    labels: &super::NO_LABELS,
                     ..self.settings
                 };
                 build_platform(
