@@ -130,6 +130,8 @@ impl GlobalArgs {
 pub enum Command {
     /// Show an image's manifest or index and config.
     Inspect(commands::inspect::InspectArgs),
+    /// Print an image's SBOM (SPDX 2.3 or CycloneDX 1.5 JSON), generated from the package databases in its layers.
+    Sbom(commands::sbom::SbomArgs),
     /// List a repository's tags with their digests, semver-sorted.
     Ls(commands::ls::LsArgs),
     /// Copy an image between registries, OCI layouts and docker-archive files.

@@ -17,6 +17,7 @@ pub mod outdated;
 pub mod provenance;
 pub mod publish;
 pub mod run;
+pub mod sbom;
 pub mod upgrade_consumers;
 
 use crate::ExitStatus;
@@ -50,6 +51,7 @@ pub fn run(
     };
     match cli.command {
         Command::Inspect(args) => inspect::run(args, &cli.global, printer),
+        Command::Sbom(args) => sbom::run(args, &cli.global, printer),
         Command::Ls(args) => ls::run(args, &cli.global, printer),
         Command::Copy(args) => copy::run(args, &cli.global, printer),
         Command::Gc(args) => gc::run(args, &cli.global, printer),

@@ -4,6 +4,7 @@ mod cold_pulls;
 mod outputs;
 mod provenance;
 mod reproducible;
+mod sbom;
 
 use std::path::Path;
 use std::process::Command;

@@ -25,7 +25,9 @@
 //! # Unpacking
 //!
 //! [`unpack_layer`] applies a layer blob to a directory and refuses anything that could write
-//! outside it; see its documentation for the exact rules.
+//! outside it; see its documentation for the exact rules. [`scan_layer`] reads the same way
+//! without writing: each entry (whiteouts named as such) and its data, for whoever looks at an
+//! image's files without unpacking it.
 //!
 //! ```
 //! use plinth_oci::layer::{unpack_layer, write_entries_layer, LayerEntry, UnpackOptions, WriteOptions};
@@ -46,6 +48,7 @@ mod apply;
 mod dir_source;
 mod entry;
 mod safe_fs;
+mod scan;
 mod tar_format;
 mod tar_reader;
 mod unpack;
@@ -56,6 +59,7 @@ use std::path::Path;
 
 pub use crate::compression::Compression;
 pub use entry::{EntryMeta, LayerEntry, LayerEntryKind, OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
+pub use scan::{ScannedEntry, ScannedKind, scan_layer};
 pub use unpack::{
     DEFAULT_MAX_ENTRY_SIZE, UnpackOptions, UnpackSummary, WhiteoutMode, unpack_layer,
 };

@@ -197,7 +197,7 @@ pub fn unpack_layer<R: Read>(
 
 /// Reads the first bytes to tell gzip (`1f 8b`), zstd (`28 b5 2f fd`) and plain tar apart,
 /// unless `forced` says which it is.
-fn detect_compression<R: Read>(
+pub(super) fn detect_compression<R: Read>(
     mut blob: R,
     forced: Option<Compression>,
 ) -> Result<(Compression, impl Read)> {

@@ -1,0 +1,186 @@
+//! Layers holding package databases as each package manager writes them.
+
+use std::process::Command;
+
+use plinth_oci::layer::{LayerEntry, WriteOptions, write_entries_layer};
+use plinth_test::{External, require_external};
+
+pub fn file(path: &str, text: &str) -> LayerEntry {
+    LayerEntry::file(path, text.as_bytes().to_vec())
+}
+
+pub fn layer(entries: &[LayerEntry]) -> Vec<u8> {
+    write_entries_layer(
+        entries,
+        Vec::new(),
+        &WriteOptions::new().with_source_date_epoch(Some(0)),
+    )
+    .unwrap()
+    .0
+}
+
+const DEBIAN_OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
+
+const SOCAT_COPYRIGHT: &str = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: socat\n\nFiles: *\nCopyright: 2001-2022 Gerhard Rieger\nLicense: GPL-2\n\nFiles: debian/*\nCopyright: 2004 Someone\nLicense: GPL-2\n\nLicense: GPL-2\n This program is free software.\n";
+
+/// A Debian root: os-release behind its usual symlink, a status file, copyright files.
+pub fn debian_layer() -> Vec<u8> {
+    layer(&[
+        file("usr/lib/os-release", DEBIAN_OS_RELEASE),
+        LayerEntry::symlink("etc/os-release", "../usr/lib/os-release"),
+        file(
+            "var/lib/dpkg/status",
+            "Package: libc6\nStatus: install ok installed\nPriority: optional\nArchitecture: amd64\nSource: glibc\nVersion: 2.36-9+deb12u3\nDescription: GNU C Library\n multi-line\n\n\
+             Package: socat\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.7.4.4-2\nDescription: multipurpose relay\n\n\
+             Package: removed-pkg\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 1.0\n",
+        ),
+        file("usr/share/doc/socat/copyright", SOCAT_COPYRIGHT),
+        file(
+            "usr/share/doc/libc6/copyright",
+            "This is the Debian prepackaged version of the GNU C Library.\n",
+        ),
+        file(
+            "var/lib/dpkg/status.d/base-files",
+            "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n",
+        ),
+    ])
+}
+
+/// A later layer that upgrades libc6 (dpkg rewrites the whole status file).
+pub fn dpkg_update_layer() -> Vec<u8> {
+    layer(&[file(
+        "var/lib/dpkg/status",
+        "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc\nVersion: 2.36-9+deb12u4\n\n\
+         Package: socat\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.7.4.4-2\n",
+    )])
+}
+
+pub fn busybox_like_layer() -> Vec<u8> {
+    layer(&[
+        file("etc/os-release", "NAME=BusyBox\nID=busybox\n"),
+        LayerEntry::symlink("bin/sh", "busybox"),
+    ])
+}
+
+/// pip and setuptools installs: a dist-info (a License field), one with only classifiers, an
+/// egg-info file, and a dist-info removed by a later whiteout.
+pub fn python_layer() -> Vec<u8> {
+    let site = "usr/local/lib/python3.11/site-packages";
+    layer(&[
+        file(
+            &format!("{site}/requests-2.31.0.dist-info/METADATA"),
+            "Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\nSummary: HTTP\nLicense: Apache 2.0\nClassifier: License :: OSI Approved :: Apache Software License\n\nLicense: not a header, the body\n",
+        ),
+        file(
+            &format!("{site}/requests-2.31.0.dist-info/RECORD"),
+            "requests/__init__.py,,\n",
+        ),
+        file(
+            &format!("{site}/typing_extensions-4.9.0.dist-info/METADATA"),
+            "Metadata-Version: 2.1\nName: typing_extensions\nVersion: 4.9.0\nClassifier: Development Status :: 5 - Production/Stable\nClassifier: License :: OSI Approved :: Python Software Foundation License\n",
+        ),
+        file(
+            "usr/lib/python3/dist-packages/legacy_egg-0.3.egg-info",
+            "Metadata-Version: 1.0\nName: legacy-egg\nVersion: 0.3\nLicense: Custom Terms\n",
+        ),
+    ])
+}
+
+pub fn alpine_layer() -> Vec<u8> {
+    layer(&[
+        file(
+            "etc/os-release",
+            "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME=\"Alpine Linux v3.19\"\n",
+        ),
+        file(
+            "lib/apk/db/installed",
+            "C:Q1abc=\nP:musl\nV:1.2.4_git20230717-r4\nA:x86_64\nS:407562\nI:667648\nT:the musl c library\nU:https://musl.libc.org/\nL:MIT\no:musl\nm:Someone\nF:lib\nR:ld-musl-x86_64.so.1\n\n\
+             C:Q1def=\nP:libssl3\nV:3.1.4-r5\nA:x86_64\nL:Apache-2.0\no:openssl\n\n",
+        ),
+    ])
+}
+
+const SPEC: &str = "Name: NAME\nVersion: VERSION\nRelease: RELEASE\nEPOCH_LINE\nSummary: a test package\nLicense: LICENSE\nBuildArch: noarch\n%description\nA test package.\n%files\n";
+
+/// An Amazon Linux 2023-like root whose rpm sqlite database the real `rpm` made: two packages
+/// built with `rpmbuild` and recorded with `rpm -i --justdb`. `None` when rpm is missing and
+/// skipping is allowed.
+pub fn rpm_layer() -> Option<Vec<u8>> {
+    if !require_external(External::Tool("rpmbuild")) || !require_external(External::Tool("rpm")) {
+        return None;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("plinth-sbom-rpm-")
+        .tempdir()
+        .unwrap();
+    let top = dir.path().join("top");
+    let db = dir.path().join("db");
+    std::fs::create_dir_all(top.join("SPECS")).unwrap();
+    let packages = [
+        (
+            "plinth-hello",
+            "1.2.3",
+            "4.amzn2023",
+            "Epoch: 2",
+            "MIT AND (Apache-2.0 OR BSD-3-Clause)",
+        ),
+        (
+            "plinth-other",
+            "0.1",
+            "1.amzn2023",
+            "",
+            "Some Custom License",
+        ),
+    ];
+    let run = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(Command::new("rpm").arg("--initdb").arg("--dbpath").arg(&db));
+    for (name, version, release, epoch, license) in packages {
+        let spec = top.join("SPECS").join(format!("{name}.spec"));
+        let text = SPEC
+            .replace("NAME", name)
+            .replace("VERSION", version)
+            .replace("RELEASE", release)
+            .replace("EPOCH_LINE", epoch)
+            .replace("LICENSE", license);
+        std::fs::write(&spec, text).unwrap();
+        run(Command::new("rpmbuild")
+            .arg("--define")
+            .arg(format!("_topdir {}", top.display()))
+            .arg("-bb")
+            .arg(&spec));
+        let rpm = top
+            .join("RPMS/noarch")
+            .join(format!("{name}-{version}-{release}.noarch.rpm"));
+        run(Command::new("rpm")
+            .args([
+                "-i",
+                "--justdb",
+                "--nodeps",
+                "--ignorearch",
+                "--ignoreos",
+                "--dbpath",
+            ])
+            .arg(&db)
+            .arg(&rpm));
+    }
+    let bytes = std::fs::read(db.join("rpmdb.sqlite")).unwrap();
+    Some(
+        write_entries_layer(
+            &[
+                file("etc/os-release", "NAME=\"Amazon Linux\"\nVERSION_ID=\"2023\"\nID=\"amzn\"\nPRETTY_NAME=\"Amazon Linux 2023\"\n"),
+                LayerEntry::file("var/lib/rpm/rpmdb.sqlite", bytes),
+            ],
+            Vec::new(),
+            &WriteOptions::new(),
+        )
+        .unwrap()
+        .0,
+    )
+}
