@@ -154,7 +154,7 @@ impl Client {
     }
 
     /// `GET /v2/<name>/referrers/<digest>`: the index, or `None` when the registry has no such
-    /// endpoint (`404`, as distribution 2.x answers every route it does not know).
+    /// endpoint (`404`, as distribution 2.x answers every route it does not know, or `405`).
     async fn referrers_api(
         &self,
         repository: &Reference,
@@ -170,7 +170,8 @@ impl Client {
         )
         .header(ACCEPT, MediaType::OciIndex.as_str());
         let resp = self.send(req).await?;
-        if resp.status().as_u16() == 404 {
+        // 404 is what the spec names; some registries answer an unknown route with 405.
+        if matches!(resp.status().as_u16(), 404 | 405) {
             return Ok(None);
         }
         let resp = check(resp, "GET", &[200]).await?;
