@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 use plinth_oci::{Descriptor, ImageLocation, ImageManifest, ManifestDocument, Platform, Store};
-use plinth_registry::{NoReporter, fetch_image};
+use plinth_registry::{NoTransferReporter, fetch_image};
 use plinth_sbom::{Format, ImageFiles, Subject};
 
 use crate::ExitStatus;
@@ -51,7 +51,7 @@ pub fn run(args: SbomArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Res
                 &client,
                 &location,
                 &platforms,
-                Arc::new(NoReporter),
+                Arc::new(NoTransferReporter),
             ))?
         }
     };
