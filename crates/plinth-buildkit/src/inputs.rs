@@ -59,6 +59,11 @@ fn collect(
                         digest: None,
                     })
                 }
+                DirectorySource::HostArchive(archive) => inputs.push(BuildInput::new(
+                    InputKind::HostFile,
+                    archive.display().to_string(),
+                    file_digest(archive)?,
+                )),
                 DirectorySource::Container { container, .. } => {
                     collect(container, resolved, inputs)?;
                 }

@@ -186,6 +186,25 @@ impl Preparer<'_> {
                     owner: owner.clone(),
                     mode: *mode,
                 },
+                Op::Directory {
+                    source: DirectorySource::HostArchive(archive),
+                    ..
+                } if plinth_recipe::archive::sniff_archive(archive)
+                    .ok()
+                    .flatten()
+                    == Some(plinth_recipe::archive::ArchiveCompression::Zstd) =>
+                {
+                    // BuildKit before moby's zstd support (Debian's 20.10) copies such a file
+                    // without extracting it: a silent difference, so it is refused.
+                    return Err(Error::Step {
+                        index,
+                        reason: format!(
+                            "`{}` is a zstd archive, which the BuildKit of Debian's docker copies instead of extracting: \
+                             recompress it with gzip or xz, or build with `--engine embedded`",
+                            archive.display()
+                        ),
+                    });
+                }
                 other => other.clone(),
             };
             ops.push(op);

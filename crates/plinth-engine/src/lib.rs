@@ -51,6 +51,7 @@
 
 #![deny(missing_docs)]
 
+mod archive_tree;
 mod build;
 mod cache;
 mod debian;

@@ -73,6 +73,13 @@ pub(crate) fn describe(op: &Op) -> String {
             DirectorySource::Host(dir) | DirectorySource::HostIgnoring { path: dir, .. } => {
                 format!("COPY {}host:{} {path}", flags(owner, mode), host_name(dir))
             }
+            DirectorySource::HostArchive(archive) => {
+                format!(
+                    "ADD {}host:{} {path}",
+                    flags(owner, mode),
+                    host_name(archive)
+                )
+            }
         },
         Op::MountedCache { path, volume, .. } => format!("MOUNT cache {volume} at {path}"),
         Op::UnmountCache { path } => format!("UNMOUNT cache at {path}"),

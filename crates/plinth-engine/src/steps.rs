@@ -11,12 +11,13 @@ use plinth_oci::{Descriptor, Digest, History, ImageManifest, Platform};
 use plinth_recipe::state::{join_path, normalize_path};
 use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Op, Step};
 
+use crate::archive_tree::{archive_tree, override_copied_meta};
 use crate::cache::{BuildRecord, StepRecord, StepTrace, explain, root_key, step_key};
 use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::files::{
-    CopyItem, ItemKind, file_digest, host_tree, host_tree_ignoring, image_tree, override_meta,
-    resolve_owner, tree_digest, write_items_layer,
+    CopyItem, ItemKind, file_digest, host_tree, host_tree_ignoring, image_tree, resolve_owner,
+    tree_digest, write_items_layer,
 };
 use crate::state::ImageState;
 use crate::step_context::StepContext;
@@ -447,6 +448,14 @@ impl PlatformBuilder<'_> {
                 ));
                 items
             }
+            DirectorySource::HostArchive(archive) => {
+                let digest = file_digest(archive)?;
+                inputs.insert("host_archive".to_owned(), digest.to_string());
+                let name = archive.display().to_string();
+                self.inputs
+                    .push(BuildInput::new(InputKind::HostFile, name, digest));
+                archive_tree(archive, index)?
+            }
             DirectorySource::Container {
                 container,
                 path: from,
@@ -478,7 +487,9 @@ impl PlatformBuilder<'_> {
                     .next()
                     .unwrap_or("")
                     .to_owned(),
-                DirectorySource::Host(dir) | DirectorySource::HostIgnoring { path: dir, .. } => dir
+                DirectorySource::Host(dir)
+                | DirectorySource::HostArchive(dir)
+                | DirectorySource::HostIgnoring { path: dir, .. } => dir
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
@@ -489,7 +500,7 @@ impl PlatformBuilder<'_> {
             Some(o) => Some(self.owner_ids(o, index)?),
             None => None,
         };
-        override_meta(&mut items, resolved, mode);
+        override_copied_meta(source, &mut items, resolved, mode);
         let dest_owner = resolved.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g)));
         Ok(Prepared::Items {
             dest,

@@ -326,7 +326,15 @@ impl Writer<'_> {
                     mode,
                 } => {
                     let mut flags = Vec::new();
+                    // ADD extracts an archive from the context; everything else is a COPY.
+                    let keyword = match source {
+                        DirectorySource::HostArchive(_) => "ADD",
+                        _ => "COPY",
+                    };
                     let src = match source {
+                        DirectorySource::HostArchive(p) => {
+                            self.add_entry("archive", ContextSource::HostFile(p.clone()))
+                        }
                         DirectorySource::Container {
                             container: helper,
                             path: src,
@@ -351,7 +359,7 @@ impl Writer<'_> {
                         ),
                     };
                     self.owner_mode_flags(owner.as_deref(), *mode, &mut flags);
-                    lines.push(copy_line("COPY", &flags, &[&src, path]).map_err(unrepresentable)?);
+                    lines.push(copy_line(keyword, &flags, &[&src, path]).map_err(unrepresentable)?);
                 }
             }
         }

@@ -44,6 +44,7 @@
 
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod buildable;
 mod container;
 pub mod debian;

@@ -251,6 +251,10 @@ pub enum DirectorySource {
     },
     /// A directory on the build host.
     Host(#[serde(with = "host_path")] PathBuf),
+    /// A local tar archive (plain, gzip, xz or zstd; see [`crate::archive`]) extracted into the
+    /// destination as a Dockerfile `ADD` extracts it: owners, modes and links from the archive,
+    /// missing parents made `0755`, existing directories merged.
+    HostArchive(#[serde(with = "host_path")] PathBuf),
     /// A directory of a Dockerfile's build context, read through the context's ignore file
     /// (see [`crate::ignore`]): what the patterns exclude is left out, as BuildKit never
     /// receives it. The patterns are part of the step key; ignored files' contents are not.

@@ -152,20 +152,6 @@ fn foreign_frontends_are_refused_and_stable_ones_accepted() {
 }
 
 #[test]
-fn add_of_an_archive_whatever_its_name_is_refused() {
-    let ctx = tempfile::tempdir().unwrap();
-    std::fs::write(ctx.path().join("bundle.bin"), [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
-    std::fs::write(ctx.path().join("plain.txt"), "just text").unwrap();
-    let found = problems_with(
-        "FROM scratch\nADD plain.txt /\nADD bundle.bin /\nCOPY bundle.bin /\n",
-        &ReaderOptions::new(ctx.path()),
-    );
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].0, 3);
-    assert!(found[0].1.contains("use COPY"), "{found:?}");
-}
-
-#[test]
 fn wildcards_expand_against_the_context_in_order() {
     let ctx = tempfile::tempdir().unwrap();
     for f in ["b.txt", "a.txt", "c.md"] {

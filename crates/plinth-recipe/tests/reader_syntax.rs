@@ -281,3 +281,48 @@ fn the_ignore_file_decides_what_copy_sees() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].1.contains("Dockerfile.dockerignore"), "{found:?}");
 }
+
+#[test]
+fn add_extracts_archives_told_by_content_not_name() {
+    use std::io::Write as _;
+    let ctx = tempfile::tempdir().unwrap();
+    let ctx = ctx.path();
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(2);
+    header.set_mode(0o644);
+    builder.append_data(&mut header, "f", &b"hi"[..]).unwrap();
+    let tar = builder.into_inner().unwrap();
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
+    xz.write_all(&tar).unwrap();
+    std::fs::write(ctx.join("bundle.bin"), xz.finish().unwrap()).unwrap();
+    // gzip's magic without a tar inside: copied as it is, as BuildKit copies it.
+    std::fs::write(ctx.join("fake.tar.gz"), [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
+    std::fs::write(ctx.join("old.tbz2"), b"BZh91AY&SY").unwrap();
+    let c = parse_dockerfile(
+        "FROM scratch\nADD bundle.bin /x\nADD fake.tar.gz /y/\nCOPY bundle.bin /z\n",
+        ctx,
+    )
+    .unwrap();
+    assert!(
+        matches!(
+            &c.ops()[0],
+            Op::Directory { path, source: plinth_recipe::DirectorySource::HostArchive(h), .. }
+                if path == "/x" && *h == ctx.join("bundle.bin")
+        ),
+        "{c:?}"
+    );
+    assert_eq!(
+        host_files(&c.ops()[1..]),
+        [
+            ("/y/fake.tar.gz".to_owned(), ctx.join("fake.tar.gz")),
+            ("/z".to_owned(), ctx.join("bundle.bin"))
+        ]
+    );
+    let found = problems_with("FROM scratch\nADD old.tbz2 /\n", &ReaderOptions::new(ctx));
+    assert_eq!(found[0].0, 2);
+    assert!(
+        found[0].1.contains("recompress it with gzip, xz or zstd"),
+        "{found:?}"
+    );
+}

@@ -11,7 +11,65 @@ pub enum ContextEntry {
     Dir(u32),
     /// A symlink to the target.
     Link(&'static str),
+    /// A tar archive of these members.
+    Tar(Packing, &'static [Member]),
 }
+
+/// How a test archive is compressed.
+#[derive(Clone, Copy)]
+pub enum Packing {
+    Plain,
+    Gzip,
+}
+
+/// One member of a test archive.
+pub struct Member {
+    pub path: &'static str,
+    pub kind: MemberKind,
+    pub mode: u32,
+    pub owner: (u64, u64),
+}
+
+pub enum MemberKind {
+    Dir,
+    File(&'static str),
+    Link(&'static str),
+}
+
+/// The members of the test archives: owners and modes of their own, a nested directory the
+/// archive does not list, a symlink.
+const BUNDLE: &[Member] = &[
+    Member {
+        path: "pkg",
+        kind: MemberKind::Dir,
+        mode: 0o750,
+        owner: (1000, 1000),
+    },
+    Member {
+        path: "pkg/a.txt",
+        kind: MemberKind::File("alpha in the archive\n"),
+        mode: 0o640,
+        owner: (1000, 1000),
+    },
+    Member {
+        path: "pkg/bin/run",
+        kind: MemberKind::File("#!/bin/sh\necho run\n"),
+        mode: 0o755,
+        owner: (0, 0),
+    },
+    Member {
+        path: "pkg/link",
+        kind: MemberKind::Link("a.txt"),
+        mode: 0o777,
+        owner: (0, 0),
+    },
+    Member {
+        path: "top.txt",
+        kind: MemberKind::File("top\n"),
+        mode: 0o600,
+        owner: (33, 33),
+    },
+];
 
 /// What plinth must do.
 pub enum Expect {
@@ -32,7 +90,7 @@ pub struct Case {
     pub expect: Expect,
 }
 
-use ContextEntry::{Bytes, Dir, File, Link};
+use ContextEntry::{Bytes, Dir, File, Link, Tar};
 use Expect::{Files, Refused, Same};
 
 const TEXT: &[(&str, ContextEntry)] = &[
@@ -326,6 +384,17 @@ pub const CASES: &[Case] = &[
     ),
     same("add_plain_file", "FROM {root}\nADD a.txt /added\n"),
     same("add_url", "FROM {root}\nADD {url}/dl/tool.sh /tools/\n"),
+    // --- ADD of a local archive: extracted, owners and modes from the archive ------------------
+    Case {
+        name: "add_local_archives_extract",
+        dockerfile: "FROM {root}\nRUN mkdir -p /merge/pkg && echo kept > /merge/pkg/old\nADD bundle.tar.gz /opt/\nADD bundle.tar /plain\nADD bundle.tar.gz /merge\nADD --chown=1000:1000 bundle.tar.gz /owned/\n",
+        context: &[
+            ("bundle.tar.gz", Tar(Packing::Gzip, BUNDLE)),
+            ("bundle.tar", Tar(Packing::Plain, BUNDLE)),
+        ],
+        build_args: &[],
+        expect: Same,
+    },
     // --- ignore files ------------------------------------------------------------------------------
     Case {
         name: "dockerignore_applies_to_every_context_read",
@@ -469,12 +538,6 @@ pub const CASES: &[Case] = &[
         "matches the COPY source",
     ),
     refused(
-        "refused_local_archive",
-        "FROM {root}\nADD bundle.tar.gz /\n",
-        2,
-        "unpack it with RUN",
-    ),
-    refused(
         "refused_foreign_frontend",
         "# syntax=example.com/frontend:1\nFROM {root}\n",
         1,
@@ -486,14 +549,22 @@ pub const CASES: &[Case] = &[
         2,
         "type=secret",
     ),
+    // A file with gzip's magic that is not a gzip'd tar is copied as it is.
     Case {
-        name: "refused_archive_by_content",
+        name: "add_of_a_file_that_only_looks_compressed",
         dockerfile: "FROM {root}\nADD blob /x/\n",
         context: &[("blob", Bytes(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0]))],
         build_args: &[],
+        expect: Same,
+    },
+    Case {
+        name: "refused_bzip2_archive",
+        dockerfile: "FROM {root}\nADD blob.bz2 /x/\n",
+        context: &[("blob.bz2", Bytes(b"BZh91AY&SY"))],
+        build_args: &[],
         expect: Refused {
             line: 2,
-            needle: "use COPY",
+            needle: "recompress it with gzip, xz or zstd",
         },
     },
 ];

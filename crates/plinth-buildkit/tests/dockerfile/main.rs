@@ -68,6 +68,54 @@ fn write_context(dir: &Path, entries: &[(&str, ContextEntry)]) {
                 .unwrap();
             }
             ContextEntry::Link(target) => std::os::unix::fs::symlink(target, &path).unwrap(),
+            ContextEntry::Tar(compression, members) => {
+                std::fs::write(&path, tar_bytes(*compression, members)).unwrap()
+            }
+        }
+    }
+}
+
+/// A tar archive of `members`, compressed as asked.
+fn tar_bytes(compression: cases::Packing, members: &[cases::Member]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for member in members {
+        let mut header = tar::Header::new_ustar();
+        header.set_uid(member.owner.0);
+        header.set_gid(member.owner.1);
+        header.set_mode(member.mode);
+        header.set_mtime(1_700_000_000);
+        match member.kind {
+            cases::MemberKind::Dir => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_size(0);
+                builder
+                    .append_data(&mut header, member.path, &[][..])
+                    .unwrap();
+            }
+            cases::MemberKind::File(text) => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_size(text.len() as u64);
+                builder
+                    .append_data(&mut header, member.path, text.as_bytes())
+                    .unwrap();
+            }
+            cases::MemberKind::Link(target) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                builder
+                    .append_link(&mut header, member.path, target)
+                    .unwrap();
+            }
+        }
+    }
+    let tar = builder.into_inner().unwrap();
+    match compression {
+        cases::Packing::Plain => tar,
+        cases::Packing::Gzip => {
+            use std::io::Write as _;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(&tar).unwrap();
+            gz.finish().unwrap()
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Real builds with the embedded engine (root, overlayfs, the sandbox), grouped by area.
 
+mod add_archive;
 mod arm64;
 mod build;
 mod common;

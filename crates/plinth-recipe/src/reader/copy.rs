@@ -1,6 +1,5 @@
 //! `COPY` and `ADD`.
 
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -8,14 +7,11 @@ use plinth_oci::Digest;
 
 use super::context_ignore::{ContextIgnore, context_relative};
 use super::{Flags, Reader, glob, json_array};
+use crate::archive::{ArchiveCompression, sniff_archive};
 use crate::inputs::{resolve_in_context, url_file_name};
 use crate::op::{DirectorySource, FileSource, Op};
 use crate::source::ImageSource;
 use crate::{Container, Error};
-
-const ARCHIVE_SUFFIXES: [&str; 9] = [
-    ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".tar.lz4",
-];
 
 impl Reader<'_> {
     pub(super) fn copy_or_add(
@@ -187,21 +183,22 @@ impl Reader<'_> {
                 if checksum.is_some() {
                     return Err("`ADD --checksum` applies to URLs only".into());
                 }
-                if is_add && ARCHIVE_SUFFIXES.iter().any(|s| src.ends_with(s)) {
-                    return Err(format!(
-                        "ADD of the local archive `{src}` would unpack it, which is not supported: unpack it with RUN"
-                    ));
-                }
                 let op =
                     self.context_op(keyword, src, dest, ignore.as_ref(), (owner.clone(), mode))?;
-                if is_add
-                    && let Op::File {
+                let op = match op {
+                    Op::File {
                         source: FileSource::HostFile(host),
+                        owner,
                         ..
-                    } = &op
-                {
-                    refuse_archive(src, host)?;
-                }
+                    } if is_add && archive_kind(src, &host)?.is_some() => Op::Directory {
+                        path: dest.clone(),
+                        source: DirectorySource::HostArchive(host),
+                        owner,
+                        // Only `--chmod`: the archive's entries keep their own modes.
+                        mode,
+                    },
+                    op => op,
+                };
                 ops.push(op);
             }
         }
@@ -340,34 +337,15 @@ pub(super) fn clean_context_path(src: &str) -> String {
     }
 }
 
-/// BuildKit's ADD unpacks a local file that is a tar archive, plain or compressed, whatever its
-/// name: tell one by its first bytes.
-fn refuse_archive(src: &str, host: &Path) -> Result<(), String> {
-    let mut head = [0u8; 512];
-    let n = std::fs::File::open(host)
-        .and_then(|mut f| {
-            let mut n = 0;
-            while n < head.len() {
-                let m = f.read(&mut head[n..])?;
-                if m == 0 {
-                    break;
-                }
-                n += m;
-            }
-            Ok(n)
-        })
-        .map_err(|e| format!("failed to read the ADD source `{src}`: {e}"))?;
-    let head = &head[..n];
-    let compressed = head.starts_with(&[0x1f, 0x8b])
-        || head.starts_with(b"BZh")
-        || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
-        || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
-    let tar = head.len() >= 262 && &head[257..262] == b"ustar";
-    if compressed || tar {
-        return Err(format!(
-            "ADD of `{src}`, an archive (or a compressed file), would unpack it as BuildKit does, which plinth does not do yet: \
-             use COPY to copy it as it is, or unpack it with RUN"
-        ));
+/// BuildKit's ADD extracts a local file that is a tar archive, plain or compressed, whatever
+/// its name: tell one by its content.
+fn archive_kind(src: &str, host: &Path) -> Result<Option<ArchiveCompression>, String> {
+    match sniff_archive(host) {
+        Ok(Some(ArchiveCompression::Bzip2)) => Err(format!(
+            "ADD of `{src}`, a bzip2 file, would extract it as BuildKit does, and plinth cannot read bzip2: \
+             recompress it with gzip, xz or zstd, or use COPY to copy it as it is"
+        )),
+        Ok(kind) => Ok(kind),
+        Err(e) => Err(format!("failed to read the ADD source `{src}`: {e}")),
     }
-    Ok(())
 }
