@@ -124,7 +124,7 @@ fn published_versions_carry_annotations_provenance_and_check_reports() {
     let out = c.run(&mut c.cmd(&["publish", REPOSITORY, "1.0.0"]));
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("Attached 4 attestations"),
+        String::from_utf8_lossy(&out.stderr).contains("Attached 8 attestations"),
         "{}",
         text(&out)
     );
@@ -191,6 +191,7 @@ fn published_versions_carry_annotations_provenance_and_check_reports() {
             .map(|r| {
                 r["annotations"]["in-toto.io/predicate-type"]
                     .as_str()
+                    .or(r["artifactType"].as_str())
                     .unwrap()
             })
             .collect();
@@ -198,6 +199,8 @@ fn published_versions_carry_annotations_provenance_and_check_reports() {
         assert_eq!(
             types,
             [
+                "application/spdx+json",
+                "application/vnd.cyclonedx+json",
                 "https://example.invalid/plinth/check-report/v1",
                 "https://slsa.dev/provenance/v1"
             ]
