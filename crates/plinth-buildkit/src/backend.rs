@@ -312,6 +312,10 @@ impl BuildkitBackend {
             unique_suffix()
         );
         let mut cmd = self.build_command(&builder, platform, options.no_cache, &tag, &context);
+        // BuildKit's own `--label`: the final image only, no history entry.
+        for (name, value) in &options.labels {
+            cmd.arg("--label").arg(format!("{name}={value}"));
+        }
         let mut reader = ProgressReader::new(
             platform,
             builder.to_string(),

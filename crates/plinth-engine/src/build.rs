@@ -59,6 +59,7 @@ impl Engine {
                             options.no_cache,
                             recipe_id,
                             options.reporter.as_ref(),
+                            &options.labels,
                         )
                     })
                 })

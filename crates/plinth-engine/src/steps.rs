@@ -40,6 +40,8 @@ struct PlatformBuilder<'a> {
     no_cache: bool,
     recipe_id: &'a str,
     reporter: &'a dyn BuildReporter,
+    /// Labels of the final image (none for a helper stage).
+    labels: &'a BTreeMap<String, String>,
     previous: Option<BuildRecord>,
     state: ImageState,
     traces: Vec<StepTrace>,
@@ -57,12 +59,14 @@ pub(crate) fn build_platform(
     no_cache: bool,
     recipe_id: &str,
     reporter: &dyn BuildReporter,
+    labels: &BTreeMap<String, String>,
 ) -> Result<PlatformBuild> {
     let mut builder = PlatformBuilder {
         engine,
         platform,
         no_cache,
         recipe_id,
+        labels,
         reporter,
         previous: engine.cache.last_build(recipe_id, platform),
         state: {
@@ -467,6 +471,7 @@ impl PlatformBuilder<'_> {
                     self.no_cache,
                     &format!("{}/helper-{index}", self.recipe_id),
                     &NoReporter,
+                    &BTreeMap::new(),
                 )?;
                 inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
                 // What the helper downloaded went into this image too.
@@ -555,7 +560,14 @@ impl PlatformBuilder<'_> {
     fn finish(self) -> Result<PlatformBuild> {
         let engine = self.engine;
         let flavor = engine.media_types;
-        let config = self.state.config;
+        let mut config = self.state.config;
+        if !self.labels.is_empty() {
+            config
+                .runtime_mut()
+                .labels
+                .get_or_insert_with(BTreeMap::new)
+                .extend(self.labels.clone());
+        }
         let config_descriptor = engine.store.write_config(flavor.config(), &config)?;
         let layers: Vec<Descriptor> = self
             .state

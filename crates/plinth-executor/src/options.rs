@@ -1,5 +1,6 @@
 //! [`BuildOptions`]: what an [`Executor`](crate::Executor) builds and how.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use plinth_oci::Platform;
@@ -18,6 +19,9 @@ pub struct BuildOptions {
     pub recipe_id: Option<String>,
     /// A store ref name to point at the result (for `plinth run`, export and push).
     pub tag: Option<String>,
+    /// Labels set in the result's config (`plinth build --label`), as BuildKit's `--label`
+    /// sets them: in the final image only, with no history entry and no effect on step keys.
+    pub labels: BTreeMap<String, String>,
     /// Progress events.
     pub reporter: Arc<dyn BuildReporter>,
 }
@@ -29,6 +33,7 @@ impl std::fmt::Debug for BuildOptions {
             .field("no_cache", &self.no_cache)
             .field("recipe_id", &self.recipe_id)
             .field("tag", &self.tag)
+            .field("labels", &self.labels)
             .finish_non_exhaustive()
     }
 }
@@ -40,6 +45,7 @@ impl Default for BuildOptions {
             no_cache: false,
             recipe_id: None,
             tag: None,
+            labels: BTreeMap::new(),
             reporter: Arc::new(NoReporter),
         }
     }
@@ -69,6 +75,12 @@ impl BuildOptions {
     /// Sets [`BuildOptions::tag`].
     pub fn with_tag(mut self, tag: impl Into<String>) -> Self {
         self.tag = Some(tag.into());
+        self
+    }
+
+    /// Adds a label to [`BuildOptions::labels`].
+    pub fn with_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(name.into(), value.into());
         self
     }
 

@@ -48,16 +48,6 @@ impl PlatformRecipes {
         self.recipes.push((platform, container));
     }
 
-    /// Changes every platform's recipe alike (labels given on the command line, …).
-    pub fn map(mut self, f: impl Fn(Container) -> Container) -> Self {
-        self.recipes = self
-            .recipes
-            .into_iter()
-            .map(|(platform, container)| (platform, f(container)))
-            .collect();
-        self
-    }
-
     /// The images replaced by stand-ins on any platform, each once (empty for a real build).
     pub fn substitutions(&self) -> &[AppliedSubstitution] {
         &self.substitutions
@@ -99,6 +89,10 @@ impl PlatformRecipes {
                 .with_no_cache(options.no_cache)
                 .with_recipe_id(format!("{recipe_id}/{platform}"))
                 .with_reporter(options.reporter.clone());
+            let one = BuildOptions {
+                labels: options.labels.clone(),
+                ..one
+            };
             let mut result = executor.build(recipe, &one)?;
             platforms.append(&mut result.platforms);
         }

@@ -87,6 +87,17 @@ fn load_iidfile_metadata_and_label_agree_with_docker() {
     };
     let docker_id = inspect("{{.Id}}");
     let label = inspect("{{index .Config.Labels \"org.example.team\"}}");
+    let history = stdout_ok(
+        &ctx,
+        ctx.command("docker").args([
+            "image",
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}",
+            &name,
+        ]),
+    );
     let ran = stdout_ok(&ctx, ctx.command("docker").args(["run", "--rm", &name]));
     let _ = ctx.command("docker").args(["rmi", "-f", &name]).output();
     assert!(
@@ -95,6 +106,10 @@ fn load_iidfile_metadata_and_label_agree_with_docker() {
     );
     assert_eq!(docker_id.trim(), iid, "the iidfile holds docker's image ID");
     assert_eq!(label.trim(), "base");
+    assert!(
+        history.contains("COPY") && !history.contains("org.example.team"),
+        "a --label adds no history entry, as with BuildKit: {history}"
+    );
     assert_eq!(ran, "from the context\n");
 
     let meta = read_json(&metadata);

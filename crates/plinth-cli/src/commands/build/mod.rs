@@ -53,8 +53,8 @@ pub struct BuildArgs {
     /// platform. Same as `--output type=docker`.
     #[arg(long)]
     pub load: bool,
-    /// Set a label in the image config, `KEY=VALUE`; repeatable. Labels are part of the
-    /// config, so they change the image's digest, as with BuildKit.
+    /// Set a label in the image config, `KEY=VALUE`; repeatable. As with BuildKit: the final
+    /// image only, no history entry, no step rebuilt; the config, so the digest, changes.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
     /// Write the image ID to FILE as docker does: the config digest (`sha256:…`, what
@@ -124,11 +124,6 @@ pub fn run(
     let engine = engine_with_client(global, registry_client(global, store)?, args.pull)?;
     args.engine.always_pull = args.pull;
     let (recipes, warnings) = recipe.platform_recipes(&platforms, &engine)?;
-    let recipes = recipes.map(|container| {
-        labels
-            .iter()
-            .fold(container, |c, (key, value)| c.with_label(key, value))
-    });
     for warning in &warnings {
         printer.warn(warning);
     }
@@ -142,6 +137,7 @@ pub fn run(
         .with_recipe_id(recipe.id.clone())
         .with_reporter(progress.clone());
     options.tag = args.tag.first().cloned();
+    options.labels = labels;
     let executor = args
         .engine
         .executor(&engine, crate::settings::url_mirrors(global)?)?;
@@ -249,8 +245,8 @@ fn provenance_of(
     Ok(attachments)
 }
 
-/// `--label KEY=VALUE`s, in order.
-fn parse_labels(labels: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+/// `--label KEY=VALUE`s (a later one for the same key wins, as with docker).
+fn parse_labels(labels: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     labels
         .iter()
         .map(|label| match label.split_once('=') {
