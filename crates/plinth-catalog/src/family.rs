@@ -365,6 +365,13 @@ pub trait Family: Send + Sync {
         Ok(None)
     }
 
+    /// The family with its working files declared, for local builds and checks of what the
+    /// next release would be (never recorded); `None` for a family whose versions are all
+    /// declared.
+    fn working_version(&self) -> Result<Option<(Arc<dyn Family>, Version)>> {
+        Ok(None)
+    }
+
     /// The changelog the declarations imply: one entry per version with changelog text, with its
     /// rendered example, newest first.
     fn declared_changelog(&self) -> Result<Changelog> {

@@ -1,6 +1,8 @@
 //! Where a command's recipe comes from: a catalog version (`REPO:VERSION`) or a Dockerfile.
 
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -24,7 +26,8 @@ use crate::printer::Printer;
 pub struct RecipeArgs {
     /// What to build, as `docker build` takes it: a build context directory (`.`), `-` (stdin:
     /// a Dockerfile with an empty context, or a tar context), or a catalog version
-    /// `REPOSITORY[:VERSION]` (a repository alone: its newest version with a known recipe).
+    /// `REPOSITORY[:VERSION]` (a repository alone: its newest version with a known recipe; for a
+    /// family kept as files, its working files, what the next release would build).
     /// The rule: `-` is stdin; with `-f` the argument is always the context; otherwise an
     /// existing directory, or anything starting with `.`, `/` or `~`, is a context, and anything
     /// else is a catalog version. A context without `-f` is built from its `Dockerfile`.
@@ -61,8 +64,10 @@ enum Source<'a> {
         _temp_context: Option<std::sync::Arc<tempfile::TempDir>>,
     },
     Catalog {
-        family: &'a dyn plinth_catalog::Family,
+        family: Arc<dyn plinth_catalog::Family>,
         version: Version,
+        /// Resolved against a catalog, used while it lives.
+        _catalog: PhantomData<&'a Catalog>,
     },
 }
 
@@ -76,7 +81,9 @@ impl Recipe<'_> {
         build_args: &[String],
     ) -> anyhow::Result<plinth_attest::RecipeParameters> {
         Ok(match &self.source {
-            Source::Catalog { family, version } => {
+            Source::Catalog {
+                family, version, ..
+            } => {
                 let container = self.container(platform)?;
                 let (_, digest) = plinth_oci::canonical::to_canonical_with_digest(&container)?;
                 plinth_attest::RecipeParameters::Family {
@@ -268,23 +275,46 @@ fn with_build_arg(options: ReaderOptions, arg: &str) -> anyhow::Result<ReaderOpt
 fn catalog_recipe<'a>(catalog: &'a Catalog, spec: &str) -> anyhow::Result<Recipe<'a>> {
     let (family, version) = match spec.rsplit_once(':') {
         Some((repository, version)) if !version.contains('/') => {
-            let family = catalog.get(repository)?;
+            let family = family_of(catalog, repository)?;
             let version: Version = version.parse()?;
             family.declaration(&version)?;
             (family, version)
         }
         _ => {
-            let family = catalog.get(spec)?;
-            let version = newest_buildable(family)
-                .with_context(|| format!("{spec} declares no version with a known recipe"))?;
-            (family, version)
+            let family = family_of(catalog, spec)?;
+            // A file family alone means its working files: what the next release builds.
+            if let Some(working) = family.working_version()? {
+                working
+            } else {
+                let version = newest_buildable(family.as_ref())
+                    .with_context(|| format!("{spec} declares no version with a known recipe"))?;
+                (family, version)
+            }
         }
     };
     Ok(Recipe {
         id: format!("{}:{version}", family.repository()),
-        source: Source::Catalog { family, version },
+        source: Source::Catalog {
+            family,
+            version,
+            _catalog: PhantomData,
+        },
         substitutions: ImageSubstitutions::new(),
     })
+}
+
+/// The family of `repository`, shared.
+fn family_of(
+    catalog: &Catalog,
+    repository: &str,
+) -> anyhow::Result<Arc<dyn plinth_catalog::Family>> {
+    let wanted = catalog.get(repository)?.repository();
+    Ok(catalog
+        .families()
+        .iter()
+        .find(|f| f.repository() == wanted)
+        .map(Arc::clone)
+        .expect("the catalog found the family by this repository"))
 }
 
 /// The newest declared version whose recipe can be built.
@@ -302,7 +332,9 @@ impl Recipe<'_> {
     /// The catalog family and version, when the recipe comes from the catalog.
     pub fn catalog_version(&self) -> Option<(&dyn plinth_catalog::Family, &Version)> {
         match &self.source {
-            Source::Catalog { family, version } => Some((*family, version)),
+            Source::Catalog {
+                family, version, ..
+            } => Some((family.as_ref(), version)),
             Source::Dockerfile { .. } => None,
         }
     }
@@ -338,7 +370,9 @@ impl Recipe<'_> {
                 )?
                 .container
             }
-            Source::Catalog { family, version } => family.recipe(version, platform)?,
+            Source::Catalog {
+                family, version, ..
+            } => family.recipe(version, platform)?,
         };
         Ok(container
             .with_substituted_images(&self.substitutions)
@@ -442,7 +476,9 @@ impl Recipe<'_> {
             )?
             .container
             .dockerfile_example()),
-            Source::Catalog { family, version } => Ok(family.dockerfile_example(version)?),
+            Source::Catalog {
+                family, version, ..
+            } => Ok(family.dockerfile_example(version)?),
         }
     }
 }

@@ -54,6 +54,8 @@ pub const FAMILIES_DIR: &str = "families";
 pub const FAMILY_TOML: &str = "family.toml";
 /// The folder of a family's recorded versions.
 pub const VERSIONS_DIR: &str = "versions";
+/// The pre-release of the number local builds of the working files get (`1.0.1-working`).
+pub const WORKING_TAG: &str = "working";
 /// The catalog manifest, at the root of the catalog directory.
 pub const CATALOG_TOML: &str = "catalog.toml";
 
@@ -215,6 +217,18 @@ impl Family for FileFamily {
 
     fn stage_version(&self, version: &Version) -> Result<Option<Box<dyn StagedVersion>>> {
         Ok(Some(Box::new(StagedFiles::stage(self, version)?)))
+    }
+
+    /// The working files as `X.Y.(Z+1)-working` after the newest recorded version
+    /// (`0.0.1-working` before the first), read in place.
+    fn working_version(&self) -> Result<Option<(Arc<dyn Family>, Version)>> {
+        let next = self
+            .versions
+            .last()
+            .map_or_else(|| Version::new(0, 0, 1), |d| d.version().bump_patch());
+        let version: Version = format!("{next}-{WORKING_TAG}").parse()?;
+        let family = self.with_version_dir(&version, &self.dir)?;
+        Ok(Some((Arc::new(family), version)))
     }
 }
 

@@ -204,6 +204,22 @@ fn file_family_release_publish_docs_and_rebuild_of_a_recorded_version() {
     }
     let c = FileCatalog::new("files");
     let first_dockerfile = std::fs::read_to_string(c.family_dir().join("Dockerfile")).unwrap();
+
+    // Before any release, the repository alone is the working files: built and checked with
+    // the family's checks on both platforms, nothing recorded.
+    let out = c.run(&mut c.cmd(&["build", REPOSITORY, "--check"]));
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("team/base:0.0.1-working"), "{}", text(&out));
+    assert_eq!(
+        stderr.matches("6 passed, 0 failed, 0 errored").count(),
+        2,
+        "{}",
+        text(&out)
+    );
+    assert!(!c.family_dir().join("versions").exists());
+    assert!(!c.catalog_dir().join("generated/changelogs").exists());
+
     let first_digest = release_first_through_a_terminal(&c);
 
     // The release recorded the working files, exactly, under versions/1.0.0 (family.toml and
