@@ -43,6 +43,9 @@ impl Engine {
             .recipe_id
             .clone()
             .unwrap_or_else(|| default_recipe_id(container));
+        if options.no_cache {
+            crate::exec::start_network_ahead_of(inner, container);
+        }
         let results: Vec<Result<PlatformBuild>> = std::thread::scope(|s| {
             let handles: Vec<_> = options
                 .platforms
@@ -52,15 +55,28 @@ impl Engine {
                     s.spawn(move || {
                         let span = tracing::info_span!("build", %platform);
                         let _g = span.enter();
-                        crate::steps::build_platform(
-                            inner,
-                            container,
-                            platform,
-                            options.no_cache,
-                            recipe_id,
-                            options.reporter.as_ref(),
-                            &options.labels,
-                        )
+                        let build = || {
+                            crate::steps::build_platform(
+                                inner,
+                                container,
+                                platform,
+                                options.no_cache,
+                                recipe_id,
+                                options.reporter.as_ref(),
+                                &options.labels,
+                            )
+                        };
+                        match build() {
+                            // The rotten blob is gone from the store by now; a second go
+                            // resolves the root again, which fetches it from the image's
+                            // source (registry, layout or archive), and steps already done
+                            // are cache hits.
+                            Err(Error::CorruptLayer { layer, source }) => {
+                                tracing::warn!(%layer, "a stored layer was corrupt ({source}) and has been removed; fetching it again from its source");
+                                build()
+                            }
+                            other => other,
+                        }
                     })
                 })
                 .collect();

@@ -155,9 +155,9 @@ pub enum Error {
     Image(String),
 
     /// A stored layer did not match its digest: it was removed from the store, and the next
-    /// pull fetches it again.
+    /// pull fetches it again (a build does that at once, once).
     #[error(
-        "layer `{layer}` was corrupt in the local store and has been removed; run the command again to fetch it from its registry"
+        "layer `{layer}` was corrupt in the local store and has been removed; run the command again to fetch it from its source"
     )]
     CorruptLayer {
         /// The layer blob.

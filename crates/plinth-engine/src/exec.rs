@@ -20,6 +20,7 @@ use plinth_sandbox::{
     MountSpec, NetworkMode, OutputSink, OutputStream, OverlayRootfs, Rootfs, RunSpec, UserSpec,
 };
 
+use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::files::{missing_dirs, resolve_owner};
 use crate::merged::{self, Lookup};
@@ -115,6 +116,10 @@ pub(crate) fn run_exec(
     caches: &[CacheMount],
 ) -> Result<Option<(Descriptor, Digest)>> {
     let engine = ctx.engine;
+    if network == Network::Enabled && engine.network == NetworkMode::Private {
+        // slirp4netns starts while the overlay is prepared.
+        engine.sandbox.start_network_early();
+    }
     let lowers = engine.snapshots.lowers(&state.layers)?;
     let read_dirs = engine.snapshots.read_dirs(&state.layers)?;
     let step_dir = engine.snapshots.step_dir()?;
@@ -267,5 +272,24 @@ fn remove_mount_points(upper: &Path, paths: &[PathBuf]) {
         if let Err(e) = removed {
             tracing::debug!(path = %path.display(), error = %e, "mount point kept in the layer");
         }
+    }
+}
+
+/// Starts the network of private-network steps ahead of a build that will run its exec steps
+/// whatever the cache holds (`--no-cache`), so slirp4netns comes up while the root is resolved
+/// and unpacked. A cached build does not start it before a step misses: a fully cached
+/// rebuild never needs it.
+pub(crate) fn start_network_ahead_of(engine: &Inner, container: &plinth_recipe::Container) {
+    let needs_network = container.steps().any(|step| {
+        matches!(
+            step.op,
+            plinth_recipe::Op::Exec {
+                network: Network::Enabled,
+                ..
+            }
+        )
+    });
+    if needs_network && engine.network == NetworkMode::Private {
+        engine.sandbox.start_network_early();
     }
 }

@@ -15,7 +15,11 @@
 //! every later run with [`NetworkMode::Private`](crate::NetworkMode::Private) joins that
 //! namespace with `setns(2)`, which costs microseconds. Runs of one sandbox (the steps of one
 //! build) therefore share a network namespace, as the containers of one pod do; the host and
-//! other builds stay apart. The namespace is held by an fd, not by a process or a mount, so
+//! other builds stay apart. A caller that knows a run with the network is coming can start it
+//! ahead ([`Sandbox::start_network_early`](crate::Sandbox::start_network_early)): the engine
+//! does when an exec step misses the cache (slirp4netns then starts while the overlay is
+//! prepared) and at the start of a `--no-cache` build (while the root is resolved and
+//! unpacked). The namespace is held by an fd, not by a process or a mount, so
 //! nothing is left behind: slirp4netns watches an exit pipe and quits when this process ends,
 //! however it ends.
 

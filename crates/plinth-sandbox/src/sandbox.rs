@@ -62,6 +62,36 @@ impl Sandbox {
         }
     }
 
+    /// Starts the network of [`NetworkMode::Private`] runs on a thread of its own, so that
+    /// slirp4netns configures the namespace while the caller prepares its run (resolving and
+    /// unpacking the root, the overlay directories); the first run then finds it ready, or
+    /// waits only for the rest. Nothing happens when it is running already. A failure is only
+    /// logged: the run that needs the network starts it again and reports why it cannot.
+    pub fn start_network_early(&self) {
+        if matches!(self.network.lock().as_deref(), Ok(Some(n)) if n.is_alive()) {
+            return;
+        }
+        let sandbox = self.clone();
+        std::thread::spawn(move || {
+            // The log sits in a run directory of its own, named like the runs' so that a
+            // killed process's is cleaned up the same way.
+            let dir = tempfile::Builder::new()
+                .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
+                .tempdir_in(&sandbox.state_dir);
+            let started = match &dir {
+                Ok(dir) => sandbox.shared_network(&dir.path().join("network.log")),
+                Err(e) => Err(Error::io(
+                    "create a run directory in",
+                    &sandbox.state_dir,
+                    e.kind().into(),
+                )),
+            };
+            if let Err(e) = started {
+                tracing::debug!(error = %e, "the network could not be started ahead of the first run");
+            }
+        });
+    }
+
     /// Remove the run directories (`run-<pid>-*`) whose process is gone, as after `kill -9`,
     /// and their cgroups; a live process's runs are never touched. Run directories hold no
     /// mounts on the host side (every mount is in the run's own mount namespace), so removing

@@ -1,5 +1,5 @@
-//! A layer whose bytes rotted in the store: the build says so, drops the bad blob, and the next
-//! build fetches it again from the image's source and succeeds.
+//! A layer whose bytes rotted in the store: the build finds out when unpacking it, drops the bad
+//! blob, fetches it again from the image's source and carries on, in the same build.
 
 use std::path::Path;
 
@@ -8,7 +8,7 @@ use plinth_oci::layout::OciLayout;
 use plinth_oci::{ManifestDocument, Platform};
 use plinth_recipe::Container;
 
-use crate::common::{TestEngine, busybox_layout, error_chain, ok, require_root};
+use crate::common::{TestEngine, busybox_layout, ok, require_root};
 
 /// A private copy of a layout with writable (0644) files, so the store copies rather than links
 /// its blobs and corrupting the store leaves the source intact.
@@ -39,7 +39,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-fn a_corrupt_stored_layer_is_dropped_and_fetched_again() {
+fn a_corrupt_stored_layer_is_fetched_again_in_the_same_build() {
     if !require_root() {
         return;
     }
@@ -75,20 +75,76 @@ fn a_corrupt_stored_layer_is_dropped_and_fetched_again() {
         .unwrap()
         .with_exec(["sh", "-c", "echo healed > /healed"]);
     let options = BuildOptions::new([Platform::linux_amd64()]);
-    let err = t
-        .engine
-        .build(&recipe, &options)
-        .expect_err("the stored layer is corrupt");
-    let text = error_chain(&err);
-    assert!(
-        text.contains(&format!("layer `{layer}` was corrupt in the local store")),
-        "{text}"
-    );
-    assert!(!t.store.has_blob(&layer), "the corrupt blob was removed");
-
-    // The next build imports the layer again from the layout and succeeds.
     let result = ok(t.engine.build(&recipe, &options));
     let unpacked = t.unpack(&result, &Platform::linux_amd64(), "out");
     assert_eq!(std::fs::read(unpacked.join("healed")).unwrap(), b"healed\n");
-    assert!(t.store.has_blob(&layer));
+    // The store holds the layer again, with its right bytes, and the layout was left alone.
+    let healed = std::fs::read(t.store.blob_path(&layer)).unwrap();
+    assert_eq!(plinth_oci::Digest::of(&healed), layer);
+    assert_ne!(healed, bytes);
+    let source = std::fs::read(layout_dir.join("blobs/sha256").join(layer.hex())).unwrap();
+    assert_eq!(healed, source);
+}
+
+/// The same, for a layer pulled from a registry: it is fetched again from the registry.
+#[test]
+fn a_corrupt_layer_from_a_registry_is_fetched_again_in_the_same_build() {
+    if !require_root() {
+        return;
+    }
+    let registry = plinth_test::LocalRegistry::shared();
+    let t = TestEngine::new(None);
+    let seed_store = plinth_oci::Store::open(t.path("seed-store")).unwrap();
+    let image = plinth_test::images::BusyboxImage::builder()
+        .with_seed("corrupt-registry-layer")
+        .build(&seed_store);
+    let target: plinth_oci::Reference = registry.image("corrupt/heal:1").parse().unwrap();
+    plinth_executor::block_on(
+        plinth_registry::Client::builder(seed_store.clone())
+            .build()
+            .unwrap()
+            .push_image(
+                image.digest(),
+                &target,
+                std::sync::Arc::new(plinth_registry::NoTransferReporter),
+            ),
+    )
+    .unwrap()
+    .unwrap();
+    let recipe = Container::from_address(&target.to_string())
+        .unwrap()
+        .with_exec(["sh", "-c", "echo one > /one"]);
+    let options = BuildOptions::new([Platform::linux_amd64()]);
+    ok(t.engine.build(&recipe, &options));
+
+    // Rot the layer, and drop its unpacked snapshot so the next build must read the blob.
+    let layer = image.platforms()[0].layers[0].digest.clone();
+    let path = t.store.blob_path(&layer);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    empty_dirs(&[t.store.root().join("snapshots"), t.store.root().join("l")]);
+
+    let recipe = recipe.with_exec(["sh", "-c", "echo two > /two"]);
+    let result = ok(t.engine.build(&recipe, &options));
+    let unpacked = t.unpack(&result, &Platform::linux_amd64(), "out");
+    assert_eq!(std::fs::read(unpacked.join("two")).unwrap(), b"two\n");
+    let healed = std::fs::read(&path).unwrap();
+    assert_eq!(plinth_oci::Digest::of(&healed), layer);
+}
+
+/// Removes what `dirs` hold (snapshots are a cache: safe to drop while no build runs).
+fn empty_dirs(dirs: &[std::path::PathBuf]) {
+    for dir in dirs {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() && !path.is_symlink() {
+                std::fs::remove_dir_all(&path).unwrap();
+            } else {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    }
 }

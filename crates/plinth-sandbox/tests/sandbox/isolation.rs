@@ -165,3 +165,36 @@ fn the_test_process_mount_table_is_untouched() {
     let after = ours();
     assert_eq!(before, after);
 }
+
+/// A network started ahead of the first run (while a build prepares its root) serves that run
+/// however far it got: just started, or long ready. Runs share it; no second slirp4netns.
+#[test]
+fn a_network_started_early_serves_the_first_and_later_runs() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new();
+    // slirp4netns processes this test process started (nextest runs each test in its own).
+    let slirps = || {
+        let me = std::process::id().to_string();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+            .filter(|stat| {
+                let (name, rest) = stat.split_once(") ").unwrap_or_default();
+                name.ends_with("(slirp4netns") && rest.split(' ').nth(1) == Some(me.as_str())
+            })
+            .count()
+    };
+    assert_eq!(slirps(), 0);
+    // Right away: the run waits for the start in progress instead of starting its own.
+    f.sandbox.start_network_early();
+    let first = f.ok(&f.sh("ls /sys/class/net | tr '\\n' ' '; cat /sys/class/net/tap0/address"));
+    assert!(first.starts_with("lo tap0 "), "{first}");
+    // Already running: nothing new is started, and the next run joins the same namespace.
+    f.sandbox.start_network_early();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let second = f.ok(&f.sh("ls /sys/class/net | tr '\\n' ' '; cat /sys/class/net/tap0/address"));
+    assert_eq!(second, first, "the same tap0, so the same namespace");
+    assert_eq!(slirps(), 1, "one slirp4netns for this sandbox");
+}
