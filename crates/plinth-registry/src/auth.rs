@@ -198,51 +198,9 @@ impl Client {
         credential: &Credential,
     ) -> Result<Token> {
         let mut url = realm.clone();
-        let mut secrets: Vec<&Secret> = Vec::new();
-        let request = match credential {
-            Credential::IdentityToken(refresh) => {
-                secrets.push(refresh);
-                remember_sent(refresh);
-                let mut form = url::form_urlencoded::Serializer::new(String::new());
-                form.append_pair("grant_type", "refresh_token")
-                    .append_pair("client_id", "plinth")
-                    .append_pair("refresh_token", refresh.expose());
-                if let Some(s) = service {
-                    form.append_pair("service", s);
-                }
-                if !scopes.is_empty() {
-                    form.append_pair("scope", &scopes.join(" "));
-                }
-                self.inner
-                    .http
-                    .for_url(&url)?
-                    .post(url.clone())
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(form.finish())
-            }
-            other => {
-                {
-                    let mut q = url.query_pairs_mut();
-                    if let Some(s) = service {
-                        q.append_pair("service", s);
-                    }
-                    for s in scopes {
-                        q.append_pair("scope", s);
-                    }
-                }
-                let rb = self.inner.http.for_url(&url)?.get(url.clone());
-                match other {
-                    Credential::Basic { username, password } => {
-                        secrets.push(password);
-                        rb.header(AUTHORIZATION, basic_header(username, password))
-                    }
-                    _ => rb,
-                }
-            }
-        };
+        let (request, secrets) = self.token_request(&mut url, service, scopes, credential)?;
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(realm = %RedactedUrl::from(realm), scopes = %scopes.join(" "), "fetching registry token");
-        let shown: RedactedUrl = url.clone().into();
         let resp = request
             .send()
             .await
@@ -252,6 +210,89 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| Error::transport("GET", &url, e))?;
+        let reply = TokenAnswer {
+            registry: &endpoint.registry,
+            shown: url.into(),
+            status,
+            bytes: &bytes,
+        };
+        reply.into_token(credential, &secrets, scopes)
+    }
+
+    /// The token request for `credential`: a refresh token is POSTed as a form (OAuth2), the
+    /// others ask with a GET carrying the service and scopes in `url`'s query, Basic
+    /// credentials in the header. Returns the secrets it sends, to scrub from error bodies.
+    fn token_request<'c>(
+        &self,
+        url: &mut Url,
+        service: Option<&str>,
+        scopes: &[String],
+        credential: &'c Credential,
+    ) -> Result<(reqwest::RequestBuilder, Vec<&'c Secret>)> {
+        if let Credential::IdentityToken(refresh) = credential {
+            remember_sent(refresh);
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "refresh_token")
+                .append_pair("client_id", "plinth")
+                .append_pair("refresh_token", refresh.expose());
+            if let Some(s) = service {
+                form.append_pair("service", s);
+            }
+            if !scopes.is_empty() {
+                form.append_pair("scope", &scopes.join(" "));
+            }
+            let request = self
+                .inner
+                .http
+                .for_url(url)?
+                .post(url.clone())
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form.finish());
+            return Ok((request, vec![refresh]));
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            for s in scopes {
+                q.append_pair("scope", s);
+            }
+        }
+        let request = self.inner.http.for_url(url)?.get(url.clone());
+        Ok(match credential {
+            Credential::Basic { username, password } => (
+                request.header(AUTHORIZATION, basic_header(username, password)),
+                vec![password],
+            ),
+            _ => (request, Vec::new()),
+        })
+    }
+}
+
+/// What a token service answered.
+struct TokenAnswer<'a> {
+    registry: &'a str,
+    shown: RedactedUrl,
+    status: u16,
+    bytes: &'a [u8],
+}
+
+impl TokenAnswer<'_> {
+    /// The token, or an error saying what the service refused (with a hint for 401/403) with
+    /// the `secrets` sent scrubbed from its body.
+    fn into_token(
+        self,
+        credential: &Credential,
+        secrets: &[&Secret],
+        scopes: &[String],
+    ) -> Result<Token> {
+        let Self {
+            registry,
+            shown,
+            status,
+            bytes,
+        } = self;
         if status == 401 || status == 403 {
             let hint = match credential {
                 Credential::Anonymous => {
@@ -260,24 +301,24 @@ impl Client {
                 _ => "the credentials were rejected: check the username and password or token",
             };
             return Err(Error::Auth {
-                registry: endpoint.registry.clone(),
+                registry: registry.to_owned(),
                 reason: format!("token service `{shown}` answered HTTP {status}; {hint}"),
             });
         }
         if !(200..300).contains(&status) {
-            let body: String = String::from_utf8_lossy(&bytes)
+            let body: String = String::from_utf8_lossy(bytes)
                 .chars()
                 .take(crate::error::MAX_ERROR_BODY)
                 .collect();
             return Err(Error::Auth {
-                registry: endpoint.registry.clone(),
+                registry: registry.to_owned(),
                 reason: format!(
                     "token service `{shown}` answered HTTP {status}: {}",
-                    scrub_credentials(&scrub(&body, &secrets))
+                    scrub_credentials(&scrub(&body, secrets))
                 ),
             });
         }
-        let reply: TokenReply = serde_json::from_slice(&bytes).map_err(|_| Error::Protocol {
+        let reply: TokenReply = serde_json::from_slice(bytes).map_err(|_| Error::Protocol {
             url: shown.clone(),
             reason: "the token service did not return JSON with a `token`".into(),
         })?;
