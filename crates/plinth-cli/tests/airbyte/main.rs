@@ -70,6 +70,23 @@ fn engine_from_flags(ctx: &TestContext, flags: &[String]) -> (Engine, ImageSubst
 }
 
 /// `recipe` with the `sh -c` argv holding `OLD_PIN` changed to `pin` (exactly one such step).
+/// Asserts that plain progress shows `step` started (`#N [k/n] STEP`) and ran (`#N DONE …`).
+fn assert_step_done(stderr: &str, step: &str) {
+    let number = stderr
+        .lines()
+        .find_map(|line| {
+            let (number, rest) = line.split_once(' ')?;
+            (number.starts_with('#') && rest.ends_with(&format!("] {step}"))).then_some(number)
+        })
+        .unwrap_or_else(|| panic!("no step line for {step}:\n{stderr}"));
+    assert!(
+        stderr
+            .lines()
+            .any(|line| line.starts_with(&format!("{number} DONE "))),
+        "{step} ({number}) did not run to DONE:\n{stderr}"
+    );
+}
+
 fn with_poppler_pin(recipe: &Container, pin: &str) -> Container {
     let mut hits = 0;
     let ops = recipe.ops().iter().map(|op| match op {
@@ -176,13 +193,10 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
     assert!(stderr.contains(&format!(
         "warning: substituted image: docker.io/python:3.10.14-slim-bookworm@sha256:2407c61b1a18067393fecd8a22cf6fceede893b6aaca817bf9fbfe65e33614a3 => {standin_python} (step #1)"
     )), "{stderr}");
-    assert!(
-        stderr.contains("RUN [\"pip\",\"install\",\"poetry==1.6.1\"] DONE"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("RUN [\"sh\",\"-c\",\"apt-get install -y socat=1.7.4.4-2\"] DONE"),
-        "{stderr}"
+    assert_step_done(&stderr, "RUN [\"pip\",\"install\",\"poetry==1.6.1\"]");
+    assert_step_done(
+        &stderr,
+        "RUN [\"sh\",\"-c\",\"apt-get install -y socat=1.7.4.4-2\"]",
     );
     assert!(stderr.contains(
         "error: step #16 (linux/amd64) failed: `[\"sh\",\"-c\",\"apt-get update && apt-get install -y tesseract-ocr=5.3.0-2 poppler-utils=22.12.0-2+b1\"]` exited with exit code 100"
