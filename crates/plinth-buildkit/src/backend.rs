@@ -19,6 +19,8 @@ use crate::docker_host::{DockerHost, DockerHostAssignment, DockerHostInfo};
 use crate::error::{Error, Result};
 use crate::prepare::{Prepared, Preparer};
 use crate::progress::ProgressReader;
+pub(crate) use names::platform_cache_ref;
+use names::{default_recipe_id, docker_arch, platform_slug, unique_suffix, write_secret};
 
 /// How long a builder may take to answer `docker info` (ssh connections included).
 const INFO_TIMEOUT: Duration = Duration::from_secs(60);
@@ -548,64 +550,6 @@ impl BuildkitBackend {
     }
 }
 
-/// Docker's `info` names amd64 `x86_64` and arm64 `aarch64`.
-/// A file only the owner can read, for a secret.
-fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(Error::io("create", path))?;
-    file.write_all(bytes).map_err(Error::io("write", path))
-}
-
-fn docker_arch(arch: &str) -> &str {
-    match arch {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
-}
-
-fn platform_slug(platform: &Platform) -> String {
-    match &platform.variant {
-        Some(v) => format!("{}-{v}", platform.architecture),
-        None => platform.architecture.clone(),
-    }
-}
-
-fn unique_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{}-{nanos}", std::process::id())
-}
-
-/// `host/repo[:tag]` → `host/repo:<tag or buildcache>-<arch>`.
-pub(crate) fn platform_cache_ref(reference: &str, platform: &Platform) -> String {
-    let slash = reference.rfind('/').map_or(0, |i| i + 1);
-    let (repo, tag) = match reference[slash..].rfind(':') {
-        Some(colon) => (&reference[..slash + colon], &reference[slash + colon + 1..]),
-        None => (reference, "buildcache"),
-    };
-    format!("{repo}:{tag}-{}", platform_slug(platform))
-}
-
-fn default_recipe_id(container: &Container) -> String {
-    container
-        .ops()
-        .iter()
-        .find_map(|op| match op {
-            plinth_recipe::Op::From { source } => Some(format!("from/{}", source.address())),
-            _ => None,
-        })
-        .unwrap_or_else(|| "scratch".to_owned())
-}
-
 impl Executor for BuildkitBackend {
     fn name(&self) -> &'static str {
         "buildkit"
@@ -624,5 +568,6 @@ impl Executor for BuildkitBackend {
     }
 }
 
+mod names;
 #[cfg(test)]
 mod tests;
