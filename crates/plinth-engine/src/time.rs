@@ -1,6 +1,10 @@
-//! Timestamps for image configs: RFC 3339 in UTC, without a date library.
+//! Timestamps for image configs and Debian's `Release` dates (the RFC 3339 and civil-date
+//! code is `plinth_oci::time`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use plinth_oci::time::days_from_civil;
+pub(crate) use plinth_oci::time::rfc3339;
 
 /// Seconds since the Unix epoch, now.
 pub(crate) fn now_epoch() -> u64 {
@@ -8,19 +12,6 @@ pub(crate) fn now_epoch() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// `secs` since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
-pub(crate) fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
 }
 
 /// Seconds since the epoch of an RFC 2822 date in UTC as Debian's `Release` files write it
@@ -47,31 +38,6 @@ pub(crate) fn parse_rfc2822(text: &str) -> Option<u64> {
     u64::try_from(days * 86_400)
         .ok()
         .map(|d| d + h * 3600 + m * 60 + s)
-}
-
-/// Howard Hinnant's (year, month, day) → days since the epoch.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Howard Hinnant's days → (year, month, day) in the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

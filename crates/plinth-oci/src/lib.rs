@@ -36,6 +36,7 @@ pub mod platform;
 pub mod reference;
 pub mod rootfs;
 pub mod store;
+pub mod time;
 
 pub use artifact::Artifact;
 pub use config::{History, ImageConfig, RootFs, RuntimeConfig};

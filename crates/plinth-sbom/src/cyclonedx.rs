@@ -9,7 +9,7 @@ use sha2::Digest as _;
 
 use crate::license::License;
 use crate::model::{Package, Sbom};
-use crate::time::rfc3339;
+use plinth_oci::time::rfc3339;
 
 /// The document as a JSON value (the caller makes it canonical).
 pub fn document(sbom: &Sbom) -> Value {

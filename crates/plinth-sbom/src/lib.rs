@@ -16,22 +16,26 @@
 //! one given (the image's reproducible timestamp), so one image gives one document.
 //!
 //! ```no_run
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use plinth_oci::{Platform, Store};
+//! use plinth_oci::{Descriptor, ManifestDocument, Platform, Store};
 //! use plinth_sbom::{ImageFiles, Subject};
-//! let store = Store::open_default()?;
-//! # let manifest_descriptor: plinth_oci::Descriptor = todo!();
-//! let manifest = store.read_document(&manifest_descriptor)?;
-//! # let plinth_oci::ManifestDocument::Image(manifest) = manifest else { todo!() };
-//! let files = ImageFiles::from_store(&store, &manifest)?;
-//! let subject = Subject {
-//!     name: "registry.example/base/python:3.11".to_owned(),
-//!     digest: manifest_descriptor.digest.clone(),
-//!     platform: Platform::linux_amd64(),
-//! };
-//! let sbom = plinth_sbom::generate(&files, subject, 0)?;
-//! let spdx: Vec<u8> = sbom.to_spdx_json()?;
-//! # Ok(()) }
+//!
+//! /// The SPDX document of the platform image `manifest_descriptor` names in `store`.
+//! fn spdx_of(
+//!     store: &Store,
+//!     manifest_descriptor: &Descriptor,
+//! ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+//!     let ManifestDocument::Image(manifest) = store.read_document(manifest_descriptor)? else {
+//!         return Err("an index, not a platform image: pick one of its manifests".into());
+//!     };
+//!     let files = ImageFiles::from_store(store, &manifest)?;
+//!     let subject = Subject {
+//!         name: "registry.example/base/python:3.11".to_owned(),
+//!         digest: manifest_descriptor.digest.clone(),
+//!         platform: Platform::linux_amd64(),
+//!     };
+//!     let sbom = plinth_sbom::generate(&files, subject, 0)?;
+//!     Ok(sbom.to_spdx_json()?)
+//! }
 //! ```
 
 mod apk;
@@ -46,7 +50,6 @@ mod purl;
 mod python;
 mod rpm;
 mod spdx;
-mod time;
 
 use std::fmt;
 use std::str::FromStr;
@@ -55,7 +58,7 @@ pub use error::{Error, Result};
 pub use files::{ImageFiles, is_package_metadata};
 pub use license::License;
 pub use model::{OsRelease, Package, PackageKind, Sbom, Subject};
-pub use time::{parse_rfc3339, rfc3339};
+pub use plinth_oci::time::{parse_rfc3339, rfc3339};
 
 /// The generator named in every document.
 pub const TOOL: &str = concat!("plinth-", env!("CARGO_PKG_VERSION"));

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::license::License;
 use crate::model::{Package, Sbom};
-use crate::time::rfc3339;
+use plinth_oci::time::rfc3339;
 
 const IMAGE_ID: &str = "SPDXRef-Image";
 const OS_ID: &str = "SPDXRef-OperatingSystem";

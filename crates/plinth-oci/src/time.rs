@@ -1,5 +1,5 @@
-//! RFC 3339 timestamps in UTC (`YYYY-MM-DDTHH:MM:SSZ`) for the documents, without a date
-//! library.
+//! RFC 3339 timestamps in UTC (`YYYY-MM-DDTHH:MM:SSZ`) for configs and documents, and the
+//! civil-date arithmetic under them, without a date library.
 
 /// `secs` since 1970 as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339(secs: u64) -> String {
@@ -47,7 +47,7 @@ pub fn parse_rfc3339(text: &str) -> Option<u64> {
 }
 
 /// Howard Hinnant's (year, month, day) → days since 1970.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);
@@ -58,7 +58,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// Howard Hinnant's days since 1970 → (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
