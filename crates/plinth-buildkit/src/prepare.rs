@@ -11,6 +11,8 @@
 //!   downloads, `0644` for host files and bytes), since `COPY` would take the context entry's
 //!   name and mode instead;
 //! - `RUN --network=none` is dropped for builders whose built-in frontend lacks it, with a warning;
+//! - a zstd archive `ADD` extracts goes as the plain tar inside it (older BuildKit cannot read
+//!   zstd and would copy the file instead);
 //! - roots from OCI layouts and docker-archives are refused: builders only pull from registries.
 
 use std::collections::BTreeMap;
@@ -24,6 +26,35 @@ use plinth_recipe::{
 };
 
 use crate::error::{Error, Result};
+
+/// Builders pull roots only from registries; a root made from Debian's archive or read from a
+/// local file is refused with the way out.
+fn check_root(index: usize, source: &plinth_recipe::ImageSource) -> Result<()> {
+    match source.kind() {
+        SourceKind::Image(ImageLocation::Registry(_)) => Ok(()),
+        SourceKind::Debian(_) => Err(Error::Step {
+            index,
+            reason: format!(
+                "the root `{}` is made from Debian's archive, which only the embedded engine does: \
+                 build it with `--engine embedded`, or push a root built that way to a registry \
+                 every builder can reach and use that address",
+                source.address()
+            ),
+        }),
+        SourceKind::Image(
+            ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. },
+        ) => Err(Error::Step {
+            index,
+            reason: format!(
+                "the root image `{}` is a local file, and BuildKit builders pull only from registries: \
+                     push it to a registry every builder can reach (`plinth copy {} docker://HOST/REPO:TAG`) \
+                     and use that address",
+                source.address(),
+                source.address()
+            ),
+        }),
+    }
+}
 
 /// A recipe ready for the buildable renderer.
 #[derive(Debug)]
@@ -96,57 +127,17 @@ impl Preparer<'_> {
         let mut ops = Vec::with_capacity(container.ops().len());
         for (index, op) in container.ops().iter().enumerate() {
             let op = match op {
-                Op::From { source } => match source.kind() {
-                    SourceKind::Image(ImageLocation::Registry(_)) => op.clone(),
-                    SourceKind::Debian(_) => {
-                        return Err(Error::Step {
-                            index,
-                            reason: format!(
-                                "the root `{}` is made from Debian's archive, which only the embedded engine does: \
-                                 build it with `--engine embedded`, or push a root built that way to a registry \
-                                 every builder can reach and use that address",
-                                source.address()
-                            ),
-                        });
-                    }
-                    SourceKind::Image(
-                        ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. },
-                    ) => {
-                        return Err(Error::Step {
-                            index,
-                            reason: format!(
-                                "the root image `{}` is a local file, and BuildKit builders pull only from registries: \
-                                 push it to a registry every builder can reach (`plinth copy {} docker://HOST/REPO:TAG`) \
-                                 and use that address",
-                                source.address(),
-                                source.address()
-                            ),
-                        });
-                    }
-                },
+                Op::From { source } => {
+                    check_root(index, source)?;
+                    op.clone()
+                }
                 Op::Exec {
                     argv,
                     network,
                     env,
                     mounts,
                 } => {
-                    let network = match network {
-                        Network::Disabled | Network::Host if !self.keep_network_none => {
-                            let flag = if *network == Network::Host {
-                                "host"
-                            } else {
-                                "none"
-                            };
-                            out.warnings.push(format!(
-                                "step #{}: this builder's Dockerfile frontend has no `RUN --network={flag}`, \
-                                 so `{}` runs with the build's network",
-                                index + 1,
-                                argv.join(" ")
-                            ));
-                            Network::Enabled
-                        }
-                        other => *other,
-                    };
+                    let network = self.network(index, argv, *network, out);
                     let mut kept = Vec::with_capacity(mounts.len());
                     for mount in mounts {
                         kept.push(self.rewrite_mount(index, mount, out)?);
@@ -163,75 +154,131 @@ impl Preparer<'_> {
                     source,
                     owner,
                     mode,
-                } => {
-                    // Name and mode made explicit here: `COPY` would take the context entry's
-                    // name and mode instead.
-                    let target = FileTarget::of(path, source, *mode).map_err(|e| Error::Step {
-                        index,
-                        reason: e.to_string(),
-                    })?;
-                    let source = match source {
-                        FileSource::Url { url, sha256 } => {
-                            let digest = match self.fetched.get(url) {
-                                Some(d) => d.clone(),
-                                None => fetch_url(self.fetcher, url, sha256.as_ref())?,
-                            };
-                            out.url_inputs.insert(url.clone(), digest.clone());
-                            let file =
-                                self.link_download(&digest, source.file_name().as_deref())?;
-                            FileSource::HostFile(file)
-                        }
-                        FileSource::HostFile(_) | FileSource::Bytes(_) => source.clone(),
-                    };
-                    Op::File {
-                        path: target.path,
-                        source,
-                        owner: owner.clone(),
-                        mode: Some(target.mode),
-                    }
-                }
+                } => self.rewrite_file(index, path, source, owner, *mode, out)?,
                 Op::Directory {
                     path,
-                    source:
-                        DirectorySource::Container {
-                            container,
-                            path: from,
-                        },
+                    source,
                     owner,
                     mode,
                 } => Op::Directory {
                     path: path.clone(),
-                    source: DirectorySource::Container {
-                        container: Box::new(self.rewrite(container, out)?),
-                        path: from.clone(),
-                    },
+                    source: self.rewrite_directory_source(source, out)?,
                     owner: owner.clone(),
                     mode: *mode,
                 },
-                Op::Directory {
-                    source: DirectorySource::HostArchive(archive),
-                    ..
-                } if plinth_recipe::archive::sniff_archive(archive)
-                    .ok()
-                    .flatten()
-                    == Some(plinth_recipe::archive::ArchiveCompression::Zstd) =>
-                {
-                    // BuildKit before moby's zstd support (Debian's 20.10) copies such a file
-                    // without extracting it: a silent difference, so it is refused.
-                    return Err(Error::Step {
-                        index,
-                        reason: format!(
-                            "`{}` is a zstd archive, which the BuildKit of Debian's docker copies instead of extracting: \
-                             recompress it with gzip or xz, or build with `--engine embedded`",
-                            archive.display()
-                        ),
-                    });
-                }
                 other => other.clone(),
             };
             ops.push(op);
         }
         Ok(Container::from_ops(ops))
+    }
+
+    /// The network of a `RUN`: `none` and `host` dropped, with a warning, for builders whose
+    /// frontend lacks `RUN --network`.
+    fn network(
+        &self,
+        index: usize,
+        argv: &[String],
+        network: Network,
+        out: &mut Prepared,
+    ) -> Network {
+        match network {
+            Network::Disabled | Network::Host if !self.keep_network_none => {
+                let flag = if network == Network::Host {
+                    "host"
+                } else {
+                    "none"
+                };
+                out.warnings.push(format!(
+                    "step #{}: this builder's Dockerfile frontend has no `RUN --network={flag}`, \
+                     so `{}` runs with the build's network",
+                    index + 1,
+                    argv.join(" ")
+                ));
+                Network::Enabled
+            }
+            other => other,
+        }
+    }
+
+    /// A file with its explicit name and mode (`COPY` would take the context entry's name and
+    /// mode instead), a URL fetched here and copied from the context.
+    fn rewrite_file(
+        &self,
+        index: usize,
+        path: &str,
+        source: &FileSource,
+        owner: &Option<String>,
+        mode: Option<u32>,
+        out: &mut Prepared,
+    ) -> Result<Op> {
+        let target = FileTarget::of(path, source, mode).map_err(|e| Error::Step {
+            index,
+            reason: e.to_string(),
+        })?;
+        let source = match source {
+            FileSource::Url { url, sha256 } => {
+                let digest = match self.fetched.get(url) {
+                    Some(d) => d.clone(),
+                    None => fetch_url(self.fetcher, url, sha256.as_ref())?,
+                };
+                out.url_inputs.insert(url.clone(), digest.clone());
+                let file = self.link_download(&digest, source.file_name().as_deref())?;
+                FileSource::HostFile(file)
+            }
+            FileSource::HostFile(_) | FileSource::Bytes(_) => source.clone(),
+        };
+        Ok(Op::File {
+            path: target.path,
+            source,
+            owner: owner.clone(),
+            mode: Some(target.mode),
+        })
+    }
+
+    /// A stage's recipe rewritten like the main one; a zstd archive decompressed (see
+    /// [`Self::plain_archive`]).
+    fn rewrite_directory_source(
+        &self,
+        source: &DirectorySource,
+        out: &mut Prepared,
+    ) -> Result<DirectorySource> {
+        Ok(match source {
+            DirectorySource::Container { container, path } => DirectorySource::Container {
+                container: Box::new(self.rewrite(container, out)?),
+                path: path.clone(),
+            },
+            DirectorySource::HostArchive(archive) => {
+                DirectorySource::HostArchive(self.plain_archive(archive)?)
+            }
+            DirectorySource::Host(_) | DirectorySource::HostIgnoring { .. } => source.clone(),
+        })
+    }
+
+    /// The archive as this builder extracts it: BuildKit before moby's zstd support (Debian's
+    /// Docker 20.10) copies a zstd archive instead of extracting it, so a zstd one is handed
+    /// over decompressed, as the plain tar inside, which every BuildKit extracts to the same
+    /// tree. Other compressions go as they are.
+    fn plain_archive(&self, archive: &Path) -> Result<PathBuf> {
+        let kind = plinth_recipe::archive::sniff_archive(archive)
+            .map_err(Error::io("read the archive", archive))?;
+        if kind != Some(plinth_recipe::archive::ArchiveCompression::Zstd) {
+            return Ok(archive.to_path_buf());
+        }
+        let name = Digest::of(archive.as_os_str().as_encoded_bytes())
+            .hex()
+            .to_owned();
+        let dir = self.download_dir.join("archives");
+        let plain = dir.join(format!("{name}.tar"));
+        std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+        let mut stream = plinth_recipe::archive::open_archive(archive)
+            .map_err(Error::io("read the archive", archive))?;
+        let mut temp =
+            tempfile::NamedTempFile::new_in(&dir).map_err(Error::io("create a file in", &dir))?;
+        std::io::copy(&mut stream, &mut temp).map_err(Error::io("decompress", archive))?;
+        temp.persist(&plain)
+            .map_err(|e| Error::io("write", &plain)(e.error))?;
+        Ok(plain)
     }
 
     /// A mount as this builder can take it: a stage's recipe rewritten like the main one.

@@ -3,11 +3,16 @@
 //! their target's bytes, missing parent directories made `0755` root. Entries whose `..` would
 //! climb out of the destination and device nodes are refused.
 //!
+//! The archive is read as one stream and each file's bytes go to a file of their own in a
+//! scratch directory, so memory stays bounded whatever the archive's size; the layer is then
+//! written from those files in path order. This happens only when the step runs: its key is
+//! the archive's digest, so a cached step never reads the archive's entries.
+//!
 //! [`DirectorySource::HostArchive`]: plinth_recipe::DirectorySource::HostArchive
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::{Component, Path};
+use std::fs::File;
+use std::path::{Component, Path, PathBuf};
 
 use plinth_recipe::DirectorySource;
 
@@ -37,8 +42,28 @@ fn refused(index: usize, archive: &Path, why: String) -> Error {
     }
 }
 
-/// The entries of the archive at `archive` for step `index`, the destination itself first.
-pub(crate) fn archive_tree(archive: &Path, index: usize) -> Result<Vec<CopyItem>> {
+/// An archive step waiting to run: what it extracts and the `--chown`/`--chmod` of the
+/// destination.
+#[derive(Debug)]
+pub(crate) struct PendingArchive {
+    pub(crate) archive: PathBuf,
+    pub(crate) owner: Option<(u32, u32)>,
+    pub(crate) mode: Option<u32>,
+}
+
+impl PendingArchive {
+    /// The items to write, regular files' bytes extracted under `scratch`.
+    pub(crate) fn items(&self, index: usize, scratch: &Path) -> Result<Vec<CopyItem>> {
+        let source = DirectorySource::HostArchive(self.archive.clone());
+        let mut items = archive_tree(&self.archive, index, scratch)?;
+        override_copied_meta(&source, &mut items, self.owner, self.mode);
+        Ok(items)
+    }
+}
+
+/// The entries of the archive at `archive` for step `index`, the destination itself first;
+/// regular files' bytes are written to numbered files under `scratch`.
+pub(crate) fn archive_tree(archive: &Path, index: usize, scratch: &Path) -> Result<Vec<CopyItem>> {
     let stream =
         plinth_recipe::archive::open_archive(archive).map_err(|e| Error::io("open", archive, e))?;
     let mut tar = tar::Archive::new(stream);
@@ -79,7 +104,7 @@ pub(crate) fn archive_tree(archive: &Path, index: usize) -> Result<Vec<CopyItem>
                 let found =
                     relative(&target).and_then(|t| seen.get(&t).map(|i| items[*i].kind.clone()));
                 match found {
-                    Some(kind @ ItemKind::Bytes(_)) => kind,
+                    Some(kind @ ItemKind::File(_)) => kind,
                     _ => {
                         return Err(refused(
                             index,
@@ -93,11 +118,10 @@ pub(crate) fn archive_tree(archive: &Path, index: usize) -> Result<Vec<CopyItem>
                 }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut bytes = Vec::new();
-                entry
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| Error::io("read", archive, e))?;
-                ItemKind::Bytes(bytes)
+                let file = scratch.join(items.len().to_string());
+                let mut out = File::create(&file).map_err(|e| Error::io("create", &file, e))?;
+                std::io::copy(&mut entry, &mut out).map_err(|e| Error::io("read", archive, e))?;
+                ItemKind::File(file)
             }
             other => {
                 return Err(refused(

@@ -1,6 +1,6 @@
-//! Local archives a Dockerfile `ADD` extracts: a tar stream, plain or compressed with gzip, xz
-//! or zstd, told by its content (never its name), as BuildKit tells it. bzip2 is recognised so
-//! it can be refused by name: plinth has no bzip2 decoder.
+//! Local archives a Dockerfile `ADD` extracts: a tar stream, plain or compressed with gzip,
+//! bzip2, xz or zstd, told by its content (never its name), as BuildKit tells it. Archives are
+//! read as streams: nothing here holds more than a decoder's window in memory.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -17,7 +17,7 @@ pub enum ArchiveCompression {
     Xz,
     /// zstd.
     Zstd,
-    /// bzip2 (recognised by its magic only).
+    /// bzip2.
     Bzip2,
 }
 
@@ -35,7 +35,7 @@ fn compression_of(head: &[u8]) -> ArchiveCompression {
     }
 }
 
-/// The decompressed stream of the file at `path`; bzip2 is an error.
+/// The decompressed stream of the file at `path`.
 pub fn open_archive(path: &Path) -> io::Result<Box<dyn Read>> {
     let mut head = [0u8; 6];
     let n = File::open(path)?.read(&mut head)?;
@@ -45,24 +45,16 @@ pub fn open_archive(path: &Path) -> io::Result<Box<dyn Read>> {
         ArchiveCompression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
         ArchiveCompression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(file)),
         ArchiveCompression::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
-        ArchiveCompression::Bzip2 => {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "bzip2 archives cannot be read",
-            ));
-        }
+        ArchiveCompression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(file)),
     })
 }
 
 /// Whether the file at `path` is an archive `ADD` extracts, and its compression: its
-/// (decompressed) first block is a tar header. A bzip2 file is reported as one unread.
+/// (decompressed) first block is a tar header.
 pub fn sniff_archive(path: &Path) -> io::Result<Option<ArchiveCompression>> {
     let mut head = [0u8; 6];
     let n = File::open(path)?.read(&mut head)?;
     let compression = compression_of(&head[..n]);
-    if compression == ArchiveCompression::Bzip2 {
-        return Ok(Some(compression));
-    }
     let mut block = Vec::with_capacity(512);
     // A compressed file that is not valid stops here: BuildKit copies it as it is.
     let Ok(stream) = open_archive(path) else {

@@ -1,13 +1,41 @@
 //! Cases of Dockerfile inputs: where a heredoc may start, archives `ADD` extracts (every
 //! compression BuildKit reads) and bind mounts of a context with an ignore file.
 
-use crate::cases::{Case, ContextEntry, Expect};
+use crate::cases::{BUNDLE, Case, ContextEntry, Expect, Packing};
 
-use ContextEntry::File;
+use ContextEntry::{File, Tar};
 
 const CONTEXT: &[(&str, ContextEntry)] = &[("a.txt", File("alpha\n", 0o644))];
 
 pub const INPUT_CASES: &[Case] = &[
+    // --- ADD of a local archive, each compression BuildKit reads --------------------------------
+    Case {
+        name: "add_local_archives_bzip2_and_xz",
+        dockerfile: "FROM {root}\nADD bundle.tar.bz2 /b/\nADD bundle.txz /x\nADD --chown=1000:1000 bundle.tar.bz2 /owned/\n",
+        context: &[
+            ("bundle.tar.bz2", Tar(Packing::Bzip2, BUNDLE)),
+            ("bundle.txz", Tar(Packing::Xz, BUNDLE)),
+        ],
+        build_args: &[],
+        expect: Expect::Same,
+    },
+    // Debian's BuildKit (Docker 20.10) predates zstd in ADD: checked against the files. The
+    // backend hands it the tar inside.
+    Case {
+        name: "add_local_archive_zstd",
+        dockerfile: "FROM {root}\nADD bundle.tar.zst /z/\nRUN stat -c '%a %u %g %n' /z/pkg /z/pkg/a.txt /z/top.txt > /z.meta\n",
+        context: &[("bundle.tar.zst", Tar(Packing::Zstd, BUNDLE))],
+        build_args: &[],
+        expect: Expect::Files(&[
+            ("z/pkg/a.txt", "alpha in the archive\n"),
+            ("z/pkg/bin/run", "#!/bin/sh\necho run\n"),
+            ("z/top.txt", "top\n"),
+            (
+                "z.meta",
+                "750 1000 1000 /z/pkg\n640 1000 1000 /z/pkg/a.txt\n600 33 33 /z/top.txt\n",
+            ),
+        ]),
+    },
     // --- where a heredoc starts (BuildKit's `^(\d*)<<(-?)\s*([^<]*)$` on its lexer's words) -----
     Case {
         name: "heredoc_blank_after_the_arrows_and_here_strings",

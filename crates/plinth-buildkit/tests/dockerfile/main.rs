@@ -16,6 +16,7 @@ mod run_cases;
 mod tree;
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -119,11 +120,21 @@ fn tar_bytes(compression: cases::Packing, members: &[cases::Member]) -> Vec<u8> 
     match compression {
         cases::Packing::Plain => tar,
         cases::Packing::Gzip => {
-            use std::io::Write as _;
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             gz.write_all(&tar).unwrap();
             gz.finish().unwrap()
         }
+        cases::Packing::Bzip2 => {
+            let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+            bz.write_all(&tar).unwrap();
+            bz.finish().unwrap()
+        }
+        cases::Packing::Xz => {
+            let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
+            xz.write_all(&tar).unwrap();
+            xz.finish().unwrap()
+        }
+        cases::Packing::Zstd => zstd::encode_all(&tar[..], 3).unwrap(),
     }
 }
 

@@ -13,6 +13,15 @@ use crate::op::{DirectorySource, FileSource, Op};
 use crate::source::ImageSource;
 use crate::{Container, Error};
 
+/// The flags of a `COPY`/`ADD`, expanded.
+#[derive(Default)]
+struct CopyFlags {
+    from: Option<String>,
+    owner: Option<String>,
+    mode: Option<u32>,
+    checksum: Option<Digest>,
+}
+
 impl Reader<'_> {
     pub(super) fn copy_or_add(
         &mut self,
@@ -21,7 +30,68 @@ impl Reader<'_> {
         rest: &str,
     ) -> Result<(), String> {
         let is_add = keyword == "ADD";
-        let (mut from, mut owner, mut mode, mut checksum) = (None, None, None, None);
+        let flags = self.copy_flags(keyword, flags)?;
+        let (inline, args) = self.copy_words(keyword, rest)?;
+        let Some((dest, sources)) = args.split_last() else {
+            return Err(format!(
+                "{keyword} needs at least one source and a destination"
+            ));
+        };
+        // `.` and `..` name directories: the sources go inside, as with a trailing `/`.
+        let dest = if dest == "." || dest == ".." || dest.ends_with("/.") || dest.ends_with("/..") {
+            format!("{dest}/")
+        } else {
+            dest.clone()
+        };
+        let dest = &dest;
+        if sources.is_empty() && inline.is_empty() {
+            return Err(format!(
+                "{keyword} needs at least one source and a destination"
+            ));
+        }
+        let ignore = ContextIgnore::load(self.options)?;
+        let sources = self.expand_sources(keyword, sources, dest, &flags, ignore.as_ref())?;
+        if sources.len() + inline.len() > 1 && !dest.ends_with('/') {
+            return Err(format!(
+                "with several sources, the {keyword} destination `{dest}` must end with `/`"
+            ));
+        }
+        let helper = match &flags.from {
+            Some(name) => Some(self.helper(name)?),
+            None => None,
+        };
+        let mut ops = Vec::new();
+        for src in &sources {
+            let op = match &helper {
+                Some(helper) => from_helper_op(keyword, helper, src, dest, &flags)?,
+                None if is_add && is_url(src) => add_url_op(src, dest, &flags)?,
+                None => self.host_source_op(keyword, src, dest, ignore.as_ref(), &flags)?,
+            };
+            ops.push(op);
+        }
+        // BuildKit copies the heredoc files after the other sources, each made with mode 0644.
+        for (name, data) in inline {
+            let path = if dest.ends_with('/') {
+                format!("{dest}{name}")
+            } else {
+                dest.clone()
+            };
+            ops.push(Op::File {
+                path,
+                source: FileSource::Bytes(data.into_bytes()),
+                owner: flags.owner.clone(),
+                mode: Some(flags.mode.unwrap_or(0o644)),
+            });
+        }
+        for op in ops {
+            self.push(op);
+        }
+        Ok(())
+    }
+
+    fn copy_flags(&self, keyword: &str, flags: Flags) -> Result<CopyFlags, String> {
+        let is_add = keyword == "ADD";
+        let mut out = CopyFlags::default();
         for (name, value) in flags {
             let value = match value {
                 Some(v) => self.expand(&v)?,
@@ -29,10 +99,10 @@ impl Reader<'_> {
                 None => return Err(format!("the {keyword} flag `--{name}` needs a value")),
             };
             match name.as_str() {
-                "from" if !is_add => from = Some(value),
-                "chown" => owner = Some(value),
+                "from" if !is_add => out.from = Some(value),
+                "chown" => out.owner = Some(value),
                 "chmod" => {
-                    mode = Some(
+                    out.mode = Some(
                         u32::from_str_radix(&value, 8)
                             .ok()
                             .filter(|m| *m <= 0o7777)
@@ -42,7 +112,7 @@ impl Reader<'_> {
                     )
                 }
                 "checksum" if is_add => {
-                    checksum = Some(
+                    out.checksum = Some(
                         value
                             .parse::<Digest>()
                             .map_err(|e| format!("`--checksum`: {e}"))?,
@@ -52,11 +122,21 @@ impl Reader<'_> {
                 other => return Err(format!("the {keyword} flag `--{other}` is not supported")),
             }
         }
+        Ok(out)
+    }
+
+    /// Heredoc sources (`<<EOF`: a file name and its contents) apart from the expanded words
+    /// (paths or URLs, the destination last).
+    #[allow(clippy::type_complexity, reason = "a private pair of lists")]
+    fn copy_words(
+        &self,
+        keyword: &str,
+        rest: &str,
+    ) -> Result<(Vec<(String, String)>, Vec<String>), String> {
         let raw = match json_array(rest)? {
             Some(list) => list,
             None => rest.split_whitespace().map(str::to_owned).collect(),
         };
-        // Heredoc sources (`<<EOF`) are files of their own; the rest are paths or URLs.
         let mut inline: Vec<(String, String)> = Vec::new();
         let mut args = Vec::with_capacity(raw.len());
         for (i, a) in raw.iter().enumerate() {
@@ -70,156 +150,86 @@ impl Reader<'_> {
                 None => args.push(self.expand(a)?),
             }
         }
-        let Some((dest, sources)) = args.split_last() else {
-            return Err(format!(
-                "{keyword} needs at least one source and a destination"
-            ));
-        };
-        // `.` and `..` name directories: the sources go inside, as with a trailing `/`.
-        let dest = if dest == "." || dest == ".." || dest.ends_with("/.") || dest.ends_with("/..") {
-            format!("{dest}/")
-        } else {
-            dest.clone()
-        };
-        let dest = &dest;
+        Ok((inline, args))
+    }
 
-        if sources.is_empty() && inline.is_empty() {
-            return Err(format!(
-                "{keyword} needs at least one source and a destination"
-            ));
-        }
-        // Wildcards in context sources expand here, in lexical order, as BuildKit expands them.
-        let ignore = ContextIgnore::load(self.options)?;
+    /// The sources with context paths cleaned and wildcards expanded against the context, in
+    /// lexical order, as BuildKit expands them.
+    fn expand_sources(
+        &self,
+        keyword: &str,
+        sources: &[String],
+        dest: &str,
+        flags: &CopyFlags,
+        ignore: Option<&ContextIgnore>,
+    ) -> Result<Vec<String>, String> {
         let mut expanded: Vec<String> = Vec::with_capacity(sources.len());
         for src in sources {
-            let is_url = src.starts_with("https://") || src.starts_with("http://");
+            let from_context = flags.from.is_none() && !is_url(src);
             // BuildKit cleans a context source as a path under `/`: `..` stops at the
             // context root (`COPY ../x` reads the context's `x`).
-            let cleaned;
-            let src = if from.is_none() && !is_url {
-                cleaned = clean_context_path(src);
-                &cleaned
+            let src = if from_context {
+                clean_context_path(src)
             } else {
-                src
+                src.clone()
             };
-            if from.is_none() && !is_url && glob::has_wildcard(src) {
-                let mut matches = glob::expand_in_context(&self.options.context_dir, src)?;
-                if let Some(ignore) = &ignore {
-                    matches.retain(|m| ignore.visible(&self.options.context_dir, m));
-                }
-                if matches.is_empty() {
-                    return Err(format!(
-                        "no file in the build context `{}` matches the {keyword} source `{src}`",
-                        self.options.context_dir.display()
-                    ));
-                }
-                if matches.len() > 1 && !dest.ends_with('/') {
-                    return Err(format!(
-                        "`{src}` matches several files, so the {keyword} destination `{dest}` must end with `/`"
-                    ));
-                }
-                expanded.extend(matches);
-            } else {
-                expanded.push(src.clone());
+            if !from_context || !glob::has_wildcard(&src) {
+                expanded.push(src);
+                continue;
             }
-        }
-        let sources = &expanded[..];
-        if sources.len() + inline.len() > 1 && !dest.ends_with('/') {
-            return Err(format!(
-                "with several sources, the {keyword} destination `{dest}` must end with `/`"
-            ));
-        }
-        let helper = match &from {
-            Some(name) => Some(self.helper(name)?),
-            None => None,
-        };
-        let mut ops = Vec::new();
-        for src in sources {
-            if let Some(helper) = &helper {
-                if src.contains(['*', '?', '[']) {
-                    return Err(format!(
-                        "wildcards in {keyword} --from sources (`{src}`) are not supported: list the paths"
-                    ));
-                }
-                let path = if src.starts_with('/') {
-                    src.clone()
-                } else {
-                    format!("/{src}")
-                };
-                ops.push(Op::Directory {
-                    path: dest.clone(),
-                    source: DirectorySource::Container {
-                        container: Box::new(helper.clone()),
-                        path,
-                    },
-                    owner: owner.clone(),
-                    mode,
-                });
-            } else if is_add && (src.starts_with("https://") || src.starts_with("http://")) {
-                if src.ends_with(".git") || src.contains(".git#") {
-                    return Err(format!(
-                        "ADD of the git repository `{src}` is not supported"
-                    ));
-                }
-                let path = if dest.ends_with('/') {
-                    let name = url_file_name(src).ok_or_else(|| {
-                        format!("cannot tell a file name from `{src}`: give the destination as a file path, not a directory")
-                    })?;
-                    format!("{dest}{name}")
-                } else {
-                    dest.clone()
-                };
-                let source = FileSource::Url {
-                    url: src.clone(),
-                    sha256: checksum.clone(),
-                };
-                ops.push(Op::File {
-                    path,
-                    source,
-                    owner: owner.clone(),
-                    mode,
-                });
-            } else {
-                if checksum.is_some() {
-                    return Err("`ADD --checksum` applies to URLs only".into());
-                }
-                let op =
-                    self.context_op(keyword, src, dest, ignore.as_ref(), (owner.clone(), mode))?;
-                let op = match op {
-                    Op::File {
-                        source: FileSource::HostFile(host),
-                        owner,
-                        ..
-                    } if is_add && archive_kind(src, &host)?.is_some() => Op::Directory {
-                        path: dest.clone(),
-                        source: DirectorySource::HostArchive(host),
-                        owner,
-                        // Only `--chmod`: the archive's entries keep their own modes.
-                        mode,
-                    },
-                    op => op,
-                };
-                ops.push(op);
+            let mut matches = glob::expand_in_context(&self.options.context_dir, &src)?;
+            if let Some(ignore) = ignore {
+                matches.retain(|m| ignore.visible(&self.options.context_dir, m));
             }
+            if matches.is_empty() {
+                return Err(format!(
+                    "no file in the build context `{}` matches the {keyword} source `{src}`",
+                    self.options.context_dir.display()
+                ));
+            }
+            if matches.len() > 1 && !dest.ends_with('/') {
+                return Err(format!(
+                    "`{src}` matches several files, so the {keyword} destination `{dest}` must end with `/`"
+                ));
+            }
+            expanded.extend(matches);
         }
-        // BuildKit copies the heredoc files after the other sources, each made with mode 0644.
-        for (name, data) in inline {
-            let path = if dest.ends_with('/') {
-                format!("{dest}{name}")
-            } else {
-                dest.clone()
-            };
-            ops.push(Op::File {
-                path,
-                source: FileSource::Bytes(data.into_bytes()),
-                owner: owner.clone(),
-                mode: Some(mode.unwrap_or(0o644)),
-            });
+        Ok(expanded)
+    }
+
+    /// A context file or directory; for `ADD`, a local archive to extract.
+    fn host_source_op(
+        &self,
+        keyword: &str,
+        src: &str,
+        dest: &str,
+        ignore: Option<&ContextIgnore>,
+        flags: &CopyFlags,
+    ) -> Result<Op, String> {
+        if flags.checksum.is_some() {
+            return Err("`ADD --checksum` applies to URLs only".into());
         }
-        for op in ops {
-            self.push(op);
-        }
-        Ok(())
+        let op = self.context_op(
+            keyword,
+            src,
+            dest,
+            ignore,
+            (flags.owner.clone(), flags.mode),
+        )?;
+        Ok(match op {
+            Op::File {
+                source: FileSource::HostFile(host),
+                owner,
+                ..
+            } if keyword == "ADD" && archive_kind(src, &host)?.is_some() => Op::Directory {
+                path: dest.to_owned(),
+                source: DirectorySource::HostArchive(host),
+                owner,
+                // Only `--chmod`: the archive's entries keep their own modes.
+                mode: flags.mode,
+            },
+            op => op,
+        })
     }
 
     /// The container `--from` names: an earlier stage, or an image.
@@ -340,12 +350,64 @@ pub(super) fn clean_context_path(src: &str) -> String {
 /// BuildKit's ADD extracts a local file that is a tar archive, plain or compressed, whatever
 /// its name: tell one by its content.
 fn archive_kind(src: &str, host: &Path) -> Result<Option<ArchiveCompression>, String> {
-    match sniff_archive(host) {
-        Ok(Some(ArchiveCompression::Bzip2)) => Err(format!(
-            "ADD of `{src}`, a bzip2 file, would extract it as BuildKit does, and plinth cannot read bzip2: \
-             recompress it with gzip, xz or zstd, or use COPY to copy it as it is"
-        )),
-        Ok(kind) => Ok(kind),
-        Err(e) => Err(format!("failed to read the ADD source `{src}`: {e}")),
+    sniff_archive(host).map_err(|e| format!("failed to read the ADD source `{src}`: {e}"))
+}
+
+fn is_url(src: &str) -> bool {
+    src.starts_with("https://") || src.starts_with("http://")
+}
+
+/// `COPY --from=STAGE|IMAGE SRC`: a path of the helper container's tree.
+fn from_helper_op(
+    keyword: &str,
+    helper: &Container,
+    src: &str,
+    dest: &str,
+    flags: &CopyFlags,
+) -> Result<Op, String> {
+    if src.contains(['*', '?', '[']) {
+        return Err(format!(
+            "wildcards in {keyword} --from sources (`{src}`) are not supported: list the paths"
+        ));
     }
+    let path = if src.starts_with('/') {
+        src.to_owned()
+    } else {
+        format!("/{src}")
+    };
+    Ok(Op::Directory {
+        path: dest.to_owned(),
+        source: DirectorySource::Container {
+            container: Box::new(helper.clone()),
+            path,
+        },
+        owner: flags.owner.clone(),
+        mode: flags.mode,
+    })
+}
+
+/// `ADD URL`: a download, named after the URL when the destination is a directory.
+fn add_url_op(src: &str, dest: &str, flags: &CopyFlags) -> Result<Op, String> {
+    if src.ends_with(".git") || src.contains(".git#") {
+        return Err(format!(
+            "ADD of the git repository `{src}` is not supported"
+        ));
+    }
+    let path = if dest.ends_with('/') {
+        let name = url_file_name(src).ok_or_else(|| {
+            format!("cannot tell a file name from `{src}`: give the destination as a file path, not a directory")
+        })?;
+        format!("{dest}{name}")
+    } else {
+        dest.to_owned()
+    };
+    Ok(Op::File {
+        path,
+        source: FileSource::Url {
+            url: src.to_owned(),
+            sha256: flags.checksum.clone(),
+        },
+        owner: flags.owner.clone(),
+        mode: flags.mode,
+    })
 }
