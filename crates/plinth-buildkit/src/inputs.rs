@@ -72,6 +72,14 @@ fn collect(
                 for mount in mounts {
                     match mount {
                         RunMount::Bind {
+                            source: BindSource::HostIgnoring { path, .. },
+                            ..
+                        } => inputs.push(BuildInput {
+                            kind: InputKind::HostDirectory,
+                            name: path.display().to_string(),
+                            digest: None,
+                        }),
+                        RunMount::Bind {
                             source: BindSource::Host(path),
                             ..
                         } if path.is_dir() => inputs.push(BuildInput {

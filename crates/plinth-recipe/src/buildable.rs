@@ -451,6 +451,25 @@ impl Writer<'_> {
                 }
             }
             RunMount::Bind {
+                source:
+                    BindSource::HostIgnoring {
+                        path,
+                        within,
+                        ignore,
+                    },
+                ..
+            } => Some((
+                self.add_entry(
+                    "dir",
+                    ContextSource::HostDirIgnoring {
+                        path: path.clone(),
+                        within: within.clone(),
+                        ignore: ignore.clone(),
+                    },
+                ),
+                None,
+            )),
+            RunMount::Bind {
                 source: BindSource::Container { container, path },
                 ..
             } => Some((path.clone(), Some(self.stage_name(container)?))),

@@ -46,6 +46,17 @@ pub enum RunMount {
 pub enum BindSource {
     /// A host file or directory (a Dockerfile's build context).
     Host(#[serde(with = "crate::op::host_path")] PathBuf),
+    /// A directory of a build context that has an ignore file, shown through its patterns as
+    /// BuildKit receives the context: what they exclude is absent from the mount.
+    HostIgnoring {
+        /// The directory on the host.
+        #[serde(with = "crate::op::host_path")]
+        path: PathBuf,
+        /// Its path relative to the context root, `/`-separated (`""` for the root).
+        within: String,
+        /// The ignore patterns, as [`crate::ignore::read_patterns`] returns them.
+        ignore: Vec<String>,
+    },
     /// A path in another container, built first on the same platform (a stage or an image).
     Container {
         /// The container.

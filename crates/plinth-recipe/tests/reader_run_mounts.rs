@@ -54,6 +54,56 @@ fn bind_mounts_name_the_context_or_a_stage() {
     );
 }
 
+/// BuildKit mounts the context as it received it, filtered by the ignore file: a directory of
+/// such a context is mounted through the patterns; an ignored source is refused.
+#[test]
+fn bind_mounts_of_a_context_with_an_ignore_file_go_through_its_patterns() {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::create_dir(ctx.path().join("src")).unwrap();
+    std::fs::write(ctx.path().join("src/a"), "a").unwrap();
+    std::fs::write(ctx.path().join("b.log"), "b").unwrap();
+    std::fs::write(ctx.path().join(".dockerignore"), "*.log\nsrc/tmp\n").unwrap();
+    let c = parse_dockerfile(
+        "FROM scratch\nRUN --mount=type=bind,source=src,target=/in --mount=type=bind,target=/ctx true\n",
+        ctx.path(),
+    )
+    .unwrap();
+    let patterns = vec!["*.log".to_owned(), "src/tmp".to_owned()];
+    assert_eq!(
+        exec_of(&c).0,
+        &vec![
+            RunMount::Bind {
+                target: "/in".into(),
+                source: BindSource::HostIgnoring {
+                    path: ctx.path().join("src"),
+                    within: "src".into(),
+                    ignore: patterns.clone(),
+                },
+                rw: false,
+            },
+            RunMount::Bind {
+                target: "/ctx".into(),
+                source: BindSource::HostIgnoring {
+                    path: ctx.path().to_path_buf(),
+                    within: String::new(),
+                    ignore: patterns,
+                },
+                rw: false,
+            },
+        ]
+    );
+    let err = parse_dockerfile(
+        "FROM scratch\nRUN --mount=type=bind,source=b.log,target=/b true\n",
+        ctx.path(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("line 2") && err.contains("add `!b.log` after it"),
+        "{err}"
+    );
+}
+
 #[test]
 fn secrets_and_tmpfs_read_as_buildkit_reads_them() {
     let c = parse_dockerfile(

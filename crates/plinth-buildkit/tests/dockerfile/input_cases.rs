@@ -2,6 +2,7 @@
 //! compression BuildKit reads) and bind mounts of a context with an ignore file.
 
 use crate::cases::{BUNDLE, Case, ContextEntry, Expect, Packing};
+use crate::run_cases::{Extra, NO_EXTRA};
 
 use ContextEntry::{File, Tar};
 
@@ -54,4 +55,35 @@ pub const INPUT_CASES: &[Case] = &[
             needle: "put a space before `<<` (`cat <<EOF`)",
         },
     },
+];
+
+/// Cases that need more than a Dockerfile and a context (see [`Extra`]).
+pub const INPUT_MOUNT_CASES: &[(Case, Extra)] = &[
+    // --- bind mounts of a context with an ignore file: the context as BuildKit received it --------
+    (
+        Case {
+            name: "mount_bind_context_through_the_ignore_file",
+            dockerfile: "FROM {root}\nRUN --mount=type=bind,source=dir,target=/mnt find /mnt | sort > /seen\n\
+                     RUN --mount=type=bind,target=/mnt find /mnt | sort > /root-seen\n",
+            context: &[
+                (
+                    ".dockerignore",
+                    File("*.log\ndir/tmp\n!dir/tmp/keep\n**/*.secret\n", 0o644),
+                ),
+                ("a.txt", File("alpha\n", 0o644)),
+                ("b.log", File("log\n", 0o644)),
+                ("dir/c.log", File("nested log\n", 0o644)),
+                ("dir/k.secret", File("hidden\n", 0o600)),
+                ("dir/tmp/x", File("tmp\n", 0o644)),
+                ("dir/tmp/keep", File("keep\n", 0o644)),
+                ("dir/one.txt", File("one\n", 0o644)),
+            ],
+            build_args: &[],
+            expect: Expect::Same,
+        },
+        Extra {
+            stubs: &["mnt"],
+            ..NO_EXTRA
+        },
+    ),
 ];

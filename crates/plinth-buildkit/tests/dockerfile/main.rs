@@ -11,6 +11,7 @@
 mod common;
 
 mod cases;
+mod export;
 mod input_cases;
 mod run_cases;
 mod tree;
@@ -420,6 +421,7 @@ fn dockerfiles_build_as_buildkit_builds_them() {
                 .map(|c| (c, &run_cases::NO_EXTRA)),
         )
         .chain(run_cases::RUN_CASES.iter().map(|(c, e)| (c, e)))
+        .chain(input_cases::INPUT_MOUNT_CASES.iter().map(|(c, e)| (c, e)))
         .filter(|(c, _)| only.as_deref().is_none_or(|o| c.name.contains(o)))
         .collect();
     // Builds are mostly waiting on docker and the sandbox: a few at a time.

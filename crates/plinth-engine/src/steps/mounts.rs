@@ -10,7 +10,7 @@ use plinth_recipe::{BindSource, Network, RunMount, SecretMount};
 
 use super::{PlatformBuilder, Prepared};
 use crate::error::{Error, Result};
-use crate::files::{CopyItem, host_tree, image_tree, tree_digest};
+use crate::files::{CopyItem, host_tree, host_tree_ignoring, image_tree, tree_digest};
 
 /// One mount with what it shows.
 pub(crate) enum PreparedMount {
@@ -63,6 +63,21 @@ impl PlatformBuilder<'_> {
                                 kind,
                                 path.display().to_string(),
                                 digest,
+                            ));
+                            items
+                        }
+                        BindSource::HostIgnoring {
+                            path,
+                            within,
+                            ignore,
+                        } => {
+                            // As for COPY: only what survives the ignore file is read and
+                            // hashed.
+                            let items = host_tree_ignoring(path, within, ignore, index)?;
+                            self.inputs.push(BuildInput::new(
+                                InputKind::HostDirectory,
+                                path.display().to_string(),
+                                tree_digest(&items)?,
                             ));
                             items
                         }

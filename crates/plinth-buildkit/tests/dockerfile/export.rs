@@ -1,0 +1,86 @@
+//! The corpus `bench/dockerfile/run` times: every case docker's BuildKit builds (`Same`, no file
+//! server needed), written out as a context with its Dockerfile and the docker flags it takes.
+
+use std::path::{Path, PathBuf};
+
+use crate::cases::{self, Case, Expect};
+use crate::common::{busybox_root, require_all};
+use crate::run_cases::{self, Extra, NO_EXTRA};
+use crate::{input_cases, write_context};
+
+/// Writes each benchable case under `dir/<name>/`: `context/` (the Dockerfile inside) and
+/// `flags` (one docker argument a line: `--build-arg K=V`, `--secret id=…,src=…`, `--target`).
+/// Returns the names written.
+fn export(dir: &Path, root: &str) -> Vec<&'static str> {
+    let all = cases::CASES
+        .iter()
+        .map(|c| (c, &NO_EXTRA))
+        .chain(input_cases::INPUT_CASES.iter().map(|c| (c, &NO_EXTRA)))
+        .chain(run_cases::RUN_CASES.iter().map(|(c, e)| (c, e)))
+        .chain(input_cases::INPUT_MOUNT_CASES.iter().map(|(c, e)| (c, e)));
+    let mut written = Vec::new();
+    for (case, extra) in all {
+        if !benchable(case, extra) {
+            continue;
+        }
+        let base = dir.join(case.name);
+        let context = base.join("context");
+        std::fs::create_dir_all(&context).unwrap();
+        write_context(&context, case.context);
+        std::fs::write(
+            context.join("Dockerfile"),
+            case.dockerfile.replace("{root}", root),
+        )
+        .unwrap();
+        let mut flags = Vec::new();
+        for (k, v) in case.build_args {
+            flags.push("--build-arg".to_owned());
+            flags.push(format!("{k}={v}"));
+        }
+        for (id, value) in extra.secrets {
+            let file = base.join(format!("secret-{id}"));
+            std::fs::write(&file, value).unwrap();
+            flags.push("--secret".to_owned());
+            flags.push(format!("id={id},src={}", file.display()));
+        }
+        if let Some(target) = extra.target {
+            flags.push("--target".to_owned());
+            flags.push(target.to_owned());
+        }
+        let mut text = flags.join("\n");
+        text.push('\n');
+        std::fs::write(base.join("flags"), text.trim_start()).unwrap();
+        written.push(case.name);
+    }
+    written
+}
+
+/// What both tools build from the exported files alone: docker's BuildKit builds it the same,
+/// no file server is needed, and the BuildKit backend is not expected to refuse it.
+fn benchable(case: &Case, extra: &Extra) -> bool {
+    matches!(case.expect, Expect::Same)
+        && !case.dockerfile.contains("{url}")
+        && extra.backend_refuses.is_none()
+}
+
+#[test]
+fn the_bench_corpus_is_every_case_docker_builds() {
+    if !require_all() {
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("PLINTH_DOCKERFILE_EXPORT")
+        .map_or_else(|| temp.path().to_path_buf(), PathBuf::from);
+    let root = busybox_root();
+    let written = export(&dir, &root);
+    assert!(written.len() >= 60, "only {} cases exported", written.len());
+    for name in &written {
+        let text = std::fs::read_to_string(dir.join(name).join("context/Dockerfile")).unwrap();
+        assert!(text.contains(&root) && !text.contains("{root}"), "{name}: {text}");
+        assert!(dir.join(name).join("flags").is_file(), "{name}");
+    }
+    assert!(written.contains(&"mount_secret_options"));
+    let flags = std::fs::read_to_string(dir.join("mount_secret_options/flags")).unwrap();
+    assert!(flags.starts_with("--secret\nid=tok,src="), "{flags}");
+    assert!(!written.contains(&"add_url") && !written.contains(&"heredoc_run"));
+}
