@@ -76,7 +76,10 @@ fn the_bench_corpus_is_every_case_docker_builds() {
     assert!(written.len() >= 60, "only {} cases exported", written.len());
     for name in &written {
         let text = std::fs::read_to_string(dir.join(name).join("context/Dockerfile")).unwrap();
-        assert!(text.contains(&root) && !text.contains("{root}"), "{name}: {text}");
+        assert!(
+            text.contains(&root) && !text.contains("{root}"),
+            "{name}: {text}"
+        );
         assert!(dir.join(name).join("flags").is_file(), "{name}");
     }
     assert!(written.contains(&"mount_secret_options"));

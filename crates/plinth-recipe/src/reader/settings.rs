@@ -15,42 +15,16 @@ impl Reader<'_> {
         rest: &str,
         text: &str,
     ) -> Result<(), String> {
+        if !matches!(keyword, "HEALTHCHECK" | "ONBUILD") {
+            no_flags(keyword, &flags)?;
+        }
         let setting = match keyword {
-            "EXPOSE" => {
-                no_flags(keyword, &flags)?;
-                let mut ports = Vec::new();
-                for w in split_words(rest, self.escape) {
-                    ports.extend(port_specs(&self.expand(&w)?)?);
-                }
-                if ports.is_empty() {
-                    return Err("EXPOSE needs at least one port, e.g. `EXPOSE 8080/tcp`".into());
-                }
-                ImageSetting::Expose { ports }
-            }
-            "VOLUME" => {
-                no_flags(keyword, &flags)?;
-                let raw = match json_array(rest)? {
-                    Some(list) => list,
-                    None => split_words(rest, self.escape),
-                };
-                let mut paths = Vec::new();
-                for w in raw {
-                    let path = self.expand(&w)?;
-                    if path.trim().is_empty() {
-                        return Err("VOLUME has an empty path".into());
-                    }
-                    paths.push(path);
-                }
-                if paths.is_empty() {
-                    return Err("VOLUME needs at least one path, e.g. `VOLUME /data`".into());
-                }
-                ImageSetting::Volume { paths }
-            }
+            "EXPOSE" => self.expose(rest)?,
+            "VOLUME" => self.volume(rest)?,
             "HEALTHCHECK" => ImageSetting::Healthcheck {
                 check: self.healthcheck(flags, rest)?,
             },
             "STOPSIGNAL" => {
-                no_flags(keyword, &flags)?;
                 let words = split_words(rest, self.escape);
                 let [signal] = words.as_slice() else {
                     return Err("STOPSIGNAL takes one signal, e.g. `STOPSIGNAL SIGTERM`".into());
@@ -59,49 +33,8 @@ impl Reader<'_> {
                     signal: self.expand(signal)?,
                 }
             }
-            "ONBUILD" if !self.heredocs.is_empty() => {
-                return Err(
-                    "ONBUILD with a heredoc is not supported: write the trigger without one (a RUN joined with `&&`, or a COPY of a file)"
-                        .into(),
-                );
-            }
-            "ONBUILD" => {
-                // The trigger as written: it runs in a later build on this image.
-                let trigger = text
-                    .trim_start()
-                    .split_once(char::is_whitespace)
-                    .map_or("", |(_, t)| t)
-                    .trim();
-                let inner = trigger
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_uppercase();
-                match inner.as_str() {
-                    "" => {
-                        return Err("ONBUILD needs an instruction, e.g. `ONBUILD RUN make`".into());
-                    }
-                    "ONBUILD" if !self.heredocs.is_empty() => {
-                        return Err(
-                    "ONBUILD with a heredoc is not supported: write the trigger without one (a RUN joined with `&&`, or a COPY of a file)"
-                        .into(),
-                );
-                    }
-                    "ONBUILD" => {
-                        return Err("chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into());
-                    }
-                    "FROM" | "MAINTAINER" => {
-                        return Err(format!("{inner} isn't allowed as an ONBUILD trigger"));
-                    }
-                    _ => {}
-                }
-                self.stage().on_build.push(trigger.to_owned());
-                ImageSetting::OnBuild {
-                    trigger: trigger.to_owned(),
-                }
-            }
+            "ONBUILD" => self.on_build(text)?,
             "SHELL" => {
-                no_flags(keyword, &flags)?;
                 let argv = json_array(rest)?
                     .ok_or("SHELL takes a JSON array, e.g. `SHELL [\"/bin/bash\", \"-c\"]`")?;
                 if argv.is_empty() {
@@ -111,7 +44,6 @@ impl Reader<'_> {
                 ImageSetting::Shell { argv }
             }
             "MAINTAINER" => {
-                no_flags(keyword, &flags)?;
                 if rest.is_empty() {
                     return Err("MAINTAINER needs a name".into());
                 }
@@ -123,6 +55,68 @@ impl Reader<'_> {
         };
         self.push(Op::Config { setting });
         Ok(())
+    }
+
+    fn expose(&mut self, rest: &str) -> Result<ImageSetting, String> {
+        let mut ports = Vec::new();
+        for w in split_words(rest, self.escape) {
+            ports.extend(port_specs(&self.expand(&w)?)?);
+        }
+        if ports.is_empty() {
+            return Err("EXPOSE needs at least one port, e.g. `EXPOSE 8080/tcp`".into());
+        }
+        Ok(ImageSetting::Expose { ports })
+    }
+
+    fn volume(&mut self, rest: &str) -> Result<ImageSetting, String> {
+        let raw = match json_array(rest)? {
+            Some(list) => list,
+            None => split_words(rest, self.escape),
+        };
+        let mut paths = Vec::new();
+        for w in raw {
+            let path = self.expand(&w)?;
+            if path.trim().is_empty() {
+                return Err("VOLUME has an empty path".into());
+            }
+            paths.push(path);
+        }
+        if paths.is_empty() {
+            return Err("VOLUME needs at least one path, e.g. `VOLUME /data`".into());
+        }
+        Ok(ImageSetting::Volume { paths })
+    }
+
+    /// `ONBUILD`: the trigger as written; it runs in a later build on this image.
+    fn on_build(&mut self, text: &str) -> Result<ImageSetting, String> {
+        if !self.heredocs.is_empty() {
+            return Err(
+                "ONBUILD with a heredoc is not supported: write the trigger without one (a RUN joined with `&&`, or a COPY of a file)"
+                    .into(),
+            );
+        }
+        let trigger = text
+            .trim_start()
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, t)| t)
+            .trim();
+        let inner = trigger
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        match inner.as_str() {
+            "" => return Err("ONBUILD needs an instruction, e.g. `ONBUILD RUN make`".into()),
+            "ONBUILD" => return Err("chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into()),
+            "FROM" | "MAINTAINER" => {
+                return Err(format!("{inner} isn't allowed as an ONBUILD trigger"));
+            }
+            _ => {}
+        }
+        self.stage().on_build.push(trigger.to_owned());
+        Ok(ImageSetting::OnBuild {
+            trigger: trigger.to_owned(),
+        })
     }
 
     fn healthcheck(&mut self, flags: Flags, rest: &str) -> Result<HealthCheck, String> {
