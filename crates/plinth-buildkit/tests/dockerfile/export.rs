@@ -1,5 +1,7 @@
 //! The corpus `bench/dockerfile/run` times: every case docker's BuildKit builds (`Same`, no file
-//! server needed), written out as a context with its Dockerfile and the docker flags it takes.
+//! server needed), written out as a context with its Dockerfile and the docker flags it takes,
+//! and the busybox root as an OCI layout (the test registry ends with the test), which the bench
+//! pushes to a registry of its own and writes into the Dockerfiles for `{root}`.
 
 use std::path::{Path, PathBuf};
 
@@ -8,10 +10,10 @@ use crate::common::{busybox_root, require_all};
 use crate::run_cases::{self, Extra, NO_EXTRA};
 use crate::{input_cases, write_context};
 
-/// Writes each benchable case under `dir/<name>/`: `context/` (the Dockerfile inside) and
-/// `flags` (one docker argument a line: `--build-arg K=V`, `--secret id=…,src=…`, `--target`).
-/// Returns the names written.
-fn export(dir: &Path, root: &str) -> Vec<&'static str> {
+/// Writes each benchable case under `dir/<name>/`: `context/` (the Dockerfile inside, `{root}`
+/// left for the bench to fill in) and `flags` (one docker argument a line: `--build-arg K=V`,
+/// `--secret id=…,src=…`, `--target`). Returns the names written.
+fn export(dir: &Path) -> Vec<&'static str> {
     let all = cases::CASES
         .iter()
         .map(|c| (c, &NO_EXTRA))
@@ -27,11 +29,7 @@ fn export(dir: &Path, root: &str) -> Vec<&'static str> {
         let context = base.join("context");
         std::fs::create_dir_all(&context).unwrap();
         write_context(&context, case.context);
-        std::fs::write(
-            context.join("Dockerfile"),
-            case.dockerfile.replace("{root}", root),
-        )
-        .unwrap();
+        std::fs::write(context.join("Dockerfile"), case.dockerfile).unwrap();
         let mut flags = Vec::new();
         for (k, v) in case.build_args {
             flags.push("--build-arg".to_owned());
@@ -63,6 +61,21 @@ fn benchable(case: &Case, extra: &Extra) -> bool {
         && extra.backend_refuses.is_none()
 }
 
+/// The root image `root` as the OCI layout `dir/root` (tag `latest`), both platforms.
+fn export_root(dir: &Path, root: &str) {
+    let out = std::process::Command::new("skopeo")
+        .args(["copy", "--all", "--src-tls-verify=false", "--quiet"])
+        .arg(format!("docker://{root}"))
+        .arg(format!("oci:{}:latest", dir.join("root").display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo copy of the root failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn the_bench_corpus_is_every_case_docker_builds() {
     if !require_all() {
@@ -71,17 +84,18 @@ fn the_bench_corpus_is_every_case_docker_builds() {
     let temp = tempfile::tempdir().unwrap();
     let dir = std::env::var_os("PLINTH_DOCKERFILE_EXPORT")
         .map_or_else(|| temp.path().to_path_buf(), PathBuf::from);
-    let root = busybox_root();
-    let written = export(&dir, &root);
+    let written = export(&dir);
+    export_root(&dir, &busybox_root());
     assert!(written.len() >= 60, "only {} cases exported", written.len());
     for name in &written {
         let text = std::fs::read_to_string(dir.join(name).join("context/Dockerfile")).unwrap();
-        assert!(
-            text.contains(&root) && !text.contains("{root}"),
-            "{name}: {text}"
-        );
+        assert!(text.to_ascii_uppercase().contains("FROM"), "{name}: {text}");
         assert!(dir.join(name).join("flags").is_file(), "{name}");
     }
+    let copy = std::fs::read_to_string(dir.join("copy_from_stage/context/Dockerfile")).unwrap();
+    assert!(copy.starts_with("FROM {root} AS build\n"), "{copy}");
+    let index = std::fs::read_to_string(dir.join("root/index.json")).unwrap();
+    assert!(index.contains("application/vnd.oci.image"), "{index}");
     assert!(written.contains(&"mount_secret_options"));
     let flags = std::fs::read_to_string(dir.join("mount_secret_options/flags")).unwrap();
     assert!(flags.starts_with("--secret\nid=tok,src="), "{flags}");
