@@ -128,6 +128,8 @@ pub struct CompareOptions {
     /// Package sets already known (attached SBOMs), by (0 for the first image, 1 for the
     /// second; platform).
     pub known_packages: BTreeMap<(usize, Platform), PackageSet>,
+    /// Only this platform (default: every platform either image has).
+    pub platform: Option<Platform>,
 }
 
 /// One platform image: its manifest descriptor, manifest, config bytes.
@@ -153,7 +155,16 @@ pub fn compare_images(
             .collect(),
         _ => Vec::new(),
     };
-    let platforms: std::collections::BTreeSet<&Platform> = old.keys().chain(new.keys()).collect();
+    let platforms: std::collections::BTreeSet<&Platform> = old
+        .keys()
+        .chain(new.keys())
+        .filter(|p| {
+            options
+                .platform
+                .as_ref()
+                .is_none_or(|wanted| wanted.matches(p))
+        })
+        .collect();
     let mut compared = Vec::new();
     for platform in platforms {
         let (a, b) = (old.get(platform), new.get(platform));
