@@ -72,7 +72,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 "#;
 
 /// The example catalog copied into a test's work directory, published under its own namespace.
-struct FileCatalog {
+pub(crate) struct FileCatalog {
     ctx: TestContext,
     registry: &'static LocalRegistry,
     namespace: String,
@@ -93,7 +93,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 impl FileCatalog {
-    fn new(namespace: &str) -> Self {
+    pub(crate) fn new(namespace: &str) -> Self {
         let registry = LocalRegistry::shared();
         let ctx = TestContext::new().with_registry_filter(registry);
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/file-family");
@@ -107,21 +107,21 @@ impl FileCatalog {
         this
     }
 
-    fn catalog_dir(&self) -> PathBuf {
+    pub(crate) fn catalog_dir(&self) -> PathBuf {
         self.ctx.work_dir().join("catalog")
     }
 
-    fn family_dir(&self) -> PathBuf {
+    pub(crate) fn family_dir(&self) -> PathBuf {
         self.catalog_dir().join("families/base")
     }
 
-    fn published(&self) -> String {
+    pub(crate) fn published(&self) -> String {
         format!("{}/{}/base", self.registry.host(), self.namespace)
     }
 
     /// `plinth` in the catalog directory, publishing to the loopback registry, with the busybox
     /// stand-in for the Debian root (the checks pass on both; the root is cheap).
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = self.ctx.plinth();
         cmd.current_dir(self.catalog_dir())
             .env("PLINTH_NO_PROMPT", "1")
@@ -134,7 +134,7 @@ impl FileCatalog {
         cmd
     }
 
-    fn run(&self, cmd: &mut Command) -> std::process::Output {
+    pub(crate) fn run(&self, cmd: &mut Command) -> std::process::Output {
         cmd.output()
             .unwrap_or_else(|e| panic!("failed to run {cmd:?}: {e}"))
     }

@@ -10,6 +10,7 @@ mod e2e;
 mod file_family;
 mod fixture;
 mod interactive;
+mod verify;
 
 fn require_root() -> bool {
     plinth_test::require_external(plinth_test::External::Root)
