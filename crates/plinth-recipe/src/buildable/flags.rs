@@ -45,13 +45,9 @@ impl Writer<'_> {
         mode: Option<u32>,
         flags: &mut Vec<String>,
     ) {
-        if let Some(o) = owner {
-            flags.push(format!("--chown={o}"));
-        }
-        if let Some(m) = mode {
-            flags.push(format!("--chmod={m:o}"));
-            self.needs_syntax = true;
-        }
+        flags.extend(crate::op::owner_mode_flags(owner, mode));
+        // `--chmod` needs the external frontend.
+        self.needs_syntax |= mode.is_some();
     }
 
     pub(super) fn mount_flag(

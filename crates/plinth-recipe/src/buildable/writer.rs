@@ -10,7 +10,7 @@ use super::{BuildContext, BuildableOptions, ContextEntry, ContextSource, NamedIm
 use crate::Container;
 use crate::declared_ids::DeclaredIds;
 use crate::error::{Error, Result};
-use crate::op::{DirectorySource, FileSource, Network, Op};
+use crate::op::{DirectorySource, FileSource, Op};
 use crate::run_mount::RunMount;
 use crate::setting::ImageSetting;
 use crate::source::{ImageSource, SourceKind};
@@ -263,10 +263,9 @@ impl Writer<'_> {
             }
             flags.push_str(&format!("--mount={flag} "));
         }
-        match network {
-            Network::Enabled => {}
-            Network::Disabled => flags.push_str("--network=none "),
-            Network::Host => flags.push_str("--network=host "),
+        if let Some(flag) = network.dockerfile_flag() {
+            flags.push_str(flag);
+            flags.push(' ');
         }
         self.needs_syntax |= !flags.is_empty();
         stage.lines.push(format!("RUN {flags}{}", json(argv)));
