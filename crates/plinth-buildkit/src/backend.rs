@@ -315,6 +315,14 @@ impl BuildkitBackend {
             &prepared.container,
             &rendered.text,
             options.reporter.as_ref(),
+        )
+        .with_redactions(
+            prepared
+                .container
+                .secret_ids()
+                .iter()
+                .filter_map(|id| options.secrets.get(id)?.redaction())
+                .collect(),
         );
         self.run_build(cmd, platform, &mut reader)?;
         let resolved_roots = reader.resolved_roots();

@@ -109,6 +109,7 @@ impl BuildkitBackend {
         if let Some(stderr) = child.stderr.take() {
             for line in BufReader::new(stderr).lines() {
                 let line = line.map_err(Error::io("read the output of", self.docker.program()))?;
+                let line = reader.redacted(&line);
                 tracing::trace!(%platform, "{line}");
                 reader.feed(&line);
             }
