@@ -179,18 +179,12 @@ impl<R: Read> TarReader<R> {
                     }
                 }
                 _ => {
-                    let mut entry = header.into_entry(typeflag, start);
-                    if let Some(p) = pending.path.or(gnu_name) {
-                        entry.path = p;
-                    }
-                    if let Some(l) = pending.link.or(gnu_link) {
-                        entry.link = l;
-                    }
-                    entry.size = pending.size.unwrap_or(entry.size);
-                    entry.uid = pending.uid.unwrap_or(entry.uid);
-                    entry.gid = pending.gid.unwrap_or(entry.gid);
-                    entry.mtime = pending.mtime.unwrap_or(entry.mtime);
-                    entry.xattrs = pending.xattrs;
+                    let entry = with_extensions(
+                        header.into_entry(typeflag, start),
+                        pending,
+                        gnu_name,
+                        gnu_link,
+                    );
                     self.check_size(&entry)?;
                     self.data_left = entry.size;
                     self.pad_left = padding_for(entry.size) as u64;
@@ -537,6 +531,28 @@ fn parse_pax_time(value: &[u8]) -> Result<i64, String> {
     whole
         .parse()
         .map_err(|_| format!("mtime `{text}` out of range"))
+}
+
+/// `entry` with what its extension headers say: PAX keys win over the GNU long name and link,
+/// which win over the ustar header's fields.
+fn with_extensions(
+    mut entry: RawEntry,
+    pending: Pending,
+    gnu_name: Option<Vec<u8>>,
+    gnu_link: Option<Vec<u8>>,
+) -> RawEntry {
+    if let Some(p) = pending.path.or(gnu_name) {
+        entry.path = p;
+    }
+    if let Some(l) = pending.link.or(gnu_link) {
+        entry.link = l;
+    }
+    entry.size = pending.size.unwrap_or(entry.size);
+    entry.uid = pending.uid.unwrap_or(entry.uid);
+    entry.gid = pending.gid.unwrap_or(entry.gid);
+    entry.mtime = pending.mtime.unwrap_or(entry.mtime);
+    entry.xattrs = pending.xattrs;
+    entry
 }
 
 #[cfg(test)]
