@@ -112,10 +112,10 @@ pub fn run(
             }
         },
     };
-    let passed = args
+    let reports = args
         .checks
         .run(&engine, &subject, &image, &platforms, &checks, printer)?;
-    Ok(if passed {
+    Ok(if reports.iter().all(plinth_catalog::checks::CheckReport::passed) {
         ExitStatus::Success
     } else {
         ExitStatus::Failure
