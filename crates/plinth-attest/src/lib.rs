@@ -35,6 +35,6 @@ pub use provenance::{
     BUILD_TYPE, BUILDER_ID, ProvenanceContext, RecipeParameters, SLSA_PROVENANCE_V1,
     provenance_statement,
 };
-pub use sbom::{ATTACHED_FORMATS, sbom_attachments};
 pub use read::{Attached, find_attached, find_statements, platform_manifests};
+pub use sbom::{ATTACHED_FORMATS, sbom_attachments};
 pub use statement::{AnyStatement, IN_TOTO_MEDIA_TYPE, Statement, parse_statement};

@@ -197,7 +197,11 @@ fn gc_keeps_attachments_while_their_subject_is_kept_and_drops_them_with_it() {
         .find(|d| d.media_type == MediaType::OciManifest)
         .cloned()
         .unwrap();
-    let sbom = attach(&store, &platform_manifest, b"{\"spdxVersion\":\"SPDX-2.3\"}");
+    let sbom = attach(
+        &store,
+        &platform_manifest,
+        b"{\"spdxVersion\":\"SPDX-2.3\"}",
+    );
     // An attestation about the attestation: kept through the chain.
     let about_sbom = attach(&store, &sbom, b"{\"signature\":1}");
     let payload = Digest::of(b"{\"spdxVersion\":\"SPDX-2.3\"}");
@@ -210,7 +214,10 @@ fn gc_keeps_attachments_while_their_subject_is_kept_and_drops_them_with_it() {
     assert_eq!(report.blobs_removed, 0, "{report:?}");
     assert_eq!(report.attachment_refs_removed, 0);
     for kept in [&sbom.digest, &about_sbom.digest, &payload] {
-        assert!(store.has_blob(kept), "{kept} was dropped while its image is kept");
+        assert!(
+            store.has_blob(kept),
+            "{kept} was dropped while its image is kept"
+        );
     }
     let ManifestDocument::Image(manifest) = store.read_document(&sbom).unwrap() else {
         panic!("an artifact is an image manifest")
@@ -227,7 +234,12 @@ fn gc_keeps_attachments_while_their_subject_is_kept_and_drops_them_with_it() {
     for gone in [&sbom.digest, &about_sbom.digest, &payload] {
         assert!(!store.has_blob(gone), "{gone} outlived its image");
     }
-    assert!(store.attachments_of(&platform_manifest.digest).unwrap().is_empty());
+    assert!(
+        store
+            .attachments_of(&platform_manifest.digest)
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.list_refs().unwrap().is_empty());
 }
 

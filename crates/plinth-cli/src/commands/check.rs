@@ -115,9 +115,14 @@ pub fn run(
     let reports = args
         .checks
         .run(&engine, &subject, &image, &platforms, &checks, printer)?;
-    Ok(if reports.iter().all(plinth_catalog::checks::CheckReport::passed) {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
-    })
+    Ok(
+        if reports
+            .iter()
+            .all(plinth_catalog::checks::CheckReport::passed)
+        {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Failure
+        },
+    )
 }

@@ -100,10 +100,11 @@ impl Store {
         let _lock = self.lock_exclusive(options.lock_timeout)?;
         let now = SystemTime::now();
         let mut marked = BTreeSet::new();
-        let (attachment_refs, refs): (Vec<_>, Vec<_>) = self
-            .list_refs()?
-            .into_iter()
-            .partition(|r| r.name.starts_with(super::attachments::ATTACHMENT_REF_PREFIX));
+        let (attachment_refs, refs): (Vec<_>, Vec<_>) =
+            self.list_refs()?.into_iter().partition(|r| {
+                r.name
+                    .starts_with(super::attachments::ATTACHMENT_REF_PREFIX)
+            });
         for r in refs {
             let reachable = walk_present(self, &r.descriptor).map_err(|e| {
                 Error::InvalidManifest(format!("cannot mark from ref `{}`: {e}; delete that ref or store the image again, then rerun gc", r.name))

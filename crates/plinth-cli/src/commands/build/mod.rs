@@ -236,7 +236,10 @@ fn passes_checks(
     let reports = args
         .checks
         .run(engine, &recipe.id, root, platforms, &checks, printer)?;
-    if !reports.iter().all(plinth_catalog::checks::CheckReport::passed) {
+    if !reports
+        .iter()
+        .all(plinth_catalog::checks::CheckReport::passed)
+    {
         printer.status(format!(
             "sanity checks failed for {}: nothing was pushed or written",
             recipe.id
