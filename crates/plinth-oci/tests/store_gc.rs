@@ -207,7 +207,7 @@ fn gc_keeps_attachments_while_their_subject_is_kept_and_drops_them_with_it() {
     let payload = Digest::of(b"{\"spdxVersion\":\"SPDX-2.3\"}");
     assert_eq!(
         store.attachments_of(&platform_manifest.digest).unwrap(),
-        [sbom.clone()]
+        std::slice::from_ref(&sbom)
     );
 
     let report = store.gc(&GcOptions::immediate()).unwrap();
