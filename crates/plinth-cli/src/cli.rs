@@ -132,6 +132,8 @@ pub enum Command {
     Inspect(commands::inspect::InspectArgs),
     /// Print an image's SBOM (SPDX 2.3 or CycloneDX 1.5 JSON), generated from the package databases in its layers.
     Sbom(commands::sbom::SbomArgs),
+    /// Compare two images or two family versions: packages added/removed/upgraded, config fields, files and sizes per layer.
+    Diff(commands::diff::DiffArgs),
     /// List a repository's tags with their digests, semver-sorted.
     Ls(commands::ls::LsArgs),
     /// Copy an image between registries, OCI layouts and docker-archive files.
@@ -139,6 +141,12 @@ pub enum Command {
     /// Remove blobs no image in the local store refers to.
     Gc(commands::gc::GcArgs),
     /// Build a catalog version or a Dockerfile (embedded daemonless engine, or BuildKit with --engine buildkit).
+    ///
+    /// On success stdout holds one line: the image's digest (its manifest, or its index when
+    /// several platforms are built), what `--push` and `plinth run` name. Under `-q` (or
+    /// `--progress quiet`) it is docker's image ID instead, as `docker build -q` prints it: the
+    /// config digest (`sha256:…`) for one platform, the index digest for several; the same
+    /// value `--iidfile` writes.
     Build(commands::build::BuildArgs),
     /// Run sanity checks in an image on every platform (a catalog version's, container-structure-test files).
     Check(commands::check::CheckCommandArgs),

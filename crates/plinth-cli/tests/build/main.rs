@@ -2,6 +2,7 @@
 
 mod attachments;
 mod cold_pulls;
+mod diff;
 mod outputs;
 mod provenance;
 mod reproducible;
