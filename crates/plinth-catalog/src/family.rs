@@ -36,7 +36,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use plinth_oci::{Digest, Platform};
-use plinth_recipe::{Container, ImageSource};
+use plinth_recipe::{BaseResolver, Container, ImageSource, ImageSubstitutions};
 
 use crate::changelog::{Changelog, ChangelogEntry};
 use crate::checks::Check;
@@ -316,6 +316,20 @@ pub trait Family: Send + Sync {
                 reason: reason.clone(),
             }),
         }
+    }
+
+    /// The recipe a build of `version` builds for `platform`. A family kept as Dockerfiles reads
+    /// each stage on its base image's config, which `bases` resolves (after `substitutions`), as
+    /// `plinth build -f` and BuildKit do; a code family's is [`Family::recipe`].
+    fn build_recipe(
+        &self,
+        version: &Version,
+        platform: &Platform,
+        bases: &dyn BaseResolver,
+        substitutions: &ImageSubstitutions,
+    ) -> Result<Container> {
+        let _ = (bases, substitutions);
+        self.recipe(version, platform)
     }
 
     /// The Dockerfile example of `version`: the documentation text of the original tool, rendered

@@ -35,10 +35,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use plinth_oci::Platform;
-use plinth_recipe::Container;
+use plinth_recipe::{BaseResolver, Container, ImageSubstitutions};
 
 pub use manifest::{CatalogManifest, FamilyManifest, RootPin, RootPolicy};
-pub use version_dir::{CHECKS_DIR, DOCKERFILE, PLINTH_CHECKS_SUFFIXES};
+pub use version_dir::{CHECKS_DIR, CONTEXT_EXCLUDES, DOCKERFILE, PLINTH_CHECKS_SUFFIXES};
 
 use self::stage::{StagedFiles, staging_marker};
 use self::version_dir::VersionFiles;
@@ -102,6 +102,17 @@ impl FileFamily {
     /// The folder `version` is recorded in, when it is.
     pub fn version_dir(&self, version: &Version) -> Option<&Path> {
         self.files.get(version).map(|f| f.dir.as_path())
+    }
+
+    /// The files `version` is read from.
+    fn files_of(&self, version: &Version) -> Result<&VersionFiles> {
+        self.files
+            .get(version)
+            .map(AsRef::as_ref)
+            .ok_or_else(|| Error::UnknownVersion {
+                repository: self.repository().to_owned(),
+                version: version.clone(),
+            })
     }
 
     /// The family with `version` declared from the folder `dir`.
@@ -183,17 +194,23 @@ impl Family for FileFamily {
     }
 
     fn recipe(&self, version: &Version, platform: &Platform) -> Result<Container> {
-        let files = self
-            .files
-            .get(version)
-            .ok_or_else(|| Error::UnknownVersion {
-                repository: self.repository().to_owned(),
-                version: version.clone(),
-            })?;
-        files.container(platform).map_err(|e| Error::FamilyFile {
-            path: files.dockerfile(),
-            message: format!("cannot be read for {platform}: {e}"),
-        })
+        let files = self.files_of(version)?;
+        files
+            .container(platform)
+            .map_err(|e| files.read_error(platform, &e))
+    }
+
+    fn build_recipe(
+        &self,
+        version: &Version,
+        platform: &Platform,
+        bases: &dyn BaseResolver,
+        substitutions: &ImageSubstitutions,
+    ) -> Result<Container> {
+        let files = self.files_of(version)?;
+        files
+            .build_container(platform, bases, substitutions)
+            .map_err(|e| files.read_error(platform, &e))
     }
 
     /// The recorded Dockerfile, exactly.

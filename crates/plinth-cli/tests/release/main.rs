@@ -7,7 +7,9 @@ mod attestations;
 mod buildkit;
 mod concurrent;
 mod e2e;
+mod file_catalog;
 mod file_family;
+mod file_family_reading;
 mod fixture;
 mod interactive;
 
