@@ -38,6 +38,7 @@ use std::sync::Arc;
 use plinth_oci::{Digest, Platform};
 use plinth_recipe::{BaseResolver, Container, ImageSource, ImageSubstitutions};
 
+use crate::about::FamilyAbout;
 use crate::changelog::{Changelog, ChangelogEntry};
 use crate::checks::Check;
 use crate::error::{Error, Result};
@@ -359,6 +360,11 @@ pub trait Family: Send + Sync {
         self.declaration(version)
             .ok()
             .and_then(|d| d.root_image().cloned())
+    }
+
+    /// What the family says about itself for people (nothing unless overridden).
+    fn about(&self) -> FamilyAbout {
+        FamilyAbout::default()
     }
 
     /// How the family is declared; [`FamilyKind::Code`] unless overridden.

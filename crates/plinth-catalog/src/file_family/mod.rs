@@ -42,6 +42,7 @@ pub use version_dir::{CHECKS_DIR, CONTEXT_EXCLUDES, DOCKERFILE, PLINTH_CHECKS_SU
 
 use self::stage::{StagedFiles, staging_marker};
 use self::version_dir::VersionFiles;
+use crate::about::{FamilyAbout, FamilyFiles};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::family::{ChecksDecl, Family, Provenance, VersionDecl};
@@ -226,6 +227,20 @@ impl Family for FileFamily {
 
     fn kind(&self) -> FamilyKind {
         FamilyKind::Files
+    }
+
+    fn about(&self) -> FamilyAbout {
+        FamilyAbout {
+            title: self.manifest.title.clone(),
+            description: self.manifest.description.clone(),
+            owner: self.manifest.owner.clone(),
+            files: Some(FamilyFiles {
+                dir: self.dir.clone(),
+                dockerfile: self.dir.join(DOCKERFILE),
+                checks: self.dir.join(CHECKS_DIR),
+                versions: self.dir.join(VERSIONS_DIR),
+            }),
+        }
     }
 
     fn has_working_version(&self) -> bool {
