@@ -4,7 +4,18 @@
 
 use std::path::{Path, PathBuf};
 
+use plinth_oci::Digest;
 use serde::Serialize;
+
+/// The Dockerfile one version of a family kept as files is built from, for provenance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RecipeFile {
+    /// Its path relative to the catalog directory
+    /// (`families/base/versions/1.0.0/Dockerfile`).
+    pub path: String,
+    /// The digest of its bytes.
+    pub digest: Digest,
+}
 
 /// A family's description (everything optional: a code family usually has none).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

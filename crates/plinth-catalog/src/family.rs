@@ -38,7 +38,7 @@ use std::sync::Arc;
 use plinth_oci::{Digest, Platform};
 use plinth_recipe::{BaseResolver, Container, ImageSource, ImageSubstitutions};
 
-use crate::about::FamilyAbout;
+use crate::about::{FamilyAbout, RecipeFile};
 use crate::changelog::{Changelog, ChangelogEntry};
 use crate::checks::Check;
 use crate::error::{Error, Result};
@@ -365,6 +365,12 @@ pub trait Family: Send + Sync {
     /// What the family says about itself for people (nothing unless overridden).
     fn about(&self) -> FamilyAbout {
         FamilyAbout::default()
+    }
+
+    /// The Dockerfile `version` is built from, for a family kept as files.
+    fn recipe_file(&self, version: &Version) -> Option<RecipeFile> {
+        let _ = version;
+        None
     }
 
     /// How the family is declared; [`FamilyKind::Code`] unless overridden.

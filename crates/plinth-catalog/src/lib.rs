@@ -56,7 +56,7 @@ mod pyjson;
 pub mod staged;
 pub mod version;
 
-pub use about::{FamilyAbout, FamilyFiles};
+pub use about::{FamilyAbout, FamilyFiles, RecipeFile};
 pub use catalog::Catalog;
 pub use changelog::{
     CHANGELOG_DIR, Changelog, ChangelogEntry, changelog_file_name, changelog_path,

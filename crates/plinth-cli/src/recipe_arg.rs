@@ -76,24 +76,31 @@ enum Source<'a> {
 }
 
 impl Recipe<'_> {
-    /// The recipe as a provenance statement's `externalParameters`: the family and version,
-    /// or the Dockerfile's path and digest with the `--build-arg` names. A build arg's value
-    /// may be a secret and an attestation is public, so only its digest is recorded.
+    /// The recipe as a provenance statement's `externalParameters`: the family and version
+    /// with the digest of `built` (the container built for the platform) and, for a family kept
+    /// as files, its Dockerfile; or the Dockerfile's path and digest with the `--build-arg`
+    /// names. A build arg's value may be a secret and an attestation is public, so only its
+    /// digest is recorded.
     pub fn provenance_parameters(
         &self,
-        platform: &Platform,
+        built: &Container,
         build_args: &[String],
     ) -> anyhow::Result<plinth_attest::RecipeParameters> {
         Ok(match &self.source {
             Source::Catalog {
                 family, version, ..
             } => {
-                let container = self.container(platform)?;
-                let (_, digest) = plinth_oci::canonical::to_canonical_with_digest(&container)?;
+                let (_, digest) = plinth_oci::canonical::to_canonical_with_digest(built)?;
                 plinth_attest::RecipeParameters::Family {
                     repository: family.repository().to_owned(),
                     version: version.to_string(),
                     recipe_digest: digest.to_string(),
+                    dockerfile: family.recipe_file(version).map(|f| {
+                        plinth_attest::RecordedDockerfile {
+                            path: f.path,
+                            digest: f.digest.to_string(),
+                        }
+                    }),
                 }
             }
             Source::Dockerfile { path, text, .. } => plinth_attest::RecipeParameters::Dockerfile {

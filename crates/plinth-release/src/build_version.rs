@@ -37,6 +37,8 @@ pub struct BuiltVersion {
     pub builds: Vec<PlatformBuild>,
     /// The canonical digest of each platform's recipe (after substitutions).
     pub recipe_digests: BTreeMap<Platform, Digest>,
+    /// The Dockerfile it was built from, for a family kept as files.
+    pub recipe_file: Option<plinth_catalog::RecipeFile>,
     /// The sanity-check report of each platform, once checked.
     pub check_reports: Vec<plinth_catalog::checks::CheckReport>,
     /// The image with the standard annotations, once annotated (then [`BuiltVersion::root`]
@@ -136,6 +138,7 @@ pub fn build_version_with(
         warnings,
         builds,
         recipe_digests,
+        recipe_file: family.recipe_file(version),
         check_reports: Vec::new(),
         annotated: None,
         source: None,

@@ -42,7 +42,7 @@ pub use version_dir::{CHECKS_DIR, CONTEXT_EXCLUDES, DOCKERFILE, PLINTH_CHECKS_SU
 
 use self::stage::{StagedFiles, staging_marker};
 use self::version_dir::VersionFiles;
-use crate::about::{FamilyAbout, FamilyFiles};
+use crate::about::{FamilyAbout, FamilyFiles, RecipeFile};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::family::{ChecksDecl, Family, Provenance, VersionDecl};
@@ -227,6 +227,23 @@ impl Family for FileFamily {
 
     fn kind(&self) -> FamilyKind {
         FamilyKind::Files
+    }
+
+    /// The recorded Dockerfile (the family's own for the working version), by its path from
+    /// the catalog directory (`families/<name>/…`).
+    fn recipe_file(&self, version: &Version) -> Option<RecipeFile> {
+        let files = self.files.get(version)?;
+        let catalog_dir = self.dir.parent().and_then(Path::parent)?;
+        let path = files.dockerfile();
+        let path = path.strip_prefix(catalog_dir).unwrap_or(&path);
+        Some(RecipeFile {
+            path: path
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+            digest: plinth_oci::Digest::of(files.text.as_bytes()),
+        })
     }
 
     fn about(&self) -> FamilyAbout {

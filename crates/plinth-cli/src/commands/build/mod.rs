@@ -6,6 +6,7 @@ mod outputs;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::Catalog;
 use plinth_executor::{BuildOptions, BuildSecrets};
@@ -188,7 +189,7 @@ pub fn run(
     let attachments = if outputs::push_targets(&outputs, &tags).is_empty() {
         Vec::new()
     } else {
-        provenance_of(&recipe, &args, &built, executor.name())?
+        provenance_of(&recipe, &recipes, &args, &built, executor.name())?
     };
     let delivery = outputs::Delivery {
         client: engine.registry(),
@@ -248,6 +249,7 @@ fn passes_checks(
 /// The provenance statement of each platform of `built`, as attachments.
 fn provenance_of(
     recipe: &crate::recipe_arg::Recipe<'_>,
+    recipes: &plinth_release::PlatformRecipes,
     args: &BuildArgs,
     built: &plinth_executor::BuildResult,
     engine: &str,
@@ -262,7 +264,13 @@ fn provenance_of(
     };
     let mut attachments = Vec::new();
     for build in &built.platforms {
-        let parameters = recipe.provenance_parameters(&build.platform, &args.recipe.build_args)?;
+        let container = recipes
+            .recipes()
+            .iter()
+            .find(|(p, _)| *p == build.platform)
+            .map(|(_, c)| c)
+            .context("a platform was built without its recipe")?;
+        let parameters = recipe.provenance_parameters(container, &args.recipe.build_args)?;
         let context = plinth_attest::ProvenanceContext {
             recipe: &parameters,
             engine,
