@@ -127,23 +127,8 @@ pub fn run(
         args.platform.clone()
     };
     outputs::refuse_multi_platform(&outputs, &platforms)?;
-    let mut secrets = BuildSecrets::new();
-    for spec in &args.secrets {
-        secrets
-            .add_flag(spec)
-            .map_err(crate::exit_status::usage_error)?;
-    }
-    let mut allow_host_network = false;
-    for entitlement in &args.allow {
-        match entitlement.as_str() {
-            "network.host" => allow_host_network = true,
-            other => {
-                return Err(crate::exit_status::usage_error(format!(
-                    "`--allow {other}` is not something plinth can allow; the one entitlement is `network.host`"
-                )));
-            }
-        }
-    }
+    let secrets = build_secrets(&args.secrets)?;
+    let allow_host_network = host_network_allowed(&args.allow)?;
     let store = open_store()?;
     let engine = engine_with_client(global, registry_client(global, store)?, args.pull)?;
     args.engine.always_pull = args.pull;
@@ -174,14 +159,10 @@ pub fn run(
     for tag in args.tag.iter().skip(1) {
         engine.store().set_ref(tag, &built.root)?;
     }
-    let (root, steps_run) = (built.root.clone(), built.steps_run());
+    let root = built.root.clone();
+    // The progress view is closed before the status line is printed under it.
     drop(progress);
-    let steps = if steps_run == 1 { "step" } else { "steps" };
-    printer.status(format!(
-        "built {} for {} ({steps_run} {steps} ran)",
-        recipe.id,
-        list(&platforms)
-    ));
+    print_built(printer, &recipe.id, &platforms, built.steps_run());
     if !passes_checks(&args, &engine, &recipe, &root, &platforms, printer)? {
         return Ok(ExitStatus::Failure);
     }
@@ -216,6 +197,41 @@ pub fn run(
         printer.result(root.digest.to_string());
     }
     Ok(ExitStatus::Success)
+}
+
+/// `--secret id=…,src=…|env=…` flags, each read as BuildKit reads it.
+fn build_secrets(specs: &[String]) -> anyhow::Result<BuildSecrets> {
+    let mut secrets = BuildSecrets::new();
+    for spec in specs {
+        secrets
+            .add_flag(spec)
+            .map_err(crate::exit_status::usage_error)?;
+    }
+    Ok(secrets)
+}
+
+/// Whether `--allow` grants `network.host`, the one entitlement plinth knows.
+fn host_network_allowed(entitlements: &[String]) -> anyhow::Result<bool> {
+    let mut allowed = false;
+    for entitlement in entitlements {
+        match entitlement.as_str() {
+            "network.host" => allowed = true,
+            other => {
+                return Err(crate::exit_status::usage_error(format!(
+                    "`--allow {other}` is not something plinth can allow; the one entitlement is `network.host`"
+                )));
+            }
+        }
+    }
+    Ok(allowed)
+}
+
+fn print_built(printer: Printer, recipe_id: &str, platforms: &[Platform], steps_run: usize) {
+    let steps = if steps_run == 1 { "step" } else { "steps" };
+    printer.status(format!(
+        "built {recipe_id} for {} ({steps_run} {steps} ran)",
+        list(platforms)
+    ));
 }
 
 /// `--check` and `--cst`: the checks on every platform before anything is pushed or written.
