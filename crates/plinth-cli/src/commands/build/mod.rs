@@ -163,13 +163,21 @@ pub fn run(
     // The progress view is closed before the status line is printed under it.
     drop(progress);
     print_built(printer, &recipe.id, &platforms, built.steps_run());
-    if !passes_checks(&args, &engine, &recipe, &root, &platforms, printer)? {
+    let Some(check_reports) = passes_checks(&args, &engine, &recipe, &root, &platforms, printer)?
+    else {
         return Ok(ExitStatus::Failure);
-    }
+    };
     let attachments = if outputs::push_targets(&outputs, &tags).is_empty() {
         Vec::new()
     } else {
-        provenance_of(&recipe, &args, &built, executor.name())?
+        attachments_of(
+            engine.store(),
+            &recipe,
+            &args,
+            &built,
+            executor.name(),
+            &check_reports,
+        )?
     };
     let delivery = outputs::Delivery {
         client: engine.registry(),
@@ -235,6 +243,7 @@ fn print_built(printer: Printer, recipe_id: &str, platforms: &[Platform], steps_
 }
 
 /// `--check` and `--cst`: the checks on every platform before anything is pushed or written.
+/// Their reports when all passed (none when no checks ran), `None` when one failed.
 fn passes_checks(
     args: &BuildArgs,
     engine: &plinth_engine::Engine,
@@ -242,31 +251,37 @@ fn passes_checks(
     root: &plinth_oci::Descriptor,
     platforms: &[Platform],
     printer: Printer,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<Vec<plinth_catalog::checks::CheckReport>>> {
     if !args.check && args.checks.cst_files.is_empty() {
-        return Ok(true);
+        return Ok(Some(Vec::new()));
     }
     let checks = args.checks.checks(recipe)?;
-    if !args
+    let reports = args
         .checks
-        .run(engine, &recipe.id, root, platforms, &checks, printer)?
+        .run(engine, &recipe.id, root, platforms, &checks, printer)?;
+    if !reports
+        .iter()
+        .all(plinth_catalog::checks::CheckReport::passed)
     {
         printer.status(format!(
             "sanity checks failed for {}: nothing was pushed or written",
             recipe.id
         ));
-        return Ok(false);
+        return Ok(None);
     }
     printer.status(format!("sanity checks passed on {}", list(platforms)));
-    Ok(true)
+    Ok(Some(reports))
 }
 
-/// The provenance statement of each platform of `built`, as attachments.
-fn provenance_of(
+/// What `--push` attaches to each platform of `built`: its provenance, its check report where
+/// checks ran, its SBOMs; the same list a release attaches.
+fn attachments_of(
+    store: &plinth_oci::Store,
     recipe: &crate::recipe_arg::Recipe<'_>,
     args: &BuildArgs,
     built: &plinth_executor::BuildResult,
     engine: &str,
+    check_reports: &[plinth_catalog::checks::CheckReport],
 ) -> anyhow::Result<Vec<plinth_attest::Attachment>> {
     let image = plinth_attest::AnnotatedImage {
         root: built.root.clone(),
@@ -285,10 +300,11 @@ fn provenance_of(
             image_name: &recipe.id,
         };
         attachments.extend(plinth_attest::attestations(
+            store,
             &context,
             std::slice::from_ref(build),
             &image,
-            &[],
+            check_reports,
         )?);
     }
     Ok(attachments)
