@@ -149,6 +149,24 @@ fn file_family_release_publish_docs_and_rebuild_of_a_recorded_version() {
     assert_eq!(changelog[0]["changelog_entry"], "First release");
     assert_eq!(changelog[0]["dockerfile_example"], first_dockerfile);
 
+    // Its provenance names the recorded Dockerfile and the digest of its bytes, per platform.
+    let out = c.run(&mut c.cmd(&["provenance", &format!("{}:1.0.0", c.published())]));
+    assert!(out.status.success(), "{}", text(&out));
+    let statements: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(statements.as_array().unwrap().len(), 2, "{statements}");
+    for statement in statements.as_array().unwrap() {
+        let recipe = &statement["predicate"]["buildDefinition"]["externalParameters"]["recipe"];
+        assert_eq!(recipe["repository"], REPOSITORY);
+        assert_eq!(
+            recipe["dockerfile"]["path"],
+            "families/base/versions/1.0.0/Dockerfile"
+        );
+        assert_eq!(
+            recipe["dockerfile"]["digest"],
+            plinth_oci::Digest::of(first_dockerfile.as_bytes()).to_string()
+        );
+    }
+
     // Docs: the catalog's own title, the family's row with the published address.
     let out = c.run(&mut c.cmd(&["generate-docs"]));
     assert!(out.status.success(), "{}", text(&out));
@@ -159,6 +177,12 @@ fn file_family_release_publish_docs_and_rebuild_of_a_recorded_version() {
         "{readme}"
     );
     assert!(!readme.contains("airbyte"), "{readme}");
+    assert!(!readme.contains("Rust"), "described as files: {readme}");
+    assert!(
+        readme.contains("[`families/base/Dockerfile`](families/base/Dockerfile)"),
+        "{readme}"
+    );
+    assert!(readme.contains("**Team base image**: "), "{readme}");
 
     // `plinth catalog` lists it as a file family with a recorded, buildable 1.0.0.
     let out = c.run(&mut c.cmd(&["catalog", "--json"]));
@@ -167,6 +191,9 @@ fn file_family_release_publish_docs_and_rebuild_of_a_recorded_version() {
     let family = &listing["families"][0];
     assert_eq!(family["repository"], REPOSITORY);
     assert_eq!(family["kind"], "files");
+    assert_eq!(family["title"], "Team base image");
+    assert_eq!(family["owner"], "Platform team");
+    assert_eq!(family["dir"].as_str().map(|d| d.ends_with("families/base")), Some(true));
     assert_eq!(family["versions"][0]["version"], "1.0.0");
     assert_eq!(family["versions"][0]["buildable"], true);
     assert_eq!(family["versions"][0]["provenance"], "recorded");
