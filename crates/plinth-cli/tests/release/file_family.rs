@@ -193,7 +193,10 @@ fn file_family_release_publish_docs_and_rebuild_of_a_recorded_version() {
     assert_eq!(family["kind"], "files");
     assert_eq!(family["title"], "Team base image");
     assert_eq!(family["owner"], "Platform team");
-    assert_eq!(family["dir"].as_str().map(|d| d.ends_with("families/base")), Some(true));
+    assert_eq!(
+        family["dir"].as_str().map(|d| d.ends_with("families/base")),
+        Some(true)
+    );
     assert_eq!(family["versions"][0]["version"], "1.0.0");
     assert_eq!(family["versions"][0]["buildable"], true);
     assert_eq!(family["versions"][0]["provenance"], "recorded");
