@@ -167,6 +167,29 @@ fn file_family_release_publish_docs_and_rebuild_of_a_recorded_version() {
         );
     }
 
+    // The check report of the family's checks is attached too, and `plinth sbom` reads the
+    // published image.
+    let tagged = format!("{}:1.0.0", c.published());
+    let out = c.run(&mut c.cmd(&[
+        "provenance",
+        &tagged,
+        "--platform",
+        "linux/arm64",
+        "--check-report",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["predicate"]["passed"], true, "{report}");
+    assert_eq!(
+        report["predicate"]["checks"].as_array().map(Vec::len),
+        Some(6),
+        "{report}"
+    );
+    let out = c.run(&mut c.cmd(&["sbom", &tagged, "--platform", "linux/amd64"]));
+    assert!(out.status.success(), "{}", text(&out));
+    let sbom: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sbom["spdxVersion"], "SPDX-2.3", "{sbom}");
+
     // Docs: the catalog's own title, the family's row with the published address.
     let out = c.run(&mut c.cmd(&["generate-docs"]));
     assert!(out.status.success(), "{}", text(&out));
