@@ -117,6 +117,13 @@ pub(crate) fn attachments_of(
                 .get(&build.platform)
                 .map(ToString::to_string)
                 .unwrap_or_default(),
+            dockerfile: built
+                .recipe_file
+                .as_ref()
+                .map(|f| plinth_attest::RecordedDockerfile {
+                    path: f.path.clone(),
+                    digest: f.digest.to_string(),
+                }),
         };
         let context = ProvenanceContext {
             recipe: &recipe,

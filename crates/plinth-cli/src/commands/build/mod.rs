@@ -6,6 +6,7 @@ mod outputs;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::Catalog;
 use plinth_executor::{BuildOptions, BuildSecrets};
@@ -173,6 +174,7 @@ pub fn run(
         attachments_of(
             engine.store(),
             &recipe,
+            &recipes,
             &args,
             &built,
             executor.name(),
@@ -278,6 +280,7 @@ fn passes_checks(
 fn attachments_of(
     store: &plinth_oci::Store,
     recipe: &crate::recipe_arg::Recipe<'_>,
+    recipes: &plinth_release::PlatformRecipes,
     args: &BuildArgs,
     built: &plinth_executor::BuildResult,
     engine: &str,
@@ -293,7 +296,13 @@ fn attachments_of(
     };
     let mut attachments = Vec::new();
     for build in &built.platforms {
-        let parameters = recipe.provenance_parameters(&build.platform, &args.recipe.build_args)?;
+        let container = recipes
+            .recipes()
+            .iter()
+            .find(|(p, _)| *p == build.platform)
+            .map(|(_, c)| c)
+            .context("a platform was built without its recipe")?;
+        let parameters = recipe.provenance_parameters(container, &args.recipe.build_args)?;
         let context = plinth_attest::ProvenanceContext {
             recipe: &parameters,
             engine,
