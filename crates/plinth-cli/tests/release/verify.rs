@@ -3,7 +3,7 @@
 //! (found through the provenance of a plain reference), then, after the recorded `motd` the
 //! recipe copies changed, the rebuild names `/etc/motd` and exits 1.
 
-use crate::file_family::FileCatalog;
+use crate::file_catalog::FileCatalog;
 use crate::fixture::text;
 
 #[test]
