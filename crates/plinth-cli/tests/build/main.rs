@@ -1,6 +1,7 @@
 //! `plinth build`, `run` and `dockerfile` on a busybox root, with the real sandbox.
 
 mod cold_pulls;
+mod diff;
 mod outputs;
 mod provenance;
 mod reproducible;
