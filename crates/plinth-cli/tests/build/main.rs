@@ -1,5 +1,6 @@
 //! `plinth build`, `run` and `dockerfile` on a busybox root, with the real sandbox.
 
+mod attachments;
 mod cold_pulls;
 mod diff;
 mod outputs;
