@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use plinth_recipe::DirectorySource;
@@ -64,18 +65,19 @@ impl PendingArchive {
 /// The entries of the archive at `archive` for step `index`, the destination itself first;
 /// regular files' bytes are written to numbered files under `scratch`.
 pub(crate) fn archive_tree(archive: &Path, index: usize, scratch: &Path) -> Result<Vec<CopyItem>> {
+    let read_error = |e| Error::io("read", archive, e);
     let stream =
         plinth_recipe::archive::open_archive(archive).map_err(|e| Error::io("open", archive, e))?;
     let mut tar = tar::Archive::new(stream);
-    let mut items: Vec<CopyItem> = vec![dir_item("")];
-    let mut seen: BTreeMap<String, usize> = BTreeMap::from([(String::new(), 0)]);
-    let entries = tar.entries().map_err(|e| Error::io("read", archive, e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| Error::io("read", archive, e))?;
-        let raw = entry
-            .path()
-            .map_err(|e| Error::io("read", archive, e))?
-            .into_owned();
+    let mut tree = Tree {
+        items: vec![dir_item("")],
+        seen: BTreeMap::from([(String::new(), 0)]),
+        scratch,
+        files: 0,
+    };
+    for entry in tar.entries().map_err(read_error)? {
+        let mut entry = entry.map_err(read_error)?;
+        let raw = entry.path().map_err(read_error)?.into_owned();
         let rel = relative(&raw).ok_or_else(|| {
             refused(
                 index,
@@ -86,23 +88,54 @@ pub(crate) fn archive_tree(archive: &Path, index: usize, scratch: &Path) -> Resu
                 ),
             )
         })?;
+        let kind = tree.kind_of(&mut entry, &rel, archive, index)?;
         let header = entry.header();
-        let kind = match header.entry_type() {
+        tree.insert(CopyItem {
+            rel,
+            kind,
+            uid: header.uid().unwrap_or(0),
+            gid: header.gid().unwrap_or(0),
+            mode: header.mode().unwrap_or(0o644) & 0o7777,
+            mtime: header.mtime().unwrap_or(0),
+        });
+    }
+    Ok(tree.items)
+}
+
+/// The items read so far, and where each path is among them.
+struct Tree<'a> {
+    items: Vec<CopyItem>,
+    /// Path below the destination → index in `items`.
+    seen: BTreeMap<String, usize>,
+    /// Where regular files' bytes go, one numbered file each.
+    scratch: &'a Path,
+    /// How many files `scratch` holds: the next one's name (an entry replacing an earlier one
+    /// gets a file of its own, so a hard link to the earlier one keeps its bytes).
+    files: usize,
+}
+
+impl Tree<'_> {
+    /// What the entry at `rel` becomes: a hard link takes a copy of the bytes of a file listed
+    /// before it (the copy items have no links between them); devices, FIFOs and the like are
+    /// refused.
+    fn kind_of<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        rel: &str,
+        archive: &Path,
+        index: usize,
+    ) -> Result<ItemKind> {
+        let read_error = |e| Error::io("read", archive, e);
+        Ok(match entry.header().entry_type() {
             tar::EntryType::Directory => ItemKind::Dir,
             tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| Error::io("read", archive, e))?
-                    .unwrap_or_default();
+                let target = entry.link_name().map_err(read_error)?.unwrap_or_default();
                 ItemKind::Symlink(target.to_string_lossy().into_owned())
             }
             tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| Error::io("read", archive, e))?
-                    .unwrap_or_default();
-                let found =
-                    relative(&target).and_then(|t| seen.get(&t).map(|i| items[*i].kind.clone()));
+                let target = entry.link_name().map_err(read_error)?.unwrap_or_default();
+                let found = relative(&target)
+                    .and_then(|t| self.seen.get(&t).map(|i| self.items[*i].kind.clone()));
                 match found {
                     Some(kind @ ItemKind::File(_)) => kind,
                     _ => {
@@ -118,9 +151,10 @@ pub(crate) fn archive_tree(archive: &Path, index: usize, scratch: &Path) -> Resu
                 }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let file = scratch.join(items.len().to_string());
+                let file = self.scratch.join(self.files.to_string());
+                self.files += 1;
                 let mut out = File::create(&file).map_err(|e| Error::io("create", &file, e))?;
-                std::io::copy(&mut entry, &mut out).map_err(|e| Error::io("read", archive, e))?;
+                std::io::copy(entry, &mut out).map_err(read_error)?;
                 ItemKind::File(file)
             }
             other => {
@@ -132,19 +166,15 @@ pub(crate) fn archive_tree(archive: &Path, index: usize, scratch: &Path) -> Resu
                     ),
                 ));
             }
-        };
-        let header = entry.header();
-        let item = CopyItem {
-            rel: rel.clone(),
-            kind,
-            uid: header.uid().unwrap_or(0),
-            gid: header.gid().unwrap_or(0),
-            mode: header.mode().unwrap_or(0o644) & 0o7777,
-            mtime: header.mtime().unwrap_or(0),
-        };
-        // Parents the archive does not list come first, as the extraction makes them.
+        })
+    }
+
+    /// Adds `item` after the parents the archive did not list (they come first, as the
+    /// extraction makes them); an entry for a path already seen replaces it.
+    fn insert(&mut self, item: CopyItem) {
         let mut parent = String::new();
-        for part in rel
+        for part in item
+            .rel
             .split('/')
             .collect::<Vec<_>>()
             .split_last()
@@ -155,21 +185,20 @@ pub(crate) fn archive_tree(archive: &Path, index: usize, scratch: &Path) -> Resu
             } else {
                 format!("{parent}/{part}")
             };
-            if !seen.contains_key(&parent) {
-                seen.insert(parent.clone(), items.len());
-                items.push(dir_item(&parent));
+            if !self.seen.contains_key(&parent) {
+                self.seen.insert(parent.clone(), self.items.len());
+                self.items.push(dir_item(&parent));
             }
         }
-        match seen.get(&rel) {
+        match self.seen.get(&item.rel) {
             // The destination itself (`./`), or a later entry replacing an earlier one.
-            Some(&i) => items[i] = item,
+            Some(&i) => self.items[i] = item,
             None => {
-                seen.insert(rel, items.len());
-                items.push(item);
+                self.seen.insert(item.rel.clone(), self.items.len());
+                self.items.push(item);
             }
         }
     }
-    Ok(items)
 }
 
 fn dir_item(rel: &str) -> CopyItem {

@@ -1,27 +1,30 @@
 //! The steps of one platform: inputs → key → cache hit or execution → config and history.
+//!
+//! This module walks the recipe and reports each step; the step kinds live in its children:
+//! `from` (the root), `keyed` (key, cache, execution, history), `copy` (file and directory
+//! inputs), `mounts` and `helpers` (what an exec's mounts show, helper stages built ahead),
+//! `workdir`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use plinth_executor::{
-    BuildInput, BuildReporter, BuildSecrets, CacheStatus, InputKind, PlatformBuild, StepReport,
+    BuildInput, BuildReporter, BuildSecrets, CacheStatus, PlatformBuild, StepReport,
 };
-use plinth_oci::{Descriptor, Digest, History, ImageManifest, Platform};
-use plinth_recipe::state::{join_path, normalize_path};
+use plinth_oci::{Descriptor, Digest, ImageManifest, Platform};
 use plinth_recipe::{Container, Op, Step};
 
-use crate::archive_tree::PendingArchive;
-use crate::cache::{BuildRecord, StepRecord, StepTrace, explain, root_key, step_key};
+use crate::cache::{BuildRecord, StepTrace};
 use crate::engine::Inner;
 use crate::error::Result;
-use crate::files::{CopyItem, resolve_owner, write_items_layer};
+use crate::files::CopyItem;
 use crate::state::ImageState;
-use crate::step_context::StepContext;
-use crate::step_description::{apply_config, describe, set_default_path};
+use crate::step_description::{describe, set_default_path};
 
 mod copy;
+mod from;
 mod helpers;
+mod keyed;
 mod mounts;
 mod workdir;
 pub(crate) use mounts::PreparedMount;
@@ -40,9 +43,17 @@ enum Prepared {
     /// An archive to extract under a destination, read only if the step runs.
     Archive {
         dest: String,
-        pending: PendingArchive,
+        pending: crate::archive_tree::PendingArchive,
         dest_owner: (u64, u64),
     },
+}
+
+/// What became of one step, for its report.
+struct StepOutcome {
+    status: CacheStatus,
+    explanation: String,
+    /// The layer it added, if any.
+    layer: Option<Descriptor>,
 }
 
 /// How one build runs, the same for every platform and helper container.
@@ -113,6 +124,8 @@ pub(crate) fn build_platform(
 }
 
 impl PlatformBuilder<'_> {
+    /// Runs one step and reports it: `FROM` resolves a root, cache mount markers do nothing,
+    /// every other step goes through its key and the cache.
     fn run_step(&mut self, step: &Step<'_>) -> Result<()> {
         let description = describe(step.op);
         self.settings
@@ -121,115 +134,17 @@ impl PlatformBuilder<'_> {
         let started = Instant::now();
         let parent = self.state.key.clone();
         let mut inputs = BTreeMap::new();
-        let (status, explanation, layer) = match step.op {
-            Op::From { source } => {
-                let root = crate::resolve::resolve_root(self.engine, source, self.platform)?;
-                let digest = root.manifest.digest.clone();
-                inputs.insert("root".to_owned(), digest.to_string());
-                self.inputs.push(BuildInput::new(
-                    InputKind::RootImage,
-                    source.address(),
-                    digest.clone(),
-                ));
-                let before = self
-                    .previous
-                    .as_ref()
-                    .and_then(|p| p.steps.get(step.index))
-                    .and_then(|s| s.inputs.get("root"));
-                let explanation = match before {
-                    Some(old) if *old != digest.to_string() => {
-                        format!("the root image changed from `{old}` to `{digest}`")
-                    }
-                    _ if root.fetched => format!("root image `{digest}` fetched"),
-                    _ => format!("root image `{digest}` already in the store"),
-                };
-                let mut config = root.config;
-                set_default_path(&mut config);
-                self.state = ImageState {
-                    config,
-                    layers: root.layers,
-                    key: root_key(Some(&digest), self.platform),
-                };
-                let status = if root.fetched {
-                    CacheStatus::Miss
-                } else {
-                    CacheStatus::Hit
-                };
-                (status, explanation, None)
-            }
-            Op::MountedCache { .. } | Op::UnmountCache { .. } => (
-                CacheStatus::Hit,
-                "build-time cache mount: nothing to build".to_owned(),
-                None,
-            ),
-            op => {
-                let ctx = StepContext {
-                    engine: self.engine,
-                    platform: self.platform,
-                    index: step.index,
-                    description: &description,
-                    reporter: self.settings.reporter,
-                };
-                let prepared = self.prepare(step, &mut inputs)?;
-                let key = step_key(&parent, op, &inputs, self.platform);
-                let trace = StepTrace {
-                    description: description.clone(),
-                    op_digest: op.op_digest(),
-                    parent: Some(parent.clone()),
-                    inputs: inputs.clone(),
-                    key: key.clone(),
-                };
-                let cached = if self.settings.no_cache {
-                    None
-                } else {
-                    self.engine.cache.lookup(&key)?
-                };
-                let status = if cached.is_some() {
-                    CacheStatus::Hit
-                } else {
-                    CacheStatus::Miss
-                };
-                let explanation = explain(
-                    self.previous.as_ref(),
-                    step.index,
-                    &trace,
-                    cached.is_some(),
-                    self.settings.no_cache,
-                );
-                let (record, layer) = match cached {
-                    Some((record, layer)) => (record.clone(), layer.zip(record.diff_id)),
-                    None => {
-                        let layer = self.execute(&ctx, step, prepared)?;
-                        let record = StepRecord {
-                            created: self.engine.created_now(),
-                            created_by: description.clone(),
-                            diff_id: layer.as_ref().map(|(_, d)| d.clone()),
-                        };
-                        self.engine
-                            .cache
-                            .insert(&key, &record, layer.as_ref().map(|(d, _)| d))?;
-                        (record, layer)
-                    }
-                };
-                apply_config(&mut self.state.config, op);
-                let created = match self.engine.source_date_epoch {
-                    Some(epoch) => crate::time::rfc3339(epoch),
-                    None => record.created.clone(),
-                };
-                self.state.push(
-                    History {
-                        created: Some(created),
-                        created_by: Some(record.created_by.clone()),
-                        empty_layer: layer.is_none(),
-                        ..History::default()
-                    },
-                    layer.clone(),
-                );
-                self.state.key = key;
-                (status, explanation, layer.map(|(d, _)| d))
-            }
+        let outcome = match step.op {
+            Op::From { source } => self.run_from(step.index, source, &mut inputs)?,
+            Op::MountedCache { .. } | Op::UnmountCache { .. } => StepOutcome {
+                status: CacheStatus::Hit,
+                explanation: "build-time cache mount: nothing to build".to_owned(),
+                layer: None,
+            },
+            op => self.run_keyed(step, op, &description, &parent, &mut inputs)?,
         };
         let key = self.state.key.clone();
+        // The trace is what the next build's explanations compare against.
         self.traces.push(StepTrace {
             description: description.clone(),
             op_digest: step.op.op_digest(),
@@ -240,156 +155,16 @@ impl PlatformBuilder<'_> {
         let report = StepReport {
             index: step.index,
             description,
-            status,
+            status: outcome.status,
             duration: started.elapsed(),
             key,
-            explanation,
-            layer,
+            explanation: outcome.explanation,
+            layer: outcome.layer,
         };
         tracing::debug!(index = report.index, status = ?report.status, "{}", report.explanation);
         self.settings.reporter.on_step_done(self.platform, &report);
         self.reports.push(report);
         Ok(())
-    }
-
-    /// Finds the inputs of a step (downloads, host files, helper images) for its key.
-    fn prepare(
-        &mut self,
-        step: &Step<'_>,
-        inputs: &mut BTreeMap<String, String>,
-    ) -> Result<Prepared> {
-        match step.op {
-            Op::Exec {
-                network, mounts, ..
-            } => {
-                let prepared = self.prepare_exec(step.index, *network, mounts, inputs)?;
-                let caches = step.state.caches();
-                if !caches.is_empty() {
-                    let list: Vec<String> = caches
-                        .iter()
-                        .map(|c| {
-                            format!(
-                                "{}={}:{}",
-                                c.path,
-                                c.volume,
-                                c.owner.as_deref().unwrap_or("")
-                            )
-                        })
-                        .collect();
-                    inputs.insert("caches".to_owned(), list.join(","));
-                }
-                Ok(prepared)
-            }
-            Op::File {
-                path,
-                source,
-                owner,
-                mode,
-            } => self.prepare_file(step.index, path, source, owner.as_deref(), *mode, inputs),
-            Op::Directory {
-                path,
-                source,
-                owner,
-                mode,
-            } => self.prepare_directory(step.index, path, source, owner.as_deref(), *mode, inputs),
-            Op::Workdir { path } => self.prepare_workdir(step.index, path),
-            Op::From { .. }
-            | Op::Env { .. }
-            | Op::Label { .. }
-            | Op::User { .. }
-            | Op::Entrypoint { .. }
-            | Op::DefaultArgs { .. }
-            | Op::MountedCache { .. }
-            | Op::UnmountCache { .. }
-            | Op::Config { .. } => Ok(Prepared::Nothing),
-        }
-    }
-
-    /// `path` against the image's working directory, keeping a trailing `/` (it names a
-    /// directory).
-    fn in_workdir(&self, path: &str) -> String {
-        let workdir = self
-            .state
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| c.working_dir.clone())
-            .filter(|w| !w.is_empty())
-            .unwrap_or_else(|| "/".to_owned());
-        let trailing = path.len() > 1 && path.ends_with('/');
-        let mut out = join_path(&normalize_path(&workdir), path);
-        if trailing && out != "/" {
-            out.push('/');
-        }
-        out
-    }
-
-    /// The uid and gid of `owner` in the image built so far.
-    fn owner_ids(&self, owner: &str, index: usize) -> Result<(u32, u32)> {
-        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
-        resolve_owner(&dirs, owner, index)
-    }
-
-    /// Runs a step that missed the cache; returns its layer, if it made one.
-    fn execute(
-        &self,
-        ctx: &StepContext<'_>,
-        step: &Step<'_>,
-        prepared: Prepared,
-    ) -> Result<Option<(Descriptor, Digest)>> {
-        match (step.op, prepared) {
-            (
-                Op::Exec {
-                    argv, network, env, ..
-                },
-                prepared,
-            ) => {
-                let mounts = match prepared {
-                    Prepared::Exec(mounts) => mounts,
-                    Prepared::Nothing | Prepared::Items { .. } | Prepared::Archive { .. } => {
-                        Vec::new()
-                    }
-                };
-                let request = crate::exec::ExecRequest {
-                    argv,
-                    network: *network,
-                    build_env: env,
-                    caches: step.state.caches(),
-                    mounts: &mounts,
-                    secrets: self.settings.secrets,
-                };
-                crate::exec::run_exec(ctx, &self.state, &request)
-            }
-            (
-                _,
-                Prepared::Items {
-                    dest,
-                    items,
-                    dest_owner,
-                },
-            ) => {
-                let dirs: Vec<PathBuf> = self.engine.snapshots.read_dirs(&self.state.layers)?;
-                Ok(Some(write_items_layer(
-                    ctx, &dirs, &dest, &items, dest_owner,
-                )?))
-            }
-            (
-                _,
-                Prepared::Archive {
-                    dest,
-                    pending,
-                    dest_owner,
-                },
-            ) => {
-                let scratch = self.engine.snapshots.step_dir()?;
-                let items = pending.items(ctx.index, scratch.path())?;
-                let dirs: Vec<PathBuf> = self.engine.snapshots.read_dirs(&self.state.layers)?;
-                Ok(Some(write_items_layer(
-                    ctx, &dirs, &dest, &items, dest_owner,
-                )?))
-            }
-            _ => Ok(None),
-        }
     }
 
     /// After a failure: keeps the layers made so far referenced (best effort).

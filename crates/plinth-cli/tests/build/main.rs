@@ -1,5 +1,6 @@
 //! `plinth build`, `run` and `dockerfile` on a busybox root, with the real sandbox.
 
+mod attachments;
 mod cold_pulls;
 mod diff;
 mod outputs;
@@ -335,3 +336,4 @@ fn a_context_link_to_a_host_file_is_not_found() {
 
 mod docker_shape;
 mod security;
+mod tty_progress;

@@ -4,14 +4,8 @@
 //! with flags after the Dockerfile changed → `publish` of the first version rebuilds the
 //! first recipe (the published digest) → a failing release leaves nothing behind.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use plinth_test::{LocalRegistry, TestContext};
-
-use crate::fixture::{Root, push_root, skopeo_digest, text};
-
-const REPOSITORY: &str = "team/base";
+use crate::file_catalog::{FileCatalog, REPOSITORY};
+use crate::fixture::{skopeo_digest, text};
 
 /// Drives `generate-release` on a pseudo-terminal: Enter on the family, End then Up on the bump
 /// list (`major`, the one before `major-prerelease`), an empty then a real changelog entry, and
@@ -70,101 +64,6 @@ _, status = os.waitpid(pid, 0)
 sys.stdout.buffer.write(seen)
 sys.exit(os.waitstatus_to_exitcode(status))
 "#;
-
-/// The example catalog copied into a test's work directory, published under its own namespace.
-struct FileCatalog {
-    ctx: TestContext,
-    registry: &'static LocalRegistry,
-    namespace: String,
-    root: String,
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-impl FileCatalog {
-    fn new(namespace: &str) -> Self {
-        let registry = LocalRegistry::shared();
-        let ctx = TestContext::new().with_registry_filter(registry);
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/file-family");
-        let this = Self {
-            registry,
-            namespace: format!("{namespace}-{}", std::process::id()),
-            root: push_root(registry, Root::Good),
-            ctx,
-        };
-        copy_tree(&example, &this.catalog_dir());
-        this
-    }
-
-    fn catalog_dir(&self) -> PathBuf {
-        self.ctx.work_dir().join("catalog")
-    }
-
-    fn family_dir(&self) -> PathBuf {
-        self.catalog_dir().join("families/base")
-    }
-
-    fn published(&self) -> String {
-        format!("{}/{}/base", self.registry.host(), self.namespace)
-    }
-
-    /// `plinth` in the catalog directory, publishing to the loopback registry, with the busybox
-    /// stand-in for the Debian root (the checks pass on both; the root is cheap).
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = self.ctx.plinth();
-        cmd.current_dir(self.catalog_dir())
-            .env("PLINTH_NO_PROMPT", "1")
-            .args(["--registry", &self.registry.host()])
-            .args(["--namespace", &self.namespace])
-            .args(["--registry-mirror", &self.registry.host()])
-            .arg("--substitute-image")
-            .arg(format!("plinth/debian:bookworm={}", self.root))
-            .args(args);
-        cmd
-    }
-
-    fn run(&self, cmd: &mut Command) -> std::process::Output {
-        cmd.output()
-            .unwrap_or_else(|e| panic!("failed to run {cmd:?}: {e}"))
-    }
-
-    fn changelog(&self) -> serde_json::Value {
-        let path = self
-            .catalog_dir()
-            .join("generated/changelogs/team_base.json");
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
-
-    /// Every file below the family folder, relative, with its bytes.
-    fn files(&self, dir: &Path) -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for entry in std::fs::read_dir(&d).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else {
-                    let rel = path.strip_prefix(dir).unwrap().display().to_string();
-                    out.push((rel, std::fs::read(&path).unwrap()));
-                }
-            }
-        }
-        out.sort();
-        out
-    }
-}
 
 /// The pty release of 1.0.0 (published), checked on both platforms.
 fn release_first_through_a_terminal(c: &FileCatalog) -> String {
@@ -250,6 +149,47 @@ fn file_family_release_publish_docs_and_rebuild_of_a_recorded_version() {
     assert_eq!(changelog[0]["changelog_entry"], "First release");
     assert_eq!(changelog[0]["dockerfile_example"], first_dockerfile);
 
+    // Its provenance names the recorded Dockerfile and the digest of its bytes, per platform.
+    let out = c.run(&mut c.cmd(&["provenance", &format!("{}:1.0.0", c.published())]));
+    assert!(out.status.success(), "{}", text(&out));
+    let statements: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(statements.as_array().unwrap().len(), 2, "{statements}");
+    for statement in statements.as_array().unwrap() {
+        let recipe = &statement["predicate"]["buildDefinition"]["externalParameters"]["recipe"];
+        assert_eq!(recipe["repository"], REPOSITORY);
+        assert_eq!(
+            recipe["dockerfile"]["path"],
+            "families/base/versions/1.0.0/Dockerfile"
+        );
+        assert_eq!(
+            recipe["dockerfile"]["digest"],
+            plinth_oci::Digest::of(first_dockerfile.as_bytes()).to_string()
+        );
+    }
+
+    // The check report of the family's checks is attached too, and `plinth sbom` reads the
+    // published image.
+    let tagged = format!("{}:1.0.0", c.published());
+    let out = c.run(&mut c.cmd(&[
+        "provenance",
+        &tagged,
+        "--platform",
+        "linux/arm64",
+        "--check-report",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["predicate"]["passed"], true, "{report}");
+    assert_eq!(
+        report["predicate"]["checks"].as_array().map(Vec::len),
+        Some(6),
+        "{report}"
+    );
+    let out = c.run(&mut c.cmd(&["sbom", &tagged, "--platform", "linux/amd64"]));
+    assert!(out.status.success(), "{}", text(&out));
+    let sbom: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sbom["spdxVersion"], "SPDX-2.3", "{sbom}");
+
     // Docs: the catalog's own title, the family's row with the published address.
     let out = c.run(&mut c.cmd(&["generate-docs"]));
     assert!(out.status.success(), "{}", text(&out));
@@ -260,6 +200,12 @@ fn file_family_release_publish_docs_and_rebuild_of_a_recorded_version() {
         "{readme}"
     );
     assert!(!readme.contains("airbyte"), "{readme}");
+    assert!(!readme.contains("Rust"), "described as files: {readme}");
+    assert!(
+        readme.contains("[`families/base/Dockerfile`](families/base/Dockerfile)"),
+        "{readme}"
+    );
+    assert!(readme.contains("**Team base image**: "), "{readme}");
 
     // `plinth catalog` lists it as a file family with a recorded, buildable 1.0.0.
     let out = c.run(&mut c.cmd(&["catalog", "--json"]));
@@ -268,6 +214,12 @@ fn file_family_release_publish_docs_and_rebuild_of_a_recorded_version() {
     let family = &listing["families"][0];
     assert_eq!(family["repository"], REPOSITORY);
     assert_eq!(family["kind"], "files");
+    assert_eq!(family["title"], "Team base image");
+    assert_eq!(family["owner"], "Platform team");
+    assert_eq!(
+        family["dir"].as_str().map(|d| d.ends_with("families/base")),
+        Some(true)
+    );
     assert_eq!(family["versions"][0]["version"], "1.0.0");
     assert_eq!(family["versions"][0]["buildable"], true);
     assert_eq!(family["versions"][0]["provenance"], "recorded");

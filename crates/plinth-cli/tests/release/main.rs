@@ -7,9 +7,14 @@ mod attestations;
 mod buildkit;
 mod concurrent;
 mod e2e;
+mod file_catalog;
 mod file_family;
+mod file_family_buildkit;
+mod file_family_errors;
+mod file_family_reading;
 mod fixture;
 mod interactive;
+mod verify;
 
 fn require_root() -> bool {
     plinth_test::require_external(plinth_test::External::Root)

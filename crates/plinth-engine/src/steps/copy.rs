@@ -1,19 +1,47 @@
-//! `COPY`/`ADD` of files and directories: their inputs found and hashed for the step key.
+//! File and directory steps (`COPY`, `ADD`, `Container::with_file`/`with_directory`): their
+//! sources read and hashed for the key, their destination resolved against the image's
+//! working directory, and the entries to write with their owners and modes.
 
 use std::collections::BTreeMap;
 
 use plinth_executor::{BuildInput, InputKind};
-use plinth_recipe::state::normalize_path;
+use plinth_recipe::state::{join_path, normalize_path};
 use plinth_recipe::{DirectorySource, FileSource, FileTarget};
 
 use super::{PlatformBuilder, Prepared};
 use crate::archive_tree::{PendingArchive, override_copied_meta};
 use crate::error::{Error, Result};
 use crate::files::{
-    CopyItem, ItemKind, file_digest, host_tree, host_tree_ignoring, image_tree, tree_digest,
+    CopyItem, ItemKind, file_digest, host_tree, host_tree_ignoring, image_tree, resolve_owner,
+    tree_digest,
 };
 
 impl PlatformBuilder<'_> {
+    /// `path` against the image's working directory, keeping a trailing `/` (it names a
+    /// directory).
+    pub(super) fn in_workdir(&self, path: &str) -> String {
+        let workdir = self
+            .state
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".to_owned());
+        let trailing = path.len() > 1 && path.ends_with('/');
+        let mut out = join_path(&normalize_path(&workdir), path);
+        if trailing && out != "/" {
+            out.push('/');
+        }
+        out
+    }
+
+    /// The uid and gid of `owner` in the image built so far.
+    fn owner_ids(&self, owner: &str, index: usize) -> Result<(u32, u32)> {
+        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+        resolve_owner(&dirs, owner, index)
+    }
+
     pub(super) fn prepare_file(
         &mut self,
         index: usize,
@@ -23,25 +51,7 @@ impl PlatformBuilder<'_> {
         mode: Option<u32>,
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
-        let kind = match source {
-            FileSource::Url { url, sha256 } => {
-                let digest = self.engine.fetcher.fetch(url, sha256.as_ref())?;
-                inputs.insert("url".to_owned(), digest.to_string());
-                self.url_inputs.insert(url.clone(), digest.clone());
-                ItemKind::File(self.engine.store.blob_path(&digest))
-            }
-            FileSource::HostFile(p) => {
-                let digest = file_digest(p)?;
-                inputs.insert("host_file".to_owned(), digest.to_string());
-                self.inputs.push(BuildInput::new(
-                    InputKind::HostFile,
-                    p.display().to_string(),
-                    digest.clone(),
-                ));
-                ItemKind::File(p.clone())
-            }
-            FileSource::Bytes(b) => ItemKind::Bytes(b.clone()),
-        };
+        let kind = self.file_source(source, inputs)?;
         let mut dest = self.in_workdir(path);
         // A destination that is a directory in the image takes the file inside, as
         // `COPY file /existing-dir` does.
@@ -79,6 +89,34 @@ impl PlatformBuilder<'_> {
         })
     }
 
+    /// Where a file step's bytes come from; a download or a host file is hashed into
+    /// `inputs` (and recorded as an input of the build).
+    fn file_source(
+        &mut self,
+        source: &FileSource,
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<ItemKind> {
+        Ok(match source {
+            FileSource::Url { url, sha256 } => {
+                let digest = self.engine.fetcher.fetch(url, sha256.as_ref())?;
+                inputs.insert("url".to_owned(), digest.to_string());
+                self.url_inputs.insert(url.clone(), digest.clone());
+                ItemKind::File(self.engine.store.blob_path(&digest))
+            }
+            FileSource::HostFile(p) => {
+                let digest = file_digest(p)?;
+                inputs.insert("host_file".to_owned(), digest.to_string());
+                self.inputs.push(BuildInput::new(
+                    InputKind::HostFile,
+                    p.display().to_string(),
+                    digest.clone(),
+                ));
+                ItemKind::File(p.clone())
+            }
+            FileSource::Bytes(b) => ItemKind::Bytes(b.clone()),
+        })
+    }
+
     pub(super) fn prepare_directory(
         &mut self,
         index: usize,
@@ -88,84 +126,17 @@ impl PlatformBuilder<'_> {
         mode: Option<u32>,
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
-        let mut items = match source {
-            DirectorySource::Host(dir) => {
-                let items = host_tree(dir)?;
-                let digest = tree_digest(&items)?;
-                inputs.insert("host_dir".to_owned(), digest.to_string());
-                self.inputs.push(BuildInput::new(
-                    InputKind::HostDirectory,
-                    dir.display().to_string(),
-                    digest,
-                ));
-                items
-            }
-            DirectorySource::HostIgnoring {
-                path: dir,
-                within,
-                ignore,
-            } => {
-                // Only what survives the ignore file is read and hashed: an ignored file's
-                // change leaves the key alone.
-                let items = host_tree_ignoring(dir, within, ignore, index)?;
-                let digest = tree_digest(&items)?;
-                inputs.insert("host_dir".to_owned(), digest.to_string());
-                self.inputs.push(BuildInput::new(
-                    InputKind::HostDirectory,
-                    dir.display().to_string(),
-                    digest,
-                ));
-                items
-            }
-            DirectorySource::HostArchive(archive) => {
-                let digest = file_digest(archive)?;
-                inputs.insert("host_archive".to_owned(), digest.to_string());
-                let name = archive.display().to_string();
-                self.inputs
-                    .push(BuildInput::new(InputKind::HostFile, name, digest));
-                let owner = match owner {
-                    Some(o) => Some(self.owner_ids(o, index)?),
-                    None => None,
-                };
-                return Ok(Prepared::Archive {
-                    dest: self.in_workdir(path),
-                    dest_owner: owner.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g))),
-                    pending: PendingArchive {
-                        archive: archive.clone(),
-                        owner,
-                        mode,
-                    },
-                });
-            }
-            DirectorySource::Container {
-                container,
-                path: from,
-            } => {
-                let helper = self.build_helper(container, &format!("helper-{index}"))?;
-                inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
-                let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
-                image_tree(&dirs, &normalize_path(from), index)?
-            }
-        };
+        if let DirectorySource::HostArchive(archive) = source {
+            return self.prepare_archive(index, path, archive, owner, mode, inputs);
+        }
+        let mut items = self.directory_items(index, source, inputs)?;
         let mut dest = self.in_workdir(path);
+        // A single file copied to `dir/` keeps its own name, as `COPY file dir/` does.
         if let Some(first) = items.first()
             && !matches!(first.kind, ItemKind::Dir)
             && dest.ends_with('/')
         {
-            let name = match source {
-                DirectorySource::Container { path: from, .. } => normalize_path(from)
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("")
-                    .to_owned(),
-                DirectorySource::Host(dir)
-                | DirectorySource::HostArchive(dir)
-                | DirectorySource::HostIgnoring { path: dir, .. } => dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            };
-            dest.push_str(&name);
+            dest.push_str(&source_name(source));
         }
         let resolved = match owner {
             Some(o) => Some(self.owner_ids(o, index)?),
@@ -178,5 +149,109 @@ impl PlatformBuilder<'_> {
             items,
             dest_owner,
         })
+    }
+
+    /// An `ADD` of a local archive: its digest is the key's input; the archive itself is read
+    /// only if the step runs ([`Prepared::Archive`]).
+    fn prepare_archive(
+        &mut self,
+        index: usize,
+        path: &str,
+        archive: &std::path::Path,
+        owner: Option<&str>,
+        mode: Option<u32>,
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<Prepared> {
+        let digest = file_digest(archive)?;
+        inputs.insert("host_archive".to_owned(), digest.to_string());
+        let name = archive.display().to_string();
+        self.inputs
+            .push(BuildInput::new(InputKind::HostFile, name, digest));
+        let owner = match owner {
+            Some(o) => Some(self.owner_ids(o, index)?),
+            None => None,
+        };
+        Ok(Prepared::Archive {
+            dest: self.in_workdir(path),
+            dest_owner: owner.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g))),
+            pending: PendingArchive {
+                archive: archive.to_path_buf(),
+                owner,
+                mode,
+            },
+        })
+    }
+
+    /// The entries a directory step copies, its source hashed into `inputs`.
+    fn directory_items(
+        &mut self,
+        index: usize,
+        source: &DirectorySource,
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<Vec<CopyItem>> {
+        match source {
+            DirectorySource::Host(dir) => {
+                let items = host_tree(dir)?;
+                self.record_host_dir(dir, &items, inputs)?;
+                Ok(items)
+            }
+            DirectorySource::HostIgnoring {
+                path: dir,
+                within,
+                ignore,
+            } => {
+                // Only what survives the ignore file is read and hashed: an ignored file's
+                // change leaves the key alone.
+                let items = host_tree_ignoring(dir, within, ignore, index)?;
+                self.record_host_dir(dir, &items, inputs)?;
+                Ok(items)
+            }
+            DirectorySource::HostArchive(_) => {
+                unreachable!("prepare_directory defers archives to prepare_archive")
+            }
+            DirectorySource::Container {
+                container,
+                path: from,
+            } => {
+                let helper = self.build_helper(container, &format!("helper-{index}"))?;
+                inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
+                let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
+                image_tree(&dirs, &normalize_path(from), index)
+            }
+        }
+    }
+
+    /// A host directory's tree digest as the step's input and the build's.
+    fn record_host_dir(
+        &mut self,
+        dir: &std::path::Path,
+        items: &[CopyItem],
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<()> {
+        let digest = tree_digest(items)?;
+        inputs.insert("host_dir".to_owned(), digest.to_string());
+        self.inputs.push(BuildInput::new(
+            InputKind::HostDirectory,
+            dir.display().to_string(),
+            digest,
+        ));
+        Ok(())
+    }
+}
+
+/// The last component of a directory step's source, the name a single copied file keeps.
+fn source_name(source: &DirectorySource) -> String {
+    match source {
+        DirectorySource::Container { path: from, .. } => normalize_path(from)
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .to_owned(),
+        DirectorySource::Host(dir)
+        | DirectorySource::HostArchive(dir)
+        | DirectorySource::HostIgnoring { path: dir, .. } => dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     }
 }

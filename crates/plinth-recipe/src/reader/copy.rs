@@ -235,7 +235,21 @@ impl Reader<'_> {
     /// The container `--from` names: an earlier stage, or an image.
     pub(super) fn helper(&self, name: &str) -> Result<Container, String> {
         if let Some(stage) = self.find_stage(name) {
+            if !stage.needed {
+                return Err(format!(
+                    "`--from={name}` names a stage that was judged unneeded, so it was not read: \
+                     name the stage by its `AS` name"
+                ));
+            }
             return Ok(stage.container.clone());
+        }
+        if self
+            .plan
+            .is_later_stage(name, self.froms_seen.saturating_sub(1))
+        {
+            return Err(format!(
+                "`--from={name}` names a stage defined after this one: move that stage before it, as BuildKit requires"
+            ));
         }
         if name.parse::<usize>().is_ok() {
             return Err(format!(
@@ -282,7 +296,7 @@ impl Reader<'_> {
             for rel in [src, within.as_str()] {
                 if rel != "." && !ignore.visible(context, rel) {
                     return Err(format!(
-                        "the {keyword} source `{src}` is excluded by the ignore file `{}` (`{rel}`), so BuildKit never receives it: \
+                        "the {keyword} source `{src}` is excluded by {} (`{rel}`), so BuildKit never receives it: \
                          remove the pattern that matches it, or add `!{rel}` after it",
                         ignore.file
                     ));

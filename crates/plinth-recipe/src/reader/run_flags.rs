@@ -192,7 +192,7 @@ impl Reader<'_> {
             let within = context_relative(context, &host);
             if !ignore.visible(context, &within) {
                 return Err(format!(
-                    "the bind mount source `{source}` is excluded by the ignore file `{}` (`{within}`), so BuildKit never receives it: \
+                    "the bind mount source `{source}` is excluded by {} (`{within}`), so BuildKit never receives it: \
                      remove the pattern that matches it, or add `!{within}` after it",
                     ignore.file
                 ));
