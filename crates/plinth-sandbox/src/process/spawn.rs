@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -123,20 +123,62 @@ pub(crate) fn spawn_and_supervise(
     tail_bytes: usize,
     sink: &mut dyn OutputSink,
 ) -> Result<Finished> {
+    let start = Instant::now();
+    let pid = clone_child(steps, setup.new_network, pipes.status.1.as_raw_fd())?;
+    // From here on, any early return kills and reaps the child.
+    let mut guard = ChildGuard { pid, reaped: false };
+    let streams = let_child_go_on(pid, &setup, pipes)?;
+    let pidfd = pidfd_open(pid).map_err(|e| {
+        Error::sys(
+            "open a pidfd for the sandbox process (Linux 5.3 or later is needed)",
+            e,
+        )
+    })?;
+    let mut supervisor = Supervisor {
+        pid,
+        streams: streams.map(Some),
+        tails: [Tail::new(tail_bytes), Tail::new(tail_bytes)],
+        record: Vec::with_capacity(FAILURE_RECORD_BYTES),
+        exit: None,
+        timeout,
+        deadline: timeout.map(|t| start + t),
+        timed_out: false,
+        buf: vec![0u8; 64 * 1024],
+    };
+    supervisor.run(&pidfd, sink, &mut guard)?;
+    // The cgroup is released only now that the child is reaped.
+    drop(setup);
+    Ok(supervisor.finish(start))
+}
+
+/// The size of the record a failing child writes: the step index and the errno.
+const FAILURE_RECORD_BYTES: usize = 8;
+
+/// Where the child's output and status arrive, in the order [`Supervisor::streams`] keeps.
+const STDOUT: usize = 0;
+const STDERR: usize = 1;
+const STATUS: usize = 2;
+/// The pidfd's place among the polled descriptors (readable once the child has exited).
+const PIDFD: usize = 3;
+
+/// `clone(2)` the child into its new namespaces; it walks `steps` and, on a failure, writes
+/// the failing step and errno to `status_fd` and exits 127.
+fn clone_child(steps: &[Step], new_network: bool, status_fd: RawFd) -> Result<Pid> {
     // No CLONE_NEWCGROUP here: the child unshares it once the parent has moved it into its
     // cgroup, so that the namespace is rooted there.
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC;
-    if setup.new_network {
+    if new_network {
         flags |= CloneFlags::CLONE_NEWNET;
     }
-    let status_fd = pipes.status.1.as_raw_fd();
+    // Without CLONE_VM the child runs on its own copy of this stack, so the parent may free
+    // it as soon as `clone` returns.
     let mut stack = vec![0u8; CHILD_STACK_BYTES];
     let child = Box::new(move || -> isize {
         let failure = init::execute(&Linux, steps);
-        let mut record = [0u8; 8];
+        let mut record = [0u8; FAILURE_RECORD_BYTES];
         record[..4].copy_from_slice(&(failure.step as u32).to_le_bytes());
         record[4..].copy_from_slice(&(failure.errno as i32).to_le_bytes());
         // SAFETY: `status_fd` is the write end of the status pipe, open in the child; write(2)
@@ -146,10 +188,9 @@ pub(crate) fn spawn_and_supervise(
             libc::_exit(127)
         }
     });
-    let start = Instant::now();
     // SAFETY: the child runs on `stack` (large enough for the setup code, which does not
-    // recurse) in a copy of this address space, touches only the plan built above and makes
-    // async-signal-safe system calls until it execs or calls _exit, as `init` documents.
+    // recurse) in a copy of this address space, touches only the plan built by the caller and
+    // makes async-signal-safe system calls until it execs or calls _exit, as `init` documents.
     let pid = unsafe { nix::sched::clone(child, &mut stack, flags, Some(libc::SIGCHLD)) }.map_err(
         |e| {
             Error::sys(
@@ -158,7 +199,13 @@ pub(crate) fn spawn_and_supervise(
             )
         },
     )?;
-    let mut guard = ChildGuard { pid, reaped: false };
+    tracing::debug!(pid = pid.as_raw(), "sandbox process started");
+    Ok(pid)
+}
+
+/// Closes the child's ends of the pipes (so their EOF means the child is gone), puts the child
+/// into its cgroup and lets it go on. Returns the parent's read ends: stdout, stderr, status.
+fn let_child_go_on(pid: Pid, setup: &Attach, pipes: Pipes) -> Result<[File; 3]> {
     let Pipes {
         stdout,
         stderr,
@@ -167,46 +214,101 @@ pub(crate) fn spawn_and_supervise(
         stdin,
     } = pipes;
     drop((stdout.1, stderr.1, status.1, go.0, stdin));
-    tracing::debug!(pid = pid.as_raw(), "sandbox process started");
+    // The child waits for this byte before it unshares its cgroup namespace, so that the
+    // namespace is rooted at the run's cgroup.
     if let Some(pids) = &setup.pids {
         pids.add(pid)?;
     }
     nix::unistd::write(&go.1, &[1]).map_err(|e| Error::sys("let the sandbox process go on", e))?;
-    drop(go.1);
+    Ok([
+        File::from(stdout.0),
+        File::from(stderr.0),
+        File::from(status.0),
+    ])
+}
 
-    let pidfd = pidfd_open(pid).map_err(|e| {
-        Error::sys(
-            "open a pidfd for the sandbox process (Linux 5.3 or later is needed)",
-            e,
-        )
-    })?;
-    let mut streams: [Option<File>; 3] = [
-        Some(File::from(stdout.0)),
-        Some(File::from(stderr.0)),
-        Some(File::from(status.0)),
-    ];
-    let mut tails = [Tail::new(tail_bytes), Tail::new(tail_bytes)];
-    let mut record = Vec::with_capacity(8);
-    let mut exit: Option<ExitStatus> = None;
-    let deadline = timeout.map(|t| start + t);
-    let mut timed_out = false;
-    let mut buf = vec![0u8; 64 * 1024];
+/// The parent's side of a run: forwards output, collects the setup failure record, kills the
+/// child at the deadline and reaps it.
+struct Supervisor {
+    pid: Pid,
+    /// Stdout, stderr and the status pipe; `None` once at EOF.
+    streams: [Option<File>; 3],
+    tails: [Tail; 2],
+    /// What the status pipe carried (a failure record, or nothing when `execve` succeeded).
+    record: Vec<u8>,
+    exit: Option<ExitStatus>,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    timed_out: bool,
+    buf: Vec<u8>,
+}
 
-    while exit.is_none() || streams.iter().any(Option::is_some) {
+impl Supervisor {
+    /// Runs until the child is reaped and every stream is at EOF: output written by
+    /// grandchildren that outlive pid 1 by a moment is still delivered.
+    fn run(
+        &mut self,
+        pidfd: &OwnedFd,
+        sink: &mut dyn OutputSink,
+        guard: &mut ChildGuard,
+    ) -> Result<()> {
+        while self.exit.is_none() || self.streams.iter().any(Option::is_some) {
+            for i in self.wait_ready(pidfd)? {
+                if i == PIDFD {
+                    self.exit = Some(reap(self.pid)?);
+                    guard.reaped = true;
+                } else {
+                    self.read_stream(i, sink)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Polls the open streams (and the pidfd until the child is reaped); returns the ready
+    /// ones, none after an interruption or when the deadline passed (the child is then killed
+    /// and the loop goes on until its streams close).
+    fn wait_ready(&mut self, pidfd: &OwnedFd) -> Result<Vec<usize>> {
         let mut ids: Vec<usize> = Vec::with_capacity(4);
         let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(4);
-        for (i, s) in streams.iter().enumerate() {
+        for (i, s) in self.streams.iter().enumerate() {
             if let Some(f) = s {
                 ids.push(i);
                 fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
             }
         }
-        if exit.is_none() {
-            ids.push(3);
+        if self.exit.is_none() {
+            ids.push(PIDFD);
             fds.push(PollFd::new(pidfd.as_fd(), PollFlags::POLLIN));
         }
-        let wait = match deadline {
-            Some(d) if !timed_out => {
+        match nix::poll::poll(&mut fds, self.poll_timeout()) {
+            Ok(0) => {
+                tracing::warn!(
+                    pid = self.pid.as_raw(),
+                    timeout = ?self.timeout,
+                    "sandbox timed out; killing it"
+                );
+                let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+                self.timed_out = true;
+                return Ok(Vec::new());
+            }
+            Ok(_) => {}
+            Err(Errno::EINTR) => return Ok(Vec::new()),
+            Err(e) => return Err(Error::sys("poll the sandbox's output", e)),
+        }
+        Ok(ids
+            .iter()
+            .zip(&fds)
+            .filter(|(_, fd)| fd.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(i, _)| *i)
+            .collect())
+    }
+
+    /// Until the deadline; forever once it has passed (the child is being killed) or without
+    /// one.
+    fn poll_timeout(&self) -> PollTimeout {
+        match self.deadline {
+            Some(d) if !self.timed_out => {
                 let ms = d
                     .saturating_duration_since(Instant::now())
                     .as_millis()
@@ -214,77 +316,62 @@ pub(crate) fn spawn_and_supervise(
                 PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
             }
             _ => PollTimeout::NONE,
-        };
-        match nix::poll::poll(&mut fds, wait) {
-            Ok(0) => {
-                tracing::warn!(
-                    pid = pid.as_raw(),
-                    ?timeout,
-                    "sandbox timed out; killing it"
-                );
-                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-                timed_out = true;
-                continue;
-            }
-            Ok(_) => {}
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(Error::sys("poll the sandbox's output", e)),
-        }
-        let ready: Vec<usize> = ids
-            .iter()
-            .zip(&fds)
-            .filter(|(_, fd)| fd.revents().is_some_and(|r| !r.is_empty()))
-            .map(|(i, _)| *i)
-            .collect();
-        drop(fds);
-        for i in ready {
-            if i == 3 {
-                exit = Some(reap(pid)?);
-                guard.reaped = true;
-                continue;
-            }
-            let Some(file) = streams[i].as_mut() else {
-                continue;
-            };
-            let n = match file.read(&mut buf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io("read the sandbox's output from", "pipe", e)),
-            };
-            if n == 0 {
-                streams[i] = None;
-                continue;
-            }
-            match i {
-                0 | 1 => {
-                    let stream = if i == 0 {
-                        OutputStream::Stdout
-                    } else {
-                        OutputStream::Stderr
-                    };
-                    tails[i].push(&buf[..n]);
-                    sink.on_output(stream, &buf[..n]);
-                }
-                _ => record.extend_from_slice(&buf[..n.min(8usize.saturating_sub(record.len()))]),
-            }
         }
     }
-    drop(setup);
-    let setup_failure = (record.len() == 8).then(|| Failure {
-        step: u32::from_le_bytes(record[..4].try_into().unwrap_or_default()) as usize,
-        errno: Errno::from_raw(i32::from_le_bytes(
-            record[4..].try_into().unwrap_or_default(),
-        )),
-    });
-    let [stdout_tail, stderr_tail] = tails.map(Tail::into_vec);
-    Ok(Finished {
-        status: exit.unwrap_or(ExitStatus::Signaled(libc::SIGKILL)),
-        setup_failure,
-        stdout_tail,
-        stderr_tail,
-        timed_out,
-        duration: start.elapsed(),
-    })
+
+    /// Reads what stream `i` has: output goes to the sink and its tail, the status pipe's bytes
+    /// to the failure record (never more than one record's worth).
+    fn read_stream(&mut self, i: usize, sink: &mut dyn OutputSink) -> Result<()> {
+        let Some(file) = self.streams[i].as_mut() else {
+            return Ok(());
+        };
+        let n = match file.read(&mut self.buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(Error::io("read the sandbox's output from", "pipe", e)),
+        };
+        if n == 0 {
+            self.streams[i] = None;
+            return Ok(());
+        }
+        let chunk = &self.buf[..n];
+        match i {
+            STDOUT | STDERR => {
+                let stream = if i == STDOUT {
+                    OutputStream::Stdout
+                } else {
+                    OutputStream::Stderr
+                };
+                self.tails[i].push(chunk);
+                sink.on_output(stream, chunk);
+            }
+            STATUS => {
+                let room = FAILURE_RECORD_BYTES.saturating_sub(self.record.len());
+                self.record.extend_from_slice(&chunk[..n.min(room)]);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(self, start: Instant) -> Finished {
+        let record = self.record;
+        let setup_failure = (record.len() == FAILURE_RECORD_BYTES).then(|| Failure {
+            step: u32::from_le_bytes(record[..4].try_into().unwrap_or_default()) as usize,
+            errno: Errno::from_raw(i32::from_le_bytes(
+                record[4..].try_into().unwrap_or_default(),
+            )),
+        });
+        let [stdout_tail, stderr_tail] = self.tails.map(Tail::into_vec);
+        Finished {
+            status: self.exit.unwrap_or(ExitStatus::Signaled(libc::SIGKILL)),
+            setup_failure,
+            stdout_tail,
+            stderr_tail,
+            timed_out: self.timed_out,
+            duration: start.elapsed(),
+        }
+    }
 }
 
 fn reap(pid: Pid) -> Result<ExitStatus> {

@@ -1,7 +1,9 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::exec::env_and_candidates;
+use super::overlay::overlay_options;
 use super::*;
-use crate::spec::{MountSpec, OverlayRootfs, UserSpec};
+use crate::spec::{DEFAULT_PATH, MountSpec, OverlayRootfs, Rootfs, UserSpec};
 
 fn user() -> ResolvedUser {
     ResolvedUser {
