@@ -343,6 +343,14 @@ impl BuildkitBackend {
             &prepared.container,
             &rendered.text,
             options.reporter.as_ref(),
+        )
+        .with_redactions(
+            prepared
+                .container
+                .secret_ids()
+                .iter()
+                .filter_map(|id| options.secrets.get(id)?.redaction())
+                .collect(),
         );
         tracing::debug!(command = %crate::docker::describe(&cmd), "build");
         let mut child = cmd
@@ -353,6 +361,7 @@ impl BuildkitBackend {
         if let Some(stderr) = child.stderr.take() {
             for line in BufReader::new(stderr).lines() {
                 let line = line.map_err(Error::io("read the output of", self.docker.program()))?;
+                let line = reader.redacted(&line);
                 tracing::trace!(%platform, "{line}");
                 reader.feed(&line);
             }

@@ -140,6 +140,9 @@ pub(crate) struct ProgressReader<'a> {
     other: Vec<String>,
     /// The report of each recipe step BuildKit finished, by index (each reported once).
     reports: BTreeMap<usize, StepReport>,
+    /// Secret values replaced by `****` in every line before it is read: BuildKit relays a
+    /// step's output as the step wrote it.
+    redactions: Vec<String>,
 }
 
 fn line_re() -> &'static Regex {
@@ -175,11 +178,24 @@ impl<'a> ProgressReader<'a> {
             vertices: BTreeMap::new(),
             other: Vec::new(),
             reports: BTreeMap::new(),
+            redactions: Vec::new(),
         }
+    }
+
+    /// Replaces these values (the build's secrets) by `****` in everything read.
+    pub(crate) fn with_redactions(mut self, values: Vec<String>) -> Self {
+        self.redactions = values;
+        self
+    }
+
+    /// `line` with the secrets replaced, as it may be logged.
+    pub(crate) fn redacted(&self, line: &str) -> String {
+        plinth_executor::redact_line(line, &self.redactions)
     }
 
     /// Takes one line of the client's stderr.
     pub(crate) fn feed(&mut self, line: &str) {
+        let line = &self.redacted(line);
         let Some(caps) = line_re().captures(line) else {
             if !line.trim().is_empty() {
                 self.other.push(line.to_owned());

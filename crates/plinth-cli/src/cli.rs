@@ -139,6 +139,12 @@ pub enum Command {
     /// Remove blobs no image in the local store refers to.
     Gc(commands::gc::GcArgs),
     /// Build a catalog version or a Dockerfile (embedded daemonless engine, or BuildKit with --engine buildkit).
+    ///
+    /// On success stdout holds one line: the image's digest (its manifest, or its index when
+    /// several platforms are built), what `--push` and `plinth run` name. Under `-q` (or
+    /// `--progress quiet`) it is docker's image ID instead, as `docker build -q` prints it: the
+    /// config digest (`sha256:…`) for one platform, the index digest for several; the same
+    /// value `--iidfile` writes.
     Build(commands::build::BuildArgs),
     /// Run sanity checks in an image on every platform (a catalog version's, container-structure-test files).
     Check(commands::check::CheckCommandArgs),

@@ -60,10 +60,7 @@ impl<'a> LineSink<'a> {
     }
 
     fn emit(&mut self, line: &[u8]) {
-        let mut text = String::from_utf8_lossy(line).into_owned();
-        for value in &self.redact {
-            text = text.replace(value.as_str(), "****");
-        }
+        let text = plinth_executor::redact_line(&String::from_utf8_lossy(line), &self.redact);
         let text = text.trim_end_matches('\r');
         self.ctx
             .reporter

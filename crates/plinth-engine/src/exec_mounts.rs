@@ -52,8 +52,7 @@ pub(crate) fn materialize(
                 let Some(value) = secrets.get(&secret.id) else {
                     continue;
                 };
-                let text = String::from_utf8_lossy(value.expose()).trim().to_owned();
-                if !text.is_empty() {
+                if let Some(text) = value.redaction() {
                     out.redact.push(text);
                 }
                 if let Some(target) = secret.file_target() {

@@ -54,7 +54,7 @@ pub use options::BuildOptions;
 pub use report::{BuildReporter, CacheStatus, NoReporter, StepReport};
 pub use result::{BuildResult, PlatformBuild, pair_layers};
 pub use runtime::{block_on, shared_runtime};
-pub use secrets::{BuildSecrets, SecretValue};
+pub use secrets::{BuildSecrets, SecretValue, redact_line};
 
 pub use plinth_oci;
 pub use plinth_recipe;

@@ -19,6 +19,23 @@ impl SecretValue {
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
+
+    /// The text replaced by `****` in a step's relayed output, on both executors: the value
+    /// without surrounding whitespace (a file's trailing newline is not part of what a step
+    /// echoes); `None` for a blank value.
+    pub fn redaction(&self) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.0).trim().to_owned();
+        (!text.is_empty()).then_some(text)
+    }
+}
+
+/// `line` with every one of `values` replaced by `****`.
+pub fn redact_line(line: &str, values: &[String]) -> String {
+    let mut text = line.to_owned();
+    for value in values {
+        text = text.replace(value.as_str(), "****");
+    }
+    text
 }
 
 impl std::fmt::Debug for SecretValue {

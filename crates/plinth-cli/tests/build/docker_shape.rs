@@ -307,9 +307,9 @@ fn pull_refuses_an_unreachable_registry_where_a_plain_build_falls_back() {
 }
 
 /// `--progress plain` prints BuildKit's plain lines with the RUN output streamed; `quiet` only
-/// the digest; `tty` without a terminal is refused as buildx refuses it.
+/// docker's image ID; `tty` without a terminal is refused as buildx refuses it.
 #[test]
-fn progress_plain_streams_run_output_as_buildkit_does_and_quiet_prints_the_digest() {
+fn progress_plain_streams_run_output_as_buildkit_does_and_quiet_prints_the_image_id() {
     require_external!(External::Root);
     let ctx = TestContext::new();
     let root = busybox_layout(ctx.temp_dir());
@@ -359,13 +359,56 @@ fn progress_plain_streams_run_output_as_buildkit_does_and_quiet_prints_the_diges
     assert!(stderr.contains("\n#3 CACHED\n"), "{stderr}");
     assert!(!stderr.lines().any(|l| l.starts_with("#3 0.")), "{stderr}");
 
-    let quiet = build("quiet");
-    assert!(quiet.status.success());
-    assert_eq!(
-        quiet.stdout, plain.stdout,
-        "the digest, as `docker build -q`"
+    // Quiet prints docker's image ID, the config digest, as `docker build -q` does; the
+    // `--iidfile` holds the same value, and a plain build prints the manifest digest.
+    let iidfile = ctx.temp_dir().join("quiet.iid");
+    let quiet = output(
+        &ctx,
+        ctx.plinth()
+            .args(["build", "--platform", "linux/amd64", "-q", "--iidfile"])
+            .arg(&iidfile)
+            .arg(&dir),
     );
+    assert!(quiet.status.success());
     assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+    let image_id = String::from_utf8(quiet.stdout).unwrap();
+    let manifest_digest = String::from_utf8(plain.stdout).unwrap();
+    assert_eq!(
+        image_id.trim_end(),
+        std::fs::read_to_string(&iidfile).unwrap(),
+        "`-q` prints what `--iidfile` holds"
+    );
+    let metadata_file = ctx.temp_dir().join("quiet-metadata.json");
+    stdout_ok(
+        &ctx,
+        ctx.plinth()
+            .args([
+                "build",
+                "--platform",
+                "linux/amd64",
+                "-q",
+                "--metadata-file",
+            ])
+            .arg(&metadata_file)
+            .arg(&dir),
+    );
+    let metadata = read_json(&metadata_file);
+    assert_eq!(
+        metadata["containerimage.config.digest"].as_str(),
+        Some(image_id.trim_end())
+    );
+    assert_eq!(
+        metadata["containerimage.digest"].as_str(),
+        Some(manifest_digest.trim_end())
+    );
+    let progress_quiet = build("quiet");
+    assert!(progress_quiet.status.success());
+    assert_eq!(
+        progress_quiet.stdout,
+        image_id.as_bytes(),
+        "`--progress quiet` is `-q`"
+    );
+    assert_ne!(image_id, manifest_digest);
 
     let tty = build("tty");
     assert_eq!(tty.status.code(), Some(2));

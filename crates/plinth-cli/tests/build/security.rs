@@ -122,3 +122,61 @@ fn gc_removes_run_directories_of_killed_processes() {
     assert!(!stale.exists(), "the killed run's directory is gone");
     assert!(ctx.plinth_home().join("sandbox").is_dir());
 }
+
+/// A step that prints its secret shows `****` in the relayed progress, on the embedded engine
+/// and through BuildKit (which relays a step's output as written): nowhere in plinth's output
+/// is the value.
+#[test]
+fn a_secret_a_step_prints_is_redacted_on_both_engines() {
+    require_external!(External::Root, External::Docker);
+    let ctx = TestContext::new();
+    let registry = plinth_test::LocalRegistry::shared();
+    let root = registry.image(&format!("cli/secret-busybox:{}", std::process::id()));
+    stdout_ok(
+        &ctx,
+        ctx.plinth()
+            .args(["copy", &busybox_layout(ctx.temp_dir())])
+            .arg(&root),
+    );
+    let secret = format!("s3cret-{}-value", std::process::id());
+    let secret_file = ctx.temp_dir().join("token");
+    std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
+    let dockerfile = write_dockerfile(
+        &ctx,
+        &format!(
+            "FROM {root}\n\
+             RUN --mount=type=secret,id=tok cat /run/secrets/tok; echo \"to stderr: $(cat /run/secrets/tok).\" >&2\n"
+        ),
+    );
+    for engine in ["embedded", "buildkit"] {
+        let out = output(
+            &ctx,
+            build_amd64(&ctx, &dockerfile)
+                .args(["--engine", engine, "--progress", "plain", "--no-cache"])
+                .arg("--secret")
+                .arg(format!("id=tok,src={}", secret_file.display())),
+        );
+        assert!(out.status.success(), "{engine}");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !all.contains(&secret),
+            "{engine}: the secret is in the output"
+        );
+        let step_lines: Vec<&str> = all
+            .lines()
+            .filter(|l| l.starts_with("#2 ") && !l.starts_with("#2 ["))
+            .collect();
+        assert!(
+            step_lines.iter().any(|l| l.ends_with(" ****")),
+            "{engine}: the step's stdout line is relayed redacted: {step_lines:?}"
+        );
+        assert!(
+            step_lines.iter().any(|l| l.ends_with(" to stderr: ****.")),
+            "{engine}: the step's stderr line is relayed redacted: {step_lines:?}"
+        );
+    }
+}

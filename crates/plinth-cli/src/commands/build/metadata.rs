@@ -42,7 +42,7 @@ impl BuiltImage {
     }
 
     /// The image ID docker would give it (see the module docs).
-    fn image_id(&self) -> &Digest {
+    pub(super) fn image_id(&self) -> &Digest {
         match self.single_config() {
             Some(config) => config,
             None => &self.root.digest,

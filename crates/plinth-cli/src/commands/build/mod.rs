@@ -202,12 +202,19 @@ pub fn run(
     for output in &outputs {
         delivery.deliver(output)?;
     }
+    let image = metadata::BuiltImage::of(&built, &args.tag);
     metadata::write_files(
         args.iidfile.as_deref(),
         args.metadata_file.as_deref(),
-        &metadata::BuiltImage::of(&built, &args.tag),
+        &image,
     )?;
-    printer.result(root.digest.to_string());
+    // `docker build -q` prints the image ID; otherwise the result is the digest a push or
+    // `plinth run` names.
+    if printer.verbosity() == crate::printer::Verbosity::Quiet {
+        printer.result(image.image_id().to_string());
+    } else {
+        printer.result(root.digest.to_string());
+    }
     Ok(ExitStatus::Success)
 }
 
