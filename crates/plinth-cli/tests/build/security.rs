@@ -5,7 +5,10 @@ use std::os::unix::fs::PermissionsExt;
 
 use plinth_test::{External, TestContext, require_external};
 
-use super::{build_amd64, busybox_dockerfile, output, run_amd64_args, stdout_ok};
+use super::{
+    build_amd64, busybox_dockerfile, busybox_layout, output, run_amd64_args, stdout_ok,
+    write_dockerfile,
+};
 
 /// A local user for the test, removed on drop.
 struct LocalUser(String);
