@@ -12,6 +12,7 @@ use crate::annotations::AnnotatedImage;
 use crate::check_report::check_report_statement;
 use crate::error::Result;
 use crate::provenance::{ProvenanceContext, provenance_statement};
+use crate::sbom::sbom_attachments;
 
 /// One artifact to attach to one platform manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,9 +25,12 @@ pub struct Attachment {
     pub what: String,
 }
 
-/// The provenance of every platform of `image` (the annotated image of `builds`), and its check
-/// report where `reports` has one for the platform.
+/// Everything attached to each platform of `image` (the annotated image of `builds`, in
+/// `store`): its provenance, its check report where `reports` has one for the platform (checks
+/// ran), and its SBOMs (SPDX and CycloneDX), generated from its layers. The one list both the
+/// release flow and `plinth build --push` attach.
 pub fn attestations(
+    store: &Store,
     context: &ProvenanceContext<'_>,
     builds: &[PlatformBuild],
     image: &AnnotatedImage,
@@ -51,6 +55,19 @@ pub fn attestations(
                 what: format!("check report ({})", build.platform),
             });
         }
+        let created = build
+            .config
+            .created
+            .as_deref()
+            .and_then(plinth_oci::time::parse_rfc3339)
+            .unwrap_or(0);
+        attachments.extend(sbom_attachments(
+            store,
+            context.image_name,
+            subject,
+            &build.platform,
+            created,
+        )?);
     }
     Ok(attachments)
 }

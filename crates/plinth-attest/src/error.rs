@@ -18,6 +18,16 @@ pub enum Error {
     #[error("the manifest `{0}` is not one this build made; annotate the image the build returned")]
     NotBuilt(Digest),
 
+    /// The SBOM of a platform image could not be made.
+    #[error("cannot make the SBOM of `{subject}`")]
+    Sbom {
+        /// The platform manifest.
+        subject: Digest,
+        /// Why.
+        #[source]
+        source: Box<plinth_sbom::Error>,
+    },
+
     /// A payload that should be an in-toto statement is not one.
     #[error("invalid attestation: {0}")]
     InvalidStatement(String),

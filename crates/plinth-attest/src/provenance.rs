@@ -44,6 +44,10 @@ pub enum RecipeParameters {
         version: String,
         /// The canonical digest of the recipe built for the platform.
         recipe_digest: String,
+        /// The Dockerfile of a family kept as files: the recorded file the version was built
+        /// from, so the recipe can be found and verified later.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dockerfile: Option<RecordedDockerfile>,
     },
     /// A Dockerfile (`plinth build -f`).
     #[serde(rename = "dockerfile")]
@@ -60,6 +64,15 @@ pub enum RecipeParameters {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,
     },
+}
+
+/// A recorded Dockerfile named by a provenance statement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedDockerfile {
+    /// Its path from the catalog directory (`families/base/versions/1.0.0/Dockerfile`).
+    pub path: String,
+    /// The digest of its bytes.
+    pub digest: String,
 }
 
 /// `buildDefinition`.

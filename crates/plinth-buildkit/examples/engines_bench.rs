@@ -60,7 +60,8 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn main() {
+/// `BENCH_RUNS` (3) and `BENCH_PLATFORMS` (`linux/amd64,linux/arm64`).
+fn settings() -> (usize, Vec<Platform>) {
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -70,14 +71,12 @@ fn main() {
         .split(',')
         .map(|p| p.parse().expect("a platform"))
         .collect();
-    let root = busybox_root();
-    let tool = b"#!/bin/sh\necho tool\n".repeat(1000);
-    let server = FileServer::start(BTreeMap::from([("/tool.sh".to_owned(), tool.clone())]));
-    let work = tempfile::Builder::new()
-        .prefix("pbk-bench-")
-        .tempdir()
-        .unwrap();
-    let code = work.path().join("code");
+    (runs, platforms)
+}
+
+/// The host tree the recipe copies: 200 small python modules and a `main.py`, under `code/`.
+fn write_code_tree(work: &std::path::Path) {
+    let code = work.join("code");
     std::fs::create_dir_all(code.join("source")).unwrap();
     for i in 0..200 {
         std::fs::write(
@@ -87,6 +86,102 @@ fn main() {
         .unwrap();
     }
     std::fs::write(code.join("main.py"), "print('hi')\n").unwrap();
+}
+
+/// Timings by `"<engine> cold|warm"`, and the steps a warm build ran, by engine.
+#[derive(Default)]
+struct Timings {
+    times: BTreeMap<&'static str, Vec<Duration>>,
+    warm_steps: BTreeMap<&'static str, usize>,
+}
+
+impl Timings {
+    /// A cold build from an empty store of its own, then a warm rebuild.
+    fn engine(
+        &mut self,
+        store_dir: std::path::PathBuf,
+        recipe: &Container,
+        options: &BuildOptions,
+    ) {
+        let store = Store::open(store_dir).unwrap();
+        let engine = ok(Engine::new(EngineConfig::new(store)));
+        let t = Instant::now();
+        ok(engine.build(recipe, options));
+        self.times
+            .entry("engine cold")
+            .or_default()
+            .push(t.elapsed());
+        let t = Instant::now();
+        let warm = ok(engine.build(recipe, options));
+        self.times
+            .entry("engine warm")
+            .or_default()
+            .push(t.elapsed());
+        // A root named by tag is re-resolved against the registry (its step counts as run).
+        self.warm_steps.entry("engine").or_insert(warm.steps_run());
+    }
+
+    /// A cold build (its nonce makes every step new to the builder), then a warm rebuild.
+    fn buildkit(&mut self, backend: &BuildkitBackend, recipe: &Container, options: &BuildOptions) {
+        let t = Instant::now();
+        ok(backend.build(recipe, options));
+        self.times
+            .entry("buildkit cold")
+            .or_default()
+            .push(t.elapsed());
+        let t = Instant::now();
+        let warm = ok(backend.build(recipe, options));
+        self.warm_steps
+            .entry("buildkit")
+            .or_insert(warm.steps_run());
+        self.times
+            .entry("buildkit warm")
+            .or_default()
+            .push(t.elapsed());
+    }
+
+    /// Medians, warm step counts and the BuildKit/engine ratios.
+    fn print(self, ops: usize, platforms: &[Platform], runs: usize) {
+        let names: Vec<String> = platforms.iter().map(ToString::to_string).collect();
+        println!(
+            "Airbyte-like recipe ({ops} ops), platforms {}, {runs} runs, medians:",
+            names.join("+")
+        );
+        let m: BTreeMap<&str, Duration> = self
+            .times
+            .into_iter()
+            .map(|(k, v)| (k, median(v)))
+            .collect();
+        for (k, v) in &m {
+            println!("  {k:<14} {:>8.2} s", v.as_secs_f64());
+        }
+        println!(
+            "  steps run in a warm build (all platforms): {:?}",
+            self.warm_steps
+        );
+        for phase in ["cold", "warm"] {
+            let (b, e) = (
+                m[format!("buildkit {phase}").as_str()],
+                m[format!("engine {phase}").as_str()],
+            );
+            println!(
+                "  {phase}: buildkit / engine = {:.2}x",
+                b.as_secs_f64() / e.as_secs_f64()
+            );
+        }
+    }
+}
+
+fn main() {
+    let (runs, platforms) = settings();
+    let root = busybox_root();
+    let tool = b"#!/bin/sh\necho tool\n".repeat(1000);
+    let server = FileServer::start(BTreeMap::from([("/tool.sh".to_owned(), tool.clone())]));
+    let work = tempfile::Builder::new()
+        .prefix("pbk-bench-")
+        .tempdir()
+        .unwrap();
+    write_code_tree(work.path());
     let recipe = |nonce: &str| {
         airbyte_like(
             &root,
@@ -100,64 +195,22 @@ fn main() {
 
     let bk_store = Store::open(work.path().join("bk-store")).unwrap();
     let backend = ok(BuildkitBackend::new(BuildkitConfig::new(bk_store)));
-    let mut times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
-    let mut warm_steps: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut timings = Timings::default();
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
     for run in 0..runs {
-        let nonce = format!("{stamp}-{run}");
-        let r = recipe(&nonce);
+        let r = recipe(&format!("{stamp}-{run}"));
         // Alternate which engine goes first, so both see the same machine load on average.
-        let order: [&str; 2] = if run % 2 == 0 {
-            ["engine", "buildkit"]
+        if run % 2 == 0 {
+            timings.engine(work.path().join(format!("engine-{run}")), &r, &options);
+            timings.buildkit(&backend, &r, &options);
         } else {
-            ["buildkit", "engine"]
-        };
-        for which in order {
-            if which == "engine" {
-                let store = Store::open(work.path().join(format!("engine-{run}"))).unwrap();
-                let engine = ok(Engine::new(EngineConfig::new(store)));
-                let t = Instant::now();
-                ok(engine.build(&r, &options));
-                times.entry("engine cold").or_default().push(t.elapsed());
-                let t = Instant::now();
-                let warm = ok(engine.build(&r, &options));
-                times.entry("engine warm").or_default().push(t.elapsed());
-                // A root named by tag is re-resolved against the registry (its step counts as run).
-                warm_steps.entry("engine").or_insert(warm.steps_run());
-            } else {
-                let t = Instant::now();
-                ok(backend.build(&r, &options));
-                times.entry("buildkit cold").or_default().push(t.elapsed());
-                let t = Instant::now();
-                let warm = ok(backend.build(&r, &options));
-                warm_steps.entry("buildkit").or_insert(warm.steps_run());
-                times.entry("buildkit warm").or_default().push(t.elapsed());
-            }
+            timings.buildkit(&backend, &r, &options);
+            timings.engine(work.path().join(format!("engine-{run}")), &r, &options);
         }
         eprintln!("run {}/{runs} done", run + 1);
     }
-    let names: Vec<String> = platforms.iter().map(ToString::to_string).collect();
-    println!(
-        "Airbyte-like recipe ({} ops), platforms {}, {runs} runs, medians:",
-        recipe("x").ops().len(),
-        names.join("+")
-    );
-    let m: BTreeMap<&str, Duration> = times.into_iter().map(|(k, v)| (k, median(v))).collect();
-    for (k, v) in &m {
-        println!("  {k:<14} {:>8.2} s", v.as_secs_f64());
-    }
-    println!("  steps run in a warm build (all platforms): {warm_steps:?}");
-    for phase in ["cold", "warm"] {
-        let (b, e) = (
-            m[format!("buildkit {phase}").as_str()],
-            m[format!("engine {phase}").as_str()],
-        );
-        println!(
-            "  {phase}: buildkit / engine = {:.2}x",
-            b.as_secs_f64() / e.as_secs_f64()
-        );
-    }
+    timings.print(recipe("x").ops().len(), &platforms, runs);
 }

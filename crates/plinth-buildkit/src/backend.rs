@@ -2,25 +2,19 @@
 //! → store; then one index over the platforms, as the embedded engine makes.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use plinth_executor::{BuildOptions, BuildResult, Executor, PlatformBuild, UrlFetcher, UrlMirror};
-use plinth_oci::{
-    Descriptor, Digest, ImageConfig, ImageIndex, ImageManifest, ManifestDocument, MediaType,
-    Platform, Store,
-};
+use plinth_oci::{Digest, ImageIndex, MediaType, Platform, Store};
 use plinth_recipe::{BuildableDockerfile, BuildableOptions, Container};
 
-use crate::docker::{DockerCli, run_docker, run_with_timeout, tail};
+use crate::docker::{DockerCli, run_with_timeout, tail};
 use crate::docker_host::{DockerHost, DockerHostAssignment, DockerHostInfo};
 use crate::error::{Error, Result};
 use crate::prepare::{Prepared, Preparer};
 use crate::progress::ProgressReader;
-pub(crate) use names::platform_cache_ref;
-use names::{default_recipe_id, docker_arch, platform_slug, unique_suffix, write_secret};
+use names::{default_recipe_id, docker_arch, platform_slug, unique_suffix};
 
 /// How long a builder may take to answer `docker info` (ssh connections included).
 const INFO_TIMEOUT: Duration = Duration::from_secs(60);
@@ -314,29 +308,7 @@ impl BuildkitBackend {
             unique_suffix()
         );
         let mut cmd = self.build_command(&builder, platform, options.no_cache, &tag, &context);
-        // Secrets reach the builder as files of the work dir (0600, removed with it); the
-        // command line names their paths only.
-        let secrets_dir = work.path().join("secrets");
-        for (n, id) in prepared.container.secret_ids().iter().enumerate() {
-            let Some(value) = options.secrets.get(id) else {
-                continue;
-            };
-            std::fs::create_dir_all(&secrets_dir).map_err(Error::io("create", &secrets_dir))?;
-            let file = secrets_dir.join(format!("secret-{n}"));
-            write_secret(&file, value.expose())?;
-            cmd.arg("--secret")
-                .arg(format!("id={id},src={}", file.display()));
-        }
-        if options.allow_host_network
-            && info.supports_network_flag()
-            && self.docker.mode() == crate::docker::BuildMode::Buildx
-        {
-            cmd.args(["--allow", "network.host"]);
-        }
-        // BuildKit's own `--label`: the final image only, no history entry.
-        for (name, value) in &options.labels {
-            cmd.arg("--label").arg(format!("{name}={value}"));
-        }
+        self.add_option_flags(&mut cmd, &prepared, options, &info, work.path())?;
         let mut reader = ProgressReader::new(
             platform,
             builder.to_string(),
@@ -352,38 +324,10 @@ impl BuildkitBackend {
                 .filter_map(|id| options.secrets.get(id)?.redaction())
                 .collect(),
         );
-        tracing::debug!(command = %crate::docker::describe(&cmd), "build");
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(Error::io("run", self.docker.program()))?;
-        if let Some(stderr) = child.stderr.take() {
-            for line in BufReader::new(stderr).lines() {
-                let line = line.map_err(Error::io("read the output of", self.docker.program()))?;
-                let line = reader.redacted(&line);
-                tracing::trace!(%platform, "{line}");
-                reader.feed(&line);
-            }
-        }
-        let status = child
-            .wait()
-            .map_err(Error::io("wait for", self.docker.program()))?;
-        if !status.success() {
-            return Err(Error::BuildFailed(Box::new(reader.failure())));
-        }
+        self.run_build(cmd, platform, &mut reader)?;
         let resolved_roots = reader.resolved_roots();
         let steps = reader.into_reports();
-
-        let result = self.import(&builder, &tag, work.path(), platform);
-        if let (Ok(_), Some(cache_to)) = (&result, &self.config.cache_to) {
-            self.push_cache(&builder, &tag, &platform_cache_ref(cache_to, platform))?;
-        }
-        let mut rmi = self.docker.command(&builder);
-        rmi.args(["rmi", "--no-prune", &tag]);
-        if let Err(e) = run_docker(&mut rmi, INFO_TIMEOUT) {
-            tracing::warn!(%builder, %tag, "cannot remove the temporary image tag: {e}");
-        }
+        let result = self.import_and_untag(&builder, &tag, work.path(), platform);
         let (manifest_descriptor, manifest, config_descriptor, config) = result?;
         let inputs = crate::inputs::build_inputs(container, &resolved_roots)?;
         let build = PlatformBuild::new(
@@ -401,43 +345,6 @@ impl BuildkitBackend {
             source: Box::new(source),
         })?;
         Ok(build.with_warnings(prepared.warnings).with_inputs(inputs))
-    }
-
-    /// `docker build` of the materialised `context` for `platform` on `builder`, tagged `tag`,
-    /// with plain progress and the configured cache import and export.
-    fn build_command(
-        &self,
-        builder: &DockerHost,
-        platform: &Platform,
-        no_cache: bool,
-        tag: &str,
-        context: &Path,
-    ) -> std::process::Command {
-        let mut cmd = self.docker.command(builder);
-        cmd.args(self.docker.build_words())
-            .args([
-                "--progress=plain",
-                "--platform",
-                &platform.to_string(),
-                "-t",
-                tag,
-            ])
-            .arg("-f")
-            .arg(context.join(crate::context::DOCKERFILE));
-        if no_cache {
-            cmd.arg("--no-cache");
-        }
-        if self.config.always_pull {
-            cmd.arg("--pull");
-        }
-        for from in &self.config.cache_from {
-            cmd.args(["--cache-from", &platform_cache_ref(from, platform)]);
-        }
-        if self.config.cache_to.is_some() {
-            cmd.args(["--build-arg", "BUILDKIT_INLINE_CACHE=1"]);
-        }
-        cmd.arg(context);
-        cmd
     }
 
     /// A fresh temp dir for one build's context and downloads, under the configured work dir.
@@ -479,84 +386,6 @@ impl BuildkitBackend {
             .map_err(Error::Recipe)?;
         Ok((prepared, rendered))
     }
-
-    /// `docker save` of the result, read into the store.
-    fn import(
-        &self,
-        builder: &DockerHost,
-        tag: &str,
-        work: &std::path::Path,
-        platform: &Platform,
-    ) -> Result<(Descriptor, ImageManifest, Descriptor, ImageConfig)> {
-        // The image id is the config digest, which the import keeps byte for byte: an image
-        // imported before (a warm build) is found by it without `docker save`.
-        let mut inspect = self.docker.command(builder);
-        inspect.args(["image", "inspect", "--format", "{{.Id}}", tag]);
-        let id = String::from_utf8_lossy(&run_docker(&mut inspect, INFO_TIMEOUT)?.stdout)
-            .trim()
-            .to_owned();
-        let known_ref = id
-            .parse::<Digest>()
-            .ok()
-            .map(|d| format!("buildkit/images/{}", d.hex()));
-        if let Some(name) = &known_ref
-            && let Some(manifest) = self.config.store.get_ref(name)?
-            && let Ok(ManifestDocument::Image(doc)) = self.config.store.read_document(&manifest)
-            && self
-                .config
-                .store
-                .walk(&manifest)
-                .is_ok_and(|all| all.iter().all(|d| self.config.store.has_blob(&d.digest)))
-        {
-            let config = ImageConfig::parse(&self.config.store.read_blob(&doc.config.digest)?)?;
-            tracing::debug!(%tag, %manifest.digest, "already imported");
-            let config_descriptor = doc.config.clone();
-            return Ok((manifest, doc, config_descriptor, config));
-        }
-        let archive = work.join("image.tar");
-        let mut save = self.docker.command(builder);
-        save.args(["save", "-o"]).arg(&archive).arg(tag);
-        run_docker(&mut save, TRANSFER_TIMEOUT)?;
-        let mut images =
-            plinth_oci::docker_archive::read_docker_archive(&self.config.store, &archive)?;
-        let image = images.pop().ok_or_else(|| Error::Docker {
-            command: format!("docker save {tag}"),
-            status: "exit status: 0".into(),
-            detail: "the archive holds no image".into(),
-        })?;
-        let config = ImageConfig::parse(&self.config.store.read_blob(&image.config.digest)?)?;
-        if config.os != platform.os || config.architecture != platform.architecture {
-            return Err(Error::WrongPlatform {
-                builder: builder.to_string(),
-                platform: platform.to_string(),
-                got: config.platform().to_string(),
-            });
-        }
-        if let Some(name) = &known_ref {
-            self.config.store.set_ref(name, &image.manifest)?;
-        }
-        let ManifestDocument::Image(doc) = self.config.store.read_document(&image.manifest)? else {
-            return Err(Error::Docker {
-                command: format!("docker save {tag}"),
-                status: "exit status: 0".into(),
-                detail: format!("`{}` is not an image manifest", image.manifest.digest),
-            });
-        };
-        Ok((image.manifest, doc, image.config, config))
-    }
-
-    fn push_cache(&self, builder: &DockerHost, tag: &str, target: &str) -> Result<()> {
-        let mut tag_cmd = self.docker.command(builder);
-        tag_cmd.args(["tag", tag, target]);
-        run_docker(&mut tag_cmd, INFO_TIMEOUT)?;
-        let mut push = self.docker.command(builder);
-        push.args(["push", target]);
-        let pushed = run_docker(&mut push, TRANSFER_TIMEOUT);
-        let mut untag = self.docker.command(builder);
-        untag.args(["rmi", "--no-prune", target]);
-        let _ = run_docker(&mut untag, INFO_TIMEOUT);
-        pushed.map(|_| ())
-    }
 }
 
 impl Executor for BuildkitBackend {
@@ -577,6 +406,7 @@ impl Executor for BuildkitBackend {
     }
 }
 
+mod docker_build;
 mod names;
 #[cfg(test)]
 mod tests;

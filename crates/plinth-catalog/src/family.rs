@@ -36,8 +36,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use plinth_oci::{Digest, Platform};
-use plinth_recipe::{Container, ImageSource};
+use plinth_recipe::{BaseResolver, Container, ImageSource, ImageSubstitutions};
 
+use crate::about::{FamilyAbout, RecipeFile};
 use crate::changelog::{Changelog, ChangelogEntry};
 use crate::checks::Check;
 use crate::error::{Error, Result};
@@ -318,6 +319,20 @@ pub trait Family: Send + Sync {
         }
     }
 
+    /// The recipe a build of `version` builds for `platform`. A family kept as Dockerfiles reads
+    /// each stage on its base image's config, which `bases` resolves (after `substitutions`), as
+    /// `plinth build -f` and BuildKit do; a code family's is [`Family::recipe`].
+    fn build_recipe(
+        &self,
+        version: &Version,
+        platform: &Platform,
+        bases: &dyn BaseResolver,
+        substitutions: &ImageSubstitutions,
+    ) -> Result<Container> {
+        let _ = (bases, substitutions);
+        self.recipe(version, platform)
+    }
+
     /// The Dockerfile example of `version`: the documentation text of the original tool, rendered
     /// from the `linux/amd64` recipe (or from its visible steps when only those are known).
     fn dockerfile_example(&self, version: &Version) -> Result<String> {
@@ -345,6 +360,17 @@ pub trait Family: Send + Sync {
         self.declaration(version)
             .ok()
             .and_then(|d| d.root_image().cloned())
+    }
+
+    /// What the family says about itself for people (nothing unless overridden).
+    fn about(&self) -> FamilyAbout {
+        FamilyAbout::default()
+    }
+
+    /// The Dockerfile `version` is built from, for a family kept as files.
+    fn recipe_file(&self, version: &Version) -> Option<RecipeFile> {
+        let _ = version;
+        None
     }
 
     /// How the family is declared; [`FamilyKind::Code`] unless overridden.

@@ -41,6 +41,7 @@
 
 #![deny(missing_docs)]
 
+pub mod about;
 pub mod catalog;
 pub mod changelog;
 pub mod checks;
@@ -55,6 +56,7 @@ mod pyjson;
 pub mod staged;
 pub mod version;
 
+pub use about::{FamilyAbout, FamilyFiles, RecipeFile};
 pub use catalog::Catalog;
 pub use changelog::{
     CHANGELOG_DIR, Changelog, ChangelogEntry, changelog_file_name, changelog_path,

@@ -54,6 +54,18 @@ pub struct FamilyListing {
     pub repository: String,
     /// How it is declared: `code` or `files`.
     pub kind: FamilyKind,
+    /// Its title, when it has one (`family.toml`'s `title`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What it is for, when it says (`family.toml`'s `description`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Who keeps it, when it says (`family.toml`'s `owner`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The folder of a family kept as files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
     /// Where its tags were read (`docker.io/airbyte/python-connector-base`), when they were.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub published_at: Option<String>,
@@ -144,9 +156,14 @@ fn family_listing(family: &dyn Family, history: Option<&VersionHistory>) -> Fami
         .rev()
         .map(|version| version_listing(family, history, &version))
         .collect();
+    let about = family.about();
     FamilyListing {
         repository: family.repository().to_owned(),
         kind: family.kind(),
+        title: about.title,
+        description: about.description,
+        owner: about.owner,
+        dir: about.files.map(|f| f.dir.display().to_string()),
         published_at: history.map(|h| h.repository().name().to_owned()),
         platforms: family.platforms().iter().map(ToString::to_string).collect(),
         versions,

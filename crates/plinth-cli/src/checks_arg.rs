@@ -48,7 +48,7 @@ impl CheckArgs {
         Ok(checks)
     }
 
-    /// Runs `checks` on every platform of `image` and prints the reports; `Ok(true)` when all passed.
+    /// Runs `checks` on every platform of `image`, prints the reports and returns them.
     pub fn run(
         &self,
         engine: &Engine,
@@ -57,10 +57,10 @@ impl CheckArgs {
         platforms: &[Platform],
         checks: &[Check],
         printer: Printer,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Vec<CheckReport>> {
         let reports = plinth_release::check_image(engine, subject, image, platforms, checks)?;
         self.print(&reports, printer)?;
-        Ok(reports.iter().all(CheckReport::passed))
+        Ok(reports)
     }
 
     fn print(&self, reports: &[CheckReport], printer: Printer) -> anyhow::Result<()> {

@@ -132,6 +132,8 @@ pub enum Command {
     Inspect(commands::inspect::InspectArgs),
     /// Print an image's SBOM (SPDX 2.3 or CycloneDX 1.5 JSON), generated from the package databases in its layers.
     Sbom(commands::sbom::SbomArgs),
+    /// Compare two images or two family versions: packages added/removed/upgraded, config fields, files and sizes per layer.
+    Diff(commands::diff::DiffArgs),
     /// List a repository's tags with their digests, semver-sorted.
     Ls(commands::ls::LsArgs),
     /// Copy an image between registries, OCI layouts and docker-archive files.

@@ -21,6 +21,7 @@ mod docker_flags;
 mod engine_arg;
 pub mod env;
 mod exit_status;
+mod image_arg;
 mod logging;
 mod output_arg;
 pub mod printer;

@@ -10,8 +10,8 @@ use plinth_catalog::Catalog;
 use plinth_catalog::version::Version;
 use plinth_oci::{Platform, Reference};
 use plinth_recipe::{
-    AppliedSubstitution, BaseConfig, Container, DockerfileRead, ImageSource, ImageSubstitutions,
-    ReaderOptions, base_images, read_dockerfile,
+    AppliedSubstitution, Container, DockerfileRead, ImageSubstitutions, ReaderOptions,
+    read_dockerfile, read_dockerfile_resolved,
 };
 
 use plinth_release::PlatformRecipes;
@@ -76,24 +76,31 @@ enum Source<'a> {
 }
 
 impl Recipe<'_> {
-    /// The recipe as a provenance statement's `externalParameters`: the family and version,
-    /// or the Dockerfile's path and digest with the `--build-arg` names. A build arg's value
-    /// may be a secret and an attestation is public, so only its digest is recorded.
+    /// The recipe as a provenance statement's `externalParameters`: the family and version
+    /// with the digest of `built` (the container built for the platform) and, for a family kept
+    /// as files, its Dockerfile; or the Dockerfile's path and digest with the `--build-arg`
+    /// names. A build arg's value may be a secret and an attestation is public, so only its
+    /// digest is recorded.
     pub fn provenance_parameters(
         &self,
-        platform: &Platform,
+        built: &Container,
         build_args: &[String],
     ) -> anyhow::Result<plinth_attest::RecipeParameters> {
         Ok(match &self.source {
             Source::Catalog {
                 family, version, ..
             } => {
-                let container = self.container(platform)?;
-                let (_, digest) = plinth_oci::canonical::to_canonical_with_digest(&container)?;
+                let (_, digest) = plinth_oci::canonical::to_canonical_with_digest(built)?;
                 plinth_attest::RecipeParameters::Family {
                     repository: family.repository().to_owned(),
                     version: version.to_string(),
                     recipe_digest: digest.to_string(),
+                    dockerfile: family.recipe_file(version).map(|f| {
+                        plinth_attest::RecordedDockerfile {
+                            path: f.path,
+                            digest: f.digest.to_string(),
+                        }
+                    }),
                 }
             }
             Source::Dockerfile { path, text, .. } => plinth_attest::RecipeParameters::Dockerfile {
@@ -387,55 +394,39 @@ impl Recipe<'_> {
     }
 
     /// What `build` builds for `platform`: the container, the images substituted in it and the
-    /// reader's warnings. A Dockerfile's stages are read with their base images' configs, which
-    /// `engine` resolves (after the substitutions), as BuildKit reads them.
+    /// reader's warnings. A Dockerfile's stages (a file family's too) are read with their base
+    /// images' configs, which `engine` resolves (after the substitutions), as BuildKit reads them.
     pub fn build_recipe(
         &self,
         platform: &Platform,
         engine: &plinth_engine::Engine,
     ) -> anyhow::Result<BuildRecipe> {
-        let Source::Dockerfile {
-            path,
-            text,
-            options,
-            ..
-        } = &self.source
-        else {
-            let (container, substituted) = self.container_with_substitutions(platform)?;
-            return Ok(BuildRecipe {
-                container,
-                substituted,
-                warnings: Vec::new(),
-            });
+        let (container, warnings) = match &self.source {
+            Source::Dockerfile {
+                path,
+                text,
+                options,
+                ..
+            } => {
+                let options = (**options).clone().with_platform(platform.clone());
+                let read = read_dockerfile_resolved(text, &options, engine, &self.substitutions)
+                    .with_context(|| read_context(path, &options))?;
+                (read.container, read.warnings)
+            }
+            Source::Catalog {
+                family, version, ..
+            } => (
+                family.build_recipe(version, platform, engine, &self.substitutions)?,
+                Vec::new(),
+            ),
         };
-        let mut options = (**options).clone().with_platform(platform.clone());
-        for image in base_images(text, &options) {
-            // A name that does not parse is left to the reader, which reports it with its line.
-            let Ok(source) = ImageSource::parse(&image) else {
-                continue;
-            };
-            let source = self
-                .substitutions
-                .replacement_for(&source)
-                .cloned()
-                .unwrap_or(source);
-            let config = engine.resolve_config(&source, platform).with_context(|| {
-                format!(
-                    "failed to resolve `{image}`, a base image of `{}`",
-                    path.display()
-                )
-            })?;
-            options = options.with_base_config(image, BaseConfig::of_image(&config));
-        }
-        let read = read_dockerfile_for(path, text, options)?;
-        let (container, substituted) = read
-            .container
+        let (container, substituted) = container
             .with_substituted_images(&self.substitutions)
             .into_parts();
         Ok(BuildRecipe {
             container,
             substituted,
-            warnings: read.warnings,
+            warnings,
         })
     }
 
@@ -505,17 +496,20 @@ fn read_dockerfile_for(
     text: &str,
     options: ReaderOptions,
 ) -> anyhow::Result<DockerfileRead> {
-    read_dockerfile(text, &options).with_context(|| {
-        format!(
-            "failed to read `{}`{}",
-            path.display(),
-            options
-                .platform
-                .as_ref()
-                .map(|p| format!(" for {p}"))
-                .unwrap_or_default()
-        )
-    })
+    read_dockerfile(text, &options).with_context(|| read_context(path, &options))
+}
+
+/// What a failed read says first: the Dockerfile and the platform read for.
+fn read_context(path: &Path, options: &ReaderOptions) -> String {
+    format!(
+        "failed to read `{}`{}",
+        path.display(),
+        options
+            .platform
+            .as_ref()
+            .map(|p| format!(" for {p}"))
+            .unwrap_or_default()
+    )
 }
 
 /// The `--substitute-image` rules.

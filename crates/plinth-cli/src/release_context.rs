@@ -185,7 +185,8 @@ pub(crate) fn with_executor(
     let engine = crate::settings::engine_with_client(global, releaser.client().clone(), false)?;
     let url_mirrors = crate::settings::url_mirrors(global)?;
     let executor = args.executor(&engine, url_mirrors)?;
-    Ok(releaser.with_executor(executor, Arc::new(engine))?)
+    let engine = Arc::new(engine);
+    Ok(releaser.with_executor(executor, engine.clone(), engine)?)
 }
 
 /// Prints a refusal the original reported with exit code 1; other errors go up.

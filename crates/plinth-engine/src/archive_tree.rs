@@ -39,18 +39,17 @@ fn refused(index: usize, archive: &Path, why: String) -> Error {
 
 /// The entries of the archive at `archive` for step `index`, the destination itself first.
 pub(crate) fn archive_tree(archive: &Path, index: usize) -> Result<Vec<CopyItem>> {
+    let read_error = |e| Error::io("read", archive, e);
     let stream =
         plinth_recipe::archive::open_archive(archive).map_err(|e| Error::io("open", archive, e))?;
     let mut tar = tar::Archive::new(stream);
-    let mut items: Vec<CopyItem> = vec![dir_item("")];
-    let mut seen: BTreeMap<String, usize> = BTreeMap::from([(String::new(), 0)]);
-    let entries = tar.entries().map_err(|e| Error::io("read", archive, e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| Error::io("read", archive, e))?;
-        let raw = entry
-            .path()
-            .map_err(|e| Error::io("read", archive, e))?
-            .into_owned();
+    let mut tree = Tree {
+        items: vec![dir_item("")],
+        seen: BTreeMap::from([(String::new(), 0)]),
+    };
+    for entry in tar.entries().map_err(read_error)? {
+        let mut entry = entry.map_err(read_error)?;
+        let raw = entry.path().map_err(read_error)?.into_owned();
         let rel = relative(&raw).ok_or_else(|| {
             refused(
                 index,
@@ -61,23 +60,49 @@ pub(crate) fn archive_tree(archive: &Path, index: usize) -> Result<Vec<CopyItem>
                 ),
             )
         })?;
+        let kind = tree.kind_of(&mut entry, &rel, archive, index)?;
         let header = entry.header();
-        let kind = match header.entry_type() {
+        tree.insert(CopyItem {
+            rel,
+            kind,
+            uid: header.uid().unwrap_or(0),
+            gid: header.gid().unwrap_or(0),
+            mode: header.mode().unwrap_or(0o644) & 0o7777,
+            mtime: header.mtime().unwrap_or(0),
+        });
+    }
+    Ok(tree.items)
+}
+
+/// The items read so far, and where each path is among them.
+struct Tree {
+    items: Vec<CopyItem>,
+    /// Path below the destination → index in `items`.
+    seen: BTreeMap<String, usize>,
+}
+
+impl Tree {
+    /// What the entry at `rel` becomes: a hard link takes a copy of the bytes of a file listed
+    /// before it (the copy items have no links between them); devices, FIFOs and the like are
+    /// refused.
+    fn kind_of<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        rel: &str,
+        archive: &Path,
+        index: usize,
+    ) -> Result<ItemKind> {
+        let read_error = |e| Error::io("read", archive, e);
+        Ok(match entry.header().entry_type() {
             tar::EntryType::Directory => ItemKind::Dir,
             tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| Error::io("read", archive, e))?
-                    .unwrap_or_default();
+                let target = entry.link_name().map_err(read_error)?.unwrap_or_default();
                 ItemKind::Symlink(target.to_string_lossy().into_owned())
             }
             tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| Error::io("read", archive, e))?
-                    .unwrap_or_default();
-                let found =
-                    relative(&target).and_then(|t| seen.get(&t).map(|i| items[*i].kind.clone()));
+                let target = entry.link_name().map_err(read_error)?.unwrap_or_default();
+                let found = relative(&target)
+                    .and_then(|t| self.seen.get(&t).map(|i| self.items[*i].kind.clone()));
                 match found {
                     Some(kind @ ItemKind::Bytes(_)) => kind,
                     _ => {
@@ -94,9 +119,7 @@ pub(crate) fn archive_tree(archive: &Path, index: usize) -> Result<Vec<CopyItem>
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let mut bytes = Vec::new();
-                entry
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| Error::io("read", archive, e))?;
+                entry.read_to_end(&mut bytes).map_err(read_error)?;
                 ItemKind::Bytes(bytes)
             }
             other => {
@@ -108,19 +131,15 @@ pub(crate) fn archive_tree(archive: &Path, index: usize) -> Result<Vec<CopyItem>
                     ),
                 ));
             }
-        };
-        let header = entry.header();
-        let item = CopyItem {
-            rel: rel.clone(),
-            kind,
-            uid: header.uid().unwrap_or(0),
-            gid: header.gid().unwrap_or(0),
-            mode: header.mode().unwrap_or(0o644) & 0o7777,
-            mtime: header.mtime().unwrap_or(0),
-        };
-        // Parents the archive does not list come first, as the extraction makes them.
+        })
+    }
+
+    /// Adds `item` after the parents the archive did not list (they come first, as the
+    /// extraction makes them); an entry for a path already seen replaces it.
+    fn insert(&mut self, item: CopyItem) {
         let mut parent = String::new();
-        for part in rel
+        for part in item
+            .rel
             .split('/')
             .collect::<Vec<_>>()
             .split_last()
@@ -131,21 +150,20 @@ pub(crate) fn archive_tree(archive: &Path, index: usize) -> Result<Vec<CopyItem>
             } else {
                 format!("{parent}/{part}")
             };
-            if !seen.contains_key(&parent) {
-                seen.insert(parent.clone(), items.len());
-                items.push(dir_item(&parent));
+            if !self.seen.contains_key(&parent) {
+                self.seen.insert(parent.clone(), self.items.len());
+                self.items.push(dir_item(&parent));
             }
         }
-        match seen.get(&rel) {
+        match self.seen.get(&item.rel) {
             // The destination itself (`./`), or a later entry replacing an earlier one.
-            Some(&i) => items[i] = item,
+            Some(&i) => self.items[i] = item,
             None => {
-                seen.insert(rel, items.len());
-                items.push(item);
+                self.seen.insert(item.rel.clone(), self.items.len());
+                self.items.push(item);
             }
         }
     }
-    Ok(items)
 }
 
 fn dir_item(rel: &str) -> CopyItem {

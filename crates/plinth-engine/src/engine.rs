@@ -234,6 +234,19 @@ impl Engine {
     }
 }
 
+/// The engine resolves a Dockerfile's base images as its builds resolve roots, so the build
+/// after the read finds them in the store.
+impl plinth_recipe::BaseResolver for Engine {
+    fn base_config(
+        &self,
+        source: &plinth_recipe::ImageSource,
+        platform: &plinth_oci::Platform,
+    ) -> std::result::Result<plinth_recipe::BaseConfig, plinth_recipe::BaseError> {
+        let config = self.resolve_config(source, platform)?;
+        Ok(plinth_recipe::BaseConfig::of_image(&config))
+    }
+}
+
 impl Inner {
     /// How new layers are written.
     pub(crate) fn write_options(&self) -> WriteOptions {

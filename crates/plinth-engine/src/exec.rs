@@ -137,27 +137,21 @@ pub(crate) fn run_exec(
     state: &ImageState,
     request: &ExecRequest<'_>,
 ) -> Result<Option<(Descriptor, Digest)>> {
-    let ExecRequest {
-        argv,
-        network,
-        build_env,
-        caches,
-        ..
-    } = *request;
     let engine = ctx.engine;
-    if network == Network::Enabled && engine.network == NetworkMode::Private {
+    if request.network == Network::Enabled && engine.network == NetworkMode::Private {
         // slirp4netns starts while the overlay is prepared.
         engine.sandbox.start_network_early();
     }
     let lowers = engine.snapshots.lowers(&state.layers)?;
     let read_dirs = engine.snapshots.read_dirs(&state.layers)?;
+    // Upper and work live in a step directory of the snapshot store, so that the upper can be
+    // renamed into place as the layer's snapshot.
     let step_dir = engine.snapshots.step_dir()?;
     let upper = step_dir.path().join("u");
     let work = step_dir.path().join("w");
     for d in [&upper, &work] {
         fs::create_dir(d).map_err(|e| Error::io("create", d, e))?;
     }
-
     let runtime = state.config.config.clone().unwrap_or_default();
     let workdir = runtime
         .working_dir
@@ -165,95 +159,154 @@ pub(crate) fn run_exec(
         .filter(|w| !w.is_empty())
         .map(|w| plinth_recipe::state::normalize_path(&w))
         .unwrap_or_else(|| "/".to_owned());
-    // A workdir step makes its directory; one still missing here (its step came before a
-    // `from`-less recipe's first layer, or a later step removed it) is made root-owned.
-    if let Ok(missing) = missing_dirs(&read_dirs, &workdir, ctx.index) {
-        if let Some(first) = missing.first() {
-            copy_up_parents(&read_dirs, &upper, first)?;
-        }
-        for rel in missing {
-            let dir = upper.join(&rel);
-            fs::create_dir(&dir).map_err(|e| Error::io("create the workdir", &dir, e))?;
-        }
-    }
+    make_missing_workdir(&read_dirs, &upper, &workdir, ctx.index)?;
 
-    let user = config_user(runtime.user.as_deref()).map_err(|source| Error::Owner {
-        index: ctx.index,
-        owner: runtime.user.clone().unwrap_or_default(),
-        source: Box::new(source),
-    })?;
-    let network = match network {
-        Network::Disabled => NetworkMode::None,
-        Network::Enabled => engine.network,
-        // Allowed or refused when the step was prepared.
-        Network::Host => NetworkMode::Host,
-    };
-    let mut spec = RunSpec::new(
+    let spec = RunSpec::new(
         Rootfs::Overlay(OverlayRootfs::new(lowers, &upper, &work)),
-        argv.iter().cloned(),
+        request.argv.iter().cloned(),
     )
-    .with_cwd(&workdir)
-    .with_user(user)
-    .with_network(network);
-    for (name, value) in state.config.env() {
-        if !build_env.contains_key(&name) {
-            spec = spec.with_env(name, value);
-        }
-    }
-    // Build args come after the image env and win over it, as in BuildKit's run state.
-    for (name, value) in build_env {
-        spec = spec.with_env(name, value);
-    }
-    for cache in caches {
-        let (uid, gid) = match &cache.owner {
-            Some(owner) => resolve_owner(&read_dirs, owner, ctx.index)?,
-            None => (0, 0),
-        };
-        spec = spec.with_mount(MountSpec::cache(
-            cache_dir(engine.store.root(), &cache.volume),
-            &cache.path,
-            uid,
-            gid,
-        ));
-    }
+    .with_cwd(&workdir);
+    let spec = with_image_run_state(ctx, state, request, runtime.user.as_deref(), spec)?;
+    let spec = with_caches(ctx, request.caches, &read_dirs, spec)?;
 
+    // The step's own mounts: scratch copies and secret files live until the run is over, and
+    // the mount points made for them in the upper are removed after it.
     let scratch = engine.snapshots.step_dir()?;
     let own = materialize(request.mounts, request.secrets, scratch.path(), ctx.index)?;
     let targets: Vec<&Path> = own.mounts.iter().map(MountSpec::target).collect();
     let stubs = make_parents(&read_dirs, &upper, &targets)?;
+    let mut spec = spec;
     for (name, value) in &own.env {
         spec = spec.with_env(name, value);
     }
     for mount in own.mounts {
         spec = spec.with_mount(mount);
     }
-
     let spec = crate::trust::with_host_trust(spec, engine.step_ca_bundle.as_deref());
-    let mut sink = LineSink::new(ctx).with_redactions(own.redact);
-    let outcome = engine.sandbox.run(&spec, &mut sink);
+
+    run_to_success(ctx, &spec, own.redact, request.argv)?;
+    remove_mount_points(&upper, &spec.scaffold_paths());
+    remove_stubs(&upper, &stubs);
+    drop(scratch);
+    remove_tree(&work);
+    upper_to_layer(ctx, upper)
+}
+
+/// A workdir step makes its directory; one still missing here (its step came before a
+/// `from`-less recipe's first layer, or a later step removed it) is made root-owned in the
+/// upper, which then holds the copied-up parents it needs.
+fn make_missing_workdir(
+    read_dirs: &[PathBuf],
+    upper: &Path,
+    workdir: &str,
+    index: usize,
+) -> Result<()> {
+    // A workdir under a symlink or a file is left to fail in the sandbox, which names it.
+    let Ok(missing) = missing_dirs(read_dirs, workdir, index) else {
+        return Ok(());
+    };
+    if let Some(first) = missing.first() {
+        copy_up_parents(read_dirs, upper, first)?;
+    }
+    for rel in missing {
+        let dir = upper.join(&rel);
+        fs::create_dir(&dir).map_err(|e| Error::io("create the workdir", &dir, e))?;
+    }
+    Ok(())
+}
+
+/// The image's user and env, the step's network and build args, as BuildKit's run state
+/// gives them to a `RUN`.
+fn with_image_run_state(
+    ctx: &StepContext<'_>,
+    state: &ImageState,
+    request: &ExecRequest<'_>,
+    image_user: Option<&str>,
+    spec: RunSpec,
+) -> Result<RunSpec> {
+    let user = config_user(image_user).map_err(|source| Error::Owner {
+        index: ctx.index,
+        owner: image_user.unwrap_or_default().to_owned(),
+        source: Box::new(source),
+    })?;
+    let network = match request.network {
+        Network::Disabled => NetworkMode::None,
+        Network::Enabled => ctx.engine.network,
+        // Allowed or refused when the step was prepared.
+        Network::Host => NetworkMode::Host,
+    };
+    let mut spec = spec.with_user(user).with_network(network);
+    for (name, value) in state.config.env() {
+        if !request.build_env.contains_key(&name) {
+            spec = spec.with_env(name, value);
+        }
+    }
+    // Build args come after the image env and win over it, as in BuildKit's run state.
+    for (name, value) in request.build_env {
+        spec = spec.with_env(name, value);
+    }
+    Ok(spec)
+}
+
+/// The active cache mounts, from `<store>/caches/<volume>`, owned by their `uid:gid` in the
+/// image when created.
+fn with_caches(
+    ctx: &StepContext<'_>,
+    caches: &[CacheMount],
+    read_dirs: &[PathBuf],
+    mut spec: RunSpec,
+) -> Result<RunSpec> {
+    for cache in caches {
+        let (uid, gid) = match &cache.owner {
+            Some(owner) => resolve_owner(read_dirs, owner, ctx.index)?,
+            None => (0, 0),
+        };
+        spec = spec.with_mount(MountSpec::cache(
+            cache_dir(ctx.engine.store.root(), &cache.volume),
+            &cache.path,
+            uid,
+            gid,
+        ));
+    }
+    Ok(spec)
+}
+
+/// Runs `spec` in the sandbox, its output (secrets redacted) to the reporter; a command that
+/// does not succeed is an error holding the last lines of its output.
+fn run_to_success(
+    ctx: &StepContext<'_>,
+    spec: &RunSpec,
+    redact: Vec<String>,
+    argv: &[String],
+) -> Result<()> {
+    let mut sink = LineSink::new(ctx).with_redactions(redact);
+    let outcome = ctx.engine.sandbox.run(spec, &mut sink);
     let tail = sink.finish();
     let outcome = outcome.map_err(|source| Error::Sandbox {
         what: format!("step #{} `{}`", ctx.index + 1, ctx.description),
         source: Box::new(source),
     })?;
-    if !outcome.status.success() {
-        return Err(Error::StepFailed {
-            index: ctx.index,
-            platform: ctx.platform.to_string(),
-            argv: serde_json::to_string(argv).unwrap_or_default(),
-            status: if outcome.timed_out {
-                format!("{} (timed out)", outcome.status)
-            } else {
-                outcome.status.to_string()
-            },
-            exit_code: outcome.status.code(),
-            tail,
-        });
+    if outcome.status.success() {
+        return Ok(());
     }
-    remove_mount_points(&upper, &spec.scaffold_paths());
-    remove_stubs(&upper, &stubs);
-    drop(scratch);
-    remove_tree(&work);
+    Err(Error::StepFailed {
+        index: ctx.index,
+        platform: ctx.platform.to_string(),
+        argv: serde_json::to_string(argv).unwrap_or_default(),
+        status: if outcome.timed_out {
+            format!("{} (timed out)", outcome.status)
+        } else {
+            outcome.status.to_string()
+        },
+        exit_code: outcome.status.code(),
+        tail,
+    })
+}
+
+/// The upper directory as a stored layer, then renamed into the snapshot of that layer;
+/// `None` when the step changed nothing.
+fn upper_to_layer(ctx: &StepContext<'_>, upper: PathBuf) -> Result<Option<(Descriptor, Digest)>> {
+    let engine = ctx.engine;
     let empty = fs::read_dir(&upper)
         .map_err(|e| Error::io("list", &upper, e))?
         .next()

@@ -117,8 +117,13 @@ pub(crate) fn missing_dirs(dirs: &[PathBuf], dir: &str, index: usize) -> Result<
     Ok(out)
 }
 
+/// One entry of a file step's layer: its path in the image (relative to `/`), the item it
+/// writes (`None` for a directory the step makes or carries) and its metadata.
+type LayerPlanEntry<'a> = (String, Option<&'a CopyItem>, EntryMeta);
+
 /// Writes `items` under the absolute path `dest` as a layer, creating missing parents (and
-/// `dest` itself when `create_dest` and it is missing, owned by `dest_owner`).
+/// `dest` itself, when the items start with the destination directory and the image lacks
+/// it), owned by `dest_owner`.
 pub(crate) fn write_items_layer(
     ctx: &StepContext<'_>,
     dirs: &[PathBuf],
@@ -126,40 +131,22 @@ pub(crate) fn write_items_layer(
     items: &[CopyItem],
     dest_owner: (u64, u64),
 ) -> Result<(Descriptor, Digest)> {
-    let engine = ctx.engine;
     let dest = dest.trim_end_matches('/');
     let parent = match dest.rsplit_once('/') {
         Some((p, _)) => p,
         None => "",
     };
     let now = crate::time::now_epoch();
-    let mut entries: Vec<(String, Option<&CopyItem>, EntryMeta)> = Vec::new();
+    let made_dir = |rel: String| -> LayerPlanEntry<'_> {
+        let meta = EntryMeta::new(0o755)
+            .with_owner(dest_owner.0, dest_owner.1)
+            .with_mtime(now);
+        (rel, None, meta)
+    };
     let missing = missing_dirs(dirs, parent, ctx.index)?;
-    // The existing parents go into the layer as they are (as BuildKit's diffs carry them), so
-    // the layer's snapshot does not show them with made-up owners to later steps.
-    let components: Vec<&str> = dest.split('/').filter(|c| !c.is_empty()).collect();
-    for i in 0..components.len() {
-        let rel = components[..=i].join("/");
-        match merged::lookup(dirs, &format!("/{rel}"))? {
-            Lookup::Found(e) if e.is_dir() => {
-                let meta = EntryMeta::new(e.meta.mode() & 0o7777)
-                    .with_owner(u64::from(e.meta.uid()), u64::from(e.meta.gid()))
-                    .with_mtime(u64::try_from(e.meta.mtime()).unwrap_or(0));
-                entries.push((rel, None, meta));
-            }
-            _ => break,
-        }
-    }
+    let mut entries = existing_parents(dirs, dest)?;
     // Missing parents are made with the copy's owner, as BuildKit's `--chown` does.
-    for rel in missing {
-        entries.push((
-            rel,
-            None,
-            EntryMeta::new(0o755)
-                .with_owner(dest_owner.0, dest_owner.1)
-                .with_mtime(now),
-        ));
-    }
+    entries.extend(missing.into_iter().map(made_dir));
     let dest_rel = dest.trim_start_matches('/').to_owned();
     for item in items {
         let path = match (item.rel.as_str(), dest_rel.as_str()) {
@@ -174,29 +161,51 @@ pub(crate) fn write_items_layer(
             // The destination directory: only created when missing, so an existing one keeps
             // the image's owner and mode.
             match merged::lookup(dirs, dest)? {
-                Lookup::Found(e) if e.is_dir() => continue,
-                _ => {
-                    entries.push((
-                        path,
-                        None,
-                        EntryMeta::new(0o755)
-                            .with_owner(dest_owner.0, dest_owner.1)
-                            .with_mtime(now),
-                    ));
-                    continue;
-                }
+                Lookup::Found(e) if e.is_dir() => {}
+                _ => entries.push(made_dir(path)),
             }
+            continue;
         }
         let meta = EntryMeta::new(item.mode)
             .with_owner(item.uid, item.gid)
             .with_mtime(item.mtime);
         entries.push((path, Some(item), meta));
     }
+    // Sorted by bytes for a deterministic tar; the first entry of a path wins.
     entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     entries.dedup_by(|a, b| a.0 == b.0);
+    write_layer(ctx, &entries)
+}
 
+/// The directories of `dest`'s path that the image already has, outermost first, as they
+/// are. They go into the layer unchanged (as BuildKit's diffs carry them), so the layer's
+/// snapshot does not show them with made-up owners to later steps.
+fn existing_parents<'a>(dirs: &[PathBuf], dest: &str) -> Result<Vec<LayerPlanEntry<'a>>> {
+    let mut entries = Vec::new();
+    let components: Vec<&str> = dest.split('/').filter(|c| !c.is_empty()).collect();
+    for i in 0..components.len() {
+        let rel = components[..=i].join("/");
+        match merged::lookup(dirs, &format!("/{rel}"))? {
+            Lookup::Found(e) if e.is_dir() => {
+                let meta = EntryMeta::new(e.meta.mode() & 0o7777)
+                    .with_owner(u64::from(e.meta.uid()), u64::from(e.meta.gid()))
+                    .with_mtime(u64::try_from(e.meta.mtime()).unwrap_or(0));
+                entries.push((rel, None, meta));
+            }
+            _ => break,
+        }
+    }
+    Ok(entries)
+}
+
+/// Writes the entries, in order, as a layer blob in the store.
+fn write_layer(
+    ctx: &StepContext<'_>,
+    entries: &[LayerPlanEntry<'_>],
+) -> Result<(Descriptor, Digest)> {
+    let engine = ctx.engine;
     let mut writer = LayerWriter::new(engine.store.blob_writer()?, &engine.write_options())?;
-    for (path, item, meta) in &entries {
+    for (path, item, meta) in entries {
         match item.map(|i| &i.kind) {
             None | Some(ItemKind::Dir) => {
                 writer.append_entry(&LayerEntry::dir(path.as_str()).with_meta(meta.clone()))?

@@ -10,15 +10,11 @@ use plinth_recipe::{DirectorySource, FileSource, Op};
 /// A one-line description of an operation; also its history `created_by`.
 pub(crate) fn describe(op: &Op) -> String {
     let json = |v: &[String]| serde_json::to_string(v).unwrap_or_default();
-    let flags = |owner: &Option<String>, mode: &Option<u32>| {
-        let mut s = String::new();
-        if let Some(o) = owner {
-            s.push_str(&format!("--chown={o} "));
-        }
-        if let Some(m) = mode {
-            s.push_str(&format!("--chmod={m:o} "));
-        }
-        s
+    let flags = |owner: &Option<String>, mode: &Option<u32>| -> String {
+        plinth_recipe::op::owner_mode_flags(owner.as_deref(), *mode)
+            .iter()
+            .map(|flag| format!("{flag} "))
+            .collect()
     };
     match op {
         Op::From { source } => format!("FROM {source}"),
@@ -40,10 +36,9 @@ pub(crate) fn describe(op: &Op) -> String {
                 .iter()
                 .map(|m| format!("--mount={} ", m.dockerfile_flag(None)))
                 .collect();
-            match network {
-                plinth_recipe::Network::Enabled => {}
-                plinth_recipe::Network::Disabled => flags.push_str("--network=none "),
-                plinth_recipe::Network::Host => flags.push_str("--network=host "),
+            if let Some(flag) = network.dockerfile_flag() {
+                flags.push_str(flag);
+                flags.push(' ');
             }
             format!("RUN {flags}{args}{}", json(argv))
         }
@@ -177,5 +172,40 @@ mod tests {
             mode: None,
         };
         assert_eq!(describe(&dir), "COPY --chown=1000 host:site /srv/site");
+    }
+
+    #[test]
+    fn network_owner_and_mode_flags_read_as_in_a_dockerfile() {
+        let exec = |network| Op::Exec {
+            argv: vec!["true".to_owned()],
+            network,
+            env: BTreeMap::from([("TOKEN".to_owned(), "hunter2".to_owned())]),
+            mounts: Vec::new(),
+        };
+        assert_eq!(
+            describe(&exec(plinth_recipe::Network::Disabled)),
+            r#"RUN --network=none (build args TOKEN) ["true"]"#
+        );
+        assert_eq!(
+            describe(&exec(plinth_recipe::Network::Host)),
+            r#"RUN --network=host (build args TOKEN) ["true"]"#
+        );
+        assert_eq!(
+            describe(&exec(plinth_recipe::Network::Enabled)),
+            r#"RUN (build args TOKEN) ["true"]"#
+        );
+        let bytes = Op::File {
+            path: "/etc/motd".to_owned(),
+            source: FileSource::Bytes(b"hi".to_vec()),
+            owner: Some("app:app".to_owned()),
+            mode: Some(0o4755),
+        };
+        assert_eq!(
+            describe(&bytes),
+            format!(
+                "COPY --chown=app:app --chmod=4755 bytes:{} /etc/motd",
+                &Digest::of(b"hi").hex()[..12]
+            )
+        );
     }
 }

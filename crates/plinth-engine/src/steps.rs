@@ -1,29 +1,30 @@
 //! The steps of one platform: inputs → key → cache hit or execution → config and history.
+//!
+//! This module walks the recipe and reports each step; the step kinds live in its children:
+//! `from` (the root), `keyed` (key, cache, execution, history), `copy` (file and directory
+//! inputs), `mounts` and `helpers` (what an exec's mounts show, helper stages built ahead),
+//! `workdir`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use plinth_executor::{
-    BuildInput, BuildReporter, BuildSecrets, CacheStatus, InputKind, PlatformBuild, StepReport,
+    BuildInput, BuildReporter, BuildSecrets, CacheStatus, PlatformBuild, StepReport,
 };
-use plinth_oci::{Descriptor, Digest, History, ImageManifest, Platform};
-use plinth_recipe::state::{join_path, normalize_path};
-use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, Op, Step};
+use plinth_oci::{Descriptor, Digest, ImageManifest, Platform};
+use plinth_recipe::{Container, Op, Step};
 
-use crate::archive_tree::{archive_tree, override_copied_meta};
-use crate::cache::{BuildRecord, StepRecord, StepTrace, explain, root_key, step_key};
+use crate::cache::{BuildRecord, StepTrace};
 use crate::engine::Inner;
-use crate::error::{Error, Result};
-use crate::files::{
-    CopyItem, ItemKind, file_digest, host_tree, host_tree_ignoring, image_tree, resolve_owner,
-    tree_digest, write_items_layer,
-};
+use crate::error::Result;
+use crate::files::CopyItem;
 use crate::state::ImageState;
-use crate::step_context::StepContext;
-use crate::step_description::{apply_config, describe, set_default_path};
+use crate::step_description::{describe, set_default_path};
 
+mod copy;
+mod from;
 mod helpers;
+mod keyed;
 mod mounts;
 mod workdir;
 pub(crate) use mounts::PreparedMount;
@@ -39,6 +40,14 @@ enum Prepared {
         items: Vec<CopyItem>,
         dest_owner: (u64, u64),
     },
+}
+
+/// What became of one step, for its report.
+struct StepOutcome {
+    status: CacheStatus,
+    explanation: String,
+    /// The layer it added, if any.
+    layer: Option<Descriptor>,
 }
 
 /// How one build runs, the same for every platform and helper container.
@@ -109,6 +118,8 @@ pub(crate) fn build_platform(
 }
 
 impl PlatformBuilder<'_> {
+    /// Runs one step and reports it: `FROM` resolves a root, cache mount markers do nothing,
+    /// every other step goes through its key and the cache.
     fn run_step(&mut self, step: &Step<'_>) -> Result<()> {
         let description = describe(step.op);
         self.settings
@@ -117,115 +128,17 @@ impl PlatformBuilder<'_> {
         let started = Instant::now();
         let parent = self.state.key.clone();
         let mut inputs = BTreeMap::new();
-        let (status, explanation, layer) = match step.op {
-            Op::From { source } => {
-                let root = crate::resolve::resolve_root(self.engine, source, self.platform)?;
-                let digest = root.manifest.digest.clone();
-                inputs.insert("root".to_owned(), digest.to_string());
-                self.inputs.push(BuildInput::new(
-                    InputKind::RootImage,
-                    source.address(),
-                    digest.clone(),
-                ));
-                let before = self
-                    .previous
-                    .as_ref()
-                    .and_then(|p| p.steps.get(step.index))
-                    .and_then(|s| s.inputs.get("root"));
-                let explanation = match before {
-                    Some(old) if *old != digest.to_string() => {
-                        format!("the root image changed from `{old}` to `{digest}`")
-                    }
-                    _ if root.fetched => format!("root image `{digest}` fetched"),
-                    _ => format!("root image `{digest}` already in the store"),
-                };
-                let mut config = root.config;
-                set_default_path(&mut config);
-                self.state = ImageState {
-                    config,
-                    layers: root.layers,
-                    key: root_key(Some(&digest), self.platform),
-                };
-                let status = if root.fetched {
-                    CacheStatus::Miss
-                } else {
-                    CacheStatus::Hit
-                };
-                (status, explanation, None)
-            }
-            Op::MountedCache { .. } | Op::UnmountCache { .. } => (
-                CacheStatus::Hit,
-                "build-time cache mount: nothing to build".to_owned(),
-                None,
-            ),
-            op => {
-                let ctx = StepContext {
-                    engine: self.engine,
-                    platform: self.platform,
-                    index: step.index,
-                    description: &description,
-                    reporter: self.settings.reporter,
-                };
-                let prepared = self.prepare(step, &mut inputs)?;
-                let key = step_key(&parent, op, &inputs, self.platform);
-                let trace = StepTrace {
-                    description: description.clone(),
-                    op_digest: op.op_digest(),
-                    parent: Some(parent.clone()),
-                    inputs: inputs.clone(),
-                    key: key.clone(),
-                };
-                let cached = if self.settings.no_cache {
-                    None
-                } else {
-                    self.engine.cache.lookup(&key)?
-                };
-                let status = if cached.is_some() {
-                    CacheStatus::Hit
-                } else {
-                    CacheStatus::Miss
-                };
-                let explanation = explain(
-                    self.previous.as_ref(),
-                    step.index,
-                    &trace,
-                    cached.is_some(),
-                    self.settings.no_cache,
-                );
-                let (record, layer) = match cached {
-                    Some((record, layer)) => (record.clone(), layer.zip(record.diff_id)),
-                    None => {
-                        let layer = self.execute(&ctx, step, prepared)?;
-                        let record = StepRecord {
-                            created: self.engine.created_now(),
-                            created_by: description.clone(),
-                            diff_id: layer.as_ref().map(|(_, d)| d.clone()),
-                        };
-                        self.engine
-                            .cache
-                            .insert(&key, &record, layer.as_ref().map(|(d, _)| d))?;
-                        (record, layer)
-                    }
-                };
-                apply_config(&mut self.state.config, op);
-                let created = match self.engine.source_date_epoch {
-                    Some(epoch) => crate::time::rfc3339(epoch),
-                    None => record.created.clone(),
-                };
-                self.state.push(
-                    History {
-                        created: Some(created),
-                        created_by: Some(record.created_by.clone()),
-                        empty_layer: layer.is_none(),
-                        ..History::default()
-                    },
-                    layer.clone(),
-                );
-                self.state.key = key;
-                (status, explanation, layer.map(|(d, _)| d))
-            }
+        let outcome = match step.op {
+            Op::From { source } => self.run_from(step.index, source, &mut inputs)?,
+            Op::MountedCache { .. } | Op::UnmountCache { .. } => StepOutcome {
+                status: CacheStatus::Hit,
+                explanation: "build-time cache mount: nothing to build".to_owned(),
+                layer: None,
+            },
+            op => self.run_keyed(step, op, &description, &parent, &mut inputs)?,
         };
         let key = self.state.key.clone();
+        // The trace is what the next build's explanations compare against.
         self.traces.push(StepTrace {
             description: description.clone(),
             op_digest: step.op.op_digest(),
@@ -236,293 +149,16 @@ impl PlatformBuilder<'_> {
         let report = StepReport {
             index: step.index,
             description,
-            status,
+            status: outcome.status,
             duration: started.elapsed(),
             key,
-            explanation,
-            layer,
+            explanation: outcome.explanation,
+            layer: outcome.layer,
         };
         tracing::debug!(index = report.index, status = ?report.status, "{}", report.explanation);
         self.settings.reporter.on_step_done(self.platform, &report);
         self.reports.push(report);
         Ok(())
-    }
-
-    /// Finds the inputs of a step (downloads, host files, helper images) for its key.
-    fn prepare(
-        &mut self,
-        step: &Step<'_>,
-        inputs: &mut BTreeMap<String, String>,
-    ) -> Result<Prepared> {
-        match step.op {
-            Op::Exec {
-                network, mounts, ..
-            } => {
-                let prepared = self.prepare_exec(step.index, *network, mounts, inputs)?;
-                let caches = step.state.caches();
-                if !caches.is_empty() {
-                    let list: Vec<String> = caches
-                        .iter()
-                        .map(|c| {
-                            format!(
-                                "{}={}:{}",
-                                c.path,
-                                c.volume,
-                                c.owner.as_deref().unwrap_or("")
-                            )
-                        })
-                        .collect();
-                    inputs.insert("caches".to_owned(), list.join(","));
-                }
-                Ok(prepared)
-            }
-            Op::File {
-                path,
-                source,
-                owner,
-                mode,
-            } => self.prepare_file(step.index, path, source, owner.as_deref(), *mode, inputs),
-            Op::Directory {
-                path,
-                source,
-                owner,
-                mode,
-            } => self.prepare_directory(step.index, path, source, owner.as_deref(), *mode, inputs),
-            Op::Workdir { path } => self.prepare_workdir(step.index, path),
-            Op::From { .. }
-            | Op::Env { .. }
-            | Op::Label { .. }
-            | Op::User { .. }
-            | Op::Entrypoint { .. }
-            | Op::DefaultArgs { .. }
-            | Op::MountedCache { .. }
-            | Op::UnmountCache { .. }
-            | Op::Config { .. } => Ok(Prepared::Nothing),
-        }
-    }
-
-    /// `path` against the image's working directory, keeping a trailing `/` (it names a
-    /// directory).
-    fn in_workdir(&self, path: &str) -> String {
-        let workdir = self
-            .state
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| c.working_dir.clone())
-            .filter(|w| !w.is_empty())
-            .unwrap_or_else(|| "/".to_owned());
-        let trailing = path.len() > 1 && path.ends_with('/');
-        let mut out = join_path(&normalize_path(&workdir), path);
-        if trailing && out != "/" {
-            out.push('/');
-        }
-        out
-    }
-
-    /// The uid and gid of `owner` in the image built so far.
-    fn owner_ids(&self, owner: &str, index: usize) -> Result<(u32, u32)> {
-        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
-        resolve_owner(&dirs, owner, index)
-    }
-
-    fn prepare_file(
-        &mut self,
-        index: usize,
-        path: &str,
-        source: &FileSource,
-        owner: Option<&str>,
-        mode: Option<u32>,
-        inputs: &mut BTreeMap<String, String>,
-    ) -> Result<Prepared> {
-        let kind = match source {
-            FileSource::Url { url, sha256 } => {
-                let digest = self.engine.fetcher.fetch(url, sha256.as_ref())?;
-                inputs.insert("url".to_owned(), digest.to_string());
-                self.url_inputs.insert(url.clone(), digest.clone());
-                ItemKind::File(self.engine.store.blob_path(&digest))
-            }
-            FileSource::HostFile(p) => {
-                let digest = file_digest(p)?;
-                inputs.insert("host_file".to_owned(), digest.to_string());
-                self.inputs.push(BuildInput::new(
-                    InputKind::HostFile,
-                    p.display().to_string(),
-                    digest.clone(),
-                ));
-                ItemKind::File(p.clone())
-            }
-            FileSource::Bytes(b) => ItemKind::Bytes(b.clone()),
-        };
-        let mut dest = self.in_workdir(path);
-        // A destination that is a directory in the image takes the file inside, as
-        // `COPY file /existing-dir` does.
-        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
-        if !dest.ends_with('/')
-            && dest != "/"
-            && matches!(crate::merged::lookup(&dirs, &dest)?, crate::merged::Lookup::Found(e) if e.is_dir())
-        {
-            dest.push('/');
-        }
-        let target = FileTarget::of(&dest, source, mode).map_err(|e| Error::Step {
-            index,
-            reason: e.to_string(),
-        })?;
-        let (uid, gid) = match owner {
-            Some(o) => self.owner_ids(o, index)?,
-            None => (0, 0),
-        };
-        let item = CopyItem {
-            rel: String::new(),
-            kind,
-            uid: u64::from(uid),
-            gid: u64::from(gid),
-            mode: target.mode,
-            mtime: self
-                .engine
-                .source_date_epoch
-                .unwrap_or_else(crate::time::now_epoch),
-        };
-        // Missing parents get the copy's owner, as with BuildKit's `--chown`.
-        Ok(Prepared::Items {
-            dest: target.path,
-            items: vec![item],
-            dest_owner: (u64::from(uid), u64::from(gid)),
-        })
-    }
-
-    fn prepare_directory(
-        &mut self,
-        index: usize,
-        path: &str,
-        source: &DirectorySource,
-        owner: Option<&str>,
-        mode: Option<u32>,
-        inputs: &mut BTreeMap<String, String>,
-    ) -> Result<Prepared> {
-        let mut items = match source {
-            DirectorySource::Host(dir) => {
-                let items = host_tree(dir)?;
-                let digest = tree_digest(&items)?;
-                inputs.insert("host_dir".to_owned(), digest.to_string());
-                self.inputs.push(BuildInput::new(
-                    InputKind::HostDirectory,
-                    dir.display().to_string(),
-                    digest,
-                ));
-                items
-            }
-            DirectorySource::HostIgnoring {
-                path: dir,
-                within,
-                ignore,
-            } => {
-                // Only what survives the ignore file is read and hashed: an ignored file's
-                // change leaves the key alone.
-                let items = host_tree_ignoring(dir, within, ignore, index)?;
-                let digest = tree_digest(&items)?;
-                inputs.insert("host_dir".to_owned(), digest.to_string());
-                self.inputs.push(BuildInput::new(
-                    InputKind::HostDirectory,
-                    dir.display().to_string(),
-                    digest,
-                ));
-                items
-            }
-            DirectorySource::HostArchive(archive) => {
-                let digest = file_digest(archive)?;
-                inputs.insert("host_archive".to_owned(), digest.to_string());
-                let name = archive.display().to_string();
-                self.inputs
-                    .push(BuildInput::new(InputKind::HostFile, name, digest));
-                archive_tree(archive, index)?
-            }
-            DirectorySource::Container {
-                container,
-                path: from,
-            } => {
-                let helper = self.build_helper(container, &format!("helper-{index}"))?;
-                inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
-                let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
-                image_tree(&dirs, &normalize_path(from), index)?
-            }
-        };
-        let mut dest = self.in_workdir(path);
-        if let Some(first) = items.first()
-            && !matches!(first.kind, ItemKind::Dir)
-            && dest.ends_with('/')
-        {
-            let name = match source {
-                DirectorySource::Container { path: from, .. } => normalize_path(from)
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("")
-                    .to_owned(),
-                DirectorySource::Host(dir)
-                | DirectorySource::HostArchive(dir)
-                | DirectorySource::HostIgnoring { path: dir, .. } => dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            };
-            dest.push_str(&name);
-        }
-        let resolved = match owner {
-            Some(o) => Some(self.owner_ids(o, index)?),
-            None => None,
-        };
-        override_copied_meta(source, &mut items, resolved, mode);
-        let dest_owner = resolved.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g)));
-        Ok(Prepared::Items {
-            dest,
-            items,
-            dest_owner,
-        })
-    }
-
-    /// Runs a step that missed the cache; returns its layer, if it made one.
-    fn execute(
-        &self,
-        ctx: &StepContext<'_>,
-        step: &Step<'_>,
-        prepared: Prepared,
-    ) -> Result<Option<(Descriptor, Digest)>> {
-        match (step.op, prepared) {
-            (
-                Op::Exec {
-                    argv, network, env, ..
-                },
-                prepared,
-            ) => {
-                let mounts = match prepared {
-                    Prepared::Exec(mounts) => mounts,
-                    Prepared::Nothing | Prepared::Items { .. } => Vec::new(),
-                };
-                let request = crate::exec::ExecRequest {
-                    argv,
-                    network: *network,
-                    build_env: env,
-                    caches: step.state.caches(),
-                    mounts: &mounts,
-                    secrets: self.settings.secrets,
-                };
-                crate::exec::run_exec(ctx, &self.state, &request)
-            }
-            (
-                _,
-                Prepared::Items {
-                    dest,
-                    items,
-                    dest_owner,
-                },
-            ) => {
-                let dirs: Vec<PathBuf> = self.engine.snapshots.read_dirs(&self.state.layers)?;
-                Ok(Some(write_items_layer(
-                    ctx, &dirs, &dest, &items, dest_owner,
-                )?))
-            }
-            _ => Ok(None),
-        }
     }
 
     /// After a failure: keeps the layers made so far referenced (best effort).

@@ -33,8 +33,9 @@ pub struct Artifact {
 
 impl Artifact {
     /// Writes the payload, the empty config and the artifact manifest about `subject` into
-    /// `store`; returns the manifest's descriptor (with its `artifactType`). Deterministic: the
-    /// same payload about the same subject is the same manifest.
+    /// `store`, with an attachment ref tying it to its subject (so gc keeps it exactly as long
+    /// as the subject); returns the manifest's descriptor (with its `artifactType`).
+    /// Deterministic: the same payload about the same subject is the same manifest.
     pub fn write(&self, store: &Store, subject: &Descriptor) -> Result<Descriptor> {
         let config_digest = store.write_blob(EMPTY_CONFIG)?;
         let mut config = Descriptor::new(
@@ -57,10 +58,11 @@ impl Artifact {
         );
         let mut manifest = ImageManifest::new(MediaType::OciManifest, config, vec![layer]);
         manifest.artifact_type = Some(self.artifact_type.clone());
-        manifest.subject = Some(subject);
+        manifest.subject = Some(subject.clone());
         manifest.annotations = self.annotations.clone();
         let mut descriptor = store.write_manifest(&manifest)?;
         descriptor.artifact_type = Some(self.artifact_type.clone());
+        store.set_attachment_ref(&subject.digest, &descriptor)?;
         Ok(descriptor)
     }
 

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use plinth_oci::store::{GcOptions, Store};
-use plinth_oci::{Descriptor, Digest, Error, MediaType, Platform};
+use plinth_oci::{Descriptor, Digest, Error, ManifestDocument, MediaType, Platform};
 use store_support::{count_files, store_image, store_index};
 
 fn store() -> (tempfile::TempDir, Store) {
@@ -172,6 +172,75 @@ fn gc_keeps_what_refs_reach_and_removes_the_rest() {
     let report = store.gc(&GcOptions::immediate()).unwrap();
     assert_eq!(report.blobs_removed, reachable.len() as u64);
     assert_eq!(count_files(&store.root().join("blobs/sha256")), 0);
+}
+
+/// An SBOM-like artifact about `subject`, written with its attachment ref.
+fn attach(store: &Store, subject: &Descriptor, payload: &[u8]) -> Descriptor {
+    plinth_oci::Artifact {
+        artifact_type: "application/spdx+json".into(),
+        payload_media_type: "application/spdx+json".into(),
+        payload: payload.to_vec(),
+        annotations: Default::default(),
+    }
+    .write(store, subject)
+    .unwrap()
+}
+
+#[test]
+fn gc_keeps_attachments_while_their_subject_is_kept_and_drops_them_with_it() {
+    let (_dir, store) = store();
+    let index = store_index(&store, &[Platform::linux_amd64(), Platform::linux_arm64()]);
+    store.set_ref("base:1", &index).unwrap();
+    let platform_manifest = store.walk(&index).unwrap()[..]
+        .iter()
+        .rev()
+        .find(|d| d.media_type == MediaType::OciManifest)
+        .cloned()
+        .unwrap();
+    let sbom = attach(
+        &store,
+        &platform_manifest,
+        b"{\"spdxVersion\":\"SPDX-2.3\"}",
+    );
+    // An attestation about the attestation: kept through the chain.
+    let about_sbom = attach(&store, &sbom, b"{\"signature\":1}");
+    let payload = Digest::of(b"{\"spdxVersion\":\"SPDX-2.3\"}");
+    assert_eq!(
+        store.attachments_of(&platform_manifest.digest).unwrap(),
+        std::slice::from_ref(&sbom)
+    );
+
+    let report = store.gc(&GcOptions::immediate()).unwrap();
+    assert_eq!(report.blobs_removed, 0, "{report:?}");
+    assert_eq!(report.attachment_refs_removed, 0);
+    for kept in [&sbom.digest, &about_sbom.digest, &payload] {
+        assert!(
+            store.has_blob(kept),
+            "{kept} was dropped while its image is kept"
+        );
+    }
+    let ManifestDocument::Image(manifest) = store.read_document(&sbom).unwrap() else {
+        panic!("an artifact is an image manifest")
+    };
+    assert_eq!(
+        plinth_oci::Artifact::read_payload(&store, &manifest).unwrap(),
+        b"{\"spdxVersion\":\"SPDX-2.3\"}"
+    );
+
+    // The image goes: its attachments go with it, refs and blobs.
+    assert!(store.delete_ref("base:1").unwrap());
+    let report = store.gc(&GcOptions::immediate()).unwrap();
+    assert_eq!(report.attachment_refs_removed, 2);
+    for gone in [&sbom.digest, &about_sbom.digest, &payload] {
+        assert!(!store.has_blob(gone), "{gone} outlived its image");
+    }
+    assert!(
+        store
+            .attachments_of(&platform_manifest.digest)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.list_refs().unwrap().is_empty());
 }
 
 #[test]

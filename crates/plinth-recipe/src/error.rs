@@ -81,6 +81,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A base image of a Dockerfile could not be resolved to read its stages on its config.
+    #[error("failed to resolve `{image}`, a base image of the Dockerfile, for {platform}")]
+    BaseImage {
+        /// The image as `FROM` names it.
+        image: String,
+        /// The platform read for.
+        platform: String,
+        /// Why (the resolver's error).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The Dockerfile reader found problems; all of them are listed.
     #[error("the Dockerfile cannot be read ({} problem{}):\n{}", .problems.len(), if .problems.len() == 1 { "" } else { "s" }, bullet_list(.problems))]
     Dockerfile {

@@ -74,8 +74,8 @@ pub use error::{Error, Problem, Result};
 pub use inputs::{FileTarget, resolve_in_context};
 pub use op::{DirectorySource, ExecOptions, FileOptions, FileSource, Network, Op};
 pub use reader::{
-    BaseConfig, DockerfileRead, ReaderOptions, base_images, parse_dockerfile,
-    parse_dockerfile_with, read_dockerfile,
+    BaseConfig, BaseError, BaseResolver, DockerfileRead, ReaderOptions, base_images,
+    parse_dockerfile, parse_dockerfile_with, read_dockerfile, read_dockerfile_resolved,
 };
 pub use run_mount::{BindSource, RunMount, SecretMount};
 pub use setting::{HealthCheck, ImageSetting};

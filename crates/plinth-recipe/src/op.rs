@@ -133,6 +133,19 @@ pub enum Op {
     },
 }
 
+/// The `--chown=OWNER` and `--chmod=MODE` (octal) flags of a `COPY`/`ADD` with this owner and
+/// mode, in that order. The buildable view and the engine's history both write them.
+pub fn owner_mode_flags(owner: Option<&str>, mode: Option<u32>) -> Vec<String> {
+    let mut flags = Vec::new();
+    if let Some(o) = owner {
+        flags.push(format!("--chown={o}"));
+    }
+    if let Some(m) = mode {
+        flags.push(format!("--chmod={m:o}"));
+    }
+    flags
+}
+
 /// Network access of an exec.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -150,6 +163,16 @@ impl Network {
     /// Whether this is the default.
     pub fn is_enabled(&self) -> bool {
         *self == Network::Enabled
+    }
+
+    /// The `RUN` flag that asks for this network (`--network=none`, `--network=host`); none
+    /// for the default. The buildable view and the engine's history both write it.
+    pub fn dockerfile_flag(&self) -> Option<&'static str> {
+        match self {
+            Network::Enabled => None,
+            Network::Disabled => Some("--network=none"),
+            Network::Host => Some("--network=host"),
+        }
     }
 }
 

@@ -126,18 +126,7 @@ impl Client {
             } else {
                 None
             };
-            let mut rb = self
-                .inner
-                .http
-                .for_url(&url)?
-                .request(method.clone(), url.clone())
-                .headers(headers.clone());
-            if let Some(a) = auth {
-                rb = rb.header(AUTHORIZATION, a);
-            }
-            if let Some(d) = deadline {
-                rb = rb.timeout(d);
-            }
+            let mut rb = self.request_builder(&method, &url, &headers, auth, deadline)?;
             if let Some(b) = &fixed {
                 rb = rb.body(b.clone());
             } else if let Some(s) = stream.take() {
@@ -183,17 +172,7 @@ impl Client {
                 && let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok())
             {
                 redirects += 1;
-                if redirects > MAX_REDIRECTS {
-                    return Err(Error::Protocol {
-                        url: shown,
-                        reason: format!("more than {MAX_REDIRECTS} redirects"),
-                    });
-                }
-                let target = url.join(loc).map_err(|_| Error::Protocol {
-                    url: shown.clone(),
-                    reason: "invalid `Location` header".into(),
-                })?;
-                check_redirect(endpoint, &target)?;
+                let target = redirect_target(endpoint, &url, loc, redirects)?;
                 // Credentials for the registry never go to another host (blob storage, CDNs).
                 on_registry = same_origin(&target, &endpoint.base);
                 url = target;
@@ -201,18 +180,37 @@ impl Client {
                 continue;
             }
             if retry_transient && attempt < policy.max_attempts && is_retryable_status(status) {
-                let retry_after = resp
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                let wait = policy.backoff(attempt, retry_after);
+                let wait = policy.backoff(attempt, retry_after_of(&resp));
                 tracing::warn!(method = %method, url = %shown, status, ?wait, "registry answered with a transient error, retrying");
                 tokio::time::sleep(wait).await;
                 continue;
             }
             return Ok(resp);
         }
+    }
+
+    /// One attempt's request without its body: headers, the credential, the deadline.
+    fn request_builder(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: &HeaderMap,
+        auth: Option<reqwest::header::HeaderValue>,
+        deadline: Option<std::time::Duration>,
+    ) -> Result<reqwest::RequestBuilder> {
+        let mut rb = self
+            .inner
+            .http
+            .for_url(url)?
+            .request(method.clone(), url.clone())
+            .headers(headers.clone());
+        if let Some(a) = auth {
+            rb = rb.header(AUTHORIZATION, a);
+        }
+        if let Some(d) = deadline {
+            rb = rb.timeout(d);
+        }
+        Ok(rb)
     }
 
     fn record_rate_limit(&self, endpoint: &Endpoint, resp: &Response) {
@@ -319,6 +317,37 @@ pub(crate) async fn http_error(resp: Response, method: &str) -> Error {
         headers,
         body: cut,
     }))
+}
+
+/// Where a redirect from `url` to `location` goes, refused past [`MAX_REDIRECTS`] (`redirects`
+/// counts this one) or when [`check_redirect`] refuses the target.
+fn redirect_target(
+    endpoint: &Endpoint,
+    url: &Url,
+    location: &str,
+    redirects: usize,
+) -> Result<Url> {
+    let shown = RedactedUrl::from(url);
+    if redirects > MAX_REDIRECTS {
+        return Err(Error::Protocol {
+            url: shown,
+            reason: format!("more than {MAX_REDIRECTS} redirects"),
+        });
+    }
+    let target = url.join(location).map_err(|_| Error::Protocol {
+        url: shown,
+        reason: "invalid `Location` header".into(),
+    })?;
+    check_redirect(endpoint, &target)?;
+    Ok(target)
+}
+
+/// The wait a `Retry-After` header asks for (seconds or an HTTP date), if any.
+fn retry_after_of(resp: &Response) -> Option<std::time::Duration> {
+    resp.headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()))
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {

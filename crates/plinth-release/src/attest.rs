@@ -117,6 +117,13 @@ pub(crate) fn attachments_of(
                 .get(&build.platform)
                 .map(ToString::to_string)
                 .unwrap_or_default(),
+            dockerfile: built
+                .recipe_file
+                .as_ref()
+                .map(|f| plinth_attest::RecordedDockerfile {
+                    path: f.path.clone(),
+                    digest: f.digest.to_string(),
+                }),
         };
         let context = ProvenanceContext {
             recipe: &recipe,
@@ -125,6 +132,7 @@ pub(crate) fn attachments_of(
         };
         all.extend(
             attestations(
+                store,
                 &context,
                 std::slice::from_ref(build),
                 image,
@@ -132,66 +140,8 @@ pub(crate) fn attachments_of(
             )
             .map_err(attest_err)?,
         );
-        if let Some(subject) = image.manifest(&build.platform) {
-            all.extend(sbom_attachments(store, built, build, subject, target)?);
-        }
     }
     Ok(all)
-}
-
-/// The SBOMs of one platform image (SPDX 2.3 and CycloneDX 1.5), generated from its layers, as
-/// artifacts about its published manifest `subject`.
-fn sbom_attachments(
-    store: &plinth_oci::Store,
-    built: &BuiltVersion,
-    build: &plinth_executor::PlatformBuild,
-    subject: &plinth_oci::Descriptor,
-    target: &Reference,
-) -> Result<Vec<Attachment>> {
-    let sbom_err = |e: plinth_sbom::Error| Error::Sbom {
-        target: format!("{target} ({})", build.platform),
-        source: Box::new(e),
-    };
-    let manifest = match store.read_document(subject).map_err(|e| Error::Attest {
-        action: "read the manifest of",
-        target: target.to_string(),
-        source: Box::new(e.into()),
-    })? {
-        plinth_oci::ManifestDocument::Image(m) => m,
-        plinth_oci::ManifestDocument::Index(_) => return Ok(Vec::new()),
-    };
-    let files = plinth_sbom::ImageFiles::from_store(store, &manifest).map_err(sbom_err)?;
-    let created = build
-        .config
-        .created
-        .as_deref()
-        .and_then(plinth_sbom::parse_rfc3339)
-        .unwrap_or(0);
-    let sbom = plinth_sbom::generate(
-        &files,
-        plinth_sbom::Subject {
-            name: built.repository.clone(),
-            digest: subject.digest.clone(),
-            platform: build.platform.clone(),
-        },
-        created,
-    )
-    .map_err(sbom_err)?;
-    [plinth_sbom::Format::Spdx, plinth_sbom::Format::CycloneDx]
-        .into_iter()
-        .map(|format| {
-            Ok(Attachment {
-                subject: subject.clone(),
-                artifact: plinth_oci::Artifact {
-                    artifact_type: format.media_type().to_owned(),
-                    payload_media_type: format.media_type().to_owned(),
-                    payload: sbom.to_json(format).map_err(sbom_err)?,
-                    annotations: std::collections::BTreeMap::new(),
-                },
-                what: format!("{format} SBOM ({})", build.platform),
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use plinth_catalog::{Family, Version};
 use plinth_executor::{BuildOptions, BuildReporter, Executor, PlatformBuild};
 use plinth_oci::{Descriptor, Digest, Platform};
-use plinth_recipe::{AppliedSubstitution, ImageSubstitutions};
+use plinth_recipe::{AppliedSubstitution, BaseResolver, ImageSubstitutions};
 
 use crate::error::{Error, Result};
 
@@ -37,6 +37,8 @@ pub struct BuiltVersion {
     pub builds: Vec<PlatformBuild>,
     /// The canonical digest of each platform's recipe (after substitutions).
     pub recipe_digests: BTreeMap<Platform, Digest>,
+    /// The Dockerfile it was built from, for a family kept as files.
+    pub recipe_file: Option<plinth_catalog::RecipeFile>,
     /// The sanity-check report of each platform, once checked.
     pub check_reports: Vec<plinth_catalog::checks::CheckReport>,
     /// The image with the standard annotations, once annotated (then [`BuiltVersion::root`]
@@ -54,17 +56,20 @@ pub fn build_ref(repository: &str, version: &Version) -> String {
 }
 
 /// Builds `version` of `family` for every platform of the family with `executor` (the embedded
-/// engine or BuildKit), through [`PlatformRecipes::build`](crate::PlatformRecipes::build): one
+/// engine or BuildKit), its Dockerfile stages (a family kept as files) read on the base configs
+/// `bases` resolves, through [`PlatformRecipes::build`](crate::PlatformRecipes::build): one
 /// concurrent build when the recipe is the same for every platform (the usual case), else one
 /// per platform with the index assembled.
 pub fn build_version(
     executor: &dyn Executor,
+    bases: &dyn BaseResolver,
     family: &dyn Family,
     version: &Version,
     reporter: Arc<dyn BuildReporter>,
 ) -> Result<BuiltVersion> {
     build_version_with(
         executor,
+        bases,
         family,
         version,
         reporter,
@@ -77,6 +82,7 @@ pub fn build_version(
 /// [`BuiltVersion::substitutions`].
 pub fn build_version_with(
     executor: &dyn Executor,
+    bases: &dyn BaseResolver,
     family: &dyn Family,
     version: &Version,
     reporter: Arc<dyn BuildReporter>,
@@ -90,7 +96,7 @@ pub fn build_version_with(
     };
     let mut recipes = crate::PlatformRecipes::new();
     for platform in family.platforms() {
-        let recipe = family.recipe(version, &platform)?;
+        let recipe = family.build_recipe(version, &platform, bases, substitutions)?;
         recipes.push_substituted(platform, recipe, substitutions);
     }
     let options = BuildOptions::new(recipes.platforms())
@@ -132,6 +138,7 @@ pub fn build_version_with(
         warnings,
         builds,
         recipe_digests,
+        recipe_file: family.recipe_file(version),
         check_reports: Vec::new(),
         annotated: None,
         source: None,

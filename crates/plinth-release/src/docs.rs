@@ -51,10 +51,18 @@ impl Releaser {
     /// Renders the docs without writing them.
     pub fn render_docs(&self) -> Result<Docs> {
         let histories = self.histories()?;
-        let readme =
-            plinth_render::render_readme(self.catalog.title(), self.catalog.owner(), &histories)?;
-        let json = plinth_render::render_registry_json(&histories)?;
         let dir = self.catalog_dir();
+        // The README sits in the catalog directory: a file family's paths are shown from there.
+        let abouts = self.catalog.families().iter().map(|f| {
+            let mut about = f.about();
+            about.files = about.files.map(|files| files.relative_to(dir));
+            about
+        });
+        let readme =
+            plinth_render::Readme::new(self.catalog.title(), self.catalog.owner(), &histories)
+                .with_family_abouts(abouts)
+                .render()?;
+        let json = plinth_render::render_registry_json(&histories)?;
         Ok(Docs {
             files: vec![
                 (dir.join(README_FILE), readme),

@@ -84,16 +84,6 @@ pub enum Error {
         source: Box<plinth_attest::Error>,
     },
 
-    /// Generating the SBOM of a platform image failed.
-    #[error("failed to generate the SBOM of `{target}`")]
-    Sbom {
-        /// The image and platform.
-        target: String,
-        /// The cause.
-        #[source]
-        source: Box<plinth_sbom::Error>,
-    },
-
     /// A build with stand-in images (`--substitute-image`) was to be published to a registry
     /// that is not on this machine.
     #[error(

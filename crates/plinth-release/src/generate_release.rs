@@ -175,6 +175,7 @@ impl Releaser {
         let tools = self.build_tools(family.repository())?;
         let mut built = build_version_with(
             tools.executor.as_ref(),
+            tools.bases.as_ref(),
             family,
             version,
             self.reporter.build_reporter(),

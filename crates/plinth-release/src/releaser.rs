@@ -11,7 +11,7 @@ use plinth_catalog::{
 };
 use plinth_executor::Executor;
 use plinth_oci::{Digest, Reference};
-use plinth_recipe::ImageSubstitutions;
+use plinth_recipe::{BaseResolver, ImageSubstitutions};
 use plinth_registry::{Client, TagListOptions};
 
 use crate::error::{Error, Result};
@@ -104,6 +104,8 @@ impl ReleaseSettings {
 pub(crate) struct BuildTools {
     pub(crate) executor: Arc<dyn Executor>,
     pub(crate) checker: Arc<dyn ImageChecker>,
+    /// Resolves the base images a Dockerfile's stages are read on.
+    pub(crate) bases: Arc<dyn BaseResolver>,
 }
 
 /// The state of one release command. Each family's tags are listed at most once per
@@ -155,11 +157,13 @@ impl Releaser {
 
     /// Builds versions with `executor` (the embedded engine or BuildKit) and checks them with
     /// `checker`. Both must work in the registry client's store, from which pushes read; this is
-    /// checked here, once.
+    /// checked here, once. `bases` resolves the base images of a family's Dockerfile (the
+    /// embedded engine, which is also the checker, in practice).
     pub fn with_executor(
         mut self,
         executor: Arc<dyn Executor>,
         checker: Arc<dyn ImageChecker>,
+        bases: Arc<dyn BaseResolver>,
     ) -> Result<Self> {
         let client_store = self.client.store().root();
         let what = [
@@ -175,7 +179,11 @@ impl Releaser {
                 });
             }
         }
-        self.tools = Some(BuildTools { executor, checker });
+        self.tools = Some(BuildTools {
+            executor,
+            checker,
+            bases,
+        });
         Ok(self)
     }
 
@@ -439,7 +447,7 @@ mod tests {
             engine_at(dir.path(), "other"),
         );
         let err = r
-            .with_executor(other.clone(), same.clone())
+            .with_executor(other.clone(), same.clone(), same.clone())
             .expect_err("another store is refused");
         assert!(
             err.to_string()
@@ -452,12 +460,14 @@ mod tests {
             engine_at(dir.path(), "store"),
             engine_at(dir.path(), "other"),
         );
-        let err = r.with_executor(same, other).expect_err("refused");
+        let err = r
+            .with_executor(same.clone(), other, same)
+            .expect_err("refused");
         assert!(err.to_string().starts_with("the checker works in"), "{err}");
 
         let (dir, r) = releaser("127.0.0.1:5000", &[]);
         let same = engine_at(dir.path(), "store");
-        let r = r.with_executor(same.clone(), same).unwrap();
+        let r = r.with_executor(same.clone(), same.clone(), same).unwrap();
         assert_eq!(r.build_tools("fam").unwrap().executor.name(), "embedded");
     }
 }

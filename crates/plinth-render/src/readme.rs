@@ -17,7 +17,7 @@
 
 use minijinja::value::{Serde, Value};
 use minijinja::{AutoEscape, Environment};
-use plinth_catalog::{VersionEntry, VersionHistory};
+use plinth_catalog::{FamilyAbout, VersionEntry, VersionHistory};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -71,6 +71,7 @@ pub struct Readme<'a> {
     owner: String,
     declarations: Vec<Declaration>,
     package_changelog: Vec<PackageRelease>,
+    abouts: Vec<FamilyAbout>,
 }
 
 impl<'a> Readme<'a> {
@@ -87,7 +88,17 @@ impl<'a> Readme<'a> {
             owner: owner.into(),
             declarations: Vec::new(),
             package_changelog: Vec::new(),
+            abouts: Vec::new(),
         }
+    }
+
+    /// What each family says about itself ([`plinth_catalog::Family::about`]), one per history
+    /// in the same order (a history without one has nothing to say). A family kept as files is
+    /// described as files (where its Dockerfile and checks live, with paths as given: relative
+    /// to the README's directory); its title, description and owner head its table.
+    pub fn with_family_abouts(mut self, abouts: impl IntoIterator<Item = FamilyAbout>) -> Self {
+        self.abouts = abouts.into_iter().collect();
+        self
     }
 
     /// Adds a link to a family's declaration under the introduction.
@@ -110,11 +121,36 @@ impl<'a> Readme<'a> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.add_template(TEMPLATE_NAME, TEMPLATE)?;
-        let registries: Vec<HistoryView> = self.histories.iter().map(HistoryView::from).collect();
+        let none = FamilyAbout::default();
+        let abouts: Vec<&FamilyAbout> = (0..self.histories.len())
+            .map(|i| self.abouts.get(i).unwrap_or(&none))
+            .collect();
+        let registries: Vec<HistoryView> = self
+            .histories
+            .iter()
+            .zip(&abouts)
+            .map(|(history, about)| HistoryView::new(history, about))
+            .collect();
+        let file_families = self
+            .histories
+            .iter()
+            .zip(&abouts)
+            .filter_map(|(history, about)| {
+                let files = about.files.as_ref()?;
+                Some(FileFamilyView {
+                    repository: history.display_repository(),
+                    dockerfile: files.dockerfile.display().to_string(),
+                    checks: files.checks.display().to_string(),
+                    versions: files.versions.display().to_string(),
+                })
+            })
+            .collect::<Vec<_>>();
         let ctx = ReadmeContext {
             title: &self.title,
             owner: &self.owner,
             declarations: &self.declarations,
+            code_families: file_families.len() < self.histories.len() || self.histories.is_empty(),
+            file_families,
             registries,
             package_changelog: &self.package_changelog,
         };
@@ -138,14 +174,32 @@ struct ReadmeContext<'c> {
     title: &'c str,
     owner: &'c str,
     declarations: &'c [Declaration],
+    /// Whether any family is declared in code.
+    code_families: bool,
+    /// The families kept as files.
+    file_families: Vec<FileFamilyView>,
     registries: Vec<HistoryView>,
     package_changelog: &'c [PackageRelease],
+}
+
+/// Where a family kept as files has its files.
+#[derive(Serialize)]
+struct FileFamilyView {
+    repository: String,
+    dockerfile: String,
+    checks: String,
+    versions: String,
 }
 
 /// The template's view of a version history (the original's "registry"), shaped like the original's objects (`None` kept as `none`).
 #[derive(Serialize)]
 struct HistoryView {
     repository: String,
+    /// Whether the family is kept as files (its example is its recorded Dockerfile).
+    files: bool,
+    title: Option<String>,
+    description: Option<String>,
+    owner: Option<String>,
     /// The Dockerfile example of the highest entry with a changelog entry.
     example: Option<String>,
     entries: Vec<EntryView>,
@@ -170,10 +224,14 @@ struct ChangelogView {
     dockerfile_example: String,
 }
 
-impl From<&VersionHistory> for HistoryView {
-    fn from(r: &VersionHistory) -> Self {
+impl HistoryView {
+    fn new(r: &VersionHistory, about: &FamilyAbout) -> Self {
         Self {
             repository: r.display_repository(),
+            files: about.files.is_some(),
+            title: about.title.clone(),
+            description: about.description.clone(),
+            owner: about.owner.clone(),
             example: r
                 .entries()
                 .iter()

@@ -32,7 +32,7 @@ pub struct ImageFiles {
 /// Whether a file at `path` (no leading `/`) is read: package databases, their license files
 /// and `os-release`.
 pub fn is_package_metadata(path: &str) -> bool {
-    const EXACT: [&str; 8] = [
+    const EXACT: [&str; 9] = [
         "etc/os-release",
         "usr/lib/os-release",
         "var/lib/dpkg/status",
@@ -41,6 +41,7 @@ pub fn is_package_metadata(path: &str) -> bool {
         "usr/lib/sysimage/rpm/rpmdb.sqlite",
         "var/lib/rpm/Packages",
         "var/lib/rpm/Packages.db",
+        "usr/lib/sysimage/rpm/Packages.db",
     ];
     if EXACT.contains(&path) {
         return true;

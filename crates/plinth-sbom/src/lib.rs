@@ -6,8 +6,8 @@
 //!
 //! - dpkg: `var/lib/dpkg/status` and distroless's `status.d/*`; licenses from machine-readable
 //!   `usr/share/doc/PACKAGE/copyright` files;
-//! - rpm: the sqlite database (`rpmdb.sqlite`, Amazon Linux 2023, Fedora); the older Berkeley DB
-//!   and ndb databases give a warning instead;
+//! - rpm: the sqlite database (`rpmdb.sqlite`, Amazon Linux 2023, Fedora), the Berkeley DB
+//!   hash database (`Packages`, Amazon Linux 2, CentOS 7) and ndb (`Packages.db`, SUSE);
 //! - Python: `*.dist-info/METADATA`, `*.egg-info/PKG-INFO` and `*.egg-info` files anywhere;
 //! - apk: `lib/apk/db/installed`.
 //!

@@ -66,6 +66,7 @@ fn provenance_names_the_recipe_every_input_with_its_digest_and_the_builder() {
         repository: "example/python".into(),
         version: "1.2.3".into(),
         recipe_digest: Digest::of(b"recipe").to_string(),
+        dockerfile: None,
     };
     let context = ProvenanceContext {
         recipe: &recipe,

@@ -1,3 +1,4 @@
+use super::names::platform_cache_ref;
 use super::*;
 
 #[test]

@@ -11,6 +11,7 @@
 mod common;
 
 mod cases;
+mod input_cases;
 mod run_cases;
 mod tree;
 
@@ -402,6 +403,11 @@ fn dockerfiles_build_as_buildkit_builds_them() {
     let cases: Vec<(&Case, &Extra)> = cases::CASES
         .iter()
         .map(|c| (c, &run_cases::NO_EXTRA))
+        .chain(
+            input_cases::INPUT_CASES
+                .iter()
+                .map(|c| (c, &run_cases::NO_EXTRA)),
+        )
         .chain(run_cases::RUN_CASES.iter().map(|(c, e)| (c, e)))
         .filter(|(c, _)| only.as_deref().is_none_or(|o| c.name.contains(o)))
         .collect();

@@ -1,7 +1,7 @@
 //! Evaluation of container-structure-test tests.
 
 use plinth_oci::ImageConfig;
-use plinth_oci::config::split_env;
+use plinth_oci::config::{RuntimeConfig, split_env};
 use regex::Regex;
 
 use super::expand::{expand, expand_env};
@@ -257,42 +257,57 @@ pub(crate) fn evaluate_metadata(
     };
     let runtime = config.config.clone().unwrap_or_default();
     let mut errors = Vec::new();
+    compare_env_and_labels(test, &runtime, &mut errors)?;
+    compare_process(test, &runtime, &mut errors);
+    compare_ports_and_volumes(test, &runtime, &mut errors);
+    verdict(errors)
+}
+
+/// One expected env var or label against the image's value (literal or a regex).
+fn compare_pair(
+    what: &str,
+    pair: &MetadataPair,
+    actual: Option<&str>,
+    errors: &mut Vec<String>,
+) -> Result<(), Verdict> {
+    match actual {
+        None => errors.push(format!("{what} {} not found in image metadata", pair.key)),
+        Some(actual) => {
+            let ok = if pair.is_regex {
+                matches(&pair.value, actual)?
+            } else {
+                actual == pair.value
+            };
+            if !ok {
+                errors.push(format!(
+                    "{what} {} value {actual} does not match expected value: {}",
+                    pair.key, pair.value
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `envVars` (the last definition of a name wins) and `labels`.
+fn compare_env_and_labels(
+    test: &MetadataTest,
+    runtime: &RuntimeConfig,
+    errors: &mut Vec<String>,
+) -> Result<(), Verdict> {
     let env: Vec<(String, String)> = runtime
         .env
         .iter()
         .flatten()
         .map(|kv| split_env(kv))
         .collect();
-    let compare = |what: &str,
-                   pair: &MetadataPair,
-                   actual: Option<&str>,
-                   errors: &mut Vec<String>|
-     -> Result<(), Verdict> {
-        match actual {
-            None => errors.push(format!("{what} {} not found in image metadata", pair.key)),
-            Some(actual) => {
-                let ok = if pair.is_regex {
-                    matches(&pair.value, actual)?
-                } else {
-                    actual == pair.value
-                };
-                if !ok {
-                    errors.push(format!(
-                        "{what} {} value {actual} does not match expected value: {}",
-                        pair.key, pair.value
-                    ));
-                }
-            }
-        }
-        Ok(())
-    };
     for pair in &test.env_vars {
         let actual = env
             .iter()
             .rev()
             .find(|(k, _)| *k == pair.key)
             .map(|(_, v)| v.as_str());
-        compare("env var", pair, actual, &mut errors)?;
+        compare_pair("env var", pair, actual, errors)?;
     }
     for pair in &test.labels {
         let actual = runtime
@@ -300,8 +315,13 @@ pub(crate) fn evaluate_metadata(
             .as_ref()
             .and_then(|l| l.get(&pair.key))
             .map(String::as_str);
-        compare("label", pair, actual, &mut errors)?;
+        compare_pair("label", pair, actual, errors)?;
     }
+    Ok(())
+}
+
+/// `entrypoint`, `cmd`, `workdir` and `user`, each only when the test gives it.
+fn compare_process(test: &MetadataTest, runtime: &RuntimeConfig, errors: &mut Vec<String>) {
     let list = |l: &Option<Vec<String>>| l.clone().unwrap_or_default();
     if let Some(expected) = &test.entrypoint
         && *expected != list(&runtime.entrypoint)
@@ -335,6 +355,15 @@ pub(crate) fn evaluate_metadata(
             ));
         }
     }
+}
+
+/// `exposedPorts`/`unexposedPorts` (a bare number means `/tcp`) and
+/// `volumes`/`unmountedVolumes`.
+fn compare_ports_and_volumes(
+    test: &MetadataTest,
+    runtime: &RuntimeConfig,
+    errors: &mut Vec<String>,
+) {
     let ports: Vec<String> = runtime
         .exposed_ports
         .iter()
@@ -362,7 +391,6 @@ pub(crate) fn evaluate_metadata(
             errors.push(format!("Volume {volume} should not be declared"));
         }
     }
-    verdict(errors)
 }
 
 /// Go's `os.FileMode.String()` for a raw Unix `st_mode` (as `stat -c %f` prints it in hex):

@@ -183,6 +183,15 @@ mod tests {
     }
 
     #[test]
+    fn bad_toml_names_the_line_and_column() {
+        let err = load("repository = \"team/base\"\ntitle = \"unterminated\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("family.toml"), "{err}");
+        assert!(err.contains("line 2, column"), "{err}");
+    }
+
+    #[test]
     fn defaults() {
         let manifest = load("repository = \"team/base\"\n").unwrap();
         assert_eq!(

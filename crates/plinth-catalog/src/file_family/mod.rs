@@ -35,13 +35,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use plinth_oci::Platform;
-use plinth_recipe::Container;
+use plinth_recipe::{BaseResolver, Container, ImageSubstitutions};
 
 pub use manifest::{CatalogManifest, FamilyManifest, RootPin, RootPolicy};
-pub use version_dir::{CHECKS_DIR, DOCKERFILE, PLINTH_CHECKS_SUFFIXES};
+pub use version_dir::{CHECKS_DIR, CONTEXT_EXCLUDES, DOCKERFILE, PLINTH_CHECKS_SUFFIXES};
 
 use self::stage::{StagedFiles, staging_marker};
 use self::version_dir::VersionFiles;
+use crate::about::{FamilyAbout, FamilyFiles, RecipeFile};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::family::{ChecksDecl, Family, Provenance, VersionDecl};
@@ -102,6 +103,17 @@ impl FileFamily {
     /// The folder `version` is recorded in, when it is.
     pub fn version_dir(&self, version: &Version) -> Option<&Path> {
         self.files.get(version).map(|f| f.dir.as_path())
+    }
+
+    /// The files `version` is read from.
+    fn files_of(&self, version: &Version) -> Result<&VersionFiles> {
+        self.files
+            .get(version)
+            .map(AsRef::as_ref)
+            .ok_or_else(|| Error::UnknownVersion {
+                repository: self.repository().to_owned(),
+                version: version.clone(),
+            })
     }
 
     /// The family with `version` declared from the folder `dir`.
@@ -183,17 +195,23 @@ impl Family for FileFamily {
     }
 
     fn recipe(&self, version: &Version, platform: &Platform) -> Result<Container> {
-        let files = self
-            .files
-            .get(version)
-            .ok_or_else(|| Error::UnknownVersion {
-                repository: self.repository().to_owned(),
-                version: version.clone(),
-            })?;
-        files.container(platform).map_err(|e| Error::FamilyFile {
-            path: files.dockerfile(),
-            message: format!("cannot be read for {platform}: {e}"),
-        })
+        let files = self.files_of(version)?;
+        files
+            .container(platform)
+            .map_err(|e| files.read_error(platform, &e))
+    }
+
+    fn build_recipe(
+        &self,
+        version: &Version,
+        platform: &Platform,
+        bases: &dyn BaseResolver,
+        substitutions: &ImageSubstitutions,
+    ) -> Result<Container> {
+        let files = self.files_of(version)?;
+        files
+            .build_container(platform, bases, substitutions)
+            .map_err(|e| files.read_error(platform, &e))
     }
 
     /// The recorded Dockerfile, exactly.
@@ -209,6 +227,37 @@ impl Family for FileFamily {
 
     fn kind(&self) -> FamilyKind {
         FamilyKind::Files
+    }
+
+    /// The recorded Dockerfile (the family's own for the working version), by its path from
+    /// the catalog directory (`families/<name>/…`).
+    fn recipe_file(&self, version: &Version) -> Option<RecipeFile> {
+        let files = self.files.get(version)?;
+        let catalog_dir = self.dir.parent().and_then(Path::parent)?;
+        let path = files.dockerfile();
+        let path = path.strip_prefix(catalog_dir).unwrap_or(&path);
+        Some(RecipeFile {
+            path: path
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+            digest: plinth_oci::Digest::of(files.text.as_bytes()),
+        })
+    }
+
+    fn about(&self) -> FamilyAbout {
+        FamilyAbout {
+            title: self.manifest.title.clone(),
+            description: self.manifest.description.clone(),
+            owner: self.manifest.owner.clone(),
+            files: Some(FamilyFiles {
+                dir: self.dir.clone(),
+                dockerfile: self.dir.join(DOCKERFILE),
+                checks: self.dir.join(CHECKS_DIR),
+                versions: self.dir.join(VERSIONS_DIR),
+            }),
+        }
     }
 
     fn has_working_version(&self) -> bool {

@@ -80,6 +80,17 @@ fn missing_files_and_strange_folders_are_named() {
         "{err}"
     );
 
+    // Not SemVer: two parts, a leading zero.
+    for bad in ["1.0", "01.0.0"] {
+        let (dir, family) = catalog_dir();
+        std::fs::create_dir_all(family.join("versions").join(bad)).unwrap();
+        let err = load_err(dir.path());
+        assert!(
+            err.contains(&format!("versions/{bad}`: `{bad}` is not a version")),
+            "{err}"
+        );
+    }
+
     let (dir, family) = catalog_dir();
     std::fs::write(family.join("checks/notes.md"), "x").unwrap();
     let err = load_err(dir.path());

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use plinth_oci::Platform;
-use plinth_recipe::{Container, ImageSource, ReaderOptions, base_images, read_dockerfile};
+use plinth_recipe::{
+    BaseResolver, Container, ImageSource, ImageSubstitutions, ReaderOptions, base_images,
+    read_dockerfile, read_dockerfile_resolved,
+};
 use serde::Deserialize;
 
 use super::manifest::RootPin;
@@ -20,6 +23,10 @@ pub const CHECKS_DIR: &str = "checks";
 /// The suffix of a check file holding plinth's own check kinds (`checks/image.plinth.yaml`);
 /// every other `.yaml`/`.yml` file of `checks/` is a container-structure-test file.
 pub const PLINTH_CHECKS_SUFFIXES: [&str; 2] = [".plinth.yaml", ".plinth.yml"];
+
+/// What of a family folder never reaches the build context: plinth's own files (the manifest
+/// and the recorded versions, whose staging markers live inside `versions/`).
+pub const CONTEXT_EXCLUDES: [&str; 2] = ["family.toml", "versions"];
 
 /// A check file of plinth's own kinds: `checks: [{id: …, kind: …, …}]`.
 #[derive(Debug, Deserialize)]
@@ -78,12 +85,45 @@ impl VersionFiles {
         self.dir.join(DOCKERFILE)
     }
 
-    /// The recipe for `platform`: the Dockerfile read with its directory as the context.
-    pub fn container(&self, platform: &Platform) -> plinth_recipe::Result<Container> {
-        let options = ReaderOptions::new(&self.dir)
+    /// A read of the Dockerfile that failed, as an error naming the file (and the causes).
+    pub fn read_error(&self, platform: &Platform, err: &plinth_recipe::Error) -> Error {
+        let mut message = format!("cannot be read for {platform}: {err}");
+        let mut cause = std::error::Error::source(err);
+        while let Some(c) = cause {
+            message.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        Error::FamilyFile {
+            path: self.dockerfile(),
+            message,
+        }
+    }
+
+    /// How the Dockerfile is read for `platform`: its directory is the context, without what
+    /// plinth keeps there ([`CONTEXT_EXCLUDES`]) and what its `.dockerignore` leaves out.
+    fn reader_options(&self, platform: &Platform) -> ReaderOptions {
+        ReaderOptions::new(&self.dir)
             .with_dockerfile(self.dockerfile())
-            .with_platform(platform.clone());
-        Ok(read_dockerfile(&self.text, &options)?.container)
+            .with_platform(platform.clone())
+            .with_context_excludes(CONTEXT_EXCLUDES)
+    }
+
+    /// The recipe for `platform`, read without the base images' configs (a variable only a
+    /// base image sets is refused): what listings and views use.
+    pub fn container(&self, platform: &Platform) -> plinth_recipe::Result<Container> {
+        Ok(read_dockerfile(&self.text, &self.reader_options(platform))?.container)
+    }
+
+    /// The recipe a build of `platform` builds: every stage read on its base image's config,
+    /// as `plinth build -f` reads a Dockerfile.
+    pub fn build_container(
+        &self,
+        platform: &Platform,
+        bases: &dyn BaseResolver,
+        substitutions: &ImageSubstitutions,
+    ) -> plinth_recipe::Result<Container> {
+        let options = self.reader_options(platform);
+        Ok(read_dockerfile_resolved(&self.text, &options, bases, substitutions)?.container)
     }
 }
 

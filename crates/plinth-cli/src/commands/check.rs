@@ -112,12 +112,17 @@ pub fn run(
             }
         },
     };
-    let passed = args
+    let reports = args
         .checks
         .run(&engine, &subject, &image, &platforms, &checks, printer)?;
-    Ok(if passed {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
-    })
+    Ok(
+        if reports
+            .iter()
+            .all(plinth_catalog::checks::CheckReport::passed)
+        {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Failure
+        },
+    )
 }

@@ -49,6 +49,7 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
             "temp_files_removed": report.temp_files_removed,
             "bytes_freed": report.bytes_freed,
             "removed": report.removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "attachment_refs_removed": report.attachment_refs_removed,
             "corrupt": report.corrupt.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "snapshots_kept": engine_report.snapshots_kept,
             "snapshots_removed": engine_report.snapshots_removed.len(),
@@ -69,6 +70,12 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
             report.blobs_kept,
             report.blobs_in_grace
         ));
+        if report.attachment_refs_removed > 0 {
+            printer.result(format!(
+                "{verb} {} attachments (SBOMs, attestations) of images no longer kept",
+                report.attachment_refs_removed
+            ));
+        }
         if args.verify {
             printer.result(format!(
                 "{verb} {} corrupt blobs{}",

@@ -3,7 +3,7 @@
 
 use clap::Args;
 use plinth_catalog::{BumpKind, Catalog};
-use plinth_release::ReleaseRequest;
+use plinth_release::{ReleaseChoices, ReleaseRequest};
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
@@ -49,34 +49,8 @@ pub fn run(
     catalog: &Catalog,
 ) -> anyhow::Result<ExitStatus> {
     let interactive = prompt::interactive();
-    let repository = match &args.family {
-        Some(f) => catalog
-            .get(f)
-            .map_err(anyhow::Error::new)?
-            .repository()
-            .to_owned(),
-        None if interactive => {
-            let repos: Vec<String> = catalog
-                .repositories()
-                .into_iter()
-                .map(str::to_owned)
-                .collect();
-            let i = prompt::select(
-                "Which base image would you like to release a new version for?",
-                repos.clone(),
-                0,
-            )?;
-            repos[i].clone()
-        }
-        None => {
-            return Err(prompt::missing(
-                "the family to release",
-                "--family REPOSITORY",
-            ));
-        }
-    };
+    let repository = ask_family(args.family.as_deref(), catalog, interactive)?;
     // Decide on publishing before anything is built, so credentials are asked at most once.
-    let will_ask_publish = !args.publish && !args.no_publish && !args.yes;
     let releaser = open_releaser(global, catalog, &args.listing, printer, !args.no_publish)?;
     let choices = match releaser.release_choices(&repository) {
         Ok(c) => c,
@@ -84,55 +58,11 @@ pub fn run(
     };
     let bump = match args.bump {
         Some(b) => b,
-        None if interactive => loop {
-            // The original's text had a stray `)` here; it is dropped on purpose.
-            let message = format!(
-                "Which kind of new version would you like to cut? (latest version is {})",
-                choices.latest
-            );
-            let start = choices
-                .choices
-                .iter()
-                .position(|c| c.version.is_ok())
-                .unwrap_or(0);
-            let i = prompt::select(
-                &message,
-                choices.choices.iter().map(|c| c.label()).collect(),
-                start,
-            )?;
-            match &choices.choices[i].version {
-                Ok(_) => break choices.choices[i].kind,
-                Err(why) => printer.warn(format!(
-                    "cannot release with `{}`: {why}",
-                    choices.choices[i].kind
-                )),
-            }
-        },
+        None if interactive => ask_bump(&choices, printer)?,
         None => return Err(prompt::missing("the kind of version to cut", "--bump KIND")),
     };
-    let changelog = match args.changelog {
-        Some(text) if text.trim().is_empty() => {
-            anyhow::bail!("the changelog entry is empty; describe the change in --changelog")
-        }
-        Some(text) => text,
-        None if interactive => prompt::text_non_empty("What should the changelog entry be?")?,
-        None => return Err(prompt::missing("the changelog entry", "--changelog TEXT")),
-    };
-    let publish = if args.publish || args.yes {
-        true
-    } else if args.no_publish {
-        false
-    } else if interactive && will_ask_publish {
-        prompt::confirm(
-            "Would you like to publish it to our remote registry now?",
-            false,
-        )?
-    } else {
-        return Err(prompt::missing(
-            "whether to publish",
-            "--publish or --no-publish",
-        ));
-    };
+    let changelog = ask_changelog(args.changelog.clone(), interactive)?;
+    let publish = ask_publish(&args, interactive)?;
     let releaser = with_executor(global, releaser, &args.engine)?;
     let request = ReleaseRequest {
         repository,
@@ -150,5 +80,96 @@ pub fn run(
             Ok(ExitStatus::Success)
         }
         Err(e) => refusal_or_error(e, printer),
+    }
+}
+
+/// The family's repository: `--family`, else chosen from the catalog at a terminal.
+fn ask_family(
+    family: Option<&str>,
+    catalog: &Catalog,
+    interactive: bool,
+) -> anyhow::Result<String> {
+    match family {
+        Some(f) => Ok(catalog
+            .get(f)
+            .map_err(anyhow::Error::new)?
+            .repository()
+            .to_owned()),
+        None if interactive => {
+            let repos: Vec<String> = catalog
+                .repositories()
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            let i = prompt::select(
+                "Which base image would you like to release a new version for?",
+                repos.clone(),
+                0,
+            )?;
+            Ok(repos[i].clone())
+        }
+        None => Err(prompt::missing(
+            "the family to release",
+            "--family REPOSITORY",
+        )),
+    }
+}
+
+/// Asks for the kind of version until one that can be cut is chosen.
+fn ask_bump(choices: &ReleaseChoices, printer: Printer) -> anyhow::Result<BumpKind> {
+    // The original's text had a stray `)` here; it is dropped on purpose.
+    let message = format!(
+        "Which kind of new version would you like to cut? (latest version is {})",
+        choices.latest
+    );
+    let start = choices
+        .choices
+        .iter()
+        .position(|c| c.version.is_ok())
+        .unwrap_or(0);
+    loop {
+        let i = prompt::select(
+            &message,
+            choices.choices.iter().map(|c| c.label()).collect(),
+            start,
+        )?;
+        match &choices.choices[i].version {
+            Ok(_) => return Ok(choices.choices[i].kind),
+            Err(why) => printer.warn(format!(
+                "cannot release with `{}`: {why}",
+                choices.choices[i].kind
+            )),
+        }
+    }
+}
+
+/// The changelog entry: `--changelog` (not blank), else asked at a terminal.
+fn ask_changelog(changelog: Option<String>, interactive: bool) -> anyhow::Result<String> {
+    match changelog {
+        Some(text) if text.trim().is_empty() => {
+            anyhow::bail!("the changelog entry is empty; describe the change in --changelog")
+        }
+        Some(text) => Ok(text),
+        None if interactive => prompt::text_non_empty("What should the changelog entry be?"),
+        None => Err(prompt::missing("the changelog entry", "--changelog TEXT")),
+    }
+}
+
+/// Whether to publish: `--publish`/`-y`, `--no-publish`, else asked at a terminal.
+fn ask_publish(args: &GenerateReleaseArgs, interactive: bool) -> anyhow::Result<bool> {
+    if args.publish || args.yes {
+        Ok(true)
+    } else if args.no_publish {
+        Ok(false)
+    } else if interactive {
+        prompt::confirm(
+            "Would you like to publish it to our remote registry now?",
+            false,
+        )
+    } else {
+        Err(prompt::missing(
+            "whether to publish",
+            "--publish or --no-publish",
+        ))
     }
 }

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod check;
 pub mod completions;
 pub mod copy;
+pub mod diff;
 pub mod dockerfile;
 pub mod gc;
 pub mod generate_docs;
@@ -42,6 +43,7 @@ pub fn run(
             | Command::Outdated(_)
             | Command::Latest(_)
             | Command::UpgradeConsumers(_)
+            | Command::Diff(_)
     );
     // File families live in the catalog directory, so they join the catalog per command.
     let catalog = &if uses_catalog {
@@ -54,6 +56,7 @@ pub fn run(
         Command::Sbom(args) => sbom::run(args, &cli.global, printer),
         Command::Ls(args) => ls::run(args, &cli.global, printer),
         Command::Copy(args) => copy::run(args, &cli.global, printer),
+        Command::Diff(args) => diff::run(args, &cli.global, printer, catalog),
         Command::Gc(args) => gc::run(args, &cli.global, printer),
         Command::Build(args) => build::run(args, &cli.global, printer, catalog),
         Command::Check(args) => check::run(args, &cli.global, printer, catalog),

@@ -260,6 +260,11 @@ fn docker_flags_plinth_does_not_honour_are_refused_with_a_reason() {
     );
     refused(&["--label", "novalue"], "write KEY=VALUE");
     refused(&["--push"], "--tag");
+    refused(
+        &["--allow", "security.insecure"],
+        "`--allow security.insecure` is not something plinth can allow",
+    );
+    refused(&["--secret", "src=token"], "has no `id=`");
 
     let missing = output(&ctx, ctx.plinth().args(["build", "./no-such-context"]));
     assert_eq!(missing.status.code(), Some(2));

@@ -1,6 +1,8 @@
 //! `plinth build`, `run` and `dockerfile` on a busybox root, with the real sandbox.
 
+mod attachments;
 mod cold_pulls;
+mod diff;
 mod outputs;
 mod provenance;
 mod reproducible;

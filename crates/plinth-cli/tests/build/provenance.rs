@@ -93,4 +93,14 @@ fn a_pushed_build_carries_its_provenance() {
         statement["predicate"]["runDetails"]["builder"]["version"]["engine"],
         "embedded"
     );
+    // No checks ran: no check report is attached.
+    let report = output(
+        &ctx,
+        ctx.plinth().args(["provenance", "--check-report", &image]),
+    );
+    assert!(!report.status.success());
+    assert!(
+        String::from_utf8_lossy(&report.stderr).contains("no check report is attached"),
+        "{report:?}"
+    );
 }

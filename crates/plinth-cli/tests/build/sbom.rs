@@ -139,7 +139,9 @@ fn python_distributions_in_a_pushed_image_are_listed_from_the_registry() {
     let fresh = TestContext::new();
     let spdx = json(&stdout_ok(
         &fresh,
-        fresh.plinth().args(["sbom", &format!("docker://{image}")]),
+        fresh
+            .plinth()
+            .args(["sbom", "--generate", &format!("docker://{image}")]),
     ));
     assert_eq!(
         spdx_packages(&spdx, "attrs"),

@@ -31,11 +31,6 @@ send(b"y\r")
 expect("Added 1.0.0 to the registry.", 900)
 "#;
 
-/// The family folder of the example catalog.
-fn family_dir(c: &Catalog) -> std::path::PathBuf {
-    c.catalog_dir().join("families/base")
-}
-
 /// Every file below `dir`, relative, with its bytes.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -84,10 +79,11 @@ fn file_family_release_publish_docs_and_rebuild_of_a_recorded_version() {
         return;
     }
     let c = Catalog::files("files");
-    let first_dockerfile = std::fs::read_to_string(family_dir(&c).join("Dockerfile")).unwrap();
+    let first_dockerfile = std::fs::read_to_string(c.family_dir().join("Dockerfile")).unwrap();
     build_before_any_release(&c);
     let first_digest = release_first_through_a_terminal(&c);
     assert_first_release_recorded_the_working_files(&c, &first_dockerfile);
+    assert_provenance_check_report_and_sbom(&c, &first_dockerfile);
     assert_docs_and_listing(&c, &first_digest);
     let second_dockerfile = release_a_changed_dockerfile(&c, &first_dockerfile, &first_digest);
     publish_rebuilds_the_recorded_recipe(&c, &first_dockerfile, &first_digest);
@@ -107,18 +103,18 @@ fn build_before_any_release(c: &Catalog) {
         "{}",
         text(&out)
     );
-    assert!(!family_dir(c).join("versions").exists());
+    assert!(!c.family_dir().join("versions").exists());
     assert!(!c.catalog_dir().join("generated/changelogs").exists());
 }
 
 /// The release recorded the working files, exactly, under versions/1.0.0 (family.toml and
 /// versions/ itself excluded), and the changelog entry carries the Dockerfile verbatim.
 fn assert_first_release_recorded_the_working_files(c: &Catalog, first_dockerfile: &str) {
-    let working = files(&family_dir(c))
+    let working = files(&c.family_dir())
         .into_iter()
         .filter(|(p, _)| !p.starts_with("versions/") && p != "family.toml")
         .collect::<Vec<_>>();
-    assert_eq!(files(&family_dir(c).join("versions/1.0.0")), working);
+    assert_eq!(files(&c.family_dir().join("versions/1.0.0")), working);
     let names: Vec<String> = working.iter().map(|(p, _)| p.clone()).collect();
     assert_eq!(
         names,
@@ -130,13 +126,56 @@ fn assert_first_release_recorded_the_working_files(c: &Catalog, first_dockerfile
         ]
     );
     assert!(
-        !family_dir(c).join("versions/.1.0.0.staging").exists(),
+        !c.family_dir().join("versions/.1.0.0.staging").exists(),
         "the staging marker is gone once the release is done"
     );
     let changelog = c.changelog();
     assert_eq!(changelog[0]["version"], "1.0.0");
     assert_eq!(changelog[0]["changelog_entry"], "First release");
     assert_eq!(changelog[0]["dockerfile_example"], first_dockerfile);
+}
+
+/// Its provenance names the recorded Dockerfile and the digest of its bytes, per platform; the
+/// check report of the family's checks is attached too, and `plinth sbom` reads the published
+/// image.
+fn assert_provenance_check_report_and_sbom(c: &Catalog, first_dockerfile: &str) {
+    let tagged = format!("{}:1.0.0", c.published());
+    let out = c.run(&mut c.cmd(&["provenance", &tagged]));
+    assert_ok(&out);
+    let statements: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(statements.as_array().unwrap().len(), 2, "{statements}");
+    for statement in statements.as_array().unwrap() {
+        let recipe = &statement["predicate"]["buildDefinition"]["externalParameters"]["recipe"];
+        assert_eq!(recipe["repository"], REPOSITORY);
+        assert_eq!(
+            recipe["dockerfile"]["path"],
+            "families/base/versions/1.0.0/Dockerfile"
+        );
+        assert_eq!(
+            recipe["dockerfile"]["digest"],
+            plinth_oci::Digest::of(first_dockerfile.as_bytes()).to_string()
+        );
+    }
+
+    let out = c.run(&mut c.cmd(&[
+        "provenance",
+        &tagged,
+        "--platform",
+        "linux/arm64",
+        "--check-report",
+    ]));
+    assert_ok(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["predicate"]["passed"], true, "{report}");
+    assert_eq!(
+        report["predicate"]["checks"].as_array().map(Vec::len),
+        Some(6),
+        "{report}"
+    );
+    let out = c.run(&mut c.cmd(&["sbom", &tagged, "--platform", "linux/amd64"]));
+    assert_ok(&out);
+    let sbom: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sbom["spdxVersion"], "SPDX-2.3", "{sbom}");
 }
 
 /// Docs: the catalog's own title, the family's row with the published address; `plinth
@@ -151,6 +190,12 @@ fn assert_docs_and_listing(c: &Catalog, first_digest: &str) {
         "{readme}"
     );
     assert!(!readme.contains("airbyte"), "{readme}");
+    assert!(!readme.contains("Rust"), "described as files: {readme}");
+    assert!(
+        readme.contains("[`families/base/Dockerfile`](families/base/Dockerfile)"),
+        "{readme}"
+    );
+    assert!(readme.contains("**Team base image**: "), "{readme}");
 
     let out = c.run(&mut c.cmd(&["catalog", "--json"]));
     assert_ok(&out);
@@ -158,6 +203,12 @@ fn assert_docs_and_listing(c: &Catalog, first_digest: &str) {
     let family = &listing["families"][0];
     assert_eq!(family["repository"], REPOSITORY);
     assert_eq!(family["kind"], "files");
+    assert_eq!(family["title"], "Team base image");
+    assert_eq!(family["owner"], "Platform team");
+    assert_eq!(
+        family["dir"].as_str().map(|d| d.ends_with("families/base")),
+        Some(true)
+    );
     assert_eq!(family["versions"][0]["version"], "1.0.0");
     assert_eq!(family["versions"][0]["buildable"], true);
     assert_eq!(family["versions"][0]["provenance"], "recorded");
@@ -169,18 +220,18 @@ fn release_a_changed_dockerfile(c: &Catalog, first_dockerfile: &str, first_diges
     let second_dockerfile =
         first_dockerfile.replace("echo 1 > /opt/team/RECIPE", "echo 2 > /opt/team/RECIPE");
     assert_ne!(second_dockerfile, first_dockerfile);
-    std::fs::write(family_dir(c).join("Dockerfile"), &second_dockerfile).unwrap();
+    std::fs::write(c.family_dir().join("Dockerfile"), &second_dockerfile).unwrap();
     let out = c.run(&mut c.release_cmd("minor", "Second recipe", true));
     assert_ok(&out);
     let second_digest =
         skopeo_digest(&format!("{}:1.1.0", c.published())).expect("1.1.0 was published");
     assert_ne!(second_digest, first_digest);
     assert_eq!(
-        std::fs::read_to_string(family_dir(c).join("versions/1.1.0/Dockerfile")).unwrap(),
+        std::fs::read_to_string(c.family_dir().join("versions/1.1.0/Dockerfile")).unwrap(),
         second_dockerfile
     );
     assert_eq!(
-        std::fs::read_to_string(family_dir(c).join("versions/1.0.0/Dockerfile")).unwrap(),
+        std::fs::read_to_string(c.family_dir().join("versions/1.0.0/Dockerfile")).unwrap(),
         first_dockerfile,
         "1.0.0's record is untouched"
     );
@@ -224,14 +275,14 @@ fn publish_rebuilds_the_recorded_recipe(c: &Catalog, first_dockerfile: &str, fir
 /// entry.
 fn a_failing_release_writes_nothing(c: &Catalog, second_dockerfile: &str) {
     std::fs::write(
-        family_dir(c).join("Dockerfile"),
+        c.family_dir().join("Dockerfile"),
         second_dockerfile.replace("COPY motd /etc/motd\n", ""),
     )
     .unwrap();
     let changelog_before = c.changelog();
     let out = c.run(&mut c.release_cmd("patch", "Broken", false));
     assert_fails(&out, 1, "cst:file_existence:motd");
-    let versions: Vec<String> = std::fs::read_dir(family_dir(c).join("versions"))
+    let versions: Vec<String> = std::fs::read_dir(c.family_dir().join("versions"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect::<std::collections::BTreeSet<_>>()

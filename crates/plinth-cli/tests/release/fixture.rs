@@ -201,6 +201,16 @@ impl Catalog {
         self.ctx.work_dir().join("catalog")
     }
 
+    /// The file family's folder in the catalog.
+    pub fn family_dir(&self) -> PathBuf {
+        assert_eq!(
+            self.flavour,
+            Flavour::Files,
+            "only the file family has a folder"
+        );
+        self.catalog_dir().join("families/base")
+    }
+
     /// The family's file name stem below `generated/`.
     fn file_stem(&self) -> &'static str {
         match self.flavour {

@@ -8,6 +8,9 @@ mod buildkit;
 mod concurrent;
 mod e2e;
 mod file_family;
+mod file_family_buildkit;
+mod file_family_errors;
+mod file_family_reading;
 mod fixture;
 mod interactive;
 

@@ -41,6 +41,12 @@ pub struct ScannedEntry {
     pub size: u64,
     /// Permission bits.
     pub mode: u32,
+    /// The owner's numeric user id.
+    pub uid: u64,
+    /// The owner's numeric group id.
+    pub gid: u64,
+    /// The modification time, seconds since 1970.
+    pub mtime: i64,
 }
 
 /// Reads a layer blob (gzip, zstd or plain tar, detected from its magic bytes unless
@@ -98,6 +104,9 @@ pub fn scan_layer<R: Read>(
             },
             kind,
             mode: raw.mode & 0o7777,
+            uid: raw.uid,
+            gid: raw.gid,
+            mtime: raw.mtime,
         };
         visit(&entry, &mut tar)?;
     }

@@ -65,6 +65,9 @@ pub struct GcReport {
     pub bytes_freed: u64,
     /// The digests removed, sorted.
     pub removed: Vec<Digest>,
+    /// Attachment refs removed because their subject was not kept (see
+    /// [`Store::set_attachment_ref`]).
+    pub attachment_refs_removed: u64,
     /// Kept blobs whose content did not match their digest, removed (with
     /// [`GcOptions::verify`]; in a dry run, found only). Sorted.
     pub corrupt: Vec<Digest>,
@@ -85,7 +88,9 @@ fn older_than(path: &Path, meta: &fs::Metadata, age: Duration, now: SystemTime) 
 
 impl Store {
     /// Collects garbage under the exclusive store lock: keeps every blob reachable from a ref
-    /// (index → manifests → config and layers; manifests that were never pulled are skipped),
+    /// (index → manifests → config and layers; manifests that were never pulled are skipped)
+    /// and every artifact attached to a kept manifest (removing the attachment refs of the
+    /// others),
     /// removes the other blobs older than [`GcOptions::grace`] and temp files older than
     /// [`GcOptions::temp_max_age`].
     ///
@@ -95,14 +100,28 @@ impl Store {
         let _lock = self.lock_exclusive(options.lock_timeout)?;
         let now = SystemTime::now();
         let mut marked = BTreeSet::new();
-        for r in self.list_refs()? {
+        let (attachment_refs, refs): (Vec<_>, Vec<_>) =
+            self.list_refs()?.into_iter().partition(|r| {
+                r.name
+                    .starts_with(super::attachments::ATTACHMENT_REF_PREFIX)
+            });
+        for r in refs {
             let reachable = walk_present(self, &r.descriptor).map_err(|e| {
                 Error::InvalidManifest(format!("cannot mark from ref `{}`: {e}; delete that ref or store the image again, then rerun gc", r.name))
             })?;
             marked.extend(reachable.into_iter().map(|d| d.digest));
         }
+        let orphaned = self.mark_attachments(&attachment_refs, &mut marked)?;
 
         let mut report = GcReport::default();
+        // Their subjects are gone: the refs go first, then their blobs with the other
+        // unmarked ones (the grace period applies to those as to any blob).
+        for name in &orphaned {
+            if !options.dry_run {
+                self.delete_ref(name)?;
+            }
+            report.attachment_refs_removed += 1;
+        }
         let blob_dir = self.root().join("blobs").join("sha256");
         let entries = fs::read_dir(&blob_dir).map_err(|e| Error::io("list", &blob_dir, e))?;
         for entry in entries {

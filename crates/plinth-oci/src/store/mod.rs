@@ -33,6 +33,7 @@
 //! assert!(store.has_blob(&digest));
 //! ```
 
+mod attachments;
 mod blob_writer;
 mod gc;
 mod import;
@@ -45,6 +46,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+pub use attachments::{ATTACHMENT_REF_PREFIX, attachment_ref_name, attachment_subject};
 pub use blob_writer::BlobWriter;
 pub use gc::{GcOptions, GcReport};
 pub use import::Transferred;

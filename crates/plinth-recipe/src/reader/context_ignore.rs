@@ -1,6 +1,8 @@
 //! The build context as BuildKit receives it: through `<Dockerfile>.dockerignore` or
 //! `.dockerignore` (see [`crate::ignore`]). `COPY`/`ADD` sources, their wildcards and the
-//! directories they copy see only what the ignore file keeps.
+//! directories they copy see only what the ignore file keeps. The reader's
+//! [`ReaderOptions::context_excludes`] follow the file's patterns (a context without an ignore
+//! file is then read as if it had one holding just those).
 
 use std::path::Path;
 
@@ -9,7 +11,7 @@ use crate::ignore::{IgnoreRules, find_ignore_file, read_patterns};
 
 /// The ignore file of a read, compiled.
 pub(super) struct ContextIgnore {
-    /// Where it was found (for messages).
+    /// What excludes paths, for messages: ``the ignore file `PATH` ``, the context excludes, or both.
     pub file: String,
     /// The patterns, for [`crate::DirectorySource::HostIgnoring`].
     pub patterns: Vec<String>,
@@ -17,20 +19,33 @@ pub(super) struct ContextIgnore {
 }
 
 impl ContextIgnore {
-    /// The context's ignore file, if it has one.
+    /// The context's ignore file and the reader's context excludes, if there is either.
     pub fn load(options: &ReaderOptions) -> Result<Option<Self>, String> {
-        let Some(path) = find_ignore_file(&options.context_dir, options.dockerfile.as_deref())
-        else {
+        let found = find_ignore_file(&options.context_dir, options.dockerfile.as_deref());
+        if found.is_none() && options.context_excludes.is_empty() {
             return Ok(None);
-        };
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("failed to read the ignore file `{file}`: {e}"))?;
-        let patterns = read_patterns(&text);
-        let rules =
+        }
+        let mut patterns = Vec::new();
+        let mut what = Vec::new();
+        if let Some(path) = found {
+            let file = path.display().to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("failed to read the ignore file `{file}`: {e}"))?;
+            patterns = read_patterns(&text);
             IgnoreRules::new(&patterns).map_err(|e| format!("the ignore file `{file}`: {e}"))?;
+            what.push(format!("the ignore file `{file}`"));
+        }
+        if !options.context_excludes.is_empty() {
+            patterns.extend(options.context_excludes.iter().cloned());
+            what.push(format!(
+                "the context excludes `{}`",
+                options.context_excludes.join("`, `")
+            ));
+        }
+        let rules =
+            IgnoreRules::new(&patterns).map_err(|e| format!("{}: {e}", what.join(" and ")))?;
         Ok(Some(Self {
-            file,
+            file: what.join(" and "),
             patterns,
             rules,
         }))

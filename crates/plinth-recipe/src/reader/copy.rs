@@ -272,7 +272,7 @@ impl Reader<'_> {
             for rel in [src, within.as_str()] {
                 if rel != "." && !ignore.visible(context, rel) {
                     return Err(format!(
-                        "the {keyword} source `{src}` is excluded by the ignore file `{}` (`{rel}`), so BuildKit never receives it: \
+                        "the {keyword} source `{src}` is excluded by {} (`{rel}`), so BuildKit never receives it: \
                          remove the pattern that matches it, or add `!{rel}` after it",
                         ignore.file
                     ));

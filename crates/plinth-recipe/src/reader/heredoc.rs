@@ -31,7 +31,10 @@ pub(crate) struct Heredoc {
     pub content: String,
 }
 
-/// The heredoc a word opens, if it is `[digits]<<[-]WORD` with `WORD` one word.
+/// The heredoc a word opens, if it matches BuildKit's `^(\d*)<<(-?)\s*([^<]*)$` with the rest
+/// one word: `<<EOF`, `2<<EOF`, `<<-EOF`, `<< EOF` (the word lexer keeps the blanks after `<<`
+/// in the word), but not `<<<EOF` (a here-string), `cat<<EOF` (a heredoc word starts with
+/// `<<`), `<<- EOF` (the blanks must follow `<<` itself) or `<<EOF sh`.
 pub(crate) fn parse_heredoc_word(word: &str) -> Option<Heredoc> {
     let after_digits = word.trim_start_matches(|c: char| c.is_ascii_digit());
     let after = after_digits.strip_prefix("<<")?;
@@ -39,6 +42,7 @@ pub(crate) fn parse_heredoc_word(word: &str) -> Option<Heredoc> {
         Some(rest) => (true, rest),
         None => (false, after),
     };
+    let rest = rest.trim_start();
     if rest.is_empty() || rest.contains('<') || split_words(rest, '\\').len() != 1 {
         return None;
     }
@@ -58,6 +62,67 @@ pub(crate) fn parse_heredoc_word(word: &str) -> Option<Heredoc> {
         chomp,
         content: String::new(),
     })
+}
+
+/// The words of an instruction line as BuildKit's parser splits them to find heredocs: its
+/// word lexer with raw quotes and escapes (always `\`), where blanks right after an unquoted
+/// `<<` stay in the word (`<< EOF` is one word) and a `<<` inside quotes is plain text.
+pub(crate) fn heredoc_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            word.push(c);
+            if c == '\\' && q == '"' {
+                word.extend(chars.next());
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            if in_word {
+                words.push(std::mem::take(&mut word));
+                in_word = false;
+            }
+            continue;
+        }
+        in_word = true;
+        word.push(c);
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '\\' => word.extend(chars.next()),
+            '<' if chars.peek() == Some(&'<') => {
+                word.extend(chars.next());
+                while let Some(&blank) = chars.peek().filter(|b| matches!(b, ' ' | '\t' | '\r')) {
+                    word.push(blank);
+                    chars.next();
+                }
+            }
+            _ => {}
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// A word that looks like a heredoc but is not one for BuildKit, because `<<` does not start
+/// it (`cat<<EOF`): the terminator it seems to name. Here-strings (`<<<`) are not reported.
+pub(crate) fn mid_word_heredoc(word: &str) -> Option<String> {
+    let at = word.find("<<")?;
+    let prefix = &word[..at];
+    if prefix.is_empty()
+        || prefix.chars().all(|c| c.is_ascii_digit())
+        || prefix.contains(['\'', '"', '\\', '$'])
+    {
+        return None;
+    }
+    parse_heredoc_word(&word[at..]).map(|h| h.name)
 }
 
 /// The heredocs an instruction line opens, in order (bodies still empty): only `RUN`, `COPY`
@@ -84,7 +149,10 @@ pub(crate) fn heredocs_of_line(text: &str) -> Vec<Heredoc> {
     if matches!(super::json_array(rest), Ok(Some(_))) {
         return Vec::new();
     }
-    words.iter().filter_map(|w| parse_heredoc_word(w)).collect()
+    heredoc_words(text)
+        .iter()
+        .filter_map(|w| parse_heredoc_word(w))
+        .collect()
 }
 
 /// The body with leading tabs stripped from every line (`<<-`).
@@ -201,5 +269,41 @@ mod tests {
         assert!(names("RUN [\"sh\", \"<<EOF\"]").is_empty());
         assert!(names("ENV A=<<EOF").is_empty());
         assert_eq!(chomp("\t\ta\n\tb\t\nc"), "a\nb\t\nc");
+    }
+
+    /// BuildKit's lexer keeps the blanks after an unquoted `<<` in the word, so `<< EOF` opens
+    /// a heredoc; `<<-` must touch `<<`; quotes, here-strings and a `<<` inside a word do not.
+    #[test]
+    fn where_a_heredoc_may_start() {
+        let names = |line: &str| -> Vec<String> {
+            heredocs_of_line(line).into_iter().map(|h| h.name).collect()
+        };
+        assert_eq!(names("RUN <<  EOF  > foo"), ["EOF"]);
+        assert_eq!(names("RUN cat << EOF"), ["EOF"]);
+        assert_eq!(names("RUN 2<<\tE"), ["E"]);
+        assert_eq!(names("RUN << -EOF"), ["-EOF"]);
+        assert!(names("RUN <<- EOF").is_empty());
+        assert!(names("RUN cat <<<EOF").is_empty());
+        assert!(names("RUN cat <<< EOF").is_empty());
+        assert!(names("RUN cat<<EOF").is_empty());
+        assert!(names("RUN echo '<<EOF'").is_empty());
+        assert!(names("RUN echo \"a <<EOF\"").is_empty());
+        assert!(names("RUN <<").is_empty());
+        assert_eq!(
+            heredoc_words("RUN a\\ b '<< x' <<  E"),
+            ["RUN", "a\\ b", "'<< x'", "<<  E"]
+        );
+        assert_eq!(mid_word_heredoc("cat<<EOF").as_deref(), Some("EOF"));
+        assert_eq!(mid_word_heredoc("x<<-'END'").as_deref(), Some("END"));
+        for not in [
+            "<<EOF",
+            "2<<EOF",
+            "cat<<<EOF",
+            "'a'<<EOF",
+            "$((1<<2))",
+            "cat",
+        ] {
+            assert_eq!(mid_word_heredoc(not), None, "{not}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Physical lines → parser directives and logical instructions (comments dropped, continuations
 //! joined), following BuildKit's parser.
 
-use super::heredoc::{Heredoc, heredocs_of_line};
+use super::heredoc::{Heredoc, heredoc_words, heredocs_of_line, mid_word_heredoc};
 use crate::error::Problem;
 
 /// The parser directives at the top of a Dockerfile.
@@ -24,15 +24,48 @@ pub(crate) struct Logical {
     pub heredocs: Vec<Heredoc>,
 }
 
+type Physical<'t> = std::iter::Peekable<std::iter::Enumerate<std::str::Split<'t, char>>>;
+
 /// Splits `text` into directives and logical lines, recording bad directives in `problems`.
 pub(crate) fn split_lines(text: &str, problems: &mut Vec<Problem>) -> (Directives, Vec<Logical>) {
+    let mut physical = text.split('\n').enumerate().peekable();
+    let directives = read_directives(&mut physical, problems);
+    let mut out = Vec::new();
+    let mut current: Option<Logical> = None;
+    while let Some((i, raw)) = physical.next() {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        let left = raw.trim_start();
+        if left.starts_with('#') || left.is_empty() {
+            continue;
+        }
+        let piece = if current.is_none() { left } else { raw };
+        let (piece, continues) = strip_continuation(piece, directives.escape);
+        match &mut current {
+            None => {
+                current = Some(Logical {
+                    line: i + 1,
+                    text: piece.to_owned(),
+                    heredocs: Vec::new(),
+                })
+            }
+            Some(c) => c.text.push_str(piece),
+        }
+        if !continues && let Some(mut c) = current.take() {
+            read_heredoc_bodies(&mut c, &mut physical, problems);
+            out.push(c);
+        }
+    }
+    out.extend(current);
+    (directives, out)
+}
+
+/// The leading `# name=value` lines; anything else (even a blank line) ends them.
+fn read_directives(physical: &mut Physical<'_>, problems: &mut Vec<Problem>) -> Directives {
     let mut directives = Directives {
         escape: '\\',
         syntax: None,
     };
     let mut seen = Vec::new();
-    let mut physical = text.split('\n').enumerate().peekable();
-    // Directives: leading `# name=value` lines; anything else (even a blank line) ends them.
     while let Some((i, raw)) = physical.peek().copied() {
         let Some((name, value)) = parse_directive(raw) else {
             break;
@@ -72,61 +105,92 @@ pub(crate) fn split_lines(text: &str, problems: &mut Vec<Problem>) -> (Directive
             _ => {}
         }
     }
+    directives
+}
 
-    let mut out = Vec::new();
-    let mut current: Option<Logical> = None;
-    while let Some((i, raw)) = physical.next() {
-        let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        let left = raw.trim_start();
-        if left.starts_with('#') || left.is_empty() {
+/// Takes the bodies of the heredocs `c` opens from the following lines: they belong to the
+/// instruction and are never read as instructions.
+fn read_heredoc_bodies(c: &mut Logical, physical: &mut Physical<'_>, problems: &mut Vec<Problem>) {
+    let heredocs = heredocs_of_line(&c.text);
+    if heredocs.is_empty() {
+        refuse_mid_word_heredoc(c, physical, problems);
+    }
+    for mut heredoc in heredocs {
+        let terminated = take_body(physical, &heredoc.name, heredoc.chomp, |line| {
+            heredoc.content.push_str(line);
+            heredoc.content.push('\n');
+        });
+        if !terminated {
+            problems.push(Problem {
+                line: c.line,
+                message: format!(
+                    "the heredoc `<<{}` is never terminated: end it with a line holding only `{}`",
+                    heredoc.name, heredoc.name
+                ),
+            });
+        }
+        c.heredocs.push(heredoc);
+    }
+}
+
+/// Feeds the lines up to the terminator `name` to `body`; false when no line ends it.
+fn take_body(
+    physical: &mut Physical<'_>,
+    name: &str,
+    chomp: bool,
+    mut body: impl FnMut(&str),
+) -> bool {
+    for (_, line) in physical.by_ref() {
+        let bare = line.strip_suffix('\r').unwrap_or(line);
+        let bare = if chomp {
+            bare.trim_start_matches('\t')
+        } else {
+            bare
+        };
+        if bare == name {
+            return true;
+        }
+        body(line);
+    }
+    false
+}
+
+/// `RUN cat<<EOF` opens no heredoc for BuildKit (a heredoc word starts with `<<`), so it would
+/// read the body and the terminator as instructions and fail on them. When such a terminator
+/// follows, the line is refused with the fix, and the body skipped so it adds no errors of its
+/// own.
+fn refuse_mid_word_heredoc(c: &Logical, physical: &mut Physical<'_>, problems: &mut Vec<Problem>) {
+    let words = heredoc_words(&c.text);
+    if !matches!(
+        words.first().map(|w| w.to_ascii_uppercase()).as_deref(),
+        Some("RUN" | "COPY" | "ADD")
+    ) {
+        return;
+    }
+    for word in &words {
+        let Some(name) = mid_word_heredoc(word) else {
+            continue;
+        };
+        let ahead = physical.clone();
+        let terminated = ahead
+            .map(|(_, l)| l.strip_suffix('\r').unwrap_or(l))
+            .any(|l| l == name || l.trim_start_matches('\t') == name);
+        if !terminated {
             continue;
         }
-        let piece = if current.is_none() { left } else { raw };
-        let (piece, continues) = strip_continuation(piece, directives.escape);
-        match &mut current {
-            None => {
-                current = Some(Logical {
-                    line: i + 1,
-                    text: piece.to_owned(),
-                    heredocs: Vec::new(),
-                })
-            }
-            Some(c) => c.text.push_str(piece),
-        }
-        if !continues && let Some(mut c) = current.take() {
-            // A heredoc's body lines belong to its instruction, never read as instructions.
-            for mut heredoc in heredocs_of_line(&c.text) {
-                let mut terminated = false;
-                for (_, body) in physical.by_ref() {
-                    let bare = body.strip_suffix('\r').unwrap_or(body);
-                    let bare = if heredoc.chomp {
-                        bare.trim_start_matches('\t')
-                    } else {
-                        bare
-                    };
-                    if bare == heredoc.name {
-                        terminated = true;
-                        break;
-                    }
-                    heredoc.content.push_str(body);
-                    heredoc.content.push('\n');
-                }
-                if !terminated {
-                    problems.push(Problem {
-                        line: c.line,
-                        message: format!(
-                            "the heredoc `<<{}` is never terminated: end it with a line holding only `{}`",
-                            heredoc.name, heredoc.name
-                        ),
-                    });
-                }
-                c.heredocs.push(heredoc);
-            }
-            out.push(c);
-        }
+        let at = word.find("<<").unwrap_or(0);
+        problems.push(Problem {
+            line: c.line,
+            message: format!(
+                "`{word}` does not open a heredoc: BuildKit starts one only at a word that begins with `<<`, \
+                 so the lines up to `{name}` would be read as instructions; put a space before `<<` (`{} {}`)",
+                &word[..at],
+                &word[at..]
+            ),
+        });
+        take_body(physical, &name, true, |_| {});
+        return;
     }
-    out.extend(current);
-    (directives, out)
 }
 
 /// Whether `# syntax=` names BuildKit's stable Dockerfile frontend, version 1 (`docker/dockerfile:1`,
@@ -201,6 +265,34 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_heredoc_inside_a_word_is_refused_with_the_fix_and_its_body_skipped() {
+        let mut problems = Vec::new();
+        let (_, lines) = split_lines(
+            "FROM x\nRUN cat<<EOF > /f\nhello\nEOF\nRUN true\n",
+            &mut problems,
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, 2);
+        assert!(
+            problems[0]
+                .message
+                .contains("put a space before `<<` (`cat <<EOF`)"),
+            "{}",
+            problems[0].message
+        );
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["FROM x", "RUN cat<<EOF > /f", "RUN true"]);
+        // Without a terminator line it is plain shell, as for BuildKit.
+        let mut problems = Vec::new();
+        split_lines("FROM x\nRUN cat<<EOF > /f\n", &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        // `<< EOF` is a heredoc.
+        let (_, lines) = split_lines("FROM x\nRUN cat << EOF > /f\nhi\nEOF\n", &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(lines[1].heredocs[0].content, "hi\n");
     }
 
     #[test]

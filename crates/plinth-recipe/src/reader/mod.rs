@@ -17,6 +17,7 @@
 //! therefore redundant and is dropped, which makes the [buildable view](crate::buildable) read
 //! back into the same operations.
 
+mod bases;
 mod context_ignore;
 mod copy;
 mod glob;
@@ -38,6 +39,7 @@ use crate::op::{Network, Op};
 
 use self::run_flags::MountFlag;
 use crate::state::CacheMount;
+pub use bases::{BaseConfig, BaseError, BaseResolver, read_dockerfile_resolved};
 pub use vars::DEFAULT_PATH;
 use vars::Vars;
 
@@ -59,32 +61,10 @@ pub struct ReaderOptions {
     pub base_configs: BTreeMap<String, BaseConfig>,
     /// The stage to build (`--target`, a stage name); the last stage when absent.
     pub target: Option<String>,
-}
-
-/// What the reader needs of a base image's config, as BuildKit uses it while reading.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BaseConfig {
-    /// `Env`, in order.
-    pub env: Vec<(String, String)>,
-    /// `Shell`, when set.
-    pub shell: Option<Vec<String>>,
-    /// `OnBuild` triggers.
-    pub on_build: Vec<String>,
-}
-
-impl BaseConfig {
-    /// The parts of an image config the reader uses.
-    pub fn of_image(config: &plinth_oci::ImageConfig) -> Self {
-        let strings = |name: &str| -> Option<Vec<String>> {
-            let value = config.config.as_ref()?.extra.get(name)?;
-            serde_json::from_value::<Vec<String>>(value.clone()).ok()
-        };
-        Self {
-            env: config.env(),
-            shell: strings("Shell").filter(|s| !s.is_empty()),
-            on_build: strings("OnBuild").unwrap_or_default(),
-        }
-    }
+    /// Ignore patterns applied after the ignore file's (or alone, without one): context paths
+    /// that belong to the tool keeping the Dockerfile, not to the image (a file family's
+    /// `family.toml` and `versions/`).
+    pub context_excludes: Vec<String>,
 }
 
 impl ReaderOptions {
@@ -97,7 +77,20 @@ impl ReaderOptions {
             dockerfile: None,
             base_configs: BTreeMap::new(),
             target: None,
+            context_excludes: Vec::new(),
         }
+    }
+
+    /// Leaves the context paths matching `patterns` (`.dockerignore` syntax) out of the
+    /// context, after the ignore file's patterns.
+    pub fn with_context_excludes<I, S>(mut self, patterns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.context_excludes
+            .extend(patterns.into_iter().map(Into::into));
+        self
     }
 
     /// Builds the stage `name` instead of the last one (`--target`).

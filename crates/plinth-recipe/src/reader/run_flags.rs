@@ -192,14 +192,14 @@ impl Reader<'_> {
             let within = context_relative(context, &host);
             if host.is_dir() {
                 return Err(format!(
-                    "the bind mount source `{source}` is a directory of a context with the ignore file `{}`, which plinth \
+                    "the bind mount source `{source}` is a directory of a context with {}, which plinth \
                      does not apply to bind mounts yet: COPY what the step needs, or move the ignore file away",
                     ignore.file
                 ));
             }
             if !ignore.visible(context, &within) {
                 return Err(format!(
-                    "the bind mount source `{source}` is excluded by the ignore file `{}` (`{within}`), so BuildKit never receives it: \
+                    "the bind mount source `{source}` is excluded by {} (`{within}`), so BuildKit never receives it: \
                      remove the pattern that matches it, or add `!{within}` after it",
                     ignore.file
                 ));

@@ -100,12 +100,52 @@ pub fn alpine_layer() -> Vec<u8> {
     ])
 }
 
-const SPEC: &str = "Name: NAME\nVersion: VERSION\nRelease: RELEASE\nEPOCH_LINE\nSummary: a test package\nLicense: LICENSE\nBuildArch: noarch\n%description\nA test package.\n%files\n";
+const SPEC: &str = "Name: NAME\nVersion: VERSION\nRelease: RELEASE\nEPOCH_LINE\nSummary: a test package\nLicense: LICENSE\nBuildArch: noarch\n%description\nDESCRIPTION\n%files\n";
 
 /// An Amazon Linux 2023-like root whose rpm sqlite database the real `rpm` made: two packages
 /// built with `rpmbuild` and recorded with `rpm -i --justdb`. `None` when rpm is missing and
 /// skipping is allowed.
 pub fn rpm_layer() -> Option<Vec<u8>> {
+    let bytes = rpm_sqlite_database()?;
+    Some(rpm_root_layer("var/lib/rpm/rpmdb.sqlite", bytes))
+}
+
+/// A root with `os-release` and the rpm database `bytes` at `path`.
+pub fn rpm_root_layer(path: &str, bytes: Vec<u8>) -> Vec<u8> {
+    write_entries_layer(
+        &[
+            file("etc/os-release", "NAME=\"Amazon Linux\"\nVERSION_ID=\"2023\"\nID=\"amzn\"\nPRETTY_NAME=\"Amazon Linux 2023\"\n"),
+            LayerEntry::file(path, bytes),
+        ],
+        Vec::new(),
+        &WriteOptions::new(),
+    )
+    .unwrap()
+    .0
+}
+
+/// The package headers (`hnum`, blob) rpm wrote into the sqlite database of [`rpm_layer`]:
+/// the real headers the other database formats are filled with.
+pub fn rpm_headers() -> Option<Vec<(u32, Vec<u8>)>> {
+    let bytes = rpm_sqlite_database()?;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rpmdb.sqlite");
+    std::fs::write(&path, bytes).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut statement = conn
+        .prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")
+        .unwrap();
+    let rows = statement
+        .query_map([], |row| {
+            Ok((row.get::<_, u32>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })
+        .unwrap();
+    Some(rows.map(Result::unwrap).collect())
+}
+
+/// The sqlite database `rpm` makes for the two test packages (one with a description long
+/// enough that a Berkeley DB stores its header on overflow pages).
+fn rpm_sqlite_database() -> Option<Vec<u8>> {
     if !require_external(External::Tool("rpmbuild")) || !require_external(External::Tool("rpm")) {
         return None;
     }
@@ -148,7 +188,15 @@ pub fn rpm_layer() -> Option<Vec<u8>> {
             .replace("VERSION", version)
             .replace("RELEASE", release)
             .replace("EPOCH_LINE", epoch)
-            .replace("LICENSE", license);
+            .replace("LICENSE", license)
+            .replace(
+                "DESCRIPTION",
+                &if name == "plinth-other" {
+                    "A long description. ".repeat(600)
+                } else {
+                    "A test package.".to_owned()
+                },
+            );
         std::fs::write(&spec, text).unwrap();
         run(Command::new("rpmbuild")
             .arg("--define")
@@ -170,17 +218,5 @@ pub fn rpm_layer() -> Option<Vec<u8>> {
             .arg(&db)
             .arg(&rpm));
     }
-    let bytes = std::fs::read(db.join("rpmdb.sqlite")).unwrap();
-    Some(
-        write_entries_layer(
-            &[
-                file("etc/os-release", "NAME=\"Amazon Linux\"\nVERSION_ID=\"2023\"\nID=\"amzn\"\nPRETTY_NAME=\"Amazon Linux 2023\"\n"),
-                LayerEntry::file("var/lib/rpm/rpmdb.sqlite", bytes),
-            ],
-            Vec::new(),
-            &WriteOptions::new(),
-        )
-        .unwrap()
-        .0,
-    )
+    Some(std::fs::read(db.join("rpmdb.sqlite")).unwrap())
 }

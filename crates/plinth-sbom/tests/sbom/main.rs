@@ -3,6 +3,7 @@
 //! CycloneDX 1.5 schemas.
 
 mod fixtures;
+mod rpmdb_files;
 mod schema;
 
 use plinth_oci::{Digest, Platform};
@@ -24,6 +25,15 @@ fn sbom_of(layers: &[Vec<u8>]) -> Sbom {
         files.apply_layer(&layer[..]).unwrap();
     }
     generate(&files, subject(), 1_700_000_000).unwrap()
+}
+
+/// The SBOM of `layers`, or the error making it.
+fn try_sbom_of(layers: &[Vec<u8>]) -> plinth_sbom::Result<Sbom> {
+    let mut files = ImageFiles::default();
+    for layer in layers {
+        files.apply_layer(&layer[..]).unwrap();
+    }
+    generate(&files, subject(), 1_700_000_000)
 }
 
 fn find<'a>(sbom: &'a Sbom, kind: PackageKind, name: &str) -> &'a Package {
@@ -168,19 +178,74 @@ fn rpm_sqlite_database_made_by_rpm() {
     assert_valid(&sbom);
 }
 
+/// The two test packages, as read from any of rpm's database formats.
+fn assert_rpm_packages(sbom: &Sbom, found_in: &str) {
+    let hello = find(sbom, PackageKind::Rpm, "plinth-hello");
+    assert_eq!(
+        hello.purl,
+        "pkg:rpm/amzn/plinth-hello@1.2.3-4.amzn2023?arch=noarch&distro=amzn-2023&epoch=2"
+    );
+    assert_eq!(hello.found_in, found_in);
+    let other = find(sbom, PackageKind::Rpm, "plinth-other");
+    assert_eq!(other.version, "0.1-1.amzn2023");
+    assert_eq!(
+        sbom.packages
+            .iter()
+            .filter(|p| p.kind == PackageKind::Rpm)
+            .count(),
+        2
+    );
+    assert!(sbom.warnings.is_empty(), "{:?}", sbom.warnings);
+    assert_valid(sbom);
+}
+
 #[test]
-fn an_older_rpm_database_is_a_warning_not_an_empty_success() {
-    let sbom = sbom_of(&[layer(&[
+fn rpm_berkeley_db_made_by_berkeley_db_with_headers_made_by_rpm() {
+    let Some(headers) = rpm_headers() else {
+        return;
+    };
+    assert!(
+        headers.iter().any(|(_, h)| h.len() > 4096),
+        "one header is bigger than a page, so it lies on overflow pages"
+    );
+    let Some(db) = rpmdb_files::berkeley_db(&headers) else {
+        return;
+    };
+    let sbom = sbom_of(&[rpm_root_layer("var/lib/rpm/Packages", db)]);
+    assert_rpm_packages(&sbom, "/var/lib/rpm/Packages");
+}
+
+#[test]
+fn rpm_ndb_database_with_headers_made_by_rpm() {
+    let Some(headers) = rpm_headers() else {
+        return;
+    };
+    let db = rpmdb_files::ndb(&headers);
+    let sbom = sbom_of(&[rpm_root_layer(
+        "usr/lib/sysimage/rpm/Packages.db",
+        db.clone(),
+    )]);
+    assert_rpm_packages(&sbom, "/usr/lib/sysimage/rpm/Packages.db");
+    // A flipped byte inside a blob fails its checksum: an error naming the file, not a
+    // shorter list.
+    let mut corrupt = db;
+    let at = corrupt.len() - 40;
+    corrupt[at] ^= 0xff;
+    let err = try_sbom_of(&[rpm_root_layer("var/lib/rpm/Packages.db", corrupt)])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/var/lib/rpm/Packages.db"), "{err}");
+}
+
+#[test]
+fn a_damaged_berkeley_db_is_an_error_naming_it() {
+    let err = try_sbom_of(&[layer(&[
         file("etc/os-release", "ID=centos\nVERSION_ID=7\n"),
         file("var/lib/rpm/Packages", "\0\0\0\0berkeley"),
-    ])]);
-    assert!(sbom.packages.is_empty());
-    assert_eq!(sbom.warnings.len(), 1);
-    assert!(
-        sbom.warnings[0].contains("/var/lib/rpm/Packages"),
-        "{:?}",
-        sbom.warnings
-    );
+    ])])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("/var/lib/rpm/Packages"), "{err}");
 }
 
 #[test]

@@ -100,6 +100,38 @@ pub(crate) async fn handle(
     shared: Arc<Shared>,
     conn: Arc<ConnControl>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let request_bytes = Arc::new(AtomicU64::new(0));
+    let logged = log_request(&shared, &req, request_bytes.clone());
+    let (mut parts, body) = req.into_parts();
+    let request_body = TapBody::new(body, request_bytes);
+    match apply_fault(&shared, &logged, &mut parts, request_body, &conn).await {
+        Plan::Answer(response) => Ok(response),
+        Plan::Forward { body, response_cut } => {
+            Ok(forward(&shared, &logged, parts, body, response_cut, conn).await)
+        }
+    }
+}
+
+/// A request as the log holds it, with what the rest of the handler needs.
+struct Logged {
+    index: usize,
+    fault: Option<Fault>,
+    method: String,
+    path_and_query: String,
+    response_bytes: Arc<AtomicU64>,
+}
+
+/// What a fault leaves to do: answer without the upstream, or forward (perhaps cut).
+enum Plan {
+    Answer(Response<ProxyBody>),
+    Forward {
+        body: TapBody<Incoming>,
+        response_cut: Option<u64>,
+    },
+}
+
+/// Picks the request's fault and appends it to the log, with byte counters the bodies update.
+fn log_request(shared: &Shared, req: &Request<Incoming>, request_bytes: Arc<AtomicU64>) -> Logged {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(str::to_owned);
@@ -109,7 +141,6 @@ pub(crate) async fn handle(
         .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
     let kind = RequestKind::classify(&method, &path, query.as_deref());
     let fault = shared.pick_fault(&method, &path_and_query, kind);
-    let request_bytes = Arc::new(AtomicU64::new(0));
     let response_bytes = Arc::new(AtomicU64::new(0));
     let headers = req.headers();
     let record = RecordedRequest {
@@ -129,7 +160,7 @@ pub(crate) async fn handle(
         let mut log = lock(&shared.log);
         log.push(Entry {
             record,
-            request_bytes: request_bytes.clone(),
+            request_bytes,
             response_bytes: response_bytes.clone(),
         });
         log.len() - 1
@@ -137,55 +168,62 @@ pub(crate) async fn handle(
     // The path only: queries can be signed, and tests assert that no log line shows one.
     let logged_path = path_and_query.split('?').next().unwrap_or_default();
     tracing::debug!(%method, path = %logged_path, ?kind, ?fault, "fault proxy request");
+    Logged {
+        index,
+        fault,
+        method,
+        path_and_query,
+        response_bytes,
+    }
+}
 
-    let (mut parts, body) = req.into_parts();
-    let mut request_body = TapBody::new(body, request_bytes);
+/// Answers the faults that never reach the upstream; readies the request for the others.
+async fn apply_fault(
+    shared: &Shared,
+    logged: &Logged,
+    parts: &mut http::request::Parts,
+    mut request_body: TapBody<Incoming>,
+    conn: &Arc<ConnControl>,
+) -> Plan {
+    let index = logged.index;
     let mut response_cut = None;
-    match &fault {
+    match &logged.fault {
         Some(Fault::Status {
             status,
             retry_after,
         }) => {
             // Read the body first so the client sees the status, not a broken pipe.
-            let mut body = request_body;
-            while let Some(frame) = body.frame().await {
+            while let Some(frame) = request_body.frame().await {
                 if frame.is_err() {
                     break;
                 }
             }
             shared.set_status(index, *status);
-            return Ok(injected_status(*status, *retry_after, method == "HEAD"));
+            let head = logged.method == "HEAD";
+            return Plan::Answer(injected_status(*status, *retry_after, head));
         }
         Some(Fault::EndlessBody) => {
             shared.set_status(index, 200);
             let body = EndlessBody::new(Bytes::from(vec![b'x'; 64 * 1024]), None);
-            return Ok(generated(body, response_bytes));
+            return Plan::Answer(generated(body, logged.response_bytes.clone()));
         }
         Some(Fault::Trickle(every)) => {
             shared.set_status(index, 200);
             let body = EndlessBody::new(Bytes::from_static(b"x"), Some(*every));
-            return Ok(generated(body, response_bytes));
+            return Plan::Answer(generated(body, logged.response_bytes.clone()));
         }
         Some(Fault::EchoCredentials(status)) => {
             shared.set_status(index, *status);
-            let authorization = header_str(&parts.headers, header::AUTHORIZATION)
-                .unwrap_or("")
-                .to_owned();
-            return Ok(echo_credentials(*status, &authorization, &path_and_query));
+            let authorization = header_str(&parts.headers, header::AUTHORIZATION).unwrap_or("");
+            return Plan::Answer(echo_credentials(
+                *status,
+                authorization,
+                &logged.path_and_query,
+            ));
         }
         Some(Fault::RedirectSigned) => {
             shared.set_status(index, 307);
-            let location = format!(
-                "http://{}/signed{}?{SIGNED_QUERY}",
-                shared.own_host,
-                path_and_query.split('?').next().unwrap_or_default()
-            );
-            let response = Response::builder()
-                .status(StatusCode::TEMPORARY_REDIRECT)
-                .header(header::LOCATION, location)
-                .body(full(Bytes::new()))
-                .unwrap_or_else(|_| Response::new(full(Bytes::new())));
-            return Ok(response);
+            return Plan::Answer(redirect_signed(shared, &logged.path_and_query));
         }
         Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
         Some(Fault::ResetRequestAfter(limit)) => {
@@ -197,16 +235,45 @@ pub(crate) async fn handle(
         }
         Some(Fault::DropResponse) | None => {}
     }
+    Plan::Forward {
+        body: request_body,
+        response_cut,
+    }
+}
 
+/// A redirect to a signed URL on the proxy itself, as blob stores answer.
+fn redirect_signed(shared: &Shared, path_and_query: &str) -> Response<ProxyBody> {
+    let location = format!(
+        "http://{}/signed{}?{SIGNED_QUERY}",
+        shared.own_host,
+        path_and_query.split('?').next().unwrap_or_default()
+    );
+    Response::builder()
+        .status(StatusCode::TEMPORARY_REDIRECT)
+        .header(header::LOCATION, location)
+        .body(full(Bytes::new()))
+        .unwrap_or_else(|_| Response::new(full(Bytes::new())))
+}
+
+/// Sends the request upstream and streams the answer back, counted and perhaps cut.
+async fn forward(
+    shared: &Shared,
+    logged: &Logged,
+    mut parts: http::request::Parts,
+    request_body: TapBody<Incoming>,
+    response_cut: Option<u64>,
+    conn: Arc<ConnControl>,
+) -> Response<ProxyBody> {
+    let index = logged.index;
     strip_hop_by_hop(&mut parts.headers);
-    let upstream_uri = format!("http://{}{}", shared.upstream, path_and_query);
+    let upstream_uri = format!("http://{}{}", shared.upstream, logged.path_and_query);
     parts.uri = match upstream_uri.parse() {
         Ok(uri) => uri,
         Err(err) => {
-            return Ok(plain_error(
+            return plain_error(
                 StatusCode::BAD_REQUEST,
                 format!("fault proxy: bad uri: {err}"),
-            ));
+            );
         }
     };
     if let Ok(host) = HeaderValue::from_str(&shared.upstream) {
@@ -217,13 +284,13 @@ pub(crate) async fn handle(
         Ok(response) => response,
         Err(err) => {
             shared.set_status(index, 502);
-            return Ok(plain_error(
+            return plain_error(
                 StatusCode::BAD_GATEWAY,
                 format!("fault proxy: upstream failed: {err}"),
-            ));
+            );
         }
     };
-    if fault == Some(Fault::DropResponse) {
+    if logged.fault == Some(Fault::DropResponse) {
         drop(response);
         conn.close();
         // The connection task drops this future along with the connection.
@@ -233,11 +300,11 @@ pub(crate) async fn handle(
     strip_hop_by_hop(&mut parts.headers);
     rewrite_location(&mut parts.headers, &shared.upstream, &shared.own_host);
     shared.set_status(index, parts.status.as_u16());
-    let mut body = TapBody::new(body, response_bytes);
+    let mut body = TapBody::new(body, logged.response_bytes.clone());
     if let Some(limit) = response_cut {
         body = body.with_cut(limit, conn);
     }
-    Ok(Response::from_parts(parts, body.boxed()))
+    Response::from_parts(parts, body.boxed())
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {

@@ -6,6 +6,7 @@ mod outputs;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::Catalog;
 use plinth_executor::{BuildOptions, BuildSecrets};
@@ -127,23 +128,8 @@ pub fn run(
         args.platform.clone()
     };
     outputs::refuse_multi_platform(&outputs, &platforms)?;
-    let mut secrets = BuildSecrets::new();
-    for spec in &args.secrets {
-        secrets
-            .add_flag(spec)
-            .map_err(crate::exit_status::usage_error)?;
-    }
-    let mut allow_host_network = false;
-    for entitlement in &args.allow {
-        match entitlement.as_str() {
-            "network.host" => allow_host_network = true,
-            other => {
-                return Err(crate::exit_status::usage_error(format!(
-                    "`--allow {other}` is not something plinth can allow; the one entitlement is `network.host`"
-                )));
-            }
-        }
-    }
+    let secrets = build_secrets(&args.secrets)?;
+    let allow_host_network = host_network_allowed(&args.allow)?;
     let store = open_store()?;
     let engine = engine_with_client(global, registry_client(global, store)?, args.pull)?;
     args.engine.always_pull = args.pull;
@@ -174,21 +160,26 @@ pub fn run(
     for tag in args.tag.iter().skip(1) {
         engine.store().set_ref(tag, &built.root)?;
     }
-    let (root, steps_run) = (built.root.clone(), built.steps_run());
+    let root = built.root.clone();
+    // The progress view is closed before the status line is printed under it.
     drop(progress);
-    let steps = if steps_run == 1 { "step" } else { "steps" };
-    printer.status(format!(
-        "built {} for {} ({steps_run} {steps} ran)",
-        recipe.id,
-        list(&platforms)
-    ));
-    if !passes_checks(&args, &engine, &recipe, &root, &platforms, printer)? {
+    print_built(printer, &recipe.id, &platforms, built.steps_run());
+    let Some(check_reports) = passes_checks(&args, &engine, &recipe, &root, &platforms, printer)?
+    else {
         return Ok(ExitStatus::Failure);
-    }
+    };
     let attachments = if outputs::push_targets(&outputs, &tags).is_empty() {
         Vec::new()
     } else {
-        provenance_of(&recipe, &args, &built, executor.name())?
+        attachments_of(
+            engine.store(),
+            &recipe,
+            &recipes,
+            &args,
+            &built,
+            executor.name(),
+            &check_reports,
+        )?
     };
     let delivery = outputs::Delivery {
         client: engine.registry(),
@@ -218,7 +209,43 @@ pub fn run(
     Ok(ExitStatus::Success)
 }
 
+/// `--secret id=…,src=…|env=…` flags, each read as BuildKit reads it.
+fn build_secrets(specs: &[String]) -> anyhow::Result<BuildSecrets> {
+    let mut secrets = BuildSecrets::new();
+    for spec in specs {
+        secrets
+            .add_flag(spec)
+            .map_err(crate::exit_status::usage_error)?;
+    }
+    Ok(secrets)
+}
+
+/// Whether `--allow` grants `network.host`, the one entitlement plinth knows.
+fn host_network_allowed(entitlements: &[String]) -> anyhow::Result<bool> {
+    let mut allowed = false;
+    for entitlement in entitlements {
+        match entitlement.as_str() {
+            "network.host" => allowed = true,
+            other => {
+                return Err(crate::exit_status::usage_error(format!(
+                    "`--allow {other}` is not something plinth can allow; the one entitlement is `network.host`"
+                )));
+            }
+        }
+    }
+    Ok(allowed)
+}
+
+fn print_built(printer: Printer, recipe_id: &str, platforms: &[Platform], steps_run: usize) {
+    let steps = if steps_run == 1 { "step" } else { "steps" };
+    printer.status(format!(
+        "built {recipe_id} for {} ({steps_run} {steps} ran)",
+        list(platforms)
+    ));
+}
+
 /// `--check` and `--cst`: the checks on every platform before anything is pushed or written.
+/// Their reports when all passed (none when no checks ran), `None` when one failed.
 fn passes_checks(
     args: &BuildArgs,
     engine: &plinth_engine::Engine,
@@ -226,31 +253,38 @@ fn passes_checks(
     root: &plinth_oci::Descriptor,
     platforms: &[Platform],
     printer: Printer,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<Vec<plinth_catalog::checks::CheckReport>>> {
     if !args.check && args.checks.cst_files.is_empty() {
-        return Ok(true);
+        return Ok(Some(Vec::new()));
     }
     let checks = args.checks.checks(recipe)?;
-    if !args
+    let reports = args
         .checks
-        .run(engine, &recipe.id, root, platforms, &checks, printer)?
+        .run(engine, &recipe.id, root, platforms, &checks, printer)?;
+    if !reports
+        .iter()
+        .all(plinth_catalog::checks::CheckReport::passed)
     {
         printer.status(format!(
             "sanity checks failed for {}: nothing was pushed or written",
             recipe.id
         ));
-        return Ok(false);
+        return Ok(None);
     }
     printer.status(format!("sanity checks passed on {}", list(platforms)));
-    Ok(true)
+    Ok(Some(reports))
 }
 
-/// The provenance statement of each platform of `built`, as attachments.
-fn provenance_of(
+/// What `--push` attaches to each platform of `built`: its provenance, its check report where
+/// checks ran, its SBOMs; the same list a release attaches.
+fn attachments_of(
+    store: &plinth_oci::Store,
     recipe: &crate::recipe_arg::Recipe<'_>,
+    recipes: &plinth_release::PlatformRecipes,
     args: &BuildArgs,
     built: &plinth_executor::BuildResult,
     engine: &str,
+    check_reports: &[plinth_catalog::checks::CheckReport],
 ) -> anyhow::Result<Vec<plinth_attest::Attachment>> {
     let image = plinth_attest::AnnotatedImage {
         root: built.root.clone(),
@@ -262,17 +296,24 @@ fn provenance_of(
     };
     let mut attachments = Vec::new();
     for build in &built.platforms {
-        let parameters = recipe.provenance_parameters(&build.platform, &args.recipe.build_args)?;
+        let container = recipes
+            .recipes()
+            .iter()
+            .find(|(p, _)| *p == build.platform)
+            .map(|(_, c)| c)
+            .context("a platform was built without its recipe")?;
+        let parameters = recipe.provenance_parameters(container, &args.recipe.build_args)?;
         let context = plinth_attest::ProvenanceContext {
             recipe: &parameters,
             engine,
             image_name: &recipe.id,
         };
         attachments.extend(plinth_attest::attestations(
+            store,
             &context,
             std::slice::from_ref(build),
             &image,
-            &[],
+            check_reports,
         )?);
     }
     Ok(attachments)

@@ -216,7 +216,7 @@ impl Delivery<'_> {
                     &self.attachments,
                     reporter.clone(),
                 ))
-                .with_context(|| format!("failed to attach the provenance of {target}"))?;
+                .with_context(|| format!("failed to attach the attestations of {target}"))?;
         }
         let location = ImageLocation::Registry(target.clone());
         if let Delivered::Pushed(report) = runtime()?.block_on(deliver_image(

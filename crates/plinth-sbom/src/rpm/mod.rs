@@ -2,8 +2,12 @@
 //! Fedora has it) as on Amazon Linux 2023 and Fedora 33+: table `Packages(hnum, blob)`, each
 //! blob one package's header. The header format is read natively here.
 //!
-//! The older Berkeley DB (`Packages`) and ndb (`Packages.db`) databases are not read: an image
-//! with one of them gets a warning naming the file instead of a silently empty package list.
+//! The older Berkeley DB database (`var/lib/rpm/Packages`: Amazon Linux 2, CentOS 7) and ndb
+//! (`Packages.db`: SUSE) are read natively too ([`bdb`], [`ndb`]); each holds the same header
+//! blobs as the sqlite one.
+
+mod bdb;
+mod ndb;
 
 use crate::error::{Error, Result};
 use crate::files::ImageFiles;
@@ -17,8 +21,14 @@ pub const SQLITE_PATHS: [&str; 2] = [
     "var/lib/rpm/rpmdb.sqlite",
 ];
 
-/// The older database formats, for the warning.
-pub const UNREAD_PATHS: [&str; 2] = ["var/lib/rpm/Packages", "var/lib/rpm/Packages.db"];
+/// Where rpm keeps an ndb database.
+pub const NDB_PATHS: [&str; 2] = [
+    "usr/lib/sysimage/rpm/Packages.db",
+    "var/lib/rpm/Packages.db",
+];
+
+/// Where rpm keeps a Berkeley DB database.
+pub const BDB_PATH: &str = "var/lib/rpm/Packages";
 
 const TAG_NAME: u32 = 1000;
 const TAG_VERSION: u32 = 1001;
@@ -34,54 +44,66 @@ const TYPE_I18NSTRING: u32 = 9;
 
 /// The rpm packages of the image, and the warnings about databases it could not read.
 pub fn packages(files: &ImageFiles, os: Option<&OsRelease>) -> Result<(Vec<Package>, Vec<String>)> {
-    let Some((path, bytes)) = SQLITE_PATHS
+    if let Some((path, bytes)) = SQLITE_PATHS
         .iter()
         .find_map(|p| files.read(p).map(|b| (*p, b)))
-    else {
-        let warnings = UNREAD_PATHS
-            .iter()
-            .filter(|p| files.read(p).is_some())
-            .map(|p| {
-                format!(
-                    "/{p} is an rpm database in the Berkeley DB or ndb format, which is not read: \
-                     its packages are missing from this SBOM"
-                )
-            })
-            .collect();
-        return Ok((Vec::new(), warnings));
+    {
+        let found_in = format!("/{path}");
+        let blobs = sqlite_headers(bytes).map_err(|reason| Error::Database {
+            path: found_in.clone(),
+            reason,
+        })?;
+        return Ok((from_headers(&blobs, os, &found_in)?, Vec::new()));
+    }
+    let other = NDB_PATHS
+        .iter()
+        .find_map(|p| files.read(p).map(|b| (*p, b, ndb::headers(b))))
+        .or_else(|| files.read(BDB_PATH).map(|b| (BDB_PATH, b, bdb::headers(b))));
+    let Some((path, _, blobs)) = other else {
+        return Ok((Vec::new(), Vec::new()));
     };
     let found_in = format!("/{path}");
-    let bad = |reason: String| Error::Database {
+    let blobs = blobs.map_err(|reason| Error::Database {
         path: found_in.clone(),
         reason,
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("plinth-rpmdb-")
-        .tempdir()
-        .map_err(|e| bad(format!("cannot make a temp directory: {e}")))?;
-    let db = dir.path().join("rpmdb.sqlite");
-    std::fs::write(&db, bytes).map_err(|e| bad(format!("cannot copy it out: {e}")))?;
-    let conn =
-        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| bad(e.to_string()))?;
-    let mut statement = conn
-        .prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")
-        .map_err(|e| bad(format!("it has no readable Packages table: {e}")))?;
-    let rows = statement
-        .query_map([], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
-        })
-        .map_err(|e| bad(e.to_string()))?;
+    })?;
+    Ok((from_headers(&blobs, os, &found_in)?, Vec::new()))
+}
+
+/// The packages of header blobs read from the database at `found_in`.
+fn from_headers(blobs: &[Vec<u8>], os: Option<&OsRelease>, found_in: &str) -> Result<Vec<Package>> {
     let mut out = Vec::new();
-    for row in rows {
-        let (hnum, blob) = row.map_err(|e| bad(e.to_string()))?;
-        let header =
-            Header::parse(&blob).map_err(|reason| bad(format!("package {hnum}: {reason}")))?;
-        if let Some(package) = header.package(os, &found_in) {
+    for (i, blob) in blobs.iter().enumerate() {
+        let header = Header::parse(blob).map_err(|reason| Error::Database {
+            path: found_in.to_owned(),
+            reason: format!("package {}: {reason}", i + 1),
+        })?;
+        if let Some(package) = header.package(os, found_in) {
             out.push(package);
         }
     }
-    Ok((out, Vec::new()))
+    Ok(out)
+}
+
+/// The header blobs of an sqlite database, by `hnum`.
+fn sqlite_headers(bytes: &[u8]) -> std::result::Result<Vec<Vec<u8>>, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("plinth-rpmdb-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temp directory: {e}"))?;
+    let db = dir.path().join("rpmdb.sqlite");
+    std::fs::write(&db, bytes).map_err(|e| format!("cannot copy it out: {e}"))?;
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| e.to_string())?;
+    let mut statement = conn
+        .prepare("SELECT blob FROM Packages ORDER BY hnum")
+        .map_err(|e| format!("it has no readable Packages table: {e}"))?;
+    let rows = statement
+        .query_map([], |row| row.get::<_, Vec<u8>>(0))
+        .map_err(|e| e.to_string())?;
+    rows.collect::<std::result::Result<_, _>>()
+        .map_err(|e| e.to_string())
 }
 
 /// One package's header: its index entries over its data store.

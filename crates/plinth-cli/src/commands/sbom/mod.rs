@@ -1,5 +1,8 @@
-//! `plinth sbom IMAGE`: the SBOM of an image, generated from the package databases in its
-//! layers (SPDX 2.3 or CycloneDX 1.5 JSON).
+//! `plinth sbom IMAGE`: the SBOM of an image (SPDX 2.3 or CycloneDX 1.5 JSON): the one attached
+//! to it when it has one (in its registry, or in the local store after a push), else generated
+//! from the package databases in its layers.
+
+mod attached;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,47 +33,64 @@ pub struct SbomArgs {
     /// Write the document to FILE instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Generate the document from the image's layers even when one is attached to it.
+    #[arg(long)]
+    pub generate: bool,
 }
 
 /// Runs `plinth sbom`.
 pub fn run(args: SbomArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     let format: Format = args.format.parse().map_err(anyhow::Error::msg)?;
     let store = open_store()?;
-    let root = match store.get_ref(&args.image)? {
-        Some(root) => root,
-        None => {
-            let location: ImageLocation = args.image.parse().with_context(|| {
-                format!(
-                    "`{}` is neither a built image nor an image location",
-                    args.image
-                )
-            })?;
-            let client = registry_client(global, store.clone())?;
+    let stored = store.get_ref(&args.image)?;
+    let location = match &stored {
+        Some(_) => None,
+        None => Some(args.image.parse::<ImageLocation>().with_context(|| {
+            format!(
+                "`{}` is neither a built image nor an image location",
+                args.image
+            )
+        })?),
+    };
+    let client = registry_client(global, store.clone())?;
+    if !args.generate
+        && let Some(ImageLocation::Registry(reference)) = &location
+    {
+        match runtime()?.block_on(attached::in_registry(
+            &client,
+            reference,
+            args.platform.as_ref(),
+            format,
+        )) {
+            Ok(Some(found)) => return write_attached(&args, format, &found, printer),
+            Ok(None) => {}
+            Err(e) => printer.warn(format!(
+                "cannot look for an SBOM attached to {}: {e:#}; generating one",
+                args.image
+            )),
+        }
+    }
+    let root = match (stored, &location) {
+        (Some(root), _) => root,
+        (None, Some(location)) => {
             let platforms: Vec<Platform> = args.platform.iter().cloned().collect();
             runtime()?.block_on(fetch_image(
                 &client,
-                &location,
+                location,
                 &platforms,
                 Arc::new(NoTransferReporter),
             ))?
         }
+        (None, None) => anyhow::bail!("`{}` is not in the local store", args.image),
     };
     let (descriptor, manifest, platform) =
         platform_manifest(&store, &root, args.platform.as_ref(), &args.image)?;
-    let config = store
-        .read_blob(&manifest.config.digest)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-    // The image's own `created` (a plinth build's reproducible timestamp), so one image always
-    // gives one document; else SOURCE_DATE_EPOCH or 0, as builds use.
-    let created = match config
-        .as_ref()
-        .and_then(|c| c["created"].as_str())
-        .and_then(plinth_sbom::parse_rfc3339)
+    if !args.generate
+        && let Some(found) = attached::in_store(&store, &descriptor.digest, &platform, format)?
     {
-        Some(secs) => secs,
-        None => crate::settings::build_epoch()?,
-    };
+        return write_attached(&args, format, &found, printer);
+    }
+    let created = image_created(&store, &manifest)?;
     let files = ImageFiles::from_store(&store, &manifest)?;
     let subject = Subject {
         name: args.image.clone(),
@@ -82,18 +102,71 @@ pub fn run(args: SbomArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Res
         printer.warn(warning);
     }
     let bytes = sbom.to_json(format)?;
+    write_document(
+        &args,
+        format,
+        &bytes,
+        &format!("{} packages", sbom.packages.len()),
+        printer,
+    )
+}
+
+/// The image's own `created` (a plinth build's reproducible timestamp), so one image always
+/// gives one document; else SOURCE_DATE_EPOCH or 0, as builds use.
+fn image_created(store: &Store, manifest: &ImageManifest) -> anyhow::Result<u64> {
+    let config = store
+        .read_blob(&manifest.config.digest)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    match config
+        .as_ref()
+        .and_then(|c| c["created"].as_str())
+        .and_then(plinth_sbom::parse_rfc3339)
+    {
+        Some(secs) => Ok(secs),
+        None => crate::settings::build_epoch(),
+    }
+}
+
+/// Prints (or writes) an attached document as it was attached, saying on stderr where it
+/// came from.
+fn write_attached(
+    args: &SbomArgs,
+    format: Format,
+    found: &attached::AttachedSbom,
+    printer: Printer,
+) -> anyhow::Result<ExitStatus> {
+    let platform = found
+        .platform
+        .as_ref()
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
+    printer.status(format!(
+        "using the {format} SBOM attached to {}{platform}, found {}; `--generate` makes one from the image instead",
+        args.image, found.found
+    ));
+    write_document(args, format, &found.bytes, "attached", printer)
+}
+
+/// The document to `--output` or standard output.
+fn write_document(
+    args: &SbomArgs,
+    format: Format,
+    bytes: &[u8],
+    what: &str,
+    printer: Printer,
+) -> anyhow::Result<ExitStatus> {
     match &args.output {
         Some(path) => {
-            plinth_oci::fs::write_atomic(path, &bytes)
+            plinth_oci::fs::write_atomic(path, bytes)
                 .with_context(|| format!("cannot write `{}`", path.display()))?;
             printer.status(format!(
-                "wrote the {format} SBOM of {} ({} packages) to {}",
+                "wrote the {format} SBOM of {} ({what}) to {}",
                 args.image,
-                sbom.packages.len(),
                 path.display()
             ));
         }
-        None => printer.result(String::from_utf8_lossy(&bytes)),
+        None => printer.result(String::from_utf8_lossy(bytes)),
     }
     Ok(ExitStatus::Success)
 }

@@ -8,10 +8,13 @@ use serde::{Deserialize, Serialize};
 use crate::debian::DebianRoot;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, ExecOptions, FileOptions, FileSource, Op};
-use crate::run_mount::RunMount;
 use crate::setting::{HealthCheck, ImageSetting};
 use crate::source::ImageSource;
 use crate::state::{ContainerState, Steps};
+
+mod validate;
+
+use validate::validate_into;
 
 /// An immutable chain of operations. Every `with_*` method returns a new container and leaves
 /// `self` untouched, so a partial recipe can be shared by several variants.
@@ -331,211 +334,6 @@ impl fmt::Debug for Container {
     }
 }
 
-fn validate_into(container: &Container, prefix: &str, problems: &mut Vec<String>) {
-    for step in container.steps() {
-        let mut bad = |msg: String| {
-            problems.push(format!(
-                "{prefix}step #{} ({}): {msg}",
-                step.index + 1,
-                step.op.kind_name()
-            ))
-        };
-        for text in strings_of(step.op) {
-            if text.contains('\0') {
-                bad(format!(
-                    "`{}` contains a NUL byte, which no image field can hold",
-                    text.escape_debug()
-                ));
-            }
-        }
-        match step.op {
-            Op::From { .. } => {}
-            Op::Exec { argv, mounts, .. } => {
-                if argv.first().is_none_or(String::is_empty) {
-                    bad("the command is empty: give at least the program to run".into());
-                }
-                mounts
-                    .iter()
-                    .flat_map(RunMount::problems)
-                    .for_each(&mut bad);
-                for (container, _) in mounts.iter().filter_map(RunMount::helper) {
-                    let prefix = format!("{prefix}mount of step #{}: ", step.index + 1);
-                    validate_into(container, &prefix, problems);
-                }
-            }
-            Op::Env { name, .. } => {
-                if name.is_empty() || name.contains('=') || name.chars().any(char::is_whitespace) {
-                    bad(format!(
-                        "`{}` is not an env var name: it must be non-empty, without `=` or whitespace",
-                        name.escape_debug()
-                    ));
-                }
-            }
-            Op::Label { name, .. } => {
-                if name.is_empty() || name.contains('=') {
-                    bad(format!(
-                        "`{}` is not a label key: it must be non-empty, without `=`",
-                        name.escape_debug()
-                    ));
-                }
-            }
-            Op::User { user } => check_owner(user, "user", &mut bad),
-            Op::Workdir { path } => {
-                if path.is_empty() {
-                    bad("the workdir is empty".into());
-                }
-            }
-            Op::Entrypoint { .. } | Op::DefaultArgs { .. } => {}
-            Op::File {
-                path,
-                source,
-                owner,
-                mode,
-            } => {
-                if path.is_empty() || path.ends_with('/') {
-                    bad(format!(
-                        "`{path}` is not a file path: give the file's full path, not a directory"
-                    ));
-                }
-                if let FileSource::Url { url, .. } = source
-                    && !(url.starts_with("https://") || url.starts_with("http://"))
-                {
-                    bad(format!("`{url}` is not an http:// or https:// URL"));
-                }
-                check_mode_owner(*mode, owner.as_deref(), &mut bad);
-            }
-            Op::Directory {
-                path,
-                source,
-                owner,
-                mode,
-            } => {
-                if path.is_empty() {
-                    bad("the destination directory is empty: use `/` for the root".into());
-                }
-                if let DirectorySource::Container {
-                    container,
-                    path: src,
-                } = source
-                {
-                    if !src.starts_with('/') {
-                        bad(format!(
-                            "the helper container path `{src}` must be absolute"
-                        ));
-                    }
-                    validate_into(
-                        container,
-                        &format!("{prefix}helper container of step #{}: ", step.index + 1),
-                        problems,
-                    );
-                }
-                let mut bad = |msg: String| {
-                    problems.push(format!(
-                        "{prefix}step #{} (directory): {msg}",
-                        step.index + 1
-                    ))
-                };
-                check_mode_owner(*mode, owner.as_deref(), &mut bad);
-            }
-            Op::MountedCache {
-                path,
-                volume,
-                owner,
-            } => {
-                if !path.starts_with('/') {
-                    bad(format!("the cache mount point `{path}` must be absolute"));
-                }
-                if volume.is_empty()
-                    || volume
-                        .chars()
-                        .any(|c| c.is_whitespace() || c == ',' || c == '"')
-                {
-                    bad(format!(
-                        "`{volume}` is not a volume name: non-empty, without whitespace, `,` or `\"`"
-                    ));
-                }
-                if let Some(o) = owner {
-                    check_owner(o, "owner", &mut bad);
-                }
-            }
-            Op::UnmountCache { path } => {
-                let target = crate::state::normalize_path(path);
-                if !step.state.caches().iter().any(|c| c.path == target) {
-                    bad(format!("no cache is mounted at `{path}`"));
-                }
-            }
-            Op::Config { setting } => {
-                if let Some(problem) = setting.problem() {
-                    bad(problem);
-                }
-            }
-        }
-    }
-}
-
-fn check_mode_owner(mode: Option<u32>, owner: Option<&str>, bad: &mut impl FnMut(String)) {
-    if let Some(m) = mode
-        && m > 0o7777
-    {
-        bad(format!("mode {m:o} has bits beyond 0o7777"));
-    }
-    if let Some(o) = owner {
-        check_owner(o, "owner", bad);
-    }
-}
-
-fn check_owner(spec: &str, what: &str, bad: &mut impl FnMut(String)) {
-    let ok = !spec.is_empty()
-        && spec.split(':').count() <= 2
-        && spec.split(':').all(|p| !p.is_empty())
-        && !spec.chars().any(|c| {
-            c.is_whitespace() || c == ',' || c == '"' || c == '\'' || c == '$' || c == '\\'
-        });
-    if !ok {
-        bad(format!(
-            "`{}` is not a {what} spec: write `name`, `uid`, `name:group` or `uid:gid`",
-            spec.escape_debug()
-        ));
-    }
-}
-
-fn strings_of(op: &Op) -> Vec<&str> {
-    match op {
-        Op::From { .. } => vec![],
-        Op::Exec { argv, .. } | Op::Entrypoint { argv } | Op::DefaultArgs { argv } => {
-            argv.iter().map(String::as_str).collect()
-        }
-        Op::Env { name, value } | Op::Label { name, value } => vec![name, value],
-        Op::User { user } => vec![user],
-        Op::Config { setting } => setting.strings(),
-        Op::Workdir { path } | Op::UnmountCache { path } => vec![path],
-        Op::File {
-            path,
-            source,
-            owner,
-            ..
-        } => {
-            let mut v = vec![path.as_str()];
-            v.extend(owner.as_deref());
-            if let FileSource::Url { url, .. } = source {
-                v.push(url);
-            }
-            v
-        }
-        Op::Directory { path, owner, .. } => std::iter::once(path.as_str())
-            .chain(owner.as_deref())
-            .collect(),
-        Op::MountedCache {
-            path,
-            volume,
-            owner,
-        } => [path.as_str(), volume]
-            .into_iter()
-            .chain(owner.as_deref())
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -552,41 +350,5 @@ mod tests {
             r#"{"ops":[{"op":"env","name":"A","value":"1"},{"op":"env","name":"B","value":"2"}]}"#
         );
         assert_eq!(serde_json::from_str::<Container>(&json).unwrap(), b);
-    }
-
-    #[test]
-    fn validate_lists_every_problem() {
-        let helper = Container::new().with_exec(Vec::<String>::new());
-        let c = Container::new()
-            .with_exec([""])
-            .with_env("A B", "x")
-            .with_mounted_cache("rel", "v v")
-            .without_mounted_cache("/nothing")
-            .with_file("/dir/", FileSource::url("ftp://x"))
-            .with_file_opts(
-                "/f",
-                FileSource::Bytes(vec![]),
-                FileOptions::new().owner("a b").mode(0o10000),
-            )
-            .with_directory("/d", DirectorySource::container(&helper, "rel"))
-            .with_user("a\0");
-        let err = c.validate().unwrap_err();
-        let Error::InvalidRecipe { problems } = &err else {
-            panic!("{err}")
-        };
-        assert_eq!(problems.len(), 12, "{err}");
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with("helper container of step #7: step #1 (exec)")),
-            "{err}"
-        );
-        assert!(
-            Container::from_address("busybox")
-                .unwrap()
-                .with_exec(["true"])
-                .validate()
-                .is_ok()
-        );
     }
 }

@@ -1,0 +1,84 @@
+//! Reading a Dockerfile as a build reads it: every stage evaluated on its base image's config
+//! (env, shell, `ONBUILD` triggers), as BuildKit does. `plinth build -f` and the families kept
+//! as Dockerfiles both come through [`read_dockerfile_resolved`], so a Dockerfile means the
+//! same wherever plinth builds it.
+
+use plinth_oci::Platform;
+
+use super::{DockerfileRead, ReaderOptions, base_images, read_dockerfile};
+use crate::error::{Error, Result};
+use crate::source::ImageSource;
+use crate::substitute::ImageSubstitutions;
+
+/// What the reader needs of a base image's config, as BuildKit uses it while reading.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BaseConfig {
+    /// `Env`, in order.
+    pub env: Vec<(String, String)>,
+    /// `Shell`, when set.
+    pub shell: Option<Vec<String>>,
+    /// `OnBuild` triggers.
+    pub on_build: Vec<String>,
+}
+
+impl BaseConfig {
+    /// The parts of an image config the reader uses.
+    pub fn of_image(config: &plinth_oci::ImageConfig) -> Self {
+        let strings = |name: &str| -> Option<Vec<String>> {
+            let value = config.config.as_ref()?.extra.get(name)?;
+            serde_json::from_value::<Vec<String>>(value.clone()).ok()
+        };
+        Self {
+            env: config.env(),
+            shell: strings("Shell").filter(|s| !s.is_empty()),
+            on_build: strings("OnBuild").unwrap_or_default(),
+        }
+    }
+}
+
+/// The error a [`BaseResolver`] reports.
+pub type BaseError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Finds the config of a base image for a platform. The embedded engine is one: it resolves
+/// the root as a build does (pulled, imported or bootstrapped into its store), so the build
+/// that follows finds it there.
+pub trait BaseResolver: Send + Sync {
+    /// The config of `source` for `platform`.
+    fn base_config(
+        &self,
+        source: &ImageSource,
+        platform: &Platform,
+    ) -> std::result::Result<BaseConfig, BaseError>;
+}
+
+/// Reads `text` with each stage's base image config from `bases`, resolved after
+/// `substitutions` (a stage on a stand-in is evaluated on the stand-in's config, as it is
+/// built on it). The options must name the platform.
+pub fn read_dockerfile_resolved(
+    text: &str,
+    options: &ReaderOptions,
+    bases: &dyn BaseResolver,
+    substitutions: &ImageSubstitutions,
+) -> Result<DockerfileRead> {
+    let platform = options.platform.clone().unwrap_or_else(Platform::host);
+    let mut options = options.clone().with_platform(platform.clone());
+    for image in base_images(text, &options) {
+        // A name that does not parse is left to the reader, which reports it with its line.
+        let Ok(source) = ImageSource::parse(&image) else {
+            continue;
+        };
+        let source = substitutions
+            .replacement_for(&source)
+            .cloned()
+            .unwrap_or(source);
+        let config = bases
+            .base_config(&source, &platform)
+            .map_err(|source| Error::BaseImage {
+                image: image.clone(),
+                platform: platform.to_string(),
+                source,
+            })?;
+        options = options.with_base_config(image, config);
+    }
+    read_dockerfile(text, &options)
+}
