@@ -134,6 +134,8 @@ pub enum Command {
     Sbom(commands::sbom::SbomArgs),
     /// Compare two images or two family versions: packages added/removed/upgraded, config fields, files and sizes per layer.
     Diff(commands::diff::DiffArgs),
+    /// Rebuild a published version from its recipe in an empty store and compare every digest (`--rebuild`); exit 1 with file-level differences when they differ.
+    Verify(commands::verify::VerifyArgs),
     /// List a repository's tags with their digests, semver-sorted.
     Ls(commands::ls::LsArgs),
     /// Copy an image between registries, OCI layouts and docker-archive files.

@@ -109,8 +109,12 @@ pub(crate) fn target(global: &GlobalArgs) -> Target {
 
 /// A registry client with the usual credential sources; on a terminal, when the target
 /// registry has no credential configured and `ask` is set, asks once for one.
-fn release_client(global: &GlobalArgs, printer: Printer, ask: bool) -> anyhow::Result<Client> {
-    let store = open_store()?;
+fn release_client(
+    global: &GlobalArgs,
+    printer: Printer,
+    ask: bool,
+    store: plinth_oci::Store,
+) -> anyhow::Result<Client> {
     let target = target(global);
     let mut credentials = Credentials::from_env();
     if target.registry() == "docker.io" {
@@ -155,7 +159,27 @@ pub(crate) fn open_releaser(
     printer: Printer,
     ask_credentials: bool,
 ) -> anyhow::Result<Releaser> {
-    let client = release_client(global, printer, ask_credentials)?;
+    open_releaser_in(
+        global,
+        catalog,
+        listing,
+        printer,
+        ask_credentials,
+        open_store()?,
+    )
+}
+
+/// [`open_releaser`] over `store` instead of the local store (`verify --rebuild` builds in an
+/// empty one).
+pub(crate) fn open_releaser_in(
+    global: &GlobalArgs,
+    catalog: &Catalog,
+    listing: &ListingArgs,
+    printer: Printer,
+    ask_credentials: bool,
+    store: plinth_oci::Store,
+) -> anyhow::Result<Releaser> {
+    let client = release_client(global, printer, ask_credentials, store)?;
     let options = TagListOptions {
         ttl: Duration::from_secs(listing.cache_ttl),
         refresh: listing.refresh,

@@ -158,6 +158,28 @@ impl Releaser {
     /// URL inputs that changed since the version was recorded. Nothing is written on failure.
     pub fn build_and_check(&self, family: &dyn Family, version: &Version) -> Result<BuiltVersion> {
         let checks = family.checks(version)?;
+        let mut built = self.build_annotated(family, version)?;
+        let tools = self.build_tools(family.repository())?;
+        let subject = format!("{}:{version}", family.repository());
+        let reports = check_image(
+            tools.checker.as_ref(),
+            &subject,
+            &built.root,
+            &family.platforms(),
+            &checks,
+        )?;
+        self.reporter.check_reports(&reports);
+        require_passed(&reports)?;
+        self.reporter.status("Sanity checks passed.");
+        built.check_reports = reports;
+        Ok(built)
+    }
+
+    /// Builds `version` once for every platform and annotates it as a publish would (source
+    /// and revision from its release record when it has one), warning about URL inputs that
+    /// changed since the version was recorded; no checks, nothing pushed or written. What
+    /// `publish` and `verify --rebuild` build.
+    pub fn build_annotated(&self, family: &dyn Family, version: &Version) -> Result<BuiltVersion> {
         let substitutions = &self.settings.image_substitutions;
         if !substitutions.is_empty() {
             self.reporter.warning(&format!(
@@ -203,18 +225,6 @@ impl Releaser {
                 ));
             }
         }
-        let subject = format!("{}:{version}", family.repository());
-        let reports = check_image(
-            tools.checker.as_ref(),
-            &subject,
-            &built.root,
-            &family.platforms(),
-            &checks,
-        )?;
-        self.reporter.check_reports(&reports);
-        require_passed(&reports)?;
-        self.reporter.status("Sanity checks passed.");
-        built.check_reports = reports;
         Ok(built)
     }
 

@@ -473,6 +473,13 @@ pub const CASES: &[Case] = &[
         ],
     ),
     // --- stages ----------------------------------------------------------------------------------
+    // Parse errors count in every stage, needed or not, as BuildKit parses the whole file first.
+    refused(
+        "unneeded_stage_parse_error",
+        "FROM {root} AS unused\nRUN --bogus true\nFROM {root}\nRUN echo ok > /ok\n",
+        2,
+        "the RUN flag `--bogus` is not one BuildKit knows",
+    ),
     same(
         "copy_from_stage",
         "FROM {root} AS build\nRUN mkdir -p /out/sub && echo x > /out/f && echo y > /out/sub/g\nFROM {root}\nCOPY --from=build /out /copied\n",

@@ -170,4 +170,18 @@ pub const RUN_CASES: &[(Case, Extra)] = &[
         "FROM {root} AS broken\nRUN exit 3\nFROM {root} AS used\nRUN echo u > /u\nFROM {root}\nCOPY --from=used /u /u\n",
         NO_EXTRA,
     ),
+    // BuildKit neither resolves an unneeded stage's base nor reports what only dispatching it
+    // would find: a base that does not exist, a missing context file, an image to copy from.
+    same(
+        "unneeded_stage_base_and_dispatch_errors_are_never_seen",
+        "FROM {root} AS used\nRUN echo u > /u\n\
+         FROM 127.0.0.1:9/plinth/absent:1 AS unused\nCOPY missing.txt /x\nCOPY --from=127.0.0.1:9/plinth/gone:1 /x /y\nRUN exit 3\n\
+         FROM {root}\nCOPY --from=used /u /u\n",
+        NO_EXTRA,
+    ),
+    same(
+        "target_ignores_later_stages_with_errors",
+        "FROM {root} AS final\nRUN echo f > /f\nFROM 127.0.0.1:9/plinth/absent:1\nCOPY missing.txt /\n",
+        target("final"),
+    ),
 ];

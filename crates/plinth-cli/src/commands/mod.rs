@@ -20,6 +20,7 @@ pub mod publish;
 pub mod run;
 pub mod sbom;
 pub mod upgrade_consumers;
+pub mod verify;
 
 use crate::ExitStatus;
 use crate::cli::{Cli, Command};
@@ -44,6 +45,7 @@ pub fn run(
             | Command::Latest(_)
             | Command::UpgradeConsumers(_)
             | Command::Diff(_)
+            | Command::Verify(_)
     );
     // File families live in the catalog directory, so they join the catalog per command.
     let catalog = &if uses_catalog {
@@ -57,6 +59,7 @@ pub fn run(
         Command::Ls(args) => ls::run(args, &cli.global, printer),
         Command::Copy(args) => copy::run(args, &cli.global, printer),
         Command::Diff(args) => diff::run(args, &cli.global, printer, catalog),
+        Command::Verify(args) => verify::run(args, &cli.global, printer, catalog),
         Command::Gc(args) => gc::run(args, &cli.global, printer),
         Command::Build(args) => build::run(args, &cli.global, printer, catalog),
         Command::Check(args) => check::run(args, &cli.global, printer, catalog),

@@ -337,3 +337,4 @@ fn a_context_link_to_a_host_file_is_not_found() {
 
 mod docker_shape;
 mod security;
+mod tty_progress;

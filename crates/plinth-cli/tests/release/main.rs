@@ -13,6 +13,7 @@ mod file_family_errors;
 mod file_family_reading;
 mod fixture;
 mod interactive;
+mod verify;
 
 fn require_root() -> bool {
     plinth_test::require_external(plinth_test::External::Root)

@@ -225,7 +225,21 @@ impl Reader<'_> {
     /// The container `--from` names: an earlier stage, or an image.
     pub(super) fn helper(&self, name: &str) -> Result<Container, String> {
         if let Some(stage) = self.find_stage(name) {
+            if !stage.needed {
+                return Err(format!(
+                    "`--from={name}` names a stage that was judged unneeded, so it was not read: \
+                     name the stage by its `AS` name"
+                ));
+            }
             return Ok(stage.container.clone());
+        }
+        if self
+            .plan
+            .is_later_stage(name, self.froms_seen.saturating_sub(1))
+        {
+            return Err(format!(
+                "`--from={name}` names a stage defined after this one: move that stage before it, as BuildKit requires"
+            ));
         }
         if name.parse::<usize>().is_ok() {
             return Err(format!(

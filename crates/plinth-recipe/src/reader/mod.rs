@@ -23,6 +23,7 @@ mod copy;
 mod glob;
 mod heredoc;
 mod lines;
+mod plan;
 mod run_flags;
 mod settings;
 mod stages;
@@ -40,6 +41,7 @@ use crate::op::{Network, Op};
 use self::run_flags::MountFlag;
 use crate::state::CacheMount;
 pub use bases::{BaseConfig, BaseError, BaseResolver, read_dockerfile_resolved};
+pub use plan::base_images;
 pub use vars::DEFAULT_PATH;
 use vars::Vars;
 
@@ -157,47 +159,13 @@ const PROXY_ARGS: [&str; 10] = [
     "all_proxy",
 ];
 
-/// The images the stages of `text` start from, as `FROM` names them after expanding the global
-/// args (stage names and `scratch` left out, each once): the keys of
-/// [`ReaderOptions::base_configs`]. Problems are left to [`read_dockerfile`].
-pub fn base_images(text: &str, options: &ReaderOptions) -> Vec<String> {
-    let (directives, lines) = lines::split_lines(text, &mut Vec::new());
-    let mut reader = Reader::new(options, directives.escape, Vec::new());
-    let mut stage_names: Vec<String> = Vec::new();
-    let mut out: Vec<String> = Vec::new();
-    for line in &lines {
-        let (keyword, rest) = line
-            .text
-            .split_once(char::is_whitespace)
-            .unwrap_or((&line.text, ""));
-        let (_, rest) = split_flags(rest.trim());
-        if keyword.eq_ignore_ascii_case("ARG") && stage_names.is_empty() && out.is_empty() {
-            let _ = reader.arg(rest);
-        } else if keyword.eq_ignore_ascii_case("FROM") {
-            let words: Vec<&str> = rest.split_whitespace().collect();
-            let Some(image) = words.first() else { continue };
-            if let Ok(image) = reader.expand_in(image, None)
-                && image != "scratch"
-                && !stage_names.contains(&image.to_ascii_lowercase())
-                && !out.contains(&image)
-            {
-                out.push(image);
-            }
-            if let [_, as_kw, name] = words.as_slice()
-                && as_kw.eq_ignore_ascii_case("as")
-            {
-                stage_names.push(name.to_ascii_lowercase());
-            }
-        }
-    }
-    out
-}
-
 /// Reads `text` with options, keeping the warnings.
 pub fn read_dockerfile(text: &str, options: &ReaderOptions) -> Result<DockerfileRead> {
     let mut problems = Vec::new();
     let (directives, lines) = lines::split_lines(text, &mut problems);
+    let plan = plan::plan(&lines, options, directives.escape);
     let mut reader = Reader::new(options, directives.escape, problems);
+    reader.plan = plan;
     for line in &lines {
         reader.heredocs.clone_from(&line.heredocs);
         if let Err(message) = reader.instruction(&line.text) {
@@ -279,6 +247,8 @@ pub(super) struct Stage {
     pub reemitted_cmd: bool,
     /// The stage's `ONBUILD` triggers, which a stage built on this one runs.
     pub on_build: Vec<String>,
+    /// Whether the build needs the stage (see `plan.rs`); an unneeded stage is only parsed.
+    pub needed: bool,
 }
 
 pub(super) struct Reader<'a> {
@@ -294,6 +264,11 @@ pub(super) struct Reader<'a> {
     pub problems: Vec<Problem>,
     /// The heredocs of the instruction being read.
     pub heredocs: Vec<heredoc::Heredoc>,
+    /// The stages and which the build needs.
+    pub(super) plan: plan::StagePlan,
+    /// How many FROM instructions were read (failed ones included): the current stage's
+    /// index in the plan, plus one.
+    pub froms_seen: usize,
 }
 
 type Flags = Vec<(String, Option<String>)>;
@@ -313,6 +288,8 @@ impl<'a> Reader<'a> {
             stages: Vec::new(),
             problems,
             heredocs: Vec::new(),
+            plan: plan::StagePlan::default(),
+            froms_seen: 0,
         }
     }
 }
@@ -322,8 +299,20 @@ impl Reader<'_> {
         let (keyword, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
         let keyword = keyword.to_ascii_uppercase();
         let (flags, rest) = split_flags(rest.trim());
+        if keyword == "FROM" {
+            self.froms_seen += 1;
+        }
+        // The stage this instruction belongs to, counting FROMs that failed too, as the plan does.
+        let unneeded = self
+            .froms_seen
+            .checked_sub(1)
+            .is_some_and(|stage| !self.plan.is_needed(stage));
         match keyword.as_str() {
+            "FROM" if unneeded => return self.unneeded_from(&flags, rest),
             "FROM" => return self.from(flags, rest),
+            "ARG" if unneeded => {
+                return self.check_unneeded(&keyword, &flags);
+            }
             "ARG" => {
                 no_flags(&keyword, &flags)?;
                 return self.arg(rest);
@@ -337,6 +326,9 @@ impl Reader<'_> {
             return Err(format!(
                 "`{keyword}` comes before the first FROM; only ARG may"
             ));
+        }
+        if unneeded {
+            return self.check_unneeded(&keyword, &flags);
         }
         match keyword.as_str() {
             "RUN" => self.run(flags, rest),

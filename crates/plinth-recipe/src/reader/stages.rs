@@ -31,14 +31,7 @@ impl Reader<'_> {
                 ));
             }
         }
-        let words: Vec<&str> = rest.split_whitespace().collect();
-        let (image, name) = match words.as_slice() {
-            [image] => (*image, None),
-            [image, as_kw, name] if as_kw.eq_ignore_ascii_case("as") => {
-                (*image, Some(name.to_ascii_lowercase()))
-            }
-            _ => return Err("FROM takes `image` or `image AS name`".into()),
-        };
+        let (image, name) = super::plan::from_words(rest)?;
         // FROM sees the global args only.
         let image = self.expand_in(image, None)?;
         let mut stage = Stage {
@@ -49,9 +42,15 @@ impl Reader<'_> {
             cmd_set: false,
             reemitted_cmd: false,
             on_build: Vec::new(),
+            needed: true,
         };
         let mut triggers = Vec::new();
         if let Some(base) = self.find_stage(&image) {
+            if !base.needed {
+                return Err(format!(
+                    "the stage `{image}` was judged unneeded, so it was not read: name it directly in FROM"
+                ));
+            }
             // BuildKit's stage inherits its base stage's run state, ARG values included.
             stage.container = base.container.clone();
             stage.vars = base.vars.clone();

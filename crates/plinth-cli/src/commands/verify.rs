@@ -1,0 +1,221 @@
+//! `plinth verify --rebuild REF|REPOSITORY:VERSION`: rebuild a published version from its
+//! recipe in an empty, temporary store and compare the result with what the registry serves:
+//! index, manifests, configs and layers. Exit 0 when every digest matches; else exit 1 with the
+//! file-level differences per layer and the config fields that differ.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use plinth_attest::{RecipeParameters, SLSA_PROVENANCE_V1, find_statements};
+use plinth_catalog::{Catalog, Version};
+use plinth_diff::{CompareOptions, ImageComparison, Named, TextOptions};
+use plinth_oci::{ImageLocation, Platform, Reference, Store};
+use plinth_registry::{Client, NoTransferReporter, fetch_image};
+
+use crate::ExitStatus;
+use crate::cli::GlobalArgs;
+use crate::engine_arg::EngineArgs;
+use crate::image_arg::{ImageArg, published_reference};
+use crate::printer::Printer;
+use crate::release_context::{ListingArgs, open_releaser_in, with_executor};
+use crate::settings::{registry_client, runtime};
+
+/// Arguments of `plinth verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The published image: `REPOSITORY:VERSION` of a catalog family (in `--registry`,
+    /// `--namespace`), or a registry reference whose provenance attestation names the family
+    /// version it was built from.
+    pub image: String,
+    /// Rebuild the image from its recipe in an empty store and compare digests (the only
+    /// verification there is so far; required).
+    #[arg(long, required = true)]
+    pub rebuild: bool,
+    /// Only compare this platform (every platform is still rebuilt).
+    #[arg(long)]
+    pub platform: Option<Platform>,
+    /// Print the comparison as JSON (with `"verified": true|false`).
+    #[arg(long)]
+    pub json: bool,
+    /// Changed files listed per layer in the text output.
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    pub max_files: usize,
+    /// Tag listing options.
+    #[command(flatten)]
+    pub listing: ListingArgs,
+    /// Engine options.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Runs `plinth verify --rebuild`.
+pub fn run(
+    args: VerifyArgs,
+    global: &GlobalArgs,
+    printer: Printer,
+    catalog: &Catalog,
+) -> anyhow::Result<ExitStatus> {
+    let temp = tempfile::Builder::new()
+        .prefix("plinth-verify-")
+        .tempdir()
+        .context("cannot make the temporary store of the rebuild")?;
+    let store = Store::open(temp.path().join("store"))?;
+    let client = registry_client(global, store.clone())?;
+    let (repository, version, published) = recipe_of(&args.image, global, catalog, &client)?;
+    printer.status(format!(
+        "Rebuilding {repository} {version} in an empty store to compare with {published}."
+    ));
+    let releaser = open_releaser_in(
+        global,
+        catalog,
+        &args.listing,
+        printer,
+        false,
+        store.clone(),
+    )?;
+    let releaser = with_executor(global, releaser, &args.engine)?;
+    let family = releaser.family(&repository)?;
+    let rebuilt = releaser.build_annotated(family, &version)?;
+    let published_root = runtime()?
+        .block_on(fetch_image(
+            &client,
+            &ImageLocation::Registry(published.clone()),
+            &[],
+            Arc::new(NoTransferReporter),
+        ))
+        .with_context(|| format!("cannot read the published image {published}"))?;
+    let options = CompareOptions {
+        platform: args.platform.clone(),
+        ..CompareOptions::default()
+    };
+    let comparison = plinth_diff::compare_images(
+        &store,
+        &Named {
+            name: format!("{published} (published)"),
+            root: published_root,
+        },
+        &Named {
+            name: format!("{repository}:{version} rebuilt from its recipe"),
+            root: rebuilt.root.clone(),
+        },
+        &options,
+    )?;
+    let verified = verified(&comparison, args.platform.is_some());
+    print_result(&printer, &args, &comparison, verified)?;
+    Ok(if verified {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}
+
+/// With `--platform`, that platform's digests; else the root's and every platform's.
+fn verified(comparison: &ImageComparison, one_platform: bool) -> bool {
+    let platforms = comparison.platforms.iter().all(|p| p.equal());
+    !comparison.platforms.is_empty() && platforms && (one_platform || comparison.equal())
+}
+
+fn print_result(
+    printer: &Printer,
+    args: &VerifyArgs,
+    comparison: &ImageComparison,
+    verified: bool,
+) -> anyhow::Result<()> {
+    if args.json {
+        let mut value = serde_json::to_value(comparison)?;
+        value["verified"] = serde_json::Value::Bool(verified);
+        printer.result(serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let text = plinth_diff::render_text(
+        comparison,
+        TextOptions {
+            max_files: args.max_files,
+        },
+    );
+    printer.result(text.trim_end());
+    if verified {
+        printer.result(
+            "\nverified: the rebuild matches the published image (index, manifests, configs and layers)",
+        );
+    } else {
+        printer.result(
+            "\nNOT verified: the rebuild differs from the published image (see the differences above)",
+        );
+    }
+    Ok(())
+}
+
+/// The family version to rebuild and the published image to compare with.
+fn recipe_of(
+    image: &str,
+    global: &GlobalArgs,
+    catalog: &Catalog,
+    client: &Client,
+) -> anyhow::Result<(String, Version, Reference)> {
+    match ImageArg::parse(image, None, catalog)? {
+        ImageArg::FamilyVersion {
+            repository,
+            version,
+        } => {
+            let published = published_reference(global, &repository, &version)?;
+            Ok((repository, version, published))
+        }
+        ImageArg::Image(text) => {
+            let reference: Reference = text
+                .trim_start_matches("docker://")
+                .parse()
+                .with_context(|| {
+                    format!(
+                        "`{text}` is neither a family version (REPOSITORY:VERSION) nor a registry reference"
+                    )
+                })?;
+            let (repository, version) =
+                runtime()?.block_on(recipe_from_provenance(client, &reference))?;
+            catalog.get(&repository).with_context(|| {
+                format!("the provenance of {reference} names {repository} {version}, which this catalog lacks")
+            })?;
+            Ok((repository, version, reference))
+        }
+    }
+}
+
+/// The family version the provenance attached to `reference` names.
+async fn recipe_from_provenance(
+    client: &Client,
+    reference: &Reference,
+) -> anyhow::Result<(String, Version)> {
+    let statements = find_statements(client, reference, None, SLSA_PROVENANCE_V1, "provenance")
+        .await
+        .with_context(|| {
+            format!(
+                "{reference} has no readable provenance naming its recipe; give the family version as REPOSITORY:VERSION"
+            )
+        })?;
+    let (_, statement) = statements
+        .into_iter()
+        .next()
+        .with_context(|| format!("{reference} has no provenance attached"))?;
+    let value = serde_json::to_value(&statement)?;
+    let recipe: RecipeParameters = serde_json::from_value(
+        value["predicate"]["buildDefinition"]["externalParameters"]["recipe"].clone(),
+    )
+    .with_context(|| format!("the provenance of {reference} names no recipe"))?;
+    match recipe {
+        RecipeParameters::Family {
+            repository,
+            version,
+            ..
+        } => {
+            let version = version.parse().with_context(|| {
+                format!("the provenance of {reference} names version `{version}`")
+            })?;
+            Ok((repository, version))
+        }
+        RecipeParameters::Dockerfile { path, .. } => anyhow::bail!(
+            "{reference} was built from the Dockerfile `{path}` by `plinth build`, not from a catalog \
+             version: rebuild it with `plinth build -f {path}` and compare with `plinth diff`"
+        ),
+    }
+}
