@@ -76,22 +76,33 @@ fn list_tree(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<()> {
     out.push(rel.to_owned());
     let meta = fs::symlink_metadata(dir).map_err(Error::io("read", dir))?;
     if meta.is_dir() {
-        let mut children: Vec<_> = fs::read_dir(dir)
-            .map_err(Error::io("list", dir))?
-            .collect::<std::io::Result<_>>()
-            .map_err(Error::io("list", dir))?;
-        children.sort_by_key(|e| e.file_name());
-        for child in children {
+        for (child, child_rel) in sorted_children(dir, rel)? {
+            list_tree(&child.path(), &child_rel, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The entries of `dir` sorted by name (the order the engine's host tree walks), each with its
+/// path below the tree's root, given `dir`'s own path `rel` (`""` for the root).
+fn sorted_children(dir: &Path, rel: &str) -> Result<Vec<(fs::DirEntry, String)>> {
+    let mut children: Vec<_> = fs::read_dir(dir)
+        .map_err(Error::io("list", dir))?
+        .collect::<std::io::Result<_>>()
+        .map_err(Error::io("list", dir))?;
+    children.sort_by_key(|e| e.file_name());
+    Ok(children
+        .into_iter()
+        .map(|child| {
             let name = child.file_name().to_string_lossy().into_owned();
             let child_rel = if rel.is_empty() {
                 name
             } else {
                 format!("{rel}/{name}")
             };
-            list_tree(&child.path(), &child_rel, out)?;
-        }
-    }
-    Ok(())
+            (child, child_rel)
+        })
+        .collect())
 }
 
 /// Copies the tree at `src` to `dest` (which must not exist): files, directories and symlinks
@@ -112,18 +123,7 @@ fn copy_entry(src: &Path, dest: &Path, rel: &str, keep: &dyn Fn(&str) -> bool) -
         symlink(&target, dest).map_err(Error::io("create the link", dest))?;
     } else if kind.is_dir() {
         fs::create_dir(dest).map_err(Error::io("create", dest))?;
-        let mut children: Vec<_> = fs::read_dir(src)
-            .map_err(Error::io("list", src))?
-            .collect::<std::io::Result<_>>()
-            .map_err(Error::io("list", src))?;
-        children.sort_by_key(|e| e.file_name());
-        for child in children {
-            let name = child.file_name().to_string_lossy().into_owned();
-            let child_rel = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
+        for (child, child_rel) in sorted_children(src, rel)? {
             copy_entry(
                 &child.path(),
                 &dest.join(child.file_name()),

@@ -28,6 +28,7 @@ use plinth_oci::{
     Descriptor, Digest, ImageConfig, ImageIndex, ImageManifest, MediaType, Platform, Store,
 };
 
+use crate::context::{TestContext, output};
 use crate::error::{Result, io_error};
 
 /// The path of the large layer's one file.
@@ -235,6 +236,35 @@ pub fn busybox_layout(dir: &Path) -> String {
         .and_then(|l| l.export_from_store(&store, &index, Some("v1")))
         .expect("the busybox layout");
     format!("oci:{}:v1", layout.display())
+}
+
+/// Pushes a two-platform busybox image (made with `seed` when given) to `target` through the
+/// CLI under test (`plinth copy oci:… docker://target`), as a user would publish a root;
+/// returns its index digest. Panics when the copy fails.
+pub fn push_busybox_with_plinth(ctx: &TestContext, seed: Option<&str>, target: &str) -> String {
+    let dir = ctx
+        .temp_dir()
+        .join(format!("image-{}", seed.unwrap_or("default")));
+    let store = Store::open(dir.join("store")).expect("a fixture store");
+    let mut builder = BusyboxImage::builder();
+    if let Some(seed) = seed {
+        builder = builder.with_seed(seed);
+    }
+    let image = builder.build(&store);
+    let layout = dir.join("layout");
+    OciLayout::create(&layout)
+        .and_then(|l| l.export_from_store(&store, &image.index, Some("v1")))
+        .expect("the busybox layout");
+    let out = output(
+        ctx,
+        ctx.plinth().args([
+            "copy",
+            &format!("oci:{}:v1", layout.display()),
+            &format!("docker://{target}"),
+        ]),
+    );
+    assert!(out.status.success(), "plinth copy to {target} failed");
+    image.index.digest.to_string()
 }
 
 /// Writes one single-layer image per `(platform, rootfs directory)` into a new OCI layout at

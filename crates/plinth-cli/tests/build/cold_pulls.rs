@@ -12,7 +12,7 @@ use plinth_test::images::BusyboxImage;
 use plinth_test::proxy::{Fault, RequestKind, RequestMatcher, Rule};
 use plinth_test::{FaultProxy, LocalRegistry, TestContext};
 
-use super::{output, stdout_ok, write_dockerfile};
+use super::{build_for, output, stdout_ok, write_dockerfile};
 
 /// Cold builds in a row; the failure this guards against showed in about one run in two.
 const COLD_BUILDS: usize = 8;
@@ -93,13 +93,7 @@ fn cold_two_platform_builds_make_no_failed_or_repeated_request() {
         let dockerfile = write_dockerfile(&ctx, &format!("FROM {root}\nLABEL run={run}\n"));
         let out = output(
             &ctx,
-            ctx.plinth().args([
-                "build",
-                "-f",
-                dockerfile.to_str().unwrap(),
-                "--platform",
-                "linux/amd64,linux/arm64",
-            ]),
+            &mut build_for(&ctx, &dockerfile, "linux/amd64,linux/arm64"),
         );
         assert!(out.status.success(), "cold build {run} failed");
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -10,16 +10,21 @@ use plinth_test::{External, TestContext, require_external};
 
 use super::{busybox_layout, output, stdout_ok};
 
-/// A context directory with a Dockerfile on `root` that copies a context file and prints lines.
-fn context_with_dockerfile(ctx: &TestContext, root: &str) -> PathBuf {
+/// A context directory `ctx` holding only `dockerfile` as its Dockerfile.
+fn context_dir(ctx: &TestContext, dockerfile: &str) -> PathBuf {
     let dir = ctx.temp_dir().join("ctx");
     std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    dir
+}
+
+/// A context directory with a Dockerfile on `root` that copies a context file and prints lines.
+fn context_with_dockerfile(ctx: &TestContext, root: &str) -> PathBuf {
+    let dir = context_dir(
+        ctx,
+        &format!("FROM {root}\nCOPY payload.txt /payload.txt\nCMD [\"cat\", \"/payload.txt\"]\n"),
+    );
     std::fs::write(dir.join("payload.txt"), "from the context\n").unwrap();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        format!("FROM {root}\nCOPY payload.txt /payload.txt\nCMD [\"cat\", \"/payload.txt\"]\n"),
-    )
-    .unwrap();
     dir
 }
 
@@ -235,9 +240,7 @@ fn stdin_dockerfiles_and_contexts_and_buildx_outputs() {
 #[test]
 fn docker_flags_plinth_does_not_honour_are_refused_with_a_reason() {
     let ctx = TestContext::new();
-    let dir = ctx.temp_dir().join("ctx");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("Dockerfile"), "FROM scratch\n").unwrap();
+    let dir = context_dir(&ctx, "FROM scratch\n");
     let refused = |args: &[&str], expected: &str| {
         let out = output(&ctx, ctx.plinth().arg("build").args(args).arg(&dir));
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -284,9 +287,7 @@ fn pull_refuses_an_unreachable_registry_where_a_plain_build_falls_back() {
     let registry = plinth_test::LocalRegistry::start();
     let image = registry.image("pull/busybox:1");
     stdout_ok(&ctx, ctx.plinth().args(["copy", &layout, &image]));
-    let dir = ctx.temp_dir().join("ctx");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("Dockerfile"), format!("FROM {image}\nRUN true\n")).unwrap();
+    let dir = context_dir(&ctx, &format!("FROM {image}\nRUN true\n"));
     let build = |pull: bool| {
         let mut cmd = ctx.plinth();
         cmd.args(["build", "--platform", "linux/amd64"]);
@@ -317,13 +318,10 @@ fn progress_plain_streams_run_output_as_buildkit_does_and_quiet_prints_the_image
     require_external!(External::Root);
     let ctx = TestContext::new();
     let root = busybox_layout(ctx.temp_dir());
-    let dir = ctx.temp_dir().join("ctx");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        format!("FROM {root}\nENV A=1\nRUN echo first line; echo second line >&2\n"),
-    )
-    .unwrap();
+    let dir = context_dir(
+        &ctx,
+        &format!("FROM {root}\nENV A=1\nRUN echo first line; echo second line >&2\n"),
+    );
     let build = |progress: &str| {
         output(
             &ctx,
@@ -433,13 +431,10 @@ fn a_recipe_that_differs_per_platform_builds_every_platform_into_one_index() {
     require_external!(External::Root, External::BinfmtArm64);
     let ctx = TestContext::new();
     let root = busybox_layout(ctx.temp_dir());
-    let dir = ctx.temp_dir().join("ctx");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        format!("FROM {root}\nARG TARGETARCH\nRUN echo $TARGETARCH > /arch\n"),
-    )
-    .unwrap();
+    let dir = context_dir(
+        &ctx,
+        &format!("FROM {root}\nARG TARGETARCH\nRUN echo $TARGETARCH > /arch\n"),
+    );
     let trees = ctx.temp_dir().join("trees");
     let metadata = ctx.temp_dir().join("metadata.json");
     let digest = stdout_ok(

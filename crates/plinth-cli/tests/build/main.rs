@@ -8,7 +8,7 @@ mod provenance;
 mod reproducible;
 mod sbom;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod killed_bootstrap;
@@ -18,23 +18,47 @@ use plinth_test::images::busybox_layout;
 use plinth_test::{External, TestContext, output, require_external};
 
 /// Writes `text` as the test's Dockerfile.
-fn write_dockerfile(ctx: &TestContext, text: &str) -> std::path::PathBuf {
+fn write_dockerfile(ctx: &TestContext, text: &str) -> PathBuf {
     let dockerfile = ctx.temp_dir().join("Dockerfile");
     std::fs::write(&dockerfile, text).unwrap();
     dockerfile
 }
 
-/// `plinth build -f DOCKERFILE --platform linux/amd64`, to add more arguments to.
-fn build_amd64(ctx: &TestContext, dockerfile: &Path) -> Command {
+/// A test context with a busybox root layout and a Dockerfile `FROM <root>` followed by
+/// `steps`; `None` where building needs root and the test may be skipped.
+fn busybox_dockerfile(steps: &str) -> Option<(TestContext, PathBuf)> {
+    if !require_external(External::Root) {
+        return None;
+    }
+    let ctx = TestContext::new();
+    let root = busybox_layout(ctx.temp_dir());
+    let dockerfile = write_dockerfile(&ctx, &format!("FROM {root}\n{steps}"));
+    Some((ctx, dockerfile))
+}
+
+/// `plinth build -f DOCKERFILE --platform PLATFORMS`, to add more arguments to.
+fn build_for(ctx: &TestContext, dockerfile: &Path, platforms: &str) -> Command {
     let mut cmd = ctx.plinth();
     cmd.args([
         "build",
         "-f",
         dockerfile.to_str().unwrap(),
         "--platform",
-        "linux/amd64",
+        platforms,
     ]);
     cmd
+}
+
+/// `plinth build -f DOCKERFILE --platform linux/amd64`, to add more arguments to.
+fn build_amd64(ctx: &TestContext, dockerfile: &Path) -> Command {
+    build_for(ctx, dockerfile, "linux/amd64")
+}
+
+/// The arguments of `plinth run IMAGE --platform linux/amd64 -- ARGS…`.
+fn run_amd64_args<'a>(image: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["run", image, "--platform", "linux/amd64", "--"];
+    all.extend_from_slice(args);
+    all
 }
 
 fn stdout_ok(ctx: &TestContext, cmd: &mut Command) -> String {
@@ -45,21 +69,14 @@ fn stdout_ok(ctx: &TestContext, cmd: &mut Command) -> String {
 
 #[test]
 fn build_run_and_rebuild_from_cache() {
-    if !require_external(External::Root) {
+    let Some((ctx, dockerfile)) = busybox_dockerfile(
+        "RUN echo hello > /greeting && rm /etc/group- 2>/dev/null; rm -f /bin/vi\n\
+         ENV GREETING=/greeting\n\
+         USER airbyte\n\
+         WORKDIR /home/airbyte\n",
+    ) else {
         return;
-    }
-    let ctx = TestContext::new();
-    let root = busybox_layout(ctx.temp_dir());
-    let dockerfile = write_dockerfile(
-        &ctx,
-        &format!(
-            "FROM {root}\n\
-             RUN echo hello > /greeting && rm /etc/group- 2>/dev/null; rm -f /bin/vi\n\
-             ENV GREETING=/greeting\n\
-             USER airbyte\n\
-             WORKDIR /home/airbyte\n"
-        ),
-    );
+    };
     let out_dir = ctx.temp_dir().join("out");
     let build = || {
         let mut cmd = build_amd64(&ctx, &dockerfile);
@@ -89,10 +106,10 @@ fn build_run_and_rebuild_from_cache() {
 
     // The image runs in the sandbox as the recipe says: user, workdir, env, files, deletions.
     let run = |args: &[&str]| {
-        let mut cmd = ctx.plinth();
-        cmd.args(["run", "test/greeting", "--platform", "linux/amd64", "--"])
-            .args(args);
-        output(&ctx, &mut cmd)
+        output(
+            &ctx,
+            ctx.plinth().args(run_amd64_args("test/greeting", args)),
+        )
     };
     assert_eq!(
         String::from_utf8(run(&["cat", "/greeting"]).stdout).unwrap(),
@@ -149,15 +166,9 @@ fn build_run_and_rebuild_from_cache() {
 
 #[test]
 fn failing_step_reports_its_exit_code_and_output() {
-    if !require_external(External::Root) {
+    let Some((ctx, dockerfile)) = busybox_dockerfile("RUN echo about to fail && exit 3\n") else {
         return;
-    }
-    let ctx = TestContext::new();
-    let root = busybox_layout(ctx.temp_dir());
-    let dockerfile = write_dockerfile(
-        &ctx,
-        &format!("FROM {root}\nRUN echo about to fail && exit 3\n"),
-    );
+    };
     let out = output(&ctx, &mut build_amd64(&ctx, &dockerfile));
     assert_eq!(out.status.code(), Some(1), "a failed build exits 1");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -224,15 +235,11 @@ fn dockerfile_views_of_a_dockerfile_and_of_the_catalog() {
 
 #[test]
 fn build_check_runs_container_structure_tests_before_writing_anything() {
-    if !require_external(External::Root) {
+    let Some((ctx, dockerfile)) =
+        busybox_dockerfile("RUN echo hello > /greeting\nENV GREETING=/greeting\n")
+    else {
         return;
-    }
-    let ctx = TestContext::new();
-    let root = busybox_layout(ctx.temp_dir());
-    let dockerfile = write_dockerfile(
-        &ctx,
-        &format!("FROM {root}\nRUN echo hello > /greeting\nENV GREETING=/greeting\n"),
-    );
+    };
     let cst = |name: &str, expected: &str| {
         let path = ctx.temp_dir().join(name);
         std::fs::write(
@@ -297,16 +304,10 @@ fn buildkit_engine_builds_the_same_dockerfile_and_plinth_runs_the_result() {
     assert!(built.status.success());
     let run = output(
         &ctx,
-        ctx.plinth().args([
-            "run",
+        ctx.plinth().args(run_amd64_args(
             "cli/bk",
-            "--platform",
-            "linux/amd64",
-            "--",
-            "sh",
-            "-c",
-            "cat /greeting; id -u",
-        ]),
+            &["sh", "-c", "cat /greeting; id -u"],
+        )),
     );
     assert_eq!(
         String::from_utf8(run.stdout).unwrap(),

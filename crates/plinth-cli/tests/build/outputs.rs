@@ -4,30 +4,30 @@ use plinth_oci::Store;
 use plinth_oci::docker_archive::read_docker_archive;
 use plinth_test::{External, TestContext, require_external};
 
-use super::{build_amd64, busybox_layout, output, stdout_ok, write_dockerfile};
+use super::{build_amd64, build_for, busybox_dockerfile, output, stdout_ok, write_dockerfile};
 
 #[test]
 fn a_tagged_build_written_to_a_docker_archive_loads_under_its_tag() {
-    if !require_external(External::Root) {
+    let Some((ctx, dockerfile)) =
+        busybox_dockerfile("RUN echo archived > /archived\nCMD [\"cat\", \"/archived\"]\n")
+    else {
         return;
-    }
-    let ctx = TestContext::new();
-    let root = busybox_layout(ctx.temp_dir());
-    let dockerfile = write_dockerfile(
-        &ctx,
-        &format!("FROM {root}\nRUN echo archived > /archived\nCMD [\"cat\", \"/archived\"]\n"),
-    );
-    let archive = ctx.temp_dir().join("image.tar");
+    };
     let name = "plinth-test/build-archive:1";
-    stdout_ok(
-        &ctx,
-        build_amd64(&ctx, &dockerfile).args([
-            "--tag",
-            name,
-            "--output",
-            &format!("docker-archive:{}", archive.display()),
-        ]),
-    );
+    // `--tag NAME --output docker-archive:ARCHIVE`, ARCHIVE with an optional `:REF`.
+    let build_into = |archive: &str| {
+        stdout_ok(
+            &ctx,
+            build_amd64(&ctx, &dockerfile).args([
+                "--tag",
+                name,
+                "--output",
+                &format!("docker-archive:{archive}"),
+            ]),
+        )
+    };
+    let archive = ctx.temp_dir().join("image.tar");
+    build_into(&archive.display().to_string());
     let store = Store::open(ctx.temp_dir().join("check-store")).unwrap();
     let images = read_docker_archive(&store, &archive).unwrap();
     assert_eq!(images.len(), 1);
@@ -35,15 +35,7 @@ fn a_tagged_build_written_to_a_docker_archive_loads_under_its_tag() {
 
     // The archive's own `:REF` wins over `--tag`.
     let named = ctx.temp_dir().join("named.tar");
-    stdout_ok(
-        &ctx,
-        build_amd64(&ctx, &dockerfile).args([
-            "--tag",
-            name,
-            "--output",
-            &format!("docker-archive:{}:plinth-test/other:2", named.display()),
-        ]),
-    );
+    build_into(&format!("{}:plinth-test/other:2", named.display()));
     let images = read_docker_archive(&store, &named).unwrap();
     assert_eq!(images[0].repo_tags, ["plinth-test/other:2"]);
 
@@ -67,15 +59,8 @@ fn a_two_platform_build_is_not_silently_cut_to_one_in_a_docker_archive() {
     let archive = ctx.temp_dir().join("image.tar");
     let out = output(
         &ctx,
-        ctx.plinth().args([
-            "build",
-            "-f",
-            dockerfile.to_str().unwrap(),
-            "--platform",
-            "linux/amd64,linux/arm64",
-            "--output",
-            &format!("docker-archive:{}", archive.display()),
-        ]),
+        build_for(&ctx, &dockerfile, "linux/amd64,linux/arm64")
+            .args(["--output", &format!("docker-archive:{}", archive.display())]),
     );
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -3,7 +3,7 @@
 
 use plinth_test::{External, TestContext, require_external};
 
-use super::{build_amd64, busybox_layout, stdout_ok, write_dockerfile};
+use super::{build_amd64, busybox_layout, run_amd64_args, stdout_ok, write_dockerfile};
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
@@ -53,17 +53,10 @@ fn a_debian_root_with_socat_lists_socat_at_its_dpkg_version() {
     // What dpkg itself says is installed.
     let version = stdout_ok(
         &ctx,
-        ctx.plinth().args([
-            "run",
+        ctx.plinth().args(run_amd64_args(
             "test/socat",
-            "--platform",
-            "linux/amd64",
-            "--",
-            "dpkg-query",
-            "-W",
-            "-f=${Version}",
-            "socat",
-        ]),
+            &["dpkg-query", "-W", "-f=${Version}", "socat"],
+        )),
     );
     assert!(!version.is_empty());
     let spdx = json(&stdout_ok(&ctx, ctx.plinth().args(["sbom", "test/socat"])));

@@ -5,7 +5,10 @@ use std::os::unix::fs::PermissionsExt;
 
 use plinth_test::{External, TestContext, require_external};
 
-use super::{build_amd64, busybox_layout, output, stdout_ok, write_dockerfile};
+use super::{
+    build_amd64, busybox_dockerfile, busybox_layout, output, run_amd64_args, stdout_ok,
+    write_dockerfile,
+};
 
 /// A local user for the test, removed on drop.
 struct LocalUser(String);
@@ -30,35 +33,22 @@ impl Drop for LocalUser {
 
 #[test]
 fn steps_get_their_own_network_and_the_store_keeps_setuid_binaries_private() {
-    if !require_external(External::Root) {
+    let Some((ctx, dockerfile)) = busybox_dockerfile(
+        "RUN ls /sys/class/net | tr '\\n' ' ' > /nets && cp /bin/busybox /suid && chmod 4755 /suid\n",
+    ) else {
         return;
-    }
-    let ctx = TestContext::new();
-    let root = busybox_layout(ctx.temp_dir());
-    let dockerfile = write_dockerfile(
-        &ctx,
-        &format!(
-            "FROM {root}\n\
-             RUN ls /sys/class/net | tr '\\n' ' ' > /nets && cp /bin/busybox /suid && chmod 4755 /suid\n"
-        ),
-    );
+    };
     stdout_ok(
         &ctx,
         build_amd64(&ctx, &dockerfile).args(["--tag", "test/sec"]),
     );
     let run = |network: &str, args: &[&str]| {
-        let mut cmd = ctx.plinth();
-        cmd.args([
-            "--network",
-            network,
-            "run",
-            "test/sec",
-            "--platform",
-            "linux/amd64",
-            "--",
-        ])
-        .args(args);
-        stdout_ok(&ctx, &mut cmd)
+        stdout_ok(
+            &ctx,
+            ctx.plinth()
+                .args(["--network", network])
+                .args(run_amd64_args("test/sec", args)),
+        )
     };
     assert_eq!(
         run("default", &["cat", "/nets"]),

@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use plinth_oci::Store;
-use plinth_oci::layout::OciLayout;
-use plinth_test::images::BusyboxImage;
+use plinth_test::images::push_busybox_with_plinth;
 use plinth_test::{External, LocalRegistry, TestContext, output, require_external};
 use serde_json::Value;
 
@@ -136,28 +134,6 @@ fn generate_docs_in_the_catalog_directory_renders_the_seed_readme_tables() {
     assert!(readme.starts_with("# airbyte-connectors-base-images\n"));
 }
 
-/// Pushes a busybox image to `target`; returns its index digest.
-fn push_busybox(ctx: &TestContext, target: &str) -> String {
-    let dir = ctx.temp_dir().join("image");
-    let store = Store::open(dir.join("store")).unwrap();
-    let image = BusyboxImage::builder().build(&store);
-    let layout = dir.join("layout");
-    OciLayout::create(&layout)
-        .unwrap()
-        .export_from_store(&store, &image.index, Some("v1"))
-        .unwrap();
-    let out = output(
-        ctx,
-        ctx.plinth().args([
-            "copy",
-            &format!("oci:{}:v1", layout.display()),
-            &format!("docker://{target}"),
-        ]),
-    );
-    assert!(out.status.success());
-    image.index.digest.to_string()
-}
-
 fn version<'a>(listing: &'a Value, repository: &str, version: &str) -> &'a Value {
     listing["families"]
         .as_array()
@@ -280,7 +256,8 @@ fn catalog_lists_declared_buildable_published_with_provenance_and_notes() {
     // Against a registry: what it publishes.
     require_external!(External::Tool("docker-registry"));
     let registry = LocalRegistry::start();
-    let digest = push_busybox(&ctx, &format!("{}/{PYTHON}:3.0.0", registry.host()));
+    let digest =
+        push_busybox_with_plinth(&ctx, None, &format!("{}/{PYTHON}:3.0.0", registry.host()));
     let out = output(
         &ctx,
         ctx.plinth().args([

@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use plinth_oci::layout::OciLayout;
-use plinth_oci::{Digest, Store};
-use plinth_test::images::BusyboxImage;
+use plinth_oci::Digest;
+use plinth_test::images::push_busybox_with_plinth;
 use plinth_test::{
     External, FileServer, LocalRegistry, TestContext, format_output, output, require_external,
 };
@@ -26,28 +25,6 @@ fn data(name: &str) -> Vec<u8> {
             .join(name),
     )
     .unwrap()
-}
-
-/// Pushes a busybox image made with `seed` to `target`; returns its index digest.
-fn push_busybox(ctx: &TestContext, seed: &str, target: &str) -> String {
-    let dir = ctx.temp_dir().join(format!("image-{seed}"));
-    let store = Store::open(dir.join("store")).unwrap();
-    let image = BusyboxImage::builder().with_seed(seed).build(&store);
-    let layout = dir.join("layout");
-    OciLayout::create(&layout)
-        .unwrap()
-        .export_from_store(&store, &image.index, Some("v1"))
-        .unwrap();
-    let out = output(
-        ctx,
-        ctx.plinth().args([
-            "copy",
-            &format!("oci:{}:v1", layout.display()),
-            &format!("docker://{target}"),
-        ]),
-    );
-    assert!(out.status.success());
-    image.index.digest.to_string()
 }
 
 fn write_dockerfile(ctx: &TestContext, text: &str) -> String {
@@ -167,10 +144,10 @@ fn outdated_names_vanished_pins_and_moved_roots_from_a_saved_archive_index() {
     let registry = LocalRegistry::start();
     let ctx = TestContext::new().with_registry_filter(&registry);
     let tag = format!("{}/base/busybox:1", registry.host());
-    let old = push_busybox(&ctx, "old", &tag);
+    let old = push_busybox_with_plinth(&ctx, Some("old"), &tag);
     let dockerfile = write_dockerfile(&ctx, &format!("FROM {tag}@{old}\n{PINS}"));
     // The tag moves on after the recipe pinned it.
-    let new = push_busybox(&ctx, "new", &tag);
+    let new = push_busybox_with_plinth(&ctx, Some("new"), &tag);
     assert_ne!(old, new);
 
     let index = data("Packages.xz");

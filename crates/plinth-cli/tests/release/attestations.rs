@@ -10,21 +10,13 @@ use plinth_test::FaultProxy;
 use plinth_test::proxy::{Fault, RequestMatcher, Rule};
 use serde_json::Value;
 
-use crate::fixture::{Catalog, REPOSITORY, skopeo_digest, text};
+use crate::fixture::{
+    Catalog, REPOSITORY, assert_fails, assert_ok, assert_stderr_has, skopeo_digest, skopeo_json,
+};
 
 /// `skopeo inspect --raw` of `image` as JSON.
 fn raw(image: &str) -> Value {
-    let out = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--raw"])
-        .arg(format!("docker://{image}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo inspect {image}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    skopeo_json(image, "--raw")
 }
 
 #[test]
@@ -33,53 +25,63 @@ fn published_versions_carry_annotations_provenance_and_check_reports() {
         return;
     }
     let c = Catalog::new("attest");
-    let git = |args: &[&str]| {
-        let out = c.run(
-            c.ctx
-                .command("git")
-                .arg("-C")
-                .arg(c.catalog_dir())
-                .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-                .args(args),
-        );
-        assert!(out.status.success(), "git {args:?}: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    std::fs::create_dir_all(c.catalog_dir()).unwrap();
-    git(&["init", "-q"]);
+    let (revision, index_digest) = release_from_a_git_catalog(&c);
+    let tagged = format!("{}:1.0.0", c.published());
+    a_failed_attachment_leaves_no_tag(&c, &tagged, &index_digest);
+
+    // The publish, directly: the same digest as recorded at release time.
+    let out = c.run(&mut c.cmd(&["publish", REPOSITORY, "1.0.0"]));
+    assert_ok(&out);
+    assert_stderr_has(&out, "Attached 8 attestations");
+    assert_eq!(
+        skopeo_digest(&tagged).as_deref(),
+        Some(index_digest.as_str())
+    );
+
+    let index = raw(&tagged);
+    assert_index_annotations(&c, &index, &revision);
+    let subjects = assert_platform_manifests_and_referrers(&c, &index, &revision);
+    assert_provenance_statements(&c, &tagged, &subjects, &index["annotations"]);
+    assert_check_report(&c, &tagged, &subjects[1]);
+
+    // A platform the image lacks is named.
+    let out = c.run(&mut c.cmd(&["provenance", &tagged, "--platform", "linux/s390x"]));
+    assert_fails(&out, 1, "linux/amd64, linux/arm64");
+
+    // skopeo still copies the whole image.
+    let layout = c.ctx.work_dir().join("copy");
+    let out = Command::new("skopeo")
+        .args(["copy", "--all", "--src-tls-verify=false"])
+        .arg(format!("docker://{tagged}"))
+        .arg(format!("oci:{}:v", layout.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Releases 1.0.0 (unpublished) from a catalog that is a git repository whose remote URL has a
+/// token, and commits the release's files, as a catalog's workflow does: the published image
+/// still names the revision it was released from, so re-publishing reproduces its digest.
+/// Returns the revision and the recorded index digest.
+fn release_from_a_git_catalog(c: &Catalog) -> (String, String) {
     // A token in the remote URL must never reach an image.
-    git(&[
+    c.init_git(&[&[
         "remote",
         "add",
         "origin",
         "https://ci:s3cr3t-token@git.example.com/team/catalog.git",
-    ]);
-    git(&["commit", "-q", "--allow-empty", "-m", "empty catalog"]);
-    let revision = git(&["rev-parse", "HEAD"]);
+    ]]);
+    let revision = c.git(&["rev-parse", "HEAD"]).trim().to_owned();
 
-    let out = c.run(&mut c.cmd(&[
-        "generate-release",
-        "--family",
-        REPOSITORY,
-        "--bump",
-        "major",
-        "--changelog",
-        "First release",
-        "--no-publish",
-    ]));
-    assert!(out.status.success(), "{}", text(&out));
-    // The release's files are committed, as a catalog's workflow does: the published image
-    // still names the revision it was released from, so re-publishing reproduces its digest.
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "release 1.0.0"]);
-    let record: Value = serde_json::from_slice(
-        &std::fs::read(
-            c.catalog_dir()
-                .join("generated/inputs/example_busybox_base.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let out = c.run(&mut c.release_cmd("major", "First release", false));
+    assert_ok(&out);
+    c.git(&["add", "-A"]);
+    c.git(&["commit", "-q", "-m", "release 1.0.0"]);
+    let record = c.release_record();
     let recorded = record["versions"][0].clone();
     assert_eq!(recorded["revision"], revision.as_str());
     assert_eq!(
@@ -87,8 +89,12 @@ fn published_versions_carry_annotations_provenance_and_check_reports() {
         "https://git.example.com/team/catalog.git"
     );
     let index_digest = recorded["index_digest"].as_str().unwrap().to_owned();
+    (revision, index_digest)
+}
 
-    // A failed attachment: the referrers tag cannot be written. No version tag appears.
+/// A failed attachment: the referrers tag cannot be written. No version tag appears; the image
+/// itself went up by digest, ahead of its attachments.
+fn a_failed_attachment_leaves_no_tag(c: &Catalog, tagged: &str, index_digest: &str) {
     let proxy = FaultProxy::start(c.registry);
     proxy.add_rule(
         Rule::new(
@@ -100,43 +106,28 @@ fn published_versions_carry_annotations_provenance_and_check_reports() {
     let mut via_proxy = c.cmd(&["publish", REPOSITORY, "1.0.0"]);
     via_proxy.args(["--registry", &proxy.host()]);
     let out = c.run(&mut via_proxy);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_fails(&out, 1, "failed to attach the attestations");
     assert!(
-        stderr.contains("failed to attach the attestations"),
+        !String::from_utf8_lossy(&out.stderr).contains("s3cr3t"),
         "{}",
-        text(&out)
+        crate::fixture::text(&out)
     );
-    assert!(!stderr.contains("s3cr3t"), "{}", text(&out));
-    let tagged = format!("{}:1.0.0", c.published());
     assert_eq!(
-        skopeo_digest(&tagged),
+        skopeo_digest(tagged),
         None,
         "no tag to an image without its attestations"
     );
-    // The image itself went up by digest, ahead of its attachments.
     assert_eq!(
         raw(&format!("{}@{index_digest}", c.published()))["mediaType"],
         "application/vnd.oci.image.index.v1+json"
     );
+}
 
-    // The publish, directly: the same digest as recorded at release time.
-    let out = c.run(&mut c.cmd(&["publish", REPOSITORY, "1.0.0"]));
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("Attached 8 attestations"),
-        "{}",
-        text(&out)
-    );
-    assert_eq!(
-        skopeo_digest(&tagged).as_deref(),
-        Some(index_digest.as_str())
-    );
-
-    // The index: platform images only, with the standard annotations.
-    let index = raw(&tagged);
-    let entries = index["manifests"].as_array().unwrap();
-    let platforms: Vec<String> = entries
+/// The index: platform images only, with the standard annotations.
+fn assert_index_annotations(c: &Catalog, index: &Value, revision: &str) {
+    let platforms: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
         .iter()
         .map(|m| {
             format!(
@@ -152,36 +143,46 @@ fn published_versions_carry_annotations_provenance_and_check_reports() {
         annotations["org.opencontainers.image.source"],
         "https://git.example.com/team/catalog.git"
     );
-    assert_eq!(
-        annotations["org.opencontainers.image.revision"],
-        revision.as_str()
-    );
+    assert_eq!(annotations["org.opencontainers.image.revision"], revision);
     assert_eq!(annotations["org.opencontainers.image.version"], "1.0.0");
     assert_eq!(
         annotations["org.opencontainers.image.base.name"],
         c.root.as_str()
     );
-    let root_index_digest = c.root.rsplit_once('@').unwrap().1;
     assert_eq!(
-        annotations["org.opencontainers.image.base.digest"], root_index_digest,
+        annotations["org.opencontainers.image.base.digest"],
+        root_index_digest(c),
         "the root is pinned, so the index names its digest"
     );
     assert!(annotations["org.opencontainers.image.created"].is_string());
+}
+
+/// The digest the root image is pinned to.
+fn root_index_digest(c: &Catalog) -> &str {
+    c.root.rsplit_once('@').unwrap().1
+}
+
+/// Each platform manifest's annotations, and its referrers tag listing a provenance, a check
+/// report and two SBOMs. Returns the platform manifests' digests.
+fn assert_platform_manifests_and_referrers(
+    c: &Catalog,
+    index: &Value,
+    revision: &str,
+) -> Vec<String> {
     let mut subjects = Vec::new();
-    for entry in entries {
+    for entry in index["manifests"].as_array().unwrap() {
         let digest = entry["digest"].as_str().unwrap().to_owned();
         let manifest = raw(&format!("{}@{digest}", c.published()));
         let a = &manifest["annotations"];
         assert_eq!(a["org.opencontainers.image.version"], "1.0.0");
-        assert_eq!(a["org.opencontainers.image.revision"], revision.as_str());
+        assert_eq!(a["org.opencontainers.image.revision"], revision);
         assert!(
             a["org.opencontainers.image.base.digest"]
                 .as_str()
-                .is_some_and(|d| d.starts_with("sha256:") && d != root_index_digest),
+                .is_some_and(|d| d.starts_with("sha256:") && d != root_index_digest(c)),
             "a platform manifest names its root's platform manifest: {manifest}"
         );
         assert!(a["org.opencontainers.image.created"].is_string());
-        // The referrers tag lists a provenance and a check report.
         let hex = digest.strip_prefix("sha256:").unwrap();
         let referrers = raw(&format!("{}:sha256-{hex}", c.published()));
         let mut types: Vec<&str> = referrers["manifests"]
@@ -207,25 +208,35 @@ fn published_versions_carry_annotations_provenance_and_check_reports() {
         );
         subjects.push(digest);
     }
+    subjects
+}
 
-    // `plinth provenance`: one statement per platform, about that platform's manifest.
-    let out = c.run(&mut c.cmd(&["provenance", &tagged]));
-    assert!(out.status.success(), "{}", text(&out));
+/// The `sha256:…` digest an in-toto statement is about.
+fn subject_of(statement: &Value) -> String {
+    format!(
+        "sha256:{}",
+        statement["subject"][0]["digest"]["sha256"]
+            .as_str()
+            .unwrap()
+    )
+}
+
+/// `plinth provenance`: one statement per platform, about that platform's manifest.
+fn assert_provenance_statements(
+    c: &Catalog,
+    tagged: &str,
+    subjects: &[String],
+    annotations: &Value,
+) {
+    let out = c.run(&mut c.cmd(&["provenance", tagged]));
+    assert_ok(&out);
     let statements: Value = serde_json::from_slice(&out.stdout).unwrap();
     let statements = statements.as_array().unwrap();
     assert_eq!(statements.len(), 2);
-    for (statement, subject) in statements.iter().zip(&subjects) {
+    for (statement, subject) in statements.iter().zip(subjects) {
         assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
         assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
-        assert_eq!(
-            format!(
-                "sha256:{}",
-                statement["subject"][0]["digest"]["sha256"]
-                    .as_str()
-                    .unwrap()
-            ),
-            *subject
-        );
+        assert_eq!(subject_of(statement), *subject);
         let predicate = &statement["predicate"];
         let recipe = &predicate["buildDefinition"]["externalParameters"]["recipe"];
         assert_eq!(recipe["repository"], REPOSITORY);
@@ -254,28 +265,24 @@ fn published_versions_carry_annotations_provenance_and_check_reports() {
             "the reproducible time, not the wall clock"
         );
     }
+}
 
-    // The check report of one platform.
+/// The check report of the arm64 platform, about the arm64 manifest `subject`.
+fn assert_check_report(c: &Catalog, tagged: &str, subject: &str) {
     let out = c.run(&mut c.cmd(&[
         "provenance",
-        &tagged,
+        tagged,
         "--platform",
         "linux/arm64",
         "--check-report",
     ]));
-    assert!(out.status.success(), "{}", text(&out));
+    assert_ok(&out);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         report["predicateType"],
         "https://example.invalid/plinth/check-report/v1"
     );
-    assert_eq!(
-        format!(
-            "sha256:{}",
-            report["subject"][0]["digest"]["sha256"].as_str().unwrap()
-        ),
-        subjects[1]
-    );
+    assert_eq!(subject_of(&report), subject);
     let predicate = &report["predicate"];
     assert_eq!(predicate["platform"], "linux/arm64");
     assert_eq!(predicate["passed"], true);
@@ -285,28 +292,5 @@ fn published_versions_carry_annotations_provenance_and_check_reports() {
     assert!(
         checks.iter().all(|c| c["status"] == "passed"),
         "{predicate}"
-    );
-
-    // A platform the image lacks is named.
-    let out = c.run(&mut c.cmd(&["provenance", &tagged, "--platform", "linux/s390x"]));
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("linux/amd64, linux/arm64"),
-        "{}",
-        text(&out)
-    );
-
-    // skopeo still copies the whole image.
-    let layout = c.ctx.work_dir().join("copy");
-    let out = Command::new("skopeo")
-        .args(["copy", "--all", "--src-tls-verify=false"])
-        .arg(format!("docker://{tagged}"))
-        .arg(format!("oci:{}:v", layout.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
 }

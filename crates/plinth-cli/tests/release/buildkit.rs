@@ -4,23 +4,10 @@
 
 use plinth_test::{External, require_external};
 
-use crate::fixture::{Catalog, REPOSITORY, Root, push_root, skopeo_digest, text};
-
-/// What `skopeo inspect FLAG` says of `image`, as JSON (`--raw`: the manifest or index;
-/// `--config`: the config behind a platform manifest `repo@digest`).
-fn inspect(image: &str, flag: &str) -> serde_json::Value {
-    let out = std::process::Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", flag])
-        .arg(format!("docker://{image}"))
-        .output()
-        .expect("skopeo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use crate::fixture::{
+    Catalog, REPOSITORY, Root, assert_ok, assert_stderr_has, push_root, skopeo_digest,
+    skopeo_json as inspect, text,
+};
 
 #[test]
 fn generate_release_with_buildkit_checks_both_platforms_and_publishes() {
@@ -34,21 +21,11 @@ fn generate_release_with_buildkit_checks_both_platforms_and_publishes() {
     let root = push_root(c.registry, Root::Good).replacen("docker.io", &c.registry.host(), 1);
 
     let out = c.run(
-        c.cmd(&[
-            "generate-release",
-            "--family",
-            REPOSITORY,
-            "--bump",
-            "major",
-            "--changelog",
-            "Built by BuildKit",
-            "--publish",
-            "--engine",
-            "buildkit",
-        ])
-        .env("MY_FAMILY_ROOT_IMAGE", &root),
+        c.release_cmd("major", "Built by BuildKit", true)
+            .args(["--engine", "buildkit"])
+            .env("MY_FAMILY_ROOT_IMAGE", &root),
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert_ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     for expected in [
         "(linux/amd64)",
@@ -105,18 +82,10 @@ fn generate_release_with_buildkit_checks_both_platforms_and_publishes() {
     }
 
     // The changelog entry and the release record with the pushed platform digests.
-    let changelog: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(c.changelog()).unwrap()).unwrap();
+    let changelog = c.changelog();
     assert_eq!(changelog[0]["version"], "1.0.0");
     assert_eq!(changelog[0]["changelog_entry"], "Built by BuildKit");
-    let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            c.catalog_dir()
-                .join("generated/inputs/example_busybox_base.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let record = c.release_record();
     let version = &record["versions"][0];
     assert_eq!(version["index_digest"], digest.as_str());
     for m in manifests {
@@ -130,11 +99,7 @@ fn generate_release_with_buildkit_checks_both_platforms_and_publishes() {
         c.cmd(&["publish", REPOSITORY, "1.0.0", "--engine", "buildkit"])
             .env("MY_FAMILY_ROOT_IMAGE", &root),
     );
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("already published with the same digest"),
-        "{}",
-        text(&out)
-    );
+    assert_ok(&out);
+    assert_stderr_has(&out, "already published with the same digest");
     assert_eq!(skopeo_digest(&tag).unwrap(), digest);
 }

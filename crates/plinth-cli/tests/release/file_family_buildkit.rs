@@ -8,8 +8,8 @@
 
 use plinth_test::{External, require_external};
 
-use crate::file_catalog::{FileCatalog, REPOSITORY};
-use crate::fixture::{skopeo_digest, text};
+use crate::fixture::{Catalog, FILE_REPOSITORY as REPOSITORY};
+use crate::fixture::{assert_ok, assert_stderr_has, skopeo_digest, skopeo_json, text};
 
 #[test]
 fn file_family_release_and_publish_with_buildkit() {
@@ -17,24 +17,16 @@ fn file_family_release_and_publish_with_buildkit() {
         return;
     }
     require_external!(External::Docker, External::BinfmtArm64);
-    let mut c = FileCatalog::new("files-buildkit");
+    let mut c = Catalog::files("files-buildkit");
     // The builder pulls the stand-in root itself and has no `--registry-mirror`: name the
     // loopback registry directly.
     c.root = c.root.replacen("docker.io", &c.registry.host(), 1);
 
-    let out = c.run(&mut c.cmd(&[
-        "generate-release",
-        "--family",
-        REPOSITORY,
-        "--bump",
-        "major",
-        "--changelog",
-        "Built by BuildKit",
-        "--publish",
-        "--engine",
-        "buildkit",
-    ]));
-    assert!(out.status.success(), "{}", text(&out));
+    let out = c.run(
+        c.release_cmd("major", "Built by BuildKit", true)
+            .args(["--engine", "buildkit"]),
+    );
+    assert_ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         stderr.matches("6 passed, 0 failed, 0 errored").count(),
@@ -50,13 +42,7 @@ fn file_family_release_and_publish_with_buildkit() {
     );
 
     // Built by BuildKit: its history comment is in each platform's config.
-    let out = std::process::Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--config"])
-        .arg(format!("docker://{tag}"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let config: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let config = skopeo_json(&tag, "--config");
     assert!(
         config["history"]
             .as_array()
@@ -74,11 +60,7 @@ fn file_family_release_and_publish_with_buildkit() {
         .replace("echo 1 >", "echo 2 >");
     std::fs::write(&dockerfile, changed).unwrap();
     let out = c.run(&mut c.cmd(&["publish", REPOSITORY, "1.0.0", "--engine", "buildkit"]));
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("already published with the same digest"),
-        "{}",
-        text(&out)
-    );
+    assert_ok(&out);
+    assert_stderr_has(&out, "already published with the same digest");
     assert_eq!(skopeo_digest(&tag).unwrap(), digest);
 }

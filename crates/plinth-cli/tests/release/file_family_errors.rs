@@ -1,12 +1,12 @@
 //! A mistake in a family's files stops every command before anything runs: the message names
 //! the file, the line and the key, the exit status says so, and nothing is written.
 
-use crate::file_catalog::{FileCatalog, REPOSITORY};
 use crate::fixture::text;
+use crate::fixture::{Catalog, FILE_REPOSITORY as REPOSITORY};
 
 #[test]
 fn a_broken_family_file_is_named_and_nothing_is_written() {
-    let c = FileCatalog::new("files-errors");
+    let c = Catalog::files("files-errors");
     let manifest = c.family_dir().join("family.toml");
     let good = std::fs::read_to_string(&manifest).unwrap();
     let release = [

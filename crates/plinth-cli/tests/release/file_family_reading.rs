@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use crate::file_catalog::{FileCatalog, REPOSITORY};
 use crate::fixture::text;
+use crate::fixture::{Catalog, FILE_REPOSITORY as REPOSITORY};
 
 /// Checks the image makes about its own build: the base's `PATH` extended, and the context it
 /// received. They run with the family's other checks on every build and release.
@@ -38,7 +38,7 @@ fileExistenceTests:
 
 /// The example family with `ENV PATH=/opt/team/bin:$PATH`, `COPY . /ctx`, an ignored
 /// `notes.txt` and the checks above.
-fn family_reading_its_base(c: &FileCatalog) {
+fn family_reading_its_base(c: &Catalog) {
     let dir = c.family_dir();
     let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
     std::fs::write(
@@ -52,7 +52,7 @@ fn family_reading_its_base(c: &FileCatalog) {
 }
 
 /// `plinth build team/base` (the working files) for amd64; the image id.
-fn build_working(c: &FileCatalog, iidfile: &Path) -> String {
+fn build_working(c: &Catalog, iidfile: &Path) -> String {
     let out = c.run(&mut c.cmd(&[
         "build",
         REPOSITORY,
@@ -77,7 +77,7 @@ fn family_dockerfile_reads_its_base_config_and_gets_a_docker_context() {
     if !crate::require_root() {
         return;
     }
-    let c = FileCatalog::new("files-reading");
+    let c = Catalog::files("files-reading");
     family_reading_its_base(&c);
 
     // A release reads `$PATH` from the (stand-in) root's config and passes the checks on both

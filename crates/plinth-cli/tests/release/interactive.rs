@@ -2,42 +2,9 @@
 //! family with Enter, move through the bump list with the arrow keys, have an empty changelog
 //! rejected, type one, decline publishing.
 
-use crate::fixture::{Catalog, text};
+use crate::fixture::{Catalog, assert_ok, pty_script};
 
-const DRIVER: &str = r#"
-import fcntl, os, pty, select, struct, sys, termios, time
-argv = sys.argv[1:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(argv[0], argv)
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 120, 0, 0))
-seen = b""
-buf = b""
-def read(timeout):
-    global buf, seen
-    r, _, _ = select.select([fd], [], [], timeout)
-    if not r:
-        return None
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        data = b""
-    buf += data
-    seen += data
-    return data
-def expect(s, timeout=120):
-    global buf
-    end = time.time() + timeout
-    while s.encode() not in buf:
-        data = read(max(0, end - time.time()))
-        if data is None or data == b"":
-            sys.stdout.buffer.write(seen)
-            sys.stderr.write("\n[driver] %s waiting for %r\n" % ("timeout" if data is None else "EOF", s))
-            sys.exit(3)
-    buf = buf[buf.index(s.encode()) + len(s):]
-def send(b):
-    os.write(fd, b)
-    time.sleep(0.4)
+const DIALOGUE: &str = r#"
 expect("Which base image would you like to release a new version for?")
 send(b"\r")
 expect("Which kind of new version would you like to cut? (latest version is 0.0.0)")
@@ -52,11 +19,6 @@ send(b"Interactive release\r")
 expect("Would you like to publish it to our remote registry now?")
 send(b"n\r")
 expect("Added 1.0.0 to the registry.", 600)
-while read(600):
-    pass
-_, status = os.waitpid(pid, 0)
-sys.stdout.buffer.write(seen)
-sys.exit(os.waitstatus_to_exitcode(status))
 "#;
 
 #[test]
@@ -65,21 +27,9 @@ fn generate_release_through_a_pseudo_terminal() {
         return;
     }
     let c = Catalog::new("pty");
-    let probe = c.cmd(&["generate-release"]);
-    let mut cmd = c.ctx.command("python3");
-    cmd.arg("-c").arg(DRIVER).arg(probe.get_program());
-    cmd.args(probe.get_args());
-    for (k, v) in probe.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    cmd.env_remove("PLINTH_NO_PROMPT").env("TERM", "xterm");
-    let out = c.run(&mut cmd);
-    assert!(out.status.success(), "{}", text(&out));
-    let changelog: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(c.changelog()).unwrap()).unwrap();
+    let out = c.run(&mut c.on_terminal(&c.cmd(&["generate-release"]), &pty_script(120, DIALOGUE)));
+    assert_ok(&out);
+    let changelog = c.changelog();
     assert_eq!(
         changelog[0]["version"], "1.0.0",
         "major was picked after moving down and up"

@@ -7,7 +7,6 @@ mod attestations;
 mod buildkit;
 mod concurrent;
 mod e2e;
-mod file_catalog;
 mod file_family;
 mod file_family_buildkit;
 mod file_family_errors;

@@ -3,7 +3,7 @@
 //! (found through the provenance of a plain reference), then, after the recorded `motd` the
 //! recipe copies changed, the rebuild names `/etc/motd` and exits 1.
 
-use crate::file_catalog::FileCatalog;
+use crate::fixture::Catalog;
 use crate::fixture::text;
 
 #[test]
@@ -11,7 +11,7 @@ fn verify_rebuild_matches_then_names_the_changed_input_file() {
     if !crate::require_root() {
         return;
     }
-    let c = FileCatalog::new("verify");
+    let c = Catalog::files("verify");
     let out = c.run(&mut c.cmd(&[
         "generate-release",
         "--family",
