@@ -177,6 +177,7 @@ impl ClientBuilder {
                 document_deadline: self.document_deadline,
                 min_rate: self.min_rate,
                 auth: Mutex::new(BTreeMap::new()),
+                referrers_tag_writes: tokio::sync::Mutex::new(()),
                 requests: AtomicU64::new(0),
                 rate_limit: Mutex::new(None),
             }),
@@ -207,6 +208,11 @@ pub(crate) struct Inner {
     pub(crate) auth: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<RegistryAuth>>>>,
     pub(crate) requests: AtomicU64,
     pub(crate) rate_limit: Mutex<Option<RateLimit>>,
+    /// Held across each read-modify-write of a referrers tag (`sha256-<hex>`). A registry without
+    /// the referrers API has no conditional PUT, so two writers that read the same index both
+    /// "win" and the later PUT drops the other's entry; serialising this client's writers closes
+    /// that race for every attach made through one client (publish attaches concurrently).
+    pub(crate) referrers_tag_writes: tokio::sync::Mutex<()>,
 }
 
 impl Client {

@@ -228,6 +228,10 @@ impl Client {
         let tag = repository
             .repository_only()
             .with_tag(&referrers_tag(subject))?;
+        // Without this, two attaches of one client can both read the index before either writes,
+        // both see their own entry right after their PUT, and the later PUT drops the earlier
+        // entry. Other clients can still race; the re-read below narrows that window only.
+        let _writer = self.inner.referrers_tag_writes.lock().await;
         for _ in 0..TAG_SCHEMA_ATTEMPTS {
             let mut index = self
                 .referrers_tag_index(repository, subject)
