@@ -193,20 +193,29 @@ pub fn run(
     for output in &outputs {
         delivery.deliver(output)?;
     }
-    let image = metadata::BuiltImage::of(&built, &args.tag);
+    write_result(printer, &args, &built)?;
+    Ok(ExitStatus::Success)
+}
+
+/// Writes `--iidfile` and `--metadata-file`, then prints the result: the image ID under `-q`
+/// (as `docker build -q` does), otherwise the digest a push or `plinth run` names.
+fn write_result(
+    printer: Printer,
+    args: &BuildArgs,
+    built: &plinth_executor::BuildResult,
+) -> anyhow::Result<()> {
+    let image = metadata::BuiltImage::of(built, &args.tag);
     metadata::write_files(
         args.iidfile.as_deref(),
         args.metadata_file.as_deref(),
         &image,
     )?;
-    // `docker build -q` prints the image ID; otherwise the result is the digest a push or
-    // `plinth run` names.
     if printer.verbosity() == crate::printer::Verbosity::Quiet {
         printer.result(image.image_id().to_string());
     } else {
-        printer.result(root.digest.to_string());
+        printer.result(built.root.digest.to_string());
     }
-    Ok(ExitStatus::Success)
+    Ok(())
 }
 
 /// `--secret id=…,src=…|env=…` flags, each read as BuildKit reads it.
