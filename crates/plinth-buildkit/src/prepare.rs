@@ -170,7 +170,7 @@ impl Preparer<'_> {
             };
             ops.push(op);
         }
-        Ok(Container::from_ops(ops))
+        Ok(container.with_ops(ops))
     }
 
     /// The network of a `RUN`: `none` and `host` dropped, with a warning, for builders whose

@@ -13,6 +13,7 @@ mod common;
 mod cases;
 mod export;
 mod input_cases;
+mod platform_cases;
 mod run_cases;
 mod tree;
 
@@ -25,7 +26,9 @@ use plinth_buildkit::{BuildMode, BuildkitBackend, BuildkitConfig, DockerCli};
 use plinth_engine::{BuildOptions, Engine, EngineConfig};
 use plinth_executor::{BuildSecrets, SecretValue};
 use plinth_oci::{Digest, Platform, Store};
-use plinth_recipe::{BaseConfig, ImageSource, ReaderOptions, base_images, parse_dockerfile_with};
+use plinth_recipe::{
+    BaseConfig, ImageSource, ReaderOptions, base_images_by_platform, parse_dockerfile_with,
+};
 use serde_json::Value;
 
 use crate::cases::{Case, ContextEntry, Expect};
@@ -270,12 +273,16 @@ fn run_case(fixture: &Fixture, (case, extra): (&Case, &Extra)) -> Vec<String> {
         .with_host_network_allowed(true);
     let engine_store = Store::open(dir.join("engine-store")).unwrap();
     let engine = Engine::new(EngineConfig::new(engine_store.clone())).unwrap();
-    for image in base_images(&text, &options) {
+    for (on, image) in base_images_by_platform(&text, &options) {
         let source: ImageSource = image.parse().unwrap();
-        match engine.resolve_config(&source, &platform) {
-            Ok(config) => options = options.with_base_config(image, BaseConfig::of_image(&config)),
+        let config = match engine.resolve_config(&source, on.as_ref().unwrap_or(&platform)) {
+            Ok(config) => BaseConfig::of_image(&config),
             Err(e) => return vec![format!("cannot resolve `{image}`: {}", error_chain(&e))],
-        }
+        };
+        options = match on {
+            None => options.with_base_config(image, config),
+            Some(on) => options.with_platform_base_config(on, image, config),
+        };
     }
     let read = parse_dockerfile_with(&text, &options);
     let container = match (&case.expect, read) {
@@ -417,6 +424,11 @@ fn dockerfiles_build_as_buildkit_builds_them() {
         .map(|c| (c, &run_cases::NO_EXTRA))
         .chain(
             input_cases::INPUT_CASES
+                .iter()
+                .map(|c| (c, &run_cases::NO_EXTRA)),
+        )
+        .chain(
+            platform_cases::PLATFORM_CASES
                 .iter()
                 .map(|c| (c, &run_cases::NO_EXTRA)),
         )

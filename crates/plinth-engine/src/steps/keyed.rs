@@ -77,7 +77,7 @@ impl PlatformBuilder<'_> {
     ) -> Result<(StepRecord, Option<Layer>)> {
         let ctx = StepContext {
             engine: self.engine,
-            platform: self.platform,
+            platform: self.target,
             index: step.index,
             description,
             reporter: self.settings.reporter,

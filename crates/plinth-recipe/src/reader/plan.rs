@@ -29,6 +29,8 @@ struct StageWords {
     base_stage: Option<usize>,
     /// What `COPY --from` and `RUN --mount=from=` name.
     sources: Vec<String>,
+    /// The platform `FROM --platform=…` pins it to, when not the build's.
+    platform: Option<Platform>,
 }
 
 /// The stages of a Dockerfile and which of them the build needs.
@@ -75,7 +77,9 @@ pub(super) fn plan(lines: &[Logical], options: &ReaderOptions, escape: char) -> 
             let (_, rest) = split_flags(rest);
             let _ = reader.arg(rest);
         } else if keyword.eq_ignore_ascii_case("FROM") {
-            let (_, rest) = split_flags(rest);
+            let (flags, rest) = split_flags(rest);
+            // A flag that does not parse is reported when the stage is read.
+            let platform = reader.stage_platform(&flags).ok().flatten();
             let words: Vec<&str> = rest.split_whitespace().collect();
             let base = words
                 .first()
@@ -98,6 +102,7 @@ pub(super) fn plan(lines: &[Logical], options: &ReaderOptions, escape: char) -> 
                 base,
                 base_stage,
                 sources: Vec::new(),
+                platform,
             });
         } else if let Some(stage) = plan.stages.last_mut() {
             stage.sources.extend(sources_of(&line.text));
@@ -161,22 +166,51 @@ fn sources_of(text: &str) -> Vec<String> {
 }
 
 /// The images the needed stages of `text` start from, as `FROM` names them after expanding the
-/// global args (stage names and `scratch` left out, each once): the keys of
-/// [`ReaderOptions::base_configs`]. An unneeded stage's base is left out, as BuildKit never
-/// resolves it. Problems are left to [`super::read_dockerfile`].
+/// global args (stage names and `scratch` left out, each once), whatever platform they are
+/// built for: the keys of [`ReaderOptions::base_configs`] (and, for the stages pinned to another
+/// platform, of [`ReaderOptions::platform_base_configs`], see [`base_images_by_platform`]). An
+/// unneeded stage's base is left out, as BuildKit never resolves it. Problems are left to
+/// [`super::read_dockerfile`].
 pub fn base_images(text: &str, options: &ReaderOptions) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (_, image) in needed_bases(text, options) {
+        if !out.contains(&image) {
+            out.push(image);
+        }
+    }
+    out
+}
+
+/// The base images of the needed stages with the platform each is read and built for, each pair
+/// once: `None` for the build's platform (the keys of [`ReaderOptions::base_configs`]), else the
+/// platform `FROM --platform=…` pins the stage to (the keys of
+/// [`ReaderOptions::platform_base_configs`]).
+pub fn base_images_by_platform(
+    text: &str,
+    options: &ReaderOptions,
+) -> Vec<(Option<Platform>, String)> {
+    let mut out: Vec<(Option<Platform>, String)> = Vec::new();
+    for base in needed_bases(text, options) {
+        if !out.contains(&base) {
+            out.push(base);
+        }
+    }
+    out
+}
+
+/// Every needed stage's base image with the platform it is pinned to, in file order.
+fn needed_bases(text: &str, options: &ReaderOptions) -> Vec<(Option<Platform>, String)> {
     let (directives, lines) = super::lines::split_lines(text, &mut Vec::new());
     let plan = plan(&lines, options, directives.escape);
-    let mut out: Vec<String> = Vec::new();
+    let mut out = Vec::new();
     for (index, stage) in plan.stages.iter().enumerate() {
         if !plan.is_needed(index) || stage.base_stage.is_some() {
             continue;
         }
         if let Some(image) = &stage.base
             && image != "scratch"
-            && !out.contains(image)
         {
-            out.push(image.clone());
+            out.push((stage.platform.clone(), image.clone()));
         }
     }
     out
