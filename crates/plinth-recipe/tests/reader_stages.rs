@@ -128,3 +128,79 @@ fn copying_from_a_stage_defined_later_is_refused_as_buildkit_refuses_it() {
         "{found:?}"
     );
 }
+
+/// `FROM --platform=…`: a stage pinned to another platform than the build's carries it (and
+/// passes it to the stages built on it); the build's own platform, however named, changes
+/// nothing; its base is resolved for its platform.
+#[test]
+fn a_stage_pinned_to_another_platform_carries_it() {
+    use plinth_oci::Platform;
+    use plinth_recipe::{BuildableOptions, base_images_by_platform};
+    let ctx = context();
+    let text = "ARG ARCH=arm64\nFROM --platform=linux/$ARCH registry.example/base:1 AS cross\nRUN echo x > /x\n\
+                FROM cross AS child\nRUN echo y > /y\n\
+                FROM --platform=$BUILDPLATFORM registry.example/base:1 AS native\nRUN echo n > /n\n\
+                FROM --platform=$TARGETPLATFORM registry.example/base:1\nCOPY --from=child /x /y /\nCOPY --from=native /n /n\n";
+    let options = ReaderOptions::new(ctx.path()).with_platform(Platform::linux_amd64());
+    assert_eq!(
+        base_images_by_platform(text, &options),
+        [
+            (
+                Some(Platform::linux_arm64()),
+                "registry.example/base:1".to_owned()
+            ),
+            (None, "registry.example/base:1".to_owned()),
+        ]
+    );
+    let options = options
+        .with_base_config("registry.example/base:1", BaseConfig::default())
+        .with_platform_base_config(
+            Platform::linux_arm64(),
+            "registry.example/base:1",
+            BaseConfig::default(),
+        );
+    let c = parse_dockerfile_with(text, &options).unwrap();
+    assert_eq!(c.platform(), None, "$TARGETPLATFORM is the build's");
+    let helpers: Vec<(Option<Platform>, usize)> = c
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::Directory {
+                source: DirectorySource::Container { container, .. },
+                ..
+            } => Some((container.platform().cloned(), container.ops().len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        helpers,
+        [
+            (Some(Platform::linux_arm64()), 3),
+            (Some(Platform::linux_arm64()), 3),
+            (None, 2)
+        ],
+        "{c:?}"
+    );
+    let buildable = c.buildable_dockerfile(&BuildableOptions::new()).unwrap();
+    assert!(
+        buildable
+            .text
+            .contains("FROM --platform=linux/arm64 registry.example/base:1 AS stage0\n"),
+        "{}",
+        buildable.text
+    );
+    assert_eq!(
+        parse_dockerfile_with(&buildable.text, &options).unwrap(),
+        c.normalized(),
+        "{}",
+        buildable.text
+    );
+    // Without the arm64 base's config, a variable only that base could set is refused.
+    let text = "FROM --platform=linux/arm64 registry.example/base:1\nENV X=$FROM_BASE\n";
+    let options = ReaderOptions::new(ctx.path())
+        .with_platform(Platform::linux_amd64())
+        .with_base_config("registry.example/base:1", BaseConfig::default());
+    let found = problems(text, &options);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].1.contains("FROM_BASE"), "{found:?}");
+}
