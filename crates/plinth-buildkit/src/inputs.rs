@@ -99,7 +99,7 @@ fn collect(
                             source: BindSource::Container { container, .. },
                             ..
                         } => collect(container, resolved, inputs)?,
-                        RunMount::Tmpfs { .. } | RunMount::Secret(_) => {}
+                        RunMount::Tmpfs { .. } | RunMount::Secret(_) | RunMount::Ssh(_) => {}
                     }
                 }
             }

@@ -326,9 +326,10 @@ impl Preparer<'_> {
                     size: None,
                 })
             }
-            RunMount::Bind { .. } | RunMount::Tmpfs { .. } | RunMount::Secret(_) => {
-                Ok(mount.clone())
-            }
+            RunMount::Bind { .. }
+            | RunMount::Tmpfs { .. }
+            | RunMount::Secret(_)
+            | RunMount::Ssh(_) => Ok(mount.clone()),
         }
     }
 

@@ -129,6 +129,7 @@ pub(crate) struct ExecRequest<'a> {
     /// Its own mounts.
     pub(crate) mounts: &'a [PreparedMount],
     pub(crate) secrets: &'a BuildSecrets,
+    pub(crate) ssh: &'a plinth_executor::BuildSsh,
 }
 
 /// Runs the request on top of `state`; returns the layer it produced, if it changed anything.
@@ -172,7 +173,12 @@ pub(crate) fn run_exec(
     // The step's own mounts: scratch copies and secret files live until the run is over, and
     // the mount points made for them in the upper are removed after it.
     let scratch = engine.snapshots.step_dir()?;
-    let own = materialize(request.mounts, request.secrets, scratch.path(), ctx.index)?;
+    let own = materialize(
+        request.mounts,
+        (request.secrets, request.ssh),
+        scratch.path(),
+        ctx.index,
+    )?;
     let targets: Vec<&Path> = own.mounts.iter().map(MountSpec::target).collect();
     let stubs = make_parents(&read_dirs, &upper, &targets)?;
     let mut spec = spec;
@@ -185,6 +191,8 @@ pub(crate) fn run_exec(
     let spec = crate::trust::with_host_trust(spec, engine.step_ca_bundle.as_deref());
 
     run_to_success(ctx, &spec, own.redact, request.argv)?;
+    // The agent relays stop before the scratch directory holding their sockets goes.
+    drop(own.agents);
     remove_mount_points(&upper, &spec.scaffold_paths());
     remove_stubs(&upper, &stubs);
     drop(scratch);

@@ -62,6 +62,7 @@ pub(crate) struct BuildSettings<'a> {
     pub(crate) no_cache: bool,
     pub(crate) reporter: &'a dyn BuildReporter,
     pub(crate) secrets: &'a BuildSecrets,
+    pub(crate) ssh: &'a plinth_executor::BuildSsh,
     pub(crate) allow_host_network: bool,
     /// Labels of the final image (none for a helper stage).
     pub(crate) labels: &'a BTreeMap<String, String>,

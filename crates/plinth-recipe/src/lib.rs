@@ -78,7 +78,7 @@ pub use reader::{
     base_images_by_platform, parse_dockerfile, parse_dockerfile_with, read_dockerfile,
     read_dockerfile_resolved,
 };
-pub use run_mount::{BindSource, RunMount, SecretMount};
+pub use run_mount::{BindSource, DEFAULT_SSH_ID, RunMount, SecretMount, SshMount};
 pub use setting::{HealthCheck, ImageSetting};
 pub use source::{ImageSource, SourceKind};
 pub use state::{CacheMount, ContainerState, Step, Steps};

@@ -196,6 +196,7 @@ impl PlatformBuilder<'_> {
                     caches: step.state.caches(),
                     mounts: &mounts,
                     secrets: self.settings.secrets,
+                    ssh: self.settings.ssh,
                 };
                 crate::exec::run_exec(ctx, &self.state, &request)
             }

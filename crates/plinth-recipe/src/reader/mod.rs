@@ -434,7 +434,13 @@ impl Reader<'_> {
         for (name, value) in flags {
             let value = value.unwrap_or_default();
             match name.as_str() {
-                "mount" => match self.mount_flag(&value)? {
+                "mount" => match self.mount_flag(
+                    &value,
+                    mounts
+                        .iter()
+                        .filter(|m| matches!(m, crate::RunMount::Ssh(_)))
+                        .count(),
+                )? {
                     MountFlag::Cache(cache) => caches.push(cache),
                     MountFlag::Run(mount) => mounts.push(mount),
                 },
