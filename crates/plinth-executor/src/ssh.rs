@@ -4,7 +4,8 @@
 //!
 //! An id without a path takes `$SSH_AUTH_SOCK`; a path that is a socket is an agent to forward;
 //! otherwise the paths are private key files, served by a private `ssh-agent` started on first
-//! use and stopped with the build's options (as buildx serves key files from its own agent).
+//! use and stopped with the build's options (as buildx serves key files from its own agent;
+//! `ssh-add -l` in a step shows each key's own comment there, where buildx's agent shows none).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::FileTypeExt as _;

@@ -15,6 +15,7 @@ mod export;
 mod input_cases;
 mod platform_cases;
 mod run_cases;
+mod ssh_agent;
 mod tree;
 
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ use std::process::Command;
 
 use plinth_buildkit::{BuildMode, BuildkitBackend, BuildkitConfig, DockerCli};
 use plinth_engine::{BuildOptions, Engine, EngineConfig};
-use plinth_executor::{BuildSecrets, SecretValue};
+use plinth_executor::{BuildSecrets, BuildSsh, SecretValue};
 use plinth_oci::{Digest, Platform, Store};
 use plinth_recipe::{
     BaseConfig, ImageSource, ReaderOptions, base_images_by_platform, parse_dockerfile_with,
@@ -33,7 +34,7 @@ use serde_json::Value;
 
 use crate::cases::{Case, ContextEntry, Expect};
 use crate::common::{FileServer, busybox_root, error_chain, require_all};
-use crate::run_cases::Extra;
+use crate::run_cases::{Extra, SshGiven};
 use crate::tree::{Tree, apply_tar, image_of, runtime_config, tree_differences};
 
 /// A built image's file tree and runtime config.
@@ -48,6 +49,19 @@ struct Fixture {
     /// Whether the daemon's BuildKit removes the mount points it made (Docker 23+); older
     /// ones leave them as empty directories, which current BuildKit and plinth do not.
     removes_mount_stubs: bool,
+    /// The agent `--ssh` cases forward.
+    agent: ssh_agent::SshAgent,
+}
+
+impl Fixture {
+    /// The `--ssh default=…` value a case gives both tools, if any.
+    fn ssh_flag(&self, given: SshGiven) -> Option<String> {
+        match given {
+            SshGiven::None => None,
+            SshGiven::Socket => Some(format!("default={}", self.agent.socket.display())),
+            SshGiven::Key => Some(format!("default={}", self.agent.key.display())),
+        }
+    }
 }
 
 impl Fixture {
@@ -80,10 +94,39 @@ fn write_context(dir: &Path, entries: &[(&str, ContextEntry)]) {
                 .unwrap();
             }
             ContextEntry::Link(target) => std::os::unix::fs::symlink(target, &path).unwrap(),
+            ContextEntry::HostProgram(program) => copy_program(program, &path),
             ContextEntry::Tar(compression, members) => {
                 std::fs::write(&path, tar_bytes(*compression, members)).unwrap()
             }
         }
+    }
+}
+
+/// Copies `program`, the libraries `ldd` lists for it and their loader into the new directory
+/// `dir`, side by side.
+fn copy_program(program: &str, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let out = Command::new("ldd").arg(program).output().unwrap();
+    assert!(out.status.success(), "ldd {program} failed");
+    let mut files = vec![PathBuf::from(program)];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        // `libc.so.6 => /lib/…/libc.so.6 (0x…)` or `/lib64/ld-linux-x86-64.so.2 (0x…)`.
+        let path = match line.split_once("=>") {
+            Some((_, after)) => after.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(path) = path.filter(|p| p.starts_with('/')) {
+            files.push(PathBuf::from(path));
+        }
+    }
+    for file in files {
+        let name = file.file_name().unwrap();
+        std::fs::copy(&file, dir.join(name)).unwrap();
+        std::fs::set_permissions(
+            dir.join(name),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
     }
 }
 
@@ -194,6 +237,12 @@ fn build_with_docker(
         common.push("--target".to_owned());
         common.push(target.to_owned());
     }
+    if let Some(flag) = fixture.ssh_flag(extra.ssh) {
+        // The agent's keys are new each run and, as in BuildKit, not part of a step's key.
+        common.push("--no-cache".to_owned());
+        common.push("--ssh".to_owned());
+        common.push(flag);
+    }
     let build = |extra: &[&str]| -> Result<String, String> {
         let mut args: Vec<String> = match fixture.docker.mode() {
             BuildMode::Classic => vec!["build".into(), "-q".into()],
@@ -268,8 +317,14 @@ fn run_case(fixture: &Fixture, (case, extra): (&Case, &Extra)) -> Vec<String> {
     for (id, value) in extra.secrets {
         secrets.insert(*id, SecretValue::new(value.as_bytes()));
     }
+    let mut ssh = BuildSsh::new();
+    if let Some(flag) = fixture.ssh_flag(extra.ssh) {
+        ssh.add_flag(&flag).unwrap();
+    }
     let build_options = BuildOptions::new(vec![platform.clone()])
+        .with_no_cache(extra.ssh != SshGiven::None)
         .with_secrets(secrets)
+        .with_ssh(ssh)
         .with_host_network_allowed(true);
     let engine_store = Store::open(dir.join("engine-store")).unwrap();
     let engine = Engine::new(EngineConfig::new(engine_store.clone())).unwrap();
@@ -417,6 +472,7 @@ fn dockerfiles_build_as_buildkit_builds_them() {
         docker,
         work: work.path().to_path_buf(),
         removes_mount_stubs: major >= 23,
+        agent: ssh_agent::SshAgent::start(&work.path().join("ssh-agent")),
     };
     let only = std::env::var("PLINTH_DOCKERFILE_CASE").ok();
     let cases: Vec<(&Case, &Extra)> = cases::CASES
