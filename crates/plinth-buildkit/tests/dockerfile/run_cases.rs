@@ -232,6 +232,29 @@ pub const RUN_CASES: &[(Case, Extra)] = &[
          FROM base\nRUN echo \"$T\" > /after\n",
         TRIGGERS,
     ),
+    // What an ONBUILD trigger copies from is needed by the stage that runs it (one built on the
+    // declaring stage), not by the declaring stage: with `--target base` the stage `assets`
+    // (whose missing context file BuildKit never sees) is not read.
+    same(
+        "onbuild_copy_from_stage_is_needed_only_where_it_runs",
+        "FROM {root} AS assets\nCOPY missing.txt /x\nFROM {root} AS base\nONBUILD COPY --from=assets /x /y\nRUN echo b > /b\n\
+         FROM base\nRUN echo child > /child\n",
+        target("base"),
+    ),
+    // Debian's BuildKit (20.10) cannot resolve a stage named in a trigger ("/asset" not found);
+    // the current frontend copies from it, as plinth does.
+    (
+        Case {
+            name: "onbuild_copy_from_stage_runs_in_the_child",
+            dockerfile: "FROM {root} AS assets\nRUN echo a > /asset\nFROM {root} AS base\n\
+                         ONBUILD COPY --from=assets /asset /from-trigger\nRUN echo b > /b\n\
+                         FROM base\nRUN cat /from-trigger > /seen\n",
+            context: CONTEXT,
+            build_args: &[],
+            expect: Expect::Files(&[("from-trigger", "a\n"), ("seen", "a\n"), ("b", "b\n")]),
+        },
+        TRIGGERS,
+    ),
     same(
         "unneeded_stage_is_not_built",
         "FROM {root} AS broken\nRUN exit 3\nFROM {root} AS used\nRUN echo u > /u\nFROM {root}\nCOPY --from=used /u /u\n",
