@@ -16,10 +16,10 @@ use std::sync::{Arc, Mutex};
 use plinth_oci::{Digest, Platform, Reference, Store};
 use plinth_registry::{Client, Credentials, NoTransferReporter};
 use plinth_test::images::BusyboxImage;
-use plinth_test::proxy::RequestKind;
+use plinth_test::proxy::{Fault, RequestKind, Rule};
 use plinth_test::{FaultProxy, LocalRegistry};
 
-use crate::{big_image, chain, new_store};
+use crate::{big_image, chain, fast_retry, new_store};
 
 /// Cold pulls per test: the failure this guards against showed in about one pull in two.
 const COLD_PULLS: usize = 10;
@@ -192,6 +192,78 @@ fn cold_pulls_on_a_runtime_per_platform_restart_nothing() {
 #[test]
 fn cold_pulls_on_one_shared_runtime_restart_nothing() {
     Fixture::new("cold/shared-runtime").assert_clean_cold_pulls(Runtimes::Shared);
+}
+
+/// Pulls the whole image into an empty store on this thread, with `rules` in the proxy;
+/// returns what was logged at WARN or above.
+fn pull_logging_warnings(fixture: &Fixture, rules: Vec<Rule>) -> String {
+    fixture.proxy.clear_rules();
+    for rule in rules {
+        fixture.proxy.add_rule(rule);
+    }
+    let (_dir, store) = new_store();
+    let client = Client::builder(store)
+        .with_credentials(Credentials::anonymous())
+        .with_retry_policy(fast_retry())
+        .build()
+        .unwrap();
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _log = tracing::subscriber::set_default(subscriber);
+    current_thread_runtime()
+        .block_on(client.pull_image(&fixture.reference, &[], Arc::new(NoTransferReporter)))
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    logs.text()
+}
+
+/// Every retry says why: a transient status with the registry's error code, a broken download
+/// with the error and each of its causes down to what the connection did.
+#[test]
+fn retry_warnings_name_their_cause() {
+    let fixture = Fixture::new("cold/retry-warnings");
+    let logged = pull_logging_warnings(
+        &fixture,
+        vec![Rule::on_kind(RequestKind::GetManifest, Fault::too_many_requests(0)).times(1)],
+    );
+    assert!(
+        logged
+            .contains("registry answered HTTP 429 (TOOMANYREQUESTS), a transient error; retrying"),
+        "{logged}"
+    );
+    let big = fixture.image.big_layer.clone().unwrap().digest;
+    let logged = pull_logging_warnings(
+        &fixture,
+        vec![
+            Rule::on(
+                "GET",
+                &format!("/blobs/{big}$"),
+                Fault::ResetResponseAfter(1 << 20),
+            )
+            .times(1),
+        ],
+    );
+    let warning = logged
+        .lines()
+        .find(|l| l.contains("blob download failed, restarting: "))
+        .unwrap_or_else(|| panic!("no restart warning in:\n{logged}"));
+    let why = warning.split_once("restarting: ").unwrap().1;
+    assert!(why.starts_with("GET `"), "{warning}");
+    assert!(
+        why.matches(": ").count() >= 2,
+        "the causes are missing: {warning}"
+    );
+    assert!(
+        ["reset", "closed", "connection"]
+            .iter()
+            .any(|w| why.to_lowercase().contains(w)),
+        "{warning}"
+    );
+    assert!(warning.contains("attempt=1"), "{warning}");
 }
 
 /// A client without retry shortcuts: a restart must show as a warning, not be hidden.
