@@ -44,6 +44,7 @@ mod fetch;
 mod host_tree;
 mod inputs;
 mod options;
+mod recipe_inputs;
 mod report;
 mod result;
 mod runtime;
@@ -59,6 +60,7 @@ pub use host_tree::{
 };
 pub use inputs::{BuildInput, InputKind, RootManifests, normalize_inputs};
 pub use options::BuildOptions;
+pub use recipe_inputs::recipe_host_inputs;
 pub use report::{BuildReporter, CacheStatus, NoReporter, StepReport};
 pub use result::{BuildResult, PlatformBuild, pair_layers};
 pub use runtime::{block_on, shared_runtime};
