@@ -18,16 +18,7 @@ pub fn require_all() -> bool {
         && require_external(External::Tool("skopeo"))
 }
 
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str("\ncaused by: ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
-}
+pub use plinth_test::error_chain;
 
 pub fn ok<T, E: std::error::Error>(result: Result<T, E>) -> T {
     result.unwrap_or_else(|e| panic!("{}", error_chain(&e)))
