@@ -13,6 +13,7 @@
 //!   run (file lock, temp directory, atomic rename) under `TARGET/plinth-test-data`;
 //!   [`TestContext::seed_debian_root`] and [`shared_data::seed_store`]: a Debian root
 //!   bootstrapped once and seeded into each test's store.
+//! - [`skopeo`] and [`skopeo_json`]: the independent reader, run with a clear failure.
 //! - [`tree::image_tree`]: an image's merged file tree (type, mode, owner, size, content hash)
 //!   for comparing what two builds made.
 //! - [`TestContext`]: a temp `PLINTH_HOME`, the `plinth` binary, and filters for insta snapshots
@@ -46,6 +47,7 @@ pub mod proxy;
 mod registry;
 mod rootfs;
 pub mod shared_data;
+mod skopeo;
 mod token;
 pub mod tree;
 
@@ -67,6 +69,7 @@ pub use crate::registry::{
 pub use crate::rootfs::{
     BUSYBOX_APPLETS, BUSYBOX_PATH, GROUP, PASSWD, busybox_rootfs, busybox_rootfs_tempdir,
 };
+pub use crate::skopeo::{skopeo, skopeo_json};
 pub use crate::token::{
     TOKEN_ISSUER, TOKEN_LIFETIME_SECS, TOKEN_SERVICE, TokenRequest, TokenServer,
 };

@@ -38,6 +38,12 @@ fn today() -> u64 {
 /// Concurrent callers wait for the one that makes it; a failing `make` publishes nothing and
 /// its error is returned (the next caller tries again).
 pub fn shared_fixture(name: &str, make: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+    // Without dots a name cannot be mistaken for another's temp directory (`.NAME.tmp-…`).
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(Error::Environment(format!(
+            "a shared fixture's name is ASCII letters, digits and dashes, not `{name}`"
+        )));
+    }
     let base = shared_data_dir();
     let day = today();
     let fixture = base.join(format!("{name}-{day}"));
@@ -53,7 +59,7 @@ pub fn shared_fixture(name: &str, make: impl FnOnce(&Path) -> Result<()>) -> Res
     }
     remove_stale(&base, name, day);
     let work = tempfile::Builder::new()
-        .prefix(&format!(".{name}-"))
+        .prefix(&format!(".{name}.tmp-"))
         .tempdir_in(&base)
         .map_err(io_error("create a temp directory in", &base))?;
     make(work.path())?;
@@ -71,7 +77,8 @@ fn remove_stale(base: &Path, name: &str, day: u64) {
     };
     for entry in entries.flatten() {
         let file_name = entry.file_name().to_string_lossy().into_owned();
-        let half_made = file_name.starts_with(&format!(".{name}-"));
+        // Exact matches only: `NAME-more` is another fixture, not this one's.
+        let half_made = file_name.starts_with(&format!(".{name}.tmp-"));
         let old = file_name
             .strip_prefix(&format!("{name}-"))
             .and_then(|d| d.parse::<u64>().ok())

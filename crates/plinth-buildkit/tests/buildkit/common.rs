@@ -64,17 +64,14 @@ pub fn busybox_root() -> String {
         let layout = dir.path().join("layout");
         plinth_test::images::rootfs_layout(&rootfs, &layout).unwrap();
         let address = registry.image("buildkit/busybox:1");
-        let out = std::process::Command::new("skopeo")
-            .args(["copy", "--all", "--dest-tls-verify=false", "--quiet"])
-            .arg(format!("oci:{}:latest", layout.display()))
-            .arg(format!("docker://{address}"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "skopeo copy failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        plinth_test::skopeo([
+            "copy",
+            "--all",
+            "--dest-tls-verify=false",
+            "--quiet",
+            &format!("oci:{}:latest", layout.display()),
+            &format!("docker://{address}"),
+        ]);
         address
     })
     .clone()

@@ -102,6 +102,9 @@ fn a_failed_make_publishes_nothing_and_stale_fixtures_are_removed() {
     let name = format!("selftest-stale-{}", std::process::id());
     let base = shared_data::shared_data_dir();
     std::fs::create_dir_all(base.join(format!("{name}-3"))).unwrap();
+    // Another fixture whose name starts with this one's, being made: not this maker's to remove.
+    let other = base.join(format!(".{name}-longer.tmp-x"));
+    std::fs::create_dir_all(&other).unwrap();
     let failed = shared_data::shared_fixture(&name, |dir| {
         std::fs::write(dir.join("half"), "half").unwrap();
         Err(plinth_test::Error::Environment("the maker failed".into()))
@@ -111,7 +114,7 @@ fn a_failed_make_publishes_nothing_and_stale_fixtures_are_removed() {
         let mut names: Vec<String> = std::fs::read_dir(&base)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains(&name) && !n.ends_with(".lock"))
+            .filter(|n| n.contains(&name) && !n.ends_with(".lock") && !n.contains("-longer"))
             .collect();
         names.sort();
         names
@@ -132,6 +135,11 @@ fn a_failed_make_publishes_nothing_and_stale_fixtures_are_removed() {
         "the failed maker's temp directory is removed"
     );
     assert!(made.join("whole").exists() && !made.join("half").exists());
+    assert!(
+        other.exists(),
+        "another fixture's temp directory is left alone"
+    );
+    std::fs::remove_dir_all(&other).unwrap();
     std::fs::remove_dir_all(&made).unwrap();
     std::fs::remove_file(base.join(format!("{name}.lock"))).unwrap();
 }
