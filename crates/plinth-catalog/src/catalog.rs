@@ -35,7 +35,6 @@ impl fmt::Debug for Catalog {
         f.debug_struct("Catalog")
             .field("title", &self.title)
             .field("families", &self.repositories())
-            .field("consumer_formats", &self.consumer_formats)
             .finish()
     }
 }
