@@ -9,7 +9,7 @@ use crate::cgroup::{self, PidsCgroup};
 use crate::error::{Error, Result};
 use crate::network::SharedNetwork;
 use crate::process::output::{OutputSink, RunOutcome};
-use crate::process::plan::{Action, PlanInput, build_plan};
+use crate::process::plan::{Action, PlanInput, VOLATILE_MARKER, build_plan};
 use crate::process::spawn::{Attach, Pipes, spawn_and_supervise};
 use crate::scaffold::{MountPointKind, build_scaffold, mount_point_kind};
 use crate::spec::{MountKind, NetworkMode, OverlayRootfs, Rootfs, RunSpec, relative_target};
@@ -148,6 +148,7 @@ impl Sandbox {
             Rootfs::Overlay(overlay) => {
                 check_overlay_dirs(overlay)?;
                 work_lock = Some(lock_work_dir(overlay.work())?);
+                refuse_unfinished_work_dir(overlay)?;
                 let dir = run_dir.path().join("scaffold");
                 fs::create_dir(&dir).map_err(|e| Error::io("create", &dir, e))?;
                 build_scaffold(&dir, spec)?;
@@ -174,6 +175,7 @@ impl Sandbox {
             user: &user,
             stdio: pipes.child_stdio(),
             go: pipes.child_go(),
+            cgroup_tasks: pids.as_ref().and_then(PidsCgroup::child_joins),
             netns: network.as_ref().map(|n| n.netns()),
             seccomp: &seccomp::filters()?.programs,
             last_cap: caps::last_cap(),
@@ -188,7 +190,12 @@ impl Sandbox {
             spec.timeout,
             spec.tail_bytes,
             sink,
-        )?;
+        );
+        // Whether or not supervision failed, the child has been reaped by now.
+        if let Rootfs::Overlay(overlay) = &spec.rootfs {
+            clear_volatile_marker(overlay.work())?;
+        }
+        let finished = finished?;
         drop((work_lock, network));
         if let Some(failure) = finished.setup_failure {
             return Err(match steps.get(failure.step).map(|s| &s.action) {
@@ -324,6 +331,30 @@ fn check_overlay_dirs(overlay: &OverlayRootfs) -> Result<()> {
             "overlay upper `{}` and work `{}` must be on the same filesystem",
             overlay.upper().display(),
             overlay.work().display()
+        )));
+    }
+    Ok(())
+}
+
+/// The run's child is reaped, so its mount namespace and with it the overlay are gone: the
+/// work directory can be used again (see [`VOLATILE_MARKER`]).
+fn clear_volatile_marker(work: &Path) -> Result<()> {
+    let marker = work.join(VOLATILE_MARKER);
+    match fs::remove_dir_all(&marker) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove overlayfs's volatile marker", &marker, e)),
+    }
+}
+
+/// A work directory still marked `volatile` while its lock is free was used by a run that
+/// never finished (see [`VOLATILE_MARKER`]); overlayfs would refuse it with a bare `EINVAL`.
+fn refuse_unfinished_work_dir(overlay: &OverlayRootfs) -> Result<()> {
+    if overlay.work().join(VOLATILE_MARKER).exists() {
+        return Err(Error::InvalidSpec(format!(
+            "overlay work directory `{}` holds the mark of an earlier run that did not finish (its process or the host stopped during it), so its upper directory `{}` may be incomplete; give the run fresh upper and work directories",
+            overlay.work().display(),
+            overlay.upper().display()
         )));
     }
     Ok(())
