@@ -242,6 +242,13 @@ fn the_work_directory_serves_run_after_run_and_an_unfinished_one_is_named() {
         );
     }
     assert!(!f.path("work").join("work/incompat/volatile").exists());
+    // Between runs the state directory holds the shared mount point and scaffold, no run files.
+    let mut state: Vec<String> = std::fs::read_dir(f.path("state"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    state.sort();
+    assert_eq!(state, ["root", "scaffolds"]);
     // What a host crash during a run leaves behind.
     std::fs::create_dir_all(f.path("work").join("work/incompat/volatile")).unwrap();
     let err = f
