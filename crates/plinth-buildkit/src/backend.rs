@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use plinth_executor::{BuildOptions, BuildResult, Executor, PlatformBuild, UrlFetcher, UrlMirror};
+use plinth_executor::{
+    BuildOptions, BuildResult, Executor, PlatformBuild, RootManifests, UrlFetcher, UrlMirror,
+};
 use plinth_oci::{Digest, ImageIndex, MediaType, Platform, Store};
 use plinth_recipe::{BuildableDockerfile, BuildableOptions, Container};
 
@@ -34,6 +37,7 @@ pub struct BuildkitConfig {
     work_dir: Option<PathBuf>,
     url_mirrors: Vec<UrlMirror>,
     always_pull: bool,
+    root_manifests: Option<Arc<dyn RootManifests>>,
 }
 
 impl BuildkitConfig {
@@ -50,7 +54,17 @@ impl BuildkitConfig {
             work_dir: None,
             url_mirrors: Vec::new(),
             always_pull: false,
+            root_manifests: None,
         }
+    }
+
+    /// Reads which platform manifest the digest BuildKit resolved a root to names (an index's
+    /// for a multi-platform root) through `roots`, so the provenance records the platform
+    /// manifest digest as the embedded engine's does (the index digest beside it). Without
+    /// it, the digest BuildKit printed is recorded as is.
+    pub fn with_root_manifests(mut self, roots: Arc<dyn RootManifests>) -> Self {
+        self.root_manifests = Some(roots);
+        self
     }
 
     /// Passes `--pull` to the builder: root images are looked up in their registry on every
@@ -329,7 +343,14 @@ impl BuildkitBackend {
         let steps = reader.into_reports();
         let result = self.import_and_untag(&builder, &tag, work.path(), platform);
         let (manifest_descriptor, manifest, config_descriptor, config) = result?;
-        let inputs = crate::inputs::build_inputs(container, &resolved_roots)?;
+        let inputs = crate::inputs::build_inputs(
+            container,
+            &crate::inputs::RootDigests {
+                resolved: &resolved_roots,
+                platform,
+                manifests: self.config.root_manifests.as_deref(),
+            },
+        )?;
         let build = PlatformBuild::new(
             platform.clone(),
             manifest_descriptor,
