@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use plinth_executor::{BuildOptions, BuildResult, Executor, PlatformBuild, UrlFetcher, UrlMirror};
+use plinth_executor::{
+    BuildOptions, BuildResult, Executor, PlatformBuild, RootResolver, UrlFetcher, UrlMirror,
+};
 use plinth_oci::{Digest, ImageIndex, MediaType, Platform, Store};
 use plinth_recipe::{BuildableDockerfile, BuildableOptions, Container};
 
@@ -14,10 +17,11 @@ use crate::docker_host::{DockerHost, DockerHostAssignment, DockerHostInfo};
 use crate::error::{Error, Result};
 use crate::prepare::{Prepared, Preparer};
 use crate::progress::ProgressReader;
+use crate::roots::LoadedRoot;
 use names::{default_recipe_id, docker_arch, platform_slug, unique_suffix};
 
 /// How long a builder may take to answer `docker info` (ssh connections included).
-const INFO_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const INFO_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long moving an image out of a daemon or into a registry may take.
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(3600);
 
@@ -34,6 +38,17 @@ pub struct BuildkitConfig {
     work_dir: Option<PathBuf>,
     url_mirrors: Vec<UrlMirror>,
     always_pull: bool,
+    roots: Option<Roots>,
+}
+
+/// The [`RootResolver`] of [`BuildkitConfig::with_roots`] (a trait object, named in `Debug`).
+#[derive(Clone)]
+struct Roots(Arc<dyn RootResolver>);
+
+impl std::fmt::Debug for Roots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Roots(dyn RootResolver)")
+    }
 }
 
 impl BuildkitConfig {
@@ -50,11 +65,24 @@ impl BuildkitConfig {
             work_dir: None,
             url_mirrors: Vec::new(),
             always_pull: false,
+            roots: None,
         }
     }
 
+    /// Resolves every root with `resolver` into the store (the embedded engine: pulled, imported
+    /// or bootstrapped from Debian's archive) and hands it to each builder with `docker load`,
+    /// under a local name made of its config digest, instead of letting the builder pull it:
+    /// a root is fetched once, by plinth, and roots no registry serves build too. Without it
+    /// builders pull registry roots themselves and refuse the others.
+    pub fn with_roots(mut self, resolver: Arc<dyn RootResolver>) -> Self {
+        self.roots = Some(Roots(resolver));
+        self
+    }
+
     /// Passes `--pull` to the builder: root images are looked up in their registry on every
-    /// build, never taken from the builder's image store alone.
+    /// build, never taken from the builder's image store alone. With
+    /// [`with_roots`](Self::with_roots) the resolver looks roots up instead (the builder is
+    /// handed what it found), and `--pull` is not passed.
     pub fn with_always_pull(mut self, always: bool) -> Self {
         self.always_pull = always;
         self
@@ -137,6 +165,14 @@ impl BuildkitBackend {
         })
     }
 
+    /// The backend with [`BuildkitConfig::with_roots`]: roots resolved by `resolver` and
+    /// handed to the builders.
+    #[must_use]
+    pub fn with_roots(mut self, resolver: Arc<dyn RootResolver>) -> Self {
+        self.config.roots = Some(Roots(resolver));
+        self
+    }
+
     /// The store results land in.
     pub fn store(&self) -> &Store {
         &self.config.store
@@ -205,7 +241,7 @@ impl BuildkitBackend {
         let _lock = self.config.store.lock_shared()?;
         let fetched = crate::prepare::fetch_urls(container, &self.fetcher)?;
         let work = self.work_dir()?;
-        let (_, rendered) = self.render(container, &info, &fetched, work.path())?;
+        let (_, rendered) = self.render(container, &info, &fetched, &BTreeMap::new(), work.path())?;
         Ok(rendered.text)
     }
 
@@ -291,8 +327,19 @@ impl BuildkitBackend {
         let builder = self.builder_for(platform).clone();
         let info = self.check_builder(platform)?;
         tracing::info!(%builder, version = %info.server_version, native = %info.native_platform, "builder");
+        let loaded = match &self.config.roots {
+            Some(Roots(resolver)) => crate::roots::load_roots(
+                resolver.as_ref(),
+                &self.config.store,
+                &self.docker,
+                &builder,
+                container,
+                platform,
+            )?,
+            None => BTreeMap::new(),
+        };
         let work = self.work_dir()?;
-        let (prepared, rendered) = self.render(container, &info, fetched, work.path())?;
+        let (prepared, rendered) = self.render(container, &info, fetched, &loaded, work.path())?;
         for w in &prepared.warnings {
             tracing::warn!(%platform, "{w}");
         }
@@ -329,7 +376,7 @@ impl BuildkitBackend {
         let steps = reader.into_reports();
         let result = self.import_and_untag(&builder, &tag, work.path(), platform);
         let (manifest_descriptor, manifest, config_descriptor, config) = result?;
-        let inputs = crate::inputs::build_inputs(container, &resolved_roots)?;
+        let inputs = crate::inputs::build_inputs(container, &resolved_roots, &loaded)?;
         let build = PlatformBuild::new(
             platform.clone(),
             manifest_descriptor,
@@ -364,18 +411,21 @@ impl BuildkitBackend {
         }
     }
 
-    /// `container` rewritten for the builder `info` describes (downloads linked under `work`)
-    /// and rendered as a buildable Dockerfile.
+    /// `container` rewritten for the builder `info` describes (downloads linked under `work`,
+    /// roots the builder was handed named by their `loaded` names) and rendered as a buildable
+    /// Dockerfile.
     fn render(
         &self,
         container: &Container,
         info: &DockerHostInfo,
         fetched: &BTreeMap<String, Digest>,
+        loaded: &BTreeMap<String, LoadedRoot>,
         work: &Path,
     ) -> Result<(Prepared, BuildableDockerfile)> {
         let prepared = Preparer {
             fetcher: &self.fetcher,
             fetched,
+            loaded,
             download_dir: &work.join("downloads"),
             keep_network_none: info.supports_network_flag(),
         }

@@ -14,28 +14,41 @@ use plinth_oci::{Digest, ImageLocation, Reference};
 use plinth_recipe::{BindSource, Container, DirectorySource, FileSource, Op, RunMount, SourceKind};
 
 use crate::error::{Error, Result};
+use crate::roots::LoadedRoot;
 
 /// The inputs of `container` (the recipe as given, before URL inputs become host files;
-/// helpers included), with the root digests of
-/// `resolved` (address as BuildKit printed it → digest).
+/// helpers included), with the root digests of `loaded` (roots plinth handed to the builder:
+/// the manifest it resolved, whatever the root's kind) or else of `resolved` (address as
+/// BuildKit printed it → digest).
 pub(crate) fn build_inputs(
     container: &Container,
     resolved: &BTreeMap<String, Digest>,
+    loaded: &BTreeMap<String, LoadedRoot>,
 ) -> Result<Vec<BuildInput>> {
     let mut inputs = Vec::new();
-    collect(container, resolved, &mut inputs)?;
+    collect(container, &Roots { resolved, loaded }, &mut inputs)?;
     Ok(inputs)
 }
 
-fn collect(
-    container: &Container,
-    resolved: &BTreeMap<String, Digest>,
-    inputs: &mut Vec<BuildInput>,
-) -> Result<()> {
+/// Where a root's digest comes from.
+struct Roots<'a> {
+    resolved: &'a BTreeMap<String, Digest>,
+    loaded: &'a BTreeMap<String, LoadedRoot>,
+}
+
+fn collect(container: &Container, roots: &Roots<'_>, inputs: &mut Vec<BuildInput>) -> Result<()> {
+    let resolved = roots.resolved;
     for op in container.ops() {
         match op {
             Op::From { source } => {
-                if let SourceKind::Image(ImageLocation::Registry(reference)) = source.kind() {
+                if let Some(root) = roots.loaded.get(source.address()) {
+                    inputs.push(BuildInput::new(
+                        InputKind::RootImage,
+                        source.address(),
+                        root.manifest.clone(),
+                    ));
+                } else if let SourceKind::Image(ImageLocation::Registry(reference)) = source.kind()
+                {
                     inputs.push(BuildInput {
                         kind: InputKind::RootImage,
                         name: source.address().to_owned(),
@@ -65,7 +78,7 @@ fn collect(
                     file_digest(archive)?,
                 )),
                 DirectorySource::Container { container, .. } => {
-                    collect(container, resolved, inputs)?;
+                    collect(container, roots, inputs)?;
                 }
             },
             Op::Exec { mounts, .. } => {
@@ -98,7 +111,7 @@ fn collect(
                         RunMount::Bind {
                             source: BindSource::Container { container, .. },
                             ..
-                        } => collect(container, resolved, inputs)?,
+                        } => collect(container, roots, inputs)?,
                         RunMount::Tmpfs { .. } | RunMount::Secret(_) => {}
                     }
                 }

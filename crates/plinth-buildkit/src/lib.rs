@@ -68,6 +68,7 @@ mod inputs;
 mod load;
 mod prepare;
 mod progress;
+mod roots;
 
 pub use backend::{BuildkitBackend, BuildkitConfig};
 pub use docker::{BuildMode, DOCKER_CLIENT_ENV, DockerCli};

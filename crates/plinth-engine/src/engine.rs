@@ -247,6 +247,19 @@ impl plinth_recipe::BaseResolver for Engine {
     }
 }
 
+/// The engine resolves roots for an executor that hands them to its builders (BuildKit), so
+/// a root is pulled, imported or bootstrapped once, by plinth, whichever executor builds.
+impl plinth_executor::RootResolver for Engine {
+    fn resolve_root(
+        &self,
+        source: &plinth_recipe::ImageSource,
+        platform: &plinth_oci::Platform,
+    ) -> std::result::Result<plinth_oci::Descriptor, plinth_executor::RootError> {
+        let root = crate::resolve::resolve_root(&self.inner, source, platform)?;
+        Ok(root.manifest)
+    }
+}
+
 impl Inner {
     /// How new layers are written.
     pub(crate) fn write_options(&self) -> WriteOptions {

@@ -17,6 +17,8 @@
 //!   synchronous executors, the release flow and the CLI run registry and HTTP futures.
 //! - [`UrlFetcher`]: URL inputs downloaded into the store, keyed by content, pinned ones
 //!   verified, [`UrlMirror`]s for offline builds; both executors fetch through it.
+//! - [`RootResolver`]: who brings root images into the store (the embedded engine), for an
+//!   executor whose builders should not fetch them themselves.
 //!
 //! This crate compiles neither the sandbox nor a docker client: BuildKit's executor depends on
 //! it, not on the embedded engine.
@@ -43,6 +45,7 @@ mod inputs;
 mod options;
 mod report;
 mod result;
+mod roots;
 mod runtime;
 mod secrets;
 
@@ -53,6 +56,7 @@ pub use inputs::{BuildInput, InputKind, normalize_inputs};
 pub use options::BuildOptions;
 pub use report::{BuildReporter, CacheStatus, NoReporter, StepReport};
 pub use result::{BuildResult, PlatformBuild, pair_layers};
+pub use roots::{RootError, RootResolver};
 pub use runtime::{block_on, shared_runtime};
 pub use secrets::{BuildSecrets, SecretValue, redact_line};
 
