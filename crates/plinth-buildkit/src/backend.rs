@@ -241,7 +241,8 @@ impl BuildkitBackend {
         let _lock = self.config.store.lock_shared()?;
         let fetched = crate::prepare::fetch_urls(container, &self.fetcher)?;
         let work = self.work_dir()?;
-        let (_, rendered) = self.render(container, &info, &fetched, &BTreeMap::new(), work.path())?;
+        let (_, rendered) =
+            self.render(container, &info, &fetched, &BTreeMap::new(), work.path())?;
         Ok(rendered.text)
     }
 

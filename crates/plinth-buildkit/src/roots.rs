@@ -85,14 +85,13 @@ pub(crate) fn load_roots(
 ) -> Result<BTreeMap<String, LoadedRoot>> {
     let mut loaded = BTreeMap::new();
     for source in root_sources(container) {
-        let manifest_desc =
-            resolver
-                .resolve_root(&source, platform)
-                .map_err(|source_err| Error::Root {
-                    image: source.address().to_owned(),
-                    platform: platform.to_string(),
-                    source: source_err,
-                })?;
+        let manifest_desc = resolver
+            .resolve_root(&source, platform)
+            .map_err(|source_err| Error::Root {
+                image: source.address().to_owned(),
+                platform: platform.to_string(),
+                source: source_err,
+            })?;
         let (manifest_desc, manifest) = resolve_manifest(store, &manifest_desc, Some(platform))?;
         let config = manifest.config.digest.clone();
         let local_name = format!("{LOCAL_ROOT_REPOSITORY}:{}", config.hex());
@@ -146,8 +145,11 @@ fn load(
     let mut child = cmd.spawn().map_err(Error::io("run", docker.program()))?;
     let stdin = child.stdin.take().expect("stdin is piped");
     // A write error (the daemon stopped reading) is reported with what docker said.
-    let written = write_docker_archive(store, std::slice::from_ref(export), stdin)
-        .and_then(|mut w| w.flush().map_err(|e| plinth_oci::Error::io("flush", name, e)));
+    let written =
+        write_docker_archive(store, std::slice::from_ref(export), stdin).and_then(|mut w| {
+            w.flush()
+                .map_err(|e| plinth_oci::Error::io("flush", name, e))
+        });
     let out = child
         .wait_with_output()
         .map_err(Error::io("wait for", docker.program()))?;

@@ -75,9 +75,7 @@ fn buildkit_builds_fetch_each_root_blob_once_and_the_daemon_pulls_nothing() {
     let ctx = TestContext::new();
     let dockerfile = write_dockerfile(
         &ctx,
-        &format!(
-            "FROM {root}\nENV PATH=/opt/bin:$PATH\nRUN echo \"$PATH\" > /path-seen\n"
-        ),
+        &format!("FROM {root}\nENV PATH=/opt/bin:$PATH\nRUN echo \"$PATH\" > /path-seen\n"),
     );
     let build = |tag: &str| {
         let mut cmd = build_for(&ctx, &dockerfile, "linux/amd64,linux/arm64");
@@ -177,7 +175,10 @@ fn buildkit_builds_on_a_local_layout_root_for_both_platforms() {
             "bk-layout/built",
         ]),
     );
-    assert!(out.status.success(), "the BuildKit build of a layout root failed");
+    assert!(
+        out.status.success(),
+        "the BuildKit build of a layout root failed"
+    );
     // Each platform's layer names its platform in /etc/plinth-platform (the fixture's
     // busybox binary is amd64 on both, so `uname -m` would tell nothing).
     for platform in ["linux/amd64", "linux/arm64"] {
@@ -193,6 +194,10 @@ fn buildkit_builds_on_a_local_layout_root_for_both_platforms() {
                 "/root-of",
             ]),
         );
-        assert_eq!(run, format!("{platform}\n"), "built on its own platform's root");
+        assert_eq!(
+            run,
+            format!("{platform}\n"),
+            "built on its own platform's root"
+        );
     }
 }
