@@ -48,10 +48,8 @@ pub(crate) fn root_sources(container: &Container) -> Vec<ImageSource> {
 fn collect_sources(container: &Container, found: &mut Vec<ImageSource>) {
     for op in container.ops() {
         match op {
-            Op::From { source } => {
-                if !found.iter().any(|s| s.address() == source.address()) {
-                    found.push(source.clone());
-                }
+            Op::From { source } if !found.iter().any(|s| s.address() == source.address()) => {
+                found.push(source.clone());
             }
             Op::Directory {
                 source: DirectorySource::Container { container, .. },
@@ -162,4 +160,40 @@ fn load(
     }
     written?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_root_once_helpers_included_in_first_seen_order() {
+        let helper = Container::from_address("127.0.0.1:5000/tools:1")
+            .unwrap()
+            .with_exec(["true"]);
+        let container = Container::from_address("plinth/debian:bookworm")
+            .unwrap()
+            .with_directory(
+                "/opt/tools",
+                DirectorySource::Container {
+                    container: Box::new(helper.clone()),
+                    path: "/usr/bin".into(),
+                },
+            )
+            .with_directory(
+                "/opt/again",
+                DirectorySource::Container {
+                    container: Box::new(helper),
+                    path: "/etc".into(),
+                },
+            );
+        let addresses: Vec<String> = root_sources(&container)
+            .iter()
+            .map(|s| s.address().to_owned())
+            .collect();
+        assert_eq!(
+            addresses,
+            ["plinth/debian:bookworm", "127.0.0.1:5000/tools:1"]
+        );
+    }
 }
