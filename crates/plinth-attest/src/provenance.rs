@@ -204,6 +204,11 @@ fn input_descriptor(input: &BuildInput) -> ResourceDescriptor {
     descriptor
         .annotations
         .insert("kind".to_owned(), input.kind.as_str().to_owned());
+    if let Some(index) = &input.index_digest {
+        descriptor
+            .annotations
+            .insert("indexDigest".to_owned(), index.to_string());
+    }
     if input.digest.is_none() {
         descriptor.annotations.insert(
             "digest".to_owned(),

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use plinth_executor::{
-    BuildOptions, BuildResult, Executor, PlatformBuild, RootResolver, UrlFetcher, UrlMirror,
+    BuildOptions, BuildResult, Executor, PlatformBuild, RootManifests, RootResolver, UrlFetcher,
+    UrlMirror,
 };
 use plinth_oci::{Digest, ImageIndex, MediaType, Platform, Store};
 use plinth_recipe::{BuildableDockerfile, BuildableOptions, Container};
@@ -38,6 +39,7 @@ pub struct BuildkitConfig {
     work_dir: Option<PathBuf>,
     url_mirrors: Vec<UrlMirror>,
     always_pull: bool,
+    root_manifests: Option<Arc<dyn RootManifests>>,
     roots: Option<Roots>,
 }
 
@@ -65,8 +67,19 @@ impl BuildkitConfig {
             work_dir: None,
             url_mirrors: Vec::new(),
             always_pull: false,
+            root_manifests: None,
             roots: None,
         }
+    }
+
+    /// Reads which platform manifest the digest BuildKit resolved a root to names (an index's
+    /// for a multi-platform root) through `roots`, so the provenance records the platform
+    /// manifest digest as the embedded engine's does (the index digest beside it). Without
+    /// it, the digest BuildKit printed is recorded as is. Roots handed to the builder
+    /// ([`with_roots`](Self::with_roots)) are recorded as their resolver found them instead.
+    pub fn with_root_manifests(mut self, roots: Arc<dyn RootManifests>) -> Self {
+        self.root_manifests = Some(roots);
+        self
     }
 
     /// Resolves every root with `resolver` into the store (the embedded engine: pulled, imported
@@ -377,7 +390,15 @@ impl BuildkitBackend {
         let steps = reader.into_reports();
         let result = self.import_and_untag(&builder, &tag, work.path(), platform);
         let (manifest_descriptor, manifest, config_descriptor, config) = result?;
-        let inputs = crate::inputs::build_inputs(container, &resolved_roots, &loaded)?;
+        let inputs = crate::inputs::build_inputs(
+            container,
+            &crate::inputs::RootDigests {
+                resolved: &resolved_roots,
+                platform,
+                manifests: self.config.root_manifests.as_deref(),
+                loaded: &loaded,
+            },
+        )?;
         let build = PlatformBuild::new(
             platform.clone(),
             manifest_descriptor,

@@ -1,82 +1,81 @@
-//! The inputs of a BuildKit build for its provenance: the root images with the digests BuildKit
-//! printed when it resolved them, URL inputs (in [`PlatformBuild::url_inputs`]) and host files
-//! hashed here. Host directories are named without a digest: the embedded engine's tree digest
-//! is its own, and BuildKit reports none.
+//! The inputs of a BuildKit build for its provenance, recorded as the embedded engine records
+//! them: root images with their platform manifest digest (BuildKit prints the digest it
+//! resolved a root to, an index's for a multi-platform root; [`RootManifests`] reads which
+//! platform manifest that index names, and the index digest is kept beside it), URL inputs (in
+//! [`PlatformBuild::url_inputs`]), host files by content and host directories by the
+//! [`TreeDigest`](plinth_executor::TreeDigest) both executors use.
 //!
 //! [`PlatformBuild::url_inputs`]: plinth_executor::PlatformBuild::url_inputs
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::Path;
 
-use plinth_executor::{BuildInput, InputKind};
-use plinth_oci::{Digest, ImageLocation, Reference};
+use plinth_executor::{BuildInput, InputKind, RootManifests};
+use plinth_oci::{Digest, ImageLocation, Platform, Reference};
+use plinth_recipe::ignore::IgnoreRules;
 use plinth_recipe::{BindSource, Container, DirectorySource, FileSource, Op, RunMount, SourceKind};
 
 use crate::error::{Error, Result};
 use crate::roots::LoadedRoot;
 
+/// What the root images of one platform's build resolved to.
+pub(crate) struct RootDigests<'a> {
+    /// Address as BuildKit printed it → the digest it resolved it to.
+    pub(crate) resolved: &'a BTreeMap<String, Digest>,
+    /// The platform built.
+    pub(crate) platform: &'a Platform,
+    /// Where an index's platform manifest is looked up.
+    pub(crate) manifests: Option<&'a dyn RootManifests>,
+    /// Roots plinth handed to the builder, by address: recorded as the resolver found them
+    /// (platform manifest, index beside it), whatever the root's kind.
+    pub(crate) loaded: &'a BTreeMap<String, LoadedRoot>,
+}
+
 /// The inputs of `container` (the recipe as given, before URL inputs become host files;
-/// helpers included), with the root digests of `loaded` (roots plinth handed to the builder:
-/// the manifest it resolved, whatever the root's kind) or else of `resolved` (address as
-/// BuildKit printed it → digest).
+/// helpers included).
 pub(crate) fn build_inputs(
     container: &Container,
-    resolved: &BTreeMap<String, Digest>,
-    loaded: &BTreeMap<String, LoadedRoot>,
+    roots: &RootDigests<'_>,
 ) -> Result<Vec<BuildInput>> {
     let mut inputs = Vec::new();
-    collect(container, &Roots { resolved, loaded }, &mut inputs)?;
+    collect(container, roots, &mut inputs)?;
     Ok(inputs)
 }
 
-/// Where a root's digest comes from.
-struct Roots<'a> {
-    resolved: &'a BTreeMap<String, Digest>,
-    loaded: &'a BTreeMap<String, LoadedRoot>,
-}
-
-fn collect(container: &Container, roots: &Roots<'_>, inputs: &mut Vec<BuildInput>) -> Result<()> {
-    let resolved = roots.resolved;
+fn collect(
+    container: &Container,
+    roots: &RootDigests<'_>,
+    inputs: &mut Vec<BuildInput>,
+) -> Result<()> {
     for op in container.ops() {
         match op {
             Op::From { source } => {
                 if let Some(root) = roots.loaded.get(source.address()) {
-                    inputs.push(BuildInput::new(
-                        InputKind::RootImage,
-                        source.address(),
-                        root.manifest.clone(),
-                    ));
+                    inputs.push(
+                        BuildInput::new(
+                            InputKind::RootImage,
+                            source.address(),
+                            root.manifest.clone(),
+                        )
+                        .with_index_digest(root.index_digest.clone()),
+                    );
                 } else if let SourceKind::Image(ImageLocation::Registry(reference)) = source.kind()
                 {
-                    inputs.push(BuildInput {
-                        kind: InputKind::RootImage,
-                        name: source.address().to_owned(),
-                        digest: root_digest(reference, resolved),
-                    });
+                    inputs.push(root_input(source.address(), reference, roots));
                 }
             }
             Op::File {
                 source: FileSource::HostFile(path),
                 ..
-            } => inputs.push(BuildInput::new(
-                InputKind::HostFile,
-                path.display().to_string(),
-                file_digest(path)?,
-            )),
+            } => inputs.push(host_file(path)?),
             Op::Directory { source, .. } => match source {
-                DirectorySource::Host(dir) | DirectorySource::HostIgnoring { path: dir, .. } => {
-                    inputs.push(BuildInput {
-                        kind: InputKind::HostDirectory,
-                        name: dir.display().to_string(),
-                        digest: None,
-                    })
-                }
-                DirectorySource::HostArchive(archive) => inputs.push(BuildInput::new(
-                    InputKind::HostFile,
-                    archive.display().to_string(),
-                    file_digest(archive)?,
-                )),
+                DirectorySource::Host(dir) => inputs.push(host_directory(dir, None)?),
+                DirectorySource::HostIgnoring {
+                    path,
+                    within,
+                    ignore,
+                } => inputs.push(host_directory(path, Some((within, ignore)))?),
+                DirectorySource::HostArchive(archive) => inputs.push(host_file(archive)?),
                 DirectorySource::Container { container, .. } => {
                     collect(container, roots, inputs)?;
                 }
@@ -85,29 +84,22 @@ fn collect(container: &Container, roots: &Roots<'_>, inputs: &mut Vec<BuildInput
                 for mount in mounts {
                     match mount {
                         RunMount::Bind {
-                            source: BindSource::HostIgnoring { path, .. },
+                            source:
+                                BindSource::HostIgnoring {
+                                    path,
+                                    within,
+                                    ignore,
+                                },
                             ..
-                        } => inputs.push(BuildInput {
-                            kind: InputKind::HostDirectory,
-                            name: path.display().to_string(),
-                            digest: None,
-                        }),
+                        } => inputs.push(host_directory(path, Some((within, ignore)))?),
                         RunMount::Bind {
                             source: BindSource::Host(path),
                             ..
-                        } if path.is_dir() => inputs.push(BuildInput {
-                            kind: InputKind::HostDirectory,
-                            name: path.display().to_string(),
-                            digest: None,
-                        }),
+                        } if path.is_dir() => inputs.push(host_directory(path, None)?),
                         RunMount::Bind {
                             source: BindSource::Host(path),
                             ..
-                        } => inputs.push(BuildInput::new(
-                            InputKind::HostFile,
-                            path.display().to_string(),
-                            file_digest(path)?,
-                        )),
+                        } => inputs.push(host_file(path)?),
                         RunMount::Bind {
                             source: BindSource::Container { container, .. },
                             ..
@@ -122,6 +114,68 @@ fn collect(container: &Container, roots: &Roots<'_>, inputs: &mut Vec<BuildInput
     Ok(())
 }
 
+fn host_file(path: &Path) -> Result<BuildInput> {
+    Ok(BuildInput::new(
+        InputKind::HostFile,
+        path.display().to_string(),
+        plinth_executor::file_digest(path)?,
+    ))
+}
+
+/// A host directory by its tree digest: all of it, or what its context's ignore file keeps
+/// (`within` the context, with these patterns), as the embedded engine copies it.
+fn host_directory(dir: &Path, ignoring: Option<(&String, &Vec<String>)>) -> Result<BuildInput> {
+    let entries = match ignoring {
+        None => plinth_executor::host_tree(dir)?,
+        Some((within, patterns)) => {
+            let rules = IgnoreRules::new(patterns).map_err(|reason| Error::Step {
+                index: 0,
+                reason: format!(
+                    "the ignore patterns of `{}` do not parse: {reason}",
+                    dir.display()
+                ),
+            })?;
+            plinth_executor::host_tree_ignoring(dir, within, &rules)?
+        }
+    };
+    Ok(BuildInput::new(
+        InputKind::HostDirectory,
+        dir.display().to_string(),
+        plinth_executor::host_tree_digest(&entries)?,
+    ))
+}
+
+/// A root as the embedded engine records it: its platform manifest digest, the index digest
+/// beside it when BuildKit resolved an index.
+fn root_input(address: &str, reference: &Reference, roots: &RootDigests<'_>) -> BuildInput {
+    let printed = root_digest(reference, roots.resolved);
+    let found = printed
+        .as_ref()
+        .zip(roots.manifests)
+        .and_then(|(digest, manifests)| {
+            let pinned = reference.repository_only().with_digest(digest.clone());
+            manifests.platform_manifest(&pinned, roots.platform)
+        });
+    let (digest, index_digest) = match (printed, found) {
+        (Some(printed), Some(manifest)) if manifest != printed => (Some(manifest), Some(printed)),
+        (Some(printed), None) => {
+            tracing::warn!(
+                root = address,
+                "the root's platform manifest is unknown; its provenance digest is the one \
+                 BuildKit resolved (an index's for a multi-platform root)"
+            );
+            (Some(printed), None)
+        }
+        (printed, _) => (printed, None),
+    };
+    BuildInput {
+        kind: InputKind::RootImage,
+        name: address.to_owned(),
+        digest,
+        index_digest,
+    }
+}
+
 /// The digest a root resolved to: the one the recipe pins, else the one BuildKit printed for
 /// the same repository and tag.
 fn root_digest(reference: &Reference, resolved: &BTreeMap<String, Digest>) -> Option<Digest> {
@@ -133,19 +187,6 @@ fn root_digest(reference: &Reference, resolved: &BTreeMap<String, Digest>) -> Op
         (printed.name() == reference.name() && printed.tag() == reference.tag())
             .then(|| digest.clone())
     })
-}
-
-fn file_digest(path: &Path) -> Result<Digest> {
-    let mut file = std::fs::File::open(path).map_err(Error::io("open", path))?;
-    let mut hasher = plinth_oci::digest::Hasher::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf).map_err(Error::io("read", path))?;
-        if n == 0 {
-            return Ok(hasher.finish());
-        }
-        hasher.update(&buf[..n]);
-    }
 }
 
 #[cfg(test)]
@@ -164,5 +205,49 @@ mod tests {
         let pin = Digest::of(b"pin");
         let pinned = by_tag.with_digest(pin.clone());
         assert_eq!(root_digest(&pinned, &resolved), Some(pin));
+    }
+
+    #[derive(Debug)]
+    struct Index(Digest);
+
+    impl RootManifests for Index {
+        fn platform_manifest(&self, reference: &Reference, _: &Platform) -> Option<Digest> {
+            (reference.digest() == Some(&Digest::of(b"index"))).then(|| self.0.clone())
+        }
+    }
+
+    #[test]
+    fn a_root_resolved_to_an_index_records_the_platform_manifest_and_names_the_index() {
+        let resolved = BTreeMap::new();
+        let platform = Platform::linux_amd64();
+        let manifest = Digest::of(b"manifest");
+        let lookup = Index(manifest.clone());
+        let roots = RootDigests {
+            resolved: &resolved,
+            platform: &platform,
+            manifests: Some(&lookup),
+            loaded: &BTreeMap::new(),
+        };
+        let reference: Reference = "busybox:1.36".parse().unwrap();
+        let input = root_input(
+            "busybox",
+            &reference.with_digest(Digest::of(b"index")),
+            &roots,
+        );
+        assert_eq!(input.digest, Some(manifest));
+        assert_eq!(input.index_digest, Some(Digest::of(b"index")));
+        // A digest that is already the platform manifest's stays as it is, without an index.
+        let lookup = Index(Digest::of(b"index"));
+        let roots = RootDigests {
+            manifests: Some(&lookup),
+            ..roots
+        };
+        let input = root_input(
+            "busybox",
+            &reference.with_digest(Digest::of(b"index")),
+            &roots,
+        );
+        assert_eq!(input.digest, Some(Digest::of(b"index")));
+        assert_eq!(input.index_digest, None);
     }
 }

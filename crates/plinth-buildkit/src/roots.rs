@@ -36,6 +36,8 @@ pub(crate) struct LoadedRoot {
     pub(crate) local_name: String,
     /// The platform manifest the resolver gave (what the provenance records).
     pub(crate) manifest: Digest,
+    /// The index it was taken from, for a multi-platform root.
+    pub(crate) index_digest: Option<Digest>,
 }
 
 /// Every root of `container` (helper stages included), by address, in first-seen order.
@@ -83,14 +85,15 @@ pub(crate) fn load_roots(
 ) -> Result<BTreeMap<String, LoadedRoot>> {
     let mut loaded = BTreeMap::new();
     for source in root_sources(container) {
-        let manifest_desc = resolver
+        let resolved = resolver
             .resolve_root(&source, platform)
             .map_err(|source_err| Error::Root {
                 image: source.address().to_owned(),
                 platform: platform.to_string(),
                 source: source_err,
             })?;
-        let (manifest_desc, manifest) = resolve_manifest(store, &manifest_desc, Some(platform))?;
+        let (manifest_desc, manifest) =
+            resolve_manifest(store, &resolved.manifest, Some(platform))?;
         let config = manifest.config.digest.clone();
         let local_name = format!("{LOCAL_ROOT_REPOSITORY}:{}", config.hex());
         if has_image(docker, builder, &local_name, &config) {
@@ -107,6 +110,7 @@ pub(crate) fn load_roots(
             LoadedRoot {
                 local_name,
                 manifest: manifest_desc.digest,
+                index_digest: resolved.index_digest,
             },
         );
     }

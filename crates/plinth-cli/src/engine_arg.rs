@@ -52,12 +52,16 @@ impl EngineArgs {
         engine: &Engine,
         url_mirrors: Vec<UrlMirror>,
     ) -> anyhow::Result<Arc<dyn Executor>> {
-        Ok(match self.buildkit(engine.store().clone(), url_mirrors)? {
-            // The engine resolves roots (it already read their configs for the Dockerfile) and
-            // the builder is handed them: nothing is pulled twice, and Debian roots build too.
-            Some(backend) => Arc::new(backend.with_roots(Arc::new(engine.clone()))),
-            None => Arc::new(engine.clone()),
-        })
+        let roots: Arc<dyn plinth_executor::RootManifests> = Arc::new(engine.clone());
+        Ok(
+            match self.buildkit(engine.store().clone(), url_mirrors, Some(roots))? {
+                // The engine resolves roots (it already read their configs for the Dockerfile)
+                // and the builder is handed them: nothing is pulled twice, and Debian roots
+                // build too.
+                Some(backend) => Arc::new(backend.with_roots(Arc::new(engine.clone()))),
+                None => Arc::new(engine.clone()),
+            },
+        )
     }
 
     /// The BuildKit backend over `store` with `--builder`, `--cache-from`, `--cache-to` and the
@@ -67,6 +71,7 @@ impl EngineArgs {
         &self,
         store: Store,
         url_mirrors: Vec<UrlMirror>,
+        roots: Option<Arc<dyn plinth_executor::RootManifests>>,
     ) -> anyhow::Result<Option<BuildkitBackend>> {
         if self.engine == EngineKind::Embedded {
             let given: Vec<&str> = [
@@ -88,6 +93,9 @@ impl EngineArgs {
         let mut config = BuildkitConfig::new(store)
             .with_url_mirrors(url_mirrors)
             .with_always_pull(self.always_pull);
+        if let Some(roots) = roots {
+            config = config.with_root_manifests(roots);
+        }
         for assignment in &self.builders {
             config = config.with_builder(assignment.clone());
         }
@@ -121,7 +129,7 @@ mod tests {
         assert_eq!(cmd.engine.engine, EngineKind::Embedded);
         assert!(
             cmd.engine
-                .buildkit(store.clone(), Vec::new())
+                .buildkit(store.clone(), Vec::new(), None)
                 .unwrap()
                 .is_none()
         );
@@ -133,7 +141,7 @@ mod tests {
             "r/c",
         ])
         .unwrap();
-        let err = cmd.engine.buildkit(store, Vec::new()).unwrap_err();
+        let err = cmd.engine.buildkit(store, Vec::new(), None).unwrap_err();
         assert_eq!(
             err.to_string(),
             "--builder, --cache-to only apply to BuildKit builds; add `--engine buildkit` or drop them"
@@ -162,7 +170,7 @@ mod tests {
         let cmd = Cmd::try_parse_from(["x", "--engine", "buildkit"]).unwrap();
         let backend = cmd
             .engine
-            .buildkit(store, mirrors.clone())
+            .buildkit(store, mirrors.clone(), None)
             .unwrap()
             .expect("a BuildKit backend");
         assert_eq!(backend.url_fetcher().mirrors(), mirrors.as_slice());

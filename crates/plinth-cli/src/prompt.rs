@@ -46,9 +46,14 @@ pub fn select(message: &str, options: Vec<String>, start: usize) -> anyhow::Resu
     Ok(answer.index)
 }
 
-/// Asks for a non-empty text; an empty answer is rejected and asked again.
-pub fn text_non_empty(message: &str) -> anyhow::Result<String> {
-    Text::new(message)
+/// Asks for a non-empty text, starting from `initial` (edited, or accepted with Enter); an
+/// empty answer is rejected and asked again.
+pub fn text_non_empty(message: &str, initial: Option<&str>) -> anyhow::Result<String> {
+    let mut question = Text::new(message);
+    if let Some(initial) = initial {
+        question = question.with_initial_value(initial);
+    }
+    question
         .with_validator(|s: &str| {
             Ok(if s.trim().is_empty() {
                 Validation::Invalid("The changelog entry cannot be empty.".into())

@@ -195,6 +195,21 @@ pub fn compare_images(
     })
 }
 
+/// The packages of every platform image of `image` (in `store`), from SBOMs generated from
+/// their layers: what a changelog draft compares when no SBOM is attached.
+pub fn image_packages(store: &Store, image: &Named) -> Result<BTreeMap<Platform, PackageSet>> {
+    let (_, images) = platform_images(store, image)?;
+    images
+        .iter()
+        .map(|(platform, one)| {
+            Ok((
+                platform.clone(),
+                packages_of(store, one, platform, &image.name)?,
+            ))
+        })
+        .collect()
+}
+
 /// The packages of one platform image, from an SBOM generated from its layers.
 fn packages_of(
     store: &Store,

@@ -23,6 +23,8 @@ pub mod packages;
 pub mod render;
 
 pub use error::{Error, Result};
-pub use image::{CompareOptions, ImageComparison, Named, PlatformComparison, compare_images};
+pub use image::{
+    CompareOptions, ImageComparison, Named, PlatformComparison, compare_images, image_packages,
+};
 pub use packages::{PackageChange, PackageSet, diff_packages, summarize};
 pub use render::{TextOptions, render_text};

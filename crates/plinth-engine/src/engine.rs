@@ -254,9 +254,42 @@ impl plinth_executor::RootResolver for Engine {
         &self,
         source: &plinth_recipe::ImageSource,
         platform: &plinth_oci::Platform,
-    ) -> std::result::Result<plinth_oci::Descriptor, plinth_executor::RootError> {
+    ) -> std::result::Result<plinth_executor::ResolvedRootImage, plinth_executor::RootError> {
         let root = crate::resolve::resolve_root(&self.inner, source, platform)?;
-        Ok(root.manifest)
+        Ok(plinth_executor::ResolvedRootImage {
+            manifest: root.manifest,
+            index_digest: root.index,
+        })
+    }
+}
+
+/// BuildKit prints the digest it resolved a root to, an index's for a multi-platform root; the
+/// engine's registry client (its mirrors and credentials) reads which platform manifest that
+/// index names, so both executors' provenance records the platform manifest.
+impl plinth_executor::RootManifests for Engine {
+    fn platform_manifest(
+        &self,
+        reference: &plinth_oci::Reference,
+        platform: &plinth_oci::Platform,
+    ) -> Option<plinth_oci::Digest> {
+        let client = self.inner.client.clone();
+        let pinned = reference.clone();
+        let fetched = plinth_executor::block_on(async move { client.get_manifest(&pinned).await });
+        let document = match fetched?.and_then(|f| Ok((f.digest.clone(), f.document()?))) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(image = %reference, "cannot read the root's manifest: {e}");
+                return None;
+            }
+        };
+        match document {
+            (digest, plinth_oci::ManifestDocument::Image(_)) => Some(digest),
+            (_, plinth_oci::ManifestDocument::Index(index)) => index
+                .manifests
+                .iter()
+                .find(|m| m.platform.as_ref().is_some_and(|p| platform.matches(p)))
+                .map(|m| m.digest.clone()),
+        }
     }
 }
 

@@ -12,7 +12,6 @@
 //!   the host side); write to the resolved path instead.
 
 use std::fs::{self, File};
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +42,25 @@ pub(crate) struct CopyItem {
     pub(crate) gid: u64,
     pub(crate) mode: u32,
     pub(crate) mtime: u64,
+}
+
+impl CopyItem {
+    /// A host entry as copied: owned by root.
+    fn from_host(entry: plinth_executor::HostEntry) -> Self {
+        let kind = match entry.kind {
+            plinth_executor::HostEntryKind::Dir => ItemKind::Dir,
+            plinth_executor::HostEntryKind::File(path) => ItemKind::File(path),
+            plinth_executor::HostEntryKind::Symlink(target) => ItemKind::Symlink(target),
+        };
+        Self {
+            rel: entry.rel,
+            kind,
+            uid: 0,
+            gid: 0,
+            mode: entry.mode,
+            mtime: entry.mtime,
+        }
+    }
 }
 
 fn step_error(index: usize, reason: String) -> Error {
@@ -236,13 +254,13 @@ fn write_layer(
     Ok((descriptor, info.diff_id))
 }
 
-/// The tree of a host directory (or a single host file): root owner, host modes and mtimes.
-/// Symlinks are copied as symlinks, never followed; sockets and devices are skipped.
+/// The tree of a host directory (or a single host file): root owner, host modes and mtimes
+/// (the walk both executors share, [`plinth_executor::host_tree`]).
 pub(crate) fn host_tree(root: &Path) -> Result<Vec<CopyItem>> {
-    let meta = fs::symlink_metadata(root).map_err(|e| Error::io("inspect", root, e))?;
-    let mut out = Vec::new();
-    host_item(root, "", &meta, &mut out)?;
-    Ok(out)
+    Ok(plinth_executor::host_tree(root)?
+        .into_iter()
+        .map(CopyItem::from_host)
+        .collect())
 }
 
 /// The tree of a build-context directory through its ignore patterns (see
@@ -255,55 +273,10 @@ pub(crate) fn host_tree_ignoring(
 ) -> Result<Vec<CopyItem>> {
     let rules = plinth_recipe::ignore::IgnoreRules::new(patterns)
         .map_err(|message| step_error(index, message))?;
-    let items = host_tree(root)?;
-    let rels: Vec<&str> = items.iter().map(|i| i.rel.as_str()).collect();
-    let keep = rules.kept(within, &rels);
-    Ok(items
+    Ok(plinth_executor::host_tree_ignoring(root, within, &rules)?
         .into_iter()
-        .zip(keep)
-        .filter_map(|(item, kept)| kept.then_some(item))
+        .map(CopyItem::from_host)
         .collect())
-}
-
-fn host_item(path: &Path, rel: &str, meta: &fs::Metadata, out: &mut Vec<CopyItem>) -> Result<()> {
-    let kind = if meta.is_dir() {
-        ItemKind::Dir
-    } else if meta.is_file() {
-        ItemKind::File(path.to_path_buf())
-    } else if meta.file_type().is_symlink() {
-        let target = fs::read_link(path).map_err(|e| Error::io("read link", path, e))?;
-        ItemKind::Symlink(target.to_string_lossy().into_owned())
-    } else {
-        tracing::warn!(path = %path.display(), "skipping a special file");
-        return Ok(());
-    };
-    out.push(CopyItem {
-        rel: rel.to_owned(),
-        kind: kind.clone(),
-        uid: 0,
-        gid: 0,
-        mode: meta.mode() & 0o7777,
-        mtime: meta.mtime().max(0) as u64,
-    });
-    if matches!(kind, ItemKind::Dir) {
-        let mut children: Vec<_> = fs::read_dir(path)
-            .map_err(|e| Error::io("list", path, e))?
-            .collect::<std::io::Result<_>>()
-            .map_err(|e| Error::io("list", path, e))?;
-        children.sort_by_key(|c| c.file_name());
-        for child in children {
-            let name = child.file_name().to_string_lossy().into_owned();
-            let child_rel = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
-            let child_meta = fs::symlink_metadata(child.path())
-                .map_err(|e| Error::io("inspect", child.path(), e))?;
-            host_item(&child.path(), &child_rel, &child_meta, out)?;
-        }
-    }
-    Ok(())
 }
 
 /// The tree at `path` in the merged image `dirs` (top first), keeping owners, modes and mtimes.
@@ -362,39 +335,23 @@ pub(crate) fn override_meta(items: &mut [CopyItem], owner: Option<(u32, u32)>, m
     }
 }
 
-/// A digest of a tree's content and metadata, mtimes excluded: the cache input of a host copy.
+/// A digest of a tree's content and metadata, mtimes excluded: the cache input of a copy, in
+/// the format both executors record a host directory with ([`plinth_executor::TreeDigest`]).
 pub(crate) fn tree_digest(items: &[CopyItem]) -> Result<Digest> {
-    let mut hasher = plinth_oci::digest::Hasher::new();
+    let mut digest = plinth_executor::TreeDigest::new();
     for item in items {
-        let (kind, extra) = match &item.kind {
-            ItemKind::Dir => ("d", String::new()),
-            ItemKind::Symlink(t) => ("l", t.clone()),
-            ItemKind::File(p) => ("f", file_digest(p)?.to_string()),
-            ItemKind::Bytes(b) => ("f", Digest::of(b).to_string()),
-        };
-        hasher.update(
-            format!(
-                "{}\0{kind}\0{:o}\0{}:{}\0{extra}\n",
-                item.rel, item.mode, item.uid, item.gid
-            )
-            .as_bytes(),
-        );
+        let (rel, mode, uid, gid) = (&item.rel, item.mode, item.uid, item.gid);
+        match &item.kind {
+            ItemKind::Dir => digest.dir(rel, mode, uid, gid),
+            ItemKind::Symlink(target) => digest.symlink(rel, target, mode, uid, gid),
+            ItemKind::File(path) => digest.file(rel, path, mode, uid, gid)?,
+            ItemKind::Bytes(bytes) => digest.bytes(rel, bytes, mode, uid, gid),
+        }
     }
-    Ok(hasher.finish())
+    Ok(digest.finish())
 }
 
 /// The sha256 of a host file.
 pub(crate) fn file_digest(path: &Path) -> Result<Digest> {
-    let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let mut hasher = plinth_oci::digest::Hasher::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| Error::io("read", path, e))?;
-        if n == 0 {
-            return Ok(hasher.finish());
-        }
-        hasher.update(&buf[..n]);
-    }
+    Ok(plinth_executor::file_digest(path)?)
 }

@@ -30,6 +30,8 @@ pub(crate) struct ResolvedRoot {
     pub(crate) layers: Vec<(Descriptor, Digest)>,
     /// Whether anything was downloaded or imported.
     pub(crate) fetched: bool,
+    /// The index the manifest was chosen from, when the root is an index.
+    pub(crate) index: Option<Digest>,
 }
 
 fn source_ref(address: &str) -> String {
@@ -81,7 +83,8 @@ pub(crate) fn resolve_root(
     };
     crate::cache::set_ref_if_changed(store, &source_ref(source.address()), &root)?;
     let (manifest_desc, manifest) = resolve_manifest(store, &root, Some(platform))?;
-    let resolved = read_image(store, manifest_desc, &manifest, fetched)?;
+    let mut resolved = read_image(store, manifest_desc, &manifest, fetched)?;
+    resolved.index = (root.digest != resolved.manifest.digest).then(|| root.digest.clone());
     if resolved.config.architecture != platform.architecture || resolved.config.os != platform.os {
         return Err(Error::Image(format!(
             "`{source}` is an image for {}/{}, not for {platform}; use a multi-platform image or one built for {platform}",
@@ -112,6 +115,7 @@ pub(crate) fn read_image(
         config,
         layers,
         fetched,
+        index: None,
     })
 }
 

@@ -9,13 +9,15 @@ use plinth_oci::Digest;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InputKind {
-    /// A root image (`FROM`): named by its address, the digest of its platform manifest.
+    /// A root image (`FROM`): named by its address, the digest of its platform manifest (and
+    /// of the index it was chosen from, in [`BuildInput::index_digest`]).
     RootImage,
     /// A file downloaded from a URL: the digest of its content.
     Url,
     /// A host file (`COPY` from the context): the digest of its content.
     HostFile,
-    /// A host directory: the digest the executor computed over its entries.
+    /// A host directory: the [`TreeDigest`](crate::TreeDigest) of its entries (the same for
+    /// both executors).
     HostDirectory,
 }
 
@@ -41,6 +43,10 @@ pub struct BuildInput {
     /// The digest of what was read. `None` when the executor could not learn it (a root that
     /// BuildKit resolved by tag without saying which digest it took).
     pub digest: Option<Digest>,
+    /// For a root image chosen from an index: the index's digest (`digest` is the platform
+    /// manifest's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_digest: Option<Digest>,
 }
 
 impl BuildInput {
@@ -50,8 +56,29 @@ impl BuildInput {
             kind,
             name: name.into(),
             digest: Some(digest),
+            index_digest: None,
         }
     }
+
+    /// The same input, recorded as chosen from the index `index` (a root image).
+    pub fn with_index_digest(mut self, index: Option<Digest>) -> Self {
+        self.index_digest = index;
+        self
+    }
+}
+
+/// Finds the platform manifest behind a root's digest, for an executor that learns only the
+/// digest its builder resolved a root to (BuildKit prints an index's), so both executors
+/// record the platform manifest digest.
+pub trait RootManifests: Send + Sync + std::fmt::Debug {
+    /// The digest of `platform`'s manifest in the image `reference` pins by digest: the digest
+    /// itself for a manifest, the index's entry for `platform` for an index; `None` when it
+    /// cannot be read.
+    fn platform_manifest(
+        &self,
+        reference: &plinth_oci::Reference,
+        platform: &plinth_oci::Platform,
+    ) -> Option<Digest>;
 }
 
 /// Sorts `inputs` and drops repeats (a helper container and the image reading the same file).

@@ -15,6 +15,8 @@
 //!   draws both executors alike.
 //! - [`shared_runtime`] and [`block_on`]: the one async runtime of the process, on which the
 //!   synchronous executors, the release flow and the CLI run registry and HTTP futures.
+//! - [`host_tree`], [`host_tree_digest`], [`TreeDigest`]: a host directory as both executors
+//!   digest it (the engine's copy cache input, every provenance's host-directory digest).
 //! - [`UrlFetcher`]: URL inputs downloaded into the store, keyed by content, pinned ones
 //!   verified, [`UrlMirror`]s for offline builds; both executors fetch through it.
 //! - [`RootResolver`]: who brings root images into the store (the embedded engine), for an
@@ -41,6 +43,7 @@
 mod error;
 mod executor;
 mod fetch;
+mod host_tree;
 mod inputs;
 mod options;
 mod report;
@@ -52,11 +55,15 @@ mod secrets;
 pub use error::{Error, Result};
 pub use executor::Executor;
 pub use fetch::{MirrorTarget, UrlFetcher, UrlMirror};
-pub use inputs::{BuildInput, InputKind, normalize_inputs};
+pub use host_tree::{
+    HostEntry, HostEntryKind, TreeDigest, file_digest, host_tree, host_tree_digest,
+    host_tree_ignoring,
+};
+pub use inputs::{BuildInput, InputKind, RootManifests, normalize_inputs};
 pub use options::BuildOptions;
 pub use report::{BuildReporter, CacheStatus, NoReporter, StepReport};
 pub use result::{BuildResult, PlatformBuild, pair_layers};
-pub use roots::{RootError, RootResolver};
+pub use roots::{ResolvedRootImage, RootError, RootResolver};
 pub use runtime::{block_on, shared_runtime};
 pub use secrets::{BuildSecrets, SecretValue, redact_line};
 

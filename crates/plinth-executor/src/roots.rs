@@ -1,8 +1,18 @@
 //! [`RootResolver`]: who brings a recipe's root images into the store, for an executor that
 //! cannot fetch them all itself.
 
-use plinth_oci::{Descriptor, Platform};
+use plinth_oci::{Descriptor, Digest, Platform};
 use plinth_recipe::ImageSource;
+
+/// A root as a [`RootResolver`] found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedRootImage {
+    /// The platform manifest, with its config and layers in the store.
+    pub manifest: Descriptor,
+    /// The index it was taken from, for a multi-platform root (recorded beside the manifest in
+    /// the provenance).
+    pub index_digest: Option<Digest>,
+}
 
 /// The error a [`RootResolver`] reports.
 pub type RootError = Box<dyn std::error::Error + Send + Sync>;
@@ -22,5 +32,5 @@ pub trait RootResolver: Send + Sync {
         &self,
         source: &ImageSource,
         platform: &Platform,
-    ) -> std::result::Result<Descriptor, RootError>;
+    ) -> std::result::Result<ResolvedRootImage, RootError>;
 }

@@ -150,6 +150,40 @@ pub enum Error {
         version: Version,
     },
 
+    /// `--changelog-from-diff` when the draft has no package summary.
+    #[error(
+        "there is no package summary to use as the changelog entry of {version}: {reason}; \
+         describe the change with `--changelog TEXT`"
+    )]
+    NoChangelogDraft {
+        /// The version being released.
+        version: Version,
+        /// Why there is none (no previous version, no package changed, unreadable image).
+        reason: String,
+    },
+
+    /// The question for the changelog entry got no answer (cancelled, or it failed).
+    #[error("no changelog entry was given")]
+    ChangelogNotGiven {
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// Comparing the packages of two images failed.
+    #[error("failed to compare the packages")]
+    Diff(#[source] Box<plinth_diff::Error>),
+
+    /// The local store failed.
+    #[error("failed to {action} the local store")]
+    Store {
+        /// What was being done.
+        action: &'static str,
+        /// The store's error.
+        #[source]
+        source: Box<plinth_oci::Error>,
+    },
+
     /// The checks of a version failed on some platform.
     #[error("Sanity checks failed: {summary}")]
     ChecksFailed {
@@ -297,6 +331,7 @@ impl Error {
             Error::LatestUnpublished { .. }
                 | Error::ChecksFailed { .. }
                 | Error::NoChangelogEntry { .. }
+                | Error::NoChangelogDraft { .. }
                 | Error::PublishedDiffers { .. }
                 | Error::Catalog(plinth_catalog::Error::VersionExists { .. })
                 | Error::Catalog(plinth_catalog::Error::VersionNotAbove { .. })

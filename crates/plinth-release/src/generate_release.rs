@@ -19,6 +19,7 @@ use plinth_catalog::{BumpKind, Changelog, ChangelogEntry, Family, Version, Versi
 use plinth_oci::Digest;
 
 use crate::build_version::{BuiltVersion, build_version_with};
+use crate::changelog_draft::ChangelogSource;
 use crate::error::{Error, Result};
 use crate::lock::FamilyLock;
 use crate::record::{ReleaseRecords, VersionRecord};
@@ -64,8 +65,9 @@ pub struct ReleaseRequest {
     pub repository: String,
     /// The bump kind.
     pub bump: BumpKind,
-    /// The changelog text (non-empty).
-    pub changelog: String,
+    /// Where the changelog entry comes from: given, the package summary, or asked once the
+    /// version is built (with the summary as the draft).
+    pub changelog: ChangelogSource,
     /// Publish after the checks pass.
     pub publish: bool,
 }
@@ -229,12 +231,15 @@ impl Releaser {
     }
 
     /// Runs a release (see the module docs): lock the family, re-read the registry, build and
-    /// check every platform, record the Dockerfile example, publish if asked, add the changelog
-    /// entry, write the release record and regenerate the docs.
+    /// check every platform, take the changelog entry (given, or drafted from the package
+    /// changes since the previous published version), record the Dockerfile example, publish
+    /// if asked, add the changelog entry, write the release record and regenerate the docs.
     pub fn release(&self, request: &ReleaseRequest) -> Result<ReleaseOutcome> {
         let family = self.family(&request.repository)?;
         let repository = family.repository().to_owned();
-        if request.changelog.trim().is_empty() {
+        if let ChangelogSource::Given(text) = &request.changelog
+            && text.trim().is_empty()
+        {
             return Err(plinth_catalog::Error::InvalidFamily {
                 repository,
                 reason: "the changelog entry is empty; describe the change".to_owned(),
@@ -247,6 +252,7 @@ impl Releaser {
         let registry = self.history(&repository)?;
         refuse_unpublished_latest(&registry, &repository)?;
         let version = resolve_version(family, &registry, request.bump)?;
+        Self::refuse_draft_without_previous(&request.changelog, &registry, &version)?;
         if request.publish {
             self.refuse_substituted_publish(&repository)?;
         }
@@ -260,6 +266,9 @@ impl Releaser {
         };
         let family = staged.as_ref().map_or(family, |s| s.family());
         let built = self.build_and_check(family, &version)?;
+        // Asked (or drafted) now that the new version's packages are known, before anything
+        // is published or written.
+        let text = self.changelog_entry(&request.changelog, &registry, &built)?;
         let example = family.dockerfile_example(&version)?;
         let published = if request.publish {
             let address = self.push_built(&built, false, &|_: &Digest| false)?;
@@ -270,7 +279,7 @@ impl Releaser {
             ));
             None
         };
-        let entry = ChangelogEntry::new(version.clone(), request.changelog.clone(), example);
+        let entry = ChangelogEntry::new(version.clone(), text, example);
         Changelog::update(&self.changelog_path(&repository), |changelog| {
             if changelog.get(&version).is_some() {
                 return Err(plinth_catalog::Error::VersionExists {

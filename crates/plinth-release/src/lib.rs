@@ -45,6 +45,7 @@
 
 pub mod attest;
 pub mod build_version;
+pub mod changelog_draft;
 pub mod consumers;
 pub mod docs;
 pub mod error;
@@ -60,6 +61,7 @@ pub mod tags;
 pub mod target;
 
 pub use build_version::{BuiltVersion, build_version, build_version_with};
+pub use changelog_draft::{ChangelogDraft, ChangelogSource};
 pub use consumers::ConsumerUpdate;
 pub use docs::{Docs, README_FILE, REGISTRY_JSON_FILE};
 pub use error::{Error, Result};

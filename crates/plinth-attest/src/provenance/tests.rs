@@ -53,6 +53,7 @@ pub(crate) fn build(platform: Platform, created: &str) -> PlatformBuild {
         ),
         BuildInput::new(InputKind::HostFile, "context/app.py", Digest::of(b"app")),
         BuildInput {
+            index_digest: None,
             kind: InputKind::HostDirectory,
             name: "context/lib".into(),
             digest: None,

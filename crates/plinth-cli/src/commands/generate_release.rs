@@ -3,7 +3,9 @@
 
 use clap::Args;
 use plinth_catalog::{BumpKind, Catalog};
-use plinth_release::{ReleaseChoices, ReleaseRequest};
+use std::sync::Arc;
+
+use plinth_release::{ChangelogDraft, ChangelogSource, ReleaseChoices, ReleaseRequest};
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
@@ -21,9 +23,14 @@ pub struct GenerateReleaseArgs {
     /// The kind of version to cut: prerelease, finalize, patch, patch-prerelease, minor, minor-prerelease, major, major-prerelease.
     #[arg(long, value_name = "KIND")]
     pub bump: Option<BumpKind>,
-    /// The changelog entry (non-empty).
+    /// The changelog entry (non-empty). At a terminal without it, the question comes once the
+    /// version is built, with the package changes since the previous version as the draft.
     #[arg(long, alias = "message", value_name = "TEXT")]
     pub changelog: Option<String>,
+    /// Use the package changes since the previous published version as the changelog entry
+    /// (`Upgrade openssl 3.0.11 → 3.0.13; add socat 1.7.4.4-2`); fails when none changed.
+    #[arg(long, conflicts_with = "changelog")]
+    pub changelog_from_diff: bool,
     /// Publish the new version once its checks pass.
     #[arg(long, conflicts_with = "no_publish")]
     pub publish: bool,
@@ -61,7 +68,7 @@ pub fn run(
         None if interactive => ask_bump(&choices, printer)?,
         None => return Err(prompt::missing("the kind of version to cut", "--bump KIND")),
     };
-    let changelog = ask_changelog(args.changelog.clone(), interactive)?;
+    let changelog = changelog_source(&args, interactive, printer)?;
     let publish = ask_publish(&args, interactive)?;
     let releaser = with_executor(global, releaser, &args.engine)?;
     let request = ReleaseRequest {
@@ -143,16 +150,39 @@ fn ask_bump(choices: &ReleaseChoices, printer: Printer) -> anyhow::Result<BumpKi
     }
 }
 
-/// The changelog entry: `--changelog` (not blank), else asked at a terminal.
-fn ask_changelog(changelog: Option<String>, interactive: bool) -> anyhow::Result<String> {
-    match changelog {
+/// Where the changelog entry comes from: `--changelog` (not blank), `--changelog-from-diff`,
+/// else asked at a terminal once the version is built, the package summary as the draft.
+fn changelog_source(
+    args: &GenerateReleaseArgs,
+    interactive: bool,
+    printer: Printer,
+) -> anyhow::Result<ChangelogSource> {
+    match &args.changelog {
         Some(text) if text.trim().is_empty() => {
             anyhow::bail!("the changelog entry is empty; describe the change in --changelog")
         }
-        Some(text) => Ok(text),
-        None if interactive => prompt::text_non_empty("What should the changelog entry be?"),
-        None => Err(prompt::missing("the changelog entry", "--changelog TEXT")),
+        Some(text) => Ok(ChangelogSource::Given(text.clone())),
+        None if args.changelog_from_diff => Ok(ChangelogSource::FromDiff),
+        None if interactive => Ok(ChangelogSource::Ask(Arc::new(move |draft| {
+            ask_changelog(draft, printer).map_err(Into::into)
+        }))),
+        None => Err(prompt::missing(
+            "the changelog entry",
+            "--changelog TEXT` or `--changelog-from-diff",
+        )),
     }
+}
+
+/// Asks for the changelog entry, the package summary (when there is one) as the editable
+/// starting text.
+fn ask_changelog(draft: &ChangelogDraft, printer: Printer) -> anyhow::Result<String> {
+    if let Some(why) = &draft.missing {
+        printer.status(format!("No changelog draft: {why}."));
+    }
+    prompt::text_non_empty(
+        "What should the changelog entry be?",
+        draft.summary.as_deref(),
+    )
 }
 
 /// Whether to publish: `--publish`/`-y`, `--no-publish`, else asked at a terminal.

@@ -104,3 +104,117 @@ fn a_pushed_build_carries_its_provenance() {
         "{report:?}"
     );
 }
+
+/// The same Dockerfile built by the embedded engine and by BuildKit: both provenances name the
+/// same inputs with the same digests — the root by its platform manifest (the index it was
+/// chosen from named as `indexDigest`), the host file by content, the host directory by the
+/// tree digest both executors share — and differ only in the builder.
+#[test]
+fn both_engines_attest_the_same_inputs_with_the_same_digests() {
+    if !require_external(External::Root) || !require_external(External::Docker) {
+        return;
+    }
+    let registry = LocalRegistry::shared();
+    let ctx = plinth_test::TestContext::new().with_registry_filter(registry);
+    let pid = std::process::id();
+    let root = registry.image(&format!("provenance/engines-root-{pid}:1"));
+    let index = plinth_test::images::push_busybox_with_plinth(&ctx, None, &root);
+    let context = ctx.temp_dir().join("context");
+    std::fs::create_dir_all(context.join("dir/sub")).unwrap();
+    std::fs::write(context.join("hello.txt"), "hello\n").unwrap();
+    std::fs::write(context.join("dir/a"), "a\n").unwrap();
+    std::fs::write(context.join("dir/sub/b"), "b\n").unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!(
+            "FROM {root}\nCOPY hello.txt /hello.txt\nCOPY dir/ /opt/dir/\n\
+             RUN [\"sh\", \"-c\", \"echo built > /built\"]\n"
+        ),
+    )
+    .unwrap();
+    let statement = |engine: &str| -> serde_json::Value {
+        let image = registry.image(&format!("provenance/engines-{pid}:{engine}"));
+        stdout_ok(
+            &ctx,
+            ctx.plinth()
+                .args([
+                    "build",
+                    "--platform",
+                    "linux/amd64",
+                    "--push",
+                    "--tag",
+                    &image,
+                ])
+                .args(["--engine", engine])
+                .arg(&context),
+        );
+        let out = output(&ctx, ctx.plinth().args(["provenance", &image]));
+        assert!(out.status.success(), "{out:?}");
+        let statements: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        statements[0]["predicate"].clone()
+    };
+    let embedded = statement("embedded");
+    let buildkit = statement("buildkit");
+
+    let definition = |p: &serde_json::Value| p["buildDefinition"].clone();
+    assert_eq!(
+        definition(&embedded),
+        definition(&buildkit),
+        "the same recipe and inputs"
+    );
+    assert_eq!(
+        embedded["runDetails"]["builder"]["version"]["engine"],
+        "embedded"
+    );
+    assert_eq!(
+        buildkit["runDetails"]["builder"]["version"]["engine"],
+        "buildkit"
+    );
+
+    let deps = embedded["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let kind = |k: &str| {
+        deps.iter()
+            .find(|d| d["annotations"]["kind"] == k)
+            .unwrap_or_else(|| panic!("no {k} in {deps:?}"))
+            .clone()
+    };
+    let raw = std::process::Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{root}"))
+        .output()
+        .unwrap();
+    let raw: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let amd64 = raw["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "amd64")
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root_dep = kind("root-image");
+    assert_eq!(
+        format!("sha256:{}", root_dep["digest"]["sha256"].as_str().unwrap()),
+        amd64,
+        "the platform manifest digest"
+    );
+    assert_eq!(root_dep["annotations"]["indexDigest"], index.as_str());
+    let directory = kind("host-directory");
+    assert!(
+        directory["name"].as_str().unwrap().ends_with("dir"),
+        "{directory}"
+    );
+    assert_eq!(
+        directory["digest"]["sha256"].as_str().map(str::len),
+        Some(64),
+        "a host directory has its digest: {directory}"
+    );
+    assert_eq!(
+        kind("host-file")["digest"]["sha256"],
+        Digest::of(b"hello\n").hex()
+    );
+}

@@ -12,8 +12,8 @@ use crate::fixture::{
 };
 
 /// Drives `generate-release` on a pseudo-terminal: Enter on the family, End then Up on the bump
-/// list (`major`, the one before `major-prerelease`), an empty then a real changelog entry, and
-/// "y" to publishing.
+/// list (`major`, the one before `major-prerelease`), "y" to publishing, then, once the version
+/// is built and checked, an empty then a real changelog entry.
 const DIALOGUE: &str = r#"
 expect("Which base image would you like to release a new version for?")
 send(b"\r")
@@ -22,12 +22,12 @@ expect("major")
 send(b"\x1b[F")
 send(b"\x1b[A")
 send(b"\r")
-expect("What should the changelog entry be?")
+expect("Would you like to publish it to our remote registry now?")
+send(b"y\r")
+expect("What should the changelog entry be?", 900)
 send(b"\r")
 expect("cannot be empty")
 send(b"First release\r")
-expect("Would you like to publish it to our remote registry now?")
-send(b"y\r")
 expect("Added 1.0.0 to the registry.", 900)
 "#;
 

@@ -1,6 +1,7 @@
 //! The interactive generate-release driven through a pseudo-terminal (python's `pty`): pick the
-//! family with Enter, move through the bump list with the arrow keys, have an empty changelog
-//! rejected, type one, decline publishing.
+//! family with Enter, move through the bump list with the arrow keys, decline publishing, then,
+//! once the version is built (no draft: nothing was published before), have an empty changelog
+//! rejected and type one.
 
 use crate::fixture::{Catalog, assert_ok, pty_script};
 
@@ -12,12 +13,13 @@ expect("major")
 send(b"\x1b[B")
 send(b"\x1b[A")
 send(b"\r")
+expect("Would you like to publish it to our remote registry now?")
+send(b"n\r")
+expect("No changelog draft: there is no published version to compare with.", 600)
 expect("What should the changelog entry be?")
 send(b"\r")
 expect("cannot be empty")
 send(b"Interactive release\r")
-expect("Would you like to publish it to our remote registry now?")
-send(b"n\r")
 expect("Added 1.0.0 to the registry.", 600)
 "#;
 

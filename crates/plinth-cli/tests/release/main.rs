@@ -5,6 +5,7 @@
 
 mod attestations;
 mod buildkit;
+mod changelog_draft;
 mod concurrent;
 mod e2e;
 mod file_family;

@@ -24,11 +24,10 @@ impl PlatformBuilder<'_> {
         let root = crate::resolve::resolve_root(self.engine, source, self.platform)?;
         let digest = root.manifest.digest.clone();
         inputs.insert("root".to_owned(), digest.to_string());
-        self.inputs.push(BuildInput::new(
-            InputKind::RootImage,
-            source.address(),
-            digest.clone(),
-        ));
+        self.inputs.push(
+            BuildInput::new(InputKind::RootImage, source.address(), digest.clone())
+                .with_index_digest(root.index.clone()),
+        );
         let before = self
             .previous
             .as_ref()

@@ -1,0 +1,230 @@
+//! Host inputs as both executors digest them: a host directory's tree (root owner, host modes,
+//! symlinks kept, special files skipped), optionally through a build context's ignore rules,
+//! and the digest of any tree of entries ([`TreeDigest`]). The embedded engine keys its copy
+//! steps with it and both executors' provenance records it, so the two name a host directory
+//! with the same digest.
+
+use std::fs;
+use std::io::Read as _;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+
+use plinth_oci::Digest;
+use plinth_recipe::ignore::IgnoreRules;
+
+use crate::error::{Error, Result};
+
+/// What a host entry is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostEntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file, read from this path.
+    File(PathBuf),
+    /// A symlink with this target (never followed).
+    Symlink(String),
+}
+
+/// One entry of a host tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostEntry {
+    /// Its path relative to the tree's root (`""` for the root itself).
+    pub rel: String,
+    /// What it is.
+    pub kind: HostEntryKind,
+    /// Its permission bits (`0o7777`).
+    pub mode: u32,
+    /// Its modification time, seconds since the epoch (never negative).
+    pub mtime: u64,
+}
+
+/// The tree of a host directory (or of a single host file), sorted by name at every level.
+/// Sockets, pipes and devices are skipped with a warning.
+pub fn host_tree(root: &Path) -> Result<Vec<HostEntry>> {
+    let meta = fs::symlink_metadata(root).map_err(|e| Error::io("inspect", root, e))?;
+    let mut out = Vec::new();
+    walk(root, "", &meta, &mut out)?;
+    Ok(out)
+}
+
+/// The tree of a build-context directory through its ignore `rules`, `within` being the
+/// directory's path inside the context (see [`plinth_recipe::ignore`]).
+pub fn host_tree_ignoring(
+    root: &Path,
+    within: &str,
+    rules: &IgnoreRules,
+) -> Result<Vec<HostEntry>> {
+    let entries = host_tree(root)?;
+    let rels: Vec<&str> = entries.iter().map(|e| e.rel.as_str()).collect();
+    let keep = rules.kept(within, &rels);
+    Ok(entries
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(entry, kept)| kept.then_some(entry))
+        .collect())
+}
+
+/// The digest of a host tree as copied (root owner): [`TreeDigest`] of its entries.
+pub fn host_tree_digest(entries: &[HostEntry]) -> Result<Digest> {
+    let mut digest = TreeDigest::new();
+    for e in entries {
+        match &e.kind {
+            HostEntryKind::Dir => digest.dir(&e.rel, e.mode, 0, 0),
+            HostEntryKind::Symlink(target) => digest.symlink(&e.rel, target, e.mode, 0, 0),
+            HostEntryKind::File(path) => digest.file(&e.rel, path, e.mode, 0, 0)?,
+        }
+    }
+    Ok(digest.finish())
+}
+
+/// A digest of a tree's paths, kinds, modes, owners and contents (mtimes excluded), entry by
+/// entry in the order given: the cache input of a copy and the provenance digest of a host
+/// directory. Its format is part of every engine step key that copies a tree.
+#[derive(Debug)]
+pub struct TreeDigest(plinth_oci::digest::Hasher);
+
+impl Default for TreeDigest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TreeDigest {
+    /// An empty tree.
+    pub fn new() -> Self {
+        Self(plinth_oci::digest::Hasher::new())
+    }
+
+    /// Adds a directory.
+    pub fn dir(&mut self, rel: &str, mode: u32, uid: u64, gid: u64) {
+        self.add_line(rel, "d", mode, uid, gid, "");
+    }
+
+    /// Adds a symlink to `target`.
+    pub fn symlink(&mut self, rel: &str, target: &str, mode: u32, uid: u64, gid: u64) {
+        self.add_line(rel, "l", mode, uid, gid, target);
+    }
+
+    /// Adds a file whose content is read from `path`.
+    pub fn file(&mut self, rel: &str, path: &Path, mode: u32, uid: u64, gid: u64) -> Result<()> {
+        let content = file_digest(path)?;
+        self.add_line(rel, "f", mode, uid, gid, &content.to_string());
+        Ok(())
+    }
+
+    /// Adds a file whose content is `bytes`.
+    pub fn bytes(&mut self, rel: &str, bytes: &[u8], mode: u32, uid: u64, gid: u64) {
+        self.add_line(rel, "f", mode, uid, gid, &Digest::of(bytes).to_string());
+    }
+
+    fn add_line(&mut self, rel: &str, kind: &str, mode: u32, uid: u64, gid: u64, extra: &str) {
+        self.0
+            .update(format!("{rel}\0{kind}\0{mode:o}\0{uid}:{gid}\0{extra}\n").as_bytes());
+    }
+
+    /// The digest.
+    pub fn finish(self) -> Digest {
+        self.0.finish()
+    }
+}
+
+/// The sha256 of a host file's bytes.
+pub fn file_digest(path: &Path) -> Result<Digest> {
+    let mut file = fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut hasher = plinth_oci::digest::Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| Error::io("read", path, e))?;
+        if n == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+fn walk(path: &Path, rel: &str, meta: &fs::Metadata, out: &mut Vec<HostEntry>) -> Result<()> {
+    let kind = if meta.is_dir() {
+        HostEntryKind::Dir
+    } else if meta.is_file() {
+        HostEntryKind::File(path.to_path_buf())
+    } else if meta.file_type().is_symlink() {
+        let target = fs::read_link(path).map_err(|e| Error::io("read link", path, e))?;
+        HostEntryKind::Symlink(target.to_string_lossy().into_owned())
+    } else {
+        tracing::warn!(path = %path.display(), "skipping a special file");
+        return Ok(());
+    };
+    let is_dir = kind == HostEntryKind::Dir;
+    out.push(HostEntry {
+        rel: rel.to_owned(),
+        kind,
+        mode: meta.mode() & 0o7777,
+        mtime: meta.mtime().max(0) as u64,
+    });
+    if is_dir {
+        let mut children: Vec<_> = fs::read_dir(path)
+            .map_err(|e| Error::io("list", path, e))?
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| Error::io("list", path, e))?;
+        children.sort_by_key(|c| c.file_name());
+        for child in children {
+            let name = child.file_name().to_string_lossy().into_owned();
+            let child_rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let child_meta = fs::symlink_metadata(child.path())
+                .map_err(|e| Error::io("inspect", child.path(), e))?;
+            walk(&child.path(), &child_rel, &child_meta, out)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_covers_content_mode_and_links_but_not_mtimes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ctx");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::write(root.join("sub/a"), "one").unwrap();
+        std::os::unix::fs::symlink("sub/a", root.join("link")).unwrap();
+        let digest = || host_tree_digest(&host_tree(&root).unwrap()).unwrap();
+        let first = digest();
+        let rels: Vec<String> = host_tree(&root)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.rel)
+            .collect();
+        assert_eq!(rels, ["", "link", "sub", "sub/a"]);
+
+        let file = fs::File::options()
+            .write(true)
+            .open(root.join("sub/a"))
+            .unwrap();
+        file.set_modified(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(digest(), first, "an mtime is not content");
+
+        fs::write(root.join("sub/a"), "two").unwrap();
+        let changed = digest();
+        assert_ne!(changed, first, "a file's bytes are");
+        fs::set_permissions(
+            root.join("sub/a"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        assert_ne!(digest(), changed, "a mode is");
+
+        let rules = IgnoreRules::new(&["sub".to_owned()]).unwrap();
+        let kept = host_tree_ignoring(&root, "", &rules).unwrap();
+        let rels: Vec<&str> = kept.iter().map(|e| e.rel.as_str()).collect();
+        assert_eq!(rels, ["", "link"]);
+    }
+}
