@@ -8,14 +8,12 @@
 //! [`PlatformBuild::url_inputs`]: plinth_executor::PlatformBuild::url_inputs
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use plinth_executor::{BuildInput, InputKind, RootManifests};
 use plinth_oci::{Digest, ImageLocation, Platform, Reference};
-use plinth_recipe::ignore::IgnoreRules;
-use plinth_recipe::{BindSource, Container, DirectorySource, FileSource, Op, RunMount, SourceKind};
+use plinth_recipe::{BindSource, Container, DirectorySource, Op, RunMount, SourceKind};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::roots::LoadedRoot;
 
 /// What the root images of one platform's build resolved to.
@@ -32,21 +30,18 @@ pub(crate) struct RootDigests<'a> {
 }
 
 /// The inputs of `container` (the recipe as given, before URL inputs become host files;
-/// helpers included).
+/// helpers included): its roots here, its host inputs as both executors read them
+/// ([`plinth_executor::recipe_host_inputs`]).
 pub(crate) fn build_inputs(
     container: &Container,
     roots: &RootDigests<'_>,
 ) -> Result<Vec<BuildInput>> {
-    let mut inputs = Vec::new();
-    collect(container, roots, &mut inputs)?;
+    let mut inputs = plinth_executor::recipe_host_inputs(container)?;
+    collect_roots(container, roots, &mut inputs);
     Ok(inputs)
 }
 
-fn collect(
-    container: &Container,
-    roots: &RootDigests<'_>,
-    inputs: &mut Vec<BuildInput>,
-) -> Result<()> {
+fn collect_roots(container: &Container, roots: &RootDigests<'_>, inputs: &mut Vec<BuildInput>) {
     for op in container.ops() {
         match op {
             Op::From { source } => {
@@ -64,85 +59,24 @@ fn collect(
                     inputs.push(root_input(source.address(), reference, roots));
                 }
             }
-            Op::File {
-                source: FileSource::HostFile(path),
+            Op::Directory {
+                source: DirectorySource::Container { container, .. },
                 ..
-            } => inputs.push(host_file(path)?),
-            Op::Directory { source, .. } => match source {
-                DirectorySource::Host(dir) => inputs.push(host_directory(dir, None)?),
-                DirectorySource::HostIgnoring {
-                    path,
-                    within,
-                    ignore,
-                } => inputs.push(host_directory(path, Some((within, ignore)))?),
-                DirectorySource::HostArchive(archive) => inputs.push(host_file(archive)?),
-                DirectorySource::Container { container, .. } => {
-                    collect(container, roots, inputs)?;
-                }
-            },
+            } => collect_roots(container, roots, inputs),
             Op::Exec { mounts, .. } => {
                 for mount in mounts {
-                    match mount {
-                        RunMount::Bind {
-                            source:
-                                BindSource::HostIgnoring {
-                                    path,
-                                    within,
-                                    ignore,
-                                },
-                            ..
-                        } => inputs.push(host_directory(path, Some((within, ignore)))?),
-                        RunMount::Bind {
-                            source: BindSource::Host(path),
-                            ..
-                        } if path.is_dir() => inputs.push(host_directory(path, None)?),
-                        RunMount::Bind {
-                            source: BindSource::Host(path),
-                            ..
-                        } => inputs.push(host_file(path)?),
-                        RunMount::Bind {
-                            source: BindSource::Container { container, .. },
-                            ..
-                        } => collect(container, roots, inputs)?,
-                        RunMount::Tmpfs { .. } | RunMount::Secret(_) => {}
+                    if let RunMount::Bind {
+                        source: BindSource::Container { container, .. },
+                        ..
+                    } = mount
+                    {
+                        collect_roots(container, roots, inputs);
                     }
                 }
             }
             _ => {}
         }
     }
-    Ok(())
-}
-
-fn host_file(path: &Path) -> Result<BuildInput> {
-    Ok(BuildInput::new(
-        InputKind::HostFile,
-        path.display().to_string(),
-        plinth_executor::file_digest(path)?,
-    ))
-}
-
-/// A host directory by its tree digest: all of it, or what its context's ignore file keeps
-/// (`within` the context, with these patterns), as the embedded engine copies it.
-fn host_directory(dir: &Path, ignoring: Option<(&String, &Vec<String>)>) -> Result<BuildInput> {
-    let entries = match ignoring {
-        None => plinth_executor::host_tree(dir)?,
-        Some((within, patterns)) => {
-            let rules = IgnoreRules::new(patterns).map_err(|reason| Error::Step {
-                index: 0,
-                reason: format!(
-                    "the ignore patterns of `{}` do not parse: {reason}",
-                    dir.display()
-                ),
-            })?;
-            plinth_executor::host_tree_ignoring(dir, within, &rules)?
-        }
-    };
-    Ok(BuildInput::new(
-        InputKind::HostDirectory,
-        dir.display().to_string(),
-        plinth_executor::host_tree_digest(&entries)?,
-    ))
 }
 
 /// A root as the embedded engine records it: its platform manifest digest, the index digest

@@ -1,6 +1,7 @@
 //! Comparing two images in one store: the roots, then per platform the manifest, the config
-//! (field by field) and the layers (paired by position; a layer whose digest differs is listed
-//! file by file), and the packages (from SBOMs generated from the layers, or given).
+//! (field by field) and the layers (identical ones paired wherever they sit, the rest by
+//! position; a layer whose digest differs is listed file by file), and the packages (from SBOMs
+//! generated from the layers, or given).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::files::layer_files;
 use crate::layers::{FileChange, diff_layer_files};
 use crate::packages::{PackageChange, PackageSet, diff_packages};
+use crate::pairing::pair_layers;
 
 /// An image to compare: what the user called it and its root (index or manifest) in the store.
 #[derive(Clone, Debug)]
@@ -50,11 +52,16 @@ pub struct LayerSide {
     pub size: u64,
 }
 
-/// The layers at one position.
+/// One layer of either image and its partner in the other ([`pair_layers`]: identical layers
+/// wherever they sit, the rest by position).
+///
+/// [`pair_layers`]: crate::pairing::pair_layers
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LayerComparison {
-    /// The position, from 0 (the lowest layer).
-    pub index: usize,
+    /// Its position in the first image, from 0 (the lowest layer); `None`: added.
+    pub before_index: Option<usize>,
+    /// Its position in the second image; `None`: removed.
+    pub after_index: Option<usize>,
     /// The first image's layer here.
     pub before: Option<LayerSide>,
     /// The second image's layer here.
@@ -84,8 +91,10 @@ pub struct PlatformComparison {
     pub config: DigestPair,
     /// The config fields that differ.
     pub config_changes: Vec<FieldChange>,
-    /// The layers, by position.
+    /// The layers, paired (identical ones first, the rest by position), bottom first.
     pub layers: Vec<LayerComparison>,
+    /// How many layers each image has.
+    pub layer_counts: (usize, usize),
     /// The package differences, when packages were compared.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packages: Option<Vec<PackageChange>>,
@@ -274,8 +283,9 @@ fn compare_platform(
     let old_layers = a.map_or(&none, |i| &i.manifest.layers);
     let new_layers = b.map_or(&none, |i| &i.manifest.layers);
     let mut layers = Vec::new();
-    for index in 0..old_layers.len().max(new_layers.len()) {
-        let (x, y) = (old_layers.get(index), new_layers.get(index));
+    for (before_index, after_index) in pair_layers(&layer_keys(a), &layer_keys(b)) {
+        let x = before_index.and_then(|i| old_layers.get(i));
+        let y = after_index.and_then(|i| new_layers.get(i));
         let side = |d: Option<&Descriptor>| {
             d.map(|d| LayerSide {
                 digest: d.digest.clone(),
@@ -283,7 +293,8 @@ fn compare_platform(
             })
         };
         let mut layer = LayerComparison {
-            index,
+            before_index,
+            after_index,
             before: side(x),
             after: side(y),
             files: Vec::new(),
@@ -303,8 +314,33 @@ fn compare_platform(
         config,
         config_changes,
         layers,
+        layer_counts: (old_layers.len(), new_layers.len()),
         packages: None,
     })
+}
+
+/// What identifies each layer of `image` for pairing: its diff_id (the same content however
+/// compressed), or its blob digest when the config does not list one per layer.
+fn layer_keys(image: Option<&PlatformImage>) -> Vec<String> {
+    let Some(image) = image else {
+        return Vec::new();
+    };
+    let diff_ids: Vec<String> = image.config["rootfs"]["diff_ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_str().map(str::to_owned))
+        .collect();
+    if diff_ids.len() == image.manifest.layers.len() {
+        diff_ids
+    } else {
+        image
+            .manifest
+            .layers
+            .iter()
+            .map(|l| l.digest.to_string())
+            .collect()
+    }
 }
 
 /// The root's document when it is an index, and its platform images.

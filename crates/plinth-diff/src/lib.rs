@@ -9,6 +9,8 @@
 //! - [`config`]: the fields of two JSON documents (configs, manifests, indexes) that differ;
 //! - [`packages`]: packages added, removed and upgraded between two SBOMs, and
 //!   [`summarize`](packages::summarize) for a changelog line;
+//! - [`pairing`]: which layer is compared with which (identical layers by diff_id wherever
+//!   they sit, the rest by position);
 //! - [`image`]: two images of one store compared root, platform, manifest, config and layer by
 //!   layer ([`compare_images`]);
 //! - [`render`]: the text form ([`render_text`]); the JSON form is the comparison serialized.
@@ -20,6 +22,7 @@ pub mod image;
 pub mod layers;
 pub mod noise;
 pub mod packages;
+pub mod pairing;
 pub mod render;
 
 pub use error::{Error, Result};

@@ -81,7 +81,14 @@ fn write_platform(out: &mut String, p: &PlatformComparison, options: TextOptions
     }
     let _ = writeln!(out, "  config: {}", pair(&p.config));
     write_fields(out, "    ", &p.config_changes);
-    let mut noise: Vec<(usize, &FileChange)> = Vec::new();
+    let (before, after) = p.layer_counts;
+    if before != after {
+        let _ = writeln!(
+            out,
+            "  layers: {before} → {after} (identical layers are paired wherever they sit, the rest by position)"
+        );
+    }
+    let mut noise: Vec<(String, &FileChange)> = Vec::new();
     for layer in &p.layers {
         write_layer(out, layer, options);
         noise.extend(
@@ -89,7 +96,7 @@ fn write_platform(out: &mut String, p: &PlatformComparison, options: TextOptions
                 .files
                 .iter()
                 .filter(|f| f.noise.is_some())
-                .map(|f| (layer.index, f)),
+                .map(|f| (layer_label(layer), f)),
         );
     }
     if !noise.is_empty() {
@@ -102,7 +109,7 @@ fn write_platform(out: &mut String, p: &PlatformComparison, options: TextOptions
         for (index, file) in noise.iter().take(options.max_files) {
             let _ = writeln!(
                 out,
-                "    layer {index}: {} — {}",
+                "    {index}: {} — {}",
                 file_line(file),
                 file.noise.unwrap_or_default()
             );
@@ -138,6 +145,17 @@ fn write_packages(out: &mut String, packages: &[PackageChange]) {
     }
 }
 
+/// `layer 2`, `layer 2 → 3` (moved), `layer 2 (added)` or `layer 2 (removed)`.
+fn layer_label(layer: &LayerComparison) -> String {
+    match (layer.before_index, layer.after_index) {
+        (Some(a), Some(b)) if a == b => format!("layer {a}"),
+        (Some(a), Some(b)) => format!("layer {a} → {b}"),
+        (None, Some(b)) => format!("layer {b} (added)"),
+        (Some(a), None) => format!("layer {a} (removed)"),
+        (None, None) => "layer".to_owned(),
+    }
+}
+
 fn write_layer(out: &mut String, layer: &LayerComparison, options: TextOptions) {
     let side = |l: &Option<crate::image::LayerSide>| {
         l.as_ref().map_or("(none)".to_owned(), |l| {
@@ -147,16 +165,16 @@ fn write_layer(out: &mut String, layer: &LayerComparison, options: TextOptions) 
     if layer.equal() {
         let _ = writeln!(
             out,
-            "  layer {}: {} (same)",
-            layer.index,
+            "  {}: {} (same)",
+            layer_label(layer),
             side(&layer.before)
         );
         return;
     }
     let _ = writeln!(
         out,
-        "  layer {}: {} → {}",
-        layer.index,
+        "  {}: {} → {}",
+        layer_label(layer),
         side(&layer.before),
         side(&layer.after)
     );

@@ -56,6 +56,15 @@ pub enum Error {
     Store(Box<plinth_oci::Error>),
 
     /// A host-side file operation failed.
+    #[error("the ignore patterns of `{}` do not parse: {reason}", path.display())]
+    IgnorePatterns {
+        /// The directory they apply to.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A host file operation failed.
     #[error("failed to {action} `{path}`")]
     Io {
         /// What was being done.

@@ -46,6 +46,7 @@ mod fetch;
 mod host_tree;
 mod inputs;
 mod options;
+mod recipe_inputs;
 mod report;
 mod result;
 mod roots;
@@ -61,6 +62,7 @@ pub use host_tree::{
 };
 pub use inputs::{BuildInput, InputKind, RootManifests, normalize_inputs};
 pub use options::BuildOptions;
+pub use recipe_inputs::recipe_host_inputs;
 pub use report::{BuildReporter, CacheStatus, NoReporter, StepReport};
 pub use result::{BuildResult, PlatformBuild, pair_layers};
 pub use roots::{ResolvedRootImage, RootError, RootResolver};

@@ -8,6 +8,7 @@ mod outputs;
 mod provenance;
 mod reproducible;
 mod sbom;
+mod verify_dockerfile;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

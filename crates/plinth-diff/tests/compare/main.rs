@@ -170,3 +170,74 @@ fn two_versions_differ_in_packages_config_and_files() {
     );
     assert_eq!(same.platforms[0].packages.as_deref(), Some(&[][..]));
 }
+
+/// A one-platform image of the given layers, each written from its entries.
+fn layered(store: &Store, layers: &[Vec<LayerEntry>]) -> Descriptor {
+    let options = WriteOptions::new().with_source_date_epoch(Some(0));
+    let platform = Platform::linux_amd64();
+    let mut config = ImageConfig::for_platform(&platform);
+    let mut descriptors = Vec::new();
+    for entries in layers {
+        let layer = store_entries_layer(store, entries, &options).unwrap();
+        config.rootfs.diff_ids.push(layer.diff_id.clone());
+        descriptors.push(Descriptor::new(
+            MediaType::OciLayerGzip,
+            layer.digest,
+            layer.size,
+        ));
+    }
+    let config = store.write_config(MediaType::OciConfig, &config).unwrap();
+    store
+        .write_manifest(&ImageManifest::new(
+            MediaType::OciManifest,
+            config,
+            descriptors,
+        ))
+        .unwrap()
+}
+
+#[test]
+fn an_inserted_layer_is_one_added_layer_and_the_counts_are_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let file = |name: &str| vec![LayerEntry::file(name, name.as_bytes().to_vec())];
+    let before = Named {
+        name: "two".to_owned(),
+        root: layered(&store, &[file("a"), file("b")]),
+    };
+    let after = Named {
+        name: "three".to_owned(),
+        root: layered(&store, &[file("a"), file("inserted"), file("b")]),
+    };
+    let cmp = compare_images(&store, &before, &after, &CompareOptions::default()).unwrap();
+    let platform = &cmp.platforms[0];
+    assert_eq!(platform.layer_counts, (2, 3));
+    let pairs: Vec<_> = platform
+        .layers
+        .iter()
+        .map(|l| (l.before_index, l.after_index, l.equal()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            (Some(0), Some(0), true),
+            (None, Some(1), false),
+            (Some(1), Some(2), true)
+        ],
+        "the last layer is paired with its twin, not with the inserted one"
+    );
+    let added: Vec<_> = platform.layers[1]
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.word()))
+        .collect();
+    assert_eq!(added, [("inserted", "added")]);
+    let text = render_text(&cmp, TextOptions::default());
+    assert!(
+        text.contains("  layers: 2 → 3 (identical layers are paired wherever they sit"),
+        "{text}"
+    );
+    assert!(text.contains("  layer 1 (added): (none) → "), "{text}");
+    assert!(text.contains("  layer 1 → 2: "), "{text}");
+    assert!(text.contains("    added   /inserted"), "{text}");
+}

@@ -1,7 +1,13 @@
 //! `plinth verify --rebuild REF|REPOSITORY:VERSION`: rebuild a published version from its
 //! recipe in an empty, temporary store and compare the result with what the registry serves:
 //! index, manifests, configs and layers. Exit 0 when every digest matches; else exit 1 with the
-//! file-level differences per layer and the config fields that differ.
+//! file-level differences per layer and the config fields that differ. An image built by
+//! `plinth build -f … --push` is rebuilt from the Dockerfile and context given with `-f`
+//! ([`dockerfile`]).
+
+mod dockerfile;
+
+use std::path::PathBuf;
 
 use std::sync::Arc;
 
@@ -32,6 +38,21 @@ pub struct VerifyArgs {
     /// verification there is so far; required).
     #[arg(long, required = true)]
     pub rebuild: bool,
+    /// The Dockerfile of an image `plinth build -f … --push` made: it is rebuilt from this
+    /// Dockerfile and the context, after both are compared with the digests its provenance
+    /// recorded.
+    #[arg(short = 'f', long = "file", value_name = "DOCKERFILE")]
+    pub file: Option<PathBuf>,
+    /// The build context of `-f` (default: the Dockerfile's directory).
+    #[arg(value_name = "CONTEXT", requires = "file")]
+    pub context: Option<PathBuf>,
+    /// A build arg of the build, `NAME=VALUE` (the provenance holds only its digest);
+    /// repeatable.
+    #[arg(long = "build-arg", value_name = "NAME[=VALUE]", requires = "file")]
+    pub build_args: Vec<String>,
+    /// The stage the build targeted (`--target`).
+    #[arg(long = "target", value_name = "STAGE", requires = "file")]
+    pub stage: Option<String>,
     /// Only compare this platform (every platform is still rebuilt).
     #[arg(long)]
     pub platform: Option<Platform>,
@@ -56,6 +77,9 @@ pub fn run(
     printer: Printer,
     catalog: &Catalog,
 ) -> anyhow::Result<ExitStatus> {
+    if args.file.is_some() {
+        return dockerfile::run(&args, global, printer, catalog);
+    }
     let temp = tempfile::Builder::new()
         .prefix("plinth-verify-")
         .tempdir()
@@ -163,14 +187,7 @@ fn recipe_of(
             Ok((repository, version, published))
         }
         ImageArg::Image(text) => {
-            let reference: Reference = text
-                .trim_start_matches("docker://")
-                .parse()
-                .with_context(|| {
-                    format!(
-                        "`{text}` is neither a family version (REPOSITORY:VERSION) nor a registry reference"
-                    )
-                })?;
+            let reference = registry_reference(&text)?;
             let (repository, version) =
                 runtime()?.block_on(recipe_from_provenance(client, &reference))?;
             catalog.get(&repository).with_context(|| {
@@ -179,6 +196,17 @@ fn recipe_of(
             Ok((repository, version, reference))
         }
     }
+}
+
+/// `text` as a registry reference (`docker://` allowed).
+fn registry_reference(text: &str) -> anyhow::Result<Reference> {
+    text.trim_start_matches("docker://")
+        .parse()
+        .with_context(|| {
+            format!(
+                "`{text}` is neither a family version (REPOSITORY:VERSION) nor a registry reference"
+            )
+        })
 }
 
 /// The family version the provenance attached to `reference` names.
@@ -215,7 +243,7 @@ async fn recipe_from_provenance(
         }
         RecipeParameters::Dockerfile { path, .. } => anyhow::bail!(
             "{reference} was built from the Dockerfile `{path}` by `plinth build`, not from a catalog \
-             version: rebuild it with `plinth build -f {path}` and compare with `plinth diff`"
+             version: give that Dockerfile and its context (`plinth verify --rebuild {reference} -f {path} CONTEXT`)"
         ),
     }
 }

@@ -1,0 +1,98 @@
+//! `plinth verify --rebuild REF -f Dockerfile CONTEXT`: an image `plinth build -f … --push`
+//! made is rebuilt from the given Dockerfile and context and verified; after one context file
+//! changed, the check before the rebuild names it by its digests and the rebuild names the file
+//! in the image; a wrong build arg value is named without printing any value.
+
+use plinth_test::{External, LocalRegistry, require_external};
+
+use crate::{output, stdout_ok};
+
+#[test]
+fn a_dockerfile_build_is_verified_then_a_changed_context_file_is_named() {
+    if !require_external(External::Root) {
+        return;
+    }
+    let registry = LocalRegistry::shared();
+    let ctx = plinth_test::TestContext::new().with_registry_filter(registry);
+    let pid = std::process::id();
+    let root = registry.image(&format!("verify/df-root-{pid}:1"));
+    plinth_test::images::push_busybox_with_plinth(&ctx, None, &root);
+    let context = ctx.temp_dir().join("context");
+    std::fs::create_dir_all(context.join("conf")).unwrap();
+    std::fs::write(context.join("hello.txt"), "hello\n").unwrap();
+    std::fs::write(context.join("conf/app.conf"), "port=1\n").unwrap();
+    let dockerfile = context.join("Dockerfile");
+    std::fs::write(
+        &dockerfile,
+        format!(
+            "FROM {root}\nARG TOKEN\nCOPY hello.txt /hello.txt\nCOPY conf/ /etc/app/\n\
+             RUN [\"sh\", \"-c\", \"echo built > /built\"]\n"
+        ),
+    )
+    .unwrap();
+    let image = registry.image(&format!("verify/df-{pid}:1"));
+    stdout_ok(
+        &ctx,
+        ctx.plinth()
+            .args([
+                "build",
+                "--platform",
+                "linux/amd64",
+                "--push",
+                "--tag",
+                &image,
+            ])
+            .args(["--build-arg", "TOKEN=hunter2", "-f"])
+            .arg(&dockerfile)
+            .arg(&context),
+    );
+    let verify = |token: &str| {
+        let mut cmd = ctx.plinth();
+        cmd.args(["verify", "--rebuild", &image, "--build-arg"])
+            .arg(format!("TOKEN={token}"))
+            .arg("-f")
+            .arg(&dockerfile)
+            .arg(&context);
+        output(&ctx, &mut cmd)
+    };
+
+    let out = verify("hunter2");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("verified: the rebuild matches"), "{stdout}");
+    assert!(
+        stderr.contains("match what the provenance of"),
+        "the inputs were compared first: {stderr}"
+    );
+
+    std::fs::write(context.join("hello.txt"), "hello, changed\n").unwrap();
+    let out = verify("not-the-token");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("the context file `hello.txt` differs from the build's"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`--build-arg TOKEN`: its value is not the build's"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("context directory `conf`"),
+        "the unchanged directory is not named: {stderr}"
+    );
+    let before_build = stderr.find("hello.txt").unwrap();
+    let rebuilding = stderr.find("Rebuilding").unwrap();
+    assert!(before_build < rebuilding, "named before building: {stderr}");
+    assert!(stdout.contains("NOT verified"), "{stdout}");
+    assert!(stdout.contains("changed /hello.txt"), "{stdout}");
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains("hunter2") && !text.contains("not-the-token"));
+    }
+}
