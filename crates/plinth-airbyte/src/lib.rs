@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 pub mod checks;
+pub mod consumers;
 pub mod debian_python;
 mod java;
 pub mod kinds;
@@ -81,12 +82,16 @@ pub fn original_changelog(family: &dyn Family) -> plinth_catalog::Result<Changel
 
 /// The catalog: python, then java (the order of the original's prompts and README), then this
 /// project's [`plinth/python-connector-base`](debian_python), which builds without Docker Hub.
+///
+/// Its consumers are connectors: `upgrade-consumers` reads their `metadata.yaml`
+/// ([`consumers::ConnectorMetadata`]) as well as Dockerfiles.
 pub fn catalog() -> Catalog {
     Catalog::new(CATALOG_TITLE, CATALOG_OWNER)
         .with_family(Arc::new(python_family()))
         .and_then(|c| c.with_family(Arc::new(java_family())))
         .and_then(|c| c.with_family(Arc::new(debian_python_family())))
         .expect("the three repositories differ")
+        .with_consumer_format(Arc::new(consumers::ConnectorMetadata))
 }
 
 fn parse_version(version: &str) -> plinth_catalog::Version {

@@ -16,16 +16,18 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::consumer::ConsumerFormat;
 use crate::error::{Error, Result};
 use crate::family::Family;
 
 /// An ordered list of families (the order of prompts and docs), looked up by repository, with
-/// the title and owner its generated README names.
+/// the title and owner its generated README names and the formats its consumers pin images in.
 #[derive(Clone)]
 pub struct Catalog {
     title: String,
     owner: String,
     families: Vec<Arc<dyn Family>>,
+    consumer_formats: Vec<Arc<dyn ConsumerFormat>>,
 }
 
 impl fmt::Debug for Catalog {
@@ -45,6 +47,7 @@ impl Catalog {
             title: title.into(),
             owner: owner.into(),
             families: Vec::new(),
+            consumer_formats: Vec::new(),
         }
     }
 
@@ -68,6 +71,19 @@ impl Catalog {
         }
         self.families.push(family);
         Ok(self)
+    }
+
+    /// The catalog with `format` added to the formats its consumers use (`plinth
+    /// upgrade-consumers`); formats added first are tried first, Dockerfiles (the release
+    /// flow's default) last.
+    pub fn with_consumer_format(mut self, format: Arc<dyn ConsumerFormat>) -> Self {
+        self.consumer_formats.push(format);
+        self
+    }
+
+    /// The consumer formats the catalog adds to the default, in order.
+    pub fn consumer_formats(&self) -> &[Arc<dyn ConsumerFormat>] {
+        &self.consumer_formats
     }
 
     /// The families, in order.

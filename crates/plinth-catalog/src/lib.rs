@@ -45,6 +45,7 @@ pub mod about;
 pub mod catalog;
 pub mod changelog;
 pub mod checks;
+pub mod consumer;
 pub mod cst;
 pub mod error;
 pub mod family;
@@ -61,6 +62,7 @@ pub use catalog::Catalog;
 pub use changelog::{
     CHANGELOG_DIR, Changelog, ChangelogEntry, changelog_file_name, changelog_path,
 };
+pub use consumer::{ConsumerFamilies, ConsumerFormat, ConsumerPin};
 pub use error::{Error, Result};
 pub use family::{Family, TableFamily, VersionDecl};
 pub use file_family::FileFamily;

@@ -170,7 +170,7 @@ pub enum Command {
     Provenance(commands::provenance::ProvenanceArgs),
     /// Print the address@digest consumers should pin.
     Latest(commands::latest::LatestArgs),
-    /// Pin connectors' metadata.yaml baseImage to the latest stable published version.
+    /// Pin consumers (Dockerfiles' FROM lines, connectors' metadata.yaml) to the latest stable published version.
     UpgradeConsumers(commands::upgrade_consumers::UpgradeConsumersArgs),
     /// Print a shell completion script (bash, zsh, fish).
     Completions(commands::completions::CompletionsArgs),

@@ -103,7 +103,12 @@ impl Recipe<'_> {
                     }),
                 }
             }
-            Source::Dockerfile { path, text, .. } => plinth_attest::RecipeParameters::Dockerfile {
+            Source::Dockerfile {
+                path,
+                text,
+                options,
+                ..
+            } => plinth_attest::RecipeParameters::Dockerfile {
                 path: path.display().to_string(),
                 digest: plinth_oci::Digest::of(text.as_bytes()).to_string(),
                 build_args: build_args
@@ -116,7 +121,7 @@ impl Recipe<'_> {
                         None => (arg.clone(), "from the environment".to_owned()),
                     })
                     .collect(),
-                target: None,
+                target: options.target.clone(),
             },
         })
     }

@@ -63,7 +63,16 @@ pub(crate) fn resolve_root(
             let fetched = pulled && !seen_before(store, source, &root)?;
             (root, fetched)
         }
-        SourceKind::Debian(root) => crate::debian::resolve_debian(engine, root, platform)?,
+        SourceKind::Debian(root) => {
+            let context = crate::debian::DebianContext {
+                store,
+                settings: &engine.debian,
+                compression: engine.compression,
+                media_types: engine.media_types,
+                is_complete: complete_in_store,
+            };
+            crate::debian::resolve_debian(&context, root, platform)?
+        }
         SourceKind::Image(
             location @ (ImageLocation::OciLayout { .. } | ImageLocation::DockerArchive { .. }),
         ) => {

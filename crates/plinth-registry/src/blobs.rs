@@ -40,12 +40,59 @@ impl Client {
             reporter.on_blob_done(digest, BlobOutcome::AlreadyLocal);
             return Ok(store.blob_size(digest)?);
         }
+        let flight = self.download_lock(digest);
+        let turn = flight.lock().await;
+        let result = if store.has_blob(digest) {
+            // Another pull through this client fetched it while this one waited.
+            reporter.on_blob_done(digest, BlobOutcome::AlreadyLocal);
+            store.blob_size(digest).map_err(Error::from)
+        } else {
+            self.download_with_restarts(reference, blob, reporter).await
+        };
+        drop(turn);
+        self.release_download_lock(digest, flight);
+        result
+    }
+
+    /// The lock held while `digest` is downloaded through this client.
+    fn download_lock(&self, digest: &Digest) -> Arc<tokio::sync::Mutex<()>> {
+        let mut downloads = self
+            .inner
+            .downloads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        downloads.entry(digest.clone()).or_default().clone()
+    }
+
+    /// Forgets `digest`'s lock once no other pull waits on it (the table holds one reference,
+    /// `flight` the other).
+    fn release_download_lock(&self, digest: &Digest, flight: Arc<tokio::sync::Mutex<()>>) {
+        let mut downloads = self
+            .inner
+            .downloads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if Arc::strong_count(&flight) <= 2 {
+            downloads.remove(digest);
+        }
+    }
+
+    /// Downloads `blob` from the first endpoint that serves it, restarting the whole download on
+    /// transient failures; every restart says why (the error and its causes).
+    async fn download_with_restarts(
+        &self,
+        reference: &Reference,
+        blob: &Descriptor,
+        reporter: &dyn TransferReporter,
+    ) -> Result<u64> {
+        let digest = &blob.digest;
         let endpoints = self.read_endpoints(reference.registry())?;
         let mut last_err = None;
         for endpoint in &endpoints {
             let mut attempt = 0;
             loop {
                 attempt += 1;
+                let started = std::time::Instant::now();
                 match self
                     .download_blob(endpoint, reference.repository(), blob, reporter)
                     .await
@@ -56,7 +103,8 @@ impl Client {
                     }
                     Err(e) if attempt < self.inner.retry.max_attempts && e.is_retryable() => {
                         let wait = self.inner.retry.backoff(attempt, e.retry_after());
-                        tracing::warn!(digest = %digest, ?wait, "blob download failed, restarting: {}", error_chain(&e));
+                        let elapsed = started.elapsed();
+                        tracing::warn!(digest = %digest, attempt, ?elapsed, ?wait, "blob download failed, restarting: {}", error_chain(&e));
                         tokio::time::sleep(wait).await;
                     }
                     Err(e) => {

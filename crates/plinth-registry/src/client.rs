@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use plinth_oci::Store;
 use plinth_oci::reference::{DOCKER_HUB, DOCKER_HUB_API_HOST, is_loopback_host};
+use plinth_oci::{Digest, Store};
 use url::Url;
 
 use crate::auth::RegistryAuth;
@@ -178,6 +178,7 @@ impl ClientBuilder {
                 min_rate: self.min_rate,
                 auth: Mutex::new(BTreeMap::new()),
                 referrers_tag_writes: tokio::sync::Mutex::new(()),
+                downloads: Mutex::new(BTreeMap::new()),
                 requests: AtomicU64::new(0),
                 rate_limit: Mutex::new(None),
             }),
@@ -213,6 +214,10 @@ pub(crate) struct Inner {
     /// "win" and the later PUT drops the other's entry; serialising this client's writers closes
     /// that race for every attach made through one client (publish attaches concurrently).
     pub(crate) referrers_tag_writes: tokio::sync::Mutex<()>,
+    /// One lock per blob being downloaded: two pulls through this client that need the same blob
+    /// (a layer both platforms share, pulled by each platform's build at once) fetch it once;
+    /// the second finds it in the store.
+    pub(crate) downloads: Mutex<BTreeMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Client {
@@ -296,40 +301,90 @@ impl HttpSettings {
     }
 }
 
+/// How many runtimes' connection pools one [`Client`] keeps. A process normally drives its
+/// clients from one runtime; callers that make a runtime per call would otherwise grow the list
+/// forever, and the pools of runtimes that are gone hold nothing but closed connections.
+const MAX_RUNTIME_POOLS: usize = 8;
+
+/// The HTTP clients of one [`Client`], one set per tokio runtime that sends through it.
+///
+/// A pooled connection is served by a task on the runtime that opened it. Shared with another
+/// runtime, it dies under that runtime's request as soon as its own runtime stops (a
+/// current-thread runtime stops serving its tasks when its `block_on` returns): the response body
+/// ends with "connection closed before message completed" and the download restarts after a
+/// second's backoff. That is what made cold two-platform builds restart downloads from a healthy
+/// registry in about half the runs while each platform's pull ran on a runtime of its own; so
+/// connections are never shared across runtimes.
+#[derive(Debug)]
+pub(crate) struct HttpClients {
+    settings: HttpSettings,
+    /// Newest last; the runtime is `None` outside any runtime (only building requests there).
+    per_runtime: Mutex<Vec<(Option<tokio::runtime::Id>, Arc<SchemeClients>)>>,
+}
+
 /// One HTTP client per URL scheme. Loading the system's root certificates takes longer than a
 /// whole re-push to a loopback registry, so plain-HTTP URLs go through a client without any
 /// (it never speaks TLS), and the TLS client is built on the first `https` URL.
 #[derive(Debug)]
-pub(crate) struct HttpClients {
-    settings: HttpSettings,
+struct SchemeClients {
     plain: reqwest::Client,
     tls: OnceLock<std::result::Result<reqwest::Client, String>>,
 }
 
-impl HttpClients {
-    fn new(settings: HttpSettings) -> Result<Self> {
+impl SchemeClients {
+    fn new(settings: &HttpSettings) -> Result<Self> {
         let plain = settings
             .builder()
             .tls_certs_only(Vec::new())
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
-            settings,
             plain,
             tls: OnceLock::new(),
         })
     }
+}
 
-    /// The client for `url`: the plain one for `http`, the TLS one (built now if needed) for
-    /// anything else.
-    pub(crate) fn for_url(&self, url: &Url) -> Result<&reqwest::Client> {
+impl HttpClients {
+    fn new(settings: HttpSettings) -> Result<Self> {
+        // Fail at build time, not on the first request, when the HTTP stack cannot start.
+        SchemeClients::new(&settings)?;
+        Ok(Self {
+            settings,
+            per_runtime: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The client for `url` on the calling runtime: the plain one for `http`, the TLS one (built
+    /// now if needed) for anything else.
+    pub(crate) fn for_url(&self, url: &Url) -> Result<reqwest::Client> {
+        let clients = self.scheme_clients()?;
         if url.scheme() == "http" {
-            return Ok(&self.plain);
+            return Ok(clients.plain.clone());
         }
-        self.tls
+        clients
+            .tls
             .get_or_init(|| self.settings.builder().build().map_err(|e| e.to_string()))
-            .as_ref()
+            .clone()
             .map_err(|e| Error::Config(format!("cannot build the HTTPS client: {e}")))
+    }
+
+    /// The calling runtime's clients, made on its first request.
+    fn scheme_clients(&self) -> Result<Arc<SchemeClients>> {
+        let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
+        let mut pools = self
+            .per_runtime
+            .lock()
+            .map_err(|_| Error::Config("the HTTP client table is poisoned".into()))?;
+        if let Some((_, clients)) = pools.iter().find(|(id, _)| *id == runtime) {
+            return Ok(clients.clone());
+        }
+        let clients = Arc::new(SchemeClients::new(&self.settings)?);
+        if pools.len() >= MAX_RUNTIME_POOLS {
+            pools.remove(0);
+        }
+        pools.push((runtime, clients.clone()));
+        Ok(clients)
     }
 }
 

@@ -10,7 +10,10 @@
 //!   Secrets are [`Secret`]s and URLs in errors are [`RedactedUrl`]s: no error or log line
 //!   carries a credential.
 //! - [`Client::pull_image`] stores raw manifests unchanged and streams verified blobs into the
-//!   store; [`Client::push_image`] HEADs the tag, the platform manifests and every blob at once
+//!   store; concurrent pulls through one client fetch a blob they share once. A client may be
+//!   driven from several tokio runtimes: each runtime gets its own connection pool, since a
+//!   connection dies with the runtime that opened it.
+//! - [`Client::push_image`] HEADs the tag, the platform manifests and every blob at once
 //!   (an unchanged image ends there: [`PushReport::unchanged`]), then mounts or uploads what is
 //!   missing in parallel with retries, pushes children before the index and the tag last, and
 //!   reads the tag back ([`PushReport`]). There is no `/v2/` probe: the first `401` says what

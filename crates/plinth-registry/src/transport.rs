@@ -181,7 +181,12 @@ impl Client {
             }
             if retry_transient && attempt < policy.max_attempts && is_retryable_status(status) {
                 let wait = policy.backoff(attempt, retry_after_of(&resp));
-                tracing::warn!(method = %method, url = %shown, status, ?wait, "registry answered with a transient error, retrying");
+                // Reading the answer names the cause (the registry's error code) and frees the
+                // connection for the retry; the whole answer is for `-v`.
+                let answer = http_error(resp, method.as_str()).await;
+                let code = answer.code().map(|c| format!(" ({c})")).unwrap_or_default();
+                tracing::debug!("transient error in full: {answer}");
+                tracing::warn!(method = %method, url = %shown, ?wait, "registry answered HTTP {status}{code}, a transient error; retrying");
                 tokio::time::sleep(wait).await;
                 continue;
             }

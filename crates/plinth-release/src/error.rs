@@ -216,9 +216,9 @@ pub enum Error {
     #[error("failed to render the docs")]
     Render(#[from] plinth_render::Error),
 
-    /// A connector `metadata.yaml` cannot be updated.
+    /// A consumer file (a Dockerfile, a connector's `metadata.yaml`) cannot be updated.
     #[error("cannot update `{}`: {reason}", path.display())]
-    Metadata {
+    Consumer {
         /// The file.
         path: PathBuf,
         /// Why, and how to fix it.

@@ -62,7 +62,7 @@ pub mod target;
 
 pub use build_version::{BuiltVersion, build_version, build_version_with};
 pub use changelog_draft::{ChangelogDraft, ChangelogSource};
-pub use consumers::ConsumerUpdate;
+pub use consumers::{ConsumerPinUpdate, ConsumerUpdate, Dockerfiles};
 pub use docs::{Docs, README_FILE, REGISTRY_JSON_FILE};
 pub use error::{Error, Result};
 pub use generate_release::{BumpChoice, ReleaseChoices, ReleaseOutcome, ReleaseRequest};

@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 
 pub use plinth_catalog::checks::{self, Check};
+pub use plinth_catalog::consumer::{self, ConsumerFamilies, ConsumerFormat, ConsumerPin};
 pub use plinth_catalog::family::{self, CheckChange, ChecksDecl, Provenance, RecipeDecl};
 pub use plinth_catalog::{Catalog, Family, TableFamily, Version, VersionDecl};
 pub use plinth_cli::main_with;

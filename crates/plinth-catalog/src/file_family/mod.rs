@@ -323,7 +323,7 @@ pub fn load_families(catalog_dir: &Path) -> Result<Vec<FileFamily>> {
 }
 
 /// `base` with the file families of `catalog_dir` appended, and with the title, owner and
-/// built-in families its `catalog.toml` asks for. Nothing changes when the directory has
+/// built-in families (with their consumer formats) its `catalog.toml` asks for. Nothing changes when the directory has
 /// neither `catalog.toml` nor `families/`.
 pub fn extend_catalog(base: &Catalog, catalog_dir: &Path) -> Result<Catalog> {
     let manifest_path = catalog_dir.join(CATALOG_TOML);
@@ -342,6 +342,10 @@ pub fn extend_catalog(base: &Catalog, catalog_dir: &Path) -> Result<Catalog> {
     if manifest.builtin_families {
         for family in base.families() {
             catalog = catalog.with_family(Arc::clone(family))?;
+        }
+        // The built-in consumer formats belong with the built-in families.
+        for format in base.consumer_formats() {
+            catalog = catalog.with_consumer_format(Arc::clone(format));
         }
     }
     for family in load_families(catalog_dir)? {

@@ -1,5 +1,6 @@
-//! `plinth upgrade-consumers PATHS…`: pin connectors' `metadata.yaml` to the latest stable
-//! published base image of their family, changing only that value's text.
+//! `plinth upgrade-consumers PATHS…`: pin the files that use the catalog's images (Dockerfiles'
+//! `FROM` lines, and the formats the catalog adds, such as Airbyte connectors' `metadata.yaml`)
+//! to the latest stable published image of each family, changing only those addresses' text.
 
 use std::path::PathBuf;
 
@@ -14,7 +15,8 @@ use crate::release_context::{ListingArgs, open_releaser};
 /// Arguments of `plinth upgrade-consumers`.
 #[derive(Debug, Args)]
 pub struct UpgradeConsumersArgs {
-    /// `metadata.yaml` files, or connector directories holding one.
+    /// Consumer files (Dockerfiles, or a format of the catalog such as `metadata.yaml`), or
+    /// directories holding one.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Print the diffs without writing.
@@ -40,7 +42,7 @@ pub fn run(
                 printer.status(format!(
                     "{}: already pins {}",
                     update.path.display(),
-                    update.address
+                    update.addresses()
                 ));
             }
             Ok(update) => {
@@ -49,7 +51,7 @@ pub fn run(
                     printer.status(format!(
                         "{}: now pins {}",
                         update.path.display(),
-                        update.address
+                        update.addresses()
                     ));
                 }
             }

@@ -1,10 +1,11 @@
 //! Cold two-platform builds against a healthy registry: every request answered, nothing retried.
 //!
-//! A build resolves each platform's root with its own pull, one after the other, through one
-//! registry client. When each pull ran on a runtime of its own, the client's pooled connections
-//! died with the runtime that opened them, and the next platform's pull picked one up: its blob
-//! download failed and restarted after a second's backoff in about half the runs. A request
-//! logging proxy in front of the real registry sees every request of many cold builds here.
+//! A build pulls each platform's root through one registry client. When each pull ran on a
+//! runtime of its own, a pooled connection died with the runtime that opened it while the other
+//! platform's pull was using it: the blob download failed and restarted after a second's backoff
+//! in about half the runs (the registry crate's `cold_pulls` tests reproduce that with a runtime
+//! per pull). A request logging proxy in front of the real registry sees every request of many
+//! cold builds here.
 
 use plinth_oci::Store;
 use plinth_oci::layout::OciLayout;
@@ -106,11 +107,11 @@ fn cold_two_platform_builds_make_no_failed_or_repeated_request() {
         let requests = proxy.requests();
         let failed: Vec<_> = requests
             .iter()
-            .filter(|r| !r.status.is_some_and(|s| (200..300).contains(&s)))
+            .filter(|r| r.response_cut_short || !r.status.is_some_and(|s| (200..300).contains(&s)))
             .collect();
         assert!(
             failed.is_empty(),
-            "cold build {run}: requests without a 2xx answer: {failed:#?}"
+            "cold build {run}: requests without a 2xx answer or cut short: {failed:#?}"
         );
         assert_eq!(
             proxy.count(RequestKind::GetBlob),
@@ -207,7 +208,7 @@ fn concurrent_cold_builds_into_one_store_make_no_failed_request() {
             .proxy
             .requests()
             .into_iter()
-            .filter(|r| !r.status.is_some_and(|s| (200..300).contains(&s)))
+            .filter(|r| r.response_cut_short || !r.status.is_some_and(|s| (200..300).contains(&s)))
             .collect();
         assert!(failed.is_empty(), "run {run}: {failed:#?}");
     }

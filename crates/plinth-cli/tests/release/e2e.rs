@@ -256,33 +256,49 @@ fn a_failing_check_writes_nothing(c: &Catalog, changelog_before: &[u8]) {
     assert_eq!(skopeo_digest(&format!("{}:1.1.0", c.published())), None);
 }
 
-/// What consumers pin, and a connector's metadata.yaml pointed at it byte for byte.
+/// What consumers pin, and a consumer Dockerfile's `FROM` pointed at it byte for byte (the
+/// generic format: this catalog adds none, so a `metadata.yaml` is refused by name).
 fn latest_and_upgrade_consumers(c: &Catalog, published: &Published) {
     let address = &published.address;
     let out = c.run(&mut c.cmd(&["latest", REPOSITORY, "--stable"]));
     assert_ok(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), *address);
-    let metadata = c.ctx.work_dir().join("metadata.yaml");
+    let consumer = c.ctx.work_dir().join("consumer");
+    std::fs::create_dir_all(&consumer).unwrap();
+    let dockerfile = consumer.join("Dockerfile");
     let pinned = format!("{}:0.9.0@sha256:{}", c.published(), "0".repeat(64));
     let before = format!(
-        "data:\n  # the base image\n  connectorBuildOptions:\n    baseImage: \"{pinned}\" # pinned\n  connectorType: source\n",
+        "# the base image\nFROM --platform=$TARGETPLATFORM {pinned} AS base\nFROM docker.io/library/busybox:1.36.1\nCOPY --from=base /etc/my-family-release /\n",
     );
-    std::fs::write(&metadata, &before).unwrap();
-    let out = c.run(c.cmd(&["upgrade-consumers", "--dry-run"]).arg(&metadata));
+    std::fs::write(&dockerfile, &before).unwrap();
+    let out = c.run(c.cmd(&["upgrade-consumers", "--dry-run"]).arg(&consumer));
     assert_ok(&out);
     assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .contains(&format!("+    baseImage: \"{address}\" # pinned")),
+        String::from_utf8_lossy(&out.stdout).contains(&format!(
+            "+FROM --platform=$TARGETPLATFORM {address} AS base\n"
+        )),
         "{}",
         text(&out)
     );
     assert_eq!(
-        std::fs::read_to_string(&metadata).unwrap(),
+        std::fs::read_to_string(&dockerfile).unwrap(),
         before,
         "--dry-run writes nothing"
     );
-    let out = c.run(c.cmd(&["upgrade-consumers"]).arg(&metadata));
+    let out = c.run(c.cmd(&["upgrade-consumers"]).arg(&dockerfile));
     assert_ok(&out);
     let expected = before.replace(&pinned, address);
-    assert_eq!(std::fs::read_to_string(&metadata).unwrap(), expected);
+    assert_eq!(std::fs::read_to_string(&dockerfile).unwrap(), expected);
+    assert_stderr_has(&out, &format!("now pins {address}"));
+
+    let metadata = consumer.join("metadata.yaml");
+    let yaml = format!("data:\n  connectorBuildOptions:\n    baseImage: \"{pinned}\"\n");
+    std::fs::write(&metadata, &yaml).unwrap();
+    let out = c.run(c.cmd(&["upgrade-consumers"]).arg(&metadata));
+    assert_fails(
+        &out,
+        1,
+        "this catalog's consumers are `Dockerfile` files; name one of them or a directory holding one",
+    );
+    assert_eq!(std::fs::read_to_string(&metadata).unwrap(), yaml);
 }

@@ -15,8 +15,8 @@ use plinth_oci::layer::{WriteOptions, store_dir_layer};
 use plinth_oci::{Descriptor, History, ImageConfig, ImageManifest, Platform};
 use plinth_recipe::DebianRoot;
 
+use super::DebianContext;
 use super::archive::{AptSource, ReleaseState, verify_in_release};
-use crate::engine::Inner;
 use crate::error::{Error, Result};
 
 /// What a bootstrap produced: the image manifest and what it was made from.
@@ -51,7 +51,7 @@ pub(crate) fn mmdebstrap_version() -> Result<String> {
 /// Bootstraps `root` for `platform` from `sources` into the store; `None` when the archive moved
 /// away from the `checked` state meanwhile.
 pub(crate) fn bootstrap(
-    engine: &Inner,
+    context: &DebianContext<'_>,
     root: &DebianRoot,
     platform: &Platform,
     sources: &[AptSource],
@@ -68,7 +68,7 @@ pub(crate) fn bootstrap(
     let rootfs = work.join("rootfs");
     let lists = work.join("lists");
     std::fs::create_dir_all(&lists).map_err(|e| Error::io("create", &lists, e))?;
-    let keyring = &engine.debian.keyring;
+    let keyring = &context.settings.keyring;
     let cmd = mmdebstrap_command(root, platform, sources, keyring, epoch, &rootfs, &lists)?;
     tracing::info!(root = %root, %platform, epoch, "bootstrapping a Debian root with mmdebstrap");
     run_mmdebstrap(cmd).map_err(fail)?;
@@ -85,7 +85,7 @@ pub(crate) fn bootstrap(
     // mounts its own), as in Debian's official images.
     empty_dir(&rootfs.join("dev"))?;
     let packages = installed_packages(&rootfs.join("var/lib/dpkg/status"))?;
-    let manifest = store_root_image(engine, root, platform, &rootfs, epoch, &archive)?;
+    let manifest = store_root_image(context, root, platform, &rootfs, epoch, &archive)?;
     Ok(Some(Bootstrapped {
         manifest,
         archive,
@@ -173,7 +173,7 @@ fn archive_used(
 /// Writes `rootfs` as one layer with an image config like Debian's official images (plus the
 /// root's labels and history) and returns the stored manifest.
 fn store_root_image(
-    engine: &Inner,
+    context: &DebianContext<'_>,
     root: &DebianRoot,
     platform: &Platform,
     rootfs: &Path,
@@ -181,21 +181,21 @@ fn store_root_image(
     archive: &[ReleaseState],
 ) -> Result<Descriptor> {
     let options = WriteOptions::new()
-        .with_compression(engine.compression)
+        .with_compression(context.compression)
         .with_source_date_epoch(Some(epoch));
-    let layer = store_dir_layer(&engine.store, rootfs, &options)?;
+    let layer = store_dir_layer(context.store, rootfs, &options)?;
     let mut config = root_config(root, platform, epoch, archive);
     config.rootfs.diff_ids.push(layer.diff_id.clone());
-    let config = engine
+    let config = context
         .store
-        .write_config(engine.media_types.config(), &config)?;
+        .write_config(context.media_types.config(), &config)?;
     let layer = Descriptor::new(
-        engine.media_types.layer(layer.compression),
+        context.media_types.layer(layer.compression),
         layer.digest,
         layer.size,
     );
-    let manifest = ImageManifest::new(engine.media_types.manifest(), config, vec![layer]);
-    Ok(engine.store.write_manifest(&manifest)?)
+    let manifest = ImageManifest::new(context.media_types.manifest(), config, vec![layer]);
+    Ok(context.store.write_manifest(&manifest)?)
 }
 
 /// The image config of a root (without its layer's diff_id): Debian's `PATH` and `bash`, the

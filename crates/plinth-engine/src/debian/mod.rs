@@ -23,7 +23,8 @@ mod work;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use plinth_oci::{Descriptor, Digest, MediaType, Platform, Store};
+use plinth_oci::layer::Compression;
+use plinth_oci::{Descriptor, Digest, MediaType, MediaTypeFlavor, Platform, Store};
 use plinth_recipe::DebianRoot;
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +32,6 @@ pub use archive::{AptSource, DEBIAN_ARCHIVE_KEYRING, DEFAULT_DEBIAN_MIRROR, Rele
 pub use bootstrap::{DEBIAN_ARCHIVE_LABEL, DEBIAN_ROOT_LABEL};
 pub use index::{VerifiedIndex, read_package_index};
 
-use crate::engine::Inner;
 use crate::error::{Error, Result};
 
 /// Media type of a [`DebianRootRecord`] blob.
@@ -116,14 +116,30 @@ fn latest_ref(root: &DebianRoot, platform: &Platform) -> String {
     format!("debian/latest/{platform}/{}", root.address())
 }
 
+/// What making a Debian root needs from the engine, handed in by the root resolver so this
+/// module depends on nothing above it.
+pub(crate) struct DebianContext<'e> {
+    /// Where roots, records and indexes are kept.
+    pub(crate) store: &'e Store,
+    /// Where the archive is and how it is verified.
+    pub(crate) settings: &'e DebianSettings,
+    /// How the root's layer is written.
+    pub(crate) compression: Compression,
+    /// The media types of the root's manifest, config and layer.
+    pub(crate) media_types: MediaTypeFlavor,
+    /// Whether the store holds a root manifest's config and layers for a platform (the
+    /// resolver's rule for every root).
+    pub(crate) is_complete: fn(&Store, &Descriptor, &Platform) -> bool,
+}
+
 /// Resolves `root` for `platform` to a root manifest in the store; `true` when it was made now.
 pub(crate) fn resolve_debian(
-    engine: &Inner,
+    context: &DebianContext<'_>,
     root: &DebianRoot,
     platform: &Platform,
 ) -> Result<(Descriptor, bool)> {
-    let store = &engine.store;
-    let settings = &engine.debian;
+    let store = context.store;
+    let settings = context.settings;
     let sources = archive::sources_for(root.suite(), settings.mirror.as_deref(), &settings.apt_dir);
     let tmp = store.root().join("tmp");
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
@@ -139,13 +155,13 @@ pub(crate) fn resolve_debian(
                 Ok(state) => checked.push(state),
                 Err(archive::StateError::Refused(e)) => return Err(e),
                 Err(archive::StateError::Unreachable(e)) => {
-                    return offline_fallback(store, root, platform, e);
+                    return offline_fallback(context, root, platform, e);
                 }
             }
         }
         let key = key_of(root, platform, &checked, &bootstrap_version);
         if let Some(manifest) = store.get_ref(&image_ref(&key))?
-            && crate::resolve::complete_in_store(store, &manifest, platform)
+            && (context.is_complete)(store, &manifest, platform)
         {
             tracing::debug!(root = %root, %platform, key = %key, "Debian root already made from this archive state");
             if let Some(record) = store.get_ref(&record_ref(&key))? {
@@ -154,7 +170,7 @@ pub(crate) fn resolve_debian(
             return Ok((manifest, false));
         }
         let Some(made) =
-            bootstrap::bootstrap(engine, root, platform, &sources, &checked, work.path())?
+            bootstrap::bootstrap(context, root, platform, &sources, &checked, work.path())?
         else {
             continue;
         };
@@ -188,13 +204,13 @@ pub(crate) fn resolve_debian(
 
 /// The root the last build of the same address made, when the archive cannot be reached.
 fn offline_fallback(
-    store: &Store,
+    context: &DebianContext<'_>,
     root: &DebianRoot,
     platform: &Platform,
     unreachable: Error,
 ) -> Result<(Descriptor, bool)> {
-    if let Some(record) = read_latest(store, root, platform)?
-        && crate::resolve::complete_in_store(store, &record.manifest, platform)
+    if let Some(record) = read_latest(context.store, root, platform)?
+        && (context.is_complete)(context.store, &record.manifest, platform)
     {
         tracing::warn!(
             root = %root, %platform, error = %unreachable,

@@ -2,6 +2,7 @@
 //! `plinth-test`), with a fault-injecting proxy in front of it where the test is about failures.
 #![allow(missing_docs)]
 
+mod cold_pulls;
 mod faults;
 mod hostile;
 mod mini_http;

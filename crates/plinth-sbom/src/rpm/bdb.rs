@@ -10,6 +10,10 @@
 //!   first overflow page and the total length;
 //! - overflow pages (type 7) chain through `next_pgno`, each holding `hf_offset` bytes after its
 //!   header.
+//!
+//! Pages are read in file order rather than bucket by bucket as rpm's own read-only reader
+//! (`bdb_ro`) walks them; the tests check that both find the same packages, in files Berkeley DB
+//! wrote in either byte order, with 512- and 4096-byte pages and many buckets.
 
 const HASH_MAGIC: u32 = 0x0006_1561;
 const BTREE_MAGIC: u32 = 0x0005_3162;

@@ -127,7 +127,29 @@ pub fn rpm_root_layer(path: &str, bytes: Vec<u8>) -> Vec<u8> {
 /// The package headers (`hnum`, blob) rpm wrote into the sqlite database of [`rpm_layer`]:
 /// the real headers the other database formats are filled with.
 pub fn rpm_headers() -> Option<Vec<(u32, Vec<u8>)>> {
-    let bytes = rpm_sqlite_database()?;
+    Some(sqlite_headers(&rpm_sqlite_database()?))
+}
+
+/// The headers of `count` + 1 small packages (`plinth-many` and its subpackages
+/// `plinth-many-sub00`…, built from one spec) as rpm records them: enough records to fill
+/// several pages and hash buckets of a Berkeley DB. `None` when rpm is missing and skipping is
+/// allowed.
+pub fn many_rpm_headers(count: usize) -> Option<Vec<(u32, Vec<u8>)>> {
+    let mut spec = "Name: plinth-many\nVersion: 3.1\nRelease: 7\nSummary: many packages\n\
+                    License: MIT\nBuildArch: noarch\n%description\nMany packages.\n%files\n"
+        .to_owned();
+    for i in 0..count {
+        spec.push_str(&format!(
+            "%package sub{i:02}\nSummary: subpackage {i}\n%description sub{i:02}\n\
+             Subpackage {i}.\n%files sub{i:02}\n"
+        ));
+    }
+    let db = recorded_by_rpm(&[("plinth-many".to_owned(), spec)])?;
+    Some(sqlite_headers(&db))
+}
+
+/// The (`hnum`, blob) rows of an rpm sqlite database.
+fn sqlite_headers(bytes: &[u8]) -> Vec<(u32, Vec<u8>)> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rpmdb.sqlite");
     std::fs::write(&path, bytes).unwrap();
@@ -140,22 +162,12 @@ pub fn rpm_headers() -> Option<Vec<(u32, Vec<u8>)>> {
             Ok((row.get::<_, u32>(0)?, row.get::<_, Vec<u8>>(1)?))
         })
         .unwrap();
-    Some(rows.map(Result::unwrap).collect())
+    rows.map(Result::unwrap).collect()
 }
 
 /// The sqlite database `rpm` makes for the two test packages (one with a description long
 /// enough that a Berkeley DB stores its header on overflow pages).
 fn rpm_sqlite_database() -> Option<Vec<u8>> {
-    if !require_external(External::Tool("rpmbuild")) || !require_external(External::Tool("rpm")) {
-        return None;
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("plinth-sbom-rpm-")
-        .tempdir()
-        .unwrap();
-    let top = dir.path().join("top");
-    let db = dir.path().join("db");
-    std::fs::create_dir_all(top.join("SPECS")).unwrap();
     let packages = [
         (
             "plinth-hello",
@@ -172,6 +184,41 @@ fn rpm_sqlite_database() -> Option<Vec<u8>> {
             "Some Custom License",
         ),
     ];
+    let specs: Vec<(String, String)> = packages
+        .into_iter()
+        .map(|(name, version, release, epoch, license)| {
+            let description = if name == "plinth-other" {
+                "A long description. ".repeat(600)
+            } else {
+                "A test package.".to_owned()
+            };
+            let text = SPEC
+                .replace("NAME", name)
+                .replace("VERSION", version)
+                .replace("RELEASE", release)
+                .replace("EPOCH_LINE", epoch)
+                .replace("LICENSE", license)
+                .replace("DESCRIPTION", &description);
+            (name.to_owned(), text)
+        })
+        .collect();
+    recorded_by_rpm(&specs)
+}
+
+/// Builds each (name, spec) with `rpmbuild` and records every package built with
+/// `rpm -i --justdb` into a new database; returns that `rpmdb.sqlite`. `None` when rpm is
+/// missing and skipping is allowed.
+fn recorded_by_rpm(specs: &[(String, String)]) -> Option<Vec<u8>> {
+    if !require_external(External::Tool("rpmbuild")) || !require_external(External::Tool("rpm")) {
+        return None;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("plinth-sbom-rpm-")
+        .tempdir()
+        .unwrap();
+    let top = dir.path().join("top");
+    let db = dir.path().join("db");
+    std::fs::create_dir_all(top.join("SPECS")).unwrap();
     let run = |cmd: &mut Command| {
         let out = cmd.output().unwrap();
         assert!(
@@ -181,42 +228,30 @@ fn rpm_sqlite_database() -> Option<Vec<u8>> {
         );
     };
     run(Command::new("rpm").arg("--initdb").arg("--dbpath").arg(&db));
-    for (name, version, release, epoch, license) in packages {
+    for (name, text) in specs {
         let spec = top.join("SPECS").join(format!("{name}.spec"));
-        let text = SPEC
-            .replace("NAME", name)
-            .replace("VERSION", version)
-            .replace("RELEASE", release)
-            .replace("EPOCH_LINE", epoch)
-            .replace("LICENSE", license)
-            .replace(
-                "DESCRIPTION",
-                &if name == "plinth-other" {
-                    "A long description. ".repeat(600)
-                } else {
-                    "A test package.".to_owned()
-                },
-            );
         std::fs::write(&spec, text).unwrap();
         run(Command::new("rpmbuild")
             .arg("--define")
             .arg(format!("_topdir {}", top.display()))
             .arg("-bb")
             .arg(&spec));
-        let rpm = top
-            .join("RPMS/noarch")
-            .join(format!("{name}-{version}-{release}.noarch.rpm"));
-        run(Command::new("rpm")
-            .args([
-                "-i",
-                "--justdb",
-                "--nodeps",
-                "--ignorearch",
-                "--ignoreos",
-                "--dbpath",
-            ])
-            .arg(&db)
-            .arg(&rpm));
     }
+    let mut built: Vec<_> = std::fs::read_dir(top.join("RPMS/noarch"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    built.sort();
+    run(Command::new("rpm")
+        .args([
+            "-i",
+            "--justdb",
+            "--nodeps",
+            "--ignorearch",
+            "--ignoreos",
+            "--dbpath",
+        ])
+        .arg(&db)
+        .args(&built));
     Some(std::fs::read(db.join("rpmdb.sqlite")).unwrap())
 }

@@ -10,6 +10,7 @@ use plinth_oci::{Digest, Platform};
 use plinth_sbom::{Format, ImageFiles, Package, PackageKind, Sbom, Subject, generate};
 
 use fixtures::*;
+use rpmdb_files::BdbLayout;
 
 fn subject() -> Subject {
     Subject {
@@ -199,8 +200,31 @@ fn assert_rpm_packages(sbom: &Sbom, found_in: &str) {
     assert_valid(sbom);
 }
 
+/// Every rpm package of an SBOM as `NAME EPOCH:VERSION-RELEASE.ARCH`, sorted: what
+/// [`rpmdb_files::rpm_lists`] gets from `rpm -qa` for the same database.
+fn rpm_package_lines(sbom: &Sbom) -> Vec<String> {
+    let mut lines: Vec<String> = sbom
+        .packages
+        .iter()
+        .filter(|p| p.kind == PackageKind::Rpm)
+        .map(|p| {
+            format!(
+                "{} {}:{}.{}",
+                p.name,
+                p.epoch.unwrap_or(0),
+                p.version,
+                p.arch.as_deref().unwrap_or("(none)")
+            )
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// A Berkeley DB `Packages` file made by Berkeley DB itself, holding headers rpm wrote, lists
+/// the same packages in plinth's reader and in Debian's `rpm` (its `bdb_ro` reader).
 #[test]
-fn rpm_berkeley_db_made_by_berkeley_db_with_headers_made_by_rpm() {
+fn rpm_berkeley_db_reads_as_debian_rpm_reads_it() {
     let Some(headers) = rpm_headers() else {
         return;
     };
@@ -208,11 +232,53 @@ fn rpm_berkeley_db_made_by_berkeley_db_with_headers_made_by_rpm() {
         headers.iter().any(|(_, h)| h.len() > 4096),
         "one header is bigger than a page, so it lies on overflow pages"
     );
-    let Some(db) = rpmdb_files::berkeley_db(&headers) else {
+    let Some(db) = rpmdb_files::berkeley_db(&headers, BdbLayout::default()) else {
         return;
     };
-    let sbom = sbom_of(&[rpm_root_layer("var/lib/rpm/Packages", db)]);
+    let sbom = sbom_of(&[rpm_root_layer("var/lib/rpm/Packages", db.clone())]);
     assert_rpm_packages(&sbom, "/var/lib/rpm/Packages");
+    let Some(listed) = rpmdb_files::rpm_lists(&db) else {
+        return;
+    };
+    assert_eq!(
+        listed,
+        [
+            "plinth-hello 2:1.2.3-4.amzn2023.noarch",
+            "plinth-other 0:0.1-1.amzn2023.noarch"
+        ]
+    );
+    assert_eq!(rpm_package_lines(&sbom), listed);
+}
+
+/// The layout of a database from another machine: big-endian, 512-byte pages, many packages
+/// over many hash buckets (which rpm walks through the meta page) and overflow chains.
+#[test]
+fn a_big_endian_berkeley_db_of_many_packages_reads_as_debian_rpm_reads_it() {
+    const SUBPACKAGES: usize = 60;
+    let Some(headers) = many_rpm_headers(SUBPACKAGES) else {
+        return;
+    };
+    let layout = BdbLayout {
+        big_endian: true,
+        page_size: 512,
+        fill_factor: Some(4),
+    };
+    let Some(db) = rpmdb_files::berkeley_db(&headers, layout) else {
+        return;
+    };
+    let stats = rpmdb_files::berkeley_db_stats(&db);
+    assert_eq!(stats["Byte order"], "Big-endian", "{stats:#?}");
+    assert_eq!(stats["Underlying database page size"], "512", "{stats:#?}");
+    let buckets: usize = stats["Number of hash buckets"].parse().unwrap();
+    assert!(buckets >= 8, "{stats:#?}");
+    let sbom = sbom_of(&[rpm_root_layer("var/lib/rpm/Packages", db.clone())]);
+    let found = rpm_package_lines(&sbom);
+    assert_eq!(found.len(), SUBPACKAGES + 1, "{found:#?}");
+    assert!(found.contains(&"plinth-many-sub59 0:3.1-7.noarch".to_owned()));
+    let Some(listed) = rpmdb_files::rpm_lists(&db) else {
+        return;
+    };
+    assert_eq!(found, listed);
 }
 
 #[test]

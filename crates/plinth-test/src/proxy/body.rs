@@ -1,8 +1,9 @@
-//! A streaming body wrapper that counts bytes and can cut the connection after a limit.
+//! A streaming body wrapper that counts bytes, can cut the connection after a limit, and tells
+//! when a body was dropped before its end.
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -18,16 +19,19 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const FLUSH_BEFORE_RESET: Duration = Duration::from_millis(100);
 
 /// Passes frames through, adding their data length to `counter`. With a `cut`, it stops after
-/// that many data bytes and resets the connection.
-pub(crate) struct TapBody<B> {
+/// that many data bytes and resets the connection. With a `cut_short` flag, dropping it before
+/// the inner body's end (the client went away, or the cut) sets the flag.
+pub(crate) struct TapBody<B: Body> {
     inner: B,
     counter: Arc<AtomicU64>,
     seen: u64,
     cut: Option<(u64, Arc<ConnControl>)>,
     cutting: Option<Pin<Box<tokio::time::Sleep>>>,
+    ended: bool,
+    cut_short: Option<Arc<AtomicBool>>,
 }
 
-impl<B> TapBody<B> {
+impl<B: Body> TapBody<B> {
     pub(crate) fn new(inner: B, counter: Arc<AtomicU64>) -> Self {
         Self {
             inner,
@@ -35,7 +39,14 @@ impl<B> TapBody<B> {
             seen: 0,
             cut: None,
             cutting: None,
+            ended: false,
+            cut_short: None,
         }
+    }
+
+    pub(crate) fn with_cut_short_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cut_short = Some(flag);
+        self
     }
 
     pub(crate) fn with_cut(mut self, limit: u64, conn: Arc<ConnControl>) -> Self {
@@ -70,7 +81,10 @@ where
             return Poll::Pending;
         }
         let frame = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
-            None => return Poll::Ready(None),
+            None => {
+                this.ended = true;
+                return Poll::Ready(None);
+            }
             Some(Err(err)) => return Poll::Ready(Some(Err(err.into()))),
             Some(Ok(frame)) => frame,
         };
@@ -103,6 +117,17 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl<B: Body> Drop for TapBody<B> {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.cut_short
+            && !self.ended
+            && (self.cutting.is_some() || !self.inner.is_end_stream())
+        {
+            flag.store(true, Ordering::Relaxed);
+        }
     }
 }
 

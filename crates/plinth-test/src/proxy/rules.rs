@@ -308,6 +308,9 @@ pub struct RecordedRequest {
     pub request_body_bytes: u64,
     /// Response-body bytes sent to the client.
     pub response_body_bytes: u64,
+    /// The upstream's response body stopped before its end on the way to the client: the client
+    /// went away mid-body (a download it gave up or lost), or a fault cut it.
+    pub response_cut_short: bool,
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The request handler: record, pick a fault, forward upstream with streaming bodies.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -49,6 +49,7 @@ pub(crate) struct Entry {
     pub(crate) record: RecordedRequest,
     pub(crate) request_bytes: Arc<AtomicU64>,
     pub(crate) response_bytes: Arc<AtomicU64>,
+    pub(crate) response_cut_short: Arc<AtomicBool>,
 }
 
 impl Entry {
@@ -56,6 +57,7 @@ impl Entry {
         RecordedRequest {
             request_body_bytes: self.request_bytes.load(Ordering::Relaxed),
             response_body_bytes: self.response_bytes.load(Ordering::Relaxed),
+            response_cut_short: self.response_cut_short.load(Ordering::Relaxed),
             ..self.record.clone()
         }
     }
@@ -119,6 +121,7 @@ struct Logged {
     method: String,
     path_and_query: String,
     response_bytes: Arc<AtomicU64>,
+    response_cut_short: Arc<AtomicBool>,
 }
 
 /// What a fault leaves to do: answer without the upstream, or forward (perhaps cut).
@@ -142,6 +145,7 @@ fn log_request(shared: &Shared, req: &Request<Incoming>, request_bytes: Arc<Atom
     let kind = RequestKind::classify(&method, &path, query.as_deref());
     let fault = shared.pick_fault(&method, &path_and_query, kind);
     let response_bytes = Arc::new(AtomicU64::new(0));
+    let response_cut_short = Arc::new(AtomicBool::new(false));
     let headers = req.headers();
     let record = RecordedRequest {
         method: method.clone(),
@@ -155,6 +159,7 @@ fn log_request(shared: &Shared, req: &Request<Incoming>, request_bytes: Arc<Atom
         content_range: header_str(headers, header::CONTENT_RANGE).map(str::to_owned),
         request_body_bytes: 0,
         response_body_bytes: 0,
+        response_cut_short: false,
     };
     let index = {
         let mut log = lock(&shared.log);
@@ -162,6 +167,7 @@ fn log_request(shared: &Shared, req: &Request<Incoming>, request_bytes: Arc<Atom
             record,
             request_bytes,
             response_bytes: response_bytes.clone(),
+            response_cut_short: response_cut_short.clone(),
         });
         log.len() - 1
     };
@@ -174,6 +180,7 @@ fn log_request(shared: &Shared, req: &Request<Incoming>, request_bytes: Arc<Atom
         method,
         path_and_query,
         response_bytes,
+        response_cut_short,
     }
 }
 
@@ -300,7 +307,8 @@ async fn forward(
     strip_hop_by_hop(&mut parts.headers);
     rewrite_location(&mut parts.headers, &shared.upstream, &shared.own_host);
     shared.set_status(index, parts.status.as_u16());
-    let mut body = TapBody::new(body, logged.response_bytes.clone());
+    let mut body = TapBody::new(body, logged.response_bytes.clone())
+        .with_cut_short_flag(logged.response_cut_short.clone());
     if let Some(limit) = response_cut {
         body = body.with_cut(limit, conn);
     }

@@ -206,13 +206,13 @@ fn recipe_differences(given: &RecipeParameters, recorded: &RecipeParameters) -> 
             path,
             digest,
             build_args,
-            ..
+            target,
         },
         RecipeParameters::Dockerfile {
             path: recorded_path,
             digest: recorded_digest,
             build_args: recorded_args,
-            ..
+            target: recorded_target,
         },
     ) = (given, recorded)
     else {
@@ -223,6 +223,19 @@ fn recipe_differences(given: &RecipeParameters, recorded: &RecipeParameters) -> 
         out.push(format!(
             "the Dockerfile `{path}` is not the one the image was built from: {digest} given, \
              {recorded_digest} recorded (`{recorded_path}`)"
+        ));
+    }
+    if target != recorded_target {
+        let stage = |t: &Option<String>| {
+            t.as_ref().map_or_else(
+                || "the last stage".to_owned(),
+                |t| format!("`--target {t}`"),
+            )
+        };
+        out.push(format!(
+            "the build made {}, the given recipe makes {}",
+            stage(recorded_target),
+            stage(target)
         ));
     }
     let names: BTreeSet<&String> = build_args.keys().chain(recorded_args.keys()).collect();
@@ -309,5 +322,87 @@ fn report_differences(printer: Printer, reference: &Reference, differences: &BTr
     ));
     for difference in differences {
         printer.warn(format!("  {difference}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dockerfile(digest: &str, args: &[(&str, &str)], target: Option<&str>) -> RecipeParameters {
+        RecipeParameters::Dockerfile {
+            path: "ctx/Dockerfile".to_owned(),
+            digest: digest.to_owned(),
+            build_args: args
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            target: target.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn dockerfile_build_args_and_target_differences_are_named() {
+        let recorded = dockerfile(
+            "sha256:a",
+            &[("TOKEN", "sha256:t"), ("OLD", "sha256:o")],
+            None,
+        );
+        assert!(recipe_differences(&recorded, &recorded).is_empty());
+        let given = dockerfile(
+            "sha256:b",
+            &[("TOKEN", "sha256:x"), ("NEW", "sha256:n")],
+            Some("test"),
+        );
+        assert_eq!(
+            recipe_differences(&given, &recorded),
+            [
+                "the Dockerfile `ctx/Dockerfile` is not the one the image was built from: sha256:b \
+                 given, sha256:a recorded (`ctx/Dockerfile`)",
+                "the build made the last stage, the given recipe makes `--target test`",
+                "`--build-arg NEW` was not given to the build",
+                "`--build-arg OLD` was given to the build: give its value with `--build-arg OLD=VALUE`",
+                "`--build-arg TOKEN`: its value is not the build's (digest sha256:x given, sha256:t recorded)",
+            ]
+        );
+    }
+
+    #[test]
+    fn context_inputs_are_matched_by_path_even_from_another_checkout() {
+        let input = |kind, name: &str, digest: &[u8]| {
+            BuildInput::new(kind, name, plinth_oci::Digest::of(digest))
+        };
+        let recorded = BTreeMap::from([
+            (
+                "/build/ctx/hello.txt".to_owned(),
+                plinth_oci::Digest::of(b"old").to_string(),
+            ),
+            (
+                "/build/ctx/conf".to_owned(),
+                plinth_oci::Digest::of(b"conf").to_string(),
+            ),
+            (
+                "/build/ctx/gone".to_owned(),
+                plinth_oci::Digest::of(b"gone").to_string(),
+            ),
+        ]);
+        let inputs = [
+            input(InputKind::HostFile, "/here/ctx/hello.txt", b"new"),
+            input(InputKind::HostDirectory, "/here/ctx/conf", b"conf"),
+            input(InputKind::HostFile, "/here/ctx/extra", b"extra"),
+        ];
+        let differences = context_differences(&inputs, &recorded, Path::new("/here/ctx"));
+        assert_eq!(differences.len(), 3, "{differences:#?}");
+        assert!(
+            differences[0].starts_with("the context file `hello.txt` differs from the build's")
+        );
+        assert_eq!(
+            differences[1],
+            "the context file `extra` is read by the given recipe but not by the build"
+        );
+        assert_eq!(
+            differences[2],
+            "the build read `/build/ctx/gone`, which the given recipe does not read"
+        );
     }
 }
