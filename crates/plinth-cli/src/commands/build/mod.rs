@@ -303,6 +303,7 @@ fn attachments_of(
             .map(|p| (p.platform.clone(), p.manifest.clone()))
             .collect(),
     };
+    let labels = parse_labels(&args.labels)?;
     let mut attachments = Vec::new();
     for build in &built.platforms {
         let container = recipes
@@ -311,7 +312,8 @@ fn attachments_of(
             .find(|(p, _)| *p == build.platform)
             .map(|(_, c)| c)
             .context("a platform was built without its recipe")?;
-        let parameters = recipe.provenance_parameters(container, &args.recipe.build_args)?;
+        let parameters =
+            recipe.provenance_parameters(container, &args.recipe.build_args, &labels)?;
         let context = plinth_attest::ProvenanceContext {
             recipe: &parameters,
             engine,
