@@ -52,6 +52,7 @@ mod result;
 mod roots;
 mod runtime;
 mod secrets;
+mod ssh;
 
 pub use error::{Error, Result};
 pub use executor::Executor;
@@ -68,6 +69,7 @@ pub use result::{BuildResult, PlatformBuild, pair_layers};
 pub use roots::{ResolvedRootImage, RootError, RootResolver};
 pub use runtime::{block_on, shared_runtime};
 pub use secrets::{BuildSecrets, SecretValue, redact_line};
+pub use ssh::BuildSsh;
 
 pub use plinth_oci;
 pub use plinth_recipe;
