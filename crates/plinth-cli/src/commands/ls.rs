@@ -93,7 +93,7 @@ pub fn run(args: LsArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
                 tag.tag,
                 digest(&tag.digest).unwrap_or_default()
             );
-            printer.result(line.trim_end().to_owned());
+            printer.result(line.trim_end());
         }
     }
     if listing.from_cache {
