@@ -18,6 +18,11 @@ fn export(dir: &Path) -> Vec<&'static str> {
         .iter()
         .map(|c| (c, &NO_EXTRA))
         .chain(input_cases::INPUT_CASES.iter().map(|c| (c, &NO_EXTRA)))
+        .chain(
+            crate::platform_cases::PLATFORM_CASES
+                .iter()
+                .map(|c| (c, &NO_EXTRA)),
+        )
         .chain(run_cases::RUN_CASES.iter().map(|(c, e)| (c, e)))
         .chain(input_cases::INPUT_MOUNT_CASES.iter().map(|(c, e)| (c, e)));
     let mut written = Vec::new();
@@ -59,21 +64,19 @@ fn benchable(case: &Case, extra: &Extra) -> bool {
     matches!(case.expect, Expect::Same)
         && !case.dockerfile.contains("{url}")
         && extra.backend_refuses.is_none()
+        && extra.ssh == run_cases::SshGiven::None
 }
 
 /// The root image `root` as the OCI layout `dir/root` (tag `latest`), both platforms.
 fn export_root(dir: &Path, root: &str) {
-    let out = std::process::Command::new("skopeo")
-        .args(["copy", "--all", "--src-tls-verify=false", "--quiet"])
-        .arg(format!("docker://{root}"))
-        .arg(format!("oci:{}:latest", dir.join("root").display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo copy of the root failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    plinth_test::skopeo([
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--quiet",
+        &format!("docker://{root}"),
+        &format!("oci:{}:latest", dir.join("root").display()),
+    ]);
 }
 
 #[test]
