@@ -168,8 +168,8 @@ impl SharedNetwork {
             Error::NetworkHelper("a run panicked while starting the network".into())
         })?;
         match &mut *readiness {
-            Readiness::Ready => return Ok(()),
-            Readiness::Failed(why) => return Err(Error::NetworkHelper(why.clone())),
+            Readiness::Ready => Ok(()),
+            Readiness::Failed(why) => Err(Error::NetworkHelper(why.clone())),
             Readiness::Starting { ready, log } => {
                 let outcome = self.await_ready_byte(ready, log.path());
                 *readiness = match &outcome {
