@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::Catalog;
-use plinth_executor::{BuildOptions, BuildSecrets};
+use plinth_executor::{BuildOptions, BuildSecrets, BuildSsh};
 use plinth_oci::{ImageLocation, Platform, Reference};
 
 use crate::ExitStatus;
@@ -79,6 +79,11 @@ pub struct BuildArgs {
     /// `id=ID,env=VAR`; repeatable. Never written to the image, the cache keys or the output.
     #[arg(long = "secret", value_name = "id=ID,src=FILE|env=VAR")]
     pub secrets: Vec<String>,
+    /// An SSH agent for `RUN --mount=type=ssh` steps, docker buildx's syntax: `default` (the
+    /// agent of `$SSH_AUTH_SOCK`), `ID=SOCKET` or `ID=KEY[,KEY…]`; repeatable. Steps reach the
+    /// agent through a socket, never the keys.
+    #[arg(long = "ssh", value_name = "default|ID[=SOCKET|KEY[,KEY…]]")]
+    pub ssh: Vec<String>,
     /// Allow what steps may ask for: `network.host` (`RUN --network=host`).
     #[arg(long = "allow", value_name = "ENTITLEMENT", value_delimiter = ',')]
     pub allow: Vec<String>,
@@ -129,6 +134,7 @@ pub fn run(
     };
     outputs::refuse_multi_platform(&outputs, &platforms)?;
     let secrets = build_secrets(&args.secrets)?;
+    let ssh = build_ssh(&args.ssh)?;
     let allow_host_network = host_network_allowed(&args.allow)?;
     let store = open_store()?;
     let engine = engine_with_client(global, registry_client(global, store)?, args.pull)?;
@@ -145,6 +151,7 @@ pub fn run(
     let mut options = BuildOptions::new(platforms.clone())
         .with_no_cache(args.no_cache)
         .with_secrets(secrets)
+        .with_ssh(ssh)
         .with_host_network_allowed(allow_host_network)
         .with_recipe_id(recipe.id.clone())
         .with_reporter(progress.clone());
@@ -227,6 +234,16 @@ fn build_secrets(specs: &[String]) -> anyhow::Result<BuildSecrets> {
             .map_err(crate::exit_status::usage_error)?;
     }
     Ok(secrets)
+}
+
+/// `--ssh` flags, each read as docker buildx reads it.
+fn build_ssh(specs: &[String]) -> anyhow::Result<BuildSsh> {
+    let mut ssh = BuildSsh::new();
+    for spec in specs {
+        ssh.add_flag(spec)
+            .map_err(crate::exit_status::usage_error)?;
+    }
+    Ok(ssh)
 }
 
 /// Whether `--allow` grants `network.host`, the one entitlement plinth knows.
