@@ -148,4 +148,25 @@ mod tests {
         assert_eq!(files["opt"].kind, ScannedKind::Directory);
         assert_eq!(files.len(), 6);
     }
+
+    #[test]
+    fn entries_serialize_with_their_type_flattened() {
+        let entry = |kind| FileEntry {
+            kind,
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 1,
+            sha256: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&entry(ScannedKind::Symlink("motd".into()))).unwrap(),
+            r#"{"type":"symlink","target":"motd","mode":511,"uid":0,"gid":0,"size":0,"mtime":1}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&entry(ScannedKind::OpaqueWhiteout)).unwrap(),
+            r#"{"type":"opaque_whiteout","mode":511,"uid":0,"gid":0,"size":0,"mtime":1}"#
+        );
+    }
 }
