@@ -23,10 +23,9 @@ use plinth_sandbox::{
 
 use crate::engine::Inner;
 use crate::error::{Error, Result};
-use crate::exec_mounts::{make_parents, materialize, remove_stubs};
+use crate::exec_mounts::{Materialized, make_parents, materialize, remove_stubs};
 use crate::files::{missing_dirs, resolve_owner};
 use crate::merged::{self, Lookup};
-use crate::snapshot::remove_tree;
 use crate::state::ImageState;
 use crate::step_context::StepContext;
 use crate::steps::PreparedMount;
@@ -144,14 +143,14 @@ pub(crate) fn run_exec(
     }
     let lowers = engine.snapshots.lowers(&state.layers)?;
     let read_dirs = engine.snapshots.read_dirs(&state.layers)?;
-    // Upper and work live in a step directory of the snapshot store, so that the upper can be
-    // renamed into place as the layer's snapshot.
-    let step_dir = engine.snapshots.step_dir()?;
-    let upper = step_dir.path().join("u");
-    let work = step_dir.path().join("w");
-    for d in [&upper, &work] {
-        fs::create_dir(d).map_err(|e| Error::io("create", d, e))?;
-    }
+    // Upper and work are step directories of the snapshot store, so that the upper can be
+    // renamed into place as the layer's snapshot; each directory is its own temp directory,
+    // without a common parent: removing a directory can cost a few ms (a discard of its block
+    // on some filesystems), so a step makes as few as it can.
+    let upper_dir = engine.snapshots.step_dir()?;
+    let work_dir = engine.snapshots.step_dir()?;
+    let upper = upper_dir.path().to_path_buf();
+    let work = work_dir.path();
     let runtime = state.config.config.clone().unwrap_or_default();
     let workdir = runtime
         .working_dir
@@ -162,7 +161,7 @@ pub(crate) fn run_exec(
     make_missing_workdir(&read_dirs, &upper, &workdir, ctx.index)?;
 
     let spec = RunSpec::new(
-        Rootfs::Overlay(OverlayRootfs::new(lowers, &upper, &work)),
+        Rootfs::Overlay(OverlayRootfs::new(lowers, &upper, work)),
         request.argv.iter().cloned(),
     )
     .with_cwd(&workdir);
@@ -171,8 +170,14 @@ pub(crate) fn run_exec(
 
     // The step's own mounts: scratch copies and secret files live until the run is over, and
     // the mount points made for them in the upper are removed after it.
-    let scratch = engine.snapshots.step_dir()?;
-    let own = materialize(request.mounts, request.secrets, scratch.path(), ctx.index)?;
+    let scratch = match request.mounts {
+        [] => None,
+        _ => Some(engine.snapshots.step_dir()?),
+    };
+    let own = match &scratch {
+        Some(dir) => materialize(request.mounts, request.secrets, dir.path(), ctx.index)?,
+        None => Materialized::default(),
+    };
     let targets: Vec<&Path> = own.mounts.iter().map(MountSpec::target).collect();
     let stubs = make_parents(&read_dirs, &upper, &targets)?;
     let mut spec = spec;
@@ -187,9 +192,11 @@ pub(crate) fn run_exec(
     run_to_success(ctx, &spec, own.redact, request.argv)?;
     remove_mount_points(&upper, &spec.scaffold_paths());
     remove_stubs(&upper, &stubs);
-    drop(scratch);
-    remove_tree(&work);
-    upper_to_layer(ctx, upper)
+    drop((scratch, work_dir));
+    // Renamed into the snapshots when the step changed something; removed on drop otherwise.
+    let layer = upper_to_layer(ctx, upper);
+    drop(upper_dir);
+    layer
 }
 
 /// A workdir step makes its directory; one still missing here (its step came before a

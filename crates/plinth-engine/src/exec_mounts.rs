@@ -16,6 +16,7 @@ use crate::merged::{self, Lookup};
 use crate::steps::PreparedMount;
 
 /// The mounts of one run, ready for the sandbox.
+#[derive(Default)]
 pub(crate) struct Materialized {
     pub(crate) mounts: Vec<MountSpec>,
     /// Env vars from `env=` secrets (over the image env and the build args).

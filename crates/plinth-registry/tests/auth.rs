@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use plinth_oci::{Reference, Store};
 use plinth_registry::{
-    Client, Credential, Credentials, Error, NoTransferReporter, PushReport, Secret,
+    Client, ClientBuilder, Credential, Credentials, Error, NoTransferReporter, PushReport, Secret,
 };
 use plinth_test::images::BusyboxImage;
 use plinth_test::proxy::{Fault, RequestKind, Rule};
-use plinth_test::{FaultProxy, LocalRegistry};
+use plinth_test::{FaultProxy, LocalRegistry, error_chain as chain};
 
 fn new_store() -> (tempfile::TempDir, plinth_oci::Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -38,17 +38,6 @@ fn fast_retry() -> plinth_registry::RetryPolicy {
         initial_backoff: std::time::Duration::from_millis(20),
         ..Default::default()
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str("\ncaused by: ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// Installs (once) a global subscriber that records every event at every level.
@@ -100,6 +89,13 @@ fn anonymous_client(store: &Store) -> Client {
 }
 
 fn basic_client(store: &plinth_oci::Store, registry: &str, password: &str) -> Client {
+    basic_client_builder(store, registry, password)
+        .build()
+        .unwrap()
+}
+
+/// A client of `registry` as `USER` with `password`, retrying fast.
+fn basic_client_builder(store: &Store, registry: &str, password: &str) -> ClientBuilder {
     let creds = Credentials::anonymous().with_explicit(
         registry,
         Credential::Basic {
@@ -110,8 +106,6 @@ fn basic_client(store: &plinth_oci::Store, registry: &str, password: &str) -> Cl
     Client::builder(store.clone())
         .with_credentials(creds)
         .with_retry_policy(fast_retry())
-        .build()
-        .unwrap()
 }
 
 /// A registry asking for `USER`/`PASSWORD` with Basic auth, or through a token service.
@@ -306,12 +300,9 @@ async fn bearer_tokens_from_a_token_service_with_cache_and_mounts() {
         image.digest().clone()
     );
 
-    let all = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap() + &text;
-    assert!(!tokens.issued_tokens().is_empty());
-    for t in tokens.issued_tokens().iter() {
-        assert!(!all.contains(t.as_str()), "a token leaked into the logs");
-    }
-    assert!(!all.contains(PASSWORD));
+    let issued = tokens.issued_tokens();
+    assert!(!issued.is_empty());
+    assert_no_credentials(&logs, &text, &issued);
 }
 
 /// Everything logged so far plus `extra`, checked for every form of the test credentials.
@@ -415,16 +406,7 @@ async fn a_token_refused_mid_upload_restarts_the_upload_once() {
     } = &fixture;
     // One blob at a time, so the counts are exact.
     let client = |store: &Store| {
-        let creds = Credentials::anonymous().with_explicit(
-            &proxy.host(),
-            Credential::Basic {
-                username: USER.into(),
-                password: Secret::new(PASSWORD),
-            },
-        );
-        Client::builder(store.clone())
-            .with_credentials(creds)
-            .with_retry_policy(fast_retry())
+        basic_client_builder(store, &proxy.host(), PASSWORD)
             .with_blob_jobs(1)
             .build()
             .unwrap()

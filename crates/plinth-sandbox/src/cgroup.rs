@@ -5,12 +5,22 @@
 //! used when the parent directory is writable; elsewhere (a container without cgroup delegation)
 //! the run goes ahead without a limit and a warning says so once per process.
 //!
+//! Moving a process into a cgroup through `cgroup.procs` takes the kernel's global threadgroup
+//! lock for writing, which waits for an RCU grace period: 5 to 25 ms per run on a busy
+//! two-core machine, on the critical path of every step. A thread moving itself is exempt
+//! from that lock, so on cgroup v1 the run's child joins by itself, writing `0` to the
+//! cgroup's `tasks` file (open in the parent, close-on-exec) before anything else can fork;
+//! it is single-threaded, so that moves the whole process. cgroup v2 has no such file for
+//! ordinary cgroups (`cgroup.threads` needs a threaded subtree); there the parent still writes
+//! the child's pid to `cgroup.procs`.
+//!
 //! Creating and removing a cgroup costs about 5 ms each on a busy machine, so a process keeps
 //! the empty cgroups of finished runs and gives them to its next runs (a build's steps reuse
 //! one). They are named `run-<pid>-<n>`; those of a process that has ended are removed by the
 //! next sandbox to start and by `plinth gc`.
 
 use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, Once};
@@ -28,6 +38,8 @@ const PARENT: &str = "plinth";
 #[derive(Debug)]
 pub(crate) struct PidsCgroup {
     dir: PathBuf,
+    /// The v1 `tasks` file, open for writing, for the child to join by itself; `None` on v2.
+    tasks: Option<OwnedFd>,
 }
 
 /// Empty cgroups of finished runs, ready for the next ones.
@@ -73,7 +85,7 @@ impl PidsCgroup {
     /// no pids controller to write to.
     pub(crate) fn acquire(limit: u32) -> Result<Option<Self>> {
         if let Some(dir) = take_idle() {
-            return PidsCgroup { dir }.limited(limit).map(Some);
+            return PidsCgroup::ready(dir, limit).map(Some);
         }
         let Some(parent) = parent_dir() else {
             static WARN: Once = Once::new();
@@ -91,13 +103,25 @@ impl PidsCgroup {
         );
         let dir = parent.join(name);
         fs::create_dir(&dir).map_err(|e| Error::io("create the cgroup", &dir, e))?;
-        PidsCgroup { dir }.limited(limit).map(Some)
+        PidsCgroup::ready(dir, limit).map(Some)
     }
 
-    fn limited(self, limit: u32) -> Result<Self> {
-        let max = self.dir.join("pids.max");
+    /// `dir` with its limit set and, on v1, its `tasks` file open.
+    fn ready(dir: PathBuf, limit: u32) -> Result<Self> {
+        let max = dir.join("pids.max");
         fs::write(&max, limit.to_string()).map_err(|e| Error::io("write", &max, e))?;
-        Ok(self)
+        let tasks = fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("tasks"))
+            .ok()
+            .map(OwnedFd::from);
+        Ok(PidsCgroup { dir, tasks })
+    }
+
+    /// The fd the child writes `0` to, to join the cgroup by itself (cgroup v1); `None` when the
+    /// parent must [`add`](Self::add) it.
+    pub(crate) fn child_joins(&self) -> Option<RawFd> {
+        self.tasks.as_ref().map(AsRawFd::as_raw_fd)
     }
 
     /// Move `pid` (before it has started any other process) into the cgroup.

@@ -9,16 +9,17 @@ use crate::cgroup::{self, PidsCgroup};
 use crate::error::{Error, Result};
 use crate::network::SharedNetwork;
 use crate::process::output::{OutputSink, RunOutcome};
-use crate::process::plan::{Action, PlanInput, build_plan};
+use crate::process::plan::{Action, PlanInput, VOLATILE_MARKER, build_plan};
 use crate::process::spawn::{Attach, Pipes, spawn_and_supervise};
-use crate::scaffold::{MountPointKind, build_scaffold, mount_point_kind};
+use crate::scaffold::{MountPointKind, Scaffold, mount_point_kind};
 use crate::spec::{MountKind, NetworkMode, OverlayRootfs, Rootfs, RunSpec, relative_target};
 use crate::user::{ResolvedUser, resolve_user};
 use crate::{caps, network, privilege, rootfs_read, seccomp};
 
 /// Runs commands in isolated rootfs views. Cheap to create; holds only a state directory where
-/// each run keeps its private mount point, scaffold layer and generated `/etc` files (removed
-/// when the run ends).
+/// each run keeps its generated `/etc` files (removed when the run ends), next to the mount
+/// point all runs share and the scaffold layers runs with the same mount points share (see
+/// [`scaffold`](crate::scaffold)).
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     state_dir: PathBuf,
@@ -48,14 +49,17 @@ impl Sandbox {
     }
 
     /// The shared network, started (or restarted, if slirp4netns has died) when needed.
-    fn shared_network(&self, log: &Path) -> Result<Arc<SharedNetwork>> {
+    /// slirp4netns logs to a run file that is removed once it has started (it keeps writing to
+    /// the open file).
+    fn shared_network(&self) -> Result<Arc<SharedNetwork>> {
         let mut slot = self.network.lock().map_err(|_| {
             Error::NetworkHelper("a run panicked while starting the network".into())
         })?;
         match slot.as_ref() {
             Some(network) if network.is_alive() => Ok(network.clone()),
             _ => {
-                let network = Arc::new(SharedNetwork::start(log)?);
+                let log = self.run_file(".network.log")?;
+                let network = Arc::new(SharedNetwork::start(log.path())?);
                 *slot = Some(network.clone());
                 Ok(network)
             }
@@ -73,23 +77,40 @@ impl Sandbox {
         }
         let sandbox = self.clone();
         std::thread::spawn(move || {
-            // The log sits in a run directory of its own, named like the runs' so that a
-            // killed process's is cleaned up the same way.
-            let dir = tempfile::Builder::new()
-                .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
-                .tempdir_in(&sandbox.state_dir);
-            let started = match &dir {
-                Ok(dir) => sandbox.shared_network(&dir.path().join("network.log")),
-                Err(e) => Err(Error::io(
-                    "create a run directory in",
-                    &sandbox.state_dir,
-                    e.kind().into(),
-                )),
-            };
+            let started = sandbox.shared_network();
             if let Err(e) = started {
                 tracing::debug!(error = %e, "the network could not be started ahead of the first run");
             }
         });
+    }
+
+    /// `run-<pid>-`: what the names of this process's run files start with.
+    fn run_prefix(&self) -> String {
+        format!("{RUN_DIR_PREFIX}{}-", std::process::id())
+    }
+
+    /// A new run file in the state directory, `run-<pid>-<random><suffix>`, removed on drop
+    /// (or with the stale runs of its process). Files, not a directory per run: removing a
+    /// directory waits for the discard of its block on a filesystem mounted `discard` without
+    /// a journal, 1 to 5 ms each on a busy machine.
+    fn run_file(&self, suffix: &str) -> Result<tempfile::NamedTempFile> {
+        tempfile::Builder::new()
+            .prefix(&self.run_prefix())
+            .suffix(suffix)
+            .tempfile_in(&self.state_dir)
+            .map_err(|e| Error::io("create a run file in", &self.state_dir, e))
+    }
+
+    /// The directory every run mounts its root on: one for all, since each run mounts in a
+    /// mount namespace of its own, where nobody else sees the mount (the host sees an empty
+    /// directory). A directory per run would cost its removal after each run.
+    fn mount_point(&self) -> Result<PathBuf> {
+        let dir = self.state_dir.join(MOUNT_POINT);
+        match fs::create_dir(&dir) {
+            Ok(()) => Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(dir),
+            Err(e) => Err(Error::io("create the mount point", &dir, e)),
+        }
     }
 
     /// Remove the run directories (`run-<pid>-*`) whose process is gone, as after `kill -9`,
@@ -113,7 +134,12 @@ impl Sandbox {
                 == Err(nix::errno::Errno::ESRCH)
             {
                 let path = entry.path();
-                fs::remove_dir_all(&path).map_err(|e| Error::io("remove", &path, e))?;
+                let gone = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
+                gone.map_err(|e| Error::io("remove", &path, e))?;
                 removed += 1;
             }
         }
@@ -133,14 +159,9 @@ impl Sandbox {
         let _enter = span.enter();
 
         let user = self::resolve_spec_user(spec)?;
-        let run_dir = tempfile::Builder::new()
-            .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
-            .tempdir_in(&self.state_dir)
-            .map_err(|e| Error::io("create a run directory in", &self.state_dir, e))?;
-        let root_mount = run_dir.path().join("root");
-        let resolv_conf = run_dir.path().join("resolv.conf");
-        let hosts = run_dir.path().join("hosts");
-        fs::create_dir(&root_mount).map_err(|e| Error::io("create", &root_mount, e))?;
+        let root_mount = self.mount_point()?;
+        let resolv_conf = self.run_file(".resolv.conf")?;
+        let hosts = self.run_file(".hosts")?;
         write_etc_files(spec, &resolv_conf, &hosts)?;
         prepare_mount_sources(spec)?;
         let mut work_lock = None;
@@ -148,10 +169,12 @@ impl Sandbox {
             Rootfs::Overlay(overlay) => {
                 check_overlay_dirs(overlay)?;
                 work_lock = Some(lock_work_dir(overlay.work())?);
-                let dir = run_dir.path().join("scaffold");
-                fs::create_dir(&dir).map_err(|e| Error::io("create", &dir, e))?;
-                build_scaffold(&dir, spec)?;
-                Some(dir)
+                refuse_unfinished_work_dir(overlay)?;
+                Some(Scaffold::for_spec(
+                    &self.state_dir,
+                    &self.run_prefix(),
+                    spec,
+                )?)
             }
             Rootfs::Directory(dir) => {
                 create_dir_mount_points(dir, spec)?;
@@ -162,18 +185,19 @@ impl Sandbox {
         let pipes = Pipes::new()?;
         let pids = PidsCgroup::acquire(spec.pids_limit)?;
         let network = match spec.network {
-            NetworkMode::Private => Some(self.shared_network(&run_dir.path().join("network.log"))?),
+            NetworkMode::Private => Some(self.shared_network()?),
             NetworkMode::Host | NetworkMode::None => None,
         };
         let steps = build_plan(&PlanInput {
             spec,
             root_mount: &root_mount,
-            scaffold: scaffold.as_deref(),
-            resolv_conf: &resolv_conf,
-            hosts: &hosts,
+            scaffold: scaffold.as_ref().map(Scaffold::path),
+            resolv_conf: resolv_conf.path(),
+            hosts: hosts.path(),
             user: &user,
             stdio: pipes.child_stdio(),
             go: pipes.child_go(),
+            cgroup_tasks: pids.as_ref().and_then(PidsCgroup::child_joins),
             netns: network.as_ref().map(|n| n.netns()),
             seccomp: &seccomp::filters()?.programs,
             last_cap: caps::last_cap(),
@@ -188,7 +212,12 @@ impl Sandbox {
             spec.timeout,
             spec.tail_bytes,
             sink,
-        )?;
+        );
+        // Whether or not supervision failed, the child has been reaped by now.
+        if let Rootfs::Overlay(overlay) = &spec.rootfs {
+            clear_volatile_marker(overlay.work())?;
+        }
+        let finished = finished?;
         drop((work_lock, network));
         if let Some(failure) = finished.setup_failure {
             return Err(match steps.get(failure.step).map(|s| &s.action) {
@@ -222,6 +251,9 @@ impl Sandbox {
     }
 }
 
+/// The mount point of every run's root, in the state directory.
+const MOUNT_POINT: &str = "root";
+
 /// Run directories are `run-<pid of the creating process>-<random>`.
 const RUN_DIR_PREFIX: &str = "run-";
 
@@ -245,15 +277,27 @@ fn resolve_spec_user(spec: &RunSpec) -> Result<ResolvedUser> {
     resolve_user(&spec.user, &spec.extra_groups, &passwd, &group)
 }
 
-fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, contents).map_err(|e| Error::io("write", &tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| Error::io("rename into place", path, e))
+/// Writes a run file whole (the child reads it only after the parent has written it) and lets
+/// every user read it, as `/etc/resolv.conf` and `/etc/hosts` are.
+fn write_run_file(file: &tempfile::NamedTempFile, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let path = file.path();
+    file.as_file()
+        .set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(|e| Error::io("set the mode of", path, e))?;
+    file.as_file()
+        .write_all(contents)
+        .map_err(|e| Error::io("write", path, e))
 }
 
 /// `/etc/resolv.conf` and `/etc/hosts` for the sandbox: bind-mounted over the rootfs's own, so
 /// they never end up in the upper directory.
-fn write_etc_files(spec: &RunSpec, resolv_conf: &Path, hosts: &Path) -> Result<()> {
+fn write_etc_files(
+    spec: &RunSpec,
+    resolv_conf: &tempfile::NamedTempFile,
+    hosts: &tempfile::NamedTempFile,
+) -> Result<()> {
     let host_resolv = match spec.network {
         NetworkMode::Host => fs::read("/etc/resolv.conf").unwrap_or_default(),
         NetworkMode::Private => {
@@ -262,12 +306,12 @@ fn write_etc_files(spec: &RunSpec, resolv_conf: &Path, hosts: &Path) -> Result<(
         }
         NetworkMode::None => Vec::new(),
     };
-    write_atomically(resolv_conf, &host_resolv)?;
+    write_run_file(resolv_conf, &host_resolv)?;
     let hosts_text = format!(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
         spec.hostname
     );
-    write_atomically(hosts, hosts_text.as_bytes())
+    write_run_file(hosts, hosts_text.as_bytes())
 }
 
 /// Bind sources must exist; cache directories are created and given their owner on first use.
@@ -324,6 +368,30 @@ fn check_overlay_dirs(overlay: &OverlayRootfs) -> Result<()> {
             "overlay upper `{}` and work `{}` must be on the same filesystem",
             overlay.upper().display(),
             overlay.work().display()
+        )));
+    }
+    Ok(())
+}
+
+/// The run's child is reaped, so its mount namespace and with it the overlay are gone: the
+/// work directory can be used again (see [`VOLATILE_MARKER`]).
+fn clear_volatile_marker(work: &Path) -> Result<()> {
+    let marker = work.join(VOLATILE_MARKER);
+    match fs::remove_dir_all(&marker) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove overlayfs's volatile marker", &marker, e)),
+    }
+}
+
+/// A work directory still marked `volatile` while its lock is free was used by a run that
+/// never finished (see [`VOLATILE_MARKER`]); overlayfs would refuse it with a bare `EINVAL`.
+fn refuse_unfinished_work_dir(overlay: &OverlayRootfs) -> Result<()> {
+    if overlay.work().join(VOLATILE_MARKER).exists() {
+        return Err(Error::InvalidSpec(format!(
+            "overlay work directory `{}` holds the mark of an earlier run that did not finish (its process or the host stopped during it), so its upper directory `{}` may be incomplete; give the run fresh upper and work directories",
+            overlay.work().display(),
+            overlay.upper().display()
         )));
     }
     Ok(())

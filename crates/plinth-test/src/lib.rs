@@ -9,6 +9,11 @@
 //! - [`busybox_rootfs`]: a minimal root file system from the static busybox, and
 //!   [`images::busybox_index`]: a two-platform busybox image written into a store;
 //!   [`arm64_busybox`]: Debian's static arm64 busybox, fetched once.
+//! - [`shared_data::shared_fixture`]: a directory made once a day for every test process of a
+//!   run (file lock, temp directory, atomic rename) under `TARGET/plinth-test-data`;
+//!   [`TestContext::seed_debian_root`] and [`shared_data::seed_store`]: a Debian root
+//!   bootstrapped once and seeded into each test's store.
+//! - [`skopeo`] and [`skopeo_json`]: the independent reader, run with a clear failure.
 //! - [`tree::image_tree`]: an image's merged file tree (type, mode, owner, size, content hash)
 //!   for comparing what two builds made.
 //! - [`TestContext`]: a temp `PLINTH_HOME`, the `plinth` binary, and filters for insta snapshots
@@ -33,6 +38,7 @@ mod arm64;
 #[cfg(feature = "checks")]
 pub mod checks;
 mod context;
+mod debian_root;
 mod error;
 mod external;
 mod file_server;
@@ -40,6 +46,8 @@ pub mod images;
 pub mod proxy;
 mod registry;
 mod rootfs;
+pub mod shared_data;
+mod skopeo;
 mod token;
 pub mod tree;
 
@@ -61,12 +69,14 @@ pub use crate::registry::{
 pub use crate::rootfs::{
     BUSYBOX_APPLETS, BUSYBOX_PATH, GROUP, PASSWD, busybox_rootfs, busybox_rootfs_tempdir,
 };
+pub use crate::skopeo::{skopeo, skopeo_json};
 pub use crate::token::{
     TOKEN_ISSUER, TOKEN_LIFETIME_SECS, TOKEN_SERVICE, TokenRequest, TokenServer,
 };
 
-/// Formats an error with its causes, one per line, for panic messages.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+/// Formats an error with its causes, one per line (`caused by: …`), for assertions and panic
+/// messages.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -18,16 +18,7 @@ pub fn require_all() -> bool {
         && require_external(External::Tool("skopeo"))
 }
 
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str("\ncaused by: ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
-}
+pub use plinth_test::error_chain;
 
 pub fn ok<T, E: std::error::Error>(result: Result<T, E>) -> T {
     result.unwrap_or_else(|e| panic!("{}", error_chain(&e)))
@@ -73,17 +64,14 @@ pub fn busybox_root() -> String {
         let layout = dir.path().join("layout");
         plinth_test::images::rootfs_layout(&rootfs, &layout).unwrap();
         let address = registry.image("buildkit/busybox:1");
-        let out = std::process::Command::new("skopeo")
-            .args(["copy", "--all", "--dest-tls-verify=false", "--quiet"])
-            .arg(format!("oci:{}:latest", layout.display()))
-            .arg(format!("docker://{address}"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "skopeo copy failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        plinth_test::skopeo([
+            "copy",
+            "--all",
+            "--dest-tls-verify=false",
+            "--quiet",
+            &format!("oci:{}:latest", layout.display()),
+            &format!("docker://{address}"),
+        ]);
         address
     })
     .clone()

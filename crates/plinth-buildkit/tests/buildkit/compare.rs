@@ -7,8 +7,8 @@ use std::path::Path;
 
 use plinth_buildkit::{BuildkitBackend, BuildkitConfig};
 use plinth_engine::{Engine, EngineConfig};
-use plinth_executor::{BuildOptions, CacheStatus};
-use plinth_oci::{Digest, ManifestDocument, Platform, Store};
+use plinth_executor::{BuildOptions, BuildResult, CacheStatus, StepReport};
+use plinth_oci::{Descriptor, Digest, ManifestDocument, Platform, Store};
 use plinth_recipe::{Container, DirectorySource, FileOptions, FileSource, Op};
 
 use crate::common::{FileServer, busybox_root, config_of, flatten, ok, require_all};
@@ -95,9 +95,50 @@ fn buildkit_and_the_embedded_engine_build_the_same_image_on_amd64_and_arm64() {
         panic!("not an index")
     };
     assert_eq!(doc.platforms().len(), 2);
-    // BuildKit reports every step that changes files (not config-only ones), in recipe order;
-    // the `FROM` may be missing, as BuildKit names it after the helper stage that shares it.
-    let filesystem_steps: Vec<usize> = recipe
+    let filesystem_steps = filesystem_steps(&recipe);
+    assert_cold_build_reports(&backend, &recipe, &built, &filesystem_steps);
+    assert_eq!(
+        server.hits.lock().unwrap().get("/tool.sh"),
+        Some(&1),
+        "a pinned URL is fetched once"
+    );
+
+    let engine_store = Store::open(work.path().join("engine-store")).unwrap();
+    let engine = ok(Engine::new(EngineConfig::new(engine_store.clone())));
+    let reference = ok(engine.build(&recipe, &options));
+    for platform in &platforms {
+        let ours = (&bk_store, &built.root);
+        let theirs = (&engine_store, &reference.root);
+        assert_same_files(&backend, ours, theirs, platform);
+        assert_same_config(ours, theirs, platform);
+    }
+
+    // Warm: everything from BuildKit's cache, and the same files.
+    let warm = ok(backend.build(&recipe, &options));
+    for p in &warm.platforms {
+        // Step 0 (`FROM`) may be re-resolved against the registry; every other step is cached.
+        assert!(
+            p.steps
+                .iter()
+                .all(|s| s.index == 0 || s.status == CacheStatus::Hit),
+            "{}: {:?}",
+            p.platform,
+            p.steps
+        );
+        assert_eq!(after_from(&p.steps), filesystem_steps);
+    }
+    for platform in &platforms {
+        assert_eq!(
+            flatten(&bk_store, &warm.root, platform),
+            flatten(&bk_store, &built.root, platform)
+        );
+    }
+}
+
+/// The indexes of the recipe's steps that change files: BuildKit reports these (not
+/// config-only ones), in recipe order.
+fn filesystem_steps(recipe: &Container) -> Vec<usize> {
+    recipe
         .ops()
         .iter()
         .enumerate()
@@ -108,10 +149,23 @@ fn buildkit_and_the_embedded_engine_build_the_same_image_on_amd64_and_arm64() {
             )
         })
         .map(|(i, _)| i)
-        .collect();
-    let after_from = |steps: &[plinth_executor::StepReport]| -> Vec<usize> {
-        steps.iter().map(|s| s.index).filter(|i| *i != 0).collect()
-    };
+        .collect()
+}
+
+/// The reported step indexes but `FROM`'s, which may be missing: BuildKit names it after the
+/// helper stage that shares it.
+fn after_from(steps: &[StepReport]) -> Vec<usize> {
+    steps.iter().map(|s| s.index).filter(|i| *i != 0).collect()
+}
+
+/// Each platform of the cold (`--no-cache`) build reports every file-changing step as run, the
+/// cache mount as BuildKit's own, no warning, and a Dockerfile without a syntax line.
+fn assert_cold_build_reports(
+    backend: &BuildkitBackend,
+    recipe: &Container,
+    built: &BuildResult,
+    filesystem_steps: &[usize],
+) {
     for p in &built.platforms {
         assert_eq!(
             after_from(&p.steps),
@@ -135,104 +189,92 @@ fn buildkit_and_the_embedded_engine_build_the_same_image_on_amd64_and_arm64() {
             "{first_run:?}"
         );
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
-        let dockerfile = ok(backend.dockerfile(&recipe, &p.platform));
+        let dockerfile = ok(backend.dockerfile(recipe, &p.platform));
         assert!(!dockerfile.contains("# syntax"), "{dockerfile}");
         assert!(
             dockerfile.contains("RUN --mount=type=cache,target=/cache"),
             "{dockerfile}"
         );
     }
-    assert_eq!(
-        server.hits.lock().unwrap().get("/tool.sh"),
-        Some(&1),
-        "a pinned URL is fetched once"
-    );
+}
 
-    let engine_store = Store::open(work.path().join("engine-store")).unwrap();
-    let engine = ok(Engine::new(EngineConfig::new(engine_store.clone())));
-    let reference = ok(engine.build(&recipe, &options));
+/// An image in a store: the store and the image's root descriptor.
+type StoredImage<'a> = (&'a Store, &'a Descriptor);
 
-    for platform in &platforms {
-        let info = ok(backend.check_builder(platform));
-        let ours = flatten(&bk_store, &built.root, platform);
-        let theirs = flatten(&engine_store, &reference.root, platform);
-        let mut differences = Vec::new();
-        for path in ours
-            .keys()
-            .chain(theirs.keys())
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            match (ours.get(path), theirs.get(path)) {
-                (Some(a), Some(b)) if a == b => {}
-                // Daemons before Docker 23 leave the cache mount point as an empty directory
-                // (a documented limit of the backend).
-                (Some(a), None)
-                    if path.as_str() == "cache"
-                        && !info.removes_mount_stubs()
-                        && (a.kind, a.mode, a.uid, a.gid) == ('d', 0o755, 0, 0) => {}
-                (a, b) => differences.push(format!("{path}: buildkit {a:?} / engine {b:?}")),
-            }
+/// BuildKit's image (`ours`) and the engine's (`theirs`) hold the same files on `platform`
+/// (but the cache mount stub old daemons leave), with the contents, owners and modes the recipe
+/// asks for.
+fn assert_same_files(
+    backend: &BuildkitBackend,
+    (our_store, our_root): StoredImage,
+    (their_store, their_root): StoredImage,
+    platform: &Platform,
+) {
+    let info = ok(backend.check_builder(platform));
+    let ours = flatten(our_store, our_root, platform);
+    let theirs = flatten(their_store, their_root, platform);
+    let mut differences = Vec::new();
+    for path in ours
+        .keys()
+        .chain(theirs.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        match (ours.get(path), theirs.get(path)) {
+            (Some(a), Some(b)) if a == b => {}
+            // Daemons before Docker 23 leave the cache mount point as an empty directory
+            // (a documented limit of the backend).
+            (Some(a), None)
+                if path.as_str() == "cache"
+                    && !info.removes_mount_stubs()
+                    && (a.kind, a.mode, a.uid, a.gid) == ('d', 0o755, 0, 0) => {}
+            (a, b) => differences.push(format!("{path}: buildkit {a:?} / engine {b:?}")),
         }
-        assert!(
-            differences.is_empty(),
-            "{platform}: the file systems differ:\n{}",
-            differences.join("\n")
-        );
-        let machine = if platform.architecture == "arm64" {
-            "aarch64"
-        } else {
-            "x86_64"
-        };
-        assert_eq!(
-            ours["app/arch"].content,
-            Digest::of(format!("{machine}\n").as_bytes()).to_string()
-        );
-        assert_eq!(
-            ours["home/airbyte/uid"].content,
-            Digest::of(b"1000\n").to_string()
-        );
-        assert_eq!(ours["app/dl/tool.sh"].mode, 0o600);
-        assert_eq!(
-            (ours["app/host.txt"].uid, ours["app/host.txt"].mode),
-            (1000, 0o640)
-        );
+    }
+    assert!(
+        differences.is_empty(),
+        "{platform}: the file systems differ:\n{}",
+        differences.join("\n")
+    );
+    let machine = if platform.architecture == "arm64" {
+        "aarch64"
+    } else {
+        "x86_64"
+    };
+    assert_eq!(
+        ours["app/arch"].content,
+        Digest::of(format!("{machine}\n").as_bytes()).to_string()
+    );
+    assert_eq!(
+        ours["home/airbyte/uid"].content,
+        Digest::of(b"1000\n").to_string()
+    );
+    assert_eq!(ours["app/dl/tool.sh"].mode, 0o600);
+    assert_eq!(
+        (ours["app/host.txt"].uid, ours["app/host.txt"].mode),
+        (1000, 0o640)
+    );
+}
 
-        let (a, b) = (
-            config_of(&bk_store, &built.root, platform),
-            config_of(&engine_store, &reference.root, platform),
-        );
-        let (ra, rb) = (
-            a.config.clone().unwrap_or_default(),
-            b.config.clone().unwrap_or_default(),
-        );
-        assert_eq!(a.architecture, platform.architecture);
-        assert_eq!(ra.user, rb.user, "user");
-        assert_eq!(a.env(), b.env(), "env");
-        assert_eq!(ra.entrypoint, rb.entrypoint, "entrypoint");
-        assert_eq!(ra.cmd, rb.cmd, "cmd");
-        assert_eq!(ra.labels, rb.labels, "labels");
-        assert_eq!(ra.working_dir, rb.working_dir, "workdir");
-        assert_eq!(ra.user.as_deref(), Some("airbyte"));
-    }
-
-    // Warm: everything from BuildKit's cache, and the same files.
-    let warm = ok(backend.build(&recipe, &options));
-    for p in &warm.platforms {
-        // Step 0 (`FROM`) may be re-resolved against the registry; every other step is cached.
-        assert!(
-            p.steps
-                .iter()
-                .all(|s| s.index == 0 || s.status == CacheStatus::Hit),
-            "{}: {:?}",
-            p.platform,
-            p.steps
-        );
-        assert_eq!(after_from(&p.steps), filesystem_steps);
-    }
-    for platform in &platforms {
-        assert_eq!(
-            flatten(&bk_store, &warm.root, platform),
-            flatten(&bk_store, &built.root, platform)
-        );
-    }
+/// The two images' configs agree on user, env, entrypoint, cmd, labels and workdir.
+fn assert_same_config(
+    (our_store, our_root): StoredImage,
+    (their_store, their_root): StoredImage,
+    platform: &Platform,
+) {
+    let (a, b) = (
+        config_of(our_store, our_root, platform),
+        config_of(their_store, their_root, platform),
+    );
+    let (ra, rb) = (
+        a.config.clone().unwrap_or_default(),
+        b.config.clone().unwrap_or_default(),
+    );
+    assert_eq!(a.architecture, platform.architecture);
+    assert_eq!(ra.user, rb.user, "user");
+    assert_eq!(a.env(), b.env(), "env");
+    assert_eq!(ra.entrypoint, rb.entrypoint, "entrypoint");
+    assert_eq!(ra.cmd, rb.cmd, "cmd");
+    assert_eq!(ra.labels, rb.labels, "labels");
+    assert_eq!(ra.working_dir, rb.working_dir, "workdir");
+    assert_eq!(ra.user.as_deref(), Some("airbyte"));
 }

@@ -63,17 +63,14 @@ fn benchable(case: &Case, extra: &Extra) -> bool {
 
 /// The root image `root` as the OCI layout `dir/root` (tag `latest`), both platforms.
 fn export_root(dir: &Path, root: &str) {
-    let out = std::process::Command::new("skopeo")
-        .args(["copy", "--all", "--src-tls-verify=false", "--quiet"])
-        .arg(format!("docker://{root}"))
-        .arg(format!("oci:{}:latest", dir.join("root").display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo copy of the root failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    plinth_test::skopeo([
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--quiet",
+        &format!("docker://{root}"),
+        &format!("oci:{}:latest", dir.join("root").display()),
+    ]);
 }
 
 #[test]

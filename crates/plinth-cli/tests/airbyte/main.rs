@@ -170,6 +170,8 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
     );
     let registry = LocalRegistry::start();
     let ctx = TestContext::new().with_registry_filter(&registry);
+    // The stand-in python root is made on the run's shared minbase root.
+    ctx.seed_debian_root("plinth/debian:bookworm-minbase");
     let flags = make_standins(&ctx, &registry);
     let standin_python = format!("{}/standin/python:bookworm", registry.host());
     assert_eq!(
@@ -177,11 +179,47 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
         [format!("python={standin_python}")]
     );
 
-    // 1. The real 3.0.0 recipe through the CLI: every step up to OCR runs (apt, PyPI), then the
-    //    long-gone poppler pin stops it with apt's own message, naming the step.
+    // 1. The real 3.0.0 recipe through the CLI stops at the long-gone poppler pin, and
+    //    `plinth outdated` says so before any build.
+    the_cli_build_stops_at_the_gone_poppler_pin(&ctx, &flags, &standin_python);
+    outdated_names_the_gone_pin_before_any_build(&ctx, &flags);
+
+    // 2. Upstream's fix (PR #62909) pinned 22.12.0-2+deb12u1; that version is gone from Debian too.
+    let catalog = plinth_airbyte::catalog();
+    let python = catalog.get(PYTHON).unwrap();
+    let version = "3.0.0".parse().unwrap();
+    let recipe = python.recipe(&version, &Platform::linux_amd64()).unwrap();
+    let (engine, subs) = engine_from_flags(&ctx, &flags);
+    the_upstream_fix_pin_is_gone_too(&engine, &recipe, &subs);
+
+    // 3. Pinned to the current bookworm security update of the same upstream version, the rest of
+    //    the recipe runs.
+    let tag = "standin/python-connector-base:3.0.0-poppler-deb12u";
+    the_moved_pin_builds_the_rest_of_the_recipe(&ctx, &engine, &recipe, &subs, tag);
+
+    // 4. The version's sanity checks, through plinth: all pass but the python version.
+    let expected: Vec<String> = python
+        .checks(&version)
+        .unwrap()
+        .iter()
+        .map(|c| c.id().to_owned())
+        .collect();
+    every_check_passes_but_the_python_version(&ctx, tag, &expected);
+
+    // 5. Java: no stand-in for Amazon Linux's yum exists offline.
+    the_java_recipe_stops_at_its_first_step(&ctx, &flags, &standin_python);
+}
+
+/// Every step up to OCR runs (apt, PyPI), then the long-gone poppler pin stops the build with
+/// apt's own message, naming the step.
+fn the_cli_build_stops_at_the_gone_poppler_pin(
+    ctx: &TestContext,
+    flags: &[String],
+    standin_python: &str,
+) {
     let out = output(
-        &ctx,
-        ctx.plinth().args(&flags).args([
+        ctx,
+        ctx.plinth().args(flags).args([
             "build",
             &format!("{PYTHON}:3.0.0"),
             "--platform",
@@ -211,12 +249,14 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
         ),
         "{stderr}"
     );
+}
 
-    // `plinth outdated` says so before any build: the suite from the (stand-in) root's own
-    // /etc/os-release, the versions from Debian's archive.
+/// `plinth outdated`: the suite from the (stand-in) root's own /etc/os-release, the versions
+/// from Debian's archive.
+fn outdated_names_the_gone_pin_before_any_build(ctx: &TestContext, flags: &[String]) {
     let out = output(
-        &ctx,
-        ctx.plinth().args(&flags).args([
+        ctx,
+        ctx.plinth().args(flags).args([
             "outdated",
             &format!("{PYTHON}:3.0.0"),
             "--platform",
@@ -253,18 +293,17 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
                 .starts_with("22.12.0-2+deb12u")),
         "{poppler}"
     );
+}
 
-    // 2. Upstream's fix (PR #62909) pinned 22.12.0-2+deb12u1; that version is gone from Debian too.
-    let catalog = plinth_airbyte::catalog();
-    let python = catalog.get(PYTHON).unwrap();
-    let recipe = python
-        .recipe(&"3.0.0".parse().unwrap(), &Platform::linux_amd64())
-        .unwrap();
-    let (engine, subs) = engine_from_flags(&ctx, &flags);
+fn the_upstream_fix_pin_is_gone_too(
+    engine: &Engine,
+    recipe: &Container,
+    subs: &ImageSubstitutions,
+) {
     let err = build_copy(
-        &engine,
-        &with_poppler_pin(&recipe, "poppler-utils=22.12.0-2+deb12u1"),
-        &subs,
+        engine,
+        &with_poppler_pin(recipe, "poppler-utils=22.12.0-2+deb12u1"),
+        subs,
         None,
     )
     .unwrap_err();
@@ -284,15 +323,21 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
         text.contains("E: Version '22.12.0-2+deb12u1' for 'poppler-utils' was not found"),
         "{text}"
     );
+}
 
-    // 3. Pinned to the current bookworm security update of the same upstream version, the rest of
-    //    the recipe runs: OCR, the NLTK helper from the mirrored `bash:latest` with the mirrored
-    //    zips, the directory merge. The earlier steps come from the cache of the CLI build.
-    let tag = "standin/python-connector-base:3.0.0-poppler-deb12u";
+/// OCR, the NLTK helper from the mirrored `bash:latest` with the mirrored zips, the directory
+/// merge: built into `tag`. The earlier steps come from the cache of the CLI build.
+fn the_moved_pin_builds_the_rest_of_the_recipe(
+    ctx: &TestContext,
+    engine: &Engine,
+    recipe: &Container,
+    subs: &ImageSubstitutions,
+    tag: &str,
+) {
     let built = build_copy(
-        &engine,
-        &with_poppler_pin(&recipe, "poppler-utils=22.12.0-2+deb12u*"),
-        &subs,
+        engine,
+        &with_poppler_pin(recipe, "poppler-utils=22.12.0-2+deb12u*"),
+        subs,
         Some(tag),
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -302,7 +347,7 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
     }
     // The nltk data in the image is the mirrored stand-in, unzipped by the mirrored busybox.
     let out = output(
-        &ctx,
+        ctx,
         ctx.plinth().args(["run", tag, "--platform", "linux/amd64", "--", "cat"]).args([
             "/usr/share/nltk_data/tokenizers/punkt/README",
             "/usr/share/nltk_data/taggers/averaged_perceptron_tagger/averaged_perceptron_tagger.pickle",
@@ -312,10 +357,13 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
         String::from_utf8_lossy(&out.stdout),
         "stand-in made by catalog/standins/make: not the real data\n".repeat(2)
     );
+}
 
-    // 4. The version's sanity checks, through plinth: all pass but the python version.
+/// `plinth check` of 3.0.0 on `tag`: every check in `expected` runs, in that order, and only
+/// `python_version` fails (the stand-in's python is Debian's 3.11.2).
+fn every_check_passes_but_the_python_version(ctx: &TestContext, tag: &str, expected: &[String]) {
     let out = output(
-        &ctx,
+        ctx,
         ctx.plinth().args([
             "check",
             &format!("{PYTHON}:3.0.0"),
@@ -343,32 +391,22 @@ fn airbyte_recipes_build_offline_through_mirrors_and_stand_ins() {
     );
     let ids: Vec<_> = rows.iter().map(|(id, _, _)| id.as_str()).collect();
     assert_eq!(
-        ids,
-        [
-            "timezone_is_utc",
-            "command_available:bash",
-            "python_version",
-            "pip_version",
-            "user_exists:airbyte",
-            "user_can_read_dir:airbyte:/airbyte",
-            "user_can_read_dir:airbyte:/usr/share/nltk_data",
-            "user_can_read_dir:airbyte:/custom_cache",
-            "user_can_write_dir:airbyte:/airbyte",
-            "poetry_version",
-            "python_env_vars",
-            "command_available:socat",
-            "socat_version",
-            "cdk_system_dependencies",
-        ],
+        ids, expected,
         "3.0.0's checks, in order (cdk_system_dependencies: pip install nltk==3.8.1 from PyPI, the nltk data, tesseract 5.3.0, poppler 22.12.0)"
     );
+}
 
-    // 5. Java: no stand-in for Amazon Linux's yum exists offline; with a Debian root the build
-    //    stops at its first step with a clear error, before any of its URL inputs is fetched.
+/// With a Debian root the java build stops at its first step with a clear error, before any of
+/// its URL inputs is fetched.
+fn the_java_recipe_stops_at_its_first_step(
+    ctx: &TestContext,
+    flags: &[String],
+    standin_python: &str,
+) {
     let out = output(
-        &ctx,
+        ctx,
         ctx.plinth()
-            .args(&flags)
+            .args(flags)
             .arg(format!(
                 "--substitute-image=amazoncorretto={standin_python}"
             ))

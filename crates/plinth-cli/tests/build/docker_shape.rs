@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use plinth_test::{External, TestContext, require_external};
 
-use super::{busybox_layout, output, stdout_ok};
+use super::{busybox_layout, docker_build_amd64, output, stdout_ok};
 
 /// A context directory `ctx` holding only `dockerfile` as its Dockerfile.
 fn context_dir(ctx: &TestContext, dockerfile: &str) -> PathBuf {
@@ -58,9 +58,9 @@ fn load_iidfile_metadata_and_label_agree_with_docker() {
     let iidfile = ctx.temp_dir().join("iid");
     let metadata = ctx.temp_dir().join("metadata.json");
     let build = |extra: &[&str]| {
-        let mut cmd = ctx.plinth();
+        let mut cmd = docker_build_amd64(&ctx);
         cmd.current_dir(&context)
-            .args(["build", "--platform", "linux/amd64", "-t", &name])
+            .args(["-t", &name])
             .args(["--label", "org.example.team=base"])
             .args(["--iidfile", iidfile.to_str().unwrap()])
             .args(["--metadata-file", metadata.to_str().unwrap()])
@@ -130,9 +130,9 @@ fn load_iidfile_metadata_and_label_agree_with_docker() {
     // A label is part of the config: another value, another image.
     let relabelled = stdout_ok(
         &ctx,
-        ctx.plinth()
+        docker_build_amd64(&ctx)
             .current_dir(&context)
-            .args(["build", "--platform", "linux/amd64", "--label"])
+            .arg("--label")
             .args(["org.example.team=other", "."]),
     );
     assert_ne!(relabelled, digest);
@@ -154,16 +154,8 @@ fn stdin_dockerfiles_and_contexts_and_buildx_outputs() {
     let oci_tar = ctx.temp_dir().join("oci.tar");
     let out = with_stdin(
         &ctx,
-        ctx.plinth()
-            .args([
-                "build",
-                "--platform",
-                "linux/amd64",
-                "-f",
-                "-",
-                "-t",
-                "a/b:1",
-            ])
+        docker_build_amd64(&ctx)
+            .args(["-f", "-", "-t", "a/b:1"])
             .args(["--output", &format!("type=local,dest={}", local.display())])
             .args(["--output", &format!("type=tar,dest={}", tree_tar.display())])
             .args(["--output", &format!("type=oci,dest={}", oci_tar.display())])
@@ -207,8 +199,7 @@ fn stdin_dockerfiles_and_contexts_and_buildx_outputs() {
     // `plinth build -` with a Dockerfile: an empty context (COPY finds nothing).
     let out = with_stdin(
         &ctx,
-        ctx.plinth()
-            .args(["build", "--platform", "linux/amd64", "-"]),
+        docker_build_amd64(&ctx).arg("-"),
         format!("FROM {root}\nRUN echo from stdin > /s\n").as_bytes(),
     );
     assert!(out.status.success());
@@ -224,8 +215,8 @@ fn stdin_dockerfiles_and_contexts_and_buildx_outputs() {
     let from_tar = ctx.temp_dir().join("from-tar");
     let out = with_stdin(
         &ctx,
-        ctx.plinth()
-            .args(["build", "--platform", "linux/amd64", "-o"])
+        docker_build_amd64(&ctx)
+            .args(["-o"])
             .arg(&from_tar)
             .arg("-"),
         &tar_bytes,
@@ -289,8 +280,7 @@ fn pull_refuses_an_unreachable_registry_where_a_plain_build_falls_back() {
     stdout_ok(&ctx, ctx.plinth().args(["copy", &layout, &image]));
     let dir = context_dir(&ctx, &format!("FROM {image}\nRUN true\n"));
     let build = |pull: bool| {
-        let mut cmd = ctx.plinth();
-        cmd.args(["build", "--platform", "linux/amd64"]);
+        let mut cmd = docker_build_amd64(&ctx);
         if pull {
             cmd.arg("--pull");
         }
@@ -325,8 +315,8 @@ fn progress_plain_streams_run_output_as_buildkit_does_and_quiet_prints_the_image
     let build = |progress: &str| {
         output(
             &ctx,
-            ctx.plinth()
-                .args(["build", "--platform", "linux/amd64", "--progress", progress])
+            docker_build_amd64(&ctx)
+                .args(["--progress", progress])
                 .arg(&dir),
         )
     };
@@ -369,8 +359,8 @@ fn progress_plain_streams_run_output_as_buildkit_does_and_quiet_prints_the_image
     let iidfile = ctx.temp_dir().join("quiet.iid");
     let quiet = output(
         &ctx,
-        ctx.plinth()
-            .args(["build", "--platform", "linux/amd64", "-q", "--iidfile"])
+        docker_build_amd64(&ctx)
+            .args(["-q", "--iidfile"])
             .arg(&iidfile)
             .arg(&dir),
     );
@@ -386,14 +376,8 @@ fn progress_plain_streams_run_output_as_buildkit_does_and_quiet_prints_the_image
     let metadata_file = ctx.temp_dir().join("quiet-metadata.json");
     stdout_ok(
         &ctx,
-        ctx.plinth()
-            .args([
-                "build",
-                "--platform",
-                "linux/amd64",
-                "-q",
-                "--metadata-file",
-            ])
+        docker_build_amd64(&ctx)
+            .args(["-q", "--metadata-file"])
             .arg(&metadata_file)
             .arg(&dir),
     );
@@ -530,8 +514,8 @@ fn local_output_matches_buildkits_local_exporter() {
     let our_iid = ctx.temp_dir().join("our-iid");
     stdout_ok(
         &ctx,
-        ctx.plinth()
-            .args(["build", "--platform", "linux/amd64", "-o"])
+        docker_build_amd64(&ctx)
+            .args(["-o"])
             .arg(&ours)
             .arg("--iidfile")
             .arg(&our_iid)

@@ -55,6 +55,14 @@ fn build_amd64(ctx: &TestContext, dockerfile: &Path) -> Command {
     build_for(ctx, dockerfile, "linux/amd64")
 }
 
+/// `plinth build --platform linux/amd64`, docker's form: the caller adds the flags and the
+/// context.
+fn docker_build_amd64(ctx: &TestContext) -> Command {
+    let mut cmd = ctx.plinth();
+    cmd.args(["build", "--platform", "linux/amd64"]);
+    cmd
+}
+
 /// The arguments of `plinth run IMAGE --platform linux/amd64 -- ARGS…`.
 fn run_amd64_args<'a>(image: &'a str, args: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec!["run", image, "--platform", "linux/amd64", "--"];

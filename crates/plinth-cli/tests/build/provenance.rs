@@ -5,7 +5,7 @@
 use plinth_oci::Digest;
 use plinth_test::{External, LocalRegistry, require_external};
 
-use crate::{busybox_layout, output, stdout_ok};
+use crate::{busybox_layout, docker_build_amd64, output, stdout_ok};
 
 #[test]
 fn a_pushed_build_carries_its_provenance() {
@@ -25,15 +25,8 @@ fn a_pushed_build_carries_its_provenance() {
     let image = registry.image(&format!("provenance/build-{}:1", std::process::id()));
     let digest = stdout_ok(
         &ctx,
-        ctx.plinth()
-            .args([
-                "build",
-                "--platform",
-                "linux/amd64",
-                "--push",
-                "--tag",
-                &image,
-            ])
+        docker_build_amd64(&ctx)
+            .args(["--push", "--tag", &image])
             .args(["--build-arg", "TOKEN=hunter2"])
             .arg(&context),
     );

@@ -36,9 +36,13 @@ fn a_debian_root_with_socat_lists_socat_at_its_dpkg_version() {
         External::Tool("gpgv")
     );
     let ctx = TestContext::new();
+    // The run's shared minbase root; socat comes from the archive, into dpkg's status.
+    ctx.seed_debian_root("plinth/debian:bookworm-minbase");
     let dockerfile = write_dockerfile(
         &ctx,
-        "FROM plinth/debian:bookworm-minbase?include=socat\nRUN echo built > /built\n",
+        "FROM plinth/debian:bookworm-minbase\n\
+         RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends socat && rm -rf /var/lib/apt/lists/*\n\
+         RUN echo built > /built\n",
     );
     let out = ctx.temp_dir().join("out");
     stdout_ok(

@@ -1,24 +1,14 @@
 //! A mistake in a family's files stops every command before anything runs: the message names
 //! the file, the line and the key, the exit status says so, and nothing is written.
 
+use crate::fixture::Catalog;
 use crate::fixture::text;
-use crate::fixture::{Catalog, FILE_REPOSITORY as REPOSITORY};
 
 #[test]
 fn a_broken_family_file_is_named_and_nothing_is_written() {
     let c = Catalog::files("files-errors");
     let manifest = c.family_dir().join("family.toml");
     let good = std::fs::read_to_string(&manifest).unwrap();
-    let release = [
-        "generate-release",
-        "--family",
-        REPOSITORY,
-        "--bump",
-        "major",
-        "--changelog",
-        "First",
-        "--no-publish",
-    ];
     let cases = [
         (
             // A misspelt key.
@@ -37,7 +27,7 @@ fn a_broken_family_file_is_named_and_nothing_is_written() {
     ];
     for (text_of_manifest, expected) in cases {
         std::fs::write(&manifest, &text_of_manifest).unwrap();
-        let out = c.run(&mut c.cmd(&release));
+        let out = c.run(&mut c.release_cmd("major", "First", false));
         assert!(!out.status.success(), "{}", text(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
         for e in expected {

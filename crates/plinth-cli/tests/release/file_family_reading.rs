@@ -82,16 +82,7 @@ fn family_dockerfile_reads_its_base_config_and_gets_a_docker_context() {
 
     // A release reads `$PATH` from the (stand-in) root's config and passes the checks on both
     // platforms; versions/1.0.0 now exists beside the working files.
-    let out = c.run(&mut c.cmd(&[
-        "generate-release",
-        "--family",
-        REPOSITORY,
-        "--bump",
-        "major",
-        "--changelog",
-        "First",
-        "--no-publish",
-    ]));
+    let out = c.run(&mut c.release_cmd("major", "First", false));
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr)

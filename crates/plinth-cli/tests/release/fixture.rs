@@ -449,17 +449,12 @@ pub fn assert_stderr_has(output: &Output, message: &str) {
 /// What `skopeo inspect FLAG` says of `image`, as JSON (`--raw`: the manifest or index;
 /// `--config`: the config behind a platform manifest `repo@digest`).
 pub fn skopeo_json(image: &str, flag: &str) -> Value {
-    let out = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", flag])
-        .arg(format!("docker://{image}"))
-        .output()
-        .expect("skopeo runs");
-    assert!(
-        out.status.success(),
-        "skopeo inspect {flag} {image}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    plinth_test::skopeo_json([
+        "inspect",
+        "--tls-verify=false",
+        flag,
+        &format!("docker://{image}"),
+    ])
 }
 
 /// What `skopeo inspect` says the tag's digest is (`None` when the tag does not exist).
@@ -472,15 +467,12 @@ pub fn skopeo_digest(image: &str) -> Option<String> {
     if !out.status.success() {
         return None;
     }
-    let out = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
-        .arg(format!("docker://{image}"))
-        .output()
-        .expect("skopeo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    let digest = plinth_test::skopeo([
+        "inspect",
+        "--tls-verify=false",
+        "--format",
+        "{{.Digest}}",
+        &format!("docker://{image}"),
+    ]);
+    Some(String::from_utf8_lossy(&digest).trim().to_owned())
 }

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
 
-use plinth_engine::{BuildOptions, CacheStatus, UrlMirror};
+use plinth_engine::{BuildOptions, BuildResult, CacheStatus, UrlMirror};
 use plinth_oci::{Digest, Platform};
 use plinth_recipe::{Container, DirectorySource, FileOptions, FileSource};
 
@@ -130,6 +131,26 @@ fn every_operation_builds_and_rebuilds_from_cache() {
 
     // Files, owners, modes, the deletion.
     let root = t.unpack(&result, &amd64, "first");
+    assert_files_owners_and_modes(&t, &root);
+    // Config and history.
+    assert_config_and_history(&t, &result, &inputs, first_exec, &root);
+    let events = recorder.events.lock().unwrap().join("\n");
+    assert!(events.contains("start 1 RUN [\"sh\",\"-c\""), "{events}");
+
+    // A second build runs nothing and gives the same image.
+    let rebuild = || recipe(&inputs, first_exec);
+    assert_a_rebuild_runs_nothing(&t, &rebuild(), &options, &result);
+    // --no-cache runs every step again.
+    assert_no_cache_runs_every_step(&t, &rebuild(), &options);
+    // Changing the first exec re-runs it and everything after it; explain says why.
+    let changed = recipe(&inputs, "echo changed > /hello.txt && rm /etc/motd");
+    assert_a_changed_step_reruns_what_follows(&t, &changed, &options);
+    // The unpinned URL is fetched on every build, keyed by content.
+    assert_an_unpinned_url_is_fetched_every_build(&t, &inputs, &rebuild, &options);
+}
+
+/// The files of the first build: contents, owners, modes, the deletion, the cache volume.
+fn assert_files_owners_and_modes(t: &TestEngine, root: &Path) {
     let read =
         |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
     assert_eq!(read("hello.txt"), "hello\n");
@@ -171,8 +192,21 @@ fn every_operation_builds_and_rebuilds_from_cache() {
             .uid(),
         1000
     );
+}
 
-    // Config and history.
+/// The image config (user, workdir, entrypoint, env, labels), its history and layers, and the
+/// URL inputs recorded for the build.
+fn assert_config_and_history(
+    t: &TestEngine,
+    result: &BuildResult,
+    inputs: &Inputs,
+    first_exec: &str,
+    root: &Path,
+) {
+    let amd64 = Platform::linux_amd64();
+    let build = &result.platforms[0];
+    let read =
+        |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
     let config = config_of(&t.store, &result.root, &amd64);
     let runtime = config.config.clone().unwrap();
     assert_eq!(runtime.user.as_deref(), Some("airbyte"));
@@ -213,36 +247,40 @@ fn every_operation_builds_and_rebuilds_from_cache() {
         build.url_inputs[&inputs.server.url("/helper.txt")],
         Digest::of(b"fetched by the helper\n")
     );
-    let events = recorder.events.lock().unwrap().join("\n");
-    assert!(events.contains("start 1 RUN [\"sh\",\"-c\""), "{events}");
+}
 
-    // A second build runs nothing and gives the same image.
-    let again = ok(t.engine.build(&recipe(&inputs, first_exec), &options));
+fn assert_a_rebuild_runs_nothing(
+    t: &TestEngine,
+    recipe: &Container,
+    options: &BuildOptions,
+    first: &BuildResult,
+) {
+    let again = ok(t.engine.build(recipe, options));
     assert_eq!(again.steps_run(), 0, "{:#?}", again.platforms[0].steps);
-    assert_eq!(again.root, result.root);
-    assert_eq!(again.platforms[0].url_inputs, build.url_inputs);
+    assert_eq!(again.root, first.root);
+    assert_eq!(again.platforms[0].url_inputs, first.platforms[0].url_inputs);
     assert!(
         again.platforms[0]
             .steps
             .iter()
             .all(|s| s.status == CacheStatus::Hit)
     );
+}
 
-    // --no-cache runs every step again.
-    let fresh = ok(t.engine.build(
-        &recipe(&inputs, first_exec),
-        &options.clone().with_no_cache(true),
-    ));
+fn assert_no_cache_runs_every_step(t: &TestEngine, recipe: &Container, options: &BuildOptions) {
+    let fresh = ok(t.engine.build(recipe, &options.clone().with_no_cache(true)));
     for step in &fresh.platforms[0].steps {
         let trivial = step.description.starts_with("FROM") || step.description.contains("cache");
         assert!(trivial || step.status == CacheStatus::Miss, "{step:#?}");
     }
+}
 
-    // Changing the first exec re-runs it and everything after it; explain says why.
-    let changed = ok(t.engine.build(
-        &recipe(&inputs, "echo changed > /hello.txt && rm /etc/motd"),
-        &options,
-    ));
+fn assert_a_changed_step_reruns_what_follows(
+    t: &TestEngine,
+    changed_recipe: &Container,
+    options: &BuildOptions,
+) {
+    let changed = ok(t.engine.build(changed_recipe, options));
     let steps = &changed.platforms[0].steps;
     assert_eq!(steps[0].status, CacheStatus::Hit);
     assert_eq!(steps[1].status, CacheStatus::Miss);
@@ -265,7 +303,16 @@ fn every_operation_builds_and_rebuilds_from_cache() {
             );
         }
     }
-    // The unpinned URL is fetched on every build, keyed by content.
+}
+
+/// The URL without a digest is fetched on each of the builds so far, and new content there
+/// misses the cache with the reason.
+fn assert_an_unpinned_url_is_fetched_every_build(
+    t: &TestEngine,
+    inputs: &Inputs,
+    recipe: &dyn Fn() -> Container,
+    options: &BuildOptions,
+) {
     assert!(inputs.server.hits.lock().unwrap()["/url.txt"] >= 4);
     inputs
         .server
@@ -273,7 +320,7 @@ fn every_operation_builds_and_rebuilds_from_cache() {
         .lock()
         .unwrap()
         .insert("/url.txt".into(), b"new content\n".to_vec());
-    let refetched = ok(t.engine.build(&recipe(&inputs, first_exec), &options));
+    let refetched = ok(t.engine.build(&recipe(), options));
     let url_step = refetched.platforms[0]
         .steps
         .iter()

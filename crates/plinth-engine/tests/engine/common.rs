@@ -1,31 +1,23 @@
-//! Fixtures: root images made here from busybox-static (and Debian minbase), an engine over a
+//! Fixtures: root images made here from busybox-static (and a Debian root shared by the run), an engine over a
 //! temp store, a recording reporter, a tiny HTTP server and helpers to read built images back.
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use plinth_engine::{BuildReporter, BuildResult, Engine, EngineConfig, StepReport};
+use plinth_engine::{BuildOptions, BuildReporter, BuildResult, Engine, EngineConfig, StepReport};
 use plinth_oci::image::resolve_manifest;
 use plinth_oci::layer::{UnpackOptions, unpack_layer};
 use plinth_oci::{Descriptor, ImageConfig, Platform, Store};
-use plinth_test::{External, require_external};
+use plinth_recipe::{Container, DebianRoot};
+use plinth_test::{External, require_external, shared_data};
 
 /// Root is needed for every build; returns false when skipping is allowed and we are not root.
 pub fn require_root() -> bool {
     plinth_test::require_external(External::Root)
 }
 
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str("\ncaused by: ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
-}
+pub use plinth_test::error_chain;
 
 /// A temp dir holding a store, and an engine over it.
 pub struct TestEngine {
@@ -44,6 +36,24 @@ impl TestEngine {
         let store = Store::open(dir.path().join("s")).unwrap();
         let engine = Engine::new(configure(EngineConfig::new(store.clone()))).unwrap();
         Self { dir, store, engine }
+    }
+
+    /// An engine whose store already holds the Debian root `root` for linux/amd64, made once
+    /// a day for every test process of the run (the CLI's tests share the same fixture).
+    pub fn with_debian_root(root: &DebianRoot, epoch: Option<u64>) -> Self {
+        let name = shared_data::debian_root_fixture_name(&root.address());
+        let fixture = shared_data::shared_fixture(&name, |dir| {
+            let made = TestEngine::new(epoch);
+            ok(made.engine.build(
+                &Container::from_debian(root.clone()),
+                &BuildOptions::new([Platform::linux_amd64()]),
+            ));
+            shared_data::seed_store(made.store.root(), &dir.join("store"))
+        })
+        .unwrap_or_else(|e| panic!("{}", error_chain(&e)));
+        let t = Self::new(epoch);
+        shared_data::seed_store(&fixture.join("store"), t.store.root()).unwrap();
+        t
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

@@ -123,13 +123,4 @@ impl TransferReporter for CountingReporter {
 }
 
 /// An error with its causes, for assertions and panic messages.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str("\ncaused by: ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+pub use plinth_test::error_chain as chain;

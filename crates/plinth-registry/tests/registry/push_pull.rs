@@ -1,4 +1,3 @@
-use std::process::Command;
 use std::sync::Arc;
 
 use plinth_oci::{Digest, MediaType, Platform, Reference};
@@ -9,21 +8,12 @@ use plinth_test::LocalRegistry;
 use crate::{CountingReporter, chain, client, new_store, small_image};
 
 fn skopeo_raw(image: &str) -> Vec<u8> {
-    let out = Command::new("skopeo")
-        .args([
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{image}"),
-        ])
-        .output()
-        .expect("skopeo must be installed");
-    assert!(
-        out.status.success(),
-        "skopeo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    plinth_test::skopeo([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{image}"),
+    ])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -92,17 +92,12 @@ async fn attached_artifacts_are_listed_under_the_referrers_tag_and_read_back() {
 
     // The tag is the one the distribution spec names, and skopeo reads it as an OCI index.
     let tag = registry.image(&format!("referrers/app:{}", referrers_tag(&subject.digest)));
-    let out = std::process::Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{tag}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let index: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let index = plinth_test::skopeo_json([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{tag}"),
+    ]);
     assert_eq!(
         index["mediaType"],
         "application/vnd.oci.image.index.v1+json"

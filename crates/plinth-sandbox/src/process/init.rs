@@ -80,6 +80,7 @@ pub(crate) fn execute<S: Syscalls>(sys: &S, steps: &[Step]) -> Failure {
             Action::LoopbackUp => sys.loopback_up(),
             Action::JoinNetwork(fd) => sys.join_netns(*fd),
             Action::AwaitParent(fd) => sys.wait_for_parent(*fd),
+            Action::JoinCgroup(fd) => sys.join_cgroup(*fd),
             Action::UnshareCgroupNamespace => sys.unshare_cgroup(),
             Action::InstallSeccomp(programs) => programs
                 .iter()

@@ -216,7 +216,9 @@ fn let_child_go_on(pid: Pid, setup: &Attach, pipes: Pipes) -> Result<[File; 3]> 
     drop((stdout.1, stderr.1, status.1, go.0, stdin));
     // The child waits for this byte before it unshares its cgroup namespace, so that the
     // namespace is rooted at the run's cgroup.
-    if let Some(pids) = &setup.pids {
+    if let Some(pids) = &setup.pids
+        && pids.child_joins().is_none()
+    {
         pids.add(pid)?;
     }
     nix::unistd::write(&go.1, &[1]).map_err(|e| Error::sys("let the sandbox process go on", e))?;

@@ -73,6 +73,9 @@ pub(crate) trait Syscalls {
     /// Block until the parent writes one byte to `fd` (it has attached the cgroup and the
     /// network); `ECANCELED` if the pipe closes instead.
     fn wait_for_parent(&self, fd: RawFd) -> SysResult;
+    /// `write(fd, "0")`: move the calling process into the cgroup whose v1 `tasks` file `fd`
+    /// is open for writing.
+    fn join_cgroup(&self, fd: RawFd) -> SysResult;
     /// `unshare(CLONE_NEWCGROUP)`: a cgroup namespace rooted at the run's own cgroup.
     fn unshare_cgroup(&self) -> SysResult;
     /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, program)`, without `no_new_privs`.

@@ -146,6 +146,10 @@ impl Syscalls for Recording {
         self.log(format!("wait_for_parent {fd}"));
         Ok(())
     }
+    fn join_cgroup(&self, fd: RawFd) -> SysResult {
+        self.log(format!("join_cgroup {fd}"));
+        Ok(())
+    }
     fn unshare_cgroup(&self) -> SysResult {
         self.log("unshare_cgroup".into());
         Ok(())

@@ -217,3 +217,45 @@ fn concurrent_runs_on_one_upper_are_refused() {
         assert!(slow.join().unwrap().0.status.success());
     });
 }
+
+/// Runs mount their overlay `volatile` (no sync of the whole upper filesystem at unmount), and
+/// the work directory is usable again by the next run; one still marked by a run that never
+/// finished is refused with a message saying so, not overlayfs's bare `EINVAL`.
+#[test]
+fn the_work_directory_serves_run_after_run_and_an_unfinished_one_is_named() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new();
+    for i in 0..3 {
+        assert_eq!(
+            f.ok(&f.sh(&format!(
+                "grep ' / overlay ' /proc/self/mounts | grep -c volatile; echo {i} > /n{i}"
+            ))),
+            "1\n"
+        );
+    }
+    for i in 0..3 {
+        assert_eq!(
+            std::fs::read_to_string(f.path("upper").join(format!("n{i}"))).unwrap(),
+            format!("{i}\n")
+        );
+    }
+    assert!(!f.path("work").join("work/incompat/volatile").exists());
+    // Between runs the state directory holds the shared mount point and scaffold, no run files.
+    let mut state: Vec<String> = std::fs::read_dir(f.path("state"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    state.sort();
+    assert_eq!(state, ["root", "scaffolds"]);
+    // What a host crash during a run leaves behind.
+    std::fs::create_dir_all(f.path("work").join("work/incompat/volatile")).unwrap();
+    let err = f
+        .sandbox
+        .run(&f.sh("true"), &mut plinth_sandbox::DiscardOutput)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("did not finish"), "{err}");
+    assert!(err.contains(&f.path("work").display().to_string()), "{err}");
+}

@@ -241,11 +241,16 @@ fn run_directories_of_killed_processes_are_removed() {
         std::fs::create_dir(dir.join("root")).unwrap();
         std::fs::write(dir.join("resolv.conf"), "nameserver 10.0.2.3\n").unwrap();
     }
+    let stale_file = state
+        .path()
+        .join(format!("run-{gone_pid}-ghi789.resolv.conf"));
+    std::fs::write(&stale_file, "nameserver 10.0.2.3\n").unwrap();
     let sandbox = Sandbox::new(state.path()).unwrap();
     assert!(
         !stale.exists(),
         "a killed process's run directory goes at start"
     );
+    assert!(!stale_file.exists(), "and so do its run files");
     assert!(live.exists(), "a live process's run directory stays");
     std::fs::create_dir(&stale).unwrap();
     assert_eq!(sandbox.remove_stale_runs().unwrap(), 1);

@@ -21,6 +21,7 @@ fn steps(spec: &RunSpec) -> Vec<Step> {
         },
         stdio: [3, 4, 5],
         go: 6,
+        cgroup_tasks: None,
         netns: Some(7),
         seccomp: &[],
         last_cap: 40,
@@ -193,6 +194,9 @@ fn a_failing_step_stops_the_walk() {
         }
         fn wait_for_parent(&self, fd: i32) -> SysResult {
             self.0.wait_for_parent(fd)
+        }
+        fn join_cgroup(&self, fd: i32) -> SysResult {
+            self.0.join_cgroup(fd)
         }
         fn unshare_cgroup(&self) -> SysResult {
             self.0.unshare_cgroup()

@@ -26,6 +26,7 @@ use crate::spec::{NetworkMode, RunSpec};
 use crate::user::ResolvedUser;
 
 pub(crate) use self::exec::ExecPlan;
+pub(crate) use self::overlay::VOLATILE_MARKER;
 
 /// A mount whose target is resolved inside the new root (symlinks cannot leave it).
 #[derive(Debug)]
@@ -83,6 +84,9 @@ pub(crate) enum Action {
     JoinNetwork(RawFd),
     /// Wait until the parent has put the process into its cgroup.
     AwaitParent(RawFd),
+    /// Move into the run's cgroup through its v1 `tasks` file (open on this fd); the parent
+    /// then has nothing to attach.
+    JoinCgroup(RawFd),
     /// A new cgroup namespace, rooted at the cgroup the parent moved the process into.
     UnshareCgroupNamespace,
     /// Install the system call filters (while `CAP_SYS_ADMIN` is still held).
@@ -123,6 +127,8 @@ pub(crate) struct PlanInput<'a> {
     pub(crate) stdio: [RawFd; 3],
     /// Read end of the pipe the parent writes one byte to when the child may go on.
     pub(crate) go: RawFd,
+    /// The v1 `tasks` file of the run's cgroup, when the child joins it itself.
+    pub(crate) cgroup_tasks: Option<RawFd>,
     /// The shared network namespace to join ([`NetworkMode::Private`]).
     pub(crate) netns: Option<RawFd>,
     pub(crate) seccomp: &'static [seccompiler::BpfProgram],
@@ -211,6 +217,9 @@ fn push_namespaces_setup(steps: &mut Steps, input: &PlanInput<'_>) -> Result<()>
     );
     if spec.network != NetworkMode::Host {
         steps.push(Action::LoopbackUp, "bring the loopback interface up");
+    }
+    if let Some(tasks) = input.cgroup_tasks {
+        steps.push(Action::JoinCgroup(tasks), "join the run's pids cgroup");
     }
     steps.push(Action::AwaitParent(input.go), "wait for the cgroup");
     steps.push(

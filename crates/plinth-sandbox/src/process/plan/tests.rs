@@ -15,6 +15,11 @@ fn user() -> ResolvedUser {
 }
 
 fn plan_for(spec: &RunSpec) -> Vec<Step> {
+    plan_joining(spec, None)
+}
+
+/// The plan when the child joins its cgroup through the v1 `tasks` file open on `cgroup_tasks`.
+fn plan_joining(spec: &RunSpec, cgroup_tasks: Option<RawFd>) -> Vec<Step> {
     let scaffold = Path::new("/state/run/scaffold");
     build_plan(&PlanInput {
         spec,
@@ -25,6 +30,7 @@ fn plan_for(spec: &RunSpec) -> Vec<Step> {
         user: &user(),
         stdio: [3, 4, 5],
         go: 6,
+        cgroup_tasks,
         netns: (spec.network() == NetworkMode::Private).then_some(7),
         seccomp: &[],
         last_cap: 40,
@@ -64,7 +70,7 @@ fn overlay_puts_the_scaffold_lowest_and_disables_redirects() {
     };
     assert_eq!(
         data.to_str().unwrap(),
-        "lowerdir=/l/top:/l/bottom:/state/run/scaffold,upperdir=/s/upper,workdir=/s/work,redirect_dir=off,metacopy=off"
+        "lowerdir=/l/top:/l/bottom:/state/run/scaffold,upperdir=/s/upper,workdir=/s/work,redirect_dir=off,metacopy=off,volatile"
     );
     assert_eq!(target.to_str().unwrap(), "/state/run/root");
 }
@@ -148,6 +154,23 @@ fn the_child_waits_for_the_parent_then_filters_before_dropping_capabilities() {
         flags.contains(MsFlags::MS_NODEV),
         "image layers are mounted nodev"
     );
+}
+
+#[test]
+fn a_child_joining_its_cgroup_does_so_before_its_cgroup_namespace() {
+    let joins = |steps: &[Step]| {
+        steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::JoinCgroup(_)))
+            .count()
+    };
+    assert_eq!(joins(&plan_for(&overlay_spec())), 0);
+    let steps = plan_joining(&overlay_spec(), Some(8));
+    assert_eq!(joins(&steps), 1);
+    let join = position(&steps, |a| matches!(a, Action::JoinCgroup(8)));
+    let cgroupns = position(&steps, |a| matches!(a, Action::UnshareCgroupNamespace));
+    let exec = position(&steps, |a| matches!(a, Action::Exec(_)));
+    assert!(join < cgroupns && cgroupns < exec);
 }
 
 #[test]
@@ -235,6 +258,7 @@ fn overlay_paths_with_separators_are_refused() {
         user: &user(),
         stdio: [0, 1, 2],
         go: 6,
+        cgroup_tasks: None,
         netns: Some(7),
         seccomp: &[],
         last_cap: 40,
