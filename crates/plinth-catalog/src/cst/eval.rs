@@ -118,7 +118,7 @@ pub(crate) fn evaluate_command(
 }
 
 fn runner_error(what: &str, path: &str, error: &RunnerError) -> Verdict {
-    let text = plinth_oci::error_chain(error);
+    let text = plinth_oci::error_chain(error.as_ref());
     Verdict::Error(format!("could not {what} `{path}` in the image: {text}"))
 }
 
