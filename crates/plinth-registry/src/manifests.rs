@@ -48,8 +48,6 @@ impl FetchedManifest {
     }
 }
 
-/// A `404` for a manifest, said the way a person asks: which tag (or digest, or repository) is
-/// missing where. The raw response goes to the debug log.
 /// The body of a manifest or index response, refused past [`MAX_MANIFEST_BYTES`] (whatever
 /// `Content-Length` said).
 pub(crate) async fn read_manifest_body(
@@ -71,9 +69,10 @@ pub(crate) async fn read_manifest_body(
     Ok(bytes)
 }
 
+/// A `404` for a manifest, said the way a person asks: which tag (or digest, or repository) is
+/// missing where. The raw response goes to the debug log (`http_error` logs it).
 async fn not_found(resp: reqwest::Response, reference: &Reference) -> Error {
     let raw = http_error(resp, "GET").await;
-    tracing::debug!("{raw}");
     let code = raw.code().map(str::to_owned);
     let what = match (code.as_deref(), reference.tag(), reference.digest()) {
         (Some("NAME_UNKNOWN"), _, _) => "repository".to_owned(),
