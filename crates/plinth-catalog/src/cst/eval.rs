@@ -24,14 +24,22 @@ fn verdict(errors: Vec<String>) -> Result<(), Verdict> {
     }
 }
 
-/// The image's environment, for `$VAR` expansion.
+/// The environment a container of the image starts with, for `$VAR` expansion: the image's
+/// `Env`, plus docker's default `PATH` when the image sets none (images made by umoci or
+/// `FROM scratch` often do not), as docker gives it to the container and as plinth's sandbox
+/// gives it to the command.
 fn image_env(s: &CheckSession<'_>) -> Vec<(String, String)> {
-    s.runner()
+    let mut env: Vec<(String, String)> = s
+        .runner()
         .image_config()
         .and_then(|c| c.config.as_ref())
         .and_then(|r| r.env.as_ref())
         .map(|env| env.iter().map(|kv| split_env(kv)).collect())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if !env.iter().any(|(k, _)| k == "PATH") {
+        env.push(("PATH".into(), plinth_recipe::reader::DEFAULT_PATH.into()));
+    }
+    env
 }
 
 fn lookup<'e>(env: &'e [(String, String)]) -> impl Fn(&str) -> Option<String> + 'e {
@@ -118,13 +126,7 @@ pub(crate) fn evaluate_command(
 }
 
 fn runner_error(what: &str, path: &str, error: &RunnerError) -> Verdict {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    let text = plinth_oci::error_chain(error.as_ref());
     Verdict::Error(format!("could not {what} `{path}` in the image: {text}"))
 }
 
