@@ -49,47 +49,7 @@ impl PlatformBuilder<'_> {
         for (n, mount) in mounts.iter().enumerate() {
             prepared.push(match mount {
                 RunMount::Bind { target, source, rw } => {
-                    let items = match source {
-                        BindSource::Host(path) => {
-                            let items = host_tree(path)?;
-                            let kind = if path.is_dir() {
-                                InputKind::HostDirectory
-                            } else {
-                                InputKind::HostFile
-                            };
-                            let digest = if path.is_dir() {
-                                tree_digest(&items)?
-                            } else {
-                                crate::files::file_digest(path)?
-                            };
-                            self.inputs.push(BuildInput::new(
-                                kind,
-                                path.display().to_string(),
-                                digest,
-                            ));
-                            items
-                        }
-                        BindSource::HostIgnoring {
-                            path,
-                            within,
-                            ignore,
-                        } => {
-                            // As for COPY: only what survives the ignore file is read and
-                            // hashed.
-                            let items = host_tree_ignoring(path, within, ignore, index)?;
-                            self.inputs.push(BuildInput::new(
-                                InputKind::HostDirectory,
-                                path.display().to_string(),
-                                tree_digest(&items)?,
-                            ));
-                            items
-                        }
-                        BindSource::Container { container, path } => {
-                            let helper = self.build_helper(container, &format!("mount-{index}-{n}"))?;
-                            let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
-                            image_tree(&dirs, &normalize_path(path), index)?
-                        }
-                    };
+                    let items = self.bind_items(index, n, source)?;
                     inputs.insert(format!("mount {target}"), tree_digest(&items)?.to_string());
                     PreparedMount::Bind {
                         target: target.clone(),
@@ -102,33 +62,81 @@ impl PlatformBuilder<'_> {
                     size: *size,
                 },
                 RunMount::Secret(secret) => {
-                    if secret.required && self.settings.secrets.get(&secret.id).is_none() {
-                        return Err(Error::Step {
-                            index,
-                            reason: format!(
-                                "the step needs the secret `{}` (`required=true`), which the build was not given: \
-                                 pass it with `--secret id={},src=FILE` or `--secret id={},env=VAR`",
-                                secret.id, secret.id, secret.id
-                            ),
-                        });
-                    }
+                    self.require_secret(index, secret)?;
                     PreparedMount::Secret(secret.clone())
                 }
                 RunMount::Ssh(ssh) => {
-                    if ssh.required && !self.settings.ssh.contains(&ssh.id) {
-                        return Err(Error::Step {
-                            index,
-                            reason: format!(
-                                "the step needs the SSH agent `{}` (`required=true`), which the build was not given: \
-                                 pass it with `--ssh {}` (the agent of $SSH_AUTH_SOCK), `--ssh {}=SOCKET` or `--ssh {}=KEY`",
-                                ssh.id, ssh.id, ssh.id, ssh.id
-                            ),
-                        });
-                    }
+                    self.require_ssh(index, ssh)?;
                     PreparedMount::Ssh(ssh.clone())
                 }
             });
         }
         Ok(Prepared::Exec(prepared))
+    }
+
+    /// The tree a bind mount shows; host sources are recorded as build inputs.
+    fn bind_items(&mut self, index: usize, n: usize, source: &BindSource) -> Result<Vec<CopyItem>> {
+        match source {
+            BindSource::Host(path) => {
+                let items = host_tree(path)?;
+                let (kind, digest) = if path.is_dir() {
+                    (InputKind::HostDirectory, tree_digest(&items)?)
+                } else {
+                    (InputKind::HostFile, crate::files::file_digest(path)?)
+                };
+                self.inputs
+                    .push(BuildInput::new(kind, path.display().to_string(), digest));
+                Ok(items)
+            }
+            BindSource::HostIgnoring {
+                path,
+                within,
+                ignore,
+            } => {
+                // As for COPY: only what survives the ignore file is read and hashed.
+                let items = host_tree_ignoring(path, within, ignore, index)?;
+                self.inputs.push(BuildInput::new(
+                    InputKind::HostDirectory,
+                    path.display().to_string(),
+                    tree_digest(&items)?,
+                ));
+                Ok(items)
+            }
+            BindSource::Container { container, path } => {
+                let helper = self.build_helper(container, &format!("mount-{index}-{n}"))?;
+                let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
+                image_tree(&dirs, &normalize_path(path), index)
+            }
+        }
+    }
+
+    /// A `required=true` secret the build was not given stops the step before it runs.
+    fn require_secret(&self, index: usize, secret: &SecretMount) -> Result<()> {
+        if secret.required && self.settings.secrets.get(&secret.id).is_none() {
+            return Err(Error::Step {
+                index,
+                reason: format!(
+                    "the step needs the secret `{}` (`required=true`), which the build was not given: \
+                     pass it with `--secret id={},src=FILE` or `--secret id={},env=VAR`",
+                    secret.id, secret.id, secret.id
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// A `required=true` SSH agent the build was not given stops the step before it runs.
+    fn require_ssh(&self, index: usize, ssh: &SshMount) -> Result<()> {
+        if ssh.required && !self.settings.ssh.contains(&ssh.id) {
+            return Err(Error::Step {
+                index,
+                reason: format!(
+                    "the step needs the SSH agent `{}` (`required=true`), which the build was not given: \
+                     pass it with `--ssh {}` (the agent of $SSH_AUTH_SOCK), `--ssh {}=SOCKET` or `--ssh {}=KEY`",
+                    ssh.id, ssh.id, ssh.id, ssh.id
+                ),
+            });
+        }
+        Ok(())
     }
 }
