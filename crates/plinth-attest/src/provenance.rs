@@ -57,9 +57,13 @@ pub enum RecipeParameters {
         /// The digest of its bytes.
         digest: String,
         /// `--build-arg` names, each with the digest of its value (an attestation is public and
-        /// a build arg may be a secret), or `from the environment`.
+        /// a build arg may be a secret); a `NAME` taken from the environment by the digest of
+        /// the environment's value, and not at all when the environment lacks it (docker's rule).
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         build_args: BTreeMap<String, String>,
+        /// `--label`s, by value: the image config shows them anyway, and a rebuild needs them.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        labels: BTreeMap<String, String>,
         /// `--target`, when given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,

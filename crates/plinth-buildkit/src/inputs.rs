@@ -38,6 +38,12 @@ pub(crate) fn build_inputs(
 }
 
 fn collect_roots(container: &Container, roots: &RootDigests<'_>, inputs: &mut Vec<BuildInput>) {
+    // A stage pinned to another platform (`FROM --platform=…`) resolved its roots there.
+    let pinned = RootDigests {
+        platform: container.run_platform(roots.platform),
+        ..*roots
+    };
+    let roots = &pinned;
     for op in container.ops() {
         match op {
             Op::From { source } => {

@@ -170,7 +170,7 @@ impl Preparer<'_> {
             };
             ops.push(op);
         }
-        Ok(Container::from_ops(ops))
+        Ok(container.with_ops(ops))
     }
 
     /// The network of a `RUN`: `none` and `host` dropped, with a warning, for builders whose
@@ -326,9 +326,10 @@ impl Preparer<'_> {
                     size: None,
                 })
             }
-            RunMount::Bind { .. } | RunMount::Tmpfs { .. } | RunMount::Secret(_) => {
-                Ok(mount.clone())
-            }
+            RunMount::Bind { .. }
+            | RunMount::Tmpfs { .. }
+            | RunMount::Secret(_)
+            | RunMount::Ssh(_) => Ok(mount.clone()),
         }
     }
 

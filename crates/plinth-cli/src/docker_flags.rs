@@ -162,12 +162,6 @@ const REFUSED: &[Refused] = &[
         takes_value: true,
         why: "per-stage cache bypass is not supported; `--no-cache` runs every step",
     },
-    Refused {
-        long: "ssh",
-        short: None,
-        takes_value: true,
-        why: "SSH agent forwarding into RUN steps is not supported",
-    },
 ];
 
 /// docker's `--rm` and `--force-rm` (remove intermediate containers) describe what plinth

@@ -85,6 +85,7 @@ impl Recipe<'_> {
         &self,
         built: &Container,
         build_args: &[String],
+        labels: &std::collections::BTreeMap<String, String>,
     ) -> anyhow::Result<plinth_attest::RecipeParameters> {
         Ok(match &self.source {
             Source::Catalog {
@@ -113,14 +114,16 @@ impl Recipe<'_> {
                 digest: plinth_oci::Digest::of(text.as_bytes()).to_string(),
                 build_args: build_args
                     .iter()
-                    .map(|arg| match arg.split_once('=') {
-                        Some((name, value)) => (
-                            name.to_owned(),
-                            plinth_oci::Digest::of(value.as_bytes()).to_string(),
-                        ),
-                        None => (arg.clone(), "from the environment".to_owned()),
+                    .map(|arg| build_arg_value(arg))
+                    .filter_map(Result::transpose)
+                    .map(|arg| {
+                        arg.map(|(name, value)| {
+                            let digest = plinth_oci::Digest::of(value.as_bytes());
+                            (name, digest.to_string())
+                        })
                     })
-                    .collect(),
+                    .collect::<anyhow::Result<_>>()?,
+                labels: labels.clone(),
                 target: options.target.clone(),
             },
         })
@@ -272,11 +275,19 @@ fn parent_dir(file: &Path) -> PathBuf {
     }
 }
 
-/// Adds one `--build-arg`: `NAME=VALUE`, or `NAME` taking the environment's value as docker
-/// does (unset, it is not given at all).
+/// Adds one `--build-arg` (see [`build_arg_value`]).
 fn with_build_arg(options: ReaderOptions, arg: &str) -> anyhow::Result<ReaderOptions> {
-    Ok(match arg.split_once('=') {
+    Ok(match build_arg_value(arg)? {
         Some((name, value)) => options.with_build_arg(name, value),
+        None => options,
+    })
+}
+
+/// One `--build-arg`'s name and value: `NAME=VALUE`, or `NAME` taking the environment's value
+/// as docker does (`None` when the environment lacks it: it is not given at all).
+fn build_arg_value(arg: &str) -> anyhow::Result<Option<(String, String)>> {
+    Ok(match arg.split_once('=') {
+        Some((name, value)) => Some((name.to_owned(), value.to_owned())),
         None => match std::env::var_os(arg) {
             Some(value) => {
                 let value = value.into_string().map_err(|_| {
@@ -284,9 +295,9 @@ fn with_build_arg(options: ReaderOptions, arg: &str) -> anyhow::Result<ReaderOpt
                         "`--build-arg {arg}`: the environment's value is not UTF-8"
                     ))
                 })?;
-                options.with_build_arg(arg, value)
+                Some((arg.to_owned(), value))
             }
-            None => options,
+            None => None,
         },
     })
 }

@@ -59,6 +59,7 @@ impl Engine {
                             no_cache: options.no_cache,
                             reporter: options.reporter.as_ref(),
                             secrets: &options.secrets,
+                            ssh: &options.ssh,
                             allow_host_network: options.allow_host_network
                                 || inner.network == plinth_sandbox::NetworkMode::Host,
                             labels: &options.labels,

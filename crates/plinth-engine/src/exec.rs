@@ -128,6 +128,7 @@ pub(crate) struct ExecRequest<'a> {
     /// Its own mounts.
     pub(crate) mounts: &'a [PreparedMount],
     pub(crate) secrets: &'a BuildSecrets,
+    pub(crate) ssh: &'a plinth_executor::BuildSsh,
 }
 
 /// Runs the request on top of `state`; returns the layer it produced, if it changed anything.
@@ -175,7 +176,12 @@ pub(crate) fn run_exec(
         _ => Some(engine.snapshots.step_dir()?),
     };
     let own = match &scratch {
-        Some(dir) => materialize(request.mounts, request.secrets, dir.path(), ctx.index)?,
+        Some(dir) => materialize(
+            request.mounts,
+            (request.secrets, request.ssh),
+            dir.path(),
+            ctx.index,
+        )?,
         None => Materialized::default(),
     };
     let targets: Vec<&Path> = own.mounts.iter().map(MountSpec::target).collect();
@@ -190,6 +196,8 @@ pub(crate) fn run_exec(
     let spec = crate::trust::with_host_trust(spec, engine.step_ca_bundle.as_deref());
 
     run_to_success(ctx, &spec, own.redact, request.argv)?;
+    // The agent relays stop before the scratch directory holding their sockets goes.
+    drop(own.agents);
     remove_mount_points(&upper, &spec.scaffold_paths());
     remove_stubs(&upper, &stubs);
     drop((scratch, work_dir));

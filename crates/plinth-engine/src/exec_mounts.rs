@@ -1,18 +1,19 @@
 //! Making an exec's own mounts real for one run: bind sources written to a scratch directory
 //! outside the image (read-only, or writable with the changes thrown away), tmpfs, secret files
-//! and env vars. Mount points the image lacks, and the parents made for them, are removed from
+//! and env vars, SSH agent sockets (`ssh_proxy.rs`). Mount points the image lacks, and the parents made for them, are removed from
 //! the step's changes afterwards, as current BuildKit removes its mount stubs.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use plinth_executor::BuildSecrets;
+use plinth_executor::{BuildSecrets, BuildSsh};
 use plinth_sandbox::MountSpec;
 
 use crate::error::{Error, Result};
 use crate::files::{CopyItem, ItemKind};
 use crate::merged::{self, Lookup};
+use crate::ssh_proxy::AgentProxy;
 use crate::steps::PreparedMount;
 
 /// The mounts of one run, ready for the sandbox.
@@ -23,12 +24,14 @@ pub(crate) struct Materialized {
     pub(crate) env: Vec<(String, String)>,
     /// Secret values in text form, kept out of the step's output.
     pub(crate) redact: Vec<String>,
+    /// The SSH agent relays, running until dropped after the run.
+    pub(crate) agents: Vec<AgentProxy>,
 }
 
 /// Writes what `mounts` show under `scratch` (a directory that is removed after the run).
 pub(crate) fn materialize(
     mounts: &[PreparedMount],
-    secrets: &BuildSecrets,
+    (secrets, ssh): (&BuildSecrets, &BuildSsh),
     scratch: &Path,
     index: usize,
 ) -> Result<Materialized> {
@@ -36,7 +39,9 @@ pub(crate) fn materialize(
         mounts: Vec::new(),
         env: Vec::new(),
         redact: Vec::new(),
+        agents: Vec::new(),
     };
+    let mut ssh_mounts = 0;
     for (n, mount) in mounts.iter().enumerate() {
         match mount {
             PreparedMount::Bind { target, items, rw } => {
@@ -72,6 +77,24 @@ pub(crate) fn materialize(
                     })?;
                     out.env.push((name.clone(), value));
                 }
+            }
+            PreparedMount::Ssh(mount) => {
+                // As BuildKit: `SSH_AUTH_SOCK` names the first ssh mount's socket.
+                if ssh_mounts == 0 {
+                    out.env
+                        .push(("SSH_AUTH_SOCK".to_owned(), mount.target.clone()));
+                }
+                ssh_mounts += 1;
+                // An optional agent the build was not given is skipped, as in BuildKit.
+                let Some(agent) = ssh.socket(&mount.id) else {
+                    continue;
+                };
+                let agent = agent.map_err(|reason| Error::Step { index, reason })?;
+                let socket = scratch.join(format!("ssh-{n}"));
+                out.agents.push(AgentProxy::start(
+                    &socket, &agent, mount.uid, mount.gid, mount.mode,
+                )?);
+                out.mounts.push(MountSpec::bind(&socket, &mount.target));
             }
         }
     }

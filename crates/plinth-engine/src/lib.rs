@@ -68,6 +68,7 @@ mod platform;
 mod resolve;
 mod run;
 mod snapshot;
+mod ssh_proxy;
 mod state;
 mod step_context;
 mod step_description;

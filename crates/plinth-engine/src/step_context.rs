@@ -8,6 +8,7 @@ use crate::engine::Inner;
 /// What one step runs with.
 pub(crate) struct StepContext<'a> {
     pub(crate) engine: &'a Inner,
+    /// The platform built for (progress and errors are reported under it).
     pub(crate) platform: &'a Platform,
     pub(crate) index: usize,
     pub(crate) description: &'a str,

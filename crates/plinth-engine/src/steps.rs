@@ -62,6 +62,7 @@ pub(crate) struct BuildSettings<'a> {
     pub(crate) no_cache: bool,
     pub(crate) reporter: &'a dyn BuildReporter,
     pub(crate) secrets: &'a BuildSecrets,
+    pub(crate) ssh: &'a plinth_executor::BuildSsh,
     pub(crate) allow_host_network: bool,
     /// Labels of the final image (none for a helper stage).
     pub(crate) labels: &'a BTreeMap<String, String>,
@@ -72,7 +73,12 @@ pub(crate) static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
 struct PlatformBuilder<'a> {
     engine: &'a Inner,
+    /// The platform the steps run on: the container's own (`FROM --platform=…`), else the
+    /// build's.
     platform: &'a Platform,
+    /// The platform built for: the image's, the one progress is reported under, the one helper
+    /// stages without a platform of their own are built on.
+    target: &'a Platform,
     settings: BuildSettings<'a>,
     recipe_id: &'a str,
     previous: Option<BuildRecord>,
@@ -86,20 +92,26 @@ struct PlatformBuilder<'a> {
     helpers: BTreeMap<String, PlatformBuild>,
 }
 
-/// Builds `container` for one platform.
+/// Builds `container` for one platform (its steps run on the container's own platform when it
+/// has one).
 pub(crate) fn build_platform(
     engine: &Inner,
     container: &Container,
-    platform: &Platform,
+    target: &Platform,
     settings: BuildSettings<'_>,
     recipe_id: &str,
 ) -> Result<PlatformBuild> {
+    let platform = container.run_platform(target);
+    if platform != target {
+        crate::platform::check_platform(platform)?;
+    }
     let mut builder = PlatformBuilder {
         engine,
         platform,
+        target,
         settings,
         recipe_id,
-        previous: engine.cache.last_build(recipe_id, platform),
+        previous: engine.cache.last_build(recipe_id, target),
         state: {
             // BuildKit's empty image: the default PATH and `/` as the workdir.
             let mut state = ImageState::scratch(platform);
@@ -130,7 +142,7 @@ impl PlatformBuilder<'_> {
         let description = describe(step.op);
         self.settings
             .reporter
-            .on_step_start(self.platform, step.index, &description);
+            .on_step_start(self.target, step.index, &description);
         let started = Instant::now();
         let parent = self.state.key.clone();
         let mut inputs = BTreeMap::new();
@@ -162,7 +174,7 @@ impl PlatformBuilder<'_> {
             layer: outcome.layer,
         };
         tracing::debug!(index = report.index, status = ?report.status, "{}", report.explanation);
-        self.settings.reporter.on_step_done(self.platform, &report);
+        self.settings.reporter.on_step_done(self.target, &report);
         self.reports.push(report);
         Ok(())
     }
@@ -176,7 +188,7 @@ impl PlatformBuilder<'_> {
         if let Err(e) =
             self.engine
                 .cache
-                .save_partial(self.recipe_id, self.platform, &record, &layers)
+                .save_partial(self.recipe_id, self.target, &record, &layers)
         {
             tracing::warn!(error = %e, "could not record the layers of a failed build");
         }
@@ -186,6 +198,13 @@ impl PlatformBuilder<'_> {
         let engine = self.engine;
         let flavor = engine.media_types;
         let mut config = self.state.config;
+        if self.platform != self.target {
+            // BuildKit labels an image with the platform built for, whatever platform its
+            // last stage's files came from.
+            config.architecture.clone_from(&self.target.architecture);
+            config.os.clone_from(&self.target.os);
+            config.variant.clone_from(&self.target.variant);
+        }
         if !self.settings.labels.is_empty() {
             config
                 .runtime_mut()
@@ -210,16 +229,16 @@ impl PlatformBuilder<'_> {
         let manifest_descriptor = engine
             .store
             .write_manifest(&manifest)?
-            .with_platform(self.platform.clone());
+            .with_platform(self.target.clone());
         let kept: Vec<Descriptor> = self.state.layers.iter().map(|(d, _)| d.clone()).collect();
         engine.cache.save_build(
             self.recipe_id,
-            self.platform,
+            self.target,
             &BuildRecord { steps: self.traces },
             &kept,
         )?;
         Ok(PlatformBuild::new(
-            self.platform.clone(),
+            self.target.clone(),
             manifest_descriptor,
             &manifest,
             config_descriptor,

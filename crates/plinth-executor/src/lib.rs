@@ -49,6 +49,7 @@ mod report;
 mod result;
 mod runtime;
 mod secrets;
+mod ssh;
 
 pub use error::{Error, Result};
 pub use executor::Executor;
@@ -64,6 +65,7 @@ pub use report::{BuildReporter, CacheStatus, NoReporter, StepReport};
 pub use result::{BuildResult, PlatformBuild, pair_layers};
 pub use runtime::{block_on, shared_runtime};
 pub use secrets::{BuildSecrets, SecretValue, redact_line};
+pub use ssh::BuildSsh;
 
 pub use plinth_oci;
 pub use plinth_recipe;

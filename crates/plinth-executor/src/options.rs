@@ -7,6 +7,7 @@ use plinth_oci::Platform;
 
 use crate::report::{BuildReporter, NoReporter};
 use crate::secrets::BuildSecrets;
+use crate::ssh::BuildSsh;
 
 /// What to build and how.
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct BuildOptions {
     pub reporter: Arc<dyn BuildReporter>,
     /// Secrets `RUN --mount=type=secret` steps may use (never in a layer, key or log).
     pub secrets: BuildSecrets,
+    /// SSH agents `RUN --mount=type=ssh` steps may use (only a socket reaches the step).
+    pub ssh: BuildSsh,
     /// Whether steps may ask for the host's network (`RUN --network=host`; BuildKit's
     /// `network.host` entitlement, docker's `--allow network.host`).
     pub allow_host_network: bool,
@@ -40,6 +43,7 @@ impl std::fmt::Debug for BuildOptions {
             .field("recipe_id", &self.recipe_id)
             .field("tag", &self.tag)
             .field("secrets", &self.secrets.ids().collect::<Vec<_>>())
+            .field("ssh", &self.ssh.ids().collect::<Vec<_>>())
             .field("allow_host_network", &self.allow_host_network)
             .field("labels", &self.labels)
             .finish_non_exhaustive()
@@ -56,6 +60,7 @@ impl Default for BuildOptions {
             labels: BTreeMap::new(),
             reporter: Arc::new(NoReporter),
             secrets: BuildSecrets::new(),
+            ssh: BuildSsh::new(),
             allow_host_network: false,
         }
     }
@@ -91,6 +96,12 @@ impl BuildOptions {
     /// Sets [`BuildOptions::secrets`].
     pub fn with_secrets(mut self, secrets: BuildSecrets) -> Self {
         self.secrets = secrets;
+        self
+    }
+
+    /// Sets [`BuildOptions::ssh`].
+    pub fn with_ssh(mut self, ssh: BuildSsh) -> Self {
+        self.ssh = ssh;
         self
     }
 

@@ -61,7 +61,7 @@ fn collect(container: &Container, inputs: &mut Vec<BuildInput>) -> Result<()> {
                             source: BindSource::Container { container, .. },
                             ..
                         } => collect(container, inputs)?,
-                        RunMount::Tmpfs { .. } | RunMount::Secret(_) => {}
+                        RunMount::Tmpfs { .. } | RunMount::Secret(_) | RunMount::Ssh(_) => {}
                     }
                 }
             }

@@ -75,9 +75,10 @@ pub use inputs::{FileTarget, resolve_in_context};
 pub use op::{DirectorySource, ExecOptions, FileOptions, FileSource, Network, Op};
 pub use reader::{
     BaseConfig, BaseError, BaseResolver, DockerfileRead, ReaderOptions, base_images,
-    parse_dockerfile, parse_dockerfile_with, read_dockerfile, read_dockerfile_resolved,
+    base_images_by_platform, parse_dockerfile, parse_dockerfile_with, read_dockerfile,
+    read_dockerfile_resolved,
 };
-pub use run_mount::{BindSource, RunMount, SecretMount};
+pub use run_mount::{BindSource, DEFAULT_SSH_ID, RunMount, SecretMount, SshMount};
 pub use setting::{HealthCheck, ImageSetting};
 pub use source::{ImageSource, SourceKind};
 pub use state::{CacheMount, ContainerState, Step, Steps};

@@ -53,6 +53,6 @@ impl Container {
                 op => out.push(op.clone()),
             }
         }
-        Container::from_ops(out)
+        self.with_ops(out)
     }
 }

@@ -1,5 +1,5 @@
-//! Mounts of one exec (a Dockerfile's `RUN --mount=type=bind|tmpfs|secret`): build-time only,
-//! never part of the step's layer.
+//! Mounts of one exec (a Dockerfile's `RUN --mount=type=bind|tmpfs|secret|ssh`): build-time
+//! only, never part of the step's layer.
 //!
 //! Unlike a cache mount ([`Op::MountedCache`](crate::Op::MountedCache), which stays active for
 //! later execs), these belong to the one [`Op::Exec`](crate::Op::Exec) that lists them, as in
@@ -38,6 +38,8 @@ pub enum RunMount {
     },
     /// A secret given to the build (`--secret id=…`), as a file or an env var.
     Secret(SecretMount),
+    /// An SSH agent given to the build (`--ssh id=…`), forwarded as a socket.
+    Ssh(SshMount),
 }
 
 /// Where a bind mount's contents come from.
@@ -95,6 +97,62 @@ pub struct SecretMount {
     pub gid: u32,
 }
 
+/// An SSH agent socket: the agent is the build's, looked up by `id`; only the placement is
+/// recipe. The exec's `SSH_AUTH_SOCK` names the first one's target, as in BuildKit.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshMount {
+    /// The agent's id (`--ssh id=…`), `default` unless named.
+    pub id: String,
+    /// The socket's path (BuildKit's default, `/run/buildkit/ssh_agent.<n>` for the n-th ssh
+    /// mount of the exec, is written out by the reader).
+    pub target: String,
+    /// Fail when the build was not given the agent (else the mount is skipped).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub required: bool,
+    /// Permission bits of the socket.
+    #[serde(
+        default = "default_ssh_mode",
+        skip_serializing_if = "is_default_ssh_mode"
+    )]
+    pub mode: u32,
+    /// Owner uid of the socket.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub uid: u32,
+    /// Owner gid of the socket.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gid: u32,
+}
+
+/// BuildKit's id of an SSH agent a mount does not name.
+pub const DEFAULT_SSH_ID: &str = "default";
+
+/// BuildKit's mode of an SSH agent socket.
+pub const DEFAULT_SSH_MODE: u32 = 0o600;
+
+fn default_ssh_mode() -> u32 {
+    DEFAULT_SSH_MODE
+}
+
+fn is_default_ssh_mode(mode: &u32) -> bool {
+    *mode == DEFAULT_SSH_MODE
+}
+
+impl SshMount {
+    /// The agent `id` at BuildKit's socket path for the `n`-th ssh mount of an exec (from 0),
+    /// optional, mode 0600, owned by root.
+    pub fn new(id: impl Into<String>, n: usize) -> Self {
+        Self {
+            id: id.into(),
+            target: format!("/run/buildkit/ssh_agent.{n}"),
+            required: false,
+            mode: DEFAULT_SSH_MODE,
+            uid: 0,
+            gid: 0,
+        }
+    }
+}
+
 /// BuildKit's mode of a secret file.
 pub const DEFAULT_SECRET_MODE: u32 = 0o400;
 
@@ -145,6 +203,7 @@ impl RunMount {
         match self {
             RunMount::Bind { target, .. } | RunMount::Tmpfs { target, .. } => Some(target.clone()),
             RunMount::Secret(secret) => secret.file_target(),
+            RunMount::Ssh(ssh) => Some(ssh.target.clone()),
         }
     }
 
@@ -155,7 +214,10 @@ impl RunMount {
                 source: BindSource::Container { container, path },
                 ..
             } => Some((container, path)),
-            RunMount::Bind { .. } | RunMount::Tmpfs { .. } | RunMount::Secret(_) => None,
+            RunMount::Bind { .. }
+            | RunMount::Tmpfs { .. }
+            | RunMount::Secret(_)
+            | RunMount::Ssh(_) => None,
         }
     }
 
@@ -193,6 +255,20 @@ impl RunMount {
                     && (env.is_empty() || env.contains('=') || env.contains(char::is_whitespace))
                 {
                     out.push(format!("`{env}` is not an env var name"));
+                }
+            }
+            RunMount::Ssh(ssh) => {
+                if ssh.id.is_empty() || ssh.id.contains([',', '=']) {
+                    out.push(format!(
+                        "`{}` is not an SSH agent id: non-empty, without `,` or `=`",
+                        ssh.id
+                    ));
+                }
+                if ssh.mode > 0o7777 {
+                    out.push(format!(
+                        "ssh socket mode {:o} has bits beyond 0o7777",
+                        ssh.mode
+                    ));
                 }
             }
         }
@@ -246,6 +322,22 @@ impl RunMount {
                 }
                 flag
             }
+            RunMount::Ssh(s) => {
+                let mut flag = format!("type=ssh,id={},target={}", s.id, s.target);
+                if s.required {
+                    flag.push_str(",required=true");
+                }
+                if s.mode != DEFAULT_SSH_MODE {
+                    flag.push_str(&format!(",mode={:04o}", s.mode));
+                }
+                if s.uid != 0 {
+                    flag.push_str(&format!(",uid={}", s.uid));
+                }
+                if s.gid != 0 {
+                    flag.push_str(&format!(",gid={}", s.gid));
+                }
+                flag
+            }
         }
     }
 }
@@ -253,26 +345,39 @@ impl RunMount {
 impl Container {
     /// The ids of the secrets the recipe's execs mount, helper containers included.
     pub fn secret_ids(&self) -> std::collections::BTreeSet<String> {
+        self.mount_ids(&|mount| match mount {
+            RunMount::Secret(secret) => Some(&secret.id),
+            RunMount::Bind { .. } | RunMount::Tmpfs { .. } | RunMount::Ssh(_) => None,
+        })
+    }
+
+    /// The ids of the SSH agents the recipe's execs mount, helper containers included.
+    pub fn ssh_ids(&self) -> std::collections::BTreeSet<String> {
+        self.mount_ids(&|mount| match mount {
+            RunMount::Ssh(ssh) => Some(&ssh.id),
+            RunMount::Bind { .. } | RunMount::Tmpfs { .. } | RunMount::Secret(_) => None,
+        })
+    }
+
+    fn mount_ids(
+        &self,
+        id_of: &dyn Fn(&RunMount) -> Option<&String>,
+    ) -> std::collections::BTreeSet<String> {
         let mut out = std::collections::BTreeSet::new();
         for op in self.ops() {
             match op {
                 crate::Op::Exec { mounts, .. } => {
                     for mount in mounts {
-                        match mount {
-                            RunMount::Secret(secret) => {
-                                out.insert(secret.id.clone());
-                            }
-                            RunMount::Bind { .. } | RunMount::Tmpfs { .. } => {}
-                        }
+                        out.extend(id_of(mount).cloned());
                         if let Some((helper, _)) = mount.helper() {
-                            out.extend(helper.secret_ids());
+                            out.extend(helper.mount_ids(id_of));
                         }
                     }
                 }
                 crate::Op::Directory {
                     source: crate::DirectorySource::Container { container, .. },
                     ..
-                } => out.extend(container.secret_ids()),
+                } => out.extend(container.mount_ids(id_of)),
                 _ => {}
             }
         }
@@ -338,6 +443,21 @@ mod tests {
         assert_eq!(
             bind.dockerfile_flag(Some(("/out", Some("stage0")))),
             "type=bind,from=stage0,source=/out,target=/m,rw"
+        );
+        let ssh = RunMount::Ssh(SshMount {
+            required: true,
+            mode: 0o666,
+            uid: 1000,
+            ..SshMount::new("gh", 1)
+        });
+        assert_eq!(
+            ssh.dockerfile_flag(None),
+            "type=ssh,id=gh,target=/run/buildkit/ssh_agent.1,required=true,mode=0666,uid=1000"
+        );
+        assert_eq!(
+            plinth_oci::canonical::to_canonical_vec(&RunMount::Ssh(SshMount::new("default", 0)))
+                .unwrap(),
+            br#"{"id":"default","target":"/run/buildkit/ssh_agent.0","type":"ssh"}"#
         );
         let tmpfs = RunMount::Tmpfs {
             target: "/t".into(),

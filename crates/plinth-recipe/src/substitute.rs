@@ -348,7 +348,7 @@ fn substitute_into(
             }
             other => other.clone(),
         });
-    Container::from_ops(ops.collect::<Vec<_>>())
+    container.with_ops(ops.collect::<Vec<_>>())
 }
 
 #[cfg(test)]

@@ -109,7 +109,7 @@ fn backtick_escape_and_scratch() {
 
 #[test]
 fn every_unsupported_instruction_is_listed_with_its_line() {
-    let text = "RUN early\nFROM --platform=$BUILDPLATFORM x\nFROM x\nEXPOSE http\nVOLUME\nRUN --mount=type=ssh true\n\
+    let text = "RUN early\nFROM --platform=$BUILDPLATFORM x\nFROM x\nEXPOSE http\nVOLUME\nRUN --mount=type=ssh,mode=77777 true\n\
                 HEALTHCHECK --interval=10 CMD true\nWORKDIR $HOME\nCOPY *.txt /\nFOO bar\nRUN [\"a\", 1]\nCOPY missing /x\n\
                 RUN cat <<EOF\nFOO body line\n";
     let found = problems(text);
@@ -130,7 +130,7 @@ fn every_unsupported_instruction_is_listed_with_its_line() {
         "is not a port",
         "VOLUME needs at least one path",
         "not a duration",
-        "type=ssh",
+        "ssh socket mode `77777`",
         "is never terminated",
         "`$HOME`",
         "matches the COPY source",

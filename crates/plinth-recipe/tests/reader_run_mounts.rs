@@ -146,8 +146,12 @@ fn secrets_and_tmpfs_read_as_buildkit_reads_them() {
 fn mount_mistakes_name_the_line_and_the_way_out() {
     for (text, needle) in [
         (
-            "FROM scratch\nRUN --mount=type=ssh true\n",
-            "--mount=type=secret",
+            "FROM scratch\nRUN --mount=type=ssh,from=x true\n",
+            "`from` does not apply to `type=ssh`",
+        ),
+        (
+            "FROM scratch\nRUN --mount=type=ssh,uid=me true\n",
+            "`uid=me` is not a number",
         ),
         (
             "FROM scratch\nRUN --mount=type=bind true\n",
@@ -305,4 +309,33 @@ fn a_base_images_onbuild_triggers_run_right_after_from() {
             .to_string();
         assert!(err.contains("line 1: ") && err.contains(needle), "{err}");
     }
+}
+
+#[test]
+fn ssh_mounts_take_buildkits_defaults() {
+    let ctx = tempfile::tempdir().unwrap();
+    let text = "FROM scratch\nWORKDIR /w\nRUN --mount=type=ssh --mount=type=ssh,id=gh,target=agent,mode=0660,uid=1000,gid=1001,required true\n";
+    let c = plinth_recipe::parse_dockerfile(text, ctx.path()).unwrap();
+    let Some(plinth_recipe::Op::Exec { mounts, env, .. }) = c.ops().last() else {
+        panic!("{c:?}")
+    };
+    assert!(env.is_empty(), "the agent is not a build arg: {env:?}");
+    assert_eq!(
+        mounts,
+        &[
+            RunMount::Ssh(plinth_recipe::SshMount::new("default", 0)),
+            RunMount::Ssh(plinth_recipe::SshMount {
+                target: "/w/agent".into(),
+                mode: 0o660,
+                uid: 1000,
+                gid: 1001,
+                required: true,
+                ..plinth_recipe::SshMount::new("gh", 1)
+            }),
+        ]
+    );
+    assert_eq!(
+        c.ssh_ids().into_iter().collect::<Vec<_>>(),
+        ["default", "gh"]
+    );
 }

@@ -128,3 +128,155 @@ fn copying_from_a_stage_defined_later_is_refused_as_buildkit_refuses_it() {
         "{found:?}"
     );
 }
+
+/// `FROM --platform=…`: a stage pinned to another platform than the build's carries it (and
+/// passes it to the stages built on it); the build's own platform, however named, changes
+/// nothing; its base is resolved for its platform.
+#[test]
+fn a_stage_pinned_to_another_platform_carries_it() {
+    use plinth_oci::Platform;
+    use plinth_recipe::{BuildableOptions, base_images_by_platform};
+    let ctx = context();
+    let text = "ARG ARCH=arm64\nFROM --platform=linux/$ARCH registry.example/base:1 AS cross\nRUN echo x > /x\n\
+                FROM cross AS child\nRUN echo y > /y\n\
+                FROM --platform=$BUILDPLATFORM registry.example/base:1 AS native\nRUN echo n > /n\n\
+                FROM --platform=$TARGETPLATFORM registry.example/base:1\nCOPY --from=child /x /y /\nCOPY --from=native /n /n\n";
+    let options = ReaderOptions::new(ctx.path()).with_platform(Platform::linux_amd64());
+    assert_eq!(
+        base_images_by_platform(text, &options),
+        [
+            (
+                Some(Platform::linux_arm64()),
+                "registry.example/base:1".to_owned()
+            ),
+            (None, "registry.example/base:1".to_owned()),
+        ]
+    );
+    let options = options
+        .with_base_config("registry.example/base:1", BaseConfig::default())
+        .with_platform_base_config(
+            Platform::linux_arm64(),
+            "registry.example/base:1",
+            BaseConfig::default(),
+        );
+    let c = parse_dockerfile_with(text, &options).unwrap();
+    assert_eq!(c.platform(), None, "$TARGETPLATFORM is the build's");
+    let helpers: Vec<(Option<Platform>, usize)> = c
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::Directory {
+                source: DirectorySource::Container { container, .. },
+                ..
+            } => Some((container.platform().cloned(), container.ops().len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        helpers,
+        [
+            (Some(Platform::linux_arm64()), 3),
+            (Some(Platform::linux_arm64()), 3),
+            (None, 2)
+        ],
+        "{c:?}"
+    );
+    let buildable = c.buildable_dockerfile(&BuildableOptions::new()).unwrap();
+    assert!(
+        buildable
+            .text
+            .contains("FROM --platform=linux/arm64 registry.example/base:1 AS stage0\n"),
+        "{}",
+        buildable.text
+    );
+    assert_eq!(
+        parse_dockerfile_with(&buildable.text, &options).unwrap(),
+        c.normalized(),
+        "{}",
+        buildable.text
+    );
+    // Without the arm64 base's config, a variable only that base could set is refused.
+    let text = "FROM --platform=linux/arm64 registry.example/base:1\nENV X=$FROM_BASE\n";
+    let options = ReaderOptions::new(ctx.path())
+        .with_platform(Platform::linux_amd64())
+        .with_base_config("registry.example/base:1", BaseConfig::default());
+    let found = problems(text, &options);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].1.contains("FROM_BASE"), "{found:?}");
+}
+
+/// A base image's ONBUILD trigger that copies from a stage makes that stage needed where the
+/// trigger runs; a trigger declared in the Dockerfile makes its stage needed only by the stage
+/// built on the declaring one.
+#[test]
+fn onbuild_triggers_make_stages_needed_where_they_run() {
+    use std::collections::BTreeMap;
+
+    use plinth_oci::Platform;
+    use plinth_recipe::{
+        BaseError, BaseResolver, ImageSource, ImageSubstitutions, read_dockerfile_resolved,
+    };
+
+    struct Configs(BTreeMap<String, BaseConfig>);
+    impl BaseResolver for Configs {
+        fn base_config(&self, source: &ImageSource, _: &Platform) -> Result<BaseConfig, BaseError> {
+            self.0
+                .get(source.address())
+                .cloned()
+                .ok_or_else(|| format!("no config for {}", source.address()).into())
+        }
+    }
+    let ctx = context();
+    let text = "FROM registry.example/assets-base:1 AS assets\nENV A=$FROM_ASSETS_BASE\nRUN echo a > /a\n\
+                FROM registry.example/onbuild:1\nRUN true\n";
+    let trigger = BaseConfig {
+        on_build: vec!["COPY --from=assets /a /from-trigger".to_owned()],
+        ..BaseConfig::default()
+    };
+    let options = ReaderOptions::new(ctx.path()).with_platform(Platform::linux_amd64());
+    assert_eq!(
+        base_images(text, &options),
+        ["registry.example/onbuild:1"],
+        "without the base's config its triggers are unknown"
+    );
+    let known = options
+        .clone()
+        .with_base_config("registry.example/onbuild:1", trigger.clone());
+    assert_eq!(
+        base_images(text, &known),
+        [
+            "registry.example/assets-base:1",
+            "registry.example/onbuild:1"
+        ]
+    );
+    let resolver = Configs(BTreeMap::from([
+        ("registry.example/onbuild:1".to_owned(), trigger),
+        (
+            "registry.example/assets-base:1".to_owned(),
+            BaseConfig {
+                env: vec![("FROM_ASSETS_BASE".to_owned(), "x".to_owned())],
+                ..BaseConfig::default()
+            },
+        ),
+    ]));
+    let read =
+        read_dockerfile_resolved(text, &options, &resolver, &ImageSubstitutions::new()).unwrap();
+    let copied = read.container.ops().iter().any(|op| {
+        matches!(op, Op::Directory { source: DirectorySource::Container { path, .. }, .. } if path == "/a")
+    });
+    assert!(copied, "{:?}", read.container);
+
+    // Declared in the Dockerfile: `--target base` does not need `assets`.
+    let text = "FROM registry.example/onbuild:1 AS assets\nCOPY missing.txt /x\n\
+                FROM registry.example/base:1 AS base\nONBUILD COPY --from=assets /x /y\n\
+                FROM base\nRUN true\n";
+    let options = ReaderOptions::new(ctx.path()).with_target("base");
+    assert_eq!(base_images(text, &options), ["registry.example/base:1"]);
+    let options = options.with_base_config("registry.example/base:1", BaseConfig::default());
+    parse_dockerfile_with(text, &options).unwrap();
+    let all = ReaderOptions::new(ctx.path());
+    assert_eq!(
+        base_images(text, &all),
+        ["registry.example/onbuild:1", "registry.example/base:1"]
+    );
+}

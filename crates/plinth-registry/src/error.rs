@@ -1,15 +1,12 @@
 //! The error type of `plinth-registry`. Nothing in here ever formats a credential: URLs are
 //! [`RedactedUrl`]s, bodies are cut and scrubbed, and only allow-listed headers are kept.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use plinth_oci::Digest;
 
+pub use crate::http_error::{HttpError, MAX_ERROR_BODY};
 use crate::secret::RedactedUrl;
-
-/// The largest part of an error response body kept in an error.
-pub const MAX_ERROR_BODY: usize = 300;
 
 /// Response headers worth showing in an error (nothing that can carry a credential).
 pub(crate) const SHOWN_HEADERS: &[&str] = &[
@@ -23,48 +20,12 @@ pub(crate) const SHOWN_HEADERS: &[&str] = &[
     "x-request-id",
 ];
 
-/// An HTTP request that ended with an unexpected status.
-#[derive(Debug, Clone)]
-pub struct HttpError {
-    /// The request method.
-    pub method: String,
-    /// The request URL, redacted.
-    pub url: RedactedUrl,
-    /// The response status.
-    pub status: u16,
-    /// The registry error code (`NAME_UNKNOWN`, `BLOB_UNKNOWN`, …), when the body had one.
-    pub code: Option<String>,
-    /// The allow-listed response headers.
-    pub headers: Vec<(String, String)>,
-    /// The start of the response body (at most [`MAX_ERROR_BODY`] bytes, scrubbed).
-    pub body: String,
-}
-
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} `{}` returned HTTP {}",
-            self.method, self.url, self.status
-        )?;
-        if let Some(code) = &self.code {
-            write!(f, " ({code})")?;
-        }
-        for (k, v) in &self.headers {
-            write!(f, "; {k}: {v}")?;
-        }
-        if !self.body.is_empty() {
-            write!(f, "; body: {}", self.body)?;
-        }
-        Ok(())
-    }
-}
-
 /// Everything that can go wrong talking to a registry.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The registry answered with an unexpected HTTP status.
+    /// The registry answered with an unexpected HTTP status. Shown as one sentence; the full
+    /// answer is logged at debug level (`-v`) when it arrives.
     #[error("{0}")]
     Http(Box<HttpError>),
 

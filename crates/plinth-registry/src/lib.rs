@@ -56,6 +56,7 @@ pub mod challenge;
 mod client;
 pub mod credentials;
 pub mod error;
+mod http_error;
 mod manifests;
 mod pull;
 mod push;

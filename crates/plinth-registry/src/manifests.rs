@@ -49,10 +49,9 @@ impl FetchedManifest {
 }
 
 /// A `404` for a manifest, said the way a person asks: which tag (or digest, or repository) is
-/// missing where. The raw response goes to the debug log.
+/// missing where. The raw response goes to the debug log (`http_error` logs it).
 async fn not_found(resp: reqwest::Response, reference: &Reference) -> Error {
     let raw = http_error(resp, "GET").await;
-    tracing::debug!("{raw}");
     let code = raw.code().map(str::to_owned);
     let what = match (code.as_deref(), reference.tag(), reference.digest()) {
         (Some("NAME_UNKNOWN"), _, _) => "repository".to_owned(),

@@ -14,6 +14,7 @@ use url::Url;
 use crate::auth::is_retryable_status;
 use crate::client::{Client, Endpoint, RateLimit};
 use crate::error::{Error, HttpError, MAX_ERROR_BODY, Result, SHOWN_HEADERS, error_chain};
+use crate::http_error::MAX_ERROR_MESSAGE;
 use crate::retry::parse_retry_after;
 use crate::secret::{RedactedUrl, scrub_credentials};
 
@@ -300,28 +301,50 @@ pub(crate) async fn http_error(resp: Response, method: &str) -> Error {
             break;
         }
     }
-    let code = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| {
-            v.get("errors")?
-                .get(0)?
-                .get("code")?
-                .as_str()
-                .map(str::to_owned)
-        });
+    let (code, message) = registry_error(&body);
     let text = scrub_credentials(&String::from_utf8_lossy(&body));
     let mut cut: String = text.trim().chars().take(MAX_ERROR_BODY).collect();
     if text.trim().chars().count() > MAX_ERROR_BODY {
         cut.push('…');
     }
-    Error::Http(Box::new(HttpError {
+    let error = HttpError {
         method: method.to_owned(),
         url,
         status,
         code,
+        message,
         headers,
         body: cut,
-    }))
+    };
+    tracing::debug!("{}", error.dump());
+    Error::Http(Box::new(error))
+}
+
+/// The first error's `code` and `message` of a distribution error body
+/// (`{"errors":[{"code":…,"message":…}]}`), the message scrubbed and cut to one line.
+fn registry_error(body: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (None, None);
+    };
+    let Some(first) = json.get("errors").and_then(|e| e.get(0)) else {
+        return (None, None);
+    };
+    let text = |key: &str| {
+        first
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let message = text("message").map(|m| {
+        let one_line = scrub_credentials(&m.split_whitespace().collect::<Vec<_>>().join(" "));
+        let mut cut: String = one_line.chars().take(MAX_ERROR_MESSAGE).collect();
+        if one_line.chars().count() > MAX_ERROR_MESSAGE {
+            cut.push('…');
+        }
+        cut
+    });
+    (text("code").map(str::to_owned), message)
 }
 
 /// Where a redirect from `url` to `location` goes, refused past [`MAX_REDIRECTS`] (`redirects`

@@ -64,10 +64,12 @@ pub const SYSTEM_MOUNT_POINTS: &[SystemMountPoint] = &[
     },
 ];
 
-/// The kind of mount point a user mount needs: a file for a file source, else a directory.
+/// The kind of mount point a user mount needs: a directory for a directory source, else a file.
 pub(crate) fn mount_point_kind(source: &Path) -> MountPointKind {
     match fs::metadata(source) {
-        Ok(m) if m.is_file() => MountPointKind::File,
+        // Anything but a directory (a file, a socket such as a forwarded SSH agent's) is
+        // bind-mounted onto a file.
+        Ok(m) if !m.is_dir() => MountPointKind::File,
         _ => MountPointKind::Dir,
     }
 }

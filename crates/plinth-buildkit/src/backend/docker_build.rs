@@ -57,8 +57,8 @@ impl BuildkitBackend {
         cmd
     }
 
-    /// The flags the build options add: secrets as files of the work dir, the host network
-    /// where the builder takes `--allow`, and labels.
+    /// The flags the build options add: secrets as files of the work dir, SSH agents, the host
+    /// network where the builder takes `--allow`, and labels.
     pub(super) fn add_option_flags(
         &self,
         cmd: &mut Command,
@@ -79,6 +79,13 @@ impl BuildkitBackend {
             write_secret(&file, value.expose())?;
             cmd.arg("--secret")
                 .arg(format!("id={id},src={}", file.display()));
+        }
+        // SSH agents go as docker's own `--ssh`: the docker client forwards them to the
+        // builder through its session, as it does for `docker build --ssh`.
+        for id in prepared.container.ssh_ids() {
+            if let Some(flag) = options.ssh.docker_flag(&id) {
+                cmd.arg("--ssh").arg(flag);
+            }
         }
         if options.allow_host_network
             && info.supports_network_flag()

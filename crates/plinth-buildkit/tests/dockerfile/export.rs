@@ -18,6 +18,11 @@ fn export(dir: &Path) -> Vec<&'static str> {
         .iter()
         .map(|c| (c, &NO_EXTRA))
         .chain(input_cases::INPUT_CASES.iter().map(|c| (c, &NO_EXTRA)))
+        .chain(
+            crate::platform_cases::PLATFORM_CASES
+                .iter()
+                .map(|c| (c, &NO_EXTRA)),
+        )
         .chain(run_cases::RUN_CASES.iter().map(|(c, e)| (c, e)))
         .chain(input_cases::INPUT_MOUNT_CASES.iter().map(|(c, e)| (c, e)));
     let mut written = Vec::new();
@@ -59,6 +64,7 @@ fn benchable(case: &Case, extra: &Extra) -> bool {
     matches!(case.expect, Expect::Same)
         && !case.dockerfile.contains("{url}")
         && extra.backend_refuses.is_none()
+        && extra.ssh == run_cases::SshGiven::None
 }
 
 /// The root image `root` as the OCI layout `dir/root` (tag `latest`), both platforms.

@@ -13,7 +13,9 @@ mod common;
 mod cases;
 mod export;
 mod input_cases;
+mod platform_cases;
 mod run_cases;
+mod ssh_agent;
 mod tree;
 
 use std::collections::BTreeMap;
@@ -23,14 +25,16 @@ use std::process::Command;
 
 use plinth_buildkit::{BuildMode, BuildkitBackend, BuildkitConfig, DockerCli};
 use plinth_engine::{BuildOptions, Engine, EngineConfig};
-use plinth_executor::{BuildSecrets, SecretValue};
+use plinth_executor::{BuildSecrets, BuildSsh, SecretValue};
 use plinth_oci::{Digest, Platform, Store};
-use plinth_recipe::{BaseConfig, ImageSource, ReaderOptions, base_images, parse_dockerfile_with};
+use plinth_recipe::{
+    BaseConfig, ImageSource, ReaderOptions, base_images_by_platform, parse_dockerfile_with,
+};
 use serde_json::Value;
 
 use crate::cases::{Case, ContextEntry, Expect};
 use crate::common::{FileServer, busybox_root, error_chain, require_all};
-use crate::run_cases::Extra;
+use crate::run_cases::{Extra, SshGiven};
 use crate::tree::{Tree, apply_tar, image_of, runtime_config, tree_differences};
 
 /// A built image's file tree and runtime config.
@@ -45,6 +49,19 @@ struct Fixture {
     /// Whether the daemon's BuildKit removes the mount points it made (Docker 23+); older
     /// ones leave them as empty directories, which current BuildKit and plinth do not.
     removes_mount_stubs: bool,
+    /// The agent `--ssh` cases forward.
+    agent: ssh_agent::SshAgent,
+}
+
+impl Fixture {
+    /// The `--ssh default=…` value a case gives both tools, if any.
+    fn ssh_flag(&self, given: SshGiven) -> Option<String> {
+        match given {
+            SshGiven::None => None,
+            SshGiven::Socket => Some(format!("default={}", self.agent.socket.display())),
+            SshGiven::Key => Some(format!("default={}", self.agent.key.display())),
+        }
+    }
 }
 
 impl Fixture {
@@ -77,10 +94,39 @@ fn write_context(dir: &Path, entries: &[(&str, ContextEntry)]) {
                 .unwrap();
             }
             ContextEntry::Link(target) => std::os::unix::fs::symlink(target, &path).unwrap(),
+            ContextEntry::HostProgram(program) => copy_program(program, &path),
             ContextEntry::Tar(compression, members) => {
                 std::fs::write(&path, tar_bytes(*compression, members)).unwrap()
             }
         }
+    }
+}
+
+/// Copies `program`, the libraries `ldd` lists for it and their loader into the new directory
+/// `dir`, side by side.
+fn copy_program(program: &str, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let out = Command::new("ldd").arg(program).output().unwrap();
+    assert!(out.status.success(), "ldd {program} failed");
+    let mut files = vec![PathBuf::from(program)];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        // `libc.so.6 => /lib/…/libc.so.6 (0x…)` or `/lib64/ld-linux-x86-64.so.2 (0x…)`.
+        let path = match line.split_once("=>") {
+            Some((_, after)) => after.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(path) = path.filter(|p| p.starts_with('/')) {
+            files.push(PathBuf::from(path));
+        }
+    }
+    for file in files {
+        let name = file.file_name().unwrap();
+        std::fs::copy(&file, dir.join(name)).unwrap();
+        std::fs::set_permissions(
+            dir.join(name),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
     }
 }
 
@@ -191,6 +237,12 @@ fn build_with_docker(
         common.push("--target".to_owned());
         common.push(target.to_owned());
     }
+    if let Some(flag) = fixture.ssh_flag(extra.ssh) {
+        // The agent's keys are new each run and, as in BuildKit, not part of a step's key.
+        common.push("--no-cache".to_owned());
+        common.push("--ssh".to_owned());
+        common.push(flag);
+    }
     let build = |extra: &[&str]| -> Result<String, String> {
         let mut args: Vec<String> = match fixture.docker.mode() {
             BuildMode::Classic => vec!["build".into(), "-q".into()],
@@ -265,17 +317,27 @@ fn run_case(fixture: &Fixture, (case, extra): (&Case, &Extra)) -> Vec<String> {
     for (id, value) in extra.secrets {
         secrets.insert(*id, SecretValue::new(value.as_bytes()));
     }
+    let mut ssh = BuildSsh::new();
+    if let Some(flag) = fixture.ssh_flag(extra.ssh) {
+        ssh.add_flag(&flag).unwrap();
+    }
     let build_options = BuildOptions::new(vec![platform.clone()])
+        .with_no_cache(extra.ssh != SshGiven::None)
         .with_secrets(secrets)
+        .with_ssh(ssh)
         .with_host_network_allowed(true);
     let engine_store = Store::open(dir.join("engine-store")).unwrap();
     let engine = Engine::new(EngineConfig::new(engine_store.clone())).unwrap();
-    for image in base_images(&text, &options) {
+    for (on, image) in base_images_by_platform(&text, &options) {
         let source: ImageSource = image.parse().unwrap();
-        match engine.resolve_config(&source, &platform) {
-            Ok(config) => options = options.with_base_config(image, BaseConfig::of_image(&config)),
+        let config = match engine.resolve_config(&source, on.as_ref().unwrap_or(&platform)) {
+            Ok(config) => BaseConfig::of_image(&config),
             Err(e) => return vec![format!("cannot resolve `{image}`: {}", error_chain(&e))],
-        }
+        };
+        options = match on {
+            None => options.with_base_config(image, config),
+            Some(on) => options.with_platform_base_config(on, image, config),
+        };
     }
     let read = parse_dockerfile_with(&text, &options);
     let container = match (&case.expect, read) {
@@ -334,7 +396,13 @@ fn run_case(fixture: &Fixture, (case, extra): (&Case, &Extra)) -> Vec<String> {
         };
         for (name, result) in engines {
             match result {
+                Err(e)
+                    if name == "BuildKit backend"
+                        && extra.backend_refuses.is_some_and(|n| e.contains(n)) => {}
                 Err(e) => problems.push(format!("{name} failed: {e}")),
+                Ok(_) if name == "BuildKit backend" && extra.backend_refuses.is_some() => {
+                    problems.push("the BuildKit backend should refuse it".to_owned());
+                }
                 Ok((tree, _)) => {
                     for (path, contents) in *files {
                         let want = Digest::of(contents.as_bytes()).to_string();
@@ -410,6 +478,7 @@ fn dockerfiles_build_as_buildkit_builds_them() {
         docker,
         work: work.path().to_path_buf(),
         removes_mount_stubs: major >= 23,
+        agent: ssh_agent::SshAgent::start(&work.path().join("ssh-agent")),
     };
     let only = std::env::var("PLINTH_DOCKERFILE_CASE").ok();
     let cases: Vec<(&Case, &Extra)> = cases::CASES
@@ -417,6 +486,11 @@ fn dockerfiles_build_as_buildkit_builds_them() {
         .map(|c| (c, &run_cases::NO_EXTRA))
         .chain(
             input_cases::INPUT_CASES
+                .iter()
+                .map(|c| (c, &run_cases::NO_EXTRA)),
+        )
+        .chain(
+            platform_cases::PLATFORM_CASES
                 .iter()
                 .map(|c| (c, &run_cases::NO_EXTRA)),
         )

@@ -16,6 +16,18 @@ pub struct Extra {
     /// What the BuildKit backend must refuse it with, when it cannot build it (the embedded
     /// engine must still build BuildKit's tree and config).
     pub backend_refuses: Option<&'static str>,
+    /// The SSH agent given as `--ssh default=…`, if any.
+    pub ssh: SshGiven,
+}
+
+/// How a case gives the build the fixture's SSH agent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SshGiven {
+    None,
+    /// `--ssh default=SOCKET`: the running agent.
+    Socket,
+    /// `--ssh default=KEY`: the key file, which each tool serves from an agent of its own.
+    Key,
 }
 
 pub const NO_EXTRA: Extra = Extra {
@@ -23,11 +35,12 @@ pub const NO_EXTRA: Extra = Extra {
     target: None,
     stubs: &[],
     backend_refuses: None,
+    ssh: SshGiven::None,
 };
 
 const SECRET: &str = "s3cret-v4lue-never-stored";
 
-use ContextEntry::{Dir, File, Link};
+use ContextEntry::{Dir, File, HostProgram, Link};
 
 const CONTEXT: &[(&str, ContextEntry)] = &[
     ("a.txt", File("alpha\n", 0o644)),
@@ -51,12 +64,29 @@ const fn same(name: &'static str, dockerfile: &'static str, extra: Extra) -> (Ca
     )
 }
 
+/// The host's ssh-add, a real agent client, for the ssh cases.
+const SSH_CONTEXT: &[(&str, ContextEntry)] = &[("ssh", HostProgram("/usr/bin/ssh-add"))];
+
+const fn with_ssh(name: &'static str, dockerfile: &'static str, given: SshGiven) -> (Case, Extra) {
+    (
+        Case {
+            name,
+            dockerfile,
+            context: SSH_CONTEXT,
+            build_args: &[],
+            expect: Expect::Same,
+        },
+        ssh(given),
+    )
+}
+
 const fn stubs(stubs: &'static [&'static str]) -> Extra {
     Extra {
         secrets: &[],
         target: None,
         stubs,
         backend_refuses: None,
+        ssh: SshGiven::None,
     }
 }
 
@@ -66,6 +96,17 @@ const fn secret(stubs: &'static [&'static str]) -> Extra {
         target: None,
         stubs,
         backend_refuses: None,
+        ssh: SshGiven::None,
+    }
+}
+
+const fn ssh(given: SshGiven) -> Extra {
+    Extra {
+        secrets: &[],
+        target: None,
+        stubs: &["h", "run", "run/buildkit"],
+        backend_refuses: None,
+        ssh: given,
     }
 }
 
@@ -75,6 +116,7 @@ const fn target(name: &'static str) -> Extra {
         target: Some(name),
         stubs: &[],
         backend_refuses: None,
+        ssh: SshGiven::None,
     }
 }
 
@@ -147,6 +189,31 @@ pub const RUN_CASES: &[(Case, Extra)] = &[
         "FROM {root}\nRUN --mount=type=secret,target=/tmp/tok wc -c < /tmp/tok > /len\n",
         secret(&[]),
     ),
+    // --- RUN --mount=type=ssh -----------------------------------------------------------------
+    // A real client: the host's ssh-add (with its libraries, run by their loader) lists the
+    // fixture agent's key through the forwarded socket; the socket's path, mode and owner are
+    // what the mount asks for, also for a non-root user.
+    with_ssh(
+        "mount_ssh_default_agent",
+        "FROM {root}\nRUN --mount=type=ssh --mount=type=bind,source=ssh,target=/h \
+         /h/ld-linux-x86-64.so.2 --library-path /h /h/ssh-add -l > /keys && echo \"$SSH_AUTH_SOCK\" > /sock \
+         && stat -c '%a %u %g %F' \"$SSH_AUTH_SOCK\" > /meta\n\
+         USER 1000\nRUN --mount=type=ssh,id=default,target=/tmp/agent,mode=0600,uid=1000,gid=1000,required=true \
+         --mount=type=bind,source=ssh,target=/h \
+         /h/ld-linux-x86-64.so.2 --library-path /h /h/ssh-add -l > /home/airbyte/keys && stat -c '%a %u %g' /tmp/agent > /home/airbyte/meta\n",
+        SshGiven::Socket,
+    ),
+    with_ssh(
+        "mount_ssh_key_file",
+        "FROM {root}\nRUN --mount=type=ssh,required=true --mount=type=bind,source=ssh,target=/h \
+         /h/ld-linux-x86-64.so.2 --library-path /h /h/ssh-add -l | cut -d ' ' -f 1,2,4 > /keys\n",
+        SshGiven::Key,
+    ),
+    with_ssh(
+        "mount_ssh_absent_optional_is_skipped",
+        "FROM {root}\nRUN --mount=type=ssh,id=other (test -S /run/buildkit/ssh_agent.0 && echo yes || echo no) > /r\n",
+        SshGiven::Socket,
+    ),
     // --- stages ----------------------------------------------------------------------------------
     same(
         "target_stage",
@@ -163,6 +230,29 @@ pub const RUN_CASES: &[(Case, Extra)] = &[
         "onbuild_triggers_run_after_from",
         "FROM {root} AS base\nONBUILD RUN echo t > /t\nONBUILD ENV T=1\nONBUILD COPY a.txt /from-trigger\nRUN echo b > /b\n\
          FROM base\nRUN echo \"$T\" > /after\n",
+        TRIGGERS,
+    ),
+    // What an ONBUILD trigger copies from is needed by the stage that runs it (one built on the
+    // declaring stage), not by the declaring stage: with `--target base` the stage `assets`
+    // (whose missing context file BuildKit never sees) is not read.
+    same(
+        "onbuild_copy_from_stage_is_needed_only_where_it_runs",
+        "FROM {root} AS assets\nCOPY missing.txt /x\nFROM {root} AS base\nONBUILD COPY --from=assets /x /y\nRUN echo b > /b\n\
+         FROM base\nRUN echo child > /child\n",
+        target("base"),
+    ),
+    // Debian's BuildKit (20.10) cannot resolve a stage named in a trigger ("/asset" not found);
+    // the current frontend copies from it, as plinth does.
+    (
+        Case {
+            name: "onbuild_copy_from_stage_runs_in_the_child",
+            dockerfile: "FROM {root} AS assets\nRUN echo a > /asset\nFROM {root} AS base\n\
+                         ONBUILD COPY --from=assets /asset /from-trigger\nRUN echo b > /b\n\
+                         FROM base\nRUN cat /from-trigger > /seen\n",
+            context: CONTEXT,
+            build_args: &[],
+            expect: Expect::Files(&[("from-trigger", "a\n"), ("seen", "a\n"), ("b", "b\n")]),
+        },
         TRIGGERS,
     ),
     same(

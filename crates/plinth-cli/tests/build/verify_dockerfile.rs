@@ -1,7 +1,9 @@
 //! `plinth verify --rebuild REF -f Dockerfile CONTEXT`: an image `plinth build -f … --push`
 //! made is rebuilt from the given Dockerfile and context and verified; after one context file
 //! changed, the check before the rebuild names it by its digests and the rebuild names the file
-//! in the image; a wrong build arg value is named without printing any value.
+//! in the image; a wrong build arg value is named without printing any value. The build's
+//! `--label`s and a build arg taken from the environment are recorded in its provenance (the
+//! label by value, the arg by its value's digest), so the rebuild matches.
 
 use plinth_test::{External, LocalRegistry, require_external};
 
@@ -42,10 +44,30 @@ fn a_dockerfile_build_is_verified_then_a_changed_context_file_is_named() {
                 "--tag",
                 &image,
             ])
-            .args(["--build-arg", "TOKEN=hunter2", "-f"])
+            .args(["--label", "org.example.team=base"])
+            .args(["--build-arg", "TOKEN", "-f"])
+            .env("TOKEN", "hunter2")
             .arg(&dockerfile)
             .arg(&context),
     );
+    let provenance = stdout_ok(
+        &ctx,
+        ctx.plinth()
+            .args(["provenance", &image, "--platform", "linux/amd64"]),
+    );
+    let statement: serde_json::Value = serde_json::from_str(&provenance).unwrap();
+    let recipe = &statement["predicate"]["buildDefinition"]["externalParameters"]["recipe"];
+    assert_eq!(
+        recipe["labels"],
+        serde_json::json!({"org.example.team": "base"}),
+        "{recipe}"
+    );
+    assert_eq!(
+        recipe["buildArgs"]["TOKEN"],
+        plinth_oci::Digest::of(b"hunter2").to_string(),
+        "the environment's value, by digest: {recipe}"
+    );
+    assert!(!provenance.contains("hunter2"));
     let verify = |token: &str| {
         let mut cmd = ctx.plinth();
         cmd.args(["verify", "--rebuild", &image, "--build-arg"])

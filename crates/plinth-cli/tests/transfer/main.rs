@@ -1,6 +1,7 @@
 //! `plinth copy`, `inspect` and `ls` against a real `docker-registry`, read back by skopeo and docker.
 
 mod archive;
+mod errors;
 mod image;
 mod ls;
 

@@ -47,7 +47,7 @@ impl PlatformBuilder<'_> {
         if helpers.len() < 2 {
             return Ok(());
         }
-        let (engine, platform, recipe_id) = (self.engine, self.platform, self.recipe_id);
+        let (engine, platform, recipe_id) = (self.engine, self.target, self.recipe_id);
         let settings = BuildSettings {
             reporter: &NoReporter,
             labels: &super::NO_LABELS,
@@ -84,8 +84,9 @@ impl PlatformBuilder<'_> {
         Ok(())
     }
 
-    /// Builds a helper container (a stage of `COPY --from` or `RUN --mount=from=`) on this
-    /// platform, quietly, unless it was built ahead.
+    /// Builds a helper container (a stage of `COPY --from` or `RUN --mount=from=`) for the
+    /// build's platform (its steps on its own platform when it has one), quietly, unless it was
+    /// built ahead.
     pub(super) fn build_helper(
         &mut self,
         container: &Container,
@@ -102,7 +103,7 @@ impl PlatformBuilder<'_> {
                 build_platform(
                     self.engine,
                     container,
-                    self.platform,
+                    self.target,
                     settings,
                     &format!("{}/{name}", self.recipe_id),
                 )?

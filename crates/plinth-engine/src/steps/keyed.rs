@@ -77,7 +77,7 @@ impl PlatformBuilder<'_> {
     ) -> Result<(StepRecord, Option<Layer>)> {
         let ctx = StepContext {
             engine: self.engine,
-            platform: self.platform,
+            platform: self.target,
             index: step.index,
             description,
             reporter: self.settings.reporter,
@@ -196,6 +196,7 @@ impl PlatformBuilder<'_> {
                     caches: step.state.caches(),
                     mounts: &mounts,
                     secrets: self.settings.secrets,
+                    ssh: self.settings.ssh,
                 };
                 crate::exec::run_exec(ctx, &self.state, &request)
             }

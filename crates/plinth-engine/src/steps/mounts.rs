@@ -1,12 +1,13 @@
-//! The mounts of one exec (`RUN --mount=type=bind|tmpfs|secret`), found before the step's key:
+//! The mounts of one exec (`RUN --mount=type=bind|tmpfs|secret|ssh`), found before the step's key:
 //! a bind source's tree (its digest is a key input, as BuildKit keys a mount by its contents);
-//! a secret only by its id and placement, which the op key already holds, never its value.
+//! a secret or an SSH agent only by its id and placement, which the op key already holds, never
+//! its value or socket.
 
 use std::collections::BTreeMap;
 
 use plinth_executor::{BuildInput, InputKind};
 use plinth_recipe::state::normalize_path;
-use plinth_recipe::{BindSource, Network, RunMount, SecretMount};
+use plinth_recipe::{BindSource, Network, RunMount, SecretMount, SshMount};
 
 use super::{PlatformBuilder, Prepared};
 use crate::error::{Error, Result};
@@ -24,6 +25,8 @@ pub(crate) enum PreparedMount {
     Tmpfs { target: String, size: Option<u64> },
     /// A secret, looked up by id when the step runs.
     Secret(SecretMount),
+    /// An SSH agent, looked up by id when the step runs.
+    Ssh(SshMount),
 }
 
 impl PlatformBuilder<'_> {
@@ -110,6 +113,19 @@ impl PlatformBuilder<'_> {
                         });
                     }
                     PreparedMount::Secret(secret.clone())
+                }
+                RunMount::Ssh(ssh) => {
+                    if ssh.required && !self.settings.ssh.contains(&ssh.id) {
+                        return Err(Error::Step {
+                            index,
+                            reason: format!(
+                                "the step needs the SSH agent `{}` (`required=true`), which the build was not given: \
+                                 pass it with `--ssh {}` (the agent of $SSH_AUTH_SOCK), `--ssh {}=SOCKET` or `--ssh {}=KEY`",
+                                ssh.id, ssh.id, ssh.id, ssh.id
+                            ),
+                        });
+                    }
+                    PreparedMount::Ssh(ssh.clone())
                 }
             });
         }

@@ -49,7 +49,7 @@ impl Writer<'_> {
                 source: BindSource::Container { container, path },
                 ..
             } => Some((path.clone(), Some(self.stage_name(container)?))),
-            RunMount::Tmpfs { .. } | RunMount::Secret(_) => None,
+            RunMount::Tmpfs { .. } | RunMount::Secret(_) | RunMount::Ssh(_) => None,
         };
         Ok(mount.dockerfile_flag(
             source

@@ -116,9 +116,16 @@ impl Writer<'_> {
         let ops = &container.ops()[start..];
         self.render_helper_stages(ops)?;
         let suffix = name.map(|n| format!(" AS {n}")).unwrap_or_default();
+        // A stage pinned to a platform says so; the others take the build's.
+        let platform = container
+            .platform()
+            .map(|p| format!("--platform={p} "))
+            .unwrap_or_default();
         let from = match ops.first() {
-            Some(Op::From { source }) => format!("FROM {}{suffix}", self.image_name(source)),
-            _ => format!("FROM scratch{suffix}"),
+            Some(Op::From { source }) => {
+                format!("FROM {platform}{}{suffix}", self.image_name(source))
+            }
+            _ => format!("FROM {platform}scratch{suffix}"),
         };
         let mut stage = StageLines {
             lines: vec![from],

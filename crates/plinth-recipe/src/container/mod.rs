@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use plinth_oci::Platform;
 use serde::{Deserialize, Serialize};
 
 use crate::debian::DebianRoot;
@@ -21,7 +22,9 @@ use validate::validate_into;
 ///
 /// A container without a [`from`](Container::from) starts from an empty filesystem (scratch).
 /// The platform is not part of the container: recipes take it as a parameter and the engine
-/// builds for it.
+/// builds for it. The exception is a stage pinned to a platform of its own
+/// ([`with_platform`](Container::with_platform), a Dockerfile's `FROM --platform=…`): its steps
+/// run on that platform whatever the build's is, as BuildKit builds a cross-compiling stage.
 ///
 /// ```
 /// use plinth_recipe::{Container, FileOptions, FileSource};
@@ -40,6 +43,10 @@ use validate::validate_into;
 #[serde(deny_unknown_fields)]
 pub struct Container {
     ops: Arc<[Op]>,
+    /// The platform this container's steps run on when it is not the build's; absent (and not
+    /// serialized, so recipe digests stay) for the usual container built for every platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    platform: Option<Platform>,
 }
 
 impl Container {
@@ -52,7 +59,37 @@ impl Container {
     pub fn from_ops(ops: impl IntoIterator<Item = Op>) -> Self {
         Self {
             ops: ops.into_iter().collect(),
+            platform: None,
         }
+    }
+
+    /// A container with `ops` instead of this one's, on the same platform (a rewrite of its
+    /// operations).
+    pub fn with_ops(&self, ops: impl IntoIterator<Item = Op>) -> Self {
+        Self {
+            ops: ops.into_iter().collect(),
+            platform: self.platform.clone(),
+        }
+    }
+
+    /// The same container, its steps run on `platform` whatever platform the build is for
+    /// (`FROM --platform=…`): a helper stage built there, or a final stage whose files come
+    /// from there while the image is labelled with the build's platform, as BuildKit does.
+    pub fn with_platform(&self, platform: Platform) -> Self {
+        Self {
+            ops: self.ops.clone(),
+            platform: Some(platform),
+        }
+    }
+
+    /// The platform set by [`with_platform`](Container::with_platform), if any.
+    pub fn platform(&self) -> Option<&Platform> {
+        self.platform.as_ref()
+    }
+
+    /// The platform this container's steps run on in a build for `build_platform`.
+    pub fn run_platform<'a>(&'a self, build_platform: &'a Platform) -> &'a Platform {
+        self.platform.as_ref().unwrap_or(build_platform)
     }
 
     /// `Container::new().from(source)`.
@@ -100,7 +137,10 @@ impl Container {
         let mut ops = Vec::with_capacity(self.ops.len() + 1);
         ops.extend(self.ops.iter().cloned());
         ops.push(op);
-        Self { ops: ops.into() }
+        Self {
+            ops: ops.into(),
+            platform: self.platform.clone(),
+        }
     }
 
     /// Replaces the filesystem and config with those of an image.
@@ -330,6 +370,9 @@ impl Container {
 
 impl fmt::Debug for Container {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(platform) = &self.platform {
+            write!(f, "[{platform}] ")?;
+        }
         f.debug_list().entries(self.ops.iter()).finish()
     }
 }
@@ -350,5 +393,26 @@ mod tests {
             r#"{"ops":[{"op":"env","name":"A","value":"1"},{"op":"env","name":"B","value":"2"}]}"#
         );
         assert_eq!(serde_json::from_str::<Container>(&json).unwrap(), b);
+    }
+
+    #[test]
+    fn a_platform_is_serialized_only_when_set_and_survives_new_steps() {
+        let plain = Container::new().with_env("A", "1");
+        let pinned = plain
+            .with_platform(Platform::linux_arm64())
+            .with_env("B", "2");
+        assert_eq!(pinned.platform(), Some(&Platform::linux_arm64()));
+        assert_eq!(
+            pinned.with_ops(plain.ops().iter().cloned()).platform(),
+            Some(&Platform::linux_arm64())
+        );
+        let json = serde_json::to_string(&pinned).unwrap();
+        assert!(
+            json.ends_with(r#""platform":{"architecture":"arm64","os":"linux"}}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Container>(&json).unwrap(), pinned);
+        assert!(!serde_json::to_string(&plain).unwrap().contains("platform"));
+        assert_ne!(pinned.with_ops(plain.ops().iter().cloned()), plain);
     }
 }

@@ -5,7 +5,7 @@
 
 use plinth_oci::Platform;
 
-use super::{DockerfileRead, ReaderOptions, base_images, read_dockerfile};
+use super::{DockerfileRead, ReaderOptions, base_images_by_platform, read_dockerfile};
 use crate::error::{Error, Result};
 use crate::source::ImageSource;
 use crate::substitute::ImageSubstitutions;
@@ -62,7 +62,32 @@ pub fn read_dockerfile_resolved(
 ) -> Result<DockerfileRead> {
     let platform = options.platform.clone().unwrap_or_else(Platform::host);
     let mut options = options.clone().with_platform(platform.clone());
-    for image in base_images(text, &options) {
+    // A base image's ONBUILD triggers may copy from a stage that nothing else needs, whose
+    // base is then wanted too: resolve until no new base appears.
+    let mut resolved: Vec<(Option<Platform>, String)> = Vec::new();
+    loop {
+        let wanted: Vec<_> = base_images_by_platform(text, &options)
+            .into_iter()
+            .filter(|base| !resolved.contains(base))
+            .collect();
+        if wanted.is_empty() {
+            break;
+        }
+        resolved.extend(wanted.iter().cloned());
+        options = resolve_bases(options, wanted, &platform, bases, substitutions)?;
+    }
+    read_dockerfile(text, &options)
+}
+
+/// Adds the configs of `wanted` (the build's platform for `None`) to `options`.
+fn resolve_bases(
+    mut options: ReaderOptions,
+    wanted: Vec<(Option<Platform>, String)>,
+    platform: &Platform,
+    bases: &dyn BaseResolver,
+    substitutions: &ImageSubstitutions,
+) -> Result<ReaderOptions> {
+    for (stage_platform, image) in wanted {
         // A name that does not parse is left to the reader, which reports it with its line.
         let Ok(source) = ImageSource::parse(&image) else {
             continue;
@@ -71,14 +96,18 @@ pub fn read_dockerfile_resolved(
             .replacement_for(&source)
             .cloned()
             .unwrap_or(source);
+        let on = stage_platform.as_ref().unwrap_or(platform);
         let config = bases
-            .base_config(&source, &platform)
+            .base_config(&source, on)
             .map_err(|source| Error::BaseImage {
                 image: image.clone(),
-                platform: platform.to_string(),
+                platform: on.to_string(),
                 source,
             })?;
-        options = options.with_base_config(image, config);
+        options = match stage_platform {
+            None => options.with_base_config(image, config),
+            Some(p) => options.with_platform_base_config(p, image, config),
+        };
     }
-    read_dockerfile(text, &options)
+    Ok(options)
 }

@@ -41,7 +41,7 @@ use crate::op::{Network, Op};
 use self::run_flags::MountFlag;
 use crate::state::CacheMount;
 pub use bases::{BaseConfig, BaseError, BaseResolver, read_dockerfile_resolved};
-pub use plan::base_images;
+pub use plan::{base_images, base_images_by_platform};
 pub use vars::DEFAULT_PATH;
 use vars::Vars;
 
@@ -61,6 +61,10 @@ pub struct ReaderOptions {
     /// [`base_images`]). A stage on an image missing here is read without its env: a variable
     /// only the image could set is then refused.
     pub base_configs: BTreeMap<String, BaseConfig>,
+    /// The configs of the base images of stages pinned to another platform than the build's
+    /// (`FROM --platform=…`), by that platform and the name `FROM` gives them (see
+    /// [`base_images_by_platform`]).
+    pub platform_base_configs: BTreeMap<(Platform, String), BaseConfig>,
     /// The stage to build (`--target`, a stage name); the last stage when absent.
     pub target: Option<String>,
     /// Ignore patterns applied after the ignore file's (or alone, without one): context paths
@@ -78,6 +82,7 @@ impl ReaderOptions {
             platform: None,
             dockerfile: None,
             base_configs: BTreeMap::new(),
+            platform_base_configs: BTreeMap::new(),
             target: None,
             context_excludes: Vec::new(),
         }
@@ -104,6 +109,19 @@ impl ReaderOptions {
     /// Adds the config of a base image, by its name in `FROM`.
     pub fn with_base_config(mut self, image: impl Into<String>, config: BaseConfig) -> Self {
         self.base_configs.insert(image.into(), config);
+        self
+    }
+
+    /// Adds the config of a base image on another platform than the build's, by that platform
+    /// and its name in `FROM`.
+    pub fn with_platform_base_config(
+        mut self,
+        platform: Platform,
+        image: impl Into<String>,
+        config: BaseConfig,
+    ) -> Self {
+        self.platform_base_configs
+            .insert((platform, image.into()), config);
         self
     }
 
@@ -390,7 +408,9 @@ impl Reader<'_> {
             if stage.reemitted_cmd {
                 // The CMD kept across the ENTRYPOINT is replaced right away: drop the copy.
                 let ops = stage.container.ops();
-                stage.container = Container::from_ops(ops[..ops.len() - 1].iter().cloned());
+                stage.container = stage
+                    .container
+                    .with_ops(ops[..ops.len() - 1].iter().cloned());
                 stage.reemitted_cmd = false;
             }
             self.stage().cmd_set = true;
@@ -414,7 +434,13 @@ impl Reader<'_> {
         for (name, value) in flags {
             let value = value.unwrap_or_default();
             match name.as_str() {
-                "mount" => match self.mount_flag(&value)? {
+                "mount" => match self.mount_flag(
+                    &value,
+                    mounts
+                        .iter()
+                        .filter(|m| matches!(m, crate::RunMount::Ssh(_)))
+                        .count(),
+                )? {
                     MountFlag::Cache(cache) => caches.push(cache),
                     MountFlag::Run(mount) => mounts.push(mount),
                 },

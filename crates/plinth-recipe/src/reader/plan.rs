@@ -27,8 +27,14 @@ struct StageWords {
     base: Option<String>,
     /// The stage `FROM` names, when it names one.
     base_stage: Option<usize>,
-    /// What `COPY --from` and `RUN --mount=from=` name.
+    /// What `COPY --from` and `RUN --mount=from=` name, its base image's `ONBUILD` triggers
+    /// included (they run in this stage).
     sources: Vec<String>,
+    /// What its own `ONBUILD` triggers copy or mount from: needed by a stage built on this one,
+    /// which runs them, not by this one.
+    trigger_sources: Vec<String>,
+    /// The platform `FROM --platform=…` pins it to, when not the build's.
+    platform: Option<Platform>,
 }
 
 /// The stages of a Dockerfile and which of them the build needs.
@@ -75,7 +81,9 @@ pub(super) fn plan(lines: &[Logical], options: &ReaderOptions, escape: char) -> 
             let (_, rest) = split_flags(rest);
             let _ = reader.arg(rest);
         } else if keyword.eq_ignore_ascii_case("FROM") {
-            let (_, rest) = split_flags(rest);
+            let (flags, rest) = split_flags(rest);
+            // A flag that does not parse is reported when the stage is read.
+            let platform = reader.stage_platform(&flags).ok().flatten();
             let words: Vec<&str> = rest.split_whitespace().collect();
             let base = words
                 .first()
@@ -93,14 +101,27 @@ pub(super) fn plan(lines: &[Logical], options: &ReaderOptions, escape: char) -> 
                 }
                 _ => None,
             };
+            // A base image's triggers run in this stage: what they copy from, it needs.
+            let sources = match (&base, base_stage) {
+                (Some(image), None) => base_triggers(options, image, platform.as_ref())
+                    .iter()
+                    .flat_map(|trigger| sources_of(trigger))
+                    .collect(),
+                _ => Vec::new(),
+            };
             plan.stages.push(StageWords {
                 name,
                 base,
                 base_stage,
-                sources: Vec::new(),
+                sources,
+                trigger_sources: Vec::new(),
+                platform,
             });
         } else if let Some(stage) = plan.stages.last_mut() {
-            stage.sources.extend(sources_of(&line.text));
+            match trigger_of(&line.text) {
+                Some(trigger) => stage.trigger_sources.extend(sources_of(trigger)),
+                None => stage.sources.extend(sources_of(&line.text)),
+            }
         }
     }
     let target = match &options.target {
@@ -125,6 +146,15 @@ pub(super) fn plan(lines: &[Logical], options: &ReaderOptions, escape: char) -> 
         let stage = &plan.stages[index];
         pending.extend(stage.base_stage);
         pending.extend(stage.sources.iter().filter_map(|s| plan.stage_named(s)));
+        // The base stage's triggers run here.
+        if let Some(base) = stage.base_stage {
+            pending.extend(
+                plan.stages[base]
+                    .trigger_sources
+                    .iter()
+                    .filter_map(|s| plan.stage_named(s)),
+            );
+        }
     }
     plan
 }
@@ -134,11 +164,31 @@ fn keyword_and_rest(text: &str) -> (&str, &str) {
     (keyword, rest.trim())
 }
 
-/// What an instruction copies or mounts from: `COPY --from=X`, `RUN --mount=…,from=X`, and the
-/// same inside `ONBUILD` (a stage built on this one runs them).
+/// The trigger of an `ONBUILD` line.
+fn trigger_of(text: &str) -> Option<&str> {
+    let (keyword, rest) = keyword_and_rest(text);
+    keyword.eq_ignore_ascii_case("ONBUILD").then_some(rest)
+}
+
+/// The `ONBUILD` triggers of a base image, when its config is known.
+fn base_triggers<'a>(
+    options: &'a ReaderOptions,
+    image: &str,
+    platform: Option<&Platform>,
+) -> &'a [String] {
+    let config = match platform {
+        None => options.base_configs.get(image),
+        Some(p) => options
+            .platform_base_configs
+            .get(&(p.clone(), image.to_owned())),
+    };
+    config.map_or(&[], |c| c.on_build.as_slice())
+}
+
+/// What an instruction copies or mounts from: `COPY --from=X`, `RUN --mount=…,from=X`.
 fn sources_of(text: &str) -> Vec<String> {
     let (keyword, rest) = keyword_and_rest(text);
-    let (flags, rest) = split_flags(rest);
+    let (flags, _) = split_flags(rest);
     let keyword = keyword.to_ascii_uppercase();
     let mut out = Vec::new();
     for (name, value) in flags {
@@ -154,29 +204,55 @@ fn sources_of(text: &str) -> Vec<String> {
             _ => {}
         }
     }
-    if keyword == "ONBUILD" {
-        out.extend(sources_of(rest));
-    }
     out
 }
 
 /// The images the needed stages of `text` start from, as `FROM` names them after expanding the
-/// global args (stage names and `scratch` left out, each once): the keys of
-/// [`ReaderOptions::base_configs`]. An unneeded stage's base is left out, as BuildKit never
-/// resolves it. Problems are left to [`super::read_dockerfile`].
+/// global args (stage names and `scratch` left out, each once), whatever platform they are
+/// built for: the keys of [`ReaderOptions::base_configs`] (and, for the stages pinned to another
+/// platform, of [`ReaderOptions::platform_base_configs`], see [`base_images_by_platform`]). An
+/// unneeded stage's base is left out, as BuildKit never resolves it. Problems are left to
+/// [`super::read_dockerfile`].
 pub fn base_images(text: &str, options: &ReaderOptions) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (_, image) in needed_bases(text, options) {
+        if !out.contains(&image) {
+            out.push(image);
+        }
+    }
+    out
+}
+
+/// The base images of the needed stages with the platform each is read and built for, each pair
+/// once: `None` for the build's platform (the keys of [`ReaderOptions::base_configs`]), else the
+/// platform `FROM --platform=…` pins the stage to (the keys of
+/// [`ReaderOptions::platform_base_configs`]).
+pub fn base_images_by_platform(
+    text: &str,
+    options: &ReaderOptions,
+) -> Vec<(Option<Platform>, String)> {
+    let mut out: Vec<(Option<Platform>, String)> = Vec::new();
+    for base in needed_bases(text, options) {
+        if !out.contains(&base) {
+            out.push(base);
+        }
+    }
+    out
+}
+
+/// Every needed stage's base image with the platform it is pinned to, in file order.
+fn needed_bases(text: &str, options: &ReaderOptions) -> Vec<(Option<Platform>, String)> {
     let (directives, lines) = super::lines::split_lines(text, &mut Vec::new());
     let plan = plan(&lines, options, directives.escape);
-    let mut out: Vec<String> = Vec::new();
+    let mut out = Vec::new();
     for (index, stage) in plan.stages.iter().enumerate() {
         if !plan.is_needed(index) || stage.base_stage.is_some() {
             continue;
         }
         if let Some(image) = &stage.base
             && image != "scratch"
-            && !out.contains(image)
         {
-            out.push(image.clone());
+            out.push((stage.platform.clone(), image.clone()));
         }
     }
     out

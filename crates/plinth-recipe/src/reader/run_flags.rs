@@ -1,12 +1,15 @@
-//! `RUN --mount` options, as BuildKit reads them (`instructions/commands_runmount.go` and
-//! `dockerfile2llb/convert_secrets.go`).
+//! `RUN --mount` options, as BuildKit reads them (`instructions/commands_runmount.go`,
+//! `dockerfile2llb/convert_secrets.go` and `convert_ssh.go`).
 
 use std::path::Path;
 
 use super::Reader;
 use super::context_ignore::{ContextIgnore, context_relative};
 use crate::inputs::resolve_in_context;
-use crate::run_mount::{BindSource, DEFAULT_SECRET_MODE, RunMount, SecretMount};
+use crate::run_mount::{
+    BindSource, DEFAULT_SECRET_MODE, DEFAULT_SSH_ID, DEFAULT_SSH_MODE, RunMount, SecretMount,
+    SshMount,
+};
 use crate::state::{CacheMount, normalize_path};
 
 /// One `RUN --mount`: a cache (which the recipe keeps active across execs) or a mount of this
@@ -75,8 +78,13 @@ impl Reader<'_> {
         Ok(f)
     }
 
-    /// Reads one `--mount=` value.
-    pub(super) fn mount_flag(&mut self, spec: &str) -> Result<MountFlag, String> {
+    /// Reads one `--mount=` value; `ssh_mounts_before` is how many ssh mounts the `RUN` has
+    /// before it (BuildKit numbers their default sockets).
+    pub(super) fn mount_flag(
+        &mut self,
+        spec: &str,
+        ssh_mounts_before: usize,
+    ) -> Result<MountFlag, String> {
         let f = self.mount_fields(spec)?;
         let kind = f.kind.clone().unwrap_or_else(|| "bind".to_owned());
         let unsupported = |name: &str, given: bool| {
@@ -134,12 +142,20 @@ impl Reader<'_> {
                 unsupported("sharing", f.sharing.is_some())?;
                 self.secret_mount(f).map(MountFlag::Run)
             }
-            "ssh" => Err("`RUN --mount=type=ssh` is not supported: plinth does not forward an SSH agent into builds; \
-                 give the key or token as a secret (`--mount=type=secret,id=…` with `plinth build --secret id=…,src=FILE`) \
-                 or fetch the sources before the build"
-                .into()),
+            "ssh" => {
+                for (name, given) in [
+                    ("source", f.source.is_some()),
+                    ("from", f.from.is_some()),
+                    ("sharing", f.sharing.is_some()),
+                    ("size", f.size.is_some()),
+                    ("env", f.env.is_some()),
+                ] {
+                    unsupported(name, given)?;
+                }
+                self.ssh_mount(f, ssh_mounts_before).map(MountFlag::Run)
+            }
             other => Err(format!(
-                "`RUN --mount=type={other}` is not a mount type: use bind, cache, tmpfs or secret"
+                "`RUN --mount=type={other}` is not a mount type: use bind, cache, tmpfs, secret or ssh"
             )),
         }
     }
@@ -245,6 +261,37 @@ impl Reader<'_> {
             gid: number("gid", f.gid, 10)?,
             ..SecretMount::new(id)
         }))
+    }
+}
+
+impl Reader<'_> {
+    /// `type=ssh`: the agent `id` (`default`), its socket at `target` (BuildKit's
+    /// `/run/buildkit/ssh_agent.<n>`), `required`, and the socket's `mode` (0600), `uid`, `gid`.
+    fn ssh_mount(&mut self, f: Fields, n: usize) -> Result<RunMount, String> {
+        let mut mount = SshMount::new(
+            f.id.filter(|id| !id.is_empty())
+                .unwrap_or_else(|| DEFAULT_SSH_ID.to_owned()),
+            n,
+        );
+        if let Some(target) = f.target.as_deref().filter(|t| !t.is_empty()) {
+            mount.target = self.mount_target(Some(target), "ssh")?;
+        }
+        let number = |name: &str, value: Option<String>, radix: u32, default: u32| match value {
+            None => Ok(default),
+            Some(v) => u32::from_str_radix(&v, radix)
+                .map_err(|_| format!("the ssh mount option `{name}={v}` is not a number")),
+        };
+        mount.mode = number("mode", f.mode, 8, DEFAULT_SSH_MODE)?;
+        if mount.mode > 0o7777 {
+            return Err(format!(
+                "the ssh socket mode `{:o}` is not a file mode like 0600",
+                mount.mode
+            ));
+        }
+        mount.uid = number("uid", f.uid, 10, 0)?;
+        mount.gid = number("gid", f.gid, 10, 0)?;
+        mount.required = f.required.unwrap_or(false);
+        Ok(RunMount::Ssh(mount))
     }
 }
 

@@ -10,27 +10,30 @@ use crate::setting::ImageSetting;
 use crate::source::ImageSource;
 
 impl Reader<'_> {
-    pub(super) fn from(&mut self, flags: Flags, rest: &str) -> std::result::Result<(), String> {
-        for (name, value) in &flags {
+    /// The platform `FROM --platform=…` pins the stage to, expanded with the global and the
+    /// automatic platform args; `None` without the flag or when it names the build's platform
+    /// (so such a stage is the same recipe as one without the flag).
+    pub(super) fn stage_platform(
+        &self,
+        flags: &Flags,
+    ) -> std::result::Result<Option<Platform>, String> {
+        let mut wanted = None;
+        for (name, value) in flags {
             if name != "platform" {
                 return Err(format!("the FROM flag `--{name}` is not supported"));
             }
-            // A stage for another platform than the one built (a cross-compiling stage) is
-            // not something one recipe per platform can hold; the same platform is a no-op.
-            let wanted = self.expand_in(value.as_deref().unwrap_or(""), None)?;
-            let target = self.platform_args.get("TARGETPLATFORM");
-            let same = match (wanted.parse::<Platform>(), &self.options.platform) {
-                (Ok(w), Some(t)) => w.matches(t) || t.matches(&w),
-                _ => false,
-            };
-            if !same {
-                return Err(format!(
-                    "`FROM --platform={wanted}` builds this stage for another platform than the one built ({}): \
-                     plinth builds every stage for the target platform; drop `--platform` or build for {wanted}",
-                    target.map_or("none given", String::as_str)
-                ));
-            }
+            let value = self.expand_in(value.as_deref().unwrap_or(""), None)?;
+            let platform = value.parse::<Platform>().map_err(|e| {
+                format!("`FROM --platform={value}` is not a platform (`os/arch[/variant]`): {e}")
+            })?;
+            wanted = Some(platform);
         }
+        let build = self.options.platform.clone().unwrap_or_else(Platform::host);
+        Ok(wanted.filter(|w| !(w.matches(&build) || build.matches(w))))
+    }
+
+    pub(super) fn from(&mut self, flags: Flags, rest: &str) -> std::result::Result<(), String> {
+        let platform = self.stage_platform(&flags)?;
         let (image, name) = super::plan::from_words(rest)?;
         // FROM sees the global args only.
         let image = self.expand_in(image, None)?;
@@ -51,7 +54,14 @@ impl Reader<'_> {
                     "the stage `{image}` was judged unneeded, so it was not read: name it directly in FROM"
                 ));
             }
-            // BuildKit's stage inherits its base stage's run state, ARG values included.
+            if platform.is_some() && platform.as_ref() != base.container.platform() {
+                return Err(format!(
+                    "`FROM --platform=…` names another platform than the stage `{image}` was built for: \
+                     a stage built on a stage keeps its platform; put `--platform` on the FROM of `{image}`"
+                ));
+            }
+            // BuildKit's stage inherits its base stage's run state (ARG values included) and
+            // its platform.
             stage.container = base.container.clone();
             stage.vars = base.vars.clone();
             stage.shell = base.shell.clone();
@@ -60,7 +70,14 @@ impl Reader<'_> {
             let source =
                 ImageSource::parse(&image).map_err(|e| format!("{e}{}", source_chain(&e)))?;
             stage.container = Container::from_image(source);
-            match self.options.base_configs.get(&image) {
+            let config = match &platform {
+                None => self.options.base_configs.get(&image),
+                Some(p) => self
+                    .options
+                    .platform_base_configs
+                    .get(&(p.clone(), image.clone())),
+            };
+            match config {
                 Some(base) => {
                     triggers = base.on_build.clone();
                     stage.vars = Vars::from_base_env(&base.env);
@@ -68,6 +85,11 @@ impl Reader<'_> {
                 }
                 None => stage.vars = Vars::unknown_base(),
             }
+        }
+        if let Some(platform) = platform
+            && self.find_stage(&image).is_none()
+        {
+            stage.container = stage.container.with_platform(platform);
         }
         self.stages.push(stage);
         self.run_triggers(&image, &triggers)

@@ -3,6 +3,7 @@
 #![allow(missing_docs)]
 
 mod cold_pulls;
+mod error_sentences;
 mod faults;
 mod hostile;
 mod mini_http;

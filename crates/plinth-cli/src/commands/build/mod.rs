@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 use plinth_catalog::Catalog;
-use plinth_executor::{BuildOptions, BuildSecrets};
+use plinth_executor::{BuildOptions, BuildSecrets, BuildSsh};
 use plinth_oci::{ImageLocation, Platform, Reference};
 
 use crate::ExitStatus;
@@ -79,6 +79,11 @@ pub struct BuildArgs {
     /// `id=ID,env=VAR`; repeatable. Never written to the image, the cache keys or the output.
     #[arg(long = "secret", value_name = "id=ID,src=FILE|env=VAR")]
     pub secrets: Vec<String>,
+    /// An SSH agent for `RUN --mount=type=ssh` steps, docker buildx's syntax: `default` (the
+    /// agent of `$SSH_AUTH_SOCK`), `ID=SOCKET` or `ID=KEY[,KEY…]`; repeatable. Steps reach the
+    /// agent through a socket, never the keys.
+    #[arg(long = "ssh", value_name = "default|ID[=SOCKET|KEY[,KEY…]]")]
+    pub ssh: Vec<String>,
     /// Allow what steps may ask for: `network.host` (`RUN --network=host`).
     #[arg(long = "allow", value_name = "ENTITLEMENT", value_delimiter = ',')]
     pub allow: Vec<String>,
@@ -129,6 +134,7 @@ pub fn run(
     };
     outputs::refuse_multi_platform(&outputs, &platforms)?;
     let secrets = build_secrets(&args.secrets)?;
+    let ssh = build_ssh(&args.ssh)?;
     let allow_host_network = host_network_allowed(&args.allow)?;
     let store = open_store()?;
     let engine = engine_with_client(global, registry_client(global, store)?, args.pull)?;
@@ -145,6 +151,7 @@ pub fn run(
     let mut options = BuildOptions::new(platforms.clone())
         .with_no_cache(args.no_cache)
         .with_secrets(secrets)
+        .with_ssh(ssh)
         .with_host_network_allowed(allow_host_network)
         .with_recipe_id(recipe.id.clone())
         .with_reporter(progress.clone());
@@ -229,6 +236,16 @@ fn build_secrets(specs: &[String]) -> anyhow::Result<BuildSecrets> {
     Ok(secrets)
 }
 
+/// `--ssh` flags, each read as docker buildx reads it.
+fn build_ssh(specs: &[String]) -> anyhow::Result<BuildSsh> {
+    let mut ssh = BuildSsh::new();
+    for spec in specs {
+        ssh.add_flag(spec)
+            .map_err(crate::exit_status::usage_error)?;
+    }
+    Ok(ssh)
+}
+
 /// Whether `--allow` grants `network.host`, the one entitlement plinth knows.
 fn host_network_allowed(entitlements: &[String]) -> anyhow::Result<bool> {
     let mut allowed = false;
@@ -303,6 +320,7 @@ fn attachments_of(
             .map(|p| (p.platform.clone(), p.manifest.clone()))
             .collect(),
     };
+    let labels = parse_labels(&args.labels)?;
     let mut attachments = Vec::new();
     for build in &built.platforms {
         let container = recipes
@@ -311,7 +329,8 @@ fn attachments_of(
             .find(|(p, _)| *p == build.platform)
             .map(|(_, c)| c)
             .context("a platform was built without its recipe")?;
-        let parameters = recipe.provenance_parameters(container, &args.recipe.build_args)?;
+        let parameters =
+            recipe.provenance_parameters(container, &args.recipe.build_args, &labels)?;
         let context = plinth_attest::ProvenanceContext {
             recipe: &parameters,
             engine,

@@ -63,9 +63,10 @@ pub(super) fn run(
         printer.warn(warning);
     }
     let context = context_dir(args);
+    let labels = recorded_labels(&recorded);
     let mut differences = BTreeSet::new();
     for (platform, container) in recipes.recipes() {
-        let given = recipe.provenance_parameters(container, &args.build_args)?;
+        let given = recipe.provenance_parameters(container, &args.build_args, &labels)?;
         let Some(recorded) = recorded.get(platform) else {
             continue;
         };
@@ -84,9 +85,10 @@ pub(super) fn run(
         crate::commands::build::list(&platforms)
     ));
     let progress = Arc::new(BuildProgress::new(printer, false));
-    let options = BuildOptions::new(platforms.clone())
+    let mut options = BuildOptions::new(platforms.clone())
         .with_recipe_id(recipe.id.clone())
         .with_reporter(progress.clone());
+    options.labels = labels;
     let executor = args.engine.executor(&engine, url_mirrors(global)?)?;
     let built = recipes.build(executor.as_ref(), &options)?;
     drop(progress);
@@ -120,6 +122,18 @@ pub(super) fn run(
     } else {
         ExitStatus::Failure
     })
+}
+
+/// The `--label`s the build was given (the same on every platform), which the rebuild is given
+/// too: a build's labels are public in its config, so they are recorded by value.
+fn recorded_labels(recorded: &BTreeMap<Platform, Recorded>) -> BTreeMap<String, String> {
+    recorded
+        .values()
+        .find_map(|r| match &r.recipe {
+            RecipeParameters::Dockerfile { labels, .. } => Some(labels.clone()),
+            RecipeParameters::Family { .. } => None,
+        })
+        .unwrap_or_default()
 }
 
 /// The build context as `plinth build` takes it: the argument, else the Dockerfile's directory.
@@ -207,12 +221,14 @@ fn recipe_differences(given: &RecipeParameters, recorded: &RecipeParameters) -> 
             digest,
             build_args,
             target,
+            ..
         },
         RecipeParameters::Dockerfile {
             path: recorded_path,
             digest: recorded_digest,
             build_args: recorded_args,
             target: recorded_target,
+            ..
         },
     ) = (given, recorded)
     else {
@@ -337,6 +353,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            labels: BTreeMap::new(),
             target: target.map(str::to_owned),
         }
     }
