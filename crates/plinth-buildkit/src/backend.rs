@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use plinth_executor::{
-    BuildOptions, BuildResult, Executor, PlatformBuild, RootManifests, UrlFetcher, UrlMirror,
+    BuildOptions, BuildResult, Executor, PlatformBuild, RootManifests, RootResolver, UrlFetcher,
+    UrlMirror,
 };
 use plinth_oci::{Digest, ImageIndex, MediaType, Platform, Store};
 use plinth_recipe::{BuildableDockerfile, BuildableOptions, Container};
@@ -17,10 +18,11 @@ use crate::docker_host::{DockerHost, DockerHostAssignment, DockerHostInfo};
 use crate::error::{Error, Result};
 use crate::prepare::{Prepared, Preparer};
 use crate::progress::ProgressReader;
+use crate::roots::LoadedRoot;
 use names::{default_recipe_id, docker_arch, platform_slug, unique_suffix};
 
 /// How long a builder may take to answer `docker info` (ssh connections included).
-const INFO_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const INFO_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long moving an image out of a daemon or into a registry may take.
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(3600);
 
@@ -38,6 +40,17 @@ pub struct BuildkitConfig {
     url_mirrors: Vec<UrlMirror>,
     always_pull: bool,
     root_manifests: Option<Arc<dyn RootManifests>>,
+    roots: Option<Roots>,
+}
+
+/// The [`RootResolver`] of [`BuildkitConfig::with_roots`] (a trait object, named in `Debug`).
+#[derive(Clone)]
+struct Roots(Arc<dyn RootResolver>);
+
+impl std::fmt::Debug for Roots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Roots(dyn RootResolver)")
+    }
 }
 
 impl BuildkitConfig {
@@ -55,20 +68,34 @@ impl BuildkitConfig {
             url_mirrors: Vec::new(),
             always_pull: false,
             root_manifests: None,
+            roots: None,
         }
     }
 
     /// Reads which platform manifest the digest BuildKit resolved a root to names (an index's
     /// for a multi-platform root) through `roots`, so the provenance records the platform
     /// manifest digest as the embedded engine's does (the index digest beside it). Without
-    /// it, the digest BuildKit printed is recorded as is.
+    /// it, the digest BuildKit printed is recorded as is. Roots handed to the builder
+    /// ([`with_roots`](Self::with_roots)) are recorded as their resolver found them instead.
     pub fn with_root_manifests(mut self, roots: Arc<dyn RootManifests>) -> Self {
         self.root_manifests = Some(roots);
         self
     }
 
+    /// Resolves every root with `resolver` into the store (the embedded engine: pulled, imported
+    /// or bootstrapped from Debian's archive) and hands it to each builder with `docker load`,
+    /// under a local name made of its config digest, instead of letting the builder pull it:
+    /// a root is fetched once, by plinth, and roots no registry serves build too. Without it
+    /// builders pull registry roots themselves and refuse the others.
+    pub fn with_roots(mut self, resolver: Arc<dyn RootResolver>) -> Self {
+        self.roots = Some(Roots(resolver));
+        self
+    }
+
     /// Passes `--pull` to the builder: root images are looked up in their registry on every
-    /// build, never taken from the builder's image store alone.
+    /// build, never taken from the builder's image store alone. With
+    /// [`with_roots`](Self::with_roots) the resolver looks roots up instead (the builder is
+    /// handed what it found), and `--pull` is not passed.
     pub fn with_always_pull(mut self, always: bool) -> Self {
         self.always_pull = always;
         self
@@ -151,6 +178,14 @@ impl BuildkitBackend {
         })
     }
 
+    /// The backend with [`BuildkitConfig::with_roots`]: roots resolved by `resolver` and
+    /// handed to the builders.
+    #[must_use]
+    pub fn with_roots(mut self, resolver: Arc<dyn RootResolver>) -> Self {
+        self.config.roots = Some(Roots(resolver));
+        self
+    }
+
     /// The store results land in.
     pub fn store(&self) -> &Store {
         &self.config.store
@@ -219,7 +254,8 @@ impl BuildkitBackend {
         let _lock = self.config.store.lock_shared()?;
         let fetched = crate::prepare::fetch_urls(container, &self.fetcher)?;
         let work = self.work_dir()?;
-        let (_, rendered) = self.render(container, &info, &fetched, work.path())?;
+        let (_, rendered) =
+            self.render(container, &info, &fetched, &BTreeMap::new(), work.path())?;
         Ok(rendered.text)
     }
 
@@ -305,8 +341,19 @@ impl BuildkitBackend {
         let builder = self.builder_for(platform).clone();
         let info = self.check_builder(platform)?;
         tracing::info!(%builder, version = %info.server_version, native = %info.native_platform, "builder");
+        let loaded = match &self.config.roots {
+            Some(Roots(resolver)) => crate::roots::load_roots(
+                resolver.as_ref(),
+                &self.config.store,
+                &self.docker,
+                &builder,
+                container,
+                platform,
+            )?,
+            None => BTreeMap::new(),
+        };
         let work = self.work_dir()?;
-        let (prepared, rendered) = self.render(container, &info, fetched, work.path())?;
+        let (prepared, rendered) = self.render(container, &info, fetched, &loaded, work.path())?;
         for w in &prepared.warnings {
             tracing::warn!(%platform, "{w}");
         }
@@ -349,6 +396,7 @@ impl BuildkitBackend {
                 resolved: &resolved_roots,
                 platform,
                 manifests: self.config.root_manifests.as_deref(),
+                loaded: &loaded,
             },
         )?;
         let build = PlatformBuild::new(
@@ -385,18 +433,21 @@ impl BuildkitBackend {
         }
     }
 
-    /// `container` rewritten for the builder `info` describes (downloads linked under `work`)
-    /// and rendered as a buildable Dockerfile.
+    /// `container` rewritten for the builder `info` describes (downloads linked under `work`,
+    /// roots the builder was handed named by their `loaded` names) and rendered as a buildable
+    /// Dockerfile.
     fn render(
         &self,
         container: &Container,
         info: &DockerHostInfo,
         fetched: &BTreeMap<String, Digest>,
+        loaded: &BTreeMap<String, LoadedRoot>,
         work: &Path,
     ) -> Result<(Prepared, BuildableDockerfile)> {
         let prepared = Preparer {
             fetcher: &self.fetcher,
             fetched,
+            loaded,
             download_dir: &work.join("downloads"),
             keep_network_none: info.supports_network_flag(),
         }

@@ -69,6 +69,18 @@ pub enum Error {
     #[error("{0}")]
     BuildFailed(Box<crate::progress::BuildFailure>),
 
+    /// A root could not be resolved into the store to be handed to the builder.
+    #[error("cannot get the root image `{image}` for {platform} to hand it to the builder")]
+    Root {
+        /// The root's address, as in the recipe.
+        image: String,
+        /// The platform.
+        platform: String,
+        /// Why (the resolver's error: pull, import or bootstrap).
+        #[source]
+        source: plinth_executor::RootError,
+    },
+
     /// `--load` cannot reach a docker daemon (the message says what to do instead).
     #[error("{0}")]
     Load(String),

@@ -14,6 +14,7 @@ use plinth_oci::{Digest, ImageLocation, Platform, Reference};
 use plinth_recipe::{BindSource, Container, DirectorySource, Op, RunMount, SourceKind};
 
 use crate::error::Result;
+use crate::roots::LoadedRoot;
 
 /// What the root images of one platform's build resolved to.
 pub(crate) struct RootDigests<'a> {
@@ -23,6 +24,9 @@ pub(crate) struct RootDigests<'a> {
     pub(crate) platform: &'a Platform,
     /// Where an index's platform manifest is looked up.
     pub(crate) manifests: Option<&'a dyn RootManifests>,
+    /// Roots plinth handed to the builder, by address: recorded as the resolver found them
+    /// (platform manifest, index beside it), whatever the root's kind.
+    pub(crate) loaded: &'a BTreeMap<String, LoadedRoot>,
 }
 
 /// The inputs of `container` (the recipe as given, before URL inputs become host files;
@@ -47,7 +51,17 @@ fn collect_roots(container: &Container, roots: &RootDigests<'_>, inputs: &mut Ve
     for op in container.ops() {
         match op {
             Op::From { source } => {
-                if let SourceKind::Image(ImageLocation::Registry(reference)) = source.kind() {
+                if let Some(root) = roots.loaded.get(source.address()) {
+                    inputs.push(
+                        BuildInput::new(
+                            InputKind::RootImage,
+                            source.address(),
+                            root.manifest.clone(),
+                        )
+                        .with_index_digest(root.index_digest.clone()),
+                    );
+                } else if let SourceKind::Image(ImageLocation::Registry(reference)) = source.kind()
+                {
                     inputs.push(root_input(source.address(), reference, roots));
                 }
             }
@@ -152,6 +166,7 @@ mod tests {
             resolved: &resolved,
             platform: &platform,
             manifests: Some(&lookup),
+            loaded: &BTreeMap::new(),
         };
         let reference: Reference = "busybox:1.36".parse().unwrap();
         let input = root_input(

@@ -7,18 +7,22 @@
 //! 1. picks the platform's [`DockerHost`] (`--builder linux/arm64=ssh://arm-host`, a docker
 //!    context, or the local daemon, where foreign platforms run under binfmt/qemu) and checks
 //!    that it answers;
-//! 2. rewrites the recipe (`prepare`): URL inputs are fetched here by the shared
+//! 2. with [`BuildkitConfig::with_roots`] (as the CLI builds), has every root resolved into the
+//!    store by a [`RootResolver`](plinth_executor::RootResolver) (the embedded engine: pulled,
+//!    imported or bootstrapped from Debian's archive) and `docker load`s it into the builder as
+//!    `plinth-root:<config hex>` unless the builder has it, so builders pull nothing;
+//! 3. rewrites the recipe (`prepare`): URL inputs are fetched here by the shared
 //!    [`UrlFetcher`](plinth_executor::UrlFetcher) (with the [`UrlMirror`](plinth_executor::UrlMirror)s
 //!    of [`BuildkitConfig::with_url_mirrors`], pins verified, the store ref `urls/…` shared with
 //!    the embedded engine) and `COPY`'d from the context, so builders need neither the
 //!    `docker/dockerfile` frontend image nor the download hosts; file modes and `dir/`
 //!    destinations are made explicit so both engines give the same files;
-//! 3. renders the buildable Dockerfile (without a `# syntax=` line: the daemon's built-in
+//! 4. renders the buildable Dockerfile (without a `# syntax=` line: the daemon's built-in
 //!    frontend is used) and materialises the context;
-//! 4. runs `docker build --platform …` with BuildKit ([`DockerCli`]), reading the plain
+//! 5. runs `docker build --platform …` with BuildKit ([`DockerCli`]), reading the plain
 //!    progress for step reports and, on failure, the failing step with its output
 //!    ([`BuildFailure`]);
-//! 5. `docker save`s the image and imports it into the store.
+//! 6. `docker save`s the image and imports it into the store.
 //!
 //! `BuildkitBackend` is an [`Executor`](plinth_executor::Executor): the result is a
 //! [`BuildResult`](plinth_executor::BuildResult) (with a
@@ -52,7 +56,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Limits: roots must come from a registry every builder can reach; `SOURCE_DATE_EPOCH` is not
+//! Limits: without a root resolver, roots must come from a registry every builder can reach;
+//! `SOURCE_DATE_EPOCH` is not
 //! applied (digests differ between runs where timestamps do); daemons before Docker 23 have no
 //! `RUN --network=none`, which is then dropped with a warning; remote cache is BuildKit's
 //! inline cache (the final stage's layers, not cache mounts or helper stages).
@@ -68,6 +73,7 @@ mod inputs;
 mod load;
 mod prepare;
 mod progress;
+mod roots;
 
 pub use backend::{BuildkitBackend, BuildkitConfig};
 pub use docker::{BuildMode, DOCKER_CLIENT_ENV, DockerCli};

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use plinth_executor::UrlFetcher;
 use plinth_oci::{Digest, ImageLocation};
 use plinth_recipe::{
-    BindSource, Container, DirectorySource, FileSource, FileTarget, Network, Op, RunMount,
-    SourceKind,
+    BindSource, Container, DirectorySource, FileSource, FileTarget, ImageSource, Network, Op,
+    RunMount, SourceKind,
 };
 
 use crate::error::{Error, Result};
@@ -107,6 +107,9 @@ pub(crate) struct Preparer<'a> {
     pub(crate) fetcher: &'a UrlFetcher,
     /// URL inputs already downloaded ([`fetch_urls`]); others are fetched on the way.
     pub(crate) fetched: &'a BTreeMap<String, Digest>,
+    /// Roots the builder was handed ([`crate::roots::load_roots`]), by address: their `FROM`
+    /// names the loaded image.
+    pub(crate) loaded: &'a BTreeMap<String, crate::roots::LoadedRoot>,
     /// Where downloads are linked for the context (under the build's work dir).
     pub(crate) download_dir: &'a Path,
     pub(crate) keep_network_none: bool,
@@ -127,10 +130,15 @@ impl Preparer<'_> {
         let mut ops = Vec::with_capacity(container.ops().len());
         for (index, op) in container.ops().iter().enumerate() {
             let op = match op {
-                Op::From { source } => {
-                    check_root(index, source)?;
-                    op.clone()
-                }
+                Op::From { source } => match self.loaded.get(source.address()) {
+                    Some(root) => Op::From {
+                        source: ImageSource::parse(&root.local_name).map_err(Error::Recipe)?,
+                    },
+                    None => {
+                        check_root(index, source)?;
+                        op.clone()
+                    }
+                },
                 Op::Exec {
                     argv,
                     network,
@@ -358,6 +366,7 @@ mod tests {
         let preparer = Preparer {
             fetcher: &fetcher,
             fetched: &BTreeMap::new(),
+            loaded: &BTreeMap::new(),
             download_dir: &dir.path().join("dl"),
             keep_network_none: false,
         };

@@ -7,7 +7,8 @@
 //! - `commandTests`: `setup` commands, the command, then `teardown`, in one check (so the setup's
 //!   changes are visible); `globalEnvVars` and the test's `envVars` are passed as the command's
 //!   environment, each value `$VAR`-expanded (Go's `os.Expand`, as the original) against the
-//!   image's environment and the variables before it, so `PATH: /env/bin:$PATH` prepends; the
+//!   image's environment (with docker's default `PATH` when the image sets none, as the command
+//!   sees it) and the variables before it, so `PATH: /env/bin:$PATH` prepends; the
 //!   command and its arguments are expanded against all of them too. (container-structure-test's
 //!   docker driver passes a test's own `envVars` to its main command unexpanded; its host driver
 //!   and its documentation expand them, as plinth does.) The exit code must equal

@@ -13,9 +13,10 @@ use plinth_oci::Store;
 #[derive(Clone, Debug, Default, Args)]
 pub struct EngineArgs {
     /// Which engine builds: the embedded, daemonless one, or BuildKit (through a Docker Engine).
-    /// With BuildKit, root images are pulled by the builder itself (`--registry-mirror` does not
-    /// apply to it), while URL inputs are fetched by plinth as with the embedded engine
-    /// (`--url-mirror` applies); sanity checks, pushes and digests work the same with both.
+    /// With BuildKit, root images and URL inputs are fetched by plinth as with the embedded
+    /// engine (`--registry-mirror` and `--url-mirror` apply; roots from Debian's archive are
+    /// bootstrapped here) and roots are handed to the builder with `docker load`; sanity
+    /// checks, pushes and digests work the same with both.
     #[arg(long, value_enum, default_value_t)]
     pub engine: EngineKind,
     /// BuildKit: build PLATFORM on this builder (`local`, `ssh://host`, `tcp://host:port`,
@@ -54,7 +55,10 @@ impl EngineArgs {
         let roots: Arc<dyn plinth_executor::RootManifests> = Arc::new(engine.clone());
         Ok(
             match self.buildkit(engine.store().clone(), url_mirrors, Some(roots))? {
-                Some(backend) => Arc::new(backend),
+                // The engine resolves roots (it already read their configs for the Dockerfile)
+                // and the builder is handed them: nothing is pulled twice, and Debian roots
+                // build too.
+                Some(backend) => Arc::new(backend.with_roots(Arc::new(engine.clone()))),
                 None => Arc::new(engine.clone()),
             },
         )

@@ -1,4 +1,5 @@
-//! An image named on the command line of the commands that compare images (`diff`, `verify`):
+//! An image named on the command line of the commands that compare or describe images
+//! (`diff`, `verify`, `sbom`, `provenance`):
 //! a family version (`REPOSITORY:VERSION`, or a bare version with `--family`), a name built
 //! into the local store, or an image location (`docker://REF` or a bare reference,
 //! `oci:DIR[:NAME]`, `docker-archive:FILE[:REF]`).
@@ -77,6 +78,22 @@ pub(crate) fn published_reference(
     Ok(crate::release_context::target(global)
         .reference(repository)?
         .with_tag(&version.to_string())?)
+}
+
+/// What `text` names in a registry: a catalog version (`REPOSITORY:VERSION`, as published to
+/// `--registry`/`--namespace`), else the reference itself (`plinth provenance`, `plinth sbom`).
+pub(crate) fn catalog_or_reference(
+    global: &GlobalArgs,
+    text: &str,
+    catalog: &Catalog,
+) -> anyhow::Result<Option<Reference>> {
+    match ImageArg::parse(text, None, catalog)? {
+        ImageArg::FamilyVersion {
+            repository,
+            version,
+        } => Ok(Some(published_reference(global, &repository, &version)?)),
+        ImageArg::Image(_) => Ok(None),
+    }
 }
 
 /// Brings `arg` into `client`'s store (every platform).

@@ -247,6 +247,22 @@ impl plinth_recipe::BaseResolver for Engine {
     }
 }
 
+/// The engine resolves roots for an executor that hands them to its builders (BuildKit), so
+/// a root is pulled, imported or bootstrapped once, by plinth, whichever executor builds.
+impl plinth_executor::RootResolver for Engine {
+    fn resolve_root(
+        &self,
+        source: &plinth_recipe::ImageSource,
+        platform: &plinth_oci::Platform,
+    ) -> std::result::Result<plinth_executor::ResolvedRootImage, plinth_executor::RootError> {
+        let root = crate::resolve::resolve_root(&self.inner, source, platform)?;
+        Ok(plinth_executor::ResolvedRootImage {
+            manifest: root.manifest,
+            index_digest: root.index,
+        })
+    }
+}
+
 /// BuildKit prints the digest it resolved a root to, an index's for a multi-platform root; the
 /// engine's registry client (its mirrors and credentials) reads which platform manifest that
 /// index names, so both executors' provenance records the platform manifest.

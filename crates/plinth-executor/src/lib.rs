@@ -19,6 +19,8 @@
 //!   digest it (the engine's copy cache input, every provenance's host-directory digest).
 //! - [`UrlFetcher`]: URL inputs downloaded into the store, keyed by content, pinned ones
 //!   verified, [`UrlMirror`]s for offline builds; both executors fetch through it.
+//! - [`RootResolver`]: who brings root images into the store (the embedded engine), for an
+//!   executor whose builders should not fetch them themselves.
 //!
 //! This crate compiles neither the sandbox nor a docker client: BuildKit's executor depends on
 //! it, not on the embedded engine.
@@ -47,6 +49,7 @@ mod options;
 mod recipe_inputs;
 mod report;
 mod result;
+mod roots;
 mod runtime;
 mod secrets;
 mod ssh;
@@ -63,6 +66,7 @@ pub use options::BuildOptions;
 pub use recipe_inputs::recipe_host_inputs;
 pub use report::{BuildReporter, CacheStatus, NoReporter, StepReport};
 pub use result::{BuildResult, PlatformBuild, pair_layers};
+pub use roots::{ResolvedRootImage, RootError, RootResolver};
 pub use runtime::{block_on, shared_runtime};
 pub use secrets::{BuildSecrets, SecretValue, redact_line};
 pub use ssh::BuildSsh;

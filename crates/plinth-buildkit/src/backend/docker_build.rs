@@ -44,7 +44,8 @@ impl BuildkitBackend {
         if no_cache {
             cmd.arg("--no-cache");
         }
-        if self.config.always_pull {
+        // Roots handed to the builder are named locally: `--pull` would look them up remotely.
+        if self.config.always_pull && self.config.roots.is_none() {
             cmd.arg("--pull");
         }
         for from in &self.config.cache_from {

@@ -24,14 +24,22 @@ fn verdict(errors: Vec<String>) -> Result<(), Verdict> {
     }
 }
 
-/// The image's environment, for `$VAR` expansion.
+/// The environment a container of the image starts with, for `$VAR` expansion: the image's
+/// `Env`, plus docker's default `PATH` when the image sets none (images made by umoci or
+/// `FROM scratch` often do not), as docker gives it to the container and as plinth's sandbox
+/// gives it to the command.
 fn image_env(s: &CheckSession<'_>) -> Vec<(String, String)> {
-    s.runner()
+    let mut env: Vec<(String, String)> = s
+        .runner()
         .image_config()
         .and_then(|c| c.config.as_ref())
         .and_then(|r| r.env.as_ref())
         .map(|env| env.iter().map(|kv| split_env(kv)).collect())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if !env.iter().any(|(k, _)| k == "PATH") {
+        env.push(("PATH".into(), plinth_recipe::reader::DEFAULT_PATH.into()));
+    }
+    env
 }
 
 fn lookup<'e>(env: &'e [(String, String)]) -> impl Fn(&str) -> Option<String> + 'e {

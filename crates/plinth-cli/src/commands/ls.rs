@@ -82,16 +82,18 @@ pub fn run(args: LsArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
         ));
     }
     if !listing.other.is_empty() {
-        printer.status(format!(
-            "{} tags that are not semantic versions:",
-            listing.other.len()
-        ));
+        printer.status(match listing.other.len() {
+            1 => "1 tag that is not a semantic version:".to_owned(),
+            n => format!("{n} tags that are not semantic versions:"),
+        });
         for tag in &listing.other {
-            printer.result(format!(
+            // Without `--all-digests` these have no digest: print the name alone, unpadded.
+            let line = format!(
                 "{:<24} {}",
                 tag.tag,
                 digest(&tag.digest).unwrap_or_default()
-            ));
+            );
+            printer.result(line.trim_end());
         }
     }
     if listing.from_cache {

@@ -46,6 +46,8 @@ pub fn run(
             | Command::UpgradeConsumers(_)
             | Command::Diff(_)
             | Command::Verify(_)
+            | Command::Sbom(_)
+            | Command::Provenance(_)
     );
     // File families live in the catalog directory, so they join the catalog per command.
     let catalog = &if uses_catalog {
@@ -55,7 +57,7 @@ pub fn run(
     };
     match cli.command {
         Command::Inspect(args) => inspect::run(args, &cli.global, printer),
-        Command::Sbom(args) => sbom::run(args, &cli.global, printer),
+        Command::Sbom(args) => sbom::run(args, &cli.global, printer, catalog),
         Command::Ls(args) => ls::run(args, &cli.global, printer),
         Command::Copy(args) => copy::run(args, &cli.global, printer),
         Command::Diff(args) => diff::run(args, &cli.global, printer, catalog),
@@ -72,7 +74,7 @@ pub fn run(
         Command::GenerateDocs(args) => generate_docs::run(args, &cli.global, printer, catalog),
         Command::Catalog(args) => catalog::run(args, &cli.global, printer, catalog),
         Command::Outdated(args) => outdated::run(args, &cli.global, printer, catalog),
-        Command::Provenance(args) => provenance::run(args, &cli.global, printer),
+        Command::Provenance(args) => provenance::run(args, &cli.global, printer, catalog),
         Command::Latest(args) => latest::run(args, &cli.global, printer, catalog),
         Command::UpgradeConsumers(args) => {
             upgrade_consumers::run(args, &cli.global, printer, catalog)

@@ -1,22 +1,26 @@
-//! `plinth provenance REF [--platform P] [--check-report]`: the attestations plinth attached to
-//! a published image, read from the registry (through the referrers API, or the
+//! `plinth provenance IMAGE [--platform P] [--check-report]`: the attestations plinth attached to
+//! a published image (a registry reference, or a catalog version where it is published), read from the registry (through the referrers API, or the
 //! `sha256-<digest>` tag where the registry lacks it) and printed as in-toto JSON.
 
+use anyhow::Context as _;
 use clap::Args;
 use plinth_attest::{CHECK_REPORT_V1, SLSA_PROVENANCE_V1, find_statements};
+use plinth_catalog::Catalog;
 use plinth_oci::{Platform, Reference};
 use serde_json::Value;
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
+use crate::image_arg::catalog_or_reference;
 use crate::printer::Printer;
 use crate::settings::{open_store, registry_client, runtime};
 
 /// Arguments of `plinth provenance`.
 #[derive(Debug, Args)]
 pub struct ProvenanceArgs {
-    /// The image in a registry (`REGISTRY/REPO:TAG` or `…@sha256:…`).
-    pub image: Reference,
+    /// The image: a catalog version (`REPOSITORY:VERSION`, as published to `--registry` and
+    /// `--namespace`) or an image in a registry (`REGISTRY/REPO:TAG` or `…@sha256:…`).
+    pub image: String,
     /// Only this platform's statement, printed as one JSON object (default: every platform's,
     /// as a JSON array).
     #[arg(long)]
@@ -31,7 +35,17 @@ pub fn run(
     args: ProvenanceArgs,
     global: &GlobalArgs,
     printer: Printer,
+    catalog: &Catalog,
 ) -> anyhow::Result<ExitStatus> {
+    let image = match catalog_or_reference(global, &args.image, catalog)? {
+        Some(published) => published,
+        None => args.image.parse::<Reference>().with_context(|| {
+            format!(
+                "`{}` is neither a catalog version (REPOSITORY:VERSION) nor an image reference",
+                args.image
+            )
+        })?,
+    };
     let store = open_store()?;
     let client = registry_client(global, store)?;
     let (predicate_type, what) = if args.check_report {
@@ -41,7 +55,7 @@ pub fn run(
     };
     let found = runtime()?.block_on(find_statements(
         &client,
-        &args.image,
+        &image,
         args.platform.as_ref(),
         predicate_type,
         what,

@@ -108,4 +108,45 @@ fn readme_main_job_builds_checks_writes_and_runs_the_debian_python_base() {
     );
     assert!(run.status.success());
     assert_eq!(String::from_utf8_lossy(&run.stdout), "Python 3.11.2\n");
+
+    airbyte_python_file_family_builds_and_passes_its_checks(&ctx);
+}
+
+/// `examples/airbyte-python-base`, the same recipe kept as a file family, built from its
+/// working files for linux/amd64 and checked with its container-structure-test and plinth
+/// check files. Its root is the main job's (same packages, same archive state), already in
+/// this store, so only its own steps run.
+fn airbyte_python_file_family_builds_and_passes_its_checks(ctx: &TestContext) {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/airbyte-python-base");
+    let dir = ctx.temp_dir().join("airbyte-python-base");
+    copy_tree(&example, &dir);
+    let mut cmd = ctx.plinth();
+    cmd.arg("--catalog-dir").arg(&dir).args([
+        "build",
+        "airbyte/python-connector-base-files",
+        "--platform",
+        "linux/amd64",
+        "--check",
+    ]);
+    let out = output(ctx, &mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Every check of both files ran; one failing fails the command.
+    assert!(
+        stderr.contains("sanity checks passed on linux/amd64"),
+        "{stderr}"
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }

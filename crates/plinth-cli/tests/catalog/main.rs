@@ -8,6 +8,8 @@ use plinth_test::images::push_busybox_with_plinth;
 use plinth_test::{External, LocalRegistry, TestContext, output, require_external};
 use serde_json::Value;
 
+mod examples;
+
 const PYTHON: &str = "airbyte/python-connector-base";
 const DEBIAN_PYTHON: &str = "plinth/python-connector-base";
 

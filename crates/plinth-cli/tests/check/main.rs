@@ -249,3 +249,55 @@ fn check_without_recipe_or_image_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("add container-structure-test files with --cst FILE"));
 }
+
+/// An image without `Env` (umoci's, like `FROM scratch` ones) still has docker's default `PATH`
+/// when `$PATH` is expanded, as its commands see it.
+#[test]
+fn cst_path_of_an_image_without_env_is_dockers_default() {
+    if !require_external(External::Root) || !require_external(External::Tool("umoci")) {
+        return;
+    }
+    let ctx = TestContext::new();
+    let dir = ctx.temp_dir();
+    let root = dir.join("rootfs");
+    plinth_test::busybox_rootfs(&root).unwrap();
+    let layout = dir.join("umoci-layout");
+    let image = format!("{}:t", layout.display());
+    for args in [
+        vec!["init", "--layout", layout.to_str().unwrap()],
+        vec!["new", "--image", &image],
+        vec!["insert", "--image", &image, root.to_str().unwrap(), "/"],
+    ] {
+        let out = output(&ctx, ctx.command("umoci").args(&args));
+        assert!(out.status.success(), "umoci {args:?}: {}", stderr_of(&out));
+    }
+    let cst = dir.join("path.yaml");
+    std::fs::write(
+        &cst,
+        r#"
+schemaVersion: 2.0.0
+commandTests:
+  - name: the command sees docker's default PATH
+    command: /bin/sh
+    args: ["-c", "echo $PATH"]
+    expectedOutput: ['(?m)^/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin$']
+  - name: envVars extend it
+    command: /bin/sh
+    args: ["-c", "echo $MY_PATH"]
+    envVars:
+      - key: MY_PATH
+        value: $PATH:/extra
+    expectedOutput: ['(?m)^/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/extra$']
+"#,
+    )
+    .unwrap();
+    let out = output(
+        &ctx,
+        ctx.plinth()
+            .args(["check", "--image"])
+            .arg(format!("oci:{image}"))
+            .arg("--cst")
+            .arg(&cst),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+}

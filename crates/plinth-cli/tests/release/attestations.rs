@@ -46,6 +46,17 @@ fn published_versions_carry_annotations_provenance_and_check_reports() {
     let out = c.run(&mut c.cmd(&["provenance", &tagged, "--platform", "linux/s390x"]));
     assert_fails(&out, 1, "linux/amd64, linux/arm64");
 
+    // The catalog version names the same published image.
+    let by_version = format!("{REPOSITORY}:1.0.0");
+    for args in [&["provenance"][..], &["provenance", "--check-report"]] {
+        let of_tag = c.run(&mut c.cmd(&[args, &[tagged.as_str()][..]].concat()));
+        let of_version = c.run(&mut c.cmd(&[args, &[by_version.as_str()][..]].concat()));
+        assert_ok(&of_version);
+        assert_eq!(of_version.stdout, of_tag.stdout, "{args:?} {by_version}");
+    }
+    let out = c.run(&mut c.cmd(&["provenance", &format!("{REPOSITORY}:9.9.9")]));
+    assert_fails(&out, 1, "9.9.9");
+
     // skopeo still copies the whole image.
     let layout = c.ctx.work_dir().join("copy");
     plinth_test::skopeo([

@@ -176,6 +176,16 @@ fn assert_provenance_check_report_and_sbom(c: &Catalog, first_dockerfile: &str) 
     assert_ok(&out);
     let sbom: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(sbom["spdxVersion"], "SPDX-2.3", "{sbom}");
+
+    // The catalog version (`team/base:1.0.0`) is the published image: the same documents.
+    let by_version = format!("{REPOSITORY}:1.0.0");
+    let of_version = c.run(&mut c.cmd(&["sbom", &by_version, "--platform", "linux/amd64"]));
+    assert_ok(&of_version);
+    assert_eq!(of_version.stdout, out.stdout, "sbom {by_version}");
+    let of_tag = c.run(&mut c.cmd(&["provenance", &tagged]));
+    let of_version = c.run(&mut c.cmd(&["provenance", &by_version]));
+    assert_ok(&of_version);
+    assert_eq!(of_version.stdout, of_tag.stdout, "provenance {by_version}");
 }
 
 /// Docs: the catalog's own title, the family's row with the published address; `plinth

@@ -10,6 +10,7 @@ mod concurrent;
 mod e2e;
 mod file_family;
 mod file_family_buildkit;
+mod file_family_debian_buildkit;
 mod file_family_errors;
 mod file_family_reading;
 mod fixture;

@@ -77,6 +77,16 @@ fn ls_heads_semver_tags_only_unless_asked_and_sees_plinths_own_pushes() {
         proxy.counts()
     );
     assert_eq!(proxy.requests().len(), 3, "{:?}", proxy.counts());
+    // As text: versions with their digests, then the other tags by name alone.
+    let out = ctx.plinth().args(["ls", &repository]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = text.lines().skip(2).collect();
+    assert_eq!(names, ["dev", "latest"], "{text}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("2 tags that are not semantic versions:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Asked for: the cached listing lacks those digests, so the registry is asked again.
     proxy.clear_requests();

@@ -9,20 +9,23 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
+use plinth_catalog::Catalog;
 use plinth_oci::{Descriptor, ImageLocation, ImageManifest, ManifestDocument, Platform, Store};
 use plinth_registry::{NoTransferReporter, fetch_image};
 use plinth_sbom::{Format, ImageFiles, Subject};
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
+use crate::image_arg::catalog_or_reference;
 use crate::printer::Printer;
 use crate::settings::{open_store, registry_client, runtime};
 
 /// Arguments of `plinth sbom`.
 #[derive(Debug, Args)]
 pub struct SbomArgs {
-    /// The image: a name built into the local store (`build --tag`), `docker://REF` (or a bare
-    /// reference), `oci:DIR[:NAME]` or `docker-archive:FILE[:REF]`.
+    /// The image: a name built into the local store (`build --tag`), a catalog version
+    /// (`REPOSITORY:VERSION`, as published to `--registry` and `--namespace`), `docker://REF`
+    /// (or a bare reference), `oci:DIR[:NAME]` or `docker-archive:FILE[:REF]`.
     pub image: String,
     /// The document format.
     #[arg(long, default_value = "spdx", value_parser = ["spdx", "cyclonedx"])]
@@ -39,18 +42,32 @@ pub struct SbomArgs {
 }
 
 /// Runs `plinth sbom`.
-pub fn run(args: SbomArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
+pub fn run(
+    args: SbomArgs,
+    global: &GlobalArgs,
+    printer: Printer,
+    catalog: &Catalog,
+) -> anyhow::Result<ExitStatus> {
     let format: Format = args.format.parse().map_err(anyhow::Error::msg)?;
     let store = open_store()?;
     let stored = store.get_ref(&args.image)?;
+    // A catalog version is named by where it is published, in messages and in the document.
+    let mut subject_name = args.image.clone();
     let location = match &stored {
         Some(_) => None,
-        None => Some(args.image.parse::<ImageLocation>().with_context(|| {
-            format!(
-                "`{}` is neither a built image nor an image location",
-                args.image
-            )
-        })?),
+        None => Some(match catalog_or_reference(global, &args.image, catalog)? {
+            Some(published) => {
+                subject_name = published.to_string();
+                ImageLocation::Registry(published)
+            }
+            None => args.image.parse::<ImageLocation>().with_context(|| {
+                format!(
+                    "`{}` is neither a built image, a catalog version (REPOSITORY:VERSION) nor an image location; \
+                     an unpublished catalog version is `plinth build REPOSITORY:VERSION --tag NAME`, then `plinth sbom NAME`",
+                    args.image
+                )
+            })?,
+        }),
     };
     let client = registry_client(global, store.clone())?;
     if !args.generate
@@ -93,7 +110,7 @@ pub fn run(args: SbomArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Res
     let created = image_created(&store, &manifest)?;
     let files = ImageFiles::from_store(&store, &manifest)?;
     let subject = Subject {
-        name: args.image.clone(),
+        name: subject_name,
         digest: descriptor.digest.clone(),
         platform,
     };
