@@ -54,18 +54,7 @@ fn readme_main_job_builds_checks_writes_and_runs_the_debian_python_base() {
     // dpkg and pip under qemu (many minutes). Debian roots for arm64 are tested by the engine's
     // `debian_roots_for_amd64_and_arm64_build_concurrently`.
     cmd.args(&args).args(["--platform", "linux/amd64"]);
-    // Behind a TLS-intercepting proxy (local CAs on the host) pip needs the host's bundle.
-    let local_cas = std::fs::read_dir("/usr/local/share/ca-certificates")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| e.file_name().to_string_lossy().ends_with(".crt"));
-    if local_cas {
-        cmd.env(
-            "PLINTH_STEP_CA_BUNDLE",
-            "/etc/ssl/certs/ca-certificates.crt",
-        );
-    }
+    trust_local_cas(&mut cmd);
     let out = output(&ctx, &mut cmd);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -128,6 +117,7 @@ fn airbyte_python_file_family_builds_and_passes_its_checks(ctx: &TestContext) {
         "linux/amd64",
         "--check",
     ]);
+    trust_local_cas(&mut cmd);
     let out = output(ctx, &mut cmd);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -136,6 +126,22 @@ fn airbyte_python_file_family_builds_and_passes_its_checks(ctx: &TestContext) {
         stderr.contains("sanity checks passed on linux/amd64"),
         "{stderr}"
     );
+}
+
+/// Behind a TLS-intercepting proxy (local CAs on the host) pip in build steps needs the host's
+/// bundle.
+fn trust_local_cas(cmd: &mut std::process::Command) {
+    let local_cas = std::fs::read_dir("/usr/local/share/ca-certificates")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".crt"));
+    if local_cas {
+        cmd.env(
+            "PLINTH_STEP_CA_BUNDLE",
+            "/etc/ssl/certs/ca-certificates.crt",
+        );
+    }
 }
 
 fn copy_tree(from: &Path, to: &Path) {
