@@ -16,6 +16,7 @@ mod build_progress;
 mod checks_arg;
 pub mod cli;
 mod commands;
+mod comparison_arg;
 mod context_arg;
 mod docker_flags;
 mod engine_arg;

@@ -11,38 +11,16 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, Result};
 
-/// What a layer entry is.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case", tag = "type", content = "target")]
-pub enum FileKind {
-    /// A regular file.
-    File,
-    /// A directory.
-    Directory,
-    /// A symbolic link to this target.
-    Symlink(String),
-    /// A hard link to this path.
-    HardLink(String),
-    /// A whiteout: the path is deleted from lower layers.
-    Whiteout,
-    /// An opaque whiteout: the directory's lower contents are hidden.
-    OpaqueWhiteout,
-    /// A device or FIFO.
-    Other,
-}
-
-impl FileKind {
-    /// A short word for text output.
-    pub fn word(&self) -> String {
-        match self {
-            Self::File => "file".to_owned(),
-            Self::Directory => "dir".to_owned(),
-            Self::Symlink(target) => format!("symlink → {target}"),
-            Self::HardLink(target) => format!("hardlink → /{target}"),
-            Self::Whiteout => "whiteout".to_owned(),
-            Self::OpaqueWhiteout => "opaque whiteout".to_owned(),
-            Self::Other => "special".to_owned(),
-        }
+/// A short word for an entry's type in text output.
+pub fn kind_word(kind: &ScannedKind) -> String {
+    match kind {
+        ScannedKind::File => "file".to_owned(),
+        ScannedKind::Directory => "dir".to_owned(),
+        ScannedKind::Symlink(target) => format!("symlink → {target}"),
+        ScannedKind::HardLink(target) => format!("hardlink → /{target}"),
+        ScannedKind::Whiteout => "whiteout".to_owned(),
+        ScannedKind::OpaqueWhiteout => "opaque whiteout".to_owned(),
+        ScannedKind::Other => "special".to_owned(),
     }
 }
 
@@ -51,7 +29,7 @@ impl FileKind {
 pub struct FileEntry {
     /// Its type.
     #[serde(flatten)]
-    pub kind: FileKind,
+    pub kind: ScannedKind,
     /// Permission bits.
     pub mode: u32,
     /// Owner user id.
@@ -88,21 +66,16 @@ pub fn layer_files(store: &Store, digest: &Digest) -> Result<LayerFiles> {
 pub fn read_layer_files(blob: impl Read) -> Result<LayerFiles> {
     let mut files = LayerFiles::new();
     scan_layer(blob, None, |entry: &ScannedEntry, data: &mut dyn Read| {
-        let (path, kind) = match &entry.kind {
-            ScannedKind::File => (entry.path.clone(), FileKind::File),
-            ScannedKind::Directory => (entry.path.clone(), FileKind::Directory),
-            ScannedKind::Symlink(t) => (entry.path.clone(), FileKind::Symlink(t.clone())),
-            ScannedKind::HardLink(t) => (entry.path.clone(), FileKind::HardLink(t.clone())),
-            ScannedKind::Whiteout => (entry.path.clone(), FileKind::Whiteout),
-            ScannedKind::OpaqueWhiteout => (
-                format!("{}/.wh..wh..opq", entry.path)
-                    .trim_start_matches('/')
-                    .to_owned(),
-                FileKind::OpaqueWhiteout,
-            ),
-            ScannedKind::Other => (entry.path.clone(), FileKind::Other),
+        // An opaque whiteout is listed under its own name so it never collides with its
+        // directory's entry.
+        let path = match entry.kind {
+            ScannedKind::OpaqueWhiteout => format!("{}/.wh..wh..opq", entry.path)
+                .trim_start_matches('/')
+                .to_owned(),
+            _ => entry.path.clone(),
         };
-        let sha256 = if kind == FileKind::File {
+        let kind = entry.kind.clone();
+        let sha256 = if kind == ScannedKind::File {
             Some(hash(data).map_err(|e| {
                 plinth_oci::Error::Layer(format!("cannot read `/{}`: {e}", entry.path))
             })?)
@@ -162,17 +135,38 @@ mod tests {
         let (blob, _) = write_entries_layer(&entries, Vec::new(), &options).unwrap();
         let files = read_layer_files(&blob[..]).unwrap();
         let motd = &files["etc/motd"];
-        assert_eq!(motd.kind, FileKind::File);
+        assert_eq!(motd.kind, ScannedKind::File);
         assert_eq!(motd.mode, 0o640);
         assert_eq!(motd.size, 6);
         assert_eq!(
             motd.sha256.as_deref(),
             Some("sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")
         );
-        assert_eq!(files["etc/alias"].kind, FileKind::Symlink("motd".into()));
-        assert_eq!(files["etc/gone"].kind, FileKind::Whiteout);
-        assert_eq!(files["opt/.wh..wh..opq"].kind, FileKind::OpaqueWhiteout);
-        assert_eq!(files["opt"].kind, FileKind::Directory);
+        assert_eq!(files["etc/alias"].kind, ScannedKind::Symlink("motd".into()));
+        assert_eq!(files["etc/gone"].kind, ScannedKind::Whiteout);
+        assert_eq!(files["opt/.wh..wh..opq"].kind, ScannedKind::OpaqueWhiteout);
+        assert_eq!(files["opt"].kind, ScannedKind::Directory);
         assert_eq!(files.len(), 6);
+    }
+
+    #[test]
+    fn entries_serialize_with_their_type_flattened() {
+        let entry = |kind| FileEntry {
+            kind,
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 1,
+            sha256: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&entry(ScannedKind::Symlink("motd".into()))).unwrap(),
+            r#"{"type":"symlink","target":"motd","mode":511,"uid":0,"gid":0,"size":0,"mtime":1}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&entry(ScannedKind::OpaqueWhiteout)).unwrap(),
+            r#"{"type":"opaque_whiteout","mode":511,"uid":0,"gid":0,"size":0,"mtime":1}"#
+        );
     }
 }

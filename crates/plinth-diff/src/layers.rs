@@ -123,11 +123,11 @@ pub fn diff_layer_files(before: &LayerFiles, after: &LayerFiles) -> Vec<FileChan
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::files::FileKind;
+    use plinth_oci::layer::ScannedKind;
 
     fn file(content: &str) -> FileEntry {
         FileEntry {
-            kind: FileKind::File,
+            kind: ScannedKind::File,
             mode: 0o644,
             uid: 0,
             gid: 0,

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::config::FieldChange;
-use crate::files::FileEntry;
+use crate::files::{FileEntry, kind_word};
 use crate::image::{DigestPair, ImageComparison, LayerComparison, PlatformComparison};
 use crate::layers::{Change, FileChange};
 use crate::packages::PackageChange;
@@ -200,7 +200,7 @@ fn write_layer(out: &mut String, layer: &LayerComparison, options: TextOptions) 
 }
 
 fn entry_facts(e: &FileEntry) -> String {
-    let mut facts = format!("{} {:04o} {}:{}", e.kind.word(), e.mode, e.uid, e.gid);
+    let mut facts = format!("{} {:04o} {}:{}", kind_word(&e.kind), e.mode, e.uid, e.gid);
     if let Some(hash) = &e.sha256 {
         let _ = write!(facts, " {} {}", human_size(e.size), short_hash(hash));
     }
@@ -227,7 +227,11 @@ pub fn file_line(file: &FileChange) -> String {
             let detail: Vec<String> = fields
                 .iter()
                 .map(|field| match *field {
-                    "type" => format!("type {} → {}", before.kind.word(), after.kind.word()),
+                    "type" => format!(
+                        "type {} → {}",
+                        kind_word(&before.kind),
+                        kind_word(&after.kind)
+                    ),
                     "mode" => format!("mode {:04o} → {:04o}", before.mode, after.mode),
                     "owner" => format!(
                         "owner {}:{} → {}:{}",

@@ -127,3 +127,17 @@ impl Error {
 
 /// The result type of `plinth-oci`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error and its causes on one line (`error: cause: cause`), for warnings and messages
+/// that carry a failure as text: the message alone often only names the operation, and the
+/// cause says why it failed.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

@@ -42,7 +42,7 @@ pub use artifact::Artifact;
 pub use config::{History, ImageConfig, RootFs, RuntimeConfig};
 pub use descriptor::Descriptor;
 pub use digest::Digest;
-pub use error::{Error, Result};
+pub use error::{Error, Result, error_chain};
 pub use location::{ArchiveImage, ImageLocation};
 pub use manifest::{ImageIndex, ImageManifest, ManifestDocument};
 pub use media_type::{MediaType, MediaTypeFlavor};

@@ -353,18 +353,8 @@ impl Error {
     }
 }
 
-/// An error and its causes on one line (`error: cause: cause`), for retry warnings: the
-/// message alone often only names the request, and the cause says why it failed.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
-}
+/// An error and its causes on one line, for retry warnings (the one rule of `plinth-oci`).
+pub use plinth_oci::error_chain;
 
 /// How to get past a registry that cannot be reached.
 fn unreachable_hint(url: &url::Url) -> String {

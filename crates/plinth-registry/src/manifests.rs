@@ -48,6 +48,27 @@ impl FetchedManifest {
     }
 }
 
+/// The body of a manifest or index response, refused past [`MAX_MANIFEST_BYTES`] (whatever
+/// `Content-Length` said).
+pub(crate) async fn read_manifest_body(
+    resp: reqwest::Response,
+    url: &RedactedUrl,
+) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|source| Error::transport("GET", url.expose(), source))?;
+        if bytes.len() + chunk.len() > MAX_MANIFEST_BYTES {
+            return Err(Error::ManifestTooLarge {
+                url: url.clone(),
+                limit: MAX_MANIFEST_BYTES,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
 /// A `404` for a manifest, said the way a person asks: which tag (or digest, or repository) is
 /// missing where. The raw response goes to the debug log (`http_error` logs it).
 async fn not_found(resp: reqwest::Response, reference: &Reference) -> Error {
@@ -211,18 +232,7 @@ impl Client {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(MediaType::parse);
-        let mut bytes = Vec::new();
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|source| Error::transport("GET", url.expose(), source))?;
-            if bytes.len() + chunk.len() > MAX_MANIFEST_BYTES {
-                return Err(Error::ManifestTooLarge {
-                    url,
-                    limit: MAX_MANIFEST_BYTES,
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_manifest_body(resp, &url).await?;
         let digest = Digest::of(&bytes);
         let expected = reference.digest().or(header_digest.as_ref());
         if let Some(expected) = expected

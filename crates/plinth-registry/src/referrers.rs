@@ -9,8 +9,6 @@
 //! read it once more and start again when another writer's update replaced ours.
 
 use bytes::Bytes;
-use futures_util::StreamExt as _;
-use plinth_oci::manifest::MAX_MANIFEST_BYTES;
 use plinth_oci::{Descriptor, Digest, ImageIndex, ManifestDocument, MediaType, Reference};
 use reqwest::Method;
 use reqwest::header::ACCEPT;
@@ -176,18 +174,7 @@ impl Client {
         }
         let resp = check(resp, "GET", &[200]).await?;
         let url: RedactedUrl = resp.url().into();
-        let mut bytes = Vec::new();
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|source| Error::transport("GET", url.expose(), source))?;
-            if bytes.len() + chunk.len() > MAX_MANIFEST_BYTES {
-                return Err(Error::ManifestTooLarge {
-                    url,
-                    limit: MAX_MANIFEST_BYTES,
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = crate::manifests::read_manifest_body(resp, &url).await?;
         let index: ImageIndex = serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
             url,
             reason: format!("the referrers response is not an image index: {e}"),

@@ -159,7 +159,7 @@ impl Releaser {
             Err(e) => {
                 let why = format!(
                     "the packages of {version} could not be compared: {}",
-                    error_chain(&e)
+                    plinth_oci::error_chain(&e)
                 );
                 self.reporter.warning(&why);
                 ChangelogDraft::unavailable(Some(version), why)
@@ -253,15 +253,4 @@ async fn published_packages(
         },
     )
     .map_err(|e| Error::Diff(Box::new(e)))
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -157,15 +157,13 @@ pub fn require_passed(reports: &[CheckReport]) -> Result<()> {
         .iter()
         .flat_map(|r| {
             r.problems().map(move |o| {
-                let message = o
-                    .message
-                    .as_deref()
-                    .unwrap_or("")
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_owned();
-                format!("{} {} ({}): {message}", r.platform, o.id, o.status.as_str())
+                format!(
+                    "{} {} ({}): {}",
+                    r.platform,
+                    o.id,
+                    o.status.as_str(),
+                    o.message_first_line()
+                )
             })
         })
         .collect();

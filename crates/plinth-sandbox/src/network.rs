@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
+use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
 
@@ -56,6 +57,17 @@ pub(crate) struct SharedNetwork {
     child: Mutex<Option<Child>>,
     /// slirp4netns exits when this, the write end of its exit pipe, closes.
     _exit: OwnedFd,
+    /// Whether slirp4netns has configured the namespace yet.
+    readiness: Mutex<Readiness>,
+}
+
+/// How far slirp4netns is: starting (with the read end of its ready pipe, and its log for the
+/// error if it fails), ready, or failed (the error's text).
+#[derive(Debug)]
+enum Readiness {
+    Starting { ready: File, log: NamedTempFile },
+    Ready,
+    Failed(String),
 }
 
 /// A new network namespace, held by the returned fd only. Made on a short-lived thread:
@@ -72,15 +84,20 @@ fn new_netns() -> Result<OwnedFd> {
 }
 
 impl SharedNetwork {
-    /// Create the namespace and start slirp4netns for it, logging to `log`; returns once the
-    /// namespace is configured.
-    pub(crate) fn start(log: &Path) -> Result<Self> {
+    /// Create the namespace and start slirp4netns for it, logging to `log`; returns once it has
+    /// started, before it has configured the namespace: a run joins the namespace and sets up
+    /// its root meanwhile, and [`wait_ready`](Self::wait_ready)s only before its command may
+    /// start (slirp4netns takes 2 to 40 ms to get there on a busy machine).
+    pub(crate) fn start(log: NamedTempFile) -> Result<Self> {
         let netns = new_netns()?;
         let (ready_read, ready_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("create a pipe", e))?;
         let (exit_read, exit_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("create a pipe", e))?;
-        let log_file = File::create(log).map_err(|e| Error::io("create", log, e))?;
+        let log_file = log
+            .as_file()
+            .try_clone()
+            .map_err(|e| Error::io("open", log.path(), e))?;
         let mut command = Command::new(SLIRP4NETNS);
         command
             .args([
@@ -133,14 +150,35 @@ impl SharedNetwork {
         })?;
         drop((ready_write, exit_read));
         let pid = child.id();
-        let network = SharedNetwork {
+        tracing::debug!(pid, "slirp4netns started");
+        Ok(SharedNetwork {
             netns,
             child: Mutex::new(Some(child)),
             _exit: exit_write,
-        };
-        network.wait_ready(File::from(ready_read), log)?;
-        tracing::debug!(pid, "slirp4netns started");
-        Ok(network)
+            readiness: Mutex::new(Readiness::Starting {
+                ready: File::from(ready_read),
+                log,
+            }),
+        })
+    }
+
+    /// Returns once slirp4netns has configured the namespace, or why it could not.
+    pub(crate) fn wait_ready(&self) -> Result<()> {
+        let mut readiness = self.readiness.lock().map_err(|_| {
+            Error::NetworkHelper("a run panicked while starting the network".into())
+        })?;
+        match &mut *readiness {
+            Readiness::Ready => Ok(()),
+            Readiness::Failed(why) => Err(Error::NetworkHelper(why.clone())),
+            Readiness::Starting { ready, log } => {
+                let outcome = self.await_ready_byte(ready, log.path());
+                *readiness = match &outcome {
+                    Ok(()) => Readiness::Ready,
+                    Err(e) => Readiness::Failed(e.to_string()),
+                };
+                outcome
+            }
+        }
     }
 
     /// The namespace, for `setns(2)` in a run's child.
@@ -176,7 +214,7 @@ impl SharedNetwork {
         }
     }
 
-    fn wait_ready(&self, mut ready: File, log: &Path) -> Result<()> {
+    fn await_ready_byte(&self, ready: &mut File, log: &Path) -> Result<()> {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut byte = [0u8; 1];
         loop {

@@ -59,7 +59,7 @@ impl Sandbox {
             Some(network) if network.is_alive() => Ok(network.clone()),
             _ => {
                 let log = self.run_file(".network.log")?;
-                let network = Arc::new(SharedNetwork::start(log.path())?);
+                let network = Arc::new(SharedNetwork::start(log)?);
                 *slot = Some(network.clone());
                 Ok(network)
             }
@@ -77,7 +77,7 @@ impl Sandbox {
         }
         let sandbox = self.clone();
         std::thread::spawn(move || {
-            let started = sandbox.shared_network();
+            let started = sandbox.shared_network().and_then(|n| n.wait_ready());
             if let Err(e) = started {
                 tracing::debug!(error = %e, "the network could not be started ahead of the first run");
             }
@@ -206,6 +206,7 @@ impl Sandbox {
             &steps,
             Attach {
                 new_network: spec.network == NetworkMode::None,
+                network: network.as_deref(),
                 pids,
             },
             pipes,

@@ -43,7 +43,7 @@ impl<'a> CheckSession<'a> {
                 Ok(output)
             }
             Err(error) => {
-                let text = error_chain(error.as_ref());
+                let text = plinth_oci::error_chain(error.as_ref());
                 let message = format!(
                     "could not run `{}`{}: {text}",
                     spec.display(),
@@ -111,17 +111,6 @@ fn exec_failure(argv: &str, user: &str, output: &CommandOutput) -> String {
     text
 }
 
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// Python's `str.splitlines` for the line breaks commands print (`\n`, `\r\n`, `\r`), as
 /// the original's checks split command output.
 pub fn split_lines(text: &str) -> Vec<&str> {
@@ -165,7 +154,7 @@ impl Check {
                 status: CheckStatus::Error,
                 message: Some(format!(
                     "could not prepare a container for the check: {}",
-                    error_chain(error.as_ref())
+                    plinth_oci::error_chain(error.as_ref())
                 )),
                 commands: Vec::new(),
                 children: Vec::new(),

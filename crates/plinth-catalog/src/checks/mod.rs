@@ -263,4 +263,12 @@ impl CheckOutcome {
     pub fn passed(&self) -> bool {
         self.status == CheckStatus::Passed
     }
+
+    /// The first line of the message (`""` without one): what a one-line summary shows.
+    pub fn message_first_line(&self) -> &str {
+        self.message
+            .as_deref()
+            .and_then(|m| m.lines().next())
+            .unwrap_or("")
+    }
 }

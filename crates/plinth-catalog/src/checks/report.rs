@@ -101,18 +101,10 @@ impl CheckReport {
 }
 
 fn push_rows(rows: &mut Vec<(String, CheckStatus, String)>, outcome: &CheckOutcome, depth: usize) {
-    let first_line = outcome
-        .message
-        .as_deref()
-        .unwrap_or("")
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_owned();
     rows.push((
         format!("{}{}", "  ".repeat(depth), outcome.id),
         outcome.status,
-        first_line,
+        outcome.message_first_line().to_owned(),
     ));
     for child in &outcome.children {
         push_rows(rows, child, depth + 1);

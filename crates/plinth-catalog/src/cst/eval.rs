@@ -126,13 +126,7 @@ pub(crate) fn evaluate_command(
 }
 
 fn runner_error(what: &str, path: &str, error: &RunnerError) -> Verdict {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    let text = plinth_oci::error_chain(error.as_ref());
     Verdict::Error(format!("could not {what} `{path}` in the image: {text}"))
 }
 

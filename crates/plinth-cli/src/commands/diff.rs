@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 
 use clap::Args;
 use plinth_catalog::Catalog;
-use plinth_diff::{CompareOptions, Named, PackageSet, TextOptions};
+use plinth_diff::{CompareOptions, Named, PackageSet};
 use plinth_oci::Platform;
 use plinth_registry::Client;
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
+use crate::comparison_arg::ComparisonOutput;
 use crate::image_arg::{ImageArg, LoadedImage, load_image};
 use crate::printer::Printer;
 use crate::settings::{open_store, registry_client, runtime};
@@ -31,12 +32,9 @@ pub struct DiffArgs {
     /// Only this platform (default: every platform either image has).
     #[arg(long)]
     pub platform: Option<Platform>,
-    /// Print the comparison as JSON (every file; the text lists at most --max-files per layer).
-    #[arg(long)]
-    pub json: bool,
-    /// Changed files listed per layer in the text output.
-    #[arg(long, default_value_t = 40, value_name = "N")]
-    pub max_files: usize,
+    /// Output options.
+    #[command(flatten)]
+    pub output: ComparisonOutput,
 }
 
 /// Runs `plinth diff`; exit 0 whatever the difference (it is a report).
@@ -78,17 +76,7 @@ pub fn run(
             args.platform.map_or_else(String::new, |p| p.to_string())
         );
     }
-    if args.json {
-        printer.result(serde_json::to_string_pretty(&comparison)?);
-    } else {
-        let text = plinth_diff::render_text(
-            &comparison,
-            TextOptions {
-                max_files: args.max_files,
-            },
-        );
-        printer.result(text.trim_end());
-    }
+    args.output.print(&printer, &comparison, &[], "")?;
     Ok(ExitStatus::Success)
 }
 

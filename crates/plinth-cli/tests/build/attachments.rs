@@ -88,6 +88,17 @@ fn a_pushed_build_attaches_sboms_and_checks_and_sbom_reads_them_back() {
     assert!(!stderr_of(&generated).contains("attached"));
     let generated: serde_json::Value = serde_json::from_slice(&generated.stdout).unwrap();
     assert_eq!(spdx_packages(&generated), spdx_packages(&spdx));
+    assert_eq!(
+        spdx["packages"][0]["externalRefs"], generated["packages"][0]["externalRefs"],
+        "the attached document names the image by its pushed reference, as `--generate` does"
+    );
+    assert!(
+        spdx["packages"][0]["externalRefs"][0]["referenceLocator"]
+            .as_str()
+            .is_some_and(|purl| purl.starts_with("pkg:oci/build-")),
+        "{}",
+        spdx["packages"][0]
+    );
     let cdx = output(
         &fresh,
         fresh

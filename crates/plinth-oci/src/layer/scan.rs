@@ -3,13 +3,17 @@
 
 use std::io::Read;
 
+use serde::Serialize;
+
 use super::tar_reader::TarReader;
 use super::unpack::detect_compression;
 use super::{Compression, DEFAULT_MAX_ENTRY_SIZE, OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
 use crate::error::{Error, Result};
 
-/// What a layer entry is, as far as a reader of the merged file system cares.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a layer entry is, as far as a reader of the merged file system cares. Serialized as
+/// `{"type": "symlink", "target": "…"}` (`plinth diff --json` prints it so).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "target")]
 pub enum ScannedKind {
     /// A regular file; its data is read through the reader given with it.
     File,

@@ -269,6 +269,22 @@ pub(super) struct Stage {
     pub needed: bool,
 }
 
+impl Stage {
+    /// A stage as its `FROM` line starts it, before a base stage's state is copied in.
+    pub(super) fn new(name: Option<String>, needed: bool) -> Self {
+        Self {
+            name,
+            container: Container::new(),
+            vars: Vars::scratch(),
+            shell: None,
+            cmd_set: false,
+            reemitted_cmd: false,
+            on_build: Vec::new(),
+            needed,
+        }
+    }
+}
+
 pub(super) struct Reader<'a> {
     pub options: &'a ReaderOptions,
     pub escape: char,

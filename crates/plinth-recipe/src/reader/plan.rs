@@ -13,9 +13,7 @@ use std::collections::BTreeSet;
 use plinth_oci::Platform;
 
 use super::lines::Logical;
-use super::vars::Vars;
 use super::{Flags, Reader, ReaderOptions, Stage, split_flags};
-use crate::Container;
 use crate::source::ImageSource;
 
 /// One stage as the plan sees it.
@@ -324,16 +322,7 @@ impl Reader<'_> {
         if image != "scratch" && self.find_stage(&image).is_none() {
             ImageSource::parse(&image).map_err(|e| format!("{e}{}", super::source_chain(&e)))?;
         }
-        self.stages.push(Stage {
-            name,
-            container: Container::new(),
-            vars: Vars::scratch(),
-            shell: None,
-            cmd_set: false,
-            reemitted_cmd: false,
-            on_build: Vec::new(),
-            needed: false,
-        });
+        self.stages.push(Stage::new(name, false));
         Ok(())
     }
 }

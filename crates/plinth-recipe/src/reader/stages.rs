@@ -37,16 +37,7 @@ impl Reader<'_> {
         let (image, name) = super::plan::from_words(rest)?;
         // FROM sees the global args only.
         let image = self.expand_in(image, None)?;
-        let mut stage = Stage {
-            name,
-            container: Container::new(),
-            vars: Vars::scratch(),
-            shell: None,
-            cmd_set: false,
-            reemitted_cmd: false,
-            on_build: Vec::new(),
-            needed: true,
-        };
+        let mut stage = Stage::new(name, true);
         let mut triggers = Vec::new();
         if let Some(base) = self.find_stage(&image) {
             if !base.needed {

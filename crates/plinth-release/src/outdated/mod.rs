@@ -207,7 +207,7 @@ async fn examine_roots(
             Ok(None) => {}
             Err(e) => report.roots_not_compared.push(RootNotCompared {
                 address: root.to_string(),
-                error: error_chain(&e),
+                error: plinth_oci::error_chain(&e),
             }),
         }
     }
@@ -390,17 +390,6 @@ async fn root_suite(client: &Client, container: &Container, platform: &Platform)
                 fields.get("ID").map_or("unknown", String::as_str)
             ),
         })
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Debian's name of `platform`'s architecture (`amd64`, `arm64`, `armhf`, …).

@@ -31,6 +31,7 @@ use super::output::{ExitStatus, OutputSink, OutputStream, Tail};
 use super::plan::Step;
 use crate::cgroup::PidsCgroup;
 use crate::error::{Error, Result};
+use crate::network::SharedNetwork;
 use crate::syscall::linux::{Linux, pidfd_open};
 
 /// Stack for the cloned child until it execs; the setup code needs a few KiB.
@@ -106,10 +107,12 @@ pub(crate) struct Finished {
 }
 
 /// What the child gets between `clone` and going on.
-pub(crate) struct Attach {
+pub(crate) struct Attach<'a> {
     /// A new, empty network namespace ([`NetworkMode::None`](crate::NetworkMode::None)); the
     /// other modes join the shared one or stay in the host's.
     pub(crate) new_network: bool,
+    /// The shared network the child has joined, which must be ready before it goes on.
+    pub(crate) network: Option<&'a SharedNetwork>,
     /// The run's cgroup, if the host has a pids controller; released when the child is gone.
     pub(crate) pids: Option<PidsCgroup>,
 }
@@ -117,7 +120,7 @@ pub(crate) struct Attach {
 /// Clone the child into new namespaces, let it run `steps`, and supervise it to the end.
 pub(crate) fn spawn_and_supervise(
     steps: &[Step],
-    setup: Attach,
+    setup: Attach<'_>,
     pipes: Pipes,
     timeout: Option<Duration>,
     tail_bytes: usize,
@@ -205,7 +208,7 @@ fn clone_child(steps: &[Step], new_network: bool, status_fd: RawFd) -> Result<Pi
 
 /// Closes the child's ends of the pipes (so their EOF means the child is gone), puts the child
 /// into its cgroup and lets it go on. Returns the parent's read ends: stdout, stderr, status.
-fn let_child_go_on(pid: Pid, setup: &Attach, pipes: Pipes) -> Result<[File; 3]> {
+fn let_child_go_on(pid: Pid, setup: &Attach<'_>, pipes: Pipes) -> Result<[File; 3]> {
     let Pipes {
         stdout,
         stderr,
@@ -220,6 +223,10 @@ fn let_child_go_on(pid: Pid, setup: &Attach, pipes: Pipes) -> Result<[File; 3]> 
         && pids.child_joins().is_none()
     {
         pids.add(pid)?;
+    }
+    // slirp4netns configured the namespace while the child set up its root.
+    if let Some(network) = setup.network {
+        network.wait_ready()?;
     }
     nix::unistd::write(&go.1, &[1]).map_err(|e| Error::sys("let the sandbox process go on", e))?;
     Ok([

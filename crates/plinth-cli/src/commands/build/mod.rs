@@ -321,6 +321,12 @@ fn attachments_of(
             .collect(),
     };
     let labels = parse_labels(&args.labels)?;
+    // The attachments name the image by the reference it is pushed as (the SBOM's purl is
+    // `pkg:oci/<last path segment>`), as `plinth sbom --generate REF` names it.
+    let image_name = match args.tag.first() {
+        Some(tag) => push_target(tag)?.to_string(),
+        None => recipe.id.clone(),
+    };
     let mut attachments = Vec::new();
     for build in &built.platforms {
         let container = recipes
@@ -334,7 +340,7 @@ fn attachments_of(
         let context = plinth_attest::ProvenanceContext {
             recipe: &parameters,
             engine,
-            image_name: &recipe.id,
+            image_name: &image_name,
         };
         attachments.extend(plinth_attest::attestations(
             store,

@@ -12,13 +12,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use plinth_attest::{RecipeParameters, SLSA_PROVENANCE_V1, find_statements};
 use plinth_catalog::Catalog;
-use plinth_diff::{CompareOptions, Named};
 use plinth_executor::{BuildInput, BuildOptions, InputKind};
-use plinth_oci::{ImageLocation, Platform, Reference, Store};
-use plinth_registry::{Client, NoTransferReporter, fetch_image};
+use plinth_oci::{Platform, Reference, Store};
+use plinth_registry::Client;
 use serde_json::Value;
 
-use super::{VerifyArgs, print_result, verified};
+use super::{VerifyArgs, compare_with_published};
 use crate::ExitStatus;
 use crate::build_progress::BuildProgress;
 use crate::cli::GlobalArgs;
@@ -92,36 +91,14 @@ pub(super) fn run(
     let executor = args.engine.executor(&engine, url_mirrors(global)?)?;
     let built = recipes.build(executor.as_ref(), &options)?;
     drop(progress);
-    let published = runtime()?
-        .block_on(fetch_image(
-            &client,
-            &ImageLocation::Registry(reference.clone()),
-            &[],
-            Arc::new(NoTransferReporter),
-        ))
-        .with_context(|| format!("cannot read the published image {reference}"))?;
-    let comparison = plinth_diff::compare_images(
+    compare_with_published(
+        &printer,
+        args,
+        &client,
         &store,
-        &Named {
-            name: format!("{reference} (published)"),
-            root: published,
-        },
-        &Named {
-            name: format!("{} rebuilt", recipe.id),
-            root: built.root.clone(),
-        },
-        &CompareOptions {
-            platform: args.platform.clone(),
-            ..CompareOptions::default()
-        },
-    )?;
-    let verified = verified(&comparison, args.platform.is_some());
-    print_result(&printer, args, &comparison, verified)?;
-    Ok(if verified {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
-    })
+        &reference,
+        (built.root.clone(), format!("{} rebuilt", recipe.id)),
+    )
 }
 
 /// The `--label`s the build was given (the same on every platform), which the rebuild is given

@@ -15,12 +15,13 @@ use anyhow::Context as _;
 use clap::Args;
 use plinth_attest::{RecipeParameters, SLSA_PROVENANCE_V1, find_statements};
 use plinth_catalog::{Catalog, Version};
-use plinth_diff::{CompareOptions, ImageComparison, Named, TextOptions};
+use plinth_diff::{CompareOptions, ImageComparison, Named};
 use plinth_oci::{ImageLocation, Platform, Reference, Store};
 use plinth_registry::{Client, NoTransferReporter, fetch_image};
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
+use crate::comparison_arg::ComparisonOutput;
 use crate::engine_arg::EngineArgs;
 use crate::image_arg::{ImageArg, published_reference};
 use crate::printer::Printer;
@@ -56,12 +57,9 @@ pub struct VerifyArgs {
     /// Only compare this platform (every platform is still rebuilt).
     #[arg(long)]
     pub platform: Option<Platform>,
-    /// Print the comparison as JSON (with `"verified": true|false`).
-    #[arg(long)]
-    pub json: bool,
-    /// Changed files listed per layer in the text output.
-    #[arg(long, default_value_t = 40, value_name = "N")]
-    pub max_files: usize,
+    /// Output options (the JSON adds `"verified": true|false`).
+    #[command(flatten)]
+    pub output: ComparisonOutput,
     /// Tag listing options.
     #[command(flatten)]
     pub listing: ListingArgs,
@@ -101,9 +99,30 @@ pub fn run(
     let releaser = with_executor(global, releaser, &args.engine)?;
     let family = releaser.family(&repository)?;
     let rebuilt = releaser.build_annotated(family, &version)?;
+    let rebuilt_name = format!("{repository}:{version} rebuilt from its recipe");
+    compare_with_published(
+        &printer,
+        &args,
+        &client,
+        &store,
+        &published,
+        (rebuilt.root.clone(), rebuilt_name),
+    )
+}
+
+/// Compares the rebuilt image (its root and name) with the published one (read into `store`),
+/// prints the comparison and the verdict, and gives the exit status.
+fn compare_with_published(
+    printer: &Printer,
+    args: &VerifyArgs,
+    client: &Client,
+    store: &Store,
+    published: &Reference,
+    (rebuilt, rebuilt_name): (plinth_oci::Descriptor, String),
+) -> anyhow::Result<ExitStatus> {
     let published_root = runtime()?
         .block_on(fetch_image(
-            &client,
+            client,
             &ImageLocation::Registry(published.clone()),
             &[],
             Arc::new(NoTransferReporter),
@@ -114,19 +133,29 @@ pub fn run(
         ..CompareOptions::default()
     };
     let comparison = plinth_diff::compare_images(
-        &store,
+        store,
         &Named {
             name: format!("{published} (published)"),
             root: published_root,
         },
         &Named {
-            name: format!("{repository}:{version} rebuilt from its recipe"),
-            root: rebuilt.root.clone(),
+            name: rebuilt_name,
+            root: rebuilt,
         },
         &options,
     )?;
     let verified = verified(&comparison, args.platform.is_some());
-    print_result(&printer, &args, &comparison, verified)?;
+    let verdict = if verified {
+        "\nverified: the rebuild matches the published image (index, manifests, configs and layers)"
+    } else {
+        "\nNOT verified: the rebuild differs from the published image (see the differences above)"
+    };
+    args.output.print(
+        printer,
+        &comparison,
+        &[("verified", serde_json::Value::Bool(verified))],
+        verdict,
+    )?;
     Ok(if verified {
         ExitStatus::Success
     } else {
@@ -138,37 +167,6 @@ pub fn run(
 fn verified(comparison: &ImageComparison, one_platform: bool) -> bool {
     let platforms = comparison.platforms.iter().all(|p| p.equal());
     !comparison.platforms.is_empty() && platforms && (one_platform || comparison.equal())
-}
-
-fn print_result(
-    printer: &Printer,
-    args: &VerifyArgs,
-    comparison: &ImageComparison,
-    verified: bool,
-) -> anyhow::Result<()> {
-    if args.json {
-        let mut value = serde_json::to_value(comparison)?;
-        value["verified"] = serde_json::Value::Bool(verified);
-        printer.result(serde_json::to_string_pretty(&value)?);
-        return Ok(());
-    }
-    let text = plinth_diff::render_text(
-        comparison,
-        TextOptions {
-            max_files: args.max_files,
-        },
-    );
-    printer.result(text.trim_end());
-    if verified {
-        printer.result(
-            "\nverified: the rebuild matches the published image (index, manifests, configs and layers)",
-        );
-    } else {
-        printer.result(
-            "\nNOT verified: the rebuild differs from the published image (see the differences above)",
-        );
-    }
-    Ok(())
 }
 
 /// The family version to rebuild and the published image to compare with.

@@ -221,7 +221,10 @@ fn push_namespaces_setup(steps: &mut Steps, input: &PlanInput<'_>) -> Result<()>
     if let Some(tasks) = input.cgroup_tasks {
         steps.push(Action::JoinCgroup(tasks), "join the run's pids cgroup");
     }
-    steps.push(Action::AwaitParent(input.go), "wait for the cgroup");
+    steps.push(
+        Action::AwaitParent(input.go),
+        "wait for the cgroup and the network",
+    );
     steps.push(
         Action::UnshareCgroupNamespace,
         "create the cgroup namespace",
