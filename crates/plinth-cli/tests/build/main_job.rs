@@ -128,8 +128,7 @@ fn airbyte_python_file_family_builds_and_passes_its_checks(ctx: &TestContext) {
     );
 }
 
-/// Behind a TLS-intercepting proxy (local CAs on the host) pip in build steps needs the host's
-/// bundle.
+/// Behind a TLS-intercepting proxy (local CAs on the host) pip needs the host's bundle.
 fn trust_local_cas(cmd: &mut std::process::Command) {
     let local_cas = std::fs::read_dir("/usr/local/share/ca-certificates")
         .into_iter()
