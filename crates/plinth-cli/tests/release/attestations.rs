@@ -4,8 +4,6 @@
 //! the index to platform images, and attaches a provenance statement and a check report to
 //! each platform manifest, which `plinth provenance` reads back.
 
-use std::process::Command;
-
 use plinth_test::FaultProxy;
 use plinth_test::proxy::{Fault, RequestMatcher, Rule};
 use serde_json::Value;
@@ -61,17 +59,13 @@ fn published_versions_carry_annotations_provenance_and_check_reports() {
 
     // skopeo still copies the whole image.
     let layout = c.ctx.work_dir().join("copy");
-    let out = Command::new("skopeo")
-        .args(["copy", "--all", "--src-tls-verify=false"])
-        .arg(format!("docker://{tagged}"))
-        .arg(format!("oci:{}:v", layout.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    plinth_test::skopeo([
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        &format!("docker://{tagged}"),
+        &format!("oci:{}:v", layout.display()),
+    ]);
 }
 
 /// Releases 1.0.0 (unpublished) from a catalog that is a git repository whose remote URL has a

@@ -54,16 +54,7 @@ fn oci_layout_and_docker_archive_exports() {
         &result.root,
         &format!("oci:{}:v1", layout.display()),
     );
-    let out = Command::new("skopeo")
-        .args(["inspect", &format!("oci:{}:v1", layout.display())])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let inspect: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inspect = plinth_test::skopeo_json(["inspect", &format!("oci:{}:v1", layout.display())]);
     assert_eq!(inspect["Architecture"], "amd64");
     assert_eq!(inspect["Layers"].as_array().unwrap().len(), 2);
 
