@@ -13,17 +13,17 @@ use anyhow::Context as _;
 use plinth_attest::{RecipeParameters, SLSA_PROVENANCE_V1, find_statements};
 use plinth_catalog::Catalog;
 use plinth_executor::{BuildInput, BuildOptions, InputKind};
-use plinth_oci::{Platform, Reference, Store};
+use plinth_oci::{Platform, Reference};
 use plinth_registry::Client;
 use serde_json::Value;
 
-use super::{VerifyArgs, compare_with_published};
+use super::{VerifyArgs, compare_with_published, empty_rebuild_store};
 use crate::ExitStatus;
 use crate::build_progress::BuildProgress;
 use crate::cli::GlobalArgs;
 use crate::printer::Printer;
 use crate::recipe_arg::RecipeArgs;
-use crate::settings::{engine_with_client, registry_client, runtime, url_mirrors};
+use crate::settings::{engine_with_client, runtime, url_mirrors};
 
 /// What the provenance of one platform recorded.
 struct Recorded {
@@ -39,12 +39,7 @@ pub(super) fn run(
     printer: Printer,
     catalog: &Catalog,
 ) -> anyhow::Result<ExitStatus> {
-    let temp = tempfile::Builder::new()
-        .prefix("plinth-verify-")
-        .tempdir()
-        .context("cannot make the temporary store of the rebuild")?;
-    let store = Store::open(temp.path().join("store"))?;
-    let client = registry_client(global, store.clone())?;
+    let (_temp, store, client) = empty_rebuild_store(global)?;
     let reference = super::registry_reference(&args.image)?;
     let recorded = runtime()?.block_on(recorded_builds(&client, &reference))?;
     let recipe_args = RecipeArgs {

@@ -78,12 +78,7 @@ pub fn run(
     if args.file.is_some() {
         return dockerfile::run(&args, global, printer, catalog);
     }
-    let temp = tempfile::Builder::new()
-        .prefix("plinth-verify-")
-        .tempdir()
-        .context("cannot make the temporary store of the rebuild")?;
-    let store = Store::open(temp.path().join("store"))?;
-    let client = registry_client(global, store.clone())?;
+    let (_temp, store, client) = empty_rebuild_store(global)?;
     let (repository, version, published) = recipe_of(&args.image, global, catalog, &client)?;
     printer.status(format!(
         "Rebuilding {repository} {version} in an empty store to compare with {published}."
@@ -161,6 +156,18 @@ fn compare_with_published(
     } else {
         ExitStatus::Failure
     })
+}
+
+/// An empty store in a temporary directory (removed when the guard drops) and a registry
+/// client on it: a rebuild must not reuse anything this machine built or pulled before.
+fn empty_rebuild_store(global: &GlobalArgs) -> anyhow::Result<(tempfile::TempDir, Store, Client)> {
+    let temp = tempfile::Builder::new()
+        .prefix("plinth-verify-")
+        .tempdir()
+        .context("cannot make the temporary store of the rebuild")?;
+    let store = Store::open(temp.path().join("store"))?;
+    let client = registry_client(global, store.clone())?;
+    Ok((temp, store, client))
 }
 
 /// With `--platform`, that platform's digests; else the root's and every platform's.
