@@ -226,6 +226,19 @@ pub fn busybox_index(store: &Store) -> Descriptor {
     BusyboxImage::builder().build(store).index
 }
 
+/// Builds `builder`'s image in the store `DIR/fixture-store` and writes it to the OCI layout
+/// `DIR/layout`, tagged `v1`: a root that only this machine has, for `oci:DIR/layout:v1` or
+/// a `plinth copy` to a registry. Returns the image and the layout's path.
+pub fn busybox_in_layout(dir: &Path, builder: &BusyboxImageBuilder) -> (BusyboxImage, PathBuf) {
+    let store = Store::open(dir.join("fixture-store")).expect("a fixture store");
+    let image = builder.build(&store);
+    let layout = dir.join("layout");
+    OciLayout::create(&layout)
+        .and_then(|l| l.export_from_store(&store, &image.index, Some("v1")))
+        .expect("the busybox layout");
+    (image, layout)
+}
+
 /// [`busybox_index`] in an OCI layout `DIR/root-layout` tagged `v1` (built in the store
 /// `DIR/fixture-store`), as a root a recipe or a Dockerfile can name: `oci:DIR/root-layout:v1`.
 pub fn busybox_layout(dir: &Path) -> String {
@@ -245,16 +258,11 @@ pub fn push_busybox_with_plinth(ctx: &TestContext, seed: Option<&str>, target: &
     let dir = ctx
         .temp_dir()
         .join(format!("image-{}", seed.unwrap_or("default")));
-    let store = Store::open(dir.join("store")).expect("a fixture store");
     let mut builder = BusyboxImage::builder();
     if let Some(seed) = seed {
         builder = builder.with_seed(seed);
     }
-    let image = builder.build(&store);
-    let layout = dir.join("layout");
-    OciLayout::create(&layout)
-        .and_then(|l| l.export_from_store(&store, &image.index, Some("v1")))
-        .expect("the busybox layout");
+    let (image, layout) = busybox_in_layout(&dir, &builder);
     let out = output(
         ctx,
         ctx.plinth().args([

@@ -6,9 +6,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use plinth_oci::Store;
-use plinth_oci::layout::OciLayout;
-use plinth_test::images::BusyboxImage;
+use plinth_test::images::{BusyboxImage, busybox_in_layout};
 use plinth_test::proxy::RequestKind;
 use plinth_test::{External, FaultProxy, LocalRegistry, TestContext, output, require_external};
 
@@ -44,16 +42,12 @@ fn buildkit_builds_fetch_each_root_blob_once_and_the_daemon_pulls_nothing() {
         return;
     }
     let seed = TestContext::new();
-    let store = Store::open(seed.temp_dir().join("fixture-store")).unwrap();
-    let image = BusyboxImage::builder()
-        .with_seed("bk-roots")
-        .with_big_layer(1 << 20)
-        .build(&store);
-    let layout = seed.temp_dir().join("layout");
-    OciLayout::create(&layout)
-        .unwrap()
-        .export_from_store(&store, &image.index, Some("v1"))
-        .unwrap();
+    let (image, layout) = busybox_in_layout(
+        seed.temp_dir(),
+        &BusyboxImage::builder()
+            .with_seed("bk-roots")
+            .with_big_layer(1 << 20),
+    );
     let registry = LocalRegistry::start();
     let proxy = FaultProxy::start(&registry);
     let root = proxy.image("bk-roots/image:1");
@@ -143,15 +137,10 @@ fn buildkit_builds_on_a_local_layout_root_for_both_platforms() {
         return;
     }
     let ctx = TestContext::new();
-    let store = Store::open(ctx.temp_dir().join("fixture-store")).unwrap();
-    let image = BusyboxImage::builder()
-        .with_seed("bk-layout-root")
-        .build(&store);
-    let layout = ctx.temp_dir().join("layout");
-    OciLayout::create(&layout)
-        .unwrap()
-        .export_from_store(&store, &image.index, Some("v1"))
-        .unwrap();
+    let (image, layout) = busybox_in_layout(
+        ctx.temp_dir(),
+        &BusyboxImage::builder().with_seed("bk-layout-root"),
+    );
     let _cleanup = LoadedRoots(
         image
             .platforms()

@@ -7,9 +7,7 @@
 //! per pull). A request logging proxy in front of the real registry sees every request of many
 //! cold builds here.
 
-use plinth_oci::Store;
-use plinth_oci::layout::OciLayout;
-use plinth_test::images::BusyboxImage;
+use plinth_test::images::{BusyboxImage, busybox_in_layout};
 use plinth_test::proxy::{Fault, RequestKind, RequestMatcher, Rule};
 use plinth_test::{FaultProxy, LocalRegistry, TestContext};
 
@@ -33,16 +31,12 @@ struct Fixture {
 impl Fixture {
     fn new(name: &str) -> Self {
         let seed = TestContext::new();
-        let store = Store::open(seed.temp_dir().join("fixture-store")).unwrap();
-        let image = BusyboxImage::builder()
-            .with_seed(name)
-            .with_big_layer(2 << 20)
-            .build(&store);
-        let layout = seed.temp_dir().join("layout");
-        OciLayout::create(&layout)
-            .unwrap()
-            .export_from_store(&store, &image.index, Some("v1"))
-            .unwrap();
+        let (image, layout) = busybox_in_layout(
+            seed.temp_dir(),
+            &BusyboxImage::builder()
+                .with_seed(name)
+                .with_big_layer(2 << 20),
+        );
         let registry = LocalRegistry::start();
         let proxy = FaultProxy::start(&registry);
         let root = proxy.image(&format!("{name}/image:1"));
