@@ -42,6 +42,7 @@ mod debian_root;
 mod error;
 mod external;
 mod file_server;
+mod files;
 pub mod images;
 pub mod proxy;
 mod registry;
@@ -62,6 +63,7 @@ pub use crate::external::{
     ALLOW_SKIP_ENV, DOCKER_ENV, External, current_uid, find_in_path, require_external,
 };
 pub use crate::file_server::FileServer;
+pub use crate::files::copy_tree;
 pub use crate::proxy::FaultProxy;
 pub use crate::registry::{
     BasicAuth, LocalRegistry, LocalRegistryBuilder, REGISTRY_BINARY, free_port,

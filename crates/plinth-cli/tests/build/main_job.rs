@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use plinth_test::copy_tree;
 use plinth_test::{External, TestContext, require_external};
 
 use crate::output;
@@ -140,18 +141,5 @@ fn trust_local_cas(cmd: &mut std::process::Command) {
             "PLINTH_STEP_CA_BUNDLE",
             "/etc/ssl/certs/ca-certificates.crt",
         );
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }

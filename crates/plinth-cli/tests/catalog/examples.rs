@@ -3,28 +3,13 @@
 //! command runs), its Dockerfile shown as recorded and as BuildKit builds it, and quoted in the
 //! README exactly. Its build and checks run in the main-job test, which has the root already.
 
-use std::path::Path;
-
+use plinth_test::copy_tree;
 use plinth_test::{TestContext, output};
 use serde_json::Value;
 
 use super::repo_root;
 
 pub(crate) const AIRBYTE_FILES: &str = "airbyte/python-connector-base-files";
-
-/// Copies the directory tree `from` to `to` (regular files and directories only).
-pub(crate) fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 fn stdout_ok(ctx: &TestContext, args: &[&str]) -> String {
     let out = output(ctx, ctx.plinth().args(args));

@@ -10,6 +10,7 @@ use plinth_oci::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, MediaType, Platform, Reference, Store,
 };
 use plinth_registry::{Client, NoTransferReporter};
+use plinth_test::copy_tree;
 use plinth_test::{LocalRegistry, TestContext};
 use serde_json::Value;
 
@@ -345,19 +346,6 @@ impl Catalog {
 
 /// The file family's repository (`examples/file-family`).
 pub const FILE_REPOSITORY: &str = "team/base";
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path)
