@@ -28,7 +28,8 @@ pub fn render_example(container: &Container) -> String {
             | Op::Directory { .. }
             | Op::MountedCache { .. }
             | Op::UnmountCache { .. }
-            | Op::Config { .. } => {}
+            | Op::Config { .. }
+            | Op::History { .. } => {}
         }
     }
     lines.join("\n")

@@ -51,6 +51,7 @@ pub mod debian;
 mod declared_ids;
 pub mod error;
 pub mod example;
+pub mod history;
 pub mod ignore;
 pub mod inputs;
 mod normalize;

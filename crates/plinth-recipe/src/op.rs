@@ -131,6 +131,19 @@ pub enum Op {
         /// The setting.
         setting: ImageSetting,
     },
+    /// The image history entry of the operations since the previous `History` (or since
+    /// `FROM`): one Dockerfile instruction as BuildKit's frontend records it (see
+    /// [`history`](crate::history)). It changes nothing and has no step key of its own, so
+    /// the text never changes a cache key. A container without any gets one entry per
+    /// operation, rendered from the operation.
+    History {
+        /// The entry's `created_by`.
+        created_by: String,
+        /// Whether the instruction makes a layer (an empty one when its operations changed
+        /// nothing), as BuildKit's `RUN`, `COPY`, `ADD` and a `WORKDIR` other than `/` do.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        layer: bool,
+    },
 }
 
 /// The `--chown=OWNER` and `--chmod=MODE` (octal) flags of a `COPY`/`ADD` with this owner and
@@ -345,6 +358,7 @@ impl Op {
             Op::MountedCache { .. } => "mounted_cache",
             Op::UnmountCache { .. } => "unmount_cache",
             Op::Config { .. } => "config",
+            Op::History { .. } => "history",
         }
     }
 }

@@ -78,7 +78,8 @@ pub fn package_pins(container: &Container) -> Vec<PackagePin> {
             | Op::Directory { .. }
             | Op::MountedCache { .. }
             | Op::UnmountCache { .. }
-            | Op::Config { .. } => continue,
+            | Op::Config { .. }
+            | Op::History { .. } => continue,
         };
         for words in commands_of(argv) {
             pins.extend(pins_of_command(&words, index + 1));

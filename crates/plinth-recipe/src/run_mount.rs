@@ -198,6 +198,26 @@ impl SecretMount {
 }
 
 impl RunMount {
+    /// The mount with a helper container's history entries left out (see
+    /// [`Container::without_history`]).
+    pub fn without_history(&self) -> Self {
+        match self {
+            RunMount::Bind {
+                target,
+                source: BindSource::Container { container, path },
+                rw,
+            } => RunMount::Bind {
+                target: target.clone(),
+                source: BindSource::Container {
+                    container: Box::new(container.without_history()),
+                    path: path.clone(),
+                },
+                rw: *rw,
+            },
+            other => other.clone(),
+        }
+    }
+
     /// The mount point, if the mount has one (a secret given only as an env var has none).
     pub fn target(&self) -> Option<String> {
         match self {

@@ -152,6 +152,7 @@ impl ContainerState {
                 let path = normalize_path(path);
                 self.caches.retain(|c| c.path != path);
             }
+            Op::History { .. } => {}
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The two Airbyte recipes whose Dockerfile examples are published: python 3.0.0 and java 2.0.1,
 //! written with the step dictionary of the reference (argv exact).
 
-use plinth_recipe::{
-    BuildableOptions, Container, DirectorySource, FileOptions, FileSource, Op, parse_dockerfile,
-};
+mod support;
+
+use plinth_recipe::{BuildableOptions, Container, DirectorySource, FileOptions, FileSource, Op};
+use support::parse_dockerfile;
 
 const PY310B: &str = "docker.io/python:3.10.14-slim-bookworm@sha256:2407c61b1a18067393fecd8a22cf6fceede893b6aaca817bf9fbfe65e33614a3";
 const CORRETTO_B: &str = "docker.io/amazoncorretto:21-al2023@sha256:c90f38f8a5c4494cb773a984dc9fa9a727b3e6c2f2ee2cba27c834a6e101af0d";

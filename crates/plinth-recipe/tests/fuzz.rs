@@ -1,11 +1,13 @@
 //! Property tests: the reader never panics, and the buildable view of any representable recipe
 //! reads back into the recipe's normal form.
 
+mod support;
+
 use plinth_recipe::{
-    BuildableOptions, Container, DirectorySource, ExecOptions, FileOptions, FileSource,
-    HealthCheck, parse_dockerfile,
+    BuildableOptions, Container, DirectorySource, ExecOptions, FileOptions, FileSource, HealthCheck,
 };
 use proptest::prelude::*;
+use support::parse_dockerfile;
 
 fn dockerfile_like() -> impl Strategy<Value = String> {
     let token = prop_oneof![

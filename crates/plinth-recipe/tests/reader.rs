@@ -1,11 +1,14 @@
 //! The Dockerfile reader on hand-written Dockerfiles.
 
+mod support;
+
 use std::path::Path;
 
 use plinth_recipe::{
     BuildableOptions, Container, ContextSource, DirectorySource, Error, ExecOptions, FileOptions,
-    FileSource, Op, ReaderOptions, parse_dockerfile, parse_dockerfile_with,
+    FileSource, Op, ReaderOptions,
 };
+use support::{parse_dockerfile, parse_dockerfile_with};
 
 fn problems(text: &str) -> Vec<(usize, String)> {
     match parse_dockerfile(text, "/nonexistent") {

@@ -1,9 +1,12 @@
 //! `RUN --mount=type=bind|tmpfs|secret`, `RUN --network` and `--target` in the Dockerfile reader.
 
+mod support;
+
 use plinth_recipe::{
     BindSource, BuildableOptions, Container, Network, Op, ReaderOptions, RunMount, SecretMount,
-    parse_dockerfile, parse_dockerfile_with, read_dockerfile,
+    read_dockerfile,
 };
+use support::{parse_dockerfile, parse_dockerfile_with};
 
 fn exec_of(c: &Container) -> (&Vec<RunMount>, Network) {
     match c.ops().last().unwrap() {
@@ -315,7 +318,7 @@ fn a_base_images_onbuild_triggers_run_right_after_from() {
 fn ssh_mounts_take_buildkits_defaults() {
     let ctx = tempfile::tempdir().unwrap();
     let text = "FROM scratch\nWORKDIR /w\nRUN --mount=type=ssh --mount=type=ssh,id=gh,target=agent,mode=0660,uid=1000,gid=1001,required true\n";
-    let c = plinth_recipe::parse_dockerfile(text, ctx.path()).unwrap();
+    let c = parse_dockerfile(text, ctx.path()).unwrap();
     let Some(plinth_recipe::Op::Exec { mounts, env, .. }) = c.ops().last() else {
         panic!("{c:?}")
     };

@@ -1,11 +1,11 @@
 //! The reader against BuildKit's semantics: ARG scoping, ENV expansion order, platform args, and
 //! the constructs it refuses rather than build something else.
 
+mod support;
+
 use plinth_oci::Platform;
-use plinth_recipe::{
-    BuildableOptions, Container, Error, ExecOptions, Op, ReaderOptions, parse_dockerfile,
-    parse_dockerfile_with,
-};
+use plinth_recipe::{BuildableOptions, Container, Error, ExecOptions, Op, ReaderOptions};
+use support::{parse_dockerfile, parse_dockerfile_with};
 
 fn problems_with(text: &str, options: &ReaderOptions) -> Vec<(usize, String)> {
     match parse_dockerfile_with(text, options) {

@@ -1,9 +1,10 @@
 //! Stages as BuildKit dispatches them: only the target and what it depends on are read (their
 //! bases resolved, their errors reported); parse errors count in every stage.
 
-use plinth_recipe::{
-    BaseConfig, DirectorySource, Error, Op, ReaderOptions, base_images, parse_dockerfile_with,
-};
+mod support;
+
+use plinth_recipe::{BaseConfig, DirectorySource, Error, Op, ReaderOptions, base_images};
+use support::parse_dockerfile_with;
 
 fn context() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -1,9 +1,10 @@
 //! The reader on Dockerfile syntax BuildKit's stable frontend accepts: context paths that climb
 //! out of the context, heredocs, variable modifiers, ignore files and local archives.
 
-use plinth_recipe::{
-    Error, FileSource, Op, ReaderOptions, parse_dockerfile, parse_dockerfile_with,
-};
+mod support;
+
+use plinth_recipe::{Error, FileSource, Op, ReaderOptions};
+use support::{parse_dockerfile, parse_dockerfile_with};
 
 #[allow(dead_code, reason = "each test uses a few of the helpers")]
 fn problems_with(text: &str, options: &ReaderOptions) -> Vec<(usize, String)> {

@@ -164,7 +164,11 @@ impl Writer<'_> {
     fn render_step(&mut self, stage: &mut StageLines, step: &Step<'_>) -> Result<()> {
         let i = step.index;
         match step.op {
-            Op::From { .. } | Op::MountedCache { .. } | Op::UnmountCache { .. } => {}
+            // BuildKit writes the history of the lines it builds itself.
+            Op::From { .. }
+            | Op::MountedCache { .. }
+            | Op::UnmountCache { .. }
+            | Op::History { .. } => {}
             Op::Exec { .. } => self.render_exec(stage, step)?,
             Op::Env { name, value } => {
                 // ENV wins over an earlier ARG of the same name.

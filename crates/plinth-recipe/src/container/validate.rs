@@ -128,6 +128,11 @@ fn op_problems(step: &Step<'_>) -> Vec<String> {
                 bad(problem);
             }
         }
+        Op::History { created_by, .. } => {
+            if created_by.trim().is_empty() {
+                bad("the history entry is empty: give the instruction's text".into());
+            }
+        }
     }
     problems
 }
@@ -202,7 +207,10 @@ fn strings_of(op: &Op) -> Vec<&str> {
             argv.iter().map(String::as_str).collect()
         }
         Op::Env { name, value } | Op::Label { name, value } => vec![name, value],
-        Op::User { user } => vec![user],
+        Op::User { user }
+        | Op::History {
+            created_by: user, ..
+        } => vec![user],
         Op::Config { setting } => setting.strings(),
         Op::Workdir { path } | Op::UnmountCache { path } => vec![path],
         Op::File {

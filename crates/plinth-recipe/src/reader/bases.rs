@@ -19,6 +19,8 @@ pub struct BaseConfig {
     pub shell: Option<Vec<String>>,
     /// `OnBuild` triggers.
     pub on_build: Vec<String>,
+    /// `WorkingDir`, when set (a relative `WORKDIR` is recorded joined to it).
+    pub workdir: Option<String>,
 }
 
 impl BaseConfig {
@@ -32,6 +34,11 @@ impl BaseConfig {
             env: config.env(),
             shell: strings("Shell").filter(|s| !s.is_empty()),
             on_build: strings("OnBuild").unwrap_or_default(),
+            workdir: config
+                .config
+                .as_ref()
+                .and_then(|c| c.working_dir.clone())
+                .filter(|w| !w.is_empty()),
         }
     }
 }

@@ -37,6 +37,13 @@ impl Reader<'_> {
                 "{keyword} needs at least one source and a destination"
             ));
         };
+        // The history names the sources and destination as written, heredocs as `<<NAME`.
+        let written: Vec<String> = sources
+            .iter()
+            .cloned()
+            .chain(inline.iter().map(|(name, _)| format!("<<{name}")))
+            .collect();
+        let line = crate::history::copy_line(keyword, &written, dest);
         // `.` and `..` name directories: the sources go inside, as with a trailing `/`.
         let dest = if dest == "." || dest == ".." || dest.ends_with("/.") || dest.ends_with("/..") {
             format!("{dest}/")
@@ -86,6 +93,7 @@ impl Reader<'_> {
         for op in ops {
             self.push(op);
         }
+        self.history(line, true);
         Ok(())
     }
 

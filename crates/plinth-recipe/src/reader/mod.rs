@@ -267,6 +267,11 @@ pub(super) struct Stage {
     pub on_build: Vec<String>,
     /// Whether the build needs the stage (see `plan.rs`); an unneeded stage is only parsed.
     pub needed: bool,
+    /// The names this stage declared with `ARG`, in order (repeats kept): the args BuildKit
+    /// lists before a `RUN` in the history. A stage on a stage starts without any.
+    pub declared_args: Vec<String>,
+    /// The base image's workdir (a relative `WORKDIR` is recorded joined to it).
+    pub base_workdir: Option<String>,
 }
 
 impl Stage {
@@ -281,6 +286,8 @@ impl Stage {
             reemitted_cmd: false,
             on_build: Vec::new(),
             needed,
+            declared_args: Vec::new(),
+            base_workdir: None,
         }
     }
 }
@@ -376,17 +383,29 @@ impl Reader<'_> {
                     return Err(format!("`{keyword}` needs an argument"));
                 }
                 let value = self.expand(rest)?;
-                self.push(if keyword == "USER" {
-                    Op::User { user: value }
+                if keyword == "USER" {
+                    self.push(Op::User {
+                        user: value.clone(),
+                    });
+                    self.history(format!("USER {value}"), false);
                 } else {
-                    Op::Workdir { path: value }
-                });
+                    let stage = self.stage();
+                    let current = stage
+                        .container
+                        .final_state()
+                        .effective_workdir(stage.base_workdir.as_deref());
+                    let (line, layer) = crate::history::workdir_entry(&current, &value);
+                    self.push(Op::Workdir { path: value });
+                    self.history(line, layer);
+                }
                 Ok(())
             }
             "ENTRYPOINT" | "CMD" => {
                 no_flags(&keyword, &flags)?;
                 let argv = self.command_argv(rest)?;
+                let line = crate::history::command_line(&keyword, &argv);
                 self.command(&keyword, argv);
+                self.history(line, false);
                 Ok(())
             }
             "COPY" | "ADD" => self.copy_or_add(&keyword, flags, rest),
@@ -402,8 +421,15 @@ impl Reader<'_> {
     pub(super) fn push(&mut self, op: Op) {
         let stage = self.stage();
         stage.note_vars(&op);
-        stage.reemitted_cmd = false;
+        if !matches!(op, Op::History { .. }) {
+            stage.reemitted_cmd = false;
+        }
         stage.container = stage.container.with_op(op);
+    }
+
+    /// Closes the instruction just read with its history entry (see [`crate::history`]).
+    pub(super) fn history(&mut self, created_by: String, layer: bool) {
+        self.push(Op::History { created_by, layer });
     }
 
     fn command(&mut self, keyword: &str, argv: Vec<String>) {
@@ -422,11 +448,18 @@ impl Reader<'_> {
         } else {
             let stage = self.stage();
             if stage.reemitted_cmd {
-                // The CMD kept across the ENTRYPOINT is replaced right away: drop the copy.
+                // The CMD kept across the ENTRYPOINT is replaced right away: drop the copy
+                // (the last operation before the ENTRYPOINT's history entry).
                 let ops = stage.container.ops();
-                stage.container = stage
-                    .container
-                    .with_ops(ops[..ops.len() - 1].iter().cloned());
+                let copy = ops
+                    .iter()
+                    .rposition(|op| matches!(op, Op::DefaultArgs { .. }));
+                stage.container = stage.container.with_ops(
+                    ops.iter()
+                        .enumerate()
+                        .filter(|(i, _)| Some(*i) != copy)
+                        .map(|(_, op)| op.clone()),
+                );
                 stage.reemitted_cmd = false;
             }
             self.stage().cmd_set = true;
@@ -434,7 +467,11 @@ impl Reader<'_> {
             let redundant = argv.is_empty()
                 && state.default_args() == Some(&[])
                 && matches!(
-                    self.stage().container.ops().last(),
+                    self.stage()
+                        .container
+                        .ops()
+                        .iter()
+                        .rfind(|op| !matches!(op, Op::History { .. })),
                     Some(Op::Entrypoint { .. })
                 );
             if !redundant {
@@ -510,12 +547,20 @@ impl Reader<'_> {
                 env.entry(name.to_owned()).or_insert_with(|| value.clone());
             }
         }
+        let stage = self.stage();
+        let declared: Vec<(String, String)> = stage
+            .declared_args
+            .iter()
+            .map(|name| (name.clone(), stage.vars.value(name).unwrap_or_default()))
+            .collect();
+        let line = crate::history::run_line(&declared, &argv);
         self.push(Op::Exec {
             argv,
             network,
             env,
             mounts,
         });
+        self.history(line, true);
         Ok(())
     }
 }

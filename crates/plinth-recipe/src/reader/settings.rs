@@ -53,7 +53,11 @@ impl Reader<'_> {
             }
             other => unreachable!("`{other}` is not a settings instruction"),
         };
+        let line = crate::history::setting_line(&setting);
         self.push(Op::Config { setting });
+        if let Some(line) = line {
+            self.history(line, false);
+        }
         Ok(())
     }
 

@@ -56,6 +56,7 @@ impl Reader<'_> {
             stage.container = base.container.clone();
             stage.vars = base.vars.clone();
             stage.shell = base.shell.clone();
+            stage.base_workdir = base.base_workdir.clone();
             triggers = base.on_build.clone();
         } else if image != "scratch" {
             let source =
@@ -73,6 +74,7 @@ impl Reader<'_> {
                     triggers = base.on_build.clone();
                     stage.vars = Vars::from_base_env(&base.env);
                     stage.shell = base.shell.clone();
+                    stage.base_workdir = base.workdir.clone();
                 }
                 None => stage.vars = Vars::unknown_base(),
             }

@@ -91,6 +91,11 @@ impl Vars {
         self.from_args.insert(name.to_owned());
     }
 
+    /// The value of `name` in the run state (`ENV`, an `ARG` with a value, the base's env).
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.values.get(name).cloned()
+    }
+
     /// The `ARG` values `RUN` gets as environment.
     pub fn build_env(&self) -> BTreeMap<String, String> {
         self.from_args
@@ -178,6 +183,7 @@ impl Reader<'_> {
         if words.is_empty() {
             return Err("ARG needs a name".into());
         }
+        let mut recorded = Vec::with_capacity(words.len());
         for w in words {
             let (name, default) = match w.split_once('=') {
                 Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
@@ -200,6 +206,13 @@ impl Reader<'_> {
                 self.global_args.insert(name, value);
                 continue;
             }
+            // The history shows the default as written (expanded), whatever was given.
+            let shown = match &default {
+                Some(d) => Some(self.expand(d).unwrap_or_else(|_| d.clone())),
+                None => None,
+            };
+            recorded.push((name.clone(), shown));
+            self.stage().declared_args.push(name.clone());
             let value = match (given, default) {
                 (Some(g), _) => Some(g),
                 (None, Some(d)) => Some(self.expand(&d)?),
@@ -216,6 +229,9 @@ impl Reader<'_> {
             if let Some(value) = value {
                 self.stage().vars.set_arg(&name, &value);
             }
+        }
+        if !self.stages.is_empty() {
+            self.history(crate::history::arg_line(&recorded), false);
         }
         Ok(())
     }
@@ -252,6 +268,7 @@ impl Reader<'_> {
             }
             expanded.push((name, value));
         }
+        let line = crate::history::pairs_line(keyword, &expanded);
         for (name, value) in expanded {
             self.push(if keyword == "ENV" {
                 Op::Env { name, value }
@@ -259,6 +276,7 @@ impl Reader<'_> {
                 Op::Label { name, value }
             });
         }
+        self.history(line, false);
         Ok(())
     }
 }
