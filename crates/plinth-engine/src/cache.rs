@@ -93,7 +93,9 @@ fn digest_of<T: Serialize>(value: &T) -> Digest {
 pub(crate) struct StepRecord {
     /// RFC 3339 creation time of the history entry.
     pub(crate) created: String,
-    /// The history `created_by`.
+    /// The step's description when it ran (for reading a cache entry; the image history is
+    /// written from the recipe, not from here, so its text never depends on what the cache
+    /// holds).
     pub(crate) created_by: String,
     /// The diff_id of the layer, when the step made one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,8 +5,8 @@
 //! Its upper directory, minus the sandbox's mount points, becomes the layer (gzip by default,
 //! mtimes clamped to `SOURCE_DATE_EPOCH`) and then, renamed, the snapshot of that layer.
 //!
-//! A step that changed nothing adds no layer: its history entry is marked `empty_layer`
-//! (Docker would add an empty layer; skipping it keeps images smaller and digests the same).
+//! A step that changed nothing stores no layer of its own; the image gets BuildKit's empty
+//! layer for it when its history entry is written (`steps/history.rs`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs;

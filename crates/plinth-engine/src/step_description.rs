@@ -1,5 +1,6 @@
-//! What an operation looks like in a step's history (`describe`) and what a config-only
-//! operation does to the image config (`apply_config`).
+//! What an operation looks like in progress and `--explain` (`describe`) and what a
+//! config-only operation does to the image config (`apply_config`). The image history's text
+//! is `plinth_recipe::history`'s (see `steps/history.rs`).
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,8 @@ use plinth_oci::{Digest, ImageConfig};
 use plinth_recipe::state::{join_path, normalize_path};
 use plinth_recipe::{DirectorySource, FileSource, Op};
 
-/// A one-line description of an operation; also its history `created_by`.
+/// A one-line description of an operation for progress and `--explain` (build-arg values
+/// and host paths left out).
 pub(crate) fn describe(op: &Op) -> String {
     let json = |v: &[String]| serde_json::to_string(v).unwrap_or_default();
     let flags = |owner: &Option<String>, mode: &Option<u32>| -> String {
@@ -89,6 +91,7 @@ pub(crate) fn describe(op: &Op) -> String {
         Op::MountedCache { path, volume, .. } => format!("MOUNT cache {volume} at {path}"),
         Op::UnmountCache { path } => format!("UNMOUNT cache at {path}"),
         Op::Config { setting } => setting.dockerfile_line(),
+        Op::History { created_by, .. } => created_by.clone(),
     }
 }
 
@@ -141,7 +144,8 @@ pub(crate) fn apply_config(config: &mut ImageConfig, op: &Op) {
         | Op::File { .. }
         | Op::Directory { .. }
         | Op::MountedCache { .. }
-        | Op::UnmountCache { .. } => {}
+        | Op::UnmountCache { .. }
+        | Op::History { .. } => {}
     }
 }
 

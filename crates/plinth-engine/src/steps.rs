@@ -24,6 +24,7 @@ use crate::step_description::{describe, set_default_path};
 mod copy;
 mod from;
 mod helpers;
+mod history;
 mod keyed;
 mod mounts;
 mod workdir;
@@ -90,6 +91,11 @@ struct PlatformBuilder<'a> {
     inputs: Vec<BuildInput>,
     /// Helper containers built ahead, concurrently, by their name in this build.
     helpers: BTreeMap<String, PlatformBuild>,
+    /// Whether the recipe records its own history entries (a Dockerfile read), else each step
+    /// gets its own.
+    recorded_history: bool,
+    /// Steps whose layers wait for their instruction's history entry.
+    pending: Vec<history::PendingStep>,
 }
 
 /// Builds `container` for one platform (its steps run on the container's own platform when it
@@ -124,14 +130,26 @@ pub(crate) fn build_platform(
         url_inputs: BTreeMap::new(),
         inputs: Vec::new(),
         helpers: BTreeMap::new(),
+        recorded_history: container.has_history(),
+        pending: Vec::new(),
     };
     builder.prebuild_helpers(container)?;
     for step in container.steps() {
-        if let Err(e) = builder.run_step(&step) {
+        let result = match step.op {
+            Op::History { created_by, layer } => {
+                builder.close_instruction(&plinth_recipe::history::HistoryEntry {
+                    created_by: created_by.clone(),
+                    layer: *layer,
+                })
+            }
+            _ => builder.run_step(&step),
+        };
+        if let Err(e) = result {
             builder.keep_partial();
             return Err(e);
         }
     }
+    builder.close_trailing_steps()?;
     builder.finish()
 }
 

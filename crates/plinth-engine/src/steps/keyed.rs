@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use plinth_executor::CacheStatus;
-use plinth_oci::{Descriptor, Digest, History};
+use plinth_oci::{Descriptor, Digest};
 use plinth_recipe::{Op, Step};
 
 use super::{PlatformBuilder, Prepared, StepOutcome};
@@ -59,7 +59,7 @@ impl PlatformBuilder<'_> {
             Some((record, layer)) => (record.clone(), layer.zip(record.diff_id)),
             None => self.execute_and_store(step, description, &key, prepared)?,
         };
-        self.advance(op, &record, layer.clone(), key);
+        self.advance(step, &record, layer.clone(), key)?;
         Ok(StepOutcome {
             status,
             explanation,
@@ -94,25 +94,24 @@ impl PlatformBuilder<'_> {
         Ok((record, layer))
     }
 
-    /// The state after the step: its config change, its history entry, its layer and its key.
-    /// With `SOURCE_DATE_EPOCH` set the entry is dated by it, not by the cache record, so a
-    /// build gives the same config whether its steps ran or came from the cache.
-    fn advance(&mut self, op: &Op, record: &StepRecord, layer: Option<Layer>, key: Digest) {
-        apply_config(&mut self.state.config, op);
+    /// The state after the step: its config change, its layer (with its history entry, see
+    /// `history.rs`) and its key. With `SOURCE_DATE_EPOCH` set the entry is dated by it, not by
+    /// the cache record, so a build gives the same config whether its steps ran or came from
+    /// the cache.
+    fn advance(
+        &mut self,
+        step: &Step<'_>,
+        record: &StepRecord,
+        layer: Option<Layer>,
+        key: Digest,
+    ) -> Result<()> {
+        apply_config(&mut self.state.config, step.op);
         let created = match self.engine.source_date_epoch {
             Some(epoch) => crate::time::rfc3339(epoch),
             None => record.created.clone(),
         };
-        self.state.push(
-            History {
-                created: Some(created),
-                created_by: Some(record.created_by.clone()),
-                empty_layer: layer.is_none(),
-                ..History::default()
-            },
-            layer,
-        );
         self.state.key = key;
+        self.settle(step.op, &step.state, created, layer)
     }
 
     /// Finds the inputs of a step (downloads, host files, helper images) for its key.
@@ -165,7 +164,8 @@ impl PlatformBuilder<'_> {
             | Op::DefaultArgs { .. }
             | Op::MountedCache { .. }
             | Op::UnmountCache { .. }
-            | Op::Config { .. } => Ok(Prepared::Nothing),
+            | Op::Config { .. }
+            | Op::History { .. } => Ok(Prepared::Nothing),
         }
     }
 
