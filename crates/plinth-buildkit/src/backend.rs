@@ -388,8 +388,20 @@ impl BuildkitBackend {
         self.run_build(cmd, platform, &mut reader)?;
         let resolved_roots = reader.resolved_roots();
         let steps = reader.into_reports();
-        let result = self.import_and_untag(&builder, &tag, work.path(), platform);
-        let (manifest_descriptor, manifest, config_descriptor, config) = result?;
+        let imported = self.import_and_untag(&builder, &tag, work.path(), platform)?;
+        let (manifest_descriptor, manifest, config_descriptor, config) = crate::history::restore(
+            &self.config.store,
+            (
+                container,
+                &crate::history::Generated {
+                    text: &rendered.text,
+                    context: &context,
+                },
+            ),
+            &loaded,
+            platform,
+            imported,
+        )?;
         let inputs = crate::inputs::build_inputs(
             container,
             &crate::inputs::RootDigests {

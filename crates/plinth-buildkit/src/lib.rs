@@ -69,6 +69,7 @@ mod context;
 mod docker;
 mod docker_host;
 mod error;
+mod history;
 mod inputs;
 mod load;
 mod prepare;

@@ -72,8 +72,8 @@ ENTRYPOINT ["/bin/sh"]
 CMD echo hi
 "#
     );
-    let c = parse_dockerfile_with(&text, &options(ctx.path()).with_build_arg("A1", "given"))
-        .unwrap();
+    let c =
+        parse_dockerfile_with(&text, &options(ctx.path()).with_build_arg("A1", "given")).unwrap();
     assert_eq!(
         entries(&c),
         [
@@ -167,7 +167,9 @@ fn the_history_never_changes_what_is_built() {
     let ctx = context();
     let read = |text: &str| parse_dockerfile_with(text, &options(ctx.path())).unwrap();
     let a = read(&format!("FROM {BASE}\nCOPY file.txt /x/\nRUN [\"true\"]\n"));
-    let b = read(&format!("FROM {BASE}\nCOPY ./file.txt /x/\nRUN [\"true\"]\n"));
+    let b = read(&format!(
+        "FROM {BASE}\nCOPY ./file.txt /x/\nRUN [\"true\"]\n"
+    ));
     assert_ne!(a, b);
     assert_eq!(a.without_history(), b.without_history());
     let keys = |c: &Container| -> Vec<Vec<u8>> {

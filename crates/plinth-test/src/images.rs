@@ -296,6 +296,13 @@ pub fn rootfs_layout(rootfs: &[(Platform, PathBuf)], out: &Path) -> Result<Descr
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         );
         config.runtime_mut().cmd = Some(vec!["sh".into()]);
+        // One entry per layer, as every real image has (BuildKit appends entries of its own
+        // for layers a base's history does not account for).
+        config.history.push(plinth_oci::History {
+            created: Some("1970-01-01T00:00:00Z".into()),
+            created_by: Some("ADD busybox-rootfs / # plinth-test root".into()),
+            ..plinth_oci::History::default()
+        });
         let config = store.write_config(MediaType::OciConfig, &config)?;
         let layer = Descriptor::new(MediaType::OciLayerGzip, info.digest, info.size);
         let manifest = ImageManifest::new(MediaType::OciManifest, config, vec![layer]);

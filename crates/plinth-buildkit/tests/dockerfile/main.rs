@@ -12,6 +12,7 @@ mod common;
 
 mod cases;
 mod export;
+mod history;
 mod input_cases;
 mod platform_cases;
 mod run_cases;
@@ -37,8 +38,8 @@ use crate::common::{FileServer, busybox_root, error_chain, require_all};
 use crate::run_cases::{Extra, SshGiven};
 use crate::tree::{Tree, apply_tar, image_of, runtime_config, tree_differences};
 
-/// A built image's file tree and runtime config.
-type Image = (Tree, Value);
+/// A built image's file tree, runtime config and history entries (`history.rs`).
+type Image = (Tree, Value, Vec<String>);
 
 /// What every case may use: the root image, a file server, the docker client.
 struct Fixture {
@@ -261,21 +262,17 @@ fn build_with_docker(
         BuildMode::Buildx => &["--load", "-t", &tag],
     };
     build(load)?;
-    let inspected = docker(
-        fixture,
-        &[
-            "image".into(),
-            "inspect".into(),
-            "--format".into(),
-            "{\"config\":{{json .Config}},\"author\":{{json .Author}}}".into(),
-            tag.clone(),
-        ],
-    );
+    let saved =
+        history::docker_config(fixture.docker.program(), &tag, &dir.join("docker-save.tar"));
     let _ = docker(fixture, &["rmi".into(), "-f".into(), tag.clone()]);
-    let config: Value = serde_json::from_str(&inspected?).map_err(|e| e.to_string())?;
+    let config = saved?;
     let mut tree = Tree::new();
     apply_tar(&mut tree, std::fs::read(&tar).map_err(|e| e.to_string())?);
-    Ok((tree, runtime_config(&config["config"], &config["author"])))
+    Ok((
+        tree,
+        runtime_config(&config["config"], &config["author"]),
+        history::entries(&config),
+    ))
 }
 
 /// Removes the mount points a BuildKit before Docker 23 leaves (empty root-owned
@@ -361,9 +358,9 @@ fn run_case(fixture: &Fixture, (case, extra): (&Case, &Extra)) -> Vec<String> {
     let mut problems = Vec::new();
     let reference = match &case.expect {
         Expect::Same => match build_with_docker(fixture, (case, extra), &dir, &context) {
-            Ok((mut tree, config)) => {
+            Ok((mut tree, config, entries)) => {
                 drop_stubs(fixture, extra, &mut tree);
-                Some((tree, config))
+                Some((tree, config, entries))
             }
             Err(e) => return vec![format!("docker's BuildKit failed: {e}")],
         },
@@ -383,14 +380,14 @@ fn run_case(fixture: &Fixture, (case, extra): (&Case, &Extra)) -> Vec<String> {
             BuildkitBackend::new(BuildkitConfig::new(store.clone()))
                 .and_then(|b| b.build(&container, &build_options))
                 .map(|built| {
-                    let (mut tree, config) = image_of(&store, &built.root, &platform);
+                    let (mut tree, config, entries) = image_of(&store, &built.root, &platform);
                     drop_stubs(fixture, extra, &mut tree);
-                    (tree, config)
+                    (tree, config, entries)
                 })
                 .map_err(|e| error_chain(&e))
         }),
     ];
-    let Some((want_tree, want_config)) = reference else {
+    let Some((want_tree, want_config, want_history)) = reference else {
         let Expect::Files(files) = &case.expect else {
             unreachable!("only file cases have no reference build")
         };
@@ -403,7 +400,22 @@ fn run_case(fixture: &Fixture, (case, extra): (&Case, &Extra)) -> Vec<String> {
                 Ok(_) if name == "BuildKit backend" && extra.backend_refuses.is_some() => {
                     problems.push("the BuildKit backend should refuse it".to_owned());
                 }
-                Ok((tree, _)) => {
+                Ok((tree, _, entries)) => {
+                    // The root's own entries come first, whatever they are.
+                    let root_entries = entries
+                        .iter()
+                        .take_while(|e| !e.ends_with("#buildkit.dockerfile.v0"))
+                        .count();
+                    match history::expected_differences(case.name, root_entries, &entries) {
+                        None if !history::EXPECTED.iter().any(|(n, _)| *n == case.name) => {
+                            problems.push(format!(
+                                "{name}: no expected history for `{}` in history.rs",
+                                case.name
+                            ));
+                        }
+                        None => {}
+                        Some(diff) => problems.push(format!("{name}:\n{diff}")),
+                    }
                     for (path, contents) in *files {
                         let want = Digest::of(contents.as_bytes()).to_string();
                         match tree.get(*path) {
@@ -433,7 +445,10 @@ fn run_case(fixture: &Fixture, (case, extra): (&Case, &Extra)) -> Vec<String> {
         }
         match result {
             Err(e) => problems.push(format!("{name} failed: {e}")),
-            Ok((tree, config)) => {
+            Ok((tree, config, entries)) => {
+                if let Some(diff) = history::differences(&want_history, &entries) {
+                    problems.push(format!("{name}:\n{diff}"));
+                }
                 let diff = tree_differences(&want_tree, &tree);
                 if !diff.is_empty() {
                     problems.push(format!("{name}: file trees differ:\n{}", diff.join("\n")));

@@ -17,8 +17,13 @@ pub fn apply_tar(tree: &mut Tree, bytes: Vec<u8>) {
     }
 }
 
-/// The merged tree and the config of one platform of an image in a store.
-pub fn image_of(store: &Store, root: &Descriptor, platform: &Platform) -> (Tree, Value) {
+/// The merged tree, the runtime config and the history entries of one platform of an image
+/// in a store.
+pub fn image_of(
+    store: &Store,
+    root: &Descriptor,
+    platform: &Platform,
+) -> (Tree, Value, Vec<String>) {
     let (_, manifest) = resolve_manifest(store, root, Some(platform)).unwrap();
     let mut tree = Tree::new();
     for layer in &manifest.layers {
@@ -26,7 +31,11 @@ pub fn image_of(store: &Store, root: &Descriptor, platform: &Platform) -> (Tree,
     }
     let config: Value =
         serde_json::from_slice(&store.read_blob(&manifest.config.digest).unwrap()).unwrap();
-    (tree, runtime_config(&config["config"], &config["author"]))
+    (
+        tree,
+        runtime_config(&config["config"], &config["author"]),
+        crate::history::entries(&config),
+    )
 }
 
 /// The config fields a Dockerfile sets, with empty values (`null`, `[]`, `{}`, `""`) left out:

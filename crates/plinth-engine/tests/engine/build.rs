@@ -227,9 +227,20 @@ fn assert_config_and_history(
         .iter()
         .filter_map(|h| h.created_by.clone())
         .collect();
+    // A recipe declared in Rust reads in the history as its Dockerfile lines would in
+    // BuildKit's.
     assert!(
-        created_by.contains(&format!("RUN [\"sh\",\"-c\",\"{first_exec}\"]")),
+        created_by.contains(&format!("RUN sh -c {first_exec} # buildkit")),
         "{created_by:#?}"
+    );
+    assert!(
+        config
+            .history
+            .iter()
+            .skip(1)
+            .all(|h| h.comment.as_deref() == Some("buildkit.dockerfile.v0")),
+        "{:#?}",
+        config.history
     );
     assert!(
         created_by.contains(&"ENV GREETING=hi there".to_owned()),

@@ -1,0 +1,204 @@
+//! The history of an image BuildKit built from the buildable view: BuildKit records the lines
+//! of the generated Dockerfile (`ARG`s inlined, sources renamed in the generated context, …),
+//! not the recipe's. The recipe's entries (`plinth_recipe::history`, the same the embedded
+//! engine writes) replace them, layer for layer, after the base image's own entries, which
+//! BuildKit keeps as they are. When the layers do not line up (a base the resolver did not
+//! give, a step the view writes in several layers) BuildKit's history stays.
+
+use plinth_oci::image::resolve_manifest;
+use plinth_oci::{Descriptor, History, ImageConfig, ImageManifest, Platform, Store};
+use plinth_recipe::history::{HISTORY_COMMENT, HistoryEntry, op_entry};
+use plinth_recipe::{Container, Op};
+
+use crate::error::Result;
+use crate::roots::LoadedRoot;
+
+/// The recipe's entries after its `FROM`, each with the number of layers BuildKit makes for
+/// it: one per `RUN`, `COPY`, `ADD` and `WORKDIR` other than `/` (empty ones included).
+pub(crate) fn recipe_entries(container: &Container) -> Vec<(HistoryEntry, usize)> {
+    let recorded = container.has_history();
+    let mut out = Vec::new();
+    let mut layers = 0;
+    for step in container.steps() {
+        let own = op_entry(step.op, &step.state);
+        let makes_layer = match step.op {
+            Op::Exec { .. } | Op::File { .. } | Op::Directory { .. } => true,
+            Op::Workdir { .. } => own.as_ref().is_some_and(|e| e.layer),
+            _ => false,
+        };
+        match step.op {
+            Op::From { .. } => {
+                out.clear();
+                layers = 0;
+            }
+            Op::History { created_by, layer } => {
+                let count = if *layer { layers.max(1) } else { layers };
+                out.push((
+                    HistoryEntry {
+                        created_by: created_by.clone(),
+                        layer: *layer,
+                    },
+                    count,
+                ));
+                layers = 0;
+            }
+            _ if recorded => layers += usize::from(makes_layer),
+            _ => {
+                if let Some(entry) = own {
+                    let count = usize::from(makes_layer);
+                    out.push((entry, count));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `config` with the recipe's history after the base's `base_entries`, or `None` when the
+/// layers do not line up with it.
+pub(crate) fn with_recipe_history(
+    config: &ImageConfig,
+    base_entries: usize,
+    base_layers: usize,
+    entries: &[(HistoryEntry, usize)],
+) -> Option<ImageConfig> {
+    let layers: usize = entries.iter().map(|(_, n)| n).sum();
+    if base_layers + layers != config.rootfs.diff_ids.len() || base_entries > config.history.len() {
+        return None;
+    }
+    let mut out = config.clone();
+    out.history.truncate(base_entries);
+    for (entry, count) in entries {
+        let history = History {
+            created: config.created.clone(),
+            created_by: Some(entry.created_by.clone()),
+            comment: Some(HISTORY_COMMENT.to_owned()),
+            empty_layer: *count == 0,
+            ..History::default()
+        };
+        out.history
+            .extend(std::iter::repeat_n(history, (*count).max(1)));
+    }
+    Some(out)
+}
+
+/// What BuildKit built: the generated Dockerfile and its context directory.
+pub(crate) struct Generated<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) context: &'a std::path::Path,
+}
+
+/// How many entries and layers of the built image are the base's: from the root the resolver
+/// gave, else what is left once the entries BuildKit recorded for the generated Dockerfile
+/// (read back with plinth's reader, which records what BuildKit records) and the entries it
+/// appends for layers a history-less base does not account for are taken off.
+fn base_part(
+    store: &Store,
+    container: &Container,
+    loaded: &std::collections::BTreeMap<String, LoadedRoot>,
+    platform: &Platform,
+    (config, generated): (&ImageConfig, &Generated<'_>),
+    recipe_layers: usize,
+) -> Result<Option<(usize, usize)>> {
+    let Some(Op::From { source }) = container.ops().first() else {
+        return Ok(Some((0, 0)));
+    };
+    if let Some(root) = loaded.get(source.address()) {
+        let root = store.descriptor_of(&root.manifest)?;
+        let (_, manifest) = resolve_manifest(store, &root, Some(platform))?;
+        let base = ImageConfig::parse(&store.read_blob(&manifest.config.digest)?)?;
+        return Ok(Some((base.history.len(), manifest.layers.len())));
+    }
+    let Ok(read) = plinth_recipe::parse_dockerfile(generated.text, generated.context) else {
+        return Ok(None);
+    };
+    let recorded = read
+        .ops()
+        .iter()
+        .filter(|op| matches!(op, Op::History { .. }))
+        .count();
+    let appended = config
+        .history
+        .iter()
+        .rev()
+        .take_while(|h| h.comment.as_deref() == Some("buildkit.exporter.image.v0"))
+        .count();
+    let Some(base_entries) = config.history.len().checked_sub(recorded + appended) else {
+        return Ok(None);
+    };
+    let Some(base_layers) = config.rootfs.diff_ids.len().checked_sub(recipe_layers) else {
+        return Ok(None);
+    };
+    Ok(Some((base_entries, base_layers)))
+}
+
+/// Rewrites the imported image with the recipe's history (see the module docs); returns the
+/// manifest, its descriptor, the config and its descriptor to use.
+pub(crate) fn restore(
+    store: &Store,
+    (container, generated): (&Container, &Generated<'_>),
+    loaded: &std::collections::BTreeMap<String, LoadedRoot>,
+    platform: &Platform,
+    imported: (Descriptor, ImageManifest, Descriptor, ImageConfig),
+) -> Result<(Descriptor, ImageManifest, Descriptor, ImageConfig)> {
+    let entries = recipe_entries(container);
+    let recipe_layers = entries.iter().map(|(_, n)| n).sum();
+    let Some((base_entries, base_layers)) = base_part(
+        store,
+        container,
+        loaded,
+        platform,
+        (&imported.3, generated),
+        recipe_layers,
+    )?
+    else {
+        tracing::debug!(%platform, "the base's part of the history is unknown: BuildKit's history kept");
+        return Ok(imported);
+    };
+    let Some(restored) = with_recipe_history(&imported.3, base_entries, base_layers, &entries)
+    else {
+        tracing::debug!(%platform, "the layers do not line up with the recipe: BuildKit's history kept");
+        return Ok(imported);
+    };
+    let (_, mut manifest, config_descriptor, _) = imported;
+    let config_descriptor = store.write_config(config_descriptor.media_type.clone(), &restored)?;
+    manifest.config = config_descriptor.clone();
+    let descriptor = store
+        .write_manifest(&manifest)?
+        .with_platform(restored.platform());
+    Ok((descriptor, manifest, config_descriptor, restored))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dockerfile_read_counts_one_layer_per_layered_instruction() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), "a").unwrap();
+        std::fs::write(dir.path().join("b"), "b").unwrap();
+        let c = plinth_recipe::parse_dockerfile(
+            "FROM scratch\nARG X=1\nCOPY a b /d/\nWORKDIR /\nWORKDIR /w\nENV A=1 B=2\n",
+            dir.path(),
+        )
+        .unwrap();
+        let got: Vec<(String, bool, usize)> = recipe_entries(&c)
+            .into_iter()
+            .map(|(e, n)| (e.created_by, e.layer, n))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("ARG X=1".to_owned(), false, 0),
+                ("COPY a b /d/ # buildkit".to_owned(), true, 2),
+                ("WORKDIR /".to_owned(), false, 0),
+                ("WORKDIR /w".to_owned(), true, 1),
+                ("ENV A=1 B=2".to_owned(), false, 0),
+            ]
+        );
+        let mut config = ImageConfig::for_platform(&Platform::linux_amd64());
+        config.history.push(History::default());
+        assert!(with_recipe_history(&config, 1, 0, &recipe_entries(&c)).is_none());
+    }
+}
