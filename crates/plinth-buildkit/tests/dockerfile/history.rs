@@ -100,7 +100,92 @@ pub fn differences(want: &[String], got: &[String]) -> Option<String> {
 /// (`buildkit.dockerfile.v0` comments left out), by case name: what BuildKit's current
 /// frontend writes for them (`dockerfile2llb`: heredoc RUN runs the body under the shell,
 /// heredoc COPY sources read `<<NAME`).
-pub const EXPECTED: &[(&str, &[&str])] = &[];
+pub const EXPECTED: &[(&str, &[&str])] = &[
+    (
+        "env_modifiers_without_colon",
+        &[
+            "E ENV S=set E=",
+            "E ARG U",
+            "L RUN |1 U= /bin/sh -c echo \"[${E-dash}][${U-dash}][${S+plus}][${U+plus}]\" > /m # buildkit",
+        ],
+    ),
+    (
+        "pattern_modifiers",
+        &[
+            "E ARG FILE=archive.tar.gz",
+            "E ARG P=/usr/local/lib",
+            "E ENV BASE=archive EXT=tar.gz STEM=archive.tar LAST=gz SLASHED=_usr_local_lib FIRST=/usr/Local/lib NONE=archive.tar.gz",
+            "L RUN |2 FILE=archive.tar.gz P=/usr/local/lib /bin/sh -c echo \"$BASE|$EXT|$STEM|$LAST|$SLASHED|$FIRST|$NONE\" > /m # buildkit",
+            "L WORKDIR /w/archive",
+            "L RUN |2 FILE=archive.tar.gz P=/usr/local/lib /bin/sh -c pwd > /m2 # buildkit",
+        ],
+    ),
+    // The current frontend expands an ARG's words one by one, its history too.
+    (
+        "arg_sequential",
+        &[
+            "E ARG A=1 B=1",
+            "L RUN |2 A=1 B=1 /bin/sh -c echo $A$B > /ab # buildkit",
+        ],
+    ),
+    (
+        "add_local_archive_zstd",
+        &[
+            "L ADD bundle.tar.zst /z/ # buildkit",
+            "L RUN /bin/sh -c stat -c '%a %u %g %n' /z/pkg /z/pkg/a.txt /z/top.txt > /z.meta # buildkit",
+        ],
+    ),
+    // A heredoc that is not the whole command is handed to the shell as written, each body
+    // followed by its delimiter.
+    (
+        "heredoc_blank_after_the_arrows_and_here_strings",
+        &[
+            "L RUN /bin/sh -c cat << EOF > /w1\nspaced\nEOF # buildkit",
+            "L RUN /bin/sh -c echo here > /w2 # a here-string, no heredoc: cat <<<here # buildkit",
+            "L RUN /bin/sh -c echo '<<q' > /w3 # buildkit",
+        ],
+    ),
+    // The triggers of a stage's base run first, recorded as the instructions they are;
+    // ONBUILD itself records nothing.
+    (
+        "onbuild_copy_from_stage_runs_in_the_child",
+        &[
+            "L RUN /bin/sh -c echo b > /b # buildkit",
+            "L COPY /asset /from-trigger # buildkit",
+            "L RUN /bin/sh -c cat /from-trigger > /seen # buildkit",
+        ],
+    ),
+    // A lone heredoc runs its body under the shell.
+    (
+        "heredoc_run",
+        &[
+            "L RUN /bin/sh -c echo one > /h1\necho two >> /h1\n # buildkit",
+            "L RUN /bin/sh -c echo after > /h1b # buildkit",
+        ],
+    ),
+    // A lone heredoc with a shebang runs as a file mounted at /dev/pipes.
+    (
+        "heredoc_run_shebang",
+        &["L RUN /bin/sh -c /dev/pipes/EOF # buildkit"],
+    ),
+    (
+        "heredoc_run_several_with_tabs",
+        &[
+            "E ENV W=world",
+            "L RUN /bin/sh -c cat <<-A > /h3 && cat <<'B' >> /h3\n\tone $W\nA\ntwo $W\nB # buildkit",
+        ],
+    ),
+    // Heredoc sources read `<<NAME`, after the paths; flags are left out.
+    (
+        "heredoc_copy",
+        &[
+            "E ARG V=val",
+            "L COPY <<EOF <<RAW /c/ # buildkit",
+            "L COPY <<S /s.sh # buildkit",
+            "L RUN |1 V=val /bin/sh -c /s.sh > /s.out # buildkit",
+        ],
+    ),
+];
 
 /// The entries of `got` after the root's, checked against a case's expected ones.
 pub fn expected_differences(name: &str, root_entries: usize, got: &[String]) -> Option<String> {

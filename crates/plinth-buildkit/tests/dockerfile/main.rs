@@ -1,6 +1,6 @@
 //! The Dockerfile equivalence suite: every case is built by docker's BuildKit on this machine
 //! (from the raw Dockerfile), by plinth's embedded engine and by plinth's BuildKit backend (both
-//! from plinth's reading of it); the file trees and image configs must be the same. Cases
+//! from plinth's reading of it); the file trees, image configs and histories must be the same. Cases
 //! plinth refuses must be refused with the line and the way out.
 
 #[path = "../buildkit/common.rs"]

@@ -18,6 +18,7 @@
 //! back into the same operations.
 
 mod bases;
+mod commands;
 mod context_ignore;
 mod copy;
 mod glob;
@@ -36,10 +37,8 @@ use plinth_oci::Platform;
 
 use crate::Container;
 use crate::error::{Error, Problem, Result};
-use crate::op::{Network, Op};
+use crate::op::Op;
 
-use self::run_flags::MountFlag;
-use crate::state::CacheMount;
 pub use bases::{BaseConfig, BaseError, BaseResolver, read_dockerfile_resolved};
 pub use plan::{base_images, base_images_by_platform};
 pub use vars::DEFAULT_PATH;
@@ -164,7 +163,7 @@ pub struct DockerfileRead {
 }
 
 /// Build args every build accepts without an `ARG`: they reach RUN's environment only.
-const PROXY_ARGS: [&str; 10] = [
+pub(super) const PROXY_ARGS: [&str; 10] = [
     "HTTP_PROXY",
     "http_proxy",
     "HTTPS_PROXY",
@@ -431,138 +430,6 @@ impl Reader<'_> {
     pub(super) fn history(&mut self, created_by: String, layer: bool) {
         self.push(Op::History { created_by, layer });
     }
-
-    fn command(&mut self, keyword: &str, argv: Vec<String>) {
-        let state = self.stage().container.final_state();
-        if keyword == "ENTRYPOINT" {
-            let cmd = if self.stage().cmd_set {
-                state.default_args().map(<[String]>::to_vec)
-            } else {
-                None
-            };
-            self.push(Op::Entrypoint { argv });
-            if let Some(cmd) = cmd.filter(|c| !c.is_empty()) {
-                self.push(Op::DefaultArgs { argv: cmd });
-                self.stage().reemitted_cmd = true;
-            }
-        } else {
-            let stage = self.stage();
-            if stage.reemitted_cmd {
-                // The CMD kept across the ENTRYPOINT is replaced right away: drop the copy
-                // (the last operation before the ENTRYPOINT's history entry).
-                let ops = stage.container.ops();
-                let copy = ops
-                    .iter()
-                    .rposition(|op| matches!(op, Op::DefaultArgs { .. }));
-                stage.container = stage.container.with_ops(
-                    ops.iter()
-                        .enumerate()
-                        .filter(|(i, _)| Some(*i) != copy)
-                        .map(|(_, op)| op.clone()),
-                );
-                stage.reemitted_cmd = false;
-            }
-            self.stage().cmd_set = true;
-            let state = self.stage().container.final_state();
-            let redundant = argv.is_empty()
-                && state.default_args() == Some(&[])
-                && matches!(
-                    self.stage()
-                        .container
-                        .ops()
-                        .iter()
-                        .rfind(|op| !matches!(op, Op::History { .. })),
-                    Some(Op::Entrypoint { .. })
-                );
-            if !redundant {
-                self.push(Op::DefaultArgs { argv });
-            }
-        }
-    }
-
-    fn run(&mut self, flags: Flags, rest: &str) -> std::result::Result<(), String> {
-        let mut caches = Vec::new();
-        let mut mounts = Vec::new();
-        let mut network = Network::Enabled;
-        for (name, value) in flags {
-            let value = value.unwrap_or_default();
-            match name.as_str() {
-                "mount" => match self.mount_flag(
-                    &value,
-                    mounts
-                        .iter()
-                        .filter(|m| matches!(m, crate::RunMount::Ssh(_)))
-                        .count(),
-                )? {
-                    MountFlag::Cache(cache) => caches.push(cache),
-                    MountFlag::Run(mount) => mounts.push(mount),
-                },
-                "network" => match self.expand(&value)?.as_str() {
-                    "none" => network = Network::Disabled,
-                    "default" => network = Network::Enabled,
-                    "host" => network = Network::Host,
-                    other => {
-                        return Err(format!(
-                            "`RUN --network={other}` is not a network mode: use `default`, `none` or `host`"
-                        ));
-                    }
-                },
-                "security" => {
-                    return Err("`RUN --security` is not supported: plinth runs every step with docker's default confinement".into());
-                }
-                other => return Err(format!("the RUN flag `--{other}` is not supported")),
-            }
-        }
-        if rest.is_empty() {
-            return Err("RUN needs a command".into());
-        }
-        let argv = match self.heredoc_run_argv(rest)? {
-            Some(argv) => argv,
-            None => self.command_argv(rest)?,
-        };
-        if argv.is_empty() {
-            return Err("`RUN []` has no command".into());
-        }
-        // Our cache mounts persist across execs; sync them to this RUN's set.
-        let active = self.stage().container.final_state().caches().to_vec();
-        for cache in &active {
-            if !caches.iter().any(|m: &CacheMount| m.path == cache.path) {
-                self.push(Op::UnmountCache {
-                    path: cache.path.clone(),
-                });
-            }
-        }
-        for m in caches {
-            if !active.contains(&m) {
-                self.push(Op::MountedCache {
-                    path: m.path,
-                    volume: m.volume,
-                    owner: m.owner,
-                });
-            }
-        }
-        let mut env = self.stage().vars.build_env();
-        for name in PROXY_ARGS {
-            if let Some(value) = self.options.build_args.get(name) {
-                env.entry(name.to_owned()).or_insert_with(|| value.clone());
-            }
-        }
-        let stage = self.stage();
-        let declared: Vec<(String, String)> = stage
-            .declared_args
-            .iter()
-            .map(|name| (name.clone(), stage.vars.value(name).unwrap_or_default()))
-            .collect();
-        let line = crate::history::run_line(&declared, &argv);
-        self.push(Op::Exec {
-            argv,
-            network,
-            env,
-            mounts,
-        });
-        self.history(line, true);
-        Ok(())
-    }
 }
 
 fn source_chain(e: &Error) -> String {
@@ -611,24 +478,5 @@ pub(super) fn json_array(rest: &str) -> std::result::Result<Option<Vec<String>>,
             })
             .collect::<std::result::Result<Vec<_>, _>>()
             .map(Some),
-    }
-}
-
-impl Reader<'_> {
-    /// The argv of a RUN, CMD or ENTRYPOINT: the JSON array, or the text under the stage's
-    /// shell (`SHELL`, the base image's, or `/bin/sh -c`).
-    fn command_argv(&mut self, rest: &str) -> std::result::Result<Vec<String>, String> {
-        Ok(match json_array(rest)? {
-            Some(argv) => argv,
-            None => {
-                let mut argv = self
-                    .stage()
-                    .shell
-                    .clone()
-                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
-                argv.push(rest.to_owned());
-                argv
-            }
-        })
     }
 }
