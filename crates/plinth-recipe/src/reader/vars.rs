@@ -207,10 +207,9 @@ impl Reader<'_> {
                 continue;
             }
             // The history shows the default as written (expanded), whatever was given.
-            let shown = match &default {
-                Some(d) => Some(self.expand(d).unwrap_or_else(|_| d.clone())),
-                None => None,
-            };
+            let shown = default
+                .as_ref()
+                .map(|d| self.expand(d).unwrap_or_else(|_| d.clone()));
             recorded.push((name.clone(), shown));
             self.stage().declared_args.push(name.clone());
             let value = match (given, default) {
