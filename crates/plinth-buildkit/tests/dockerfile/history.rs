@@ -125,6 +125,7 @@ pub const SEVERAL_LAYERS: &[(&str, &str, usize)] = &[
         "COPY /a /b / # buildkit",
         2,
     ),
+    ("heredoc_copy", "COPY <<EOF <<RAW /c/ # buildkit", 2),
 ];
 
 /// BuildKit's entries as plinth writes them for `case`: the same, but for an instruction
@@ -240,5 +241,6 @@ pub fn expected_differences(name: &str, root_entries: usize, got: &[String]) -> 
         .iter()
         .map(|w| format!("{w} #buildkit.dockerfile.v0"))
         .collect();
+    let want = as_plinth_writes(name, &want);
     differences(&want, got.get(root_entries..).unwrap_or_default())
 }

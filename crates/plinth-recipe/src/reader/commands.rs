@@ -90,9 +90,12 @@ impl Reader<'_> {
         if rest.is_empty() {
             return Err("RUN needs a command".into());
         }
-        let argv = match self.heredoc_run_argv(rest)? {
-            Some(argv) => argv,
-            None => self.command_argv(rest)?,
+        let (argv, recorded) = match self.heredoc_run_argv(rest)? {
+            Some(pair) => pair,
+            None => {
+                let argv = self.command_argv(rest)?;
+                (argv.clone(), argv)
+            }
         };
         if argv.is_empty() {
             return Err("`RUN []` has no command".into());
@@ -127,7 +130,7 @@ impl Reader<'_> {
             .iter()
             .map(|name| (name.clone(), stage.vars.value(name).unwrap_or_default()))
             .collect();
-        let line = crate::history::run_line(&declared, &argv);
+        let line = crate::history::run_line(&declared, &recorded);
         self.push(Op::Exec {
             argv,
             network,

@@ -175,8 +175,13 @@ impl Heredoc {
 }
 
 impl Reader<'_> {
-    /// The argv of a shell-form `RUN` with heredocs; `None` when the line has none.
-    pub(super) fn heredoc_run_argv(&mut self, rest: &str) -> Result<Option<Vec<String>>, String> {
+    /// The argv of a shell-form `RUN` with heredocs and the argv BuildKit records in the
+    /// history for it (they differ for a script with `#!`, which plinth writes to
+    /// `/dev/pipes` itself); `None` when the line has none.
+    pub(super) fn heredoc_run_argv(
+        &mut self,
+        rest: &str,
+    ) -> Result<Option<(Vec<String>, Vec<String>)>, String> {
         let heredocs = self.heredocs.clone();
         let Some(first) = heredocs.first() else {
             return Ok(None);
@@ -197,13 +202,13 @@ impl Reader<'_> {
             }
             let mut argv = shell;
             argv.push(full);
-            return Ok(Some(argv));
+            return Ok(Some((argv.clone(), argv)));
         }
         let data = first.data();
         if !data.starts_with("#!") {
             let mut argv = shell;
             argv.push(data);
-            return Ok(Some(argv));
+            return Ok(Some((argv.clone(), argv)));
         }
         // BuildKit mounts the script read-only at /dev/pipes/NAME and executes it. /dev is a
         // fresh tmpfs in both sandboxes, so writing it there leaves nothing in the layer; only
@@ -217,14 +222,20 @@ impl Reader<'_> {
                 first.name, first.name
             ));
         }
-        Ok(Some(vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            "mkdir -p /dev/pipes && printf '%s' \"$1\" > \"$2\" && chmod 0755 \"$2\" && exec \"$2\"".into(),
-            "heredoc".into(),
-            data,
-            format!("/dev/pipes/{}", first.name),
-        ]))
+        let script = format!("/dev/pipes/{}", first.name);
+        let mut recorded = shell;
+        recorded.push(script.clone());
+        Ok(Some((
+            vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "mkdir -p /dev/pipes && printf '%s' \"$1\" > \"$2\" && chmod 0755 \"$2\" && exec \"$2\"".into(),
+                "heredoc".into(),
+                data,
+                script,
+            ],
+            recorded,
+        )))
     }
 
     /// The heredoc a `COPY`/`ADD` source word opens, with its body: the file's name and contents.
