@@ -174,14 +174,14 @@ impl Heredoc {
     }
 }
 
+/// A command's program and arguments.
+type Argv = Vec<String>;
+
 impl Reader<'_> {
     /// The argv of a shell-form `RUN` with heredocs and the argv BuildKit records in the
     /// history for it (they differ for a script with `#!`, which plinth writes to
     /// `/dev/pipes` itself); `None` when the line has none.
-    pub(super) fn heredoc_run_argv(
-        &mut self,
-        rest: &str,
-    ) -> Result<Option<(Vec<String>, Vec<String>)>, String> {
+    pub(super) fn heredoc_run_argv(&mut self, rest: &str) -> Result<Option<(Argv, Argv)>, String> {
         let heredocs = self.heredocs.clone();
         let Some(first) = heredocs.first() else {
             return Ok(None);
