@@ -187,9 +187,17 @@ impl Snapshots {
 
     /// The overlay lower directories for an image whose layers are `layers` (bottom first, with
     /// their diff_ids): unpacked on demand, returned top first.
+    ///
+    /// A layer present twice (the empty layer of several steps that changed nothing) is
+    /// given once, at its topmost place: overlayfs refuses a lower directory given twice, and
+    /// the lower copy shows nothing the upper one does not already show or hide.
     pub(crate) fn lowers(&self, layers: &[(Descriptor, Digest)]) -> Result<Vec<PathBuf>> {
         let mut out = Vec::with_capacity(layers.len().max(1));
+        let mut seen = std::collections::BTreeSet::new();
         for (layer, diff_id) in layers.iter().rev() {
+            if !seen.insert(diff_id) {
+                continue;
+            }
             self.ensure(layer, diff_id)?;
             out.push(self.lower_path(diff_id)?);
         }

@@ -23,6 +23,7 @@ fn export(dir: &Path) -> Vec<&'static str> {
                 .iter()
                 .map(|c| (c, &NO_EXTRA)),
         )
+        .chain(crate::history::HISTORY_CASES.iter().map(|c| (c, &NO_EXTRA)))
         .chain(run_cases::RUN_CASES.iter().map(|(c, e)| (c, e)))
         .chain(input_cases::INPUT_MOUNT_CASES.iter().map(|(c, e)| (c, e)));
     let mut written = Vec::new();

@@ -7,6 +7,42 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::cases::{Case, ContextEntry, Expect};
+
+const CONTEXT: &[(&str, ContextEntry)] = &[
+    ("a.txt", ContextEntry::File("alpha\n", 0o644)),
+    ("run.sh", ContextEntry::File("#!/bin/sh\necho run\n", 0o755)),
+];
+
+/// Cases for the history above all (every case compares it): each instruction's entry, the
+/// empty layers of steps that change nothing, and the args listed before a `RUN`.
+pub const HISTORY_CASES: &[Case] = &[
+    Case {
+        name: "history_of_every_instruction",
+        dockerfile: "FROM {root}\nARG GIVEN\nARG DEF=d\nENV E1=one E2=\"two words\"\n\
+                     LABEL k=v \"k 2\"=\"v 2\"\nRUN true\nRUN [\"sh\", \"-c\", \"echo $GIVEN > /given\"]\n\
+                     WORKDIR /tmp\nWORKDIR /\nWORKDIR /work\nWORKDIR sub\nUSER airbyte\nUSER root\n\
+                     COPY --chown=1000:1000 --chmod=640 a.txt ./copied\nADD run.sh /bin/run\n\
+                     EXPOSE 80 53/udp 8000-8001\nVOLUME [\"/data\", \"/cache\"]\nSTOPSIGNAL SIGINT\n\
+                     HEALTHCHECK --interval=90s --timeout=1500ms --start-period=2s --retries=3 CMD [\"true\"]\n\
+                     ONBUILD RUN echo later\nSHELL [\"/bin/sh\", \"-ec\"]\nRUN echo shell > /shell\n\
+                     MAINTAINER someone <s@example.com>\nENTRYPOINT [\"/bin/run\"]\nCMD echo hi\n",
+        context: CONTEXT,
+        build_args: &[("GIVEN", "g v"), ("UNUSED", "u")],
+        expect: Expect::Same,
+    },
+    Case {
+        name: "history_of_stages",
+        dockerfile: "ARG G=global\nFROM {root} AS build\nARG G\nARG UNSET\nARG X=$G-x\nENV X=env\n\
+                     RUN mkdir /out && echo $G$X > /out/f\nFROM build AS child\nARG L=l\n\
+                     RUN echo $L > /l\nCOPY --from=build /out/f /f\nCOPY --from=0 /out ./o\n\
+                     ENV P=$PATH:/x\nHEALTHCHECK NONE\n",
+        context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Same,
+    },
+];
+
 /// One entry as the suite prints it: `L` (with a layer) or `E` (`empty_layer`), the
 /// `created_by` and the comment.
 pub fn entries(config: &Value) -> Vec<String> {

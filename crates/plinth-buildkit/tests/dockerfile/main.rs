@@ -511,6 +511,11 @@ fn dockerfiles_build_as_buildkit_builds_them() {
                 .iter()
                 .map(|c| (c, &run_cases::NO_EXTRA)),
         )
+        .chain(
+            history::HISTORY_CASES
+                .iter()
+                .map(|c| (c, &run_cases::NO_EXTRA)),
+        )
         .chain(run_cases::RUN_CASES.iter().map(|(c, e)| (c, e)))
         .chain(input_cases::INPUT_MOUNT_CASES.iter().map(|(c, e)| (c, e)))
         .filter(|(c, _)| only.as_deref().is_none_or(|o| c.name.contains(o)))
