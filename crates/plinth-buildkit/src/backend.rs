@@ -278,7 +278,7 @@ impl BuildkitBackend {
         let _lock = store.lock_shared()?;
         options
             .reporter
-            .on_build_start(&options.platforms, container.steps().count());
+            .on_build_start(&options.platforms, container.step_count());
         let fetched = crate::prepare::fetch_urls(container, &self.fetcher)?;
         let fetched = &fetched;
         let results: Vec<Result<PlatformBuild>> = std::thread::scope(|s| {
@@ -353,7 +353,9 @@ impl BuildkitBackend {
             None => BTreeMap::new(),
         };
         let work = self.work_dir()?;
-        let (prepared, rendered) = self.render(container, &info, fetched, &loaded, work.path())?;
+        // Steps are numbered without the history entries (`history.rs` puts them back).
+        let (steps, _) = plinth_recipe::history::split_entries(container);
+        let (prepared, rendered) = self.render(&steps, &info, fetched, &loaded, work.path())?;
         for w in &prepared.warnings {
             tracing::warn!(%platform, "{w}");
         }

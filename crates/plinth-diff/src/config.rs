@@ -72,6 +72,47 @@ fn flatten<'a>(path: &str, value: &'a Value, out: &mut BTreeMap<String, &'a Valu
     }
 }
 
+/// The changes with the build-arg values of `RUN` history lines left out: BuildKit's
+/// `RUN |N K=V … argv` holds them (the image does, as BuildKit's does), and a value may be a
+/// token, which plinth never prints. A value may hold blanks, so nothing after `|N` is shown.
+pub fn without_build_arg_values(changes: Vec<FieldChange>) -> Vec<FieldChange> {
+    let hide = |value: Option<Value>| -> Option<Value> {
+        match value {
+            Some(Value::String(line)) => Some(Value::String(hidden_build_args(line))),
+            other => other,
+        }
+    };
+    changes
+        .into_iter()
+        .map(|change| {
+            if change.field.starts_with("history[") && change.field.ends_with("].created_by") {
+                FieldChange {
+                    before: hide(change.before),
+                    after: hide(change.after),
+                    ..change
+                }
+            } else {
+                change
+            }
+        })
+        .collect()
+}
+
+/// `RUN |2 A=x B=y sh -c …` as `RUN |2 … (2 build args and the command, not shown: the line
+/// holds the values)`; any other line as it is.
+fn hidden_build_args(line: String) -> String {
+    let Some(rest) = line.strip_prefix("RUN |") else {
+        return line;
+    };
+    let count: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    if count.is_empty() {
+        return line;
+    }
+    format!(
+        "RUN |{count} … ({count} build args and the command, not shown: the line holds the values)"
+    )
+}
+
 /// Sorts `history[10]` after `history[9]`.
 fn natural_key(field: &str) -> Vec<(u64, &str)> {
     field
@@ -86,6 +127,31 @@ fn natural_key(field: &str) -> Vec<(u64, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_arg_values_in_history_lines_are_not_shown() {
+        let changes = without_build_arg_values(diff_json(
+            &json!({"history": [{"created_by": "RUN |1 TOKEN=hunter2 /bin/sh -c make # buildkit"}], "created": "a"}),
+            &json!({"history": [{"created_by": "RUN /bin/sh -c make # buildkit"}], "created": "b"}),
+        ));
+        let text = serde_json::to_string(&changes).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(
+            changes[1].before,
+            Some(json!(
+                "RUN |1 … (1 build args and the command, not shown: the line holds the values)"
+            ))
+        );
+        assert_eq!(
+            changes[1].after,
+            Some(json!("RUN /bin/sh -c make # buildkit"))
+        );
+        assert_eq!(
+            changes[0].after,
+            Some(json!("b")),
+            "other fields as they are"
+        );
+    }
     use serde_json::json;
 
     #[test]

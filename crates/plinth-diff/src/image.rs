@@ -256,10 +256,10 @@ fn compare_platform(
     let config_changes = if config.equal() {
         Vec::new()
     } else {
-        diff_json(
+        crate::config::without_build_arg_values(diff_json(
             a.map_or(&empty, |i| &i.config),
             b.map_or(&empty, |i| &i.config),
-        )
+        ))
     };
     let manifest_changes = if manifest.equal() {
         Vec::new()

@@ -38,7 +38,7 @@ impl Engine {
         let _lock = inner.store.lock_shared()?;
         options
             .reporter
-            .on_build_start(&options.platforms, container.steps().count());
+            .on_build_start(&options.platforms, container.step_count());
         let recipe_id = options
             .recipe_id
             .clone()

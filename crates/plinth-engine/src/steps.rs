@@ -107,6 +107,8 @@ pub(crate) fn build_platform(
     settings: BuildSettings<'_>,
     recipe_id: &str,
 ) -> Result<PlatformBuild> {
+    // Steps are numbered without the history entries, which close instructions as they go.
+    let (container, entries) = plinth_recipe::history::split_entries(container);
     let platform = container.run_platform(target);
     if platform != target {
         crate::platform::check_platform(platform)?;
@@ -130,20 +132,21 @@ pub(crate) fn build_platform(
         url_inputs: BTreeMap::new(),
         inputs: Vec::new(),
         helpers: BTreeMap::new(),
-        recorded_history: container.has_history(),
+        recorded_history: !entries.is_empty(),
         pending: Vec::new(),
     };
-    builder.prebuild_helpers(container)?;
-    for step in container.steps() {
-        let result = match step.op {
-            Op::History { created_by, layer } => {
-                builder.close_instruction(&plinth_recipe::history::HistoryEntry {
-                    created_by: created_by.clone(),
-                    layer: *layer,
-                })
-            }
-            _ => builder.run_step(&step),
+    builder.prebuild_helpers(&container)?;
+    let mut entries = entries.into_iter().peekable();
+    for step in std::iter::once(None).chain(container.steps().map(Some)) {
+        let mut result = match &step {
+            Some(step) => builder.run_step(step),
+            None => Ok(()),
         };
+        // The entries of the instructions the steps so far complete.
+        let done = step.as_ref().map_or(0, |s| s.index + 1);
+        while let Some((_, entry)) = entries.next_if(|(after, _)| *after <= done) {
+            result = result.and_then(|()| builder.close_instruction(&entry));
+        }
         if let Err(e) = result {
             builder.keep_partial();
             return Err(e);

@@ -107,6 +107,14 @@ impl Container {
         }))
     }
 
+    /// How many steps an executor reports: the operations but the history entries.
+    pub fn step_count(&self) -> usize {
+        self.ops
+            .iter()
+            .filter(|op| !matches!(op, Op::History { .. }))
+            .count()
+    }
+
     /// Whether the container carries history entries of its own (a Dockerfile read).
     pub fn has_history(&self) -> bool {
         self.ops.iter().any(|op| matches!(op, Op::History { .. }))

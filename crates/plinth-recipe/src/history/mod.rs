@@ -141,6 +141,25 @@ impl HistoryEntry {
     }
 }
 
+/// The container without its own (top-level) history entries, and each entry with the number
+/// of the container's other operations before it: what an executor runs, numbered as the user
+/// counts steps, and where each instruction's entry closes.
+pub fn split_entries(
+    container: &crate::Container,
+) -> (crate::Container, Vec<(usize, HistoryEntry)>) {
+    let mut ops = Vec::with_capacity(container.ops().len());
+    let mut entries = Vec::new();
+    for op in container.ops() {
+        match op {
+            Op::History { created_by, layer } => {
+                entries.push((ops.len(), HistoryEntry::new(created_by.clone(), *layer)));
+            }
+            other => ops.push(other.clone()),
+        }
+    }
+    (container.with_ops(ops), entries)
+}
+
 /// The entry of one operation of a recipe without [`Op::History`] entries (one declared in
 /// Rust), in the form the same step written as a Dockerfile line gets from BuildKit; `state` is
 /// the state before it. `None` for operations BuildKit records nothing for (`FROM`, whose
