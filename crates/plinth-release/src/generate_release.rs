@@ -278,7 +278,7 @@ impl Releaser {
         let registry = self.history(&repository)?;
         refuse_unpublished_latest(&registry, &repository)?;
         let version = resolve_version(family, &registry, request.bump)?;
-        Self::refuse_draft_without_previous(&request.changelog, &registry, &version)?;
+        Self::refuse_draft_without_previous(&request.changelog, &registry, family, &version)?;
         if request.publish {
             self.refuse_substituted_publish(&repository)?;
         }
