@@ -120,6 +120,10 @@ pub struct BuildParameters {
     /// out, since they follow from the build itself.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// The `SOURCE_DATE_EPOCH` the build stamped its times with (plinth's default when it was
+    /// not set), when the builder says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_date_epoch: Option<u64>,
 }
 
 impl BuildParameters {
@@ -136,7 +140,14 @@ impl BuildParameters {
             platforms,
             labels,
             annotations: annotations.to_map(),
+            source_date_epoch: None,
         }
+    }
+
+    /// The same, stamped with `epoch` (`SOURCE_DATE_EPOCH`).
+    pub fn with_source_date_epoch(mut self, epoch: Option<u64>) -> Self {
+        self.source_date_epoch = epoch;
+        self
     }
 
     /// The annotations to give a rebuild.

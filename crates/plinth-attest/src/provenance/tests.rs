@@ -78,7 +78,8 @@ fn provenance_names_the_recipe_every_input_with_its_digest_and_the_builder() {
             version: Some("1.2.3".into()),
             base_name: None,
         },
-    );
+    )
+    .with_source_date_epoch(Some(1_783_843_200));
     let context = ProvenanceContext {
         recipe: &recipe,
         engine: "embedded",

@@ -96,6 +96,14 @@ pub fn run(
     )?;
     let releaser = with_executor(global, releaser, &args.engine)?;
     let family = releaser.family(&repository)?;
+    if let Some(difference) = recorded
+        .as_ref()
+        .map(epoch_difference)
+        .transpose()?
+        .flatten()
+    {
+        printer.warn(difference);
+    }
     // The labels and annotations its provenance recorded, when it records them (a version
     // `plinth build REPOSITORY:VERSION --push` made has labels and its own annotations).
     let rebuilt = match recorded.filter(|r| !r.annotations.is_empty()) {
@@ -176,6 +184,19 @@ fn empty_rebuild_store(global: &GlobalArgs) -> anyhow::Result<(tempfile::TempDir
     let store = Store::open(temp.path().join("store"))?;
     let client = registry_client(global, store.clone())?;
     Ok((temp, store, client))
+}
+
+/// A `SOURCE_DATE_EPOCH` other than the one the build recorded, named before rebuilding: every
+/// time the rebuild stamps would differ. It comes from the environment, as it did for the build.
+fn epoch_difference(recorded: &BuildParameters) -> anyhow::Result<Option<String>> {
+    let now = crate::settings::build_epoch()?;
+    Ok(match recorded.source_date_epoch {
+        Some(then) if then != now => Some(format!(
+            "the build stamped its times with SOURCE_DATE_EPOCH={then} and this rebuild stamps {now}: \
+             set SOURCE_DATE_EPOCH={then} to rebuild it alike"
+        )),
+        _ => None,
+    })
 }
 
 /// With `--platform`, that platform's digests; else the root's and every platform's.
