@@ -240,6 +240,23 @@ impl Catalog {
         read_json(&self.release_record_path())
     }
 
+    /// Asserts that every platform of `image` was built by BuildKit, as its provenance says:
+    /// both engines write BuildKit's history and, by default, its timestamps, so the image
+    /// itself does not tell.
+    pub fn assert_built_by_buildkit(&self, image: &str) {
+        let out = self.run(&mut self.cmd(&["provenance", image]));
+        assert_ok(&out);
+        let statements: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let statements = statements.as_array().expect("statements");
+        assert!(!statements.is_empty(), "no provenance for {image}");
+        for statement in statements {
+            assert_eq!(
+                statement["predicate"]["runDetails"]["builder"]["version"]["engine"], "buildkit",
+                "not built by BuildKit: {statement}"
+            );
+        }
+    }
+
     /// The published repository in the loopback registry.
     pub fn published(&self) -> String {
         let name = match self.flavour {
