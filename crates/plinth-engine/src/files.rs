@@ -15,7 +15,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use plinth_oci::layer::{EntryMeta, LayerEntry, LayerWriter};
+use plinth_oci::layer::{EntryMeta, LayerEntry, store_layer_writer};
 use plinth_oci::{Descriptor, Digest};
 use plinth_sandbox::{OverlayRootfs, Rootfs, UserSpec, read_rootfs_file, resolve_user};
 
@@ -222,7 +222,7 @@ fn write_layer(
     entries: &[LayerPlanEntry<'_>],
 ) -> Result<(Descriptor, Digest)> {
     let engine = ctx.engine;
-    let mut writer = LayerWriter::new(engine.store.blob_writer()?, &engine.write_options())?;
+    let mut writer = store_layer_writer(&engine.store, &engine.write_options())?;
     for (path, item, meta) in entries {
         match item.map(|i| &i.kind) {
             None | Some(ItemKind::Dir) => {
@@ -244,8 +244,7 @@ fn write_layer(
             }
         }
     }
-    let (blob, info) = writer.finish()?;
-    blob.commit(Some(&info.digest))?;
+    let info = writer.commit()?;
     let descriptor = Descriptor::new(
         engine.media_types.layer(info.compression),
         info.digest.clone(),

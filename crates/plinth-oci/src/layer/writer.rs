@@ -2,20 +2,15 @@
 
 use std::io::{self, Read, Write};
 
-use flate2::GzBuilder;
-
 use super::Compression;
 use super::entry::{EntryMeta, LayerEntry, LayerEntryKind, check_relative_path};
+use super::gzip::LayerGzip;
 use super::tar_format::{BLOCK, TarHeader, TarKind, encode_header, pad_to_block};
 use crate::digest::{Digest, DigestWriter};
 use crate::error::{Error, Result};
 
-/// The gzip level: fixed so the same tar always compresses to the same bytes.
-pub const GZIP_LEVEL: u32 = 6;
 /// The zstd level: fixed for the same reason (and zstd runs single-threaded here).
 pub const ZSTD_LEVEL: i32 = 3;
-/// The gzip header's OS byte: 255 ("unknown"), as Go and Docker write it.
-const GZIP_OS_UNKNOWN: u8 = 255;
 
 /// What a written layer is known by.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -94,7 +89,7 @@ impl WriteOptions {
 
 enum Encoder<W: Write> {
     Plain(W),
-    Gzip(flate2::write::GzEncoder<W>),
+    Gzip(LayerGzip<W>),
     Zstd(zstd::stream::write::Encoder<'static, W>),
 }
 
@@ -102,12 +97,7 @@ impl<W: Write> Encoder<W> {
     fn new(out: W, compression: Compression) -> io::Result<Self> {
         Ok(match compression {
             Compression::None => Self::Plain(out),
-            Compression::Gzip => Self::Gzip(
-                GzBuilder::new()
-                    .mtime(0)
-                    .operating_system(GZIP_OS_UNKNOWN)
-                    .write(out, flate2::Compression::new(GZIP_LEVEL)),
-            ),
+            Compression::Gzip => Self::Gzip(LayerGzip::new(out)?),
             Compression::Zstd => Self::Zstd(zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?),
         })
     }
