@@ -100,8 +100,8 @@ impl<W: Write> LayerGzip<W> {
                 .deflate
                 .compress_vec(input, &mut self.staged, flush)
                 .map_err(io::Error::other)?;
-            let taken = usize::try_from(self.deflate.total_in() - before)
-                .map_err(io::Error::other)?;
+            let taken =
+                usize::try_from(self.deflate.total_in() - before).map_err(io::Error::other)?;
             input = &input[taken..];
             self.out.write_all(&self.staged)?;
             let finishing = matches!(flush, FlushCompress::Finish);
@@ -237,7 +237,11 @@ mod tests {
         let stored = gzip_in(&random, 8192);
         assert_eq!(gunzip(&stored), random);
         // Stored blocks: the data plus a few bytes of headers per 64 KiB block, and the frame.
-        assert!(stored.len() <= random.len() + 4 * 16 + 18, "{}", stored.len());
+        assert!(
+            stored.len() <= random.len() + 4 * 16 + 18,
+            "{}",
+            stored.len()
+        );
         let plain = text(4 * CHUNK);
         let deflated = gzip_in(&plain, 8192);
         assert_eq!(gunzip(&deflated), plain);

@@ -62,12 +62,12 @@ use std::path::Path;
 
 pub use crate::compression::Compression;
 pub use entry::{EntryMeta, LayerEntry, LayerEntryKind, OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
+pub use gzip::GZIP_LEVEL;
+pub(crate) use gzip::LayerGzip;
 pub use scan::{ScannedEntry, ScannedKind, scan_layer};
 pub use unpack::{
     DEFAULT_MAX_ENTRY_SIZE, UnpackOptions, UnpackSummary, WhiteoutMode, unpack_layer,
 };
-pub(crate) use gzip::LayerGzip;
-pub use gzip::GZIP_LEVEL;
 pub use writer::{LayerInfo, LayerWriter, WriteOptions, ZSTD_LEVEL};
 
 use crate::error::{Error, Result};
@@ -162,7 +162,10 @@ pub fn store_entries_layer(
 
 /// A [`LayerWriter`] streaming into a new blob of `store`, for layers written entry by entry;
 /// [`LayerWriter::commit`] stores it.
-pub fn store_layer_writer(store: &Store, options: &WriteOptions) -> Result<LayerWriter<BlobWriter>> {
+pub fn store_layer_writer(
+    store: &Store,
+    options: &WriteOptions,
+) -> Result<LayerWriter<BlobWriter>> {
     LayerWriter::new(layer_blob(store)?, options)
 }
 
