@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 /// The zstd level: fixed for the same reason (and zstd runs single-threaded here).
 pub const ZSTD_LEVEL: i32 = 3;
 
+/// How many bytes of a file go from its reader to the sink at a time.
+const COPY_BUFFER: usize = 256 * 1024;
+
 /// What a written layer is known by.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LayerInfo {
@@ -151,6 +154,9 @@ pub struct LayerWriter<W: Write> {
     compression: Compression,
     source_date_epoch: Option<u64>,
     header: Vec<u8>,
+    /// File bytes on their way from a reader to the sink: big reads mean few system calls and
+    /// whole pieces for the gzip encoder to judge without copying them first.
+    copy_buffer: Vec<u8>,
 }
 
 impl<W: Write> std::fmt::Debug for LayerWriter<W> {
@@ -173,6 +179,7 @@ impl<W: Write> LayerWriter<W> {
             compression: options.compression,
             source_date_epoch: options.source_date_epoch,
             header: Vec::with_capacity(4 * BLOCK),
+            copy_buffer: Vec::new(),
         })
     }
 
@@ -275,12 +282,7 @@ impl<W: Write> LayerWriter<W> {
         self.header.clear();
         encode_header(header, &mut self.header);
         self.sink.write_all(&self.header).map_err(write_error)?;
-        let copied =
-            io::copy(&mut data.take(header.size), &mut self.sink).map_err(|e| Error::Io {
-                action: "read the contents of",
-                path: String::from_utf8_lossy(&header.path).into_owned().into(),
-                source: e,
-            })?;
+        let copied = self.copy_contents(data, header)?;
         if copied != header.size {
             return Err(Error::Layer(format!(
                 "`{}` has {copied} bytes but {} were expected: it changed while the layer was written",
@@ -292,6 +294,35 @@ impl<W: Write> LayerWriter<W> {
         pad_to_block(&mut self.header, header.size);
         self.sink.write_all(&self.header).map_err(write_error)?;
         Ok(())
+    }
+
+    /// Copies at most `header.size` bytes of `data` into the sink; returns how many there were.
+    fn copy_contents(&mut self, data: &mut dyn Read, header: &TarHeader) -> Result<u64> {
+        if self.copy_buffer.is_empty() && header.size > 0 {
+            self.copy_buffer = vec![0; COPY_BUFFER];
+        }
+        let mut copied = 0u64;
+        while copied < header.size {
+            let want = usize::try_from(header.size - copied)
+                .map_or(COPY_BUFFER, |left| left.min(COPY_BUFFER));
+            let n = match data.read(&mut self.copy_buffer[..want]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::Io {
+                        action: "read the contents of",
+                        path: String::from_utf8_lossy(&header.path).into_owned().into(),
+                        source: e,
+                    });
+                }
+            };
+            self.sink
+                .write_all(&self.copy_buffer[..n])
+                .map_err(write_error)?;
+            copied += n as u64;
+        }
+        Ok(copied)
     }
 
     /// Writes the end-of-archive marker, finishes compression and returns the sink with the
