@@ -60,6 +60,7 @@ mod http_error;
 mod manifests;
 mod pull;
 mod push;
+mod push_source;
 pub mod referrers;
 pub mod reporter;
 pub mod retry;
