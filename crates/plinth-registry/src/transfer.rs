@@ -107,7 +107,8 @@ pub async fn fetch_image(
 /// Copies the image at `source` to `destination` (`plinth copy`, skopeo's `copy`): fetched
 /// into the client's store, narrowed to `options`' platform when one is set (a single manifest
 /// instead of the whole index), then delivered. The store's shared lock is held throughout, so a
-/// concurrent gc cannot drop blobs between the two.
+/// concurrent gc cannot drop blobs between the two. An OCI layout going to a registry skips the
+/// store: it is pushed from its own files ([`Client::push_layout_image`]).
 pub async fn copy_image(
     client: &Client,
     source: &ImageLocation,

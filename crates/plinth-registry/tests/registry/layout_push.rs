@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use plinth_oci::layout::OciLayout;
-use plinth_oci::{Descriptor, Digest, ImageLocation, Reference};
+use plinth_oci::{Descriptor, Digest, ImageLocation, Platform, Reference};
 use plinth_registry::{
     BlobOutcome, Client, DeliverOptions, Delivered, Error, NoTransferReporter, copy_image,
 };
@@ -317,4 +317,29 @@ async fn a_damaged_manifest_is_refused_before_any_request() {
         chain(&err)
     );
     assert!(s.proxy.requests().is_empty(), "{:?}", s.proxy.counts());
+}
+
+/// `--platform` narrows the layout's index to one manifest, read from the layout too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_platform_of_a_layout_is_pushed_alone() {
+    let s = Setup::new("layout-push-one-platform");
+    let (_d, store) = new_store();
+    let arm64 = &s.image.platforms()[1];
+    let delivered = copy_image(
+        &client(&store),
+        &s.source(),
+        &s.destination("layout/arm64:1"),
+        &DeliverOptions::new().with_platform(Some(Platform::linux_arm64())),
+        Arc::new(NoTransferReporter),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let Delivered::Pushed(report) = delivered else {
+        panic!("a registry destination is pushed: {delivered:?}");
+    };
+    assert_eq!(report.digest.as_ref(), Some(&arm64.manifest.digest));
+    assert_eq!(report.blobs_uploaded, 1 + arm64.layers.len(), "{report:?}");
+    assert_eq!(report.manifests_pushed, 1);
+    let amd64_layer = &s.image.platforms()[0].layers[0];
+    assert!(!s.registry.has_blob_on_disk(&amd64_layer.digest.to_string()));
 }
