@@ -13,7 +13,7 @@ use plinth_test::{External, FaultProxy, LocalRegistry, TestContext, output, requ
 use super::{build_for, run_amd64_args, stdout_ok, write_dockerfile};
 
 /// Removes the roots a test loaded into dockerd (they are named by config digest).
-struct LoadedRoots(Vec<String>);
+pub(super) struct LoadedRoots(pub(super) Vec<String>);
 
 impl Drop for LoadedRoots {
     fn drop(&mut self) {
@@ -23,7 +23,7 @@ impl Drop for LoadedRoots {
     }
 }
 
-fn docker_image_id(name: &str) -> Option<String> {
+pub(super) fn docker_image_id(name: &str) -> Option<String> {
     let out = Command::new("docker")
         .args(["image", "inspect", "--format", "{{.Id}}", name])
         .output()
