@@ -204,8 +204,17 @@ fn concurrent_runs_on_one_upper_are_refused() {
     }
     let f = Fixture::new();
     std::thread::scope(|scope| {
-        let slow = scope.spawn(|| f.run(&f.sh("sleep 1")));
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        let slow = scope.spawn(|| f.run(&f.sh("touch /started; sleep 3")));
+        // The slow run holds the upper once its command has written there, however loaded the
+        // machine is; a fixed pause could try before it started.
+        let start = std::time::Instant::now();
+        while !f.path("upper/started").exists() {
+            assert!(
+                start.elapsed().as_secs() < 120,
+                "the slow run never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let err = f
             .sandbox
             .run(&f.sh("true"), &mut plinth_sandbox::DiscardOutput)
