@@ -41,6 +41,32 @@ pub struct ImageAnnotations {
     pub base_name: Option<String>,
 }
 
+impl ImageAnnotations {
+    /// The annotations as they are written (only the known ones), keyed by their names.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        [
+            (SOURCE, &self.source),
+            (REVISION, &self.revision),
+            (VERSION, &self.version),
+            (BASE_NAME, &self.base_name),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key.to_owned(), value.clone()?)))
+        .collect()
+    }
+
+    /// The annotations [`Self::to_map`] wrote (other keys are ignored).
+    pub fn from_map(map: &BTreeMap<String, String>) -> Self {
+        let get = |key: &str| map.get(key).cloned();
+        Self {
+            source: get(SOURCE),
+            revision: get(REVISION),
+            version: get(VERSION),
+            base_name: get(BASE_NAME),
+        }
+    }
+}
+
 /// An image after [`annotate_image`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AnnotatedImage {
@@ -67,7 +93,7 @@ pub fn annotate_image(
     builds: &[PlatformBuild],
     annotations: &ImageAnnotations,
 ) -> Result<AnnotatedImage> {
-    let common = common_annotations(annotations);
+    let common = annotations.to_map();
     let mut manifests = BTreeMap::new();
     let mut annotate_manifest = |descriptor: &Descriptor| -> Result<Descriptor> {
         let build = builds
@@ -134,18 +160,6 @@ pub fn annotate_image(
         root: new_root,
         manifests,
     })
-}
-
-fn common_annotations(annotations: &ImageAnnotations) -> BTreeMap<String, String> {
-    [
-        (SOURCE, &annotations.source),
-        (REVISION, &annotations.revision),
-        (VERSION, &annotations.version),
-        (BASE_NAME, &annotations.base_name),
-    ]
-    .into_iter()
-    .filter_map(|(key, value)| Some((key.to_owned(), value.clone()?)))
-    .collect()
 }
 
 /// The digest the build resolved the root named `base_name` to (its platform manifest).

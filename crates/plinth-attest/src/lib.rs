@@ -32,8 +32,8 @@ pub use attach::{Attachment, attestations, push_attachments, write_attachments};
 pub use check_report::{CHECK_REPORT_V1, check_report_statement};
 pub use error::{Error, Result};
 pub use provenance::{
-    BUILD_TYPE, BUILDER_ID, ProvenanceContext, RecipeParameters, RecordedDockerfile,
-    SLSA_PROVENANCE_V1, provenance_statement,
+    BUILD_TYPE, BUILDER_ID, BuildParameters, ProvenanceContext, RecipeParameters,
+    RecordedDockerfile, SLSA_PROVENANCE_V1, provenance_statement, recorded_parameters,
 };
 pub use read::{Attached, find_attached, find_statements, platform_manifests};
 pub use sbom::{ATTACHED_FORMATS, sbom_attachments};

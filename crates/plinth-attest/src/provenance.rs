@@ -61,9 +61,6 @@ pub enum RecipeParameters {
         /// the environment's value, and not at all when the environment lacks it (docker's rule).
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         build_args: BTreeMap<String, String>,
-        /// `--label`s, by value: the image config shows them anyway, and a rebuild needs them.
-        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        labels: BTreeMap<String, String>,
         /// `--target`, when given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,
@@ -91,7 +88,8 @@ pub struct BuildDefinition {
     pub resolved_dependencies: Vec<ResourceDescriptor>,
 }
 
-/// `externalParameters`: the recipe and the platform.
+/// `externalParameters`: the recipe, the platform, and every other parameter that changes
+/// the image.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalParameters {
@@ -99,6 +97,52 @@ pub struct ExternalParameters {
     pub recipe: RecipeParameters,
     /// The platform.
     pub platform: String,
+    /// What else the image depends on.
+    #[serde(flatten)]
+    pub build: BuildParameters,
+}
+
+/// The parameters of a build that change its result besides the recipe, for a family version
+/// and a Dockerfile alike: a rebuild given the same ones gives the same digests, so
+/// `verify --rebuild` reads them back from here.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildParameters {
+    /// Every platform built into the image (its index lists them all), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
+    /// `--label`s, by value: the image config shows them anyway, and a rebuild needs them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// The standard annotations the builder gave the image (`org.opencontainers.image.source`,
+    /// `revision`, `version`, `base.name`; see [`crate::ImageAnnotations::to_map`]): they are
+    /// in its manifests, so its digests depend on them. `created` and `base.digest` are left
+    /// out, since they follow from the build itself.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl BuildParameters {
+    /// The parameters of an image of `platforms` with `labels`, annotated with `annotations`.
+    pub fn new<'a>(
+        platforms: impl IntoIterator<Item = &'a Platform>,
+        labels: BTreeMap<String, String>,
+        annotations: &crate::ImageAnnotations,
+    ) -> Self {
+        let mut platforms: Vec<String> = platforms.into_iter().map(ToString::to_string).collect();
+        platforms.sort();
+        platforms.dedup();
+        Self {
+            platforms,
+            labels,
+            annotations: annotations.to_map(),
+        }
+    }
+
+    /// The annotations to give a rebuild.
+    pub fn image_annotations(&self) -> crate::ImageAnnotations {
+        crate::ImageAnnotations::from_map(&self.annotations)
+    }
 }
 
 /// `runDetails`.
@@ -152,6 +196,8 @@ pub struct ProvenanceContext<'a> {
     pub engine: &'a str,
     /// The image's name for the subject (`registry/repository:tag` or the repository).
     pub image_name: &'a str,
+    /// The build's other parameters (the same for every platform).
+    pub build: &'a BuildParameters,
 }
 
 /// The provenance statement of one platform image whose published manifest is `subject`.
@@ -177,6 +223,7 @@ pub fn provenance_statement(
             external_parameters: ExternalParameters {
                 recipe: context.recipe.clone(),
                 platform: build.platform.to_string(),
+                build: context.build.clone(),
             },
             resolved_dependencies: dependencies,
         },
@@ -243,6 +290,15 @@ fn debian_archive_state(label: &str) -> Vec<ResourceDescriptor> {
             })
         })
         .collect()
+}
+
+/// The recipe and the build parameters a provenance predicate records.
+pub fn recorded_parameters(
+    predicate: &serde_json::Value,
+) -> Option<(RecipeParameters, BuildParameters)> {
+    let external = predicate.pointer("/buildDefinition/externalParameters")?;
+    let parameters: ExternalParameters = serde_json::from_value(external.clone()).ok()?;
+    Some((parameters.recipe, parameters.build))
 }
 
 /// The platform a provenance statement is about, from its externalParameters.

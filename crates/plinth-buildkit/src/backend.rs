@@ -41,6 +41,7 @@ pub struct BuildkitConfig {
     always_pull: bool,
     root_manifests: Option<Arc<dyn RootManifests>>,
     roots: Option<Roots>,
+    source_date_epoch: Option<u64>,
 }
 
 /// The [`RootResolver`] of [`BuildkitConfig::with_roots`] (a trait object, named in `Debug`).
@@ -69,7 +70,18 @@ impl BuildkitConfig {
             always_pull: false,
             root_manifests: None,
             roots: None,
+            source_date_epoch: None,
         }
+    }
+
+    /// Makes builds reproducible as the embedded engine's are, whatever the daemon stamps:
+    /// each result is rewritten while it is imported, every layer mtime later than `epoch`
+    /// clamped to it and the config's `created` times set to it (what BuildKit 0.13's
+    /// `rewrite-timestamp` does, for daemons that ignore `SOURCE_DATE_EPOCH`). Without it the
+    /// image is imported as the daemon made it.
+    pub fn with_source_date_epoch(mut self, epoch: Option<u64>) -> Self {
+        self.source_date_epoch = epoch;
+        self
     }
 
     /// Reads which platform manifest the digest BuildKit resolved a root to names (an index's

@@ -92,7 +92,8 @@ impl EngineArgs {
         }
         let mut config = BuildkitConfig::new(store)
             .with_url_mirrors(url_mirrors)
-            .with_always_pull(self.always_pull);
+            .with_always_pull(self.always_pull)
+            .with_source_date_epoch(Some(crate::settings::build_epoch()?));
         if let Some(roots) = roots {
             config = config.with_root_manifests(roots);
         }

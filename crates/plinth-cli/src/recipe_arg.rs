@@ -85,7 +85,6 @@ impl Recipe<'_> {
         &self,
         built: &Container,
         build_args: &[String],
-        labels: &std::collections::BTreeMap<String, String>,
     ) -> anyhow::Result<plinth_attest::RecipeParameters> {
         Ok(match &self.source {
             Source::Catalog {
@@ -123,7 +122,6 @@ impl Recipe<'_> {
                         })
                     })
                     .collect::<anyhow::Result<_>>()?,
-                labels: labels.clone(),
                 target: options.target.clone(),
             },
         })
@@ -366,6 +364,14 @@ impl Recipe<'_> {
                 family, version, ..
             } => Some((family.as_ref(), version)),
             Source::Dockerfile { .. } => None,
+        }
+    }
+
+    /// The build context of a Dockerfile recipe.
+    pub fn context_dir(&self) -> Option<&Path> {
+        match &self.source {
+            Source::Dockerfile { options, .. } => Some(&options.context_dir),
+            Source::Catalog { .. } => None,
         }
     }
 

@@ -4,8 +4,11 @@
 //!
 //! An id without a path takes `$SSH_AUTH_SOCK`; a path that is a socket is an agent to forward;
 //! otherwise the paths are private key files, served by a private `ssh-agent` started on first
-//! use and stopped with the build's options (as buildx serves key files from its own agent;
-//! `ssh-add -l` in a step shows each key's own comment there, where buildx's agent shows none).
+//! use and stopped with the build's options (as buildx serves key files from its own agent).
+//! The keys go into that agent without their comments, as buildx's agent holds them, so
+//! `ssh-add -l` in a step prints the same line under both ([`agent_key`]).
+
+mod agent_key;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::FileTypeExt as _;
@@ -136,8 +139,8 @@ struct KeyAgent {
 struct RunningAgent {
     child: Child,
     socket: PathBuf,
-    /// The private directory holding the socket.
-    _dir: tempfile::TempDir,
+    /// The private directory holding the socket (and, briefly, converted copies of keys).
+    dir: tempfile::TempDir,
 }
 
 impl Drop for RunningAgent {
@@ -183,11 +186,7 @@ impl KeyAgent {
                      install it, or start an agent yourself and pass its socket (`--ssh {id}=$SSH_AUTH_SOCK`)"
                 )
             })?;
-        let agent = RunningAgent {
-            child,
-            socket,
-            _dir: dir,
-        };
+        let agent = RunningAgent { child, socket, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !is_socket(&agent.socket) {
             if Instant::now() > deadline {
@@ -198,23 +197,16 @@ impl KeyAgent {
             std::thread::sleep(Duration::from_millis(20));
         }
         for key in &self.keys {
-            let out = Command::new("ssh-add")
-                .arg("-q")
-                .arg(key)
-                .env("SSH_AUTH_SOCK", &agent.socket)
-                .env("SSH_ASKPASS_REQUIRE", "never")
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| format!("`--ssh {id}`: cannot run ssh-add: {e}"))?;
-            if !out.status.success() {
-                let why = String::from_utf8_lossy(&out.stderr);
-                return Err(format!(
-                    "`--ssh {id}`: the key `{}` could not be loaded ({}); a key with a passphrase needs your own agent: \
-                     `ssh-add` it there and pass `--ssh {id}=$SSH_AUTH_SOCK`",
-                    key.display(),
-                    why.lines().next().unwrap_or("ssh-add failed").trim()
-                ));
-            }
+            agent_key::add_key_file(&agent.socket, key, agent.dir.path()).map_err(|e| {
+                let why = match e {
+                    agent_key::KeyError::Passphrase => format!(
+                        "it has a passphrase, which a build never asks for; add it to your own agent \
+                         (`ssh-add KEY`) and pass `--ssh {id}=$SSH_AUTH_SOCK`"
+                    ),
+                    agent_key::KeyError::Other(why) => why,
+                };
+                format!("`--ssh {id}`: the key `{}` could not be loaded: {why}", key.display())
+            })?;
         }
         Ok(agent)
     }

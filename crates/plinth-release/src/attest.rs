@@ -7,8 +7,10 @@ use std::path::Path;
 use std::process::Command;
 
 use plinth_attest::{
-    Attachment, ImageAnnotations, ProvenanceContext, RecipeParameters, annotate_image, attestations,
+    Attachment, BuildParameters, ImageAnnotations, ProvenanceContext, RecipeParameters,
+    annotate_image, attestations,
 };
+use plinth_catalog::Version;
 use plinth_oci::Reference;
 
 use crate::build_version::BuiltVersion;
@@ -51,27 +53,67 @@ fn public_url(url: &str) -> Option<String> {
     (!host.is_empty() && !host.contains('/')).then(|| format!("https://{host}/{path}"))
 }
 
-/// Annotates `built` in `store` with the standard annotations (source and revision from the
-/// release record when it has them, so re-publishing a version reproduces its digest, else
-/// from the catalog's git checkout), replacing its root and platform digests.
-pub(crate) fn annotate_built(
-    store: &plinth_oci::Store,
+/// The standard annotations `publish` writes on `version` of `repository` (whose recipe
+/// starts from `root_image`): source and revision from the version's release record when it
+/// has them, so re-publishing a version reproduces its digest, else from the catalog's git
+/// checkout. What `plinth build REPOSITORY:VERSION --push` writes too.
+pub fn version_annotations(
     catalog_dir: &Path,
-    built: &mut BuiltVersion,
+    repository: &str,
+    version: &Version,
+    root_image: Option<String>,
+) -> Result<ImageAnnotations> {
+    let records = crate::ReleaseRecords::load(catalog_dir, repository)?;
+    Ok(recorded_annotations(
+        catalog_dir,
+        records.get(version),
+        version,
+        root_image,
+    ))
+}
+
+/// [`version_annotations`] with the version's release record already read.
+pub(crate) fn recorded_annotations(
+    catalog_dir: &Path,
     record: Option<&VersionRecord>,
-) -> Result<()> {
+    version: &Version,
+    root_image: Option<String>,
+) -> ImageAnnotations {
     let (source, revision) = match record {
         Some(r) if r.source.is_some() || r.revision.is_some() => {
             (r.source.clone(), r.revision.clone())
         }
         _ => source_control(catalog_dir),
     };
-    let annotations = ImageAnnotations {
+    ImageAnnotations {
         source,
         revision,
-        version: Some(built.version.to_string()),
-        base_name: built.root_image.clone(),
-    };
+        version: Some(version.to_string()),
+        base_name: root_image,
+    }
+}
+
+/// The standard annotations of an image built from a Dockerfile whose context is `context`:
+/// source and revision from the git checkout the context is in (none outside one), the root
+/// the recipe's final stage starts from, and no version (a Dockerfile has none; the tag is not
+/// one).
+pub fn checkout_annotations(context: &Path, base_name: Option<String>) -> ImageAnnotations {
+    let (source, revision) = source_control(context);
+    ImageAnnotations {
+        source,
+        revision,
+        version: None,
+        base_name,
+    }
+}
+
+/// Annotates `built` in `store` with `annotations` (see [`recorded_annotations`]), replacing
+/// its root and platform digests.
+pub(crate) fn annotate_built(
+    store: &plinth_oci::Store,
+    built: &mut BuiltVersion,
+    annotations: ImageAnnotations,
+) -> Result<()> {
     let annotated =
         annotate_image(store, &built.root, &built.builds, &annotations).map_err(|e| {
             Error::Attest {
@@ -107,6 +149,16 @@ pub(crate) fn attachments_of(
         target: target.to_string(),
         source: Box::new(e),
     };
+    let parameters = BuildParameters::new(
+        built.builds.iter().map(|b| &b.platform),
+        built.labels.clone(),
+        &ImageAnnotations {
+            source: built.source.clone(),
+            revision: built.revision.clone(),
+            version: Some(built.version.to_string()),
+            base_name: built.root_image.clone(),
+        },
+    );
     let mut all = Vec::new();
     for build in &built.builds {
         let recipe = RecipeParameters::Family {
@@ -129,6 +181,7 @@ pub(crate) fn attachments_of(
             recipe: &recipe,
             engine: built.executor,
             image_name: &built.repository,
+            build: &parameters,
         };
         all.extend(
             attestations(

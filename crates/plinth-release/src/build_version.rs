@@ -48,6 +48,9 @@ pub struct BuiltVersion {
     pub source: Option<String>,
     /// The source revision the annotations name.
     pub revision: Option<String>,
+    /// The `--label`s set on its configs (none for a release; a rebuild gets the recorded
+    /// ones).
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The store ref that keeps a built version alive (gc roots).
@@ -74,11 +77,13 @@ pub fn build_version(
         version,
         reporter,
         &ImageSubstitutions::new(),
+        &BTreeMap::new(),
     )
 }
 
 /// [`build_version`] with the recipe's images replaced per `substitutions` (stand-in roots for
-/// offline builds; see [`plinth_recipe::substitute`]). What was replaced is in
+/// offline builds; see [`plinth_recipe::substitute`]) and `labels` set on every config (as
+/// `plinth build --label` sets them: the final image only). What was replaced is in
 /// [`BuiltVersion::substitutions`].
 pub fn build_version_with(
     executor: &dyn Executor,
@@ -87,6 +92,7 @@ pub fn build_version_with(
     version: &Version,
     reporter: Arc<dyn BuildReporter>,
     substitutions: &ImageSubstitutions,
+    labels: &BTreeMap<String, String>,
 ) -> Result<BuiltVersion> {
     let repository = family.repository().to_owned();
     let build_err = |source: plinth_executor::Error| Error::Build {
@@ -99,10 +105,11 @@ pub fn build_version_with(
         let recipe = family.build_recipe(version, &platform, bases, substitutions)?;
         recipes.push_substituted(platform, recipe, substitutions);
     }
-    let options = BuildOptions::new(recipes.platforms())
+    let mut options = BuildOptions::new(recipes.platforms())
         .with_recipe_id(format!("{repository}:{version}"))
         .with_tag(build_ref(&repository, version))
         .with_reporter(reporter);
+    options.labels = labels.clone();
     let result = recipes.build(executor, &options).map_err(build_err)?;
     let mut platform_digests = BTreeMap::new();
     let mut url_inputs = BTreeMap::new();
@@ -143,5 +150,6 @@ pub fn build_version_with(
         annotated: None,
         source: None,
         revision: None,
+        labels: labels.clone(),
     })
 }

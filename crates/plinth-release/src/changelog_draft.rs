@@ -2,15 +2,20 @@
 //! since the previous published version (`Upgrade openssl 3.0.11 → 3.0.13; add socat 1.7.4.4`),
 //! compared per platform once the new version is built.
 //!
-//! The previous version's packages come from the SPDX SBOMs attached to it in the registry;
-//! when it has none (published before SBOMs were attached), it is pulled and its SBOMs are
-//! generated from its layers. The new version's are generated from the build. A draft that
-//! cannot be made is never a failure of the release: it says why instead.
+//! The previous version is the highest one below the new version that was released (a
+//! changelog entry or a tag), else the highest one below it the family declares with a recipe.
+//! Its packages come from the SPDX SBOMs attached to it in the registry; when it has none
+//! (published before SBOMs were attached), it is pulled and its SBOMs are generated from its
+//! layers; when it is not in the registry at all, it is rebuilt from its recipe and its SBOMs
+//! generated from that build. The draft says which ([`ChangelogDraft::compared_with`]). The new
+//! version's are generated from the build. A draft that cannot be made is never a failure of
+//! the release: it says why instead.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use plinth_catalog::{PublishedImage, Version, VersionHistory};
+use plinth_catalog::family::RecipeDecl;
+use plinth_catalog::{Family, PublishedImage, Version, VersionHistory};
 use plinth_diff::{Named, PackageChange, PackageSet};
 use plinth_oci::{ImageLocation, Platform, Reference};
 use plinth_registry::{Client, NoTransferReporter, fetch_image};
@@ -50,8 +55,11 @@ impl std::fmt::Debug for ChangelogSource {
 /// The draft of a changelog entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChangelogDraft {
-    /// The published version compared with, if there is one.
+    /// The version compared with, if there is one.
     pub previous: Option<Version>,
+    /// What was compared with, for people: the published image, or the previous version
+    /// rebuilt from its recipe because the registry does not have it.
+    pub compared_with: Option<String>,
     /// The package changes since `previous` (every platform's, each change once).
     pub changes: Vec<PackageChange>,
     /// The one-line summary of `changes` (`None` when there are none).
@@ -64,6 +72,7 @@ impl ChangelogDraft {
     fn unavailable(previous: Option<Version>, why: String) -> Self {
         Self {
             previous,
+            compared_with: None,
             changes: Vec::new(),
             summary: None,
             missing: Some(why),
@@ -108,42 +117,51 @@ impl Releaser {
     pub(crate) fn refuse_draft_without_previous(
         source: &ChangelogSource,
         registry: &VersionHistory,
+        family: &dyn Family,
         version: &Version,
     ) -> Result<()> {
-        if matches!(source, ChangelogSource::FromDiff) && registry.latest_published().is_none() {
+        if matches!(source, ChangelogSource::FromDiff)
+            && previous_version(registry, family, version).is_none()
+        {
             return Err(Error::NoChangelogDraft {
                 version: version.clone(),
-                reason: "there is no published version to compare with".to_owned(),
+                reason: NO_PREVIOUS.to_owned(),
             });
         }
         Ok(())
     }
 
-    /// The draft entry of `built`: its package changes since the latest published version of
-    /// `registry`.
+    /// The draft entry of `built`: its package changes since the previous version (see the
+    /// module docs), as published, else rebuilt from its recipe.
     pub fn changelog_draft(
         &self,
         registry: &VersionHistory,
         built: &BuiltVersion,
     ) -> ChangelogDraft {
-        let Some(previous) = registry.latest_published() else {
-            return ChangelogDraft::unavailable(
-                None,
-                "there is no published version to compare with".to_owned(),
-            );
+        let family = match self.family(&built.repository) {
+            Ok(family) => family,
+            Err(e) => return ChangelogDraft::unavailable(None, plinth_oci::error_chain(&e)),
         };
-        let version = previous.version().clone();
-        let Some(image) = previous.published_image() else {
-            return ChangelogDraft::unavailable(
-                Some(version.clone()),
-                format!("{version} has no published image"),
-            );
+        let Some(version) = previous_version(registry, family, &built.version) else {
+            return ChangelogDraft::unavailable(None, NO_PREVIOUS.to_owned());
+        };
+        let published = registry
+            .entry(&version)
+            .and_then(plinth_catalog::VersionEntry::published_image);
+        let compared_with = match published.map(PublishedImage::reference) {
+            Some(Ok(reference)) => format!("{version} as published ({reference})"),
+            Some(Err(_)) => format!("{version} as published"),
+            None => format!("{version} rebuilt from its recipe (it is not in the registry)"),
         };
         self.reporter.status(&format!(
-            "Comparing the packages of {} {} with {version} for the changelog draft.",
+            "Comparing the packages of {} {} with {compared_with} for the changelog draft.",
             built.repository, built.version
         ));
-        match self.package_changes(image, built) {
+        let changes = match published {
+            Some(image) => self.package_changes(image, built),
+            None => self.rebuilt_package_changes(family, &version, built),
+        };
+        match changes {
             Ok(changes) => {
                 let summary = plinth_diff::summarize(&changes, DRAFT_ITEMS);
                 let missing = summary
@@ -151,6 +169,7 @@ impl Releaser {
                     .then(|| format!("no package changed since {version}"));
                 ChangelogDraft {
                     previous: Some(version),
+                    compared_with: Some(compared_with),
                     changes,
                     summary,
                     missing,
@@ -184,22 +203,82 @@ impl Releaser {
         let before = self
             .runtime
             .block_on(published_packages(&self.client, &reference))?;
-        let after = plinth_diff::image_packages(
+        changes_to(store, &before, built)
+    }
+
+    /// The package changes from `previous`, rebuilt from its recipe in the client's store, to
+    /// `built`.
+    fn rebuilt_package_changes(
+        &self,
+        family: &dyn Family,
+        previous: &Version,
+        built: &BuiltVersion,
+    ) -> Result<Vec<PackageChange>> {
+        let rebuilt = self.build_annotated(family, previous)?;
+        let store = self.client.store();
+        let before = plinth_diff::image_packages(
             store,
             &Named {
-                name: format!("{}:{}", built.repository, built.version),
-                root: built.root.clone(),
+                name: format!("{}:{previous} rebuilt", built.repository),
+                root: rebuilt.root.clone(),
             },
         )
         .map_err(|e| Error::Diff(Box::new(e)))?;
-        let mut changes = BTreeSet::new();
-        for (platform, packages) in &after {
-            if let Some(old) = before.get(platform) {
-                changes.extend(plinth_diff::diff_packages(old, packages));
-            }
-        }
-        Ok(changes.into_iter().collect())
+        changes_to(store, &before, built)
     }
+}
+
+/// Why a draft has nothing to compare with: no version below the new one, published or
+/// declared with a recipe.
+const NO_PREVIOUS: &str = "there is no published version to compare with";
+
+/// The version a draft of `new` compares with: the highest version below it `registry` has
+/// (released through the changelog or published), else the highest version below it `family`
+/// declares with a recipe.
+fn previous_version(
+    registry: &VersionHistory,
+    family: &dyn Family,
+    new: &Version,
+) -> Option<Version> {
+    let released = registry
+        .entries()
+        .iter()
+        .map(|e| e.version().clone())
+        .filter(|v| v < new)
+        .max();
+    released.or_else(|| {
+        family
+            .versions()
+            .iter()
+            .filter(|d| matches!(d.recipe(), RecipeDecl::Known(_)))
+            .map(|d| d.version().clone())
+            .filter(|v| v < new)
+            .max()
+    })
+}
+
+/// The package changes from `before` (per platform) to `built`, on the platforms both have,
+/// each change once.
+fn changes_to(
+    store: &plinth_oci::Store,
+    before: &BTreeMap<Platform, PackageSet>,
+    built: &BuiltVersion,
+) -> Result<Vec<PackageChange>> {
+    let after = plinth_diff::image_packages(
+        store,
+        &Named {
+            name: format!("{}:{}", built.repository, built.version),
+            root: built.root.clone(),
+        },
+    )
+    .map_err(|e| Error::Diff(Box::new(e)))?;
+    let mut changes = BTreeSet::new();
+    for (platform, packages) in &after {
+        if let Some(old) = before.get(platform) {
+            changes.extend(plinth_diff::diff_packages(old, packages));
+        }
+    }
+    Ok(changes.into_iter().collect())
 }
 
 /// The packages of each platform of the published `reference`: its attached SPDX SBOMs, else

@@ -182,6 +182,27 @@ impl Releaser {
     /// changed since the version was recorded; no checks, nothing pushed or written. What
     /// `publish` and `verify --rebuild` build.
     pub fn build_annotated(&self, family: &dyn Family, version: &Version) -> Result<BuiltVersion> {
+        self.build_annotated_with(family, version, None)
+    }
+
+    /// [`Self::build_annotated`] with the parameters a provenance recorded (its labels and
+    /// annotations) instead of the release's: what `verify --rebuild` builds to compare an
+    /// image with, whoever built it (`publish` or `plinth build REPOSITORY:VERSION --push`).
+    pub fn rebuild_as_recorded(
+        &self,
+        family: &dyn Family,
+        version: &Version,
+        recorded: &plinth_attest::BuildParameters,
+    ) -> Result<BuiltVersion> {
+        self.build_annotated_with(family, version, Some(recorded))
+    }
+
+    fn build_annotated_with(
+        &self,
+        family: &dyn Family,
+        version: &Version,
+        recorded: Option<&plinth_attest::BuildParameters>,
+    ) -> Result<BuiltVersion> {
         let substitutions = &self.settings.image_substitutions;
         if !substitutions.is_empty() {
             self.reporter.warning(&format!(
@@ -204,6 +225,7 @@ impl Releaser {
             version,
             self.reporter.build_reporter(),
             substitutions,
+            &recorded.map(|r| r.labels.clone()).unwrap_or_default(),
         )?;
         for warning in &built.warnings {
             self.reporter.warning(warning);
@@ -213,12 +235,16 @@ impl Releaser {
                 .warning(&format!("substituted image: {applied}"));
         }
         let records = ReleaseRecords::load(self.catalog_dir(), family.repository())?;
-        crate::attest::annotate_built(
-            tools.executor.store(),
-            self.catalog_dir(),
-            &mut built,
-            records.get(version),
-        )?;
+        let annotations = match recorded {
+            Some(recorded) => recorded.image_annotations(),
+            None => crate::attest::recorded_annotations(
+                self.catalog_dir(),
+                records.get(version),
+                version,
+                built.root_image.clone(),
+            ),
+        };
+        crate::attest::annotate_built(tools.executor.store(), &mut built, annotations)?;
         if let Some(record) = records.get(version) {
             for (url, old, new) in record.changed_inputs(&built) {
                 self.reporter.warning(&format!(
@@ -252,7 +278,7 @@ impl Releaser {
         let registry = self.history(&repository)?;
         refuse_unpublished_latest(&registry, &repository)?;
         let version = resolve_version(family, &registry, request.bump)?;
-        Self::refuse_draft_without_previous(&request.changelog, &registry, &version)?;
+        Self::refuse_draft_without_previous(&request.changelog, &registry, family, &version)?;
         if request.publish {
             self.refuse_substituted_publish(&repository)?;
         }

@@ -128,6 +128,21 @@ impl TestContext {
         self.command(&self.bin)
     }
 
+    /// `plinth build --platform linux/amd64 --push --tag IMAGE`: the caller adds the build's
+    /// other flags and what to build (`-f DOCKERFILE`, the context, or `REPOSITORY:VERSION`).
+    pub fn build_push(&self, image: &str) -> Command {
+        let mut cmd = self.plinth();
+        cmd.args([
+            "build",
+            "--platform",
+            "linux/amd64",
+            "--push",
+            "--tag",
+            image,
+        ]);
+        cmd
+    }
+
     /// Any program with this context's environment and working directory.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         let mut cmd = Command::new(program);

@@ -69,10 +69,21 @@ fn provenance_names_the_recipe_every_input_with_its_digest_and_the_builder() {
         recipe_digest: Digest::of(b"recipe").to_string(),
         dockerfile: None,
     };
+    let parameters = BuildParameters::new(
+        &[Platform::linux_arm64(), Platform::linux_amd64()],
+        BTreeMap::from([("org.example.team".to_owned(), "base".to_owned())]),
+        &crate::ImageAnnotations {
+            source: Some("https://git.example.com/catalog.git".into()),
+            revision: Some("0123abcd".into()),
+            version: Some("1.2.3".into()),
+            base_name: None,
+        },
+    );
     let context = ProvenanceContext {
         recipe: &recipe,
         engine: "embedded",
         image_name: "127.0.0.1:5000/example/python",
+        build: &parameters,
     };
     let build = build(Platform::linux_amd64(), "2026-07-12T08:00:00Z");
     let subject = Digest::of(b"annotated manifest");
@@ -97,6 +108,15 @@ fn provenance_names_the_recipe_every_input_with_its_digest_and_the_builder() {
     assert_eq!(
         statement_platform(&json["predicate"]),
         Some(Platform::linux_amd64())
+    );
+    // What a rebuild reads back: the recipe and the same parameters.
+    assert_eq!(
+        recorded_parameters(&json["predicate"]),
+        Some((recipe.clone(), parameters.clone()))
+    );
+    assert_eq!(
+        parameters.image_annotations().version.as_deref(),
+        Some("1.2.3")
     );
 }
 

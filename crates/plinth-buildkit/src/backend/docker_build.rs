@@ -160,17 +160,18 @@ impl BuildkitBackend {
         work: &Path,
         platform: &Platform,
     ) -> Result<Imported> {
-        // The image id is the config digest, which the import keeps byte for byte: an image
-        // imported before (a warm build) is found by it without `docker save`.
+        // The image id is the daemon's config digest: an image imported before (a warm build)
+        // with the same rewrite is found by it without `docker save`.
         let mut inspect = self.docker.command(builder);
         inspect.args(["image", "inspect", "--format", "{{.Id}}", tag]);
         let id = String::from_utf8_lossy(&run_docker(&mut inspect, INFO_TIMEOUT)?.stdout)
             .trim()
             .to_owned();
-        let known_ref = id
-            .parse::<Digest>()
-            .ok()
-            .map(|d| format!("buildkit/images/{}", d.hex()));
+        let restamp = self.config.source_date_epoch;
+        let known_ref = id.parse::<Digest>().ok().map(|d| match restamp {
+            Some(epoch) => format!("buildkit/images/{}-epoch-{epoch}", d.hex()),
+            None => format!("buildkit/images/{}", d.hex()),
+        });
         if let Some(name) = &known_ref
             && let Some(manifest) = self.config.store.get_ref(name)?
             && let Ok(ManifestDocument::Image(doc)) = self.config.store.read_document(&manifest)
@@ -189,8 +190,11 @@ impl BuildkitBackend {
         let mut save = self.docker.command(builder);
         save.args(["save", "-o"]).arg(&archive).arg(tag);
         run_docker(&mut save, TRANSFER_TIMEOUT)?;
-        let mut images =
-            plinth_oci::docker_archive::read_docker_archive(&self.config.store, &archive)?;
+        let mut images = plinth_oci::docker_archive::read_docker_archive_with(
+            &self.config.store,
+            &archive,
+            plinth_oci::docker_archive::ImportOptions { restamp },
+        )?;
         let image = images.pop().ok_or_else(|| Error::Docker {
             command: format!("docker save {tag}"),
             status: "exit status: 0".into(),

@@ -363,6 +363,7 @@ fn run_case(fixture: &Fixture, (case, extra): (&Case, &Extra)) -> Vec<String> {
         Expect::Same => match build_with_docker(fixture, (case, extra), &dir, &context) {
             Ok((mut tree, config)) => {
                 drop_stubs(fixture, extra, &mut tree);
+                problems.extend(fixture.agent.listing_problems(extra.ssh, &tree));
                 Some((tree, config))
             }
             Err(e) => return vec![format!("docker's BuildKit failed: {e}")],

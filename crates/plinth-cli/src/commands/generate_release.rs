@@ -178,6 +178,10 @@ fn changelog_source(
 fn ask_changelog(draft: &ChangelogDraft, printer: Printer) -> anyhow::Result<String> {
     if let Some(why) = &draft.missing {
         printer.status(format!("No changelog draft: {why}."));
+    } else if let Some(compared_with) = &draft.compared_with {
+        printer.status(format!(
+            "The draft lists the package changes since {compared_with}."
+        ));
     }
     prompt::text_non_empty(
         "What should the changelog entry be?",

@@ -1,11 +1,11 @@
-//! `plinth build --tag REF --push`: the provenance of each platform is attached to the pushed
-//! manifest before the tag is written, and `plinth provenance REF` reads it back through the
-//! loopback registry's tag fallback.
+//! `plinth build --tag REF --push`: the pushed manifest carries the standard annotations, the
+//! provenance of each platform is attached to it before the tag is written, and `plinth
+//! provenance REF` reads it back through the loopback registry's tag fallback.
 
 use plinth_oci::Digest;
-use plinth_test::{External, LocalRegistry, require_external};
+use plinth_test::{External, LocalRegistry, require_external, skopeo_json};
 
-use crate::{busybox_layout, docker_build_amd64, output, stdout_ok};
+use crate::{busybox_layout, output, stdout_ok};
 
 #[test]
 fn a_pushed_build_carries_its_provenance() {
@@ -25,8 +25,7 @@ fn a_pushed_build_carries_its_provenance() {
     let image = registry.image(&format!("provenance/build-{}:1", std::process::id()));
     let digest = stdout_ok(
         &ctx,
-        docker_build_amd64(&ctx)
-            .args(["--push", "--tag", &image])
+        ctx.build_push(&image)
             .args(["--build-arg", "TOKEN=hunter2"])
             .arg(&context),
     );
@@ -86,6 +85,16 @@ fn a_pushed_build_carries_its_provenance() {
         statement["predicate"]["runDetails"]["builder"]["version"]["engine"],
         "embedded"
     );
+    assert_annotated(&image, digest, &root, kind("root-image"));
+    assert_eq!(
+        definition["externalParameters"]["annotations"],
+        serde_json::json!({"org.opencontainers.image.base.name": root}),
+        "what the rebuild is annotated with"
+    );
+    assert_eq!(
+        definition["externalParameters"]["platforms"],
+        serde_json::json!(["linux/amd64"])
+    );
     // No checks ran: no check report is attached.
     let report = output(
         &ctx,
@@ -95,6 +104,55 @@ fn a_pushed_build_carries_its_provenance() {
     assert!(
         String::from_utf8_lossy(&report.stderr).contains("no check report is attached"),
         "{report:?}"
+    );
+}
+
+/// The pushed manifest `digest` of `image` carries the standard annotations `publish` writes,
+/// as far as they are known: the root as the Dockerfile names it, its platform manifest (the
+/// provenance's `root_dependency`), the reproducible `created`; no source or revision (the
+/// context is no git checkout) and no version (a Dockerfile has none). Its attestations are
+/// found through the referrers tag schema's `sha256-<hex>` tag (distribution 2.x has no
+/// referrers API).
+fn assert_annotated(image: &str, digest: &str, root: &str, root_dependency: &serde_json::Value) {
+    let manifest = skopeo_json([
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &format!("docker://{image}"),
+    ]);
+    let annotations = manifest["annotations"]
+        .as_object()
+        .unwrap_or_else(|| panic!("the pushed manifest has no annotations: {manifest}"));
+    assert_eq!(annotations["org.opencontainers.image.base.name"], root);
+    assert_eq!(
+        annotations["org.opencontainers.image.base.digest"],
+        format!(
+            "sha256:{}",
+            root_dependency["digest"]["sha256"].as_str().unwrap()
+        )
+    );
+    assert_eq!(
+        annotations["org.opencontainers.image.created"],
+        "1970-01-01T00:00:00Z"
+    );
+    for unknown in ["source", "revision", "version"] {
+        let key = format!("org.opencontainers.image.{unknown}");
+        assert!(!annotations.contains_key(&key), "{key} is not invented");
+    }
+    let repository = image.rsplit_once(':').unwrap().0;
+    let tags = skopeo_json([
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{repository}"),
+    ]);
+    let fallback = digest.replace(':', "-");
+    assert!(
+        tags["Tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| *t == *fallback),
+        "the attestations of {digest} are under the tag {fallback}: {tags}"
     );
 }
 
@@ -129,15 +187,7 @@ fn both_engines_attest_the_same_inputs_with_the_same_digests() {
         let image = registry.image(&format!("provenance/engines-{pid}:{engine}"));
         stdout_ok(
             &ctx,
-            ctx.plinth()
-                .args([
-                    "build",
-                    "--platform",
-                    "linux/amd64",
-                    "--push",
-                    "--tag",
-                    &image,
-                ])
+            ctx.build_push(&image)
                 .args(["--engine", engine])
                 .arg(&context),
         );

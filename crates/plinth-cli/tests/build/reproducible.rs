@@ -1,6 +1,7 @@
 //! Reproducible by default: the same recipe built from two empty stores, with no
 //! `SOURCE_DATE_EPOCH` set, gives the same index, manifest, config and layer digests.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use plinth_test::{External, TestContext, require_external};
@@ -34,8 +35,8 @@ fn write_recipe(dir: &Path, root: &str, mtime: std::time::SystemTime) -> PathBuf
 }
 
 /// Every file of an OCI layout, path → bytes (`index.json`, `oci-layout`, each blob).
-fn layout_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut files = std::collections::BTreeMap::new();
+fn layout_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(next) = pending.pop() {
         for entry in std::fs::read_dir(&next).unwrap() {
@@ -51,11 +52,9 @@ fn layout_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     files
 }
 
-#[test]
-fn two_builds_from_two_empty_stores_without_variables_give_the_same_digests() {
-    if !require_external(External::Root) {
-        return;
-    }
+/// Builds the recipe from two empty stores with `engine_args`, the context file's mtime a day
+/// apart and "now" a second apart; each build's printed digest and OCI layout files.
+fn build_twice(engine_args: &[&str]) -> [(String, BTreeMap<String, Vec<u8>>); 2] {
     let first = TestContext::new();
     let second = TestContext::new();
     // One root layout for both, so only the build can differ.
@@ -71,21 +70,49 @@ fn two_builds_from_two_empty_stores_without_variables_give_the_same_digests() {
         let out = ctx.temp_dir().join("out");
         let mut cmd = build_amd64(ctx, &dockerfile);
         cmd.env_remove("SOURCE_DATE_EPOCH")
+            .args(engine_args)
             .args(["--output", &format!("oci:{}:v1", out.display())]);
         let digest = stdout_ok(ctx, &mut cmd);
-        outputs.push((digest, out));
+        outputs.push((digest, layout_files(&out)));
         if i == 0 {
             // The second build starts a second later, so "now" differs between them.
             std::thread::sleep(std::time::Duration::from_millis(1100));
         }
     }
-    let (a, b) = (layout_files(&outputs[0].1), layout_files(&outputs[1].1));
+    outputs.try_into().unwrap()
+}
+
+#[test]
+fn two_builds_from_two_empty_stores_without_variables_give_the_same_digests() {
+    if !require_external(External::Root) {
+        return;
+    }
+    assert_reproduced(build_twice(&[]));
+}
+
+/// The daemon's BuildKit stamps wall-clock times into configs and keeps real mtimes in layers;
+/// plinth rewrites its result on import, so `--engine buildkit` is reproducible too, also
+/// without `--no-cache` on a daemon that built the recipe before.
+#[test]
+fn buildkit_builds_from_two_empty_stores_without_variables_give_the_same_digests() {
+    if !require_external(External::Root) || !require_external(External::Docker) {
+        return;
+    }
+    let cold = build_twice(&["--engine", "buildkit", "--no-cache"]);
+    let cold_digest = cold[0].0.clone();
+    assert_reproduced(cold);
+    let warm = build_twice(&["--engine", "buildkit"]);
+    assert_eq!(warm[0].0, cold_digest, "a build the daemon had cached");
+}
+
+fn assert_reproduced(outputs: [(String, BTreeMap<String, Vec<u8>>); 2]) {
+    let (a, b) = (&outputs[0].1, &outputs[1].1);
     assert_eq!(
         a.keys().collect::<Vec<_>>(),
         b.keys().collect::<Vec<_>>(),
         "the same blobs (index, manifest, config, layers)"
     );
-    for (name, bytes) in &a {
+    for (name, bytes) in a {
         assert!(
             bytes == &b[name],
             "`{name}` differs between the builds:\n{}\n{}",

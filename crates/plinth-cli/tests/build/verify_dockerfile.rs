@@ -2,8 +2,9 @@
 //! made is rebuilt from the given Dockerfile and context and verified; after one context file
 //! changed, the check before the rebuild names it by its digests and the rebuild names the file
 //! in the image; a wrong build arg value is named without printing any value. The build's
-//! `--label`s and a build arg taken from the environment are recorded in its provenance (the
-//! label by value, the arg by its value's digest), so the rebuild matches.
+//! `--label`s, its annotations (source and revision of the context's git checkout) and a build
+//! arg taken from the environment are recorded in its provenance (the label and annotations by
+//! value, the arg by its value's digest), so the rebuild matches after the checkout moved on.
 
 use plinth_test::{External, LocalRegistry, require_external};
 
@@ -32,23 +33,52 @@ fn a_dockerfile_build_is_verified_then_a_changed_context_file_is_named() {
         ),
     )
     .unwrap();
+    // The context is a git checkout with a remote: the image names its source and revision.
+    let git = |args: &[&str]| {
+        let out = output(
+            &ctx,
+            ctx.command("git")
+                .arg("-C")
+                .arg(&context)
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+                .args(args),
+        );
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    git(&["init", "-q"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "git@git.example.com:team/app.git",
+    ]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "app"]);
+    let revision = git(&["rev-parse", "HEAD"]);
     let image = registry.image(&format!("verify/df-{pid}:1"));
     stdout_ok(
         &ctx,
-        ctx.plinth()
-            .args([
-                "build",
-                "--platform",
-                "linux/amd64",
-                "--push",
-                "--tag",
-                &image,
-            ])
+        ctx.build_push(&image)
             .args(["--label", "org.example.team=base"])
             .args(["--build-arg", "TOKEN", "-f"])
             .env("TOKEN", "hunter2")
             .arg(&dockerfile)
             .arg(&context),
+    );
+    let manifest = plinth_test::skopeo_json([
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &format!("docker://{image}"),
+    ]);
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.source"],
+        "https://git.example.com/team/app.git"
+    );
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.revision"],
+        revision.as_str()
     );
     let provenance = stdout_ok(
         &ctx,
@@ -56,12 +86,22 @@ fn a_dockerfile_build_is_verified_then_a_changed_context_file_is_named() {
             .args(["provenance", &image, "--platform", "linux/amd64"]),
     );
     let statement: serde_json::Value = serde_json::from_str(&provenance).unwrap();
-    let recipe = &statement["predicate"]["buildDefinition"]["externalParameters"]["recipe"];
+    let external = &statement["predicate"]["buildDefinition"]["externalParameters"];
+    let recipe = &external["recipe"];
     assert_eq!(
-        recipe["labels"],
+        external["labels"],
         serde_json::json!({"org.example.team": "base"}),
-        "{recipe}"
+        "{external}"
     );
+    assert_eq!(
+        external["annotations"]["org.opencontainers.image.revision"],
+        revision.as_str(),
+        "{external}"
+    );
+    // The checkout moves on: the rebuild is annotated with the recorded revision, not HEAD.
+    std::fs::write(context.join("NOTES"), "not read by the build\n").unwrap();
+    git(&["add", "NOTES"]);
+    git(&["commit", "-q", "-m", "notes"]);
     assert_eq!(
         recipe["buildArgs"]["TOKEN"],
         plinth_oci::Digest::of(b"hunter2").to_string(),

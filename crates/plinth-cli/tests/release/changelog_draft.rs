@@ -70,15 +70,9 @@ fn the_package_changes_since_the_previous_version_are_the_changelog_draft() {
         &["--changelog-from-diff", "--publish"],
     ));
     assert_ok(&out);
-    let changelog = c.changelog();
-    let entry = changelog
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["version"] == "1.1.0")
-        .unwrap_or_else(|| panic!("no 1.1.0 entry: {changelog}"));
     assert_eq!(
-        entry["changelog_entry"], "Add socat 1.7.4.4-2",
+        changelog_entry(&c, "1.1.0"),
+        "Add socat 1.7.4.4-2",
         "the package added by the new version is the entry"
     );
 
@@ -87,17 +81,22 @@ fn the_package_changes_since_the_previous_version_are_the_changelog_draft() {
     let probe = release("minor", &["--publish"]);
     let out = c.run(&mut c.on_terminal(&probe, &pty_script(160, DIALOGUE)));
     assert_ok(&out);
+    assert_eq!(
+        changelog_entry(&c, "1.2.0"),
+        "Upgrade socat 1.7.4.4-2 → 1.7.4.5-1 (reviewed)",
+        "{}",
+        text(&out)
+    );
+}
+
+/// The changelog entry the family's changelog has for `version`.
+fn changelog_entry(c: &Catalog, version: &str) -> String {
     let changelog = c.changelog();
     let entry = changelog
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["version"] == "1.2.0")
-        .unwrap_or_else(|| panic!("no 1.2.0 entry: {changelog}"));
-    assert_eq!(
-        entry["changelog_entry"],
-        "Upgrade socat 1.7.4.4-2 → 1.7.4.5-1 (reviewed)",
-        "{}",
-        text(&out)
-    );
+        .find(|e| e["version"] == version)
+        .unwrap_or_else(|| panic!("no {version} entry: {changelog}"));
+    entry["changelog_entry"].as_str().unwrap().to_owned()
 }

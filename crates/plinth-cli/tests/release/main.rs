@@ -4,6 +4,7 @@
 //! Needs root (builds) and binfmt for arm64; the BuildKit case needs a running dockerd.
 
 mod attestations;
+mod build_push;
 mod buildkit;
 mod changelog_draft;
 mod concurrent;

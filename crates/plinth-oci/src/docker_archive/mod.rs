@@ -24,7 +24,7 @@ mod write;
 
 use serde::{Deserialize, Serialize};
 
-pub use read::{ImportedImage, read_docker_archive};
+pub use read::{ImportOptions, ImportedImage, read_docker_archive, read_docker_archive_with};
 pub use write::{ExistingFile, ExportImage, write_docker_archive, write_docker_archive_file};
 
 /// The name of the top-level manifest in a docker-archive.

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 
 use super::write::HashingReader;
 use super::{ArchiveManifestEntry, KIND, MANIFEST_JSON, gzip_encoder};
+use crate::canonical::to_canonical_vec;
 use crate::config::{ImageConfig, MAX_CONFIG_BYTES};
 use crate::descriptor::Descriptor;
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
+use crate::layer::{Compression, WriteOptions, restamp_layer};
 use crate::manifest::ImageManifest;
 use crate::media_type::MediaType;
 use crate::store::Store;
@@ -162,13 +164,15 @@ impl Archive {
         Ok(bytes)
     }
 
-    /// Streams one layer into the store as deterministic gzip; checks its diff_id.
+    /// Streams one layer into the store as deterministic gzip, rewritten with `restamp`'s
+    /// times when given; checks its diff_id and returns the stored layer's.
     fn import_layer(
         &self,
         store: &Store,
         name: &str,
         expected_diff_id: &Digest,
-    ) -> Result<Descriptor> {
+        restamp: Option<u64>,
+    ) -> Result<(Descriptor, Digest)> {
         let (reader, _) = self.open(name)?;
         let mut buffered = BufReader::with_capacity(256 * 1024, reader);
         let magic = buffered
@@ -189,24 +193,59 @@ impl Archive {
             hasher: Hasher::new(),
         };
         let mut writer = store.blob_writer()?;
-        let mut gz = gzip_encoder(&mut writer);
-        io::copy(&mut hashing, &mut gz)
-            .map_err(|e| self.invalid(format!("cannot read layer `{name}`: {e}")))?;
-        gz.finish()
-            .map_err(|e| Error::io("compress layer into", store.root().join("tmp"), e))?;
+        let stored_diff_id = match restamp {
+            Some(epoch) => {
+                let options = WriteOptions::new()
+                    .with_compression(Compression::Gzip)
+                    .with_source_date_epoch(Some(epoch));
+                let (_, info) = restamp_layer(&mut hashing, &mut writer, &options)
+                    .map_err(|e| self.invalid(format!("cannot rewrite layer `{name}`: {e}")))?;
+                Some(info.diff_id)
+            }
+            None => {
+                let mut gz = gzip_encoder(&mut writer);
+                io::copy(&mut hashing, &mut gz)
+                    .map_err(|e| self.invalid(format!("cannot read layer `{name}`: {e}")))?;
+                gz.finish()
+                    .map_err(|e| Error::io("compress layer into", store.root().join("tmp"), e))?;
+                None
+            }
+        };
         let diff_id = hashing.hasher.finish();
         if &diff_id != expected_diff_id {
             return Err(self.invalid(format!("layer `{name}` has diff_id `{diff_id}`, but the image config says `{expected_diff_id}`")));
         }
         let (digest, size) = writer.commit(None)?;
-        Ok(Descriptor::new(MediaType::OciLayerGzip, digest, size))
+        Ok((
+            Descriptor::new(MediaType::OciLayerGzip, digest, size),
+            stored_diff_id.unwrap_or(diff_id),
+        ))
     }
+}
+
+/// How [`read_docker_archive_with`] reads images in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Rewrite each image with this `SOURCE_DATE_EPOCH`: layers through
+    /// [`restamp_layer`](crate::layer::restamp_layer) (mtimes clamped), the config's `created`
+    /// and its history entries' `created` set to it and its `diff_ids` to the rewritten layers'.
+    /// For images of builders that stamp wall-clock times; `None` keeps configs byte for byte.
+    pub restamp: Option<u64>,
 }
 
 /// Reads every image of a docker-archive into the store: configs byte for byte, layers
 /// recompressed with gzip, and a new OCI manifest per image. Returns the images in
 /// `manifest.json` order; the caller names them with [`Store::set_ref`].
 pub fn read_docker_archive(store: &Store, path: &Path) -> Result<Vec<ImportedImage>> {
+    read_docker_archive_with(store, path, ImportOptions::default())
+}
+
+/// [`read_docker_archive`] with [`ImportOptions`].
+pub fn read_docker_archive_with(
+    store: &Store,
+    path: &Path,
+    options: ImportOptions,
+) -> Result<Vec<ImportedImage>> {
     let archive = Archive::index(path)?;
     let manifest_bytes = archive.read_small(MANIFEST_JSON, MAX_ARCHIVE_MANIFEST).map_err(|e| match e {
         Error::InvalidArchive { .. } if !archive.nodes.contains_key(MANIFEST_JSON) => {
@@ -221,7 +260,7 @@ pub fn read_docker_archive(store: &Store, path: &Path) -> Result<Vec<ImportedIma
     }
     let _guard = store.lock_shared()?;
     let mut imported = Vec::new();
-    let mut layer_cache: BTreeMap<String, Descriptor> = BTreeMap::new();
+    let mut layer_cache: BTreeMap<String, (Descriptor, Digest)> = BTreeMap::new();
     for entry in entries {
         let config_bytes = archive.read_small(&entry.config, MAX_CONFIG_BYTES as u64)?;
         let config = ImageConfig::parse(&config_bytes)?;
@@ -233,25 +272,32 @@ pub fn read_docker_archive(store: &Store, path: &Path) -> Result<Vec<ImportedIma
                 entry.layers.len()
             )));
         }
+        let mut layers = Vec::new();
+        let mut diff_ids = Vec::new();
+        for (name, diff_id) in entry.layers.iter().zip(&config.rootfs.diff_ids) {
+            let key = format!("{name}\0{diff_id}");
+            let (layer, stored_diff_id) = match layer_cache.get(&key) {
+                Some(d) => d.clone(),
+                None => {
+                    let d = archive.import_layer(store, name, diff_id, options.restamp)?;
+                    layer_cache.insert(key, d.clone());
+                    d
+                }
+            };
+            layers.push(layer);
+            diff_ids.push(stored_diff_id);
+        }
+        let config_bytes = match options.restamp {
+            Some(epoch) => restamp_config(&config_bytes, &diff_ids, epoch)
+                .map_err(|e| archive.invalid(format!("cannot rewrite `{}`: {e}", entry.config)))?,
+            None => config_bytes,
+        };
         let config_digest = store.write_blob(&config_bytes)?;
         let config_desc = Descriptor::new(
             MediaType::OciConfig,
             config_digest,
             config_bytes.len() as u64,
         );
-        let mut layers = Vec::new();
-        for (name, diff_id) in entry.layers.iter().zip(&config.rootfs.diff_ids) {
-            let key = format!("{name}\0{diff_id}");
-            let layer = match layer_cache.get(&key) {
-                Some(d) => d.clone(),
-                None => {
-                    let d = archive.import_layer(store, name, diff_id)?;
-                    layer_cache.insert(key, d.clone());
-                    d
-                }
-            };
-            layers.push(layer);
-        }
         let manifest = ImageManifest::new(MediaType::OciManifest, config_desc.clone(), layers);
         let manifest_desc = store
             .write_manifest(&manifest)?
@@ -266,9 +312,49 @@ pub fn read_docker_archive(store: &Store, path: &Path) -> Result<Vec<ImportedIma
     Ok(imported)
 }
 
+/// The config with every `created` set to `epoch` and the rewritten layers' `diff_ids`, as
+/// canonical JSON; fields plinth does not model are kept.
+fn restamp_config(bytes: &[u8], diff_ids: &[Digest], epoch: u64) -> Result<Vec<u8>> {
+    let mut config: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::InvalidConfig(e.to_string()))?;
+    let created = serde_json::Value::String(crate::time::rfc3339(epoch));
+    config["created"] = created.clone();
+    if let Some(history) = config.get_mut("history").and_then(|h| h.as_array_mut()) {
+        for entry in history.iter_mut().filter(|e| e.get("created").is_some()) {
+            entry["created"] = created.clone();
+        }
+    }
+    config["rootfs"]["diff_ids"] =
+        serde_json::Value::Array(diff_ids.iter().map(|d| d.to_string().into()).collect());
+    to_canonical_vec(&config)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{normalize, restamp_config};
+    use crate::digest::Digest;
+
+    #[test]
+    fn a_restamped_config_keeps_what_plinth_does_not_model() {
+        let original = br#"{"architecture":"amd64","os":"linux","created":"2026-12-06T05:00:00.123Z",
+            "config":{"Env":["PATH=/bin"]},"moby.buildkit.buildinfo.v1":"e30=",
+            "history":[{"created":"1970-01-01T00:00:00Z","created_by":"root"},
+                       {"created":"2026-12-06T05:00:00.1Z","created_by":"RUN x # buildkit","comment":"buildkit.dockerfile.v0"},
+                       {"created_by":"no time","empty_layer":true}],
+            "rootfs":{"type":"layers","diff_ids":["sha256:aa"]}}"#;
+        let new_id = Digest::of(b"layer");
+        let bytes = restamp_config(original, std::slice::from_ref(&new_id), 86_400).unwrap();
+        let config: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(config["created"], "1970-01-02T00:00:00Z");
+        assert_eq!(config["history"][0]["created"], "1970-01-02T00:00:00Z");
+        assert_eq!(config["history"][1]["created"], "1970-01-02T00:00:00Z");
+        assert_eq!(config["history"][1]["comment"], "buildkit.dockerfile.v0");
+        assert!(config["history"][2].get("created").is_none());
+        assert_eq!(config["moby.buildkit.buildinfo.v1"], "e30=");
+        assert_eq!(config["config"]["Env"][0], "PATH=/bin");
+        assert_eq!(config["rootfs"]["diff_ids"][0], new_id.to_string());
+        assert_eq!(bytes, crate::canonical::to_canonical_vec(&config).unwrap());
+    }
 
     #[test]
     fn normalizes_paths_and_refuses_escapes() {

@@ -21,6 +21,7 @@
 //! - [`write_entries_layer`]: an in-memory list of [`LayerEntry`] values.
 //! - [`LayerWriter`]: the low-level writer, to append entries and stream large files yourself.
 //! - `store_*` variants write straight into the local [`Store`] and commit the blob.
+//! - [`restamp_layer`]: a tar someone else wrote, again with plinth's headers and clamped mtimes.
 //!
 //! # Unpacking
 //!
@@ -47,6 +48,7 @@
 mod apply;
 mod dir_source;
 mod entry;
+mod restamp;
 mod safe_fs;
 mod scan;
 mod tar_format;
@@ -59,6 +61,7 @@ use std::path::Path;
 
 pub use crate::compression::Compression;
 pub use entry::{EntryMeta, LayerEntry, LayerEntryKind, OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
+pub use restamp::restamp_layer;
 pub use scan::{ScannedEntry, ScannedKind, scan_layer};
 pub use unpack::{
     DEFAULT_MAX_ENTRY_SIZE, UnpackOptions, UnpackSummary, WhiteoutMode, unpack_layer,

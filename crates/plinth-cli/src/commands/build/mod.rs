@@ -1,5 +1,6 @@
 //! `plinth build`: build a catalog version or a Dockerfile with the embedded engine or BuildKit.
 
+mod annotate;
 mod metadata;
 mod outputs;
 
@@ -160,11 +161,21 @@ pub fn run(
     let executor = args
         .engine
         .executor(&engine, crate::settings::url_mirrors(global)?)?;
-    let built = recipes.build(executor.as_ref(), &options)?;
+    let mut built = recipes.build(executor.as_ref(), &options)?;
     for warning in built.platforms.iter().flat_map(|p| &p.warnings) {
         printer.warn(warning);
     }
-    for tag in args.tag.iter().skip(1) {
+    let pushes = !outputs::push_targets(&outputs, &tags).is_empty();
+    // A pushed image carries the standard annotations `publish` writes; everything this run
+    // delivers (and the store's names for it) is then that one annotated image.
+    let annotations = if pushes {
+        let annotations = annotate::annotations_of(&recipe, recipes.recipes(), global)?;
+        annotate::annotate(engine.store(), &mut built, &annotations)?;
+        Some(annotations)
+    } else {
+        None
+    };
+    for tag in args.tag.iter().skip(usize::from(annotations.is_none())) {
         engine.store().set_ref(tag, &built.root)?;
     }
     let root = built.root.clone();
@@ -175,18 +186,17 @@ pub fn run(
     else {
         return Ok(ExitStatus::Failure);
     };
-    let attachments = if outputs::push_targets(&outputs, &tags).is_empty() {
-        Vec::new()
-    } else {
-        attachments_of(
+    let attachments = match &annotations {
+        None => Vec::new(),
+        Some(annotations) => attachments_of(
             engine.store(),
-            &recipe,
-            &recipes,
+            (&recipe, &recipes),
             &args,
             &built,
+            annotations,
             executor.name(),
             &check_reports,
-        )?
+        )?,
     };
     let delivery = outputs::Delivery {
         client: engine.registry(),
@@ -301,14 +311,17 @@ fn passes_checks(
     Ok(Some(reports))
 }
 
-/// What `--push` attaches to each platform of `built`: its provenance, its check report where
-/// checks ran, its SBOMs; the same list a release attaches.
+/// What `--push` attaches to each platform of `built` (annotated with `annotations`): its
+/// provenance, its check report where checks ran, its SBOMs; the same list a release attaches.
 fn attachments_of(
     store: &plinth_oci::Store,
-    recipe: &crate::recipe_arg::Recipe<'_>,
-    recipes: &plinth_release::PlatformRecipes,
+    (recipe, recipes): (
+        &crate::recipe_arg::Recipe<'_>,
+        &plinth_release::PlatformRecipes,
+    ),
     args: &BuildArgs,
     built: &plinth_executor::BuildResult,
+    annotations: &plinth_attest::ImageAnnotations,
     engine: &str,
     check_reports: &[plinth_catalog::checks::CheckReport],
 ) -> anyhow::Result<Vec<plinth_attest::Attachment>> {
@@ -320,7 +333,11 @@ fn attachments_of(
             .map(|p| (p.platform.clone(), p.manifest.clone()))
             .collect(),
     };
-    let labels = parse_labels(&args.labels)?;
+    let parameters = plinth_attest::BuildParameters::new(
+        built.platforms.iter().map(|p| &p.platform),
+        parse_labels(&args.labels)?,
+        annotations,
+    );
     // The attachments name the image by the reference it is pushed as (the SBOM's purl is
     // `pkg:oci/<last path segment>`), as `plinth sbom --generate REF` names it.
     let image_name = match args.tag.first() {
@@ -335,12 +352,12 @@ fn attachments_of(
             .find(|(p, _)| *p == build.platform)
             .map(|(_, c)| c)
             .context("a platform was built without its recipe")?;
-        let parameters =
-            recipe.provenance_parameters(container, &args.recipe.build_args, &labels)?;
+        let recipe_parameters = recipe.provenance_parameters(container, &args.recipe.build_args)?;
         let context = plinth_attest::ProvenanceContext {
-            recipe: &parameters,
+            recipe: &recipe_parameters,
             engine,
             image_name: &image_name,
+            build: &parameters,
         };
         attachments.extend(plinth_attest::attestations(
             store,

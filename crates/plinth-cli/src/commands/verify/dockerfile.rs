@@ -10,7 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use plinth_attest::{RecipeParameters, SLSA_PROVENANCE_V1, find_statements};
+use plinth_attest::{
+    BuildParameters, RecipeParameters, SLSA_PROVENANCE_V1, find_statements, recorded_parameters,
+};
 use plinth_catalog::Catalog;
 use plinth_executor::{BuildInput, BuildOptions, InputKind};
 use plinth_oci::{Platform, Reference};
@@ -28,6 +30,8 @@ use crate::settings::{engine_with_client, runtime, url_mirrors};
 /// What the provenance of one platform recorded.
 struct Recorded {
     recipe: RecipeParameters,
+    /// The labels, annotations and platforms of the build.
+    build: BuildParameters,
     /// Host files and directories: name → digest.
     host_inputs: BTreeMap<String, String>,
 }
@@ -57,10 +61,14 @@ pub(super) fn run(
         printer.warn(warning);
     }
     let context = context_dir(args);
-    let labels = recorded_labels(&recorded);
+    let build = recorded
+        .values()
+        .next()
+        .map(|r| r.build.clone())
+        .unwrap_or_default();
     let mut differences = BTreeSet::new();
     for (platform, container) in recipes.recipes() {
-        let given = recipe.provenance_parameters(container, &args.build_args, &labels)?;
+        let given = recipe.provenance_parameters(container, &args.build_args)?;
         let Some(recorded) = recorded.get(platform) else {
             continue;
         };
@@ -82,30 +90,26 @@ pub(super) fn run(
     let mut options = BuildOptions::new(platforms.clone())
         .with_recipe_id(recipe.id.clone())
         .with_reporter(progress.clone());
-    options.labels = labels;
+    options.labels = build.labels.clone();
     let executor = args.engine.executor(&engine, url_mirrors(global)?)?;
     let built = recipes.build(executor.as_ref(), &options)?;
     drop(progress);
+    // Annotated as the build was (`plinth build --push` annotates what it pushes), with the
+    // recorded values: the checkout may have moved on since.
+    let annotated = plinth_attest::annotate_image(
+        engine.store(),
+        &built.root,
+        &built.platforms,
+        &build.image_annotations(),
+    )?;
     compare_with_published(
         &printer,
         args,
         &client,
         &store,
         &reference,
-        (built.root.clone(), format!("{} rebuilt", recipe.id)),
+        (annotated.root, format!("{} rebuilt", recipe.id)),
     )
-}
-
-/// The `--label`s the build was given (the same on every platform), which the rebuild is given
-/// too: a build's labels are public in its config, so they are recorded by value.
-fn recorded_labels(recorded: &BTreeMap<Platform, Recorded>) -> BTreeMap<String, String> {
-    recorded
-        .values()
-        .find_map(|r| match &r.recipe {
-            RecipeParameters::Dockerfile { labels, .. } => Some(labels.clone()),
-            RecipeParameters::Family { .. } => None,
-        })
-        .unwrap_or_default()
 }
 
 /// The build context as `plinth build` takes it: the argument, else the Dockerfile's directory.
@@ -132,9 +136,8 @@ async fn recorded_builds(
     for (_, statement) in statements {
         let value = serde_json::to_value(&statement)?;
         let definition = &value["predicate"]["buildDefinition"];
-        let recipe: RecipeParameters =
-            serde_json::from_value(definition["externalParameters"]["recipe"].clone())
-                .with_context(|| format!("the provenance of {reference} names no recipe"))?;
+        let (recipe, build) = recorded_parameters(&value["predicate"])
+            .with_context(|| format!("the provenance of {reference} names no recipe"))?;
         if let RecipeParameters::Family {
             repository,
             version,
@@ -154,6 +157,7 @@ async fn recorded_builds(
             platform,
             Recorded {
                 recipe,
+                build,
                 host_inputs: host_inputs(definition),
             },
         );
@@ -325,7 +329,6 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-            labels: BTreeMap::new(),
             target: target.map(str::to_owned),
         }
     }

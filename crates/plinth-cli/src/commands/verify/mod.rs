@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use plinth_attest::{RecipeParameters, SLSA_PROVENANCE_V1, find_statements};
+use plinth_attest::{
+    BuildParameters, RecipeParameters, SLSA_PROVENANCE_V1, find_statements, recorded_parameters,
+};
 use plinth_catalog::{Catalog, Version};
 use plinth_diff::{CompareOptions, ImageComparison, Named};
 use plinth_oci::{ImageLocation, Platform, Reference, Store};
@@ -79,7 +81,8 @@ pub fn run(
         return dockerfile::run(&args, global, printer, catalog);
     }
     let (_temp, store, client) = empty_rebuild_store(global)?;
-    let (repository, version, published) = recipe_of(&args.image, global, catalog, &client)?;
+    let (repository, version, published, recorded) =
+        recipe_of(&args.image, global, catalog, &client)?;
     printer.status(format!(
         "Rebuilding {repository} {version} in an empty store to compare with {published}."
     ));
@@ -93,7 +96,12 @@ pub fn run(
     )?;
     let releaser = with_executor(global, releaser, &args.engine)?;
     let family = releaser.family(&repository)?;
-    let rebuilt = releaser.build_annotated(family, &version)?;
+    // The labels and annotations its provenance recorded, when it records them (a version
+    // `plinth build REPOSITORY:VERSION --push` made has labels and its own annotations).
+    let rebuilt = match recorded.filter(|r| !r.annotations.is_empty()) {
+        Some(recorded) => releaser.rebuild_as_recorded(family, &version, &recorded)?,
+        None => releaser.build_annotated(family, &version)?,
+    };
     let rebuilt_name = format!("{repository}:{version} rebuilt from its recipe");
     compare_with_published(
         &printer,
@@ -176,29 +184,34 @@ fn verified(comparison: &ImageComparison, one_platform: bool) -> bool {
     !comparison.platforms.is_empty() && platforms && (one_platform || comparison.equal())
 }
 
-/// The family version to rebuild and the published image to compare with.
+/// The family version to rebuild, the published image to compare with, and the build
+/// parameters its provenance records (none when it has no readable provenance).
 fn recipe_of(
     image: &str,
     global: &GlobalArgs,
     catalog: &Catalog,
     client: &Client,
-) -> anyhow::Result<(String, Version, Reference)> {
+) -> anyhow::Result<(String, Version, Reference, Option<BuildParameters>)> {
     match ImageArg::parse(image, None, catalog)? {
         ImageArg::FamilyVersion {
             repository,
             version,
         } => {
             let published = published_reference(global, &repository, &version)?;
-            Ok((repository, version, published))
+            let recorded = runtime()?
+                .block_on(recorded_recipe(client, &published))
+                .ok()
+                .map(|(_, build)| build);
+            Ok((repository, version, published, recorded))
         }
         ImageArg::Image(text) => {
             let reference = registry_reference(&text)?;
-            let (repository, version) =
+            let (repository, version, recorded) =
                 runtime()?.block_on(recipe_from_provenance(client, &reference))?;
             catalog.get(&repository).with_context(|| {
                 format!("the provenance of {reference} names {repository} {version}, which this catalog lacks")
             })?;
-            Ok((repository, version, reference))
+            Ok((repository, version, reference, Some(recorded)))
         }
     }
 }
@@ -214,11 +227,12 @@ fn registry_reference(text: &str) -> anyhow::Result<Reference> {
         })
 }
 
-/// The family version the provenance attached to `reference` names.
-async fn recipe_from_provenance(
+/// The recipe and build parameters the provenance attached to `reference` records (the
+/// first platform's: a build gives every platform the same).
+async fn recorded_recipe(
     client: &Client,
     reference: &Reference,
-) -> anyhow::Result<(String, Version)> {
+) -> anyhow::Result<(RecipeParameters, BuildParameters)> {
     let statements = find_statements(client, reference, None, SLSA_PROVENANCE_V1, "provenance")
         .await
         .with_context(|| {
@@ -231,10 +245,17 @@ async fn recipe_from_provenance(
         .next()
         .with_context(|| format!("{reference} has no provenance attached"))?;
     let value = serde_json::to_value(&statement)?;
-    let recipe: RecipeParameters = serde_json::from_value(
-        value["predicate"]["buildDefinition"]["externalParameters"]["recipe"].clone(),
-    )
-    .with_context(|| format!("the provenance of {reference} names no recipe"))?;
+    recorded_parameters(&value["predicate"])
+        .with_context(|| format!("the provenance of {reference} names no recipe"))
+}
+
+/// The family version the provenance attached to `reference` names, with the build's other
+/// parameters.
+async fn recipe_from_provenance(
+    client: &Client,
+    reference: &Reference,
+) -> anyhow::Result<(String, Version, BuildParameters)> {
+    let (recipe, build) = recorded_recipe(client, reference).await?;
     match recipe {
         RecipeParameters::Family {
             repository,
@@ -244,7 +265,7 @@ async fn recipe_from_provenance(
             let version = version.parse().with_context(|| {
                 format!("the provenance of {reference} names version `{version}`")
             })?;
-            Ok((repository, version))
+            Ok((repository, version, build))
         }
         RecipeParameters::Dockerfile { path, .. } => anyhow::bail!(
             "{reference} was built from the Dockerfile `{path}` by `plinth build`, not from a catalog \
