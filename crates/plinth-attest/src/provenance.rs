@@ -120,6 +120,14 @@ pub struct BuildParameters {
     /// out, since they follow from the build itself.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// The `SOURCE_DATE_EPOCH` the build stamped its times with (plinth's default when it was
+    /// not set), when the builder says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_date_epoch: Option<u64>,
+    /// The images the build replaced with stand-ins (`--substitute-image`): the address the
+    /// recipe names → the one built from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub substitutions: BTreeMap<String, String>,
 }
 
 impl BuildParameters {
@@ -136,7 +144,24 @@ impl BuildParameters {
             platforms,
             labels,
             annotations: annotations.to_map(),
+            source_date_epoch: None,
+            substitutions: BTreeMap::new(),
         }
+    }
+
+    /// The same, recording the images replaced with stand-ins (recipe's address, stand-in's).
+    pub fn with_substitutions(
+        mut self,
+        substitutions: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        self.substitutions.extend(substitutions);
+        self
+    }
+
+    /// The same, stamped with `epoch` (`SOURCE_DATE_EPOCH`).
+    pub fn with_source_date_epoch(mut self, epoch: Option<u64>) -> Self {
+        self.source_date_epoch = epoch;
+        self
     }
 
     /// The annotations to give a rebuild.

@@ -188,7 +188,8 @@ pub(crate) fn open_releaser_in(
     let settings = ReleaseSettings::new(catalog_dir(global)?)
         .with_target(target(global))
         .with_tag_options(options)
-        .with_image_substitutions(crate::recipe_arg::image_substitutions(global)?);
+        .with_image_substitutions(crate::recipe_arg::image_substitutions(global)?)
+        .with_source_date_epoch(Some(crate::settings::build_epoch()?));
     Ok(Releaser::new(
         catalog.clone(),
         client,

@@ -140,6 +140,7 @@ pub(crate) fn attachments_of(
     store: &plinth_oci::Store,
     built: &BuiltVersion,
     target: &Reference,
+    source_date_epoch: Option<u64>,
 ) -> Result<Vec<Attachment>> {
     let Some(image) = &built.annotated else {
         return Ok(Vec::new());
@@ -158,7 +159,14 @@ pub(crate) fn attachments_of(
             version: Some(built.version.to_string()),
             base_name: built.root_image.clone(),
         },
-    );
+    )
+    .with_source_date_epoch(source_date_epoch)
+    .with_substitutions(built.substitutions.iter().map(|s| {
+        (
+            s.original.address().to_owned(),
+            s.replacement.address().to_owned(),
+        )
+    }));
     let mut all = Vec::new();
     for build in &built.builds {
         let recipe = RecipeParameters::Family {

@@ -145,7 +145,12 @@ impl Releaser {
     /// Pushes the image by digest (no tag yet), then its attestations, whose subjects now
     /// exist: a version tag is only written once both are in the registry.
     fn push_with_attachments(&self, built: &BuiltVersion, target: &Reference) -> Result<()> {
-        let attachments = attachments_of(self.client.store(), built, target)?;
+        let attachments = attachments_of(
+            self.client.store(),
+            built,
+            target,
+            self.settings.source_date_epoch,
+        )?;
         if attachments.is_empty() {
             return Ok(());
         }

@@ -67,6 +67,8 @@ pub struct ReleaseSettings {
     /// Stand-in images to build from instead of the recipes' own (`--substitute-image`). With
     /// any rule, nothing is published outside a loopback registry.
     pub image_substitutions: ImageSubstitutions,
+    /// The `SOURCE_DATE_EPOCH` the executor stamps times with, recorded in the provenance.
+    pub source_date_epoch: Option<u64>,
 }
 
 impl ReleaseSettings {
@@ -77,7 +79,15 @@ impl ReleaseSettings {
             target: Target::default(),
             tag_options: TagListOptions::default(),
             image_substitutions: ImageSubstitutions::new(),
+            source_date_epoch: None,
         }
+    }
+
+    /// Records `epoch` as the builds' `SOURCE_DATE_EPOCH` in their provenance (it is the
+    /// executor's setting; this only says what it is).
+    pub fn with_source_date_epoch(mut self, epoch: Option<u64>) -> Self {
+        self.source_date_epoch = epoch;
+        self
     }
 
     /// Builds from stand-in images (see [`plinth_recipe::substitute`]); such builds are only

@@ -1,12 +1,16 @@
 //! `plinth build REPOSITORY:VERSION --label K=V --push --tag REF`: a catalog version pushed by
 //! `build` is annotated as `publish` annotates it, its attestations are about the annotated
 //! manifests (found through the `sha256-<hex>` tag fallback of distribution 2.x), its
-//! provenance records the label, the platforms and the annotations, and `verify --rebuild REF`
-//! rebuilds it with them to the same digests.
+//! provenance records the label, the platforms, the annotations and the `SOURCE_DATE_EPOCH`,
+//! and `verify --rebuild REF` rebuilds it with them to the same digests (after naming an
+//! epoch other than the build's).
 
 use serde_json::Value;
 
 use crate::fixture::{Catalog, REPOSITORY, assert_ok, skopeo_json, text};
+
+/// The build's `SOURCE_DATE_EPOCH`, recorded in its provenance.
+const EPOCH: &str = "1700000000";
 
 #[test]
 fn a_pushed_catalog_version_is_annotated_attested_and_verifies() {
@@ -15,15 +19,18 @@ fn a_pushed_catalog_version_is_annotated_attested_and_verifies() {
     }
     let c = Catalog::new("buildpush");
     let image = format!("{}/{}/pushed:1", c.registry.host(), c.namespace);
-    let out = c.run(&mut c.cmd(&[
-        "build",
-        &format!("{REPOSITORY}:1.0.0"),
-        "--label",
-        "org.example.team=base",
-        "--push",
-        "--tag",
-        &image,
-    ]));
+    let out = c.run(
+        c.cmd(&[
+            "build",
+            &format!("{REPOSITORY}:1.0.0"),
+            "--label",
+            "org.example.team=base",
+            "--push",
+            "--tag",
+            &image,
+        ])
+        .env("SOURCE_DATE_EPOCH", EPOCH),
+    );
     assert_ok(&out);
 
     let index = skopeo_json(&image, "--raw");
@@ -85,10 +92,24 @@ fn a_pushed_catalog_version_is_annotated_attested_and_verifies() {
             external["annotations"]["org.opencontainers.image.version"],
             "1.0.0"
         );
+        assert_eq!(external["sourceDateEpoch"], 1_700_000_000);
     }
 
-    // Rebuilt from the recipe the provenance names, with its label and annotations.
+    // Another SOURCE_DATE_EPOCH is named before rebuilding, and the rebuild differs.
     let out = c.run(&mut c.cmd(&["verify", "--rebuild", &image]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("set SOURCE_DATE_EPOCH=1700000000 to rebuild it alike"),
+        "{}",
+        text(&out)
+    );
+
+    // Rebuilt from the recipe the provenance names, with its label and annotations.
+    let out = c.run(
+        c.cmd(&["verify", "--rebuild", &image])
+            .env("SOURCE_DATE_EPOCH", EPOCH),
+    );
     assert_ok(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -66,7 +66,8 @@ pub(super) fn run(
         .next()
         .map(|r| r.build.clone())
         .unwrap_or_default();
-    let mut differences = BTreeSet::new();
+    super::refuse_other_substitutions(&build, global)?;
+    let mut differences: BTreeSet<String> = super::epoch_difference(&build)?.into_iter().collect();
     for (platform, container) in recipes.recipes() {
         let given = recipe.provenance_parameters(container, &args.build_args)?;
         let Some(recorded) = recorded.get(platform) else {

@@ -83,6 +83,12 @@ pub fn run(
     let (_temp, store, client) = empty_rebuild_store(global)?;
     let (repository, version, published, recorded) =
         recipe_of(&args.image, global, catalog, &client)?;
+    if let Some(recorded) = &recorded {
+        refuse_other_substitutions(recorded, global)?;
+        if let Some(difference) = epoch_difference(recorded)? {
+            printer.warn(difference);
+        }
+    }
     printer.status(format!(
         "Rebuilding {repository} {version} in an empty store to compare with {published}."
     ));
@@ -176,6 +182,47 @@ fn empty_rebuild_store(global: &GlobalArgs) -> anyhow::Result<(tempfile::TempDir
     let store = Store::open(temp.path().join("store"))?;
     let client = registry_client(global, store.clone())?;
     Ok((temp, store, client))
+}
+
+/// A `SOURCE_DATE_EPOCH` other than the one the build recorded, named before rebuilding: every
+/// time the rebuild stamps would differ. It comes from the environment, as it did for the build.
+fn epoch_difference(recorded: &BuildParameters) -> anyhow::Result<Option<String>> {
+    let now = crate::settings::build_epoch()?;
+    Ok(match recorded.source_date_epoch {
+        Some(then) if then != now => Some(format!(
+            "the build stamped its times with SOURCE_DATE_EPOCH={then} and this rebuild stamps {now}: \
+             set SOURCE_DATE_EPOCH={then} to rebuild it alike"
+        )),
+        _ => None,
+    })
+}
+
+/// Refuses to rebuild without the stand-ins the build used (`--substitute-image`): the rebuild
+/// would start from other images, or from ones this machine cannot reach.
+fn refuse_other_substitutions(
+    recorded: &BuildParameters,
+    global: &GlobalArgs,
+) -> anyhow::Result<()> {
+    let rules = crate::recipe_arg::image_substitutions(global)?;
+    let missing: Vec<String> = recorded
+        .substitutions
+        .iter()
+        .filter(|(original, replacement)| {
+            plinth_recipe::ImageSource::parse(original).map_or(true, |source| {
+                rules
+                    .replacement_for(&source)
+                    .is_none_or(|r| r.address() != replacement.as_str())
+            })
+        })
+        .map(|(original, replacement)| format!("--substitute-image {original}={replacement}"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(crate::exit_status::usage_error(format!(
+        "the build replaced images with stand-ins that this rebuild would not use; give the same rules to rebuild it alike: `{}`",
+        missing.join(" ")
+    )))
 }
 
 /// With `--platform`, that platform's digests; else the root's and every platform's.
