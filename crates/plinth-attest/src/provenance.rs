@@ -124,6 +124,10 @@ pub struct BuildParameters {
     /// not set), when the builder says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_date_epoch: Option<u64>,
+    /// The images the build replaced with stand-ins (`--substitute-image`): the address the
+    /// recipe names → the one built from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub substitutions: BTreeMap<String, String>,
 }
 
 impl BuildParameters {
@@ -141,7 +145,17 @@ impl BuildParameters {
             labels,
             annotations: annotations.to_map(),
             source_date_epoch: None,
+            substitutions: BTreeMap::new(),
         }
+    }
+
+    /// The same, recording the images replaced with stand-ins (recipe's address, stand-in's).
+    pub fn with_substitutions(
+        mut self,
+        substitutions: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        self.substitutions.extend(substitutions);
+        self
     }
 
     /// The same, stamped with `epoch` (`SOURCE_DATE_EPOCH`).

@@ -72,6 +72,7 @@ mod error;
 mod history;
 mod inputs;
 mod load;
+mod loaded_roots;
 mod prepare;
 mod progress;
 mod roots;
@@ -81,6 +82,7 @@ pub use docker::{BuildMode, DOCKER_CLIENT_ENV, DockerCli};
 pub use docker_host::{DockerHost, DockerHostAssignment, DockerHostInfo};
 pub use error::{Error, Result};
 pub use load::load_into_docker;
+pub use loaded_roots::{LoadedRootsGc, gc_loaded_roots, has_loaded_roots};
 pub use progress::{BuildFailure, OUTPUT_TAIL_LINES};
 
 pub use plinth_executor;

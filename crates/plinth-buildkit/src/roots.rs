@@ -103,6 +103,7 @@ pub(crate) fn load_roots(
                 .with_platform(platform.clone())
                 .with_repo_tag(local_name.parse::<Reference>()?);
             load(docker, builder, store, &export, &local_name)?;
+            crate::loaded_roots::record_load(store, builder, &local_name, &config);
             tracing::info!(root = %source, %local_name, %builder, "root loaded into the builder");
         }
         loaded.insert(

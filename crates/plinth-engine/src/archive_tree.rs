@@ -3,19 +3,23 @@
 //! their target's bytes, missing parent directories made `0755` root. Entries whose `..` would
 //! climb out of the destination and device nodes are refused.
 //!
-//! The archive is read as one stream and each file's bytes go to a file of their own in a
-//! scratch directory, so memory stays bounded whatever the archive's size; the layer is then
-//! written from those files in path order. This happens only when the step runs: its key is
-//! the archive's digest, so a cached step never reads the archive's entries.
+//! A plain (uncompressed) tar is read header by header, seeking over the files' bytes: each
+//! file is where it lies in the archive ([`ItemKind::ArchiveMember`]), and the layer reads it
+//! from there. A compressed archive cannot be read out of order, so it is read as one stream
+//! and each file's bytes go to a file of their own in a scratch directory. Either way memory
+//! stays bounded whatever the archive's size, and the layer is written in path order. This
+//! happens only when the step runs: its key is the archive's digest, so a cached step never
+//! reads the archive's entries.
 //!
 //! [`DirectorySource::HostArchive`]: plinth_recipe::DirectorySource::HostArchive
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
 use plinth_recipe::DirectorySource;
+use plinth_recipe::archive::{ArchiveCompression, sniff_archive};
 
 use crate::error::{Error, Result};
 use crate::files::{CopyItem, ItemKind, override_meta};
@@ -63,19 +67,40 @@ impl PendingArchive {
 }
 
 /// The entries of the archive at `archive` for step `index`, the destination itself first;
-/// regular files' bytes are written to numbered files under `scratch`.
+/// regular files are left where they lie in a plain tar, and the bytes of a compressed one's
+/// are written to numbered files under `scratch`.
 pub(crate) fn archive_tree(archive: &Path, index: usize, scratch: &Path) -> Result<Vec<CopyItem>> {
     let read_error = |e| Error::io("read", archive, e);
-    let stream =
-        plinth_recipe::archive::open_archive(archive).map_err(|e| Error::io("open", archive, e))?;
-    let mut tar = tar::Archive::new(stream);
     let mut tree = Tree {
         items: vec![dir_item("")],
         seen: BTreeMap::from([(String::new(), 0)]),
-        scratch,
-        files: 0,
+        contents: Contents::Spilled { scratch, files: 0 },
     };
-    for entry in tar.entries().map_err(read_error)? {
+    if sniff_archive(archive).map_err(read_error)? == Some(ArchiveCompression::None) {
+        tree.contents = Contents::InPlace(archive);
+        let file = File::open(archive).map_err(|e| Error::io("open", archive, e))?;
+        let mut tar = tar::Archive::new(BufReader::with_capacity(64 * 1024, file));
+        let entries = tar.entries_with_seek().map_err(read_error)?;
+        read_entries(entries, &mut tree, archive, index)?;
+    } else {
+        let stream = plinth_recipe::archive::open_archive(archive)
+            .map_err(|e| Error::io("open", archive, e))?;
+        let mut tar = tar::Archive::new(stream);
+        let entries = tar.entries().map_err(read_error)?;
+        read_entries(entries, &mut tree, archive, index)?;
+    }
+    Ok(tree.items)
+}
+
+/// Adds every entry of `entries` to `tree`.
+fn read_entries<R: Read>(
+    entries: tar::Entries<'_, R>,
+    tree: &mut Tree<'_>,
+    archive: &Path,
+    index: usize,
+) -> Result<()> {
+    let read_error = |e| Error::io("read", archive, e);
+    for entry in entries {
         let mut entry = entry.map_err(read_error)?;
         let raw = entry.path().map_err(read_error)?.into_owned();
         let rel = relative(&raw).ok_or_else(|| {
@@ -99,7 +124,7 @@ pub(crate) fn archive_tree(archive: &Path, index: usize, scratch: &Path) -> Resu
             mtime: header.mtime().unwrap_or(0),
         });
     }
-    Ok(tree.items)
+    Ok(())
 }
 
 /// The items read so far, and where each path is among them.
@@ -107,11 +132,17 @@ struct Tree<'a> {
     items: Vec<CopyItem>,
     /// Path below the destination → index in `items`.
     seen: BTreeMap<String, usize>,
-    /// Where regular files' bytes go, one numbered file each.
-    scratch: &'a Path,
-    /// How many files `scratch` holds: the next one's name (an entry replacing an earlier one
-    /// gets a file of its own, so a hard link to the earlier one keeps its bytes).
-    files: usize,
+    contents: Contents<'a>,
+}
+
+/// Where the layer will read regular files' bytes from.
+enum Contents<'a> {
+    /// From the plain tar at this path, where each lies.
+    InPlace(&'a Path),
+    /// From one numbered file each under `scratch`; `files` is how many it holds, the next
+    /// one's name (an entry replacing an earlier one gets a file of its own, so a hard link to
+    /// the earlier one keeps its bytes).
+    Spilled { scratch: &'a Path, files: usize },
 }
 
 impl Tree<'_> {
@@ -137,7 +168,7 @@ impl Tree<'_> {
                 let found = relative(&target)
                     .and_then(|t| self.seen.get(&t).map(|i| self.items[*i].kind.clone()));
                 match found {
-                    Some(kind @ ItemKind::File(_)) => kind,
+                    Some(kind @ (ItemKind::File(_) | ItemKind::ArchiveMember { .. })) => kind,
                     _ => {
                         return Err(refused(
                             index,
@@ -150,13 +181,20 @@ impl Tree<'_> {
                     }
                 }
             }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let file = self.scratch.join(self.files.to_string());
-                self.files += 1;
-                let mut out = File::create(&file).map_err(|e| Error::io("create", &file, e))?;
-                std::io::copy(entry, &mut out).map_err(read_error)?;
-                ItemKind::File(file)
-            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => match &mut self.contents {
+                Contents::InPlace(archive) => ItemKind::ArchiveMember {
+                    archive: archive.to_path_buf(),
+                    offset: entry.raw_file_position(),
+                    len: entry.size(),
+                },
+                Contents::Spilled { scratch, files } => {
+                    let file = scratch.join(files.to_string());
+                    *files += 1;
+                    let mut out = File::create(&file).map_err(|e| Error::io("create", &file, e))?;
+                    std::io::copy(entry, &mut out).map_err(read_error)?;
+                    ItemKind::File(file)
+                }
+            },
             other => {
                 return Err(refused(
                     index,

@@ -32,8 +32,10 @@ use crate::error::{Error, Result};
 
 /// Bumped whenever the way steps are executed changes what they produce (2: a workdir step
 /// makes its directory, copies carry their existing parents and give missing ones the copy's
-/// owner, a file copied onto a directory goes inside it, roots without `PATH` get BuildKit's).
-pub const ENGINE_CACHE_VERSION: u32 = 2;
+/// owner, a file copied onto a directory goes inside it, roots without `PATH` get BuildKit's;
+/// 3: gzip layers from the zlib-rs encoder, pieces of compressed or random bytes stored, so the
+/// same step gives other blob bytes than before).
+pub const ENGINE_CACHE_VERSION: u32 = 3;
 
 /// Media type of the step record blobs of earlier versions (entries are files now, see above).
 pub const STEP_RECORD_MEDIA_TYPE: &str = "application/vnd.plinth.step.v1+json";

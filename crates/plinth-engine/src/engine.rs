@@ -162,6 +162,8 @@ pub(crate) struct Inner {
     pub(crate) debian: DebianSettings,
     pub(crate) step_ca_bundle: Option<PathBuf>,
     pub(crate) always_pull: bool,
+    /// What each registry root's tag resolved to in this engine's lifetime.
+    pub(crate) tag_roots: crate::resolve::TagRoots,
 }
 
 impl Engine {
@@ -196,6 +198,7 @@ impl Engine {
             debian: config.debian,
             step_ca_bundle: config.step_ca_bundle,
             always_pull: config.always_pull,
+            tag_roots: crate::resolve::TagRoots::default(),
         };
         Ok(Self {
             inner: Arc::new(inner),

@@ -138,6 +138,15 @@ fn write_tree(root: &Path, items: &[CopyItem]) -> Result<()> {
             ItemKind::File(source) => {
                 fs::copy(source, &path).map_err(|e| Error::io("copy to", &path, e))?;
             }
+            ItemKind::ArchiveMember {
+                archive,
+                offset,
+                len,
+            } => {
+                let mut member = crate::files::open_member(archive, *offset, *len)?;
+                let mut out = fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+                std::io::copy(&mut member, &mut out).map_err(|e| Error::io("copy to", &path, e))?;
+            }
             ItemKind::Bytes(bytes) => {
                 fs::write(&path, bytes).map_err(|e| Error::io("write", &path, e))?;
             }

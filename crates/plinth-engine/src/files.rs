@@ -15,7 +15,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use plinth_oci::layer::{EntryMeta, LayerEntry, LayerWriter};
+use plinth_oci::layer::{EntryMeta, LayerEntry, store_layer_writer};
 use plinth_oci::{Descriptor, Digest};
 use plinth_sandbox::{OverlayRootfs, Rootfs, UserSpec, read_rootfs_file, resolve_user};
 
@@ -28,8 +28,38 @@ use crate::step_context::StepContext;
 pub(crate) enum ItemKind {
     Dir,
     File(PathBuf),
+    /// `len` bytes at `offset` of the plain tar `archive`: a member of an `ADD`ed archive,
+    /// read where it lies instead of copied out first.
+    ArchiveMember {
+        archive: PathBuf,
+        offset: u64,
+        len: u64,
+    },
     Bytes(Vec<u8>),
     Symlink(String),
+}
+
+/// The bytes of an archive member ([`ItemKind::ArchiveMember`]), checked to be all there.
+pub(crate) fn open_member(archive: &Path, offset: u64, len: u64) -> Result<std::io::Take<File>> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let mut file = File::open(archive).map_err(|e| Error::io("open", archive, e))?;
+    let size = file
+        .metadata()
+        .map_err(|e| Error::io("inspect", archive, e))?
+        .len();
+    if offset.checked_add(len).is_none_or(|end| end > size) {
+        return Err(Error::io(
+            "read",
+            archive,
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the archive is shorter than its entries say: it is truncated or changed while the step ran",
+            ),
+        ));
+    }
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| Error::io("read", archive, e))?;
+    Ok(file.take(len))
 }
 
 /// One entry to write, relative to the destination.
@@ -222,7 +252,7 @@ fn write_layer(
     entries: &[LayerPlanEntry<'_>],
 ) -> Result<(Descriptor, Digest)> {
     let engine = ctx.engine;
-    let mut writer = LayerWriter::new(engine.store.blob_writer()?, &engine.write_options())?;
+    let mut writer = store_layer_writer(&engine.store, &engine.write_options())?;
     for (path, item, meta) in entries {
         match item.map(|i| &i.kind) {
             None | Some(ItemKind::Dir) => {
@@ -242,10 +272,17 @@ fn write_layer(
                     .len();
                 writer.append_file(path, meta, size, file)?;
             }
+            Some(ItemKind::ArchiveMember {
+                archive,
+                offset,
+                len,
+            }) => {
+                let member = open_member(archive, *offset, *len)?;
+                writer.append_file(path, meta, *len, member)?;
+            }
         }
     }
-    let (blob, info) = writer.finish()?;
-    blob.commit(Some(&info.digest))?;
+    let info = writer.commit()?;
     let descriptor = Descriptor::new(
         engine.media_types.layer(info.compression),
         info.digest.clone(),
@@ -345,6 +382,17 @@ pub(crate) fn tree_digest(items: &[CopyItem]) -> Result<Digest> {
             ItemKind::Dir => digest.dir(rel, mode, uid, gid),
             ItemKind::Symlink(target) => digest.symlink(rel, target, mode, uid, gid),
             ItemKind::File(path) => digest.file(rel, path, mode, uid, gid)?,
+            ItemKind::ArchiveMember {
+                archive,
+                offset,
+                len,
+            } => {
+                let mut hasher = plinth_oci::digest::DigestWriter::new(std::io::sink());
+                std::io::copy(&mut open_member(archive, *offset, *len)?, &mut hasher)
+                    .map_err(|e| Error::io("read", archive, e))?;
+                let (_, content, _) = hasher.finish();
+                digest.file_with_digest(rel, &content, mode, uid, gid);
+            }
             ItemKind::Bytes(bytes) => digest.bytes(rel, bytes, mode, uid, gid),
         }
     }

@@ -2,11 +2,15 @@
 //! Debian's archive (see `debian`), into the store, down to one manifest, its config and its layers.
 //!
 //! A digest-pinned registry image whose manifest, config and layers are already in the store is
-//! used without contacting the registry (offline builds). A tag is looked up on every build;
-//! if the registry cannot be reached and an earlier build resolved the same address, that image
-//! is used with a warning (not with `EngineConfig::with_always_pull`). Every resolved root is kept by the store ref `sources/<address>`.
+//! used without contacting the registry (offline builds). A tag is looked up once per engine
+//! (one command): every platform, and the build after the Dockerfile reader read the root's
+//! config, get the image that one lookup found ([`TagRoots`]). If the registry cannot be
+//! reached and an earlier build resolved the same address, that image is used with a warning
+//! (not with `EngineConfig::with_always_pull`). Every resolved root is kept by the store ref
+//! `sources/<address>`.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use plinth_oci::image::resolve_manifest;
 use plinth_oci::{
@@ -38,6 +42,23 @@ fn source_ref(address: &str) -> String {
     format!("sources/{address}")
 }
 
+/// The root each tag of a registry root resolved to, for the engine's lifetime: a tag is asked
+/// once per command, however many platforms and reads need it, and they all see one image
+/// even if the tag moves meanwhile. One lock per address, so concurrent resolutions of one tag
+/// wait for the first instead of asking too.
+#[derive(Debug, Default)]
+pub(crate) struct TagRoots(Mutex<BTreeMap<String, Arc<Mutex<Option<Descriptor>>>>>);
+
+impl TagRoots {
+    fn slot(&self, address: &str) -> Arc<Mutex<Option<Descriptor>>> {
+        let mut slots = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slots.entry(address.to_owned()).or_default().clone()
+    }
+}
+
 /// Resolves `source` for `platform` into the engine's store.
 pub(crate) fn resolve_root(
     engine: &Inner,
@@ -45,20 +66,12 @@ pub(crate) fn resolve_root(
     platform: &Platform,
 ) -> Result<ResolvedRoot> {
     let store = &engine.store;
-    let client = &engine.client;
     let span = tracing::info_span!("resolve_root", source = %source, %platform);
     let _g = span.enter();
     let _lock = store.lock_shared()?;
     let (root, fetched) = match source.kind() {
         SourceKind::Image(ImageLocation::Registry(reference)) => {
-            let (root, pulled) = resolve_registry(
-                store,
-                client,
-                source,
-                reference,
-                platform,
-                engine.always_pull,
-            )?;
+            let (root, pulled) = resolve_tag_once(engine, source, reference, platform)?;
             // A tag that still names the image an earlier build pulled fetched nothing new.
             let fetched = pulled && !seen_before(store, source, &root)?;
             (root, fetched)
@@ -136,6 +149,50 @@ pub(crate) fn complete_in_store(store: &Store, root: &Descriptor, platform: &Pla
             .all(|d| store.has_blob(&d.digest)),
         Err(_) => false,
     }
+}
+
+/// [`resolve_registry`], asking the registry for a tag only the first time this engine needs
+/// it; later calls take the root it gave, pulling only what another platform still lacks.
+fn resolve_tag_once(
+    engine: &Inner,
+    source: &ImageSource,
+    reference: &Reference,
+    platform: &Platform,
+) -> Result<(Descriptor, bool)> {
+    let (store, client) = (&engine.store, &engine.client);
+    if reference.digest().is_some() {
+        return resolve_registry(
+            store,
+            client,
+            source,
+            reference,
+            platform,
+            engine.always_pull,
+        );
+    }
+    let slot = engine.tag_roots.slot(source.address());
+    let mut known = slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(root) = known.clone() else {
+        let (root, pulled) = resolve_registry(
+            store,
+            client,
+            source,
+            reference,
+            platform,
+            engine.always_pull,
+        )?;
+        *known = Some(root.clone());
+        return Ok((root, pulled));
+    };
+    if complete_in_store(store, &root, platform) {
+        return Ok((root, false));
+    }
+    // The index is in the store (the first lookup stored it): this pulls the platform's
+    // manifest and blobs by digest, without asking for the tag again.
+    let pinned = reference.with_digest(root.digest.clone());
+    resolve_registry(store, client, source, &pinned, platform, engine.always_pull)
 }
 
 fn resolve_registry(

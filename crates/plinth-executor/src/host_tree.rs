@@ -112,6 +112,12 @@ impl TreeDigest {
         Ok(())
     }
 
+    /// Adds a file whose content has the sha256 `content` (computed by the caller, who reads
+    /// it from somewhere other than a file of its own).
+    pub fn file_with_digest(&mut self, rel: &str, content: &Digest, mode: u32, uid: u64, gid: u64) {
+        self.add_line(rel, "f", mode, uid, gid, &content.to_string());
+    }
+
     /// Adds a file whose content is `bytes`.
     pub fn bytes(&mut self, rel: &str, bytes: &[u8], mode: u32, uid: u64, gid: u64) {
         self.add_line(rel, "f", mode, uid, gid, &Digest::of(bytes).to_string());

@@ -8,19 +8,16 @@ use futures_util::StreamExt as _;
 use plinth_oci::{Descriptor, Digest, Reference};
 use reqwest::Method;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use tokio_util::io::ReaderStream;
 use url::Url;
 
 use crate::auth::{pull_scope, push_scope};
 use crate::client::MinTransferRate;
 use crate::client::{Client, Endpoint};
 use crate::error::{Error, Result, error_chain};
+use crate::push_source::PushSource;
 use crate::reporter::{BlobOutcome, TransferReporter};
 use crate::secret::RedactedUrl;
 use crate::transport::{Body, Request, check};
-
-/// Read size when streaming a blob from disk.
-const CHUNK: usize = 256 * 1024;
 
 impl Client {
     /// Downloads a blob into the store (streamed, verified against the descriptor's digest and
@@ -196,21 +193,17 @@ impl Client {
 
     /// Sends one blob the registry does not have (its `HEAD` said 404): a mount from
     /// `mount_from` (a repository on the same registry) if given, else a fresh upload streamed
-    /// from the store, restarted in a new session on transient failures. Returns what happened.
+    /// from `source`, restarted in a new session on transient failures. `declared` is the size
+    /// the image's descriptor gives it. Returns what happened.
     pub(crate) async fn upload_missing_blob(
         &self,
         endpoint: &Endpoint,
         repository: &str,
-        digest: &Digest,
+        (source, digest, declared): (PushSource<'_>, &Digest, u64),
         mount_from: Option<&str>,
         reporter: Arc<dyn TransferReporter>,
     ) -> Result<BlobOutcome> {
-        let size = self
-            .store()
-            .blob_size(digest)
-            .map_err(|_| Error::MissingContent {
-                digest: digest.clone(),
-            })?;
+        let size = source.blob_size(digest, declared)?;
         let scopes = Self::blob_push_scopes(repository, mount_from);
         let mut resume_at = None;
         if let Some(src) = mount_from {
@@ -239,7 +232,13 @@ impl Client {
             };
             reporter.on_blob_start(digest, size);
             let err = match self
-                .send_blob(endpoint, location, digest, size, &scopes, reporter.clone())
+                .send_blob(
+                    endpoint,
+                    location,
+                    (source, digest, size),
+                    &scopes,
+                    reporter.clone(),
+                )
                 .await
             {
                 Ok(()) => {
@@ -315,25 +314,35 @@ impl Client {
         self.upload_location(endpoint, &url, &resp)
     }
 
-    /// Sends the bytes to an open upload and commits it with `PUT ?digest=`.
+    /// Sends the bytes to an open upload and commits it with `PUT ?digest=`. Bytes that do not
+    /// match `digest` (a layout's blob, hashed as it goes) are never committed: the end of the
+    /// body is withheld, the final `PUT` is not sent, and the session is cancelled.
     async fn send_blob(
         &self,
         endpoint: &Endpoint,
         location: Url,
-        digest: &Digest,
-        size: u64,
+        (source, digest, size): (PushSource<'_>, &Digest, u64),
         scopes: &[String],
         reporter: Arc<dyn TransferReporter>,
     ) -> Result<()> {
         let monolithic = size <= self.inner.monolithic_limit;
+        let (body, verdict) = match source.body(digest, size, reporter) {
+            Ok(b) => b,
+            Err(e) => return Err(self.cancel_upload(endpoint, &location, scopes, e).await),
+        };
         let (finish_at, put_body) = if monolithic {
-            (location, Some(self.file_body(digest, reporter).await?))
+            (location.clone(), Some(body))
         } else {
             let req = Request::new(Method::PATCH, location.clone(), endpoint, scopes.to_vec())
                 .header(CONTENT_TYPE, "application/octet-stream")
                 .header(CONTENT_LENGTH, &size.to_string())
-                .body(Body::Stream(self.file_body(digest, reporter).await?));
-            let resp = check(self.send(req).await?, "PATCH", &[202, 204]).await?;
+                .body(Body::Stream(body));
+            let sent = self.send(req).await;
+            // A mismatch cut the body short; that, not the failed request, is the news.
+            if let Err(e) = verdict.result() {
+                return Err(self.cancel_upload(endpoint, &location, scopes, e).await);
+            }
+            let resp = check(sent?, "PATCH", &[202, 204]).await?;
             (self.upload_location(endpoint, &location, &resp)?, None)
         };
         let mut put_url = finish_at;
@@ -350,27 +359,35 @@ impl Client {
                 .body(Body::Stream(body)),
             None => req.header(CONTENT_LENGTH, "0"),
         };
-        check(self.send(req).await?, "PUT", &[201, 204]).await?;
+        let sent = self.send(req).await;
+        if let Err(e) = verdict.result() {
+            return Err(self.cancel_upload(endpoint, &location, scopes, e).await);
+        }
+        check(sent?, "PUT", &[201, 204]).await?;
         Ok(())
     }
 
-    /// A streamed request body reading the blob from the store, reporting progress.
-    async fn file_body(
+    /// Cancels an upload session (`DELETE` of its location) that must not be finished, and
+    /// returns `why`. A registry that refuses only keeps an unfinished session, which it expires.
+    async fn cancel_upload(
         &self,
-        digest: &Digest,
-        reporter: Arc<dyn TransferReporter>,
-    ) -> Result<reqwest::Body> {
-        let path = self.store().blob_path(digest);
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| Error::io("open", &path, e))?;
-        let d = digest.clone();
-        let stream = ReaderStream::with_capacity(file, CHUNK).inspect(move |chunk| {
-            if let Ok(c) = chunk {
-                reporter.on_blob_progress(&d, c.len() as u64);
+        endpoint: &Endpoint,
+        location: &Url,
+        scopes: &[String],
+        why: Error,
+    ) -> Error {
+        let req = Request::new(Method::DELETE, location.clone(), endpoint, scopes.to_vec());
+        match self.send(req).await {
+            Ok(resp) if resp.status().is_success() || resp.status().as_u16() == 404 => {}
+            Ok(resp) => {
+                tracing::debug!(
+                    status = resp.status().as_u16(),
+                    "the registry did not cancel the upload session"
+                );
             }
-        });
-        Ok(reqwest::Body::wrap_stream(stream))
+            Err(e) => tracing::debug!("cannot cancel the upload session: {}", error_chain(&e)),
+        }
+        why
     }
 }
 

@@ -318,8 +318,19 @@ const MAX_RUNTIME_POOLS: usize = 8;
 #[derive(Debug)]
 pub(crate) struct HttpClients {
     settings: HttpSettings,
+    pools: Mutex<RuntimePools>,
+}
+
+#[derive(Debug)]
+struct RuntimePools {
     /// Newest last; the runtime is `None` outside any runtime (only building requests there).
-    per_runtime: Mutex<Vec<(Option<tokio::runtime::Id>, Arc<SchemeClients>)>>,
+    per_runtime: Vec<(Option<tokio::runtime::Id>, Arc<SchemeClients>)>,
+    /// The clients built with the [`Client`] (so that an HTTP stack that cannot start fails
+    /// there, not on the first request), kept for the first runtime that sends: they have no
+    /// connection yet, so they belong to no runtime.
+    unclaimed: Option<Arc<SchemeClients>>,
+    /// How many sets of clients were built, for tests.
+    built: usize,
 }
 
 /// One HTTP client per URL scheme. Loading the system's root certificates takes longer than a
@@ -348,10 +359,14 @@ impl SchemeClients {
 impl HttpClients {
     fn new(settings: HttpSettings) -> Result<Self> {
         // Fail at build time, not on the first request, when the HTTP stack cannot start.
-        SchemeClients::new(&settings)?;
+        let first = SchemeClients::new(&settings)?;
         Ok(Self {
             settings,
-            per_runtime: Mutex::new(Vec::new()),
+            pools: Mutex::new(RuntimePools {
+                per_runtime: Vec::new(),
+                unclaimed: Some(Arc::new(first)),
+                built: 1,
+            }),
         })
     }
 
@@ -373,17 +388,23 @@ impl HttpClients {
     fn scheme_clients(&self) -> Result<Arc<SchemeClients>> {
         let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
         let mut pools = self
-            .per_runtime
+            .pools
             .lock()
             .map_err(|_| Error::Config("the HTTP client table is poisoned".into()))?;
-        if let Some((_, clients)) = pools.iter().find(|(id, _)| *id == runtime) {
+        if let Some((_, clients)) = pools.per_runtime.iter().find(|(id, _)| *id == runtime) {
             return Ok(clients.clone());
         }
-        let clients = Arc::new(SchemeClients::new(&self.settings)?);
-        if pools.len() >= MAX_RUNTIME_POOLS {
-            pools.remove(0);
+        let clients = match pools.unclaimed.take() {
+            Some(clients) => clients,
+            None => {
+                pools.built += 1;
+                Arc::new(SchemeClients::new(&self.settings)?)
+            }
+        };
+        if pools.per_runtime.len() >= MAX_RUNTIME_POOLS {
+            pools.per_runtime.remove(0);
         }
-        pools.push((runtime, clients.clone()));
+        pools.per_runtime.push((runtime, clients.clone()));
         Ok(clients)
     }
 }
@@ -413,5 +434,44 @@ impl Endpoint {
         self.base
             .join(&format!("v2/{repository}/{rest}"))
             .map_err(|e| Error::Config(format!("cannot build a URL for `{repository}`: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built(http: &HttpClients) -> usize {
+        http.pools.lock().unwrap().built
+    }
+
+    /// The clients built to check that the HTTP stack starts serve the first runtime; only
+    /// another runtime gets clients of its own.
+    #[test]
+    fn the_clients_built_with_the_client_serve_the_first_runtime() {
+        let http = HttpClients::new(HttpSettings {
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_STALL_TIMEOUT,
+        })
+        .unwrap();
+        assert_eq!(built(&http), 1);
+        let url = Url::parse("http://127.0.0.1:5000/v2/").unwrap();
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+        };
+        runtime().block_on(async {
+            http.for_url(&url).unwrap();
+            http.for_url(&url).unwrap();
+        });
+        assert_eq!(
+            built(&http),
+            1,
+            "the first runtime adopts the clients built first"
+        );
+        runtime().block_on(async { http.for_url(&url).unwrap() });
+        assert_eq!(built(&http), 2, "another runtime gets its own");
     }
 }

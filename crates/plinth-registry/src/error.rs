@@ -117,6 +117,26 @@ pub enum Error {
         actual: Digest,
     },
 
+    /// A blob of an OCI layout did not hold what its name says. It was found while the blob was
+    /// sent; the end of its body was withheld and the upload session aborted, so the registry
+    /// committed nothing under that digest.
+    #[error(
+        "the OCI layout's blob `{}` is damaged: its name says `{expected}` ({expected_size} bytes) but its content is `{actual}` ({actual_size} bytes); nothing was committed under that digest. Write the layout again from a good copy",
+        path.display()
+    )]
+    LayoutBlobMismatch {
+        /// The blob's file.
+        path: PathBuf,
+        /// The digest its name (and the image's descriptor) says.
+        expected: Digest,
+        /// The size the image's descriptor says.
+        expected_size: u64,
+        /// The digest of the bytes read.
+        actual: Digest,
+        /// How many bytes were read.
+        actual_size: u64,
+    },
+
     /// A blob's body was longer than its descriptor's size: the download stopped there.
     #[error(
         "`{url}` sent more than the {size} bytes its descriptor declares for `{digest}`; stopped reading"

@@ -28,6 +28,9 @@
 //!   from the rest, and caches the result on disk for a TTL.
 //! - [`transfer`]: whole images between any [`ImageLocation`](plinth_oci::ImageLocation)
 //!   (registry, OCI layout, docker-archive) and the store: [`fetch_image`], [`deliver_image`].
+//!   [`copy_image`] from an OCI layout to a registry reads the layout in place
+//!   ([`Client::push_layout_image`]): each blob is hashed while it is sent, and one whose bytes
+//!   do not match its name is never committed ([`Error::LayoutBlobMismatch`]).
 //! - [`referrers`]: OCI 1.1 artifacts attached to an image ([`Client::attach`]) and found
 //!   again ([`Client::referrers`]) through the referrers API or the `sha256-<hex>` tag schema.
 //! - Progress goes to a [`TransferReporter`]; the CLI draws it.
@@ -60,6 +63,7 @@ mod http_error;
 mod manifests;
 mod pull;
 mod push;
+mod push_source;
 pub mod referrers;
 pub mod reporter;
 pub mod retry;

@@ -11,13 +11,16 @@ use tracing::Instrument as _;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::manifests::FetchedManifest;
 use crate::reporter::TransferReporter;
 use crate::sources::record_blob_source;
 
 impl Client {
     /// Pulls `reference` into the store and returns the digest of its root (the index when the
     /// image is multi-platform). With an index, only the manifests for `platforms` are pulled
-    /// (all of them when `platforms` is empty); the index itself is stored unchanged.
+    /// (all of them when `platforms` is empty); the index itself is stored unchanged. A
+    /// reference pinned to a digest the store holds is not asked for again; only what the
+    /// store lacks below it is fetched.
     pub async fn pull_image(
         &self,
         reference: &Reference,
@@ -36,7 +39,19 @@ impl Client {
         platforms: &[Platform],
         reporter: Arc<dyn TransferReporter>,
     ) -> Result<Digest> {
-        let root = self.get_manifest(reference).await?;
+        let root = match reference.digest() {
+            // Pinned, and stored by an earlier pull (verified then): no need to ask again. A
+            // build's second platform pulls its root this way, by the digest its tag gave.
+            Some(digest) if self.store().has_blob(digest) => {
+                let bytes = bytes::Bytes::from(self.store().read_blob(digest)?);
+                FetchedManifest {
+                    media_type: ManifestDocument::parse(&bytes, None)?.media_type(),
+                    bytes,
+                    digest: digest.clone(),
+                }
+            }
+            _ => self.get_manifest(reference).await?,
+        };
         let stored = self.store().write_blob(&root.bytes)?;
         debug_assert_eq!(stored, root.digest);
         reporter.on_manifest(&root.digest, &reference.to_string());

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _};
+use plinth_oci::layout::OciLayout;
 use plinth_oci::{Digest, ManifestDocument, MediaType, Reference};
 use tracing::Instrument as _;
 
@@ -22,6 +23,7 @@ use crate::auth::push_scope;
 use crate::client::{Client, Endpoint};
 use crate::error::{Error, Result};
 use crate::pull::manifest_blobs;
+use crate::push_source::PushSource;
 use crate::reporter::{BlobOutcome, TransferReporter};
 use crate::sources::{blob_sources, record_blob_source};
 
@@ -109,6 +111,8 @@ struct PushPlan {
 
 /// What every step of one push needs.
 struct PushContext<'a> {
+    /// Where the image's manifests and blobs are read.
+    source: PushSource<'a>,
     endpoint: &'a Endpoint,
     target: &'a Reference,
     /// The tag, or the digest when the target has none.
@@ -161,7 +165,31 @@ impl Client {
         reporter: Arc<dyn TransferReporter>,
     ) -> Result<PushReport> {
         let span = tracing::info_span!("push", image = %target, digest = %root);
-        self.push_image_inner(root, target, options, reporter)
+        self.push_image_inner(
+            PushSource::Store(self.store()),
+            root,
+            target,
+            options,
+            reporter,
+        )
+        .instrument(span)
+        .await
+    }
+
+    /// [`Client::push_image_with`] reading the image from an OCI layout in place instead of the
+    /// store (`plinth copy oci:DIR REF`): nothing is imported, and each blob is hashed while it
+    /// is sent. A blob whose bytes do not match its name never reaches the registry under that
+    /// name ([`Error::LayoutBlobMismatch`]); the tag is then not written.
+    pub async fn push_layout_image(
+        &self,
+        layout: &OciLayout,
+        root: &Digest,
+        target: &Reference,
+        options: &PushOptions,
+        reporter: Arc<dyn TransferReporter>,
+    ) -> Result<PushReport> {
+        let span = tracing::info_span!("push", image = %target, digest = %root, layout = %layout.dir().display());
+        self.push_image_inner(PushSource::Layout(layout), root, target, options, reporter)
             .instrument(span)
             .await
     }
@@ -189,12 +217,13 @@ impl Client {
 
     async fn push_image_inner(
         &self,
+        source: PushSource<'_>,
         root: &Digest,
         target: &Reference,
         options: &PushOptions,
         reporter: Arc<dyn TransferReporter>,
     ) -> Result<PushReport> {
-        let plan = self.plan_push(root)?;
+        let plan = Self::plan_push(source, root)?;
         let endpoint = self.endpoint(target.registry())?;
         // Where the root goes: the tag, or the digest when the target has no tag.
         let root_ref = match target.tag() {
@@ -202,6 +231,7 @@ impl Client {
             None => target.repository_only().with_digest(root.clone()),
         };
         let push = PushContext {
+            source,
             endpoint: &endpoint,
             target,
             root_ref: &root_ref,
@@ -276,16 +306,16 @@ impl Client {
         Ok(report)
     }
 
-    /// Reads the root and its children from the store: the manifests to push and every blob.
-    fn plan_push(&self, root: &Digest) -> Result<PushPlan> {
-        let root_bytes = self.read_manifest_from_store(root)?;
+    /// Reads the root and its children from `source`: the manifests to push and every blob.
+    fn plan_push(source: PushSource<'_>, root: &Digest) -> Result<PushPlan> {
+        let root_bytes = source.read_manifest(root)?;
         let mut children = Vec::new();
         let mut blobs = BTreeMap::new();
         match ManifestDocument::parse(&root_bytes, None)? {
             ManifestDocument::Image(m) => manifest_blobs(&m, &mut blobs),
             ManifestDocument::Index(index) => {
                 for child in &index.manifests {
-                    let bytes = self.read_manifest_from_store(&child.digest)?;
+                    let bytes = source.read_manifest(&child.digest)?;
                     match ManifestDocument::parse(&bytes, Some(&child.media_type))? {
                         ManifestDocument::Image(m) => manifest_blobs(&m, &mut blobs),
                         ManifestDocument::Index(_) => {
@@ -303,10 +333,8 @@ impl Client {
                 }
             }
         }
-        if let Some(digest) = blobs.keys().find(|d| !self.store().has_blob(d)) {
-            return Err(Error::MissingContent {
-                digest: digest.clone(),
-            });
+        for digest in blobs.keys() {
+            source.require_blob(digest)?;
         }
         Ok(PushPlan {
             root_bytes,
@@ -385,7 +413,7 @@ impl Client {
                     .upload_missing_blob(
                         push.endpoint,
                         repository,
-                        &blob.digest,
+                        (push.source, &blob.digest, blob.size),
                         blob.mount_from.as_deref(),
                         push.reporter.clone(),
                     )
@@ -491,14 +519,6 @@ impl Client {
                 expected: root.clone(),
                 actual: other.map_or_else(|| "nothing (404)".to_owned(), |i| i.digest.to_string()),
             }),
-        }
-    }
-
-    fn read_manifest_from_store(&self, digest: &Digest) -> Result<Vec<u8>> {
-        match self.store().read_blob(digest) {
-            Ok(b) => Ok(b),
-            Err(plinth_oci::Error::BlobNotFound(d)) => Err(Error::MissingContent { digest: d }),
-            Err(e) => Err(e.into()),
         }
     }
 }

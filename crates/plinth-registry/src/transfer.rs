@@ -15,7 +15,7 @@ use plinth_oci::docker_archive::{
     ExistingFile, ExportImage, ImportedImage, read_docker_archive, write_docker_archive_file,
 };
 use plinth_oci::image::resolve_manifest;
-use plinth_oci::layout::OciLayout;
+use plinth_oci::layout::{OciLayout, REF_NAME_ANNOTATION};
 use plinth_oci::{ArchiveImage, Descriptor, ImageLocation, Platform, Reference, Store};
 
 use crate::Client;
@@ -107,7 +107,8 @@ pub async fn fetch_image(
 /// Copies the image at `source` to `destination` (`plinth copy`, skopeo's `copy`): fetched
 /// into the client's store, narrowed to `options`' platform when one is set (a single manifest
 /// instead of the whole index), then delivered. The store's shared lock is held throughout, so a
-/// concurrent gc cannot drop blobs between the two.
+/// concurrent gc cannot drop blobs between the two. An OCI layout going to a registry skips the
+/// store: it is pushed from its own files ([`Client::push_layout_image`]).
 pub async fn copy_image(
     client: &Client,
     source: &ImageLocation,
@@ -125,6 +126,21 @@ pub async fn copy_image(
             source: Box::new(e),
         }
     };
+    if let (ImageLocation::OciLayout { dir, name }, ImageLocation::Registry(target)) =
+        (source, destination)
+    {
+        // Straight from the layout's files, each blob hashed while it is sent: importing it into
+        // the store first would hash every byte before the upload could start.
+        let layout = OciLayout::open(dir).map_err(|e| side("read", source)(e.into()))?;
+        let root = layout_root(&layout, name.as_deref(), options.platform.as_ref())
+            .map_err(side("read", source))?;
+        check_pinned_target(&root, target).map_err(side("write", destination))?;
+        return client
+            .push_layout_image(&layout, &root.digest, target, &options.push, reporter)
+            .await
+            .map(Delivered::Pushed)
+            .map_err(side("write", destination));
+    }
     let mut root = fetch_image(client, source, &platforms, reporter.clone())
         .await
         .map_err(side("read", source))?;
@@ -136,6 +152,20 @@ pub async fn copy_image(
     deliver_image(client, &root, destination, options, reporter)
         .await
         .map_err(side("write", destination))
+}
+
+/// The image `name` of a layout (its only one when `None`), narrowed to `platform` when set.
+fn layout_root(
+    layout: &OciLayout,
+    name: Option<&str>,
+    platform: Option<&Platform>,
+) -> Result<Descriptor> {
+    let mut root = layout.find(name)?;
+    root.annotations.remove(REF_NAME_ANNOTATION);
+    if let Some(platform) = platform {
+        root = resolve_manifest(layout, &root, Some(platform))?.0;
+    }
+    Ok(root)
 }
 
 /// Imports an OCI layout or docker-archive image into `store` (no network, no runtime needed);
@@ -293,15 +323,19 @@ pub async fn push_to_registry(
     options: &PushOptions,
     reporter: Arc<dyn TransferReporter>,
 ) -> Result<PushReport> {
-    if let Some(pinned) = target.digest()
-        && pinned != &root.digest
-    {
-        return Err(Error::PinnedTargetDiffers {
-            target: target.to_string(),
-            image: root.digest.clone(),
-        });
-    }
+    check_pinned_target(root, target)?;
     client
         .push_image_with(&root.digest, target, options, reporter)
         .await
+}
+
+/// Refuses a target pinned to another digest (`REPO:TAG@sha256:…` that is not `root`).
+fn check_pinned_target(root: &Descriptor, target: &Reference) -> Result<()> {
+    match target.digest() {
+        Some(pinned) if pinned != &root.digest => Err(Error::PinnedTargetDiffers {
+            target: target.to_string(),
+            image: root.digest.clone(),
+        }),
+        _ => Ok(()),
+    }
 }

@@ -160,7 +160,13 @@ pub(crate) fn attachments_of(
             base_name: built.root_image.clone(),
         },
     )
-    .with_source_date_epoch(source_date_epoch);
+    .with_source_date_epoch(source_date_epoch)
+    .with_substitutions(built.substitutions.iter().map(|s| {
+        (
+            s.original.address().to_owned(),
+            s.replacement.address().to_owned(),
+        )
+    }));
     let mut all = Vec::new();
     for build in &built.builds {
         let recipe = RecipeParameters::Family {

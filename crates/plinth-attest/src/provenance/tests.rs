@@ -79,7 +79,11 @@ fn provenance_names_the_recipe_every_input_with_its_digest_and_the_builder() {
             base_name: None,
         },
     )
-    .with_source_date_epoch(Some(1_783_843_200));
+    .with_source_date_epoch(Some(1_783_843_200))
+    .with_substitutions([(
+        "plinth/debian:bookworm".to_owned(),
+        "127.0.0.1:5000/standin/debian:bookworm".to_owned(),
+    )]);
     let context = ProvenanceContext {
         recipe: &recipe,
         engine: "embedded",

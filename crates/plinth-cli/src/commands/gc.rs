@@ -1,7 +1,12 @@
-//! `plinth gc`: remove blobs that no image in the local store refers to.
+//! `plinth gc`: remove blobs that no image in the local store refers to, and the roots plinth
+//! loaded into docker builders for BuildKit builds that the store no longer keeps.
+
+use std::collections::BTreeSet;
 
 use clap::Args;
+use plinth_buildkit::{DockerCli, LoadedRootsGc, gc_loaded_roots, has_loaded_roots};
 use plinth_oci::store::GcOptions;
+use plinth_oci::{Digest, Store};
 
 use crate::ExitStatus;
 use crate::cli::GlobalArgs;
@@ -40,6 +45,7 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
     options.verify = args.verify;
     let engine_report = engine.gc(&options)?;
     let report = &engine_report.store;
+    let roots = builder_roots(engine.store(), &report.removed, args.dry_run)?;
     if args.json {
         printer.result(serde_json::to_string_pretty(&serde_json::json!({
             "dry_run": args.dry_run,
@@ -55,6 +61,9 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
             "snapshots_removed": engine_report.snapshots_removed.len(),
             "cache_entries_removed": engine_report.cache_entries_removed,
             "engine_bytes_freed": engine_report.bytes_freed,
+            "builder_roots_removed": roots.removed,
+            "builder_roots_kept": roots.kept,
+            "builder_roots_left": roots.left,
         }))?);
     } else {
         let verb = if args.dry_run {
@@ -94,6 +103,46 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
             engine_report.bytes_freed,
             engine_report.snapshots_kept
         ));
+        if !roots.removed.is_empty() || !roots.left.is_empty() {
+            printer.result(format!(
+                "{verb} {} roots plinth loaded into docker builders{}; kept {} the store still keeps",
+                roots.removed.len(),
+                roots
+                    .removed
+                    .iter()
+                    .map(|r| format!("\n  {r}"))
+                    .collect::<String>(),
+                roots.kept
+            ));
+        }
+        for left in &roots.left {
+            printer.warn(format!("left a root in its builder: {left}"));
+        }
     }
     Ok(ExitStatus::Success)
+}
+
+/// The roots plinth loaded into docker builders whose config the store no longer keeps (after
+/// this gc, or what the dry run would remove) go too. Nothing is asked of docker when plinth
+/// never loaded a root.
+fn builder_roots(
+    store: &Store,
+    removed: &[Digest],
+    dry_run: bool,
+) -> anyhow::Result<LoadedRootsGc> {
+    if !has_loaded_roots(store) {
+        return Ok(LoadedRootsGc::default());
+    }
+    let docker = match DockerCli::detect() {
+        Ok(docker) => docker,
+        Err(e) => {
+            return Ok(LoadedRootsGc {
+                left: vec![format!("every root loaded into a docker builder ({e})")],
+                ..LoadedRootsGc::default()
+            });
+        }
+    };
+    let removed: BTreeSet<&Digest> = removed.iter().collect();
+    let gone = |config: &Digest| removed.contains(config) || !store.has_blob(config);
+    Ok(gc_loaded_roots(store, &docker, &gone, dry_run)?)
 }

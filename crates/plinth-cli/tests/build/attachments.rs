@@ -6,7 +6,7 @@
 use plinth_oci::{Store, store::GcOptions};
 use plinth_test::{External, LocalRegistry, TestContext, output, require_external, stderr_of};
 
-use crate::{build_amd64, busybox_layout, stdout_ok, write_dockerfile};
+use crate::{busybox_layout, stdout_ok, write_dockerfile};
 
 /// (name, version) of every SPDX package but the image itself.
 fn spdx_packages(doc: &serde_json::Value) -> Vec<(String, String)> {
@@ -46,8 +46,10 @@ fn push_checked_image(ctx: &TestContext, registry: &LocalRegistry) -> (String, S
     let image = registry.image(&format!("attach/build-{}:1", std::process::id()));
     let digest = stdout_ok(
         ctx,
-        build_amd64(ctx, &dockerfile)
-            .args(["--tag", &image, "--push", "--cst"])
+        ctx.build_push(&image)
+            .arg("-f")
+            .arg(&dockerfile)
+            .arg("--cst")
             .arg(&cst),
     );
     (image, digest.trim().to_owned())

@@ -13,7 +13,7 @@ use plinth_test::{External, FaultProxy, LocalRegistry, TestContext, output, requ
 use super::{build_for, run_amd64_args, stdout_ok, write_dockerfile};
 
 /// Removes the roots a test loaded into dockerd (they are named by config digest).
-struct LoadedRoots(Vec<String>);
+pub(super) struct LoadedRoots(pub(super) Vec<String>);
 
 impl Drop for LoadedRoots {
     fn drop(&mut self) {
@@ -23,7 +23,7 @@ impl Drop for LoadedRoots {
     }
 }
 
-fn docker_image_id(name: &str) -> Option<String> {
+pub(super) fn docker_image_id(name: &str) -> Option<String> {
     let out = Command::new("docker")
         .args(["image", "inspect", "--format", "{{.Id}}", name])
         .output()
@@ -92,10 +92,10 @@ fn buildkit_builds_fetch_each_root_blob_once_and_the_daemon_pulls_nothing() {
         blob_gets, expected,
         "every blob of both platforms fetched exactly once: {requests:#?}"
     );
-    let manifest_gets = proxy.count(RequestKind::GetManifest);
-    assert!(
-        manifest_gets <= 2 * (1 + image.platforms().len()),
-        "the tag and each platform manifest, at most once for the read and once for the build: {requests:#?}"
+    assert_eq!(
+        manifest_gets(&proxy),
+        expected_manifest_gets(&image, 1),
+        "the tag once (read by the Dockerfile reader, reused by the build), each platform manifest once: {requests:#?}"
     );
     for p in image.platforms() {
         assert_eq!(
@@ -115,7 +115,7 @@ fn buildkit_builds_fetch_each_root_blob_once_and_the_daemon_pulls_nothing() {
         "the base's PATH was extended: {run:?}"
     );
 
-    // Warm: the store has the root, the daemon has it loaded; only the tag is looked up.
+    // Warm: the store has the root, the daemon has it loaded; only the tag is looked up, once.
     proxy.clear_requests();
     stdout_ok(&ctx, &mut build("bk-roots/warm"));
     assert_eq!(
@@ -124,6 +124,37 @@ fn buildkit_builds_fetch_each_root_blob_once_and_the_daemon_pulls_nothing() {
         "nothing downloaded again: {:#?}",
         proxy.requests()
     );
+    assert_eq!(
+        manifest_gets(&proxy),
+        expected_manifest_gets(&image, 0),
+        "{:#?}",
+        proxy.requests()
+    );
+}
+
+/// How often each manifest path was fetched.
+fn manifest_gets(proxy: &FaultProxy) -> BTreeMap<String, usize> {
+    let mut gets = BTreeMap::new();
+    for r in proxy.requests() {
+        if r.kind == RequestKind::GetManifest {
+            *gets.entry(r.path).or_default() += 1;
+        }
+    }
+    gets
+}
+
+/// The tag of `bk-roots/image:1` fetched once, and each platform manifest `per_platform` times.
+fn expected_manifest_gets(image: &BusyboxImage, per_platform: usize) -> BTreeMap<String, usize> {
+    let mut gets = BTreeMap::from([("/v2/bk-roots/image/manifests/1".to_owned(), 1)]);
+    if per_platform > 0 {
+        for p in image.platforms() {
+            gets.insert(
+                format!("/v2/bk-roots/image/manifests/{}", p.manifest.digest),
+                per_platform,
+            );
+        }
+    }
+    gets
 }
 
 /// A root no registry serves (an OCI layout on this machine) builds with BuildKit on both

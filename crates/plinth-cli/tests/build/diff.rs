@@ -31,10 +31,7 @@ fn diff_names_the_changed_file_and_the_upgraded_package() {
     std::fs::write(&motd, "welcome\n").unwrap();
     std::fs::write(&status_file, status("1.7.4.3-1")).unwrap();
     let old = registry.image(&format!("diff/base-{}:1", std::process::id()));
-    stdout_ok(
-        &ctx,
-        build_amd64(&ctx, &dockerfile).args(["--tag", &old, "--push"]),
-    );
+    stdout_ok(&ctx, ctx.build_push(&old).arg("-f").arg(&dockerfile));
     std::fs::write(&motd, "welcome, again\n").unwrap();
     std::fs::write(&status_file, status("1.7.4.4-2")).unwrap();
     let layout = ctx.temp_dir().join("new");

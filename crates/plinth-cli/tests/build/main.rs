@@ -1,6 +1,7 @@
 //! `plinth build`, `run` and `dockerfile` on a busybox root, with the real sandbox.
 
 mod attachments;
+mod buildkit_gc;
 mod buildkit_roots;
 mod cold_pulls;
 mod diff;

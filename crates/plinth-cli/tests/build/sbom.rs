@@ -135,10 +135,7 @@ fn python_distributions_in_a_pushed_image_are_listed_from_the_registry() {
         ),
     );
     let image = registry.image(&format!("sbom/python-{}:1", std::process::id()));
-    stdout_ok(
-        &ctx,
-        build_amd64(&ctx, &dockerfile).args(["--tag", &image, "--push"]),
-    );
+    stdout_ok(&ctx, ctx.build_push(&image).arg("-f").arg(&dockerfile));
     // A fresh store: the image comes from the registry.
     let fresh = TestContext::new();
     let spdx = json(&stdout_ok(

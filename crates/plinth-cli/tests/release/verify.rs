@@ -1,6 +1,7 @@
 //! `plinth verify --rebuild`: a file family version is published, then rebuilt from its
 //! recorded recipe in an empty store and compared with the registry: every digest matches
-//! (found through the provenance of a plain reference), then, after the recorded `motd` the
+//! (found through the provenance of a plain reference); without the stand-in root the build
+//! used (recorded in its provenance) the rebuild is refused; after the recorded `motd` the
 //! recipe copies changed, the rebuild names `/etc/motd` and exits 1.
 
 use crate::fixture::Catalog;
@@ -38,6 +39,35 @@ fn verify_rebuild_matches_then_names_the_changed_input_file() {
     assert!(stdout.contains("[linux/arm64] same"), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Rebuilding team/base 1.0.0"),
+        "{}",
+        text(&out)
+    );
+
+    // The build replaced its Debian root with a stand-in, and its provenance says so: without
+    // the same `--substitute-image` the rebuild is refused before anything builds.
+    let mut without_stand_in = c.ctx.plinth();
+    without_stand_in
+        .current_dir(c.catalog_dir())
+        .args([
+            "--registry",
+            &c.registry.host(),
+            "--namespace",
+            &c.namespace,
+        ])
+        .args(["--registry-mirror", &c.registry.host()])
+        .args(["verify", "--rebuild", &published]);
+    let out = c.run(&mut without_stand_in);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "--substitute-image plinth/debian:bookworm={}",
+            c.root
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("Rebuilding"),
         "{}",
         text(&out)
     );

@@ -1,5 +1,6 @@
 //! `ADD` of a local archive on the embedded engine: zstd (which Debian's BuildKit cannot extract,
-//! so the equivalence suite covers gzip and plain tars) and archives that try to escape.
+//! so the equivalence suite covers gzip and plain tars), plain tars read in place, and archives
+//! that try to escape.
 
 use std::os::unix::fs::MetadataExt;
 
@@ -80,6 +81,105 @@ fn zstd_archives_extract_and_escaping_ones_are_refused() {
     let message = error_chain(&err);
     assert!(
         message.contains("leads outside the destination"),
+        "{message}"
+    );
+}
+
+/// A plain tar's files are read where they lie in it: what comes out must be the bytes of each
+/// entry whatever headers precede it (GNU long names, PAX records), a hard link gets its
+/// target's bytes, a later entry for a path replaces the earlier one, and a file bigger than any
+/// buffer comes through whole.
+#[test]
+fn plain_tars_are_read_in_place_entry_by_entry() {
+    if !require_root() {
+        return;
+    }
+    let t = TestEngine::new(None);
+    let ctx = tempfile::tempdir().unwrap();
+    let long_dir = "d".repeat(120);
+    let long_path = format!("{long_dir}/{}", "f".repeat(130));
+    let big: Vec<u8> = (0..3_000_001u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut builder = tar::Builder::new(Vec::new());
+    let file = |len: usize, mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(len as u64);
+        h.set_mode(mode);
+        h
+    };
+    builder
+        .append_data(&mut file(5, 0o644), "first.txt", &b"old!\n"[..])
+        .unwrap();
+    builder
+        .append_data(&mut file(big.len(), 0o600), "big.bin", &big[..])
+        .unwrap();
+    builder
+        .append_data(&mut file(7, 0o640), &long_path, &b"long 1\n"[..])
+        .unwrap();
+    builder
+        .append_pax_extensions([("comment", &b"a PAX record before the entry"[..])])
+        .unwrap();
+    builder
+        .append_data(&mut file(4, 0o644), "pax.txt", &b"pax\n"[..])
+        .unwrap();
+    let mut link = tar::Header::new_gnu();
+    link.set_entry_type(tar::EntryType::Link);
+    link.set_size(0);
+    link.set_mode(0o644);
+    builder
+        .append_link(&mut link, "hard-to-big", "big.bin")
+        .unwrap();
+    builder
+        .append_data(&mut file(4, 0o644), "first.txt", &b"new\n"[..])
+        .unwrap();
+    let tar = builder.into_inner().unwrap();
+    std::fs::write(ctx.path().join("in-place.tar"), &tar).unwrap();
+    // The same archive cut inside `big.bin`'s bytes.
+    std::fs::write(ctx.path().join("cut.tar"), &tar[..2_000_000]).unwrap();
+
+    let options = ReaderOptions::new(ctx.path());
+    let build_options = BuildOptions::new(vec![Platform::linux_amd64()]);
+    let text = format!("FROM {}\nADD in-place.tar /p/\n", busybox_layout());
+    let built = ok(t.engine.build(
+        &parse_dockerfile_with(&text, &options).unwrap(),
+        &build_options,
+    ));
+    let out = unpack_image(
+        &t.store,
+        &built.root,
+        &Platform::linux_amd64(),
+        &t.path("out"),
+    );
+    assert_eq!(std::fs::read(out.join("p/big.bin")).unwrap(), big);
+    assert_eq!(std::fs::read(out.join("p/hard-to-big")).unwrap(), big);
+    assert_eq!(
+        std::fs::read_to_string(out.join("p").join(&long_path)).unwrap(),
+        "long 1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("p/pax.txt")).unwrap(),
+        "pax\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("p/first.txt")).unwrap(),
+        "new\n"
+    );
+    let meta = std::fs::symlink_metadata(out.join("p/big.bin")).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o600);
+
+    let text = format!("FROM {}\nADD cut.tar /c/\n", busybox_layout());
+    let err = t
+        .engine
+        .build(
+            &parse_dockerfile_with(&text, &options).unwrap(),
+            &build_options,
+        )
+        .unwrap_err();
+    let message = error_chain(&err);
+    assert!(
+        message.contains("cut.tar") && message.contains("shorter than its entries say"),
         "{message}"
     );
 }

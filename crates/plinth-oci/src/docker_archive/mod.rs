@@ -46,11 +46,8 @@ struct ArchiveManifestEntry {
     layers: Vec<String>,
 }
 
-/// Deterministic gzip: fixed level, no mtime, OS byte 255 (as Go and Docker write it), the same
-/// settings the layer writer uses.
-fn gzip_encoder<W: std::io::Write>(out: W) -> flate2::write::GzEncoder<W> {
-    flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(out, flate2::Compression::new(6))
+/// Deterministic gzip, the layer writer's: a layer read from an archive gets the bytes the same
+/// tar written by plinth gets.
+fn gzip_encoder<W: std::io::Write>(out: W) -> std::io::Result<crate::layer::LayerGzip<W>> {
+    crate::layer::LayerGzip::new(out)
 }

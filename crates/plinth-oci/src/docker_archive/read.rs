@@ -203,7 +203,8 @@ impl Archive {
                 Some(info.diff_id)
             }
             None => {
-                let mut gz = gzip_encoder(&mut writer);
+                let mut gz = gzip_encoder(&mut writer)
+                    .map_err(|e| Error::io("compress layer into", store.root().join("tmp"), e))?;
                 io::copy(&mut hashing, &mut gz)
                     .map_err(|e| self.invalid(format!("cannot read layer `{name}`: {e}")))?;
                 gz.finish()

@@ -3,9 +3,11 @@
 //! # Writing
 //!
 //! A layer is written in one streaming pass: the tar goes through a sha256 (the `diff_id`), the
-//! compressor (gzip at a fixed level with a zeroed header time, zstd at a fixed level, or none)
-//! and a second sha256 (the blob digest) into any [`Write`] — usually a
-//! [`BlobWriter`](crate::store::BlobWriter). The result is a [`LayerInfo`].
+//! compressor (gzip at a fixed level with a zeroed header time, stored blocks for pieces that
+//! are already compressed or random, see `gzip.rs`; zstd at a fixed level; or none) and a
+//! second sha256 (the blob digest) into any [`Write`] — usually a
+//! [`BlobWriter`](crate::store::BlobWriter), which then does not hash the same bytes again
+//! ([`store_layer_writer`], [`LayerWriter::commit`]). The result is a [`LayerInfo`].
 //!
 //! The tar is byte-for-byte reproducible: headers are built by hand (POSIX ustar plus PAX
 //! extended headers for long names, long link targets, big numbers and xattrs; never GNU long
@@ -48,6 +50,7 @@
 mod apply;
 mod dir_source;
 mod entry;
+mod gzip;
 mod restamp;
 mod safe_fs;
 mod scan;
@@ -61,15 +64,17 @@ use std::path::Path;
 
 pub use crate::compression::Compression;
 pub use entry::{EntryMeta, LayerEntry, LayerEntryKind, OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
+pub use gzip::GZIP_LEVEL;
+pub(crate) use gzip::LayerGzip;
 pub use restamp::restamp_layer;
 pub use scan::{ScannedEntry, ScannedKind, scan_layer};
 pub use unpack::{
     DEFAULT_MAX_ENTRY_SIZE, UnpackOptions, UnpackSummary, WhiteoutMode, unpack_layer,
 };
-pub use writer::{GZIP_LEVEL, LayerInfo, LayerWriter, WriteOptions, ZSTD_LEVEL};
+pub use writer::{LayerInfo, LayerWriter, WriteOptions, ZSTD_LEVEL};
 
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{BlobWriter, Store};
 
 /// The environment variable of the reproducible-builds convention. The library never reads it;
 /// the CLI does and passes the value through [`WriteOptions::with_source_date_epoch`].
@@ -136,26 +141,53 @@ pub fn write_entries_layer<W: Write>(
     writer.finish()
 }
 
-/// [`write_dir_layer`] into the store; the blob is verified and committed.
+/// [`write_dir_layer`] into the store; the blob is committed under the digest the layer writer
+/// computed.
 pub fn store_dir_layer(store: &Store, root: &Path, options: &WriteOptions) -> Result<LayerInfo> {
-    commit(write_dir_layer(root, store.blob_writer()?, options)?)
+    commit(write_dir_layer(root, layer_blob(store)?, options)?)
 }
 
-/// [`write_upper_layer`] into the store; the blob is verified and committed.
+/// [`write_upper_layer`] into the store; the blob is committed under the digest the layer
+/// writer computed.
 pub fn store_upper_layer(store: &Store, upper: &Path, options: &WriteOptions) -> Result<LayerInfo> {
-    commit(write_upper_layer(upper, store.blob_writer()?, options)?)
+    commit(write_upper_layer(upper, layer_blob(store)?, options)?)
 }
 
-/// [`write_entries_layer`] into the store; the blob is verified and committed.
+/// [`write_entries_layer`] into the store; the blob is committed under the digest the layer
+/// writer computed.
 pub fn store_entries_layer(
     store: &Store,
     entries: &[LayerEntry],
     options: &WriteOptions,
 ) -> Result<LayerInfo> {
-    commit(write_entries_layer(entries, store.blob_writer()?, options)?)
+    commit(write_entries_layer(entries, layer_blob(store)?, options)?)
 }
 
-fn commit((blob, info): (crate::store::BlobWriter, LayerInfo)) -> Result<LayerInfo> {
+/// A [`LayerWriter`] streaming into a new blob of `store`, for layers written entry by entry;
+/// [`LayerWriter::commit`] stores it.
+pub fn store_layer_writer(
+    store: &Store,
+    options: &WriteOptions,
+) -> Result<LayerWriter<BlobWriter>> {
+    LayerWriter::new(layer_blob(store)?, options)
+}
+
+impl LayerWriter<BlobWriter> {
+    /// Finishes the layer and commits its blob into the store (verified, when the blob writer
+    /// hashes by itself: one from [`Store::blob_writer`]).
+    pub fn commit(self) -> Result<LayerInfo> {
+        commit(self.finish()?)
+    }
+}
+
+/// A blob writer that leaves hashing to the layer writer around it: the layer writer's own
+/// sha256 of the compressed stream sees exactly the bytes the blob receives, so a second one
+/// would only cost a pass over them.
+fn layer_blob(store: &Store) -> Result<BlobWriter> {
+    BlobWriter::hashed_by_caller(store.clone())
+}
+
+fn commit((blob, info): (BlobWriter, LayerInfo)) -> Result<LayerInfo> {
     let (digest, size) = blob.commit(Some(&info.digest))?;
     debug_assert_eq!(size, info.size);
     tracing::debug!(%digest, size, diff_id = %info.diff_id, "layer stored");

@@ -12,6 +12,7 @@
 use std::io::{self, Read, Write};
 
 use super::entry::{EntryMeta, check_relative_path};
+use super::scan::normalize;
 use super::tar_format::TarKind;
 use super::tar_reader::{RawEntry, TarReader};
 use super::{DEFAULT_MAX_ENTRY_SIZE, LayerInfo, LayerWriter, WriteOptions};
@@ -68,19 +69,13 @@ pub fn restamp_layer<R: Read, W: Write>(
 /// The entry's path, normalised as plinth writes paths; `None` for the root directory.
 fn entry_path(raw: &RawEntry) -> Result<Option<String>> {
     let path = utf8(&raw.path, raw, "path")?;
-    let mut trimmed = path;
-    loop {
-        let before = trimmed;
-        trimmed = trimmed.trim_start_matches("./").trim_start_matches('/');
-        if trimmed == before {
-            break;
-        }
-    }
-    let trimmed = trimmed.trim_end_matches('/');
-    if trimmed.is_empty() || trimmed == "." {
+    let normalized = normalize(path);
+    if normalized.is_empty() {
         return Ok(None);
     }
-    Ok(Some(check_relative_path(path, trimmed, "path")?.to_owned()))
+    Ok(Some(
+        check_relative_path(path, &normalized, "path")?.to_owned(),
+    ))
 }
 
 fn kind_of(raw: &RawEntry) -> Result<TarKind> {

@@ -118,7 +118,7 @@ pub fn scan_layer<R: Read>(
 }
 
 /// `./usr/lib/` → `usr/lib`; `/` and `.` → `""`.
-fn normalize(path: &str) -> String {
+pub(crate) fn normalize(path: &str) -> String {
     let mut p = path;
     loop {
         let before = p;

@@ -2,20 +2,18 @@
 
 use std::io::{self, Read, Write};
 
-use flate2::GzBuilder;
-
 use super::Compression;
 use super::entry::{EntryMeta, LayerEntry, LayerEntryKind, check_relative_path};
+use super::gzip::LayerGzip;
 use super::tar_format::{BLOCK, TarHeader, TarKind, encode_header, pad_to_block};
 use crate::digest::{Digest, DigestWriter};
 use crate::error::{Error, Result};
 
-/// The gzip level: fixed so the same tar always compresses to the same bytes.
-pub const GZIP_LEVEL: u32 = 6;
 /// The zstd level: fixed for the same reason (and zstd runs single-threaded here).
 pub const ZSTD_LEVEL: i32 = 3;
-/// The gzip header's OS byte: 255 ("unknown"), as Go and Docker write it.
-const GZIP_OS_UNKNOWN: u8 = 255;
+
+/// How many bytes of a file go from its reader to the sink at a time.
+const COPY_BUFFER: usize = 256 * 1024;
 
 /// What a written layer is known by.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -94,7 +92,7 @@ impl WriteOptions {
 
 enum Encoder<W: Write> {
     Plain(W),
-    Gzip(flate2::write::GzEncoder<W>),
+    Gzip(LayerGzip<W>),
     Zstd(zstd::stream::write::Encoder<'static, W>),
 }
 
@@ -102,12 +100,7 @@ impl<W: Write> Encoder<W> {
     fn new(out: W, compression: Compression) -> io::Result<Self> {
         Ok(match compression {
             Compression::None => Self::Plain(out),
-            Compression::Gzip => Self::Gzip(
-                GzBuilder::new()
-                    .mtime(0)
-                    .operating_system(GZIP_OS_UNKNOWN)
-                    .write(out, flate2::Compression::new(GZIP_LEVEL)),
-            ),
+            Compression::Gzip => Self::Gzip(LayerGzip::new(out)?),
             Compression::Zstd => Self::Zstd(zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?),
         })
     }
@@ -161,6 +154,9 @@ pub struct LayerWriter<W: Write> {
     compression: Compression,
     source_date_epoch: Option<u64>,
     header: Vec<u8>,
+    /// File bytes on their way from a reader to the sink: big reads mean few system calls and
+    /// whole pieces for the gzip encoder to judge without copying them first.
+    copy_buffer: Vec<u8>,
 }
 
 impl<W: Write> std::fmt::Debug for LayerWriter<W> {
@@ -183,6 +179,7 @@ impl<W: Write> LayerWriter<W> {
             compression: options.compression,
             source_date_epoch: options.source_date_epoch,
             header: Vec::with_capacity(4 * BLOCK),
+            copy_buffer: Vec::new(),
         })
     }
 
@@ -285,12 +282,7 @@ impl<W: Write> LayerWriter<W> {
         self.header.clear();
         encode_header(header, &mut self.header);
         self.sink.write_all(&self.header).map_err(write_error)?;
-        let copied =
-            io::copy(&mut data.take(header.size), &mut self.sink).map_err(|e| Error::Io {
-                action: "read the contents of",
-                path: String::from_utf8_lossy(&header.path).into_owned().into(),
-                source: e,
-            })?;
+        let copied = self.copy_contents(data, header)?;
         if copied != header.size {
             return Err(Error::Layer(format!(
                 "`{}` has {copied} bytes but {} were expected: it changed while the layer was written",
@@ -302,6 +294,35 @@ impl<W: Write> LayerWriter<W> {
         pad_to_block(&mut self.header, header.size);
         self.sink.write_all(&self.header).map_err(write_error)?;
         Ok(())
+    }
+
+    /// Copies at most `header.size` bytes of `data` into the sink; returns how many there were.
+    fn copy_contents(&mut self, data: &mut dyn Read, header: &TarHeader) -> Result<u64> {
+        if self.copy_buffer.is_empty() && header.size > 0 {
+            self.copy_buffer = vec![0; COPY_BUFFER];
+        }
+        let mut copied = 0u64;
+        while copied < header.size {
+            let want = usize::try_from(header.size - copied)
+                .map_or(COPY_BUFFER, |left| left.min(COPY_BUFFER));
+            let n = match data.read(&mut self.copy_buffer[..want]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::Io {
+                        action: "read the contents of",
+                        path: String::from_utf8_lossy(&header.path).into_owned().into(),
+                        source: e,
+                    });
+                }
+            };
+            self.sink
+                .write_all(&self.copy_buffer[..n])
+                .map_err(write_error)?;
+            copied += n as u64;
+        }
+        Ok(copied)
     }
 
     /// Writes the end-of-archive marker, finishes compression and returns the sink with the

@@ -6,6 +6,7 @@ mod cold_pulls;
 mod error_sentences;
 mod faults;
 mod hostile;
+mod layout_push;
 mod mini_http;
 mod protocol;
 mod push_pull;

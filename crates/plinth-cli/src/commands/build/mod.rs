@@ -338,7 +338,13 @@ fn attachments_of(
         parse_labels(&args.labels)?,
         annotations,
     )
-    .with_source_date_epoch(Some(crate::settings::build_epoch()?));
+    .with_source_date_epoch(Some(crate::settings::build_epoch()?))
+    .with_substitutions(recipes.substitutions().iter().map(|s| {
+        (
+            s.original.address().to_owned(),
+            s.replacement.address().to_owned(),
+        )
+    }));
     // The attachments name the image by the reference it is pushed as (the SBOM's purl is
     // `pkg:oci/<last path segment>`), as `plinth sbom --generate REF` names it.
     let image_name = match args.tag.first() {

@@ -66,6 +66,7 @@ pub(super) fn run(
         .next()
         .map(|r| r.build.clone())
         .unwrap_or_default();
+    super::refuse_other_substitutions(&build, global)?;
     let mut differences: BTreeSet<String> = super::epoch_difference(&build)?.into_iter().collect();
     for (platform, container) in recipes.recipes() {
         let given = recipe.provenance_parameters(container, &args.build_args)?;

@@ -83,6 +83,12 @@ pub fn run(
     let (_temp, store, client) = empty_rebuild_store(global)?;
     let (repository, version, published, recorded) =
         recipe_of(&args.image, global, catalog, &client)?;
+    if let Some(recorded) = &recorded {
+        refuse_other_substitutions(recorded, global)?;
+        if let Some(difference) = epoch_difference(recorded)? {
+            printer.warn(difference);
+        }
+    }
     printer.status(format!(
         "Rebuilding {repository} {version} in an empty store to compare with {published}."
     ));
@@ -96,14 +102,6 @@ pub fn run(
     )?;
     let releaser = with_executor(global, releaser, &args.engine)?;
     let family = releaser.family(&repository)?;
-    if let Some(difference) = recorded
-        .as_ref()
-        .map(epoch_difference)
-        .transpose()?
-        .flatten()
-    {
-        printer.warn(difference);
-    }
     // The labels and annotations its provenance recorded, when it records them (a version
     // `plinth build REPOSITORY:VERSION --push` made has labels and its own annotations).
     let rebuilt = match recorded.filter(|r| !r.annotations.is_empty()) {
@@ -197,6 +195,34 @@ fn epoch_difference(recorded: &BuildParameters) -> anyhow::Result<Option<String>
         )),
         _ => None,
     })
+}
+
+/// Refuses to rebuild without the stand-ins the build used (`--substitute-image`): the rebuild
+/// would start from other images, or from ones this machine cannot reach.
+fn refuse_other_substitutions(
+    recorded: &BuildParameters,
+    global: &GlobalArgs,
+) -> anyhow::Result<()> {
+    let rules = crate::recipe_arg::image_substitutions(global)?;
+    let missing: Vec<String> = recorded
+        .substitutions
+        .iter()
+        .filter(|(original, replacement)| {
+            plinth_recipe::ImageSource::parse(original).map_or(true, |source| {
+                rules
+                    .replacement_for(&source)
+                    .is_none_or(|r| r.address() != replacement.as_str())
+            })
+        })
+        .map(|(original, replacement)| format!("--substitute-image {original}={replacement}"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(crate::exit_status::usage_error(format!(
+        "the build replaced images with stand-ins that this rebuild would not use; give the same rules to rebuild it alike: `{}`",
+        missing.join(" ")
+    )))
 }
 
 /// With `--platform`, that platform's digests; else the root's and every platform's.
