@@ -375,3 +375,42 @@ fn unpacking_without_ownership_keeps_modes_and_contents() {
         0o555
     );
 }
+
+/// A layer whose tar mixes pieces deflate cannot shrink (random bytes, stored) with ones it can
+/// (text, deflated) is one gzip stream another implementation reads: GNU gzip gives back the
+/// exact tar (its sha256 is the diff_id), and the random part costs only block headers.
+#[test]
+fn gzip_streams_mixing_stored_and_deflated_pieces_are_read_by_gnu_gzip() {
+    let src = tempfile::tempdir().unwrap();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let noise: Vec<u8> = (0..700_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect();
+    let text: String = (0..60_000).map(|i| format!("line {i}\n")).collect();
+    fs::write(src.path().join("a-text.txt"), &text).unwrap();
+    fs::write(src.path().join("b-noise.bin"), &noise).unwrap();
+    fs::write(src.path().join("c-text.txt"), &text).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let gz = work.path().join("layer.gz");
+    let (file, info) = write_dir_layer(
+        src.path(),
+        File::create(&gz).unwrap(),
+        &options(Compression::Gzip),
+    )
+    .unwrap();
+    file.sync_all().unwrap();
+    let out = Command::new("gzip").arg("-dc").arg(&gz).output().unwrap();
+    assert!(out.status.success(), "gzip -dc failed: {out:?}");
+    assert_eq!(plinth_oci::Digest::of(&out.stdout), info.diff_id);
+    // Stored noise, deflated text: a little over the noise, far under noise plus text.
+    assert!(
+        info.size > noise.len() as u64 && info.size < (noise.len() + text.len() / 2) as u64,
+        "{} bytes",
+        info.size
+    );
+}
