@@ -284,6 +284,16 @@ pub const CASES: &[Case] = &[
         build_args: &[],
         expect: Files(&[("ab", "11\n")]),
     },
+    // Debian's BuildKit lets a global `ARG TARGETARCH` without a default blank the automatic
+    // value for the stage that declares it again; the current frontend keeps the automatic
+    // value, as plinth does.
+    Case {
+        name: "global_platform_arg_declared_again",
+        dockerfile: "ARG TARGETARCH\nFROM {root}\nARG TARGETARCH\nRUN echo $TARGETARCH > /arch\n",
+        context: TEXT,
+        build_args: &[],
+        expect: Files(&[("arch", "amd64\n")]),
+    },
     same(
         "arg_in_paths",
         "FROM {root}\nARG DIR=/opt/app\nWORKDIR $DIR\nCOPY a.txt ${DIR}/\nUSER ${U:-airbyte}\n",

@@ -212,6 +212,13 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "global_platform_arg_declared_again",
+        &[
+            "E ARG TARGETARCH",
+            "L RUN |1 TARGETARCH=amd64 /bin/sh -c echo $TARGETARCH > /arch # buildkit",
+        ],
+    ),
+    (
         "add_local_archive_zstd",
         &[
             "L ADD bundle.tar.zst /z/ # buildkit",
