@@ -256,5 +256,8 @@ fn a_version_folder_without_checks_inherits_the_previous_ones() {
         .recipe(&v("1.0.0"), &Platform::linux_arm64())
         .unwrap();
     assert_eq!(container.without_history().ops().len(), 2);
-    assert!(container.has_history(), "read with BuildKit's history entries");
+    assert!(
+        container.has_history(),
+        "read with BuildKit's history entries"
+    );
 }

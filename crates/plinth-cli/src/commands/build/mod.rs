@@ -117,7 +117,6 @@ pub fn run(
     catalog: &Catalog,
 ) -> anyhow::Result<ExitStatus> {
     args.docker_only.refuse_any()?;
-    let labels = parse_labels(&args.labels)?;
     let tags: Vec<Reference> = args
         .tag
         .iter()
@@ -134,9 +133,7 @@ pub fn run(
         args.platform.clone()
     };
     outputs::refuse_multi_platform(&outputs, &platforms)?;
-    let secrets = build_secrets(&args.secrets)?;
-    let ssh = build_ssh(&args.ssh)?;
-    let allow_host_network = host_network_allowed(&args.allow)?;
+    let options = build_options(&args, &platforms, &recipe.id)?;
     let store = open_store()?;
     let engine = engine_with_client(global, registry_client(global, store)?, args.pull)?;
     args.engine.always_pull = args.pull;
@@ -149,15 +146,7 @@ pub fn run(
     }
     warn_substitutions(printer, &recipe.id, recipes.substitutions());
     let progress = Arc::new(BuildProgress::new(printer, args.explain));
-    let mut options = BuildOptions::new(platforms.clone())
-        .with_no_cache(args.no_cache)
-        .with_secrets(secrets)
-        .with_ssh(ssh)
-        .with_host_network_allowed(allow_host_network)
-        .with_recipe_id(recipe.id.clone())
-        .with_reporter(progress.clone());
-    options.tag = args.tag.first().cloned();
-    options.labels = labels;
+    let options = options.with_reporter(progress.clone());
     let executor = args
         .engine
         .executor(&engine, crate::settings::url_mirrors(global)?)?;
@@ -212,6 +201,25 @@ pub fn run(
     }
     write_result(printer, &args, &built)?;
     Ok(ExitStatus::Success)
+}
+
+/// The executor's options from the command line, read before anything is resolved so a bad
+/// flag fails at once: platforms, cache, secrets, SSH agents, host networking, the store name
+/// and labels.
+fn build_options(
+    args: &BuildArgs,
+    platforms: &[Platform],
+    recipe_id: &str,
+) -> anyhow::Result<BuildOptions> {
+    let mut options = BuildOptions::new(platforms.to_vec())
+        .with_no_cache(args.no_cache)
+        .with_secrets(build_secrets(&args.secrets)?)
+        .with_ssh(build_ssh(&args.ssh)?)
+        .with_host_network_allowed(host_network_allowed(&args.allow)?)
+        .with_recipe_id(recipe_id.to_owned());
+    options.tag = args.tag.first().cloned();
+    options.labels = parse_labels(&args.labels)?;
+    Ok(options)
 }
 
 /// Writes `--iidfile` and `--metadata-file`, then prints the result: the image ID under `-q`
