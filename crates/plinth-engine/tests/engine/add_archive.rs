@@ -8,7 +8,7 @@ use plinth_engine::BuildOptions;
 use plinth_oci::Platform;
 use plinth_recipe::{ReaderOptions, parse_dockerfile_with};
 
-use crate::common::{TestEngine, busybox_layout, error_chain, ok, require_root, unpack_image};
+use crate::common::{TestEngine, busybox_layout, error_chain, require_root, unpack_image};
 
 fn tar_of(entries: &[(&str, &str, u64)]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
@@ -26,6 +26,30 @@ fn tar_of(entries: &[(&str, &str, u64)]) -> Vec<u8> {
         builder.append(&header, text.as_bytes()).unwrap();
     }
     builder.into_inner().unwrap()
+}
+
+/// Builds `FROM <busybox>` + `ADD <archive> <dest>` with `context` as the build context: the
+/// merged tree unpacked under `out`, or the build's error chain.
+fn build_add(
+    t: &TestEngine,
+    context: &std::path::Path,
+    archive: &str,
+    dest: &str,
+) -> Result<std::path::PathBuf, String> {
+    let options = ReaderOptions::new(context);
+    let build_options = BuildOptions::new(vec![Platform::linux_amd64()]);
+    let text = format!("FROM {}\nADD {archive} {dest}\n", busybox_layout());
+    let recipe = parse_dockerfile_with(&text, &options).unwrap();
+    let built = t
+        .engine
+        .build(&recipe, &build_options)
+        .map_err(|e| error_chain(&e))?;
+    Ok(unpack_image(
+        &t.store,
+        &built.root,
+        &Platform::linux_amd64(),
+        &t.path("out"),
+    ))
 }
 
 #[test]
@@ -46,19 +70,7 @@ fn zstd_archives_extract_and_escaping_ones_are_refused() {
         tar_of(&[("../../escape", "x\n", 0)]),
     )
     .unwrap();
-    let options = ReaderOptions::new(ctx.path());
-    let build_options = BuildOptions::new(vec![Platform::linux_amd64()]);
-    let text = format!("FROM {}\nADD b.tar.zst /z/\n", busybox_layout());
-    let built = ok(t.engine.build(
-        &parse_dockerfile_with(&text, &options).unwrap(),
-        &build_options,
-    ));
-    let out = unpack_image(
-        &t.store,
-        &built.root,
-        &Platform::linux_amd64(),
-        &t.path("out"),
-    );
+    let out = build_add(&t, ctx.path(), "b.tar.zst", "/z/").unwrap();
     assert_eq!(
         std::fs::read_to_string(out.join("z/pkg/a.txt")).unwrap(),
         "alpha\n"
@@ -70,15 +82,7 @@ fn zstd_archives_extract_and_escaping_ones_are_refused() {
         "top\n"
     );
 
-    let text = format!("FROM {}\nADD evil.tar /e/\n", busybox_layout());
-    let err = t
-        .engine
-        .build(
-            &parse_dockerfile_with(&text, &options).unwrap(),
-            &build_options,
-        )
-        .unwrap_err();
-    let message = error_chain(&err);
+    let message = build_add(&t, ctx.path(), "evil.tar", "/e/").unwrap_err();
     assert!(
         message.contains("leads outside the destination"),
         "{message}"
@@ -139,19 +143,7 @@ fn plain_tars_are_read_in_place_entry_by_entry() {
     // The same archive cut inside `big.bin`'s bytes.
     std::fs::write(ctx.path().join("cut.tar"), &tar[..2_000_000]).unwrap();
 
-    let options = ReaderOptions::new(ctx.path());
-    let build_options = BuildOptions::new(vec![Platform::linux_amd64()]);
-    let text = format!("FROM {}\nADD in-place.tar /p/\n", busybox_layout());
-    let built = ok(t.engine.build(
-        &parse_dockerfile_with(&text, &options).unwrap(),
-        &build_options,
-    ));
-    let out = unpack_image(
-        &t.store,
-        &built.root,
-        &Platform::linux_amd64(),
-        &t.path("out"),
-    );
+    let out = build_add(&t, ctx.path(), "in-place.tar", "/p/").unwrap();
     assert_eq!(std::fs::read(out.join("p/big.bin")).unwrap(), big);
     assert_eq!(std::fs::read(out.join("p/hard-to-big")).unwrap(), big);
     assert_eq!(
@@ -169,15 +161,7 @@ fn plain_tars_are_read_in_place_entry_by_entry() {
     let meta = std::fs::symlink_metadata(out.join("p/big.bin")).unwrap();
     assert_eq!(meta.mode() & 0o7777, 0o600);
 
-    let text = format!("FROM {}\nADD cut.tar /c/\n", busybox_layout());
-    let err = t
-        .engine
-        .build(
-            &parse_dockerfile_with(&text, &options).unwrap(),
-            &build_options,
-        )
-        .unwrap_err();
-    let message = error_chain(&err);
+    let message = build_add(&t, ctx.path(), "cut.tar", "/c/").unwrap_err();
     assert!(
         message.contains("cut.tar") && message.contains("shorter than its entries say"),
         "{message}"
