@@ -159,30 +159,26 @@ fn resolve_tag_once(
     reference: &Reference,
     platform: &Platform,
 ) -> Result<(Descriptor, bool)> {
-    let (store, client) = (&engine.store, &engine.client);
-    if reference.digest().is_some() {
-        return resolve_registry(
+    let store = &engine.store;
+    let resolve = |reference: &Reference| {
+        resolve_registry(
             store,
-            client,
+            &engine.client,
             source,
             reference,
             platform,
             engine.always_pull,
-        );
+        )
+    };
+    if reference.digest().is_some() {
+        return resolve(reference);
     }
     let slot = engine.tag_roots.slot(source.address());
     let mut known = slot
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(root) = known.clone() else {
-        let (root, pulled) = resolve_registry(
-            store,
-            client,
-            source,
-            reference,
-            platform,
-            engine.always_pull,
-        )?;
+        let (root, pulled) = resolve(reference)?;
         *known = Some(root.clone());
         return Ok((root, pulled));
     };
@@ -191,8 +187,7 @@ fn resolve_tag_once(
     }
     // The index is in the store (the first lookup stored it): this pulls the platform's
     // manifest and blobs by digest, without asking for the tag again.
-    let pinned = reference.with_digest(root.digest.clone());
-    resolve_registry(store, client, source, &pinned, platform, engine.always_pull)
+    resolve(&reference.with_digest(root.digest.clone()))
 }
 
 fn resolve_registry(
