@@ -35,12 +35,7 @@ pub(super) fn docker_image_id(name: &str) -> Option<String> {
 
 #[test]
 fn buildkit_builds_fetch_each_root_blob_once_and_the_daemon_pulls_nothing() {
-    if !require_external(External::Docker)
-        || !require_external(External::Root)
-        || !require_external(External::BinfmtArm64)
-    {
-        return;
-    }
+    require_external!(External::Docker, External::Root, External::BinfmtArm64);
     let seed = TestContext::new();
     let (image, layout) = busybox_in_layout(
         seed.temp_dir(),
@@ -161,12 +156,7 @@ fn expected_manifest_gets(image: &BusyboxImage, per_platform: usize) -> BTreeMap
 /// platforms: plinth imports it and hands it to the builder.
 #[test]
 fn buildkit_builds_on_a_local_layout_root_for_both_platforms() {
-    if !require_external(External::Docker)
-        || !require_external(External::Root)
-        || !require_external(External::BinfmtArm64)
-    {
-        return;
-    }
+    require_external!(External::Docker, External::Root, External::BinfmtArm64);
     let ctx = TestContext::new();
     let (image, layout) = busybox_in_layout(
         ctx.temp_dir(),
