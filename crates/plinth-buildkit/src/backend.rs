@@ -413,7 +413,7 @@ impl BuildkitBackend {
                 },
             ),
             &loaded,
-            platform,
+            (platform, self.config.source_date_epoch),
             imported,
         )?;
         let inputs = crate::inputs::build_inputs(

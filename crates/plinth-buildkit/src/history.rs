@@ -2,10 +2,12 @@
 //! of the generated Dockerfile (`ARG`s inlined, sources renamed in the generated context, …),
 //! not the recipe's. The recipe's entries (`plinth_recipe::history`, the same the embedded
 //! engine writes) replace them, layer for layer, after the base image's own entries, which
-//! BuildKit keeps as they are. When the layers do not line up (a base the resolver did not
-//! give, a step the view writes in several layers) BuildKit's history stays.
+//! BuildKit keeps as they are. The view writes a `COPY` of several sources as a line per
+//! source; their layers are merged into one, as BuildKit makes for the Dockerfile itself. When
+//! the layers do not line up (a base the resolver did not give) BuildKit's history stays.
 
 use plinth_oci::image::resolve_manifest;
+use plinth_oci::layer::{WriteOptions, store_squashed_layer};
 use plinth_oci::{Descriptor, History, ImageConfig, ImageManifest, Platform, Store};
 use plinth_recipe::history::{HISTORY_COMMENT, HistoryEntry, op_entry};
 use plinth_recipe::{Container, Op};
@@ -132,16 +134,18 @@ fn base_part(
     Ok(Some((base_entries, base_layers)))
 }
 
-/// Rewrites the imported image with the recipe's history (see the module docs); returns the
-/// manifest, its descriptor, the config and its descriptor to use.
+/// Rewrites the imported image with the recipe's history (see the module docs), the layers of
+/// an instruction the view wrote as several lines (a `COPY` of several sources) merged into one
+/// as the embedded engine merges them; returns the manifest, its descriptor, the config and its
+/// descriptor to use.
 pub(crate) fn restore(
     store: &Store,
     (container, generated): (&Container, &Generated<'_>),
     loaded: &std::collections::BTreeMap<String, LoadedRoot>,
-    platform: &Platform,
+    (platform, source_date_epoch): (&Platform, Option<u64>),
     imported: (Descriptor, ImageManifest, Descriptor, ImageConfig),
 ) -> Result<(Descriptor, ImageManifest, Descriptor, ImageConfig)> {
-    let entries = recipe_entries(container);
+    let mut entries = recipe_entries(container);
     let recipe_layers = entries.iter().map(|(_, n)| n).sum();
     let Some((base_entries, base_layers)) = base_part(
         store,
@@ -155,18 +159,63 @@ pub(crate) fn restore(
         tracing::debug!(%platform, "the base's part of the history is unknown: BuildKit's history kept");
         return Ok(imported);
     };
-    let Some(restored) = with_recipe_history(&imported.3, base_entries, base_layers, &entries)
-    else {
+    if with_recipe_history(&imported.3, base_entries, base_layers, &entries).is_none() {
         tracing::debug!(%platform, "the layers do not line up with the recipe: BuildKit's history kept");
         return Ok(imported);
-    };
-    let (_, mut manifest, config_descriptor, _) = imported;
+    }
+    let (_, mut manifest, config_descriptor, mut config) = imported;
+    merge_instruction_layers(
+        store,
+        (&mut manifest, &mut config),
+        base_layers,
+        &mut entries,
+        source_date_epoch,
+    )?;
+    let restored = with_recipe_history(&config, base_entries, base_layers, &entries)
+        .expect("merging keeps the layers lined up with the entries");
     let config_descriptor = store.write_config(config_descriptor.media_type.clone(), &restored)?;
     manifest.config = config_descriptor.clone();
     let descriptor = store
         .write_manifest(&manifest)?
         .with_platform(restored.platform());
     Ok((descriptor, manifest, config_descriptor, restored))
+}
+
+/// Merges the layers of each entry counted with several into one ([`store_squashed_layer`]),
+/// in the manifest and the config's `rootfs`; the entry then counts one.
+fn merge_instruction_layers(
+    store: &Store,
+    (manifest, config): (&mut ImageManifest, &mut ImageConfig),
+    base_layers: usize,
+    entries: &mut [(HistoryEntry, usize)],
+    source_date_epoch: Option<u64>,
+) -> Result<()> {
+    let mut layers = manifest.layers[..base_layers].to_vec();
+    let mut diff_ids = config.rootfs.diff_ids[..base_layers].to_vec();
+    let mut at = base_layers;
+    for (_, count) in entries.iter_mut() {
+        let parts = &manifest.layers[at..at + *count];
+        if let [first, _, ..] = parts {
+            let options = WriteOptions::new()
+                .with_compression(first.media_type.layer_compression().unwrap_or_default())
+                .with_source_date_epoch(source_date_epoch);
+            let info = store_squashed_layer(store, parts, &options)?;
+            layers.push(Descriptor::new(
+                first.media_type.clone(),
+                info.digest,
+                info.size,
+            ));
+            diff_ids.push(info.diff_id);
+        } else {
+            layers.extend_from_slice(parts);
+            diff_ids.extend_from_slice(&config.rootfs.diff_ids[at..at + *count]);
+        }
+        at += *count;
+        *count = (*count).min(1);
+    }
+    manifest.layers = layers;
+    config.rootfs.diff_ids = diff_ids;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -132,53 +132,6 @@ pub fn differences(want: &[String], got: &[String]) -> Option<String> {
     Some(out.join("\n"))
 }
 
-/// The one difference the README names: a `COPY`/`ADD` with several sources (a wildcard
-/// matching several files included) makes one layer per source in plinth, each with the
-/// instruction's entry, where BuildKit makes one. By case: the entry (`created_by`) and how
-/// many layers plinth makes for it.
-pub const SEVERAL_LAYERS: &[(&str, &str, usize)] = &[
-    ("copy_keeps_modes", "COPY run.sh b.txt /bin2/ # buildkit", 2),
-    ("copy_several", "COPY a.txt dir /multi/ # buildkit", 2),
-    ("copy_chown_ids", "COPY a.txt dir /o/ # buildkit", 2),
-    ("copy_wildcard", "COPY *.txt r?n.sh /w/ # buildkit", 3),
-    (
-        "dockerignore_applies_to_every_context_read",
-        "COPY *.txt /w/ # buildkit",
-        2,
-    ),
-    (
-        "from_platform_buildplatform_stage",
-        "COPY /arch /args /out/ # buildkit",
-        2,
-    ),
-    (
-        "from_platform_other_arch_stage_copied",
-        "COPY /arch /args /arm-busybox /cross/ # buildkit",
-        3,
-    ),
-    (
-        "from_platform_inherited_by_child_stage",
-        "COPY /a /b / # buildkit",
-        2,
-    ),
-    ("heredoc_copy", "COPY <<EOF <<RAW /c/ # buildkit", 2),
-];
-
-/// BuildKit's entries as plinth writes them for `case`: the same, but for an instruction
-/// [`SEVERAL_LAYERS`] lists, whose entry comes once per layer.
-pub fn as_plinth_writes(case: &str, buildkit: &[String]) -> Vec<String> {
-    let Some((_, created_by, layers)) = SEVERAL_LAYERS.iter().find(|(n, _, _)| *n == case) else {
-        return buildkit.to_vec();
-    };
-    let several = format!("L {created_by} #buildkit.dockerfile.v0");
-    let mut out = Vec::new();
-    for entry in buildkit {
-        let times = if *entry == several { *layers } else { 1 };
-        out.extend(std::iter::repeat_n(entry.clone(), times));
-    }
-    out
-}
-
 /// The entries the cases BuildKit here cannot build must end with, after the root's
 /// (`buildkit.dockerfile.v0` comments left out), by case name: what BuildKit's current
 /// frontend writes for them (`dockerfile2llb`: heredoc RUN runs the body under the shell,
@@ -284,6 +237,5 @@ pub fn expected_differences(name: &str, root_entries: usize, got: &[String]) -> 
         .iter()
         .map(|w| format!("{w} #buildkit.dockerfile.v0"))
         .collect();
-    let want = as_plinth_writes(name, &want);
     differences(&want, got.get(root_entries..).unwrap_or_default())
 }

@@ -4,15 +4,16 @@
 //! read records one `Op::History` after each instruction's operations, a recipe declared in
 //! Rust gets each operation's own entry at once (`plinth_recipe::history::op_entry`). An
 //! instruction that makes a layer in BuildKit (`RUN`, `COPY`, `ADD`, a `WORKDIR` other than
-//! `/`) gets one even when nothing changed: an empty one, as BuildKit writes. The text is no
-//! part of any step key.
+//! `/`) gets one even when nothing changed: an empty one, as BuildKit writes; one whose steps
+//! made several layers gets them merged into one. The text is no part of any step key.
 
-use plinth_oci::layer::store_entries_layer;
+use plinth_oci::layer::{store_entries_layer, store_squashed_layer};
 use plinth_oci::{Descriptor, Digest, History};
 use plinth_recipe::history::{HISTORY_COMMENT, HistoryEntry, op_entry};
 use plinth_recipe::{ContainerState, Op};
 
 use super::PlatformBuilder;
+use crate::cache::StepRecord;
 use crate::error::Result;
 
 /// A layer as the state holds it: its descriptor and its diff_id.
@@ -50,9 +51,10 @@ impl PlatformBuilder<'_> {
         }
     }
 
-    /// Writes the entry of the instruction whose steps are pending, with their layers; an
-    /// instruction BuildKit gives a layer gets an empty one when its steps made none. (Several
-    /// layers, from a `COPY` of several sources, each get the entry: BuildKit makes one.)
+    /// Writes the entry of the instruction whose steps are pending, with their layer: an
+    /// instruction BuildKit gives a layer gets an empty one when its steps made none, and one
+    /// layer merged from theirs when they made several (a `COPY` of several sources is a step
+    /// per source, BuildKit's one snapshot).
     pub(super) fn close_instruction(&mut self, entry: &HistoryEntry) -> Result<()> {
         let steps = std::mem::take(&mut self.pending);
         let created = steps
@@ -64,6 +66,9 @@ impl PlatformBuilder<'_> {
         let mut layers: Vec<Layer> = steps.into_iter().filter_map(|s| s.layer).collect();
         if layers.is_empty() && entry.layer {
             layers.push(self.empty_layer()?);
+        }
+        if layers.len() > 1 {
+            layers = vec![self.merged_layer(&layers)?];
         }
         let history = History {
             created: Some(created),
@@ -85,6 +90,42 @@ impl PlatformBuilder<'_> {
             self.state.push(history.clone(), Some(layer));
         }
         Ok(())
+    }
+
+    /// The layers of one instruction merged into one ([`store_squashed_layer`]); cached by the
+    /// parts, so a warm build reads no layer.
+    fn merged_layer(&self, parts: &[Layer]) -> Result<Layer> {
+        let engine = self.engine;
+        let options = engine.write_options();
+        let mut identity = format!(
+            "merged layer v1\ncompression {}\nepoch {:?}\n",
+            options.compression(),
+            options.source_date_epoch()
+        );
+        for (descriptor, diff_id) in parts {
+            identity.push_str(&format!("{} {diff_id}\n", descriptor.digest));
+        }
+        let key = Digest::of(identity.as_bytes());
+        if !self.settings.no_cache
+            && let Some((record, Some(layer))) = engine.cache.lookup(&key)?
+            && let Some(diff_id) = record.diff_id
+        {
+            return Ok((layer, diff_id));
+        }
+        let descriptors: Vec<Descriptor> = parts.iter().map(|(d, _)| d.clone()).collect();
+        let info = store_squashed_layer(&engine.store, &descriptors, &options)?;
+        let descriptor = Descriptor::new(
+            engine.media_types.layer(info.compression),
+            info.digest,
+            info.size,
+        );
+        let record = StepRecord {
+            created: engine.created_now(),
+            created_by: "the layers of one instruction, merged".to_owned(),
+            diff_id: Some(info.diff_id.clone()),
+        };
+        engine.cache.insert(&key, &record, Some(&descriptor))?;
+        Ok((descriptor, info.diff_id))
     }
 
     /// Steps after the last instruction entry (none in a Dockerfile read) get their own.

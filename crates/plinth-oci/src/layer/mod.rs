@@ -54,6 +54,7 @@ mod gzip;
 mod restamp;
 mod safe_fs;
 mod scan;
+mod squash;
 mod tar_format;
 mod tar_reader;
 mod unpack;
@@ -68,6 +69,7 @@ pub use gzip::GZIP_LEVEL;
 pub(crate) use gzip::LayerGzip;
 pub use restamp::restamp_layer;
 pub use scan::{ScannedEntry, ScannedKind, scan_layer};
+pub use squash::{squash_layers, store_squashed_layer};
 pub use unpack::{
     DEFAULT_MAX_ENTRY_SIZE, UnpackOptions, UnpackSummary, WhiteoutMode, unpack_layer,
 };

@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 
 use super::entry::{EntryMeta, check_relative_path};
 use super::scan::normalize;
-use super::tar_format::TarKind;
+use super::tar_format::{TarHeader, TarKind};
 use super::tar_reader::{RawEntry, TarReader};
 use super::{DEFAULT_MAX_ENTRY_SIZE, LayerInfo, LayerWriter, WriteOptions};
 use crate::error::{Error, Result};
@@ -29,45 +29,58 @@ pub fn restamp_layer<R: Read, W: Write>(
     let mut reader = TarReader::new(tar, DEFAULT_MAX_ENTRY_SIZE);
     let mut writer = LayerWriter::new(out, options)?;
     while let Some(raw) = reader.next_entry()? {
-        let Some(path) = entry_path(&raw)? else {
+        match rewritten_header(&writer, &raw)? {
+            Some((_, header)) => writer.append_raw(&header, &mut reader)?,
             // The root directory itself: plinth's layers never hold it, and the image's root
             // is the runtime's to make.
-            io::copy(&mut reader, &mut io::sink()).map_err(read_error)?;
-            continue;
-        };
-        let kind = kind_of(&raw)?;
-        let link = match kind {
-            TarKind::Hardlink => {
-                let target = utf8(&raw.link, &raw, "hard link target")?;
-                let target = target.trim_start_matches("./").trim_start_matches('/');
-                check_relative_path(&path, target, "hard link target")?
-                    .as_bytes()
-                    .to_vec()
+            None => {
+                io::copy(&mut reader, &mut io::sink()).map_err(read_error)?;
             }
-            TarKind::Symlink => raw.link.clone(),
-            _ => Vec::new(),
-        };
-        let size = if kind == TarKind::Regular {
-            raw.size
-        } else {
-            0
-        };
-        let header = writer.header_for(
-            path.into_bytes(),
-            kind,
-            &meta_of(&raw)?,
-            size,
-            &link,
-            (raw.dev_major, raw.dev_minor),
-        );
-        writer.append_raw(&header, &mut reader)?;
+        }
     }
     io::copy(&mut reader.into_inner(), &mut io::sink()).map_err(read_error)?;
     writer.finish()
 }
 
+/// `raw` as plinth's writer writes it (see the module docs), with its normalised path; `None`
+/// for the root directory. Hard link targets are normalised like paths.
+pub(super) fn rewritten_header<W: Write>(
+    writer: &LayerWriter<W>,
+    raw: &RawEntry,
+) -> Result<Option<(String, TarHeader)>> {
+    let Some(path) = entry_path(raw)? else {
+        return Ok(None);
+    };
+    let kind = kind_of(raw)?;
+    let link = match kind {
+        TarKind::Hardlink => {
+            let target = utf8(&raw.link, raw, "hard link target")?;
+            let target = target.trim_start_matches("./").trim_start_matches('/');
+            check_relative_path(&path, target, "hard link target")?
+                .as_bytes()
+                .to_vec()
+        }
+        TarKind::Symlink => raw.link.clone(),
+        _ => Vec::new(),
+    };
+    let size = if kind == TarKind::Regular {
+        raw.size
+    } else {
+        0
+    };
+    let header = writer.header_for(
+        path.clone().into_bytes(),
+        kind,
+        &meta_of(raw)?,
+        size,
+        &link,
+        (raw.dev_major, raw.dev_minor),
+    );
+    Ok(Some((path, header)))
+}
+
 /// The entry's path, normalised as plinth writes paths; `None` for the root directory.
-fn entry_path(raw: &RawEntry) -> Result<Option<String>> {
+pub(super) fn entry_path(raw: &RawEntry) -> Result<Option<String>> {
     let path = utf8(&raw.path, raw, "path")?;
     let normalized = normalize(path);
     if normalized.is_empty() {

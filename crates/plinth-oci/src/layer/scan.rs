@@ -6,9 +6,9 @@ use std::io::Read;
 use serde::Serialize;
 
 use super::tar_reader::TarReader;
-use super::unpack::detect_compression;
+use super::unpack::decoded;
 use super::{Compression, DEFAULT_MAX_ENTRY_SIZE, OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// What a layer entry is, as far as a reader of the merged file system cares. Serialized as
 /// `{"type": "symlink", "target": "…"}` (`plinth diff --json` prints it so).
@@ -63,15 +63,7 @@ pub fn scan_layer<R: Read>(
     compression: Option<Compression>,
     mut visit: impl FnMut(&ScannedEntry, &mut dyn Read) -> Result<()>,
 ) -> Result<()> {
-    let (compression, blob) = detect_compression(blob, compression)?;
-    let decoded: Box<dyn Read + '_> = match compression {
-        Compression::None => Box::new(blob),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(blob)),
-        Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::new(blob)
-                .map_err(|e| Error::Layer(format!("failed to start zstd decompression: {e}")))?,
-        ),
-    };
+    let (_, decoded) = decoded(blob, compression)?;
     let mut tar = TarReader::new(decoded, DEFAULT_MAX_ENTRY_SIZE);
     while let Some(raw) = tar.next_entry()? {
         let path = normalize(&String::from_utf8_lossy(&raw.path));

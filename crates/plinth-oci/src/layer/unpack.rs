@@ -154,15 +154,7 @@ pub fn unpack_layer<R: Read>(
 ) -> Result<UnpackSummary> {
     let root =
         Root::open(target).map_err(|e| Error::io("open the target directory", target, e.into()))?;
-    let (compression, blob) = detect_compression(blob, options.compression())?;
-    let decoded: Box<dyn Read + '_> = match compression {
-        Compression::None => Box::new(blob),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(blob)),
-        Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::new(blob)
-                .map_err(|e| Error::Layer(format!("failed to start zstd decompression: {e}")))?,
-        ),
-    };
+    let (compression, decoded) = decoded(blob, options.compression())?;
     let span = tracing::debug_span!("unpack_layer", target = %target.display(), %compression);
     let _guard = span.enter();
 
@@ -227,6 +219,23 @@ pub(super) fn detect_compression<R: Read>(
         compression,
         Cursor::new(magic[..filled].to_vec()).chain(blob),
     ))
+}
+
+/// The tar stream of a layer blob: decompressed as `forced` says, else as its magic bytes say.
+pub(super) fn decoded<'a, R: Read + 'a>(
+    blob: R,
+    forced: Option<Compression>,
+) -> Result<(Compression, Box<dyn Read + 'a>)> {
+    let (compression, blob) = detect_compression(blob, forced)?;
+    let stream: Box<dyn Read + 'a> = match compression {
+        Compression::None => Box::new(blob),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(blob)),
+        Compression::Zstd => Box::new(
+            zstd::stream::read::Decoder::new(blob)
+                .map_err(|e| Error::Layer(format!("failed to start zstd decompression: {e}")))?,
+        ),
+    };
+    Ok((compression, stream))
 }
 
 struct HashingReader<R> {
