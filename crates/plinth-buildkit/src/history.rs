@@ -9,18 +9,33 @@
 use plinth_oci::image::resolve_manifest;
 use plinth_oci::layer::{WriteOptions, store_squashed_layer};
 use plinth_oci::{Descriptor, History, ImageConfig, ImageManifest, Platform, Store};
-use plinth_recipe::history::{HISTORY_COMMENT, HistoryEntry, op_entry};
+use plinth_recipe::history::{
+    EXPORTER_COMMENT, HISTORY_COMMENT, HistoryEntry, account_for_layers, op_entry,
+    pulled_description, snapshot_description,
+};
 use plinth_recipe::{Container, Op};
 
 use crate::error::Result;
 use crate::roots::LoadedRoot;
 
+/// One of the recipe's entries with the layers BuildKit makes for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RecipeEntry {
+    pub(crate) entry: HistoryEntry,
+    /// How many layers BuildKit makes for it from the generated Dockerfile.
+    pub(crate) layers: usize,
+    /// BuildKit's description of the snapshot its layer holds
+    /// (`plinth_recipe::history::snapshot_description`).
+    pub(crate) description: String,
+}
+
 /// The recipe's entries after its `FROM`, each with the number of layers BuildKit makes for
 /// it: one per `RUN`, `COPY`, `ADD` and `WORKDIR` other than `/` (empty ones included).
-pub(crate) fn recipe_entries(container: &Container) -> Vec<(HistoryEntry, usize)> {
+pub(crate) fn recipe_entries(container: &Container) -> Vec<RecipeEntry> {
     let recorded = container.has_history();
     let mut out = Vec::new();
     let mut layers = 0;
+    let mut description = None;
     for step in container.steps() {
         let own = op_entry(step.op, &step.state);
         let makes_layer = match step.op {
@@ -28,32 +43,44 @@ pub(crate) fn recipe_entries(container: &Container) -> Vec<(HistoryEntry, usize)
             Op::Workdir { .. } => own.as_ref().is_some_and(|e| e.layer),
             _ => false,
         };
+        let snapshot = snapshot_description(step.op).filter(|_| makes_layer);
         match step.op {
             Op::From { .. } => {
                 out.clear();
                 layers = 0;
             }
             Op::History { created_by, layer } => {
-                let count = if *layer { layers.max(1) } else { layers };
-                out.push((
-                    HistoryEntry {
+                out.push(RecipeEntry {
+                    entry: HistoryEntry {
                         created_by: created_by.clone(),
                         layer: *layer,
                     },
-                    count,
-                ));
+                    layers: if *layer { layers.max(1) } else { layers },
+                    description: description.take().unwrap_or_else(fileop),
+                });
                 layers = 0;
             }
-            _ if recorded => layers += usize::from(makes_layer),
+            _ if recorded => {
+                layers += usize::from(makes_layer);
+                description = description.or(snapshot);
+            }
             _ => {
                 if let Some(entry) = own {
-                    let count = usize::from(makes_layer);
-                    out.push((entry, count));
+                    out.push(RecipeEntry {
+                        entry,
+                        layers: usize::from(makes_layer),
+                        description: snapshot.unwrap_or_else(fileop),
+                    });
                 }
             }
         }
     }
     out
+}
+
+/// The description of a file operation's snapshot.
+fn fileop() -> String {
+    "fileop target".to_owned()
 }
 
 /// `config` with the recipe's history after the base's `base_entries`, or `None` when the
@@ -62,24 +89,24 @@ pub(crate) fn with_recipe_history(
     config: &ImageConfig,
     base_entries: usize,
     base_layers: usize,
-    entries: &[(HistoryEntry, usize)],
+    entries: &[RecipeEntry],
 ) -> Option<ImageConfig> {
-    let layers: usize = entries.iter().map(|(_, n)| n).sum();
+    let layers: usize = entries.iter().map(|e| e.layers).sum();
     if base_layers + layers != config.rootfs.diff_ids.len() || base_entries > config.history.len() {
         return None;
     }
     let mut out = config.clone();
     out.history.truncate(base_entries);
-    for (entry, count) in entries {
+    for e in entries {
         let history = History {
             created: config.created.clone(),
-            created_by: Some(entry.created_by.clone()),
+            created_by: Some(e.entry.created_by.clone()),
             comment: Some(HISTORY_COMMENT.to_owned()),
-            empty_layer: *count == 0,
+            empty_layer: e.layers == 0,
             ..History::default()
         };
         out.history
-            .extend(std::iter::repeat_n(history, (*count).max(1)));
+            .extend(std::iter::repeat_n(history, e.layers.max(1)));
     }
     Some(out)
 }
@@ -123,7 +150,7 @@ fn base_part(
         .history
         .iter()
         .rev()
-        .take_while(|h| h.comment.as_deref() == Some("buildkit.exporter.image.v0"))
+        .take_while(|h| h.comment.as_deref() == Some(EXPORTER_COMMENT))
         .count();
     let Some(base_entries) = config.history.len().checked_sub(recorded + appended) else {
         return Ok(None);
@@ -146,7 +173,7 @@ pub(crate) fn restore(
     imported: (Descriptor, ImageManifest, Descriptor, ImageConfig),
 ) -> Result<(Descriptor, ImageManifest, Descriptor, ImageConfig)> {
     let mut entries = recipe_entries(container);
-    let recipe_layers = entries.iter().map(|(_, n)| n).sum();
+    let recipe_layers = entries.iter().map(|e| e.layers).sum();
     let Some((base_entries, base_layers)) = base_part(
         store,
         container,
@@ -171,8 +198,31 @@ pub(crate) fn restore(
         &mut entries,
         source_date_epoch,
     )?;
-    let restored = with_recipe_history(&config, base_entries, base_layers, &entries)
-        .expect("merging keeps the layers lined up with the entries");
+    let described_by_buildkit = buildkit_descriptions(&config.history);
+    let Some(mut restored) = with_recipe_history(&config, base_entries, base_layers, &entries)
+    else {
+        unreachable!("merging keeps the layers lined up with the entries");
+    };
+    // The base's layers BuildKit described keep its words (how it came by them); the
+    // recipe's get their instruction's.
+    let recipe: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.layers > 0)
+        .map(|e| e.description.as_str())
+        .collect();
+    let pulled = base_description(store, container, loaded, platform)?;
+    account_for_layers(
+        &mut restored.history,
+        manifest.layers.len(),
+        |i| match i.checked_sub(base_layers) {
+            Some(r) => recipe.get(r).map_or_else(fileop, |d| (*d).to_owned()),
+            None => described_by_buildkit
+                .get(&i)
+                .cloned()
+                .unwrap_or_else(|| pulled.clone()),
+        },
+        restored.created.clone(),
+    );
     let config_descriptor = store.write_config(config_descriptor.media_type.clone(), &restored)?;
     manifest.config = config_descriptor.clone();
     let descriptor = store
@@ -181,19 +231,59 @@ pub(crate) fn restore(
     Ok((descriptor, manifest, config_descriptor, restored))
 }
 
+/// The layers BuildKit's exporter appended entries for (see
+/// `plinth_recipe::history::account_for_layers`), with their text: the appended entries
+/// name the layers after the ones the other entries account for.
+fn buildkit_descriptions(history: &[History]) -> std::collections::BTreeMap<usize, String> {
+    let appended = history
+        .iter()
+        .rev()
+        .take_while(|h| h.comment.as_deref() == Some(EXPORTER_COMMENT))
+        .count();
+    let (named, appended) = history.split_at(history.len() - appended);
+    let first = named.iter().filter(|h| !h.empty_layer).count();
+    appended
+        .iter()
+        .enumerate()
+        .map(|(j, h)| (first + j, h.created_by.clone().unwrap_or_default()))
+        .collect()
+}
+
+/// What BuildKit calls a layer of the base it pulled: `pulled from NAME@DIGEST`, the digest
+/// the platform's manifest's when the root was handed over by plinth.
+fn base_description(
+    store: &Store,
+    container: &Container,
+    loaded: &std::collections::BTreeMap<String, LoadedRoot>,
+    platform: &Platform,
+) -> Result<String> {
+    let Some(Op::From { source }) = container.ops().first() else {
+        return Ok(pulled_description(""));
+    };
+    let address = source.address();
+    let name = address.trim_start_matches("docker://");
+    let name = name.split_once('@').map_or(name, |(n, _)| n);
+    let Some(root) = loaded.get(address) else {
+        return Ok(pulled_description(name));
+    };
+    let root = store.descriptor_of(&root.manifest)?;
+    let (manifest, _) = resolve_manifest(store, &root, Some(platform))?;
+    Ok(pulled_description(&format!("{name}@{}", manifest.digest)))
+}
+
 /// Merges the layers of each entry counted with several into one ([`store_squashed_layer`]),
 /// in the manifest and the config's `rootfs`; the entry then counts one.
 fn merge_instruction_layers(
     store: &Store,
     (manifest, config): (&mut ImageManifest, &mut ImageConfig),
     base_layers: usize,
-    entries: &mut [(HistoryEntry, usize)],
+    entries: &mut [RecipeEntry],
     source_date_epoch: Option<u64>,
 ) -> Result<()> {
     let mut layers = manifest.layers[..base_layers].to_vec();
     let mut diff_ids = config.rootfs.diff_ids[..base_layers].to_vec();
     let mut at = base_layers;
-    for (_, count) in entries.iter_mut() {
+    for count in entries.iter_mut().map(|e| &mut e.layers) {
         let parts = &manifest.layers[at..at + *count];
         if let [first, _, ..] = parts {
             let options = WriteOptions::new()
@@ -228,22 +318,31 @@ mod tests {
         std::fs::write(dir.path().join("a"), "a").unwrap();
         std::fs::write(dir.path().join("b"), "b").unwrap();
         let c = plinth_recipe::parse_dockerfile(
-            "FROM scratch\nARG X=1\nCOPY a b /d/\nWORKDIR /\nWORKDIR /w\nENV A=1 B=2\n",
+            "FROM scratch\nARG X=1\nCOPY a b /d/\nWORKDIR /\nWORKDIR /w\nRUN true\nENV A=1 B=2\n",
             dir.path(),
         )
         .unwrap();
-        let got: Vec<(String, bool, usize)> = recipe_entries(&c)
+        let got: Vec<(String, bool, usize, String)> = recipe_entries(&c)
             .into_iter()
-            .map(|(e, n)| (e.created_by, e.layer, n))
+            .map(|e| (e.entry.created_by, e.entry.layer, e.layers, e.description))
             .collect();
+        let entry = |text: &str, layer, layers, description: &str| {
+            (text.to_owned(), layer, layers, description.to_owned())
+        };
         assert_eq!(
             got,
             [
-                ("ARG X=1".to_owned(), false, 0),
-                ("COPY a b /d/ # buildkit".to_owned(), true, 2),
-                ("WORKDIR /".to_owned(), false, 0),
-                ("WORKDIR /w".to_owned(), true, 1),
-                ("ENV A=1 B=2".to_owned(), false, 0),
+                entry("ARG X=1", false, 0, "fileop target"),
+                entry("COPY a b /d/ # buildkit", true, 2, "fileop target"),
+                entry("WORKDIR /", false, 0, "fileop target"),
+                entry("WORKDIR /w", true, 1, "fileop target"),
+                entry(
+                    "RUN |1 X=1 /bin/sh -c true # buildkit",
+                    true,
+                    1,
+                    "mount / from exec /bin/sh -c true"
+                ),
+                entry("ENV A=1 B=2", false, 0, "fileop target"),
             ]
         );
         let mut config = ImageConfig::for_platform(&Platform::linux_amd64());

@@ -219,6 +219,13 @@ impl PlatformBuilder<'_> {
         let engine = self.engine;
         let flavor = engine.media_types;
         let mut config = self.state.config;
+        let descriptions = &self.state.descriptions;
+        plinth_recipe::history::account_for_layers(
+            &mut config.history,
+            self.state.layers.len(),
+            |i| descriptions.get(i).cloned().unwrap_or_default(),
+            config.created.clone(),
+        );
         if self.platform != self.target {
             // BuildKit labels an image with the platform built for, whatever platform its
             // last stage's files came from.

@@ -280,6 +280,23 @@ pub fn push_busybox_with_plinth(ctx: &TestContext, seed: Option<&str>, target: &
 /// Layer times are clamped to 0 and each config has the usual `PATH` and `CMD ["sh"]`, so the
 /// same directories give the same digests. Returns the tagged descriptor.
 pub fn rootfs_layout(rootfs: &[(Platform, PathBuf)], out: &Path) -> Result<Descriptor> {
+    write_rootfs_layout(rootfs, out, true)
+}
+
+/// [`rootfs_layout`] with no history in the configs, as images written by tools that keep
+/// none (umoci, some `crane` uses) have.
+pub fn rootfs_layout_without_history(
+    rootfs: &[(Platform, PathBuf)],
+    out: &Path,
+) -> Result<Descriptor> {
+    write_rootfs_layout(rootfs, out, false)
+}
+
+fn write_rootfs_layout(
+    rootfs: &[(Platform, PathBuf)],
+    out: &Path,
+    with_history: bool,
+) -> Result<Descriptor> {
     let tmp = tempfile::tempdir().map_err(io_error("create a temp dir for", out))?;
     let store = Store::open(tmp.path())?;
     let mut manifests = Vec::new();
@@ -298,11 +315,13 @@ pub fn rootfs_layout(rootfs: &[(Platform, PathBuf)], out: &Path) -> Result<Descr
         config.runtime_mut().cmd = Some(vec!["sh".into()]);
         // One entry per layer, as every real image has (BuildKit appends entries of its own
         // for layers a base's history does not account for).
-        config.history.push(plinth_oci::History {
-            created: Some("1970-01-01T00:00:00Z".into()),
-            created_by: Some("ADD busybox-rootfs / # plinth-test root".into()),
-            ..plinth_oci::History::default()
-        });
+        if with_history {
+            config.history.push(plinth_oci::History {
+                created: Some("1970-01-01T00:00:00Z".into()),
+                created_by: Some("ADD busybox-rootfs / # plinth-test root".into()),
+                ..plinth_oci::History::default()
+            });
+        }
         let config = store.write_config(MediaType::OciConfig, &config)?;
         let layer = Descriptor::new(MediaType::OciLayerGzip, info.digest, info.size);
         let manifest = ImageManifest::new(MediaType::OciManifest, config, vec![layer]);

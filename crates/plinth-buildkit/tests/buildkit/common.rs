@@ -46,7 +46,19 @@ fn busybox_rootfs(dir: &Path, busybox: &Path) {
 /// to the shared loopback registry; returns its address.
 pub fn busybox_root() -> String {
     static ROOT: OnceLock<String> = OnceLock::new();
-    ROOT.get_or_init(|| {
+    ROOT.get_or_init(|| push_busybox_root("buildkit/busybox:1", true))
+        .clone()
+}
+
+/// [`busybox_root`] with no history in its configs.
+pub fn busybox_root_without_history() -> String {
+    static ROOT: OnceLock<String> = OnceLock::new();
+    ROOT.get_or_init(|| push_busybox_root("buildkit/busybox-bare:1", false))
+        .clone()
+}
+
+fn push_busybox_root(name: &str, with_history: bool) -> String {
+    {
         let registry = LocalRegistry::shared();
         let dir = tempfile::Builder::new()
             .prefix("pbk-root-")
@@ -62,8 +74,12 @@ pub fn busybox_root() -> String {
             rootfs.push((platform, dir));
         }
         let layout = dir.path().join("layout");
-        plinth_test::images::rootfs_layout(&rootfs, &layout).unwrap();
-        let address = registry.image("buildkit/busybox:1");
+        if with_history {
+            plinth_test::images::rootfs_layout(&rootfs, &layout).unwrap();
+        } else {
+            plinth_test::images::rootfs_layout_without_history(&rootfs, &layout).unwrap();
+        }
+        let address = registry.image(name);
         plinth_test::skopeo([
             "copy",
             "--all",
@@ -73,8 +89,7 @@ pub fn busybox_root() -> String {
             &format!("docker://{address}"),
         ]);
         address
-    })
-    .clone()
+    }
 }
 
 pub use plinth_test::FileServer;

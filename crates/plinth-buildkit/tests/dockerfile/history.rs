@@ -41,6 +41,22 @@ pub const HISTORY_CASES: &[Case] = &[
         build_args: &[],
         expect: Expect::Same,
     },
+    // A base whose history accounts for none of its layers: BuildKit's exporter appends an
+    // entry named after the top layer's snapshot (an exec's, then a file operation's).
+    Case {
+        name: "history_of_a_base_without_history_ends_with_an_exec",
+        dockerfile: "FROM {bare_root}\nCOPY a.txt run.sh /d/\nENV A=1\nRUN echo hi > /x\n",
+        context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Same,
+    },
+    Case {
+        name: "history_of_a_base_without_history_ends_with_a_copy",
+        dockerfile: "FROM {bare_root}\nRUN echo hi > /x\nWORKDIR /w\nCOPY a.txt run.sh ./\n",
+        context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Same,
+    },
 ];
 
 /// One entry as the suite prints it: `L` (with a layer) or `E` (`empty_layer`), the

@@ -34,7 +34,9 @@ use plinth_recipe::{
 use serde_json::Value;
 
 use crate::cases::{Case, ContextEntry, Expect};
-use crate::common::{FileServer, busybox_root, error_chain, require_all};
+use crate::common::{
+    FileServer, busybox_root, busybox_root_without_history, error_chain, require_all,
+};
 use crate::run_cases::{Extra, SshGiven};
 use crate::tree::{Tree, apply_tar, image_of, runtime_config, tree_differences};
 
@@ -44,6 +46,8 @@ type Image = (Tree, Value, Vec<String>);
 /// What every case may use: the root image, a file server, the docker client.
 struct Fixture {
     root: String,
+    /// The same root without history in its config.
+    bare_root: String,
     url: String,
     docker: DockerCli,
     work: PathBuf,
@@ -68,6 +72,7 @@ impl Fixture {
 impl Fixture {
     fn substitute(&self, text: &str) -> String {
         text.replace("{root}", &self.root)
+            .replace("{bare_root}", &self.bare_root)
             .replace("{url}", &self.url)
     }
 }
@@ -490,6 +495,7 @@ fn dockerfiles_build_as_buildkit_builds_them() {
         .unwrap_or(0);
     let fixture = Fixture {
         root: busybox_root(),
+        bare_root: busybox_root_without_history(),
         url: server.url(""),
         docker,
         work: work.path().to_path_buf(),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use plinth_executor::{BuildInput, CacheStatus, InputKind};
 use plinth_recipe::ImageSource;
+use plinth_recipe::history::pulled_description;
 
 use super::{PlatformBuilder, StepOutcome};
 use crate::cache::root_key;
@@ -42,8 +43,12 @@ impl PlatformBuilder<'_> {
         };
         let mut config = root.config;
         set_default_path(&mut config);
+        let name = source.address().trim_start_matches("docker://");
+        let name = name.split_once('@').map_or(name, |(n, _)| n);
+        let pulled = pulled_description(&format!("{name}@{digest}"));
         self.state = ImageState {
             config,
+            descriptions: vec![pulled; root.layers.len()],
             layers: root.layers,
             key: root_key(Some(&digest), self.platform),
         };

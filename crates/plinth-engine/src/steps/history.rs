@@ -9,7 +9,7 @@
 
 use plinth_oci::layer::{store_entries_layer, store_squashed_layer};
 use plinth_oci::{Descriptor, Digest, History};
-use plinth_recipe::history::{HISTORY_COMMENT, HistoryEntry, op_entry};
+use plinth_recipe::history::{HISTORY_COMMENT, HistoryEntry, op_entry, snapshot_description};
 use plinth_recipe::{ContainerState, Op};
 
 use super::PlatformBuilder;
@@ -27,6 +27,8 @@ pub(super) struct PendingStep {
     layer: Option<Layer>,
     /// Its own entry, used only if no instruction entry follows (a trailing step).
     own: Option<HistoryEntry>,
+    /// BuildKit's description of the snapshot it makes.
+    description: Option<String>,
 }
 
 impl PlatformBuilder<'_> {
@@ -44,6 +46,7 @@ impl PlatformBuilder<'_> {
             created,
             layer,
             own: own.clone(),
+            description: snapshot_description(op),
         });
         match own {
             Some(entry) if !self.recorded_history => self.close_instruction(&entry),
@@ -63,6 +66,10 @@ impl PlatformBuilder<'_> {
             .max()
             .or_else(|| self.state.config.created.clone())
             .unwrap_or_else(|| self.engine.created_now());
+        let description = steps
+            .iter()
+            .find_map(|s| s.description.clone())
+            .unwrap_or_else(|| "fileop target".to_owned());
         let mut layers: Vec<Layer> = steps.into_iter().filter_map(|s| s.layer).collect();
         if layers.is_empty() && entry.layer {
             layers.push(self.empty_layer()?);
@@ -87,7 +94,8 @@ impl PlatformBuilder<'_> {
             return Ok(());
         }
         for layer in layers {
-            self.state.push(history.clone(), Some(layer));
+            self.state
+                .push(history.clone(), Some((layer, description.clone())));
         }
         Ok(())
     }

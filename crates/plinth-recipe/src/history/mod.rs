@@ -15,7 +15,12 @@
 //! `ONBUILD` records nothing. Layers: `RUN`, `COPY`, `ADD` and a `WORKDIR` other than `/`
 //! each make one, empty when nothing changed.
 
+mod exporter;
 mod go_format;
+
+pub use exporter::{
+    EXPORTER_COMMENT, account_for_layers, pulled_description, snapshot_description,
+};
 
 use crate::op::{DirectorySource, FileSource, Op};
 use crate::setting::{HealthCheck, ImageSetting};
