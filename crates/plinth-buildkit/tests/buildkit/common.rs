@@ -50,14 +50,9 @@ pub fn busybox_root() -> String {
         .clone()
 }
 
-/// [`busybox_root`] with no history in its configs.
-pub fn busybox_root_without_history() -> String {
-    static ROOT: OnceLock<String> = OnceLock::new();
-    ROOT.get_or_init(|| push_busybox_root("buildkit/busybox-bare:1", false))
-        .clone()
-}
-
-fn push_busybox_root(name: &str, with_history: bool) -> String {
+/// The busybox root pushed to the shared loopback registry as `name`, its configs with a
+/// history entry or none; returns its address.
+pub fn push_busybox_root(name: &str, with_history: bool) -> String {
     {
         let registry = LocalRegistry::shared();
         let dir = tempfile::Builder::new()

@@ -34,9 +34,7 @@ use plinth_recipe::{
 use serde_json::Value;
 
 use crate::cases::{Case, ContextEntry, Expect};
-use crate::common::{
-    FileServer, busybox_root, busybox_root_without_history, error_chain, require_all,
-};
+use crate::common::{FileServer, busybox_root, error_chain, push_busybox_root, require_all};
 use crate::run_cases::{Extra, SshGiven};
 use crate::tree::{Tree, apply_tar, image_of, runtime_config, tree_differences};
 
@@ -495,7 +493,7 @@ fn dockerfiles_build_as_buildkit_builds_them() {
         .unwrap_or(0);
     let fixture = Fixture {
         root: busybox_root(),
-        bare_root: busybox_root_without_history(),
+        bare_root: push_busybox_root("buildkit/busybox-bare:1", false),
         url: server.url(""),
         docker,
         work: work.path().to_path_buf(),
