@@ -144,6 +144,22 @@ pub(crate) fn lookup(layers: &[PathBuf], path: &str) -> Result<Lookup> {
     }
 }
 
+/// The names in the merged directory `path`; `None` when it is missing or no directory.
+pub(crate) fn list(layers: &[PathBuf], path: &str) -> Result<Option<Vec<String>>> {
+    let Lookup::Found(dir) = lookup(layers, path)? else {
+        return Ok(None);
+    };
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    Ok(Some(
+        read_children(&dir.contributors)?
+            .into_keys()
+            .filter_map(|name| name.into_string().ok())
+            .collect(),
+    ))
+}
+
 /// Every entry below a merged directory, depth first with parents before children, as
 /// `(path relative to the directory, entry)`.
 pub(crate) fn walk(dir: &MergedEntry) -> Result<Vec<(String, MergedEntry)>> {

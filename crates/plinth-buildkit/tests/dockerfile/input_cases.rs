@@ -1,12 +1,34 @@
 //! Cases of Dockerfile inputs: where a heredoc may start, archives `ADD` extracts (every
 //! compression BuildKit reads) and bind mounts of a context with an ignore file.
 
-use crate::cases::{BUNDLE, Case, ContextEntry, Expect, Packing};
+use crate::cases::{BUNDLE, Case, ContextEntry, Expect, Member, MemberKind, Packing};
 use crate::run_cases::{Extra, NO_EXTRA};
 
-use ContextEntry::{File, Tar};
+use ContextEntry::{Dir, File, Tar};
 
 const CONTEXT: &[(&str, ContextEntry)] = &[("a.txt", File("alpha\n", 0o644))];
+
+/// An archive overlapping [`BUNDLE`]: `pkg` with another mode and owner, `pkg/a.txt` replaced.
+const OTHER: &[Member] = &[
+    Member {
+        path: "pkg",
+        kind: MemberKind::Dir,
+        mode: 0o755,
+        owner: (0, 0),
+    },
+    Member {
+        path: "pkg/a.txt",
+        kind: MemberKind::File("replaced\n"),
+        mode: 0o644,
+        owner: (0, 0),
+    },
+    Member {
+        path: "pkg/extra",
+        kind: MemberKind::File("extra\n"),
+        mode: 0o600,
+        owner: (7, 7),
+    },
+];
 
 pub const INPUT_CASES: &[Case] = &[
     // --- ADD of a local archive, each compression BuildKit reads --------------------------------
@@ -36,6 +58,57 @@ pub const INPUT_CASES: &[Case] = &[
                 "750 1000 1000 /z/pkg\n640 1000 1000 /z/pkg/a.txt\n600 33 33 /z/top.txt\n",
             ),
         ]),
+    },
+    // --- several sources in one instruction: one layer, a later source's file wins -------------
+    Case {
+        name: "copy_several_sources_overlapping",
+        dockerfile: "FROM {root}\nCOPY d1 d2 /m/\nCOPY x/same.txt y/same.txt /n/\n\
+                     COPY --chown=1000:1000 d2 d1 /o/\n\
+                     RUN find /m /n /o | sort | xargs stat -c '%a %u %g %s %n' > /listing\n",
+        context: &[
+            ("d1", Dir(0o755)),
+            ("d1/sub", Dir(0o750)),
+            ("d1/sub/f.txt", File("one\n", 0o644)),
+            ("d1/same.txt", File("from d1\n", 0o644)),
+            ("d2", Dir(0o755)),
+            ("d2/sub", Dir(0o700)),
+            ("d2/sub/g.txt", File("two\n", 0o600)),
+            ("d2/same.txt", File("from d2\n", 0o640)),
+            ("x", Dir(0o755)),
+            ("x/same.txt", File("x\n", 0o644)),
+            ("y", Dir(0o755)),
+            ("y/same.txt", File("y\n", 0o600)),
+        ],
+        build_args: &[],
+        expect: Expect::Same,
+    },
+    Case {
+        name: "add_several_archives_into_one_directory",
+        dockerfile: "FROM {root}\nADD bundle.tar.gz other.tar a.txt /x/\n",
+        context: &[
+            ("bundle.tar.gz", Tar(Packing::Gzip, BUNDLE)),
+            ("other.tar", Tar(Packing::Plain, OTHER)),
+            ("a.txt", File("alpha\n", 0o644)),
+        ],
+        build_args: &[],
+        expect: Expect::Same,
+    },
+    Case {
+        name: "copy_several_sources_from_a_stage",
+        dockerfile: "FROM {root} AS b\nRUN mkdir -p /o/a /o/b && echo 1 > /o/a/f && echo 2 > /o/b/f && echo 3 > /o/c.txt\n\
+                     FROM {root}\nCOPY --from=b /o/a /o/c.txt /o/b /r/\nCOPY --from=b /o/*/f /w/\n",
+        context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Same,
+    },
+    Case {
+        name: "copy_from_a_stage_into_existing_and_bare_destinations",
+        dockerfile: "FROM {root} AS b\nRUN mkdir -p /o/a /o/b && echo 1 > /o/a/f && echo 2 > /o/b/g && echo 3 > /o/c.txt\n\
+                     FROM {root}\nCOPY --from=b /o/c.txt /etc\nCOPY --from=b /o/c.* /usr\n\
+                     COPY --from=b /o/*/? /w\nCOPY --from=b /o/? /v\nCOPY a.txt /home\n",
+        context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Same,
     },
     // --- where a heredoc starts (BuildKit's `^(\d*)<<(-?)\s*([^<]*)$` on its lexer's words) -----
     Case {

@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 
 use plinth_executor::{BuildInput, InputKind};
+use plinth_recipe::reader::{expand_wildcard, has_wildcard};
 use plinth_recipe::state::{join_path, normalize_path};
-use plinth_recipe::{DirectorySource, FileSource, FileTarget};
+use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget};
 
 use super::{PlatformBuilder, Prepared};
 use crate::archive_tree::{PendingArchive, override_copied_meta};
@@ -53,15 +54,7 @@ impl PlatformBuilder<'_> {
     ) -> Result<Prepared> {
         let kind = self.file_source(source, inputs)?;
         let mut dest = self.in_workdir(path);
-        // A destination that is a directory in the image takes the file inside, as
-        // `COPY file /existing-dir` does.
-        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
-        if !dest.ends_with('/')
-            && dest != "/"
-            && matches!(crate::merged::lookup(&dirs, &dest)?, crate::merged::Lookup::Found(e) if e.is_dir())
-        {
-            dest.push('/');
-        }
+        self.directory_as_dir(&mut dest)?;
         let target = FileTarget::of(&dest, source, mode).map_err(|e| Error::Step {
             index,
             reason: e.to_string(),
@@ -129,14 +122,22 @@ impl PlatformBuilder<'_> {
         if let DirectorySource::HostArchive(archive) = source {
             return self.prepare_archive(index, path, archive, owner, mode, inputs);
         }
+        if let DirectorySource::Container {
+            container,
+            path: pattern,
+        } = source
+            && has_wildcard(pattern)
+        {
+            let from = (container.as_ref(), pattern.as_str());
+            return self.prepare_wildcard_from(index, path, from, (owner, mode), inputs);
+        }
         let mut items = self.directory_items(index, source, inputs)?;
         let mut dest = self.in_workdir(path);
-        // A single file copied to `dir/` keeps its own name, as `COPY file dir/` does.
-        if let Some(first) = items.first()
-            && !matches!(first.kind, ItemKind::Dir)
-            && dest.ends_with('/')
+        if items
+            .first()
+            .is_some_and(|i| !matches!(i.kind, ItemKind::Dir))
         {
-            dest.push_str(&source_name(source));
+            self.single_file_dest(&mut dest, &source_name(source))?;
         }
         let resolved = match owner {
             Some(o) => Some(self.owner_ids(o, index)?),
@@ -149,6 +150,135 @@ impl PlatformBuilder<'_> {
             items,
             dest_owner,
         })
+    }
+
+    /// `COPY --from=STAGE PATTERN`: the pattern expanded against the stage's files when the
+    /// stage is built, as BuildKit expands it when it copies; each match is a source of the
+    /// one instruction (a later match's file wins), so it makes one layer.
+    fn prepare_wildcard_from(
+        &mut self,
+        index: usize,
+        dest: &str,
+        (container, pattern): (&Container, &str),
+        (owner, mode): (Option<&str>, Option<u32>),
+        inputs: &mut BTreeMap<String, String>,
+    ) -> Result<Prepared> {
+        let helper = self.build_helper(container, &format!("helper-{index}"))?;
+        inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
+        let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
+        let step_error = |reason: String| Error::Step { index, reason };
+        let matches = expand_wildcard(
+            pattern,
+            |dir| {
+                crate::merged::list(&dirs, &format!("/{dir}"))
+                    .ok()
+                    .flatten()
+            },
+            |path| {
+                matches!(
+                    crate::merged::lookup(&dirs, &format!("/{path}")),
+                    Ok(crate::merged::Lookup::Found(_))
+                )
+            },
+        )
+        .map_err(step_error)?;
+        let mut dest = self.in_workdir(dest);
+        let base_name = |m: &str| m.rsplit('/').next().unwrap_or(m).to_owned();
+        let mut items = Vec::new();
+        match matches.as_slice() {
+            [] => {
+                return Err(step_error(format!(
+                    "`{pattern}` matches nothing in the stage it copies from"
+                )));
+            }
+            [only] => {
+                items = image_tree(&dirs, &format!("/{only}"), index)?;
+                if items
+                    .first()
+                    .is_some_and(|i| !matches!(i.kind, ItemKind::Dir))
+                {
+                    self.single_file_dest(&mut dest, &base_name(only))?;
+                }
+            }
+            several if !self.directory_as_dir(&mut dest)? => {
+                // BuildKit copies each match to the destination as if it were the only
+                // source: files one over the other (the last stays), directories' contents
+                // merged.
+                let trees = several
+                    .iter()
+                    .map(|m| image_tree(&dirs, &format!("/{m}"), index))
+                    .collect::<Result<Vec<_>>>()?;
+                let is_dir =
+                    |t: &Vec<CopyItem>| t.first().is_some_and(|i| matches!(i.kind, ItemKind::Dir));
+                if trees.iter().all(is_dir) {
+                    items = trees.into_iter().rev().flatten().collect();
+                } else if trees.iter().any(is_dir) {
+                    return Err(step_error(format!(
+                        "`{pattern}` matches both files and directories in the stage: end the destination with `/` to copy them into a directory"
+                    )));
+                } else {
+                    items = trees.into_iter().next_back().unwrap_or_default();
+                }
+            }
+            several => {
+                // The destination directory, made when missing; then the matches, later ones
+                // first (the layer keeps the first entry of a path).
+                items.push(CopyItem {
+                    rel: String::new(),
+                    kind: ItemKind::Dir,
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o755,
+                    mtime: 0,
+                });
+                for m in several.iter().rev() {
+                    let mut tree = image_tree(&dirs, &format!("/{m}"), index)?;
+                    if let [file] = tree.as_mut_slice()
+                        && !matches!(file.kind, ItemKind::Dir)
+                    {
+                        file.rel = base_name(m);
+                    }
+                    items.extend(tree);
+                }
+            }
+        }
+        let resolved = match owner {
+            Some(o) => Some(self.owner_ids(o, index)?),
+            None => None,
+        };
+        crate::files::override_meta(&mut items, resolved, mode);
+        let dest_owner = resolved.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g)));
+        Ok(Prepared::Items {
+            dest,
+            items,
+            dest_owner,
+        })
+    }
+
+    /// Whether `dest` names a directory: it ends with `/`, or is a directory in the image
+    /// (then a `/` is added, so `COPY file /existing-dir` copies into it, as BuildKit does).
+    fn directory_as_dir(&self, dest: &mut String) -> Result<bool> {
+        if dest.ends_with('/') {
+            return Ok(true);
+        }
+        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+        let is_dir = matches!(
+            crate::merged::lookup(&dirs, dest)?,
+            crate::merged::Lookup::Found(e) if e.is_dir()
+        );
+        if is_dir {
+            dest.push('/');
+        }
+        Ok(is_dir)
+    }
+
+    /// Where a single file copied to `dest` lands: inside it, under `name`, when `dest` names
+    /// a directory ([`Self::directory_as_dir`]), else at `dest`.
+    fn single_file_dest(&self, dest: &mut String, name: &str) -> Result<()> {
+        if self.directory_as_dir(dest)? {
+            dest.push_str(name);
+        }
+        Ok(())
     }
 
     /// An `ADD` of a local archive: its digest is the key's input; the archive itself is read

@@ -70,7 +70,7 @@ impl Reader<'_> {
         let mut ops = Vec::new();
         for src in &sources {
             let op = match &helper {
-                Some(helper) => from_helper_op(keyword, helper, src, dest, &flags)?,
+                Some(helper) => from_helper_op(helper, src, dest, &flags),
                 None if is_add && is_url(src) => add_url_op(src, dest, &flags)?,
                 None => self.host_source_op(keyword, src, dest, ignore.as_ref(), &flags)?,
             };
@@ -380,24 +380,15 @@ fn is_url(src: &str) -> bool {
 }
 
 /// `COPY --from=STAGE|IMAGE SRC`: a path of the helper container's tree.
-fn from_helper_op(
-    keyword: &str,
-    helper: &Container,
-    src: &str,
-    dest: &str,
-    flags: &CopyFlags,
-) -> Result<Op, String> {
-    if src.contains(['*', '?', '[']) {
-        return Err(format!(
-            "wildcards in {keyword} --from sources (`{src}`) are not supported: list the paths"
-        ));
-    }
+fn from_helper_op(helper: &Container, src: &str, dest: &str, flags: &CopyFlags) -> Op {
+    // A wildcard stays in the path: the engine expands it against the stage's files once the
+    // stage is built, BuildKit when it copies.
     let path = if src.starts_with('/') {
         src.to_owned()
     } else {
         format!("/{src}")
     };
-    Ok(Op::Directory {
+    Op::Directory {
         path: dest.to_owned(),
         source: DirectorySource::Container {
             container: Box::new(helper.clone()),
@@ -405,7 +396,7 @@ fn from_helper_op(
         },
         owner: flags.owner.clone(),
         mode: flags.mode,
-    })
+    }
 }
 
 /// `ADD URL`: a download, named after the URL when the destination is a directory.

@@ -4,29 +4,49 @@
 use std::path::Path;
 
 /// Whether a source holds a wildcard (`*`, `?`, `[`).
-pub(super) fn has_wildcard(src: &str) -> bool {
+pub fn has_wildcard(src: &str) -> bool {
     src.contains(['*', '?', '['])
 }
 
 /// The context paths (relative, `/`-separated, sorted) that `pattern` matches.
 pub(super) fn expand_in_context(context: &Path, pattern: &str) -> Result<Vec<String>, String> {
+    expand_wildcard(
+        pattern,
+        |dir| {
+            let entries = std::fs::read_dir(context.join(dir)).ok()?;
+            Some(
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect(),
+            )
+        },
+        |path| context.join(path).symlink_metadata().is_ok(),
+    )
+}
+
+/// The paths (relative, `/`-separated, sorted) of a tree that `pattern` matches, element by
+/// element as Go's `filepath.Glob` does: `list(dir)` names a directory's entries (`None` when
+/// it is no directory), `exists(path)` says whether a path without wildcards is there. The
+/// tree can be the build context or a stage's files (`COPY --from=stage /o/*`).
+pub fn expand_wildcard(
+    pattern: &str,
+    mut list: impl FnMut(&str) -> Option<Vec<String>>,
+    mut exists: impl FnMut(&str) -> bool,
+) -> Result<Vec<String>, String> {
     let mut found: Vec<String> = vec![String::new()];
     for element in pattern.split('/').filter(|e| !e.is_empty() && *e != ".") {
         let mut next = Vec::new();
         for base in &found {
             if !has_wildcard(element) {
                 let candidate = join(base, &unescape(element));
-                if context.join(&candidate).symlink_metadata().is_ok() {
+                if exists(&candidate) {
                     next.push(candidate);
                 }
                 continue;
             }
-            let Ok(entries) = std::fs::read_dir(context.join(base)) else {
+            let Some(mut names) = list(base) else {
                 continue;
             };
-            let mut names: Vec<String> = entries
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .collect();
             names.sort();
             for name in names {
                 if go_match(element, &name)? {

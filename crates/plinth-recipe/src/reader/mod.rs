@@ -22,6 +22,7 @@ mod commands;
 mod context_ignore;
 mod copy;
 mod glob;
+pub use glob::{expand_wildcard, has_wildcard};
 mod heredoc;
 mod lines;
 mod plan;
