@@ -318,7 +318,9 @@ pub(crate) fn host_tree_ignoring(
 
 /// The tree at `path` in the merged image `dirs` (top first), keeping owners, modes and mtimes.
 pub(crate) fn image_tree(dirs: &[PathBuf], path: &str, index: usize) -> Result<Vec<CopyItem>> {
-    let root = match merged::lookup(dirs, path)? {
+    // The source's symlinks are followed, its last component's too, as BuildKit's COPY does.
+    let resolved = merged::resolve(dirs, path)?;
+    let root = match merged::lookup(dirs, &resolved)? {
         Lookup::Found(e) => e,
         Lookup::Missing | Lookup::Blocked(_) => {
             return Err(step_error(

@@ -144,6 +144,62 @@ pub(crate) fn lookup(layers: &[PathBuf], path: &str) -> Result<Lookup> {
     }
 }
 
+/// How many symlinks [`resolve`] follows before it gives up, as Linux's `ELOOP` limit.
+const MAX_LINKS: usize = 40;
+
+/// `path` (absolute) with every symlink on it followed inside the image, as BuildKit resolves
+/// a copy's destination (continuity's `fs.RootPath`): an absolute target starts again from the
+/// image's root, `..` never climbs above it, components that do not exist stay as written.
+pub(crate) fn resolve(layers: &[PathBuf], path: &str) -> Result<String> {
+    let mut resolved: Vec<String> = Vec::new();
+    let mut pending: std::collections::VecDeque<String> =
+        path.split('/').map(str::to_owned).collect();
+    let mut links = 0;
+    while let Some(component) = pending.pop_front() {
+        match component.as_str() {
+            "" | "." => continue,
+            ".." => {
+                resolved.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let candidate = format!("/{}", join_components(&resolved, &component));
+        let Lookup::Found(entry) = lookup(layers, &candidate)? else {
+            resolved.push(component);
+            continue;
+        };
+        if !entry.meta.file_type().is_symlink() {
+            resolved.push(component);
+            continue;
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            return Err(Error::Image(format!(
+                "`{path}` goes through more than {MAX_LINKS} symlinks in the image"
+            )));
+        }
+        let target = fs::read_link(&entry.host_path)
+            .map_err(|e| Error::io("read link", &entry.host_path, e))?;
+        let target = target.to_string_lossy();
+        if target.starts_with('/') {
+            resolved.clear();
+        }
+        for part in target.split('/').rev() {
+            pending.push_front(part.to_owned());
+        }
+    }
+    Ok(format!("/{}", resolved.join("/")))
+}
+
+fn join_components(dirs: &[String], name: &str) -> String {
+    if dirs.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{}/{name}", dirs.join("/"))
+    }
+}
+
 /// The names in the merged directory `path`; `None` when it is missing or no directory.
 pub(crate) fn list(layers: &[PathBuf], path: &str) -> Result<Option<Vec<String>>> {
     let Lookup::Found(dir) = lookup(layers, path)? else {
@@ -222,6 +278,27 @@ mod tests {
             lookup(&layers, "/d/a/x").unwrap(),
             Lookup::Blocked(p) if p == "/d/a"
         ));
+    }
+
+    #[test]
+    fn symlinks_on_a_path_are_followed_inside_the_image() {
+        let t = tempfile::tempdir().unwrap();
+        let top = t.path().join("top");
+        fs::create_dir_all(top.join("usr/lib")).unwrap();
+        fs::create_dir_all(top.join("run")).unwrap();
+        fs::create_dir_all(top.join("var")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", top.join("lib")).unwrap();
+        std::os::unix::fs::symlink("/run", top.join("var/run")).unwrap();
+        std::os::unix::fs::symlink("../../../../etc", top.join("run/up")).unwrap();
+        std::os::unix::fs::symlink("loop", top.join("loop")).unwrap();
+        let layers = [top];
+        let r = |p: &str| resolve(&layers, p).unwrap();
+        assert_eq!(r("/lib/x86_64/libc.so"), "/usr/lib/x86_64/libc.so");
+        assert_eq!(r("/var/run/t.txt"), "/run/t.txt");
+        assert_eq!(r("/var/run/up/passwd"), "/etc/passwd");
+        assert_eq!(r("/new/dir"), "/new/dir");
+        assert_eq!(r("/"), "/");
+        assert!(resolve(&layers, "/loop/x").is_err());
     }
 
     #[test]

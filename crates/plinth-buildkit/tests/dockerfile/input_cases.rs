@@ -110,6 +110,30 @@ pub const INPUT_CASES: &[Case] = &[
         build_args: &[],
         expect: Expect::Same,
     },
+    // --- symlinks on a path are followed inside the image (merged /usr: /lib -> usr/lib) --------
+    Case {
+        name: "copy_through_symlinked_directories",
+        dockerfile: "FROM {root} AS base\nRUN mkdir -p /usr/lib /run && ln -s usr/lib /lib && ln -s /run /var/run\n\
+                     FROM base\nCOPY a.txt /lib/\nCOPY a.txt /var/run/t.txt\nCOPY d1 /lib/sub/\n\
+                     ADD a.txt /var/run/added/\nWORKDIR /lib/w\nRUN pwd > /pwd\n",
+        context: &[
+            ("a.txt", File("alpha\n", 0o644)),
+            ("d1", Dir(0o755)),
+            ("d1/f.txt", File("one\n", 0o600)),
+        ],
+        build_args: &[],
+        expect: Expect::Same,
+    },
+    Case {
+        name: "copy_from_a_stage_through_symlinks",
+        dockerfile: "FROM {root} AS b\nRUN mkdir -p /usr/lib/sub && echo so > /usr/lib/libx.so && echo deep > /usr/lib/sub/d \
+                     && ln -s usr/lib /lib && ln -s libx.so /usr/lib/libx.so.1\nFROM {root}\n\
+                     COPY --from=b /lib/libx.so /x\nCOPY --from=b /lib/libx.so.1 /y\nCOPY --from=b /lib /z/\n\
+                     COPY --from=b /lib/sub /s/\nCOPY --from=b /lib/lib*.so /w/\n",
+        context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Same,
+    },
     // --- where a heredoc starts (BuildKit's `^(\d*)<<(-?)\s*([^<]*)$` on its lexer's words) -----
     Case {
         name: "heredoc_blank_after_the_arrows_and_here_strings",

@@ -18,9 +18,22 @@ use crate::files::{
 };
 
 impl PlatformBuilder<'_> {
+    /// Where a step writes `path`: against the image's working directory, every symlink on it
+    /// followed inside the image (`COPY x /lib/` writes to `/usr/lib/` when `/lib` links
+    /// there, as BuildKit does), a trailing `/` kept (it names a directory).
+    pub(super) fn destination(&self, path: &str) -> Result<String> {
+        let dest = self.in_workdir(path);
+        let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
+        let mut resolved = crate::merged::resolve(&dirs, &dest)?;
+        if dest.ends_with('/') && resolved != "/" {
+            resolved.push('/');
+        }
+        Ok(resolved)
+    }
+
     /// `path` against the image's working directory, keeping a trailing `/` (it names a
     /// directory).
-    pub(super) fn in_workdir(&self, path: &str) -> String {
+    fn in_workdir(&self, path: &str) -> String {
         let workdir = self
             .state
             .config
@@ -53,7 +66,7 @@ impl PlatformBuilder<'_> {
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
         let kind = self.file_source(source, inputs)?;
-        let mut dest = self.in_workdir(path);
+        let mut dest = self.destination(path)?;
         self.directory_as_dir(&mut dest)?;
         let target = FileTarget::of(&dest, source, mode).map_err(|e| Error::Step {
             index,
@@ -132,7 +145,7 @@ impl PlatformBuilder<'_> {
             return self.prepare_wildcard_from(index, path, from, (owner, mode), inputs);
         }
         let mut items = self.directory_items(index, source, inputs)?;
-        let mut dest = self.in_workdir(path);
+        let mut dest = self.destination(path)?;
         if items
             .first()
             .is_some_and(|i| !matches!(i.kind, ItemKind::Dir))
@@ -170,9 +183,8 @@ impl PlatformBuilder<'_> {
         let matches = expand_wildcard(
             pattern,
             |dir| {
-                crate::merged::list(&dirs, &format!("/{dir}"))
-                    .ok()
-                    .flatten()
+                let dir = crate::merged::resolve(&dirs, &format!("/{dir}")).ok()?;
+                crate::merged::list(&dirs, &dir).ok().flatten()
             },
             |path| {
                 matches!(
@@ -182,7 +194,7 @@ impl PlatformBuilder<'_> {
             },
         )
         .map_err(step_error)?;
-        let mut dest = self.in_workdir(dest);
+        let mut dest = self.destination(dest)?;
         let base_name = |m: &str| m.rsplit('/').next().unwrap_or(m).to_owned();
         let mut items = Vec::new();
         match matches.as_slice() {
@@ -302,7 +314,7 @@ impl PlatformBuilder<'_> {
             None => None,
         };
         Ok(Prepared::Archive {
-            dest: self.in_workdir(path),
+            dest: self.destination(path)?,
             dest_owner: owner.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g))),
             pending: PendingArchive {
                 archive: archive.to_path_buf(),

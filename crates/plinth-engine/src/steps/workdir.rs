@@ -8,7 +8,7 @@ impl PlatformBuilder<'_> {
     /// BuildKit makes the workdir (and its missing parents) right away, 0755 and owned by the
     /// image user, so it exists even when no RUN follows.
     pub(super) fn prepare_workdir(&mut self, index: usize, path: &str) -> Result<Prepared> {
-        let dir = self.in_workdir(path);
+        let dir = self.destination(path)?;
         let dirs = self.engine.snapshots.read_dirs(&self.state.layers)?;
         let Ok(missing) = crate::files::missing_dirs(&dirs, &dir, index) else {
             return Ok(Prepared::Nothing);
