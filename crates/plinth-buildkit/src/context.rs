@@ -6,10 +6,10 @@
 //! patterns, with the rules the embedded engine applies. Nothing is read from outside the listed
 //! entries, so the generated context needs no `.dockerignore` of its own.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::Path;
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
 
 use plinth_recipe::ignore::IgnoreRules;
 use plinth_recipe::{BuildableDockerfile, ContextSource};
@@ -109,40 +109,56 @@ fn sorted_children(dir: &Path, rel: &str) -> Result<Vec<(fs::DirEntry, String)>>
 /// with their permission bits, the entries whose path below `src` `keep` accepts. Other file
 /// types are refused.
 fn copy_tree(src: &Path, dest: &Path, keep: &dyn Fn(&str) -> bool) -> Result<()> {
-    copy_entry(src, dest, "", keep)
+    let mut copy = TreeCopy {
+        keep,
+        copied: BTreeMap::new(),
+    };
+    copy.entry(src, dest, "")
 }
 
-fn copy_entry(src: &Path, dest: &Path, rel: &str, keep: &dyn Fn(&str) -> bool) -> Result<()> {
-    if !keep(rel) {
-        return Ok(());
-    }
-    let meta = fs::symlink_metadata(src).map_err(Error::io("read", src))?;
-    let kind = meta.file_type();
-    if kind.is_symlink() {
-        let target = fs::read_link(src).map_err(Error::io("read the link", src))?;
-        symlink(&target, dest).map_err(Error::io("create the link", dest))?;
-    } else if kind.is_dir() {
-        fs::create_dir(dest).map_err(Error::io("create", dest))?;
-        for (child, child_rel) in sorted_children(src, rel)? {
-            copy_entry(
-                &child.path(),
-                &dest.join(child.file_name()),
-                &child_rel,
-                keep,
-            )?;
+/// One tree being copied: what to keep, and the copies of files that have other links, so
+/// their links are links in the copy too (BuildKit keeps one inode as one).
+struct TreeCopy<'a> {
+    keep: &'a dyn Fn(&str) -> bool,
+    copied: BTreeMap<(u64, u64), PathBuf>,
+}
+
+impl TreeCopy<'_> {
+    fn entry(&mut self, src: &Path, dest: &Path, rel: &str) -> Result<()> {
+        if !(self.keep)(rel) {
+            return Ok(());
         }
-        set_mode(dest, meta.permissions().mode() & 0o7777)?;
-    } else if kind.is_file() {
-        fs::copy(src, dest).map_err(Error::io("copy a host file to", dest))?;
-        set_mode(dest, meta.permissions().mode() & 0o7777)?;
-    } else {
-        return Err(Error::Io {
-            action: "copy (not a file, directory or symlink)",
-            path: src.to_owned(),
-            source: std::io::Error::from(std::io::ErrorKind::Unsupported),
-        });
+        let meta = fs::symlink_metadata(src).map_err(Error::io("read", src))?;
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            let target = fs::read_link(src).map_err(Error::io("read the link", src))?;
+            symlink(&target, dest).map_err(Error::io("create the link", dest))?;
+        } else if kind.is_dir() {
+            fs::create_dir(dest).map_err(Error::io("create", dest))?;
+            for (child, child_rel) in sorted_children(src, rel)? {
+                self.entry(&child.path(), &dest.join(child.file_name()), &child_rel)?;
+            }
+            set_mode(dest, meta.permissions().mode() & 0o7777)?;
+        } else if kind.is_file() {
+            let inode = (meta.dev(), meta.ino());
+            if let Some(first) = self.copied.get(&inode).filter(|_| meta.nlink() > 1) {
+                fs::hard_link(first, dest).map_err(Error::io("create the hard link", dest))?;
+                return Ok(());
+            }
+            fs::copy(src, dest).map_err(Error::io("copy a host file to", dest))?;
+            set_mode(dest, meta.permissions().mode() & 0o7777)?;
+            if meta.nlink() > 1 {
+                self.copied.insert(inode, dest.to_owned());
+            }
+        } else {
+            return Err(Error::Io {
+                action: "copy (not a file, directory or symlink)",
+                path: src.to_owned(),
+                source: std::io::Error::from(std::io::ErrorKind::Unsupported),
+            });
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

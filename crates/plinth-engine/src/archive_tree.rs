@@ -1,6 +1,7 @@
 //! The tree of a local archive a Dockerfile `ADD` extracts ([`DirectorySource::HostArchive`]),
-//! as copy items: owners, modes, mtimes and symlinks from the archive, hard links as copies of
-//! their target's bytes, missing parent directories made `0755` root. Entries whose `..` would
+//! as copy items: owners, modes, mtimes and symlinks from the archive, hard links kept as links
+//! (to the bytes their target had when they were listed), missing parent directories made
+//! `0755` root. Entries whose `..` would
 //! climb out of the destination and device nodes are refused.
 //!
 //! A plain (uncompressed) tar is read header by header, seeking over the files' bytes: each
@@ -89,7 +90,49 @@ pub(crate) fn archive_tree(archive: &Path, index: usize, scratch: &Path) -> Resu
         let entries = tar.entries().map_err(read_error)?;
         read_entries(entries, &mut tree, archive, index)?;
     }
+    link_shared_members(&mut tree.items);
     Ok(tree.items)
+}
+
+/// Entries that are one file of the archive (a file and its hard links: the same bytes where
+/// they lie, or the same extracted file) stay one inode, as extracting the archive leaves them:
+/// the bytewise-first path holds the bytes (layers are written in that order), the others link
+/// to it, all with the owner, mode and time of the last of them (extraction applies each link's
+/// header to the shared inode).
+fn link_shared_members(items: &mut [CopyItem]) {
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let key = match &item.kind {
+            ItemKind::ArchiveMember {
+                archive,
+                offset,
+                len,
+            } => format!("{}\0{offset}\0{len}", archive.display()),
+            ItemKind::File(path) => path.display().to_string(),
+            ItemKind::Dir | ItemKind::Bytes(_) | ItemKind::Symlink(_) | ItemKind::Hardlink(_) => {
+                continue;
+            }
+        };
+        groups.entry(key).or_default().push(i);
+    }
+    for members in groups.values().filter(|m| m.len() > 1) {
+        let last = &items[members[members.len() - 1]];
+        let meta = (last.uid, last.gid, last.mode, last.mtime);
+        let Some(&first) = members
+            .iter()
+            .min_by(|a, b| items[**a].rel.as_bytes().cmp(items[**b].rel.as_bytes()))
+        else {
+            continue;
+        };
+        let target = items[first].rel.clone();
+        for &i in members {
+            let item = &mut items[i];
+            (item.uid, item.gid, item.mode, item.mtime) = meta;
+            if i != first {
+                item.kind = ItemKind::Hardlink(target.clone());
+            }
+        }
+    }
 }
 
 /// Adds every entry of `entries` to `tree`.

@@ -123,6 +123,10 @@ fn write_private(path: &Path, bytes: &[u8], mode: u32, uid: u32, gid: u32) -> Re
 /// Writes `items` (a tree whose root has `rel == ""`) at `root`, with owners and modes.
 fn write_tree(root: &Path, items: &[CopyItem]) -> Result<()> {
     let mut dirs: Vec<(PathBuf, &CopyItem)> = Vec::new();
+    // Links once every file is there: a link's target may come later in walk order.
+    let (links, items): (Vec<&CopyItem>, Vec<&CopyItem>) = items
+        .iter()
+        .partition(|i| matches!(i.kind, ItemKind::Hardlink(_)));
     for item in items {
         let path = if item.rel.is_empty() {
             root.to_path_buf()
@@ -154,8 +158,16 @@ fn write_tree(root: &Path, items: &[CopyItem]) -> Result<()> {
                 std::os::unix::fs::symlink(target, &path)
                     .map_err(|e| Error::io("create the link", &path, e))?;
             }
+            ItemKind::Hardlink(_) => unreachable!("hard links are made after the files"),
         }
         set_meta(&path, item)?;
+    }
+    for item in links {
+        if let ItemKind::Hardlink(target) = &item.kind {
+            let path = root.join(&item.rel);
+            fs::hard_link(root.join(target), &path)
+                .map_err(|e| Error::io("create the hard link", &path, e))?;
+        }
     }
     // Directories last, deepest first, so a read-only one does not stop its children.
     for (path, item) in dirs.iter().rev() {

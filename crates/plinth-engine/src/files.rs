@@ -37,6 +37,9 @@ pub(crate) enum ItemKind {
     },
     Bytes(Vec<u8>),
     Symlink(String),
+    /// A hard link to the item at this path relative to the same copied root, which the
+    /// layer writes first (bytewise path order): one inode in the source stays one.
+    Hardlink(String),
 }
 
 /// The bytes of an archive member ([`ItemKind::ArchiveMember`]), checked to be all there.
@@ -81,6 +84,7 @@ impl CopyItem {
             plinth_executor::HostEntryKind::Dir => ItemKind::Dir,
             plinth_executor::HostEntryKind::File(path) => ItemKind::File(path),
             plinth_executor::HostEntryKind::Symlink(target) => ItemKind::Symlink(target),
+            plinth_executor::HostEntryKind::Hardlink(target) => ItemKind::Hardlink(target),
         };
         Self {
             rel: entry.rel,
@@ -197,11 +201,7 @@ pub(crate) fn write_items_layer(
     entries.extend(missing.into_iter().map(made_dir));
     let dest_rel = dest.trim_start_matches('/').to_owned();
     for item in items {
-        let path = match (item.rel.as_str(), dest_rel.as_str()) {
-            ("", d) => d.to_owned(),
-            (r, "") => r.to_owned(),
-            (r, d) => format!("{d}/{r}"),
-        };
+        let path = under(&dest_rel, &item.rel);
         if path.is_empty() {
             continue; // `/` itself is never written
         }
@@ -222,7 +222,16 @@ pub(crate) fn write_items_layer(
     // Sorted by bytes for a deterministic tar; the first entry of a path wins.
     entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     entries.dedup_by(|a, b| a.0 == b.0);
-    write_layer(ctx, &entries)
+    write_layer(ctx, &entries, &dest_rel)
+}
+
+/// The image path (relative to `/`) of `rel` below the destination `dest_rel`.
+fn under(dest_rel: &str, rel: &str) -> String {
+    match (rel, dest_rel) {
+        ("", d) => d.to_owned(),
+        (r, "") => r.to_owned(),
+        (r, d) => format!("{d}/{r}"),
+    }
 }
 
 /// The directories of `dest`'s path that the image already has, outermost first, as they
@@ -250,6 +259,7 @@ fn existing_parents<'a>(dirs: &[PathBuf], dest: &str) -> Result<Vec<LayerPlanEnt
 fn write_layer(
     ctx: &StepContext<'_>,
     entries: &[LayerPlanEntry<'_>],
+    dest_rel: &str,
 ) -> Result<(Descriptor, Digest)> {
     let engine = ctx.engine;
     let mut writer = store_layer_writer(&engine.store, &engine.write_options())?;
@@ -263,6 +273,10 @@ fn write_layer(
             )?,
             Some(ItemKind::Symlink(target)) => writer.append_entry(
                 &LayerEntry::symlink(path.as_str(), target.as_str()).with_meta(meta.clone()),
+            )?,
+            Some(ItemKind::Hardlink(target)) => writer.append_entry(
+                &LayerEntry::hardlink(path.as_str(), under(dest_rel, target))
+                    .with_meta(meta.clone()),
             )?,
             Some(ItemKind::File(source)) => {
                 let file = File::open(source).map_err(|e| Error::io("open", source, e))?;
@@ -352,8 +366,19 @@ pub(crate) fn image_tree(dirs: &[PathBuf], path: &str, index: usize) -> Result<V
     };
     let mut out: Vec<CopyItem> = item(String::new(), &root)?.into_iter().collect();
     if root.is_dir() {
+        let mut inodes = Vec::new();
         for (rel, e) in merged::walk(&root)? {
+            if e.meta.is_file() && e.meta.nlink() > 1 {
+                inodes.push((rel.clone(), (e.meta.dev(), e.meta.ino())));
+            }
             out.extend(item(rel, &e)?);
+        }
+        // Files that are one inode in the image stay one, as BuildKit's copy keeps them.
+        let links = plinth_executor::hardlink_targets(inodes.iter().map(|(r, i)| (r.as_str(), *i)));
+        for item in &mut out {
+            if let Some(target) = links.get(&item.rel) {
+                item.kind = ItemKind::Hardlink(target.clone());
+            }
         }
     }
     Ok(out)
@@ -396,6 +421,7 @@ pub(crate) fn tree_digest(items: &[CopyItem]) -> Result<Digest> {
                 digest.file_with_digest(rel, &content, mode, uid, gid);
             }
             ItemKind::Bytes(bytes) => digest.bytes(rel, bytes, mode, uid, gid),
+            ItemKind::Hardlink(target) => digest.hardlink(rel, target, mode, uid, gid),
         }
     }
     Ok(digest.finish())

@@ -23,6 +23,9 @@ pub enum HostEntryKind {
     File(PathBuf),
     /// A symlink with this target (never followed).
     Symlink(String),
+    /// A hard link to the file at this path of the same tree (relative to its root): files
+    /// of the tree that are one inode stay one, as BuildKit's copy keeps them.
+    Hardlink(String),
 }
 
 /// One entry of a host tree.
@@ -41,10 +44,55 @@ pub struct HostEntry {
 /// The tree of a host directory (or of a single host file), sorted by name at every level.
 /// Sockets, pipes and devices are skipped with a warning.
 pub fn host_tree(root: &Path) -> Result<Vec<HostEntry>> {
+    Ok(link_shared_files(walk_tree(root)?))
+}
+
+/// An entry with the inode (device, number) of a file that has other links.
+type Walked = (HostEntry, Option<(u64, u64)>);
+
+fn walk_tree(root: &Path) -> Result<Vec<Walked>> {
     let meta = fs::symlink_metadata(root).map_err(|e| Error::io("inspect", root, e))?;
     let mut out = Vec::new();
     walk(root, "", &meta, &mut out)?;
     Ok(out)
+}
+
+/// The files of a tree that share an inode become hard links to the first of them.
+fn link_shared_files(entries: Vec<Walked>) -> Vec<HostEntry> {
+    let targets = hardlink_targets(
+        entries
+            .iter()
+            .filter_map(|(e, inode)| Some((e.rel.as_str(), (*inode)?))),
+    );
+    entries
+        .into_iter()
+        .map(|(mut entry, _)| {
+            if let Some(target) = targets.get(&entry.rel) {
+                entry.kind = HostEntryKind::Hardlink(target.clone());
+            }
+            entry
+        })
+        .collect()
+}
+
+/// For files (by path) that share an inode: every path but the bytewise first, mapped to the
+/// first. Layers are written in bytewise path order, so the file comes before its links.
+pub fn hardlink_targets<'a>(
+    files: impl IntoIterator<Item = (&'a str, (u64, u64))>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut groups: std::collections::BTreeMap<(u64, u64), Vec<&str>> =
+        std::collections::BTreeMap::new();
+    for (rel, inode) in files {
+        groups.entry(inode).or_default().push(rel);
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for mut rels in groups.into_values().filter(|r| r.len() > 1) {
+        rels.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        for rel in &rels[1..] {
+            out.insert((*rel).to_owned(), rels[0].to_owned());
+        }
+    }
+    out
 }
 
 /// The tree of a build-context directory through its ignore `rules`, `within` being the
@@ -54,14 +102,17 @@ pub fn host_tree_ignoring(
     within: &str,
     rules: &IgnoreRules,
 ) -> Result<Vec<HostEntry>> {
-    let entries = host_tree(root)?;
-    let rels: Vec<&str> = entries.iter().map(|e| e.rel.as_str()).collect();
+    let entries = walk_tree(root)?;
+    let rels: Vec<&str> = entries.iter().map(|(e, _)| e.rel.as_str()).collect();
     let keep = rules.kept(within, &rels);
-    Ok(entries
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(entry, kept)| kept.then_some(entry))
-        .collect())
+    // Links are found among what is kept: an ignored file is no link's target.
+    Ok(link_shared_files(
+        entries
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(entry, kept)| kept.then_some(entry))
+            .collect(),
+    ))
 }
 
 /// The digest of a host tree as copied (root owner): [`TreeDigest`] of its entries.
@@ -72,6 +123,7 @@ pub fn host_tree_digest(entries: &[HostEntry]) -> Result<Digest> {
             HostEntryKind::Dir => digest.dir(&e.rel, e.mode, 0, 0),
             HostEntryKind::Symlink(target) => digest.symlink(&e.rel, target, e.mode, 0, 0),
             HostEntryKind::File(path) => digest.file(&e.rel, path, e.mode, 0, 0)?,
+            HostEntryKind::Hardlink(target) => digest.hardlink(&e.rel, target, e.mode, 0, 0),
         }
     }
     Ok(digest.finish())
@@ -103,6 +155,11 @@ impl TreeDigest {
     /// Adds a symlink to `target`.
     pub fn symlink(&mut self, rel: &str, target: &str, mode: u32, uid: u64, gid: u64) {
         self.add_line(rel, "l", mode, uid, gid, target);
+    }
+
+    /// Adds a hard link to the entry `target` of the same tree.
+    pub fn hardlink(&mut self, rel: &str, target: &str, mode: u32, uid: u64, gid: u64) {
+        self.add_line(rel, "h", mode, uid, gid, target);
     }
 
     /// Adds a file whose content is read from `path`.
@@ -150,7 +207,7 @@ pub fn file_digest(path: &Path) -> Result<Digest> {
     }
 }
 
-fn walk(path: &Path, rel: &str, meta: &fs::Metadata, out: &mut Vec<HostEntry>) -> Result<()> {
+fn walk(path: &Path, rel: &str, meta: &fs::Metadata, out: &mut Vec<Walked>) -> Result<()> {
     let kind = if meta.is_dir() {
         HostEntryKind::Dir
     } else if meta.is_file() {
@@ -163,12 +220,16 @@ fn walk(path: &Path, rel: &str, meta: &fs::Metadata, out: &mut Vec<HostEntry>) -
         return Ok(());
     };
     let is_dir = kind == HostEntryKind::Dir;
-    out.push(HostEntry {
-        rel: rel.to_owned(),
-        kind,
-        mode: meta.mode() & 0o7777,
-        mtime: meta.mtime().max(0) as u64,
-    });
+    let inode = (meta.is_file() && meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
+    out.push((
+        HostEntry {
+            rel: rel.to_owned(),
+            kind,
+            mode: meta.mode() & 0o7777,
+            mtime: meta.mtime().max(0) as u64,
+        },
+        inode,
+    ));
     if is_dir {
         let mut children: Vec<_> = fs::read_dir(path)
             .map_err(|e| Error::io("list", path, e))?
@@ -232,5 +293,50 @@ mod tests {
         let kept = host_tree_ignoring(&root, "", &rules).unwrap();
         let rels: Vec<&str> = kept.iter().map(|e| e.rel.as_str()).collect();
         assert_eq!(rels, ["", "link"]);
+    }
+
+    #[test]
+    fn files_that_are_one_inode_become_links_to_the_bytewise_first_kept_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("a")).unwrap();
+        fs::write(root.join("a/x"), "shared").unwrap();
+        fs::hard_link(root.join("a/x"), root.join("a.b")).unwrap();
+        fs::hard_link(root.join("a/x"), root.join("z")).unwrap();
+        let kinds = |entries: Vec<HostEntry>| -> Vec<(String, HostEntryKind)> {
+            entries
+                .into_iter()
+                .filter(|e| e.kind != HostEntryKind::Dir)
+                .map(|e| (e.rel, e.kind))
+                .collect()
+        };
+        let link = |to: &str| HostEntryKind::Hardlink(to.to_owned());
+        let tree = kinds(host_tree(root).unwrap());
+        // Walk order puts `a/x` before `a.b`; the layer's bytewise order puts `a.b` first.
+        assert_eq!(
+            tree,
+            [
+                ("a/x".to_owned(), link("a.b")),
+                ("a.b".to_owned(), HostEntryKind::File(root.join("a.b"))),
+                ("z".to_owned(), link("a.b")),
+            ]
+        );
+        let rules = IgnoreRules::new(&["a.b".to_owned()]).unwrap();
+        let kept = kinds(host_tree_ignoring(root, "", &rules).unwrap());
+        assert_eq!(
+            kept,
+            [
+                ("a/x".to_owned(), HostEntryKind::File(root.join("a/x"))),
+                ("z".to_owned(), link("a/x")),
+            ]
+        );
+        let linked = host_tree_digest(&host_tree(root).unwrap()).unwrap();
+        fs::remove_file(root.join("z")).unwrap();
+        fs::write(root.join("z"), "shared").unwrap();
+        assert_ne!(
+            host_tree_digest(&host_tree(root).unwrap()).unwrap(),
+            linked,
+            "a link is not a copy"
+        );
     }
 }

@@ -58,8 +58,8 @@ pub use error::{Error, Result};
 pub use executor::Executor;
 pub use fetch::{MirrorTarget, UrlFetcher, UrlMirror};
 pub use host_tree::{
-    HostEntry, HostEntryKind, TreeDigest, file_digest, host_tree, host_tree_digest,
-    host_tree_ignoring,
+    HostEntry, HostEntryKind, TreeDigest, file_digest, hardlink_targets, host_tree,
+    host_tree_digest, host_tree_ignoring,
 };
 pub use inputs::{BuildInput, InputKind, RootManifests, normalize_inputs};
 pub use options::BuildOptions;

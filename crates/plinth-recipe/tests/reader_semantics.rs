@@ -176,10 +176,25 @@ fn wildcards_expand_against_the_context_in_order() {
 }
 
 #[test]
-fn wildcards_in_copy_from_are_refused() {
-    let found = problems("FROM scratch AS a\nFROM scratch\nCOPY --from=a /out/*.so /lib/\n");
-    assert_eq!(found[0].0, 3);
-    assert!(found[0].1.contains("wildcards"), "{found:?}");
+fn wildcards_in_copy_from_are_kept_for_the_engine_to_expand_against_the_stage() {
+    let c = parse_dockerfile(
+        "FROM scratch AS a\nFROM scratch\nCOPY --from=a /out/*.so /lib/\n",
+        "/nonexistent",
+    )
+    .unwrap();
+    let copied: Vec<(&str, &str)> = c
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::Directory {
+                path,
+                source: plinth_recipe::DirectorySource::Container { path: from, .. },
+                ..
+            } => Some((path.as_str(), from.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(copied, [("/lib/", "/out/*.so")]);
 }
 
 #[test]

@@ -11,6 +11,8 @@ pub enum ContextEntry {
     Dir(u32),
     /// A symlink to the target.
     Link(&'static str),
+    /// A hard link to the earlier entry at this path of the context.
+    HardLink(&'static str),
     /// A tar archive of these members.
     Tar(Packing, &'static [Member]),
     /// A directory holding a host program, the libraries it links and their loader, side by
@@ -40,6 +42,8 @@ pub enum MemberKind {
     Dir,
     File(&'static str),
     Link(&'static str),
+    /// A hard link to the earlier member at this path.
+    HardLink(&'static str),
 }
 
 /// The members of the test archives: owners and modes of their own, a nested directory the

@@ -4,7 +4,7 @@
 use crate::cases::{BUNDLE, Case, ContextEntry, Expect, Member, MemberKind, Packing};
 use crate::run_cases::{Extra, NO_EXTRA};
 
-use ContextEntry::{Dir, File, Tar};
+use ContextEntry::{Dir, File, HardLink, Tar};
 
 const CONTEXT: &[(&str, ContextEntry)] = &[("a.txt", File("alpha\n", 0o644))];
 
@@ -27,6 +27,22 @@ const OTHER: &[Member] = &[
         kind: MemberKind::File("extra\n"),
         mode: 0o600,
         owner: (7, 7),
+    },
+];
+
+/// An archive with a file and a hard link to it.
+const LINKED: &[Member] = &[
+    Member {
+        path: "f",
+        kind: MemberKind::File("linked\n"),
+        mode: 0o600,
+        owner: (5, 5),
+    },
+    Member {
+        path: "g",
+        kind: MemberKind::HardLink("f"),
+        mode: 0o600,
+        owner: (5, 5),
     },
 ];
 
@@ -131,6 +147,23 @@ pub const INPUT_CASES: &[Case] = &[
                      COPY --from=b /lib/libx.so /x\nCOPY --from=b /lib/libx.so.1 /y\nCOPY --from=b /lib /z/\n\
                      COPY --from=b /lib/sub /s/\nCOPY --from=b /lib/lib*.so /w/\n",
         context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Same,
+    },
+    // --- hard links stay links: in the context, in an archive, in a stage ---------------------
+    Case {
+        name: "copy_keeps_hard_links",
+        dockerfile: "FROM {root} AS b\nRUN mkdir /s && echo x > /s/a && ln /s/a /s/b\nFROM {root}\n\
+                     COPY hl /hl/\nADD links.tar /t/\nCOPY --from=b /s /s/\n\
+                     RUN for p in hl/one:hl/two hl/one:hl/a.x t/f:t/g s/a:s/b; do \
+                     [ /${p%:*} -ef /${p#*:} ] && echo \"$p one inode\"; done > /links\n",
+        context: &[
+            ("hl", Dir(0o755)),
+            ("hl/one", File("one\n", 0o640)),
+            ("hl/two", HardLink("hl/one")),
+            ("hl/a.x", HardLink("hl/one")),
+            ("links.tar", Tar(Packing::Plain, LINKED)),
+        ],
         build_args: &[],
         expect: Expect::Same,
     },

@@ -98,6 +98,7 @@ fn write_context(dir: &Path, entries: &[(&str, ContextEntry)]) {
                 .unwrap();
             }
             ContextEntry::Link(target) => std::os::unix::fs::symlink(target, &path).unwrap(),
+            ContextEntry::HardLink(target) => std::fs::hard_link(dir.join(target), &path).unwrap(),
             ContextEntry::HostProgram(program) => copy_program(program, &path),
             ContextEntry::Tar(compression, members) => {
                 std::fs::write(&path, tar_bytes(*compression, members)).unwrap()
@@ -160,6 +161,13 @@ fn tar_bytes(compression: cases::Packing, members: &[cases::Member]) -> Vec<u8> 
             }
             cases::MemberKind::Link(target) => {
                 header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                builder
+                    .append_link(&mut header, member.path, target)
+                    .unwrap();
+            }
+            cases::MemberKind::HardLink(target) => {
+                header.set_entry_type(tar::EntryType::Link);
                 header.set_size(0);
                 builder
                     .append_link(&mut header, member.path, target)
