@@ -38,11 +38,12 @@ const LINKED: &[Member] = &[
         mode: 0o600,
         owner: (5, 5),
     },
+    // The link's header names another mode and owner: extraction applies it to the inode.
     Member {
         path: "g",
         kind: MemberKind::HardLink("f"),
-        mode: 0o600,
-        owner: (5, 5),
+        mode: 0o644,
+        owner: (7, 7),
     },
 ];
 

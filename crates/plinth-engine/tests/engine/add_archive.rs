@@ -158,8 +158,12 @@ fn plain_tars_are_read_in_place_entry_by_entry() {
         std::fs::read_to_string(out.join("p/first.txt")).unwrap(),
         "new\n"
     );
+    // The hard link stays a link to the same inode, which takes the link header's mode (0644,
+    // over the file's 0600), as extracting the archive does.
     let meta = std::fs::symlink_metadata(out.join("p/big.bin")).unwrap();
-    assert_eq!(meta.mode() & 0o7777, 0o600);
+    let link = std::fs::symlink_metadata(out.join("p/hard-to-big")).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o644);
+    assert_eq!((meta.ino(), meta.nlink()), (link.ino(), 2));
 
     let message = build_add(&t, ctx.path(), "cut.tar", "/c/").unwrap_err();
     assert!(

@@ -44,8 +44,9 @@ impl Reader<'_> {
             .chain(inline.iter().map(|(name, _)| format!("<<{name}")))
             .collect();
         let line = crate::history::copy_line(keyword, &written, dest);
-        // `.` and `..` name directories: the sources go inside, as with a trailing `/`.
-        let dest = if dest == "." || dest == ".." || dest.ends_with("/.") || dest.ends_with("/..") {
+        // `.` and a trailing `/.` name directories: the sources go inside, as with a trailing
+        // `/` (BuildKit's `NormalizePath` keeps them; `..` is cleaned away like any path).
+        let dest = if dest == "." || dest.ends_with("/.") {
             format!("{dest}/")
         } else {
             dest.clone()
