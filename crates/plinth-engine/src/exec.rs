@@ -18,7 +18,8 @@ use plinth_oci::layer::store_upper_layer;
 use plinth_oci::{Descriptor, Digest};
 use plinth_recipe::{CacheMount, Network};
 use plinth_sandbox::{
-    MountSpec, NetworkMode, OutputSink, OutputStream, OverlayRootfs, Rootfs, RunSpec, UserSpec,
+    MountSpec, NetworkMode, OutputSink, OutputStream, OverlayRootfs, Rootfs, RunSpec,
+    SupplementaryGroups, UserSpec,
 };
 
 use crate::engine::Inner;
@@ -32,6 +33,9 @@ use crate::steps::PreparedMount;
 
 /// Lines of output kept for the error of a failing step.
 const TAIL_LINES: usize = 30;
+
+/// The hostname a build step sees, BuildKit's.
+const BUILD_HOSTNAME: &str = "buildkitsandbox";
 
 /// Forwards output lines to the reporter and keeps the last lines.
 pub(crate) struct LineSink<'a> {
@@ -250,7 +254,13 @@ fn with_image_run_state(
         // Allowed or refused when the step was prepared.
         Network::Host => NetworkMode::Host,
     };
-    let mut spec = spec.with_user(user).with_network(network);
+    // A RUN step sees what BuildKit's gives it: its hostname (also on /etc/hosts' loopback
+    // line) and its supplementary groups (no primary group of its own).
+    let mut spec = spec
+        .with_user(user)
+        .with_network(network)
+        .with_hostname(BUILD_HOSTNAME)
+        .with_supplementary_groups(SupplementaryGroups::BuildKit);
     for (name, value) in state.config.env() {
         if !request.build_env.contains_key(&name) {
             spec = spec.with_env(name, value);

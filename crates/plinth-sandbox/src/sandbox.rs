@@ -13,7 +13,7 @@ use crate::process::plan::{Action, PlanInput, VOLATILE_MARKER, build_plan};
 use crate::process::spawn::{Attach, Pipes, spawn_and_supervise};
 use crate::scaffold::{MountPointKind, Scaffold, mount_point_kind};
 use crate::spec::{MountKind, NetworkMode, OverlayRootfs, Rootfs, RunSpec, relative_target};
-use crate::user::{ResolvedUser, resolve_user};
+use crate::user::{ResolvedUser, resolve_user_with};
 use crate::{caps, network, privilege, rootfs_read, seccomp};
 
 /// Runs commands in isolated rootfs views. Cheap to create; holds only a state directory where
@@ -275,7 +275,12 @@ fn read_text(spec: &RunSpec, path: &str) -> Result<String> {
 fn resolve_spec_user(spec: &RunSpec) -> Result<ResolvedUser> {
     let passwd = read_text(spec, "/etc/passwd")?;
     let group = read_text(spec, "/etc/group")?;
-    resolve_user(&spec.user, &spec.extra_groups, &passwd, &group)
+    resolve_user_with(
+        &spec.user,
+        &spec.extra_groups,
+        (&passwd, &group),
+        spec.supplementary_groups,
+    )
 }
 
 /// Writes a run file whole (the child reads it only after the parent has written it) and lets
@@ -308,8 +313,9 @@ fn write_etc_files(
         NetworkMode::None => Vec::new(),
     };
     write_run_file(resolv_conf, &host_resolv)?;
+    // BuildKit's form: the hostname on the loopback line.
     let hosts_text = format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
+        "127.0.0.1\tlocalhost {}\n::1\tlocalhost ip6-localhost ip6-loopback\n",
         spec.hostname
     );
     write_run_file(hosts, hosts_text.as_bytes())

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::user::SupplementaryGroups;
 
 /// The default size of the stdout and stderr tails kept in a [`RunOutcome`](crate::RunOutcome).
 pub const DEFAULT_TAIL_BYTES: usize = 64 * 1024;
@@ -267,6 +268,7 @@ pub struct RunSpec {
     pub(crate) cwd: PathBuf,
     pub(crate) user: UserSpec,
     pub(crate) extra_groups: Vec<IdOrName>,
+    pub(crate) supplementary_groups: SupplementaryGroups,
     pub(crate) hostname: String,
     pub(crate) network: NetworkMode,
     pub(crate) mounts: Vec<MountSpec>,
@@ -286,6 +288,7 @@ impl RunSpec {
             cwd: PathBuf::from("/"),
             user: UserSpec::root(),
             extra_groups: Vec::new(),
+            supplementary_groups: SupplementaryGroups::DockerRun,
             hostname: DEFAULT_HOSTNAME.to_owned(),
             network: NetworkMode::Private,
             mounts: Vec::new(),
@@ -321,6 +324,12 @@ impl RunSpec {
     /// Add a supplementary group (numeric gid or a name from the rootfs's `/etc/group`).
     pub fn with_extra_group(mut self, group: &str) -> Self {
         self.extra_groups.push(IdOrName::parse(group));
+        self
+    }
+
+    /// Which supplementary groups the user gets (`docker run`'s unless set).
+    pub fn with_supplementary_groups(mut self, rule: SupplementaryGroups) -> Self {
+        self.supplementary_groups = rule;
         self
     }
 

@@ -11,7 +11,7 @@ pub struct ResolvedUser {
     pub uid: u32,
     /// The primary gid.
     pub gid: u32,
-    /// Supplementary groups (never empty: at least the primary gid).
+    /// Supplementary groups (see [`SupplementaryGroups`]).
     pub groups: Vec<u32>,
     /// The home directory, for `HOME` when the spec does not set it.
     pub home: String,
@@ -81,13 +81,41 @@ fn lookup_group(group_text: &str, group: &IdOrName) -> Result<u32> {
     }
 }
 
+/// Which supplementary groups a resolved user gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SupplementaryGroups {
+    /// `docker run`'s: the primary group, the groups listing the user as a member, the extra
+    /// ones.
+    #[default]
+    DockerRun,
+    /// BuildKit's for a `RUN` step: the groups listing the user as a member when the user is
+    /// named by name (none for a numeric user, none for the primary group unless it lists
+    /// the user), then the extra ones.
+    BuildKit,
+}
+
 /// Resolve `spec` plus `extra_groups` against the text of `/etc/passwd` and `/etc/group`
-/// (empty when the rootfs has none).
+/// (empty when the rootfs has none), with `docker run`'s supplementary groups.
 pub fn resolve_user(
     spec: &UserSpec,
     extra_groups: &[IdOrName],
     passwd_text: &str,
     group_text: &str,
+) -> Result<ResolvedUser> {
+    resolve_user_with(
+        spec,
+        extra_groups,
+        (passwd_text, group_text),
+        SupplementaryGroups::DockerRun,
+    )
+}
+
+/// [`resolve_user`] with the supplementary groups `rule` gives.
+pub fn resolve_user_with(
+    spec: &UserSpec,
+    extra_groups: &[IdOrName],
+    (passwd_text, group_text): (&str, &str),
+    rule: SupplementaryGroups,
 ) -> Result<ResolvedUser> {
     let entry = match spec.user() {
         IdOrName::Id(uid) => passwd_entries(passwd_text).find(|e| e.uid == *uid),
@@ -109,7 +137,11 @@ pub fn resolve_user(
             gid = lookup_group(group_text, group)?;
         }
         None => {
-            if let Some(e) = &entry {
+            let named = matches!(spec.user(), IdOrName::Name(_));
+            if let Some(e) = entry
+                .as_ref()
+                .filter(|_| named || rule == SupplementaryGroups::DockerRun)
+            {
                 groups.extend(
                     group_entries(group_text)
                         .filter(|g| g.members.contains(&e.name))
@@ -121,7 +153,7 @@ pub fn resolve_user(
     for group in extra_groups {
         groups.push(lookup_group(group_text, group)?);
     }
-    if !groups.contains(&gid) {
+    if rule == SupplementaryGroups::DockerRun && !groups.contains(&gid) {
         groups.insert(0, gid);
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -198,6 +230,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(u.groups, vec![77, 999]);
+    }
+
+    #[test]
+    fn buildkit_lists_memberships_of_a_named_user_only() {
+        let build = |s: &str, extra: &[IdOrName]| {
+            resolve_user_with(
+                &spec(s),
+                extra,
+                (PASSWD, GROUP),
+                SupplementaryGroups::BuildKit,
+            )
+            .unwrap()
+            .groups
+        };
+        assert_eq!(build("airbyte", &[]), vec![10, 999]);
+        assert_eq!(build("root", &[]), vec![10]);
+        assert_eq!(build("1000", &[]), Vec::<u32>::new());
+        assert_eq!(build("0", &[]), Vec::<u32>::new());
+        assert_eq!(build("airbyte:wheel", &[]), Vec::<u32>::new());
+        assert_eq!(build("1000", &[IdOrName::Id(5)]), vec![5]);
     }
 
     #[test]

@@ -179,11 +179,11 @@ pub const CASES: &[Case] = &[
         "run_deletes",
         "FROM {root}\nRUN rm /etc/group && rm -r /var/tmp\n",
     ),
-    // Ids only: the sandbox also gives a user its primary group as a supplementary group,
-    // which runc does not (`id` prints `groups=`); the sandbox's to change.
+    // What a step sees of itself: ids, supplementary groups (by name and numeric), hostname.
     same(
         "run_as_user",
-        "FROM {root}\nUSER airbyte\nRUN id -u > /home/airbyte/id && id -g >> /home/airbyte/id\n",
+        "FROM {root}\nRUN id > /root-id && hostname > /hostname && head -1 /etc/hosts > /hosts\n\
+         USER airbyte\nRUN id > /home/airbyte/id\nUSER 1000\nRUN id > /home/airbyte/numeric\n",
     ),
     same(
         "run_numeric_user",

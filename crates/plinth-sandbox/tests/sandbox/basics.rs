@@ -121,7 +121,7 @@ fn hostname_resolv_conf_and_hosts_are_provided() {
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     assert_eq!(
         out,
-        format!("step-host\n{host_resolv}127.0.1.1\tstep-host\n")
+        format!("step-host\n{host_resolv}127.0.0.1\tlocalhost step-host\n")
     );
     // Its own network: the user-mode stack's DNS forwarder.
     let out = f.ok(&f.sh("head -n 1 /etc/resolv.conf"));
