@@ -263,3 +263,22 @@ fn bad_settings_name_the_line_and_the_form() {
         assert!(message.contains(needle), "{message:?} lacks {needle:?}");
     }
 }
+
+#[test]
+fn downloads_into_a_directory_are_named_as_buildkit_names_them() {
+    let c = parse_dockerfile(
+        "FROM scratch\nADD https://example.com/dl/a%20b.tar.gz /t/\n\
+         ADD https://example.com/ /u/\nADD https://example.com/dir/?x=1 /v/\n",
+        "/nonexistent",
+    )
+    .unwrap();
+    let paths: Vec<&str> = c
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::File { path, .. } => Some(path.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(paths, ["/t/a b.tar.gz", "/u/__unnamed__", "/v/dir"]);
+}

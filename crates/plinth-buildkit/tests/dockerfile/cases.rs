@@ -404,6 +404,11 @@ pub const CASES: &[Case] = &[
     ),
     same("add_plain_file", "FROM {root}\nADD a.txt /added\n"),
     same("add_url", "FROM {root}\nADD {url}/dl/tool.sh /tools/\n"),
+    // Named by the decoded path's last element, `__unnamed__` without one.
+    same(
+        "add_url_names",
+        "FROM {root}\nADD {url}/dl/a%20b.sh /tools/\nADD {url}/ /idx/\n",
+    ),
     // --- ADD of a local archive: extracted, owners and modes from the archive ------------------
     Case {
         name: "add_local_archives_extract",

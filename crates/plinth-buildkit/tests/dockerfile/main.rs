@@ -485,10 +485,11 @@ fn dockerfiles_build_as_buildkit_builds_them() {
         .prefix("plinth-dockerfile-eq-")
         .tempdir()
         .unwrap();
-    let server = FileServer::start(BTreeMap::from([(
-        "/dl/tool.sh".to_owned(),
-        b"#!/bin/sh\necho tool\n".to_vec(),
-    )]));
+    let server = FileServer::start(BTreeMap::from([
+        ("/dl/tool.sh".to_owned(), b"#!/bin/sh\necho tool\n".to_vec()),
+        ("/dl/a%20b.sh".to_owned(), b"spaced\n".to_vec()),
+        ("/".to_owned(), b"index\n".to_vec()),
+    ]));
     let docker = DockerCli::detect().unwrap();
     let server_version = Command::new(docker.program())
         .args(["version", "--format", "{{.Server.Version}}"])

@@ -8,7 +8,7 @@ use plinth_oci::Digest;
 use super::context_ignore::{ContextIgnore, context_relative};
 use super::{Flags, Reader, glob, json_array};
 use crate::archive::{ArchiveCompression, sniff_archive};
-use crate::inputs::{resolve_in_context, url_file_name};
+use crate::inputs::resolve_in_context;
 use crate::op::{DirectorySource, FileSource, Op};
 use crate::source::ImageSource;
 use crate::{Container, Error};
@@ -400,6 +400,23 @@ fn from_helper_op(helper: &Container, src: &str, dest: &str, flags: &CopyFlags) 
     }
 }
 
+/// The name BuildKit's frontend gives a download in a destination directory: the last element
+/// of the URL's decoded path (Go's `path.Base`), `__unnamed__` when there is none. A
+/// `Content-Disposition` header does not change it.
+fn download_name(src: &str) -> String {
+    let path = url::Url::parse(src)
+        .map(|u| {
+            percent_encoding::percent_decode_str(u.path())
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default();
+    match path.trim_end_matches('/').rsplit('/').next() {
+        Some(name) if !name.is_empty() && name != "." => name.to_owned(),
+        _ => "__unnamed__".to_owned(),
+    }
+}
+
 /// `ADD URL`: a download, named after the URL when the destination is a directory.
 fn add_url_op(src: &str, dest: &str, flags: &CopyFlags) -> Result<Op, String> {
     if src.ends_with(".git") || src.contains(".git#") {
@@ -408,10 +425,7 @@ fn add_url_op(src: &str, dest: &str, flags: &CopyFlags) -> Result<Op, String> {
         ));
     }
     let path = if dest.ends_with('/') {
-        let name = url_file_name(src).ok_or_else(|| {
-            format!("cannot tell a file name from `{src}`: give the destination as a file path, not a directory")
-        })?;
-        format!("{dest}{name}")
+        format!("{dest}{}", download_name(src))
     } else {
         dest.to_owned()
     };
