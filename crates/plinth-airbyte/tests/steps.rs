@@ -71,7 +71,8 @@ fn python_steps_are_exact() {
     assert!(ops.contains(&Op::MountedCache {
         path: "/custom_cache/pip".into(),
         volume: "pip_cache".into(),
-        owner: Some("airbyte".into())
+        owner: Some("airbyte".into()),
+        options: Default::default(),
     }));
     let Some(Op::Directory {
         path,
@@ -144,14 +145,16 @@ fn python_steps_are_exact() {
         recipe(airbyte::PYTHON_REPOSITORY, "1.0.0").contains(&Op::MountedCache {
             path: "/root/.cache/pip".into(),
             volume: "pip-cache".into(),
-            owner: None
+            owner: None,
+            options: Default::default(),
         })
     );
     assert!(
         recipe(airbyte::PYTHON_REPOSITORY, "2.0.0").contains(&Op::MountedCache {
             path: "/root/.cache/pip".into(),
             volume: "pip_cache".into(),
-            owner: None
+            owner: None,
+            options: Default::default(),
         })
     );
     let tmp = execs(&recipe(airbyte::PYTHON_REPOSITORY, "3.0.1-rc.1"));

@@ -25,7 +25,7 @@ use plinth_sandbox::{
 use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::exec_mounts::{Materialized, make_parents, materialize, remove_stubs};
-use crate::files::{missing_dirs, resolve_owner};
+use crate::files::missing_dirs;
 use crate::merged::{self, Lookup};
 use crate::state::ImageState;
 use crate::step_context::StepContext;
@@ -100,19 +100,6 @@ impl OutputSink for LineSink<'_> {
     }
 }
 
-/// The cache directory of a volume: the name percent-encoded to one safe path component.
-pub(crate) fn cache_dir(store_root: &Path, volume: &str) -> PathBuf {
-    let mut name = String::new();
-    for b in volume.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && !name.is_empty()) {
-            name.push(b as char);
-        } else {
-            name.push_str(&format!("%{b:02X}"));
-        }
-    }
-    store_root.join("caches").join(name)
-}
-
 /// The sandbox user of an image config (`root` when unset).
 pub(crate) fn config_user(user: Option<&str>) -> Result<UserSpec, plinth_sandbox::Error> {
     match user.filter(|u| !u.is_empty()) {
@@ -171,7 +158,9 @@ pub(crate) fn run_exec(
     )
     .with_cwd(&workdir);
     let spec = with_image_run_state(ctx, state, request, runtime.user.as_deref(), spec)?;
-    let spec = with_caches(ctx, request.caches, &read_dirs, spec)?;
+    // The locks of `locked` and `private` caches are held until the step is over.
+    let (spec, _cache_locks) =
+        crate::cache_mounts::with_caches(ctx, request.caches, &read_dirs, spec)?;
 
     // The step's own mounts: scratch copies and secret files live until the run is over, and
     // the mount points made for them in the upper are removed after it.
@@ -269,29 +258,6 @@ fn with_image_run_state(
     // Build args come after the image env and win over it, as in BuildKit's run state.
     for (name, value) in request.build_env {
         spec = spec.with_env(name, value);
-    }
-    Ok(spec)
-}
-
-/// The active cache mounts, from `<store>/caches/<volume>`, owned by their `uid:gid` in the
-/// image when created.
-fn with_caches(
-    ctx: &StepContext<'_>,
-    caches: &[CacheMount],
-    read_dirs: &[PathBuf],
-    mut spec: RunSpec,
-) -> Result<RunSpec> {
-    for cache in caches {
-        let (uid, gid) = match &cache.owner {
-            Some(owner) => resolve_owner(read_dirs, owner, ctx.index)?,
-            None => (0, 0),
-        };
-        spec = spec.with_mount(MountSpec::cache(
-            cache_dir(ctx.engine.store.root(), &cache.volume),
-            &cache.path,
-            uid,
-            gid,
-        ));
     }
     Ok(spec)
 }

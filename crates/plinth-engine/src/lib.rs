@@ -54,6 +54,7 @@
 mod archive_tree;
 mod build;
 mod cache;
+mod cache_mounts;
 mod debian;
 mod decode;
 mod engine;

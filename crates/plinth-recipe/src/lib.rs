@@ -83,7 +83,7 @@ pub use reader::{
 pub use run_mount::{BindSource, DEFAULT_SSH_ID, RunMount, SecretMount, SshMount};
 pub use setting::{HealthCheck, ImageSetting};
 pub use source::{ImageSource, SourceKind};
-pub use state::{CacheMount, ContainerState, Step, Steps};
+pub use state::{CacheMount, CacheOptions, CacheSharing, ContainerState, Step, Steps};
 pub use substitute::{
     AppliedSubstitution, ImageSubstitution, ImageSubstitutions, SUBSTITUTION_LABEL, Substituted,
 };

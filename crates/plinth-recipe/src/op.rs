@@ -20,6 +20,7 @@ use crate::Container;
 use crate::run_mount::RunMount;
 use crate::setting::ImageSetting;
 use crate::source::ImageSource;
+use crate::state::CacheOptions;
 
 /// One step of a recipe.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,6 +121,9 @@ pub enum Op {
         /// Owner spec of the cache directory; root when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         owner: Option<String>,
+        /// Mode, sharing and read-only; left out of the op's JSON (and key) when all default.
+        #[serde(default, skip_serializing_if = "CacheOptions::is_default")]
+        options: CacheOptions,
     },
     /// Stop mounting the cache at `path` for later execs.
     UnmountCache {
@@ -478,6 +482,17 @@ mod tests {
                 path: "/c".into(),
                 volume: "v".into(),
                 owner: Some("airbyte".into()),
+                options: CacheOptions::default(),
+            },
+            Op::MountedCache {
+                path: "/c".into(),
+                volume: "v".into(),
+                owner: None,
+                options: CacheOptions {
+                    mode: Some(0o700),
+                    sharing: crate::CacheSharing::Locked,
+                    readonly: true,
+                },
             },
         ];
         for op in ops {

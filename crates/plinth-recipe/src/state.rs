@@ -15,6 +15,53 @@ pub struct CacheMount {
     pub volume: String,
     /// Owner spec of the cache directory.
     pub owner: Option<String>,
+    /// Mode, sharing and read-only (`RUN --mount=type=cache,…`).
+    pub options: CacheOptions,
+}
+
+/// How concurrent steps share one cache volume (BuildKit's `sharing=`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheSharing {
+    /// Every step mounts the same directory at once.
+    #[default]
+    Shared,
+    /// A step waits until no other step has the volume mounted.
+    Locked,
+    /// A step that finds the volume in use gets another instance of it (kept for later).
+    Private,
+}
+
+/// The options of a cache mount besides its place, volume and owner; all default to
+/// BuildKit's (`0755`, shared, writable).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct CacheOptions {
+    /// Mode of the cache directory when it is created (`0755` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+    /// How concurrent steps share it.
+    #[serde(default, skip_serializing_if = "is_shared")]
+    pub sharing: CacheSharing,
+    /// Mounted read-only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub readonly: bool,
+}
+
+fn is_shared(sharing: &CacheSharing) -> bool {
+    *sharing == CacheSharing::Shared
+}
+
+impl CacheOptions {
+    /// Whether every option is BuildKit's default (the form recipes written before the
+    /// options existed have).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// The recipe-declared state of a container between two operations.
@@ -139,6 +186,7 @@ impl ContainerState {
                 path,
                 volume,
                 owner,
+                options,
             } => {
                 let path = normalize_path(path);
                 self.caches.retain(|c| c.path != path);
@@ -146,6 +194,7 @@ impl ContainerState {
                     path,
                     volume: volume.clone(),
                     owner: owner.clone(),
+                    options: *options,
                 });
             }
             Op::UnmountCache { path } => {
@@ -308,6 +357,7 @@ mod tests {
             path: "/c/".into(),
             volume: "v".into(),
             owner: None,
+            options: CacheOptions::default(),
         });
         assert_eq!(s.caches()[0].path, "/c");
         s.apply(&Op::UnmountCache { path: "/c".into() });

@@ -210,10 +210,12 @@ fn buildable_views_read_back_into_the_recipes() {
                             path,
                             volume,
                             owner: Some(o),
+                            options,
                         } if o == "airbyte" => Op::MountedCache {
                             path,
                             volume,
                             owner: Some("1000:1000".into()),
+                            options,
                         },
                         other => other,
                     }),

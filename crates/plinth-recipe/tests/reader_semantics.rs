@@ -282,3 +282,54 @@ fn downloads_into_a_directory_are_named_as_buildkit_names_them() {
         .collect();
     assert_eq!(paths, ["/t/a b.tar.gz", "/u/__unnamed__", "/v/dir"]);
 }
+
+#[test]
+fn cache_mount_options_are_read_and_written_back_for_buildkit() {
+    use plinth_recipe::{CacheOptions, CacheSharing};
+    let c = parse_dockerfile(
+        "FROM scratch\nRUN --mount=type=cache,target=/c,id=v,mode=0700,sharing=locked,ro true\n\
+         RUN --mount=type=cache,target=/d,sharing=private true\n",
+        "/nonexistent",
+    )
+    .unwrap();
+    let options: Vec<CacheOptions> = c
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::MountedCache { options, .. } => Some(*options),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        options,
+        [
+            CacheOptions {
+                mode: Some(0o700),
+                sharing: CacheSharing::Locked,
+                readonly: true
+            },
+            CacheOptions {
+                mode: None,
+                sharing: CacheSharing::Private,
+                readonly: false
+            },
+        ]
+    );
+    let text = c
+        .buildable_dockerfile(&BuildableOptions::new())
+        .unwrap()
+        .text;
+    assert!(
+        text.contains("--mount=type=cache,target=/c,id=v,mode=0700,sharing=locked,readonly"),
+        "{text}"
+    );
+    let refused =
+        problems("FROM scratch\nRUN --mount=type=cache,target=/c,sharing=sometimes true\n");
+    assert!(
+        refused[0].1.contains("shared, private or locked"),
+        "{refused:?}"
+    );
+    let refused =
+        problems("FROM scratch\nRUN --mount=type=cache,target=/c,from=x,source=/s true\n");
+    assert!(refused[0].1.contains("bind mount"), "{refused:?}");
+}

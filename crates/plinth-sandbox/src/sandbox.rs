@@ -333,7 +333,7 @@ fn prepare_mount_sources(spec: &RunSpec) -> Result<()> {
                     )));
                 }
             }
-            MountKind::Cache { uid, gid } => {
+            MountKind::Cache { uid, gid, mode } => {
                 if !m.source().exists() {
                     fs::create_dir_all(m.source())
                         .map_err(|e| Error::io("create the cache directory", m.source(), e))?;
@@ -343,6 +343,11 @@ fn prepare_mount_sources(spec: &RunSpec) -> Result<()> {
                         Some(nix::unistd::Gid::from_raw(*gid)),
                     )
                     .map_err(|e| Error::io("chown the cache directory", m.source(), e.into()))?;
+                    fs::set_permissions(
+                        m.source(),
+                        std::os::unix::fs::PermissionsExt::from_mode(*mode),
+                    )
+                    .map_err(|e| Error::io("chmod the cache directory", m.source(), e))?;
                 }
             }
             MountKind::Tmpfs { .. } => {}

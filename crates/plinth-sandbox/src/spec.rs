@@ -170,12 +170,15 @@ impl FromStr for UserSpec {
 pub enum MountKind {
     /// Bind-mount an existing host file or directory.
     Bind,
-    /// A persistent cache directory, created on first use and then owned by `uid:gid`.
+    /// A persistent cache directory, created on first use and then owned by `uid:gid` with
+    /// `mode`.
     Cache {
         /// Owner applied when the directory is created.
         uid: u32,
         /// Group applied when the directory is created.
         gid: u32,
+        /// Permission bits applied when the directory is created.
+        mode: u32,
     },
     /// An empty tmpfs (mode 1777, as BuildKit's); the source is unused.
     Tmpfs {
@@ -205,8 +208,8 @@ impl MountSpec {
         }
     }
 
-    /// A cache directory at host `source` (created with owner `uid:gid` on first use), mounted
-    /// read-write at `target`.
+    /// A cache directory at host `source` (created with owner `uid:gid` and mode `0755` on
+    /// first use), mounted read-write at `target`.
     pub fn cache(
         source: impl Into<PathBuf>,
         target: impl Into<PathBuf>,
@@ -217,8 +220,20 @@ impl MountSpec {
             source: source.into(),
             target: target.into(),
             readonly: false,
-            kind: MountKind::Cache { uid, gid },
+            kind: MountKind::Cache {
+                uid,
+                gid,
+                mode: 0o755,
+            },
         }
+    }
+
+    /// The mode a cache directory is created with (no effect on other mounts).
+    pub fn with_cache_mode(mut self, new_mode: u32) -> Self {
+        if let MountKind::Cache { mode, .. } = &mut self.kind {
+            *mode = new_mode & 0o7777;
+        }
+        self
     }
 
     /// An empty tmpfs at `target`, gone when the command ends.

@@ -128,6 +128,16 @@ const TRIGGERS: Extra = Extra {
 };
 
 pub const RUN_CASES: &[(Case, Extra)] = &[
+    // --- RUN --mount=type=cache ----------------------------------------------------------------
+    same(
+        "mount_cache_options",
+        "FROM {root}\nRUN --mount=type=cache,target=/c,id=plinth-eq-modes,mode=0700,uid=1000,gid=1000 \
+         stat -c '%a %u %g' /c > /c.stat && touch /c/x\n\
+         RUN --mount=type=cache,target=/c,id=plinth-eq-modes,sharing=locked ls /c > /c.locked\n\
+         RUN --mount=type=cache,target=/c,id=plinth-eq-modes,sharing=private ls /c > /c.private\n\
+         RUN --mount=type=cache,target=/r,id=plinth-eq-ro,readonly sh -c 'touch /r/x 2>/dev/null; echo $? > /r.status'\n",
+        stubs(&["c", "r"]),
+    ),
     // --- RUN --mount=type=bind -----------------------------------------------------------------
     same(
         "mount_bind_context_dir_read_only",

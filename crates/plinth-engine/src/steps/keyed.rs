@@ -131,12 +131,20 @@ impl PlatformBuilder<'_> {
                     let list: Vec<String> = caches
                         .iter()
                         .map(|c| {
-                            format!(
+                            let mut line = format!(
                                 "{}={}:{}",
                                 c.path,
                                 c.volume,
                                 c.owner.as_deref().unwrap_or("")
-                            )
+                            );
+                            // Left out when all default, so existing keys keep their meaning.
+                            if !c.options.is_default() {
+                                line.push_str(&format!(
+                                    ":{}",
+                                    serde_json::to_string(&c.options).unwrap_or_default()
+                                ));
+                            }
+                            line
                         })
                         .collect();
                     inputs.insert("caches".to_owned(), list.join(","));

@@ -6,7 +6,7 @@ use super::writer::Writer;
 use crate::declared_ids::DeclaredIds;
 use crate::error::Result;
 use crate::run_mount::{BindSource, RunMount};
-use crate::state::CacheMount;
+use crate::state::{CacheMount, CacheSharing};
 use crate::words::{is_plain, word};
 
 impl Writer<'_> {
@@ -89,6 +89,18 @@ impl Writer<'_> {
         if let Some(owner) = &cache.owner {
             let (uid, gid) = self.owner_ids(owner, declared)?;
             flag.push_str(&format!(",uid={uid},gid={gid}"));
+        }
+        let options = &cache.options;
+        if let Some(mode) = options.mode {
+            flag.push_str(&format!(",mode={mode:04o}"));
+        }
+        match options.sharing {
+            CacheSharing::Shared => {}
+            CacheSharing::Locked => flag.push_str(",sharing=locked"),
+            CacheSharing::Private => flag.push_str(",sharing=private"),
+        }
+        if options.readonly {
+            flag.push_str(",readonly");
         }
         Ok(flag)
     }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::op::{DirectorySource, ExecOptions, FileOptions, FileSource, Op};
 use crate::setting::{HealthCheck, ImageSetting};
 use crate::source::ImageSource;
-use crate::state::{ContainerState, Steps};
+use crate::state::{CacheOptions, ContainerState, Steps};
 
 mod validate;
 
@@ -386,6 +386,7 @@ impl Container {
             path: path.into(),
             volume: volume.into(),
             owner: None,
+            options: CacheOptions::default(),
         })
     }
 
@@ -400,6 +401,24 @@ impl Container {
             path: path.into(),
             volume: volume.into(),
             owner: Some(owner.into()),
+            options: CacheOptions::default(),
+        })
+    }
+
+    /// Mounts a cache volume for all later execs with BuildKit's `mode`, `sharing` and
+    /// `readonly` options, owned by `owner` (root when `None`).
+    pub fn with_mounted_cache_options(
+        &self,
+        path: impl Into<String>,
+        volume: impl Into<String>,
+        owner: Option<&str>,
+        options: CacheOptions,
+    ) -> Self {
+        self.with_op(Op::MountedCache {
+            path: path.into(),
+            volume: volume.into(),
+            owner: owner.map(str::to_owned),
+            options,
         })
     }
 

@@ -116,6 +116,7 @@ fn op_problems(step: &Step<'_>) -> Vec<String> {
             path,
             volume,
             owner,
+            options: _,
         } => cache_problems(path, volume, owner.as_deref(), &mut bad),
         Op::UnmountCache { path } => {
             let target = crate::state::normalize_path(path);
@@ -233,6 +234,7 @@ fn strings_of(op: &Op) -> Vec<&str> {
             path,
             volume,
             owner,
+            options: _,
         } => [path.as_str(), volume]
             .into_iter()
             .chain(owner.as_deref())

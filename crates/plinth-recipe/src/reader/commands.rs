@@ -115,6 +115,7 @@ impl Reader<'_> {
                     path: m.path,
                     volume: m.volume,
                     owner: m.owner,
+                    options: m.options,
                 });
             }
         }

@@ -10,7 +10,7 @@ use crate::run_mount::{
     BindSource, DEFAULT_SECRET_MODE, DEFAULT_SSH_ID, DEFAULT_SSH_MODE, RunMount, SecretMount,
     SshMount,
 };
-use crate::state::{CacheMount, normalize_path};
+use crate::state::{CacheMount, CacheOptions, CacheSharing, normalize_path};
 
 /// One `RUN --mount`: a cache (which the recipe keeps active across execs) or a mount of this
 /// exec only.
@@ -332,22 +332,40 @@ fn parse_cache_mount(f: &Fields) -> Result<CacheMount, String> {
     for (name, given) in [
         ("source", f.source.is_some()),
         ("from", f.from.is_some()),
-        ("mode", f.mode.is_some()),
         ("required", f.required.is_some()),
-        ("readonly", f.readonly == Some(true)),
     ] {
         if given {
             return Err(format!(
-                "the mount option `{name}` is not supported (plinth cache mounts are shared, keyed by id)"
+                "the cache mount option `{name}` is not supported: a plinth cache starts empty \
+                 (copy the seed in with a RUN that reads it from a bind mount)"
             ));
         }
     }
-    if f.sharing.as_deref().is_some_and(|s| s != "shared") {
-        return Err(format!(
-            "the mount option `sharing={}` is not supported (plinth cache mounts are shared, keyed by id)",
-            f.sharing.as_deref().unwrap_or_default()
-        ));
-    }
+    let sharing = match f.sharing.as_deref() {
+        None | Some("shared") => CacheSharing::Shared,
+        Some("locked") => CacheSharing::Locked,
+        Some("private") => CacheSharing::Private,
+        Some(other) => {
+            return Err(format!(
+                "`sharing={other}` is not a cache sharing mode: use shared, private or locked"
+            ));
+        }
+    };
+    let mode = f
+        .mode
+        .as_deref()
+        .map(|m| {
+            u32::from_str_radix(m, 8)
+                .ok()
+                .filter(|m| *m <= 0o7777)
+                .ok_or_else(|| format!("`mode={m}` is not an octal mode like 0755"))
+        })
+        .transpose()?;
+    let options = CacheOptions {
+        mode,
+        sharing,
+        readonly: f.readonly == Some(true),
+    };
     let target = f
         .target
         .as_deref()
@@ -366,6 +384,7 @@ fn parse_cache_mount(f: &Fields) -> Result<CacheMount, String> {
             .unwrap_or_else(|| target.to_owned()),
         path,
         owner,
+        options,
     })
 }
 

@@ -1,0 +1,160 @@
+//! `RUN --mount=type=cache`: the volumes under `<store>/caches/`, and how concurrent steps
+//! share one (BuildKit's `sharing=`).
+//!
+//! ```text
+//! <store>/caches/<volume>              the volume (its name percent-encoded)
+//! <store>/caches/<volume>@lock         flock held by a `locked` or `private` user
+//! <store>/caches/<volume>@private-<n>  further instances for `private` users that found it busy
+//! ```
+//!
+//! `@` is always percent-encoded in a volume's name, so these never meet another volume.
+
+use std::fs::{self, File, TryLockError};
+use std::path::{Path, PathBuf};
+
+use plinth_recipe::{CacheMount, CacheSharing};
+use plinth_sandbox::{MountSpec, RunSpec};
+
+use crate::error::{Error, Result};
+use crate::files::resolve_owner;
+use crate::step_context::StepContext;
+
+/// The cache directory of a volume: the name percent-encoded to one safe path component.
+pub(crate) fn cache_dir(store_root: &Path, volume: &str) -> PathBuf {
+    let mut name = String::new();
+    for b in volume.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && !name.is_empty()) {
+            name.push(b as char);
+        } else {
+            name.push_str(&format!("%{b:02X}"));
+        }
+    }
+    store_root.join("caches").join(name)
+}
+
+/// Locks a step holds on the cache volumes it mounts, released when dropped (the kernel also
+/// releases them if the process dies).
+#[derive(Default)]
+pub(crate) struct CacheLocks(Vec<File>);
+
+/// The active cache mounts on `spec`: owned by their `uid:gid` in the image and with their mode
+/// when created, read-only when asked; a `locked` volume waits for its other users, a
+/// `private` one that is busy is replaced by a free instance of its own.
+pub(crate) fn with_caches(
+    ctx: &StepContext<'_>,
+    caches: &[CacheMount],
+    read_dirs: &[PathBuf],
+    mut spec: RunSpec,
+) -> Result<(RunSpec, CacheLocks)> {
+    let mut locks = CacheLocks::default();
+    for cache in caches {
+        let (uid, gid) = match &cache.owner {
+            Some(owner) => resolve_owner(read_dirs, owner, ctx.index)?,
+            None => (0, 0),
+        };
+        let volume = cache_dir(ctx.engine.store.root(), &cache.volume);
+        let dir = match cache.options.sharing {
+            CacheSharing::Shared => volume,
+            CacheSharing::Locked => {
+                locks.0.push(lock(&volume, Wait::Yes)?.ok_or_else(|| {
+                    Error::Image(format!("cannot lock the cache `{}`", cache.volume))
+                })?);
+                volume
+            }
+            CacheSharing::Private => {
+                let (dir, lock) = free_instance(&volume)?;
+                locks.0.push(lock);
+                dir
+            }
+        };
+        spec = spec.with_mount(
+            MountSpec::cache(dir, &cache.path, uid, gid)
+                .with_cache_mode(cache.options.mode.unwrap_or(0o755))
+                .with_readonly(cache.options.readonly),
+        );
+    }
+    Ok((spec, locks))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    Yes,
+    No,
+}
+
+/// The lock of the cache instance at `dir`: waited for, or `None` when busy and not waiting.
+fn lock(dir: &Path, wait: Wait) -> Result<Option<File>> {
+    let mut name = dir.as_os_str().to_owned();
+    name.push("@lock");
+    let path = PathBuf::from(name);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+    }
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io("open the cache lock", &path, e))?;
+    match wait {
+        Wait::Yes => {
+            file.lock()
+                .map_err(|e| Error::io("lock the cache", &path, e))?;
+            Ok(Some(file))
+        }
+        Wait::No => match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(Error::io("lock the cache", &path, e)),
+        },
+    }
+}
+
+/// The first instance of the volume no other step holds (the volume itself, then
+/// `@private-1`, `@private-2`, …), locked.
+fn free_instance(volume: &Path) -> Result<(PathBuf, File)> {
+    for n in 0usize.. {
+        let dir = if n == 0 {
+            volume.to_path_buf()
+        } else {
+            let mut name = volume.as_os_str().to_owned();
+            name.push(format!("@private-{n}"));
+            PathBuf::from(name)
+        };
+        if let Some(lock) = lock(&dir, Wait::No)? {
+            return Ok((dir, lock));
+        }
+    }
+    unreachable!("some instance is free: each busy one is held by a running step")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_private_volume_gives_the_next_free_instance() {
+        let t = tempfile::tempdir().unwrap();
+        let volume = cache_dir(t.path(), "pip");
+        let (first, _held) = free_instance(&volume).unwrap();
+        assert_eq!(first, volume);
+        let (second, held_second) = free_instance(&volume).unwrap();
+        assert_eq!(second, t.path().join("caches/pip@private-1"));
+        drop(held_second);
+        let (again, _) = free_instance(&volume).unwrap();
+        assert_eq!(again, second, "a released instance is reused");
+        assert!(
+            lock(&volume, Wait::No).unwrap().is_none(),
+            "the first is still held"
+        );
+    }
+
+    #[test]
+    fn volume_names_are_one_path_component_and_never_hold_an_at_sign() {
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(
+            cache_dir(t.path(), "/root/.cache@x"),
+            t.path().join("caches/%2Froot%2F.cache%40x")
+        );
+    }
+}
