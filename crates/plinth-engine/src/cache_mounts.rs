@@ -2,12 +2,16 @@
 //! share one (BuildKit's `sharing=`).
 //!
 //! ```text
-//! <store>/caches/<volume>              the volume (its name percent-encoded)
-//! <store>/caches/<volume>@lock         flock held by a `locked` or `private` user
-//! <store>/caches/<volume>@private-<n>  further instances for `private` users that found it busy
+//! <store>/caches/<volume>                   the volume (its name percent-encoded)
+//! <store>/caches/<volume>@<uid>-<gid>-<mode> the volume as mounts naming an owner or mode see it
+//! <store>/caches/<dir>@lock                 flock held by a `locked` or `private` user
+//! <store>/caches/<dir>@private-<n>          more instances for `private` users that found it busy
 //! ```
 //!
-//! `@` is always percent-encoded in a volume's name, so these never meet another volume.
+//! A mount that names `uid`, `gid` or `mode` gets the volume BuildKit gives it: its frontend
+//! bases such a cache on a directory made with those, and a cache's identity is its id plus
+//! its base, so `id=pip,uid=1000` and `id=pip` are two caches. `@` is always percent-encoded in
+//! a volume's name, so these never meet another volume.
 
 use std::fs::{self, File, TryLockError};
 use std::path::{Path, PathBuf};
@@ -52,7 +56,11 @@ pub(crate) fn with_caches(
             Some(owner) => resolve_owner(read_dirs, owner, ctx.index)?,
             None => (0, 0),
         };
-        let volume = cache_dir(ctx.engine.store.root(), &cache.volume);
+        let mut volume = cache_dir(ctx.engine.store.root(), &cache.volume);
+        let mode = cache.options.mode.unwrap_or(0o755);
+        if cache.owner.is_some() || cache.options.mode.is_some() {
+            volume = suffixed(&volume, &format!("@{uid}-{gid}-{mode:04o}"));
+        }
         let dir = match cache.options.sharing {
             CacheSharing::Shared => volume,
             CacheSharing::Locked => {
@@ -69,7 +77,7 @@ pub(crate) fn with_caches(
         };
         spec = spec.with_mount(
             MountSpec::cache(dir, &cache.path, uid, gid)
-                .with_cache_mode(cache.options.mode.unwrap_or(0o755))
+                .with_cache_mode(mode)
                 .with_readonly(cache.options.readonly),
         );
     }
@@ -82,11 +90,16 @@ enum Wait {
     No,
 }
 
+/// `path` with `suffix` added to its last component.
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// The lock of the cache instance at `dir`: waited for, or `None` when busy and not waiting.
 fn lock(dir: &Path, wait: Wait) -> Result<Option<File>> {
-    let mut name = dir.as_os_str().to_owned();
-    name.push("@lock");
-    let path = PathBuf::from(name);
+    let path = suffixed(dir, "@lock");
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
     }
@@ -117,9 +130,7 @@ fn free_instance(volume: &Path) -> Result<(PathBuf, File)> {
         let dir = if n == 0 {
             volume.to_path_buf()
         } else {
-            let mut name = volume.as_os_str().to_owned();
-            name.push(format!("@private-{n}"));
-            PathBuf::from(name)
+            suffixed(volume, &format!("@private-{n}"))
         };
         if let Some(lock) = lock(&dir, Wait::No)? {
             return Ok((dir, lock));

@@ -129,10 +129,12 @@ const TRIGGERS: Extra = Extra {
 
 pub const RUN_CASES: &[(Case, Extra)] = &[
     // --- RUN --mount=type=cache ----------------------------------------------------------------
+    // A cache is its id plus the owner and mode it names: `/c.same` lists `x`, the others not.
     same(
         "mount_cache_options",
         "FROM {root}\nRUN --mount=type=cache,target=/c,id=plinth-eq-modes,mode=0700,uid=1000,gid=1000 \
          stat -c '%a %u %g' /c > /c.stat && touch /c/x\n\
+         RUN --mount=type=cache,target=/c,id=plinth-eq-modes,mode=0700,uid=1000,gid=1000 ls /c > /c.same\n\
          RUN --mount=type=cache,target=/c,id=plinth-eq-modes,sharing=locked ls /c > /c.locked\n\
          RUN --mount=type=cache,target=/c,id=plinth-eq-modes,sharing=private ls /c > /c.private\n\
          RUN --mount=type=cache,target=/r,id=plinth-eq-ro,readonly sh -c 'touch /r/x 2>/dev/null; echo $? > /r.status'\n",
