@@ -4,8 +4,9 @@
 //! The `InRelease` is downloaded every time (it is small and says whether anything changed) and
 //! its signature checked against the keyring, exactly as for a bootstrap. The index is then
 //! the one whose sha256 that signed text lists: taken from the store when a blob with that
-//! digest is there (so the cache is keyed on the verified `InRelease`), else downloaded,
-//! checked against the listed size and hash, and stored. A ref per source and index path
+//! digest is there (so the cache is keyed on the verified `InRelease`), else downloaded (its
+//! `by-hash/SHA256/<hex>` copy first, as apt does), checked against the listed size and hash,
+//! and stored. A ref per source and index path
 //! (`debian/indexes/…`, annotated with the `InRelease` hash) keeps the newest one from `gc`.
 
 use std::path::Path;
@@ -89,8 +90,24 @@ pub fn read_package_index(
         url: url.clone(),
         reason,
     };
-    let bytes = download(&url, INDEX_TIMEOUT)?
-        .ok_or_else(|| refused("its release lists it, but the archive does not serve it (404); the mirror is incomplete".into()))?;
+    // The immutable by-hash copy first, as apt fetches it (`Acquire-By-Hash`): a mirror in the
+    // middle of an update serves the new index under the old `InRelease`'s path, never under
+    // the old hash. Archives without by-hash directories answer 404: then the path itself.
+    let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+    let by_hash = format!(
+        "{}/dists/{}/{dir}/by-hash/SHA256/{}",
+        source.uri,
+        source.suite,
+        digest.hex()
+    );
+    let bytes = match download(&by_hash, INDEX_TIMEOUT)? {
+        Some(bytes) => bytes,
+        None => download(&url, INDEX_TIMEOUT)?.ok_or_else(|| {
+            refused(format!(
+                "its release lists it, but the archive serves neither it nor its by-hash copy `{by_hash}` (404); the mirror is incomplete"
+            ))
+        })?,
+    };
     let got = plinth_oci::Digest::of(&bytes);
     if bytes.len() as u64 != size || got != digest {
         return Err(refused(format!(
