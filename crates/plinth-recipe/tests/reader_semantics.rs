@@ -16,6 +16,17 @@ fn problems_with(text: &str, options: &ReaderOptions) -> Vec<(usize, String)> {
     }
 }
 
+/// The destinations of a recipe's file operations, in order.
+fn file_paths(c: &Container) -> Vec<&str> {
+    c.ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::File { path, .. } => Some(path.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn problems(text: &str) -> Vec<(usize, String)> {
     problems_with(text, &ReaderOptions::new("/nonexistent"))
 }
@@ -158,14 +169,7 @@ fn wildcards_expand_against_the_context_in_order() {
         std::fs::write(ctx.path().join(f), f).unwrap();
     }
     let c = parse_dockerfile("FROM scratch\nCOPY *.txt /w/\n", ctx.path()).unwrap();
-    let paths: Vec<&str> = c
-        .ops()
-        .iter()
-        .filter_map(|op| match op {
-            Op::File { path, .. } => Some(path.as_str()),
-            _ => None,
-        })
-        .collect();
+    let paths = file_paths(&c);
     assert_eq!(paths, ["/w/a.txt", "/w/b.txt"]);
     let found = problems_with(
         "FROM scratch\nCOPY *.txt /w\nCOPY [ /x\n",
@@ -272,14 +276,7 @@ fn downloads_into_a_directory_are_named_as_buildkit_names_them() {
         "/nonexistent",
     )
     .unwrap();
-    let paths: Vec<&str> = c
-        .ops()
-        .iter()
-        .filter_map(|op| match op {
-            Op::File { path, .. } => Some(path.as_str()),
-            _ => None,
-        })
-        .collect();
+    let paths = file_paths(&c);
     assert_eq!(paths, ["/t/a b.tar.gz", "/u/__unnamed__", "/v/dir"]);
 }
 
