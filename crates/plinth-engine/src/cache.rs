@@ -34,8 +34,10 @@ use crate::error::{Error, Result};
 /// makes its directory, copies carry their existing parents and give missing ones the copy's
 /// owner, a file copied onto a directory goes inside it, roots without `PATH` get BuildKit's;
 /// 3: gzip layers from the zlib-rs encoder, pieces of compressed or random bytes stored, so the
-/// same step gives other blob bytes than before).
-pub const ENGINE_CACHE_VERSION: u32 = 3;
+/// same step gives other blob bytes than before; 4: copies keep hard links, a file copied from a
+/// stage onto an existing directory lands inside it, destinations follow the image's symlinks,
+/// build steps see BuildKit's hostname and groups).
+pub const ENGINE_CACHE_VERSION: u32 = 4;
 
 /// Media type of the step record blobs of earlier versions (entries are files now, see above).
 pub const STEP_RECORD_MEDIA_TYPE: &str = "application/vnd.plinth.step.v1+json";
