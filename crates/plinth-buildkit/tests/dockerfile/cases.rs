@@ -369,6 +369,11 @@ pub const CASES: &[Case] = &[
         "copy_chown_name",
         "FROM {root}\nCOPY --chown=airbyte a.txt /a\n",
     ),
+    // BuildKit reads an empty user or group as id 0.
+    same(
+        "copy_chown_empty_parts",
+        "FROM {root}\nCOPY --chown=:airbyte a.txt /g\nCOPY --chown=airbyte: a.txt /u\n",
+    ),
     same(
         "copy_chown_names",
         "FROM {root}\nCOPY --chown=airbyte:airbyte dir /d\n",

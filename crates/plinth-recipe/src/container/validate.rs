@@ -195,7 +195,7 @@ fn check_owner(spec: &str, what: &str, bad: &mut impl FnMut(String)) {
         });
     if !ok {
         bad(format!(
-            "`{}` is not a {what} spec: write `name`, `uid`, `name:group` or `uid:gid`",
+            "`{}` is not a valid {what}: write `name`, `uid`, `name:group` or `uid:gid`",
             spec.escape_debug()
         ));
     }

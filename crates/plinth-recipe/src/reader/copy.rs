@@ -109,7 +109,7 @@ impl Reader<'_> {
             };
             match name.as_str() {
                 "from" if !is_add => out.from = Some(value),
-                "chown" => out.owner = Some(value),
+                "chown" => out.owner = chown_owner(&value),
                 "chmod" => {
                     out.mode = Some(
                         u32::from_str_radix(&value, 8)
@@ -374,6 +374,25 @@ pub(super) fn clean_context_path(src: &str) -> String {
 /// its name: tell one by its content.
 fn archive_kind(src: &str, host: &Path) -> Result<Option<ArchiveCompression>, String> {
     sniff_archive(host).map_err(|e| format!("failed to read the ADD source `{src}`: {e}"))
+}
+
+/// `--chown` as BuildKit's frontend reads it (measured): an empty user or group is id 0
+/// (`:grp` is `0:grp`, `user:` is `user:0`); an empty value is no chown at all.
+fn chown_owner(value: &str) -> Option<String> {
+    if value.is_empty() {
+        return None;
+    }
+    let zero_if_empty = |part: &str| {
+        if part.is_empty() {
+            "0".to_owned()
+        } else {
+            part.to_owned()
+        }
+    };
+    Some(match value.split_once(':') {
+        Some((user, group)) => format!("{}:{}", zero_if_empty(user), zero_if_empty(group)),
+        None => value.to_owned(),
+    })
 }
 
 fn is_url(src: &str) -> bool {
