@@ -101,7 +101,10 @@ fn step_error(index: usize, reason: String) -> Error {
     Error::Step { index, reason }
 }
 
-/// `(uid, gid)` of an owner spec in the image made of `dirs` (top first).
+/// `(uid, gid)` of an owner spec in the image made of `dirs` (top first), as BuildKit's file
+/// operations resolve one (`--chown`, a `WORKDIR`'s user): a name takes its `/etc/passwd`
+/// group, a numeric uid without a group takes the uid as its gid (measured: `--chown=1500`
+/// gives 1500:1500 even where `/etc/passwd` gives uid 1500 another group).
 pub(crate) fn resolve_owner(dirs: &[PathBuf], owner: &str, index: usize) -> Result<(u32, u32)> {
     let wrap = |source| Error::Owner {
         index,
@@ -109,6 +112,9 @@ pub(crate) fn resolve_owner(dirs: &[PathBuf], owner: &str, index: usize) -> Resu
         source: Box::new(source),
     };
     let spec: UserSpec = owner.parse().map_err(wrap)?;
+    if let (plinth_sandbox::IdOrName::Id(uid), None) = (spec.user(), spec.group()) {
+        return Ok((*uid, *uid));
+    }
     let rootfs = Rootfs::Overlay(OverlayRootfs::new(
         dirs.to_vec(),
         "/nonexistent",

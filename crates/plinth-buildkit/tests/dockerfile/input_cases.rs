@@ -168,6 +168,16 @@ pub const INPUT_CASES: &[Case] = &[
         build_args: &[],
         expect: Expect::Same,
     },
+    // --- owners as BuildKit's file operations resolve them: a numeric uid alone is its own gid
+    Case {
+        name: "copy_chown_numeric_uid_is_its_own_gid",
+        dockerfile: "FROM {root}\nRUN echo 'svc:x:1500:1600::/home/svc:/bin/sh' >> /etc/passwd\n\
+                     COPY --chown=1500 a.txt /s\nCOPY --chown=4242 a.txt /t\nCOPY --chown=svc a.txt /u\n\
+                     USER 1500\nWORKDIR /w\nUSER svc\nWORKDIR /v\n",
+        context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Same,
+    },
     // --- where a heredoc starts (BuildKit's `^(\d*)<<(-?)\s*([^<]*)$` on its lexer's words) -----
     Case {
         name: "heredoc_blank_after_the_arrows_and_here_strings",
