@@ -152,6 +152,10 @@ const MAX_LINKS: usize = 40;
 /// image's root, `..` never climbs above it, components that do not exist stay as written.
 pub(crate) fn resolve(layers: &[PathBuf], path: &str) -> Result<String> {
     let mut resolved: Vec<String> = Vec::new();
+    // The layer directories of the directory `resolved` names: each component is looked up in
+    // its parent's listing, never from the root again. `None` once a component is missing or no
+    // directory (everything after it stays as written).
+    let mut here: Option<Vec<PathBuf>> = Some(layers.to_vec());
     let mut pending: std::collections::VecDeque<String> =
         path.split('/').map(str::to_owned).collect();
     let mut links = 0;
@@ -160,19 +164,23 @@ pub(crate) fn resolve(layers: &[PathBuf], path: &str) -> Result<String> {
             "" | "." => continue,
             ".." => {
                 resolved.pop();
+                here = contributors_of(layers, &resolved)?;
                 continue;
             }
             _ => {}
         }
-        let candidate = format!("/{}", join_components(&resolved, &component));
-        let Lookup::Found(entry) = lookup(layers, &candidate)? else {
-            resolved.push(component);
-            continue;
+        let entry = match &here {
+            Some(dirs) => read_children(dirs)?.remove(OsString::from(&component).as_os_str()),
+            None => None,
         };
-        if !entry.meta.file_type().is_symlink() {
-            resolved.push(component);
-            continue;
-        }
+        let entry = match entry {
+            Some(link) if link.meta.file_type().is_symlink() => link,
+            other => {
+                here = other.filter(MergedEntry::is_dir).map(|e| e.contributors);
+                resolved.push(component);
+                continue;
+            }
+        };
         links += 1;
         if links > MAX_LINKS {
             return Err(Error::Image(format!(
@@ -188,16 +196,20 @@ pub(crate) fn resolve(layers: &[PathBuf], path: &str) -> Result<String> {
         for part in target.split('/').rev() {
             pending.push_front(part.to_owned());
         }
+        here = contributors_of(layers, &resolved)?;
     }
     Ok(format!("/{}", resolved.join("/")))
 }
 
-fn join_components(dirs: &[String], name: &str) -> String {
-    if dirs.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{}/{name}", dirs.join("/"))
-    }
+/// The layer directories of the directory at `components` (from the root), `None` when it is
+/// missing or no directory.
+fn contributors_of(layers: &[PathBuf], components: &[String]) -> Result<Option<Vec<PathBuf>>> {
+    Ok(
+        match lookup(layers, &format!("/{}", components.join("/")))? {
+            Lookup::Found(dir) if dir.is_dir() => Some(dir.contributors),
+            _ => None,
+        },
+    )
 }
 
 /// The names in the merged directory `path`; `None` when it is missing or no directory.
@@ -297,6 +309,13 @@ mod tests {
         assert_eq!(r("/var/run/t.txt"), "/run/t.txt");
         assert_eq!(r("/var/run/up/passwd"), "/etc/passwd");
         assert_eq!(r("/new/dir"), "/new/dir");
+        fs::write(layers[0].join("f"), "f").unwrap();
+        assert_eq!(r("/f/x"), "/f/x", "below a file, the path stays as written");
+        assert_eq!(
+            r("/lib/../etc"),
+            "/usr/etc",
+            "`..` applies to the resolved path"
+        );
         assert_eq!(r("/"), "/");
         assert!(resolve(&layers, "/loop/x").is_err());
     }
