@@ -64,9 +64,10 @@ pub(crate) fn with_caches(
         let dir = match cache.options.sharing {
             CacheSharing::Shared => volume,
             CacheSharing::Locked => {
-                locks.0.push(lock(&volume, Wait::Yes)?.ok_or_else(|| {
-                    Error::Image(format!("cannot lock the cache `{}`", cache.volume))
-                })?);
+                let (file, path) = open_lock(&volume)?;
+                file.lock()
+                    .map_err(|e| Error::io("lock the cache", &path, e))?;
+                locks.0.push(file);
                 volume
             }
             CacheSharing::Private => {
@@ -84,12 +85,6 @@ pub(crate) fn with_caches(
     Ok((spec, locks))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Wait {
-    Yes,
-    No,
-}
-
 /// `path` with `suffix` added to its last component.
 fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -97,8 +92,8 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The lock of the cache instance at `dir`: waited for, or `None` when busy and not waiting.
-fn lock(dir: &Path, wait: Wait) -> Result<Option<File>> {
+/// The lock file of the cache instance at `dir`, opened (not locked) and its path.
+fn open_lock(dir: &Path) -> Result<(File, PathBuf)> {
     let path = suffixed(dir, "@lock");
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
@@ -109,17 +104,16 @@ fn lock(dir: &Path, wait: Wait) -> Result<Option<File>> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::io("open the cache lock", &path, e))?;
-    match wait {
-        Wait::Yes => {
-            file.lock()
-                .map_err(|e| Error::io("lock the cache", &path, e))?;
-            Ok(Some(file))
-        }
-        Wait::No => match file.try_lock() {
-            Ok(()) => Ok(Some(file)),
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => Err(Error::io("lock the cache", &path, e)),
-        },
+    Ok((file, path))
+}
+
+/// The lock of the cache instance at `dir` when no other step holds it.
+fn try_lock(dir: &Path) -> Result<Option<File>> {
+    let (file, path) = open_lock(dir)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(Error::io("lock the cache", &path, e)),
     }
 }
 
@@ -132,7 +126,7 @@ fn free_instance(volume: &Path) -> Result<(PathBuf, File)> {
         } else {
             suffixed(volume, &format!("@private-{n}"))
         };
-        if let Some(lock) = lock(&dir, Wait::No)? {
+        if let Some(lock) = try_lock(&dir)? {
             return Ok((dir, lock));
         }
     }
@@ -155,7 +149,7 @@ mod tests {
         let (again, _) = free_instance(&volume).unwrap();
         assert_eq!(again, second, "a released instance is reused");
         assert!(
-            lock(&volume, Wait::No).unwrap().is_none(),
+            try_lock(&volume).unwrap().is_none(),
             "the first is still held"
         );
     }
