@@ -91,8 +91,7 @@ pub(crate) fn with_recipe_history(
     base_layers: usize,
     entries: &[RecipeEntry],
 ) -> Option<ImageConfig> {
-    let layers: usize = entries.iter().map(|e| e.layers).sum();
-    if base_layers + layers != config.rootfs.diff_ids.len() || base_entries > config.history.len() {
+    if !lines_up(config, base_entries, base_layers, entries) {
         return None;
     }
     let mut out = config.clone();
@@ -109,6 +108,18 @@ pub(crate) fn with_recipe_history(
             .extend(std::iter::repeat_n(history, e.layers.max(1)));
     }
     Some(out)
+}
+
+/// Whether `config` holds the base's `base_entries` and `base_layers` and then exactly the
+/// layers the recipe's entries count.
+fn lines_up(
+    config: &ImageConfig,
+    base_entries: usize,
+    base_layers: usize,
+    entries: &[RecipeEntry],
+) -> bool {
+    let layers: usize = entries.iter().map(|e| e.layers).sum();
+    base_layers + layers == config.rootfs.diff_ids.len() && base_entries <= config.history.len()
 }
 
 /// What BuildKit built: the generated Dockerfile and its context directory.
@@ -186,7 +197,7 @@ pub(crate) fn restore(
         tracing::debug!(%platform, "the base's part of the history is unknown: BuildKit's history kept");
         return Ok(imported);
     };
-    if with_recipe_history(&imported.3, base_entries, base_layers, &entries).is_none() {
+    if !lines_up(&imported.3, base_entries, base_layers, &entries) {
         tracing::debug!(%platform, "the layers do not line up with the recipe: BuildKit's history kept");
         return Ok(imported);
     }
@@ -258,17 +269,14 @@ fn base_description(
     platform: &Platform,
 ) -> Result<String> {
     let Some(Op::From { source }) = container.ops().first() else {
-        return Ok(pulled_description(""));
+        return Ok(pulled_description("", None));
     };
-    let address = source.address();
-    let name = address.trim_start_matches("docker://");
-    let name = name.split_once('@').map_or(name, |(n, _)| n);
-    let Some(root) = loaded.get(address) else {
-        return Ok(pulled_description(name));
+    let Some(root) = loaded.get(source.address()) else {
+        return Ok(pulled_description(source.address(), None));
     };
     let root = store.descriptor_of(&root.manifest)?;
     let (manifest, _) = resolve_manifest(store, &root, Some(platform))?;
-    Ok(pulled_description(&format!("{name}@{}", manifest.digest)))
+    Ok(pulled_description(source.address(), Some(&manifest.digest)))
 }
 
 /// Merges the layers of each entry counted with several into one ([`store_squashed_layer`]),

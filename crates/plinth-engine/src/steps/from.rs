@@ -43,9 +43,7 @@ impl PlatformBuilder<'_> {
         };
         let mut config = root.config;
         set_default_path(&mut config);
-        let name = source.address().trim_start_matches("docker://");
-        let name = name.split_once('@').map_or(name, |(n, _)| n);
-        let pulled = pulled_description(&format!("{name}@{digest}"));
+        let pulled = pulled_description(source.address(), Some(&digest));
         self.state = ImageState {
             config,
             descriptions: vec![pulled; root.layers.len()],

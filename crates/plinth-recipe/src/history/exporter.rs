@@ -35,12 +35,18 @@ pub fn snapshot_description(op: &Op) -> Option<String> {
     }
 }
 
-/// The description of a base image's layer as BuildKit gives it for a fresh pull. (BuildKit
-/// keeps the description of the first build that made a snapshot, so on a machine where the
-/// layer came another way first, its entry reads `from local …`: nothing another builder can
-/// reproduce.)
-pub fn pulled_description(reference: &str) -> String {
-    format!("pulled from {reference}")
+/// The description of a layer of the base at `address` (its image source's address) as
+/// BuildKit gives it for a fresh pull: `pulled from NAME@DIGEST` with the platform manifest's
+/// digest when known, the name alone otherwise. (BuildKit keeps the description of the first
+/// build that made a snapshot, so on a machine where the layer came another way first, its
+/// entry reads `from local …`: nothing another builder can reproduce.)
+pub fn pulled_description(address: &str, manifest: Option<&plinth_oci::Digest>) -> String {
+    let name = address.trim_start_matches("docker://");
+    let name = name.split_once('@').map_or(name, |(n, _)| n);
+    match manifest {
+        Some(digest) => format!("pulled from {name}@{digest}"),
+        None => format!("pulled from {name}"),
+    }
 }
 
 /// `history` made to account for `layers` layers, as BuildKit's exporter does (see the module
