@@ -10,8 +10,8 @@ use plinth_oci::image::resolve_manifest;
 use plinth_oci::layer::{WriteOptions, store_squashed_layer};
 use plinth_oci::{Descriptor, History, ImageConfig, ImageManifest, Platform, Store};
 use plinth_recipe::history::{
-    EXPORTER_COMMENT, HISTORY_COMMENT, HistoryEntry, account_for_layers, op_entry,
-    pulled_description, snapshot_description,
+    EXPORTER_COMMENT, FILE_OPERATION_SNAPSHOT, HISTORY_COMMENT, HistoryEntry, account_for_layers,
+    op_entry, pulled_description, snapshot_description,
 };
 use plinth_recipe::{Container, Op};
 
@@ -80,7 +80,7 @@ pub(crate) fn recipe_entries(container: &Container) -> Vec<RecipeEntry> {
 
 /// The description of a file operation's snapshot.
 fn fileop() -> String {
-    "fileop target".to_owned()
+    FILE_OPERATION_SNAPSHOT.to_owned()
 }
 
 /// `config` with the recipe's history after the base's `base_entries`, or `None` when the

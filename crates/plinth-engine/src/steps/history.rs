@@ -9,7 +9,9 @@
 
 use plinth_oci::layer::{store_entries_layer, store_squashed_layer};
 use plinth_oci::{Descriptor, Digest, History};
-use plinth_recipe::history::{HISTORY_COMMENT, HistoryEntry, op_entry, snapshot_description};
+use plinth_recipe::history::{
+    FILE_OPERATION_SNAPSHOT, HISTORY_COMMENT, HistoryEntry, op_entry, snapshot_description,
+};
 use plinth_recipe::{ContainerState, Op};
 
 use super::PlatformBuilder;
@@ -69,7 +71,7 @@ impl PlatformBuilder<'_> {
         let description = steps
             .iter()
             .find_map(|s| s.description.clone())
-            .unwrap_or_else(|| "fileop target".to_owned());
+            .unwrap_or_else(|| FILE_OPERATION_SNAPSHOT.to_owned());
         let mut layers: Vec<Layer> = steps.into_iter().filter_map(|s| s.layer).collect();
         if layers.is_empty() && entry.layer {
             layers.push(self.empty_layer()?);

@@ -13,6 +13,9 @@ use crate::op::Op;
 /// The comment of an entry the exporter appends.
 pub const EXPORTER_COMMENT: &str = "buildkit.exporter.image.v0";
 
+/// BuildKit's description of a file operation's snapshot (`COPY`, `ADD`, `WORKDIR`).
+pub const FILE_OPERATION_SNAPSHOT: &str = "fileop target";
+
 /// The description BuildKit gives the snapshot `op` makes, which names an appended entry:
 /// `mount / from exec <argv>` for an exec, `fileop target` for a file operation (`COPY`,
 /// `ADD`, `WORKDIR`); `None` for an operation that makes no snapshot.
@@ -20,7 +23,7 @@ pub fn snapshot_description(op: &Op) -> Option<String> {
     match op {
         Op::Exec { argv, .. } => Some(format!("mount / from exec {}", argv.join(" "))),
         Op::File { .. } | Op::Directory { .. } | Op::Workdir { .. } => {
-            Some("fileop target".to_owned())
+            Some(FILE_OPERATION_SNAPSHOT.to_owned())
         }
         Op::From { .. }
         | Op::Env { .. }

@@ -19,7 +19,8 @@ mod exporter;
 mod go_format;
 
 pub use exporter::{
-    EXPORTER_COMMENT, account_for_layers, pulled_description, snapshot_description,
+    EXPORTER_COMMENT, FILE_OPERATION_SNAPSHOT, account_for_layers, pulled_description,
+    snapshot_description,
 };
 
 use crate::op::{DirectorySource, FileSource, Op};
