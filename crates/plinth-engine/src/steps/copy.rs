@@ -141,10 +141,10 @@ impl PlatformBuilder<'_> {
         } = source
             && has_wildcard(pattern)
         {
-            let from = (container.as_ref(), pattern.as_str());
+            let from = (source, container.as_ref(), pattern.as_str());
             return self.prepare_wildcard_from(index, path, from, (owner, mode), inputs);
         }
-        let mut items = self.directory_items(index, source, inputs)?;
+        let items = self.directory_items(index, source, inputs)?;
         let mut dest = self.destination(path)?;
         if items
             .first()
@@ -152,6 +152,18 @@ impl PlatformBuilder<'_> {
         {
             self.single_file_dest(&mut dest, &source_name(source))?;
         }
+        self.items_step(index, source, (dest, items), (owner, mode))
+    }
+
+    /// The step writing `items` under `dest`, with the copy's `--chown` and `--chmod` applied
+    /// (to what `source` lets them touch) and the owner of a destination it creates.
+    fn items_step(
+        &self,
+        index: usize,
+        source: &DirectorySource,
+        (dest, mut items): (String, Vec<CopyItem>),
+        (owner, mode): (Option<&str>, Option<u32>),
+    ) -> Result<Prepared> {
         let resolved = match owner {
             Some(o) => Some(self.owner_ids(o, index)?),
             None => None,
@@ -172,7 +184,7 @@ impl PlatformBuilder<'_> {
         &mut self,
         index: usize,
         dest: &str,
-        (container, pattern): (&Container, &str),
+        (source, container, pattern): (&DirectorySource, &Container, &str),
         (owner, mode): (Option<&str>, Option<u32>),
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
@@ -254,17 +266,7 @@ impl PlatformBuilder<'_> {
                 }
             }
         }
-        let resolved = match owner {
-            Some(o) => Some(self.owner_ids(o, index)?),
-            None => None,
-        };
-        crate::files::override_meta(&mut items, resolved, mode);
-        let dest_owner = resolved.map_or((0, 0), |(u, g)| (u64::from(u), u64::from(g)));
-        Ok(Prepared::Items {
-            dest,
-            items,
-            dest_owner,
-        })
+        self.items_step(index, source, (dest, items), (owner, mode))
     }
 
     /// Whether `dest` names a directory: it ends with `/`, or is a directory in the image
