@@ -20,17 +20,11 @@ fn new_store() -> (tempfile::TempDir, plinth_oci::Store) {
     (dir, store)
 }
 
-/// A two-platform busybox image (4 blobs) in `store`, built once per test binary.
+/// A two-platform busybox image (4 blobs) in `store`. Each test builds its own: nextest runs a
+/// test per process, so a per-binary template would be made as often, and its temp directory
+/// (held by a static, never dropped) would be left behind.
 fn image(store: &Store) -> BusyboxImage {
-    static TEMPLATE: std::sync::OnceLock<(tempfile::TempDir, Store, BusyboxImage)> =
-        std::sync::OnceLock::new();
-    let (_, template, image) = TEMPLATE.get_or_init(|| {
-        let (dir, store) = new_store();
-        let image = BusyboxImage::builder().with_seed("auth").build(&store);
-        (dir, store, image)
-    });
-    image.copy_into(template, store).unwrap();
-    image.clone()
+    BusyboxImage::builder().with_seed("auth").build(store)
 }
 
 fn fast_retry() -> plinth_registry::RetryPolicy {

@@ -106,22 +106,22 @@ pub fn write_layout(rootfs: &[(Platform, PathBuf)], out: &Path) {
     plinth_test::images::rootfs_layout(rootfs, out).unwrap();
 }
 
-/// The amd64 busybox root image, made once per test binary: `oci:DIR:latest`.
+/// The amd64 busybox root image, made once per run and shared by every test process (a
+/// per-process temp directory would outlive its process: statics are never dropped):
+/// `oci:DIR:latest`.
 pub fn busybox_layout() -> String {
-    static LAYOUT: OnceLock<(tempfile::TempDir, String)> = OnceLock::new();
+    static LAYOUT: OnceLock<String> = OnceLock::new();
     LAYOUT
         .get_or_init(|| {
-            let dir = tempfile::Builder::new().prefix("pe-bb-").tempdir().unwrap();
-            let rootfs = dir.path().join("rootfs");
-            busybox_rootfs(&rootfs, Path::new("/bin/busybox"));
-            write_layout(
-                &[(Platform::linux_amd64(), rootfs)],
-                &dir.path().join("layout"),
-            );
-            let address = format!("oci:{}:latest", dir.path().join("layout").display());
-            (dir, address)
+            let dir = shared_data::shared_fixture("engine-busybox-layout", |dir| {
+                let rootfs = dir.join("rootfs");
+                busybox_rootfs(&rootfs, Path::new("/bin/busybox"));
+                write_layout(&[(Platform::linux_amd64(), rootfs)], &dir.join("layout"));
+                Ok(())
+            })
+            .unwrap();
+            format!("oci:{}:latest", dir.join("layout").display())
         })
-        .1
         .clone()
 }
 
