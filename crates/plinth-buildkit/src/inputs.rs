@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use plinth_executor::{BuildInput, InputKind, RootManifests};
 use plinth_oci::{Digest, ImageLocation, Platform, Reference};
-use plinth_recipe::{BindSource, Container, DirectorySource, Op, RunMount, SourceKind};
+use plinth_recipe::{Container, Op, SourceKind};
 
 use crate::error::Result;
 use crate::roots::LoadedRoot;
@@ -49,38 +49,22 @@ fn collect_roots(container: &Container, roots: &RootDigests<'_>, inputs: &mut Ve
     };
     let roots = &pinned;
     for op in container.ops() {
-        match op {
-            Op::From { source } => {
-                if let Some(root) = roots.loaded.get(source.address()) {
-                    inputs.push(
-                        BuildInput::new(
-                            InputKind::RootImage,
-                            source.address(),
-                            root.manifest.clone(),
-                        )
-                        .with_index_digest(root.index_digest.clone()),
-                    );
-                } else if let SourceKind::Image(ImageLocation::Registry(reference)) = source.kind()
-                {
-                    inputs.push(root_input(source.address(), reference, roots));
-                }
+        if let Op::From { source } = op {
+            if let Some(root) = roots.loaded.get(source.address()) {
+                inputs.push(
+                    BuildInput::new(
+                        InputKind::RootImage,
+                        source.address(),
+                        root.manifest.clone(),
+                    )
+                    .with_index_digest(root.index_digest.clone()),
+                );
+            } else if let SourceKind::Image(ImageLocation::Registry(reference)) = source.kind() {
+                inputs.push(root_input(source.address(), reference, roots));
             }
-            Op::Directory {
-                source: DirectorySource::Container { container, .. },
-                ..
-            } => collect_roots(container, roots, inputs),
-            Op::Exec { mounts, .. } => {
-                for mount in mounts {
-                    if let RunMount::Bind {
-                        source: BindSource::Container { container, .. },
-                        ..
-                    } = mount
-                    {
-                        collect_roots(container, roots, inputs);
-                    }
-                }
-            }
-            _ => {}
+        }
+        for (_, helper) in op.helpers() {
+            collect_roots(helper, roots, inputs);
         }
     }
 }

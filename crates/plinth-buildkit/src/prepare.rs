@@ -93,11 +93,10 @@ fn fetch_into(
                 let digest = fetch_url(fetcher, url, sha256.as_ref())?;
                 fetched.insert(url.clone(), digest);
             }
-            Op::Directory {
-                source: DirectorySource::Container { container, .. },
-                ..
-            } => fetch_into(container, fetcher, fetched)?,
             _ => {}
+        }
+        for (_, helper) in op.helpers() {
+            fetch_into(helper, fetcher, fetched)?;
         }
     }
     Ok(())
@@ -174,6 +173,7 @@ impl Preparer<'_> {
                     owner: owner.clone(),
                     mode: *mode,
                 },
+                Op::MountedCache { .. } => op.try_map_helpers(|seed| self.rewrite(seed, out))?,
                 other => other.clone(),
             };
             ops.push(op);

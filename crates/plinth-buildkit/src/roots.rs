@@ -20,7 +20,7 @@ use plinth_executor::RootResolver;
 use plinth_oci::docker_archive::{ExportImage, write_docker_archive};
 use plinth_oci::image::resolve_manifest;
 use plinth_oci::{Digest, Platform, Reference, Store};
-use plinth_recipe::{BindSource, Container, DirectorySource, ImageSource, Op, RunMount};
+use plinth_recipe::{Container, ImageSource, Op};
 
 use crate::docker::{DockerCli, describe, run_with_timeout, tail};
 use crate::docker_host::DockerHost;
@@ -49,26 +49,13 @@ pub(crate) fn root_sources(container: &Container) -> Vec<ImageSource> {
 
 fn collect_sources(container: &Container, found: &mut Vec<ImageSource>) {
     for op in container.ops() {
-        match op {
-            Op::From { source } if !found.iter().any(|s| s.address() == source.address()) => {
-                found.push(source.clone());
-            }
-            Op::Directory {
-                source: DirectorySource::Container { container, .. },
-                ..
-            } => collect_sources(container, found),
-            Op::Exec { mounts, .. } => {
-                for mount in mounts {
-                    if let RunMount::Bind {
-                        source: BindSource::Container { container, .. },
-                        ..
-                    } = mount
-                    {
-                        collect_sources(container, found);
-                    }
-                }
-            }
-            _ => {}
+        if let Op::From { source } = op
+            && !found.iter().any(|s| s.address() == source.address())
+        {
+            found.push(source.clone());
+        }
+        for (_, helper) in op.helpers() {
+            collect_sources(helper, found);
         }
     }
 }
@@ -170,6 +157,7 @@ fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plinth_recipe::DirectorySource;
 
     #[test]
     fn every_root_once_helpers_included_in_first_seen_order() {

@@ -6,6 +6,7 @@
 //! <store>/caches/<volume>@<uid>-<gid>-<mode> the volume as mounts naming an owner or mode see it
 //! <store>/caches/<dir>@lock                 flock held by a `locked` or `private` user
 //! <store>/caches/<dir>@private-<n>          more instances for `private` users that found it busy
+//! <store>/caches/<volume>@seed-<snapshot>    a cache seeded from a container (`cache_seed.rs`)
 //! ```
 //!
 //! A mount that names `uid`, `gid` or `mode` gets the volume BuildKit gives it: its frontend
@@ -19,9 +20,11 @@ use std::path::{Path, PathBuf};
 use plinth_recipe::{CacheMount, CacheSharing};
 use plinth_sandbox::{MountSpec, RunSpec};
 
+use crate::cache_seed::seeded_dir;
 use crate::error::{Error, Result};
 use crate::files::resolve_owner;
 use crate::step_context::StepContext;
+use crate::steps::PreparedSeed;
 
 /// The cache directory of a volume: the name percent-encoded to one safe path component.
 pub(crate) fn cache_dir(store_root: &Path, volume: &str) -> PathBuf {
@@ -46,7 +49,7 @@ pub(crate) struct CacheLocks(Vec<File>);
 /// `private` one that is busy is replaced by a free instance of its own.
 pub(crate) fn with_caches(
     ctx: &StepContext<'_>,
-    caches: &[CacheMount],
+    (caches, seeds): (&[CacheMount], &[PreparedSeed]),
     read_dirs: &[PathBuf],
     mut spec: RunSpec,
 ) -> Result<(RunSpec, CacheLocks)> {
@@ -57,9 +60,17 @@ pub(crate) fn with_caches(
             None => (0, 0),
         };
         let mut volume = cache_dir(ctx.engine.store.root(), &cache.volume);
+        let mut seed = seeds.iter().find(|s| s.path == cache.path);
+        if let Some(found) = seed {
+            volume = suffixed(&volume, &format!("@seed-{}", &found.identity.hex()[..16]));
+        }
         let mode = cache.options.mode.unwrap_or(0o755);
-        if cache.owner.is_some() || cache.options.mode.is_some() {
+        // BuildKit applies `uid`/`gid`/`mode` only to a cache shown from its seed's root: it
+        // makes the directory they describe on the seed and shows that, empty, instead.
+        let named = cache.owner.is_some() || cache.options.mode.is_some();
+        if named && seed.is_none_or(|s| s.source == "/") {
             volume = suffixed(&volume, &format!("@{uid}-{gid}-{mode:04o}"));
+            seed = None;
         }
         let dir = match cache.options.sharing {
             CacheSharing::Shared => volume,
@@ -75,6 +86,10 @@ pub(crate) fn with_caches(
                 locks.0.push(lock);
                 dir
             }
+        };
+        let dir = match seed {
+            Some(seed) => seeded_dir(&dir, seed)?,
+            None => dir,
         };
         spec = spec.with_mount(
             MountSpec::cache(dir, &cache.path, uid, gid)

@@ -29,7 +29,7 @@ use crate::files::missing_dirs;
 use crate::merged::{self, Lookup};
 use crate::state::ImageState;
 use crate::step_context::StepContext;
-use crate::steps::PreparedMount;
+use crate::steps::{PreparedMount, PreparedSeed};
 
 /// Lines of output kept for the error of a failing step.
 const TAIL_LINES: usize = 30;
@@ -116,6 +116,8 @@ pub(crate) struct ExecRequest<'a> {
     pub(crate) build_env: &'a BTreeMap<String, String>,
     /// The cache mounts active for it.
     pub(crate) caches: &'a [CacheMount],
+    /// The seeds of its seeded caches.
+    pub(crate) seeds: &'a [PreparedSeed],
     /// Its own mounts.
     pub(crate) mounts: &'a [PreparedMount],
     pub(crate) secrets: &'a BuildSecrets,
@@ -160,7 +162,7 @@ pub(crate) fn run_exec(
     let spec = with_image_run_state(ctx, state, request, runtime.user.as_deref(), spec)?;
     // The locks of `locked` and `private` caches are held until the step is over.
     let (spec, _cache_locks) =
-        crate::cache_mounts::with_caches(ctx, request.caches, &read_dirs, spec)?;
+        crate::cache_mounts::with_caches(ctx, (request.caches, request.seeds), &read_dirs, spec)?;
 
     // The step's own mounts: scratch copies and secret files live until the run is over, and
     // the mount points made for them in the upper are removed after it.

@@ -121,7 +121,7 @@ fn write_private(path: &Path, bytes: &[u8], mode: u32, uid: u32, gid: u32) -> Re
 }
 
 /// Writes `items` (a tree whose root has `rel == ""`) at `root`, with owners and modes.
-fn write_tree(root: &Path, items: &[CopyItem]) -> Result<()> {
+pub(crate) fn write_tree(root: &Path, items: &[CopyItem]) -> Result<()> {
     let mut dirs: Vec<(PathBuf, &CopyItem)> = Vec::new();
     // Links once every file is there: a link's target may come later in walk order.
     let (links, items): (Vec<&CopyItem>, Vec<&CopyItem>) = items

@@ -55,6 +55,7 @@ mod archive_tree;
 mod build;
 mod cache;
 mod cache_mounts;
+mod cache_seed;
 mod debian;
 mod decode;
 mod engine;

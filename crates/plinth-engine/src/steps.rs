@@ -12,6 +12,7 @@ use plinth_executor::{
     BuildInput, BuildReporter, BuildSecrets, CacheStatus, PlatformBuild, StepReport,
 };
 use plinth_oci::{Descriptor, Digest, ImageManifest, Platform};
+use plinth_recipe::state::normalize_path;
 use plinth_recipe::{Container, Op, Step};
 
 use crate::cache::{BuildRecord, StepTrace};
@@ -28,13 +29,16 @@ mod history;
 mod keyed;
 mod mounts;
 mod workdir;
-pub(crate) use mounts::PreparedMount;
+pub(crate) use mounts::{PreparedMount, PreparedSeed};
 
 /// What a step needs besides its operation, found before its key is computed.
 enum Prepared {
     Nothing,
-    /// The mounts of an exec, their contents found.
-    Exec(Vec<PreparedMount>),
+    /// The mounts of an exec and the seeds of its seeded caches, their contents found.
+    Exec {
+        mounts: Vec<PreparedMount>,
+        seeds: Vec<PreparedSeed>,
+    },
     /// Items to write under a destination, with the owner of a created destination directory.
     Items {
         dest: String,
@@ -91,6 +95,8 @@ struct PlatformBuilder<'a> {
     inputs: Vec<BuildInput>,
     /// Helper containers built ahead, concurrently, by their name in this build.
     helpers: BTreeMap<String, PlatformBuild>,
+    /// The seed containers of the seeded caches mounted so far, by mount point.
+    cache_seeds: BTreeMap<String, PlatformBuild>,
     /// Whether the recipe records its own history entries (a Dockerfile read), else each step
     /// gets its own.
     recorded_history: bool,
@@ -132,6 +138,7 @@ pub(crate) fn build_platform(
         url_inputs: BTreeMap::new(),
         inputs: Vec::new(),
         helpers: BTreeMap::new(),
+        cache_seeds: BTreeMap::new(),
         recorded_history: !entries.is_empty(),
         pending: Vec::new(),
     };
@@ -169,7 +176,20 @@ impl PlatformBuilder<'_> {
         let mut inputs = BTreeMap::new();
         let outcome = match step.op {
             Op::From { source } => self.run_from(step.index, source, &mut inputs)?,
-            Op::MountedCache { .. } | Op::UnmountCache { .. } => StepOutcome {
+            Op::MountedCache { path, options, .. } => {
+                if let Some(seed) = &options.seed {
+                    let name =
+                        helpers::helper_name(step.index, plinth_recipe::HelperRole::CacheSeed);
+                    let build = self.build_helper(&seed.container, &name)?;
+                    self.cache_seeds.insert(normalize_path(path), build);
+                }
+                StepOutcome {
+                    status: CacheStatus::Hit,
+                    explanation: "build-time cache mount: nothing to build".to_owned(),
+                    layer: None,
+                }
+            }
+            Op::UnmountCache { .. } => StepOutcome {
                 status: CacheStatus::Hit,
                 explanation: "build-time cache mount: nothing to build".to_owned(),
                 layer: None,

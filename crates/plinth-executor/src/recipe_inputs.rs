@@ -35,7 +35,7 @@ fn collect(container: &Container, inputs: &mut Vec<BuildInput>) -> Result<()> {
                     ignore,
                 } => inputs.push(host_directory(path, Some((within, ignore)))?),
                 DirectorySource::HostArchive(archive) => inputs.push(host_file(archive)?),
-                DirectorySource::Container { container, .. } => collect(container, inputs)?,
+                DirectorySource::Container { .. } => {}
             },
             Op::Exec { mounts, .. } => {
                 for mount in mounts {
@@ -58,14 +58,20 @@ fn collect(container: &Container, inputs: &mut Vec<BuildInput>) -> Result<()> {
                             ..
                         } => inputs.push(host_file(path)?),
                         RunMount::Bind {
-                            source: BindSource::Container { container, .. },
+                            source: BindSource::Container { .. },
                             ..
-                        } => collect(container, inputs)?,
-                        RunMount::Tmpfs { .. } | RunMount::Secret(_) | RunMount::Ssh(_) => {}
+                        }
+                        | RunMount::Tmpfs { .. }
+                        | RunMount::Secret(_)
+                        | RunMount::Ssh(_) => {}
                     }
                 }
             }
             _ => {}
+        }
+        // Helper containers' own inputs (stages copied, mounted or seeding a cache).
+        for (_, helper) in op.helpers() {
+            collect(helper, inputs)?;
         }
     }
     Ok(())

@@ -57,6 +57,7 @@ pub mod ignore;
 pub mod inputs;
 mod normalize;
 pub mod op;
+mod op_helpers;
 pub mod pins;
 pub mod reader;
 pub mod run_mount;
@@ -75,6 +76,7 @@ pub use debian::{DEBIAN_ROOT_NAME, DebianRoot};
 pub use error::{Error, Problem, Result};
 pub use inputs::{FileTarget, resolve_in_context};
 pub use op::{DirectorySource, ExecOptions, FileOptions, FileSource, Network, Op};
+pub use op_helpers::HelperRole;
 pub use reader::{
     BaseConfig, BaseError, BaseResolver, DockerfileRead, ReaderOptions, base_images,
     base_images_by_platform, parse_dockerfile, parse_dockerfile_with, read_dockerfile,
@@ -83,7 +85,7 @@ pub use reader::{
 pub use run_mount::{BindSource, DEFAULT_SSH_ID, RunMount, SecretMount, SshMount};
 pub use setting::{HealthCheck, ImageSetting};
 pub use source::{ImageSource, SourceKind};
-pub use state::{CacheMount, CacheOptions, CacheSharing, ContainerState, Step, Steps};
+pub use state::{CacheMount, CacheOptions, CacheSeed, CacheSharing, ContainerState, Step, Steps};
 pub use substitute::{
     AppliedSubstitution, ImageSubstitution, ImageSubstitutions, SUBSTITUTION_LABEL, Substituted,
 };

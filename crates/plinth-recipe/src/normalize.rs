@@ -42,7 +42,7 @@ impl Container {
                                 path: cache.path.clone(),
                                 volume: cache.volume.clone(),
                                 owner: cache.owner.clone(),
-                                options: cache.options,
+                                options: cache.options.clone(),
                             });
                         }
                     }

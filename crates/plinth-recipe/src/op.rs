@@ -492,6 +492,7 @@ mod tests {
                     mode: Some(0o700),
                     sharing: crate::CacheSharing::Locked,
                     readonly: true,
+                    seed: None,
                 },
             },
         ];

@@ -198,26 +198,6 @@ impl SecretMount {
 }
 
 impl RunMount {
-    /// The mount with a helper container's history entries left out (see
-    /// [`Container::without_history`]).
-    pub fn without_history(&self) -> Self {
-        match self {
-            RunMount::Bind {
-                target,
-                source: BindSource::Container { container, path },
-                rw,
-            } => RunMount::Bind {
-                target: target.clone(),
-                source: BindSource::Container {
-                    container: Box::new(container.without_history()),
-                    path: path.clone(),
-                },
-                rw: *rw,
-            },
-            other => other.clone(),
-        }
-    }
-
     /// The mount point, if the mount has one (a secret given only as an env var has none).
     pub fn target(&self) -> Option<String> {
         match self {
@@ -385,20 +365,11 @@ impl Container {
     ) -> std::collections::BTreeSet<String> {
         let mut out = std::collections::BTreeSet::new();
         for op in self.ops() {
-            match op {
-                crate::Op::Exec { mounts, .. } => {
-                    for mount in mounts {
-                        out.extend(id_of(mount).cloned());
-                        if let Some((helper, _)) = mount.helper() {
-                            out.extend(helper.mount_ids(id_of));
-                        }
-                    }
-                }
-                crate::Op::Directory {
-                    source: crate::DirectorySource::Container { container, .. },
-                    ..
-                } => out.extend(container.mount_ids(id_of)),
-                _ => {}
+            if let crate::Op::Exec { mounts, .. } = op {
+                out.extend(mounts.iter().filter_map(id_of).cloned());
+            }
+            for (_, helper) in op.helpers() {
+                out.extend(helper.mount_ids(id_of));
             }
         }
         out

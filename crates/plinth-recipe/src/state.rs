@@ -36,9 +36,7 @@ pub enum CacheSharing {
 
 /// The options of a cache mount besides its place, volume and owner; all default to
 /// BuildKit's (`0755`, shared, writable).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheOptions {
     /// Mode of the cache directory when it is created (`0755` when absent).
@@ -50,6 +48,24 @@ pub struct CacheOptions {
     /// Mounted read-only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub readonly: bool,
+    /// What a new cache starts with (`from=`/`source=`); empty when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<CacheSeed>,
+}
+
+/// Where a cache's first contents come from (BuildKit's `from=` and `source=`): the cache
+/// starts as a copy of the container's file tree and shows its `path` at the mount point.
+///
+/// As in BuildKit, a seeded cache is its id *and* its seed: a rebuilt seed with other contents
+/// starts another cache, and two mounts of one id and seed with different `path`s see two
+/// directories of the same cache.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSeed {
+    /// The container (a stage or an image), built first on the same platform.
+    pub container: Box<crate::Container>,
+    /// Absolute path in it (`/` for its root).
+    pub path: String,
 }
 
 fn is_shared(sharing: &CacheSharing) -> bool {
@@ -194,7 +210,7 @@ impl ContainerState {
                     path,
                     volume: volume.clone(),
                     owner: owner.clone(),
-                    options: *options,
+                    options: options.clone(),
                 });
             }
             Op::UnmountCache { path } => {

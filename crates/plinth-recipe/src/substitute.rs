@@ -31,7 +31,8 @@ use plinth_oci::{ImageLocation, Reference};
 
 use crate::container::Container;
 use crate::error::{Error, Result};
-use crate::op::{DirectorySource, Op};
+use crate::op::Op;
+use crate::op_helpers::HelperRole;
 use crate::source::{ImageSource, SourceKind};
 
 /// The label a substituted container gets, listing every substitution (`FROM => TO`, one per
@@ -320,33 +321,19 @@ fn substitute_into(
                 }
                 None => op.clone(),
             },
-            Op::Directory {
-                path,
-                source:
-                    DirectorySource::Container {
-                        container,
-                        path: src,
-                    },
-                owner,
-                mode,
-            } => {
-                let helper = substitute_into(
-                    container,
-                    substitutions,
-                    &format!("{prefix}helper container of step #{}: ", index + 1),
-                    applied,
-                );
-                Op::Directory {
-                    path: path.clone(),
-                    source: DirectorySource::Container {
-                        container: Box::new(helper),
-                        path: src.clone(),
-                    },
-                    owner: owner.clone(),
-                    mode: *mode,
-                }
+            op => {
+                // A helper's roots are substituted too, named by their place in it.
+                let mut roles = op.helpers().into_iter().map(|(role, _)| role);
+                op.map_helpers(|helper| {
+                    let noun = roles.next().map_or("helper container", HelperRole::noun);
+                    substitute_into(
+                        helper,
+                        substitutions,
+                        &format!("{prefix}{noun} of step #{}: ", index + 1),
+                        applied,
+                    )
+                })
             }
-            other => other.clone(),
         });
     container.with_ops(ops.collect::<Vec<_>>())
 }
@@ -354,6 +341,7 @@ fn substitute_into(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::op::DirectorySource;
 
     const PINNED: &str = "docker.io/python:3.10.14-slim-bookworm@sha256:2407c61b1a18067393fecd8a22cf6fceede893b6aaca817bf9fbfe65e33614a3";
     const OTHER_DIGEST: &str = "docker.io/python:3.10.14-slim-bookworm@sha256:3b37199fbc5a730a551909b3efa7b29105c859668b7502451c163f2a4a7ae1ed";

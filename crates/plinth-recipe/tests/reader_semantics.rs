@@ -293,7 +293,7 @@ fn cache_mount_options_are_read_and_written_back_for_buildkit() {
         .ops()
         .iter()
         .filter_map(|op| match op {
-            Op::MountedCache { options, .. } => Some(*options),
+            Op::MountedCache { options, .. } => Some(options.clone()),
             _ => None,
         })
         .collect();
@@ -303,12 +303,14 @@ fn cache_mount_options_are_read_and_written_back_for_buildkit() {
             CacheOptions {
                 mode: Some(0o700),
                 sharing: CacheSharing::Locked,
-                readonly: true
+                readonly: true,
+                seed: None,
             },
             CacheOptions {
                 mode: None,
                 sharing: CacheSharing::Private,
-                readonly: false
+                readonly: false,
+                seed: None,
             },
         ]
     );
@@ -326,7 +328,36 @@ fn cache_mount_options_are_read_and_written_back_for_buildkit() {
         refused[0].1.contains("shared, private or locked"),
         "{refused:?}"
     );
-    let refused =
-        problems("FROM scratch\nRUN --mount=type=cache,target=/c,from=x,source=/s true\n");
-    assert!(refused[0].1.contains("bind mount"), "{refused:?}");
+    let refused = problems("FROM scratch\nRUN --mount=type=cache,target=/c,source=/s true\n");
+    assert_eq!(refused[0].0, 2, "{refused:?}");
+    assert!(
+        refused[0].1.contains("`source=/s`") && refused[0].1.contains("`from=NAME`"),
+        "{refused:?}"
+    );
+    // A seeded cache with a relative target: the id is the target as written, the mount point
+    // is under the workdir, and the seed is written as a stage of its own that the mount names.
+    let c = parse_dockerfile(
+        "FROM scratch\nWORKDIR /w\nRUN --mount=type=cache,target=c/,from=busybox:1,source=out true\n",
+        "/nonexistent",
+    )
+    .unwrap();
+    let Some(Op::MountedCache {
+        volume,
+        path,
+        options,
+        ..
+    }) = c
+        .ops()
+        .iter()
+        .find(|op| matches!(op, Op::MountedCache { .. }))
+    else {
+        panic!("no cache mount in {:?}", c.ops())
+    };
+    assert_eq!((volume.as_str(), path.as_str()), ("c", "/w/c"));
+    assert_eq!(options.seed.as_ref().map(|s| s.path.as_str()), Some("/out"));
+    let text = c
+        .buildable_dockerfile(&BuildableOptions::new())
+        .unwrap()
+        .text;
+    assert!(text.contains(",from=stage0,source=/out"), "{text}");
 }

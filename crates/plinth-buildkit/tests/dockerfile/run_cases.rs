@@ -140,6 +140,22 @@ pub const RUN_CASES: &[(Case, Extra)] = &[
          RUN --mount=type=cache,target=/r,id=plinth-eq-ro,readonly sh -c 'touch /r/x 2>/dev/null; echo $? > /r.status'\n",
         stubs(&["c", "r"]),
     ),
+    same(
+        // BuildKit's cache is a snapshot of the whole seed: two sources of one id and seed are
+        // two directories of it (the third RUN sees what the first changed under /out), and
+        // `uid`/`mode` make an empty directory of their own on the seed's root only.
+        "mount_cache_seeded_from_a_stage",
+        "FROM {root} AS deps\nRUN mkdir -p /out/sub /other && echo one > /out/a && echo two > /out/sub/b \
+         && chown 1000:1000 /out/sub && chmod 700 /out/sub && echo o > /other/x\n\
+         FROM {root}\n\
+         RUN --mount=type=cache,target=/c,id=plinth-eq-seed,from=deps,source=/out find /c | sort > /first \
+         && stat -c '%a %u %g %n' /c /c/sub >> /first && echo changed > /c/a && rm /c/sub/b\n\
+         RUN --mount=type=cache,target=/c,id=plinth-eq-seed,from=deps,source=/out find /c | sort > /second; cat /c/a >> /second\n\
+         RUN --mount=type=cache,target=/d,id=plinth-eq-seed,from=deps find /d/out /d/other | sort > /third; cat /d/out/a >> /third\n\
+         RUN --mount=type=cache,target=/e,id=plinth-eq-seed,from=deps,uid=1000,mode=0700 stat -c '%a %u %g' /e > /fourth; ls -a /e >> /fourth\n\
+         RUN --mount=type=cache,target=/f,from=deps,source=/out/sub,uid=5 stat -c '%a %u %g' /f > /fifth\n",
+        stubs(&["c", "d", "e", "f"]),
+    ),
     // --- RUN --mount=type=bind -----------------------------------------------------------------
     same(
         "mount_bind_context_dir_read_only",

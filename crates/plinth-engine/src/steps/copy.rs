@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use plinth_executor::{BuildInput, InputKind};
 use plinth_recipe::reader::{expand_wildcard, has_wildcard};
 use plinth_recipe::state::{join_path, normalize_path};
-use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget};
+use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, HelperRole};
 
+use super::helpers::helper_name;
 use super::{PlatformBuilder, Prepared};
 use crate::archive_tree::{PendingArchive, override_copied_meta};
 use crate::error::{Error, Result};
@@ -188,7 +189,7 @@ impl PlatformBuilder<'_> {
         (owner, mode): (Option<&str>, Option<u32>),
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
-        let helper = self.build_helper(container, &format!("helper-{index}"))?;
+        let helper = self.build_helper(container, &helper_name(index, HelperRole::Copy))?;
         inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
         let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
         let step_error = |reason: String| Error::Step { index, reason };
@@ -357,7 +358,7 @@ impl PlatformBuilder<'_> {
                 container,
                 path: from,
             } => {
-                let helper = self.build_helper(container, &format!("helper-{index}"))?;
+                let helper = self.build_helper(container, &helper_name(index, HelperRole::Copy))?;
                 inputs.insert("container".to_owned(), helper.manifest.digest.to_string());
                 let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
                 image_tree(&dirs, &normalize_path(from), index)

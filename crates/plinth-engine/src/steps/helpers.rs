@@ -1,11 +1,12 @@
-//! Helper containers: the stages a build copies from (`COPY --from`) or mounts
-//! (`RUN --mount=from=`). They do not depend on each other, so they are built concurrently before
-//! the steps run, as BuildKit solves independent stages in parallel; each is built once.
+//! Helper containers: the stages a build copies from (`COPY --from`), mounts
+//! (`RUN --mount=from=`) or seeds a cache from (`RUN --mount=type=cache,from=`). They do not
+//! depend on each other, so they are built concurrently before the steps run, as BuildKit
+//! solves independent stages in parallel; each is built once.
 
 use std::collections::BTreeMap;
 
 use plinth_executor::{NoReporter, PlatformBuild};
-use plinth_recipe::{Container, DirectorySource, Op, RunMount};
+use plinth_recipe::{Container, HelperRole};
 
 use super::{BuildSettings, PlatformBuilder, build_platform};
 use crate::error::{Error, Result};
@@ -15,22 +16,20 @@ use crate::error::{Error, Result};
 fn helpers_of(container: &Container) -> Vec<(String, &Container)> {
     let mut out = Vec::new();
     for (index, op) in container.ops().iter().enumerate() {
-        match op {
-            Op::Directory {
-                source: DirectorySource::Container { container, .. },
-                ..
-            } => out.push((format!("helper-{index}"), &**container)),
-            Op::Exec { mounts, .. } => {
-                for (n, mount) in mounts.iter().enumerate() {
-                    if let Some((helper, _)) = RunMount::helper(mount) {
-                        out.push((format!("mount-{index}-{n}"), helper));
-                    }
-                }
-            }
-            _ => {}
+        for (role, helper) in op.helpers() {
+            out.push((helper_name(index, role), helper));
         }
     }
     out
+}
+
+/// The name a helper of step `index` is built under in this build.
+pub(super) fn helper_name(index: usize, role: HelperRole) -> String {
+    match role {
+        HelperRole::Copy => format!("helper-{index}"),
+        HelperRole::Mount(n) => format!("mount-{index}-{n}"),
+        HelperRole::CacheSeed => format!("cache-{index}"),
+    }
 }
 
 impl PlatformBuilder<'_> {

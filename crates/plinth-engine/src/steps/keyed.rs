@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use plinth_executor::CacheStatus;
 use plinth_oci::{Descriptor, Digest};
-use plinth_recipe::{Op, Step};
+use plinth_recipe::{CacheMount, CacheOptions, Op, Step};
 
-use super::{PlatformBuilder, Prepared, StepOutcome};
+use super::{PlatformBuilder, Prepared, PreparedSeed, StepOutcome};
 use crate::cache::{StepRecord, StepTrace, explain, step_key};
 use crate::error::Result;
 use crate::files::write_items_layer;
@@ -124,32 +124,16 @@ impl PlatformBuilder<'_> {
             Op::Exec {
                 network, mounts, ..
             } => {
-                let prepared = self.prepare_exec(step.index, *network, mounts, inputs)?;
+                let mounts = self.prepare_exec(step.index, *network, mounts, inputs)?;
                 // The active cache mounts change what a run sees, so they are part of its key.
                 let caches = step.state.caches();
+                let seeds = self.prepare_seeds(step.index, caches)?;
                 if !caches.is_empty() {
-                    let list: Vec<String> = caches
-                        .iter()
-                        .map(|c| {
-                            let mut line = format!(
-                                "{}={}:{}",
-                                c.path,
-                                c.volume,
-                                c.owner.as_deref().unwrap_or("")
-                            );
-                            // Left out when all default, so existing keys keep their meaning.
-                            if !c.options.is_default() {
-                                line.push_str(&format!(
-                                    ":{}",
-                                    serde_json::to_string(&c.options).unwrap_or_default()
-                                ));
-                            }
-                            line
-                        })
-                        .collect();
+                    let list: Vec<String> =
+                        caches.iter().map(|c| cache_key_line(c, &seeds)).collect();
                     inputs.insert("caches".to_owned(), list.join(","));
                 }
-                Ok(prepared)
+                Ok(Prepared::Exec { mounts, seeds })
             }
             Op::File {
                 path,
@@ -191,10 +175,10 @@ impl PlatformBuilder<'_> {
                 },
                 prepared,
             ) => {
-                let mounts = match prepared {
-                    Prepared::Exec(mounts) => mounts,
+                let (mounts, seeds) = match prepared {
+                    Prepared::Exec { mounts, seeds } => (mounts, seeds),
                     Prepared::Nothing | Prepared::Items { .. } | Prepared::Archive { .. } => {
-                        Vec::new()
+                        (Vec::new(), Vec::new())
                     }
                 };
                 let request = crate::exec::ExecRequest {
@@ -202,6 +186,7 @@ impl PlatformBuilder<'_> {
                     network: *network,
                     build_env: env,
                     caches: step.state.caches(),
+                    seeds: &seeds,
                     mounts: &mounts,
                     secrets: self.settings.secrets,
                     ssh: self.settings.ssh,
@@ -240,4 +225,31 @@ impl PlatformBuilder<'_> {
             _ => Ok(None),
         }
     }
+}
+
+/// How an active cache mount takes part in an exec's key: its place, volume and owner, its
+/// options when any is set, and for a seeded cache the contents of the seed path (as BuildKit
+/// keys a mount by the contents it selects), never the seed container's recipe.
+fn cache_key_line(cache: &CacheMount, seeds: &[PreparedSeed]) -> String {
+    let mut line = format!(
+        "{}={}:{}",
+        cache.path,
+        cache.volume,
+        cache.owner.as_deref().unwrap_or("")
+    );
+    let options = CacheOptions {
+        seed: None,
+        ..cache.options.clone()
+    };
+    // Left out when all default, so existing keys keep their meaning.
+    if !options.is_default() {
+        line.push_str(&format!(
+            ":{}",
+            serde_json::to_string(&options).unwrap_or_default()
+        ));
+    }
+    if let Some(seed) = seeds.iter().find(|s| s.path == cache.path) {
+        line.push_str(&format!(":seed={}@{}", seed.source, seed.contents));
+    }
+    line
 }

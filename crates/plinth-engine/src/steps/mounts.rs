@@ -1,17 +1,18 @@
 //! The mounts of one exec (`RUN --mount=type=bind|tmpfs|secret|ssh`), found before the step's key:
 //! a bind source's tree (its digest is a key input, as BuildKit keys a mount by its contents);
 //! a secret or an SSH agent only by its id and placement, which the op key already holds, never
-//! its value or socket.
+//! its value or socket. The seeds of seeded cache mounts are found here too.
 
 use std::collections::BTreeMap;
 
 use plinth_executor::{BuildInput, InputKind};
 use plinth_recipe::state::normalize_path;
-use plinth_recipe::{BindSource, Network, RunMount, SecretMount, SshMount};
+use plinth_recipe::{BindSource, CacheMount, HelperRole, Network, RunMount, SecretMount, SshMount};
 
-use super::{PlatformBuilder, Prepared};
+use super::PlatformBuilder;
+use super::helpers::helper_name;
 use crate::error::{Error, Result};
-use crate::files::{CopyItem, host_tree, host_tree_ignoring, image_tree, tree_digest};
+use crate::files::{CopyItem, ItemKind, host_tree, host_tree_ignoring, image_tree, tree_digest};
 
 /// One mount with what it shows.
 pub(crate) enum PreparedMount {
@@ -29,6 +30,20 @@ pub(crate) enum PreparedMount {
     Ssh(SshMount),
 }
 
+/// A seeded cache's seed, found before the step's key.
+pub(crate) struct PreparedSeed {
+    /// The cache's mount point.
+    pub(crate) path: String,
+    /// The seed container's snapshot (its layers): a seeded cache is its id and this.
+    pub(crate) identity: plinth_oci::Digest,
+    /// The seed path, its symlinks resolved in the container.
+    pub(crate) source: String,
+    /// The tree there (the root item first).
+    pub(crate) items: Vec<CopyItem>,
+    /// The digest of that tree.
+    pub(crate) contents: plinth_oci::Digest,
+}
+
 impl PlatformBuilder<'_> {
     pub(super) fn prepare_exec(
         &mut self,
@@ -36,7 +51,7 @@ impl PlatformBuilder<'_> {
         network: Network,
         mounts: &[RunMount],
         inputs: &mut BTreeMap<String, String>,
-    ) -> Result<Prepared> {
+    ) -> Result<Vec<PreparedMount>> {
         if network == Network::Host && !self.settings.allow_host_network {
             return Err(Error::Step {
                 index,
@@ -71,7 +86,7 @@ impl PlatformBuilder<'_> {
                 }
             });
         }
-        Ok(Prepared::Exec(prepared))
+        Ok(prepared)
     }
 
     /// The tree a bind mount shows; host sources are recorded as build inputs.
@@ -103,11 +118,74 @@ impl PlatformBuilder<'_> {
                 Ok(items)
             }
             BindSource::Container { container, path } => {
-                let helper = self.build_helper(container, &format!("mount-{index}-{n}"))?;
+                let helper =
+                    self.build_helper(container, &helper_name(index, HelperRole::Mount(n)))?;
                 let dirs = self.engine.snapshots.read_dirs(helper.layers())?;
                 image_tree(&dirs, &normalize_path(path), index)
             }
         }
+    }
+
+    /// The seeds of the seeded caches among `caches`: the tree at each seed path, read from
+    /// the seed container built when its cache was mounted. BuildKit keys the exec by that
+    /// tree's contents, and the cache itself by the seed's snapshot.
+    pub(super) fn prepare_seeds(
+        &mut self,
+        index: usize,
+        caches: &[CacheMount],
+    ) -> Result<Vec<PreparedSeed>> {
+        let mut seeds = Vec::new();
+        for cache in caches {
+            let Some(seed) = &cache.options.seed else {
+                continue;
+            };
+            let Some(build) = self.cache_seeds.get(&cache.path) else {
+                return Err(Error::Step {
+                    index,
+                    reason: format!("the seed of the cache at `{}` was not built", cache.path),
+                });
+            };
+            let layers = build.layers();
+            let identity = plinth_oci::Digest::of(
+                layers
+                    .iter()
+                    .map(|(layer, _)| layer.digest.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    .as_bytes(),
+            );
+            let dirs = self.engine.snapshots.read_dirs(layers)?;
+            let source = crate::merged::resolve(&dirs, &normalize_path(&seed.path))?;
+            let items = image_tree(&dirs, &source, index).map_err(|_| Error::Step {
+                index,
+                reason: format!(
+                    "the cache mount at `{}` starts from `{}` of its `from`, which has no such path \
+                     (BuildKit fails to mount it too): name a path the stage or image has",
+                    cache.path, seed.path
+                ),
+            })?;
+            if items
+                .first()
+                .is_some_and(|root| !matches!(root.kind, ItemKind::Dir))
+            {
+                return Err(Error::Step {
+                    index,
+                    reason: format!(
+                        "the cache mount at `{}` starts from `{}` of its `from`, which is not a directory: \
+                         seed a cache from a directory",
+                        cache.path, seed.path
+                    ),
+                });
+            }
+            seeds.push(PreparedSeed {
+                path: cache.path.clone(),
+                identity,
+                source,
+                contents: tree_digest(&items)?,
+                items,
+            });
+        }
+        Ok(seeds)
     }
 
     /// A `required=true` secret the build was not given stops the step before it runs.

@@ -69,9 +69,12 @@ impl Writer<'_> {
         self.needs_syntax |= mode.is_some();
     }
 
+    /// A cache mount's `--mount=type=cache,…`; `seed_stage` names the stage its seed was
+    /// written as.
     pub(super) fn mount_flag(
         &self,
         cache: &CacheMount,
+        seed_stage: Option<&str>,
         declared: &DeclaredIds,
     ) -> std::result::Result<String, String> {
         for (what, value) in [("mount point", &cache.path), ("volume name", &cache.volume)] {
@@ -101,6 +104,15 @@ impl Writer<'_> {
         }
         if options.readonly {
             flag.push_str(",readonly");
+        }
+        if let (Some(seed), Some(stage)) = (&options.seed, seed_stage) {
+            if !is_plain(&seed.path) || seed.path.contains(',') {
+                return Err(format!(
+                    "the cache seed path `{}` cannot be written in `RUN --mount`: use letters, digits and `/._-:+@=~%^` only",
+                    seed.path.escape_debug()
+                ));
+            }
+            flag.push_str(&format!(",from={stage},source={}", seed.path));
         }
         Ok(flag)
     }

@@ -11,7 +11,6 @@ use crate::Container;
 use crate::declared_ids::DeclaredIds;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, FileSource, Op};
-use crate::run_mount::RunMount;
 use crate::setting::ImageSetting;
 use crate::source::{ImageSource, SourceKind};
 use crate::state::Step;
@@ -139,23 +138,12 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Names (and so renders, first) every helper stage the ops copy or mount from.
+    /// Names (and so renders, first) every helper stage the ops copy, mount or seed a cache
+    /// from.
     fn render_helper_stages(&mut self, ops: &[Op]) -> Result<()> {
         for op in ops {
-            if let Op::Directory {
-                source:
-                    DirectorySource::Container {
-                        container: helper, ..
-                    },
-                ..
-            } = op
-            {
+            for (_, helper) in op.helpers() {
                 self.stage_name(helper)?;
-            }
-            if let Op::Exec { mounts, .. } = op {
-                for (helper, _) in mounts.iter().filter_map(RunMount::helper) {
-                    self.stage_name(helper)?;
-                }
             }
         }
         Ok(())
@@ -255,8 +243,12 @@ impl Writer<'_> {
         }
         let mut flags = String::new();
         for cache in step.state.caches() {
+            let seed_stage = match &cache.options.seed {
+                Some(seed) => Some(self.stage_name(&seed.container)?),
+                None => None,
+            };
             let flag = self
-                .mount_flag(cache, &stage.declared)
+                .mount_flag(cache, seed_stage.as_deref(), &stage.declared)
                 .map_err(|reason| unrepresentable(i, reason))?;
             flags.push_str(&flag);
             flags.push(' ');

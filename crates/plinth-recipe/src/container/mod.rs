@@ -65,45 +65,11 @@ impl Container {
 
     /// The container without its history entries ([`Op::History`]): what it builds, for
     /// comparing two readings of one recipe whose Dockerfiles differ in wording.
-    /// Helper containers (`COPY --from`, bind mounts of a stage) lose theirs too.
+    /// Helper containers (`COPY --from`, mounts and cache seeds from a stage) lose theirs too.
     pub fn without_history(&self) -> Self {
-        self.with_ops(self.ops.iter().filter_map(|op| {
-            match op {
-                Op::History { .. } => None,
-                Op::Directory {
-                    path,
-                    source:
-                        crate::DirectorySource::Container {
-                            container,
-                            path: from,
-                        },
-                    owner,
-                    mode,
-                } => Some(Op::Directory {
-                    path: path.clone(),
-                    source: crate::DirectorySource::Container {
-                        container: Box::new(container.without_history()),
-                        path: from.clone(),
-                    },
-                    owner: owner.clone(),
-                    mode: *mode,
-                }),
-                Op::Exec {
-                    argv,
-                    network,
-                    env,
-                    mounts,
-                } => Some(Op::Exec {
-                    argv: argv.clone(),
-                    network: *network,
-                    env: env.clone(),
-                    mounts: mounts
-                        .iter()
-                        .map(crate::RunMount::without_history)
-                        .collect(),
-                }),
-                other => Some(other.clone()),
-            }
+        self.with_ops(self.ops.iter().filter_map(|op| match op {
+            Op::History { .. } => None,
+            other => Some(other.map_helpers(Container::without_history)),
         }))
     }
 

@@ -15,8 +15,8 @@ pub(super) fn validate_into(container: &Container, prefix: &str, problems: &mut 
         own.extend(op_problems(&step));
         problems.extend(own.into_iter().map(|p| format!("{here}{p}")));
         // A helper's problems follow the step's own, named by their place in the helper.
-        for (helper, what) in helpers_of(step.op) {
-            let prefix = format!("{prefix}{what} of step #{number}: ");
+        for (role, helper) in step.op.helpers() {
+            let prefix = format!("{prefix}{} of step #{number}: ", role.noun());
             validate_into(helper, &prefix, problems);
         }
         // A directory's owner and mode come last, after its helper's problems.
@@ -39,22 +39,6 @@ fn nul_problems(op: &Op) -> impl Iterator<Item = String> + '_ {
                 text.escape_debug()
             )
         })
-}
-
-/// The containers a step copies or mounts from, with how a problem names them.
-fn helpers_of(op: &Op) -> Vec<(&Container, &'static str)> {
-    match op {
-        Op::Exec { mounts, .. } => mounts
-            .iter()
-            .filter_map(RunMount::helper)
-            .map(|(container, _)| (container, "mount"))
-            .collect(),
-        Op::Directory {
-            source: DirectorySource::Container { container, .. },
-            ..
-        } => vec![(container, "helper container")],
-        _ => Vec::new(),
-    }
 }
 
 /// The problems of one step's own fields (not its helpers', not a directory's owner and mode).
@@ -116,8 +100,18 @@ fn op_problems(step: &Step<'_>) -> Vec<String> {
             path,
             volume,
             owner,
-            options: _,
-        } => cache_problems(path, volume, owner.as_deref(), &mut bad),
+            options,
+        } => {
+            cache_problems(path, volume, owner.as_deref(), &mut bad);
+            if let Some(seed) = &options.seed
+                && !seed.path.starts_with('/')
+            {
+                bad(format!(
+                    "the cache seed path `{}` must be absolute",
+                    seed.path
+                ));
+            }
+        }
         Op::UnmountCache { path } => {
             let target = crate::state::normalize_path(path);
             if !step.state.caches().iter().any(|c| c.path == target) {
@@ -234,9 +228,10 @@ fn strings_of(op: &Op) -> Vec<&str> {
             path,
             volume,
             owner,
-            options: _,
+            options,
         } => [path.as_str(), volume]
             .into_iter()
+            .chain(options.seed.as_ref().map(|seed| seed.path.as_str()))
             .chain(owner.as_deref())
             .collect(),
     }

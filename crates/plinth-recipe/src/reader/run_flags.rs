@@ -10,7 +10,7 @@ use crate::run_mount::{
     BindSource, DEFAULT_SECRET_MODE, DEFAULT_SSH_ID, DEFAULT_SSH_MODE, RunMount, SecretMount,
     SshMount,
 };
-use crate::state::{CacheMount, CacheOptions, CacheSharing, normalize_path};
+use crate::state::{CacheMount, CacheOptions, CacheSeed, CacheSharing, normalize_path};
 
 /// One `RUN --mount`: a cache (which the recipe keeps active across execs) or a mount of this
 /// exec only.
@@ -100,7 +100,7 @@ impl Reader<'_> {
             "cache" => {
                 unsupported("env", f.env.is_some())?;
                 unsupported("size", f.size.is_some())?;
-                parse_cache_mount(&f).map(MountFlag::Cache)
+                self.cache_mount(&f).map(MountFlag::Cache)
             }
             "bind" => {
                 for (name, given) in [
@@ -318,79 +318,128 @@ fn parse_size(text: &str) -> Result<u64, String> {
     Ok((value * (1u64 << shift) as f64) as u64)
 }
 
-fn parse_cache_mount(f: &Fields) -> Result<CacheMount, String> {
-    let number = |name: &str, value: &Option<String>| -> Result<Option<u32>, String> {
-        value
+impl Reader<'_> {
+    /// A `type=cache` mount. Its id defaults to the cleaned target as written (BuildKit's
+    /// `path.Clean(target)`), and `from=`/`source=` seed it from a stage or an image.
+    fn cache_mount(&mut self, f: &Fields) -> Result<CacheMount, String> {
+        let number = |name: &str, value: &Option<String>| -> Result<Option<u32>, String> {
+            value
+                .as_deref()
+                .map(|v| {
+                    v.parse::<u32>()
+                        .map_err(|_| format!("`{name}={v}` is not a number"))
+                })
+                .transpose()
+        };
+        let (uid, gid) = (number("uid", &f.uid)?, number("gid", &f.gid)?);
+        if f.required.is_some() {
+            return Err(
+                "the mount option `required` does not apply to `type=cache` mounts".to_owned(),
+            );
+        }
+        let sharing = match f.sharing.as_deref() {
+            None | Some("shared") => CacheSharing::Shared,
+            Some("locked") => CacheSharing::Locked,
+            Some("private") => CacheSharing::Private,
+            Some(other) => {
+                return Err(format!(
+                    "`sharing={other}` is not a cache sharing mode: use shared, private or locked"
+                ));
+            }
+        };
+        let mode = f
+            .mode
             .as_deref()
-            .map(|v| {
-                v.parse::<u32>()
-                    .map_err(|_| format!("`{name}={v}` is not a number"))
+            .map(|m| {
+                u32::from_str_radix(m, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| format!("`mode={m}` is not an octal mode like 0755"))
             })
-            .transpose()
-    };
-    let (uid, gid) = (number("uid", &f.uid)?, number("gid", &f.gid)?);
-    for (name, given) in [
-        ("source", f.source.is_some()),
-        ("from", f.from.is_some()),
-        ("required", f.required.is_some()),
-    ] {
-        if given {
-            return Err(format!(
-                "the cache mount option `{name}` is not supported: a plinth cache starts empty \
-                 (copy the seed in with a RUN that reads it from a bind mount)"
-            ));
+            .transpose()?;
+        let seed = self.cache_seed(f)?;
+        let options = CacheOptions {
+            mode,
+            sharing,
+            readonly: f.readonly == Some(true),
+            seed,
+        };
+        let path = self.mount_target(f.target.as_deref(), "cache")?;
+        let owner = match (uid, gid) {
+            (None, None) => None,
+            (u, g) => Some(format!("{}:{}", u.unwrap_or(0), g.unwrap_or(0))),
+        };
+        let volume = match f.id.as_deref().filter(|i| !i.is_empty()) {
+            Some(id) => id.to_owned(),
+            None => clean_path(f.target.as_deref().unwrap_or_default()),
+        };
+        Ok(CacheMount {
+            volume,
+            path,
+            owner,
+            options,
+        })
+    }
+
+    /// The seed of a cache mount: `source=` is a path in `from=`; without `from` a cache starts
+    /// empty, so BuildKit fails to mount any `source` but the root.
+    fn cache_seed(&mut self, f: &Fields) -> Result<Option<CacheSeed>, String> {
+        let source = normalize_path(&format!("/{}", f.source.as_deref().unwrap_or_default()));
+        match f.from.as_deref() {
+            Some(from) => Ok(Some(CacheSeed {
+                container: Box::new(self.helper(from)?),
+                path: source,
+            })),
+            None if source == "/" => Ok(None),
+            None => Err(format!(
+                "the cache mount's `source={}` is a path in its `from=`, and without `from` the cache starts empty: \
+                 name the stage or image it comes from (`from=NAME`), or drop `source`",
+                f.source.as_deref().unwrap_or_default()
+            )),
         }
     }
-    let sharing = match f.sharing.as_deref() {
-        None | Some("shared") => CacheSharing::Shared,
-        Some("locked") => CacheSharing::Locked,
-        Some("private") => CacheSharing::Private,
-        Some(other) => {
-            return Err(format!(
-                "`sharing={other}` is not a cache sharing mode: use shared, private or locked"
-            ));
+}
+
+/// Go's `path.Clean`: `.` and `..` folded, slashes collapsed, no trailing slash, `.` for
+/// nothing; a relative path stays relative.
+fn clean_path(path: &str) -> String {
+    if path.starts_with('/') {
+        return normalize_path(path);
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            _ => parts.push(part),
         }
-    };
-    let mode = f
-        .mode
-        .as_deref()
-        .map(|m| {
-            u32::from_str_radix(m, 8)
-                .ok()
-                .filter(|m| *m <= 0o7777)
-                .ok_or_else(|| format!("`mode={m}` is not an octal mode like 0755"))
-        })
-        .transpose()?;
-    let options = CacheOptions {
-        mode,
-        sharing,
-        readonly: f.readonly == Some(true),
-    };
-    let target = f
-        .target
-        .as_deref()
-        .filter(|t| t.starts_with('/'))
-        .ok_or("a cache mount needs an absolute `target=`")?;
-    let owner = match (uid, gid) {
-        (None, None) => None,
-        (u, g) => Some(format!("{}:{}", u.unwrap_or(0), g.unwrap_or(0))),
-    };
-    let path = normalize_path(target);
-    Ok(CacheMount {
-        volume: f
-            .id
-            .clone()
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| target.to_owned()),
-        path,
-        owner,
-        options,
-    })
+    }
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{clean_path, parse_size};
+
+    #[test]
+    fn cache_ids_default_to_the_target_cleaned_as_go_cleans_it() {
+        for (target, id) in [
+            ("/root/.cache/", "/root/.cache"),
+            ("/a//b/./c/..", "/a/b"),
+            ("cache/", "cache"),
+            ("./x/../y", "y"),
+            ("../up", "../up"),
+            ("./", "."),
+        ] {
+            assert_eq!(clean_path(target), id, "{target}");
+        }
+    }
 
     #[test]
     fn sizes_read_as_buildkit_reads_them() {
