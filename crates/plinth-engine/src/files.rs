@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use plinth_oci::layer::{EntryMeta, LayerEntry, store_layer_writer};
 use plinth_oci::{Descriptor, Digest};
-use plinth_sandbox::{OverlayRootfs, Rootfs, UserSpec, read_rootfs_file, resolve_user};
+use plinth_sandbox::{OverlayRootfs, Rootfs, UserSpec, read_rootfs_file};
 
 use crate::error::{Error, Result};
 use crate::merged::{self, Lookup};
@@ -104,7 +104,8 @@ fn step_error(index: usize, reason: String) -> Error {
 /// `(uid, gid)` of an owner spec in the image made of `dirs` (top first), as BuildKit's file
 /// operations resolve one (`--chown`, a `WORKDIR`'s user): a name takes its `/etc/passwd`
 /// group, a numeric uid without a group takes the uid as its gid (measured: `--chown=1500`
-/// gives 1500:1500 even where `/etc/passwd` gives uid 1500 another group).
+/// gives 1500:1500 even where `/etc/passwd` gives uid 1500 another group), and a name the
+/// image does not know gives 0 with a warning, where BuildKit gives 0 silently.
 pub(crate) fn resolve_owner(dirs: &[PathBuf], owner: &str, index: usize) -> Result<(u32, u32)> {
     let wrap = |source| Error::Owner {
         index,
@@ -129,9 +130,16 @@ pub(crate) fn resolve_owner(dirs: &[PathBuf], owner: &str, index: usize) -> Resu
             .unwrap_or_default();
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     };
-    let resolved =
-        resolve_user(&spec, &[], &read("/etc/passwd")?, &read("/etc/group")?).map_err(wrap)?;
-    Ok((resolved.uid, resolved.gid))
+    let (ids, missing) =
+        plinth_sandbox::resolve_file_owner(&spec, &read("/etc/passwd")?, &read("/etc/group")?);
+    for name in missing {
+        tracing::warn!(
+            "step #{}: `{name}` (in the owner `{owner}`) is not in the image's /etc/passwd or /etc/group, \
+             so its id is 0, as BuildKit gives it; create it in an earlier step or write the owner as numeric ids",
+            index + 1
+        );
+    }
+    Ok(ids)
 }
 
 /// The components of the absolute directory `dir` that are missing in the image, as relative

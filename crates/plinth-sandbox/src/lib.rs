@@ -62,4 +62,6 @@ pub use spec::{
     DEFAULT_HOSTNAME, DEFAULT_PATH, DEFAULT_PIDS_LIMIT, DEFAULT_TAIL_BYTES, IdOrName, MountKind,
     MountSpec, NetworkMode, OverlayRootfs, Rootfs, RunSpec, UserSpec,
 };
-pub use user::{ResolvedUser, SupplementaryGroups, resolve_user, resolve_user_with};
+pub use user::{
+    ResolvedUser, SupplementaryGroups, resolve_file_owner, resolve_user, resolve_user_with,
+};

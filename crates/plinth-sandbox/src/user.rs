@@ -170,9 +170,62 @@ pub fn resolve_user_with(
     })
 }
 
+/// The owner BuildKit's file operations give files for an owner spec (`COPY --chown`, the
+/// directory of a `WORKDIR`): a name takes its `/etc/passwd` uid and group, a number is both
+/// uid and gid, a group after `:` replaces the gid. Unlike a process's user, a name the image
+/// does not know is not an error: it gives 0 (and a group name it does not know keeps the gid
+/// so far), as BuildKit's `readUser` does. Returns the names not found, for a warning.
+pub fn resolve_file_owner(
+    spec: &UserSpec,
+    passwd_text: &str,
+    group_text: &str,
+) -> ((u32, u32), Vec<String>) {
+    let mut missing = Vec::new();
+    let (uid, mut gid) = match spec.user() {
+        IdOrName::Id(uid) => (*uid, *uid),
+        IdOrName::Name(name) => match passwd_entries(passwd_text).find(|e| e.name == name) {
+            Some(e) => (e.uid, e.gid),
+            None => {
+                missing.push(name.clone());
+                (0, 0)
+            }
+        },
+    };
+    match spec.group() {
+        Some(IdOrName::Id(id)) => gid = *id,
+        Some(IdOrName::Name(name)) => match group_entries(group_text).find(|g| g.name == name) {
+            Some(g) => gid = g.gid,
+            None => missing.push(name.clone()),
+        },
+        None => {}
+    }
+    ((uid, gid), missing)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_owners_resolve_as_buildkit_resolves_them() {
+        for (owner, expected, missing) in [
+            ("airbyte", (1000, 1000), &[][..]),
+            ("1500", (1500, 1500), &[]),
+            ("0:1000", (0, 1000), &[]),
+            ("airbyte:wheel", (1000, 10), &[]),
+            ("nobody", (0, 0), &["nobody"]),
+            ("airbyte:nogroup", (1000, 1000), &["nogroup"]),
+            ("ghost:wheel", (0, 10), &["ghost"]),
+        ] {
+            let (ids, not_found) = resolve_file_owner(&spec(owner), PASSWD, GROUP);
+            assert_eq!((ids, not_found.as_slice()), (expected, missing), "{owner}");
+        }
+        assert_eq!(
+            resolve_file_owner(&spec("airbyte"), "", ""),
+            ((0, 0), vec!["airbyte".to_owned()]),
+            "an image without /etc/passwd"
+        );
+    }
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\nairbyte:x:1000:1000::/home/airbyte:/bin/sh\n";
     const GROUP: &str =

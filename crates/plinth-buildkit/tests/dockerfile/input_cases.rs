@@ -178,6 +178,16 @@ pub const INPUT_CASES: &[Case] = &[
         build_args: &[],
         expect: Expect::Same,
     },
+    // A name the image does not know is id 0 (a group name: the gid so far), not an error.
+    Case {
+        name: "copy_chown_unknown_names",
+        dockerfile: "FROM {root}\nCOPY --chown=ghost a.txt /g\nCOPY --chown=airbyte:nogroup a.txt /n\n\
+                     COPY --chown=ghost:airbyte a.txt /a\nCOPY --chown=7:nogroup a.txt /s\n\
+                     USER ghost\nWORKDIR /w\nUSER root\n",
+        context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Same,
+    },
     // --- where a heredoc starts (BuildKit's `^(\d*)<<(-?)\s*([^<]*)$` on its lexer's words) -----
     Case {
         name: "heredoc_blank_after_the_arrows_and_here_strings",
