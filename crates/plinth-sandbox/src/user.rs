@@ -218,7 +218,8 @@ mod tests {
             ("ghost:wheel", (0, 10), &["ghost"]),
         ] {
             let (ids, not_found) = resolve_file_owner(&spec(owner), PASSWD, GROUP);
-            assert_eq!((ids, not_found.as_slice()), (expected, missing), "{owner}");
+            assert_eq!(ids, expected, "{owner}");
+            assert_eq!(not_found, missing, "{owner}");
         }
         assert_eq!(
             resolve_file_owner(&spec("airbyte"), "", ""),
