@@ -246,12 +246,14 @@ fn with_image_run_state(
         Network::Host => NetworkMode::Host,
     };
     // A RUN step sees what BuildKit's gives it: its hostname (also on /etc/hosts' loopback
-    // line) and its supplementary groups (no primary group of its own).
+    // line), its supplementary groups (no primary group of its own) and read-only
+    // /etc/hosts and /etc/resolv.conf.
     let mut spec = spec
         .with_user(user)
         .with_network(network)
         .with_hostname(BUILD_HOSTNAME)
-        .with_supplementary_groups(SupplementaryGroups::BuildKit);
+        .with_supplementary_groups(SupplementaryGroups::BuildKit)
+        .with_read_only_network_files();
     for (name, value) in state.config.env() {
         if !request.build_env.contains_key(&name) {
             spec = spec.with_env(name, value);

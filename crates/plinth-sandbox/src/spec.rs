@@ -285,6 +285,7 @@ pub struct RunSpec {
     pub(crate) extra_groups: Vec<IdOrName>,
     pub(crate) supplementary_groups: SupplementaryGroups,
     pub(crate) hostname: String,
+    pub(crate) network_files_readonly: bool,
     pub(crate) network: NetworkMode,
     pub(crate) mounts: Vec<MountSpec>,
     pub(crate) timeout: Option<Duration>,
@@ -305,6 +306,7 @@ impl RunSpec {
             extra_groups: Vec::new(),
             supplementary_groups: SupplementaryGroups::DockerRun,
             hostname: DEFAULT_HOSTNAME.to_owned(),
+            network_files_readonly: false,
             network: NetworkMode::Private,
             mounts: Vec::new(),
             timeout: None,
@@ -351,6 +353,13 @@ impl RunSpec {
     /// Set the hostname seen inside the sandbox.
     pub fn with_hostname(mut self, hostname: impl Into<String>) -> Self {
         self.hostname = hostname.into();
+        self
+    }
+
+    /// Mount `/etc/hosts` and `/etc/resolv.conf` read-only, as BuildKit mounts them in a
+    /// build step (`docker run` mounts them writable, the default here).
+    pub fn with_read_only_network_files(mut self) -> Self {
+        self.network_files_readonly = true;
         self
     }
 

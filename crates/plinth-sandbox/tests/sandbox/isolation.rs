@@ -198,3 +198,36 @@ fn a_network_started_early_serves_the_first_and_later_runs() {
     assert_eq!(second, first, "the same tap0, so the same namespace");
     assert_eq!(slirps(), 1, "one slirp4netns for this sandbox");
 }
+
+#[test]
+fn system_mounts_are_buildkits_and_a_build_step_cannot_write_its_network_files() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new();
+    let probe = "grep -E ' /dev/(mqueue|pts) ' /proc/mounts | cut -d' ' -f2-4; \
+                 ls -A /sys/firmware | wc -l; \
+                 (echo '10.9.9.9 x' >> /etc/hosts) 2>/dev/null && echo hosts-written || echo hosts-read-only; \
+                 (echo 'nameserver 10.9.9.9' >> /etc/resolv.conf) 2>/dev/null && echo resolv-written || echo resolv-read-only";
+    // As `docker run` has them: writable network files.
+    let run = f.ok(&f.sh(probe));
+    let lines: Vec<&str> = run.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "/dev/pts devpts rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666",
+            "/dev/mqueue mqueue rw,nosuid,nodev,noexec,relatime",
+            "0",
+            "hosts-written",
+            "resolv-written",
+        ],
+        "{run}"
+    );
+    // As a BuildKit step has them: read-only.
+    let step = f.ok(&f.sh(probe).with_read_only_network_files());
+    assert_eq!(
+        step.lines().skip(3).collect::<Vec<_>>(),
+        ["hosts-read-only", "resolv-read-only"],
+        "{step}"
+    );
+}

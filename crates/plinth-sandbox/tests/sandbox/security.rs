@@ -55,7 +55,7 @@ fn device_nodes_in_layers_are_data_and_dev_is_private() {
         );
         assert_eq!(
             lines[3].trim(),
-            "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero"
+            "fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero"
         );
     }
     // Still there as data.

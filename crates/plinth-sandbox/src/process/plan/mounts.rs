@@ -25,16 +25,21 @@ const PROC_READ_ONLY: [&str; 5] = [
     "proc/bus",
     "proc/fs",
 ];
-/// `/proc` files hidden behind `/dev/null` (runc's defaults).
-const PROC_MASKED_FILES: [&str; 5] = [
+/// `/proc` files hidden behind `/dev/null` (the masked paths of docker's and containerd's
+/// default spec, which BuildKit uses).
+const PROC_MASKED_FILES: [&str; 6] = [
     "proc/kcore",
     "proc/keys",
     "proc/timer_list",
+    "proc/timer_stats",
     "proc/latency_stats",
     "proc/sched_debug",
 ];
-/// `/proc` directories hidden behind an empty read-only tmpfs (runc's defaults).
-const PROC_MASKED_DIRS: [&str; 2] = ["proc/acpi", "proc/scsi"];
+/// `/proc` directories hidden behind an empty read-only tmpfs (the same defaults).
+const PROC_MASKED_DIRS: [&str; 3] = ["proc/acpi", "proc/asound", "proc/scsi"];
+/// `/sys` directories hidden the same way once `/sys` is mounted: firmware tables, and the
+/// power-capping energy counters (which leak what the host computes, CVE-2020-8694).
+const SYS_MASKED_DIRS: [&str; 2] = ["sys/firmware", "sys/devices/virtual/powercap"];
 
 /// A mount at `target`, relative to the root (where a symlink cannot lead out of it).
 fn root_mount(
@@ -85,6 +90,7 @@ pub(super) fn push_system_mounts(steps: &mut Steps, input: &PlanInput<'_>) -> Re
         )?,
         "mount /sys read-only",
     );
+    push_masked_dirs(steps, &SYS_MASKED_DIRS)?;
     push_etc_files(steps, input)
 }
 
@@ -132,7 +138,12 @@ fn push_proc(steps: &mut Steps) -> Result<()> {
         mask.optional = true;
         steps.mount(mask, format!("mask /{entry}"));
     }
-    for entry in PROC_MASKED_DIRS {
+    push_masked_dirs(steps, &PROC_MASKED_DIRS)
+}
+
+/// Each of `dirs` (those the kernel has) behind an empty read-only tmpfs.
+fn push_masked_dirs(steps: &mut Steps, dirs: &[&str]) -> Result<()> {
+    for &entry in dirs {
         let mut mask = root_mount(
             entry,
             None,
@@ -169,9 +180,21 @@ fn push_dev(steps: &mut Steps) -> Result<()> {
             Some(b"devpts"),
             Some("devpts"),
             MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-            Some("newinstance,ptmxmode=0666,mode=0620"),
+            // `gid=5`: new terminals belong to the `tty` group, as in runc's default spec.
+            Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
         )?,
         "mount /dev/pts",
+    );
+    steps.mount(
+        root_mount(
+            "dev/mqueue",
+            Some(MountPointKind::Dir),
+            Some(b"mqueue"),
+            Some("mqueue"),
+            HARDENED,
+            None,
+        )?,
+        "mount /dev/mqueue",
     );
     steps.mount(
         root_mount(
@@ -187,7 +210,8 @@ fn push_dev(steps: &mut Steps) -> Result<()> {
     Ok(())
 }
 
-/// The run's `resolv.conf` and `hosts`, bound over the image's (created when missing).
+/// The run's `resolv.conf` and `hosts`, bound over the image's (created when missing);
+/// read-only when the spec asks (a build step's, as BuildKit mounts them).
 fn push_etc_files(steps: &mut Steps, input: &PlanInput<'_>) -> Result<()> {
     for (target, source) in [
         ("etc/resolv.conf", input.resolv_conf),
@@ -204,6 +228,19 @@ fn push_etc_files(steps: &mut Steps, input: &PlanInput<'_>) -> Result<()> {
             )?,
             format!("bind-mount `{}` on /{target}", source.display()),
         );
+        if input.spec.network_files_readonly {
+            steps.mount(
+                root_mount(
+                    target,
+                    None,
+                    None,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | HARDENED,
+                    None,
+                )?,
+                format!("remount /{target} read-only"),
+            );
+        }
     }
     Ok(())
 }
