@@ -309,7 +309,16 @@ fn upper_to_layer(ctx: &StepContext<'_>, upper: PathBuf) -> Result<Option<(Descr
     if empty {
         return Ok(None);
     }
-    let info = store_upper_layer(&engine.store, &upper, &engine.write_options())?;
+    let info = store_upper_layer(&engine.store, &upper, &engine.write_options()).map_err(|e| {
+        match e {
+            // What the step left that no layer can hold is the step's problem, named by it.
+            plinth_oci::Error::UnsafeEntry { entry, reason } => Error::Step {
+                index: ctx.index,
+                reason: format!("it left `/{entry}`: {reason}"),
+            },
+            other => other.into(),
+        }
+    })?;
     let descriptor = Descriptor::new(
         engine.media_types.layer(info.compression),
         info.digest.clone(),

@@ -228,6 +228,10 @@ pub(crate) fn write_items_layer(
             }
             continue;
         }
+        let name = path.rsplit('/').next().unwrap_or(&path);
+        if let Some(reason) = plinth_oci::layer::whiteout_name_problem(name) {
+            return Err(step_error(ctx.index, format!("`/{path}`: {reason}")));
+        }
         let meta = EntryMeta::new(item.mode)
             .with_owner(item.uid, item.gid)
             .with_mtime(item.mtime);

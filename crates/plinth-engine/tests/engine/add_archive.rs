@@ -171,3 +171,60 @@ fn plain_tars_are_read_in_place_entry_by_entry() {
         "{message}"
     );
 }
+
+/// A file whose name starts with `.wh.` is a deletion in the layer format: whether an archive,
+/// the context or a `RUN` puts it there, the step is refused, naming the path and the way out
+/// (docker's BuildKit keeps the file in its local store, and its pushed image loses the
+/// neighbour instead).
+#[test]
+fn files_the_layer_format_reads_as_deletions_are_refused() {
+    if !require_root() {
+        return;
+    }
+    let t = TestEngine::new(None);
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("odd.tar"),
+        tar_of(&[("x/.wh.gone", "", 0), ("x/kept", "k\n", 0)]),
+    )
+    .unwrap();
+    std::fs::create_dir(ctx.path().join("dir")).unwrap();
+    std::fs::write(ctx.path().join("dir/.wh..wh..opq"), "").unwrap();
+    let build = |steps: &str| {
+        let text = format!("FROM {}\n{steps}", busybox_layout());
+        let recipe = parse_dockerfile_with(&text, &ReaderOptions::new(ctx.path())).unwrap();
+        t.engine
+            .build(
+                &recipe,
+                &BuildOptions::new(vec![Platform::linux_amd64()]).with_no_cache(true),
+            )
+            .map(|_| ())
+            .map_err(|e| error_chain(&e))
+    };
+    for (steps, path, meaning) in [
+        (
+            "ADD odd.tar /d/\n",
+            "/d/x/.wh.gone",
+            "the deletion of `gone`",
+        ),
+        (
+            "COPY dir /c\n",
+            "/c/.wh..wh..opq",
+            "hides everything below it",
+        ),
+        (
+            "RUN mkdir /r && touch /r/.wh.made\n",
+            "/r/.wh.made",
+            "the deletion of `made`",
+        ),
+    ] {
+        let err = build(steps).unwrap_err();
+        assert!(
+            err.contains("step #2")
+                && err.contains(path)
+                && err.contains(meaning)
+                && err.contains("rename it"),
+            "{steps}: {err}"
+        );
+    }
+}

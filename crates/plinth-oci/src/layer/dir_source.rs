@@ -227,6 +227,15 @@ fn collect(root: &Path, rel: &[u8], mode: TreeMode, found: &mut Vec<Found>) -> R
                 });
             }
         }
+        if let Some(reason) = std::str::from_utf8(name)
+            .ok()
+            .and_then(super::entry::whiteout_name_problem)
+        {
+            return Err(Error::UnsafeEntry {
+                entry: String::from_utf8_lossy(&tar_path).into_owned(),
+                reason,
+            });
+        }
         let is_dir = ft.is_dir();
         found.push(Found {
             key: tar_path.clone(),

@@ -9,6 +9,22 @@ pub const WHITEOUT_PREFIX: &str = ".wh.";
 /// The entry that makes its directory opaque (hides everything earlier layers put there).
 pub const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
 
+/// Why a file named `name` cannot be written into a layer, if it cannot: a name that starts
+/// with [`WHITEOUT_PREFIX`] is a deletion marker in the layer format, never a file.
+pub fn whiteout_name_problem(name: &str) -> Option<String> {
+    let hidden = name.strip_prefix(WHITEOUT_PREFIX)?;
+    let meaning = if name == OPAQUE_WHITEOUT {
+        "that its directory hides everything below it in earlier layers".to_owned()
+    } else {
+        format!("the deletion of `{hidden}`")
+    };
+    Some(format!(
+        "a file named `{name}` cannot be in an image layer: the layer format reads it as {meaning} \
+         (docker keeps such a file in its own image store, but a pushed or loaded image shows the deletion instead); \
+         rename it"
+    ))
+}
+
 /// What an entry is, with the data that kind needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LayerEntryKind {

@@ -64,7 +64,9 @@ use std::io::Write;
 use std::path::Path;
 
 pub use crate::compression::Compression;
-pub use entry::{EntryMeta, LayerEntry, LayerEntryKind, OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
+pub use entry::{
+    EntryMeta, LayerEntry, LayerEntryKind, OPAQUE_WHITEOUT, WHITEOUT_PREFIX, whiteout_name_problem,
+};
 pub use gzip::GZIP_LEVEL;
 pub(crate) use gzip::LayerGzip;
 pub use restamp::restamp_layer;
