@@ -15,6 +15,8 @@ pub enum ContextEntry {
     HardLink(&'static str),
     /// A tar archive of these members.
     Tar(Packing, &'static [Member]),
+    /// A FIFO.
+    Fifo,
     /// A directory holding a host program, the libraries it links and their loader, side by
     /// side (run as `DIR/ld-linux-….so.2 --library-path DIR DIR/program`).
     HostProgram(&'static str),

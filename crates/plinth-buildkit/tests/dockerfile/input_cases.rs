@@ -4,7 +4,7 @@
 use crate::cases::{BUNDLE, Case, ContextEntry, Expect, Member, MemberKind, Packing};
 use crate::run_cases::{Extra, NO_EXTRA};
 
-use ContextEntry::{Dir, File, HardLink, Tar};
+use ContextEntry::{Dir, Fifo, File, HardLink, Tar};
 
 const CONTEXT: &[(&str, ContextEntry)] = &[("a.txt", File("alpha\n", 0o644))];
 
@@ -175,6 +175,19 @@ pub const INPUT_CASES: &[Case] = &[
                      COPY --chown=1500 a.txt /s\nCOPY --chown=4242 a.txt /t\nCOPY --chown=svc a.txt /u\n\
                      USER 1500\nWORKDIR /w\nUSER svc\nWORKDIR /v\n",
         context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Same,
+    },
+    // FIFOs (and other special files) of the context or a stage are left out of a copy.
+    Case {
+        name: "copy_leaves_special_files_out",
+        dockerfile: "FROM {root} AS s\nRUN mkdir /o && mkfifo /o/p && echo x > /o/x\nFROM {root}\n\
+                     COPY --from=s /o /from-stage/\nCOPY special /from-context/\n",
+        context: &[
+            ("special", Dir(0o755)),
+            ("special/file", File("f\n", 0o644)),
+            ("special/pipe", Fifo),
+        ],
         build_args: &[],
         expect: Expect::Same,
     },

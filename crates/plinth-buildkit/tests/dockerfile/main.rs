@@ -100,6 +100,10 @@ fn write_context(dir: &Path, entries: &[(&str, ContextEntry)]) {
             ContextEntry::Link(target) => std::os::unix::fs::symlink(target, &path).unwrap(),
             ContextEntry::HardLink(target) => std::fs::hard_link(dir.join(target), &path).unwrap(),
             ContextEntry::HostProgram(program) => copy_program(program, &path),
+            ContextEntry::Fifo => {
+                let made = std::process::Command::new("mkfifo").arg(&path).status();
+                assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
+            }
             ContextEntry::Tar(compression, members) => {
                 std::fs::write(&path, tar_bytes(*compression, members)).unwrap()
             }
