@@ -109,7 +109,11 @@ fn link_shared_members(items: &mut [CopyItem]) {
                 len,
             } => format!("{}\0{offset}\0{len}", archive.display()),
             ItemKind::File(path) => path.display().to_string(),
-            ItemKind::Dir | ItemKind::Bytes(_) | ItemKind::Symlink(_) | ItemKind::Hardlink(_) => {
+            ItemKind::Dir
+            | ItemKind::Bytes(_)
+            | ItemKind::Symlink(_)
+            | ItemKind::Hardlink(_)
+            | ItemKind::Fifo => {
                 continue;
             }
         };
@@ -202,6 +206,7 @@ impl Tree<'_> {
         let read_error = |e| Error::io("read", archive, e);
         Ok(match entry.header().entry_type() {
             tar::EntryType::Directory => ItemKind::Dir,
+            tar::EntryType::Fifo => ItemKind::Fifo,
             tar::EntryType::Symlink => {
                 let target = entry.link_name().map_err(read_error)?.unwrap_or_default();
                 ItemKind::Symlink(target.to_string_lossy().into_owned())
@@ -243,7 +248,7 @@ impl Tree<'_> {
                     index,
                     archive,
                     format!(
-                        "holds `{rel}`, a {other:?} entry: plinth extracts files, directories and links only; remove it from the archive"
+                        "holds `{rel}`, a {other:?} entry: plinth extracts files, directories, links and FIFOs only; remove it from the archive"
                     ),
                 ));
             }

@@ -158,6 +158,16 @@ pub(crate) fn write_tree(root: &Path, items: &[CopyItem]) -> Result<()> {
                 std::os::unix::fs::symlink(target, &path)
                     .map_err(|e| Error::io("create the link", &path, e))?;
             }
+            ItemKind::Fifo => {
+                rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    &path,
+                    rustix::fs::FileType::Fifo,
+                    rustix::fs::Mode::from_raw_mode(0o600),
+                    0,
+                )
+                .map_err(|e| Error::io("create the FIFO", &path, e.into()))?;
+            }
             ItemKind::Hardlink(_) => unreachable!("hard links are made after the files"),
         }
         set_meta(&path, item)?;

@@ -15,7 +15,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use plinth_oci::layer::{EntryMeta, LayerEntry, store_layer_writer};
+use plinth_oci::layer::{EntryMeta, LayerEntry, LayerEntryKind, store_layer_writer};
 use plinth_oci::{Descriptor, Digest};
 use plinth_sandbox::{OverlayRootfs, Rootfs, UserSpec, read_rootfs_file};
 
@@ -40,6 +40,8 @@ pub(crate) enum ItemKind {
     /// A hard link to the item at this path relative to the same copied root, which the
     /// layer writes first (bytewise path order): one inode in the source stays one.
     Hardlink(String),
+    /// A named pipe (from an `ADD`ed archive: copies leave special files out, as BuildKit's).
+    Fifo,
 }
 
 /// The bytes of an archive member ([`ItemKind::ArchiveMember`]), checked to be all there.
@@ -292,6 +294,9 @@ fn write_layer(
             Some(ItemKind::Symlink(target)) => writer.append_entry(
                 &LayerEntry::symlink(path.as_str(), target.as_str()).with_meta(meta.clone()),
             )?,
+            Some(ItemKind::Fifo) => writer.append_entry(
+                &LayerEntry::new(path.as_str(), LayerEntryKind::Fifo).with_meta(meta.clone()),
+            )?,
             Some(ItemKind::Hardlink(target)) => writer.append_entry(
                 &LayerEntry::hardlink(path.as_str(), under(dest_rel, target))
                     .with_meta(meta.clone()),
@@ -440,6 +445,7 @@ pub(crate) fn tree_digest(items: &[CopyItem]) -> Result<Digest> {
             }
             ItemKind::Bytes(bytes) => digest.bytes(rel, bytes, mode, uid, gid),
             ItemKind::Hardlink(target) => digest.hardlink(rel, target, mode, uid, gid),
+            ItemKind::Fifo => digest.fifo(rel, mode, uid, gid),
         }
     }
     Ok(digest.finish())

@@ -162,6 +162,11 @@ impl TreeDigest {
         self.add_line(rel, "h", mode, uid, gid, target);
     }
 
+    /// Adds a named pipe.
+    pub fn fifo(&mut self, rel: &str, mode: u32, uid: u64, gid: u64) {
+        self.add_line(rel, "p", mode, uid, gid, "");
+    }
+
     /// Adds a file whose content is read from `path`.
     pub fn file(&mut self, rel: &str, path: &Path, mode: u32, uid: u64, gid: u64) -> Result<()> {
         let content = file_digest(path)?;

@@ -10,7 +10,8 @@ use plinth_oci::{Descriptor, Digest, Platform, Store};
 /// One path of a file tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
-    /// `d` directory, `l` symlink, `f` anything else (hard links as their target's file).
+    /// `d` directory, `l` symlink, `p` FIFO, `c`/`b` device (content `major:minor`), `f` a
+    /// file (hard links as their target's file).
     pub kind: char,
     /// The permission bits (`0o7777`).
     pub mode: u32,
@@ -94,6 +95,23 @@ pub fn apply_tar(tree: &mut Tree, bytes: Vec<u8>) {
                 .or_else(|| tree.get(&target).cloned())
                 .expect("hard link target");
             ('f', found.size, found.content)
+        } else if kind.is_fifo() {
+            ('p', 0, String::new())
+        } else if kind.is_character_special() || kind.is_block_special() {
+            let device = format!(
+                "{}:{}",
+                header.device_major().ok().flatten().unwrap_or(0),
+                header.device_minor().ok().flatten().unwrap_or(0)
+            );
+            (
+                if kind.is_character_special() {
+                    'c'
+                } else {
+                    'b'
+                },
+                0,
+                device,
+            )
         } else {
             let mut bytes = Vec::new();
             entry.read_to_end(&mut bytes).expect("the entry's bytes");

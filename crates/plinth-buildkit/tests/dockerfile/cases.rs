@@ -46,6 +46,8 @@ pub enum MemberKind {
     Link(&'static str),
     /// A hard link to the earlier member at this path.
     HardLink(&'static str),
+    /// A named pipe.
+    Fifo,
 }
 
 /// The members of the test archives: owners and modes of their own, a nested directory the

@@ -47,7 +47,30 @@ const LINKED: &[Member] = &[
     },
 ];
 
+/// An archive with a named pipe, which extraction makes (a copy leaves one out).
+const WITH_FIFO: &[Member] = &[
+    Member {
+        path: "run/ctl",
+        kind: MemberKind::Fifo,
+        mode: 0o620,
+        owner: (0, 5),
+    },
+    Member {
+        path: "run/pid",
+        kind: MemberKind::File("1\n"),
+        mode: 0o644,
+        owner: (0, 0),
+    },
+];
+
 pub const INPUT_CASES: &[Case] = &[
+    Case {
+        name: "add_archive_with_a_fifo",
+        dockerfile: "FROM {root}\nADD pipes.tar /p/\n",
+        context: &[("pipes.tar", Tar(Packing::Plain, WITH_FIFO))],
+        build_args: &[],
+        expect: Expect::Same,
+    },
     // --- ADD of a local archive, each compression BuildKit reads --------------------------------
     Case {
         name: "add_local_archives_bzip2_and_xz",

@@ -170,6 +170,13 @@ fn tar_bytes(compression: cases::Packing, members: &[cases::Member]) -> Vec<u8> 
                     .append_link(&mut header, member.path, target)
                     .unwrap();
             }
+            cases::MemberKind::Fifo => {
+                header.set_entry_type(tar::EntryType::Fifo);
+                header.set_size(0);
+                builder
+                    .append_data(&mut header, member.path, &[][..])
+                    .unwrap();
+            }
             cases::MemberKind::HardLink(target) => {
                 header.set_entry_type(tar::EntryType::Link);
                 header.set_size(0);
