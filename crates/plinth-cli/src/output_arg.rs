@@ -177,7 +177,13 @@ impl Fields {
             }
             "docker" => {
                 let image = match &self.name {
-                    Some(name) => ArchiveImage::Tagged(parse_name(name, text)?),
+                    // A name without a tag is `:latest`, as docker's exporter tags it.
+                    Some(name) => ArchiveImage::Tagged(match parse_name(name, text)? {
+                        r if r.tag().is_none() && r.digest().is_none() => r
+                            .with_tag("latest")
+                            .map_err(|e| format!("`--output {text}`: {e}"))?,
+                        r => r,
+                    }),
                     None => ArchiveImage::Only,
                 };
                 Ok(match self.dest {
@@ -214,6 +220,18 @@ mod tests {
 
     fn parse(text: &str) -> BuildOutput {
         text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn a_docker_archive_name_without_a_tag_is_latest() {
+        let BuildOutput::Image(ImageLocation::DockerArchive {
+            image: ArchiveImage::Tagged(name),
+            ..
+        }) = parse("type=docker,dest=x.tar,name=example.com/a")
+        else {
+            panic!("not a tagged docker-archive")
+        };
+        assert_eq!(name.to_string(), "example.com/a:latest");
     }
 
     #[test]

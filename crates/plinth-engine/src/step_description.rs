@@ -137,7 +137,15 @@ pub(crate) fn apply_config(config: &mut ImageConfig, op: &Op) {
             runtime.entrypoint = Some(argv.clone());
             runtime.cmd = None;
         }
-        Op::DefaultArgs { argv } => config.runtime_mut().cmd = Some(argv.clone()),
+        Op::DefaultArgs { argv } => {
+            let runtime = config.runtime_mut();
+            runtime.cmd = Some(argv.clone());
+            // BuildKit marks every image whose Dockerfile sets CMD (a Windows-only field it
+            // keeps for docker's image format), and the mark stays with later images.
+            runtime
+                .extra
+                .insert("ArgsEscaped".to_owned(), serde_json::Value::Bool(true));
+        }
         Op::Config { setting } => setting.apply_to(config),
         Op::From { .. }
         | Op::Exec { .. }

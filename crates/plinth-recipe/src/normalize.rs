@@ -10,8 +10,9 @@ impl Container {
     /// - operations before the last `from` are dropped (a `from` discards them);
     /// - cache mount and unmount operations move to just before the first exec they affect and
     ///   disappear when no exec follows (they only matter to execs); mount points are normalised;
-    /// - a `default_args []` right after an entrypoint is dropped (the entrypoint already cleared
-    ///   CMD).
+    /// - a `default_args []` right after an entrypoint is dropped when an earlier `default_args`
+    ///   is there (the entrypoint already cleared CMD, and the earlier one marked the config's
+    ///   `ArgsEscaped`, as BuildKit marks it for any CMD).
     ///
     /// `parse_dockerfile(buildable_dockerfile(c))` equals `c.normalized()` for recipes whose
     /// sources are registry images, URLs or helper containers and whose cache owners are written
@@ -50,7 +51,9 @@ impl Container {
                     out.push(step.op.clone());
                 }
                 Op::DefaultArgs { argv }
-                    if argv.is_empty() && matches!(out.last(), Some(Op::Entrypoint { .. })) => {}
+                    if argv.is_empty()
+                        && matches!(out.last(), Some(Op::Entrypoint { .. }))
+                        && out.iter().any(|op| matches!(op, Op::DefaultArgs { .. })) => {}
                 op => out.push(op.clone()),
             }
         }

@@ -41,7 +41,8 @@ pub fn image_of(
 /// The config fields a Dockerfile sets, with empty values (`null`, `[]`, `{}`, `""`) left out:
 /// they mean the same to a runtime, and tools disagree on which one they write.
 pub fn runtime_config(config: &Value, author: &Value) -> Value {
-    const FIELDS: [&str; 12] = [
+    const FIELDS: [&str; 13] = [
+        "ArgsEscaped",
         "Env",
         "Cmd",
         "Entrypoint",
@@ -63,6 +64,7 @@ pub fn runtime_config(config: &Value, author: &Value) -> Value {
             Value::Array(a) => a.is_empty(),
             Value::Object(o) => o.is_empty(),
             Value::String(s) => s.is_empty(),
+            Value::Bool(b) => !b,
             _ => false,
         };
         if !empty {

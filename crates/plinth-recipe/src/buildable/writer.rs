@@ -189,7 +189,12 @@ impl Writer<'_> {
                 .push(format!("WORKDIR {}", step_word(i, path, "workdir")?)),
             Op::Entrypoint { argv } => {
                 stage.lines.push(format!("ENTRYPOINT {}", json(argv)));
-                stage.lines.push("CMD []".to_owned());
+                // BuildKit's ENTRYPOINT clears the CMD unless the stage set one; clearing a
+                // stage's own takes a `CMD []` (a line that marks the config's `ArgsEscaped`,
+                // as the recipe's earlier CMD already did).
+                if step.state.default_args().is_some_and(|a| !a.is_empty()) {
+                    stage.lines.push("CMD []".to_owned());
+                }
             }
             Op::DefaultArgs { argv } => stage.lines.push(format!("CMD {}", json(argv))),
             Op::File {

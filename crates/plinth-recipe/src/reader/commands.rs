@@ -36,10 +36,11 @@ impl Reader<'_> {
                 );
                 stage.reemitted_cmd = false;
             }
-            self.stage().cmd_set = true;
-            let state = self.stage().container.final_state();
+            // `CMD []` right after an ENTRYPOINT changes nothing when the stage set CMD before
+            // (the ENTRYPOINT cleared it, and the earlier CMD marked the config's
+            // `ArgsEscaped`); without an earlier CMD it is the mark, and is kept.
             let redundant = argv.is_empty()
-                && state.default_args() == Some(&[])
+                && self.stage().cmd_set
                 && matches!(
                     self.stage()
                         .container
@@ -48,6 +49,7 @@ impl Reader<'_> {
                         .rfind(|op| !matches!(op, Op::History { .. })),
                     Some(Op::Entrypoint { .. })
                 );
+            self.stage().cmd_set = true;
             if !redundant {
                 self.push(Op::DefaultArgs { argv });
             }
