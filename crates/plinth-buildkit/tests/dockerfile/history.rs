@@ -204,6 +204,16 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "L RUN /bin/sh -c echo '<<q' > /w3 # buildkit",
         ],
     ),
+    // Flags are never part of the text.
+    (
+        "add_unpack_and_run_security_sandbox",
+        &[
+            "L ADD bundle.tar /kept/ # buildkit",
+            "L ADD bundle.tar /x/ # buildkit",
+            "L ADD bundle.tar /k2 # buildkit",
+            "L RUN /bin/sh -c ls /kept /x > /listing && ls -d /k2 >> /listing # buildkit",
+        ],
+    ),
     // The triggers of a stage's base run first, recorded as the instructions they are;
     // ONBUILD itself records nothing.
     (

@@ -232,6 +232,46 @@ pub const INPUT_CASES: &[Case] = &[
         build_args: &[],
         expect: Expect::Files(&[("w1", "spaced\n"), ("w2", "here\n"), ("w3", "<<q\n")]),
     },
+    // --- flags of the current frontend that Debian's BuildKit does not know ---------------------
+    Case {
+        name: "add_unpack_and_run_security_sandbox",
+        dockerfile: "FROM {root}\nADD --unpack=false bundle.tar /kept/\nADD --unpack bundle.tar /x/\n\
+                     ADD --UNPACK=False bundle.tar /k2\n\
+                     RUN --security=sandbox ls /kept /x > /listing && ls -d /k2 >> /listing\n",
+        context: &[("bundle.tar", Tar(Packing::Plain, BUNDLE))],
+        build_args: &[],
+        expect: Expect::Files(&[("listing", "/kept:\nbundle.tar\n\n/x:\npkg\ntop.txt\n/k2\n")]),
+    },
+    Case {
+        name: "refused_copy_parents",
+        dockerfile: "FROM {root}\nCOPY --parents dir/one.txt /p/\n",
+        context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Refused {
+            line: 2,
+            needle: "copy each source to the path it should keep",
+        },
+    },
+    Case {
+        name: "refused_copy_exclude",
+        dockerfile: "FROM {root}\nCOPY --exclude=*.md dir /e/\n",
+        context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Refused {
+            line: 2,
+            needle: "list the sources to copy instead",
+        },
+    },
+    Case {
+        name: "refused_run_security_insecure",
+        dockerfile: "FROM {root}\nRUN --security=insecure true\n",
+        context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Refused {
+            line: 2,
+            needle: "do the privileged part outside the build",
+        },
+    },
     Case {
         name: "refused_heredoc_inside_a_word",
         dockerfile: "FROM {root}\nRUN cat<<EOF > /f\nhello\nEOF\n",

@@ -83,9 +83,21 @@ impl Reader<'_> {
                         ));
                     }
                 },
-                "security" => {
-                    return Err("`RUN --security` is not supported: plinth runs every step with docker's default confinement".into());
-                }
+                "security" => match self.expand(&value)?.as_str() {
+                    // BuildKit's default: the step runs confined, as every plinth step does.
+                    "sandbox" => {}
+                    "insecure" => {
+                        return Err("`RUN --security=insecure` asks for a privileged step (BuildKit runs one only with \
+                                    `--allow security.insecure`), and plinth runs every step confined: do the privileged \
+                                    part outside the build, or drop the flag"
+                            .into());
+                    }
+                    other => {
+                        return Err(format!(
+                            "`RUN --security={other}` is not a security mode: use `sandbox` or `insecure`"
+                        ));
+                    }
+                },
                 other => return Err(format!("the RUN flag `--{other}` is not supported")),
             }
         }

@@ -20,6 +20,8 @@ struct CopyFlags {
     owner: Option<String>,
     mode: Option<u32>,
     checksum: Option<Digest>,
+    /// `ADD --unpack`: extract a local archive (the default) or copy it as a file.
+    unpack: Option<bool>,
 }
 
 impl Reader<'_> {
@@ -104,7 +106,14 @@ impl Reader<'_> {
         for (name, value) in flags {
             let value = match value {
                 Some(v) => self.expand(&v)?,
-                None if name == "link" => continue,
+                // BuildKit's boolean flags stand alone for `true`.
+                None if matches!(
+                    name.as_str(),
+                    "link" | "unpack" | "parents" | "keep-git-dir"
+                ) =>
+                {
+                    "true".to_owned()
+                }
                 None => return Err(format!("the {keyword} flag `--{name}` needs a value")),
             };
             match name.as_str() {
@@ -128,6 +137,29 @@ impl Reader<'_> {
                     );
                 }
                 "link" => {}
+                "unpack" if is_add => out.unpack = Some(parse_flag_bool(keyword, &name, &value)?),
+                "parents" if !is_add => {
+                    if parse_flag_bool(keyword, &name, &value)? {
+                        return Err(
+                            "`COPY --parents` is not supported: copy each source to the path it should keep \
+                             (`COPY a/b/x.txt /dest/a/b/x.txt`), one COPY per directory"
+                                .into(),
+                        );
+                    }
+                }
+                "keep-git-dir" if is_add => {
+                    return Err(
+                        "`ADD --keep-git-dir` applies to git repositories, which plinth does not fetch: \
+                         clone the repository in a RUN step (with git in the image) instead"
+                            .into(),
+                    );
+                }
+                "exclude" => {
+                    return Err(format!(
+                        "`{keyword} --exclude` is not supported: list the sources to copy instead, \
+                         or exclude the files from the context in .dockerignore"
+                    ));
+                }
                 other => return Err(format!("the {keyword} flag `--{other}` is not supported")),
             }
         }
@@ -230,13 +262,18 @@ impl Reader<'_> {
                 source: FileSource::HostFile(host),
                 owner,
                 ..
-            } if keyword == "ADD" && archive_kind(src, &host)?.is_some() => Op::Directory {
-                path: dest.to_owned(),
-                source: DirectorySource::HostArchive(host),
-                owner,
-                // Only `--chmod`: the archive's entries keep their own modes.
-                mode: flags.mode,
-            },
+            } if keyword == "ADD"
+                && flags.unpack != Some(false)
+                && archive_kind(src, &host)?.is_some() =>
+            {
+                Op::Directory {
+                    path: dest.to_owned(),
+                    source: DirectorySource::HostArchive(host),
+                    owner,
+                    // Only `--chmod`: the archive's entries keep their own modes.
+                    mode: flags.mode,
+                }
+            }
             op => op,
         })
     }
@@ -440,7 +477,13 @@ fn download_name(src: &str) -> String {
 fn add_url_op(src: &str, dest: &str, flags: &CopyFlags) -> Result<Op, String> {
     if src.ends_with(".git") || src.contains(".git#") {
         return Err(format!(
-            "ADD of the git repository `{src}` is not supported"
+            "ADD of the git repository `{src}` is not supported: clone it in a RUN step (with git in the image) instead"
+        ));
+    }
+    if flags.unpack == Some(true) {
+        return Err(format!(
+            "`ADD --unpack=true` of the URL `{src}` is not supported: plinth downloads a URL as a file; \
+             extract it in a RUN step after the ADD"
         ));
     }
     let path = if dest.ends_with('/') {
@@ -457,4 +500,15 @@ fn add_url_op(src: &str, dest: &str, flags: &CopyFlags) -> Result<Op, String> {
         owner: flags.owner.clone(),
         mode: flags.mode,
     })
+}
+
+/// A boolean flag's value as BuildKit's parser reads it (any case).
+fn parse_flag_bool(keyword: &str, name: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!(
+            "`{keyword} --{name}={other}`: the value is `true` or `false`"
+        )),
+    }
 }
