@@ -11,6 +11,7 @@
 mod common;
 
 mod cases;
+mod context;
 mod export;
 mod history;
 mod input_cases;
