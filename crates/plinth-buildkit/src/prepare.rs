@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use plinth_executor::UrlFetcher;
 use plinth_oci::{Digest, ImageLocation};
 use plinth_recipe::{
-    BindSource, Container, DirectorySource, FileSource, FileTarget, ImageSource, Network, Op,
-    RunMount, SourceKind,
+    Container, DirectorySource, FileSource, FileTarget, ImageSource, Network, Op, RunMount,
+    SourceKind,
 };
 
 use crate::error::{Error, Result};
@@ -128,6 +128,8 @@ impl Preparer<'_> {
     fn rewrite(&self, container: &Container, out: &mut Prepared) -> Result<Container> {
         let mut ops = Vec::with_capacity(container.ops().len());
         for (index, op) in container.ops().iter().enumerate() {
+            // Helper stages (copied, mounted, seeding a cache) are rewritten like the main one.
+            let op = &op.try_map_helpers(|helper| self.rewrite(helper, out))?;
             let op = match op {
                 Op::From { source } => match self.loaded.get(source.address()) {
                     Some(root) => Op::From {
@@ -169,11 +171,10 @@ impl Preparer<'_> {
                     mode,
                 } => Op::Directory {
                     path: path.clone(),
-                    source: self.rewrite_directory_source(source, out)?,
+                    source: self.rewrite_directory_source(source)?,
                     owner: owner.clone(),
                     mode: *mode,
                 },
-                Op::MountedCache { .. } => op.try_map_helpers(|seed| self.rewrite(seed, out))?,
                 other => other.clone(),
             };
             ops.push(op);
@@ -246,20 +247,15 @@ impl Preparer<'_> {
 
     /// A stage's recipe rewritten like the main one; a zstd archive decompressed (see
     /// [`Self::plain_archive`]).
-    fn rewrite_directory_source(
-        &self,
-        source: &DirectorySource,
-        out: &mut Prepared,
-    ) -> Result<DirectorySource> {
+    fn rewrite_directory_source(&self, source: &DirectorySource) -> Result<DirectorySource> {
         Ok(match source {
-            DirectorySource::Container { container, path } => DirectorySource::Container {
-                container: Box::new(self.rewrite(container, out)?),
-                path: path.clone(),
-            },
             DirectorySource::HostArchive(archive) => {
                 DirectorySource::HostArchive(self.plain_archive(archive)?)
             }
-            DirectorySource::Host(_) | DirectorySource::HostIgnoring { .. } => source.clone(),
+            // A helper container was rewritten with the op's other helpers.
+            DirectorySource::Container { .. }
+            | DirectorySource::Host(_)
+            | DirectorySource::HostIgnoring { .. } => source.clone(),
         })
     }
 
@@ -289,7 +285,8 @@ impl Preparer<'_> {
         Ok(plain)
     }
 
-    /// A mount as this builder can take it: a stage's recipe rewritten like the main one.
+    /// A mount as this builder can take it (a stage it shows was rewritten with the op's other
+    /// helpers).
     fn rewrite_mount(
         &self,
         index: usize,
@@ -297,18 +294,6 @@ impl Preparer<'_> {
         out: &mut Prepared,
     ) -> Result<RunMount> {
         match mount {
-            RunMount::Bind {
-                target,
-                source: BindSource::Container { container, path },
-                rw,
-            } => Ok(RunMount::Bind {
-                target: target.clone(),
-                source: BindSource::Container {
-                    container: Box::new(self.rewrite(container, out)?),
-                    path: path.clone(),
-                },
-                rw: *rw,
-            }),
             // `env=` came with a later Dockerfile frontend than `RUN --network` did.
             RunMount::Secret(secret) if secret.env.is_some() && !self.keep_network_none => {
                 Err(Error::Step {

@@ -73,7 +73,7 @@ impl PendingArchive {
 pub(crate) fn archive_tree(archive: &Path, index: usize, scratch: &Path) -> Result<Vec<CopyItem>> {
     let read_error = |e| Error::io("read", archive, e);
     let mut tree = Tree {
-        items: vec![dir_item("")],
+        items: vec![CopyItem::plain_dir("")],
         seen: BTreeMap::from([(String::new(), 0)]),
         contents: Contents::Spilled { scratch, files: 0 },
     };
@@ -273,7 +273,7 @@ impl Tree<'_> {
             };
             if !self.seen.contains_key(&parent) {
                 self.seen.insert(parent.clone(), self.items.len());
-                self.items.push(dir_item(&parent));
+                self.items.push(CopyItem::plain_dir(&parent));
             }
         }
         match self.seen.get(&item.rel) {
@@ -284,17 +284,6 @@ impl Tree<'_> {
                 self.items.push(item);
             }
         }
-    }
-}
-
-fn dir_item(rel: &str) -> CopyItem {
-    CopyItem {
-        rel: rel.to_owned(),
-        kind: ItemKind::Dir,
-        uid: 0,
-        gid: 0,
-        mode: 0o755,
-        mtime: 0,
     }
 }
 

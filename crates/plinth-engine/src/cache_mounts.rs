@@ -101,7 +101,7 @@ pub(crate) fn with_caches(
 }
 
 /// `path` with `suffix` added to its last component.
-fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
@@ -109,7 +109,12 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 
 /// The lock file of the cache instance at `dir`, opened (not locked) and its path.
 fn open_lock(dir: &Path) -> Result<(File, PathBuf)> {
-    let path = suffixed(dir, "@lock");
+    open_lock_file(dir, "@lock")
+}
+
+/// The lock file `dir` + `suffix` beside a cache directory, opened (not locked), and its path.
+pub(crate) fn open_lock_file(dir: &Path, suffix: &str) -> Result<(File, PathBuf)> {
+    let path = suffixed(dir, suffix);
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
     }

@@ -17,9 +17,10 @@
 //! <volume>@seeding    flock held while a path is copied
 //! ```
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::cache_mounts::{open_lock_file, suffixed};
 use crate::error::{Error, Result};
 use crate::exec_mounts::write_tree;
 use crate::files::{CopyItem, ItemKind};
@@ -34,20 +35,11 @@ pub(crate) fn seeded_dir(volume: &Path, seed: &PreparedSeed) -> Result<PathBuf> 
     } else {
         volume.join(source)
     };
-    let lock_path = with_suffix(volume, "@seeding");
-    if let Some(parent) = lock_path.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
-    }
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io("open the cache lock", &lock_path, e))?;
+    let (lock, lock_path) = open_lock_file(volume, "@seeding")?;
     lock.lock()
         .map_err(|e| Error::io("lock the cache", &lock_path, e))?;
 
-    let list_path = with_suffix(volume, "@seeded");
+    let list_path = suffixed(volume, "@seeded");
     let seeded = read_list(&list_path)?;
     if seeded.iter().any(|done| covers(done, source)) {
         return Ok(target);
@@ -55,7 +47,7 @@ pub(crate) fn seeded_dir(volume: &Path, seed: &PreparedSeed) -> Result<PathBuf> 
     // Earlier copies below this one keep their contents; the seed fills in around them.
     let (inside, mut kept): (Vec<String>, Vec<String>) =
         seeded.into_iter().partition(|done| covers(source, done));
-    let fresh = with_suffix(volume, "@seeding-tree");
+    let fresh = suffixed(volume, "@seeding-tree");
     remove_if_present(&fresh)?;
     let within = |rel: &str| -> Option<String> {
         let full = join_rel(source, rel);
@@ -115,12 +107,6 @@ fn join_rel(base: &str, rel: &str) -> String {
     }
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 fn remove_if_present(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => {
@@ -141,7 +127,7 @@ fn read_list(path: &Path) -> Result<Vec<String>> {
 
 /// Written whole to a temp file and renamed, so a killed build leaves the old list.
 fn write_list(path: &Path, paths: &[String]) -> Result<()> {
-    let temp = with_suffix(path, ".tmp");
+    let temp = suffixed(path, ".tmp");
     let text: String = paths.iter().map(|p| format!("{p}\n")).collect();
     fs::write(&temp, text).map_err(|e| Error::io("write", &temp, e))?;
     fs::rename(&temp, path).map_err(|e| Error::io("write", path, e))
@@ -152,14 +138,7 @@ mod tests {
     use super::*;
 
     fn dir(rel: &str) -> CopyItem {
-        CopyItem {
-            rel: rel.to_owned(),
-            kind: ItemKind::Dir,
-            uid: 0,
-            gid: 0,
-            mode: 0o755,
-            mtime: 0,
-        }
+        CopyItem::plain_dir(rel)
     }
 
     fn file(rel: &str, text: &str) -> CopyItem {
@@ -240,7 +219,7 @@ mod tests {
         let a = seeded_dir(&volume, &seed("/a")).unwrap();
         assert_eq!(fs::read_to_string(a.join("g")).unwrap(), "changed");
         assert_eq!(
-            read_list(&with_suffix(&volume, "@seeded")).unwrap(),
+            read_list(&suffixed(&volume, "@seeded")).unwrap(),
             [String::new()]
         );
     }

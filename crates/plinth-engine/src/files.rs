@@ -80,6 +80,19 @@ pub(crate) struct CopyItem {
 }
 
 impl CopyItem {
+    /// A directory owned by root with mode 0755 and mtime 0 (a parent an archive does not
+    /// list, as extraction makes it).
+    pub(crate) fn plain_dir(rel: &str) -> Self {
+        Self {
+            rel: rel.to_owned(),
+            kind: ItemKind::Dir,
+            uid: 0,
+            gid: 0,
+            mode: 0o755,
+            mtime: 0,
+        }
+    }
+
     /// A host entry as copied: owned by root.
     fn from_host(entry: plinth_executor::HostEntry) -> Self {
         let kind = match entry.kind {
