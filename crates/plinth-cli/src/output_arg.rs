@@ -38,6 +38,26 @@ pub enum BuildOutput {
     Tar(PathBuf),
 }
 
+impl BuildOutput {
+    /// The image name the output gives (`name=`), as buildx lists it in `image.name`.
+    pub fn image_name(&self) -> Option<String> {
+        match self {
+            BuildOutput::Image(ImageLocation::DockerArchive {
+                image: ArchiveImage::Tagged(name),
+                ..
+            })
+            | BuildOutput::Registry(Some(name)) => Some(name.to_string()),
+            BuildOutput::Image(_)
+            | BuildOutput::OciTar { .. }
+            | BuildOutput::Registry(None)
+            | BuildOutput::Store
+            | BuildOutput::DockerDaemon
+            | BuildOutput::Local(_)
+            | BuildOutput::Tar(_) => None,
+        }
+    }
+}
+
 impl std::fmt::Display for BuildOutput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -232,6 +252,16 @@ mod tests {
             panic!("not a tagged docker-archive")
         };
         assert_eq!(name.to_string(), "example.com/a:latest");
+        // And so buildx's metadata names it.
+        assert_eq!(
+            parse("type=docker,dest=x.tar,name=example.com/a").image_name(),
+            Some("example.com/a:latest".to_owned())
+        );
+        assert_eq!(
+            parse("type=registry,name=example.com/b:2").image_name(),
+            Some("example.com/b:2".to_owned())
+        );
+        assert_eq!(parse("type=local,dest=d").image_name(), None);
     }
 
     #[test]

@@ -229,7 +229,14 @@ fn write_result(
     args: &BuildArgs,
     built: &plinth_executor::BuildResult,
 ) -> anyhow::Result<()> {
-    let image = metadata::BuiltImage::of(built, &args.tag);
+    // buildx's `image.name`: the tags, then the names outputs give.
+    let mut names = args.tag.clone();
+    for name in args.output.iter().filter_map(BuildOutput::image_name) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let image = metadata::BuiltImage::of(built, &names);
     metadata::write_files(
         args.iidfile.as_deref(),
         args.metadata_file.as_deref(),
