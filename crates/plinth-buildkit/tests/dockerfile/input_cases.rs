@@ -232,6 +232,14 @@ pub const INPUT_CASES: &[Case] = &[
         build_args: &[],
         expect: Expect::Files(&[("w1", "spaced\n"), ("w2", "here\n"), ("w3", "<<q\n")]),
     },
+    // A byte order mark and CRLF line ends, as editors on Windows save a Dockerfile.
+    Case {
+        name: "byte_order_mark_and_crlf",
+        dockerfile: "\u{feff}# escape=`\r\nFROM {root}\r\nRUN echo a `\r\n  # inside\r\n  b > /x\r\nENV A=1 `\r\n  B=2\r\n",
+        context: CONTEXT,
+        build_args: &[],
+        expect: Expect::Same,
+    },
     // --- flags of the current frontend that Debian's BuildKit does not know ---------------------
     Case {
         name: "add_unpack_and_run_security_sandbox",

@@ -28,6 +28,8 @@ type Physical<'t> = std::iter::Peekable<std::iter::Enumerate<std::str::Split<'t,
 
 /// Splits `text` into directives and logical lines, recording bad directives in `problems`.
 pub(crate) fn split_lines(text: &str, problems: &mut Vec<Problem>) -> (Directives, Vec<Logical>) {
+    // A UTF-8 byte order mark before the first line is dropped, as BuildKit's parser drops it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut physical = text.split('\n').enumerate().peekable();
     let directives = read_directives(&mut physical, problems);
     let mut out = Vec::new();
@@ -231,6 +233,18 @@ fn strip_continuation(piece: &str, escape: char) -> (&str, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_before_the_directives_is_dropped() {
+        let mut problems = Vec::new();
+        let (d, lines) = split_lines(
+            "\u{feff}# escape=`\r\nFROM x\r\nRUN a `\r\n b\r\n",
+            &mut problems,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(d.escape, '`');
+        assert_eq!(lines.len(), 2);
+    }
 
     #[test]
     fn continuations_comments_and_directives() {
