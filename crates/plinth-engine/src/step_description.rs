@@ -132,14 +132,15 @@ pub(crate) fn apply_config(config: &mut ImageConfig, op: &Op) {
                 .unwrap_or_else(|| "/".to_owned());
             runtime.working_dir = Some(join_path(&normalize_path(&current), path));
         }
+        // An empty list (`ENTRYPOINT []`, `CMD []`) is no value at all, as BuildKit writes it.
         Op::Entrypoint { argv } => {
             let runtime = config.runtime_mut();
-            runtime.entrypoint = Some(argv.clone());
+            runtime.entrypoint = (!argv.is_empty()).then(|| argv.clone());
             runtime.cmd = None;
         }
         Op::DefaultArgs { argv } => {
             let runtime = config.runtime_mut();
-            runtime.cmd = Some(argv.clone());
+            runtime.cmd = (!argv.is_empty()).then(|| argv.clone());
             // BuildKit marks every image whose Dockerfile sets CMD (a Windows-only field it
             // keeps for docker's image format), and the mark stays with later images.
             runtime

@@ -265,6 +265,11 @@ pub const CASES: &[Case] = &[
         "FROM {root}\nCMD [\"hi\"]\nENTRYPOINT [\"/bin/echo\"]\n",
     ),
     same("entrypoint_shell", "FROM {root}\nENTRYPOINT echo hi\n"),
+    // An empty list clears an inherited value and writes none.
+    same(
+        "entrypoint_and_cmd_empty_lists",
+        "FROM {root} AS b\nENTRYPOINT [\"/bin/echo\"]\nCMD [\"hi\"]\nFROM b\nENTRYPOINT []\nCMD []\n",
+    ),
     // --- COPY and ADD from the context ------------------------------------------------------------
     same("copy_file", "FROM {root}\nCOPY a.txt /a.txt\n"),
     same("copy_file_into_dir", "FROM {root}\nCOPY a.txt /dest/\n"),

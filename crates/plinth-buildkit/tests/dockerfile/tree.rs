@@ -61,6 +61,8 @@ pub fn runtime_config(config: &Value, author: &Value) -> Value {
         let value = &config[field];
         let empty = match value {
             Value::Null => true,
+            // BuildKit writes no value for `CMD []`/`ENTRYPOINT []`: an empty list must show.
+            Value::Array(_) if matches!(field, "Cmd" | "Entrypoint") => false,
             Value::Array(a) => a.is_empty(),
             Value::Object(o) => o.is_empty(),
             Value::String(s) => s.is_empty(),
