@@ -102,6 +102,39 @@ impl Engine {
     }
 }
 
+/// What [`Engine::remove_cache_mounts`] removed (or would remove, in a dry run).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheMountsReport {
+    /// Cache volumes (and their instances: owners, seeds, private copies).
+    pub volumes: u64,
+    /// Bytes freed (files only, as `du --apparent-size` counts).
+    pub bytes_freed: u64,
+}
+
+impl Engine {
+    /// Removes every `RUN --mount=type=cache` volume, as `docker builder prune` does, under the
+    /// store's exclusive lock (no build is using one). The next build that mounts a cache
+    /// starts it empty (or from its seed).
+    pub fn remove_cache_mounts(
+        &self,
+        dry_run: bool,
+        lock_timeout: Duration,
+    ) -> Result<CacheMountsReport> {
+        let store = &self.inner.store;
+        let _lock = lock_exclusive(store.root(), lock_timeout)?;
+        let mut report = CacheMountsReport::default();
+        for (_, path) in list_dir(&store.root().join("caches"))? {
+            // Lock files and seed lists beside the volumes go with them, uncounted.
+            if path.is_dir() {
+                report.volumes += 1;
+            }
+            report.bytes_freed += remove(&path, dry_run)?;
+        }
+        Ok(report)
+    }
+}
+
 /// Cache entries used to be refs `cache/steps/<key>`; nothing reads them any more, and they
 /// would keep their blobs forever. Returns how many there were.
 fn remove_legacy_entry_refs(store: &Store, dry: bool) -> Result<u64> {

@@ -86,7 +86,7 @@ pub use debian::{
 };
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
-pub use gc::EngineGcReport;
+pub use gc::{CacheMountsReport, EngineGcReport};
 pub use image_files::{FileRead, PathInfo};
 pub use run::{RunOptions, RunOutput, RunSession};
 pub use trust::STEP_CA_BUNDLE_PATH;

@@ -27,6 +27,10 @@ pub struct GcArgs {
     /// pull or build fetches them again from their registry.
     #[arg(long)]
     pub verify: bool,
+    /// Also remove the `RUN --mount=type=cache` volumes (pip, apt, cargo caches of earlier
+    /// builds), as `docker builder prune` does; the next build starts them empty.
+    #[arg(long)]
+    pub cache_mounts: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -46,6 +50,11 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
     let engine_report = engine.gc(&options)?;
     let report = &engine_report.store;
     let roots = builder_roots(engine.store(), &report.removed, args.dry_run)?;
+    let cache_mounts = if args.cache_mounts {
+        engine.remove_cache_mounts(args.dry_run, options.lock_timeout)?
+    } else {
+        plinth_engine::CacheMountsReport::default()
+    };
     if args.json {
         printer.result(serde_json::to_string_pretty(&serde_json::json!({
             "dry_run": args.dry_run,
@@ -64,6 +73,8 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
             "builder_roots_removed": roots.removed,
             "builder_roots_kept": roots.kept,
             "builder_roots_left": roots.left,
+            "cache_mounts_removed": cache_mounts.volumes,
+            "cache_mounts_bytes_freed": cache_mounts.bytes_freed,
         }))?);
     } else {
         let verb = if args.dry_run {
@@ -117,6 +128,12 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
         }
         for left in &roots.left {
             printer.warn(format!("left a root in its builder: {left}"));
+        }
+        if args.cache_mounts {
+            printer.result(format!(
+                "{verb} {} cache mount volumes ({} bytes)",
+                cache_mounts.volumes, cache_mounts.bytes_freed
+            ));
         }
     }
     Ok(ExitStatus::Success)

@@ -5,6 +5,7 @@ mod buildkit_gc;
 mod buildkit_roots;
 mod cold_pulls;
 mod diff;
+mod gc_cache_mounts;
 mod outputs;
 mod provenance;
 mod reproducible;
