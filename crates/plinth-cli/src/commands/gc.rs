@@ -55,88 +55,115 @@ pub fn run(args: GcArgs, global: &GlobalArgs, printer: Printer) -> anyhow::Resul
     } else {
         plinth_engine::CacheMountsReport::default()
     };
+    let reports = Reports {
+        engine: &engine_report,
+        roots: &roots,
+        cache_mounts: &cache_mounts,
+    };
     if args.json {
-        printer.result(serde_json::to_string_pretty(&serde_json::json!({
-            "dry_run": args.dry_run,
-            "blobs_kept": report.blobs_kept,
-            "blobs_removed": report.blobs_removed,
-            "blobs_in_grace": report.blobs_in_grace,
-            "temp_files_removed": report.temp_files_removed,
-            "bytes_freed": report.bytes_freed,
-            "removed": report.removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "attachment_refs_removed": report.attachment_refs_removed,
-            "corrupt": report.corrupt.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "snapshots_kept": engine_report.snapshots_kept,
-            "snapshots_removed": engine_report.snapshots_removed.len(),
-            "cache_entries_removed": engine_report.cache_entries_removed,
-            "engine_bytes_freed": engine_report.bytes_freed,
-            "builder_roots_removed": roots.removed,
-            "builder_roots_kept": roots.kept,
-            "builder_roots_left": roots.left,
-            "cache_mounts_removed": cache_mounts.volumes,
-            "cache_mounts_bytes_freed": cache_mounts.bytes_freed,
-        }))?);
+        print_json(&args, &reports, printer)?;
     } else {
-        let verb = if args.dry_run {
-            "would remove"
-        } else {
-            "removed"
-        };
-        printer.result(format!(
-            "{verb} {} blobs and {} temp files ({} bytes); kept {} referenced and {} recent blobs",
-            report.blobs_removed,
-            report.temp_files_removed,
-            report.bytes_freed,
-            report.blobs_kept,
-            report.blobs_in_grace
-        ));
-        if report.attachment_refs_removed > 0 {
-            printer.result(format!(
-                "{verb} {} attachments (SBOMs, attestations) of images no longer kept",
-                report.attachment_refs_removed
-            ));
-        }
-        if args.verify {
-            printer.result(format!(
-                "{verb} {} corrupt blobs{}",
-                report.corrupt.len(),
-                report
-                    .corrupt
-                    .iter()
-                    .map(|d| format!("\n  {d}"))
-                    .collect::<String>()
-            ));
-        }
-        printer.result(format!(
-            "{verb} {} snapshots and {} stale cache entries ({} bytes); kept {} snapshots in use",
-            engine_report.snapshots_removed.len(),
-            engine_report.cache_entries_removed,
-            engine_report.bytes_freed,
-            engine_report.snapshots_kept
-        ));
-        if !roots.removed.is_empty() || !roots.left.is_empty() {
-            printer.result(format!(
-                "{verb} {} roots plinth loaded into docker builders{}; kept {} the store still keeps",
-                roots.removed.len(),
-                roots
-                    .removed
-                    .iter()
-                    .map(|r| format!("\n  {r}"))
-                    .collect::<String>(),
-                roots.kept
-            ));
-        }
-        for left in &roots.left {
-            printer.warn(format!("left a root in its builder: {left}"));
-        }
-        if args.cache_mounts {
-            printer.result(format!(
-                "{verb} {} cache mount volumes ({} bytes)",
-                cache_mounts.volumes, cache_mounts.bytes_freed
-            ));
-        }
+        print_text(&args, &reports, printer);
     }
     Ok(ExitStatus::Success)
+}
+
+/// What one `plinth gc` did.
+struct Reports<'a> {
+    engine: &'a plinth_engine::EngineGcReport,
+    roots: &'a LoadedRootsGc,
+    cache_mounts: &'a plinth_engine::CacheMountsReport,
+}
+
+fn print_json(args: &GcArgs, reports: &Reports<'_>, printer: Printer) -> anyhow::Result<()> {
+    let (engine_report, roots, cache_mounts) =
+        (reports.engine, reports.roots, reports.cache_mounts);
+    let report = &engine_report.store;
+    printer.result(serde_json::to_string_pretty(&serde_json::json!({
+        "dry_run": args.dry_run,
+        "blobs_kept": report.blobs_kept,
+        "blobs_removed": report.blobs_removed,
+        "blobs_in_grace": report.blobs_in_grace,
+        "temp_files_removed": report.temp_files_removed,
+        "bytes_freed": report.bytes_freed,
+        "removed": report.removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "attachment_refs_removed": report.attachment_refs_removed,
+        "corrupt": report.corrupt.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "snapshots_kept": engine_report.snapshots_kept,
+        "snapshots_removed": engine_report.snapshots_removed.len(),
+        "cache_entries_removed": engine_report.cache_entries_removed,
+        "engine_bytes_freed": engine_report.bytes_freed,
+        "builder_roots_removed": roots.removed,
+        "builder_roots_kept": roots.kept,
+        "builder_roots_left": roots.left,
+        "cache_mounts_removed": cache_mounts.volumes,
+        "cache_mounts_bytes_freed": cache_mounts.bytes_freed,
+    }))?);
+    Ok(())
+}
+
+fn print_text(args: &GcArgs, reports: &Reports<'_>, printer: Printer) {
+    let (engine_report, roots, cache_mounts) =
+        (reports.engine, reports.roots, reports.cache_mounts);
+    let report = &engine_report.store;
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    printer.result(format!(
+        "{verb} {} blobs and {} temp files ({} bytes); kept {} referenced and {} recent blobs",
+        report.blobs_removed,
+        report.temp_files_removed,
+        report.bytes_freed,
+        report.blobs_kept,
+        report.blobs_in_grace
+    ));
+    if report.attachment_refs_removed > 0 {
+        printer.result(format!(
+            "{verb} {} attachments (SBOMs, attestations) of images no longer kept",
+            report.attachment_refs_removed
+        ));
+    }
+    if args.verify {
+        printer.result(format!(
+            "{verb} {} corrupt blobs{}",
+            report.corrupt.len(),
+            report
+                .corrupt
+                .iter()
+                .map(|d| format!("\n  {d}"))
+                .collect::<String>()
+        ));
+    }
+    printer.result(format!(
+        "{verb} {} snapshots and {} stale cache entries ({} bytes); kept {} snapshots in use",
+        engine_report.snapshots_removed.len(),
+        engine_report.cache_entries_removed,
+        engine_report.bytes_freed,
+        engine_report.snapshots_kept
+    ));
+    if !roots.removed.is_empty() || !roots.left.is_empty() {
+        printer.result(format!(
+            "{verb} {} roots plinth loaded into docker builders{}; kept {} the store still keeps",
+            roots.removed.len(),
+            roots
+                .removed
+                .iter()
+                .map(|r| format!("\n  {r}"))
+                .collect::<String>(),
+            roots.kept
+        ));
+    }
+    for left in &roots.left {
+        printer.warn(format!("left a root in its builder: {left}"));
+    }
+    if args.cache_mounts {
+        printer.result(format!(
+            "{verb} {} cache mount volumes ({} bytes)",
+            cache_mounts.volumes, cache_mounts.bytes_freed
+        ));
+    }
 }
 
 /// The roots plinth loaded into docker builders whose config the store no longer keeps (after
