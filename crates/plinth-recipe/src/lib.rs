@@ -47,6 +47,7 @@
 
 pub mod archive;
 pub mod buildable;
+pub mod chmod;
 mod container;
 pub mod debian;
 mod declared_ids;
