@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use plinth_executor::UrlFetcher;
 use plinth_oci::{Digest, ImageLocation};
 use plinth_recipe::{
-    Container, DirectorySource, FileSource, FileTarget, ImageSource, Network, Op, RunMount,
-    SourceKind,
+    Container, DirectorySource, FileMode, FileSource, FileTarget, ImageSource, Network, Op,
+    RunMount, SourceKind,
 };
 
 use crate::error::{Error, Result};
@@ -163,18 +163,30 @@ impl Preparer<'_> {
                     source,
                     owner,
                     mode,
-                } => self.rewrite_file(index, path, source, owner, *mode, out)?,
+                } => self.rewrite_file(index, path, source, owner, mode.as_ref(), out)?,
                 Op::Directory {
                     path,
                     source,
                     owner,
                     mode,
-                } => Op::Directory {
-                    path: path.clone(),
-                    source: self.rewrite_directory_source(source)?,
-                    owner: owner.clone(),
-                    mode: *mode,
-                },
+                } => {
+                    if let Some(FileMode::Symbolic(symbolic)) = mode {
+                        return Err(Error::Step {
+                            index,
+                            reason: format!(
+                                "the symbolic `--chmod={}` needs Dockerfile frontend 1.14, newer than the one builders \
+                                 here are known to have: build with `--engine embedded`, or give the mode in octal",
+                                FileMode::Symbolic(symbolic.clone()).flag_value()
+                            ),
+                        });
+                    }
+                    Op::Directory {
+                        path: path.clone(),
+                        source: self.rewrite_directory_source(source)?,
+                        owner: owner.clone(),
+                        mode: mode.clone(),
+                    }
+                }
                 other => other.clone(),
             };
             ops.push(op);
@@ -218,7 +230,7 @@ impl Preparer<'_> {
         path: &str,
         source: &FileSource,
         owner: &Option<String>,
-        mode: Option<u32>,
+        mode: Option<&FileMode>,
         out: &mut Prepared,
     ) -> Result<Op> {
         let target = FileTarget::of(path, source, mode).map_err(|e| Error::Step {
@@ -241,7 +253,7 @@ impl Preparer<'_> {
             path: target.path,
             source,
             owner: owner.clone(),
-            mode: Some(target.mode),
+            mode: Some(FileMode::Octal(target.mode)),
         })
     }
 
@@ -366,12 +378,12 @@ mod tests {
         assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
         let ops = p.container.ops();
         assert!(
-            matches!(&ops[1], Op::File { path, mode: Some(0o644), .. } if path == "/etc/hello.txt")
+            matches!(&ops[1], Op::File { path, mode: Some(FileMode::Octal(0o644)), .. } if path == "/etc/hello.txt")
         );
         assert!(matches!(
             &ops[2],
             Op::File {
-                mode: Some(0o644),
+                mode: Some(FileMode::Octal(0o644)),
                 ..
             }
         ));

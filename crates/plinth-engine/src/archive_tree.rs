@@ -24,6 +24,7 @@ use plinth_recipe::archive::{ArchiveCompression, sniff_archive};
 
 use crate::error::{Error, Result};
 use crate::files::{CopyItem, ItemKind, override_meta};
+use plinth_recipe::FileMode;
 
 /// Applies a directory step's `--chown`/`--chmod` to what it copies. An extracted archive
 /// keeps its entries' owners and modes: only the destination directory takes them, as in
@@ -32,7 +33,7 @@ pub(crate) fn override_copied_meta(
     source: &DirectorySource,
     items: &mut [CopyItem],
     owner: Option<(u32, u32)>,
-    mode: Option<u32>,
+    mode: Option<&FileMode>,
 ) {
     let n = match source {
         DirectorySource::HostArchive(_) => items.len().min(1),
@@ -54,7 +55,7 @@ fn refused(index: usize, archive: &Path, why: String) -> Error {
 pub(crate) struct PendingArchive {
     pub(crate) archive: PathBuf,
     pub(crate) owner: Option<(u32, u32)>,
-    pub(crate) mode: Option<u32>,
+    pub(crate) mode: Option<FileMode>,
 }
 
 impl PendingArchive {
@@ -62,7 +63,7 @@ impl PendingArchive {
     pub(crate) fn items(&self, index: usize, scratch: &Path) -> Result<Vec<CopyItem>> {
         let source = DirectorySource::HostArchive(self.archive.clone());
         let mut items = archive_tree(&self.archive, index, scratch)?;
-        override_copied_meta(&source, &mut items, self.owner, self.mode);
+        override_copied_meta(&source, &mut items, self.owner, self.mode.as_ref());
         Ok(items)
     }
 }

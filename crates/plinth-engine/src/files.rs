@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use plinth_oci::layer::{EntryMeta, LayerEntry, LayerEntryKind, store_layer_writer};
 use plinth_oci::{Descriptor, Digest};
+use plinth_recipe::FileMode;
 use plinth_sandbox::{OverlayRootfs, Rootfs, UserSpec, read_rootfs_file};
 
 use crate::error::{Error, Result};
@@ -421,16 +422,21 @@ pub(crate) fn image_tree(dirs: &[PathBuf], path: &str, index: usize) -> Result<V
 }
 
 /// Applies the `owner`/`mode` of the operation to every item.
-pub(crate) fn override_meta(items: &mut [CopyItem], owner: Option<(u32, u32)>, mode: Option<u32>) {
+pub(crate) fn override_meta(
+    items: &mut [CopyItem],
+    owner: Option<(u32, u32)>,
+    mode: Option<&FileMode>,
+) {
     for item in items {
         if let Some((uid, gid)) = owner {
             item.uid = u64::from(uid);
             item.gid = u64::from(gid);
         }
+        // A symbolic mode changes each entry's own, as BuildKit's copy applies it.
         if let Some(mode) = mode
             && !matches!(item.kind, ItemKind::Symlink(_))
         {
-            item.mode = mode;
+            item.mode = mode.apply(item.mode, matches!(item.kind, ItemKind::Dir));
         }
     }
 }

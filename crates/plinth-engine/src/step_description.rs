@@ -12,8 +12,8 @@ use plinth_recipe::{DirectorySource, FileSource, Op};
 /// and host paths left out).
 pub(crate) fn describe(op: &Op) -> String {
     let json = |v: &[String]| serde_json::to_string(v).unwrap_or_default();
-    let flags = |owner: &Option<String>, mode: &Option<u32>| -> String {
-        plinth_recipe::op::owner_mode_flags(owner.as_deref(), *mode)
+    let flags = |owner: &Option<String>, mode: &Option<plinth_recipe::FileMode>| -> String {
+        plinth_recipe::op::owner_mode_flags(owner.as_deref(), mode.as_ref())
             .iter()
             .map(|flag| format!("{flag} "))
             .collect()
@@ -168,7 +168,7 @@ mod tests {
             path: "/srv/app.conf".to_owned(),
             source: FileSource::HostFile(std::path::PathBuf::from(dir).join("app.conf")),
             owner: None,
-            mode: Some(0o644),
+            mode: Some(0o644.into()),
         };
         assert_eq!(
             describe(&file("/home/someone/checkout")),
@@ -211,7 +211,7 @@ mod tests {
             path: "/etc/motd".to_owned(),
             source: FileSource::Bytes(b"hi".to_vec()),
             owner: Some("app:app".to_owned()),
-            mode: Some(0o4755),
+            mode: Some(0o4755.into()),
         };
         assert_eq!(
             describe(&bytes),

@@ -297,7 +297,10 @@ fn compress(commands: Vec<Command>) -> Vec<Command> {
             continue;
         }
         let (mut set, mut clear, mut x) = (0u32, 0u32, 0u32);
-        while let Some(c) = commands.get(i).filter(|c| matches!(c.op, b'+' | b'-' | b'X')) {
+        while let Some(c) = commands
+            .get(i)
+            .filter(|c| matches!(c.op, b'+' | b'-' | b'X'))
+        {
             match c.op {
                 b'-' => {
                     clear |= c.bits;

@@ -13,6 +13,7 @@
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
+use crate::chmod::FileMode;
 use crate::error::{Error, Result};
 use crate::op::FileSource;
 
@@ -66,8 +67,9 @@ pub struct FileTarget {
 }
 
 impl FileTarget {
-    /// The target of a file step writing `source` to `path` with `mode` (see the module docs).
-    pub fn of(path: &str, source: &FileSource, mode: Option<u32>) -> Result<Self> {
+    /// The target of a file step writing `source` to `path` with `mode` (see the module docs;
+    /// a symbolic mode changes the source's default mode).
+    pub fn of(path: &str, source: &FileSource, mode: Option<&FileMode>) -> Result<Self> {
         let mut path = path.to_owned();
         if path.ends_with('/') {
             let name = source
@@ -77,7 +79,10 @@ impl FileTarget {
         }
         Ok(Self {
             path,
-            mode: mode.unwrap_or_else(|| source.default_mode()),
+            mode: mode.map_or_else(
+                || source.default_mode(),
+                |m| m.apply(source.default_mode(), false),
+            ),
         })
     }
 }
@@ -191,7 +196,7 @@ mod tests {
         );
         let host = FileSource::HostFile("/ctx/hello.txt".into());
         assert_eq!(
-            FileTarget::of("/etc/", &host, Some(0o755)).unwrap(),
+            FileTarget::of("/etc/", &host, Some(&0o755.into())).unwrap(),
             FileTarget {
                 path: "/etc/hello.txt".into(),
                 mode: 0o755

@@ -72,6 +72,7 @@ mod words;
 pub use buildable::{
     BuildContext, BuildableDockerfile, BuildableOptions, ContextEntry, ContextSource, NamedImage,
 };
+pub use chmod::{FileMode, SymbolicMode};
 pub use container::Container;
 pub use debian::{DEBIAN_ROOT_NAME, DebianRoot};
 pub use error::{Error, Problem, Result};

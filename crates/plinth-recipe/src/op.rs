@@ -17,6 +17,7 @@ use plinth_oci::Digest;
 use serde::{Deserialize, Serialize};
 
 use crate::Container;
+use crate::chmod::FileMode;
 use crate::run_mount::RunMount;
 use crate::setting::ImageSetting;
 use crate::source::ImageSource;
@@ -91,10 +92,10 @@ pub enum Op {
         /// Owner spec (`user[:group]`); root when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         owner: Option<String>,
-        /// Permission bits; when absent, `0o644` for host files and bytes, `0o600` for URLs
-        /// (the mode Docker `ADD` and the original builder gave downloads).
+        /// The mode, octal or symbolic; when absent, `0o644` for host files and bytes, `0o600`
+        /// for URLs (the mode Docker `ADD` and the original builder gave downloads).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        mode: Option<u32>,
+        mode: Option<FileMode>,
     },
     /// Merge a directory tree into `path` (created if missing). A container source follows
     /// Docker's `COPY --from` rule: if its path names a file rather than a directory, the file is
@@ -107,9 +108,10 @@ pub enum Op {
         /// Owner spec for every copied entry; kept from the source when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         owner: Option<String>,
-        /// Permission bits for every copied entry; kept from the source when absent.
+        /// The mode of every copied entry (octal, or symbolic applied to each entry's own);
+        /// kept from the source when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        mode: Option<u32>,
+        mode: Option<FileMode>,
     },
     /// Mount a persistent cache volume at `path` for every later exec (build time only: its
     /// contents never reach the image).
@@ -150,15 +152,16 @@ pub enum Op {
     },
 }
 
-/// The `--chown=OWNER` and `--chmod=MODE` (octal) flags of a `COPY`/`ADD` with this owner and
-/// mode, in that order. The buildable view and the engine's history both write them.
-pub fn owner_mode_flags(owner: Option<&str>, mode: Option<u32>) -> Vec<String> {
+/// The `--chown=OWNER` and `--chmod=MODE` (octal or symbolic) flags of a `COPY`/`ADD` with
+/// this owner and mode, in that order. The buildable view and the engine's history both write
+/// them.
+pub fn owner_mode_flags(owner: Option<&str>, mode: Option<&FileMode>) -> Vec<String> {
     let mut flags = Vec::new();
     if let Some(o) = owner {
         flags.push(format!("--chown={o}"));
     }
     if let Some(m) = mode {
-        flags.push(format!("--chmod={m:o}"));
+        flags.push(format!("--chmod={}", m.flag_value()));
     }
     flags
 }
@@ -231,8 +234,8 @@ impl ExecOptions {
 pub struct FileOptions {
     /// Owner spec (`user[:group]`).
     pub owner: Option<String>,
-    /// Permission bits.
-    pub mode: Option<u32>,
+    /// The mode, octal or symbolic.
+    pub mode: Option<FileMode>,
 }
 
 impl FileOptions {
@@ -247,9 +250,9 @@ impl FileOptions {
         self
     }
 
-    /// Sets the permission bits.
-    pub fn mode(mut self, mode: u32) -> Self {
-        self.mode = Some(mode);
+    /// Sets the mode: permission bits (`0o755`) or a [`FileMode`].
+    pub fn mode(mut self, mode: impl Into<FileMode>) -> Self {
+        self.mode = Some(mode.into());
         self
     }
 }
@@ -448,7 +451,7 @@ mod tests {
             path: "a".into(),
             source: FileSource::Bytes(b"hi".to_vec()),
             owner: None,
-            mode: Some(0o755),
+            mode: Some(0o755.into()),
         };
         assert_eq!(
             String::from_utf8(op.op_key()).unwrap(),
@@ -470,7 +473,7 @@ mod tests {
                 path: "/d".into(),
                 source: DirectorySource::Host(odd),
                 owner: None,
-                mode: Some(0o700),
+                mode: Some(0o700.into()),
             },
             Op::File {
                 path: "/f".into(),

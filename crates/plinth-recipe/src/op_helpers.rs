@@ -86,7 +86,7 @@ impl Op {
                     path: from.clone(),
                 },
                 owner: owner.clone(),
-                mode: *mode,
+                mode: mode.clone(),
             },
             Op::Exec {
                 argv,

@@ -143,7 +143,14 @@ fn build(steps: &[Step]) -> Container {
                 } else {
                     FileSource::url(url)
                 };
-                c.with_file_opts(p, source, FileOptions { owner: o, mode: m })
+                c.with_file_opts(
+                    p,
+                    source,
+                    FileOptions {
+                        owner: o,
+                        mode: m.map(Into::into),
+                    },
+                )
             }
             Step::FromHelper(src, dest, o) => c.with_directory_opts(
                 dest,

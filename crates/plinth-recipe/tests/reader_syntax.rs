@@ -120,7 +120,7 @@ fn bytes(path: &str, data: &str, mode: u32) -> Op {
         path: path.into(),
         source: FileSource::Bytes(data.as_bytes().to_vec()),
         owner: None,
-        mode: Some(mode),
+        mode: Some(mode.into()),
     }
 }
 

@@ -204,6 +204,15 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "L RUN /bin/sh -c echo '<<q' > /w3 # buildkit",
         ],
     ),
+    (
+        "copy_chmod_symbolic",
+        &[
+            "L COPY tree /s/ # buildkit",
+            "L COPY run.sh a.txt /x/ # buildkit",
+            "L COPY secret.txt /g # buildkit",
+            "L RUN /bin/sh -c stat -c '%a %n' /s/one.txt /s/sub /s/sub/two.txt /x/run.sh /x/a.txt /g > /modes # buildkit",
+        ],
+    ),
     // Flags are never part of the text.
     (
         "add_unpack_and_run_security_sandbox",

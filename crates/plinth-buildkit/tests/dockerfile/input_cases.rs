@@ -321,4 +321,32 @@ pub const INPUT_MOUNT_CASES: &[(Case, Extra)] = &[
             ..NO_EXTRA
         },
     ),
+    // A symbolic `--chmod` (frontend 1.14) changes each entry's own mode, as BSD's chmod does:
+    // `X` only for directories and files executable already. Debian's BuildKit cannot read it.
+    (
+        Case {
+            name: "copy_chmod_symbolic",
+            dockerfile: "FROM {root}\nCOPY --chmod=u=rwX,go=rX tree /s/\nCOPY --chmod=+x run.sh a.txt /x/\n\
+                         COPY --chmod=g=u,o-rwx secret.txt /g\n\
+                         RUN stat -c '%a %n' /s/one.txt /s/sub /s/sub/two.txt /x/run.sh /x/a.txt /g > /modes\n",
+            context: &[
+                ("a.txt", File("alpha\n", 0o644)),
+                ("run.sh", File("#!/bin/sh\n", 0o750)),
+                ("secret.txt", File("s\n", 0o600)),
+                ("tree", Dir(0o755)),
+                ("tree/one.txt", File("one\n", 0o644)),
+                ("tree/sub", Dir(0o700)),
+                ("tree/sub/two.txt", File("two\n", 0o700)),
+            ],
+            build_args: &[],
+            expect: Expect::Files(&[(
+                "modes",
+                "644 /s/one.txt\n755 /s/sub\n755 /s/sub/two.txt\n751 /x/run.sh\n755 /x/a.txt\n660 /g\n",
+            )]),
+        },
+        Extra {
+            backend_refuses: Some("--engine embedded"),
+            ..NO_EXTRA
+        },
+    ),
 ];

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use plinth_executor::{BuildInput, InputKind};
 use plinth_recipe::reader::{expand_wildcard, has_wildcard};
 use plinth_recipe::state::{join_path, normalize_path};
-use plinth_recipe::{Container, DirectorySource, FileSource, FileTarget, HelperRole};
+use plinth_recipe::{Container, DirectorySource, FileMode, FileSource, FileTarget, HelperRole};
 
 use super::helpers::helper_name;
 use super::{PlatformBuilder, Prepared};
@@ -63,7 +63,7 @@ impl PlatformBuilder<'_> {
         path: &str,
         source: &FileSource,
         owner: Option<&str>,
-        mode: Option<u32>,
+        mode: Option<&FileMode>,
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
         let kind = self.file_source(source, inputs)?;
@@ -130,7 +130,7 @@ impl PlatformBuilder<'_> {
         path: &str,
         source: &DirectorySource,
         owner: Option<&str>,
-        mode: Option<u32>,
+        mode: Option<&FileMode>,
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
         if let DirectorySource::HostArchive(archive) = source {
@@ -163,7 +163,7 @@ impl PlatformBuilder<'_> {
         index: usize,
         source: &DirectorySource,
         (dest, mut items): (String, Vec<CopyItem>),
-        (owner, mode): (Option<&str>, Option<u32>),
+        (owner, mode): (Option<&str>, Option<&FileMode>),
     ) -> Result<Prepared> {
         let resolved = match owner {
             Some(o) => Some(self.owner_ids(o, index)?),
@@ -186,7 +186,7 @@ impl PlatformBuilder<'_> {
         index: usize,
         dest: &str,
         (source, container, pattern): (&DirectorySource, &Container, &str),
-        (owner, mode): (Option<&str>, Option<u32>),
+        (owner, mode): (Option<&str>, Option<&FileMode>),
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
         let helper = self.build_helper(container, &helper_name(index, HelperRole::Copy))?;
@@ -304,7 +304,7 @@ impl PlatformBuilder<'_> {
         path: &str,
         archive: &std::path::Path,
         owner: Option<&str>,
-        mode: Option<u32>,
+        mode: Option<&FileMode>,
         inputs: &mut BTreeMap<String, String>,
     ) -> Result<Prepared> {
         let digest = file_digest(archive)?;
@@ -322,7 +322,7 @@ impl PlatformBuilder<'_> {
             pending: PendingArchive {
                 archive: archive.to_path_buf(),
                 owner,
-                mode,
+                mode: mode.cloned(),
             },
         })
     }

@@ -140,13 +140,27 @@ impl PlatformBuilder<'_> {
                 source,
                 owner,
                 mode,
-            } => self.prepare_file(step.index, path, source, owner.as_deref(), *mode, inputs),
+            } => self.prepare_file(
+                step.index,
+                path,
+                source,
+                owner.as_deref(),
+                mode.as_ref(),
+                inputs,
+            ),
             Op::Directory {
                 path,
                 source,
                 owner,
                 mode,
-            } => self.prepare_directory(step.index, path, source, owner.as_deref(), *mode, inputs),
+            } => self.prepare_directory(
+                step.index,
+                path,
+                source,
+                owner.as_deref(),
+                mode.as_ref(),
+                inputs,
+            ),
             Op::Workdir { path } => self.prepare_workdir(step.index, path),
             Op::From { .. }
             | Op::Env { .. }

@@ -3,6 +3,7 @@
 
 use super::ContextSource;
 use super::writer::Writer;
+use crate::chmod::FileMode;
 use crate::declared_ids::DeclaredIds;
 use crate::error::Result;
 use crate::run_mount::{BindSource, RunMount};
@@ -61,7 +62,7 @@ impl Writer<'_> {
     pub(super) fn owner_mode_flags(
         &mut self,
         owner: Option<&str>,
-        mode: Option<u32>,
+        mode: Option<&FileMode>,
         flags: &mut Vec<String>,
     ) {
         flags.extend(crate::op::owner_mode_flags(owner, mode));

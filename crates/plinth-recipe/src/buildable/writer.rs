@@ -8,6 +8,7 @@ use plinth_oci::ImageLocation;
 use super::flags::{copy_line, json};
 use super::{BuildContext, BuildableOptions, ContextEntry, ContextSource, NamedImage};
 use crate::Container;
+use crate::chmod::FileMode;
 use crate::declared_ids::DeclaredIds;
 use crate::error::{Error, Result};
 use crate::op::{DirectorySource, FileSource, Op};
@@ -202,13 +203,13 @@ impl Writer<'_> {
                 source,
                 owner,
                 mode,
-            } => self.render_file(stage, i, path, source, owner.as_deref(), *mode)?,
+            } => self.render_file(stage, i, path, source, owner.as_deref(), mode.as_ref())?,
             Op::Directory {
                 path,
                 source,
                 owner,
                 mode,
-            } => self.render_directory(stage, i, path, source, owner.as_deref(), *mode)?,
+            } => self.render_directory(stage, i, path, source, owner.as_deref(), mode.as_ref())?,
         }
         Ok(())
     }
@@ -288,7 +289,7 @@ impl Writer<'_> {
         path: &str,
         source: &FileSource,
         owner: Option<&str>,
-        mode: Option<u32>,
+        mode: Option<&FileMode>,
     ) -> Result<()> {
         let mut flags = Vec::new();
         let (keyword, src) = match source {
@@ -326,7 +327,7 @@ impl Writer<'_> {
         path: &str,
         source: &DirectorySource,
         owner: Option<&str>,
-        mode: Option<u32>,
+        mode: Option<&FileMode>,
     ) -> Result<()> {
         let mut flags = Vec::new();
         let (keyword, src) = match source {

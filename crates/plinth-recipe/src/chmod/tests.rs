@@ -21,10 +21,22 @@ fn the_reference_examples() {
     assert_eq!(apply("g=u", 0o640, false), 0o660);
     assert_eq!(apply("a-w", 0o666, false), 0o444);
     assert_eq!(apply("u+s,g+s,+t", 0o755, true), 0o7755);
-    assert_eq!(apply("o+s", 0o755, false), 0o755, "`s` means nothing for others");
-    assert_eq!(apply("=", 0o4755, false), 0, "`=` alone clears every standard bit");
+    assert_eq!(
+        apply("o+s", 0o755, false),
+        0o755,
+        "`s` means nothing for others"
+    );
+    assert_eq!(
+        apply("=", 0o4755, false),
+        0,
+        "`=` alone clears every standard bit"
+    );
     assert_eq!(apply("go=", 0o755, false), 0o700);
-    assert_eq!(apply("u-x+w", 0o544, false), 0o644, "ops chain without a comma");
+    assert_eq!(
+        apply("u-x+w", 0o544, false),
+        0o644,
+        "ops chain without a comma"
+    );
 }
 
 /// BSD's `X` (and so BuildKit's) adds execute when the file as copied had some, or is a
@@ -35,12 +47,18 @@ fn x_looks_at_the_files_own_mode() {
     assert_eq!(apply("a-x,u+X", 0o744, false), 0o744);
     assert_eq!(apply("a-x,u+X", 0o644, false), 0o644);
     assert_eq!(apply("a=r,a+X", 0o600, true), 0o555);
-    assert_eq!(apply("u=rwX,go=rX", 0o4711, false), 0o755, "`=` clears setuid");
+    assert_eq!(
+        apply("u=rwX,go=rX", 0o4711, false),
+        0o755,
+        "`=` clears setuid"
+    );
 }
 
 #[test]
 fn what_is_not_symbolic_is_refused() {
-    for text in ["", "755", "0644", "u", "x", "u=rwx,", "u!x", "+q", "a+x,,g-w"] {
+    for text in [
+        "", "755", "0644", "u", "x", "u=rwx,", "u!x", "+q", "a+x,,g-w",
+    ] {
         assert!(SymbolicMode::parse(text).is_none(), "`{text}`");
     }
 }
@@ -67,7 +85,8 @@ fn symbolic() -> impl Strategy<Value = String> {
         "", "r", "w", "x", "rw", "rx", "rwx", "u", "g", "o", "wx",
     ]);
     let action = (op, perms).prop_map(|(o, p)| format!("{o}{p}"));
-    let clause = (who, prop::collection::vec(action, 1..3)).prop_map(|(w, a)| format!("{w}{}", a.concat()));
+    let clause =
+        (who, prop::collection::vec(action, 1..3)).prop_map(|(w, a)| format!("{w}{}", a.concat()));
     prop::collection::vec(clause, 1..3).prop_map(|c| c.join(","))
 }
 

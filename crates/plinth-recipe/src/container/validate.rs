@@ -2,6 +2,7 @@
 //! of the helper containers steps copy or mount from, each named by its step.
 
 use super::Container;
+use crate::chmod::FileMode;
 use crate::op::{DirectorySource, FileSource, Op};
 use crate::run_mount::RunMount;
 use crate::state::Step;
@@ -22,7 +23,7 @@ pub(super) fn validate_into(container: &Container, prefix: &str, problems: &mut 
         // A directory's owner and mode come last, after its helper's problems.
         if let Op::Directory { owner, mode, .. } = step.op {
             let mut late = Vec::new();
-            check_mode_owner(*mode, owner.as_deref(), &mut |p| late.push(p));
+            check_mode_owner(mode.as_ref(), owner.as_deref(), &mut |p| late.push(p));
             problems.extend(late.into_iter().map(|p| format!("{here}{p}")));
         }
     }
@@ -83,7 +84,7 @@ fn op_problems(step: &Step<'_>) -> Vec<String> {
             source,
             owner,
             mode,
-        } => file_problems(path, source, &mut bad, (*mode, owner.as_deref())),
+        } => file_problems(path, source, &mut bad, (mode.as_ref(), owner.as_deref())),
         Op::Directory { path, source, .. } => {
             if path.is_empty() {
                 bad("the destination directory is empty: use `/` for the root".into());
@@ -136,7 +137,7 @@ fn file_problems(
     path: &str,
     source: &FileSource,
     bad: &mut impl FnMut(String),
-    (mode, owner): (Option<u32>, Option<&str>),
+    (mode, owner): (Option<&FileMode>, Option<&str>),
 ) {
     if path.is_empty() || path.ends_with('/') {
         bad(format!(
@@ -169,8 +170,8 @@ fn cache_problems(path: &str, volume: &str, owner: Option<&str>, bad: &mut impl 
     }
 }
 
-fn check_mode_owner(mode: Option<u32>, owner: Option<&str>, bad: &mut impl FnMut(String)) {
-    if let Some(m) = mode
+fn check_mode_owner(mode: Option<&FileMode>, owner: Option<&str>, bad: &mut impl FnMut(String)) {
+    if let Some(m) = mode.and_then(FileMode::octal)
         && m > 0o7777
     {
         bad(format!("mode {m:o} has bits beyond 0o7777"));

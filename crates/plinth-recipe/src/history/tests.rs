@@ -148,7 +148,7 @@ fn operations_of_a_rust_recipe_read_as_their_dockerfile_lines() {
             path: "/srv/app.conf".into(),
             source: FileSource::HostFile("/home/someone/checkout/app.conf".into()),
             owner: Some("1000".into()),
-            mode: Some(0o600),
+            mode: Some(0o600.into()),
         }),
         Some(HistoryEntry::new(
             "COPY app.conf /srv/app.conf # buildkit".into(),

@@ -8,6 +8,7 @@ use plinth_oci::Digest;
 use super::context_ignore::{ContextIgnore, context_relative};
 use super::{Flags, Reader, glob, json_array};
 use crate::archive::{ArchiveCompression, sniff_archive};
+use crate::chmod::{FileMode, SymbolicMode};
 use crate::inputs::resolve_in_context;
 use crate::op::{DirectorySource, FileSource, Op};
 use crate::source::ImageSource;
@@ -18,7 +19,7 @@ use crate::{Container, Error};
 struct CopyFlags {
     from: Option<String>,
     owner: Option<String>,
-    mode: Option<u32>,
+    mode: Option<FileMode>,
     checksum: Option<Digest>,
     /// `ADD --unpack`: extract a local archive (the default) or copy it as a file.
     unpack: Option<bool>,
@@ -90,7 +91,10 @@ impl Reader<'_> {
                 path,
                 source: FileSource::Bytes(data.into_bytes()),
                 owner: flags.owner.clone(),
-                mode: Some(flags.mode.unwrap_or(0o644)),
+                // A heredoc file starts as 0644, which a symbolic `--chmod` changes.
+                mode: Some(FileMode::Octal(
+                    flags.mode.as_ref().map_or(0o644, |m| m.apply(0o644, false)),
+                )),
             });
         }
         for op in ops {
@@ -119,16 +123,7 @@ impl Reader<'_> {
             match name.as_str() {
                 "from" if !is_add => out.from = Some(value),
                 "chown" => out.owner = chown_owner(&value),
-                "chmod" => {
-                    out.mode = Some(
-                        u32::from_str_radix(&value, 8)
-                            .ok()
-                            .filter(|m| *m <= 0o7777)
-                            .ok_or_else(|| {
-                                format!("`--chmod={value}` is not an octal mode like 755")
-                            })?,
-                    )
-                }
+                "chmod" => out.mode = Some(parse_chmod(&value)?),
                 "checksum" if is_add => {
                     out.checksum = Some(
                         value
@@ -255,7 +250,7 @@ impl Reader<'_> {
             src,
             dest,
             ignore,
-            (flags.owner.clone(), flags.mode),
+            (flags.owner.clone(), flags.mode.clone()),
         )?;
         Ok(match op {
             Op::File {
@@ -271,7 +266,7 @@ impl Reader<'_> {
                     source: DirectorySource::HostArchive(host),
                     owner,
                     // Only `--chmod`: the archive's entries keep their own modes.
-                    mode: flags.mode,
+                    mode: flags.mode.clone(),
                 }
             }
             op => op,
@@ -314,7 +309,7 @@ impl Reader<'_> {
         src: &str,
         dest: &str,
         ignore: Option<&ContextIgnore>,
-        (owner, mode): (Option<String>, Option<u32>),
+        (owner, mode): (Option<String>, Option<FileMode>),
     ) -> Result<Op, String> {
         // `src` is clean (see `clean_context_path`): no `..`, relative to the context root.
         let relative = Path::new(src);
@@ -375,8 +370,10 @@ impl Reader<'_> {
             dest.to_owned()
         };
         // BuildKit keeps a context file's permission bits unless `--chmod` says otherwise;
-        // the recipe holds them explicitly so both engines write the same.
-        let mode = mode.or(Some(meta.permissions().mode() & 0o7777));
+        // the recipe holds them explicitly (a symbolic `--chmod` applied to them) so both
+        // engines write the same.
+        let own = meta.permissions().mode() & 0o7777;
+        let mode = Some(FileMode::Octal(mode.map_or(own, |m| m.apply(own, false))));
         Ok(Op::File {
             path,
             source: FileSource::HostFile(host),
@@ -452,7 +449,7 @@ fn from_helper_op(helper: &Container, src: &str, dest: &str, flags: &CopyFlags) 
             path,
         },
         owner: flags.owner.clone(),
-        mode: flags.mode,
+        mode: flags.mode.clone(),
     }
 }
 
@@ -498,7 +495,11 @@ fn add_url_op(src: &str, dest: &str, flags: &CopyFlags) -> Result<Op, String> {
             sha256: flags.checksum.clone(),
         },
         owner: flags.owner.clone(),
-        mode: flags.mode,
+        // A download starts as 0600, which a symbolic `--chmod` changes.
+        mode: flags
+            .mode
+            .as_ref()
+            .map(|m| FileMode::Octal(m.apply(0o600, false))),
     })
 }
 
@@ -511,4 +512,19 @@ fn parse_flag_bool(keyword: &str, name: &str, value: &str) -> Result<bool, Strin
             "`{keyword} --{name}={other}`: the value is `true` or `false`"
         )),
     }
+}
+
+/// A `--chmod` value: octal (`755`, at most `7777`) or symbolic (`u=rwX,go=rX`), as the
+/// current frontend reads it.
+fn parse_chmod(value: &str) -> Result<FileMode, String> {
+    if let Ok(bits) = u32::from_str_radix(value, 8) {
+        return if bits <= 0o7777 {
+            Ok(FileMode::Octal(bits))
+        } else {
+            Err(format!("`--chmod={value}` is more than 7777"))
+        };
+    }
+    SymbolicMode::parse(value).map(FileMode::Symbolic).ok_or_else(|| {
+        format!("`--chmod={value}` is neither an octal mode like 755 nor a symbolic one like u=rwX,go=rX")
+    })
 }
