@@ -170,13 +170,13 @@ impl Preparer<'_> {
                     owner,
                     mode,
                 } => {
-                    if let Some(FileMode::Symbolic(symbolic)) = mode {
+                    if let Some(symbolic @ FileMode::Symbolic(_)) = mode {
                         return Err(Error::Step {
                             index,
                             reason: format!(
                                 "the symbolic `--chmod={}` needs Dockerfile frontend 1.14, newer than the one builders \
                                  here are known to have: build with `--engine embedded`, or give the mode in octal",
-                                FileMode::Symbolic(symbolic.clone()).flag_value()
+                                symbolic.flag_value()
                             ),
                         });
                     }

@@ -26,6 +26,11 @@ use crate::files::resolve_owner;
 use crate::step_context::StepContext;
 use crate::steps::PreparedSeed;
 
+/// Where the cache volumes of the store at `store_root` are.
+pub(crate) fn caches_root(store_root: &Path) -> PathBuf {
+    store_root.join("caches")
+}
+
 /// The cache directory of a volume: the name percent-encoded to one safe path component.
 pub(crate) fn cache_dir(store_root: &Path, volume: &str) -> PathBuf {
     let mut name = String::new();
@@ -36,7 +41,7 @@ pub(crate) fn cache_dir(store_root: &Path, volume: &str) -> PathBuf {
             name.push_str(&format!("%{b:02X}"));
         }
     }
-    store_root.join("caches").join(name)
+    caches_root(store_root).join(name)
 }
 
 /// Locks a step holds on the cache volumes it mounts, released when dropped (the kernel also

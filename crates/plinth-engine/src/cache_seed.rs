@@ -24,6 +24,7 @@ use crate::cache_mounts::{open_lock_file, suffixed};
 use crate::error::{Error, Result};
 use crate::exec_mounts::write_tree;
 use crate::files::{CopyItem, ItemKind};
+use crate::gc::remove_path;
 use crate::steps::PreparedSeed;
 
 /// The directory of `volume` (a seeded cache instance) that shows `seed.source`, copied in
@@ -48,7 +49,7 @@ pub(crate) fn seeded_dir(volume: &Path, seed: &PreparedSeed) -> Result<PathBuf> 
     let (inside, mut kept): (Vec<String>, Vec<String>) =
         seeded.into_iter().partition(|done| covers(source, done));
     let fresh = suffixed(volume, "@seeding-tree");
-    remove_if_present(&fresh)?;
+    remove_path(&fresh)?;
     let within = |rel: &str| -> Option<String> {
         let full = join_rel(source, rel);
         inside
@@ -80,7 +81,7 @@ pub(crate) fn seeded_dir(volume: &Path, seed: &PreparedSeed) -> Result<PathBuf> 
             fs::rename(&from, &to).map_err(|e| Error::io("move the cache path", &from, e))?;
         }
     }
-    remove_if_present(&target)?;
+    remove_path(&target)?;
     if let Some(parent) = target.parent() {
         fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
     }
@@ -104,16 +105,6 @@ fn join_rel(base: &str, rel: &str) -> String {
         (true, _) => rel.to_owned(),
         (false, true) => base.to_owned(),
         (false, false) => format!("{base}/{rel}"),
-    }
-}
-
-fn remove_if_present(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => {
-            fs::remove_dir_all(path).map_err(|e| Error::io("remove", path, e))
-        }
-        Ok(_) => fs::remove_file(path).map_err(|e| Error::io("remove", path, e)),
-        Err(_) => Ok(()),
     }
 }
 

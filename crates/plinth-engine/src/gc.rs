@@ -25,6 +25,7 @@ use plinth_oci::store::{GcOptions, GcReport};
 use plinth_oci::{Descriptor, Digest, ImageConfig, ManifestDocument, Store};
 
 use crate::cache::{CacheEntry, entries_dir};
+use crate::cache_mounts::caches_root;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 
@@ -100,19 +101,7 @@ impl Engine {
         );
         Ok(report)
     }
-}
 
-/// What [`Engine::remove_cache_mounts`] removed (or would remove, in a dry run).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CacheMountsReport {
-    /// Cache volumes (and their instances: owners, seeds, private copies).
-    pub volumes: u64,
-    /// Bytes freed (files only, as `du --apparent-size` counts).
-    pub bytes_freed: u64,
-}
-
-impl Engine {
     /// Removes every `RUN --mount=type=cache` volume, as `docker builder prune` does, under the
     /// store's exclusive lock (no build is using one). The next build that mounts a cache
     /// starts it empty (or from its seed).
@@ -124,7 +113,7 @@ impl Engine {
         let store = &self.inner.store;
         let _lock = lock_exclusive(store.root(), lock_timeout)?;
         let mut report = CacheMountsReport::default();
-        for (_, path) in list_dir(&store.root().join("caches"))? {
+        for (_, path) in list_dir(&caches_root(store.root()))? {
             // Lock files and seed lists beside the volumes go with them, uncounted.
             if path.is_dir() {
                 report.volumes += 1;
@@ -133,6 +122,16 @@ impl Engine {
         }
         Ok(report)
     }
+}
+
+/// What [`Engine::remove_cache_mounts`] removed (or would remove, in a dry run).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheMountsReport {
+    /// Cache volumes (and their instances: owners, seeds, private copies).
+    pub volumes: u64,
+    /// Bytes freed (files only, as `du --apparent-size` counts).
+    pub bytes_freed: u64,
 }
 
 /// Cache entries used to be refs `cache/steps/<key>`; nothing reads them any more, and they
@@ -313,19 +312,22 @@ fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 fn remove(path: &Path, dry: bool) -> Result<u64> {
     let bytes = tree_bytes(path);
     if !dry {
-        let meta = fs::symlink_metadata(path).map_err(|e| Error::io("inspect", path, e))?;
-        let removed = if meta.is_dir() {
-            fs::remove_dir_all(path)
-        } else {
-            fs::remove_file(path)
-        };
-        match removed {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("remove", path, e)),
-        }
+        remove_path(path)?;
     }
     Ok(bytes)
+}
+
+/// Removes the file or tree at `path`, if there is one.
+pub(crate) fn remove_path(path: &Path) -> Result<()> {
+    let removed = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    match removed {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(Error::io("remove", path, e)),
+        _ => Ok(()),
+    }
 }
 
 fn tree_bytes(path: &Path) -> u64 {

@@ -176,8 +176,11 @@ impl PlatformBuilder<'_> {
         let mut inputs = BTreeMap::new();
         let outcome = match step.op {
             Op::From { source } => self.run_from(step.index, source, &mut inputs)?,
-            Op::MountedCache { path, options, .. } => {
-                if let Some(seed) = &options.seed {
+            Op::MountedCache { .. } | Op::UnmountCache { .. } => {
+                // A seeded cache's seed is built now, for the execs the cache is mounted for.
+                if let Op::MountedCache { path, options, .. } = step.op
+                    && let Some(seed) = &options.seed
+                {
                     let name =
                         helpers::helper_name(step.index, plinth_recipe::HelperRole::CacheSeed);
                     let build = self.build_helper(&seed.container, &name)?;
@@ -189,11 +192,6 @@ impl PlatformBuilder<'_> {
                     layer: None,
                 }
             }
-            Op::UnmountCache { .. } => StepOutcome {
-                status: CacheStatus::Hit,
-                explanation: "build-time cache mount: nothing to build".to_owned(),
-                layer: None,
-            },
             op => self.run_keyed(step, op, &description, &parent, &mut inputs)?,
         };
         let key = self.state.key.clone();

@@ -74,6 +74,13 @@ fn root_mount(
     })
 }
 
+/// The remount that makes the bind mount at `target` read-only, `nosuid`, `nodev` and
+/// `noexec` (a bind takes its flags only from a remount after it).
+fn hardened_read_only_remount(target: &str) -> Result<RootMount> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | HARDENED;
+    root_mount(target, None, None, None, flags, None)
+}
+
 /// Appends the system mounts, in the order docker makes them: `/proc` first (its masks need
 /// it), then `/dev`, `/sys` and the run's files under `/etc`.
 pub(super) fn push_system_mounts(steps: &mut Steps, input: &PlanInput<'_>) -> Result<()> {
@@ -121,8 +128,7 @@ fn push_proc(steps: &mut Steps) -> Result<()> {
         bind.self_bind = true;
         bind.optional = true;
         steps.mount(bind, format!("bind /{entry} onto itself"));
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | HARDENED;
-        let mut ro = root_mount(entry, None, None, None, flags, None)?;
+        let mut ro = hardened_read_only_remount(entry)?;
         ro.optional = true;
         steps.mount(ro, format!("remount /{entry} read-only"));
     }
@@ -230,14 +236,7 @@ fn push_etc_files(steps: &mut Steps, input: &PlanInput<'_>) -> Result<()> {
         );
         if input.spec.network_files_readonly {
             steps.mount(
-                root_mount(
-                    target,
-                    None,
-                    None,
-                    None,
-                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | HARDENED,
-                    None,
-                )?,
+                hardened_read_only_remount(target)?,
                 format!("remount /{target} read-only"),
             );
         }
