@@ -12,6 +12,7 @@ use crate::chmod::{FileMode, SymbolicMode};
 use crate::inputs::resolve_in_context;
 use crate::op::{DirectorySource, FileSource, Op};
 use crate::source::ImageSource;
+use crate::state::normalize_path;
 use crate::{Container, Error};
 
 /// The flags of a `COPY`/`ADD`, expanded.
@@ -387,20 +388,9 @@ impl Reader<'_> {
 /// relative to the context root: `.` and empty elements dropped, `..` removing the element
 /// before it and stopping at the root. The context itself is `.`.
 pub(super) fn clean_context_path(src: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for element in src.split('/') {
-        match element {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            name => parts.push(name),
-        }
-    }
-    if parts.is_empty() {
-        ".".to_owned()
-    } else {
-        parts.join("/")
+    match normalize_path(src).trim_start_matches('/') {
+        "" => ".".to_owned(),
+        rel => rel.to_owned(),
     }
 }
 
